@@ -1,0 +1,1 @@
+# backends: file lists for the top-level Makefile.am

@@ -1,0 +1,104 @@
+/* Clock, tier, median and JSON output shared by every benchmark in bench/.
+ * Relies on clock_gettime(CLOCK_MONOTONIC) and stdio only. */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench.h"
+
+void bench_die(const char *file, int line, const char *what)
+{
+	fprintf(stderr, "%s:%d: %s failed: %s\n", file, line, what,
+		strerror(errno));
+	abort();
+}
+
+uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+
+	BENCH_CHECK(clock_gettime(CLOCK_MONOTONIC, &ts) == 0);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int bench_is_long(void)
+{
+	const char *tier = getenv("XENSIM_BENCH");
+
+	return tier != NULL && strcmp(tier, "long") == 0;
+}
+
+unsigned long bench_iters(unsigned long short_tier, unsigned long long_tier)
+{
+	return bench_is_long() ? long_tier : short_tier;
+}
+
+unsigned bench_runs(void)
+{
+	return bench_is_long() ? 11 : 5;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double bench_median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	if (n % 2)
+		return v[n / 2];
+	return (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Names and units are the programs' own identifiers, but quote them
+ * properly anyway so that a line is always valid JSON. */
+static void put_json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void put_json_number(double v)
+{
+	if (isfinite(v))
+		printf("%.3f", v);
+	else
+		fputs("null", stdout);
+}
+
+void bench_report(const char *name, double value, const char *unit,
+		  double baseline)
+{
+	int have_baseline = isfinite(baseline) && baseline > 0;
+
+	fputs("{\"bench\": ", stdout);
+	put_json_string(name);
+	fputs(", \"value\": ", stdout);
+	put_json_number(value);
+	fputs(", \"unit\": ", stdout);
+	put_json_string(unit);
+	fputs(", \"baseline\": ", stdout);
+	put_json_number(have_baseline ? baseline : NAN);
+	fputs(", \"ratio\": ", stdout);
+	put_json_number(have_baseline ? value / baseline : NAN);
+	fputs("}\n", stdout);
+	fflush(stdout);
+}

@@ -1,0 +1,73 @@
+/* Shared helpers for xensim's benchmarks: a monotonic clock, one JSON line
+ * per figure, and baselines measured on the raw host primitives that xensim
+ * stands on, so that each figure is printed beside its baseline from the
+ * same run. Relies only on libc, pthreads and <xen/io/ring.h>. */
+#ifndef XENSIM_BENCH_H
+#define XENSIM_BENCH_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Monotonic time in nanoseconds. */
+uint64_t bench_now_ns(void);
+
+/* The tier: XENSIM_BENCH=long in the environment selects the long tier
+ * (real measurements); anything else the short one (`make bench`, seconds). */
+int bench_is_long(void);
+
+/* Picks the iteration count for the current tier. */
+unsigned long bench_iters(unsigned long short_tier, unsigned long long_tier);
+
+/* How many timed runs a baseline takes its median of. */
+unsigned bench_runs(void);
+
+/* Median of n values; sorts v in place. n must be at least 1. */
+double bench_median(double *v, size_t n);
+
+/* Prints {"bench": NAME, "value": V, "unit": U, "baseline": B, "ratio": R}
+ * on one line of stdout and flushes it. ratio is value / baseline, so for a
+ * time (ns) lower is better and for a rate (ops/s) higher is better. A
+ * baseline that is not a positive number prints as null, and so does the
+ * ratio. */
+void bench_report(const char *name, double value, const char *unit,
+		  double baseline);
+
+/* Baselines. Each returns the median of bench_runs() timed runs. */
+
+/* Two threads passing a token through a futex, each side sleeping in
+ * FUTEX_WAIT until woken: ns per round trip. */
+double bench_baseline_futex_rtt_ns(void);
+
+/* mmap of one shared page of a memfd, a write to it, and munmap: ns. */
+double bench_baseline_mmap_page_ns(void);
+
+/* One byte sent over a unix stream socketpair and echoed back by a second
+ * thread: ns per round trip. */
+double bench_baseline_unix_rtt_ns(void);
+
+/* A Xen shared ring (DEFINE_RING_TYPES) between two threads carrying null
+ * requests and responses; notifications follow the req_event/rsp_event
+ * policy and are delivered as futex wakes: requests per second. */
+double bench_baseline_ring_ops(void);
+
+/* Host failures a benchmark cannot go on after: print file, line and errno,
+ * then abort. */
+#define BENCH_CHECK(cond) \
+	((cond) ? (void)0 : bench_die(__FILE__, __LINE__, #cond))
+/* The same for calls that return an errno value, as pthreads do. */
+#define BENCH_CHECK_RC(call) do { \
+	int bench_rc_ = (call); \
+	if (bench_rc_ != 0) { \
+		errno = bench_rc_; \
+		bench_die(__FILE__, __LINE__, #call); \
+	} \
+} while (0)
+void bench_die(const char *file, int line, const char *what)
+	__attribute__((noreturn));
+
+/* The futex calls the baselines use, for benches that want the same. */
+void bench_futex_wait(uint32_t *addr, uint32_t expected);
+void bench_futex_wake(uint32_t *addr);
+
+#endif

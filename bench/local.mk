@@ -1,0 +1,22 @@
+# bench: benchmarks for `make bench` (the short tier, seconds); run a program
+# with XENSIM_BENCH=long in the environment for the long tier. Each prints
+# one JSON line per figure, beside a baseline measured in the same run.
+# Programs are listed in BENCHES, which plain `make` does not build.
+
+# Clock, JSON output and the host baselines, shared by every bench program.
+noinst_LTLIBRARIES += bench/libbench.la
+bench_libbench_la_SOURCES = bench/bench.h bench/bench.c \
+	bench/baseline_futex.c bench/baseline_mmap.c \
+	bench/baseline_unix.c bench/baseline_ring.c
+BENCH_LDADD = bench/libbench.la $(PTHREAD_LIBS)
+
+BENCHES += bench/baselines
+bench_baselines_SOURCES = bench/baselines.c
+bench_baselines_LDADD = $(BENCH_LDADD)
+
+# Benches of the core, XenStore and the drivers go below, one block each:
+#   BENCHES += bench/evtchn
+#   bench_evtchn_SOURCES = bench/evtchn.c
+#   bench_evtchn_LDADD = libxensim.la $(BENCH_LDADD)
+
+CLEANFILES += $(BENCHES)

@@ -1,0 +1,1 @@
+# frontends: file lists for the top-level Makefile.am

@@ -1,0 +1,112 @@
+/*
+ * What guest code calls from a vCPU thread: Xen's hypercalls with Xen's
+ * numbers and structs, and the helpers a PV kernel has built in (its
+ * shared_info, its 2-level event bitmaps, its grant entries, its pages).
+ * Calls made from a thread that is not a vCPU return -EPERM.
+ */
+#ifndef XENSIM_GUEST_H
+#define XENSIM_GUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <xen/xen.h>
+#include <xen/event_channel.h>
+#include <xen/grant_table.h>
+#include <xen/sched.h>
+#include <xen/callback.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Hypercalls. Each returns 0 or a negative Xen errno, as Xen does. */
+long HYPERVISOR_event_channel_op(int cmd, void *arg);
+long HYPERVISOR_grant_table_op(unsigned int cmd, void *uop, unsigned int count);
+long HYPERVISOR_sched_op(int cmd, void *arg);
+/* Absolute system time in ns (xensim_guest_system_time()); 0 cancels. */
+long HYPERVISOR_set_timer_op(uint64_t timeout);
+/* CALLBACKOP_register with CALLBACKTYPE_event: address is a
+ * xensim_upcall_t cast to xen_callback_t. CALLBACKOP_unregister too. */
+long HYPERVISOR_callback_op(int cmd, const void *arg);
+
+/* The event upcall: runs on the vCPU thread with its upcall mask set. */
+typedef void (*xensim_upcall_t)(void);
+
+/*
+ * GNTTABOP_map_grant_ref: with GNTMAP_host_map, xensim writes the address
+ * at which this domain sees the page back into host_addr (an xensim
+ * extension: a hosted simulator cannot let guests choose host addresses).
+ * Pass that host_addr to GNTTABOP_unmap_grant_ref, as a PV guest does.
+ */
+
+/* Who am I. */
+domid_t xensim_guest_domid(void);
+unsigned int xensim_guest_vcpu_id(void);
+unsigned int xensim_guest_nr_vcpus(void);
+/* Xen's start_info for this domain (store/console pfn and ports...). */
+const start_info_t *xensim_guest_start_info(void);
+/* Xen system time: ns since the simulator started. */
+uint64_t xensim_guest_system_time(void);
+
+/* Pages of this domain's memory (pfn = guest frame number). */
+void *xensim_guest_pfn_to_virt(xen_pfn_t pfn);
+/* INVALID_PFN-style ~0 if the address is not in this domain's memory. */
+xen_pfn_t xensim_guest_virt_to_pfn(const void *va);
+/* A zeroed free page of guest RAM, or ~0 when none is left. */
+xen_pfn_t xensim_guest_page_alloc(void);
+void xensim_guest_page_free(xen_pfn_t pfn);
+
+/*
+ * Event delivery helpers, as a PV kernel has them. They work on the real
+ * shared_info and vcpu_info of this domain, whichever 2-level word size it
+ * uses. The "irq" pair is the PV interrupt flag (vcpu_info upcall mask):
+ * enabling delivers any pending upcall before returning.
+ */
+void *xensim_guest_shared_info(void);   /* struct shared_info(_x86_32) */
+void *xensim_guest_vcpu_info(void);     /* this vCPU's vcpu_info(_x86_32) */
+unsigned int xensim_guest_evtchn_word_bits(void);  /* 32 or 64 */
+void xensim_guest_irq_disable(void);
+void xensim_guest_irq_enable(void);
+bool xensim_guest_irq_disabled(void);
+
+void xensim_evtchn_mask(evtchn_port_t port);
+/* Clears the mask bit; if the port is pending, re-raises it as Xen would. */
+void xensim_evtchn_unmask(evtchn_port_t port);
+void xensim_evtchn_clear_pending(evtchn_port_t port);
+bool xensim_evtchn_is_pending(evtchn_port_t port);
+bool xensim_evtchn_is_masked(evtchn_port_t port);
+/* The upcall handler loop of a PV kernel: clear upcall_pending, take the
+ * selector, and call handler(port) for each pending unmasked port bound to
+ * this vCPU's selector, lowest first; repeats while upcall_pending is set
+ * again. The handler acks (clears pending) itself. Returns ports handled. */
+unsigned int xensim_evtchn_scan(void (*handler)(evtchn_port_t port, void *arg), void *arg);
+/* Convenience wrappers over HYPERVISOR_event_channel_op. They return the
+ * port (>0) or a negative errno. */
+long xensim_evtchn_alloc_unbound(domid_t remote);
+long xensim_evtchn_bind_interdomain(domid_t remote, evtchn_port_t remote_port);
+long xensim_evtchn_bind_virq(uint32_t virq, uint32_t vcpu);
+long xensim_evtchn_bind_ipi(uint32_t vcpu);
+long xensim_evtchn_send(evtchn_port_t port);
+long xensim_evtchn_close(evtchn_port_t port);
+
+/*
+ * Granter side of v1 grant tables, as a PV kernel has it. The first call
+ * sets up the table (GNTTABOP_setup_table) and maps its frames. Refs 0-7
+ * are reserved (console, xenstore); the allocator hands out 8 and up.
+ */
+grant_entry_v1_t *xensim_gnttab_entries(unsigned int *nr_entries);
+/* A free ref (growing the table up to max_grant_frames) or -ENOSPC. */
+long xensim_gnttab_alloc_ref(void);
+void xensim_gnttab_free_ref(grant_ref_t ref);
+/* Writes domid, frame, a write barrier, then the flags, like Linux. */
+void xensim_gnttab_grant_access_ref(grant_ref_t ref, domid_t domid,
+                                    xen_pfn_t frame, bool readonly);
+/* alloc_ref + grant_access_ref; returns the ref or a negative errno. */
+long xensim_gnttab_grant_access(domid_t domid, xen_pfn_t frame, bool readonly);
+/* Revokes: -EBUSY while GTF_reading/GTF_writing is set, else 0. */
+int xensim_gnttab_end_access(grant_ref_t ref);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,131 @@
+/*
+ * xensim embedding API: create a simulator, build domains whose vCPUs are
+ * host threads, run them, watch them shut down, tear them down.
+ * Guest code (what runs on a vCPU) uses <xensim/guest.h> instead.
+ */
+#ifndef XENSIM_XENSIM_H
+#define XENSIM_XENSIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <xen/xen.h>
+#include <xen/grant_table.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct xensim;
+
+/* Event channel ABI of a domain. */
+enum xensim_evtchn_abi {
+    XENSIM_EVTCHN_2L_32 = 0,   /* 32 words of 32 bits: 1024 ports (default) */
+    XENSIM_EVTCHN_2L_64 = 1,   /* 64 words of 64 bits: 4096 ports */
+};
+
+/* How a grant map reaches the granter's page. */
+enum xensim_gnttab_mode {
+    XENSIM_GNTTAB_STRICT = 0,  /* a real mmap alias; RO is PROT_READ; faults are caught */
+    XENSIM_GNTTAB_FAST = 1,    /* a check, a pin and a pointer; no mmap */
+};
+
+/* Entry of each vCPU thread. Returning from it takes that vCPU down; when
+ * every vCPU has returned the domain shuts down with SHUTDOWN_poweroff. */
+typedef void (*xensim_vcpu_entry_t)(void *arg);
+
+struct xensim_domain_config {
+    const char *name;               /* copied; NULL gives "domN" */
+    bool privileged;                /* the control domain (dom0 always is) */
+    unsigned int nr_vcpus;          /* 0 gives 1; at most XENSIM_MAX_VCPUS */
+    unsigned long nr_pages;         /* guest RAM in 4 KiB pages; 0 gives 256 */
+    enum xensim_evtchn_abi evtchn_abi;
+    unsigned int max_evtchn_port;   /* highest usable port; 0 gives the ABI's limit - 1 */
+    unsigned int max_grant_frames;  /* 0 gives 64, Xen's default */
+    unsigned int max_maptrack_frames; /* 0 gives 1024, Xen's default (256 handles each) */
+    enum xensim_gnttab_mode gnttab_mode;
+    xensim_vcpu_entry_t entry;      /* NULL: vCPUs idle and serve xensim_domain_call() */
+    void *entry_arg;
+};
+
+#define XENSIM_MAX_VCPUS 32        /* XEN_LEGACY_MAX_VCPUS: every vcpu_info in shared_info */
+
+/* Where a domain is in its life, as the toolstack sees it. */
+enum xensim_domain_state {
+    XENSIM_DOMAIN_PAUSED,     /* built, not yet unpaused, or paused */
+    XENSIM_DOMAIN_RUNNING,
+    XENSIM_DOMAIN_SHUTDOWN,   /* shut down (see shutdown_reason); not yet destroyed */
+    XENSIM_DOMAIN_DYING,      /* destroyed; lingers while others still map its pages */
+};
+
+struct xensim_domain_info {
+    domid_t domid;
+    char name[64];
+    enum xensim_domain_state state;
+    unsigned int shutdown_reason;   /* SHUTDOWN_* when state is SHUTDOWN */
+    unsigned int nr_vcpus;
+    unsigned long nr_pages;
+    bool privileged;
+    unsigned int ports_in_use;      /* not free, not port 0 */
+    unsigned int maptrack_in_use;   /* this domain's live grant mappings */
+    unsigned int pages_mapped_by_others; /* pins other domains hold on its grants */
+    uint32_t store_port, console_port;   /* allocated at build, as libxl does */
+    xen_pfn_t store_pfn, console_pfn;
+};
+
+/* Simulator-wide settings; NULL for the defaults. */
+struct xensim_config {
+    bool quiet;               /* do not print fault reports to stderr */
+};
+
+struct xensim *xensim_create(const struct xensim_config *cfg);
+/* Destroys every domain left, waits for their threads, frees everything. */
+void xensim_destroy(struct xensim *sim);
+
+/* Builds a paused domain and returns its domid (>= 0) or a negative errno.
+ * The first domain built is dom0 and is always privileged. */
+int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *cfg);
+int xensim_domain_unpause(struct xensim *sim, domid_t domid);
+int xensim_domain_pause(struct xensim *sim, domid_t domid);
+/* The toolstack asks a domain to shut down (as `xl shutdown` would, but forced). */
+int xensim_domain_shutdown(struct xensim *sim, domid_t domid, unsigned int reason);
+/* Kills a domain: its vCPUs stop, its ports close, its mappings go. */
+int xensim_domain_destroy(struct xensim *sim, domid_t domid);
+int xensim_domain_info(struct xensim *sim, domid_t domid, struct xensim_domain_info *info);
+/* Fills up to max infos, lowest domid first; returns how many domains exist. */
+int xensim_domain_list(struct xensim *sim, struct xensim_domain_info *infos, int max);
+
+/* Blocks until the domain has shut down (or gone); returns its SHUTDOWN_* reason. */
+int xensim_domain_wait_shutdown(struct xensim *sim, domid_t domid);
+/* Blocks until every domain has shut down or been destroyed. */
+void xensim_wait_all_shutdown(struct xensim *sim);
+
+/* Runs fn(arg) on vCPU `vcpu` of the domain, where guest code runs, and
+ * waits for it. The vCPU takes it at its next hypercall exit or while
+ * blocked, like an interrupt. Returns 0, or -ESRCH/-ENOENT/-ESHUTDOWN. */
+int xensim_domain_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
+                       void (*fn)(void *), void *arg);
+
+/* A guest fault report (strict grant mappings): who faulted where. */
+struct xensim_fault {
+    domid_t domid;            /* the domain that faulted (and was crashed) */
+    unsigned int vcpu;
+    uintptr_t addr;
+    bool write;
+    bool mapped;              /* false: the address was unmapped (access after unmap) */
+    domid_t granter;          /* valid when the slot once held a grant */
+    grant_ref_t ref;
+    bool readonly;
+};
+typedef void (*xensim_fault_hook_t)(const struct xensim_fault *f, void *arg);
+void xensim_set_fault_hook(struct xensim *sim, xensim_fault_hook_t hook, void *arg);
+/* The last fault report, or false if none. */
+bool xensim_last_fault(struct xensim *sim, struct xensim_fault *out);
+
+/* A name for a Xen errno: "-ENOSPC (no free port)" style, for logs. */
+const char *xensim_strerror(int negative_errno);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,514 @@
+/*
+ * The simulator and its domains: creation (what Xen's domain_create and
+ * libxl's builder do), lookup, pause, shutdown, destruction and the dying
+ * "zombie" state. Owns sim->domains[] and struct domain's lifetime; calls
+ * domain_memory.c, evtchn.c, gnttab.c, vcpu.c and timer.c.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <time.h>
+#include "sim.h"
+
+static pthread_key_t rcu_key;
+static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
+static __thread bool rcu_registered;
+
+static void rcu_thread_exit(void *unused)
+{
+    (void)unused;
+    if (rcu_registered) {
+        rcu_unregister_thread();
+        rcu_registered = false;
+    }
+}
+
+static void rcu_key_init(void)
+{
+    pthread_key_create(&rcu_key, rcu_thread_exit);
+}
+
+/* Host threads reach RCU readers through the embedding and hostdev APIs;
+ * urcu-memb needs every reader registered, so register on first use. */
+void sim_rcu_ensure(void)
+{
+    if (rcu_registered)
+        return;
+    pthread_once(&rcu_once, rcu_key_init);
+    rcu_register_thread();
+    rcu_registered = true;
+    pthread_setspecific(rcu_key, (void *)1);
+}
+
+void sim_rcu_unregister(void)
+{
+    rcu_thread_exit(NULL);
+}
+
+bool sim_rcu_is_registered(void)
+{
+    return rcu_registered;
+}
+
+uint64_t sim_now(const struct xensim *sim)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - sim->epoch_ns;
+}
+
+struct domain *domain_lookup(struct xensim *sim, domid_t domid)
+{
+    if (domid >= DOMID_FIRST_RESERVED)
+        return NULL;
+    return rcu_dereference(sim->domains[domid]);
+}
+
+struct domain *domain_lookup_self(struct xensim *sim, struct domain *self, domid_t domid)
+{
+    return domid == DOMID_SELF ? self : domain_lookup(sim, domid);
+}
+
+struct xensim *xensim_create(const struct xensim_config *cfg)
+{
+    struct xensim *sim = calloc(1, sizeof(*sim));
+    if (!sim)
+        return NULL;
+    sim_rcu_ensure();
+    pthread_mutex_init(&sim->lock, NULL);
+    pthread_cond_init(&sim->cond, NULL);
+    pthread_mutex_init(&sim->fault_lock, NULL);
+    sim->sched = &sched_free_running;
+    sim->quiet = cfg && cfg->quiet;
+    sim->epoch_ns = 0;
+    sim->epoch_ns = sim_now(sim);
+    fault_handler_install();
+    if (timer_start(sim) < 0) {
+        free(sim);
+        return NULL;
+    }
+    return sim;
+}
+
+static void domain_free_rcu(struct rcu_head *head)
+{
+    struct domain *d = caa_container_of(head, struct domain, rcu);
+    for (unsigned int i = 0; i < d->nr_vcpus; i++)
+        vcpu_free(d->vcpus[i]);
+    gnttab_domain_free(d);
+    evtchn_domain_free(d);
+    domain_memory_free(d);
+    free(d->guest_ref_free);
+    free(d);
+}
+
+/* Takes a dead domain out of the table; frees it after a grace period. */
+static void domain_finalize(struct domain *d)
+{
+    struct xensim *sim = d->sim;
+    sim_lock(&sim->lock);
+    if (sim->domains[d->domid] == d) {
+        rcu_assign_pointer(sim->domains[d->domid], NULL);
+        sim->nr_domains--;
+    }
+    pthread_cond_broadcast(&sim->cond);
+    sim_unlock(&sim->lock);
+    evtchn_send_global_virq(sim, VIRQ_DOM_EXC);
+    sim_rcu_ensure();
+    call_rcu(&d->rcu, domain_free_rcu);
+}
+
+void domain_put_foreign(struct domain *d)
+{
+    if (atomic_load(&d->is_dying) && atomic_load(&d->foreign_maps) == 0 &&
+        !atomic_exchange(&d->finalized, true))
+        domain_finalize(d);
+}
+
+static int domid_alloc(struct xensim *sim)
+{
+    for (unsigned int i = 0; i < DOMID_FIRST_RESERVED; i++) {
+        domid_t id = (domid_t)((sim->next_domid + i) % DOMID_FIRST_RESERVED);
+        if (!sim->domains[id]) {
+            sim->next_domid = (domid_t)((id + 1) % DOMID_FIRST_RESERVED);
+            return id;
+        }
+    }
+    return -ENOSPC;
+}
+
+/* What the toolstack's builder gives a PV guest before it runs (§1.6):
+ * start_info, a store and a console ring page, their ports allocated
+ * unbound to dom0 (store first), and grant refs 0 and 1 for them. */
+static int domain_build(struct domain *d)
+{
+    xen_pfn_t si = domain_page_alloc(d);
+    if (si == ~(xen_pfn_t)0)
+        return -ENOMEM;
+    d->start_info = domain_pfn_to_virt(d, si);
+    start_info_t *s = d->start_info;
+    snprintf(s->magic, sizeof(s->magic), "xen-3.0-x86_64");
+    s->nr_pages = d->nr_pages;
+    s->shared_info = d->nr_pages << XEN_PAGE_SHIFT;
+    if (d->domid == 0) {
+        s->flags = SIF_PRIVILEGED | SIF_INITDOMAIN;
+        return 0;
+    }
+    if (d->privileged)
+        s->flags = SIF_PRIVILEGED;
+
+    xen_pfn_t store = domain_page_alloc(d), console = domain_page_alloc(d);
+    if (store == ~(xen_pfn_t)0 || console == ~(xen_pfn_t)0)
+        return -ENOMEM;
+    rcu_read_lock();
+    struct domain *dom0 = domain_lookup(d->sim, 0);
+    long rc = 0;
+    evtchn_port_t store_port = 0, console_port = 0;
+    if (dom0) {
+        rc = evtchn_alloc_unbound_for(dom0, d->domid, 0, &store_port, NULL);
+        if (!rc)
+            rc = evtchn_alloc_unbound_for(dom0, d->domid, 0, &console_port, NULL);
+    }
+    rcu_read_unlock();
+    if (rc)
+        return (int)rc;
+    s->store_mfn = store;
+    s->store_evtchn = store_port;
+    s->console.domU.mfn = console;
+    s->console.domU.evtchn = console_port;
+    d->store_pfn = store;
+    d->console_pfn = console;
+    d->store_port = store_port;
+    d->console_port = console_port;
+    gnttab_seed_reserved(d, GNTTAB_RESERVED_CONSOLE, 0, console);
+    gnttab_seed_reserved(d, GNTTAB_RESERVED_XENSTORE, 0, store);
+    return 0;
+}
+
+static void domain_abort_build(struct domain *d)
+{
+    for (unsigned int i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpus[i])
+            vcpu_free(d->vcpus[i]);
+    if (d->chn) {
+        atomic_store(&d->is_dying, true);
+        evtchn_domain_destroy(d);
+    }
+    gnttab_domain_free(d);
+    evtchn_domain_free(d);
+    domain_memory_free(d);
+    free(d);
+}
+
+int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *cfg)
+{
+    struct xensim_domain_config def = { 0 };
+    if (!cfg)
+        cfg = &def;
+    unsigned int nr_vcpus = cfg->nr_vcpus ? cfg->nr_vcpus : 1;
+    unsigned long nr_pages = cfg->nr_pages ? cfg->nr_pages : 256;
+    if (nr_vcpus > XENSIM_MAX_VCPUS || nr_pages < 4 || nr_pages > (1ul << 24) ||
+        cfg->evtchn_abi > XENSIM_EVTCHN_2L_64 || cfg->gnttab_mode > XENSIM_GNTTAB_FAST)
+        return -EINVAL;
+    sim_rcu_ensure();
+
+    struct domain *d = calloc(1, sizeof(*d));
+    if (!d)
+        return -ENOMEM;
+    d->memfd = -1;
+    sim_lock(&sim->lock);
+    int id = domid_alloc(sim);
+    if (id < 0) {
+        sim_unlock(&sim->lock);
+        free(d);
+        return id;
+    }
+    d->sim = sim;
+    d->domid = (domid_t)id;
+    d->privileged = cfg->privileged || id == 0;
+    snprintf(d->name, sizeof(d->name), "%s", cfg->name ? cfg->name : "");
+    if (!cfg->name)
+        snprintf(d->name, sizeof(d->name), "dom%d", id);
+    d->nr_vcpus = nr_vcpus;
+    d->entry = cfg->entry;
+    d->entry_arg = cfg->entry_arg;
+    d->gnttab_mode = cfg->gnttab_mode;
+    d->max_grant_frames = cfg->max_grant_frames ? cfg->max_grant_frames : 64;
+    d->max_maptrack_frames = cfg->max_maptrack_frames ? cfg->max_maptrack_frames : 1024;
+    atomic_store(&d->paused, true);
+    atomic_store(&d->state, XENSIM_DOMAIN_PAUSED);
+    pthread_mutex_init(&d->guest_lock, NULL);
+
+    int rc = domain_memory_init(d, nr_pages, d->max_grant_frames);
+    if (!rc)
+        rc = evtchn_domain_init(d, cfg);
+    if (!rc)
+        rc = gnttab_domain_init(d);
+    for (unsigned int i = 0; !rc && i < nr_vcpus; i++) {
+        d->vcpus[i] = vcpu_alloc(d, i);
+        if (!d->vcpus[i])
+            rc = -ENOMEM;
+    }
+    if (!rc) {
+        /* Publish before building: the builder allocates ports as dom0. */
+        rcu_assign_pointer(sim->domains[id], d);
+        sim->nr_domains++;
+    }
+    sim_unlock(&sim->lock);
+    if (!rc)
+        rc = domain_build(d);
+    for (unsigned int i = 0; !rc && i < nr_vcpus; i++)
+        rc = vcpu_start(d->vcpus[i]);
+    if (rc) {
+        /* Unpublish and tear down what was made. */
+        atomic_store(&d->is_shutting_down, true);
+        for (unsigned int i = 0; i < nr_vcpus; i++)
+            if (d->vcpus[i])
+                vcpu_stop(d->vcpus[i]);
+        sim_lock(&sim->lock);
+        if (sim->domains[id] == d) {
+            rcu_assign_pointer(sim->domains[id], NULL);
+            sim->nr_domains--;
+        }
+        sim_unlock(&sim->lock);
+        synchronize_rcu();
+        domain_abort_build(d);
+        return rc;
+    }
+    if (sim->on_domain_built)
+        sim->on_domain_built(sim, d);
+    return id;
+}
+
+/* Finds a live domain for a toolstack call; takes the RCU read lock. */
+static struct domain *toolstack_get(struct xensim *sim, domid_t domid)
+{
+    sim_rcu_ensure();
+    rcu_read_lock();
+    struct domain *d = domain_lookup(sim, domid);
+    if (!d)
+        rcu_read_unlock();
+    return d;
+}
+
+int xensim_domain_unpause(struct xensim *sim, domid_t domid)
+{
+    struct domain *d = toolstack_get(sim, domid);
+    if (!d)
+        return -ESRCH;
+    int rc = 0;
+    if (atomic_load(&d->is_dying) || atomic_load(&d->is_shutting_down)) {
+        rc = -EINVAL;
+    } else {
+        atomic_store(&d->paused, false);
+        atomic_store(&d->state, XENSIM_DOMAIN_RUNNING);
+        for (unsigned int i = 0; i < d->nr_vcpus; i++)
+            sim->sched->kick(d->vcpus[i]);
+    }
+    rcu_read_unlock();
+    return rc;
+}
+
+int xensim_domain_pause(struct xensim *sim, domid_t domid)
+{
+    struct domain *d = toolstack_get(sim, domid);
+    if (!d)
+        return -ESRCH;
+    int rc = 0;
+    if (atomic_load(&d->is_dying) || atomic_load(&d->is_shutting_down)) {
+        rc = -EINVAL;
+    } else {
+        atomic_store(&d->paused, true);
+        atomic_store(&d->state, XENSIM_DOMAIN_PAUSED);
+    }
+    rcu_read_unlock();
+    return rc;
+}
+
+void domain_shutdown(struct domain *d, unsigned int reason)
+{
+    struct xensim *sim = d->sim;
+    sim_lock(&sim->lock);
+    bool first = !atomic_load(&d->is_shutting_down);
+    if (first) {
+        d->shutdown_reason = reason;
+        atomic_store(&d->is_shutting_down, true);
+        if (!atomic_load(&d->is_dying))
+            atomic_store(&d->state, XENSIM_DOMAIN_SHUTDOWN);
+        pthread_cond_broadcast(&sim->cond);
+    }
+    sim_unlock(&sim->lock);
+    if (!first)
+        return;
+    for (unsigned int i = 0; i < d->nr_vcpus; i++)
+        sim->sched->kick(d->vcpus[i]);
+    timer_cancel_domain(d);
+    evtchn_send_global_virq(sim, VIRQ_DOM_EXC);
+}
+
+void domain_crash(struct domain *d, const char *why)
+{
+    if (!d->sim->quiet)
+        fprintf(stderr, "xensim: domain %u (%s) crashed: %s\n", d->domid, d->name, why);
+    domain_shutdown(d, SHUTDOWN_crash);
+}
+
+int xensim_domain_shutdown(struct xensim *sim, domid_t domid, unsigned int reason)
+{
+    if (reason > SHUTDOWN_MAX)
+        return -EINVAL;
+    struct domain *d = toolstack_get(sim, domid);
+    if (!d)
+        return -ESRCH;
+    domain_shutdown(d, reason);
+    rcu_read_unlock();
+    return 0;
+}
+
+int xensim_domain_destroy(struct xensim *sim, domid_t domid)
+{
+    struct domain *d = toolstack_get(sim, domid);
+    if (!d)
+        return -ESRCH;
+    if (current_vcpu && current_vcpu->d == d) {
+        rcu_read_unlock();
+        return -EINVAL;   /* a domain cannot destroy itself from its own vCPU */
+    }
+    if (atomic_exchange(&d->is_dying, true)) {
+        rcu_read_unlock();
+        return -EINVAL;   /* already being destroyed */
+    }
+    /* The domain cannot be freed before its vCPUs are gone, so the read
+     * lock is not needed past this point. */
+    rcu_read_unlock();
+    domain_shutdown(d, atomic_load(&d->is_shutting_down) ? d->shutdown_reason
+                                                        : SHUTDOWN_poweroff);
+    for (unsigned int i = 0; i < d->nr_vcpus; i++)
+        vcpu_stop(d->vcpus[i]);
+    atomic_store(&d->state, XENSIM_DOMAIN_DYING);
+    evtchn_domain_destroy(d);
+    gnttab_release_mappings(d);
+    if (sim->on_domain_released)
+        sim->on_domain_released(sim, domid);
+    evtchn_send_global_virq(sim, VIRQ_DOM_EXC);
+    sim_lock(&sim->lock);
+    pthread_cond_broadcast(&sim->cond);
+    sim_unlock(&sim->lock);
+    domain_put_foreign(d);
+    return 0;
+}
+
+static void domain_fill_info(struct domain *d, struct xensim_domain_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->domid = d->domid;
+    snprintf(info->name, sizeof(info->name), "%s", d->name);
+    info->state = (enum xensim_domain_state)atomic_load(&d->state);
+    info->shutdown_reason = d->shutdown_reason;
+    info->nr_vcpus = d->nr_vcpus;
+    info->nr_pages = d->nr_pages;
+    info->privileged = d->privileged;
+    sim_lock(&d->event_lock);
+    info->ports_in_use = d->ports_in_use;
+    sim_unlock(&d->event_lock);
+    info->maptrack_in_use = gnttab_maptrack_in_use(d);
+    info->pages_mapped_by_others = atomic_load(&d->foreign_maps);
+    info->store_port = d->store_port;
+    info->console_port = d->console_port;
+    info->store_pfn = d->store_pfn;
+    info->console_pfn = d->console_pfn;
+}
+
+int xensim_domain_info(struct xensim *sim, domid_t domid, struct xensim_domain_info *info)
+{
+    struct domain *d = toolstack_get(sim, domid);
+    if (!d)
+        return -ESRCH;
+    domain_fill_info(d, info);
+    rcu_read_unlock();
+    return 0;
+}
+
+int xensim_domain_list(struct xensim *sim, struct xensim_domain_info *infos, int max)
+{
+    int n = 0;
+    sim_rcu_ensure();
+    rcu_read_lock();
+    for (unsigned int id = 0; id < DOMID_FIRST_RESERVED; id++) {
+        struct domain *d = domain_lookup(sim, (domid_t)id);
+        if (!d)
+            continue;
+        if (n < max)
+            domain_fill_info(d, &infos[n]);
+        n++;
+    }
+    rcu_read_unlock();
+    return n;
+}
+
+static bool domain_is_down(struct xensim *sim, domid_t domid, unsigned int *reason)
+{
+    struct domain *d = sim->domains[domid];
+    if (!d)
+        return true;
+    if (atomic_load(&d->is_shutting_down)) {
+        *reason = d->shutdown_reason;
+        return true;
+    }
+    return false;
+}
+
+int xensim_domain_wait_shutdown(struct xensim *sim, domid_t domid)
+{
+    if (domid >= DOMID_FIRST_RESERVED)
+        return -ESRCH;
+    unsigned int reason = SHUTDOWN_poweroff;
+    sim_lock(&sim->lock);
+    if (!sim->domains[domid]) {
+        sim_unlock(&sim->lock);
+        return -ESRCH;
+    }
+    while (!domain_is_down(sim, domid, &reason))
+        pthread_cond_wait(&sim->cond, &sim->lock);
+    sim_unlock(&sim->lock);
+    return (int)reason;
+}
+
+/* Idle domains (no entry) never shut down by themselves, so they are not
+ * waited for. */
+void xensim_wait_all_shutdown(struct xensim *sim)
+{
+    sim_lock(&sim->lock);
+    for (;;) {
+        bool all = true;
+        for (unsigned int id = 0; id < DOMID_FIRST_RESERVED && all; id++) {
+            struct domain *d = sim->domains[id];
+            if (d && d->entry && !atomic_load(&d->is_shutting_down))
+                all = false;
+        }
+        if (all)
+            break;
+        pthread_cond_wait(&sim->cond, &sim->lock);
+    }
+    sim_unlock(&sim->lock);
+}
+
+void xensim_destroy(struct xensim *sim)
+{
+    if (!sim)
+        return;
+    sim_rcu_ensure();
+    /* Guests first, dom0 last: back ends outlive their front ends. */
+    for (int id = DOMID_FIRST_RESERVED - 1; id >= 0; id--) {
+        sim_lock(&sim->lock);
+        struct domain *d = sim->domains[id];
+        sim_unlock(&sim->lock);
+        if (d && !atomic_load(&d->is_dying))
+            xensim_domain_destroy(sim, (domid_t)id);
+    }
+    timer_stop(sim);
+    rcu_barrier();
+    pthread_mutex_destroy(&sim->lock);
+    pthread_cond_destroy(&sim->cond);
+    pthread_mutex_destroy(&sim->fault_lock);
+    free(sim);
+}

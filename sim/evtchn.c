@@ -1,0 +1,666 @@
+/*
+ * Event channels: port allocation, binding, closing, sending, status, in
+ * Xen's order of checks with Xen's errnos (spec §1.4). Owns d->chn[] and
+ * d->port_used. Delivery is the domain's evtchn_port_ops (evtchn_2l.c) or
+ * a host consumer (hostdev_evtchn.c).
+ *
+ * Locks: d->event_lock serialises allocation, bind and close in a domain;
+ * two domains are locked lower domid first. chn->lock guards a channel's
+ * state against send; two channels are locked lower address first.
+ * EVTCHNOP_send takes only the sending channel's lock; domains are found
+ * under rcu_read_lock.
+ */
+#include <errno.h>
+#include "sim.h"
+
+/* Ports become valid a bucket at a time, as in Xen (64-byte struct evtchn,
+ * 64 per 4 KiB bucket): operations beyond the valid range give -EINVAL. */
+#define EVTCHNS_PER_BUCKET 64
+
+static bool virq_is_per_vcpu(uint32_t virq)
+{
+    return virq == VIRQ_TIMER || virq == VIRQ_DEBUG || virq == VIRQ_XENOPROF ||
+           virq == VIRQ_XENPMU;
+}
+
+bool evtchn_port_valid(const struct domain *d, evtchn_port_t port)
+{
+    return port < __atomic_load_n(&d->valid_ports, __ATOMIC_ACQUIRE);
+}
+
+static struct evtchn *chn_of(struct domain *d, evtchn_port_t port)
+{
+    return &d->chn[port];
+}
+
+/* XSM dummy policy, XSM_TARGET: yourself, or a privileged caller. */
+static bool xsm_target(const struct domain *caller, const struct domain *target)
+{
+    return caller == target || caller->privileged;
+}
+
+static void double_domain_lock(struct domain *a, struct domain *b)
+{
+    if (a == b) {
+        sim_lock(&a->event_lock);
+    } else if (a->domid < b->domid) {
+        sim_lock(&a->event_lock);
+        sim_lock(&b->event_lock);
+    } else {
+        sim_lock(&b->event_lock);
+        sim_lock(&a->event_lock);
+    }
+}
+
+static void double_domain_unlock(struct domain *a, struct domain *b)
+{
+    sim_unlock(&a->event_lock);
+    if (a != b)
+        sim_unlock(&b->event_lock);
+}
+
+static void double_chn_lock(struct evtchn *a, struct evtchn *b)
+{
+    if (a == b) {
+        sim_lock(&a->lock);
+    } else if (a < b) {
+        sim_lock(&a->lock);
+        sim_lock(&b->lock);
+    } else {
+        sim_lock(&b->lock);
+        sim_lock(&a->lock);
+    }
+}
+
+static void double_chn_unlock(struct evtchn *a, struct evtchn *b)
+{
+    sim_unlock(&a->lock);
+    if (a != b)
+        sim_unlock(&b->lock);
+}
+
+/* Lowest free port, growing the valid range a bucket at a time; the port
+ * is not taken until port_take(). Caller holds d->event_lock. */
+static long get_free_port(struct domain *d)
+{
+    if (atomic_load(&d->is_dying))
+        return -EINVAL;
+    unsigned int valid = d->valid_ports;
+    for (unsigned int w = 0; w * 64 < valid; w++) {
+        uint64_t free_bits = ~d->port_used[w];
+        if (!free_bits)
+            continue;
+        unsigned int port = w * 64 + (unsigned int)__builtin_ctzll(free_bits);
+        if (port >= valid)
+            break;
+        if (port > d->max_port)
+            return -ENOSPC;
+        return port;
+    }
+    if (valid >= d->evtchn_ops->nr_ports || valid > d->max_port)
+        return -ENOSPC;
+    __atomic_store_n(&d->valid_ports, valid + EVTCHNS_PER_BUCKET, __ATOMIC_RELEASE);
+    return valid;
+}
+
+static void port_take(struct domain *d, evtchn_port_t port)
+{
+    d->port_used[port / 64] |= 1ull << (port % 64);
+    d->ports_in_use++;
+}
+
+/* Frees a port: pending is cleared so a rebind does not inherit a stale
+ * event; the mask bit is left alone, as in Xen. */
+static void port_free(struct domain *d, struct evtchn *chn, evtchn_port_t port)
+{
+    d->evtchn_ops->clear_pending(d, port);
+    chn->notify_vcpu = 0;
+    chn->dev = NULL;
+    memset(&chn->u, 0, sizeof(chn->u));
+    atomic_store(&chn->state, ECS_FREE);
+    d->port_used[port / 64] &= ~(1ull << (port % 64));
+    d->ports_in_use--;
+}
+
+/* Raises a port of d: the 2-level path to its notify vCPU, or the host
+ * process that consumes it. */
+static void evtchn_raise(struct domain *d, struct evtchn *chn, evtchn_port_t port,
+                         struct vcpu *v)
+{
+    if (chn->dev)
+        evtchn_dev_deliver(chn->dev, port);
+    else
+        d->evtchn_ops->set_pending(v, port);
+    if (atomic_load(&d->pollers))
+        vcpu_wake_pollers(d, port);
+}
+
+int evtchn_domain_init(struct domain *d, const struct xensim_domain_config *cfg)
+{
+    d->evtchn_ops = cfg->evtchn_abi == XENSIM_EVTCHN_2L_64 ? &evtchn_2l_64_ops
+                                                           : &evtchn_2l_32_ops;
+    unsigned int nr = d->evtchn_ops->nr_ports;
+    d->max_port = cfg->max_evtchn_port && cfg->max_evtchn_port < nr ? cfg->max_evtchn_port
+                                                                    : nr - 1;
+    d->chn = calloc(nr, sizeof(*d->chn));
+    d->port_used = calloc(nr / 64, sizeof(uint64_t));
+    if (!d->chn || !d->port_used)
+        return -ENOMEM;
+    for (unsigned int i = 0; i < nr; i++)
+        pthread_mutex_init(&d->chn[i].lock, NULL);
+    pthread_mutex_init(&d->event_lock, NULL);
+    d->valid_ports = EVTCHNS_PER_BUCKET;
+    /* Port 0 is reserved at creation and never handed out. */
+    atomic_store(&d->chn[0].state, ECS_RESERVED);
+    d->port_used[0] |= 1;
+    return 0;
+}
+
+void evtchn_domain_free(struct domain *d)
+{
+    if (d->chn) {
+        for (unsigned int i = 0; i < d->evtchn_ops->nr_ports; i++)
+            pthread_mutex_destroy(&d->chn[i].lock);
+    }
+    free(d->chn);
+    free(d->port_used);
+    d->chn = NULL;
+    d->port_used = NULL;
+}
+
+long evtchn_alloc_unbound_for(struct domain *caller, domid_t dom, domid_t remote,
+                              evtchn_port_t *port_out, struct xensim_evtchn_dev *dev)
+{
+    long rc;
+    rcu_read_lock();
+    struct domain *d = domain_lookup_self(caller->sim, caller, dom);
+    if (!d) {
+        rcu_read_unlock();
+        return -ESRCH;
+    }
+    sim_lock(&d->event_lock);
+    rc = get_free_port(d);
+    if (rc < 0)
+        goto out;
+    evtchn_port_t port = (evtchn_port_t)rc;
+    if (!xsm_target(caller, d)) {
+        rc = -EPERM;
+        goto out;
+    }
+    struct evtchn *chn = chn_of(d, port);
+    sim_lock(&chn->lock);
+    chn->u.unbound_remote = remote == DOMID_SELF ? caller->domid : remote;
+    chn->notify_vcpu = 0;
+    chn->dev = dev;
+    atomic_store(&chn->state, ECS_UNBOUND);
+    port_take(d, port);
+    sim_unlock(&chn->lock);
+    *port_out = port;
+    rc = 0;
+out:
+    sim_unlock(&d->event_lock);
+    rcu_read_unlock();
+    return rc;
+}
+
+long evtchn_bind_interdomain_for(struct domain *ld, domid_t rdom, evtchn_port_t rport,
+                                 evtchn_port_t *lport_out, struct xensim_evtchn_dev *dev)
+{
+    long rc;
+    rcu_read_lock();
+    struct domain *rd = domain_lookup_self(ld->sim, ld, rdom);
+    if (!rd) {
+        rcu_read_unlock();
+        return -ESRCH;
+    }
+    double_domain_lock(ld, rd);
+    rc = get_free_port(ld);
+    if (rc < 0)
+        goto out;
+    evtchn_port_t lport = (evtchn_port_t)rc;
+    if (!evtchn_port_valid(rd, rport)) {
+        rc = -EINVAL;
+        goto out;
+    }
+    struct evtchn *rchn = chn_of(rd, rport);
+    if (atomic_load(&rchn->state) != ECS_UNBOUND || rchn->u.unbound_remote != ld->domid) {
+        rc = -EINVAL;
+        goto out;
+    }
+    struct evtchn *lchn = chn_of(ld, lport);
+    double_chn_lock(lchn, rchn);
+    lchn->u.interdomain.dom = rd->domid;
+    lchn->u.interdomain.port = rport;
+    lchn->notify_vcpu = 0;
+    lchn->dev = dev;
+    atomic_store(&lchn->state, ECS_INTERDOMAIN);
+    port_take(ld, lport);
+    rchn->u.interdomain.dom = ld->domid;
+    rchn->u.interdomain.port = lport;
+    atomic_store(&rchn->state, ECS_INTERDOMAIN);
+    /* The binder's new port is always raised: it catches sends the peer
+     * made before the bind, which were dropped. */
+    evtchn_raise(ld, lchn, lport, ld->vcpus[lchn->notify_vcpu]);
+    double_chn_unlock(lchn, rchn);
+    *lport_out = lport;
+    rc = 0;
+out:
+    double_domain_unlock(ld, rd);
+    rcu_read_unlock();
+    return rc;
+}
+
+long evtchn_bind_virq_for(struct domain *d, uint32_t virq, uint32_t vcpu,
+                          evtchn_port_t *port_out, struct xensim_evtchn_dev *dev)
+{
+    if (virq >= NR_VIRQS)
+        return -EINVAL;
+    if (!virq_is_per_vcpu(virq) && vcpu != 0)
+        return -EINVAL;
+    if (vcpu >= d->nr_vcpus)
+        return -ENOENT;
+    struct vcpu *v = d->vcpus[vcpu];
+    long rc;
+    sim_lock(&d->event_lock);
+    if (v->virq_to_evtchn[virq] != 0) {
+        rc = -EEXIST;
+        goto out;
+    }
+    rc = get_free_port(d);
+    if (rc < 0)
+        goto out;
+    evtchn_port_t port = (evtchn_port_t)rc;
+    struct evtchn *chn = chn_of(d, port);
+    sim_lock(&chn->lock);
+    chn->u.virq = virq;
+    chn->notify_vcpu = (uint16_t)vcpu;
+    chn->dev = dev;
+    atomic_store(&chn->state, ECS_VIRQ);
+    port_take(d, port);
+    sim_unlock(&chn->lock);
+    __atomic_store_n(&v->virq_to_evtchn[virq], port, __ATOMIC_RELEASE);
+    *port_out = port;
+    rc = 0;
+out:
+    sim_unlock(&d->event_lock);
+    return rc;
+}
+
+static long evtchn_bind_ipi(struct domain *d, uint32_t vcpu, evtchn_port_t *port_out)
+{
+    if (vcpu >= d->nr_vcpus)
+        return -ENOENT;
+    sim_lock(&d->event_lock);
+    long rc = get_free_port(d);
+    if (rc >= 0) {
+        evtchn_port_t port = (evtchn_port_t)rc;
+        struct evtchn *chn = chn_of(d, port);
+        sim_lock(&chn->lock);
+        chn->u.ipi_vcpu = vcpu;
+        chn->notify_vcpu = (uint16_t)vcpu;
+        atomic_store(&chn->state, ECS_IPI);
+        port_take(d, port);
+        sim_unlock(&chn->lock);
+        *port_out = port;
+        rc = 0;
+    }
+    sim_unlock(&d->event_lock);
+    return rc;
+}
+
+long evtchn_close_port(struct domain *d, evtchn_port_t port)
+{
+    if (!evtchn_port_valid(d, port))
+        return -EINVAL;
+    struct evtchn *chn = chn_of(d, port);
+    long rc = 0;
+    rcu_read_lock();
+    sim_lock(&d->event_lock);
+again:
+    switch (atomic_load(&chn->state)) {
+    case ECS_FREE:
+    case ECS_RESERVED:
+        rc = -EINVAL;
+        break;
+    case ECS_UNBOUND:
+    case ECS_IPI:
+    case ECS_PIRQ:
+        sim_lock(&chn->lock);
+        port_free(d, chn, port);
+        sim_unlock(&chn->lock);
+        break;
+    case ECS_VIRQ: {
+        uint32_t virq = chn->u.virq;
+        for (unsigned int i = 0; i < d->nr_vcpus; i++)
+            if (d->vcpus[i]->virq_to_evtchn[virq] == port)
+                __atomic_store_n(&d->vcpus[i]->virq_to_evtchn[virq], 0, __ATOMIC_RELEASE);
+        sim_lock(&chn->lock);
+        port_free(d, chn, port);
+        sim_unlock(&chn->lock);
+        break;
+    }
+    case ECS_INTERDOMAIN: {
+        domid_t rdomid = chn->u.interdomain.dom;
+        evtchn_port_t rport = chn->u.interdomain.port;
+        struct domain *rd = domain_lookup(d->sim, rdomid);
+        if (!rd) {
+            sim_lock(&chn->lock);
+            port_free(d, chn, port);
+            sim_unlock(&chn->lock);
+            break;
+        }
+        if (rd != d && rd->domid < d->domid) {
+            /* Take both locks in order, then look again: the channel may
+             * have changed while d's lock was dropped. */
+            sim_unlock(&d->event_lock);
+            double_domain_lock(d, rd);
+            if (atomic_load(&chn->state) != ECS_INTERDOMAIN ||
+                chn->u.interdomain.dom != rdomid || chn->u.interdomain.port != rport) {
+                sim_unlock(&rd->event_lock);
+                goto again;
+            }
+        } else if (rd != d) {
+            sim_lock(&rd->event_lock);
+        }
+        struct evtchn *rchn = chn_of(rd, rport);
+        double_chn_lock(chn, rchn);
+        /* The peer keeps its port, pending and mask bits, and hears nothing. */
+        rchn->u.unbound_remote = d->domid;
+        atomic_store(&rchn->state, ECS_UNBOUND);
+        port_free(d, chn, port);
+        double_chn_unlock(chn, rchn);
+        if (rd != d)
+            sim_unlock(&rd->event_lock);
+        break;
+    }
+    }
+    sim_unlock(&d->event_lock);
+    rcu_read_unlock();
+    return rc;
+}
+
+long evtchn_send_port(struct domain *ld, evtchn_port_t lport)
+{
+    if (!evtchn_port_valid(ld, lport))
+        return -EINVAL;
+    struct evtchn *lchn = chn_of(ld, lport);
+    long rc = 0;
+    sim_lock(&lchn->lock);
+    switch (atomic_load(&lchn->state)) {
+    case ECS_INTERDOMAIN: {
+        rcu_read_lock();
+        struct domain *rd = domain_lookup(ld->sim, lchn->u.interdomain.dom);
+        if (rd) {
+            evtchn_port_t rport = lchn->u.interdomain.port;
+            struct evtchn *rchn = chn_of(rd, rport);
+            evtchn_raise(rd, rchn, rport, rd->vcpus[rchn->notify_vcpu]);
+        }
+        rcu_read_unlock();
+        break;
+    }
+    case ECS_IPI:
+        evtchn_raise(ld, lchn, lport, ld->vcpus[lchn->notify_vcpu]);
+        break;
+    case ECS_UNBOUND:
+        /* Nobody is listening yet: dropped; the binder gets a pending bit. */
+        break;
+    default:
+        rc = -EINVAL;
+    }
+    sim_unlock(&lchn->lock);
+    return rc;
+}
+
+long evtchn_unmask_port(struct domain *d, evtchn_port_t port)
+{
+    if (!evtchn_port_valid(d, port))
+        return -EINVAL;
+    struct evtchn *chn = chn_of(d, port);
+    int st = atomic_load(&chn->state);
+    if (st == ECS_FREE || st == ECS_RESERVED)
+        return 0;
+    d->evtchn_ops->unmask(d, d->vcpus[chn->notify_vcpu], port);
+    return 0;
+}
+
+static long evtchn_status(struct domain *caller, struct evtchn_status *st)
+{
+    long rc = 0;
+    rcu_read_lock();
+    struct domain *d = domain_lookup_self(caller->sim, caller, st->dom);
+    if (!d) {
+        rc = -ESRCH;
+        goto out;
+    }
+    if (!evtchn_port_valid(d, st->port)) {
+        rc = -EINVAL;
+        goto out;
+    }
+    struct evtchn *chn = chn_of(d, st->port);
+    sim_lock(&chn->lock);
+    if (!xsm_target(caller, d)) {
+        rc = -EPERM;
+    } else {
+        memset(&st->u, 0, sizeof(st->u));
+        switch (atomic_load(&chn->state)) {
+        case ECS_FREE:
+        case ECS_RESERVED:
+            st->status = EVTCHNSTAT_closed;
+            break;
+        case ECS_UNBOUND:
+            st->status = EVTCHNSTAT_unbound;
+            st->u.unbound.dom = chn->u.unbound_remote;
+            break;
+        case ECS_INTERDOMAIN:
+            st->status = EVTCHNSTAT_interdomain;
+            st->u.interdomain.dom = chn->u.interdomain.dom;
+            st->u.interdomain.port = chn->u.interdomain.port;
+            break;
+        case ECS_PIRQ:
+            st->status = EVTCHNSTAT_pirq;
+            break;
+        case ECS_VIRQ:
+            st->status = EVTCHNSTAT_virq;
+            st->u.virq = chn->u.virq;
+            break;
+        case ECS_IPI:
+            st->status = EVTCHNSTAT_ipi;
+            break;
+        }
+        st->vcpu = chn->notify_vcpu;
+    }
+    sim_unlock(&chn->lock);
+out:
+    rcu_read_unlock();
+    return rc;
+}
+
+static long evtchn_bind_vcpu(struct domain *d, evtchn_port_t port, uint32_t vcpu)
+{
+    if (vcpu >= d->nr_vcpus)
+        return -ENOENT;
+    if (!evtchn_port_valid(d, port))
+        return -EINVAL;
+    struct evtchn *chn = chn_of(d, port);
+    long rc = 0;
+    sim_lock(&d->event_lock);
+    sim_lock(&chn->lock);
+    switch (atomic_load(&chn->state)) {
+    case ECS_VIRQ:
+        if (virq_is_per_vcpu(chn->u.virq)) {
+            rc = -EINVAL;
+            break;
+        }
+        /* A global VIRQ follows its port to the new vCPU's table slot. */
+        chn->notify_vcpu = (uint16_t)vcpu;
+        break;
+    case ECS_UNBOUND:
+    case ECS_INTERDOMAIN:
+    case ECS_PIRQ:
+        chn->notify_vcpu = (uint16_t)vcpu;
+        break;
+    default:
+        rc = -EINVAL;
+    }
+    sim_unlock(&chn->lock);
+    sim_unlock(&d->event_lock);
+    return rc;
+}
+
+/* Closes every port but 0, highest first, as Xen's evtchn_destroy does. */
+static void evtchn_close_all(struct domain *d)
+{
+    for (unsigned int p = d->valid_ports; p-- > 1;) {
+        int st = atomic_load(&d->chn[p].state);
+        if (st != ECS_FREE && st != ECS_RESERVED)
+            evtchn_close_port(d, p);
+    }
+}
+
+static long evtchn_reset(struct domain *caller, domid_t dom)
+{
+    long rc = 0;
+    rcu_read_lock();
+    struct domain *d = domain_lookup_self(caller->sim, caller, dom);
+    if (!d) {
+        rc = -ESRCH;
+    } else if (!xsm_target(caller, d)) {
+        rc = -EPERM;
+    } else if (d != caller && !atomic_load(&d->paused)) {
+        rc = -EINVAL;
+    } else if (atomic_exchange(&d->evtchn_resetting, true)) {
+        rc = -EBUSY;
+    } else {
+        evtchn_close_all(d);
+        atomic_store(&d->evtchn_resetting, false);
+    }
+    rcu_read_unlock();
+    return rc;
+}
+
+void evtchn_domain_destroy(struct domain *d)
+{
+    evtchn_close_all(d);
+}
+
+void evtchn_send_virq(struct vcpu *v, uint32_t virq)
+{
+    struct domain *d = v->d;
+    evtchn_port_t port = __atomic_load_n(&v->virq_to_evtchn[virq], __ATOMIC_ACQUIRE);
+    if (!port)
+        return;
+    struct evtchn *chn = chn_of(d, port);
+    sim_lock(&chn->lock);
+    if (atomic_load(&chn->state) == ECS_VIRQ && chn->u.virq == virq)
+        evtchn_raise(d, chn, port, v);
+    sim_unlock(&chn->lock);
+}
+
+/* Global VIRQs go to the hardware domain (dom0) only, as in Xen 4.17. */
+void evtchn_send_global_virq(struct xensim *sim, uint32_t virq)
+{
+    rcu_read_lock();
+    struct domain *d = domain_lookup(sim, 0);
+    if (d && !atomic_load(&d->is_dying)) {
+        evtchn_port_t port = __atomic_load_n(&d->vcpus[0]->virq_to_evtchn[virq], __ATOMIC_ACQUIRE);
+        if (port) {
+            struct evtchn *chn = chn_of(d, port);
+            sim_lock(&chn->lock);
+            if (atomic_load(&chn->state) == ECS_VIRQ && chn->u.virq == virq)
+                evtchn_raise(d, chn, port, d->vcpus[chn->notify_vcpu]);
+            sim_unlock(&chn->lock);
+        }
+    }
+    rcu_read_unlock();
+}
+
+bool evtchn_port_pending(struct domain *d, evtchn_port_t port)
+{
+    return d->evtchn_ops->is_pending(d, port);
+}
+
+long do_event_channel_op(struct domain *d, int cmd, void *arg)
+{
+    long rc;
+    switch (cmd) {
+    case EVTCHNOP_alloc_unbound: {
+        struct evtchn_alloc_unbound op;
+        if (copy_from_guest(&op, arg, sizeof(op)))
+            return -EFAULT;
+        rc = evtchn_alloc_unbound_for(d, op.dom, op.remote_dom, &op.port, NULL);
+        if (!rc && copy_to_guest(arg, &op, sizeof(op)))
+            rc = -EFAULT;
+        return rc;
+    }
+    case EVTCHNOP_bind_interdomain: {
+        struct evtchn_bind_interdomain op;
+        if (copy_from_guest(&op, arg, sizeof(op)))
+            return -EFAULT;
+        rc = evtchn_bind_interdomain_for(d, op.remote_dom, op.remote_port, &op.local_port, NULL);
+        if (!rc && copy_to_guest(arg, &op, sizeof(op)))
+            rc = -EFAULT;
+        return rc;
+    }
+    case EVTCHNOP_bind_virq: {
+        struct evtchn_bind_virq op;
+        if (copy_from_guest(&op, arg, sizeof(op)))
+            return -EFAULT;
+        rc = evtchn_bind_virq_for(d, op.virq, op.vcpu, &op.port, NULL);
+        if (!rc && copy_to_guest(arg, &op, sizeof(op)))
+            rc = -EFAULT;
+        return rc;
+    }
+    case EVTCHNOP_bind_ipi: {
+        struct evtchn_bind_ipi op;
+        if (copy_from_guest(&op, arg, sizeof(op)))
+            return -EFAULT;
+        rc = evtchn_bind_ipi(d, op.vcpu, &op.port);
+        if (!rc && copy_to_guest(arg, &op, sizeof(op)))
+            rc = -EFAULT;
+        return rc;
+    }
+    case EVTCHNOP_close: {
+        struct evtchn_close op;
+        if (copy_from_guest(&op, arg, sizeof(op)))
+            return -EFAULT;
+        return evtchn_close_port(d, op.port);
+    }
+    case EVTCHNOP_send: {
+        struct evtchn_send op;
+        if (copy_from_guest(&op, arg, sizeof(op)))
+            return -EFAULT;
+        return evtchn_send_port(d, op.port);
+    }
+    case EVTCHNOP_status: {
+        struct evtchn_status op;
+        if (copy_from_guest(&op, arg, sizeof(op)))
+            return -EFAULT;
+        rc = evtchn_status(d, &op);
+        if (!rc && copy_to_guest(arg, &op, sizeof(op)))
+            rc = -EFAULT;
+        return rc;
+    }
+    case EVTCHNOP_bind_vcpu: {
+        struct evtchn_bind_vcpu op;
+        if (copy_from_guest(&op, arg, sizeof(op)))
+            return -EFAULT;
+        return evtchn_bind_vcpu(d, op.port, op.vcpu);
+    }
+    case EVTCHNOP_unmask: {
+        struct evtchn_unmask op;
+        if (copy_from_guest(&op, arg, sizeof(op)))
+            return -EFAULT;
+        return evtchn_unmask_port(d, op.port);
+    }
+    case EVTCHNOP_reset: {
+        struct evtchn_reset op;
+        if (copy_from_guest(&op, arg, sizeof(op)))
+            return -EFAULT;
+        return evtchn_reset(d, op.dom);
+    }
+    default:
+        /* bind_pirq (no physical IRQs here) and the FIFO ABI's
+         * init_control, expand_array, set_priority: not implemented. */
+        return -ENOSYS;
+    }
+}

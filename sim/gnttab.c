@@ -1,0 +1,230 @@
+/*
+ * Grant tables: each domain's table (its life from build to free), the
+ * GNTTABOP_* dispatcher and the small table ops (setup_table, query_size,
+ * get/set_version). Map, unmap and copy live in gnttab_map.c and
+ * gnttab_copy.c; relies on sim.h for domains and guest copies.
+ */
+#include "gnttab.h"
+
+#define GNTTAB_DEFAULT_MAX_FRAMES 64        /* Xen's gnttab_max_frames */
+#define GNTTAB_DEFAULT_MAPTRACK_FRAMES 1024 /* Xen's gnttab_max_maptrack_frames */
+#define GNTTAB_INITIAL_FRAMES 1             /* INITIAL_NR_GRANT_FRAMES */
+/* Only v1 exists here, so this is every domain's maximum version too. */
+#define GNTTAB_VERSION 1
+/* Command bits above these carry a continuation (cache_flush only). */
+#define GNTTAB_CMD_MASK ((1u << 12) - 1)
+
+int gnttab_domain_init(struct domain *d)
+{
+    struct grant_table *gt = calloc(1, sizeof(*gt));
+    if (!gt)
+        return -ENOMEM;
+    gt->d = d;
+    gt->ops = d->gnttab_mode == XENSIM_GNTTAB_FAST ? &gnttab_map_fast_ops
+                                                   : &gnttab_map_strict_ops;
+    gt->max_frames = d->max_grant_frames ? d->max_grant_frames : GNTTAB_DEFAULT_MAX_FRAMES;
+    gt->shared = domain_pfn_to_virt(d, d->nr_pages + 1);
+    gt->active = calloc(gt->max_frames, sizeof(*gt->active));
+    int e = pthread_mutex_init(&gt->lock, NULL);
+    if (e)
+        sim_die("pthread_mutex_init", e);
+    d->gt = gt;
+    if (!gt->shared || !gt->active ||
+        gnttab_grow_locked(gt, GNTTAB_INITIAL_FRAMES) ||
+        gnttab_maptrack_init(gt, d->max_maptrack_frames ? d->max_maptrack_frames
+                                                        : GNTTAB_DEFAULT_MAPTRACK_FRAMES)) {
+        gnttab_domain_free(d);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void gnttab_seed_reserved(struct domain *d, grant_ref_t ref, domid_t domid, xen_pfn_t pfn)
+{
+    grant_entry_v1_t *e = &d->gt->shared[ref];
+
+    assert(ref < GNTTAB_NR_RESERVED_ENTRIES);
+    e->domid = domid;
+    e->frame = (uint32_t)pfn;
+    /* The flags make the entry live, so they go last, as a guest does. */
+    __atomic_store_n(&e->flags, GTF_permit_access, __ATOMIC_RELEASE);
+}
+
+void gnttab_domain_free(struct domain *d)
+{
+    struct grant_table *gt = d->gt;
+    if (!gt)
+        return;
+    gnttab_window_free(gt);
+    gnttab_maptrack_free(gt);
+    if (gt->active)
+        for (unsigned int i = 0; i < gt->max_frames; i++)
+            free(gt->active[i]);
+    free(gt->active);
+    pthread_mutex_destroy(&gt->lock);
+    free(d->guest_ref_free);
+    d->guest_ref_free = NULL;
+    free(gt);
+    d->gt = NULL;
+}
+
+void gnttab_release_mappings(struct domain *d)
+{
+    if (d->gt)
+        gnttab_release_all(d);
+}
+
+unsigned int gnttab_maptrack_in_use(struct domain *d)
+{
+    return d->gt ? atomic_load_explicit(&d->gt->mt_in_use, memory_order_relaxed) : 0;
+}
+
+/* XSM's default XSM_TARGET rule: yourself, or anyone if privileged. */
+static bool may_act_for(const struct domain *caller, const struct domain *d)
+{
+    return caller == d || caller->privileged;
+}
+
+static long setup_table(struct domain *caller, void *uop, unsigned int count)
+{
+    gnttab_setup_table_t op;
+
+    if (count != 1)
+        return -EINVAL;
+    if (copy_from_guest(&op, uop, sizeof(op)))
+        return -EFAULT;
+    rcu_read_lock();
+    struct domain *d = gnttab_domain_by_id(caller, op.dom, true);
+    if (!d) {
+        op.status = GNTST_bad_domain;
+    } else if (!may_act_for(caller, d)) {
+        op.status = GNTST_permission_denied;
+    } else {
+        struct grant_table *gt = d->gt;
+        sim_lock(&gt->lock);
+        if (op.nr_frames > gt->max_frames) {
+            op.status = GNTST_general_error;
+        } else if (gnttab_grow_locked(gt, op.nr_frames)) {
+            op.status = GNTST_general_error;
+        } else {
+            op.status = GNTST_okay;
+            for (uint32_t i = 0; i < op.nr_frames; i++) {
+                xen_pfn_t pfn = d->nr_pages + 1 + i;
+                if (copy_to_guest(op.frame_list.p + i, &pfn, sizeof(pfn))) {
+                    op.status = GNTST_bad_virt_addr;
+                    break;
+                }
+            }
+        }
+        sim_unlock(&gt->lock);
+    }
+    rcu_read_unlock();
+    gnttab_setup_table_t *g = uop;
+    if (copy_to_guest(&g->status, &op.status, sizeof(op.status)))
+        return -EFAULT;
+    return 0;
+}
+
+static long query_size(struct domain *caller, void *uop, unsigned int count)
+{
+    gnttab_query_size_t op;
+
+    if (count != 1)
+        return -EINVAL;
+    if (copy_from_guest(&op, uop, sizeof(op)))
+        return -EFAULT;
+    rcu_read_lock();
+    struct domain *d = gnttab_domain_by_id(caller, op.dom, true);
+    if (!d) {
+        op.status = GNTST_bad_domain;
+    } else if (!may_act_for(caller, d)) {
+        op.status = GNTST_permission_denied;
+    } else {
+        op.nr_frames = atomic_load(&d->gt->nr_frames);
+        op.max_nr_frames = d->gt->max_frames;
+        op.status = GNTST_okay;
+    }
+    rcu_read_unlock();
+    if (copy_to_guest(uop, &op, sizeof(op)))
+        return -EFAULT;
+    return 0;
+}
+
+static long get_version(struct domain *caller, void *uop, unsigned int count)
+{
+    gnttab_get_version_t op;
+    long rc = 0;
+
+    if (count != 1)
+        return -EINVAL;
+    if (copy_from_guest(&op, uop, sizeof(op)))
+        return -EFAULT;
+    rcu_read_lock();
+    struct domain *d = gnttab_domain_by_id(caller, op.dom, true);
+    if (!d)
+        rc = -ESRCH;
+    else if (!may_act_for(caller, d))
+        rc = -EPERM;
+    rcu_read_unlock();
+    if (rc)
+        return rc;
+    op.version = GNTTAB_VERSION;
+    if (copy_to_guest(uop, &op, sizeof(op)))
+        return -EFAULT;
+    return 0;
+}
+
+/* Every domain's maximum version is 1 here, so asking for 2 is refused the
+ * way Xen refuses it to a domain limited to v1 (gnttab=max-ver:1): -ENOSYS.
+ * The current version is written back whatever the outcome. */
+static long set_version(struct domain *caller, void *uop, unsigned int count)
+{
+    gnttab_set_version_t op;
+    long rc = 0;
+
+    (void)caller;
+    if (count != 1)
+        return -EINVAL;
+    if (copy_from_guest(&op, uop, sizeof(op)))
+        return -EFAULT;
+    if (op.version != 1 && op.version != 2)
+        rc = -EINVAL;
+    else if (op.version > GNTTAB_VERSION)
+        rc = -ENOSYS;
+    op.version = GNTTAB_VERSION;
+    if (copy_to_guest(uop, &op, sizeof(op)))
+        rc = -EFAULT;
+    return rc;
+}
+
+long do_grant_table_op(struct domain *d, unsigned int cmd, void *uop, unsigned int count)
+{
+    if ((int)count < 0)
+        return -EINVAL;
+    if ((cmd & ~GNTTAB_CMD_MASK) && (cmd & GNTTAB_CMD_MASK) != GNTTABOP_cache_flush)
+        return -EINVAL;
+    switch (cmd & GNTTAB_CMD_MASK) {
+    case GNTTABOP_map_grant_ref:
+        return gnttab_map_batch(d, uop, count);
+    case GNTTABOP_unmap_grant_ref:
+        return gnttab_unmap_batch(d, uop, count);
+    case GNTTABOP_setup_table:
+        return setup_table(d, uop, count);
+    case GNTTABOP_copy:
+        return gnttab_copy_batch(d, uop, count);
+    case GNTTABOP_query_size:
+        return query_size(d, uop, count);
+    case GNTTABOP_set_version:
+        return set_version(d, uop, count);
+    case GNTTABOP_get_version:
+        return get_version(d, uop, count);
+    case GNTTABOP_transfer:
+        /* Page transfer is PV-only; like a Xen built without it. */
+        return -EOPNOTSUPP;
+    default:
+        /* dump_table (dropped from Xen's dispatcher long ago),
+         * unmap_and_replace, get_status_frames, swap_grant_ref, cache_flush
+         * (ARM only) and unknown commands. */
+        return -ENOSYS;
+    }
+}

@@ -1,0 +1,159 @@
+/*
+ * Grant tables, private to sim/gnttab*.c: the per-domain grant_table (the
+ * granter's active entries and the mapper's maptrack), pins, and the
+ * strict/fast mapping ops. Relies on sim.h for domains and guest copies.
+ */
+#ifndef XENSIM_GNTTAB_H
+#define XENSIM_GNTTAB_H
+
+/* The structured guest handles and GNTTABOP_set_version and later need a
+ * modern interface version; Xen's headers give the 0x0 legacy one unless
+ * told otherwise. Layouts are the same either way. */
+#if !defined(__XEN_INTERFACE_VERSION__) && !defined(__XEN_TOOLS__)
+#define __XEN_INTERFACE_VERSION__ 0x00040e00
+#endif
+
+#include <assert.h>
+#include <errno.h>
+
+#include "sim.h"
+
+#define GNTTAB_ENTRIES_PER_FRAME (XEN_PAGE_SIZE / sizeof(grant_entry_v1_t))
+#define GNTTAB_MAPTRACK_PER_FRAME 256u    /* 16-byte entries in Xen: 256 per page */
+#define GNTTAB_NO_HANDLE 0xffffffffu
+
+/*
+ * Pins of one active entry: four 8-bit counters, as Xen keeps them, so a
+ * map of several kinds counts once per kind and an overflow is caught by
+ * looking at each counter's top bit.
+ */
+#define GNTTAB_PIN_HOST_RD 0x00000001u
+#define GNTTAB_PIN_HOST_WR 0x00000100u
+#define GNTTAB_PIN_DEV_RD  0x00010000u
+#define GNTTAB_PIN_DEV_WR  0x01000000u
+#define GNTTAB_PIN_WR_MASK 0xff00ff00u    /* any writable pin */
+#define GNTTAB_PIN_OVERFLOW 0x80808080u
+
+/* The hypervisor's private view of one granter entry, under gt->lock. */
+struct gnttab_active {
+    uint32_t pin;
+    domid_t domid;            /* the grantee, fixed while pin != 0 */
+    xen_pfn_t frame;          /* read from the entry at the first pin */
+};
+
+/*
+ * One mapping a domain holds (a maptrack entry; its index is the handle).
+ * flags != 0 means in use. Only the owning domain's mt_lock changes flags;
+ * rd stays valid while flags != 0 because the pin holds rd->foreign_maps.
+ * rdomid/ref/readonly outlive the mapping so that a fault on a stale
+ * address can still say whose page it was.
+ */
+struct gnttab_maptrack {
+    _Atomic uint16_t flags;   /* GNTMAP_host_map | device_map | readonly */
+    bool readonly;
+    domid_t rdomid;
+    grant_ref_t ref;
+    uint32_t next_free;       /* free-list link while free */
+    struct domain *rd;
+    void *addr;               /* where the host mapping is visible */
+    xen_pfn_t frame;
+};
+
+/* How a host mapping reaches the granter's page (STYLE.md: one small ops
+ * table per variant, chosen per domain). */
+struct gnttab_map_ops {
+    const char *name;
+    /* Makes frame of rd visible to d for handle h; NULL on failure. */
+    void *(*map)(struct domain *d, grant_handle_t h, struct domain *rd,
+                 xen_pfn_t frame, bool readonly);
+    /* Removes the host mapping of handle h (at addr). */
+    void (*unmap)(struct domain *d, grant_handle_t h, void *addr);
+};
+extern const struct gnttab_map_ops gnttab_map_strict_ops, gnttab_map_fast_ops;
+/* Gives the strict window back when the domain is freed. */
+void gnttab_window_free(struct grant_table *gt);
+
+/*
+ * Locks: gt->lock guards the active entries and table growth; gt->mt_lock guards the maptrack of
+ * the owner as a mapper. No path holds one domain's mt_lock and any gt->lock
+ * at once, so the two never order against each other; gt->lock of two
+ * domains is never held together either (copy pins one side at a time).
+ */
+struct grant_table {
+    struct domain *d;
+    const struct gnttab_map_ops *ops;
+
+    /* As a granter. */
+    pthread_mutex_t lock;
+    _Atomic unsigned int nr_frames;
+    unsigned int max_frames;
+    grant_entry_v1_t *shared;         /* frame 0; the frames are contiguous */
+    struct gnttab_active **active;    /* [max_frames], allocated as frames grow */
+
+    /* As a mapper. */
+    pthread_mutex_t mt_lock;
+    struct gnttab_maptrack **mt;      /* [mt_max_frames] chunks of 256 */
+    unsigned int mt_max_frames;
+    _Atomic unsigned int mt_frames;   /* chunks allocated: limit = 256 * this */
+    uint32_t mt_free;                 /* head of the free list */
+    _Atomic unsigned int mt_in_use;
+    bool mt_closed;                   /* dying: no new handles */
+
+    /* Strict mode: a PROT_NONE window, one page per handle, reserved at
+     * the first strict map and never given back while the domain lives. */
+    _Atomic(uint8_t *) window;
+    size_t window_len;
+};
+
+/* gnttab_maptrack.c */
+int gnttab_maptrack_init(struct grant_table *gt, unsigned int max_frames);
+void gnttab_maptrack_free(struct grant_table *gt);
+/* A free handle (its entry's flags are 0 and it is off the free list), or
+ * GNTTAB_NO_HANDLE when the limit is reached or the domain is dying. */
+grant_handle_t gnttab_maptrack_get(struct grant_table *gt);
+void gnttab_maptrack_put(struct grant_table *gt, grant_handle_t h);
+/* The entry of h, or NULL if h is beyond the current limit. Lock-free. */
+struct gnttab_maptrack *gnttab_maptrack_entry(struct grant_table *gt, grant_handle_t h);
+unsigned int gnttab_maptrack_limit(struct grant_table *gt);
+
+/* gnttab_pin.c */
+/* Pins rd's ref for ldomid (Xen's steps 6-9). pin_inc are GNTTAB_PIN_*
+ * counts to add; readonly: no writable pin wanted; map: refuse sub-page
+ * entries (copies accept them). Fills *frame. Returns GNTST_*; a failure
+ * may still leave a dying rd to put (*put), as for gnttab_unpin. */
+int16_t gnttab_pin(struct domain *rd, grant_ref_t ref, domid_t ldomid,
+                   uint32_t pin_inc, bool readonly, bool map, xen_pfn_t *frame,
+                   bool *put);
+/* Drops the counts; clears GTF_writing/GTF_reading when the last
+ * writable/any pin goes. Returns true if rd is dying and has no pin left:
+ * the caller then calls domain_put_foreign(rd) (which is idempotent) once
+ * it is outside any RCU read-side section and holds no lock. */
+bool gnttab_unpin(struct domain *rd, grant_ref_t ref, uint32_t pin_dec);
+unsigned int gnttab_nr_entries(struct grant_table *gt);
+/* Grows rd's table to nr frames (under gt->lock). 0 or -ENOMEM. */
+int gnttab_grow_locked(struct grant_table *gt, unsigned int nr);
+
+/* gnttab_map.c */
+long gnttab_map_batch(struct domain *ld, void *uop, unsigned int count);
+long gnttab_unmap_batch(struct domain *ld, void *uop, unsigned int count);
+/* One map/unmap on behalf of ld, status in op. Caller holds rcu_read_lock
+ * for the map. Each returns a granter to put (see gnttab_unpin) or NULL. */
+struct domain *gnttab_map_one(struct domain *ld, gnttab_map_grant_ref_t *op);
+struct domain *gnttab_unmap_one(struct domain *ld, gnttab_unmap_grant_ref_t *op);
+void gnttab_release_all(struct domain *ld);
+
+/* gnttab_copy.c */
+long gnttab_copy_batch(struct domain *ld, void *uop, unsigned int count);
+
+/* Looks up a domain by id for a grant op (caller holds rcu_read_lock). */
+static inline struct domain *gnttab_domain_by_id(struct domain *self, domid_t id,
+                                                 bool allow_self)
+{
+    if (allow_self && id == DOMID_SELF)
+        return self;
+    if (id >= DOMID_FIRST_RESERVED)
+        return NULL;
+    return domain_lookup(self->sim, id);
+}
+
+#endif

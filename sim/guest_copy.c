@@ -1,0 +1,47 @@
+/*
+ * copy_from_guest / copy_to_guest: a hypercall reads and writes guest
+ * memory through these, so a bad guest pointer gives -EFAULT as in Xen
+ * (whose exception fixups do the same) instead of killing the process.
+ * The SIGSEGV handler (fault.c) jumps back here through guest_copy_jmp.
+ */
+#include <errno.h>
+#include "sim.h"
+
+__thread sigjmp_buf *guest_copy_jmp;
+
+/* Not instrumented: the source may be any address the guest names, and
+ * a fault is the expected outcome, not a bug in this function. */
+__attribute__((no_sanitize_address, noinline))
+static void guest_copy_bytes(volatile uint8_t *dst, const volatile uint8_t *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = src[i];
+}
+
+static int guest_copy(void *dst, const void *src, size_t n)
+{
+    if (n == 0)
+        return 0;
+    /* The first page is never mapped; catch NULL without a signal. */
+    if ((uintptr_t)dst < XEN_PAGE_SIZE || (uintptr_t)src < XEN_PAGE_SIZE)
+        return -EFAULT;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0)) {
+        guest_copy_jmp = NULL;
+        return -EFAULT;
+    }
+    guest_copy_jmp = &jb;
+    guest_copy_bytes(dst, src, n);
+    guest_copy_jmp = NULL;
+    return 0;
+}
+
+int copy_from_guest(void *dst, const void *guest_src, size_t n)
+{
+    return guest_copy(dst, guest_src, n);
+}
+
+int copy_to_guest(void *guest_dst, const void *src, size_t n)
+{
+    return guest_copy(guest_dst, src, n);
+}

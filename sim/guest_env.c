@@ -1,0 +1,97 @@
+/*
+ * What a PV kernel knows about itself: its domid and vCPU, start_info,
+ * system time, its pages and its PV interrupt flag (the vcpu_info upcall
+ * mask). Guest-side only; reads the calling vCPU's domain.
+ */
+#include <errno.h>
+#include "sim.h"
+
+domid_t xensim_guest_domid(void)
+{
+    return current_vcpu ? current_vcpu->d->domid : DOMID_INVALID;
+}
+
+unsigned int xensim_guest_vcpu_id(void)
+{
+    return current_vcpu ? current_vcpu->id : ~0u;
+}
+
+unsigned int xensim_guest_nr_vcpus(void)
+{
+    return current_vcpu ? current_vcpu->d->nr_vcpus : 0;
+}
+
+const start_info_t *xensim_guest_start_info(void)
+{
+    return current_vcpu ? current_vcpu->d->start_info : NULL;
+}
+
+uint64_t xensim_guest_system_time(void)
+{
+    return current_vcpu ? sim_now(current_vcpu->d->sim) : 0;
+}
+
+void *xensim_guest_pfn_to_virt(xen_pfn_t pfn)
+{
+    return current_vcpu ? domain_pfn_to_virt(current_vcpu->d, pfn) : NULL;
+}
+
+xen_pfn_t xensim_guest_virt_to_pfn(const void *va)
+{
+    if (!current_vcpu)
+        return ~(xen_pfn_t)0;
+    struct domain *d = current_vcpu->d;
+    const uint8_t *p = va;
+    if (p < d->mem || p >= d->mem + d->nr_frames * XEN_PAGE_SIZE)
+        return ~(xen_pfn_t)0;
+    return (xen_pfn_t)(p - d->mem) >> XEN_PAGE_SHIFT;
+}
+
+xen_pfn_t xensim_guest_page_alloc(void)
+{
+    return current_vcpu ? domain_page_alloc(current_vcpu->d) : ~(xen_pfn_t)0;
+}
+
+void xensim_guest_page_free(xen_pfn_t pfn)
+{
+    if (current_vcpu)
+        domain_page_free(current_vcpu->d, pfn);
+}
+
+void *xensim_guest_shared_info(void)
+{
+    return current_vcpu ? current_vcpu->d->shared_info : NULL;
+}
+
+void *xensim_guest_vcpu_info(void)
+{
+    return current_vcpu ? current_vcpu->vcpu_info : NULL;
+}
+
+unsigned int xensim_guest_evtchn_word_bits(void)
+{
+    return current_vcpu ? current_vcpu->d->evtchn_ops->word_bits : 0;
+}
+
+void xensim_guest_irq_disable(void)
+{
+    if (current_vcpu)
+        __atomic_store_n(current_vcpu->upcall_mask, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Like Linux's xen_irq_enable: clear the mask, and if an upcall is already
+ * pending take it now (Linux forces it with a cheap hypercall). */
+void xensim_guest_irq_enable(void)
+{
+    struct vcpu *v = current_vcpu;
+    if (!v)
+        return;
+    __atomic_store_n(v->upcall_mask, 0, __ATOMIC_SEQ_CST);
+    if (vcpu_upcall_deliverable(v))
+        vcpu_hypercall_exit(v);
+}
+
+bool xensim_guest_irq_disabled(void)
+{
+    return current_vcpu && __atomic_load_n(current_vcpu->upcall_mask, __ATOMIC_SEQ_CST);
+}

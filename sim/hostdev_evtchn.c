@@ -1,0 +1,214 @@
+/*
+ * /dev/xen/evtchn for host threads: ports bound through a handle belong to
+ * its domain, but their events go to the handle (an eventfd and a queue)
+ * instead of a vCPU, as the Linux driver's interrupt handler does: it
+ * masks the port and queues it; the process unmasks to hear it again.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include "sim.h"
+
+enum {
+    DEVPORT_BOUND = 1,      /* bound through this handle */
+    DEVPORT_MASKED = 2,     /* reported, not yet unmasked */
+    DEVPORT_LATCHED = 4,    /* fired again while masked */
+};
+
+struct xensim_evtchn_dev {
+    struct xensim *sim;
+    domid_t domid;
+    int efd;                        /* EFD_SEMAPHORE: one count per queued port */
+    pthread_mutex_t lock;
+    unsigned int nr_ports;
+    uint8_t *flags;                 /* DEVPORT_* per port */
+    evtchn_port_t *queue;           /* ports reported, oldest first */
+    unsigned int head, count;
+};
+
+static void dev_enqueue(struct xensim_evtchn_dev *dev, evtchn_port_t port)
+{
+    dev->queue[(dev->head + dev->count) % dev->nr_ports] = port;
+    dev->count++;
+    uint64_t one = 1;
+    if (write(dev->efd, &one, sizeof(one)) != sizeof(one))
+        sim_die("eventfd write", errno);
+}
+
+/* Called with the sending channel's lock held: no domain locks here. */
+void evtchn_dev_deliver(struct xensim_evtchn_dev *dev, evtchn_port_t port)
+{
+    if (port >= dev->nr_ports)
+        return;
+    sim_lock(&dev->lock);
+    if (dev->flags[port] & DEVPORT_MASKED) {
+        dev->flags[port] |= DEVPORT_LATCHED;
+    } else {
+        dev->flags[port] |= DEVPORT_MASKED;
+        dev_enqueue(dev, port);
+    }
+    sim_unlock(&dev->lock);
+}
+
+struct xensim_evtchn_dev *xensim_evtchn_dev_open(struct xensim *sim, domid_t domid)
+{
+    sim_rcu_ensure();
+    rcu_read_lock();
+    struct domain *d = domain_lookup(sim, domid);
+    unsigned int nr = d ? d->evtchn_ops->nr_ports : 0;
+    rcu_read_unlock();
+    if (!d) {
+        errno = ESRCH;
+        return NULL;
+    }
+    struct xensim_evtchn_dev *dev = calloc(1, sizeof(*dev));
+    if (!dev)
+        return NULL;
+    dev->sim = sim;
+    dev->domid = domid;
+    dev->nr_ports = nr;
+    dev->flags = calloc(nr, 1);
+    dev->queue = calloc(nr, sizeof(*dev->queue));
+    dev->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
+    if (!dev->flags || !dev->queue || dev->efd < 0) {
+        int err = errno;
+        if (dev->efd >= 0)
+            close(dev->efd);
+        free(dev->flags);
+        free(dev->queue);
+        free(dev);
+        errno = err;
+        return NULL;
+    }
+    pthread_mutex_init(&dev->lock, NULL);
+    return dev;
+}
+
+int xensim_evtchn_dev_fd(struct xensim_evtchn_dev *dev)
+{
+    return dev->efd;
+}
+
+/* Runs op on the handle's domain under the RCU read lock. */
+#define DEV_DOMAIN_CALL(dev, d, expr)                                         \
+    ({                                                                        \
+        long rc_;                                                             \
+        sim_rcu_ensure();                                                     \
+        rcu_read_lock();                                                      \
+        struct domain *d = domain_lookup((dev)->sim, (dev)->domid);           \
+        rc_ = d ? (expr) : -ESRCH;                                            \
+        rcu_read_unlock();                                                    \
+        rc_;                                                                  \
+    })
+
+static long dev_bound(struct xensim_evtchn_dev *dev, long rc, evtchn_port_t port)
+{
+    if (rc < 0)
+        return rc;
+    sim_lock(&dev->lock);
+    dev->flags[port] |= DEVPORT_BOUND;
+    sim_unlock(&dev->lock);
+    return port;
+}
+
+long xensim_evtchn_dev_bind_unbound(struct xensim_evtchn_dev *dev, domid_t remote)
+{
+    evtchn_port_t port = 0;
+    long rc = DEV_DOMAIN_CALL(dev, d, evtchn_alloc_unbound_for(d, DOMID_SELF, remote, &port, dev));
+    return dev_bound(dev, rc, port);
+}
+
+long xensim_evtchn_dev_bind_interdomain(struct xensim_evtchn_dev *dev, domid_t remote,
+                                        evtchn_port_t remote_port)
+{
+    evtchn_port_t port = 0;
+    long rc = DEV_DOMAIN_CALL(dev, d,
+                              evtchn_bind_interdomain_for(d, remote, remote_port, &port, dev));
+    return dev_bound(dev, rc, port);
+}
+
+long xensim_evtchn_dev_bind_virq(struct xensim_evtchn_dev *dev, uint32_t virq)
+{
+    evtchn_port_t port = 0;
+    long rc = DEV_DOMAIN_CALL(dev, d, evtchn_bind_virq_for(d, virq, 0, &port, dev));
+    return dev_bound(dev, rc, port);
+}
+
+static bool dev_owns(struct xensim_evtchn_dev *dev, evtchn_port_t port)
+{
+    if (port >= dev->nr_ports)
+        return false;
+    sim_lock(&dev->lock);
+    bool owned = dev->flags[port] & DEVPORT_BOUND;
+    sim_unlock(&dev->lock);
+    return owned;
+}
+
+int xensim_evtchn_dev_notify(struct xensim_evtchn_dev *dev, evtchn_port_t port)
+{
+    if (!dev_owns(dev, port))
+        return -EINVAL;
+    return (int)DEV_DOMAIN_CALL(dev, d, evtchn_send_port(d, port));
+}
+
+int xensim_evtchn_dev_unbind(struct xensim_evtchn_dev *dev, evtchn_port_t port)
+{
+    if (!dev_owns(dev, port))
+        return -EINVAL;
+    long rc = DEV_DOMAIN_CALL(dev, d, evtchn_close_port(d, port));
+    sim_lock(&dev->lock);
+    dev->flags[port] = 0;
+    sim_unlock(&dev->lock);
+    return (int)rc;
+}
+
+long xensim_evtchn_dev_pending(struct xensim_evtchn_dev *dev)
+{
+    sim_lock(&dev->lock);
+    long port = -EAGAIN;
+    if (dev->count) {
+        port = dev->queue[dev->head];
+        dev->head = (dev->head + 1) % dev->nr_ports;
+        dev->count--;
+        uint64_t v;
+        if (read(dev->efd, &v, sizeof(v)) != sizeof(v))
+            sim_die("eventfd read", errno);
+    }
+    sim_unlock(&dev->lock);
+    return port;
+}
+
+int xensim_evtchn_dev_unmask(struct xensim_evtchn_dev *dev, evtchn_port_t port)
+{
+    if (port >= dev->nr_ports)
+        return -EINVAL;
+    sim_lock(&dev->lock);
+    int rc = 0;
+    if (!(dev->flags[port] & DEVPORT_BOUND)) {
+        rc = -EINVAL;
+    } else if (dev->flags[port] & DEVPORT_LATCHED) {
+        /* An event arrived while masked: report it now, as Xen's unmask
+         * re-raises a pending port. */
+        dev->flags[port] &= (uint8_t)~DEVPORT_LATCHED;
+        dev_enqueue(dev, port);
+    } else {
+        dev->flags[port] &= (uint8_t)~DEVPORT_MASKED;
+    }
+    sim_unlock(&dev->lock);
+    return rc;
+}
+
+void xensim_evtchn_dev_close(struct xensim_evtchn_dev *dev)
+{
+    if (!dev)
+        return;
+    for (evtchn_port_t p = 1; p < dev->nr_ports; p++)
+        if (dev->flags[p] & DEVPORT_BOUND)
+            xensim_evtchn_dev_unbind(dev, p);
+    close(dev->efd);
+    pthread_mutex_destroy(&dev->lock);
+    free(dev->flags);
+    free(dev->queue);
+    free(dev);
+}

@@ -1,0 +1,134 @@
+/*
+ * /dev/xen/gntdev for host threads: grant mappings made on behalf of a
+ * domain (normally dom0) by a thread that is not one of its vCPUs, as
+ * xenconsoled or a vchan program maps through gntdev. Owns the handle's
+ * list of (address, handle); calls gnttab_map_one/gnttab_unmap_one.
+ */
+#include "gnttab.h"
+
+struct dev_map {
+    void *addr;
+    grant_handle_t handle;
+};
+
+struct xensim_gnttab_dev {
+    struct xensim *sim;
+    domid_t domid;
+    pthread_mutex_t lock;
+    struct dev_map *maps;
+    unsigned int nr, cap;
+};
+
+struct xensim_gnttab_dev *xensim_gnttab_dev_open(struct xensim *sim, domid_t domid)
+{
+    sim_rcu_ensure();
+    rcu_read_lock();
+    struct domain *d = domain_lookup(sim, domid);
+    bool ok = d && !atomic_load(&d->is_dying);
+    rcu_read_unlock();
+    if (!ok) {
+        errno = ESRCH;
+        return NULL;
+    }
+    struct xensim_gnttab_dev *dev = calloc(1, sizeof(*dev));
+    if (!dev) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    dev->sim = sim;
+    dev->domid = domid;
+    int e = pthread_mutex_init(&dev->lock, NULL);
+    if (e)
+        sim_die("pthread_mutex_init", e);
+    return dev;
+}
+
+/* Unmaps one mapping as the dev's domain; the domain may be gone. */
+static int dev_unmap_handle(struct xensim_gnttab_dev *dev, const struct dev_map *m)
+{
+    gnttab_unmap_grant_ref_t op = {
+        .host_addr = (uint64_t)(uintptr_t)m->addr, .handle = m->handle,
+    };
+    struct domain *put = NULL;
+
+    sim_rcu_ensure();
+    rcu_read_lock();
+    struct domain *d = domain_lookup(dev->sim, dev->domid);
+    op.status = GNTST_bad_domain;
+    if (d)
+        put = gnttab_unmap_one(d, &op);
+    rcu_read_unlock();
+    if (put)
+        domain_put_foreign(put);
+    return op.status == GNTST_okay ? 0 : -EINVAL;
+}
+
+void *xensim_gnttab_dev_map(struct xensim_gnttab_dev *dev, domid_t granter,
+                            grant_ref_t ref, bool readonly, int16_t *status)
+{
+    gnttab_map_grant_ref_t op = {
+        .flags = GNTMAP_host_map | (readonly ? GNTMAP_readonly : 0),
+        .ref = ref, .dom = granter,
+    };
+    struct domain *put = NULL;
+
+    sim_lock(&dev->lock);
+    if (dev->nr == dev->cap) {
+        unsigned int cap = dev->cap ? dev->cap * 2 : 16;
+        struct dev_map *p = realloc(dev->maps, cap * sizeof(*p));
+        if (!p) {
+            sim_unlock(&dev->lock);
+            if (status)
+                *status = GNTST_no_space;
+            return NULL;
+        }
+        dev->maps = p;
+        dev->cap = cap;
+    }
+    sim_rcu_ensure();
+    rcu_read_lock();
+    struct domain *d = domain_lookup(dev->sim, dev->domid);
+    /* A process of a dead domain cannot map anything. */
+    op.status = GNTST_general_error;
+    if (d && !atomic_load(&d->is_dying))
+        put = gnttab_map_one(d, &op);
+    rcu_read_unlock();
+    if (put)
+        domain_put_foreign(put);
+    void *addr = NULL;
+    if (op.status == GNTST_okay) {
+        addr = (void *)(uintptr_t)op.host_addr;
+        dev->maps[dev->nr++] = (struct dev_map){ .addr = addr, .handle = op.handle };
+    }
+    sim_unlock(&dev->lock);
+    if (status)
+        *status = op.status;
+    return addr;
+}
+
+int xensim_gnttab_dev_unmap(struct xensim_gnttab_dev *dev, void *addr)
+{
+    sim_lock(&dev->lock);
+    /* Fast-mode mappings of one page share an address: take the latest. */
+    for (unsigned int i = dev->nr; i-- > 0;) {
+        if (dev->maps[i].addr != addr)
+            continue;
+        struct dev_map m = dev->maps[i];
+        dev->maps[i] = dev->maps[--dev->nr];
+        sim_unlock(&dev->lock);
+        return dev_unmap_handle(dev, &m);
+    }
+    sim_unlock(&dev->lock);
+    return -EINVAL;
+}
+
+void xensim_gnttab_dev_close(struct xensim_gnttab_dev *dev)
+{
+    if (!dev)
+        return;
+    for (unsigned int i = 0; i < dev->nr; i++)
+        dev_unmap_handle(dev, &dev->maps[i]);
+    free(dev->maps);
+    pthread_mutex_destroy(&dev->lock);
+    free(dev);
+}

@@ -1,0 +1,199 @@
+/*
+ * The guest's hypercall entry points. Each enters through the scheduler,
+ * dispatches to its module (evtchn.c, gnttab.c, here for sched_op and the
+ * timer), and leaves through vcpu_hypercall_exit(), where Xen would return
+ * to the guest and deliver a pending upcall.
+ */
+#include <errno.h>
+#include "sim.h"
+
+static struct vcpu *hypercall_enter(void)
+{
+    struct vcpu *v = current_vcpu;
+    if (v)
+        v->d->sim->sched->hypercall_enter(v);
+    return v;
+}
+
+static long hypercall_exit(struct vcpu *v, long rc)
+{
+    v->d->sim->sched->hypercall_exit(v);
+    vcpu_hypercall_exit(v);
+    return rc;
+}
+
+long HYPERVISOR_event_channel_op(int cmd, void *arg)
+{
+    struct vcpu *v = hypercall_enter();
+    if (!v)
+        return -EPERM;
+    return hypercall_exit(v, do_event_channel_op(v->d, cmd, arg));
+}
+
+long HYPERVISOR_grant_table_op(unsigned int cmd, void *uop, unsigned int count)
+{
+    struct vcpu *v = hypercall_enter();
+    if (!v)
+        return -EPERM;
+    return hypercall_exit(v, do_grant_table_op(v->d, cmd, uop, count));
+}
+
+static bool block_wake(struct vcpu *v)
+{
+    return __atomic_load_n(v->upcall_pending, __ATOMIC_SEQ_CST) || vcpu_has_work(v);
+}
+
+static bool poll_wake(struct vcpu *v)
+{
+    return atomic_load(&v->poll_woken) || vcpu_has_work(v);
+}
+
+/* SCHEDOP_poll in Xen's order: count, buffer, deliverable events, then
+ * each port (invalid: -EINVAL; pending: done), then sleep. */
+static long sched_poll(struct vcpu *v, void *arg)
+{
+    struct sched_poll op;
+    if (copy_from_guest(&op, arg, sizeof(op)))
+        return -EFAULT;
+    if (op.nr_ports > 128)
+        return -EINVAL;
+    evtchn_port_t ports[128];
+    /* The handle is a bare pointer or a one-pointer struct, depending on
+     * the guest's __XEN_INTERFACE_VERSION__; the layout is the same. */
+    const evtchn_port_t *guest_ports;
+    memcpy(&guest_ports, &op.ports, sizeof(guest_ports));
+    if (op.nr_ports && copy_from_guest(ports, guest_ports, op.nr_ports * sizeof(ports[0])))
+        return -EFAULT;
+    struct domain *d = v->d;
+    v->poll_nr = op.nr_ports;
+    atomic_store(&v->poll_woken, false);
+    __atomic_store_n(&v->poll_ports, ports, __ATOMIC_SEQ_CST);
+    atomic_fetch_add(&d->pollers, 1);
+    long rc = 0;
+    if (vcpu_upcall_deliverable(v))
+        goto out;
+    for (unsigned int i = 0; i < op.nr_ports; i++) {
+        if (!evtchn_port_valid(d, ports[i])) {
+            rc = -EINVAL;
+            goto out;
+        }
+        if (evtchn_port_pending(d, ports[i]))
+            goto out;
+    }
+    d->sim->sched->block(v, poll_wake, op.timeout);
+out:
+    atomic_fetch_sub(&d->pollers, 1);
+    __atomic_store_n(&v->poll_ports, NULL, __ATOMIC_SEQ_CST);
+    return rc;
+}
+
+static long sched_remote_shutdown(struct domain *caller, void *arg)
+{
+    struct sched_remote_shutdown op;
+    if (copy_from_guest(&op, arg, sizeof(op)))
+        return -EFAULT;
+    if (op.reason > SHUTDOWN_MAX)
+        return -EINVAL;
+    rcu_read_lock();
+    struct domain *d = domain_lookup(caller->sim, op.domain_id);
+    long rc = 0;
+    if (!d)
+        rc = -ESRCH;
+    else if (d == caller)
+        rc = -EINVAL;
+    else if (!caller->privileged)
+        rc = -EPERM;
+    else
+        domain_shutdown(d, op.reason);
+    rcu_read_unlock();
+    return rc;
+}
+
+static long do_sched_op(struct vcpu *v, int cmd, void *arg)
+{
+    switch (cmd) {
+    case SCHEDOP_yield:
+        v->d->sim->sched->yield(v);
+        return 0;
+    case SCHEDOP_block:
+        /* Blocking enables event delivery first, closing the window in
+         * which an event could arrive unseen. */
+        __atomic_store_n(v->upcall_mask, 0, __ATOMIC_SEQ_CST);
+        v->d->sim->sched->block(v, block_wake, 0);
+        return 0;
+    case SCHEDOP_shutdown: {
+        struct sched_shutdown op;
+        if (copy_from_guest(&op, arg, sizeof(op)))
+            return -EFAULT;
+        if (op.reason > SHUTDOWN_MAX)
+            return -EINVAL;
+        domain_shutdown(v->d, op.reason);
+        return 0;
+    }
+    case SCHEDOP_poll:
+        return sched_poll(v, arg);
+    case SCHEDOP_remote_shutdown:
+        return sched_remote_shutdown(v->d, arg);
+    default:
+        /* shutdown_code, watchdog, pin_override: not simulated. */
+        return -ENOSYS;
+    }
+}
+
+long HYPERVISOR_sched_op(int cmd, void *arg)
+{
+    struct vcpu *v = hypercall_enter();
+    if (!v)
+        return -EPERM;
+    return hypercall_exit(v, do_sched_op(v, cmd, arg));
+}
+
+long HYPERVISOR_set_timer_op(uint64_t timeout)
+{
+    struct vcpu *v = hypercall_enter();
+    if (!v)
+        return -EPERM;
+    timer_set(v, timeout);
+    return hypercall_exit(v, 0);
+}
+
+static long do_callback_op(struct vcpu *v, int cmd, const void *arg)
+{
+    switch (cmd) {
+    case CALLBACKOP_register: {
+        struct callback_register op;
+        if (copy_from_guest(&op, arg, sizeof(op)))
+            return -EFAULT;
+        switch (op.type) {
+        case CALLBACKTYPE_event:
+            v->callback = (xensim_upcall_t)(uintptr_t)op.address;
+            return 0;
+        case CALLBACKTYPE_failsafe:
+        case CALLBACKTYPE_syscall:
+        case CALLBACKTYPE_syscall32:
+        case CALLBACKTYPE_sysenter:
+        case CALLBACKTYPE_nmi:
+            return 0;   /* accepted; nothing here ever raises them */
+        default:
+            return -EINVAL;
+        }
+    }
+    case CALLBACKOP_unregister: {
+        struct callback_unregister op;
+        if (copy_from_guest(&op, arg, sizeof(op)))
+            return -EFAULT;
+        /* As on x86 PV, only the NMI callback can be unregistered. */
+        return op.type == CALLBACKTYPE_nmi ? 0 : -EINVAL;
+    }
+    default:
+        return -ENOSYS;
+    }
+}
+
+long HYPERVISOR_callback_op(int cmd, const void *arg)
+{
+    struct vcpu *v = hypercall_enter();
+    if (!v)
+        return -EPERM;
+    return hypercall_exit(v, do_callback_op(v, cmd, arg));
+}

@@ -1,0 +1,119 @@
+/*
+ * VIRQ_TIMER: one timer thread per simulator fires each vCPU's
+ * set_timer_op deadline. Owns the armed list (v->timer_next) under
+ * sim->timer_lock; sends through evtchn_send_virq().
+ */
+#include <errno.h>
+#include "sim.h"
+
+static struct timespec abs_monotonic(const struct xensim *sim, uint64_t sim_ns)
+{
+    uint64_t ns = sim_ns + sim->epoch_ns;
+    return (struct timespec){ (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
+}
+
+static void timer_unlink(struct xensim *sim, struct vcpu *v)
+{
+    for (struct vcpu **p = &sim->timer_armed; *p; p = &(*p)->timer_next) {
+        if (*p == v) {
+            *p = v->timer_next;
+            break;
+        }
+    }
+    v->timer_next = NULL;
+    v->timer_deadline = 0;
+}
+
+void timer_set(struct vcpu *v, uint64_t deadline)
+{
+    struct xensim *sim = v->d->sim;
+    sim_lock(&sim->timer_lock);
+    if (v->timer_deadline)
+        timer_unlink(sim, v);
+    if (deadline && !atomic_load(&v->d->is_shutting_down)) {
+        v->timer_deadline = deadline;
+        v->timer_next = sim->timer_armed;
+        sim->timer_armed = v;
+        pthread_cond_signal(&sim->timer_cond);
+    }
+    sim_unlock(&sim->timer_lock);
+}
+
+void timer_cancel_domain(struct domain *d)
+{
+    struct xensim *sim = d->sim;
+    sim_lock(&sim->timer_lock);
+    for (unsigned int i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpus[i]->timer_deadline)
+            timer_unlink(sim, d->vcpus[i]);
+    sim_unlock(&sim->timer_lock);
+}
+
+static void *timer_main(void *p)
+{
+    struct xensim *sim = p;
+    sim_rcu_ensure();
+    /* The read lock is taken before the timer lock, so a vCPU taken off the
+     * list cannot be freed (after a grace period) before its VIRQ is sent. */
+    rcu_read_lock();
+    sim_lock(&sim->timer_lock);
+    while (!sim->timer_stop) {
+        uint64_t now = sim_now(sim), next = 0;
+        struct vcpu *due = NULL;
+        for (struct vcpu *v = sim->timer_armed; v; v = v->timer_next) {
+            if (v->timer_deadline <= now) {
+                due = v;
+                break;
+            }
+            if (!next || v->timer_deadline < next)
+                next = v->timer_deadline;
+        }
+        if (due) {
+            timer_unlink(sim, due);
+            evtchn_send_virq(due, VIRQ_TIMER);
+            continue;
+        }
+        sim_unlock(&sim->timer_lock);
+        rcu_read_unlock();
+        sim_lock(&sim->timer_lock);
+        if (sim->timer_stop)
+            break;
+        if (next) {
+            struct timespec ts = abs_monotonic(sim, next);
+            pthread_cond_timedwait(&sim->timer_cond, &sim->timer_lock, &ts);
+        } else {
+            pthread_cond_wait(&sim->timer_cond, &sim->timer_lock);
+        }
+        sim_unlock(&sim->timer_lock);
+        rcu_read_lock();
+        sim_lock(&sim->timer_lock);
+    }
+    sim_unlock(&sim->timer_lock);
+    if (sim_rcu_is_registered() && rcu_read_ongoing())
+        rcu_read_unlock();
+    sim_rcu_unregister();
+    return NULL;
+}
+
+int timer_start(struct xensim *sim)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&sim->timer_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&sim->timer_lock, NULL);
+    int err = pthread_create(&sim->timer_thread, NULL, timer_main, sim);
+    return err ? -err : 0;
+}
+
+void timer_stop(struct xensim *sim)
+{
+    sim_lock(&sim->timer_lock);
+    sim->timer_stop = true;
+    pthread_cond_signal(&sim->timer_cond);
+    sim_unlock(&sim->timer_lock);
+    pthread_join(sim->timer_thread, NULL);
+    pthread_cond_destroy(&sim->timer_cond);
+    pthread_mutex_destroy(&sim->timer_lock);
+}

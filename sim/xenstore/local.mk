@@ -1,0 +1,12 @@
+# sim/xenstore: the XenStore daemon, its tests and benchmarks.
+noinst_LTLIBRARIES += libxsd.la
+libxsd_la_SOURCES = \
+	sim/xenstore/xs_daemon.h sim/xenstore/xs_internal.h \
+	sim/xenstore/xs_path.c sim/xenstore/xs_perms.c sim/xenstore/xs_tree.c \
+	sim/xenstore/xs_transaction.c sim/xenstore/xs_watch.c sim/xenstore/xs_quota.c \
+	sim/xenstore/xs_conn.c sim/xenstore/xs_proto.c sim/xenstore/xs_socket.c \
+	sim/xenstore/xs_ring.c sim/xenstore/xs_daemon.c sim/xenstore/xs_hostdev.c
+libxsd_la_LIBADD = $(URCU_LIBS) $(PTHREAD_LIBS)
+libxensim_la_LIBADD += libxsd.la
+
+XENSIM_CMD_SOURCES += tools/cmd_serve.c

@@ -1,0 +1,1 @@
+# tests/gnttab.mk: Check suites for sim/gnttab*

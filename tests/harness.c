@@ -1,0 +1,80 @@
+/*
+ * Test harness: owns nothing but the simulator handles tests ask for; it
+ * calls only the public embedding API.
+ */
+#include <stdlib.h>
+#include "harness.h"
+
+struct xensim *th_sim_new(void)
+{
+    struct xensim_config sc = { .quiet = true };
+    struct xensim *sim = xensim_create(&sc);
+    ck_assert_ptr_nonnull(sim);
+    struct xensim_domain_config cfg = { .name = "Domain-0", .privileged = true };
+    int dom0 = xensim_domain_create(sim, &cfg);
+    ck_assert_int_eq(dom0, 0);
+    ck_assert_int_eq(xensim_domain_unpause(sim, 0), 0);
+    return sim;
+}
+
+domid_t th_domain_cfg(struct xensim *sim, const struct xensim_domain_config *cfg)
+{
+    int d = xensim_domain_create(sim, cfg);
+    ck_assert_int_gt(d, 0);
+    ck_assert_int_eq(xensim_domain_unpause(sim, (domid_t)d), 0);
+    return (domid_t)d;
+}
+
+domid_t th_domain(struct xensim *sim, const char *name, bool privileged,
+                  enum xensim_gnttab_mode mode)
+{
+    struct xensim_domain_config cfg = {
+        .name = name, .privileged = privileged, .gnttab_mode = mode,
+    };
+    return th_domain_cfg(sim, &cfg);
+}
+
+void th_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
+             void (*fn)(void *), void *arg)
+{
+    ck_assert_int_eq(xensim_domain_call(sim, domid, vcpu, fn, arg), 0);
+}
+
+static void long_trampoline(void *p)
+{
+    struct th_long_call *c = p;
+    c->ret = c->fn(c->arg);
+}
+
+long th_call_long(struct xensim *sim, domid_t domid, unsigned int vcpu,
+                  long (*fn)(void *), void *arg)
+{
+    struct th_long_call c = { .fn = fn, .arg = arg, .ret = -9999 };
+    th_call(sim, domid, vcpu, long_trampoline, &c);
+    return c.ret;
+}
+
+unsigned int th_ports_in_use(struct xensim *sim, domid_t domid)
+{
+    struct xensim_domain_info info;
+    ck_assert_int_eq(xensim_domain_info(sim, domid, &info), 0);
+    unsigned int n = info.ports_in_use;
+    if (info.store_port)
+        n--;
+    if (info.console_port)
+        n--;
+    return n;
+}
+
+void th_sim_free_checked(struct xensim *sim)
+{
+    struct xensim_domain_info infos[64];
+    int n = xensim_domain_list(sim, infos, 64);
+    for (int i = 0; i < n && i < 64; i++) {
+        ck_assert_msg(infos[i].maptrack_in_use == 0, "dom%u leaks %u mappings",
+                      infos[i].domid, infos[i].maptrack_in_use);
+        ck_assert_msg(infos[i].pages_mapped_by_others == 0, "dom%u has %u pins left",
+                      infos[i].domid, infos[i].pages_mapped_by_others);
+    }
+    xensim_destroy(sim);
+}

@@ -1,0 +1,11 @@
+# tests/: Check suites. Each suite forks every case with a timeout.
+noinst_LTLIBRARIES += libtestharness.la
+libtestharness_la_SOURCES = tests/harness.c tests/harness.h
+libtestharness_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+
+TEST_LIBS = libtestharness.la libxensim.la $(CHECK_LIBS) $(URCU_LIBS) $(PTHREAD_LIBS)
+TEST_CFLAGS_ALL = $(AM_CFLAGS) $(CHECK_CFLAGS)
+
+include tests/evtchn.mk
+include tests/gnttab.mk
+include tests/domain.mk

@@ -1,0 +1,862 @@
+/*
+ * Event channel operations against Xen's rules (spec §1.1-1.4, §1.7, §8):
+ * each op's checks in Xen's order and errno, and the port state afterwards
+ * as EVTCHNOP_status reports it. Scripts of rows, plus bad-input cases.
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "evtchn_helpers.h"
+
+#define SELF DOMID_SELF
+#define X (-1)          /* "do not check" in a row */
+
+/* Pseudo-ops a script uses between real hypercalls. */
+enum {
+    P_CHECK = -100,     /* only check the state below */
+    P_CLRPEND,          /* guest `who` clears the pending bit of port a */
+    P_SETMASK,          /* guest `who` sets (b = 1) or clears the mask bit of port a */
+    P_PAUSE,            /* the toolstack pauses domain a */
+    P_UNPAUSE,
+    P_NPORTS,           /* xensim_domain_info(a).ports_in_use == b (raw count) */
+};
+
+enum { CLOSED = EVTCHNSTAT_closed, UNB = EVTCHNSTAT_unbound, IDOM = EVTCHNSTAT_interdomain,
+       VIRQ = EVTCHNSTAT_virq, IPI = EVTCHNSTAT_ipi };
+
+/* The expected state of (dom, port) after a row, read by dom0's status and
+ * by the owner's own shared_info. r1/r2: unbound remote dom; interdomain
+ * remote dom and port; virq number. X skips a field. */
+struct exp_state {
+    bool check;
+    int64_t dom, port, status, r1, r2, vcpu, pend, mask;
+};
+
+struct row {
+    int line;
+    domid_t who;
+    int op;
+    int64_t a, b;
+    long rc;
+    int64_t out;        /* OUT port, or the status value for EVTCHNOP_status */
+    struct exp_state st;
+};
+
+#define ST(d, p, s, r1, r2, v, pend, mask) { true, d, p, s, r1, r2, v, pend, mask }
+#define NOST { false, 0, 0, 0, 0, 0, 0, 0, 0 }
+#define R(who, op, a, b, rc, out, ...) { __LINE__, who, op, a, b, rc, out, __VA_ARGS__ }
+#define CHK(...) R(0, P_CHECK, 0, 0, 0, X, __VA_ARGS__)
+
+#define ALLOC EVTCHNOP_alloc_unbound
+#define BIND EVTCHNOP_bind_interdomain
+#define BVIRQ EVTCHNOP_bind_virq
+#define BIPI EVTCHNOP_bind_ipi
+#define CLOSE EVTCHNOP_close
+#define SEND EVTCHNOP_send
+#define STATUS EVTCHNOP_status
+#define BVCPU EVTCHNOP_bind_vcpu
+#define UNMASK EVTCHNOP_unmask
+#define RESET EVTCHNOP_reset
+
+static const char *op_name(int op)
+{
+    switch (op) {
+    case ALLOC: return "alloc_unbound";
+    case BIND: return "bind_interdomain";
+    case BVIRQ: return "bind_virq";
+    case BIPI: return "bind_ipi";
+    case CLOSE: return "close";
+    case SEND: return "send";
+    case STATUS: return "status";
+    case BVCPU: return "bind_vcpu";
+    case UNMASK: return "unmask";
+    case RESET: return "reset";
+    case EVTCHNOP_bind_pirq: return "bind_pirq";
+    case EVTCHNOP_init_control: return "init_control";
+    case EVTCHNOP_expand_array: return "expand_array";
+    case EVTCHNOP_set_priority: return "set_priority";
+    default: return "unknown cmd";
+    }
+}
+
+#define SENTINEL 0xA5A5A5A5u
+
+static void exec_op(struct xensim *sim, const struct row *r)
+{
+    union ev_arg a;
+    uint32_t *outp = NULL;
+
+    memset(&a, 0xA5, sizeof(a));
+    switch (r->op) {
+    case ALLOC:
+        a.alloc_unbound.dom = (domid_t)r->a;
+        a.alloc_unbound.remote_dom = (domid_t)r->b;
+        outp = &a.alloc_unbound.port;
+        break;
+    case BIND:
+        a.bind_interdomain.remote_dom = (domid_t)r->a;
+        a.bind_interdomain.remote_port = (evtchn_port_t)r->b;
+        outp = &a.bind_interdomain.local_port;
+        break;
+    case BVIRQ:
+        a.bind_virq.virq = (uint32_t)r->a;
+        a.bind_virq.vcpu = (uint32_t)r->b;
+        outp = &a.bind_virq.port;
+        break;
+    case BIPI:
+        a.bind_ipi.vcpu = (uint32_t)r->a;
+        outp = &a.bind_ipi.port;
+        break;
+    case CLOSE:
+        a.close.port = (evtchn_port_t)r->a;
+        break;
+    case SEND:
+        a.send.port = (evtchn_port_t)r->a;
+        break;
+    case STATUS:
+        a.status.dom = (domid_t)r->a;
+        a.status.port = (evtchn_port_t)r->b;
+        outp = &a.status.status;
+        break;
+    case BVCPU:
+        a.bind_vcpu.port = (evtchn_port_t)r->a;
+        a.bind_vcpu.vcpu = (uint32_t)r->b;
+        break;
+    case UNMASK:
+        a.unmask.port = (evtchn_port_t)r->a;
+        break;
+    case RESET:
+        a.reset.dom = (domid_t)r->a;
+        break;
+    case EVTCHNOP_bind_pirq:
+        a.bind_pirq.pirq = (uint32_t)r->a;
+        a.bind_pirq.flags = (uint32_t)r->b;
+        break;
+    case EVTCHNOP_init_control:
+        memset(&a, 0, sizeof(a));
+        a.init_control.control_gfn = (uint64_t)r->a;
+        a.init_control.offset = (uint32_t)r->b;
+        break;
+    case EVTCHNOP_expand_array:
+        a.expand_array.array_gfn = (uint64_t)r->a;
+        break;
+    case EVTCHNOP_set_priority:
+        a.set_priority.port = (evtchn_port_t)r->a;
+        a.set_priority.priority = (uint32_t)r->b;
+        break;
+    default:
+        memset(&a, 0, sizeof(a));
+        break;
+    }
+
+    long rc = ev_hc(sim, r->who, r->op, &a);
+    ck_assert_msg(rc == r->rc, "line %d: dom%u %s(%lld, %lld) returned %s, expected %s",
+                  r->line, r->who, op_name(r->op), (long long)r->a, (long long)r->b,
+                  xensim_strerror((int)rc), xensim_strerror((int)r->rc));
+    if (!outp)
+        return;
+    if (rc == 0 && r->out != X)
+        ck_assert_msg(*outp == (uint32_t)r->out, "line %d: dom%u %s gave %u, expected %lld",
+                      r->line, r->who, op_name(r->op), *outp, (long long)r->out);
+    if (rc != 0)
+        ck_assert_msg(*outp == SENTINEL,
+                      "line %d: %s failed but wrote its OUT field (0x%x); Xen copies back only on success",
+                      r->line, op_name(r->op), *outp);
+}
+
+static void check_state(struct xensim *sim, const struct row *r)
+{
+    const struct exp_state *e = &r->st;
+    evtchn_status_t st;
+    domid_t dom = (domid_t)e->dom;
+    evtchn_port_t port = (evtchn_port_t)e->port;
+
+    ck_assert_msg(ev_status(sim, 0, dom, port, &st) == 0, "line %d: dom0 status(dom%u, %u) failed",
+                  r->line, dom, port);
+    if (e->status != X)
+        ck_assert_msg(st.status == (uint32_t)e->status,
+                      "line %d: dom%u port %u has status %u, expected %lld", r->line, dom, port,
+                      st.status, (long long)e->status);
+    if (e->vcpu != X)
+        ck_assert_msg(st.vcpu == (uint32_t)e->vcpu, "line %d: dom%u port %u notifies vcpu %u, expected %lld",
+                      r->line, dom, port, st.vcpu, (long long)e->vcpu);
+    if (e->r1 != X) {
+        uint32_t got = st.status == UNB ? st.u.unbound.dom
+                     : st.status == IDOM ? st.u.interdomain.dom
+                     : st.u.virq;
+        ck_assert_msg(got == (uint32_t)e->r1, "line %d: dom%u port %u: remote/virq %u, expected %lld",
+                      r->line, dom, port, got, (long long)e->r1);
+    }
+    if (e->r2 != X)
+        ck_assert_msg(st.u.interdomain.port == (uint32_t)e->r2,
+                      "line %d: dom%u port %u: remote port %u, expected %lld", r->line, dom, port,
+                      st.u.interdomain.port, (long long)e->r2);
+    if (e->pend != X || e->mask != X) {
+        struct ev_bits_call c = { .port = port };
+        th_call(sim, dom, 0, ev_bits_fn, &c);
+        if (e->pend != X)
+            ck_assert_msg(c.pending == (e->pend != 0), "line %d: dom%u port %u pending=%d, expected %lld",
+                          r->line, dom, port, c.pending, (long long)e->pend);
+        if (e->mask != X)
+            ck_assert_msg(c.masked == (e->mask != 0), "line %d: dom%u port %u masked=%d, expected %lld",
+                          r->line, dom, port, c.masked, (long long)e->mask);
+    }
+}
+
+static void run_rows(struct xensim *sim, const struct row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct row *r = &rows[i];
+        struct xensim_domain_info info;
+
+        switch (r->op) {
+        case P_CHECK:
+            break;
+        case P_CLRPEND:
+            ev_clear_pending(sim, r->who, (evtchn_port_t)r->a);
+            break;
+        case P_SETMASK:
+            ev_set_mask(sim, r->who, (evtchn_port_t)r->a, r->b != 0);
+            break;
+        case P_PAUSE:
+            ck_assert_int_eq(xensim_domain_pause(sim, (domid_t)r->a), 0);
+            break;
+        case P_UNPAUSE:
+            ck_assert_int_eq(xensim_domain_unpause(sim, (domid_t)r->a), 0);
+            break;
+        case P_NPORTS:
+            ck_assert_int_eq(xensim_domain_info(sim, (domid_t)r->a, &info), 0);
+            ck_assert_msg(info.ports_in_use == (unsigned int)r->b,
+                          "line %d: dom%lld has %u ports in use, expected %lld", r->line,
+                          (long long)r->a, info.ports_in_use, (long long)r->b);
+            break;
+        default:
+            exec_op(sim, r);
+            break;
+        }
+        if (r->st.check)
+            check_state(sim, r);
+    }
+}
+
+/* dom0 (privileged), dom1 (2 vCPUs) and dom2 (1 vCPU), both unprivileged.
+ * The builder gave each guest store port 1 and console port 2 (§1.6). */
+struct fix {
+    struct xensim *sim;
+    unsigned int base[3];
+};
+
+static void fix_setup(struct fix *f)
+{
+    f->sim = th_sim_new();
+    struct xensim_domain_config c1 = { .name = "guest1", .nr_vcpus = 2 };
+    ck_assert_int_eq(th_domain_cfg(f->sim, &c1), 1);
+    ck_assert_int_eq(th_domain(f->sim, "guest2", false, XENSIM_GNTTAB_STRICT), 2);
+    for (domid_t d = 0; d < 3; d++)
+        f->base[d] = th_ports_in_use(f->sim, d);
+}
+
+static void fix_teardown(struct fix *f)
+{
+    for (domid_t d = 0; d < 3; d++)
+        ck_assert_msg(th_ports_in_use(f->sim, d) == f->base[d], "dom%u leaks ports: %u in use, %u at start",
+                      d, th_ports_in_use(f->sim, d), f->base[d]);
+    th_sim_free_checked(f->sim);
+}
+
+#define RUN_SCRIPT(rows)                                       \
+    do {                                                       \
+        struct fix f;                                          \
+        fix_setup(&f);                                         \
+        run_rows(f.sim, rows, sizeof(rows) / sizeof(rows[0])); \
+        fix_teardown(&f);                                      \
+    } while (0)
+
+/* Port 0, the builder's ports, alloc/bind/send/close and their state. */
+static const struct row lifecycle_rows[] = {
+    /* who  op      a     b        rc       out    state afterwards */
+    R(1, STATUS, SELF, 0,       0,       CLOSED, ST(1, 0, CLOSED, X, X, 0, 0, X)),
+    R(1, CLOSE,  0,    0,       -EINVAL, X,      ST(1, 0, CLOSED, X, X, X, 0, X)),
+    R(1, SEND,   0,    0,       -EINVAL, X,      ST(1, 0, CLOSED, X, X, X, 0, X)),
+    R(1, UNMASK, 0,    0,       0,       X,      ST(1, 0, CLOSED, X, X, X, 0, X)),
+    R(1, STATUS, SELF, 1,       0,       UNB,    ST(1, 1, UNB, 0, X, 0, 0, 0)),
+    R(1, STATUS, SELF, 2,       0,       UNB,    ST(1, 2, UNB, 0, X, 0, 0, 0)),
+    R(1, STATUS, 1,    1,       0,       UNB,    NOST),
+    R(1, ALLOC,  SELF, 0,       0,       3,      ST(1, 3, UNB, 0, X, 0, 0, 0)),
+    R(1, ALLOC,  SELF, 2,       0,       4,      ST(1, 4, UNB, 2, X, 0, 0, 0)),
+    /* remote DOMID_SELF means the caller */
+    R(1, ALLOC,  SELF, SELF,    0,       5,      ST(1, 5, UNB, 1, X, 0, 0, 0)),
+    /* remote_dom is not checked for existence; own numeric domid is fine */
+    R(1, ALLOC,  1,    0x1234,  0,       6,      ST(1, 6, UNB, 0x1234, X, 0, 0, 0)),
+    /* lowest free port first, reused after close */
+    R(1, CLOSE,  4,    0,       0,       X,      ST(1, 4, CLOSED, X, X, 0, 0, X)),
+    R(1, ALLOC,  SELF, 2,       0,       4,      ST(1, 4, UNB, 2, X, 0, 0, 0)),
+    /* bind marks the binder's new port pending, not the remote's */
+    R(0, BIND,   1,    3,       0,       1,      ST(0, 1, IDOM, 1, 3, 0, 1, X)),
+    CHK(ST(1, 3, IDOM, 0, 1, 0, 0, X)),
+    R(2, BIND,   1,    4,       0,       3,      ST(2, 3, IDOM, 1, 4, 0, 1, X)),
+    CHK(ST(1, 4, IDOM, 2, 3, 0, 0, X)),
+    /* bind failures: the local port allocated for it is released again */
+    R(2, BIND,   1,    3,       -EINVAL, X,      ST(2, 4, CLOSED, X, X, X, X, X)),
+    R(2, BIND,   1,    5,       -EINVAL, X,      ST(1, 5, UNB, 1, X, 0, 0, X)),
+    R(2, BIND,   1,    6,       -EINVAL, X,      ST(1, 6, UNB, 0x1234, X, 0, 0, X)),
+    R(2, BIND,   1,    0,       -EINVAL, X,      ST(2, 4, CLOSED, X, X, X, X, X)),
+    R(2, BIND,   1,    9,       -EINVAL, X,      ST(1, 9, CLOSED, X, X, X, X, X)),
+    R(2, BIND,   1,    1024,    -EINVAL, X,      NOST),
+    R(2, BIND,   1,    0xFFFFFFFF, -EINVAL, X,   NOST),
+    R(2, BIND,   EV_NODOM, 1,   -ESRCH,  X,      ST(1, 1, UNB, 0, X, X, X, X)),
+    R(2, BIND,   1,    1,       -EINVAL, X,      ST(1, 1, UNB, 0, X, X, X, X)),
+    R(0, P_NPORTS, 2,  3,       0,       X,      NOST),
+    /* loopback through DOMID_SELF */
+    R(1, BIND,   SELF, 5,       0,       7,      ST(1, 7, IDOM, 1, 5, 0, 1, X)),
+    CHK(ST(1, 5, IDOM, 1, 7, 0, 0, X)),
+    R(1, P_CLRPEND, 7, 0,       0,       X,      ST(1, 7, X, X, X, X, 0, X)),
+    R(1, SEND,   5,    0,       0,       X,      ST(1, 7, X, X, X, X, 1, X)),
+    R(1, SEND,   7,    0,       0,       X,      ST(1, 5, X, X, X, X, 1, X)),
+    /* interdomain send raises the remote port */
+    R(0, SEND,   1,    0,       0,       X,      ST(1, 3, IDOM, X, X, X, 1, X)),
+    CHK(ST(0, 1, IDOM, X, X, X, 1, X)),
+    R(2, SEND,   3,    0,       0,       X,      ST(1, 4, IDOM, X, X, X, 1, X)),
+    /* send on unbound: dropped, 0 */
+    R(1, SEND,   6,    0,       0,       X,      ST(1, 6, UNB, X, X, X, 0, X)),
+    R(1, SEND,   1,    0,       0,       X,      ST(1, 1, UNB, 0, X, X, 0, X)),
+    /* send on free or out of range: -EINVAL */
+    R(1, SEND,   9,    0,       -EINVAL, X,      NOST),
+    R(1, SEND,   1024, 0,       -EINVAL, X,      NOST),
+    /* unmask: 0 on a free (valid) port, -EINVAL out of range */
+    R(1, UNMASK, 9,    0,       0,       X,      ST(1, 9, CLOSED, X, X, X, 0, X)),
+    R(1, UNMASK, 1024, 0,       -EINVAL, X,      NOST),
+    R(1, UNMASK, 0xFFFFFFFF, 0, -EINVAL, X,      NOST),
+    /* status: port range, then XSM; missing domain first */
+    R(1, STATUS, SELF, 1024,    -EINVAL, X,      NOST),
+    R(1, STATUS, 2,    1,       -EPERM,  X,      NOST),
+    R(1, STATUS, 2,    1024,    -EINVAL, X,      NOST),
+    R(1, STATUS, EV_NODOM, 1,   -ESRCH,  X,      NOST),
+    R(1, STATUS, 0,    1,       -EPERM,  X,      NOST),
+    R(0, STATUS, 2,    3,       0,       IDOM,   NOST),
+    /* closing an interdomain port: the peer goes unbound to the closer,
+     * keeps its pending and mask bits, gets no event */
+    R(1, P_SETMASK, 3, 1,       0,       X,      ST(1, 3, IDOM, X, X, X, 1, 1)),
+    R(0, CLOSE,  1,    0,       0,       X,      ST(0, 1, CLOSED, X, X, 0, 0, 0)),
+    CHK(ST(1, 3, UNB, 0, X, 0, 1, 1)),
+    R(1, P_CLRPEND, 4, 0,       0,       X,      NOST),
+    R(2, CLOSE,  3,    0,       0,       X,      ST(2, 3, CLOSED, X, X, 0, 0, 0)),
+    CHK(ST(1, 4, UNB, 2, X, 0, 0, 0)),
+    /* closing clears the pending bit but not the mask */
+    R(1, CLOSE,  3,    0,       0,       X,      ST(1, 3, CLOSED, X, X, 0, 0, 1)),
+    R(1, ALLOC,  SELF, 0,       0,       3,      ST(1, 3, UNB, 0, X, 0, 0, 1)),
+    R(1, P_SETMASK, 3, 0,       0,       X,      ST(1, 3, UNB, X, X, X, 0, 0)),
+    /* the reconnect path: the closer binds again to the same port */
+    R(2, BIND,   1,    4,       0,       3,      ST(2, 3, IDOM, 1, 4, 0, 1, X)),
+    CHK(ST(1, 4, IDOM, 2, 3, 0, X, X)),
+    R(2, CLOSE,  3,    0,       0,       X,      ST(1, 4, UNB, 2, X, 0, X, X)),
+    R(1, CLOSE,  5,    0,       0,       X,      ST(1, 7, UNB, 1, X, 0, X, X)),
+    R(1, CLOSE,  7,    0,       0,       X,      ST(1, 7, CLOSED, X, X, 0, 0, X)),
+    R(1, CLOSE,  7,    0,       -EINVAL, X,      NOST),
+    R(1, CLOSE,  3,    0,       0,       X,      NOST),
+    R(1, CLOSE,  4,    0,       0,       X,      NOST),
+    R(1, CLOSE,  6,    0,       0,       X,      NOST),
+    R(1, CLOSE,  1024, 0,       -EINVAL, X,      NOST),
+    R(1, CLOSE,  0xFFFFFFFF, 0, -EINVAL, X,      NOST),
+    R(1, CLOSE,  9,    0,       -EINVAL, X,      NOST),
+};
+
+/* Default XSM: only a privileged domain acts for another; checks in order. */
+static const struct row xsm_rows[] = {
+    /* alloc_unbound: ESRCH, then allocation, then XSM (port released) */
+    R(1, ALLOC,  2,    0,       -EPERM,  X,      ST(2, 3, CLOSED, X, X, X, X, X)),
+    R(0, P_NPORTS, 2,  2,       0,       X,      NOST),
+    R(1, ALLOC,  EV_NODOM, 0,   -ESRCH,  X,      NOST),
+    R(0, ALLOC,  EV_NODOM, 0,   -ESRCH,  X,      NOST),
+    R(1, ALLOC,  0,    SELF,    -EPERM,  X,      ST(0, 1, CLOSED, X, X, X, X, X)),
+    /* privileged caller: remote DOMID_SELF is the caller, not dom */
+    R(0, ALLOC,  1,    SELF,    0,       3,      ST(1, 3, UNB, 0, X, 0, 0, X)),
+    R(0, ALLOC,  1,    2,       0,       4,      ST(1, 4, UNB, 2, X, 0, 0, X)),
+    R(2, BIND,   1,    4,       0,       3,      ST(2, 3, IDOM, 1, 4, 0, 1, X)),
+    R(0, ALLOC,  SELF, 1,       0,       1,      ST(0, 1, UNB, 1, X, 0, 0, X)),
+    R(1, BIND,   0,    1,       0,       5,      ST(1, 5, IDOM, 0, 1, 0, 1, X)),
+    CHK(ST(0, 1, IDOM, 1, 5, 0, 0, X)),
+    /* status of another domain */
+    R(1, STATUS, 2,    3,       -EPERM,  X,      NOST),
+    R(2, STATUS, 1,    4,       -EPERM,  X,      NOST),
+    R(0, STATUS, 2,    3,       0,       IDOM,   NOST),
+    R(2, STATUS, 2,    3,       0,       IDOM,   NOST),
+    /* reset: ESRCH, then XSM, then "not paused by the toolstack" */
+    R(1, RESET,  EV_NODOM, 0,   -ESRCH,  X,      NOST),
+    R(0, RESET,  EV_NODOM, 0,   -ESRCH,  X,      NOST),
+    R(1, RESET,  2,    0,       -EPERM,  X,      ST(2, 3, IDOM, 1, 4, X, X, X)),
+    R(1, RESET,  0,    0,       -EPERM,  X,      ST(0, 1, IDOM, 1, 5, X, X, X)),
+    R(0, RESET,  1,    0,       -EINVAL, X,      ST(1, 3, UNB, 0, X, X, X, X)),
+    R(0, P_NPORTS, 1,  5,       0,       X,      NOST),
+    /* reset of oneself closes every port, the builder's too; port 0 stays */
+    R(2, RESET,  SELF, 0,       0,       X,      ST(2, 3, CLOSED, X, X, 0, 0, X)),
+    CHK(ST(2, 1, CLOSED, X, X, 0, 0, X)),
+    CHK(ST(2, 2, CLOSED, X, X, 0, 0, X)),
+    CHK(ST(1, 4, UNB, 2, X, 0, X, X)),
+    R(0, P_NPORTS, 2,  0,       0,       X,      NOST),
+    R(2, CLOSE,  0,    0,       -EINVAL, X,      ST(2, 0, CLOSED, X, X, X, X, X)),
+    R(2, ALLOC,  SELF, 0,       0,       1,      ST(2, 1, UNB, 0, X, 0, 0, X)),
+    R(2, RESET,  2,    0,       0,       X,      ST(2, 1, CLOSED, X, X, X, X, X)),
+    /* a paused domain may be reset by the toolstack */
+    R(0, P_PAUSE, 1,   0,       0,       X,      NOST),
+    R(0, RESET,  1,    0,       0,       X,      ST(1, 5, CLOSED, X, X, 0, X, X)),
+    CHK(ST(0, 1, UNB, 1, X, 0, X, X)),
+    R(0, P_NPORTS, 1,  0,       0,       X,      NOST),
+    R(0, P_UNPAUSE, 1, 0,       0,       X,      NOST),
+    R(0, CLOSE,  1,    0,       0,       X,      ST(0, 1, CLOSED, X, X, X, 0, X)),
+    /* give both guests their builder ports back for the leak check:
+     * dom0 allocates for them, as the toolstack does, in the same order */
+    R(0, ALLOC,  1,    0,       0,       1,      NOST),
+    R(0, ALLOC,  1,    0,       0,       2,      NOST),
+    R(0, ALLOC,  2,    0,       0,       1,      NOST),
+    R(0, ALLOC,  2,    0,       0,       2,      NOST),
+};
+
+/* VIRQs: per-vCPU vs global, checks in Xen's order (§1.4, §1.7). */
+static const struct row virq_rows[] = {
+    R(1, BVIRQ,  NR_VIRQS, 0,   -EINVAL, X,      ST(1, 3, CLOSED, X, X, X, X, X)),
+    R(1, BVIRQ,  0xFFFFFFFF, 0, -EINVAL, X,      NOST),
+    R(1, BVIRQ,  VIRQ_CONSOLE, 1, -EINVAL, X,    NOST),
+    /* global with vcpu != 0 is refused before the vCPU is looked up */
+    R(1, BVIRQ,  VIRQ_DOM_EXC, 5, -EINVAL, X,    NOST),
+    R(1, BVIRQ,  VIRQ_ENOMEM, 1, -EINVAL, X,     NOST),
+    R(1, BVIRQ,  VIRQ_TIMER, 2, -ENOENT, X,      NOST),
+    R(1, BVIRQ,  VIRQ_TIMER, 0xFFFFFFFF, -ENOENT, X, NOST),
+    R(2, BVIRQ,  VIRQ_TIMER, 1, -ENOENT, X,      NOST),
+    R(1, BVIRQ,  VIRQ_TIMER, 0, 0,       3,      ST(1, 3, VIRQ, VIRQ_TIMER, X, 0, 0, X)),
+    R(1, BVIRQ,  VIRQ_TIMER, 1, 0,       4,      ST(1, 4, VIRQ, VIRQ_TIMER, X, 1, 0, X)),
+    R(1, BVIRQ,  VIRQ_TIMER, 0, -EEXIST, X,      ST(1, 5, CLOSED, X, X, X, X, X)),
+    R(1, BVIRQ,  VIRQ_TIMER, 1, -EEXIST, X,      NOST),
+    R(1, BVIRQ,  VIRQ_DEBUG, 1, 0,       5,      ST(1, 5, VIRQ, VIRQ_DEBUG, X, 1, 0, X)),
+    R(1, BVIRQ,  VIRQ_XENOPROF, 1, 0,    6,      ST(1, 6, VIRQ, VIRQ_XENOPROF, X, 1, X, X)),
+    R(1, BVIRQ,  VIRQ_XENPMU, 1, 0,      7,      ST(1, 7, VIRQ, VIRQ_XENPMU, X, 1, X, X)),
+    R(1, BVIRQ,  VIRQ_CONSOLE, 0, 0,     8,      ST(1, 8, VIRQ, VIRQ_CONSOLE, X, 0, X, X)),
+    R(1, BVIRQ,  VIRQ_CONSOLE, 0, -EEXIST, X,    NOST),
+    /* VIRQ ports cannot be sent on */
+    R(1, SEND,   3,    0,       -EINVAL, X,      ST(1, 3, VIRQ, X, X, X, 0, X)),
+    R(1, SEND,   8,    0,       -EINVAL, X,      NOST),
+    /* per-vCPU VIRQs stay put; global ones move */
+    R(1, BVCPU,  3,    1,       -EINVAL, X,      ST(1, 3, VIRQ, X, X, 0, X, X)),
+    R(1, BVCPU,  4,    0,       -EINVAL, X,      ST(1, 4, VIRQ, X, X, 1, X, X)),
+    R(1, BVCPU,  8,    1,       0,       X,      ST(1, 8, VIRQ, VIRQ_CONSOLE, X, 1, X, X)),
+    /* close removes the binding */
+    R(1, CLOSE,  3,    0,       0,       X,      ST(1, 3, CLOSED, X, X, 0, X, X)),
+    R(1, BVIRQ,  VIRQ_TIMER, 0, 0,       3,      ST(1, 3, VIRQ, VIRQ_TIMER, X, 0, X, X)),
+    R(1, CLOSE,  8,    0,       0,       X,      ST(1, 8, CLOSED, X, X, 0, X, X)),
+    R(1, BVIRQ,  VIRQ_CONSOLE, 0, 0,     8,      ST(1, 8, VIRQ, VIRQ_CONSOLE, X, 0, X, X)),
+    /* the same per-vCPU VIRQ in another domain is independent */
+    R(2, BVIRQ,  VIRQ_TIMER, 0, 0,       3,      ST(2, 3, VIRQ, VIRQ_TIMER, X, 0, X, X)),
+    R(2, CLOSE,  3,    0,       0,       X,      NOST),
+    /* reset removes VIRQ bindings too */
+    R(1, RESET,  SELF, 0,       0,       X,      ST(1, 4, CLOSED, X, X, X, X, X)),
+    R(0, P_NPORTS, 1,  0,       0,       X,      NOST),
+    R(1, BVIRQ,  VIRQ_TIMER, 1, 0,       1,      ST(1, 1, VIRQ, VIRQ_TIMER, X, 1, X, X)),
+    R(1, BVIRQ,  VIRQ_CONSOLE, 0, 0,     2,      NOST),
+    R(1, CLOSE,  1,    0,       0,       X,      NOST),
+    R(1, CLOSE,  2,    0,       0,       X,      NOST),
+    R(0, ALLOC,  1,    0,       0,       1,      NOST),
+    R(0, ALLOC,  1,    0,       0,       2,      NOST),
+};
+
+/* IPIs and bind_vcpu (§1.4): vCPU checked before the port. */
+static const struct row ipi_vcpu_rows[] = {
+    R(1, BIPI,   2,    0,       -ENOENT, X,      ST(1, 3, CLOSED, X, X, X, X, X)),
+    R(1, BIPI,   0xFFFFFFFF, 0, -ENOENT, X,      NOST),
+    R(2, BIPI,   1,    0,       -ENOENT, X,      NOST),
+    R(1, BIPI,   1,    0,       0,       3,      ST(1, 3, IPI, X, X, 1, 0, X)),
+    R(1, SEND,   3,    0,       0,       X,      ST(1, 3, IPI, X, X, 1, 1, X)),
+    R(1, BVCPU,  3,    0,       -EINVAL, X,      ST(1, 3, IPI, X, X, 1, X, X)),
+    R(1, BVCPU,  3,    2,       -ENOENT, X,      NOST),
+    R(1, BVCPU,  0xFFFFFFFF, 2, -ENOENT, X,      NOST),
+    R(1, BVCPU,  0xFFFFFFFF, 1, -EINVAL, X,      NOST),
+    R(1, BVCPU,  1024, 0,       -EINVAL, X,      NOST),
+    R(1, BVCPU,  0,    1,       -EINVAL, X,      ST(1, 0, CLOSED, X, X, 0, X, X)),
+    R(1, BVCPU,  9,    1,       -EINVAL, X,      NOST),
+    /* unbound and interdomain ports move */
+    R(1, BVCPU,  1,    1,       0,       X,      ST(1, 1, UNB, 0, X, 1, X, X)),
+    R(1, BVCPU,  1,    0,       0,       X,      ST(1, 1, UNB, 0, X, 0, X, X)),
+    R(1, ALLOC,  SELF, SELF,    0,       4,      NOST),
+    R(1, BIND,   SELF, 4,       0,       5,      NOST),
+    R(1, BVCPU,  5,    1,       0,       X,      ST(1, 5, IDOM, 1, 4, 1, X, X)),
+    R(1, BVCPU,  4,    1,       0,       X,      ST(1, 4, IDOM, 1, 5, 1, X, X)),
+    /* the peer of a closed port keeps its notify vCPU */
+    R(1, CLOSE,  5,    0,       0,       X,      ST(1, 4, UNB, 1, X, 1, X, X)),
+    /* a freed port's notify vCPU goes back to 0 */
+    R(1, CLOSE,  4,    0,       0,       X,      ST(1, 4, CLOSED, X, X, 0, X, X)),
+    R(1, ALLOC,  SELF, 0,       0,       4,      ST(1, 4, UNB, 0, X, 0, X, X)),
+    R(1, CLOSE,  4,    0,       0,       X,      NOST),
+    R(1, CLOSE,  3,    0,       0,       X,      ST(1, 3, CLOSED, X, X, 0, 0, X)),
+    R(1, BIPI,   0,    0,       0,       3,      ST(1, 3, IPI, X, X, 0, 0, X)),
+    R(1, CLOSE,  3,    0,       0,       X,      NOST),
+};
+
+/* Not implemented for now: -ENOSYS, like unknown commands (§1.3). */
+static const struct row enosys_rows[] = {
+    R(1, EVTCHNOP_bind_pirq, 1, 0,     -ENOSYS, X, ST(1, 3, CLOSED, X, X, X, X, X)),
+    R(1, EVTCHNOP_init_control, 0, 0,  -ENOSYS, X, NOST),
+    R(1, EVTCHNOP_expand_array, 0, 0,  -ENOSYS, X, NOST),
+    R(1, EVTCHNOP_set_priority, 1, 7,  -ENOSYS, X, NOST),
+    R(1, 15,         0,    0,   -ENOSYS, X,      NOST),
+    R(1, 99,         0,    0,   -ENOSYS, X,      NOST),
+    R(1, -1,         0,    0,   -ENOSYS, X,      NOST),
+    R(1, INT_MAX,    0,    0,   -ENOSYS, X,      NOST),
+    R(1, INT_MIN,    0,    0,   -ENOSYS, X,      NOST),
+    R(0, P_NPORTS,   1,    2,   0,       X,      NOST),
+};
+
+START_TEST(test_lifecycle) { RUN_SCRIPT(lifecycle_rows); }
+END_TEST
+
+START_TEST(test_xsm_and_reset) { RUN_SCRIPT(xsm_rows); }
+END_TEST
+
+START_TEST(test_virq_rules) { RUN_SCRIPT(virq_rows); }
+END_TEST
+
+START_TEST(test_ipi_and_bind_vcpu) { RUN_SCRIPT(ipi_vcpu_rows); }
+END_TEST
+
+START_TEST(test_enosys) { RUN_SCRIPT(enosys_rows); }
+END_TEST
+
+/*
+ * Filling the port space: guest code allocates until it fails and checks
+ * the ports come lowest first. ENOSPC at the cap or at the ABI's limit.
+ */
+struct fill {
+    long first, last;   /* first and last port allocated */
+    long err;           /* what ended the loop */
+    unsigned int n;
+    bool in_order;
+};
+
+static void fill_fn(void *p)
+{
+    struct fill *f = p;
+    long prev = 0;
+    f->in_order = true;
+    f->first = 0;
+    f->n = 0;
+    for (;;) {
+        long r = xensim_evtchn_alloc_unbound(0);
+        if (r < 0) {
+            f->err = r;
+            break;
+        }
+        if (!f->first)
+            f->first = r;
+        else if (r != prev + 1)
+            f->in_order = false;
+        prev = r;
+        f->n++;
+        if (f->n > 5000)
+            break;
+    }
+    f->last = prev;
+}
+
+struct close_range { evtchn_port_t from, to; long bad; };
+
+static void close_range_fn(void *p)
+{
+    struct close_range *c = p;
+    c->bad = 0;
+    for (evtchn_port_t q = c->from; q <= c->to; q++) {
+        evtchn_close_t cl = { .port = q };
+        long r = HYPERVISOR_event_channel_op(EVTCHNOP_close, &cl);
+        if (r)
+            c->bad = r;
+    }
+}
+
+static void check_fill(enum xensim_evtchn_abi abi, unsigned int cap, long expect_last)
+{
+    struct xensim *sim = th_sim_new();
+    struct xensim_domain_config cfg = { .name = "full", .evtchn_abi = abi, .max_evtchn_port = cap };
+    domid_t d = th_domain_cfg(sim, &cfg);
+    ck_assert_int_eq(d, 1);
+    th_domain(sim, "other", false, XENSIM_GNTTAB_STRICT);
+
+    struct fill f;
+    th_call(sim, d, 0, fill_fn, &f);
+    ck_assert_int_eq(f.err, -ENOSPC);
+    ck_assert_int_eq(f.first, 3);
+    ck_assert_int_eq(f.last, expect_last);
+    ck_assert(f.in_order);
+    ck_assert_uint_eq(th_ports_in_use(sim, d), (unsigned int)(expect_last - 2));
+
+    evtchn_status_t st;
+    ck_assert_int_eq(ev_state(sim, d, (evtchn_port_t)expect_last, &st), UNB);
+
+    /* Allocation comes before the other checks: the full domain answers
+     * -ENOSPC to every binder, even for a bad remote port, and an
+     * unprivileged stranger gets -ENOSPC, not -EPERM. */
+    ck_assert_int_eq(ev_bind_interdomain(sim, d, 0, 0xFFFFFFF0u), -ENOSPC);
+    ck_assert_int_eq(ev_bind_interdomain(sim, d, EV_NODOM, 1), -ESRCH);
+    ck_assert_int_eq(ev_bind_ipi(sim, d, 0), -ENOSPC);
+    ck_assert_int_eq(ev_bind_virq(sim, d, VIRQ_TIMER, 0), -ENOSPC);
+    ck_assert_int_eq(ev_alloc_unbound(sim, 0, d, 0), -ENOSPC);
+    ck_assert_int_eq(ev_alloc_unbound(sim, 2, d, 0), -ENOSPC);
+
+    /* A freed port in the middle is the next one handed out. */
+    ck_assert_int_eq(ev_close(sim, d, 100), 0);
+    ck_assert_int_eq(ev_alloc_unbound(sim, d, SELF, 0), 100);
+    ck_assert_int_eq(ev_alloc_unbound(sim, d, SELF, 0), -ENOSPC);
+
+    struct close_range c = { .from = 3, .to = (evtchn_port_t)expect_last };
+    th_call(sim, d, 0, close_range_fn, &c);
+    ck_assert_int_eq(c.bad, 0);
+    ck_assert_uint_eq(th_ports_in_use(sim, d), 0);
+    ck_assert_int_eq(ev_alloc_unbound(sim, d, SELF, 0), 3);
+    ck_assert_int_eq(ev_close(sim, d, 3), 0);
+    ck_assert_uint_eq(th_ports_in_use(sim, 0), 0);
+    th_sim_free_checked(sim);
+}
+
+START_TEST(test_enospc_1024) { check_fill(XENSIM_EVTCHN_2L_32, 0, 1023); }
+END_TEST
+
+START_TEST(test_enospc_4096) { check_fill(XENSIM_EVTCHN_2L_64, 0, 4095); }
+END_TEST
+
+START_TEST(test_enospc_cap) { check_fill(XENSIM_EVTCHN_2L_32, 200, 200); }
+END_TEST
+
+START_TEST(test_enospc_cap_64) { check_fill(XENSIM_EVTCHN_2L_64, 2000, 2000); }
+END_TEST
+
+/* A cap above the ABI's limit is clipped to it (§1.1). */
+START_TEST(test_enospc_cap_above_abi) { check_fill(XENSIM_EVTCHN_2L_32, 5000, 1023); }
+END_TEST
+
+/* Ports above the ABI limit are never valid, whichever the ABI. */
+START_TEST(test_out_of_range_ports)
+{
+    static const uint32_t bad32[] = { 1024, 4096, 0x7FFFFFFF, 0x80000000u, 0xFFFFFFFFu };
+    static const uint32_t bad64[] = { 4096, 65536, 0x7FFFFFFF, 0x80000000u, 0xFFFFFFFFu };
+    struct xensim *sim = th_sim_new();
+    domid_t d32 = th_domain(sim, "w32", false, XENSIM_GNTTAB_STRICT);
+    struct xensim_domain_config c64 = { .name = "w64", .evtchn_abi = XENSIM_EVTCHN_2L_64 };
+    domid_t d64 = th_domain_cfg(sim, &c64);
+
+    for (int k = 0; k < 2; k++) {
+        domid_t d = k ? d64 : d32;
+        const uint32_t *bad = k ? bad64 : bad32;
+        for (int i = 0; i < 5; i++) {
+            evtchn_status_t st;
+            ck_assert_int_eq(ev_send(sim, d, bad[i]), -EINVAL);
+            ck_assert_int_eq(ev_close(sim, d, bad[i]), -EINVAL);
+            ck_assert_int_eq(ev_unmask(sim, d, bad[i]), -EINVAL);
+            ck_assert_int_eq(ev_bind_vcpu(sim, d, bad[i], 0), -EINVAL);
+            ck_assert_int_eq(ev_status(sim, d, SELF, bad[i], &st), -EINVAL);
+            ck_assert_int_eq(ev_status(sim, 0, d, bad[i], &st), -EINVAL);
+            ck_assert_int_eq(ev_bind_interdomain(sim, 0, d, bad[i]), -EINVAL);
+        }
+    }
+    /* 1024..4095 are real ports of a 64-bit-word domain. */
+    evtchn_status_t st;
+    ck_assert_int_eq(ev_status(sim, d64, SELF, 1, &st), 0);
+    ck_assert_uint_eq(th_ports_in_use(sim, d32), 0);
+    ck_assert_uint_eq(th_ports_in_use(sim, d64), 0);
+    ck_assert_uint_eq(th_ports_in_use(sim, 0), 0);
+    th_sim_free_checked(sim);
+}
+END_TEST
+
+/* Domain ids no domain has, including Xen's reserved ones. */
+START_TEST(test_huge_domids)
+{
+    static const domid_t ids[] = { 3, 100, EV_NODOM, DOMID_IO, DOMID_XEN, DOMID_COW,
+                                   DOMID_INVALID, DOMID_IDLE, 0xFFFF };
+    struct fix f;
+    fix_setup(&f);
+    for (unsigned int i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        for (domid_t who = 0; who < 2; who++) {
+            evtchn_status_t st;
+            ck_assert_int_eq(ev_alloc_unbound(f.sim, who, ids[i], 0), -ESRCH);
+            ck_assert_int_eq(ev_bind_interdomain(f.sim, who, ids[i], 1), -ESRCH);
+            ck_assert_int_eq(ev_status(f.sim, who, ids[i], 1, &st), -ESRCH);
+            ck_assert_int_eq(ev_reset(f.sim, who, ids[i]), -ESRCH);
+        }
+    }
+    fix_teardown(&f);
+}
+END_TEST
+
+/* Every implemented command with a bad argument pointer: -EFAULT (§1.3). */
+static const int all_cmds[] = { EVTCHNOP_bind_interdomain, EVTCHNOP_bind_virq, EVTCHNOP_close,
+                                EVTCHNOP_send, EVTCHNOP_status, EVTCHNOP_alloc_unbound,
+                                EVTCHNOP_bind_ipi, EVTCHNOP_bind_vcpu, EVTCHNOP_unmask,
+                                EVTCHNOP_reset };
+
+START_TEST(test_efault)
+{
+    struct fix f;
+    fix_setup(&f);
+    long pg = sysconf(_SC_PAGESIZE);
+    uint8_t *two = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(two, MAP_FAILED);
+    ck_assert_int_eq(mprotect(two + pg, pg, PROT_NONE), 0);
+    /* One byte before the inaccessible page: every arg straddles it. */
+    void *straddle = two + pg - 1;
+    void *bad[] = { NULL, (void *)1, (void *)(uintptr_t)0x1000, two + pg,
+                    (void *)(uintptr_t)0xffff800000000000ull, straddle };
+
+    for (unsigned int c = 0; c < sizeof(all_cmds) / sizeof(all_cmds[0]); c++) {
+        for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            long rc = ev_hc(f.sim, 1, all_cmds[c], bad[i]);
+            ck_assert_msg(rc == -EFAULT, "%s with arg %p returned %s, expected -EFAULT",
+                          op_name(all_cmds[c]), bad[i], xensim_strerror((int)rc));
+        }
+    }
+    /* Unknown commands do not read their argument. */
+    ck_assert_int_eq(ev_hc(f.sim, 1, 77, NULL), -ENOSYS);
+    /* Nothing happened to anyone's ports. */
+    munmap(two, 2 * pg);
+    fix_teardown(&f);
+}
+END_TEST
+
+/* OUT fields are written back after the op has taken effect: a read-only
+ * argument gives -EFAULT but the port was allocated (§1.3). */
+START_TEST(test_efault_on_copy_back)
+{
+    struct fix f;
+    fix_setup(&f);
+    long pg = sysconf(_SC_PAGESIZE);
+    evtchn_alloc_unbound_t *a = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(a, MAP_FAILED);
+    a->dom = SELF;
+    a->remote_dom = 0;
+    a->port = SENTINEL;
+    ck_assert_int_eq(mprotect(a, pg, PROT_READ), 0);
+    ck_assert_int_eq(ev_hc(f.sim, 1, EVTCHNOP_alloc_unbound, a), -EFAULT);
+    ck_assert_uint_eq(a->port, SENTINEL);
+    evtchn_status_t st;
+    ck_assert_int_eq(ev_state(f.sim, 1, 3, &st), UNB);
+    ck_assert_int_eq(ev_close(f.sim, 1, 3), 0);
+    munmap(a, pg);
+    fix_teardown(&f);
+}
+END_TEST
+
+/* Hypercalls from a host thread that is not a vCPU: -EPERM (guest.h). */
+static void *host_thread_calls(void *p)
+{
+    long *rc = p;
+    evtchn_alloc_unbound_t a = { .dom = SELF, .remote_dom = 0 };
+    evtchn_send_t s = { .port = 1 };
+    evtchn_status_t st = { .dom = SELF, .port = 1 };
+    struct callback_register cb = { .type = CALLBACKTYPE_event };
+    gnttab_query_size_t q = { .dom = SELF };
+    rc[0] = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &a);
+    rc[1] = HYPERVISOR_event_channel_op(EVTCHNOP_send, &s);
+    rc[2] = HYPERVISOR_event_channel_op(EVTCHNOP_status, &st);
+    rc[3] = HYPERVISOR_event_channel_op(EVTCHNOP_send, NULL);
+    rc[4] = HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    rc[5] = HYPERVISOR_sched_op(SCHEDOP_block, NULL);
+    rc[6] = HYPERVISOR_set_timer_op(1);
+    rc[7] = HYPERVISOR_callback_op(CALLBACKOP_register, &cb);
+    rc[8] = HYPERVISOR_grant_table_op(GNTTABOP_query_size, &q, 1);
+    rc[9] = xensim_evtchn_send(1);
+    rc[10] = xensim_evtchn_alloc_unbound(0);
+    rc[11] = xensim_evtchn_close(1);
+    return NULL;
+}
+
+START_TEST(test_non_vcpu_thread)
+{
+    struct fix f;
+    fix_setup(&f);
+    long rc[12];
+    /* the test's own thread, and a fresh host thread */
+    host_thread_calls(rc);
+    for (int i = 0; i < 12; i++)
+        ck_assert_msg(rc[i] == -EPERM, "call %d from the test thread returned %ld", i, rc[i]);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, host_thread_calls, rc), 0);
+    pthread_join(t, NULL);
+    for (int i = 0; i < 12; i++)
+        ck_assert_msg(rc[i] == -EPERM, "call %d from a host thread returned %ld", i, rc[i]);
+    fix_teardown(&f);
+}
+END_TEST
+
+/* The guest wrappers return the port or Xen's errno. */
+struct wrap_res { long au, bi, bv, bp, se, cl1, cl2, cl3, cl4, bad; };
+
+static void wrappers_fn(void *p)
+{
+    struct wrap_res *w = p;
+    w->au = xensim_evtchn_alloc_unbound(DOMID_SELF);
+    w->bi = xensim_evtchn_bind_interdomain(DOMID_SELF, (evtchn_port_t)w->au);
+    w->bv = xensim_evtchn_bind_virq(VIRQ_DEBUG, 0);
+    w->bp = xensim_evtchn_bind_ipi(0);
+    w->se = xensim_evtchn_send((evtchn_port_t)w->au);
+    w->cl1 = xensim_evtchn_close((evtchn_port_t)w->bp);
+    w->cl2 = xensim_evtchn_close((evtchn_port_t)w->bv);
+    w->cl3 = xensim_evtchn_close((evtchn_port_t)w->bi);
+    w->cl4 = xensim_evtchn_close((evtchn_port_t)w->au);
+    w->bad = xensim_evtchn_bind_virq(VIRQ_DEBUG, 7);
+}
+
+START_TEST(test_guest_wrappers)
+{
+    struct fix f;
+    fix_setup(&f);
+    struct wrap_res w;
+    th_call(f.sim, 2, 0, wrappers_fn, &w);
+    ck_assert_int_eq(w.au, 3);
+    ck_assert_int_eq(w.bi, 4);
+    ck_assert_int_eq(w.bv, 5);
+    ck_assert_int_eq(w.bp, 6);
+    ck_assert_int_eq(w.se, 0);
+    ck_assert_int_eq(w.cl1, 0);
+    ck_assert_int_eq(w.cl2, 0);
+    ck_assert_int_eq(w.cl3, 0);
+    ck_assert_int_eq(w.cl4, 0);
+    ck_assert_int_eq(w.bad, -ENOENT);
+    fix_teardown(&f);
+}
+END_TEST
+
+static Suite *ops_suite(void)
+{
+    Suite *s = suite_create("evtchn_ops");
+    TCase *t = tcase_create("scripts");
+    tcase_add_test(t, test_lifecycle);
+    tcase_add_test(t, test_xsm_and_reset);
+    tcase_add_test(t, test_virq_rules);
+    tcase_add_test(t, test_ipi_and_bind_vcpu);
+    tcase_add_test(t, test_enosys);
+    suite_add_tcase(s, t);
+
+    t = tcase_create("limits");
+    tcase_add_test(t, test_enospc_1024);
+    tcase_add_test(t, test_enospc_4096);
+    tcase_add_test(t, test_enospc_cap);
+    tcase_add_test(t, test_enospc_cap_64);
+    tcase_add_test(t, test_enospc_cap_above_abi);
+    suite_add_tcase(s, t);
+
+    t = tcase_create("bad_input");
+    tcase_add_test(t, test_out_of_range_ports);
+    tcase_add_test(t, test_huge_domids);
+    tcase_add_test(t, test_efault);
+    tcase_add_test(t, test_efault_on_copy_back);
+    tcase_add_test(t, test_non_vcpu_thread);
+    tcase_add_test(t, test_guest_wrappers);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(ops_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,9 @@
+/* The `xensim` verbs; each is a main() of its own. */
+#ifndef XENSIM_TOOLS_COMMANDS_H
+#define XENSIM_TOOLS_COMMANDS_H
+
+int xensim_cmd_demo(int argc, char **argv);
+int xensim_cmd_serve(int argc, char **argv);
+int xensim_cmd_env(int argc, char **argv);
+
+#endif
