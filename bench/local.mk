@@ -20,3 +20,13 @@ bench_baselines_LDADD = $(BENCH_LDADD)
 #   bench_evtchn_LDADD = libxensim.la $(BENCH_LDADD)
 
 CLEANFILES += $(BENCHES)
+
+# evtchn: round trip and scale (the core)
+BENCHES += bench/bench_evtchn
+bench_bench_evtchn_SOURCES = bench/bench_evtchn.c
+bench_bench_evtchn_LDADD = libxensim.la $(BENCH_LDADD)
+
+# gnttab: map+unmap of 1 and 32 pages per hypercall, strict and fast
+BENCHES += bench/bench_gnttab
+bench_bench_gnttab_SOURCES = bench/bench_gnttab.c
+bench_bench_gnttab_LDADD = libxensim.la $(BENCH_LDADD)

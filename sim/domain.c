@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sys/resource.h>
 #include <time.h>
 #include "sim.h"
 
@@ -74,6 +75,13 @@ struct xensim *xensim_create(const struct xensim_config *cfg)
     if (!sim)
         return NULL;
     sim_rcu_ensure();
+    /* Each domain holds a memfd and each host process handle an eventfd:
+     * thousands of domains need more than the default soft limit. */
+    struct rlimit rl;
+    if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     pthread_mutex_init(&sim->lock, NULL);
     pthread_cond_init(&sim->cond, NULL);
     pthread_mutex_init(&sim->fault_lock, NULL);
@@ -97,6 +105,7 @@ static void domain_free_rcu(struct rcu_head *head)
     gnttab_domain_free(d);
     evtchn_domain_free(d);
     domain_memory_free(d);
+    guest_irq_free(d);
     free(d->guest_ref_free);
     free(d);
 }
@@ -497,8 +506,11 @@ void xensim_destroy(struct xensim *sim)
     if (!sim)
         return;
     sim_rcu_ensure();
-    /* Guests first, dom0 last: back ends outlive their front ends. */
+    /* Guests first, then xenstored (it runs in dom0), then dom0: back ends
+     * outlive their front ends. */
     for (int id = DOMID_FIRST_RESERVED - 1; id >= 0; id--) {
+        if (id == 0)
+            xenstored_stop(sim);
         sim_lock(&sim->lock);
         struct domain *d = sim->domains[id];
         sim_unlock(&sim->lock);

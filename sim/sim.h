@@ -215,6 +215,9 @@ struct domain {
      * is freed when this drops to zero. */
     _Atomic unsigned int foreign_maps;
 
+    /* Guest-side interrupt layer (guest_irq.c): a handler per port. */
+    struct guest_irq *irq;              /* [evtchn_ops->nr_ports], lazily */
+
     /* Guest-side helper state (guest_gnttab.c). */
     pthread_mutex_t guest_lock;
     uint32_t *guest_ref_free;           /* free-ref stack for xensim_gnttab_alloc_ref */
@@ -256,6 +259,7 @@ struct xensim {
     void (*on_domain_built)(struct xensim *sim, struct domain *d);
     void (*on_domain_released)(struct xensim *sim, domid_t domid);
     void *xs;
+    struct xenstored *xenstored;        /* xenstored.c, when started */
 };
 
 /* futex.c: the one place that sleeps and wakes threads. */
@@ -346,6 +350,12 @@ int timer_start(struct xensim *sim);
 void timer_stop(struct xensim *sim);
 void timer_set(struct vcpu *v, uint64_t deadline);
 void timer_cancel_domain(struct domain *d);
+
+/* xenstored.c */
+void xenstored_stop(struct xensim *sim);
+
+/* guest_irq.c */
+void guest_irq_free(struct domain *d);
 
 /* hostdev_evtchn.c: delivery to a host consumer instead of a vCPU. */
 void evtchn_dev_deliver(struct xensim_evtchn_dev *dev, evtchn_port_t port);

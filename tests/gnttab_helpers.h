@@ -14,8 +14,10 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include "harness.h"
+#include <xensim/hostdev.h>
 
 /* A domain id no domain has (below DOMID_FIRST_RESERVED). */
 #define GT_NODOM ((domid_t)0x7FEF)

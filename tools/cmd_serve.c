@@ -1,0 +1,145 @@
+/*
+ * `xensim serve` runs a simulator with dom0 and N idle guests and its
+ * XenStore on DIR/socket; `xensim env` prints what points Xen's tools at
+ * it. Relies on the embedding API and sim/xenstore's daemon.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xensim/xensim.h>
+#include "xenstore/xs_daemon.h"
+#include "commands.h"
+
+static int parse_args(int argc, char **argv, const char **dir, long *num, const char *numopt)
+{
+    static const struct option opts[] = {
+        { "dir", required_argument, NULL, 'd' },
+        { "domains", required_argument, NULL, 'n' },
+        { "domid", required_argument, NULL, 'i' },
+        { NULL, 0, NULL, 0 },
+    };
+    int ch;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *end;
+
+        switch (ch) {
+        case 'd':
+            *dir = optarg;
+            break;
+        case 'n':
+        case 'i':
+            if ((ch == 'n') != !strcmp(numopt, "domains"))
+                return -1;
+            *num = strtol(optarg, &end, 10);
+            if (*end || !*optarg || *num < 0 || *num >= DOMID_FIRST_RESERVED)
+                return -1;
+            break;
+        default:
+            return -1;
+        }
+    }
+    return *dir && optind == argc ? 0 : -1;
+}
+
+int xensim_cmd_env(int argc, char **argv)
+{
+    const char *dir = NULL;
+    long domid = 0;
+
+    if (parse_args(argc, argv, &dir, &domid, "domid")) {
+        fprintf(stderr, "usage: xensim env --dir DIR --domid N\n");
+        return 2;
+    }
+    /* Each guest has a socket of its own; dom0's is the standard one. */
+    if (domid)
+        printf("export XENSTORED_PATH='%s/socket.%ld'\n", dir, domid);
+    else
+        printf("export XENSTORED_PATH='%s/socket'\n", dir);
+    printf("unset XENSTORED_RUNDIR\n");
+    return 0;
+}
+
+int xensim_cmd_serve(int argc, char **argv)
+{
+    const char *dir = NULL;
+    long n = 0;
+    char path[PATH_MAX];
+    struct xensim *sim;
+    struct xensim_config scfg = { .quiet = true };
+    struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true };
+    struct xs_hostdev *hd;
+    struct xs_daemon *xs;
+    struct xs_daemon_config xcfg = { .quiet = true };
+    sigset_t sigs;
+    int sig, rc = 1, dom;
+
+    if (parse_args(argc, argv, &dir, &n, "domains")) {
+        fprintf(stderr, "usage: xensim serve --dir DIR [--domains N]\n");
+        return 2;
+    }
+    /* Every thread made from here on leaves these to sigwait(). */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    sim = xensim_create(&scfg);
+    if (!sim || (dom = xensim_domain_create(sim, &d0)) < 0) {
+        fprintf(stderr, "xensim serve: cannot create the simulator\n");
+        return 1;
+    }
+    hd = xs_hostdev_open(sim);
+    xcfg.ring_ops = hd ? &xs_hostdev_ops : NULL;
+    xcfg.ring_ctx = hd;
+    xs = xs_daemon_create(&xcfg);
+    snprintf(path, sizeof(path), "%s/socket", dir);
+    if (xs_daemon_listen(xs, path)) {
+        fprintf(stderr, "xensim serve: cannot listen on %s: %s\n", path, strerror(errno));
+        goto out;
+    }
+    for (long i = 1; i <= n; i++) {
+        snprintf(path, sizeof(path), "%s/socket.%ld", dir, i);
+        if (xs_daemon_listen_as(xs, path, i)) {
+            fprintf(stderr, "xensim serve: cannot listen on %s\n", path);
+            goto out;
+        }
+    }
+    if (xs_daemon_start(xs)) {
+        fprintf(stderr, "xensim serve: cannot start XenStore\n");
+        goto out;
+    }
+    xs_sim_attach(sim, xs);
+    for (long i = 1; i <= n; i++) {
+        char name[32];
+        struct xensim_domain_config cfg = { .name = name };
+
+        snprintf(name, sizeof(name), "guest%ld", i);
+        dom = xensim_domain_create(sim, &cfg);
+        if (dom < 0 || xensim_domain_unpause(sim, dom)) {
+            fprintf(stderr, "xensim serve: cannot build guest %ld: %s\n", i,
+                    xensim_strerror(dom < 0 ? dom : -EINVAL));
+            goto out;
+        }
+    }
+    printf("ready\n");
+    fflush(stdout);
+    while (sigwait(&sigs, &sig))
+        ;
+    rc = 0;
+out:
+    xs_sim_detach(sim);
+    xs_daemon_destroy(xs);
+    xs_hostdev_close(hd);
+    xensim_destroy(sim);
+    return rc;
+}

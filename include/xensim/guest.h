@@ -80,6 +80,20 @@ bool xensim_evtchn_is_masked(evtchn_port_t port);
  * this vCPU's selector, lowest first; repeats while upcall_pending is set
  * again. The handler acks (clears pending) itself. Returns ports handled. */
 unsigned int xensim_evtchn_scan(void (*handler)(evtchn_port_t port, void *arg), void *arg);
+/*
+ * The PV kernel's interrupt layer (Linux's bind_evtchn_to_irqhandler):
+ * one upcall per vCPU scans the bitmaps and calls each port's handler, in
+ * upcall context (events masked). xensim_irq_bind registers that upcall on
+ * the calling vCPU, enables its events and unmasks the port; events are
+ * delivered to the port's notify vCPU (0 unless moved with
+ * EVTCHNOP_bind_vcpu), so bind from the vCPU that should take them.
+ * The handler acks: the layer clears the pending bit before calling it.
+ */
+typedef void (*xensim_irq_handler_t)(evtchn_port_t port, void *arg);
+int xensim_irq_bind(evtchn_port_t port, xensim_irq_handler_t handler, void *arg);
+/* Masks the port and forgets its handler (it does not close the port). */
+void xensim_irq_unbind(evtchn_port_t port);
+
 /* Convenience wrappers over HYPERVISOR_event_channel_op. They return the
  * port (>0) or a negative errno. */
 long xensim_evtchn_alloc_unbound(domid_t remote);

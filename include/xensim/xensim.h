@@ -106,6 +106,13 @@ void xensim_wait_all_shutdown(struct xensim *sim);
 int xensim_domain_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
                        void (*fn)(void *), void *arg);
 
+/* Starts xenstored in dom0 (which must exist): every domain's store ring is
+ * served, and each domain is introduced at build (its home
+ * /local/domain/<id> holds domid and name) and released at death. With a
+ * socket_path, host programs (libxenstore, xenstore-utils) can connect
+ * there as dom0. Stopped by xensim_destroy(). */
+int xensim_xenstore_start(struct xensim *sim, const char *socket_path);
+
 /* A guest fault report (strict grant mappings): who faulted where. */
 struct xensim_fault {
     domid_t domid;            /* the domain that faulted (and was crashed) */

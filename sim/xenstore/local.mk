@@ -10,3 +10,14 @@ libxsd_la_LIBADD = $(URCU_LIBS) $(PTHREAD_LIBS)
 libxensim_la_LIBADD += libxsd.la
 
 XENSIM_CMD_SOURCES += tools/cmd_serve.c
+
+# Tests: each Check suite forks its cases with a timeout.
+XS_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+XS_TEST_LDADD = libxsd.la $(CHECK_LIBS) $(URCU_LIBS) $(PTHREAD_LIBS)
+
+check_PROGRAMS += tests/xenstore/test_xs_conformance
+TESTS += tests/xenstore/test_xs_conformance
+tests_xenstore_test_xs_conformance_SOURCES = tests/xenstore/test_xs_conformance.c \
+	tests/xenstore/xs_test.h
+tests_xenstore_test_xs_conformance_CFLAGS = $(XS_TEST_CFLAGS)
+tests_xenstore_test_xs_conformance_LDADD = $(XS_TEST_LDADD)

@@ -1,0 +1,620 @@
+/*
+ * Grant table conformance (spec §2): map and unmap with every check in
+ * Xen's order, pins and GTF_* bits, maptrack handles, table ops, versions
+ * and bad input. Every case runs in both mapping modes (a loop test).
+ */
+#include <sys/mman.h>
+#include <unistd.h>
+#include "gnttab_helpers.h"
+
+static const uint32_t RW = GNTMAP_host_map;
+static const uint32_t RO = GNTMAP_host_map | GNTMAP_readonly;
+
+START_TEST(map_rw_then_unmap)
+{
+    struct gt_fix f = gt_fix_new(GT_MODE);
+    struct gt_grant g = gt_grant(f.sim, f.a, f.b, false);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access);
+
+    gnttab_map_grant_ref_t m;
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RW, &m), GNTST_okay);
+    ck_assert_uint_ne(m.host_addr, 0);
+    ck_assert_uint_eq(m.dev_bus_addr, (uint64_t)g.pfn << 12);
+    /* Fast mode hands out the granter's own page; strict mode an alias. */
+    if (GT_MODE == XENSIM_GNTTAB_FAST)
+        ck_assert_ptr_eq((void *)(uintptr_t)m.host_addr, g.page);
+    else
+        ck_assert_ptr_ne((void *)(uintptr_t)m.host_addr, g.page);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_reading | GTF_writing);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 1);
+    ck_assert_uint_eq(gt_pins(f.sim, f.a), 1);
+
+    /* Both sides see one page. */
+    uint8_t v = 0x5a;
+    ck_assert_int_eq(gt_guest_access(f.sim, f.b, (void *)(uintptr_t)m.host_addr, true, &v), 0);
+    ck_assert_uint_eq(g.page[0], 0x5a);
+    g.page[1] = 0xa5;
+    ck_assert_int_eq(gt_guest_access(f.sim, f.b, (uint8_t *)(uintptr_t)m.host_addr + 1,
+                                     false, &v), 0);
+    ck_assert_uint_eq(v, 0xa5);
+
+    gt_unmap_ok(f.sim, f.b, &m);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 0);
+    ck_assert_uint_eq(gt_pins(f.sim, f.a), 0);
+    ck_assert_int_eq(gt_end_access(f.sim, f.a, g.ref), 0);
+    ck_assert_int_eq(gt_flags(&g), 0);
+    th_sim_free_checked(f.sim);
+}
+END_TEST
+
+START_TEST(map_readonly)
+{
+    struct gt_fix f = gt_fix_new(GT_MODE);
+    struct gt_grant g = gt_grant(f.sim, f.a, f.b, true);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_readonly);
+
+    /* A writable map of a read-only grant: refused, entry untouched. */
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RW, NULL), GNTST_general_error);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_readonly);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 0);
+
+    gnttab_map_grant_ref_t m;
+    g.page[7] = 77;
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RO, &m), GNTST_okay);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_readonly | GTF_reading);
+    uint8_t v = 0;
+    ck_assert_int_eq(gt_guest_access(f.sim, f.b, (uint8_t *)(uintptr_t)m.host_addr + 7,
+                                     false, &v), 0);
+    ck_assert_uint_eq(v, 77);
+    gt_unmap_ok(f.sim, f.b, &m);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_readonly);
+    th_sim_free_checked(f.sim);
+}
+END_TEST
+
+/* GTF_writing goes with the last writable pin, GTF_reading with the last. */
+START_TEST(busy_bits_follow_pins)
+{
+    struct gt_fix f = gt_fix_new(GT_MODE);
+    struct gt_grant g = gt_grant(f.sim, f.a, f.b, false);
+    gnttab_map_grant_ref_t ro, rw1, rw2;
+
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RO, &ro), GNTST_okay);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_reading);
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RW, &rw1), GNTST_okay);
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RW, &rw2), GNTST_okay);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_reading | GTF_writing);
+    ck_assert_uint_eq(gt_pins(f.sim, f.a), 3);
+    gt_unmap_ok(f.sim, f.b, &rw1);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_reading | GTF_writing);
+    gt_unmap_ok(f.sim, f.b, &rw2);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_reading);
+    gt_unmap_ok(f.sim, f.b, &ro);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access);
+    th_sim_free_checked(f.sim);
+}
+END_TEST
+
+/* One row per map failure: how the entry is set up, the op, the status. */
+enum setup { S_NONE, S_TRANSFER, S_SUBPAGE, S_BADFRAME, S_WRONG_DOMID, S_PINNED_OTHER };
+
+struct map_row {
+    const char *what;
+    enum setup setup;
+    uint32_t flags;
+    domid_t dom;          /* 0: the granter */
+    grant_ref_t ref;      /* 0: the granted ref */
+    int16_t status;
+};
+
+static const struct map_row map_rows[] = {
+    { "no host or device flag", S_NONE, GNTMAP_readonly, 0, 0, GNTST_bad_gntref },
+    { "DOMID_SELF is refused", S_NONE, RW, DOMID_SELF, 0, GNTST_bad_domain },
+    { "no such domain", S_NONE, RW, GT_NODOM, 0, GNTST_bad_domain },
+    { "reserved domid", S_NONE, RW, DOMID_IO, 0, GNTST_bad_domain },
+    { "ref past the table", S_NONE, RW, 0, 512, GNTST_bad_gntref },
+    { "huge ref", S_NONE, RW, 0, 0xffffffffu, GNTST_bad_gntref },
+    { "never granted", S_NONE, RW, 0, 300, GNTST_general_error },
+    { "accept_transfer type", S_TRANSFER, RW, 0, 0, GNTST_general_error },
+    { "sub-page entry", S_SUBPAGE, RW, 0, 0, GNTST_general_error },
+    { "frame not guest RAM", S_BADFRAME, RW, 0, 0, GNTST_bad_page },
+    { "granted to another domain", S_WRONG_DOMID, RW, 0, 0, GNTST_general_error },
+    { "pinned by another domain", S_PINNED_OTHER, RO, 0, 0, GNTST_general_error },
+    { "contains_pte", S_NONE, RW | GNTMAP_contains_pte, 0, 0, GNTST_general_error },
+};
+
+START_TEST(map_failures)
+{
+    for (size_t r = 0; r < sizeof(map_rows) / sizeof(map_rows[0]); r++) {
+        const struct map_row *row = &map_rows[r];
+        struct gt_fix f = gt_fix_new(GT_MODE);
+        struct gt_grant g = gt_grant(f.sim, f.a, f.b, false);
+        grant_entry_v1_t *e = &g.ents[g.ref];
+        gnttab_map_grant_ref_t other = { 0 };
+        switch (row->setup) {
+        case S_NONE:
+            break;
+        case S_TRANSFER:
+            e->flags = GTF_accept_transfer;
+            break;
+        case S_SUBPAGE:
+            e->flags = GTF_permit_access | GTF_sub_page;
+            break;
+        case S_BADFRAME:
+            e->frame = 0x7fffffff;
+            break;
+        case S_WRONG_DOMID:
+            e->domid = f.c;
+            break;
+        case S_PINNED_OTHER:
+            /* c maps it, then the granter rewrites the grantee under it. */
+            e->domid = f.c;
+            ck_assert_int_eq(gt_map(f.sim, f.c, f.a, g.ref, RO, &other), GNTST_okay);
+            e->domid = f.b;
+            break;
+        }
+        uint16_t before = gt_flags(&g);
+        unsigned int pins = gt_pins(f.sim, f.a);
+        gnttab_map_grant_ref_t m;
+        int16_t st = gt_map(f.sim, f.b, row->dom ? row->dom : f.a,
+                            row->ref ? row->ref : (grant_ref_t)g.ref, row->flags, &m);
+        ck_assert_msg(st == row->status, "%s (%s): status %d, want %d", row->what,
+                      GT_MODE_NAME(GT_MODE), st, row->status);
+        ck_assert_msg(gt_flags(&g) == before, "%s: flags %#x -> %#x", row->what, before,
+                      gt_flags(&g));
+        ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 0);
+        ck_assert_uint_eq(gt_pins(f.sim, f.a), pins);
+        if (row->setup == S_PINNED_OTHER)
+            gt_unmap_ok(f.sim, f.c, &other);
+        th_sim_free_checked(f.sim);
+    }
+}
+END_TEST
+
+/* A grant that changes under the pin is caught by the cmpxchg: a revoked
+ * entry can no longer be mapped. */
+START_TEST(map_after_revoke)
+{
+    struct gt_fix f = gt_fix_new(GT_MODE);
+    struct gt_grant g = gt_grant(f.sim, f.a, f.b, false);
+    ck_assert_int_eq(gt_end_access(f.sim, f.a, g.ref), 0);
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RW, NULL), GNTST_general_error);
+    ck_assert_int_eq(gt_flags(&g), 0);
+    th_sim_free_checked(f.sim);
+}
+END_TEST
+
+START_TEST(end_access_while_mapped)
+{
+    struct gt_fix f = gt_fix_new(GT_MODE);
+    struct gt_grant g = gt_grant(f.sim, f.a, f.b, false);
+    gnttab_map_grant_ref_t m;
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RO, &m), GNTST_okay);
+    ck_assert_int_eq(gt_end_access(f.sim, f.a, g.ref), -EBUSY);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_reading);
+    gt_unmap_ok(f.sim, f.b, &m);
+    ck_assert_int_eq(gt_end_access(f.sim, f.a, g.ref), 0);
+    ck_assert_int_eq(gt_flags(&g), 0);
+    th_sim_free_checked(f.sim);
+}
+END_TEST
+
+/* The same ref mapped many times: one handle each, handles reused after
+ * unmap, and a pin counter that would pass 127 refuses. */
+START_TEST(many_maps_one_ref)
+{
+    struct gt_fix f = gt_fix_new(GT_MODE);
+    struct gt_grant g = gt_grant(f.sim, f.a, f.b, true);
+    static gnttab_map_grant_ref_t m[129];
+    for (int i = 0; i < 128; i++) {
+        ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RO, &m[i]), GNTST_okay);
+        for (int j = 0; j < i; j++)
+            ck_assert_uint_ne(m[i].handle, m[j].handle);
+    }
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RO, &m[128]), GNTST_general_error);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 128);
+    ck_assert_uint_eq(gt_pins(f.sim, f.a), 128);
+
+    grant_handle_t freed = m[40].handle;
+    gt_unmap_ok(f.sim, f.b, &m[40]);
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RO, &m[40]), GNTST_okay);
+    ck_assert_uint_eq(m[40].handle, freed);
+    for (int i = 0; i < 128; i++)
+        gt_unmap_ok(f.sim, f.b, &m[i]);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_readonly);
+    th_sim_free_checked(f.sim);
+}
+END_TEST
+
+START_TEST(unmap_failures)
+{
+    struct gt_fix f = gt_fix_new(GT_MODE);
+    struct gt_grant g = gt_grant(f.sim, f.a, f.b, false);
+    gnttab_map_grant_ref_t m;
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RW, &m), GNTST_okay);
+
+    ck_assert_int_eq(gt_unmap(f.sim, f.b, 0xffffffffu, m.host_addr, 0), GNTST_bad_handle);
+    ck_assert_int_eq(gt_unmap(f.sim, f.b, 100000, m.host_addr, 0), GNTST_bad_handle);
+    ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle + 1, m.host_addr, 0), GNTST_bad_handle);
+    /* Another domain's handle numbers are its own. */
+    ck_assert_int_eq(gt_unmap(f.sim, f.c, m.handle, m.host_addr, 0), GNTST_bad_handle);
+    ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle, m.host_addr, m.dev_bus_addr + 4096),
+                     GNTST_bad_dev_addr);
+    ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle, m.host_addr + 4096, 0),
+                     GNTST_general_error);
+    /* Nothing named, nothing unmapped, and still okay. */
+    ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle, 0, 0), GNTST_okay);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 1);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_reading | GTF_writing);
+
+    gt_unmap_ok(f.sim, f.b, &m);
+    ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle, m.host_addr, 0), GNTST_bad_handle);
+    th_sim_free_checked(f.sim);
+}
+END_TEST
+
+/* Host and device kinds are pinned and torn down separately. */
+START_TEST(device_and_host_kinds)
+{
+    struct gt_fix f = gt_fix_new(GT_MODE);
+    struct gt_grant g = gt_grant(f.sim, f.a, f.b, false);
+    gnttab_map_grant_ref_t m;
+
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, GNTMAP_device_map, &m), GNTST_okay);
+    ck_assert_uint_eq(m.dev_bus_addr, (uint64_t)g.pfn << 12);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_reading | GTF_writing);
+    ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle, 0, m.dev_bus_addr), GNTST_okay);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 0);
+
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref,
+                            GNTMAP_device_map | GNTMAP_host_map | GNTMAP_readonly, &m),
+                     GNTST_okay);
+    ck_assert_uint_eq(gt_pins(f.sim, f.a), 2);
+    ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle, m.host_addr, 0), GNTST_okay);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 1);
+    ck_assert_uint_eq(gt_pins(f.sim, f.a), 1);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_reading);
+    ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle, 0, m.dev_bus_addr), GNTST_okay);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 0);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access);
+    th_sim_free_checked(f.sim);
+}
+END_TEST
+
+/* max_maptrack_frames = 1: 256 handles, then GNTST_no_space, which Xen
+ * checks before the ref. */
+START_TEST(maptrack_exhaustion)
+{
+    struct xensim *sim = th_sim_new();
+    domid_t a = th_domain(sim, "granter", false, GT_MODE);
+    struct xensim_domain_config cfg = {
+        .name = "small", .gnttab_mode = GT_MODE, .max_maptrack_frames = 1,
+    };
+    domid_t b = th_domain_cfg(sim, &cfg);
+    /* Three refs, so that no pin counter gets near its limit of 128. */
+    struct gt_grant g = gt_grant(sim, a, b, true);
+    struct gt_grant g1 = gt_grant(sim, a, b, true), g2 = gt_grant(sim, a, b, true);
+    grant_ref_t refs[3] = { (grant_ref_t)g.ref, (grant_ref_t)g1.ref, (grant_ref_t)g2.ref };
+    static gnttab_map_grant_ref_t m[256];
+    for (int i = 0; i < 256; i++)
+        ck_assert_int_eq(gt_map(sim, b, a, refs[i % 3], RO, &m[i]), GNTST_okay);
+    ck_assert_uint_eq(gt_maptrack(sim, b), 256);
+    ck_assert_int_eq(gt_map(sim, b, a, g.ref, RO, NULL), GNTST_no_space);
+    ck_assert_int_eq(gt_map(sim, b, a, 100000, RO, NULL), GNTST_no_space);
+    ck_assert_int_eq(gt_map(sim, b, GT_NODOM, g.ref, RO, NULL), GNTST_bad_domain);
+    gt_unmap_ok(sim, b, &m[3]);
+    ck_assert_int_eq(gt_map(sim, b, a, g.ref, RO, &m[3]), GNTST_okay);
+    for (int i = 0; i < 256; i++)
+        gt_unmap_ok(sim, b, &m[i]);
+    th_sim_free_checked(sim);
+}
+END_TEST
+
+/* Statuses are per element; the hypercall itself returns 0. */
+START_TEST(map_batch)
+{
+    struct gt_fix f = gt_fix_new(GT_MODE);
+    struct gt_grant g[4];
+    for (int i = 0; i < 4; i++)
+        g[i] = gt_grant(f.sim, f.a, f.b, i & 1);
+    gnttab_map_grant_ref_t ops[40];
+    memset(ops, 0, sizeof(ops));
+    for (int i = 0; i < 40; i++) {
+        ops[i].dom = f.a;
+        ops[i].ref = (grant_ref_t)g[i % 4].ref;
+        ops[i].flags = RO;
+    }
+    ops[5].dom = GT_NODOM;
+    ops[17].ref = 511;
+    ops[33].flags = 0;
+    ops[34].flags = RW;   /* g[2] is writable: fine */
+    ops[35].flags = RW;   /* g[3] is read-only: refused */
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_map_grant_ref, ops, 40), 0);
+    unsigned int ok = 0;
+    for (int i = 0; i < 40; i++) {
+        int16_t want = i == 5 ? GNTST_bad_domain : i == 17 ? GNTST_general_error
+                     : i == 33 ? GNTST_bad_gntref : i == 35 ? GNTST_general_error
+                     : GNTST_okay;
+        ck_assert_msg(ops[i].status == want, "op %d: %d want %d", i, ops[i].status, want);
+        ok += ops[i].status == GNTST_okay;
+    }
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), ok);
+    gnttab_unmap_grant_ref_t un[40];
+    for (int i = 0; i < 40; i++)
+        un[i] = (gnttab_unmap_grant_ref_t){
+            .host_addr = ops[i].status == GNTST_okay ? ops[i].host_addr : 1,
+            .handle = ops[i].status == GNTST_okay ? ops[i].handle : 0xfffffff0u,
+        };
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_unmap_grant_ref, un, 40), 0);
+    for (int i = 0; i < 40; i++)
+        ck_assert_int_eq(un[i].status,
+                         ops[i].status == GNTST_okay ? GNTST_okay : GNTST_bad_handle);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(gt_flags(&g[i]), GTF_permit_access | ((i & 1) ? GTF_readonly : 0));
+    th_sim_free_checked(f.sim);
+}
+END_TEST
+
+/* The builder's reserved refs: 1 (xenstore) and 0 (console) for dom0. */
+START_TEST(reserved_refs)
+{
+    struct gt_fix f = gt_fix_new(GT_MODE);
+    struct xensim_domain_info ia = gt_info(f.sim, f.a);
+    gnttab_map_grant_ref_t m;
+    ck_assert_int_eq(gt_map(f.sim, 0, f.a, GNTTAB_RESERVED_XENSTORE, RW, &m), GNTST_okay);
+    ck_assert_uint_eq(m.dev_bus_addr, (uint64_t)ia.store_pfn << 12);
+    gt_unmap_ok(f.sim, 0, &m);
+    ck_assert_int_eq(gt_map(f.sim, 0, f.a, GNTTAB_RESERVED_CONSOLE, RW, &m), GNTST_okay);
+    ck_assert_uint_eq(m.dev_bus_addr, (uint64_t)ia.console_pfn << 12);
+    gt_unmap_ok(f.sim, 0, &m);
+    /* Granted to dom0, not to b. */
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, GNTTAB_RESERVED_XENSTORE, RW, NULL),
+                     GNTST_general_error);
+    th_sim_free_checked(f.sim);
+}
+END_TEST
+
+START_TEST(setup_and_query)
+{
+    struct gt_fix f = gt_fix_new(GT_MODE);
+    struct xensim_domain_info ia = gt_info(f.sim, f.a);
+    gnttab_query_size_t q = { .dom = DOMID_SELF, .status = 99 };
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_query_size, &q, 1), 0);
+    ck_assert_int_eq(q.status, GNTST_okay);
+    ck_assert_uint_eq(q.nr_frames, 1);
+    ck_assert_uint_eq(q.max_nr_frames, 64);
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_query_size, &q, 2), -EINVAL);
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_query_size, &q, 0), -EINVAL);
+
+    xen_pfn_t frames[65];
+    memset(frames, 0xff, sizeof(frames));
+    gnttab_setup_table_t s = { .dom = DOMID_SELF, .nr_frames = 4, .status = 99 };
+    set_xen_guest_handle(s.frame_list, frames);
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_setup_table, &s, 1), 0);
+    ck_assert_int_eq(s.status, GNTST_okay);
+    for (int i = 0; i < 4; i++)
+        ck_assert_uint_eq(frames[i], ia.nr_pages + 1 + i);
+    ck_assert_uint_eq(frames[4], (xen_pfn_t)~0ul);
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_query_size, &q, 1), 0);
+    ck_assert_uint_eq(q.nr_frames, 4);
+
+    /* It never shrinks; it grows to the max and no further. */
+    s.nr_frames = 1;
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_setup_table, &s, 1), 0);
+    ck_assert_int_eq(s.status, GNTST_okay);
+    s.nr_frames = 65;
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_setup_table, &s, 1), 0);
+    ck_assert_int_eq(s.status, GNTST_general_error);
+    s.nr_frames = 64;
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_setup_table, &s, 1), 0);
+    ck_assert_int_eq(s.status, GNTST_okay);
+    ck_assert_uint_eq(frames[63], ia.nr_pages + 64);
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_query_size, &q, 1), 0);
+    ck_assert_uint_eq(q.nr_frames, 64);
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_setup_table, &s, 2), -EINVAL);
+
+    /* Refs in the new frames are mappable. */
+    struct gt_grant g = gt_grant(f.sim, f.a, f.b, false);
+    g.ents[64 * 512 - 1] = g.ents[g.ref];
+    gnttab_map_grant_ref_t m;
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, 64 * 512 - 1, RW, &m), GNTST_okay);
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, 64 * 512, RW, NULL), GNTST_bad_gntref);
+    gt_unmap_ok(f.sim, f.b, &m);
+    th_sim_free_checked(f.sim);
+}
+END_TEST
+
+/* XSM_TARGET: only a privileged domain may name another domain. */
+START_TEST(table_ops_domains)
+{
+    struct gt_fix f = gt_fix_new(GT_MODE);
+    xen_pfn_t frames[2];
+    gnttab_setup_table_t s = { .nr_frames = 2 };
+    set_xen_guest_handle(s.frame_list, frames);
+    gnttab_query_size_t q = { 0 };
+
+    s.dom = f.a;
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_setup_table, &s, 1), 0);
+    ck_assert_int_eq(s.status, GNTST_permission_denied);
+    q.dom = f.a;
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_query_size, &q, 1), 0);
+    ck_assert_int_eq(q.status, GNTST_permission_denied);
+
+    s.dom = GT_NODOM;
+    ck_assert_int_eq(gt_op(f.sim, 0, GNTTABOP_setup_table, &s, 1), 0);
+    ck_assert_int_eq(s.status, GNTST_bad_domain);
+    q.dom = DOMID_IO;
+    ck_assert_int_eq(gt_op(f.sim, 0, GNTTABOP_query_size, &q, 1), 0);
+    ck_assert_int_eq(q.status, GNTST_bad_domain);
+
+    s.dom = f.a;
+    ck_assert_int_eq(gt_op(f.sim, 0, GNTTABOP_setup_table, &s, 1), 0);
+    ck_assert_int_eq(s.status, GNTST_okay);
+    q.dom = f.a;
+    ck_assert_int_eq(gt_op(f.sim, 0, GNTTABOP_query_size, &q, 1), 0);
+    ck_assert_int_eq(q.status, GNTST_okay);
+    ck_assert_uint_eq(q.nr_frames, 2);
+    /* Own id, spelled out, is fine for anyone. */
+    q.dom = f.b;
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_query_size, &q, 1), 0);
+    ck_assert_int_eq(q.status, GNTST_okay);
+
+    /* A frame list the hypervisor cannot write. */
+    s.dom = DOMID_SELF;
+    set_xen_guest_handle(s.frame_list, (xen_pfn_t *)16);
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_setup_table, &s, 1), 0);
+    ck_assert_int_eq(s.status, GNTST_bad_virt_addr);
+    th_sim_free_checked(f.sim);
+}
+END_TEST
+
+/*
+ * Versions: only v1 exists, so every domain's maximum is 1 and asking for
+ * 2 gets -ENOSYS, as Xen answers a domain limited to v1; 1 is a no-op;
+ * anything else is -EINVAL. The current version is written back each time.
+ */
+START_TEST(versions)
+{
+    struct gt_fix f = gt_fix_new(GT_MODE);
+    gnttab_set_version_t sv = { .version = 1 };
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_set_version, &sv, 1), 0);
+    ck_assert_uint_eq(sv.version, 1);
+    sv.version = 2;
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_set_version, &sv, 1), -ENOSYS);
+    ck_assert_uint_eq(sv.version, 1);
+    sv.version = 3;
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_set_version, &sv, 1), -EINVAL);
+    ck_assert_uint_eq(sv.version, 1);
+    sv.version = 0;
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_set_version, &sv, 1), -EINVAL);
+    ck_assert_uint_eq(sv.version, 1);
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_set_version, &sv, 2), -EINVAL);
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_set_version, NULL, 1), -EFAULT);
+
+    gnttab_get_version_t gv = { .dom = DOMID_SELF };
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_get_version, &gv, 1), 0);
+    ck_assert_uint_eq(gv.version, 1);
+    gv = (gnttab_get_version_t){ .dom = f.a };
+    ck_assert_int_eq(gt_op(f.sim, 0, GNTTABOP_get_version, &gv, 1), 0);
+    ck_assert_uint_eq(gv.version, 1);
+    gv = (gnttab_get_version_t){ .dom = f.a };
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_get_version, &gv, 1), -EPERM);
+    gv = (gnttab_get_version_t){ .dom = GT_NODOM };
+    ck_assert_int_eq(gt_op(f.sim, 0, GNTTABOP_get_version, &gv, 1), -ESRCH);
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_get_version, &gv, 2), -EINVAL);
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_get_version, NULL, 1), -EFAULT);
+    th_sim_free_checked(f.sim);
+}
+END_TEST
+
+START_TEST(unknown_and_unimplemented)
+{
+    struct gt_fix f = gt_fix_new(GT_MODE);
+    uint8_t buf[64] = { 0 };
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_dump_table, buf, 1), -ENOSYS);
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_transfer, buf, 1), -EOPNOTSUPP);
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_unmap_and_replace, buf, 1), -ENOSYS);
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_get_status_frames, buf, 1), -ENOSYS);
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_swap_grant_ref, buf, 1), -ENOSYS);
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_cache_flush, buf, 1), -ENOSYS);
+    ck_assert_int_eq(gt_op(f.sim, f.a, 13, buf, 1), -ENOSYS);
+    ck_assert_int_eq(gt_op(f.sim, f.a, 4095, buf, 1), -ENOSYS);
+    /* Continuation bits belong to cache_flush only. */
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_map_grant_ref | (1u << 12), buf, 1), -EINVAL);
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_cache_flush | (1u << 12), buf, 1), -ENOSYS);
+    ck_assert_int_eq(gt_op(f.sim, f.a, 0xffffffffu, buf, 1), -EINVAL);
+    th_sim_free_checked(f.sim);
+}
+END_TEST
+
+/* Bad buffers and counts: Xen's errno, never a crash. */
+START_TEST(bad_buffers)
+{
+    struct gt_fix f = gt_fix_new(GT_MODE);
+    for (unsigned int cmd = 0; cmd <= 12; cmd++) {
+        long rc = gt_op(f.sim, f.b, cmd, NULL, 1);
+        ck_assert_msg(rc == -EFAULT || rc == -ENOSYS || rc == -EOPNOTSUPP,
+                      "cmd %u NULL: %ld", cmd, rc);
+        rc = gt_op(f.sim, f.b, cmd, (void *)(uintptr_t)0xdead0000ul, 1);
+        ck_assert_msg(rc == -EFAULT || rc == -ENOSYS || rc == -EOPNOTSUPP,
+                      "cmd %u garbage: %ld", cmd, rc);
+        rc = gt_op(f.sim, f.b, cmd, (void *)(uintptr_t)0x7, 0x80000000u);
+        ck_assert_msg(rc == -EINVAL, "cmd %u huge count: %ld", cmd, rc);
+    }
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_map_grant_ref, NULL, 0), 0);
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_unmap_grant_ref, NULL, 0), 0);
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_copy, NULL, 0), 0);
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_map_grant_ref, NULL, 0xffffffffu), -EINVAL);
+
+    /* A batch that runs into an unmapped page: the elements before it are
+     * done and reported, then -EFAULT. */
+    struct gt_grant g = gt_grant(f.sim, f.a, f.b, true);
+    long pg = sysconf(_SC_PAGESIZE);
+    uint8_t *two = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(two, MAP_FAILED);
+    ck_assert_int_eq(mprotect(two + pg, pg, PROT_NONE), 0);
+    gnttab_map_grant_ref_t *ops = (gnttab_map_grant_ref_t *)(two + pg) - 3;
+    for (int i = 0; i < 3; i++)
+        ops[i] = (gnttab_map_grant_ref_t){ .flags = RO, .ref = (grant_ref_t)g.ref, .dom = f.a };
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_map_grant_ref, ops, 1000), -EFAULT);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(ops[i].status, GNTST_okay);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 3);
+    gnttab_unmap_grant_ref_t *un = (gnttab_unmap_grant_ref_t *)(two + pg) - 3;
+    grant_handle_t h[3] = { ops[0].handle, ops[1].handle, ops[2].handle };
+    uint64_t addr[3] = { ops[0].host_addr, ops[1].host_addr, ops[2].host_addr };
+    for (int i = 0; i < 3; i++)
+        un[i] = (gnttab_unmap_grant_ref_t){ .host_addr = addr[i], .handle = h[i] };
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_unmap_grant_ref, un, 0x7fffffffu), -EFAULT);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(un[i].status, GNTST_okay);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 0);
+
+    /* A batch the hypervisor can read but not write back: the mapping is
+     * not left behind. */
+    ops = (gnttab_map_grant_ref_t *)two;
+    ops[0] = (gnttab_map_grant_ref_t){ .flags = RO, .ref = (grant_ref_t)g.ref, .dom = f.a };
+    ck_assert_int_eq(mprotect(two, pg, PROT_READ), 0);
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_map_grant_ref, ops, 1), -EFAULT);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 0);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_readonly);
+    munmap(two, 2 * pg);
+    th_sim_free_checked(f.sim);
+}
+END_TEST
+
+static Suite *gnttab_suite(void)
+{
+    Suite *s = suite_create("gnttab");
+    TCase *tc = tcase_create("ops");
+    tcase_add_loop_test(tc, map_rw_then_unmap, 0, 2);
+    tcase_add_loop_test(tc, map_readonly, 0, 2);
+    tcase_add_loop_test(tc, busy_bits_follow_pins, 0, 2);
+    tcase_add_loop_test(tc, map_failures, 0, 2);
+    tcase_add_loop_test(tc, map_after_revoke, 0, 2);
+    tcase_add_loop_test(tc, end_access_while_mapped, 0, 2);
+    tcase_add_loop_test(tc, many_maps_one_ref, 0, 2);
+    tcase_add_loop_test(tc, unmap_failures, 0, 2);
+    tcase_add_loop_test(tc, device_and_host_kinds, 0, 2);
+    tcase_add_loop_test(tc, maptrack_exhaustion, 0, 2);
+    tcase_add_loop_test(tc, map_batch, 0, 2);
+    tcase_add_loop_test(tc, reserved_refs, 0, 2);
+    tcase_add_loop_test(tc, setup_and_query, 0, 2);
+    tcase_add_loop_test(tc, table_ops_domains, 0, 2);
+    tcase_add_loop_test(tc, versions, 0, 2);
+    tcase_add_loop_test(tc, unknown_and_unimplemented, 0, 2);
+    tcase_add_loop_test(tc, bad_buffers, 0, 2);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(gnttab_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,515 @@
+/*
+ * The scheduler hypercalls against Xen's rules (spec §1.5, §1.7, §1.8):
+ * yield, block (returns on an event, clears the upcall mask), poll, the
+ * single-shot timer and VIRQ_TIMER, and shutdown with VIRQ_DOM_EXC.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include "evtchn_helpers.h"
+
+#define SELF DOMID_SELF
+
+static struct xensim *sim_with_guests(unsigned int nr_vcpus)
+{
+    struct xensim *sim = th_sim_new();
+    struct xensim_domain_config c1 = { .name = "guest", .nr_vcpus = nr_vcpus };
+    ck_assert_int_eq(th_domain_cfg(sim, &c1), 1);
+    ck_assert_int_eq(th_domain(sim, "peer", false, XENSIM_GNTTAB_STRICT), 2);
+    return sim;
+}
+
+static void free_checked(struct xensim *sim, unsigned int ndom)
+{
+    for (domid_t d = 0; d < ndom; d++)
+        ck_assert_msg(th_ports_in_use(sim, d) == 0, "dom%u leaks %u ports", d, th_ports_in_use(sim, d));
+    th_sim_free_checked(sim);
+}
+
+/* Guest code on one vCPU while the test thread does something else. */
+struct async_call {
+    struct xensim *sim;
+    domid_t dom;
+    unsigned int vcpu;
+    void (*fn)(void *);
+    void *arg;
+    int rc;
+    pthread_t thread;
+};
+
+static void *async_main(void *p)
+{
+    struct async_call *a = p;
+    a->rc = xensim_domain_call(a->sim, a->dom, a->vcpu, a->fn, a->arg);
+    return NULL;
+}
+
+static void async_start(struct async_call *a)
+{
+    ck_assert_int_eq(pthread_create(&a->thread, NULL, async_main, a), 0);
+}
+
+static void async_join(struct async_call *a)
+{
+    ck_assert_int_eq(pthread_join(a->thread, NULL), 0);
+    ck_assert_int_eq(a->rc, 0);
+}
+
+static long poll_ports(const evtchn_port_t *ports, unsigned int n, uint64_t timeout)
+{
+    struct sched_poll sp = { .nr_ports = n, .timeout = timeout };
+    /* A guest handle is a bare pointer or a struct holding one, by
+     * interface version; the bytes are the same. */
+    memcpy(&sp.ports, &ports, sizeof(ports));
+    return HYPERVISOR_sched_op(SCHEDOP_poll, &sp);
+}
+
+/* An interdomain pair dom1:p <-> dom2:q with nothing pending. */
+static void make_pair(struct xensim *sim, evtchn_port_t *p, evtchn_port_t *q)
+{
+    long a = ev_alloc_unbound(sim, 1, SELF, 2);
+    long b = ev_bind_interdomain(sim, 2, 1, (evtchn_port_t)a);
+    ck_assert_int_gt(a, 0);
+    ck_assert_int_gt(b, 0);
+    *p = (evtchn_port_t)a;
+    *q = (evtchn_port_t)b;
+    ev_clear_pending(sim, 2, *q);
+}
+
+static void drop_pair(struct xensim *sim, evtchn_port_t p, evtchn_port_t q)
+{
+    ck_assert_int_eq(ev_close(sim, 1, p), 0);
+    ck_assert_int_eq(ev_close(sim, 2, q), 0);
+}
+
+static void yield_fn(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 100; i++)
+        ck_assert_int_eq(HYPERVISOR_sched_op(SCHEDOP_yield, NULL), 0);
+}
+
+START_TEST(test_yield)
+{
+    struct xensim *sim = sim_with_guests(1);
+    th_call(sim, 1, 0, yield_fn, NULL);
+    free_checked(sim, 3);
+}
+END_TEST
+
+/* Block with an event already pending returns at once, mask cleared. */
+static void block_pending_fn(void *arg)
+{
+    (void)arg;
+    xensim_guest_irq_disable();
+    long p = xensim_evtchn_bind_ipi(0);
+    ck_assert_int_gt(p, 0);
+    ck_assert_int_eq(xensim_evtchn_send((evtchn_port_t)p), 0);
+    ck_assert_uint_eq(g_upcall_pending(0), 1);
+    ck_assert_int_eq(HYPERVISOR_sched_op(SCHEDOP_block, NULL), 0);
+    ck_assert(!xensim_guest_irq_disabled());
+    ck_assert_uint_eq(g_upcall_mask(0), 0);
+    ck_assert(g_pending((evtchn_port_t)p));
+    xensim_guest_irq_disable();
+    g_set_upcall_pending(0, 0);
+    g_set_sel(0, 0);
+    ck_assert_int_eq(xensim_evtchn_close((evtchn_port_t)p), 0);
+}
+
+START_TEST(test_block_pending)
+{
+    struct xensim *sim = sim_with_guests(1);
+    th_call(sim, 1, 0, block_pending_fn, NULL);
+    free_checked(sim, 3);
+}
+END_TEST
+
+/* Block sleeps until another domain's event arrives. */
+struct wait_arg {
+    evtchn_port_t port;
+    _Atomic int ready;
+    long rc;
+    bool pending_after, irq_disabled_after;
+    uint8_t upcall_after;
+};
+
+static void block_wait_fn(void *p)
+{
+    struct wait_arg *w = p;
+    xensim_guest_irq_disable();
+    atomic_store(&w->ready, 1);
+    w->rc = HYPERVISOR_sched_op(SCHEDOP_block, NULL);
+    w->pending_after = g_pending(w->port);
+    w->upcall_after = g_upcall_pending(0);
+    w->irq_disabled_after = xensim_guest_irq_disabled();
+    xensim_guest_irq_disable();
+    g_set_upcall_pending(0, 0);
+    g_set_sel(0, 0);
+    g_set_pending(w->port, false);
+}
+
+START_TEST(test_block_wakes_on_event)
+{
+    struct xensim *sim = sim_with_guests(1);
+    evtchn_port_t p, q;
+    make_pair(sim, &p, &q);
+    struct wait_arg w = { .port = p };
+    struct async_call a = { .sim = sim, .dom = 1, .fn = block_wait_fn, .arg = &w };
+    async_start(&a);
+    EV_WAIT_FOR(atomic_load(&w.ready));
+    ck_assert_int_eq(ev_send(sim, 2, q), 0);
+    async_join(&a);
+    ck_assert_int_eq(w.rc, 0);
+    ck_assert(w.pending_after);
+    ck_assert_uint_eq(w.upcall_after, 1);
+    ck_assert(!w.irq_disabled_after);
+    drop_pair(sim, p, q);
+    free_checked(sim, 3);
+}
+END_TEST
+
+/* Poll: returns at once if a listed port is pending, masked or not. */
+static void poll_pending_fn(void *arg)
+{
+    (void)arg;
+    xensim_guest_irq_disable();
+    long p = xensim_evtchn_bind_ipi(0);
+    long r = xensim_evtchn_bind_ipi(0);
+    ck_assert_int_gt(p, 0);
+    ck_assert_int_gt(r, 0);
+    g_set_mask((evtchn_port_t)p, true);
+    ck_assert_int_eq(xensim_evtchn_send((evtchn_port_t)p), 0);
+    evtchn_port_t list[2] = { (evtchn_port_t)r, (evtchn_port_t)p };
+    ck_assert_int_eq(poll_ports(list, 2, 0), 0);
+    ck_assert_int_eq(poll_ports(&list[1], 1, 0), 0);
+    ck_assert(g_pending((evtchn_port_t)p));
+    /* poll leaves the upcall mask alone */
+    ck_assert(xensim_guest_irq_disabled());
+    g_set_mask((evtchn_port_t)p, false);
+    ck_assert_int_eq(xensim_evtchn_close((evtchn_port_t)p), 0);
+    ck_assert_int_eq(xensim_evtchn_close((evtchn_port_t)r), 0);
+}
+
+START_TEST(test_poll_pending)
+{
+    struct xensim *sim = sim_with_guests(1);
+    th_call(sim, 1, 0, poll_pending_fn, NULL);
+    free_checked(sim, 3);
+}
+END_TEST
+
+/* Poll sleeps on a masked port and wakes when it is set. */
+static void poll_wait_fn(void *p)
+{
+    struct wait_arg *w = p;
+    xensim_guest_irq_disable();
+    g_set_mask(w->port, true);
+    atomic_store(&w->ready, 1);
+    w->rc = poll_ports(&w->port, 1, 0);
+    w->pending_after = g_pending(w->port);
+    w->upcall_after = g_upcall_pending(0);
+    w->irq_disabled_after = xensim_guest_irq_disabled();
+    g_set_pending(w->port, false);
+    g_set_mask(w->port, false);
+}
+
+START_TEST(test_poll_wakes_on_masked_port)
+{
+    struct xensim *sim = sim_with_guests(1);
+    evtchn_port_t p, q;
+    make_pair(sim, &p, &q);
+    struct wait_arg w = { .port = p };
+    struct async_call a = { .sim = sim, .dom = 1, .fn = poll_wait_fn, .arg = &w };
+    async_start(&a);
+    EV_WAIT_FOR(atomic_load(&w.ready));
+    ck_assert_int_eq(ev_send(sim, 2, q), 0);
+    async_join(&a);
+    ck_assert_int_eq(w.rc, 0);
+    ck_assert(w.pending_after);
+    /* masked: no upcall was marked */
+    ck_assert_uint_eq(w.upcall_after, 0);
+    ck_assert(w.irq_disabled_after);
+    drop_pair(sim, p, q);
+    free_checked(sim, 3);
+}
+END_TEST
+
+/* Poll with an absolute timeout returns 0 once it passes. */
+static void poll_timeout_fn(void *arg)
+{
+    (void)arg;
+    xensim_guest_irq_disable();
+    long p = xensim_evtchn_bind_ipi(0);
+    ck_assert_int_gt(p, 0);
+    evtchn_port_t port = (evtchn_port_t)p;
+    uint64_t deadline = xensim_guest_system_time() + 20 * 1000 * 1000;
+    ck_assert_int_eq(poll_ports(&port, 1, deadline), 0);
+    ck_assert(!g_pending(port));
+    ck_assert_msg(xensim_guest_system_time() >= deadline, "poll returned before its timeout with nothing pending");
+    /* a timeout already in the past */
+    ck_assert_int_eq(poll_ports(&port, 1, 1), 0);
+    ck_assert_int_eq(xensim_evtchn_close(port), 0);
+}
+
+START_TEST(test_poll_timeout)
+{
+    struct xensim *sim = sim_with_guests(1);
+    th_call(sim, 1, 0, poll_timeout_fn, NULL);
+    free_checked(sim, 3);
+}
+END_TEST
+
+/* Poll's argument checks. */
+static void poll_bad_fn(void *arg)
+{
+    (void)arg;
+    xensim_guest_irq_disable();
+    long p = xensim_evtchn_bind_ipi(0);
+    ck_assert_int_gt(p, 0);
+    g_set_mask((evtchn_port_t)p, true);
+    ck_assert_int_eq(xensim_evtchn_send((evtchn_port_t)p), 0);
+
+    evtchn_port_t many[129];
+    for (int i = 0; i < 129; i++)
+        many[i] = (evtchn_port_t)p;
+    ck_assert_int_eq(poll_ports(many, 129, 0), -EINVAL);
+    ck_assert_int_eq(poll_ports(many, 0xFFFFFFFFu, 0), -EINVAL);
+    ck_assert_int_eq(poll_ports(many, 128, 0), 0);
+
+    evtchn_port_t bad[2] = { 1024, (evtchn_port_t)p };
+    ck_assert_int_eq(poll_ports(bad, 2, 0), -EINVAL);
+    bad[0] = 0xFFFFFFFFu;
+    ck_assert_int_eq(poll_ports(bad, 1, 0), -EINVAL);
+    ck_assert_int_eq(poll_ports(NULL, 1, 0), -EFAULT);
+    ck_assert_int_eq(poll_ports((evtchn_port_t *)(uintptr_t)8, 1, 0), -EFAULT);
+    ck_assert_int_eq(HYPERVISOR_sched_op(SCHEDOP_poll, NULL), -EFAULT);
+    ck_assert_int_eq(HYPERVISOR_sched_op(SCHEDOP_shutdown, NULL), -EFAULT);
+    ck_assert_int_eq(HYPERVISOR_sched_op(99, NULL), -ENOSYS);
+    ck_assert_int_eq(HYPERVISOR_sched_op(-1, NULL), -ENOSYS);
+
+    g_set_mask((evtchn_port_t)p, false);
+    ck_assert_int_eq(xensim_evtchn_close((evtchn_port_t)p), 0);
+}
+
+START_TEST(test_poll_bad_args)
+{
+    struct xensim *sim = sim_with_guests(1);
+    th_call(sim, 1, 0, poll_bad_fn, NULL);
+    struct xensim_domain_info info;
+    ck_assert_int_eq(xensim_domain_info(sim, 1, &info), 0);
+    ck_assert_int_eq(info.state, XENSIM_DOMAIN_RUNNING);
+    free_checked(sim, 3);
+}
+END_TEST
+
+/* The single-shot timer raises VIRQ_TIMER on the vCPU that set it. */
+static uint64_t ms_from_now(unsigned int ms)
+{
+    return xensim_guest_system_time() + (uint64_t)ms * 1000 * 1000;
+}
+
+struct timer_arg {
+    evtchn_port_t t[2];
+};
+
+static void timer_bind_fn(void *p)
+{
+    struct timer_arg *a = p;
+    for (unsigned int v = 0; v < xensim_guest_nr_vcpus(); v++) {
+        long r = xensim_evtchn_bind_virq(VIRQ_TIMER, v);
+        ck_assert_int_gt(r, 0);
+        a->t[v] = (evtchn_port_t)r;
+    }
+}
+
+static void timer_close_fn(void *p)
+{
+    struct timer_arg *a = p;
+    for (unsigned int v = 0; v < xensim_guest_nr_vcpus(); v++)
+        ck_assert_int_eq(xensim_evtchn_close(a->t[v]), 0);
+}
+
+static void clear_timer_event(unsigned int me, evtchn_port_t t)
+{
+    g_set_pending(t, false);
+    g_set_sel(me, 0);
+    g_set_upcall_pending(me, 0);
+}
+
+static void timer_fire_fn(void *p)
+{
+    struct timer_arg *a = p;
+    unsigned int me = xensim_guest_vcpu_id(), other = 1 - me;
+    evtchn_port_t t = a->t[me];
+
+    xensim_guest_irq_disable();
+    ck_assert(!g_pending(t));
+    ck_assert_int_eq(HYPERVISOR_set_timer_op(ms_from_now(1)), 0);
+    ck_assert_int_eq(poll_ports(&t, 1, 0), 0);
+    ck_assert(g_pending(t));
+    ck_assert(!g_pending(a->t[other]));
+    ck_assert_uint_eq(g_sel(me), g_selbit(t));
+    ck_assert_uint_eq(g_upcall_pending(me), 1);
+    ck_assert_uint_eq(g_upcall_pending(other), 0);
+    clear_timer_event(me, t);
+
+    /* a deadline in the past fires at once */
+    ck_assert_int_eq(HYPERVISOR_set_timer_op(1), 0);
+    ck_assert_int_eq(poll_ports(&t, 1, 0), 0);
+    ck_assert(g_pending(t));
+    clear_timer_event(me, t);
+
+    /* setting again replaces the deadline */
+    ck_assert_int_eq(HYPERVISOR_set_timer_op(ms_from_now(3600 * 1000)), 0);
+    ck_assert_int_eq(HYPERVISOR_set_timer_op(ms_from_now(1)), 0);
+    ck_assert_int_eq(poll_ports(&t, 1, 0), 0);
+    ck_assert(g_pending(t));
+    clear_timer_event(me, t);
+
+    /* 0 cancels */
+    ck_assert_int_eq(HYPERVISOR_set_timer_op(ms_from_now(2)), 0);
+    ck_assert_int_eq(HYPERVISOR_set_timer_op(0), 0);
+    ck_assert_int_eq(poll_ports(&t, 1, ms_from_now(40)), 0);
+    ck_assert_msg(!g_pending(t), "a cancelled timer fired");
+    ck_assert_uint_eq(g_upcall_pending(me), 0);
+
+    /* the timer wakes SCHEDOP_block through the unmasked VIRQ port */
+    ck_assert_int_eq(HYPERVISOR_set_timer_op(ms_from_now(1)), 0);
+    ck_assert_int_eq(HYPERVISOR_sched_op(SCHEDOP_block, NULL), 0);
+    ck_assert(g_pending(t));
+    xensim_guest_irq_disable();
+    clear_timer_event(me, t);
+}
+
+START_TEST(test_timer_virq_per_vcpu)
+{
+    struct xensim *sim = sim_with_guests(2);
+    struct timer_arg a;
+    th_call(sim, 1, 0, timer_bind_fn, &a);
+    evtchn_status_t st;
+    ck_assert_int_eq(ev_state(sim, 1, a.t[1], &st), EVTCHNSTAT_virq);
+    ck_assert_uint_eq(st.vcpu, 1);
+    ck_assert_uint_eq(st.u.virq, VIRQ_TIMER);
+    th_call(sim, 1, 1, timer_fire_fn, &a);
+    th_call(sim, 1, 0, timer_fire_fn, &a);
+    th_call(sim, 1, 0, timer_close_fn, &a);
+    free_checked(sim, 3);
+}
+END_TEST
+
+/* Without VIRQ_TIMER bound a timer is harmless. */
+static void timer_unbound_fn(void *arg)
+{
+    (void)arg;
+    xensim_guest_irq_disable();
+    long p = xensim_evtchn_bind_ipi(0);
+    ck_assert_int_gt(p, 0);
+    evtchn_port_t port = (evtchn_port_t)p;
+    ck_assert_int_eq(HYPERVISOR_set_timer_op(ms_from_now(1)), 0);
+    ck_assert_int_eq(poll_ports(&port, 1, ms_from_now(20)), 0);
+    ck_assert(!g_pending(port));
+    ck_assert_int_eq(HYPERVISOR_sched_op(SCHEDOP_yield, NULL), 0);
+    ck_assert_int_eq(xensim_evtchn_close(port), 0);
+}
+
+START_TEST(test_timer_unbound)
+{
+    struct xensim *sim = sim_with_guests(1);
+    th_call(sim, 1, 0, timer_unbound_fn, NULL);
+    free_checked(sim, 3);
+}
+END_TEST
+
+/*
+ * SCHEDOP_shutdown: the domain is shut down with the reason, guest code
+ * after the hypercall never runs, and dom0's VIRQ_DOM_EXC is raised.
+ */
+static _Atomic int after_shutdown;
+
+static void shutdown_entry(void *arg)
+{
+    sched_shutdown_t s = { .reason = (unsigned int)(uintptr_t)arg };
+    HYPERVISOR_sched_op(SCHEDOP_shutdown, &s);
+    atomic_store(&after_shutdown, 1);
+    for (;;)
+        HYPERVISOR_sched_op(SCHEDOP_block, NULL);
+}
+
+static void poll_one_fn(void *p)
+{
+    evtchn_port_t port = *(evtchn_port_t *)p;
+    ck_assert_int_eq(poll_ports(&port, 1, 0), 0);
+    ck_assert(g_pending(port));
+    g_set_pending(port, false);
+}
+
+static const unsigned int reasons[] = { SHUTDOWN_poweroff, SHUTDOWN_reboot, SHUTDOWN_crash };
+
+START_TEST(test_shutdown_reasons)
+{
+    unsigned int reason = reasons[_i];
+    struct xensim *sim = th_sim_new();
+    long e = ev_bind_virq(sim, 0, VIRQ_DOM_EXC, 0);
+    ck_assert_int_eq(e, 1);
+    evtchn_port_t ep = (evtchn_port_t)e;
+    ev_set_mask(sim, 0, ep, true);
+
+    struct xensim_domain_config cfg = {
+        .name = "quitter", .entry = shutdown_entry, .entry_arg = (void *)(uintptr_t)reason,
+    };
+    int d = xensim_domain_create(sim, &cfg);
+    ck_assert_int_eq(d, 1);
+    ck_assert(!ev_is_pending(sim, 0, ep));
+    ck_assert_int_eq(xensim_domain_unpause(sim, (domid_t)d), 0);
+    ck_assert_int_eq(xensim_domain_wait_shutdown(sim, (domid_t)d), (int)reason);
+
+    struct xensim_domain_info info;
+    ck_assert_int_eq(xensim_domain_info(sim, (domid_t)d, &info), 0);
+    ck_assert_int_eq(info.state, XENSIM_DOMAIN_SHUTDOWN);
+    ck_assert_uint_eq(info.shutdown_reason, reason);
+    th_call(sim, 0, 0, poll_one_fn, &ep);
+
+    /* a shut-down domain is not dying: the toolstack may still allocate */
+    long s = ev_alloc_unbound(sim, 0, (domid_t)d, 0);
+    ck_assert_int_eq(s, 3);
+    ck_assert_int_eq(ev_close(sim, 0, (evtchn_port_t)s), 0);
+    ck_assert_int_eq(xensim_domain_call(sim, (domid_t)d, 0, poll_one_fn, &ep), -ESHUTDOWN);
+
+    ck_assert_int_eq(xensim_domain_destroy(sim, (domid_t)d), 0);
+    ck_assert_int_eq(atomic_load(&after_shutdown), 0);
+    ck_assert_int_eq(ev_close(sim, 0, ep), 0);
+    free_checked(sim, 1);
+}
+END_TEST
+
+static Suite *sched_suite(void)
+{
+    Suite *s = suite_create("sched");
+    TCase *t = tcase_create("block_poll");
+    tcase_add_test(t, test_yield);
+    tcase_add_test(t, test_block_pending);
+    tcase_add_test(t, test_block_wakes_on_event);
+    tcase_add_test(t, test_poll_pending);
+    tcase_add_test(t, test_poll_wakes_on_masked_port);
+    tcase_add_test(t, test_poll_timeout);
+    tcase_add_test(t, test_poll_bad_args);
+    suite_add_tcase(s, t);
+
+    t = tcase_create("timer");
+    tcase_add_test(t, test_timer_virq_per_vcpu);
+    tcase_add_test(t, test_timer_unbound);
+    suite_add_tcase(s, t);
+
+    t = tcase_create("shutdown");
+    tcase_add_loop_test(t, test_shutdown_reasons, 0, 3);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(sched_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,486 @@
+/*
+ * Table-driven conformance: each row is (who, transaction, operation,
+ * payload, expected reply), run in order against one daemon, covering
+ * every message type and every error C xenstored gives (real-clients.md
+ * §1.5, xen-semantics.md §4).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include "xs_test.h"
+
+enum { EV = 1000, NOEV, BOGUS_TX = 9 };
+
+struct row {
+    int who;                 /* connection: dom0..dom3 */
+    int tx;                  /* 0, a slot 1..4, or BOGUS_TX */
+    uint32_t op;             /* XS_*, EV (next event is), NOEV (no event) */
+    const char *p;
+    size_t plen;
+    uint32_t rtype;
+    const char *r;           /* NULL: body not checked */
+    size_t rlen;
+    int save;                /* TRANSACTION_START: slot for the id */
+};
+
+#define P(s) s, sizeof(s) - 1
+#define R(t, s) t, s, sizeof(s) - 1
+#define OK(t) t, "OK", 3
+#define ERR(e) XS_ERROR, e, sizeof(e)
+#define ANY(t) t, NULL, 0
+#define EVENT(w, s) { w, 0, EV, P(s), 0, NULL, 0, 0 }
+#define NOEVENT(w) { w, 0, NOEV, P(""), 0, NULL, 0, 0 }
+#define START(w, slot) { w, 0, XS_TRANSACTION_START, P("\0"), ANY(XS_TRANSACTION_START), slot }
+#define END_ROW { -1, 0, 0, NULL, 0, 0, NULL, 0, 0 }
+
+static const struct row basic[] = {
+    { 0, 0, XS_READ, P("/nonexist\0"), ERR("ENOENT"), 0 },
+    { 0, 0, XS_WRITE, P("/a\0hello"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_READ, P("/a\0"), R(XS_READ, "hello"), 0 },
+    { 0, 0, XS_WRITE, P("/a/b/c\0x"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_READ, P("/a/b\0"), R(XS_READ, ""), 0 },
+    { 0, 0, XS_DIRECTORY, P("/a\0"), R(XS_DIRECTORY, "b\0"), 0 },
+    { 0, 0, XS_DIRECTORY, P("/a/b/c\0"), R(XS_DIRECTORY, ""), 0 },
+    { 0, 0, XS_DIRECTORY, P("/zz\0"), ERR("ENOENT"), 0 },
+    { 0, 0, XS_MKDIR, P("/a\0"), OK(XS_MKDIR), 0 },
+    { 0, 0, XS_MKDIR, P("/m/n\0"), OK(XS_MKDIR), 0 },
+    { 0, 0, XS_DIRECTORY, P("/m\0"), R(XS_DIRECTORY, "n\0"), 0 },
+    { 0, 0, XS_RM, P("/m/zz\0"), OK(XS_RM), 0 },
+    { 0, 0, XS_RM, P("/nope/zz\0"), ERR("ENOENT"), 0 },
+    { 0, 0, XS_RM, P("/\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_RM, P("/m\0"), OK(XS_RM), 0 },
+    { 0, 0, XS_READ, P("/m/n\0"), ERR("ENOENT"), 0 },
+    { 0, 0, XS_WRITE, P("rel\0v"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_READ, P("/local/domain/0/rel\0"), R(XS_READ, "v"), 0 },
+    { 0, 0, XS_READ, P("rel\0"), R(XS_READ, "v"), 0 },
+    { 0, 0, XS_WRITE, P("/e\0"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_READ, P("/e\0"), R(XS_READ, ""), 0 },
+    { 0, 0, XS_WRITE, P("/z\0a\0b"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_READ, P("/z\0"), R(XS_READ, "a\0b"), 0 },
+    /* Path syntax. */
+    { 0, 0, XS_READ, P("bad//path\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_READ, P("trail/\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_READ, P("/with space\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_READ, P("\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_READ, P("/a"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_READ, P("/a\0/b\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_WRITE, P("/e"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_WRITE, P("/x*y\0v"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_MKDIR, P("@releaseDomain\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_READ, P("/\0"), R(XS_READ, ""), 0 },
+    { 0, 0, XS_DIRECTORY, P("/\0"), R(XS_DIRECTORY, "a\0e\0local\0tool\0z\0"), 0 },
+    /* Unknown and server-only types. */
+    { 0, 0, 20, P("\0"), ERR("ENOSYS"), 0 },
+    { 0, 0, 99, P("\0"), ERR("ENOSYS"), 0 },
+    { 0, 0, XS_WATCH_EVENT, P("/a\0t\0"), ERR("ENOSYS"), 0 },
+    { 0, 0, XS_ERROR, P("EINVAL\0"), ERR("ENOSYS"), 0 },
+    { 0, 0, XS_INVALID, P(""), ERR("ENOSYS"), 0 },
+    /* Domain paths and perms. */
+    { 1, 0, XS_GET_DOMAIN_PATH, P("7\0"), R(XS_GET_DOMAIN_PATH, "/local/domain/7\0"), 0 },
+    { 0, 0, XS_GET_DOMAIN_PATH, P("x\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_GET_DOMAIN_PATH, P("99999\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_GET_PERMS, P("/a\0"), R(XS_GET_PERMS, "n0\0"), 0 },
+    { 0, 0, XS_SET_PERMS, P("/a\0n0\0r1\0"), OK(XS_SET_PERMS), 0 },
+    { 0, 0, XS_GET_PERMS, P("/a\0"), R(XS_GET_PERMS, "n0\0r1\0"), 0 },
+    { 0, 0, XS_GET_PERMS, P("/a/b\0"), R(XS_GET_PERMS, "n0\0"), 0 },
+    { 0, 0, XS_SET_PERMS, P("/a\0x0\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_SET_PERMS, P("/a\0r\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_SET_PERMS, P("/a\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_SET_PERMS, P("/nope\0n0\0"), ERR("ENOENT"), 0 },
+    { 0, 0, XS_GET_PERMS, P("/nope\0"), ERR("ENOENT"), 0 },
+    { 0, 0, XS_GET_PERMS, P("@releaseDomain\0"), R(XS_GET_PERMS, "n0\0"), 0 },
+    { 0, 0, XS_SET_PERMS, P("@releaseDomain\0n0\0r1\0"), OK(XS_SET_PERMS), 0 },
+    { 1, 0, XS_SET_PERMS, P("@releaseDomain\0n0\0"), ERR("EACCES"), 0 },
+    /* Directory pages: generation, children from a byte offset, and an
+     * extra NUL on the last page. */
+    { 0, 0, XS_DIRECTORY_PART, P("/a/b\0" "1\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_DIRECTORY_PART, P("/a/b\0" "x\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_DIRECTORY_PART, P("/a/b\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_DIRECTORY_PART, P("/nope\0" "0\0"), ERR("ENOENT"), 0 },
+    /* Control, privileged commands. */
+    { 0, 0, XS_CONTROL, P("print\0hello\0"), OK(XS_CONTROL), 0 },
+    { 0, 0, XS_CONTROL, P("log\0off\0"), OK(XS_CONTROL), 0 },
+    { 0, 0, XS_CONTROL, P("log\0"), OK(XS_CONTROL), 0 },
+    { 0, 0, XS_CONTROL, P("log\0maybe\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_CONTROL, P("bogus\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_CONTROL, P(""), ERR("EINVAL"), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0"), ANY(XS_CONTROL), 0 },
+    { 0, 0, XS_CONTROL, P("help\0"), ANY(XS_CONTROL), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "1\0"), ANY(XS_CONTROL), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "bogus\0" "5\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "nodes\0" "x\0"), ERR("EINVAL"), 0 },
+    { 1, 0, XS_CONTROL, P("print\0x\0"), ERR("EACCES"), 0 },
+    { 1, 0, XS_INTRODUCE, P("9\0" "100\0" "5\0"), ERR("EACCES"), 0 },
+    { 1, 0, XS_RELEASE, P("2\0"), ERR("EACCES"), 0 },
+    { 1, 0, XS_IS_DOMAIN_INTRODUCED, P("1\0"), ERR("EACCES"), 0 },
+    { 1, 0, XS_RESUME, P("1\0"), ERR("EACCES"), 0 },
+    { 1, 0, XS_SET_TARGET, P("1\0" "2\0"), ERR("EACCES"), 0 },
+    { 0, 0, XS_IS_DOMAIN_INTRODUCED, P("1\0"), R(XS_IS_DOMAIN_INTRODUCED, "T\0"), 0 },
+    { 0, 0, XS_IS_DOMAIN_INTRODUCED, P("9\0"), R(XS_IS_DOMAIN_INTRODUCED, "F\0"), 0 },
+    { 0, 0, XS_IS_DOMAIN_INTRODUCED, P("abc\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_INTRODUCE, P("9\0" "100\0" "5\0"), OK(XS_INTRODUCE), 0 },
+    { 0, 0, XS_INTRODUCE, P("9\0" "100\0" "5\0"), OK(XS_INTRODUCE), 0 },
+    { 0, 0, XS_IS_DOMAIN_INTRODUCED, P("9\0"), R(XS_IS_DOMAIN_INTRODUCED, "T\0"), 0 },
+    { 0, 0, XS_RELEASE, P("9\0"), OK(XS_RELEASE), 0 },
+    { 0, 0, XS_IS_DOMAIN_INTRODUCED, P("9\0"), R(XS_IS_DOMAIN_INTRODUCED, "F\0"), 0 },
+    { 0, 0, XS_RELEASE, P("9\0"), ERR("ENOENT"), 0 },
+    { 0, 0, XS_RELEASE, P("x\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_INTRODUCE, P("x\0" "100\0" "5\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_INTRODUCE, P("9\0" "1z\0" "5\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_INTRODUCE, P("9\0" "100\0" "0\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_INTRODUCE, P("9\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_RESUME, P("1\0"), OK(XS_RESUME), 0 },
+    { 0, 0, XS_RESUME, P("9\0"), ERR("ENOENT"), 0 },
+    { 0, 0, XS_SET_TARGET, P("3\0" "1\0"), OK(XS_SET_TARGET), 0 },
+    { 0, 0, XS_SET_TARGET, P("8\0" "1\0"), ERR("ENOENT"), 0 },
+    { 0, 0, XS_SET_TARGET, P("3\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_RESET_WATCHES, P("\0"), OK(XS_RESET_WATCHES), 0 },
+    END_ROW,
+};
+
+static const struct row perms[] = {
+    { 0, 0, XS_WRITE, P("/local/domain/1/data\0"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_SET_PERMS, P("/local/domain/1/data\0n1\0"), OK(XS_SET_PERMS), 0 },
+    { 1, 0, XS_WRITE, P("data/x\0" "1"), OK(XS_WRITE), 0 },
+    { 1, 0, XS_GET_PERMS, P("data/x\0"), R(XS_GET_PERMS, "n1\0"), 0 },
+    { 1, 0, XS_READ, P("name\0"), R(XS_READ, "dom1"), 0 },
+    { 1, 0, XS_READ, P("data/nope\0"), ERR("ENOENT"), 0 },
+    { 2, 0, XS_READ, P("/local/domain/1/data/x\0"), ERR("EACCES"), 0 },
+    { 2, 0, XS_READ, P("/local/domain/1/data/nope\0"), ERR("EACCES"), 0 },
+    { 2, 0, XS_DIRECTORY, P("/local/domain/1/data\0"), ERR("EACCES"), 0 },
+    { 2, 0, XS_GET_PERMS, P("/local/domain/1/data\0"), ERR("EACCES"), 0 },
+    { 1, 0, XS_WRITE, P("/local/domain/1/name\0evil"), ERR("EACCES"), 0 },
+    { 1, 0, XS_RM, P("/local/domain/1/name\0"), ERR("EACCES"), 0 },
+    { 1, 0, XS_MKDIR, P("/local/domain/1\0"), ERR("EACCES"), 0 },
+    { 2, 0, XS_MKDIR, P("/local/domain/1\0"), ERR("EACCES"), 0 },
+    { 1, 0, XS_WRITE, P("/foo\0x"), ERR("EACCES"), 0 },
+    { 1, 0, XS_READ, P("/foo\0"), ERR("EACCES"), 0 },
+    { 1, 0, XS_RM, P("/foo/bar\0"), ERR("EACCES"), 0 },
+    /* XSA-115: a guest cannot give a node away. */
+    { 1, 0, XS_SET_PERMS, P("data/x\0n2\0"), ERR("EPERM"), 0 },
+    { 1, 0, XS_SET_PERMS, P("data/x\0n1\0r2\0"), OK(XS_SET_PERMS), 0 },
+    { 2, 0, XS_READ, P("/local/domain/1/data/x\0"), R(XS_READ, "1"), 0 },
+    { 2, 0, XS_WRITE, P("/local/domain/1/data/x\0" "2"), ERR("EACCES"), 0 },
+    { 1, 0, XS_SET_PERMS, P("data/x\0n1\0b2\0"), OK(XS_SET_PERMS), 0 },
+    { 2, 0, XS_WRITE, P("/local/domain/1/data/x\0" "2"), OK(XS_WRITE), 0 },
+    { 2, 0, XS_GET_PERMS, P("/local/domain/1/data/x\0"), R(XS_GET_PERMS, "n1\0b2\0"), 0 },
+    { 2, 0, XS_SET_PERMS, P("/local/domain/1/data/x\0n2\0"), ERR("EACCES"), 0 },
+    { 2, 0, XS_WRITE, P("/local/domain/1/data/x/y\0k"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_GET_PERMS, P("/local/domain/1/data/x/y\0"), R(XS_GET_PERMS, "n2\0b2\0"), 0 },
+    { 1, 0, XS_SET_PERMS, P("data/x\0n1\0r2\0r3\0r4\0r5\0r6\0"), ERR("ENOSPC"), 0 },
+    { 1, 0, XS_RM, P("data/x\0"), OK(XS_RM), 0 },
+    { 0, 0, XS_READ, P("/local/domain/1/data/x/y\0"), ERR("ENOENT"), 0 },
+    /* dom0 may change owners. */
+    { 0, 0, XS_SET_PERMS, P("/local/domain/1/data\0n2\0r1\0"), OK(XS_SET_PERMS), 0 },
+    { 2, 0, XS_WRITE, P("/local/domain/1/data/d2\0" "2"), OK(XS_WRITE), 0 },
+    { 1, 0, XS_WRITE, P("data/d1\0" "1"), ERR("EACCES"), 0 },
+    /* SET_TARGET: dom3 acts with dom1's rights. */
+    { 0, 0, XS_WRITE, P("/t\0v"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_SET_PERMS, P("/t\0n1\0"), OK(XS_SET_PERMS), 0 },
+    { 3, 0, XS_READ, P("/t\0"), ERR("EACCES"), 0 },
+    { 1, 0, XS_READ, P("/t\0"), R(XS_READ, "v"), 0 },
+    { 0, 0, XS_SET_TARGET, P("3\0" "1\0"), OK(XS_SET_TARGET), 0 },
+    { 3, 0, XS_READ, P("/t\0"), R(XS_READ, "v"), 0 },
+    { 3, 0, XS_WRITE, P("/t\0w"), OK(XS_WRITE), 0 },
+    { 3, 0, XS_SET_PERMS, P("/t\0n1\0r2\0"), OK(XS_SET_PERMS), 0 },
+    { 2, 0, XS_READ, P("/t\0"), R(XS_READ, "w"), 0 },
+    END_ROW,
+};
+
+static const struct row watches[] = {
+    { 0, 0, XS_WATCH, P("/w\0tok\0"), OK(XS_WATCH), 0 },
+    EVENT(0, "/w\0tok\0"),
+    NOEVENT(0),
+    { 0, 0, XS_WATCH, P("/w\0tok\0"), ERR("EEXIST"), 0 },
+    { 0, 0, XS_WATCH, P("/w\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_WATCH, P("/w\0tok\0" "1\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_WATCH, P("bad//w\0t\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_WRITE, P("/w/x\0" "1"), OK(XS_WRITE), 0 },
+    EVENT(0, "/w/x\0tok\0"),
+    NOEVENT(0),
+    { 0, 0, XS_WRITE, P("/other\0" "1"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_WRITE, P("/ww\0" "1"), OK(XS_WRITE), 0 },
+    NOEVENT(0),
+    { 0, 0, XS_MKDIR, P("/w/x\0"), OK(XS_MKDIR), 0 },
+    NOEVENT(0),
+    { 0, 0, XS_SET_PERMS, P("/w/x\0n0\0"), OK(XS_SET_PERMS), 0 },
+    EVENT(0, "/w/x\0tok\0"),
+    { 0, 0, XS_RM, P("/w\0"), OK(XS_RM), 0 },
+    EVENT(0, "/w\0tok\0"),
+    NOEVENT(0),
+    /* A watch below a removed subtree fires with its own path. */
+    { 0, 0, XS_WATCH, P("/w/deep/er\0t2\0"), OK(XS_WATCH), 0 },
+    EVENT(0, "/w/deep/er\0t2\0"),
+    { 0, 0, XS_WRITE, P("/w/deep/er/x\0" "1"), OK(XS_WRITE), 0 },
+    EVENT(0, "/w/deep/er/x\0tok\0"),
+    EVENT(0, "/w/deep/er/x\0t2\0"),
+    { 0, 0, XS_RM, P("/w\0"), OK(XS_RM), 0 },
+    EVENT(0, "/w\0tok\0"),
+    EVENT(0, "/w/deep/er\0t2\0"),
+    /* Relative watches report relative paths. */
+    { 0, 0, XS_WATCH, P("relw\0r\0"), OK(XS_WATCH), 0 },
+    EVENT(0, "relw\0r\0"),
+    { 0, 0, XS_WRITE, P("relw/q\0" "1"), OK(XS_WRITE), 0 },
+    EVENT(0, "relw/q\0r\0"),
+    { 0, 0, XS_WRITE, P("/local/domain/0/relw\0" "1"), OK(XS_WRITE), 0 },
+    EVENT(0, "relw\0r\0"),
+    /* Empty tokens, unwatch. */
+    { 0, 0, XS_WATCH, P("/e\0\0"), OK(XS_WATCH), 0 },
+    EVENT(0, "/e\0\0"),
+    { 0, 0, XS_UNWATCH, P("/e\0\0"), OK(XS_UNWATCH), 0 },
+    { 0, 0, XS_UNWATCH, P("/e\0\0"), ERR("ENOENT"), 0 },
+    { 0, 0, XS_UNWATCH, P("/e\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_UNWATCH, P("/w\0tok\0"), OK(XS_UNWATCH), 0 },
+    { 0, 0, XS_UNWATCH, P("/w/deep/er\0t2\0"), OK(XS_UNWATCH), 0 },
+    { 0, 0, XS_WRITE, P("/w\0" "1"), OK(XS_WRITE), 0 },
+    NOEVENT(0),
+    /* Special watches. */
+    { 0, 0, XS_WATCH, P("@introduceDomain\0i\0"), OK(XS_WATCH), 0 },
+    EVENT(0, "@introduceDomain\0i\0"),
+    { 0, 0, XS_WATCH, P("@releaseDomain\0r\0"), OK(XS_WATCH), 0 },
+    EVENT(0, "@releaseDomain\0r\0"),
+    { 0, 0, XS_WATCH, P("@bogus\0x\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_INTRODUCE, P("9\0" "100\0" "5\0"), OK(XS_INTRODUCE), 0 },
+    EVENT(0, "@introduceDomain\0i\0"),
+    NOEVENT(0),
+    { 0, 0, XS_RELEASE, P("9\0"), OK(XS_RELEASE), 0 },
+    EVENT(0, "@releaseDomain\0r\0"),
+    NOEVENT(0),
+    { 1, 0, XS_WATCH, P("@releaseDomain\0r1\0"), OK(XS_WATCH), 0 },
+    EVENT(1, "@releaseDomain\0r1\0"),
+    { 0, 0, XS_INTRODUCE, P("9\0" "100\0" "5\0"), OK(XS_INTRODUCE), 0 },
+    { 0, 0, XS_RELEASE, P("9\0"), OK(XS_RELEASE), 0 },
+    NOEVENT(1),
+    { 0, 0, XS_UNWATCH, P("@introduceDomain\0i\0"), OK(XS_UNWATCH), 0 },
+    { 0, 0, XS_UNWATCH, P("@releaseDomain\0r\0"), OK(XS_UNWATCH), 0 },
+    /* Only connections with watches get events, and only for nodes they
+     * may read. */
+    NOEVENT(2),
+    { 1, 0, XS_WATCH, P("/local/domain/1\0h\0"), OK(XS_WATCH), 0 },
+    EVENT(1, "/local/domain/1\0h\0"),
+    { 0, 0, XS_WRITE, P("/local/domain/1/priv\0" "1"), OK(XS_WRITE), 0 },
+    EVENT(1, "/local/domain/1/priv\0h\0"),
+    { 0, 0, XS_SET_PERMS, P("/local/domain/1/priv\0n0\0"), OK(XS_SET_PERMS), 0 },
+    NOEVENT(1),
+    { 0, 0, XS_WRITE, P("/local/domain/1/priv\0" "2"), OK(XS_WRITE), 0 },
+    NOEVENT(1),
+    /* Transactions: events at commit only, none on abort. */
+    { 0, 0, XS_WATCH, P("/tx\0t\0"), OK(XS_WATCH), 0 },
+    EVENT(0, "/tx\0t\0"),
+    START(0, 1),
+    { 0, 1, XS_WRITE, P("/tx/a\0" "1"), OK(XS_WRITE), 0 },
+    NOEVENT(0),
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), OK(XS_TRANSACTION_END), 0 },
+    EVENT(0, "/tx/a\0t\0"),
+    START(0, 2),
+    { 0, 2, XS_WRITE, P("/tx/b\0" "1"), OK(XS_WRITE), 0 },
+    { 0, 2, XS_TRANSACTION_END, P("F\0"), OK(XS_TRANSACTION_END), 0 },
+    NOEVENT(0),
+    { 0, 0, XS_WATCH, P("/tx\0t2\0"), OK(XS_WATCH), 0 },
+    EVENT(0, "/tx\0t2\0"),
+    { 0, BOGUS_TX, XS_WATCH, P("/tx\0t3\0"), OK(XS_WATCH), 0 },
+    EVENT(0, "/tx\0t3\0"),
+    { 0, 0, XS_RESET_WATCHES, P("\0"), OK(XS_RESET_WATCHES), 0 },
+    { 0, 0, XS_WRITE, P("/tx/c\0" "1"), OK(XS_WRITE), 0 },
+    NOEVENT(0),
+    END_ROW,
+};
+
+static const struct row transactions[] = {
+    { 0, 0, XS_WRITE, P("/tx\0"), OK(XS_WRITE), 0 },
+    START(0, 1),
+    { 0, 1, XS_READ, P("/tx/a\0"), ERR("ENOENT"), 0 },
+    { 0, 0, XS_WRITE, P("/tx/a\0" "1"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 1, XS_READ, P("/tx/a\0"), ERR("ENOENT"), 0 },
+    /* Isolation of uncommitted writes. */
+    START(0, 1),
+    { 0, 1, XS_WRITE, P("/tx/b\0x"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_READ, P("/tx/b\0"), ERR("ENOENT"), 0 },
+    { 0, 1, XS_READ, P("/tx/b\0"), R(XS_READ, "x"), 0 },
+    { 0, 1, XS_DIRECTORY, P("/tx\0"), R(XS_DIRECTORY, "a\0b\0"), 0 },
+    { 0, 0, XS_DIRECTORY, P("/tx\0"), R(XS_DIRECTORY, "a\0"), 0 },
+    { 0, 1, XS_GET_PERMS, P("/tx/b\0"), R(XS_GET_PERMS, "n0\0"), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), OK(XS_TRANSACTION_END), 0 },
+    { 0, 0, XS_READ, P("/tx/b\0"), R(XS_READ, "x"), 0 },
+    /* test-xenstore's "ta err": snapshot read, conflict at commit. */
+    START(0, 1),
+    { 0, 1, XS_READ, P("/tx/a\0"), R(XS_READ, "1"), 0 },
+    { 0, 0, XS_WRITE, P("/tx/a\0" "2"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_READ, P("/tx/a\0"), R(XS_READ, "1"), 0 },
+    { 0, 1, XS_WRITE, P("/tx/a\0" "3"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_READ, P("/tx/a\0"), R(XS_READ, "3"), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 0, XS_READ, P("/tx/a\0"), R(XS_READ, "2"), 0 },
+    /* Writes only: no conflict. */
+    START(0, 1),
+    { 0, 1, XS_WRITE, P("/tx/a\0" "4"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_WRITE, P("/tx/a\0" "5"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), OK(XS_TRANSACTION_END), 0 },
+    { 0, 0, XS_READ, P("/tx/a\0"), R(XS_READ, "4"), 0 },
+    /* A change to a node the transaction did not read: no conflict. */
+    START(0, 1),
+    { 0, 1, XS_READ, P("/tx/a\0"), R(XS_READ, "4"), 0 },
+    { 0, 0, XS_WRITE, P("/tx/b\0z"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), OK(XS_TRANSACTION_END), 0 },
+    /* Removal and re-creation inside one transaction. */
+    START(0, 1),
+    { 0, 1, XS_RM, P("/tx\0"), OK(XS_RM), 0 },
+    { 0, 1, XS_READ, P("/tx/a\0"), ERR("ENOENT"), 0 },
+    { 0, 1, XS_RM, P("/tx/a\0"), ERR("ENOENT"), 0 },
+    { 0, 0, XS_READ, P("/tx/a\0"), R(XS_READ, "4"), 0 },
+    { 0, 1, XS_WRITE, P("/tx/new\0n"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_DIRECTORY, P("/tx\0"), R(XS_DIRECTORY, "new\0"), 0 },
+    { 0, 1, XS_MKDIR, P("/tx/dir\0"), OK(XS_MKDIR), 0 },
+    { 0, 1, XS_SET_PERMS, P("/tx/dir\0n0\0r2\0"), OK(XS_SET_PERMS), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), OK(XS_TRANSACTION_END), 0 },
+    { 0, 0, XS_DIRECTORY, P("/tx\0"), R(XS_DIRECTORY, "dir\0new\0"), 0 },
+    { 0, 0, XS_GET_PERMS, P("/tx/dir\0"), R(XS_GET_PERMS, "n0\0r2\0"), 0 },
+    /* A parent removed under a transaction that creates below it. */
+    START(0, 1),
+    { 0, 1, XS_WRITE, P("/tx/dir/k\0" "1"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_RM, P("/tx\0"), OK(XS_RM), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 0, XS_READ, P("/tx/dir/k\0"), ERR("ENOENT"), 0 },
+    /* Ids. */
+    { 0, BOGUS_TX, XS_READ, P("/a\0"), ERR("ENOENT"), 0 },
+    { 0, BOGUS_TX, XS_TRANSACTION_END, P("T\0"), ERR("ENOENT"), 0 },
+    { 0, BOGUS_TX, XS_TRANSACTION_START, P("\0"), ERR("ENOENT"), 0 },
+    { 0, 0, XS_TRANSACTION_END, P("T\0"), ERR("ENOENT"), 0 },
+    START(0, 1),
+    { 0, 1, XS_TRANSACTION_START, P("\0"), ERR("EBUSY"), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("X\0"), ERR("EINVAL"), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T"), ERR("EINVAL"), 0 },
+    { 1, 1, XS_READ, P("/a\0"), ERR("ENOENT"), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("F\0"), OK(XS_TRANSACTION_END), 0 },
+    { 0, 1, XS_READ, P("/a\0"), ERR("ENOENT"), 0 },
+    /* RESET_WATCHES drops transactions too. */
+    START(0, 2),
+    { 0, 0, XS_RESET_WATCHES, P("\0"), OK(XS_RESET_WATCHES), 0 },
+    { 0, 2, XS_READ, P("/\0"), ERR("ENOENT"), 0 },
+    /* Guests in transactions. */
+    START(1, 3),
+    { 1, 3, XS_WRITE, P("tw\0" "1"), ERR("EACCES"), 0 },
+    { 1, 3, XS_READ, P("domid\0"), R(XS_READ, "1"), 0 },
+    { 1, 3, XS_TRANSACTION_END, P("T\0"), OK(XS_TRANSACTION_END), 0 },
+    END_ROW,
+};
+
+static const struct row quota[] = {
+    { 0, 0, XS_WRITE, P("/local/domain/1/data\0"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_SET_PERMS, P("/local/domain/1/data\0n1\0"), OK(XS_SET_PERMS), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "transactions\0" "2\0"), R(XS_CONTROL, "OK\0"), 0 },
+    START(1, 1),
+    START(1, 2),
+    { 1, 0, XS_TRANSACTION_START, P("\0"), ERR("ENOSPC"), 0 },
+    START(0, 3),
+    START(0, 4),
+    { 0, 0, XS_TRANSACTION_START, P("\0"), ANY(XS_TRANSACTION_START), 0 },
+    { 1, 1, XS_TRANSACTION_END, P("F\0"), OK(XS_TRANSACTION_END), 0 },
+    START(1, 1),
+    { 0, 0, XS_CONTROL, P("quota\0" "watches\0" "2\0"), R(XS_CONTROL, "OK\0"), 0 },
+    { 1, 0, XS_WATCH, P("data\0a\0"), OK(XS_WATCH), 0 },
+    { 1, 0, XS_WATCH, P("data\0b\0"), OK(XS_WATCH), 0 },
+    { 1, 0, XS_WATCH, P("data\0c\0"), ERR("ENOSPC"), 0 },
+    { 0, 0, XS_WATCH, P("/\0a\0"), OK(XS_WATCH), 0 },
+    { 0, 0, XS_WATCH, P("/\0b\0"), OK(XS_WATCH), 0 },
+    { 0, 0, XS_WATCH, P("/\0c\0"), OK(XS_WATCH), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "entry-size\0" "10\0"), R(XS_CONTROL, "OK\0"), 0 },
+    { 1, 0, XS_WRITE, P("data/big\0" "12345678901"), ERR("ENOSPC"), 0 },
+    { 1, 0, XS_WRITE, P("data/small\0" "1234"), OK(XS_WRITE), 0 },
+    { 1, 0, XS_WRITE, P("data/small\0" "12345678901"), ERR("ENOSPC"), 0 },
+    { 0, 0, XS_WRITE, P("/local/domain/1/data/big\0" "12345678901"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "nodes\0" "3\0"), R(XS_CONTROL, "OK\0"), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "1\0"), R(XS_CONTROL, "nodes 2\n\0"), 0 },
+    { 1, 0, XS_WRITE, P("data/n1\0"), OK(XS_WRITE), 0 },
+    { 1, 0, XS_WRITE, P("data/n2\0"), ERR("ENOSPC"), 0 },
+    { 1, 0, XS_MKDIR, P("data/n2/n3\0"), ERR("ENOSPC"), 0 },
+    { 2, 0, XS_WRITE, P("/local/domain/2/x\0"), ERR("EACCES"), 0 },
+    { 0, 0, XS_WRITE, P("/local/domain/1/data/n2\0"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "permissions\0" "2\0"), R(XS_CONTROL, "OK\0"), 0 },
+    { 1, 0, XS_SET_PERMS, P("data/n1\0n1\0r2\0r3\0"), ERR("ENOSPC"), 0 },
+    { 1, 0, XS_SET_PERMS, P("data/n1\0n1\0r2\0"), OK(XS_SET_PERMS), 0 },
+    { 0, 0, XS_SET_PERMS, P("/local/domain/1/data/n1\0n1\0r2\0r3\0"), OK(XS_SET_PERMS), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "transaction-nodes\0" "2\0"), R(XS_CONTROL, "OK\0"), 0 },
+    { 1, 1, XS_READ, P("data/n1\0"), ANY(XS_READ), 0 },
+    { 1, 1, XS_READ, P("data/small\0"), ANY(XS_READ), 0 },
+    { 1, 1, XS_READ, P("data\0"), ERR("ENOSPC"), 0 },
+    { 0, 3, XS_READ, P("/local/domain/1/data/n1\0"), ANY(XS_READ), 0 },
+    { 0, 3, XS_READ, P("/local/domain/1/data/small\0"), ANY(XS_READ), 0 },
+    { 0, 3, XS_READ, P("/local/domain/1/data\0"), ANY(XS_READ), 0 },
+    END_ROW,
+};
+
+static void run(const struct row *rows)
+{
+    struct xt t;
+    uint32_t slot[5] = { 0 };
+
+    xt_setup(&t, NULL);
+    for (int i = 0; rows[i].who >= 0; i++) {
+        const struct row *r = &rows[i];
+        struct xs_conn *c = t.c[r->who];
+        char where[64], buf[8192];
+
+        snprintf(where, sizeof(where), "row %d (line op %u)", i, r->op);
+        if (r->op == EV || r->op == NOEV) {
+            int n = xs_local_event(c, buf, sizeof(buf));
+
+            if (r->op == NOEV) {
+                ck_assert_msg(n == -EAGAIN, "%s: unexpected event \"%s\"", where, buf);
+            } else {
+                ck_assert_msg(n >= 0, "%s: no event", where);
+                ck_assert_msg((size_t)n == r->plen && !memcmp(buf, r->p, n),
+                              "%s: event \"%s\" \"%s\", wanted \"%s\" \"%s\"", where, buf,
+                              buf + strlen(buf) + 1, r->p, r->p + strlen(r->p) + 1);
+            }
+            continue;
+        }
+        uint32_t tx = r->tx == BOGUS_TX ? 999 : r->tx ? slot[r->tx] : 0;
+        int n;
+        uint32_t type = xt_req(c, r->op, tx, r->p, r->plen, buf, sizeof(buf), &n);
+
+        ck_assert_msg(type == r->rtype, "%s: reply type %u (\"%s\"), wanted %u", where, type,
+                      buf, r->rtype);
+        if (r->r)
+            ck_assert_msg((size_t)n == r->rlen && !memcmp(buf, r->r, n),
+                          "%s: reply \"%.*s\" (%d bytes), wanted \"%.*s\" (%zu bytes)", where,
+                          n, buf, n, (int)r->rlen, r->r, r->rlen);
+        if (r->save)
+            slot[r->save] = strtoul(buf, NULL, 10);
+    }
+    for (int i = 0; i < XT_NCONN; i++)
+        xt_drain_events(t.c[i]);
+    xt_teardown(&t);
+}
+
+START_TEST(test_basic) { run(basic); }
+END_TEST
+START_TEST(test_perms) { run(perms); }
+END_TEST
+START_TEST(test_watches) { run(watches); }
+END_TEST
+START_TEST(test_transactions) { run(transactions); }
+END_TEST
+START_TEST(test_quota) { run(quota); }
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("xenstore conformance");
+    TCase *tc = tcase_create("table");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_test(tc, test_basic);
+    tcase_add_test(tc, test_perms);
+    tcase_add_test(tc, test_watches);
+    tcase_add_test(tc, test_transactions);
+    tcase_add_test(tc, test_quota);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
