@@ -283,6 +283,7 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
         domain_abort_build(d);
         return rc;
     }
+    trace_domain_built(d);
     if (sim->on_domain_built)
         sim->on_domain_built(sim, d);
     return id;
@@ -519,6 +520,7 @@ void xensim_destroy(struct xensim *sim)
     }
     timer_stop(sim);
     rcu_barrier();
+    trace_free(sim);
     pthread_mutex_destroy(&sim->lock);
     pthread_cond_destroy(&sim->cond);
     pthread_mutex_destroy(&sim->fault_lock);

@@ -393,12 +393,16 @@ long evtchn_send_port(struct domain *ld, evtchn_port_t lport)
         if (rd) {
             evtchn_port_t rport = lchn->u.interdomain.port;
             struct evtchn *rchn = chn_of(rd, rport);
-            evtchn_raise(rd, rchn, rport, rd->vcpus[rchn->notify_vcpu]);
+            struct vcpu *rv = rd->vcpus[rchn->notify_vcpu];
+            if (!rchn->dev)
+                trace_send(ld, lport, rv, rport);
+            evtchn_raise(rd, rchn, rport, rv);
         }
         rcu_read_unlock();
         break;
     }
     case ECS_IPI:
+        trace_send(ld, lport, ld->vcpus[lchn->notify_vcpu], lport);
         evtchn_raise(ld, lchn, lport, ld->vcpus[lchn->notify_vcpu]);
         break;
     case ECS_UNBOUND:

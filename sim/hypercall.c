@@ -7,16 +7,40 @@
 #include <errno.h>
 #include "sim.h"
 
-static struct vcpu *hypercall_enter(void)
+/* Names for the trace, indexed by sub-command. */
+static const char *const evtchn_op_names[] = {
+    "EVTCHNOP_bind_interdomain", "EVTCHNOP_bind_virq", "EVTCHNOP_bind_pirq",
+    "EVTCHNOP_close", "EVTCHNOP_send", "EVTCHNOP_status", "EVTCHNOP_alloc_unbound",
+    "EVTCHNOP_bind_ipi", "EVTCHNOP_bind_vcpu", "EVTCHNOP_unmask", "EVTCHNOP_reset",
+    "EVTCHNOP_init_control", "EVTCHNOP_expand_array", "EVTCHNOP_set_priority",
+};
+static const char *const gnttab_op_names[] = {
+    "GNTTABOP_map_grant_ref", "GNTTABOP_unmap_grant_ref", "GNTTABOP_setup_table",
+    "GNTTABOP_dump_table", "GNTTABOP_transfer", "GNTTABOP_copy", "GNTTABOP_query_size",
+    "GNTTABOP_unmap_and_replace", "GNTTABOP_set_version", "GNTTABOP_get_status_frames",
+    "GNTTABOP_get_version", "GNTTABOP_swap_grant_ref", "GNTTABOP_cache_flush",
+};
+static const char *const sched_op_names[] = {
+    "SCHEDOP_yield", "SCHEDOP_block", "SCHEDOP_shutdown", "SCHEDOP_poll",
+    "SCHEDOP_remote_shutdown", "SCHEDOP_shutdown_code", "SCHEDOP_watchdog",
+    "SCHEDOP_pin_override",
+};
+#define OP_NAME(table, cmd, other)                                            \
+    ((unsigned int)(cmd) < sizeof(table) / sizeof(table[0]) ? table[cmd] : (other))
+
+static struct vcpu *hypercall_enter(const char *name)
 {
     struct vcpu *v = current_vcpu;
-    if (v)
+    if (v) {
         v->d->sim->sched->hypercall_enter(v);
+        trace_hypercall(v, name, true);
+    }
     return v;
 }
 
-static long hypercall_exit(struct vcpu *v, long rc)
+static long hypercall_exit(struct vcpu *v, const char *name, long rc)
 {
+    trace_hypercall(v, name, false);
     v->d->sim->sched->hypercall_exit(v);
     vcpu_hypercall_exit(v);
     return rc;
@@ -24,18 +48,20 @@ static long hypercall_exit(struct vcpu *v, long rc)
 
 long HYPERVISOR_event_channel_op(int cmd, void *arg)
 {
-    struct vcpu *v = hypercall_enter();
+    const char *name = OP_NAME(evtchn_op_names, cmd, "event_channel_op");
+    struct vcpu *v = hypercall_enter(name);
     if (!v)
         return -EPERM;
-    return hypercall_exit(v, do_event_channel_op(v->d, cmd, arg));
+    return hypercall_exit(v, name, do_event_channel_op(v->d, cmd, arg));
 }
 
 long HYPERVISOR_grant_table_op(unsigned int cmd, void *uop, unsigned int count)
 {
-    struct vcpu *v = hypercall_enter();
+    const char *name = OP_NAME(gnttab_op_names, cmd, "grant_table_op");
+    struct vcpu *v = hypercall_enter(name);
     if (!v)
         return -EPERM;
-    return hypercall_exit(v, do_grant_table_op(v->d, cmd, uop, count));
+    return hypercall_exit(v, name, do_grant_table_op(v->d, cmd, uop, count));
 }
 
 static bool block_wake(struct vcpu *v)
@@ -142,19 +168,20 @@ static long do_sched_op(struct vcpu *v, int cmd, void *arg)
 
 long HYPERVISOR_sched_op(int cmd, void *arg)
 {
-    struct vcpu *v = hypercall_enter();
+    const char *name = OP_NAME(sched_op_names, cmd, "sched_op");
+    struct vcpu *v = hypercall_enter(name);
     if (!v)
         return -EPERM;
-    return hypercall_exit(v, do_sched_op(v, cmd, arg));
+    return hypercall_exit(v, name, do_sched_op(v, cmd, arg));
 }
 
 long HYPERVISOR_set_timer_op(uint64_t timeout)
 {
-    struct vcpu *v = hypercall_enter();
+    struct vcpu *v = hypercall_enter("set_timer_op");
     if (!v)
         return -EPERM;
     timer_set(v, timeout);
-    return hypercall_exit(v, 0);
+    return hypercall_exit(v, "set_timer_op", 0);
 }
 
 static long do_callback_op(struct vcpu *v, int cmd, const void *arg)
@@ -192,8 +219,8 @@ static long do_callback_op(struct vcpu *v, int cmd, const void *arg)
 
 long HYPERVISOR_callback_op(int cmd, const void *arg)
 {
-    struct vcpu *v = hypercall_enter();
+    struct vcpu *v = hypercall_enter("callback_op");
     if (!v)
         return -EPERM;
-    return hypercall_exit(v, do_callback_op(v, cmd, arg));
+    return hypercall_exit(v, "callback_op", do_callback_op(v, cmd, arg));
 }

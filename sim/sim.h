@@ -143,6 +143,7 @@ struct vcpu {
     uint32_t wake_seq;                  /* futex word, atomics only */
     xensim_upcall_t callback;
     bool in_upcall;
+    _Atomic uint64_t trace_flow;        /* the send that raised us (trace.c) */
     bool down;                          /* entry returned or domain stopped */
 
     /* Per-vCPU VIRQ table (global VIRQs use vCPU 0's), 0 = unbound. */
@@ -260,6 +261,7 @@ struct xensim {
     void (*on_domain_released)(struct xensim *sim, domid_t domid);
     void *xs;
     struct xenstored *xenstored;        /* xenstored.c, when started */
+    struct trace *trace;                /* trace.c, while recording */
 };
 
 /* futex.c: the one place that sleeps and wakes threads. */
@@ -353,6 +355,13 @@ void timer_cancel_domain(struct domain *d);
 
 /* xenstored.c */
 void xenstored_stop(struct xensim *sim);
+
+/* trace.c: no-ops unless xensim_trace_start() was called. */
+void trace_free(struct xensim *sim);
+void trace_domain_built(struct domain *d);
+void trace_hypercall(struct vcpu *v, const char *name, bool begin);
+void trace_send(struct domain *from, evtchn_port_t port, struct vcpu *to, evtchn_port_t to_port);
+void trace_upcall(struct vcpu *v, bool begin);
 
 /* guest_irq.c */
 void guest_irq_free(struct domain *d);

@@ -130,7 +130,9 @@ static void vcpu_deliver_upcall(struct vcpu *v)
      * handler, and the mask is restored on the way out (iret). */
     *v->upcall_mask = 1;
     v->in_upcall = true;
+    trace_upcall(v, true);
     v->callback();
+    trace_upcall(v, false);
     v->in_upcall = false;
     __atomic_store_n(v->upcall_mask, 0, __ATOMIC_SEQ_CST);
 }

@@ -192,13 +192,28 @@ static void dom0_main(void *arg)
 
 int xensim_cmd_demo(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    const char *trace = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--trace") && i + 1 < argc) {
+            trace = argv[++i];
+        } else {
+            fprintf(stderr, "usage: xensim demo [--trace FILE.json]\n");
+            return 2;
+        }
+    }
     chan.message = "hello, dom0: this page is granted to you";
     struct xensim *sim = xensim_create(NULL);
     if (!sim) {
         perror("xensim_create");
         return 1;
+    }
+    if (trace) {
+        int rc = xensim_trace_start(sim, trace);
+        if (rc) {
+            fprintf(stderr, "xensim demo: cannot write %s: %s\n", trace, xensim_strerror(rc));
+            xensim_destroy(sim);
+            return 1;
+        }
     }
     struct xensim_domain_config dom0 = { .name = "Domain-0", .privileged = true,
                                          .entry = dom0_main };

@@ -113,6 +113,13 @@ int xensim_domain_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
  * there as dom0. Stopped by xensim_destroy(). */
 int xensim_xenstore_start(struct xensim *sim, const char *socket_path);
 
+/* Records the run as Chrome trace-event JSON (chrome://tracing, Perfetto):
+ * a track per domain vCPU, hypercalls and upcalls as slices, and a flow
+ * arrow from each send to the upcall it caused. Stopped by
+ * xensim_trace_stop() or xensim_destroy(). */
+int xensim_trace_start(struct xensim *sim, const char *path);
+void xensim_trace_stop(struct xensim *sim);
+
 /* A guest fault report (strict grant mappings): who faulted where. */
 struct xensim_fault {
     domid_t domid;            /* the domain that faulted (and was crashed) */
