@@ -128,7 +128,7 @@ static void evtchn_raise(struct domain *d, struct evtchn *chn, evtchn_port_t por
                          struct vcpu *v)
 {
     if (chn->dev)
-        evtchn_dev_deliver(chn->dev, port);
+        evtchn_dev_deliver(chn->dev, d, port);
     else
         d->evtchn_ops->set_pending(v, port);
     if (atomic_load(&d->pollers))

@@ -112,6 +112,10 @@ static uint64_t l2_pending_unmasked(const struct domain *d, unsigned int i,
     { return bit_test(l2_mask(d, &l2_##W), W, p); }                           \
     static void set_mask_##W(struct domain *d, evtchn_port_t p)               \
     { bit_test_and_set(l2_mask(d, &l2_##W), W, p); }                          \
+    static bool test_and_set_pending_##W(struct domain *d, evtchn_port_t p)   \
+    { return bit_test_and_set(l2_pending(d, &l2_##W), W, p); }                \
+    static bool test_and_clear_mask_##W(struct domain *d, evtchn_port_t p)    \
+    { return bit_test_and_clear(l2_mask(d, &l2_##W), W, p); }                 \
     static uint64_t take_selector_##W(struct vcpu *v)                         \
     { return l2_take_selector(v, W); }                                        \
     static uint64_t pending_word_##W(const struct domain *d, unsigned int i)  \
@@ -121,6 +125,8 @@ static uint64_t l2_pending_unmasked(const struct domain *d, unsigned int i,
         .set_pending = set_pending_##W, .clear_pending = clear_pending_##W,   \
         .unmask = unmask_##W, .is_pending = is_pending_##W,                   \
         .is_masked = is_masked_##W, .set_mask = set_mask_##W,                 \
+        .test_and_set_pending = test_and_set_pending_##W,                     \
+        .test_and_clear_mask = test_and_clear_mask_##W,                       \
         .take_selector = take_selector_##W,                                   \
         .pending_unmasked_word = pending_word_##W,                            \
     };

@@ -63,11 +63,13 @@ struct gnttab_maptrack {
  * table per variant, chosen per domain). */
 struct gnttab_map_ops {
     const char *name;
-    /* Makes frame of rd visible to d for handle h; NULL on failure. */
-    void *(*map)(struct domain *d, grant_handle_t h, struct domain *rd,
-                 xen_pfn_t frame, bool readonly);
-    /* Removes the host mapping of handle h (at addr). */
-    void (*unmap)(struct domain *d, grant_handle_t h, void *addr);
+    /* Makes n consecutive frames of rd, from frame, visible to d at the
+     * slots of handles first..first+n-1; returns the first one's address,
+     * the others follow page by page. NULL on failure. */
+    void *(*map)(struct domain *d, grant_handle_t first, unsigned int n,
+                 struct domain *rd, xen_pfn_t frame, bool readonly);
+    /* Removes the host mappings of handles first..first+n-1. */
+    void (*unmap)(struct domain *d, grant_handle_t first, unsigned int n);
 };
 extern const struct gnttab_map_ops gnttab_map_strict_ops, gnttab_map_fast_ops;
 /* Gives the strict window back when the domain is freed. */
@@ -136,10 +138,13 @@ int gnttab_grow_locked(struct grant_table *gt, unsigned int nr);
 /* gnttab_map.c */
 long gnttab_map_batch(struct domain *ld, void *uop, unsigned int count);
 long gnttab_unmap_batch(struct domain *ld, void *uop, unsigned int count);
-/* One map/unmap on behalf of ld, status in op. Caller holds rcu_read_lock
- * for the map. Each returns a granter to put (see gnttab_unpin) or NULL. */
-struct domain *gnttab_map_one(struct domain *ld, gnttab_map_grant_ref_t *op);
-struct domain *gnttab_unmap_one(struct domain *ld, gnttab_unmap_grant_ref_t *op);
+/* Up to 32 maps or unmaps on behalf of ld, each with its status in its
+ * op. Maps need rcu_read_lock held. puts[0..n) receive the dying granters
+ * the caller must then put (see gnttab_unpin), or NULL. */
+void gnttab_map_many(struct domain *ld, gnttab_map_grant_ref_t *ops, unsigned int n,
+                     struct domain **puts);
+void gnttab_unmap_many(struct domain *ld, gnttab_unmap_grant_ref_t *ops, unsigned int n,
+                       struct domain **puts);
 void gnttab_release_all(struct domain *ld);
 
 /* gnttab_copy.c */

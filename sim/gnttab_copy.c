@@ -69,6 +69,7 @@ static int16_t copy_one(struct domain *ld, const gnttab_copy_t *op, struct domai
     bool dst_gref = op->flags & GNTCOPY_dest_gref;
     int16_t rc;
 
+    puts[0] = puts[1] = NULL;
     rc = side_domain(ld, &op->source, src_gref, &src);
     if (rc == GNTST_okay)
         rc = side_domain(ld, &op->dest, dst_gref, &dst);

@@ -3,12 +3,33 @@
  * checks in Xen's order, batches with a status per element, and the
  * teardown of a dying mapper's mappings. Relies on the maptrack, the pins
  * and the mapper's strict/fast ops (gnttab.h), and on sim.h's guest copies.
+ *
+ * A batch is done in phases: every element's checks and pins, then the
+ * host mappings, runs of neighbouring slots and frames in one call (as Xen
+ * flushes the TLB once per batch), then publication in the maptrack.
+ * Creating the host mapping is Xen's last step anyway, so the statuses
+ * are those of a one-by-one loop.
  */
 #include "gnttab.h"
 
 /* Batches are copied in and out this many elements at a time: one guest
  * copy per element would cost more than a fast-mode map itself. */
-#define GNTTAB_BATCH 16
+#define GNTTAB_BATCH 32
+
+/* One map between its pin and its publication. */
+struct map_pending {
+    grant_handle_t h;
+    struct domain *rd;
+    xen_pfn_t frame;
+    uint32_t pins;
+    void *addr;
+};
+
+/* One unmap between its claim and its teardown. */
+struct unmap_pending {
+    grant_handle_t h;
+    uint16_t flags, done, left;
+};
 
 static uint32_t pins_of(uint16_t mapflags, bool readonly)
 {
@@ -30,57 +51,107 @@ static void put_all(struct domain **rds, unsigned int n)
             domain_put_foreign(rds[k]);
 }
 
-struct domain *gnttab_map_one(struct domain *ld, gnttab_map_grant_ref_t *op)
+/* Steps 1-9 and the contains_pte part of 10: a handle and a pin. Sets
+ * op->status; on failure may leave a dying granter in *put. */
+static void map_prepare(struct domain *ld, gnttab_map_grant_ref_t *op,
+                        struct map_pending *p, struct domain **put)
 {
-    struct grant_table *lgt = ld->gt;
     uint16_t kinds = op->flags & (GNTMAP_host_map | GNTMAP_device_map);
     bool ro = op->flags & GNTMAP_readonly;
 
+    *put = NULL;
     op->handle = GNTTAB_NO_HANDLE;
     /* Xen really answers bad flags with bad_gntref. */
     if (!kinds) {
         op->status = GNTST_bad_gntref;
-        return NULL;
+        return;
     }
     /* The granter is named by its real id; DOMID_SELF is not accepted.
      * XSM's default hook lets any domain map any grant made to it. */
     struct domain *rd = gnttab_domain_by_id(ld, op->dom, false);
     if (!rd) {
         op->status = GNTST_bad_domain;
-        return NULL;
+        return;
     }
-    grant_handle_t h = gnttab_maptrack_get(lgt);
+    grant_handle_t h = gnttab_maptrack_get(ld->gt);
     if (h == GNTTAB_NO_HANDLE) {
         op->status = GNTST_no_space;
-        return NULL;
+        return;
     }
     uint32_t pins = pins_of(kinds, ro);
-    bool put = false;
-    xen_pfn_t frame;
-    int16_t rc = gnttab_pin(rd, op->ref, ld->domid, pins, ro, true, &frame, &put);
-    if (rc != GNTST_okay)
-        goto fail_handle;
-
-    void *addr = NULL;
-    if (kinds & GNTMAP_host_map) {
-        /* A hosted simulator cannot write a guest's page tables. */
+    bool dying = false;
+    int16_t rc = gnttab_pin(rd, op->ref, ld->domid, pins, ro, true, &p->frame, &dying);
+    /* A hosted simulator cannot write a guest's page tables. */
+    if (rc == GNTST_okay && (kinds & GNTMAP_host_map) && (op->flags & GNTMAP_contains_pte)) {
+        dying = gnttab_unpin(rd, op->ref, pins);
         rc = GNTST_general_error;
-        if (op->flags & GNTMAP_contains_pte)
-            goto fail_pin;
-        addr = lgt->ops->map(ld, h, rd, frame, ro);
-        if (!addr)
-            goto fail_pin;
     }
+    if (rc != GNTST_okay) {
+        gnttab_maptrack_put(ld->gt, h);
+        *put = dying ? rd : NULL;
+        op->status = rc;
+        return;
+    }
+    p->h = h;
+    p->rd = rd;
+    p->pins = pins;
+    p->addr = NULL;
+    op->status = GNTST_okay;
+}
 
-    struct gnttab_maptrack *m = gnttab_maptrack_entry(lgt, h);
-    m->rd = rd;
-    m->rdomid = rd->domid;
+/* Step 10 for a batch: host mappings, a run of consecutive handles on
+ * consecutive frames of one granter in one call. A failed run fails each
+ * of its elements with GNTST_general_error (and undoes its pin). */
+static void map_hosts(struct domain *ld, gnttab_map_grant_ref_t *ops,
+                      struct map_pending *p, struct domain **puts, unsigned int n)
+{
+    const struct gnttab_map_ops *mo = ld->gt->ops;
+
+    for (unsigned int k = 0; k < n;) {
+        if (ops[k].status != GNTST_okay || !(ops[k].flags & GNTMAP_host_map)) {
+            k++;
+            continue;
+        }
+        bool ro = ops[k].flags & GNTMAP_readonly;
+        unsigned int run = 1;
+        while (k + run < n && ops[k + run].status == GNTST_okay &&
+               (ops[k + run].flags & GNTMAP_host_map) &&
+               (bool)(ops[k + run].flags & GNTMAP_readonly) == ro &&
+               p[k + run].rd == p[k].rd &&
+               p[k + run].h == p[k].h + run && p[k + run].frame == p[k].frame + run)
+            run++;
+        uint8_t *addr = mo->map(ld, p[k].h, run, p[k].rd, p[k].frame, ro);
+        for (unsigned int j = k; j < k + run; j++) {
+            if (addr) {
+                p[j].addr = addr + (size_t)(j - k) * XEN_PAGE_SIZE;
+                continue;
+            }
+            bool dying = gnttab_unpin(p[j].rd, ops[j].ref, p[j].pins);
+            puts[j] = dying ? p[j].rd : NULL;
+            gnttab_maptrack_put(ld->gt, p[j].h);
+            ops[j].status = GNTST_general_error;
+        }
+        k += run;
+    }
+}
+
+/* Fills the maptrack entry and makes it visible. Published under mt_lock
+ * so a concurrent release of a dying mapper either sees this mapping or
+ * makes us give it back. */
+static void map_publish(struct domain *ld, gnttab_map_grant_ref_t *op,
+                        struct map_pending *p, struct domain **put)
+{
+    struct grant_table *lgt = ld->gt;
+    struct gnttab_maptrack *m = gnttab_maptrack_entry(lgt, p->h);
+    bool ro = op->flags & GNTMAP_readonly;
+    uint16_t kinds = op->flags & (GNTMAP_host_map | GNTMAP_device_map);
+
+    m->rd = p->rd;
+    m->rdomid = p->rd->domid;
     m->ref = op->ref;
     m->readonly = ro;
-    m->addr = addr;
-    m->frame = frame;
-    /* Published under mt_lock so a concurrent release of a dying mapper
-     * either sees this mapping or makes us give it back. */
+    m->addr = p->addr;
+    m->frame = p->frame;
     sim_lock(&lgt->mt_lock);
     bool closed = lgt->mt_closed;
     if (!closed)
@@ -88,74 +159,59 @@ struct domain *gnttab_map_one(struct domain *ld, gnttab_map_grant_ref_t *op)
                               memory_order_release);
     sim_unlock(&lgt->mt_lock);
     if (closed) {
-        rc = GNTST_general_error;
-        if (addr)
-            lgt->ops->unmap(ld, h, addr);
-        goto fail_pin;
+        if (p->addr)
+            lgt->ops->unmap(ld, p->h, 1);
+        *put = gnttab_unpin(p->rd, op->ref, p->pins) ? p->rd : NULL;
+        gnttab_maptrack_put(lgt, p->h);
+        op->status = GNTST_general_error;
+        return;
     }
-    op->handle = h;
-    op->dev_bus_addr = (uint64_t)frame << XEN_PAGE_SHIFT;
-    if (addr)
-        op->host_addr = (uint64_t)(uintptr_t)addr;
-    op->status = GNTST_okay;
-    return NULL;
-
-fail_pin:
-    /* rd was alive when pinned but may have died since: this may have been
-     * the pin that kept it. */
-    put = gnttab_unpin(rd, op->ref, pins);
-fail_handle:
-    gnttab_maptrack_put(lgt, h);
-    op->status = rc;
-    return put ? rd : NULL;
+    op->handle = p->h;
+    op->dev_bus_addr = (uint64_t)p->frame << XEN_PAGE_SHIFT;
+    if (p->addr)
+        op->host_addr = (uint64_t)(uintptr_t)p->addr;
 }
 
-/* Removes the kinds in done from handle h, whose flags were claimed (set to
- * left) under mt_lock; gives the handle back when nothing is left.
- * Returns the granter to put, if this was its last pin while dying. */
-static struct domain *teardown(struct domain *ld, grant_handle_t h,
-                               uint16_t flags, uint16_t done, uint16_t left)
+void gnttab_map_many(struct domain *ld, gnttab_map_grant_ref_t *ops, unsigned int n,
+                     struct domain **puts)
 {
-    struct grant_table *lgt = ld->gt;
-    struct gnttab_maptrack *m = gnttab_maptrack_entry(lgt, h);
-    struct domain *rd = m->rd;
+    struct map_pending p[GNTTAB_BATCH];
 
-    if (done & GNTMAP_host_map)
-        lgt->ops->unmap(ld, h, m->addr);
-    bool put = gnttab_unpin(rd, m->ref, pins_of(done, flags & GNTMAP_readonly));
-    if (!left)
-        gnttab_maptrack_put(lgt, h);
-    return put ? rd : NULL;
+    assert(n <= GNTTAB_BATCH);
+    for (unsigned int k = 0; k < n; k++)
+        map_prepare(ld, &ops[k], &p[k], &puts[k]);
+    map_hosts(ld, ops, p, puts, n);
+    for (unsigned int k = 0; k < n; k++)
+        if (ops[k].status == GNTST_okay)
+            map_publish(ld, &ops[k], &p[k], &puts[k]);
 }
 
-struct domain *gnttab_unmap_one(struct domain *ld, gnttab_unmap_grant_ref_t *op)
+/* Checks one unmap and claims the kinds it removes, under mt_lock: of two
+ * racing unmaps of one handle, the second finds them gone. */
+static bool unmap_claim(struct domain *ld, gnttab_unmap_grant_ref_t *op,
+                        struct unmap_pending *u)
 {
     struct grant_table *lgt = ld->gt;
     struct gnttab_maptrack *m = gnttab_maptrack_entry(lgt, op->handle);
 
     if (!m) {
         op->status = GNTST_bad_handle;
-        return NULL;
+        return false;
     }
-    /* Claimed under mt_lock: of two racing unmaps of one handle, the second
-     * finds the kinds already gone. */
     sim_lock(&lgt->mt_lock);
     uint16_t flags = atomic_load_explicit(&m->flags, memory_order_relaxed);
-    if (!flags) {
-        sim_unlock(&lgt->mt_lock);
+    if (!flags)
         op->status = GNTST_bad_handle;
-        return NULL;
-    }
-    if (op->dev_bus_addr && op->dev_bus_addr != (uint64_t)m->frame << XEN_PAGE_SHIFT) {
-        sim_unlock(&lgt->mt_lock);
+    else if (op->dev_bus_addr && op->dev_bus_addr != (uint64_t)m->frame << XEN_PAGE_SHIFT)
         op->status = GNTST_bad_dev_addr;
-        return NULL;
-    }
-    if (op->host_addr && (flags & GNTMAP_host_map) &&
-        op->host_addr != (uint64_t)(uintptr_t)m->addr) {
-        sim_unlock(&lgt->mt_lock);
+    else if (op->host_addr && (flags & GNTMAP_host_map) &&
+             op->host_addr != (uint64_t)(uintptr_t)m->addr)
         op->status = GNTST_general_error;
-        return NULL;
+    else
+        op->status = GNTST_okay;
+    if (op->status != GNTST_okay) {
+        sim_unlock(&lgt->mt_lock);
+        return false;
     }
     /* Only the kinds whose address is given go. */
     uint16_t done = 0;
@@ -168,11 +224,56 @@ struct domain *gnttab_unmap_one(struct domain *ld, gnttab_unmap_grant_ref_t *op)
         left = 0;
     atomic_store_explicit(&m->flags, left, memory_order_release);
     sim_unlock(&lgt->mt_lock);
+    *u = (struct unmap_pending){ .h = op->handle, .flags = flags, .done = done, .left = left };
+    return done != 0;
+}
 
-    op->status = GNTST_okay;
-    if (!done)
-        return NULL;
-    return teardown(ld, op->handle, flags, done, left);
+/* Drops the pins of a claimed unmap; gives the handle back when nothing is
+ * left. Returns the granter to put, if this was its last pin while dying. */
+static struct domain *unmap_unpin(struct domain *ld, const struct unmap_pending *u)
+{
+    struct gnttab_maptrack *m = gnttab_maptrack_entry(ld->gt, u->h);
+    struct domain *rd = m->rd;
+    bool put = gnttab_unpin(rd, m->ref, pins_of(u->done, u->flags & GNTMAP_readonly));
+    if (!u->left)
+        gnttab_maptrack_put(ld->gt, u->h);
+    return put ? rd : NULL;
+}
+
+/* Host unmaps of claimed handles, a run of consecutive handles at once. */
+static void unmap_hosts(struct domain *ld, const struct unmap_pending *u, unsigned int n)
+{
+    for (unsigned int k = 0; k < n;) {
+        if (!(u[k].done & GNTMAP_host_map)) {
+            k++;
+            continue;
+        }
+        unsigned int run = 1;
+        while (k + run < n && (u[k + run].done & GNTMAP_host_map) &&
+               u[k + run].h == u[k].h + run)
+            run++;
+        ld->gt->ops->unmap(ld, u[k].h, run);
+        k += run;
+    }
+}
+
+void gnttab_unmap_many(struct domain *ld, gnttab_unmap_grant_ref_t *ops, unsigned int n,
+                       struct domain **puts)
+{
+    struct unmap_pending u[GNTTAB_BATCH] = { { 0 } };
+    unsigned int nu = 0;
+
+    assert(n <= GNTTAB_BATCH);
+    for (unsigned int k = 0; k < n; k++)
+        if (unmap_claim(ld, &ops[k], &u[nu]))
+            nu++;
+    unmap_hosts(ld, u, nu);
+    /* Handles go back last first, so the next batch takes them in the
+     * order this one had them and its slots are neighbours again. */
+    for (unsigned int k = 0; k < n; k++)
+        puts[k] = NULL;
+    for (unsigned int k = nu; k-- > 0;)
+        puts[k] = unmap_unpin(ld, &u[k]);
 }
 
 /* Claims every kind of handle h; 0 if it was not in use. */
@@ -184,6 +285,18 @@ static uint16_t claim_all(struct grant_table *lgt, grant_handle_t h)
     atomic_store_explicit(&m->flags, 0, memory_order_release);
     sim_unlock(&lgt->mt_lock);
     return flags;
+}
+
+/* Unmaps every kind of handle h (a mapping the guest could not be told
+ * about, or one of a dying mapper). Returns a granter to put or NULL. */
+static struct domain *unmap_all_kinds(struct domain *ld, grant_handle_t h)
+{
+    uint16_t flags = claim_all(ld->gt, h);
+    if (!flags)
+        return NULL;
+    struct unmap_pending u = { .h = h, .flags = flags, .done = flags, .left = 0 };
+    unmap_hosts(ld, &u, 1);
+    return unmap_unpin(ld, &u);
 }
 
 /* Copies elements [i, i+n) of a batch in; on a fault, element by element,
@@ -214,13 +327,6 @@ static unsigned int copy_out(char *uop, const void *src, size_t size,
     return k;
 }
 
-/* Unmaps a mapping the guest could not be told about. */
-static struct domain *undo_map(struct domain *ld, grant_handle_t h)
-{
-    uint16_t flags = claim_all(ld->gt, h);
-    return flags ? teardown(ld, h, flags, flags, 0) : NULL;
-}
-
 long gnttab_map_batch(struct domain *ld, void *uop, unsigned int count)
 {
     gnttab_map_grant_ref_t ops[GNTTAB_BATCH];
@@ -230,8 +336,7 @@ long gnttab_map_batch(struct domain *ld, void *uop, unsigned int count)
         unsigned int n = count - i < GNTTAB_BATCH ? count - i : GNTTAB_BATCH;
         unsigned int got = copy_in(ops, uop, sizeof(ops[0]), i, n);
         rcu_read_lock();
-        for (unsigned int k = 0; k < got; k++)
-            puts[k] = gnttab_map_one(ld, &ops[k]);
+        gnttab_map_many(ld, ops, got, puts);
         rcu_read_unlock();
         put_all(puts, got);
         unsigned int told = copy_out(uop, ops, sizeof(ops[0]), i, got);
@@ -239,7 +344,7 @@ long gnttab_map_batch(struct domain *ld, void *uop, unsigned int count)
             for (unsigned int k = told; k < got; k++) {
                 if (ops[k].status != GNTST_okay)
                     continue;
-                struct domain *rd = undo_map(ld, ops[k].handle);
+                struct domain *rd = unmap_all_kinds(ld, ops[k].handle);
                 put_all(&rd, 1);
             }
             return -EFAULT;
@@ -258,8 +363,7 @@ long gnttab_unmap_batch(struct domain *ld, void *uop, unsigned int count)
     for (unsigned int i = 0; i < count; i += GNTTAB_BATCH) {
         unsigned int n = count - i < GNTTAB_BATCH ? count - i : GNTTAB_BATCH;
         unsigned int got = copy_in(ops, uop, sizeof(ops[0]), i, n);
-        for (unsigned int k = 0; k < got; k++)
-            puts[k] = gnttab_unmap_one(ld, &ops[k]);
+        gnttab_unmap_many(ld, ops, got, puts);
         put_all(puts, got);
         if (copy_out(uop, ops, sizeof(ops[0]), i, got) < got || got < n)
             return -EFAULT;
@@ -277,7 +381,7 @@ void gnttab_release_all(struct domain *ld)
 
     unsigned int limit = gnttab_maptrack_limit(lgt);
     for (grant_handle_t h = 0; h < limit; h++) {
-        struct domain *rd = undo_map(ld, h);
+        struct domain *rd = unmap_all_kinds(ld, h);
         put_all(&rd, 1);
     }
 }

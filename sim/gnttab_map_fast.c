@@ -5,20 +5,22 @@
  */
 #include "gnttab.h"
 
-static void *fast_map(struct domain *d, grant_handle_t h, struct domain *rd,
-                      xen_pfn_t frame, bool readonly)
+/* The granter's frames are contiguous in its memory, so a run is too. */
+static void *fast_map(struct domain *d, grant_handle_t first, unsigned int n,
+                      struct domain *rd, xen_pfn_t frame, bool readonly)
 {
     (void)d;
-    (void)h;
+    (void)first;
+    (void)n;
     (void)readonly;
     return domain_pfn_to_virt(rd, frame);
 }
 
-static void fast_unmap(struct domain *d, grant_handle_t h, void *addr)
+static void fast_unmap(struct domain *d, grant_handle_t first, unsigned int n)
 {
     (void)d;
-    (void)h;
-    (void)addr;
+    (void)first;
+    (void)n;
 }
 
 const struct gnttab_map_ops gnttab_map_fast_ops = {

@@ -2,7 +2,8 @@
  * /dev/xen/evtchn for host threads: ports bound through a handle belong to
  * its domain, but their events go to the handle (an eventfd and a queue)
  * instead of a vCPU, as the Linux driver's interrupt handler does: it
- * masks the port and queues it; the process unmasks to hear it again.
+ * masks the port in shared_info, acks it and queues it; the process
+ * unmasks to hear it again, and a send that came meanwhile is re-raised.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,8 +13,6 @@
 
 enum {
     DEVPORT_BOUND = 1,      /* bound through this handle */
-    DEVPORT_MASKED = 2,     /* reported, not yet unmasked */
-    DEVPORT_LATCHED = 4,    /* fired again while masked */
 };
 
 struct xensim_evtchn_dev {
@@ -36,18 +35,24 @@ static void dev_enqueue(struct xensim_evtchn_dev *dev, evtchn_port_t port)
         sim_die("eventfd write", errno);
 }
 
-/* Called with the sending channel's lock held: no domain locks here. */
-void evtchn_dev_deliver(struct xensim_evtchn_dev *dev, evtchn_port_t port)
+/* Masks and acks the port, then reports it. Caller holds dev->lock. */
+static void dev_report(struct xensim_evtchn_dev *dev, struct domain *d, evtchn_port_t port)
+{
+    d->evtchn_ops->set_mask(d, port);
+    d->evtchn_ops->clear_pending(d, port);
+    dev_enqueue(dev, port);
+}
+
+/* Called with the sending channel's lock held: no domain locks here. The
+ * 2-level order still holds: a pending port is not raised twice, and a
+ * masked one keeps only its pending bit. */
+void evtchn_dev_deliver(struct xensim_evtchn_dev *dev, struct domain *d, evtchn_port_t port)
 {
     if (port >= dev->nr_ports)
         return;
     sim_lock(&dev->lock);
-    if (dev->flags[port] & DEVPORT_MASKED) {
-        dev->flags[port] |= DEVPORT_LATCHED;
-    } else {
-        dev->flags[port] |= DEVPORT_MASKED;
-        dev_enqueue(dev, port);
-    }
+    if (!d->evtchn_ops->test_and_set_pending(d, port) && !d->evtchn_ops->is_masked(d, port))
+        dev_report(dev, d, port);
     sim_unlock(&dev->lock);
 }
 
@@ -179,24 +184,24 @@ long xensim_evtchn_dev_pending(struct xensim_evtchn_dev *dev)
     return port;
 }
 
+static long dev_unmask(struct xensim_evtchn_dev *dev, struct domain *d, evtchn_port_t port)
+{
+    sim_lock(&dev->lock);
+    long rc = 0;
+    if (!(dev->flags[port] & DEVPORT_BOUND))
+        rc = -EINVAL;
+    /* An event that arrived while masked is re-raised, as Xen's unmask does. */
+    else if (d->evtchn_ops->test_and_clear_mask(d, port) && d->evtchn_ops->is_pending(d, port))
+        dev_report(dev, d, port);
+    sim_unlock(&dev->lock);
+    return rc;
+}
+
 int xensim_evtchn_dev_unmask(struct xensim_evtchn_dev *dev, evtchn_port_t port)
 {
     if (port >= dev->nr_ports)
         return -EINVAL;
-    sim_lock(&dev->lock);
-    int rc = 0;
-    if (!(dev->flags[port] & DEVPORT_BOUND)) {
-        rc = -EINVAL;
-    } else if (dev->flags[port] & DEVPORT_LATCHED) {
-        /* An event arrived while masked: report it now, as Xen's unmask
-         * re-raises a pending port. */
-        dev->flags[port] &= (uint8_t)~DEVPORT_LATCHED;
-        dev_enqueue(dev, port);
-    } else {
-        dev->flags[port] &= (uint8_t)~DEVPORT_MASKED;
-    }
-    sim_unlock(&dev->lock);
-    return rc;
+    return (int)DEV_DOMAIN_CALL(dev, d, dev_unmask(dev, d, port));
 }
 
 void xensim_evtchn_dev_close(struct xensim_evtchn_dev *dev)

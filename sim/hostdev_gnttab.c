@@ -2,7 +2,7 @@
  * /dev/xen/gntdev for host threads: grant mappings made on behalf of a
  * domain (normally dom0) by a thread that is not one of its vCPUs, as
  * xenconsoled or a vchan program maps through gntdev. Owns the handle's
- * list of (address, handle); calls gnttab_map_one/gnttab_unmap_one.
+ * list of (address, handle); calls gnttab_map_many/gnttab_unmap_many.
  */
 #include "gnttab.h"
 
@@ -56,7 +56,7 @@ static int dev_unmap_handle(struct xensim_gnttab_dev *dev, const struct dev_map 
     struct domain *d = domain_lookup(dev->sim, dev->domid);
     op.status = GNTST_bad_domain;
     if (d)
-        put = gnttab_unmap_one(d, &op);
+        gnttab_unmap_many(d, &op, 1, &put);
     rcu_read_unlock();
     if (put)
         domain_put_foreign(put);
@@ -91,7 +91,7 @@ void *xensim_gnttab_dev_map(struct xensim_gnttab_dev *dev, domid_t granter,
     /* A process of a dead domain cannot map anything. */
     op.status = GNTST_general_error;
     if (d && !atomic_load(&d->is_dying))
-        put = gnttab_map_one(d, &op);
+        gnttab_map_many(d, &op, 1, &put);
     rcu_read_unlock();
     if (put)
         domain_put_foreign(put);

@@ -88,6 +88,9 @@ struct evtchn_port_ops {
     bool (*is_pending)(const struct domain *d, evtchn_port_t port);
     bool (*is_masked)(const struct domain *d, evtchn_port_t port);
     void (*set_mask)(struct domain *d, evtchn_port_t port);
+    /* For a host consumer (hostdev_evtchn.c), which does its own routing. */
+    bool (*test_and_set_pending)(struct domain *d, evtchn_port_t port);
+    bool (*test_and_clear_mask)(struct domain *d, evtchn_port_t port);
     /* For the guest's upcall loop: take this vCPU's selector (xchg 0),
      * and read word i of pending & ~mask. */
     uint64_t (*take_selector)(struct vcpu *v);
@@ -367,6 +370,6 @@ void trace_upcall(struct vcpu *v, bool begin);
 void guest_irq_free(struct domain *d);
 
 /* hostdev_evtchn.c: delivery to a host consumer instead of a vCPU. */
-void evtchn_dev_deliver(struct xensim_evtchn_dev *dev, evtchn_port_t port);
+void evtchn_dev_deliver(struct xensim_evtchn_dev *dev, struct domain *d, evtchn_port_t port);
 
 #endif

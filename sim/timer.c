@@ -53,9 +53,6 @@ static void *timer_main(void *p)
 {
     struct xensim *sim = p;
     sim_rcu_ensure();
-    /* The read lock is taken before the timer lock, so a vCPU taken off the
-     * list cannot be freed (after a grace period) before its VIRQ is sent. */
-    rcu_read_lock();
     sim_lock(&sim->timer_lock);
     while (!sim->timer_stop) {
         uint64_t now = sim_now(sim), next = 0;
@@ -70,27 +67,25 @@ static void *timer_main(void *p)
         }
         if (due) {
             timer_unlink(sim, due);
+            /* An armed vCPU's domain has not begun to die (shutdown
+             * cancels its timers first), so a read lock taken now keeps
+             * it alive until the VIRQ is sent. */
+            rcu_read_lock();
+            sim_unlock(&sim->timer_lock);
             evtchn_send_virq(due, VIRQ_TIMER);
+            rcu_read_unlock();
+            sim_lock(&sim->timer_lock);
             continue;
         }
-        sim_unlock(&sim->timer_lock);
-        rcu_read_unlock();
-        sim_lock(&sim->timer_lock);
-        if (sim->timer_stop)
-            break;
+        /* Wait with the lock held since the scan: no timer_set is missed. */
         if (next) {
             struct timespec ts = abs_monotonic(sim, next);
             pthread_cond_timedwait(&sim->timer_cond, &sim->timer_lock, &ts);
         } else {
             pthread_cond_wait(&sim->timer_cond, &sim->timer_lock);
         }
-        sim_unlock(&sim->timer_lock);
-        rcu_read_lock();
-        sim_lock(&sim->timer_lock);
     }
     sim_unlock(&sim->timer_lock);
-    if (sim_rcu_is_registered() && rcu_read_ongoing())
-        rcu_read_unlock();
     sim_rcu_unregister();
     return NULL;
 }

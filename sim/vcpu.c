@@ -174,19 +174,19 @@ bool vcpu_has_work(struct vcpu *v)
            (atomic_load(&v->call_pending) && !v->in_call);
 }
 
-static bool vcpu_idle_wake(struct vcpu *v)
-{
-    return vcpu_has_work(v) || vcpu_upcall_deliverable(v);
-}
-
-/* An idle vCPU is a kernel with nothing to do: it halts until a call or a
- * deliverable upcall arrives. It leaves the guest's mask and the event
- * bits as they are, so tests can inspect them. */
+/* An idle vCPU is a kernel with nothing to do. Once guest code has
+ * registered an event callback it halts in SCHEDOP_block, which enables
+ * events and returns to take the upcall. Without one it only waits for
+ * calls, leaving the mask and event bits as they are for inspection. */
 static void vcpu_idle(struct vcpu *v)
 {
     for (;;) {
-        v->d->sim->sched->block(v, vcpu_idle_wake, 0);
-        vcpu_hypercall_exit(v);
+        if (v->callback) {
+            HYPERVISOR_sched_op(SCHEDOP_block, NULL);
+        } else {
+            v->d->sim->sched->block(v, vcpu_has_work, 0);
+            vcpu_hypercall_exit(v);
+        }
     }
 }
 

@@ -4,17 +4,17 @@ EVTCHN_TEST_HDRS = tests/evtchn_helpers.h
 check_PROGRAMS += tests/test_evtchn_ops
 TESTS += tests/test_evtchn_ops
 tests_test_evtchn_ops_SOURCES = tests/test_evtchn_ops.c $(EVTCHN_TEST_HDRS)
-tests_test_evtchn_ops_LDADD = $(TEST_LDADD)
-tests_test_evtchn_ops_CFLAGS = $(TEST_CFLAGS)
+tests_test_evtchn_ops_LDADD = $(TEST_LIBS)
+tests_test_evtchn_ops_CFLAGS = $(TEST_CFLAGS_ALL)
 
 check_PROGRAMS += tests/test_evtchn_delivery
 TESTS += tests/test_evtchn_delivery
 tests_test_evtchn_delivery_SOURCES = tests/test_evtchn_delivery.c $(EVTCHN_TEST_HDRS)
-tests_test_evtchn_delivery_LDADD = $(TEST_LDADD)
-tests_test_evtchn_delivery_CFLAGS = $(TEST_CFLAGS)
+tests_test_evtchn_delivery_LDADD = $(TEST_LIBS)
+tests_test_evtchn_delivery_CFLAGS = $(TEST_CFLAGS_ALL)
 
 check_PROGRAMS += tests/test_evtchn_stress
 TESTS += tests/test_evtchn_stress
 tests_test_evtchn_stress_SOURCES = tests/test_evtchn_stress.c $(EVTCHN_TEST_HDRS)
-tests_test_evtchn_stress_LDADD = $(TEST_LDADD)
-tests_test_evtchn_stress_CFLAGS = $(TEST_CFLAGS)
+tests_test_evtchn_stress_LDADD = $(TEST_LIBS)
+tests_test_evtchn_stress_CFLAGS = $(TEST_CFLAGS_ALL)

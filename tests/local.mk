@@ -1,4 +1,6 @@
 # tests/: Check suites. Each suite forks every case with a timeout.
+# Link test programs with $(TEST_LIBS) and compile them with
+# $(TEST_CFLAGS_ALL) (names automake does not mistake for per-program flags).
 noinst_LTLIBRARIES += libtestharness.la
 libtestharness_la_SOURCES = tests/harness.c tests/harness.h
 libtestharness_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)

@@ -317,6 +317,80 @@ START_TEST(revoke_races_map)
 }
 END_TEST
 
+/* Two vCPUs of one domain map and unmap batches of one ref at once, and
+ * race to unmap the same handles: exactly one unmap of each succeeds. */
+struct storm {
+    struct xensim *sim;
+    domid_t a, b;
+    grant_ref_t ref;
+    gnttab_map_grant_ref_t shared[8];
+    _Atomic int phase;
+    _Atomic int okays;
+};
+
+static void storm_fn(void *p)
+{
+    struct storm *s = p;
+    for (int it = 0; it < 300; it++) {
+        gnttab_map_grant_ref_t m[8];
+        gnttab_unmap_grant_ref_t u[8];
+        for (int i = 0; i < 8; i++)
+            m[i] = (gnttab_map_grant_ref_t){ .flags = RO, .ref = s->ref, .dom = s->a };
+        ck_assert_int_eq(HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, m, 8), 0);
+        for (int i = 0; i < 8; i++) {
+            ck_assert_int_eq(m[i].status, GNTST_okay);
+            u[i] = (gnttab_unmap_grant_ref_t){ .host_addr = m[i].host_addr,
+                                               .handle = m[i].handle };
+        }
+        ck_assert_int_eq(HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, u, 8), 0);
+        for (int i = 0; i < 8; i++)
+            ck_assert_int_eq(u[i].status, GNTST_okay);
+    }
+    /* Both unmap the same eight handles. */
+    gnttab_unmap_grant_ref_t u[8];
+    for (int i = 0; i < 8; i++)
+        u[i] = (gnttab_unmap_grant_ref_t){ .host_addr = s->shared[i].host_addr,
+                                           .handle = s->shared[i].handle };
+    atomic_fetch_add(&s->phase, 1);
+    while (atomic_load(&s->phase) < 2)
+        sched_yield();
+    ck_assert_int_eq(HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, u, 8), 0);
+    for (int i = 0; i < 8; i++) {
+        ck_assert(u[i].status == GNTST_okay || u[i].status == GNTST_bad_handle);
+        if (u[i].status == GNTST_okay)
+            atomic_fetch_add(&s->okays, 1);
+    }
+}
+
+static void *storm_thread(void *p)
+{
+    struct storm *s = p;
+    th_call(s->sim, s->b, 1, storm_fn, s);
+    return NULL;
+}
+
+START_TEST(two_vcpus_storm)
+{
+    struct xensim *sim = th_sim_new();
+    domid_t a = th_domain(sim, "granter", false, GT_MODE);
+    struct xensim_domain_config cfg = { .name = "smp", .nr_vcpus = 2, .gnttab_mode = GT_MODE };
+    domid_t b = th_domain_cfg(sim, &cfg);
+    struct gt_grant g = gt_grant(sim, a, b, true);
+    struct storm s = { .sim = sim, .a = a, .b = b, .ref = (grant_ref_t)g.ref };
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(gt_map(sim, b, a, g.ref, RO, &s.shared[i]), GNTST_okay);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, storm_thread, &s), 0);
+    th_call(sim, b, 0, storm_fn, &s);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(atomic_load(&s.okays), 8);
+    ck_assert_uint_eq(gt_maptrack(sim, b), 0);
+    ck_assert_uint_eq(gt_pins(sim, a), 0);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_readonly);
+    th_sim_free_checked(sim);
+}
+END_TEST
+
 static Suite *life_suite(void)
 {
     Suite *s = suite_create("gnttab_life");
@@ -336,6 +410,7 @@ static Suite *life_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("race");
     tcase_add_loop_test(tc, revoke_races_map, 0, 2);
+    tcase_add_loop_test(tc, two_vcpus_storm, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -21,3 +21,33 @@ tests_xenstore_test_xs_conformance_SOURCES = tests/xenstore/test_xs_conformance.
 	tests/xenstore/xs_test.h
 tests_xenstore_test_xs_conformance_CFLAGS = $(XS_TEST_CFLAGS)
 tests_xenstore_test_xs_conformance_LDADD = $(XS_TEST_LDADD)
+
+check_PROGRAMS += tests/xenstore/test_xs_ring
+TESTS += tests/xenstore/test_xs_ring
+tests_xenstore_test_xs_ring_SOURCES = tests/xenstore/test_xs_ring.c tests/xenstore/xs_test.h
+tests_xenstore_test_xs_ring_CFLAGS = $(XS_TEST_CFLAGS)
+tests_xenstore_test_xs_ring_LDADD = $(XS_TEST_LDADD)
+
+check_PROGRAMS += tests/xenstore/test_xs_socket
+TESTS += tests/xenstore/test_xs_socket
+tests_xenstore_test_xs_socket_SOURCES = tests/xenstore/test_xs_socket.c tests/xenstore/xs_test.h
+tests_xenstore_test_xs_socket_CFLAGS = $(XS_TEST_CFLAGS)
+tests_xenstore_test_xs_socket_LDADD = $(XS_TEST_LDADD)
+
+check_PROGRAMS += tests/xenstore/test_xs_unit
+TESTS += tests/xenstore/test_xs_unit
+tests_xenstore_test_xs_unit_SOURCES = tests/xenstore/test_xs_unit.c tests/xenstore/xs_test.h
+tests_xenstore_test_xs_unit_CFLAGS = $(XS_TEST_CFLAGS)
+tests_xenstore_test_xs_unit_LDADD = $(XS_TEST_LDADD)
+
+# Real, unmodified clients against `xensim serve`.
+TESTS += tests/xenstore/test_xs_utils.sh tests/xenstore/test_xs_testxenstore.sh
+EXTRA_DIST += tests/xenstore/serve.sh tests/xenstore/test_xs_utils.sh \
+	tests/xenstore/test_xs_testxenstore.sh tests/xenstore/fetch-test-xenstore.sh
+
+# Benchmarks (`make bench`).
+BENCHES += bench/xs_socket bench/xs_local
+bench_xs_socket_SOURCES = bench/xs_socket.c
+bench_xs_socket_LDADD = libxsd.la $(BENCH_LDADD) $(URCU_LIBS)
+bench_xs_local_SOURCES = bench/xs_local.c
+bench_xs_local_LDADD = libxsd.la $(BENCH_LDADD) $(URCU_LIBS)

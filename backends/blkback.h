@@ -1,0 +1,96 @@
+/*
+ * Private to backends/blkback_*.c: the back end's state. blkback_ring.c
+ * owns connect/disconnect and the request loop, blkback_grant.c the grant
+ * mappings (per request and persistent), blkback_store.c the backing store
+ * behind a small ops table (file or memory).
+ */
+#ifndef XENSIM_BLKBACK_H
+#define XENSIM_BLKBACK_H
+
+#include <sys/uio.h>
+#include "blk_ring.h"
+
+struct blkback;
+
+/* A backing store. Offsets and lengths are bytes, already range-checked. */
+struct blkback_store_ops {
+    const char *name;
+    int (*rw)(struct blkback *be, bool write, uint64_t off, const struct iovec *iov,
+              unsigned int n);
+    int (*flush)(struct blkback *be);
+    int (*discard)(struct blkback *be, uint64_t off, uint64_t len, bool secure);
+    void (*close)(struct blkback *be);
+};
+extern const struct blkback_store_ops blkback_file_ops, blkback_mem_ops;
+int blkback_store_open(struct blkback *be);
+
+/* A persistently mapped grant. The table only grows while connected and is
+ * emptied at disconnect, so it needs no deletion (no LRU: past the limit,
+ * grants are mapped per request instead). */
+struct blkback_pgrant {
+    grant_ref_t ref;
+    grant_handle_t handle;
+    uint8_t *addr;            /* NULL: empty slot */
+};
+
+/* One request's mapping of one page. */
+struct blkback_seg_map {
+    uint8_t *addr;
+    grant_handle_t handle;
+    bool temporary;           /* unmapped when the request is done */
+};
+
+/* One ring and its event channel. Touched only on the back end's vCPU:
+ * in upcall context, or by connect/disconnect with the port unbound. */
+struct blkback_queue {
+    struct blkback *be;
+    unsigned int idx;
+    blkif_back_ring_t ring;
+    struct blk_ring_view view;
+    grant_handle_t ring_handle[BLKIF_SIM_MAX_RING_PAGES];
+    unsigned int nr_ring_mapped;
+    evtchn_port_t port;
+    bool broken;              /* the front end misbehaved: not served */
+    struct blkback_pgrant *pg;
+    unsigned int pg_cap, pg_count, pg_max;
+    /* Scratch for one request, sized for the largest. */
+    struct blkif_request_segment *segs;
+    struct blkback_seg_map *maps;
+    struct iovec *iov;
+    gnttab_map_grant_ref_t *mop;
+    gnttab_unmap_grant_ref_t *uop;
+    unsigned int scratch_segs;
+};
+
+struct blkback {
+    struct blkback_config cfg;
+    const struct blkback_store_ops *store;
+    int fd;
+    uint8_t *mem;
+    uint64_t bytes;           /* device size, a multiple of sector_size */
+    unsigned int sector_size, physical_sector_size;
+    /* Negotiated at connect. */
+    domid_t front;
+    unsigned int order, nr_queues;
+    unsigned int unit;        /* bytes per protocol sector: 512 or sector_size */
+    bool persistent;
+    bool connected;
+    unsigned int vcpu;        /* the vCPU that connected and serves */
+    struct blkback_queue q[BLKIF_SIM_MAX_QUEUES];
+    struct blkback_stats st;  /* counters updated with relaxed atomics */
+};
+
+#define BLKBACK_STAT_INC(be, field) \
+    __atomic_fetch_add(&(be)->st.field, 1, __ATOMIC_RELAXED)
+
+/* blkback_grant.c */
+int blkback_queue_scratch(struct blkback_queue *q, unsigned int max_segs);
+void blkback_queue_scratch_free(struct blkback_queue *q);
+/* Maps n pages for a request (writable unless readonly); 0, or -EIO with
+ * nothing left mapped. */
+int blkback_map_segs(struct blkback_queue *q, const grant_ref_t *refs, unsigned int n,
+                     bool readonly);
+void blkback_unmap_segs(struct blkback_queue *q, unsigned int n);
+void blkback_pgrants_release(struct blkback_queue *q);
+
+#endif

@@ -1,0 +1,179 @@
+/*
+ * blkback's grant mappings for request data and indirect pages: one batched
+ * GNTTABOP_map_grant_ref per request, and with feature-persistent a table
+ * of grants kept mapped until disconnect. Runs as guest code on the back
+ * end's vCPU; relies on <xensim/guest.h> and blkback.h only.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include "blkback.h"
+
+int blkback_queue_scratch(struct blkback_queue *q, unsigned int max_segs)
+{
+    q->segs = calloc(max_segs, sizeof(*q->segs));
+    q->maps = calloc(max_segs, sizeof(*q->maps));
+    q->iov = calloc(max_segs, sizeof(*q->iov));
+    q->mop = calloc(max_segs, sizeof(*q->mop));
+    q->uop = calloc(max_segs, sizeof(*q->uop));
+    q->scratch_segs = max_segs;
+    if (!q->segs || !q->maps || !q->iov || !q->mop || !q->uop) {
+        blkback_queue_scratch_free(q);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void blkback_queue_scratch_free(struct blkback_queue *q)
+{
+    free(q->segs);
+    free(q->maps);
+    free(q->iov);
+    free(q->mop);
+    free(q->uop);
+    free(q->pg);
+    q->segs = NULL;
+    q->maps = NULL;
+    q->iov = NULL;
+    q->mop = NULL;
+    q->uop = NULL;
+    q->pg = NULL;
+    q->pg_cap = q->pg_count = 0;
+    q->scratch_segs = 0;
+}
+
+static unsigned int pg_hash(grant_ref_t ref, unsigned int cap)
+{
+    return (ref * 2654435761u) & (cap - 1);
+}
+
+static struct blkback_pgrant *pg_find(struct blkback_queue *q, grant_ref_t ref)
+{
+    if (!q->pg)
+        return NULL;
+    for (unsigned int i = pg_hash(ref, q->pg_cap);; i = (i + 1) & (q->pg_cap - 1)) {
+        struct blkback_pgrant *p = &q->pg[i];
+        if (!p->addr)
+            return NULL;
+        if (p->ref == ref)
+            return p;
+    }
+}
+
+/* Capacity is fixed at twice the limit, so probing always ends. */
+static bool pg_insert(struct blkback_queue *q, grant_ref_t ref, grant_handle_t h, uint8_t *addr)
+{
+    if (!q->pg) {
+        unsigned int cap = 16;
+        while (cap < 2 * q->pg_max)
+            cap <<= 1;
+        q->pg = calloc(cap, sizeof(*q->pg));
+        if (!q->pg)
+            return false;
+        q->pg_cap = cap;
+    }
+    if (q->pg_count >= q->pg_max || pg_find(q, ref))
+        return false;
+    unsigned int i = pg_hash(ref, q->pg_cap);
+    while (q->pg[i].addr)
+        i = (i + 1) & (q->pg_cap - 1);
+    q->pg[i] = (struct blkback_pgrant){ .ref = ref, .handle = h, .addr = addr };
+    q->pg_count++;
+    __atomic_fetch_add(&q->be->st.persistent_grants, 1, __ATOMIC_RELAXED);
+    return true;
+}
+
+static void unmap_batch(struct blkback_queue *q, unsigned int n)
+{
+    if (!n)
+        return;
+    HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, q->uop, n);
+    __atomic_fetch_add(&q->be->st.unmaps, n, __ATOMIC_RELAXED);
+}
+
+void blkback_unmap_segs(struct blkback_queue *q, unsigned int n)
+{
+    unsigned int k = 0;
+    for (unsigned int i = 0; i < n; i++) {
+        if (!q->maps[i].temporary)
+            continue;
+        q->uop[k++] = (gnttab_unmap_grant_ref_t){
+            .host_addr = (uint64_t)(uintptr_t)q->maps[i].addr,
+            .handle = q->maps[i].handle,
+        };
+        q->maps[i].temporary = false;
+    }
+    unmap_batch(q, k);
+}
+
+int blkback_map_segs(struct blkback_queue *q, const grant_ref_t *refs, unsigned int n,
+                     bool readonly)
+{
+    struct blkback *be = q->be;
+    unsigned int k = 0;
+    /* Persistent grants are always mapped writable: the front end reuses
+     * them for reads and writes alike (blkif.h, note 8). */
+    bool ro = readonly && !be->persistent;
+
+    for (unsigned int i = 0; i < n; i++) {
+        struct blkback_pgrant *p = be->persistent ? pg_find(q, refs[i]) : NULL;
+        if (p) {
+            q->maps[i] = (struct blkback_seg_map){ .addr = p->addr, .handle = p->handle };
+            continue;
+        }
+        q->maps[i] = (struct blkback_seg_map){ .addr = NULL, .temporary = true };
+        q->mop[k++] = (gnttab_map_grant_ref_t){
+            .flags = GNTMAP_host_map | (ro ? GNTMAP_readonly : 0),
+            .ref = refs[i],
+            .dom = be->front,
+        };
+    }
+    if (k) {
+        long rc = HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, q->mop, k);
+        __atomic_fetch_add(&be->st.maps, k, __ATOMIC_RELAXED);
+        bool failed = rc != 0;
+        unsigned int j = 0;
+        for (unsigned int i = 0; i < n; i++) {
+            if (!q->maps[i].temporary)
+                continue;
+            gnttab_map_grant_ref_t *m = &q->mop[j++];
+            if (rc != 0 || m->status != GNTST_okay) {
+                failed = true;
+                q->maps[i].temporary = false;
+                continue;
+            }
+            q->maps[i].addr = (uint8_t *)(uintptr_t)m->host_addr;
+            q->maps[i].handle = m->handle;
+        }
+        if (failed) {
+            blkback_unmap_segs(q, n);
+            return -EIO;
+        }
+        if (be->persistent)
+            for (unsigned int i = 0; i < n; i++)
+                if (q->maps[i].temporary &&
+                    pg_insert(q, refs[i], q->maps[i].handle, q->maps[i].addr))
+                    q->maps[i].temporary = false;
+    }
+    return 0;
+}
+
+void blkback_pgrants_release(struct blkback_queue *q)
+{
+    unsigned int k = 0;
+    for (unsigned int i = 0; i < q->pg_cap; i++) {
+        struct blkback_pgrant *p = &q->pg[i];
+        if (!p->addr)
+            continue;
+        q->uop[k++] = (gnttab_unmap_grant_ref_t){
+            .host_addr = (uint64_t)(uintptr_t)p->addr, .handle = p->handle,
+        };
+        p->addr = NULL;
+        if (k == q->scratch_segs) {
+            unmap_batch(q, k);
+            k = 0;
+        }
+    }
+    unmap_batch(q, k);
+    __atomic_fetch_sub(&q->be->st.persistent_grants, q->pg_count, __ATOMIC_RELAXED);
+    q->pg_count = 0;
+}

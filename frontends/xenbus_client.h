@@ -1,0 +1,104 @@
+/*
+ * Private to the guest xenbus client and the driver framework: the
+ * per-domain client state (xenbus_client.c owns it) and the request call
+ * the operation files (xenbus_client_ops.c, _watch.c) build on.
+ */
+#ifndef XENBUS_CLIENT_H
+#define XENBUS_CLIENT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <xensim/guest.h>
+#include <xensim/xenbus.h>
+
+/* A received watch event, queued until dispatch. */
+struct xb_event {
+    struct xb_event *next;
+    const char *path, *token;     /* point into body */
+    char body[];
+};
+
+/*
+ * One request in flight. It lives on its caller's stack: it is queued on
+ * sendq until all its bytes are in the ring, then on waitq until the reply
+ * with its req_id arrives. Both lists belong to the request lock holder.
+ */
+struct xb_req {
+    struct xb_req *next;
+    uint32_t total, sent;
+    bool done;
+    int err;                      /* -EIO when the ring broke under it */
+    struct xsd_sockmsg rhdr;      /* the reply's header */
+    char *reply;                  /* XENSTORE_PAYLOAD_MAX + 1, caller's */
+    char msg[sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX];
+};
+
+/*
+ * Per-domain client. Lock rules:
+ * - lock is the request lock: whoever holds it (owner) alone touches the
+ *   ring, sendq, waitq and the input assembly. It is re-entered by its
+ *   owner (depth) when an upcall or callback nests a call on that vCPU.
+ *   vCPUs never sleep on it in the host: they retry through a hypercall,
+ *   so a domain being shut down can still take its vCPUs away.
+ * - wlock guards the watch list, the event queue and the dispatcher
+ *   fields; it is never held across a hypercall or a callback.
+ */
+struct xb_dom {
+    struct xb_dom *reg_next;       /* registry link (xenbus_client.c) */
+    const void *key;               /* the domain's shared_info */
+    unsigned int refs;             /* vCPU threads using it */
+
+    struct xenstore_domain_interface *intf;  /* shared with the daemon */
+    evtchn_port_t port;
+
+    pthread_mutex_t lock;
+    void *_Atomic owner;
+    unsigned int depth;
+    uint32_t next_req_id;
+    struct xb_req *sendq, *waitq;
+    struct xsd_sockmsg in_hdr;
+    uint32_t in_have;
+    char in_body[XENSTORE_PAYLOAD_MAX + 1];
+    _Atomic bool broken;
+    _Atomic bool irq_seen;
+
+    pthread_mutex_t wlock;
+    struct xenbus_watch *watches;
+    struct xb_event *evq, *evq_tail;
+    unsigned int nr_events;
+    void *dispatcher;              /* thread running a callback, or NULL */
+    struct xenbus_watch *running;  /* the watch whose callback runs */
+    _Atomic unsigned int nr_tx;
+
+    /* The framework's per-domain state (xenbus_dev_*.c). */
+    void *framework;
+    void (*framework_free)(void *);
+};
+
+/* This domain's client, connecting on first use; NULL with *err set. */
+struct xb_dom *xb_get(int *err);
+/* An identity for the calling thread. */
+void *xb_self(void);
+
+/* Sends one request and waits for its reply. parts are concatenated into
+ * the payload; reply gets the body NUL-terminated (XENSTORE_PAYLOAD_MAX + 1
+ * bytes). Returns the body length, or -errno (XS_ERROR mapped). */
+struct xb_part {
+    const void *p;
+    size_t len;
+};
+int xb_request(struct xb_dom *xb, uint32_t type, xenbus_transaction_t t,
+               const struct xb_part *parts, unsigned int nparts, char *reply);
+/* The errno for an xsd_errors name; -EINVAL for names it does not know. */
+int xb_errno(const char *name);
+
+/* xenbus_client_watch.c: called by the ring reader with wlock free. */
+void xb_watch_event(struct xb_dom *xb, const char *body, uint32_t len);
+/* Runs queued callbacks unless someone is already running them. */
+void xb_dispatch(struct xb_dom *xb);
+void xb_events_free(struct xb_dom *xb);
+
+/* Sleeps this vCPU for about ns, through a hypercall (SCHEDOP_poll). */
+void xb_nap(uint64_t ns);
+
+#endif

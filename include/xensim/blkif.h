@@ -1,0 +1,220 @@
+/*
+ * The block device channel (Xen's blkif protocol): the public API of the
+ * blkback engine (serves a file or memory to one front end, from guest code
+ * in the back end's domain) and the blkfront engine (sector I/O for guest
+ * code in the front end's domain). Both run on <xensim/guest.h> only; the
+ * ring and request layouts are Xen's own <xen/io/blkif.h>.
+ *
+ * The engines do not talk to XenStore. What the two ends would exchange
+ * there is carried by struct blkif_backend_info (back -> front: features
+ * and device properties) and struct blkif_front_params (front -> back:
+ * transport), so tests and the xenbus "vbd" glue can connect them alike.
+ */
+#ifndef XENSIM_BLKIF_H
+#define XENSIM_BLKIF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <xensim/guest.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BLKIF_SIM_MAX_RING_ORDER 4      /* Linux's XENBUS_MAX_RING_GRANT_ORDER */
+#define BLKIF_SIM_MAX_RING_PAGES (1u << BLKIF_SIM_MAX_RING_ORDER)
+#define BLKIF_SIM_MAX_QUEUES 16
+#define BLKIF_SIM_MAX_INDIRECT_SEGS 4096 /* 8 indirect pages of 512 segments */
+
+/* What the back end advertises (XenStore: feature-*, max-ring-page-order,
+ * multi-queue-max-queues) and, at connect, the device properties
+ * (sectors, info, sector-size, physical-sector-size). */
+struct blkif_backend_info {
+    bool feature_barrier;
+    bool feature_flush;
+    bool feature_discard;
+    bool discard_secure;
+    uint32_t discard_granularity;       /* bytes */
+    uint32_t discard_alignment;         /* bytes */
+    bool feature_persistent;
+    unsigned int max_indirect_segments; /* 0: no feature-max-indirect-segments */
+    unsigned int max_ring_order;
+    unsigned int max_queues;
+    uint64_t sectors;                   /* in units of sector_size */
+    unsigned int info;                  /* VDISK_* */
+    unsigned int sector_size;
+    unsigned int physical_sector_size;
+};
+
+/* What the front end publishes for one connection. */
+struct blkif_front_params {
+    domid_t front_domid;
+    unsigned int ring_order;            /* ring-page-order */
+    unsigned int nr_queues;             /* multi-queue-num-queues (1 if absent) */
+    struct {
+        grant_ref_t ring_ref[BLKIF_SIM_MAX_RING_PAGES];
+        evtchn_port_t evtchn;
+    } queue[BLKIF_SIM_MAX_QUEUES];
+    bool feature_persistent;
+    bool large_sector;                  /* feature-large-sector-size */
+    char protocol[16];                  /* "" means native */
+};
+
+/* ---- blkback ---- */
+
+struct blkback;
+
+/* Why a back end stopped serving a queue on its own. */
+enum blkback_error {
+    BLKBACK_ERR_NONE = 0,
+    BLKBACK_ERR_RING_OVERFLOW,          /* RING_REQUEST_PROD_OVERFLOW */
+    BLKBACK_ERR_NOMEM,
+};
+
+struct blkback_config {
+    const char *path;                   /* backing file; NULL: memory */
+    uint64_t mem_bytes;                 /* memory backing size (path == NULL) */
+    bool readonly;                      /* writes, flushes, discards fail */
+    bool null_io;                       /* answer every request OKAY, no I/O */
+    unsigned int sector_size;           /* 0: 512 */
+    unsigned int physical_sector_size;  /* 0: sector_size */
+    unsigned int info;                  /* extra VDISK_* (READONLY is implied) */
+    bool feature_barrier;
+    bool feature_flush;
+    bool feature_discard;
+    bool discard_secure;
+    bool feature_persistent;
+    unsigned int max_indirect_segments; /* 0: INDIRECT not offered */
+    unsigned int max_ring_order;        /* <= BLKIF_SIM_MAX_RING_ORDER */
+    unsigned int max_queues;            /* 0: 1 */
+    unsigned int max_persistent_grants; /* per queue; 0: ring size * 11 */
+    /* Called in upcall context when a queue is shut down because the
+     * front end misbehaved; the device stays mapped until disconnect. */
+    void (*on_error)(struct blkback *be, enum blkback_error err, void *arg);
+    void *on_error_arg;
+};
+
+struct blkback_stats {
+    uint64_t requests;                  /* responses pushed */
+    uint64_t errors;                    /* BLKIF_RSP_ERROR */
+    uint64_t unsupported;               /* BLKIF_RSP_EOPNOTSUPP */
+    uint64_t persistent_grants;         /* currently mapped persistently */
+    uint64_t maps, unmaps;              /* grant map/unmap operations */
+    enum blkback_error error;           /* first fatal error, if any */
+};
+
+/* Opens the backing store (any thread). Returns 0 or a negative errno. */
+int blkback_create(const struct blkback_config *cfg, struct blkback **out);
+/* What this back end advertises and its device properties. */
+void blkback_info(const struct blkback *be, struct blkif_backend_info *info);
+/*
+ * Guest code in the back end's domain: checks the front's parameters
+ * (-EINVAL for an order, queue count or protocol it cannot take), maps the
+ * ring pages, binds the event channels and serves requests from then on,
+ * in upcall context on the calling vCPU. -EISCONN if already connected.
+ */
+int blkback_connect(struct blkback *be, const struct blkif_front_params *p);
+/* Guest code on the vCPU that connected: stops serving, unmaps every ring
+ * page and persistent grant, closes the ports. Safe to call twice. */
+void blkback_disconnect(struct blkback *be);
+bool blkback_connected(const struct blkback *be);
+void blkback_get_stats(const struct blkback *be, struct blkback_stats *st);
+/* Any thread: closes the backing store and frees. If the back end's
+ * domain died while connected, the simulator has already dropped its
+ * mappings and ports, so nothing leaks. */
+void blkback_destroy(struct blkback *be);
+
+/* ---- blkfront ---- */
+
+struct blkfront;
+
+struct blkfront_config {
+    domid_t backend_domid;
+    unsigned int max_ring_order;        /* wanted; capped by the back end */
+    unsigned int max_queues;            /* wanted; 0: 1 */
+    bool persistent;                    /* feature-persistent */
+    unsigned int max_indirect_segments; /* wanted; 0: never use INDIRECT */
+    bool large_sector;                  /* feature-large-sector-size */
+};
+
+/* One asynchronous I/O. Sectors are 512 bytes (sector-size bytes with
+ * large_sector). buf may be any memory the front end's guest code can read
+ * or write; pages of guest RAM at 512-byte alignment are granted in place
+ * unless persistent grants are in use, others go through bounce pages. */
+struct blkfront_io {
+    uint8_t op;                         /* BLKIF_OP_READ, WRITE, WRITE_BARRIER,
+                                           FLUSH_DISKCACHE or DISCARD */
+    bool secure;                        /* DISCARD: BLKIF_DISCARD_SECURE */
+    unsigned int queue;                 /* which queue (mod nr_queues) */
+    uint64_t sector;
+    uint32_t nr_sectors;                /* <= blkfront_max_sectors() for R/W */
+    void *buf;
+    /* Called once, in upcall context or from blkfront_disconnect(). It may
+     * submit more I/O (which then fails with -EAGAIN rather than wait). */
+    void (*done)(struct blkfront_io *io);
+    void *arg;
+    int status;                         /* 0, -EIO, -EOPNOTSUPP, -ENOTCONN */
+    bool completed;                     /* set (release) after done() */
+    /* Private to blkfront. */
+    struct blkfront_io *next_;
+};
+
+int blkfront_create(const struct blkfront_config *cfg, struct blkfront **out);
+/*
+ * Guest code in the front end's domain: negotiates with what the back end
+ * advertised (order, queues, indirect, persistent), grants the ring pages,
+ * allocates the unbound ports and binds them to the calling vCPU, and fills
+ * p with what to publish. Then the back end connects, then
+ * blkfront_connect() with the back end's device properties.
+ */
+int blkfront_setup(struct blkfront *fe, const struct blkif_backend_info *be,
+                   struct blkif_front_params *p);
+int blkfront_connect(struct blkfront *fe, const struct blkif_backend_info *be);
+/*
+ * Guest code in the front end's domain: stops the device, fails every I/O
+ * in flight with -ENOTCONN, closes the ports and revokes the grants. A
+ * grant the back end still maps cannot be revoked yet; it is kept and
+ * retried by the next disconnect or destroy. Returns how many are kept.
+ */
+int blkfront_disconnect(struct blkfront *fe);
+/* Connected and not shut down by a misbehaving back end. */
+bool blkfront_connected(const struct blkfront *fe);
+/* The back end broke the protocol (bogus id, overflowing rsp_prod...). */
+bool blkfront_failed(const struct blkfront *fe);
+uint64_t blkfront_sectors(const struct blkfront *fe);       /* in sector_size units */
+unsigned int blkfront_sector_size(const struct blkfront *fe);
+unsigned int blkfront_nr_queues(const struct blkfront *fe);
+unsigned int blkfront_ring_size(const struct blkfront *fe); /* entries per queue */
+/* Largest nr_sectors of one READ/WRITE io. */
+uint32_t blkfront_max_sectors(const struct blkfront *fe);
+const struct blkif_backend_info *blkfront_backend(const struct blkfront *fe);
+
+/* Asynchronous I/O (guest code in the front end's domain). Waits for a
+ * free ring slot unless called from a completion (-EAGAIN then). Returns 0
+ * once queued, or -ENOTCONN, -EINVAL, -EOPNOTSUPP (feature not
+ * negotiated), -E2BIG, -ENOMEM. */
+int blkfront_submit(struct blkfront *fe, struct blkfront_io *io);
+/* Waits for io to complete; returns io->status. */
+int blkfront_wait(struct blkfront *fe, struct blkfront_io *io);
+/* Requests in flight on all queues. */
+unsigned int blkfront_inflight(const struct blkfront *fe);
+
+/* Synchronous I/O, split into as many requests as needed, all in flight at
+ * once. Return 0 or a negative errno. */
+int blkfront_read(struct blkfront *fe, uint64_t sector, void *buf, uint64_t nr_sectors);
+int blkfront_write(struct blkfront *fe, uint64_t sector, const void *buf, uint64_t nr_sectors);
+int blkfront_write_barrier(struct blkfront *fe, uint64_t sector, const void *buf,
+                           uint32_t nr_sectors);
+int blkfront_flush(struct blkfront *fe);
+int blkfront_discard(struct blkfront *fe, uint64_t sector, uint64_t nr_sectors, bool secure);
+
+/* Guest code: disconnects if needed, frees. From any thread (no guest
+ * calls) once the front end's domain is dead. */
+void blkfront_destroy(struct blkfront *fe);
+void blkfront_free_dead(struct blkfront *fe);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

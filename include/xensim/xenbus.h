@@ -1,0 +1,259 @@
+/*
+ * Xenbus for guest code and the toolstack: a XenStore client over the
+ * domain's own store ring (xenbus_*), the split-driver framework that front
+ * and back ends plug into (struct xenbus_driver), and the toolstack calls
+ * that add and remove devices as libxl does (xensim_device_*).
+ */
+#ifndef XENSIM_XENBUS_H
+#define XENSIM_XENBUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <xen/xen.h>
+#include <xen/event_channel.h>
+#include <xen/grant_table.h>
+#include <xen/io/xenbus.h>
+#include <xen/io/xs_wire.h>
+#include <xenstore_lib.h>      /* struct xs_permissions, XS_PERM_* */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Guest side client. Every call runs on a vCPU of the calling domain and
+ * returns 0 (or a length/count) or a negative errno: the daemon's error
+ * names (xsd_errors) map to the same errno values, -EIO means the store
+ * ring is unusable (bad indices, protocol error, the daemon gave up).
+ *
+ * Calls may be made from normal guest code, from irq handlers (upcall
+ * context) and from watch callbacks: one request at a time per domain,
+ * replies are awaited with SCHEDOP_poll on the store port, and a call
+ * nested on the same vCPU (an upcall or a callback arriving while a
+ * request waits) is sent behind the outer one rather than deadlocking.
+ *
+ * The first call in a domain connects: it binds the store port to the
+ * calling vCPU and installs its irq handler there. The state goes with the
+ * domain's vCPU threads.
+ */
+typedef uint32_t xenbus_transaction_t;
+#define XENBUS_TRANSACTION_NIL 0u
+
+int xenbus_init(void);
+
+/* value: malloc'd, NUL-terminated (the daemon sends none); len excludes it. */
+int xenbus_read(xenbus_transaction_t t, const char *path, char **value, unsigned int *len);
+/* Into a caller buffer, NUL-terminated; returns the length or -ERANGE. */
+int xenbus_read_buf(xenbus_transaction_t t, const char *path, char *buf, size_t size);
+/* Reads <dir>/<node> and parses it; returns items parsed, -ERANGE if none. */
+int xenbus_scanf(xenbus_transaction_t t, const char *dir, const char *node,
+                 const char *fmt, ...) __attribute__((format(scanf, 4, 5)));
+int xenbus_write(xenbus_transaction_t t, const char *path, const char *value);
+int xenbus_write_raw(xenbus_transaction_t t, const char *path, const void *value,
+                     unsigned int len);
+/* Writes <dir>/<node>; dir may be NULL or "" for a plain path. */
+int xenbus_printf(xenbus_transaction_t t, const char *dir, const char *node,
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int xenbus_mkdir(xenbus_transaction_t t, const char *path);
+int xenbus_rm(xenbus_transaction_t t, const char *path);
+/* 1 if the node exists, 0 if not, or a negative errno. */
+int xenbus_exists(xenbus_transaction_t t, const char *path);
+/* names: one malloc'd block (free(*names) frees all); returns the count. */
+int xenbus_directory(xenbus_transaction_t t, const char *path, char ***names);
+/* perms: malloc'd; returns the count. Entry 0 is the owner. */
+int xenbus_get_perms(xenbus_transaction_t t, const char *path, struct xs_permissions **perms);
+int xenbus_set_perms(xenbus_transaction_t t, const char *path,
+                     const struct xs_permissions *perms, unsigned int num);
+int xenbus_get_domain_path(domid_t domid, char *buf, size_t size);
+
+int xenbus_transaction_start(xenbus_transaction_t *t);
+int xenbus_transaction_end(xenbus_transaction_t t, bool abort);
+/* start, body, commit; the whole body runs again while commit says
+ * -EAGAIN (at most `tries` times, 0 = 100). A body error aborts. */
+int xenbus_transaction_run(int (*body)(xenbus_transaction_t t, void *arg), void *arg,
+                           unsigned int tries);
+
+/*
+ * Watches. The caller owns the struct until xenbus_unwatch() returns.
+ * Callbacks run one at a time per domain, never nested in one another:
+ * in upcall context from the store port's irq handler, or, for events the
+ * ring delivered while a request was waiting, on the requesting vCPU when
+ * its outermost xenbus call returns. Every event means "re-read"; the
+ * daemon fires each watch once when it is set. path is what the daemon
+ * sent (relative for a relative watch). A callback may make xenbus calls
+ * and (un)register watches, but must not wait for another watch event.
+ */
+struct xenbus_watch;
+typedef void (*xenbus_watch_cb)(struct xenbus_watch *w, const char *path, const char *token);
+struct xenbus_watch {
+    const char *node;             /* path watched; the caller's string */
+    xenbus_watch_cb callback;
+    void *data;
+    /* Client private: list link and registration flag. */
+    struct xenbus_watch *next_;
+    bool registered_;
+};
+int xenbus_watch(struct xenbus_watch *w);
+/* After return the callback is not running (unless the caller is it) and
+ * will not run again for this watch. */
+int xenbus_unwatch(struct xenbus_watch *w);
+
+/* What this domain's client holds: for leak checks. */
+struct xenbus_stats {
+    unsigned int watches;         /* registered */
+    unsigned int transactions;    /* started, not ended */
+    unsigned int events_queued;   /* received, not yet dispatched */
+    bool broken;                  /* the ring gave -EIO */
+};
+int xenbus_get_stats(struct xenbus_stats *st);
+
+/* <path>/state as a XenbusState; Unknown (0) when missing or unreadable. */
+enum xenbus_state xenbus_read_state(const char *dir);
+const char *xenbus_strstate(enum xenbus_state s);
+
+/*
+ * Split-driver framework. A driver type is a struct xenbus_driver; the
+ * framework walks XenbusState on both ends (spec 4.12) and calls its ops
+ * in watch-callback context, one device event at a time per domain.
+ *
+ * With nr_rings > 0 the framework owns the transport: the front end
+ * allocates each ring's 2^order pages, grants them to the back end,
+ * allocates an unbound port and publishes ring-ref(s), event-channel and
+ * protocol in one transaction retried on EAGAIN; the back end reads them,
+ * maps the rings with GNTTABOP_map_grant_ref and binds the port. The
+ * front end's setup_rings() initialises the shared rings before the keys
+ * are published.
+ */
+#define XENBUS_MAX_RINGS 4
+#define XENBUS_MAX_RING_ORDER 4
+#define XENBUS_PATH_MAX 128
+
+struct xenbus_ring_spec {
+    const char *ref_key;          /* "ring-ref": order 0 writes it plainly,
+                                   * order n writes ring-ref0.. and ring-page-order */
+    unsigned int order;
+};
+
+struct xenbus_device;
+
+struct xenbus_driver {
+    const char *type;             /* directory name: "vbd", "vif", "echo" */
+    unsigned int nr_rings;        /* 0: the driver does its own transport */
+    struct xenbus_ring_spec rings[XENBUS_MAX_RINGS];
+    const char *protocol;         /* NULL: XEN_IO_PROTO_ABI_NATIVE */
+
+    /* A new device. Back end: write features before InitWait. */
+    int (*probe)(struct xenbus_device *dev);
+    /* Front end: the pages exist, not yet published: init the shared rings. */
+    void (*setup_rings)(struct xenbus_device *dev);
+    /* Front end: extra keys inside the publishing transaction; it may run
+     * more than once (EAGAIN), so it must only write. */
+    int (*publish)(struct xenbus_device *dev, xenbus_transaction_t t);
+    /* Rings mapped, port bound. Back end: before it writes Connected;
+     * front end: when the back end is Connected. Non-zero closes. */
+    int (*connect)(struct xenbus_device *dev);
+    /* Before the rings and port go: no ring access after this returns. */
+    void (*disconnect)(struct xenbus_device *dev);
+    /* The device is going away: free dev->priv. */
+    void (*remove)(struct xenbus_device *dev);
+    /* An event on the device's port, in upcall context (events masked). */
+    void (*handle_event)(struct xenbus_device *dev);
+};
+
+struct xenbus_device {
+    const struct xenbus_driver *drv;
+    bool frontend;                /* which end this is */
+    domid_t otherend_id;
+    unsigned int devid;
+    char nodename[XENBUS_PATH_MAX];  /* our directory, absolute */
+    char otherend[XENBUS_PATH_MAX];  /* the other end's, absolute */
+    enum xenbus_state state;      /* ours, as last written */
+    bool connected;               /* rings and port live */
+    void *ring[XENBUS_MAX_RINGS]; /* front: our pages; back: the mappings */
+    evtchn_port_t evtchn;         /* local port, 0 when none */
+    void *priv;                   /* the driver's */
+    /* Framework private. */
+    grant_ref_t refs_[XENBUS_MAX_RINGS][1u << XENBUS_MAX_RING_ORDER];
+    xen_pfn_t pfns_[XENBUS_MAX_RINGS][1u << XENBUS_MAX_RING_ORDER];
+    grant_handle_t handles_[XENBUS_MAX_RINGS][1u << XENBUS_MAX_RING_ORDER];
+    void *maps_[XENBUS_MAX_RINGS][1u << XENBUS_MAX_RING_ORDER];
+    struct xenbus_watch otherend_watch_;
+    char otherend_state_path_[XENBUS_PATH_MAX + 8];
+    struct xenbus_device *next_;
+};
+
+/* Call on a vCPU of the front end's (back end's) domain. Devices that
+ * already exist are probed at once. */
+int xenbus_frontend_register(const struct xenbus_driver *drv);
+int xenbus_backend_register(const struct xenbus_driver *drv);
+/* Disconnects and forgets every device of the driver. graceful: write
+ * Closed first (an orderly unload); false models a crashed driver. */
+void xenbus_frontend_unregister(const struct xenbus_driver *drv, bool graceful);
+void xenbus_backend_unregister(const struct xenbus_driver *drv, bool graceful);
+/* Writes <nodename>/state (skipped when unchanged). */
+int xenbus_switch_state(struct xenbus_device *dev, enum xenbus_state s);
+/* The device of this domain, or NULL. Back end: frontid names the front
+ * end's domain; front end: pass DOMID_SELF. */
+struct xenbus_device *xenbus_device_find(const struct xenbus_driver *drv, domid_t frontid,
+                                         unsigned int devid);
+/* Devices of this domain's registered drivers, both ends. */
+unsigned int xenbus_device_count(void);
+
+/* Transport helpers for drivers with nr_rings == 0. */
+int xenbus_grant_ring(domid_t otherend, void *const *pages, unsigned int nr, grant_ref_t *refs);
+/* Maps nr granted pages of otherend; *addrs gets one address per page. */
+int xenbus_map_ring(domid_t otherend, const grant_ref_t *refs, unsigned int nr,
+                    grant_handle_t *handles, void **addrs);
+int xenbus_unmap_ring(const grant_handle_t *handles, void *const *addrs, unsigned int nr);
+/* Unbound port for otherend, bound to the calling vCPU's interrupt layer. */
+int xenbus_alloc_evtchn(domid_t otherend, evtchn_port_t *port);
+
+/*
+ * "echo": a tiny device type to test the framework end to end. The front
+ * end queues 32-bit values on a shared ring; the back end answers each
+ * with value + 1. Call the front end functions on the front end's vCPU.
+ */
+extern const struct xenbus_driver xenbus_echo_front, xenbus_echo_back;
+/* One round trip: *out = value + 1. -ENOTCONN when not Connected,
+ * -ETIMEDOUT when no answer comes within timeout_ms. */
+int xenbus_echo_call(unsigned int devid, uint32_t value, uint32_t *out, unsigned int timeout_ms);
+/* Queues n requests without waiting (a device mid-I/O). Returns n queued. */
+int xenbus_echo_submit(unsigned int devid, unsigned int n);
+/* Back end: stop answering (requests stay in the ring) or resume. */
+void xenbus_echo_back_hold(bool hold);
+/* Back end: requests answered so far, all devices of this domain. */
+unsigned long xenbus_echo_back_answered(void);
+
+/*
+ * The toolstack's part (host side, not guest code): writes both halves of
+ * a device in one transaction, as libxl does, through dom0's connection to
+ * the simulator's XenStore (xensim_xenstore_start()).
+ * Frontend /local/domain/<fe>/device/<type>/<id>: backend, backend-id,
+ * state = 1, owned by fe, read for the back end. Backend
+ * /local/domain/<be>/backend/<type>/<fe>/<id>: frontend, frontend-id,
+ * online = 1, state = 1, owned by be, read for the front end.
+ */
+struct xensim;
+struct xensim_device_config {
+    const char *type;
+    domid_t frontend, backend;
+    unsigned int devid;
+    const char *const *front_keys;   /* NULL-terminated key, value pairs */
+    const char *const *back_keys;
+};
+int xensim_device_add(struct xensim *sim, const struct xensim_device_config *cfg);
+/* online = 0, backend state = Closing, wait up to timeout_ms for Closed,
+ * then remove both directories. -ETIMEDOUT if the back end never closed
+ * (the directories are removed anyway), -ENOENT if there is no device. */
+int xensim_device_remove(struct xensim *sim, const char *type, domid_t frontend,
+                         unsigned int devid, unsigned int timeout_ms);
+/* Host-side reads and writes as dom0. read returns the length or -errno. */
+int xensim_xenstore_read(struct xensim *sim, const char *path, char *buf, size_t size);
+int xensim_xenstore_write(struct xensim *sim, const char *path, const char *value);
+int xensim_xenstore_rm(struct xensim *sim, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

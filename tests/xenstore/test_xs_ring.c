@@ -1,0 +1,451 @@
+/*
+ * The store ring transport against a fake hypervisor binding in plain
+ * memory: framing over the 1 KiB rings (split, wrapped, odd start
+ * indices), watch events on the ring, garbage indices, oversized
+ * messages, reconnection, a flooding domain beside a served one, and
+ * release. The daemon's loop thread serves the rings as it would in
+ * the simulator.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include "xs_test.h"
+
+#define NDOM 8
+
+/* The fake binding: one page per domain; a port fired by the guest is
+ * written to a pipe the daemon polls. Local port = 100 + domid. */
+struct fake {
+    struct xenstore_domain_interface *page[NDOM];
+    int pipe[2];
+    atomic_int mapped, bound, notified[NDOM];
+    bool fail_map;
+};
+
+static void *f_map(void *ctx, domid_t d, unsigned long gfn)
+{
+    struct fake *f = ctx;
+
+    (void)gfn;
+    if (f->fail_map || d >= NDOM || !f->page[d])
+        return NULL;
+    f->mapped++;
+    return f->page[d];
+}
+
+static void f_unmap(void *ctx, domid_t d, void *p)
+{
+    struct fake *f = ctx;
+
+    ck_assert_ptr_eq(p, f->page[d]);
+    f->mapped--;
+}
+
+static long f_bind(void *ctx, domid_t d, uint32_t port)
+{
+    struct fake *f = ctx;
+
+    if (port != 7)
+        return -EINVAL;
+    f->bound++;
+    return 100 + d;
+}
+
+static void f_unbind(void *ctx, uint32_t port)
+{
+    struct fake *f = ctx;
+
+    (void)port;
+    f->bound--;
+}
+
+static void f_notify(void *ctx, uint32_t port)
+{
+    struct fake *f = ctx;
+
+    f->notified[port - 100]++;
+}
+
+static int f_fd(void *ctx)
+{
+    return ((struct fake *)ctx)->pipe[0];
+}
+
+static long f_pending(void *ctx)
+{
+    struct fake *f = ctx;
+    uint32_t port;
+
+    if (read(f->pipe[0], &port, sizeof(port)) != sizeof(port))
+        return -EAGAIN;
+    return port;
+}
+
+static void f_unmask(void *ctx, uint32_t port)
+{
+    (void)ctx;
+    (void)port;
+}
+
+static const struct xs_ring_ops fake_ops = {
+    f_map, f_unmap, f_bind, f_unbind, f_notify, f_fd, f_pending, f_unmask,
+};
+
+static struct fake F;
+static struct xs_daemon *XS;
+
+static void guest_kick(domid_t d)
+{
+    uint32_t port = 100 + d;
+
+    ck_assert_int_eq(write(F.pipe[1], &port, sizeof(port)), sizeof(port));
+}
+
+static void setup(void)
+{
+    struct xs_daemon_config cfg = { .ring_ops = &fake_ops, .ring_ctx = &F, .quiet = true };
+
+    memset(&F, 0, sizeof(F));
+    ck_assert_int_eq(pipe2(F.pipe, O_NONBLOCK), 0);
+    for (int i = 1; i < NDOM; i++)
+        F.page[i] = aligned_alloc(4096, 4096), memset(F.page[i], 0, 4096);
+    XS = xs_daemon_create(&cfg);
+    ck_assert_int_eq(xs_daemon_start(XS), 0);
+}
+
+static void teardown(void)
+{
+    struct xs_stats st;
+
+    for (int i = 1; i < NDOM; i++)
+        xs_daemon_release(XS, i);
+    xs_daemon_stats(XS, &st);
+    ck_assert_uint_eq(st.conns, 0);
+    ck_assert_uint_eq(st.watches, 0);
+    ck_assert_uint_eq(st.transactions, 0);
+    ck_assert_int_eq(F.mapped, 0);
+    ck_assert_int_eq(F.bound, 0);
+    xs_daemon_destroy(XS);
+    for (int i = 1; i < NDOM; i++)
+        free(F.page[i]);
+    close(F.pipe[0]);
+    close(F.pipe[1]);
+}
+
+/* Guest side: put bytes on the request ring, a piece at a time. */
+static void g_send(domid_t d, const void *data, size_t len)
+{
+    struct xenstore_domain_interface *in = F.page[d];
+    const char *p = data;
+
+    while (len) {
+        uint32_t prod = in->req_prod, cons = __atomic_load_n(&in->req_cons, __ATOMIC_ACQUIRE);
+        uint32_t space = XENSTORE_RING_SIZE - (prod - cons);
+
+        if (!space) {
+            usleep(100);
+            continue;
+        }
+        if (space > len)
+            space = len;
+        for (uint32_t i = 0; i < space; i++)
+            in->req[MASK_XENSTORE_IDX(prod + i)] = p[i];
+        __atomic_store_n(&in->req_prod, prod + space, __ATOMIC_RELEASE);
+        guest_kick(d);
+        p += space;
+        len -= space;
+    }
+}
+
+static void g_recv(domid_t d, void *data, size_t len)
+{
+    struct xenstore_domain_interface *in = F.page[d];
+    char *p = data;
+
+    for (int spins = 0; len; spins++) {
+        uint32_t cons = in->rsp_cons, prod = __atomic_load_n(&in->rsp_prod, __ATOMIC_ACQUIRE);
+        uint32_t n = prod - cons;
+
+        ck_assert_msg(spins < 200000, "dom%u: no reply", d);
+        if (!n) {
+            usleep(50);
+            continue;
+        }
+        if (n > len)
+            n = len;
+        for (uint32_t i = 0; i < n; i++)
+            p[i] = in->rsp[MASK_XENSTORE_IDX(cons + i)];
+        __atomic_store_n(&in->rsp_cons, cons + n, __ATOMIC_RELEASE);
+        guest_kick(d);
+        p += n;
+        len -= n;
+    }
+}
+
+/* One message from the guest's rsp ring (reply or event). */
+static uint32_t g_msg(domid_t d, char *body, uint32_t *len)
+{
+    struct xsd_sockmsg h;
+
+    g_recv(d, &h, sizeof(h));
+    ck_assert_uint_le(h.len, XENSTORE_PAYLOAD_MAX);
+    g_recv(d, body, h.len);
+    body[h.len] = '\0';
+    *len = h.len;
+    return h.type;
+}
+
+static uint32_t g_req(domid_t d, uint32_t type, uint32_t tx, const void *p, size_t len,
+                      char *body, uint32_t *rlen)
+{
+    struct xsd_sockmsg h = { .type = type, .req_id = 42, .tx_id = tx, .len = len };
+    uint32_t t;
+
+    g_send(d, &h, sizeof(h));
+    g_send(d, p, len);
+    do
+        t = g_msg(d, body, rlen);
+    while (t == XS_WATCH_EVENT);
+    return t;
+}
+
+static void introduce(domid_t d)
+{
+    ck_assert_int_eq(xs_daemon_introduce(XS, d, 1000 + d, 7), 0);
+    ck_assert_uint_eq(F.page[d]->server_features & 3, 3);
+}
+
+START_TEST(test_ring_basic)
+{
+    char buf[5000];
+    uint32_t n;
+
+    introduce(1);
+    ck_assert_uint_eq(g_req(1, XS_READ, 0, XT_P("domid\0"), buf, &n), XS_ERROR);
+    ck_assert_str_eq(buf, "EACCES");
+    ck_assert_int_eq(xs_daemon_domain_home(XS, 1, "one"), 0);
+    ck_assert_uint_eq(g_req(1, XS_READ, 0, XT_P("domid\0"), buf, &n), XS_READ);
+    ck_assert_str_eq(buf, "1");
+    ck_assert_uint_eq(g_req(1, XS_GET_DOMAIN_PATH, 0, XT_P("1\0"), buf, &n), XS_GET_DOMAIN_PATH);
+    ck_assert_str_eq(buf, "/local/domain/1");
+    /* Introduction errors. */
+    ck_assert_int_eq(xs_daemon_introduce(XS, 2, 5, 8), -EINVAL);
+    F.fail_map = true;
+    ck_assert_int_eq(xs_daemon_introduce(XS, 2, 5, 7), -EINVAL);
+    F.fail_map = false;
+    ck_assert_int_eq(xs_daemon_introduce(XS, 1, 5, 7), 0);
+}
+END_TEST
+
+/* Big values across many ring fills, with indices that wrap. */
+START_TEST(test_ring_wrap)
+{
+    char val[3000], req[3100], buf[5000];
+    uint32_t n;
+    struct xenstore_domain_interface *in = F.page[2];
+
+    in->req_cons = in->req_prod = 0xfffffe00u;
+    in->rsp_cons = in->rsp_prod = 0xffffff00u;
+    struct xs_conn *c0 = xs_local_open(XS, 0);
+
+    introduce(2);
+    xs_daemon_domain_home(XS, 2, "two");
+    xt_write(c0, "/local/domain/2/v", "");
+    xt_expect(c0, XS_SET_PERMS, 0, XT_P("/local/domain/2/v\0n2\0"), XS_SET_PERMS, "OK", 3, "p");
+    xs_local_close(c0);
+    for (int round = 0; round < 20; round++) {
+        memset(val, 'a' + round, sizeof(val));
+        memcpy(req, "v\0", 2);
+        memcpy(req + 2, val, 1500 + round);
+        ck_assert_uint_eq(g_req(2, XS_WRITE, 0, req, 2 + 1500 + round, buf, &n), XS_WRITE);
+        ck_assert_uint_eq(g_req(2, XS_READ, 0, "v", 2, buf, &n), XS_READ);
+        ck_assert_uint_eq(n, 1500 + round);
+        ck_assert(!memcmp(buf, val, n));
+    }
+}
+END_TEST
+
+START_TEST(test_ring_split_and_events)
+{
+    struct xsd_sockmsg h = { .type = XS_WATCH, .req_id = 1, .len = 9 };
+    char buf[256];
+    uint32_t n;
+    struct xs_conn *c0;
+
+    introduce(3);
+    /* A header and payload dribbled a byte at a time. */
+    for (size_t i = 0; i < sizeof(h); i++) {
+        g_send(3, (char *)&h + i, 1);
+        usleep(200);
+    }
+    g_send(3, "/x/y\0tok\0", 9);
+    ck_assert_uint_eq(g_msg(3, buf, &n), XS_WATCH);
+    ck_assert_str_eq(buf, "OK");
+    ck_assert_uint_eq(g_msg(3, buf, &n), XS_WATCH_EVENT);
+    ck_assert_str_eq(buf, "/x/y");
+    ck_assert_str_eq(buf + 5, "tok");
+    /* Another connection's change reaches the guest on its ring... */
+    c0 = xs_local_open(XS, 0);
+    xt_write(c0, "/x", "");
+    xt_expect(c0, XS_SET_PERMS, 0, XT_P("/x\0n0\0r3\0"), XS_SET_PERMS, "OK", 3, "perms");
+    xt_write(c0, "/x/y/z", "1");
+    ck_assert_uint_eq(g_msg(3, buf, &n), XS_WATCH_EVENT);
+    ck_assert_str_eq(buf, "/x/y/z");
+    /* ...but not when the guest may not read the node. */
+    xt_expect(c0, XS_SET_PERMS, 0, XT_P("/x/y/z\0n0\0"), XS_SET_PERMS, "OK", 3, "perms");
+    xt_write(c0, "/x/y/z", "2");
+    ck_assert_uint_eq(g_req(3, XS_GET_DOMAIN_PATH, 0, XT_P("3\0"), buf, &n), XS_GET_DOMAIN_PATH);
+    xs_local_close(c0);
+}
+END_TEST
+
+/* Guest-written garbage stops that guest only. */
+START_TEST(test_ring_garbage)
+{
+    char buf[256];
+    uint32_t n;
+    struct xsd_sockmsg big = { .type = XS_READ, .len = XENSTORE_PAYLOAD_MAX + 1 };
+
+    introduce(4);
+    introduce(5);
+    introduce(6);
+    F.page[4]->req_prod = F.page[4]->req_cons + 5000;
+    guest_kick(4);
+    g_send(5, &big, sizeof(big));
+    F.page[6]->rsp_prod = F.page[6]->rsp_cons + 4000;
+    g_send(6, "\2\0\0\0\0\0\0\0\0\0\0\0\2\0\0\0/\0", 18);
+    for (int i = 0; i < 2000 && !(F.page[4]->error && F.page[5]->error && F.page[6]->error); i++)
+        usleep(1000);
+    ck_assert_uint_eq(F.page[4]->error, XENSTORE_ERROR_RINGIDX);
+    ck_assert_uint_eq(F.page[5]->error, XENSTORE_ERROR_PROTO);
+    ck_assert_uint_eq(F.page[6]->error, XENSTORE_ERROR_RINGIDX);
+    introduce(1);
+    ck_assert_uint_eq(g_req(1, XS_GET_DOMAIN_PATH, 0, XT_P("1\0"), buf, &n), XS_GET_DOMAIN_PATH);
+    /* Unknown types and missing NULs are answered, not fatal. */
+    ck_assert_uint_eq(g_req(1, 77, 0, XT_P("x"), buf, &n), XS_ERROR);
+    ck_assert_str_eq(buf, "ENOSYS");
+    ck_assert_uint_eq(g_req(1, XS_READ, 0, XT_P("/x"), buf, &n), XS_ERROR);
+    ck_assert_str_eq(buf, "EINVAL");
+    ck_assert_uint_eq(g_req(1, XS_READ, 55, XT_P("/x\0"), buf, &n), XS_ERROR);
+    ck_assert_str_eq(buf, "ENOENT");
+}
+END_TEST
+
+START_TEST(test_ring_reconnect)
+{
+    char buf[256];
+    uint32_t n;
+    struct xsd_sockmsg h = { .type = XS_READ, .len = 100 };
+
+    introduce(1);
+    ck_assert_uint_eq(g_req(1, XS_WATCH, 0, XT_P("/r\0t\0"), buf, &n), XS_WATCH);
+    g_send(1, &h, sizeof(h));                      /* half a message */
+    F.page[1]->connection = XENSTORE_RECONNECT;
+    guest_kick(1);
+    for (int i = 0; i < 2000 && F.page[1]->connection != XENSTORE_CONNECTED; i++)
+        usleep(1000);
+    ck_assert_uint_eq(F.page[1]->connection, XENSTORE_CONNECTED);
+    ck_assert_uint_eq(F.page[1]->req_prod, 0);
+    ck_assert_uint_eq(F.page[1]->rsp_prod, 0);
+    ck_assert_uint_eq(g_req(1, XS_GET_DOMAIN_PATH, 0, XT_P("1\0"), buf, &n), XS_GET_DOMAIN_PATH);
+    struct xs_stats st;
+    xs_daemon_stats(XS, &st);
+    ck_assert_uint_eq(st.watches, 0);
+}
+END_TEST
+
+static atomic_bool stop_flood;
+
+static void *flood(void *arg)
+{
+    struct xsd_sockmsg h = { .type = XS_WRITE, .len = 8 };
+
+    (void)arg;
+    /* Requests only; never reads a reply, so the daemon stalls its input. */
+    while (!stop_flood) {
+        struct xenstore_domain_interface *in = F.page[2];
+        uint32_t prod = in->req_prod, cons = __atomic_load_n(&in->req_cons, __ATOMIC_ACQUIRE);
+
+        if (XENSTORE_RING_SIZE - (prod - cons) < sizeof(h) + 8) {
+            usleep(100);
+            continue;
+        }
+        g_send(2, &h, sizeof(h));
+        g_send(2, "/f\0abcde", 8);
+    }
+    return NULL;
+}
+
+START_TEST(test_ring_flood)
+{
+    pthread_t t;
+    char buf[256];
+    uint32_t n;
+
+    introduce(1);
+    introduce(2);
+    xs_daemon_domain_home(XS, 1, "one");
+    pthread_create(&t, NULL, flood, NULL);
+    for (int i = 0; i < 500; i++) {
+        ck_assert_uint_eq(g_req(1, XS_READ, 0, XT_P("name\0"), buf, &n), XS_READ);
+        ck_assert_str_eq(buf, "one");
+    }
+    stop_flood = true;
+    pthread_join(t, NULL);
+}
+END_TEST
+
+START_TEST(test_ring_release)
+{
+    struct xs_conn *c0 = xs_local_open(XS, 0);
+    char buf[256];
+    uint32_t n;
+
+    xt_expect(c0, XS_WATCH, 0, XT_P("@releaseDomain\0r\0"), XS_WATCH, "OK", 3, "watch");
+    xt_drain_events(c0);
+    introduce(1);
+    xs_daemon_domain_home(XS, 1, "one");
+    xt_write(c0, "/local/domain/1/data", "");
+    xt_expect(c0, XS_SET_PERMS, 0, XT_P("/local/domain/1/data\0n1\0"), XS_SET_PERMS, "OK", 3, "p");
+    xt_write(c0, "/shared", "");
+    xt_expect(c0, XS_SET_PERMS, 0, XT_P("/shared\0n0\0r1\0r2\0"), XS_SET_PERMS, "OK", 3, "p");
+    ck_assert_uint_eq(g_req(1, XS_WRITE, 0, XT_P("data/mine\0" "1"), buf, &n), XS_WRITE);
+    ck_assert_uint_eq(g_req(1, XS_WATCH, 0, XT_P("data\0w\0"), buf, &n), XS_WATCH);
+    ck_assert_uint_eq(g_req(1, XS_TRANSACTION_START, 0, XT_P("\0"), buf, &n), XS_TRANSACTION_START);
+    ck_assert_int_eq(xs_daemon_release(XS, 1), 0);
+    ck_assert_int_eq(xs_local_event(c0, buf, sizeof(buf)), 17);
+    ck_assert_str_eq(buf, "@releaseDomain");
+    ck_assert_int_eq(xt_read(c0, 0, "/local/domain/1", buf, sizeof(buf)), -1);
+    xt_expect(c0, XS_GET_PERMS, 0, XT_P("/shared\0"), XS_GET_PERMS, "n0\0r2\0", 6, "perms");
+    ck_assert_int_eq(xs_daemon_release(XS, 1), -ENOENT);
+    xs_local_close(c0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("xenstore ring");
+    TCase *tc = tcase_create("ring");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_ring_basic);
+    tcase_add_test(tc, test_ring_wrap);
+    tcase_add_test(tc, test_ring_split_and_events);
+    tcase_add_test(tc, test_ring_garbage);
+    tcase_add_test(tc, test_ring_reconnect);
+    tcase_add_test(tc, test_ring_flood);
+    tcase_add_test(tc, test_ring_release);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,79 @@
+#!/bin/sh
+# Debian's xenstore-utils, unchanged, against `xensim serve`; outputs as
+# captured from C xenstored (real-clients.md §1.6).
+. "$(dirname "$0")/serve.sh"
+command -v xenstore-read >/dev/null || missing "xenstore-utils not installed"
+
+check() {
+    want=$1; shift
+    got=$("$@" 2>&1)
+    [ "$got" = "$want" ] || fail "$*: got '$got', wanted '$want'"
+}
+fails() {
+    "$@" >/dev/null 2>&1 && fail "$* succeeded"
+}
+
+check "" xenstore-write /a hello
+check hello xenstore-read /a
+check "" xenstore-write /b/c 1 /b/d 'x\ty'
+check "hello
+1" xenstore-read /a /b/c
+check "$(printf 'x\ty')" xenstore-read -R /b/d
+check "c
+d" xenstore-list /b
+check "c = \"1\"
+d = \"x\\ty\"" xenstore-ls /b
+check "/b/c = \"1\"
+/b/d = \"x\\ty\"" xenstore-ls -f /b
+check "" xenstore-exists /a
+fails xenstore-exists /zz
+fails xenstore-read /nope
+fails xenstore-read 'bad//path'
+fails xenstore-read 'trail/'
+fails xenstore-read '/with space'
+fails xenstore-rm /
+check "" xenstore-chmod /b n0 r5
+check "n0,r5" sh -c 'xenstore-ls -p / | sed -n "s/^b = .*(\(.*\))$/\1/p"'
+check "" xenstore-chmod -r /b b0
+check "n0" sh -c 'xenstore-ls -p /b | sed -n "s/.*(\(.*\))$/\1/p" | sort -u | tr -d "\n" | sed s/b0/n0/'
+check "" xenstore-rm /b/c
+check "d" xenstore-list /b
+check "" xenstore-rm -t /b/d
+fails xenstore-exists /b
+check "" xenstore-write rel/x 42
+check 42 xenstore-read /local/domain/0/rel/x
+check 42 xenstore-read rel/x
+check "0
+1
+2" xenstore-list /local/domain
+check guest1 xenstore-read /local/domain/1/name
+check "domid = \"2\"
+name = \"guest2\"" xenstore-ls /local/domain/2
+
+# Watches: the initial event, a change below, the removal.
+xenstore-watch -n 3 /w >"$dir/w.out" 2>&1 &
+wpid=$!
+xenstore-watch -n 3 relw >"$dir/rw.out" 2>&1 &
+rwpid=$!
+sleep 0.3
+xenstore-write /w/x 1
+xenstore-rm /w
+xenstore-write relw/q 5
+xenstore-rm relw
+wait $wpid $rwpid
+check "/w
+/w/x
+/w" cat "$dir/w.out"
+check "relw
+relw/q
+relw" cat "$dir/rw.out"
+
+# A guest's own socket: its identity, its rights.
+check 1 env XENSTORED_PATH="$dir/socket.1" xenstore-read domid
+check 1 env XENSTORED_PATH="$dir/socket.1" xenstore-read /local/domain/1/domid
+fails env XENSTORED_PATH="$dir/socket.1" xenstore-write /x 1
+fails env XENSTORED_PATH="$dir/socket.1" xenstore-read /local/domain/2/name
+fails env XENSTORED_PATH="$dir/socket.1" xenstore-read /a
+check "export XENSTORED_PATH='$dir/socket.1'
+unset XENSTORED_RUNDIR" "$XENSIM" env --dir "$dir" --domid 1
+exit $status
