@@ -31,6 +31,9 @@
 #define wmb() xen_wmb()
 #endif
 
+/* Ring protocols use 4 KiB pages whatever the host's (XEN_PAGE_SHIFT). */
+#define NC_PAGE_SIZE (1u << XEN_PAGE_SHIFT)
+
 /* A peer may rewrite shared memory at any time: read it exactly once. */
 #define NC_READ_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define NC_WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)

@@ -21,7 +21,7 @@ static double reads_per_sec(void)
     uint64_t start = bench_now_ns();
 
     for (unsigned long i = 0; i < rounds; i++)
-        BENCH_CHECK(xs_local_request(c, XS_READ, 0, "name", 5, &h, buf, sizeof(buf)) == 5);
+        BENCH_CHECK(xs_local_request(c, XS_READ, 0, "name", 5, &h, buf, sizeof(buf)) == 6);
     double r = rounds / ((bench_now_ns() - start) / 1e9);
     xs_local_close(c);
     return r;

@@ -8,9 +8,9 @@
 
 #include <errno.h>
 #include <string.h>
-#include <xen/io/console.h>
 #include <xensim/console.h>
 #include "../backends/netcons.h"
+#include <xen/io/console.h>
 
 /* Writers of one domain serialise on a stripe; sharing stripes between
  * domains costs only a little contention. */

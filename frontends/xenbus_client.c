@@ -446,7 +446,9 @@ int xb_request(struct xb_dom *xb, uint32_t type, xenbus_transaction_t t,
             req.err = -ETIMEDOUT;
             break;
         }
-        set_xen_guest_handle(p.ports, &port);
+        evtchn_port_t *pp = &port;
+        /* A bare pointer or a one-pointer handle, by interface version. */
+        memcpy(&p.ports, &pp, sizeof(pp));
         p.timeout = now + XB_POLL_NS;
         HYPERVISOR_sched_op(SCHEDOP_poll, &p);
     }

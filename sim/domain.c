@@ -106,7 +106,6 @@ static void domain_free_rcu(struct rcu_head *head)
     evtchn_domain_free(d);
     domain_memory_free(d);
     guest_irq_free(d);
-    free(d->guest_ref_free);
     free(d);
 }
 

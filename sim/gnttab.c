@@ -19,7 +19,6 @@ int gnttab_domain_init(struct domain *d)
     struct grant_table *gt = calloc(1, sizeof(*gt));
     if (!gt)
         return -ENOMEM;
-    gt->d = d;
     gt->ops = d->gnttab_mode == XENSIM_GNTTAB_FAST ? &gnttab_map_fast_ops
                                                    : &gnttab_map_strict_ops;
     gt->max_frames = d->max_grant_frames ? d->max_grant_frames : GNTTAB_DEFAULT_MAX_FRAMES;
@@ -150,13 +149,13 @@ static long query_size(struct domain *caller, void *uop, unsigned int count)
     return 0;
 }
 
-static long get_version(struct domain *caller, void *uop, unsigned int count)
+/* Xen's get_version and set_version take one struct and do not look at
+ * count. */
+static long get_version(struct domain *caller, void *uop)
 {
     gnttab_get_version_t op;
     long rc = 0;
 
-    if (count != 1)
-        return -EINVAL;
     if (copy_from_guest(&op, uop, sizeof(op)))
         return -EFAULT;
     rcu_read_lock();
@@ -177,14 +176,11 @@ static long get_version(struct domain *caller, void *uop, unsigned int count)
 /* Every domain's maximum version is 1 here, so asking for 2 is refused the
  * way Xen refuses it to a domain limited to v1 (gnttab=max-ver:1): -ENOSYS.
  * The current version is written back whatever the outcome. */
-static long set_version(struct domain *caller, void *uop, unsigned int count)
+static long set_version(void *uop)
 {
     gnttab_set_version_t op;
     long rc = 0;
 
-    (void)caller;
-    if (count != 1)
-        return -EINVAL;
     if (copy_from_guest(&op, uop, sizeof(op)))
         return -EFAULT;
     if (op.version != 1 && op.version != 2)
@@ -215,9 +211,9 @@ long do_grant_table_op(struct domain *d, unsigned int cmd, void *uop, unsigned i
     case GNTTABOP_query_size:
         return query_size(d, uop, count);
     case GNTTABOP_set_version:
-        return set_version(d, uop, count);
+        return set_version(uop);
     case GNTTABOP_get_version:
-        return get_version(d, uop, count);
+        return get_version(d, uop);
     case GNTTABOP_transfer:
         /* Page transfer is PV-only; like a Xen built without it. */
         return -EOPNOTSUPP;

@@ -82,7 +82,6 @@ void gnttab_window_free(struct grant_table *gt);
  * domains is never held together either (copy pins one side at a time).
  */
 struct grant_table {
-    struct domain *d;
     const struct gnttab_map_ops *ops;
 
     /* As a granter. */

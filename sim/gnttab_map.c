@@ -382,6 +382,9 @@ void gnttab_release_all(struct domain *ld)
     unsigned int limit = gnttab_maptrack_limit(lgt);
     for (grant_handle_t h = 0; h < limit; h++) {
         struct domain *rd = unmap_all_kinds(ld, h);
-        put_all(&rd, 1);
+        /* A dying domain that mapped its own grants is put by whoever is
+         * destroying it, once it is done with it. */
+        if (rd != ld)
+            put_all(&rd, 1);
     }
 }

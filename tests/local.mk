@@ -11,3 +11,4 @@ TEST_CFLAGS_ALL = $(AM_CFLAGS) $(CHECK_CFLAGS)
 include tests/evtchn.mk
 include tests/gnttab.mk
 include tests/domain.mk
+include tests/xenbus.mk

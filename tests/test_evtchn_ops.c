@@ -855,7 +855,7 @@ static Suite *ops_suite(void)
 int main(void)
 {
     SRunner *sr = srunner_create(ops_suite());
-    srunner_run_all(sr, CK_NORMAL);
+    srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? 1 : 0;

@@ -468,10 +468,9 @@ START_TEST(test_shutdown_reasons)
     ck_assert_uint_eq(info.shutdown_reason, reason);
     th_call(sim, 0, 0, poll_one_fn, &ep);
 
-    /* a shut-down domain is not dying: the toolstack may still allocate */
-    long s = ev_alloc_unbound(sim, 0, (domid_t)d, 0);
-    ck_assert_int_eq(s, 3);
-    ck_assert_int_eq(ev_close(sim, 0, (evtchn_port_t)s), 0);
+    /* a shut-down domain is not dying: the toolstack may still allocate
+     * (the port goes with the domain) */
+    ck_assert_int_eq(ev_alloc_unbound(sim, 0, (domid_t)d, 0), 3);
     ck_assert_int_eq(xensim_domain_call(sim, (domid_t)d, 0, poll_one_fn, &ep), -ESHUTDOWN);
 
     ck_assert_int_eq(xensim_domain_destroy(sim, (domid_t)d), 0);
@@ -508,7 +507,7 @@ static Suite *sched_suite(void)
 int main(void)
 {
     SRunner *sr = srunner_create(sched_suite());
-    srunner_run_all(sr, CK_NORMAL);
+    srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? 1 : 0;

@@ -16,6 +16,7 @@
 #include <xensim/xensim.h>
 #include "xenstore/xs_daemon.h"
 #include "commands.h"
+#include "control.h"
 
 static int parse_args(int argc, char **argv, const char **dir, long *num, const char *numopt)
 {
@@ -80,6 +81,7 @@ int xensim_cmd_serve(int argc, char **argv)
     struct xs_daemon *xs;
     struct xs_daemon_config xcfg = { .quiet = true };
     sigset_t sigs;
+    struct control *ctl = NULL;
     int sig, rc = 1, dom;
 
     if (parse_args(argc, argv, &dir, &n, "domains")) {
@@ -94,7 +96,7 @@ int xensim_cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     sim = xensim_create(&scfg);
-    if (!sim || (dom = xensim_domain_create(sim, &d0)) < 0) {
+    if (!sim || (dom = xensim_domain_create(sim, &d0)) < 0 || xensim_domain_unpause(sim, 0)) {
         fprintf(stderr, "xensim serve: cannot create the simulator\n");
         return 1;
     }
@@ -131,12 +133,20 @@ int xensim_cmd_serve(int argc, char **argv)
             goto out;
         }
     }
+    /* `xensim domains|ports|grants --dir DIR` ask here. */
+    snprintf(path, sizeof(path), "%s/control", dir);
+    ctl = control_start(sim, path);
+    if (!ctl) {
+        fprintf(stderr, "xensim serve: cannot listen on %s\n", path);
+        goto out;
+    }
     printf("ready\n");
     fflush(stdout);
     while (sigwait(&sigs, &sig))
         ;
     rc = 0;
 out:
+    control_stop(ctl);
     xs_sim_detach(sim);
     xs_daemon_destroy(xs);
     xs_hostdev_close(hd);

@@ -5,5 +5,9 @@
 int xensim_cmd_demo(int argc, char **argv);
 int xensim_cmd_serve(int argc, char **argv);
 int xensim_cmd_env(int argc, char **argv);
+int xensim_cmd_domains(int argc, char **argv);
+int xensim_cmd_ports(int argc, char **argv);
+int xensim_cmd_grants(int argc, char **argv);
+int xensim_cmd_tree(int argc, char **argv);
 
 #endif

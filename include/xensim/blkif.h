@@ -115,14 +115,15 @@ void blkback_info(const struct blkback *be, struct blkif_backend_info *info);
  * in upcall context on the calling vCPU. -EISCONN if already connected.
  */
 int blkback_connect(struct blkback *be, const struct blkif_front_params *p);
-/* Guest code on the vCPU that connected: stops serving, unmaps every ring
- * page and persistent grant, closes the ports. Safe to call twice. */
-void blkback_disconnect(struct blkback *be);
+/* Guest code on the vCPU that connected (-EINVAL elsewhere): stops
+ * serving, unmaps every ring page and persistent grant, closes the ports.
+ * Safe to call twice. */
+int blkback_disconnect(struct blkback *be);
 bool blkback_connected(const struct blkback *be);
 void blkback_get_stats(const struct blkback *be, struct blkback_stats *st);
-/* Any thread: closes the backing store and frees. If the back end's
- * domain died while connected, the simulator has already dropped its
- * mappings and ports, so nothing leaks. */
+/* Any thread, no hypercalls: closes the backing store and frees. Call
+ * blkback_disconnect() first while the back end's domain lives; if it died
+ * connected, the simulator has already dropped its mappings and ports. */
 void blkback_destroy(struct blkback *be);
 
 /* ---- blkfront ---- */

@@ -252,6 +252,8 @@ int xensim_device_remove(struct xensim *sim, const char *type, domid_t frontend,
 int xensim_xenstore_read(struct xensim *sim, const char *path, char *buf, size_t size);
 int xensim_xenstore_write(struct xensim *sim, const char *path, const char *value);
 int xensim_xenstore_rm(struct xensim *sim, const char *path);
+int xensim_xenstore_set_perms(struct xensim *sim, const char *path,
+                              const struct xs_permissions *perms, unsigned int num);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <xen/xen.h>
 #include <xen/grant_table.h>
 
@@ -135,6 +136,14 @@ typedef void (*xensim_fault_hook_t)(const struct xensim_fault *f, void *arg);
 void xensim_set_fault_hook(struct xensim *sim, xensim_fault_hook_t hook, void *arg);
 /* The last fault report, or false if none. */
 bool xensim_last_fault(struct xensim *sim, struct xensim_fault *out);
+
+/* Tables of what a running simulation holds, for people: the domains;
+ * one domain's ports (state, remote end, notify vCPU, pending, masked);
+ * one domain's grant entries (flags, grantee, frame, who pins them).
+ * Return the number of rows, or -ESRCH. */
+int xensim_dump_domains(struct xensim *sim, FILE *out);
+int xensim_dump_ports(struct xensim *sim, domid_t domid, FILE *out);
+int xensim_dump_grants(struct xensim *sim, domid_t domid, FILE *out);
 
 /* A name for a Xen errno: "-ENOSPC (no free port)" style, for logs. */
 const char *xensim_strerror(int negative_errno);

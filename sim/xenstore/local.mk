@@ -51,3 +51,11 @@ bench_xs_socket_SOURCES = bench/xs_socket.c
 bench_xs_socket_LDADD = libxsd.la $(BENCH_LDADD) $(URCU_LIBS)
 bench_xs_local_SOURCES = bench/xs_local.c
 bench_xs_local_LDADD = libxsd.la $(BENCH_LDADD) $(URCU_LIBS)
+
+# The daemon inside the simulator, over the hostdev binding.
+check_PROGRAMS += tests/xenstore/test_xs_sim
+TESTS += tests/xenstore/test_xs_sim
+tests_xenstore_test_xs_sim_SOURCES = tests/xenstore/test_xs_sim.c tests/xenstore/xs_test.h \
+	tests/xenstore/xs_guest_ring.h
+tests_xenstore_test_xs_sim_CFLAGS = $(XS_TEST_CFLAGS)
+tests_xenstore_test_xs_sim_LDADD = libxensim.la $(CHECK_LIBS) $(URCU_LIBS) $(PTHREAD_LIBS)

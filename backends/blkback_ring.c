@@ -1,0 +1,415 @@
+/*
+ * blkback: connects to a front end's rings, serves its requests in upcall
+ * context on the vCPU that connected, and tears down. Every request is
+ * copied out of the shared ring before it is looked at, and checked
+ * (operation, segments, sectors, range, grants) before any I/O; a bad one
+ * gets BLKIF_RSP_ERROR or BLKIF_RSP_EOPNOTSUPP, an impossible ring index
+ * stops that queue. Relies on blkback_grant.c, blkback_store.c and
+ * <xensim/guest.h>.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xen/io/protocols.h>
+#include "blkback.h"
+
+int blkback_create(const struct blkback_config *cfg, struct blkback **out)
+{
+    struct blkback *be = calloc(1, sizeof(*be));
+    if (!be)
+        return -ENOMEM;
+    be->cfg = *cfg;
+    be->fd = -1;
+    be->sector_size = cfg->sector_size ? cfg->sector_size : 512;
+    be->physical_sector_size = cfg->physical_sector_size ? cfg->physical_sector_size
+                                                         : be->sector_size;
+    if (be->sector_size < 512 || (be->sector_size & (be->sector_size - 1)) ||
+        be->physical_sector_size % be->sector_size ||
+        cfg->max_ring_order > BLKIF_SIM_MAX_RING_ORDER ||
+        cfg->max_queues > BLKIF_SIM_MAX_QUEUES ||
+        cfg->max_indirect_segments > BLKIF_SIM_MAX_INDIRECT_SEGS) {
+        free(be);
+        return -EINVAL;
+    }
+    if (!be->cfg.max_queues)
+        be->cfg.max_queues = 1;
+    int rc = blkback_store_open(be);
+    if (rc) {
+        free(be);
+        return rc;
+    }
+    *out = be;
+    return 0;
+}
+
+void blkback_info(const struct blkback *be, struct blkif_backend_info *info)
+{
+    const struct blkback_config *c = &be->cfg;
+    bool rw = !c->readonly;
+    *info = (struct blkif_backend_info){
+        .feature_barrier = c->feature_barrier && rw,
+        .feature_flush = c->feature_flush && rw,
+        .feature_discard = c->feature_discard && rw,
+        .discard_secure = c->feature_discard && c->discard_secure && rw,
+        .discard_granularity = be->physical_sector_size,
+        .discard_alignment = 0,
+        .feature_persistent = c->feature_persistent,
+        .max_indirect_segments = c->max_indirect_segments,
+        .max_ring_order = c->max_ring_order,
+        .max_queues = c->max_queues,
+        .sectors = be->bytes / be->sector_size,
+        .info = c->info | (c->readonly ? VDISK_READONLY : 0),
+        .sector_size = be->sector_size,
+        .physical_sector_size = be->physical_sector_size,
+    };
+}
+
+bool blkback_connected(const struct blkback *be)
+{
+    return __atomic_load_n(&be->connected, __ATOMIC_ACQUIRE);
+}
+
+void blkback_get_stats(const struct blkback *be, struct blkback_stats *st)
+{
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    *st = be->st;
+}
+
+static void respond(struct blkback_queue *q, uint64_t id, uint8_t op, int16_t status)
+{
+    struct blkback *be = q->be;
+    blkif_response_t rsp = { .id = id, .operation = op, .status = status };
+    blkif_sring_t *s = q->ring.sring;
+    size_t off = blk_slot_offset(s, q->ring.rsp_prod_pvt, RING_SIZE(&q->ring));
+    blk_ring_write(&q->view, off, &rsp, sizeof(rsp));
+    q->ring.rsp_prod_pvt++;
+    int notify;
+    /* Pushed one by one so that the front end can refill the ring while
+     * the rest of the batch is served; it is only notified when it asked. */
+    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->ring, notify);
+    if (notify)
+        xensim_evtchn_send(q->port);
+    BLKBACK_STAT_INC(be, requests);
+    if (status == BLKIF_RSP_ERROR)
+        BLKBACK_STAT_INC(be, errors);
+    else if (status == BLKIF_RSP_EOPNOTSUPP)
+        BLKBACK_STAT_INC(be, unsupported);
+}
+
+/* Checks the segments and the range, maps, does the I/O. The segments are
+ * the back end's private copy. */
+static int16_t do_rw(struct blkback_queue *q, bool write, uint64_t sector,
+                     const struct blkif_request_segment *segs, unsigned int n)
+{
+    struct blkback *be = q->be;
+    unsigned int per_page = BLK_PAGE / be->unit;
+    uint64_t total = 0;
+    grant_ref_t refs[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+    grant_ref_t *rv = n <= BLKIF_MAX_SEGMENTS_PER_REQUEST ? refs : NULL;
+    grant_ref_t *heap = NULL;
+
+    if (write && be->cfg.readonly)
+        return BLKIF_RSP_ERROR;
+    for (unsigned int i = 0; i < n; i++) {
+        if (segs[i].last_sect >= per_page || segs[i].last_sect < segs[i].first_sect)
+            return BLKIF_RSP_ERROR;
+        total += (uint64_t)(segs[i].last_sect - segs[i].first_sect + 1);
+    }
+    uint64_t units = be->bytes / be->unit;
+    if (sector > units || total > units - sector)
+        return BLKIF_RSP_ERROR;
+    /* Whole logical blocks only, as Linux blkback insists. */
+    uint64_t ss = be->sector_size / be->unit;
+    if ((sector % ss) || (total % ss))
+        return BLKIF_RSP_ERROR;
+    if (!rv) {
+        heap = malloc(n * sizeof(*heap));
+        if (!heap)
+            return BLKIF_RSP_ERROR;
+        rv = heap;
+    }
+    for (unsigned int i = 0; i < n; i++)
+        rv[i] = segs[i].gref;
+    int rc = blkback_map_segs(q, rv, n, write);
+    free(heap);
+    if (rc)
+        return BLKIF_RSP_ERROR;
+    for (unsigned int i = 0; i < n; i++) {
+        q->iov[i].iov_base = q->maps[i].addr + (size_t)segs[i].first_sect * be->unit;
+        q->iov[i].iov_len = (size_t)(segs[i].last_sect - segs[i].first_sect + 1) * be->unit;
+    }
+    rc = be->store->rw(be, write, sector * be->unit, q->iov, n);
+    blkback_unmap_segs(q, n);
+    return rc ? BLKIF_RSP_ERROR : BLKIF_RSP_OKAY;
+}
+
+/* INDIRECT: the segment arrays live in granted pages; they are copied out
+ * (and unmapped, unless persistent) before any of them is checked. */
+static int16_t do_indirect(struct blkback_queue *q, const blkif_request_indirect_t *r)
+{
+    struct blkback *be = q->be;
+    unsigned int n = r->nr_segments;
+    if (!be->cfg.max_indirect_segments)
+        return BLKIF_RSP_EOPNOTSUPP;
+    if (r->indirect_op != BLKIF_OP_READ && r->indirect_op != BLKIF_OP_WRITE)
+        return BLKIF_RSP_ERROR;
+    if (n == 0 || n > be->cfg.max_indirect_segments)
+        return BLKIF_RSP_ERROR;
+    unsigned int pages = (n + BLK_SEGS_PER_INDIRECT_PAGE - 1) / BLK_SEGS_PER_INDIRECT_PAGE;
+    grant_ref_t refs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+    memcpy(refs, r->indirect_grefs, pages * sizeof(refs[0]));
+    if (blkback_map_segs(q, refs, pages, true))
+        return BLKIF_RSP_ERROR;
+    for (unsigned int p = 0; p < pages; p++) {
+        unsigned int k = n - p * BLK_SEGS_PER_INDIRECT_PAGE;
+        if (k > BLK_SEGS_PER_INDIRECT_PAGE)
+            k = BLK_SEGS_PER_INDIRECT_PAGE;
+        memcpy(&q->segs[p * BLK_SEGS_PER_INDIRECT_PAGE], q->maps[p].addr,
+               k * sizeof(q->segs[0]));
+    }
+    __asm__ __volatile__("" ::: "memory");
+    blkback_unmap_segs(q, pages);
+    return do_rw(q, r->indirect_op == BLKIF_OP_WRITE, r->sector_number, q->segs, n);
+}
+
+static int16_t do_discard(struct blkback_queue *q, const blkif_request_discard_t *r)
+{
+    struct blkback *be = q->be;
+    if (!be->cfg.feature_discard)
+        return BLKIF_RSP_EOPNOTSUPP;
+    if ((r->flag & BLKIF_DISCARD_SECURE) && !be->cfg.discard_secure)
+        return BLKIF_RSP_EOPNOTSUPP;
+    if (be->cfg.readonly)
+        return BLKIF_RSP_ERROR;
+    uint64_t units = be->bytes / be->unit;
+    if (r->sector_number > units || r->nr_sectors > units - r->sector_number)
+        return BLKIF_RSP_ERROR;
+    if (!r->nr_sectors)
+        return BLKIF_RSP_OKAY;
+    return be->store->discard(be, r->sector_number * be->unit, r->nr_sectors * be->unit,
+                              r->flag & BLKIF_DISCARD_SECURE) ? BLKIF_RSP_ERROR
+                                                              : BLKIF_RSP_OKAY;
+}
+
+/* Requests are served one at a time, in ring order, each finished before
+ * the next starts: so every write before a barrier or flush is complete
+ * when it runs, and nothing after it starts before it is done. */
+static int16_t do_request(struct blkback_queue *q, const blkif_request_t *req)
+{
+    struct blkback *be = q->be;
+    unsigned int n = req->nr_segments;
+
+    if (be->cfg.null_io)
+        return BLKIF_RSP_OKAY;
+    switch (req->operation) {
+    case BLKIF_OP_READ:
+    case BLKIF_OP_WRITE:
+        if (n == 0 || n > BLKIF_MAX_SEGMENTS_PER_REQUEST)
+            return BLKIF_RSP_ERROR;
+        return do_rw(q, req->operation == BLKIF_OP_WRITE, req->sector_number, req->seg, n);
+    case BLKIF_OP_WRITE_BARRIER:
+    case BLKIF_OP_FLUSH_DISKCACHE: {
+        bool barrier = req->operation == BLKIF_OP_WRITE_BARRIER;
+        if (barrier ? !be->cfg.feature_barrier : !be->cfg.feature_flush)
+            return BLKIF_RSP_EOPNOTSUPP;
+        if (be->cfg.readonly || n > BLKIF_MAX_SEGMENTS_PER_REQUEST)
+            return BLKIF_RSP_ERROR;
+        if (be->store->flush(be))
+            return BLKIF_RSP_ERROR;
+        if (!n)
+            return BLKIF_RSP_OKAY;
+        int16_t st = do_rw(q, true, req->sector_number, req->seg, n);
+        if (st == BLKIF_RSP_OKAY && barrier && be->store->flush(be))
+            st = BLKIF_RSP_ERROR;
+        return st;
+    }
+    case BLKIF_OP_DISCARD: {
+        blkif_request_discard_t d;
+        memcpy(&d, req, sizeof(d));
+        return do_discard(q, &d);
+    }
+    case BLKIF_OP_INDIRECT: {
+        blkif_request_indirect_t ind;
+        memcpy(&ind, req, sizeof(ind));
+        return do_indirect(q, &ind);
+    }
+    default:
+        return BLKIF_RSP_EOPNOTSUPP;
+    }
+}
+
+static void queue_fail(struct blkback_queue *q, enum blkback_error err)
+{
+    struct blkback *be = q->be;
+    q->broken = true;
+    xensim_irq_unbind(q->port);
+    enum blkback_error none = BLKBACK_ERR_NONE;
+    __atomic_compare_exchange_n(&be->st.error, &none, err, false, __ATOMIC_RELAXED,
+                                __ATOMIC_RELAXED);
+    if (be->cfg.on_error)
+        be->cfg.on_error(be, err, be->cfg.on_error_arg);
+}
+
+static void queue_work(struct blkback_queue *q)
+{
+    blkif_back_ring_t *r = &q->ring;
+    for (;;) {
+        RING_IDX rp = __atomic_load_n(&r->sring->req_prod, __ATOMIC_RELAXED);
+        xen_rmb();
+        if (RING_REQUEST_PROD_OVERFLOW(r, rp)) {
+            queue_fail(q, BLKBACK_ERR_RING_OVERFLOW);
+            return;
+        }
+        while (r->req_cons != rp && !RING_REQUEST_CONS_OVERFLOW(r, r->req_cons)) {
+            blkif_request_t req;
+            if (q->view.contiguous)
+                RING_COPY_REQUEST(r, r->req_cons, &req);
+            else
+                blk_ring_read(&q->view, blk_slot_offset(r->sring, r->req_cons, RING_SIZE(r)),
+                              &req, sizeof(req));
+            r->req_cons++;
+            respond(q, req.id, req.operation, do_request(q, &req));
+        }
+        int more;
+        RING_FINAL_CHECK_FOR_REQUESTS(r, more);
+        if (!more)
+            return;
+    }
+}
+
+static void queue_irq(evtchn_port_t port, void *arg)
+{
+    (void)port;
+    struct blkback_queue *q = arg;
+    if (!q->broken)
+        queue_work(q);
+}
+
+static void queue_teardown(struct blkback_queue *q)
+{
+    if (q->port) {
+        xensim_irq_unbind(q->port);
+        xensim_evtchn_close(q->port);
+        q->port = 0;
+    }
+    if (q->pg)
+        blkback_pgrants_release(q);
+    for (unsigned int i = 0; i < q->nr_ring_mapped; i++) {
+        gnttab_unmap_grant_ref_t u = {
+            .host_addr = (uint64_t)(uintptr_t)q->view.page[i], .handle = q->ring_handle[i],
+        };
+        HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &u, 1);
+    }
+    q->nr_ring_mapped = 0;
+    blkback_queue_scratch_free(q);
+    q->broken = false;
+}
+
+static int queue_connect(struct blkback *be, struct blkback_queue *q,
+                         const struct blkif_front_params *p)
+{
+    unsigned int pages = 1u << be->order;
+    gnttab_map_grant_ref_t m[BLKIF_SIM_MAX_RING_PAGES];
+    for (unsigned int i = 0; i < pages; i++)
+        m[i] = (gnttab_map_grant_ref_t){
+            .flags = GNTMAP_host_map, .ref = p->queue[q->idx].ring_ref[i], .dom = be->front,
+        };
+    long rc = HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, m, pages);
+    int err = rc ? (int)rc : 0;
+    for (unsigned int i = 0; i < pages; i++) {
+        if (rc == 0 && m[i].status == GNTST_okay) {
+            q->view.page[q->nr_ring_mapped] = (uint8_t *)(uintptr_t)m[i].host_addr;
+            q->ring_handle[q->nr_ring_mapped++] = m[i].handle;
+        } else if (!err) {
+            err = -ENOENT;
+        }
+    }
+    if (err)
+        return err;
+    blk_ring_view_init(&q->view, pages);
+    blkif_sring_t *s = (blkif_sring_t *)q->view.page[0];
+    BACK_RING_INIT(&q->ring, s, (size_t)BLK_PAGE * pages);
+    unsigned int max_segs = BLKIF_MAX_SEGMENTS_PER_REQUEST;
+    if (be->cfg.max_indirect_segments > max_segs)
+        max_segs = be->cfg.max_indirect_segments;
+    if (blkback_queue_scratch(q, max_segs))
+        return -ENOMEM;
+    q->pg_max = be->cfg.max_persistent_grants ? be->cfg.max_persistent_grants
+                                              : RING_SIZE(&q->ring) * BLKIF_MAX_SEGMENTS_PER_REQUEST;
+    long port = xensim_evtchn_bind_interdomain(be->front, p->queue[q->idx].evtchn);
+    if (port < 0)
+        return (int)port;
+    q->port = (evtchn_port_t)port;
+    return 0;
+}
+
+int blkback_connect(struct blkback *be, const struct blkif_front_params *p)
+{
+    if (be->connected)
+        return -EISCONN;
+    if (p->protocol[0] && strcmp(p->protocol, XEN_IO_PROTO_ABI_NATIVE))
+        return -EPROTONOSUPPORT;
+    if (p->ring_order > be->cfg.max_ring_order || p->nr_queues == 0 ||
+        p->nr_queues > be->cfg.max_queues)
+        return -EINVAL;
+    if (p->large_sector == false && be->sector_size != 512)
+        return -EINVAL;
+    be->front = p->front_domid;
+    be->order = p->ring_order;
+    be->nr_queues = p->nr_queues;
+    be->unit = p->large_sector ? be->sector_size : 512;
+    be->persistent = be->cfg.feature_persistent && p->feature_persistent;
+    be->vcpu = xensim_guest_vcpu_id();
+    memset(&be->st, 0, sizeof(be->st));
+    int rc = 0;
+    for (unsigned int i = 0; i < be->nr_queues && !rc; i++) {
+        struct blkback_queue *q = &be->q[i];
+        memset(q, 0, sizeof(*q));
+        q->be = be;
+        q->idx = i;
+        rc = queue_connect(be, q, p);
+    }
+    /* Handlers last, once every queue is complete. Binding set our ports
+     * pending, so requests already queued are served right away. */
+    for (unsigned int i = 0; i < be->nr_queues && !rc; i++)
+        rc = xensim_irq_bind(be->q[i].port, queue_irq, &be->q[i]);
+    if (rc) {
+        bool was_off = xensim_guest_irq_disabled();
+        xensim_guest_irq_disable();
+        for (unsigned int i = 0; i < be->nr_queues; i++)
+            queue_teardown(&be->q[i]);
+        if (!was_off)
+            xensim_guest_irq_enable();
+        return rc;
+    }
+    __atomic_store_n(&be->connected, true, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int blkback_disconnect(struct blkback *be)
+{
+    if (!be->connected)
+        return 0;
+    if (xensim_guest_vcpu_id() != be->vcpu)
+        return -EINVAL;
+    /* The handlers run on be->vcpu; with our events masked here none can
+     * start while the rings go away. */
+    bool was_off = xensim_guest_irq_disabled();
+    xensim_guest_irq_disable();
+    for (unsigned int i = 0; i < be->nr_queues; i++)
+        queue_teardown(&be->q[i]);
+    __atomic_store_n(&be->connected, false, __ATOMIC_RELEASE);
+    if (!was_off)
+        xensim_guest_irq_enable();
+    return 0;
+}
+
+void blkback_destroy(struct blkback *be)
+{
+    if (!be)
+        return;
+    for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++)
+        blkback_queue_scratch_free(&be->q[i]);
+    be->store->close(be);
+    free(be);
+}

@@ -1,0 +1,639 @@
+/*
+ * netback: the back end of PV network devices, a driver in the back end's
+ * domain. Owns each vif's back ring halves (mapped from the front's
+ * grants), its event channel and its queue of frames to deliver, and the
+ * pool of its own pages frames are copied into. TX: validates and copies
+ * each request out with GNTTABOP_copy, answers every slot. RX: copies into
+ * the front's posted pages with GNTTABOP_copy, answering in the request's
+ * slot. Frames go through vswitch.c; calls guest.h only.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include "netback.h"
+
+#define NB_MAX_CHAIN 64          /* longer chains are fatal, as in Linux */
+#define NB_TX_BUDGET 64          /* frames per vif per pass: fairness */
+#define ETH_HLEN 14u
+
+static void nb_fatal(struct nb_vif *vif, const char *why)
+{
+    if (!vif->dead) {
+        vif->dead = true;
+        vif->reason = why;
+    }
+}
+
+static struct nb_pkt *nb_pkt_alloc(struct xensim_netback *nb, unsigned int len)
+{
+    unsigned int npages = (len + NC_PAGE_SIZE - 1) / NC_PAGE_SIZE;
+    if (npages > NB_PKT_PAGES || npages > nb->pool_free)
+        return NULL;
+    struct nb_pkt *p = malloc(sizeof(*p));
+    if (!p)
+        return NULL;
+    p->refs = 1;
+    p->len = len;
+    p->npages = npages;
+    for (unsigned int i = 0; i < npages; i++) {
+        p->pfn[i] = nb->pool[--nb->pool_free];
+        p->va[i] = xensim_guest_pfn_to_virt(p->pfn[i]);
+    }
+    return p;
+}
+
+void netback_pkt_put(struct xensim_netback *nb, struct nb_pkt *p)
+{
+    if (--p->refs)
+        return;
+    for (unsigned int i = 0; i < p->npages; i++)
+        nb->pool[nb->pool_free++] = p->pfn[i];
+    free(p);
+}
+
+/* Is the front end's end of the channel still there? */
+static bool nb_front_alive(struct nb_vif *vif)
+{
+    struct evtchn_status st = { .dom = DOMID_SELF, .port = vif->port };
+    return HYPERVISOR_event_channel_op(EVTCHNOP_status, &st) == 0 &&
+           st.status == EVTCHNSTAT_interdomain;
+}
+
+/* One frame from the TX ring: its slots up to rp, checked, copied, answered.
+ * Returns -1 when the vif had to be disconnected. */
+static int nb_tx_one(struct nb_vif *vif, RING_IDX rp)
+{
+    struct xensim_netback *nb = vif->nb;
+    netif_tx_request_t reqs[NB_MAX_CHAIN];
+    struct { uint16_t id; bool extra; } slot[NB_MAX_CHAIN];
+    unsigned int nreq = 0, nslot = 0;
+    int16_t status = NETIF_RSP_OKAY;
+    RING_IDX idx = vif->tx.req_cons;
+
+    RING_COPY_REQUEST(&vif->tx, idx, &reqs[0]);
+    idx++;
+    slot[nslot].id = reqs[0].id;
+    slot[nslot++].extra = false;
+    nreq = 1;
+
+    if (reqs[0].flags & NETTXF_extra_info) {
+        bool more;
+        do {
+            if (idx == rp || nslot == NB_MAX_CHAIN) {
+                nb_fatal(vif, "tx extra-info slot missing");
+                return -1;
+            }
+            netif_tx_request_t raw;
+            struct netif_extra_info ex;
+            RING_COPY_REQUEST(&vif->tx, idx, &raw);
+            memcpy(&ex, &raw, sizeof(ex));
+            idx++;
+            slot[nslot].id = raw.id;
+            slot[nslot++].extra = true;
+            /* We offer no GSO and no multicast control: GSO and unknown
+             * types are errors, multicast requests are ignored. */
+            if (ex.type == XEN_NETIF_EXTRA_TYPE_NONE || ex.type >= XEN_NETIF_EXTRA_TYPE_MAX ||
+                ex.type == XEN_NETIF_EXTRA_TYPE_GSO)
+                status = NETIF_RSP_ERROR;
+            more = ex.flags & XEN_NETIF_EXTRA_FLAG_MORE;
+        } while (more);
+    }
+    while (reqs[nreq - 1].flags & NETTXF_more_data) {
+        if (idx == rp) {
+            nb_fatal(vif, "tx packet runs past req_prod");
+            return -1;
+        }
+        if (nslot == NB_MAX_CHAIN) {
+            nb_fatal(vif, "tx packet has too many slots");
+            return -1;
+        }
+        RING_COPY_REQUEST(&vif->tx, idx, &reqs[nreq]);
+        idx++;
+        slot[nslot].id = reqs[nreq].id;
+        slot[nslot++].extra = false;
+        nreq++;
+    }
+
+    unsigned int total = reqs[0].size, rest = 0;
+    for (unsigned int i = 1; i < nreq; i++)
+        rest += reqs[i].size;
+    if (nreq > XEN_NETIF_NR_SLOTS_MIN || total < ETH_HLEN || rest >= total)
+        status = NETIF_RSP_ERROR;
+    for (unsigned int i = 0; i < nreq && status == NETIF_RSP_OKAY; i++) {
+        unsigned int len = i ? reqs[i].size : total - rest;
+        if ((unsigned int)reqs[i].offset + len > NC_PAGE_SIZE)
+            status = NETIF_RSP_ERROR;
+    }
+
+    struct nb_pkt *p = NULL;
+    if (status == NETIF_RSP_OKAY && !(p = nb_pkt_alloc(nb, total)))
+        status = NETIF_RSP_DROPPED;
+    if (p) {
+        gnttab_copy_t ops[2 * NB_MAX_CHAIN];
+        unsigned int nops = 0, at = 0;
+        for (unsigned int i = 0; i < nreq; i++) {
+            unsigned int len = i ? reqs[i].size : total - rest;
+            unsigned int src_off = reqs[i].offset;
+            while (len) {
+                unsigned int pg = at / NC_PAGE_SIZE, off = at % NC_PAGE_SIZE;
+                unsigned int n = NC_PAGE_SIZE - off < len ? NC_PAGE_SIZE - off : len;
+                gnttab_copy_t *op = &ops[nops++];
+                memset(op, 0, sizeof(*op));
+                op->source.u.ref = reqs[i].gref;
+                op->source.domid = vif->domid;
+                op->source.offset = (uint16_t)src_off;
+                op->dest.u.gmfn = p->pfn[pg];
+                op->dest.domid = DOMID_SELF;
+                op->dest.offset = (uint16_t)off;
+                op->len = (uint16_t)n;
+                op->flags = GNTCOPY_source_gref;
+                at += n;
+                src_off += n;
+                len -= n;
+            }
+        }
+        long rc = nops ? HYPERVISOR_grant_table_op(GNTTABOP_copy, ops, nops) : 0;
+        bool failed = rc < 0;
+        for (unsigned int i = 0; i < nops && !failed; i++)
+            failed = ops[i].status != GNTST_okay;
+        if (failed) {
+            status = NETIF_RSP_ERROR;
+            netback_pkt_put(nb, p);
+            p = NULL;
+            if (!nb_front_alive(vif))
+                nb_fatal(vif, "front end gone");
+        }
+    }
+
+    for (unsigned int k = 0; k < nslot; k++) {
+        netif_tx_response_t *rsp = RING_GET_RESPONSE(&vif->tx, vif->tx.rsp_prod_pvt);
+        vif->tx.rsp_prod_pvt++;
+        rsp->id = slot[k].id;
+        rsp->status = slot[k].extra ? NETIF_RSP_NULL : status;
+    }
+    vif->tx.req_cons = idx;
+    if (status == NETIF_RSP_OKAY)
+        vif->st.tx_packets++;
+    else if (status == NETIF_RSP_DROPPED)
+        vif->st.tx_dropped++;
+    else
+        vif->st.tx_errors++;
+    if (p) {
+        vswitch_input(nb, vif, p);
+        netback_pkt_put(nb, p);
+    }
+    return vif->dead ? -1 : 0;
+}
+
+/* Returns true if the front must be notified. */
+static bool nb_tx_action(struct nb_vif *vif)
+{
+    unsigned int budget = NB_TX_BUDGET;
+    bool notify_any = false;
+    for (;;) {
+        RING_IDX rp = NC_READ_ONCE(vif->tx.sring->req_prod);
+        rmb();   /* the index before the requests it covers */
+        if (RING_REQUEST_PROD_OVERFLOW(&vif->tx, rp)) {
+            nb_fatal(vif, "tx ring index overflow");
+            return false;
+        }
+        while (vif->tx.req_cons != rp && budget) {
+            budget--;
+            if (nb_tx_one(vif, rp) < 0)
+                return false;
+        }
+        int notify, more;
+        RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&vif->tx, notify);
+        notify_any |= notify;
+        if (!budget) {
+            vif->kick = true;   /* come back after the other vifs */
+            return notify_any;
+        }
+        RING_FINAL_CHECK_FOR_REQUESTS(&vif->tx, more);
+        if (!more)
+            return notify_any;
+    }
+}
+
+/* Delivers queued frames while the front has posted enough buffers. */
+static bool nb_rx_flush(struct nb_vif *vif)
+{
+    struct xensim_netback *nb = vif->nb;
+    bool any = false;
+    while (vif->rxq_len && !vif->dead) {
+        struct nb_pkt *p = vif->rxq[vif->rxq_head];
+        unsigned int need = p->npages ? p->npages : 1;
+        if (need > 1 && !vif->sg) {
+            vif->st.rx_dropped++;
+            goto pop;
+        }
+        RING_IDX rp = NC_READ_ONCE(vif->rx.sring->req_prod);
+        rmb();
+        if (RING_REQUEST_PROD_OVERFLOW(&vif->rx, rp)) {
+            nb_fatal(vif, "rx ring index overflow");
+            break;
+        }
+        if ((RING_IDX)(rp - vif->rx.req_cons) < need) {
+            /* Ask the front to notify when it posts the buffers we lack. */
+            vif->rx.sring->req_event = vif->rx.req_cons + need;
+            mb();
+            rp = NC_READ_ONCE(vif->rx.sring->req_prod);
+            rmb();
+            if ((RING_IDX)(rp - vif->rx.req_cons) < need ||
+                RING_REQUEST_PROD_OVERFLOW(&vif->rx, rp))
+                break;
+        }
+        gnttab_copy_t ops[NB_PKT_PAGES];
+        uint16_t ids[NB_PKT_PAGES];
+        for (unsigned int i = 0; i < need; i++) {
+            netif_rx_request_t req;
+            RING_COPY_REQUEST(&vif->rx, vif->rx.req_cons + i, &req);
+            ids[i] = req.id;
+            unsigned int n = p->len - i * NC_PAGE_SIZE;
+            if (n > NC_PAGE_SIZE)
+                n = NC_PAGE_SIZE;
+            memset(&ops[i], 0, sizeof(ops[i]));
+            ops[i].source.u.gmfn = p->pfn[i];
+            ops[i].source.domid = DOMID_SELF;
+            ops[i].dest.u.ref = req.gref;
+            ops[i].dest.domid = vif->domid;
+            ops[i].len = (uint16_t)n;
+            ops[i].flags = GNTCOPY_dest_gref;
+        }
+        long rc = HYPERVISOR_grant_table_op(GNTTABOP_copy, ops, need);
+        bool failed = false;
+        for (unsigned int i = 0; i < need; i++) {
+            /* Each response goes in its request's slot: the front finds
+             * buffers by position. */
+            netif_rx_response_t *rsp = RING_GET_RESPONSE(&vif->rx, vif->rx.rsp_prod_pvt);
+            vif->rx.rsp_prod_pvt++;
+            bool ok = rc == 0 && ops[i].status == GNTST_okay;
+            failed |= !ok;
+            rsp->id = ids[i];
+            rsp->offset = 0;
+            rsp->flags = i + 1 < need ? NETRXF_more_data : 0;
+            rsp->status = ok ? (int16_t)ops[i].len : NETIF_RSP_ERROR;
+        }
+        vif->rx.req_cons += need;
+        any = true;
+        if (failed) {
+            vif->st.rx_dropped++;
+            if (!nb_front_alive(vif))
+                nb_fatal(vif, "front end gone");
+        } else {
+            vif->st.rx_packets++;
+        }
+pop:
+        vif->rxq_head = (vif->rxq_head + 1) % nb->rx_queue;
+        vif->rxq_len--;
+        netback_pkt_put(nb, p);
+    }
+    if (!any || vif->dead)
+        return false;
+    int notify;
+    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&vif->rx, notify);
+    return notify;
+}
+
+void netback_rx_enqueue(struct nb_vif *vif, struct nb_pkt *p)
+{
+    struct xensim_netback *nb = vif->nb;
+    if (!vif->connected || vif->dead || vif->rxq_len == nb->rx_queue) {
+        vif->st.rx_dropped++;
+        return;
+    }
+    p->refs++;
+    vif->rxq[(vif->rxq_head + vif->rxq_len) % nb->rx_queue] = p;
+    vif->rxq_len++;
+    vif->kick = true;   /* delivered in this pass of nb_run */
+}
+
+static void nb_vif_teardown(struct nb_vif *vif)
+{
+    struct xensim_netback *nb = vif->nb;
+    if (!vif->connected)
+        return;
+    xensim_irq_unbind(vif->port);
+    xensim_evtchn_close(vif->port);
+    gnttab_unmap_grant_ref_t un[2] = {
+        { .host_addr = vif->tx_addr, .handle = vif->tx_handle },
+        { .host_addr = vif->rx_addr, .handle = vif->rx_handle },
+    };
+    HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, un, 2);
+    while (vif->rxq_len) {
+        netback_pkt_put(nb, vif->rxq[vif->rxq_head]);
+        vif->rxq_head = (vif->rxq_head + 1) % nb->rx_queue;
+        vif->rxq_len--;
+    }
+    vswitch_forget(nb, vif);
+    vif->connected = false;
+    vif->dead = false;
+    vif->st.connected = false;
+    vif->st.disconnect_reason = vif->reason ? vif->reason : "disconnected";
+}
+
+/* Runs with the lock held until no vif has work left. */
+static void nb_run(struct xensim_netback *nb)
+{
+    bool again;
+    do {
+        bool all = nb->work;
+        nb->work = false;
+        for (struct nb_vif *v = nb->vifs; v; v = v->next) {
+            if (!v->connected || v->dead || !(v->kick || all))
+                continue;
+            v->kick = false;
+            bool notify = nb_tx_action(v);
+            if (notify && !v->dead)
+                xensim_evtchn_send(v->port);
+        }
+        /* RX after every TX pass, so switched frames go out in one pass. */
+        for (struct nb_vif *v = nb->vifs; v; v = v->next) {
+            if (!v->connected || v->dead)
+                continue;
+            if (nb_rx_flush(v))
+                xensim_evtchn_send(v->port);
+        }
+        again = nb->work;
+        for (struct nb_vif *v = nb->vifs; v; v = v->next) {
+            if (v->dead)
+                nb_vif_teardown(v);
+            again |= v->connected && v->kick;
+        }
+    } while (again);
+}
+
+static void nb_irq(evtchn_port_t port, void *arg)
+{
+    struct xensim_netback *nb = arg;
+    bool irqs;
+    if (!nc_lock(&nb->lock, &irqs)) {
+        nb->work = true;   /* the holder below us on this stack runs it */
+        return;
+    }
+    for (struct nb_vif *v = nb->vifs; v; v = v->next)
+        if (v->connected && v->port == port)
+            v->kick = true;
+    nb_run(nb);
+    nc_unlock(&nb->lock, irqs);
+}
+
+int xensim_netback_create(const struct xensim_netback_config *cfg,
+                          struct xensim_netback **out)
+{
+    if (!xensim_guest_start_info())
+        return -EPERM;
+    struct xensim_netback *nb = calloc(1, sizeof(*nb));
+    if (!nb)
+        return -ENOMEM;
+    nc_lock_init(&nb->lock);
+    nb->domid = xensim_guest_domid();
+    nb->sg = !(cfg && cfg->no_sg);
+    nb->rx_queue = cfg && cfg->rx_queue ? cfg->rx_queue : 32;
+    nb->pool_size = cfg && cfg->pool_pages ? cfg->pool_pages : 64;
+    nb->pool = malloc(nb->pool_size * sizeof(*nb->pool));
+    int rc = -ENOMEM;
+    if (!nb->pool)
+        goto fail;
+    while (nb->pool_free < nb->pool_size) {
+        xen_pfn_t pfn = xensim_guest_page_alloc();
+        if (pfn == ~(xen_pfn_t)0)
+            goto fail;
+        nb->pool[nb->pool_free++] = pfn;
+    }
+    if (cfg && cfg->pcap_path && !(nb->pcap = pcap_open(cfg->pcap_path, &rc)))
+        goto fail;
+    *out = nb;
+    return 0;
+fail:
+    while (nb->pool_free)
+        xensim_guest_page_free(nb->pool[--nb->pool_free]);
+    free(nb->pool);
+    nc_lock_destroy(&nb->lock);
+    free(nb);
+    return rc;
+}
+
+void xensim_netback_features(const struct xensim_netback *nb,
+                             struct xensim_netif_back_features *bf)
+{
+    bf->feature_sg = nb->sg;
+    bf->feature_rx_copy = true;
+    bf->feature_rx_flip = false;
+}
+
+static struct nb_vif *nb_find(struct xensim_netback *nb, domid_t front, unsigned int handle)
+{
+    for (struct nb_vif *v = nb->vifs; v; v = v->next)
+        if (v->domid == front && v->handle == handle)
+            return v;
+    return NULL;
+}
+
+static void nb_vif_free(struct xensim_netback *nb, struct nb_vif *vif)
+{
+    for (struct nb_vif **pp = &nb->vifs; *pp; pp = &(*pp)->next)
+        if (*pp == vif) {
+            *pp = vif->next;
+            break;
+        }
+    free(vif->rxq);
+    free(vif);
+}
+
+static int nb_map(domid_t front, grant_ref_t ref, uint64_t *addr, grant_handle_t *handle)
+{
+    gnttab_map_grant_ref_t op = { .flags = GNTMAP_host_map, .ref = ref, .dom = front };
+    long rc = HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, &op, 1);
+    if (rc < 0)
+        return (int)rc;
+    if (op.status != GNTST_okay)
+        return -EINVAL;
+    *addr = op.host_addr;
+    *handle = op.handle;
+    return 0;
+}
+
+int xensim_netback_connect(struct xensim_netback *nb, domid_t front, unsigned int handle,
+                           const struct xensim_netif_front_keys *keys)
+{
+    if (!keys->request_rx_copy)
+        return -EOPNOTSUPP;   /* modern netback serves no flipping front */
+    bool irqs;
+    if (!nc_lock(&nb->lock, &irqs))
+        return -EAGAIN;
+    int rc = -EEXIST;
+    struct nb_vif *vif = nb_find(nb, front, handle);
+    if (vif && vif->connected)
+        goto out;
+    if (vif)
+        nb_vif_free(nb, vif);   /* a protocol-error leftover */
+    rc = -ENOMEM;
+    vif = calloc(1, sizeof(*vif));
+    if (!vif || !(vif->rxq = calloc(nb->rx_queue, sizeof(*vif->rxq)))) {
+        free(vif);
+        goto out;
+    }
+    vif->nb = nb;
+    vif->domid = front;
+    vif->handle = handle;
+    vif->sg = nb->sg && keys->feature_sg;
+    memcpy(vif->mac, keys->mac, XENSIM_ETH_ALEN);
+    rc = nb_map(front, keys->tx_ring_ref, &vif->tx_addr, &vif->tx_handle);
+    if (rc)
+        goto fail_vif;
+    rc = nb_map(front, keys->rx_ring_ref, &vif->rx_addr, &vif->rx_handle);
+    if (rc)
+        goto fail_tx;
+    BACK_RING_INIT(&vif->tx, (netif_tx_sring_t *)(uintptr_t)vif->tx_addr, NC_PAGE_SIZE);
+    BACK_RING_INIT(&vif->rx, (netif_rx_sring_t *)(uintptr_t)vif->rx_addr, NC_PAGE_SIZE);
+    long port = xensim_evtchn_bind_interdomain(front, keys->event_channel);
+    if (port < 0) {
+        rc = (int)port;
+        goto fail_rx;
+    }
+    vif->port = (evtchn_port_t)port;
+    vif->connected = true;
+    vif->st.connected = true;
+    vif->kick = true;
+    vif->next = nb->vifs;
+    nb->vifs = vif;
+    nc_unlock(&nb->lock, irqs);
+    /* Outside the lock: binding enables events and may run nb_irq now. */
+    rc = xensim_irq_bind(vif->port, nb_irq, nb);
+    if (!nc_lock(&nb->lock, &irqs))
+        return rc;
+    if (rc) {
+        vif->reason = "irq bind failed";
+        nb_vif_teardown(vif);
+        nb_vif_free(nb, vif);
+    } else {
+        nb_run(nb);
+    }
+    nc_unlock(&nb->lock, irqs);
+    return rc;
+fail_rx:
+    {
+        gnttab_unmap_grant_ref_t un = { .host_addr = vif->rx_addr, .handle = vif->rx_handle };
+        HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &un, 1);
+    }
+fail_tx:
+    {
+        gnttab_unmap_grant_ref_t un = { .host_addr = vif->tx_addr, .handle = vif->tx_handle };
+        HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &un, 1);
+    }
+fail_vif:
+    free(vif->rxq);
+    free(vif);
+out:
+    nc_unlock(&nb->lock, irqs);
+    return rc;
+}
+
+int xensim_netback_disconnect(struct xensim_netback *nb, domid_t front, unsigned int handle)
+{
+    bool irqs;
+    if (!nc_lock(&nb->lock, &irqs))
+        return -EAGAIN;
+    struct nb_vif *vif = nb_find(nb, front, handle);
+    int rc = -ENOENT;
+    if (vif) {
+        nb_vif_teardown(vif);
+        nb_vif_free(nb, vif);
+        rc = 0;
+    }
+    nc_unlock(&nb->lock, irqs);
+    return rc;
+}
+
+unsigned int xensim_netback_reap(struct xensim_netback *nb)
+{
+    bool irqs;
+    if (!nc_lock(&nb->lock, &irqs))
+        return 0;
+    unsigned int n = 0;
+    for (struct nb_vif *v = nb->vifs; v; v = v->next)
+        if (v->connected && !nb_front_alive(v)) {
+            nb_fatal(v, "front end gone");
+            n++;
+        }
+    nb_run(nb);
+    nc_unlock(&nb->lock, irqs);
+    return n;
+}
+
+int xensim_netback_vif_stats(struct xensim_netback *nb, domid_t front, unsigned int handle,
+                             struct xensim_vif_stats *st)
+{
+    bool irqs;
+    if (!nc_lock(&nb->lock, &irqs))
+        return -EAGAIN;
+    struct nb_vif *vif = nb_find(nb, front, handle);
+    if (vif)
+        *st = vif->st;
+    nc_unlock(&nb->lock, irqs);
+    return vif ? 0 : -ENOENT;
+}
+
+int xensim_netback_mac_lookup(struct xensim_netback *nb, const uint8_t mac[XENSIM_ETH_ALEN],
+                              domid_t *front, unsigned int *handle)
+{
+    bool irqs;
+    if (!nc_lock(&nb->lock, &irqs))
+        return -EAGAIN;
+    struct nb_vif *vif = vswitch_lookup(nb, mac);
+    if (vif) {
+        *front = vif->domid;
+        *handle = vif->handle;
+    }
+    nc_unlock(&nb->lock, irqs);
+    return vif ? 0 : -ENOENT;
+}
+
+int xensim_netback_pcap(struct xensim_netback *nb, const char *path)
+{
+    bool irqs;
+    if (!nc_lock(&nb->lock, &irqs))
+        return -EAGAIN;
+    int rc = 0;
+    pcap_close(nb->pcap);
+    nb->pcap = NULL;
+    if (path)
+        nb->pcap = pcap_open(path, &rc);
+    nc_unlock(&nb->lock, irqs);
+    return rc;
+}
+
+unsigned int xensim_netback_nr_vifs(struct xensim_netback *nb)
+{
+    bool irqs;
+    if (!nc_lock(&nb->lock, &irqs))
+        return 0;
+    unsigned int n = 0;
+    for (struct nb_vif *v = nb->vifs; v; v = v->next)
+        n += v->connected;
+    nc_unlock(&nb->lock, irqs);
+    return n;
+}
+
+void xensim_netback_destroy(struct xensim_netback *nb)
+{
+    if (!nb)
+        return;
+    bool irqs;
+    bool locked = nc_lock(&nb->lock, &irqs);
+    while (nb->vifs) {
+        nb_vif_teardown(nb->vifs);
+        nb_vif_free(nb, nb->vifs);
+    }
+    pcap_close(nb->pcap);
+    nb->pcap = NULL;
+    if (locked)
+        nc_unlock(&nb->lock, irqs);
+    while (nb->pool_free)
+        xensim_guest_page_free(nb->pool[--nb->pool_free]);
+    free(nb->pool);
+    nc_lock_destroy(&nb->lock);
+    free(nb);
+}

@@ -1,0 +1,83 @@
+/*
+ * Private to netback*.c, vswitch*.c and pcap*.c: the back end's vifs, the
+ * packets it holds in its own pages, the switch and the capture file.
+ * Everything here is under the netback's lock (struct xensim_netback.lock).
+ */
+#ifndef XENSIM_NETBACK_H
+#define XENSIM_NETBACK_H
+
+#include <stdio.h>
+#include <xensim/netif.h>
+#include "netcons.h"
+#include <xen/io/netif.h>
+
+#define NB_PKT_PAGES 17          /* 65535 bytes in 4 KiB pages */
+#define NB_MAC_TABLE 256
+
+/* A frame copied out of a guest into back-end pages, shared by the
+ * switch's output queues through refs. */
+struct nb_pkt {
+    unsigned int refs;
+    unsigned int len;
+    unsigned int npages;
+    xen_pfn_t pfn[NB_PKT_PAGES];
+    uint8_t *va[NB_PKT_PAGES];
+};
+
+struct nb_vif {
+    struct xensim_netback *nb;
+    domid_t domid;
+    unsigned int handle;
+    uint8_t mac[XENSIM_ETH_ALEN];
+    bool connected;              /* rings mapped, port bound */
+    bool dead;                   /* to be torn down at the end of the pass */
+    const char *reason;          /* why it was disconnected */
+    bool sg;                     /* the front offered feature-sg */
+    bool kick;                   /* its event fired: look at both rings */
+    evtchn_port_t port;
+    netif_tx_back_ring_t tx;     /* the front writes requests and req_prod */
+    netif_rx_back_ring_t rx;
+    uint64_t tx_addr, rx_addr;   /* where the ring pages are mapped */
+    grant_handle_t tx_handle, rx_handle;
+    struct nb_pkt **rxq;         /* frames waiting for rx requests */
+    unsigned int rxq_head, rxq_len;
+    struct xensim_vif_stats st;
+    struct nb_vif *next;
+};
+
+struct nb_mac {
+    uint8_t mac[XENSIM_ETH_ALEN];
+    struct nb_vif *vif;          /* NULL: free slot */
+};
+
+struct nb_pcap;
+
+struct xensim_netback {
+    struct nc_lock lock;
+    domid_t domid;
+    bool sg;
+    unsigned int rx_queue;
+    bool work;                   /* an interrupt came while we held the lock */
+    xen_pfn_t *pool;             /* free packet pages */
+    unsigned int pool_free, pool_size;
+    struct nb_vif *vifs;
+    struct nb_mac macs[NB_MAC_TABLE];
+    struct nb_pcap *pcap;
+};
+
+/* netback.c */
+void netback_pkt_put(struct xensim_netback *nb, struct nb_pkt *p);
+/* Queues p for vif's guest (taking a ref) and tries to deliver. */
+void netback_rx_enqueue(struct nb_vif *vif, struct nb_pkt *p);
+
+/* vswitch.c: learns p's source on `from`, forwards to the right vifs. */
+void vswitch_input(struct xensim_netback *nb, struct nb_vif *from, struct nb_pkt *p);
+void vswitch_forget(struct xensim_netback *nb, struct nb_vif *vif);
+struct nb_vif *vswitch_lookup(struct xensim_netback *nb, const uint8_t *mac);
+
+/* pcap.c */
+struct nb_pcap *pcap_open(const char *path, int *err);
+void pcap_write_pkt(struct nb_pcap *pc, const struct nb_pkt *p);
+void pcap_close(struct nb_pcap *pc);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * Private to frontends/blkfront_*.c: the front end's state.
+ * blkfront_ring.c owns setup/connect/disconnect, the response handler and
+ * the grant bookkeeping; blkfront_io.c builds requests and offers the
+ * synchronous calls.
+ */
+#ifndef XENSIM_BLKFRONT_H
+#define XENSIM_BLKFRONT_H
+
+#include <pthread.h>
+#include "../backends/blk_ring.h"
+
+/* A page of the front end's RAM used for bounce data or indirect segments.
+ * With persistent grants it stays granted (read-write) to the back end for
+ * the whole connection; otherwise it is granted per request. */
+struct blkfront_page {
+    xen_pfn_t pfn;
+    uint8_t *va;
+    grant_ref_t ref;
+    bool granted;
+    struct blkfront_page *next;
+};
+
+/* A grant that could not be revoked because the back end still maps it;
+ * retried at disconnect and destroy. page is freed with it, if any. */
+struct blkfront_leftover {
+    grant_ref_t ref;
+    struct blkfront_page *page;
+};
+
+/* One ring slot's request while it is in flight. */
+struct blkfront_shadow {
+    struct blkfront_io *io;        /* NULL: free */
+    uint8_t op;                    /* operation as written to the ring */
+    unsigned int nr_refs;          /* per-request grants to revoke */
+    unsigned int nr_pages;         /* bounce pages, in data order */
+    unsigned int nr_ind;
+    grant_ref_t *refs;
+    struct blkfront_page **pages;
+    struct blkfront_page *ind[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+    unsigned int next_free;
+};
+
+/* Lock rule: q->lock is taken with this vCPU's events disabled, so the
+ * response handler (upcall context on fe->vcpu) never finds it held by
+ * the code it interrupted. */
+struct blkfront_queue {
+    struct blkfront *fe;
+    unsigned int idx;
+    pthread_mutex_t lock;
+    blkif_front_ring_t ring;
+    struct blk_ring_view view;
+    xen_pfn_t ring_pfn[BLKIF_SIM_MAX_RING_PAGES];
+    grant_ref_t ring_ref[BLKIF_SIM_MAX_RING_PAGES];
+    unsigned int nr_ring_pages;
+    evtchn_port_t port;
+    struct blkfront_shadow *shadow;
+    unsigned int nr_shadow;
+    unsigned int free_head;        /* nr_shadow: none free */
+    unsigned int inflight;
+    struct blkfront_page *pool;    /* LIFO, so few pages stay hot */
+    struct blkfront_leftover *left;
+    unsigned int nr_left, cap_left;
+};
+
+enum blkfront_state {
+    BLKFRONT_IDLE,
+    BLKFRONT_SETUP,                /* rings granted, waiting for the back end */
+    BLKFRONT_CONNECTED,
+    BLKFRONT_FAILED,               /* the back end broke the protocol */
+};
+
+struct blkfront {
+    struct blkfront_config cfg;
+    struct blkif_backend_info be;
+    enum blkfront_state state;     /* atomic loads/stores */
+    unsigned int vcpu;             /* where the handlers run */
+    unsigned int order, nr_queues;
+    unsigned int max_segs;         /* per READ/WRITE request */
+    bool indirect, persistent;
+    unsigned int unit;             /* bytes per protocol sector */
+    struct blkfront_queue q[BLKIF_SIM_MAX_QUEUES];
+};
+
+/* blkfront_ring.c */
+void blkfront_lock(struct blkfront_queue *q, bool *irq_was_off);
+void blkfront_unlock(struct blkfront_queue *q, bool irq_was_off);
+struct blkfront_page *blkfront_page_get(struct blkfront_queue *q);
+void blkfront_page_put(struct blkfront_queue *q, struct blkfront_page *pg);
+/* Revokes a per-request grant (keeping it if the back end maps it still). */
+void blkfront_revoke(struct blkfront_queue *q, grant_ref_t ref, struct blkfront_page *pg);
+/* Releases a shadow's grants and pages; copies read data out first. */
+void blkfront_shadow_release(struct blkfront_queue *q, struct blkfront_shadow *sh, bool copy_out);
+bool blkfront_in_completion(void);
+/* Waits, outside any lock, until cond(arg) holds. */
+void blkfront_wait_until(struct blkfront *fe, bool (*cond)(void *), void *arg);
+
+#endif

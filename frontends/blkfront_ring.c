@@ -1,0 +1,597 @@
+/*
+ * blkfront: negotiates with what the back end offers, grants the ring
+ * pages, allocates the event channels, takes the responses (in upcall
+ * context on the vCPU that set up) and tears down. A response with an id
+ * that is not in flight, a mismatched operation or an impossible rsp_prod
+ * fails the whole device, never the domain. Relies on <xensim/guest.h>.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xen/io/protocols.h>
+#include "blkfront.h"
+
+static __thread int in_completion;
+
+bool blkfront_in_completion(void)
+{
+    return in_completion > 0;
+}
+
+static enum blkfront_state state_get(const struct blkfront *fe)
+{
+    return __atomic_load_n(&fe->state, __ATOMIC_ACQUIRE);
+}
+
+static void state_set(struct blkfront *fe, enum blkfront_state s)
+{
+    __atomic_store_n(&fe->state, s, __ATOMIC_RELEASE);
+}
+
+void blkfront_lock(struct blkfront_queue *q, bool *irq_was_off)
+{
+    *irq_was_off = xensim_guest_irq_disabled();
+    xensim_guest_irq_disable();
+    pthread_mutex_lock(&q->lock);
+}
+
+void blkfront_unlock(struct blkfront_queue *q, bool irq_was_off)
+{
+    pthread_mutex_unlock(&q->lock);
+    if (!irq_was_off)
+        xensim_guest_irq_enable();
+}
+
+int blkfront_create(const struct blkfront_config *cfg, struct blkfront **out)
+{
+    if (cfg->max_ring_order > BLKIF_SIM_MAX_RING_ORDER || cfg->max_queues > BLKIF_SIM_MAX_QUEUES)
+        return -EINVAL;
+    struct blkfront *fe = calloc(1, sizeof(*fe));
+    if (!fe)
+        return -ENOMEM;
+    fe->cfg = *cfg;
+    for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++) {
+        fe->q[i].fe = fe;
+        fe->q[i].idx = i;
+        pthread_mutex_init(&fe->q[i].lock, NULL);
+    }
+    *out = fe;
+    return 0;
+}
+
+struct blkfront_page *blkfront_page_get(struct blkfront_queue *q)
+{
+    struct blkfront *fe = q->fe;
+    struct blkfront_page *pg = q->pool;
+    if (pg) {
+        q->pool = pg->next;
+        return pg;
+    }
+    pg = calloc(1, sizeof(*pg));
+    if (!pg)
+        return NULL;
+    pg->pfn = xensim_guest_page_alloc();
+    if (pg->pfn == ~(xen_pfn_t)0) {
+        free(pg);
+        return NULL;
+    }
+    pg->va = xensim_guest_pfn_to_virt(pg->pfn);
+    if (fe->persistent) {
+        long ref = xensim_gnttab_grant_access(fe->cfg.backend_domid, pg->pfn, false);
+        if (ref < 0) {
+            xensim_guest_page_free(pg->pfn);
+            free(pg);
+            return NULL;
+        }
+        pg->ref = (grant_ref_t)ref;
+        pg->granted = true;
+    }
+    return pg;
+}
+
+void blkfront_page_put(struct blkfront_queue *q, struct blkfront_page *pg)
+{
+    pg->next = q->pool;
+    q->pool = pg;
+}
+
+static void page_free(struct blkfront_page *pg)
+{
+    if (pg) {
+        xensim_guest_page_free(pg->pfn);
+        free(pg);
+    }
+}
+
+void blkfront_revoke(struct blkfront_queue *q, grant_ref_t ref, struct blkfront_page *pg)
+{
+    if (xensim_gnttab_end_access(ref) == 0) {
+        xensim_gnttab_free_ref(ref);
+        if (pg)
+            blkfront_page_put(q, pg);
+        return;
+    }
+    /* The back end still maps it: the page cannot be reused until it
+     * lets go, so it goes on the side with its grant. */
+    if (q->nr_left == q->cap_left) {
+        unsigned int cap = q->cap_left ? 2 * q->cap_left : 16;
+        struct blkfront_leftover *n = realloc(q->left, cap * sizeof(*n));
+        if (!n)
+            return;  /* leaks the ref and page rather than reuse them */
+        q->left = n;
+        q->cap_left = cap;
+    }
+    q->left[q->nr_left++] = (struct blkfront_leftover){ .ref = ref, .page = pg };
+}
+
+/* Retries the kept grants; returns how many are still mapped. */
+static unsigned int leftovers_retry(struct blkfront_queue *q)
+{
+    unsigned int k = 0;
+    for (unsigned int i = 0; i < q->nr_left; i++) {
+        struct blkfront_leftover *l = &q->left[i];
+        if (xensim_gnttab_end_access(l->ref) == 0) {
+            xensim_gnttab_free_ref(l->ref);
+            if (l->page) {
+                l->page->granted = false;
+                page_free(l->page);
+            }
+        } else {
+            q->left[k++] = *l;
+        }
+    }
+    q->nr_left = k;
+    return k;
+}
+
+void blkfront_shadow_release(struct blkfront_queue *q, struct blkfront_shadow *sh, bool copy_out)
+{
+    struct blkfront_io *io = sh->io;
+    unsigned int k = 0;
+
+    if (copy_out && sh->nr_pages) {
+        size_t left = (size_t)io->nr_sectors * q->fe->unit;
+        uint8_t *dst = io->buf;
+        for (unsigned int i = 0; i < sh->nr_pages && left; i++) {
+            size_t n = left < BLK_PAGE ? left : BLK_PAGE;
+            memcpy(dst, sh->pages[i]->va, n);
+            dst += n;
+            left -= n;
+        }
+    }
+    /* refs[] holds the direct grants first, then those of the bounce and
+     * indirect pages when they are granted per request. */
+    unsigned int direct = sh->nr_refs - (q->fe->persistent ? 0 : sh->nr_pages + sh->nr_ind);
+    for (; k < direct; k++)
+        blkfront_revoke(q, sh->refs[k], NULL);
+    for (unsigned int i = 0; i < sh->nr_pages; i++) {
+        if (q->fe->persistent)
+            blkfront_page_put(q, sh->pages[i]);
+        else
+            blkfront_revoke(q, sh->refs[k++], sh->pages[i]);
+    }
+    for (unsigned int i = 0; i < sh->nr_ind; i++) {
+        if (q->fe->persistent)
+            blkfront_page_put(q, sh->ind[i]);
+        else
+            blkfront_revoke(q, sh->refs[k++], sh->ind[i]);
+    }
+    sh->nr_refs = sh->nr_pages = sh->nr_ind = 0;
+}
+
+static int status_errno(int16_t st)
+{
+    if (st == BLKIF_RSP_OKAY)
+        return 0;
+    return st == BLKIF_RSP_EOPNOTSUPP ? -EOPNOTSUPP : -EIO;
+}
+
+static void complete_list(struct blkfront_io *list)
+{
+    in_completion++;
+    while (list) {
+        struct blkfront_io *io = list;
+        list = io->next_;
+        if (io->done)
+            io->done(io);
+        __atomic_store_n(&io->completed, true, __ATOMIC_RELEASE);
+    }
+    in_completion--;
+}
+
+/* Ends every request in flight on q with status; returns them as a list. */
+static struct blkfront_io *queue_abort_locked(struct blkfront_queue *q, int status)
+{
+    struct blkfront_io *list = NULL;
+    for (unsigned int i = 0; i < q->nr_shadow; i++) {
+        struct blkfront_shadow *sh = &q->shadow[i];
+        if (!sh->io)
+            continue;
+        struct blkfront_io *io = sh->io;
+        blkfront_shadow_release(q, sh, false);
+        io->status = status;
+        io->next_ = list;
+        list = io;
+        sh->io = NULL;
+        sh->next_free = q->free_head;
+        q->free_head = i;
+        q->inflight--;
+    }
+    return list;
+}
+
+/* The back end broke the protocol: stop taking responses on every queue
+ * and fail what is in flight. Called without any queue lock. */
+static void device_fail(struct blkfront *fe)
+{
+    state_set(fe, BLKFRONT_FAILED);
+    for (unsigned int i = 0; i < fe->nr_queues; i++) {
+        struct blkfront_queue *q = &fe->q[i];
+        bool off;
+        blkfront_lock(q, &off);
+        if (q->port)
+            xensim_irq_unbind(q->port);
+        struct blkfront_io *list = queue_abort_locked(q, -EIO);
+        blkfront_unlock(q, off);
+        complete_list(list);
+    }
+}
+
+static void queue_irq(evtchn_port_t port, void *arg)
+{
+    (void)port;
+    struct blkfront_queue *q = arg;
+    struct blkfront *fe = q->fe;
+    struct blkfront_io *done = NULL, **tail = &done;
+    bool bad = false, off;
+
+    blkfront_lock(q, &off);
+    if (state_get(fe) != BLKFRONT_CONNECTED) {
+        blkfront_unlock(q, off);
+        return;
+    }
+    blkif_front_ring_t *r = &q->ring;
+    for (;;) {
+        RING_IDX rp = __atomic_load_n(&r->sring->rsp_prod, __ATOMIC_RELAXED);
+        xen_rmb();
+        if (RING_RESPONSE_PROD_OVERFLOW(r, rp)) {
+            bad = true;
+            break;
+        }
+        while (r->rsp_cons != rp) {
+            blkif_response_t rsp;
+            if (q->view.contiguous)
+                RING_COPY_RESPONSE(r, r->rsp_cons, &rsp);
+            else
+                blk_ring_read(&q->view, blk_slot_offset(r->sring, r->rsp_cons, RING_SIZE(r)),
+                              &rsp, sizeof(rsp));
+            r->rsp_cons++;
+            if (rsp.id >= q->nr_shadow || !q->shadow[rsp.id].io ||
+                q->shadow[rsp.id].op != rsp.operation) {
+                bad = true;
+                break;
+            }
+            struct blkfront_shadow *sh = &q->shadow[rsp.id];
+            struct blkfront_io *io = sh->io;
+            io->status = status_errno(rsp.status);
+            blkfront_shadow_release(q, sh, io->status == 0 && io->op == BLKIF_OP_READ);
+            sh->io = NULL;
+            sh->next_free = q->free_head;
+            q->free_head = (unsigned int)rsp.id;
+            q->inflight--;
+            io->next_ = NULL;
+            *tail = io;
+            tail = &io->next_;
+        }
+        if (bad)
+            break;
+        int more;
+        RING_FINAL_CHECK_FOR_RESPONSES(r, more);
+        if (!more)
+            break;
+    }
+    blkfront_unlock(q, off);
+    complete_list(done);
+    if (bad)
+        device_fail(fe);
+}
+
+static void queue_free(struct blkfront_queue *q)
+{
+    if (q->shadow) {
+        for (unsigned int i = 0; i < q->nr_shadow; i++)
+            free(q->shadow[i].refs);
+        free(q->shadow);
+    }
+    q->shadow = NULL;
+    q->nr_shadow = 0;
+    while (q->pool) {
+        struct blkfront_page *pg = q->pool;
+        q->pool = pg->next;
+        free(pg);
+    }
+    for (unsigned int i = 0; i < q->nr_left; i++)
+        free(q->left[i].page);
+    free(q->left);
+    q->left = NULL;
+    q->nr_left = q->cap_left = 0;
+}
+
+/* Guest side of the teardown of one queue: ports, pool pages, ring pages.
+ * Grants still mapped by the back end stay on q->left. */
+static void queue_release(struct blkfront_queue *q)
+{
+    struct blkfront *fe = q->fe;
+    if (q->port) {
+        xensim_irq_unbind(q->port);
+        xensim_evtchn_close(q->port);
+        q->port = 0;
+    }
+    while (q->pool) {
+        struct blkfront_page *pg = q->pool;
+        q->pool = pg->next;
+        if (pg->granted) {
+            pg->granted = false;
+            if (xensim_gnttab_end_access(pg->ref) == 0)
+                xensim_gnttab_free_ref(pg->ref);
+            else {
+                pg->granted = true;
+                blkfront_revoke(q, pg->ref, pg);
+                continue;
+            }
+        }
+        page_free(pg);
+    }
+    for (unsigned int i = 0; i < q->nr_ring_pages; i++) {
+        struct blkfront_page *pg = calloc(1, sizeof(*pg));
+        if (pg) {
+            pg->pfn = q->ring_pfn[i];
+            pg->granted = true;
+        }
+        if (xensim_gnttab_end_access(q->ring_ref[i]) == 0) {
+            xensim_gnttab_free_ref(q->ring_ref[i]);
+            page_free(pg);
+        } else {
+            blkfront_revoke(q, q->ring_ref[i], pg);
+        }
+    }
+    q->nr_ring_pages = 0;
+    (void)fe;
+}
+
+static int queue_setup(struct blkfront *fe, struct blkfront_queue *q)
+{
+    unsigned int pages = 1u << fe->order;
+    domid_t be = fe->cfg.backend_domid;
+    for (unsigned int i = 0; i < pages; i++) {
+        xen_pfn_t pfn = xensim_guest_page_alloc();
+        if (pfn == ~(xen_pfn_t)0)
+            return -ENOMEM;
+        long ref = xensim_gnttab_grant_access(be, pfn, false);
+        if (ref < 0) {
+            xensim_guest_page_free(pfn);
+            return (int)ref;
+        }
+        q->ring_pfn[i] = pfn;
+        q->ring_ref[i] = (grant_ref_t)ref;
+        q->view.page[i] = xensim_guest_pfn_to_virt(pfn);
+        q->nr_ring_pages++;
+    }
+    blk_ring_view_init(&q->view, pages);
+    blkif_sring_t *s = (blkif_sring_t *)q->view.page[0];
+    SHARED_RING_INIT(s);
+    FRONT_RING_INIT(&q->ring, s, (size_t)BLK_PAGE * pages);
+    q->nr_shadow = RING_SIZE(&q->ring);
+    q->shadow = calloc(q->nr_shadow, sizeof(*q->shadow));
+    if (!q->shadow)
+        return -ENOMEM;
+    /* refs: data segments plus indirect pages; pages: bounce pages. */
+    size_t per = fe->max_segs + BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST;
+    for (unsigned int i = 0; i < q->nr_shadow; i++) {
+        struct blkfront_shadow *sh = &q->shadow[i];
+        sh->refs = malloc(per * sizeof(*sh->refs) + fe->max_segs * sizeof(*sh->pages));
+        if (!sh->refs)
+            return -ENOMEM;
+        sh->pages = (struct blkfront_page **)(void *)(sh->refs + per);
+        sh->next_free = i + 1;
+    }
+    q->free_head = 0;
+    q->inflight = 0;
+    long port = xensim_evtchn_alloc_unbound(be);
+    if (port < 0)
+        return (int)port;
+    q->port = (evtchn_port_t)port;
+    return 0;
+}
+
+static unsigned int min_u(unsigned int a, unsigned int b)
+{
+    return a < b ? a : b;
+}
+
+int blkfront_setup(struct blkfront *fe, const struct blkif_backend_info *be,
+                   struct blkif_front_params *p)
+{
+    if (state_get(fe) != BLKFRONT_IDLE)
+        return -EISCONN;
+    fe->order = min_u(fe->cfg.max_ring_order, be->max_ring_order);
+    fe->nr_queues = min_u(fe->cfg.max_queues ? fe->cfg.max_queues : 1,
+                          be->max_queues ? be->max_queues : 1);
+    if (fe->nr_queues > BLKIF_SIM_MAX_QUEUES || fe->order > BLKIF_SIM_MAX_RING_ORDER)
+        return -EINVAL;
+    fe->persistent = fe->cfg.persistent && be->feature_persistent;
+    fe->indirect = fe->cfg.max_indirect_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST &&
+                   be->max_indirect_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST;
+    fe->max_segs = fe->indirect ? min_u(min_u(fe->cfg.max_indirect_segments,
+                                              be->max_indirect_segments),
+                                        BLKIF_SIM_MAX_INDIRECT_SEGS)
+                                : BLKIF_MAX_SEGMENTS_PER_REQUEST;
+    fe->vcpu = xensim_guest_vcpu_id();
+    int rc = 0;
+    for (unsigned int i = 0; i < fe->nr_queues && !rc; i++)
+        rc = queue_setup(fe, &fe->q[i]);
+    for (unsigned int i = 0; i < fe->nr_queues && !rc; i++)
+        rc = xensim_irq_bind(fe->q[i].port, queue_irq, &fe->q[i]);
+    if (rc) {
+        bool off = xensim_guest_irq_disabled();
+        xensim_guest_irq_disable();
+        for (unsigned int i = 0; i < fe->nr_queues; i++) {
+            queue_release(&fe->q[i]);
+            queue_free(&fe->q[i]);
+        }
+        if (!off)
+            xensim_guest_irq_enable();
+        return rc;
+    }
+    memset(p, 0, sizeof(*p));
+    p->front_domid = xensim_guest_domid();
+    p->ring_order = fe->order;
+    p->nr_queues = fe->nr_queues;
+    for (unsigned int i = 0; i < fe->nr_queues; i++) {
+        memcpy(p->queue[i].ring_ref, fe->q[i].ring_ref, sizeof(p->queue[i].ring_ref));
+        p->queue[i].evtchn = fe->q[i].port;
+    }
+    p->feature_persistent = fe->cfg.persistent;
+    p->large_sector = fe->cfg.large_sector;
+    strcpy(p->protocol, XEN_IO_PROTO_ABI_NATIVE);
+    state_set(fe, BLKFRONT_SETUP);
+    return 0;
+}
+
+int blkfront_connect(struct blkfront *fe, const struct blkif_backend_info *be)
+{
+    if (state_get(fe) != BLKFRONT_SETUP)
+        return -EINVAL;
+    unsigned int ss = be->sector_size;
+    if (ss < 512 || (ss & (ss - 1)) || (!fe->cfg.large_sector && ss != 512) || ss > BLK_PAGE)
+        return -EINVAL;
+    fe->be = *be;
+    fe->unit = fe->cfg.large_sector ? ss : 512;
+    state_set(fe, BLKFRONT_CONNECTED);
+    /* Responses may have come before we were ready for them. */
+    for (unsigned int i = 0; i < fe->nr_queues; i++)
+        if (xensim_guest_vcpu_id() == fe->vcpu)
+            queue_irq(fe->q[i].port, &fe->q[i]);
+    return 0;
+}
+
+int blkfront_disconnect(struct blkfront *fe)
+{
+    enum blkfront_state s = state_get(fe);
+    unsigned int kept = 0;
+    if (s != BLKFRONT_IDLE) {
+        state_set(fe, BLKFRONT_IDLE);
+        for (unsigned int i = 0; i < fe->nr_queues; i++) {
+            struct blkfront_queue *q = &fe->q[i];
+            bool off;
+            blkfront_lock(q, &off);
+            struct blkfront_io *list = queue_abort_locked(q, -ENOTCONN);
+            queue_release(q);
+            blkfront_unlock(q, off);
+            complete_list(list);
+        }
+    }
+    for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++) {
+        struct blkfront_queue *q = &fe->q[i];
+        bool off;
+        blkfront_lock(q, &off);
+        kept += leftovers_retry(q);
+        blkfront_unlock(q, off);
+    }
+    /* Shadows are rebuilt by the next setup; leftovers stay until revoked. */
+    for (unsigned int i = 0; i < fe->nr_queues; i++) {
+        struct blkfront_queue *q = &fe->q[i];
+        if (q->shadow) {
+            for (unsigned int k = 0; k < q->nr_shadow; k++)
+                free(q->shadow[k].refs);
+            free(q->shadow);
+            q->shadow = NULL;
+            q->nr_shadow = 0;
+        }
+    }
+    return (int)kept;
+}
+
+bool blkfront_connected(const struct blkfront *fe)
+{
+    return state_get(fe) == BLKFRONT_CONNECTED;
+}
+
+bool blkfront_failed(const struct blkfront *fe)
+{
+    return state_get(fe) == BLKFRONT_FAILED;
+}
+
+uint64_t blkfront_sectors(const struct blkfront *fe)
+{
+    return fe->be.sectors;
+}
+
+unsigned int blkfront_sector_size(const struct blkfront *fe)
+{
+    return fe->be.sector_size;
+}
+
+unsigned int blkfront_nr_queues(const struct blkfront *fe)
+{
+    return fe->nr_queues;
+}
+
+unsigned int blkfront_ring_size(const struct blkfront *fe)
+{
+    return fe->q[0].nr_shadow;
+}
+
+const struct blkif_backend_info *blkfront_backend(const struct blkfront *fe)
+{
+    return &fe->be;
+}
+
+unsigned int blkfront_inflight(const struct blkfront *fe)
+{
+    unsigned int n = 0;
+    for (unsigned int i = 0; i < fe->nr_queues; i++)
+        n += __atomic_load_n(&fe->q[i].inflight, __ATOMIC_RELAXED);
+    return n;
+}
+
+void blkfront_destroy(struct blkfront *fe)
+{
+    if (!fe)
+        return;
+    blkfront_disconnect(fe);
+    blkfront_free_dead(fe);
+}
+
+void blkfront_free_dead(struct blkfront *fe)
+{
+    if (!fe)
+        return;
+    for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++) {
+        queue_free(&fe->q[i]);
+        pthread_mutex_destroy(&fe->q[i].lock);
+    }
+    free(fe);
+}
+
+/* Events are delivered to fe->vcpu only: there we block until the upcall
+ * has run; another vCPU of the domain yields until the condition holds. */
+void blkfront_wait_until(struct blkfront *fe, bool (*cond)(void *), void *arg)
+{
+    if (xensim_guest_vcpu_id() != fe->vcpu) {
+        while (!cond(arg))
+            HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+        return;
+    }
+    bool was_off = xensim_guest_irq_disabled();
+    for (;;) {
+        xensim_guest_irq_disable();
+        if (cond(arg))
+            break;
+        /* Blocking unmasks events: an upcall pending since the check
+         * makes it return at once and is delivered on the way out. */
+        HYPERVISOR_sched_op(SCHEDOP_block, NULL);
+    }
+    if (!was_off)
+        xensim_guest_irq_enable();
+}

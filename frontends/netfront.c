@@ -1,0 +1,642 @@
+/*
+ * netfront: the guest's PV network driver. Owns the front halves of the TX
+ * and RX rings, the send buffers (2 KiB halves of pages, each granted
+ * read-only to the back end for the device's life) and the receive pages
+ * (granted writable, filled by the back end's grant copies). Checks every
+ * response before trusting it. Calls guest.h and <xen/io/netif.h> only.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <xensim/netif.h>
+#include "../backends/netcons.h"
+#include <xen/io/netif.h>
+
+#define NF_TXBUF_SIZE 2048u
+#define NF_RING_SIZE  __CONST_RING_SIZE(netif_tx, NC_PAGE_SIZE)
+#define NF_RX_BATCH   32
+#define NF_MAX_RXSLOTS XEN_NETIF_NR_SLOTS_MIN
+#define ETH_HLEN 14u
+
+struct nf_frame {
+    struct nf_frame *next;
+    size_t len;
+    uint8_t data[];
+};
+
+/* One received frame between collection and re-posting its buffers. */
+struct nf_rx_frame {
+    unsigned int nslots;
+    bool ok;
+    uint16_t buf[NF_MAX_RXSLOTS];
+    uint16_t off[NF_MAX_RXSLOTS];
+    uint16_t len[NF_MAX_RXSLOTS];
+};
+
+/*
+ * Lock rules: everything below `lock` is under it, except the callback
+ * fields, which are fixed at create. The ring pages are shared with the
+ * back end, which may write its indices and responses at any time, so they
+ * are read once (RING_COPY_RESPONSE) and checked.
+ */
+struct xensim_netfront {
+    struct nc_lock lock;
+    domid_t backend;
+    uint8_t mac[XENSIM_ETH_ALEN];
+    bool sg_offered, sg;
+    xensim_netfront_rx_t rx_cb;
+    void *rx_arg;
+
+    bool connected;              /* connect() done */
+    bool broken;                 /* the back end broke the protocol or left */
+    evtchn_port_t port;
+    netif_tx_front_ring_t tx;
+    netif_rx_front_ring_t rx;
+    xen_pfn_t tx_ring_pfn, rx_ring_pfn;
+    long tx_ring_ref, rx_ring_ref;
+
+    unsigned int nrx;
+    xen_pfn_t *rx_pfn;
+    long *rx_ref;
+    uint16_t rx_slot_buf[NF_RING_SIZE];  /* which buffer each posted slot holds */
+    uint16_t *rx_free;                   /* buffers not posted */
+    unsigned int nrx_free;
+
+    unsigned int ntx;                    /* buffers; page i/2, half i%2 */
+    xen_pfn_t *tx_pfn;
+    long *tx_ref;
+    bool *tx_inflight;
+    uint16_t *tx_free;
+    unsigned int ntx_free;
+
+    struct nf_frame *q_head, *q_tail;
+    unsigned int q_len;
+    struct xensim_netfront_stats st;
+};
+
+static void nf_free_all(struct xensim_netfront *nf)
+{
+    /* A grant the back end still pins cannot be revoked; its page is then
+     * leaked on purpose rather than reused under the back end's feet. */
+    if (nf->tx_ring_ref >= 0 && xensim_gnttab_end_access((grant_ref_t)nf->tx_ring_ref) == 0) {
+        xensim_gnttab_free_ref((grant_ref_t)nf->tx_ring_ref);
+        xensim_guest_page_free(nf->tx_ring_pfn);
+    } else if (nf->tx_ring_ref < 0 && nf->tx_ring_pfn != ~(xen_pfn_t)0) {
+        xensim_guest_page_free(nf->tx_ring_pfn);
+    }
+    if (nf->rx_ring_ref >= 0 && xensim_gnttab_end_access((grant_ref_t)nf->rx_ring_ref) == 0) {
+        xensim_gnttab_free_ref((grant_ref_t)nf->rx_ring_ref);
+        xensim_guest_page_free(nf->rx_ring_pfn);
+    } else if (nf->rx_ring_ref < 0 && nf->rx_ring_pfn != ~(xen_pfn_t)0) {
+        xensim_guest_page_free(nf->rx_ring_pfn);
+    }
+    for (unsigned int i = 0; nf->rx_pfn && i < nf->nrx; i++) {
+        if (nf->rx_ref[i] >= 0) {
+            if (xensim_gnttab_end_access((grant_ref_t)nf->rx_ref[i]))
+                continue;
+            xensim_gnttab_free_ref((grant_ref_t)nf->rx_ref[i]);
+        }
+        if (nf->rx_pfn[i] != ~(xen_pfn_t)0)
+            xensim_guest_page_free(nf->rx_pfn[i]);
+    }
+    bool page_busy = false;
+    for (unsigned int i = 0; nf->tx_pfn && i < nf->ntx; i++) {
+        if (nf->tx_ref[i] >= 0) {
+            if (xensim_gnttab_end_access((grant_ref_t)nf->tx_ref[i]))
+                page_busy = true;
+            else
+                xensim_gnttab_free_ref((grant_ref_t)nf->tx_ref[i]);
+        }
+        if (i % 2 == 1 || i == nf->ntx - 1) {
+            if (!page_busy && nf->tx_pfn[i / 2] != ~(xen_pfn_t)0)
+                xensim_guest_page_free(nf->tx_pfn[i / 2]);
+            page_busy = false;
+        }
+    }
+    for (struct nf_frame *f = nf->q_head, *n; f; f = n) {
+        n = f->next;
+        free(f);
+    }
+    free(nf->rx_pfn);
+    free(nf->rx_ref);
+    free(nf->rx_free);
+    free(nf->tx_pfn);
+    free(nf->tx_ref);
+    free(nf->tx_inflight);
+    free(nf->tx_free);
+    nc_lock_destroy(&nf->lock);
+    free(nf);
+}
+
+int xensim_netfront_create(const struct xensim_netfront_config *cfg,
+                           struct xensim_netfront **out)
+{
+    if (!xensim_guest_start_info())
+        return -EPERM;
+    unsigned int nrx = cfg->rx_buffers ? cfg->rx_buffers : 64;
+    unsigned int ntx = cfg->tx_buffers ? cfg->tx_buffers : 64;
+    if (nrx > NF_RING_SIZE || ntx > NF_RING_SIZE)
+        return -EINVAL;
+    struct xensim_netfront *nf = calloc(1, sizeof(*nf));
+    if (!nf)
+        return -ENOMEM;
+    nc_lock_init(&nf->lock);
+    nf->backend = cfg->backend;
+    memcpy(nf->mac, cfg->mac, XENSIM_ETH_ALEN);
+    nf->sg_offered = cfg->sg;
+    nf->rx_cb = cfg->rx;
+    nf->rx_arg = cfg->rx_arg;
+    nf->tx_ring_ref = nf->rx_ring_ref = -1;
+    nf->tx_ring_pfn = nf->rx_ring_pfn = ~(xen_pfn_t)0;
+    nf->nrx = nrx;
+    nf->ntx = ntx;
+    unsigned int ntxpages = (ntx + 1) / 2;
+    nf->rx_pfn = malloc(nrx * sizeof(*nf->rx_pfn));
+    nf->rx_ref = malloc(nrx * sizeof(*nf->rx_ref));
+    nf->rx_free = malloc(nrx * sizeof(*nf->rx_free));
+    nf->tx_pfn = malloc(ntxpages * sizeof(*nf->tx_pfn));
+    nf->tx_ref = malloc(ntx * sizeof(*nf->tx_ref));
+    nf->tx_inflight = calloc(ntx, sizeof(*nf->tx_inflight));
+    nf->tx_free = malloc(ntx * sizeof(*nf->tx_free));
+    int rc = -ENOMEM;
+    if (!nf->rx_pfn || !nf->rx_ref || !nf->rx_free || !nf->tx_pfn || !nf->tx_ref ||
+        !nf->tx_inflight || !nf->tx_free) {
+        nf->nrx = nf->ntx = 0;
+        goto fail;
+    }
+    for (unsigned int i = 0; i < nrx; i++) {
+        nf->rx_pfn[i] = ~(xen_pfn_t)0;
+        nf->rx_ref[i] = -1;
+    }
+    for (unsigned int i = 0; i < ntxpages; i++)
+        nf->tx_pfn[i] = ~(xen_pfn_t)0;
+    for (unsigned int i = 0; i < ntx; i++)
+        nf->tx_ref[i] = -1;
+
+    /* Rings: the front initialises the shared pages (SHARED_RING_INIT). */
+    nf->tx_ring_pfn = xensim_guest_page_alloc();
+    nf->rx_ring_pfn = xensim_guest_page_alloc();
+    if (nf->tx_ring_pfn == ~(xen_pfn_t)0 || nf->rx_ring_pfn == ~(xen_pfn_t)0)
+        goto fail;
+    netif_tx_sring_t *txs = xensim_guest_pfn_to_virt(nf->tx_ring_pfn);
+    netif_rx_sring_t *rxs = xensim_guest_pfn_to_virt(nf->rx_ring_pfn);
+    SHARED_RING_INIT(txs);
+    FRONT_RING_INIT(&nf->tx, txs, NC_PAGE_SIZE);
+    SHARED_RING_INIT(rxs);
+    FRONT_RING_INIT(&nf->rx, rxs, NC_PAGE_SIZE);
+    rc = -ENOSPC;
+    nf->tx_ring_ref = xensim_gnttab_grant_access(nf->backend, nf->tx_ring_pfn, false);
+    if (nf->tx_ring_ref < 0)
+        goto fail;
+    nf->rx_ring_ref = xensim_gnttab_grant_access(nf->backend, nf->rx_ring_pfn, false);
+    if (nf->rx_ring_ref < 0)
+        goto fail;
+
+    for (unsigned int i = 0; i < nrx; i++) {
+        rc = -ENOMEM;
+        nf->rx_pfn[i] = xensim_guest_page_alloc();
+        if (nf->rx_pfn[i] == ~(xen_pfn_t)0)
+            goto fail;
+        rc = -ENOSPC;
+        nf->rx_ref[i] = xensim_gnttab_grant_access(nf->backend, nf->rx_pfn[i], false);
+        if (nf->rx_ref[i] < 0)
+            goto fail;
+        nf->rx_free[nf->nrx_free++] = (uint16_t)i;
+    }
+    for (unsigned int i = 0; i < ntx; i++) {
+        if (i % 2 == 0) {
+            rc = -ENOMEM;
+            nf->tx_pfn[i / 2] = xensim_guest_page_alloc();
+            if (nf->tx_pfn[i / 2] == ~(xen_pfn_t)0)
+                goto fail;
+        }
+        rc = -ENOSPC;
+        nf->tx_ref[i] = xensim_gnttab_grant_access(nf->backend, nf->tx_pfn[i / 2], true);
+        if (nf->tx_ref[i] < 0)
+            goto fail;
+        nf->tx_free[nf->ntx_free++] = (uint16_t)(ntx - 1 - i);
+    }
+    long port = xensim_evtchn_alloc_unbound(nf->backend);
+    if (port < 0) {
+        rc = (int)port;
+        goto fail;
+    }
+    nf->port = (evtchn_port_t)port;
+    *out = nf;
+    return 0;
+fail:
+    nf_free_all(nf);
+    return rc;
+}
+
+void xensim_netfront_keys(const struct xensim_netfront *nf, struct xensim_netif_front_keys *k)
+{
+    memset(k, 0, sizeof(*k));
+    k->tx_ring_ref = (grant_ref_t)nf->tx_ring_ref;
+    k->rx_ring_ref = (grant_ref_t)nf->rx_ring_ref;
+    k->event_channel = nf->port;
+    k->request_rx_copy = true;
+    k->feature_rx_notify = true;
+    k->feature_sg = nf->sg_offered;
+    memcpy(k->mac, nf->mac, XENSIM_ETH_ALEN);
+}
+
+void xensim_netfront_mac(const struct xensim_netfront *nf, uint8_t mac[XENSIM_ETH_ALEN])
+{
+    memcpy(mac, nf->mac, XENSIM_ETH_ALEN);
+}
+
+/* Posts every free receive buffer; true if the back end must be told. */
+static bool nf_rx_post(struct xensim_netfront *nf)
+{
+    if (!nf->nrx_free)
+        return false;
+    while (nf->nrx_free) {
+        uint16_t b = nf->rx_free[--nf->nrx_free];
+        RING_IDX i = nf->rx.req_prod_pvt++;
+        netif_rx_request_t *req = RING_GET_REQUEST(&nf->rx, i);
+        req->id = b;
+        req->gref = (grant_ref_t)nf->rx_ref[b];
+        nf->rx_slot_buf[i % NF_RING_SIZE] = b;
+    }
+    int notify;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&nf->rx, notify);
+    return notify;
+}
+
+/* Reaps send completions; checks each id against what is in flight. */
+static void nf_tx_gc(struct xensim_netfront *nf)
+{
+    int more;
+    do {
+        RING_IDX rp = NC_READ_ONCE(nf->tx.sring->rsp_prod);
+        rmb();   /* the index before the responses it covers */
+        if (RING_RESPONSE_PROD_OVERFLOW(&nf->tx, rp)) {
+            nf->broken = true;
+            nf->st.bad_responses++;
+            return;
+        }
+        while (nf->tx.rsp_cons != rp) {
+            netif_tx_response_t rsp;
+            RING_COPY_RESPONSE(&nf->tx, nf->tx.rsp_cons, &rsp);
+            nf->tx.rsp_cons++;
+            if (rsp.status == NETIF_RSP_NULL)
+                continue;   /* an extra-info slot's placeholder */
+            if (rsp.id >= nf->ntx || !nf->tx_inflight[rsp.id]) {
+                nf->st.bad_responses++;
+                continue;
+            }
+            if (rsp.status != NETIF_RSP_OKAY)
+                nf->st.tx_errors++;
+            nf->tx_inflight[rsp.id] = false;
+            nf->tx_free[nf->ntx_free++] = rsp.id;
+        }
+        RING_FINAL_CHECK_FOR_RESPONSES(&nf->tx, more);
+    } while (more);
+}
+
+/* Collects up to NF_RX_BATCH whole frames; their buffers stay unposted until
+ * the caller has delivered them. */
+static unsigned int nf_rx_collect(struct xensim_netfront *nf, struct nf_rx_frame *fr)
+{
+    unsigned int n = 0;
+    RING_IDX rp = NC_READ_ONCE(nf->rx.sring->rsp_prod);
+    rmb();
+    if (RING_RESPONSE_PROD_OVERFLOW(&nf->rx, rp)) {
+        nf->broken = true;
+        nf->st.bad_responses++;
+        return 0;
+    }
+    while (n < NF_RX_BATCH && nf->rx.rsp_cons != rp) {
+        /* Find the frame's end first: a frame the back end has not finished
+         * publishing is left for the next pass, untouched. */
+        RING_IDX i = nf->rx.rsp_cons, end = i;
+        bool complete = false;
+        while (end != rp) {
+            uint16_t flags = NC_READ_ONCE(RING_GET_RESPONSE(&nf->rx, end)->flags);
+            end++;
+            if (!(flags & NETRXF_more_data)) {
+                complete = true;
+                break;
+            }
+        }
+        if (!complete)
+            break;
+        struct nf_rx_frame *f = &fr[n++];
+        f->nslots = 0;
+        f->ok = true;
+        for (; i != end; i++) {
+            netif_rx_response_t rsp;
+            RING_COPY_RESPONSE(&nf->rx, i, &rsp);
+            uint16_t b = nf->rx_slot_buf[i % NF_RING_SIZE];
+            if (f->nslots == NF_MAX_RXSLOTS) {
+                /* Longer than any frame we accept: drop the whole chain. */
+                f->ok = false;
+                nf->rx_free[nf->nrx_free++] = b;
+                continue;
+            }
+            f->buf[f->nslots] = b;
+            f->off[f->nslots] = rsp.offset;
+            f->len[f->nslots] = rsp.status > 0 ? (uint16_t)rsp.status : 0;
+            f->nslots++;
+            if (rsp.id != b || (rsp.flags & NETRXF_extra_info) ||
+                (rsp.status > 0 && (unsigned int)rsp.offset + (unsigned int)rsp.status > NC_PAGE_SIZE)) {
+                nf->st.bad_responses++;
+                f->ok = false;
+            } else if (rsp.status <= 0) {
+                f->ok = false;
+            }
+        }
+        nf->rx.rsp_cons = end;
+    }
+    return n;
+}
+
+static void nf_deliver(struct xensim_netfront *nf, const uint8_t *data, size_t len)
+{
+    if (nf->rx_cb) {
+        nf->rx_cb(nf, data, len, nf->rx_arg);
+        return;
+    }
+    struct nf_frame *f = malloc(sizeof(*f) + len);
+    bool irqs;
+    if (!f || !nc_lock(&nf->lock, &irqs)) {
+        free(f);
+        nf->st.rx_dropped++;
+        return;
+    }
+    memcpy(f->data, data, len);
+    f->len = len;
+    f->next = NULL;
+    if (nf->q_tail)
+        nf->q_tail->next = f;
+    else
+        nf->q_head = f;
+    nf->q_tail = f;
+    nf->q_len++;
+    nc_unlock(&nf->lock, irqs);
+}
+
+static void nf_irq(evtchn_port_t port, void *arg)
+{
+    (void)port;
+    struct xensim_netfront *nf = arg;
+    struct nf_rx_frame fr[NF_RX_BATCH];
+    bool irqs;
+    for (;;) {
+        if (!nc_lock(&nf->lock, &irqs))
+            return;   /* cannot happen in upcall context; be safe anyway */
+        if (nf->broken || !nf->connected) {
+            nc_unlock(&nf->lock, irqs);
+            return;
+        }
+        nf_tx_gc(nf);
+        unsigned int n = nf_rx_collect(nf, fr);
+        nc_unlock(&nf->lock, irqs);
+
+        /* Deliver without the lock: the handler may send. */
+        for (unsigned int i = 0; i < n; i++) {
+            struct nf_rx_frame *f = &fr[i];
+            if (!f->ok) {
+                nf->st.rx_errors++;
+                continue;
+            }
+            if (f->nslots == 1) {
+                const uint8_t *p = xensim_guest_pfn_to_virt(nf->rx_pfn[f->buf[0]]);
+                nf->st.rx_packets++;
+                nf_deliver(nf, p + f->off[0], f->len[0]);
+                continue;
+            }
+            size_t total = 0;
+            for (unsigned int s = 0; s < f->nslots; s++)
+                total += f->len[s];
+            uint8_t *buf = malloc(total ? total : 1);
+            if (!buf) {
+                nf->st.rx_dropped++;
+                continue;
+            }
+            size_t at = 0;
+            for (unsigned int s = 0; s < f->nslots; s++) {
+                const uint8_t *p = xensim_guest_pfn_to_virt(nf->rx_pfn[f->buf[s]]);
+                memcpy(buf + at, p + f->off[s], f->len[s]);
+                at += f->len[s];
+            }
+            nf->st.rx_packets++;
+            nf_deliver(nf, buf, total);
+            free(buf);
+        }
+
+        if (!nc_lock(&nf->lock, &irqs))
+            return;
+        for (unsigned int i = 0; i < n; i++)
+            for (unsigned int s = 0; s < fr[i].nslots; s++)
+                nf->rx_free[nf->nrx_free++] = fr[i].buf[s];
+        bool notify = !nf->broken && nf_rx_post(nf);
+        int more = 0;
+        if (!nf->broken && n < NF_RX_BATCH)
+            RING_FINAL_CHECK_FOR_RESPONSES(&nf->rx, more);
+        else if (!nf->broken)
+            more = 1;
+        nc_unlock(&nf->lock, irqs);
+        if (notify)
+            xensim_evtchn_send(nf->port);
+        if (!more)
+            return;
+    }
+}
+
+int xensim_netfront_connect(struct xensim_netfront *nf,
+                            const struct xensim_netif_back_features *bf)
+{
+    if (!bf->feature_rx_copy)
+        return -EOPNOTSUPP;
+    bool irqs;
+    if (!nc_lock(&nf->lock, &irqs))
+        return -EAGAIN;
+    if (nf->connected) {
+        nc_unlock(&nf->lock, irqs);
+        return -EALREADY;
+    }
+    nf->sg = nf->sg_offered && bf->feature_sg;
+    nf->connected = true;
+    nf_rx_post(nf);
+    nc_unlock(&nf->lock, irqs);
+    /* Bound after the lock: binding may run the handler at once. */
+    int rc = xensim_irq_bind(nf->port, nf_irq, nf);
+    if (rc) {
+        nc_lock(&nf->lock, &irqs);
+        nf->connected = false;
+        nc_unlock(&nf->lock, irqs);
+        return rc;
+    }
+    /* A back end that bound already would not hear the posting otherwise. */
+    xensim_evtchn_send(nf->port);
+    return 0;
+}
+
+int xensim_netfront_sendv(struct xensim_netfront *nf, const struct iovec *iov, int iovcnt)
+{
+    size_t total = 0;
+    unsigned int slots = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        total += iov[i].iov_len;
+        slots += (unsigned int)((iov[i].iov_len + NF_TXBUF_SIZE - 1) / NF_TXBUF_SIZE);
+    }
+    if (total < ETH_HLEN || total > XEN_NETIF_MAX_TX_SIZE)
+        return -EMSGSIZE;
+    bool irqs;
+    if (!nc_lock(&nf->lock, &irqs)) {
+        nf->st.tx_busy++;
+        return -EAGAIN;
+    }
+    int rc = 0;
+    if (!nf->connected || nf->broken) {
+        rc = -ENOTCONN;
+        goto out;
+    }
+    if (!nf->sg) {
+        slots = 1;
+        if (total > NF_TXBUF_SIZE) {
+            rc = -EMSGSIZE;
+            goto out;
+        }
+    }
+    if (slots > XEN_NETIF_NR_SLOTS_MIN) {
+        rc = -EMSGSIZE;
+        goto out;
+    }
+    nf_tx_gc(nf);
+    if (nf->broken) {
+        rc = -ENOTCONN;
+        goto out;
+    }
+    if (RING_FREE_REQUESTS(&nf->tx) < slots || nf->ntx_free < slots) {
+        nf->st.tx_busy++;
+        rc = -EAGAIN;
+        goto out;
+    }
+    RING_IDX start = nf->tx.req_prod_pvt;
+    uint16_t sizes[XEN_NETIF_NR_SLOTS_MIN];
+    unsigned int nslot = 0;
+    uint8_t *dst = NULL;
+    size_t room = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        const uint8_t *src = iov[i].iov_base;
+        size_t left = iov[i].iov_len;
+        if (nf->sg)
+            room = 0;   /* with sg, each piece starts a slot */
+        while (left) {
+            if (!room) {
+                uint16_t b = nf->tx_free[--nf->ntx_free];
+                nf->tx_inflight[b] = true;
+                uint8_t *page = xensim_guest_pfn_to_virt(nf->tx_pfn[b / 2]);
+                uint16_t off = (uint16_t)((b % 2) * NF_TXBUF_SIZE);
+                dst = page + off;
+                room = NF_TXBUF_SIZE;
+                netif_tx_request_t *req = RING_GET_REQUEST(&nf->tx, start + nslot);
+                req->gref = (grant_ref_t)nf->tx_ref[b];
+                req->offset = off;
+                req->id = b;
+                sizes[nslot++] = 0;
+            }
+            size_t n = left < room ? left : room;
+            memcpy(dst, src, n);
+            dst += n;
+            src += n;
+            left -= n;
+            room -= n;
+            sizes[nslot - 1] = (uint16_t)(sizes[nslot - 1] + n);
+        }
+    }
+    /* The first slot carries the frame's total, later ones their own. */
+    for (unsigned int s = 0; s < nslot; s++) {
+        netif_tx_request_t *req = RING_GET_REQUEST(&nf->tx, start + s);
+        req->size = s == 0 ? (uint16_t)total : sizes[s];
+        req->flags = s + 1 < nslot ? NETTXF_more_data : 0;
+    }
+    nf->tx.req_prod_pvt = start + nslot;
+    int notify;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&nf->tx, notify);
+    nf->st.tx_packets++;
+    nc_unlock(&nf->lock, irqs);
+    if (notify)
+        xensim_evtchn_send(nf->port);
+    return 0;
+out:
+    nc_unlock(&nf->lock, irqs);
+    return rc;
+}
+
+int xensim_netfront_send(struct xensim_netfront *nf, const void *frame, size_t len)
+{
+    struct iovec iov = { .iov_base = (void *)frame, .iov_len = len };
+    return xensim_netfront_sendv(nf, &iov, 1);
+}
+
+ssize_t xensim_netfront_recv(struct xensim_netfront *nf, void *buf, size_t size)
+{
+    bool irqs;
+    if (!nc_lock(&nf->lock, &irqs))
+        return -EAGAIN;
+    struct nf_frame *f = nf->q_head;
+    if (f) {
+        nf->q_head = f->next;
+        if (!nf->q_head)
+            nf->q_tail = NULL;
+        nf->q_len--;
+    }
+    nc_unlock(&nf->lock, irqs);
+    if (!f)
+        return -EAGAIN;
+    ssize_t ret = (ssize_t)f->len;
+    if (f->len > size)
+        ret = -EMSGSIZE;
+    else
+        memcpy(buf, f->data, f->len);
+    free(f);
+    return ret;
+}
+
+unsigned int xensim_netfront_tx_inflight(struct xensim_netfront *nf)
+{
+    bool irqs;
+    if (!nc_lock(&nf->lock, &irqs))
+        return 0;
+    nf_tx_gc(nf);
+    unsigned int n = nf->ntx - nf->ntx_free;
+    nc_unlock(&nf->lock, irqs);
+    return n;
+}
+
+bool xensim_netfront_connected(struct xensim_netfront *nf)
+{
+    struct evtchn_status st = { .dom = DOMID_SELF, .port = nf->port };
+    long rc = HYPERVISOR_event_channel_op(EVTCHNOP_status, &st);
+    bool irqs;
+    if (!nc_lock(&nf->lock, &irqs))
+        return !nf->broken;
+    if (rc || st.status != EVTCHNSTAT_interdomain)
+        nf->broken = nf->broken || nf->connected;
+    bool ok = nf->connected && !nf->broken && !rc && st.status == EVTCHNSTAT_interdomain;
+    nc_unlock(&nf->lock, irqs);
+    return ok;
+}
+
+void xensim_netfront_stats(struct xensim_netfront *nf, struct xensim_netfront_stats *st)
+{
+    bool irqs;
+    bool locked = nc_lock(&nf->lock, &irqs);
+    *st = nf->st;
+    if (locked)
+        nc_unlock(&nf->lock, irqs);
+}
+
+void xensim_netfront_destroy(struct xensim_netfront *nf)
+{
+    if (!nf)
+        return;
+    xensim_irq_unbind(nf->port);
+    xensim_evtchn_close(nf->port);
+    nf_free_all(nf);
+}

@@ -1,0 +1,6 @@
+# tests/xenbus.mk: Check suites for the guest xenbus client and the split-driver framework
+check_PROGRAMS += tests/test_xenbus
+TESTS += tests/test_xenbus
+tests_test_xenbus_SOURCES = tests/test_xenbus.c tests/test_xenbus_helpers.c tests/test_xenbus_helpers.h
+tests_test_xenbus_LDADD = $(TEST_LIBS)
+tests_test_xenbus_CFLAGS = $(TEST_CFLAGS_ALL)
