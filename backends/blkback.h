@@ -60,6 +60,7 @@ struct blkback_queue {
     gnttab_map_grant_ref_t *mop;
     gnttab_unmap_grant_ref_t *uop;
     unsigned int scratch_segs;
+    unsigned int mop_n;       /* map batch in the hypercall right now */
 };
 
 struct blkback {
@@ -76,6 +77,12 @@ struct blkback {
     bool persistent;
     bool connected;
     unsigned int vcpu;        /* the vCPU that connected and serves */
+    /* Bumped by connect and disconnect. xensim_domain_call() runs calls at
+     * any hypercall exit, even inside our upcall handler, so a disconnect
+     * can happen in the middle of a request: after each hypercall the
+     * handler compares gen with the value it started with and, if it
+     * changed, unwinds without touching the queue again. */
+    unsigned int gen;
     struct blkback_queue q[BLKIF_SIM_MAX_QUEUES];
     struct blkback_stats st;  /* counters updated with relaxed atomics */
 };
@@ -86,11 +93,13 @@ struct blkback {
 /* blkback_grant.c */
 int blkback_queue_scratch(struct blkback_queue *q, unsigned int max_segs);
 void blkback_queue_scratch_free(struct blkback_queue *q);
-/* Maps n pages for a request (writable unless readonly); 0, or -EIO with
- * nothing left mapped. */
+/* Maps n pages for a request (writable unless readonly); 0, -EIO with
+ * nothing left mapped, or -ESTALE if the queue was torn down meanwhile. */
 int blkback_map_segs(struct blkback_queue *q, const grant_ref_t *refs, unsigned int n,
-                     bool readonly);
+                     bool readonly, unsigned int gen);
 void blkback_unmap_segs(struct blkback_queue *q, unsigned int n);
+/* Unmaps what a request interrupted by a nested disconnect had mapped. */
+void blkback_unmap_interrupted(struct blkback_queue *q);
 void blkback_pgrants_release(struct blkback_queue *q);
 
 #endif

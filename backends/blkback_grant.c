@@ -106,7 +106,7 @@ void blkback_unmap_segs(struct blkback_queue *q, unsigned int n)
 }
 
 int blkback_map_segs(struct blkback_queue *q, const grant_ref_t *refs, unsigned int n,
-                     bool readonly)
+                     bool readonly, unsigned int gen)
 {
     struct blkback *be = q->be;
     unsigned int k = 0;
@@ -121,14 +121,22 @@ int blkback_map_segs(struct blkback_queue *q, const grant_ref_t *refs, unsigned 
             continue;
         }
         q->maps[i] = (struct blkback_seg_map){ .addr = NULL, .temporary = true };
+        /* Failed until the hypercall says otherwise: a nested disconnect
+         * reads these to find what is mapped. */
         q->mop[k++] = (gnttab_map_grant_ref_t){
             .flags = GNTMAP_host_map | (ro ? GNTMAP_readonly : 0),
             .ref = refs[i],
             .dom = be->front,
+            .status = GNTST_general_error,
+            .handle = ~0u,
         };
     }
     if (k) {
+        q->mop_n = k;
         long rc = HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, q->mop, k);
+        if (__atomic_load_n(&be->gen, __ATOMIC_ACQUIRE) != gen)
+            return -ESTALE;
+        q->mop_n = 0;
         __atomic_fetch_add(&be->st.maps, k, __ATOMIC_RELAXED);
         bool failed = rc != 0;
         unsigned int j = 0;
@@ -176,4 +184,27 @@ void blkback_pgrants_release(struct blkback_queue *q)
     unmap_batch(q, k);
     __atomic_fetch_sub(&q->be->st.persistent_grants, q->pg_count, __ATOMIC_RELAXED);
     q->pg_count = 0;
+}
+
+void blkback_unmap_interrupted(struct blkback_queue *q)
+{
+    unsigned int k = 0;
+    if (!q->uop)
+        return;
+    for (unsigned int i = 0; i < q->mop_n; i++)
+        if (q->mop[i].status == GNTST_okay && q->mop[i].handle != ~0u)
+            q->uop[k++] = (gnttab_unmap_grant_ref_t){
+                .host_addr = q->mop[i].host_addr, .handle = q->mop[i].handle,
+            };
+    if (!q->mop_n)
+        for (unsigned int i = 0; i < q->scratch_segs; i++)
+            if (q->maps[i].temporary && q->maps[i].addr) {
+                q->uop[k++] = (gnttab_unmap_grant_ref_t){
+                    .host_addr = (uint64_t)(uintptr_t)q->maps[i].addr,
+                    .handle = q->maps[i].handle,
+                };
+                q->maps[i].temporary = false;
+            }
+    q->mop_n = 0;
+    unmap_batch(q, k);
 }

@@ -99,7 +99,7 @@ static void respond(struct blkback_queue *q, uint64_t id, uint8_t op, int16_t st
 /* Checks the segments and the range, maps, does the I/O. The segments are
  * the back end's private copy. */
 static int16_t do_rw(struct blkback_queue *q, bool write, uint64_t sector,
-                     const struct blkif_request_segment *segs, unsigned int n)
+                     const struct blkif_request_segment *segs, unsigned int n, unsigned int gen)
 {
     struct blkback *be = q->be;
     unsigned int per_page = BLK_PAGE / be->unit;
@@ -130,10 +130,10 @@ static int16_t do_rw(struct blkback_queue *q, bool write, uint64_t sector,
     }
     for (unsigned int i = 0; i < n; i++)
         rv[i] = segs[i].gref;
-    int rc = blkback_map_segs(q, rv, n, write);
+    int rc = blkback_map_segs(q, rv, n, write, gen);
     free(heap);
     if (rc)
-        return BLKIF_RSP_ERROR;
+        return BLKIF_RSP_ERROR;   /* or -ESTALE: the caller sees gen */
     for (unsigned int i = 0; i < n; i++) {
         q->iov[i].iov_base = q->maps[i].addr + (size_t)segs[i].first_sect * be->unit;
         q->iov[i].iov_len = (size_t)(segs[i].last_sect - segs[i].first_sect + 1) * be->unit;
@@ -145,7 +145,8 @@ static int16_t do_rw(struct blkback_queue *q, bool write, uint64_t sector,
 
 /* INDIRECT: the segment arrays live in granted pages; they are copied out
  * (and unmapped, unless persistent) before any of them is checked. */
-static int16_t do_indirect(struct blkback_queue *q, const blkif_request_indirect_t *r)
+static int16_t do_indirect(struct blkback_queue *q, const blkif_request_indirect_t *r,
+                           unsigned int gen)
 {
     struct blkback *be = q->be;
     unsigned int n = r->nr_segments;
@@ -158,7 +159,7 @@ static int16_t do_indirect(struct blkback_queue *q, const blkif_request_indirect
     unsigned int pages = (n + BLK_SEGS_PER_INDIRECT_PAGE - 1) / BLK_SEGS_PER_INDIRECT_PAGE;
     grant_ref_t refs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
     memcpy(refs, r->indirect_grefs, pages * sizeof(refs[0]));
-    if (blkback_map_segs(q, refs, pages, true))
+    if (blkback_map_segs(q, refs, pages, true, gen))
         return BLKIF_RSP_ERROR;
     for (unsigned int p = 0; p < pages; p++) {
         unsigned int k = n - p * BLK_SEGS_PER_INDIRECT_PAGE;
@@ -169,7 +170,9 @@ static int16_t do_indirect(struct blkback_queue *q, const blkif_request_indirect
     }
     __asm__ __volatile__("" ::: "memory");
     blkback_unmap_segs(q, pages);
-    return do_rw(q, r->indirect_op == BLKIF_OP_WRITE, r->sector_number, q->segs, n);
+    if (__atomic_load_n(&be->gen, __ATOMIC_ACQUIRE) != gen)
+        return BLKIF_RSP_ERROR;
+    return do_rw(q, r->indirect_op == BLKIF_OP_WRITE, r->sector_number, q->segs, n, gen);
 }
 
 static int16_t do_discard(struct blkback_queue *q, const blkif_request_discard_t *r)
@@ -194,7 +197,7 @@ static int16_t do_discard(struct blkback_queue *q, const blkif_request_discard_t
 /* Requests are served one at a time, in ring order, each finished before
  * the next starts: so every write before a barrier or flush is complete
  * when it runs, and nothing after it starts before it is done. */
-static int16_t do_request(struct blkback_queue *q, const blkif_request_t *req)
+static int16_t do_request(struct blkback_queue *q, const blkif_request_t *req, unsigned int gen)
 {
     struct blkback *be = q->be;
     unsigned int n = req->nr_segments;
@@ -206,7 +209,7 @@ static int16_t do_request(struct blkback_queue *q, const blkif_request_t *req)
     case BLKIF_OP_WRITE:
         if (n == 0 || n > BLKIF_MAX_SEGMENTS_PER_REQUEST)
             return BLKIF_RSP_ERROR;
-        return do_rw(q, req->operation == BLKIF_OP_WRITE, req->sector_number, req->seg, n);
+        return do_rw(q, req->operation == BLKIF_OP_WRITE, req->sector_number, req->seg, n, gen);
     case BLKIF_OP_WRITE_BARRIER:
     case BLKIF_OP_FLUSH_DISKCACHE: {
         bool barrier = req->operation == BLKIF_OP_WRITE_BARRIER;
@@ -218,7 +221,7 @@ static int16_t do_request(struct blkback_queue *q, const blkif_request_t *req)
             return BLKIF_RSP_ERROR;
         if (!n)
             return BLKIF_RSP_OKAY;
-        int16_t st = do_rw(q, true, req->sector_number, req->seg, n);
+        int16_t st = do_rw(q, true, req->sector_number, req->seg, n, gen);
         if (st == BLKIF_RSP_OKAY && barrier && be->store->flush(be))
             st = BLKIF_RSP_ERROR;
         return st;
@@ -231,7 +234,7 @@ static int16_t do_request(struct blkback_queue *q, const blkif_request_t *req)
     case BLKIF_OP_INDIRECT: {
         blkif_request_indirect_t ind;
         memcpy(&ind, req, sizeof(ind));
-        return do_indirect(q, &ind);
+        return do_indirect(q, &ind, gen);
     }
     default:
         return BLKIF_RSP_EOPNOTSUPP;
@@ -252,6 +255,8 @@ static void queue_fail(struct blkback_queue *q, enum blkback_error err)
 
 static void queue_work(struct blkback_queue *q)
 {
+    struct blkback *be = q->be;
+    unsigned int gen = __atomic_load_n(&be->gen, __ATOMIC_ACQUIRE);
     blkif_back_ring_t *r = &q->ring;
     for (;;) {
         RING_IDX rp = __atomic_load_n(&r->sring->req_prod, __ATOMIC_RELAXED);
@@ -268,7 +273,12 @@ static void queue_work(struct blkback_queue *q)
                 blk_ring_read(&q->view, blk_slot_offset(r->sring, r->req_cons, RING_SIZE(r)),
                               &req, sizeof(req));
             r->req_cons++;
-            respond(q, req.id, req.operation, do_request(q, &req));
+            int16_t st = do_request(q, &req, gen);
+            if (__atomic_load_n(&be->gen, __ATOMIC_ACQUIRE) != gen)
+                return;
+            respond(q, req.id, req.operation, st);
+            if (__atomic_load_n(&be->gen, __ATOMIC_ACQUIRE) != gen)
+                return;
         }
         int more;
         RING_FINAL_CHECK_FOR_REQUESTS(r, more);
@@ -287,6 +297,7 @@ static void queue_irq(evtchn_port_t port, void *arg)
 
 static void queue_teardown(struct blkback_queue *q)
 {
+    blkback_unmap_interrupted(q);
     if (q->port) {
         xensim_irq_unbind(q->port);
         xensim_evtchn_close(q->port);
@@ -360,6 +371,7 @@ int blkback_connect(struct blkback *be, const struct blkif_front_params *p)
     be->unit = p->large_sector ? be->sector_size : 512;
     be->persistent = be->cfg.feature_persistent && p->feature_persistent;
     be->vcpu = xensim_guest_vcpu_id();
+    __atomic_fetch_add(&be->gen, 1, __ATOMIC_RELEASE);
     memset(&be->st, 0, sizeof(be->st));
     int rc = 0;
     for (unsigned int i = 0; i < be->nr_queues && !rc; i++) {
@@ -396,6 +408,7 @@ int blkback_disconnect(struct blkback *be)
      * start while the rings go away. */
     bool was_off = xensim_guest_irq_disabled();
     xensim_guest_irq_disable();
+    __atomic_fetch_add(&be->gen, 1, __ATOMIC_RELEASE);
     for (unsigned int i = 0; i < be->nr_queues; i++)
         queue_teardown(&be->q[i]);
     __atomic_store_n(&be->connected, false, __ATOMIC_RELEASE);

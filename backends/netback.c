@@ -448,8 +448,10 @@ static int nb_map(domid_t front, grant_ref_t ref, uint64_t *addr, grant_handle_t
     long rc = HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, &op, 1);
     if (rc < 0)
         return (int)rc;
-    if (op.status != GNTST_okay)
+    if (op.status != GNTST_okay) {
+        fprintf(stderr, "DBG map dom%u ref %u status %d\n", front, ref, op.status);
         return -EINVAL;
+    }
     *addr = op.host_addr;
     *handle = op.handle;
     return 0;
@@ -462,7 +464,7 @@ int xensim_netback_connect(struct xensim_netback *nb, domid_t front, unsigned in
         return -EOPNOTSUPP;   /* modern netback serves no flipping front */
     bool irqs;
     if (!nc_lock(&nb->lock, &irqs))
-        return -EAGAIN;
+        return -EBUSY;
     int rc = -EEXIST;
     struct nb_vif *vif = nb_find(nb, front, handle);
     if (vif && vif->connected)
@@ -490,6 +492,7 @@ int xensim_netback_connect(struct xensim_netback *nb, domid_t front, unsigned in
     BACK_RING_INIT(&vif->rx, (netif_rx_sring_t *)(uintptr_t)vif->rx_addr, NC_PAGE_SIZE);
     long port = xensim_evtchn_bind_interdomain(front, keys->event_channel);
     if (port < 0) {
+        fprintf(stderr, "DBG bind %ld port %u\n", port, keys->event_channel);
         rc = (int)port;
         goto fail_rx;
     }
@@ -535,7 +538,7 @@ int xensim_netback_disconnect(struct xensim_netback *nb, domid_t front, unsigned
 {
     bool irqs;
     if (!nc_lock(&nb->lock, &irqs))
-        return -EAGAIN;
+        return -EBUSY;
     struct nb_vif *vif = nb_find(nb, front, handle);
     int rc = -ENOENT;
     if (vif) {
@@ -547,12 +550,12 @@ int xensim_netback_disconnect(struct xensim_netback *nb, domid_t front, unsigned
     return rc;
 }
 
-unsigned int xensim_netback_reap(struct xensim_netback *nb)
+int xensim_netback_reap(struct xensim_netback *nb)
 {
     bool irqs;
     if (!nc_lock(&nb->lock, &irqs))
-        return 0;
-    unsigned int n = 0;
+        return -EBUSY;
+    int n = 0;
     for (struct nb_vif *v = nb->vifs; v; v = v->next)
         if (v->connected && !nb_front_alive(v)) {
             nb_fatal(v, "front end gone");
@@ -568,7 +571,7 @@ int xensim_netback_vif_stats(struct xensim_netback *nb, domid_t front, unsigned 
 {
     bool irqs;
     if (!nc_lock(&nb->lock, &irqs))
-        return -EAGAIN;
+        return -EBUSY;
     struct nb_vif *vif = nb_find(nb, front, handle);
     if (vif)
         *st = vif->st;
@@ -581,7 +584,7 @@ int xensim_netback_mac_lookup(struct xensim_netback *nb, const uint8_t mac[XENSI
 {
     bool irqs;
     if (!nc_lock(&nb->lock, &irqs))
-        return -EAGAIN;
+        return -EBUSY;
     struct nb_vif *vif = vswitch_lookup(nb, mac);
     if (vif) {
         *front = vif->domid;
@@ -595,7 +598,7 @@ int xensim_netback_pcap(struct xensim_netback *nb, const char *path)
 {
     bool irqs;
     if (!nc_lock(&nb->lock, &irqs))
-        return -EAGAIN;
+        return -EBUSY;
     int rc = 0;
     pcap_close(nb->pcap);
     nb->pcap = NULL;
@@ -605,35 +608,36 @@ int xensim_netback_pcap(struct xensim_netback *nb, const char *path)
     return rc;
 }
 
-unsigned int xensim_netback_nr_vifs(struct xensim_netback *nb)
+int xensim_netback_nr_vifs(struct xensim_netback *nb)
 {
     bool irqs;
     if (!nc_lock(&nb->lock, &irqs))
-        return 0;
-    unsigned int n = 0;
+        return -EBUSY;
+    int n = 0;
     for (struct nb_vif *v = nb->vifs; v; v = v->next)
         n += v->connected;
     nc_unlock(&nb->lock, irqs);
     return n;
 }
 
-void xensim_netback_destroy(struct xensim_netback *nb)
+int xensim_netback_destroy(struct xensim_netback *nb)
 {
     if (!nb)
-        return;
+        return 0;
     bool irqs;
-    bool locked = nc_lock(&nb->lock, &irqs);
+    if (!nc_lock(&nb->lock, &irqs))
+        return -EBUSY;
     while (nb->vifs) {
         nb_vif_teardown(nb->vifs);
         nb_vif_free(nb, nb->vifs);
     }
     pcap_close(nb->pcap);
     nb->pcap = NULL;
-    if (locked)
-        nc_unlock(&nb->lock, irqs);
+    nc_unlock(&nb->lock, irqs);
     while (nb->pool_free)
         xensim_guest_page_free(nb->pool[--nb->pool_free]);
     free(nb->pool);
     nc_lock_destroy(&nb->lock);
     free(nb);
+    return 0;
 }

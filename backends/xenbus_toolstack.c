@@ -201,8 +201,9 @@ int xensim_device_remove(struct xensim *sim, const char *type, domid_t frontend,
     memcpy(bpath, ts.reply, n + 1);
     /* Ask the back end to close; the front end follows it to Closed. */
     if (!(err = ts_start(&ts))) {
+        /* A back end whose domain died took its directory with it. */
         snprintf(path, sizeof(path), "%s/online", bpath);
-        err = ts_write(&ts, path, "0");
+        err = ts_read(&ts, bpath) >= 0 ? ts_write(&ts, path, "0") : 0;
         snprintf(path, sizeof(path), "%s/state", bpath);
         if (!err && ts_read(&ts, path) >= 0)
             err = ts_write(&ts, path, "5");

@@ -30,3 +30,13 @@ bench_bench_evtchn_LDADD = libxensim.la $(BENCH_LDADD)
 BENCHES += bench/bench_gnttab
 bench_bench_gnttab_SOURCES = bench/bench_gnttab.c
 bench_bench_gnttab_LDADD = libxensim.la $(BENCH_LDADD)
+
+# Network: frames per second between two domUs (netfront, netback, switch).
+BENCHES += bench/bench_net
+bench_bench_net_SOURCES = bench/bench_net.c
+bench_bench_net_LDADD = libxensim.la $(BENCH_LDADD)
+
+# Block: 4 KiB random reads vs pread, null requests vs the raw ring.
+BENCHES += bench/bench_blk
+bench_bench_blk_SOURCES = bench/bench_blk.c
+bench_bench_blk_LDADD = libxensim.la $(BENCH_LDADD)

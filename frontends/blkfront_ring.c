@@ -59,6 +59,14 @@ int blkfront_create(const struct blkfront_config *cfg, struct blkfront **out)
     return 0;
 }
 
+int blkfront_set_backend(struct blkfront *fe, domid_t backend_domid)
+{
+    if (state_get(fe) != BLKFRONT_IDLE)
+        return -EISCONN;
+    fe->cfg.backend_domid = backend_domid;
+    return 0;
+}
+
 struct blkfront_page *blkfront_page_get(struct blkfront_queue *q)
 {
     struct blkfront *fe = q->fe;
@@ -192,9 +200,11 @@ static void complete_list(struct blkfront_io *list)
     while (list) {
         struct blkfront_io *io = list;
         list = io->next_;
-        if (io->done)
-            io->done(io);
+        /* Before done(), which may submit io again. */
+        void (*done)(struct blkfront_io *) = io->done;
         __atomic_store_n(&io->completed, true, __ATOMIC_RELEASE);
+        if (done)
+            done(io);
     }
     in_completion--;
 }
@@ -224,7 +234,12 @@ static struct blkfront_io *queue_abort_locked(struct blkfront_queue *q, int stat
  * and fail what is in flight. Called without any queue lock. */
 static void device_fail(struct blkfront *fe)
 {
-    state_set(fe, BLKFRONT_FAILED);
+    /* Only from Connected: a disconnect may have run nested in a
+     * completion callback (at a hypercall exit) since the bad response. */
+    enum blkfront_state s = BLKFRONT_CONNECTED;
+    if (!__atomic_compare_exchange_n(&fe->state, &s, BLKFRONT_FAILED, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return;
     for (unsigned int i = 0; i < fe->nr_queues; i++) {
         struct blkfront_queue *q = &fe->q[i];
         bool off;
@@ -430,6 +445,25 @@ int blkfront_setup(struct blkfront *fe, const struct blkif_backend_info *be,
     int rc = 0;
     for (unsigned int i = 0; i < fe->nr_queues && !rc; i++)
         rc = queue_setup(fe, &fe->q[i]);
+    /* Grow the grant table now, outside any lock: growing is a hypercall,
+     * and a hypercall exit may run a nested xensim_domain_call() that
+     * needs the queue lock we would be holding in blkfront_submit(). */
+    if (!rc) {
+        unsigned int want = fe->nr_queues * fe->q[0].nr_shadow * (fe->max_segs + 8);
+        if (want > 8192)
+            want = 8192;
+        grant_ref_t *refs = malloc(want * sizeof(*refs));
+        unsigned int got = 0;
+        while (refs && got < want) {
+            long ref = xensim_gnttab_alloc_ref();
+            if (ref < 0)
+                break;
+            refs[got++] = (grant_ref_t)ref;
+        }
+        while (got)
+            xensim_gnttab_free_ref(refs[--got]);
+        free(refs);
+    }
     for (unsigned int i = 0; i < fe->nr_queues && !rc; i++)
         rc = xensim_irq_bind(fe->q[i].port, queue_irq, &fe->q[i]);
     if (rc) {

@@ -453,7 +453,7 @@ int xensim_netfront_connect(struct xensim_netfront *nf,
         return -EOPNOTSUPP;
     bool irqs;
     if (!nc_lock(&nf->lock, &irqs))
-        return -EAGAIN;
+        return -EBUSY;
     if (nf->connected) {
         nc_unlock(&nf->lock, irqs);
         return -EALREADY;
@@ -486,10 +486,8 @@ int xensim_netfront_sendv(struct xensim_netfront *nf, const struct iovec *iov, i
     if (total < ETH_HLEN || total > XEN_NETIF_MAX_TX_SIZE)
         return -EMSGSIZE;
     bool irqs;
-    if (!nc_lock(&nf->lock, &irqs)) {
-        nf->st.tx_busy++;
-        return -EAGAIN;
-    }
+    if (!nc_lock(&nf->lock, &irqs))
+        return -EBUSY;
     int rc = 0;
     if (!nf->connected || nf->broken) {
         rc = -ENOTCONN;
@@ -578,7 +576,7 @@ ssize_t xensim_netfront_recv(struct xensim_netfront *nf, void *buf, size_t size)
 {
     bool irqs;
     if (!nc_lock(&nf->lock, &irqs))
-        return -EAGAIN;
+        return -EBUSY;
     struct nf_frame *f = nf->q_head;
     if (f) {
         nf->q_head = f->next;
@@ -632,11 +630,14 @@ void xensim_netfront_stats(struct xensim_netfront *nf, struct xensim_netfront_st
         nc_unlock(&nf->lock, irqs);
 }
 
-void xensim_netfront_destroy(struct xensim_netfront *nf)
+int xensim_netfront_destroy(struct xensim_netfront *nf)
 {
     if (!nf)
-        return;
+        return 0;
+    if (nc_lock_held_by_me(&nf->lock))
+        return -EBUSY;
     xensim_irq_unbind(nf->port);
     xensim_evtchn_close(nf->port);
     nf_free_all(nf);
+    return 0;
 }

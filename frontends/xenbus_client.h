@@ -70,9 +70,10 @@ struct xb_dom {
     struct xenbus_watch *running;  /* the watch whose callback runs */
     _Atomic unsigned int nr_tx;
 
-    /* The framework's per-domain state (xenbus_dev_*.c). */
+    /* The framework's per-domain state (xenbus_dev*.c), freed with us. */
     void *framework;
     void (*framework_free)(void *);
+    _Atomic unsigned int fw_devices, fw_deferred;
 };
 
 /* This domain's client, connecting on first use; NULL with *err set. */
@@ -97,6 +98,17 @@ void xb_watch_event(struct xb_dom *xb, const char *body, uint32_t len);
 /* Runs queued callbacks unless someone is already running them. */
 void xb_dispatch(struct xb_dom *xb);
 void xb_events_free(struct xb_dom *xb);
+/* Takes the dispatcher role, so no callback of this domain runs until
+ * xb_dispatch_release(); false when the caller already has it (it is a
+ * callback), and release then does nothing. Framework entry points run so,
+ * which makes the framework single-threaded per domain. */
+bool xb_dispatch_hold(struct xb_dom *xb);
+void xb_dispatch_release(struct xb_dom *xb, bool took);
+
+/* No xensim_domain_call() runs on this vCPU between hold and release
+ * (xenbus_client_guard.c); they run at the next hypercall exit after. */
+bool xb_calls_hold(void);
+void xb_calls_release(bool took);
 
 /* Sleeps this vCPU for about ns, through a hypercall (SCHEDOP_poll). */
 void xb_nap(uint64_t ns);

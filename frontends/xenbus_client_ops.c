@@ -339,6 +339,8 @@ int xenbus_get_stats(struct xenbus_stats *st)
     pthread_mutex_unlock(&xb->wlock);
     st->transactions = atomic_load(&xb->nr_tx);
     st->broken = atomic_load(&xb->broken);
+    st->devices = atomic_load(&xb->fw_devices);
+    st->deferred_grants = atomic_load(&xb->fw_deferred);
     return 0;
 }
 

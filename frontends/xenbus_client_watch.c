@@ -100,7 +100,10 @@ void xb_dispatch(struct xb_dom *xb)
         }
         pthread_mutex_unlock(&xb->wlock);
         if (w) {
+            bool calls = xb_calls_hold();
+
             w->callback(w, ev->path, ev->token);
+            xb_calls_release(calls);
             pthread_mutex_lock(&xb->wlock);
             xb->dispatcher = NULL;
             xb->running = NULL;
@@ -189,4 +192,33 @@ int xenbus_unwatch(struct xenbus_watch *w)
         HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
     }
     return err == -ENOENT ? 0 : (err < 0 ? err : 0);
+}
+
+bool xb_dispatch_hold(struct xb_dom *xb)
+{
+    for (;;) {
+        pthread_mutex_lock(&xb->wlock);
+        if (xb->dispatcher == xb_self()) {
+            pthread_mutex_unlock(&xb->wlock);
+            return false;
+        }
+        if (!xb->dispatcher) {
+            xb->dispatcher = xb_self();
+            pthread_mutex_unlock(&xb->wlock);
+            return true;
+        }
+        pthread_mutex_unlock(&xb->wlock);
+        /* Another vCPU runs a callback; they are short. */
+        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    }
+}
+
+void xb_dispatch_release(struct xb_dom *xb, bool took)
+{
+    if (!took)
+        return;
+    pthread_mutex_lock(&xb->wlock);
+    xb->dispatcher = NULL;
+    pthread_mutex_unlock(&xb->wlock);
+    xb_dispatch(xb);
 }

@@ -43,8 +43,10 @@ struct gnttab_active {
 
 /*
  * One mapping a domain holds (a maptrack entry; its index is the handle).
- * flags != 0 means in use. Only the owning domain's mt_lock changes flags;
- * rd stays valid while flags != 0 because the pin holds rd->foreign_maps.
+ * flags != 0 means in use; every change of a live entry's flags is an
+ * atomic read-modify-write (a claim), so one unmap, release or undo tears
+ * each kind down. rd stays valid while flags != 0: the pin holds
+ * rd->foreign_maps.
  * rdomid/ref/readonly outlive the mapping so that a fault on a stale
  * address can still say whose page it was.
  */
@@ -76,10 +78,12 @@ extern const struct gnttab_map_ops gnttab_map_strict_ops, gnttab_map_fast_ops;
 void gnttab_window_free(struct grant_table *gt);
 
 /*
- * Locks: gt->lock guards the active entries and table growth; gt->mt_lock guards the maptrack of
- * the owner as a mapper. No path holds one domain's mt_lock and any gt->lock
- * at once, so the two never order against each other; gt->lock of two
- * domains is never held together either (copy pins one side at a time).
+ * Locks: gt->lock guards the active entries and table growth; gt->mt_lock
+ * guards the maptrack's free list, its growth and the strict window's
+ * reservation (maptrack flags are claimed with atomics instead). No path
+ * holds one domain's mt_lock and any gt->lock at once, so the two never
+ * order against each other; gt->lock of two domains is never held together
+ * either (copy pins one side at a time).
  */
 struct grant_table {
     const struct gnttab_map_ops *ops;
@@ -98,7 +102,7 @@ struct grant_table {
     _Atomic unsigned int mt_frames;   /* chunks allocated: limit = 256 * this */
     uint32_t mt_free;                 /* head of the free list */
     _Atomic unsigned int mt_in_use;
-    bool mt_closed;                   /* dying: no new handles */
+    _Atomic bool mt_closed;           /* dying: no new handles */
 
     /* Strict mode: a PROT_NONE window, one page per handle, reserved at
      * the first strict map and never given back while the domain lives. */

@@ -135,9 +135,11 @@ static void map_hosts(struct domain *ld, gnttab_map_grant_ref_t *ops,
     }
 }
 
-/* Fills the maptrack entry and makes it visible. Published under mt_lock
- * so a concurrent release of a dying mapper either sees this mapping or
- * makes us give it back. */
+/* Fills the maptrack entry and makes it visible. A dying mapper's release
+ * sets mt_closed, then takes every entry; we publish, then look at
+ * mt_closed (both seq_cst): either the release sees this mapping, or we
+ * see the release and take it back ourselves (an exchange, so that only
+ * one of us tears it down). */
 static void map_publish(struct domain *ld, gnttab_map_grant_ref_t *op,
                         struct map_pending *p, struct domain **put)
 {
@@ -152,17 +154,15 @@ static void map_publish(struct domain *ld, gnttab_map_grant_ref_t *op,
     m->readonly = ro;
     m->addr = p->addr;
     m->frame = p->frame;
-    sim_lock(&lgt->mt_lock);
-    bool closed = lgt->mt_closed;
-    if (!closed)
-        atomic_store_explicit(&m->flags, kinds | (ro ? GNTMAP_readonly : 0),
-                              memory_order_release);
-    sim_unlock(&lgt->mt_lock);
-    if (closed) {
-        if (p->addr)
-            lgt->ops->unmap(ld, p->h, 1);
-        *put = gnttab_unpin(p->rd, op->ref, p->pins) ? p->rd : NULL;
-        gnttab_maptrack_put(lgt, p->h);
+    atomic_store(&m->flags, kinds | (ro ? GNTMAP_readonly : 0));
+    if (atomic_load(&lgt->mt_closed)) {
+        uint16_t flags = atomic_exchange(&m->flags, 0);
+        if (flags) {
+            if (p->addr)
+                lgt->ops->unmap(ld, p->h, 1);
+            *put = gnttab_unpin(p->rd, op->ref, p->pins) ? p->rd : NULL;
+            gnttab_maptrack_put(lgt, p->h);
+        }
         op->status = GNTST_general_error;
         return;
     }
@@ -186,44 +186,41 @@ void gnttab_map_many(struct domain *ld, gnttab_map_grant_ref_t *ops, unsigned in
             map_publish(ld, &ops[k], &p[k], &puts[k]);
 }
 
-/* Checks one unmap and claims the kinds it removes, under mt_lock: of two
- * racing unmaps of one handle, the second finds them gone. */
+/* Checks one unmap and claims the kinds it removes with a compare-exchange
+ * of the entry's flags: of two racing unmaps of one handle, the second
+ * finds them gone. */
 static bool unmap_claim(struct domain *ld, gnttab_unmap_grant_ref_t *op,
                         struct unmap_pending *u)
 {
-    struct grant_table *lgt = ld->gt;
-    struct gnttab_maptrack *m = gnttab_maptrack_entry(lgt, op->handle);
+    struct gnttab_maptrack *m = gnttab_maptrack_entry(ld->gt, op->handle);
 
     if (!m) {
         op->status = GNTST_bad_handle;
         return false;
     }
-    sim_lock(&lgt->mt_lock);
-    uint16_t flags = atomic_load_explicit(&m->flags, memory_order_relaxed);
-    if (!flags)
-        op->status = GNTST_bad_handle;
-    else if (op->dev_bus_addr && op->dev_bus_addr != (uint64_t)m->frame << XEN_PAGE_SHIFT)
-        op->status = GNTST_bad_dev_addr;
-    else if (op->host_addr && (flags & GNTMAP_host_map) &&
-             op->host_addr != (uint64_t)(uintptr_t)m->addr)
-        op->status = GNTST_general_error;
-    else
-        op->status = GNTST_okay;
-    if (op->status != GNTST_okay) {
-        sim_unlock(&lgt->mt_lock);
-        return false;
-    }
-    /* Only the kinds whose address is given go. */
-    uint16_t done = 0;
-    if (op->host_addr && (flags & GNTMAP_host_map))
-        done |= GNTMAP_host_map;
-    if (op->dev_bus_addr && (flags & GNTMAP_device_map))
-        done |= GNTMAP_device_map;
-    uint16_t left = flags & ~done;
-    if (!(left & (GNTMAP_host_map | GNTMAP_device_map)))
-        left = 0;
-    atomic_store_explicit(&m->flags, left, memory_order_release);
-    sim_unlock(&lgt->mt_lock);
+    uint16_t flags = atomic_load(&m->flags), done, left;
+    do {
+        if (!flags)
+            op->status = GNTST_bad_handle;
+        else if (op->dev_bus_addr && op->dev_bus_addr != (uint64_t)m->frame << XEN_PAGE_SHIFT)
+            op->status = GNTST_bad_dev_addr;
+        else if (op->host_addr && (flags & GNTMAP_host_map) &&
+                 op->host_addr != (uint64_t)(uintptr_t)m->addr)
+            op->status = GNTST_general_error;
+        else
+            op->status = GNTST_okay;
+        if (op->status != GNTST_okay)
+            return false;
+        /* Only the kinds whose address is given go. */
+        done = 0;
+        if (op->host_addr && (flags & GNTMAP_host_map))
+            done |= GNTMAP_host_map;
+        if (op->dev_bus_addr && (flags & GNTMAP_device_map))
+            done |= GNTMAP_device_map;
+        left = flags & ~done;
+        if (!(left & (GNTMAP_host_map | GNTMAP_device_map)))
+            left = 0;
+    } while (done && !atomic_compare_exchange_weak(&m->flags, &flags, left));
     *u = (struct unmap_pending){ .h = op->handle, .flags = flags, .done = done, .left = left };
     return done != 0;
 }
@@ -276,22 +273,11 @@ void gnttab_unmap_many(struct domain *ld, gnttab_unmap_grant_ref_t *ops, unsigne
         puts[k] = unmap_unpin(ld, &u[k]);
 }
 
-/* Claims every kind of handle h; 0 if it was not in use. */
-static uint16_t claim_all(struct grant_table *lgt, grant_handle_t h)
-{
-    struct gnttab_maptrack *m = gnttab_maptrack_entry(lgt, h);
-    sim_lock(&lgt->mt_lock);
-    uint16_t flags = atomic_load_explicit(&m->flags, memory_order_relaxed);
-    atomic_store_explicit(&m->flags, 0, memory_order_release);
-    sim_unlock(&lgt->mt_lock);
-    return flags;
-}
-
 /* Unmaps every kind of handle h (a mapping the guest could not be told
  * about, or one of a dying mapper). Returns a granter to put or NULL. */
 static struct domain *unmap_all_kinds(struct domain *ld, grant_handle_t h)
 {
-    uint16_t flags = claim_all(ld->gt, h);
+    uint16_t flags = atomic_exchange(&gnttab_maptrack_entry(ld->gt, h)->flags, 0);
     if (!flags)
         return NULL;
     struct unmap_pending u = { .h = h, .flags = flags, .done = flags, .left = 0 };
@@ -375,8 +361,9 @@ void gnttab_release_all(struct domain *ld)
 {
     struct grant_table *lgt = ld->gt;
 
+    /* Under mt_lock for gnttab_maptrack_get; seq_cst for map_publish. */
     sim_lock(&lgt->mt_lock);
-    lgt->mt_closed = true;
+    atomic_store(&lgt->mt_closed, true);
     sim_unlock(&lgt->mt_lock);
 
     unsigned int limit = gnttab_maptrack_limit(lgt);

@@ -85,9 +85,11 @@ void xensim_trace_stop(struct xensim *sim)
     if (!t)
         return;
     sim_lock(&t->lock);
-    fputs("\n]\n", t->f);
-    fclose(t->f);
-    t->f = NULL;
+    if (t->f) {
+        fputs("\n]\n", t->f);
+        fclose(t->f);
+        t->f = NULL;
+    }
     sim_unlock(&t->lock);
     /* Hooks may still hold the pointer; the struct lives until destroy. */
 }

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,7 @@ static inline void blk_connect(struct blk_fix *f)
     f->fcfg.backend_domid = f->back;
     if (!f->fe)
         ck_assert_int_eq(blkfront_create(&f->fcfg, &f->fe), 0);
+    ck_assert_int_eq(blkfront_set_backend(f->fe, f->back), 0);
     th_call(f->sim, f->front, 0, blk_setup_fn, f);
     ck_assert_int_eq(f->rc, 0);
     th_call(f->sim, f->back, 0, blk_bconnect_fn, f);

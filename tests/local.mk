@@ -12,3 +12,6 @@ include tests/evtchn.mk
 include tests/gnttab.mk
 include tests/domain.mk
 include tests/xenbus.mk
+include tests/netcons.mk
+include tests/blk.mk
+include tests/core.mk

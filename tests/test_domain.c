@@ -344,6 +344,9 @@ START_TEST(test_entry_and_poweroff)
 {
     struct xensim *sim = th_sim_new();
     static struct entry_rec rec;
+    evtchn_port_t exc = (evtchn_port_t)ev_bind_virq(sim, 0, VIRQ_DOM_EXC, 0);
+    ck_assert_uint_eq(exc, 1);
+    ev_set_mask(sim, 0, exc, true);
     struct xensim_domain_config cfg = { .name = "runner", .nr_vcpus = 3, .entry = entry_fn,
                                         .entry_arg = &rec };
     int d = xensim_domain_create(sim, &cfg);
@@ -367,6 +370,9 @@ START_TEST(test_entry_and_poweroff)
     }
     ck_assert_int_eq(atomic_load(&rec.domid), 1);
     ck_assert_int_eq(xensim_domain_call(sim, 1, 0, entry_fn, &rec), -ESHUTDOWN);
+    /* the toolstack's domain heard of the shutdown */
+    th_call(sim, 0, 0, poll_one_fn, &exc);
+    ck_assert_int_eq(ev_close(sim, 0, exc), 0);
     ck_assert_int_eq(xensim_domain_destroy(sim, 1), 0);
     domid_t all[] = { 0 };
     free_checked(sim, all, 1);

@@ -336,6 +336,85 @@ START_TEST(test_upcall_points)
 }
 END_TEST
 
+/* Hypercalls made inside the upcall (mask set) do not nest another one;
+ * the scan loop picks up what they raise. */
+static _Atomic int up_depth, up_max_depth;
+static evtchn_port_t nest_second;
+
+static void nest_handler(evtchn_port_t port, void *arg)
+{
+    (void)arg;
+    g_set_pending(port, false);
+    unsigned int i = atomic_fetch_add(&up_nseen, 1);
+    if (i < 4096)
+        up_seen[i] = port;
+    if (i == 0)
+        ck_assert_int_eq(send_port(nest_second), 0);
+}
+
+static void nest_upcall(void)
+{
+    int d = atomic_fetch_add(&up_depth, 1) + 1;
+    if (d > atomic_load(&up_max_depth))
+        atomic_store(&up_max_depth, d);
+    if (!xensim_guest_irq_disabled())
+        atomic_store(&up_bad, 1);
+    xensim_evtchn_scan(nest_handler, NULL);
+    atomic_fetch_add(&up_total, 1);
+    atomic_fetch_sub(&up_depth, 1);
+}
+
+static void nest_fn(void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(g_register_upcall(nest_upcall), 0);
+    evtchn_port_t p = g_ipi_masked_upcalls();
+    long r = xensim_evtchn_bind_ipi(0);
+    ck_assert_int_gt(r, 0);
+    nest_second = (evtchn_port_t)r;
+    ck_assert_int_eq(send_port(p), 0);
+    xensim_guest_irq_enable();
+    ck_assert_int_eq(HYPERVISOR_sched_op(SCHEDOP_yield, NULL), 0);
+    ck_assert_int_ge(atomic_load(&up_total), 1);
+    ck_assert_int_eq(atomic_load(&up_max_depth), 1);
+    ck_assert_uint_eq(atomic_load(&up_nseen), 2);
+    ck_assert_uint_eq(up_seen[0], p);
+    ck_assert_uint_eq(up_seen[1], nest_second);
+    ck_assert_int_eq(atomic_load(&up_bad), 0);
+    ck_assert(!g_pending(p));
+    ck_assert(!g_pending(nest_second));
+    xensim_guest_irq_disable();
+    ck_assert_int_eq(close_port(p), 0);
+    ck_assert_int_eq(close_port(nest_second), 0);
+}
+
+START_TEST(test_upcall_not_nested)
+{
+    struct xensim *sim = sim_with_guest(abis[_i], 1);
+    th_call(sim, 1, 0, nest_fn, NULL);
+    free_checked(sim, 2);
+}
+END_TEST
+
+/* CALLBACKOP argument checks (Xen's do_callback_op). */
+static void callback_bad_fn(void *arg)
+{
+    (void)arg;
+    struct callback_register cb = { .type = CALLBACKTYPE_event, .address = 0 };
+    ck_assert_int_eq(HYPERVISOR_callback_op(CALLBACKOP_register, NULL), -EFAULT);
+    ck_assert_int_eq(HYPERVISOR_callback_op(CALLBACKOP_register, (void *)(uintptr_t)8), -EFAULT);
+    ck_assert_int_eq(HYPERVISOR_callback_op(99, &cb), -ENOSYS);
+    ck_assert_int_eq(HYPERVISOR_callback_op(-1, &cb), -ENOSYS);
+}
+
+START_TEST(test_callback_bad_args)
+{
+    struct xensim *sim = sim_with_guest(XENSIM_EVTCHN_2L_32, 1);
+    th_call(sim, 1, 0, callback_bad_fn, NULL);
+    free_checked(sim, 2);
+}
+END_TEST
+
 /* An idle vCPU is blocked: another domain's send runs its upcall there. */
 START_TEST(test_upcall_on_idle_vcpu)
 {
@@ -742,6 +821,8 @@ static Suite *delivery_suite(void)
     tcase_add_loop_test(t, test_upcall_points, 0, 2);
     tcase_add_loop_test(t, test_upcall_on_idle_vcpu, 0, 2);
     tcase_add_loop_test(t, test_ipi_between_vcpus, 0, 2);
+    tcase_add_loop_test(t, test_upcall_not_nested, 0, 2);
+    tcase_add_test(t, test_callback_bad_args);
     suite_add_tcase(s, t);
 
     t = tcase_create("hostdev");

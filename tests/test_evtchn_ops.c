@@ -290,6 +290,8 @@ static const struct row lifecycle_rows[] = {
     R(1, ALLOC,  SELF, SELF,    0,       5,      ST(1, 5, UNB, 1, X, 0, 0, 0)),
     /* remote_dom is not checked for existence; own numeric domid is fine */
     R(1, ALLOC,  1,    0x1234,  0,       6,      ST(1, 6, UNB, 0x1234, X, 0, 0, 0)),
+    R(1, ALLOC,  SELF, DOMID_XEN, 0,     7,      ST(1, 7, UNB, DOMID_XEN, X, 0, 0, 0)),
+    R(1, CLOSE,  7,    0,       0,       X,      ST(1, 7, CLOSED, X, X, 0, 0, 0)),
     /* lowest free port first, reused after close */
     R(1, CLOSE,  4,    0,       0,       X,      ST(1, 4, CLOSED, X, X, 0, 0, X)),
     R(1, ALLOC,  SELF, 2,       0,       4,      ST(1, 4, UNB, 2, X, 0, 0, 0)),
@@ -434,6 +436,13 @@ static const struct row virq_rows[] = {
     R(1, BVIRQ,  VIRQ_XENPMU, 1, 0,      7,      ST(1, 7, VIRQ, VIRQ_XENPMU, X, 1, X, X)),
     R(1, BVIRQ,  VIRQ_CONSOLE, 0, 0,     8,      ST(1, 8, VIRQ, VIRQ_CONSOLE, X, 0, X, X)),
     R(1, BVIRQ,  VIRQ_CONSOLE, 0, -EEXIST, X,    NOST),
+    /* unused and arch VIRQs are global on x86: vCPU 0 only */
+    R(1, BVIRQ,  5,    1,       -EINVAL, X,      NOST),
+    R(1, BVIRQ,  23,   1,       -EINVAL, X,      NOST),
+    R(1, BVIRQ,  5,    0,       0,       9,      ST(1, 9, VIRQ, 5, X, 0, X, X)),
+    R(1, BVIRQ,  23,   0,       0,       10,     ST(1, 10, VIRQ, 23, X, 0, X, X)),
+    R(1, CLOSE,  9,    0,       0,       X,      NOST),
+    R(1, CLOSE,  10,   0,       0,       X,      NOST),
     /* VIRQ ports cannot be sent on */
     R(1, SEND,   3,    0,       -EINVAL, X,      ST(1, 3, VIRQ, X, X, X, 0, X)),
     R(1, SEND,   8,    0,       -EINVAL, X,      NOST),
@@ -481,6 +490,19 @@ static const struct row ipi_vcpu_rows[] = {
     R(1, BIND,   SELF, 4,       0,       5,      NOST),
     R(1, BVCPU,  5,    1,       0,       X,      ST(1, 5, IDOM, 1, 4, 1, X, X)),
     R(1, BVCPU,  4,    1,       0,       X,      ST(1, 4, IDOM, 1, 5, 1, X, X)),
+    /* binding cannot take a VIRQ or IPI port */
+    R(1, BVIRQ,  VIRQ_DEBUG, 1, 0,       6,      ST(1, 6, VIRQ, VIRQ_DEBUG, X, 1, X, X)),
+    R(2, BIND,   1,    6,       -EINVAL, X,      ST(2, 3, CLOSED, X, X, X, X, X)),
+    R(2, BIND,   1,    3,       -EINVAL, X,      ST(1, 3, IPI, X, X, 1, X, X)),
+    R(1, BIND,   SELF, 3,       -EINVAL, X,      ST(1, 7, CLOSED, X, X, X, X, X)),
+    R(1, CLOSE,  6,    0,       0,       X,      NOST),
+    /* an unbound port keeps its notify vCPU when the peer binds */
+    R(1, ALLOC,  SELF, 2,       0,       6,      NOST),
+    R(1, BVCPU,  6,    1,       0,       X,      ST(1, 6, UNB, 2, X, 1, X, X)),
+    R(2, BIND,   1,    6,       0,       3,      ST(1, 6, IDOM, 2, 3, 1, 0, X)),
+    CHK(ST(2, 3, IDOM, 1, 6, 0, 1, X)),
+    R(2, CLOSE,  3,    0,       0,       X,      ST(1, 6, UNB, 2, X, 1, X, X)),
+    R(1, CLOSE,  6,    0,       0,       X,      NOST),
     /* the peer of a closed port keeps its notify vCPU */
     R(1, CLOSE,  5,    0,       0,       X,      ST(1, 4, UNB, 1, X, 1, X, X)),
     /* a freed port's notify vCPU goes back to 0 */
@@ -665,6 +687,47 @@ START_TEST(test_out_of_range_ports)
 }
 END_TEST
 
+/*
+ * Port validity grows a bucket at a time (§1.1): a port beyond every
+ * bucket allocated so far is not valid (-EINVAL) even though it is below
+ * the cap; once allocated, it stays valid after it is freed. A bucket holds
+ * at most 128 ports in Xen, so port 1000 of a fresh domain is not valid.
+ */
+START_TEST(test_port_validity_by_bucket)
+{
+    struct fix f;
+    fix_setup(&f);
+    evtchn_status_t st;
+    ck_assert_int_eq(ev_status(f.sim, 1, SELF, 1000, &st), -EINVAL);
+    ck_assert_int_eq(ev_status(f.sim, 0, 1, 1000, &st), -EINVAL);
+    ck_assert_int_eq(ev_unmask(f.sim, 1, 1000), -EINVAL);
+    ck_assert_int_eq(ev_close(f.sim, 1, 1000), -EINVAL);
+    ck_assert_int_eq(ev_send(f.sim, 1, 1000), -EINVAL);
+    ck_assert_int_eq(ev_bind_vcpu(f.sim, 1, 1000, 0), -EINVAL);
+    /* small ports share bucket 0 with port 0: valid, free */
+    ck_assert_int_eq(ev_status(f.sim, 1, SELF, 20, &st), 0);
+    ck_assert_uint_eq(st.status, EVTCHNSTAT_closed);
+    ck_assert_int_eq(ev_unmask(f.sim, 1, 20), 0);
+
+    struct fill fl;
+    th_call(f.sim, 1, 0, fill_fn, &fl);
+    ck_assert_int_eq(fl.last, 1023);
+    struct close_range c = { .from = 3, .to = 1023 };
+    th_call(f.sim, 1, 0, close_range_fn, &c);
+    ck_assert_int_eq(c.bad, 0);
+
+    ck_assert_int_eq(ev_status(f.sim, 1, SELF, 1000, &st), 0);
+    ck_assert_uint_eq(st.status, EVTCHNSTAT_closed);
+    ck_assert_int_eq(ev_unmask(f.sim, 1, 1000), 0);
+    ck_assert_int_eq(ev_close(f.sim, 1, 1000), -EINVAL);
+    ck_assert_int_eq(ev_send(f.sim, 1, 1000), -EINVAL);
+    ck_assert_int_eq(ev_bind_vcpu(f.sim, 1, 1000, 0), -EINVAL);
+    /* other domains' buckets did not grow */
+    ck_assert_int_eq(ev_status(f.sim, 2, SELF, 1000, &st), -EINVAL);
+    fix_teardown(&f);
+}
+END_TEST
+
 /* Domain ids no domain has, including Xen's reserved ones. */
 START_TEST(test_huge_domids)
 {
@@ -843,6 +906,7 @@ static Suite *ops_suite(void)
 
     t = tcase_create("bad_input");
     tcase_add_test(t, test_out_of_range_ports);
+    tcase_add_test(t, test_port_validity_by_bucket);
     tcase_add_test(t, test_huge_domids);
     tcase_add_test(t, test_efault);
     tcase_add_test(t, test_efault_on_copy_back);

@@ -253,6 +253,34 @@ START_TEST(strict_access_after_unmap_faults)
 }
 END_TEST
 
+/* Strict only: when the host mapping cannot be made (here: no room for a
+ * 2^27-frame maptrack window), the map fails at Xen's last step with
+ * GNTST_general_error and leaves nothing behind. */
+START_TEST(strict_host_map_fails)
+{
+    struct xensim *sim = th_sim_new();
+    domid_t a = th_domain(sim, "granter", false, XENSIM_GNTTAB_STRICT);
+    struct xensim_domain_config cfg = {
+        .name = "huge", .gnttab_mode = XENSIM_GNTTAB_STRICT, .max_maptrack_frames = 1u << 27,
+    };
+    domid_t b = th_domain_cfg(sim, &cfg);
+    struct gt_grant g = gt_grant(sim, a, b, false);
+    gnttab_map_grant_ref_t m[3];
+    for (int i = 0; i < 3; i++)
+        m[i] = (gnttab_map_grant_ref_t){ .flags = RW, .ref = (grant_ref_t)g.ref, .dom = a };
+    m[1].flags = GNTMAP_device_map;
+    ck_assert_int_eq(gt_op(sim, b, GNTTABOP_map_grant_ref, m, 3), 0);
+    ck_assert_int_eq(m[0].status, GNTST_general_error);
+    ck_assert_int_eq(m[1].status, GNTST_okay);
+    ck_assert_int_eq(m[2].status, GNTST_general_error);
+    ck_assert_uint_eq(gt_maptrack(sim, b), 1);
+    ck_assert_uint_eq(gt_pins(sim, a), 1);
+    ck_assert_int_eq(gt_unmap(sim, b, m[1].handle, 0, m[1].dev_bus_addr), GNTST_okay);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access);
+    th_sim_free_checked(sim);
+}
+END_TEST
+
 /* Fast mode trades protection for speed: the same write goes through. */
 START_TEST(fast_readonly_is_not_enforced)
 {
@@ -408,6 +436,57 @@ START_TEST(two_vcpus_storm)
 }
 END_TEST
 
+/* A granter that keeps rewriting its entry (here: toggling a cache bit)
+ * cannot keep the hypervisor spinning: every map ends, okay or
+ * GNTST_general_error, and nothing is left pinned. */
+struct flipper { grant_entry_v1_t *e; _Atomic bool stop; };
+
+static void *flip_thread(void *p)
+{
+    struct flipper *fl = p;
+    while (!atomic_load(&fl->stop))
+        __atomic_fetch_xor(&fl->e->flags, GTF_PWT, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+struct unstable_run { domid_t a; grant_ref_t ref; int ok, failed; };
+
+static void unstable_fn(void *p)
+{
+    struct unstable_run *r = p;
+    for (int i = 0; i < 3000; i++) {
+        gnttab_map_grant_ref_t m = { .flags = RW, .ref = r->ref, .dom = r->a };
+        ck_assert_int_eq(HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, &m, 1), 0);
+        if (m.status != GNTST_okay) {
+            ck_assert_int_eq(m.status, GNTST_general_error);
+            r->failed++;
+            continue;
+        }
+        r->ok++;
+        gnttab_unmap_grant_ref_t u = { .host_addr = m.host_addr, .handle = m.handle };
+        ck_assert_int_eq(HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &u, 1), 0);
+        ck_assert_int_eq(u.status, GNTST_okay);
+    }
+}
+
+START_TEST(unstable_entry_is_bounded)
+{
+    struct gt_fix f = gt_fix_new(GT_MODE);
+    struct gt_grant g = gt_grant(f.sim, f.a, f.b, false);
+    struct flipper fl = { .e = &g.ents[g.ref] };
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, flip_thread, &fl), 0);
+    struct unstable_run r = { .a = f.a, .ref = (grant_ref_t)g.ref };
+    th_call(f.sim, f.b, 0, unstable_fn, &r);
+    atomic_store(&fl.stop, true);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(r.ok + r.failed, 3000);
+    ck_assert_uint_eq(gt_pins(f.sim, f.a), 0);
+    ck_assert_int_eq(gt_flags(&g) & (GTF_reading | GTF_writing), 0);
+    th_sim_free_checked(f.sim);
+}
+END_TEST
+
 static Suite *life_suite(void)
 {
     Suite *s = suite_create("gnttab_life");
@@ -424,11 +503,13 @@ static Suite *life_suite(void)
     tc = tcase_create("faults");
     tcase_add_test(tc, strict_write_to_readonly_faults);
     tcase_add_test(tc, strict_access_after_unmap_faults);
+    tcase_add_test(tc, strict_host_map_fails);
     tcase_add_test(tc, fast_readonly_is_not_enforced);
     suite_add_tcase(s, tc);
     tc = tcase_create("race");
     tcase_add_loop_test(tc, revoke_races_map, 0, 2);
     tcase_add_loop_test(tc, two_vcpus_storm, 0, 2);
+    tcase_add_loop_test(tc, unstable_entry_is_bounded, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -233,6 +233,109 @@ START_TEST(test_poll_wakes_on_masked_port)
 }
 END_TEST
 
+/*
+ * Poll and upcalls. With the upcall mask clear and an upcall already
+ * pending, poll returns at once (Xen checks local_events_need_delivery()
+ * first); an unmasked event arriving during the poll kicks the vCPU out of
+ * it and its upcall runs (§1.5: mark-events-pending kicks the vCPU).
+ */
+static _Atomic unsigned int sched_upcalls;
+
+static void ack_handler(evtchn_port_t port, void *arg)
+{
+    (void)arg;
+    g_set_pending(port, false);
+}
+
+static void sched_upcall(void)
+{
+    xensim_evtchn_scan(ack_handler, NULL);
+    atomic_fetch_add(&sched_upcalls, 1);
+}
+
+static void poll_upcall_pending_fn(void *arg)
+{
+    (void)arg;
+    xensim_guest_irq_disable();
+    long p = xensim_evtchn_bind_ipi(0);
+    long r = xensim_evtchn_bind_ipi(0);
+    ck_assert_int_gt(p, 0);
+    ck_assert_int_gt(r, 0);
+    evtchn_port_t port = (evtchn_port_t)p;
+    g_set_mask(port, true);
+    ck_assert_int_eq(xensim_evtchn_send((evtchn_port_t)r), 0);
+    ck_assert_uint_eq(g_upcall_pending(0), 1);
+    /* no handler registered: the upcall stays pending with the mask clear */
+    xensim_guest_irq_enable();
+    uint64_t deadline = xensim_guest_system_time() + 3000ull * 1000 * 1000;
+    ck_assert_int_eq(poll_ports(&port, 1, deadline), 0);
+    ck_assert_msg(xensim_guest_system_time() < deadline,
+                  "poll slept with an upcall pending and unmasked");
+    xensim_guest_irq_disable();
+    g_set_mask(port, false);
+    g_set_pending((evtchn_port_t)r, false);
+    g_set_sel(0, 0);
+    g_set_upcall_pending(0, 0);
+    ck_assert_int_eq(xensim_evtchn_close(port), 0);
+    ck_assert_int_eq(xensim_evtchn_close((evtchn_port_t)r), 0);
+}
+
+START_TEST(test_poll_returns_for_pending_upcall)
+{
+    struct xensim *sim = sim_with_guests(1);
+    th_call(sim, 1, 0, poll_upcall_pending_fn, NULL);
+    free_checked(sim, 3);
+}
+END_TEST
+
+struct poll_kick_arg {
+    evtchn_port_t masked, live;
+    _Atomic int ready;
+    long rc;
+    unsigned int upcalls;
+    bool timed_out;
+};
+
+static void poll_kick_fn(void *p)
+{
+    struct poll_kick_arg *a = p;
+    ck_assert_int_eq(g_register_upcall(sched_upcall), 0);
+    xensim_guest_irq_disable();
+    g_set_mask(a->masked, true);
+    xensim_guest_irq_enable();
+    atomic_store(&a->ready, 1);
+    /* the deadline only turns a missed kick into a failure, not a hang */
+    uint64_t deadline = xensim_guest_system_time() + 5000ull * 1000 * 1000;
+    a->rc = poll_ports(&a->masked, 1, deadline);
+    a->upcalls = atomic_load(&sched_upcalls);
+    a->timed_out = xensim_guest_system_time() >= deadline;
+    xensim_guest_irq_disable();
+    g_set_mask(a->masked, false);
+}
+
+START_TEST(test_poll_kicked_by_upcall)
+{
+    struct xensim *sim = sim_with_guests(1);
+    struct poll_kick_arg a;
+    memset(&a, 0, sizeof(a));
+    evtchn_port_t q1, q2;
+    make_pair(sim, &a.masked, &q1);
+    make_pair(sim, &a.live, &q2);
+    struct async_call c = { .sim = sim, .dom = 1, .fn = poll_kick_fn, .arg = &a };
+    async_start(&c);
+    EV_WAIT_FOR(atomic_load(&a.ready));
+    ck_assert_int_eq(ev_send(sim, 2, q2), 0);
+    async_join(&c);
+    ck_assert_int_eq(a.rc, 0);
+    ck_assert_msg(!a.timed_out, "an upcall during SCHEDOP_poll did not kick the vCPU out of it");
+    ck_assert_uint_ge(a.upcalls, 1);
+    ck_assert(!ev_is_pending(sim, 1, a.masked));
+    drop_pair(sim, a.masked, q1);
+    drop_pair(sim, a.live, q2);
+    free_checked(sim, 3);
+}
+END_TEST
+
 /* Poll with an absolute timeout returns 0 once it passes. */
 static void poll_timeout_fn(void *arg)
 {
@@ -245,6 +348,18 @@ static void poll_timeout_fn(void *arg)
     ck_assert_int_eq(poll_ports(&port, 1, deadline), 0);
     ck_assert(!g_pending(port));
     ck_assert_msg(xensim_guest_system_time() >= deadline, "poll returned before its timeout with nothing pending");
+
+    /* another port pending (upcalls masked) does not end a one-port poll */
+    long o = xensim_evtchn_bind_ipi(0);
+    ck_assert_int_gt(o, 0);
+    ck_assert_int_eq(xensim_evtchn_send((evtchn_port_t)o), 0);
+    deadline = xensim_guest_system_time() + 20 * 1000 * 1000;
+    ck_assert_int_eq(poll_ports(&port, 1, deadline), 0);
+    ck_assert(!g_pending(port));
+    ck_assert_msg(xensim_guest_system_time() >= deadline, "poll on one port returned for another one");
+    ck_assert_int_eq(xensim_evtchn_close((evtchn_port_t)o), 0);
+    g_set_sel(0, 0);
+    g_set_upcall_pending(0, 0);
     /* a timeout already in the past */
     ck_assert_int_eq(poll_ports(&port, 1, 1), 0);
     ck_assert_int_eq(xensim_evtchn_close(port), 0);
@@ -453,11 +568,17 @@ START_TEST(test_shutdown_reasons)
     evtchn_port_t ep = (evtchn_port_t)e;
     ev_set_mask(sim, 0, ep, true);
 
+    /* Any domain may bind a global VIRQ (4.17), but Xen only delivers it
+     * to its handler, the hardware domain (§1.4, §1.7). */
+    domid_t watcher = th_domain(sim, "watcher", false, XENSIM_GNTTAB_STRICT);
+    long we = ev_bind_virq(sim, watcher, VIRQ_DOM_EXC, 0);
+    ck_assert_int_eq(we, 3);
+
     struct xensim_domain_config cfg = {
         .name = "quitter", .entry = shutdown_entry, .entry_arg = (void *)(uintptr_t)reason,
     };
     int d = xensim_domain_create(sim, &cfg);
-    ck_assert_int_eq(d, 1);
+    ck_assert_int_eq(d, 2);
     ck_assert(!ev_is_pending(sim, 0, ep));
     ck_assert_int_eq(xensim_domain_unpause(sim, (domid_t)d), 0);
     ck_assert_int_eq(xensim_domain_wait_shutdown(sim, (domid_t)d), (int)reason);
@@ -467,6 +588,12 @@ START_TEST(test_shutdown_reasons)
     ck_assert_int_eq(info.state, XENSIM_DOMAIN_SHUTDOWN);
     ck_assert_uint_eq(info.shutdown_reason, reason);
     th_call(sim, 0, 0, poll_one_fn, &ep);
+    ck_assert_msg(!ev_is_pending(sim, watcher, (evtchn_port_t)we),
+                  "VIRQ_DOM_EXC reached a domain that is not its handler");
+    /* shutting down is not dying: its ports stay until destroy */
+    evtchn_status_t st;
+    ck_assert_int_eq(ev_state(sim, (domid_t)d, 1, &st), EVTCHNSTAT_unbound);
+    ck_assert_uint_eq(st.u.unbound.dom, 0);
 
     /* a shut-down domain is not dying: the toolstack may still allocate
      * (the port goes with the domain) */
@@ -476,7 +603,8 @@ START_TEST(test_shutdown_reasons)
     ck_assert_int_eq(xensim_domain_destroy(sim, (domid_t)d), 0);
     ck_assert_int_eq(atomic_load(&after_shutdown), 0);
     ck_assert_int_eq(ev_close(sim, 0, ep), 0);
-    free_checked(sim, 1);
+    ck_assert_int_eq(ev_close(sim, watcher, (evtchn_port_t)we), 0);
+    free_checked(sim, 2);
 }
 END_TEST
 
@@ -491,6 +619,8 @@ static Suite *sched_suite(void)
     tcase_add_test(t, test_poll_wakes_on_masked_port);
     tcase_add_test(t, test_poll_timeout);
     tcase_add_test(t, test_poll_bad_args);
+    tcase_add_test(t, test_poll_returns_for_pending_upcall);
+    tcase_add_test(t, test_poll_kicked_by_upcall);
     suite_add_tcase(s, t);
 
     t = tcase_create("timer");

@@ -4,3 +4,9 @@ TESTS += tests/test_xenbus
 tests_test_xenbus_SOURCES = tests/test_xenbus.c tests/test_xenbus_helpers.c tests/test_xenbus_helpers.h
 tests_test_xenbus_LDADD = $(TEST_LIBS)
 tests_test_xenbus_CFLAGS = $(TEST_CFLAGS_ALL)
+
+check_PROGRAMS += tests/test_xenbus_dev
+TESTS += tests/test_xenbus_dev
+tests_test_xenbus_dev_SOURCES = tests/test_xenbus_dev.c tests/test_xenbus_helpers.c tests/test_xenbus_helpers.h
+tests_test_xenbus_dev_LDADD = $(TEST_LIBS)
+tests_test_xenbus_dev_CFLAGS = $(TEST_CFLAGS_ALL)

@@ -152,16 +152,20 @@ struct blkfront_io {
     uint32_t nr_sectors;                /* <= blkfront_max_sectors() for R/W */
     void *buf;
     /* Called once, in upcall context or from blkfront_disconnect(). It may
-     * submit more I/O (which then fails with -EAGAIN rather than wait). */
+     * submit io or others again (-EAGAIN when the ring is full: no waiting
+     * in upcall context). */
     void (*done)(struct blkfront_io *io);
     void *arg;
     int status;                         /* 0, -EIO, -EOPNOTSUPP, -ENOTCONN */
-    bool completed;                     /* set (release) after done() */
+    bool completed;                     /* set (release) just before done() */
     /* Private to blkfront. */
     struct blkfront_io *next_;
 };
 
 int blkfront_create(const struct blkfront_config *cfg, struct blkfront **out);
+/* While disconnected: the next setup talks to this back end domain (a
+ * reconnect after the old one died). -EISCONN otherwise. */
+int blkfront_set_backend(struct blkfront *fe, domid_t backend_domid);
 /*
  * Guest code in the front end's domain: negotiates with what the back end
  * advertised (order, queues, indirect, persistent), grants the ring pages,

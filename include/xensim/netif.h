@@ -8,6 +8,11 @@
  * The two halves meet through the keys of §6.2, the ones XenStore carries
  * under device/vif/<n>/ and backend/vif/<domid>/<n>/. The xenbus "vif"
  * driver writes and reads them; tests may hand them over directly.
+ *
+ * A vCPU can re-enter driver code on its own stack (a domain call arriving
+ * at a hypercall exit inside the driver's interrupt handler). Functions
+ * that find their driver busy on the same vCPU return -EBUSY without doing
+ * anything: return from the call and call again later.
  */
 #ifndef XENSIM_NETIF_H
 #define XENSIM_NETIF_H
@@ -97,8 +102,37 @@ unsigned int xensim_netfront_tx_inflight(struct xensim_netfront *nf);
 bool xensim_netfront_connected(struct xensim_netfront *nf);
 void xensim_netfront_stats(struct xensim_netfront *nf, struct xensim_netfront_stats *st);
 void xensim_netfront_mac(const struct xensim_netfront *nf, uint8_t mac[XENSIM_ETH_ALEN]);
-/* Unbinds, closes the port, revokes every grant, frees every page. */
-void xensim_netfront_destroy(struct xensim_netfront *nf);
+/* Unbinds, closes the port, revokes every grant, frees every page. A page
+ * whose grant the back end still holds is leaked rather than reused. After
+ * the guest's domain died, a host thread may call it to free host memory. */
+int xensim_netfront_destroy(struct xensim_netfront *nf);
+
+/*
+ * A tiny IPv4 host for guests on a netfront: it answers ARP requests for
+ * its address and ICMP echo requests, learns its peer from ARP, and pings.
+ * xensim_inet_input has the rx callback's shape: pass the struct as rx_arg.
+ * Addresses are in network byte order.
+ */
+struct xensim_inet {
+    uint8_t mac[XENSIM_ETH_ALEN];
+    uint32_t ip;
+    /* Learned and counted by xensim_inet_input: */
+    bool peer_known;
+    uint8_t peer_mac[XENSIM_ETH_ALEN];
+    uint32_t peer_ip;
+    unsigned int arp_replies_sent, echo_replies_sent;
+    unsigned int echo_replies_received, bad_checksums, other_frames;
+    uint16_t last_echo_id, last_echo_seq;
+};
+
+void xensim_inet_input(struct xensim_netfront *nf, const uint8_t *frame, size_t len, void *arg);
+/* Broadcasts "who has target_ip". */
+int xensim_inet_arp_request(struct xensim_netfront *nf, struct xensim_inet *in, uint32_t target_ip);
+/* An echo request with payload_len bytes to the learned peer. */
+int xensim_inet_ping(struct xensim_netfront *nf, struct xensim_inet *in, uint16_t id,
+                     uint16_t seq, size_t payload_len);
+/* The Internet checksum (RFC 1071) of len bytes, in network byte order. */
+uint16_t xensim_inet_checksum(const void *data, size_t len);
 
 /* Netback and the switch joining its vifs. */
 struct xensim_netback;
@@ -123,8 +157,7 @@ void xensim_netback_features(const struct xensim_netback *nb,
                              struct xensim_netif_back_features *bf);
 /* Maps the front's rings, binds its event channel on this vCPU and joins
  * the vif to the switch. -EOPNOTSUPP without request-rx-copy, -EEXIST for
- * a (domid, handle) already connected, -EAGAIN if called from inside the
- * back end's own interrupt handler. */
+ * a (domid, handle) already connected. */
 int xensim_netback_connect(struct xensim_netback *nb, domid_t front, unsigned int handle,
                            const struct xensim_netif_front_keys *keys);
 /* Tears the vif down (unmap, unbind, close) and forgets it. */
@@ -132,7 +165,7 @@ int xensim_netback_disconnect(struct xensim_netback *nb, domid_t front, unsigned
 /* Disconnects every vif whose front end's event channel is gone (its domain
  * died or closed it); returns how many. The xenbus driver calls this on
  * @releaseDomain; a failed copy to a dead domain triggers it too. */
-unsigned int xensim_netback_reap(struct xensim_netback *nb);
+int xensim_netback_reap(struct xensim_netback *nb);
 /* -ENOENT if (domid, handle) is unknown. A vif disconnected for a protocol
  * error stays listed (connected = false) until disconnected explicitly. */
 int xensim_netback_vif_stats(struct xensim_netback *nb, domid_t front, unsigned int handle,
@@ -143,8 +176,27 @@ int xensim_netback_mac_lookup(struct xensim_netback *nb, const uint8_t mac[XENSI
 /* Starts (path) or stops (NULL) the capture, libpcap format, Ethernet. */
 int xensim_netback_pcap(struct xensim_netback *nb, const char *path);
 /* Vifs currently connected. */
-unsigned int xensim_netback_nr_vifs(struct xensim_netback *nb);
-void xensim_netback_destroy(struct xensim_netback *nb);
+int xensim_netback_nr_vifs(struct xensim_netback *nb);
+/* Disconnects every vif and frees everything. After the back end's domain
+ * died, a host thread may call it to free what is left in host memory. */
+int xensim_netback_destroy(struct xensim_netback *nb);
+
+/*
+ * The "vif" device type for the xenbus split-driver framework
+ * (<xensim/xenbus.h>), with the keys of spec 6.2. Register the back end
+ * driver on a vCPU of the back end's domain after attaching its switch,
+ * the front end driver on a vCPU of each guest after setting its config.
+ * The front end reads the toolstack's "mac" key.
+ */
+struct xenbus_driver;
+extern const struct xenbus_driver xensim_vif_front, xensim_vif_back;
+/* The switch the calling domain's "vif" back ends join (NULL detaches). */
+int xensim_vif_back_attach(struct xensim_netback *nb);
+/* The template for the calling domain's "vif" front ends: everything but
+ * backend and mac, which come from XenStore. */
+int xensim_vif_front_config(const struct xensim_netfront_config *cfg);
+/* The connected netfront of device devid in the calling domain, or NULL. */
+struct xensim_netfront *xensim_vif_front_find(unsigned int devid);
 
 #ifdef __cplusplus
 }

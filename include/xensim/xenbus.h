@@ -105,6 +105,8 @@ struct xenbus_stats {
     unsigned int transactions;    /* started, not ended */
     unsigned int events_queued;   /* received, not yet dispatched */
     bool broken;                  /* the ring gave -EIO */
+    unsigned int devices;         /* framework devices, both ends */
+    unsigned int deferred_grants; /* ring pages still mapped by a peer, not yet freed */
 };
 int xenbus_get_stats(struct xenbus_stats *st);
 
@@ -155,10 +157,13 @@ struct xenbus_driver {
     int (*connect)(struct xenbus_device *dev);
     /* Before the rings and port go: no ring access after this returns. */
     void (*disconnect)(struct xenbus_device *dev);
-    /* The device is going away: free dev->priv. */
+    /* The device is going away: free dev->priv. Also called when the
+     * domain itself dies, with no vCPU (hypercalls then fail). */
     void (*remove)(struct xenbus_device *dev);
     /* An event on the device's port, in upcall context (events masked). */
     void (*handle_event)(struct xenbus_device *dev);
+    /* Optional: this end just wrote state s (tracing, tests). */
+    void (*state_changed)(struct xenbus_device *dev, enum xenbus_state s);
 };
 
 struct xenbus_device {
@@ -178,6 +183,7 @@ struct xenbus_device {
     xen_pfn_t pfns_[XENBUS_MAX_RINGS][1u << XENBUS_MAX_RING_ORDER];
     grant_handle_t handles_[XENBUS_MAX_RINGS][1u << XENBUS_MAX_RING_ORDER];
     void *maps_[XENBUS_MAX_RINGS][1u << XENBUS_MAX_RING_ORDER];
+    evtchn_port_t remote_port_;
     struct xenbus_watch otherend_watch_;
     char otherend_state_path_[XENBUS_PATH_MAX + 8];
     struct xenbus_device *next_;
@@ -197,8 +203,6 @@ int xenbus_switch_state(struct xenbus_device *dev, enum xenbus_state s);
  * end's domain; front end: pass DOMID_SELF. */
 struct xenbus_device *xenbus_device_find(const struct xenbus_driver *drv, domid_t frontid,
                                          unsigned int devid);
-/* Devices of this domain's registered drivers, both ends. */
-unsigned int xenbus_device_count(void);
 
 /* Transport helpers for drivers with nr_rings == 0. */
 int xenbus_grant_ring(domid_t otherend, void *const *pages, unsigned int nr, grant_ref_t *refs);

@@ -59,3 +59,7 @@ tests_xenstore_test_xs_sim_SOURCES = tests/xenstore/test_xs_sim.c tests/xenstore
 	tests/xenstore/xs_guest_ring.h
 tests_xenstore_test_xs_sim_CFLAGS = $(XS_TEST_CFLAGS)
 tests_xenstore_test_xs_sim_LDADD = libxensim.la $(CHECK_LIBS) $(URCU_LIBS) $(PTHREAD_LIBS)
+BENCHES += bench/xs_ring
+bench_xs_ring_SOURCES = bench/xs_ring.c
+bench_xs_ring_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/xenstore
+bench_xs_ring_LDADD = libxensim.la $(BENCH_LDADD) $(URCU_LIBS)

@@ -186,6 +186,10 @@ struct xs_daemon *xs_daemon_create(const struct xs_daemon_config *cfg)
     CDS_INIT_LIST_HEAD(&xs->socks);
     for (unsigned int i = 0; i < XS_NR_DOMIDS; i++)
         xs->target[i] = DOMID_INVALID;
+    for (int i = 0; i < 2; i++) {
+        xs->special_perms[i][0] = p;
+        xs->special_nperms[i] = 1;
+    }
     xs_tree_init(&xs->tree);
     /* C xenstored's initial tree. */
     XS_CHECK(pthread_mutex_lock(&xs->lock));
@@ -276,10 +280,43 @@ static void service_rings(struct xs_daemon *xs, bool events)
         }
     }
     /* Output queued by other connections, and input stalled on a full
-     * reply queue, need another look. Rings only change on this thread. */
+     * reply queue, need another look. A request may release a domain
+     * meanwhile: its ring is then only stopped (see retire()). */
+    struct xs_ring **rings;
+    unsigned int n = 0;
+
+    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    rings = xs_alloc((xs->nr_domains + 1) * sizeof(*rings));
     cds_list_for_each_entry(d, &xs->domains, link)
         if (d->ring)
-            xs_ring_service(d->ring);
+            rings[n++] = d->ring;
+    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    for (unsigned int i = 0; i < n; i++)
+        xs_ring_service(rings[i]);
+    free(rings);
+}
+
+/* A released domain's ring goes at the end of the loop's round, since
+ * the request that released it may be running on it. */
+static void retire(struct xs_daemon *xs, struct xs_ring *r)
+{
+    if (!xs->servicing) {
+        xs_ring_free(r);
+        return;
+    }
+    xs_ring_stop(r);
+    xs->graveyard = realloc(xs->graveyard, (xs->nr_graveyard + 1) * sizeof(*xs->graveyard));
+    XS_CHECK(!xs->graveyard);
+    xs->graveyard[xs->nr_graveyard++] = r;
+}
+
+static void bury(struct xs_daemon *xs)
+{
+    for (unsigned int i = 0; i < xs->nr_graveyard; i++)
+        xs_ring_free(xs->graveyard[i]);
+    free(xs->graveyard);
+    xs->graveyard = NULL;
+    xs->nr_graveyard = 0;
 }
 
 static void *loop(void *arg)
@@ -294,6 +331,7 @@ static void *loop(void *arg)
         bool ring_events = false;
         struct xs_sock_entry *e, *tmp;
 
+        xs->servicing = true;
         for (int i = 0; i < n; i++) {
             uint64_t tag = evs[i].data.u64;
 
@@ -330,6 +368,8 @@ static void *loop(void *arg)
                 XS_CHECK(epoll_ctl(xs->epfd, EPOLL_CTL_MOD, xs_sock_fd(e->s), &ev));
             }
         }
+        xs->servicing = false;
+        bury(xs);
     }
     run_calls(xs);
     return NULL;
@@ -529,7 +569,7 @@ static void release_on_loop(struct xs_daemon *xs, void *arg)
         return;
     }
     if (d->ring)
-        xs_ring_free(d->ring);
+        retire(xs, d->ring);
     free(d);
     cleanup_nodes(xs, a->domid);
     XS_CHECK(pthread_mutex_lock(&xs->lock));

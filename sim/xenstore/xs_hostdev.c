@@ -1,7 +1,8 @@
 /*
  * The daemon's hypervisor binding: struct xs_ring_ops over dom0's
- * evtchn and gntdev handles (<xensim/hostdev.h>), and the simulator hooks
- * that introduce a domain at build and release it at death.
+ * evtchn and gntdev handles (<xensim/hostdev.h>), VIRQ_DOM_EXC for
+ * shutdowns, and the simulator hooks that introduce a domain at build
+ * and release it at death.
  */
 #include "config.h"
 
@@ -12,8 +13,10 @@
 #include "xenstore/xs_daemon.h"
 
 struct xs_hostdev {
+    struct xensim *sim;
     struct xensim_evtchn_dev *ev;
     struct xensim_gnttab_dev *gt;
+    long virq_port;                      /* VIRQ_DOM_EXC, as C xenstored binds */
 };
 
 static void *hd_map(void *ctx, domid_t domid, unsigned long gfn)
@@ -53,9 +56,28 @@ static int hd_fd(void *ctx)
     return xensim_evtchn_dev_fd(((struct xs_hostdev *)ctx)->ev);
 }
 
+/* Some domain changed state: tell the daemon about those now shut down
+ * (it fires @releaseDomain once for each). */
+static void dom_exc(struct xs_hostdev *hd)
+{
+    struct xensim_domain_info info[64];
+    int n = xensim_domain_list(hd->sim, info, 64);
+
+    for (int i = 0; i < n && i < 64; i++)
+        if (info[i].state == XENSIM_DOMAIN_SHUTDOWN && hd->sim->xs)
+            xs_daemon_domain_shutdown(hd->sim->xs, info[i].domid);
+}
+
 static long hd_pending(void *ctx)
 {
-    return xensim_evtchn_dev_pending(((struct xs_hostdev *)ctx)->ev);
+    struct xs_hostdev *hd = ctx;
+    long port;
+
+    while ((port = xensim_evtchn_dev_pending(hd->ev)) == hd->virq_port && port > 0) {
+        dom_exc(hd);
+        xensim_evtchn_dev_unmask(hd->ev, port);
+    }
+    return port;
 }
 
 static void hd_unmask(void *ctx, uint32_t port)
@@ -74,9 +96,11 @@ struct xs_hostdev *xs_hostdev_open(struct xensim *sim)
 
     if (!hd)
         return NULL;
+    hd->sim = sim;
     hd->ev = xensim_evtchn_dev_open(sim, 0);
     hd->gt = xensim_gnttab_dev_open(sim, 0);
-    if (!hd->ev || !hd->gt) {
+    hd->virq_port = hd->ev ? xensim_evtchn_dev_bind_virq(hd->ev, VIRQ_DOM_EXC) : -1;
+    if (!hd->ev || !hd->gt || hd->virq_port < 0) {
         xs_hostdev_close(hd);
         return NULL;
     }

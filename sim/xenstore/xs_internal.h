@@ -22,6 +22,7 @@
 
 #define XS_PATH_BUF (XENSTORE_ABS_PATH_MAX + 1)
 #define XS_NR_DOMIDS DOMID_FIRST_RESERVED
+#define XS_MAX_PERMS 64                  /* entries per node, privileged or not */
 
 void xs_die(const char *file, int line, const char *what);
 #define XS_CHECK(x) do { if (x) xs_die(__FILE__, __LINE__, #x); } while (0)
@@ -177,6 +178,8 @@ void xs_watch_drop_conn(struct xs_conn *c);          /* under the store lock */
 void xs_watch_fire(struct xs_daemon *xs, const char *path, bool rm,
                    const struct xs_permissions *p, unsigned int np);
 void xs_watch_fire_special(struct xs_daemon *xs, const char *name, domid_t domid);
+/* Index into xs->special_perms for "@introduceDomain" / "@releaseDomain". */
+int xs_special_index(const char *name);
 
 /* Connections (xs_conn.c). */
 struct xs_msg {
@@ -259,9 +262,9 @@ struct xs_ring;
 struct xs_ring *xs_ring_new(struct xs_daemon *xs, domid_t domid, unsigned long gfn,
                             uint32_t port, int *err);
 void xs_ring_free(struct xs_ring *r);
+void xs_ring_stop(struct xs_ring *r);    /* serve it no more */
 void xs_ring_service(struct xs_ring *r);
 uint32_t xs_ring_local_port(const struct xs_ring *r);
-struct xs_conn *xs_ring_conn(struct xs_ring *r);
 
 /* Socket transport (xs_socket.c), on the loop thread. */
 int xs_socket_listen(const char *path);
@@ -284,6 +287,10 @@ struct xs_daemon {
     struct cds_list_head domains;
     unsigned long nr_watches, nr_txs, nr_conns, nr_domains;
     domid_t target[XS_NR_DOMIDS];        /* DOMID_INVALID: none */
+    /* Who hears @introduceDomain [0] and @releaseDomain [1] besides the
+     * privileged: set with SET_PERMS on the special path. */
+    unsigned int special_nperms[2];
+    struct xs_permissions special_perms[2][XS_MAX_PERMS];
     /* the loop */
     pthread_t thread;
     bool running;
@@ -293,6 +300,9 @@ struct xs_daemon {
     pthread_mutex_t call_lock;           /* guards calls */
     pthread_cond_t call_cond;
     struct loop_call *calls;             /* work for the loop thread */
+    bool servicing;                      /* loop thread: inside a round */
+    unsigned int nr_graveyard;
+    struct xs_ring **graveyard;          /* released during the round */
 };
 
 struct xs_domain *xs_domain_find(struct xs_daemon *xs, domid_t domid);

@@ -170,9 +170,13 @@ static int do_get_perms(struct req *r)
     if (err)
         return err;
     if (path[0] == '@') {
-        static const struct xs_permissions special = { 0, XS_PERM_NONE };
+        struct xs_daemon *xs = r->c->xs;
+        int i = xs_special_index(path);
 
-        xs_conn_reply(r->c, r->hdr, XS_GET_PERMS, out, xs_perms_format(&special, 1, out, sizeof(out)));
+        XS_CHECK(pthread_mutex_lock(&xs->lock));
+        err = xs_perms_format(xs->special_perms[i], xs->special_nperms[i], out, sizeof(out));
+        XS_CHECK(pthread_mutex_unlock(&xs->lock));
+        xs_conn_reply(r->c, r->hdr, XS_GET_PERMS, out, err);
         return 0;
     }
     urcu_memb_read_lock();
@@ -356,7 +360,7 @@ static int do_rm(struct req *r)
 static int do_set_perms(struct req *r)
 {
     char path[XS_PATH_BUF];
-    struct xs_permissions p[64];
+    struct xs_permissions p[XS_MAX_PERMS];
     struct write_args a = { .path = path, .perms = p };
     size_t plen;
     int err;
@@ -367,12 +371,19 @@ static int do_set_perms(struct req *r)
     if (err)
         return err;
     plen = strlen(r->argv[0]) + 1;
-    err = xs_perms_parse(r->body + plen, r->hdr->len - plen, p, 64, &a.nperms);
+    err = xs_perms_parse(r->body + plen, r->hdr->len - plen, p, XS_MAX_PERMS, &a.nperms);
     if (err)
         return err == -ENOSPC && !xs_quota_exempt(r->c) ? -ENOSPC : -EINVAL;
     if (path[0] == '@') {
+        struct xs_daemon *xs = r->c->xs;
+        int i = xs_special_index(path);
+
         if (!r->c->privileged)
             return -EACCES;
+        XS_CHECK(pthread_mutex_lock(&xs->lock));
+        memcpy(xs->special_perms[i], p, a.nperms * sizeof(p[0]));
+        xs->special_nperms[i] = a.nperms;
+        XS_CHECK(pthread_mutex_unlock(&xs->lock));
     } else {
         err = change(r, set_perms_fn, &a);
     }

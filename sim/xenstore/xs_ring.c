@@ -65,14 +65,14 @@ void xs_ring_free(struct xs_ring *r)
     free(r);
 }
 
+void xs_ring_stop(struct xs_ring *r)
+{
+    r->broken = true;
+}
+
 uint32_t xs_ring_local_port(const struct xs_ring *r)
 {
     return r->local_port;
-}
-
-struct xs_conn *xs_ring_conn(struct xs_ring *r)
-{
-    return r->conn;
 }
 
 /* The guest broke the protocol: say why on the page and stop serving it. */

@@ -107,12 +107,19 @@ void xs_watch_fire(struct xs_daemon *xs, const char *path, bool rm,
     }
 }
 
+int xs_special_index(const char *name)
+{
+    return strcmp(name, "@introduceDomain") ? 1 : 0;
+}
+
 void xs_watch_fire_special(struct xs_daemon *xs, const char *name, domid_t domid)
 {
+    int i = xs_special_index(name);
     struct xs_watch *w;
 
     (void)domid;
     cds_list_for_each_entry(w, &xs->watches, all_link)
-        if (!strcmp(w->path, name) && w->conn->privileged)
+        if (!strcmp(w->path, name) &&
+            xs_perm_for(w->conn, xs->special_perms[i], xs->special_nperms[i]) & XS_PERM_READ)
             xs_conn_event(w->conn, name, w->token);
 }

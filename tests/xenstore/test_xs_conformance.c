@@ -90,6 +90,8 @@ static const struct row basic[] = {
     { 0, 0, XS_GET_PERMS, P("/nope\0"), ERR("ENOENT"), 0 },
     { 0, 0, XS_GET_PERMS, P("@releaseDomain\0"), R(XS_GET_PERMS, "n0\0"), 0 },
     { 0, 0, XS_SET_PERMS, P("@releaseDomain\0n0\0r1\0"), OK(XS_SET_PERMS), 0 },
+    { 0, 0, XS_GET_PERMS, P("@releaseDomain\0"), R(XS_GET_PERMS, "n0\0r1\0"), 0 },
+    { 0, 0, XS_GET_PERMS, P("@introduceDomain\0"), R(XS_GET_PERMS, "n0\0"), 0 },
     { 1, 0, XS_SET_PERMS, P("@releaseDomain\0n0\0"), ERR("EACCES"), 0 },
     /* Directory pages: generation, children from a byte offset, and an
      * extra NUL on the last page. */
@@ -254,6 +256,15 @@ static const struct row watches[] = {
     EVENT(0, "@releaseDomain\0r\0"),
     NOEVENT(0),
     NOEVENT(1),
+    /* ...unless given read access on the special node. */
+    { 0, 0, XS_SET_PERMS, P("@releaseDomain\0n0\0r1\0"), OK(XS_SET_PERMS), 0 },
+    { 1, 0, XS_GET_PERMS, P("@releaseDomain\0"), R(XS_GET_PERMS, "n0\0r1\0"), 0 },
+    { 0, 0, XS_INTRODUCE, P("9\0" "100\0" "5\0"), OK(XS_INTRODUCE), 0 },
+    EVENT(0, "@introduceDomain\0i\0"),
+    { 0, 0, XS_RELEASE, P("9\0"), OK(XS_RELEASE), 0 },
+    EVENT(0, "@releaseDomain\0r\0"),
+    EVENT(1, "@releaseDomain\0r1\0"),
+    NOEVENT(2),
     { 0, 0, XS_UNWATCH, P("@introduceDomain\0i\0"), OK(XS_UNWATCH), 0 },
     { 0, 0, XS_UNWATCH, P("@releaseDomain\0r\0"), OK(XS_UNWATCH), 0 },
     /* Only connections with watches get events, and only for nodes they

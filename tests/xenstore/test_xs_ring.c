@@ -112,7 +112,7 @@ static void setup(void)
 
     memset(&F, 0, sizeof(F));
     ck_assert_int_eq(pipe2(F.pipe, O_NONBLOCK), 0);
-    for (int i = 1; i < NDOM; i++)
+    for (int i = 0; i < NDOM; i++)
         F.page[i] = aligned_alloc(4096, 4096), memset(F.page[i], 0, 4096);
     XS = xs_daemon_create(&cfg);
     ck_assert_int_eq(xs_daemon_start(XS), 0);
@@ -122,7 +122,7 @@ static void teardown(void)
 {
     struct xs_stats st;
 
-    for (int i = 1; i < NDOM; i++)
+    for (int i = 0; i < NDOM; i++)
         xs_daemon_release(XS, i);
     xs_daemon_stats(XS, &st);
     ck_assert_uint_eq(st.conns, 0);
@@ -131,7 +131,7 @@ static void teardown(void)
     ck_assert_int_eq(F.mapped, 0);
     ck_assert_int_eq(F.bound, 0);
     xs_daemon_destroy(XS);
-    for (int i = 1; i < NDOM; i++)
+    for (int i = 0; i < NDOM; i++)
         free(F.page[i]);
     close(F.pipe[0]);
     close(F.pipe[1]);
@@ -427,6 +427,26 @@ START_TEST(test_ring_release)
 }
 END_TEST
 
+/* A privileged domain on a ring releases others, then itself. */
+START_TEST(test_ring_release_from_ring)
+{
+    char buf[256];
+    uint32_t n;
+
+    introduce(0);
+    introduce(2);
+    introduce(3);
+    ck_assert_uint_eq(g_req(0, XS_RELEASE, 0, XT_P("2\0"), buf, &n), XS_RELEASE);
+    ck_assert_uint_eq(g_req(0, XS_IS_DOMAIN_INTRODUCED, 0, XT_P("2\0"), buf, &n),
+                      XS_IS_DOMAIN_INTRODUCED);
+    ck_assert_str_eq(buf, "F");
+    ck_assert_uint_eq(g_req(0, XS_RELEASE, 0, XT_P("0\0"), buf, &n), XS_RELEASE);
+    introduce(1);
+    ck_assert_uint_eq(g_req(1, XS_GET_DOMAIN_PATH, 0, XT_P("1\0"), buf, &n), XS_GET_DOMAIN_PATH);
+    ck_assert_int_eq(xs_daemon_release(XS, 0), -ENOENT);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("xenstore ring");
@@ -442,6 +462,7 @@ int main(void)
     tcase_add_test(tc, test_ring_reconnect);
     tcase_add_test(tc, test_ring_flood);
     tcase_add_test(tc, test_ring_release);
+    tcase_add_test(tc, test_ring_release_from_ring);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 #include <xensim/xensim.h>
 #include "xs_test.h"
 #include "xs_guest_ring.h"
@@ -73,6 +74,11 @@ START_TEST(test_sim_ring)
     ck_assert_str_eq(c.out, "EACCES");
     ck_assert_uint_eq(on_guest(sim, dom, XS_WATCH, XT_P("domid\0t\0"), &c), XS_WATCH);
 
+    /* Shutdown (VIRQ_DOM_EXC) fires @releaseDomain once; death again. */
+    ck_assert_int_eq(xensim_domain_shutdown(sim, dom, SHUTDOWN_poweroff), 0);
+    for (int i = 0; i < 5000 && xs_local_event(c0, buf, sizeof(buf)) < 0; i++)
+        usleep(1000);
+    ck_assert_str_eq(buf, "@releaseDomain");
     ck_assert_int_eq(xensim_domain_destroy(sim, dom), 0);
     ck_assert_int_ge(xs_local_event(c0, buf, sizeof(buf)), 0);
     ck_assert_str_eq(buf, "@releaseDomain");

@@ -1,12 +1,11 @@
 /*
  * Guest code's side of the store ring, the bare protocol with no xenbus
- * library: write a request, kick the store event channel, spin on the
- * response ring. For the simulator integration test and the ring bench.
+ * library: write a request, kick the store event channel, sleep in
+ * SCHEDOP_poll until the response ring moves. For the simulator integration test and the ring bench.
  */
 #ifndef XS_GUEST_RING_H
 #define XS_GUEST_RING_H
 
-#include <sched.h>
 #include <string.h>
 #include <xensim/guest.h>
 #include <xen/io/xs_wire.h>
@@ -14,6 +13,31 @@
 static inline struct xenstore_domain_interface *xg_ring(void)
 {
     return xensim_guest_pfn_to_virt(xensim_guest_start_info()->store_mfn);
+}
+
+/* Sleeps in SCHEDOP_poll on the store port until *idx moves from old
+ * (events off meanwhile, so the poll is not cut short by an upcall). */
+static inline bool xg_wait(const uint32_t *idx, uint32_t old)
+{
+    evtchn_port_t port = xensim_guest_start_info()->store_evtchn;
+    bool was_off = xensim_guest_irq_disabled();
+    struct sched_poll sp = { .nr_ports = 1 };
+    bool moved = true;
+
+    xensim_guest_irq_disable();
+    xensim_evtchn_clear_pending(port);
+    if (__atomic_load_n(idx, __ATOMIC_ACQUIRE) == old) {
+        evtchn_port_t *pp = &port;
+
+        /* A bare pointer or a one-pointer struct, by interface version. */
+        memcpy(&sp.ports, &pp, sizeof(pp));
+        sp.timeout = xensim_guest_system_time() + 5000000000ull;
+        HYPERVISOR_sched_op(SCHEDOP_poll, &sp);
+        moved = __atomic_load_n(idx, __ATOMIC_ACQUIRE) != old;
+    }
+    if (!was_off)
+        xensim_guest_irq_enable();
+    return moved;
 }
 
 static inline void xg_put(struct xenstore_domain_interface *in, const void *p, size_t n)
@@ -25,7 +49,7 @@ static inline void xg_put(struct xenstore_domain_interface *in, const void *p, s
         uint32_t k = XENSTORE_RING_SIZE - (prod - cons);
 
         if (!k) {
-            sched_yield();
+            xg_wait(&in->req_cons, cons);
             continue;
         }
         if (k > n)
@@ -43,17 +67,14 @@ static inline void xg_put(struct xenstore_domain_interface *in, const void *p, s
 static inline bool xg_get(struct xenstore_domain_interface *in, void *p, size_t n)
 {
     char *d = p;
-    unsigned long spins = 0;
 
     while (n) {
         uint32_t cons = in->rsp_cons, prod = __atomic_load_n(&in->rsp_prod, __ATOMIC_ACQUIRE);
         uint32_t k = prod - cons;
 
         if (!k) {
-            if (++spins > 20000000)
+            if (!xg_wait(&in->rsp_prod, prod))
                 return false;
-            if (spins % 64 == 0)
-                sched_yield();
             continue;
         }
         if (k > n)

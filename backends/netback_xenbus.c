@@ -1,0 +1,126 @@
+/*
+ * The "vif" back end driver for the xenbus framework: features written at
+ * probe (before InitWait), the front end's keys read and the vif joined to
+ * the domain's switch at connect, the vif torn down at disconnect. Owns
+ * the per-domain switch registry; calls netback.c and the xenbus client.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xensim/guest.h>
+#include <xensim/netif.h>
+#include <xensim/xenbus.h>
+
+struct back_nb {
+    domid_t domid;
+    struct xensim_netback *nb;
+    struct back_nb *next;
+};
+static pthread_mutex_t nb_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct back_nb *nbs;
+
+static struct xensim_netback *back_nb_get(domid_t d)
+{
+    struct xensim_netback *nb = NULL;
+    pthread_mutex_lock(&nb_lock);
+    for (struct back_nb *b = nbs; b; b = b->next)
+        if (b->domid == d)
+            nb = b->nb;
+    pthread_mutex_unlock(&nb_lock);
+    return nb;
+}
+
+int xensim_vif_back_attach(struct xensim_netback *nb)
+{
+    if (!xensim_guest_start_info())
+        return -EPERM;
+    domid_t d = xensim_guest_domid();
+    int rc = 0;
+    pthread_mutex_lock(&nb_lock);
+    struct back_nb **pp = &nbs;
+    while (*pp && (*pp)->domid != d)
+        pp = &(*pp)->next;
+    if (!nb) {
+        struct back_nb *b = *pp;
+        if (b) {
+            *pp = b->next;
+            free(b);
+        }
+    } else {
+        if (!*pp && (*pp = calloc(1, sizeof(**pp))))
+            (*pp)->domid = d;
+        if (*pp)
+            (*pp)->nb = nb;
+        else
+            rc = -ENOMEM;
+    }
+    pthread_mutex_unlock(&nb_lock);
+    return rc;
+}
+
+static int vb_probe(struct xenbus_device *dev)
+{
+    struct xensim_netback *nb = back_nb_get(xensim_guest_domid());
+    if (!nb)
+        return -ENODEV;
+    struct xensim_netif_back_features bf;
+    xensim_netback_features(nb, &bf);
+    int err;
+    if ((err = xenbus_printf(0, dev->nodename, "feature-sg", "%d", bf.feature_sg)) ||
+        (err = xenbus_printf(0, dev->nodename, "feature-rx-copy", "%d", 1)) ||
+        (err = xenbus_printf(0, dev->nodename, "feature-rx-flip", "%d", 0))) {
+        fprintf(stderr, "DBG probe %d\n", err);
+        return err;
+    }
+    return 0;
+}
+
+static int vb_connect(struct xenbus_device *dev)
+{
+    struct xensim_netback *nb = back_nb_get(xensim_guest_domid());
+    if (!nb)
+        return -ENODEV;
+    struct xensim_netif_front_keys k = { 0 };
+    unsigned int tx, rx, port;
+    int v;
+    if (xenbus_scanf(0, dev->otherend, "tx-ring-ref", "%u", &tx) != 1 ||
+        xenbus_scanf(0, dev->otherend, "rx-ring-ref", "%u", &rx) != 1 ||
+        xenbus_scanf(0, dev->otherend, "event-channel", "%u", &port) != 1) {
+        fprintf(stderr, "DBG keys missing\n");
+        return -EINVAL;
+    }
+    k.tx_ring_ref = tx;
+    k.rx_ring_ref = rx;
+    k.event_channel = port;
+    /* Modern netback refuses a front end that cannot take copies. */
+    k.request_rx_copy = xenbus_scanf(0, dev->otherend, "request-rx-copy", "%d", &v) == 1 && v == 1;
+    k.feature_rx_notify = xenbus_scanf(0, dev->otherend, "feature-rx-notify", "%d", &v) == 1 && v == 1;
+    k.feature_sg = xenbus_scanf(0, dev->otherend, "feature-sg", "%d", &v) == 1 && v == 1;
+    unsigned int m[6];
+    if (xenbus_scanf(0, dev->nodename, "mac", "%x:%x:%x:%x:%x:%x",
+                     &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) == 6)
+        for (int i = 0; i < 6; i++)
+            k.mac[i] = (uint8_t)m[i];
+    int rc = xensim_netback_connect(nb, dev->otherend_id, dev->devid, &k);
+    fprintf(stderr, "DBG back connect %d\n", rc);
+    return rc;
+}
+
+static void vb_disconnect(struct xenbus_device *dev)
+{
+    struct xensim_netback *nb = back_nb_get(xensim_guest_domid());
+    if (nb)
+        xensim_netback_disconnect(nb, dev->otherend_id, dev->devid);
+}
+
+const struct xenbus_driver xensim_vif_back = {
+    .type = "vif",
+    .nr_rings = 0,           /* netback maps the rings and binds the port */
+    .probe = vb_probe,
+    .connect = vb_connect,
+    .disconnect = vb_disconnect,
+};

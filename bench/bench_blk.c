@@ -1,0 +1,239 @@
+/*
+ * Block benchmarks: 4 KiB random reads per second through blkfront and
+ * blkback on a page-cached file, beside pread() of the same file in the
+ * same run (with and without persistent grants, fast and strict grant
+ * mapping), and null requests per second (the back end answers without
+ * I/O) beside bench.h's raw shared ring with the same notify policy.
+ * Uses the public API only.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xensim/xensim.h>
+#include <xensim/guest.h>
+#include <xen/io/blkif.h>
+#include <xensim/blkif.h>
+#include "bench.h"
+
+#define FILE_BYTES (64ull << 20)
+#define BLOCKS (FILE_BYTES / 4096)
+
+static char path[64];
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ull;
+}
+
+/* A file of FILE_BYTES, written and read once so it sits in the page cache. */
+static void make_file(void)
+{
+    snprintf(path, sizeof(path), "/tmp/xensim-bench-blk-XXXXXX");
+    int fd = mkstemp(path);
+    BENCH_CHECK(fd >= 0);
+    uint8_t *buf = malloc(1 << 20);
+    BENCH_CHECK(buf != NULL);
+    uint64_t s = 1;
+    for (size_t i = 0; i < (1 << 20); i += 8) {
+        uint64_t v = rnd(&s);
+        memcpy(buf + i, &v, 8);
+    }
+    for (uint64_t off = 0; off < FILE_BYTES; off += 1 << 20)
+        BENCH_CHECK(pwrite(fd, buf, 1 << 20, (off_t)off) == 1 << 20);
+    for (uint64_t off = 0; off < FILE_BYTES; off += 1 << 20)
+        BENCH_CHECK(pread(fd, buf, 1 << 20, (off_t)off) == 1 << 20);
+    free(buf);
+    close(fd);
+}
+
+static double pread_once(unsigned long n)
+{
+    int fd = open(path, O_RDONLY);
+    BENCH_CHECK(fd >= 0);
+    uint8_t buf[4096] __attribute__((aligned(4096)));
+    uint64_t s = 42;
+    uint64_t t0 = bench_now_ns();
+    for (unsigned long i = 0; i < n; i++)
+        BENCH_CHECK(pread(fd, buf, 4096, (off_t)(rnd(&s) % BLOCKS) * 4096) == 4096);
+    double ops = (double)n * 1e9 / (double)(bench_now_ns() - t0);
+    close(fd);
+    return ops;
+}
+
+static double pread_ops(unsigned long n)
+{
+    double v[16];
+    unsigned runs = bench_runs();
+    for (unsigned r = 0; r < runs; r++)
+        v[r] = pread_once(n);
+    return bench_median(v, runs);
+}
+
+struct run {
+    struct xensim *sim;
+    struct blkback *be;
+    struct blkfront *fe;
+    struct blkif_backend_info info;
+    struct blkif_front_params params;
+    unsigned long total, issued, done;
+    unsigned int depth;
+    bool null;
+    uint64_t seed;
+    uint64_t ns;
+    int rc;
+    struct blkfront_io *ios;
+    uint8_t (*bufs)[4096];
+};
+
+static void next_io(struct run *r, struct blkfront_io *io)
+{
+    if (r->null) {
+        *io = (struct blkfront_io){ .op = BLKIF_OP_FLUSH_DISKCACHE, .done = io->done,
+                                    .arg = r };
+    } else {
+        *io = (struct blkfront_io){ .op = BLKIF_OP_READ, .done = io->done, .arg = r,
+                                    .sector = (rnd(&r->seed) % BLOCKS) * 8, .nr_sectors = 8,
+                                    .buf = r->bufs[io - r->ios] };
+    }
+    r->issued++;
+    BENCH_CHECK(blkfront_submit(r->fe, io) == 0);
+}
+
+/* Keeps the queue full: each completion issues the next request. */
+static void io_done(struct blkfront_io *io)
+{
+    struct run *r = io->arg;
+    BENCH_CHECK(io->status == 0);
+    r->done++;
+    if (r->issued < r->total)
+        next_io(r, io);
+}
+
+static void front_main(void *p)
+{
+    struct run *r = p;
+    uint64_t t0 = bench_now_ns();
+    for (unsigned int i = 0; i < r->depth && r->issued < r->total; i++) {
+        r->ios[i].done = io_done;
+        next_io(r, &r->ios[i]);
+    }
+    xensim_guest_irq_disable();
+    while (r->done < r->total) {
+        HYPERVISOR_sched_op(SCHEDOP_block, NULL);
+        xensim_guest_irq_disable();
+    }
+    xensim_guest_irq_enable();
+    r->ns = bench_now_ns() - t0;
+}
+
+static void setup_fn(void *p)
+{
+    struct run *r = p;
+    r->rc = blkfront_setup(r->fe, &r->info, &r->params);
+}
+
+static void bconnect_fn(void *p)
+{
+    struct run *r = p;
+    r->rc = blkback_connect(r->be, &r->params);
+}
+
+static void fconnect_fn(void *p)
+{
+    struct run *r = p;
+    r->rc = blkfront_connect(r->fe, &r->info);
+}
+
+static void bdisconnect_fn(void *p)
+{
+    struct run *r = p;
+    r->rc = blkback_disconnect(r->be);
+}
+
+static void fdestroy_fn(void *p)
+{
+    struct run *r = p;
+    blkfront_destroy(r->fe);
+}
+
+/* One connected pair, one timed run of total requests; returns ops/s. */
+static double blk_once(bool null, bool persistent, enum xensim_gnttab_mode mode,
+                       unsigned int order, unsigned long total)
+{
+    struct xensim_config sc = { .quiet = true };
+    struct run r = { .total = total, .null = null, .seed = 42 };
+    r.sim = xensim_create(&sc);
+    BENCH_CHECK(r.sim != NULL);
+    struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true,
+                                       .gnttab_mode = mode };
+    BENCH_CHECK(xensim_domain_create(r.sim, &d0) == 0);
+    BENCH_CHECK(xensim_domain_unpause(r.sim, 0) == 0);
+    struct xensim_domain_config du = { .name = "domU", .nr_pages = 8192, .gnttab_mode = mode };
+    int front = xensim_domain_create(r.sim, &du);
+    BENCH_CHECK(front > 0);
+    BENCH_CHECK(xensim_domain_unpause(r.sim, (domid_t)front) == 0);
+
+    struct blkback_config bc = { .path = null ? NULL : path, .mem_bytes = null ? 1 << 20 : 0,
+                                 .null_io = null, .feature_flush = true,
+                                 .feature_persistent = persistent, .max_ring_order = 4 };
+    BENCH_CHECK(blkback_create(&bc, &r.be) == 0);
+    blkback_info(r.be, &r.info);
+    struct blkfront_config fc = { .backend_domid = 0, .persistent = persistent,
+                                  .max_ring_order = order };
+    BENCH_CHECK(blkfront_create(&fc, &r.fe) == 0);
+    BENCH_CHECK(xensim_domain_call(r.sim, (domid_t)front, 0, setup_fn, &r) == 0 && !r.rc);
+    BENCH_CHECK(xensim_domain_call(r.sim, 0, 0, bconnect_fn, &r) == 0 && !r.rc);
+    BENCH_CHECK(xensim_domain_call(r.sim, (domid_t)front, 0, fconnect_fn, &r) == 0 && !r.rc);
+    r.depth = blkfront_ring_size(r.fe);
+    r.ios = calloc(r.depth, sizeof(*r.ios));
+    r.bufs = calloc(r.depth, 4096);
+    BENCH_CHECK(r.ios && r.bufs);
+    BENCH_CHECK(xensim_domain_call(r.sim, (domid_t)front, 0, front_main, &r) == 0);
+    double ops = (double)total * 1e9 / (double)r.ns;
+    BENCH_CHECK(xensim_domain_call(r.sim, 0, 0, bdisconnect_fn, &r) == 0);
+    BENCH_CHECK(xensim_domain_call(r.sim, (domid_t)front, 0, fdestroy_fn, &r) == 0);
+    blkback_destroy(r.be);
+    xensim_destroy(r.sim);
+    free(r.ios);
+    free(r.bufs);
+    return ops;
+}
+
+static double blk_ops(bool null, bool persistent, enum xensim_gnttab_mode mode,
+                      unsigned int order, unsigned long total)
+{
+    double v[16];
+    unsigned runs = bench_runs();
+    for (unsigned i = 0; i < runs; i++)
+        v[i] = blk_once(null, persistent, mode, order, total);
+    return bench_median(v, runs);
+}
+
+int main(void)
+{
+    unsigned long n = bench_iters(100000, 1000000);
+    make_file();
+    double base = pread_ops(n);
+    bench_report("blk_read4k_persistent_fast_ops", blk_ops(false, true, XENSIM_GNTTAB_FAST, 0, n),
+                 "ops/s", base);
+    bench_report("blk_read4k_persistent_strict_ops",
+                 blk_ops(false, true, XENSIM_GNTTAB_STRICT, 0, n), "ops/s", base);
+    bench_report("blk_read4k_nonpersistent_fast_ops",
+                 blk_ops(false, false, XENSIM_GNTTAB_FAST, 0, n), "ops/s", base);
+    bench_report("blk_read4k_nonpersistent_strict_ops",
+                 blk_ops(false, false, XENSIM_GNTTAB_STRICT, 0, n), "ops/s", base);
+    bench_report("blk_read4k_persistent_fast_order2_ops",
+                 blk_ops(false, true, XENSIM_GNTTAB_FAST, 2, n), "ops/s", base);
+    unsigned long nn = bench_iters(500000, 5000000);
+    double ring = bench_baseline_ring_ops();
+    bench_report("blk_null_ops", blk_ops(true, false, XENSIM_GNTTAB_FAST, 0, nn), "ops/s", ring);
+    bench_report("blk_null_order2_ops", blk_ops(true, false, XENSIM_GNTTAB_FAST, 2, nn),
+                 "ops/s", ring);
+    unlink(path);
+    return 0;
+}

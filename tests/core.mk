@@ -1,0 +1,10 @@
+# tests/core.mk: the simulator's views (inspection, trace) and the demo.
+check_PROGRAMS += tests/test_inspect
+TESTS += tests/test_inspect
+tests_test_inspect_SOURCES = tests/test_inspect.c
+tests_test_inspect_LDADD = $(TEST_LIBS)
+tests_test_inspect_CFLAGS = $(TEST_CFLAGS_ALL)
+
+# The README's demo, its narration checked step by step.
+TESTS += tests/test_demo.sh
+EXTRA_DIST += tests/test_demo.sh

@@ -1,0 +1,468 @@
+/*
+ * Block device channel, well-behaved ends: data integrity through
+ * blkfront and blkback for every ring size and feature on and off (checked
+ * against the backing file), flush and barrier ordering, read-only and
+ * unsupported operations, and the leak check at each teardown.
+ */
+#include <pthread.h>
+#include "blk_fixture.h"
+
+#define DISK_BYTES (16u << 20)
+#define INFLIGHT 96
+#define SLOT_IO_MAX (64u << 10)
+#define BLK_PAGE_T 4096u
+
+struct integ_row {
+    const char *name;
+    unsigned int order, queues, indirect;
+    bool persistent, back_persistent, back_indirect;
+    enum xensim_gnttab_mode mode;
+    bool memory, guest_buf, large4k;
+};
+
+static const struct integ_row integ_rows[] = {
+    { "o0 q1 plain strict guest-buf", 0, 1, 0, false, false, false,
+      XENSIM_GNTTAB_STRICT, false, true, false },
+    { "o0 q1 plain strict bounce", 0, 1, 0, false, false, false,
+      XENSIM_GNTTAB_STRICT, false, false, false },
+    { "o1 q1 persistent fast", 1, 1, 0, true, true, false,
+      XENSIM_GNTTAB_FAST, false, true, false },
+    { "o2 q2 indirect64 strict guest-buf", 2, 2, 64, false, false, true,
+      XENSIM_GNTTAB_STRICT, false, true, false },
+    { "o3 q4 persistent indirect256 fast memory", 3, 4, 256, true, true, true,
+      XENSIM_GNTTAB_FAST, true, false, false },
+    { "o4 q1 persistent indirect32 strict", 4, 1, 32, true, true, true,
+      XENSIM_GNTTAB_STRICT, false, true, false },
+    { "o1 q3 all on, bounce", 1, 3, 128, true, true, true,
+      XENSIM_GNTTAB_FAST, false, false, false },
+    { "front persistent, back not", 0, 1, 0, true, false, false,
+      XENSIM_GNTTAB_STRICT, false, true, false },
+    { "back indirect, front not", 2, 1, 0, false, false, true,
+      XENSIM_GNTTAB_STRICT, false, true, false },
+    { "4 KiB sectors (large-sector)", 1, 2, 64, false, false, true,
+      XENSIM_GNTTAB_STRICT, false, true, true },
+};
+
+static void fault_print(const struct xensim_fault *ft, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "FAULT dom%u vcpu%u addr %#lx write %d mapped %d granter %u ref %u ro %d\n",
+            ft->domid, ft->vcpu, (unsigned long)ft->addr, ft->write, ft->mapped, ft->granter,
+            ft->ref, ft->readonly);
+}
+
+static struct blk_fix *fix_new(const struct integ_row *r)
+{
+    struct blk_fix *f = calloc(1, sizeof(*f));
+    ck_assert_ptr_nonnull(f);
+    f->sim = th_sim_new();
+    xensim_set_fault_hook(f->sim, fault_print, NULL);
+    f->back = 0;
+    f->front = blk_guest(f->sim, "domU", 16384, 1, r->mode);
+    f->bcfg = (struct blkback_config){
+        .feature_flush = true, .feature_barrier = true, .feature_discard = true,
+        .discard_secure = true, .feature_persistent = r->back_persistent,
+        .max_indirect_segments = r->back_indirect ? 256 : 0,
+        .max_ring_order = 4, .max_queues = 4,
+        .sector_size = r->large4k ? 4096 : 512,
+        .physical_sector_size = 4096,
+    };
+    if (r->memory) {
+        f->bcfg.mem_bytes = DISK_BYTES;
+        f->bytes = DISK_BYTES;
+    } else {
+        blk_file(f, DISK_BYTES);
+    }
+    f->fcfg = (struct blkfront_config){
+        .max_ring_order = r->order, .max_queues = r->queues, .persistent = r->persistent,
+        .max_indirect_segments = r->indirect, .large_sector = r->large4k,
+    };
+    return f;
+}
+
+struct integ {
+    struct blk_fix *f;
+    const struct integ_row *row;
+    uint8_t *model;
+    uint64_t seed;
+    unsigned int unit;
+    uint8_t *gbuf;            /* contiguous guest RAM, or NULL */
+    size_t gbuf_len;
+    int err;
+    char msg[256];
+};
+
+#define GFAIL(g, ...) do { snprintf((g)->msg, sizeof((g)->msg), __VA_ARGS__); \
+    (g)->err = 1; return; } while (0)
+
+/* Guest RAM buffer of n pages if the allocator hands them out in a row. */
+static uint8_t *guest_pages(size_t n)
+{
+    xen_pfn_t first = xensim_guest_page_alloc(), prev = first;
+    for (size_t i = 1; i < n; i++) {
+        xen_pfn_t p = xensim_guest_page_alloc();
+        if (p != prev + 1)
+            return NULL;
+        prev = p;
+    }
+    return xensim_guest_pfn_to_virt(first);
+}
+
+static uint8_t *buf_for(struct integ *g, unsigned int slot, size_t len, uint64_t *seed,
+                        uint8_t *host)
+{
+    /* Offsets inside the page vary, so first_sect is not always 0. */
+    size_t skew = (size_t)(blk_rand(seed) % 8) * g->unit % BLK_PAGE_T;
+    if (g->gbuf) {
+        uint8_t *b = g->gbuf + (size_t)slot * (SLOT_IO_MAX + BLK_PAGE_T) + skew;
+        (void)len;
+        return b;
+    }
+    return host + (size_t)slot * (SLOT_IO_MAX + BLK_PAGE_T) + skew;
+}
+
+static void integ_fn(void *p)
+{
+    struct integ *g = p;
+    struct blk_fix *f = g->f;
+    struct blkfront *fe = f->fe;
+    uint64_t units = f->bytes / g->unit;
+    uint32_t maxs = blkfront_max_sectors(fe);
+    size_t area = (size_t)INFLIGHT * (SLOT_IO_MAX + BLK_PAGE_T);
+    uint8_t *host = malloc(area);
+    uint8_t *big = malloc((size_t)4 * maxs * g->unit + 4096);
+    struct blkfront_io *ios = calloc(INFLIGHT, sizeof(*ios));
+    if (!host || !big || !ios)
+        GFAIL(g, "malloc");
+    if (g->row->guest_buf) {
+        g->gbuf = guest_pages(area / BLK_PAGE_T + 1);
+        if (!g->gbuf)
+            GFAIL(g, "no contiguous guest RAM");
+    }
+
+    /* 1: many writes in flight at once, to disjoint slots. */
+    uint64_t slot_units = units / INFLIGHT;
+    for (unsigned int i = 0; i < INFLIGHT; i++) {
+        uint32_t cap = SLOT_IO_MAX / g->unit < maxs ? SLOT_IO_MAX / g->unit : maxs;
+        uint32_t n = 1 + (uint32_t)(blk_rand(&g->seed) % cap);
+        uint64_t start = i * slot_units + blk_rand(&g->seed) % (slot_units - n);
+        size_t len = (size_t)n * g->unit;
+        uint8_t *b = buf_for(g, i, len, &g->seed, host);
+        blk_fill(b, len, &g->seed);
+        memcpy(g->model + start * g->unit, b, len);
+        ios[i] = (struct blkfront_io){ .op = BLKIF_OP_WRITE, .queue = i, .sector = start,
+                                       .nr_sectors = n, .buf = b };
+        int rc = blkfront_submit(fe, &ios[i]);
+        if (rc)
+            GFAIL(g, "submit write %u: %d", i, rc);
+    }
+    for (unsigned int i = 0; i < INFLIGHT; i++)
+        if (blkfront_wait(fe, &ios[i]))
+            GFAIL(g, "write %u: %d", i, ios[i].status);
+
+    /* 2: overlapping synchronous writes, split into several requests. */
+    for (int k = 0; k < 12; k++) {
+        uint64_t n = 1 + blk_rand(&g->seed) % (3ull * maxs);
+        uint64_t start = blk_rand(&g->seed) % (units - n);
+        size_t len = (size_t)n * g->unit;
+        uint8_t *b = g->gbuf && len <= area ? g->gbuf : big;
+        blk_fill(b, len, &g->seed);
+        memcpy(g->model + start * g->unit, b, len);
+        int rc = blkfront_write(fe, start, b, n);
+        if (rc)
+            GFAIL(g, "sync write %d: %d", k, rc);
+    }
+    /* A discard reads back as zeroes from this back end. */
+    {
+        uint64_t n = 64, start = blk_rand(&g->seed) % (units - n);
+        start -= start % (4096 / g->unit);
+        int rc = blkfront_discard(fe, start, n, (g->seed & 1) != 0);
+        if (rc)
+            GFAIL(g, "discard: %d", rc);
+        memset(g->model + start * g->unit, 0, (size_t)n * g->unit);
+    }
+
+    /* 3: many reads in flight, checked against the model. */
+    for (unsigned int i = 0; i < INFLIGHT; i++) {
+        uint32_t cap = SLOT_IO_MAX / g->unit < maxs ? SLOT_IO_MAX / g->unit : maxs;
+        uint32_t n = 1 + (uint32_t)(blk_rand(&g->seed) % cap);
+        uint64_t start = blk_rand(&g->seed) % (units - n);
+        uint8_t *b = buf_for(g, i, (size_t)n * g->unit, &g->seed, host);
+        ios[i] = (struct blkfront_io){ .op = BLKIF_OP_READ, .queue = i * 7, .sector = start,
+                                       .nr_sectors = n, .buf = b };
+        int rc = blkfront_submit(fe, &ios[i]);
+        if (rc)
+            GFAIL(g, "submit read %u: %d", i, rc);
+    }
+    for (unsigned int i = 0; i < INFLIGHT; i++) {
+        if (blkfront_wait(fe, &ios[i]))
+            GFAIL(g, "read %u: %d", i, ios[i].status);
+        if (memcmp(ios[i].buf, g->model + ios[i].sector * g->unit,
+                   (size_t)ios[i].nr_sectors * g->unit))
+            GFAIL(g, "read %u (sector %llu, %u) differs", i,
+                  (unsigned long long)ios[i].sector, ios[i].nr_sectors);
+    }
+    /* 4: a large synchronous read across many requests. */
+    {
+        uint64_t n = 3ull * maxs + 5;
+        uint64_t start = blk_rand(&g->seed) % (units - n);
+        if (blkfront_read(fe, start, big, n))
+            GFAIL(g, "big read");
+        if (memcmp(big, g->model + start * g->unit, (size_t)n * g->unit))
+            GFAIL(g, "big read differs");
+    }
+    if (blkfront_flush(fe))
+        GFAIL(g, "flush");
+    if (blkfront_inflight(fe))
+        GFAIL(g, "%u still in flight", blkfront_inflight(fe));
+    free(host);
+    free(big);
+    free(ios);
+}
+
+START_TEST(integrity)
+{
+    const struct integ_row *r = &integ_rows[_i];
+    struct blk_fix *f = fix_new(r);
+    blk_connect(f);
+    struct integ g = { .f = f, .row = r, .seed = 0x9e3779b97f4a7c15ull + (uint64_t)_i,
+                       .unit = r->large4k ? 4096 : 512 };
+    g.model = calloc(1, f->bytes);
+    ck_assert_ptr_nonnull(g.model);
+    ck_assert_uint_eq(blkfront_sectors(f->fe) * blkfront_sector_size(f->fe), f->bytes);
+    ck_assert_uint_eq(blkfront_nr_queues(f->fe), r->queues);
+    ck_assert_uint_eq(blkfront_ring_size(f->fe), 32u << r->order);
+    th_call(f->sim, f->front, 0, integ_fn, &g);
+    ck_assert_msg(!g.err, "%s: %s", r->name, g.msg);
+    struct blkback_stats st;
+    blkback_get_stats(f->be, &st);
+    if (getenv("BLK_VERBOSE"))
+        fprintf(stderr, "%s: %llu requests, %llu maps, %llu persistent\n", r->name,
+                (unsigned long long)st.requests, (unsigned long long)st.maps,
+                (unsigned long long)st.persistent_grants);
+    ck_assert_uint_eq(st.errors, 0);
+    ck_assert_uint_eq(st.unsupported, 0);
+    if (r->persistent && r->back_persistent)
+        ck_assert_uint_gt(st.persistent_grants, 0);
+    else
+        ck_assert_uint_eq(st.persistent_grants, 0);
+    if (!r->memory) {
+        /* What the back end wrote is what the front end meant. */
+        uint8_t *disk = malloc(f->bytes);
+        ck_assert_ptr_nonnull(disk);
+        blk_file_read(f, 0, disk, f->bytes);
+        ck_assert_msg(memcmp(disk, g.model, f->bytes) == 0, "%s: file differs", r->name);
+        free(disk);
+    }
+    free(g.model);
+    blk_teardown(f);
+    free(f);
+}
+END_TEST
+
+/* Flush and barrier: served in ring order, so every write queued before a
+ * barrier is complete when the barrier completes. */
+struct order_ctx {
+    struct blk_fix *f;
+    int order[8];
+    int n;
+    int rc[8];
+    uint8_t data[3][4096];
+};
+
+static struct order_ctx *order_cur;
+
+static void order_done(struct blkfront_io *io)
+{
+    order_cur->order[order_cur->n++] = (int)(uintptr_t)io->arg;
+}
+
+static void order_fn(void *p)
+{
+    struct order_ctx *c = p;
+    struct blkfront *fe = c->f->fe;
+    struct blkfront_io io[5];
+    uint64_t seed = 7;
+    for (int i = 0; i < 3; i++)
+        blk_fill(c->data[i], 4096, &seed);
+    order_cur = c;
+    io[0] = (struct blkfront_io){ .op = BLKIF_OP_WRITE, .sector = 0, .nr_sectors = 8,
+                                  .buf = c->data[0], .done = order_done, .arg = (void *)0 };
+    io[1] = (struct blkfront_io){ .op = BLKIF_OP_WRITE, .sector = 8, .nr_sectors = 8,
+                                  .buf = c->data[1], .done = order_done, .arg = (void *)1 };
+    io[2] = (struct blkfront_io){ .op = BLKIF_OP_WRITE_BARRIER, .sector = 0, .nr_sectors = 8,
+                                  .buf = c->data[2], .done = order_done, .arg = (void *)2 };
+    io[3] = (struct blkfront_io){ .op = BLKIF_OP_FLUSH_DISKCACHE, .done = order_done,
+                                  .arg = (void *)3 };
+    io[4] = (struct blkfront_io){ .op = BLKIF_OP_WRITE, .sector = 16, .nr_sectors = 8,
+                                  .buf = c->data[0], .done = order_done, .arg = (void *)4 };
+    for (int i = 0; i < 5; i++)
+        c->rc[i] = blkfront_submit(fe, &io[i]);
+    for (int i = 0; i < 5; i++)
+        if (!c->rc[i])
+            c->rc[i] = blkfront_wait(fe, &io[i]);
+}
+
+START_TEST(flush_barrier_order)
+{
+    struct integ_row r = { .mode = XENSIM_GNTTAB_STRICT };
+    struct blk_fix *f = fix_new(&r);
+    blk_connect(f);
+    ck_assert(f->info.feature_barrier && f->info.feature_flush);
+    struct order_ctx c = { .f = f };
+    th_call(f->sim, f->front, 0, order_fn, &c);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(c.rc[i], 0);
+    ck_assert_int_eq(c.n, 5);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(c.order[i], i);
+    uint8_t got[3 * 4096];
+    blk_file_read(f, 0, got, sizeof(got));
+    /* The barrier's data replaced the first write's, the third is there. */
+    ck_assert(memcmp(got, c.data[2], 4096) == 0);
+    ck_assert(memcmp(got + 4096, c.data[1], 4096) == 0);
+    ck_assert(memcmp(got + 8192, c.data[0], 4096) == 0);
+    blk_teardown(f);
+    free(f);
+}
+END_TEST
+
+struct simple_ctx {
+    struct blk_fix *f;
+    int rc_flush, rc_barrier, rc_discard, rc_write, rc_read, rc_big;
+    uint8_t buf[8192];
+};
+
+static void simple_fn(void *p)
+{
+    struct simple_ctx *c = p;
+    struct blkfront *fe = c->f->fe;
+    c->rc_flush = blkfront_flush(fe);
+    c->rc_barrier = blkfront_write_barrier(fe, 0, c->buf, 8);
+    c->rc_discard = blkfront_discard(fe, 0, 8, false);
+    c->rc_write = blkfront_write(fe, 0, c->buf, 16);
+    c->rc_read = blkfront_read(fe, 8, c->buf, 16);
+    struct blkfront_io io = { .op = BLKIF_OP_READ, .nr_sectors = blkfront_max_sectors(fe) + 1,
+                              .buf = c->buf };
+    c->rc_big = blkfront_submit(fe, &io);
+}
+
+/* No optional features: the front end refuses what was not offered. */
+START_TEST(features_off)
+{
+    struct integ_row r = { .mode = XENSIM_GNTTAB_FAST };
+    struct blk_fix *f = fix_new(&r);
+    f->bcfg.feature_flush = f->bcfg.feature_barrier = f->bcfg.feature_discard = false;
+    blk_connect(f);
+    struct simple_ctx c = { .f = f };
+    th_call(f->sim, f->front, 0, simple_fn, &c);
+    ck_assert_int_eq(c.rc_flush, -EOPNOTSUPP);
+    ck_assert_int_eq(c.rc_barrier, -EOPNOTSUPP);
+    ck_assert_int_eq(c.rc_discard, -EOPNOTSUPP);
+    ck_assert_int_eq(c.rc_write, 0);
+    ck_assert_int_eq(c.rc_read, 0);
+    ck_assert_int_eq(c.rc_big, -E2BIG);
+    blk_teardown(f);
+    free(f);
+}
+END_TEST
+
+/* Read-only: VDISK_READONLY, writes fail with BLKIF_RSP_ERROR (-EIO),
+ * reads work, nothing changes in the file. */
+START_TEST(read_only)
+{
+    struct integ_row r = { .mode = XENSIM_GNTTAB_STRICT };
+    struct blk_fix *f = fix_new(&r);
+    f->bcfg.readonly = true;
+    f->bcfg.info = VDISK_CDROM;
+    blk_connect(f);
+    ck_assert_uint_eq(f->info.info, VDISK_READONLY | VDISK_CDROM);
+    ck_assert(!f->info.feature_flush && !f->info.feature_discard);
+    struct simple_ctx c = { .f = f };
+    memset(c.buf, 0xab, sizeof(c.buf));
+    th_call(f->sim, f->front, 0, simple_fn, &c);
+    ck_assert_int_eq(c.rc_write, -EIO);
+    ck_assert_int_eq(c.rc_read, 0);
+    uint8_t zero[8192] = { 0 };
+    ck_assert(memcmp(c.buf, zero, sizeof(zero)) == 0);
+    struct blkback_stats st;
+    blkback_get_stats(f->be, &st);
+    ck_assert_uint_ge(st.errors, 1);
+    blk_teardown(f);
+    free(f);
+}
+END_TEST
+
+/* Reconnect on the same pair: the second connection sees the first one's
+ * data, and the grants and ports of the first are all gone. */
+struct rw_ctx {
+    struct blk_fix *f;
+    uint64_t sector;
+    uint8_t w[16384], r[16384];
+    int rc_w, rc_r;
+};
+
+static void rw_fn(void *p)
+{
+    struct rw_ctx *c = p;
+    if (c->rc_w == 1)
+        c->rc_w = blkfront_write(c->f->fe, c->sector, c->w, sizeof(c->w) / 512);
+    c->rc_r = blkfront_read(c->f->fe, c->sector, c->r, sizeof(c->r) / 512);
+}
+
+START_TEST(reconnect_same_pair)
+{
+    struct integ_row r = { .mode = XENSIM_GNTTAB_STRICT, .persistent = true,
+                           .back_persistent = true, .order = 2, .queues = 2 };
+    struct blk_fix *f = fix_new(&r);
+    for (int round = 0; round < 3; round++) {
+        blk_connect(f);
+        struct rw_ctx *c = calloc(1, sizeof(*c));
+        c->f = f;
+        c->sector = 100;
+        c->rc_w = round == 0 ? 1 : 0;
+        uint64_t seed = 99;
+        blk_fill(c->w, sizeof(c->w), &seed);
+        th_call(f->sim, f->front, 0, rw_fn, c);
+        ck_assert_int_eq(c->rc_w, 0);
+        ck_assert_int_eq(c->rc_r, 0);
+        ck_assert(memcmp(c->w, c->r, sizeof(c->w)) == 0);
+        free(c);
+        blk_disconnect(f);
+        ck_assert_uint_eq(th_ports_in_use(f->sim, f->front), 0);
+        ck_assert_uint_eq(th_ports_in_use(f->sim, f->back), 0);
+        struct xensim_domain_info di;
+        ck_assert_int_eq(xensim_domain_info(f->sim, f->back, &di), 0);
+        ck_assert_uint_eq(di.maptrack_in_use, 0);
+    }
+    blk_connect(f);
+    blk_teardown(f);
+    free(f);
+}
+END_TEST
+
+static Suite *blk_suite(void)
+{
+    Suite *s = suite_create("blk");
+    TCase *tc = tcase_create("integrity");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, integrity, 0, (int)(sizeof(integ_rows) / sizeof(integ_rows[0])));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("semantics");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, flush_barrier_order);
+    tcase_add_test(tc, features_off);
+    tcase_add_test(tc, read_only);
+    tcase_add_test(tc, reconnect_same_pair);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(blk_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,271 @@
+/*
+ * The simulator's views for people and tools: the inspection tables
+ * (xensim_dump_*), the Chrome trace (xensim_trace_*), errno names, and
+ * starting xenstored inside a simulator. Uses the public API only.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "harness.h"
+
+struct chan {
+    domid_t guest;
+    long guest_port, dom0_port;
+    long ref;
+    grant_handle_t handle;
+    uint64_t host_addr;
+    int16_t status;
+};
+
+static void guest_offer(void *p)
+{
+    struct chan *c = p;
+    c->guest_port = xensim_evtchn_alloc_unbound(0);
+    xen_pfn_t pfn = xensim_guest_page_alloc();
+    c->ref = xensim_gnttab_grant_access(0, pfn, true);
+}
+
+static void dom0_connect(void *p)
+{
+    struct chan *c = p;
+    c->dom0_port = xensim_evtchn_bind_interdomain(c->guest, (evtchn_port_t)c->guest_port);
+    struct gnttab_map_grant_ref m = {
+        .flags = GNTMAP_host_map | GNTMAP_readonly, .ref = (grant_ref_t)c->ref, .dom = c->guest,
+    };
+    ck_assert_int_eq(HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, &m, 1), 0);
+    c->status = m.status;
+    c->handle = m.handle;
+    c->host_addr = m.host_addr;
+}
+
+static void dom0_disconnect(void *p)
+{
+    struct chan *c = p;
+    struct gnttab_unmap_grant_ref u = { .host_addr = c->host_addr, .handle = c->handle };
+    ck_assert_int_eq(HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &u, 1), 0);
+    ck_assert_int_eq(u.status, GNTST_okay);
+    ck_assert_int_eq(xensim_evtchn_close((evtchn_port_t)c->dom0_port), 0);
+}
+
+static void guest_close(void *p)
+{
+    struct chan *c = p;
+    ck_assert_int_eq(xensim_gnttab_end_access((grant_ref_t)c->ref), 0);
+    xensim_gnttab_free_ref((grant_ref_t)c->ref);
+    ck_assert_int_eq(xensim_evtchn_close((evtchn_port_t)c->guest_port), 0);
+}
+
+static char *dump(int (*fn)(struct xensim *, domid_t, FILE *), struct xensim *sim,
+                  domid_t domid, int *rows)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    *rows = fn(sim, domid, f);
+    fclose(f);
+    return buf;
+}
+
+START_TEST(test_dump_tables)
+{
+    struct xensim *sim = th_sim_new();
+    struct chan c = { .guest = th_domain(sim, "inspected", false, XENSIM_GNTTAB_STRICT) };
+    th_call(sim, c.guest, 0, guest_offer, &c);
+    th_call(sim, 0, 0, dom0_connect, &c);
+    ck_assert_int_eq(c.status, GNTST_okay);
+
+    int rows;
+    char *ports = dump(xensim_dump_ports, sim, c.guest, &rows);
+    /* port 0, the store and console ports, and the channel */
+    ck_assert_int_eq(rows, 4);
+    ck_assert_ptr_nonnull(strstr(ports, "reserved"));
+    ck_assert_ptr_nonnull(strstr(ports, "unbound      remote dom0"));
+    char want[64];
+    snprintf(want, sizeof(want), "interdomain  dom0 port %ld", c.dom0_port);
+    ck_assert_msg(strstr(ports, want), "no '%s' in:\n%s", want, ports);
+    free(ports);
+
+    char *grants = dump(xensim_dump_grants, sim, c.guest, &rows);
+    /* refs 0 and 1 from the builder, and ours */
+    ck_assert_int_eq(rows, 3);
+    ck_assert_msg(strstr(grants, "permit_access|readonly|reading"), "%s", grants);
+    ck_assert_msg(strstr(grants, "dom0 (1 read, 0 write pins)"), "%s", grants);
+    free(grants);
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_int_eq(xensim_dump_domains(sim, f), 2);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "inspected"));
+    ck_assert_ptr_nonnull(strstr(buf, "running"));
+    free(buf);
+
+    f = open_memstream(&buf, &len);
+    ck_assert_int_eq(xensim_dump_ports(sim, 77, f), -ESRCH);
+    ck_assert_int_eq(xensim_dump_grants(sim, 77, f), -ESRCH);
+    fclose(f);
+    free(buf);
+
+    th_call(sim, 0, 0, dom0_disconnect, &c);
+    th_call(sim, c.guest, 0, guest_close, &c);
+    th_sim_free_checked(sim);
+}
+END_TEST
+
+static _Atomic int upcalls;
+
+static void count_irq(evtchn_port_t port, void *arg)
+{
+    (void)port;
+    (void)arg;
+    upcalls++;
+}
+
+static void guest_listen(void *p)
+{
+    struct chan *c = p;
+    c->guest_port = xensim_evtchn_alloc_unbound(0);
+    ck_assert_int_eq(xensim_irq_bind((evtchn_port_t)c->guest_port, count_irq, NULL), 0);
+}
+
+static void dom0_send(void *p)
+{
+    struct chan *c = p;
+    c->dom0_port = xensim_evtchn_bind_interdomain(c->guest, (evtchn_port_t)c->guest_port);
+    ck_assert_int_gt(c->dom0_port, 0);
+    ck_assert_int_eq(xensim_evtchn_send((evtchn_port_t)c->dom0_port), 0);
+}
+
+static void dom0_close(void *p)
+{
+    struct chan *c = p;
+    ck_assert_int_eq(xensim_evtchn_close((evtchn_port_t)c->dom0_port), 0);
+}
+
+static void guest_unlisten(void *p)
+{
+    struct chan *c = p;
+    xensim_irq_unbind((evtchn_port_t)c->guest_port);
+    ck_assert_int_eq(xensim_evtchn_close((evtchn_port_t)c->guest_port), 0);
+}
+
+START_TEST(test_trace_flow)
+{
+    char path[] = "/tmp/xensim-trace-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    struct xensim *sim = th_sim_new();
+    ck_assert_int_eq(xensim_trace_start(sim, path), 0);
+    ck_assert_int_eq(xensim_trace_start(sim, path), -EEXIST);
+    struct chan c = { .guest = th_domain(sim, "traced", false, XENSIM_GNTTAB_FAST) };
+    th_call(sim, c.guest, 0, guest_listen, &c);
+    th_call(sim, 0, 0, dom0_send, &c);
+    for (int i = 0; i < 10000 && upcalls < 1; i++)
+        usleep(1000);
+    ck_assert_int_ge(upcalls, 1);
+    th_call(sim, 0, 0, dom0_close, &c);
+    th_call(sim, c.guest, 0, guest_unlisten, &c);
+    xensim_trace_stop(sim);
+    th_sim_free_checked(sim);
+
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[512];
+    bool named = false, send_slice = false, upcall = false;
+    long flow_start = -1, flow_end = -2;
+    while (fgets(line, sizeof(line), f)) {
+        long id;
+        if (strstr(line, "\"process_name\"") && strstr(line, "traced"))
+            named = true;
+        if (strstr(line, "\"name\":\"EVTCHNOP_send\""))
+            send_slice = true;
+        if (strstr(line, "\"name\":\"upcall\"") && strstr(line, "\"ph\":\"B\""))
+            upcall = true;
+        const char *p = strstr(line, "\"id\":");
+        if (p && sscanf(p, "\"id\":%ld", &id) == 1) {
+            if (strstr(line, "\"ph\":\"s\""))
+                flow_start = id;
+            if (strstr(line, "\"ph\":\"f\""))
+                flow_end = id;
+        }
+    }
+    fclose(f);
+    unlink(path);
+    ck_assert(named);
+    ck_assert(send_slice);
+    ck_assert(upcall);
+    ck_assert_int_eq(flow_start, flow_end);
+}
+END_TEST
+
+START_TEST(test_trace_bad_path)
+{
+    struct xensim *sim = th_sim_new();
+    ck_assert_int_eq(xensim_trace_start(sim, "/nonexistent-dir/x.json"), -ENOENT);
+    xensim_trace_stop(sim);   /* nothing to stop: harmless */
+    th_sim_free_checked(sim);
+}
+END_TEST
+
+START_TEST(test_errno_names)
+{
+    ck_assert_str_eq(xensim_strerror(-ENOSPC), "-ENOSPC (no free port or slot)");
+    ck_assert_str_eq(xensim_strerror(-EINVAL), "-EINVAL (invalid argument)");
+    ck_assert_str_eq(xensim_strerror(0), "0 (success)");
+    ck_assert_str_eq(xensim_strerror(-12345), "unknown error");
+}
+END_TEST
+
+START_TEST(test_xenstore_start)
+{
+    struct xensim_config sc = { .quiet = true };
+    struct xensim *sim = xensim_create(&sc);
+    /* xenstored runs in dom0: without it there is nowhere to run */
+    ck_assert_int_eq(xensim_xenstore_start(sim, NULL), -ESRCH);
+    struct xensim_domain_config d0 = { .name = "Domain-0" };
+    ck_assert_int_eq(xensim_domain_create(sim, &d0), 0);
+    ck_assert_int_eq(xensim_domain_unpause(sim, 0), 0);
+    ck_assert_int_eq(xensim_xenstore_start(sim, "/nonexistent-dir/socket"), -ENOENT);
+    ck_assert_int_eq(xensim_xenstore_start(sim, NULL), 0);
+    ck_assert_int_eq(xensim_xenstore_start(sim, NULL), -EEXIST);
+    domid_t g = th_domain(sim, "introduced", false, XENSIM_GNTTAB_STRICT);
+    struct xensim_domain_info info;
+    ck_assert_int_eq(xensim_domain_info(sim, 0, &info), 0);
+    ck_assert_uint_eq(info.maptrack_in_use, 1);     /* xenstored maps grant 1 */
+    ck_assert_int_eq(xensim_domain_destroy(sim, g), 0);
+    /* Release hands the ring back; the daemon may retire it after a grace
+     * period, so wait (boundedly) for the mapping to go. */
+    for (int i = 0; i < 1000; i++) {
+        ck_assert_int_eq(xensim_domain_info(sim, 0, &info), 0);
+        if (info.maptrack_in_use == 0)
+            break;
+        usleep(10000);
+    }
+    ck_assert_uint_eq(info.maptrack_in_use, 0);
+    th_sim_free_checked(sim);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("inspect");
+    TCase *tc = tcase_create("views");
+    tcase_add_test(tc, test_dump_tables);
+    tcase_add_test(tc, test_trace_flow);
+    tcase_add_test(tc, test_trace_bad_path);
+    tcase_add_test(tc, test_errno_names);
+    tcase_add_test(tc, test_xenstore_start);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

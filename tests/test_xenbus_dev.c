@@ -1,0 +1,439 @@
+/*
+ * The split-driver framework end to end with the "echo" device: the
+ * toolstack's entries, the XenbusState handshake in order on both ends,
+ * I/O, either side closing, a back end restart, and a domain dying
+ * mid-I/O, each ending with a leak check.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include "test_xenbus_helpers.h"
+
+/* The echo drivers with a hook that logs each state written. */
+static struct xenbus_driver rec_front, rec_back;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char front_log[64], back_log[64];
+
+static void rec_state(struct xenbus_device *dev, enum xenbus_state s)
+{
+    char *log = dev->frontend ? front_log : back_log;
+
+    pthread_mutex_lock(&log_lock);
+    size_t n = strlen(log);
+    if (n + 1 < sizeof(front_log)) {
+        log[n] = (char)('0' + s);
+        log[n + 1] = '\0';
+    }
+    pthread_mutex_unlock(&log_lock);
+}
+
+static void logs(char *f, char *b)
+{
+    pthread_mutex_lock(&log_lock);
+    strcpy(f, front_log);
+    strcpy(b, back_log);
+    pthread_mutex_unlock(&log_lock);
+}
+
+static bool wait_logs(const char *f, const char *b, unsigned int ms)
+{
+    char lf[64], lb[64];
+
+    for (unsigned int i = 0; i <= ms; i++) {
+        logs(lf, lb);
+        if (!strcmp(lf, f) && !strcmp(lb, b))
+            return true;
+        xbt_sleep_ms(1);
+    }
+    return false;
+}
+
+#define ck_logs(f, b)                                                          \
+    do {                                                                       \
+        char lf_[64], lb_[64];                                                 \
+        bool ok_ = wait_logs(f, b, 5000);                                      \
+        logs(lf_, lb_);                                                        \
+        ck_assert_msg(ok_, "front %s (want %s), back %s (want %s)", lf_, f,    \
+                      lb_, b);                                                 \
+    } while (0)
+
+struct dev_env {
+    struct xensim *sim;
+    domid_t be, fe;
+};
+
+static void reg_back_fn(void *p)
+{
+    (void)p;
+    ck_assert_int_eq(xenbus_backend_register(&rec_back), 0);
+    ck_assert_int_eq(xenbus_backend_register(&rec_back), -EEXIST);
+}
+
+static void reg_front_fn(void *p)
+{
+    (void)p;
+    ck_assert_int_eq(xenbus_frontend_register(&rec_front), 0);
+}
+
+static void unreg_back_fn(void *p)
+{
+    xenbus_backend_unregister(&rec_back, *(bool *)p);
+}
+
+static void unreg_front_fn(void *p)
+{
+    xenbus_frontend_unregister(&rec_front, *(bool *)p);
+}
+
+static void add_device(struct dev_env *e)
+{
+    struct xensim_device_config cfg = {
+        .type = "echo", .frontend = e->fe, .backend = e->be, .devid = 0,
+    };
+
+    ck_assert_int_eq(xensim_device_add(e->sim, &cfg), 0);
+    ck_assert_int_eq(xensim_device_add(e->sim, &cfg), -EEXIST);
+}
+
+static struct dev_env dev_env_new(bool drivers_first)
+{
+    struct dev_env e = { .sim = xbt_sim_new() };
+
+    rec_front = xenbus_echo_front;
+    rec_front.state_changed = rec_state;
+    rec_back = xenbus_echo_back;
+    rec_back.state_changed = rec_state;
+    front_log[0] = back_log[0] = '\0';
+    e.be = xbt_guest(e.sim, "driver-domain");
+    e.fe = xbt_guest(e.sim, "guest");
+    if (!drivers_first)
+        add_device(&e);
+    xbt_run(e.sim, e.be, reg_back_fn, NULL);
+    xbt_run(e.sim, e.fe, reg_front_fn, NULL);
+    if (drivers_first)
+        add_device(&e);
+    return e;
+}
+
+struct io_arg {
+    int rounds;
+    unsigned int timeout_ms;
+    int rc;
+    uint32_t last;
+};
+
+static void io_fn(void *p)
+{
+    struct io_arg *a = p;
+
+    a->rc = 0;
+    for (int i = 0; i < a->rounds && !a->rc; i++)
+        a->rc = xenbus_echo_call(0, (uint32_t)i * 7, &a->last, a->timeout_ms);
+    if (!a->rc && a->last != (uint32_t)(a->rounds - 1) * 7 + 1)
+        a->rc = -1000;
+}
+
+static int io(struct dev_env *e, int rounds, unsigned int timeout_ms)
+{
+    struct io_arg a = { .rounds = rounds, .timeout_ms = timeout_ms };
+
+    xbt_run(e->sim, e->fe, io_fn, &a);
+    return a.rc;
+}
+
+static char be_path[128], fe_path[128];
+
+static void paths(struct dev_env *e)
+{
+    snprintf(fe_path, sizeof(fe_path), "/local/domain/%u/device/echo/0", e->fe);
+    snprintf(be_path, sizeof(be_path), "/local/domain/%u/backend/echo/%u/0", e->be, e->fe);
+}
+
+static bool wait_state(struct xensim *sim, const char *dir, const char *want)
+{
+    char p[160];
+
+    snprintf(p, sizeof(p), "%s/state", dir);
+    return xbt_wait_value(sim, p, want, 5000);
+}
+
+static bool wait_stats(struct xensim *sim, domid_t d, unsigned int devices)
+{
+    for (int i = 0; i < 5000; i++) {
+        struct xenbus_stats st = xbt_stats(sim, d);
+
+        if (st.devices == devices && st.deferred_grants == 0)
+            return true;
+        xbt_sleep_ms(1);
+    }
+    return false;
+}
+
+/* No port, mapping, device, watch or transaction left in either domain. */
+static void dev_env_free(struct dev_env *e)
+{
+    bool graceful = true;
+    struct xensim_domain_info info;
+
+    if (xensim_domain_info(e->sim, e->fe, &info) == 0 && info.state == XENSIM_DOMAIN_RUNNING) {
+        xbt_run(e->sim, e->fe, unreg_front_fn, &graceful);
+        ck_assert(wait_stats(e->sim, e->fe, 0));
+        struct xenbus_stats st = xbt_stats(e->sim, e->fe);
+        ck_assert_uint_eq(st.watches, 0);
+        ck_assert_uint_eq(st.transactions, 0);
+        ck_assert_uint_eq(th_ports_in_use(e->sim, e->fe), 0);
+    }
+    if (xensim_domain_info(e->sim, e->be, &info) == 0 && info.state == XENSIM_DOMAIN_RUNNING) {
+        xbt_run(e->sim, e->be, unreg_back_fn, &graceful);
+        ck_assert(wait_stats(e->sim, e->be, 0));
+        struct xenbus_stats st = xbt_stats(e->sim, e->be);
+        ck_assert_uint_eq(st.watches, 0);
+        ck_assert_uint_eq(st.transactions, 0);
+        ck_assert_uint_eq(th_ports_in_use(e->sim, e->be), 0);
+        ck_assert_int_eq(xensim_domain_info(e->sim, e->be, &info), 0);
+        ck_assert_uint_eq(info.maptrack_in_use, 0);
+    }
+    xbt_sim_free(e->sim);
+}
+
+START_TEST(handshake_io_and_unplug)
+{
+    struct dev_env e = dev_env_new(_i);
+    struct xs_permissions *perms = NULL;
+
+    paths(&e);
+    ck_assert(wait_state(e.sim, fe_path, "4"));
+    ck_assert(wait_state(e.sim, be_path, "4"));
+    /* Each end wrote its states in spec 4.12's order. */
+    ck_logs("34", "24");
+    /* The toolstack's cross-links and the front end's keys. */
+    ck_assert_str_eq(xbt_read(e.sim, "%s/backend", fe_path), be_path);
+    ck_assert_int_eq(atoi(xbt_read(e.sim, "%s/backend-id", fe_path)), e.be);
+    ck_assert_str_eq(xbt_read(e.sim, "%s/frontend", be_path), fe_path);
+    ck_assert_int_eq(atoi(xbt_read(e.sim, "%s/frontend-id", be_path)), e.fe);
+    ck_assert_str_eq(xbt_read(e.sim, "%s/online", be_path), "1");
+    ck_assert_str_eq(xbt_read(e.sim, "%s/feature-echo", be_path), "1");
+    ck_assert_int_ge(atoi(xbt_read(e.sim, "%s/ring-ref", fe_path)), GNTTAB_NR_RESERVED_ENTRIES);
+    ck_assert_int_gt(atoi(xbt_read(e.sim, "%s/event-channel", fe_path)), 0);
+    ck_assert_str_eq(xbt_read(e.sim, "%s/protocol", fe_path), "x86_64-abi");
+    (void)perms;
+
+    ck_assert_int_eq(io(&e, 100, 2000), 0);
+    struct xensim_domain_info info;
+    ck_assert_int_eq(xensim_domain_info(e.sim, e.be, &info), 0);
+    ck_assert_uint_eq(info.maptrack_in_use, 1);
+    ck_assert_uint_eq(th_ports_in_use(e.sim, e.fe), 1);
+    ck_assert_uint_eq(th_ports_in_use(e.sim, e.be), 1);
+
+    /* Unplug as libxl does: back end Closing, front Closed, back Closed. */
+    ck_assert_int_eq(xensim_device_remove(e.sim, "echo", e.fe, 0, 5000), 0);
+    ck_logs("346", "246");
+    ck_assert_ptr_null(xbt_read(e.sim, "%s", fe_path));
+    ck_assert_ptr_null(xbt_read(e.sim, "%s", be_path));
+    ck_assert(wait_stats(e.sim, e.fe, 0));
+    ck_assert(wait_stats(e.sim, e.be, 0));
+    ck_assert_uint_eq(th_ports_in_use(e.sim, e.fe), 0);
+    ck_assert_uint_eq(th_ports_in_use(e.sim, e.be), 0);
+    ck_assert_int_eq(xensim_domain_info(e.sim, e.be, &info), 0);
+    ck_assert_uint_eq(info.maptrack_in_use, 0);
+    ck_assert_int_eq(xensim_device_remove(e.sim, "echo", e.fe, 0, 10), -ENOENT);
+    dev_env_free(&e);
+}
+END_TEST
+
+/* The permissions libxl gives each half, seen from the domains. */
+struct perm_arg {
+    const char *path;
+    int n;
+    struct xs_permissions p[4];
+    int foreign_read;
+};
+
+static void get_perms_fn(void *p)
+{
+    struct perm_arg *a = p;
+    struct xs_permissions *got = NULL;
+
+    a->n = xenbus_get_perms(0, a->path, &got);
+    if (a->n > 0)
+        memcpy(a->p, got, sizeof(*got) * (a->n < 4 ? a->n : 4));
+    free(got);
+}
+
+START_TEST(toolstack_permissions)
+{
+    struct dev_env e = dev_env_new(true);
+    struct perm_arg a = { 0 };
+    domid_t other = xbt_guest(e.sim, "bystander");
+    char buf[8];
+
+    paths(&e);
+    ck_assert(wait_state(e.sim, be_path, "4"));
+    a.path = fe_path;
+    xbt_run(e.sim, e.be, get_perms_fn, &a);
+    ck_assert_int_eq(a.n, 2);
+    ck_assert_uint_eq(a.p[0].id, e.fe);
+    ck_assert_uint_eq(a.p[0].perms, XS_PERM_NONE);
+    ck_assert_uint_eq(a.p[1].id, e.be);
+    ck_assert_uint_eq(a.p[1].perms, XS_PERM_READ);
+    a.path = be_path;
+    xbt_run(e.sim, e.fe, get_perms_fn, &a);
+    ck_assert_int_eq(a.n, 2);
+    ck_assert_uint_eq(a.p[0].id, e.be);
+    ck_assert_uint_eq(a.p[1].id, e.fe);
+    ck_assert_uint_eq(a.p[1].perms, XS_PERM_READ);
+    /* Nobody else sees either half. */
+    a.path = be_path;
+    xbt_run(e.sim, other, get_perms_fn, &a);
+    ck_assert_int_eq(a.n, -EACCES);
+    (void)buf;
+    ck_assert_int_eq(xensim_device_remove(e.sim, "echo", e.fe, 0, 5000), 0);
+    dev_env_free(&e);
+}
+END_TEST
+
+/* The back end's driver restarts: crashed (_i = 0) or unloaded (_i = 1). */
+START_TEST(backend_restart_reconnects)
+{
+    struct dev_env e = dev_env_new(true);
+    bool graceful = _i;
+    struct xensim_domain_info info;
+
+    paths(&e);
+    ck_assert(wait_state(e.sim, fe_path, "4"));
+    ck_assert_int_eq(io(&e, 10, 2000), 0);
+    xbt_run(e.sim, e.be, unreg_back_fn, &graceful);
+    ck_assert(wait_stats(e.sim, e.be, 0));
+    ck_assert_int_eq(xensim_domain_info(e.sim, e.be, &info), 0);
+    ck_assert_uint_eq(info.maptrack_in_use, 0);
+    ck_assert_uint_eq(th_ports_in_use(e.sim, e.be), 0);
+    if (graceful) {
+        ck_logs("346", "246");
+        ck_assert(wait_state(e.sim, fe_path, "6"));
+        ck_assert_int_eq(io(&e, 1, 100), -ENOTCONN);
+    } else {
+        /* Nobody answers: the front end cannot tell yet. */
+        ck_assert_int_eq(io(&e, 1, 100), -ETIMEDOUT);
+    }
+    xbt_run(e.sim, e.be, reg_back_fn, NULL);
+    ck_assert(wait_state(e.sim, be_path, "4"));
+    ck_assert(wait_state(e.sim, fe_path, "4"));
+    if (graceful)
+        ck_logs("346134", "24624");
+    else
+        ck_logs("34134", "2424");
+    ck_assert_int_eq(io(&e, 50, 2000), 0);
+    ck_assert_int_eq(xensim_domain_info(e.sim, e.be, &info), 0);
+    ck_assert_uint_eq(info.maptrack_in_use, 1);
+    ck_assert_uint_eq(th_ports_in_use(e.sim, e.fe), 1);
+    ck_assert(wait_stats(e.sim, e.fe, 1));
+    ck_assert_int_eq(xensim_device_remove(e.sim, "echo", e.fe, 0, 5000), 0);
+    dev_env_free(&e);
+}
+END_TEST
+
+/* The front end closes first (its driver unloads), then comes back. */
+START_TEST(frontend_closes_and_returns)
+{
+    struct dev_env e = dev_env_new(true);
+    bool graceful = true;
+
+    paths(&e);
+    ck_assert(wait_state(e.sim, be_path, "4"));
+    ck_assert(wait_state(e.sim, fe_path, "4"));
+    xbt_run(e.sim, e.fe, unreg_front_fn, &graceful);
+    ck_assert(wait_state(e.sim, be_path, "6"));
+    ck_logs("346", "246");
+    ck_assert(wait_stats(e.sim, e.fe, 0));
+    ck_assert_uint_eq(th_ports_in_use(e.sim, e.fe), 0);
+    ck_assert_uint_eq(th_ports_in_use(e.sim, e.be), 0);
+    /* online is still 1: the back end keeps the device, ready again. */
+    xbt_run(e.sim, e.fe, reg_front_fn, NULL);
+    ck_assert(wait_state(e.sim, fe_path, "4"));
+    ck_assert(wait_state(e.sim, be_path, "4"));
+    ck_logs("346134", "24624");
+    ck_assert_int_eq(io(&e, 20, 2000), 0);
+    ck_assert_int_eq(xensim_device_remove(e.sim, "echo", e.fe, 0, 5000), 0);
+    dev_env_free(&e);
+}
+END_TEST
+
+static void submit_fn(void *p)
+{
+    *(int *)p = xenbus_echo_submit(0, 5);
+}
+
+/* The front end's domain is destroyed with requests in flight. */
+START_TEST(frontend_dies_mid_io)
+{
+    struct dev_env e = dev_env_new(true);
+    struct xensim_domain_info info;
+    int queued = 0;
+
+    paths(&e);
+    ck_assert(wait_state(e.sim, fe_path, "4"));
+    ck_assert_int_eq(io(&e, 3, 2000), 0);
+    xenbus_echo_back_hold(true);
+    xbt_run(e.sim, e.fe, submit_fn, &queued);
+    ck_assert_int_eq(queued, 5);
+    ck_assert_int_eq(xensim_domain_destroy(e.sim, e.fe), 0);
+    xenbus_echo_back_hold(false);
+    /* The back end saw the front end's directory go: it unmapped, closed
+     * and forgot the device. */
+    ck_assert(wait_stats(e.sim, e.be, 0));
+    ck_assert(wait_state(e.sim, be_path, "6"));
+    ck_assert_int_eq(xensim_domain_info(e.sim, e.be, &info), 0);
+    ck_assert_uint_eq(info.maptrack_in_use, 0);
+    ck_assert_uint_eq(th_ports_in_use(e.sim, e.be), 0);
+    /* Nothing of the dead domain is pinned: it is gone for good. */
+    for (int i = 0; i < 5000 && xensim_domain_info(e.sim, e.fe, &info) != -ESRCH; i++)
+        xbt_sleep_ms(1);
+    ck_assert_int_eq(xensim_domain_info(e.sim, e.fe, &info), -ESRCH);
+    ck_assert_int_eq(xensim_xenstore_rm(e.sim, be_path), 0);
+    dev_env_free(&e);
+}
+END_TEST
+
+/* The back end's domain is destroyed while connected. */
+START_TEST(backend_dies)
+{
+    struct dev_env e = dev_env_new(true);
+
+    paths(&e);
+    ck_assert(wait_state(e.sim, fe_path, "4"));
+    ck_assert_int_eq(io(&e, 3, 2000), 0);
+    ck_assert_int_eq(xensim_domain_destroy(e.sim, e.be), 0);
+    ck_assert(wait_state(e.sim, fe_path, "6"));
+    /* Its pages came back (the dead back end's mappings went with it). */
+    ck_assert(wait_stats(e.sim, e.fe, 1));
+    ck_assert_uint_eq(th_ports_in_use(e.sim, e.fe), 0);
+    ck_assert_int_eq(io(&e, 1, 100), -ENOTCONN);
+    ck_assert_int_eq(xensim_device_remove(e.sim, "echo", e.fe, 0, 100), 0);
+    ck_assert(wait_stats(e.sim, e.fe, 0));
+    dev_env_free(&e);
+}
+END_TEST
+
+static Suite *dev_suite(void)
+{
+    Suite *s = suite_create("xenbus_dev");
+    TCase *tc = tcase_create("framework");
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, handshake_io_and_unplug, 0, 2);
+    tcase_add_test(tc, toolstack_permissions);
+    tcase_add_loop_test(tc, backend_restart_reconnects, 0, 2);
+    tcase_add_test(tc, frontend_closes_and_returns);
+    tcase_add_test(tc, frontend_dies_mid_io);
+    tcase_add_test(tc, backend_dies);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(dev_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
