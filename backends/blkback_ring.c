@@ -75,7 +75,23 @@ void blkback_get_stats(const struct blkback *be, struct blkback_stats *st)
     *st = be->st;
 }
 
-static void respond(struct blkback_queue *q, uint64_t id, uint8_t op, int16_t status)
+/* Responses are published in groups of this many, and whenever the back
+ * end runs out of visible requests: the front end can refill the ring
+ * while the rest of a batch is served, without an event per response. */
+#define BLKBACK_PUSH_BATCH 8
+
+static void push_responses(struct blkback_queue *q)
+{
+    int notify;
+    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->ring, notify);
+    if (notify) {
+        xensim_evtchn_send(q->port);
+        BLKBACK_STAT_INC(q->be, notifies);
+    }
+}
+
+/* Writes one response; true when it is time to publish. */
+static bool respond(struct blkback_queue *q, uint64_t id, uint8_t op, int16_t status)
 {
     struct blkback *be = q->be;
     blkif_response_t rsp = { .id = id, .operation = op, .status = status };
@@ -83,17 +99,13 @@ static void respond(struct blkback_queue *q, uint64_t id, uint8_t op, int16_t st
     size_t off = blk_slot_offset(s, q->ring.rsp_prod_pvt, RING_SIZE(&q->ring));
     blk_ring_write(&q->view, off, &rsp, sizeof(rsp));
     q->ring.rsp_prod_pvt++;
-    int notify;
-    /* Pushed one by one so that the front end can refill the ring while
-     * the rest of the batch is served; it is only notified when it asked. */
-    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->ring, notify);
-    if (notify)
-        xensim_evtchn_send(q->port);
     BLKBACK_STAT_INC(be, requests);
     if (status == BLKIF_RSP_ERROR)
         BLKBACK_STAT_INC(be, errors);
     else if (status == BLKIF_RSP_EOPNOTSUPP)
         BLKBACK_STAT_INC(be, unsupported);
+    return q->ring.rsp_prod_pvt - __atomic_load_n(&s->rsp_prod, __ATOMIC_RELAXED) >=
+           BLKBACK_PUSH_BATCH;
 }
 
 /* Checks the segments and the range, maps, does the I/O. The segments are
@@ -262,7 +274,9 @@ static void queue_work(struct blkback_queue *q)
         RING_IDX rp = __atomic_load_n(&r->sring->req_prod, __ATOMIC_RELAXED);
         xen_rmb();
         if (RING_REQUEST_PROD_OVERFLOW(r, rp)) {
-            queue_fail(q, BLKBACK_ERR_RING_OVERFLOW);
+            push_responses(q);
+            if (__atomic_load_n(&be->gen, __ATOMIC_ACQUIRE) == gen)
+                queue_fail(q, BLKBACK_ERR_RING_OVERFLOW);
             return;
         }
         while (r->req_cons != rp && !RING_REQUEST_CONS_OVERFLOW(r, r->req_cons)) {
@@ -276,10 +290,15 @@ static void queue_work(struct blkback_queue *q)
             int16_t st = do_request(q, &req, gen);
             if (__atomic_load_n(&be->gen, __ATOMIC_ACQUIRE) != gen)
                 return;
-            respond(q, req.id, req.operation, st);
-            if (__atomic_load_n(&be->gen, __ATOMIC_ACQUIRE) != gen)
-                return;
+            if (respond(q, req.id, req.operation, st)) {
+                push_responses(q);
+                if (__atomic_load_n(&be->gen, __ATOMIC_ACQUIRE) != gen)
+                    return;
+            }
         }
+        push_responses(q);
+        if (__atomic_load_n(&be->gen, __ATOMIC_ACQUIRE) != gen)
+            return;
         int more;
         RING_FINAL_CHECK_FOR_REQUESTS(r, more);
         if (!more)
@@ -291,8 +310,10 @@ static void queue_irq(evtchn_port_t port, void *arg)
 {
     (void)port;
     struct blkback_queue *q = arg;
-    if (!q->broken)
+    if (!q->broken) {
+        BLKBACK_STAT_INC(q->be, wakeups);
         queue_work(q);
+    }
 }
 
 static void queue_teardown(struct blkback_queue *q)

@@ -314,8 +314,10 @@ static void nb_vif_teardown(struct nb_vif *vif)
     struct xensim_netback *nb = vif->nb;
     if (!vif->connected)
         return;
-    xensim_irq_unbind(vif->port);
-    xensim_evtchn_close(vif->port);
+    if (vif->own_port) {
+        xensim_irq_unbind(vif->port);
+        xensim_evtchn_close(vif->port);
+    }
     gnttab_unmap_grant_ref_t un[2] = {
         { .host_addr = vif->tx_addr, .handle = vif->tx_handle },
         { .host_addr = vif->rx_addr, .handle = vif->rx_handle },
@@ -364,9 +366,8 @@ static void nb_run(struct xensim_netback *nb)
     } while (again);
 }
 
-static void nb_irq(evtchn_port_t port, void *arg)
+void xensim_netback_event(struct xensim_netback *nb, evtchn_port_t port)
 {
-    struct xensim_netback *nb = arg;
     bool irqs;
     if (!nc_lock(&nb->lock, &irqs)) {
         nb->work = true;   /* the holder below us on this stack runs it */
@@ -377,6 +378,11 @@ static void nb_irq(evtchn_port_t port, void *arg)
             v->kick = true;
     nb_run(nb);
     nc_unlock(&nb->lock, irqs);
+}
+
+static void nb_irq(evtchn_port_t port, void *arg)
+{
+    xensim_netback_event(arg, port);
 }
 
 int xensim_netback_create(const struct xensim_netback_config *cfg,
@@ -448,10 +454,8 @@ static int nb_map(domid_t front, grant_ref_t ref, uint64_t *addr, grant_handle_t
     long rc = HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, &op, 1);
     if (rc < 0)
         return (int)rc;
-    if (op.status != GNTST_okay) {
-        fprintf(stderr, "DBG map dom%u ref %u status %d\n", front, ref, op.status);
+    if (op.status != GNTST_okay)
         return -EINVAL;
-    }
     *addr = op.host_addr;
     *handle = op.handle;
     return 0;
@@ -459,6 +463,13 @@ static int nb_map(domid_t front, grant_ref_t ref, uint64_t *addr, grant_handle_t
 
 int xensim_netback_connect(struct xensim_netback *nb, domid_t front, unsigned int handle,
                            const struct xensim_netif_front_keys *keys)
+{
+    return xensim_netback_connect_port(nb, front, handle, keys, 0);
+}
+
+int xensim_netback_connect_port(struct xensim_netback *nb, domid_t front, unsigned int handle,
+                                const struct xensim_netif_front_keys *keys,
+                                evtchn_port_t bound_port)
 {
     if (!keys->request_rx_copy)
         return -EOPNOTSUPP;   /* modern netback serves no flipping front */
@@ -490,13 +501,15 @@ int xensim_netback_connect(struct xensim_netback *nb, domid_t front, unsigned in
         goto fail_tx;
     BACK_RING_INIT(&vif->tx, (netif_tx_sring_t *)(uintptr_t)vif->tx_addr, NC_PAGE_SIZE);
     BACK_RING_INIT(&vif->rx, (netif_rx_sring_t *)(uintptr_t)vif->rx_addr, NC_PAGE_SIZE);
-    long port = xensim_evtchn_bind_interdomain(front, keys->event_channel);
+    long port = bound_port;
+    if (!bound_port)
+        port = xensim_evtchn_bind_interdomain(front, keys->event_channel);
     if (port < 0) {
-        fprintf(stderr, "DBG bind %ld port %u\n", port, keys->event_channel);
         rc = (int)port;
         goto fail_rx;
     }
     vif->port = (evtchn_port_t)port;
+    vif->own_port = !bound_port;
     vif->connected = true;
     vif->st.connected = true;
     vif->kick = true;
@@ -504,7 +517,7 @@ int xensim_netback_connect(struct xensim_netback *nb, domid_t front, unsigned in
     nb->vifs = vif;
     nc_unlock(&nb->lock, irqs);
     /* Outside the lock: binding enables events and may run nb_irq now. */
-    rc = xensim_irq_bind(vif->port, nb_irq, nb);
+    rc = vif->own_port ? xensim_irq_bind(vif->port, nb_irq, nb) : 0;
     if (!nc_lock(&nb->lock, &irqs))
         return rc;
     if (rc) {

@@ -35,6 +35,7 @@ struct nb_vif {
     bool sg;                     /* the front offered feature-sg */
     bool kick;                   /* its event fired: look at both rings */
     evtchn_port_t port;
+    bool own_port;               /* we bound it (else a framework did) */
     netif_tx_back_ring_t tx;     /* the front writes requests and req_prod */
     netif_rx_back_ring_t rx;
     uint64_t tx_addr, rx_addr;   /* where the ring pages are mapped */

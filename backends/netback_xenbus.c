@@ -72,10 +72,8 @@ static int vb_probe(struct xenbus_device *dev)
     int err;
     if ((err = xenbus_printf(0, dev->nodename, "feature-sg", "%d", bf.feature_sg)) ||
         (err = xenbus_printf(0, dev->nodename, "feature-rx-copy", "%d", 1)) ||
-        (err = xenbus_printf(0, dev->nodename, "feature-rx-flip", "%d", 0))) {
-        fprintf(stderr, "DBG probe %d\n", err);
+        (err = xenbus_printf(0, dev->nodename, "feature-rx-flip", "%d", 0)))
         return err;
-    }
     return 0;
 }
 
@@ -89,10 +87,8 @@ static int vb_connect(struct xenbus_device *dev)
     int v;
     if (xenbus_scanf(0, dev->otherend, "tx-ring-ref", "%u", &tx) != 1 ||
         xenbus_scanf(0, dev->otherend, "rx-ring-ref", "%u", &rx) != 1 ||
-        xenbus_scanf(0, dev->otherend, "event-channel", "%u", &port) != 1) {
-        fprintf(stderr, "DBG keys missing\n");
+        xenbus_scanf(0, dev->otherend, "event-channel", "%u", &port) != 1)
         return -EINVAL;
-    }
     k.tx_ring_ref = tx;
     k.rx_ring_ref = rx;
     k.event_channel = port;
@@ -105,9 +101,9 @@ static int vb_connect(struct xenbus_device *dev)
                      &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) == 6)
         for (int i = 0; i < 6; i++)
             k.mac[i] = (uint8_t)m[i];
-    int rc = xensim_netback_connect(nb, dev->otherend_id, dev->devid, &k);
-    fprintf(stderr, "DBG back connect %d\n", rc);
-    return rc;
+    /* The framework binds event-channel itself even for nr_rings = 0; use
+     * its port when it did. */
+    return xensim_netback_connect_port(nb, dev->otherend_id, dev->devid, &k, dev->evtchn);
 }
 
 static void vb_disconnect(struct xenbus_device *dev)
@@ -117,10 +113,18 @@ static void vb_disconnect(struct xenbus_device *dev)
         xensim_netback_disconnect(nb, dev->otherend_id, dev->devid);
 }
 
+static void vb_handle_event(struct xenbus_device *dev)
+{
+    struct xensim_netback *nb = back_nb_get(xensim_guest_domid());
+    if (nb)
+        xensim_netback_event(nb, dev->evtchn);
+}
+
 const struct xenbus_driver xensim_vif_back = {
     .type = "vif",
     .nr_rings = 0,           /* netback maps the rings and binds the port */
     .probe = vb_probe,
     .connect = vb_connect,
     .disconnect = vb_disconnect,
+    .handle_event = vb_handle_event,
 };

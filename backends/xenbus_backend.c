@@ -183,6 +183,11 @@ static void back_otherend_changed(struct xenbus_watch *w, const char *path, cons
         break;
     case XenbusStateInitialised:
     case XenbusStateConnected:
+        /* A front end Connected to our predecessor starts over when it
+         * sees our InitWait: wait for its Initialised. */
+        if (fs == XenbusStateConnected && !dev->connected &&
+            dev->state == XenbusStateInitWait)
+            break;
         if (dev->state == XenbusStateInitWait || dev->state == XenbusStateInitialising ||
             dev->state == XenbusStateInitialised) {
             back_connect_or_close(dev);
@@ -197,6 +202,11 @@ static void back_otherend_changed(struct xenbus_watch *w, const char *path, cons
         xenbus_switch_state(dev, XenbusStateClosing);
         break;
     case XenbusStateClosed:
+        /* Just (re)started: a front end left Closed is told by our
+         * InitWait to come back (it writes Initialising). */
+        if (dev->state == XenbusStateInitWait && !dev->connected && online(dev))
+            break;
+        /* fall through */
     case XenbusStateUnknown:
     default:
         back_teardown(dev);

@@ -118,10 +118,12 @@ static void front_main(void *p)
 {
     struct run *r = p;
     uint64_t t0 = bench_now_ns();
+    blkfront_plug(r->fe);
     for (unsigned int i = 0; i < r->depth && r->issued < r->total; i++) {
         r->ios[i].done = io_done;
         next_io(r, &r->ios[i]);
     }
+    blkfront_unplug(r->fe);
     xensim_guest_irq_disable();
     while (r->done < r->total) {
         HYPERVISOR_sched_op(SCHEDOP_block, NULL);
@@ -195,6 +197,15 @@ static double blk_once(bool null, bool persistent, enum xensim_gnttab_mode mode,
     BENCH_CHECK(r.ios && r.bufs);
     BENCH_CHECK(xensim_domain_call(r.sim, (domid_t)front, 0, front_main, &r) == 0);
     double ops = (double)total * 1e9 / (double)r.ns;
+    if (getenv("BLK_BENCH_VERBOSE")) {
+        struct blkback_stats bs;
+        struct blkfront_stats fs;
+        blkback_get_stats(r.be, &bs);
+        blkfront_get_stats(r.fe, &fs);
+        fprintf(stderr, "  %lu reqs: back notifies %llu wakeups %llu; front notifies %llu irqs %llu\n",
+                total, (unsigned long long)bs.notifies, (unsigned long long)bs.wakeups,
+                (unsigned long long)fs.notifies, (unsigned long long)fs.irqs);
+    }
     BENCH_CHECK(xensim_domain_call(r.sim, 0, 0, bdisconnect_fn, &r) == 0);
     BENCH_CHECK(xensim_domain_call(r.sim, (domid_t)front, 0, fdestroy_fn, &r) == 0);
     blkback_destroy(r.be);

@@ -3,6 +3,7 @@
  * target is a ratio of at most 1.3), and the same as operations/s. */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -37,7 +38,10 @@ static void xfer(int fd, void *buf, size_t len, int out)
 }
 
 /* ns per request/reply: the request in one write (as a kernel xenbus
- * client sends it), the reply's header and body in two reads. */
+ * client sends it) or, split, in two (as libxenstore does: header, then
+ * payload); the reply's header and body in two reads. */
+static bool split;
+
 static double one_run(int fd, uint32_t type, const char *p, size_t len, unsigned long rounds)
 {
     struct xsd_sockmsg h = { .type = type, .len = len };
@@ -49,7 +53,12 @@ static double one_run(int fd, uint32_t type, const char *p, size_t len, unsigned
     for (unsigned long i = 0; i < rounds; i++) {
         struct xsd_sockmsg r;
 
-        xfer(fd, req, sizeof(h) + len, 1);
+        if (split) {
+            xfer(fd, req, sizeof(h), 1);
+            xfer(fd, req + sizeof(h), len, 1);
+        } else {
+            xfer(fd, req, sizeof(h) + len, 1);
+        }
         xfer(fd, &r, sizeof(r), 0);
         BENCH_CHECK(r.type == type && r.len <= sizeof(body));
         xfer(fd, body, r.len, 0);
@@ -86,6 +95,9 @@ int main(void)
     wrt = median_run(fd, XS_WRITE, wr, sizeof(wr) - 1, rounds);
     bench_report("xs_socket_read_rtt", rd, "ns", echo);
     bench_report("xs_socket_write_rtt", wrt, "ns", echo);
+    split = true;
+    bench_report("xs_socket_read_rtt_libxenstore", median_run(fd, XS_READ, "/bench/key", 11, rounds),
+                 "ns", echo);
     bench_report("xs_socket_read_ops", 1e9 / rd, "ops/s", 1e9 / echo);
     bench_report("xs_socket_write_ops", 1e9 / wrt, "ops/s", 1e9 / echo);
     close(fd);

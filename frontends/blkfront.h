@@ -58,6 +58,7 @@ struct blkfront_queue {
     unsigned int nr_shadow;
     unsigned int free_head;        /* nr_shadow: none free */
     unsigned int inflight;
+    bool unpushed;                 /* requests written, req_prod not yet */
     struct blkfront_page *pool;    /* LIFO, so few pages stay hot */
     struct blkfront_leftover *left;
     unsigned int nr_left, cap_left;
@@ -80,6 +81,7 @@ struct blkfront {
     bool indirect, persistent;
     unsigned int unit;             /* bytes per protocol sector */
     struct blkfront_queue q[BLKIF_SIM_MAX_QUEUES];
+    struct blkfront_stats st;      /* relaxed atomics */
 };
 
 /* blkfront_ring.c */
@@ -92,6 +94,10 @@ void blkfront_revoke(struct blkfront_queue *q, grant_ref_t ref, struct blkfront_
 /* Releases a shadow's grants and pages; copies read data out first. */
 void blkfront_shadow_release(struct blkfront_queue *q, struct blkfront_shadow *sh, bool copy_out);
 bool blkfront_in_completion(void);
+/* Publishes what a plug held back on q; called with q->lock held, returns
+ * whether to notify. */
+bool blkfront_push_locked(struct blkfront_queue *q);
+bool blkfront_plugged(const struct blkfront *fe);
 /* Waits, outside any lock, until cond(arg) holds. */
 void blkfront_wait_until(struct blkfront *fe, bool (*cond)(void *), void *arg);
 

@@ -221,7 +221,11 @@ int blkfront_submit(struct blkfront *fe, struct blkfront_io *io)
         }
         if (q->free_head < q->nr_shadow && !RING_FULL(&q->ring))
             break;
+        /* Full of our own unpublished requests: publish before waiting. */
+        bool notify = q->unpushed && blkfront_push_locked(q);
         blkfront_unlock(q, off);
+        if (notify)
+            xensim_evtchn_send(q->port);
         if (blkfront_in_completion())
             return -EAGAIN;
         struct slot_wait w = { q };
@@ -241,12 +245,18 @@ int blkfront_submit(struct blkfront *fe, struct blkfront_io *io)
     blk_ring_write(&q->view, blk_slot_offset(r->sring, r->req_prod_pvt, RING_SIZE(r)),
                    &req, sizeof(req));
     r->req_prod_pvt++;
-    int notify;
-    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(r, notify);
+    bool notify = false;
+    if (blkfront_plugged(fe))
+        q->unpushed = true;
+    else
+        notify = blkfront_push_locked(q);
     evtchn_port_t port = q->port;
     blkfront_unlock(q, off);
-    if (notify)
+    __atomic_fetch_add(&fe->st.requests, 1, __ATOMIC_RELAXED);
+    if (notify) {
         xensim_evtchn_send(port);
+        __atomic_fetch_add(&fe->st.notifies, 1, __ATOMIC_RELAXED);
+    }
     return 0;
 }
 
@@ -274,6 +284,7 @@ static int sync_io(struct blkfront *fe, uint8_t op, uint64_t sector, void *buf, 
         return -ENOMEM;
     int rc = 0;
     uint64_t sent = 0;
+    blkfront_plug(fe);
     for (uint64_t i = 0; i < count; i++) {
         uint64_t left = nr - i * chunk;
         struct blkfront_io *io = &ios[i];
@@ -288,6 +299,7 @@ static int sync_io(struct blkfront *fe, uint8_t op, uint64_t sector, void *buf, 
             break;
         sent++;
     }
+    blkfront_unplug(fe);
     for (uint64_t i = 0; i < sent; i++) {
         int st = blkfront_wait(fe, &ios[i]);
         if (st && !rc)

@@ -11,13 +11,6 @@
 #include <xen/io/protocols.h>
 #include "blkfront.h"
 
-static __thread int in_completion;
-
-bool blkfront_in_completion(void)
-{
-    return in_completion > 0;
-}
-
 static enum blkfront_state state_get(const struct blkfront *fe)
 {
     return __atomic_load_n(&fe->state, __ATOMIC_ACQUIRE);
@@ -26,6 +19,61 @@ static enum blkfront_state state_get(const struct blkfront *fe)
 static void state_set(struct blkfront *fe, enum blkfront_state s)
 {
     __atomic_store_n(&fe->state, s, __ATOMIC_RELEASE);
+}
+
+static __thread int in_completion;
+/* The plug of this vCPU thread: submissions to plug_fe write the ring but
+ * leave req_prod alone until the outermost unplug, which publishes and
+ * notifies once (Linux's blk_start_plug). */
+static __thread struct blkfront *plug_fe;
+static __thread int plug_depth;
+
+bool blkfront_in_completion(void)
+{
+    return in_completion > 0;
+}
+
+bool blkfront_plugged(const struct blkfront *fe)
+{
+    return plug_depth > 0 && plug_fe == fe;
+}
+
+void blkfront_plug(struct blkfront *fe)
+{
+    if (plug_depth > 0 && plug_fe != fe)
+        return;   /* one device at a time; others push as they go */
+    plug_fe = fe;
+    plug_depth++;
+}
+
+bool blkfront_push_locked(struct blkfront_queue *q)
+{
+    int notify;
+    q->unpushed = false;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&q->ring, notify);
+    return notify;
+}
+
+void blkfront_unplug(struct blkfront *fe)
+{
+    if (plug_depth == 0 || plug_fe != fe || --plug_depth > 0)
+        return;
+    plug_fe = NULL;
+    for (unsigned int i = 0; i < fe->nr_queues; i++) {
+        struct blkfront_queue *q = &fe->q[i];
+        if (!__atomic_load_n(&q->unpushed, __ATOMIC_RELAXED))
+            continue;
+        bool off;
+        blkfront_lock(q, &off);
+        bool notify = q->unpushed && state_get(fe) == BLKFRONT_CONNECTED &&
+                      blkfront_push_locked(q);
+        evtchn_port_t port = q->port;
+        blkfront_unlock(q, off);
+        if (notify) {
+            xensim_evtchn_send(port);
+            __atomic_fetch_add(&fe->st.notifies, 1, __ATOMIC_RELAXED);
+        }
+    }
 }
 
 void blkfront_lock(struct blkfront_queue *q, bool *irq_was_off)
@@ -194,8 +242,12 @@ static int status_errno(int16_t st)
     return st == BLKIF_RSP_EOPNOTSUPP ? -EOPNOTSUPP : -EIO;
 }
 
-static void complete_list(struct blkfront_io *list)
+static void complete_list(struct blkfront *fe, struct blkfront_io *list)
 {
+    if (!list)
+        return;
+    /* What the callbacks submit goes out in one push per queue. */
+    blkfront_plug(fe);
     in_completion++;
     while (list) {
         struct blkfront_io *io = list;
@@ -207,6 +259,7 @@ static void complete_list(struct blkfront_io *list)
             done(io);
     }
     in_completion--;
+    blkfront_unplug(fe);
 }
 
 /* Ends every request in flight on q with status; returns them as a list. */
@@ -248,7 +301,7 @@ static void device_fail(struct blkfront *fe)
             xensim_irq_unbind(q->port);
         struct blkfront_io *list = queue_abort_locked(q, -EIO);
         blkfront_unlock(q, off);
-        complete_list(list);
+        complete_list(fe, list);
     }
 }
 
@@ -265,6 +318,7 @@ static void queue_irq(evtchn_port_t port, void *arg)
         blkfront_unlock(q, off);
         return;
     }
+    __atomic_fetch_add(&fe->st.irqs, 1, __ATOMIC_RELAXED);
     blkif_front_ring_t *r = &q->ring;
     for (;;) {
         RING_IDX rp = __atomic_load_n(&r->sring->rsp_prod, __ATOMIC_RELAXED);
@@ -306,7 +360,7 @@ static void queue_irq(evtchn_port_t port, void *arg)
             break;
     }
     blkfront_unlock(q, off);
-    complete_list(done);
+    complete_list(fe, done);
     if (bad)
         device_fail(fe);
 }
@@ -412,6 +466,7 @@ static int queue_setup(struct blkfront *fe, struct blkfront_queue *q)
     }
     q->free_head = 0;
     q->inflight = 0;
+    q->unpushed = false;
     long port = xensim_evtchn_alloc_unbound(be);
     if (port < 0)
         return (int)port;
@@ -522,7 +577,7 @@ int blkfront_disconnect(struct blkfront *fe)
             struct blkfront_io *list = queue_abort_locked(q, -ENOTCONN);
             queue_release(q);
             blkfront_unlock(q, off);
-            complete_list(list);
+            complete_list(fe, list);
         }
     }
     for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++) {
@@ -544,6 +599,12 @@ int blkfront_disconnect(struct blkfront *fe)
         }
     }
     return (int)kept;
+}
+
+void blkfront_get_stats(const struct blkfront *fe, struct blkfront_stats *st)
+{
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    *st = fe->st;
 }
 
 bool blkfront_connected(const struct blkfront *fe)

@@ -107,9 +107,7 @@ static void vf_setup_rings(struct xenbus_device *dev)
     int sg = 0;
     if (xenbus_scanf(0, dev->otherend, "feature-sg", "%d", &sg) == 1 && !sg)
         cfg.sg = false;
-    int rc = xensim_netfront_create(&cfg, &vf->nf);
-    fprintf(stderr, "DBG front create %d\n", rc);
-    if (rc)
+    if (xensim_netfront_create(&cfg, &vf->nf))
         vf->nf = NULL;   /* publish reports it */
 }
 
@@ -143,9 +141,7 @@ static int vf_connect(struct xenbus_device *dev)
         bf.feature_sg = v == 1;
     if (!vf->nf)
         return -ENODEV;
-    int rc = xensim_netfront_connect(vf->nf, &bf);
-    fprintf(stderr, "DBG front connect %d\n", rc);
-    return rc;
+    return xensim_netfront_connect(vf->nf, &bf);
 }
 
 static void vf_remove(struct xenbus_device *dev)

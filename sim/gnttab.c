@@ -1,8 +1,8 @@
 /*
  * Grant tables: each domain's table (its life from build to free), the
  * GNTTABOP_* dispatcher and the small table ops (setup_table, query_size,
- * get/set_version). Map, unmap and copy live in gnttab_map.c and
- * gnttab_copy.c; relies on sim.h for domains and guest copies.
+ * get/set_version, get_status_frames, swap_grant_ref). Map, unmap and copy
+ * live in gnttab_map.c and gnttab_copy.c; relies on sim.h.
  */
 #include "gnttab.h"
 
@@ -193,6 +193,45 @@ static long set_version(void *uop)
     return rc;
 }
 
+/* A v1 table has no status frames: asking for any is an error. */
+static long get_status_frames(struct domain *caller, void *uop, unsigned int count)
+{
+    gnttab_get_status_frames_t op;
+
+    if (count != 1)
+        return -EINVAL;
+    if (copy_from_guest(&op, uop, sizeof(op)))
+        return -EFAULT;
+    rcu_read_lock();
+    struct domain *d = gnttab_domain_by_id(caller, op.dom, true);
+    if (!d)
+        op.status = GNTST_bad_domain;
+    else if (!may_act_for(caller, d))
+        op.status = GNTST_permission_denied;
+    else
+        op.status = op.nr_frames > 0 ? GNTST_general_error : GNTST_okay;
+    rcu_read_unlock();
+    gnttab_get_status_frames_t *g = uop;
+    if (copy_to_guest(&g->status, &op.status, sizeof(op.status)))
+        return -EFAULT;
+    return 0;
+}
+
+static long swap_grant_ref(struct domain *d, void *uop, unsigned int count)
+{
+    gnttab_swap_grant_ref_t *g = uop;
+
+    for (unsigned int i = 0; i < count; i++) {
+        gnttab_swap_grant_ref_t op;
+        if (copy_from_guest(&op, &g[i], sizeof(op)))
+            return -EFAULT;
+        op.status = gnttab_swap_refs(d, op.ref_a, op.ref_b);
+        if (copy_to_guest(&g[i].status, &op.status, sizeof(op.status)))
+            return -EFAULT;
+    }
+    return 0;
+}
+
 long do_grant_table_op(struct domain *d, unsigned int cmd, void *uop, unsigned int count)
 {
     if ((int)count < 0)
@@ -214,13 +253,17 @@ long do_grant_table_op(struct domain *d, unsigned int cmd, void *uop, unsigned i
         return set_version(uop);
     case GNTTABOP_get_version:
         return get_version(d, uop);
+    case GNTTABOP_get_status_frames:
+        return get_status_frames(d, uop, count);
+    case GNTTABOP_swap_grant_ref:
+        return swap_grant_ref(d, uop, count);
     case GNTTABOP_transfer:
         /* Page transfer is PV-only; like a Xen built without it. */
         return -EOPNOTSUPP;
     default:
         /* dump_table (dropped from Xen's dispatcher long ago),
-         * unmap_and_replace, get_status_frames, swap_grant_ref, cache_flush
-         * (ARM only) and unknown commands. */
+         * unmap_and_replace (needs PV page tables), cache_flush (ARM only)
+         * and unknown commands. */
         return -ENOSYS;
     }
 }

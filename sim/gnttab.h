@@ -135,6 +135,7 @@ int16_t gnttab_pin(struct domain *rd, grant_ref_t ref, domid_t ldomid,
  * it is outside any RCU read-side section and holds no lock. */
 bool gnttab_unpin(struct domain *rd, grant_ref_t ref, uint32_t pin_dec);
 unsigned int gnttab_nr_entries(struct grant_table *gt);
+int16_t gnttab_swap_refs(struct domain *d, grant_ref_t a, grant_ref_t b);
 /* Grows rd's table to nr frames (under gt->lock). 0 or -ENOMEM. */
 int gnttab_grow_locked(struct grant_table *gt, unsigned int nr);
 

@@ -193,3 +193,25 @@ bool gnttab_unpin(struct domain *rd, grant_ref_t ref, uint32_t pin_dec)
     sim_unlock(&gt->lock);
     return put;
 }
+
+/* GNTTABOP_swap_grant_ref on d's own table: Xen's order is both bounds,
+ * then the no-op case, then the pins (a pinned entry cannot move). */
+int16_t gnttab_swap_refs(struct domain *d, grant_ref_t a, grant_ref_t b)
+{
+    struct grant_table *gt = d->gt;
+    int16_t rc = GNTST_okay;
+
+    sim_lock(&gt->lock);
+    unsigned int nr = gnttab_nr_entries(gt);
+    if (a >= nr || b >= nr)
+        rc = GNTST_bad_gntref;
+    else if (a != b && (active_entry(gt, a)->pin || active_entry(gt, b)->pin))
+        rc = GNTST_eagain;
+    else if (a != b) {
+        grant_entry_v1_t tmp = gt->shared[a];
+        gt->shared[a] = gt->shared[b];
+        gt->shared[b] = tmp;
+    }
+    sim_unlock(&gt->lock);
+    return rc;
+}

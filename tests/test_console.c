@@ -52,7 +52,9 @@ START_TEST(output_per_domain)
 
     char dir[] = "/tmp/xensim-cons-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    struct xensim_consoled_config cfg = { .log_dir = dir };
+    FILE *term = tmpfile();
+    ck_assert_ptr_nonnull(term);
+    struct xensim_consoled_config cfg = { .log_dir = dir, .terminal = term };
     struct xensim_consoled *cd = xensim_consoled_start(sim, &cfg);
     ck_assert_ptr_nonnull(cd);
     xensim_consoled_sync(cd);
@@ -85,6 +87,15 @@ START_TEST(output_per_domain)
     ck_assert(memcmp(got + strlen("hello from beta\n"), big, sizeof(big) - 1) == 0);
 
     xensim_consoled_stop(cd);
+    /* The terminal got whole lines, each labelled with its domain. */
+    static char tbuf[65536];
+    rewind(term);
+    size_t tn = fread(tbuf, 1, sizeof(tbuf) - 1, term);
+    tbuf[tn] = '\0';
+    fclose(term);
+    ck_assert_ptr_nonnull(strstr(tbuf, "[alpha] early bird\n"));
+    ck_assert_ptr_nonnull(strstr(tbuf, "[alpha] hello from alpha\n"));
+    ck_assert_ptr_nonnull(strstr(tbuf, "[beta] hello from beta\n"));
     char path[256];
     snprintf(path, sizeof(path), "%s/guest-alpha.log", dir);
     FILE *f = fopen(path, "r");

@@ -133,6 +133,7 @@ START_TEST(test_ids_info_list)
     for (int i = 0; i < 4; i++)
         ck_assert_uint_eq(l[i].domid, (domid_t)i);
     ck_assert_str_eq(l[1].name, "alpha");
+    ck_assert_int_eq(xensim_domain_list(sim, NULL, 0), 4);
     memset(l, 0xff, sizeof(l));
     ck_assert_int_eq(xensim_domain_list(sim, l, 2), 4);
     ck_assert_uint_eq(l[0].domid, 0);
@@ -150,6 +151,8 @@ START_TEST(test_bad_config_and_missing)
     struct xensim *sim = th_sim_new();
     struct xensim_domain_config big = { .name = "big", .nr_vcpus = XENSIM_MAX_VCPUS + 1 };
     ck_assert_int_lt(xensim_domain_create(sim, &big), 0);
+    struct xensim_domain_config huge = { .name = "huge", .nr_pages = ~0ul };
+    ck_assert_int_lt(xensim_domain_create(sim, &huge), 0);
     struct xensim_domain_config max = { .name = "max", .nr_vcpus = XENSIM_MAX_VCPUS };
     int d = xensim_domain_create(sim, &max);
     ck_assert_int_eq(d, 1);
@@ -177,6 +180,18 @@ START_TEST(test_bad_config_and_missing)
     }
     domid_t all[] = { 0, 1 };
     free_checked(sim, all, 2);
+}
+END_TEST
+
+/* Log names for Xen errnos. */
+START_TEST(test_strerror)
+{
+    ck_assert_ptr_nonnull(strstr(xensim_strerror(-ENOSPC), "ENOSPC"));
+    ck_assert_ptr_nonnull(strstr(xensim_strerror(-EINVAL), "EINVAL"));
+    ck_assert_ptr_nonnull(strstr(xensim_strerror(-ESRCH), "ESRCH"));
+    ck_assert_ptr_nonnull(xensim_strerror(-12345));
+    ck_assert_ptr_nonnull(xensim_strerror(0));
+    ck_assert_ptr_nonnull(xensim_strerror(7));
 }
 END_TEST
 
@@ -498,6 +513,7 @@ static Suite *domain_suite(void)
     tcase_add_test(t, test_ids_info_list);
     tcase_add_test(t, test_bad_config_and_missing);
     tcase_add_test(t, test_dom0_always_privileged);
+    tcase_add_test(t, test_strerror);
     tcase_add_test(t, test_domid_not_reused_at_once);
     tcase_add_test(t, test_pause_unpause);
     tcase_add_test(t, test_destroy_closes_ports);

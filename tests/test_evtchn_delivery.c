@@ -516,6 +516,34 @@ START_TEST(test_ipi_between_vcpus)
 }
 END_TEST
 
+/* The last vcpu_info slot: an IPI to vCPU 31 of a 32-vCPU domain. */
+static void last_vcpu_fn(void *arg)
+{
+    (void)arg;
+    xensim_guest_irq_disable();
+    unsigned int last = XENSIM_MAX_VCPUS - 1;
+    ck_assert_uint_eq(xensim_guest_nr_vcpus(), XENSIM_MAX_VCPUS);
+    long p = xensim_evtchn_bind_ipi(last);
+    ck_assert_int_gt(p, 0);
+    ck_assert_int_eq(send_port((evtchn_port_t)p), 0);
+    for (unsigned int v = 0; v < XENSIM_MAX_VCPUS; v++) {
+        ck_assert_uint_eq(g_sel(v), v == last ? g_selbit((evtchn_port_t)p) : 0);
+        ck_assert_uint_eq(g_upcall_pending(v), v == last);
+    }
+    g_set_pending((evtchn_port_t)p, false);
+    g_set_sel(last, 0);
+    g_set_upcall_pending(last, 0);
+    ck_assert_int_eq(close_port((evtchn_port_t)p), 0);
+}
+
+START_TEST(test_last_vcpu_slot)
+{
+    struct xensim *sim = sim_with_guest(abis[_i], XENSIM_MAX_VCPUS);
+    th_call(sim, 1, 0, last_vcpu_fn, NULL);
+    free_checked(sim, 2);
+}
+END_TEST
+
 /* bind_vcpu changes where future events go; a selector bit already set on
  * the old vCPU stays there. */
 struct move_arg {
@@ -548,6 +576,20 @@ static void move_fn(void *p)
 
     ck_assert_int_eq(send_port(m->a), 0);
     ck_assert(g_pending(m->b));
+    ck_assert_uint_eq(g_sel(1), g_selbit(m->b));
+    ck_assert_uint_eq(g_upcall_pending(1), 1);
+    ck_assert_uint_eq(g_sel(0), 0);
+    ck_assert_uint_eq(g_upcall_pending(0), 0);
+    g_set_pending(m->b, false);
+    g_set_sel(1, 0);
+    g_set_upcall_pending(1, 0);
+
+    /* so does the guest helper's local unmask */
+    g_set_mask(m->b, true);
+    ck_assert_int_eq(send_port(m->a), 0);
+    ck_assert_uint_eq(g_sel(1), 0);
+    xensim_evtchn_unmask(m->b);
+    ck_assert(!g_masked(m->b));
     ck_assert_uint_eq(g_sel(1), g_selbit(m->b));
     ck_assert_uint_eq(g_upcall_pending(1), 1);
     ck_assert_uint_eq(g_sel(0), 0);
@@ -793,6 +835,27 @@ START_TEST(test_hostdev)
     ck_assert(fd_readable(fd, 10000));
     ck_assert_int_eq(xensim_evtchn_dev_pending(dev), v);
 
+    /* the handle acts only on ports it bound; binds check as Xen does */
+    long k = ev_alloc_unbound(sim, 0, SELF, 1);
+    ck_assert_int_eq(k, 3);
+    ck_assert_int_lt(xensim_evtchn_dev_notify(dev, (evtchn_port_t)k), 0);
+    ck_assert_int_lt(xensim_evtchn_dev_unbind(dev, (evtchn_port_t)k), 0);
+    ck_assert_int_eq(ev_state(sim, 0, (evtchn_port_t)k, NULL), EVTCHNSTAT_unbound);
+    ck_assert_int_lt(xensim_evtchn_dev_notify(dev, 5000), 0);
+    ck_assert_int_lt(xensim_evtchn_dev_unbind(dev, 0), 0);
+    ck_assert_int_eq(ev_close(sim, 0, (evtchn_port_t)k), 0);
+    ck_assert_int_eq(xensim_evtchn_dev_bind_interdomain(dev, EV_NODOM, 1), -ESRCH);
+    ck_assert_int_eq(xensim_evtchn_dev_bind_interdomain(dev, 1, 1), 3);
+    ck_assert_int_eq(xensim_evtchn_dev_unbind(dev, 3), 0);
+    ck_assert_int_eq(xensim_evtchn_dev_bind_interdomain(dev, 1, 2000), -EINVAL);
+    ck_assert_int_eq(xensim_evtchn_dev_bind_interdomain(dev, d2, 3), -EINVAL);
+    ck_assert_int_eq(xensim_evtchn_dev_bind_virq(dev, VIRQ_DOM_EXC), -EEXIST);
+    ck_assert_int_eq(xensim_evtchn_dev_bind_virq(dev, NR_VIRQS), -EINVAL);
+    ck_assert_int_eq(ev_state(sim, 0, 3, NULL), EVTCHNSTAT_closed);
+    /* drain the spurious event of that bind (§1.4: the binder's port) */
+    while (xensim_evtchn_dev_pending(dev) > 0)
+        ;
+
     /* closing the handle closes every port it bound */
     ck_assert_uint_eq(th_ports_in_use(sim, 0), 2);
     xensim_evtchn_dev_close(dev);
@@ -814,6 +877,7 @@ static Suite *delivery_suite(void)
     tcase_add_loop_test(t, test_set_pending_order, 0, 2);
     tcase_add_loop_test(t, test_interdomain_bits, 0, 2);
     tcase_add_loop_test(t, test_bind_vcpu_moves_delivery, 0, 2);
+    tcase_add_loop_test(t, test_last_vcpu_slot, 0, 2);
     tcase_add_loop_test(t, test_guest_helpers, 0, 2);
     suite_add_tcase(s, t);
 

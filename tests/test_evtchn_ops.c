@@ -653,6 +653,10 @@ END_TEST
 START_TEST(test_enospc_cap_above_abi) { check_fill(XENSIM_EVTCHN_2L_32, 5000, 1023); }
 END_TEST
 
+/* So is the largest cap there is (Xen clips it; no overflow). */
+START_TEST(test_enospc_cap_uint_max) { check_fill(XENSIM_EVTCHN_2L_64, UINT_MAX, 4095); }
+END_TEST
+
 /* Ports above the ABI limit are never valid, whichever the ABI. */
 START_TEST(test_out_of_range_ports)
 {
@@ -902,6 +906,7 @@ static Suite *ops_suite(void)
     tcase_add_test(t, test_enospc_cap);
     tcase_add_test(t, test_enospc_cap_64);
     tcase_add_test(t, test_enospc_cap_above_abi);
+    tcase_add_test(t, test_enospc_cap_uint_max);
     suite_add_tcase(s, t);
 
     t = tcase_create("bad_input");

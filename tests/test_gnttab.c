@@ -522,6 +522,72 @@ START_TEST(versions)
 }
 END_TEST
 
+/* A v1 table has no status frames. */
+START_TEST(status_frames)
+{
+    struct gt_fix f = gt_fix_new(GT_MODE);
+    uint64_t frames[2];
+    gnttab_get_status_frames_t op = { .nr_frames = 0, .dom = DOMID_SELF, .status = 99 };
+    set_xen_guest_handle(op.frame_list, frames);
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_get_status_frames, &op, 1), 0);
+    ck_assert_int_eq(op.status, GNTST_okay);
+    op.nr_frames = 1;
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_get_status_frames, &op, 1), 0);
+    ck_assert_int_eq(op.status, GNTST_general_error);
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_get_status_frames, &op, 2), -EINVAL);
+    op.dom = GT_NODOM;
+    ck_assert_int_eq(gt_op(f.sim, 0, GNTTABOP_get_status_frames, &op, 1), 0);
+    ck_assert_int_eq(op.status, GNTST_bad_domain);
+    op.dom = f.b;
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_get_status_frames, &op, 1), 0);
+    ck_assert_int_eq(op.status, GNTST_permission_denied);
+    op = (gnttab_get_status_frames_t){ .nr_frames = 0, .dom = f.b };
+    ck_assert_int_eq(gt_op(f.sim, 0, GNTTABOP_get_status_frames, &op, 1), 0);
+    ck_assert_int_eq(op.status, GNTST_okay);
+    th_sim_free_checked(f.sim);
+}
+END_TEST
+
+/* swap_grant_ref on one's own table: bounds, then the no-op, then pins. */
+START_TEST(swap_refs)
+{
+    struct gt_fix f = gt_fix_new(GT_MODE);
+    struct gt_grant g1 = gt_grant(f.sim, f.a, f.b, false);
+    struct gt_grant g2 = gt_grant(f.sim, f.a, f.c, true);
+    grant_entry_v1_t e1 = g1.ents[g1.ref], e2 = g1.ents[g2.ref];
+    gnttab_swap_grant_ref_t ops[5] = {
+        { .ref_a = (grant_ref_t)g1.ref, .ref_b = (grant_ref_t)g2.ref },
+        { .ref_a = 512, .ref_b = (grant_ref_t)g1.ref },
+        { .ref_a = (grant_ref_t)g1.ref, .ref_b = 0xffffffffu },
+        { .ref_a = (grant_ref_t)g1.ref, .ref_b = (grant_ref_t)g1.ref },
+        { .ref_a = 100, .ref_b = 300 },
+    };
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_swap_grant_ref, ops, 5), 0);
+    ck_assert_int_eq(ops[0].status, GNTST_okay);
+    ck_assert_int_eq(ops[1].status, GNTST_bad_gntref);
+    ck_assert_int_eq(ops[2].status, GNTST_bad_gntref);
+    ck_assert_int_eq(ops[3].status, GNTST_okay);
+    ck_assert_int_eq(ops[4].status, GNTST_okay);
+    ck_assert_int_eq(memcmp(&g1.ents[g1.ref], &e2, sizeof(e2)), 0);
+    ck_assert_int_eq(memcmp(&g1.ents[g2.ref], &e1, sizeof(e1)), 0);
+
+    /* Now ref g2.ref grants b: map it, and it cannot move. */
+    gnttab_map_grant_ref_t m;
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, (grant_ref_t)g2.ref, GNTMAP_host_map, &m),
+                     GNTST_okay);
+    ops[0].status = 99;
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_swap_grant_ref, ops, 1), 0);
+    ck_assert_int_eq(ops[0].status, GNTST_eagain);
+    ops[3] = (gnttab_swap_grant_ref_t){ .ref_a = (grant_ref_t)g2.ref, .ref_b = (grant_ref_t)g2.ref };
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_swap_grant_ref, &ops[3], 1), 0);
+    ck_assert_int_eq(ops[3].status, GNTST_okay);
+    gt_unmap_ok(f.sim, f.b, &m);
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_swap_grant_ref, NULL, 1), -EFAULT);
+    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_swap_grant_ref, NULL, 0), 0);
+    th_sim_free_checked(f.sim);
+}
+END_TEST
+
 START_TEST(unknown_and_unimplemented)
 {
     struct gt_fix f = gt_fix_new(GT_MODE);
@@ -529,8 +595,6 @@ START_TEST(unknown_and_unimplemented)
     ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_dump_table, buf, 1), -ENOSYS);
     ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_transfer, buf, 1), -EOPNOTSUPP);
     ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_unmap_and_replace, buf, 1), -ENOSYS);
-    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_get_status_frames, buf, 1), -ENOSYS);
-    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_swap_grant_ref, buf, 1), -ENOSYS);
     ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_cache_flush, buf, 1), -ENOSYS);
     ck_assert_int_eq(gt_op(f.sim, f.a, 13, buf, 1), -ENOSYS);
     ck_assert_int_eq(gt_op(f.sim, f.a, 4095, buf, 1), -ENOSYS);
@@ -617,6 +681,8 @@ static Suite *gnttab_suite(void)
     tcase_add_loop_test(tc, setup_and_query, 0, 2);
     tcase_add_loop_test(tc, table_ops_domains, 0, 2);
     tcase_add_loop_test(tc, versions, 0, 2);
+    tcase_add_loop_test(tc, status_frames, 0, 2);
+    tcase_add_loop_test(tc, swap_refs, 0, 2);
     tcase_add_loop_test(tc, unknown_and_unimplemented, 0, 2);
     tcase_add_loop_test(tc, bad_buffers, 0, 2);
     suite_add_tcase(s, tc);

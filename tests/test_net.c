@@ -92,6 +92,17 @@ static void fe_create(void *p)
     ck_assert_int_eq(xensim_netfront_connect(c->g->nf, &bf), 0);
 }
 
+static void fe_create_plain(void *p)
+{
+    struct conn_arg *c = p;
+    struct xensim_netfront_config cfg = { .backend = 0, .rx_buffers = 8 };
+    memcpy(cfg.mac, c->g->mac, 6);
+    ck_assert_int_eq(xensim_netfront_create(&cfg, &c->g->nf), 0);
+    xensim_netfront_keys(c->g->nf, &c->keys);
+    struct xensim_netif_back_features bf = { .feature_rx_copy = true };
+    ck_assert_int_eq(xensim_netfront_connect(c->g->nf, &bf), 0);
+}
+
 static void be_connect(void *p)
 {
     struct conn_arg *c = p;
@@ -477,7 +488,11 @@ START_TEST(arp_and_ping)
     ck_assert(sa.peer_known);
     ck_assert(memcmp(sa.peer_mac, b->mac, 6) == 0);
     ck_assert_uint_eq(sa.peer_ip, b->inet.ip);
-    ck_assert_uint_eq(inet_snap(&f, b).arp_replies_sent, 1);
+    /* b counts its reply after sending it: wait for the count too. */
+    struct xensim_inet sb;
+    for (unsigned int w = 0; (sb = inet_snap(&f, b)).arp_replies_sent < 1 && w < WAIT_US; w += 1000)
+        usleep(1000);
+    ck_assert_uint_eq(sb.arp_replies_sent, 1);
 
     for (uint16_t seq = 1; seq <= 3; seq++) {
         struct inet_arg ping = { .g = a, .seq = seq, .payload = 56 };
@@ -490,7 +505,8 @@ START_TEST(arp_and_ping)
         ck_assert_uint_eq(sa.last_echo_seq, seq);
         ck_assert_uint_eq(sa.last_echo_id, 0x1234);
     }
-    struct xensim_inet sb = inet_snap(&f, b);
+    for (unsigned int w = 0; (sb = inet_snap(&f, b)).echo_replies_sent < 3 && w < WAIT_US; w += 1000)
+        usleep(1000);
     ck_assert_uint_eq(sb.echo_replies_sent, 3);
     ck_assert_uint_eq(sb.bad_checksums + sa.bad_checksums, 0);
     fix_free(&f);
@@ -810,6 +826,126 @@ START_TEST(backend_dies_mid_traffic)
 }
 END_TEST
 
+/* A hostile back end, written by hand in dom0: it maps a netfront's rings
+ * and answers with made-up responses. */
+struct evil {
+    struct xensim_netif_front_keys keys;
+    domid_t front;
+    uint64_t tx_addr, rx_addr;
+    grant_handle_t tx_h, rx_h;
+    evtchn_port_t port;
+    int step;
+};
+
+static void evil_fn(void *p)
+{
+    struct evil *e = p;
+    if (e->step == 0) {
+        gnttab_map_grant_ref_t m[2] = {
+            { .flags = GNTMAP_host_map, .ref = e->keys.tx_ring_ref, .dom = e->front },
+            { .flags = GNTMAP_host_map, .ref = e->keys.rx_ring_ref, .dom = e->front },
+        };
+        ck_assert_int_eq(HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, m, 2), 0);
+        ck_assert_int_eq(m[0].status, GNTST_okay);
+        ck_assert_int_eq(m[1].status, GNTST_okay);
+        e->tx_addr = m[0].host_addr;
+        e->rx_addr = m[1].host_addr;
+        e->tx_h = m[0].handle;
+        e->rx_h = m[1].handle;
+        long port = xensim_evtchn_bind_interdomain(e->front, e->keys.event_channel);
+        ck_assert_int_gt(port, 0);
+        e->port = (evtchn_port_t)port;
+        return;
+    }
+    netif_tx_sring_t *txs = (void *)(uintptr_t)e->tx_addr;
+    netif_rx_sring_t *rxs = (void *)(uintptr_t)e->rx_addr;
+    if (e->step == 1) {
+        /* A TX response for a request never made, and an RX response
+         * that claims bytes past the end of its page. */
+        txs->ring[0].rsp.id = 999;
+        txs->ring[0].rsp.status = NETIF_RSP_OKAY;
+        rxs->ring[0].rsp.id = rxs->ring[0].req.id;
+        rxs->ring[0].rsp.offset = 4000;
+        rxs->ring[0].rsp.flags = 0;
+        rxs->ring[0].rsp.status = 500;
+        wmb();
+        txs->rsp_prod = 1;
+        rxs->rsp_prod = 1;
+    } else if (e->step == 2) {
+        rxs->rsp_prod = 5000;   /* more responses than the ring holds */
+    } else {
+        gnttab_unmap_grant_ref_t u[2] = {
+            { .host_addr = e->tx_addr, .handle = e->tx_h },
+            { .host_addr = e->rx_addr, .handle = e->rx_h },
+        };
+        ck_assert_int_eq(HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, u, 2), 0);
+        ck_assert_int_eq(xensim_evtchn_close(e->port), 0);
+        return;
+    }
+    wmb();
+    xensim_evtchn_send(e->port);
+}
+
+struct nfst {
+    struct guest *g;
+    struct xensim_netfront_stats st;
+    bool alive;
+};
+
+static void fe_stats(void *p)
+{
+    struct nfst *n = p;
+    xensim_netfront_stats(n->g->nf, &n->st);
+    n->alive = xensim_netfront_connected(n->g->nf);
+}
+
+START_TEST(hostile_backend_responses)
+{
+    struct xensim *sim = th_sim_new();
+    struct fix f;
+    memset(&f, 0, sizeof(f));
+    f.sim = sim;
+    struct guest *g = &f.g[0];
+    g->d = th_domain(sim, "victim", false, XENSIM_GNTTAB_STRICT);
+    struct evil e = { .front = g->d };
+    /* This back end claims copy only and never serves a frame. */
+    struct conn_arg c = { .f = &f, .g = g };
+    th_call(sim, g->d, 0, fe_create_plain, &c);
+    e.keys = c.keys;
+    th_call(sim, 0, 0, evil_fn, &e);
+    struct nfst n = { .g = g };
+    th_call(sim, g->d, 0, fe_stats, &n);
+    ck_assert(n.alive);
+    e.step = 1;
+    th_call(sim, 0, 0, evil_fn, &e);
+    for (unsigned int w = 0; w < WAIT_US; w += 1000) {
+        th_call(sim, g->d, 0, fe_stats, &n);
+        if (n.st.bad_responses >= 2 && n.st.rx_errors >= 1)
+            break;
+        usleep(1000);
+    }
+    ck_assert_uint_eq(n.st.bad_responses, 2);
+    ck_assert_uint_eq(n.st.rx_errors, 1);
+    ck_assert_uint_eq(n.st.rx_packets, 0);
+    ck_assert(n.alive);
+    e.step = 2;
+    th_call(sim, 0, 0, evil_fn, &e);
+    for (unsigned int w = 0; n.alive && w < WAIT_US; w += 1000) {
+        th_call(sim, g->d, 0, fe_stats, &n);
+        usleep(1000);
+    }
+    ck_assert(!n.alive);
+    e.step = 3;
+    th_call(sim, 0, 0, evil_fn, &e);
+    g->rc = -EBUSY;
+    call_rc(sim, g->d, fe_destroy, g, &g->rc);
+    ck_assert_int_eq(g->rc, 0);
+    ck_assert_uint_eq(th_ports_in_use(sim, g->d), 0);
+    ck_assert_uint_eq(th_ports_in_use(sim, 0), 0);
+    th_sim_free_checked(sim);
+}
+END_TEST
+
 static Suite *net_suite(void)
 {
     Suite *s = suite_create("net");
@@ -822,6 +958,7 @@ static Suite *net_suite(void)
     tcase_add_test(tc, hostile_tx_requests);
     tcase_add_test(tc, front_dies_mid_traffic);
     tcase_add_test(tc, backend_dies_mid_traffic);
+    tcase_add_test(tc, hostile_backend_responses);
     suite_add_tcase(s, tc);
     return s;
 }

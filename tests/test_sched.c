@@ -152,16 +152,26 @@ START_TEST(test_block_wakes_on_event)
     struct xensim *sim = sim_with_guests(1);
     evtchn_port_t p, q;
     make_pair(sim, &p, &q);
+    /* a second channel whose port dom1 has masked: a send on it sets
+     * pending only, which must not end the block (§1.5) */
+    evtchn_port_t mp, mq;
+    make_pair(sim, &mp, &mq);
+    ev_set_mask(sim, 1, mp, true);
     struct wait_arg w = { .port = p };
     struct async_call a = { .sim = sim, .dom = 1, .fn = block_wait_fn, .arg = &w };
     async_start(&a);
     EV_WAIT_FOR(atomic_load(&w.ready));
+    ck_assert_int_eq(ev_send(sim, 2, mq), 0);
+    ev_sleep_ms(5);
     ck_assert_int_eq(ev_send(sim, 2, q), 0);
     async_join(&a);
     ck_assert_int_eq(w.rc, 0);
     ck_assert(w.pending_after);
     ck_assert_uint_eq(w.upcall_after, 1);
     ck_assert(!w.irq_disabled_after);
+    ck_assert(ev_is_pending(sim, 1, mp));
+    ev_set_mask(sim, 1, mp, false);
+    drop_pair(sim, mp, mq);
     drop_pair(sim, p, q);
     free_checked(sim, 3);
 }

@@ -561,6 +561,213 @@ START_TEST(no_ring)
 }
 END_TEST
 
+/* Two vCPUs of one domain issue requests at once: one at a time on the
+ * ring, every answer to its asker. */
+struct vcpu_arg {
+    struct xensim *sim;
+    domid_t dom;
+    unsigned int vcpu;
+    int errors;
+};
+
+static void vcpu_fn(void *p)
+{
+    struct vcpu_arg *a = p;
+    char path[32], want[32], buf[32];
+
+    for (int i = 0; i < 200; i++) {
+        snprintf(path, sizeof(path), "data/v%u", a->vcpu);
+        snprintf(want, sizeof(want), "%u-%d", a->vcpu, i);
+        if (xenbus_write(0, path, want) || xenbus_read_buf(0, path, buf, sizeof(buf)) < 0 ||
+            strcmp(buf, want))
+            a->errors++;
+    }
+}
+
+static void *vcpu_thread(void *p)
+{
+    struct vcpu_arg *a = p;
+
+    th_call(a->sim, a->dom, a->vcpu, vcpu_fn, a);
+    return NULL;
+}
+
+START_TEST(two_vcpus_concurrent)
+{
+    struct xensim *sim = xbt_sim_new();
+    struct xensim_domain_config cfg = { .name = "smp", .nr_vcpus = 2 };
+    domid_t d = th_domain_cfg(sim, &cfg);
+    struct xs_permissions p[] = { { d, XS_PERM_NONE } };
+    char path[64];
+    struct vcpu_arg a[2];
+    pthread_t th[2];
+
+    snprintf(path, sizeof(path), "/local/domain/%u/data", d);
+    ck_assert_int_eq(xensim_xenstore_write(sim, path, ""), 0);
+    ck_assert_int_eq(xensim_xenstore_set_perms(sim, path, p, 1), 0);
+    for (unsigned int i = 0; i < 2; i++) {
+        a[i] = (struct vcpu_arg){ .sim = sim, .dom = d, .vcpu = i };
+        pthread_create(&th[i], NULL, vcpu_thread, &a[i]);
+    }
+    for (unsigned int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    ck_assert_int_eq(a[0].errors, 0);
+    ck_assert_int_eq(a[1].errors, 0);
+    xbt_sim_free(sim);
+}
+END_TEST
+
+/* Requests from an irq handler arriving while the same vCPU waits for a
+ * reply of its own: they nest behind it instead of deadlocking. */
+struct nest_arg {
+    int errors;
+    _Atomic int handled;
+    _Atomic bool stop;
+};
+
+static void nest_handler(evtchn_port_t port, void *p)
+{
+    struct nest_arg *a = p;
+    char buf[16];
+
+    (void)port;
+    if (xenbus_read_buf(0, "domid", buf, sizeof(buf)) < 0)
+        a->errors++;
+    atomic_fetch_add(&a->handled, 1);
+}
+
+struct nest_env {
+    struct irq_arg irq;
+    struct nest_arg nest;
+};
+
+static void nest_bind_fn(void *p)
+{
+    struct nest_env *e = p;
+
+    ck_assert_int_eq(xenbus_init(), 0);
+    e->irq.port = xensim_evtchn_alloc_unbound(e->irq.peer);
+    ck_assert_int_gt(e->irq.port, 0);
+    ck_assert_int_eq(xensim_irq_bind(e->irq.port, nest_handler, &e->nest), 0);
+}
+
+static void nest_loop_fn(void *p)
+{
+    struct nest_env *e = p;
+    char buf[32];
+
+    for (int i = 0; i < 300; i++)
+        if (xenbus_write(0, "data/loop", "x") || xenbus_read_buf(0, "data/loop", buf, 32) != 1)
+            e->nest.errors++;
+}
+
+struct sender {
+    struct xensim *sim;
+    domid_t dom;
+    struct send_arg s;
+    struct nest_env *e;
+};
+
+static void *sender_thread(void *p)
+{
+    struct sender *s = p;
+
+    while (!atomic_load(&s->e->nest.stop)) {
+        xbt_run(s->sim, s->dom, send_fn, &s->s);
+        xbt_sleep_ms(1);
+    }
+    return NULL;
+}
+
+START_TEST(nested_requests)
+{
+    struct env e = env_new();
+    struct nest_env ne = { .irq = { .peer = e.b } };
+    struct sender snd = { .sim = e.sim, .dom = e.b, .s = { .peer = e.a }, .e = &ne };
+    pthread_t th;
+
+    xbt_run(e.sim, e.a, nest_bind_fn, &ne);
+    snd.s.remote = ne.irq.port;
+    xbt_run(e.sim, e.b, send_fn, &snd.s);
+    pthread_create(&th, NULL, sender_thread, &snd);
+    xbt_run(e.sim, e.a, nest_loop_fn, &ne);
+    atomic_store(&ne.nest.stop, true);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(ne.nest.errors, 0);
+    ck_assert_int_gt(atomic_load(&ne.nest.handled), 0);
+    xbt_run(e.sim, e.b, close_fn, &snd.s.local);
+    xbt_run(e.sim, e.a, close_fn, &ne.irq.port);
+    xbt_sim_free(e.sim);
+}
+END_TEST
+
+/* A callback that unwatches itself and sets another watch. */
+struct self_rec {
+    struct xenbus_watch w, other;
+    _Atomic int first, second;
+    int rc1, rc2;
+};
+
+static void other_cb(struct xenbus_watch *w, const char *path, const char *token)
+{
+    struct self_rec *r = w->data;
+
+    (void)path;
+    (void)token;
+    atomic_fetch_add(&r->second, 1);
+}
+
+static void self_cb(struct xenbus_watch *w, const char *path, const char *token)
+{
+    struct self_rec *r = w->data;
+
+    (void)path;
+    (void)token;
+    if (atomic_fetch_add(&r->first, 1) == 0) {
+        r->rc1 = xenbus_unwatch(&r->w);
+        r->other.node = "data/other";
+        r->other.callback = other_cb;
+        r->other.data = r;
+        r->rc2 = xenbus_watch(&r->other);
+    }
+}
+
+static void self_set_fn(void *p)
+{
+    struct self_rec *r = p;
+
+    r->w.node = "data/self";
+    r->w.callback = self_cb;
+    r->w.data = r;
+    ck_assert_int_eq(xenbus_watch(&r->w), 0);
+}
+
+static void self_unset_fn(void *p)
+{
+    struct self_rec *r = p;
+
+    ck_assert_int_eq(xenbus_unwatch(&r->other), 0);
+}
+
+START_TEST(watch_callback_rewatches)
+{
+    struct env e = env_new();
+    struct self_rec r = { 0 };
+
+    xbt_run(e.sim, e.a, self_set_fn, &r);
+    ck_assert(xbt_wait_atomic(&r.second, 1, 5000));
+    ck_assert_int_eq(r.rc1, 0);
+    ck_assert_int_eq(r.rc2, 0);
+    xbt_run(e.sim, e.a, write_fn, "data/self");
+    xbt_run(e.sim, e.a, write_fn, "data/other");
+    ck_assert(xbt_wait_atomic(&r.second, 2, 5000));
+    ck_assert_int_eq(atomic_load(&r.first), 1);
+    xbt_run(e.sim, e.a, self_unset_fn, &r);
+    ck_assert_uint_eq(xbt_stats(e.sim, e.a).watches, 0);
+    xbt_sim_free(e.sim);
+}
+END_TEST
+
 static Suite *xenbus_suite(void)
 {
     Suite *s = suite_create("xenbus_client");
@@ -573,6 +780,9 @@ static Suite *xenbus_suite(void)
     tcase_add_test(tc, transaction_concurrent_writers);
     tcase_add_test(tc, watches);
     tcase_add_test(tc, request_from_irq_handler);
+    tcase_add_test(tc, two_vcpus_concurrent);
+    tcase_add_test(tc, nested_requests);
+    tcase_add_test(tc, watch_callback_rewatches);
     tcase_add_loop_test(tc, hostile_ring, 0, 3);
     tcase_add_test(tc, no_ring);
     suite_add_tcase(s, tc);

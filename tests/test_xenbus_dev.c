@@ -413,6 +413,61 @@ START_TEST(backend_dies)
 }
 END_TEST
 
+/* A hostile front end overruns its ring's producer index: the back end
+ * stops serving that device only. */
+struct io1_arg {
+    unsigned int devid;
+    int rc;
+    uint32_t out;
+};
+
+static void io1_fn(void *p)
+{
+    struct io1_arg *a = p;
+
+    a->rc = xenbus_echo_call(a->devid, 5, &a->out, 300);
+}
+
+static void corrupt_fn(void *p)
+{
+    struct xenbus_device *dev = xenbus_device_find(&xenbus_echo_front, DOMID_SELF, 0);
+
+    (void)p;
+    ck_assert_ptr_nonnull(dev);
+    /* req_prod is the ring page's first word (io/ring.h). */
+    __atomic_fetch_add((uint32_t *)dev->ring[0], 1000, __ATOMIC_SEQ_CST);
+    ck_assert_int_eq(xensim_evtchn_send(dev->evtchn), 0);
+}
+
+START_TEST(hostile_frontend_ring)
+{
+    struct dev_env e = dev_env_new(true);
+    struct xensim_device_config cfg = {
+        .type = "echo", .frontend = e.fe, .backend = e.be, .devid = 1,
+    };
+    struct io1_arg a = { .devid = 1 };
+    char p1[128];
+
+    paths(&e);
+    ck_assert_int_eq(xensim_device_add(e.sim, &cfg), 0);
+    snprintf(p1, sizeof(p1), "/local/domain/%u/device/echo/1", e.fe);
+    ck_assert(wait_state(e.sim, fe_path, "4"));
+    ck_assert(wait_state(e.sim, p1, "4"));
+    xbt_run(e.sim, e.fe, corrupt_fn, NULL);
+    xbt_sleep_ms(100);        /* the back end takes the event meanwhile */
+    a.devid = 0;
+    xbt_run(e.sim, e.fe, io1_fn, &a);
+    ck_assert_int_eq(a.rc, -ETIMEDOUT);
+    a.devid = 1;
+    xbt_run(e.sim, e.fe, io1_fn, &a);
+    ck_assert_int_eq(a.rc, 0);
+    ck_assert_uint_eq(a.out, 6);
+    ck_assert_int_eq(xensim_device_remove(e.sim, "echo", e.fe, 0, 5000), 0);
+    ck_assert_int_eq(xensim_device_remove(e.sim, "echo", e.fe, 1, 5000), 0);
+    dev_env_free(&e);
+}
+END_TEST
+
 static Suite *dev_suite(void)
 {
     Suite *s = suite_create("xenbus_dev");
@@ -425,6 +480,7 @@ static Suite *dev_suite(void)
     tcase_add_test(tc, frontend_closes_and_returns);
     tcase_add_test(tc, frontend_dies_mid_io);
     tcase_add_test(tc, backend_dies);
+    tcase_add_test(tc, hostile_frontend_ring);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -101,6 +101,8 @@ struct blkback_stats {
     uint64_t unsupported;               /* BLKIF_RSP_EOPNOTSUPP */
     uint64_t persistent_grants;         /* currently mapped persistently */
     uint64_t maps, unmaps;              /* grant map/unmap operations */
+    uint64_t notifies;                  /* events sent to the front end */
+    uint64_t wakeups;                   /* handler runs that found work */
     enum blkback_error error;           /* first fatal error, if any */
 };
 
@@ -195,11 +197,23 @@ unsigned int blkfront_ring_size(const struct blkfront *fe); /* entries per queue
 uint32_t blkfront_max_sectors(const struct blkfront *fe);
 const struct blkif_backend_info *blkfront_backend(const struct blkfront *fe);
 
+struct blkfront_stats {
+    uint64_t requests;                  /* pushed onto the rings */
+    uint64_t notifies;                  /* events sent to the back end */
+    uint64_t irqs;                      /* response handler runs */
+};
+void blkfront_get_stats(const struct blkfront *fe, struct blkfront_stats *st);
+
 /* Asynchronous I/O (guest code in the front end's domain). Waits for a
  * free ring slot unless called from a completion (-EAGAIN then). Returns 0
  * once queued, or -ENOTCONN, -EINVAL, -EOPNOTSUPP (feature not
  * negotiated), -E2BIG, -ENOMEM. */
 int blkfront_submit(struct blkfront *fe, struct blkfront_io *io);
+/* Between plug and unplug, this vCPU's submissions to fe are written to
+ * the rings but published (and notified) once, at the outermost unplug.
+ * Completion callbacks run plugged. */
+void blkfront_plug(struct blkfront *fe);
+void blkfront_unplug(struct blkfront *fe);
 /* Waits for io to complete; returns io->status. */
 int blkfront_wait(struct blkfront *fe, struct blkfront_io *io);
 /* Requests in flight on all queues. */

@@ -152,9 +152,14 @@ static void run_calls(struct xs_daemon *xs)
     while (xs->calls) {
         struct loop_call *c = xs->calls;
 
+        bool servicing = xs->servicing;
+
         xs->calls = c->next;
         XS_CHECK(pthread_mutex_unlock(&xs->call_lock));
+        /* No ring is being served here: what a call releases can go now. */
+        xs->servicing = false;
         c->fn(xs, c->arg);
+        xs->servicing = servicing;
         XS_CHECK(pthread_mutex_lock(&xs->call_lock));
         c->done = true;
     }

@@ -9,8 +9,11 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include "xenstore/xs_internal.h"
+
+#define SPIN_NS 20000
 
 struct xs_sock {
     struct xs_daemon *xs;
@@ -90,9 +93,18 @@ static bool flush(struct xs_sock *s)
     }
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
 bool xs_sock_service(struct xs_sock *s, uint32_t events)
 {
     bool readable = events & (EPOLLIN | EPOLLHUP | EPOLLERR);
+    uint64_t spin_until = 0;
 
     for (;;) {
         long used;
@@ -112,9 +124,18 @@ bool xs_sock_service(struct xs_sock *s, uint32_t events)
             if (n == 0)
                 return false;
             if (n < 0) {
-                if (errno == EAGAIN || errno == EINTR)
+                if (errno != EAGAIN && errno != EINTR)
+                    return false;
+                /* libxenstore writes a header and its payload in two
+                 * calls: wait briefly for the rest rather than going
+                 * back to sleep in epoll between the two. */
+                if (!s->conn->in_have)
                     break;
-                return false;
+                if (!spin_until)
+                    spin_until = now_ns() + SPIN_NS;
+                else if (now_ns() > spin_until)
+                    break;
+                continue;
             }
             s->ilen = n;
             s->ioff = 0;
