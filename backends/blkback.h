@@ -50,6 +50,7 @@ struct blkback_queue {
     grant_handle_t ring_handle[BLKIF_SIM_MAX_RING_PAGES];
     unsigned int nr_ring_mapped;
     evtchn_port_t port;
+    bool port_ours;           /* bound by us, not handed in by the caller */
     bool broken;              /* the front end misbehaved: not served */
     struct blkback_pgrant *pg;
     unsigned int pg_cap, pg_count, pg_max;
@@ -83,12 +84,19 @@ struct blkback {
      * handler compares gen with the value it started with and, if it
      * changed, unwinds without touching the queue again. */
     unsigned int gen;
+    /* The owner's reference plus one per handler running. A disconnect
+     * nested in a handler returns to its caller, which may destroy the
+     * back end, before the handler unwinds: the last one out frees. */
+    int refs;
     struct blkback_queue q[BLKIF_SIM_MAX_QUEUES];
-    struct blkback_stats st;  /* counters updated with relaxed atomics */
+    struct blkback_stats st;  /* BLKBACK_STAT_ADD */
 };
 
-#define BLKBACK_STAT_INC(be, field) \
-    __atomic_fetch_add(&(be)->st.field, 1, __ATOMIC_RELAXED)
+/* One writer (the back end's vCPU), any readers: no locked add needed. */
+#define BLKBACK_STAT_ADD(be, field, n) \
+    __atomic_store_n(&(be)->st.field, \
+                     __atomic_load_n(&(be)->st.field, __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+#define BLKBACK_STAT_INC(be, field) BLKBACK_STAT_ADD(be, field, 1)
 
 /* blkback_grant.c */
 int blkback_queue_scratch(struct blkback_queue *q, unsigned int max_segs);

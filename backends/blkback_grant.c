@@ -78,7 +78,7 @@ static bool pg_insert(struct blkback_queue *q, grant_ref_t ref, grant_handle_t h
         i = (i + 1) & (q->pg_cap - 1);
     q->pg[i] = (struct blkback_pgrant){ .ref = ref, .handle = h, .addr = addr };
     q->pg_count++;
-    __atomic_fetch_add(&q->be->st.persistent_grants, 1, __ATOMIC_RELAXED);
+    BLKBACK_STAT_INC(q->be, persistent_grants);
     return true;
 }
 
@@ -87,7 +87,7 @@ static void unmap_batch(struct blkback_queue *q, unsigned int n)
     if (!n)
         return;
     HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, q->uop, n);
-    __atomic_fetch_add(&q->be->st.unmaps, n, __ATOMIC_RELAXED);
+    BLKBACK_STAT_ADD(q->be, unmaps, n);
 }
 
 void blkback_unmap_segs(struct blkback_queue *q, unsigned int n)
@@ -137,7 +137,7 @@ int blkback_map_segs(struct blkback_queue *q, const grant_ref_t *refs, unsigned 
         if (__atomic_load_n(&be->gen, __ATOMIC_ACQUIRE) != gen)
             return -ESTALE;
         q->mop_n = 0;
-        __atomic_fetch_add(&be->st.maps, k, __ATOMIC_RELAXED);
+        BLKBACK_STAT_ADD(be, maps, k);
         bool failed = rc != 0;
         unsigned int j = 0;
         for (unsigned int i = 0; i < n; i++) {
@@ -182,7 +182,7 @@ void blkback_pgrants_release(struct blkback_queue *q)
         }
     }
     unmap_batch(q, k);
-    __atomic_fetch_sub(&q->be->st.persistent_grants, q->pg_count, __ATOMIC_RELAXED);
+    BLKBACK_STAT_ADD(q->be, persistent_grants, -(uint64_t)q->pg_count);
     q->pg_count = 0;
 }
 

@@ -20,6 +20,7 @@ int blkback_create(const struct blkback_config *cfg, struct blkback **out)
         return -ENOMEM;
     be->cfg = *cfg;
     be->fd = -1;
+    be->refs = 1;
     be->sector_size = cfg->sector_size ? cfg->sector_size : 512;
     be->physical_sector_size = cfg->physical_sector_size ? cfg->physical_sector_size
                                                          : be->sector_size;
@@ -306,24 +307,41 @@ static void queue_work(struct blkback_queue *q)
     }
 }
 
+static void be_free(struct blkback *be)
+{
+    for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++)
+        blkback_queue_scratch_free(&be->q[i]);
+    be->store->close(be);
+    free(be);
+}
+
+static void be_put(struct blkback *be)
+{
+    if (__atomic_sub_fetch(&be->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        be_free(be);
+}
+
 static void queue_irq(evtchn_port_t port, void *arg)
 {
     (void)port;
     struct blkback_queue *q = arg;
+    struct blkback *be = q->be;
+    __atomic_add_fetch(&be->refs, 1, __ATOMIC_ACQ_REL);
     if (!q->broken) {
-        BLKBACK_STAT_INC(q->be, wakeups);
+        BLKBACK_STAT_INC(be, wakeups);
         queue_work(q);
     }
+    be_put(be);
 }
 
 static void queue_teardown(struct blkback_queue *q)
 {
     blkback_unmap_interrupted(q);
-    if (q->port) {
+    if (q->port && q->port_ours) {
         xensim_irq_unbind(q->port);
         xensim_evtchn_close(q->port);
-        q->port = 0;
     }
+    q->port = 0;
     if (q->pg)
         blkback_pgrants_release(q);
     for (unsigned int i = 0; i < q->nr_ring_mapped; i++) {
@@ -368,10 +386,15 @@ static int queue_connect(struct blkback *be, struct blkback_queue *q,
         return -ENOMEM;
     q->pg_max = be->cfg.max_persistent_grants ? be->cfg.max_persistent_grants
                                               : RING_SIZE(&q->ring) * BLKIF_MAX_SEGMENTS_PER_REQUEST;
+    if (p->queue[q->idx].local_port) {
+        q->port = p->queue[q->idx].local_port;
+        return 0;
+    }
     long port = xensim_evtchn_bind_interdomain(be->front, p->queue[q->idx].evtchn);
     if (port < 0)
         return (int)port;
     q->port = (evtchn_port_t)port;
+    q->port_ours = true;
     return 0;
 }
 
@@ -405,7 +428,8 @@ int blkback_connect(struct blkback *be, const struct blkif_front_params *p)
     /* Handlers last, once every queue is complete. Binding set our ports
      * pending, so requests already queued are served right away. */
     for (unsigned int i = 0; i < be->nr_queues && !rc; i++)
-        rc = xensim_irq_bind(be->q[i].port, queue_irq, &be->q[i]);
+        if (be->q[i].port_ours)
+            rc = xensim_irq_bind(be->q[i].port, queue_irq, &be->q[i]);
     if (rc) {
         bool was_off = xensim_guest_irq_disabled();
         xensim_guest_irq_disable();
@@ -416,7 +440,17 @@ int blkback_connect(struct blkback *be, const struct blkif_front_params *p)
         return rc;
     }
     __atomic_store_n(&be->connected, true, __ATOMIC_RELEASE);
+    /* Requests queued before a caller-bound port was ours to watch. */
+    for (unsigned int i = 0; i < be->nr_queues; i++)
+        if (!be->q[i].port_ours)
+            blkback_event(be, i);
     return 0;
+}
+
+void blkback_event(struct blkback *be, unsigned int q)
+{
+    if (q < be->nr_queues && __atomic_load_n(&be->connected, __ATOMIC_ACQUIRE))
+        queue_irq(be->q[q].port, &be->q[q]);
 }
 
 int blkback_disconnect(struct blkback *be)
@@ -440,10 +474,12 @@ int blkback_disconnect(struct blkback *be)
 
 void blkback_destroy(struct blkback *be)
 {
-    if (!be)
-        return;
-    for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++)
-        blkback_queue_scratch_free(&be->q[i]);
-    be->store->close(be);
-    free(be);
+    if (be)
+        be_put(be);
+}
+
+void blkback_free_dead(struct blkback *be)
+{
+    if (be)
+        be_free(be);
 }

@@ -637,8 +637,13 @@ int xensim_netback_destroy(struct xensim_netback *nb)
 {
     if (!nb)
         return 0;
-    bool irqs;
-    if (!nc_lock(&nb->lock, &irqs))
+    /* Off a vCPU, the back end's domain is dead: its vCPU may have been
+     * taken down holding the lock, and nobody else can take it. */
+    bool orphan = !xensim_guest_start_info();
+    bool irqs = false, locked;
+    if (orphan)
+        locked = pthread_mutex_trylock(&nb->lock.m) == 0;
+    else if (!(locked = nc_lock(&nb->lock, &irqs)))
         return -EBUSY;
     while (nb->vifs) {
         nb_vif_teardown(nb->vifs);
@@ -646,11 +651,15 @@ int xensim_netback_destroy(struct xensim_netback *nb)
     }
     pcap_close(nb->pcap);
     nb->pcap = NULL;
-    nc_unlock(&nb->lock, irqs);
+    if (orphan && locked)
+        pthread_mutex_unlock(&nb->lock.m);
+    else if (locked)
+        nc_unlock(&nb->lock, irqs);
     while (nb->pool_free)
         xensim_guest_page_free(nb->pool[--nb->pool_free]);
     free(nb->pool);
-    nc_lock_destroy(&nb->lock);
+    if (locked)
+        nc_lock_destroy(&nb->lock);
     free(nb);
     return 0;
 }

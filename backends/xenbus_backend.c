@@ -95,6 +95,15 @@ static int back_connect(struct xenbus_device *dev)
     long local;
     int err;
 
+    if (!drv->nr_rings) {
+        /* The driver maps and binds for itself (multi-queue, say). */
+        dev->connected = true;
+        if (drv->connect && (err = drv->connect(dev))) {
+            back_teardown(dev);
+            return err;
+        }
+        return 0;
+    }
     if ((err = read_refs(dev, dev->refs_, &port)) || (err = check_protocol(dev)))
         return err;
     for (unsigned int r = 0; r < drv->nr_rings; r++) {
@@ -137,6 +146,8 @@ static bool keys_changed(struct xenbus_device *dev)
     grant_ref_t refs[XENBUS_MAX_RINGS][1u << XENBUS_MAX_RING_ORDER];
     unsigned int port;
 
+    if (!dev->drv->nr_rings)
+        return false;         /* the driver's own transport: it starts over via Initialising */
     memset(refs, 0, sizeof(refs));
     if (read_refs(dev, refs, &port))
         return true;

@@ -47,7 +47,7 @@ static void eb_process(struct xenbus_device *dev)
     do {
         RING_IDX rp = p->ring.sring->req_prod;
 
-        rmb();
+        xen_rmb();
         if (RING_REQUEST_PROD_OVERFLOW(&p->ring, rp)) {
             /* This device only: stop serving it. */
             p->broken = true;

@@ -26,9 +26,15 @@ struct run {
     int rc;
 };
 
+/* Runs fn on vCPU 0 of d, again while it reports -EBUSY: the call landed
+ * inside a driver's own interrupt handler, which the driver refuses. */
 static void call(struct run *r, domid_t d, void (*fn)(void *))
 {
-    BENCH_CHECK(xensim_domain_call(r->sim, d, 0, fn, r) == 0);
+    do {
+        r->rc = 0;
+        BENCH_CHECK(xensim_domain_call(r->sim, d, 0, fn, r) == 0);
+    } while (r->rc == -EBUSY);
+    BENCH_CHECK(r->rc == 0);
 }
 
 static void count_rx(struct xensim_netfront *nf, const uint8_t *frame, size_t len, void *arg)
@@ -87,10 +93,14 @@ static void b_hello(void *p)
     struct run *r = p;
     uint8_t f[64] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x16, 0x3e, 0x00, 0x00, 0x02,
                       0x88, 0xb5 };
-    BENCH_CHECK(xensim_netfront_send(r->nfb, f, sizeof(f)) == 0);
+    r->rc = xensim_netfront_send(r->nfb, f, sizeof(f));
 }
 
-/* The timed part: a sends as fast as its ring and buffers allow. */
+/* The timed part: a sends as fast as its ring and buffers allow, keeping at
+ * most WINDOW frames ahead of what b took, as a transport protocol would:
+ * the switch drops what its queues cannot hold, and a drop is not a frame
+ * delivered. */
+#define WINDOW 192
 static void a_blast(void *p)
 {
     struct run *r = p;
@@ -98,35 +108,39 @@ static void a_blast(void *p)
     memset(f, 0x5a, sizeof(f));
     memcpy(f, (uint8_t[]){ 0x00, 0x16, 0x3e, 0x00, 0x00, 0x02, 0x00, 0x16, 0x3e, 0x00, 0x00, 0x01,
                             0x88, 0xb5 }, 14);
-    for (r->sent = 0; r->sent < r->frames;) {
-        int rc = xensim_netfront_send(r->nfa, f, r->size);
-        if (rc == 0)
-            r->sent++;
-        else if (rc == -EAGAIN)
+    while (r->sent < r->frames) {
+        if (r->sent - atomic_load_explicit(&r->received, memory_order_relaxed) >= WINDOW) {
             HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
-        else
-            BENCH_CHECK(rc == 0);
+            continue;
+        }
+        int rc = xensim_netfront_send(r->nfa, f, r->size);
+        if (rc == 0) {
+            r->sent++;
+        } else if (rc == -EAGAIN) {
+            HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+        } else {
+            r->rc = rc;   /* -EBUSY: leave, to be called again */
+            return;
+        }
     }
-    while (xensim_netfront_tx_inflight(r->nfa))
-        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
 }
 
 static void downs(void *p)
 {
     struct run *r = p;
-    BENCH_CHECK(xensim_netback_destroy(r->nb) == 0);
+    r->rc = xensim_netback_destroy(r->nb);
 }
 
 static void a_down(void *p)
 {
     struct run *r = p;
-    BENCH_CHECK(xensim_netfront_destroy(r->nfa) == 0);
+    r->rc = xensim_netfront_destroy(r->nfa);
 }
 
 static void b_down(void *p)
 {
     struct run *r = p;
-    BENCH_CHECK(xensim_netfront_destroy(r->nfb) == 0);
+    r->rc = xensim_netfront_destroy(r->nfb);
 }
 
 static double frames_per_sec(size_t size, unsigned long frames, unsigned long *dropped)

@@ -59,6 +59,7 @@ struct blkfront_queue {
     unsigned int free_head;        /* nr_shadow: none free */
     unsigned int inflight;
     bool unpushed;                 /* requests written, req_prod not yet */
+    uint64_t nr_requests, nr_irqs; /* under lock; summed by get_stats */
     struct blkfront_page *pool;    /* LIFO, so few pages stay hot */
     struct blkfront_leftover *left;
     unsigned int nr_left, cap_left;
@@ -81,7 +82,8 @@ struct blkfront {
     bool indirect, persistent;
     unsigned int unit;             /* bytes per protocol sector */
     struct blkfront_queue q[BLKIF_SIM_MAX_QUEUES];
-    struct blkfront_stats st;      /* relaxed atomics */
+    struct blkfront_stats st;      /* notifies only (atomic); see queues */
+    int refs;                      /* the owner's plus one per handler running */
 };
 
 /* blkfront_ring.c */

@@ -245,6 +245,7 @@ int blkfront_submit(struct blkfront *fe, struct blkfront_io *io)
     blk_ring_write(&q->view, blk_slot_offset(r->sring, r->req_prod_pvt, RING_SIZE(r)),
                    &req, sizeof(req));
     r->req_prod_pvt++;
+    q->nr_requests++;
     bool notify = false;
     if (blkfront_plugged(fe))
         q->unpushed = true;
@@ -252,7 +253,6 @@ int blkfront_submit(struct blkfront *fe, struct blkfront_io *io)
         notify = blkfront_push_locked(q);
     evtchn_port_t port = q->port;
     blkfront_unlock(q, off);
-    __atomic_fetch_add(&fe->st.requests, 1, __ATOMIC_RELAXED);
     if (notify) {
         xensim_evtchn_send(port);
         __atomic_fetch_add(&fe->st.notifies, 1, __ATOMIC_RELAXED);
@@ -279,9 +279,14 @@ static int sync_io(struct blkfront *fe, uint8_t op, uint64_t sector, void *buf, 
     if (!chunk)
         return -EINVAL;
     uint64_t count = nr ? (nr + chunk - 1) / chunk : 1;
-    struct blkfront_io *ios = calloc(count, sizeof(*ios));
+    /* Small transfers stay off the heap: a domain killed in the middle
+     * of one leaves nothing behind. */
+    struct blkfront_io local[8];
+    struct blkfront_io *ios = count <= 8 ? local : calloc(count, sizeof(*ios));
     if (!ios)
         return -ENOMEM;
+    if (ios == local)
+        memset(local, 0, sizeof(local));
     int rc = 0;
     uint64_t sent = 0;
     blkfront_plug(fe);
@@ -305,7 +310,8 @@ static int sync_io(struct blkfront *fe, uint8_t op, uint64_t sector, void *buf, 
         if (st && !rc)
             rc = st;
     }
-    free(ios);
+    if (ios != local)
+        free(ios);
     return rc;
 }
 

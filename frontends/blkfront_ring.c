@@ -98,6 +98,7 @@ int blkfront_create(const struct blkfront_config *cfg, struct blkfront **out)
     if (!fe)
         return -ENOMEM;
     fe->cfg = *cfg;
+    fe->refs = 1;
     for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++) {
         fe->q[i].fe = fe;
         fe->q[i].idx = i;
@@ -305,10 +306,28 @@ static void device_fail(struct blkfront *fe)
     }
 }
 
+static void fe_put(struct blkfront *fe)
+{
+    if (__atomic_sub_fetch(&fe->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        blkfront_free_dead(fe);
+}
+
+static void queue_work(struct blkfront_queue *q);
+
+/* A completion callback may disconnect and free the device (directly or
+ * through a call nested at a hypercall exit): hold it until we are out. */
 static void queue_irq(evtchn_port_t port, void *arg)
 {
     (void)port;
     struct blkfront_queue *q = arg;
+    struct blkfront *fe = q->fe;
+    __atomic_add_fetch(&fe->refs, 1, __ATOMIC_ACQ_REL);
+    queue_work(q);
+    fe_put(fe);
+}
+
+static void queue_work(struct blkfront_queue *q)
+{
     struct blkfront *fe = q->fe;
     struct blkfront_io *done = NULL, **tail = &done;
     bool bad = false, off;
@@ -318,7 +337,7 @@ static void queue_irq(evtchn_port_t port, void *arg)
         blkfront_unlock(q, off);
         return;
     }
-    __atomic_fetch_add(&fe->st.irqs, 1, __ATOMIC_RELAXED);
+    q->nr_irqs++;
     blkif_front_ring_t *r = &q->ring;
     for (;;) {
         RING_IDX rp = __atomic_load_n(&r->sring->rsp_prod, __ATOMIC_RELAXED);
@@ -368,8 +387,15 @@ static void queue_irq(evtchn_port_t port, void *arg)
 static void queue_free(struct blkfront_queue *q)
 {
     if (q->shadow) {
-        for (unsigned int i = 0; i < q->nr_shadow; i++)
-            free(q->shadow[i].refs);
+        for (unsigned int i = 0; i < q->nr_shadow; i++) {
+            struct blkfront_shadow *sh = &q->shadow[i];
+            /* In flight when the domain died: only host memory to free. */
+            for (unsigned int k = 0; sh->io && k < sh->nr_pages; k++)
+                free(sh->pages[k]);
+            for (unsigned int k = 0; sh->io && k < sh->nr_ind; k++)
+                free(sh->ind[k]);
+            free(sh->pages);
+        }
         free(q->shadow);
     }
     q->shadow = NULL;
@@ -458,10 +484,11 @@ static int queue_setup(struct blkfront *fe, struct blkfront_queue *q)
     size_t per = fe->max_segs + BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST;
     for (unsigned int i = 0; i < q->nr_shadow; i++) {
         struct blkfront_shadow *sh = &q->shadow[i];
-        sh->refs = malloc(per * sizeof(*sh->refs) + fe->max_segs * sizeof(*sh->pages));
-        if (!sh->refs)
+        /* One block: the pointers first, for their alignment. */
+        sh->pages = malloc(fe->max_segs * sizeof(*sh->pages) + per * sizeof(*sh->refs));
+        if (!sh->pages)
             return -ENOMEM;
-        sh->pages = (struct blkfront_page **)(void *)(sh->refs + per);
+        sh->refs = (grant_ref_t *)(void *)(sh->pages + fe->max_segs);
         sh->next_free = i + 1;
     }
     q->free_head = 0;
@@ -592,7 +619,7 @@ int blkfront_disconnect(struct blkfront *fe)
         struct blkfront_queue *q = &fe->q[i];
         if (q->shadow) {
             for (unsigned int k = 0; k < q->nr_shadow; k++)
-                free(q->shadow[k].refs);
+                free(q->shadow[k].pages);
             free(q->shadow);
             q->shadow = NULL;
             q->nr_shadow = 0;
@@ -603,8 +630,16 @@ int blkfront_disconnect(struct blkfront *fe)
 
 void blkfront_get_stats(const struct blkfront *fe, struct blkfront_stats *st)
 {
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    *st = fe->st;
+    *st = (struct blkfront_stats){
+        .notifies = __atomic_load_n(&fe->st.notifies, __ATOMIC_RELAXED),
+    };
+    for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++) {
+        struct blkfront_queue *q = (struct blkfront_queue *)&fe->q[i];
+        pthread_mutex_lock(&q->lock);
+        st->requests += q->nr_requests;
+        st->irqs += q->nr_irqs;
+        pthread_mutex_unlock(&q->lock);
+    }
 }
 
 bool blkfront_connected(const struct blkfront *fe)
@@ -655,7 +690,13 @@ void blkfront_destroy(struct blkfront *fe)
     if (!fe)
         return;
     blkfront_disconnect(fe);
-    blkfront_free_dead(fe);
+    blkfront_free(fe);
+}
+
+void blkfront_free(struct blkfront *fe)
+{
+    if (fe)
+        fe_put(fe);
 }
 
 void blkfront_free_dead(struct blkfront *fe)

@@ -125,7 +125,11 @@ static void nf_free_all(struct xensim_netfront *nf)
     free(nf->tx_ref);
     free(nf->tx_inflight);
     free(nf->tx_free);
-    nc_lock_destroy(&nf->lock);
+    /* A dead guest's vCPU may have been taken down holding it. */
+    if (pthread_mutex_trylock(&nf->lock.m) == 0) {
+        pthread_mutex_unlock(&nf->lock.m);
+        nc_lock_destroy(&nf->lock);
+    }
     free(nf);
 }
 

@@ -1,8 +1,8 @@
 /*
- * The guest xenbus client's transport: per-domain state, the request lock,
- * and the store ring (struct xenstore_domain_interface) pumped by whoever
- * holds the lock, waiting with SCHEDOP_poll on the store port. Relies on
- * <xensim/guest.h> only; the operations are in xenbus_client_ops.c.
+ * The guest xenbus client's transport: the request lock and the store ring
+ * (struct xenstore_domain_interface) pumped by whoever holds it, waiting
+ * with SCHEDOP_poll on the store port. Relies on <xensim/guest.h> only;
+ * the per-domain state is xenbus_client_dom.c's, the operations _ops.c's.
  */
 #include "config.h"
 
@@ -14,134 +14,6 @@
 
 #define XB_REQ_TIMEOUT_NS (20ull * 1000000000ull)  /* a daemon that stopped answering */
 #define XB_POLL_NS (100ull * 1000000ull)
-
-/* Domains' clients, found by their start_info. An entry goes when the last
- * vCPU thread that used it exits, before the domain's memory is freed, so
- * a key is never seen again while its entry lives. */
-static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct xb_dom *registry;
-static pthread_key_t tls_key;
-static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
-static __thread struct xb_dom *tls_xb;
-static __thread char self_tag;
-
-void *xb_self(void)
-{
-    return &self_tag;
-}
-
-static void xb_free(struct xb_dom *xb)
-{
-    if (xb->framework_free)
-        xb->framework_free(xb->framework);
-    xb_events_free(xb);
-    /* The lock may still be held by a vCPU that the domain's shutdown took
-     * away mid-request; nobody uses it any more. */
-    free(xb);
-}
-
-/* A vCPU thread is leaving: the domain is going, or that vCPU is. */
-static void tls_release(void *p)
-{
-    struct xb_dom *xb = p, **pp;
-    bool last;
-
-    pthread_mutex_lock(&reg_lock);
-    last = --xb->refs == 0;
-    if (last)
-        for (pp = &registry; *pp; pp = &(*pp)->reg_next)
-            if (*pp == xb) {
-                *pp = xb->reg_next;
-                break;
-            }
-    pthread_mutex_unlock(&reg_lock);
-    if (last)
-        xb_free(xb);
-}
-
-static void tls_init(void)
-{
-    if (pthread_key_create(&tls_key, tls_release))
-        abort();
-}
-
-static void xb_irq(evtchn_port_t port, void *arg);
-
-static struct xb_dom *xb_new(const start_info_t *si, int *err)
-{
-    struct xb_dom *xb;
-
-    if (!si->store_evtchn || !si->store_mfn) {
-        *err = -ENODEV;       /* dom0 here: no ring was built for it */
-        return NULL;
-    }
-    xb = calloc(1, sizeof(*xb));
-    if (!xb) {
-        *err = -ENOMEM;
-        return NULL;
-    }
-    xb->key = si;
-    xb->intf = xensim_guest_pfn_to_virt(si->store_mfn);
-    xb->port = si->store_evtchn;
-    xb->next_req_id = 1;
-    if (!xb->intf) {
-        free(xb);
-        *err = -EFAULT;
-        return NULL;
-    }
-    pthread_mutex_init(&xb->lock, NULL);
-    pthread_mutex_init(&xb->wlock, NULL);
-    return xb;
-}
-
-struct xb_dom *xb_get(int *err)
-{
-    const start_info_t *si;
-    struct xb_dom *xb;
-    bool created = false;
-
-    if (tls_xb)
-        return tls_xb;
-    si = xensim_guest_start_info();
-    if (!si) {
-        *err = -EPERM;        /* not a vCPU */
-        return NULL;
-    }
-    pthread_once(&tls_once, tls_init);
-    pthread_mutex_lock(&reg_lock);
-    for (xb = registry; xb; xb = xb->reg_next)
-        if (xb->key == si)
-            break;
-    if (!xb) {
-        xb = xb_new(si, err);
-        if (!xb) {
-            pthread_mutex_unlock(&reg_lock);
-            return NULL;
-        }
-        xb->reg_next = registry;
-        registry = xb;
-        created = true;
-    }
-    xb->refs++;
-    pthread_mutex_unlock(&reg_lock);
-    tls_xb = xb;
-    pthread_setspecific(tls_key, xb);
-    if (created) {
-        /* Take the store port's interrupts on this vCPU. */
-        struct evtchn_bind_vcpu bv = { .port = xb->port, .vcpu = xensim_guest_vcpu_id() };
-
-        HYPERVISOR_event_channel_op(EVTCHNOP_bind_vcpu, &bv);
-        xensim_irq_bind(xb->port, xb_irq, xb);
-    }
-    return xb;
-}
-
-int xenbus_init(void)
-{
-    int err = 0;
-
-    return xb_get(&err) ? 0 : err;
-}
 
 void xb_nap(uint64_t ns)
 {
@@ -352,7 +224,7 @@ static void xb_leave(struct xb_dom *xb)
 
 /* The store port's interrupt: watch events, or a reply for a request
  * that another vCPU (or an outer frame of this one) is waiting for. */
-static void xb_irq(evtchn_port_t port, void *arg)
+void xb_irq(evtchn_port_t port, void *arg)
 {
     struct xb_dom *xb = arg;
 

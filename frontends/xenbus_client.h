@@ -45,8 +45,9 @@ struct xb_req {
  */
 struct xb_dom {
     struct xb_dom *reg_next;       /* registry link (xenbus_client.c) */
-    const void *key;               /* the domain's shared_info */
+    const void *key;               /* the domain's start_info */
     unsigned int refs;             /* vCPU threads using it */
+    bool irq_bound;                /* the store port has its handler */
 
     struct xenstore_domain_interface *intf;  /* shared with the daemon */
     evtchn_port_t port;
@@ -76,10 +77,14 @@ struct xb_dom {
     _Atomic unsigned int fw_devices, fw_deferred;
 };
 
+/* dom0's own store ring (see xenbus_client.c); on a dom0 vCPU. */
+int xb_local_init(xen_pfn_t *pfn, evtchn_port_t *port);
 /* This domain's client, connecting on first use; NULL with *err set. */
 struct xb_dom *xb_get(int *err);
 /* An identity for the calling thread. */
 void *xb_self(void);
+/* The store port's irq handler (xenbus_client.c). */
+void xb_irq(evtchn_port_t port, void *arg);
 
 /* Sends one request and waits for its reply. parts are concatenated into
  * the payload; reply gets the body NUL-terminated (XENSTORE_PAYLOAD_MAX + 1

@@ -40,7 +40,7 @@ static long ef_consume(struct echo_front *p, uint32_t id, bool *found)
     RING_IDX rp = p->ring.sring->rsp_prod;
     long val = -1;
 
-    rmb();
+    xen_rmb();
     if (RING_RESPONSE_PROD_OVERFLOW(&p->ring, rp))
         return -EIO;
     while (p->ring.rsp_cons != rp) {
@@ -56,7 +56,7 @@ static long ef_consume(struct echo_front *p, uint32_t id, bool *found)
         }
     }
     p->ring.sring->rsp_event = p->ring.rsp_cons + 1;
-    mb();
+    xen_mb();
     return val;
 }
 

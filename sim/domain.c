@@ -125,9 +125,11 @@ static void domain_finalize(struct domain *d)
     call_rcu(&d->rcu, domain_free_rcu);
 }
 
+/* Only once destroy has finished its teardown may the last unmap free the
+ * domain: destroy itself still uses it until then. */
 void domain_put_foreign(struct domain *d)
 {
-    if (atomic_load(&d->is_dying) && atomic_load(&d->foreign_maps) == 0 &&
+    if (atomic_load(&d->destroyed) && atomic_load(&d->foreign_maps) == 0 &&
         !atomic_exchange(&d->finalized, true))
         domain_finalize(d);
 }
@@ -402,6 +404,7 @@ int xensim_domain_destroy(struct xensim *sim, domid_t domid)
     sim_lock(&sim->lock);
     pthread_cond_broadcast(&sim->cond);
     sim_unlock(&sim->lock);
+    atomic_store(&d->destroyed, true);
     domain_put_foreign(d);
     return 0;
 }

@@ -8,7 +8,8 @@
  * host mappings, runs of neighbouring slots and frames in one call (as Xen
  * flushes the TLB once per batch), then publication in the maptrack.
  * Creating the host mapping is Xen's last step anyway, so the statuses
- * are those of a one-by-one loop.
+ * are those of a one-by-one loop. Unmaps likewise remove a run of
+ * neighbouring slots at once.
  */
 #include "gnttab.h"
 
@@ -186,17 +187,18 @@ void gnttab_map_many(struct domain *ld, gnttab_map_grant_ref_t *ops, unsigned in
             map_publish(ld, &ops[k], &p[k], &puts[k]);
 }
 
-/* Checks one unmap and claims the kinds it removes with a compare-exchange
- * of the entry's flags: of two racing unmaps of one handle, the second
- * finds them gone. */
-static bool unmap_claim(struct domain *ld, gnttab_unmap_grant_ref_t *op,
+/* Checks one unmap and claims the kinds it removes (u->done, 0 if none)
+ * with a compare-exchange of the entry's flags: of two racing unmaps of
+ * one handle, the second finds them gone. */
+static void unmap_claim(struct domain *ld, gnttab_unmap_grant_ref_t *op,
                         struct unmap_pending *u)
 {
     struct gnttab_maptrack *m = gnttab_maptrack_entry(ld->gt, op->handle);
 
+    *u = (struct unmap_pending){ .h = op->handle };
     if (!m) {
         op->status = GNTST_bad_handle;
-        return false;
+        return;
     }
     uint16_t flags = atomic_load(&m->flags), done, left;
     do {
@@ -210,7 +212,7 @@ static bool unmap_claim(struct domain *ld, gnttab_unmap_grant_ref_t *op,
         else
             op->status = GNTST_okay;
         if (op->status != GNTST_okay)
-            return false;
+            return;
         /* Only the kinds whose address is given go. */
         done = 0;
         if (op->host_addr && (flags & GNTMAP_host_map))
@@ -222,7 +224,6 @@ static bool unmap_claim(struct domain *ld, gnttab_unmap_grant_ref_t *op,
             left = 0;
     } while (done && !atomic_compare_exchange_weak(&m->flags, &flags, left));
     *u = (struct unmap_pending){ .h = op->handle, .flags = flags, .done = done, .left = left };
-    return done != 0;
 }
 
 /* Drops the pins of a claimed unmap; gives the handle back when nothing is
@@ -237,40 +238,35 @@ static struct domain *unmap_unpin(struct domain *ld, const struct unmap_pending 
     return put ? rd : NULL;
 }
 
-/* Host unmaps of claimed handles, a run of consecutive handles at once. */
-static void unmap_hosts(struct domain *ld, const struct unmap_pending *u, unsigned int n)
-{
-    for (unsigned int k = 0; k < n;) {
-        if (!(u[k].done & GNTMAP_host_map)) {
-            k++;
-            continue;
-        }
-        unsigned int run = 1;
-        while (k + run < n && (u[k + run].done & GNTMAP_host_map) &&
-               u[k + run].h == u[k].h + run)
-            run++;
-        ld->gt->ops->unmap(ld, u[k].h, run);
-        k += run;
-    }
-}
-
 void gnttab_unmap_many(struct domain *ld, gnttab_unmap_grant_ref_t *ops, unsigned int n,
                        struct domain **puts)
 {
-    struct unmap_pending u[GNTTAB_BATCH] = { { 0 } };
-    unsigned int nu = 0;
+    const struct gnttab_map_ops *mo = ld->gt->ops;
+    struct unmap_pending u[GNTTAB_BATCH];
+    grant_handle_t run_h = 0;
+    unsigned int run = 0;
 
     assert(n <= GNTTAB_BATCH);
-    for (unsigned int k = 0; k < n; k++)
-        if (unmap_claim(ld, &ops[k], &u[nu]))
-            nu++;
-    unmap_hosts(ld, u, nu);
+    /* Host unmaps go a run of consecutive handles at a time. */
+    for (unsigned int k = 0; k < n; k++) {
+        unmap_claim(ld, &ops[k], &u[k]);
+        if (!(u[k].done & GNTMAP_host_map))
+            continue;
+        if (run && u[k].h == run_h + run) {
+            run++;
+            continue;
+        }
+        if (run)
+            mo->unmap(ld, run_h, run);
+        run_h = u[k].h;
+        run = 1;
+    }
+    if (run)
+        mo->unmap(ld, run_h, run);
     /* Handles go back last first, so the next batch takes them in the
      * order this one had them and its slots are neighbours again. */
-    for (unsigned int k = 0; k < n; k++)
-        puts[k] = NULL;
-    for (unsigned int k = nu; k-- > 0;)
-        puts[k] = unmap_unpin(ld, &u[k]);
+    for (unsigned int k = n; k-- > 0;)
+        puts[k] = u[k].done ? unmap_unpin(ld, &u[k]) : NULL;
 }
 
 /* Unmaps every kind of handle h (a mapping the guest could not be told
@@ -281,7 +277,8 @@ static struct domain *unmap_all_kinds(struct domain *ld, grant_handle_t h)
     if (!flags)
         return NULL;
     struct unmap_pending u = { .h = h, .flags = flags, .done = flags, .left = 0 };
-    unmap_hosts(ld, &u, 1);
+    if (flags & GNTMAP_host_map)
+        ld->gt->ops->unmap(ld, h, 1);
     return unmap_unpin(ld, &u);
 }
 

@@ -69,9 +69,18 @@ static bool block_wake(struct vcpu *v)
     return __atomic_load_n(v->upcall_pending, __ATOMIC_SEQ_CST) || vcpu_has_work(v);
 }
 
+/* Xen's local_events_need_delivery(): an upcall is due whether or not a
+ * callback is registered. */
+static bool events_need_delivery(const struct vcpu *v)
+{
+    return __atomic_load_n(v->upcall_pending, __ATOMIC_SEQ_CST) &&
+           !__atomic_load_n(v->upcall_mask, __ATOMIC_SEQ_CST);
+}
+
+/* A poller wakes for its ports, and also when kicked for an upcall. */
 static bool poll_wake(struct vcpu *v)
 {
-    return atomic_load(&v->poll_woken) || vcpu_has_work(v);
+    return atomic_load(&v->poll_woken) || vcpu_has_work(v) || events_need_delivery(v);
 }
 
 /* SCHEDOP_poll in Xen's order: count, buffer, deliverable events, then
@@ -96,7 +105,7 @@ static long sched_poll(struct vcpu *v, void *arg)
     __atomic_store_n(&v->poll_ports, ports, __ATOMIC_SEQ_CST);
     atomic_fetch_add(&d->pollers, 1);
     long rc = 0;
-    if (vcpu_upcall_deliverable(v))
+    if (events_need_delivery(v))
         goto out;
     for (unsigned int i = 0; i < op.nr_ports; i++) {
         if (!evtchn_port_valid(d, ports[i])) {
@@ -118,15 +127,11 @@ static long sched_remote_shutdown(struct domain *caller, void *arg)
     struct sched_remote_shutdown op;
     if (copy_from_guest(&op, arg, sizeof(op)))
         return -EFAULT;
-    if (op.reason > SHUTDOWN_MAX)
-        return -EINVAL;
     rcu_read_lock();
     struct domain *d = domain_lookup(caller->sim, op.domain_id);
     long rc = 0;
     if (!d)
         rc = -ESRCH;
-    else if (d == caller)
-        rc = -EINVAL;
     else if (!caller->privileged)
         rc = -EPERM;
     else
@@ -151,8 +156,7 @@ static long do_sched_op(struct vcpu *v, int cmd, void *arg)
         struct sched_shutdown op;
         if (copy_from_guest(&op, arg, sizeof(op)))
             return -EFAULT;
-        if (op.reason > SHUTDOWN_MAX)
-            return -EINVAL;
+        /* Like Xen, any reason is recorded; SHUTDOWN_* are the known ones. */
         domain_shutdown(v->d, op.reason);
         return 0;
     }
@@ -180,6 +184,11 @@ long HYPERVISOR_set_timer_op(uint64_t timeout)
     struct vcpu *v = hypercall_enter("set_timer_op");
     if (!v)
         return -EPERM;
+    /* Xen's workaround for guests whose time wrapped: a deadline that is
+     * negative as s_time_t, or 2^50 ns or more ahead, fires in 100 ms. */
+    uint64_t now = sim_now(v->d->sim);
+    if (timeout && ((int64_t)timeout < 0 || (timeout > now && (timeout - now) >> 50)))
+        timeout = now + 100 * 1000 * 1000;
     timer_set(v, timeout);
     return hypercall_exit(v, "set_timer_op", 0);
 }
@@ -202,7 +211,7 @@ static long do_callback_op(struct vcpu *v, int cmd, const void *arg)
         case CALLBACKTYPE_nmi:
             return 0;   /* accepted; nothing here ever raises them */
         default:
-            return -EINVAL;
+            return -ENOSYS;
         }
     }
     case CALLBACKOP_unregister: {

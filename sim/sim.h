@@ -228,6 +228,7 @@ struct domain {
     unsigned int guest_ref_nr, guest_ref_cap;
     unsigned int guest_gt_frames;       /* frames set up through setup_table */
 
+    _Atomic bool destroyed;             /* destroy's teardown is done */
     _Atomic bool finalized;
     /* What the builder made (§1.6); 0 for dom0. */
     xen_pfn_t store_pfn, console_pfn;
@@ -272,7 +273,7 @@ void sim_futex_wait(uint32_t *word, uint32_t expected, const struct timespec *re
 void sim_futex_wake(uint32_t *word);
 
 /* The vCPU this thread runs, or NULL for host threads. */
-extern __thread struct vcpu *current_vcpu;
+extern __thread struct vcpu *current_vcpu __attribute__((tls_model("initial-exec")));
 
 /* domain.c */
 void sim_rcu_ensure(void);          /* registers a host thread as an RCU reader */

@@ -8,7 +8,8 @@
 
 static struct timespec abs_monotonic(const struct xensim *sim, uint64_t sim_ns)
 {
-    uint64_t ns = sim_ns + sim->epoch_ns;
+    /* Deadlines are bounded by set_timer_op; guard the sum all the same. */
+    uint64_t ns = sim_ns > UINT64_MAX / 2 ? UINT64_MAX / 2 : sim_ns + sim->epoch_ns;
     return (struct timespec){ (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
 }
 

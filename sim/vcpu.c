@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include "sim.h"
 
-__thread struct vcpu *current_vcpu;
+__thread struct vcpu *current_vcpu __attribute__((tls_model("initial-exec")));
 
 struct vcpu *vcpu_alloc(struct domain *d, unsigned int id)
 {
@@ -58,12 +58,11 @@ void vcpu_wake_pollers(struct domain *d, evtchn_port_t port)
         const evtchn_port_t *ports = __atomic_load_n(&v->poll_ports, __ATOMIC_ACQUIRE);
         if (!ports)
             continue;
-        for (unsigned int j = 0; j < v->poll_nr; j++) {
-            if (ports[j] == port) {
-                atomic_store(&v->poll_woken, true);
-                d->sim->sched->kick(v);
-                break;
-            }
+        /* As in Xen, a poll on one port waits for that port; a poll on
+         * none or several wakes for any event of the domain. */
+        if (v->poll_nr != 1 || ports[0] == port) {
+            atomic_store(&v->poll_woken, true);
+            d->sim->sched->kick(v);
         }
     }
 }
@@ -78,6 +77,13 @@ static bool vcpu_unpaused(struct vcpu *v)
 {
     return !atomic_load(&v->d->paused) || atomic_load(&v->d->is_shutting_down) ||
            atomic_load(&v->call_pending);
+}
+
+/* A call is like an interrupt from the toolstack: it never lands inside
+ * another call or inside the guest's upcall, whose locks it could meet. */
+static bool vcpu_call_runnable(const struct vcpu *v)
+{
+    return atomic_load(&v->call_pending) && !v->in_call && !v->in_upcall;
 }
 
 static void vcpu_call_complete(struct vcpu_call *c, int result)
@@ -150,7 +156,7 @@ void vcpu_hypercall_exit(struct vcpu *v)
     for (;;) {
         if (atomic_load(&d->is_shutting_down))
             vcpu_leave(v);
-        if (atomic_load(&v->call_pending) && !v->in_call) {
+        if (vcpu_call_runnable(v)) {
             v->in_call = true;
             vcpu_run_calls(v);
             v->in_call = false;
@@ -170,8 +176,7 @@ void vcpu_hypercall_exit(struct vcpu *v)
 
 bool vcpu_has_work(struct vcpu *v)
 {
-    return atomic_load(&v->d->is_shutting_down) ||
-           (atomic_load(&v->call_pending) && !v->in_call);
+    return atomic_load(&v->d->is_shutting_down) || vcpu_call_runnable(v);
 }
 
 /* An idle vCPU is a kernel with nothing to do. Once guest code has

@@ -12,3 +12,10 @@ TESTS += tests/test_blk_hostile
 tests_test_blk_hostile_SOURCES = tests/test_blk_hostile.c $(BLK_TEST_HDRS)
 tests_test_blk_hostile_LDADD = $(TEST_LIBS)
 tests_test_blk_hostile_CFLAGS = $(TEST_CFLAGS_ALL)
+
+check_PROGRAMS += tests/test_blk_xenbus
+TESTS += tests/test_blk_xenbus
+tests_test_blk_xenbus_SOURCES = tests/test_blk_xenbus.c tests/test_xenbus_helpers.c \
+	tests/test_xenbus_helpers.h
+tests_test_blk_xenbus_LDADD = $(TEST_LIBS)
+tests_test_blk_xenbus_CFLAGS = $(TEST_CFLAGS_ALL)

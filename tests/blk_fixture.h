@@ -132,7 +132,7 @@ static inline void blk_disconnect(struct blk_fix *f)
 static inline void blk_teardown(struct blk_fix *f)
 {
     blk_disconnect(f);
-    blkfront_free_dead(f->fe);
+    blkfront_free(f->fe);
     blkback_destroy(f->be);
     ck_assert_uint_eq(th_ports_in_use(f->sim, f->front), 0);
     ck_assert_uint_eq(th_ports_in_use(f->sim, f->back), 0);

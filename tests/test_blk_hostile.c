@@ -52,7 +52,7 @@ static void bystander_check_and_stop(struct bystander *b)
     th_call(b->f.sim, b->f.front, 0, bystander_io, b);
     ck_assert_int_eq(b->rc, 0);
     blk_disconnect(&b->f);
-    blkfront_free_dead(b->f.fe);
+    blkfront_free(b->f.fe);
     blkback_destroy(b->f.be);
     ck_assert_uint_eq(th_ports_in_use(b->f.sim, b->f.front), 0);
 }
@@ -550,7 +550,7 @@ START_TEST(hostile_back)
     th_call(f.sim, f.front, 0, blk_fdisconnect_fn, &f);
     ck_assert_int_eq(f.rc, 0);
     bystander_check_and_stop(&by);
-    blkfront_free_dead(f.fe);
+    blkfront_free(f.fe);
     free(h);
     ck_assert_uint_eq(th_ports_in_use(f.sim, f.front), 0);
     ck_assert_uint_eq(th_ports_in_use(f.sim, 0), 0);
@@ -670,7 +670,7 @@ START_TEST(back_killed_mid_io)
     ck_assert_int_eq(l.call_rc, 0);
     ck_assert(l.rc == -ENOTCONN || l.rc == -EIO);
     uint32_t done = l.passes;
-    blkback_destroy(f.be);
+    blkback_free_dead(f.be);
     f.be = NULL;
     ck_assert_uint_eq(th_ports_in_use(f.sim, f.front), 0);
     /* dom0 takes over the same file. */

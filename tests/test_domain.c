@@ -72,6 +72,12 @@ START_TEST(test_ids_info_list)
     ck_assert_uint_eq(info.nr_pages, 256);
     ck_assert_uint_eq(info.ports_in_use, 0);
 
+    /* dom0 has no store or console channel in its start_info (§1.6) */
+    struct boot_view b0;
+    th_call(sim, 0, 0, boot_view_fn, &b0);
+    ck_assert_uint_eq(b0.domid, 0);
+    ck_assert_uint_eq(b0.store_evtchn, 0);
+
     /* ids in order; built paused */
     struct xensim_domain_config c1 = { .name = "alpha", .nr_vcpus = 3, .nr_pages = 512 };
     ck_assert_int_eq(xensim_domain_create(sim, &c1), 1);
@@ -169,6 +175,8 @@ START_TEST(test_bad_config_and_missing)
         ck_assert_int_eq(xensim_domain_destroy(sim, m), -ESRCH);
         ck_assert_int_eq(xensim_domain_call(sim, m, 0, never_called, NULL), -ESRCH);
     }
+    /* waiting for a domain that does not exist returns at once */
+    xensim_domain_wait_shutdown(sim, 100);
     ck_assert_int_eq(xensim_domain_call(sim, 1, XENSIM_MAX_VCPUS, never_called, NULL), -ENOENT);
     ck_assert_int_eq(xensim_domain_call(sim, 1, 1000000, never_called, NULL), -ENOENT);
     ck_assert_int_eq(xensim_domain_call(sim, 0, 1, never_called, NULL), -ENOENT);
@@ -223,8 +231,8 @@ START_TEST(test_domid_not_reused_at_once)
     ck_assert_int_eq(xensim_domain_destroy(sim, 1), 0);
     wait_gone(sim, 1);
     ck_assert_int_eq(make_domain(sim, "c", 1), 3);
-    domid_t all[] = { 0 };
-    free_checked(sim, all, 1);
+    domid_t all[] = { 0, 2, 3 };
+    free_checked(sim, all, 3);
 }
 END_TEST
 
@@ -421,6 +429,10 @@ START_TEST(test_toolstack_shutdown_and_wait_all)
     ck_assert_int_eq(info.state, XENSIM_DOMAIN_SHUTDOWN);
     ck_assert_uint_eq(info.shutdown_reason, SHUTDOWN_reboot);
     ck_assert_int_eq(xensim_domain_call(sim, 2, 1, return_at_once, NULL), -ESHUTDOWN);
+    /* the first reason stands (Xen's domain_shutdown ignores later ones) */
+    xensim_domain_shutdown(sim, 2, SHUTDOWN_crash);
+    ck_assert_int_eq(xensim_domain_info(sim, 2, &info), 0);
+    ck_assert_uint_eq(info.shutdown_reason, SHUTDOWN_reboot);
 
     ck_assert_int_eq(xensim_domain_wait_shutdown(sim, 1), SHUTDOWN_poweroff);
     ck_assert_int_eq(xensim_domain_shutdown(sim, 0, SHUTDOWN_poweroff), 0);
@@ -429,7 +441,8 @@ START_TEST(test_toolstack_shutdown_and_wait_all)
         ck_assert_int_eq(xensim_domain_info(sim, d, &info), 0);
         ck_assert_int_eq(info.state, XENSIM_DOMAIN_SHUTDOWN);
     }
-    th_sim_free_checked(sim);
+    domid_t all[] = { 0, 1, 2 };
+    free_checked(sim, all, 3);
 }
 END_TEST
 

@@ -404,6 +404,12 @@ static void callback_bad_fn(void *arg)
     ck_assert_int_eq(HYPERVISOR_callback_op(CALLBACKOP_register, NULL), -EFAULT);
     ck_assert_int_eq(HYPERVISOR_callback_op(CALLBACKOP_register, (void *)(uintptr_t)8), -EFAULT);
     ck_assert_int_eq(HYPERVISOR_callback_op(99, &cb), -ENOSYS);
+    /* x86 PV: an unknown callback type is -ENOSYS; the event callback
+     * cannot be unregistered (-EINVAL) */
+    struct callback_register odd = { .type = 99, .address = 0 };
+    ck_assert_int_eq(HYPERVISOR_callback_op(CALLBACKOP_register, &odd), -ENOSYS);
+    struct callback_unregister un = { .type = CALLBACKTYPE_event };
+    ck_assert_int_eq(HYPERVISOR_callback_op(CALLBACKOP_unregister, &un), -EINVAL);
     ck_assert_int_eq(HYPERVISOR_callback_op(-1, &cb), -ENOSYS);
 }
 

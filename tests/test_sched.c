@@ -277,7 +277,7 @@ static void poll_upcall_pending_fn(void *arg)
     ck_assert_uint_eq(g_upcall_pending(0), 1);
     /* no handler registered: the upcall stays pending with the mask clear */
     xensim_guest_irq_enable();
-    uint64_t deadline = xensim_guest_system_time() + 3000ull * 1000 * 1000;
+    uint64_t deadline = xensim_guest_system_time() + 2000ull * 1000 * 1000;
     ck_assert_int_eq(poll_ports(&port, 1, deadline), 0);
     ck_assert_msg(xensim_guest_system_time() < deadline,
                   "poll slept with an upcall pending and unmasked");
@@ -315,7 +315,7 @@ static void poll_kick_fn(void *p)
     xensim_guest_irq_enable();
     atomic_store(&a->ready, 1);
     /* the deadline only turns a missed kick into a failure, not a hang */
-    uint64_t deadline = xensim_guest_system_time() + 5000ull * 1000 * 1000;
+    uint64_t deadline = xensim_guest_system_time() + 2000ull * 1000 * 1000;
     a->rc = poll_ports(&a->masked, 1, deadline);
     a->upcalls = atomic_load(&sched_upcalls);
     a->timed_out = xensim_guest_system_time() >= deadline;
@@ -521,6 +521,38 @@ START_TEST(test_timer_virq_per_vcpu)
 }
 END_TEST
 
+/*
+ * Xen's do_set_timer_op: a deadline that wrapped negative, or more than
+ * 2^50 ns (about 13 days) ahead, is taken as "soon" and fires in 100 ms,
+ * a workaround for Linux's jiffy wrap.
+ */
+static void timer_huge_fn(void *p)
+{
+    struct timer_arg *a = p;
+    evtchn_port_t t = a->t[0];
+    xensim_guest_irq_disable();
+    const uint64_t huge[] = { ~0ull, 1ull << 63, xensim_guest_system_time() + (1ull << 51) };
+    for (unsigned int i = 0; i < 3; i++) {
+        ck_assert_int_eq(HYPERVISOR_set_timer_op(huge[i]), 0);
+        ck_assert_int_eq(poll_ports(&t, 1, ms_from_now(2000)), 0);
+        ck_assert_msg(g_pending(t), "set_timer_op(0x%llx) did not fire within 2 s",
+                      (unsigned long long)huge[i]);
+        clear_timer_event(0, t);
+    }
+    ck_assert_int_eq(HYPERVISOR_set_timer_op(0), 0);
+}
+
+START_TEST(test_timer_huge_deadline)
+{
+    struct xensim *sim = sim_with_guests(1);
+    struct timer_arg a;
+    th_call(sim, 1, 0, timer_bind_fn, &a);
+    th_call(sim, 1, 0, timer_huge_fn, &a);
+    th_call(sim, 1, 0, timer_close_fn, &a);
+    free_checked(sim, 3);
+}
+END_TEST
+
 /* Without VIRQ_TIMER bound a timer is harmless. */
 static void timer_unbound_fn(void *arg)
 {
@@ -636,6 +668,7 @@ static Suite *sched_suite(void)
     t = tcase_create("timer");
     tcase_add_test(t, test_timer_virq_per_vcpu);
     tcase_add_test(t, test_timer_unbound);
+    tcase_add_test(t, test_timer_huge_deadline);
     suite_add_tcase(s, t);
 
     t = tcase_create("shutdown");

@@ -6,6 +6,8 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include "test_xenbus_helpers.h"
 
 /* The echo drivers with a hook that logs each state written. */
@@ -198,7 +200,6 @@ static void dev_env_free(struct dev_env *e)
 START_TEST(handshake_io_and_unplug)
 {
     struct dev_env e = dev_env_new(_i);
-    struct xs_permissions *perms = NULL;
 
     paths(&e);
     ck_assert(wait_state(e.sim, fe_path, "4"));
@@ -215,7 +216,6 @@ START_TEST(handshake_io_and_unplug)
     ck_assert_int_ge(atoi(xbt_read(e.sim, "%s/ring-ref", fe_path)), GNTTAB_NR_RESERVED_ENTRIES);
     ck_assert_int_gt(atoi(xbt_read(e.sim, "%s/event-channel", fe_path)), 0);
     ck_assert_str_eq(xbt_read(e.sim, "%s/protocol", fe_path), "x86_64-abi");
-    (void)perms;
 
     ck_assert_int_eq(io(&e, 100, 2000), 0);
     struct xensim_domain_info info;
@@ -245,7 +245,6 @@ struct perm_arg {
     const char *path;
     int n;
     struct xs_permissions p[4];
-    int foreign_read;
 };
 
 static void get_perms_fn(void *p)
@@ -264,7 +263,6 @@ START_TEST(toolstack_permissions)
     struct dev_env e = dev_env_new(true);
     struct perm_arg a = { 0 };
     domid_t other = xbt_guest(e.sim, "bystander");
-    char buf[8];
 
     paths(&e);
     ck_assert(wait_state(e.sim, be_path, "4"));
@@ -285,7 +283,6 @@ START_TEST(toolstack_permissions)
     a.path = be_path;
     xbt_run(e.sim, other, get_perms_fn, &a);
     ck_assert_int_eq(a.n, -EACCES);
-    (void)buf;
     ck_assert_int_eq(xensim_device_remove(e.sim, "echo", e.fe, 0, 5000), 0);
     dev_env_free(&e);
 }
@@ -375,7 +372,7 @@ START_TEST(frontend_dies_mid_io)
     xenbus_echo_back_hold(true);
     xbt_run(e.sim, e.fe, submit_fn, &queued);
     ck_assert_int_eq(queued, 5);
-    ck_assert_int_eq(xensim_domain_destroy(e.sim, e.fe), 0);
+    ck_assert_int_eq(xbt_destroy(e.sim, e.fe), 0);
     xenbus_echo_back_hold(false);
     /* The back end saw the front end's directory go: it unmapped, closed
      * and forgot the device. */
@@ -401,7 +398,7 @@ START_TEST(backend_dies)
     paths(&e);
     ck_assert(wait_state(e.sim, fe_path, "4"));
     ck_assert_int_eq(io(&e, 3, 2000), 0);
-    ck_assert_int_eq(xensim_domain_destroy(e.sim, e.be), 0);
+    ck_assert_int_eq(xbt_destroy(e.sim, e.be), 0);
     ck_assert(wait_state(e.sim, fe_path, "6"));
     /* Its pages came back (the dead back end's mappings went with it). */
     ck_assert(wait_stats(e.sim, e.fe, 1));
@@ -468,6 +465,81 @@ START_TEST(hostile_frontend_ring)
 }
 END_TEST
 
+/* The toolstack's calls over xenstored's unix socket (what the command
+ * line uses). */
+START_TEST(toolstack_over_socket)
+{
+    struct dev_env e = { .sim = th_sim_new() };
+    char dir[] = "/tmp/xbtest.XXXXXX", sock[64];
+    struct xensim_device_config cfg = { .type = "echo", .devid = 0 };
+    const char *const fk[] = { "extra", "f-val", NULL }, *const bk[] = { "extra", "b-val", NULL };
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(sock, sizeof(sock), "%s/socket", dir);
+    ck_assert_int_eq(xensim_xenstore_start(e.sim, sock), 0);
+    rec_front = xenbus_echo_front;
+    rec_back = xenbus_echo_back;
+    e.be = xbt_guest(e.sim, "driver-domain");
+    e.fe = xbt_guest(e.sim, "guest");
+    xbt_run(e.sim, e.be, reg_back_fn, NULL);
+    xbt_run(e.sim, e.fe, reg_front_fn, NULL);
+    cfg.frontend = e.fe;
+    cfg.backend = e.be;
+    cfg.front_keys = fk;
+    cfg.back_keys = bk;
+    ck_assert_int_eq(xensim_device_add_at(sock, &cfg), 0);
+    ck_assert_int_eq(xensim_device_add_at(sock, &cfg), -EEXIST);
+    paths(&e);
+    ck_assert(wait_state(e.sim, fe_path, "4"));
+    ck_assert(wait_state(e.sim, be_path, "4"));
+    ck_assert_str_eq(xbt_read(e.sim, "%s/extra", fe_path), "f-val");
+    ck_assert_str_eq(xbt_read(e.sim, "%s/extra", be_path), "b-val");
+    ck_assert_int_eq(io(&e, 5, 2000), 0);
+    ck_assert_int_eq(xensim_device_remove_at(sock, "echo", e.fe, 0, 5000), 0);
+    ck_assert_ptr_null(xbt_read(e.sim, "%s", be_path));
+    ck_assert_int_eq(xensim_device_remove_at(sock, "echo", e.fe, 0, 10), -ENOENT);
+    ck_assert_int_eq(xensim_device_add_at("/nonexistent/socket", &cfg), -ENOENT);
+    dev_env_free(&e);
+    rmdir(dir);
+}
+END_TEST
+
+/* dom0 as the back end: its own store ring first (xenstored_local_init). */
+START_TEST(dom0_backend)
+{
+    struct dev_env e = { .sim = xbt_sim_new() };
+    struct xensim_domain_info info;
+    bool graceful = true;
+
+    rec_front = xenbus_echo_front;
+    rec_front.state_changed = rec_state;
+    rec_back = xenbus_echo_back;
+    rec_back.state_changed = rec_state;
+    ck_assert_int_eq(xensim_xenbus_dom0_init(e.sim), 0);
+    ck_assert_int_eq(xensim_xenbus_dom0_init(e.sim), -EEXIST);
+    e.be = 0;
+    e.fe = xbt_guest(e.sim, "guest");
+    xbt_run(e.sim, 0, reg_back_fn, NULL);
+    xbt_run(e.sim, e.fe, reg_front_fn, NULL);
+    add_device(&e);
+    paths(&e);
+    ck_assert(wait_state(e.sim, fe_path, "4"));
+    ck_assert(wait_state(e.sim, be_path, "4"));
+    ck_logs("34", "24");
+    ck_assert_int_eq(io(&e, 20, 2000), 0);
+    ck_assert_int_eq(xensim_device_remove(e.sim, "echo", e.fe, 0, 5000), 0);
+    ck_logs("346", "246");
+    xbt_run(e.sim, 0, unreg_back_fn, &graceful);
+    ck_assert(wait_stats(e.sim, 0, 0));
+    ck_assert_uint_eq(xbt_stats(e.sim, 0).watches, 0);
+    ck_assert_int_eq(xensim_domain_info(e.sim, 0, &info), 0);
+    /* Only xenstored's maps of the two store rings (dom0's and the guest's). */
+    ck_assert_uint_eq(info.maptrack_in_use, 2);
+    e.be = 0xffff;
+    dev_env_free(&e);
+}
+END_TEST
+
 static Suite *dev_suite(void)
 {
     Suite *s = suite_create("xenbus_dev");
@@ -481,6 +553,8 @@ static Suite *dev_suite(void)
     tcase_add_test(tc, frontend_dies_mid_io);
     tcase_add_test(tc, backend_dies);
     tcase_add_test(tc, hostile_frontend_ring);
+    tcase_add_test(tc, toolstack_over_socket);
+    tcase_add_test(tc, dom0_backend);
     suite_add_tcase(s, tc);
     return s;
 }

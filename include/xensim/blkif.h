@@ -55,6 +55,11 @@ struct blkif_front_params {
     struct {
         grant_ref_t ring_ref[BLKIF_SIM_MAX_RING_PAGES];
         evtchn_port_t evtchn;
+        /* Back end only: non-zero when the caller has already bound evtchn
+         * to this local port and delivers its events with blkback_event()
+         * (the xenbus framework does so for the top-level event-channel).
+         * The engine then neither binds, unbinds nor closes it. */
+        evtchn_port_t local_port;
     } queue[BLKIF_SIM_MAX_QUEUES];
     bool feature_persistent;
     bool large_sector;                  /* feature-large-sector-size */
@@ -122,11 +127,17 @@ int blkback_connect(struct blkback *be, const struct blkif_front_params *p);
  * Safe to call twice. */
 int blkback_disconnect(struct blkback *be);
 bool blkback_connected(const struct blkback *be);
+/* An event for queue q, bound by the caller (local_port): serves it. */
+void blkback_event(struct blkback *be, unsigned int q);
 void blkback_get_stats(const struct blkback *be, struct blkback_stats *st);
-/* Any thread, no hypercalls: closes the backing store and frees. Call
- * blkback_disconnect() first while the back end's domain lives; if it died
- * connected, the simulator has already dropped its mappings and ports. */
+/* Any thread, no hypercalls: closes the backing store and frees, at
+ * once or, if a handler of it is still unwinding on the back end's vCPU,
+ * when that returns. Call blkback_disconnect() first while the back end's
+ * domain lives. */
 void blkback_destroy(struct blkback *be);
+/* The back end's domain is dead (no handler can run again): frees now.
+ * The simulator has already dropped its mappings and ports. */
+void blkback_free_dead(struct blkback *be);
 
 /* ---- blkfront ---- */
 
@@ -228,10 +239,31 @@ int blkfront_write_barrier(struct blkfront *fe, uint64_t sector, const void *buf
 int blkfront_flush(struct blkfront *fe);
 int blkfront_discard(struct blkfront *fe, uint64_t sector, uint64_t nr_sectors, bool secure);
 
-/* Guest code: disconnects if needed, frees. From any thread (no guest
- * calls) once the front end's domain is dead. */
+/* Guest code: disconnects if needed, then blkfront_free(). */
 void blkfront_destroy(struct blkfront *fe);
+/* Any thread, no hypercalls, after disconnect: frees, at once or when a
+ * handler of it still unwinding returns. */
+void blkfront_free(struct blkfront *fe);
+/* The front end's domain is dead: frees now. */
 void blkfront_free_dead(struct blkfront *fe);
+
+/*
+ * The "vbd" device type for the xenbus split-driver framework
+ * (<xensim/xenbus.h>), with the keys and handshake of blkif.h: register
+ * xensim_vbd_back in the back end's domain and xensim_vbd_front in the
+ * guest. The back end opens the device's "params" (a file path, or
+ * "mem:<bytes>"), read-only when "mode" is "r".
+ */
+struct xenbus_driver;
+extern const struct xenbus_driver xensim_vbd_front, xensim_vbd_back;
+/* Templates for the calling domain's vbd ends (features, limits); NULL
+ * forgets. The back end's path and readonly come from params and mode. */
+int xensim_vbd_back_config(const struct blkback_config *tmpl);
+int xensim_vbd_front_config(const struct blkfront_config *tmpl);
+/* The calling domain's vbd devid, once Connected; else NULL. */
+struct blkfront *xensim_vbd_front_find(unsigned int devid);
+/* The calling domain's back end of (front domain, devid), or NULL. */
+struct blkback *xensim_vbd_back_find(domid_t front, unsigned int devid);
 
 #ifdef __cplusplus
 }

@@ -193,7 +193,10 @@ int xensim_netback_destroy(struct xensim_netback *nb);
  * (<xensim/xenbus.h>), with the keys of spec 6.2. Register the back end
  * driver on a vCPU of the back end's domain after attaching its switch,
  * the front end driver on a vCPU of each guest after setting its config.
- * The front end reads the toolstack's "mac" key.
+ * The front end reads the toolstack's "mac" key. States: netback goes
+ * InitWait at probe (features written), Connected once the vif is joined;
+ * the front end follows the framework (Initialised, then Connected), not
+ * yet Linux netfront's direct jump to Connected.
  */
 struct xenbus_driver;
 extern const struct xenbus_driver xensim_vif_front, xensim_vif_back;

@@ -141,7 +141,11 @@ struct xenbus_device;
 
 struct xenbus_driver {
     const char *type;             /* directory name: "vbd", "vif", "echo" */
-    unsigned int nr_rings;        /* 0: the driver does its own transport */
+    unsigned int nr_rings;        /* 0: the driver does its own transport: the
+                                   * front end grants in setup_rings() and
+                                   * writes keys in publish(), the back end maps
+                                   * and binds in connect(); handle_event is
+                                   * then never called by the framework */
     struct xenbus_ring_spec rings[XENBUS_MAX_RINGS];
     const char *protocol;         /* NULL: XEN_IO_PROTO_ABI_NATIVE */
 
@@ -252,6 +256,15 @@ int xensim_device_add(struct xensim *sim, const struct xensim_device_config *cfg
  * (the directories are removed anyway), -ENOENT if there is no device. */
 int xensim_device_remove(struct xensim *sim, const char *type, domid_t frontend,
                          unsigned int devid, unsigned int timeout_ms);
+/* The same through a XenStore unix socket (a running `xensim serve`). */
+int xensim_device_add_at(const char *socket_path, const struct xensim_device_config *cfg);
+int xensim_device_remove_at(const char *socket_path, const char *type, domid_t frontend,
+                            unsigned int devid, unsigned int timeout_ms);
+/* Gives dom0 a store ring as a Linux dom0 kernel does when xenstored
+ * runs in dom0 (xenstored_local_init), and introduces it: dom0 guest code
+ * can then use xenbus_* and host back ends. Call after
+ * xensim_xenstore_start(); before it, xenbus calls in dom0 give -ENODEV. */
+int xensim_xenbus_dom0_init(struct xensim *sim);
 /* Host-side reads and writes as dom0. read returns the length or -errno. */
 int xensim_xenstore_read(struct xensim *sim, const char *path, char *buf, size_t size);
 int xensim_xenstore_write(struct xensim *sim, const char *path, const char *value);

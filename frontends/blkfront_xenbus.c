@@ -1,0 +1,239 @@
+/*
+ * The "vbd" front end driver for the xenbus framework: when the back end
+ * is in InitWait it reads the back end's limits, sets blkfront up and
+ * publishes ring-page-order, ring-ref[%u] (or queue-%u/...), event-channel,
+ * multi-queue-num-queues, protocol and feature-persistent in the
+ * framework's transaction; when the back end is Connected it reads the
+ * device properties and connects. Calls blkfront_ring.c and the xenbus
+ * client; owns the per-domain config templates.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xensim/xenbus.h>
+#include "blkfront.h"
+
+struct vbd_tmpl {
+    domid_t domid;
+    struct blkfront_config cfg;
+    struct vbd_tmpl *next;
+};
+static pthread_mutex_t tmpl_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct vbd_tmpl *tmpls;
+
+int xensim_vbd_front_config(const struct blkfront_config *tmpl)
+{
+    if (!xensim_guest_start_info())
+        return -EPERM;
+    domid_t d = xensim_guest_domid();
+    int rc = 0;
+    pthread_mutex_lock(&tmpl_lock);
+    struct vbd_tmpl **pp = &tmpls;
+    while (*pp && (*pp)->domid != d)
+        pp = &(*pp)->next;
+    if (!tmpl) {
+        struct vbd_tmpl *t = *pp;
+        if (t) {
+            *pp = t->next;
+            free(t);
+        }
+    } else {
+        if (!*pp && (*pp = calloc(1, sizeof(**pp))))
+            (*pp)->domid = d;
+        if (*pp)
+            (*pp)->cfg = *tmpl;
+        else
+            rc = -ENOMEM;
+    }
+    pthread_mutex_unlock(&tmpl_lock);
+    return rc;
+}
+
+static struct blkfront_config tmpl_get(domid_t d)
+{
+    /* Without a template: Linux blkfront's defaults (one page, one
+     * queue, persistent grants, 32 indirect segments). */
+    struct blkfront_config c = { .max_queues = 1, .persistent = true,
+                                 .max_indirect_segments = 32 };
+    pthread_mutex_lock(&tmpl_lock);
+    for (struct vbd_tmpl *t = tmpls; t; t = t->next)
+        if (t->domid == d)
+            c = t->cfg;
+    pthread_mutex_unlock(&tmpl_lock);
+    return c;
+}
+
+struct vbd_front {
+    struct blkfront *fe;
+    struct blkif_front_params p;
+    int setup_err;
+};
+
+static int vf_probe(struct xenbus_device *dev)
+{
+    struct vbd_front *vf = calloc(1, sizeof(*vf));
+    if (!vf)
+        return -ENOMEM;
+    dev->priv = vf;
+    return 0;
+}
+
+static unsigned int read_uint(const char *dir, const char *key, unsigned int def)
+{
+    unsigned int v;
+    return xenbus_scanf(0, dir, key, "%u", &v) == 1 ? v : def;
+}
+
+/* What the back end offers: limits at InitWait, everything at Connected. */
+static void read_backend(struct xenbus_device *dev, struct blkif_backend_info *i)
+{
+    const char *be = dev->otherend;
+    memset(i, 0, sizeof(*i));
+    i->max_ring_order = read_uint(be, "max-ring-page-order", 0);
+    i->max_queues = read_uint(be, "multi-queue-max-queues", 1);
+    i->max_indirect_segments = read_uint(be, "feature-max-indirect-segments", 0);
+    i->feature_persistent = read_uint(be, "feature-persistent", 0) == 1;
+    i->feature_flush = read_uint(be, "feature-flush-cache", 0) == 1;
+    i->feature_barrier = read_uint(be, "feature-barrier", 0) == 1;
+    i->feature_discard = read_uint(be, "feature-discard", 0) == 1;
+    i->discard_secure = read_uint(be, "discard-secure", 0) == 1;
+    i->discard_granularity = read_uint(be, "discard-granularity", 0);
+    i->discard_alignment = read_uint(be, "discard-alignment", 0);
+    i->info = read_uint(be, "info", 0);
+    i->sector_size = read_uint(be, "sector-size", 0);
+    i->physical_sector_size = read_uint(be, "physical-sector-size", i->sector_size);
+    if (i->discard_granularity == 0)
+        i->discard_granularity = i->sector_size;
+    uint64_t sectors;
+    if (xenbus_scanf(0, be, "sectors", "%" SCNu64, &sectors) == 1)
+        i->sectors = sectors;
+}
+
+static void vf_disconnect(struct xenbus_device *dev)
+{
+    struct vbd_front *vf = dev->priv;
+    if (vf && vf->fe)
+        blkfront_disconnect(vf->fe);
+}
+
+/* The back end is in InitWait: set the rings up, publish them next. */
+static void vf_setup_rings(struct xenbus_device *dev)
+{
+    struct vbd_front *vf = dev->priv;
+    struct blkif_backend_info i;
+    vf->setup_err = 0;
+    if (!vf->fe) {
+        struct blkfront_config cfg = tmpl_get(xensim_guest_domid());
+        cfg.backend_domid = dev->otherend_id;
+        vf->setup_err = blkfront_create(&cfg, &vf->fe);
+        if (vf->setup_err) {
+            vf->fe = NULL;
+            return;
+        }
+    }
+    blkfront_disconnect(vf->fe);
+    read_backend(dev, &i);
+    vf->setup_err = blkfront_set_backend(vf->fe, dev->otherend_id);
+    if (!vf->setup_err)
+        vf->setup_err = blkfront_setup(vf->fe, &i, &vf->p);
+}
+
+static int write_ring(xenbus_transaction_t t, const char *dir, unsigned int order,
+                      const grant_ref_t *refs, evtchn_port_t port)
+{
+    int err = 0;
+    if (!order)
+        err = xenbus_printf(t, dir, "ring-ref", "%u", refs[0]);
+    for (unsigned int k = 0; order && k < 1u << order && !err; k++) {
+        char key[32];
+        snprintf(key, sizeof(key), "ring-ref%u", k);
+        err = xenbus_printf(t, dir, key, "%u", refs[k]);
+    }
+    if (!err)
+        err = xenbus_printf(t, dir, "event-channel", "%u", port);
+    return err;
+}
+
+/* May run more than once (EAGAIN): it only writes. */
+static int vf_publish(struct xenbus_device *dev, xenbus_transaction_t t)
+{
+    struct vbd_front *vf = dev->priv;
+    const struct blkif_front_params *p = &vf->p;
+    const char *d = dev->nodename;
+    int err;
+    if (vf->setup_err)
+        return vf->setup_err;
+    if (p->ring_order && (err = xenbus_printf(t, d, "ring-page-order", "%u", p->ring_order)))
+        return err;
+    if (p->nr_queues == 1) {
+        if ((err = write_ring(t, d, p->ring_order, p->queue[0].ring_ref, p->queue[0].evtchn)))
+            return err;
+    } else {
+        if ((err = xenbus_printf(t, d, "multi-queue-num-queues", "%u", p->nr_queues)))
+            return err;
+        for (unsigned int q = 0; q < p->nr_queues; q++) {
+            char dir[XENBUS_PATH_MAX + 32];
+            snprintf(dir, sizeof(dir), "%s/queue-%u", d, q);
+            if ((err = write_ring(t, dir, p->ring_order, p->queue[q].ring_ref,
+                                  p->queue[q].evtchn)))
+                return err;
+        }
+    }
+    if ((err = xenbus_printf(t, d, "protocol", "%s", p->protocol)) ||
+        (err = xenbus_printf(t, d, "feature-persistent", "%d", p->feature_persistent)))
+        return err;
+    if (p->large_sector && (err = xenbus_printf(t, d, "feature-large-sector-size", "1")))
+        return err;
+    return 0;
+}
+
+/* The back end is Connected: read the device, bring it up. */
+static int vf_connect(struct xenbus_device *dev)
+{
+    struct vbd_front *vf = dev->priv;
+    struct blkif_backend_info i;
+    if (!vf->fe)
+        return -ENODEV;
+    read_backend(dev, &i);
+    if (!i.sector_size)
+        return -EINVAL;       /* sector-size is required */
+    return blkfront_connect(vf->fe, &i);
+}
+
+/* Also when our domain dies, with no vCPU: then only host memory goes. */
+static void vf_remove(struct xenbus_device *dev)
+{
+    struct vbd_front *vf = dev->priv;
+    if (vf && vf->fe) {
+        if (xensim_guest_start_info())
+            blkfront_destroy(vf->fe);
+        else
+            blkfront_free_dead(vf->fe);
+    }
+    free(vf);
+    dev->priv = NULL;
+}
+
+const struct xenbus_driver xensim_vbd_front = {
+    .type = "vbd",
+    .nr_rings = 0,           /* blkfront grants its own rings and ports */
+    .probe = vf_probe,
+    .setup_rings = vf_setup_rings,
+    .publish = vf_publish,
+    .connect = vf_connect,
+    .disconnect = vf_disconnect,
+    .remove = vf_remove,
+};
+
+struct blkfront *xensim_vbd_front_find(unsigned int devid)
+{
+    struct xenbus_device *dev = xenbus_device_find(&xensim_vbd_front, DOMID_SELF, devid);
+    struct vbd_front *vf = dev ? dev->priv : NULL;
+    return vf && dev->state == XenbusStateConnected && vf->fe && blkfront_connected(vf->fe)
+               ? vf->fe : NULL;
+}
