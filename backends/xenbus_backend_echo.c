@@ -79,7 +79,8 @@ static int eb_connect(struct xenbus_device *dev)
 
     if (!dev->ring[0])
         return -EINVAL;
-    BACK_RING_INIT(&p->ring, (echo_sring_t *)dev->ring[0], ECHO_RING_SIZE);
+    BACK_RING_INIT(&p->ring, (echo_sring_t *)dev->ring[0],
+                   ECHO_RING_SIZE << dev->drv->rings[0].order);
     p->broken = false;
     return 0;
 }

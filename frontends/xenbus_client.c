@@ -58,7 +58,7 @@ static bool xb_exit(struct xb_dom *xb)
     if (--xb->depth)
         return false;
     atomic_store(&xb->owner, NULL);
-    pthread_mutex_unlock(&xb->lock);
+    xb_unlock(&xb->lock);
     return true;
 }
 

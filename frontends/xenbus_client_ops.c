@@ -332,11 +332,11 @@ int xenbus_get_stats(struct xenbus_stats *st)
     if (!xb)
         return err;
     memset(st, 0, sizeof(*st));
-    pthread_mutex_lock(&xb->wlock);
+    xb_lock(&xb->wlock);
     for (struct xenbus_watch *w = xb->watches; w; w = w->next_)
         st->watches++;
     st->events_queued = xb->nr_events;
-    pthread_mutex_unlock(&xb->wlock);
+    xb_unlock(&xb->wlock);
     st->transactions = atomic_load(&xb->nr_tx);
     st->broken = atomic_load(&xb->broken);
     st->devices = atomic_load(&xb->fw_devices);

@@ -47,9 +47,9 @@ void xb_watch_event(struct xb_dom *xb, const char *body, uint32_t len)
     ev->path = ev->body;
     ev->token = ev->body + (token - path);
     ev->next = NULL;
-    pthread_mutex_lock(&xb->wlock);
+    xb_lock(&xb->wlock);
     if (!find_watch(xb, ev->token)) {
-        pthread_mutex_unlock(&xb->wlock);
+        xb_unlock(&xb->wlock);
         free(ev);
         return;
     }
@@ -59,7 +59,7 @@ void xb_watch_event(struct xb_dom *xb, const char *body, uint32_t len)
         xb->evq = ev;
     xb->evq_tail = ev;
     xb->nr_events++;
-    pthread_mutex_unlock(&xb->wlock);
+    xb_unlock(&xb->wlock);
 }
 
 static struct xb_event *pop_event(struct xb_dom *xb)
@@ -81,16 +81,16 @@ void xb_dispatch(struct xb_dom *xb)
         struct xb_event *ev;
         struct xenbus_watch *w;
 
-        pthread_mutex_lock(&xb->wlock);
+        xb_lock(&xb->wlock);
         /* Whoever dispatches (perhaps an outer frame of ours) loops until
          * the queue is empty, so events queued now are not lost. */
         if (xb->dispatcher) {
-            pthread_mutex_unlock(&xb->wlock);
+            xb_unlock(&xb->wlock);
             return;
         }
         ev = pop_event(xb);
         if (!ev) {
-            pthread_mutex_unlock(&xb->wlock);
+            xb_unlock(&xb->wlock);
             return;
         }
         w = find_watch(xb, ev->token);
@@ -98,16 +98,16 @@ void xb_dispatch(struct xb_dom *xb)
             xb->dispatcher = xb_self();
             xb->running = w;
         }
-        pthread_mutex_unlock(&xb->wlock);
+        xb_unlock(&xb->wlock);
         if (w) {
             bool calls = xb_calls_hold();
 
             w->callback(w, ev->path, ev->token);
             xb_calls_release(calls);
-            pthread_mutex_lock(&xb->wlock);
+            xb_lock(&xb->wlock);
             xb->dispatcher = NULL;
             xb->running = NULL;
-            pthread_mutex_unlock(&xb->wlock);
+            xb_unlock(&xb->wlock);
         }
         free(ev);
     }
@@ -133,22 +133,22 @@ int xenbus_watch(struct xenbus_watch *w)
         return -EINVAL;
     token_of(w, token, sizeof(token));
     /* Listed first: the daemon fires the watch as soon as it is set. */
-    pthread_mutex_lock(&xb->wlock);
+    xb_lock(&xb->wlock);
     w->next_ = xb->watches;
     xb->watches = w;
     w->registered_ = true;
-    pthread_mutex_unlock(&xb->wlock);
+    xb_unlock(&xb->wlock);
     struct xb_part parts[] = { { w->node, strlen(w->node) + 1 }, { token, strlen(token) + 1 } };
     err = xb_request(xb, XS_WATCH, 0, parts, 2, reply);
     if (err < 0) {
-        pthread_mutex_lock(&xb->wlock);
+        xb_lock(&xb->wlock);
         for (struct xenbus_watch **pp = &xb->watches; *pp; pp = &(*pp)->next_)
             if (*pp == w) {
                 *pp = w->next_;
                 break;
             }
         w->registered_ = false;
-        pthread_mutex_unlock(&xb->wlock);
+        xb_unlock(&xb->wlock);
         return err;
     }
     return 0;
@@ -166,7 +166,7 @@ int xenbus_unwatch(struct xenbus_watch *w)
     if (!w)
         return -EINVAL;
     token_of(w, token, sizeof(token));
-    pthread_mutex_lock(&xb->wlock);
+    xb_lock(&xb->wlock);
     for (struct xenbus_watch **pp = &xb->watches; *pp; pp = &(*pp)->next_)
         if (*pp == w) {
             *pp = w->next_;
@@ -175,7 +175,7 @@ int xenbus_unwatch(struct xenbus_watch *w)
         }
     w->registered_ = false;
     /* Events already queued for it are dropped at dispatch (no match). */
-    pthread_mutex_unlock(&xb->wlock);
+    xb_unlock(&xb->wlock);
     if (!found)
         return -ENOENT;
     struct xb_part parts[] = { { w->node, strlen(w->node) + 1 }, { token, strlen(token) + 1 } };
@@ -184,9 +184,9 @@ int xenbus_unwatch(struct xenbus_watch *w)
     for (;;) {
         bool busy;
 
-        pthread_mutex_lock(&xb->wlock);
+        xb_lock(&xb->wlock);
         busy = xb->running == w && xb->dispatcher != xb_self();
-        pthread_mutex_unlock(&xb->wlock);
+        xb_unlock(&xb->wlock);
         if (!busy)
             break;
         HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
@@ -197,17 +197,17 @@ int xenbus_unwatch(struct xenbus_watch *w)
 bool xb_dispatch_hold(struct xb_dom *xb)
 {
     for (;;) {
-        pthread_mutex_lock(&xb->wlock);
+        xb_lock(&xb->wlock);
         if (xb->dispatcher == xb_self()) {
-            pthread_mutex_unlock(&xb->wlock);
+            xb_unlock(&xb->wlock);
             return false;
         }
         if (!xb->dispatcher) {
             xb->dispatcher = xb_self();
-            pthread_mutex_unlock(&xb->wlock);
+            xb_unlock(&xb->wlock);
             return true;
         }
-        pthread_mutex_unlock(&xb->wlock);
+        xb_unlock(&xb->wlock);
         /* Another vCPU runs a callback; they are short. */
         HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
     }
@@ -217,8 +217,8 @@ void xb_dispatch_release(struct xb_dom *xb, bool took)
 {
     if (!took)
         return;
-    pthread_mutex_lock(&xb->wlock);
+    xb_lock(&xb->wlock);
     xb->dispatcher = NULL;
-    pthread_mutex_unlock(&xb->wlock);
+    xb_unlock(&xb->wlock);
     xb_dispatch(xb);
 }

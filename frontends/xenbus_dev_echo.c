@@ -30,7 +30,7 @@ static void ef_setup_rings(struct xenbus_device *dev)
     echo_sring_t *s = dev->ring[0];
 
     SHARED_RING_INIT(s);
-    FRONT_RING_INIT(&p->ring, s, ECHO_RING_SIZE);
+    FRONT_RING_INIT(&p->ring, s, ECHO_RING_SIZE << dev->drv->rings[0].order);
 }
 
 /* Takes every answer there is; returns the value for id, or -1. -EIO when

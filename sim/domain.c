@@ -125,12 +125,13 @@ static void domain_finalize(struct domain *d)
     call_rcu(&d->rcu, domain_free_rcu);
 }
 
-/* Only once destroy has finished its teardown may the last unmap free the
- * domain: destroy itself still uses it until then. */
+/* d->foreign_maps counts other domains' pins on d's pages plus one
+ * reference of d's own, dropped when its destroy is done. Only the caller
+ * that took the count to zero calls this, and nobody else touches d after
+ * their own decrement, so the free cannot race a reader. */
 void domain_put_foreign(struct domain *d)
 {
-    if (atomic_load(&d->destroyed) && atomic_load(&d->foreign_maps) == 0 &&
-        !atomic_exchange(&d->finalized, true))
+    if (!atomic_exchange(&d->finalized, true))
         domain_finalize(d);
 }
 
@@ -246,6 +247,7 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
     d->max_maptrack_frames = cfg->max_maptrack_frames ? cfg->max_maptrack_frames : 1024;
     atomic_store(&d->paused, true);
     atomic_store(&d->state, XENSIM_DOMAIN_PAUSED);
+    atomic_store(&d->foreign_maps, 1);   /* the domain's own reference */
     pthread_mutex_init(&d->guest_lock, NULL);
 
     int rc = domain_memory_init(d, nr_pages, d->max_grant_frames);
@@ -405,7 +407,8 @@ int xensim_domain_destroy(struct xensim *sim, domid_t domid)
     pthread_cond_broadcast(&sim->cond);
     sim_unlock(&sim->lock);
     atomic_store(&d->destroyed, true);
-    domain_put_foreign(d);
+    if (atomic_fetch_sub(&d->foreign_maps, 1) == 1)
+        domain_put_foreign(d);
     return 0;
 }
 
@@ -423,7 +426,8 @@ static void domain_fill_info(struct domain *d, struct xensim_domain_info *info)
     info->ports_in_use = d->ports_in_use;
     sim_unlock(&d->event_lock);
     info->maptrack_in_use = gnttab_maptrack_in_use(d);
-    info->pages_mapped_by_others = atomic_load(&d->foreign_maps);
+    unsigned int maps = atomic_load(&d->foreign_maps);
+    info->pages_mapped_by_others = atomic_load(&d->destroyed) ? maps : maps - 1;
     info->store_port = d->store_port;
     info->console_port = d->console_port;
     info->store_pfn = d->store_pfn;

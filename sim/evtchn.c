@@ -396,6 +396,12 @@ long evtchn_send_port(struct domain *ld, evtchn_port_t lport)
             struct vcpu *rv = rd->vcpus[rchn->notify_vcpu];
             if (!rchn->dev)
                 trace_send(ld, lport, rv, rport);
+            if (narrate_on(ld->sim))
+                narrate_xen(ld->sim, "EVTCHNOP_send(dom%u port %u): dom%u port %u %s, "
+                            "evtchn_pending[%u] bit %u", ld->domid, lport, rd->domid, rport,
+                            evtchn_port_pending(rd, rport) ? "was already pending (coalesced)"
+                                                           : "marked pending",
+                            rport / rd->evtchn_ops->word_bits, rport % rd->evtchn_ops->word_bits);
             evtchn_raise(rd, rchn, rport, rv);
         }
         rcu_read_unlock();

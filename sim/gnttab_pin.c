@@ -152,13 +152,12 @@ int16_t gnttab_pin(struct domain *rd, grant_ref_t ref, domid_t ldomid,
         act->domid = ldomid;
         act->frame = f;
     }
-    /* The destroyer sets is_dying then reads foreign_maps; we add to
-     * foreign_maps then read is_dying (all seq_cst). One of us sees the
-     * other, so a granter that is being freed never gains a pin. */
+    /* A dying granter gains no pin. foreign_maps holds one reference of
+     * the domain's own until its destroy is done, so whoever takes it to
+     * zero is alone in finalizing it (see domain_put_foreign). */
     atomic_fetch_add(&rd->foreign_maps, pin_units(pin_inc));
     if (atomic_load(&rd->is_dying)) {
-        atomic_fetch_sub(&rd->foreign_maps, pin_units(pin_inc));
-        *put = atomic_load(&rd->foreign_maps) == 0;
+        *put = atomic_fetch_sub(&rd->foreign_maps, pin_units(pin_inc)) == pin_units(pin_inc);
         if (first_wr)
             clear_flags(e, GTF_writing);
         if (first)
@@ -189,7 +188,7 @@ bool gnttab_unpin(struct domain *rd, grant_ref_t ref, uint32_t pin_dec)
         clear_flags(e, GTF_reading);
     unsigned int left = atomic_fetch_sub(&rd->foreign_maps, pin_units(pin_dec)) -
                         pin_units(pin_dec);
-    put = left == 0 && atomic_load(&rd->is_dying);
+    put = left == 0;
     sim_unlock(&gt->lock);
     return put;
 }

@@ -4,7 +4,7 @@ xensiminclude_HEADERS += include/xensim/xensim.h include/xensim/guest.h include/
 # core: simulator, domains, vCPUs, scheduler, hypercall entry
 libxensim_la_SOURCES += sim/sim.h sim/domain.c sim/domain_memory.c sim/vcpu.c \
 	sim/sched_free.c sim/futex.c sim/hypercall.c sim/timer.c sim/fault.c sim/guest_copy.c \
-	sim/guest_env.c sim/guest_irq.c sim/errno_names.c sim/xenstored.c sim/trace.c sim/inspect.c
+	sim/guest_env.c sim/guest_irq.c sim/errno_names.c sim/xenstored.c sim/trace.c sim/inspect.c sim/narrate.c
 
 # event channels
 libxensim_la_SOURCES += sim/evtchn.c sim/evtchn_2l.c sim/guest_evtchn.c \

@@ -215,8 +215,8 @@ struct domain {
     enum xensim_gnttab_mode gnttab_mode;
     unsigned int max_grant_frames;
     unsigned int max_maptrack_frames;
-    /* Mappings other domains hold on this domain's pages; a dying domain
-     * is freed when this drops to zero. */
+    /* Pins other domains hold on this domain's pages, plus one reference
+     * of its own until destroy is done; the domain is freed at zero. */
     _Atomic unsigned int foreign_maps;
 
     /* Guest-side interrupt layer (guest_irq.c): a handler per port. */
@@ -266,6 +266,8 @@ struct xensim {
     void *xs;
     struct xenstored *xenstored;        /* xenstored.c, when started */
     struct trace *trace;                /* trace.c, while recording */
+    xensim_narrator_t narrator;         /* narrate.c; NULL: silent */
+    void *narrator_arg;
 };
 
 /* futex.c: the one place that sleeps and wakes threads. */
@@ -285,7 +287,7 @@ struct domain *domain_lookup_self(struct xensim *sim, struct domain *self, domid
 void *domain_pfn_to_virt(struct domain *d, xen_pfn_t pfn);   /* NULL if out of range */
 void domain_crash(struct domain *d, const char *why);
 void domain_shutdown(struct domain *d, unsigned int reason);
-/* Called when foreign_maps of a dying domain reaches zero. */
+/* Called by whoever took foreign_maps to zero: frees the domain. */
 void domain_put_foreign(struct domain *d);
 uint64_t sim_now(const struct xensim *sim);
 
@@ -366,6 +368,10 @@ void trace_domain_built(struct domain *d);
 void trace_hypercall(struct vcpu *v, const char *name, bool begin);
 void trace_send(struct domain *from, evtchn_port_t port, struct vcpu *to, evtchn_port_t to_port);
 void trace_upcall(struct vcpu *v, bool begin);
+
+/* narrate.c */
+bool narrate_on(const struct xensim *sim);
+void narrate_xen(struct xensim *sim, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* guest_irq.c */
 void guest_irq_free(struct domain *d);

@@ -114,8 +114,20 @@ static void rawfront_push(struct rawfront *rf)
  * hangs here and the case's timeout reports it. */
 static void rawfront_wait(struct rawfront *rf)
 {
-    while (__atomic_load_n(&rf->sring->rsp_prod, __ATOMIC_ACQUIRE) != rf->ring.req_prod_pvt)
+    unsigned long spins = 0;
+    while (__atomic_load_n(&rf->sring->rsp_prod, __ATOMIC_ACQUIRE) != rf->ring.req_prod_pvt) {
         sched_yield();
+        if (++spins == 20000000 && getenv("BLK_DEBUG")) {
+            struct blkback_stats st;
+            struct xensim_fault ft;
+            blkback_get_stats(rf->f->be, &st);
+            fprintf(stderr, "stuck: req_prod %u rsp_prod %u req_event %u; back %llu reqs "
+                    "%llu wakeups, error %d, fault %d\n", rf->sring->req_prod,
+                    rf->sring->rsp_prod, rf->sring->req_event,
+                    (unsigned long long)st.requests, (unsigned long long)st.wakeups,
+                    st.error, xensim_last_fault(rf->f->sim, &ft));
+        }
+    }
 }
 
 static void rawfront_teardown_fn(void *p)
@@ -312,7 +324,7 @@ END_TEST
  * it checks its own copy, so it answers every id and survives. */
 struct mutator {
     struct rawfront *rf;
-    volatile bool stop;
+    bool stop;
     uint64_t seed;
 };
 
@@ -321,9 +333,10 @@ static void *mutate(void *p)
     struct mutator *m = p;
     blkif_sring_t *s = m->rf->sring;
     static const uint8_t ops[] = { BLKIF_OP_READ, BLKIF_OP_WRITE, BLKIF_OP_INDIRECT, 77 };
-    while (!m->stop) {
+    while (!__atomic_load_n(&m->stop, __ATOMIC_ACQUIRE)) {
         uint64_t v = blk_rand(&m->seed);
-        blkif_request_t *r = &s->ring[v % 32].req;
+        blkif_request_t *r = (blkif_request_t *)(void *)((uint8_t *)s + offsetof(blkif_sring_t, ring) +
+                                                         (v % 32) * sizeof(s->ring[0]));
         switch ((v >> 8) % 5) {
         case 0: r->operation = ops[(v >> 16) % 4]; break;
         case 1: r->nr_segments = (v >> 16) & 1 ? 1 : (uint8_t)(v >> 24); break;
@@ -361,7 +374,7 @@ START_TEST(hostile_front_changes_requests)
                       rsp.status == BLKIF_RSP_EOPNOTSUPP);
         }
     }
-    m.stop = true;
+    __atomic_store_n(&m.stop, true, __ATOMIC_RELEASE);
     pthread_join(t, NULL);
     /* Still serving, correctly. */
     blkif_request_t r;

@@ -540,6 +540,84 @@ START_TEST(dom0_backend)
 }
 END_TEST
 
+/* A two-page ring: ring-ref0/1 and ring-page-order, mapped page by page. */
+START_TEST(multi_page_ring)
+{
+    struct dev_env e = { .sim = xbt_sim_new() };
+
+    rec_front = xenbus_echo_front;
+    rec_front.rings[0].order = 1;
+    rec_back = xenbus_echo_back;
+    rec_back.rings[0].order = 1;
+    front_log[0] = back_log[0] = '\0';
+    e.be = th_domain(e.sim, "driver-domain", false, (enum xensim_gnttab_mode)_i);
+    e.fe = xbt_guest(e.sim, "guest");
+    xbt_run(e.sim, e.be, reg_back_fn, NULL);
+    xbt_run(e.sim, e.fe, reg_front_fn, NULL);
+    add_device(&e);
+    paths(&e);
+    ck_assert(wait_state(e.sim, be_path, "4"));
+    ck_assert(wait_state(e.sim, fe_path, "4"));
+    ck_assert_str_eq(xbt_read(e.sim, "%s/ring-page-order", fe_path), "1");
+    ck_assert_ptr_nonnull(xbt_read(e.sim, "%s/ring-ref1", fe_path));
+    ck_assert_ptr_null(xbt_read(e.sim, "%s/ring-ref", fe_path));
+    ck_assert_int_eq(io(&e, 100, 2000), 0);
+    ck_assert_int_eq(xensim_device_remove(e.sim, "echo", e.fe, 0, 5000), 0);
+    dev_env_free(&e);
+}
+END_TEST
+
+/* The command line's verb (tools/cmd_device.c), run in process. */
+int xensim_cmd_device(int argc, char **argv);
+
+static int cmd(const char *line)
+{
+    char buf[512], *argv[32];
+    int argc = 0;
+
+    snprintf(buf, sizeof(buf), "%s", line);
+    for (char *tok = strtok(buf, " "); tok && argc < 31; tok = strtok(NULL, " "))
+        argv[argc++] = tok;
+    argv[argc] = NULL;
+    return xensim_cmd_device(argc, argv);
+}
+
+START_TEST(command_line)
+{
+    struct dev_env e = { .sim = th_sim_new() };
+    char dir[] = "/tmp/xbcmd.XXXXXX", sock[64], line[256];
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(sock, sizeof(sock), "%s/socket", dir);
+    ck_assert_int_eq(xensim_xenstore_start(e.sim, sock), 0);
+    rec_front = xenbus_echo_front;
+    rec_back = xenbus_echo_back;
+    e.be = xbt_guest(e.sim, "driver-domain");
+    e.fe = xbt_guest(e.sim, "guest");
+    xbt_run(e.sim, e.be, reg_back_fn, NULL);
+    xbt_run(e.sim, e.fe, reg_front_fn, NULL);
+    ck_assert_int_eq(cmd("device"), 2);
+    ck_assert_int_eq(cmd("device add --dir x"), 2);
+    ck_assert_int_eq(cmd("device add --dir x --type echo --frontend 1 --backend 99999"), 2);
+    snprintf(line, sizeof(line), "device add --dir %s --type echo --frontend %u --backend %u "
+             "--front-key mac=00:16:3e:00:00:01 --back-key script=none", dir, e.fe, e.be);
+    ck_assert_int_eq(cmd(line), 0);
+    ck_assert_int_eq(cmd(line), 1);             /* -EEXIST */
+    paths(&e);
+    ck_assert(wait_state(e.sim, fe_path, "4"));
+    ck_assert(wait_state(e.sim, be_path, "4"));
+    ck_assert_str_eq(xbt_read(e.sim, "%s/mac", fe_path), "00:16:3e:00:00:01");
+    ck_assert_str_eq(xbt_read(e.sim, "%s/script", be_path), "none");
+    snprintf(line, sizeof(line), "device remove --dir %s --type echo --frontend %u --timeout 5000",
+             dir, e.fe);
+    ck_assert_int_eq(cmd(line), 0);
+    ck_assert_ptr_null(xbt_read(e.sim, "%s", fe_path));
+    ck_assert_int_eq(cmd(line), 1);             /* -ENOENT */
+    dev_env_free(&e);
+    rmdir(dir);
+}
+END_TEST
+
 static Suite *dev_suite(void)
 {
     Suite *s = suite_create("xenbus_dev");
@@ -555,6 +633,8 @@ static Suite *dev_suite(void)
     tcase_add_test(tc, hostile_frontend_ring);
     tcase_add_test(tc, toolstack_over_socket);
     tcase_add_test(tc, dom0_backend);
+    tcase_add_loop_test(tc, multi_page_ring, 0, 2);
+    tcase_add_test(tc, command_line);
     suite_add_tcase(s, tc);
     return s;
 }

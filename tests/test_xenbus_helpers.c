@@ -119,6 +119,7 @@ void xbt_sim_free(struct xensim *sim)
     int n;
 
     xbt_daemon_counts(sim, &w, &t);
+    ck_assert_uint_eq(w, 0);
     ck_assert_uint_eq(t, 0);
     /* Guests first: xenstored (in dom0) maps each live guest's ring. */
     n = xensim_domain_list(sim, infos, 64);

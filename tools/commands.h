@@ -9,5 +9,6 @@ int xensim_cmd_domains(int argc, char **argv);
 int xensim_cmd_ports(int argc, char **argv);
 int xensim_cmd_grants(int argc, char **argv);
 int xensim_cmd_tree(int argc, char **argv);
+int xensim_cmd_device(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const struct verb verbs[] = {
     { "ports", xensim_cmd_ports, "show a domain's event channel ports (--dir DIR --domid N)" },
     { "grants", xensim_cmd_grants, "show a domain's grant entries and who maps them" },
     { "tree", xensim_cmd_tree, "print the XenStore tree (--dir DIR [PATH])" },
+    { "device", xensim_cmd_device, "add or remove a device's XenStore halves, as libxl does" },
 };
 
 static int usage(FILE *out)

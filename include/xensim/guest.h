@@ -39,6 +39,10 @@ typedef void (*xensim_upcall_t)(void);
  * Pass that host_addr to GNTTABOP_unmap_grant_ref, as a PV guest does.
  */
 
+/* Tells the simulator's narrator (if one is set) what this guest is
+ * doing, one line per step; costs one load when nobody listens. */
+void xensim_narrate(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Who am I. */
 domid_t xensim_guest_domid(void);
 unsigned int xensim_guest_vcpu_id(void);

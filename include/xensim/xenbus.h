@@ -34,8 +34,9 @@ extern "C" {
  * request waits) is sent behind the outer one rather than deadlocking.
  *
  * The first call in a domain connects: it binds the store port to the
- * calling vCPU and installs its irq handler there. The state goes with the
- * domain's vCPU threads.
+ * calling vCPU and installs its irq handler there (which enables event
+ * delivery on that vCPU). The state goes with the domain's vCPU threads.
+ * Requests time out after 20 s (-ETIMEDOUT) if the daemon never answers.
  */
 typedef uint32_t xenbus_transaction_t;
 #define XENBUS_TRANSACTION_NIL 0u
@@ -179,7 +180,9 @@ struct xenbus_device {
     char otherend[XENBUS_PATH_MAX];  /* the other end's, absolute */
     enum xenbus_state state;      /* ours, as last written */
     bool connected;               /* rings and port live */
-    void *ring[XENBUS_MAX_RINGS]; /* front: our pages; back: the mappings */
+    void *ring[XENBUS_MAX_RINGS]; /* front: our pages; back: the mappings, or
+                                   * NULL for order > 0 when the pages did
+                                   * not map side by side (connect fails) */
     evtchn_port_t evtchn;         /* local port, 0 when none */
     void *priv;                   /* the driver's */
     /* Framework private. */
@@ -203,8 +206,10 @@ void xenbus_frontend_unregister(const struct xenbus_driver *drv, bool graceful);
 void xenbus_backend_unregister(const struct xenbus_driver *drv, bool graceful);
 /* Writes <nodename>/state (skipped when unchanged). */
 int xenbus_switch_state(struct xenbus_device *dev, enum xenbus_state s);
-/* The device of this domain, or NULL. Back end: frontid names the front
- * end's domain; front end: pass DOMID_SELF. */
+/* The device of this domain, or NULL; looked up by drv's type. Back end:
+ * frontid names the front end's domain; front end: pass DOMID_SELF. The
+ * pointer stays valid until the next framework callback of this domain
+ * (a callback may remove the device). */
 struct xenbus_device *xenbus_device_find(const struct xenbus_driver *drv, domid_t frontid,
                                          unsigned int devid);
 

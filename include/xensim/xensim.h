@@ -121,6 +121,12 @@ int xensim_xenstore_start(struct xensim *sim, const char *socket_path);
 int xensim_trace_start(struct xensim *sim, const char *path);
 void xensim_trace_stop(struct xensim *sim);
 
+/* The teaching narrator: fn receives one line per step, "[domN vcpuM] ..."
+ * from guest code (xensim_narrate in guest.h) and "[xen] ..." from the
+ * hypervisor (sends, upcalls). NULL turns it off (the default). */
+typedef void (*xensim_narrator_t)(const char *line, void *arg);
+void xensim_set_narrator(struct xensim *sim, xensim_narrator_t fn, void *arg);
+
 /* A guest fault report (strict grant mappings): who faulted where. */
 struct xensim_fault {
     domid_t domid;            /* the domain that faulted (and was crashed) */

@@ -123,7 +123,7 @@ struct xs_tnode {
 
 struct xs_event {
     struct xs_event *next;
-    bool rm;
+    bool exact;                          /* a removed descendant: its own watches only */
     unsigned int nperms;
     struct xs_permissions perms[8];      /* enough to decide delivery */
     char path[];
@@ -175,7 +175,7 @@ int xs_watch_add(struct xs_conn *c, const char *path, const char *token, bool re
 int xs_watch_del(struct xs_conn *c, const char *path, const char *token);
 void xs_watch_drop_conn(struct xs_conn *c);          /* under the store lock */
 /* Under the store lock. */
-void xs_watch_fire(struct xs_daemon *xs, const char *path, bool rm,
+void xs_watch_fire(struct xs_daemon *xs, const char *path, bool exact,
                    const struct xs_permissions *p, unsigned int np);
 void xs_watch_fire_special(struct xs_daemon *xs, const char *name, domid_t domid);
 /* Index into xs->special_perms for "@introduceDomain" / "@releaseDomain". */

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 #include "xenstore/xs_internal.h"
 
@@ -207,17 +208,35 @@ int xs_tx_missing(struct xs_tx *tx, const char *path, unsigned int perm)
     return xs_perm_for(c, a->perms, a->nperms) & perm ? -ENOENT : -EACCES;
 }
 
-static void event(struct xs_tx *tx, const char *path, bool rm, const struct xs_tnode *t)
+static void event(struct xs_tx *tx, const char *path, bool exact, const struct xs_tnode *t)
 {
     size_t len = strlen(path);
     struct xs_event *e = xs_alloc(sizeof(*e) + len + 1);
 
-    e->rm = rm;
+    e->exact = exact;
     e->nperms = t->nperms < 8 ? t->nperms : 8;
     memcpy(e->perms, t->perms, e->nperms * sizeof(e->perms[0]));
     memcpy(e->path, path, len + 1);
     *tx->events_tail = e;
     tx->events_tail = &e->next;
+}
+
+/* Each node below a removed one, with its own permissions. */
+static void event_removed_kids(struct xs_tx *tx, const char *path, const struct xs_tnode *t)
+{
+    for (unsigned int k = 0; k < t->nkids; k++) {
+        char child[XS_PATH_BUF];
+        int err;
+
+        if (snprintf(child, sizeof(child), "%s/%s", strcmp(path, "/") ? path : "",
+                     t->kids[k]) >= (int)sizeof(child))
+            continue;
+        struct xs_tnode *c = get_any(tx, child, &err);
+        if (!c || !c->exists)
+            continue;
+        event(tx, child, true, c);
+        event_removed_kids(tx, child, c);
+    }
 }
 
 static size_t entry_size(const struct xs_tnode *t, unsigned int vlen, unsigned int np)
@@ -366,7 +385,8 @@ int xs_tx_rm(struct xs_tx *tx, const char *path)
     if (!p)
         return err;
     kid_del(p, xs_path_leaf(path));
-    event(tx, path, true, t);
+    event(tx, path, false, t);
+    event_removed_kids(tx, path, t);
     t->exists = false;
     t->removed = true;
     t->check = false;
@@ -479,6 +499,6 @@ int xs_tx_commit(struct xs_tx *tx)
     }
     free(all);
     for (struct xs_event *e = tx->events; e; e = e->next)
-        xs_watch_fire(xs, e->path, e->rm, e->perms, e->nperms);
+        xs_watch_fire(xs, e->path, e->exact, e->perms, e->nperms);
     return 0;
 }

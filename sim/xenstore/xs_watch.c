@@ -85,25 +85,23 @@ static const char *reported(const struct xs_watch *w, const char *path)
     return path;
 }
 
-void xs_watch_fire(struct xs_daemon *xs, const char *path, bool rm,
+/* A change fires watches on the node and its ancestors. A removal also
+ * sends each removed descendant as an exact event with its own
+ * permissions, as C xenstored's walk does, so a watcher that may read a
+ * node deep in a removed subtree hears of it. */
+void xs_watch_fire(struct xs_daemon *xs, const char *path, bool exact,
                    const struct xs_permissions *p, unsigned int np)
 {
     struct xs_watch *w;
 
     cds_list_for_each_entry(w, &xs->watches, all_link) {
-        const char *ev;
-
         if (w->path[0] == '@')
             continue;
-        if (xs_path_is_below(path, w->path))
-            ev = path;
-        else if (rm && xs_path_is_below(w->path, path))
-            ev = w->path;
-        else
+        if (exact ? strcmp(w->path, path) != 0 : !xs_path_is_below(path, w->path))
             continue;
         if (np && !(xs_perm_for(w->conn, p, np) & XS_PERM_READ))
             continue;
-        xs_conn_event(w->conn, reported(w, ev), w->token);
+        xs_conn_event(w->conn, reported(w, path), w->token);
     }
 }
 
