@@ -19,6 +19,19 @@
 static int file_rw(struct blkback *be, bool write, uint64_t off, const struct iovec *iov,
                    unsigned int n)
 {
+    /* One segment (4 KiB I/O, the common case): no iovec for the kernel
+     * to copy in. */
+    if (n == 1) {
+        ssize_t r;
+        do
+            r = write ? pwrite(be->fd, iov->iov_base, iov->iov_len, (off_t)off)
+                      : pread(be->fd, iov->iov_base, iov->iov_len, (off_t)off);
+        while (r < 0 && errno == EINTR);
+        if (r == (ssize_t)iov->iov_len)
+            return 0;
+        if (r < 0)
+            return -EIO;
+    }
     struct iovec local[64];
     while (n) {
         unsigned int k = n < 64 ? n : 64;

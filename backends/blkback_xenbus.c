@@ -99,6 +99,15 @@ static int write_features(struct xenbus_device *dev, xenbus_transaction_t t,
     return 0;
 }
 
+/* A front end that broke the ring (spec 3.4's overflow check): close this
+ * device, as Linux's xenbus_dev_fatal does; the others carry on. */
+static void vb_on_error(struct blkback *be, enum blkback_error err, void *arg)
+{
+    (void)be;
+    (void)err;
+    xenbus_switch_state(arg, XenbusStateClosing);
+}
+
 static int vb_probe(struct xenbus_device *dev)
 {
     struct vbd_back *vb = calloc(1, sizeof(*vb));
@@ -122,6 +131,8 @@ static int vb_probe(struct xenbus_device *dev)
         free(vb);
         return -ENOENT;
     }
+    cfg.on_error = vb_on_error;
+    cfg.on_error_arg = dev;
     int err = blkback_create(&cfg, &vb->be);
     if (err) {
         free(vb);

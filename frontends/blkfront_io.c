@@ -138,7 +138,10 @@ static int check_io(struct blkfront *fe, const struct blkfront_io *io)
     }
 }
 
-/* Fills the request for io in slot id; on failure releases what it took. */
+/* Fills the request for io in slot id; returns how many of its bytes
+ * mean something (only those go to the shared slot: a 112-byte slot is
+ * two cache lines the back end must pull over), or a negative errno after
+ * releasing what it took. */
 static int build_request(struct blkfront_queue *q, unsigned int id, struct blkfront_io *io,
                          blkif_request_t *req)
 {
@@ -146,21 +149,22 @@ static int build_request(struct blkfront_queue *q, unsigned int id, struct blkfr
     struct blkfront_shadow *sh = &q->shadow[id];
     sh->nr_refs = sh->nr_pages = sh->nr_ind = 0;
     sh->io = io;
-    memset(req, 0, sizeof(*req));
+    req->operation = io->op;
+    req->nr_segments = 0;
+    req->handle = 0;
+    memset((uint8_t *)req + offsetof(blkif_request_t, handle) + sizeof(req->handle), 0,
+           offsetof(blkif_request_t, id) - offsetof(blkif_request_t, handle) - sizeof(req->handle));
     req->id = id;
     req->sector_number = io->sector;
+    sh->op = io->op;
     if (io->op == BLKIF_OP_DISCARD) {
         blkif_request_discard_t *d = (blkif_request_discard_t *)req;
-        d->operation = BLKIF_OP_DISCARD;
         d->flag = io->secure ? BLKIF_DISCARD_SECURE : 0;
         d->nr_sectors = io->nr_sectors;
-        sh->op = BLKIF_OP_DISCARD;
-        return 0;
+        return (int)sizeof(*d);
     }
-    req->operation = io->op;
-    sh->op = io->op;
     if (!io->nr_sectors || io->op == BLKIF_OP_FLUSH_DISKCACHE)
-        return 0;
+        return (int)offsetof(blkif_request_t, seg);
     bool write = io->op != BLKIF_OP_READ;
     unsigned int max = io->op == BLKIF_OP_WRITE_BARRIER ? BLKIF_MAX_SEGMENTS_PER_REQUEST
                                                         : fe->max_segs;
@@ -171,11 +175,15 @@ static int build_request(struct blkfront_queue *q, unsigned int id, struct blkfr
         return -ENOMEM;
     int n = build_segs(q, sh, io, write, max, segs);
     int rc = n < 0 ? n : 0;
+    int len = 0;
     if (!rc && n <= (int)BLKIF_MAX_SEGMENTS_PER_REQUEST) {
         req->nr_segments = (uint8_t)n;
         memcpy(req->seg, segs, (size_t)n * sizeof(*segs));
+        len = (int)(offsetof(blkif_request_t, seg) + (size_t)n * sizeof(*segs));
     } else if (!rc) {
         blkif_request_indirect_t *ind = (blkif_request_indirect_t *)req;
+        memset(ind, 0, sizeof(*ind));
+        len = (int)sizeof(*ind);
         ind->operation = BLKIF_OP_INDIRECT;
         ind->indirect_op = io->op;
         ind->nr_segments = (uint16_t)n;
@@ -186,9 +194,11 @@ static int build_request(struct blkfront_queue *q, unsigned int id, struct blkfr
     }
     if (segs != local)
         free(segs);
-    if (rc)
+    if (rc) {
         blkfront_shadow_release(q, sh, false);
-    return rc;
+        return rc;
+    }
+    return len;
 }
 
 struct slot_wait {
@@ -233,8 +243,9 @@ int blkfront_submit(struct blkfront *fe, struct blkfront_io *io)
     }
     unsigned int id = q->free_head;
     blkif_request_t req;
-    rc = build_request(q, id, io, &req);
-    if (rc) {
+    int len = build_request(q, id, io, &req);
+    if (len < 0) {
+        rc = len;
         q->shadow[id].io = NULL;
         blkfront_unlock(q, off);
         return rc;
@@ -243,7 +254,7 @@ int blkfront_submit(struct blkfront *fe, struct blkfront_io *io)
     __atomic_store_n(&q->inflight, q->inflight + 1, __ATOMIC_RELEASE);
     blkif_front_ring_t *r = &q->ring;
     blk_ring_write(&q->view, blk_slot_offset(r->sring, r->req_prod_pvt, RING_SIZE(r)),
-                   &req, sizeof(req));
+                   &req, (size_t)len);
     r->req_prod_pvt++;
     q->nr_requests++;
     bool notify = false;

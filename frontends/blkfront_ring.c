@@ -374,7 +374,18 @@ static void queue_work(struct blkfront_queue *q)
         if (bad)
             break;
         int more;
-        RING_FINAL_CHECK_FOR_RESPONSES(r, more);
+        /* RING_FINAL_CHECK_FOR_RESPONSES, but with the event set half way
+         * through what is still in flight (spec 3.5: a consumer may batch
+         * by setting its event further ahead): each of those responses is
+         * owed, so the event is reached, and we wake once per half ring
+         * rather than once per push. */
+        more = RING_HAS_UNCONSUMED_RESPONSES(r);
+        if (!more) {
+            RING_IDX ahead = q->inflight / 2 > 1 && fe->cfg.batch_events ? q->inflight / 2 : 1;
+            r->sring->rsp_event = r->rsp_cons + ahead;
+            xen_mb();
+            more = RING_HAS_UNCONSUMED_RESPONSES(r);
+        }
         if (!more)
             break;
     }

@@ -162,6 +162,8 @@ int xenbus_switch_state(struct xenbus_device *dev, enum xenbus_state s)
     err = xenbus_transaction_run(switch_body, &a, 0);
     if (err && err != -ENOENT)
         return err;
+    xensim_narrate("%s/state: %s -> %s", dev->nodename, xenbus_strstate(dev->state),
+                   xenbus_strstate(s));
     dev->state = s;
     if (!err && dev->drv->state_changed)
         dev->drv->state_changed(dev, s);

@@ -141,6 +141,12 @@ static void front_setup(struct xb_dom *xb, struct xbf_dom *f, struct xenbus_devi
         xenbus_switch_state(dev, XenbusStateClosing);
         return;
     }
+    if (drv->nr_rings)
+        xensim_narrate("granted its ring to dom%u as ref %u, allocated port %u, and "
+                       "published ring-ref, event-channel and protocol in one transaction",
+                       dev->otherend_id, dev->refs_[0][0], dev->evtchn);
+    xensim_narrate("%s/state: %s -> %s", dev->nodename, xenbus_strstate(dev->state),
+                   xenbus_strstate(XenbusStateInitialised));
     dev->state = XenbusStateInitialised;
     if (drv->state_changed)
         drv->state_changed(dev, XenbusStateInitialised);

@@ -6,12 +6,18 @@
 #include <stdarg.h>
 #include "sim.h"
 
-void xensim_set_narrator(struct xensim *sim, xensim_narrator_t fn, void *arg)
+void xensim_set_narrator(struct xensim *sim, xensim_narrator_t fn, void *arg, unsigned int what)
 {
     sim_lock(&sim->lock);
     sim->narrator_arg = arg;
+    __atomic_store_n(&sim->narrate_what, fn ? what : 0, __ATOMIC_RELEASE);
     __atomic_store_n(&sim->narrator, fn, __ATOMIC_RELEASE);
     sim_unlock(&sim->lock);
+}
+
+static bool narrating(const struct xensim *sim, unsigned int what)
+{
+    return __atomic_load_n(&sim->narrate_what, __ATOMIC_ACQUIRE) & what;
 }
 
 static void narrate_va(struct xensim *sim, const char *who, const char *fmt, va_list ap)
@@ -27,7 +33,7 @@ static void narrate_va(struct xensim *sim, const char *who, const char *fmt, va_
 
 void narrate_xen(struct xensim *sim, const char *fmt, ...)
 {
-    if (!__atomic_load_n(&sim->narrator, __ATOMIC_ACQUIRE))
+    if (!narrating(sim, XENSIM_NARRATE_XEN))
         return;
     va_list ap;
     va_start(ap, fmt);
@@ -37,13 +43,13 @@ void narrate_xen(struct xensim *sim, const char *fmt, ...)
 
 bool narrate_on(const struct xensim *sim)
 {
-    return __atomic_load_n(&sim->narrator, __ATOMIC_ACQUIRE) != NULL;
+    return narrating(sim, XENSIM_NARRATE_XEN);
 }
 
 void xensim_narrate(const char *fmt, ...)
 {
     struct vcpu *v = current_vcpu;
-    if (!v || !narrate_on(v->d->sim))
+    if (!v || !narrating(v->d->sim, XENSIM_NARRATE_GUEST))
         return;
     char who[32];
     snprintf(who, sizeof(who), "[dom%u vcpu%u]", v->d->domid, v->id);

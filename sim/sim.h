@@ -267,6 +267,7 @@ struct xensim {
     struct xenstored *xenstored;        /* xenstored.c, when started */
     struct trace *trace;                /* trace.c, while recording */
     xensim_narrator_t narrator;         /* narrate.c; NULL: silent */
+    unsigned int narrate_what;          /* XENSIM_NARRATE_* */
     void *narrator_arg;
 };
 
@@ -369,7 +370,7 @@ void trace_hypercall(struct vcpu *v, const char *name, bool begin);
 void trace_send(struct domain *from, evtchn_port_t port, struct vcpu *to, evtchn_port_t to_port);
 void trace_upcall(struct vcpu *v, bool begin);
 
-/* narrate.c */
+/* narrate.c: narrate_on() tells whether the hypervisor narrates. */
 bool narrate_on(const struct xensim *sim);
 void narrate_xen(struct xensim *sim, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -18,29 +18,30 @@ struct integ_row {
     bool persistent, back_persistent, back_indirect;
     enum xensim_gnttab_mode mode;
     bool memory, guest_buf, large4k;
+    bool batch_events;
 };
 
 static const struct integ_row integ_rows[] = {
     { "o0 q1 plain strict guest-buf", 0, 1, 0, false, false, false,
-      XENSIM_GNTTAB_STRICT, false, true, false },
+      XENSIM_GNTTAB_STRICT, false, true, false, false },
     { "o0 q1 plain strict bounce", 0, 1, 0, false, false, false,
-      XENSIM_GNTTAB_STRICT, false, false, false },
+      XENSIM_GNTTAB_STRICT, false, false, false, false },
     { "o1 q1 persistent fast", 1, 1, 0, true, true, false,
-      XENSIM_GNTTAB_FAST, false, true, false },
+      XENSIM_GNTTAB_FAST, false, true, false, false },
     { "o2 q2 indirect64 strict guest-buf", 2, 2, 64, false, false, true,
-      XENSIM_GNTTAB_STRICT, false, true, false },
+      XENSIM_GNTTAB_STRICT, false, true, false, false },
     { "o3 q4 persistent indirect256 fast memory", 3, 4, 256, true, true, true,
-      XENSIM_GNTTAB_FAST, true, false, false },
+      XENSIM_GNTTAB_FAST, true, false, false, false },
     { "o4 q1 persistent indirect32 strict", 4, 1, 32, true, true, true,
-      XENSIM_GNTTAB_STRICT, false, true, false },
-    { "o1 q3 all on, bounce", 1, 3, 128, true, true, true,
-      XENSIM_GNTTAB_FAST, false, false, false },
+      XENSIM_GNTTAB_STRICT, false, true, false, false },
+    { "o1 q3 all on, bounce, batched events", 1, 3, 128, true, true, true,
+      XENSIM_GNTTAB_FAST, false, false, false, true },
     { "front persistent, back not", 0, 1, 0, true, false, false,
-      XENSIM_GNTTAB_STRICT, false, true, false },
+      XENSIM_GNTTAB_STRICT, false, true, false, false },
     { "back indirect, front not", 2, 1, 0, false, false, true,
-      XENSIM_GNTTAB_STRICT, false, true, false },
+      XENSIM_GNTTAB_STRICT, false, true, false, false },
     { "4 KiB sectors (large-sector)", 1, 2, 64, false, false, true,
-      XENSIM_GNTTAB_STRICT, false, true, true },
+      XENSIM_GNTTAB_STRICT, false, true, true, false },
 };
 
 static void fault_print(const struct xensim_fault *ft, void *arg)
@@ -76,6 +77,7 @@ static struct blk_fix *fix_new(const struct integ_row *r)
     f->fcfg = (struct blkfront_config){
         .max_ring_order = r->order, .max_queues = r->queues, .persistent = r->persistent,
         .max_indirect_segments = r->indirect, .large_sector = r->large4k,
+        .batch_events = r->batch_events,
     };
     return f;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <xen/io/blkif.h>
 #include <xensim/blkif.h>
+#include "../backends/blk_ring.h"
 #include "test_xenbus_helpers.h"
 
 #define WAIT_MS 10000
@@ -289,6 +290,99 @@ START_TEST(vbd_guest_dies_mid_io)
 }
 END_TEST
 
+
+/* A front end written by hand through XenStore: it publishes a ring, then
+ * an impossible req_prod. The back end closes that device (Closing) and
+ * its other device, of another guest, keeps working. */
+struct evil {
+    struct env *e;
+    domid_t dom;
+    blkif_sring_t *sring;
+    grant_ref_t ref;
+    evtchn_port_t port;
+    int rc;
+};
+
+static void evil_publish(void *p)
+{
+    struct evil *v = p;
+    char dir[96];
+    snprintf(dir, sizeof(dir), "/local/domain/%u/device/vbd/51712", v->dom);
+    xen_pfn_t pfn = xensim_guest_page_alloc();
+    v->sring = xensim_guest_pfn_to_virt(pfn);
+    SHARED_RING_INIT(v->sring);
+    v->ref = (grant_ref_t)xensim_gnttab_grant_access(v->e->be, pfn, false);
+    v->port = (evtchn_port_t)xensim_evtchn_alloc_unbound(v->e->be);
+    v->rc = xenbus_printf(0, dir, "ring-ref", "%u", v->ref);
+    if (!v->rc)
+        v->rc = xenbus_printf(0, dir, "event-channel", "%u", v->port);
+    if (!v->rc)
+        v->rc = xenbus_printf(0, dir, "protocol", "x86_64-abi");
+    if (!v->rc)
+        v->rc = xenbus_printf(0, dir, "state", "%d", XenbusStateInitialised);
+}
+
+static void evil_overflow(void *p)
+{
+    struct evil *v = p;
+    v->sring->req_prod = 1000;
+    v->rc = (int)xensim_evtchn_send(v->port);
+}
+
+static void evil_close(void *p)
+{
+    struct evil *v = p;
+    char dir[96];
+    snprintf(dir, sizeof(dir), "/local/domain/%u/device/vbd/51712", v->dom);
+    v->rc = xenbus_printf(0, dir, "state", "%d", XenbusStateClosed);
+}
+
+static void evil_free(void *p)
+{
+    struct evil *v = p;
+    xensim_evtchn_close(v->port);
+    v->rc = xensim_gnttab_end_access(v->ref);
+}
+
+START_TEST(vbd_hostile_front_overflow)
+{
+    struct env *e = calloc(1, sizeof(*e));
+    env_up(e, 0, 1, true);
+    ck_assert(wait_connected(e));
+    struct evil v = { .e = e, .dom = xbt_guest(e->sim, "evil") };
+    const char *bk[] = { "params", "mem:1048576", "mode", "w", NULL };
+    struct xensim_device_config dc = { .type = "vbd", .frontend = v.dom, .backend = e->be,
+                                       .devid = 51712, .back_keys = bk };
+    ck_assert_int_eq(xensim_device_add(e->sim, &dc), 0);
+    char p[160];
+    snprintf(p, sizeof(p), "/local/domain/%u/backend/vbd/%u/51712/state", e->be, v.dom);
+    ck_assert(xbt_wait_value(e->sim, p, "2", WAIT_MS));
+    xbt_run(e->sim, v.dom, evil_publish, &v);
+    ck_assert_int_eq(v.rc, 0);
+    ck_assert(xbt_wait_value(e->sim, p, "4", WAIT_MS));
+    xbt_run(e->sim, v.dom, evil_overflow, &v);
+    ck_assert_int_eq(v.rc, 0);
+    ck_assert(xbt_wait_value(e->sim, p, "5", WAIT_MS));
+    /* The good guest's disk still works. */
+    memset(e->w, 0x3c, sizeof(e->w));
+    xbt_run(e->sim, e->fe, io_fn, e);
+    ck_assert_int_eq(e->rc, 0);
+    check_file(e);
+    /* The evil guest closes; the back end lets go of its ring. */
+    xbt_run(e->sim, v.dom, evil_close, &v);
+    ck_assert(xbt_wait_value(e->sim, p, "6", WAIT_MS));
+    xbt_run(e->sim, v.dom, evil_free, &v);
+    ck_assert_int_eq(v.rc, 0);
+    /* No driver answers the toolstack's Closing in the evil guest: the
+     * remove may time out, and removes the directories anyway. */
+    int rc = xensim_device_remove(e->sim, "vbd", v.dom, 51712, 200);
+    ck_assert(rc == 0 || rc == -ETIMEDOUT);
+    ck_assert_int_eq(xensim_device_remove(e->sim, "vbd", e->fe, 51712, WAIT_MS), 0);
+    env_down(e);
+    free(e);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("blk_xenbus");
@@ -297,6 +391,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, vbd_handshake_and_io, 0, (int)(sizeof(rows) / sizeof(rows[0])));
     tcase_add_test(tc, vbd_backend_restart);
     tcase_add_loop_test(tc, vbd_guest_dies_mid_io, 0, 2);
+    tcase_add_test(tc, vbd_hostile_front_overflow);
     suite_add_tcase(s, tc);
     return s;
 }

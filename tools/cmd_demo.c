@@ -1,5 +1,5 @@
 /*
- * `xensim demo`: dom0 and a guest set up a device channel by hand, an
+^ * `xensim demo --channel`: dom0 and a guest set up a device channel by hand, an
  * event channel plus a granted page, and every step is narrated with the
  * real values the simulator produced. Calls only the public API.
  */
@@ -11,6 +11,8 @@
 #include <xensim/xensim.h>
 #include <xensim/guest.h>
 #include <xen/foreign/x86_32.h>
+#include "commands.h"
+#include "demo.h"
 
 /* What the guest would publish in XenStore (device/<type>/<id>/...):
  * this demo passes it through memory to keep to the core's steps. */
@@ -192,15 +194,25 @@ static void dom0_main(void *arg)
 
 int xensim_cmd_demo(int argc, char **argv)
 {
-    const char *trace = NULL;
+    const char *trace = NULL, *pcap = NULL;
+    bool channel = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--trace") && i + 1 < argc) {
             trace = argv[++i];
+        } else if (!strcmp(argv[i], "--pcap") && i + 1 < argc) {
+            pcap = argv[++i];
+        } else if (!strcmp(argv[i], "--channel")) {
+            channel = true;
         } else {
-            fprintf(stderr, "usage: xensim demo [--trace FILE.json]\n");
+            fprintf(stderr, "usage: xensim demo [--channel] [--trace FILE.json] [--pcap FILE]\n");
             return 2;
         }
     }
+    return channel ? demo_channel(trace) : demo_devices(trace, pcap);
+}
+
+int demo_channel(const char *trace)
+{
     chan.message = "hello, dom0: this page is granted to you";
     struct xensim *sim = xensim_create(NULL);
     if (!sim) {

@@ -122,10 +122,13 @@ int xensim_trace_start(struct xensim *sim, const char *path);
 void xensim_trace_stop(struct xensim *sim);
 
 /* The teaching narrator: fn receives one line per step, "[domN vcpuM] ..."
- * from guest code (xensim_narrate in guest.h) and "[xen] ..." from the
- * hypervisor (sends, upcalls). NULL turns it off (the default). */
+ * from guest code (xensim_narrate in guest.h) when `what` has
+ * XENSIM_NARRATE_GUEST, and "[xen] ..." from the hypervisor (sends,
+ * upcalls) with XENSIM_NARRATE_XEN. NULL turns it off (the default). */
 typedef void (*xensim_narrator_t)(const char *line, void *arg);
-void xensim_set_narrator(struct xensim *sim, xensim_narrator_t fn, void *arg);
+#define XENSIM_NARRATE_GUEST 1u
+#define XENSIM_NARRATE_XEN 2u
+void xensim_set_narrator(struct xensim *sim, xensim_narrator_t fn, void *arg, unsigned int what);
 
 /* A guest fault report (strict grant mappings): who faulted where. */
 struct xensim_fault {
