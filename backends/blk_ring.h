@@ -27,8 +27,15 @@
 #include <xensim/blkif.h>
 
 #define BLK_PAGE 4096u
-#define BLK_SECT 512u
 #define BLK_SEGS_PER_INDIRECT_PAGE (BLK_PAGE / sizeof(struct blkif_request_segment))
+
+/* For the narrator: Xen's name of an operation. */
+static inline const char *blk_op_name(unsigned int op)
+{
+    static const char *const names[] = { "READ", "WRITE", "WRITE_BARRIER", "FLUSH_DISKCACHE",
+                                         "RESERVED_1", "DISCARD", "INDIRECT" };
+    return op < sizeof(names) / sizeof(names[0]) ? names[op] : "unknown op";
+}
 
 /* The pages of one ring as this domain sees them. */
 struct blk_ring_view {

@@ -76,15 +76,21 @@ void blkback_get_stats(const struct blkback *be, struct blkback_stats *st)
     *st = be->st;
 }
 
-/* Responses are published in groups of this many, and whenever the back
- * end runs out of visible requests: the front end can refill the ring
- * while the rest of a batch is served, without an event per response. */
+/* Responses are published in groups of a quarter of the ring (at least
+ * this many), and whenever the back end runs out of visible requests: the
+ * front end can refill the ring while the rest of a batch is served,
+ * without an event per response. */
 #define BLKBACK_PUSH_BATCH 8
 
 static void push_responses(struct blkback_queue *q)
 {
     int notify;
+    RING_IDX old = q->ring.sring->rsp_prod;
     RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->ring, notify);
+    if (old != q->ring.rsp_prod_pvt)
+        xensim_narrate("blkback pushes rsp_prod = %u%s port %u", q->ring.rsp_prod_pvt,
+                       notify ? ", notifies the front end on" : "; no event needed on",
+                       q->port);
     if (notify) {
         xensim_evtchn_send(q->port);
         BLKBACK_STAT_INC(q->be, notifies);
@@ -105,8 +111,10 @@ static bool respond(struct blkback_queue *q, uint64_t id, uint8_t op, int16_t st
         BLKBACK_STAT_INC(be, errors);
     else if (status == BLKIF_RSP_EOPNOTSUPP)
         BLKBACK_STAT_INC(be, unsupported);
-    return q->ring.rsp_prod_pvt - __atomic_load_n(&s->rsp_prod, __ATOMIC_RELAXED) >=
-           BLKBACK_PUSH_BATCH;
+    /* A quarter of the ring, at least BLKBACK_PUSH_BATCH. */
+    RING_IDX batch = RING_SIZE(&q->ring) / 4 > BLKBACK_PUSH_BATCH ? RING_SIZE(&q->ring) / 4
+                                                                 : BLKBACK_PUSH_BATCH;
+    return q->ring.rsp_prod_pvt - __atomic_load_n(&s->rsp_prod, __ATOMIC_RELAXED) >= batch;
 }
 
 /* Checks the segments and the range, maps, does the I/O. The segments are
@@ -151,6 +159,11 @@ static int16_t do_rw(struct blkback_queue *q, bool write, uint64_t sector,
         q->iov[i].iov_base = q->maps[i].addr + (size_t)segs[i].first_sect * be->unit;
         q->iov[i].iov_len = (size_t)(segs[i].last_sect - segs[i].first_sect + 1) * be->unit;
     }
+    xensim_narrate("blkback maps %u grant(s) of dom%u (first ref %u%s), %s %llu bytes at offset "
+                   "%llu of %s", n, be->front, segs[0].gref,
+                   be->persistent ? ", kept mapped: persistent" : "", write ? "writes" : "reads",
+                   (unsigned long long)(total * be->unit),
+                   (unsigned long long)(sector * be->unit), be->cfg.path ? be->cfg.path : "memory");
     rc = be->store->rw(be, write, sector * be->unit, q->iov, n);
     blkback_unmap_segs(q, n);
     return rc ? BLKIF_RSP_ERROR : BLKIF_RSP_OKAY;
@@ -288,7 +301,12 @@ static void queue_work(struct blkback_queue *q)
                 blk_ring_read(&q->view, blk_slot_offset(r->sring, r->req_cons, RING_SIZE(r)),
                               &req, sizeof(req));
             r->req_cons++;
+            xensim_narrate("blkback copies request %u off the ring: %s id %llu sector %llu, "
+                           "%u segment(s)", r->req_cons - 1, blk_op_name(req.operation),
+                           (unsigned long long)req.id, (unsigned long long)req.sector_number,
+                           req.nr_segments);
             int16_t st = do_request(q, &req, gen);
+            xensim_narrate("blkback answers id %llu: status %d", (unsigned long long)req.id, st);
             if (__atomic_load_n(&be->gen, __ATOMIC_ACQUIRE) != gen)
                 return;
             if (respond(q, req.id, req.operation, st)) {

@@ -119,6 +119,10 @@ static int vb_probe(struct xenbus_device *dev)
     snprintf(key, sizeof(key), "%s/mode", dev->nodename);
     xenbus_read_buf(0, key, mode, sizeof(mode));
     cfg.readonly = cfg.readonly || mode[0] == 'r';
+    /* The toolstack may forbid discard (blkif.h: discard-enable). */
+    int discard = 1;
+    if (xenbus_scanf(0, dev->nodename, "discard-enable", "%d", &discard) == 1 && !discard)
+        cfg.feature_discard = false;
     snprintf(key, sizeof(key), "%s/params", dev->nodename);
     int n = xenbus_read_buf(0, key, vb->path, sizeof(vb->path));
     unsigned long long bytes;

@@ -257,6 +257,15 @@ int blkfront_submit(struct blkfront *fe, struct blkfront_io *io)
                    &req, (size_t)len);
     r->req_prod_pvt++;
     q->nr_requests++;
+    xensim_narrate("blkfront queues %s id %u: sector %llu, %u sector(s), %u segment(s)%s, "
+                   "first grant ref %u", blk_op_name(req.operation), id,
+                   (unsigned long long)io->sector, io->nr_sectors,
+                   req.operation == BLKIF_OP_INDIRECT
+                       ? ((blkif_request_indirect_t *)&req)->nr_segments : req.nr_segments,
+                   req.operation == BLKIF_OP_INDIRECT ? " (indirect)" : "",
+                   req.operation == BLKIF_OP_INDIRECT
+                       ? ((blkif_request_indirect_t *)&req)->indirect_grefs[0]
+                       : req.nr_segments ? req.seg[0].gref : 0);
     bool notify = false;
     if (blkfront_plugged(fe))
         q->unpushed = true;

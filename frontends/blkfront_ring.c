@@ -51,6 +51,8 @@ bool blkfront_push_locked(struct blkfront_queue *q)
     int notify;
     q->unpushed = false;
     RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&q->ring, notify);
+    xensim_narrate("blkfront bumps req_prod to %u%s port %u", q->ring.req_prod_pvt,
+                   notify ? ", notifies the back end on" : "; no event needed on", q->port);
     return notify;
 }
 
@@ -361,6 +363,8 @@ static void queue_work(struct blkfront_queue *q)
             }
             struct blkfront_shadow *sh = &q->shadow[rsp.id];
             struct blkfront_io *io = sh->io;
+            xensim_narrate("blkfront takes the response for id %llu: status %d",
+                           (unsigned long long)rsp.id, rsp.status);
             io->status = status_errno(rsp.status);
             blkfront_shadow_release(q, sh, io->status == 0 && io->op == BLKIF_OP_READ);
             sh->io = NULL;

@@ -396,12 +396,17 @@ long evtchn_send_port(struct domain *ld, evtchn_port_t lport)
             struct vcpu *rv = rd->vcpus[rchn->notify_vcpu];
             if (!rchn->dev)
                 trace_send(ld, lport, rv, rport);
-            if (narrate_on(ld->sim))
+            /* The narrator follows guest-to-guest events; the daemons'
+             * traffic (host processes) would drown the story. */
+            if (narrate_on(ld->sim) && current_vcpu && !rchn->dev) {
+                bool was = evtchn_port_pending(rd, rport);
                 narrate_xen(ld->sim, "EVTCHNOP_send(dom%u port %u): dom%u port %u %s, "
                             "evtchn_pending[%u] bit %u", ld->domid, lport, rd->domid, rport,
-                            evtchn_port_pending(rd, rport) ? "was already pending (coalesced)"
-                                                           : "marked pending",
+                            was ? "was already pending (coalesced)" : "marked pending",
                             rport / rd->evtchn_ops->word_bits, rport % rd->evtchn_ops->word_bits);
+                if (!was)
+                    atomic_store(&rv->narrate_upcall, true);
+            }
             evtchn_raise(rd, rchn, rport, rv);
         }
         rcu_read_unlock();

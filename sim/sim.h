@@ -147,6 +147,7 @@ struct vcpu {
     xensim_upcall_t callback;
     bool in_upcall;
     _Atomic uint64_t trace_flow;        /* the send that raised us (trace.c) */
+    _Atomic bool narrate_upcall;        /* a narrated send raised us */
     bool down;                          /* entry returned or domain stopped */
 
     /* Per-vCPU VIRQ table (global VIRQs use vCPU 0's), 0 = unbound. */

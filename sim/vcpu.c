@@ -48,8 +48,9 @@ void vcpu_free(struct vcpu *v)
 void vcpu_mark_events_pending(struct vcpu *v)
 {
     if (!__atomic_exchange_n(v->upcall_pending, 1, __ATOMIC_SEQ_CST)) {
-        narrate_xen(v->d->sim, "dom%u vcpu%u: selector bit set, evtchn_upcall_pending = 1, "
-                    "vCPU kicked", v->d->domid, v->id);
+        if (atomic_load(&v->narrate_upcall))
+            narrate_xen(v->d->sim, "dom%u vcpu%u: selector bit set, evtchn_upcall_pending = 1, "
+                        "vCPU kicked", v->d->domid, v->id);
         v->d->sim->sched->kick(v);
     }
 }
@@ -139,8 +140,9 @@ static void vcpu_deliver_upcall(struct vcpu *v)
      * handler, and the mask is restored on the way out (iret). */
     *v->upcall_mask = 1;
     v->in_upcall = true;
-    narrate_xen(v->d->sim, "enters dom%u's event callback on vcpu%u (the \"interrupt\")",
-                v->d->domid, v->id);
+    if (atomic_exchange(&v->narrate_upcall, false))
+        narrate_xen(v->d->sim, "enters dom%u's event callback on vcpu%u (the \"interrupt\")",
+                    v->d->domid, v->id);
     trace_upcall(v, true);
     v->callback();
     trace_upcall(v, false);
