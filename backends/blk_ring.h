@@ -13,16 +13,7 @@
 #include <string.h>
 #include <xen/xen.h>
 
-#if __XEN_INTERFACE_VERSION__ < 0x00030208
-#define mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-#define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
-#else
-#define xen_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define xen_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-#define xen_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
-#endif
-#include <xen/io/ring.h>
+#include <xensim/ring.h>
 #include <xen/io/blkif.h>
 #include <xensim/blkif.h>
 

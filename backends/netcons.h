@@ -15,17 +15,9 @@
 #include <stdlib.h>
 #include <xensim/guest.h>
 
-/* ring.h leaves the barriers to its includer; which names it uses depends
- * on the interface version we build against. */
-#include <xen/xen.h>
-#if __XEN_INTERFACE_VERSION__ < 0x00030208
-#define mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-#define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
-#else
-#define xen_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define xen_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-#define xen_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+#include <xensim/ring.h>
+/* These drivers say mb/rmb/wmb whatever the interface version. */
+#ifndef mb
 #define mb()  xen_mb()
 #define rmb() xen_rmb()
 #define wmb() xen_wmb()

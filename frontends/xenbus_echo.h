@@ -9,16 +9,7 @@
 #include <stdint.h>
 #include <xen/xen.h>
 
-#if __XEN_INTERFACE_VERSION__ < 0x00030208
-#define mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-#define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
-#else
-#define xen_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define xen_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-#define xen_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
-#endif
-#include <xen/io/ring.h>
+#include <xensim/ring.h>
 
 /* Front end to back end: answer `value + 1` under the same id. */
 struct echo_request {

@@ -303,7 +303,9 @@ static struct domain *toolstack_get(struct xensim *sim, domid_t domid)
     return d;
 }
 
-int xensim_domain_unpause(struct xensim *sim, domid_t domid)
+/* Pause and unpause, as the toolstack sees them: a paused domain's vCPUs
+ * stop at their next hypercall boundary; unpausing kicks them on. */
+static int domain_set_paused(struct xensim *sim, domid_t domid, bool paused)
 {
     struct domain *d = toolstack_get(sim, domid);
     if (!d)
@@ -312,29 +314,23 @@ int xensim_domain_unpause(struct xensim *sim, domid_t domid)
     if (atomic_load(&d->is_dying) || atomic_load(&d->is_shutting_down)) {
         rc = -EINVAL;
     } else {
-        atomic_store(&d->paused, false);
-        atomic_store(&d->state, XENSIM_DOMAIN_RUNNING);
-        for (unsigned int i = 0; i < d->nr_vcpus; i++)
+        atomic_store(&d->paused, paused);
+        atomic_store(&d->state, paused ? XENSIM_DOMAIN_PAUSED : XENSIM_DOMAIN_RUNNING);
+        for (unsigned int i = 0; !paused && i < d->nr_vcpus; i++)
             sim->sched->kick(d->vcpus[i]);
     }
     rcu_read_unlock();
     return rc;
 }
 
+int xensim_domain_unpause(struct xensim *sim, domid_t domid)
+{
+    return domain_set_paused(sim, domid, false);
+}
+
 int xensim_domain_pause(struct xensim *sim, domid_t domid)
 {
-    struct domain *d = toolstack_get(sim, domid);
-    if (!d)
-        return -ESRCH;
-    int rc = 0;
-    if (atomic_load(&d->is_dying) || atomic_load(&d->is_shutting_down)) {
-        rc = -EINVAL;
-    } else {
-        atomic_store(&d->paused, true);
-        atomic_store(&d->state, XENSIM_DOMAIN_PAUSED);
-    }
-    rcu_read_unlock();
-    return rc;
+    return domain_set_paused(sim, domid, true);
 }
 
 void domain_shutdown(struct domain *d, unsigned int reason)

@@ -1,5 +1,6 @@
 # sim/: the fake hypervisor (libxensim).
-xensiminclude_HEADERS += include/xensim/xensim.h include/xensim/guest.h include/xensim/hostdev.h
+xensiminclude_HEADERS += include/xensim/xensim.h include/xensim/guest.h include/xensim/hostdev.h \
+	include/xensim/ring.h
 
 # core: simulator, domains, vCPUs, scheduler, hypercall entry
 libxensim_la_SOURCES += sim/sim.h sim/domain.c sim/domain_memory.c sim/vcpu.c \

@@ -6,6 +6,7 @@
 #ifndef XENSIM_TEST_EVTCHN_HELPERS_H
 #define XENSIM_TEST_EVTCHN_HELPERS_H
 
+#include <pthread.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -326,6 +327,35 @@ static inline long g_register_upcall(xensim_upcall_t fn)
         .address = (xen_callback_t)(uintptr_t)fn,
     };
     return HYPERVISOR_callback_op(CALLBACKOP_register, &cb);
+}
+
+/* Guest code on one vCPU while the test thread does something else. */
+struct async_call {
+    struct xensim *sim;
+    domid_t dom;
+    unsigned int vcpu;
+    void (*fn)(void *);
+    void *arg;
+    int rc;
+    pthread_t thread;
+};
+
+static void *async_main(void *p)
+{
+    struct async_call *a = p;
+    a->rc = xensim_domain_call(a->sim, a->dom, a->vcpu, a->fn, a->arg);
+    return NULL;
+}
+
+static inline void async_start(struct async_call *a)
+{
+    ck_assert_int_eq(pthread_create(&a->thread, NULL, async_main, a), 0);
+}
+
+static inline void async_join(struct async_call *a)
+{
+    ck_assert_int_eq(pthread_join(a->thread, NULL), 0);
+    ck_assert_int_eq(a->rc, 0);
 }
 
 #endif

@@ -25,35 +25,6 @@ static void free_checked(struct xensim *sim, unsigned int ndom)
     th_sim_free_checked(sim);
 }
 
-/* Guest code on one vCPU while the test thread does something else. */
-struct async_call {
-    struct xensim *sim;
-    domid_t dom;
-    unsigned int vcpu;
-    void (*fn)(void *);
-    void *arg;
-    int rc;
-    pthread_t thread;
-};
-
-static void *async_main(void *p)
-{
-    struct async_call *a = p;
-    a->rc = xensim_domain_call(a->sim, a->dom, a->vcpu, a->fn, a->arg);
-    return NULL;
-}
-
-static void async_start(struct async_call *a)
-{
-    ck_assert_int_eq(pthread_create(&a->thread, NULL, async_main, a), 0);
-}
-
-static void async_join(struct async_call *a)
-{
-    ck_assert_int_eq(pthread_join(a->thread, NULL), 0);
-    ck_assert_int_eq(a->rc, 0);
-}
-
 static long poll_ports(const evtchn_port_t *ports, unsigned int n, uint64_t timeout)
 {
     struct sched_poll sp = { .nr_ports = n, .timeout = timeout };
