@@ -63,3 +63,6 @@ BENCHES += bench/xs_ring
 bench_xs_ring_SOURCES = bench/xs_ring.c
 bench_xs_ring_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/xenstore
 bench_xs_ring_LDADD = libxensim.la $(BENCH_LDADD) $(URCU_LIBS)
+
+# test-xenstore is unpacked here at test time.
+CLEAN_LOCAL_DIRS += tests/xenstore/xen-utils
