@@ -18,42 +18,13 @@
 #include <string.h>
 #include <xensim/xenbus.h>
 #include "blkback.h"
+#include "../frontends/xenbus_config.h"
 
-/* Per-domain templates: few and long-lived, a list under a mutex. */
-struct vbd_tmpl {
-    domid_t domid;
-    struct blkback_config cfg;
-    struct vbd_tmpl *next;
-};
-static pthread_mutex_t tmpl_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct vbd_tmpl *tmpls;
+XENBUS_CONFIG_STORE(tmpls, struct blkback_config);
 
 int xensim_vbd_back_config(const struct blkback_config *tmpl)
 {
-    if (!xensim_guest_start_info())
-        return -EPERM;
-    domid_t d = xensim_guest_domid();
-    int rc = 0;
-    pthread_mutex_lock(&tmpl_lock);
-    struct vbd_tmpl **pp = &tmpls;
-    while (*pp && (*pp)->domid != d)
-        pp = &(*pp)->next;
-    if (!tmpl) {
-        struct vbd_tmpl *t = *pp;
-        if (t) {
-            *pp = t->next;
-            free(t);
-        }
-    } else {
-        if (!*pp && (*pp = calloc(1, sizeof(**pp))))
-            (*pp)->domid = d;
-        if (*pp)
-            (*pp)->cfg = *tmpl;
-        else
-            rc = -ENOMEM;
-    }
-    pthread_mutex_unlock(&tmpl_lock);
-    return rc;
+    return xenbus_config_set(&tmpls, tmpl);
 }
 
 static struct blkback_config tmpl_get(domid_t d)
@@ -64,11 +35,7 @@ static struct blkback_config tmpl_get(domid_t d)
         .feature_persistent = true, .max_indirect_segments = 256,
         .max_ring_order = BLKIF_SIM_MAX_RING_ORDER, .max_queues = 4,
     };
-    pthread_mutex_lock(&tmpl_lock);
-    for (struct vbd_tmpl *t = tmpls; t; t = t->next)
-        if (t->domid == d)
-            c = t->cfg;
-    pthread_mutex_unlock(&tmpl_lock);
+    xenbus_config_get(&tmpls, d, &c);
     return c;
 }
 

@@ -14,52 +14,21 @@
 #include <xensim/guest.h>
 #include <xensim/netif.h>
 #include <xensim/xenbus.h>
+#include "../frontends/xenbus_config.h"
 
-struct back_nb {
-    domid_t domid;
-    struct xensim_netback *nb;
-    struct back_nb *next;
-};
-static pthread_mutex_t nb_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct back_nb *nbs;
+/* Which netback (switch) serves each back-end domain's vifs. */
+XENBUS_CONFIG_STORE(nbs, struct xensim_netback *);
 
 static struct xensim_netback *back_nb_get(domid_t d)
 {
     struct xensim_netback *nb = NULL;
-    pthread_mutex_lock(&nb_lock);
-    for (struct back_nb *b = nbs; b; b = b->next)
-        if (b->domid == d)
-            nb = b->nb;
-    pthread_mutex_unlock(&nb_lock);
+    xenbus_config_get(&nbs, d, &nb);
     return nb;
 }
 
 int xensim_vif_back_attach(struct xensim_netback *nb)
 {
-    if (!xensim_guest_start_info())
-        return -EPERM;
-    domid_t d = xensim_guest_domid();
-    int rc = 0;
-    pthread_mutex_lock(&nb_lock);
-    struct back_nb **pp = &nbs;
-    while (*pp && (*pp)->domid != d)
-        pp = &(*pp)->next;
-    if (!nb) {
-        struct back_nb *b = *pp;
-        if (b) {
-            *pp = b->next;
-            free(b);
-        }
-    } else {
-        if (!*pp && (*pp = calloc(1, sizeof(**pp))))
-            (*pp)->domid = d;
-        if (*pp)
-            (*pp)->nb = nb;
-        else
-            rc = -ENOMEM;
-    }
-    pthread_mutex_unlock(&nb_lock);
-    return rc;
+    return xenbus_config_set(&nbs, nb ? &nb : NULL);
 }
 
 static int vb_probe(struct xenbus_device *dev)

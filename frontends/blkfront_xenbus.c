@@ -17,41 +17,13 @@
 #include <string.h>
 #include <xensim/xenbus.h>
 #include "blkfront.h"
+#include "xenbus_config.h"
 
-struct vbd_tmpl {
-    domid_t domid;
-    struct blkfront_config cfg;
-    struct vbd_tmpl *next;
-};
-static pthread_mutex_t tmpl_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct vbd_tmpl *tmpls;
+XENBUS_CONFIG_STORE(tmpls, struct blkfront_config);
 
 int xensim_vbd_front_config(const struct blkfront_config *tmpl)
 {
-    if (!xensim_guest_start_info())
-        return -EPERM;
-    domid_t d = xensim_guest_domid();
-    int rc = 0;
-    pthread_mutex_lock(&tmpl_lock);
-    struct vbd_tmpl **pp = &tmpls;
-    while (*pp && (*pp)->domid != d)
-        pp = &(*pp)->next;
-    if (!tmpl) {
-        struct vbd_tmpl *t = *pp;
-        if (t) {
-            *pp = t->next;
-            free(t);
-        }
-    } else {
-        if (!*pp && (*pp = calloc(1, sizeof(**pp))))
-            (*pp)->domid = d;
-        if (*pp)
-            (*pp)->cfg = *tmpl;
-        else
-            rc = -ENOMEM;
-    }
-    pthread_mutex_unlock(&tmpl_lock);
-    return rc;
+    return xenbus_config_set(&tmpls, tmpl);
 }
 
 static struct blkfront_config tmpl_get(domid_t d)
@@ -60,11 +32,7 @@ static struct blkfront_config tmpl_get(domid_t d)
      * queue, persistent grants, 32 indirect segments). */
     struct blkfront_config c = { .max_queues = 1, .persistent = true,
                                  .max_indirect_segments = 32 };
-    pthread_mutex_lock(&tmpl_lock);
-    for (struct vbd_tmpl *t = tmpls; t; t = t->next)
-        if (t->domid == d)
-            c = t->cfg;
-    pthread_mutex_unlock(&tmpl_lock);
+    xenbus_config_get(&tmpls, d, &c);
     return c;
 }
 

@@ -15,6 +15,7 @@
 #include <xensim/guest.h>
 #include <xensim/netif.h>
 #include <xensim/xenbus.h>
+#include "xenbus_config.h"
 
 struct vif_front {
     struct xensim_netfront *nf;
@@ -22,51 +23,18 @@ struct vif_front {
 };
 
 /* Per-domain templates, few and long-lived: a list under a mutex. */
-struct front_cfg {
-    domid_t domid;
-    struct xensim_netfront_config cfg;
-    struct front_cfg *next;
-};
-static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct front_cfg *cfgs;
+XENBUS_CONFIG_STORE(cfgs, struct xensim_netfront_config);
 
 static struct xensim_netfront_config front_cfg_get(domid_t d)
 {
     struct xensim_netfront_config c = { 0 };
-    pthread_mutex_lock(&cfg_lock);
-    for (struct front_cfg *f = cfgs; f; f = f->next)
-        if (f->domid == d)
-            c = f->cfg;
-    pthread_mutex_unlock(&cfg_lock);
+    xenbus_config_get(&cfgs, d, &c);
     return c;
 }
 
 int xensim_vif_front_config(const struct xensim_netfront_config *cfg)
 {
-    if (!xensim_guest_start_info())
-        return -EPERM;
-    domid_t d = xensim_guest_domid();
-    int rc = 0;
-    pthread_mutex_lock(&cfg_lock);
-    struct front_cfg **pp = &cfgs;
-    while (*pp && (*pp)->domid != d)
-        pp = &(*pp)->next;
-    if (!cfg) {
-        struct front_cfg *f = *pp;
-        if (f) {
-            *pp = f->next;
-            free(f);
-        }
-    } else {
-        if (!*pp && (*pp = calloc(1, sizeof(**pp))))
-            (*pp)->domid = d;
-        if (*pp)
-            (*pp)->cfg = *cfg;
-        else
-            rc = -ENOMEM;
-    }
-    pthread_mutex_unlock(&cfg_lock);
-    return rc;
+    return xenbus_config_set(&cfgs, cfg);
 }
 
 static int vf_probe(struct xenbus_device *dev)

@@ -245,7 +245,13 @@ int demo_devices(const char *trace, const char *pcap)
         return fail("the read failed", d.rc);
 
     xensim_domain_call(d.sim, d.guest, 0, guest_console, &d);
-    if (cons && xensim_consoled_wait_for(cons, d.guest, "hello from the guest", WAIT_MS) == 0) {
+    if (d.rc)
+        host_say("the guest's console write failed: %s", xensim_strerror(d.rc));
+    if (cons)
+        xensim_consoled_sync(cons);
+    if (cons && (rc = xensim_consoled_wait_for(cons, d.guest, "hello from the guest", WAIT_MS)))
+        host_say("xenconsoled has not seen the guest's line: %s", xensim_strerror(rc));
+    else if (cons) {
         char log[256] = "";
         ssize_t n = xensim_consoled_log(cons, d.guest, log, sizeof(log) - 1);
         log[n > 0 ? n : 0] = '\0';
