@@ -45,11 +45,6 @@ void sim_rcu_unregister(void)
     rcu_thread_exit(NULL);
 }
 
-bool sim_rcu_is_registered(void)
-{
-    return rcu_registered;
-}
-
 uint64_t sim_now(const struct xensim *sim)
 {
     struct timespec ts;

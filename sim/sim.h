@@ -282,7 +282,6 @@ extern __thread struct vcpu *current_vcpu __attribute__((tls_model("initial-exec
 /* domain.c */
 void sim_rcu_ensure(void);          /* registers a host thread as an RCU reader */
 void sim_rcu_unregister(void);
-bool sim_rcu_is_registered(void);
 struct domain *domain_lookup(struct xensim *sim, domid_t domid); /* caller holds rcu_read_lock */
 /* Resolves DOMID_SELF to the caller's domain. */
 struct domain *domain_lookup_self(struct xensim *sim, struct domain *self, domid_t domid);

@@ -103,7 +103,10 @@ void xensim_wait_all_shutdown(struct xensim *sim);
 
 /* Runs fn(arg) on vCPU `vcpu` of the domain, where guest code runs, and
  * waits for it. The vCPU takes it at its next hypercall exit or while
- * blocked, like an interrupt. Returns 0, or -ESRCH/-ENOENT/-ESHUTDOWN. */
+ * blocked, like an interrupt, but never inside its event upcall or another
+ * call; calls run even while the domain is paused. Returns 0; -ESRCH or
+ * -ENOENT for a missing domain or vCPU; -ESHUTDOWN if the domain stopped
+ * before fn ran or while it ran (fn may have ended it). */
 int xensim_domain_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
                        void (*fn)(void *), void *arg);
 
