@@ -24,16 +24,19 @@ static inline bool xg_wait(const uint32_t *idx, uint32_t old)
     struct sched_poll sp = { .nr_ports = 1 };
     bool moved = true;
 
+    evtchn_port_t *pp = &port;
+    /* A bare pointer or a one-pointer struct, by interface version. */
+    memcpy(&sp.ports, &pp, sizeof(pp));
+    sp.timeout = xensim_guest_system_time() + 5000000000ull;
     xensim_guest_irq_disable();
-    xensim_evtchn_clear_pending(port);
-    if (__atomic_load_n(idx, __ATOMIC_ACQUIRE) == old) {
-        evtchn_port_t *pp = &port;
-
-        /* A bare pointer or a one-pointer struct, by interface version. */
-        memcpy(&sp.ports, &pp, sizeof(pp));
-        sp.timeout = xensim_guest_system_time() + 5000000000ull;
-        HYPERVISOR_sched_op(SCHEDOP_poll, &sp);
+    /* The daemon also notifies when it consumes requests, so an event
+     * need not mean this index moved: wait again until it does. */
+    for (;;) {
+        xensim_evtchn_clear_pending(port);
         moved = __atomic_load_n(idx, __ATOMIC_ACQUIRE) != old;
+        if (moved || xensim_guest_system_time() >= sp.timeout)
+            break;
+        HYPERVISOR_sched_op(SCHEDOP_poll, &sp);
     }
     if (!was_off)
         xensim_guest_irq_enable();
