@@ -8,3 +8,7 @@ tests_test_inspect_CFLAGS = $(TEST_CFLAGS_ALL)
 # The README's demo, its narration checked step by step.
 TESTS += tests/test_demo.sh
 EXTRA_DIST += tests/test_demo.sh
+
+# The inspection verbs against a running `xensim serve`.
+TESTS += tests/test_inspect_cli.sh
+EXTRA_DIST += tests/test_inspect_cli.sh
