@@ -33,12 +33,6 @@ static struct evtchn *chn_of(struct domain *d, evtchn_port_t port)
     return &d->chn[port];
 }
 
-/* XSM dummy policy, XSM_TARGET: yourself, or a privileged caller. */
-static bool xsm_target(const struct domain *caller, const struct domain *target)
-{
-    return caller == target || caller->privileged;
-}
-
 static void double_domain_lock(struct domain *a, struct domain *b)
 {
     if (a == b) {

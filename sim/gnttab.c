@@ -78,12 +78,6 @@ unsigned int gnttab_maptrack_in_use(struct domain *d)
     return d->gt ? atomic_load_explicit(&d->gt->mt_in_use, memory_order_relaxed) : 0;
 }
 
-/* XSM's default XSM_TARGET rule: yourself, or anyone if privileged. */
-static bool may_act_for(const struct domain *caller, const struct domain *d)
-{
-    return caller == d || caller->privileged;
-}
-
 static long setup_table(struct domain *caller, void *uop, unsigned int count)
 {
     gnttab_setup_table_t op;
@@ -96,7 +90,7 @@ static long setup_table(struct domain *caller, void *uop, unsigned int count)
     struct domain *d = gnttab_domain_by_id(caller, op.dom, true);
     if (!d) {
         op.status = GNTST_bad_domain;
-    } else if (!may_act_for(caller, d)) {
+    } else if (!xsm_target(caller, d)) {
         op.status = GNTST_permission_denied;
     } else {
         struct grant_table *gt = d->gt;
@@ -136,7 +130,7 @@ static long query_size(struct domain *caller, void *uop, unsigned int count)
     struct domain *d = gnttab_domain_by_id(caller, op.dom, true);
     if (!d) {
         op.status = GNTST_bad_domain;
-    } else if (!may_act_for(caller, d)) {
+    } else if (!xsm_target(caller, d)) {
         op.status = GNTST_permission_denied;
     } else {
         op.nr_frames = atomic_load(&d->gt->nr_frames);
@@ -162,7 +156,7 @@ static long get_version(struct domain *caller, void *uop)
     struct domain *d = gnttab_domain_by_id(caller, op.dom, true);
     if (!d)
         rc = -ESRCH;
-    else if (!may_act_for(caller, d))
+    else if (!xsm_target(caller, d))
         rc = -EPERM;
     rcu_read_unlock();
     if (rc)
@@ -206,7 +200,7 @@ static long get_status_frames(struct domain *caller, void *uop, unsigned int cou
     struct domain *d = gnttab_domain_by_id(caller, op.dom, true);
     if (!d)
         op.status = GNTST_bad_domain;
-    else if (!may_act_for(caller, d))
+    else if (!xsm_target(caller, d))
         op.status = GNTST_permission_denied;
     else
         op.status = op.nr_frames > 0 ? GNTST_general_error : GNTST_okay;

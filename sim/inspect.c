@@ -29,8 +29,7 @@ int xensim_dump_domains(struct xensim *sim, FILE *out)
     return n;
 }
 
-static void port_describe(const struct domain *d, const struct evtchn *chn, char *buf,
-                          size_t len)
+static void port_describe(const struct evtchn *chn, char *buf, size_t len)
 {
     switch (atomic_load(&chn->state)) {
     case ECS_RESERVED:
@@ -55,7 +54,6 @@ static void port_describe(const struct domain *d, const struct evtchn *chn, char
     default:
         snprintf(buf, len, "free");
     }
-    (void)d;
 }
 
 int xensim_dump_ports(struct xensim *sim, domid_t domid, FILE *out)
@@ -79,7 +77,7 @@ int xensim_dump_ports(struct xensim *sim, domid_t domid, FILE *out)
             continue;
         char what[64];
         sim_lock(&chn->lock);
-        port_describe(d, chn, what, sizeof(what));
+        port_describe(chn, what, sizeof(what));
         fprintf(out, "%5u  %-34s %5u %8d %7d%s\n", p, what, chn->notify_vcpu,
                 d->evtchn_ops->is_pending(d, p), d->evtchn_ops->is_masked(d, p),
                 chn->dev ? "  host process" : "");

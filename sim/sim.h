@@ -279,6 +279,13 @@ void sim_futex_wake(uint32_t *word);
 /* The vCPU this thread runs, or NULL for host threads. */
 extern __thread struct vcpu *current_vcpu __attribute__((tls_model("initial-exec")));
 
+/* XSM's default (dummy) policy, XSM_TARGET: a domain may act on itself,
+ * a privileged domain on any. Event channel and grant ops both use it. */
+static inline bool xsm_target(const struct domain *caller, const struct domain *target)
+{
+    return caller == target || caller->privileged;
+}
+
 /* domain.c */
 void sim_rcu_ensure(void);          /* registers a host thread as an RCU reader */
 void sim_rcu_unregister(void);
