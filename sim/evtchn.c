@@ -11,6 +11,7 @@
  * under rcu_read_lock.
  */
 #include <errno.h>
+#include <assert.h>
 #include "sim.h"
 
 /* Ports become valid a bucket at a time, as in Xen (64-byte struct evtchn,
@@ -588,88 +589,112 @@ bool evtchn_port_pending(struct domain *d, evtchn_port_t port)
     return d->evtchn_ops->is_pending(d, port);
 }
 
+/* The hypercall: each op copies its struct in, runs on the copy, and (for
+ * the ops that answer in it) copies it back on success, as Xen's
+ * do_event_channel_op does. */
+static long op_alloc_unbound(struct domain *d, void *arg)
+{
+    struct evtchn_alloc_unbound *op = arg;
+    return evtchn_alloc_unbound_for(d, op->dom, op->remote_dom, &op->port, NULL);
+}
+
+static long op_bind_interdomain(struct domain *d, void *arg)
+{
+    struct evtchn_bind_interdomain *op = arg;
+    return evtchn_bind_interdomain_for(d, op->remote_dom, op->remote_port, &op->local_port,
+                                       NULL);
+}
+
+static long op_bind_virq(struct domain *d, void *arg)
+{
+    struct evtchn_bind_virq *op = arg;
+    return evtchn_bind_virq_for(d, op->virq, op->vcpu, &op->port, NULL);
+}
+
+static long op_bind_ipi(struct domain *d, void *arg)
+{
+    struct evtchn_bind_ipi *op = arg;
+    return evtchn_bind_ipi(d, op->vcpu, &op->port);
+}
+
+static long op_close(struct domain *d, void *arg)
+{
+    return evtchn_close_port(d, ((struct evtchn_close *)arg)->port);
+}
+
+static long op_send(struct domain *d, void *arg)
+{
+    return evtchn_send_port(d, ((struct evtchn_send *)arg)->port);
+}
+
+static long op_status(struct domain *d, void *arg)
+{
+    return evtchn_status(d, arg);
+}
+
+static long op_bind_vcpu(struct domain *d, void *arg)
+{
+    struct evtchn_bind_vcpu *op = arg;
+    return evtchn_bind_vcpu(d, op->port, op->vcpu);
+}
+
+static long op_unmask(struct domain *d, void *arg)
+{
+    return evtchn_unmask_port(d, ((struct evtchn_unmask *)arg)->port);
+}
+
+static long op_reset(struct domain *d, void *arg)
+{
+    return evtchn_reset(d, ((struct evtchn_reset *)arg)->dom);
+}
+
+struct evtchn_op_desc {
+    size_t size;              /* of the op's struct */
+    bool answers;             /* copied back when the op succeeds */
+    long (*run)(struct domain *d, void *op);
+};
+
+#define EVTCHN_OP(cmd, type, answers_, fn) [cmd] = { sizeof(type), answers_, fn }
+static const struct evtchn_op_desc evtchn_op_table[] = {
+    EVTCHN_OP(EVTCHNOP_alloc_unbound, struct evtchn_alloc_unbound, true, op_alloc_unbound),
+    EVTCHN_OP(EVTCHNOP_bind_interdomain, struct evtchn_bind_interdomain, true,
+              op_bind_interdomain),
+    EVTCHN_OP(EVTCHNOP_bind_virq, struct evtchn_bind_virq, true, op_bind_virq),
+    EVTCHN_OP(EVTCHNOP_bind_ipi, struct evtchn_bind_ipi, true, op_bind_ipi),
+    EVTCHN_OP(EVTCHNOP_close, struct evtchn_close, false, op_close),
+    EVTCHN_OP(EVTCHNOP_send, struct evtchn_send, false, op_send),
+    EVTCHN_OP(EVTCHNOP_status, struct evtchn_status, true, op_status),
+    EVTCHN_OP(EVTCHNOP_bind_vcpu, struct evtchn_bind_vcpu, false, op_bind_vcpu),
+    EVTCHN_OP(EVTCHNOP_unmask, struct evtchn_unmask, false, op_unmask),
+    EVTCHN_OP(EVTCHNOP_reset, struct evtchn_reset, false, op_reset),
+    /* bind_pirq (no physical IRQs here) and the FIFO ABI's init_control,
+     * expand_array, set_priority: not implemented, -ENOSYS. */
+};
+
+/* Room for the largest op struct, aligned for any of them. */
+union evtchn_op_buf {
+    struct evtchn_alloc_unbound alloc_unbound;
+    struct evtchn_bind_interdomain bind_interdomain;
+    struct evtchn_bind_virq bind_virq;
+    struct evtchn_bind_ipi bind_ipi;
+    struct evtchn_status status;
+    struct evtchn_bind_vcpu bind_vcpu;
+    struct evtchn_reset reset;
+};
+
 long do_event_channel_op(struct domain *d, int cmd, void *arg)
 {
-    long rc;
-    switch (cmd) {
-    case EVTCHNOP_alloc_unbound: {
-        struct evtchn_alloc_unbound op;
-        if (copy_from_guest(&op, arg, sizeof(op)))
-            return -EFAULT;
-        rc = evtchn_alloc_unbound_for(d, op.dom, op.remote_dom, &op.port, NULL);
-        if (!rc && copy_to_guest(arg, &op, sizeof(op)))
-            rc = -EFAULT;
-        return rc;
-    }
-    case EVTCHNOP_bind_interdomain: {
-        struct evtchn_bind_interdomain op;
-        if (copy_from_guest(&op, arg, sizeof(op)))
-            return -EFAULT;
-        rc = evtchn_bind_interdomain_for(d, op.remote_dom, op.remote_port, &op.local_port, NULL);
-        if (!rc && copy_to_guest(arg, &op, sizeof(op)))
-            rc = -EFAULT;
-        return rc;
-    }
-    case EVTCHNOP_bind_virq: {
-        struct evtchn_bind_virq op;
-        if (copy_from_guest(&op, arg, sizeof(op)))
-            return -EFAULT;
-        rc = evtchn_bind_virq_for(d, op.virq, op.vcpu, &op.port, NULL);
-        if (!rc && copy_to_guest(arg, &op, sizeof(op)))
-            rc = -EFAULT;
-        return rc;
-    }
-    case EVTCHNOP_bind_ipi: {
-        struct evtchn_bind_ipi op;
-        if (copy_from_guest(&op, arg, sizeof(op)))
-            return -EFAULT;
-        rc = evtchn_bind_ipi(d, op.vcpu, &op.port);
-        if (!rc && copy_to_guest(arg, &op, sizeof(op)))
-            rc = -EFAULT;
-        return rc;
-    }
-    case EVTCHNOP_close: {
-        struct evtchn_close op;
-        if (copy_from_guest(&op, arg, sizeof(op)))
-            return -EFAULT;
-        return evtchn_close_port(d, op.port);
-    }
-    case EVTCHNOP_send: {
-        struct evtchn_send op;
-        if (copy_from_guest(&op, arg, sizeof(op)))
-            return -EFAULT;
-        return evtchn_send_port(d, op.port);
-    }
-    case EVTCHNOP_status: {
-        struct evtchn_status op;
-        if (copy_from_guest(&op, arg, sizeof(op)))
-            return -EFAULT;
-        rc = evtchn_status(d, &op);
-        if (!rc && copy_to_guest(arg, &op, sizeof(op)))
-            rc = -EFAULT;
-        return rc;
-    }
-    case EVTCHNOP_bind_vcpu: {
-        struct evtchn_bind_vcpu op;
-        if (copy_from_guest(&op, arg, sizeof(op)))
-            return -EFAULT;
-        return evtchn_bind_vcpu(d, op.port, op.vcpu);
-    }
-    case EVTCHNOP_unmask: {
-        struct evtchn_unmask op;
-        if (copy_from_guest(&op, arg, sizeof(op)))
-            return -EFAULT;
-        return evtchn_unmask_port(d, op.port);
-    }
-    case EVTCHNOP_reset: {
-        struct evtchn_reset op;
-        if (copy_from_guest(&op, arg, sizeof(op)))
-            return -EFAULT;
-        return evtchn_reset(d, op.dom);
-    }
-    default:
-        /* bind_pirq (no physical IRQs here) and the FIFO ABI's
-         * init_control, expand_array, set_priority: not implemented. */
+    union evtchn_op_buf buf;
+
+    if (cmd < 0 || (size_t)cmd >= sizeof(evtchn_op_table) / sizeof(evtchn_op_table[0]) ||
+        !evtchn_op_table[cmd].run)
         return -ENOSYS;
-    }
+    const struct evtchn_op_desc *op = &evtchn_op_table[cmd];
+    assert(op->size <= sizeof(buf));
+    if (copy_from_guest(&buf, arg, op->size))
+        return -EFAULT;
+    long rc = op->run(d, &buf);
+    if (!rc && op->answers && copy_to_guest(arg, &buf, op->size))
+        rc = -EFAULT;
+    return rc;
 }

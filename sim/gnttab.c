@@ -226,38 +226,55 @@ static long swap_grant_ref(struct domain *d, void *uop, unsigned int count)
     return 0;
 }
 
+/* Xen's get_version and set_version take one struct and ignore count. */
+static long op_get_version(struct domain *d, void *uop, unsigned int count)
+{
+    (void)count;
+    return get_version(d, uop);
+}
+
+static long op_set_version(struct domain *d, void *uop, unsigned int count)
+{
+    (void)d;
+    (void)count;
+    return set_version(uop);
+}
+
+/* Page transfer is PV-only; like a Xen built without it. */
+static long op_transfer(struct domain *d, void *uop, unsigned int count)
+{
+    (void)d;
+    (void)uop;
+    (void)count;
+    return -EOPNOTSUPP;
+}
+
+typedef long (*gnttab_op_fn)(struct domain *d, void *uop, unsigned int count);
+static const gnttab_op_fn gnttab_ops[] = {
+    [GNTTABOP_map_grant_ref] = gnttab_map_batch,
+    [GNTTABOP_unmap_grant_ref] = gnttab_unmap_batch,
+    [GNTTABOP_setup_table] = setup_table,
+    [GNTTABOP_transfer] = op_transfer,
+    [GNTTABOP_copy] = gnttab_copy_batch,
+    [GNTTABOP_query_size] = query_size,
+    [GNTTABOP_set_version] = op_set_version,
+    [GNTTABOP_get_status_frames] = get_status_frames,
+    [GNTTABOP_get_version] = op_get_version,
+    [GNTTABOP_swap_grant_ref] = swap_grant_ref,
+    /* dump_table (dropped from Xen's dispatcher long ago),
+     * unmap_and_replace (needs PV page tables) and cache_flush (ARM only)
+     * are -ENOSYS, as are unknown commands. */
+};
+
 long do_grant_table_op(struct domain *d, unsigned int cmd, void *uop, unsigned int count)
 {
+    unsigned int op = cmd & GNTTAB_CMD_MASK;
+
     if ((int)count < 0)
         return -EINVAL;
-    if ((cmd & ~GNTTAB_CMD_MASK) && (cmd & GNTTAB_CMD_MASK) != GNTTABOP_cache_flush)
+    if ((cmd & ~GNTTAB_CMD_MASK) && op != GNTTABOP_cache_flush)
         return -EINVAL;
-    switch (cmd & GNTTAB_CMD_MASK) {
-    case GNTTABOP_map_grant_ref:
-        return gnttab_map_batch(d, uop, count);
-    case GNTTABOP_unmap_grant_ref:
-        return gnttab_unmap_batch(d, uop, count);
-    case GNTTABOP_setup_table:
-        return setup_table(d, uop, count);
-    case GNTTABOP_copy:
-        return gnttab_copy_batch(d, uop, count);
-    case GNTTABOP_query_size:
-        return query_size(d, uop, count);
-    case GNTTABOP_set_version:
-        return set_version(uop);
-    case GNTTABOP_get_version:
-        return get_version(d, uop);
-    case GNTTABOP_get_status_frames:
-        return get_status_frames(d, uop, count);
-    case GNTTABOP_swap_grant_ref:
-        return swap_grant_ref(d, uop, count);
-    case GNTTABOP_transfer:
-        /* Page transfer is PV-only; like a Xen built without it. */
-        return -EOPNOTSUPP;
-    default:
-        /* dump_table (dropped from Xen's dispatcher long ago),
-         * unmap_and_replace (needs PV page tables), cache_flush (ARM only)
-         * and unknown commands. */
+    if (op >= sizeof(gnttab_ops) / sizeof(gnttab_ops[0]) || !gnttab_ops[op])
         return -ENOSYS;
-    }
+    return gnttab_ops[op](d, uop, count);
 }
