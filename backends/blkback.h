@@ -8,7 +8,7 @@
 #define XENSIM_BLKBACK_H
 
 #include <sys/uio.h>
-#include "blk_ring.h"
+#include <xensim/io/blkif_ring.h>
 
 struct blkback;
 

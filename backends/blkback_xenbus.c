@@ -18,7 +18,7 @@
 #include <string.h>
 #include <xensim/xenbus.h>
 #include "blkback.h"
-#include "../frontends/xenbus_config.h"
+#include "xb_settings.h"
 
 XENBUS_CONFIG_STORE(tmpls, struct blkback_config);
 

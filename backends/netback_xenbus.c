@@ -14,7 +14,7 @@
 #include <xensim/guest.h>
 #include <xensim/netif.h>
 #include <xensim/xenbus.h>
-#include "../frontends/xenbus_config.h"
+#include "xb_settings.h"
 
 /* Which netback (switch) serves each back-end domain's vifs. */
 XENBUS_CONFIG_STORE(nbs, struct xensim_netback *);

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <xensim/guest.h>
 
-#include <xensim/ring.h>
+#include <xensim/io/ring.h>
 /* These drivers say mb/rmb/wmb whatever the interface version. */
 #ifndef mb
 #define mb()  xen_mb()

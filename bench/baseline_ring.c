@@ -16,7 +16,7 @@
 
 /* ring.h leaves the barriers to its includer; which names it wants depends
  * on the interface version. */
-#include <xensim/ring.h>
+#include <xensim/io/ring.h>
 
 #include "bench.h"
 

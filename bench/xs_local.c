@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #include "bench.h"
-#include "xenstore/xs_daemon.h"
+#include "xs_daemon.h"
 
 static struct xs_daemon *xs;
 static unsigned long rounds;

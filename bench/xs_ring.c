@@ -9,7 +9,7 @@
 #include <xensim/xensim.h>
 
 #include "bench.h"
-#include "xenstore/xs_daemon.h"
+#include "xs_daemon.h"
 #include "xs_guest_ring.h"
 
 struct job {

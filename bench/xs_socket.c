@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "xenstore/xs_daemon.h"
+#include "xs_daemon.h"
 
 static int dial(const char *path)
 {

@@ -8,7 +8,7 @@
 #define XENSIM_BLKFRONT_H
 
 #include <pthread.h>
-#include "../backends/blk_ring.h"
+#include <xensim/io/blkif_ring.h>
 
 /* A page of the front end's RAM used for bounce data or indirect segments.
  * With persistent grants it stays granted (read-write) to the back end for

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <xensim/xenbus.h>
 #include "blkfront.h"
-#include "xenbus_config.h"
+#include "xb_settings.h"
 
 XENBUS_CONFIG_STORE(tmpls, struct blkfront_config);
 

@@ -1,9 +1,11 @@
-# frontends: file lists for the top-level Makefile.am
-# The guest xenbus client and the front end half of the split-driver framework.
-xensiminclude_HEADERS += include/xensim/xenbus.h
-libxensim_la_SOURCES += frontends/xenbus_client.h frontends/xenbus_client.c \
-	frontends/xenbus_client_ops.c frontends/xenbus_client_watch.c \
-	frontends/xenbus_client_guard.c frontends/xenbus_client_dom.c \
-	frontends/xenbus_dev.h frontends/xenbus_dev.c frontends/xenbus_dev_front.c \
-	frontends/xenbus_config.h frontends/xenbus_config.c \
-	frontends/xenbus_echo.h frontends/xenbus_dev_echo.c
+# frontends/: the guest's device drivers (libfrontends): block, network,
+# console.
+xensiminclude_HEADERS += include/xensim/blkif.h include/xensim/netif.h include/xensim/console.h \
+	include/xensim/io/ring.h include/xensim/io/blkif_ring.h
+noinst_LTLIBRARIES += frontends/libfrontends.la
+frontends_libfrontends_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/xenbus -I$(top_srcdir)/backends
+frontends_libfrontends_la_SOURCES = frontends/blkfront.h frontends/blkfront_ring.c \
+	frontends/blkfront_io.c frontends/blkfront_xenbus.c \
+	frontends/netfront.c frontends/netfront_inet.c frontends/netfront_xenbus.c \
+	frontends/consfront.c
+libxensim_la_LIBADD += frontends/libfrontends.la

@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <string.h>
 #include <xensim/netif.h>
-#include "../backends/netcons.h"
+#include "netcons.h"
 #include <xen/io/netif.h>
 
 #define NF_TXBUF_SIZE 2048u

@@ -15,7 +15,7 @@
 #include <xensim/guest.h>
 #include <xensim/netif.h>
 #include <xensim/xenbus.h>
-#include "xenbus_config.h"
+#include "xb_settings.h"
 
 struct vif_front {
     struct xensim_netfront *nf;

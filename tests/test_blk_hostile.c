@@ -9,7 +9,7 @@
  */
 #include <pthread.h>
 #include <sched.h>
-#include "../backends/blk_ring.h"
+#include <xensim/io/blkif_ring.h>
 #include "blk_fixture.h"
 
 #define DISK (1u << 20)

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <xen/io/blkif.h>
 #include <xensim/blkif.h>
-#include "../backends/blk_ring.h"
+#include <xensim/io/blkif_ring.h>
 #include "test_xenbus_helpers.h"
 
 #define WAIT_MS 10000

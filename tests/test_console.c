@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <xensim/console.h>
 #include "harness.h"
-#include "../backends/netcons.h"
+#include "netcons.h"
 #include <xen/io/console.h>
 
 #define WAIT_MS 20000   /* a safety net: the tests wait for behaviour */

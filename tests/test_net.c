@@ -16,7 +16,7 @@
 #include <arpa/inet.h>
 #include <xensim/netif.h>
 #include "harness.h"
-#include "../backends/netcons.h"
+#include "netcons.h"
 #include <xen/io/netif.h>
 
 #define WAIT_US (20u * 1000000u)   /* a safety net: tests wait for behaviour */

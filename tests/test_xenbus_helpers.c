@@ -7,7 +7,7 @@
 #include <time.h>
 #include "test_xenbus_helpers.h"
 #include "sim.h"
-#include "xenstore/xs_daemon.h"
+#include "xs_daemon.h"
 
 struct xensim *xbt_sim_new(void)
 {

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xensim/xensim.h>
-#include "xenstore/xs_daemon.h"
+#include "xs_daemon.h"
 #include "commands.h"
 #include "control.h"
 

@@ -9,7 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include "xs_test.h"
-#include "xenstore/xs_internal.h"
+#include "xs_internal.h"
 
 /* Paths. */
 START_TEST(test_path)

@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include "xenstore/xs_daemon.h"
+#include "xs_daemon.h"
 
 #define XT_NCONN 4
 

@@ -1,0 +1,76 @@
+# xenstored/: the XenStore daemon, a dom0 service (libxsd); its tests and
+# benchmarks.
+noinst_LTLIBRARIES += libxsd.la
+libxsd_la_SOURCES = \
+	xenstored/xs_daemon.h xenstored/xs_internal.h \
+	xenstored/xs_path.c xenstored/xs_perms.c xenstored/xs_tree.c \
+	xenstored/xs_transaction.c xenstored/xs_watch.c xenstored/xs_quota.c \
+	xenstored/xs_conn.c xenstored/xs_proto.c xenstored/xs_socket.c \
+	xenstored/xs_ring.c xenstored/xs_daemon.c xenstored/xs_hostdev.c
+libxsd_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/xenstored -I$(top_srcdir)/sim
+libxsd_la_LIBADD = $(URCU_LIBS) $(PTHREAD_LIBS)
+libxensim_la_LIBADD += libxsd.la
+
+# Tests: each Check suite forks its cases with a timeout.
+XS_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+XS_TEST_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/xenstored
+XS_TEST_LDADD = libxsd.la $(CHECK_LIBS) $(URCU_LIBS) $(PTHREAD_LIBS)
+
+check_PROGRAMS += tests/xenstore/test_xs_conformance
+TESTS += tests/xenstore/test_xs_conformance
+tests_xenstore_test_xs_conformance_SOURCES = tests/xenstore/test_xs_conformance.c \
+	tests/xenstore/xs_test.h
+tests_xenstore_test_xs_conformance_CFLAGS = $(XS_TEST_CFLAGS)
+tests_xenstore_test_xs_conformance_CPPFLAGS = $(XS_TEST_CPPFLAGS)
+tests_xenstore_test_xs_conformance_LDADD = $(XS_TEST_LDADD)
+
+check_PROGRAMS += tests/xenstore/test_xs_ring
+TESTS += tests/xenstore/test_xs_ring
+tests_xenstore_test_xs_ring_SOURCES = tests/xenstore/test_xs_ring.c tests/xenstore/xs_test.h
+tests_xenstore_test_xs_ring_CFLAGS = $(XS_TEST_CFLAGS)
+tests_xenstore_test_xs_ring_CPPFLAGS = $(XS_TEST_CPPFLAGS)
+tests_xenstore_test_xs_ring_LDADD = $(XS_TEST_LDADD)
+
+check_PROGRAMS += tests/xenstore/test_xs_socket
+TESTS += tests/xenstore/test_xs_socket
+tests_xenstore_test_xs_socket_SOURCES = tests/xenstore/test_xs_socket.c tests/xenstore/xs_test.h
+tests_xenstore_test_xs_socket_CFLAGS = $(XS_TEST_CFLAGS)
+tests_xenstore_test_xs_socket_CPPFLAGS = $(XS_TEST_CPPFLAGS)
+tests_xenstore_test_xs_socket_LDADD = $(XS_TEST_LDADD)
+
+check_PROGRAMS += tests/xenstore/test_xs_unit
+TESTS += tests/xenstore/test_xs_unit
+tests_xenstore_test_xs_unit_SOURCES = tests/xenstore/test_xs_unit.c tests/xenstore/xs_test.h
+tests_xenstore_test_xs_unit_CFLAGS = $(XS_TEST_CFLAGS)
+tests_xenstore_test_xs_unit_CPPFLAGS = $(XS_TEST_CPPFLAGS)
+tests_xenstore_test_xs_unit_LDADD = $(XS_TEST_LDADD)
+
+# Real, unmodified clients against `xensim serve`.
+TESTS += tests/xenstore/test_xs_utils.sh tests/xenstore/test_xs_testxenstore.sh
+EXTRA_DIST += tests/xenstore/serve.sh tests/xenstore/test_xs_utils.sh \
+	tests/xenstore/test_xs_testxenstore.sh tests/xenstore/fetch-test-xenstore.sh
+
+# Benchmarks (`make bench`).
+BENCHES += bench/xs_socket bench/xs_local
+bench_xs_socket_SOURCES = bench/xs_socket.c
+bench_xs_socket_CPPFLAGS = $(XS_TEST_CPPFLAGS)
+bench_xs_socket_LDADD = libxsd.la $(BENCH_LDADD) $(URCU_LIBS)
+bench_xs_local_SOURCES = bench/xs_local.c
+bench_xs_local_CPPFLAGS = $(XS_TEST_CPPFLAGS)
+bench_xs_local_LDADD = libxsd.la $(BENCH_LDADD) $(URCU_LIBS)
+
+# The daemon inside the simulator, over the hostdev binding.
+check_PROGRAMS += tests/xenstore/test_xs_sim
+TESTS += tests/xenstore/test_xs_sim
+tests_xenstore_test_xs_sim_SOURCES = tests/xenstore/test_xs_sim.c tests/xenstore/xs_test.h \
+	tests/xenstore/xs_guest_ring.h
+tests_xenstore_test_xs_sim_CFLAGS = $(XS_TEST_CFLAGS)
+tests_xenstore_test_xs_sim_CPPFLAGS = $(XS_TEST_CPPFLAGS)
+tests_xenstore_test_xs_sim_LDADD = libxensim.la $(CHECK_LIBS) $(URCU_LIBS) $(PTHREAD_LIBS)
+BENCHES += bench/xs_ring
+bench_xs_ring_SOURCES = bench/xs_ring.c
+bench_xs_ring_CPPFLAGS = $(XS_TEST_CPPFLAGS) -I$(top_srcdir)/tests/xenstore
+bench_xs_ring_LDADD = libxensim.la $(BENCH_LDADD) $(URCU_LIBS)
+
+# test-xenstore is unpacked here at test time.
+CLEAN_LOCAL_DIRS += tests/xenstore/xen-utils

@@ -1,0 +1,657 @@
+/*
+ * The daemon's life: creation with its initial tree, the loop thread
+ * that serves the socket and the rings (epoll), the domain table with
+ * introduce/release, statistics and teardown. Relies on every module.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "xs_internal.h"
+
+enum { TAG_WAKE = 1, TAG_RING };
+
+/* What an epoll tag points at, when it is not one of the TAG_ values. */
+enum obj_kind { OBJ_LISTENER, OBJ_SOCK };
+
+struct xs_listener {
+    enum obj_kind kind;
+    struct cds_list_head link;
+    int fd;
+    domid_t domid;                       /* whom its connections speak for */
+    char path[];
+};
+
+void xs_die(const char *file, int line, const char *what)
+{
+    fprintf(stderr, "xenstored: fatal: %s at %s:%d\n", what, file, line);
+    abort();
+}
+
+void *xs_alloc(size_t n)
+{
+    void *p = calloc(1, n ? n : 1);
+
+    XS_CHECK(!p);
+    return p;
+}
+
+char *xs_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+
+    return memcpy(xs_alloc(n), s, n);
+}
+
+static pthread_key_t rcu_key;
+static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
+static __thread bool rcu_registered;
+
+static void rcu_unregister(void *arg)
+{
+    (void)arg;
+    urcu_memb_unregister_thread();
+    rcu_registered = false;
+}
+
+static void rcu_key_init(void)
+{
+    XS_CHECK(pthread_key_create(&rcu_key, rcu_unregister));
+}
+
+/* Inside libxensim the core registers threads; share its registration
+ * so a thread is never registered twice. */
+void sim_rcu_ensure(void) __attribute__((weak));
+
+void xs_rcu_enter(void)
+{
+    if (sim_rcu_ensure) {
+        sim_rcu_ensure();
+        return;
+    }
+    if (rcu_registered)
+        return;
+    XS_CHECK(pthread_once(&rcu_once, rcu_key_init));
+    urcu_memb_register_thread();
+    rcu_registered = true;
+    XS_CHECK(pthread_setspecific(rcu_key, (void *)1));
+}
+
+void xs_log(struct xs_daemon *xs, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (xs->quiet)
+        return;
+    va_start(ap, fmt);
+    fputs("xenstored: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+struct xs_domain *xs_domain_find(struct xs_daemon *xs, domid_t domid)
+{
+    struct xs_domain *d;
+
+    cds_list_for_each_entry(d, &xs->domains, link)
+        if (d->domid == domid)
+            return d;
+    return NULL;
+}
+
+/* Work handed to the loop thread by others (ring setup and teardown must
+ * happen there). */
+struct loop_call {
+    struct loop_call *next;
+    void (*fn)(struct xs_daemon *xs, void *arg);
+    void *arg;
+    bool done;
+};
+
+static __thread struct xs_daemon *loop_self;
+
+bool xs_on_loop_thread(struct xs_daemon *xs)
+{
+    return loop_self == xs;
+}
+
+void xs_daemon_wake(struct xs_daemon *xs)
+{
+    uint64_t one = 1;
+
+    if (xs->wakefd >= 0 && write(xs->wakefd, &one, sizeof(one)) < 0)
+        XS_CHECK(errno != EAGAIN);
+}
+
+static void run_on_loop(struct xs_daemon *xs, void (*fn)(struct xs_daemon *, void *), void *arg)
+{
+    struct loop_call call = { .fn = fn, .arg = arg };
+
+    if (!xs->running || xs_on_loop_thread(xs)) {
+        fn(xs, arg);
+        return;
+    }
+    XS_CHECK(pthread_mutex_lock(&xs->call_lock));
+    call.next = xs->calls;
+    xs->calls = &call;
+    xs_daemon_wake(xs);
+    while (!call.done)
+        XS_CHECK(pthread_cond_wait(&xs->call_cond, &xs->call_lock));
+    XS_CHECK(pthread_mutex_unlock(&xs->call_lock));
+}
+
+static void run_calls(struct xs_daemon *xs)
+{
+    XS_CHECK(pthread_mutex_lock(&xs->call_lock));
+    while (xs->calls) {
+        struct loop_call *c = xs->calls;
+
+        bool servicing = xs->servicing;
+
+        xs->calls = c->next;
+        XS_CHECK(pthread_mutex_unlock(&xs->call_lock));
+        /* No ring is being served here: what a call releases can go now. */
+        xs->servicing = false;
+        c->fn(xs, c->arg);
+        xs->servicing = servicing;
+        XS_CHECK(pthread_mutex_lock(&xs->call_lock));
+        c->done = true;
+    }
+    XS_CHECK(pthread_cond_broadcast(&xs->call_cond));
+    XS_CHECK(pthread_mutex_unlock(&xs->call_lock));
+}
+
+struct xs_daemon *xs_daemon_create(const struct xs_daemon_config *cfg)
+{
+    static const struct xs_daemon_config none;
+    struct xs_daemon *xs = xs_alloc(sizeof(*xs));
+    struct xs_permissions p = { 0, XS_PERM_NONE };
+
+    if (!cfg)
+        cfg = &none;
+    xs_rcu_enter();
+    XS_CHECK(pthread_mutex_init(&xs->lock, NULL));
+    XS_CHECK(pthread_mutex_init(&xs->call_lock, NULL));
+    XS_CHECK(pthread_cond_init(&xs->call_cond, NULL));
+    xs->quota = cfg->quota;
+    xs_quota_defaults(&xs->quota);
+    xs->ring_ops = cfg->ring_ops;
+    xs->ring_ctx = cfg->ring_ctx;
+    xs->quiet = cfg->quiet;
+    xs->epfd = xs->wakefd = -1;
+    CDS_INIT_LIST_HEAD(&xs->listeners);
+    CDS_INIT_LIST_HEAD(&xs->watches);
+    CDS_INIT_LIST_HEAD(&xs->domains);
+    CDS_INIT_LIST_HEAD(&xs->socks);
+    for (unsigned int i = 0; i < XS_NR_DOMIDS; i++)
+        xs->target[i] = DOMID_INVALID;
+    for (int i = 0; i < 2; i++) {
+        xs->special_perms[i][0] = p;
+        xs->special_nperms[i] = 1;
+    }
+    xs_tree_init(&xs->tree);
+    /* C xenstored's initial tree. */
+    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xs_tree_create(&xs->tree, "/tool", xs_data_new(++xs->tree.gen, &p, 1, "", 0));
+    xs_tree_create(&xs->tree, "/tool/xenstored", xs_data_new(++xs->tree.gen, &p, 1, "", 0));
+    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    return xs;
+}
+
+int xs_daemon_listen_as(struct xs_daemon *xs, const char *path, domid_t domid)
+{
+    int fd;
+    struct xs_listener *l;
+
+    if (domid >= XS_NR_DOMIDS || xs->running)
+        return -EINVAL;
+    fd = xs_socket_listen(path);
+    if (fd < 0)
+        return fd;
+    l = xs_alloc(sizeof(*l) + strlen(path) + 1);
+    l->kind = OBJ_LISTENER;
+    l->fd = fd;
+    l->domid = domid;
+    strcpy(l->path, path);
+    cds_list_add_tail(&l->link, &xs->listeners);
+    return 0;
+}
+
+int xs_daemon_listen(struct xs_daemon *xs, const char *path)
+{
+    return xs_daemon_listen_as(xs, path, 0);
+}
+
+static void epoll_add(struct xs_daemon *xs, int fd, uint64_t tag, uint32_t events)
+{
+    struct epoll_event ev = { .events = events, .data.u64 = tag };
+
+    XS_CHECK(epoll_ctl(xs->epfd, EPOLL_CTL_ADD, fd, &ev));
+}
+
+struct xs_sock_entry {
+    enum obj_kind kind;
+    struct cds_list_head link;
+    struct xs_sock *s;
+    uint32_t events;
+};
+
+static void accept_all(struct xs_daemon *xs, struct xs_listener *l)
+{
+    for (;;) {
+        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct xs_sock_entry *e;
+
+        if (fd < 0)
+            return;
+        e = xs_alloc(sizeof(*e));
+        e->kind = OBJ_SOCK;
+        e->s = xs_sock_new(xs, fd, l->domid);
+        e->events = EPOLLIN;
+        cds_list_add_tail(&e->link, &xs->socks);
+        epoll_add(xs, fd, (uint64_t)(uintptr_t)e, e->events);
+    }
+}
+
+static void sock_gone(struct xs_daemon *xs, struct xs_sock_entry *e)
+{
+    epoll_ctl(xs->epfd, EPOLL_CTL_DEL, xs_sock_fd(e->s), NULL);
+    cds_list_del(&e->link);
+    xs_sock_free(e->s);
+    free(e);
+}
+
+static void service_rings(struct xs_daemon *xs, bool events)
+{
+    struct xs_domain *d;
+    long port;
+
+    if (events) {
+        while ((port = xs->ring_ops->pending(xs->ring_ctx)) >= 0) {
+            XS_CHECK(pthread_mutex_lock(&xs->lock));
+            cds_list_for_each_entry(d, &xs->domains, link)
+                if (d->ring && xs_ring_local_port(d->ring) == (uint32_t)port)
+                    break;
+            XS_CHECK(pthread_mutex_unlock(&xs->lock));
+            if (&d->link != &xs->domains)
+                xs_ring_service(d->ring);
+            xs->ring_ops->unmask(xs->ring_ctx, port);
+        }
+    }
+    /* Output queued by other connections, and input stalled on a full
+     * reply queue, need another look. A request may release a domain
+     * meanwhile: its ring is then only stopped (see retire()). */
+    struct xs_ring **rings;
+    unsigned int n = 0;
+
+    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    rings = xs_alloc((xs->nr_domains + 1) * sizeof(*rings));
+    cds_list_for_each_entry(d, &xs->domains, link)
+        if (d->ring)
+            rings[n++] = d->ring;
+    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    for (unsigned int i = 0; i < n; i++)
+        xs_ring_service(rings[i]);
+    free(rings);
+}
+
+/* A released domain's ring goes at the end of the loop's round, since
+ * the request that released it may be running on it. */
+static void retire(struct xs_daemon *xs, struct xs_ring *r)
+{
+    if (!xs->servicing) {
+        xs_ring_free(r);
+        return;
+    }
+    xs_ring_stop(r);
+    xs->graveyard = realloc(xs->graveyard, (xs->nr_graveyard + 1) * sizeof(*xs->graveyard));
+    XS_CHECK(!xs->graveyard);
+    xs->graveyard[xs->nr_graveyard++] = r;
+}
+
+static void bury(struct xs_daemon *xs)
+{
+    for (unsigned int i = 0; i < xs->nr_graveyard; i++)
+        xs_ring_free(xs->graveyard[i]);
+    free(xs->graveyard);
+    xs->graveyard = NULL;
+    xs->nr_graveyard = 0;
+}
+
+static void *loop(void *arg)
+{
+    struct xs_daemon *xs = arg;
+    struct epoll_event evs[64];
+
+    loop_self = xs;
+    xs_rcu_enter();
+    while (CMM_LOAD_SHARED(xs->running)) {
+        int n = epoll_wait(xs->epfd, evs, 64, -1);
+        bool ring_events = false;
+        struct xs_sock_entry *e, *tmp;
+
+        xs->servicing = true;
+        for (int i = 0; i < n; i++) {
+            uint64_t tag = evs[i].data.u64;
+
+            if (tag == TAG_WAKE) {
+                uint64_t v;
+
+                if (read(xs->wakefd, &v, sizeof(v)) < 0)
+                    XS_CHECK(errno != EAGAIN);
+                run_calls(xs);
+            } else if (tag == TAG_RING) {
+                ring_events = true;
+            } else if (*(enum obj_kind *)(uintptr_t)tag == OBJ_LISTENER) {
+                accept_all(xs, (struct xs_listener *)(uintptr_t)tag);
+            } else {
+                e = (struct xs_sock_entry *)(uintptr_t)tag;
+                if (!xs_sock_service(e->s, evs[i].events))
+                    sock_gone(xs, e);
+            }
+        }
+        if (xs->ring_ops)
+            service_rings(xs, ring_events);
+        cds_list_for_each_entry_safe(e, tmp, &xs->socks, link) {
+            uint32_t want;
+
+            if (!xs_sock_service(e->s, 0)) {
+                sock_gone(xs, e);
+                continue;
+            }
+            want = xs_sock_wanted(e->s);
+            if (want != e->events) {
+                struct epoll_event ev = { .events = want, .data.u64 = (uintptr_t)e };
+
+                e->events = want;
+                XS_CHECK(epoll_ctl(xs->epfd, EPOLL_CTL_MOD, xs_sock_fd(e->s), &ev));
+            }
+        }
+        xs->servicing = false;
+        bury(xs);
+    }
+    run_calls(xs);
+    return NULL;
+}
+
+int xs_daemon_start(struct xs_daemon *xs)
+{
+    struct xs_listener *l;
+
+    xs->epfd = epoll_create1(EPOLL_CLOEXEC);
+    xs->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (xs->epfd < 0 || xs->wakefd < 0)
+        return -errno;
+    epoll_add(xs, xs->wakefd, TAG_WAKE, EPOLLIN);
+    cds_list_for_each_entry(l, &xs->listeners, link)
+        epoll_add(xs, l->fd, (uintptr_t)l, EPOLLIN);
+    if (xs->ring_ops)
+        epoll_add(xs, xs->ring_ops->fd(xs->ring_ctx), TAG_RING, EPOLLIN);
+    xs->running = true;
+    if (pthread_create(&xs->thread, NULL, loop, xs)) {
+        xs->running = false;
+        return -EAGAIN;
+    }
+    return 0;
+}
+
+struct intro_args {
+    domid_t domid;
+    unsigned long gfn;
+    uint32_t port;
+    int err;
+};
+
+static void introduce_on_loop(struct xs_daemon *xs, void *arg)
+{
+    struct intro_args *a = arg;
+    struct xs_domain *d;
+    struct xs_ring *ring = NULL;
+
+    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    d = xs_domain_find(xs, a->domid);
+    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    if (d)
+        return;
+    if (xs->ring_ops) {
+        ring = xs_ring_new(xs, a->domid, a->gfn, a->port, &a->err);
+        if (!ring)
+            return;
+    }
+    d = xs_alloc(sizeof(*d));
+    d->domid = a->domid;
+    d->target = DOMID_INVALID;
+    d->gfn = a->gfn;
+    d->port = a->port;
+    d->ring = ring;
+    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    cds_list_add_tail(&d->link, &xs->domains);
+    xs->nr_domains++;
+    xs_watch_fire_special(xs, "@introduceDomain", a->domid);
+    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    if (ring)
+        xs_ring_service(ring);
+}
+
+int xs_daemon_introduce(struct xs_daemon *xs, domid_t domid, unsigned long gfn, uint32_t port)
+{
+    struct intro_args a = { domid, gfn, port, 0 };
+
+    if (domid >= XS_NR_DOMIDS)
+        return -EINVAL;
+    xs_rcu_enter();
+    run_on_loop(xs, introduce_on_loop, &a);
+    return a.err;
+}
+
+/* What a dead domain leaves: the nodes it owns go; it leaves every
+ * other node's permission list. */
+struct cleanup {
+    domid_t domid;
+    unsigned int n, max;
+    char **paths;
+    bool *owned;
+};
+
+static bool collect(void *arg, const char *path, const struct xs_data *d)
+{
+    struct cleanup *cl = arg;
+    bool owned = d->perms[0].id == cl->domid, listed = false;
+
+    for (unsigned int i = 1; i < d->nperms; i++)
+        listed |= d->perms[i].id == cl->domid;
+    if ((owned && strcmp(path, "/")) || listed) {
+        if (cl->n == cl->max) {
+            cl->max = cl->max ? cl->max * 2 : 16;
+            cl->paths = realloc(cl->paths, cl->max * sizeof(char *));
+            cl->owned = realloc(cl->owned, cl->max * sizeof(bool));
+            XS_CHECK(!cl->paths || !cl->owned);
+        }
+        cl->paths[cl->n] = xs_strdup(path);
+        cl->owned[cl->n++] = owned;
+    }
+    return !owned;
+}
+
+static void cleanup_nodes(struct xs_daemon *xs, domid_t domid)
+{
+    struct cleanup cl = { .domid = domid };
+    struct xs_conn *self = xs_conn_new(xs, XS_CONN_LOCAL, 0, NULL, NULL);
+    struct xs_tx *tx;
+    char home[32];
+
+    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xs_tree_walk(&xs->tree, collect, &cl);
+    tx = xs_tx_new(self, 0, true);
+    /* The simulator made the home (xs_daemon_domain_home); it goes too. */
+    snprintf(home, sizeof(home), "/local/domain/%u", domid);
+    xs_tx_rm(tx, home);
+    for (unsigned int i = 0; i < cl.n; i++) {
+        if (cl.owned[i]) {
+            xs_tx_rm(tx, cl.paths[i]);
+        } else {
+            int err;
+            struct xs_tnode *t = xs_tx_get(tx, cl.paths[i], false, &err);
+
+            if (t) {
+                struct xs_permissions p[64];
+                unsigned int np = 0;
+
+                for (unsigned int k = 0; k < t->nperms && np < 64; k++)
+                    if (k == 0 || t->perms[k].id != domid)
+                        p[np++] = t->perms[k];
+                xs_tx_set_perms(tx, cl.paths[i], p, np);
+            }
+        }
+        free(cl.paths[i]);
+    }
+    xs_tx_commit(tx);
+    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xs_tx_free(tx);
+    xs_conn_free(self);
+    free(cl.paths);
+    free(cl.owned);
+}
+
+int xs_daemon_domain_home(struct xs_daemon *xs, domid_t domid, const char *name)
+{
+    struct xs_permissions p[2] = { { 0, XS_PERM_NONE }, { domid, XS_PERM_READ } };
+    char path[64], val[16];
+    struct xs_conn *self;
+    struct xs_tx *tx;
+    int err;
+
+    if (domid >= XS_NR_DOMIDS)
+        return -EINVAL;
+    xs_rcu_enter();
+    self = xs_conn_new(xs, XS_CONN_LOCAL, 0, NULL, NULL);
+    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    tx = xs_tx_new(self, 0, true);
+    snprintf(path, sizeof(path), "/local/domain/%u", domid);
+    err = xs_tx_write(tx, path, "", 0, true);
+    if (!err)
+        err = xs_tx_set_perms(tx, path, p, domid ? 2 : 1);
+    snprintf(path, sizeof(path), "/local/domain/%u/domid", domid);
+    if (!err)
+        err = xs_tx_write(tx, path, val, snprintf(val, sizeof(val), "%u", domid), false);
+    snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
+    if (!err)
+        err = xs_tx_write(tx, path, name, strlen(name), false);
+    if (!err)
+        err = xs_tx_commit(tx);
+    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xs_tx_free(tx);
+    xs_conn_free(self);
+    return err;
+}
+
+struct release_args {
+    domid_t domid;
+    int err;
+};
+
+static void release_on_loop(struct xs_daemon *xs, void *arg)
+{
+    struct release_args *a = arg;
+    struct xs_domain *d;
+
+    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    d = xs_domain_find(xs, a->domid);
+    if (d) {
+        cds_list_del(&d->link);
+        xs->nr_domains--;
+        xs->target[a->domid] = DOMID_INVALID;
+    }
+    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    if (!d) {
+        a->err = -ENOENT;
+        return;
+    }
+    if (d->ring)
+        retire(xs, d->ring);
+    free(d);
+    cleanup_nodes(xs, a->domid);
+    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xs_watch_fire_special(xs, "@releaseDomain", a->domid);
+    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+}
+
+int xs_daemon_release(struct xs_daemon *xs, domid_t domid)
+{
+    struct release_args a = { domid, 0 };
+
+    if (domid >= XS_NR_DOMIDS)
+        return -EINVAL;
+    xs_rcu_enter();
+    run_on_loop(xs, release_on_loop, &a);
+    return a.err;
+}
+
+void xs_daemon_domain_shutdown(struct xs_daemon *xs, domid_t domid)
+{
+    struct xs_domain *d;
+
+    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    d = xs_domain_find(xs, domid);
+    if (d && !d->shutdown_seen) {
+        d->shutdown_seen = true;
+        xs_watch_fire_special(xs, "@releaseDomain", domid);
+    }
+    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+}
+
+void xs_daemon_stats(struct xs_daemon *xs, struct xs_stats *st)
+{
+    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    st->nodes = xs->tree.nr_nodes;
+    st->watches = xs->nr_watches;
+    st->transactions = xs->nr_txs;
+    st->conns = xs->nr_conns;
+    st->domains = xs->nr_domains;
+    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+}
+
+void xs_daemon_destroy(struct xs_daemon *xs)
+{
+    struct xs_sock_entry *e, *tmp;
+    struct xs_domain *d, *dtmp;
+    struct xs_listener *l, *ltmp;
+
+    if (!xs)
+        return;
+    xs_rcu_enter();
+    if (xs->running) {
+        CMM_STORE_SHARED(xs->running, false);
+        xs_daemon_wake(xs);
+        XS_CHECK(pthread_join(xs->thread, NULL));
+    }
+    cds_list_for_each_entry_safe(e, tmp, &xs->socks, link)
+        sock_gone(xs, e);
+    cds_list_for_each_entry_safe(d, dtmp, &xs->domains, link) {
+        cds_list_del(&d->link);
+        if (d->ring)
+            xs_ring_free(d->ring);
+        free(d);
+    }
+    cds_list_for_each_entry_safe(l, ltmp, &xs->listeners, link) {
+        close(l->fd);
+        unlink(l->path);
+        free(l);
+    }
+    if (xs->epfd >= 0)
+        close(xs->epfd);
+    if (xs->wakefd >= 0)
+        close(xs->wakefd);
+    urcu_memb_barrier();
+    xs_tree_fini(&xs->tree);
+    pthread_mutex_destroy(&xs->lock);
+    pthread_mutex_destroy(&xs->call_lock);
+    pthread_cond_destroy(&xs->call_cond);
+    free(xs);
+}

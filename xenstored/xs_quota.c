@@ -1,0 +1,85 @@
+/*
+ * Per-domain limits: their defaults, who is exempt, and the "quota"
+ * CONTROL command that reads and changes them at run time.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include "xs_internal.h"
+
+static const struct {
+    const char *name;
+    size_t off;
+    unsigned int def;
+} quotas[] = {
+    { "nodes", offsetof(struct xs_quota, nodes), 1000 },
+    { "entry-size", offsetof(struct xs_quota, entry_size), 2048 },
+    { "watches", offsetof(struct xs_quota, watches), 128 },
+    { "transactions", offsetof(struct xs_quota, transactions), 10 },
+    { "outstanding", offsetof(struct xs_quota, outstanding), 20 },
+    { "permissions", offsetof(struct xs_quota, perms), 5 },
+    { "transaction-nodes", offsetof(struct xs_quota, tx_nodes), 1024 },
+};
+#define NR_QUOTAS (sizeof(quotas) / sizeof(quotas[0]))
+
+static unsigned int *field(struct xs_quota *q, unsigned int i)
+{
+    return (unsigned int *)((char *)q + quotas[i].off);
+}
+
+void xs_quota_defaults(struct xs_quota *q)
+{
+    for (unsigned int i = 0; i < NR_QUOTAS; i++)
+        if (!*field(q, i))
+            *field(q, i) = quotas[i].def;
+}
+
+bool xs_quota_exempt(const struct xs_conn *c)
+{
+    return c->privileged;
+}
+
+/* "quota" lists the limits; "quota NAME VALUE" sets one; "quota DOMID"
+ * shows a domain's node count. */
+int xs_quota_control(struct xs_daemon *xs, char **argv, int argc, char *out, size_t size)
+{
+    size_t off = 0;
+    char *end;
+
+    if (argc == 0) {
+        for (unsigned int i = 0; i < NR_QUOTAS; i++) {
+            int k = snprintf(out + off, size - off, "%-18s %u\n", quotas[i].name,
+                             *field(&xs->quota, i));
+            if (k < 0 || (size_t)k >= size - off)
+                return -E2BIG;
+            off += k;
+        }
+        return off + 1;
+    }
+    if (argc == 1) {
+        unsigned long d = strtoul(argv[0], &end, 10);
+
+        if (*end || !*argv[0] || d >= XS_NR_DOMIDS)
+            return -EINVAL;
+        XS_CHECK(pthread_mutex_lock(&xs->lock));
+        off = snprintf(out, size, "nodes %u\n", xs->tree.owned[d]);
+        XS_CHECK(pthread_mutex_unlock(&xs->lock));
+        return off + 1;
+    }
+    if (argc == 2) {
+        unsigned long v = strtoul(argv[1], &end, 10);
+
+        if (*end || !*argv[1] || v == 0 || v > 0x7fffffff)
+            return -EINVAL;
+        for (unsigned int i = 0; i < NR_QUOTAS; i++) {
+            if (!strcmp(argv[0], quotas[i].name)) {
+                XS_CHECK(pthread_mutex_lock(&xs->lock));
+                *field(&xs->quota, i) = v;
+                XS_CHECK(pthread_mutex_unlock(&xs->lock));
+                return snprintf(out, size, "OK") + 1;
+            }
+        }
+    }
+    return -EINVAL;
+}

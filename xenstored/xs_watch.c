@@ -1,0 +1,123 @@
+/*
+ * Watches: registration per connection and matching a change against
+ * every watch, queueing events on the watchers' connections (never
+ * calling back into the code that made the change). Relies on xs_conn.c.
+ */
+#include "config.h"
+
+#include <string.h>
+#include "xs_internal.h"
+
+int xs_watch_add(struct xs_conn *c, const char *path, const char *token, bool relative)
+{
+    struct xs_daemon *xs = c->xs;
+    size_t len = strlen(path);
+    struct xs_watch *w;
+    int err = 0;
+
+    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    cds_list_for_each_entry(w, &c->watches, conn_link) {
+        if (!strcmp(w->path, path) && !strcmp(w->token, token)) {
+            err = -EEXIST;
+            goto out;
+        }
+    }
+    if (!xs_quota_exempt(c) && c->nr_watches >= xs->quota.watches) {
+        err = -ENOSPC;
+        goto out;
+    }
+    w = xs_alloc(sizeof(*w) + len + 1);
+    memcpy(w->path, path, len + 1);
+    w->token = xs_strdup(token);
+    w->relative = relative;
+    w->conn = c;
+    cds_list_add_tail(&w->conn_link, &c->watches);
+    cds_list_add_tail(&w->all_link, &xs->watches);
+    c->nr_watches++;
+    xs->nr_watches++;
+out:
+    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    return err;
+}
+
+static void watch_free(struct xs_daemon *xs, struct xs_watch *w)
+{
+    cds_list_del(&w->conn_link);
+    cds_list_del(&w->all_link);
+    w->conn->nr_watches--;
+    xs->nr_watches--;
+    free(w->token);
+    free(w);
+}
+
+int xs_watch_del(struct xs_conn *c, const char *path, const char *token)
+{
+    struct xs_daemon *xs = c->xs;
+    struct xs_watch *w;
+    int err = -ENOENT;
+
+    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    cds_list_for_each_entry(w, &c->watches, conn_link) {
+        if (!strcmp(w->path, path) && !strcmp(w->token, token)) {
+            watch_free(xs, w);
+            err = 0;
+            break;
+        }
+    }
+    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    return err;
+}
+
+void xs_watch_drop_conn(struct xs_conn *c)
+{
+    struct xs_watch *w, *tmp;
+
+    cds_list_for_each_entry_safe(w, tmp, &c->watches, conn_link)
+        watch_free(c->xs, w);
+}
+
+static const char *reported(const struct xs_watch *w, const char *path)
+{
+    size_t h = strlen(w->conn->home);
+
+    if (w->relative && !strncmp(path, w->conn->home, h) && path[h] == '/')
+        return path + h + 1;
+    return path;
+}
+
+/* A change fires watches on the node and its ancestors. A removal also
+ * sends each removed descendant as an exact event with its own
+ * permissions, as C xenstored's walk does, so a watcher that may read a
+ * node deep in a removed subtree hears of it. */
+void xs_watch_fire(struct xs_daemon *xs, const char *path, bool exact,
+                   const struct xs_permissions *p, unsigned int np)
+{
+    struct xs_watch *w;
+
+    cds_list_for_each_entry(w, &xs->watches, all_link) {
+        if (w->path[0] == '@')
+            continue;
+        if (exact ? strcmp(w->path, path) != 0 : !xs_path_is_below(path, w->path))
+            continue;
+        if (np && !(xs_perm_for(w->conn, p, np) & XS_PERM_READ))
+            continue;
+        xs_conn_event(w->conn, reported(w, path), w->token);
+    }
+}
+
+int xs_special_index(const char *name)
+{
+    return strcmp(name, "@introduceDomain") ? 1 : 0;
+}
+
+void xs_watch_fire_special(struct xs_daemon *xs, const char *name, domid_t domid)
+{
+    int i = xs_special_index(name);
+    struct xs_watch *w;
+
+    (void)domid;
+    cds_list_for_each_entry(w, &xs->watches, all_link)
+        if (!strcmp(w->path, name) &&
+            xs_perm_for(w->conn, xs->special_perms[i], xs->special_nperms[i]) & XS_PERM_READ)
+            xs_conn_event(w->conn, name, w->token);
+}
