@@ -80,12 +80,12 @@ grant_entry_v1_t *xensim_gnttab_entries(unsigned int *nr_entries)
     unsigned int n = 0;
 
     if (d) {
-        sim_lock(&d->guest_lock);
+        xensim_mutex_lock(&d->guest_lock);
         if (ensure_setup_locked(d) == 0) {
             e = entries_of(d);
             n = d->guest_gt_frames * GNTTAB_ENTRIES_PER_FRAME;
         }
-        sim_unlock(&d->guest_lock);
+        xensim_mutex_unlock(&d->guest_lock);
     }
     if (nr_entries)
         *nr_entries = n;
@@ -98,7 +98,7 @@ long xensim_gnttab_alloc_ref(void)
     if (!d)
         return -EPERM;
     long rc;
-    sim_lock(&d->guest_lock);
+    xensim_mutex_lock(&d->guest_lock);
     rc = ensure_setup_locked(d);
     if (rc == 0 && d->guest_ref_nr == 0) {
         if (d->guest_gt_frames >= d->gt->max_frames)
@@ -108,7 +108,7 @@ long xensim_gnttab_alloc_ref(void)
     }
     if (rc == 0)
         rc = d->guest_ref_free[--d->guest_ref_nr];
-    sim_unlock(&d->guest_lock);
+    xensim_mutex_unlock(&d->guest_lock);
     return rc;
 }
 
@@ -117,11 +117,11 @@ void xensim_gnttab_free_ref(grant_ref_t ref)
     struct domain *d = self();
     if (!d)
         return;
-    sim_lock(&d->guest_lock);
+    xensim_mutex_lock(&d->guest_lock);
     if (ref >= GNTTAB_NR_RESERVED_ENTRIES &&
         ref < d->guest_gt_frames * GNTTAB_ENTRIES_PER_FRAME)
         push_refs_locked(d, ref, ref + 1);
-    sim_unlock(&d->guest_lock);
+    xensim_mutex_unlock(&d->guest_lock);
 }
 
 static grant_entry_v1_t *entry(struct domain *d, grant_ref_t ref)

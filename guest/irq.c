@@ -37,10 +37,10 @@ int xensim_irq_bind(evtchn_port_t port, xensim_irq_handler_t handler, void *arg)
     struct domain *d = v->d;
     if (port == 0 || port >= d->evtchn_ops->nr_ports || !handler)
         return -EINVAL;
-    sim_lock(&d->guest_lock);
+    xensim_mutex_lock(&d->guest_lock);
     if (!d->irq)
         d->irq = calloc(d->evtchn_ops->nr_ports, sizeof(*d->irq));
-    sim_unlock(&d->guest_lock);
+    xensim_mutex_unlock(&d->guest_lock);
     if (!d->irq)
         return -ENOMEM;
     atomic_store(&d->irq[port].arg, arg);

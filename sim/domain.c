@@ -80,6 +80,7 @@ struct xensim *xensim_create(const struct xensim_config *cfg)
     pthread_mutex_init(&sim->lock, NULL);
     pthread_cond_init(&sim->cond, NULL);
     pthread_mutex_init(&sim->fault_lock, NULL);
+    pthread_mutex_init(&sim->listener_lock, NULL);
     sim->sched = &sched_free_running;
     sim->quiet = cfg && cfg->quiet;
     sim->epoch_ns = 0;
@@ -108,13 +109,13 @@ static void domain_free_rcu(struct rcu_head *head)
 static void domain_finalize(struct domain *d)
 {
     struct xensim *sim = d->sim;
-    sim_lock(&sim->lock);
+    xensim_mutex_lock(&sim->lock);
     if (sim->domains[d->domid] == d) {
         rcu_assign_pointer(sim->domains[d->domid], NULL);
         sim->nr_domains--;
     }
     pthread_cond_broadcast(&sim->cond);
-    sim_unlock(&sim->lock);
+    xensim_mutex_unlock(&sim->lock);
     evtchn_send_global_virq(sim, VIRQ_DOM_EXC);
     sim_rcu_ensure();
     call_rcu(&d->rcu, domain_free_rcu);
@@ -221,10 +222,10 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
     if (!d)
         return -ENOMEM;
     d->memfd = -1;
-    sim_lock(&sim->lock);
+    xensim_mutex_lock(&sim->lock);
     int id = domid_alloc(sim);
     if (id < 0) {
-        sim_unlock(&sim->lock);
+        xensim_mutex_unlock(&sim->lock);
         free(d);
         return id;
     }
@@ -260,7 +261,7 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
         rcu_assign_pointer(sim->domains[id], d);
         sim->nr_domains++;
     }
-    sim_unlock(&sim->lock);
+    xensim_mutex_unlock(&sim->lock);
     if (!rc)
         rc = domain_build(d);
     for (unsigned int i = 0; !rc && i < nr_vcpus; i++)
@@ -271,12 +272,12 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
         for (unsigned int i = 0; i < nr_vcpus; i++)
             if (d->vcpus[i])
                 vcpu_stop(d->vcpus[i]);
-        sim_lock(&sim->lock);
+        xensim_mutex_lock(&sim->lock);
         if (sim->domains[id] == d) {
             rcu_assign_pointer(sim->domains[id], NULL);
             sim->nr_domains--;
         }
-        sim_unlock(&sim->lock);
+        xensim_mutex_unlock(&sim->lock);
         synchronize_rcu();
         domain_abort_build(d);
         return rc;
@@ -284,6 +285,7 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
     trace_domain_built(d);
     if (sim->on_domain_built)
         sim->on_domain_built(sim, d);
+    domain_listeners_built(sim, (domid_t)id);
     return id;
 }
 
@@ -331,7 +333,7 @@ int xensim_domain_pause(struct xensim *sim, domid_t domid)
 void domain_shutdown(struct domain *d, unsigned int reason)
 {
     struct xensim *sim = d->sim;
-    sim_lock(&sim->lock);
+    xensim_mutex_lock(&sim->lock);
     bool first = !atomic_load(&d->is_shutting_down);
     if (first) {
         d->shutdown_reason = reason;
@@ -340,7 +342,7 @@ void domain_shutdown(struct domain *d, unsigned int reason)
             atomic_store(&d->state, XENSIM_DOMAIN_SHUTDOWN);
         pthread_cond_broadcast(&sim->cond);
     }
-    sim_unlock(&sim->lock);
+    xensim_mutex_unlock(&sim->lock);
     if (!first)
         return;
     for (unsigned int i = 0; i < d->nr_vcpus; i++)
@@ -384,19 +386,21 @@ int xensim_domain_destroy(struct xensim *sim, domid_t domid)
     /* The domain cannot be freed before its vCPUs are gone, so the read
      * lock is not needed past this point. */
     rcu_read_unlock();
+    domain_listeners_destroying(sim, domid);
     domain_shutdown(d, atomic_load(&d->is_shutting_down) ? d->shutdown_reason
                                                         : SHUTDOWN_poweroff);
     for (unsigned int i = 0; i < d->nr_vcpus; i++)
         vcpu_stop(d->vcpus[i]);
+    domain_release_guest_anchor(d);
     atomic_store(&d->state, XENSIM_DOMAIN_DYING);
     evtchn_domain_destroy(d);
     gnttab_release_mappings(d);
     if (sim->on_domain_released)
         sim->on_domain_released(sim, domid);
     evtchn_send_global_virq(sim, VIRQ_DOM_EXC);
-    sim_lock(&sim->lock);
+    xensim_mutex_lock(&sim->lock);
     pthread_cond_broadcast(&sim->cond);
-    sim_unlock(&sim->lock);
+    xensim_mutex_unlock(&sim->lock);
     atomic_store(&d->destroyed, true);
     if (atomic_fetch_sub(&d->foreign_maps, 1) == 1)
         domain_put_foreign(d);
@@ -413,9 +417,9 @@ static void domain_fill_info(struct domain *d, struct xensim_domain_info *info)
     info->nr_vcpus = d->nr_vcpus;
     info->nr_pages = d->nr_pages;
     info->privileged = d->privileged;
-    sim_lock(&d->event_lock);
+    xensim_mutex_lock(&d->event_lock);
     info->ports_in_use = d->ports_in_use;
-    sim_unlock(&d->event_lock);
+    xensim_mutex_unlock(&d->event_lock);
     info->maptrack_in_use = gnttab_maptrack_in_use(d);
     unsigned int maps = atomic_load(&d->foreign_maps);
     info->pages_mapped_by_others = atomic_load(&d->destroyed) ? maps : maps - 1;
@@ -469,14 +473,14 @@ int xensim_domain_wait_shutdown(struct xensim *sim, domid_t domid)
     if (domid >= DOMID_FIRST_RESERVED)
         return -ESRCH;
     unsigned int reason = SHUTDOWN_poweroff;
-    sim_lock(&sim->lock);
+    xensim_mutex_lock(&sim->lock);
     if (!sim->domains[domid]) {
-        sim_unlock(&sim->lock);
+        xensim_mutex_unlock(&sim->lock);
         return -ESRCH;
     }
     while (!domain_is_down(sim, domid, &reason))
         pthread_cond_wait(&sim->cond, &sim->lock);
-    sim_unlock(&sim->lock);
+    xensim_mutex_unlock(&sim->lock);
     return (int)reason;
 }
 
@@ -484,7 +488,7 @@ int xensim_domain_wait_shutdown(struct xensim *sim, domid_t domid)
  * waited for. */
 void xensim_wait_all_shutdown(struct xensim *sim)
 {
-    sim_lock(&sim->lock);
+    xensim_mutex_lock(&sim->lock);
     for (;;) {
         bool all = true;
         for (unsigned int id = 0; id < DOMID_FIRST_RESERVED && all; id++) {
@@ -496,7 +500,7 @@ void xensim_wait_all_shutdown(struct xensim *sim)
             break;
         pthread_cond_wait(&sim->cond, &sim->lock);
     }
-    sim_unlock(&sim->lock);
+    xensim_mutex_unlock(&sim->lock);
 }
 
 void xensim_destroy(struct xensim *sim)
@@ -509,15 +513,17 @@ void xensim_destroy(struct xensim *sim)
     for (int id = DOMID_FIRST_RESERVED - 1; id >= 0; id--) {
         if (id == 0)
             xenstored_stop(sim);
-        sim_lock(&sim->lock);
+        xensim_mutex_lock(&sim->lock);
         struct domain *d = sim->domains[id];
-        sim_unlock(&sim->lock);
+        xensim_mutex_unlock(&sim->lock);
         if (d && !atomic_load(&d->is_dying))
             xensim_domain_destroy(sim, (domid_t)id);
     }
     timer_stop(sim);
     rcu_barrier();
     trace_free(sim);
+    domain_listeners_free(sim);
+    pthread_mutex_destroy(&sim->listener_lock);
     pthread_mutex_destroy(&sim->lock);
     pthread_cond_destroy(&sim->cond);
     pthread_mutex_destroy(&sim->fault_lock);

@@ -62,7 +62,7 @@ void *domain_pfn_to_virt(struct domain *d, xen_pfn_t pfn)
 xen_pfn_t domain_page_alloc(struct domain *d)
 {
     xen_pfn_t pfn = ~(xen_pfn_t)0;
-    sim_lock(&d->page_lock);
+    xensim_mutex_lock(&d->page_lock);
     for (unsigned long w = 0; w < (d->nr_pages + 63) / 64; w++) {
         uint64_t free_bits = ~d->page_used[w];
         if (!free_bits)
@@ -74,7 +74,7 @@ xen_pfn_t domain_page_alloc(struct domain *d)
         pfn = p;
         break;
     }
-    sim_unlock(&d->page_lock);
+    xensim_mutex_unlock(&d->page_lock);
     if (pfn != ~(xen_pfn_t)0)
         memset(domain_pfn_to_virt(d, pfn), 0, XEN_PAGE_SIZE);
     return pfn;
@@ -84,7 +84,7 @@ void domain_page_free(struct domain *d, xen_pfn_t pfn)
 {
     if (pfn >= d->nr_pages)
         return;
-    sim_lock(&d->page_lock);
+    xensim_mutex_lock(&d->page_lock);
     d->page_used[pfn / 64] &= ~(1ull << (pfn % 64));
-    sim_unlock(&d->page_lock);
+    xensim_mutex_unlock(&d->page_lock);
 }

@@ -37,41 +37,41 @@ static struct evtchn *chn_of(struct domain *d, evtchn_port_t port)
 static void double_domain_lock(struct domain *a, struct domain *b)
 {
     if (a == b) {
-        sim_lock(&a->event_lock);
+        xensim_mutex_lock(&a->event_lock);
     } else if (a->domid < b->domid) {
-        sim_lock(&a->event_lock);
-        sim_lock(&b->event_lock);
+        xensim_mutex_lock(&a->event_lock);
+        xensim_mutex_lock(&b->event_lock);
     } else {
-        sim_lock(&b->event_lock);
-        sim_lock(&a->event_lock);
+        xensim_mutex_lock(&b->event_lock);
+        xensim_mutex_lock(&a->event_lock);
     }
 }
 
 static void double_domain_unlock(struct domain *a, struct domain *b)
 {
-    sim_unlock(&a->event_lock);
+    xensim_mutex_unlock(&a->event_lock);
     if (a != b)
-        sim_unlock(&b->event_lock);
+        xensim_mutex_unlock(&b->event_lock);
 }
 
 static void double_chn_lock(struct evtchn *a, struct evtchn *b)
 {
     if (a == b) {
-        sim_lock(&a->lock);
+        xensim_mutex_lock(&a->lock);
     } else if (a < b) {
-        sim_lock(&a->lock);
-        sim_lock(&b->lock);
+        xensim_mutex_lock(&a->lock);
+        xensim_mutex_lock(&b->lock);
     } else {
-        sim_lock(&b->lock);
-        sim_lock(&a->lock);
+        xensim_mutex_lock(&b->lock);
+        xensim_mutex_lock(&a->lock);
     }
 }
 
 static void double_chn_unlock(struct evtchn *a, struct evtchn *b)
 {
-    sim_unlock(&a->lock);
+    xensim_mutex_unlock(&a->lock);
     if (a != b)
-        sim_unlock(&b->lock);
+        xensim_mutex_unlock(&b->lock);
 }
 
 /* Lowest free port, growing the valid range a bucket at a time; the port
@@ -173,7 +173,7 @@ long evtchn_alloc_unbound_for(struct domain *caller, domid_t dom, domid_t remote
         rcu_read_unlock();
         return -ESRCH;
     }
-    sim_lock(&d->event_lock);
+    xensim_mutex_lock(&d->event_lock);
     rc = get_free_port(d);
     if (rc < 0)
         goto out;
@@ -183,17 +183,17 @@ long evtchn_alloc_unbound_for(struct domain *caller, domid_t dom, domid_t remote
         goto out;
     }
     struct evtchn *chn = chn_of(d, port);
-    sim_lock(&chn->lock);
+    xensim_mutex_lock(&chn->lock);
     chn->u.unbound_remote = remote == DOMID_SELF ? caller->domid : remote;
     chn->notify_vcpu = 0;
     chn->dev = dev;
     atomic_store(&chn->state, ECS_UNBOUND);
     port_take(d, port);
-    sim_unlock(&chn->lock);
+    xensim_mutex_unlock(&chn->lock);
     *port_out = port;
     rc = 0;
 out:
-    sim_unlock(&d->event_lock);
+    xensim_mutex_unlock(&d->event_lock);
     rcu_read_unlock();
     return rc;
 }
@@ -256,7 +256,7 @@ long evtchn_bind_virq_for(struct domain *d, uint32_t virq, uint32_t vcpu,
         return -ENOENT;
     struct vcpu *v = d->vcpus[vcpu];
     long rc;
-    sim_lock(&d->event_lock);
+    xensim_mutex_lock(&d->event_lock);
     if (v->virq_to_evtchn[virq] != 0) {
         rc = -EEXIST;
         goto out;
@@ -266,18 +266,18 @@ long evtchn_bind_virq_for(struct domain *d, uint32_t virq, uint32_t vcpu,
         goto out;
     evtchn_port_t port = (evtchn_port_t)rc;
     struct evtchn *chn = chn_of(d, port);
-    sim_lock(&chn->lock);
+    xensim_mutex_lock(&chn->lock);
     chn->u.virq = virq;
     chn->notify_vcpu = (uint16_t)vcpu;
     chn->dev = dev;
     atomic_store(&chn->state, ECS_VIRQ);
     port_take(d, port);
-    sim_unlock(&chn->lock);
+    xensim_mutex_unlock(&chn->lock);
     __atomic_store_n(&v->virq_to_evtchn[virq], port, __ATOMIC_RELEASE);
     *port_out = port;
     rc = 0;
 out:
-    sim_unlock(&d->event_lock);
+    xensim_mutex_unlock(&d->event_lock);
     return rc;
 }
 
@@ -285,21 +285,21 @@ static long evtchn_bind_ipi(struct domain *d, uint32_t vcpu, evtchn_port_t *port
 {
     if (vcpu >= d->nr_vcpus)
         return -ENOENT;
-    sim_lock(&d->event_lock);
+    xensim_mutex_lock(&d->event_lock);
     long rc = get_free_port(d);
     if (rc >= 0) {
         evtchn_port_t port = (evtchn_port_t)rc;
         struct evtchn *chn = chn_of(d, port);
-        sim_lock(&chn->lock);
+        xensim_mutex_lock(&chn->lock);
         chn->u.ipi_vcpu = vcpu;
         chn->notify_vcpu = (uint16_t)vcpu;
         atomic_store(&chn->state, ECS_IPI);
         port_take(d, port);
-        sim_unlock(&chn->lock);
+        xensim_mutex_unlock(&chn->lock);
         *port_out = port;
         rc = 0;
     }
-    sim_unlock(&d->event_lock);
+    xensim_mutex_unlock(&d->event_lock);
     return rc;
 }
 
@@ -310,7 +310,7 @@ long evtchn_close_port(struct domain *d, evtchn_port_t port)
     struct evtchn *chn = chn_of(d, port);
     long rc = 0;
     rcu_read_lock();
-    sim_lock(&d->event_lock);
+    xensim_mutex_lock(&d->event_lock);
 again:
     switch (atomic_load(&chn->state)) {
     case ECS_FREE:
@@ -320,18 +320,18 @@ again:
     case ECS_UNBOUND:
     case ECS_IPI:
     case ECS_PIRQ:
-        sim_lock(&chn->lock);
+        xensim_mutex_lock(&chn->lock);
         port_free(d, chn, port);
-        sim_unlock(&chn->lock);
+        xensim_mutex_unlock(&chn->lock);
         break;
     case ECS_VIRQ: {
         uint32_t virq = chn->u.virq;
         for (unsigned int i = 0; i < d->nr_vcpus; i++)
             if (d->vcpus[i]->virq_to_evtchn[virq] == port)
                 __atomic_store_n(&d->vcpus[i]->virq_to_evtchn[virq], 0, __ATOMIC_RELEASE);
-        sim_lock(&chn->lock);
+        xensim_mutex_lock(&chn->lock);
         port_free(d, chn, port);
-        sim_unlock(&chn->lock);
+        xensim_mutex_unlock(&chn->lock);
         break;
     }
     case ECS_INTERDOMAIN: {
@@ -339,23 +339,23 @@ again:
         evtchn_port_t rport = chn->u.interdomain.port;
         struct domain *rd = domain_lookup(d->sim, rdomid);
         if (!rd) {
-            sim_lock(&chn->lock);
+            xensim_mutex_lock(&chn->lock);
             port_free(d, chn, port);
-            sim_unlock(&chn->lock);
+            xensim_mutex_unlock(&chn->lock);
             break;
         }
         if (rd != d && rd->domid < d->domid) {
             /* Take both locks in order, then look again: the channel may
              * have changed while d's lock was dropped. */
-            sim_unlock(&d->event_lock);
+            xensim_mutex_unlock(&d->event_lock);
             double_domain_lock(d, rd);
             if (atomic_load(&chn->state) != ECS_INTERDOMAIN ||
                 chn->u.interdomain.dom != rdomid || chn->u.interdomain.port != rport) {
-                sim_unlock(&rd->event_lock);
+                xensim_mutex_unlock(&rd->event_lock);
                 goto again;
             }
         } else if (rd != d) {
-            sim_lock(&rd->event_lock);
+            xensim_mutex_lock(&rd->event_lock);
         }
         struct evtchn *rchn = chn_of(rd, rport);
         double_chn_lock(chn, rchn);
@@ -365,11 +365,11 @@ again:
         port_free(d, chn, port);
         double_chn_unlock(chn, rchn);
         if (rd != d)
-            sim_unlock(&rd->event_lock);
+            xensim_mutex_unlock(&rd->event_lock);
         break;
     }
     }
-    sim_unlock(&d->event_lock);
+    xensim_mutex_unlock(&d->event_lock);
     rcu_read_unlock();
     return rc;
 }
@@ -380,7 +380,7 @@ long evtchn_send_port(struct domain *ld, evtchn_port_t lport)
         return -EINVAL;
     struct evtchn *lchn = chn_of(ld, lport);
     long rc = 0;
-    sim_lock(&lchn->lock);
+    xensim_mutex_lock(&lchn->lock);
     switch (atomic_load(&lchn->state)) {
     case ECS_INTERDOMAIN: {
         rcu_read_lock();
@@ -417,7 +417,7 @@ long evtchn_send_port(struct domain *ld, evtchn_port_t lport)
     default:
         rc = -EINVAL;
     }
-    sim_unlock(&lchn->lock);
+    xensim_mutex_unlock(&lchn->lock);
     return rc;
 }
 
@@ -447,7 +447,7 @@ static long evtchn_status(struct domain *caller, struct evtchn_status *st)
         goto out;
     }
     struct evtchn *chn = chn_of(d, st->port);
-    sim_lock(&chn->lock);
+    xensim_mutex_lock(&chn->lock);
     if (!xsm_target(caller, d)) {
         rc = -EPERM;
     } else {
@@ -479,7 +479,7 @@ static long evtchn_status(struct domain *caller, struct evtchn_status *st)
         }
         st->vcpu = chn->notify_vcpu;
     }
-    sim_unlock(&chn->lock);
+    xensim_mutex_unlock(&chn->lock);
 out:
     rcu_read_unlock();
     return rc;
@@ -493,8 +493,8 @@ static long evtchn_bind_vcpu(struct domain *d, evtchn_port_t port, uint32_t vcpu
         return -EINVAL;
     struct evtchn *chn = chn_of(d, port);
     long rc = 0;
-    sim_lock(&d->event_lock);
-    sim_lock(&chn->lock);
+    xensim_mutex_lock(&d->event_lock);
+    xensim_mutex_lock(&chn->lock);
     switch (atomic_load(&chn->state)) {
     case ECS_VIRQ:
         if (virq_is_per_vcpu(chn->u.virq)) {
@@ -512,8 +512,8 @@ static long evtchn_bind_vcpu(struct domain *d, evtchn_port_t port, uint32_t vcpu
     default:
         rc = -EINVAL;
     }
-    sim_unlock(&chn->lock);
-    sim_unlock(&d->event_lock);
+    xensim_mutex_unlock(&chn->lock);
+    xensim_mutex_unlock(&d->event_lock);
     return rc;
 }
 
@@ -560,10 +560,10 @@ void evtchn_send_virq(struct vcpu *v, uint32_t virq)
     if (!port)
         return;
     struct evtchn *chn = chn_of(d, port);
-    sim_lock(&chn->lock);
+    xensim_mutex_lock(&chn->lock);
     if (atomic_load(&chn->state) == ECS_VIRQ && chn->u.virq == virq)
         evtchn_raise(d, chn, port, v);
-    sim_unlock(&chn->lock);
+    xensim_mutex_unlock(&chn->lock);
 }
 
 /* Global VIRQs go to the hardware domain (dom0) only, as in Xen 4.17. */
@@ -575,10 +575,10 @@ void evtchn_send_global_virq(struct xensim *sim, uint32_t virq)
         evtchn_port_t port = __atomic_load_n(&d->vcpus[0]->virq_to_evtchn[virq], __ATOMIC_ACQUIRE);
         if (port) {
             struct evtchn *chn = chn_of(d, port);
-            sim_lock(&chn->lock);
+            xensim_mutex_lock(&chn->lock);
             if (atomic_load(&chn->state) == ECS_VIRQ && chn->u.virq == virq)
                 evtchn_raise(d, chn, port, d->vcpus[chn->notify_vcpu]);
-            sim_unlock(&chn->lock);
+            xensim_mutex_unlock(&chn->lock);
         }
     }
     rcu_read_unlock();

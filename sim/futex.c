@@ -14,11 +14,11 @@ void sim_futex_wait(uint32_t *word, uint32_t expected, const struct timespec *re
 {
     long r = syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, rel, NULL, 0);
     if (r < 0 && errno != EAGAIN && errno != EINTR && errno != ETIMEDOUT)
-        sim_die("futex wait", errno);
+        XENSIM_DIE("futex wait", errno);
 }
 
 void sim_futex_wake(uint32_t *word)
 {
     if (syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0) < 0)
-        sim_die("futex wake", errno);
+        XENSIM_DIE("futex wake", errno);
 }

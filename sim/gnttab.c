@@ -26,7 +26,7 @@ int gnttab_domain_init(struct domain *d)
     gt->active = calloc(gt->max_frames, sizeof(*gt->active));
     int e = pthread_mutex_init(&gt->lock, NULL);
     if (e)
-        sim_die("pthread_mutex_init", e);
+        XENSIM_DIE("pthread_mutex_init", e);
     d->gt = gt;
     if (!gt->shared || !gt->active ||
         gnttab_grow_locked(gt, GNTTAB_INITIAL_FRAMES) ||
@@ -94,7 +94,7 @@ static long setup_table(struct domain *caller, void *uop, unsigned int count)
         op.status = GNTST_permission_denied;
     } else {
         struct grant_table *gt = d->gt;
-        sim_lock(&gt->lock);
+        xensim_mutex_lock(&gt->lock);
         if (op.nr_frames > gt->max_frames) {
             op.status = GNTST_general_error;
         } else if (gnttab_grow_locked(gt, op.nr_frames)) {
@@ -109,7 +109,7 @@ static long setup_table(struct domain *caller, void *uop, unsigned int count)
                 }
             }
         }
-        sim_unlock(&gt->lock);
+        xensim_mutex_unlock(&gt->lock);
     }
     rcu_read_unlock();
     gnttab_setup_table_t *g = uop;

@@ -25,7 +25,7 @@ static uint8_t *window_get(struct grant_table *gt)
     uint8_t *w = atomic_load_explicit(&gt->window, memory_order_acquire);
     if (w)
         return w;
-    sim_lock(&gt->mt_lock);
+    xensim_mutex_lock(&gt->mt_lock);
     w = atomic_load_explicit(&gt->window, memory_order_relaxed);
     if (!w) {
         size_t len = (size_t)gt->mt_max_frames * GNTTAB_MAPTRACK_PER_FRAME * XEN_PAGE_SIZE;
@@ -36,7 +36,7 @@ static uint8_t *window_get(struct grant_table *gt)
             atomic_store_explicit(&gt->window, w, memory_order_release);
         }
     }
-    sim_unlock(&gt->mt_lock);
+    xensim_mutex_unlock(&gt->mt_lock);
     return w;
 }
 
@@ -64,7 +64,7 @@ static void strict_unmap(struct domain *d, grant_handle_t first, unsigned int n)
     void *slot = w + (size_t)first * XEN_PAGE_SIZE;
     if (mmap(slot, (size_t)n * XEN_PAGE_SIZE, PROT_NONE, PLACEHOLDER_FLAGS | MAP_FIXED, -1, 0)
         == MAP_FAILED)
-        sim_die("mmap (grant unmap)", errno);
+        XENSIM_DIE("mmap (grant unmap)", errno);
 }
 
 const struct gnttab_map_ops gnttab_map_strict_ops = {

@@ -14,7 +14,7 @@ int gnttab_maptrack_init(struct grant_table *gt, unsigned int max_frames)
     gt->mt_free = GNTTAB_NO_HANDLE;
     int e = pthread_mutex_init(&gt->mt_lock, NULL);
     if (e)
-        sim_die("pthread_mutex_init", e);
+        XENSIM_DIE("pthread_mutex_init", e);
     return 0;
 }
 
@@ -69,14 +69,14 @@ grant_handle_t gnttab_maptrack_get(struct grant_table *gt)
 {
     grant_handle_t h = GNTTAB_NO_HANDLE;
 
-    sim_lock(&gt->mt_lock);
+    xensim_mutex_lock(&gt->mt_lock);
     if (!gt->mt_closed &&
         (gt->mt_free != GNTTAB_NO_HANDLE || maptrack_grow_locked(gt))) {
         h = gt->mt_free;
         gt->mt_free = gnttab_maptrack_entry(gt, h)->next_free;
         atomic_fetch_add_explicit(&gt->mt_in_use, 1, memory_order_relaxed);
     }
-    sim_unlock(&gt->mt_lock);
+    xensim_mutex_unlock(&gt->mt_lock);
     return h;
 }
 
@@ -85,9 +85,9 @@ void gnttab_maptrack_put(struct grant_table *gt, grant_handle_t h)
     struct gnttab_maptrack *m = gnttab_maptrack_entry(gt, h);
 
     assert(m && atomic_load(&m->flags) == 0);
-    sim_lock(&gt->mt_lock);
+    xensim_mutex_lock(&gt->mt_lock);
     m->next_free = gt->mt_free;
     gt->mt_free = h;
     atomic_fetch_sub_explicit(&gt->mt_in_use, 1, memory_order_relaxed);
-    sim_unlock(&gt->mt_lock);
+    xensim_mutex_unlock(&gt->mt_lock);
 }

@@ -114,7 +114,7 @@ int16_t gnttab_pin(struct domain *rd, grant_ref_t ref, domid_t ldomid,
     struct grant_table *gt = rd->gt;
     int16_t rc = GNTST_okay;
 
-    sim_lock(&gt->lock);
+    xensim_mutex_lock(&gt->lock);
     if (ref >= gnttab_nr_entries(gt)) {
         rc = GNTST_bad_gntref;
         goto out;
@@ -168,7 +168,7 @@ int16_t gnttab_pin(struct domain *rd, grant_ref_t ref, domid_t ldomid,
     act->pin += pin_inc;
     *frame = act->frame;
 out:
-    sim_unlock(&gt->lock);
+    xensim_mutex_unlock(&gt->lock);
     return rc;
 }
 
@@ -177,7 +177,7 @@ bool gnttab_unpin(struct domain *rd, grant_ref_t ref, uint32_t pin_dec)
     struct grant_table *gt = rd->gt;
     bool put = false;
 
-    sim_lock(&gt->lock);
+    xensim_mutex_lock(&gt->lock);
     struct gnttab_active *act = active_entry(gt, ref);
     grant_entry_v1_t *e = &gt->shared[ref];
     assert(pins_cover(act->pin, pin_dec));
@@ -189,7 +189,7 @@ bool gnttab_unpin(struct domain *rd, grant_ref_t ref, uint32_t pin_dec)
     unsigned int left = atomic_fetch_sub(&rd->foreign_maps, pin_units(pin_dec)) -
                         pin_units(pin_dec);
     put = left == 0;
-    sim_unlock(&gt->lock);
+    xensim_mutex_unlock(&gt->lock);
     return put;
 }
 
@@ -200,7 +200,7 @@ int16_t gnttab_swap_refs(struct domain *d, grant_ref_t a, grant_ref_t b)
     struct grant_table *gt = d->gt;
     int16_t rc = GNTST_okay;
 
-    sim_lock(&gt->lock);
+    xensim_mutex_lock(&gt->lock);
     unsigned int nr = gnttab_nr_entries(gt);
     if (a >= nr || b >= nr)
         rc = GNTST_bad_gntref;
@@ -211,6 +211,6 @@ int16_t gnttab_swap_refs(struct domain *d, grant_ref_t a, grant_ref_t b)
         gt->shared[a] = gt->shared[b];
         gt->shared[b] = tmp;
     }
-    sim_unlock(&gt->lock);
+    xensim_mutex_unlock(&gt->lock);
     return rc;
 }

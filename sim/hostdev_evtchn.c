@@ -32,7 +32,7 @@ static void dev_enqueue(struct xensim_evtchn_dev *dev, evtchn_port_t port)
     dev->count++;
     uint64_t one = 1;
     if (write(dev->efd, &one, sizeof(one)) != sizeof(one))
-        sim_die("eventfd write", errno);
+        XENSIM_DIE("eventfd write", errno);
 }
 
 /* Masks and acks the port, then reports it. Caller holds dev->lock. */
@@ -50,10 +50,10 @@ void evtchn_dev_deliver(struct xensim_evtchn_dev *dev, struct domain *d, evtchn_
 {
     if (port >= dev->nr_ports)
         return;
-    sim_lock(&dev->lock);
+    xensim_mutex_lock(&dev->lock);
     if (!d->evtchn_ops->test_and_set_pending(d, port) && !d->evtchn_ops->is_masked(d, port))
         dev_report(dev, d, port);
-    sim_unlock(&dev->lock);
+    xensim_mutex_unlock(&dev->lock);
 }
 
 struct xensim_evtchn_dev *xensim_evtchn_dev_open(struct xensim *sim, domid_t domid)
@@ -111,9 +111,9 @@ static long dev_bound(struct xensim_evtchn_dev *dev, long rc, evtchn_port_t port
 {
     if (rc < 0)
         return rc;
-    sim_lock(&dev->lock);
+    xensim_mutex_lock(&dev->lock);
     dev->flags[port] |= DEVPORT_BOUND;
-    sim_unlock(&dev->lock);
+    xensim_mutex_unlock(&dev->lock);
     return port;
 }
 
@@ -144,9 +144,9 @@ static bool dev_owns(struct xensim_evtchn_dev *dev, evtchn_port_t port)
 {
     if (port >= dev->nr_ports)
         return false;
-    sim_lock(&dev->lock);
+    xensim_mutex_lock(&dev->lock);
     bool owned = dev->flags[port] & DEVPORT_BOUND;
-    sim_unlock(&dev->lock);
+    xensim_mutex_unlock(&dev->lock);
     return owned;
 }
 
@@ -162,15 +162,15 @@ int xensim_evtchn_dev_unbind(struct xensim_evtchn_dev *dev, evtchn_port_t port)
     if (!dev_owns(dev, port))
         return -EINVAL;
     long rc = DEV_DOMAIN_CALL(dev, d, evtchn_close_port(d, port));
-    sim_lock(&dev->lock);
+    xensim_mutex_lock(&dev->lock);
     dev->flags[port] = 0;
-    sim_unlock(&dev->lock);
+    xensim_mutex_unlock(&dev->lock);
     return (int)rc;
 }
 
 long xensim_evtchn_dev_pending(struct xensim_evtchn_dev *dev)
 {
-    sim_lock(&dev->lock);
+    xensim_mutex_lock(&dev->lock);
     long port = -EAGAIN;
     if (dev->count) {
         port = dev->queue[dev->head];
@@ -178,22 +178,22 @@ long xensim_evtchn_dev_pending(struct xensim_evtchn_dev *dev)
         dev->count--;
         uint64_t v;
         if (read(dev->efd, &v, sizeof(v)) != sizeof(v))
-            sim_die("eventfd read", errno);
+            XENSIM_DIE("eventfd read", errno);
     }
-    sim_unlock(&dev->lock);
+    xensim_mutex_unlock(&dev->lock);
     return port;
 }
 
 static long dev_unmask(struct xensim_evtchn_dev *dev, struct domain *d, evtchn_port_t port)
 {
-    sim_lock(&dev->lock);
+    xensim_mutex_lock(&dev->lock);
     long rc = 0;
     if (!(dev->flags[port] & DEVPORT_BOUND))
         rc = -EINVAL;
     /* An event that arrived while masked is re-raised, as Xen's unmask does. */
     else if (d->evtchn_ops->test_and_clear_mask(d, port) && d->evtchn_ops->is_pending(d, port))
         dev_report(dev, d, port);
-    sim_unlock(&dev->lock);
+    xensim_mutex_unlock(&dev->lock);
     return rc;
 }
 

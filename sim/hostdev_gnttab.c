@@ -39,7 +39,7 @@ struct xensim_gnttab_dev *xensim_gnttab_dev_open(struct xensim *sim, domid_t dom
     dev->domid = domid;
     int e = pthread_mutex_init(&dev->lock, NULL);
     if (e)
-        sim_die("pthread_mutex_init", e);
+        XENSIM_DIE("pthread_mutex_init", e);
     return dev;
 }
 
@@ -72,12 +72,12 @@ void *xensim_gnttab_dev_map(struct xensim_gnttab_dev *dev, domid_t granter,
     };
     struct domain *put = NULL;
 
-    sim_lock(&dev->lock);
+    xensim_mutex_lock(&dev->lock);
     if (dev->nr == dev->cap) {
         unsigned int cap = dev->cap ? dev->cap * 2 : 16;
         struct dev_map *p = realloc(dev->maps, cap * sizeof(*p));
         if (!p) {
-            sim_unlock(&dev->lock);
+            xensim_mutex_unlock(&dev->lock);
             if (status)
                 *status = GNTST_no_space;
             return NULL;
@@ -100,7 +100,7 @@ void *xensim_gnttab_dev_map(struct xensim_gnttab_dev *dev, domid_t granter,
         addr = (void *)(uintptr_t)op.host_addr;
         dev->maps[dev->nr++] = (struct dev_map){ .addr = addr, .handle = op.handle };
     }
-    sim_unlock(&dev->lock);
+    xensim_mutex_unlock(&dev->lock);
     if (status)
         *status = op.status;
     return addr;
@@ -108,17 +108,17 @@ void *xensim_gnttab_dev_map(struct xensim_gnttab_dev *dev, domid_t granter,
 
 int xensim_gnttab_dev_unmap(struct xensim_gnttab_dev *dev, void *addr)
 {
-    sim_lock(&dev->lock);
+    xensim_mutex_lock(&dev->lock);
     /* Fast-mode mappings of one page share an address: take the latest. */
     for (unsigned int i = dev->nr; i-- > 0;) {
         if (dev->maps[i].addr != addr)
             continue;
         struct dev_map m = dev->maps[i];
         dev->maps[i] = dev->maps[--dev->nr];
-        sim_unlock(&dev->lock);
+        xensim_mutex_unlock(&dev->lock);
         return dev_unmap_handle(dev, &m);
     }
-    sim_unlock(&dev->lock);
+    xensim_mutex_unlock(&dev->lock);
     return -EINVAL;
 }
 

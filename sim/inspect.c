@@ -70,21 +70,21 @@ int xensim_dump_ports(struct xensim *sim, domid_t domid, FILE *out)
     fprintf(out, "%5s  %-34s %5s %8s %7s%s\n", "PORT", "STATE", "VCPU", "PENDING", "MASKED",
             "  CONSUMER");
     int n = 0;
-    sim_lock(&d->event_lock);
+    xensim_mutex_lock(&d->event_lock);
     for (unsigned int p = 0; p < d->valid_ports; p++) {
         struct evtchn *chn = &d->chn[p];
         if (atomic_load(&chn->state) == ECS_FREE)
             continue;
         char what[64];
-        sim_lock(&chn->lock);
+        xensim_mutex_lock(&chn->lock);
         port_describe(chn, what, sizeof(what));
         fprintf(out, "%5u  %-34s %5u %8d %7d%s\n", p, what, chn->notify_vcpu,
                 d->evtchn_ops->is_pending(d, p), d->evtchn_ops->is_masked(d, p),
                 chn->dev ? "  host process" : "");
-        sim_unlock(&chn->lock);
+        xensim_mutex_unlock(&chn->lock);
         n++;
     }
-    sim_unlock(&d->event_lock);
+    xensim_mutex_unlock(&d->event_lock);
     rcu_read_unlock();
     return n;
 }
@@ -108,7 +108,7 @@ int xensim_dump_grants(struct xensim *sim, domid_t domid, FILE *out)
         return -ESRCH;
     }
     struct grant_table *gt = d->gt;
-    sim_lock(&gt->lock);
+    xensim_mutex_lock(&gt->lock);
     unsigned int nr = gnttab_nr_entries(gt);
     fprintf(out, "dom%u (%s): grant table v1, %u frame(s) of %u, %u entries\n", d->domid,
             d->name, atomic_load(&gt->nr_frames), gt->max_frames, nr);
@@ -131,7 +131,7 @@ int xensim_dump_grants(struct xensim *sim, domid_t domid, FILE *out)
         fprintf(out, "%6u  %-40s %6u %8u  %s\n", ref, flags, e.domid, e.frame, pins);
         n++;
     }
-    sim_unlock(&gt->lock);
+    xensim_mutex_unlock(&gt->lock);
     rcu_read_unlock();
     return n;
 }

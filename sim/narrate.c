@@ -8,11 +8,11 @@
 
 void xensim_set_narrator(struct xensim *sim, xensim_narrator_t fn, void *arg, unsigned int what)
 {
-    sim_lock(&sim->lock);
+    xensim_mutex_lock(&sim->lock);
     sim->narrator_arg = arg;
     __atomic_store_n(&sim->narrate_what, fn ? what : 0, __ATOMIC_RELEASE);
     __atomic_store_n(&sim->narrator, fn, __ATOMIC_RELEASE);
-    sim_unlock(&sim->lock);
+    xensim_mutex_unlock(&sim->lock);
 }
 
 static bool narrating(const struct xensim *sim, unsigned int what)

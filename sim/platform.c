@@ -1,7 +1,9 @@
 /*
- * What a PV kernel knows about itself: its domid and vCPU, start_info,
- * system time, its pages and its PV interrupt flag (the vcpu_info upcall
- * mask). Guest-side only; reads the calling vCPU's domain.
+ * What a vCPU's machine shows the kernel running on it: its domid and
+ * vCPU, start_info, shared_info, system time, its pages, its PV interrupt
+ * flag (the vcpu_info upcall mask), the one word of per-domain memory the
+ * kernel keeps its state in, and holding off xensim_domain_call()s. Called
+ * from vCPU threads; reads the calling vCPU's domain.
  */
 #include <errno.h>
 #include "sim.h"
@@ -94,4 +96,51 @@ void xensim_guest_irq_enable(void)
 bool xensim_guest_irq_disabled(void)
 {
     return current_vcpu && __atomic_load_n(current_vcpu->upcall_mask, __ATOMIC_SEQ_CST);
+}
+
+void *xensim_guest_anchor(void)
+{
+    return current_vcpu ? atomic_load(&current_vcpu->d->guest_anchor) : NULL;
+}
+
+void *xensim_guest_anchor_set(void *data, void (*release)(void *data))
+{
+    struct vcpu *v = current_vcpu;
+    void *expected = NULL;
+
+    if (!v)
+        return NULL;
+    /* Several vCPUs may race to set it up: the first one wins, and the
+     * release goes with its data. */
+    xensim_mutex_lock(&v->d->event_lock);
+    if (atomic_compare_exchange_strong(&v->d->guest_anchor, &expected, data)) {
+        v->d->guest_anchor_release = release;
+        expected = data;
+    }
+    xensim_mutex_unlock(&v->d->event_lock);
+    return expected;
+}
+
+void domain_release_guest_anchor(struct domain *d)
+{
+    void *data = atomic_exchange(&d->guest_anchor, NULL);
+
+    if (data && d->guest_anchor_release)
+        d->guest_anchor_release(data);
+}
+
+void xensim_guest_calls_hold(void)
+{
+    if (current_vcpu)
+        current_vcpu->calls_held++;
+}
+
+void xensim_guest_calls_release(void)
+{
+    struct vcpu *v = current_vcpu;
+
+    if (!v || !v->calls_held)
+        return;
+    /* Calls that came meanwhile run at the next hypercall exit. */
+    v->calls_held--;
 }

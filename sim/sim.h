@@ -41,23 +41,13 @@
 #include <xensim/xensim.h>
 #include <xensim/guest.h>
 
-#define XEN_PAGE_SIZE 4096UL
-#define XEN_PAGE_SHIFT 12
+#include "util.h"
 
 struct domain;
 struct vcpu;
 struct grant_table;
 struct xensim_evtchn_dev;
 
-/* Impossible host failures abort loudly, like liburcu's urcu_die. */
-#define sim_die(what, err)                                                    \
-    do {                                                                      \
-        fprintf(stderr, "xensim: %s:%d: %s: %s\n", __FILE__, __LINE__, what,  \
-                strerror(err));                                               \
-        abort();                                                              \
-    } while (0)
-#define sim_lock(m)   do { int e_ = pthread_mutex_lock(m); if (e_) sim_die("mutex_lock", e_); } while (0)
-#define sim_unlock(m) do { int e_ = pthread_mutex_unlock(m); if (e_) sim_die("mutex_unlock", e_); } while (0)
 
 /* Scheduler interface: every block, wake and hypercall boundary goes
  * through one of these, so a deterministic scheduler can replace the
@@ -166,6 +156,7 @@ struct vcpu {
     struct vcpu_call *running;          /* taken by the vCPU, not yet done */
     _Atomic bool call_pending;
     bool in_call;
+    unsigned int calls_held;            /* xensim_guest_calls_hold() depth */
 
     sigjmp_buf exit_jmp;                /* leaves guest code on shutdown/crash */
 };
@@ -220,6 +211,11 @@ struct domain {
      * of its own until destroy is done; the domain is freed at zero. */
     _Atomic unsigned int foreign_maps;
 
+    /* The guest kernel's per-domain memory (platform.c): set once by the
+     * guest, released after the vCPUs stop at destroy. */
+    void *_Atomic guest_anchor;
+    void (*guest_anchor_release)(void *data);
+
     /* Guest-side interrupt layer (guest_irq.c): a handler per port. */
     struct guest_irq *irq;              /* [evtchn_ops->nr_ports], lazily */
 
@@ -261,6 +257,11 @@ struct xensim {
     bool have_fault;
     struct xensim_fault last_fault;
 
+    /* Domain listeners (domain_listen.c): the list and the calls into
+     * them are serialised by listener_lock. */
+    pthread_mutex_t listener_lock;
+    struct sim_listener *listeners;
+
     /* Hooks for XenStore (set by sim/xenstore when a daemon runs). */
     void (*on_domain_built)(struct xensim *sim, struct domain *d);
     void (*on_domain_released)(struct xensim *sim, domid_t domid);
@@ -298,6 +299,15 @@ void domain_shutdown(struct domain *d, unsigned int reason);
 /* Called by whoever took foreign_maps to zero: frees the domain. */
 void domain_put_foreign(struct domain *d);
 uint64_t sim_now(const struct xensim *sim);
+
+/* domain_listen.c: tell every listener. */
+void domain_listeners_built(struct xensim *sim, domid_t domid);
+void domain_listeners_destroying(struct xensim *sim, domid_t domid);
+void domain_listeners_free(struct xensim *sim);
+
+/* platform.c: runs the guest kernel's release of its per-domain memory,
+ * once the domain's vCPUs have stopped. */
+void domain_release_guest_anchor(struct domain *d);
 
 /* domain_memory.c */
 int domain_memory_init(struct domain *d, unsigned long nr_pages, unsigned int max_grant_frames);

@@ -32,13 +32,13 @@ static void trace_emit(struct xensim *sim, const char *fmt, ...)
     struct trace *t = sim->trace;
     va_list ap;
     va_start(ap, fmt);
-    sim_lock(&t->lock);
+    xensim_mutex_lock(&t->lock);
     if (t->f) {
         fputs(t->first ? "\n" : ",\n", t->f);
         t->first = false;
         vfprintf(t->f, fmt, ap);
     }
-    sim_unlock(&t->lock);
+    xensim_mutex_unlock(&t->lock);
     va_end(ap);
 }
 
@@ -84,13 +84,13 @@ void xensim_trace_stop(struct xensim *sim)
     struct trace *t = sim->trace;
     if (!t)
         return;
-    sim_lock(&t->lock);
+    xensim_mutex_lock(&t->lock);
     if (t->f) {
         fputs("\n]\n", t->f);
         fclose(t->f);
         t->f = NULL;
     }
-    sim_unlock(&t->lock);
+    xensim_mutex_unlock(&t->lock);
     /* Hooks may still hold the pointer; the struct lives until destroy. */
 }
 

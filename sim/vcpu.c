@@ -87,7 +87,7 @@ static bool vcpu_unpaused(struct vcpu *v)
  * another call or inside the guest's upcall, whose locks it could meet. */
 static bool vcpu_call_runnable(const struct vcpu *v)
 {
-    return atomic_load(&v->call_pending) && !v->in_call && !v->in_upcall;
+    return atomic_load(&v->call_pending) && !v->in_call && !v->in_upcall && !v->calls_held;
 }
 
 static void vcpu_call_complete(struct vcpu_call *c, int result)
@@ -101,11 +101,11 @@ static void vcpu_call_complete(struct vcpu_call *c, int result)
  * finished, so that a call which ends the domain still gets answered. */
 static void vcpu_run_calls(struct vcpu *v)
 {
-    sim_lock(&v->call_lock);
+    xensim_mutex_lock(&v->call_lock);
     v->running = v->calls;
     v->calls = NULL;
     atomic_store(&v->call_pending, false);
-    sim_unlock(&v->call_lock);
+    xensim_mutex_unlock(&v->call_lock);
     while (v->running) {
         struct vcpu_call *c = v->running;
         c->fn(c->arg);
@@ -117,12 +117,12 @@ static void vcpu_run_calls(struct vcpu *v)
 /* Fails every call nobody will finish, so callers do not wait forever. */
 static void vcpu_drain_calls(struct vcpu *v)
 {
-    sim_lock(&v->call_lock);
+    xensim_mutex_lock(&v->call_lock);
     struct vcpu_call *list = v->calls;
     v->calls = NULL;
     atomic_store(&v->call_pending, false);
     v->down = true;
-    sim_unlock(&v->call_lock);
+    xensim_mutex_unlock(&v->call_lock);
     for (struct vcpu_call *c = v->running, *next; c; c = next) {
         next = c->next;
         vcpu_call_complete(c, -ESHUTDOWN);
@@ -249,7 +249,7 @@ void vcpu_stop(struct vcpu *v)
     v->d->sim->sched->kick(v);
     int err = pthread_join(v->thread, NULL);
     if (err)
-        sim_die("pthread_join", err);
+        XENSIM_DIE("pthread_join", err);
     v->thread_started = false;
 }
 
@@ -274,9 +274,9 @@ int xensim_domain_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
         return 0;
     }
     struct vcpu_call c = { .fn = fn, .arg = arg };
-    sim_lock(&v->call_lock);
+    xensim_mutex_lock(&v->call_lock);
     if (v->down || atomic_load(&d->is_shutting_down)) {
-        sim_unlock(&v->call_lock);
+        xensim_mutex_unlock(&v->call_lock);
         rcu_read_unlock();
         return -ESHUTDOWN;
     }
@@ -285,7 +285,7 @@ int xensim_domain_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
         tail = &(*tail)->next;
     *tail = &c;
     atomic_store(&v->call_pending, true);
-    sim_unlock(&v->call_lock);
+    xensim_mutex_unlock(&v->call_lock);
     sim->sched->kick(v);
     rcu_read_unlock();
     /* The vCPU (or its exit path) sets done; the domain cannot be freed

@@ -12,3 +12,10 @@ EXTRA_DIST += tests/test_demo.sh
 # The inspection verbs against a running `xensim serve`.
 TESTS += tests/test_inspect_cli.sh
 EXTRA_DIST += tests/test_inspect_cli.sh
+
+# What guest kernels and the toolstack get beside the hypercalls.
+check_PROGRAMS += tests/test_guest_kernel
+TESTS += tests/test_guest_kernel
+tests_test_guest_kernel_SOURCES = tests/test_guest_kernel.c
+tests_test_guest_kernel_LDADD = $(TEST_LIBS)
+tests_test_guest_kernel_CFLAGS = $(TEST_CFLAGS_ALL)

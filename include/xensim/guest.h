@@ -7,6 +7,7 @@
 #ifndef XENSIM_GUEST_H
 #define XENSIM_GUEST_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <xen/xen.h>
@@ -97,6 +98,59 @@ typedef void (*xensim_irq_handler_t)(evtchn_port_t port, void *arg);
 int xensim_irq_bind(evtchn_port_t port, xensim_irq_handler_t handler, void *arg);
 /* Masks the port and forgets its handler (it does not close the port). */
 void xensim_irq_unbind(evtchn_port_t port);
+
+/*
+ * The guest kernel's own memory. Many guest kernels share this process, so
+ * what a kernel keeps in globals is kept per domain. guest/ builds data
+ * keys on this anchor; other code uses the keys (below).
+ * xensim_guest_anchor_set() sets the anchor once, from NULL, with the
+ * function the simulator calls on it when the domain is destroyed, after
+ * its vCPUs have stopped; it returns what the anchor holds afterwards.
+ */
+void *xensim_guest_anchor(void);
+void *xensim_guest_anchor_set(void *data, void (*release)(void *data));
+
+/*
+ * Per-domain data of a guest kernel subsystem: each domain holds one
+ * value per key, NULL until set. When a domain is destroyed, once its
+ * vCPUs have stopped (so hypercalls are no longer possible), each key's
+ * destroy runs on the domain's non-NULL value, keys in the reverse order
+ * of their first use. A key is a static object:
+ *   static struct xensim_guest_key my_key = { .destroy = my_free };
+ */
+struct xensim_guest_key {
+    void (*destroy)(void *value);
+    unsigned int id_;             /* private: 1 + index, given at first use */
+};
+/* This domain's value, or NULL (also from a thread that is not a vCPU). */
+void *xensim_guest_data(struct xensim_guest_key *key);
+/* Sets the value if none is set yet and returns the value now held, so of
+ * several vCPUs racing to set up the first wins; NULL from a non-vCPU
+ * thread or when no memory is left. */
+void *xensim_guest_data_init(struct xensim_guest_key *key, void *value);
+
+/* Keeps xensim_domain_call()s off this vCPU until the matching release
+ * (they nest): a kernel's critical sections, like its upcall, are not
+ * entered by them. Calls that came meanwhile run at the next hypercall
+ * exit after the last release. */
+void xensim_guest_calls_hold(void);
+void xensim_guest_calls_release(void);
+
+/*
+ * spin_lock_irqsave for guest code: while held, events are masked on this
+ * vCPU (its upcall cannot run) and calls are held off, so nothing else on
+ * this vCPU's thread can enter code that takes the same lock. Other vCPUs
+ * and host threads wait for it. Not recursive.
+ */
+struct xensim_irqlock {
+    pthread_mutex_t m;
+};
+#define XENSIM_IRQLOCK_INIT { PTHREAD_MUTEX_INITIALIZER }
+void xensim_irqlock_init(struct xensim_irqlock *l);
+void xensim_irqlock_destroy(struct xensim_irqlock *l);
+/* Returns whether events were masked before: pass it to unlock. */
+bool xensim_irqlock_lock(struct xensim_irqlock *l);
+void xensim_irqlock_unlock(struct xensim_irqlock *l, bool were_masked);
 
 /* Convenience wrappers over HYPERVISOR_event_channel_op. They return the
  * port (>0) or a negative errno. */

@@ -96,6 +96,25 @@ int xensim_domain_info(struct xensim *sim, domid_t domid, struct xensim_domain_i
 /* Fills up to max infos, lowest domid first; returns how many domains exist. */
 int xensim_domain_list(struct xensim *sim, struct xensim_domain_info *infos, int max);
 
+/*
+ * Domain listeners: how the toolstack and dom0's services hear of domains
+ * (the toolstack introduces each new domain to xenstored; a dom0 service
+ * stops when dom0 is destroyed). built runs before xensim_domain_create()
+ * returns, the domain still paused; destroying at the start of
+ * xensim_domain_destroy(), while the domain still runs. Listeners run one
+ * at a time and must not add or remove listeners. Either may be NULL.
+ */
+struct xensim_domain_listener {
+    void (*built)(struct xensim *sim, domid_t domid, void *arg);
+    void (*destroying)(struct xensim *sim, domid_t domid, void *arg);
+};
+/* 0 or -ENOMEM. */
+int xensim_listener_add(struct xensim *sim, const struct xensim_domain_listener *ops,
+                        void *arg);
+/* 0, or -ENOENT if (ops, arg) is not listening. */
+int xensim_listener_remove(struct xensim *sim, const struct xensim_domain_listener *ops,
+                           void *arg);
+
 /* Blocks until the domain has shut down (or gone); returns its SHUTDOWN_* reason. */
 int xensim_domain_wait_shutdown(struct xensim *sim, domid_t domid);
 /* Blocks until every domain has shut down or been destroyed. */
