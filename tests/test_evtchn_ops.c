@@ -657,6 +657,96 @@ END_TEST
 START_TEST(test_enospc_cap_uint_max) { check_fill(XENSIM_EVTCHN_2L_64, UINT_MAX, 4095); }
 END_TEST
 
+/*
+ * Caps on and next to every bucket boundary (Xen grows the valid range 64
+ * ports at a time), and at the ABIs' limits: the cap's own port can be
+ * allocated, bound and raised; the port after it cannot be allocated, and
+ * is valid (free) only if it shares the cap's bucket. A cap of the ABI's
+ * size or more is clipped to the ABI's last port.
+ */
+struct cap_fill {
+    unsigned int n;         /* ports allocated */
+    long last, err;
+    bool in_order;
+};
+
+static void cap_fill_fn(void *p)
+{
+    struct cap_fill *f = p;
+    long prev = 2;
+    f->n = 0;
+    f->in_order = true;
+    for (;;) {
+        long r = xensim_evtchn_alloc_unbound(0);
+        if (r < 0) {
+            f->err = r;
+            break;
+        }
+        if (r != prev + 1)
+            f->in_order = false;
+        prev = r;
+        if (++f->n > 4096)
+            break;
+    }
+    f->last = prev;
+}
+
+static void check_cap_edge(struct xensim *sim, enum xensim_evtchn_abi abi, unsigned int nr,
+                           unsigned int cap)
+{
+    unsigned int top = cap < nr ? cap : nr - 1;
+    struct xensim_domain_config cfg = { .name = "capped", .evtchn_abi = abi, .max_evtchn_port = cap };
+    domid_t d = th_domain_cfg(sim, &cfg);
+    struct cap_fill f;
+    th_call(sim, d, 0, cap_fill_fn, &f);
+    ck_assert_msg(f.err == -ENOSPC && f.last == top && f.in_order,
+                  "cap %u (%u ports): allocation ended at port %ld with %s, expected port %u then -ENOSPC",
+                  cap, nr, f.last, xensim_strerror((int)f.err), top);
+    ck_assert_uint_eq(f.n, top - 2);
+
+    /* The top port works: dom0 binds it and raises it. */
+    long b = ev_bind_interdomain(sim, 0, d, top);
+    ck_assert_msg(b > 0, "cap %u: binding port %u gave %s", cap, top, xensim_strerror((int)b));
+    ck_assert(!ev_is_pending(sim, d, top));
+    ck_assert_int_eq(ev_send(sim, 0, (evtchn_port_t)b), 0);
+    ck_assert_msg(ev_is_pending(sim, d, top), "cap %u: a send did not reach port %u", cap, top);
+
+    /* The next one does not. */
+    ck_assert_int_eq(ev_alloc_unbound(sim, d, SELF, 0), -ENOSPC);
+    ck_assert_int_eq(ev_alloc_unbound(sim, 0, d, 0), -ENOSPC);
+    ck_assert_int_eq(ev_bind_interdomain(sim, d, 0, (evtchn_port_t)b), -ENOSPC);
+    ck_assert_int_eq(ev_bind_virq(sim, d, VIRQ_DEBUG, 0), -ENOSPC);
+    ck_assert_int_eq(ev_bind_ipi(sim, d, 0), -ENOSPC);
+    evtchn_status_t st;
+    long next_valid = (top + 1) % 64 ? 0 : -EINVAL;
+    if (top + 1 < nr) {
+        ck_assert_msg(ev_status(sim, 0, d, top + 1, &st) == next_valid,
+                      "cap %u: status of port %u", cap, top + 1);
+        if (!next_valid)
+            ck_assert_uint_eq(st.status, EVTCHNSTAT_closed);
+    }
+    ck_assert_int_eq(ev_status(sim, 0, d, nr, &st), -EINVAL);
+
+    ck_assert_int_eq(ev_close(sim, 0, (evtchn_port_t)b), 0);
+    ck_assert_int_eq(xensim_domain_destroy(sim, d), 0);
+    ck_assert_uint_eq(th_ports_in_use(sim, 0), 0);
+}
+
+static void check_cap_edges(enum xensim_evtchn_abi abi, unsigned int nr)
+{
+    struct xensim *sim = th_sim_new();
+    for (unsigned int edge = 64; edge <= nr; edge += 64)
+        for (unsigned int cap = edge - 1; cap <= edge + 1; cap++)
+            check_cap_edge(sim, abi, nr, cap);
+    th_sim_free_checked(sim);
+}
+
+START_TEST(test_caps_at_bucket_edges_32) { check_cap_edges(XENSIM_EVTCHN_2L_32, 1024); }
+END_TEST
+
+START_TEST(test_caps_at_bucket_edges_64) { check_cap_edges(XENSIM_EVTCHN_2L_64, 4096); }
+END_TEST
+
 /* Ports above the ABI limit are never valid, whichever the ABI. */
 START_TEST(test_out_of_range_ports)
 {
@@ -907,6 +997,8 @@ static Suite *ops_suite(void)
     tcase_add_test(t, test_enospc_cap_64);
     tcase_add_test(t, test_enospc_cap_above_abi);
     tcase_add_test(t, test_enospc_cap_uint_max);
+    tcase_add_test(t, test_caps_at_bucket_edges_32);
+    tcase_add_test(t, test_caps_at_bucket_edges_64);
     suite_add_tcase(s, t);
 
     t = tcase_create("bad_input");
