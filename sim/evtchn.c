@@ -450,7 +450,8 @@ static long evtchn_status(struct domain *caller, struct evtchn_status *st)
     if (!xsm_target(caller, d)) {
         rc = -EPERM;
     } else {
-        memset(&st->u, 0, sizeof(st->u));
+        /* As in Xen, only the fields of the port's state are written: the
+         * rest of u goes back to the guest as it came in. */
         switch (atomic_load(&chn->state)) {
         case ECS_FREE:
         case ECS_RESERVED:
@@ -667,9 +668,38 @@ long do_event_channel_op(struct domain *d, int cmd, void *arg)
             return -EFAULT;
         return evtchn_reset(d, op.dom);
     }
+    case EVTCHNOP_bind_pirq: {
+        struct evtchn_bind_pirq op;
+        if (copy_from_guest(&op, arg, sizeof(op)))
+            return -EFAULT;
+        /* No physical IRQs here: what a Xen built without PIRQ support
+         * (ARM) answers. */
+        return -EOPNOTSUPP;
+    }
+    case EVTCHNOP_init_control: {
+        struct evtchn_init_control op;
+        if (copy_from_guest(&op, arg, sizeof(op)))
+            return -EFAULT;
+        /* The FIFO ABI is not simulated: the answer of a Xen built
+         * without it (CONFIG_EVTCHN_FIFO=n), so guests stay on 2-level. */
+        return -EOPNOTSUPP;
+    }
+    case EVTCHNOP_expand_array: {
+        struct evtchn_expand_array op;
+        if (copy_from_guest(&op, arg, sizeof(op)))
+            return -EFAULT;
+        /* Xen 4.17's evtchn_fifo_expand_array() for a 2-level domain. */
+        return -EOPNOTSUPP;
+    }
+    case EVTCHNOP_set_priority: {
+        struct evtchn_set_priority op;
+        if (copy_from_guest(&op, arg, sizeof(op)))
+            return -EFAULT;
+        /* Xen looks the port up first; the 2-level ops have no
+         * set_priority, hence -ENOSYS for any valid port. */
+        return evtchn_port_valid(d, op.port) ? -ENOSYS : -EINVAL;
+    }
     default:
-        /* bind_pirq (no physical IRQs here) and the FIFO ABI's
-         * init_control, expand_array, set_priority: not implemented. */
         return -ENOSYS;
     }
 }

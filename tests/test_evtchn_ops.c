@@ -133,6 +133,7 @@ static void exec_op(struct xensim *sim, const struct row *r)
     case EVTCHNOP_bind_pirq:
         a.bind_pirq.pirq = (uint32_t)r->a;
         a.bind_pirq.flags = (uint32_t)r->b;
+        outp = &a.bind_pirq.port;
         break;
     case EVTCHNOP_init_control:
         memset(&a, 0, sizeof(a));
@@ -514,12 +515,19 @@ static const struct row ipi_vcpu_rows[] = {
     R(1, CLOSE,  3,    0,       0,       X,      NOST),
 };
 
-/* Not implemented for now: -ENOSYS, like unknown commands (§1.3). */
-static const struct row enosys_rows[] = {
-    R(1, EVTCHNOP_bind_pirq, 1, 0,     -ENOSYS, X, ST(1, 3, CLOSED, X, X, X, X, X)),
-    R(1, EVTCHNOP_init_control, 0, 0,  -ENOSYS, X, NOST),
-    R(1, EVTCHNOP_expand_array, 0, 0,  -ENOSYS, X, NOST),
+/* What Xen answers for what is not simulated: no physical IRQs (a Xen
+ * built without PIRQ support), no FIFO ABI (expand_array of a 2-level
+ * domain; init_control as a Xen built without FIFO), set_priority on the
+ * 2-level ABI (the port is looked up first). Unknown commands: -ENOSYS. */
+static const struct row unsupported_rows[] = {
+    R(1, EVTCHNOP_bind_pirq, 1, 0,     -EOPNOTSUPP, X, ST(1, 3, CLOSED, X, X, X, X, X)),
+    R(1, EVTCHNOP_init_control, 0, 0,  -EOPNOTSUPP, X, NOST),
+    R(1, EVTCHNOP_expand_array, 0, 0,  -EOPNOTSUPP, X, NOST),
     R(1, EVTCHNOP_set_priority, 1, 7,  -ENOSYS, X, NOST),
+    R(1, EVTCHNOP_set_priority, 0, 0,  -ENOSYS, X, NOST),
+    R(1, EVTCHNOP_set_priority, 9, 99, -ENOSYS, X, NOST),
+    R(1, EVTCHNOP_set_priority, 1024, 7, -EINVAL, X, NOST),
+    R(1, EVTCHNOP_set_priority, 0xFFFFFFFF, 7, -EINVAL, X, NOST),
     R(1, 15,         0,    0,   -ENOSYS, X,      NOST),
     R(1, 99,         0,    0,   -ENOSYS, X,      NOST),
     R(1, -1,         0,    0,   -ENOSYS, X,      NOST),
@@ -540,7 +548,7 @@ END_TEST
 START_TEST(test_ipi_and_bind_vcpu) { RUN_SCRIPT(ipi_vcpu_rows); }
 END_TEST
 
-START_TEST(test_enosys) { RUN_SCRIPT(enosys_rows); }
+START_TEST(test_unsupported) { RUN_SCRIPT(unsupported_rows); }
 END_TEST
 
 /*
@@ -842,11 +850,77 @@ START_TEST(test_huge_domids)
 }
 END_TEST
 
-/* Every implemented command with a bad argument pointer: -EFAULT (§1.3). */
-static const int all_cmds[] = { EVTCHNOP_bind_interdomain, EVTCHNOP_bind_virq, EVTCHNOP_close,
-                                EVTCHNOP_send, EVTCHNOP_status, EVTCHNOP_alloc_unbound,
-                                EVTCHNOP_bind_ipi, EVTCHNOP_bind_vcpu, EVTCHNOP_unmask,
-                                EVTCHNOP_reset };
+/*
+ * EVTCHNOP_status copies the whole struct back but writes only the fields
+ * of the port's state (Xen's evtchn_status()): for a closed or IPI port u
+ * is returned as the caller filled it, for an unbound one only
+ * u.unbound.dom is written, and so on.
+ */
+static void status_prefilled(struct xensim *sim, domid_t dom, evtchn_port_t port,
+                             evtchn_status_t *st)
+{
+    memset(st, 0xA5, sizeof(*st));
+    st->dom = dom;
+    st->port = port;
+    ck_assert_int_eq(ev_hc(sim, 0, EVTCHNOP_status, st), 0);
+}
+
+START_TEST(test_status_writes_only_its_fields)
+{
+    struct fix f;
+    fix_setup(&f);
+    evtchn_status_t st, fill;
+    memset(&fill, 0xA5, sizeof(fill));
+
+    status_prefilled(f.sim, 1, 9, &st);
+    ck_assert_uint_eq(st.status, EVTCHNSTAT_closed);
+    ck_assert_uint_eq(st.vcpu, 0);
+    ck_assert_int_eq(memcmp(&st.u, &fill.u, sizeof(st.u)), 0);
+
+    status_prefilled(f.sim, 1, 1, &st);
+    ck_assert_uint_eq(st.status, EVTCHNSTAT_unbound);
+    ck_assert_uint_eq(st.u.unbound.dom, 0);
+    ck_assert_int_eq(memcmp((char *)&st.u + sizeof(st.u.unbound.dom),
+                            (char *)&fill.u + sizeof(st.u.unbound.dom),
+                            sizeof(st.u) - sizeof(st.u.unbound.dom)), 0);
+
+    long ipi = ev_bind_ipi(f.sim, 1, 1);
+    ck_assert_int_eq(ipi, 3);
+    status_prefilled(f.sim, 1, 3, &st);
+    ck_assert_uint_eq(st.status, EVTCHNSTAT_ipi);
+    ck_assert_uint_eq(st.vcpu, 1);
+    ck_assert_int_eq(memcmp(&st.u, &fill.u, sizeof(st.u)), 0);
+    ck_assert_int_eq(ev_close(f.sim, 1, 3), 0);
+
+    long v = ev_bind_virq(f.sim, 1, VIRQ_DEBUG, 0);
+    ck_assert_int_eq(v, 3);
+    status_prefilled(f.sim, 1, 3, &st);
+    ck_assert_uint_eq(st.status, EVTCHNSTAT_virq);
+    ck_assert_uint_eq(st.u.virq, VIRQ_DEBUG);
+    ck_assert_int_eq(memcmp((char *)&st.u + sizeof(st.u.virq), (char *)&fill.u + sizeof(st.u.virq),
+                            sizeof(st.u) - sizeof(st.u.virq)), 0);
+    ck_assert_int_eq(ev_close(f.sim, 1, 3), 0);
+
+    long a = ev_alloc_unbound(f.sim, 1, SELF, 2);
+    ck_assert_int_eq(a, 3);
+    ck_assert_int_eq(ev_bind_interdomain(f.sim, 2, 1, 3), 3);
+    status_prefilled(f.sim, 1, 3, &st);
+    ck_assert_uint_eq(st.status, EVTCHNSTAT_interdomain);
+    ck_assert_uint_eq(st.u.interdomain.dom, 2);
+    ck_assert_uint_eq(st.u.interdomain.port, 3);
+    ck_assert_int_eq(ev_close(f.sim, 2, 3), 0);
+    ck_assert_int_eq(ev_close(f.sim, 1, 3), 0);
+    fix_teardown(&f);
+}
+END_TEST
+
+/* Every command Xen knows with a bad argument pointer: -EFAULT (§1.3);
+ * Xen reads the argument even of those it does not support here. */
+static const int all_cmds[] = { EVTCHNOP_bind_interdomain, EVTCHNOP_bind_virq, EVTCHNOP_bind_pirq,
+                                EVTCHNOP_close, EVTCHNOP_send, EVTCHNOP_status,
+                                EVTCHNOP_alloc_unbound, EVTCHNOP_bind_ipi, EVTCHNOP_bind_vcpu,
+                                EVTCHNOP_unmask, EVTCHNOP_reset, EVTCHNOP_init_control,
+                                EVTCHNOP_expand_array, EVTCHNOP_set_priority };
 
 START_TEST(test_efault)
 {
@@ -987,7 +1061,8 @@ static Suite *ops_suite(void)
     tcase_add_test(t, test_xsm_and_reset);
     tcase_add_test(t, test_virq_rules);
     tcase_add_test(t, test_ipi_and_bind_vcpu);
-    tcase_add_test(t, test_enosys);
+    tcase_add_test(t, test_unsupported);
+    tcase_add_test(t, test_status_writes_only_its_fields);
     suite_add_tcase(s, t);
 
     t = tcase_create("limits");
