@@ -1,8 +1,8 @@
 /*
  * Grant tables: each domain's table (its life from build to free), the
  * GNTTABOP_* dispatcher and the small table ops (setup_table, query_size,
- * get/set_version, get_status_frames, swap_grant_ref). Map, unmap and copy
- * live in gnttab_map.c and gnttab_copy.c; relies on sim.h.
+ * get/set_version, get_status_frames, swap_grant_ref, cache_flush). Map,
+ * unmap and copy live in gnttab_map.c and gnttab_copy.c; relies on sim.h.
  */
 #include "gnttab.h"
 
@@ -226,6 +226,45 @@ static long swap_grant_ref(struct domain *d, void *uop, unsigned int count)
     return 0;
 }
 
+/* One GNTTABOP_cache_flush element, with Xen 4.17's checks in its order
+ * (x86 handles the op too). A host's caches are coherent, so a flush that
+ * passes them has nothing left to do. cur_ref is the continuation
+ * argument, cmd bits 12 and up: a zero-length element must not carry one,
+ * and a foreign frame must be mapped from a ref at or above it. */
+static long cache_flush_one(struct domain *d, const gnttab_cache_flush_t *op, grant_ref_t cur_ref)
+{
+    /* This also refuses GNTTAB_CACHE_SOURCE_GREF, before Xen's
+     * "currently unimplemented" -EOPNOTSUPP for it is reached. */
+    if (op->offset >= XEN_PAGE_SIZE || op->length > XEN_PAGE_SIZE ||
+        op->offset + op->length > XEN_PAGE_SIZE ||
+        (op->op & ~(GNTTAB_CACHE_INVAL | GNTTAB_CACHE_CLEAN)))
+        return -EINVAL;
+    if (op->length == 0 || op->op == 0)
+        return cur_ref ? -EILSEQ : 0;
+    /* The machine address of a map (dev_bus_addr) is the granter's frame;
+     * the caller's own frames need no grant. */
+    xen_pfn_t frame = op->a.dev_bus_addr >> XEN_PAGE_SHIFT;
+    if (frame < d->nr_pages)
+        return 0;
+    return gnttab_maps_frame(d, frame, cur_ref) ? 0 : -EINVAL;
+}
+
+static long cache_flush(struct domain *d, void *uop, unsigned int count, grant_ref_t cur_ref)
+{
+    gnttab_cache_flush_t *g = uop;
+
+    for (unsigned int i = 0; i < count; i++) {
+        gnttab_cache_flush_t op;
+        if (copy_from_guest(&op, &g[i], sizeof(op)))
+            return -EFAULT;
+        long rc = cache_flush_one(d, &op, cur_ref);
+        if (rc)
+            return rc;
+        cur_ref = 0;
+    }
+    return 0;
+}
+
 long do_grant_table_op(struct domain *d, unsigned int cmd, void *uop, unsigned int count)
 {
     if ((int)count < 0)
@@ -251,13 +290,17 @@ long do_grant_table_op(struct domain *d, unsigned int cmd, void *uop, unsigned i
         return get_status_frames(d, uop, count);
     case GNTTABOP_swap_grant_ref:
         return swap_grant_ref(d, uop, count);
+    case GNTTABOP_unmap_and_replace:
+        return gnttab_unmap_and_replace_batch(d, uop, count);
+    case GNTTABOP_cache_flush:
+        return cache_flush(d, uop, count, cmd & ~GNTTAB_CMD_MASK);
     case GNTTABOP_transfer:
-        /* Page transfer is PV-only; like a Xen built without it. */
+        /* Page transfer is PV-only; like a Xen built without it, or booted
+         * with gnttab=no-transfer, it is refused before the batch is read. */
         return -EOPNOTSUPP;
     default:
-        /* dump_table (dropped from Xen's dispatcher long ago),
-         * unmap_and_replace (needs PV page tables), cache_flush (ARM only)
-         * and unknown commands. */
+        /* dump_table (dropped from Xen's dispatcher long ago) and unknown
+         * commands. */
         return -ENOSYS;
     }
 }
