@@ -451,7 +451,8 @@ static long evtchn_status(struct domain *caller, struct evtchn_status *st)
     if (!xsm_target(caller, d)) {
         rc = -EPERM;
     } else {
-        memset(&st->u, 0, sizeof(st->u));
+        /* As in Xen, only the fields of the port's state are written: the
+         * rest of u goes back to the guest as it came in. */
         switch (atomic_load(&chn->state)) {
         case ECS_FREE:
         case ECS_RESERVED:
@@ -648,6 +649,33 @@ static long op_reset(struct domain *d, void *arg)
     return evtchn_reset(d, ((struct evtchn_reset *)arg)->dom);
 }
 
+/* No physical IRQs here: what a Xen built without PIRQ support (ARM)
+ * answers. */
+static long op_bind_pirq(struct domain *d, void *arg)
+{
+    (void)d;
+    (void)arg;
+    return -EOPNOTSUPP;
+}
+
+/* The FIFO ABI is not simulated: the answer of a Xen built without it
+ * (CONFIG_EVTCHN_FIFO=n), so guests stay on 2-level. expand_array is
+ * also what Xen 4.17's evtchn_fifo_expand_array() gives a 2-level
+ * domain. */
+static long op_fifo_unsupported(struct domain *d, void *arg)
+{
+    (void)d;
+    (void)arg;
+    return -EOPNOTSUPP;
+}
+
+/* Xen looks the port up first; the 2-level ops have no set_priority,
+ * hence -ENOSYS for any valid port. */
+static long op_set_priority(struct domain *d, void *arg)
+{
+    return evtchn_port_valid(d, ((struct evtchn_set_priority *)arg)->port) ? -ENOSYS : -EINVAL;
+}
+
 struct evtchn_op_desc {
     size_t size;              /* of the op's struct */
     bool answers;             /* copied back when the op succeeds */
@@ -667,8 +695,10 @@ static const struct evtchn_op_desc evtchn_op_table[] = {
     EVTCHN_OP(EVTCHNOP_bind_vcpu, struct evtchn_bind_vcpu, false, op_bind_vcpu),
     EVTCHN_OP(EVTCHNOP_unmask, struct evtchn_unmask, false, op_unmask),
     EVTCHN_OP(EVTCHNOP_reset, struct evtchn_reset, false, op_reset),
-    /* bind_pirq (no physical IRQs here) and the FIFO ABI's init_control,
-     * expand_array, set_priority: not implemented, -ENOSYS. */
+    EVTCHN_OP(EVTCHNOP_bind_pirq, struct evtchn_bind_pirq, false, op_bind_pirq),
+    EVTCHN_OP(EVTCHNOP_init_control, struct evtchn_init_control, false, op_fifo_unsupported),
+    EVTCHN_OP(EVTCHNOP_expand_array, struct evtchn_expand_array, false, op_fifo_unsupported),
+    EVTCHN_OP(EVTCHNOP_set_priority, struct evtchn_set_priority, false, op_set_priority),
 };
 
 /* Room for the largest op struct, aligned for any of them. */
@@ -680,6 +710,10 @@ union evtchn_op_buf {
     struct evtchn_status status;
     struct evtchn_bind_vcpu bind_vcpu;
     struct evtchn_reset reset;
+    struct evtchn_bind_pirq bind_pirq;
+    struct evtchn_init_control init_control;
+    struct evtchn_expand_array expand_array;
+    struct evtchn_set_priority set_priority;
 };
 
 long do_event_channel_op(struct domain *d, int cmd, void *arg)

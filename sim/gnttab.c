@@ -1,8 +1,8 @@
 /*
  * Grant tables: each domain's table (its life from build to free), the
  * GNTTABOP_* dispatcher and the small table ops (setup_table, query_size,
- * get/set_version, get_status_frames, swap_grant_ref). Map, unmap and copy
- * live in gnttab_map.c and gnttab_copy.c; relies on sim.h.
+ * get/set_version, get_status_frames, swap_grant_ref, cache_flush). Map,
+ * unmap and copy live in gnttab_map.c and gnttab_copy.c; relies on sim.h.
  */
 #include "gnttab.h"
 
@@ -226,44 +226,107 @@ static long swap_grant_ref(struct domain *d, void *uop, unsigned int count)
     return 0;
 }
 
+/* One GNTTABOP_cache_flush element, with Xen 4.17's checks in its order
+ * (x86 handles the op too). A host's caches are coherent, so a flush that
+ * passes them has nothing left to do. cur_ref is the continuation
+ * argument, cmd bits 12 and up: a zero-length element must not carry one,
+ * and a foreign frame must be mapped from a ref at or above it. */
+static long cache_flush_one(struct domain *d, const gnttab_cache_flush_t *op, grant_ref_t cur_ref)
+{
+    /* This also refuses GNTTAB_CACHE_SOURCE_GREF, before Xen's
+     * "currently unimplemented" -EOPNOTSUPP for it is reached. */
+    if (op->offset >= XEN_PAGE_SIZE || op->length > XEN_PAGE_SIZE ||
+        op->offset + op->length > XEN_PAGE_SIZE ||
+        (op->op & ~(GNTTAB_CACHE_INVAL | GNTTAB_CACHE_CLEAN)))
+        return -EINVAL;
+    if (op->length == 0 || op->op == 0)
+        return cur_ref ? -EILSEQ : 0;
+    /* The machine address of a map (dev_bus_addr) is the granter's frame;
+     * the caller's own frames need no grant. */
+    xen_pfn_t frame = op->a.dev_bus_addr >> XEN_PAGE_SHIFT;
+    if (frame < d->nr_pages)
+        return 0;
+    return gnttab_maps_frame(d, frame, cur_ref) ? 0 : -EINVAL;
+}
+
+static long cache_flush(struct domain *d, void *uop, unsigned int count, unsigned int cur_ref)
+{
+    gnttab_cache_flush_t *g = uop;
+
+    for (unsigned int i = 0; i < count; i++) {
+        gnttab_cache_flush_t op;
+        if (copy_from_guest(&op, &g[i], sizeof(op)))
+            return -EFAULT;
+        long rc = cache_flush_one(d, &op, cur_ref);
+        if (rc)
+            return rc;
+        cur_ref = 0;
+    }
+    return 0;
+}
+
+/* The dispatcher's handlers all take cont, the continuation argument in
+ * cmd's upper bits; only cache_flush may be given one. */
+#define GNTTAB_BATCH_OP(fn)                                                   \
+    static long op_##fn(struct domain *d, void *uop, unsigned int count,       \
+                        unsigned int cont)                                    \
+    {                                                                         \
+        (void)cont;                                                           \
+        return fn(d, uop, count);                                             \
+    }
+GNTTAB_BATCH_OP(gnttab_map_batch)
+GNTTAB_BATCH_OP(gnttab_unmap_batch)
+GNTTAB_BATCH_OP(setup_table)
+GNTTAB_BATCH_OP(gnttab_copy_batch)
+GNTTAB_BATCH_OP(query_size)
+GNTTAB_BATCH_OP(get_status_frames)
+GNTTAB_BATCH_OP(swap_grant_ref)
+GNTTAB_BATCH_OP(gnttab_unmap_and_replace_batch)
+
 /* Xen's get_version and set_version take one struct and ignore count. */
-static long op_get_version(struct domain *d, void *uop, unsigned int count)
+static long op_get_version(struct domain *d, void *uop, unsigned int count, unsigned int cont)
 {
     (void)count;
+    (void)cont;
     return get_version(d, uop);
 }
 
-static long op_set_version(struct domain *d, void *uop, unsigned int count)
+static long op_set_version(struct domain *d, void *uop, unsigned int count, unsigned int cont)
 {
     (void)d;
     (void)count;
+    (void)cont;
     return set_version(uop);
 }
 
-/* Page transfer is PV-only; like a Xen built without it. */
-static long op_transfer(struct domain *d, void *uop, unsigned int count)
+/* Page transfer is PV-only; like a Xen built without it, or booted with
+ * gnttab=no-transfer, it is refused before the batch is read. */
+static long op_transfer(struct domain *d, void *uop, unsigned int count, unsigned int cont)
 {
     (void)d;
     (void)uop;
     (void)count;
+    (void)cont;
     return -EOPNOTSUPP;
 }
 
-typedef long (*gnttab_op_fn)(struct domain *d, void *uop, unsigned int count);
+typedef long (*gnttab_op_fn)(struct domain *d, void *uop, unsigned int count,
+                             unsigned int cont);
 static const gnttab_op_fn gnttab_ops[] = {
-    [GNTTABOP_map_grant_ref] = gnttab_map_batch,
-    [GNTTABOP_unmap_grant_ref] = gnttab_unmap_batch,
-    [GNTTABOP_setup_table] = setup_table,
+    [GNTTABOP_map_grant_ref] = op_gnttab_map_batch,
+    [GNTTABOP_unmap_grant_ref] = op_gnttab_unmap_batch,
+    [GNTTABOP_setup_table] = op_setup_table,
     [GNTTABOP_transfer] = op_transfer,
-    [GNTTABOP_copy] = gnttab_copy_batch,
-    [GNTTABOP_query_size] = query_size,
+    [GNTTABOP_copy] = op_gnttab_copy_batch,
+    [GNTTABOP_query_size] = op_query_size,
+    [GNTTABOP_unmap_and_replace] = op_gnttab_unmap_and_replace_batch,
     [GNTTABOP_set_version] = op_set_version,
-    [GNTTABOP_get_status_frames] = get_status_frames,
+    [GNTTABOP_get_status_frames] = op_get_status_frames,
     [GNTTABOP_get_version] = op_get_version,
-    [GNTTABOP_swap_grant_ref] = swap_grant_ref,
-    /* dump_table (dropped from Xen's dispatcher long ago),
-     * unmap_and_replace (needs PV page tables) and cache_flush (ARM only)
-     * are -ENOSYS, as are unknown commands. */
+    [GNTTABOP_swap_grant_ref] = op_swap_grant_ref,
+    [GNTTABOP_cache_flush] = cache_flush,
+    /* dump_table (dropped from Xen's dispatcher long ago) and unknown
+     * commands are -ENOSYS. */
 };
 
 long do_grant_table_op(struct domain *d, unsigned int cmd, void *uop, unsigned int count)
@@ -276,5 +339,5 @@ long do_grant_table_op(struct domain *d, unsigned int cmd, void *uop, unsigned i
         return -EINVAL;
     if (op >= sizeof(gnttab_ops) / sizeof(gnttab_ops[0]) || !gnttab_ops[op])
         return -ENOSYS;
-    return gnttab_ops[op](d, uop, count);
+    return gnttab_ops[op](d, uop, count, cmd & ~GNTTAB_CMD_MASK);
 }

@@ -149,6 +149,8 @@ void gnttab_map_many(struct domain *ld, gnttab_map_grant_ref_t *ops, unsigned in
                      struct domain **puts);
 void gnttab_unmap_many(struct domain *ld, gnttab_unmap_grant_ref_t *ops, unsigned int n,
                        struct domain **puts);
+long gnttab_unmap_and_replace_batch(struct domain *ld, void *uop, unsigned int count);
+bool gnttab_maps_frame(struct domain *ld, xen_pfn_t frame, grant_ref_t from);
 void gnttab_release_all(struct domain *ld);
 
 /* gnttab_copy.c */

@@ -1,7 +1,8 @@
 /*
- * GNTTABOP_map_grant_ref and GNTTABOP_unmap_grant_ref: the per-element
- * checks in Xen's order, batches with a status per element, and the
- * teardown of a dying mapper's mappings. Relies on the maptrack, the pins
+ * GNTTABOP_map_grant_ref, GNTTABOP_unmap_grant_ref and
+ * GNTTABOP_unmap_and_replace: the per-element checks in Xen's order,
+ * batches with a status per element, and the teardown of a dying mapper's
+ * mappings. Relies on the maptrack, the pins
  * and the mapper's strict/fast ops (gnttab.h), and on sim.h's guest copies.
  *
  * A batch is done in phases: every element's checks and pins, then the
@@ -352,6 +353,61 @@ long gnttab_unmap_batch(struct domain *ld, void *uop, unsigned int count)
             return -EFAULT;
     }
     return 0;
+}
+
+/* Xen's replace_grant_p2m_mapping(), for a guest whose host mappings it
+ * does not write into page tables: replacing a host mapping with another
+ * (new_addr != 0) is refused once the handle is found to be host-mapped. */
+static bool replace_refused(struct domain *ld, const gnttab_unmap_and_replace_t *op)
+{
+    struct gnttab_maptrack *m = gnttab_maptrack_entry(ld->gt, op->handle);
+    return op->new_addr && op->host_addr && m && (atomic_load(&m->flags) & GNTMAP_host_map);
+}
+
+/* GNTTABOP_unmap_and_replace: Xen's unmap with dev_bus_addr 0, except for
+ * the replacement above; with new_addr 0 it is an unmap of host_addr. */
+long gnttab_unmap_and_replace_batch(struct domain *ld, void *uop, unsigned int count)
+{
+    gnttab_unmap_and_replace_t ops[GNTTAB_BATCH];
+    gnttab_unmap_grant_ref_t un[GNTTAB_BATCH];
+    unsigned int idx[GNTTAB_BATCH];
+    struct domain *puts[GNTTAB_BATCH];
+
+    for (unsigned int i = 0; i < count; i += GNTTAB_BATCH) {
+        unsigned int n = count - i < GNTTAB_BATCH ? count - i : GNTTAB_BATCH;
+        unsigned int got = copy_in(ops, uop, sizeof(ops[0]), i, n), m = 0;
+        for (unsigned int k = 0; k < got; k++) {
+            if (replace_refused(ld, &ops[k])) {
+                ops[k].status = GNTST_general_error;
+                continue;
+            }
+            un[m] = (gnttab_unmap_grant_ref_t){ .host_addr = ops[k].host_addr,
+                                                .handle = ops[k].handle };
+            idx[m++] = k;
+        }
+        gnttab_unmap_many(ld, un, m, puts);
+        put_all(puts, m);
+        for (unsigned int j = 0; j < m; j++)
+            ops[idx[j]].status = un[j].status;
+        if (copy_out(uop, ops, sizeof(ops[0]), i, got) < got || got < n)
+            return -EFAULT;
+    }
+    return 0;
+}
+
+/* Whether ld holds a mapping of frame made from a ref at or above from
+ * (Xen's grant_map_exists(), which scans the granter's active entries
+ * from the continuation's ref). */
+bool gnttab_maps_frame(struct domain *ld, xen_pfn_t frame, grant_ref_t from)
+{
+    struct grant_table *lgt = ld->gt;
+    unsigned int limit = gnttab_maptrack_limit(lgt);
+    for (grant_handle_t h = 0; h < limit; h++) {
+        struct gnttab_maptrack *m = gnttab_maptrack_entry(lgt, h);
+        if (atomic_load(&m->flags) && m->frame == frame && m->ref >= from)
+            return true;
+    }
+    return false;
 }
 
 void gnttab_release_all(struct domain *ld)

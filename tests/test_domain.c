@@ -156,9 +156,10 @@ START_TEST(test_bad_config_and_missing)
 {
     struct xensim *sim = th_sim_new();
     struct xensim_domain_config big = { .name = "big", .nr_vcpus = XENSIM_MAX_VCPUS + 1 };
-    ck_assert_int_lt(xensim_domain_create(sim, &big), 0);
+    ck_assert_int_eq(xensim_domain_create(sim, &big), -EINVAL);
     struct xensim_domain_config huge = { .name = "huge", .nr_pages = ~0ul };
-    ck_assert_int_lt(xensim_domain_create(sim, &huge), 0);
+    ck_assert_int_eq(xensim_domain_create(sim, &huge), -EINVAL);
+    /* neither took a domid: the next domain is dom1 */
     struct xensim_domain_config max = { .name = "max", .nr_vcpus = XENSIM_MAX_VCPUS };
     int d = xensim_domain_create(sim, &max);
     ck_assert_int_eq(d, 1);
@@ -175,8 +176,10 @@ START_TEST(test_bad_config_and_missing)
         ck_assert_int_eq(xensim_domain_destroy(sim, m), -ESRCH);
         ck_assert_int_eq(xensim_domain_call(sim, m, 0, never_called, NULL), -ESRCH);
     }
-    /* waiting for a domain that does not exist returns at once */
-    xensim_domain_wait_shutdown(sim, 100);
+    /* waiting for a domain that does not exist returns at once, with
+     * -ESRCH rather than a SHUTDOWN_* reason */
+    for (unsigned int i = 0; i < sizeof(missing) / sizeof(missing[0]); i++)
+        ck_assert_int_eq(xensim_domain_wait_shutdown(sim, missing[i]), -ESRCH);
     ck_assert_int_eq(xensim_domain_call(sim, 1, XENSIM_MAX_VCPUS, never_called, NULL), -ENOENT);
     ck_assert_int_eq(xensim_domain_call(sim, 1, 1000000, never_called, NULL), -ENOENT);
     ck_assert_int_eq(xensim_domain_call(sim, 0, 1, never_called, NULL), -ENOENT);

@@ -909,10 +909,32 @@ static void poll_forever_fn(void *p)
 
 static void timer_soon_fn(void *p)
 {
-    (void)p;
+    uint64_t *deadline = p;
     long r = xensim_evtchn_bind_virq(VIRQ_TIMER, 1);
     ck_assert_int_gt(r, 0);
-    ck_assert_int_eq(HYPERVISOR_set_timer_op(xensim_guest_system_time() + 2 * 1000 * 1000), 0);
+    *deadline = xensim_guest_system_time() + 2 * 1000 * 1000;
+    ck_assert_int_eq(HYPERVISOR_set_timer_op(*deadline), 0);
+}
+
+/* dom0 waits for a timer of its own due after the dead domain's: the
+ * timer thread fires the earlier deadline first, so it has reached the
+ * dead domain's (cancelled at its shutdown) by then. */
+static void timer_after_fn(void *p)
+{
+    const uint64_t *deadline = p;
+    long r = xensim_evtchn_bind_virq(VIRQ_TIMER, 0);
+    ck_assert_int_gt(r, 0);
+    evtchn_port_t port = (evtchn_port_t)r;
+    xensim_guest_irq_disable();
+    ck_assert_int_eq(HYPERVISOR_set_timer_op(*deadline + 1000 * 1000), 0);
+    struct sched_poll sp = { .nr_ports = 1, .timeout = 0 };
+    evtchn_port_t *pp = &port;
+    memcpy(&sp.ports, &pp, sizeof(pp));
+    ck_assert_int_eq(HYPERVISOR_sched_op(SCHEDOP_poll, &sp), 0);
+    ck_assert(g_pending(port));
+    ck_assert_int_eq(xensim_evtchn_close(port), 0);
+    g_set_sel(0, 0);
+    g_set_upcall_pending(0, 0);
 }
 
 START_TEST(test_destroy_busy_domain)
@@ -921,15 +943,16 @@ START_TEST(test_destroy_busy_domain)
         struct xensim *sim = th_sim_new();
         struct xensim_domain_config c = { .name = "busy", .nr_vcpus = 2 };
         domid_t d = th_domain_cfg(sim, &c);
-        th_call(sim, d, 1, timer_soon_fn, NULL);
+        uint64_t deadline = 0;
+        th_call(sim, d, 1, timer_soon_fn, &deadline);
         atomic_store(&in_poll, 0);
         struct async_call a = { .sim = sim, .dom = d, .vcpu = 0, .fn = poll_forever_fn };
         async_start(&a);
         EV_WAIT_FOR(atomic_load(&in_poll));
         ck_assert_int_eq(xensim_domain_destroy(sim, d), 0);
         ck_assert_int_eq(pthread_join(a.thread, NULL), 0);
-        ck_assert_int_ne(a.rc, 0);
-        ev_sleep_ms(3);
+        ck_assert_int_eq(a.rc, -ESHUTDOWN);
+        th_call(sim, 0, 0, timer_after_fn, &deadline);
         ck_assert_uint_eq(th_ports_in_use(sim, 0), 0);
         th_sim_free_checked(sim);
     }

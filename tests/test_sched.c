@@ -97,7 +97,7 @@ END_TEST
 /* Block sleeps until another domain's event arrives. */
 struct wait_arg {
     evtchn_port_t port;
-    _Atomic int ready;
+    _Atomic int ready, returned;
     long rc;
     bool pending_after, irq_disabled_after;
     uint8_t upcall_after;
@@ -109,6 +109,7 @@ static void block_wait_fn(void *p)
     xensim_guest_irq_disable();
     atomic_store(&w->ready, 1);
     w->rc = HYPERVISOR_sched_op(SCHEDOP_block, NULL);
+    atomic_store(&w->returned, 1);
     w->pending_after = g_pending(w->port);
     w->upcall_after = g_upcall_pending(0);
     w->irq_disabled_after = xensim_guest_irq_disabled();
@@ -118,9 +119,27 @@ static void block_wait_fn(void *p)
     g_set_pending(w->port, false);
 }
 
+/* What vCPU 1 sees of vCPU 0 blocked, after the masked send. */
+struct blocked_view {
+    struct wait_arg *w;
+    evtchn_port_t masked;
+    bool returned, masked_pending;
+    uint8_t upcall;
+    uint64_t sel;
+};
+
+static void blocked_view_fn(void *p)
+{
+    struct blocked_view *b = p;
+    b->returned = atomic_load(&b->w->returned);
+    b->masked_pending = g_pending(b->masked);
+    b->upcall = g_upcall_pending(0);
+    b->sel = g_sel(0);
+}
+
 START_TEST(test_block_wakes_on_event)
 {
-    struct xensim *sim = sim_with_guests(1);
+    struct xensim *sim = sim_with_guests(2);
     evtchn_port_t p, q;
     make_pair(sim, &p, &q);
     /* a second channel whose port dom1 has masked: a send on it sets
@@ -132,8 +151,15 @@ START_TEST(test_block_wakes_on_event)
     struct async_call a = { .sim = sim, .dom = 1, .fn = block_wait_fn, .arg = &w };
     async_start(&a);
     EV_WAIT_FOR(atomic_load(&w.ready));
+    /* The send is done when ev_send returns: vCPU 1 then finds vCPU 0
+     * still blocked, with no upcall or selector bit that would end it. */
     ck_assert_int_eq(ev_send(sim, 2, mq), 0);
-    ev_sleep_ms(5);
+    struct blocked_view b = { .w = &w, .masked = mp };
+    th_call(sim, 1, 1, blocked_view_fn, &b);
+    ck_assert(b.masked_pending);
+    ck_assert_uint_eq(b.upcall, 0);
+    ck_assert_uint_eq(b.sel, 0);
+    ck_assert_msg(!b.returned, "a send on a masked port ended SCHEDOP_block");
     ck_assert_int_eq(ev_send(sim, 2, q), 0);
     async_join(&a);
     ck_assert_int_eq(w.rc, 0);
@@ -246,12 +272,12 @@ static void poll_upcall_pending_fn(void *arg)
     g_set_mask(port, true);
     ck_assert_int_eq(xensim_evtchn_send((evtchn_port_t)r), 0);
     ck_assert_uint_eq(g_upcall_pending(0), 1);
-    /* no handler registered: the upcall stays pending with the mask clear */
+    /* no handler registered: the upcall stays pending with the mask clear;
+     * nothing will ever raise the polled port, and there is no timeout,
+     * so a poll that slept would never return (Check's timeout fails it) */
     xensim_guest_irq_enable();
-    uint64_t deadline = xensim_guest_system_time() + 2000ull * 1000 * 1000;
-    ck_assert_int_eq(poll_ports(&port, 1, deadline), 0);
-    ck_assert_msg(xensim_guest_system_time() < deadline,
-                  "poll slept with an upcall pending and unmasked");
+    ck_assert_int_eq(poll_ports(&port, 1, 0), 0);
+    ck_assert(!g_pending(port));
     xensim_guest_irq_disable();
     g_set_mask(port, false);
     g_set_pending((evtchn_port_t)r, false);
@@ -274,7 +300,7 @@ struct poll_kick_arg {
     _Atomic int ready;
     long rc;
     unsigned int upcalls;
-    bool timed_out;
+    bool masked_pending;
 };
 
 static void poll_kick_fn(void *p)
@@ -285,11 +311,12 @@ static void poll_kick_fn(void *p)
     g_set_mask(a->masked, true);
     xensim_guest_irq_enable();
     atomic_store(&a->ready, 1);
-    /* the deadline only turns a missed kick into a failure, not a hang */
-    uint64_t deadline = xensim_guest_system_time() + 2000ull * 1000 * 1000;
-    a->rc = poll_ports(&a->masked, 1, deadline);
+    /* No timeout, and nobody raises the polled port: only the kick of
+     * the upcall ends this poll (a missed kick hangs until Check's
+     * timeout fails the case). */
+    a->rc = poll_ports(&a->masked, 1, 0);
     a->upcalls = atomic_load(&sched_upcalls);
-    a->timed_out = xensim_guest_system_time() >= deadline;
+    a->masked_pending = g_pending(a->masked);
     xensim_guest_irq_disable();
     g_set_mask(a->masked, false);
 }
@@ -308,9 +335,10 @@ START_TEST(test_poll_kicked_by_upcall)
     ck_assert_int_eq(ev_send(sim, 2, q2), 0);
     async_join(&c);
     ck_assert_int_eq(a.rc, 0);
-    ck_assert_msg(!a.timed_out, "an upcall during SCHEDOP_poll did not kick the vCPU out of it");
-    ck_assert_uint_ge(a.upcalls, 1);
+    ck_assert_uint_eq(a.upcalls, 1);
+    ck_assert(!a.masked_pending);
     ck_assert(!ev_is_pending(sim, 1, a.masked));
+    ck_assert(!ev_is_pending(sim, 1, a.live));
     drop_pair(sim, a.masked, q1);
     drop_pair(sim, a.live, q2);
     free_checked(sim, 3);
@@ -431,6 +459,17 @@ static void clear_timer_event(unsigned int me, evtchn_port_t t)
     g_set_upcall_pending(me, 0);
 }
 
+static void sys_time_fn(void *p)
+{
+    *(uint64_t *)p = xensim_guest_system_time();
+}
+
+static void clear_timer0_fn(void *p)
+{
+    struct timer_arg *a = p;
+    clear_timer_event(0, a->t[0]);
+}
+
 static void timer_fire_fn(void *p)
 {
     struct timer_arg *a = p;
@@ -460,13 +499,6 @@ static void timer_fire_fn(void *p)
     ck_assert_int_eq(poll_ports(&t, 1, 0), 0);
     ck_assert(g_pending(t));
     clear_timer_event(me, t);
-
-    /* 0 cancels */
-    ck_assert_int_eq(HYPERVISOR_set_timer_op(ms_from_now(2)), 0);
-    ck_assert_int_eq(HYPERVISOR_set_timer_op(0), 0);
-    ck_assert_int_eq(poll_ports(&t, 1, ms_from_now(40)), 0);
-    ck_assert_msg(!g_pending(t), "a cancelled timer fired");
-    ck_assert_uint_eq(g_upcall_pending(me), 0);
 
     /* the timer wakes SCHEDOP_block through the unmasked VIRQ port */
     ck_assert_int_eq(HYPERVISOR_set_timer_op(ms_from_now(1)), 0);
@@ -504,9 +536,11 @@ static void timer_huge_fn(void *p)
     xensim_guest_irq_disable();
     const uint64_t huge[] = { ~0ull, 1ull << 63, xensim_guest_system_time() + (1ull << 51) };
     for (unsigned int i = 0; i < 3; i++) {
+        /* no poll timeout: a deadline taken at its word would hang here
+         * until Check's timeout fails the case */
         ck_assert_int_eq(HYPERVISOR_set_timer_op(huge[i]), 0);
-        ck_assert_int_eq(poll_ports(&t, 1, ms_from_now(2000)), 0);
-        ck_assert_msg(g_pending(t), "set_timer_op(0x%llx) did not fire within 2 s",
+        ck_assert_int_eq(poll_ports(&t, 1, 0), 0);
+        ck_assert_msg(g_pending(t), "set_timer_op(0x%llx): poll returned, timer not fired",
                       (unsigned long long)huge[i]);
         clear_timer_event(0, t);
     }
@@ -524,25 +558,127 @@ START_TEST(test_timer_huge_deadline)
 }
 END_TEST
 
-/* Without VIRQ_TIMER bound a timer is harmless. */
-static void timer_unbound_fn(void *arg)
+/*
+ * Timers that must not be seen: one cancelled, one with no VIRQ_TIMER
+ * bound. Neither can be awaited, so vCPU 1 arms a later timer of its own
+ * before vCPU 0 arms the earlier one, and awaits it: by the time vCPU 1's
+ * fires, vCPU 0's has fired too if it was still armed (the timer thread
+ * fires the earlier deadline, and of equal ones the later armed, first).
+ */
+struct quiet_arg {
+    evtchn_port_t t1;           /* vCPU 1's VIRQ_TIMER port */
+    evtchn_port_t watch;        /* a port of vCPU 0 that nothing raises */
+    uint64_t d0, d1;            /* vCPU 0's and vCPU 1's deadlines */
+    bool cancel;                /* vCPU 0 cancels its timer */
+    bool too_late;              /* vCPU 0's timer was due before the cancel */
+};
+
+static void quiet_arm1_fn(void *p)
 {
-    (void)arg;
+    struct quiet_arg *q = p;
+    ck_assert_int_eq(HYPERVISOR_set_timer_op(q->d1), 0);
+}
+
+static void quiet_arm0_fn(void *p)
+{
+    struct quiet_arg *q = p;
+    ck_assert_int_eq(HYPERVISOR_set_timer_op(q->d0), 0);
+    if (q->cancel) {
+        ck_assert_int_eq(HYPERVISOR_set_timer_op(0), 0);
+        q->too_late = xensim_guest_system_time() >= q->d0;
+    }
+}
+
+static void quiet_await1_fn(void *p)
+{
+    struct quiet_arg *q = p;
     xensim_guest_irq_disable();
-    long p = xensim_evtchn_bind_ipi(0);
-    ck_assert_int_gt(p, 0);
-    evtchn_port_t port = (evtchn_port_t)p;
-    ck_assert_int_eq(HYPERVISOR_set_timer_op(ms_from_now(1)), 0);
-    ck_assert_int_eq(poll_ports(&port, 1, ms_from_now(20)), 0);
-    ck_assert(!g_pending(port));
-    ck_assert_int_eq(HYPERVISOR_sched_op(SCHEDOP_yield, NULL), 0);
-    ck_assert_int_eq(xensim_evtchn_close(port), 0);
+    ck_assert_int_eq(poll_ports(&q->t1, 1, 0), 0);
+    ck_assert(g_pending(q->t1));
+    clear_timer_event(1, q->t1);
+}
+
+struct quiet_view { evtchn_port_t watch; bool pending; uint8_t upcall; uint64_t sel; };
+
+static void quiet_view_fn(void *p)
+{
+    struct quiet_view *v = p;
+    v->pending = g_pending(v->watch);
+    v->upcall = g_upcall_pending(0);
+    v->sel = g_sel(0);
+}
+
+/* One round: arms both, waits for vCPU 1's, reports what vCPU 0 got.
+ * Returns false if vCPU 0's timer was already due when it was cancelled. */
+static bool quiet_round(struct xensim *sim, struct quiet_arg *q, uint64_t gap_ms,
+                        struct quiet_view *v)
+{
+    uint64_t now = 0;
+    th_call(sim, 1, 1, sys_time_fn, &now);
+    q->d0 = now + gap_ms * 1000 * 1000;
+    q->d1 = q->d0 + gap_ms * 1000 * 1000;
+    q->too_late = false;
+    th_call(sim, 1, 1, quiet_arm1_fn, q);
+    th_call(sim, 1, 0, quiet_arm0_fn, q);
+    th_call(sim, 1, 1, quiet_await1_fn, q);
+    v->watch = q->watch;
+    th_call(sim, 1, 0, quiet_view_fn, v);
+    return !q->too_late;
+}
+
+START_TEST(test_timer_cancel)
+{
+    struct xensim *sim = sim_with_guests(2);
+    struct timer_arg a;
+    th_call(sim, 1, 0, timer_bind_fn, &a);
+    struct quiet_arg q = { .t1 = a.t[1], .watch = a.t[0], .cancel = true };
+    struct quiet_view v;
+    /* A preemption longer than the gap between arming and cancelling
+     * leaves nothing to test: try again with a longer gap. */
+    uint64_t gap = 20;
+    while (!quiet_round(sim, &q, gap, &v)) {
+        ck_assert_msg(gap < 20000, "could not cancel a timer before it was due");
+        th_call(sim, 1, 0, clear_timer0_fn, &a);
+        gap *= 2;
+    }
+    ck_assert_msg(!v.pending, "a cancelled timer fired");
+    ck_assert_uint_eq(v.upcall, 0);
+    ck_assert_uint_eq(v.sel, 0);
+    th_call(sim, 1, 0, timer_close_fn, &a);
+    free_checked(sim, 3);
+}
+END_TEST
+
+/* Without VIRQ_TIMER bound on vCPU 0 its timer fires into nothing. */
+static void bind_timer1_fn(void *p)
+{
+    struct quiet_arg *q = p;
+    long r = xensim_evtchn_bind_virq(VIRQ_TIMER, 1);
+    ck_assert_int_gt(r, 0);
+    q->t1 = (evtchn_port_t)r;
+    long w = xensim_evtchn_bind_ipi(0);
+    ck_assert_int_gt(w, 0);
+    q->watch = (evtchn_port_t)w;
+}
+
+static void unbind_timer1_fn(void *p)
+{
+    struct quiet_arg *q = p;
+    ck_assert_int_eq(xensim_evtchn_close(q->t1), 0);
+    ck_assert_int_eq(xensim_evtchn_close(q->watch), 0);
 }
 
 START_TEST(test_timer_unbound)
 {
-    struct xensim *sim = sim_with_guests(1);
-    th_call(sim, 1, 0, timer_unbound_fn, NULL);
+    struct xensim *sim = sim_with_guests(2);
+    struct quiet_arg q = { .cancel = false };
+    th_call(sim, 1, 0, bind_timer1_fn, &q);
+    struct quiet_view v;
+    ck_assert(quiet_round(sim, &q, 1, &v));
+    ck_assert(!v.pending);
+    ck_assert_uint_eq(v.upcall, 0);
+    ck_assert_uint_eq(v.sel, 0);
+    th_call(sim, 1, 0, unbind_timer1_fn, &q);
     free_checked(sim, 3);
 }
 END_TEST
@@ -638,6 +774,7 @@ static Suite *sched_suite(void)
 
     t = tcase_create("timer");
     tcase_add_test(t, test_timer_virq_per_vcpu);
+    tcase_add_test(t, test_timer_cancel);
     tcase_add_test(t, test_timer_unbound);
     tcase_add_test(t, test_timer_huge_deadline);
     suite_add_tcase(s, t);
