@@ -2,12 +2,14 @@
  * Table-driven conformance: each row is (who, transaction, operation,
  * payload, expected reply), run in order against one daemon, covering
  * every message type and every error C xenstored gives (real-clients.md
- * §1.5, xen-semantics.md §4).
+ * §1.5, xen-semantics.md §4). Every refused row (an XS_ERROR reply) is
+ * also checked to leave the daemon's state as it was (xs_state.h).
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include "xs_test.h"
+#include "xs_state.h"
 
 enum { EV = 1000, NOEV, BOGUS_TX = 9 };
 
@@ -429,6 +431,7 @@ static void run(const struct row *rows)
 {
     struct xt t;
     uint32_t slot[5] = { 0 };
+    int refused = 0;
 
     xt_setup(&t, NULL);
     for (int i = 0; rows[i].who >= 0; i++) {
@@ -436,7 +439,7 @@ static void run(const struct row *rows)
         struct xs_conn *c = t.c[r->who];
         char where[64], buf[8192];
 
-        snprintf(where, sizeof(where), "row %d (line op %u)", i, r->op);
+        snprintf(where, sizeof(where), "row %d (op %u)", i, r->op);
         if (r->op == EV || r->op == NOEV) {
             int n = xs_local_event(c, buf, sizeof(buf));
 
@@ -451,6 +454,11 @@ static void run(const struct row *rows)
             continue;
         }
         uint32_t tx = r->tx == BOGUS_TX ? 999 : r->tx ? slot[r->tx] : 0;
+        /* A TRANSACTION_END refused for a conflict (or any reason but a
+         * bad argument) still ends the transaction, as in C xenstored;
+         * everything else must stay as it was. */
+        uint32_t ends = r->op == XS_TRANSACTION_END && !(r->r && !strcmp(r->r, "EINVAL")) ? tx : 0;
+        char *before = r->rtype == XS_ERROR ? xst_dump(t.xs, t.c, XT_NCONN, r->who, ends) : NULL;
         int n;
         uint32_t type = xt_req(c, r->op, tx, r->p, r->plen, buf, sizeof(buf), &n);
 
@@ -460,9 +468,20 @@ static void run(const struct row *rows)
             ck_assert_msg((size_t)n == r->rlen && !memcmp(buf, r->r, n),
                           "%s: reply \"%.*s\" (%d bytes), wanted \"%.*s\" (%zu bytes)", where,
                           n, buf, n, (int)r->rlen, r->r, r->rlen);
+        if (before) {
+            char *after = xst_dump(t.xs, t.c, XT_NCONN, r->who, ends);
+
+            xst_same(before, after, where);
+            ck_assert_msg(!ends || !xs_conn_tx(c, ends), "%s: transaction %u still open", where,
+                          ends);
+            free(before);
+            free(after);
+            refused++;
+        }
         if (r->save)
             slot[r->save] = strtoul(buf, NULL, 10);
     }
+    ck_assert_int_gt(refused, 0);
     for (int i = 0; i < XT_NCONN; i++)
         xt_drain_events(t.c[i]);
     xt_teardown(&t);
