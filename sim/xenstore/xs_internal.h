@@ -99,9 +99,10 @@ void xs_tree_walk(struct xs_tree *t,
 
 /*
  * Transactions. A transaction keeps a private copy of each node it
- * touched (first read copies it from the store and, for reads, notes its
- * generation for the conflict check). Non-transactional writes use a
- * throw-away one ("implicit") committed at once under the store lock.
+ * touched: the first access copies it from the store and notes its
+ * generation, and the commit fails (EAGAIN) if any of them moved, as in
+ * C xenstored. Non-transactional writes use a throw-away one ("implicit")
+ * committed at once under the store lock, with no check.
  */
 struct xs_tnode {
     struct xs_tnode *hnext;
@@ -111,8 +112,7 @@ struct xs_tnode {
     bool replaced;                       /* removed then made again */
     bool removed;
     bool kids_changed;
-    bool check;                          /* read: generation must not move */
-    uint64_t check_gen;                  /* 0: was absent */
+    uint64_t check_gen;                  /* the store's at first access; 0: absent */
     unsigned int nperms, vlen;
     struct xs_permissions *perms;
     char *value;
@@ -145,7 +145,7 @@ struct xs_tx {
 struct xs_tx *xs_tx_new(struct xs_conn *c, uint32_t id, bool implicit);
 void xs_tx_free(struct xs_tx *tx);
 /* The node as the transaction sees it (NULL: absent). */
-struct xs_tnode *xs_tx_get(struct xs_tx *tx, const char *path, bool reading, int *err);
+struct xs_tnode *xs_tx_get(struct xs_tx *tx, const char *path, int *err);
 int xs_tx_write(struct xs_tx *tx, const char *path, const void *val, unsigned int vlen,
                 bool mkdir_only);
 int xs_tx_rm(struct xs_tx *tx, const char *path);

@@ -2,6 +2,14 @@
  * Transactions: a private view of the nodes a transaction touched, the
  * changes it made, and their commit into the store with C xenstored's
  * per-node generation check. Relies on xs_tree.c, xs_perms.c, xs_watch.c.
+ *
+ * Every node a transaction touches is checked at commit, whatever it did
+ * with it: C xenstored 4.17 reads a node before any use (get_node() in
+ * do_write(), do_rm(), do_mkdir(); construct_node() and ask_parents() for
+ * the ancestors), read_node() ends with access_node(NODE_ACCESS_READ),
+ * whose first call for a node in a transaction sets check_gen, and
+ * finalize_transaction() fails with EAGAIN if "i->generation != gen" for
+ * any of them, a node now missing counting as NO_GENERATION.
  */
 #include "config.h"
 
@@ -133,17 +141,18 @@ static struct xs_tnode *fetch(struct xs_tx *tx, const char *path, int *err)
     }
     t = xs_alloc(sizeof(*t) + len + 1);
     memcpy(t->path, path, len + 1);
-    if (under_removed(tx, path)) {
-        t->removed = true;
-    } else {
-        urcu_memb_read_lock();
-        n = xs_tree_lookup(&xs->tree, path);
-        if (n) {
-            struct xs_data *d = rcu_dereference(n->data);
-            struct xs_kids *k = rcu_dereference(n->kids);
+    /* What the store has is noted even below a subtree this transaction
+     * removed: it is checked at commit like the rest. */
+    t->removed = under_removed(tx, path);
+    urcu_memb_read_lock();
+    n = xs_tree_lookup(&xs->tree, path);
+    if (n) {
+        struct xs_data *d = rcu_dereference(n->data);
+        struct xs_kids *k = rcu_dereference(n->kids);
 
+        t->check_gen = d->gen;
+        if (!t->removed) {
             t->exists = true;
-            t->check_gen = d->gen;
             set_perms(t, d->perms, d->nperms);
             set_value(t, d->value, d->vlen);
             t->nkids = k ? k->n : 0;
@@ -151,8 +160,8 @@ static struct xs_tnode *fetch(struct xs_tx *tx, const char *path, int *err)
             for (unsigned int i = 0; i < t->nkids; i++)
                 t->kids[i] = xs_strdup(k->kid[i]->name);
         }
-        urcu_memb_read_unlock();
     }
+    urcu_memb_read_unlock();
     if (tx->nr_nodes >= tx->nbuckets * 2)
         grow(tx);
     t->hnext = tx->hash[hash_str(path) % tx->nbuckets];
@@ -169,17 +178,11 @@ static struct xs_tnode *get_any(struct xs_tx *tx, const char *path, int *err)
     return t ? t : fetch(tx, path, err);
 }
 
-struct xs_tnode *xs_tx_get(struct xs_tx *tx, const char *path, bool reading, int *err)
+struct xs_tnode *xs_tx_get(struct xs_tx *tx, const char *path, int *err)
 {
     struct xs_tnode *t = get_any(tx, path, err);
 
-    if (!t)
-        return NULL;
-    /* What the transaction saw of the store must still hold at commit. */
-    if (reading && !t->check && !t->removed && !t->data_changed && !t->kids_changed &&
-        !(t->exists && t->check_gen == 0))
-        t->check = true;
-    return t->exists ? t : NULL;
+    return t && t->exists ? t : NULL;
 }
 
 static struct xs_tnode *nearest(struct xs_tx *tx, const char *path, int *err)
@@ -307,7 +310,6 @@ static int create_chain(struct xs_tx *tx, struct xs_tnode *a, const char *path,
             return err;
         t->exists = true;
         t->data_changed = true;
-        t->check = false;
         if (t->removed)
             t->replaced = true;
         t->removed = false;
@@ -389,7 +391,6 @@ int xs_tx_rm(struct xs_tx *tx, const char *path)
     event_removed_kids(tx, path, t);
     t->exists = false;
     t->removed = true;
-    t->check = false;
     for (unsigned int k = 0; k < t->nkids; k++)
         free(t->kids[k]);
     t->nkids = 0;
@@ -398,7 +399,6 @@ int xs_tx_rm(struct xs_tx *tx, const char *path)
             if (d != t && xs_path_is_below(d->path, path)) {
                 d->exists = false;
                 d->removed = true;
-                d->check = false;
             }
         }
     }
@@ -441,6 +441,9 @@ static int cmp_tnode(const void *a, const void *b)
     return strcmp(x->path, y->path);
 }
 
+/* Every node touched is as the transaction first found it: same
+ * generation, or still absent. A node created by the transaction has its
+ * parent among them, so the place it goes to is checked too. */
 static bool validate(struct xs_tx *tx)
 {
     struct xs_tree *tree = &tx->conn->xs->tree;
@@ -449,17 +452,8 @@ static bool validate(struct xs_tx *tx)
         for (struct xs_tnode *t = tx->hash[b]; t; t = t->hnext) {
             struct xs_node *n = xs_tree_lookup(tree, t->path);
 
-            if (t->check && (n ? n->data->gen : 0) != t->check_gen)
+            if ((n ? n->data->gen : 0) != t->check_gen)
                 return false;
-            if (t->exists && !n) {
-                char up[XS_PATH_BUF];
-                struct xs_tnode *p;
-
-                xs_path_parent(t->path, up);
-                p = find(tx, up);
-                if (!(p && p->exists) && !xs_tree_lookup(tree, up))
-                    return false;
-            }
         }
     }
     return true;

@@ -328,10 +328,17 @@ static const struct row transactions[] = {
     { 0, 1, XS_READ, P("/tx/a\0"), R(XS_READ, "3"), 0 },
     { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
     { 0, 0, XS_READ, P("/tx/a\0"), R(XS_READ, "2"), 0 },
-    /* Writes only: no conflict. */
+    /* A node only written conflicts too: C xenstored reads a node before
+     * writing it (get_node), and every first access is checked. */
     START(0, 1),
     { 0, 1, XS_WRITE, P("/tx/a\0" "4"), OK(XS_WRITE), 0 },
     { 0, 0, XS_WRITE, P("/tx/a\0" "5"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 0, XS_READ, P("/tx/a\0"), R(XS_READ, "5"), 0 },
+    /* A write to a node the transaction never touched: no conflict. */
+    START(0, 1),
+    { 0, 1, XS_WRITE, P("/tx/a\0" "4"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_WRITE, P("/u\0" "1"), OK(XS_WRITE), 0 },
     { 0, 1, XS_TRANSACTION_END, P("T\0"), OK(XS_TRANSACTION_END), 0 },
     { 0, 0, XS_READ, P("/tx/a\0"), R(XS_READ, "4"), 0 },
     /* A change to a node the transaction did not read: no conflict. */
@@ -358,6 +365,68 @@ static const struct row transactions[] = {
     { 0, 0, XS_RM, P("/tx\0"), OK(XS_RM), 0 },
     { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
     { 0, 0, XS_READ, P("/tx/dir/k\0"), ERR("ENOENT"), 0 },
+    /* A node read, then deleted by another connection: conflict (C
+     * xenstored compares with NO_GENERATION for a node now missing). */
+    { 0, 0, XS_WRITE, P("/d/a\0" "1"), OK(XS_WRITE), 0 },
+    START(0, 1),
+    { 0, 1, XS_READ, P("/d/a\0"), R(XS_READ, "1"), 0 },
+    { 0, 0, XS_RM, P("/d/a\0"), OK(XS_RM), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 0, XS_READ, P("/d/a\0"), ERR("ENOENT"), 0 },
+    /* ...deleted with its parent... */
+    { 0, 0, XS_WRITE, P("/d/p/k\0" "1"), OK(XS_WRITE), 0 },
+    START(0, 1),
+    { 0, 1, XS_READ, P("/d/p/k\0"), R(XS_READ, "1"), 0 },
+    { 0, 0, XS_RM, P("/d/p\0"), OK(XS_RM), 0 },
+    { 0, 1, XS_WRITE, P("/d/b\0" "1"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 0, XS_READ, P("/d/b\0"), ERR("ENOENT"), 0 },
+    /* ...deleted after the transaction wrote it again. */
+    { 0, 0, XS_WRITE, P("/d/a\0" "1"), OK(XS_WRITE), 0 },
+    START(0, 1),
+    { 0, 1, XS_READ, P("/d/a\0"), R(XS_READ, "1"), 0 },
+    { 0, 0, XS_RM, P("/d/a\0"), OK(XS_RM), 0 },
+    { 0, 1, XS_WRITE, P("/d/a\0" "2"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 0, XS_READ, P("/d/a\0"), ERR("ENOENT"), 0 },
+    /* A node read and changed elsewhere, then removed by the transaction:
+     * the removal does not forget the read. */
+    { 0, 0, XS_WRITE, P("/d/a\0" "1"), OK(XS_WRITE), 0 },
+    START(0, 1),
+    { 0, 1, XS_READ, P("/d/a\0"), R(XS_READ, "1"), 0 },
+    { 0, 0, XS_WRITE, P("/d/a\0" "2"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_RM, P("/d/a\0"), OK(XS_RM), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 0, XS_READ, P("/d/a\0"), R(XS_READ, "2"), 0 },
+    /* ...nor does removing its parent. */
+    { 0, 0, XS_WRITE, P("/d/p/k\0" "1"), OK(XS_WRITE), 0 },
+    START(0, 1),
+    { 0, 1, XS_READ, P("/d/p/k\0"), R(XS_READ, "1"), 0 },
+    { 0, 1, XS_RM, P("/d/p\0"), OK(XS_RM), 0 },
+    { 0, 0, XS_WRITE, P("/d/p/k\0" "2"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 0, XS_READ, P("/d/p/k\0"), R(XS_READ, "2"), 0 },
+    /* A node read as missing, then made elsewhere, then written by the
+     * transaction: conflict, the other write is not lost. */
+    START(0, 1),
+    { 0, 1, XS_READ, P("/d/n\0"), ERR("ENOENT"), 0 },
+    { 0, 0, XS_WRITE, P("/d/n\0" "x"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_WRITE, P("/d/n\0" "y"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 0, XS_READ, P("/d/n\0"), R(XS_READ, "x"), 0 },
+    /* Removing a node changed elsewhere meanwhile: conflict. */
+    START(0, 1),
+    { 0, 1, XS_RM, P("/d/n\0"), OK(XS_RM), 0 },
+    { 0, 0, XS_WRITE, P("/d/n\0" "z"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 0, XS_READ, P("/d/n\0"), R(XS_READ, "z"), 0 },
+    /* Creating a child while another connection adds a sibling: the
+     * parent's child list changed, conflict. */
+    START(0, 1),
+    { 0, 1, XS_WRITE, P("/d/c1\0" "1"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_WRITE, P("/d/c2\0" "2"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 0, XS_READ, P("/d/c1\0"), ERR("ENOENT"), 0 },
     /* Ids. */
     { 0, BOGUS_TX, XS_READ, P("/a\0"), ERR("ENOENT"), 0 },
     { 0, BOGUS_TX, XS_TRANSACTION_END, P("T\0"), ERR("ENOENT"), 0 },
