@@ -242,13 +242,32 @@ static void event_removed_kids(struct xs_tx *tx, const char *path, const struct 
     }
 }
 
-static size_t entry_size(const struct xs_tnode *t, unsigned int vlen, unsigned int np)
+/*
+ * The entry-size quota measures a node as C xenstored stores it: a record
+ * header (generation, permission count, value and child-list lengths: 24
+ * bytes with padding), the permissions, the value and the children's
+ * names, each with its NUL. An unprivileged change is refused when that
+ * reaches the quota: write_node_raw() sets "data.dsize = sizeof(*hdr) +
+ * node->perms.num * sizeof(node->perms.p[0]) + node->datalen +
+ * node->childlen;" and fails "data.dsize >= quota_max_entry_size" with
+ * ENOSPC, for the node written and for a parent given a new child.
+ */
+#define XS_RECORD_HDR 24
+
+static size_t kids_len(const struct xs_tnode *t)
 {
-    size_t n = vlen + np * sizeof(uint32_t);
+    size_t n = 0;
 
     for (unsigned int i = 0; i < t->nkids; i++)
         n += strlen(t->kids[i]) + 1;
     return n;
+}
+
+static bool too_big(const struct xs_conn *c, unsigned int np, size_t vlen, size_t kids)
+{
+    size_t size = XS_RECORD_HDR + np * sizeof(struct xs_permissions) + vlen + kids;
+
+    return !xs_quota_exempt(c) && size >= c->xs->quota.entry_size;
 }
 
 static void kid_add(struct xs_tnode *p, const char *leaf)
@@ -291,9 +310,27 @@ static int create_chain(struct xs_tx *tx, struct xs_tnode *a, const char *path,
     unsigned int levels = 0;
     int err;
 
-    for (size_t i = alen == 1 ? 1 : alen + 1; i <= plen; i++)
-        if (path[i] == '/' || path[i] == '\0')
-            levels++;
+    /* Every limit is checked, and every level fetched, before anything
+     * changes, so a refused request leaves the transaction as it was.
+     * Each new node has a's permissions; all but the last have one
+     * child, the next level. */
+    for (size_t i = alen == 1 ? 1 : alen + 1, leaf = i; i <= plen; i++) {
+        char sub[XS_PATH_BUF];
+
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        if (levels == 0 ? too_big(c, a->nperms, a->vlen, kids_len(a) + i - leaf + 1)
+                        : too_big(c, a->nperms, 0, i - leaf + 1))
+            return -ENOSPC;
+        memcpy(sub, path, i);
+        sub[i] = '\0';
+        if (!get_any(tx, sub, &err))
+            return err;
+        levels++;
+        leaf = i + 1;
+    }
+    if (too_big(c, a->nperms, vlen, 0))
+        return -ENOSPC;
     if (!xs_quota_exempt(c) &&
         CMM_LOAD_SHARED(xs->tree.owned[c->domid]) + tx->created + levels > xs->quota.nodes)
         return -ENOSPC;
@@ -345,15 +382,13 @@ int xs_tx_write(struct xs_tx *tx, const char *path, const void *val, unsigned in
             return -EACCES;
         if (mkdir_only)
             return 0;
-        if (!xs_quota_exempt(c) && entry_size(t, vlen, t->nperms) > c->xs->quota.entry_size)
+        if (too_big(c, t->nperms, vlen, kids_len(t)))
             return -ENOSPC;
         set_value(t, val, vlen);
         t->data_changed = true;
         event(tx, path, false, t);
         return 0;
     }
-    if (!xs_quota_exempt(c) && vlen > c->xs->quota.entry_size)
-        return -ENOSPC;
     a = nearest(tx, path, &err);
     if (!a)
         return err;
@@ -425,7 +460,7 @@ int xs_tx_set_perms(struct xs_tx *tx, const char *path, const struct xs_permissi
         /* XSA-115: a guest may not give a node away. */
         if (p[0].id != t->perms[0].id)
             return -EPERM;
-        if (np > c->xs->quota.perms)
+        if (np > c->xs->quota.perms || too_big(c, np, t->vlen, kids_len(t)))
             return -ENOSPC;
     }
     set_perms(t, p, np);

@@ -470,11 +470,14 @@ static const struct row quota[] = {
     { 0, 0, XS_WATCH, P("/\0a\0"), OK(XS_WATCH), 0 },
     { 0, 0, XS_WATCH, P("/\0b\0"), OK(XS_WATCH), 0 },
     { 0, 0, XS_WATCH, P("/\0c\0"), OK(XS_WATCH), 0 },
-    { 0, 0, XS_CONTROL, P("quota\0" "entry-size\0" "10\0"), R(XS_CONTROL, "OK\0"), 0 },
-    { 1, 0, XS_WRITE, P("data/big\0" "12345678901"), ERR("ENOSPC"), 0 },
-    { 1, 0, XS_WRITE, P("data/small\0" "1234"), OK(XS_WRITE), 0 },
-    { 1, 0, XS_WRITE, P("data/small\0" "12345678901"), ERR("ENOSPC"), 0 },
-    { 0, 0, XS_WRITE, P("/local/domain/1/data/big\0" "12345678901"), OK(XS_WRITE), 0 },
+    /* Entry size: 24 bytes of header, 8 per permission, the value, the
+     * child names; refused from the limit on (test_entry_size has more). */
+    { 0, 0, XS_CONTROL, P("quota\0" "entry-size\0" "45\0"), R(XS_CONTROL, "OK\0"), 0 },
+    { 1, 0, XS_WRITE, P("data/big\0" "1234567890123"), ERR("ENOSPC"), 0 },
+    { 1, 0, XS_WRITE, P("data/small\0" "123456789012"), OK(XS_WRITE), 0 },
+    { 1, 0, XS_WRITE, P("data/small\0" "1234567890123"), ERR("ENOSPC"), 0 },
+    { 0, 0, XS_WRITE, P("/local/domain/1/data/big\0" "1234567890123"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "entry-size\0" "2048\0"), R(XS_CONTROL, "OK\0"), 0 },
     { 0, 0, XS_CONTROL, P("quota\0" "nodes\0" "4\0"), R(XS_CONTROL, "OK\0"), 0 },
     { 0, 0, XS_CONTROL, P("quota\0" "1\0"), R(XS_CONTROL, "nodes 3\n\0"), 0 },
     { 1, 0, XS_WRITE, P("data/n1\0"), OK(XS_WRITE), 0 },
@@ -495,6 +498,23 @@ static const struct row quota[] = {
     { 0, 3, XS_READ, P("/local/domain/1/data\0"), ANY(XS_READ), 0 },
     END_ROW,
 };
+
+/* A payload "path\0" then n bytes of value, for rows built at run time:
+ * V(path, n) gives the row's p and plen. */
+#define V(path, n) vpayload(path, n), sizeof(path) + (n)
+
+static const char *vpayload(const char *path, size_t n)
+{
+    static char pool[40][4096];
+    static unsigned int used;
+    char *p = pool[used++ % 40];
+    size_t pl = strlen(path) + 1;
+
+    ck_assert_uint_le(pl + n, sizeof(pool[0]));
+    memcpy(p, path, pl);
+    memset(p + pl, 'v', n);
+    return p;
+}
 
 static void run(const struct row *rows)
 {
@@ -556,6 +576,73 @@ static void run(const struct row *rows)
     xt_teardown(&t);
 }
 
+/*
+ * The entry-size quota at its edge, with the default 2048: a node is
+ * measured as C xenstored stores it (24 bytes of header, 8 per
+ * permission, the value, each child's name and NUL) and refused when that
+ * reaches the quota, for the node written, a parent given a child, and a
+ * new permission list; outside and inside transactions. C xenstored also
+ * fails the commit of a transaction in which such a write was refused
+ * (ENOMEM: it cannot undo its access records); those transactions are
+ * aborted here instead.
+ */
+START_TEST(test_entry_size)
+{
+    const struct row entry_size[] = {
+        { 0, 0, XS_WRITE, P("/local/domain/1/data\0"), OK(XS_WRITE), 0 },
+        { 0, 0, XS_SET_PERMS, P("/local/domain/1/data\0n1\0"), OK(XS_SET_PERMS), 0 },
+        /* A new node: 24 + 8 + 2015 = 2047 fits, one byte more does not. */
+        { 1, 0, XS_WRITE, V("data/a", 2015), OK(XS_WRITE), 0 },
+        { 1, 0, XS_WRITE, V("data/b", 2016), ERR("ENOSPC"), 0 },
+        /* The same node written again. */
+        { 1, 0, XS_WRITE, V("data/a", 2016), ERR("ENOSPC"), 0 },
+        { 1, 0, XS_WRITE, V("data/a", 2015), OK(XS_WRITE), 0 },
+        /* Inside a transaction: what fits commits... */
+        START(1, 1),
+        { 1, 1, XS_WRITE, V("data/t", 2015), OK(XS_WRITE), 0 },
+        { 1, 1, XS_WRITE, V("data/a", 2015), OK(XS_WRITE), 0 },
+        { 1, 1, XS_TRANSACTION_END, P("T\0"), OK(XS_TRANSACTION_END), 0 },
+        /* ...and one byte more is refused, new or not. */
+        START(1, 2),
+        { 1, 2, XS_WRITE, V("data/u", 2016), ERR("ENOSPC"), 0 },
+        { 1, 2, XS_WRITE, V("data/t", 2016), ERR("ENOSPC"), 0 },
+        { 1, 2, XS_TRANSACTION_END, P("F\0"), OK(XS_TRANSACTION_END), 0 },
+        { 1, 0, XS_DIRECTORY, P("data\0"), R(XS_DIRECTORY, "a\0t\0"), 0 },
+        /* Two permissions: 24 + 16 + 2007 = 2047. */
+        { 0, 0, XS_SET_PERMS, P("/local/domain/1/data/a\0n1\0r2\0"), OK(XS_SET_PERMS), 0 },
+        { 1, 0, XS_WRITE, V("data/a", 2007), OK(XS_WRITE), 0 },
+        { 1, 0, XS_WRITE, V("data/a", 2008), ERR("ENOSPC"), 0 },
+        /* A new node takes its parent's permissions: three, so 1999. */
+        { 0, 0, XS_WRITE, P("/local/domain/1/data/q\0"), OK(XS_WRITE), 0 },
+        { 0, 0, XS_SET_PERMS, P("/local/domain/1/data/q\0n1\0r2\0r3\0"), OK(XS_SET_PERMS), 0 },
+        { 1, 0, XS_WRITE, V("data/q/x", 1999), OK(XS_WRITE), 0 },
+        { 1, 0, XS_WRITE, V("data/q/y", 2000), ERR("ENOSPC"), 0 },
+        /* A parent given a child: 24 + 8 + 2010 + "abcd\0" = 2047. */
+        { 1, 0, XS_WRITE, V("data/p", 2010), OK(XS_WRITE), 0 },
+        { 1, 0, XS_WRITE, P("data/p/abcd\0x"), OK(XS_WRITE), 0 },
+        { 1, 0, XS_WRITE, P("data/p/e\0x"), ERR("ENOSPC"), 0 },
+        { 1, 0, XS_MKDIR, P("data/p/f\0"), ERR("ENOSPC"), 0 },
+        { 1, 0, XS_WRITE, P("data/p/g/h\0x"), ERR("ENOSPC"), 0 },
+        START(1, 1),
+        { 1, 1, XS_MKDIR, P("data/p/f\0"), ERR("ENOSPC"), 0 },
+        { 1, 1, XS_TRANSACTION_END, P("F\0"), OK(XS_TRANSACTION_END), 0 },
+        { 1, 0, XS_DIRECTORY, P("data/p\0"), R(XS_DIRECTORY, "abcd\0"), 0 },
+        /* Removing a child needs no room. */
+        { 1, 0, XS_RM, P("data/p/abcd\0"), OK(XS_RM), 0 },
+        /* A permission more: 24 + 8 + 2008 = 2040, with two 2048. */
+        { 1, 0, XS_WRITE, V("data/s", 2008), OK(XS_WRITE), 0 },
+        { 1, 0, XS_SET_PERMS, P("data/s\0n1\0r2\0"), ERR("ENOSPC"), 0 },
+        { 1, 0, XS_GET_PERMS, P("data/s\0"), R(XS_GET_PERMS, "n1\0"), 0 },
+        /* dom0 is exempt; the guest may not even write it again as is. */
+        { 0, 0, XS_WRITE, V("/local/domain/1/data/big", 3000), OK(XS_WRITE), 0 },
+        { 1, 0, XS_WRITE, V("data/big", 3000), ERR("ENOSPC"), 0 },
+        END_ROW,
+    };
+
+    run(entry_size);
+}
+END_TEST
+
 START_TEST(test_basic) { run(basic); }
 END_TEST
 START_TEST(test_perms) { run(perms); }
@@ -579,6 +666,7 @@ int main(void)
     tcase_add_test(tc, test_watches);
     tcase_add_test(tc, test_transactions);
     tcase_add_test(tc, test_quota);
+    tcase_add_test(tc, test_entry_size);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
