@@ -46,6 +46,7 @@ static void tnode_free(struct xs_tnode *t)
         free(t->kids[i]);
     free(t->kids);
     free(t->perms);
+    free(t->seen_perms);
     free(t->value);
     free(t);
 }
@@ -64,6 +65,7 @@ void xs_tx_free(struct xs_tx *tx)
         struct xs_event *e = tx->events;
 
         tx->events = e->next;
+        free(e->perms);
         free(e);
     }
     for (unsigned int i = 0; i < tx->nr_rm_roots; i++)
@@ -151,6 +153,9 @@ static struct xs_tnode *fetch(struct xs_tx *tx, const char *path, int *err)
         struct xs_kids *k = rcu_dereference(n->kids);
 
         t->check_gen = d->gen;
+        t->seen_perms = xs_alloc(d->nperms * sizeof(*d->perms));
+        memcpy(t->seen_perms, d->perms, d->nperms * sizeof(*d->perms));
+        t->seen_nperms = d->nperms;
         if (!t->removed) {
             t->exists = true;
             set_perms(t, d->perms, d->nperms);
@@ -211,21 +216,71 @@ int xs_tx_missing(struct xs_tx *tx, const char *path, unsigned int perm)
     return xs_perm_for(c, a->perms, a->nperms) & perm ? -ENOENT : -EACCES;
 }
 
-static void event(struct xs_tx *tx, const char *path, bool exact, const struct xs_tnode *t)
+/*
+ * Queues the event for a change to t. An implicit transaction keeps the
+ * permissions that decide who hears of it: t's, old (if given), and the
+ * parent's (up, or as the transaction or the store has it, without
+ * counting as an access). A real one queues one event per node, exact
+ * only if every change to it was, as C xenstored does, and decides at
+ * commit.
+ */
+static void event(struct xs_tx *tx, const char *path, bool exact, struct xs_tnode *t,
+                  const struct xs_tnode *up, const struct xs_permissions *old, unsigned int nold)
 {
     size_t len = strlen(path);
-    struct xs_event *e = xs_alloc(sizeof(*e) + len + 1);
+    struct xs_event *e;
 
+    if (!tx->implicit && t->fire) {
+        t->fire_exact = t->fire_exact && exact;
+        return;
+    }
+    e = xs_alloc(sizeof(*e) + len + 1);
     e->exact = exact;
-    e->nperms = t->nperms < 8 ? t->nperms : 8;
-    memcpy(e->perms, t->perms, e->nperms * sizeof(e->perms[0]));
     memcpy(e->path, path, len + 1);
     *tx->events_tail = e;
     tx->events_tail = &e->next;
+    if (!tx->implicit) {
+        t->fire = true;
+        t->fire_exact = exact;
+        return;
+    }
+    /* The parent: given, as the transaction has it, or the store's (the
+     * store lock is held, so its data stays put). */
+    const struct xs_permissions *pp = NULL;
+    unsigned int npp = 0;
+
+    if (!up && strcmp(path, "/")) {
+        char pp_path[XS_PATH_BUF];
+
+        xs_path_parent(path, pp_path);
+        up = find(tx, pp_path);
+        if (!up) {
+            struct xs_node *n = xs_tree_lookup(&tx->conn->xs->tree, pp_path);
+
+            if (n) {
+                pp = n->data->perms;
+                npp = n->data->nperms;
+            }
+        }
+    }
+    if (up && up->exists) {
+        pp = up->perms;
+        npp = up->nperms;
+    }
+    e->n[0] = t->nperms;
+    e->n[1] = nold;
+    e->n[2] = npp;
+    e->perms = xs_alloc((t->nperms + nold + npp) * sizeof(*e->perms));
+    memcpy(e->perms, t->perms, t->nperms * sizeof(*t->perms));
+    if (nold)
+        memcpy(e->perms + t->nperms, old, nold * sizeof(*old));
+    if (npp)
+        memcpy(e->perms + t->nperms + nold, pp, npp * sizeof(*pp));
 }
 
-/* Each node below a removed one, with its own permissions. */
-static void event_removed_kids(struct xs_tx *tx, const char *path, const struct xs_tnode *t)
+/* Each node below a removed one, with its own permissions, deepest
+ * first as C xenstored's removal walk fires them. */
+static void event_removed_kids(struct xs_tx *tx, const char *path, struct xs_tnode *t)
 {
     for (unsigned int k = 0; k < t->nkids; k++) {
         char child[XS_PATH_BUF];
@@ -237,8 +292,8 @@ static void event_removed_kids(struct xs_tx *tx, const char *path, const struct 
         struct xs_tnode *c = get_any(tx, child, &err);
         if (!c || !c->exists)
             continue;
-        event(tx, child, true, c);
         event_removed_kids(tx, child, c);
+        event(tx, child, true, c, t, NULL, 0);
     }
 }
 
@@ -306,7 +361,7 @@ static int create_chain(struct xs_tx *tx, struct xs_tnode *a, const char *path,
     struct xs_conn *c = tx->conn;
     struct xs_daemon *xs = c->xs;
     size_t alen = strlen(a->path), plen = strlen(path);
-    struct xs_tnode *parent = a;
+    struct xs_tnode *parent = a, *up = a;
     unsigned int levels = 0;
     int err;
 
@@ -362,9 +417,10 @@ static int create_chain(struct xs_tx *tx, struct xs_tnode *a, const char *path,
         t->nkids = 0;
         kid_add(parent, xs_path_leaf(sub));
         tx->created++;
+        up = parent;
         parent = t;
     }
-    event(tx, path, false, parent);
+    event(tx, path, false, parent, up, NULL, 0);
     return 0;
 }
 
@@ -386,7 +442,7 @@ int xs_tx_write(struct xs_tx *tx, const char *path, const void *val, unsigned in
             return -ENOSPC;
         set_value(t, val, vlen);
         t->data_changed = true;
-        event(tx, path, false, t);
+        event(tx, path, false, t, NULL, NULL, 0);
         return 0;
     }
     a = nearest(tx, path, &err);
@@ -421,9 +477,9 @@ int xs_tx_rm(struct xs_tx *tx, const char *path)
     p = get_any(tx, up, &err);
     if (!p)
         return err;
-    kid_del(p, xs_path_leaf(path));
-    event(tx, path, false, t);
     event_removed_kids(tx, path, t);
+    event(tx, path, false, t, p, NULL, 0);
+    kid_del(p, xs_path_leaf(path));
     t->exists = false;
     t->removed = true;
     for (unsigned int k = 0; k < t->nkids; k++)
@@ -463,9 +519,14 @@ int xs_tx_set_perms(struct xs_tx *tx, const char *path, const struct xs_permissi
         if (np > c->xs->quota.perms || too_big(c, np, t->vlen, kids_len(t)))
             return -ENOSPC;
     }
+    struct xs_permissions *old = xs_alloc(t->nperms * sizeof(*old));
+    unsigned int nold = t->nperms;
+
+    memcpy(old, t->perms, nold * sizeof(*old));
     set_perms(t, p, np);
     t->data_changed = true;
-    event(tx, path, false, t);
+    event(tx, path, false, t, NULL, old, nold);
+    free(old);
     return 0;
 }
 
@@ -527,7 +588,30 @@ int xs_tx_commit(struct xs_tx *tx)
                              xs_data_new(++tree->gen, t->perms, t->nperms, t->value, t->vlen));
     }
     free(all);
-    for (struct xs_event *e = tx->events; e; e = e->next)
-        xs_watch_fire(xs, e->path, e->exact, e->perms, e->nperms);
+    for (struct xs_event *e = tx->events; e; e = e->next) {
+        struct xs_perm_list l[3] = {
+            { e->perms, e->n[0] }, { e->perms + e->n[0], e->n[1] },
+            { e->perms + e->n[0] + e->n[1], e->n[2] },
+        };
+
+        if (!tx->implicit) {
+            /* C xenstored's finalize_transaction(): the committed node and
+             * its parent (none if it is gone) and the permissions the
+             * transaction first saw it with. */
+            struct xs_tnode *t = find(tx, e->path);
+            struct xs_node *n = xs_tree_lookup(tree, e->path), *pn = NULL;
+            char pp[XS_PATH_BUF];
+
+            if (n && strcmp(e->path, "/")) {
+                xs_path_parent(e->path, pp);
+                pn = xs_tree_lookup(tree, pp);
+            }
+            e->exact = t->fire_exact;
+            l[0] = (struct xs_perm_list){ n ? n->data->perms : NULL, n ? n->data->nperms : 0 };
+            l[1] = (struct xs_perm_list){ t->seen_perms, t->seen_nperms };
+            l[2] = (struct xs_perm_list){ pn ? pn->data->perms : NULL, pn ? pn->data->nperms : 0 };
+        }
+        xs_watch_fire(xs, e->path, e->exact, l, 3);
+    }
     return 0;
 }

@@ -219,8 +219,8 @@ static const struct row watches[] = {
     EVENT(0, "/w/deep/er/x\0tok\0"),
     EVENT(0, "/w/deep/er/x\0t2\0"),
     { 0, 0, XS_RM, P("/w\0"), OK(XS_RM), 0 },
+    EVENT(0, "/w/deep/er\0t2\0"),              /* deepest first, as C's walk */
     EVENT(0, "/w\0tok\0"),
-    EVENT(0, "/w/deep/er\0t2\0"),
     /* Relative watches report relative paths. */
     { 0, 0, XS_WATCH, P("relw\0r\0"), OK(XS_WATCH), 0 },
     EVENT(0, "relw\0r\0"),
@@ -270,15 +270,58 @@ static const struct row watches[] = {
     { 0, 0, XS_UNWATCH, P("@introduceDomain\0i\0"), OK(XS_UNWATCH), 0 },
     { 0, 0, XS_UNWATCH, P("@releaseDomain\0r\0"), OK(XS_UNWATCH), 0 },
     /* Only connections with watches get events, and only for nodes they
-     * may read. */
+     * may read, or whose parent they may read, or could read before the
+     * change (C xenstored's watch_permitted()). */
     NOEVENT(2),
     { 1, 0, XS_WATCH, P("/local/domain/1\0h\0"), OK(XS_WATCH), 0 },
     EVENT(1, "/local/domain/1\0h\0"),
     { 0, 0, XS_WRITE, P("/local/domain/1/priv\0" "1"), OK(XS_WRITE), 0 },
     EVENT(1, "/local/domain/1/priv\0h\0"),
     { 0, 0, XS_SET_PERMS, P("/local/domain/1/priv\0n0\0"), OK(XS_SET_PERMS), 0 },
-    NOEVENT(1),
+    EVENT(1, "/local/domain/1/priv\0h\0"),      /* it could read it before */
     { 0, 0, XS_WRITE, P("/local/domain/1/priv\0" "2"), OK(XS_WRITE), 0 },
+    EVENT(1, "/local/domain/1/priv\0h\0"),      /* it may read the parent */
+    { 0, 0, XS_WRITE, P("/local/domain/1/hid\0"), OK(XS_WRITE), 0 },
+    EVENT(1, "/local/domain/1/hid\0h\0"),
+    { 0, 0, XS_SET_PERMS, P("/local/domain/1/hid\0n0\0"), OK(XS_SET_PERMS), 0 },
+    EVENT(1, "/local/domain/1/hid\0h\0"),
+    { 0, 0, XS_WRITE, P("/local/domain/1/hid/den\0" "1"), OK(XS_WRITE), 0 },
+    NOEVENT(1),                                 /* neither node nor parent */
+    { 0, 0, XS_WRITE, P("/local/domain/1/hid/den\0" "2"), OK(XS_WRITE), 0 },
+    NOEVENT(1),
+    { 0, 0, XS_SET_PERMS, P("/local/domain/1/hid/den\0n0\0r1\0"), OK(XS_SET_PERMS), 0 },
+    EVENT(1, "/local/domain/1/hid/den\0h\0"),
+    { 0, 0, XS_SET_PERMS, P("/local/domain/1/hid/den\0n0\0"), OK(XS_SET_PERMS), 0 },
+    EVENT(1, "/local/domain/1/hid/den\0h\0"),
+    { 0, 0, XS_RM, P("/local/domain/1/hid/den\0"), OK(XS_RM), 0 },
+    NOEVENT(1),
+    { 0, 0, XS_WRITE, P("/local/domain/1/hid/den\0" "3"), OK(XS_WRITE), 0 },
+    NOEVENT(1),
+    { 0, 0, XS_RM, P("/local/domain/1/hid\0"), OK(XS_RM), 0 },
+    EVENT(1, "/local/domain/1/hid\0h\0"),
+    /* A transaction's are decided at commit: from the committed node and
+     * parent, and the node's permissions when first seen; a node it
+     * removed only by the latter. */
+    { 0, 0, XS_WRITE, P("/local/domain/1/hid\0"), OK(XS_WRITE), 0 },
+    EVENT(1, "/local/domain/1/hid\0h\0"),
+    { 0, 0, XS_SET_PERMS, P("/local/domain/1/hid\0n0\0"), OK(XS_SET_PERMS), 0 },
+    EVENT(1, "/local/domain/1/hid\0h\0"),
+    { 0, 0, XS_WRITE, P("/local/domain/1/hid/k\0" "1"), OK(XS_WRITE), 0 },
+    NOEVENT(1),
+    START(0, 1),
+    { 0, 1, XS_WRITE, P("/local/domain/1/hid/k\0" "2"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_SET_PERMS, P("/local/domain/1/hid/k\0n0\0r1\0"), OK(XS_SET_PERMS), 0 },
+    { 0, 1, XS_SET_PERMS, P("/local/domain/1/hid/k\0n0\0"), OK(XS_SET_PERMS), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), OK(XS_TRANSACTION_END), 0 },
+    NOEVENT(1),
+    START(0, 1),
+    { 0, 1, XS_SET_PERMS, P("/local/domain/1/hid/k\0n0\0r1\0"), OK(XS_SET_PERMS), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), OK(XS_TRANSACTION_END), 0 },
+    EVENT(1, "/local/domain/1/hid/k\0h\0"),
+    NOEVENT(1),                                 /* one per node */
+    START(0, 1),
+    { 0, 1, XS_RM, P("/local/domain/1/hid\0"), OK(XS_RM), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), OK(XS_TRANSACTION_END), 0 },
     NOEVENT(1),
     /* Transactions: events at commit only, none on abort. */
     { 0, 0, XS_WATCH, P("/tx\0t\0"), OK(XS_WATCH), 0 },
