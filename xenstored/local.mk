@@ -19,7 +19,7 @@ XS_TEST_LDADD = libxsd.la $(CHECK_LIBS) $(URCU_LIBS) $(PTHREAD_LIBS)
 check_PROGRAMS += tests/xenstore/test_xs_conformance
 TESTS += tests/xenstore/test_xs_conformance
 tests_xenstore_test_xs_conformance_SOURCES = tests/xenstore/test_xs_conformance.c \
-	tests/xenstore/xs_test.h
+	tests/xenstore/xs_test.h tests/xenstore/xs_state.h
 tests_xenstore_test_xs_conformance_CFLAGS = $(XS_TEST_CFLAGS)
 tests_xenstore_test_xs_conformance_CPPFLAGS = $(XS_TEST_CPPFLAGS)
 tests_xenstore_test_xs_conformance_LDADD = $(XS_TEST_LDADD)

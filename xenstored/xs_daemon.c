@@ -497,7 +497,7 @@ static void cleanup_nodes(struct xs_daemon *xs, domid_t domid)
             xs_tx_rm(tx, cl.paths[i]);
         } else {
             int err;
-            struct xs_tnode *t = xs_tx_get(tx, cl.paths[i], false, &err);
+            struct xs_tnode *t = xs_tx_get(tx, cl.paths[i], &err);
 
             if (t) {
                 struct xs_permissions p[64];

@@ -36,7 +36,7 @@ struct xs_ring_ops {
  * outstanding requests. Zero fields take C xenstored's defaults. */
 struct xs_quota {
     unsigned int nodes;         /* nodes owned: 1000 */
-    unsigned int entry_size;    /* node value + perms + child names: 2048 */
+    unsigned int entry_size;    /* a node as C xenstored stores it: 2048 */
     unsigned int watches;       /* 128 */
     unsigned int transactions;  /* 10 */
     unsigned int outstanding;   /* replies queued before input stalls: 20 */

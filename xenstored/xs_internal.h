@@ -99,9 +99,10 @@ void xs_tree_walk(struct xs_tree *t,
 
 /*
  * Transactions. A transaction keeps a private copy of each node it
- * touched (first read copies it from the store and, for reads, notes its
- * generation for the conflict check). Non-transactional writes use a
- * throw-away one ("implicit") committed at once under the store lock.
+ * touched: the first access copies it from the store and notes its
+ * generation, and the commit fails (EAGAIN) if any of them moved, as in
+ * C xenstored. Non-transactional writes use a throw-away one ("implicit")
+ * committed at once under the store lock, with no check.
  */
 struct xs_tnode {
     struct xs_tnode *hnext;
@@ -111,8 +112,10 @@ struct xs_tnode {
     bool replaced;                       /* removed then made again */
     bool removed;
     bool kids_changed;
-    bool check;                          /* read: generation must not move */
-    uint64_t check_gen;                  /* 0: was absent */
+    uint64_t check_gen;                  /* the store's at first access; 0: absent */
+    unsigned int seen_nperms;            /* the store's permissions at first access */
+    struct xs_permissions *seen_perms;
+    bool fire, fire_exact;               /* an event is queued for it (not implicit) */
     unsigned int nperms, vlen;
     struct xs_permissions *perms;
     char *value;
@@ -121,11 +124,20 @@ struct xs_tnode {
     char path[];
 };
 
+/*
+ * A change to report once the transaction commits. Who hears of it is
+ * C xenstored's watch_permitted(): whoever may read the node, its parent,
+ * or the node as it was (so a SET_PERMS taking a reader away still
+ * reaches it). For an implicit transaction that is decided from the
+ * permissions at the change, kept here; for a real one, as C xenstored
+ * does at commit, from the committed node and parent and the node's
+ * permissions when the transaction first saw it.
+ */
 struct xs_event {
     struct xs_event *next;
     bool exact;                          /* a removed descendant: its own watches only */
-    unsigned int nperms;
-    struct xs_permissions perms[8];      /* enough to decide delivery */
+    unsigned int n[3];                   /* entries: the node's, its old, its parent's */
+    struct xs_permissions *perms;        /* n[0] + n[1] + n[2] of them; implicit only */
     char path[];
 };
 
@@ -145,7 +157,7 @@ struct xs_tx {
 struct xs_tx *xs_tx_new(struct xs_conn *c, uint32_t id, bool implicit);
 void xs_tx_free(struct xs_tx *tx);
 /* The node as the transaction sees it (NULL: absent). */
-struct xs_tnode *xs_tx_get(struct xs_tx *tx, const char *path, bool reading, int *err);
+struct xs_tnode *xs_tx_get(struct xs_tx *tx, const char *path, int *err);
 int xs_tx_write(struct xs_tx *tx, const char *path, const void *val, unsigned int vlen,
                 bool mkdir_only);
 int xs_tx_rm(struct xs_tx *tx, const char *path);
@@ -174,9 +186,14 @@ struct xs_watch {
 int xs_watch_add(struct xs_conn *c, const char *path, const char *token, bool relative);
 int xs_watch_del(struct xs_conn *c, const char *path, const char *token);
 void xs_watch_drop_conn(struct xs_conn *c);          /* under the store lock */
-/* Under the store lock. */
+/* Under the store lock. Up to three permission lists: the event goes to
+ * watchers any of them lets read. */
+struct xs_perm_list {
+    const struct xs_permissions *p;
+    unsigned int n;
+};
 void xs_watch_fire(struct xs_daemon *xs, const char *path, bool exact,
-                   const struct xs_permissions *p, unsigned int np);
+                   const struct xs_perm_list *lists, unsigned int nlists);
 void xs_watch_fire_special(struct xs_daemon *xs, const char *name, domid_t domid);
 /* Index into xs->special_perms for "@introduceDomain" / "@releaseDomain". */
 int xs_special_index(const char *name);

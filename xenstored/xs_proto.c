@@ -111,7 +111,7 @@ static int get_view(struct req *r, const char *path, unsigned int perm, struct v
     memset(v, 0, sizeof(*v));
     if (r->tx) {
         int err;
-        struct xs_tnode *t = xs_tx_get(r->tx, path, true, &err);
+        struct xs_tnode *t = xs_tx_get(r->tx, path, &err);
 
         if (!t)
             return err ? err : xs_tx_missing(r->tx, path, perm);

@@ -85,12 +85,21 @@ static const char *reported(const struct xs_watch *w, const char *path)
     return path;
 }
 
+static bool permitted(const struct xs_conn *c, const struct xs_perm_list *lists,
+                      unsigned int nlists)
+{
+    for (unsigned int i = 0; i < nlists; i++)
+        if (lists[i].n && xs_perm_for(c, lists[i].p, lists[i].n) & XS_PERM_READ)
+            return true;
+    return false;
+}
+
 /* A change fires watches on the node and its ancestors. A removal also
  * sends each removed descendant as an exact event with its own
  * permissions, as C xenstored's walk does, so a watcher that may read a
  * node deep in a removed subtree hears of it. */
 void xs_watch_fire(struct xs_daemon *xs, const char *path, bool exact,
-                   const struct xs_permissions *p, unsigned int np)
+                   const struct xs_perm_list *lists, unsigned int nlists)
 {
     struct xs_watch *w;
 
@@ -99,7 +108,7 @@ void xs_watch_fire(struct xs_daemon *xs, const char *path, bool exact,
             continue;
         if (exact ? strcmp(w->path, path) != 0 : !xs_path_is_below(path, w->path))
             continue;
-        if (np && !(xs_perm_for(w->conn, p, np) & XS_PERM_READ))
+        if (!permitted(w->conn, lists, nlists))
             continue;
         xs_conn_event(w->conn, reported(w, path), w->token);
     }

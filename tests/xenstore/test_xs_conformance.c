@@ -2,12 +2,14 @@
  * Table-driven conformance: each row is (who, transaction, operation,
  * payload, expected reply), run in order against one daemon, covering
  * every message type and every error C xenstored gives (real-clients.md
- * §1.5, xen-semantics.md §4).
+ * §1.5, xen-semantics.md §4). Every refused row (an XS_ERROR reply) is
+ * also checked to leave the daemon's state as it was (xs_state.h).
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include "xs_test.h"
+#include "xs_state.h"
 
 enum { EV = 1000, NOEV, BOGUS_TX = 9 };
 
@@ -217,8 +219,8 @@ static const struct row watches[] = {
     EVENT(0, "/w/deep/er/x\0tok\0"),
     EVENT(0, "/w/deep/er/x\0t2\0"),
     { 0, 0, XS_RM, P("/w\0"), OK(XS_RM), 0 },
+    EVENT(0, "/w/deep/er\0t2\0"),              /* deepest first, as C's walk */
     EVENT(0, "/w\0tok\0"),
-    EVENT(0, "/w/deep/er\0t2\0"),
     /* Relative watches report relative paths. */
     { 0, 0, XS_WATCH, P("relw\0r\0"), OK(XS_WATCH), 0 },
     EVENT(0, "relw\0r\0"),
@@ -268,15 +270,58 @@ static const struct row watches[] = {
     { 0, 0, XS_UNWATCH, P("@introduceDomain\0i\0"), OK(XS_UNWATCH), 0 },
     { 0, 0, XS_UNWATCH, P("@releaseDomain\0r\0"), OK(XS_UNWATCH), 0 },
     /* Only connections with watches get events, and only for nodes they
-     * may read. */
+     * may read, or whose parent they may read, or could read before the
+     * change (C xenstored's watch_permitted()). */
     NOEVENT(2),
     { 1, 0, XS_WATCH, P("/local/domain/1\0h\0"), OK(XS_WATCH), 0 },
     EVENT(1, "/local/domain/1\0h\0"),
     { 0, 0, XS_WRITE, P("/local/domain/1/priv\0" "1"), OK(XS_WRITE), 0 },
     EVENT(1, "/local/domain/1/priv\0h\0"),
     { 0, 0, XS_SET_PERMS, P("/local/domain/1/priv\0n0\0"), OK(XS_SET_PERMS), 0 },
-    NOEVENT(1),
+    EVENT(1, "/local/domain/1/priv\0h\0"),      /* it could read it before */
     { 0, 0, XS_WRITE, P("/local/domain/1/priv\0" "2"), OK(XS_WRITE), 0 },
+    EVENT(1, "/local/domain/1/priv\0h\0"),      /* it may read the parent */
+    { 0, 0, XS_WRITE, P("/local/domain/1/hid\0"), OK(XS_WRITE), 0 },
+    EVENT(1, "/local/domain/1/hid\0h\0"),
+    { 0, 0, XS_SET_PERMS, P("/local/domain/1/hid\0n0\0"), OK(XS_SET_PERMS), 0 },
+    EVENT(1, "/local/domain/1/hid\0h\0"),
+    { 0, 0, XS_WRITE, P("/local/domain/1/hid/den\0" "1"), OK(XS_WRITE), 0 },
+    NOEVENT(1),                                 /* neither node nor parent */
+    { 0, 0, XS_WRITE, P("/local/domain/1/hid/den\0" "2"), OK(XS_WRITE), 0 },
+    NOEVENT(1),
+    { 0, 0, XS_SET_PERMS, P("/local/domain/1/hid/den\0n0\0r1\0"), OK(XS_SET_PERMS), 0 },
+    EVENT(1, "/local/domain/1/hid/den\0h\0"),
+    { 0, 0, XS_SET_PERMS, P("/local/domain/1/hid/den\0n0\0"), OK(XS_SET_PERMS), 0 },
+    EVENT(1, "/local/domain/1/hid/den\0h\0"),
+    { 0, 0, XS_RM, P("/local/domain/1/hid/den\0"), OK(XS_RM), 0 },
+    NOEVENT(1),
+    { 0, 0, XS_WRITE, P("/local/domain/1/hid/den\0" "3"), OK(XS_WRITE), 0 },
+    NOEVENT(1),
+    { 0, 0, XS_RM, P("/local/domain/1/hid\0"), OK(XS_RM), 0 },
+    EVENT(1, "/local/domain/1/hid\0h\0"),
+    /* A transaction's are decided at commit: from the committed node and
+     * parent, and the node's permissions when first seen; a node it
+     * removed only by the latter. */
+    { 0, 0, XS_WRITE, P("/local/domain/1/hid\0"), OK(XS_WRITE), 0 },
+    EVENT(1, "/local/domain/1/hid\0h\0"),
+    { 0, 0, XS_SET_PERMS, P("/local/domain/1/hid\0n0\0"), OK(XS_SET_PERMS), 0 },
+    EVENT(1, "/local/domain/1/hid\0h\0"),
+    { 0, 0, XS_WRITE, P("/local/domain/1/hid/k\0" "1"), OK(XS_WRITE), 0 },
+    NOEVENT(1),
+    START(0, 1),
+    { 0, 1, XS_WRITE, P("/local/domain/1/hid/k\0" "2"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_SET_PERMS, P("/local/domain/1/hid/k\0n0\0r1\0"), OK(XS_SET_PERMS), 0 },
+    { 0, 1, XS_SET_PERMS, P("/local/domain/1/hid/k\0n0\0"), OK(XS_SET_PERMS), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), OK(XS_TRANSACTION_END), 0 },
+    NOEVENT(1),
+    START(0, 1),
+    { 0, 1, XS_SET_PERMS, P("/local/domain/1/hid/k\0n0\0r1\0"), OK(XS_SET_PERMS), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), OK(XS_TRANSACTION_END), 0 },
+    EVENT(1, "/local/domain/1/hid/k\0h\0"),
+    NOEVENT(1),                                 /* one per node */
+    START(0, 1),
+    { 0, 1, XS_RM, P("/local/domain/1/hid\0"), OK(XS_RM), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), OK(XS_TRANSACTION_END), 0 },
     NOEVENT(1),
     /* Transactions: events at commit only, none on abort. */
     { 0, 0, XS_WATCH, P("/tx\0t\0"), OK(XS_WATCH), 0 },
@@ -326,10 +371,17 @@ static const struct row transactions[] = {
     { 0, 1, XS_READ, P("/tx/a\0"), R(XS_READ, "3"), 0 },
     { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
     { 0, 0, XS_READ, P("/tx/a\0"), R(XS_READ, "2"), 0 },
-    /* Writes only: no conflict. */
+    /* A node only written conflicts too: C xenstored reads a node before
+     * writing it (get_node), and every first access is checked. */
     START(0, 1),
     { 0, 1, XS_WRITE, P("/tx/a\0" "4"), OK(XS_WRITE), 0 },
     { 0, 0, XS_WRITE, P("/tx/a\0" "5"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 0, XS_READ, P("/tx/a\0"), R(XS_READ, "5"), 0 },
+    /* A write to a node the transaction never touched: no conflict. */
+    START(0, 1),
+    { 0, 1, XS_WRITE, P("/tx/a\0" "4"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_WRITE, P("/u\0" "1"), OK(XS_WRITE), 0 },
     { 0, 1, XS_TRANSACTION_END, P("T\0"), OK(XS_TRANSACTION_END), 0 },
     { 0, 0, XS_READ, P("/tx/a\0"), R(XS_READ, "4"), 0 },
     /* A change to a node the transaction did not read: no conflict. */
@@ -356,6 +408,68 @@ static const struct row transactions[] = {
     { 0, 0, XS_RM, P("/tx\0"), OK(XS_RM), 0 },
     { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
     { 0, 0, XS_READ, P("/tx/dir/k\0"), ERR("ENOENT"), 0 },
+    /* A node read, then deleted by another connection: conflict (C
+     * xenstored compares with NO_GENERATION for a node now missing). */
+    { 0, 0, XS_WRITE, P("/d/a\0" "1"), OK(XS_WRITE), 0 },
+    START(0, 1),
+    { 0, 1, XS_READ, P("/d/a\0"), R(XS_READ, "1"), 0 },
+    { 0, 0, XS_RM, P("/d/a\0"), OK(XS_RM), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 0, XS_READ, P("/d/a\0"), ERR("ENOENT"), 0 },
+    /* ...deleted with its parent... */
+    { 0, 0, XS_WRITE, P("/d/p/k\0" "1"), OK(XS_WRITE), 0 },
+    START(0, 1),
+    { 0, 1, XS_READ, P("/d/p/k\0"), R(XS_READ, "1"), 0 },
+    { 0, 0, XS_RM, P("/d/p\0"), OK(XS_RM), 0 },
+    { 0, 1, XS_WRITE, P("/d/b\0" "1"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 0, XS_READ, P("/d/b\0"), ERR("ENOENT"), 0 },
+    /* ...deleted after the transaction wrote it again. */
+    { 0, 0, XS_WRITE, P("/d/a\0" "1"), OK(XS_WRITE), 0 },
+    START(0, 1),
+    { 0, 1, XS_READ, P("/d/a\0"), R(XS_READ, "1"), 0 },
+    { 0, 0, XS_RM, P("/d/a\0"), OK(XS_RM), 0 },
+    { 0, 1, XS_WRITE, P("/d/a\0" "2"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 0, XS_READ, P("/d/a\0"), ERR("ENOENT"), 0 },
+    /* A node read and changed elsewhere, then removed by the transaction:
+     * the removal does not forget the read. */
+    { 0, 0, XS_WRITE, P("/d/a\0" "1"), OK(XS_WRITE), 0 },
+    START(0, 1),
+    { 0, 1, XS_READ, P("/d/a\0"), R(XS_READ, "1"), 0 },
+    { 0, 0, XS_WRITE, P("/d/a\0" "2"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_RM, P("/d/a\0"), OK(XS_RM), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 0, XS_READ, P("/d/a\0"), R(XS_READ, "2"), 0 },
+    /* ...nor does removing its parent. */
+    { 0, 0, XS_WRITE, P("/d/p/k\0" "1"), OK(XS_WRITE), 0 },
+    START(0, 1),
+    { 0, 1, XS_READ, P("/d/p/k\0"), R(XS_READ, "1"), 0 },
+    { 0, 1, XS_RM, P("/d/p\0"), OK(XS_RM), 0 },
+    { 0, 0, XS_WRITE, P("/d/p/k\0" "2"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 0, XS_READ, P("/d/p/k\0"), R(XS_READ, "2"), 0 },
+    /* A node read as missing, then made elsewhere, then written by the
+     * transaction: conflict, the other write is not lost. */
+    START(0, 1),
+    { 0, 1, XS_READ, P("/d/n\0"), ERR("ENOENT"), 0 },
+    { 0, 0, XS_WRITE, P("/d/n\0" "x"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_WRITE, P("/d/n\0" "y"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 0, XS_READ, P("/d/n\0"), R(XS_READ, "x"), 0 },
+    /* Removing a node changed elsewhere meanwhile: conflict. */
+    START(0, 1),
+    { 0, 1, XS_RM, P("/d/n\0"), OK(XS_RM), 0 },
+    { 0, 0, XS_WRITE, P("/d/n\0" "z"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 0, XS_READ, P("/d/n\0"), R(XS_READ, "z"), 0 },
+    /* Creating a child while another connection adds a sibling: the
+     * parent's child list changed, conflict. */
+    START(0, 1),
+    { 0, 1, XS_WRITE, P("/d/c1\0" "1"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_WRITE, P("/d/c2\0" "2"), OK(XS_WRITE), 0 },
+    { 0, 1, XS_TRANSACTION_END, P("T\0"), ERR("EAGAIN"), 0 },
+    { 0, 0, XS_READ, P("/d/c1\0"), ERR("ENOENT"), 0 },
     /* Ids. */
     { 0, BOGUS_TX, XS_READ, P("/a\0"), ERR("ENOENT"), 0 },
     { 0, BOGUS_TX, XS_TRANSACTION_END, P("T\0"), ERR("ENOENT"), 0 },
@@ -399,11 +513,14 @@ static const struct row quota[] = {
     { 0, 0, XS_WATCH, P("/\0a\0"), OK(XS_WATCH), 0 },
     { 0, 0, XS_WATCH, P("/\0b\0"), OK(XS_WATCH), 0 },
     { 0, 0, XS_WATCH, P("/\0c\0"), OK(XS_WATCH), 0 },
-    { 0, 0, XS_CONTROL, P("quota\0" "entry-size\0" "10\0"), R(XS_CONTROL, "OK\0"), 0 },
-    { 1, 0, XS_WRITE, P("data/big\0" "12345678901"), ERR("ENOSPC"), 0 },
-    { 1, 0, XS_WRITE, P("data/small\0" "1234"), OK(XS_WRITE), 0 },
-    { 1, 0, XS_WRITE, P("data/small\0" "12345678901"), ERR("ENOSPC"), 0 },
-    { 0, 0, XS_WRITE, P("/local/domain/1/data/big\0" "12345678901"), OK(XS_WRITE), 0 },
+    /* Entry size: 24 bytes of header, 8 per permission, the value, the
+     * child names; refused from the limit on (test_entry_size has more). */
+    { 0, 0, XS_CONTROL, P("quota\0" "entry-size\0" "45\0"), R(XS_CONTROL, "OK\0"), 0 },
+    { 1, 0, XS_WRITE, P("data/big\0" "1234567890123"), ERR("ENOSPC"), 0 },
+    { 1, 0, XS_WRITE, P("data/small\0" "123456789012"), OK(XS_WRITE), 0 },
+    { 1, 0, XS_WRITE, P("data/small\0" "1234567890123"), ERR("ENOSPC"), 0 },
+    { 0, 0, XS_WRITE, P("/local/domain/1/data/big\0" "1234567890123"), OK(XS_WRITE), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "entry-size\0" "2048\0"), R(XS_CONTROL, "OK\0"), 0 },
     { 0, 0, XS_CONTROL, P("quota\0" "nodes\0" "4\0"), R(XS_CONTROL, "OK\0"), 0 },
     { 0, 0, XS_CONTROL, P("quota\0" "1\0"), R(XS_CONTROL, "nodes 3\n\0"), 0 },
     { 1, 0, XS_WRITE, P("data/n1\0"), OK(XS_WRITE), 0 },
@@ -425,10 +542,28 @@ static const struct row quota[] = {
     END_ROW,
 };
 
+/* A payload "path\0" then n bytes of value, for rows built at run time:
+ * V(path, n) gives the row's p and plen. */
+#define V(path, n) vpayload(path, n), sizeof(path) + (n)
+
+static const char *vpayload(const char *path, size_t n)
+{
+    static char pool[40][4096];
+    static unsigned int used;
+    char *p = pool[used++ % 40];
+    size_t pl = strlen(path) + 1;
+
+    ck_assert_uint_le(pl + n, sizeof(pool[0]));
+    memcpy(p, path, pl);
+    memset(p + pl, 'v', n);
+    return p;
+}
+
 static void run(const struct row *rows)
 {
     struct xt t;
     uint32_t slot[5] = { 0 };
+    int refused = 0;
 
     xt_setup(&t, NULL);
     for (int i = 0; rows[i].who >= 0; i++) {
@@ -436,7 +571,7 @@ static void run(const struct row *rows)
         struct xs_conn *c = t.c[r->who];
         char where[64], buf[8192];
 
-        snprintf(where, sizeof(where), "row %d (line op %u)", i, r->op);
+        snprintf(where, sizeof(where), "row %d (op %u)", i, r->op);
         if (r->op == EV || r->op == NOEV) {
             int n = xs_local_event(c, buf, sizeof(buf));
 
@@ -451,6 +586,11 @@ static void run(const struct row *rows)
             continue;
         }
         uint32_t tx = r->tx == BOGUS_TX ? 999 : r->tx ? slot[r->tx] : 0;
+        /* A TRANSACTION_END refused for a conflict (or any reason but a
+         * bad argument) still ends the transaction, as in C xenstored;
+         * everything else must stay as it was. */
+        uint32_t ends = r->op == XS_TRANSACTION_END && !(r->r && !strcmp(r->r, "EINVAL")) ? tx : 0;
+        char *before = r->rtype == XS_ERROR ? xst_dump(t.xs, t.c, XT_NCONN, r->who, ends) : NULL;
         int n;
         uint32_t type = xt_req(c, r->op, tx, r->p, r->plen, buf, sizeof(buf), &n);
 
@@ -460,13 +600,91 @@ static void run(const struct row *rows)
             ck_assert_msg((size_t)n == r->rlen && !memcmp(buf, r->r, n),
                           "%s: reply \"%.*s\" (%d bytes), wanted \"%.*s\" (%zu bytes)", where,
                           n, buf, n, (int)r->rlen, r->r, r->rlen);
+        if (before) {
+            char *after = xst_dump(t.xs, t.c, XT_NCONN, r->who, ends);
+
+            xst_same(before, after, where);
+            ck_assert_msg(!ends || !xs_conn_tx(c, ends), "%s: transaction %u still open", where,
+                          ends);
+            free(before);
+            free(after);
+            refused++;
+        }
         if (r->save)
             slot[r->save] = strtoul(buf, NULL, 10);
     }
+    ck_assert_int_gt(refused, 0);
     for (int i = 0; i < XT_NCONN; i++)
         xt_drain_events(t.c[i]);
     xt_teardown(&t);
 }
+
+/*
+ * The entry-size quota at its edge, with the default 2048: a node is
+ * measured as C xenstored stores it (24 bytes of header, 8 per
+ * permission, the value, each child's name and NUL) and refused when that
+ * reaches the quota, for the node written, a parent given a child, and a
+ * new permission list; outside and inside transactions. C xenstored also
+ * fails the commit of a transaction in which such a write was refused
+ * (ENOMEM: it cannot undo its access records); those transactions are
+ * aborted here instead.
+ */
+START_TEST(test_entry_size)
+{
+    const struct row entry_size[] = {
+        { 0, 0, XS_WRITE, P("/local/domain/1/data\0"), OK(XS_WRITE), 0 },
+        { 0, 0, XS_SET_PERMS, P("/local/domain/1/data\0n1\0"), OK(XS_SET_PERMS), 0 },
+        /* A new node: 24 + 8 + 2015 = 2047 fits, one byte more does not. */
+        { 1, 0, XS_WRITE, V("data/a", 2015), OK(XS_WRITE), 0 },
+        { 1, 0, XS_WRITE, V("data/b", 2016), ERR("ENOSPC"), 0 },
+        /* The same node written again. */
+        { 1, 0, XS_WRITE, V("data/a", 2016), ERR("ENOSPC"), 0 },
+        { 1, 0, XS_WRITE, V("data/a", 2015), OK(XS_WRITE), 0 },
+        /* Inside a transaction: what fits commits... */
+        START(1, 1),
+        { 1, 1, XS_WRITE, V("data/t", 2015), OK(XS_WRITE), 0 },
+        { 1, 1, XS_WRITE, V("data/a", 2015), OK(XS_WRITE), 0 },
+        { 1, 1, XS_TRANSACTION_END, P("T\0"), OK(XS_TRANSACTION_END), 0 },
+        /* ...and one byte more is refused, new or not. */
+        START(1, 2),
+        { 1, 2, XS_WRITE, V("data/u", 2016), ERR("ENOSPC"), 0 },
+        { 1, 2, XS_WRITE, V("data/t", 2016), ERR("ENOSPC"), 0 },
+        { 1, 2, XS_TRANSACTION_END, P("F\0"), OK(XS_TRANSACTION_END), 0 },
+        { 1, 0, XS_DIRECTORY, P("data\0"), R(XS_DIRECTORY, "a\0t\0"), 0 },
+        /* Two permissions: 24 + 16 + 2007 = 2047. */
+        { 0, 0, XS_SET_PERMS, P("/local/domain/1/data/a\0n1\0r2\0"), OK(XS_SET_PERMS), 0 },
+        { 1, 0, XS_WRITE, V("data/a", 2007), OK(XS_WRITE), 0 },
+        { 1, 0, XS_WRITE, V("data/a", 2008), ERR("ENOSPC"), 0 },
+        /* A new node takes its parent's permissions: three, so 1999. */
+        { 0, 0, XS_WRITE, P("/local/domain/1/data/q\0"), OK(XS_WRITE), 0 },
+        { 0, 0, XS_SET_PERMS, P("/local/domain/1/data/q\0n1\0r2\0r3\0"), OK(XS_SET_PERMS), 0 },
+        { 1, 0, XS_WRITE, V("data/q/x", 1999), OK(XS_WRITE), 0 },
+        { 1, 0, XS_WRITE, V("data/q/y", 2000), ERR("ENOSPC"), 0 },
+        /* A parent given a child: 24 + 8 + 2010 + "abcd\0" = 2047. */
+        { 1, 0, XS_WRITE, V("data/p", 2010), OK(XS_WRITE), 0 },
+        { 1, 0, XS_WRITE, P("data/p/abcd\0x"), OK(XS_WRITE), 0 },
+        { 1, 0, XS_WRITE, P("data/p/e\0x"), ERR("ENOSPC"), 0 },
+        { 1, 0, XS_MKDIR, P("data/p/f\0"), ERR("ENOSPC"), 0 },
+        { 1, 0, XS_WRITE, P("data/p/g/h\0x"), ERR("ENOSPC"), 0 },
+        START(1, 1),
+        { 1, 1, XS_MKDIR, P("data/p/f\0"), ERR("ENOSPC"), 0 },
+        { 1, 1, XS_TRANSACTION_END, P("F\0"), OK(XS_TRANSACTION_END), 0 },
+        { 1, 0, XS_DIRECTORY, P("data/p\0"), R(XS_DIRECTORY, "abcd\0"), 0 },
+        /* Removing a child needs no room. */
+        { 1, 0, XS_RM, P("data/p/abcd\0"), OK(XS_RM), 0 },
+        /* A permission more: 24 + 8 + 2008 = 2040, with two 2048. */
+        { 1, 0, XS_WRITE, V("data/s", 2008), OK(XS_WRITE), 0 },
+        { 1, 0, XS_SET_PERMS, P("data/s\0n1\0r2\0"), ERR("ENOSPC"), 0 },
+        { 1, 0, XS_GET_PERMS, P("data/s\0"), R(XS_GET_PERMS, "n1\0"), 0 },
+        /* dom0 is exempt; the guest may not even write it again as is. */
+        { 0, 0, XS_WRITE, V("/local/domain/1/data/big", 3000), OK(XS_WRITE), 0 },
+        { 1, 0, XS_WRITE, V("data/big", 3000), ERR("ENOSPC"), 0 },
+        END_ROW,
+    };
+
+    run(entry_size);
+}
+END_TEST
 
 START_TEST(test_basic) { run(basic); }
 END_TEST
@@ -491,6 +709,7 @@ int main(void)
     tcase_add_test(tc, test_watches);
     tcase_add_test(tc, test_transactions);
     tcase_add_test(tc, test_quota);
+    tcase_add_test(tc, test_entry_size);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -188,30 +188,58 @@ static void g_recv(domid_t d, void *data, size_t len)
 }
 
 /* One message from the guest's rsp ring (reply or event). */
-static uint32_t g_msg(domid_t d, char *body, uint32_t *len)
+static uint32_t g_msg(domid_t d, char *body, size_t size, uint32_t *len)
 {
     struct xsd_sockmsg h;
 
     g_recv(d, &h, sizeof(h));
     ck_assert_uint_le(h.len, XENSTORE_PAYLOAD_MAX);
+    ck_assert_uint_lt(h.len, size);
     g_recv(d, body, h.len);
     body[h.len] = '\0';
     *len = h.len;
     return h.type;
 }
 
+/* One request and its reply. The daemon answers in order, so anything
+ * before the reply is a watch event the test did not expect: fail, so a
+ * test never passes by skipping an event it claims is not sent. */
 static uint32_t g_req(domid_t d, uint32_t type, uint32_t tx, const void *p, size_t len,
-                      char *body, uint32_t *rlen)
+                      char *body, size_t size, uint32_t *rlen)
 {
     struct xsd_sockmsg h = { .type = type, .req_id = 42, .tx_id = tx, .len = len };
     uint32_t t;
 
     g_send(d, &h, sizeof(h));
     g_send(d, p, len);
-    do
-        t = g_msg(d, body, rlen);
-    while (t == XS_WATCH_EVENT);
+    t = g_msg(d, body, size, rlen);
+    ck_assert_msg(t != XS_WATCH_EVENT, "dom%u: event \"%s\" \"%s\" before the reply", d, body,
+                  body + strlen(body) + 1);
     return t;
+}
+
+/* The next message is the watch event with exactly this body. */
+static void g_event(domid_t d, const char *want, size_t len)
+{
+    char body[XENSTORE_PAYLOAD_MAX + 1];
+    uint32_t n;
+
+    ck_assert_uint_eq(g_msg(d, body, sizeof(body), &n), XS_WATCH_EVENT);
+    ck_assert_msg(n == len && !memcmp(body, want, len),
+                  "dom%u: event \"%s\" \"%s\", wanted \"%s\" \"%s\"", d, body,
+                  body + strlen(body) + 1, want, want + strlen(want) + 1);
+}
+
+/* Until the daemon has taken every byte on the request ring. */
+static void g_wait_taken(domid_t d)
+{
+    struct xenstore_domain_interface *in = F.page[d];
+
+    for (int spins = 0; __atomic_load_n(&in->req_cons, __ATOMIC_ACQUIRE) != in->req_prod;
+         spins++) {
+        ck_assert_msg(spins < 200000, "dom%u: request bytes never taken", d);
+        usleep(50);
+    }
 }
 
 static void introduce(domid_t d)
@@ -226,12 +254,12 @@ START_TEST(test_ring_basic)
     uint32_t n;
 
     introduce(1);
-    ck_assert_uint_eq(g_req(1, XS_READ, 0, XT_P("domid\0"), buf, &n), XS_ERROR);
+    ck_assert_uint_eq(g_req(1, XS_READ, 0, XT_P("domid\0"), buf, sizeof(buf), &n), XS_ERROR);
     ck_assert_str_eq(buf, "EACCES");
     ck_assert_int_eq(xs_daemon_domain_home(XS, 1, "one"), 0);
-    ck_assert_uint_eq(g_req(1, XS_READ, 0, XT_P("domid\0"), buf, &n), XS_READ);
+    ck_assert_uint_eq(g_req(1, XS_READ, 0, XT_P("domid\0"), buf, sizeof(buf), &n), XS_READ);
     ck_assert_str_eq(buf, "1");
-    ck_assert_uint_eq(g_req(1, XS_GET_DOMAIN_PATH, 0, XT_P("1\0"), buf, &n), XS_GET_DOMAIN_PATH);
+    ck_assert_uint_eq(g_req(1, XS_GET_DOMAIN_PATH, 0, XT_P("1\0"), buf, sizeof(buf), &n), XS_GET_DOMAIN_PATH);
     ck_assert_str_eq(buf, "/local/domain/1");
     /* Introduction errors. */
     ck_assert_int_eq(xs_daemon_introduce(XS, 2, 5, 8), -EINVAL);
@@ -262,8 +290,8 @@ START_TEST(test_ring_wrap)
         memset(val, 'a' + round, sizeof(val));
         memcpy(req, "v\0", 2);
         memcpy(req + 2, val, 1500 + round);
-        ck_assert_uint_eq(g_req(2, XS_WRITE, 0, req, 2 + 1500 + round, buf, &n), XS_WRITE);
-        ck_assert_uint_eq(g_req(2, XS_READ, 0, "v", 2, buf, &n), XS_READ);
+        ck_assert_uint_eq(g_req(2, XS_WRITE, 0, req, 2 + 1500 + round, buf, sizeof(buf), &n), XS_WRITE);
+        ck_assert_uint_eq(g_req(2, XS_READ, 0, "v", 2, buf, sizeof(buf), &n), XS_READ);
         ck_assert_uint_eq(n, 1500 + round);
         ck_assert(!memcmp(buf, val, n));
     }
@@ -278,28 +306,37 @@ START_TEST(test_ring_split_and_events)
     struct xs_conn *c0;
 
     introduce(3);
-    /* A header and payload dribbled a byte at a time. */
+    /* A header and payload dribbled a byte at a time, each byte taken
+     * by the daemon before the next is sent. */
     for (size_t i = 0; i < sizeof(h); i++) {
         g_send(3, (char *)&h + i, 1);
-        usleep(200);
+        g_wait_taken(3);
     }
-    g_send(3, "/x/y\0tok\0", 9);
-    ck_assert_uint_eq(g_msg(3, buf, &n), XS_WATCH);
+    for (size_t i = 0; i < 9; i++) {
+        g_send(3, "/x/y\0tok\0" + i, 1);
+        g_wait_taken(3);
+    }
+    ck_assert_uint_eq(g_msg(3, buf, sizeof(buf), &n), XS_WATCH);
     ck_assert_str_eq(buf, "OK");
-    ck_assert_uint_eq(g_msg(3, buf, &n), XS_WATCH_EVENT);
-    ck_assert_str_eq(buf, "/x/y");
-    ck_assert_str_eq(buf + 5, "tok");
+    g_event(3, XT_P("/x/y\0tok\0"));
     /* Another connection's change reaches the guest on its ring... */
     c0 = xs_local_open(XS, 0);
     xt_write(c0, "/x", "");
     xt_expect(c0, XS_SET_PERMS, 0, XT_P("/x\0n0\0r3\0"), XS_SET_PERMS, "OK", 3, "perms");
     xt_write(c0, "/x/y/z", "1");
-    ck_assert_uint_eq(g_msg(3, buf, &n), XS_WATCH_EVENT);
-    ck_assert_str_eq(buf, "/x/y/z");
-    /* ...but not when the guest may not read the node. */
+    g_event(3, XT_P("/x/y/z\0tok\0"));
+    /* ...but not when the guest may read neither the node nor its parent
+     * (taking its read away is still reported: C xenstored also checks
+     * the old permissions): the next message on the ring is the reply to
+     * a later request. */
+    xt_expect(c0, XS_SET_PERMS, 0, XT_P("/x/y\0n0\0"), XS_SET_PERMS, "OK", 3, "perms");
+    g_event(3, XT_P("/x/y\0tok\0"));
     xt_expect(c0, XS_SET_PERMS, 0, XT_P("/x/y/z\0n0\0"), XS_SET_PERMS, "OK", 3, "perms");
+    g_event(3, XT_P("/x/y/z\0tok\0"));
     xt_write(c0, "/x/y/z", "2");
-    ck_assert_uint_eq(g_req(3, XS_GET_DOMAIN_PATH, 0, XT_P("3\0"), buf, &n), XS_GET_DOMAIN_PATH);
+    ck_assert_uint_eq(g_req(3, XS_GET_DOMAIN_PATH, 0, XT_P("3\0"), buf, sizeof(buf), &n),
+                      XS_GET_DOMAIN_PATH);
+    ck_assert_str_eq(buf, "/local/domain/3");
     xs_local_close(c0);
 }
 END_TEST
@@ -325,13 +362,13 @@ START_TEST(test_ring_garbage)
     ck_assert_uint_eq(F.page[5]->error, XENSTORE_ERROR_PROTO);
     ck_assert_uint_eq(F.page[6]->error, XENSTORE_ERROR_RINGIDX);
     introduce(1);
-    ck_assert_uint_eq(g_req(1, XS_GET_DOMAIN_PATH, 0, XT_P("1\0"), buf, &n), XS_GET_DOMAIN_PATH);
+    ck_assert_uint_eq(g_req(1, XS_GET_DOMAIN_PATH, 0, XT_P("1\0"), buf, sizeof(buf), &n), XS_GET_DOMAIN_PATH);
     /* Unknown types and missing NULs are answered, not fatal. */
-    ck_assert_uint_eq(g_req(1, 77, 0, XT_P("x"), buf, &n), XS_ERROR);
+    ck_assert_uint_eq(g_req(1, 77, 0, XT_P("x"), buf, sizeof(buf), &n), XS_ERROR);
     ck_assert_str_eq(buf, "ENOSYS");
-    ck_assert_uint_eq(g_req(1, XS_READ, 0, XT_P("/x"), buf, &n), XS_ERROR);
+    ck_assert_uint_eq(g_req(1, XS_READ, 0, XT_P("/x"), buf, sizeof(buf), &n), XS_ERROR);
     ck_assert_str_eq(buf, "EINVAL");
-    ck_assert_uint_eq(g_req(1, XS_READ, 55, XT_P("/x\0"), buf, &n), XS_ERROR);
+    ck_assert_uint_eq(g_req(1, XS_READ, 55, XT_P("/x\0"), buf, sizeof(buf), &n), XS_ERROR);
     ck_assert_str_eq(buf, "ENOENT");
 }
 END_TEST
@@ -343,7 +380,7 @@ START_TEST(test_ring_reconnect)
     struct xsd_sockmsg h = { .type = XS_READ, .len = 100 };
 
     introduce(1);
-    ck_assert_uint_eq(g_req(1, XS_WATCH, 0, XT_P("/r\0t\0"), buf, &n), XS_WATCH);
+    ck_assert_uint_eq(g_req(1, XS_WATCH, 0, XT_P("/r\0t\0"), buf, sizeof(buf), &n), XS_WATCH);
     g_send(1, &h, sizeof(h));                      /* half a message */
     F.page[1]->connection = XENSTORE_RECONNECT;
     guest_kick(1);
@@ -352,7 +389,7 @@ START_TEST(test_ring_reconnect)
     ck_assert_uint_eq(F.page[1]->connection, XENSTORE_CONNECTED);
     ck_assert_uint_eq(F.page[1]->req_prod, 0);
     ck_assert_uint_eq(F.page[1]->rsp_prod, 0);
-    ck_assert_uint_eq(g_req(1, XS_GET_DOMAIN_PATH, 0, XT_P("1\0"), buf, &n), XS_GET_DOMAIN_PATH);
+    ck_assert_uint_eq(g_req(1, XS_GET_DOMAIN_PATH, 0, XT_P("1\0"), buf, sizeof(buf), &n), XS_GET_DOMAIN_PATH);
     struct xs_stats st;
     xs_daemon_stats(XS, &st);
     ck_assert_uint_eq(st.watches, 0);
@@ -383,20 +420,36 @@ static void *flood(void *arg)
 
 START_TEST(test_ring_flood)
 {
+    struct xenstore_domain_interface *fl = F.page[2];
     pthread_t t;
     char buf[256];
     uint32_t n;
+    /* A flooder's requests that can be taken: replies filling its 1 KiB
+     * response ring ("OK" replies of 19 bytes, the last maybe partly
+     * written), the outstanding quota queued behind them, and one being
+     * read. Each request is 24 bytes. */
+    const uint32_t most = (XENSTORE_RING_SIZE / 19 + 1 + 20 + 1) * 24;
 
     introduce(1);
     introduce(2);
     xs_daemon_domain_home(XS, 1, "one");
     pthread_create(&t, NULL, flood, NULL);
+    /* Until the flooder's response ring is full: it is being served. */
+    for (int spins = 0; __atomic_load_n(&fl->rsp_prod, __ATOMIC_ACQUIRE) - fl->rsp_cons <
+                        XENSTORE_RING_SIZE - 18; spins++) {
+        ck_assert_msg(spins < 200000, "the flooder's replies never filled its ring");
+        usleep(50);
+    }
     for (int i = 0; i < 500; i++) {
-        ck_assert_uint_eq(g_req(1, XS_READ, 0, XT_P("name\0"), buf, &n), XS_READ);
+        ck_assert_uint_eq(g_req(1, XS_READ, 0, XT_P("name\0"), buf, sizeof(buf), &n), XS_READ);
         ck_assert_str_eq(buf, "one");
     }
     stop_flood = true;
     pthread_join(t, NULL);
+    /* Its input stalled: while dom1 was served, it kept writing, but the
+     * daemon took no more than what fits in its replies and the quota. */
+    ck_assert_uint_le(__atomic_load_n(&fl->req_cons, __ATOMIC_ACQUIRE), most);
+    ck_assert_uint_eq(fl->error, 0);
 }
 END_TEST
 
@@ -414,9 +467,10 @@ START_TEST(test_ring_release)
     xt_expect(c0, XS_SET_PERMS, 0, XT_P("/local/domain/1/data\0n1\0"), XS_SET_PERMS, "OK", 3, "p");
     xt_write(c0, "/shared", "");
     xt_expect(c0, XS_SET_PERMS, 0, XT_P("/shared\0n0\0r1\0r2\0"), XS_SET_PERMS, "OK", 3, "p");
-    ck_assert_uint_eq(g_req(1, XS_WRITE, 0, XT_P("data/mine\0" "1"), buf, &n), XS_WRITE);
-    ck_assert_uint_eq(g_req(1, XS_WATCH, 0, XT_P("data\0w\0"), buf, &n), XS_WATCH);
-    ck_assert_uint_eq(g_req(1, XS_TRANSACTION_START, 0, XT_P("\0"), buf, &n), XS_TRANSACTION_START);
+    ck_assert_uint_eq(g_req(1, XS_WRITE, 0, XT_P("data/mine\0" "1"), buf, sizeof(buf), &n), XS_WRITE);
+    ck_assert_uint_eq(g_req(1, XS_WATCH, 0, XT_P("data\0w\0"), buf, sizeof(buf), &n), XS_WATCH);
+    g_event(1, XT_P("data\0w\0"));
+    ck_assert_uint_eq(g_req(1, XS_TRANSACTION_START, 0, XT_P("\0"), buf, sizeof(buf), &n), XS_TRANSACTION_START);
     ck_assert_int_eq(xs_daemon_release(XS, 1), 0);
     ck_assert_int_eq(xs_local_event(c0, buf, sizeof(buf)), 17);
     ck_assert_str_eq(buf, "@releaseDomain");
@@ -436,13 +490,13 @@ START_TEST(test_ring_release_from_ring)
     introduce(0);
     introduce(2);
     introduce(3);
-    ck_assert_uint_eq(g_req(0, XS_RELEASE, 0, XT_P("2\0"), buf, &n), XS_RELEASE);
-    ck_assert_uint_eq(g_req(0, XS_IS_DOMAIN_INTRODUCED, 0, XT_P("2\0"), buf, &n),
+    ck_assert_uint_eq(g_req(0, XS_RELEASE, 0, XT_P("2\0"), buf, sizeof(buf), &n), XS_RELEASE);
+    ck_assert_uint_eq(g_req(0, XS_IS_DOMAIN_INTRODUCED, 0, XT_P("2\0"), buf, sizeof(buf), &n),
                       XS_IS_DOMAIN_INTRODUCED);
     ck_assert_str_eq(buf, "F");
-    ck_assert_uint_eq(g_req(0, XS_RELEASE, 0, XT_P("0\0"), buf, &n), XS_RELEASE);
+    ck_assert_uint_eq(g_req(0, XS_RELEASE, 0, XT_P("0\0"), buf, sizeof(buf), &n), XS_RELEASE);
     introduce(1);
-    ck_assert_uint_eq(g_req(1, XS_GET_DOMAIN_PATH, 0, XT_P("1\0"), buf, &n), XS_GET_DOMAIN_PATH);
+    ck_assert_uint_eq(g_req(1, XS_GET_DOMAIN_PATH, 0, XT_P("1\0"), buf, sizeof(buf), &n), XS_GET_DOMAIN_PATH);
     ck_assert_int_eq(xs_daemon_release(XS, 0), -ENOENT);
 }
 END_TEST

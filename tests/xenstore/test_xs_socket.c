@@ -87,21 +87,37 @@ static bool full_read(int fd, void *p, size_t n)
     return true;
 }
 
+/* One request and its reply. Replies come in order, so a watch event
+ * before the reply is one the test did not expect: fail. */
 static uint32_t req(int fd, uint32_t type, uint32_t tx, const void *p, size_t len, char *out)
 {
     struct xsd_sockmsg h = { .type = type, .req_id = 7, .tx_id = tx, .len = len };
 
     full_write(fd, &h, sizeof(h));
     full_write(fd, p, len);
-    do {
-        ck_assert(full_read(fd, &h, sizeof(h)));
-        ck_assert_uint_le(h.len, XENSTORE_PAYLOAD_MAX);
-        ck_assert(full_read(fd, out, h.len));
-        out[h.len] = '\0';
-    } while (h.type == XS_WATCH_EVENT);
+    ck_assert(full_read(fd, &h, sizeof(h)));
+    ck_assert_uint_le(h.len, XENSTORE_PAYLOAD_MAX);
+    ck_assert(full_read(fd, out, h.len));
+    out[h.len] = '\0';
+    ck_assert_msg(h.type != XS_WATCH_EVENT, "event \"%s\" before the reply", out);
     ck_assert_uint_eq(h.req_id, 7);
     ck_assert_uint_eq(h.tx_id, tx);
     return h.type;
+}
+
+/* The next message is the watch event with exactly this body. */
+static void event(int fd, const char *want, size_t len)
+{
+    struct xsd_sockmsg h;
+    char body[XENSTORE_PAYLOAD_MAX + 1];
+
+    ck_assert(full_read(fd, &h, sizeof(h)));
+    ck_assert_uint_eq(h.type, XS_WATCH_EVENT);
+    ck_assert_uint_le(h.len, XENSTORE_PAYLOAD_MAX);
+    ck_assert(full_read(fd, body, h.len));
+    body[h.len] = '\0';
+    ck_assert_msg(h.len == len && !memcmp(body, want, len), "event \"%s\", wanted \"%s\"", body,
+                  want);
 }
 
 START_TEST(test_socket_basic)
@@ -150,6 +166,7 @@ START_TEST(test_socket_bad_input)
     char buf[5000];
 
     ck_assert_uint_eq(req(good, XS_WATCH, 0, XT_P("/w\0t\0"), buf), XS_WATCH);
+    event(good, XT_P("/w\0t\0"));
     /* Oversized: that connection is dropped, nobody else notices. */
     full_write(bad, &h, sizeof(h));
     ck_assert(!full_read(bad, buf, 1));
@@ -174,8 +191,10 @@ START_TEST(test_socket_bad_input)
 }
 END_TEST
 
-static atomic_bool stop;
+static atomic_bool stop, blocked;
 
+/* Writes requests and never reads a reply; notes when its socket would
+ * block, that is, when the daemon stopped reading it. */
 static void *flood(void *arg)
 {
     int fd = *(int *)arg;
@@ -187,7 +206,11 @@ static void *flood(void *arg)
     while (!stop) {
         struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 
-        if (poll(&pfd, 1, 10) == 1 && write(fd, msg, sizeof(msg)) < 0)
+        if (poll(&pfd, 1, 10) == 0) {
+            blocked = true;
+            continue;
+        }
+        if (write(fd, msg, sizeof(msg)) < 0)
             break;
     }
     return NULL;
@@ -196,13 +219,18 @@ static void *flood(void *arg)
 START_TEST(test_socket_flood)
 {
     int fl = dial(path), fd = dial(path);
+    struct pollfd pfd = { .fd = fl, .events = POLLOUT };
     pthread_t t;
     char buf[256];
 
     pthread_create(&t, NULL, flood, &fl);
-    usleep(100000);
+    for (int i = 0; i < 300 && !blocked; i++)
+        usleep(10000);
+    ck_assert_msg(blocked, "the daemon kept reading a client that reads no replies");
     for (int i = 0; i < 2000; i++)
         ck_assert_uint_eq(req(fd, XS_GET_DOMAIN_PATH, 0, XT_P("3\0"), buf), XS_GET_DOMAIN_PATH);
+    /* Still not read from: its queued replies hold its input back. */
+    ck_assert_int_eq(poll(&pfd, 1, 0), 0);
     stop = true;
     pthread_join(t, NULL);
     close(fl);

@@ -35,7 +35,9 @@ fails xenstore-rm /
 check "" xenstore-chmod /b n0 r5
 check "n0,r5" sh -c 'xenstore-ls -p / | sed -n "s/^b = .*(\(.*\))$/\1/p"'
 check "" xenstore-chmod -r /b b0
-check "n0" sh -c 'xenstore-ls -p /b | sed -n "s/.*(\(.*\))$/\1/p" | sort -u | tr -d "\n" | sed s/b0/n0/'
+check "b0" sh -c 'xenstore-ls -p / | sed -n "s/^b = .*(\(.*\))$/\1/p"'
+check "b0
+b0" sh -c 'xenstore-ls -p /b | sed -n "s/.*(\(.*\))$/\1/p"'
 check "" xenstore-rm /b/c
 check "d" xenstore-list /b
 check "" xenstore-rm -t /b/d
@@ -50,23 +52,34 @@ check guest1 xenstore-read /local/domain/1/name
 check "domid = \"2\"
 name = \"guest2\"" xenstore-ls /local/domain/2
 
-# Watches: the initial event, a change below, the removal.
-xenstore-watch -n 3 /w >"$dir/w.out" 2>&1 &
+# Watches: the initial event, a change below, the removal. Each watcher
+# prints through a FIFO; its first line, the event a watch fires when it
+# is set, says the watch is registered, and nothing changes before both
+# are. A watcher that misses an event is killed by timeout, which ends
+# its output, so the test fails rather than hangs.
+mkfifo "$dir/w.fifo" "$dir/rw.fifo"
+timeout 20 xenstore-watch -n 3 /w >"$dir/w.fifo" 2>&1 &
 wpid=$!
-xenstore-watch -n 3 relw >"$dir/rw.out" 2>&1 &
+timeout 20 xenstore-watch -n 3 relw >"$dir/rw.fifo" 2>&1 &
 rwpid=$!
-sleep 0.3
+exec 3<"$dir/w.fifo" 4<"$dir/rw.fifo"
+read -r w1 <&3 || fail "xenstore-watch /w: no first event"
+read -r rw1 <&4 || fail "xenstore-watch relw: no first event"
 xenstore-write /w/x 1
 xenstore-rm /w
 xenstore-write relw/q 5
 xenstore-rm relw
-wait $wpid $rwpid
+w=$(cat <&3)
+rw=$(cat <&4)
+exec 3<&- 4<&-
+wait $wpid || fail "xenstore-watch /w exited with $?"
+wait $rwpid || fail "xenstore-watch relw exited with $?"
 check "/w
 /w/x
-/w" cat "$dir/w.out"
+/w" printf '%s\n%s' "$w1" "$w"
 check "relw
 relw/q
-relw" cat "$dir/rw.out"
+relw" printf '%s\n%s' "$rw1" "$rw"
 
 # A guest's own socket: its identity, its rights.
 check 1 env XENSTORED_PATH="$dir/socket.1" xenstore-read domid
