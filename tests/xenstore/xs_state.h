@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "xenstore/xs_internal.h"
+#include "xs_internal.h"
 
 static inline void xst_perms(FILE *f, const struct xs_permissions *p, unsigned int n)
 {
