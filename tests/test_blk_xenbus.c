@@ -151,14 +151,18 @@ static void env_down(struct env *e)
     unlink(e->path);
 }
 
-/* Multi-queue (queues > 1) is not in the table: the framework's back end
- * (backends/xenbus_backend.c, read_refs) requires a top-level
- * event-channel even for nr_rings == 0 and binds it itself, while blkif
- * puts each queue's under queue-%u/ instead; the engines themselves do
- * multi-queue (tests/test_blk.c). */
+/* Rows of (ring page order, queues, persistent grants). The front end has
+ * two vCPUs and the back end offers four queues: queues = 2 gives two. */
 static const struct { unsigned int order, queues; bool persistent; } rows[] = {
-    { 0, 1, true }, { 2, 1, false }, { 4, 1, true },
+    { 0, 1, true }, { 2, 1, false }, { 4, 1, true }, { 0, 2, true }, { 1, 2, false },
 };
+
+static void nr_queues_fn(void *p)
+{
+    struct env *e = p;
+    struct blkfront *fe = xensim_vbd_front_find(51712);
+    e->rc = fe ? (int)blkfront_nr_queues(fe) : -ENODEV;
+}
 
 START_TEST(vbd_handshake_and_io)
 {
@@ -180,20 +184,35 @@ START_TEST(vbd_handshake_and_io)
     ck_assert_str_eq(xbt_read(e->sim, f, e->fe, "protocol"), "x86_64-abi");
     ck_assert_str_eq(xbt_read(e->sim, f, e->fe, "feature-persistent"),
                      rows[_i].persistent ? "1" : "0");
+    /* Spec 5.4: ring-page-order at the top; each queue's keys under
+     * queue-%u with several queues, at the top with one. */
+    char o[16], key[64];
+    snprintf(o, sizeof(o), "%u", rows[_i].order);
+    if (rows[_i].order)
+        ck_assert_str_eq(xbt_read(e->sim, f, e->fe, "ring-page-order"), o);
+    else
+        ck_assert_ptr_null(xbt_read(e->sim, f, e->fe, "ring-page-order"));
+    const char *q = "";
     if (rows[_i].queues > 1) {
         ck_assert_str_eq(xbt_read(e->sim, f, e->fe, "multi-queue-num-queues"), "2");
         ck_assert_ptr_nonnull(xbt_read(e->sim, f, e->fe, "queue-1/event-channel"));
         ck_assert_ptr_null(xbt_read(e->sim, f, e->fe, "event-channel"));
-    } else if (rows[_i].order) {
-        char o[16];
-        snprintf(o, sizeof(o), "%u", rows[_i].order);
-        ck_assert_str_eq(xbt_read(e->sim, f, e->fe, "ring-page-order"), o);
-        ck_assert_ptr_nonnull(xbt_read(e->sim, f, e->fe, "ring-ref1"));
         ck_assert_ptr_null(xbt_read(e->sim, f, e->fe, "ring-ref"));
+        ck_assert_ptr_null(xbt_read(e->sim, f, e->fe, "ring-ref0"));
+        q = "queue-0/";
     } else {
-        ck_assert_ptr_nonnull(xbt_read(e->sim, f, e->fe, "ring-ref"));
-        ck_assert_ptr_null(xbt_read(e->sim, f, e->fe, "ring-page-order"));
+        ck_assert_ptr_null(xbt_read(e->sim, f, e->fe, "multi-queue-num-queues"));
+        ck_assert_ptr_nonnull(xbt_read(e->sim, f, e->fe, "event-channel"));
     }
+    snprintf(key, sizeof(key), "%sring-ref%s", q, rows[_i].order ? "1" : "");
+    ck_assert_ptr_nonnull(xbt_read(e->sim, f, e->fe, key));
+    snprintf(key, sizeof(key), "%sring-ref%s", q, rows[_i].order ? "" : "0");
+    ck_assert_ptr_null(xbt_read(e->sim, f, e->fe, key));
+    xbt_run(e->sim, e->fe, nr_queues_fn, e);
+    ck_assert_int_eq(e->rc, (int)rows[_i].queues);
+    /* One event channel per queue, bound on both ends. */
+    ck_assert_uint_eq(th_ports_in_use(e->sim, e->fe), rows[_i].queues);
+    ck_assert_uint_eq(th_ports_in_use(e->sim, e->be), rows[_i].queues);
     uint64_t seed = 77;
     for (size_t i = 0; i < sizeof(e->w); i++)
         e->w[i] = (uint8_t)((seed = seed * 6364136223846793005ull + 1) >> 56);
