@@ -372,7 +372,7 @@ START_TEST(frontend_dies_mid_io)
     xenbus_echo_back_hold(true);
     xbt_run(e.sim, e.fe, submit_fn, &queued);
     ck_assert_int_eq(queued, 5);
-    ck_assert_int_eq(xbt_destroy(e.sim, e.fe), 0);
+    ck_assert_int_eq(xensim_domain_destroy(e.sim, e.fe), 0);
     xenbus_echo_back_hold(false);
     /* The back end saw the front end's directory go: it unmapped, closed
      * and forgot the device. */
@@ -398,7 +398,7 @@ START_TEST(backend_dies)
     paths(&e);
     ck_assert(wait_state(e.sim, fe_path, "4"));
     ck_assert_int_eq(io(&e, 3, 2000), 0);
-    ck_assert_int_eq(xbt_destroy(e.sim, e.be), 0);
+    ck_assert_int_eq(xensim_domain_destroy(e.sim, e.be), 0);
     ck_assert(wait_state(e.sim, fe_path, "6"));
     /* Its pages came back (the dead back end's mappings went with it). */
     ck_assert(wait_stats(e.sim, e.fe, 1));
