@@ -307,8 +307,9 @@ START_TEST(transaction_concurrent_writers)
     pthread_create(&th, NULL, inc_thread, &y);
     xbt_run(e.sim, e.a, inc_fn, &x);
     pthread_join(th, NULL);
+    /* No increment lost. (Whether the two ever collided depends on the
+     * schedule; transaction_eagain_retry forces a collision.) */
     ck_assert_str_eq(xbt_read(e.sim, "%s", x.path), "80");
-    ck_assert_int_ge(x.attempts + y.attempts, 2 * INCREMENTS);
     xbt_sim_free(e.sim);
 }
 END_TEST
