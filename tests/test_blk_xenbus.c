@@ -69,6 +69,17 @@ static const char *bstate(struct env *e)
     return xbt_read(e->sim, "/local/domain/%u/backend/vbd/%u/51712/state", e->be, e->fe);
 }
 
+/* The front end's queue count, or -ENODEV while the guest's driver does
+ * not call the disk connected yet. */
+static void nr_queues_fn(void *p)
+{
+    struct env *e = p;
+    struct blkfront *fe = xensim_vbd_front_find(51712);
+    e->rc = fe ? (int)blkfront_nr_queues(fe) : -ENODEV;
+}
+
+/* Both ends Connected in XenStore, and the disk usable in the guest: the
+ * front end writes Connected before its driver state says so. */
 static bool wait_connected(struct env *e)
 {
     char p[160];
@@ -76,6 +87,13 @@ static bool wait_connected(struct env *e)
     bool ok = xbt_wait_value(e->sim, p, "4", WAIT_MS);
     snprintf(p, sizeof(p), "/local/domain/%u/backend/vbd/%u/51712/state", e->be, e->fe);
     ok = ok && xbt_wait_value(e->sim, p, "4", WAIT_MS);
+    for (int i = 0; ok && i <= WAIT_MS; i++) {
+        xbt_run(e->sim, e->fe, nr_queues_fn, e);
+        if (e->rc != -ENODEV)
+            break;
+        xbt_sleep_ms(1);
+    }
+    ok = ok && e->rc > 0;
     if (!ok)
         fprintf(stderr, "front %s back %s\n",
                 xbt_read(e->sim, "/local/domain/%u/device/vbd/51712/state", e->fe), bstate(e));
@@ -156,13 +174,6 @@ static void env_down(struct env *e)
 static const struct { unsigned int order, queues; bool persistent; } rows[] = {
     { 0, 1, true }, { 2, 1, false }, { 4, 1, true }, { 0, 2, true }, { 1, 2, false },
 };
-
-static void nr_queues_fn(void *p)
-{
-    struct env *e = p;
-    struct blkfront *fe = xensim_vbd_front_find(51712);
-    e->rc = fe ? (int)blkfront_nr_queues(fe) : -ENODEV;
-}
 
 START_TEST(vbd_handshake_and_io)
 {
@@ -257,14 +268,19 @@ START_TEST(vbd_backend_restart)
 }
 END_TEST
 
-/* Keeps the disk busy from vCPU 1 until the domain goes. */
+/* Keeps the disk busy from vCPU 1 until the domain goes: e->rc counts
+ * the writes done, busy_err is what stopped the loop. */
+static int busy_err;
+static _Atomic bool busy_done;
+
 static void busy_fn(void *p)
 {
     struct env *e = p;
     struct blkfront *fe = xensim_vbd_front_find(51712);
     static uint8_t buf[8 * 4096];
+    busy_err = fe ? 0 : -ENODEV;
     for (unsigned int i = 0; fe; i++) {
-        if (blkfront_write(fe, (i % 64) * 64, buf, 64))
+        if ((busy_err = blkfront_write(fe, (i % 64) * 64, buf, 64)))
             break;
         __atomic_store_n(&e->rc, (int)i + 1, __ATOMIC_RELEASE);
     }
@@ -274,6 +290,7 @@ static void *busy_thread(void *p)
 {
     struct env *e = p;
     xensim_domain_call(e->sim, e->fe, 1, busy_fn, e);
+    atomic_store(&busy_done, true);
     return NULL;
 }
 
@@ -283,10 +300,13 @@ START_TEST(vbd_guest_dies_mid_io)
     env_up(e, 0, 1, _i == 0);
     ck_assert(wait_connected(e));
     e->rc = 0;
+    atomic_store(&busy_done, false);
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, busy_thread, e), 0);
-    while (__atomic_load_n(&e->rc, __ATOMIC_ACQUIRE) < 20)
+    while (__atomic_load_n(&e->rc, __ATOMIC_ACQUIRE) < 20 && !atomic_load(&busy_done))
         xbt_sleep_ms(1);
+    ck_assert_msg(__atomic_load_n(&e->rc, __ATOMIC_ACQUIRE) >= 20,
+                  "the I/O loop stopped after %d writes: %d", e->rc, busy_err);
     ck_assert_int_eq(xensim_domain_destroy(e->sim, e->fe), 0);
     pthread_join(t, NULL);
     /* The back end sees the front end's directory go and lets go. */
