@@ -6,6 +6,7 @@
  */
 #include <pthread.h>
 #include "blk_fixture.h"
+#include "../backends/blkback.h"   /* the back end's ring view, white box */
 
 #define DISK_BYTES (16u << 20)
 #define INFLIGHT 96
@@ -451,6 +452,7 @@ END_TEST
 struct frag {
     struct blk_fix *f;
     xen_pfn_t keep[2];
+    uint32_t frames[2];       /* the ring's pages, as granted */
     long refs[3];
     gnttab_map_grant_ref_t map[3];
     int rc;
@@ -490,6 +492,16 @@ static void frag_back_map(void *p)
     }
 }
 
+/* The frames behind the ring's grant refs, read from the front end's own
+ * grant table. */
+static void frag_ring_frames(void *p)
+{
+    struct frag *fr = p;
+    grant_entry_v1_t *gt = xensim_gnttab_entries(NULL);
+    for (int i = 0; i < 2; i++)
+        fr->frames[i] = gt[fr->f->params.queue[0].ring_ref[i]].frame;
+}
+
 static void frag_front_end(void *p)
 {
     struct frag *fr = p;
@@ -511,6 +523,13 @@ START_TEST(noncontiguous_rings)
     th_call(f->sim, 0, 0, frag_back_map, &fr);
     ck_assert_int_eq(fr.rc, 0);
     blk_connect(f);
+    /* The premise: neither end sees the ring's two pages side by side. */
+    th_call(f->sim, f->front, 0, frag_ring_frames, &fr);
+    ck_assert_uint_ne(fr.frames[1], fr.frames[0] + 1);
+    const struct blk_ring_view *v = &f->be->q[0].view;
+    ck_assert_uint_eq(v->nr_pages, 2);
+    ck_assert_ptr_ne(v->page[1], v->page[0] + BLK_PAGE);
+    ck_assert(!v->contiguous);
     struct integ g = { .f = f, .row = &r, .seed = 4242, .unit = 512 };
     g.model = calloc(1, f->bytes);
     th_call(f->sim, f->front, 0, integ_fn, &g);

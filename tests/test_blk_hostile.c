@@ -578,6 +578,7 @@ struct io_loop {
     uint32_t passes;          /* completed, read by the test thread */
     int rc;
     int call_rc;
+    bool done;                /* the loop's domain call returned */
     unsigned int vcpu;
     pthread_t thread;
 };
@@ -605,13 +606,19 @@ static void *io_loop_thread(void *p)
 {
     struct io_loop *l = p;
     l->call_rc = xensim_domain_call(l->f->sim, l->f->front, l->vcpu, io_loop_fn, l);
+    __atomic_store_n(&l->done, true, __ATOMIC_RELEASE);
     return NULL;
 }
 
+/* Until the loop completed n passes; a loop that stopped first fails. */
 static void wait_passes(struct io_loop *l, uint32_t n)
 {
-    while (__atomic_load_n(&l->passes, __ATOMIC_ACQUIRE) < n)
+    while (__atomic_load_n(&l->passes, __ATOMIC_ACQUIRE) < n &&
+           !__atomic_load_n(&l->done, __ATOMIC_ACQUIRE))
         sched_yield();
+    ck_assert_msg(__atomic_load_n(&l->passes, __ATOMIC_ACQUIRE) >= n,
+                  "the I/O loop stopped after %u passes: rc %d, call %d", l->passes, l->rc,
+                  l->call_rc);
 }
 
 /* The front end's domain dies with I/O in flight: the back end unmaps and
@@ -649,7 +656,9 @@ START_TEST(front_killed_mid_io)
     ck_assert_int_eq(pthread_create(&l2.thread, NULL, io_loop_thread, &l2), 0);
     wait_passes(&l2, 20);
     th_call(f.sim, f.front, 0, blk_fdisconnect_fn, &f);
+    ck_assert_int_ge(f.rc, 0);    /* grants the live back end still maps are kept */
     pthread_join(l2.thread, NULL);
+    ck_assert_int_eq(l2.call_rc, 0);
     ck_assert_int_eq(l2.rc, -ENOTCONN);
     blk_teardown(&f);
 }
@@ -700,11 +709,24 @@ START_TEST(back_killed_mid_io)
         ck_assert_uint_eq(got[5], pass * 2654435761u + 5);
     }
     close(fd);
+    /* The heir serves I/O until the front end disconnects, and what it
+     * wrote is in the file. */
     struct io_loop l2 = { .f = &f, .vcpu = 1 };
     ck_assert_int_eq(pthread_create(&l2.thread, NULL, io_loop_thread, &l2), 0);
     wait_passes(&l2, 20);
     th_call(f.sim, f.front, 0, blk_fdisconnect_fn, &f);
+    ck_assert_int_ge(f.rc, 0);    /* grants the live back end still maps are kept */
     pthread_join(l2.thread, NULL);
+    ck_assert_int_eq(l2.call_rc, 0);
+    ck_assert_int_eq(l2.rc, -ENOTCONN);
+    ck_assert_uint_ge(l2.passes, 20);
+    fd = open(f.path, O_RDONLY);
+    for (uint32_t pass = l2.passes > 63 ? l2.passes - 63 : 0; pass < l2.passes; pass++) {
+        uint32_t got[1024];
+        ck_assert_int_eq(pread(fd, got, sizeof(got), (off_t)(pass % 64) * 4096), 4096);
+        ck_assert_uint_eq(got[5], pass * 2654435761u + 5);
+    }
+    close(fd);
     blk_teardown(&f);
 }
 END_TEST

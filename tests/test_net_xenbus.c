@@ -15,7 +15,7 @@
 
 struct env {
     struct xensim *sim;
-    domid_t be, a, b;
+    domid_t be, a, b, c;
     struct xensim_netback *nb;
     int rc;
 };
@@ -169,15 +169,31 @@ START_TEST(vif_handshake_and_traffic)
     send_retry(&e, e.b, &io);
     ck_assert_int_eq(recv_wait(&e, e.a, &got), 1514);
 
-    /* Unplug a: the back end closes, b keeps working. */
+    /* A third guest, so that b has a peer once a is gone. */
+    e.c = xbt_guest(e.sim, "guest-c");
+    xbt_run(e.sim, e.c, front_up, &e);
+    add_vif(&e, e.c, "00:16:3e:00:00:0c");
+    ck_assert(wait_state(&e, "/local/domain/%u/device/vif/%u/state", e.c, 0, "4"));
+    ck_assert(wait_state(&e, "/local/domain/%u/backend/vif/%u/0/state", e.be, e.c, "4"));
+
+    /* Unplug a: the back end closes, b keeps working: its frames reach c
+     * and c's reach it. */
     ck_assert_int_eq(xensim_device_remove(e.sim, "vif", e.a, 0, WAIT_MS), 0);
-    frame(&io, 0x0a, 0x0b, 100);
+    frame(&io, 0x0c, 0x0b, 100);
     send_retry(&e, e.b, &io);
+    ck_assert_int_eq(recv_wait(&e, e.c, &got), 100);
+    ck_assert(memcmp(got.frame, io.frame, 100) == 0);
+    frame(&io, 0x0b, 0x0c, 700);
+    send_retry(&e, e.c, &io);
+    ck_assert_int_eq(recv_wait(&e, e.b, &got), 700);
+    ck_assert(memcmp(got.frame, io.frame, 700) == 0);
+    xbt_run(e.sim, e.c, front_down, &e);
     xbt_run(e.sim, e.b, front_down, &e);
     xbt_run(e.sim, e.a, front_down, &e);
     xbt_run(e.sim, e.be, back_down, &e);
-    for (int i = 0; i < 3; i++)
-        ck_assert_uint_eq(th_ports_in_use(e.sim, i == 0 ? e.be : i == 1 ? e.a : e.b), 0);
+    domid_t all[] = { e.be, e.a, e.b, e.c };
+    for (int i = 0; i < 4; i++)
+        ck_assert_uint_eq(th_ports_in_use(e.sim, all[i]), 0);
     struct xensim_domain_info info;
     ck_assert_int_eq(xensim_domain_info(e.sim, e.be, &info), 0);
     ck_assert_uint_eq(info.maptrack_in_use, 0);
