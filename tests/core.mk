@@ -12,3 +12,10 @@ EXTRA_DIST += tests/test_demo.sh
 # The inspection verbs against a running `xensim serve`.
 TESTS += tests/test_inspect_cli.sh
 EXTRA_DIST += tests/test_inspect_cli.sh
+
+# The teardown check every suite ends with.
+check_PROGRAMS += tests/test_harness
+TESTS += tests/test_harness
+tests_test_harness_SOURCES = tests/test_harness.c
+tests_test_harness_LDADD = $(TEST_LIBS)
+tests_test_harness_CFLAGS = $(TEST_CFLAGS_ALL)

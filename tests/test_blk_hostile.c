@@ -134,9 +134,16 @@ static void rawfront_teardown_fn(void *p)
 {
     struct rawfront *rf = p;
     xensim_evtchn_close(rf->port);
-    rf->rc = xensim_gnttab_end_access(rf->ring_ref) | xensim_gnttab_end_access(rf->data_ref) |
-             xensim_gnttab_end_access(rf->data_ro_ref) | xensim_gnttab_end_access(rf->ind_ref) |
-             xensim_gnttab_end_access(rf->other_ref);
+    grant_ref_t refs[] = { rf->ring_ref, rf->data_ref, rf->data_ro_ref, rf->ind_ref,
+                           rf->other_ref };
+    rf->rc = 0;
+    for (unsigned int i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+        rf->rc |= xensim_gnttab_end_access(refs[i]);
+        xensim_gnttab_free_ref(refs[i]);
+    }
+    xensim_guest_page_free(xensim_guest_virt_to_pfn(rf->sring));
+    xensim_guest_page_free(xensim_guest_virt_to_pfn(rf->data));
+    xensim_guest_page_free(xensim_guest_virt_to_pfn(rf->ind));
 }
 
 static struct rawfront *rawfront_new(struct blk_fix *f)

@@ -381,6 +381,8 @@ static void evil_free(void *p)
     struct evil *v = p;
     xensim_evtchn_close(v->port);
     v->rc = xensim_gnttab_end_access(v->ref);
+    xensim_gnttab_free_ref(v->ref);
+    xensim_guest_page_free(xensim_guest_virt_to_pfn(v->sring));
 }
 
 START_TEST(vbd_hostile_front_overflow)

@@ -520,6 +520,7 @@ START_TEST(dom0_backend)
     rec_back = xenbus_echo_back;
     rec_back.state_changed = rec_state;
     ck_assert_int_eq(xensim_xenbus_dom0_init(e.sim), 0);
+    th_allow_own_store_ring(0);
     ck_assert_int_eq(xensim_xenbus_dom0_init(e.sim), -EEXIST);
     e.be = 0;
     e.fe = xbt_guest(e.sim, "guest");

@@ -58,7 +58,7 @@ TESTS += tests/xenstore/test_xs_sim
 tests_xenstore_test_xs_sim_SOURCES = tests/xenstore/test_xs_sim.c tests/xenstore/xs_test.h \
 	tests/xenstore/xs_guest_ring.h
 tests_xenstore_test_xs_sim_CFLAGS = $(XS_TEST_CFLAGS)
-tests_xenstore_test_xs_sim_LDADD = libxensim.la $(CHECK_LIBS) $(URCU_LIBS) $(PTHREAD_LIBS)
+tests_xenstore_test_xs_sim_LDADD = libtestharness.la libxensim.la $(CHECK_LIBS) $(URCU_LIBS) $(PTHREAD_LIBS)
 BENCHES += bench/xs_ring
 bench_xs_ring_SOURCES = bench/xs_ring.c
 bench_xs_ring_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/xenstore
