@@ -264,6 +264,7 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
     xensim_mutex_unlock(&sim->lock);
     if (!rc)
         rc = domain_build(d);
+    d->build_pages = d->pages_in_use;
     for (unsigned int i = 0; !rc && i < nr_vcpus; i++)
         rc = vcpu_start(d->vcpus[i]);
     if (rc) {
@@ -427,6 +428,10 @@ static void domain_fill_info(struct domain *d, struct xensim_domain_info *info)
     info->console_port = d->console_port;
     info->store_pfn = d->store_pfn;
     info->console_pfn = d->console_pfn;
+    info->grant_entries_in_use = gnttab_entries_in_use(d);
+    xensim_mutex_lock(&d->page_lock);
+    info->pages_allocated = d->pages_in_use - d->build_pages;
+    xensim_mutex_unlock(&d->page_lock);
 }
 
 int xensim_domain_info(struct xensim *sim, domid_t domid, struct xensim_domain_info *info)

@@ -188,6 +188,8 @@ struct domain {
     unsigned long nr_frames;            /* all pages of the memfd */
     pthread_mutex_t page_lock;
     uint64_t *page_used;                /* bitmap over guest RAM */
+    unsigned long pages_in_use;         /* bits set in page_used */
+    unsigned long build_pages;          /* of those, the builder's */
     start_info_t *start_info;           /* in guest RAM (pfn 0) */
 
     /* Event channels. */
@@ -357,6 +359,8 @@ void gnttab_release_mappings(struct domain *d);
 void gnttab_domain_free(struct domain *d);
 long do_grant_table_op(struct domain *d, unsigned int cmd, void *uop, unsigned int count);
 unsigned int gnttab_maptrack_in_use(struct domain *d);
+/* Own entries with flags set, beyond the reserved refs. */
+unsigned int gnttab_entries_in_use(struct domain *d);
 /* The builder's entries 0 (console) and 1 (xenstore), v1 permit_access. */
 void gnttab_seed_reserved(struct domain *d, grant_ref_t ref, domid_t backend, xen_pfn_t pfn);
 /* If addr is in d's strict mapping window, fills what it knows. */

@@ -19,3 +19,10 @@ TESTS += tests/test_guest_kernel
 tests_test_guest_kernel_SOURCES = tests/test_guest_kernel.c
 tests_test_guest_kernel_LDADD = $(TEST_LIBS)
 tests_test_guest_kernel_CFLAGS = $(TEST_CFLAGS_ALL)
+
+# The teardown check every suite ends with.
+check_PROGRAMS += tests/test_harness
+TESTS += tests/test_harness
+tests_test_harness_SOURCES = tests/test_harness.c
+tests_test_harness_LDADD = $(TEST_LIBS)
+tests_test_harness_CFLAGS = $(TEST_CFLAGS_ALL)

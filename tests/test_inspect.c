@@ -16,6 +16,7 @@ struct chan {
     domid_t guest;
     long guest_port, dom0_port;
     long ref;
+    xen_pfn_t pfn;
     grant_handle_t handle;
     uint64_t host_addr;
     int16_t status;
@@ -25,8 +26,8 @@ static void guest_offer(void *p)
 {
     struct chan *c = p;
     c->guest_port = xensim_evtchn_alloc_unbound(0);
-    xen_pfn_t pfn = xensim_guest_page_alloc();
-    c->ref = xensim_gnttab_grant_access(0, pfn, true);
+    c->pfn = xensim_guest_page_alloc();
+    c->ref = xensim_gnttab_grant_access(0, c->pfn, true);
 }
 
 static void dom0_connect(void *p)
@@ -56,6 +57,7 @@ static void guest_close(void *p)
     struct chan *c = p;
     ck_assert_int_eq(xensim_gnttab_end_access((grant_ref_t)c->ref), 0);
     xensim_gnttab_free_ref((grant_ref_t)c->ref);
+    xensim_guest_page_free(c->pfn);
     ck_assert_int_eq(xensim_evtchn_close((evtchn_port_t)c->guest_port), 0);
 }
 
@@ -105,6 +107,37 @@ START_TEST(test_dump_tables)
     ck_assert_ptr_nonnull(strstr(buf, "inspected"));
     ck_assert_ptr_nonnull(strstr(buf, "running"));
     free(buf);
+
+    /* The same as rows. */
+    struct xensim_port_info pr[8];
+    ck_assert_int_eq(xensim_port_list(sim, c.guest, NULL, 0), 4);
+    ck_assert_int_eq(xensim_port_list(sim, c.guest, pr, 2), 4);
+    ck_assert_int_eq(xensim_port_list(sim, c.guest, pr, 8), 4);
+    ck_assert(pr[0].reserved);
+    ck_assert_uint_eq(pr[0].port, 0);
+    ck_assert_uint_eq(pr[1].status, EVTCHNSTAT_unbound);
+    ck_assert_uint_eq(pr[1].remote_dom, 0);
+    ck_assert_uint_eq(pr[3].port, (evtchn_port_t)c.guest_port);
+    ck_assert_uint_eq(pr[3].status, EVTCHNSTAT_interdomain);
+    ck_assert_uint_eq(pr[3].remote_dom, 0);
+    ck_assert_uint_eq(pr[3].remote_port, (evtchn_port_t)c.dom0_port);
+    ck_assert(!pr[3].host_consumer);
+    struct xensim_grant_info gr[4];
+    ck_assert_int_eq(xensim_grant_list(sim, c.guest, gr, 4), 3);
+    ck_assert_uint_eq(gr[0].ref, GNTTAB_RESERVED_CONSOLE);
+    ck_assert_uint_eq(gr[0].mapped_by, DOMID_INVALID);
+    ck_assert_uint_eq(gr[2].ref, (grant_ref_t)c.ref);
+    ck_assert_uint_eq(gr[2].flags, GTF_permit_access | GTF_readonly | GTF_reading);
+    ck_assert_uint_eq(gr[2].mapped_by, 0);
+    ck_assert_uint_eq(gr[2].read_pins, 1);
+    ck_assert_uint_eq(gr[2].write_pins, 0);
+    ck_assert_uint_eq(gr[2].frame, c.pfn);
+    struct xensim_domain_info info;
+    ck_assert_int_eq(xensim_domain_info(sim, c.guest, &info), 0);
+    ck_assert_uint_eq(info.pages_allocated, 1);
+    ck_assert_uint_eq(info.grant_entries_in_use, 1);
+    ck_assert_int_eq(xensim_port_list(sim, 77, pr, 8), -ESRCH);
+    ck_assert_int_eq(xensim_grant_list(sim, 77, gr, 4), -ESRCH);
 
     f = open_memstream(&buf, &len);
     ck_assert_int_eq(xensim_dump_ports(sim, 77, f), -ESRCH);

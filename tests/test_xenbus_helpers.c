@@ -97,35 +97,20 @@ bool xbt_wait_atomic(_Atomic int *v, int want, unsigned int ms)
     return false;
 }
 
-int xbt_destroy(struct xensim *sim, domid_t dom)
-{
-    int rc;
-
-    /* Works around a use after free in xensim_domain_destroy(): its last
-     * domain_put_foreign(d) can run after xenstored's unmap already
-     * finalized d and a grace period freed it. A read-side section here
-     * holds that grace period off. */
-    sim_rcu_ensure();
-    rcu_read_lock();
-    rc = xensim_domain_destroy(sim, dom);
-    rcu_read_unlock();
-    return rc;
-}
-
 void xbt_sim_free(struct xensim *sim)
 {
     struct xensim_domain_info infos[64];
     unsigned long w, t;
     int n;
 
-    xbt_daemon_counts(sim, &w, &t);
-    ck_assert_uint_eq(w, 0);
-    ck_assert_uint_eq(t, 0);
+    /* Everything is checked while every domain still lives, so a guest's
+     * leaked port or mapping cannot vanish with it. */
+    th_check_clean(sim);
     /* Guests first: xenstored (in dom0) maps each live guest's ring. */
     n = xensim_domain_list(sim, infos, 64);
     for (int i = 0; i < n && i < 64; i++)
         if (infos[i].domid && infos[i].state != XENSIM_DOMAIN_DYING)
-            ck_assert_int_eq(xbt_destroy(sim, infos[i].domid), 0);
+            ck_assert_int_eq(xensim_domain_destroy(sim, infos[i].domid), 0);
     /* dom0's own ring (xensim_xenbus_dom0_init) is a mapping of its own
      * page by its own xenstored: let go of it first. */
     xs_daemon_release(sim->xs, 0);

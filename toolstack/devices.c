@@ -299,7 +299,9 @@ static int device_remove(struct ts *ts, const char *type, domid_t frontend,
         snprintf(path, sizeof(path), "%s/online", bpath);
         err = ts_read(ts, bpath) >= 0 ? ts_write(ts, path, "0") : 0;
         snprintf(path, sizeof(path), "%s/state", bpath);
-        if (!err && ts_read(ts, path) >= 0)
+        /* As libxl: a back end already Closed is left so (nobody would
+         * write Closed again, and the wait below would time out). */
+        if (!err && ts_read(ts, path) >= 0 && atoi(ts->reply) != XenbusStateClosed)
             err = ts_write(ts, path, "5");
         ts_end(ts, err != 0);
     }

@@ -57,3 +57,18 @@ void xenstored_stop(struct xensim *sim)
     sim->xenstored = NULL;
     free(st);
 }
+
+int xensim_xenstore_usage(struct xensim *sim, struct xensim_xenstore_usage *u)
+{
+    struct xs_stats st;
+
+    if (!sim->xenstored)
+        return -ENODEV;
+    xs_daemon_stats(sim->xenstored->xs, &st);
+    u->nodes = st.nodes;
+    u->watches = st.watches;
+    u->transactions = st.transactions;
+    u->connections = st.conns;
+    u->domains = st.domains;
+    return 0;
+}

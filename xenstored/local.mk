@@ -66,7 +66,7 @@ tests_xenstore_test_xs_sim_SOURCES = tests/xenstore/test_xs_sim.c tests/xenstore
 	tests/xenstore/xs_guest_ring.h
 tests_xenstore_test_xs_sim_CFLAGS = $(XS_TEST_CFLAGS)
 tests_xenstore_test_xs_sim_CPPFLAGS = $(XS_TEST_CPPFLAGS)
-tests_xenstore_test_xs_sim_LDADD = libxensim.la $(CHECK_LIBS) $(URCU_LIBS) $(PTHREAD_LIBS)
+tests_xenstore_test_xs_sim_LDADD = libtestharness.la libxensim.la $(CHECK_LIBS) $(URCU_LIBS) $(PTHREAD_LIBS)
 BENCHES += bench/xs_ring
 bench_xs_ring_SOURCES = bench/xs_ring.c
 bench_xs_ring_CPPFLAGS = $(XS_TEST_CPPFLAGS) -I$(top_srcdir)/tests/xenstore

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <xen/xen.h>
+#include <xen/event_channel.h>
 #include <xen/grant_table.h>
 
 #ifdef __cplusplus
@@ -72,6 +73,12 @@ struct xensim_domain_info {
     unsigned int pages_mapped_by_others; /* pins other domains hold on its grants */
     uint32_t store_port, console_port;   /* allocated at build, as libxl does */
     xen_pfn_t store_pfn, console_pfn;
+    /* Entries of its own grant table in use (flags set) beyond the
+     * reserved refs 0-7 the toolstack owns. */
+    unsigned int grant_entries_in_use;
+    /* Guest RAM pages handed out and not freed, beyond the builder's
+     * (start_info and the store and console rings). */
+    unsigned long pages_allocated;
 };
 
 /* Simulator-wide settings; NULL for the defaults. */
@@ -136,6 +143,13 @@ int xensim_domain_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
  * there as dom0. Stopped by xensim_destroy(). */
 int xensim_xenstore_start(struct xensim *sim, const char *socket_path);
 
+/* What the running xenstored holds, over all its connections. */
+struct xensim_xenstore_usage {
+    unsigned long nodes, watches, transactions, connections, domains;
+};
+/* 0, or -ENODEV when no xenstored runs. */
+int xensim_xenstore_usage(struct xensim *sim, struct xensim_xenstore_usage *u);
+
 /* Records the run as Chrome trace-event JSON (chrome://tracing, Perfetto):
  * a track per domain vCPU, hypercalls and upcalls as slices, and a flow
  * arrow from each send to the upcall it caused. Stopped by
@@ -175,6 +189,33 @@ bool xensim_last_fault(struct xensim *sim, struct xensim_fault *out);
 int xensim_dump_domains(struct xensim *sim, FILE *out);
 int xensim_dump_ports(struct xensim *sim, domid_t domid, FILE *out);
 int xensim_dump_grants(struct xensim *sim, domid_t domid, FILE *out);
+
+/* The same as rows, for programs. Each fills up to max rows (rows may be
+ * NULL with max 0) and returns how many exist, or -ESRCH. */
+struct xensim_port_info {
+    evtchn_port_t port;
+    unsigned int status;        /* EVTCHNSTAT_*, as EVTCHNOP_status gives */
+    bool reserved;              /* port 0 (status closed) */
+    domid_t remote_dom;         /* unbound, interdomain */
+    evtchn_port_t remote_port;  /* interdomain */
+    uint32_t virq;              /* virq */
+    uint32_t vcpu;              /* the vCPU it notifies (ipi: the target) */
+    bool pending, masked;
+    bool host_consumer;         /* delivered to a host process (hostdev.h) */
+};
+int xensim_port_list(struct xensim *sim, domid_t domid, struct xensim_port_info *rows, int max);
+
+/* One grant entry in use (flags != 0) and who pins it. */
+struct xensim_grant_info {
+    grant_ref_t ref;
+    uint16_t flags;             /* GTF_*, as the granter and Xen wrote them */
+    domid_t domid;              /* the grantee the entry names */
+    uint32_t frame;
+    domid_t mapped_by;          /* DOMID_INVALID when nobody pins it */
+    unsigned int read_pins, write_pins;
+};
+int xensim_grant_list(struct xensim *sim, domid_t domid, struct xensim_grant_info *rows,
+                      int max);
 
 /* A name for a Xen errno: "-ENOSPC (no free port)" style, for logs. */
 const char *xensim_strerror(int negative_errno);

@@ -11,6 +11,7 @@
 #include <xensim/xensim.h>
 #include "xs_test.h"
 #include "xs_guest_ring.h"
+#include "../harness.h"
 
 struct call {
     uint32_t type, len;
@@ -92,7 +93,9 @@ START_TEST(test_sim_ring)
     xs_sim_detach(sim);
     xs_daemon_destroy(xs);
     xs_hostdev_close(hd);
-    xensim_destroy(sim);
+    /* The daemon's handles are closed: dom0 must hold nothing of the
+     * guest's (ports, mappings) any more. */
+    th_sim_free_checked(sim);
 }
 END_TEST
 
