@@ -1,6 +1,7 @@
 # sim/: the hypervisor and nothing else (libsim). It sees only the public
 # headers, common/ and its own private headers.
-xensiminclude_HEADERS += include/xensim/xensim.h include/xensim/guest.h include/xensim/hostdev.h
+xensiminclude_HEADERS += include/xensim/xensim.h include/xensim/guest.h include/xensim/hostdev.h \
+	include/xensim/errno.h
 noinst_LTLIBRARIES += sim/libsim.la
 sim_libsim_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim
 libxensim_la_LIBADD += sim/libsim.la

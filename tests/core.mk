@@ -5,6 +5,10 @@ tests_test_inspect_SOURCES = tests/test_inspect.c
 tests_test_inspect_LDADD = $(TEST_LIBS)
 tests_test_inspect_CFLAGS = $(TEST_CFLAGS_ALL)
 
+# Every errno the sources return has a name in include/xensim/errno.h.
+TESTS += tests/check_errno_names.sh
+EXTRA_DIST += tests/check_errno_names.sh
+
 # The README's demo, its narration checked step by step.
 TESTS += tests/test_demo.sh
 EXTRA_DIST += tests/test_demo.sh

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xensim/errno.h>
 #include "harness.h"
 
 struct chan {
@@ -220,6 +221,23 @@ START_TEST(test_errno_names)
     ck_assert_str_eq(xensim_strerror(-EINVAL), "-EINVAL (invalid argument)");
     ck_assert_str_eq(xensim_strerror(0), "0 (success)");
     ck_assert_str_eq(xensim_strerror(-12345), "unknown error");
+    ck_assert_str_eq(xensim_strerror(-ETIMEDOUT), "-ETIMEDOUT (timed out)");
+}
+END_TEST
+
+/* Every row of the public list is what xensim_strerror prints. */
+START_TEST(test_errno_list)
+{
+    static const struct { int err; const char *name, *text; } rows[] = {
+#define ROW(name, text) { name, #name, text },
+        XENSIM_ERRNO_LIST(ROW)
+#undef ROW
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char want[128];
+        snprintf(want, sizeof(want), "-%s (%s)", rows[i].name, rows[i].text);
+        ck_assert_str_eq(xensim_strerror(-rows[i].err), want);
+    }
 }
 END_TEST
 
@@ -261,6 +279,7 @@ int main(void)
     tcase_add_test(tc, test_trace_flow);
     tcase_add_test(tc, test_trace_bad_path);
     tcase_add_test(tc, test_errno_names);
+    tcase_add_test(tc, test_errno_list);
     tcase_add_test(tc, test_xenstore_start);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -176,7 +176,8 @@ int xensim_dump_domains(struct xensim *sim, FILE *out);
 int xensim_dump_ports(struct xensim *sim, domid_t domid, FILE *out);
 int xensim_dump_grants(struct xensim *sim, domid_t domid, FILE *out);
 
-/* A name for a Xen errno: "-ENOSPC (no free port)" style, for logs. */
+/* A name for a Xen errno: "-ENOSPC (no free port or slot)" style, for logs;
+ * every errno xensim returns is in <xensim/errno.h>. */
 const char *xensim_strerror(int negative_errno);
 
 #ifdef __cplusplus
