@@ -2,6 +2,8 @@
 # headers, common/ and its own private headers.
 xensiminclude_HEADERS += include/xensim/xensim.h include/xensim/guest.h include/xensim/hostdev.h \
 	include/xensim/errno.h
+# Made by configure from version.h.in.
+nodist_xensiminclude_HEADERS = include/xensim/version.h
 noinst_LTLIBRARIES += sim/libsim.la
 sim_libsim_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim
 libxensim_la_LIBADD += sim/libsim.la
@@ -10,7 +12,7 @@ libxensim_la_LIBADD += sim/libsim.la
 # machine shows its kernel, faults, timers, views and trace points
 sim_libsim_la_SOURCES = sim/sim.h sim/domain.c sim/domain_listen.c sim/domain_memory.c sim/vcpu.c \
 	sim/sched_free.c sim/futex.c sim/hypercall.c sim/timer.c sim/fault.c sim/guest_copy.c \
-	sim/platform.c sim/errno_names.c sim/trace.c sim/inspect.c sim/narrate.c
+	sim/platform.c sim/version.c sim/errno_names.c sim/trace.c sim/inspect.c sim/narrate.c
 
 # event channels
 sim_libsim_la_SOURCES += sim/evtchn.c sim/evtchn_2l.c sim/hostdev_evtchn.c

@@ -1,7 +1,8 @@
 /*
  * The simulator's views for people and tools: the inspection tables
- * (xensim_dump_*), the Chrome trace (xensim_trace_*), errno names, and
- * starting xenstored inside a simulator. Uses the public API only.
+ * (xensim_dump_*), the Chrome trace (xensim_trace_*), errno names, the
+ * version, and starting xenstored inside a simulator. Uses the public API
+ * only.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -11,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <xensim/errno.h>
+#include <xensim/version.h>
+#include "config.h"
 #include "harness.h"
 
 struct chan {
@@ -225,6 +228,20 @@ START_TEST(test_errno_names)
 }
 END_TEST
 
+/* The header, the library and configure agree on the version. */
+START_TEST(test_version)
+{
+    char want[32];
+    snprintf(want, sizeof(want), "%d.%d.%d", XENSIM_VERSION_MAJOR, XENSIM_VERSION_MINOR,
+             XENSIM_VERSION_PATCH);
+    ck_assert_str_eq(XENSIM_VERSION_STRING, want);
+    ck_assert_str_eq(xensim_version(), XENSIM_VERSION_STRING);
+    ck_assert_str_eq(xensim_version(), PACKAGE_VERSION);
+    ck_assert_int_eq(XENSIM_VERSION_HEX, (XENSIM_VERSION_MAJOR << 16) |
+                                         (XENSIM_VERSION_MINOR << 8) | XENSIM_VERSION_PATCH);
+}
+END_TEST
+
 /* Every row of the public list is what xensim_strerror prints. */
 START_TEST(test_errno_list)
 {
@@ -280,6 +297,7 @@ int main(void)
     tcase_add_test(tc, test_trace_bad_path);
     tcase_add_test(tc, test_errno_names);
     tcase_add_test(tc, test_errno_list);
+    tcase_add_test(tc, test_version);
     tcase_add_test(tc, test_xenstore_start);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <xen/xen.h>
 #include <xen/grant_table.h>
+#include <xensim/version.h>
 
 #ifdef __cplusplus
 extern "C" {
