@@ -64,6 +64,16 @@ struct domain *domain_lookup_self(struct xensim *sim, struct domain *self, domid
     return domid == DOMID_SELF ? self : domain_lookup(sim, domid);
 }
 
+struct domain *domain_rcu_get(struct xensim *sim, struct domain *self, domid_t domid)
+{
+    sim_rcu_ensure();
+    rcu_read_lock();
+    struct domain *d = self ? domain_lookup_self(sim, self, domid) : domain_lookup(sim, domid);
+    if (!d)
+        rcu_read_unlock();
+    return d;
+}
+
 struct xensim *xensim_create(const struct xensim_config *cfg)
 {
     struct xensim *sim = calloc(1, sizeof(*sim));
@@ -289,22 +299,11 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
     return id;
 }
 
-/* Finds a live domain for a toolstack call; takes the RCU read lock. */
-static struct domain *toolstack_get(struct xensim *sim, domid_t domid)
-{
-    sim_rcu_ensure();
-    rcu_read_lock();
-    struct domain *d = domain_lookup(sim, domid);
-    if (!d)
-        rcu_read_unlock();
-    return d;
-}
-
 /* Pause and unpause, as the toolstack sees them: a paused domain's vCPUs
  * stop at their next hypercall boundary; unpausing kicks them on. */
 static int domain_set_paused(struct xensim *sim, domid_t domid, bool paused)
 {
-    struct domain *d = toolstack_get(sim, domid);
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
     if (!d)
         return -ESRCH;
     int rc = 0;
@@ -362,7 +361,7 @@ int xensim_domain_shutdown(struct xensim *sim, domid_t domid, unsigned int reaso
 {
     if (reason > SHUTDOWN_MAX)
         return -EINVAL;
-    struct domain *d = toolstack_get(sim, domid);
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
     if (!d)
         return -ESRCH;
     domain_shutdown(d, reason);
@@ -372,7 +371,7 @@ int xensim_domain_shutdown(struct xensim *sim, domid_t domid, unsigned int reaso
 
 int xensim_domain_destroy(struct xensim *sim, domid_t domid)
 {
-    struct domain *d = toolstack_get(sim, domid);
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
     if (!d)
         return -ESRCH;
     if (current_vcpu && current_vcpu->d == d) {
@@ -431,7 +430,7 @@ static void domain_fill_info(struct domain *d, struct xensim_domain_info *info)
 
 int xensim_domain_info(struct xensim *sim, domid_t domid, struct xensim_domain_info *info)
 {
-    struct domain *d = toolstack_get(sim, domid);
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
     if (!d)
         return -ESRCH;
     domain_fill_info(d, info);

@@ -167,12 +167,9 @@ long evtchn_alloc_unbound_for(struct domain *caller, domid_t dom, domid_t remote
                               evtchn_port_t *port_out, struct xensim_evtchn_dev *dev)
 {
     long rc;
-    rcu_read_lock();
-    struct domain *d = domain_lookup_self(caller->sim, caller, dom);
-    if (!d) {
-        rcu_read_unlock();
+    struct domain *d = domain_rcu_get(caller->sim, caller, dom);
+    if (!d)
         return -ESRCH;
-    }
     xensim_mutex_lock(&d->event_lock);
     rc = get_free_port(d);
     if (rc < 0)
@@ -202,12 +199,9 @@ long evtchn_bind_interdomain_for(struct domain *ld, domid_t rdom, evtchn_port_t 
                                  evtchn_port_t *lport_out, struct xensim_evtchn_dev *dev)
 {
     long rc;
-    rcu_read_lock();
-    struct domain *rd = domain_lookup_self(ld->sim, ld, rdom);
-    if (!rd) {
-        rcu_read_unlock();
+    struct domain *rd = domain_rcu_get(ld->sim, ld, rdom);
+    if (!rd)
         return -ESRCH;
-    }
     double_domain_lock(ld, rd);
     rc = get_free_port(ld);
     if (rc < 0)
@@ -436,12 +430,9 @@ long evtchn_unmask_port(struct domain *d, evtchn_port_t port)
 static long evtchn_status(struct domain *caller, struct evtchn_status *st)
 {
     long rc = 0;
-    rcu_read_lock();
-    struct domain *d = domain_lookup_self(caller->sim, caller, st->dom);
-    if (!d) {
-        rc = -ESRCH;
-        goto out;
-    }
+    struct domain *d = domain_rcu_get(caller->sim, caller, st->dom);
+    if (!d)
+        return -ESRCH;
     if (!evtchn_port_valid(d, st->port)) {
         rc = -EINVAL;
         goto out;
@@ -531,11 +522,10 @@ static void evtchn_close_all(struct domain *d)
 static long evtchn_reset(struct domain *caller, domid_t dom)
 {
     long rc = 0;
-    rcu_read_lock();
-    struct domain *d = domain_lookup_self(caller->sim, caller, dom);
-    if (!d) {
-        rc = -ESRCH;
-    } else if (!xsm_target(caller, d)) {
+    struct domain *d = domain_rcu_get(caller->sim, caller, dom);
+    if (!d)
+        return -ESRCH;
+    if (!xsm_target(caller, d)) {
         rc = -EPERM;
     } else if (d != caller && !atomic_load(&d->paused)) {
         rc = -EINVAL;

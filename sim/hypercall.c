@@ -127,12 +127,11 @@ static long sched_remote_shutdown(struct domain *caller, void *arg)
     struct sched_remote_shutdown op;
     if (copy_from_guest(&op, arg, sizeof(op)))
         return -EFAULT;
-    rcu_read_lock();
-    struct domain *d = domain_lookup(caller->sim, op.domain_id);
-    long rc = 0;
+    struct domain *d = domain_rcu_get(caller->sim, NULL, op.domain_id);
     if (!d)
-        rc = -ESRCH;
-    else if (!caller->privileged)
+        return -ESRCH;
+    long rc = 0;
+    if (!caller->privileged)
         rc = -EPERM;
     else
         domain_shutdown(d, op.reason);

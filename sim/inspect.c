@@ -58,13 +58,9 @@ static void port_describe(const struct evtchn *chn, char *buf, size_t len)
 
 int xensim_dump_ports(struct xensim *sim, domid_t domid, FILE *out)
 {
-    sim_rcu_ensure();
-    rcu_read_lock();
-    struct domain *d = domain_lookup(sim, domid);
-    if (!d) {
-        rcu_read_unlock();
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
+    if (!d)
         return -ESRCH;
-    }
     fprintf(out, "dom%u (%s): %u-level ABI, %u-bit words, ports 1..%u usable\n", d->domid,
             d->name, 2, d->evtchn_ops->word_bits, d->max_port);
     fprintf(out, "%5s  %-34s %5s %8s %7s%s\n", "PORT", "STATE", "VCPU", "PENDING", "MASKED",
@@ -100,13 +96,9 @@ static void flags_describe(uint16_t flags, char *buf, size_t len)
 
 int xensim_dump_grants(struct xensim *sim, domid_t domid, FILE *out)
 {
-    sim_rcu_ensure();
-    rcu_read_lock();
-    struct domain *d = domain_lookup(sim, domid);
-    if (!d) {
-        rcu_read_unlock();
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
+    if (!d)
         return -ESRCH;
-    }
     struct grant_table *gt = d->gt;
     xensim_mutex_lock(&gt->lock);
     unsigned int nr = gnttab_nr_entries(gt);

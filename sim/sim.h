@@ -293,6 +293,11 @@ void sim_rcu_unregister(void);
 struct domain *domain_lookup(struct xensim *sim, domid_t domid); /* caller holds rcu_read_lock */
 /* Resolves DOMID_SELF to the caller's domain. */
 struct domain *domain_lookup_self(struct xensim *sim, struct domain *self, domid_t domid);
+/* The lookup entry points start with: enters an RCU read-side section
+ * (registering a host thread first) and finds domid there, DOMID_SELF
+ * meaning self when self is given. NULL if there is no such domain, the
+ * section already left; otherwise the caller leaves it, rcu_read_unlock(). */
+struct domain *domain_rcu_get(struct xensim *sim, struct domain *self, domid_t domid);
 void *domain_pfn_to_virt(struct domain *d, xen_pfn_t pfn);   /* NULL if out of range */
 void domain_crash(struct domain *d, const char *why);
 void domain_shutdown(struct domain *d, unsigned int reason);

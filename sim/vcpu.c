@@ -256,13 +256,9 @@ void vcpu_stop(struct vcpu *v)
 int xensim_domain_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
                        void (*fn)(void *), void *arg)
 {
-    sim_rcu_ensure();
-    rcu_read_lock();
-    struct domain *d = domain_lookup(sim, domid);
-    if (!d) {
-        rcu_read_unlock();
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
+    if (!d)
         return -ESRCH;
-    }
     if (vcpu >= d->nr_vcpus) {
         rcu_read_unlock();
         return -ENOENT;
