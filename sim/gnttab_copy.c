@@ -99,13 +99,7 @@ long gnttab_copy_batch(struct domain *ld, void *uop, unsigned int count)
 
     for (unsigned int i = 0; i < count; i += GNTTAB_COPY_BATCH) {
         unsigned int n = count - i < GNTTAB_COPY_BATCH ? count - i : GNTTAB_COPY_BATCH;
-        unsigned int got = n;
-        if (copy_from_guest(ops, base + (size_t)i * sizeof(ops[0]), n * sizeof(ops[0]))) {
-            for (got = 0; got < n; got++)
-                if (copy_from_guest(&ops[got], base + (size_t)(i + got) * sizeof(ops[0]),
-                                    sizeof(ops[0])))
-                    break;
-        }
+        unsigned int got = copy_from_guest_elems(ops, uop, sizeof(ops[0]), i, n);
         rcu_read_lock();
         for (unsigned int k = 0; k < got; k++)
             ops[k].status = copy_one(ld, &ops[k], puts[k]);

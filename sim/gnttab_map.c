@@ -283,34 +283,6 @@ static struct domain *unmap_all_kinds(struct domain *ld, grant_handle_t h)
     return unmap_unpin(ld, &u);
 }
 
-/* Copies elements [i, i+n) of a batch in; on a fault, element by element,
- * so that the elements before the bad one are still processed as in Xen.
- * Returns how many were copied. */
-static unsigned int copy_in(void *dst, const char *uop, size_t size,
-                            unsigned int i, unsigned int n)
-{
-    if (copy_from_guest(dst, uop + (size_t)i * size, (size_t)n * size) == 0)
-        return n;
-    unsigned int k = 0;
-    while (k < n && copy_from_guest((char *)dst + k * size,
-                                    uop + (size_t)(i + k) * size, size) == 0)
-        k++;
-    return k;
-}
-
-/* The reverse; returns how many were written back. */
-static unsigned int copy_out(char *uop, const void *src, size_t size,
-                             unsigned int i, unsigned int n)
-{
-    if (copy_to_guest(uop + (size_t)i * size, src, (size_t)n * size) == 0)
-        return n;
-    unsigned int k = 0;
-    while (k < n && copy_to_guest(uop + (size_t)(i + k) * size,
-                                  (const char *)src + k * size, size) == 0)
-        k++;
-    return k;
-}
-
 long gnttab_map_batch(struct domain *ld, void *uop, unsigned int count)
 {
     gnttab_map_grant_ref_t ops[GNTTAB_BATCH];
@@ -318,12 +290,12 @@ long gnttab_map_batch(struct domain *ld, void *uop, unsigned int count)
 
     for (unsigned int i = 0; i < count; i += GNTTAB_BATCH) {
         unsigned int n = count - i < GNTTAB_BATCH ? count - i : GNTTAB_BATCH;
-        unsigned int got = copy_in(ops, uop, sizeof(ops[0]), i, n);
+        unsigned int got = copy_from_guest_elems(ops, uop, sizeof(ops[0]), i, n);
         rcu_read_lock();
         gnttab_map_many(ld, ops, got, puts);
         rcu_read_unlock();
         put_all(puts, got);
-        unsigned int told = copy_out(uop, ops, sizeof(ops[0]), i, got);
+        unsigned int told = copy_to_guest_elems(uop, ops, sizeof(ops[0]), i, got);
         if (told < got) {
             for (unsigned int k = told; k < got; k++) {
                 if (ops[k].status != GNTST_okay)
@@ -346,10 +318,10 @@ long gnttab_unmap_batch(struct domain *ld, void *uop, unsigned int count)
 
     for (unsigned int i = 0; i < count; i += GNTTAB_BATCH) {
         unsigned int n = count - i < GNTTAB_BATCH ? count - i : GNTTAB_BATCH;
-        unsigned int got = copy_in(ops, uop, sizeof(ops[0]), i, n);
+        unsigned int got = copy_from_guest_elems(ops, uop, sizeof(ops[0]), i, n);
         gnttab_unmap_many(ld, ops, got, puts);
         put_all(puts, got);
-        if (copy_out(uop, ops, sizeof(ops[0]), i, got) < got || got < n)
+        if (copy_to_guest_elems(uop, ops, sizeof(ops[0]), i, got) < got || got < n)
             return -EFAULT;
     }
     return 0;
@@ -375,7 +347,7 @@ long gnttab_unmap_and_replace_batch(struct domain *ld, void *uop, unsigned int c
 
     for (unsigned int i = 0; i < count; i += GNTTAB_BATCH) {
         unsigned int n = count - i < GNTTAB_BATCH ? count - i : GNTTAB_BATCH;
-        unsigned int got = copy_in(ops, uop, sizeof(ops[0]), i, n), m = 0;
+        unsigned int got = copy_from_guest_elems(ops, uop, sizeof(ops[0]), i, n), m = 0;
         for (unsigned int k = 0; k < got; k++) {
             if (replace_refused(ld, &ops[k])) {
                 ops[k].status = GNTST_general_error;
@@ -389,7 +361,7 @@ long gnttab_unmap_and_replace_batch(struct domain *ld, void *uop, unsigned int c
         put_all(puts, m);
         for (unsigned int j = 0; j < m; j++)
             ops[idx[j]].status = un[j].status;
-        if (copy_out(uop, ops, sizeof(ops[0]), i, got) < got || got < n)
+        if (copy_to_guest_elems(uop, ops, sizeof(ops[0]), i, got) < got || got < n)
             return -EFAULT;
     }
     return 0;

@@ -371,6 +371,13 @@ bool gnttab_describe_fault(struct domain *d, uintptr_t addr, struct xensim_fault
 extern __thread sigjmp_buf *guest_copy_jmp;
 int copy_from_guest(void *dst, const void *guest_src, size_t n);
 int copy_to_guest(void *guest_dst, const void *src, size_t n);
+/* Elements [i, i+n) of a guest array of size-byte elements, to or from
+ * buf[0..n): returns how many were copied before the first bad one, so that
+ * a batch still does the elements before a fault, as Xen does. */
+unsigned int copy_from_guest_elems(void *buf, const void *guest_array, size_t size,
+                                   unsigned int i, unsigned int n);
+unsigned int copy_to_guest_elems(void *guest_array, const void *buf, size_t size,
+                                 unsigned int i, unsigned int n);
 
 /* fault.c */
 void fault_handler_install(void);
