@@ -216,6 +216,65 @@ static void domain_abort_build(struct domain *d)
     free(d);
 }
 
+/* What a new domain takes from its config, before any of its parts exist. */
+static void domain_configure(struct domain *d, struct xensim *sim, domid_t id,
+                             const struct xensim_domain_config *cfg, unsigned int nr_vcpus)
+{
+    d->sim = sim;
+    d->domid = id;
+    d->privileged = cfg->privileged || id == 0;
+    if (cfg->name)
+        snprintf(d->name, sizeof(d->name), "%s", cfg->name);
+    else
+        snprintf(d->name, sizeof(d->name), "dom%u", id);
+    d->nr_vcpus = nr_vcpus;
+    d->entry = cfg->entry;
+    d->entry_arg = cfg->entry_arg;
+    d->gnttab_mode = cfg->gnttab_mode;
+    d->max_grant_frames = cfg->max_grant_frames ? cfg->max_grant_frames : 64;
+    d->max_maptrack_frames = cfg->max_maptrack_frames ? cfg->max_maptrack_frames : 1024;
+    atomic_store(&d->paused, true);
+    atomic_store(&d->state, XENSIM_DOMAIN_PAUSED);
+    atomic_store(&d->foreign_maps, 1);   /* the domain's own reference */
+    pthread_mutex_init(&d->guest_lock, NULL);
+}
+
+/* Memory, event channels, the grant table and the vCPUs, not yet started. */
+static int domain_init_parts(struct domain *d, const struct xensim_domain_config *cfg,
+                             unsigned long nr_pages)
+{
+    int rc = domain_memory_init(d, nr_pages, d->max_grant_frames);
+    if (!rc)
+        rc = evtchn_domain_init(d, cfg);
+    if (!rc)
+        rc = gnttab_domain_init(d);
+    for (unsigned int i = 0; !rc && i < d->nr_vcpus; i++) {
+        d->vcpus[i] = vcpu_alloc(d, i);
+        if (!d->vcpus[i])
+            rc = -ENOMEM;
+    }
+    return rc;
+}
+
+/* A creation that failed: stops the vCPUs that started, unpublishes the
+ * domain, waits for its readers and frees what was made. */
+static void domain_create_undo(struct domain *d)
+{
+    struct xensim *sim = d->sim;
+    atomic_store(&d->is_shutting_down, true);
+    for (unsigned int i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpus[i])
+            vcpu_stop(d->vcpus[i]);
+    xensim_mutex_lock(&sim->lock);
+    if (sim->domains[d->domid] == d) {
+        rcu_assign_pointer(sim->domains[d->domid], NULL);
+        sim->nr_domains--;
+    }
+    xensim_mutex_unlock(&sim->lock);
+    synchronize_rcu();
+    domain_abort_build(d);
+}
+
 int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *cfg)
 {
     struct xensim_domain_config def = { 0 };
@@ -239,33 +298,8 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
         free(d);
         return id;
     }
-    d->sim = sim;
-    d->domid = (domid_t)id;
-    d->privileged = cfg->privileged || id == 0;
-    snprintf(d->name, sizeof(d->name), "%s", cfg->name ? cfg->name : "");
-    if (!cfg->name)
-        snprintf(d->name, sizeof(d->name), "dom%d", id);
-    d->nr_vcpus = nr_vcpus;
-    d->entry = cfg->entry;
-    d->entry_arg = cfg->entry_arg;
-    d->gnttab_mode = cfg->gnttab_mode;
-    d->max_grant_frames = cfg->max_grant_frames ? cfg->max_grant_frames : 64;
-    d->max_maptrack_frames = cfg->max_maptrack_frames ? cfg->max_maptrack_frames : 1024;
-    atomic_store(&d->paused, true);
-    atomic_store(&d->state, XENSIM_DOMAIN_PAUSED);
-    atomic_store(&d->foreign_maps, 1);   /* the domain's own reference */
-    pthread_mutex_init(&d->guest_lock, NULL);
-
-    int rc = domain_memory_init(d, nr_pages, d->max_grant_frames);
-    if (!rc)
-        rc = evtchn_domain_init(d, cfg);
-    if (!rc)
-        rc = gnttab_domain_init(d);
-    for (unsigned int i = 0; !rc && i < nr_vcpus; i++) {
-        d->vcpus[i] = vcpu_alloc(d, i);
-        if (!d->vcpus[i])
-            rc = -ENOMEM;
-    }
+    domain_configure(d, sim, (domid_t)id, cfg, nr_vcpus);
+    int rc = domain_init_parts(d, cfg, nr_pages);
     if (!rc) {
         /* Publish before building: the builder allocates ports as dom0. */
         rcu_assign_pointer(sim->domains[id], d);
@@ -277,19 +311,7 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
     for (unsigned int i = 0; !rc && i < nr_vcpus; i++)
         rc = vcpu_start(d->vcpus[i]);
     if (rc) {
-        /* Unpublish and tear down what was made. */
-        atomic_store(&d->is_shutting_down, true);
-        for (unsigned int i = 0; i < nr_vcpus; i++)
-            if (d->vcpus[i])
-                vcpu_stop(d->vcpus[i]);
-        xensim_mutex_lock(&sim->lock);
-        if (sim->domains[id] == d) {
-            rcu_assign_pointer(sim->domains[id], NULL);
-            sim->nr_domains--;
-        }
-        xensim_mutex_unlock(&sim->lock);
-        synchronize_rcu();
-        domain_abort_build(d);
+        domain_create_undo(d);
         return rc;
     }
     trace_domain_built(d);
