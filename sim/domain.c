@@ -91,6 +91,7 @@ struct xensim *xensim_create(const struct xensim_config *cfg)
     pthread_cond_init(&sim->cond, NULL);
     pthread_mutex_init(&sim->fault_lock, NULL);
     pthread_mutex_init(&sim->listener_lock, NULL);
+    trace_init(sim);
     sim->sched = &sched_free_running;
     sim->quiet = cfg && cfg->quiet;
     sim->epoch_ns = 0;
@@ -314,7 +315,6 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
         domain_create_undo(d);
         return rc;
     }
-    trace_domain_built(d);
     if (sim->on_domain_built)
         sim->on_domain_built(sim, d);
     domain_listeners_built(sim, (domid_t)id);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <assert.h>
 #include "sim.h"
+#include "tracepoint.h"
 
 /* Ports become valid a bucket at a time, as in Xen (64-byte struct evtchn,
  * 64 per 4 KiB bucket): operations beyond the valid range give -EINVAL. */
@@ -383,26 +384,16 @@ long evtchn_send_port(struct domain *ld, evtchn_port_t lport)
             evtchn_port_t rport = lchn->u.interdomain.port;
             struct evtchn *rchn = chn_of(rd, rport);
             struct vcpu *rv = rd->vcpus[rchn->notify_vcpu];
-            if (!rchn->dev)
-                trace_send(ld, lport, rv, rport);
-            /* The narrator follows guest-to-guest events; the daemons'
-             * traffic (host processes) would drown the story. */
-            if (narrate_on(ld->sim) && current_vcpu && !rchn->dev) {
-                bool was = evtchn_port_pending(rd, rport);
-                narrate_xen(ld->sim, "EVTCHNOP_send(dom%u port %u): dom%u port %u %s, "
-                            "evtchn_pending[%u] bit %u", ld->domid, lport, rd->domid, rport,
-                            was ? "was already pending (coalesced)" : "marked pending",
-                            rport / rd->evtchn_ops->word_bits, rport % rd->evtchn_ops->word_bits);
-                if (!was)
-                    atomic_store(&rv->narrate_upcall, true);
-            }
+            if (trace_on(ld->sim))
+                trace_send(ld, lport, rd, rport, rv, rchn->dev != NULL);
             evtchn_raise(rd, rchn, rport, rv);
         }
         rcu_read_unlock();
         break;
     }
     case ECS_IPI:
-        trace_send(ld, lport, ld->vcpus[lchn->notify_vcpu], lport);
+        if (trace_on(ld->sim))
+            trace_send(ld, lport, ld, lport, ld->vcpus[lchn->notify_vcpu], false);
         evtchn_raise(ld, lchn, lport, ld->vcpus[lchn->notify_vcpu]);
         break;
     case ECS_UNBOUND:

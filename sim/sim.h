@@ -31,6 +31,7 @@
 #define RCU_MEMB
 #endif
 #include <urcu.h>
+#include <urcu/list.h>
 
 #include <xen/xen.h>
 #include <xen/event_channel.h>
@@ -136,8 +137,9 @@ struct vcpu {
     uint32_t wake_seq;                  /* futex word, atomics only */
     xensim_upcall_t callback;
     bool in_upcall;
-    _Atomic uint64_t trace_flow;        /* the send that raised us (trace.c) */
-    _Atomic bool narrate_upcall;        /* a narrated send raised us */
+    /* While traced: seq of the last send to this vCPU since its last
+     * upcall, for the upcall's event (trace.c). */
+    _Atomic uint64_t trace_cause;
     bool down;                          /* entry returned or domain stopped */
 
     /* Per-vCPU VIRQ table (global VIRQs use vCPU 0's), 0 = unbound. */
@@ -267,7 +269,16 @@ struct xensim {
     void (*on_domain_released)(struct xensim *sim, domid_t domid);
     void *xs;
     struct xenstored *xenstored;        /* xenstored.c, when started */
-    struct trace *trace;                /* trace.c, while recording */
+    /* Trace points (trace.c): trace_subs is an RCU list of subscribers,
+     * trace_nsubs its length, the one thing a point reads when nobody
+     * listens; trace_lock serialises every change to them and to the
+     * built-in subscribers' state below. */
+    pthread_mutex_t trace_lock;
+    struct cds_list_head trace_subs;
+    _Atomic unsigned int trace_nsubs;
+    _Atomic uint64_t trace_seq;         /* numbers the sends seen traced */
+    struct trace_chrome *chrome;        /* trace_chrome.c, while recording */
+    struct narrate_xen *narrate_xen;    /* narrate_xen.c, while it narrates */
     xensim_narrator_t narrator;         /* narrate.c; NULL: silent */
     unsigned int narrate_what;          /* XENSIM_NARRATE_* */
     void *narrator_arg;
@@ -330,7 +341,10 @@ void vcpu_free(struct vcpu *v);
 void vcpu_hypercall_exit(struct vcpu *v);
 bool vcpu_has_work(struct vcpu *v);
 bool vcpu_upcall_deliverable(const struct vcpu *v);
-void vcpu_mark_events_pending(struct vcpu *v);
+/* Sets evtchn_upcall_pending for port's event and kicks the vCPU. */
+void vcpu_mark_events_pending(struct vcpu *v, evtchn_port_t port);
+/* sim->sched->block between the BLOCK and WAKE trace points. */
+bool vcpu_block(struct vcpu *v, bool (*wake)(struct vcpu *v), uint64_t deadline);
 /* Wakes vCPUs of d blocked in SCHEDOP_poll on port. */
 void vcpu_wake_pollers(struct domain *d, evtchn_port_t port);
 
@@ -392,16 +406,10 @@ void timer_cancel_domain(struct domain *d);
 /* xenstored.c */
 void xenstored_stop(struct xensim *sim);
 
-/* trace.c: no-ops unless xensim_trace_start() was called. */
+/* trace.c: the points themselves are in tracepoint.h. At destroy, drops
+ * every subscriber, the Chrome writer's and the narrator's too. */
+void trace_init(struct xensim *sim);
 void trace_free(struct xensim *sim);
-void trace_domain_built(struct domain *d);
-void trace_hypercall(struct vcpu *v, const char *name, bool begin);
-void trace_send(struct domain *from, evtchn_port_t port, struct vcpu *to, evtchn_port_t to_port);
-void trace_upcall(struct vcpu *v, bool begin);
-
-/* narrate.c: narrate_on() tells whether the hypervisor narrates. */
-bool narrate_on(const struct xensim *sim);
-void narrate_xen(struct xensim *sim, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* guest_irq.c */
 void guest_irq_free(struct domain *d);

@@ -138,16 +138,19 @@ int xensim_domain_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
 int xensim_xenstore_start(struct xensim *sim, const char *socket_path);
 
 /* Records the run as Chrome trace-event JSON (chrome://tracing, Perfetto):
- * a track per domain vCPU, hypercalls and upcalls as slices, and a flow
- * arrow from each send to the upcall it caused. Stopped by
- * xensim_trace_stop() or xensim_destroy(). */
+ * a track per domain vCPU, hypercalls and upcalls as slices, grant
+ * operations as instants, and a flow arrow from each send to the upcall it
+ * caused. 0, -EEXIST while recording, or fopen's errno. Stopped by
+ * xensim_trace_stop() or xensim_destroy(). One subscriber of the trace
+ * points in <xensim/trace.h>, where programs can add their own. */
 int xensim_trace_start(struct xensim *sim, const char *path);
 void xensim_trace_stop(struct xensim *sim);
 
 /* The teaching narrator: fn receives one line per step, "[domN vcpuM] ..."
  * from guest code (xensim_narrate in guest.h) when `what` has
  * XENSIM_NARRATE_GUEST, and "[xen] ..." from the hypervisor (sends,
- * upcalls) with XENSIM_NARRATE_XEN. NULL turns it off (the default). */
+ * upcalls; told from the trace points) with XENSIM_NARRATE_XEN. NULL
+ * turns it off (the default). Not to be called from a trace subscriber. */
 typedef void (*xensim_narrator_t)(const char *line, void *arg);
 #define XENSIM_NARRATE_GUEST 1u
 #define XENSIM_NARRATE_XEN 2u
