@@ -13,6 +13,7 @@
  * neighbouring slots at once.
  */
 #include "gnttab.h"
+#include "tracepoint.h"
 
 /* Batches are copied in and out this many elements at a time: one guest
  * copy per element would cost more than a fast-mode map itself. */
@@ -174,6 +175,48 @@ static void map_publish(struct domain *ld, gnttab_map_grant_ref_t *op,
         op->host_addr = (uint64_t)(uintptr_t)p->addr;
 }
 
+/* The MAP point: an event per element, once its status is final. */
+static void trace_maps(struct domain *ld, const gnttab_map_grant_ref_t *ops, unsigned int n)
+{
+    for (unsigned int k = 0; k < n; k++) {
+        const gnttab_map_grant_ref_t *op = &ops[k];
+        struct xensim_trace_event ev;
+        trace_event_init(&ev, XENSIM_TRACE_MAP, ld->sim, ld->domid, trace_current_vcpu(ld));
+        ev.remote_dom = op->dom;
+        ev.ref = op->ref;
+        ev.handle = op->handle;
+        ev.rc = op->status;
+        ev.u.map.flags = op->flags;
+        if (op->status == GNTST_okay) {
+            ev.frame = op->dev_bus_addr >> XEN_PAGE_SHIFT;
+            if (op->flags & GNTMAP_host_map)
+                ev.u.map.host_addr = op->host_addr;
+        }
+        trace_emit(ld->sim, &ev);
+    }
+}
+
+/* The UNMAP point, while each claimed entry still names its grant. */
+static void trace_unmaps(struct domain *ld, const gnttab_unmap_grant_ref_t *ops,
+                         const struct unmap_pending *u, unsigned int n)
+{
+    for (unsigned int k = 0; k < n; k++) {
+        struct xensim_trace_event ev;
+        trace_event_init(&ev, XENSIM_TRACE_UNMAP, ld->sim, ld->domid, trace_current_vcpu(ld));
+        ev.handle = ops[k].handle;
+        ev.rc = ops[k].status;
+        ev.u.map.host_addr = ops[k].host_addr;
+        if (u[k].done) {
+            const struct gnttab_maptrack *m = gnttab_maptrack_entry(ld->gt, u[k].h);
+            ev.remote_dom = m->rdomid;
+            ev.ref = m->ref;
+            ev.frame = m->frame;
+            ev.u.map.flags = u[k].done;
+        }
+        trace_emit(ld->sim, &ev);
+    }
+}
+
 void gnttab_map_many(struct domain *ld, gnttab_map_grant_ref_t *ops, unsigned int n,
                      struct domain **puts)
 {
@@ -186,6 +229,8 @@ void gnttab_map_many(struct domain *ld, gnttab_map_grant_ref_t *ops, unsigned in
     for (unsigned int k = 0; k < n; k++)
         if (ops[k].status == GNTST_okay)
             map_publish(ld, &ops[k], &p[k], &puts[k]);
+    if (trace_on(ld->sim))
+        trace_maps(ld, ops, n);
 }
 
 /* Checks one unmap and claims the kinds it removes (u->done, 0 if none)
@@ -264,6 +309,8 @@ void gnttab_unmap_many(struct domain *ld, gnttab_unmap_grant_ref_t *ops, unsigne
     }
     if (run)
         mo->unmap(ld, run_h, run);
+    if (trace_on(ld->sim))
+        trace_unmaps(ld, ops, u, n);
     /* Handles go back last first, so the next batch takes them in the
      * order this one had them and its slots are neighbours again. */
     for (unsigned int k = n; k-- > 0;)
