@@ -51,7 +51,7 @@ static void rec_event(struct xensim *sim, const struct xensim_trace_event *ev, v
     (void)sim;
     pthread_mutex_lock(&r->lock);
     if (r->n < REC_MAX) {
-        r->ev[r->n] = *ev;
+        memcpy(&r->ev[r->n], ev, sizeof(*ev));   /* padding too: compared whole */
         r->at[r->n] = atomic_fetch_add(&order, 1);
         r->n++;
     } else {
@@ -393,13 +393,12 @@ START_TEST(test_map_copy_unmap)
 }
 END_TEST
 
-/* A poll whose deadline has passed blocks, and wakes by the deadline. */
+/* A poll (on no port: any event) whose deadline has passed blocks, and
+ * wakes by the deadline. */
 static void guest_poll_expired(void *p)
 {
     (void)p;
-    evtchn_port_t port = 1;
-    struct sched_poll op = { .nr_ports = 1, .timeout = 1 };
-    set_xen_guest_handle(op.ports, &port);
+    struct sched_poll op = { .nr_ports = 0, .timeout = 1 };
     ck_assert_int_eq(HYPERVISOR_sched_op(SCHEDOP_poll, &op), 0);
 }
 
