@@ -73,13 +73,9 @@ static void port_read(struct domain *d, evtchn_port_t p, struct xensim_port_info
 
 int xensim_port_list(struct xensim *sim, domid_t domid, struct xensim_port_info *rows, int max)
 {
-    sim_rcu_ensure();
-    rcu_read_lock();
-    struct domain *d = domain_lookup(sim, domid);
-    if (!d) {
-        rcu_read_unlock();
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
+    if (!d)
         return -ESRCH;
-    }
     int n = 0;
     xensim_mutex_lock(&d->event_lock);
     for (unsigned int p = 0; p < d->valid_ports; p++) {
@@ -171,13 +167,9 @@ int xensim_dump_ports(struct xensim *sim, domid_t domid, FILE *out)
     unsigned int word_bits, max_port;
     char name[sizeof(((struct domain *)0)->name)];
 
-    sim_rcu_ensure();
-    rcu_read_lock();
-    struct domain *d = domain_lookup(sim, domid);
-    if (!d) {
-        rcu_read_unlock();
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
+    if (!d)
         return -ESRCH;
-    }
     word_bits = d->evtchn_ops->word_bits;
     max_port = d->max_port;
     memcpy(name, d->name, sizeof(name));
@@ -243,13 +235,9 @@ unsigned int gnttab_entries_in_use(struct domain *d)
 int xensim_grant_list(struct xensim *sim, domid_t domid, struct xensim_grant_info *rows,
                       int max)
 {
-    sim_rcu_ensure();
-    rcu_read_lock();
-    struct domain *d = domain_lookup(sim, domid);
-    if (!d || !d->gt) {
-        rcu_read_unlock();
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
+    if (!d)
         return -ESRCH;
-    }
     struct grant_table *gt = d->gt;
     int n = 0;
     xensim_mutex_lock(&gt->lock);
@@ -281,13 +269,9 @@ int xensim_dump_grants(struct xensim *sim, domid_t domid, FILE *out)
     unsigned int frames, max_frames;
     char name[sizeof(((struct domain *)0)->name)];
 
-    sim_rcu_ensure();
-    rcu_read_lock();
-    struct domain *d = domain_lookup(sim, domid);
-    if (!d || !d->gt) {
-        rcu_read_unlock();
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
+    if (!d)
         return -ESRCH;
-    }
     frames = atomic_load(&d->gt->nr_frames);
     max_frames = d->gt->max_frames;
     memcpy(name, d->name, sizeof(name));

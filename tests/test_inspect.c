@@ -1,7 +1,8 @@
 /*
  * The simulator's views for people and tools: the inspection tables
- * (xensim_dump_*), the Chrome trace (xensim_trace_*), errno names, and
- * starting xenstored inside a simulator. Uses the public API only.
+ * (xensim_dump_*), the Chrome trace (xensim_trace_*), errno names, the
+ * version, and starting xenstored inside a simulator. Uses the public API
+ * only.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -10,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xensim/errno.h>
+#include <xensim/version.h>
+#include "config.h"
 #include "harness.h"
 
 struct chan {
@@ -253,6 +257,37 @@ START_TEST(test_errno_names)
     ck_assert_str_eq(xensim_strerror(-EINVAL), "-EINVAL (invalid argument)");
     ck_assert_str_eq(xensim_strerror(0), "0 (success)");
     ck_assert_str_eq(xensim_strerror(-12345), "unknown error");
+    ck_assert_str_eq(xensim_strerror(-ETIMEDOUT), "-ETIMEDOUT (timed out)");
+}
+END_TEST
+
+/* The header, the library and configure agree on the version. */
+START_TEST(test_version)
+{
+    char want[32];
+    snprintf(want, sizeof(want), "%d.%d.%d", XENSIM_VERSION_MAJOR, XENSIM_VERSION_MINOR,
+             XENSIM_VERSION_PATCH);
+    ck_assert_str_eq(XENSIM_VERSION_STRING, want);
+    ck_assert_str_eq(xensim_version(), XENSIM_VERSION_STRING);
+    ck_assert_str_eq(xensim_version(), PACKAGE_VERSION);
+    ck_assert_int_eq(XENSIM_VERSION_HEX, (XENSIM_VERSION_MAJOR << 16) |
+                                         (XENSIM_VERSION_MINOR << 8) | XENSIM_VERSION_PATCH);
+}
+END_TEST
+
+/* Every row of the public list is what xensim_strerror prints. */
+START_TEST(test_errno_list)
+{
+    static const struct { int err; const char *name, *text; } rows[] = {
+#define ROW(name, text) { name, #name, text },
+        XENSIM_ERRNO_LIST(ROW)
+#undef ROW
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char want[128];
+        snprintf(want, sizeof(want), "-%s (%s)", rows[i].name, rows[i].text);
+        ck_assert_str_eq(xensim_strerror(-rows[i].err), want);
+    }
 }
 END_TEST
 
@@ -294,6 +329,8 @@ int main(void)
     tcase_add_test(tc, test_trace_flow);
     tcase_add_test(tc, test_trace_bad_path);
     tcase_add_test(tc, test_errno_names);
+    tcase_add_test(tc, test_errno_list);
+    tcase_add_test(tc, test_version);
     tcase_add_test(tc, test_xenstore_start);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -13,6 +13,7 @@
 #include <xen/xen.h>
 #include <xen/event_channel.h>
 #include <xen/grant_table.h>
+#include <xensim/version.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -151,16 +152,19 @@ struct xensim_xenstore_usage {
 int xensim_xenstore_usage(struct xensim *sim, struct xensim_xenstore_usage *u);
 
 /* Records the run as Chrome trace-event JSON (chrome://tracing, Perfetto):
- * a track per domain vCPU, hypercalls and upcalls as slices, and a flow
- * arrow from each send to the upcall it caused. Stopped by
- * xensim_trace_stop() or xensim_destroy(). */
+ * a track per domain vCPU, hypercalls and upcalls as slices, grant
+ * operations as instants, and a flow arrow from each send to the upcall it
+ * caused. 0, -EEXIST while recording, or fopen's errno. Stopped by
+ * xensim_trace_stop() or xensim_destroy(). One subscriber of the trace
+ * points in <xensim/trace.h>, where programs can add their own. */
 int xensim_trace_start(struct xensim *sim, const char *path);
 void xensim_trace_stop(struct xensim *sim);
 
 /* The teaching narrator: fn receives one line per step, "[domN vcpuM] ..."
  * from guest code (xensim_narrate in guest.h) when `what` has
  * XENSIM_NARRATE_GUEST, and "[xen] ..." from the hypervisor (sends,
- * upcalls) with XENSIM_NARRATE_XEN. NULL turns it off (the default). */
+ * upcalls; told from the trace points) with XENSIM_NARRATE_XEN. NULL
+ * turns it off (the default). Not to be called from a trace subscriber. */
 typedef void (*xensim_narrator_t)(const char *line, void *arg);
 #define XENSIM_NARRATE_GUEST 1u
 #define XENSIM_NARRATE_XEN 2u
@@ -217,7 +221,8 @@ struct xensim_grant_info {
 int xensim_grant_list(struct xensim *sim, domid_t domid, struct xensim_grant_info *rows,
                       int max);
 
-/* A name for a Xen errno: "-ENOSPC (no free port)" style, for logs. */
+/* A name for a Xen errno: "-ENOSPC (no free port or slot)" style, for logs;
+ * every errno xensim returns is in <xensim/errno.h>. */
 const char *xensim_strerror(int negative_errno);
 
 #ifdef __cplusplus
