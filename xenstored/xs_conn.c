@@ -1,15 +1,30 @@
 /*
  * A connection, whatever carries it: reassembles requests from a byte
  * stream, dispatches them (xs_proto.c), and queues replies and watch
- * events for the transport to take. Also the in-process connections.
+ * events for the transport to take, counting them against the domain's
+ * limits as C xenstored does. Also the in-process connections.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <urcu/uatomic.h>
 #include "xs_internal.h"
 
-#define MAX_QUEUED_EVENTS 4096   /* a watcher that never reads loses events */
+/* A privileged watcher that never reads has no bound in C xenstored;
+ * here it loses events past this many. Unprivileged ones are bounded by
+ * their domain's memory quota, as in C. */
+#define MAX_QUEUED_EVENTS 4096
+
+/* What a connection beyond its ring costs an unprivileged domain: C
+ * xenstored gives a guest only its ring, so the others are charged to
+ * the domain's memory, which bounds how many it can hold. */
+#define XS_CONN_COST ((long)sizeof(struct xs_conn) + XENSTORE_PAYLOAD_MAX + 1)
+
+static bool charged(const struct xs_conn *c)
+{
+    return !c->privileged && c->kind != XS_CONN_RING;
+}
 
 struct xs_conn *xs_conn_new(struct xs_daemon *xs, enum xs_conn_kind kind, domid_t domid,
                             const struct xs_conn_ops *ops, void *priv)
@@ -30,10 +45,28 @@ struct xs_conn *xs_conn_new(struct xs_daemon *xs, enum xs_conn_kind kind, domid_
     CDS_INIT_LIST_HEAD(&c->txs);
     CDS_INIT_LIST_HEAD(&c->link);
     c->next_txid = 1;
+    if (charged(c))
+        xs_mem_add(xs, domid, XS_CONN_COST);
     XS_CHECK(pthread_mutex_lock(&xs->lock));
     xs->nr_conns++;
     XS_CHECK(pthread_mutex_unlock(&xs->lock));
     return c;
+}
+
+/* A message leaves the queue: free_buffered_data() gives back "-out->
+ * hdr.msg.len - sizeof(out->hdr)" and a reply is no longer outstanding.
+ * Under out_lock. */
+static void unqueue(struct xs_conn *c, struct xs_msg *m)
+{
+    cds_list_del(&m->link);
+    xs_mem_add(c->xs, c->domid, -(long)(m->hdr.len + sizeof(m->hdr)));
+    if (m->event) {
+        c->out_events--;
+    } else {
+        c->out_replies--;
+        uatomic_dec(&xs_acct(c->xs, c->domid)->outstanding);
+    }
+    free(m);
 }
 
 static void drop_output(struct xs_conn *c)
@@ -41,15 +74,12 @@ static void drop_output(struct xs_conn *c)
     struct xs_msg *m, *tmp;
 
     XS_CHECK(pthread_mutex_lock(&c->out_lock));
-    cds_list_for_each_entry_safe(m, tmp, &c->out, link) {
-        cds_list_del(&m->link);
-        free(m);
-    }
-    c->out_replies = c->out_events = 0;
+    cds_list_for_each_entry_safe(m, tmp, &c->out, link)
+        unqueue(c, m);
     XS_CHECK(pthread_mutex_unlock(&c->out_lock));
 }
 
-static void drop_state(struct xs_conn *c)
+void xs_conn_drop_state(struct xs_conn *c)
 {
     struct xs_daemon *xs = c->xs;
     struct xs_tx *tx, *tmp;
@@ -57,18 +87,19 @@ static void drop_state(struct xs_conn *c)
     XS_CHECK(pthread_mutex_lock(&xs->lock));
     xs_watch_drop_conn(c);
     xs->nr_txs -= c->nr_txs;
+    xs_acct(xs, c->domid)->txs -= c->nr_txs;
     XS_CHECK(pthread_mutex_unlock(&xs->lock));
     cds_list_for_each_entry_safe(tx, tmp, &c->txs, link) {
         cds_list_del(&tx->link);
         xs_tx_free(tx);
     }
     c->nr_txs = 0;
-    c->in_have = 0;
 }
 
 void xs_conn_reset(struct xs_conn *c)
 {
-    drop_state(c);
+    xs_conn_drop_state(c);
+    c->in_have = 0;
     drop_output(c);
 }
 
@@ -76,8 +107,10 @@ void xs_conn_free(struct xs_conn *c)
 {
     struct xs_daemon *xs = c->xs;
 
-    drop_state(c);
+    xs_conn_drop_state(c);
     drop_output(c);
+    if (charged(c))
+        xs_mem_add(xs, c->domid, -XS_CONN_COST);
     XS_CHECK(pthread_mutex_lock(&xs->lock));
     xs->nr_conns--;
     XS_CHECK(pthread_mutex_unlock(&xs->lock));
@@ -98,8 +131,20 @@ struct xs_tx *xs_conn_tx(struct xs_conn *c, uint32_t id)
 
 bool xs_conn_stalled(struct xs_conn *c)
 {
-    return c->kind != XS_CONN_LOCAL &&
-           CMM_LOAD_SHARED(c->out_replies) >= CMM_LOAD_SHARED(c->xs->quota.outstanding);
+    struct xs_daemon *xs = c->xs;
+    unsigned int quota = CMM_LOAD_SHARED(xs->quota.outstanding);
+
+    /* C xenstored reads a privileged client whatever it left unread;
+     * here its queued replies hold its input back. */
+    if (c->privileged)
+        return c->kind != XS_CONN_LOCAL && CMM_LOAD_SHARED(c->out_replies) >= quota;
+    /* domain_can_read(): "nboutstanding >= quota_req_outstanding", or
+     * "memory >= quota_memory_per_domain_hard", for the whole domain. An
+     * in-process request is answered at once, so only memory holds it. */
+    if (c->kind != XS_CONN_LOCAL &&
+        uatomic_read(&xs_acct(xs, c->domid)->outstanding) >= (int)quota)
+        return true;
+    return xs_mem_over(xs, c->domid);
 }
 
 long xs_conn_feed(struct xs_conn *c, const void *data, size_t len)
@@ -140,19 +185,42 @@ long xs_conn_feed(struct xs_conn *c, const void *data, size_t len)
     return used;
 }
 
+/* send_event(): "Check whether an identical event is pending already.
+ * Special events are excluded from that check." Pending means not yet
+ * wholly taken by the transport. Under out_lock. */
+static bool pending_twin(struct xs_conn *c, const struct xs_msg *ev)
+{
+    struct xs_msg *m;
+
+    if (ev->body[0] == '@')
+        return false;
+    cds_list_for_each_entry(m, &c->out, link)
+        if (m->event && m->hdr.len == ev->hdr.len && !memcmp(m->body, ev->body, ev->hdr.len))
+            return true;
+    return false;
+}
+
 static void enqueue(struct xs_conn *c, struct xs_msg *m)
 {
+    long bytes = m->hdr.len + sizeof(m->hdr);
+
     XS_CHECK(pthread_mutex_lock(&c->out_lock));
-    if (m->event && c->out_events >= MAX_QUEUED_EVENTS) {
-        XS_CHECK(pthread_mutex_unlock(&c->out_lock));
-        free(m);
-        return;
+    if (m->event) {
+        /* A duplicate, one past a privileged watcher's bound, or one its
+         * domain has no memory for (domain_memory_add_chk()): dropped. */
+        if (pending_twin(c, m) || (c->privileged && c->out_events >= MAX_QUEUED_EVENTS) ||
+            !xs_mem_add_chk(c->xs, c->domid, bytes)) {
+            XS_CHECK(pthread_mutex_unlock(&c->out_lock));
+            free(m);
+            return;
+        }
+        c->out_events++;
+    } else {
+        xs_mem_add(c->xs, c->domid, bytes);
+        c->out_replies++;
+        uatomic_inc(&xs_acct(c->xs, c->domid)->outstanding);
     }
     cds_list_add_tail(&m->link, &c->out);
-    if (m->event)
-        c->out_events++;
-    else
-        c->out_replies++;
     XS_CHECK(pthread_mutex_unlock(&c->out_lock));
     if (c->ops && c->ops->kick)
         c->ops->kick(c);
@@ -170,6 +238,11 @@ static struct xs_msg *msg_new(uint32_t type, uint32_t req_id, uint32_t tx_id, si
     return m;
 }
 
+/* The header send_reply() counts beyond the payload; replies this short
+ * are queued whatever the quota ("path might be used for returning
+ * error"). */
+#define DEFAULT_BUFFER_SIZE 16
+
 void xs_conn_reply(struct xs_conn *c, const struct xsd_sockmsg *req, uint32_t type,
                    const void *body, size_t len)
 {
@@ -177,6 +250,12 @@ void xs_conn_reply(struct xs_conn *c, const struct xsd_sockmsg *req, uint32_t ty
 
     if (len > XENSTORE_PAYLOAD_MAX) {
         xs_conn_error(c, req, -E2BIG);
+        return;
+    }
+    /* send_reply(): a longer one the domain has no memory for is ENOMEM.
+     * This only asks; enqueue() counts it. */
+    if (len > DEFAULT_BUFFER_SIZE && !xs_mem_fits(c->xs, c->domid, len + sizeof(*req))) {
+        xs_conn_error(c, req, -ENOMEM);
         return;
     }
     m = msg_new(type, req->req_id, req->tx_id, len);
@@ -220,14 +299,8 @@ size_t xs_conn_out_take(struct xs_conn *c, void *buf, size_t size)
         memcpy((char *)buf + done, (char *)&m->hdr + m->off, n);
         m->off += n;
         done += n;
-        if (m->off == m->len) {
-            cds_list_del(&m->link);
-            if (m->event)
-                c->out_events--;
-            else
-                c->out_replies--;
-            free(m);
-        }
+        if (m->off == m->len)
+            unqueue(c, m);
     }
     XS_CHECK(pthread_mutex_unlock(&c->out_lock));
     return done;
@@ -245,7 +318,8 @@ bool xs_conn_out_pending(struct xs_conn *c)
 
 struct xs_conn *xs_local_open(struct xs_daemon *xs, domid_t domid)
 {
-    if (domid >= XS_NR_DOMIDS)
+    /* A domain at its memory quota gets no more connections. */
+    if (domid >= XS_NR_DOMIDS || xs_mem_over(xs, domid))
         return NULL;
     xs_rcu_enter();
     return xs_conn_new(xs, XS_CONN_LOCAL, domid, NULL, NULL);
@@ -275,12 +349,7 @@ static int pop(struct xs_conn *c, bool event, struct xsd_sockmsg *hdr, char *buf
         memcpy(buf, m->body, m->hdr.len);
         buf[m->hdr.len] = '\0';
         len = m->hdr.len;
-        cds_list_del(&m->link);
-        if (m->event)
-            c->out_events--;
-        else
-            c->out_replies--;
-        free(m);
+        unqueue(c, m);
         break;
     }
     XS_CHECK(pthread_mutex_unlock(&c->out_lock));
@@ -295,6 +364,9 @@ int xs_local_request(struct xs_conn *c, uint32_t type, uint32_t tx_id,
 
     if (len > XENSTORE_PAYLOAD_MAX)
         return -EPROTO;
+    /* C xenstored would not read this request now (domain_can_read()). */
+    if (xs_conn_stalled(c))
+        return -EAGAIN;
     memcpy(c->in_buf, payload, len);
     c->in_buf[len] = '\0';
     xs_proto_dispatch(c, &hdr, c->in_buf);

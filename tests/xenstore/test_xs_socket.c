@@ -138,6 +138,15 @@ START_TEST(test_socket_basic)
     ck_assert_str_eq(buf, "abcd");
     ck_assert_uint_eq(req(fd, 200, 0, XT_P("x"), buf), XS_ERROR);
     ck_assert_str_eq(buf, "ENOSYS");
+    /* Values are bytes, NULs and all. */
+    ck_assert_uint_eq(req(fd, XS_WRITE, 0, XT_P("/bin\0\0bin\xff"), buf), XS_WRITE);
+    struct xsd_sockmsg rh = { .type = XS_READ, .req_id = 3, .len = 5 };
+    full_write(fd, &rh, sizeof(rh));
+    full_write(fd, "/bin\0", 5);
+    ck_assert(full_read(fd, &rh, sizeof(rh)) && full_read(fd, buf, rh.len));
+    ck_assert_uint_eq(rh.type, XS_READ);
+    ck_assert_uint_eq(rh.len, 5);
+    ck_assert(!memcmp(buf, "\0bin\xff", 5));
     /* The second socket speaks for dom1, unprivileged. */
     ck_assert_uint_eq(req(fd1, XS_READ, 0, XT_P("/s\0"), buf), XS_ERROR);
     ck_assert_str_eq(buf, "EACCES");
