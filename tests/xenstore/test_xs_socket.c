@@ -200,6 +200,27 @@ START_TEST(test_socket_bad_input)
 }
 END_TEST
 
+/* A domain's sockets count toward its memory quota: at the quota, the
+ * next one is closed at once; once under, they are served again. */
+START_TEST(test_socket_domain_quota)
+{
+    static struct xs_conn *extra[1024];
+    char buf[64];
+    int nx = 0, fd;
+
+    while ((extra[nx] = xs_local_open(XS, 1)))
+        ck_assert_int_lt(++nx, 1024);
+    fd = dial(path1);
+    ck_assert(!full_read(fd, buf, 1));
+    close(fd);
+    while (nx)
+        xs_local_close(extra[--nx]);
+    fd = dial(path1);
+    ck_assert_uint_eq(req(fd, XS_GET_DOMAIN_PATH, 0, XT_P("1\0"), buf), XS_GET_DOMAIN_PATH);
+    close(fd);
+}
+END_TEST
+
 static atomic_bool stop, blocked;
 
 /* Writes requests and never reads a reply; notes when its socket would
@@ -258,6 +279,7 @@ int main(void)
     tcase_add_test(tc, test_socket_basic);
     tcase_add_test(tc, test_socket_bad_input);
     tcase_add_test(tc, test_socket_flood);
+    tcase_add_test(tc, test_socket_domain_quota);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
