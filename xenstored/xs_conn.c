@@ -53,19 +53,51 @@ struct xs_conn *xs_conn_new(struct xs_daemon *xs, enum xs_conn_kind kind, domid_
     return c;
 }
 
+/* The request being dispatched on this thread, when its connection is
+ * unprivileged (fire_watches(): "req = domain_is_unprivileged(conn) ?
+ * conn->in : NULL"). */
+static __thread struct xs_req_ref *cur_ref;
+
+static void ref_put(struct xs_req_ref *ref)
+{
+    if (uatomic_sub_return(&ref->refs, 1))
+        return;
+    if (ref->counted)
+        uatomic_dec(&xs_acct(ref->xs, ref->domid)->outstanding);
+    free(ref);
+}
+
+void xs_conn_req_begin(struct xs_conn *c)
+{
+    cur_ref = xs_alloc(sizeof(*cur_ref));
+    cur_ref->xs = c->xs;
+    cur_ref->domid = c->domid;
+    cur_ref->refs = 1;
+}
+
+void xs_conn_req_end(void)
+{
+    if (cur_ref)
+        ref_put(cur_ref);
+    cur_ref = NULL;
+}
+
 /* A message leaves the queue: free_buffered_data() gives back "-out->
- * hdr.msg.len - sizeof(out->hdr)" and a reply is no longer outstanding.
- * Under out_lock. */
+ * hdr.msg.len - sizeof(out->hdr)" and a reply is no longer outstanding,
+ * or its request, once none of its events are queued either. Under
+ * out_lock. */
 static void unqueue(struct xs_conn *c, struct xs_msg *m)
 {
     cds_list_del(&m->link);
     xs_mem_add(c->xs, c->domid, -(long)(m->hdr.len + sizeof(m->hdr)));
-    if (m->event) {
+    if (m->event)
         c->out_events--;
-    } else {
+    else
         c->out_replies--;
+    if (m->ref)
+        ref_put(m->ref);
+    else if (!m->event)
         uatomic_dec(&xs_acct(c->xs, c->domid)->outstanding);
-    }
     free(m);
 }
 
@@ -200,7 +232,7 @@ static bool pending_twin(struct xs_conn *c, const struct xs_msg *ev)
     return false;
 }
 
-static void enqueue(struct xs_conn *c, struct xs_msg *m)
+static void enqueue(struct xs_conn *c, struct xs_msg *m, bool linked)
 {
     long bytes = m->hdr.len + sizeof(m->hdr);
 
@@ -219,6 +251,14 @@ static void enqueue(struct xs_conn *c, struct xs_msg *m)
         xs_mem_add(c->xs, c->domid, bytes);
         c->out_replies++;
         uatomic_inc(&xs_acct(c->xs, c->domid)->outstanding);
+        if (cur_ref && cur_ref->domid == c->domid && !cur_ref->counted)
+            cur_ref->counted = true;
+        else
+            linked = false;
+    }
+    if (linked && cur_ref) {
+        uatomic_inc(&cur_ref->refs);
+        m->ref = cur_ref;
     }
     cds_list_add_tail(&m->link, &c->out);
     XS_CHECK(pthread_mutex_unlock(&c->out_lock));
@@ -261,7 +301,7 @@ void xs_conn_reply(struct xs_conn *c, const struct xsd_sockmsg *req, uint32_t ty
     m = msg_new(type, req->req_id, req->tx_id, len);
     if (len)
         memcpy(m->body, body, len);
-    enqueue(c, m);
+    enqueue(c, m, true);
 }
 
 void xs_conn_error(struct xs_conn *c, const struct xsd_sockmsg *req, int err)
@@ -271,7 +311,7 @@ void xs_conn_error(struct xs_conn *c, const struct xsd_sockmsg *req, int err)
     xs_conn_reply(c, req, XS_ERROR, name, strlen(name) + 1);
 }
 
-void xs_conn_event(struct xs_conn *c, const char *path, const char *token)
+void xs_conn_event(struct xs_conn *c, const char *path, const char *token, bool linked)
 {
     size_t pl = strlen(path) + 1, tl = strlen(token) + 1;
     struct xs_msg *m;
@@ -282,7 +322,7 @@ void xs_conn_event(struct xs_conn *c, const char *path, const char *token)
     m->event = true;
     memcpy(m->body, path, pl);
     memcpy(m->body + pl, token, tl);
-    enqueue(c, m);
+    enqueue(c, m, linked);
 }
 
 size_t xs_conn_out_take(struct xs_conn *c, void *buf, size_t size)

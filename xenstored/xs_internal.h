@@ -290,10 +290,24 @@ void xs_watch_fire(struct xs_daemon *xs, const char *path, bool exact,
 void xs_watch_fire_special(struct xs_daemon *xs, const char *name, domid_t domid);
 
 /* Connections (xs_conn.c). */
+/*
+ * An unprivileged domain's request stays outstanding while its reply or
+ * any watch event it caused is queued (C's pend.ref: free_buffered_data()
+ * decrements nboutstanding only with the last of them). Shared by those
+ * messages, on any connection; refs is atomic.
+ */
+struct xs_req_ref {
+    struct xs_daemon *xs;
+    domid_t domid;
+    bool counted;                        /* its reply was queued: outstanding */
+    int refs;
+};
+
 struct xs_msg {
     struct cds_list_head link;
     size_t len, off;                     /* bytes in buf; bytes already sent */
     bool event;
+    struct xs_req_ref *ref;              /* the request it belongs to, if held */
     struct xsd_sockmsg hdr;              /* buf starts here */
     char body[];
 };
@@ -341,7 +355,12 @@ bool xs_conn_stalled(struct xs_conn *c);
 void xs_conn_reply(struct xs_conn *c, const struct xsd_sockmsg *req, uint32_t type,
                    const void *body, size_t len);
 void xs_conn_error(struct xs_conn *c, const struct xsd_sockmsg *req, int err);
-void xs_conn_event(struct xs_conn *c, const char *path, const char *token);
+/* linked: the event belongs to the request being dispatched on this
+ * thread, if any (not WATCH's first event, which C sends unlinked). */
+void xs_conn_event(struct xs_conn *c, const char *path, const char *token, bool linked);
+/* Around the dispatch of one request from an unprivileged connection. */
+void xs_conn_req_begin(struct xs_conn *c);
+void xs_conn_req_end(void);
 /* Output for the transport: copies up to size bytes; returns count. */
 size_t xs_conn_out_take(struct xs_conn *c, void *buf, size_t size);
 bool xs_conn_out_pending(struct xs_conn *c);

@@ -475,7 +475,7 @@ static int do_watch(struct req *r)
         return err;
     ok(r);
     /* "We fire once up front", as the client wrote the path. */
-    xs_conn_event(r->c, r->argv[0], r->argv[1]);
+    xs_conn_event(r->c, r->argv[0], r->argv[1], false);
     return 0;
 }
 
@@ -768,8 +768,11 @@ void xs_proto_dispatch(struct xs_conn *c, const struct xsd_sockmsg *hdr, char *b
         err = -ENOENT;
     } else {
         r.argc = split(&r);
+        if (!c->privileged)
+            xs_conn_req_begin(c);
         err = ops[hdr->type].fn(&r);
     }
     if (err)
         xs_conn_error(c, hdr, err);
+    xs_conn_req_end();
 }

@@ -127,7 +127,7 @@ void xs_watch_fire(struct xs_daemon *xs, const char *path, bool exact,
             continue;
         if (!permitted(w->conn, lists, nlists))
             continue;
-        xs_conn_event(w->conn, reported(w, path), w->token);
+        xs_conn_event(w->conn, reported(w, path), w->token, true);
     }
 }
 
@@ -144,5 +144,5 @@ void xs_watch_fire_special(struct xs_daemon *xs, const char *name, domid_t domid
     cds_list_for_each_entry(w, &xs->watches, all_link)
         if (!strcmp(w->path, name) &&
             xs_perm_for(w->conn, xs->special_perms[i], xs->special_nperms[i]) & XS_PERM_READ)
-            xs_conn_event(w->conn, name, w->token);
+            xs_conn_event(w->conn, name, w->token, true);
 }

@@ -621,6 +621,42 @@ START_TEST(test_ring_memory_stall)
 }
 END_TEST
 
+/* A guest's request stays outstanding while an event it caused is
+ * queued for a watcher (free_buffered_data(): "pend.ref.event_cnt"), so
+ * a guest writing faster than a watcher reads is held back after the
+ * outstanding quota (20), until the watcher reads. */
+START_TEST(test_ring_outstanding_events)
+{
+    struct xs_conn *c0 = xs_local_open(XS, 0);
+    char req[64], buf[256];
+    uint32_t n, cons;
+
+    introduce(1);
+    introduce(2);
+    xt_write(c0, "/local/domain/1", "");
+    xt_expect(c0, XS_SET_PERMS, 0, XT_P("/local/domain/1\0n1\0"), XS_SET_PERMS, "OK", 3, "p");
+    xt_expect(c0, XS_WATCH, 0, XT_P("/local/domain/1\0w\0"), XS_WATCH, "OK", 3, "watch");
+    xt_drain_events(c0);
+    for (int i = 0; i < 20; i++) {
+        int len = snprintf(req, sizeof(req), "k%d%c", i, 0) + 1;
+
+        ck_assert_uint_eq(g_req(1, XS_WRITE, 0, req, len, buf, sizeof(buf), &n), XS_WRITE);
+    }
+    cons = F.page[1]->req_cons;
+    g_send(1, &(struct xsd_sockmsg){ .type = XS_GET_DOMAIN_PATH, .len = 2 }, 16);
+    g_send(1, "1\0", 2);
+    ck_assert_uint_eq(g_req(2, XS_GET_DOMAIN_PATH, 0, XT_P("2\0"), buf, sizeof(buf), &n),
+                      XS_GET_DOMAIN_PATH);
+    ck_assert_uint_eq(F.page[1]->req_cons, cons);
+    /* One event read: one request less outstanding. */
+    ck_assert_int_ge(xs_local_event(c0, buf, sizeof(buf)), 0);
+    guest_kick(1);
+    ck_assert_uint_eq(g_msg(1, buf, sizeof(buf), &n), XS_GET_DOMAIN_PATH);
+    xt_drain_events(c0);
+    xs_local_close(c0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("xenstore ring");
@@ -639,6 +675,7 @@ int main(void)
     tcase_add_test(tc, test_ring_release_from_ring);
     tcase_add_test(tc, test_ring_reintroduce);
     tcase_add_test(tc, test_ring_memory_stall);
+    tcase_add_test(tc, test_ring_outstanding_events);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
