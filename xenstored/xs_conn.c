@@ -16,15 +16,11 @@
  * their domain's memory quota, as in C. */
 #define MAX_QUEUED_EVENTS 4096
 
-/* What a connection beyond its ring costs an unprivileged domain: C
- * xenstored gives a guest only its ring, so the others are charged to
- * the domain's memory, which bounds how many it can hold. */
+/* What a connection costs an unprivileged domain beyond its first (its
+ * ring, if it has one): C xenstored gives a guest only its ring, so the
+ * others are charged to the domain's memory, which bounds how many it
+ * can hold. */
 #define XS_CONN_COST ((long)sizeof(struct xs_conn) + XENSTORE_PAYLOAD_MAX + 1)
-
-static bool charged(const struct xs_conn *c)
-{
-    return !c->privileged && c->kind != XS_CONN_RING;
-}
 
 struct xs_conn *xs_conn_new(struct xs_daemon *xs, enum xs_conn_kind kind, domid_t domid,
                             const struct xs_conn_ops *ops, void *priv)
@@ -45,11 +41,15 @@ struct xs_conn *xs_conn_new(struct xs_daemon *xs, enum xs_conn_kind kind, domid_
     CDS_INIT_LIST_HEAD(&c->txs);
     CDS_INIT_LIST_HEAD(&c->link);
     c->next_txid = 1;
-    if (charged(c))
-        xs_mem_add(xs, domid, XS_CONN_COST);
     XS_CHECK(pthread_mutex_lock(&xs->lock));
     xs->nr_conns++;
+    if (!c->privileged) {
+        c->charged = kind != XS_CONN_RING && xs->acct[domid].conns > 0;
+        xs->acct[domid].conns++;
+    }
     XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    if (c->charged)
+        xs_mem_add(xs, domid, XS_CONN_COST);
     return c;
 }
 
@@ -141,10 +141,12 @@ void xs_conn_free(struct xs_conn *c)
 
     xs_conn_drop_state(c);
     drop_output(c);
-    if (charged(c))
+    if (c->charged)
         xs_mem_add(xs, c->domid, -XS_CONN_COST);
     XS_CHECK(pthread_mutex_lock(&xs->lock));
     xs->nr_conns--;
+    if (!c->privileged)
+        xs->acct[c->domid].conns--;
     XS_CHECK(pthread_mutex_unlock(&xs->lock));
     pthread_mutex_destroy(&c->out_lock);
     free(c->in_buf);

@@ -156,6 +156,7 @@ struct xs_tnode {
     bool kids_changed;
     uint64_t check_gen;                  /* the store's at first access; 0: absent */
     unsigned int seen_nperms;            /* the store's permissions at first access */
+    long copy;                           /* memory its copy costs the transaction's domain */
     struct xs_permissions *seen_perms;
     bool fire, fire_exact;               /* an event is queued for it (not implicit) */
     unsigned int nperms, vlen;
@@ -203,6 +204,7 @@ struct xs_tx {
     struct xs_event *events, **events_tail;  /* implicit only */
     unsigned int ndoms;
     struct xs_tx_dom *doms;
+    long mem;                            /* the copies', counted to the conn's domain */
     unsigned int nr_rm_roots;
     char **rm_roots;                     /* subtrees this transaction removed */
 };
@@ -238,9 +240,10 @@ int xs_tx_refused(struct xs_tx *tx, const char *path);
  * and they share these limits. memory is domain_memory_add()'s count but
  * for the node records, which the tree keeps (tree.bytes): watches
  * (path and token), messages queued for the domain (16 bytes of header
- * and the payload), and the connections beyond the ring.
+ * and the payload), and its connections but one (its ring, if any).
  */
 struct xs_dom_acct {
+    unsigned int conns;                  /* under the store lock */
     unsigned int watches;                /* under the store lock */
     unsigned int txs;                    /* under the store lock */
     int outstanding;                     /* uatomic: replies not yet taken */
@@ -325,6 +328,7 @@ struct xs_conn {
     void *priv;                          /* the transport's */
     domid_t domid;
     bool privileged;
+    bool charged;                        /* costs its domain memory (xs_conn.c) */
     char home[32];                       /* "/local/domain/<id>" */
     struct cds_list_head link;           /* on the loop's list */
     /* input, owned by whoever feeds the connection */

@@ -64,14 +64,14 @@ struct xs_sock *xs_sock_new(struct xs_daemon *xs, int fd, domid_t domid)
      * xs_conn.c); at its quota it gets no more: closed at once. */
     s->refused = domid != 0 && xs_mem_over(xs, domid);
     s->conn = xs_conn_new(xs, XS_CONN_SOCKET, domid, &sock_ops, s);
-    if (domid != 0)
+    if (s->conn->charged)
         xs_mem_add(xs, domid, sizeof(*s));
     return s;
 }
 
 void xs_sock_free(struct xs_sock *s)
 {
-    if (s->conn->domid != 0)
+    if (s->conn->charged)
         xs_mem_add(s->xs, s->conn->domid, -(long)sizeof(*s));
     xs_conn_free(s->conn);
     close(s->fd);

@@ -62,6 +62,7 @@ static void tnode_free(struct xs_tnode *t)
 
 void xs_tx_free(struct xs_tx *tx)
 {
+    xs_mem_add(tx->conn->xs, tx->conn->domid, -tx->mem);
     while (tx->access) {
         struct xs_tnode *t = tx->access;
 
@@ -144,6 +145,75 @@ static bool under_removed(struct xs_tx *tx, const char *path)
     return false;
 }
 
+/* A node's record as C xenstored stores it (write_node_raw()). */
+static long record(unsigned int np, size_t vlen, size_t kids)
+{
+    return XS_RECORD_HDR + np * sizeof(struct xs_permissions) + vlen + kids;
+}
+
+/*
+ * The memory a transaction's copy of a node costs its connection's
+ * domain: the record and its key, "<generation>/<path>"
+ * (transaction_get_node_name(), get_acc_domid()). Sets the copy's count
+ * to bytes; only asks with check.
+ */
+static bool copy_cost(struct xs_tx *tx, struct xs_tnode *t, long bytes, bool check)
+{
+    struct xs_conn *c = tx->conn;
+    long want = 0;
+
+    if (tx->implicit)
+        return true;
+    if (bytes)
+        want = bytes + snprintf(NULL, 0, "%llu/", (unsigned long long)tx->gen) + strlen(t->path);
+    if (check && !xs_mem_fits(c->xs, c->domid, want - t->copy))
+        return false;
+    if (!check) {
+        xs_mem_add(c->xs, c->domid, want - t->copy);
+        tx->mem += want - t->copy;
+        t->copy = want;
+    }
+    return true;
+}
+
+/* What a store write of this record costs its owner beyond the record
+ * it replaces (do_tdb_write(): the old one given back, the new one
+ * checked). Under the store lock (implicit transactions only). */
+static long store_delta(struct xs_tx *tx, const char *path, unsigned int owner, long bytes)
+{
+    struct xs_node *n = xs_tree_lookup(&tx->conn->xs->tree, path);
+    long old = 0;
+
+    if (n && n->data->perms[0].id == owner)
+        old = record(n->data->nperms, n->data->vlen, n->kids ? n->kids->bytes : 0);
+    return bytes - old;
+}
+
+/*
+ * do_tdb_write()'s memory check, which write_node_raw() answers with EIO:
+ * a store write counts for the node's owner, a transaction's for the
+ * transaction's domain (get_acc_domid()). mem_domain() is whose; what it
+ * asks beyond what it gives back is mem_delta().
+ */
+static unsigned int mem_domain(struct xs_tx *tx, unsigned int owner)
+{
+    return tx->implicit ? owner : tx->conn->domid;
+}
+
+static long mem_delta(struct xs_tx *tx, struct xs_tnode *t, unsigned int owner, long bytes)
+{
+    if (tx->implicit)
+        return store_delta(tx, t->path, owner, bytes);
+    return bytes + snprintf(NULL, 0, "%llu/", (unsigned long long)tx->gen) + strlen(t->path) -
+           t->copy;
+}
+
+/* One record written, checked against its domain's memory. */
+static bool mem_fits(struct xs_tx *tx, struct xs_tnode *t, unsigned int owner, long bytes)
+{
+    return xs_mem_fits(tx->conn->xs, mem_domain(tx, owner), mem_delta(tx, t, owner, bytes));
+}
+
 /* Copies the node from the store into the transaction: C's read_node()
  * with its access_node(). */
 static struct xs_tnode *fetch(struct xs_tx *tx, const char *path, int *err)
@@ -185,6 +255,8 @@ static struct xs_tnode *fetch(struct xs_tx *tx, const char *path, int *err)
             t->kids = xs_alloc((t->nkids + 1) * sizeof(char *));
             for (unsigned int i = 0; i < t->nkids; i++)
                 t->kids[i] = xs_strdup(k->kid[i]->name);
+            /* access_node(): a read copy is written "true", unchecked. */
+            copy_cost(tx, t, record(d->nperms, d->vlen, k ? k->bytes : 0), false);
         }
     }
     urcu_memb_read_unlock();
@@ -417,9 +489,10 @@ static int create_chain(struct xs_tx *tx, struct xs_tnode *a, const char *path,
     struct xs_daemon *xs = c->xs;
     bool exempt = xs_quota_exempt(c);
     size_t alen = strlen(a->path), plen = strlen(path);
-    unsigned int levels = 0, count = 0;
+    unsigned int levels = 0, count = 0, owner_new = exempt ? a->perms[0].id : c->domid;
     struct xs_tnode **lv;
     uint64_t *gens;
+    long *bytes, asked = 0;
     int err = 0;
 
     for (size_t i = alen == 1 ? 1 : alen + 1; i <= plen; i++)
@@ -427,6 +500,7 @@ static int create_chain(struct xs_tx *tx, struct xs_tnode *a, const char *path,
             levels++;
     lv = xs_alloc(levels * sizeof(*lv));
     gens = xs_alloc((levels + 1) * sizeof(*gens));
+    bytes = xs_alloc((levels + 1) * sizeof(*bytes));
     /* Top down: lv[0] is the child of a, lv[levels - 1] the node. */
     for (size_t i = alen == 1 ? 1 : alen + 1, j = 0; i <= plen; i++) {
         char sub[XS_PATH_BUF];
@@ -446,6 +520,9 @@ static int create_chain(struct xs_tx *tx, struct xs_tnode *a, const char *path,
     for (unsigned int k = 0; k <= levels; k++) {
         bool is_new = k < levels;
         size_t kids = 0, value = 0, np = a->nperms;
+        struct xs_tnode *t = is_new ? lv[levels - 1 - k] : a;
+        unsigned int owner = is_new ? owner_new : a->perms[0].id;
+        long delta;
 
         if (is_new && !exempt && count >= xs->quota.nodes) {
             err = k ? failed(tx, -ENOSPC) : -ENOSPC;
@@ -464,6 +541,15 @@ static int create_chain(struct xs_tx *tx, struct xs_tnode *a, const char *path,
             err = failed(tx, -ENOSPC);
             goto out;
         }
+        bytes[k] = record(np, value, kids);
+        delta = mem_delta(tx, t, owner, bytes[k]);
+        if (!xs_mem_fits(xs, mem_domain(tx, owner),
+                         delta + (mem_domain(tx, owner) == mem_domain(tx, owner_new) ? asked : 0))) {
+            err = failed(tx, -EIO);
+            goto out;
+        }
+        if (is_new)
+            asked += delta;
         /* Outside a transaction each new node counts at once. */
         if (is_new && tx->implicit)
             count++;
@@ -489,12 +575,15 @@ static int create_chain(struct xs_tx *tx, struct xs_tnode *a, const char *path,
         drop_kids(t);
         kid_add(parent, xs_path_leaf(t->path));
         dom_delta(tx, t->perms[0].id, 1);
+        copy_cost(tx, t, bytes[levels - 1 - j], false);
     }
     a->gen = gens[levels];
+    copy_cost(tx, a, bytes[levels], false);
     fire_later(tx, path, false, lv[levels - 1], levels > 1 ? lv[levels - 2] : a, NULL, 0);
 out:
     free(lv);
     free(gens);
+    free(bytes);
     return err;
 }
 
@@ -517,6 +606,9 @@ int xs_tx_write(struct xs_tx *tx, const char *path, const void *val, unsigned in
         gen = xs_gen_next(&c->xs->tree);
         if (too_big(c, t->nperms, vlen, kids_len(t)))
             return failed(tx, -ENOSPC);
+        if (!mem_fits(tx, t, t->perms[0].id, record(t->nperms, vlen, kids_len(t))))
+            return failed(tx, -EIO);
+        copy_cost(tx, t, record(t->nperms, vlen, kids_len(t)), false);
         set_value(t, val, vlen);
         t->gen = gen;
         t->data_changed = true;
@@ -625,9 +717,12 @@ int xs_tx_rm(struct xs_tx *tx, const char *path)
      * new child list. */
     p->gen = uatomic_add_return(&c->xs->tree.gen, 2 * (nbelow + 1));
     kid_del(p, xs_path_leaf(path));
+    /* remove_child_entry() writes the parent unchecked. */
+    copy_cost(tx, p, record(p->nperms, p->vlen, kids_len(p)), false);
     for (unsigned int i = 0; i <= nbelow; i++) {
         struct xs_tnode *d = i < nbelow ? below[i] : t;
 
+        copy_cost(tx, d, 0, false);
         dom_delta(tx, d->perms[0].id, -1);
         d->exists = false;
         d->removed = true;
@@ -663,6 +758,9 @@ int xs_tx_set_perms(struct xs_tx *tx, const char *path, const struct xs_permissi
     gen = xs_gen_next(&c->xs->tree);
     if (too_big(c, np, t->vlen, kids_len(t)))
         return failed(tx, -ENOSPC);
+    if (!mem_fits(tx, t, p[0].id, record(np, t->vlen, kids_len(t))))
+        return failed(tx, -EIO);
+    copy_cost(tx, t, record(np, t->vlen, kids_len(t)), false);
     dom_delta(tx, t->perms[0].id, -1);
     dom_delta(tx, p[0].id, 1);
     old = xs_alloc(t->nperms * sizeof(*old));

@@ -976,6 +976,39 @@ START_TEST(test_entry_size)
 }
 END_TEST
 
+/*
+ * The memory quota (C's -Q memory=, "quota memory" here): a domain's
+ * node records with their paths, its watches, what is queued for it. A
+ * write it cannot afford is EIO (write_node_raw(): "if (do_tdb_write(...))
+ * return EIO;"), in a transaction too, which it fails (commit ENOMEM).
+ * 4.17.7 with -Q memory=4000 answers the same.
+ */
+START_TEST(test_memory)
+{
+    const struct row memory[] = {
+        { 0, 0, XS_CONTROL, P("quota\0" "memory\0" "4000\0"), R(XS_CONTROL, "OK\0"), 0 },
+        { 0, 0, XS_WRITE, P("/local/domain/1/data\0"), OK(XS_WRITE), 0 },
+        { 0, 0, XS_SET_PERMS, P("/local/domain/1/data\0n1\0"), OK(XS_SET_PERMS), 0 },
+        { 1, 0, XS_WRITE, V("data/v0", 1000), OK(XS_WRITE), 0 },
+        { 1, 0, XS_WRITE, V("data/v1", 1000), OK(XS_WRITE), 0 },
+        { 1, 0, XS_WRITE, V("data/v2", 1000), OK(XS_WRITE), 0 },
+        { 1, 0, XS_WRITE, V("data/v3", 1000), ERR("EIO"), 0 },
+        /* What a rewrite gives back counts: 3126 bytes, then 3326. */
+        { 1, 0, XS_WRITE, V("data/v2", 900), OK(XS_WRITE), 0 },
+        { 1, 0, XS_WRITE, V("data/v2", 1100), OK(XS_WRITE), 0 },
+        START(1, 1),
+        { 1, 1, XS_WRITE, V("data/t0", 1000), ERR("EIO"), 0 },
+        { 1, 1, XS_TRANSACTION_END, P("T\0"), ERR("ENOMEM"), 0 },
+        /* dom0 writing the guest's node is held to the guest's quota. */
+        { 0, 0, XS_WRITE, V("/local/domain/1/data/v1", 1800), ERR("EIO"), 0 },
+        { 0, 0, XS_WRITE, V("/local/domain/1/data/v1", 10), OK(XS_WRITE), 0 },
+        END_ROW,
+    };
+
+    run(memory);
+}
+END_TEST
+
 START_TEST(test_basic) { run(basic); }
 END_TEST
 START_TEST(test_perms) { run(perms); }
@@ -1000,6 +1033,7 @@ int main(void)
     tcase_add_test(tc, test_transactions);
     tcase_add_test(tc, test_quota);
     tcase_add_test(tc, test_entry_size);
+    tcase_add_test(tc, test_memory);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -114,14 +114,23 @@ static inline char *xst_dump(struct xs_daemon *xs, struct xs_conn *const *conns,
             xs->nr_watches, xs->nr_txs - skipped, xs->nr_conns, xs->nr_domains);
     for (unsigned int i = 0; i < XS_NR_DOMIDS; i++) {
         const struct xs_dom_acct *a = &xs->acct[i];
+        unsigned int txs = a->txs - (skipped && conns[skip_who]->domid == i ? skipped : 0);
+        long memory = a->memory;
 
         if (xs->tree.owned[i])
             fprintf(f, "owned %u %u bytes %ld\n", i, xs->tree.owned[i], xs->tree.bytes[i]);
-        unsigned int txs = a->txs - (skipped && conns[skip_who]->domid == i ? skipped : 0);
+        /* Less the transactions' copies, which follow what they looked
+         * at (see xst_tx()). */
+        for (int k = 0; k < nconns; k++) {
+            struct xs_tx *tx;
 
-        if (a->watches || txs || a->outstanding || a->memory || a->gone || a->born)
+            if (conns[k] && conns[k]->domid == i)
+                cds_list_for_each_entry(tx, &conns[k]->txs, link)
+                    memory -= tx->mem;
+        }
+        if (a->watches || txs || a->outstanding || memory || a->gone || a->born)
             fprintf(f, "acct %u watches %u txs %u outstanding %d memory %ld gone %d born %llu\n",
-                    i, a->watches, txs, a->outstanding, a->memory, a->gone,
+                    i, a->watches, txs, a->outstanding, memory, a->gone,
                     (unsigned long long)a->born);
     }
     fprintf(f, "quota nodes %u entry-size %u watches %u transactions %u outstanding %u "
