@@ -389,6 +389,43 @@ START_TEST(test_shutdown_event)
 END_TEST
 
 /*
+ * send_event() drops an event identical to one still queued on the
+ * connection, across requests too: a watcher that has not read gets one
+ * event for many changes of a node. "@" events are never dropped so.
+ */
+START_TEST(test_event_dedup)
+{
+    struct xt t;
+    char buf[64];
+
+    xt_setup(&t, NULL);
+    xt_expect(t.c[1], XS_WATCH, 0, XT_P("name\0n\0"), XS_WATCH, "OK", 3, "watch");
+    /* The first event itself is one: a change before it is read adds
+     * nothing. */
+    xt_write(t.c[0], "/local/domain/1/name", "a");
+    ck_assert_int_eq(xs_local_event(t.c[1], buf, sizeof(buf)), 7);
+    ck_assert_str_eq(buf, "name");
+    ck_assert_int_eq(xs_local_event(t.c[1], buf, sizeof(buf)), -EAGAIN);
+    for (int i = 0; i < 10; i++)
+        xt_write(t.c[0], "/local/domain/1/name", "b");
+    expect_event(t.c[1], XT_P("name\0n\0"));
+    ck_assert_int_eq(xs_local_event(t.c[1], buf, sizeof(buf)), -EAGAIN);
+    /* Read, the next change is heard again. */
+    xt_write(t.c[0], "/local/domain/1/name", "c");
+    expect_event(t.c[1], XT_P("name\0n\0"));
+    /* Special events are all kept. */
+    xt_expect(t.c[0], XS_WATCH, 0, XT_P("@releaseDomain\0r\0"), XS_WATCH, "OK", 3, "special");
+    xs_daemon_domain_shutdown(t.xs, 2);
+    xs_daemon_domain_shutdown(t.xs, 3);
+    expect_event(t.c[0], XT_P("@releaseDomain\0r\0"));
+    expect_event(t.c[0], XT_P("@releaseDomain\0r\0"));
+    expect_event(t.c[0], XT_P("@releaseDomain\0r\0"));
+    ck_assert_int_eq(xs_local_event(t.c[0], buf, sizeof(buf)), -EAGAIN);
+    xt_teardown(&t);
+}
+END_TEST
+
+/*
  * Limits count for the whole domain, whichever of its connections asks
  * (C's struct domain: a guest there has one connection, its ring; here
  * it may open more). Watches: "domain_watch(conn) >
@@ -560,6 +597,7 @@ int main(void)
     tcase_add_test(tc, test_quota);
     tcase_add_test(tc, test_local_api);
     tcase_add_test(tc, test_shutdown_event);
+    tcase_add_test(tc, test_event_dedup);
     tcase_add_test(tc, test_domain_limits);
     tcase_add_test(tc, test_guest_memory_bound);
     suite_add_tcase(s, tc);
