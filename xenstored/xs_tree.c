@@ -239,18 +239,28 @@ void xs_tree_order_kids(struct xs_tree *t, struct xs_node *n, char *const *names
                         unsigned int nnames)
 {
     struct xs_kids *old = n->kids, *k;
+    unsigned int j = 0;
 
     (void)t;
-    XS_CHECK(nnames != (old ? old->n : 0));
-    if (!nnames)
+    if (!old)
         return;
-    k = kids_alloc(nnames, old->bytes);
-    memcpy(k->sorted, old->sorted, nnames * sizeof(k->kid[0]));
+    k = kids_alloc(old->n, old->bytes);
+    memcpy(k->sorted, old->sorted, old->n * sizeof(k->kid[0]));
+    /* The names given first, in their order; any other child after them,
+     * in its old place (there should be none). */
     for (unsigned int i = 0; i < nnames; i++) {
         long pos = kid_search(old, names[i], strlen(names[i]));
 
-        XS_CHECK(pos < 0);
-        k->kid[i] = old->sorted[pos];
+        if (pos >= 0)
+            k->kid[j++] = old->sorted[pos];
+    }
+    for (unsigned int i = 0; j < old->n && i < old->n; i++) {
+        bool listed = false;
+
+        for (unsigned int m = 0; m < nnames && !listed; m++)
+            listed = !strcmp(old->kid[i]->name, names[m]);
+        if (!listed)
+            k->kid[j++] = old->kid[i];
     }
     set_kids(n, k);
 }
