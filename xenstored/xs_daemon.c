@@ -476,6 +476,8 @@ static void cleanup_nodes(struct xs_daemon *xs, domid_t domid)
     tx = xs_tx_new(self, 0, true);
     xs_tx_rm_owned(tx, domid);
     xs_tx_commit(tx);
+    for (int i = 0; i < 2; i++)
+        xs_perms_drop_domain(xs->special_perms[i], &xs->special_nperms[i], domid);
     xs->acct[domid].gone = domid != 0;
     XS_CHECK(pthread_mutex_unlock(&xs->lock));
     xs_tx_free(tx);

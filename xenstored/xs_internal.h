@@ -60,6 +60,7 @@ unsigned int xs_perm_for_at(const struct xs_conn *c, const struct xs_permissions
 /* Marks the entries xs_perm_for_data() would ignore. */
 void xs_perms_adjust(struct xs_daemon *xs, struct xs_permissions *p, unsigned int n,
                      uint64_t gen);
+void xs_perms_drop_domain(struct xs_permissions *p, unsigned int *n, domid_t domid);
 /* A domid C xenstored would find no domain for (xc_domain_getinfo()). */
 bool xs_domid_gone(struct xs_daemon *xs, unsigned int domid);
 

@@ -119,3 +119,17 @@ unsigned int xs_perm_for_data(const struct xs_conn *c, const struct xs_data *d)
 {
     return perm_for(c, d->perms, d->nperms, &d->gen);
 }
+
+/* remove_domid_from_perm(), for the special nodes at a domain's death:
+ * an owner that is the domain becomes dom0, its other entries go. */
+void xs_perms_drop_domain(struct xs_permissions *p, unsigned int *n, domid_t domid)
+{
+    unsigned int keep = 1;
+
+    if (p[0].id == domid)
+        p[0].id = 0;
+    for (unsigned int i = 1; i < *n; i++)
+        if (p[i].id != domid)
+            p[keep++] = p[i];
+    *n = keep;
+}

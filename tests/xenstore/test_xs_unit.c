@@ -425,6 +425,33 @@ START_TEST(test_event_dedup)
 }
 END_TEST
 
+/* At a domain's death it leaves the special nodes' lists
+ * (domain_tree_remove() → remove_domid_from_perm()): a new domain with
+ * its number hears nothing through them. */
+START_TEST(test_special_perms_release)
+{
+    struct xt t;
+    struct xs_conn *g;
+    char buf[64];
+
+    xt_setup(&t, NULL);
+    xt_expect(t.c[0], XS_SET_PERMS, 0, XT_P("@releaseDomain\0n0\0r2\0"), XS_SET_PERMS, "OK", 3,
+              "perms");
+    xt_expect(t.c[3], XS_WATCH, 0, XT_P("@releaseDomain\0r\0"), XS_WATCH, "OK", 3, "watch");
+    xt_drain_events(t.c[3]);
+    ck_assert_int_eq(xs_daemon_release(t.xs, 2), 0);
+    ck_assert_int_eq(xs_daemon_introduce(t.xs, 2, 1, 1), 0);
+    g = xs_local_open(t.xs, 2);
+    xt_expect(g, XS_WATCH, 0, XT_P("@releaseDomain\0r\0"), XS_WATCH, "OK", 3, "watch");
+    xt_drain_events(g);
+    xs_daemon_domain_shutdown(t.xs, 3);
+    ck_assert_int_eq(xs_local_event(g, buf, sizeof(buf)), -EAGAIN);
+    ck_assert_int_eq(xs_local_event(t.c[3], buf, sizeof(buf)), -EAGAIN);
+    xs_local_close(g);
+    xt_teardown(&t);
+}
+END_TEST
+
 /*
  * Limits count for the whole domain, whichever of its connections asks
  * (C's struct domain: a guest there has one connection, its ring; here
@@ -598,6 +625,7 @@ int main(void)
     tcase_add_test(tc, test_local_api);
     tcase_add_test(tc, test_shutdown_event);
     tcase_add_test(tc, test_event_dedup);
+    tcase_add_test(tc, test_special_perms_release);
     tcase_add_test(tc, test_domain_limits);
     tcase_add_test(tc, test_guest_memory_bound);
     suite_add_tcase(s, tc);
