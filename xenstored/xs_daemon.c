@@ -518,8 +518,27 @@ int xs_daemon_domain_home(struct xs_daemon *xs, domid_t domid, const char *name)
 
 struct release_args {
     domid_t domid;
+    bool home;                           /* the toolstack's part too */
     int err;
 };
+
+/* What the toolstack does at a domain's death: libxl removes the home it
+ * made. */
+static void remove_home(struct xs_daemon *xs, domid_t domid)
+{
+    struct xs_conn *self = xs_conn_new(xs, XS_CONN_LOCAL, 0, NULL, NULL);
+    struct xs_tx *tx;
+    char home[32];
+
+    snprintf(home, sizeof(home), "/local/domain/%u", domid);
+    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    tx = xs_tx_new(self, 0, true);
+    if (!xs_tx_rm(tx, home))
+        xs_tx_commit(tx);
+    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xs_tx_free(tx);
+    xs_conn_free(self);
+}
 
 static void release_on_loop(struct xs_daemon *xs, void *arg)
 {
@@ -538,18 +557,21 @@ static void release_on_loop(struct xs_daemon *xs, void *arg)
         a->err = -ENOENT;
         return;
     }
+    /* The dead domain's own connection hears none of it. */
     if (d->ring)
         retire(xs, d->ring);
     free(d);
+    if (a->home)
+        remove_home(xs, a->domid);
     cleanup_nodes(xs, a->domid);
     XS_CHECK(pthread_mutex_lock(&xs->lock));
     xs_watch_fire_special(xs, "@releaseDomain", a->domid);
     XS_CHECK(pthread_mutex_unlock(&xs->lock));
 }
 
-int xs_domain_release(struct xs_daemon *xs, domid_t domid)
+static int release(struct xs_daemon *xs, domid_t domid, bool home)
 {
-    struct release_args a = { domid, 0 };
+    struct release_args a = { domid, home, 0 };
 
     if (domid >= XS_NR_DOMIDS)
         return -EINVAL;
@@ -558,33 +580,17 @@ int xs_domain_release(struct xs_daemon *xs, domid_t domid)
     return a.err;
 }
 
-/* The simulator's death of a domain: the toolstack's part first (libxl
- * removes the home it made), then the daemon's. */
+int xs_domain_release(struct xs_daemon *xs, domid_t domid)
+{
+    return release(xs, domid, false);
+}
+
+/* The simulator's death of a domain: the toolstack's part (before the
+ * daemon's own removals, as libxl does it before the domain is gone),
+ * then C xenstored's. */
 int xs_daemon_release(struct xs_daemon *xs, domid_t domid)
 {
-    struct xs_conn *self;
-    struct xs_tx *tx;
-    char home[32];
-    bool known;
-
-    if (domid >= XS_NR_DOMIDS)
-        return -EINVAL;
-    xs_rcu_enter();
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
-    known = xs_domain_find(xs, domid) != NULL;
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
-    if (known) {
-        self = xs_conn_new(xs, XS_CONN_LOCAL, 0, NULL, NULL);
-        snprintf(home, sizeof(home), "/local/domain/%u", domid);
-        XS_CHECK(pthread_mutex_lock(&xs->lock));
-        tx = xs_tx_new(self, 0, true);
-        if (!xs_tx_rm(tx, home))
-            xs_tx_commit(tx);
-        XS_CHECK(pthread_mutex_unlock(&xs->lock));
-        xs_tx_free(tx);
-        xs_conn_free(self);
-    }
-    return xs_domain_release(xs, domid);
+    return release(xs, domid, true);
 }
 
 void xs_daemon_domain_shutdown(struct xs_daemon *xs, domid_t domid)
