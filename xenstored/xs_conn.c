@@ -1,15 +1,26 @@
 /*
  * A connection, whatever carries it: reassembles requests from a byte
  * stream, dispatches them (xs_proto.c), and queues replies and watch
- * events for the transport to take. Also the in-process connections.
+ * events for the transport to take, counting them against the domain's
+ * limits as C xenstored does. Also the in-process connections.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <urcu/uatomic.h>
 #include "xs_internal.h"
 
-#define MAX_QUEUED_EVENTS 4096   /* a watcher that never reads loses events */
+/* A privileged watcher that never reads has no bound in C xenstored;
+ * here it loses events past this many. Unprivileged ones are bounded by
+ * their domain's memory quota, as in C. */
+#define MAX_QUEUED_EVENTS 4096
+
+/* What a connection costs an unprivileged domain beyond its first (its
+ * ring, if it has one): C xenstored gives a guest only its ring, so the
+ * others are charged to the domain's memory, which bounds how many it
+ * can hold. */
+#define XS_CONN_COST ((long)sizeof(struct xs_conn) + XENSTORE_PAYLOAD_MAX + 1)
 
 struct xs_conn *xs_conn_new(struct xs_daemon *xs, enum xs_conn_kind kind, domid_t domid,
                             const struct xs_conn_ops *ops, void *priv)
@@ -32,8 +43,62 @@ struct xs_conn *xs_conn_new(struct xs_daemon *xs, enum xs_conn_kind kind, domid_
     c->next_txid = 1;
     XS_CHECK(pthread_mutex_lock(&xs->lock));
     xs->nr_conns++;
+    if (!c->privileged) {
+        c->charged = kind != XS_CONN_RING && xs->acct[domid].conns > 0;
+        xs->acct[domid].conns++;
+    }
     XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    if (c->charged)
+        xs_mem_add(xs, domid, XS_CONN_COST);
     return c;
+}
+
+/* The request being dispatched on this thread, when its connection is
+ * unprivileged (fire_watches(): "req = domain_is_unprivileged(conn) ?
+ * conn->in : NULL"). */
+static __thread struct xs_req_ref *cur_ref;
+
+static void ref_put(struct xs_req_ref *ref)
+{
+    if (uatomic_sub_return(&ref->refs, 1))
+        return;
+    if (ref->counted)
+        uatomic_dec(&xs_acct(ref->xs, ref->domid)->outstanding);
+    free(ref);
+}
+
+void xs_conn_req_begin(struct xs_conn *c)
+{
+    cur_ref = xs_alloc(sizeof(*cur_ref));
+    cur_ref->xs = c->xs;
+    cur_ref->domid = c->domid;
+    cur_ref->refs = 1;
+}
+
+void xs_conn_req_end(void)
+{
+    if (cur_ref)
+        ref_put(cur_ref);
+    cur_ref = NULL;
+}
+
+/* A message leaves the queue: free_buffered_data() gives back "-out->
+ * hdr.msg.len - sizeof(out->hdr)" and a reply is no longer outstanding,
+ * or its request, once none of its events are queued either. Under
+ * out_lock. */
+static void unqueue(struct xs_conn *c, struct xs_msg *m)
+{
+    cds_list_del(&m->link);
+    xs_mem_add(c->xs, c->domid, -(long)(m->hdr.len + sizeof(m->hdr)));
+    if (m->event)
+        c->out_events--;
+    else
+        c->out_replies--;
+    if (m->ref)
+        ref_put(m->ref);
+    else if (!m->event)
+        uatomic_dec(&xs_acct(c->xs, c->domid)->outstanding);
+    free(m);
 }
 
 static void drop_output(struct xs_conn *c)
@@ -41,15 +106,12 @@ static void drop_output(struct xs_conn *c)
     struct xs_msg *m, *tmp;
 
     XS_CHECK(pthread_mutex_lock(&c->out_lock));
-    cds_list_for_each_entry_safe(m, tmp, &c->out, link) {
-        cds_list_del(&m->link);
-        free(m);
-    }
-    c->out_replies = c->out_events = 0;
+    cds_list_for_each_entry_safe(m, tmp, &c->out, link)
+        unqueue(c, m);
     XS_CHECK(pthread_mutex_unlock(&c->out_lock));
 }
 
-static void drop_state(struct xs_conn *c)
+void xs_conn_drop_state(struct xs_conn *c)
 {
     struct xs_daemon *xs = c->xs;
     struct xs_tx *tx, *tmp;
@@ -57,18 +119,19 @@ static void drop_state(struct xs_conn *c)
     XS_CHECK(pthread_mutex_lock(&xs->lock));
     xs_watch_drop_conn(c);
     xs->nr_txs -= c->nr_txs;
+    xs_acct(xs, c->domid)->txs -= c->nr_txs;
     XS_CHECK(pthread_mutex_unlock(&xs->lock));
     cds_list_for_each_entry_safe(tx, tmp, &c->txs, link) {
         cds_list_del(&tx->link);
         xs_tx_free(tx);
     }
     c->nr_txs = 0;
-    c->in_have = 0;
 }
 
 void xs_conn_reset(struct xs_conn *c)
 {
-    drop_state(c);
+    xs_conn_drop_state(c);
+    c->in_have = 0;
     drop_output(c);
 }
 
@@ -76,10 +139,14 @@ void xs_conn_free(struct xs_conn *c)
 {
     struct xs_daemon *xs = c->xs;
 
-    drop_state(c);
+    xs_conn_drop_state(c);
     drop_output(c);
+    if (c->charged)
+        xs_mem_add(xs, c->domid, -XS_CONN_COST);
     XS_CHECK(pthread_mutex_lock(&xs->lock));
     xs->nr_conns--;
+    if (!c->privileged)
+        xs->acct[c->domid].conns--;
     XS_CHECK(pthread_mutex_unlock(&xs->lock));
     pthread_mutex_destroy(&c->out_lock);
     free(c->in_buf);
@@ -98,8 +165,20 @@ struct xs_tx *xs_conn_tx(struct xs_conn *c, uint32_t id)
 
 bool xs_conn_stalled(struct xs_conn *c)
 {
-    return c->kind != XS_CONN_LOCAL &&
-           CMM_LOAD_SHARED(c->out_replies) >= CMM_LOAD_SHARED(c->xs->quota.outstanding);
+    struct xs_daemon *xs = c->xs;
+    unsigned int quota = CMM_LOAD_SHARED(xs->quota.outstanding);
+
+    /* C xenstored reads a privileged client whatever it left unread;
+     * here its queued replies hold its input back. */
+    if (c->privileged)
+        return c->kind != XS_CONN_LOCAL && CMM_LOAD_SHARED(c->out_replies) >= quota;
+    /* domain_can_read(): "nboutstanding >= quota_req_outstanding", or
+     * "memory >= quota_memory_per_domain_hard", for the whole domain. An
+     * in-process request is answered at once, so only memory holds it. */
+    if (c->kind != XS_CONN_LOCAL &&
+        uatomic_read(&xs_acct(xs, c->domid)->outstanding) >= (int)quota)
+        return true;
+    return xs_mem_over(xs, c->domid);
 }
 
 long xs_conn_feed(struct xs_conn *c, const void *data, size_t len)
@@ -140,19 +219,50 @@ long xs_conn_feed(struct xs_conn *c, const void *data, size_t len)
     return used;
 }
 
-static void enqueue(struct xs_conn *c, struct xs_msg *m)
+/* send_event(): "Check whether an identical event is pending already.
+ * Special events are excluded from that check." Pending means not yet
+ * wholly taken by the transport. Under out_lock. */
+static bool pending_twin(struct xs_conn *c, const struct xs_msg *ev)
 {
+    struct xs_msg *m;
+
+    if (ev->body[0] == '@')
+        return false;
+    cds_list_for_each_entry(m, &c->out, link)
+        if (m->event && m->hdr.len == ev->hdr.len && !memcmp(m->body, ev->body, ev->hdr.len))
+            return true;
+    return false;
+}
+
+static void enqueue(struct xs_conn *c, struct xs_msg *m, bool linked)
+{
+    long bytes = m->hdr.len + sizeof(m->hdr);
+
     XS_CHECK(pthread_mutex_lock(&c->out_lock));
-    if (m->event && c->out_events >= MAX_QUEUED_EVENTS) {
-        XS_CHECK(pthread_mutex_unlock(&c->out_lock));
-        free(m);
-        return;
+    if (m->event) {
+        /* A duplicate, one past a privileged watcher's bound, or one its
+         * domain has no memory for (domain_memory_add_chk()): dropped. */
+        if (pending_twin(c, m) || (c->privileged && c->out_events >= MAX_QUEUED_EVENTS) ||
+            !xs_mem_add_chk(c->xs, c->domid, bytes)) {
+            XS_CHECK(pthread_mutex_unlock(&c->out_lock));
+            free(m);
+            return;
+        }
+        c->out_events++;
+    } else {
+        xs_mem_add(c->xs, c->domid, bytes);
+        c->out_replies++;
+        uatomic_inc(&xs_acct(c->xs, c->domid)->outstanding);
+        if (cur_ref && cur_ref->domid == c->domid && !cur_ref->counted)
+            cur_ref->counted = true;
+        else
+            linked = false;
+    }
+    if (linked && cur_ref) {
+        uatomic_inc(&cur_ref->refs);
+        m->ref = cur_ref;
     }
     cds_list_add_tail(&m->link, &c->out);
-    if (m->event)
-        c->out_events++;
-    else
-        c->out_replies++;
     XS_CHECK(pthread_mutex_unlock(&c->out_lock));
     if (c->ops && c->ops->kick)
         c->ops->kick(c);
@@ -170,6 +280,11 @@ static struct xs_msg *msg_new(uint32_t type, uint32_t req_id, uint32_t tx_id, si
     return m;
 }
 
+/* The header send_reply() counts beyond the payload; replies this short
+ * are queued whatever the quota ("path might be used for returning
+ * error"). */
+#define DEFAULT_BUFFER_SIZE 16
+
 void xs_conn_reply(struct xs_conn *c, const struct xsd_sockmsg *req, uint32_t type,
                    const void *body, size_t len)
 {
@@ -179,10 +294,16 @@ void xs_conn_reply(struct xs_conn *c, const struct xsd_sockmsg *req, uint32_t ty
         xs_conn_error(c, req, -E2BIG);
         return;
     }
+    /* send_reply(): a longer one the domain has no memory for is ENOMEM.
+     * This only asks; enqueue() counts it. */
+    if (len > DEFAULT_BUFFER_SIZE && !xs_mem_fits(c->xs, c->domid, len + sizeof(*req))) {
+        xs_conn_error(c, req, -ENOMEM);
+        return;
+    }
     m = msg_new(type, req->req_id, req->tx_id, len);
     if (len)
         memcpy(m->body, body, len);
-    enqueue(c, m);
+    enqueue(c, m, true);
 }
 
 void xs_conn_error(struct xs_conn *c, const struct xsd_sockmsg *req, int err)
@@ -192,7 +313,7 @@ void xs_conn_error(struct xs_conn *c, const struct xsd_sockmsg *req, int err)
     xs_conn_reply(c, req, XS_ERROR, name, strlen(name) + 1);
 }
 
-void xs_conn_event(struct xs_conn *c, const char *path, const char *token)
+void xs_conn_event(struct xs_conn *c, const char *path, const char *token, bool linked)
 {
     size_t pl = strlen(path) + 1, tl = strlen(token) + 1;
     struct xs_msg *m;
@@ -203,7 +324,7 @@ void xs_conn_event(struct xs_conn *c, const char *path, const char *token)
     m->event = true;
     memcpy(m->body, path, pl);
     memcpy(m->body + pl, token, tl);
-    enqueue(c, m);
+    enqueue(c, m, linked);
 }
 
 size_t xs_conn_out_take(struct xs_conn *c, void *buf, size_t size)
@@ -220,14 +341,8 @@ size_t xs_conn_out_take(struct xs_conn *c, void *buf, size_t size)
         memcpy((char *)buf + done, (char *)&m->hdr + m->off, n);
         m->off += n;
         done += n;
-        if (m->off == m->len) {
-            cds_list_del(&m->link);
-            if (m->event)
-                c->out_events--;
-            else
-                c->out_replies--;
-            free(m);
-        }
+        if (m->off == m->len)
+            unqueue(c, m);
     }
     XS_CHECK(pthread_mutex_unlock(&c->out_lock));
     return done;
@@ -245,7 +360,8 @@ bool xs_conn_out_pending(struct xs_conn *c)
 
 struct xs_conn *xs_local_open(struct xs_daemon *xs, domid_t domid)
 {
-    if (domid >= XS_NR_DOMIDS)
+    /* A domain at its memory quota gets no more connections. */
+    if (domid >= XS_NR_DOMIDS || xs_mem_over(xs, domid))
         return NULL;
     xs_rcu_enter();
     return xs_conn_new(xs, XS_CONN_LOCAL, domid, NULL, NULL);
@@ -275,12 +391,7 @@ static int pop(struct xs_conn *c, bool event, struct xsd_sockmsg *hdr, char *buf
         memcpy(buf, m->body, m->hdr.len);
         buf[m->hdr.len] = '\0';
         len = m->hdr.len;
-        cds_list_del(&m->link);
-        if (m->event)
-            c->out_events--;
-        else
-            c->out_replies--;
-        free(m);
+        unqueue(c, m);
         break;
     }
     XS_CHECK(pthread_mutex_unlock(&c->out_lock));
@@ -295,6 +406,9 @@ int xs_local_request(struct xs_conn *c, uint32_t type, uint32_t tx_id,
 
     if (len > XENSTORE_PAYLOAD_MAX)
         return -EPROTO;
+    /* C xenstored would not read this request now (domain_can_read()). */
+    if (xs_conn_stalled(c))
+        return -EAGAIN;
     memcpy(c->in_buf, payload, len);
     c->in_buf[len] = '\0';
     xs_proto_dispatch(c, &hdr, c->in_buf);

@@ -191,6 +191,7 @@ struct xs_daemon *xs_daemon_create(const struct xs_daemon_config *cfg)
     CDS_INIT_LIST_HEAD(&xs->socks);
     for (unsigned int i = 0; i < XS_NR_DOMIDS; i++)
         xs->target[i] = DOMID_INVALID;
+    xs->acct = xs_alloc(XS_NR_DOMIDS * sizeof(*xs->acct));
     for (int i = 0; i < 2; i++) {
         xs->special_perms[i][0] = p;
         xs->special_nperms[i] = 1;
@@ -417,8 +418,13 @@ static void introduce_on_loop(struct xs_daemon *xs, void *arg)
     XS_CHECK(pthread_mutex_lock(&xs->lock));
     d = xs_domain_find(xs, a->domid);
     XS_CHECK(pthread_mutex_unlock(&xs->lock));
-    if (d)
+    /* do_introduce(): an introduced domain is bound again and, like a new
+     * one, its connection reset (domain_conn_reset()). */
+    if (d) {
+        if (d->ring)
+            a->err = xs_ring_reintroduce(d->ring, a->port);
         return;
+    }
     if (xs->ring_ops) {
         ring = xs_ring_new(xs, a->domid, a->gfn, a->port, &a->err);
         if (!ring)
@@ -433,7 +439,16 @@ static void introduce_on_loop(struct xs_daemon *xs, void *arg)
     XS_CHECK(pthread_mutex_lock(&xs->lock));
     cds_list_add_tail(&d->link, &xs->domains);
     xs->nr_domains++;
-    xs_watch_fire_special(xs, "@introduceDomain", a->domid);
+    /* A domid back after its release is a new domain: ACL entries for
+     * the old one stay ignored (alloc_domain() "domain->generation =
+     * generation"). */
+    if (xs->acct[a->domid].gone) {
+        xs->acct[a->domid].gone = false;
+        xs->acct[a->domid].born = CMM_LOAD_SHARED(xs->tree.gen);
+    }
+    /* introduce_domain(): "if (!is_master_domain && !restore)". */
+    if (a->domid != 0)
+        xs_watch_fire_special(xs, "@introduceDomain", a->domid);
     XS_CHECK(pthread_mutex_unlock(&xs->lock));
     if (ring)
         xs_ring_service(ring);
@@ -450,73 +465,23 @@ int xs_daemon_introduce(struct xs_daemon *xs, domid_t domid, unsigned long gfn, 
     return a.err;
 }
 
-/* What a dead domain leaves: the nodes it owns go; it leaves every
- * other node's permission list. */
-struct cleanup {
-    domid_t domid;
-    unsigned int n, max;
-    char **paths;
-    bool *owned;
-};
-
-static bool collect(void *arg, const char *path, const struct xs_data *d)
-{
-    struct cleanup *cl = arg;
-    bool owned = d->perms[0].id == cl->domid, listed = false;
-
-    for (unsigned int i = 1; i < d->nperms; i++)
-        listed |= d->perms[i].id == cl->domid;
-    if ((owned && strcmp(path, "/")) || listed) {
-        if (cl->n == cl->max) {
-            cl->max = cl->max ? cl->max * 2 : 16;
-            cl->paths = realloc(cl->paths, cl->max * sizeof(char *));
-            cl->owned = realloc(cl->owned, cl->max * sizeof(bool));
-            XS_CHECK(!cl->paths || !cl->owned);
-        }
-        cl->paths[cl->n] = xs_strdup(path);
-        cl->owned[cl->n++] = owned;
-    }
-    return !owned;
-}
-
+/* What a dead domain leaves: the nodes it owns go (domain_tree_remove());
+ * ACL entries naming it stay, ignored from now on. */
 static void cleanup_nodes(struct xs_daemon *xs, domid_t domid)
 {
-    struct cleanup cl = { .domid = domid };
     struct xs_conn *self = xs_conn_new(xs, XS_CONN_LOCAL, 0, NULL, NULL);
     struct xs_tx *tx;
-    char home[32];
 
     XS_CHECK(pthread_mutex_lock(&xs->lock));
-    xs_tree_walk(&xs->tree, collect, &cl);
     tx = xs_tx_new(self, 0, true);
-    /* The simulator made the home (xs_daemon_domain_home); it goes too. */
-    snprintf(home, sizeof(home), "/local/domain/%u", domid);
-    xs_tx_rm(tx, home);
-    for (unsigned int i = 0; i < cl.n; i++) {
-        if (cl.owned[i]) {
-            xs_tx_rm(tx, cl.paths[i]);
-        } else {
-            int err;
-            struct xs_tnode *t = xs_tx_get(tx, cl.paths[i], &err);
-
-            if (t) {
-                struct xs_permissions p[64];
-                unsigned int np = 0;
-
-                for (unsigned int k = 0; k < t->nperms && np < 64; k++)
-                    if (k == 0 || t->perms[k].id != domid)
-                        p[np++] = t->perms[k];
-                xs_tx_set_perms(tx, cl.paths[i], p, np);
-            }
-        }
-        free(cl.paths[i]);
-    }
+    xs_tx_rm_owned(tx, domid);
     xs_tx_commit(tx);
+    for (int i = 0; i < 2; i++)
+        xs_perms_drop_domain(xs->special_perms[i], &xs->special_nperms[i], domid);
+    xs->acct[domid].gone = domid != 0;
     XS_CHECK(pthread_mutex_unlock(&xs->lock));
     xs_tx_free(tx);
     xs_conn_free(self);
-    free(cl.paths);
-    free(cl.owned);
 }
 
 int xs_daemon_domain_home(struct xs_daemon *xs, domid_t domid, const char *name)
@@ -553,8 +518,27 @@ int xs_daemon_domain_home(struct xs_daemon *xs, domid_t domid, const char *name)
 
 struct release_args {
     domid_t domid;
+    bool home;                           /* the toolstack's part too */
     int err;
 };
+
+/* What the toolstack does at a domain's death: libxl removes the home it
+ * made. */
+static void remove_home(struct xs_daemon *xs, domid_t domid)
+{
+    struct xs_conn *self = xs_conn_new(xs, XS_CONN_LOCAL, 0, NULL, NULL);
+    struct xs_tx *tx;
+    char home[32];
+
+    snprintf(home, sizeof(home), "/local/domain/%u", domid);
+    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    tx = xs_tx_new(self, 0, true);
+    if (!xs_tx_rm(tx, home))
+        xs_tx_commit(tx);
+    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xs_tx_free(tx);
+    xs_conn_free(self);
+}
 
 static void release_on_loop(struct xs_daemon *xs, void *arg)
 {
@@ -573,24 +557,40 @@ static void release_on_loop(struct xs_daemon *xs, void *arg)
         a->err = -ENOENT;
         return;
     }
+    /* The dead domain's own connection hears none of it. */
     if (d->ring)
         retire(xs, d->ring);
     free(d);
+    if (a->home)
+        remove_home(xs, a->domid);
     cleanup_nodes(xs, a->domid);
     XS_CHECK(pthread_mutex_lock(&xs->lock));
     xs_watch_fire_special(xs, "@releaseDomain", a->domid);
     XS_CHECK(pthread_mutex_unlock(&xs->lock));
 }
 
-int xs_daemon_release(struct xs_daemon *xs, domid_t domid)
+static int release(struct xs_daemon *xs, domid_t domid, bool home)
 {
-    struct release_args a = { domid, 0 };
+    struct release_args a = { domid, home, 0 };
 
     if (domid >= XS_NR_DOMIDS)
         return -EINVAL;
     xs_rcu_enter();
     run_on_loop(xs, release_on_loop, &a);
     return a.err;
+}
+
+int xs_domain_release(struct xs_daemon *xs, domid_t domid)
+{
+    return release(xs, domid, false);
+}
+
+/* The simulator's death of a domain: the toolstack's part (before the
+ * daemon's own removals, as libxl does it before the domain is gone),
+ * then C xenstored's. */
+int xs_daemon_release(struct xs_daemon *xs, domid_t domid)
+{
+    return release(xs, domid, true);
 }
 
 void xs_daemon_domain_shutdown(struct xs_daemon *xs, domid_t domid)
@@ -650,6 +650,7 @@ void xs_daemon_destroy(struct xs_daemon *xs)
         close(xs->wakefd);
     urcu_memb_barrier();
     xs_tree_fini(&xs->tree);
+    free(xs->acct);
     pthread_mutex_destroy(&xs->lock);
     pthread_mutex_destroy(&xs->call_lock);
     pthread_cond_destroy(&xs->call_cond);

@@ -42,6 +42,7 @@ struct xs_quota {
     unsigned int outstanding;   /* replies queued before input stalls: 20 */
     unsigned int perms;         /* permission entries per node: 5 */
     unsigned int tx_nodes;      /* nodes touched per transaction: 1024 */
+    unsigned int memory;        /* bytes per domain (hard quota): 2621440 */
 };
 
 struct xs_daemon_config {
@@ -99,7 +100,9 @@ struct xs_conn *xs_local_open(struct xs_daemon *xs, domid_t domid);
 void xs_local_close(struct xs_conn *c);
 /* Sends one request and returns its reply (type XS_ERROR on error) with
  * its body NUL-terminated in buf; returns the body length or -E2BIG if
- * buf is too small. Watch events received meanwhile stay queued. */
+ * buf is too small, or -EAGAIN if the domain is at its memory quota (C
+ * xenstored would not read the request). Watch events received
+ * meanwhile stay queued. */
 int xs_local_request(struct xs_conn *c, uint32_t type, uint32_t tx_id,
                      const void *payload, size_t len,
                      struct xsd_sockmsg *reply, char *buf, size_t size);

@@ -1,7 +1,8 @@
 /*
  * Permission lists: parsing and printing "r5"-style entries, and deciding
- * what a connection may do with a node (C xenstored's perm_for_conn).
- * Relies on the daemon's SET_TARGET table.
+ * what a connection may do with a node (C xenstored's perm_for_conn()),
+ * including the entries it ignores for domains that are gone. Relies on
+ * the daemon's SET_TARGET table and per-domain records.
  */
 #include "config.h"
 
@@ -20,44 +21,40 @@ static int letter_perm(char ch)
     }
 }
 
-int xs_perms_parse(const char *s, size_t len, struct xs_permissions *out,
-                   unsigned int max, unsigned int *n)
+/*
+ * xs_lib.c:xs_strings_to_perms(): a letter, then "perms[i].id =
+ * strtol(p, &end, 0)", refused if "*end || !*p". So "n0x1" is domain 1,
+ * "r010" domain 8 and "r-1" domain 4294967295. s holds n NUL-terminated
+ * strings.
+ */
+int xs_perms_parse(const char *s, unsigned int n, struct xs_permissions *out)
 {
-    const char *end = s + len;
-
-    *n = 0;
-    while (s < end) {
-        const char *nul = memchr(s, '\0', end - s);
+    for (unsigned int i = 0; i < n; i++) {
         int perm = letter_perm(s[0]);
-        unsigned long id = 0;
+        char *end;
+        long id;
 
-        if (!nul || perm < 0 || nul == s + 1)
+        if (perm < 0 || !s[1])
             return -EINVAL;
-        for (const char *d = s + 1; d < nul; d++) {
-            if (*d < '0' || *d > '9')
-                return -EINVAL;
-            id = id * 10 + (*d - '0');
-            if (id >= XS_NR_DOMIDS)
-                return -EINVAL;
-        }
-        if (*n == max)
-            return -ENOSPC;
-        out[*n].id = id;
-        out[*n].perms = perm;
-        (*n)++;
-        s = nul + 1;
+        id = strtol(s + 1, &end, 0);
+        if (*end)
+            return -EINVAL;
+        out[i].id = (unsigned int)id;
+        out[i].perms = perm;
+        s = end + 1;
     }
-    return *n ? 0 : -EINVAL;
+    return 0;
 }
 
+/* xs_perm_to_string(): the id printed "%i", so 4294967295 shows as -1. */
 int xs_perms_format(const struct xs_permissions *p, unsigned int n, char *out, size_t size)
 {
     static const char letters[] = "nrwb";
     size_t off = 0;
 
     for (unsigned int i = 0; i < n; i++) {
-        int k = snprintf(out + off, size - off, "%c%u",
-                         letters[p[i].perms & (XS_PERM_READ | XS_PERM_WRITE)], p[i].id);
+        int k = snprintf(out + off, size - off, "%c%d",
+                         letters[p[i].perms & (XS_PERM_READ | XS_PERM_WRITE)], (int)p[i].id);
         if (k < 0 || (size_t)k + 1 > size - off)
             return -E2BIG;
         off += k + 1;
@@ -65,8 +62,30 @@ int xs_perms_format(const struct xs_permissions *p, unsigned int n, char *out, s
     return off;
 }
 
-unsigned int xs_perm_for(const struct xs_conn *c, const struct xs_permissions *p,
-                         unsigned int n)
+bool xs_domid_gone(struct xs_daemon *xs, unsigned int domid)
+{
+    return domid >= XS_NR_DOMIDS || CMM_LOAD_SHARED(xs->acct[domid].gone);
+}
+
+/* domain_adjust_node_perms()/chk_domain_generation(): an entry (not the
+ * owner) is ignored when its domain is gone or was made after the node
+ * was last written, so a new domain does not inherit an old one's
+ * rights. */
+static bool entry_gone(struct xs_daemon *xs, unsigned int domid, uint64_t gen)
+{
+    return xs_domid_gone(xs, domid) || CMM_LOAD_SHARED(xs->acct[domid].born) > gen;
+}
+
+void xs_perms_adjust(struct xs_daemon *xs, struct xs_permissions *p, unsigned int n,
+                     uint64_t gen)
+{
+    for (unsigned int i = 1; i < n; i++)
+        if (!(p[i].perms & XS_PERM_IGNORE) && entry_gone(xs, p[i].id, gen))
+            p[i].perms |= XS_PERM_IGNORE;
+}
+
+static unsigned int perm_for(const struct xs_conn *c, const struct xs_permissions *p,
+                             unsigned int n, const uint64_t *gen)
 {
     const unsigned int all = XS_PERM_READ | XS_PERM_WRITE | XS_PERM_OWNER;
     domid_t target = c->xs->target[c->domid];
@@ -75,8 +94,42 @@ unsigned int xs_perm_for(const struct xs_conn *c, const struct xs_permissions *p
         return all;
     if (p[0].id == c->domid || (target != DOMID_INVALID && p[0].id == target))
         return all;
-    for (unsigned int i = 1; i < n; i++)
+    for (unsigned int i = 1; i < n; i++) {
+        if (p[i].perms & XS_PERM_IGNORE || (gen && entry_gone(c->xs, p[i].id, *gen)))
+            continue;
         if (p[i].id == c->domid || (target != DOMID_INVALID && p[i].id == target))
             return p[i].perms & (XS_PERM_READ | XS_PERM_WRITE);
+    }
     return p[0].perms & (XS_PERM_READ | XS_PERM_WRITE);
+}
+
+unsigned int xs_perm_for(const struct xs_conn *c, const struct xs_permissions *p,
+                         unsigned int n)
+{
+    return perm_for(c, p, n, NULL);
+}
+
+unsigned int xs_perm_for_at(const struct xs_conn *c, const struct xs_permissions *p,
+                            unsigned int n, const uint64_t *gen)
+{
+    return perm_for(c, p, n, gen);
+}
+
+unsigned int xs_perm_for_data(const struct xs_conn *c, const struct xs_data *d)
+{
+    return perm_for(c, d->perms, d->nperms, &d->gen);
+}
+
+/* remove_domid_from_perm(), for the special nodes at a domain's death:
+ * an owner that is the domain becomes dom0, its other entries go. */
+void xs_perms_drop_domain(struct xs_permissions *p, unsigned int *n, domid_t domid)
+{
+    unsigned int keep = 1;
+
+    if (p[0].id == domid)
+        p[0].id = 0;
+    for (unsigned int i = 1; i < *n; i++)
+        if (p[i].id != domid)
+            p[keep++] = p[i];
+    *n = keep;
 }

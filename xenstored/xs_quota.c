@@ -1,11 +1,13 @@
 /*
- * Per-domain limits: their defaults, who is exempt, and the "quota"
- * CONTROL command that reads and changes them at run time.
+ * Per-domain limits: their defaults, who is exempt, the per-domain
+ * counts (memory above all) and the "quota" CONTROL command that reads
+ * and changes them at run time.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <urcu/uatomic.h>
 #include "xs_internal.h"
 
 static const struct {
@@ -20,6 +22,8 @@ static const struct {
     { "outstanding", offsetof(struct xs_quota, outstanding), 20 },
     { "permissions", offsetof(struct xs_quota, perms), 5 },
     { "transaction-nodes", offsetof(struct xs_quota, tx_nodes), 1024 },
+    /* quota_memory_per_domain_hard: "2 * 1024 * 1024 + 512 * 1024" */
+    { "memory", offsetof(struct xs_quota, memory), 2621440 },
 };
 #define NR_QUOTAS (sizeof(quotas) / sizeof(quotas[0]))
 
@@ -40,8 +44,48 @@ bool xs_quota_exempt(const struct xs_conn *c)
     return c->privileged;
 }
 
+struct xs_dom_acct *xs_acct(struct xs_daemon *xs, unsigned int domid)
+{
+    return domid < XS_NR_DOMIDS ? &xs->acct[domid] : NULL;
+}
+
+long xs_mem_of(struct xs_daemon *xs, unsigned int domid)
+{
+    if (domid >= XS_NR_DOMIDS)
+        return 0;
+    return uatomic_read(&xs->acct[domid].memory) + uatomic_read(&xs->tree.bytes[domid]);
+}
+
+void xs_mem_add(struct xs_daemon *xs, unsigned int domid, long bytes)
+{
+    if (domid < XS_NR_DOMIDS)
+        uatomic_add(&xs->acct[domid].memory, bytes);
+}
+
+/* domain_chk_quota(): only unprivileged domains are limited, "mem >=
+ * quota_memory_per_domain_hard" with mem the count after the change. */
+bool xs_mem_fits(struct xs_daemon *xs, unsigned int domid, long bytes)
+{
+    return domid == 0 || domid >= XS_NR_DOMIDS ||
+           xs_mem_of(xs, domid) + bytes < (long)CMM_LOAD_SHARED(xs->quota.memory);
+}
+
+bool xs_mem_add_chk(struct xs_daemon *xs, unsigned int domid, long bytes)
+{
+    if (!xs_mem_fits(xs, domid, bytes))
+        return false;
+    xs_mem_add(xs, domid, bytes);
+    return true;
+}
+
+bool xs_mem_over(struct xs_daemon *xs, unsigned int domid)
+{
+    return domid != 0 && domid < XS_NR_DOMIDS &&
+           xs_mem_of(xs, domid) >= (long)CMM_LOAD_SHARED(xs->quota.memory);
+}
+
 /* "quota" lists the limits; "quota NAME VALUE" sets one; "quota DOMID"
- * shows a domain's node count. */
+ * shows a domain's counts. */
 int xs_quota_control(struct xs_daemon *xs, char **argv, int argc, char *out, size_t size)
 {
     size_t off = 0;

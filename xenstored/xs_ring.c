@@ -60,7 +60,8 @@ void xs_ring_free(struct xs_ring *r)
     const struct xs_ring_ops *ops = r->xs->ring_ops;
 
     xs_conn_free(r->conn);
-    ops->unbind(r->xs->ring_ctx, r->local_port);
+    if (r->local_port)
+        ops->unbind(r->xs->ring_ctx, r->local_port);
     ops->unmap(r->xs->ring_ctx, r->domid, r->intf);
     free(r);
 }
@@ -68,6 +69,31 @@ void xs_ring_free(struct xs_ring *r)
 void xs_ring_stop(struct xs_ring *r)
 {
     r->broken = true;
+    /* Its watches must not hear of the release's own removals
+     * (destroy_conn() runs before destroy_domain()). */
+    xs_conn_reset(r->conn);
+}
+
+/* introduce_domain() for a domain already introduced: the old port
+ * unbound and the new one bound ("domain->port = (rc == -1) ? 0 : rc",
+ * so a bad one is no error), then domain_conn_reset(): watches,
+ * transactions, queued output and half-read input go, and all four
+ * indexes are set to 0. A ring stopped for an error stays stopped. */
+int xs_ring_reintroduce(struct xs_ring *r, uint32_t port)
+{
+    const struct xs_ring_ops *ops = r->xs->ring_ops;
+    struct xenstore_domain_interface *intf = r->intf;
+    long local;
+
+    if (r->local_port)
+        ops->unbind(r->xs->ring_ctx, r->local_port);
+    local = ops->bind(r->xs->ring_ctx, r->domid, port);
+    r->local_port = local < 0 ? 0 : local;
+    xs_conn_reset(r->conn);
+    intf->req_cons = intf->req_prod = 0;
+    intf->rsp_cons = intf->rsp_prod = 0;
+    cmm_smp_wmb();
+    return 0;
 }
 
 uint32_t xs_ring_local_port(const struct xs_ring *r)

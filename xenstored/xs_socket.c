@@ -19,6 +19,7 @@ struct xs_sock {
     struct xs_daemon *xs;
     struct xs_conn *conn;
     int fd;
+    bool refused;                        /* its domain was at its memory quota */
     size_t ilen, ioff, olen, ooff;
     char ibuf[16384];
     char obuf[16384];
@@ -59,12 +60,19 @@ struct xs_sock *xs_sock_new(struct xs_daemon *xs, int fd, domid_t domid)
 
     s->xs = xs;
     s->fd = fd;
+    /* An unprivileged domain's sockets count toward its memory (see
+     * xs_conn.c); at its quota it gets no more: closed at once. */
+    s->refused = domid != 0 && xs_mem_over(xs, domid);
     s->conn = xs_conn_new(xs, XS_CONN_SOCKET, domid, &sock_ops, s);
+    if (s->conn->charged)
+        xs_mem_add(xs, domid, sizeof(*s));
     return s;
 }
 
 void xs_sock_free(struct xs_sock *s)
 {
+    if (s->conn->charged)
+        xs_mem_add(s->xs, s->conn->domid, -(long)sizeof(*s));
     xs_conn_free(s->conn);
     close(s->fd);
     free(s);
@@ -105,6 +113,9 @@ bool xs_sock_service(struct xs_sock *s, uint32_t events)
 {
     bool readable = events & (EPOLLIN | EPOLLHUP | EPOLLERR);
     uint64_t spin_until = 0;
+
+    if (s->refused)
+        return false;
 
     for (;;) {
         long used;

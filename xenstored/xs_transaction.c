@@ -10,11 +10,16 @@
  * whose first call for a node in a transaction sets check_gen, and
  * finalize_transaction() fails with EAGAIN if "i->generation != gen" for
  * any of them, a node now missing counting as NO_GENERATION.
+ *
+ * Each request's generations are taken as C's access_node() takes them
+ * ("node->generation = ++generation" for every write or delete), in or
+ * out of a transaction, so that a refused write still uses one up.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <urcu/uatomic.h>
 #include "xs_internal.h"
 
 static unsigned int hash_str(const char *s)
@@ -35,8 +40,12 @@ struct xs_tx *xs_tx_new(struct xs_conn *c, uint32_t id, bool implicit)
     tx->implicit = implicit;
     tx->nbuckets = implicit ? 8 : 64;
     tx->hash = xs_alloc(tx->nbuckets * sizeof(*tx->hash));
+    tx->access_tail = &tx->access;
     tx->events_tail = &tx->events;
     CDS_INIT_LIST_HEAD(&tx->link);
+    /* do_transaction_start(): "trans->generation = ++generation". */
+    if (!implicit)
+        tx->gen = xs_gen_next(&c->xs->tree);
     return tx;
 }
 
@@ -53,13 +62,12 @@ static void tnode_free(struct xs_tnode *t)
 
 void xs_tx_free(struct xs_tx *tx)
 {
-    for (unsigned int b = 0; b < tx->nbuckets; b++) {
-        while (tx->hash[b]) {
-            struct xs_tnode *t = tx->hash[b];
+    xs_mem_add(tx->conn->xs, tx->conn->domid, -tx->mem);
+    while (tx->access) {
+        struct xs_tnode *t = tx->access;
 
-            tx->hash[b] = t->hnext;
-            tnode_free(t);
-        }
+        tx->access = t->anext;
+        tnode_free(t);
     }
     while (tx->events) {
         struct xs_event *e = tx->events;
@@ -71,6 +79,7 @@ void xs_tx_free(struct xs_tx *tx)
     for (unsigned int i = 0; i < tx->nr_rm_roots; i++)
         free(tx->rm_roots[i]);
     free(tx->rm_roots);
+    free(tx->doms);
     free(tx->hash);
     free(tx);
 }
@@ -121,6 +130,13 @@ static void set_perms(struct xs_tnode *t, const struct xs_permissions *p, unsign
     t->nperms = np;
 }
 
+static void drop_kids(struct xs_tnode *t)
+{
+    for (unsigned int k = 0; k < t->nkids; k++)
+        free(t->kids[k]);
+    t->nkids = 0;
+}
+
 static bool under_removed(struct xs_tx *tx, const char *path)
 {
     for (unsigned int i = 0; i < tx->nr_rm_roots; i++)
@@ -129,7 +145,77 @@ static bool under_removed(struct xs_tx *tx, const char *path)
     return false;
 }
 
-/* Copies the node from the store into the transaction. */
+/* A node's record as C xenstored stores it (write_node_raw()). */
+static long record(unsigned int np, size_t vlen, size_t kids)
+{
+    return XS_RECORD_HDR + np * sizeof(struct xs_permissions) + vlen + kids;
+}
+
+/*
+ * The memory a transaction's copy of a node costs its connection's
+ * domain: the record and its key, "<generation>/<path>"
+ * (transaction_get_node_name(), get_acc_domid()). Sets the copy's count
+ * to bytes; only asks with check.
+ */
+static bool copy_cost(struct xs_tx *tx, struct xs_tnode *t, long bytes, bool check)
+{
+    struct xs_conn *c = tx->conn;
+    long want = 0;
+
+    if (tx->implicit)
+        return true;
+    if (bytes)
+        want = bytes + snprintf(NULL, 0, "%llu/", (unsigned long long)tx->gen) + strlen(t->path);
+    if (check && !xs_mem_fits(c->xs, c->domid, want - t->copy))
+        return false;
+    if (!check) {
+        xs_mem_add(c->xs, c->domid, want - t->copy);
+        tx->mem += want - t->copy;
+        t->copy = want;
+    }
+    return true;
+}
+
+/* What a store write of this record costs its owner beyond the record
+ * it replaces (do_tdb_write(): the old one given back, the new one
+ * checked). Under the store lock (implicit transactions only). */
+static long store_delta(struct xs_tx *tx, const char *path, unsigned int owner, long bytes)
+{
+    struct xs_node *n = xs_tree_lookup(&tx->conn->xs->tree, path);
+    long old = 0;
+
+    if (n && n->data->perms[0].id == owner)
+        old = record(n->data->nperms, n->data->vlen, n->kids ? n->kids->bytes : 0);
+    return bytes - old;
+}
+
+/*
+ * do_tdb_write()'s memory check, which write_node_raw() answers with EIO:
+ * a store write counts for the node's owner, a transaction's for the
+ * transaction's domain (get_acc_domid()). mem_domain() is whose; what it
+ * asks beyond what it gives back is mem_delta().
+ */
+static unsigned int mem_domain(struct xs_tx *tx, unsigned int owner)
+{
+    return tx->implicit ? owner : tx->conn->domid;
+}
+
+static long mem_delta(struct xs_tx *tx, struct xs_tnode *t, unsigned int owner, long bytes)
+{
+    if (tx->implicit)
+        return store_delta(tx, t->path, owner, bytes);
+    return bytes + snprintf(NULL, 0, "%llu/", (unsigned long long)tx->gen) + strlen(t->path) -
+           t->copy;
+}
+
+/* One record written, checked against its domain's memory. */
+static bool mem_fits(struct xs_tx *tx, struct xs_tnode *t, unsigned int owner, long bytes)
+{
+    return xs_mem_fits(tx->conn->xs, mem_domain(tx, owner), mem_delta(tx, t, owner, bytes));
+}
+
+/* Copies the node from the store into the transaction: C's read_node()
+ * with its access_node(). */
 static struct xs_tnode *fetch(struct xs_tx *tx, const char *path, int *err)
 {
     struct xs_daemon *xs = tx->conn->xs;
@@ -138,6 +224,9 @@ static struct xs_tnode *fetch(struct xs_tx *tx, const char *path, int *err)
     struct xs_node *n;
 
     if (!tx->implicit && !xs_quota_exempt(tx->conn) && tx->nr_nodes >= xs->quota.tx_nodes) {
+        /* access_node(): "trans->nodes >= quota_trans_nodes" is ENOSPC
+         * and "trans->fail = true": the commit will be ENOMEM. */
+        tx->fail = true;
         *err = -ENOSPC;
         return NULL;
     }
@@ -156,14 +245,18 @@ static struct xs_tnode *fetch(struct xs_tx *tx, const char *path, int *err)
         t->seen_perms = xs_alloc(d->nperms * sizeof(*d->perms));
         memcpy(t->seen_perms, d->perms, d->nperms * sizeof(*d->perms));
         t->seen_nperms = d->nperms;
+        xs_perms_adjust(xs, t->seen_perms, t->seen_nperms, d->gen);
         if (!t->removed) {
             t->exists = true;
-            set_perms(t, d->perms, d->nperms);
+            t->gen = d->gen;
+            set_perms(t, t->seen_perms, t->seen_nperms);
             set_value(t, d->value, d->vlen);
             t->nkids = k ? k->n : 0;
             t->kids = xs_alloc((t->nkids + 1) * sizeof(char *));
             for (unsigned int i = 0; i < t->nkids; i++)
                 t->kids[i] = xs_strdup(k->kid[i]->name);
+            /* access_node(): a read copy is written "true", unchecked. */
+            copy_cost(tx, t, record(d->nperms, d->vlen, k ? k->bytes : 0), false);
         }
     }
     urcu_memb_read_unlock();
@@ -171,6 +264,8 @@ static struct xs_tnode *fetch(struct xs_tx *tx, const char *path, int *err)
         grow(tx);
     t->hnext = tx->hash[hash_str(path) % tx->nbuckets];
     tx->hash[hash_str(path) % tx->nbuckets] = t;
+    *tx->access_tail = t;
+    tx->access_tail = &t->anext;
     tx->nr_nodes++;
     return t;
 }
@@ -216,22 +311,68 @@ int xs_tx_missing(struct xs_tx *tx, const char *path, unsigned int perm)
     return xs_perm_for(c, a->perms, a->nperms) & perm ? -ENOENT : -EACCES;
 }
 
+int xs_tx_refused(struct xs_tx *tx, const char *path)
+{
+    char up[XS_PATH_BUF];
+    int err;
+
+    xs_path_parent(path, up);
+    if (!get_any(tx, up, &err))
+        return err;
+    return -EACCES;
+}
+
+static struct xs_tx_dom *dom_entry(struct xs_tx *tx, unsigned int domid)
+{
+    for (unsigned int i = 0; i < tx->ndoms; i++)
+        if (tx->doms[i].domid == domid)
+            return &tx->doms[i];
+    tx->doms = realloc(tx->doms, (tx->ndoms + 1) * sizeof(*tx->doms));
+    XS_CHECK(!tx->doms);
+    tx->doms[tx->ndoms] = (struct xs_tx_dom){ domid, 0 };
+    return &tx->doms[tx->ndoms++];
+}
+
+/* transaction_entry_inc()/_dec(): a domain once changed stays listed,
+ * even if its count is back where it was. */
+static void dom_delta(struct xs_tx *tx, unsigned int domid, long delta)
+{
+    dom_entry(tx, domid)->delta += delta;
+}
+
+long xs_tx_dom_delta(const struct xs_tx *tx, unsigned int domid)
+{
+    for (unsigned int i = 0; i < tx->ndoms; i++)
+        if (tx->doms[i].domid == domid)
+            return tx->doms[i].delta;
+    return 0;
+}
+
 /*
- * Queues the event for a change to t. An implicit transaction keeps the
- * permissions that decide who hears of it: t's, old (if given), and the
- * parent's (up, or as the transaction or the store has it, without
- * counting as an access). A real one queues one event per node, exact
- * only if every change to it was, as C xenstored does, and decides at
- * commit.
+ * Notes the event for a change to t. A real transaction only marks the
+ * node, as C's queue_watches() does: one event per node, "a non-exact
+ * event is replacing an exact one", decided at commit. An implicit one
+ * queues it with the permissions that decide who hears of it: t's, old
+ * (if given), and the parent's (up, or as the transaction or the store
+ * has it, without counting as an access).
  */
-static void event(struct xs_tx *tx, const char *path, bool exact, struct xs_tnode *t,
-                  const struct xs_tnode *up, const struct xs_permissions *old, unsigned int nold)
+static void fire_later(struct xs_tx *tx, const char *path, bool exact, struct xs_tnode *t,
+                       const struct xs_tnode *up, const struct xs_permissions *old,
+                       unsigned int nold)
 {
     size_t len = strlen(path);
+    const struct xs_permissions *pp = NULL;
+    const struct xs_node *pn = NULL;
+    unsigned int npp = 0;
     struct xs_event *e;
 
-    if (!tx->implicit && t->fire) {
-        t->fire_exact = t->fire_exact && exact;
+    if (!tx->implicit) {
+        if (!t->fire) {
+            t->fire = true;
+            t->fire_exact = exact;
+        } else if (!exact) {
+            t->fire_exact = false;
+        }
         return;
     }
     e = xs_alloc(sizeof(*e) + len + 1);
@@ -239,27 +380,18 @@ static void event(struct xs_tx *tx, const char *path, bool exact, struct xs_tnod
     memcpy(e->path, path, len + 1);
     *tx->events_tail = e;
     tx->events_tail = &e->next;
-    if (!tx->implicit) {
-        t->fire = true;
-        t->fire_exact = exact;
-        return;
-    }
     /* The parent: given, as the transaction has it, or the store's (the
      * store lock is held, so its data stays put). */
-    const struct xs_permissions *pp = NULL;
-    unsigned int npp = 0;
-
     if (!up && strcmp(path, "/")) {
         char pp_path[XS_PATH_BUF];
 
         xs_path_parent(path, pp_path);
         up = find(tx, pp_path);
         if (!up) {
-            struct xs_node *n = xs_tree_lookup(&tx->conn->xs->tree, pp_path);
-
-            if (n) {
-                pp = n->data->perms;
-                npp = n->data->nperms;
+            pn = xs_tree_lookup(&tx->conn->xs->tree, pp_path);
+            if (pn) {
+                pp = pn->data->perms;
+                npp = pn->data->nperms;
             }
         }
     }
@@ -276,25 +408,8 @@ static void event(struct xs_tx *tx, const char *path, bool exact, struct xs_tnod
         memcpy(e->perms + t->nperms, old, nold * sizeof(*old));
     if (npp)
         memcpy(e->perms + t->nperms + nold, pp, npp * sizeof(*pp));
-}
-
-/* Each node below a removed one, with its own permissions, deepest
- * first as C xenstored's removal walk fires them. */
-static void event_removed_kids(struct xs_tx *tx, const char *path, struct xs_tnode *t)
-{
-    for (unsigned int k = 0; k < t->nkids; k++) {
-        char child[XS_PATH_BUF];
-        int err;
-
-        if (snprintf(child, sizeof(child), "%s/%s", strcmp(path, "/") ? path : "",
-                     t->kids[k]) >= (int)sizeof(child))
-            continue;
-        struct xs_tnode *c = get_any(tx, child, &err);
-        if (!c || !c->exists)
-            continue;
-        event_removed_kids(tx, child, c);
-        event(tx, child, true, c, t, NULL, 0);
-    }
+    if (pn)
+        xs_perms_adjust(tx->conn->xs, e->perms + t->nperms + nold, npp, pn->data->gen);
 }
 
 /*
@@ -307,8 +422,6 @@ static void event_removed_kids(struct xs_tx *tx, const char *path, struct xs_tno
  * node->childlen;" and fails "data.dsize >= quota_max_entry_size" with
  * ENOSPC, for the node written and for a parent given a new child.
  */
-#define XS_RECORD_HDR 24
-
 static size_t kids_len(const struct xs_tnode *t)
 {
     size_t n = 0;
@@ -325,19 +438,15 @@ static bool too_big(const struct xs_conn *c, unsigned int np, size_t vlen, size_
     return !xs_quota_exempt(c) && size >= c->xs->quota.entry_size;
 }
 
+/* add_child() appends; remove_child_entry() keeps the others' order. */
 static void kid_add(struct xs_tnode *p, const char *leaf)
 {
-    unsigned int pos = 0;
-
-    while (pos < p->nkids && strcmp(p->kids[pos], leaf) < 0)
-        pos++;
-    if (pos < p->nkids && !strcmp(p->kids[pos], leaf))
-        return;
+    for (unsigned int i = 0; i < p->nkids; i++)
+        if (!strcmp(p->kids[i], leaf))
+            return;
     p->kids = realloc(p->kids, (p->nkids + 2) * sizeof(char *));
     XS_CHECK(!p->kids);
-    memmove(p->kids + pos + 1, p->kids + pos, (p->nkids - pos) * sizeof(char *));
-    p->kids[pos] = xs_strdup(leaf);
-    p->nkids++;
+    p->kids[p->nkids++] = xs_strdup(leaf);
     p->kids_changed = true;
 }
 
@@ -354,74 +463,128 @@ static void kid_del(struct xs_tnode *p, const char *leaf)
     }
 }
 
-/* Makes path and its missing ancestors below the existing one a. */
+/* A failed write inside a transaction fails the transaction: write_node()
+ * "Reverting access_node() is hard, so just fail the transaction", and
+ * create_node()'s undo (destroy_node()) does the same. */
+static int failed(struct xs_tx *tx, int err)
+{
+    if (!tx->implicit)
+        tx->fail = true;
+    return err;
+}
+
+/*
+ * Makes path and its missing ancestors below the existing node a, as
+ * create_node() does: bottom up, the new leaf, each new ancestor, then a
+ * with its new child. Each new node must pass the node quota ("domain_entry
+ * (conn) >= quota_nb_entry_per_domain", the committed count inside a
+ * transaction, which checks the total at commit); each write takes a
+ * generation, then must pass the size quota. A refusal undoes what was
+ * written, nothing here, but the generations taken stay taken.
+ */
 static int create_chain(struct xs_tx *tx, struct xs_tnode *a, const char *path,
                         const void *val, unsigned int vlen)
 {
     struct xs_conn *c = tx->conn;
     struct xs_daemon *xs = c->xs;
+    bool exempt = xs_quota_exempt(c);
     size_t alen = strlen(a->path), plen = strlen(path);
-    struct xs_tnode *parent = a, *up = a;
-    unsigned int levels = 0;
-    int err;
+    unsigned int levels = 0, count = 0, owner_new = exempt ? a->perms[0].id : c->domid;
+    struct xs_tnode **lv;
+    uint64_t *gens;
+    long *bytes, asked = 0;
+    int err = 0;
 
-    /* Every limit is checked, and every level fetched, before anything
-     * changes, so a refused request leaves the transaction as it was.
-     * Each new node has a's permissions; all but the last have one
-     * child, the next level. */
-    for (size_t i = alen == 1 ? 1 : alen + 1, leaf = i; i <= plen; i++) {
+    for (size_t i = alen == 1 ? 1 : alen + 1; i <= plen; i++)
+        if (path[i] == '/' || path[i] == '\0')
+            levels++;
+    lv = xs_alloc(levels * sizeof(*lv));
+    gens = xs_alloc((levels + 1) * sizeof(*gens));
+    bytes = xs_alloc((levels + 1) * sizeof(*bytes));
+    /* Top down: lv[0] is the child of a, lv[levels - 1] the node. */
+    for (size_t i = alen == 1 ? 1 : alen + 1, j = 0; i <= plen; i++) {
         char sub[XS_PATH_BUF];
 
         if (path[i] != '/' && path[i] != '\0')
             continue;
-        if (levels == 0 ? too_big(c, a->nperms, a->vlen, kids_len(a) + i - leaf + 1)
-                        : too_big(c, a->nperms, 0, i - leaf + 1))
-            return -ENOSPC;
         memcpy(sub, path, i);
         sub[i] = '\0';
-        if (!get_any(tx, sub, &err))
-            return err;
-        levels++;
-        leaf = i + 1;
+        lv[j] = get_any(tx, sub, &err);
+        if (!lv[j])
+            goto out;
+        j++;
     }
-    if (too_big(c, a->nperms, vlen, 0))
-        return -ENOSPC;
-    if (!xs_quota_exempt(c) &&
-        CMM_LOAD_SHARED(xs->tree.owned[c->domid]) + tx->created + levels > xs->quota.nodes)
-        return -ENOSPC;
-    for (size_t i = alen == 1 ? 1 : alen + 1; i <= plen; i++) {
-        char sub[XS_PATH_BUF];
-        struct xs_tnode *t;
+    if (!exempt)
+        count = CMM_LOAD_SHARED(xs->tree.owned[c->domid]) +
+                (tx->implicit ? xs_tx_dom_delta(tx, c->domid) : 0);
+    for (unsigned int k = 0; k <= levels; k++) {
+        bool is_new = k < levels;
+        size_t kids = 0, value = 0, np = a->nperms;
+        struct xs_tnode *t = is_new ? lv[levels - 1 - k] : a;
+        unsigned int owner = is_new ? owner_new : a->perms[0].id;
+        long delta;
 
-        if (path[i] != '/' && path[i] != '\0')
-            continue;
-        memcpy(sub, path, i);
-        sub[i] = '\0';
-        t = get_any(tx, sub, &err);
-        if (!t)
-            return err;
+        if (is_new && !exempt && count >= xs->quota.nodes) {
+            err = k ? failed(tx, -ENOSPC) : -ENOSPC;
+            goto out;
+        }
+        gens[k] = xs_gen_next(&xs->tree);
+        if (k == 0) {
+            value = vlen;
+        } else if (is_new) {
+            kids = strlen(xs_path_leaf(lv[levels - k]->path)) + 1;
+        } else {
+            kids = kids_len(a) + strlen(xs_path_leaf(lv[0]->path)) + 1;
+            value = a->vlen;
+        }
+        if (too_big(c, np, value, kids)) {
+            err = failed(tx, -ENOSPC);
+            goto out;
+        }
+        bytes[k] = record(np, value, kids);
+        delta = mem_delta(tx, t, owner, bytes[k]);
+        if (!xs_mem_fits(xs, mem_domain(tx, owner),
+                         delta + (mem_domain(tx, owner) == mem_domain(tx, owner_new) ? asked : 0))) {
+            err = failed(tx, -EIO);
+            goto out;
+        }
+        if (is_new)
+            asked += delta;
+        /* Outside a transaction each new node counts at once. */
+        if (is_new && tx->implicit)
+            count++;
+    }
+    for (unsigned int j = 0; j < levels; j++) {
+        struct xs_tnode *t = lv[j], *parent = j ? lv[j - 1] : a;
+
         t->exists = true;
         t->data_changed = true;
-        if (t->removed)
+        if (!t->check_gen)
+            t->created = true;
+        else
             t->replaced = true;
         t->removed = false;
-        set_perms(t, parent->perms, parent->nperms);
-        if (!xs_quota_exempt(c))
+        t->gen = gens[levels - 1 - j];
+        set_perms(t, a->perms, a->nperms);
+        if (!exempt)
             t->perms[0].id = c->domid;
-        if (i == plen)
+        if (j == levels - 1)
             set_value(t, val, vlen);
         else
             set_value(t, "", 0);
-        for (unsigned int k = 0; k < t->nkids; k++)
-            free(t->kids[k]);
-        t->nkids = 0;
-        kid_add(parent, xs_path_leaf(sub));
-        tx->created++;
-        up = parent;
-        parent = t;
+        drop_kids(t);
+        kid_add(parent, xs_path_leaf(t->path));
+        dom_delta(tx, t->perms[0].id, 1);
+        copy_cost(tx, t, bytes[levels - 1 - j], false);
     }
-    event(tx, path, false, parent, up, NULL, 0);
-    return 0;
+    a->gen = gens[levels];
+    copy_cost(tx, a, bytes[levels], false);
+    fire_later(tx, path, false, lv[levels - 1], levels > 1 ? lv[levels - 2] : a, NULL, 0);
+out:
+    free(lv);
+    free(gens);
+    free(bytes);
+    return err;
 }
 
 int xs_tx_write(struct xs_tx *tx, const char *path, const void *val, unsigned int vlen,
@@ -430,19 +593,26 @@ int xs_tx_write(struct xs_tx *tx, const char *path, const void *val, unsigned in
     struct xs_conn *c = tx->conn;
     int err;
     struct xs_tnode *t = get_any(tx, path, &err), *a;
+    uint64_t gen;
 
     if (!t)
         return err;
     if (t->exists) {
         if (!(xs_perm_for(c, t->perms, t->nperms) & XS_PERM_WRITE))
-            return -EACCES;
+            return xs_tx_refused(tx, path);
+        /* do_mkdir(): "If it already exists, fine." Nothing written. */
         if (mkdir_only)
             return 0;
+        gen = xs_gen_next(&c->xs->tree);
         if (too_big(c, t->nperms, vlen, kids_len(t)))
-            return -ENOSPC;
+            return failed(tx, -ENOSPC);
+        if (!mem_fits(tx, t, t->perms[0].id, record(t->nperms, vlen, kids_len(t))))
+            return failed(tx, -EIO);
+        copy_cost(tx, t, record(t->nperms, vlen, kids_len(t)), false);
         set_value(t, val, vlen);
+        t->gen = gen;
         t->data_changed = true;
-        event(tx, path, false, t, NULL, NULL, 0);
+        fire_later(tx, path, false, t, NULL, NULL, 0);
         return 0;
     }
     a = nearest(tx, path, &err);
@@ -453,46 +623,112 @@ int xs_tx_write(struct xs_tx *tx, const char *path, const void *val, unsigned in
     return create_chain(tx, a, path, val, vlen);
 }
 
+/* The nodes below t as the transaction sees them, read in C's walk order
+ * (walk_node_tree(): parent first, children in list order). */
+static int read_below(struct xs_tx *tx, struct xs_tnode *t, struct xs_tnode ***all,
+                      unsigned int *n, unsigned int *max)
+{
+    for (unsigned int k = 0; k < t->nkids; k++) {
+        char child[XS_PATH_BUF];
+        struct xs_tnode *c;
+        int err;
+
+        if (snprintf(child, sizeof(child), "%s/%s", strcmp(t->path, "/") ? t->path : "",
+                     t->kids[k]) >= (int)sizeof(child))
+            continue;
+        c = get_any(tx, child, &err);
+        if (!c)
+            return err;
+        if (!c->exists)
+            continue;
+        if (*n == *max) {
+            *max = *max ? *max * 2 : 16;
+            *all = realloc(*all, *max * sizeof(**all));
+            XS_CHECK(!*all);
+        }
+        (*all)[(*n)++] = c;
+        err = read_below(tx, c, all, n, max);
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+/* Each node below a removed one fires exactly on its own path, children
+ * before parents (delnode_sub() is the walk's exit function: "watch_exact
+ * = strcmp(root, node->name)"). */
+static void fire_removed(struct xs_tx *tx, struct xs_tnode *t)
+{
+    for (unsigned int k = 0; k < t->nkids; k++) {
+        char child[XS_PATH_BUF];
+        struct xs_tnode *c;
+
+        if (snprintf(child, sizeof(child), "%s/%s", strcmp(t->path, "/") ? t->path : "",
+                     t->kids[k]) >= (int)sizeof(child))
+            continue;
+        c = find(tx, child);
+        if (!c || !c->exists)
+            continue;
+        fire_removed(tx, c);
+        fire_later(tx, child, true, c, t, NULL, 0);
+    }
+}
+
 int xs_tx_rm(struct xs_tx *tx, const char *path)
 {
     struct xs_conn *c = tx->conn;
+    struct xs_tnode *t, *p, **below = NULL;
+    unsigned int nbelow = 0, max = 0;
     char up[XS_PATH_BUF];
     int err;
-    struct xs_tnode *t, *p;
 
-    if (!strcmp(path, "/"))
-        return -EINVAL;
     t = get_any(tx, path, &err);
     if (!t)
         return err;
     xs_path_parent(path, up);
     if (!t->exists) {
+        /* do_rm(): "Didn't exist already?  Fine, if parent exists", once
+         * get_node() found the nearest ancestor lets us write. */
+        err = xs_tx_missing(tx, path, XS_PERM_WRITE);
+        if (err != -ENOENT)
+            return err;
         p = get_any(tx, up, &err);
         if (!p)
             return err;
-        return p->exists ? 0 : xs_tx_missing(tx, path, XS_PERM_WRITE);
+        return p->exists ? 0 : -ENOENT;
     }
     if (!(xs_perm_for(c, t->perms, t->nperms) & XS_PERM_WRITE))
-        return -EACCES;
+        return xs_tx_refused(tx, path);
+    if (!strcmp(path, "/"))
+        return -EINVAL;
     p = get_any(tx, up, &err);
     if (!p)
         return err;
-    event_removed_kids(tx, path, t);
-    event(tx, path, false, t, p, NULL, 0);
-    kid_del(p, xs_path_leaf(path));
-    t->exists = false;
-    t->removed = true;
-    for (unsigned int k = 0; k < t->nkids; k++)
-        free(t->kids[k]);
-    t->nkids = 0;
-    for (unsigned int b = 0; b < tx->nbuckets; b++) {
-        for (struct xs_tnode *d = tx->hash[b]; d; d = d->hnext) {
-            if (d != t && xs_path_is_below(d->path, path)) {
-                d->exists = false;
-                d->removed = true;
-            }
-        }
+    err = read_below(tx, t, &below, &nbelow, &max);
+    if (err) {
+        /* rm_node(): a walk that cannot read a node is EIO. */
+        free(below);
+        return failed(tx, -EIO);
     }
+    fire_removed(tx, t);
+    fire_later(tx, path, false, t, p, NULL, 0);
+    /* A generation for each node deleted and for each parent inside the
+     * subtree rewritten on the way (rm_from_parent()), then the parent's
+     * new child list. */
+    p->gen = uatomic_add_return(&c->xs->tree.gen, 2 * (nbelow + 1));
+    kid_del(p, xs_path_leaf(path));
+    /* remove_child_entry() writes the parent unchecked. */
+    copy_cost(tx, p, record(p->nperms, p->vlen, kids_len(p)), false);
+    for (unsigned int i = 0; i <= nbelow; i++) {
+        struct xs_tnode *d = i < nbelow ? below[i] : t;
+
+        copy_cost(tx, d, 0, false);
+        dom_delta(tx, d->perms[0].id, -1);
+        d->exists = false;
+        d->removed = true;
+        drop_kids(d);
+    }
+    free(below);
     tx->rm_roots = realloc(tx->rm_roots, (tx->nr_rm_roots + 1) * sizeof(char *));
     XS_CHECK(!tx->rm_roots);
     tx->rm_roots[tx->nr_rm_roots++] = xs_strdup(path);
@@ -502,32 +738,74 @@ int xs_tx_rm(struct xs_tx *tx, const char *path)
 int xs_tx_set_perms(struct xs_tx *tx, const char *path, const struct xs_permissions *p,
                     unsigned int np)
 {
+    const unsigned int need = XS_PERM_WRITE | XS_PERM_OWNER;
     struct xs_conn *c = tx->conn;
     int err;
     struct xs_tnode *t = get_any(tx, path, &err);
+    struct xs_permissions *old;
+    unsigned int nold;
+    uint64_t gen;
 
     if (!t)
         return err;
     if (!t->exists)
-        return xs_tx_missing(tx, path, XS_PERM_WRITE);
-    if (!(xs_perm_for(c, t->perms, t->nperms) & XS_PERM_OWNER))
-        return -EACCES;
-    if (!xs_quota_exempt(c)) {
-        /* XSA-115: a guest may not give a node away. */
-        if (p[0].id != t->perms[0].id)
-            return -EPERM;
-        if (np > c->xs->quota.perms || too_big(c, np, t->vlen, kids_len(t)))
-            return -ENOSPC;
-    }
-    struct xs_permissions *old = xs_alloc(t->nperms * sizeof(*old));
-    unsigned int nold = t->nperms;
-
+        return xs_tx_missing(tx, path, need);
+    if ((xs_perm_for(c, t->perms, t->nperms) & need) != need)
+        return xs_tx_refused(tx, path);
+    /* XSA-115: "Unprivileged domains may not change the owner." */
+    if (!xs_quota_exempt(c) && p[0].id != t->perms[0].id)
+        return -EPERM;
+    gen = xs_gen_next(&c->xs->tree);
+    if (too_big(c, np, t->vlen, kids_len(t)))
+        return failed(tx, -ENOSPC);
+    if (!mem_fits(tx, t, p[0].id, record(np, t->vlen, kids_len(t))))
+        return failed(tx, -EIO);
+    copy_cost(tx, t, record(np, t->vlen, kids_len(t)), false);
+    dom_delta(tx, t->perms[0].id, -1);
+    dom_delta(tx, p[0].id, 1);
+    old = xs_alloc(t->nperms * sizeof(*old));
+    nold = t->nperms;
     memcpy(old, t->perms, nold * sizeof(*old));
     set_perms(t, p, np);
+    t->gen = gen;
     t->data_changed = true;
-    event(tx, path, false, t, NULL, old, nold);
+    fire_later(tx, path, false, t, NULL, old, nold);
     free(old);
     return 0;
+}
+
+struct owned_walk {
+    domid_t domid;
+    unsigned int n, max;
+    char **paths;
+};
+
+static bool collect_owned(void *arg, const char *path, const struct xs_data *d)
+{
+    struct owned_walk *w = arg;
+
+    if (d->perms[0].id != w->domid || !strcmp(path, "/"))
+        return true;
+    if (w->n == w->max) {
+        w->max = w->max ? w->max * 2 : 16;
+        w->paths = realloc(w->paths, w->max * sizeof(char *));
+        XS_CHECK(!w->paths);
+    }
+    w->paths[w->n++] = xs_strdup(path);
+    /* domain_tree_remove_sub(): "Skip children in all cases". */
+    return false;
+}
+
+void xs_tx_rm_owned(struct xs_tx *tx, domid_t domid)
+{
+    struct owned_walk w = { .domid = domid };
+
+    xs_tree_walk(&tx->conn->xs->tree, collect_owned, &w);
+    for (unsigned int i = 0; i < w.n; i++) {
+        xs_tx_rm(tx, w.paths[i]);
+        free(w.paths[i]);
+    }
+    free(w.paths);
 }
 
 static int cmp_tnode(const void *a, const void *b)
@@ -544,74 +822,137 @@ static bool validate(struct xs_tx *tx)
 {
     struct xs_tree *tree = &tx->conn->xs->tree;
 
-    for (unsigned int b = 0; b < tx->nbuckets; b++) {
-        for (struct xs_tnode *t = tx->hash[b]; t; t = t->hnext) {
-            struct xs_node *n = xs_tree_lookup(tree, t->path);
+    for (struct xs_tnode *t = tx->access; t; t = t->anext) {
+        struct xs_node *n = xs_tree_lookup(tree, t->path);
 
-            if ((n ? n->data->gen : 0) != t->check_gen)
-                return false;
-        }
+        if ((n ? n->data->gen : 0) != t->check_gen)
+            return false;
     }
     return true;
+}
+
+/* transaction_fix_domains(): "cnt >= quota_nb_entry_per_domain" for
+ * every unprivileged domain the transaction changed. */
+static bool counts_fit(struct xs_tx *tx)
+{
+    struct xs_daemon *xs = tx->conn->xs;
+
+    for (unsigned int i = 0; i < tx->ndoms; i++) {
+        unsigned int d = tx->doms[i].domid;
+
+        if (d && d < XS_NR_DOMIDS &&
+            (long)xs->tree.owned[d] + tx->doms[i].delta >= (long)xs->quota.nodes)
+            return false;
+    }
+    return true;
+}
+
+static bool kids_in_order(const struct xs_node *n, const struct xs_tnode *t)
+{
+    const struct xs_kids *k = n->kids;
+
+    if ((k ? k->n : 0) != t->nkids)
+        return false;
+    for (unsigned int i = 0; i < t->nkids; i++)
+        if (strcmp(k->kid[i]->name, t->kids[i]))
+            return false;
+    return true;
+}
+
+static void apply(struct xs_tx *tx)
+{
+    struct xs_tree *tree = &tx->conn->xs->tree;
+    struct xs_tnode **all = xs_alloc((tx->nr_nodes + 1) * sizeof(*all));
+    unsigned int n = 0;
+
+    for (struct xs_tnode *t = tx->access; t; t = t->anext)
+        if (t->data_changed || t->kids_changed || t->removed)
+            all[n++] = t;
+    qsort(all, n, sizeof(*all), cmp_tnode);
+    /* Removals first, then writes parents first, then each changed
+     * child list put in the transaction's order. */
+    for (unsigned int i = 0; i < n; i++)
+        if ((!all[i]->exists || all[i]->replaced) && xs_tree_lookup(tree, all[i]->path))
+            xs_tree_remove(tree, all[i]->path);
+    for (unsigned int i = 0; i < n; i++) {
+        struct xs_tnode *t = all[i];
+        struct xs_node *node;
+
+        if (!t->exists)
+            continue;
+        node = xs_tree_lookup(tree, t->path);
+        if (!node)
+            xs_tree_create(tree, t->path,
+                           xs_data_new(t->gen, t->perms, t->nperms, t->value, t->vlen));
+        else if (t->data_changed || t->kids_changed)
+            xs_tree_set_data(tree, node,
+                             xs_data_new(t->gen, t->perms, t->nperms, t->value, t->vlen));
+    }
+    for (unsigned int i = 0; i < n; i++) {
+        struct xs_tnode *t = all[i];
+        struct xs_node *node = t->exists ? xs_tree_lookup(tree, t->path) : NULL;
+
+        if (node && !kids_in_order(node, t))
+            xs_tree_order_kids(tree, node, t->kids, t->nkids);
+    }
+    free(all);
 }
 
 int xs_tx_commit(struct xs_tx *tx)
 {
     struct xs_daemon *xs = tx->conn->xs;
     struct xs_tree *tree = &xs->tree;
-    struct xs_tnode **all;
-    unsigned int n = 0;
 
-    if (!tx->implicit && !validate(tx))
-        return -EAGAIN;
-    all = xs_alloc((tx->nr_nodes + 1) * sizeof(*all));
-    for (unsigned int b = 0; b < tx->nbuckets; b++)
-        for (struct xs_tnode *t = tx->hash[b]; t; t = t->hnext)
-            if (t->data_changed || t->removed)
-                all[n++] = t;
-    qsort(all, n, sizeof(*all), cmp_tnode);
-    for (unsigned int i = 0; i < n; i++) {
-        struct xs_tnode *t = all[i];
-        struct xs_node *node = xs_tree_lookup(tree, t->path);
-
-        if (node && (!t->exists || t->replaced)) {
-            xs_tree_remove(tree, t->path, NULL, NULL);
-            node = NULL;
-        }
-        if (!t->exists)
-            continue;
-        if (!node)
-            xs_tree_create(tree, t->path,
-                           xs_data_new(++tree->gen, t->perms, t->nperms, t->value, t->vlen));
-        else if (t->data_changed)
-            xs_tree_set_data(tree, node,
-                             xs_data_new(++tree->gen, t->perms, t->nperms, t->value, t->vlen));
+    if (!tx->implicit) {
+        /* do_transaction_end(): "if (trans->fail) return ENOMEM;", then
+         * the node counts (ENOSPC), then the generations (EAGAIN). */
+        if (tx->fail)
+            return -ENOMEM;
+        if (!counts_fit(tx))
+            return -ENOSPC;
+        if (!validate(tx))
+            return -EAGAIN;
+        /* finalize_transaction(): "hdr->generation = ++generation" for
+         * each node written, in the order first accessed. */
+        for (struct xs_tnode *t = tx->access; t; t = t->anext)
+            if (t->exists && (t->data_changed || t->kids_changed))
+                t->gen = xs_gen_next(tree);
     }
-    free(all);
-    for (struct xs_event *e = tx->events; e; e = e->next) {
+    apply(tx);
+    if (tx->implicit) {
+        for (struct xs_event *e = tx->events; e; e = e->next) {
+            struct xs_perm_list l[3] = {
+                { e->perms, e->n[0], NULL }, { e->perms + e->n[0], e->n[1], NULL },
+                { e->perms + e->n[0] + e->n[1], e->n[2], NULL },
+            };
+
+            xs_watch_fire(xs, e->path, e->exact, l, 3);
+        }
+        return 0;
+    }
+    /* finalize_transaction() fires each marked node, in the order first
+     * accessed, as fire_watches(conn, trans, i->node, NULL, exact,
+     * i->perms): the committed node (none if it is gone) and its parent,
+     * and the permissions the transaction first saw it with. */
+    for (struct xs_tnode *t = tx->access; t; t = t->anext) {
+        struct xs_node *node, *pn = NULL;
+        char pp[XS_PATH_BUF];
+
+        if (!t->fire)
+            continue;
+        node = xs_tree_lookup(tree, t->path);
+        if (node && strcmp(t->path, "/")) {
+            xs_path_parent(t->path, pp);
+            pn = xs_tree_lookup(tree, pp);
+        }
         struct xs_perm_list l[3] = {
-            { e->perms, e->n[0] }, { e->perms + e->n[0], e->n[1] },
-            { e->perms + e->n[0] + e->n[1], e->n[2] },
+            { node ? node->data->perms : NULL, node ? node->data->nperms : 0,
+              node ? &node->data->gen : NULL },
+            { t->seen_perms, t->seen_nperms, NULL },
+            { pn ? pn->data->perms : NULL, pn ? pn->data->nperms : 0, pn ? &pn->data->gen : NULL },
         };
 
-        if (!tx->implicit) {
-            /* C xenstored's finalize_transaction(): the committed node and
-             * its parent (none if it is gone) and the permissions the
-             * transaction first saw it with. */
-            struct xs_tnode *t = find(tx, e->path);
-            struct xs_node *n = xs_tree_lookup(tree, e->path), *pn = NULL;
-            char pp[XS_PATH_BUF];
-
-            if (n && strcmp(e->path, "/")) {
-                xs_path_parent(e->path, pp);
-                pn = xs_tree_lookup(tree, pp);
-            }
-            e->exact = t->fire_exact;
-            l[0] = (struct xs_perm_list){ n ? n->data->perms : NULL, n ? n->data->nperms : 0 };
-            l[1] = (struct xs_perm_list){ t->seen_perms, t->seen_nperms };
-            l[2] = (struct xs_perm_list){ pn ? pn->data->perms : NULL, pn ? pn->data->nperms : 0 };
-        }
-        xs_watch_fire(xs, e->path, e->exact, l, 3);
+        xs_watch_fire(xs, t->path, t->fire_exact, l, 3);
     }
     return 0;
 }

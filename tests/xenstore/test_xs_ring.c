@@ -261,6 +261,20 @@ START_TEST(test_ring_basic)
     ck_assert_str_eq(buf, "1");
     ck_assert_uint_eq(g_req(1, XS_GET_DOMAIN_PATH, 0, XT_P("1\0"), buf, sizeof(buf), &n), XS_GET_DOMAIN_PATH);
     ck_assert_str_eq(buf, "/local/domain/1");
+    /* Values are bytes, NULs and all, on the ring too. */
+    struct xs_conn *c0 = xs_local_open(XS, 0);
+    xt_expect(c0, XS_SET_PERMS, 0, XT_P("/local/domain/1\0n1\0"), XS_SET_PERMS, "OK", 3, "p");
+    xs_local_close(c0);
+    ck_assert_uint_eq(g_req(1, XS_WRITE, 0, XT_P("bin\0\0bin\xff"), buf, sizeof(buf), &n), XS_WRITE);
+    ck_assert_uint_eq(g_req(1, XS_READ, 0, XT_P("bin\0"), buf, sizeof(buf), &n), XS_READ);
+    ck_assert_uint_eq(n, 5);
+    ck_assert(!memcmp(buf, "\0bin\xff", 5));
+    /* The largest payload is a request like any other (too big a node
+     * for a guest, which is another matter). */
+    static char big[XENSTORE_PAYLOAD_MAX];
+    memcpy(big, "/local/domain/1/big\0", 20);
+    ck_assert_uint_eq(g_req(1, XS_WRITE, 0, big, sizeof(big), buf, sizeof(buf), &n), XS_ERROR);
+    ck_assert_str_eq(buf, "ENOSPC");
     /* Introduction errors. */
     ck_assert_int_eq(xs_daemon_introduce(XS, 2, 5, 8), -EINVAL);
     F.fail_map = true;
@@ -471,12 +485,82 @@ START_TEST(test_ring_release)
     ck_assert_uint_eq(g_req(1, XS_WATCH, 0, XT_P("data\0w\0"), buf, sizeof(buf), &n), XS_WATCH);
     g_event(1, XT_P("data\0w\0"));
     ck_assert_uint_eq(g_req(1, XS_TRANSACTION_START, 0, XT_P("\0"), buf, sizeof(buf), &n), XS_TRANSACTION_START);
+    xt_expect(c0, XS_WATCH, 0, XT_P("/local/domain\0l\0"), XS_WATCH, "OK", 3, "watch");
+    xt_drain_events(c0);
+    /* Over the wire, RELEASE is C xenstored's destroy_domain(): the
+     * nodes the domain owns go with their events (the home is dom0's),
+     * then @releaseDomain. Its watches hear nothing. */
+    xt_expect(c0, XS_RELEASE, 0, XT_P("1\0"), XS_RELEASE, "OK", 3, "release");
+    ck_assert_int_eq(xs_local_event(c0, buf, sizeof(buf)), 23);
+    ck_assert_str_eq(buf, "/local/domain/1/data");
+    ck_assert_int_eq(xs_local_event(c0, buf, sizeof(buf)), 17);
+    ck_assert_str_eq(buf, "@releaseDomain");
+    ck_assert_int_eq(xs_local_event(c0, buf, sizeof(buf)), -EAGAIN);
+    ck_assert_int_eq(xt_read(c0, 0, "/local/domain/1/data", buf, sizeof(buf)), -1);
+    ck_assert_int_eq(xt_read(c0, 0, "/local/domain/1/name", buf, sizeof(buf)), 3);
+    /* ACL entries naming it stay as they were, but grant nothing, not
+     * even to a new domain with its number (domain_adjust_node_perms()). */
+    xt_expect(c0, XS_GET_PERMS, 0, XT_P("/shared\0"), XS_GET_PERMS, "n0\0r1\0r2\0", 9, "perms");
+    xt_expect(c0, XS_RELEASE, 0, XT_P("1\0"), XS_ERROR, "ENOENT", 7, "again");
+    introduce(1);
+    ck_assert_uint_eq(g_req(1, XS_READ, 0, XT_P("/shared\0"), buf, sizeof(buf), &n), XS_ERROR);
+    ck_assert_str_eq(buf, "EACCES");
+    ck_assert_uint_eq(g_req(1, XS_READ, 0, XT_P("name\0"), buf, sizeof(buf), &n), XS_ERROR);
+    ck_assert_str_eq(buf, "EACCES");
+    /* Written again (SET_PERMS names it anew), it counts. */
+    xt_expect(c0, XS_SET_PERMS, 0, XT_P("/shared\0n0\0r1\0r2\0"), XS_SET_PERMS, "OK", 3, "p");
+    ck_assert_uint_eq(g_req(1, XS_READ, 0, XT_P("/shared\0"), buf, sizeof(buf), &n), XS_READ);
+    xt_drain_events(c0);
+    /* The simulator's death of a domain also does the toolstack's part:
+     * the home goes first. */
     ck_assert_int_eq(xs_daemon_release(XS, 1), 0);
+    ck_assert_int_eq(xs_local_event(c0, buf, sizeof(buf)), 18);
+    ck_assert_str_eq(buf, "/local/domain/1");
     ck_assert_int_eq(xs_local_event(c0, buf, sizeof(buf)), 17);
     ck_assert_str_eq(buf, "@releaseDomain");
     ck_assert_int_eq(xt_read(c0, 0, "/local/domain/1", buf, sizeof(buf)), -1);
-    xt_expect(c0, XS_GET_PERMS, 0, XT_P("/shared\0"), XS_GET_PERMS, "n0\0r2\0", 6, "perms");
     ck_assert_int_eq(xs_daemon_release(XS, 1), -ENOENT);
+    xs_local_close(c0);
+}
+END_TEST
+
+/* INTRODUCE of a domain already introduced: its port bound again, and
+ * domain_conn_reset(): watches, transactions, queued output and half a
+ * request gone, the four ring indexes 0. No @introduceDomain. */
+START_TEST(test_ring_reintroduce)
+{
+    struct xs_conn *c0 = xs_local_open(XS, 0);
+    struct xsd_sockmsg h = { .type = XS_READ, .len = 100 };
+    struct xs_stats st;
+    char buf[256], tx[16];
+    uint32_t n;
+
+    xt_expect(c0, XS_WATCH, 0, XT_P("@introduceDomain\0i\0"), XS_WATCH, "OK", 3, "watch");
+    xt_drain_events(c0);
+    introduce(1);
+    ck_assert_int_eq(xs_local_event(c0, buf, sizeof(buf)), 19);
+    xt_write(c0, "/ri", "");
+    xt_expect(c0, XS_SET_PERMS, 0, XT_P("/ri\0n0\0r1\0"), XS_SET_PERMS, "OK", 3, "p");
+    ck_assert_uint_eq(g_req(1, XS_WATCH, 0, XT_P("/ri\0t\0"), buf, sizeof(buf), &n), XS_WATCH);
+    g_event(1, XT_P("/ri\0t\0"));
+    ck_assert_uint_eq(g_req(1, XS_TRANSACTION_START, 0, XT_P("\0"), tx, sizeof(tx), &n),
+                      XS_TRANSACTION_START);
+    g_send(1, &h, sizeof(h));
+    g_wait_taken(1);
+    xt_expect(c0, XS_INTRODUCE, 0, XT_P("1\0" "1001\0" "7\0"), XS_INTRODUCE, "OK", 3, "again");
+    ck_assert_int_eq(xs_local_event(c0, buf, sizeof(buf)), -EAGAIN);
+    ck_assert_uint_eq(F.page[1]->req_cons, 0);
+    ck_assert_uint_eq(F.page[1]->req_prod, 0);
+    ck_assert_uint_eq(F.page[1]->rsp_cons, 0);
+    ck_assert_uint_eq(F.page[1]->rsp_prod, 0);
+    xs_daemon_stats(XS, &st);
+    ck_assert_uint_eq(st.watches, 1);
+    ck_assert_uint_eq(st.transactions, 0);
+    /* The next message on the ring is this reply: no event for /ri. */
+    xt_write(c0, "/ri", "1");
+    ck_assert_uint_eq(g_req(1, XS_TRANSACTION_END, strtoul(tx, NULL, 10), XT_P("T\0"), buf,
+                            sizeof(buf), &n), XS_ERROR);
+    ck_assert_str_eq(buf, "ENOENT");
     xs_local_close(c0);
 }
 END_TEST
@@ -494,10 +578,82 @@ START_TEST(test_ring_release_from_ring)
     ck_assert_uint_eq(g_req(0, XS_IS_DOMAIN_INTRODUCED, 0, XT_P("2\0"), buf, sizeof(buf), &n),
                       XS_IS_DOMAIN_INTRODUCED);
     ck_assert_str_eq(buf, "F");
-    ck_assert_uint_eq(g_req(0, XS_RELEASE, 0, XT_P("0\0"), buf, sizeof(buf), &n), XS_RELEASE);
+    /* dom0 is never released over the wire (onearg_domain()). */
+    ck_assert_uint_eq(g_req(0, XS_RELEASE, 0, XT_P("0\0"), buf, sizeof(buf), &n), XS_ERROR);
+    ck_assert_str_eq(buf, "EINVAL");
     introduce(1);
     ck_assert_uint_eq(g_req(1, XS_GET_DOMAIN_PATH, 0, XT_P("1\0"), buf, sizeof(buf), &n), XS_GET_DOMAIN_PATH);
+    ck_assert_uint_eq(g_req(0, XS_RELEASE, 0, XT_P("1\0"), buf, sizeof(buf), &n), XS_RELEASE);
+    ck_assert_int_eq(xs_daemon_release(XS, 0), 0);
     ck_assert_int_eq(xs_daemon_release(XS, 0), -ENOENT);
+}
+END_TEST
+
+/* A domain at its memory quota is not read (domain_can_read(): "memory
+ * >= quota_memory_per_domain_hard"): its ring waits while others are
+ * served, and is read again once the domain is under. Its in-process
+ * connections are what take it there. */
+START_TEST(test_ring_memory_stall)
+{
+    static struct xs_conn *extra[1024];
+    struct xsd_sockmsg h = { .type = XS_GET_DOMAIN_PATH, .req_id = 9, .len = 2 };
+    char buf[256];
+    uint32_t n, cons;
+    int nx = 0;
+
+    introduce(1);
+    introduce(2);
+    while ((extra[nx] = xs_local_open(XS, 1)))
+        ck_assert_int_lt(++nx, 1024);
+    cons = F.page[1]->req_cons;
+    g_send(1, &h, sizeof(h));
+    g_send(1, "1\0", 2);
+    /* dom2 was kicked after dom1: by its reply, dom1's ring was looked at. */
+    ck_assert_uint_eq(g_req(2, XS_GET_DOMAIN_PATH, 0, XT_P("2\0"), buf, sizeof(buf), &n),
+                      XS_GET_DOMAIN_PATH);
+    ck_assert_uint_eq(F.page[1]->req_cons, cons);
+    xs_local_close(extra[--nx]);
+    guest_kick(1);
+    ck_assert_uint_eq(g_msg(1, buf, sizeof(buf), &n), XS_GET_DOMAIN_PATH);
+    ck_assert_str_eq(buf, "/local/domain/1");
+    while (nx)
+        xs_local_close(extra[--nx]);
+}
+END_TEST
+
+/* A guest's request stays outstanding while an event it caused is
+ * queued for a watcher (free_buffered_data(): "pend.ref.event_cnt"), so
+ * a guest writing faster than a watcher reads is held back after the
+ * outstanding quota (20), until the watcher reads. */
+START_TEST(test_ring_outstanding_events)
+{
+    struct xs_conn *c0 = xs_local_open(XS, 0);
+    char req[64], buf[256];
+    uint32_t n, cons;
+
+    introduce(1);
+    introduce(2);
+    xt_write(c0, "/local/domain/1", "");
+    xt_expect(c0, XS_SET_PERMS, 0, XT_P("/local/domain/1\0n1\0"), XS_SET_PERMS, "OK", 3, "p");
+    xt_expect(c0, XS_WATCH, 0, XT_P("/local/domain/1\0w\0"), XS_WATCH, "OK", 3, "watch");
+    xt_drain_events(c0);
+    for (int i = 0; i < 20; i++) {
+        int len = snprintf(req, sizeof(req), "k%d%c", i, 0) + 1;
+
+        ck_assert_uint_eq(g_req(1, XS_WRITE, 0, req, len, buf, sizeof(buf), &n), XS_WRITE);
+    }
+    cons = F.page[1]->req_cons;
+    g_send(1, &(struct xsd_sockmsg){ .type = XS_GET_DOMAIN_PATH, .len = 2 }, 16);
+    g_send(1, "1\0", 2);
+    ck_assert_uint_eq(g_req(2, XS_GET_DOMAIN_PATH, 0, XT_P("2\0"), buf, sizeof(buf), &n),
+                      XS_GET_DOMAIN_PATH);
+    ck_assert_uint_eq(F.page[1]->req_cons, cons);
+    /* One event read: one request less outstanding. */
+    ck_assert_int_ge(xs_local_event(c0, buf, sizeof(buf)), 0);
+    guest_kick(1);
+    ck_assert_uint_eq(g_msg(1, buf, sizeof(buf), &n), XS_GET_DOMAIN_PATH);
+    xt_drain_events(c0);
+    xs_local_close(c0);
 }
 END_TEST
 
@@ -517,6 +673,9 @@ int main(void)
     tcase_add_test(tc, test_ring_flood);
     tcase_add_test(tc, test_ring_release);
     tcase_add_test(tc, test_ring_release_from_ring);
+    tcase_add_test(tc, test_ring_reintroduce);
+    tcase_add_test(tc, test_ring_memory_stall);
+    tcase_add_test(tc, test_ring_outstanding_events);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -57,14 +57,16 @@ static inline int xst_cmp_tnode(const void *a, const void *b)
 
 /* What a transaction changed; the copies it only read (and which nodes
  * it has looked at: a refused request still counts as an access, as in
- * C xenstored) are left out. */
+ * C xenstored) are left out, and so is its failed mark, which a refused
+ * write sets (C's fail_transaction(): the commit says ENOMEM). */
 static inline void xst_tx(FILE *f, int who, const struct xs_tx *tx)
 {
     struct xs_tnode **t = malloc((tx->nr_nodes + 1) * sizeof(*t));
     unsigned int n = 0;
 
     ck_assert_ptr_nonnull(t);
-    fprintf(f, "tx %d:%u created %ld\n", who, tx->id, tx->created);
+    for (unsigned int i = 0; i < tx->ndoms; i++)
+        fprintf(f, "tx %d:%u dom %u %ld\n", who, tx->id, tx->doms[i].domid, tx->doms[i].delta);
     for (unsigned int b = 0; b < tx->nbuckets; b++)
         for (struct xs_tnode *p = tx->hash[b]; p; p = p->hnext)
             if (p->data_changed || p->kids_changed || p->removed || p->replaced || p->created)
@@ -110,13 +112,31 @@ static inline char *xst_dump(struct xs_daemon *xs, struct xs_conn *const *conns,
     xs_tree_walk(&xs->tree, xst_node, f);
     fprintf(f, "nodes %lu watches %lu txs %lu conns %lu domains %lu\n", xs->tree.nr_nodes,
             xs->nr_watches, xs->nr_txs - skipped, xs->nr_conns, xs->nr_domains);
-    for (unsigned int i = 0; i < XS_NR_DOMIDS; i++)
+    for (unsigned int i = 0; i < XS_NR_DOMIDS; i++) {
+        const struct xs_dom_acct *a = &xs->acct[i];
+        unsigned int txs = a->txs - (skipped && conns[skip_who]->domid == i ? skipped : 0);
+        long memory = a->memory;
+
         if (xs->tree.owned[i])
-            fprintf(f, "owned %u %u\n", i, xs->tree.owned[i]);
+            fprintf(f, "owned %u %u bytes %ld\n", i, xs->tree.owned[i], xs->tree.bytes[i]);
+        /* Less the transactions' copies, which follow what they looked
+         * at (see xst_tx()). */
+        for (int k = 0; k < nconns; k++) {
+            struct xs_tx *tx;
+
+            if (conns[k] && conns[k]->domid == i)
+                cds_list_for_each_entry(tx, &conns[k]->txs, link)
+                    memory -= tx->mem;
+        }
+        if (a->watches || txs || a->outstanding || memory || a->gone || a->born)
+            fprintf(f, "acct %u watches %u txs %u outstanding %d memory %ld gone %d born %llu\n",
+                    i, a->watches, txs, a->outstanding, memory, a->gone,
+                    (unsigned long long)a->born);
+    }
     fprintf(f, "quota nodes %u entry-size %u watches %u transactions %u outstanding %u "
-            "permissions %u transaction-nodes %u\n", xs->quota.nodes, xs->quota.entry_size,
-            xs->quota.watches, xs->quota.transactions, xs->quota.outstanding, xs->quota.perms,
-            xs->quota.tx_nodes);
+            "permissions %u transaction-nodes %u memory %u\n", xs->quota.nodes,
+            xs->quota.entry_size, xs->quota.watches, xs->quota.transactions,
+            xs->quota.outstanding, xs->quota.perms, xs->quota.tx_nodes, xs->quota.memory);
     for (int i = 0; i < 2; i++) {
         fprintf(f, "special %d ", i);
         xst_perms(f, xs->special_perms[i], xs->special_nperms[i]);

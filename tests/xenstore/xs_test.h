@@ -50,7 +50,7 @@ static inline void xt_teardown(struct xt *t)
     for (int i = 0; i < XT_NCONN; i++)
         if (t->c[i])
             xs_local_close(t->c[i]);
-    for (int i = 1; i < XT_NCONN; i++)
+    for (int i = 0; i < XT_NCONN; i++)
         xs_daemon_release(t->xs, i);
     xs_daemon_stats(t->xs, &st);
     ck_assert_uint_eq(st.watches, 0);
