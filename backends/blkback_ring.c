@@ -123,7 +123,7 @@ static int16_t do_rw(struct blkback_queue *q, bool write, uint64_t sector,
                      const struct blkif_request_segment *segs, unsigned int n, unsigned int gen)
 {
     struct blkback *be = q->be;
-    unsigned int per_page = BLK_PAGE / be->unit;
+    unsigned int per_page = XEN_PAGE_SIZE / be->unit;
     uint64_t total = 0;
     grant_ref_t refs[BLKIF_MAX_SEGMENTS_PER_REQUEST];
     grant_ref_t *rv = n <= BLKIF_MAX_SEGMENTS_PER_REQUEST ? refs : NULL;
@@ -396,7 +396,7 @@ static int queue_connect(struct blkback *be, struct blkback_queue *q,
         return err;
     blk_ring_view_init(&q->view, pages);
     blkif_sring_t *s = (blkif_sring_t *)q->view.page[0];
-    BACK_RING_INIT(&q->ring, s, (size_t)BLK_PAGE * pages);
+    BACK_RING_INIT(&q->ring, s, (size_t)XEN_PAGE_SIZE * pages);
     unsigned int max_segs = BLKIF_MAX_SEGMENTS_PER_REQUEST;
     if (be->cfg.max_indirect_segments > max_segs)
         max_segs = be->cfg.max_indirect_segments;

@@ -27,7 +27,7 @@ static void nb_fatal(struct nb_vif *vif, const char *why)
 
 static struct nb_pkt *nb_pkt_alloc(struct xensim_netback *nb, unsigned int len)
 {
-    unsigned int npages = (len + NC_PAGE_SIZE - 1) / NC_PAGE_SIZE;
+    unsigned int npages = (len + XEN_PAGE_SIZE - 1) / XEN_PAGE_SIZE;
     if (npages > NB_PKT_PAGES || npages > nb->pool_free)
         return NULL;
     struct nb_pkt *p = malloc(sizeof(*p));
@@ -122,7 +122,7 @@ static int nb_tx_one(struct nb_vif *vif, RING_IDX rp)
         status = NETIF_RSP_ERROR;
     for (unsigned int i = 0; i < nreq && status == NETIF_RSP_OKAY; i++) {
         unsigned int len = i ? reqs[i].size : total - rest;
-        if ((unsigned int)reqs[i].offset + len > NC_PAGE_SIZE)
+        if ((unsigned int)reqs[i].offset + len > XEN_PAGE_SIZE)
             status = NETIF_RSP_ERROR;
     }
 
@@ -136,8 +136,8 @@ static int nb_tx_one(struct nb_vif *vif, RING_IDX rp)
             unsigned int len = i ? reqs[i].size : total - rest;
             unsigned int src_off = reqs[i].offset;
             while (len) {
-                unsigned int pg = at / NC_PAGE_SIZE, off = at % NC_PAGE_SIZE;
-                unsigned int n = NC_PAGE_SIZE - off < len ? NC_PAGE_SIZE - off : len;
+                unsigned int pg = at / XEN_PAGE_SIZE, off = at % XEN_PAGE_SIZE;
+                unsigned int n = XEN_PAGE_SIZE - off < len ? XEN_PAGE_SIZE - off : len;
                 gnttab_copy_t *op = &ops[nops++];
                 memset(op, 0, sizeof(*op));
                 op->source.u.ref = reqs[i].gref;
@@ -192,8 +192,8 @@ static bool nb_tx_action(struct nb_vif *vif)
     unsigned int budget = NB_TX_BUDGET;
     bool notify_any = false;
     for (;;) {
-        RING_IDX rp = NC_READ_ONCE(vif->tx.sring->req_prod);
-        rmb();   /* the index before the requests it covers */
+        RING_IDX rp = READ_ONCE(vif->tx.sring->req_prod);
+        xen_rmb();   /* the index before the requests it covers */
         if (RING_REQUEST_PROD_OVERFLOW(&vif->tx, rp)) {
             nb_fatal(vif, "tx ring index overflow");
             return false;
@@ -228,8 +228,8 @@ static bool nb_rx_flush(struct nb_vif *vif)
             vif->st.rx_dropped++;
             goto pop;
         }
-        RING_IDX rp = NC_READ_ONCE(vif->rx.sring->req_prod);
-        rmb();
+        RING_IDX rp = READ_ONCE(vif->rx.sring->req_prod);
+        xen_rmb();
         if (RING_REQUEST_PROD_OVERFLOW(&vif->rx, rp)) {
             nb_fatal(vif, "rx ring index overflow");
             break;
@@ -237,9 +237,9 @@ static bool nb_rx_flush(struct nb_vif *vif)
         if ((RING_IDX)(rp - vif->rx.req_cons) < need) {
             /* Ask the front to notify when it posts the buffers we lack. */
             vif->rx.sring->req_event = vif->rx.req_cons + need;
-            mb();
-            rp = NC_READ_ONCE(vif->rx.sring->req_prod);
-            rmb();
+            xen_mb();
+            rp = READ_ONCE(vif->rx.sring->req_prod);
+            xen_rmb();
             if ((RING_IDX)(rp - vif->rx.req_cons) < need ||
                 RING_REQUEST_PROD_OVERFLOW(&vif->rx, rp))
                 break;
@@ -250,9 +250,9 @@ static bool nb_rx_flush(struct nb_vif *vif)
             netif_rx_request_t req;
             RING_COPY_REQUEST(&vif->rx, vif->rx.req_cons + i, &req);
             ids[i] = req.id;
-            unsigned int n = p->len - i * NC_PAGE_SIZE;
-            if (n > NC_PAGE_SIZE)
-                n = NC_PAGE_SIZE;
+            unsigned int n = p->len - i * XEN_PAGE_SIZE;
+            if (n > XEN_PAGE_SIZE)
+                n = XEN_PAGE_SIZE;
             memset(&ops[i], 0, sizeof(ops[i]));
             ops[i].source.u.gmfn = p->pfn[i];
             ops[i].source.domid = DOMID_SELF;
@@ -340,10 +340,8 @@ static void nb_run(struct xensim_netback *nb)
 {
     bool again;
     do {
-        bool all = nb->work;
-        nb->work = false;
         for (struct nb_vif *v = nb->vifs; v; v = v->next) {
-            if (!v->connected || v->dead || !(v->kick || all))
+            if (!v->connected || v->dead || !v->kick)
                 continue;
             v->kick = false;
             bool notify = nb_tx_action(v);
@@ -357,7 +355,7 @@ static void nb_run(struct xensim_netback *nb)
             if (nb_rx_flush(v))
                 xensim_evtchn_send(v->port);
         }
-        again = nb->work;
+        again = false;
         for (struct nb_vif *v = nb->vifs; v; v = v->next) {
             if (v->dead)
                 nb_vif_teardown(v);
@@ -368,16 +366,12 @@ static void nb_run(struct xensim_netback *nb)
 
 void xensim_netback_event(struct xensim_netback *nb, evtchn_port_t port)
 {
-    bool irqs;
-    if (!nc_lock(&nb->lock, &irqs)) {
-        nb->work = true;   /* the holder below us on this stack runs it */
-        return;
-    }
+    bool irqs = xensim_irqlock_lock(&nb->lock);
     for (struct nb_vif *v = nb->vifs; v; v = v->next)
         if (v->connected && v->port == port)
             v->kick = true;
     nb_run(nb);
-    nc_unlock(&nb->lock, irqs);
+    xensim_irqlock_unlock(&nb->lock, irqs);
 }
 
 static void nb_irq(evtchn_port_t port, void *arg)
@@ -393,7 +387,7 @@ int xensim_netback_create(const struct xensim_netback_config *cfg,
     struct xensim_netback *nb = calloc(1, sizeof(*nb));
     if (!nb)
         return -ENOMEM;
-    nc_lock_init(&nb->lock);
+    xensim_irqlock_init(&nb->lock);
     nb->domid = xensim_guest_domid();
     nb->sg = !(cfg && cfg->no_sg);
     nb->rx_queue = cfg && cfg->rx_queue ? cfg->rx_queue : 32;
@@ -416,7 +410,7 @@ fail:
     while (nb->pool_free)
         xensim_guest_page_free(nb->pool[--nb->pool_free]);
     free(nb->pool);
-    nc_lock_destroy(&nb->lock);
+    xensim_irqlock_destroy(&nb->lock);
     free(nb);
     return rc;
 }
@@ -473,9 +467,7 @@ int xensim_netback_connect_port(struct xensim_netback *nb, domid_t front, unsign
 {
     if (!keys->request_rx_copy)
         return -EOPNOTSUPP;   /* modern netback serves no flipping front */
-    bool irqs;
-    if (!nc_lock(&nb->lock, &irqs))
-        return -EBUSY;
+    bool irqs = xensim_irqlock_lock(&nb->lock);
     int rc = -EEXIST;
     struct nb_vif *vif = nb_find(nb, front, handle);
     if (vif && vif->connected)
@@ -499,8 +491,8 @@ int xensim_netback_connect_port(struct xensim_netback *nb, domid_t front, unsign
     rc = nb_map(front, keys->rx_ring_ref, &vif->rx_addr, &vif->rx_handle);
     if (rc)
         goto fail_tx;
-    BACK_RING_INIT(&vif->tx, (netif_tx_sring_t *)(uintptr_t)vif->tx_addr, NC_PAGE_SIZE);
-    BACK_RING_INIT(&vif->rx, (netif_rx_sring_t *)(uintptr_t)vif->rx_addr, NC_PAGE_SIZE);
+    BACK_RING_INIT(&vif->tx, (netif_tx_sring_t *)(uintptr_t)vif->tx_addr, XEN_PAGE_SIZE);
+    BACK_RING_INIT(&vif->rx, (netif_rx_sring_t *)(uintptr_t)vif->rx_addr, XEN_PAGE_SIZE);
     long port = bound_port;
     if (!bound_port)
         port = xensim_evtchn_bind_interdomain(front, keys->event_channel);
@@ -515,11 +507,10 @@ int xensim_netback_connect_port(struct xensim_netback *nb, domid_t front, unsign
     vif->kick = true;
     vif->next = nb->vifs;
     nb->vifs = vif;
-    nc_unlock(&nb->lock, irqs);
+    xensim_irqlock_unlock(&nb->lock, irqs);
     /* Outside the lock: binding enables events and may run nb_irq now. */
     rc = vif->own_port ? xensim_irq_bind(vif->port, nb_irq, nb) : 0;
-    if (!nc_lock(&nb->lock, &irqs))
-        return rc;
+    irqs = xensim_irqlock_lock(&nb->lock);
     if (rc) {
         vif->reason = "irq bind failed";
         nb_vif_teardown(vif);
@@ -527,7 +518,7 @@ int xensim_netback_connect_port(struct xensim_netback *nb, domid_t front, unsign
     } else {
         nb_run(nb);
     }
-    nc_unlock(&nb->lock, irqs);
+    xensim_irqlock_unlock(&nb->lock, irqs);
     return rc;
 fail_rx:
     {
@@ -543,15 +534,13 @@ fail_vif:
     free(vif->rxq);
     free(vif);
 out:
-    nc_unlock(&nb->lock, irqs);
+    xensim_irqlock_unlock(&nb->lock, irqs);
     return rc;
 }
 
 int xensim_netback_disconnect(struct xensim_netback *nb, domid_t front, unsigned int handle)
 {
-    bool irqs;
-    if (!nc_lock(&nb->lock, &irqs))
-        return -EBUSY;
+    bool irqs = xensim_irqlock_lock(&nb->lock);
     struct nb_vif *vif = nb_find(nb, front, handle);
     int rc = -ENOENT;
     if (vif) {
@@ -559,15 +548,13 @@ int xensim_netback_disconnect(struct xensim_netback *nb, domid_t front, unsigned
         nb_vif_free(nb, vif);
         rc = 0;
     }
-    nc_unlock(&nb->lock, irqs);
+    xensim_irqlock_unlock(&nb->lock, irqs);
     return rc;
 }
 
 int xensim_netback_reap(struct xensim_netback *nb)
 {
-    bool irqs;
-    if (!nc_lock(&nb->lock, &irqs))
-        return -EBUSY;
+    bool irqs = xensim_irqlock_lock(&nb->lock);
     int n = 0;
     for (struct nb_vif *v = nb->vifs; v; v = v->next)
         if (v->connected && !nb_front_alive(v)) {
@@ -575,61 +562,53 @@ int xensim_netback_reap(struct xensim_netback *nb)
             n++;
         }
     nb_run(nb);
-    nc_unlock(&nb->lock, irqs);
+    xensim_irqlock_unlock(&nb->lock, irqs);
     return n;
 }
 
 int xensim_netback_vif_stats(struct xensim_netback *nb, domid_t front, unsigned int handle,
                              struct xensim_vif_stats *st)
 {
-    bool irqs;
-    if (!nc_lock(&nb->lock, &irqs))
-        return -EBUSY;
+    bool irqs = xensim_irqlock_lock(&nb->lock);
     struct nb_vif *vif = nb_find(nb, front, handle);
     if (vif)
         *st = vif->st;
-    nc_unlock(&nb->lock, irqs);
+    xensim_irqlock_unlock(&nb->lock, irqs);
     return vif ? 0 : -ENOENT;
 }
 
 int xensim_netback_mac_lookup(struct xensim_netback *nb, const uint8_t mac[XENSIM_ETH_ALEN],
                               domid_t *front, unsigned int *handle)
 {
-    bool irqs;
-    if (!nc_lock(&nb->lock, &irqs))
-        return -EBUSY;
+    bool irqs = xensim_irqlock_lock(&nb->lock);
     struct nb_vif *vif = vswitch_lookup(nb, mac);
     if (vif) {
         *front = vif->domid;
         *handle = vif->handle;
     }
-    nc_unlock(&nb->lock, irqs);
+    xensim_irqlock_unlock(&nb->lock, irqs);
     return vif ? 0 : -ENOENT;
 }
 
 int xensim_netback_pcap(struct xensim_netback *nb, const char *path)
 {
-    bool irqs;
-    if (!nc_lock(&nb->lock, &irqs))
-        return -EBUSY;
+    bool irqs = xensim_irqlock_lock(&nb->lock);
     int rc = 0;
     pcap_close(nb->pcap);
     nb->pcap = NULL;
     if (path)
         nb->pcap = pcap_open(path, &rc);
-    nc_unlock(&nb->lock, irqs);
+    xensim_irqlock_unlock(&nb->lock, irqs);
     return rc;
 }
 
 int xensim_netback_nr_vifs(struct xensim_netback *nb)
 {
-    bool irqs;
-    if (!nc_lock(&nb->lock, &irqs))
-        return -EBUSY;
+    bool irqs = xensim_irqlock_lock(&nb->lock);
     int n = 0;
     for (struct nb_vif *v = nb->vifs; v; v = v->next)
         n += v->connected;
-    nc_unlock(&nb->lock, irqs);
+    xensim_irqlock_unlock(&nb->lock, irqs);
     return n;
 }
 
@@ -640,11 +619,11 @@ int xensim_netback_destroy(struct xensim_netback *nb)
     /* Off a vCPU, the back end's domain is dead: its vCPU may have been
      * taken down holding the lock, and nobody else can take it. */
     bool orphan = !xensim_guest_start_info();
-    bool irqs = false, locked;
+    bool irqs = false, locked = true;
     if (orphan)
         locked = pthread_mutex_trylock(&nb->lock.m) == 0;
-    else if (!(locked = nc_lock(&nb->lock, &irqs)))
-        return -EBUSY;
+    else
+        irqs = xensim_irqlock_lock(&nb->lock);
     while (nb->vifs) {
         nb_vif_teardown(nb->vifs);
         nb_vif_free(nb, nb->vifs);
@@ -654,12 +633,12 @@ int xensim_netback_destroy(struct xensim_netback *nb)
     if (orphan && locked)
         pthread_mutex_unlock(&nb->lock.m);
     else if (locked)
-        nc_unlock(&nb->lock, irqs);
+        xensim_irqlock_unlock(&nb->lock, irqs);
     while (nb->pool_free)
         xensim_guest_page_free(nb->pool[--nb->pool_free]);
     free(nb->pool);
     if (locked)
-        nc_lock_destroy(&nb->lock);
+        xensim_irqlock_destroy(&nb->lock);
     free(nb);
     return 0;
 }

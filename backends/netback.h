@@ -7,9 +7,11 @@
 #define XENSIM_NETBACK_H
 
 #include <stdio.h>
+#include <xensim/guest.h>
 #include <xensim/netif.h>
-#include "netcons.h"
+#include <xensim/io/ring.h>
 #include <xen/io/netif.h>
+#include "util.h"
 
 #define NB_PKT_PAGES 17          /* 65535 bytes in 4 KiB pages */
 #define NB_MAC_TABLE 256
@@ -54,11 +56,10 @@ struct nb_mac {
 struct nb_pcap;
 
 struct xensim_netback {
-    struct nc_lock lock;
+    struct xensim_irqlock lock;
     domid_t domid;
     bool sg;
     unsigned int rx_queue;
-    bool work;                   /* an interrupt came while we held the lock */
     xen_pfn_t *pool;             /* free packet pages */
     unsigned int pool_free, pool_size;
     struct nb_vif *vifs;

@@ -41,13 +41,13 @@ struct blkfront_shadow {
     unsigned int next_free;
 };
 
-/* Lock rule: q->lock is taken with this vCPU's events disabled, so the
- * response handler (upcall context on fe->vcpu) never finds it held by
- * the code it interrupted. */
+/* Lock rule: q->lock is an irq-save lock (events masked, calls held off
+ * while held), so the response handler (upcall context on fe->vcpu) never
+ * finds it held by the code it interrupted. */
 struct blkfront_queue {
     struct blkfront *fe;
     unsigned int idx;
-    pthread_mutex_t lock;
+    struct xensim_irqlock lock;
     blkif_front_ring_t ring;
     struct blk_ring_view view;
     xen_pfn_t ring_pfn[BLKIF_SIM_MAX_RING_PAGES];
@@ -87,8 +87,6 @@ struct blkfront {
 };
 
 /* blkfront_ring.c */
-void blkfront_lock(struct blkfront_queue *q, bool *irq_was_off);
-void blkfront_unlock(struct blkfront_queue *q, bool irq_was_off);
 struct blkfront_page *blkfront_page_get(struct blkfront_queue *q);
 void blkfront_page_put(struct blkfront_queue *q, struct blkfront_page *pg);
 /* Revokes a per-request grant (keeping it if the back end maps it still). */

@@ -65,31 +65,16 @@ void blkfront_unplug(struct blkfront *fe)
         struct blkfront_queue *q = &fe->q[i];
         if (!__atomic_load_n(&q->unpushed, __ATOMIC_RELAXED))
             continue;
-        bool off;
-        blkfront_lock(q, &off);
+        bool off = xensim_irqlock_lock(&q->lock);
         bool notify = q->unpushed && state_get(fe) == BLKFRONT_CONNECTED &&
                       blkfront_push_locked(q);
         evtchn_port_t port = q->port;
-        blkfront_unlock(q, off);
+        xensim_irqlock_unlock(&q->lock, off);
         if (notify) {
             xensim_evtchn_send(port);
             __atomic_fetch_add(&fe->st.notifies, 1, __ATOMIC_RELAXED);
         }
     }
-}
-
-void blkfront_lock(struct blkfront_queue *q, bool *irq_was_off)
-{
-    *irq_was_off = xensim_guest_irq_disabled();
-    xensim_guest_irq_disable();
-    pthread_mutex_lock(&q->lock);
-}
-
-void blkfront_unlock(struct blkfront_queue *q, bool irq_was_off)
-{
-    pthread_mutex_unlock(&q->lock);
-    if (!irq_was_off)
-        xensim_guest_irq_enable();
 }
 
 int blkfront_create(const struct blkfront_config *cfg, struct blkfront **out)
@@ -104,7 +89,7 @@ int blkfront_create(const struct blkfront_config *cfg, struct blkfront **out)
     for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++) {
         fe->q[i].fe = fe;
         fe->q[i].idx = i;
-        pthread_mutex_init(&fe->q[i].lock, NULL);
+        xensim_irqlock_init(&fe->q[i].lock);
     }
     *out = fe;
     return 0;
@@ -212,7 +197,7 @@ void blkfront_shadow_release(struct blkfront_queue *q, struct blkfront_shadow *s
         size_t left = (size_t)io->nr_sectors * q->fe->unit;
         uint8_t *dst = io->buf;
         for (unsigned int i = 0; i < sh->nr_pages && left; i++) {
-            size_t n = left < BLK_PAGE ? left : BLK_PAGE;
+            size_t n = left < XEN_PAGE_SIZE ? left : XEN_PAGE_SIZE;
             memcpy(dst, sh->pages[i]->va, n);
             dst += n;
             left -= n;
@@ -298,12 +283,11 @@ static void device_fail(struct blkfront *fe)
         return;
     for (unsigned int i = 0; i < fe->nr_queues; i++) {
         struct blkfront_queue *q = &fe->q[i];
-        bool off;
-        blkfront_lock(q, &off);
+        bool off = xensim_irqlock_lock(&q->lock);
         if (q->port)
             xensim_irq_unbind(q->port);
         struct blkfront_io *list = queue_abort_locked(q, -EIO);
-        blkfront_unlock(q, off);
+        xensim_irqlock_unlock(&q->lock, off);
         complete_list(fe, list);
     }
 }
@@ -334,9 +318,9 @@ static void queue_work(struct blkfront_queue *q)
     struct blkfront_io *done = NULL, **tail = &done;
     bool bad = false, off;
 
-    blkfront_lock(q, &off);
+    off = xensim_irqlock_lock(&q->lock);
     if (state_get(fe) != BLKFRONT_CONNECTED) {
-        blkfront_unlock(q, off);
+        xensim_irqlock_unlock(&q->lock, off);
         return;
     }
     q->nr_irqs++;
@@ -393,7 +377,7 @@ static void queue_work(struct blkfront_queue *q)
         if (!more)
             break;
     }
-    blkfront_unlock(q, off);
+    xensim_irqlock_unlock(&q->lock, off);
     complete_list(fe, done);
     if (bad)
         device_fail(fe);
@@ -490,7 +474,7 @@ static int queue_setup(struct blkfront *fe, struct blkfront_queue *q)
     blk_ring_view_init(&q->view, pages);
     blkif_sring_t *s = (blkif_sring_t *)q->view.page[0];
     SHARED_RING_INIT(s);
-    FRONT_RING_INIT(&q->ring, s, (size_t)BLK_PAGE * pages);
+    FRONT_RING_INIT(&q->ring, s, (size_t)XEN_PAGE_SIZE * pages);
     q->nr_shadow = RING_SIZE(&q->ring);
     q->shadow = calloc(q->nr_shadow, sizeof(*q->shadow));
     if (!q->shadow)
@@ -594,7 +578,7 @@ int blkfront_connect(struct blkfront *fe, const struct blkif_backend_info *be)
     if (state_get(fe) != BLKFRONT_SETUP)
         return -EINVAL;
     unsigned int ss = be->sector_size;
-    if (ss < 512 || (ss & (ss - 1)) || (!fe->cfg.large_sector && ss != 512) || ss > BLK_PAGE)
+    if (ss < 512 || (ss & (ss - 1)) || (!fe->cfg.large_sector && ss != 512) || ss > XEN_PAGE_SIZE)
         return -EINVAL;
     fe->be = *be;
     fe->unit = fe->cfg.large_sector ? ss : 512;
@@ -614,20 +598,18 @@ int blkfront_disconnect(struct blkfront *fe)
         state_set(fe, BLKFRONT_IDLE);
         for (unsigned int i = 0; i < fe->nr_queues; i++) {
             struct blkfront_queue *q = &fe->q[i];
-            bool off;
-            blkfront_lock(q, &off);
+            bool off = xensim_irqlock_lock(&q->lock);
             struct blkfront_io *list = queue_abort_locked(q, -ENOTCONN);
             queue_release(q);
-            blkfront_unlock(q, off);
+            xensim_irqlock_unlock(&q->lock, off);
             complete_list(fe, list);
         }
     }
     for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++) {
         struct blkfront_queue *q = &fe->q[i];
-        bool off;
-        blkfront_lock(q, &off);
+        bool off = xensim_irqlock_lock(&q->lock);
         kept += leftovers_retry(q);
-        blkfront_unlock(q, off);
+        xensim_irqlock_unlock(&q->lock, off);
     }
     /* Shadows are rebuilt by the next setup; leftovers stay until revoked. */
     for (unsigned int i = 0; i < fe->nr_queues; i++) {
@@ -650,10 +632,10 @@ void blkfront_get_stats(const struct blkfront *fe, struct blkfront_stats *st)
     };
     for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++) {
         struct blkfront_queue *q = (struct blkfront_queue *)&fe->q[i];
-        pthread_mutex_lock(&q->lock);
+        bool off = xensim_irqlock_lock(&q->lock);
         st->requests += q->nr_requests;
         st->irqs += q->nr_irqs;
-        pthread_mutex_unlock(&q->lock);
+        xensim_irqlock_unlock(&q->lock, off);
     }
 }
 
@@ -720,7 +702,7 @@ void blkfront_free_dead(struct blkfront *fe)
         return;
     for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++) {
         queue_free(&fe->q[i]);
-        pthread_mutex_destroy(&fe->q[i].lock);
+        xensim_irqlock_destroy(&fe->q[i].lock);
     }
     free(fe);
 }

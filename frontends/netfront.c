@@ -9,12 +9,14 @@
 
 #include <errno.h>
 #include <string.h>
+#include <xensim/guest.h>
 #include <xensim/netif.h>
-#include "netcons.h"
+#include <xensim/io/ring.h>
 #include <xen/io/netif.h>
+#include "util.h"
 
 #define NF_TXBUF_SIZE 2048u
-#define NF_RING_SIZE  __CONST_RING_SIZE(netif_tx, NC_PAGE_SIZE)
+#define NF_RING_SIZE  __CONST_RING_SIZE(netif_tx, XEN_PAGE_SIZE)
 #define NF_RX_BATCH   32
 #define NF_MAX_RXSLOTS XEN_NETIF_NR_SLOTS_MIN
 #define ETH_HLEN 14u
@@ -41,7 +43,7 @@ struct nf_rx_frame {
  * are read once (RING_COPY_RESPONSE) and checked.
  */
 struct xensim_netfront {
-    struct nc_lock lock;
+    struct xensim_irqlock lock;
     domid_t backend;
     uint8_t mac[XENSIM_ETH_ALEN];
     bool sg_offered, sg;
@@ -128,7 +130,7 @@ static void nf_free_all(struct xensim_netfront *nf)
     /* A dead guest's vCPU may have been taken down holding it. */
     if (pthread_mutex_trylock(&nf->lock.m) == 0) {
         pthread_mutex_unlock(&nf->lock.m);
-        nc_lock_destroy(&nf->lock);
+        xensim_irqlock_destroy(&nf->lock);
     }
     free(nf);
 }
@@ -145,7 +147,7 @@ int xensim_netfront_create(const struct xensim_netfront_config *cfg,
     struct xensim_netfront *nf = calloc(1, sizeof(*nf));
     if (!nf)
         return -ENOMEM;
-    nc_lock_init(&nf->lock);
+    xensim_irqlock_init(&nf->lock);
     nf->backend = cfg->backend;
     memcpy(nf->mac, cfg->mac, XENSIM_ETH_ALEN);
     nf->sg_offered = cfg->sg;
@@ -186,9 +188,9 @@ int xensim_netfront_create(const struct xensim_netfront_config *cfg,
     netif_tx_sring_t *txs = xensim_guest_pfn_to_virt(nf->tx_ring_pfn);
     netif_rx_sring_t *rxs = xensim_guest_pfn_to_virt(nf->rx_ring_pfn);
     SHARED_RING_INIT(txs);
-    FRONT_RING_INIT(&nf->tx, txs, NC_PAGE_SIZE);
+    FRONT_RING_INIT(&nf->tx, txs, XEN_PAGE_SIZE);
     SHARED_RING_INIT(rxs);
-    FRONT_RING_INIT(&nf->rx, rxs, NC_PAGE_SIZE);
+    FRONT_RING_INIT(&nf->rx, rxs, XEN_PAGE_SIZE);
     rc = -ENOSPC;
     nf->tx_ring_ref = xensim_gnttab_grant_access(nf->backend, nf->tx_ring_pfn, false);
     if (nf->tx_ring_ref < 0)
@@ -274,8 +276,8 @@ static void nf_tx_gc(struct xensim_netfront *nf)
 {
     int more;
     do {
-        RING_IDX rp = NC_READ_ONCE(nf->tx.sring->rsp_prod);
-        rmb();   /* the index before the responses it covers */
+        RING_IDX rp = READ_ONCE(nf->tx.sring->rsp_prod);
+        xen_rmb();   /* the index before the responses it covers */
         if (RING_RESPONSE_PROD_OVERFLOW(&nf->tx, rp)) {
             nf->broken = true;
             nf->st.bad_responses++;
@@ -305,8 +307,8 @@ static void nf_tx_gc(struct xensim_netfront *nf)
 static unsigned int nf_rx_collect(struct xensim_netfront *nf, struct nf_rx_frame *fr)
 {
     unsigned int n = 0;
-    RING_IDX rp = NC_READ_ONCE(nf->rx.sring->rsp_prod);
-    rmb();
+    RING_IDX rp = READ_ONCE(nf->rx.sring->rsp_prod);
+    xen_rmb();
     if (RING_RESPONSE_PROD_OVERFLOW(&nf->rx, rp)) {
         nf->broken = true;
         nf->st.bad_responses++;
@@ -318,7 +320,7 @@ static unsigned int nf_rx_collect(struct xensim_netfront *nf, struct nf_rx_frame
         RING_IDX i = nf->rx.rsp_cons, end = i;
         bool complete = false;
         while (end != rp) {
-            uint16_t flags = NC_READ_ONCE(RING_GET_RESPONSE(&nf->rx, end)->flags);
+            uint16_t flags = READ_ONCE(RING_GET_RESPONSE(&nf->rx, end)->flags);
             end++;
             if (!(flags & NETRXF_more_data)) {
                 complete = true;
@@ -345,7 +347,7 @@ static unsigned int nf_rx_collect(struct xensim_netfront *nf, struct nf_rx_frame
             f->len[f->nslots] = rsp.status > 0 ? (uint16_t)rsp.status : 0;
             f->nslots++;
             if (rsp.id != b || (rsp.flags & NETRXF_extra_info) ||
-                (rsp.status > 0 && (unsigned int)rsp.offset + (unsigned int)rsp.status > NC_PAGE_SIZE)) {
+                (rsp.status > 0 && (unsigned int)rsp.offset + (unsigned int)rsp.status > XEN_PAGE_SIZE)) {
                 nf->st.bad_responses++;
                 f->ok = false;
             } else if (rsp.status <= 0) {
@@ -364,22 +366,21 @@ static void nf_deliver(struct xensim_netfront *nf, const uint8_t *data, size_t l
         return;
     }
     struct nf_frame *f = malloc(sizeof(*f) + len);
-    bool irqs;
-    if (!f || !nc_lock(&nf->lock, &irqs)) {
-        free(f);
+    if (!f) {
         nf->st.rx_dropped++;
         return;
     }
     memcpy(f->data, data, len);
     f->len = len;
     f->next = NULL;
+    bool irqs = xensim_irqlock_lock(&nf->lock);
     if (nf->q_tail)
         nf->q_tail->next = f;
     else
         nf->q_head = f;
     nf->q_tail = f;
     nf->q_len++;
-    nc_unlock(&nf->lock, irqs);
+    xensim_irqlock_unlock(&nf->lock, irqs);
 }
 
 static void nf_irq(evtchn_port_t port, void *arg)
@@ -387,17 +388,15 @@ static void nf_irq(evtchn_port_t port, void *arg)
     (void)port;
     struct xensim_netfront *nf = arg;
     struct nf_rx_frame fr[NF_RX_BATCH];
-    bool irqs;
     for (;;) {
-        if (!nc_lock(&nf->lock, &irqs))
-            return;   /* cannot happen in upcall context; be safe anyway */
+        bool irqs = xensim_irqlock_lock(&nf->lock);
         if (nf->broken || !nf->connected) {
-            nc_unlock(&nf->lock, irqs);
+            xensim_irqlock_unlock(&nf->lock, irqs);
             return;
         }
         nf_tx_gc(nf);
         unsigned int n = nf_rx_collect(nf, fr);
-        nc_unlock(&nf->lock, irqs);
+        xensim_irqlock_unlock(&nf->lock, irqs);
 
         /* Deliver without the lock: the handler may send. */
         for (unsigned int i = 0; i < n; i++) {
@@ -431,8 +430,7 @@ static void nf_irq(evtchn_port_t port, void *arg)
             free(buf);
         }
 
-        if (!nc_lock(&nf->lock, &irqs))
-            return;
+        irqs = xensim_irqlock_lock(&nf->lock);
         for (unsigned int i = 0; i < n; i++)
             for (unsigned int s = 0; s < fr[i].nslots; s++)
                 nf->rx_free[nf->nrx_free++] = fr[i].buf[s];
@@ -442,7 +440,7 @@ static void nf_irq(evtchn_port_t port, void *arg)
             RING_FINAL_CHECK_FOR_RESPONSES(&nf->rx, more);
         else if (!nf->broken)
             more = 1;
-        nc_unlock(&nf->lock, irqs);
+        xensim_irqlock_unlock(&nf->lock, irqs);
         if (notify)
             xensim_evtchn_send(nf->port);
         if (!more)
@@ -455,23 +453,21 @@ int xensim_netfront_connect(struct xensim_netfront *nf,
 {
     if (!bf->feature_rx_copy)
         return -EOPNOTSUPP;
-    bool irqs;
-    if (!nc_lock(&nf->lock, &irqs))
-        return -EBUSY;
+    bool irqs = xensim_irqlock_lock(&nf->lock);
     if (nf->connected) {
-        nc_unlock(&nf->lock, irqs);
+        xensim_irqlock_unlock(&nf->lock, irqs);
         return -EALREADY;
     }
     nf->sg = nf->sg_offered && bf->feature_sg;
     nf->connected = true;
     nf_rx_post(nf);
-    nc_unlock(&nf->lock, irqs);
+    xensim_irqlock_unlock(&nf->lock, irqs);
     /* Bound after the lock: binding may run the handler at once. */
     int rc = xensim_irq_bind(nf->port, nf_irq, nf);
     if (rc) {
-        nc_lock(&nf->lock, &irqs);
+        irqs = xensim_irqlock_lock(&nf->lock);
         nf->connected = false;
-        nc_unlock(&nf->lock, irqs);
+        xensim_irqlock_unlock(&nf->lock, irqs);
         return rc;
     }
     /* A back end that bound already would not hear the posting otherwise. */
@@ -489,9 +485,7 @@ int xensim_netfront_sendv(struct xensim_netfront *nf, const struct iovec *iov, i
     }
     if (total < ETH_HLEN || total > XEN_NETIF_MAX_TX_SIZE)
         return -EMSGSIZE;
-    bool irqs;
-    if (!nc_lock(&nf->lock, &irqs))
-        return -EBUSY;
+    bool irqs = xensim_irqlock_lock(&nf->lock);
     int rc = 0;
     if (!nf->connected || nf->broken) {
         rc = -ENOTCONN;
@@ -561,12 +555,12 @@ int xensim_netfront_sendv(struct xensim_netfront *nf, const struct iovec *iov, i
     int notify;
     RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&nf->tx, notify);
     nf->st.tx_packets++;
-    nc_unlock(&nf->lock, irqs);
+    xensim_irqlock_unlock(&nf->lock, irqs);
     if (notify)
         xensim_evtchn_send(nf->port);
     return 0;
 out:
-    nc_unlock(&nf->lock, irqs);
+    xensim_irqlock_unlock(&nf->lock, irqs);
     return rc;
 }
 
@@ -578,9 +572,7 @@ int xensim_netfront_send(struct xensim_netfront *nf, const void *frame, size_t l
 
 ssize_t xensim_netfront_recv(struct xensim_netfront *nf, void *buf, size_t size)
 {
-    bool irqs;
-    if (!nc_lock(&nf->lock, &irqs))
-        return -EBUSY;
+    bool irqs = xensim_irqlock_lock(&nf->lock);
     struct nf_frame *f = nf->q_head;
     if (f) {
         nf->q_head = f->next;
@@ -588,7 +580,7 @@ ssize_t xensim_netfront_recv(struct xensim_netfront *nf, void *buf, size_t size)
             nf->q_tail = NULL;
         nf->q_len--;
     }
-    nc_unlock(&nf->lock, irqs);
+    xensim_irqlock_unlock(&nf->lock, irqs);
     if (!f)
         return -EAGAIN;
     ssize_t ret = (ssize_t)f->len;
@@ -602,12 +594,10 @@ ssize_t xensim_netfront_recv(struct xensim_netfront *nf, void *buf, size_t size)
 
 unsigned int xensim_netfront_tx_inflight(struct xensim_netfront *nf)
 {
-    bool irqs;
-    if (!nc_lock(&nf->lock, &irqs))
-        return 0;
+    bool irqs = xensim_irqlock_lock(&nf->lock);
     nf_tx_gc(nf);
     unsigned int n = nf->ntx - nf->ntx_free;
-    nc_unlock(&nf->lock, irqs);
+    xensim_irqlock_unlock(&nf->lock, irqs);
     return n;
 }
 
@@ -615,31 +605,25 @@ bool xensim_netfront_connected(struct xensim_netfront *nf)
 {
     struct evtchn_status st = { .dom = DOMID_SELF, .port = nf->port };
     long rc = HYPERVISOR_event_channel_op(EVTCHNOP_status, &st);
-    bool irqs;
-    if (!nc_lock(&nf->lock, &irqs))
-        return !nf->broken;
+    bool irqs = xensim_irqlock_lock(&nf->lock);
     if (rc || st.status != EVTCHNSTAT_interdomain)
         nf->broken = nf->broken || nf->connected;
     bool ok = nf->connected && !nf->broken && !rc && st.status == EVTCHNSTAT_interdomain;
-    nc_unlock(&nf->lock, irqs);
+    xensim_irqlock_unlock(&nf->lock, irqs);
     return ok;
 }
 
 void xensim_netfront_stats(struct xensim_netfront *nf, struct xensim_netfront_stats *st)
 {
-    bool irqs;
-    bool locked = nc_lock(&nf->lock, &irqs);
+    bool irqs = xensim_irqlock_lock(&nf->lock);
     *st = nf->st;
-    if (locked)
-        nc_unlock(&nf->lock, irqs);
+    xensim_irqlock_unlock(&nf->lock, irqs);
 }
 
 int xensim_netfront_destroy(struct xensim_netfront *nf)
 {
     if (!nf)
         return 0;
-    if (nc_lock_held_by_me(&nf->lock))
-        return -EBUSY;
     xensim_irq_unbind(nf->port);
     xensim_evtchn_close(nf->port);
     nf_free_all(nf);

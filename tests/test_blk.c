@@ -550,7 +550,7 @@ START_TEST(noncontiguous_rings)
     ck_assert_uint_ne(fr.frames[1], fr.frames[0] + 1);
     const struct blk_ring_view *v = &f->be->q[0].view;
     ck_assert_uint_eq(v->nr_pages, 2);
-    ck_assert_ptr_ne(v->page[1], v->page[0] + BLK_PAGE);
+    ck_assert_ptr_ne(v->page[1], v->page[0] + XEN_PAGE_SIZE);
     ck_assert(!v->contiguous);
     struct integ g = { .f = f, .row = &r, .seed = 4242, .unit = 512 };
     g.model = calloc(1, f->bytes);

@@ -9,7 +9,7 @@
 #include "config.h"
 
 #include "net_fixture.h"
-#include "netcons.h"
+#include <xensim/io/ring.h>
 #include <xen/io/netif.h>
 
 static void fe_create_plain(void *p)
@@ -315,9 +315,9 @@ static void raw_setup(void *p)
     netif_tx_sring_t *txs = xensim_guest_pfn_to_virt(r->pages[0]);
     netif_rx_sring_t *rxs = xensim_guest_pfn_to_virt(r->pages[1]);
     SHARED_RING_INIT(txs);
-    FRONT_RING_INIT(&r->tx, txs, NC_PAGE_SIZE);
+    FRONT_RING_INIT(&r->tx, txs, XEN_PAGE_SIZE);
     SHARED_RING_INIT(rxs);
-    FRONT_RING_INIT(&r->rx, rxs, NC_PAGE_SIZE);
+    FRONT_RING_INIT(&r->rx, rxs, XEN_PAGE_SIZE);
     uint8_t *data = xensim_guest_pfn_to_virt(r->pages[2]);
     uint8_t mac[6] = { 0x00, 0x16, 0x3e, 0xee, 0xee, 0xee };
     memset(data, 0xff, 6);     /* broadcast, so valid frames reach everyone */
@@ -345,7 +345,7 @@ static void raw_collect(void *p)
 {
     struct raw *r = p;
     RING_IDX rp = r->tx.sring->rsp_prod;
-    rmb();
+    xen_rmb();
     while (r->tx.rsp_cons != rp && r->ngot < 24)
         r->got[r->ngot++] = RING_GET_RESPONSE(&r->tx, r->tx.rsp_cons++)->status;
 }
@@ -354,7 +354,7 @@ static void raw_overflow(void *p)
 {
     struct raw *r = p;
     r->tx.sring->req_prod = r->tx.req_prod_pvt + 1000;
-    wmb();
+    xen_wmb();
     xensim_evtchn_send(r->port);
 }
 
@@ -618,7 +618,7 @@ static void evil_fn(void *p)
         rxs->ring[0].rsp.offset = 4000;
         rxs->ring[0].rsp.flags = 0;
         rxs->ring[0].rsp.status = 500;
-        wmb();
+        xen_wmb();
         txs->rsp_prod = 1;
         rxs->rsp_prod = 1;
     } else if (e->step == 2) {
@@ -632,7 +632,7 @@ static void evil_fn(void *p)
         ck_assert_int_eq(xensim_evtchn_close(e->port), 0);
         return;
     }
-    wmb();
+    xen_wmb();
     xensim_evtchn_send(e->port);
 }
 

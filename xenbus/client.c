@@ -58,7 +58,7 @@ static bool xb_exit(struct xb_dom *xb)
     if (--xb->depth)
         return false;
     atomic_store(&xb->owner, NULL);
-    xb_unlock(&xb->lock);
+    xensim_mutex_unlock(&xb->lock);
     return true;
 }
 
@@ -252,7 +252,7 @@ static void xb_unlink(struct xb_req **list, struct xb_req *r)
 
 int xb_errno(const char *name)
 {
-    for (size_t i = 0; i < sizeof(xsd_errors) / sizeof(xsd_errors[0]); i++)
+    for (size_t i = 0; i < ARRAY_SIZE(xsd_errors); i++)
         if (!strcmp(name, xsd_errors[i].errstring))
             return -xsd_errors[i].errnum;
     return -EINVAL;

@@ -40,7 +40,7 @@ static void tls_release(void *p)
     struct xb_dom *xb = p, **pp;
     bool last;
 
-    xb_lock(&reg_lock);
+    xensim_mutex_lock(&reg_lock);
     last = --xb->refs == 0;
     if (last)
         for (pp = &registry; *pp; pp = &(*pp)->reg_next)
@@ -48,7 +48,7 @@ static void tls_release(void *p)
                 *pp = xb->reg_next;
                 break;
             }
-    xb_unlock(&reg_lock);
+    xensim_mutex_unlock(&reg_lock);
     if (last)
         xb_free(xb);
 }
@@ -101,14 +101,14 @@ struct xb_dom *xb_get(int *err)
         return NULL;
     }
     pthread_once(&tls_once, tls_init);
-    xb_lock(&reg_lock);
+    xensim_mutex_lock(&reg_lock);
     for (xb = registry; xb; xb = xb->reg_next)
         if (xb->key == si)
             break;
     if (!xb) {
         xb = xb_new(si, si->store_mfn, si->store_evtchn, err);
         if (!xb) {
-            xb_unlock(&reg_lock);
+            xensim_mutex_unlock(&reg_lock);
             return NULL;
         }
         xb->reg_next = registry;
@@ -117,7 +117,7 @@ struct xb_dom *xb_get(int *err)
     created = !xb->irq_bound;
     xb->irq_bound = true;
     xb->refs++;
-    xb_unlock(&reg_lock);
+    xensim_mutex_unlock(&reg_lock);
     tls_xb = xb;
     pthread_setspecific(tls_key, xb);
     if (created) {
@@ -149,11 +149,11 @@ int xb_local_init(xen_pfn_t *pfnp, evtchn_port_t *portp)
     if (si->store_evtchn)
         return -EEXIST;
     pthread_once(&tls_once, tls_init);
-    xb_lock(&reg_lock);
+    xensim_mutex_lock(&reg_lock);
     for (xb = registry; xb; xb = xb->reg_next)
         if (xb->key == si)
             break;
-    xb_unlock(&reg_lock);
+    xensim_mutex_unlock(&reg_lock);
     if (xb)
         return -EEXIST;
     pfn = xensim_guest_page_alloc();
@@ -172,10 +172,10 @@ int xb_local_init(xen_pfn_t *pfnp, evtchn_port_t *portp)
         xensim_guest_page_free(pfn);
         return port < 0 ? (int)port : err;
     }
-    xb_lock(&reg_lock);
+    xensim_mutex_lock(&reg_lock);
     xb->reg_next = registry;
     registry = xb;
-    xb_unlock(&reg_lock);
+    xensim_mutex_unlock(&reg_lock);
     *pfnp = pfn;
     *portp = (evtchn_port_t)port;
     return 0;

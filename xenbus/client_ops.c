@@ -332,11 +332,11 @@ int xenbus_get_stats(struct xenbus_stats *st)
     if (!xb)
         return err;
     memset(st, 0, sizeof(*st));
-    xb_lock(&xb->wlock);
+    xensim_mutex_lock(&xb->wlock);
     for (struct xenbus_watch *w = xb->watches; w; w = w->next_)
         st->watches++;
     st->events_queued = xb->nr_events;
-    xb_unlock(&xb->wlock);
+    xensim_mutex_unlock(&xb->wlock);
     st->transactions = atomic_load(&xb->nr_tx);
     st->broken = atomic_load(&xb->broken);
     st->devices = atomic_load(&xb->fw_devices);
@@ -362,5 +362,5 @@ const char *xenbus_strstate(enum xenbus_state s)
         "Closing", "Closed", "Reconfiguring", "Reconfigured",
     };
 
-    return (unsigned int)s < sizeof(names) / sizeof(names[0]) ? names[s] : "Invalid";
+    return (unsigned int)s < ARRAY_SIZE(names) ? names[s] : "Invalid";
 }

@@ -73,10 +73,10 @@ void xbf_put(struct xb_dom *xb, bool took)
 
 void xbf_dev_add(struct xb_dom *xb, struct xbf_dom *f, struct xenbus_device *dev)
 {
-    xb_lock(&f->lock);
+    xensim_mutex_lock(&f->lock);
     dev->next_ = f->devices;
     f->devices = dev;
-    xb_unlock(&f->lock);
+    xensim_mutex_unlock(&f->lock);
     atomic_fetch_add(&xb->fw_devices, 1);
 }
 
@@ -86,13 +86,13 @@ void xbf_dev_free(struct xb_dom *xb, struct xbf_dom *f, struct xenbus_device *de
         xenbus_unwatch(&dev->otherend_watch_);
     if (dev->drv->remove)
         dev->drv->remove(dev);
-    xb_lock(&f->lock);
+    xensim_mutex_lock(&f->lock);
     for (struct xenbus_device **pp = &f->devices; *pp; pp = &(*pp)->next_)
         if (*pp == dev) {
             *pp = dev->next_;
             break;
         }
-    xb_unlock(&f->lock);
+    xensim_mutex_unlock(&f->lock);
     atomic_fetch_sub(&xb->fw_devices, 1);
     free(dev);
 }
@@ -102,7 +102,7 @@ struct xenbus_device *xbf_dev_lookup(struct xbf_dom *f, const struct xenbus_driv
 {
     struct xenbus_device *d;
 
-    xb_lock(&f->lock);
+    xensim_mutex_lock(&f->lock);
     /* By type: one driver per type and end, but callers may hold another
      * copy of the ops (a wrapper that traces, say). */
     for (d = f->devices; d; d = d->next_)
@@ -110,7 +110,7 @@ struct xenbus_device *xbf_dev_lookup(struct xbf_dom *f, const struct xenbus_driv
             (d->drv == drv || !strcmp(d->drv->type, drv->type)) &&
             (frontend || d->otherend_id == otherend))
             break;
-    xb_unlock(&f->lock);
+    xensim_mutex_unlock(&f->lock);
     return d;
 }
 

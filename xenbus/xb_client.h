@@ -13,19 +13,7 @@
 #include <string.h>
 #include <xensim/guest.h>
 #include <xensim/xenbus.h>
-
-/* A failing mutex call is an impossible host failure: abort loudly. */
-#define xb_check(what, call)                                                  \
-    do {                                                                      \
-        int e_ = (call);                                                      \
-        if (e_) {                                                             \
-            fprintf(stderr, "xenbus: %s:%d: %s: %s\n", __FILE__, __LINE__,     \
-                    what, strerror(e_));                                      \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
-#define xb_lock(m) xb_check("mutex_lock", pthread_mutex_lock(m))
-#define xb_unlock(m) xb_check("mutex_unlock", pthread_mutex_unlock(m))
+#include "util.h"
 
 /* A received watch event, queued until dispatch. */
 struct xb_event {

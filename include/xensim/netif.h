@@ -9,10 +9,9 @@
  * under device/vif/<n>/ and backend/vif/<domid>/<n>/. The xenbus "vif"
  * driver writes and reads them; tests may hand them over directly.
  *
- * A vCPU can re-enter driver code on its own stack (a domain call arriving
- * at a hypercall exit inside the driver's interrupt handler). Functions
- * that find their driver busy on the same vCPU return -EBUSY without doing
- * anything: return from the call and call again later.
+ * Each driver's state is under an irq-save lock (xensim_irqlock): while a
+ * vCPU holds it neither its upcall nor a xensim_domain_call() can enter
+ * the driver on that vCPU's stack.
  */
 #ifndef XENSIM_NETIF_H
 #define XENSIM_NETIF_H
