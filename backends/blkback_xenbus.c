@@ -27,7 +27,7 @@ int xensim_vbd_back_config(const struct blkback_config *tmpl)
     return xenbus_config_set(&tmpls, tmpl);
 }
 
-static struct blkback_config tmpl_get(domid_t d)
+static struct blkback_config tmpl_get(void)
 {
     /* Without a template: what Linux blkback offers by default. */
     struct blkback_config c = {
@@ -35,7 +35,7 @@ static struct blkback_config tmpl_get(domid_t d)
         .feature_persistent = true, .max_indirect_segments = 256,
         .max_ring_order = BLKIF_SIM_MAX_RING_ORDER, .max_queues = 4,
     };
-    xenbus_config_get(&tmpls, d, &c);
+    xenbus_config_get(&tmpls, &c);
     return c;
 }
 
@@ -80,7 +80,7 @@ static int vb_probe(struct xenbus_device *dev)
     struct vbd_back *vb = calloc(1, sizeof(*vb));
     if (!vb)
         return -ENOMEM;
-    struct blkback_config cfg = tmpl_get(xensim_guest_domid());
+    struct blkback_config cfg = tmpl_get();
     char mode[8] = "w";
     char key[XENBUS_PATH_MAX + 16];
     snprintf(key, sizeof(key), "%s/mode", dev->nodename);

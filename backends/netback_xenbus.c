@@ -19,10 +19,10 @@
 /* Which netback (switch) serves each back-end domain's vifs. */
 XENBUS_CONFIG_STORE(nbs, struct xensim_netback *);
 
-static struct xensim_netback *back_nb_get(domid_t d)
+static struct xensim_netback *back_nb_get(void)
 {
     struct xensim_netback *nb = NULL;
-    xenbus_config_get(&nbs, d, &nb);
+    xenbus_config_get(&nbs, &nb);
     return nb;
 }
 
@@ -33,7 +33,7 @@ int xensim_vif_back_attach(struct xensim_netback *nb)
 
 static int vb_probe(struct xenbus_device *dev)
 {
-    struct xensim_netback *nb = back_nb_get(xensim_guest_domid());
+    struct xensim_netback *nb = back_nb_get();
     if (!nb)
         return -ENODEV;
     struct xensim_netif_back_features bf;
@@ -48,7 +48,7 @@ static int vb_probe(struct xenbus_device *dev)
 
 static int vb_connect(struct xenbus_device *dev)
 {
-    struct xensim_netback *nb = back_nb_get(xensim_guest_domid());
+    struct xensim_netback *nb = back_nb_get();
     if (!nb)
         return -ENODEV;
     struct xensim_netif_front_keys k = { 0 };
@@ -77,14 +77,14 @@ static int vb_connect(struct xenbus_device *dev)
 
 static void vb_disconnect(struct xenbus_device *dev)
 {
-    struct xensim_netback *nb = back_nb_get(xensim_guest_domid());
+    struct xensim_netback *nb = back_nb_get();
     if (nb)
         xensim_netback_disconnect(nb, dev->otherend_id, dev->devid);
 }
 
 static void vb_handle_event(struct xenbus_device *dev)
 {
-    struct xensim_netback *nb = back_nb_get(xensim_guest_domid());
+    struct xensim_netback *nb = back_nb_get();
     if (nb)
         xensim_netback_event(nb, dev->evtchn);
 }

@@ -26,13 +26,13 @@ int xensim_vbd_front_config(const struct blkfront_config *tmpl)
     return xenbus_config_set(&tmpls, tmpl);
 }
 
-static struct blkfront_config tmpl_get(domid_t d)
+static struct blkfront_config tmpl_get(void)
 {
     /* Without a template: Linux blkfront's defaults (one page, one
      * queue, persistent grants, 32 indirect segments). */
     struct blkfront_config c = { .max_queues = 1, .persistent = true,
                                  .max_indirect_segments = 32 };
-    xenbus_config_get(&tmpls, d, &c);
+    xenbus_config_get(&tmpls, &c);
     return c;
 }
 
@@ -96,7 +96,7 @@ static void vf_setup_rings(struct xenbus_device *dev)
     struct blkif_backend_info i;
     vf->setup_err = 0;
     if (!vf->fe) {
-        struct blkfront_config cfg = tmpl_get(xensim_guest_domid());
+        struct blkfront_config cfg = tmpl_get();
         cfg.backend_domid = dev->otherend_id;
         vf->setup_err = blkfront_create(&cfg, &vf->fe);
         if (vf->setup_err) {

@@ -22,13 +22,13 @@ struct vif_front {
     uint8_t mac[XENSIM_ETH_ALEN];
 };
 
-/* Per-domain templates, few and long-lived: a list under a mutex. */
+/* Per-domain templates (a guest data key). */
 XENBUS_CONFIG_STORE(cfgs, struct xensim_netfront_config);
 
-static struct xensim_netfront_config front_cfg_get(domid_t d)
+static struct xensim_netfront_config front_cfg_get(void)
 {
     struct xensim_netfront_config c = { 0 };
-    xenbus_config_get(&cfgs, d, &c);
+    xenbus_config_get(&cfgs, &c);
     return c;
 }
 
@@ -69,7 +69,7 @@ static void vf_setup_rings(struct xenbus_device *dev)
 {
     struct vif_front *vf = dev->priv;
     vf_disconnect(dev);
-    struct xensim_netfront_config cfg = front_cfg_get(xensim_guest_domid());
+    struct xensim_netfront_config cfg = front_cfg_get();
     cfg.backend = dev->otherend_id;
     memcpy(cfg.mac, vf->mac, 6);
     int sg = 0;

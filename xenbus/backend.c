@@ -13,15 +13,6 @@
 #include <xen/io/protocols.h>
 #include "xb_framework.h"
 
-static struct xbf_dom *cur_f(struct xb_dom **xbp)
-{
-    int err = 0;
-    struct xb_dom *xb = xb_get(&err);
-
-    *xbp = xb;
-    return xb ? xb->framework : NULL;
-}
-
 /* Driver first, then the port, then the mappings. */
 static void back_teardown(struct xenbus_device *dev)
 {
@@ -179,7 +170,7 @@ static void back_otherend_changed(struct xenbus_watch *w, const char *path, cons
 {
     struct xenbus_device *dev = w->data;
     struct xb_dom *xb;
-    struct xbf_dom *f = cur_f(&xb);
+    struct xbf_dom *f = xbf_cur(&xb);
     enum xenbus_state fs = xenbus_read_state(dev->otherend);
 
     (void)path;
@@ -224,7 +215,7 @@ static void back_otherend_changed(struct xenbus_watch *w, const char *path, cons
         xenbus_switch_state(dev, XenbusStateClosed);
         /* Unplugged, or the front end's directory (its domain) is gone. */
         if (fs == XenbusStateUnknown || !online(dev))
-            xbf_dev_free(xb, f, dev);
+            xbf_dev_free(f, dev);
         break;
     }
 }
@@ -232,7 +223,7 @@ static void back_otherend_changed(struct xenbus_watch *w, const char *path, cons
 static void back_probe_one(struct xbf_reg *reg, domid_t fe, unsigned int devid, void *arg)
 {
     struct xb_dom *xb;
-    struct xbf_dom *f = cur_f(&xb);
+    struct xbf_dom *f = xbf_cur(&xb);
     struct xenbus_device *dev;
     char path[XENBUS_PATH_MAX * 2];
     int id;
@@ -260,11 +251,11 @@ static void back_probe_one(struct xbf_reg *reg, domid_t fe, unsigned int devid, 
         free(dev);
         return;
     }
-    xbf_dev_add(xb, f, dev);
+    xbf_dev_add(f, dev);
     dev->state = XenbusStateUnknown;   /* so that InitWait is written even over a stale one */
     xenbus_switch_state(dev, XenbusStateInitWait);
     if (xbf_watch_otherend(dev, back_otherend_changed))
-        xbf_dev_free(xb, f, dev);
+        xbf_dev_free(f, dev);
 }
 
 /* Something changed under backend/<type>: new devices, removed ones. */
@@ -272,7 +263,7 @@ static void back_type_changed(struct xenbus_watch *w, const char *path, const ch
 {
     struct xbf_reg *reg = w->data;
     struct xb_dom *xb;
-    struct xbf_dom *f = cur_f(&xb);
+    struct xbf_dom *f = xbf_cur(&xb);
     struct xenbus_device *dev, *next;
 
     (void)path;
@@ -291,7 +282,7 @@ static void back_type_changed(struct xenbus_watch *w, const char *path, const ch
         }
         /* The toolstack removed it (a forced remove). */
         back_teardown(dev);
-        xbf_dev_free(xb, f, dev);
+        xbf_dev_free(f, dev);
     }
 }
 
@@ -300,7 +291,7 @@ int xenbus_backend_register(const struct xenbus_driver *drv)
     return xbf_register(drv, false, back_type_changed);
 }
 
-void xbf_back_unregister_devices(struct xb_dom *xb, struct xbf_dom *f,
+void xbf_back_unregister_devices(struct xbf_dom *f,
                                  const struct xenbus_driver *drv, bool graceful)
 {
     struct xenbus_device *dev, *next;
@@ -312,7 +303,7 @@ void xbf_back_unregister_devices(struct xb_dom *xb, struct xbf_dom *f,
         back_teardown(dev);
         if (graceful)
             xenbus_switch_state(dev, XenbusStateClosed);
-        xbf_dev_free(xb, f, dev);
+        xbf_dev_free(f, dev);
     }
 }
 
@@ -334,6 +325,6 @@ void xenbus_backend_unregister(const struct xenbus_driver *drv, bool graceful)
         *pp = reg->next;
         free(reg);
     }
-    xbf_back_unregister_devices(xb, f, drv, graceful);
+    xbf_back_unregister_devices(f, drv, graceful);
     xbf_put(xb, took);
 }

@@ -324,13 +324,8 @@ int xenbus_transaction_run(int (*body)(xenbus_transaction_t t, void *arg), void 
     return -EAGAIN;
 }
 
-int xenbus_get_stats(struct xenbus_stats *st)
+void xb_stats(struct xb_dom *xb, struct xenbus_stats *st)
 {
-    int err = 0;
-    struct xb_dom *xb = xb_get(&err);
-
-    if (!xb)
-        return err;
     memset(st, 0, sizeof(*st));
     xensim_mutex_lock(&xb->wlock);
     for (struct xenbus_watch *w = xb->watches; w; w = w->next_)
@@ -339,9 +334,6 @@ int xenbus_get_stats(struct xenbus_stats *st)
     xensim_mutex_unlock(&xb->wlock);
     st->transactions = atomic_load(&xb->nr_tx);
     st->broken = atomic_load(&xb->broken);
-    st->devices = atomic_load(&xb->fw_devices);
-    st->deferred_grants = atomic_load(&xb->fw_deferred);
-    return 0;
 }
 
 enum xenbus_state xenbus_read_state(const char *dir)

@@ -103,10 +103,13 @@ void xb_dispatch(struct xb_dom *xb)
         xb->running = w;
         xb->running_ev = ev;
         xensim_mutex_unlock(&xb->wlock);
-        bool calls = xb_calls_hold();
-
+        /* Like an upcall, a callback is not entered by xensim_domain_call():
+         * one that unregistered the driver would free the device the
+         * callback works on. The core defers calls in upcalls; callbacks
+         * run at the end of an outermost xenbus call are not in one. */
+        xensim_guest_calls_hold();
         w->callback(w, ev->path, ev->token);
-        xb_calls_release(calls);
+        xensim_guest_calls_release();
         xensim_mutex_lock(&xb->wlock);
         xb->dispatcher = NULL;
         xb->running = NULL;

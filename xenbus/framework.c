@@ -41,29 +41,44 @@ static void xbf_free(void *p)
     free(f);
 }
 
+static struct xensim_guest_key xbf_key = { .destroy = xbf_free };
+
 struct xbf_dom *xbf_get(struct xb_dom **xbp, bool *took, int *err)
 {
     struct xb_dom *xb = xb_get(err);
-    struct xbf_dom *f;
+    struct xbf_dom *f, *won;
 
     if (!xb)
         return NULL;
     *took = xb_dispatch_hold(xb);
-    if (!xb->framework) {
+    f = xensim_guest_data(&xbf_key);
+    if (!f) {
         f = calloc(1, sizeof(*f));
-        if (!f) {
+        if (f) {
+            pthread_mutex_init(&f->lock, NULL);
+            f->self = xensim_guest_domid();
+            snprintf(f->home, sizeof(f->home), "/local/domain/%u", f->self);
+        }
+        won = f ? xensim_guest_data_init(&xbf_key, f) : NULL;
+        if (won != f)
+            free(f);
+        if (!won) {
             xb_dispatch_release(xb, *took);
             *err = -ENOMEM;
             return NULL;
         }
-        pthread_mutex_init(&f->lock, NULL);
-        f->self = xensim_guest_domid();
-        snprintf(f->home, sizeof(f->home), "/local/domain/%u", f->self);
-        xb->framework = f;
-        xb->framework_free = xbf_free;
+        f = won;
     }
     *xbp = xb;
-    return xb->framework;
+    return f;
+}
+
+struct xbf_dom *xbf_cur(struct xb_dom **xbp)
+{
+    int err = 0;
+
+    *xbp = xb_get(&err);
+    return *xbp ? xensim_guest_data(&xbf_key) : NULL;
 }
 
 void xbf_put(struct xb_dom *xb, bool took)
@@ -71,16 +86,16 @@ void xbf_put(struct xb_dom *xb, bool took)
     xb_dispatch_release(xb, took);
 }
 
-void xbf_dev_add(struct xb_dom *xb, struct xbf_dom *f, struct xenbus_device *dev)
+void xbf_dev_add(struct xbf_dom *f, struct xenbus_device *dev)
 {
     xensim_mutex_lock(&f->lock);
     dev->next_ = f->devices;
     f->devices = dev;
+    f->nr_devices++;
     xensim_mutex_unlock(&f->lock);
-    atomic_fetch_add(&xb->fw_devices, 1);
 }
 
-void xbf_dev_free(struct xb_dom *xb, struct xbf_dom *f, struct xenbus_device *dev)
+void xbf_dev_free(struct xbf_dom *f, struct xenbus_device *dev)
 {
     if (dev->otherend_watch_.registered_)
         xenbus_unwatch(&dev->otherend_watch_);
@@ -90,10 +105,10 @@ void xbf_dev_free(struct xb_dom *xb, struct xbf_dom *f, struct xenbus_device *de
     for (struct xenbus_device **pp = &f->devices; *pp; pp = &(*pp)->next_)
         if (*pp == dev) {
             *pp = dev->next_;
+            f->nr_devices--;
             break;
         }
     xensim_mutex_unlock(&f->lock);
-    atomic_fetch_sub(&xb->fw_devices, 1);
     free(dev);
 }
 
@@ -117,13 +132,30 @@ struct xenbus_device *xbf_dev_lookup(struct xbf_dom *f, const struct xenbus_driv
 struct xenbus_device *xenbus_device_find(const struct xenbus_driver *drv, domid_t frontid,
                                          unsigned int devid)
 {
-    int err = 0;
-    struct xb_dom *xb = xb_get(&err);
-    struct xbf_dom *f = xb ? xb->framework : NULL;
+    struct xb_dom *xb;
+    struct xbf_dom *f = xbf_cur(&xb);
 
     if (!f)
         return NULL;
     return xbf_dev_lookup(f, drv, frontid == DOMID_SELF, frontid, devid);
+}
+
+int xenbus_get_stats(struct xenbus_stats *st)
+{
+    int err = 0;
+    struct xb_dom *xb = xb_get(&err);
+    struct xbf_dom *f = xensim_guest_data(&xbf_key);
+
+    if (!xb)
+        return err;
+    xb_stats(xb, st);
+    if (f) {
+        xensim_mutex_lock(&f->lock);
+        st->devices = f->nr_devices;
+        st->deferred_grants = f->nr_deferred;
+        xensim_mutex_unlock(&f->lock);
+    }
+    return 0;
 }
 
 int xbf_watch_otherend(struct xenbus_device *dev, xenbus_watch_cb cb)
@@ -170,7 +202,7 @@ int xenbus_switch_state(struct xenbus_device *dev, enum xenbus_state s)
     return err;
 }
 
-void xbf_release_page(struct xb_dom *xb, struct xbf_dom *f, grant_ref_t ref, xen_pfn_t pfn)
+void xbf_release_page(struct xbf_dom *f, grant_ref_t ref, xen_pfn_t pfn)
 {
     struct xbf_deferred *g;
 
@@ -187,10 +219,10 @@ void xbf_release_page(struct xb_dom *xb, struct xbf_dom *f, grant_ref_t ref, xen
     g->pfn = pfn;
     g->next = f->deferred;
     f->deferred = g;
-    atomic_fetch_add(&xb->fw_deferred, 1);
+    f->nr_deferred++;
 }
 
-void xbf_retry_deferred(struct xb_dom *xb, struct xbf_dom *f)
+void xbf_retry_deferred(struct xbf_dom *f)
 {
     struct xbf_deferred **pp = &f->deferred, *g;
 
@@ -200,7 +232,7 @@ void xbf_retry_deferred(struct xb_dom *xb, struct xbf_dom *f)
             xensim_guest_page_free(g->pfn);
             *pp = g->next;
             free(g);
-            atomic_fetch_sub(&xb->fw_deferred, 1);
+            f->nr_deferred--;
         } else {
             pp = &g->next;
         }
@@ -212,12 +244,8 @@ static void xbf_irq(evtchn_port_t port, void *arg)
     struct xenbus_device *dev = arg;
 
     (void)port;
-    if (dev->drv->handle_event) {
-        bool calls = xb_calls_hold();
-
+    if (dev->drv->handle_event)
         dev->drv->handle_event(dev);
-        xb_calls_release(calls);
-    }
 }
 
 int xbf_bind_irq(struct xenbus_device *dev)

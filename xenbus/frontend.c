@@ -13,17 +13,8 @@
 #include <xen/io/protocols.h>
 #include "xb_framework.h"
 
-static struct xbf_dom *cur_f(struct xb_dom **xbp)
-{
-    int err = 0;
-    struct xb_dom *xb = xb_get(&err);
-
-    *xbp = xb;
-    return xb ? xb->framework : NULL;
-}
-
 /* Frees what front_setup made: the driver first, then port, then pages. */
-static void front_teardown(struct xb_dom *xb, struct xbf_dom *f, struct xenbus_device *dev)
+static void front_teardown(struct xbf_dom *f, struct xenbus_device *dev)
 {
     const struct xenbus_driver *drv = dev->drv;
 
@@ -36,7 +27,7 @@ static void front_teardown(struct xb_dom *xb, struct xbf_dom *f, struct xenbus_d
     for (unsigned int r = 0; r < drv->nr_rings; r++) {
         for (unsigned int i = 0; i < 1u << drv->rings[r].order; i++)
             if (dev->pfns_[r][i]) {
-                xbf_release_page(xb, f, dev->refs_[r][i], dev->pfns_[r][i]);
+                xbf_release_page(f, dev->refs_[r][i], dev->pfns_[r][i]);
                 dev->pfns_[r][i] = 0;
             }
         dev->ring[r] = NULL;
@@ -103,7 +94,7 @@ static int publish_body(xenbus_transaction_t t, void *p)
 }
 
 /* The back end is ready for us: rings, port, keys, Initialised. */
-static void front_setup(struct xb_dom *xb, struct xbf_dom *f, struct xenbus_device *dev)
+static void front_setup(struct xbf_dom *f, struct xenbus_device *dev)
 {
     const struct xenbus_driver *drv = dev->drv;
     int err = 0;
@@ -129,7 +120,7 @@ static void front_setup(struct xb_dom *xb, struct xbf_dom *f, struct xenbus_devi
         err = xbf_bind_irq(dev);
     dev->connected = true;        /* from here teardown has things to free */
     if (err) {
-        front_teardown(xb, f, dev);
+        front_teardown(f, dev);
         xenbus_switch_state(dev, XenbusStateClosing);
         return;
     }
@@ -137,7 +128,7 @@ static void front_setup(struct xb_dom *xb, struct xbf_dom *f, struct xenbus_devi
         drv->setup_rings(dev);
     err = xenbus_transaction_run(publish_body, dev, 0);
     if (err) {
-        front_teardown(xb, f, dev);
+        front_teardown(f, dev);
         xenbus_switch_state(dev, XenbusStateClosing);
         return;
     }
@@ -157,30 +148,30 @@ static void front_otherend_changed(struct xenbus_watch *w, const char *path, con
 {
     struct xenbus_device *dev = w->data;
     struct xb_dom *xb;
-    struct xbf_dom *f = cur_f(&xb);
+    struct xbf_dom *f = xbf_cur(&xb);
     enum xenbus_state bs = xenbus_read_state(dev->otherend);
 
     (void)path;
     (void)token;
-    xbf_retry_deferred(xb, f);
+    xbf_retry_deferred(f);
     switch (bs) {
     case XenbusStateInitWait:
     case XenbusStateInitialised:
     case XenbusStateConnected:
         if (bs == XenbusStateInitWait && dev->state == XenbusStateConnected) {
             /* A back end that restarted lost our rings: start over. */
-            front_teardown(xb, f, dev);
+            front_teardown(f, dev);
             xenbus_switch_state(dev, XenbusStateInitialising);
         }
         if (dev->state == XenbusStateInitialising || dev->state == XenbusStateClosed ||
             dev->state == XenbusStateUnknown) {
             if (bs == XenbusStateConnected && dev->state == XenbusStateClosed)
                 break;        /* a stale Connected: wait for it to restart */
-            front_setup(xb, f, dev);
+            front_setup(f, dev);
         }
         if (bs == XenbusStateConnected && dev->state == XenbusStateInitialised) {
             if (dev->drv->connect && dev->drv->connect(dev)) {
-                front_teardown(xb, f, dev);
+                front_teardown(f, dev);
                 xenbus_switch_state(dev, XenbusStateClosing);
                 break;
             }
@@ -195,7 +186,7 @@ static void front_otherend_changed(struct xenbus_watch *w, const char *path, con
             break;
         /* fall through */
     case XenbusStateClosing:
-        front_teardown(xb, f, dev);
+        front_teardown(f, dev);
         if (dev->state != XenbusStateClosed)
             xenbus_switch_state(dev, XenbusStateClosed);
         break;
@@ -207,7 +198,7 @@ static void front_otherend_changed(struct xenbus_watch *w, const char *path, con
 static void front_probe_one(struct xbf_reg *reg, domid_t fe, unsigned int devid, void *arg)
 {
     struct xb_dom *xb;
-    struct xbf_dom *f = cur_f(&xb);
+    struct xbf_dom *f = xbf_cur(&xb);
     struct xenbus_device *dev;
     char path[XENBUS_PATH_MAX * 2];
     int id;
@@ -236,7 +227,7 @@ static void front_probe_one(struct xbf_reg *reg, domid_t fe, unsigned int devid,
         free(dev);
         return;
     }
-    xbf_dev_add(xb, f, dev);
+    xbf_dev_add(f, dev);
     /* A driver (re)starting begins at Initialising: a back end left in
      * Closed by our predecessor takes that as the cue to go to InitWait. */
     if (dev->state != XenbusStateInitialising) {
@@ -245,7 +236,7 @@ static void front_probe_one(struct xbf_reg *reg, domid_t fe, unsigned int devid,
     }
     /* Fires at once: the back end's current state drives us from here. */
     if (xbf_watch_otherend(dev, front_otherend_changed))
-        xbf_dev_free(xb, f, dev);
+        xbf_dev_free(f, dev);
 }
 
 /* Something changed under device/<type>: new devices, removed ones. */
@@ -253,12 +244,12 @@ static void front_type_changed(struct xenbus_watch *w, const char *path, const c
 {
     struct xbf_reg *reg = w->data;
     struct xb_dom *xb;
-    struct xbf_dom *f = cur_f(&xb);
+    struct xbf_dom *f = xbf_cur(&xb);
     struct xenbus_device *dev, *next;
 
     (void)path;
     (void)token;
-    xbf_retry_deferred(xb, f);
+    xbf_retry_deferred(f);
     xbf_scan(reg, front_probe_one, NULL);
     for (dev = f->devices; dev; dev = next) {
         next = dev->next_;
@@ -272,8 +263,8 @@ static void front_type_changed(struct xenbus_watch *w, const char *path, const c
             continue;
         }
         /* The toolstack removed the device. */
-        front_teardown(xb, f, dev);
-        xbf_dev_free(xb, f, dev);
+        front_teardown(f, dev);
+        xbf_dev_free(f, dev);
     }
 }
 
@@ -305,16 +296,16 @@ void xenbus_frontend_unregister(const struct xenbus_driver *drv, bool graceful)
         next = dev->next_;
         if (dev->drv != drv || !dev->frontend)
             continue;
-        front_teardown(xb, f, dev);
+        front_teardown(f, dev);
         if (graceful)
             xenbus_switch_state(dev, XenbusStateClosed);
-        xbf_dev_free(xb, f, dev);
+        xbf_dev_free(f, dev);
     }
     /* An orderly unload waits (a while) for the back ends to unmap. */
-    xbf_retry_deferred(xb, f);
+    xbf_retry_deferred(f);
     for (int i = 0; graceful && f->deferred && i < 2000; i++) {
         xb_nap(1000000);
-        xbf_retry_deferred(xb, f);
+        xbf_retry_deferred(f);
     }
     xbf_put(xb, took);
 }

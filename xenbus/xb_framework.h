@@ -36,6 +36,7 @@ struct xbf_dom {
     struct xbf_reg *regs;
     struct xenbus_device *devices;
     struct xbf_deferred *deferred;
+    unsigned int nr_devices, nr_deferred;   /* for xenbus_get_stats() */
     domid_t self;
     char home[32];                /* /local/domain/<self> */
 };
@@ -44,18 +45,21 @@ struct xbf_dom {
  * role held; xbf_put releases it. NULL with *err set. */
 struct xbf_dom *xbf_get(struct xb_dom **xbp, bool *took, int *err);
 void xbf_put(struct xb_dom *xb, bool took);
+/* This domain's client and framework state, either NULL if not made yet
+ * (the framework's pointer is for callbacks, which hold the dispatcher). */
+struct xbf_dom *xbf_cur(struct xb_dom **xbp);
 
-void xbf_dev_add(struct xb_dom *xb, struct xbf_dom *f, struct xenbus_device *dev);
+void xbf_dev_add(struct xbf_dom *f, struct xenbus_device *dev);
 /* Unwatches the other end, calls remove(), unlinks and frees. */
-void xbf_dev_free(struct xb_dom *xb, struct xbf_dom *f, struct xenbus_device *dev);
+void xbf_dev_free(struct xbf_dom *f, struct xenbus_device *dev);
 struct xenbus_device *xbf_dev_lookup(struct xbf_dom *f, const struct xenbus_driver *drv,
                                      bool frontend, domid_t otherend, unsigned int devid);
 /* Watches <otherend>/state with cb. */
 int xbf_watch_otherend(struct xenbus_device *dev, xenbus_watch_cb cb);
 /* Ends access to a granted page and frees it, or defers both while the
  * peer still maps it; retried by xbf_retry_deferred(). */
-void xbf_release_page(struct xb_dom *xb, struct xbf_dom *f, grant_ref_t ref, xen_pfn_t pfn);
-void xbf_retry_deferred(struct xb_dom *xb, struct xbf_dom *f);
+void xbf_release_page(struct xbf_dom *f, grant_ref_t ref, xen_pfn_t pfn);
+void xbf_retry_deferred(struct xbf_dom *f);
 /* Binds port's interrupt to the driver's handle_event on this vCPU. */
 int xbf_bind_irq(struct xenbus_device *dev);
 void xbf_close_evtchn(struct xenbus_device *dev);
@@ -68,7 +72,7 @@ void xbf_scan(struct xbf_reg *reg, void (*fn)(struct xbf_reg *reg, domid_t fe,
                                               unsigned int devid, void *arg), void *arg);
 
 /* The back end's half (backends/xenbus_backend.c). */
-void xbf_back_unregister_devices(struct xb_dom *xb, struct xbf_dom *f,
+void xbf_back_unregister_devices(struct xbf_dom *f,
                                  const struct xenbus_driver *drv, bool graceful);
 
 #endif
