@@ -3,7 +3,9 @@
  * pages, allocates the event channels, takes the responses (in upcall
  * context on the vCPU that set up) and tears down. A response with an id
  * that is not in flight, a mismatched operation or an impossible rsp_prod
- * fails the whole device, never the domain. Relies on <xensim/guest.h>.
+ * fails the whole device, never the domain. Relies on <xensim/guest.h> and
+ * xenbus.h's ring and grant helpers (grants the back end still maps are
+ * ended later, on the domain's deferred list).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -139,14 +141,6 @@ void blkfront_page_put(struct blkfront_queue *q, struct blkfront_page *pg)
     q->pool = pg;
 }
 
-static void page_free(struct blkfront_page *pg)
-{
-    if (pg) {
-        xensim_guest_page_free(pg->pfn);
-        free(pg);
-    }
-}
-
 void blkfront_revoke(struct blkfront_queue *q, grant_ref_t ref, struct blkfront_page *pg)
 {
     if (xensim_gnttab_end_access(ref) == 0) {
@@ -156,36 +150,9 @@ void blkfront_revoke(struct blkfront_queue *q, grant_ref_t ref, struct blkfront_
         return;
     }
     /* The back end still maps it: the page cannot be reused until it
-     * lets go, so it goes on the side with its grant. */
-    if (q->nr_left == q->cap_left) {
-        unsigned int cap = q->cap_left ? 2 * q->cap_left : 16;
-        struct blkfront_leftover *n = realloc(q->left, cap * sizeof(*n));
-        if (!n)
-            return;  /* leaks the ref and page rather than reuse them */
-        q->left = n;
-        q->cap_left = cap;
-    }
-    q->left[q->nr_left++] = (struct blkfront_leftover){ .ref = ref, .page = pg };
-}
-
-/* Retries the kept grants; returns how many are still mapped. */
-static unsigned int leftovers_retry(struct blkfront_queue *q)
-{
-    unsigned int k = 0;
-    for (unsigned int i = 0; i < q->nr_left; i++) {
-        struct blkfront_leftover *l = &q->left[i];
-        if (xensim_gnttab_end_access(l->ref) == 0) {
-            xensim_gnttab_free_ref(l->ref);
-            if (l->page) {
-                l->page->granted = false;
-                page_free(l->page);
-            }
-        } else {
-            q->left[k++] = *l;
-        }
-    }
-    q->nr_left = k;
-    return k;
+     * lets go, so both wait on the domain's deferred list. */
+    xenbus_end_access(ref, pg ? pg->pfn : ~(xen_pfn_t)0);
+    free(pg);
 }
 
 void blkfront_shadow_release(struct blkfront_queue *q, struct blkfront_shadow *sh, bool copy_out)
@@ -404,18 +371,12 @@ static void queue_free(struct blkfront_queue *q)
         q->pool = pg->next;
         free(pg);
     }
-    for (unsigned int i = 0; i < q->nr_left; i++)
-        free(q->left[i].page);
-    free(q->left);
-    q->left = NULL;
-    q->nr_left = q->cap_left = 0;
 }
 
-/* Guest side of the teardown of one queue: ports, pool pages, ring pages.
- * Grants still mapped by the back end stay on q->left. */
+/* Guest side of the teardown of one queue: port, pool pages, ring pages.
+ * What the back end still maps is ended later (xenbus_end_access). */
 static void queue_release(struct blkfront_queue *q)
 {
-    struct blkfront *fe = q->fe;
     if (q->port) {
         xensim_irq_unbind(q->port);
         xensim_evtchn_close(q->port);
@@ -424,53 +385,35 @@ static void queue_release(struct blkfront_queue *q)
     while (q->pool) {
         struct blkfront_page *pg = q->pool;
         q->pool = pg->next;
-        if (pg->granted) {
-            pg->granted = false;
-            if (xensim_gnttab_end_access(pg->ref) == 0)
-                xensim_gnttab_free_ref(pg->ref);
-            else {
-                pg->granted = true;
-                blkfront_revoke(q, pg->ref, pg);
-                continue;
-            }
-        }
-        page_free(pg);
+        if (pg->granted)
+            xenbus_end_access(pg->ref, pg->pfn);
+        else
+            xensim_guest_page_free(pg->pfn);
+        free(pg);
     }
-    for (unsigned int i = 0; i < q->nr_ring_pages; i++) {
-        struct blkfront_page *pg = calloc(1, sizeof(*pg));
-        if (pg) {
-            pg->pfn = q->ring_pfn[i];
-            pg->granted = true;
-        }
-        if (xensim_gnttab_end_access(q->ring_ref[i]) == 0) {
-            xensim_gnttab_free_ref(q->ring_ref[i]);
-            page_free(pg);
-        } else {
-            blkfront_revoke(q, q->ring_ref[i], pg);
-        }
-    }
+    for (unsigned int i = 0; i < q->nr_ring_pages; i++)
+        xenbus_end_access(q->ring_ref[i], q->ring_pfn[i]);
     q->nr_ring_pages = 0;
-    (void)fe;
 }
 
 static int queue_setup(struct blkfront *fe, struct blkfront_queue *q)
 {
-    unsigned int pages = 1u << fe->order;
+    unsigned int pages = 1u << fe->order, n;
     domid_t be = fe->cfg.backend_domid;
-    for (unsigned int i = 0; i < pages; i++) {
-        xen_pfn_t pfn = xensim_guest_page_alloc();
-        if (pfn == ~(xen_pfn_t)0)
-            return -ENOMEM;
-        long ref = xensim_gnttab_grant_access(be, pfn, false);
-        if (ref < 0) {
-            xensim_guest_page_free(pfn);
-            return (int)ref;
-        }
-        q->ring_pfn[i] = pfn;
-        q->ring_ref[i] = (grant_ref_t)ref;
-        q->view.page[i] = xensim_guest_pfn_to_virt(pfn);
-        q->nr_ring_pages++;
+    void *va[BLKIF_SIM_MAX_RING_PAGES];
+    for (n = 0; n < pages; n++) {
+        q->ring_pfn[n] = xensim_guest_page_alloc();
+        if (q->ring_pfn[n] == ~(xen_pfn_t)0)
+            break;
+        va[n] = q->view.page[n] = xensim_guest_pfn_to_virt(q->ring_pfn[n]);
     }
+    int rc = n < pages ? -ENOMEM : xenbus_grant_ring(be, va, pages, q->ring_ref);
+    if (rc) {
+        while (n--)
+            xensim_guest_page_free(q->ring_pfn[n]);
+        return rc;
+    }
+    q->nr_ring_pages = pages;
     blk_ring_view_init(&q->view, pages);
     blkif_sring_t *s = (blkif_sring_t *)q->view.page[0];
     SHARED_RING_INIT(s);
@@ -493,11 +436,7 @@ static int queue_setup(struct blkfront *fe, struct blkfront_queue *q)
     q->free_head = 0;
     q->inflight = 0;
     q->unpushed = false;
-    long port = xensim_evtchn_alloc_unbound(be);
-    if (port < 0)
-        return (int)port;
-    q->port = (evtchn_port_t)port;
-    return 0;
+    return xenbus_alloc_evtchn(be, &q->port);
 }
 
 static unsigned int min_u(unsigned int a, unsigned int b)
@@ -593,7 +532,6 @@ int blkfront_connect(struct blkfront *fe, const struct blkif_backend_info *be)
 int blkfront_disconnect(struct blkfront *fe)
 {
     enum blkfront_state s = state_get(fe);
-    unsigned int kept = 0;
     if (s != BLKFRONT_IDLE) {
         state_set(fe, BLKFRONT_IDLE);
         for (unsigned int i = 0; i < fe->nr_queues; i++) {
@@ -605,13 +543,7 @@ int blkfront_disconnect(struct blkfront *fe)
             complete_list(fe, list);
         }
     }
-    for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++) {
-        struct blkfront_queue *q = &fe->q[i];
-        bool off = xensim_irqlock_lock(&q->lock);
-        kept += leftovers_retry(q);
-        xensim_irqlock_unlock(&q->lock, off);
-    }
-    /* Shadows are rebuilt by the next setup; leftovers stay until revoked. */
+    /* Shadows are rebuilt by the next setup. */
     for (unsigned int i = 0; i < fe->nr_queues; i++) {
         struct blkfront_queue *q = &fe->q[i];
         if (q->shadow) {
@@ -622,7 +554,7 @@ int blkfront_disconnect(struct blkfront *fe)
             q->nr_shadow = 0;
         }
     }
-    return (int)kept;
+    return (int)xenbus_deferred_retry();
 }
 
 void blkfront_get_stats(const struct blkfront *fe, struct blkfront_stats *st)

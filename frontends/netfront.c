@@ -1,9 +1,11 @@
 /*
  * netfront: the guest's PV network driver. Owns the front halves of the TX
- * and RX rings, the send buffers (2 KiB halves of pages, each granted
+ * and RX rings, the send buffers (2 KiB halves of pages, each page granted
  * read-only to the back end for the device's life) and the receive pages
  * (granted writable, filled by the back end's grant copies). Checks every
- * response before trusting it. Calls guest.h and <xen/io/netif.h> only.
+ * response before trusting it. Calls guest.h, xenbus.h's ring and grant
+ * helpers (a grant the back end still maps is ended later) and
+ * <xen/io/netif.h>.
  */
 #include "config.h"
 
@@ -11,6 +13,7 @@
 #include <string.h>
 #include <xensim/guest.h>
 #include <xensim/netif.h>
+#include <xensim/xenbus.h>
 #include <xensim/io/ring.h>
 #include <xen/io/netif.h>
 #include "util.h"
@@ -66,8 +69,9 @@ struct xensim_netfront {
     unsigned int nrx_free;
 
     unsigned int ntx;                    /* buffers; page i/2, half i%2 */
-    xen_pfn_t *tx_pfn;
-    long *tx_ref;
+    unsigned int ntxpages;
+    xen_pfn_t *tx_pfn;                   /* per page */
+    long *tx_ref;                        /* per page: both halves share it */
     bool *tx_inflight;
     uint16_t *tx_free;
     unsigned int ntx_free;
@@ -77,44 +81,27 @@ struct xensim_netfront {
     struct xensim_netfront_stats st;
 };
 
+/* Gives back a page and its grant (ref < 0: none): now, or once the back
+ * end lets go of the grant (xenbus_end_access). */
+static void nf_page_release(long ref, xen_pfn_t pfn)
+{
+    if (ref >= 0)
+        xenbus_end_access((grant_ref_t)ref, pfn);
+    else if (pfn != ~(xen_pfn_t)0)
+        xensim_guest_page_free(pfn);
+}
+
 static void nf_free_all(struct xensim_netfront *nf)
 {
-    /* A grant the back end still pins cannot be revoked; its page is then
-     * leaked on purpose rather than reused under the back end's feet. */
-    if (nf->tx_ring_ref >= 0 && xensim_gnttab_end_access((grant_ref_t)nf->tx_ring_ref) == 0) {
-        xensim_gnttab_free_ref((grant_ref_t)nf->tx_ring_ref);
-        xensim_guest_page_free(nf->tx_ring_pfn);
-    } else if (nf->tx_ring_ref < 0 && nf->tx_ring_pfn != ~(xen_pfn_t)0) {
-        xensim_guest_page_free(nf->tx_ring_pfn);
-    }
-    if (nf->rx_ring_ref >= 0 && xensim_gnttab_end_access((grant_ref_t)nf->rx_ring_ref) == 0) {
-        xensim_gnttab_free_ref((grant_ref_t)nf->rx_ring_ref);
-        xensim_guest_page_free(nf->rx_ring_pfn);
-    } else if (nf->rx_ring_ref < 0 && nf->rx_ring_pfn != ~(xen_pfn_t)0) {
-        xensim_guest_page_free(nf->rx_ring_pfn);
-    }
-    for (unsigned int i = 0; nf->rx_pfn && i < nf->nrx; i++) {
-        if (nf->rx_ref[i] >= 0) {
-            if (xensim_gnttab_end_access((grant_ref_t)nf->rx_ref[i]))
-                continue;
-            xensim_gnttab_free_ref((grant_ref_t)nf->rx_ref[i]);
-        }
-        if (nf->rx_pfn[i] != ~(xen_pfn_t)0)
-            xensim_guest_page_free(nf->rx_pfn[i]);
-    }
-    bool page_busy = false;
-    for (unsigned int i = 0; nf->tx_pfn && i < nf->ntx; i++) {
-        if (nf->tx_ref[i] >= 0) {
-            if (xensim_gnttab_end_access((grant_ref_t)nf->tx_ref[i]))
-                page_busy = true;
-            else
-                xensim_gnttab_free_ref((grant_ref_t)nf->tx_ref[i]);
-        }
-        if (i % 2 == 1 || i == nf->ntx - 1) {
-            if (!page_busy && nf->tx_pfn[i / 2] != ~(xen_pfn_t)0)
-                xensim_guest_page_free(nf->tx_pfn[i / 2]);
-            page_busy = false;
-        }
+    /* Off a vCPU the domain is dead: its pages and grants went with it,
+     * only host memory is left. */
+    if (xensim_guest_start_info()) {
+        nf_page_release(nf->tx_ring_ref, nf->tx_ring_pfn);
+        nf_page_release(nf->rx_ring_ref, nf->rx_ring_pfn);
+        for (unsigned int i = 0; i < nf->nrx; i++)
+            nf_page_release(nf->rx_ref[i], nf->rx_pfn[i]);
+        for (unsigned int i = 0; i < nf->ntxpages; i++)
+            nf_page_release(nf->tx_ref[i], nf->tx_pfn[i]);
     }
     for (struct nf_frame *f = nf->q_head, *n; f; f = n) {
         n = f->next;
@@ -133,6 +120,96 @@ static void nf_free_all(struct xensim_netfront *nf)
         xensim_irqlock_destroy(&nf->lock);
     }
     free(nf);
+}
+
+/* The bookkeeping arrays, every page and ref marked absent. */
+static int nf_alloc_arrays(struct xensim_netfront *nf, unsigned int nrx, unsigned int ntx)
+{
+    unsigned int ntxpages = (ntx + 1) / 2;
+
+    nf->rx_pfn = malloc(nrx * sizeof(*nf->rx_pfn));
+    nf->rx_ref = malloc(nrx * sizeof(*nf->rx_ref));
+    nf->rx_free = malloc(nrx * sizeof(*nf->rx_free));
+    nf->tx_pfn = malloc(ntxpages * sizeof(*nf->tx_pfn));
+    nf->tx_ref = malloc(ntxpages * sizeof(*nf->tx_ref));
+    nf->tx_inflight = calloc(ntx, sizeof(*nf->tx_inflight));
+    nf->tx_free = malloc(ntx * sizeof(*nf->tx_free));
+    if (!nf->rx_pfn || !nf->rx_ref || !nf->rx_free || !nf->tx_pfn || !nf->tx_ref ||
+        !nf->tx_inflight || !nf->tx_free)
+        return -ENOMEM;
+    nf->nrx = nrx;
+    nf->ntx = ntx;
+    nf->ntxpages = ntxpages;
+    for (unsigned int i = 0; i < nrx; i++) {
+        nf->rx_pfn[i] = ~(xen_pfn_t)0;
+        nf->rx_ref[i] = -1;
+    }
+    for (unsigned int i = 0; i < ntxpages; i++) {
+        nf->tx_pfn[i] = ~(xen_pfn_t)0;
+        nf->tx_ref[i] = -1;
+    }
+    return 0;
+}
+
+/* A page granted to the back end (read-only or writable). */
+static int nf_grant_page(struct xensim_netfront *nf, bool readonly, xen_pfn_t *pfn, long *ref)
+{
+    *pfn = xensim_guest_page_alloc();
+    if (*pfn == ~(xen_pfn_t)0)
+        return -ENOMEM;
+    *ref = xensim_gnttab_grant_access(nf->backend, *pfn, readonly);
+    return *ref < 0 ? -ENOSPC : 0;
+}
+
+/* The rings: the front initialises the shared pages (SHARED_RING_INIT)
+ * before granting them. */
+static int nf_rings_setup(struct xensim_netfront *nf)
+{
+    xen_pfn_t pfn[2];
+    void *pages[2];
+    grant_ref_t refs[2];
+
+    for (int i = 0; i < 2; i++) {
+        pfn[i] = xensim_guest_page_alloc();
+        if (pfn[i] == ~(xen_pfn_t)0) {
+            if (i)
+                xensim_guest_page_free(pfn[0]);
+            return -ENOMEM;
+        }
+        pages[i] = xensim_guest_pfn_to_virt(pfn[i]);
+    }
+    nf->tx_ring_pfn = pfn[0];
+    nf->rx_ring_pfn = pfn[1];
+    netif_tx_sring_t *txs = pages[0];
+    netif_rx_sring_t *rxs = pages[1];
+    SHARED_RING_INIT(txs);
+    FRONT_RING_INIT(&nf->tx, txs, XEN_PAGE_SIZE);
+    SHARED_RING_INIT(rxs);
+    FRONT_RING_INIT(&nf->rx, rxs, XEN_PAGE_SIZE);
+    if (xenbus_grant_ring(nf->backend, pages, 2, refs))
+        return -ENOSPC;
+    nf->tx_ring_ref = refs[0];
+    nf->rx_ring_ref = refs[1];
+    return 0;
+}
+
+/* Receive pages (writable: the back end copies into them) and send pages
+ * (read-only, two 2 KiB buffers each), all granted for the device's life. */
+static int nf_buffers_setup(struct xensim_netfront *nf)
+{
+    int rc;
+
+    for (unsigned int i = 0; i < nf->nrx; i++) {
+        if ((rc = nf_grant_page(nf, false, &nf->rx_pfn[i], &nf->rx_ref[i])))
+            return rc;
+        nf->rx_free[nf->nrx_free++] = (uint16_t)i;
+    }
+    for (unsigned int i = 0; i < nf->ntxpages; i++)
+        if ((rc = nf_grant_page(nf, true, &nf->tx_pfn[i], &nf->tx_ref[i])))
+            return rc;
+    for (unsigned int i = 0; i < nf->ntx; i++)
+        nf->tx_free[nf->ntx_free++] = (uint16_t)(nf->ntx - 1 - i);
+    return 0;
 }
 
 int xensim_netfront_create(const struct xensim_netfront_config *cfg,
@@ -155,85 +232,14 @@ int xensim_netfront_create(const struct xensim_netfront_config *cfg,
     nf->rx_arg = cfg->rx_arg;
     nf->tx_ring_ref = nf->rx_ring_ref = -1;
     nf->tx_ring_pfn = nf->rx_ring_pfn = ~(xen_pfn_t)0;
-    nf->nrx = nrx;
-    nf->ntx = ntx;
-    unsigned int ntxpages = (ntx + 1) / 2;
-    nf->rx_pfn = malloc(nrx * sizeof(*nf->rx_pfn));
-    nf->rx_ref = malloc(nrx * sizeof(*nf->rx_ref));
-    nf->rx_free = malloc(nrx * sizeof(*nf->rx_free));
-    nf->tx_pfn = malloc(ntxpages * sizeof(*nf->tx_pfn));
-    nf->tx_ref = malloc(ntx * sizeof(*nf->tx_ref));
-    nf->tx_inflight = calloc(ntx, sizeof(*nf->tx_inflight));
-    nf->tx_free = malloc(ntx * sizeof(*nf->tx_free));
-    int rc = -ENOMEM;
-    if (!nf->rx_pfn || !nf->rx_ref || !nf->rx_free || !nf->tx_pfn || !nf->tx_ref ||
-        !nf->tx_inflight || !nf->tx_free) {
-        nf->nrx = nf->ntx = 0;
-        goto fail;
+    int rc;
+    if ((rc = nf_alloc_arrays(nf, nrx, ntx)) || (rc = nf_rings_setup(nf)) ||
+        (rc = nf_buffers_setup(nf)) || (rc = xenbus_alloc_evtchn(nf->backend, &nf->port))) {
+        nf_free_all(nf);
+        return rc;
     }
-    for (unsigned int i = 0; i < nrx; i++) {
-        nf->rx_pfn[i] = ~(xen_pfn_t)0;
-        nf->rx_ref[i] = -1;
-    }
-    for (unsigned int i = 0; i < ntxpages; i++)
-        nf->tx_pfn[i] = ~(xen_pfn_t)0;
-    for (unsigned int i = 0; i < ntx; i++)
-        nf->tx_ref[i] = -1;
-
-    /* Rings: the front initialises the shared pages (SHARED_RING_INIT). */
-    nf->tx_ring_pfn = xensim_guest_page_alloc();
-    nf->rx_ring_pfn = xensim_guest_page_alloc();
-    if (nf->tx_ring_pfn == ~(xen_pfn_t)0 || nf->rx_ring_pfn == ~(xen_pfn_t)0)
-        goto fail;
-    netif_tx_sring_t *txs = xensim_guest_pfn_to_virt(nf->tx_ring_pfn);
-    netif_rx_sring_t *rxs = xensim_guest_pfn_to_virt(nf->rx_ring_pfn);
-    SHARED_RING_INIT(txs);
-    FRONT_RING_INIT(&nf->tx, txs, XEN_PAGE_SIZE);
-    SHARED_RING_INIT(rxs);
-    FRONT_RING_INIT(&nf->rx, rxs, XEN_PAGE_SIZE);
-    rc = -ENOSPC;
-    nf->tx_ring_ref = xensim_gnttab_grant_access(nf->backend, nf->tx_ring_pfn, false);
-    if (nf->tx_ring_ref < 0)
-        goto fail;
-    nf->rx_ring_ref = xensim_gnttab_grant_access(nf->backend, nf->rx_ring_pfn, false);
-    if (nf->rx_ring_ref < 0)
-        goto fail;
-
-    for (unsigned int i = 0; i < nrx; i++) {
-        rc = -ENOMEM;
-        nf->rx_pfn[i] = xensim_guest_page_alloc();
-        if (nf->rx_pfn[i] == ~(xen_pfn_t)0)
-            goto fail;
-        rc = -ENOSPC;
-        nf->rx_ref[i] = xensim_gnttab_grant_access(nf->backend, nf->rx_pfn[i], false);
-        if (nf->rx_ref[i] < 0)
-            goto fail;
-        nf->rx_free[nf->nrx_free++] = (uint16_t)i;
-    }
-    for (unsigned int i = 0; i < ntx; i++) {
-        if (i % 2 == 0) {
-            rc = -ENOMEM;
-            nf->tx_pfn[i / 2] = xensim_guest_page_alloc();
-            if (nf->tx_pfn[i / 2] == ~(xen_pfn_t)0)
-                goto fail;
-        }
-        rc = -ENOSPC;
-        nf->tx_ref[i] = xensim_gnttab_grant_access(nf->backend, nf->tx_pfn[i / 2], true);
-        if (nf->tx_ref[i] < 0)
-            goto fail;
-        nf->tx_free[nf->ntx_free++] = (uint16_t)(ntx - 1 - i);
-    }
-    long port = xensim_evtchn_alloc_unbound(nf->backend);
-    if (port < 0) {
-        rc = (int)port;
-        goto fail;
-    }
-    nf->port = (evtchn_port_t)port;
     *out = nf;
     return 0;
-fail:
-    nf_free_all(nf);
-    return rc;
 }
 
 void xensim_netfront_keys(const struct xensim_netfront *nf, struct xensim_netif_front_keys *k)
@@ -531,7 +537,7 @@ int xensim_netfront_sendv(struct xensim_netfront *nf, const struct iovec *iov, i
                 dst = page + off;
                 room = NF_TXBUF_SIZE;
                 netif_tx_request_t *req = RING_GET_REQUEST(&nf->tx, start + nslot);
-                req->gref = (grant_ref_t)nf->tx_ref[b];
+                req->gref = (grant_ref_t)nf->tx_ref[b / 2];
                 req->offset = off;
                 req->id = b;
                 sizes[nslot++] = 0;

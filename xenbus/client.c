@@ -219,6 +219,8 @@ static void xb_leave(struct xb_dom *xb)
         if (notify)
             xensim_evtchn_send(xb->port);
     }
+    /* A peer may have let go of grants we ended while we waited. */
+    xenbus_deferred_retry();
     xb_dispatch(xb);
 }
 
@@ -238,6 +240,7 @@ void xb_irq(evtchn_port_t port, void *arg)
     xb_exit(xb);
     if (notify)
         xensim_evtchn_send(xb->port);
+    xenbus_deferred_retry();
     xb_dispatch(xb);
 }
 

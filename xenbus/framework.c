@@ -32,12 +32,6 @@ static void xbf_free(void *p)
         f->regs = r->next;
         free(r);
     }
-    while (f->deferred) {
-        struct xbf_deferred *g = f->deferred;
-
-        f->deferred = g->next;
-        free(g);
-    }
     free(f);
 }
 
@@ -149,10 +143,10 @@ int xenbus_get_stats(struct xenbus_stats *st)
     if (!xb)
         return err;
     xb_stats(xb, st);
+    st->deferred_grants = xenbus_deferred_retry();
     if (f) {
         xensim_mutex_lock(&f->lock);
         st->devices = f->nr_devices;
-        st->deferred_grants = f->nr_deferred;
         xensim_mutex_unlock(&f->lock);
     }
     return 0;
@@ -200,43 +194,6 @@ int xenbus_switch_state(struct xenbus_device *dev, enum xenbus_state s)
     if (!err && dev->drv->state_changed)
         dev->drv->state_changed(dev, s);
     return err;
-}
-
-void xbf_release_page(struct xbf_dom *f, grant_ref_t ref, xen_pfn_t pfn)
-{
-    struct xbf_deferred *g;
-
-    if (xensim_gnttab_end_access(ref) == 0) {
-        xensim_gnttab_free_ref(ref);
-        xensim_guest_page_free(pfn);
-        return;
-    }
-    /* The peer still maps it: the page must not be reused yet. */
-    g = malloc(sizeof(*g));
-    if (!g)
-        return;               /* leaks a page rather than sharing a reused one */
-    g->ref = ref;
-    g->pfn = pfn;
-    g->next = f->deferred;
-    f->deferred = g;
-    f->nr_deferred++;
-}
-
-void xbf_retry_deferred(struct xbf_dom *f)
-{
-    struct xbf_deferred **pp = &f->deferred, *g;
-
-    while ((g = *pp)) {
-        if (xensim_gnttab_end_access(g->ref) == 0) {
-            xensim_gnttab_free_ref(g->ref);
-            xensim_guest_page_free(g->pfn);
-            *pp = g->next;
-            free(g);
-            f->nr_deferred--;
-        } else {
-            pp = &g->next;
-        }
-    }
 }
 
 static void xbf_irq(evtchn_port_t port, void *arg)

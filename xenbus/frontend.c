@@ -14,7 +14,7 @@
 #include "xb_framework.h"
 
 /* Frees what front_setup made: the driver first, then port, then pages. */
-static void front_teardown(struct xbf_dom *f, struct xenbus_device *dev)
+static void front_teardown(struct xenbus_device *dev)
 {
     const struct xenbus_driver *drv = dev->drv;
 
@@ -27,7 +27,7 @@ static void front_teardown(struct xbf_dom *f, struct xenbus_device *dev)
     for (unsigned int r = 0; r < drv->nr_rings; r++) {
         for (unsigned int i = 0; i < 1u << drv->rings[r].order; i++)
             if (dev->pfns_[r][i]) {
-                xbf_release_page(f, dev->refs_[r][i], dev->pfns_[r][i]);
+                xenbus_end_access(dev->refs_[r][i], dev->pfns_[r][i]);
                 dev->pfns_[r][i] = 0;
             }
         dev->ring[r] = NULL;
@@ -94,7 +94,7 @@ static int publish_body(xenbus_transaction_t t, void *p)
 }
 
 /* The back end is ready for us: rings, port, keys, Initialised. */
-static void front_setup(struct xbf_dom *f, struct xenbus_device *dev)
+static void front_setup(struct xenbus_device *dev)
 {
     const struct xenbus_driver *drv = dev->drv;
     int err = 0;
@@ -120,7 +120,7 @@ static void front_setup(struct xbf_dom *f, struct xenbus_device *dev)
         err = xbf_bind_irq(dev);
     dev->connected = true;        /* from here teardown has things to free */
     if (err) {
-        front_teardown(f, dev);
+        front_teardown(dev);
         xenbus_switch_state(dev, XenbusStateClosing);
         return;
     }
@@ -128,7 +128,7 @@ static void front_setup(struct xbf_dom *f, struct xenbus_device *dev)
         drv->setup_rings(dev);
     err = xenbus_transaction_run(publish_body, dev, 0);
     if (err) {
-        front_teardown(f, dev);
+        front_teardown(dev);
         xenbus_switch_state(dev, XenbusStateClosing);
         return;
     }
@@ -147,31 +147,29 @@ static void front_setup(struct xbf_dom *f, struct xenbus_device *dev)
 static void front_otherend_changed(struct xenbus_watch *w, const char *path, const char *token)
 {
     struct xenbus_device *dev = w->data;
-    struct xb_dom *xb;
-    struct xbf_dom *f = xbf_cur(&xb);
     enum xenbus_state bs = xenbus_read_state(dev->otherend);
 
     (void)path;
     (void)token;
-    xbf_retry_deferred(f);
+    xenbus_deferred_retry();
     switch (bs) {
     case XenbusStateInitWait:
     case XenbusStateInitialised:
     case XenbusStateConnected:
         if (bs == XenbusStateInitWait && dev->state == XenbusStateConnected) {
             /* A back end that restarted lost our rings: start over. */
-            front_teardown(f, dev);
+            front_teardown(dev);
             xenbus_switch_state(dev, XenbusStateInitialising);
         }
         if (dev->state == XenbusStateInitialising || dev->state == XenbusStateClosed ||
             dev->state == XenbusStateUnknown) {
             if (bs == XenbusStateConnected && dev->state == XenbusStateClosed)
                 break;        /* a stale Connected: wait for it to restart */
-            front_setup(f, dev);
+            front_setup(dev);
         }
         if (bs == XenbusStateConnected && dev->state == XenbusStateInitialised) {
             if (dev->drv->connect && dev->drv->connect(dev)) {
-                front_teardown(f, dev);
+                front_teardown(dev);
                 xenbus_switch_state(dev, XenbusStateClosing);
                 break;
             }
@@ -186,7 +184,7 @@ static void front_otherend_changed(struct xenbus_watch *w, const char *path, con
             break;
         /* fall through */
     case XenbusStateClosing:
-        front_teardown(f, dev);
+        front_teardown(dev);
         if (dev->state != XenbusStateClosed)
             xenbus_switch_state(dev, XenbusStateClosed);
         break;
@@ -249,7 +247,6 @@ static void front_type_changed(struct xenbus_watch *w, const char *path, const c
 
     (void)path;
     (void)token;
-    xbf_retry_deferred(f);
     xbf_scan(reg, front_probe_one, NULL);
     for (dev = f->devices; dev; dev = next) {
         next = dev->next_;
@@ -263,7 +260,7 @@ static void front_type_changed(struct xenbus_watch *w, const char *path, const c
             continue;
         }
         /* The toolstack removed the device. */
-        front_teardown(f, dev);
+        front_teardown(dev);
         xbf_dev_free(f, dev);
     }
 }
@@ -296,16 +293,13 @@ void xenbus_frontend_unregister(const struct xenbus_driver *drv, bool graceful)
         next = dev->next_;
         if (dev->drv != drv || !dev->frontend)
             continue;
-        front_teardown(f, dev);
+        front_teardown(dev);
         if (graceful)
             xenbus_switch_state(dev, XenbusStateClosed);
         xbf_dev_free(f, dev);
     }
     /* An orderly unload waits (a while) for the back ends to unmap. */
-    xbf_retry_deferred(f);
-    for (int i = 0; graceful && f->deferred && i < 2000; i++) {
+    for (int i = 0; graceful && xenbus_deferred_retry() && i < 2000; i++)
         xb_nap(1000000);
-        xbf_retry_deferred(f);
-    }
     xbf_put(xb, took);
 }

@@ -1,6 +1,6 @@
 /*
  * Private to the split-driver framework: its per-domain state (registered
- * drivers, devices, ring pages waiting for a peer to unmap them) and what
+ * drivers, devices) and what
  * the front end (xenbus_dev_front.c) and back end (backends/
  * xenbus_backend.c) halves share from xenbus_dev.c.
  */
@@ -18,13 +18,6 @@ struct xbf_reg {
     struct xenbus_watch watch;
 };
 
-/* A granted page the peer still mapped when we let go of it. */
-struct xbf_deferred {
-    struct xbf_deferred *next;
-    grant_ref_t ref;
-    xen_pfn_t pfn;
-};
-
 /*
  * Per domain. Every framework entry point runs holding the dispatcher
  * role (xb_dispatch_hold), as watch callbacks do, so these lists are only
@@ -35,8 +28,7 @@ struct xbf_dom {
     pthread_mutex_t lock;
     struct xbf_reg *regs;
     struct xenbus_device *devices;
-    struct xbf_deferred *deferred;
-    unsigned int nr_devices, nr_deferred;   /* for xenbus_get_stats() */
+    unsigned int nr_devices;      /* for xenbus_get_stats() */
     domid_t self;
     char home[32];                /* /local/domain/<self> */
 };
@@ -56,10 +48,6 @@ struct xenbus_device *xbf_dev_lookup(struct xbf_dom *f, const struct xenbus_driv
                                      bool frontend, domid_t otherend, unsigned int devid);
 /* Watches <otherend>/state with cb. */
 int xbf_watch_otherend(struct xenbus_device *dev, xenbus_watch_cb cb);
-/* Ends access to a granted page and frees it, or defers both while the
- * peer still maps it; retried by xbf_retry_deferred(). */
-void xbf_release_page(struct xbf_dom *f, grant_ref_t ref, xen_pfn_t pfn);
-void xbf_retry_deferred(struct xbf_dom *f);
 /* Binds port's interrupt to the driver's handle_event on this vCPU. */
 int xbf_bind_irq(struct xenbus_device *dev);
 void xbf_close_evtchn(struct xenbus_device *dev);

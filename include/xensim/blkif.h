@@ -195,9 +195,10 @@ int blkfront_setup(struct blkfront *fe, const struct blkif_backend_info *be,
 int blkfront_connect(struct blkfront *fe, const struct blkif_backend_info *be);
 /*
  * Guest code in the front end's domain: stops the device, fails every I/O
- * in flight with -ENOTCONN, closes the ports and revokes the grants. A
- * grant the back end still maps cannot be revoked yet; it is kept and
- * retried by the next disconnect or destroy. Returns how many are kept.
+ * in flight with -ENOTCONN, closes the ports and ends the grants. A grant
+ * the back end still maps cannot be revoked yet: it and its page wait on
+ * the domain's deferred list (xenbus_end_access), retried later. Returns
+ * how many of the domain's grants still wait after retrying them all.
  */
 int blkfront_disconnect(struct blkfront *fe);
 /* Connected and not shut down by a misbehaving back end. */

@@ -101,9 +101,10 @@ unsigned int xensim_netfront_tx_inflight(struct xensim_netfront *nf);
 bool xensim_netfront_connected(struct xensim_netfront *nf);
 void xensim_netfront_stats(struct xensim_netfront *nf, struct xensim_netfront_stats *st);
 void xensim_netfront_mac(const struct xensim_netfront *nf, uint8_t mac[XENSIM_ETH_ALEN]);
-/* Unbinds, closes the port, revokes every grant, frees every page. A page
- * whose grant the back end still holds is leaked rather than reused. After
- * the guest's domain died, a host thread may call it to free host memory. */
+/* Unbinds, closes the port, ends every grant and frees every page; a page
+ * the back end still maps is freed once it lets go (xenbus_end_access).
+ * After the guest's domain died, a host thread may call it to free host
+ * memory. */
 int xensim_netfront_destroy(struct xensim_netfront *nf);
 
 /*

@@ -107,7 +107,7 @@ struct xenbus_stats {
     unsigned int events_queued;   /* received, not yet dispatched */
     bool broken;                  /* the ring gave -EIO */
     unsigned int devices;         /* framework devices, both ends */
-    unsigned int deferred_grants; /* ring pages still mapped by a peer, not yet freed */
+    unsigned int deferred_grants; /* ended but still mapped by a peer (xenbus_end_access) */
 };
 int xenbus_get_stats(struct xenbus_stats *st);
 
@@ -221,6 +221,21 @@ int xenbus_map_ring(domid_t otherend, const grant_ref_t *refs, unsigned int nr,
 int xenbus_unmap_ring(const grant_handle_t *handles, void *const *addrs, unsigned int nr);
 /* Unbound port for otherend, bound to the calling vCPU's interrupt layer. */
 int xenbus_alloc_evtchn(domid_t otherend, evtchn_port_t *port);
+
+/*
+ * Ends a grant of this domain's, as Linux's gnttab_end_foreign_access:
+ * revokes ref and frees it, then frees page pfn (~0 for none). While the
+ * peer still maps the grant neither may be reused: both wait on this
+ * domain's deferred list until a retry finds the peer gone (retries come
+ * with every later xenbus_end_access() and xenbus_grant_ring(), with the
+ * xenbus client's events, and from xenbus_deferred_retry()). Returns 0
+ * when done now, -EBUSY when deferred, -EPERM off a vCPU (nothing done:
+ * a dead domain's pages went with it), -ENOMEM when the grant could not
+ * be recorded (ref and page are then leaked rather than reused).
+ */
+int xenbus_end_access(grant_ref_t ref, xen_pfn_t pfn);
+/* Retries this domain's deferred grants; returns how many still wait. */
+unsigned int xenbus_deferred_retry(void);
 
 /*
  * "echo": a tiny device type to test the framework end to end. The front
