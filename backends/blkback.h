@@ -8,6 +8,7 @@
 #define XENSIM_BLKBACK_H
 
 #include <sys/uio.h>
+#include <xensim/xenbus.h>
 #include <xensim/io/blkif_ring.h>
 
 struct blkback;
@@ -50,7 +51,6 @@ struct blkback_queue {
     grant_handle_t ring_handle[BLKIF_SIM_MAX_RING_PAGES];
     unsigned int nr_ring_mapped;
     evtchn_port_t port;
-    bool port_ours;           /* bound by us, not handed in by the caller */
     bool broken;              /* the front end misbehaved: not served */
     struct blkback_pgrant *pg;
     unsigned int pg_cap, pg_count, pg_max;

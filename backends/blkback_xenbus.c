@@ -188,11 +188,8 @@ static int vb_connect(struct xenbus_device *dev)
     if (p->ring_order > BLKIF_SIM_MAX_RING_ORDER || p->nr_queues == 0 ||
         p->nr_queues > BLKIF_SIM_MAX_QUEUES)
         err = -EINVAL;
-    if (!err && p->nr_queues == 1) {
+    if (!err && p->nr_queues == 1)
         err = read_ring(fe, p->ring_order, p->queue[0].ring_ref, &p->queue[0].evtchn);
-        /* The framework bound the top-level event-channel already. */
-        p->queue[0].local_port = dev->evtchn;
-    }
     for (unsigned int q = 0; !err && p->nr_queues > 1 && q < p->nr_queues; q++) {
         char dir[XENBUS_PATH_MAX + 32];
         snprintf(dir, sizeof(dir), "%s/queue-%u", fe, q);
@@ -218,13 +215,6 @@ static void vb_disconnect(struct xenbus_device *dev)
         blkback_disconnect(vb->be);
 }
 
-static void vb_handle_event(struct xenbus_device *dev)
-{
-    struct vbd_back *vb = dev->priv;
-    if (vb && vb->be)
-        blkback_event(vb->be, 0);
-}
-
 /* Also when our domain dies, with no vCPU: destroy makes no hypercalls. */
 static void vb_remove(struct xenbus_device *dev)
 {
@@ -243,12 +233,10 @@ static void vb_remove(struct xenbus_device *dev)
 
 const struct xenbus_driver xensim_vbd_back = {
     .type = "vbd",
-    .nr_rings = 0,           /* blkback maps its rings and binds its ports */
     .probe = vb_probe,
     .connect = vb_connect,
     .disconnect = vb_disconnect,
     .remove = vb_remove,
-    .handle_event = vb_handle_event,
 };
 
 struct blkback *xensim_vbd_back_find(domid_t front, unsigned int devid)

@@ -5,7 +5,8 @@
  * pool of its own pages frames are copied into. TX: validates and copies
  * each request out with GNTTABOP_copy, answers every slot. RX: copies into
  * the front's posted pages with GNTTABOP_copy, answering in the request's
- * slot. Frames go through vswitch.c; calls guest.h only.
+ * slot. Frames go through vswitch.c; calls guest.h and xenbus.h's ring
+ * helpers.
  */
 #include "config.h"
 
@@ -314,15 +315,9 @@ static void nb_vif_teardown(struct nb_vif *vif)
     struct xensim_netback *nb = vif->nb;
     if (!vif->connected)
         return;
-    if (vif->own_port) {
-        xensim_irq_unbind(vif->port);
-        xensim_evtchn_close(vif->port);
-    }
-    gnttab_unmap_grant_ref_t un[2] = {
-        { .host_addr = vif->tx_addr, .handle = vif->tx_handle },
-        { .host_addr = vif->rx_addr, .handle = vif->rx_handle },
-    };
-    HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, un, 2);
+    xensim_irq_unbind(vif->port);
+    xensim_evtchn_close(vif->port);
+    xenbus_unmap_ring(vif->ring_handle, vif->ring_addr, 2);
     while (vif->rxq_len) {
         netback_pkt_put(nb, vif->rxq[vif->rxq_head]);
         vif->rxq_head = (vif->rxq_head + 1) % nb->rx_queue;
@@ -364,19 +359,15 @@ static void nb_run(struct xensim_netback *nb)
     } while (again);
 }
 
-void xensim_netback_event(struct xensim_netback *nb, evtchn_port_t port)
+static void nb_irq(evtchn_port_t port, void *arg)
 {
+    struct xensim_netback *nb = arg;
     bool irqs = xensim_irqlock_lock(&nb->lock);
     for (struct nb_vif *v = nb->vifs; v; v = v->next)
         if (v->connected && v->port == port)
             v->kick = true;
     nb_run(nb);
     xensim_irqlock_unlock(&nb->lock, irqs);
-}
-
-static void nb_irq(evtchn_port_t port, void *arg)
-{
-    xensim_netback_event(arg, port);
 }
 
 int xensim_netback_create(const struct xensim_netback_config *cfg,
@@ -442,66 +433,58 @@ static void nb_vif_free(struct xensim_netback *nb, struct nb_vif *vif)
     free(vif);
 }
 
-static int nb_map(domid_t front, grant_ref_t ref, uint64_t *addr, grant_handle_t *handle)
+/* A vif for (front, handle) with its rings mapped, not yet bound. */
+static int nb_vif_new(struct xensim_netback *nb, domid_t front, unsigned int handle,
+                      const struct xensim_netif_front_keys *keys, struct nb_vif **out)
 {
-    gnttab_map_grant_ref_t op = { .flags = GNTMAP_host_map, .ref = ref, .dom = front };
-    long rc = HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, &op, 1);
-    if (rc < 0)
-        return (int)rc;
-    if (op.status != GNTST_okay)
-        return -EINVAL;
-    *addr = op.host_addr;
-    *handle = op.handle;
-    return 0;
-}
-
-int xensim_netback_connect(struct xensim_netback *nb, domid_t front, unsigned int handle,
-                           const struct xensim_netif_front_keys *keys)
-{
-    return xensim_netback_connect_port(nb, front, handle, keys, 0);
-}
-
-int xensim_netback_connect_port(struct xensim_netback *nb, domid_t front, unsigned int handle,
-                                const struct xensim_netif_front_keys *keys,
-                                evtchn_port_t bound_port)
-{
-    if (!keys->request_rx_copy)
-        return -EOPNOTSUPP;   /* modern netback serves no flipping front */
-    bool irqs = xensim_irqlock_lock(&nb->lock);
-    int rc = -EEXIST;
-    struct nb_vif *vif = nb_find(nb, front, handle);
-    if (vif && vif->connected)
-        goto out;
-    if (vif)
-        nb_vif_free(nb, vif);   /* a protocol-error leftover */
-    rc = -ENOMEM;
-    vif = calloc(1, sizeof(*vif));
+    struct nb_vif *vif = calloc(1, sizeof(*vif));
     if (!vif || !(vif->rxq = calloc(nb->rx_queue, sizeof(*vif->rxq)))) {
         free(vif);
-        goto out;
+        return -ENOMEM;
     }
     vif->nb = nb;
     vif->domid = front;
     vif->handle = handle;
     vif->sg = nb->sg && keys->feature_sg;
     memcpy(vif->mac, keys->mac, XENSIM_ETH_ALEN);
-    rc = nb_map(front, keys->tx_ring_ref, &vif->tx_addr, &vif->tx_handle);
-    if (rc)
-        goto fail_vif;
-    rc = nb_map(front, keys->rx_ring_ref, &vif->rx_addr, &vif->rx_handle);
-    if (rc)
-        goto fail_tx;
-    BACK_RING_INIT(&vif->tx, (netif_tx_sring_t *)(uintptr_t)vif->tx_addr, XEN_PAGE_SIZE);
-    BACK_RING_INIT(&vif->rx, (netif_rx_sring_t *)(uintptr_t)vif->rx_addr, XEN_PAGE_SIZE);
-    long port = bound_port;
-    if (!bound_port)
-        port = xensim_evtchn_bind_interdomain(front, keys->event_channel);
-    if (port < 0) {
+    grant_ref_t refs[2] = { keys->tx_ring_ref, keys->rx_ring_ref };
+    int rc = xenbus_map_ring(front, refs, 2, vif->ring_handle, vif->ring_addr);
+    if (rc) {
+        free(vif->rxq);
+        free(vif);
+        return rc;
+    }
+    BACK_RING_INIT(&vif->tx, (netif_tx_sring_t *)vif->ring_addr[0], XEN_PAGE_SIZE);
+    BACK_RING_INIT(&vif->rx, (netif_rx_sring_t *)vif->ring_addr[1], XEN_PAGE_SIZE);
+    *out = vif;
+    return 0;
+}
+
+int xensim_netback_connect(struct xensim_netback *nb, domid_t front, unsigned int handle,
+                           const struct xensim_netif_front_keys *keys)
+{
+    if (!keys->request_rx_copy)
+        return -EOPNOTSUPP;   /* modern netback serves no flipping front */
+    bool irqs = xensim_irqlock_lock(&nb->lock);
+    struct nb_vif *vif = nb_find(nb, front, handle);
+    if (vif && vif->connected) {
+        xensim_irqlock_unlock(&nb->lock, irqs);
+        return -EEXIST;
+    }
+    if (vif)
+        nb_vif_free(nb, vif);   /* a protocol-error leftover */
+    int rc = nb_vif_new(nb, front, handle, keys, &vif);
+    long port = rc ? 0 : xensim_evtchn_bind_interdomain(front, keys->event_channel);
+    if (!rc && port < 0) {
+        xenbus_unmap_ring(vif->ring_handle, vif->ring_addr, 2);
+        nb_vif_free(nb, vif);
         rc = (int)port;
-        goto fail_rx;
+    }
+    if (rc) {
+        xensim_irqlock_unlock(&nb->lock, irqs);
+        return rc;
     }
     vif->port = (evtchn_port_t)port;
-    vif->own_port = !bound_port;
     vif->connected = true;
     vif->st.connected = true;
     vif->kick = true;
@@ -509,7 +492,7 @@ int xensim_netback_connect_port(struct xensim_netback *nb, domid_t front, unsign
     nb->vifs = vif;
     xensim_irqlock_unlock(&nb->lock, irqs);
     /* Outside the lock: binding enables events and may run nb_irq now. */
-    rc = vif->own_port ? xensim_irq_bind(vif->port, nb_irq, nb) : 0;
+    rc = xensim_irq_bind(vif->port, nb_irq, nb);
     irqs = xensim_irqlock_lock(&nb->lock);
     if (rc) {
         vif->reason = "irq bind failed";
@@ -518,22 +501,6 @@ int xensim_netback_connect_port(struct xensim_netback *nb, domid_t front, unsign
     } else {
         nb_run(nb);
     }
-    xensim_irqlock_unlock(&nb->lock, irqs);
-    return rc;
-fail_rx:
-    {
-        gnttab_unmap_grant_ref_t un = { .host_addr = vif->rx_addr, .handle = vif->rx_handle };
-        HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &un, 1);
-    }
-fail_tx:
-    {
-        gnttab_unmap_grant_ref_t un = { .host_addr = vif->tx_addr, .handle = vif->tx_handle };
-        HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &un, 1);
-    }
-fail_vif:
-    free(vif->rxq);
-    free(vif);
-out:
     xensim_irqlock_unlock(&nb->lock, irqs);
     return rc;
 }

@@ -70,9 +70,7 @@ static int vb_connect(struct xenbus_device *dev)
                      &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) == 6)
         for (int i = 0; i < 6; i++)
             k.mac[i] = (uint8_t)m[i];
-    /* The framework binds event-channel itself even for nr_rings = 0; use
-     * its port when it did. */
-    return xensim_netback_connect_port(nb, dev->otherend_id, dev->devid, &k, dev->evtchn);
+    return xensim_netback_connect(nb, dev->otherend_id, dev->devid, &k);
 }
 
 static void vb_disconnect(struct xenbus_device *dev)
@@ -82,18 +80,9 @@ static void vb_disconnect(struct xenbus_device *dev)
         xensim_netback_disconnect(nb, dev->otherend_id, dev->devid);
 }
 
-static void vb_handle_event(struct xenbus_device *dev)
-{
-    struct xensim_netback *nb = back_nb_get();
-    if (nb)
-        xensim_netback_event(nb, dev->evtchn);
-}
-
 const struct xenbus_driver xensim_vif_back = {
     .type = "vif",
-    .nr_rings = 0,           /* netback maps the rings and binds the port */
     .probe = vb_probe,
     .connect = vb_connect,
     .disconnect = vb_disconnect,
-    .handle_event = vb_handle_event,
 };

@@ -65,7 +65,7 @@ static void vf_disconnect(struct xenbus_device *dev)
 }
 
 /* The back end is in InitWait: make the device now, publish it next. */
-static void vf_setup_rings(struct xenbus_device *dev)
+static int vf_setup_rings(struct xenbus_device *dev)
 {
     struct vif_front *vf = dev->priv;
     vf_disconnect(dev);
@@ -75,15 +75,15 @@ static void vf_setup_rings(struct xenbus_device *dev)
     int sg = 0;
     if (xenbus_scanf(0, dev->otherend, "feature-sg", "%d", &sg) == 1 && !sg)
         cfg.sg = false;
-    if (xensim_netfront_create(&cfg, &vf->nf))
-        vf->nf = NULL;   /* publish reports it */
+    int err = xensim_netfront_create(&cfg, &vf->nf);
+    if (err)
+        vf->nf = NULL;
+    return err;
 }
 
 static int vf_publish(struct xenbus_device *dev, xenbus_transaction_t t)
 {
     struct vif_front *vf = dev->priv;
-    if (!vf->nf)
-        return -ENOMEM;
     struct xensim_netif_front_keys k;
     xensim_netfront_keys(vf->nf, &k);
     int err;
@@ -121,7 +121,6 @@ static void vf_remove(struct xenbus_device *dev)
 
 const struct xenbus_driver xensim_vif_front = {
     .type = "vif",
-    .nr_rings = 0,           /* netfront grants its own rings and port */
     .probe = vf_probe,
     .setup_rings = vf_setup_rings,
     .publish = vf_publish,

@@ -2,8 +2,9 @@
  * The block device channel (Xen's blkif protocol): the public API of the
  * blkback engine (serves a file or memory to one front end, from guest code
  * in the back end's domain) and the blkfront engine (sector I/O for guest
- * code in the front end's domain). Both run on <xensim/guest.h> only; the
- * ring and request layouts are Xen's own <xen/io/blkif.h>.
+ * code in the front end's domain). Both run on <xensim/guest.h> and the
+ * ring and grant helpers of <xensim/xenbus.h> (no XenStore); the ring and
+ * request layouts are Xen's own <xen/io/blkif.h>.
  *
  * The engines do not talk to XenStore. What the two ends would exchange
  * there is carried by struct blkif_backend_info (back -> front: features
@@ -55,11 +56,6 @@ struct blkif_front_params {
     struct {
         grant_ref_t ring_ref[BLKIF_SIM_MAX_RING_PAGES];
         evtchn_port_t evtchn;
-        /* Back end only: non-zero when the caller has already bound evtchn
-         * to this local port and delivers its events with blkback_event()
-         * (the xenbus framework does so for the top-level event-channel).
-         * The engine then neither binds, unbinds nor closes it. */
-        evtchn_port_t local_port;
     } queue[BLKIF_SIM_MAX_QUEUES];
     bool feature_persistent;
     bool large_sector;                  /* feature-large-sector-size */
@@ -127,8 +123,6 @@ int blkback_connect(struct blkback *be, const struct blkif_front_params *p);
  * Safe to call twice. */
 int blkback_disconnect(struct blkback *be);
 bool blkback_connected(const struct blkback *be);
-/* An event for queue q, bound by the caller (local_port): serves it. */
-void blkback_event(struct blkback *be, unsigned int q);
 void blkback_get_stats(const struct blkback *be, struct blkback_stats *st);
 /* Any thread, no hypercalls: closes the backing store and frees, at
  * once or, if a handler of it is still unwinding on the back end's vCPU,

@@ -160,13 +160,6 @@ void xensim_netback_features(const struct xensim_netback *nb,
  * a (domid, handle) already connected. */
 int xensim_netback_connect(struct xensim_netback *nb, domid_t front, unsigned int handle,
                            const struct xensim_netif_front_keys *keys);
-/* The same on a port a framework already bound (0: bind it here): netback
- * leaves binding its interrupt and closing it to the caller, who passes
- * its events to xensim_netback_event. */
-int xensim_netback_connect_port(struct xensim_netback *nb, domid_t front, unsigned int handle,
-                                const struct xensim_netif_front_keys *keys,
-                                evtchn_port_t bound_port);
-void xensim_netback_event(struct xensim_netback *nb, evtchn_port_t port);
 /* Tears the vif down (unmap, unbind, close) and forgets it. */
 int xensim_netback_disconnect(struct xensim_netback *nb, domid_t front, unsigned int handle);
 /* Disconnects every vif whose front end's event channel is gone (its domain
