@@ -61,128 +61,169 @@ static bool nb_front_alive(struct nb_vif *vif)
            st.status == EVTCHNSTAT_interdomain;
 }
 
+/* One frame's slots, copied off the TX ring before anything looks at them. */
+struct nb_tx_frame {
+    netif_tx_request_t reqs[NB_MAX_CHAIN];   /* its data slots */
+    unsigned int nreq;
+    struct {
+        uint16_t id;
+        bool extra;                          /* an extra-info slot */
+    } slot[NB_MAX_CHAIN];                    /* every slot, each to be answered */
+    unsigned int nslot;
+    RING_IDX end;                            /* the index after its last slot */
+    unsigned int total, rest;                /* first slot's size; the others' sum */
+    int16_t status;
+};
+
+static void nb_tx_add_slot(struct nb_tx_frame *f, uint16_t id, bool extra)
+{
+    f->slot[f->nslot].id = id;
+    f->slot[f->nslot++].extra = extra;
+}
+
+/* The extra-info slots after the first: we offer no GSO and no multicast
+ * control, so GSO and unknown types are errors, multicast requests are
+ * ignored. Returns -1 when the vif had to be disconnected. */
+static int nb_tx_extras(struct nb_vif *vif, RING_IDX rp, struct nb_tx_frame *f)
+{
+    bool more;
+
+    do {
+        if (f->end == rp || f->nslot == NB_MAX_CHAIN) {
+            nb_fatal(vif, "tx extra-info slot missing");
+            return -1;
+        }
+        netif_tx_request_t raw;
+        struct netif_extra_info ex;
+        RING_COPY_REQUEST(&vif->tx, f->end, &raw);
+        memcpy(&ex, &raw, sizeof(ex));
+        f->end++;
+        nb_tx_add_slot(f, raw.id, true);
+        if (ex.type == XEN_NETIF_EXTRA_TYPE_NONE || ex.type >= XEN_NETIF_EXTRA_TYPE_MAX ||
+            ex.type == XEN_NETIF_EXTRA_TYPE_GSO)
+            f->status = NETIF_RSP_ERROR;
+        more = ex.flags & XEN_NETIF_EXTRA_FLAG_MORE;
+    } while (more);
+    return 0;
+}
+
+/* Copies the frame's slots from req_cons up to rp, and checks their sizes
+ * and offsets. Returns -1 when the vif had to be disconnected. */
+static int nb_tx_collect(struct nb_vif *vif, RING_IDX rp, struct nb_tx_frame *f)
+{
+    f->end = vif->tx.req_cons;
+    f->nreq = f->nslot = 0;
+    f->status = NETIF_RSP_OKAY;
+    RING_COPY_REQUEST(&vif->tx, f->end, &f->reqs[0]);
+    f->end++;
+    nb_tx_add_slot(f, f->reqs[0].id, false);
+    f->nreq = 1;
+    if ((f->reqs[0].flags & NETTXF_extra_info) && nb_tx_extras(vif, rp, f))
+        return -1;
+    while (f->reqs[f->nreq - 1].flags & NETTXF_more_data) {
+        if (f->end == rp) {
+            nb_fatal(vif, "tx packet runs past req_prod");
+            return -1;
+        }
+        if (f->nslot == NB_MAX_CHAIN) {
+            nb_fatal(vif, "tx packet has too many slots");
+            return -1;
+        }
+        RING_COPY_REQUEST(&vif->tx, f->end, &f->reqs[f->nreq]);
+        f->end++;
+        nb_tx_add_slot(f, f->reqs[f->nreq].id, false);
+        f->nreq++;
+    }
+    f->total = f->reqs[0].size;
+    f->rest = 0;
+    for (unsigned int i = 1; i < f->nreq; i++)
+        f->rest += f->reqs[i].size;
+    if (f->nreq > XEN_NETIF_NR_SLOTS_MIN || f->total < ETH_HLEN || f->rest >= f->total)
+        f->status = NETIF_RSP_ERROR;
+    for (unsigned int i = 0; i < f->nreq && f->status == NETIF_RSP_OKAY; i++) {
+        unsigned int len = i ? f->reqs[i].size : f->total - f->rest;
+        if ((unsigned int)f->reqs[i].offset + len > XEN_PAGE_SIZE)
+            f->status = NETIF_RSP_ERROR;
+    }
+    return 0;
+}
+
+/* Copies the checked frame out of the guest's pages into ours, one
+ * GNTTABOP_copy for all its pieces; NULL (and the status why) on failure. */
+static struct nb_pkt *nb_tx_copy(struct nb_vif *vif, struct nb_tx_frame *f)
+{
+    struct xensim_netback *nb = vif->nb;
+    struct nb_pkt *p = nb_pkt_alloc(nb, f->total);
+    if (!p) {
+        f->status = NETIF_RSP_DROPPED;
+        return NULL;
+    }
+    gnttab_copy_t ops[2 * NB_MAX_CHAIN];
+    unsigned int nops = 0, at = 0;
+    for (unsigned int i = 0; i < f->nreq; i++) {
+        unsigned int len = i ? f->reqs[i].size : f->total - f->rest;
+        unsigned int src_off = f->reqs[i].offset;
+        while (len) {
+            unsigned int pg = at / XEN_PAGE_SIZE, off = at % XEN_PAGE_SIZE;
+            unsigned int n = XEN_PAGE_SIZE - off < len ? XEN_PAGE_SIZE - off : len;
+            ops[nops++] = (gnttab_copy_t){
+                .source = { .u.ref = f->reqs[i].gref, .domid = vif->domid,
+                            .offset = (uint16_t)src_off },
+                .dest = { .u.gmfn = p->pfn[pg], .domid = DOMID_SELF, .offset = (uint16_t)off },
+                .len = (uint16_t)n,
+                .flags = GNTCOPY_source_gref,
+            };
+            at += n;
+            src_off += n;
+            len -= n;
+        }
+    }
+    long rc = nops ? HYPERVISOR_grant_table_op(GNTTABOP_copy, ops, nops) : 0;
+    bool failed = rc < 0;
+    for (unsigned int i = 0; i < nops && !failed; i++)
+        failed = ops[i].status != GNTST_okay;
+    if (!failed)
+        return p;
+    f->status = NETIF_RSP_ERROR;
+    netback_pkt_put(nb, p);
+    if (!nb_front_alive(vif))
+        nb_fatal(vif, "front end gone");
+    return NULL;
+}
+
+/* Answers every slot of the frame (extra-info ones with NETIF_RSP_NULL). */
+static void nb_tx_respond(struct nb_vif *vif, const struct nb_tx_frame *f)
+{
+    for (unsigned int k = 0; k < f->nslot; k++) {
+        netif_tx_response_t *rsp = RING_GET_RESPONSE(&vif->tx, vif->tx.rsp_prod_pvt);
+        vif->tx.rsp_prod_pvt++;
+        rsp->id = f->slot[k].id;
+        rsp->status = f->slot[k].extra ? NETIF_RSP_NULL : f->status;
+    }
+    vif->tx.req_cons = f->end;
+    if (f->status == NETIF_RSP_OKAY)
+        vif->st.tx_packets++;
+    else if (f->status == NETIF_RSP_DROPPED)
+        vif->st.tx_dropped++;
+    else
+        vif->st.tx_errors++;
+}
+
 /* One frame from the TX ring: its slots up to rp, checked, copied, answered.
  * Returns -1 when the vif had to be disconnected. */
 static int nb_tx_one(struct nb_vif *vif, RING_IDX rp)
 {
-    struct xensim_netback *nb = vif->nb;
-    netif_tx_request_t reqs[NB_MAX_CHAIN];
-    struct { uint16_t id; bool extra; } slot[NB_MAX_CHAIN];
-    unsigned int nreq = 0, nslot = 0;
-    int16_t status = NETIF_RSP_OKAY;
-    RING_IDX idx = vif->tx.req_cons;
-
-    RING_COPY_REQUEST(&vif->tx, idx, &reqs[0]);
-    idx++;
-    slot[nslot].id = reqs[0].id;
-    slot[nslot++].extra = false;
-    nreq = 1;
-
-    if (reqs[0].flags & NETTXF_extra_info) {
-        bool more;
-        do {
-            if (idx == rp || nslot == NB_MAX_CHAIN) {
-                nb_fatal(vif, "tx extra-info slot missing");
-                return -1;
-            }
-            netif_tx_request_t raw;
-            struct netif_extra_info ex;
-            RING_COPY_REQUEST(&vif->tx, idx, &raw);
-            memcpy(&ex, &raw, sizeof(ex));
-            idx++;
-            slot[nslot].id = raw.id;
-            slot[nslot++].extra = true;
-            /* We offer no GSO and no multicast control: GSO and unknown
-             * types are errors, multicast requests are ignored. */
-            if (ex.type == XEN_NETIF_EXTRA_TYPE_NONE || ex.type >= XEN_NETIF_EXTRA_TYPE_MAX ||
-                ex.type == XEN_NETIF_EXTRA_TYPE_GSO)
-                status = NETIF_RSP_ERROR;
-            more = ex.flags & XEN_NETIF_EXTRA_FLAG_MORE;
-        } while (more);
-    }
-    while (reqs[nreq - 1].flags & NETTXF_more_data) {
-        if (idx == rp) {
-            nb_fatal(vif, "tx packet runs past req_prod");
-            return -1;
-        }
-        if (nslot == NB_MAX_CHAIN) {
-            nb_fatal(vif, "tx packet has too many slots");
-            return -1;
-        }
-        RING_COPY_REQUEST(&vif->tx, idx, &reqs[nreq]);
-        idx++;
-        slot[nslot].id = reqs[nreq].id;
-        slot[nslot++].extra = false;
-        nreq++;
-    }
-
-    unsigned int total = reqs[0].size, rest = 0;
-    for (unsigned int i = 1; i < nreq; i++)
-        rest += reqs[i].size;
-    if (nreq > XEN_NETIF_NR_SLOTS_MIN || total < ETH_HLEN || rest >= total)
-        status = NETIF_RSP_ERROR;
-    for (unsigned int i = 0; i < nreq && status == NETIF_RSP_OKAY; i++) {
-        unsigned int len = i ? reqs[i].size : total - rest;
-        if ((unsigned int)reqs[i].offset + len > XEN_PAGE_SIZE)
-            status = NETIF_RSP_ERROR;
-    }
-
+    struct nb_tx_frame f;
     struct nb_pkt *p = NULL;
-    if (status == NETIF_RSP_OKAY && !(p = nb_pkt_alloc(nb, total)))
-        status = NETIF_RSP_DROPPED;
-    if (p) {
-        gnttab_copy_t ops[2 * NB_MAX_CHAIN];
-        unsigned int nops = 0, at = 0;
-        for (unsigned int i = 0; i < nreq; i++) {
-            unsigned int len = i ? reqs[i].size : total - rest;
-            unsigned int src_off = reqs[i].offset;
-            while (len) {
-                unsigned int pg = at / XEN_PAGE_SIZE, off = at % XEN_PAGE_SIZE;
-                unsigned int n = XEN_PAGE_SIZE - off < len ? XEN_PAGE_SIZE - off : len;
-                gnttab_copy_t *op = &ops[nops++];
-                memset(op, 0, sizeof(*op));
-                op->source.u.ref = reqs[i].gref;
-                op->source.domid = vif->domid;
-                op->source.offset = (uint16_t)src_off;
-                op->dest.u.gmfn = p->pfn[pg];
-                op->dest.domid = DOMID_SELF;
-                op->dest.offset = (uint16_t)off;
-                op->len = (uint16_t)n;
-                op->flags = GNTCOPY_source_gref;
-                at += n;
-                src_off += n;
-                len -= n;
-            }
-        }
-        long rc = nops ? HYPERVISOR_grant_table_op(GNTTABOP_copy, ops, nops) : 0;
-        bool failed = rc < 0;
-        for (unsigned int i = 0; i < nops && !failed; i++)
-            failed = ops[i].status != GNTST_okay;
-        if (failed) {
-            status = NETIF_RSP_ERROR;
-            netback_pkt_put(nb, p);
-            p = NULL;
-            if (!nb_front_alive(vif))
-                nb_fatal(vif, "front end gone");
-        }
-    }
 
-    for (unsigned int k = 0; k < nslot; k++) {
-        netif_tx_response_t *rsp = RING_GET_RESPONSE(&vif->tx, vif->tx.rsp_prod_pvt);
-        vif->tx.rsp_prod_pvt++;
-        rsp->id = slot[k].id;
-        rsp->status = slot[k].extra ? NETIF_RSP_NULL : status;
-    }
-    vif->tx.req_cons = idx;
-    if (status == NETIF_RSP_OKAY)
-        vif->st.tx_packets++;
-    else if (status == NETIF_RSP_DROPPED)
-        vif->st.tx_dropped++;
-    else
-        vif->st.tx_errors++;
+    if (nb_tx_collect(vif, rp, &f))
+        return -1;
+    if (f.status == NETIF_RSP_OKAY)
+        p = nb_tx_copy(vif, &f);
+    nb_tx_respond(vif, &f);
     if (p) {
-        vswitch_input(nb, vif, p);
-        netback_pkt_put(nb, p);
+        vswitch_input(vif->nb, vif, p);
+        netback_pkt_put(vif->nb, p);
     }
     return vif->dead ? -1 : 0;
 }

@@ -201,6 +201,21 @@ static int build_request(struct blkfront_queue *q, unsigned int id, struct blkfr
     return len;
 }
 
+/* For the narrator: the request just queued, whichever layout it has. */
+static void narrate_queued(const blkif_request_t *req, unsigned int id,
+                           const struct blkfront_io *io)
+{
+    const blkif_request_indirect_t *ind = (const blkif_request_indirect_t *)(const void *)req;
+    bool indirect = req->operation == BLKIF_OP_INDIRECT;
+    unsigned int segs = indirect ? ind->nr_segments : req->nr_segments;
+    grant_ref_t first = indirect ? ind->indirect_grefs[0] : segs ? req->seg[0].gref : 0;
+
+    xensim_narrate("blkfront queues %s id %u: sector %llu, %u sector(s), %u segment(s)%s, "
+                   "first grant ref %u", blk_op_name(req->operation), id,
+                   (unsigned long long)io->sector, io->nr_sectors, segs,
+                   indirect ? " (indirect)" : "", first);
+}
+
 struct slot_wait {
     struct blkfront_queue *q;
 };
@@ -257,15 +272,7 @@ int blkfront_submit(struct blkfront *fe, struct blkfront_io *io)
                    &req, (size_t)len);
     r->req_prod_pvt++;
     q->nr_requests++;
-    xensim_narrate("blkfront queues %s id %u: sector %llu, %u sector(s), %u segment(s)%s, "
-                   "first grant ref %u", blk_op_name(req.operation), id,
-                   (unsigned long long)io->sector, io->nr_sectors,
-                   req.operation == BLKIF_OP_INDIRECT
-                       ? ((blkif_request_indirect_t *)&req)->nr_segments : req.nr_segments,
-                   req.operation == BLKIF_OP_INDIRECT ? " (indirect)" : "",
-                   req.operation == BLKIF_OP_INDIRECT
-                       ? ((blkif_request_indirect_t *)&req)->indirect_grefs[0]
-                       : req.nr_segments ? req.seg[0].gref : 0);
+    narrate_queued(&req, id, io);
     bool notify = false;
     if (blkfront_plugged(fe))
         q->unpushed = true;

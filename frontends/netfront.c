@@ -481,65 +481,62 @@ int xensim_netfront_connect(struct xensim_netfront *nf,
     return 0;
 }
 
-int xensim_netfront_sendv(struct xensim_netfront *nf, const struct iovec *iov, int iovcnt)
+/* Whether a frame of total bytes in slots slots can go now: 0, or why
+ * not. The lock is held. */
+static int nf_tx_room(struct xensim_netfront *nf, size_t total, unsigned int slots)
 {
-    size_t total = 0;
-    unsigned int slots = 0;
-    for (int i = 0; i < iovcnt; i++) {
-        total += iov[i].iov_len;
-        slots += (unsigned int)((iov[i].iov_len + NF_TXBUF_SIZE - 1) / NF_TXBUF_SIZE);
-    }
-    if (total < ETH_HLEN || total > XEN_NETIF_MAX_TX_SIZE)
+    if (!nf->connected || nf->broken)
+        return -ENOTCONN;
+    if (!nf->sg && total > NF_TXBUF_SIZE)
         return -EMSGSIZE;
-    bool irqs = xensim_irqlock_lock(&nf->lock);
-    int rc = 0;
-    if (!nf->connected || nf->broken) {
-        rc = -ENOTCONN;
-        goto out;
-    }
-    if (!nf->sg) {
-        slots = 1;
-        if (total > NF_TXBUF_SIZE) {
-            rc = -EMSGSIZE;
-            goto out;
-        }
-    }
-    if (slots > XEN_NETIF_NR_SLOTS_MIN) {
-        rc = -EMSGSIZE;
-        goto out;
-    }
+    if (slots > XEN_NETIF_NR_SLOTS_MIN)
+        return -EMSGSIZE;
     nf_tx_gc(nf);
-    if (nf->broken) {
-        rc = -ENOTCONN;
-        goto out;
-    }
+    if (nf->broken)
+        return -ENOTCONN;
     if (RING_FREE_REQUESTS(&nf->tx) < slots || nf->ntx_free < slots) {
         nf->st.tx_busy++;
-        rc = -EAGAIN;
-        goto out;
+        return -EAGAIN;
     }
+    return 0;
+}
+
+/* The next free send buffer, as the request in ring slot idx; returns
+ * where its bytes go. */
+static uint8_t *nf_tx_buffer(struct xensim_netfront *nf, RING_IDX idx)
+{
+    uint16_t b = nf->tx_free[--nf->ntx_free];
+    uint16_t off = (uint16_t)((b % 2) * NF_TXBUF_SIZE);
+    netif_tx_request_t *req = RING_GET_REQUEST(&nf->tx, idx);
+
+    nf->tx_inflight[b] = true;
+    req->gref = (grant_ref_t)nf->tx_ref[b / 2];
+    req->offset = off;
+    req->id = b;
+    return (uint8_t *)xensim_guest_pfn_to_virt(nf->tx_pfn[b / 2]) + off;
+}
+
+/* Copies the frame into send buffers, one slot each (with sg, each piece
+ * starts a slot), and writes the requests; returns the slots used. The
+ * first slot carries the frame's total, later ones their own size. */
+static unsigned int nf_tx_fill(struct xensim_netfront *nf, const struct iovec *iov, int iovcnt,
+                               size_t total)
+{
     RING_IDX start = nf->tx.req_prod_pvt;
     uint16_t sizes[XEN_NETIF_NR_SLOTS_MIN];
     unsigned int nslot = 0;
     uint8_t *dst = NULL;
     size_t room = 0;
+
     for (int i = 0; i < iovcnt; i++) {
         const uint8_t *src = iov[i].iov_base;
         size_t left = iov[i].iov_len;
         if (nf->sg)
-            room = 0;   /* with sg, each piece starts a slot */
+            room = 0;
         while (left) {
             if (!room) {
-                uint16_t b = nf->tx_free[--nf->ntx_free];
-                nf->tx_inflight[b] = true;
-                uint8_t *page = xensim_guest_pfn_to_virt(nf->tx_pfn[b / 2]);
-                uint16_t off = (uint16_t)((b % 2) * NF_TXBUF_SIZE);
-                dst = page + off;
+                dst = nf_tx_buffer(nf, start + nslot);
                 room = NF_TXBUF_SIZE;
-                netif_tx_request_t *req = RING_GET_REQUEST(&nf->tx, start + nslot);
-                req->gref = (grant_ref_t)nf->tx_ref[b / 2];
-                req->offset = off;
-                req->id = b;
                 sizes[nslot++] = 0;
             }
             size_t n = left < room ? left : room;
@@ -551,22 +548,35 @@ int xensim_netfront_sendv(struct xensim_netfront *nf, const struct iovec *iov, i
             sizes[nslot - 1] = (uint16_t)(sizes[nslot - 1] + n);
         }
     }
-    /* The first slot carries the frame's total, later ones their own. */
     for (unsigned int s = 0; s < nslot; s++) {
         netif_tx_request_t *req = RING_GET_REQUEST(&nf->tx, start + s);
         req->size = s == 0 ? (uint16_t)total : sizes[s];
         req->flags = s + 1 < nslot ? NETTXF_more_data : 0;
     }
-    nf->tx.req_prod_pvt = start + nslot;
-    int notify;
-    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&nf->tx, notify);
-    nf->st.tx_packets++;
+    return nslot;
+}
+
+int xensim_netfront_sendv(struct xensim_netfront *nf, const struct iovec *iov, int iovcnt)
+{
+    size_t total = 0;
+    unsigned int slots = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        total += iov[i].iov_len;
+        slots += (unsigned int)((iov[i].iov_len + NF_TXBUF_SIZE - 1) / NF_TXBUF_SIZE);
+    }
+    if (total < ETH_HLEN || total > XEN_NETIF_MAX_TX_SIZE)
+        return -EMSGSIZE;
+    bool irqs = xensim_irqlock_lock(&nf->lock);
+    int rc = nf_tx_room(nf, total, nf->sg ? slots : 1);
+    int notify = 0;
+    if (!rc) {
+        nf->tx.req_prod_pvt += nf_tx_fill(nf, iov, iovcnt, total);
+        RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&nf->tx, notify);
+        nf->st.tx_packets++;
+    }
     xensim_irqlock_unlock(&nf->lock, irqs);
     if (notify)
         xensim_evtchn_send(nf->port);
-    return 0;
-out:
-    xensim_irqlock_unlock(&nf->lock, irqs);
     return rc;
 }
 
