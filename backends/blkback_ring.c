@@ -426,6 +426,7 @@ int blkback_connect(struct blkback *be, const struct blkif_front_params *p)
         q->be = be;
         q->idx = i;
         rc = queue_connect(be, q, p);
+        be->st.split_rings += !rc && !q->view.contiguous;
     }
     /* Handlers last, once every queue is complete. Binding set our ports
      * pending, so requests already queued are served right away. */

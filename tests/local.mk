@@ -12,8 +12,7 @@ tests_echo_libecho_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/echo
 
 TEST_LIBS = libtestharness.la tests/echo/libecho.la libxensim.la $(CHECK_LIBS) $(URCU_LIBS) \
 	$(PTHREAD_LIBS)
-TEST_CFLAGS_ALL = $(AM_CFLAGS) $(CHECK_CFLAGS) -I$(top_srcdir)/sim -I$(top_srcdir)/xenstored \
-	-I$(top_srcdir)/backends
+TEST_CFLAGS_ALL = $(AM_CFLAGS) $(CHECK_CFLAGS) -I$(top_srcdir)/xenstored
 
 include tests/evtchn.mk
 include tests/gnttab.mk

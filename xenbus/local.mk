@@ -2,7 +2,7 @@
 # ends share, as Linux's drivers/xen/xenbus (libxenbus).
 xensiminclude_HEADERS += include/xensim/xenbus.h
 noinst_LTLIBRARIES += xenbus/libxenbus.la
-xenbus_libxenbus_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/xenbus -I$(top_srcdir)/sim
+xenbus_libxenbus_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/xenbus
 xenbus_libxenbus_la_SOURCES = xenbus/xb_client.h xenbus/client.c xenbus/client_ops.c \
 	xenbus/client_watch.c xenbus/client_dom.c \
 	xenbus/xb_framework.h xenbus/framework.c xenbus/probe.c xenbus/frontend.c \

@@ -104,6 +104,8 @@ struct blkback_stats {
     uint64_t maps, unmaps;              /* grant map/unmap operations */
     uint64_t notifies;                  /* events sent to the front end */
     uint64_t wakeups;                   /* handler runs that found work */
+    unsigned int split_rings;           /* queues whose ring pages this end
+                                           mapped apart: slots copied piecewise */
     enum blkback_error error;           /* first fatal error, if any */
 };
 
