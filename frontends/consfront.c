@@ -67,16 +67,26 @@ static struct cons_dom *cons_dom(void)
     return won;
 }
 
+/* The calling domain's ring, port and console state; NULL with *err set. */
+static struct cons_dom *cons_get(struct xencons_interface **intf, evtchn_port_t *port, int *err)
+{
+    struct cons_dom *c;
+
+    if ((*err = cons_ring(intf, port)))
+        return NULL;
+    if (!(c = cons_dom()))
+        *err = -ENOMEM;
+    return c;
+}
+
 ssize_t xensim_console_try_write(const void *buf, size_t len)
 {
     struct xencons_interface *intf;
     evtchn_port_t port;
-    int rc = cons_ring(&intf, &port);
-    if (rc)
-        return rc;
-    struct cons_dom *c = cons_dom();
+    int rc;
+    struct cons_dom *c = cons_get(&intf, &port, &rc);
     if (!c)
-        return -ENOMEM;
+        return rc;
     bool irqs = xensim_irqlock_lock(&c->lock);
 
     XENCONS_RING_IDX cons = READ_ONCE(intf->out_cons);
@@ -120,12 +130,10 @@ ssize_t xensim_console_read(void *buf, size_t len)
 {
     struct xencons_interface *intf;
     evtchn_port_t port;
-    int rc = cons_ring(&intf, &port);
-    if (rc)
-        return rc;
-    struct cons_dom *c = cons_dom();
+    int rc;
+    struct cons_dom *c = cons_get(&intf, &port, &rc);
     if (!c)
-        return -ENOMEM;
+        return rc;
     bool irqs = xensim_irqlock_lock(&c->lock);
 
     XENCONS_RING_IDX cons = intf->in_cons;
@@ -163,12 +171,10 @@ int xensim_console_bind(xensim_console_handler_t handler, void *arg)
 {
     struct xencons_interface *intf;
     evtchn_port_t port;
-    int rc = cons_ring(&intf, &port);
-    if (rc)
-        return rc;
-    struct cons_dom *c = cons_dom();
+    int rc;
+    struct cons_dom *c = cons_get(&intf, &port, &rc);
     if (!c)
-        return -ENOMEM;
+        return rc;
     bool irqs = xensim_irqlock_lock(&c->lock);
     if (!handler)
         xensim_irq_unbind(port);

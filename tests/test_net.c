@@ -61,7 +61,7 @@ static void fe_nfstats(void *p)
 static void send_frame(struct fix *f, struct guest *g, const void *frame, size_t len)
 {
     struct send_arg s = { .g = g, .frame = frame, .len = len };
-    call_rc(f->sim, g->d, fe_send, &s, &s.rc);
+    th_call(f->sim, g->d, 0, fe_send, &s);
     if (s.rc)
         th_call(f->sim, g->d, 0, fe_nfstats, &s);
     ck_assert_int_eq(s.rc, 0);
@@ -85,8 +85,6 @@ static ssize_t recv_frame(struct fix *f, struct guest *g, struct recv_arg *r, un
     r->g = g;
     for (unsigned int waited = 0;; waited += 1000) {
         th_call(f->sim, g->d, 0, fe_recv, r);
-        if (r->rc == -EBUSY)
-            continue;
         if (r->rc != -EAGAIN || waited >= wait_us)
             return r->rc;
         usleep(1000);
@@ -138,7 +136,7 @@ static void be_reap(void *p)
 static struct xensim_vif_stats vif_stats(struct fix *f, domid_t d)
 {
     struct stats_arg s = { .f = f, .d = d };
-    call_rc(f->sim, f->be, be_stats, &s, &s.rc);
+    th_call(f->sim, f->be, 0, be_stats, &s);
     ck_assert_int_eq(s.rc, 0);
     return s.st;
 }
@@ -146,7 +144,7 @@ static struct xensim_vif_stats vif_stats(struct fix *f, domid_t d)
 static int mac_owner(struct fix *f, const uint8_t *mac, domid_t *owner)
 {
     struct stats_arg s = { .f = f, .mac = mac };
-    call_rc(f->sim, f->be, be_lookup, &s, &s.rc);
+    th_call(f->sim, f->be, 0, be_lookup, &s);
     *owner = s.owner;
     return s.rc;
 }
@@ -259,7 +257,7 @@ START_TEST(multi_slot_frames)
         { frame, 14 }, { frame + 14, 3000 }, { frame + 3014, sizeof(frame) - 3014 },
     };
     struct send_arg s = { .g = a, .iov = iov, .iovcnt = 3 };
-    call_rc(f.sim, a->d, fe_send, &s, &s.rc);
+    th_call(f.sim, a->d, 0, fe_send, &s);
     ck_assert_int_eq(s.rc, 0);
     ck_assert_int_eq(recv_frame(&f, b, &r, WAIT_US), (ssize_t)sizeof(frame));
     ck_assert(memcmp(r.buf, frame, sizeof(frame)) == 0);
@@ -268,7 +266,7 @@ START_TEST(multi_slot_frames)
     ck_assert_uint_eq(vif_stats(&f, c->d).rx_dropped, 1);
     /* Without sg a guest cannot send more than one buffer. */
     struct send_arg s2 = { .g = c, .frame = frame, .len = 3000 };
-    call_rc(f.sim, c->d, fe_send, &s2, &s2.rc);
+    th_call(f.sim, c->d, 0, fe_send, &s2);
     ck_assert_int_eq(s2.rc, -EMSGSIZE);
     fix_free(&f);
 }
@@ -440,10 +438,10 @@ START_TEST(hostile_tx_requests)
     r.keys.request_rx_copy = false;
     struct conn_arg c = { .f = &f, .g = &(struct guest){ .d = h } };
     c.keys = r.keys;
-    call_rc(f.sim, f.be, be_connect, &c, &c.rc);
+    th_call(f.sim, f.be, 0, be_connect, &c);
     ck_assert_int_eq(c.rc, -EOPNOTSUPP);
     c.keys.request_rx_copy = r.keys.request_rx_copy = true;
-    call_rc(f.sim, f.be, be_connect, &c, &c.rc);
+    th_call(f.sim, f.be, 0, be_connect, &c);
     ck_assert_int_eq(c.rc, 0);
 
     static struct recv_arg rcv;
@@ -513,7 +511,7 @@ START_TEST(front_dies_mid_traffic)
         send_frame(&f, a, frame, sizeof(frame));
     }
     struct stats_arg s = { .f = &f };
-    call_rc(f.sim, f.be, be_reap, &s, &s.rc);
+    th_call(f.sim, f.be, 0, be_reap, &s);
     ck_assert_int_ge(s.rc, 0);   /* a failed copy may have noticed first */
     struct xensim_vif_stats st = vif_stats(&f, b->d);
     ck_assert(!st.connected);
@@ -571,7 +569,7 @@ START_TEST(backend_dies_mid_traffic)
     ck_assert(!al.alive);
     /* Sends fail cleanly once the front knows. */
     struct send_arg s = { .g = a, .frame = frame, .len = sizeof(frame) };
-    call_rc(f.sim, a->d, fe_send, &s, &s.rc);
+    th_call(f.sim, a->d, 0, fe_send, &s);
     ck_assert_int_eq(s.rc, -ENOTCONN);
     fix_free(&f);
 }
@@ -688,8 +686,7 @@ START_TEST(hostile_backend_responses)
     ck_assert(!n.alive);
     e.step = 3;
     th_call(sim, 0, 0, evil_fn, &e);
-    g->rc = -EBUSY;
-    call_rc(sim, g->d, fe_destroy, g, &g->rc);
+    th_call(sim, g->d, 0, fe_destroy, g);
     ck_assert_int_eq(g->rc, 0);
     ck_assert_uint_eq(th_ports_in_use(sim, g->d), 0);
     ck_assert_uint_eq(th_ports_in_use(sim, 0), 0);
@@ -732,7 +729,7 @@ START_TEST(front_first_teardown)
     char why[256];
     ck_assert(th_find_leak(f.sim, why, sizeof(why)));
     struct stats_arg s = { .f = &f, .d = a->d };
-    call_rc(f.sim, f.be, be_disconnect, &s, &s.rc);
+    th_call(f.sim, f.be, 0, be_disconnect, &s);
     ck_assert_int_eq(s.rc, 0);
     th_call(f.sim, a->d, 0, fe_deferred, a);
     ck_assert_int_eq(a->rc, 0);

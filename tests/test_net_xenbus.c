@@ -98,7 +98,7 @@ static void send_retry(struct env *e, domid_t d, struct io *io)
 {
     for (int i = 0; i < 100000; i++) {
         xbt_run(e->sim, d, send_fn, io);
-        if (io->rc != -EAGAIN && io->rc != -EBUSY)
+        if (io->rc != -EAGAIN)
             break;
         usleep(100);
     }
@@ -109,7 +109,7 @@ static ssize_t recv_wait(struct env *e, domid_t d, struct io *io)
 {
     for (int i = 0; i < WAIT_MS; i++) {
         xbt_run(e->sim, d, recv_fn, io);
-        if (io->rc != -EAGAIN && io->rc != -EBUSY)
+        if (io->rc != -EAGAIN)
             return io->rc ? io->rc : (ssize_t)io->len;
         usleep(1000);
     }

@@ -206,22 +206,33 @@ static bool xb_pump(struct xb_dom *xb)
     return notify && !atomic_load(&xb->broken);
 }
 
+/* With the request lock just taken: pump, let go, tell the daemon. */
+static void xb_pump_exit(struct xb_dom *xb)
+{
+    bool notify = xb_pump(xb);
+
+    xb_exit(xb);
+    if (notify)
+        xensim_evtchn_send(xb->port);
+}
+
+/* What the ring brought is in: the watch callbacks it queued run, and a
+ * peer may have let go of grants we ended meanwhile. */
+static void xb_events_done(struct xb_dom *xb)
+{
+    xenbus_deferred_retry();
+    xb_dispatch(xb);
+}
+
 /* Leaves the request lock; at the outermost level, also drains what an
  * irq handler left for us and runs queued watch callbacks. */
 static void xb_leave(struct xb_dom *xb)
 {
     if (!xb_exit(xb))
         return;
-    while (atomic_load(&xb->irq_seen) && xb_tryenter(xb)) {
-        bool notify = xb_pump(xb);
-
-        xb_exit(xb);
-        if (notify)
-            xensim_evtchn_send(xb->port);
-    }
-    /* A peer may have let go of grants we ended while we waited. */
-    xenbus_deferred_retry();
-    xb_dispatch(xb);
+    while (atomic_load(&xb->irq_seen) && xb_tryenter(xb))
+        xb_pump_exit(xb);
+    xb_events_done(xb);
 }
 
 /* The store port's interrupt: watch events, or a reply for a request
@@ -236,12 +247,8 @@ void xb_irq(evtchn_port_t port, void *arg)
         return;               /* our own request loop pumps when we return */
     if (!xb_tryenter(xb))
         return;               /* the holder pumps before it lets go */
-    bool notify = xb_pump(xb);
-    xb_exit(xb);
-    if (notify)
-        xensim_evtchn_send(xb->port);
-    xenbus_deferred_retry();
-    xb_dispatch(xb);
+    xb_pump_exit(xb);
+    xb_events_done(xb);
 }
 
 static void xb_unlink(struct xb_req **list, struct xb_req *r)
