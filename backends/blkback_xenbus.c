@@ -1,7 +1,7 @@
 /*
  * The "vbd" back end driver for the xenbus framework: at probe it opens
  * the device's params and publishes the features and transport limits
- * (spec 5.4) before InitWait; at connect it reads the front end's
+ * (<xen/io/blkif.h>) before InitWait; at connect it reads the front end's
  * transport keys (ring-page-order, ring-ref[%u], event-channel,
  * multi-queue-num-queues with queue-%u/, protocol, feature-persistent),
  * connects blkback and publishes sectors, info, sector-size and
@@ -66,7 +66,7 @@ static int write_features(struct xenbus_device *dev, xenbus_transaction_t t,
     return 0;
 }
 
-/* A front end that broke the ring (spec 3.4's overflow check): close this
+/* A front end that broke the ring (ring.h's overflow check): close this
  * device, as Linux's xenbus_dev_fatal does; the others carry on. */
 static void vb_on_error(struct blkback *be, enum blkback_error err, void *arg)
 {
@@ -184,7 +184,7 @@ static int vb_connect(struct xenbus_device *dev)
     snprintf(key, sizeof(key), "%s/protocol", fe);
     if (xenbus_read_buf(0, key, p->protocol, sizeof(p->protocol)) < 0)
         p->protocol[0] = '\0';
-    /* Out of range: blkback_connect refuses (spec 5.4: fatal). */
+    /* Out of range: blkback_connect refuses (blkif.h: fatal). */
     if (p->ring_order > BLKIF_SIM_MAX_RING_ORDER || p->nr_queues == 0 ||
         p->nr_queues > BLKIF_SIM_MAX_QUEUES)
         err = -EINVAL;

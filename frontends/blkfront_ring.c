@@ -330,7 +330,7 @@ static void queue_work(struct blkfront_queue *q)
             break;
         int more;
         /* RING_FINAL_CHECK_FOR_RESPONSES, but with the event set half way
-         * through what is still in flight (spec 3.5: a consumer may batch
+         * through what is still in flight (ring.h: a consumer may batch
          * by setting its event further ahead): each of those responses is
          * owed, so the event is reached, and we wake once per half ring
          * rather than once per push. */

@@ -1,6 +1,6 @@
 /*
  * The "vif" device type through the xenbus framework: the toolstack adds
- * the device, netback and netfront walk the states of spec 6.2 and carry
+ * the device, netback and netfront walk the states of <xen/io/netif.h> and carry
  * frames; unplug and a guest dying mid-traffic tear down cleanly. Uses the
  * xenbus test helpers and include/xensim/netif.h.
  */

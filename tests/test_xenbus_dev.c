@@ -205,7 +205,7 @@ START_TEST(handshake_io_and_unplug)
     paths(&e);
     ck_assert(wait_state(e.sim, fe_path, "4"));
     ck_assert(wait_state(e.sim, be_path, "4"));
-    /* Each end wrote its states in spec 4.12's order. */
+    /* Each end wrote its states in <xen/io/xenbus.h>'s order. */
     ck_logs("34", "24");
     /* The toolstack's cross-links and the front end's keys. */
     ck_assert_str_eq(xbt_read(e.sim, "%s/backend", fe_path), be_path);

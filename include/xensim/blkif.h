@@ -147,7 +147,7 @@ struct blkfront_config {
     unsigned int max_indirect_segments; /* wanted; 0: never use INDIRECT */
     bool large_sector;                  /* feature-large-sector-size */
     /* Ask for a response event only when half of what is in flight has
-     * been answered, instead of at the next one (spec 3.5's batching):
+     * been answered, instead of at the next one (ring.h's event batching):
      * fewer wake-ups under load, same latency for a lone request. */
     bool batch_events;
 };

@@ -5,9 +5,10 @@
  * vCPU of their domain: call these functions there (xensim_domain_call or
  * the domain's own entry), never from a host thread.
  *
- * The two halves meet through the keys of §6.2, the ones XenStore carries
- * under device/vif/<n>/ and backend/vif/<domid>/<n>/. The xenbus "vif"
- * driver writes and reads them; tests may hand them over directly.
+ * The two halves meet through the keys of <xen/io/netif.h>, the ones
+ * XenStore carries under device/vif/<n>/ and backend/vif/<domid>/<n>/.
+ * The xenbus "vif" driver writes and reads them; tests may hand them over
+ * directly.
  *
  * Each driver's state is under an irq-save lock (xensim_irqlock): while a
  * vCPU holds it neither its upcall nor a xensim_domain_call() can enter
@@ -183,7 +184,7 @@ int xensim_netback_destroy(struct xensim_netback *nb);
 
 /*
  * The "vif" device type for the xenbus split-driver framework
- * (<xensim/xenbus.h>), with the keys of spec 6.2. Register the back end
+ * (<xensim/xenbus.h>), with the keys of <xen/io/netif.h>. Register the back end
  * driver on a vCPU of the back end's domain after attaching its switch,
  * the front end driver on a vCPU of each guest after setting its config.
  * The front end reads the toolstack's "mac" key. States: netback goes
