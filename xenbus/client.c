@@ -2,7 +2,7 @@
  * The guest xenbus client's transport: the request lock and the store ring
  * (struct xenstore_domain_interface) pumped by whoever holds it, waiting
  * with SCHEDOP_poll on the store port. Relies on <xensim/guest.h> only;
- * the per-domain state is xenbus_client_dom.c's, the operations _ops.c's.
+ * the per-domain state is client_dom.c's, the operations client_ops.c's.
  */
 #include "config.h"
 

@@ -1,5 +1,6 @@
-# xenbus/: the guest's XenStore client and the split-driver framework both
-# ends share, as Linux's drivers/xen/xenbus (libxenbus).
+# xenbus/: the guest's XenStore client, the split-driver framework both
+# ends share, and the ring and grant helpers drivers build their transport
+# on, as Linux's drivers/xen/xenbus (libxenbus). Includes guest.h only.
 xensiminclude_HEADERS += include/xensim/xenbus.h
 noinst_LTLIBRARIES += xenbus/libxenbus.la
 xenbus_libxenbus_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/xenbus
