@@ -78,9 +78,10 @@ struct blkback {
     bool persistent;
     bool connected;
     unsigned int vcpu;        /* the vCPU that connected and serves */
-    /* Bumped by connect and disconnect. xensim_domain_call() runs calls at
-     * any hypercall exit, even inside our upcall handler, so a disconnect
-     * can happen in the middle of a request: after each hypercall the
+    /* Bumped by connect and disconnect. A disconnect can happen in the
+     * middle of a request, nested in our own handler: on_error's xenbus
+     * call ends by running the domain's queued watch callbacks, and the
+     * framework's may tear the device down. So after each hypercall the
      * handler compares gen with the value it started with and, if it
      * changed, unwinds without touching the queue again. */
     unsigned int gen;

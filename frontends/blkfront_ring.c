@@ -242,8 +242,8 @@ static struct blkfront_io *queue_abort_locked(struct blkfront_queue *q, int stat
  * and fail what is in flight. Called without any queue lock. */
 static void device_fail(struct blkfront *fe)
 {
-    /* Only from Connected: a disconnect may have run nested in a
-     * completion callback (at a hypercall exit) since the bad response. */
+    /* Only from Connected: a completion callback may have disconnected
+     * since the bad response. */
     enum blkfront_state s = BLKFRONT_CONNECTED;
     if (!__atomic_compare_exchange_n(&fe->state, &s, BLKFRONT_FAILED, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
@@ -267,8 +267,8 @@ static void fe_put(struct blkfront *fe)
 
 static void queue_work(struct blkfront_queue *q);
 
-/* A completion callback may disconnect and free the device (directly or
- * through a call nested at a hypercall exit): hold it until we are out. */
+/* A completion callback may disconnect and free the device (directly, or
+ * through watch callbacks its xenbus calls run): hold it until we are out. */
 static void queue_irq(evtchn_port_t port, void *arg)
 {
     (void)port;
@@ -466,8 +466,8 @@ int blkfront_setup(struct blkfront *fe, const struct blkif_backend_info *be,
     for (unsigned int i = 0; i < fe->nr_queues && !rc; i++)
         rc = queue_setup(fe, &fe->q[i]);
     /* Grow the grant table now, outside any lock: growing is a hypercall,
-     * and a hypercall exit may run a nested xensim_domain_call() that
-     * needs the queue lock we would be holding in blkfront_submit(). */
+     * and submissions under the queue lock should make none (a vCPU the
+     * domain's death takes away at a hypercall would leave it held). */
     if (!rc) {
         unsigned int want = fe->nr_queues * fe->q[0].nr_shadow * (fe->max_segs + 8);
         if (want > 8192)
