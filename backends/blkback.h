@@ -8,6 +8,7 @@
 #define XENSIM_BLKBACK_H
 
 #include <sys/uio.h>
+#include <xensim/xenbus.h>
 #include <xensim/io/blkif_ring.h>
 
 struct blkback;
@@ -50,7 +51,6 @@ struct blkback_queue {
     grant_handle_t ring_handle[BLKIF_SIM_MAX_RING_PAGES];
     unsigned int nr_ring_mapped;
     evtchn_port_t port;
-    bool port_ours;           /* bound by us, not handed in by the caller */
     bool broken;              /* the front end misbehaved: not served */
     struct blkback_pgrant *pg;
     unsigned int pg_cap, pg_count, pg_max;
@@ -78,9 +78,10 @@ struct blkback {
     bool persistent;
     bool connected;
     unsigned int vcpu;        /* the vCPU that connected and serves */
-    /* Bumped by connect and disconnect. xensim_domain_call() runs calls at
-     * any hypercall exit, even inside our upcall handler, so a disconnect
-     * can happen in the middle of a request: after each hypercall the
+    /* Bumped by connect and disconnect. A disconnect can happen in the
+     * middle of a request, nested in our own handler: on_error's xenbus
+     * call ends by running the domain's queued watch callbacks, and the
+     * framework's may tear the device down. So after each hypercall the
      * handler compares gen with the value it started with and, if it
      * changed, unwinds without touching the queue again. */
     unsigned int gen;

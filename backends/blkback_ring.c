@@ -123,7 +123,7 @@ static int16_t do_rw(struct blkback_queue *q, bool write, uint64_t sector,
                      const struct blkif_request_segment *segs, unsigned int n, unsigned int gen)
 {
     struct blkback *be = q->be;
-    unsigned int per_page = BLK_PAGE / be->unit;
+    unsigned int per_page = XEN_PAGE_SIZE / be->unit;
     uint64_t total = 0;
     grant_ref_t refs[BLKIF_MAX_SEGMENTS_PER_REQUEST];
     grant_ref_t *rv = n <= BLKIF_MAX_SEGMENTS_PER_REQUEST ? refs : NULL;
@@ -355,19 +355,17 @@ static void queue_irq(evtchn_port_t port, void *arg)
 static void queue_teardown(struct blkback_queue *q)
 {
     blkback_unmap_interrupted(q);
-    if (q->port && q->port_ours) {
+    if (q->port) {
         xensim_irq_unbind(q->port);
         xensim_evtchn_close(q->port);
     }
     q->port = 0;
     if (q->pg)
         blkback_pgrants_release(q);
-    for (unsigned int i = 0; i < q->nr_ring_mapped; i++) {
-        gnttab_unmap_grant_ref_t u = {
-            .host_addr = (uint64_t)(uintptr_t)q->view.page[i], .handle = q->ring_handle[i],
-        };
-        HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &u, 1);
-    }
+    void *addrs[BLKIF_SIM_MAX_RING_PAGES];
+    for (unsigned int i = 0; i < q->nr_ring_mapped; i++)
+        addrs[i] = q->view.page[i];
+    xenbus_unmap_ring(q->ring_handle, addrs, q->nr_ring_mapped);
     q->nr_ring_mapped = 0;
     blkback_queue_scratch_free(q);
     q->broken = false;
@@ -377,26 +375,17 @@ static int queue_connect(struct blkback *be, struct blkback_queue *q,
                          const struct blkif_front_params *p)
 {
     unsigned int pages = 1u << be->order;
-    gnttab_map_grant_ref_t m[BLKIF_SIM_MAX_RING_PAGES];
-    for (unsigned int i = 0; i < pages; i++)
-        m[i] = (gnttab_map_grant_ref_t){
-            .flags = GNTMAP_host_map, .ref = p->queue[q->idx].ring_ref[i], .dom = be->front,
-        };
-    long rc = HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, m, pages);
-    int err = rc ? (int)rc : 0;
-    for (unsigned int i = 0; i < pages; i++) {
-        if (rc == 0 && m[i].status == GNTST_okay) {
-            q->view.page[q->nr_ring_mapped] = (uint8_t *)(uintptr_t)m[i].host_addr;
-            q->ring_handle[q->nr_ring_mapped++] = m[i].handle;
-        } else if (!err) {
-            err = -ENOENT;
-        }
-    }
+    void *addrs[BLKIF_SIM_MAX_RING_PAGES];
+    int err = xenbus_map_ring(be->front, p->queue[q->idx].ring_ref, pages, q->ring_handle,
+                              addrs);
     if (err)
         return err;
+    for (unsigned int i = 0; i < pages; i++)
+        q->view.page[i] = addrs[i];
+    q->nr_ring_mapped = pages;
     blk_ring_view_init(&q->view, pages);
     blkif_sring_t *s = (blkif_sring_t *)q->view.page[0];
-    BACK_RING_INIT(&q->ring, s, (size_t)BLK_PAGE * pages);
+    BACK_RING_INIT(&q->ring, s, (size_t)XEN_PAGE_SIZE * pages);
     unsigned int max_segs = BLKIF_MAX_SEGMENTS_PER_REQUEST;
     if (be->cfg.max_indirect_segments > max_segs)
         max_segs = be->cfg.max_indirect_segments;
@@ -404,15 +393,10 @@ static int queue_connect(struct blkback *be, struct blkback_queue *q,
         return -ENOMEM;
     q->pg_max = be->cfg.max_persistent_grants ? be->cfg.max_persistent_grants
                                               : RING_SIZE(&q->ring) * BLKIF_MAX_SEGMENTS_PER_REQUEST;
-    if (p->queue[q->idx].local_port) {
-        q->port = p->queue[q->idx].local_port;
-        return 0;
-    }
     long port = xensim_evtchn_bind_interdomain(be->front, p->queue[q->idx].evtchn);
     if (port < 0)
         return (int)port;
     q->port = (evtchn_port_t)port;
-    q->port_ours = true;
     return 0;
 }
 
@@ -442,12 +426,12 @@ int blkback_connect(struct blkback *be, const struct blkif_front_params *p)
         q->be = be;
         q->idx = i;
         rc = queue_connect(be, q, p);
+        be->st.split_rings += !rc && !q->view.contiguous;
     }
     /* Handlers last, once every queue is complete. Binding set our ports
      * pending, so requests already queued are served right away. */
     for (unsigned int i = 0; i < be->nr_queues && !rc; i++)
-        if (be->q[i].port_ours)
-            rc = xensim_irq_bind(be->q[i].port, queue_irq, &be->q[i]);
+        rc = xensim_irq_bind(be->q[i].port, queue_irq, &be->q[i]);
     if (rc) {
         bool was_off = xensim_guest_irq_disabled();
         xensim_guest_irq_disable();
@@ -458,17 +442,7 @@ int blkback_connect(struct blkback *be, const struct blkif_front_params *p)
         return rc;
     }
     __atomic_store_n(&be->connected, true, __ATOMIC_RELEASE);
-    /* Requests queued before a caller-bound port was ours to watch. */
-    for (unsigned int i = 0; i < be->nr_queues; i++)
-        if (!be->q[i].port_ours)
-            blkback_event(be, i);
     return 0;
-}
-
-void blkback_event(struct blkback *be, unsigned int q)
-{
-    if (q < be->nr_queues && __atomic_load_n(&be->connected, __ATOMIC_ACQUIRE))
-        queue_irq(be->q[q].port, &be->q[q]);
 }
 
 int blkback_disconnect(struct blkback *be)

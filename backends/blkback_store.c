@@ -84,7 +84,7 @@ static int file_discard(struct blkback *be, uint64_t off, uint64_t len, bool sec
                   (off_t)len) == 0)
         return 0;
     /* No hole punching here: zeroes are a correct discard. */
-    static const uint8_t zero[BLK_PAGE];
+    static const uint8_t zero[XEN_PAGE_SIZE];
     while (len) {
         size_t n = len < sizeof(zero) ? (size_t)len : sizeof(zero);
         ssize_t w = pwrite(be->fd, zero, n, (off_t)off);

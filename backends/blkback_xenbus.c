@@ -1,7 +1,7 @@
 /*
  * The "vbd" back end driver for the xenbus framework: at probe it opens
  * the device's params and publishes the features and transport limits
- * (spec 5.4) before InitWait; at connect it reads the front end's
+ * (<xen/io/blkif.h>) before InitWait; at connect it reads the front end's
  * transport keys (ring-page-order, ring-ref[%u], event-channel,
  * multi-queue-num-queues with queue-%u/, protocol, feature-persistent),
  * connects blkback and publishes sectors, info, sector-size and
@@ -27,7 +27,7 @@ int xensim_vbd_back_config(const struct blkback_config *tmpl)
     return xenbus_config_set(&tmpls, tmpl);
 }
 
-static struct blkback_config tmpl_get(domid_t d)
+static struct blkback_config tmpl_get(void)
 {
     /* Without a template: what Linux blkback offers by default. */
     struct blkback_config c = {
@@ -35,7 +35,7 @@ static struct blkback_config tmpl_get(domid_t d)
         .feature_persistent = true, .max_indirect_segments = 256,
         .max_ring_order = BLKIF_SIM_MAX_RING_ORDER, .max_queues = 4,
     };
-    xenbus_config_get(&tmpls, d, &c);
+    xenbus_config_get(&tmpls, &c);
     return c;
 }
 
@@ -66,7 +66,7 @@ static int write_features(struct xenbus_device *dev, xenbus_transaction_t t,
     return 0;
 }
 
-/* A front end that broke the ring (spec 3.4's overflow check): close this
+/* A front end that broke the ring (ring.h's overflow check): close this
  * device, as Linux's xenbus_dev_fatal does; the others carry on. */
 static void vb_on_error(struct blkback *be, enum blkback_error err, void *arg)
 {
@@ -80,7 +80,7 @@ static int vb_probe(struct xenbus_device *dev)
     struct vbd_back *vb = calloc(1, sizeof(*vb));
     if (!vb)
         return -ENOMEM;
-    struct blkback_config cfg = tmpl_get(xensim_guest_domid());
+    struct blkback_config cfg = tmpl_get();
     char mode[8] = "w";
     char key[XENBUS_PATH_MAX + 16];
     snprintf(key, sizeof(key), "%s/mode", dev->nodename);
@@ -184,15 +184,12 @@ static int vb_connect(struct xenbus_device *dev)
     snprintf(key, sizeof(key), "%s/protocol", fe);
     if (xenbus_read_buf(0, key, p->protocol, sizeof(p->protocol)) < 0)
         p->protocol[0] = '\0';
-    /* Out of range: blkback_connect refuses (spec 5.4: fatal). */
+    /* Out of range: blkback_connect refuses (blkif.h: fatal). */
     if (p->ring_order > BLKIF_SIM_MAX_RING_ORDER || p->nr_queues == 0 ||
         p->nr_queues > BLKIF_SIM_MAX_QUEUES)
         err = -EINVAL;
-    if (!err && p->nr_queues == 1) {
+    if (!err && p->nr_queues == 1)
         err = read_ring(fe, p->ring_order, p->queue[0].ring_ref, &p->queue[0].evtchn);
-        /* The framework bound the top-level event-channel already. */
-        p->queue[0].local_port = dev->evtchn;
-    }
     for (unsigned int q = 0; !err && p->nr_queues > 1 && q < p->nr_queues; q++) {
         char dir[XENBUS_PATH_MAX + 32];
         snprintf(dir, sizeof(dir), "%s/queue-%u", fe, q);
@@ -218,13 +215,6 @@ static void vb_disconnect(struct xenbus_device *dev)
         blkback_disconnect(vb->be);
 }
 
-static void vb_handle_event(struct xenbus_device *dev)
-{
-    struct vbd_back *vb = dev->priv;
-    if (vb && vb->be)
-        blkback_event(vb->be, 0);
-}
-
 /* Also when our domain dies, with no vCPU: destroy makes no hypercalls. */
 static void vb_remove(struct xenbus_device *dev)
 {
@@ -243,12 +233,10 @@ static void vb_remove(struct xenbus_device *dev)
 
 const struct xenbus_driver xensim_vbd_back = {
     .type = "vbd",
-    .nr_rings = 0,           /* blkback maps its rings and binds its ports */
     .probe = vb_probe,
     .connect = vb_connect,
     .disconnect = vb_disconnect,
     .remove = vb_remove,
-    .handle_event = vb_handle_event,
 };
 
 struct blkback *xensim_vbd_back_find(domid_t front, unsigned int devid)

@@ -5,7 +5,8 @@
  * pool of its own pages frames are copied into. TX: validates and copies
  * each request out with GNTTABOP_copy, answers every slot. RX: copies into
  * the front's posted pages with GNTTABOP_copy, answering in the request's
- * slot. Frames go through vswitch.c; calls guest.h only.
+ * slot. Frames go through vswitch.c; calls guest.h and xenbus.h's ring
+ * helpers.
  */
 #include "config.h"
 
@@ -27,7 +28,7 @@ static void nb_fatal(struct nb_vif *vif, const char *why)
 
 static struct nb_pkt *nb_pkt_alloc(struct xensim_netback *nb, unsigned int len)
 {
-    unsigned int npages = (len + NC_PAGE_SIZE - 1) / NC_PAGE_SIZE;
+    unsigned int npages = (len + XEN_PAGE_SIZE - 1) / XEN_PAGE_SIZE;
     if (npages > NB_PKT_PAGES || npages > nb->pool_free)
         return NULL;
     struct nb_pkt *p = malloc(sizeof(*p));
@@ -60,128 +61,169 @@ static bool nb_front_alive(struct nb_vif *vif)
            st.status == EVTCHNSTAT_interdomain;
 }
 
+/* One frame's slots, copied off the TX ring before anything looks at them. */
+struct nb_tx_frame {
+    netif_tx_request_t reqs[NB_MAX_CHAIN];   /* its data slots */
+    unsigned int nreq;
+    struct {
+        uint16_t id;
+        bool extra;                          /* an extra-info slot */
+    } slot[NB_MAX_CHAIN];                    /* every slot, each to be answered */
+    unsigned int nslot;
+    RING_IDX end;                            /* the index after its last slot */
+    unsigned int total, rest;                /* first slot's size; the others' sum */
+    int16_t status;
+};
+
+static void nb_tx_add_slot(struct nb_tx_frame *f, uint16_t id, bool extra)
+{
+    f->slot[f->nslot].id = id;
+    f->slot[f->nslot++].extra = extra;
+}
+
+/* The extra-info slots after the first: we offer no GSO and no multicast
+ * control, so GSO and unknown types are errors, multicast requests are
+ * ignored. Returns -1 when the vif had to be disconnected. */
+static int nb_tx_extras(struct nb_vif *vif, RING_IDX rp, struct nb_tx_frame *f)
+{
+    bool more;
+
+    do {
+        if (f->end == rp || f->nslot == NB_MAX_CHAIN) {
+            nb_fatal(vif, "tx extra-info slot missing");
+            return -1;
+        }
+        netif_tx_request_t raw;
+        struct netif_extra_info ex;
+        RING_COPY_REQUEST(&vif->tx, f->end, &raw);
+        memcpy(&ex, &raw, sizeof(ex));
+        f->end++;
+        nb_tx_add_slot(f, raw.id, true);
+        if (ex.type == XEN_NETIF_EXTRA_TYPE_NONE || ex.type >= XEN_NETIF_EXTRA_TYPE_MAX ||
+            ex.type == XEN_NETIF_EXTRA_TYPE_GSO)
+            f->status = NETIF_RSP_ERROR;
+        more = ex.flags & XEN_NETIF_EXTRA_FLAG_MORE;
+    } while (more);
+    return 0;
+}
+
+/* Copies the frame's slots from req_cons up to rp, and checks their sizes
+ * and offsets. Returns -1 when the vif had to be disconnected. */
+static int nb_tx_collect(struct nb_vif *vif, RING_IDX rp, struct nb_tx_frame *f)
+{
+    f->end = vif->tx.req_cons;
+    f->nreq = f->nslot = 0;
+    f->status = NETIF_RSP_OKAY;
+    RING_COPY_REQUEST(&vif->tx, f->end, &f->reqs[0]);
+    f->end++;
+    nb_tx_add_slot(f, f->reqs[0].id, false);
+    f->nreq = 1;
+    if ((f->reqs[0].flags & NETTXF_extra_info) && nb_tx_extras(vif, rp, f))
+        return -1;
+    while (f->reqs[f->nreq - 1].flags & NETTXF_more_data) {
+        if (f->end == rp) {
+            nb_fatal(vif, "tx packet runs past req_prod");
+            return -1;
+        }
+        if (f->nslot == NB_MAX_CHAIN) {
+            nb_fatal(vif, "tx packet has too many slots");
+            return -1;
+        }
+        RING_COPY_REQUEST(&vif->tx, f->end, &f->reqs[f->nreq]);
+        f->end++;
+        nb_tx_add_slot(f, f->reqs[f->nreq].id, false);
+        f->nreq++;
+    }
+    f->total = f->reqs[0].size;
+    f->rest = 0;
+    for (unsigned int i = 1; i < f->nreq; i++)
+        f->rest += f->reqs[i].size;
+    if (f->nreq > XEN_NETIF_NR_SLOTS_MIN || f->total < ETH_HLEN || f->rest >= f->total)
+        f->status = NETIF_RSP_ERROR;
+    for (unsigned int i = 0; i < f->nreq && f->status == NETIF_RSP_OKAY; i++) {
+        unsigned int len = i ? f->reqs[i].size : f->total - f->rest;
+        if ((unsigned int)f->reqs[i].offset + len > XEN_PAGE_SIZE)
+            f->status = NETIF_RSP_ERROR;
+    }
+    return 0;
+}
+
+/* Copies the checked frame out of the guest's pages into ours, one
+ * GNTTABOP_copy for all its pieces; NULL (and the status why) on failure. */
+static struct nb_pkt *nb_tx_copy(struct nb_vif *vif, struct nb_tx_frame *f)
+{
+    struct xensim_netback *nb = vif->nb;
+    struct nb_pkt *p = nb_pkt_alloc(nb, f->total);
+    if (!p) {
+        f->status = NETIF_RSP_DROPPED;
+        return NULL;
+    }
+    gnttab_copy_t ops[2 * NB_MAX_CHAIN];
+    unsigned int nops = 0, at = 0;
+    for (unsigned int i = 0; i < f->nreq; i++) {
+        unsigned int len = i ? f->reqs[i].size : f->total - f->rest;
+        unsigned int src_off = f->reqs[i].offset;
+        while (len) {
+            unsigned int pg = at / XEN_PAGE_SIZE, off = at % XEN_PAGE_SIZE;
+            unsigned int n = XEN_PAGE_SIZE - off < len ? XEN_PAGE_SIZE - off : len;
+            ops[nops++] = (gnttab_copy_t){
+                .source = { .u.ref = f->reqs[i].gref, .domid = vif->domid,
+                            .offset = (uint16_t)src_off },
+                .dest = { .u.gmfn = p->pfn[pg], .domid = DOMID_SELF, .offset = (uint16_t)off },
+                .len = (uint16_t)n,
+                .flags = GNTCOPY_source_gref,
+            };
+            at += n;
+            src_off += n;
+            len -= n;
+        }
+    }
+    long rc = nops ? HYPERVISOR_grant_table_op(GNTTABOP_copy, ops, nops) : 0;
+    bool failed = rc < 0;
+    for (unsigned int i = 0; i < nops && !failed; i++)
+        failed = ops[i].status != GNTST_okay;
+    if (!failed)
+        return p;
+    f->status = NETIF_RSP_ERROR;
+    netback_pkt_put(nb, p);
+    if (!nb_front_alive(vif))
+        nb_fatal(vif, "front end gone");
+    return NULL;
+}
+
+/* Answers every slot of the frame (extra-info ones with NETIF_RSP_NULL). */
+static void nb_tx_respond(struct nb_vif *vif, const struct nb_tx_frame *f)
+{
+    for (unsigned int k = 0; k < f->nslot; k++) {
+        netif_tx_response_t *rsp = RING_GET_RESPONSE(&vif->tx, vif->tx.rsp_prod_pvt);
+        vif->tx.rsp_prod_pvt++;
+        rsp->id = f->slot[k].id;
+        rsp->status = f->slot[k].extra ? NETIF_RSP_NULL : f->status;
+    }
+    vif->tx.req_cons = f->end;
+    if (f->status == NETIF_RSP_OKAY)
+        vif->st.tx_packets++;
+    else if (f->status == NETIF_RSP_DROPPED)
+        vif->st.tx_dropped++;
+    else
+        vif->st.tx_errors++;
+}
+
 /* One frame from the TX ring: its slots up to rp, checked, copied, answered.
  * Returns -1 when the vif had to be disconnected. */
 static int nb_tx_one(struct nb_vif *vif, RING_IDX rp)
 {
-    struct xensim_netback *nb = vif->nb;
-    netif_tx_request_t reqs[NB_MAX_CHAIN];
-    struct { uint16_t id; bool extra; } slot[NB_MAX_CHAIN];
-    unsigned int nreq = 0, nslot = 0;
-    int16_t status = NETIF_RSP_OKAY;
-    RING_IDX idx = vif->tx.req_cons;
-
-    RING_COPY_REQUEST(&vif->tx, idx, &reqs[0]);
-    idx++;
-    slot[nslot].id = reqs[0].id;
-    slot[nslot++].extra = false;
-    nreq = 1;
-
-    if (reqs[0].flags & NETTXF_extra_info) {
-        bool more;
-        do {
-            if (idx == rp || nslot == NB_MAX_CHAIN) {
-                nb_fatal(vif, "tx extra-info slot missing");
-                return -1;
-            }
-            netif_tx_request_t raw;
-            struct netif_extra_info ex;
-            RING_COPY_REQUEST(&vif->tx, idx, &raw);
-            memcpy(&ex, &raw, sizeof(ex));
-            idx++;
-            slot[nslot].id = raw.id;
-            slot[nslot++].extra = true;
-            /* We offer no GSO and no multicast control: GSO and unknown
-             * types are errors, multicast requests are ignored. */
-            if (ex.type == XEN_NETIF_EXTRA_TYPE_NONE || ex.type >= XEN_NETIF_EXTRA_TYPE_MAX ||
-                ex.type == XEN_NETIF_EXTRA_TYPE_GSO)
-                status = NETIF_RSP_ERROR;
-            more = ex.flags & XEN_NETIF_EXTRA_FLAG_MORE;
-        } while (more);
-    }
-    while (reqs[nreq - 1].flags & NETTXF_more_data) {
-        if (idx == rp) {
-            nb_fatal(vif, "tx packet runs past req_prod");
-            return -1;
-        }
-        if (nslot == NB_MAX_CHAIN) {
-            nb_fatal(vif, "tx packet has too many slots");
-            return -1;
-        }
-        RING_COPY_REQUEST(&vif->tx, idx, &reqs[nreq]);
-        idx++;
-        slot[nslot].id = reqs[nreq].id;
-        slot[nslot++].extra = false;
-        nreq++;
-    }
-
-    unsigned int total = reqs[0].size, rest = 0;
-    for (unsigned int i = 1; i < nreq; i++)
-        rest += reqs[i].size;
-    if (nreq > XEN_NETIF_NR_SLOTS_MIN || total < ETH_HLEN || rest >= total)
-        status = NETIF_RSP_ERROR;
-    for (unsigned int i = 0; i < nreq && status == NETIF_RSP_OKAY; i++) {
-        unsigned int len = i ? reqs[i].size : total - rest;
-        if ((unsigned int)reqs[i].offset + len > NC_PAGE_SIZE)
-            status = NETIF_RSP_ERROR;
-    }
-
+    struct nb_tx_frame f;
     struct nb_pkt *p = NULL;
-    if (status == NETIF_RSP_OKAY && !(p = nb_pkt_alloc(nb, total)))
-        status = NETIF_RSP_DROPPED;
-    if (p) {
-        gnttab_copy_t ops[2 * NB_MAX_CHAIN];
-        unsigned int nops = 0, at = 0;
-        for (unsigned int i = 0; i < nreq; i++) {
-            unsigned int len = i ? reqs[i].size : total - rest;
-            unsigned int src_off = reqs[i].offset;
-            while (len) {
-                unsigned int pg = at / NC_PAGE_SIZE, off = at % NC_PAGE_SIZE;
-                unsigned int n = NC_PAGE_SIZE - off < len ? NC_PAGE_SIZE - off : len;
-                gnttab_copy_t *op = &ops[nops++];
-                memset(op, 0, sizeof(*op));
-                op->source.u.ref = reqs[i].gref;
-                op->source.domid = vif->domid;
-                op->source.offset = (uint16_t)src_off;
-                op->dest.u.gmfn = p->pfn[pg];
-                op->dest.domid = DOMID_SELF;
-                op->dest.offset = (uint16_t)off;
-                op->len = (uint16_t)n;
-                op->flags = GNTCOPY_source_gref;
-                at += n;
-                src_off += n;
-                len -= n;
-            }
-        }
-        long rc = nops ? HYPERVISOR_grant_table_op(GNTTABOP_copy, ops, nops) : 0;
-        bool failed = rc < 0;
-        for (unsigned int i = 0; i < nops && !failed; i++)
-            failed = ops[i].status != GNTST_okay;
-        if (failed) {
-            status = NETIF_RSP_ERROR;
-            netback_pkt_put(nb, p);
-            p = NULL;
-            if (!nb_front_alive(vif))
-                nb_fatal(vif, "front end gone");
-        }
-    }
 
-    for (unsigned int k = 0; k < nslot; k++) {
-        netif_tx_response_t *rsp = RING_GET_RESPONSE(&vif->tx, vif->tx.rsp_prod_pvt);
-        vif->tx.rsp_prod_pvt++;
-        rsp->id = slot[k].id;
-        rsp->status = slot[k].extra ? NETIF_RSP_NULL : status;
-    }
-    vif->tx.req_cons = idx;
-    if (status == NETIF_RSP_OKAY)
-        vif->st.tx_packets++;
-    else if (status == NETIF_RSP_DROPPED)
-        vif->st.tx_dropped++;
-    else
-        vif->st.tx_errors++;
+    if (nb_tx_collect(vif, rp, &f))
+        return -1;
+    if (f.status == NETIF_RSP_OKAY)
+        p = nb_tx_copy(vif, &f);
+    nb_tx_respond(vif, &f);
     if (p) {
-        vswitch_input(nb, vif, p);
-        netback_pkt_put(nb, p);
+        vswitch_input(vif->nb, vif, p);
+        netback_pkt_put(vif->nb, p);
     }
     return vif->dead ? -1 : 0;
 }
@@ -192,8 +234,8 @@ static bool nb_tx_action(struct nb_vif *vif)
     unsigned int budget = NB_TX_BUDGET;
     bool notify_any = false;
     for (;;) {
-        RING_IDX rp = NC_READ_ONCE(vif->tx.sring->req_prod);
-        rmb();   /* the index before the requests it covers */
+        RING_IDX rp = READ_ONCE(vif->tx.sring->req_prod);
+        xen_rmb();   /* the index before the requests it covers */
         if (RING_REQUEST_PROD_OVERFLOW(&vif->tx, rp)) {
             nb_fatal(vif, "tx ring index overflow");
             return false;
@@ -228,8 +270,8 @@ static bool nb_rx_flush(struct nb_vif *vif)
             vif->st.rx_dropped++;
             goto pop;
         }
-        RING_IDX rp = NC_READ_ONCE(vif->rx.sring->req_prod);
-        rmb();
+        RING_IDX rp = READ_ONCE(vif->rx.sring->req_prod);
+        xen_rmb();
         if (RING_REQUEST_PROD_OVERFLOW(&vif->rx, rp)) {
             nb_fatal(vif, "rx ring index overflow");
             break;
@@ -237,9 +279,9 @@ static bool nb_rx_flush(struct nb_vif *vif)
         if ((RING_IDX)(rp - vif->rx.req_cons) < need) {
             /* Ask the front to notify when it posts the buffers we lack. */
             vif->rx.sring->req_event = vif->rx.req_cons + need;
-            mb();
-            rp = NC_READ_ONCE(vif->rx.sring->req_prod);
-            rmb();
+            xen_mb();
+            rp = READ_ONCE(vif->rx.sring->req_prod);
+            xen_rmb();
             if ((RING_IDX)(rp - vif->rx.req_cons) < need ||
                 RING_REQUEST_PROD_OVERFLOW(&vif->rx, rp))
                 break;
@@ -250,9 +292,9 @@ static bool nb_rx_flush(struct nb_vif *vif)
             netif_rx_request_t req;
             RING_COPY_REQUEST(&vif->rx, vif->rx.req_cons + i, &req);
             ids[i] = req.id;
-            unsigned int n = p->len - i * NC_PAGE_SIZE;
-            if (n > NC_PAGE_SIZE)
-                n = NC_PAGE_SIZE;
+            unsigned int n = p->len - i * XEN_PAGE_SIZE;
+            if (n > XEN_PAGE_SIZE)
+                n = XEN_PAGE_SIZE;
             memset(&ops[i], 0, sizeof(ops[i]));
             ops[i].source.u.gmfn = p->pfn[i];
             ops[i].source.domid = DOMID_SELF;
@@ -314,15 +356,9 @@ static void nb_vif_teardown(struct nb_vif *vif)
     struct xensim_netback *nb = vif->nb;
     if (!vif->connected)
         return;
-    if (vif->own_port) {
-        xensim_irq_unbind(vif->port);
-        xensim_evtchn_close(vif->port);
-    }
-    gnttab_unmap_grant_ref_t un[2] = {
-        { .host_addr = vif->tx_addr, .handle = vif->tx_handle },
-        { .host_addr = vif->rx_addr, .handle = vif->rx_handle },
-    };
-    HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, un, 2);
+    xensim_irq_unbind(vif->port);
+    xensim_evtchn_close(vif->port);
+    xenbus_unmap_ring(vif->ring_handle, vif->ring_addr, 2);
     while (vif->rxq_len) {
         netback_pkt_put(nb, vif->rxq[vif->rxq_head]);
         vif->rxq_head = (vif->rxq_head + 1) % nb->rx_queue;
@@ -340,10 +376,8 @@ static void nb_run(struct xensim_netback *nb)
 {
     bool again;
     do {
-        bool all = nb->work;
-        nb->work = false;
         for (struct nb_vif *v = nb->vifs; v; v = v->next) {
-            if (!v->connected || v->dead || !(v->kick || all))
+            if (!v->connected || v->dead || !v->kick)
                 continue;
             v->kick = false;
             bool notify = nb_tx_action(v);
@@ -357,7 +391,7 @@ static void nb_run(struct xensim_netback *nb)
             if (nb_rx_flush(v))
                 xensim_evtchn_send(v->port);
         }
-        again = nb->work;
+        again = false;
         for (struct nb_vif *v = nb->vifs; v; v = v->next) {
             if (v->dead)
                 nb_vif_teardown(v);
@@ -366,23 +400,15 @@ static void nb_run(struct xensim_netback *nb)
     } while (again);
 }
 
-void xensim_netback_event(struct xensim_netback *nb, evtchn_port_t port)
+static void nb_irq(evtchn_port_t port, void *arg)
 {
-    bool irqs;
-    if (!nc_lock(&nb->lock, &irqs)) {
-        nb->work = true;   /* the holder below us on this stack runs it */
-        return;
-    }
+    struct xensim_netback *nb = arg;
+    bool irqs = xensim_irqlock_lock(&nb->lock);
     for (struct nb_vif *v = nb->vifs; v; v = v->next)
         if (v->connected && v->port == port)
             v->kick = true;
     nb_run(nb);
-    nc_unlock(&nb->lock, irqs);
-}
-
-static void nb_irq(evtchn_port_t port, void *arg)
-{
-    xensim_netback_event(arg, port);
+    xensim_irqlock_unlock(&nb->lock, irqs);
 }
 
 int xensim_netback_create(const struct xensim_netback_config *cfg,
@@ -393,7 +419,7 @@ int xensim_netback_create(const struct xensim_netback_config *cfg,
     struct xensim_netback *nb = calloc(1, sizeof(*nb));
     if (!nb)
         return -ENOMEM;
-    nc_lock_init(&nb->lock);
+    xensim_irqlock_init(&nb->lock);
     nb->domid = xensim_guest_domid();
     nb->sg = !(cfg && cfg->no_sg);
     nb->rx_queue = cfg && cfg->rx_queue ? cfg->rx_queue : 32;
@@ -416,7 +442,7 @@ fail:
     while (nb->pool_free)
         xensim_guest_page_free(nb->pool[--nb->pool_free]);
     free(nb->pool);
-    nc_lock_destroy(&nb->lock);
+    xensim_irqlock_destroy(&nb->lock);
     free(nb);
     return rc;
 }
@@ -448,78 +474,67 @@ static void nb_vif_free(struct xensim_netback *nb, struct nb_vif *vif)
     free(vif);
 }
 
-static int nb_map(domid_t front, grant_ref_t ref, uint64_t *addr, grant_handle_t *handle)
+/* A vif for (front, handle) with its rings mapped, not yet bound. */
+static int nb_vif_new(struct xensim_netback *nb, domid_t front, unsigned int handle,
+                      const struct xensim_netif_front_keys *keys, struct nb_vif **out)
 {
-    gnttab_map_grant_ref_t op = { .flags = GNTMAP_host_map, .ref = ref, .dom = front };
-    long rc = HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, &op, 1);
-    if (rc < 0)
-        return (int)rc;
-    if (op.status != GNTST_okay)
-        return -EINVAL;
-    *addr = op.host_addr;
-    *handle = op.handle;
-    return 0;
-}
-
-int xensim_netback_connect(struct xensim_netback *nb, domid_t front, unsigned int handle,
-                           const struct xensim_netif_front_keys *keys)
-{
-    return xensim_netback_connect_port(nb, front, handle, keys, 0);
-}
-
-int xensim_netback_connect_port(struct xensim_netback *nb, domid_t front, unsigned int handle,
-                                const struct xensim_netif_front_keys *keys,
-                                evtchn_port_t bound_port)
-{
-    if (!keys->request_rx_copy)
-        return -EOPNOTSUPP;   /* modern netback serves no flipping front */
-    bool irqs;
-    if (!nc_lock(&nb->lock, &irqs))
-        return -EBUSY;
-    int rc = -EEXIST;
-    struct nb_vif *vif = nb_find(nb, front, handle);
-    if (vif && vif->connected)
-        goto out;
-    if (vif)
-        nb_vif_free(nb, vif);   /* a protocol-error leftover */
-    rc = -ENOMEM;
-    vif = calloc(1, sizeof(*vif));
+    struct nb_vif *vif = calloc(1, sizeof(*vif));
     if (!vif || !(vif->rxq = calloc(nb->rx_queue, sizeof(*vif->rxq)))) {
         free(vif);
-        goto out;
+        return -ENOMEM;
     }
     vif->nb = nb;
     vif->domid = front;
     vif->handle = handle;
     vif->sg = nb->sg && keys->feature_sg;
     memcpy(vif->mac, keys->mac, XENSIM_ETH_ALEN);
-    rc = nb_map(front, keys->tx_ring_ref, &vif->tx_addr, &vif->tx_handle);
-    if (rc)
-        goto fail_vif;
-    rc = nb_map(front, keys->rx_ring_ref, &vif->rx_addr, &vif->rx_handle);
-    if (rc)
-        goto fail_tx;
-    BACK_RING_INIT(&vif->tx, (netif_tx_sring_t *)(uintptr_t)vif->tx_addr, NC_PAGE_SIZE);
-    BACK_RING_INIT(&vif->rx, (netif_rx_sring_t *)(uintptr_t)vif->rx_addr, NC_PAGE_SIZE);
-    long port = bound_port;
-    if (!bound_port)
-        port = xensim_evtchn_bind_interdomain(front, keys->event_channel);
-    if (port < 0) {
+    grant_ref_t refs[2] = { keys->tx_ring_ref, keys->rx_ring_ref };
+    int rc = xenbus_map_ring(front, refs, 2, vif->ring_handle, vif->ring_addr);
+    if (rc) {
+        free(vif->rxq);
+        free(vif);
+        return rc;
+    }
+    BACK_RING_INIT(&vif->tx, (netif_tx_sring_t *)vif->ring_addr[0], XEN_PAGE_SIZE);
+    BACK_RING_INIT(&vif->rx, (netif_rx_sring_t *)vif->ring_addr[1], XEN_PAGE_SIZE);
+    *out = vif;
+    return 0;
+}
+
+int xensim_netback_connect(struct xensim_netback *nb, domid_t front, unsigned int handle,
+                           const struct xensim_netif_front_keys *keys)
+{
+    if (!keys->request_rx_copy)
+        return -EOPNOTSUPP;   /* modern netback serves no flipping front */
+    bool irqs = xensim_irqlock_lock(&nb->lock);
+    struct nb_vif *vif = nb_find(nb, front, handle);
+    if (vif && vif->connected) {
+        xensim_irqlock_unlock(&nb->lock, irqs);
+        return -EEXIST;
+    }
+    if (vif)
+        nb_vif_free(nb, vif);   /* a protocol-error leftover */
+    int rc = nb_vif_new(nb, front, handle, keys, &vif);
+    long port = rc ? 0 : xensim_evtchn_bind_interdomain(front, keys->event_channel);
+    if (!rc && port < 0) {
+        xenbus_unmap_ring(vif->ring_handle, vif->ring_addr, 2);
+        nb_vif_free(nb, vif);
         rc = (int)port;
-        goto fail_rx;
+    }
+    if (rc) {
+        xensim_irqlock_unlock(&nb->lock, irqs);
+        return rc;
     }
     vif->port = (evtchn_port_t)port;
-    vif->own_port = !bound_port;
     vif->connected = true;
     vif->st.connected = true;
     vif->kick = true;
     vif->next = nb->vifs;
     nb->vifs = vif;
-    nc_unlock(&nb->lock, irqs);
+    xensim_irqlock_unlock(&nb->lock, irqs);
     /* Outside the lock: binding enables events and may run nb_irq now. */
-    rc = vif->own_port ? xensim_irq_bind(vif->port, nb_irq, nb) : 0;
-    if (!nc_lock(&nb->lock, &irqs))
-        return rc;
+    rc = xensim_irq_bind(vif->port, nb_irq, nb);
+    irqs = xensim_irqlock_lock(&nb->lock);
     if (rc) {
         vif->reason = "irq bind failed";
         nb_vif_teardown(vif);
@@ -527,31 +542,13 @@ int xensim_netback_connect_port(struct xensim_netback *nb, domid_t front, unsign
     } else {
         nb_run(nb);
     }
-    nc_unlock(&nb->lock, irqs);
-    return rc;
-fail_rx:
-    {
-        gnttab_unmap_grant_ref_t un = { .host_addr = vif->rx_addr, .handle = vif->rx_handle };
-        HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &un, 1);
-    }
-fail_tx:
-    {
-        gnttab_unmap_grant_ref_t un = { .host_addr = vif->tx_addr, .handle = vif->tx_handle };
-        HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &un, 1);
-    }
-fail_vif:
-    free(vif->rxq);
-    free(vif);
-out:
-    nc_unlock(&nb->lock, irqs);
+    xensim_irqlock_unlock(&nb->lock, irqs);
     return rc;
 }
 
 int xensim_netback_disconnect(struct xensim_netback *nb, domid_t front, unsigned int handle)
 {
-    bool irqs;
-    if (!nc_lock(&nb->lock, &irqs))
-        return -EBUSY;
+    bool irqs = xensim_irqlock_lock(&nb->lock);
     struct nb_vif *vif = nb_find(nb, front, handle);
     int rc = -ENOENT;
     if (vif) {
@@ -559,15 +556,13 @@ int xensim_netback_disconnect(struct xensim_netback *nb, domid_t front, unsigned
         nb_vif_free(nb, vif);
         rc = 0;
     }
-    nc_unlock(&nb->lock, irqs);
+    xensim_irqlock_unlock(&nb->lock, irqs);
     return rc;
 }
 
 int xensim_netback_reap(struct xensim_netback *nb)
 {
-    bool irqs;
-    if (!nc_lock(&nb->lock, &irqs))
-        return -EBUSY;
+    bool irqs = xensim_irqlock_lock(&nb->lock);
     int n = 0;
     for (struct nb_vif *v = nb->vifs; v; v = v->next)
         if (v->connected && !nb_front_alive(v)) {
@@ -575,61 +570,53 @@ int xensim_netback_reap(struct xensim_netback *nb)
             n++;
         }
     nb_run(nb);
-    nc_unlock(&nb->lock, irqs);
+    xensim_irqlock_unlock(&nb->lock, irqs);
     return n;
 }
 
 int xensim_netback_vif_stats(struct xensim_netback *nb, domid_t front, unsigned int handle,
                              struct xensim_vif_stats *st)
 {
-    bool irqs;
-    if (!nc_lock(&nb->lock, &irqs))
-        return -EBUSY;
+    bool irqs = xensim_irqlock_lock(&nb->lock);
     struct nb_vif *vif = nb_find(nb, front, handle);
     if (vif)
         *st = vif->st;
-    nc_unlock(&nb->lock, irqs);
+    xensim_irqlock_unlock(&nb->lock, irqs);
     return vif ? 0 : -ENOENT;
 }
 
 int xensim_netback_mac_lookup(struct xensim_netback *nb, const uint8_t mac[XENSIM_ETH_ALEN],
                               domid_t *front, unsigned int *handle)
 {
-    bool irqs;
-    if (!nc_lock(&nb->lock, &irqs))
-        return -EBUSY;
+    bool irqs = xensim_irqlock_lock(&nb->lock);
     struct nb_vif *vif = vswitch_lookup(nb, mac);
     if (vif) {
         *front = vif->domid;
         *handle = vif->handle;
     }
-    nc_unlock(&nb->lock, irqs);
+    xensim_irqlock_unlock(&nb->lock, irqs);
     return vif ? 0 : -ENOENT;
 }
 
 int xensim_netback_pcap(struct xensim_netback *nb, const char *path)
 {
-    bool irqs;
-    if (!nc_lock(&nb->lock, &irqs))
-        return -EBUSY;
+    bool irqs = xensim_irqlock_lock(&nb->lock);
     int rc = 0;
     pcap_close(nb->pcap);
     nb->pcap = NULL;
     if (path)
         nb->pcap = pcap_open(path, &rc);
-    nc_unlock(&nb->lock, irqs);
+    xensim_irqlock_unlock(&nb->lock, irqs);
     return rc;
 }
 
 int xensim_netback_nr_vifs(struct xensim_netback *nb)
 {
-    bool irqs;
-    if (!nc_lock(&nb->lock, &irqs))
-        return -EBUSY;
+    bool irqs = xensim_irqlock_lock(&nb->lock);
     int n = 0;
     for (struct nb_vif *v = nb->vifs; v; v = v->next)
         n += v->connected;
-    nc_unlock(&nb->lock, irqs);
+    xensim_irqlock_unlock(&nb->lock, irqs);
     return n;
 }
 
@@ -640,11 +627,11 @@ int xensim_netback_destroy(struct xensim_netback *nb)
     /* Off a vCPU, the back end's domain is dead: its vCPU may have been
      * taken down holding the lock, and nobody else can take it. */
     bool orphan = !xensim_guest_start_info();
-    bool irqs = false, locked;
+    bool irqs = false, locked = true;
     if (orphan)
         locked = pthread_mutex_trylock(&nb->lock.m) == 0;
-    else if (!(locked = nc_lock(&nb->lock, &irqs)))
-        return -EBUSY;
+    else
+        irqs = xensim_irqlock_lock(&nb->lock);
     while (nb->vifs) {
         nb_vif_teardown(nb->vifs);
         nb_vif_free(nb, nb->vifs);
@@ -654,12 +641,12 @@ int xensim_netback_destroy(struct xensim_netback *nb)
     if (orphan && locked)
         pthread_mutex_unlock(&nb->lock.m);
     else if (locked)
-        nc_unlock(&nb->lock, irqs);
+        xensim_irqlock_unlock(&nb->lock, irqs);
     while (nb->pool_free)
         xensim_guest_page_free(nb->pool[--nb->pool_free]);
     free(nb->pool);
     if (locked)
-        nc_lock_destroy(&nb->lock);
+        xensim_irqlock_destroy(&nb->lock);
     free(nb);
     return 0;
 }

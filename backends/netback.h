@@ -7,9 +7,12 @@
 #define XENSIM_NETBACK_H
 
 #include <stdio.h>
+#include <xensim/guest.h>
 #include <xensim/netif.h>
-#include "netcons.h"
+#include <xensim/xenbus.h>
+#include <xensim/io/ring.h>
 #include <xen/io/netif.h>
+#include "util.h"
 
 #define NB_PKT_PAGES 17          /* 65535 bytes in 4 KiB pages */
 #define NB_MAC_TABLE 256
@@ -35,11 +38,10 @@ struct nb_vif {
     bool sg;                     /* the front offered feature-sg */
     bool kick;                   /* its event fired: look at both rings */
     evtchn_port_t port;
-    bool own_port;               /* we bound it (else a framework did) */
     netif_tx_back_ring_t tx;     /* the front writes requests and req_prod */
     netif_rx_back_ring_t rx;
-    uint64_t tx_addr, rx_addr;   /* where the ring pages are mapped */
-    grant_handle_t tx_handle, rx_handle;
+    void *ring_addr[2];          /* where the tx and rx ring pages are mapped */
+    grant_handle_t ring_handle[2];
     struct nb_pkt **rxq;         /* frames waiting for rx requests */
     unsigned int rxq_head, rxq_len;
     struct xensim_vif_stats st;
@@ -54,11 +56,10 @@ struct nb_mac {
 struct nb_pcap;
 
 struct xensim_netback {
-    struct nc_lock lock;
+    struct xensim_irqlock lock;
     domid_t domid;
     bool sg;
     unsigned int rx_queue;
-    bool work;                   /* an interrupt came while we held the lock */
     xen_pfn_t *pool;             /* free packet pages */
     unsigned int pool_free, pool_size;
     struct nb_vif *vifs;

@@ -19,10 +19,10 @@
 /* Which netback (switch) serves each back-end domain's vifs. */
 XENBUS_CONFIG_STORE(nbs, struct xensim_netback *);
 
-static struct xensim_netback *back_nb_get(domid_t d)
+static struct xensim_netback *back_nb_get(void)
 {
     struct xensim_netback *nb = NULL;
-    xenbus_config_get(&nbs, d, &nb);
+    xenbus_config_get(&nbs, &nb);
     return nb;
 }
 
@@ -33,7 +33,7 @@ int xensim_vif_back_attach(struct xensim_netback *nb)
 
 static int vb_probe(struct xenbus_device *dev)
 {
-    struct xensim_netback *nb = back_nb_get(xensim_guest_domid());
+    struct xensim_netback *nb = back_nb_get();
     if (!nb)
         return -ENODEV;
     struct xensim_netif_back_features bf;
@@ -48,7 +48,7 @@ static int vb_probe(struct xenbus_device *dev)
 
 static int vb_connect(struct xenbus_device *dev)
 {
-    struct xensim_netback *nb = back_nb_get(xensim_guest_domid());
+    struct xensim_netback *nb = back_nb_get();
     if (!nb)
         return -ENODEV;
     struct xensim_netif_front_keys k = { 0 };
@@ -70,30 +70,19 @@ static int vb_connect(struct xenbus_device *dev)
                      &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) == 6)
         for (int i = 0; i < 6; i++)
             k.mac[i] = (uint8_t)m[i];
-    /* The framework binds event-channel itself even for nr_rings = 0; use
-     * its port when it did. */
-    return xensim_netback_connect_port(nb, dev->otherend_id, dev->devid, &k, dev->evtchn);
+    return xensim_netback_connect(nb, dev->otherend_id, dev->devid, &k);
 }
 
 static void vb_disconnect(struct xenbus_device *dev)
 {
-    struct xensim_netback *nb = back_nb_get(xensim_guest_domid());
+    struct xensim_netback *nb = back_nb_get();
     if (nb)
         xensim_netback_disconnect(nb, dev->otherend_id, dev->devid);
 }
 
-static void vb_handle_event(struct xenbus_device *dev)
-{
-    struct xensim_netback *nb = back_nb_get(xensim_guest_domid());
-    if (nb)
-        xensim_netback_event(nb, dev->evtchn);
-}
-
 const struct xenbus_driver xensim_vif_back = {
     .type = "vif",
-    .nr_rings = 0,           /* netback maps the rings and binds the port */
     .probe = vb_probe,
     .connect = vb_connect,
     .disconnect = vb_disconnect,
-    .handle_event = vb_handle_event,
 };

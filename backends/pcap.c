@@ -69,7 +69,7 @@ void pcap_write_pkt(struct nb_pcap *pc, const struct nb_pkt *p)
     fwrite(&r, sizeof(r), 1, pc->f);
     unsigned int left = p->len;
     for (unsigned int i = 0; left; i++) {
-        unsigned int n = left < NC_PAGE_SIZE ? left : NC_PAGE_SIZE;
+        unsigned int n = left < XEN_PAGE_SIZE ? left : XEN_PAGE_SIZE;
         fwrite(p->va[i], 1, n, pc->f);
         left -= n;
     }

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -18,7 +19,8 @@
 #include <xen/io/console.h>
 #include <xensim/console.h>
 #include <xensim/hostdev.h>
-#include "netcons.h"
+#include <xensim/io/ring.h>
+#include "util.h"
 
 /* One domain the daemon has seen. Everything here is under cd->lock. */
 struct cons_dom {
@@ -56,25 +58,11 @@ struct xensim_consoled {
     struct cons_dom *doms;
 };
 
-static void cd_lock(struct xensim_consoled *cd)
-{
-    int err = pthread_mutex_lock(&cd->lock);
-    if (err)
-        NC_DIE("pthread_mutex_lock", err);
-}
-
-static void cd_unlock(struct xensim_consoled *cd)
-{
-    int err = pthread_mutex_unlock(&cd->lock);
-    if (err)
-        NC_DIE("pthread_mutex_unlock", err);
-}
-
 static void cd_wake(struct xensim_consoled *cd)
 {
     uint64_t one = 1;
     if (write(cd->wake_fd, &one, sizeof(one)) != sizeof(one))
-        NC_DIE("eventfd write", errno);
+        XENSIM_DIE("eventfd write", errno);
 }
 
 static struct cons_dom *cd_find(struct xensim_consoled *cd, domid_t domid)
@@ -180,7 +168,7 @@ static void cons_attach(struct xensim_consoled *cd, const struct xensim_domain_i
     c->port = (evtchn_port_t)port;
     c->attached = true;
     if (cd->log_dir) {
-        char path[4096];
+        char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/guest-%s.log", cd->log_dir, c->name);
         c->file = fopen(path, "a");
     }
@@ -193,29 +181,29 @@ static void cons_service(struct xensim_consoled *cd, struct cons_dom *c)
     struct xencons_interface *intf = c->intf;
     bool notify = false;
 
-    XENCONS_RING_IDX cons = NC_READ_ONCE(intf->out_cons);
-    XENCONS_RING_IDX prod = NC_READ_ONCE(intf->out_prod);
-    mb();
+    XENCONS_RING_IDX cons = READ_ONCE(intf->out_cons);
+    XENCONS_RING_IDX prod = READ_ONCE(intf->out_prod);
+    xen_mb();
     if ((XENCONS_RING_IDX)(prod - cons) > sizeof(intf->out)) {
         /* Impossible: resync to the producer, losing what it claims. */
         c->bad_indices++;
-        NC_WRITE_ONCE(intf->out_cons, prod);
+        WRITE_ONCE(intf->out_cons, prod);
         notify = true;
     } else if (prod != cons) {
         char buf[sizeof(intf->out)];
         size_t n = 0;
         while (cons != prod)
             buf[n++] = intf->out[MASK_XENCONS_IDX(cons++, intf->out)];
-        mb();    /* copied out before the guest may reuse the space */
-        NC_WRITE_ONCE(intf->out_cons, cons);
+        xen_mb();    /* copied out before the guest may reuse the space */
+        WRITE_ONCE(intf->out_cons, cons);
         log_append(cd, c, buf, n);
         notify = true;
     }
 
     if (c->input_len) {
-        cons = NC_READ_ONCE(intf->in_cons);
-        prod = NC_READ_ONCE(intf->in_prod);
-        mb();
+        cons = READ_ONCE(intf->in_cons);
+        prod = READ_ONCE(intf->in_prod);
+        xen_mb();
         if ((XENCONS_RING_IDX)(prod - cons) > sizeof(intf->in)) {
             c->bad_indices++;
             prod = cons;
@@ -223,8 +211,8 @@ static void cons_service(struct xensim_consoled *cd, struct cons_dom *c)
         size_t n = 0;
         while (n < c->input_len && (XENCONS_RING_IDX)(prod - cons) < sizeof(intf->in))
             intf->in[MASK_XENCONS_IDX(prod++, intf->in)] = c->input[n++];
-        wmb();   /* the bytes before the index */
-        NC_WRITE_ONCE(intf->in_prod, prod);
+        xen_wmb();   /* the bytes before the index */
+        WRITE_ONCE(intf->in_prod, prod);
         memmove(c->input, c->input + n, c->input_len - n);
         c->input_len -= n;
         notify = true;
@@ -233,16 +221,34 @@ static void cons_service(struct xensim_consoled *cd, struct cons_dom *c)
         xensim_evtchn_dev_notify(cd->evd, c->port);
 }
 
+/* The domain list, however long; NULL (with *n = 0) without memory. */
+static struct xensim_domain_info *cd_domains(struct xensim_consoled *cd, int *n)
+{
+    struct xensim_domain_info *infos = NULL;
+    int want = xensim_domain_list(cd->sim, NULL, 0);
+
+    /* Domains come and go meanwhile: ask again until the list fits. */
+    for (;;) {
+        struct xensim_domain_info *p = realloc(infos, (size_t)(want + 1) * sizeof(*p));
+        if (!p) {
+            free(infos);
+            *n = 0;
+            return NULL;
+        }
+        infos = p;
+        *n = xensim_domain_list(cd->sim, infos, want + 1);
+        if (*n <= want + 1)
+            return infos;
+        want = *n;
+    }
+}
+
 static void cd_rescan(struct xensim_consoled *cd)
 {
-    struct xensim_domain_info small[64], *infos = small;
-    int n = xensim_domain_list(cd->sim, infos, 64);
-    if (n > 64) {
-        infos = calloc((size_t)n, sizeof(*infos));
-        if (!infos)
-            return;
-        n = xensim_domain_list(cd->sim, infos, n);
-    }
+    int n;
+    struct xensim_domain_info *infos = cd_domains(cd, &n);
+    if (!infos)
+        return;   /* no memory: look again at the next pass */
     for (struct cons_dom *c = cd->doms; c; c = c->next) {
         bool alive = false;
         for (int i = 0; i < n; i++)
@@ -262,8 +268,7 @@ static void cd_rescan(struct xensim_consoled *cd)
             (infos[i].state == XENSIM_DOMAIN_RUNNING ||
              infos[i].state == XENSIM_DOMAIN_PAUSED))
             cons_attach(cd, &infos[i]);
-    if (infos != small)
-        free(infos);
+    free(infos);
 }
 
 static void *cd_main(void *arg)
@@ -273,7 +278,7 @@ static void *cd_main(void *arg)
         { .fd = xensim_evtchn_dev_fd(cd->evd), .events = POLLIN },
         { .fd = cd->wake_fd, .events = POLLIN },
     };
-    cd_lock(cd);
+    xensim_mutex_lock(&cd->lock);
     while (!cd->stop) {
         unsigned long sync = cd->sync_req;
         cd_rescan(cd);
@@ -285,21 +290,21 @@ static void *cd_main(void *arg)
                 cons_service(cd, c);
         cd->sync_done = sync;
         pthread_cond_broadcast(&cd->cond);
-        cd_unlock(cd);
+        xensim_mutex_unlock(&cd->lock);
         /* The timeout is only how soon new domains are noticed. */
         if (poll(pfd, 2, 20) > 0 && (pfd[1].revents & POLLIN)) {
             uint64_t v;
             if (read(cd->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-                NC_DIE("eventfd read", errno);
+                XENSIM_DIE("eventfd read", errno);
         }
-        cd_lock(cd);
+        xensim_mutex_lock(&cd->lock);
     }
     for (struct cons_dom *c = cd->doms; c; c = c->next) {
         if (c->attached)
             cons_service(cd, c);
         cons_detach(cd, c);
     }
-    cd_unlock(cd);
+    xensim_mutex_unlock(&cd->lock);
     return NULL;
 }
 
@@ -349,13 +354,11 @@ void xensim_consoled_stop(struct xensim_consoled *cd)
 {
     if (!cd)
         return;
-    cd_lock(cd);
+    xensim_mutex_lock(&cd->lock);
     cd->stop = true;
-    cd_unlock(cd);
+    xensim_mutex_unlock(&cd->lock);
     cd_wake(cd);
-    int err = pthread_join(cd->thread, NULL);
-    if (err)
-        NC_DIE("pthread_join", err);
+    XENSIM_CHECK(pthread_join(cd->thread, NULL));
     xensim_gnttab_dev_close(cd->gtd);
     xensim_evtchn_dev_close(cd->evd);
     close(cd->wake_fd);
@@ -373,18 +376,18 @@ void xensim_consoled_stop(struct xensim_consoled *cd)
 
 void xensim_consoled_sync(struct xensim_consoled *cd)
 {
-    cd_lock(cd);
+    xensim_mutex_lock(&cd->lock);
     unsigned long want = ++cd->sync_req;
     cd_wake(cd);
     while (cd->sync_done < want && !cd->stop)
         pthread_cond_wait(&cd->cond, &cd->lock);
-    cd_unlock(cd);
+    xensim_mutex_unlock(&cd->lock);
 }
 
 ssize_t xensim_consoled_log(struct xensim_consoled *cd, domid_t domid,
                             char *buf, size_t size)
 {
-    cd_lock(cd);
+    xensim_mutex_lock(&cd->lock);
     struct cons_dom *c = cd_find(cd, domid);
     ssize_t ret = -ENOENT;
     if (c) {
@@ -395,7 +398,7 @@ ssize_t xensim_consoled_log(struct xensim_consoled *cd, domid_t domid,
             buf[n] = '\0';
         }
     }
-    cd_unlock(cd);
+    xensim_mutex_unlock(&cd->lock);
     return ret;
 }
 
@@ -411,7 +414,7 @@ int xensim_consoled_wait_for(struct xensim_consoled *cd, domid_t domid,
         dl.tv_nsec -= 1000000000L;
     }
     int rc = 0;
-    cd_lock(cd);
+    xensim_mutex_lock(&cd->lock);
     for (;;) {
         struct cons_dom *c = cd_find(cd, domid);
         if (c && memmem(c->log, c->log_len, needle, strlen(needle)))
@@ -421,7 +424,7 @@ int xensim_consoled_wait_for(struct xensim_consoled *cd, domid_t domid,
             break;
         }
     }
-    cd_unlock(cd);
+    xensim_mutex_unlock(&cd->lock);
     return rc;
 }
 
@@ -429,7 +432,7 @@ int xensim_consoled_input(struct xensim_consoled *cd, domid_t domid,
                           const void *buf, size_t len)
 {
     int rc = 0;
-    cd_lock(cd);
+    xensim_mutex_lock(&cd->lock);
     struct cons_dom *c = cd_find(cd, domid);
     if (!c || !c->attached) {
         rc = -ENOENT;
@@ -443,26 +446,26 @@ int xensim_consoled_input(struct xensim_consoled *cd, domid_t domid,
             c->input_len += len;
         }
     }
-    cd_unlock(cd);
+    xensim_mutex_unlock(&cd->lock);
     cd_wake(cd);
     return rc;
 }
 
 unsigned int xensim_consoled_bad_indices(struct xensim_consoled *cd, domid_t domid)
 {
-    cd_lock(cd);
+    xensim_mutex_lock(&cd->lock);
     struct cons_dom *c = cd_find(cd, domid);
     unsigned int n = c ? c->bad_indices : 0;
-    cd_unlock(cd);
+    xensim_mutex_unlock(&cd->lock);
     return n;
 }
 
 unsigned int xensim_consoled_attached(struct xensim_consoled *cd)
 {
     unsigned int n = 0;
-    cd_lock(cd);
+    xensim_mutex_lock(&cd->lock);
     for (struct cons_dom *c = cd->doms; c; c = c->next)
         n += c->attached;
-    cd_unlock(cd);
+    xensim_mutex_unlock(&cd->lock);
     return n;
 }

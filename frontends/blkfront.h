@@ -8,6 +8,7 @@
 #define XENSIM_BLKFRONT_H
 
 #include <pthread.h>
+#include <xensim/xenbus.h>
 #include <xensim/io/blkif_ring.h>
 
 /* A page of the front end's RAM used for bounce data or indirect segments.
@@ -19,13 +20,6 @@ struct blkfront_page {
     grant_ref_t ref;
     bool granted;
     struct blkfront_page *next;
-};
-
-/* A grant that could not be revoked because the back end still maps it;
- * retried at disconnect and destroy. page is freed with it, if any. */
-struct blkfront_leftover {
-    grant_ref_t ref;
-    struct blkfront_page *page;
 };
 
 /* One ring slot's request while it is in flight. */
@@ -41,13 +35,13 @@ struct blkfront_shadow {
     unsigned int next_free;
 };
 
-/* Lock rule: q->lock is taken with this vCPU's events disabled, so the
- * response handler (upcall context on fe->vcpu) never finds it held by
- * the code it interrupted. */
+/* Lock rule: q->lock is an irq-save lock (events masked, calls held off
+ * while held), so the response handler (upcall context on fe->vcpu) never
+ * finds it held by the code it interrupted. */
 struct blkfront_queue {
     struct blkfront *fe;
     unsigned int idx;
-    pthread_mutex_t lock;
+    struct xensim_irqlock lock;
     blkif_front_ring_t ring;
     struct blk_ring_view view;
     xen_pfn_t ring_pfn[BLKIF_SIM_MAX_RING_PAGES];
@@ -61,8 +55,6 @@ struct blkfront_queue {
     bool unpushed;                 /* requests written, req_prod not yet */
     uint64_t nr_requests, nr_irqs; /* under lock; summed by get_stats */
     struct blkfront_page *pool;    /* LIFO, so few pages stay hot */
-    struct blkfront_leftover *left;
-    unsigned int nr_left, cap_left;
 };
 
 enum blkfront_state {
@@ -87,11 +79,11 @@ struct blkfront {
 };
 
 /* blkfront_ring.c */
-void blkfront_lock(struct blkfront_queue *q, bool *irq_was_off);
-void blkfront_unlock(struct blkfront_queue *q, bool irq_was_off);
 struct blkfront_page *blkfront_page_get(struct blkfront_queue *q);
 void blkfront_page_put(struct blkfront_queue *q, struct blkfront_page *pg);
-/* Revokes a per-request grant (keeping it if the back end maps it still). */
+/* Revokes a per-request grant and puts pg (if any) back in the pool; a
+ * grant the back end still maps is ended later with its page
+ * (xenbus_end_access), and pg's host struct goes. */
 void blkfront_revoke(struct blkfront_queue *q, grant_ref_t ref, struct blkfront_page *pg);
 /* Releases a shadow's grants and pages; copies read data out first. */
 void blkfront_shadow_release(struct blkfront_queue *q, struct blkfront_shadow *sh, bool copy_out);

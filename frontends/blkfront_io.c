@@ -11,7 +11,7 @@
 
 uint32_t blkfront_max_sectors(const struct blkfront *fe)
 {
-    return (uint32_t)((uint64_t)fe->max_segs * BLK_PAGE / (fe->unit ? fe->unit : 512));
+    return (uint32_t)((uint64_t)fe->max_segs * XEN_PAGE_SIZE / (fe->unit ? fe->unit : 512));
 }
 
 /* Data pages can be granted in place when the buffer is guest RAM aligned
@@ -25,7 +25,7 @@ static bool can_grant_direct(struct blkfront *fe, const struct blkfront_io *io, 
     if (xensim_guest_virt_to_pfn(io->buf) == ~(xen_pfn_t)0 ||
         xensim_guest_virt_to_pfn((uint8_t *)io->buf + bytes - 1) == ~(xen_pfn_t)0)
         return false;
-    size_t spans = ((a % BLK_PAGE) + bytes + BLK_PAGE - 1) / BLK_PAGE;
+    size_t spans = ((a % XEN_PAGE_SIZE) + bytes + XEN_PAGE_SIZE - 1) / XEN_PAGE_SIZE;
     return spans <= max_segs;
 }
 
@@ -43,8 +43,8 @@ static int build_segs(struct blkfront_queue *q, struct blkfront_shadow *sh,
     if (can_grant_direct(fe, io, bytes, max_segs)) {
         uint8_t *p = io->buf;
         for (size_t off = 0; off < bytes;) {
-            size_t in = (uintptr_t)(p + off) % BLK_PAGE;
-            size_t len = BLK_PAGE - in < bytes - off ? BLK_PAGE - in : bytes - off;
+            size_t in = (uintptr_t)(p + off) % XEN_PAGE_SIZE;
+            size_t len = XEN_PAGE_SIZE - in < bytes - off ? XEN_PAGE_SIZE - in : bytes - off;
             long ref = xensim_gnttab_grant_access(be, xensim_guest_virt_to_pfn(p + off), write);
             if (ref < 0)
                 return (int)ref;
@@ -59,8 +59,8 @@ static int build_segs(struct blkfront_queue *q, struct blkfront_shadow *sh,
         return (int)n;
     }
     const uint8_t *src = io->buf;
-    for (size_t off = 0; off < bytes; off += BLK_PAGE) {
-        size_t len = bytes - off < BLK_PAGE ? bytes - off : BLK_PAGE;
+    for (size_t off = 0; off < bytes; off += XEN_PAGE_SIZE) {
+        size_t len = bytes - off < XEN_PAGE_SIZE ? bytes - off : XEN_PAGE_SIZE;
         struct blkfront_page *pg = blkfront_page_get(q);
         if (!pg)
             return -ENOMEM;
@@ -126,7 +126,7 @@ static int check_io(struct blkfront *fe, const struct blkfront_io *io)
         if (io->nr_sectors && !io->buf)
             return -EINVAL;
         return (uint64_t)io->nr_sectors * fe->unit >
-               (uint64_t)BLKIF_MAX_SEGMENTS_PER_REQUEST * BLK_PAGE ? -E2BIG : 0;
+               (uint64_t)BLKIF_MAX_SEGMENTS_PER_REQUEST * XEN_PAGE_SIZE ? -E2BIG : 0;
     case BLKIF_OP_FLUSH_DISKCACHE:
         return be->feature_flush ? 0 : -EOPNOTSUPP;
     case BLKIF_OP_DISCARD:
@@ -201,6 +201,21 @@ static int build_request(struct blkfront_queue *q, unsigned int id, struct blkfr
     return len;
 }
 
+/* For the narrator: the request just queued, whichever layout it has. */
+static void narrate_queued(const blkif_request_t *req, unsigned int id,
+                           const struct blkfront_io *io)
+{
+    const blkif_request_indirect_t *ind = (const blkif_request_indirect_t *)(const void *)req;
+    bool indirect = req->operation == BLKIF_OP_INDIRECT;
+    unsigned int segs = indirect ? ind->nr_segments : req->nr_segments;
+    grant_ref_t first = indirect ? ind->indirect_grefs[0] : segs ? req->seg[0].gref : 0;
+
+    xensim_narrate("blkfront queues %s id %u: sector %llu, %u sector(s), %u segment(s)%s, "
+                   "first grant ref %u", blk_op_name(req->operation), id,
+                   (unsigned long long)io->sector, io->nr_sectors, segs,
+                   indirect ? " (indirect)" : "", first);
+}
+
 struct slot_wait {
     struct blkfront_queue *q;
 };
@@ -224,16 +239,16 @@ int blkfront_submit(struct blkfront *fe, struct blkfront_io *io)
     io->completed = false;
     bool off;
     for (;;) {
-        blkfront_lock(q, &off);
+        off = xensim_irqlock_lock(&q->lock);
         if (__atomic_load_n(&fe->state, __ATOMIC_ACQUIRE) != BLKFRONT_CONNECTED) {
-            blkfront_unlock(q, off);
+            xensim_irqlock_unlock(&q->lock, off);
             return -ENOTCONN;
         }
         if (q->free_head < q->nr_shadow && !RING_FULL(&q->ring))
             break;
         /* Full of our own unpublished requests: publish before waiting. */
         bool notify = q->unpushed && blkfront_push_locked(q);
-        blkfront_unlock(q, off);
+        xensim_irqlock_unlock(&q->lock, off);
         if (notify)
             xensim_evtchn_send(q->port);
         if (blkfront_in_completion())
@@ -247,7 +262,7 @@ int blkfront_submit(struct blkfront *fe, struct blkfront_io *io)
     if (len < 0) {
         rc = len;
         q->shadow[id].io = NULL;
-        blkfront_unlock(q, off);
+        xensim_irqlock_unlock(&q->lock, off);
         return rc;
     }
     q->free_head = q->shadow[id].next_free;
@@ -257,22 +272,14 @@ int blkfront_submit(struct blkfront *fe, struct blkfront_io *io)
                    &req, (size_t)len);
     r->req_prod_pvt++;
     q->nr_requests++;
-    xensim_narrate("blkfront queues %s id %u: sector %llu, %u sector(s), %u segment(s)%s, "
-                   "first grant ref %u", blk_op_name(req.operation), id,
-                   (unsigned long long)io->sector, io->nr_sectors,
-                   req.operation == BLKIF_OP_INDIRECT
-                       ? ((blkif_request_indirect_t *)&req)->nr_segments : req.nr_segments,
-                   req.operation == BLKIF_OP_INDIRECT ? " (indirect)" : "",
-                   req.operation == BLKIF_OP_INDIRECT
-                       ? ((blkif_request_indirect_t *)&req)->indirect_grefs[0]
-                       : req.nr_segments ? req.seg[0].gref : 0);
+    narrate_queued(&req, id, io);
     bool notify = false;
     if (blkfront_plugged(fe))
         q->unpushed = true;
     else
         notify = blkfront_push_locked(q);
     evtchn_port_t port = q->port;
-    blkfront_unlock(q, off);
+    xensim_irqlock_unlock(&q->lock, off);
     if (notify) {
         xensim_evtchn_send(port);
         __atomic_fetch_add(&fe->st.notifies, 1, __ATOMIC_RELAXED);

@@ -3,7 +3,9 @@
  * pages, allocates the event channels, takes the responses (in upcall
  * context on the vCPU that set up) and tears down. A response with an id
  * that is not in flight, a mismatched operation or an impossible rsp_prod
- * fails the whole device, never the domain. Relies on <xensim/guest.h>.
+ * fails the whole device, never the domain. Relies on <xensim/guest.h> and
+ * xenbus.h's ring and grant helpers (grants the back end still maps are
+ * ended later, on the domain's deferred list).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -65,31 +67,16 @@ void blkfront_unplug(struct blkfront *fe)
         struct blkfront_queue *q = &fe->q[i];
         if (!__atomic_load_n(&q->unpushed, __ATOMIC_RELAXED))
             continue;
-        bool off;
-        blkfront_lock(q, &off);
+        bool off = xensim_irqlock_lock(&q->lock);
         bool notify = q->unpushed && state_get(fe) == BLKFRONT_CONNECTED &&
                       blkfront_push_locked(q);
         evtchn_port_t port = q->port;
-        blkfront_unlock(q, off);
+        xensim_irqlock_unlock(&q->lock, off);
         if (notify) {
             xensim_evtchn_send(port);
             __atomic_fetch_add(&fe->st.notifies, 1, __ATOMIC_RELAXED);
         }
     }
-}
-
-void blkfront_lock(struct blkfront_queue *q, bool *irq_was_off)
-{
-    *irq_was_off = xensim_guest_irq_disabled();
-    xensim_guest_irq_disable();
-    pthread_mutex_lock(&q->lock);
-}
-
-void blkfront_unlock(struct blkfront_queue *q, bool irq_was_off)
-{
-    pthread_mutex_unlock(&q->lock);
-    if (!irq_was_off)
-        xensim_guest_irq_enable();
 }
 
 int blkfront_create(const struct blkfront_config *cfg, struct blkfront **out)
@@ -104,7 +91,7 @@ int blkfront_create(const struct blkfront_config *cfg, struct blkfront **out)
     for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++) {
         fe->q[i].fe = fe;
         fe->q[i].idx = i;
-        pthread_mutex_init(&fe->q[i].lock, NULL);
+        xensim_irqlock_init(&fe->q[i].lock);
     }
     *out = fe;
     return 0;
@@ -154,14 +141,6 @@ void blkfront_page_put(struct blkfront_queue *q, struct blkfront_page *pg)
     q->pool = pg;
 }
 
-static void page_free(struct blkfront_page *pg)
-{
-    if (pg) {
-        xensim_guest_page_free(pg->pfn);
-        free(pg);
-    }
-}
-
 void blkfront_revoke(struct blkfront_queue *q, grant_ref_t ref, struct blkfront_page *pg)
 {
     if (xensim_gnttab_end_access(ref) == 0) {
@@ -171,36 +150,9 @@ void blkfront_revoke(struct blkfront_queue *q, grant_ref_t ref, struct blkfront_
         return;
     }
     /* The back end still maps it: the page cannot be reused until it
-     * lets go, so it goes on the side with its grant. */
-    if (q->nr_left == q->cap_left) {
-        unsigned int cap = q->cap_left ? 2 * q->cap_left : 16;
-        struct blkfront_leftover *n = realloc(q->left, cap * sizeof(*n));
-        if (!n)
-            return;  /* leaks the ref and page rather than reuse them */
-        q->left = n;
-        q->cap_left = cap;
-    }
-    q->left[q->nr_left++] = (struct blkfront_leftover){ .ref = ref, .page = pg };
-}
-
-/* Retries the kept grants; returns how many are still mapped. */
-static unsigned int leftovers_retry(struct blkfront_queue *q)
-{
-    unsigned int k = 0;
-    for (unsigned int i = 0; i < q->nr_left; i++) {
-        struct blkfront_leftover *l = &q->left[i];
-        if (xensim_gnttab_end_access(l->ref) == 0) {
-            xensim_gnttab_free_ref(l->ref);
-            if (l->page) {
-                l->page->granted = false;
-                page_free(l->page);
-            }
-        } else {
-            q->left[k++] = *l;
-        }
-    }
-    q->nr_left = k;
-    return k;
+     * lets go, so both wait on the domain's deferred list. */
+    xenbus_end_access(ref, pg ? pg->pfn : ~(xen_pfn_t)0);
+    free(pg);
 }
 
 void blkfront_shadow_release(struct blkfront_queue *q, struct blkfront_shadow *sh, bool copy_out)
@@ -212,7 +164,7 @@ void blkfront_shadow_release(struct blkfront_queue *q, struct blkfront_shadow *s
         size_t left = (size_t)io->nr_sectors * q->fe->unit;
         uint8_t *dst = io->buf;
         for (unsigned int i = 0; i < sh->nr_pages && left; i++) {
-            size_t n = left < BLK_PAGE ? left : BLK_PAGE;
+            size_t n = left < XEN_PAGE_SIZE ? left : XEN_PAGE_SIZE;
             memcpy(dst, sh->pages[i]->va, n);
             dst += n;
             left -= n;
@@ -290,20 +242,19 @@ static struct blkfront_io *queue_abort_locked(struct blkfront_queue *q, int stat
  * and fail what is in flight. Called without any queue lock. */
 static void device_fail(struct blkfront *fe)
 {
-    /* Only from Connected: a disconnect may have run nested in a
-     * completion callback (at a hypercall exit) since the bad response. */
+    /* Only from Connected: a completion callback may have disconnected
+     * since the bad response. */
     enum blkfront_state s = BLKFRONT_CONNECTED;
     if (!__atomic_compare_exchange_n(&fe->state, &s, BLKFRONT_FAILED, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return;
     for (unsigned int i = 0; i < fe->nr_queues; i++) {
         struct blkfront_queue *q = &fe->q[i];
-        bool off;
-        blkfront_lock(q, &off);
+        bool off = xensim_irqlock_lock(&q->lock);
         if (q->port)
             xensim_irq_unbind(q->port);
         struct blkfront_io *list = queue_abort_locked(q, -EIO);
-        blkfront_unlock(q, off);
+        xensim_irqlock_unlock(&q->lock, off);
         complete_list(fe, list);
     }
 }
@@ -316,8 +267,8 @@ static void fe_put(struct blkfront *fe)
 
 static void queue_work(struct blkfront_queue *q);
 
-/* A completion callback may disconnect and free the device (directly or
- * through a call nested at a hypercall exit): hold it until we are out. */
+/* A completion callback may disconnect and free the device (directly, or
+ * through watch callbacks its xenbus calls run): hold it until we are out. */
 static void queue_irq(evtchn_port_t port, void *arg)
 {
     (void)port;
@@ -334,9 +285,9 @@ static void queue_work(struct blkfront_queue *q)
     struct blkfront_io *done = NULL, **tail = &done;
     bool bad = false, off;
 
-    blkfront_lock(q, &off);
+    off = xensim_irqlock_lock(&q->lock);
     if (state_get(fe) != BLKFRONT_CONNECTED) {
-        blkfront_unlock(q, off);
+        xensim_irqlock_unlock(&q->lock, off);
         return;
     }
     q->nr_irqs++;
@@ -379,7 +330,7 @@ static void queue_work(struct blkfront_queue *q)
             break;
         int more;
         /* RING_FINAL_CHECK_FOR_RESPONSES, but with the event set half way
-         * through what is still in flight (spec 3.5: a consumer may batch
+         * through what is still in flight (ring.h: a consumer may batch
          * by setting its event further ahead): each of those responses is
          * owed, so the event is reached, and we wake once per half ring
          * rather than once per push. */
@@ -393,7 +344,7 @@ static void queue_work(struct blkfront_queue *q)
         if (!more)
             break;
     }
-    blkfront_unlock(q, off);
+    xensim_irqlock_unlock(&q->lock, off);
     complete_list(fe, done);
     if (bad)
         device_fail(fe);
@@ -420,18 +371,12 @@ static void queue_free(struct blkfront_queue *q)
         q->pool = pg->next;
         free(pg);
     }
-    for (unsigned int i = 0; i < q->nr_left; i++)
-        free(q->left[i].page);
-    free(q->left);
-    q->left = NULL;
-    q->nr_left = q->cap_left = 0;
 }
 
-/* Guest side of the teardown of one queue: ports, pool pages, ring pages.
- * Grants still mapped by the back end stay on q->left. */
+/* Guest side of the teardown of one queue: port, pool pages, ring pages.
+ * What the back end still maps is ended later (xenbus_end_access). */
 static void queue_release(struct blkfront_queue *q)
 {
-    struct blkfront *fe = q->fe;
     if (q->port) {
         xensim_irq_unbind(q->port);
         xensim_evtchn_close(q->port);
@@ -440,57 +385,39 @@ static void queue_release(struct blkfront_queue *q)
     while (q->pool) {
         struct blkfront_page *pg = q->pool;
         q->pool = pg->next;
-        if (pg->granted) {
-            pg->granted = false;
-            if (xensim_gnttab_end_access(pg->ref) == 0)
-                xensim_gnttab_free_ref(pg->ref);
-            else {
-                pg->granted = true;
-                blkfront_revoke(q, pg->ref, pg);
-                continue;
-            }
-        }
-        page_free(pg);
+        if (pg->granted)
+            xenbus_end_access(pg->ref, pg->pfn);
+        else
+            xensim_guest_page_free(pg->pfn);
+        free(pg);
     }
-    for (unsigned int i = 0; i < q->nr_ring_pages; i++) {
-        struct blkfront_page *pg = calloc(1, sizeof(*pg));
-        if (pg) {
-            pg->pfn = q->ring_pfn[i];
-            pg->granted = true;
-        }
-        if (xensim_gnttab_end_access(q->ring_ref[i]) == 0) {
-            xensim_gnttab_free_ref(q->ring_ref[i]);
-            page_free(pg);
-        } else {
-            blkfront_revoke(q, q->ring_ref[i], pg);
-        }
-    }
+    for (unsigned int i = 0; i < q->nr_ring_pages; i++)
+        xenbus_end_access(q->ring_ref[i], q->ring_pfn[i]);
     q->nr_ring_pages = 0;
-    (void)fe;
 }
 
 static int queue_setup(struct blkfront *fe, struct blkfront_queue *q)
 {
-    unsigned int pages = 1u << fe->order;
+    unsigned int pages = 1u << fe->order, n;
     domid_t be = fe->cfg.backend_domid;
-    for (unsigned int i = 0; i < pages; i++) {
-        xen_pfn_t pfn = xensim_guest_page_alloc();
-        if (pfn == ~(xen_pfn_t)0)
-            return -ENOMEM;
-        long ref = xensim_gnttab_grant_access(be, pfn, false);
-        if (ref < 0) {
-            xensim_guest_page_free(pfn);
-            return (int)ref;
-        }
-        q->ring_pfn[i] = pfn;
-        q->ring_ref[i] = (grant_ref_t)ref;
-        q->view.page[i] = xensim_guest_pfn_to_virt(pfn);
-        q->nr_ring_pages++;
+    void *va[BLKIF_SIM_MAX_RING_PAGES];
+    for (n = 0; n < pages; n++) {
+        q->ring_pfn[n] = xensim_guest_page_alloc();
+        if (q->ring_pfn[n] == ~(xen_pfn_t)0)
+            break;
+        va[n] = q->view.page[n] = xensim_guest_pfn_to_virt(q->ring_pfn[n]);
     }
+    int rc = n < pages ? -ENOMEM : xenbus_grant_ring(be, va, pages, q->ring_ref);
+    if (rc) {
+        while (n--)
+            xensim_guest_page_free(q->ring_pfn[n]);
+        return rc;
+    }
+    q->nr_ring_pages = pages;
     blk_ring_view_init(&q->view, pages);
     blkif_sring_t *s = (blkif_sring_t *)q->view.page[0];
     SHARED_RING_INIT(s);
-    FRONT_RING_INIT(&q->ring, s, (size_t)BLK_PAGE * pages);
+    FRONT_RING_INIT(&q->ring, s, (size_t)XEN_PAGE_SIZE * pages);
     q->nr_shadow = RING_SIZE(&q->ring);
     q->shadow = calloc(q->nr_shadow, sizeof(*q->shadow));
     if (!q->shadow)
@@ -509,11 +436,7 @@ static int queue_setup(struct blkfront *fe, struct blkfront_queue *q)
     q->free_head = 0;
     q->inflight = 0;
     q->unpushed = false;
-    long port = xensim_evtchn_alloc_unbound(be);
-    if (port < 0)
-        return (int)port;
-    q->port = (evtchn_port_t)port;
-    return 0;
+    return xenbus_alloc_evtchn(be, &q->port);
 }
 
 static unsigned int min_u(unsigned int a, unsigned int b)
@@ -543,8 +466,8 @@ int blkfront_setup(struct blkfront *fe, const struct blkif_backend_info *be,
     for (unsigned int i = 0; i < fe->nr_queues && !rc; i++)
         rc = queue_setup(fe, &fe->q[i]);
     /* Grow the grant table now, outside any lock: growing is a hypercall,
-     * and a hypercall exit may run a nested xensim_domain_call() that
-     * needs the queue lock we would be holding in blkfront_submit(). */
+     * and submissions under the queue lock should make none (a vCPU the
+     * domain's death takes away at a hypercall would leave it held). */
     if (!rc) {
         unsigned int want = fe->nr_queues * fe->q[0].nr_shadow * (fe->max_segs + 8);
         if (want > 8192)
@@ -594,7 +517,7 @@ int blkfront_connect(struct blkfront *fe, const struct blkif_backend_info *be)
     if (state_get(fe) != BLKFRONT_SETUP)
         return -EINVAL;
     unsigned int ss = be->sector_size;
-    if (ss < 512 || (ss & (ss - 1)) || (!fe->cfg.large_sector && ss != 512) || ss > BLK_PAGE)
+    if (ss < 512 || (ss & (ss - 1)) || (!fe->cfg.large_sector && ss != 512) || ss > XEN_PAGE_SIZE)
         return -EINVAL;
     fe->be = *be;
     fe->unit = fe->cfg.large_sector ? ss : 512;
@@ -609,27 +532,18 @@ int blkfront_connect(struct blkfront *fe, const struct blkif_backend_info *be)
 int blkfront_disconnect(struct blkfront *fe)
 {
     enum blkfront_state s = state_get(fe);
-    unsigned int kept = 0;
     if (s != BLKFRONT_IDLE) {
         state_set(fe, BLKFRONT_IDLE);
         for (unsigned int i = 0; i < fe->nr_queues; i++) {
             struct blkfront_queue *q = &fe->q[i];
-            bool off;
-            blkfront_lock(q, &off);
+            bool off = xensim_irqlock_lock(&q->lock);
             struct blkfront_io *list = queue_abort_locked(q, -ENOTCONN);
             queue_release(q);
-            blkfront_unlock(q, off);
+            xensim_irqlock_unlock(&q->lock, off);
             complete_list(fe, list);
         }
     }
-    for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++) {
-        struct blkfront_queue *q = &fe->q[i];
-        bool off;
-        blkfront_lock(q, &off);
-        kept += leftovers_retry(q);
-        blkfront_unlock(q, off);
-    }
-    /* Shadows are rebuilt by the next setup; leftovers stay until revoked. */
+    /* Shadows are rebuilt by the next setup. */
     for (unsigned int i = 0; i < fe->nr_queues; i++) {
         struct blkfront_queue *q = &fe->q[i];
         if (q->shadow) {
@@ -640,7 +554,7 @@ int blkfront_disconnect(struct blkfront *fe)
             q->nr_shadow = 0;
         }
     }
-    return (int)kept;
+    return (int)xenbus_deferred_retry();
 }
 
 void blkfront_get_stats(const struct blkfront *fe, struct blkfront_stats *st)
@@ -650,10 +564,10 @@ void blkfront_get_stats(const struct blkfront *fe, struct blkfront_stats *st)
     };
     for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++) {
         struct blkfront_queue *q = (struct blkfront_queue *)&fe->q[i];
-        pthread_mutex_lock(&q->lock);
+        bool off = xensim_irqlock_lock(&q->lock);
         st->requests += q->nr_requests;
         st->irqs += q->nr_irqs;
-        pthread_mutex_unlock(&q->lock);
+        xensim_irqlock_unlock(&q->lock, off);
     }
 }
 
@@ -720,7 +634,7 @@ void blkfront_free_dead(struct blkfront *fe)
         return;
     for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++) {
         queue_free(&fe->q[i]);
-        pthread_mutex_destroy(&fe->q[i].lock);
+        xensim_irqlock_destroy(&fe->q[i].lock);
     }
     free(fe);
 }

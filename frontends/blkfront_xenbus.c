@@ -26,20 +26,19 @@ int xensim_vbd_front_config(const struct blkfront_config *tmpl)
     return xenbus_config_set(&tmpls, tmpl);
 }
 
-static struct blkfront_config tmpl_get(domid_t d)
+static struct blkfront_config tmpl_get(void)
 {
     /* Without a template: Linux blkfront's defaults (one page, one
      * queue, persistent grants, 32 indirect segments). */
     struct blkfront_config c = { .max_queues = 1, .persistent = true,
                                  .max_indirect_segments = 32 };
-    xenbus_config_get(&tmpls, d, &c);
+    xenbus_config_get(&tmpls, &c);
     return c;
 }
 
 struct vbd_front {
     struct blkfront *fe;
     struct blkif_front_params p;
-    int setup_err;
 };
 
 static int vf_probe(struct xenbus_device *dev)
@@ -90,25 +89,24 @@ static void vf_disconnect(struct xenbus_device *dev)
 }
 
 /* The back end is in InitWait: set the rings up, publish them next. */
-static void vf_setup_rings(struct xenbus_device *dev)
+static int vf_setup_rings(struct xenbus_device *dev)
 {
     struct vbd_front *vf = dev->priv;
     struct blkif_backend_info i;
-    vf->setup_err = 0;
+    int err;
     if (!vf->fe) {
-        struct blkfront_config cfg = tmpl_get(xensim_guest_domid());
+        struct blkfront_config cfg = tmpl_get();
         cfg.backend_domid = dev->otherend_id;
-        vf->setup_err = blkfront_create(&cfg, &vf->fe);
-        if (vf->setup_err) {
+        if ((err = blkfront_create(&cfg, &vf->fe))) {
             vf->fe = NULL;
-            return;
+            return err;
         }
     }
     blkfront_disconnect(vf->fe);
     read_backend(dev, &i);
-    vf->setup_err = blkfront_set_backend(vf->fe, dev->otherend_id);
-    if (!vf->setup_err)
-        vf->setup_err = blkfront_setup(vf->fe, &i, &vf->p);
+    if ((err = blkfront_set_backend(vf->fe, dev->otherend_id)))
+        return err;
+    return blkfront_setup(vf->fe, &i, &vf->p);
 }
 
 static int write_ring(xenbus_transaction_t t, const char *dir, unsigned int order,
@@ -134,8 +132,6 @@ static int vf_publish(struct xenbus_device *dev, xenbus_transaction_t t)
     const struct blkif_front_params *p = &vf->p;
     const char *d = dev->nodename;
     int err;
-    if (vf->setup_err)
-        return vf->setup_err;
     if (p->ring_order && (err = xenbus_printf(t, d, "ring-page-order", "%u", p->ring_order)))
         return err;
     if (p->nr_queues == 1) {
@@ -189,7 +185,6 @@ static void vf_remove(struct xenbus_device *dev)
 
 const struct xenbus_driver xensim_vbd_front = {
     .type = "vbd",
-    .nr_rings = 0,           /* blkfront grants its own rings and ports */
     .probe = vf_probe,
     .setup_rings = vf_setup_rings,
     .publish = vf_publish,

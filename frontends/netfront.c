@@ -1,20 +1,25 @@
 /*
  * netfront: the guest's PV network driver. Owns the front halves of the TX
- * and RX rings, the send buffers (2 KiB halves of pages, each granted
+ * and RX rings, the send buffers (2 KiB halves of pages, each page granted
  * read-only to the back end for the device's life) and the receive pages
  * (granted writable, filled by the back end's grant copies). Checks every
- * response before trusting it. Calls guest.h and <xen/io/netif.h> only.
+ * response before trusting it. Calls guest.h, xenbus.h's ring and grant
+ * helpers (a grant the back end still maps is ended later) and
+ * <xen/io/netif.h>.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <string.h>
+#include <xensim/guest.h>
 #include <xensim/netif.h>
-#include "netcons.h"
+#include <xensim/xenbus.h>
+#include <xensim/io/ring.h>
 #include <xen/io/netif.h>
+#include "util.h"
 
 #define NF_TXBUF_SIZE 2048u
-#define NF_RING_SIZE  __CONST_RING_SIZE(netif_tx, NC_PAGE_SIZE)
+#define NF_RING_SIZE  __CONST_RING_SIZE(netif_tx, XEN_PAGE_SIZE)
 #define NF_RX_BATCH   32
 #define NF_MAX_RXSLOTS XEN_NETIF_NR_SLOTS_MIN
 #define ETH_HLEN 14u
@@ -41,7 +46,7 @@ struct nf_rx_frame {
  * are read once (RING_COPY_RESPONSE) and checked.
  */
 struct xensim_netfront {
-    struct nc_lock lock;
+    struct xensim_irqlock lock;
     domid_t backend;
     uint8_t mac[XENSIM_ETH_ALEN];
     bool sg_offered, sg;
@@ -64,8 +69,9 @@ struct xensim_netfront {
     unsigned int nrx_free;
 
     unsigned int ntx;                    /* buffers; page i/2, half i%2 */
-    xen_pfn_t *tx_pfn;
-    long *tx_ref;
+    unsigned int ntxpages;
+    xen_pfn_t *tx_pfn;                   /* per page */
+    long *tx_ref;                        /* per page: both halves share it */
     bool *tx_inflight;
     uint16_t *tx_free;
     unsigned int ntx_free;
@@ -75,44 +81,27 @@ struct xensim_netfront {
     struct xensim_netfront_stats st;
 };
 
+/* Gives back a page and its grant (ref < 0: none): now, or once the back
+ * end lets go of the grant (xenbus_end_access). */
+static void nf_page_release(long ref, xen_pfn_t pfn)
+{
+    if (ref >= 0)
+        xenbus_end_access((grant_ref_t)ref, pfn);
+    else if (pfn != ~(xen_pfn_t)0)
+        xensim_guest_page_free(pfn);
+}
+
 static void nf_free_all(struct xensim_netfront *nf)
 {
-    /* A grant the back end still pins cannot be revoked; its page is then
-     * leaked on purpose rather than reused under the back end's feet. */
-    if (nf->tx_ring_ref >= 0 && xensim_gnttab_end_access((grant_ref_t)nf->tx_ring_ref) == 0) {
-        xensim_gnttab_free_ref((grant_ref_t)nf->tx_ring_ref);
-        xensim_guest_page_free(nf->tx_ring_pfn);
-    } else if (nf->tx_ring_ref < 0 && nf->tx_ring_pfn != ~(xen_pfn_t)0) {
-        xensim_guest_page_free(nf->tx_ring_pfn);
-    }
-    if (nf->rx_ring_ref >= 0 && xensim_gnttab_end_access((grant_ref_t)nf->rx_ring_ref) == 0) {
-        xensim_gnttab_free_ref((grant_ref_t)nf->rx_ring_ref);
-        xensim_guest_page_free(nf->rx_ring_pfn);
-    } else if (nf->rx_ring_ref < 0 && nf->rx_ring_pfn != ~(xen_pfn_t)0) {
-        xensim_guest_page_free(nf->rx_ring_pfn);
-    }
-    for (unsigned int i = 0; nf->rx_pfn && i < nf->nrx; i++) {
-        if (nf->rx_ref[i] >= 0) {
-            if (xensim_gnttab_end_access((grant_ref_t)nf->rx_ref[i]))
-                continue;
-            xensim_gnttab_free_ref((grant_ref_t)nf->rx_ref[i]);
-        }
-        if (nf->rx_pfn[i] != ~(xen_pfn_t)0)
-            xensim_guest_page_free(nf->rx_pfn[i]);
-    }
-    bool page_busy = false;
-    for (unsigned int i = 0; nf->tx_pfn && i < nf->ntx; i++) {
-        if (nf->tx_ref[i] >= 0) {
-            if (xensim_gnttab_end_access((grant_ref_t)nf->tx_ref[i]))
-                page_busy = true;
-            else
-                xensim_gnttab_free_ref((grant_ref_t)nf->tx_ref[i]);
-        }
-        if (i % 2 == 1 || i == nf->ntx - 1) {
-            if (!page_busy && nf->tx_pfn[i / 2] != ~(xen_pfn_t)0)
-                xensim_guest_page_free(nf->tx_pfn[i / 2]);
-            page_busy = false;
-        }
+    /* Off a vCPU the domain is dead: its pages and grants went with it,
+     * only host memory is left. */
+    if (xensim_guest_start_info()) {
+        nf_page_release(nf->tx_ring_ref, nf->tx_ring_pfn);
+        nf_page_release(nf->rx_ring_ref, nf->rx_ring_pfn);
+        for (unsigned int i = 0; i < nf->nrx; i++)
+            nf_page_release(nf->rx_ref[i], nf->rx_pfn[i]);
+        for (unsigned int i = 0; i < nf->ntxpages; i++)
+            nf_page_release(nf->tx_ref[i], nf->tx_pfn[i]);
     }
     for (struct nf_frame *f = nf->q_head, *n; f; f = n) {
         n = f->next;
@@ -128,9 +117,99 @@ static void nf_free_all(struct xensim_netfront *nf)
     /* A dead guest's vCPU may have been taken down holding it. */
     if (pthread_mutex_trylock(&nf->lock.m) == 0) {
         pthread_mutex_unlock(&nf->lock.m);
-        nc_lock_destroy(&nf->lock);
+        xensim_irqlock_destroy(&nf->lock);
     }
     free(nf);
+}
+
+/* The bookkeeping arrays, every page and ref marked absent. */
+static int nf_alloc_arrays(struct xensim_netfront *nf, unsigned int nrx, unsigned int ntx)
+{
+    unsigned int ntxpages = (ntx + 1) / 2;
+
+    nf->rx_pfn = malloc(nrx * sizeof(*nf->rx_pfn));
+    nf->rx_ref = malloc(nrx * sizeof(*nf->rx_ref));
+    nf->rx_free = malloc(nrx * sizeof(*nf->rx_free));
+    nf->tx_pfn = malloc(ntxpages * sizeof(*nf->tx_pfn));
+    nf->tx_ref = malloc(ntxpages * sizeof(*nf->tx_ref));
+    nf->tx_inflight = calloc(ntx, sizeof(*nf->tx_inflight));
+    nf->tx_free = malloc(ntx * sizeof(*nf->tx_free));
+    if (!nf->rx_pfn || !nf->rx_ref || !nf->rx_free || !nf->tx_pfn || !nf->tx_ref ||
+        !nf->tx_inflight || !nf->tx_free)
+        return -ENOMEM;
+    nf->nrx = nrx;
+    nf->ntx = ntx;
+    nf->ntxpages = ntxpages;
+    for (unsigned int i = 0; i < nrx; i++) {
+        nf->rx_pfn[i] = ~(xen_pfn_t)0;
+        nf->rx_ref[i] = -1;
+    }
+    for (unsigned int i = 0; i < ntxpages; i++) {
+        nf->tx_pfn[i] = ~(xen_pfn_t)0;
+        nf->tx_ref[i] = -1;
+    }
+    return 0;
+}
+
+/* A page granted to the back end (read-only or writable). */
+static int nf_grant_page(struct xensim_netfront *nf, bool readonly, xen_pfn_t *pfn, long *ref)
+{
+    *pfn = xensim_guest_page_alloc();
+    if (*pfn == ~(xen_pfn_t)0)
+        return -ENOMEM;
+    *ref = xensim_gnttab_grant_access(nf->backend, *pfn, readonly);
+    return *ref < 0 ? -ENOSPC : 0;
+}
+
+/* The rings: the front initialises the shared pages (SHARED_RING_INIT)
+ * before granting them. */
+static int nf_rings_setup(struct xensim_netfront *nf)
+{
+    xen_pfn_t pfn[2];
+    void *pages[2];
+    grant_ref_t refs[2];
+
+    for (int i = 0; i < 2; i++) {
+        pfn[i] = xensim_guest_page_alloc();
+        if (pfn[i] == ~(xen_pfn_t)0) {
+            if (i)
+                xensim_guest_page_free(pfn[0]);
+            return -ENOMEM;
+        }
+        pages[i] = xensim_guest_pfn_to_virt(pfn[i]);
+    }
+    nf->tx_ring_pfn = pfn[0];
+    nf->rx_ring_pfn = pfn[1];
+    netif_tx_sring_t *txs = pages[0];
+    netif_rx_sring_t *rxs = pages[1];
+    SHARED_RING_INIT(txs);
+    FRONT_RING_INIT(&nf->tx, txs, XEN_PAGE_SIZE);
+    SHARED_RING_INIT(rxs);
+    FRONT_RING_INIT(&nf->rx, rxs, XEN_PAGE_SIZE);
+    if (xenbus_grant_ring(nf->backend, pages, 2, refs))
+        return -ENOSPC;
+    nf->tx_ring_ref = refs[0];
+    nf->rx_ring_ref = refs[1];
+    return 0;
+}
+
+/* Receive pages (writable: the back end copies into them) and send pages
+ * (read-only, two 2 KiB buffers each), all granted for the device's life. */
+static int nf_buffers_setup(struct xensim_netfront *nf)
+{
+    int rc;
+
+    for (unsigned int i = 0; i < nf->nrx; i++) {
+        if ((rc = nf_grant_page(nf, false, &nf->rx_pfn[i], &nf->rx_ref[i])))
+            return rc;
+        nf->rx_free[nf->nrx_free++] = (uint16_t)i;
+    }
+    for (unsigned int i = 0; i < nf->ntxpages; i++)
+        if ((rc = nf_grant_page(nf, true, &nf->tx_pfn[i], &nf->tx_ref[i])))
+            return rc;
+    for (unsigned int i = 0; i < nf->ntx; i++)
+        nf->tx_free[nf->ntx_free++] = (uint16_t)(nf->ntx - 1 - i);
+    return 0;
 }
 
 int xensim_netfront_create(const struct xensim_netfront_config *cfg,
@@ -145,7 +224,7 @@ int xensim_netfront_create(const struct xensim_netfront_config *cfg,
     struct xensim_netfront *nf = calloc(1, sizeof(*nf));
     if (!nf)
         return -ENOMEM;
-    nc_lock_init(&nf->lock);
+    xensim_irqlock_init(&nf->lock);
     nf->backend = cfg->backend;
     memcpy(nf->mac, cfg->mac, XENSIM_ETH_ALEN);
     nf->sg_offered = cfg->sg;
@@ -153,85 +232,14 @@ int xensim_netfront_create(const struct xensim_netfront_config *cfg,
     nf->rx_arg = cfg->rx_arg;
     nf->tx_ring_ref = nf->rx_ring_ref = -1;
     nf->tx_ring_pfn = nf->rx_ring_pfn = ~(xen_pfn_t)0;
-    nf->nrx = nrx;
-    nf->ntx = ntx;
-    unsigned int ntxpages = (ntx + 1) / 2;
-    nf->rx_pfn = malloc(nrx * sizeof(*nf->rx_pfn));
-    nf->rx_ref = malloc(nrx * sizeof(*nf->rx_ref));
-    nf->rx_free = malloc(nrx * sizeof(*nf->rx_free));
-    nf->tx_pfn = malloc(ntxpages * sizeof(*nf->tx_pfn));
-    nf->tx_ref = malloc(ntx * sizeof(*nf->tx_ref));
-    nf->tx_inflight = calloc(ntx, sizeof(*nf->tx_inflight));
-    nf->tx_free = malloc(ntx * sizeof(*nf->tx_free));
-    int rc = -ENOMEM;
-    if (!nf->rx_pfn || !nf->rx_ref || !nf->rx_free || !nf->tx_pfn || !nf->tx_ref ||
-        !nf->tx_inflight || !nf->tx_free) {
-        nf->nrx = nf->ntx = 0;
-        goto fail;
+    int rc;
+    if ((rc = nf_alloc_arrays(nf, nrx, ntx)) || (rc = nf_rings_setup(nf)) ||
+        (rc = nf_buffers_setup(nf)) || (rc = xenbus_alloc_evtchn(nf->backend, &nf->port))) {
+        nf_free_all(nf);
+        return rc;
     }
-    for (unsigned int i = 0; i < nrx; i++) {
-        nf->rx_pfn[i] = ~(xen_pfn_t)0;
-        nf->rx_ref[i] = -1;
-    }
-    for (unsigned int i = 0; i < ntxpages; i++)
-        nf->tx_pfn[i] = ~(xen_pfn_t)0;
-    for (unsigned int i = 0; i < ntx; i++)
-        nf->tx_ref[i] = -1;
-
-    /* Rings: the front initialises the shared pages (SHARED_RING_INIT). */
-    nf->tx_ring_pfn = xensim_guest_page_alloc();
-    nf->rx_ring_pfn = xensim_guest_page_alloc();
-    if (nf->tx_ring_pfn == ~(xen_pfn_t)0 || nf->rx_ring_pfn == ~(xen_pfn_t)0)
-        goto fail;
-    netif_tx_sring_t *txs = xensim_guest_pfn_to_virt(nf->tx_ring_pfn);
-    netif_rx_sring_t *rxs = xensim_guest_pfn_to_virt(nf->rx_ring_pfn);
-    SHARED_RING_INIT(txs);
-    FRONT_RING_INIT(&nf->tx, txs, NC_PAGE_SIZE);
-    SHARED_RING_INIT(rxs);
-    FRONT_RING_INIT(&nf->rx, rxs, NC_PAGE_SIZE);
-    rc = -ENOSPC;
-    nf->tx_ring_ref = xensim_gnttab_grant_access(nf->backend, nf->tx_ring_pfn, false);
-    if (nf->tx_ring_ref < 0)
-        goto fail;
-    nf->rx_ring_ref = xensim_gnttab_grant_access(nf->backend, nf->rx_ring_pfn, false);
-    if (nf->rx_ring_ref < 0)
-        goto fail;
-
-    for (unsigned int i = 0; i < nrx; i++) {
-        rc = -ENOMEM;
-        nf->rx_pfn[i] = xensim_guest_page_alloc();
-        if (nf->rx_pfn[i] == ~(xen_pfn_t)0)
-            goto fail;
-        rc = -ENOSPC;
-        nf->rx_ref[i] = xensim_gnttab_grant_access(nf->backend, nf->rx_pfn[i], false);
-        if (nf->rx_ref[i] < 0)
-            goto fail;
-        nf->rx_free[nf->nrx_free++] = (uint16_t)i;
-    }
-    for (unsigned int i = 0; i < ntx; i++) {
-        if (i % 2 == 0) {
-            rc = -ENOMEM;
-            nf->tx_pfn[i / 2] = xensim_guest_page_alloc();
-            if (nf->tx_pfn[i / 2] == ~(xen_pfn_t)0)
-                goto fail;
-        }
-        rc = -ENOSPC;
-        nf->tx_ref[i] = xensim_gnttab_grant_access(nf->backend, nf->tx_pfn[i / 2], true);
-        if (nf->tx_ref[i] < 0)
-            goto fail;
-        nf->tx_free[nf->ntx_free++] = (uint16_t)(ntx - 1 - i);
-    }
-    long port = xensim_evtchn_alloc_unbound(nf->backend);
-    if (port < 0) {
-        rc = (int)port;
-        goto fail;
-    }
-    nf->port = (evtchn_port_t)port;
     *out = nf;
     return 0;
-fail:
-    nf_free_all(nf);
-    return rc;
 }
 
 void xensim_netfront_keys(const struct xensim_netfront *nf, struct xensim_netif_front_keys *k)
@@ -274,8 +282,8 @@ static void nf_tx_gc(struct xensim_netfront *nf)
 {
     int more;
     do {
-        RING_IDX rp = NC_READ_ONCE(nf->tx.sring->rsp_prod);
-        rmb();   /* the index before the responses it covers */
+        RING_IDX rp = READ_ONCE(nf->tx.sring->rsp_prod);
+        xen_rmb();   /* the index before the responses it covers */
         if (RING_RESPONSE_PROD_OVERFLOW(&nf->tx, rp)) {
             nf->broken = true;
             nf->st.bad_responses++;
@@ -305,8 +313,8 @@ static void nf_tx_gc(struct xensim_netfront *nf)
 static unsigned int nf_rx_collect(struct xensim_netfront *nf, struct nf_rx_frame *fr)
 {
     unsigned int n = 0;
-    RING_IDX rp = NC_READ_ONCE(nf->rx.sring->rsp_prod);
-    rmb();
+    RING_IDX rp = READ_ONCE(nf->rx.sring->rsp_prod);
+    xen_rmb();
     if (RING_RESPONSE_PROD_OVERFLOW(&nf->rx, rp)) {
         nf->broken = true;
         nf->st.bad_responses++;
@@ -318,7 +326,7 @@ static unsigned int nf_rx_collect(struct xensim_netfront *nf, struct nf_rx_frame
         RING_IDX i = nf->rx.rsp_cons, end = i;
         bool complete = false;
         while (end != rp) {
-            uint16_t flags = NC_READ_ONCE(RING_GET_RESPONSE(&nf->rx, end)->flags);
+            uint16_t flags = READ_ONCE(RING_GET_RESPONSE(&nf->rx, end)->flags);
             end++;
             if (!(flags & NETRXF_more_data)) {
                 complete = true;
@@ -345,7 +353,7 @@ static unsigned int nf_rx_collect(struct xensim_netfront *nf, struct nf_rx_frame
             f->len[f->nslots] = rsp.status > 0 ? (uint16_t)rsp.status : 0;
             f->nslots++;
             if (rsp.id != b || (rsp.flags & NETRXF_extra_info) ||
-                (rsp.status > 0 && (unsigned int)rsp.offset + (unsigned int)rsp.status > NC_PAGE_SIZE)) {
+                (rsp.status > 0 && (unsigned int)rsp.offset + (unsigned int)rsp.status > XEN_PAGE_SIZE)) {
                 nf->st.bad_responses++;
                 f->ok = false;
             } else if (rsp.status <= 0) {
@@ -364,22 +372,21 @@ static void nf_deliver(struct xensim_netfront *nf, const uint8_t *data, size_t l
         return;
     }
     struct nf_frame *f = malloc(sizeof(*f) + len);
-    bool irqs;
-    if (!f || !nc_lock(&nf->lock, &irqs)) {
-        free(f);
+    if (!f) {
         nf->st.rx_dropped++;
         return;
     }
     memcpy(f->data, data, len);
     f->len = len;
     f->next = NULL;
+    bool irqs = xensim_irqlock_lock(&nf->lock);
     if (nf->q_tail)
         nf->q_tail->next = f;
     else
         nf->q_head = f;
     nf->q_tail = f;
     nf->q_len++;
-    nc_unlock(&nf->lock, irqs);
+    xensim_irqlock_unlock(&nf->lock, irqs);
 }
 
 static void nf_irq(evtchn_port_t port, void *arg)
@@ -387,17 +394,15 @@ static void nf_irq(evtchn_port_t port, void *arg)
     (void)port;
     struct xensim_netfront *nf = arg;
     struct nf_rx_frame fr[NF_RX_BATCH];
-    bool irqs;
     for (;;) {
-        if (!nc_lock(&nf->lock, &irqs))
-            return;   /* cannot happen in upcall context; be safe anyway */
+        bool irqs = xensim_irqlock_lock(&nf->lock);
         if (nf->broken || !nf->connected) {
-            nc_unlock(&nf->lock, irqs);
+            xensim_irqlock_unlock(&nf->lock, irqs);
             return;
         }
         nf_tx_gc(nf);
         unsigned int n = nf_rx_collect(nf, fr);
-        nc_unlock(&nf->lock, irqs);
+        xensim_irqlock_unlock(&nf->lock, irqs);
 
         /* Deliver without the lock: the handler may send. */
         for (unsigned int i = 0; i < n; i++) {
@@ -431,8 +436,7 @@ static void nf_irq(evtchn_port_t port, void *arg)
             free(buf);
         }
 
-        if (!nc_lock(&nf->lock, &irqs))
-            return;
+        irqs = xensim_irqlock_lock(&nf->lock);
         for (unsigned int i = 0; i < n; i++)
             for (unsigned int s = 0; s < fr[i].nslots; s++)
                 nf->rx_free[nf->nrx_free++] = fr[i].buf[s];
@@ -442,7 +446,7 @@ static void nf_irq(evtchn_port_t port, void *arg)
             RING_FINAL_CHECK_FOR_RESPONSES(&nf->rx, more);
         else if (!nf->broken)
             more = 1;
-        nc_unlock(&nf->lock, irqs);
+        xensim_irqlock_unlock(&nf->lock, irqs);
         if (notify)
             xensim_evtchn_send(nf->port);
         if (!more)
@@ -455,28 +459,101 @@ int xensim_netfront_connect(struct xensim_netfront *nf,
 {
     if (!bf->feature_rx_copy)
         return -EOPNOTSUPP;
-    bool irqs;
-    if (!nc_lock(&nf->lock, &irqs))
-        return -EBUSY;
+    bool irqs = xensim_irqlock_lock(&nf->lock);
     if (nf->connected) {
-        nc_unlock(&nf->lock, irqs);
+        xensim_irqlock_unlock(&nf->lock, irqs);
         return -EALREADY;
     }
     nf->sg = nf->sg_offered && bf->feature_sg;
     nf->connected = true;
     nf_rx_post(nf);
-    nc_unlock(&nf->lock, irqs);
+    xensim_irqlock_unlock(&nf->lock, irqs);
     /* Bound after the lock: binding may run the handler at once. */
     int rc = xensim_irq_bind(nf->port, nf_irq, nf);
     if (rc) {
-        nc_lock(&nf->lock, &irqs);
+        irqs = xensim_irqlock_lock(&nf->lock);
         nf->connected = false;
-        nc_unlock(&nf->lock, irqs);
+        xensim_irqlock_unlock(&nf->lock, irqs);
         return rc;
     }
     /* A back end that bound already would not hear the posting otherwise. */
     xensim_evtchn_send(nf->port);
     return 0;
+}
+
+/* Whether a frame of total bytes in slots slots can go now: 0, or why
+ * not. The lock is held. */
+static int nf_tx_room(struct xensim_netfront *nf, size_t total, unsigned int slots)
+{
+    if (!nf->connected || nf->broken)
+        return -ENOTCONN;
+    if (!nf->sg && total > NF_TXBUF_SIZE)
+        return -EMSGSIZE;
+    if (slots > XEN_NETIF_NR_SLOTS_MIN)
+        return -EMSGSIZE;
+    nf_tx_gc(nf);
+    if (nf->broken)
+        return -ENOTCONN;
+    if (RING_FREE_REQUESTS(&nf->tx) < slots || nf->ntx_free < slots) {
+        nf->st.tx_busy++;
+        return -EAGAIN;
+    }
+    return 0;
+}
+
+/* The next free send buffer, as the request in ring slot idx; returns
+ * where its bytes go. */
+static uint8_t *nf_tx_buffer(struct xensim_netfront *nf, RING_IDX idx)
+{
+    uint16_t b = nf->tx_free[--nf->ntx_free];
+    uint16_t off = (uint16_t)((b % 2) * NF_TXBUF_SIZE);
+    netif_tx_request_t *req = RING_GET_REQUEST(&nf->tx, idx);
+
+    nf->tx_inflight[b] = true;
+    req->gref = (grant_ref_t)nf->tx_ref[b / 2];
+    req->offset = off;
+    req->id = b;
+    return (uint8_t *)xensim_guest_pfn_to_virt(nf->tx_pfn[b / 2]) + off;
+}
+
+/* Copies the frame into send buffers, one slot each (with sg, each piece
+ * starts a slot), and writes the requests; returns the slots used. The
+ * first slot carries the frame's total, later ones their own size. */
+static unsigned int nf_tx_fill(struct xensim_netfront *nf, const struct iovec *iov, int iovcnt,
+                               size_t total)
+{
+    RING_IDX start = nf->tx.req_prod_pvt;
+    uint16_t sizes[XEN_NETIF_NR_SLOTS_MIN];
+    unsigned int nslot = 0;
+    uint8_t *dst = NULL;
+    size_t room = 0;
+
+    for (int i = 0; i < iovcnt; i++) {
+        const uint8_t *src = iov[i].iov_base;
+        size_t left = iov[i].iov_len;
+        if (nf->sg)
+            room = 0;
+        while (left) {
+            if (!room) {
+                dst = nf_tx_buffer(nf, start + nslot);
+                room = NF_TXBUF_SIZE;
+                sizes[nslot++] = 0;
+            }
+            size_t n = left < room ? left : room;
+            memcpy(dst, src, n);
+            dst += n;
+            src += n;
+            left -= n;
+            room -= n;
+            sizes[nslot - 1] = (uint16_t)(sizes[nslot - 1] + n);
+        }
+    }
+    for (unsigned int s = 0; s < nslot; s++) {
+        netif_tx_request_t *req = RING_GET_REQUEST(&nf->tx, start + s);
+        req->size = s == 0 ? (uint16_t)total : sizes[s];
+        req->flags = s + 1 < nslot ? NETTXF_more_data : 0;
+    }
+    return nslot;
 }
 
 int xensim_netfront_sendv(struct xensim_netfront *nf, const struct iovec *iov, int iovcnt)
@@ -489,84 +566,17 @@ int xensim_netfront_sendv(struct xensim_netfront *nf, const struct iovec *iov, i
     }
     if (total < ETH_HLEN || total > XEN_NETIF_MAX_TX_SIZE)
         return -EMSGSIZE;
-    bool irqs;
-    if (!nc_lock(&nf->lock, &irqs))
-        return -EBUSY;
-    int rc = 0;
-    if (!nf->connected || nf->broken) {
-        rc = -ENOTCONN;
-        goto out;
+    bool irqs = xensim_irqlock_lock(&nf->lock);
+    int rc = nf_tx_room(nf, total, nf->sg ? slots : 1);
+    int notify = 0;
+    if (!rc) {
+        nf->tx.req_prod_pvt += nf_tx_fill(nf, iov, iovcnt, total);
+        RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&nf->tx, notify);
+        nf->st.tx_packets++;
     }
-    if (!nf->sg) {
-        slots = 1;
-        if (total > NF_TXBUF_SIZE) {
-            rc = -EMSGSIZE;
-            goto out;
-        }
-    }
-    if (slots > XEN_NETIF_NR_SLOTS_MIN) {
-        rc = -EMSGSIZE;
-        goto out;
-    }
-    nf_tx_gc(nf);
-    if (nf->broken) {
-        rc = -ENOTCONN;
-        goto out;
-    }
-    if (RING_FREE_REQUESTS(&nf->tx) < slots || nf->ntx_free < slots) {
-        nf->st.tx_busy++;
-        rc = -EAGAIN;
-        goto out;
-    }
-    RING_IDX start = nf->tx.req_prod_pvt;
-    uint16_t sizes[XEN_NETIF_NR_SLOTS_MIN];
-    unsigned int nslot = 0;
-    uint8_t *dst = NULL;
-    size_t room = 0;
-    for (int i = 0; i < iovcnt; i++) {
-        const uint8_t *src = iov[i].iov_base;
-        size_t left = iov[i].iov_len;
-        if (nf->sg)
-            room = 0;   /* with sg, each piece starts a slot */
-        while (left) {
-            if (!room) {
-                uint16_t b = nf->tx_free[--nf->ntx_free];
-                nf->tx_inflight[b] = true;
-                uint8_t *page = xensim_guest_pfn_to_virt(nf->tx_pfn[b / 2]);
-                uint16_t off = (uint16_t)((b % 2) * NF_TXBUF_SIZE);
-                dst = page + off;
-                room = NF_TXBUF_SIZE;
-                netif_tx_request_t *req = RING_GET_REQUEST(&nf->tx, start + nslot);
-                req->gref = (grant_ref_t)nf->tx_ref[b];
-                req->offset = off;
-                req->id = b;
-                sizes[nslot++] = 0;
-            }
-            size_t n = left < room ? left : room;
-            memcpy(dst, src, n);
-            dst += n;
-            src += n;
-            left -= n;
-            room -= n;
-            sizes[nslot - 1] = (uint16_t)(sizes[nslot - 1] + n);
-        }
-    }
-    /* The first slot carries the frame's total, later ones their own. */
-    for (unsigned int s = 0; s < nslot; s++) {
-        netif_tx_request_t *req = RING_GET_REQUEST(&nf->tx, start + s);
-        req->size = s == 0 ? (uint16_t)total : sizes[s];
-        req->flags = s + 1 < nslot ? NETTXF_more_data : 0;
-    }
-    nf->tx.req_prod_pvt = start + nslot;
-    int notify;
-    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&nf->tx, notify);
-    nf->st.tx_packets++;
-    nc_unlock(&nf->lock, irqs);
+    xensim_irqlock_unlock(&nf->lock, irqs);
     if (notify)
         xensim_evtchn_send(nf->port);
-    return 0;
-out:
-    nc_unlock(&nf->lock, irqs);
     return rc;
 }
 
@@ -578,9 +588,7 @@ int xensim_netfront_send(struct xensim_netfront *nf, const void *frame, size_t l
 
 ssize_t xensim_netfront_recv(struct xensim_netfront *nf, void *buf, size_t size)
 {
-    bool irqs;
-    if (!nc_lock(&nf->lock, &irqs))
-        return -EBUSY;
+    bool irqs = xensim_irqlock_lock(&nf->lock);
     struct nf_frame *f = nf->q_head;
     if (f) {
         nf->q_head = f->next;
@@ -588,7 +596,7 @@ ssize_t xensim_netfront_recv(struct xensim_netfront *nf, void *buf, size_t size)
             nf->q_tail = NULL;
         nf->q_len--;
     }
-    nc_unlock(&nf->lock, irqs);
+    xensim_irqlock_unlock(&nf->lock, irqs);
     if (!f)
         return -EAGAIN;
     ssize_t ret = (ssize_t)f->len;
@@ -602,12 +610,10 @@ ssize_t xensim_netfront_recv(struct xensim_netfront *nf, void *buf, size_t size)
 
 unsigned int xensim_netfront_tx_inflight(struct xensim_netfront *nf)
 {
-    bool irqs;
-    if (!nc_lock(&nf->lock, &irqs))
-        return 0;
+    bool irqs = xensim_irqlock_lock(&nf->lock);
     nf_tx_gc(nf);
     unsigned int n = nf->ntx - nf->ntx_free;
-    nc_unlock(&nf->lock, irqs);
+    xensim_irqlock_unlock(&nf->lock, irqs);
     return n;
 }
 
@@ -615,31 +621,25 @@ bool xensim_netfront_connected(struct xensim_netfront *nf)
 {
     struct evtchn_status st = { .dom = DOMID_SELF, .port = nf->port };
     long rc = HYPERVISOR_event_channel_op(EVTCHNOP_status, &st);
-    bool irqs;
-    if (!nc_lock(&nf->lock, &irqs))
-        return !nf->broken;
+    bool irqs = xensim_irqlock_lock(&nf->lock);
     if (rc || st.status != EVTCHNSTAT_interdomain)
         nf->broken = nf->broken || nf->connected;
     bool ok = nf->connected && !nf->broken && !rc && st.status == EVTCHNSTAT_interdomain;
-    nc_unlock(&nf->lock, irqs);
+    xensim_irqlock_unlock(&nf->lock, irqs);
     return ok;
 }
 
 void xensim_netfront_stats(struct xensim_netfront *nf, struct xensim_netfront_stats *st)
 {
-    bool irqs;
-    bool locked = nc_lock(&nf->lock, &irqs);
+    bool irqs = xensim_irqlock_lock(&nf->lock);
     *st = nf->st;
-    if (locked)
-        nc_unlock(&nf->lock, irqs);
+    xensim_irqlock_unlock(&nf->lock, irqs);
 }
 
 int xensim_netfront_destroy(struct xensim_netfront *nf)
 {
     if (!nf)
         return 0;
-    if (nc_lock_held_by_me(&nf->lock))
-        return -EBUSY;
     xensim_irq_unbind(nf->port);
     xensim_evtchn_close(nf->port);
     nf_free_all(nf);

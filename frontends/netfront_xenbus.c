@@ -22,13 +22,13 @@ struct vif_front {
     uint8_t mac[XENSIM_ETH_ALEN];
 };
 
-/* Per-domain templates, few and long-lived: a list under a mutex. */
+/* Per-domain templates (a guest data key). */
 XENBUS_CONFIG_STORE(cfgs, struct xensim_netfront_config);
 
-static struct xensim_netfront_config front_cfg_get(domid_t d)
+static struct xensim_netfront_config front_cfg_get(void)
 {
     struct xensim_netfront_config c = { 0 };
-    xenbus_config_get(&cfgs, d, &c);
+    xenbus_config_get(&cfgs, &c);
     return c;
 }
 
@@ -65,25 +65,25 @@ static void vf_disconnect(struct xenbus_device *dev)
 }
 
 /* The back end is in InitWait: make the device now, publish it next. */
-static void vf_setup_rings(struct xenbus_device *dev)
+static int vf_setup_rings(struct xenbus_device *dev)
 {
     struct vif_front *vf = dev->priv;
     vf_disconnect(dev);
-    struct xensim_netfront_config cfg = front_cfg_get(xensim_guest_domid());
+    struct xensim_netfront_config cfg = front_cfg_get();
     cfg.backend = dev->otherend_id;
     memcpy(cfg.mac, vf->mac, 6);
     int sg = 0;
     if (xenbus_scanf(0, dev->otherend, "feature-sg", "%d", &sg) == 1 && !sg)
         cfg.sg = false;
-    if (xensim_netfront_create(&cfg, &vf->nf))
-        vf->nf = NULL;   /* publish reports it */
+    int err = xensim_netfront_create(&cfg, &vf->nf);
+    if (err)
+        vf->nf = NULL;
+    return err;
 }
 
 static int vf_publish(struct xenbus_device *dev, xenbus_transaction_t t)
 {
     struct vif_front *vf = dev->priv;
-    if (!vf->nf)
-        return -ENOMEM;
     struct xensim_netif_front_keys k;
     xensim_netfront_keys(vf->nf, &k);
     int err;
@@ -121,7 +121,6 @@ static void vf_remove(struct xenbus_device *dev)
 
 const struct xenbus_driver xensim_vif_front = {
     .type = "vif",
-    .nr_rings = 0,           /* netfront grants its own rings and port */
     .probe = vf_probe,
     .setup_rings = vf_setup_rings,
     .publish = vf_publish,

@@ -8,12 +8,11 @@ libtestharness_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 # The "echo" device, a tiny driver pair for testing the xenbus framework.
 noinst_LTLIBRARIES += tests/echo/libecho.la
 tests_echo_libecho_la_SOURCES = tests/echo/echo.h tests/echo/echo_front.c tests/echo/echo_back.c
-tests_echo_libecho_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/xenbus -I$(top_srcdir)/tests/echo
+tests_echo_libecho_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/echo
 
 TEST_LIBS = libtestharness.la tests/echo/libecho.la libxensim.la $(CHECK_LIBS) $(URCU_LIBS) \
 	$(PTHREAD_LIBS)
-TEST_CFLAGS_ALL = $(AM_CFLAGS) $(CHECK_CFLAGS) -I$(top_srcdir)/sim -I$(top_srcdir)/xenstored \
-	-I$(top_srcdir)/backends
+TEST_CFLAGS_ALL = $(AM_CFLAGS) $(CHECK_CFLAGS) -I$(top_srcdir)/xenstored
 
 include tests/evtchn.mk
 include tests/gnttab.mk

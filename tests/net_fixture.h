@@ -41,18 +41,6 @@ struct fix {
     struct guest g[MAXG];
 };
 
-/* Runs fn on vCPU 0 of d again while it says -EBUSY: a domain call can land
- * inside the driver's own interrupt handler, which the driver refuses. */
-static inline void call_rc(struct xensim *sim, domid_t d, void (*fn)(void *), void *arg, int *rc)
-{
-    for (unsigned int i = 0;; i++) {
-        th_call(sim, d, 0, fn, arg);
-        if (*rc != -EBUSY || i > 1000000)
-            return;
-        usleep(50);
-    }
-}
-
 /* Guest-side trampolines: each runs on vCPU 0 of its domain. */
 static inline void be_create(void *p)
 {
@@ -126,7 +114,7 @@ static inline struct guest *fix_guest(struct fix *f, const char *name, bool sg, 
     f->n++;
     struct conn_arg c = { .f = f, .g = g };
     th_call(f->sim, g->d, 0, fe_create, &c);
-    call_rc(f->sim, f->be, be_connect, &c, &c.rc);
+    th_call(f->sim, f->be, 0, be_connect, &c);
     ck_assert_int_eq(c.rc, 0);
     return g;
 }
@@ -134,14 +122,14 @@ static inline struct guest *fix_guest(struct fix *f, const char *name, bool sg, 
 static inline void fix_free(struct fix *f)
 {
     if (f->nb)
-        call_rc(f->sim, f->be, be_destroy, f, &f->rc);
+        th_call(f->sim, f->be, 0, be_destroy, f);
     ck_assert_int_eq(f->rc, 0);
     for (int i = 0; i < f->n; i++) {
         struct xensim_domain_info info;
         if (xensim_domain_info(f->sim, f->g[i].d, &info) || info.state != XENSIM_DOMAIN_RUNNING)
             continue;
         if (f->g[i].nf)
-            call_rc(f->sim, f->g[i].d, fe_destroy, &f->g[i], &f->g[i].rc);
+            th_call(f->sim, f->g[i].d, 0, fe_destroy, &f->g[i]);
         ck_assert_int_eq(f->g[i].rc, 0);
         ck_assert_uint_eq(th_ports_in_use(f->sim, f->g[i].d), 0);
     }

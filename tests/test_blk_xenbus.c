@@ -1,8 +1,8 @@
 /*
  * The "vbd" device type through the xenbus framework: the toolstack adds
  * the device, blkback (in a driver domain) and blkfront walk the states
- * with the keys of spec 5.3-5.4, sector I/O reaches the backing file; the
- * back end restarts and the front end reconnects; unplug and a guest dying
+ * with the keys of <xen/io/blkif.h>, sector I/O reaches the backing file;
+ * the back end restarts and the front end reconnects; unplug and a guest dying
  * mid-I/O tear down with nothing left. Uses the xenbus test helpers.
  */
 #include "config.h"

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <xensim/console.h>
 #include "harness.h"
-#include "netcons.h"
+#include <xensim/io/ring.h>
 #include <xen/io/console.h>
 
 #define WAIT_MS 20000   /* a safety net: the tests wait for behaviour */
@@ -165,7 +165,7 @@ static void guest_bad_out(void *arg)
     (void)arg;
     struct xencons_interface *r = guest_ring();
     r->out_prod = r->out_cons + 5000;   /* claims more than the ring holds */
-    wmb();
+    xen_wmb();
     xensim_evtchn_send(xensim_guest_start_info()->console.domU.evtchn);
 }
 
@@ -174,7 +174,7 @@ static void guest_bad_in(void *arg)
     (void)arg;
     struct xencons_interface *r = guest_ring();
     r->in_cons = r->in_prod + 3000;     /* a consumer ahead of its producer */
-    wmb();
+    xen_wmb();
 }
 
 static void guest_read_all(void *arg)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include "test_xenbus_helpers.h"
+#include "echo/echo.h"
 
 /* The echo drivers with a hook that logs each state written. */
 static struct xenbus_driver rec_front, rec_back;
@@ -204,7 +205,7 @@ START_TEST(handshake_io_and_unplug)
     paths(&e);
     ck_assert(wait_state(e.sim, fe_path, "4"));
     ck_assert(wait_state(e.sim, be_path, "4"));
-    /* Each end wrote its states in spec 4.12's order. */
+    /* Each end wrote its states in <xen/io/xenbus.h>'s order. */
     ck_logs("34", "24");
     /* The toolstack's cross-links and the front end's keys. */
     ck_assert_str_eq(xbt_read(e.sim, "%s/backend", fe_path), be_path);
@@ -427,13 +428,13 @@ static void io1_fn(void *p)
 
 static void corrupt_fn(void *p)
 {
-    struct xenbus_device *dev = xenbus_device_find(&xenbus_echo_front, DOMID_SELF, 0);
+    echo_sring_t *ring;
+    evtchn_port_t port;
 
     (void)p;
-    ck_assert_ptr_nonnull(dev);
-    /* req_prod is the ring page's first word (io/ring.h). */
-    __atomic_fetch_add((uint32_t *)dev->ring[0], 1000, __ATOMIC_SEQ_CST);
-    ck_assert_int_eq(xensim_evtchn_send(dev->evtchn), 0);
+    ck_assert_int_eq(xenbus_echo_front_ring(0, &ring, &port), 0);
+    __atomic_fetch_add(&ring->req_prod, 1000, __ATOMIC_SEQ_CST);
+    ck_assert_int_eq(xensim_evtchn_send(port), 0);
 }
 
 START_TEST(hostile_frontend_ring)
@@ -551,9 +552,8 @@ START_TEST(multi_page_ring)
     struct dev_env e = { .sim = xbt_sim_new() };
 
     rec_front = xenbus_echo_front;
-    rec_front.rings[0].order = 1;
     rec_back = xenbus_echo_back;
-    rec_back.rings[0].order = 1;
+    xenbus_echo_ring_order(1);
     front_log[0] = back_log[0] = '\0';
     e.be = th_domain(e.sim, "driver-domain", false, (enum xensim_gnttab_mode)_i);
     e.fe = xbt_guest(e.sim, "guest");
@@ -569,6 +569,7 @@ START_TEST(multi_page_ring)
     ck_assert_int_eq(io(&e, 100, 2000), 0);
     ck_assert_int_eq(xensim_device_remove(e.sim, "echo", e.fe, 0, 5000), 0);
     dev_env_free(&e);
+    xenbus_echo_ring_order(0);
 }
 END_TEST
 

@@ -1,13 +1,10 @@
 /*
- * Helpers for the xenbus suites (see the header). The daemon's counters
- * are read through sim.h: a white-box look for the leak check only.
+ * Helpers for the xenbus suites (see the header), on the public API.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
 #include "test_xenbus_helpers.h"
-#include "sim.h"
-#include "xs_daemon.h"
 
 struct xensim *xbt_sim_new(void)
 {
@@ -36,11 +33,11 @@ void xbt_run(struct xensim *sim, domid_t dom, void (*fn)(void *), void *arg)
 
 void xbt_daemon_counts(struct xensim *sim, unsigned long *watches, unsigned long *txs)
 {
-    struct xs_stats st;
+    struct xensim_xenstore_usage u;
 
-    xs_daemon_stats(sim->xs, &st);
-    *watches = st.watches;
-    *txs = st.transactions;
+    ck_assert_int_eq(xensim_xenstore_usage(sim, &u), 0);
+    *watches = u.watches;
+    *txs = u.transactions;
 }
 
 static void stats_fn(void *p)
@@ -111,9 +108,6 @@ void xbt_sim_free(struct xensim *sim)
     for (int i = 0; i < n && i < 64; i++)
         if (infos[i].domid && infos[i].state != XENSIM_DOMAIN_DYING)
             ck_assert_int_eq(xensim_domain_destroy(sim, infos[i].domid), 0);
-    /* dom0's own ring (xensim_xenbus_dom0_init) is a mapping of its own
-     * page by its own xenstored: let go of it first. */
-    xs_daemon_release(sim->xs, 0);
     xbt_daemon_counts(sim, &w, &t);
     ck_assert_uint_eq(w, 0);
     ck_assert_uint_eq(t, 0);

@@ -2,7 +2,7 @@
  * The guest xenbus client's transport: the request lock and the store ring
  * (struct xenstore_domain_interface) pumped by whoever holds it, waiting
  * with SCHEDOP_poll on the store port. Relies on <xensim/guest.h> only;
- * the per-domain state is xenbus_client_dom.c's, the operations _ops.c's.
+ * the per-domain state is client_dom.c's, the operations client_ops.c's.
  */
 #include "config.h"
 
@@ -58,7 +58,7 @@ static bool xb_exit(struct xb_dom *xb)
     if (--xb->depth)
         return false;
     atomic_store(&xb->owner, NULL);
-    xb_unlock(&xb->lock);
+    xensim_mutex_unlock(&xb->lock);
     return true;
 }
 
@@ -206,20 +206,33 @@ static bool xb_pump(struct xb_dom *xb)
     return notify && !atomic_load(&xb->broken);
 }
 
+/* With the request lock just taken: pump, let go, tell the daemon. */
+static void xb_pump_exit(struct xb_dom *xb)
+{
+    bool notify = xb_pump(xb);
+
+    xb_exit(xb);
+    if (notify)
+        xensim_evtchn_send(xb->port);
+}
+
+/* What the ring brought is in: the watch callbacks it queued run, and a
+ * peer may have let go of grants we ended meanwhile. */
+static void xb_events_done(struct xb_dom *xb)
+{
+    xenbus_deferred_retry();
+    xb_dispatch(xb);
+}
+
 /* Leaves the request lock; at the outermost level, also drains what an
  * irq handler left for us and runs queued watch callbacks. */
 static void xb_leave(struct xb_dom *xb)
 {
     if (!xb_exit(xb))
         return;
-    while (atomic_load(&xb->irq_seen) && xb_tryenter(xb)) {
-        bool notify = xb_pump(xb);
-
-        xb_exit(xb);
-        if (notify)
-            xensim_evtchn_send(xb->port);
-    }
-    xb_dispatch(xb);
+    while (atomic_load(&xb->irq_seen) && xb_tryenter(xb))
+        xb_pump_exit(xb);
+    xb_events_done(xb);
 }
 
 /* The store port's interrupt: watch events, or a reply for a request
@@ -234,11 +247,8 @@ void xb_irq(evtchn_port_t port, void *arg)
         return;               /* our own request loop pumps when we return */
     if (!xb_tryenter(xb))
         return;               /* the holder pumps before it lets go */
-    bool notify = xb_pump(xb);
-    xb_exit(xb);
-    if (notify)
-        xensim_evtchn_send(xb->port);
-    xb_dispatch(xb);
+    xb_pump_exit(xb);
+    xb_events_done(xb);
 }
 
 static void xb_unlink(struct xb_req **list, struct xb_req *r)
@@ -252,7 +262,7 @@ static void xb_unlink(struct xb_req **list, struct xb_req *r)
 
 int xb_errno(const char *name)
 {
-    for (size_t i = 0; i < sizeof(xsd_errors) / sizeof(xsd_errors[0]); i++)
+    for (size_t i = 0; i < ARRAY_SIZE(xsd_errors); i++)
         if (!strcmp(name, xsd_errors[i].errstring))
             return -xsd_errors[i].errnum;
     return -EINVAL;

@@ -1,7 +1,8 @@
 /*
- * The guest xenbus client's per-domain state: found by the domain's
- * start_info from any of its vCPU threads, connected on first use, freed
- * when the last of those threads exits; and dom0's self-made store ring.
+ * The guest xenbus client's per-domain state: one struct xb_dom per domain
+ * on a guest data key, made by the first call from any of its vCPUs and
+ * freed when the domain is destroyed; and dom0's self-made store ring.
+ * Relies on <xensim/guest.h>.
  */
 #include "config.h"
 
@@ -9,14 +10,6 @@
 #include <stdlib.h>
 #include "xb_client.h"
 
-/* Domains' clients, found by their start_info. An entry goes when the last
- * vCPU thread that used it exits, before the domain's memory is freed, so
- * a key is never seen again while its entry lives. */
-static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct xb_dom *registry;
-static pthread_key_t tls_key;
-static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
-static __thread struct xb_dom *tls_xb;
 static __thread char self_tag;
 
 void *xb_self(void)
@@ -24,43 +17,20 @@ void *xb_self(void)
     return &self_tag;
 }
 
-static void xb_free(struct xb_dom *xb)
+/* The domain is gone and its vCPUs with it. The request lock may still be
+ * held by a vCPU that the domain's shutdown took away mid-request; nobody
+ * uses it any more. */
+static void xb_free(void *p)
 {
-    if (xb->framework_free)
-        xb->framework_free(xb->framework);
+    struct xb_dom *xb = p;
+
     xb_events_free(xb);
-    /* The lock may still be held by a vCPU that the domain's shutdown took
-     * away mid-request; nobody uses it any more. */
     free(xb);
 }
 
-/* A vCPU thread is leaving: the domain is going, or that vCPU is. */
-static void tls_release(void *p)
-{
-    struct xb_dom *xb = p, **pp;
-    bool last;
+static struct xensim_guest_key xb_key = { .destroy = xb_free };
 
-    xb_lock(&reg_lock);
-    last = --xb->refs == 0;
-    if (last)
-        for (pp = &registry; *pp; pp = &(*pp)->reg_next)
-            if (*pp == xb) {
-                *pp = xb->reg_next;
-                break;
-            }
-    xb_unlock(&reg_lock);
-    if (last)
-        xb_free(xb);
-}
-
-static void tls_init(void)
-{
-    if (pthread_key_create(&tls_key, tls_release))
-        abort();
-}
-
-static struct xb_dom *xb_new(const start_info_t *si, xen_pfn_t pfn, evtchn_port_t port,
-                             int *err)
+static struct xb_dom *xb_new(xen_pfn_t pfn, evtchn_port_t port, int *err)
 {
     struct xb_dom *xb;
 
@@ -73,7 +43,6 @@ static struct xb_dom *xb_new(const start_info_t *si, xen_pfn_t pfn, evtchn_port_
         *err = -ENOMEM;
         return NULL;
     }
-    xb->key = si;
     xb->intf = xensim_guest_pfn_to_virt(pfn);
     xb->port = port;
     xb->next_req_id = 1;
@@ -87,40 +56,37 @@ static struct xb_dom *xb_new(const start_info_t *si, xen_pfn_t pfn, evtchn_port_
     return xb;
 }
 
+/* Installs xb as this domain's client; returns the one installed (another
+ * vCPU's, if it came first), or NULL without memory. */
+static struct xb_dom *xb_install(struct xb_dom *xb)
+{
+    struct xb_dom *won = xensim_guest_data_init(&xb_key, xb);
+
+    if (won != xb)
+        free(xb);
+    return won;
+}
+
 struct xb_dom *xb_get(int *err)
 {
-    const start_info_t *si;
-    struct xb_dom *xb;
-    bool created = false;
+    struct xb_dom *xb = xensim_guest_data(&xb_key);
 
-    if (tls_xb)
-        return tls_xb;
-    si = xensim_guest_start_info();
-    if (!si) {
-        *err = -EPERM;        /* not a vCPU */
-        return NULL;
-    }
-    pthread_once(&tls_once, tls_init);
-    xb_lock(&reg_lock);
-    for (xb = registry; xb; xb = xb->reg_next)
-        if (xb->key == si)
-            break;
     if (!xb) {
-        xb = xb_new(si, si->store_mfn, si->store_evtchn, err);
-        if (!xb) {
-            xb_unlock(&reg_lock);
+        const start_info_t *si = xensim_guest_start_info();
+
+        if (!si) {
+            *err = -EPERM;    /* not a vCPU */
             return NULL;
         }
-        xb->reg_next = registry;
-        registry = xb;
+        xb = xb_new(si->store_mfn, si->store_evtchn, err);
+        if (!xb)
+            return NULL;
+        if (!(xb = xb_install(xb))) {
+            *err = -ENOMEM;
+            return NULL;
+        }
     }
-    created = !xb->irq_bound;
-    xb->irq_bound = true;
-    xb->refs++;
-    xb_unlock(&reg_lock);
-    tls_xb = xb;
-    pthread_setspecific(tls_key, xb);
-    if (created) {
+    if (!atomic_load(&xb->irq_bound) && !atomic_exchange(&xb->irq_bound, true)) {
         /* Take the store port's interrupts on this vCPU. */
         struct evtchn_bind_vcpu bv = { .port = xb->port, .vcpu = xensim_guest_vcpu_id() };
 
@@ -146,15 +112,7 @@ int xb_local_init(xen_pfn_t *pfnp, evtchn_port_t *portp)
 
     if (!si)
         return -EPERM;
-    if (si->store_evtchn)
-        return -EEXIST;
-    pthread_once(&tls_once, tls_init);
-    xb_lock(&reg_lock);
-    for (xb = registry; xb; xb = xb->reg_next)
-        if (xb->key == si)
-            break;
-    xb_unlock(&reg_lock);
-    if (xb)
+    if (si->store_evtchn || xensim_guest_data(&xb_key))
         return -EEXIST;
     pfn = xensim_guest_page_alloc();
     if (pfn == ~(xen_pfn_t)0)
@@ -165,17 +123,22 @@ int xb_local_init(xen_pfn_t *pfnp, evtchn_port_t *portp)
     }
     xensim_gnttab_grant_access_ref(GNTTAB_RESERVED_XENSTORE, xensim_guest_domid(), pfn, false);
     port = xensim_evtchn_alloc_unbound(xensim_guest_domid());
-    if (port < 0 || !(xb = xb_new(si, pfn, (evtchn_port_t)port, &err))) {
+    xb = port < 0 ? NULL : xb_new(pfn, (evtchn_port_t)port, &err);
+    if (xb) {
+        struct xb_dom *won = xb_install(xb);
+
+        if (won != xb) {
+            err = won ? -EEXIST : -ENOMEM;   /* another vCPU made one meanwhile */
+            xb = NULL;
+        }
+    }
+    if (!xb) {
         xensim_gnttab_end_access(GNTTAB_RESERVED_XENSTORE);
         if (port > 0)
             xensim_evtchn_close((evtchn_port_t)port);
         xensim_guest_page_free(pfn);
         return port < 0 ? (int)port : err;
     }
-    xb_lock(&reg_lock);
-    xb->reg_next = registry;
-    registry = xb;
-    xb_unlock(&reg_lock);
     *pfnp = pfn;
     *portp = (evtchn_port_t)port;
     return 0;
@@ -187,4 +150,3 @@ int xenbus_init(void)
 
     return xb_get(&err) ? 0 : err;
 }
-

@@ -324,24 +324,16 @@ int xenbus_transaction_run(int (*body)(xenbus_transaction_t t, void *arg), void 
     return -EAGAIN;
 }
 
-int xenbus_get_stats(struct xenbus_stats *st)
+void xb_stats(struct xb_dom *xb, struct xenbus_stats *st)
 {
-    int err = 0;
-    struct xb_dom *xb = xb_get(&err);
-
-    if (!xb)
-        return err;
     memset(st, 0, sizeof(*st));
-    xb_lock(&xb->wlock);
+    xensim_mutex_lock(&xb->wlock);
     for (struct xenbus_watch *w = xb->watches; w; w = w->next_)
         st->watches++;
     st->events_queued = xb->nr_events;
-    xb_unlock(&xb->wlock);
+    xensim_mutex_unlock(&xb->wlock);
     st->transactions = atomic_load(&xb->nr_tx);
     st->broken = atomic_load(&xb->broken);
-    st->devices = atomic_load(&xb->fw_devices);
-    st->deferred_grants = atomic_load(&xb->fw_deferred);
-    return 0;
 }
 
 enum xenbus_state xenbus_read_state(const char *dir)
@@ -362,5 +354,5 @@ const char *xenbus_strstate(enum xenbus_state s)
         "Closing", "Closed", "Reconfiguring", "Reconfigured",
     };
 
-    return (unsigned int)s < sizeof(names) / sizeof(names[0]) ? names[s] : "Invalid";
+    return (unsigned int)s < ARRAY_SIZE(names) ? names[s] : "Invalid";
 }

@@ -47,9 +47,9 @@ void xb_watch_event(struct xb_dom *xb, const char *body, uint32_t len)
     ev->path = ev->body;
     ev->token = ev->body + (token - path);
     ev->next = NULL;
-    xb_lock(&xb->wlock);
+    xensim_mutex_lock(&xb->wlock);
     if (!find_watch(xb, ev->token)) {
-        xb_unlock(&xb->wlock);
+        xensim_mutex_unlock(&xb->wlock);
         free(ev);
         return;
     }
@@ -59,7 +59,7 @@ void xb_watch_event(struct xb_dom *xb, const char *body, uint32_t len)
         xb->evq = ev;
     xb->evq_tail = ev;
     xb->nr_events++;
-    xb_unlock(&xb->wlock);
+    xensim_mutex_unlock(&xb->wlock);
 }
 
 static struct xb_event *pop_event(struct xb_dom *xb)
@@ -81,37 +81,40 @@ void xb_dispatch(struct xb_dom *xb)
         struct xb_event *ev;
         struct xenbus_watch *w;
 
-        xb_lock(&xb->wlock);
+        xensim_mutex_lock(&xb->wlock);
         /* Whoever dispatches (perhaps an outer frame of ours) loops until
          * the queue is empty, so events queued now are not lost. */
         if (xb->dispatcher) {
-            xb_unlock(&xb->wlock);
+            xensim_mutex_unlock(&xb->wlock);
             return;
         }
         ev = pop_event(xb);
         if (!ev) {
-            xb_unlock(&xb->wlock);
+            xensim_mutex_unlock(&xb->wlock);
             return;
         }
         w = find_watch(xb, ev->token);
         if (!w) {
-            xb_unlock(&xb->wlock);
+            xensim_mutex_unlock(&xb->wlock);
             free(ev);             /* unwatched since it came */
             continue;
         }
         xb->dispatcher = xb_self();
         xb->running = w;
         xb->running_ev = ev;
-        xb_unlock(&xb->wlock);
-        bool calls = xb_calls_hold();
-
+        xensim_mutex_unlock(&xb->wlock);
+        /* Like an upcall, a callback is not entered by xensim_domain_call():
+         * one that unregistered the driver would free the device the
+         * callback works on. The core defers calls in upcalls; callbacks
+         * run at the end of an outermost xenbus call are not in one. */
+        xensim_guest_calls_hold();
         w->callback(w, ev->path, ev->token);
-        xb_calls_release(calls);
-        xb_lock(&xb->wlock);
+        xensim_guest_calls_release();
+        xensim_mutex_lock(&xb->wlock);
         xb->dispatcher = NULL;
         xb->running = NULL;
         xb->running_ev = NULL;
-        xb_unlock(&xb->wlock);
+        xensim_mutex_unlock(&xb->wlock);
         free(ev);
     }
 }
@@ -140,22 +143,22 @@ int xenbus_watch(struct xenbus_watch *w)
         return -EINVAL;
     token_of(w, token, sizeof(token));
     /* Listed first: the daemon fires the watch as soon as it is set. */
-    xb_lock(&xb->wlock);
+    xensim_mutex_lock(&xb->wlock);
     w->next_ = xb->watches;
     xb->watches = w;
     w->registered_ = true;
-    xb_unlock(&xb->wlock);
+    xensim_mutex_unlock(&xb->wlock);
     struct xb_part parts[] = { { w->node, strlen(w->node) + 1 }, { token, strlen(token) + 1 } };
     err = xb_request(xb, XS_WATCH, 0, parts, 2, reply);
     if (err < 0) {
-        xb_lock(&xb->wlock);
+        xensim_mutex_lock(&xb->wlock);
         for (struct xenbus_watch **pp = &xb->watches; *pp; pp = &(*pp)->next_)
             if (*pp == w) {
                 *pp = w->next_;
                 break;
             }
         w->registered_ = false;
-        xb_unlock(&xb->wlock);
+        xensim_mutex_unlock(&xb->wlock);
         return err;
     }
     return 0;
@@ -173,7 +176,7 @@ int xenbus_unwatch(struct xenbus_watch *w)
     if (!w)
         return -EINVAL;
     token_of(w, token, sizeof(token));
-    xb_lock(&xb->wlock);
+    xensim_mutex_lock(&xb->wlock);
     for (struct xenbus_watch **pp = &xb->watches; *pp; pp = &(*pp)->next_)
         if (*pp == w) {
             *pp = w->next_;
@@ -182,7 +185,7 @@ int xenbus_unwatch(struct xenbus_watch *w)
         }
     w->registered_ = false;
     /* Events already queued for it are dropped at dispatch (no match). */
-    xb_unlock(&xb->wlock);
+    xensim_mutex_unlock(&xb->wlock);
     if (!found)
         return -ENOENT;
     struct xb_part parts[] = { { w->node, strlen(w->node) + 1 }, { token, strlen(token) + 1 } };
@@ -191,9 +194,9 @@ int xenbus_unwatch(struct xenbus_watch *w)
     for (;;) {
         bool busy;
 
-        xb_lock(&xb->wlock);
+        xensim_mutex_lock(&xb->wlock);
         busy = xb->running == w && xb->dispatcher != xb_self();
-        xb_unlock(&xb->wlock);
+        xensim_mutex_unlock(&xb->wlock);
         if (!busy)
             break;
         HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
@@ -204,17 +207,17 @@ int xenbus_unwatch(struct xenbus_watch *w)
 bool xb_dispatch_hold(struct xb_dom *xb)
 {
     for (;;) {
-        xb_lock(&xb->wlock);
+        xensim_mutex_lock(&xb->wlock);
         if (xb->dispatcher == xb_self()) {
-            xb_unlock(&xb->wlock);
+            xensim_mutex_unlock(&xb->wlock);
             return false;
         }
         if (!xb->dispatcher) {
             xb->dispatcher = xb_self();
-            xb_unlock(&xb->wlock);
+            xensim_mutex_unlock(&xb->wlock);
             return true;
         }
-        xb_unlock(&xb->wlock);
+        xensim_mutex_unlock(&xb->wlock);
         /* Another vCPU runs a callback; they are short. */
         HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
     }
@@ -224,8 +227,8 @@ void xb_dispatch_release(struct xb_dom *xb, bool took)
 {
     if (!took)
         return;
-    xb_lock(&xb->wlock);
+    xensim_mutex_lock(&xb->wlock);
     xb->dispatcher = NULL;
-    xb_unlock(&xb->wlock);
+    xensim_mutex_unlock(&xb->wlock);
     xb_dispatch(xb);
 }

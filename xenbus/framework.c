@@ -1,8 +1,9 @@
 /*
- * What both halves of the split-driver framework share: per-domain state,
- * driver registration and device scanning, XenbusState writes, and the
- * transport helpers (grant, map, unmap, event channels). Relies on the
- * guest xenbus client and <xensim/guest.h>.
+ * The split-driver framework's core, shared by both ends: per-domain
+ * state (a guest data key), driver registration, the device list,
+ * XenbusState writes and the stats. Each end's state machine (frontend.c,
+ * backend.c) plugs in through a struct xbf_end; probe.c finds devices.
+ * Relies on the guest xenbus client.
  */
 #include "config.h"
 
@@ -12,12 +13,12 @@
 #include <string.h>
 #include "xb_framework.h"
 
+/* The domain is gone: nothing to tell anyone, just memory. remove() runs
+ * with no vCPU (hypercalls fail with -EPERM). */
 static void xbf_free(void *p)
 {
     struct xbf_dom *f = p;
 
-    /* The domain is gone: nothing to tell anyone, just memory. remove()
-     * runs with no vCPU (hypercalls fail with -EPERM). */
     while (f->devices) {
         struct xenbus_device *d = f->devices;
 
@@ -32,13 +33,24 @@ static void xbf_free(void *p)
         f->regs = r->next;
         free(r);
     }
-    while (f->deferred) {
-        struct xbf_deferred *g = f->deferred;
-
-        f->deferred = g->next;
-        free(g);
-    }
     free(f);
+}
+
+static struct xensim_guest_key xbf_key = { .destroy = xbf_free };
+
+static struct xbf_dom *xbf_new(void)
+{
+    struct xbf_dom *f = calloc(1, sizeof(*f)), *won;
+
+    if (!f)
+        return NULL;
+    pthread_mutex_init(&f->lock, NULL);
+    f->self = xensim_guest_domid();
+    snprintf(f->home, sizeof(f->home), "/local/domain/%u", f->self);
+    won = xensim_guest_data_init(&xbf_key, f);
+    if (won != f)
+        free(f);
+    return won;
 }
 
 struct xbf_dom *xbf_get(struct xb_dom **xbp, bool *took, int *err)
@@ -49,21 +61,14 @@ struct xbf_dom *xbf_get(struct xb_dom **xbp, bool *took, int *err)
     if (!xb)
         return NULL;
     *took = xb_dispatch_hold(xb);
-    if (!xb->framework) {
-        f = calloc(1, sizeof(*f));
-        if (!f) {
-            xb_dispatch_release(xb, *took);
-            *err = -ENOMEM;
-            return NULL;
-        }
-        pthread_mutex_init(&f->lock, NULL);
-        f->self = xensim_guest_domid();
-        snprintf(f->home, sizeof(f->home), "/local/domain/%u", f->self);
-        xb->framework = f;
-        xb->framework_free = xbf_free;
+    f = xensim_guest_data(&xbf_key);
+    if (!f && !(f = xbf_new())) {
+        xb_dispatch_release(xb, *took);
+        *err = -ENOMEM;
+        return NULL;
     }
     *xbp = xb;
-    return xb->framework;
+    return f;
 }
 
 void xbf_put(struct xb_dom *xb, bool took)
@@ -71,29 +76,37 @@ void xbf_put(struct xb_dom *xb, bool took)
     xb_dispatch_release(xb, took);
 }
 
-void xbf_dev_add(struct xb_dom *xb, struct xbf_dom *f, struct xenbus_device *dev)
+struct xbf_dom *xbf_cur(struct xb_dom **xbp)
 {
-    xb_lock(&f->lock);
-    dev->next_ = f->devices;
-    f->devices = dev;
-    xb_unlock(&f->lock);
-    atomic_fetch_add(&xb->fw_devices, 1);
+    int err = 0;
+
+    *xbp = xb_get(&err);
+    return *xbp ? xensim_guest_data(&xbf_key) : NULL;
 }
 
-void xbf_dev_free(struct xb_dom *xb, struct xbf_dom *f, struct xenbus_device *dev)
+void xbf_dev_add(struct xbf_dom *f, struct xenbus_device *dev)
+{
+    xensim_mutex_lock(&f->lock);
+    dev->next_ = f->devices;
+    f->devices = dev;
+    f->nr_devices++;
+    xensim_mutex_unlock(&f->lock);
+}
+
+void xbf_dev_free(struct xbf_dom *f, struct xenbus_device *dev)
 {
     if (dev->otherend_watch_.registered_)
         xenbus_unwatch(&dev->otherend_watch_);
     if (dev->drv->remove)
         dev->drv->remove(dev);
-    xb_lock(&f->lock);
+    xensim_mutex_lock(&f->lock);
     for (struct xenbus_device **pp = &f->devices; *pp; pp = &(*pp)->next_)
         if (*pp == dev) {
             *pp = dev->next_;
+            f->nr_devices--;
             break;
         }
-    xb_unlock(&f->lock);
-    atomic_fetch_sub(&xb->fw_devices, 1);
+    xensim_mutex_unlock(&f->lock);
     free(dev);
 }
 
@@ -102,7 +115,7 @@ struct xenbus_device *xbf_dev_lookup(struct xbf_dom *f, const struct xenbus_driv
 {
     struct xenbus_device *d;
 
-    xb_lock(&f->lock);
+    xensim_mutex_lock(&f->lock);
     /* By type: one driver per type and end, but callers may hold another
      * copy of the ops (a wrapper that traces, say). */
     for (d = f->devices; d; d = d->next_)
@@ -110,30 +123,58 @@ struct xenbus_device *xbf_dev_lookup(struct xbf_dom *f, const struct xenbus_driv
             (d->drv == drv || !strcmp(d->drv->type, drv->type)) &&
             (frontend || d->otherend_id == otherend))
             break;
-    xb_unlock(&f->lock);
+    xensim_mutex_unlock(&f->lock);
     return d;
 }
 
 struct xenbus_device *xenbus_device_find(const struct xenbus_driver *drv, domid_t frontid,
                                          unsigned int devid)
 {
-    int err = 0;
-    struct xb_dom *xb = xb_get(&err);
-    struct xbf_dom *f = xb ? xb->framework : NULL;
+    struct xb_dom *xb;
+    struct xbf_dom *f = xbf_cur(&xb);
 
     if (!f)
         return NULL;
     return xbf_dev_lookup(f, drv, frontid == DOMID_SELF, frontid, devid);
 }
 
-int xbf_watch_otherend(struct xenbus_device *dev, xenbus_watch_cb cb)
+int xenbus_get_stats(struct xenbus_stats *st)
 {
+    int err = 0;
+    struct xb_dom *xb = xb_get(&err);
+    struct xbf_dom *f = xensim_guest_data(&xbf_key);
+
+    if (!xb)
+        return err;
+    xb_stats(xb, st);
+    st->deferred_grants = xenbus_deferred_retry();
+    if (f) {
+        xensim_mutex_lock(&f->lock);
+        st->devices = f->nr_devices;
+        xensim_mutex_unlock(&f->lock);
+    }
+    return 0;
+}
+
+int xbf_watch_otherend(struct xenbus_device *dev)
+{
+    const struct xbf_end *end = dev->frontend ? &xbf_front : &xbf_back;
+
     snprintf(dev->otherend_state_path_, sizeof(dev->otherend_state_path_), "%s/state",
              dev->otherend);
     dev->otherend_watch_.node = dev->otherend_state_path_;
-    dev->otherend_watch_.callback = cb;
+    dev->otherend_watch_.callback = end->otherend_changed;
     dev->otherend_watch_.data = dev;
     return xenbus_watch(&dev->otherend_watch_);
+}
+
+void xbf_teardown(struct xenbus_device *dev)
+{
+    if (!dev->connected_)
+        return;
+    if (dev->drv->disconnect)
+        dev->drv->disconnect(dev);
+    dev->connected_ = false;
 }
 
 struct switch_arg {
@@ -170,85 +211,20 @@ int xenbus_switch_state(struct xenbus_device *dev, enum xenbus_state s)
     return err;
 }
 
-void xbf_release_page(struct xb_dom *xb, struct xbf_dom *f, grant_ref_t ref, xen_pfn_t pfn)
+static struct xbf_reg *xbf_find_reg(struct xbf_dom *f, const struct xenbus_driver *drv,
+                                    const struct xbf_end *end, struct xbf_reg ***link)
 {
-    struct xbf_deferred *g;
+    struct xbf_reg **pp, *r;
 
-    if (xensim_gnttab_end_access(ref) == 0) {
-        xensim_gnttab_free_ref(ref);
-        xensim_guest_page_free(pfn);
-        return;
-    }
-    /* The peer still maps it: the page must not be reused yet. */
-    g = malloc(sizeof(*g));
-    if (!g)
-        return;               /* leaks a page rather than sharing a reused one */
-    g->ref = ref;
-    g->pfn = pfn;
-    g->next = f->deferred;
-    f->deferred = g;
-    atomic_fetch_add(&xb->fw_deferred, 1);
-}
-
-void xbf_retry_deferred(struct xb_dom *xb, struct xbf_dom *f)
-{
-    struct xbf_deferred **pp = &f->deferred, *g;
-
-    while ((g = *pp)) {
-        if (xensim_gnttab_end_access(g->ref) == 0) {
-            xensim_gnttab_free_ref(g->ref);
-            xensim_guest_page_free(g->pfn);
-            *pp = g->next;
-            free(g);
-            atomic_fetch_sub(&xb->fw_deferred, 1);
-        } else {
-            pp = &g->next;
-        }
-    }
-}
-
-static void xbf_irq(evtchn_port_t port, void *arg)
-{
-    struct xenbus_device *dev = arg;
-
-    (void)port;
-    if (dev->drv->handle_event) {
-        bool calls = xb_calls_hold();
-
-        dev->drv->handle_event(dev);
-        xb_calls_release(calls);
-    }
-}
-
-int xbf_bind_irq(struct xenbus_device *dev)
-{
-    struct evtchn_bind_vcpu bv = { .port = dev->evtchn, .vcpu = xensim_guest_vcpu_id() };
-
-    /* Events go to the vCPU whose interrupt layer has the handler. */
-    HYPERVISOR_event_channel_op(EVTCHNOP_bind_vcpu, &bv);
-    return xensim_irq_bind(dev->evtchn, xbf_irq, dev);
-}
-
-void xbf_close_evtchn(struct xenbus_device *dev)
-{
-    if (!dev->evtchn)
-        return;
-    xensim_irq_unbind(dev->evtchn);
-    xensim_evtchn_close(dev->evtchn);
-    dev->evtchn = 0;
-}
-
-struct xbf_reg *xbf_find_reg(struct xbf_dom *f, const struct xenbus_driver *drv, bool frontend)
-{
-    struct xbf_reg *r;
-
-    for (r = f->regs; r; r = r->next)
-        if (r->frontend == frontend && (r->drv == drv || !strcmp(r->drv->type, drv->type)))
+    for (pp = &f->regs; (r = *pp); pp = &r->next)
+        if (r->end == end && (r->drv == drv || !strcmp(r->drv->type, drv->type)))
             break;
+    if (link)
+        *link = pp;
     return r;
 }
 
-int xbf_register(const struct xenbus_driver *drv, bool frontend, xenbus_watch_cb cb)
+int xbf_register(const struct xenbus_driver *drv, const struct xbf_end *end)
 {
     struct xb_dom *xb;
     struct xbf_dom *f;
@@ -256,15 +232,11 @@ int xbf_register(const struct xenbus_driver *drv, bool frontend, xenbus_watch_cb
     bool took;
     int err = 0;
 
-    if (!drv || !drv->type || !*drv->type || strchr(drv->type, '/') || strlen(drv->type) > 40 ||
-        drv->nr_rings > XENBUS_MAX_RINGS)
+    if (!drv || !drv->type || !*drv->type || strchr(drv->type, '/') || strlen(drv->type) > 40)
         return -EINVAL;
-    for (unsigned int i = 0; i < drv->nr_rings; i++)
-        if (!drv->rings[i].ref_key || drv->rings[i].order > XENBUS_MAX_RING_ORDER)
-            return -EINVAL;
     if (!(f = xbf_get(&xb, &took, &err)))
         return err;
-    if (xbf_find_reg(f, drv, frontend)) {
+    if (xbf_find_reg(f, drv, end, NULL)) {
         xbf_put(xb, took);
         return -EEXIST;
     }
@@ -274,11 +246,10 @@ int xbf_register(const struct xenbus_driver *drv, bool frontend, xenbus_watch_cb
         return -ENOMEM;
     }
     reg->drv = drv;
-    reg->frontend = frontend;
-    snprintf(reg->node, sizeof(reg->node), "%s/%s", frontend ? "device" : "backend",
-             drv->type);
+    reg->end = end;
+    snprintf(reg->node, sizeof(reg->node), "%s/%s", end->dir, drv->type);
     reg->watch.node = reg->node;
-    reg->watch.callback = cb;
+    reg->watch.callback = xbf_type_changed;
     reg->watch.data = reg;
     reg->next = f->regs;
     f->regs = reg;
@@ -292,105 +263,34 @@ int xbf_register(const struct xenbus_driver *drv, bool frontend, xenbus_watch_cb
     return err;
 }
 
-static bool parse_id(const char *s, unsigned long max, unsigned long *out)
+void xbf_unregister(const struct xenbus_driver *drv, const struct xbf_end *end, bool graceful)
 {
-    char *end;
-
-    if (!*s || *s < '0' || *s > '9')
-        return false;
-    *out = strtoul(s, &end, 10);
-    return !*end && *out <= max;
-}
-
-void xbf_scan(struct xbf_reg *reg, void (*fn)(struct xbf_reg *reg, domid_t fe,
-                                              unsigned int devid, void *arg), void *arg)
-{
-    char **top = NULL;
-    int n = xenbus_directory(XENBUS_TRANSACTION_NIL, reg->node, &top);
-
-    for (int i = 0; i < n; i++) {
-        unsigned long a, b;
-        char sub[XENBUS_PATH_MAX * 2], **ids = NULL;
-        int m;
-
-        if (!parse_id(top[i], reg->frontend ? UINT32_MAX : DOMID_FIRST_RESERVED - 1, &a))
-            continue;
-        if (reg->frontend) {
-            fn(reg, DOMID_SELF, (unsigned int)a, arg);
-            continue;
-        }
-        snprintf(sub, sizeof(sub), "%s/%s", reg->node, top[i]);
-        m = xenbus_directory(XENBUS_TRANSACTION_NIL, sub, &ids);
-        for (int k = 0; k < m; k++)
-            if (parse_id(ids[k], UINT32_MAX, &b))
-                fn(reg, (domid_t)a, (unsigned int)b, arg);
-        if (m >= 0)
-            free(ids);
-    }
-    if (n >= 0)
-        free(top);
-}
-
-int xenbus_grant_ring(domid_t otherend, void *const *pages, unsigned int nr, grant_ref_t *refs)
-{
-    for (unsigned int i = 0; i < nr; i++) {
-        xen_pfn_t pfn = xensim_guest_virt_to_pfn(pages[i]);
-        long ref = pfn == ~(xen_pfn_t)0 ? -EINVAL
-                                        : xensim_gnttab_grant_access(otherend, pfn, false);
-
-        if (ref < 0) {
-            while (i--) {
-                xensim_gnttab_end_access(refs[i]);
-                xensim_gnttab_free_ref(refs[i]);
-            }
-            return (int)ref;
-        }
-        refs[i] = (grant_ref_t)ref;
-    }
-    return 0;
-}
-
-int xenbus_map_ring(domid_t otherend, const grant_ref_t *refs, unsigned int nr,
-                    grant_handle_t *handles, void **addrs)
-{
-    for (unsigned int i = 0; i < nr; i++) {
-        gnttab_map_grant_ref_t op = {
-            .flags = GNTMAP_host_map, .ref = refs[i], .dom = otherend,
-        };
-        long rc = HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, &op, 1);
-
-        if (rc || op.status != GNTST_okay) {
-            xenbus_unmap_ring(handles, addrs, i);
-            return rc ? (int)rc : (op.status == GNTST_bad_domain ? -ESRCH : -EINVAL);
-        }
-        handles[i] = op.handle;
-        addrs[i] = (void *)(uintptr_t)op.host_addr;
-    }
-    return 0;
-}
-
-int xenbus_unmap_ring(const grant_handle_t *handles, void *const *addrs, unsigned int nr)
-{
+    struct xb_dom *xb;
+    struct xbf_dom *f;
+    struct xbf_reg *reg, **pp;
+    struct xenbus_device *dev, *next;
+    bool took;
     int err = 0;
 
-    for (unsigned int i = 0; i < nr; i++) {
-        gnttab_unmap_grant_ref_t op = {
-            .host_addr = (uint64_t)(uintptr_t)addrs[i], .handle = handles[i],
-        };
-        long rc = HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &op, 1);
-
-        if ((rc || op.status != GNTST_okay) && !err)
-            err = rc ? (int)rc : -EINVAL;
+    if (!(f = xbf_get(&xb, &took, &err)))
+        return;
+    if ((reg = xbf_find_reg(f, drv, end, &pp)) && reg->drv == drv) {
+        xenbus_unwatch(&reg->watch);
+        *pp = reg->next;
+        free(reg);
     }
-    return err;
-}
-
-int xenbus_alloc_evtchn(domid_t otherend, evtchn_port_t *port)
-{
-    long p = xensim_evtchn_alloc_unbound(otherend);
-
-    if (p < 0)
-        return (int)p;
-    *port = (evtchn_port_t)p;
-    return 0;
+    for (dev = f->devices; dev; dev = next) {
+        next = dev->next_;
+        if (dev->drv != drv || dev->frontend != end->frontend)
+            continue;
+        xbf_teardown(dev);
+        if (graceful)
+            xenbus_switch_state(dev, XenbusStateClosed);
+        xbf_dev_free(f, dev);
+    }
+    /* An orderly unload waits (a while) for the peers to unmap what the
+     * driver granted them; whatever is left waits on the deferred list. */
+    for (int i = 0; graceful && xenbus_deferred_retry() && i < 2000; i++)
+        xb_nap(1000000);
+    xbf_put(xb, took);
 }

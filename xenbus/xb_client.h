@@ -1,7 +1,8 @@
 /*
  * Private to the guest xenbus client and the driver framework: the
- * per-domain client state (xenbus_client.c owns it) and the request call
- * the operation files (xenbus_client_ops.c, _watch.c) build on.
+ * per-domain client state (client_dom.c owns it), the transport call
+ * (client.c) that the operation files (client_ops.c, client_watch.c) build
+ * on, and what the framework takes from them.
  */
 #ifndef XENBUS_CLIENT_H
 #define XENBUS_CLIENT_H
@@ -13,19 +14,7 @@
 #include <string.h>
 #include <xensim/guest.h>
 #include <xensim/xenbus.h>
-
-/* A failing mutex call is an impossible host failure: abort loudly. */
-#define xb_check(what, call)                                                  \
-    do {                                                                      \
-        int e_ = (call);                                                      \
-        if (e_) {                                                             \
-            fprintf(stderr, "xenbus: %s:%d: %s: %s\n", __FILE__, __LINE__,     \
-                    what, strerror(e_));                                      \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
-#define xb_lock(m) xb_check("mutex_lock", pthread_mutex_lock(m))
-#define xb_unlock(m) xb_check("mutex_unlock", pthread_mutex_unlock(m))
+#include "util.h"
 
 /* A received watch event, queued until dispatch. */
 struct xb_event {
@@ -60,10 +49,7 @@ struct xb_req {
  *   fields; it is never held across a hypercall or a callback.
  */
 struct xb_dom {
-    struct xb_dom *reg_next;       /* registry link (xenbus_client.c) */
-    const void *key;               /* the domain's start_info */
-    unsigned int refs;             /* vCPU threads using it */
-    bool irq_bound;                /* the store port has its handler */
+    _Atomic bool irq_bound;        /* the store port has its handler */
 
     struct xenstore_domain_interface *intf;  /* shared with the daemon */
     evtchn_port_t port;
@@ -90,20 +76,16 @@ struct xb_dom {
      * (a siglongjmp out of the next hypercall), and xb_free then frees it. */
     struct xb_event *running_ev;
     _Atomic unsigned int nr_tx;
-
-    /* The framework's per-domain state (xenbus_dev*.c), freed with us. */
-    void *framework;
-    void (*framework_free)(void *);
-    _Atomic unsigned int fw_devices, fw_deferred;
 };
 
-/* dom0's own store ring (see xenbus_client.c); on a dom0 vCPU. */
+/* dom0's own store ring (client_dom.c); call on a dom0 vCPU. The
+ * toolstack calls it (toolstack/devices.c). */
 int xb_local_init(xen_pfn_t *pfn, evtchn_port_t *port);
 /* This domain's client, connecting on first use; NULL with *err set. */
 struct xb_dom *xb_get(int *err);
 /* An identity for the calling thread. */
 void *xb_self(void);
-/* The store port's irq handler (xenbus_client.c). */
+/* The store port's irq handler (client.c). */
 void xb_irq(evtchn_port_t port, void *arg);
 
 /* Sends one request and waits for its reply. parts are concatenated into
@@ -118,7 +100,7 @@ int xb_request(struct xb_dom *xb, uint32_t type, xenbus_transaction_t t,
 /* The errno for an xsd_errors name; -EINVAL for names it does not know. */
 int xb_errno(const char *name);
 
-/* xenbus_client_watch.c: called by the ring reader with wlock free. */
+/* client_watch.c: called by the ring reader with wlock free. */
 void xb_watch_event(struct xb_dom *xb, const char *body, uint32_t len);
 /* Runs queued callbacks unless someone is already running them. */
 void xb_dispatch(struct xb_dom *xb);
@@ -131,12 +113,9 @@ void xb_events_free(struct xb_dom *xb);
 bool xb_dispatch_hold(struct xb_dom *xb);
 void xb_dispatch_release(struct xb_dom *xb, bool took);
 
-/* No xensim_domain_call() runs on this vCPU between hold and release
- * (xenbus_client_guard.c); they run at the next hypercall exit after. */
-bool xb_calls_hold(void);
-void xb_calls_release(bool took);
-
 /* Sleeps this vCPU for about ns, through a hypercall (SCHEDOP_poll). */
 void xb_nap(uint64_t ns);
+/* The client's part of xenbus_get_stats() (the framework adds its own). */
+void xb_stats(struct xb_dom *xb, struct xenbus_stats *st);
 
 #endif

@@ -1,41 +1,52 @@
 /*
  * Private to the split-driver framework: its per-domain state (registered
- * drivers, devices, ring pages waiting for a peer to unmap them) and what
- * the front end (xenbus_dev_front.c) and back end (backends/
- * xenbus_backend.c) halves share from xenbus_dev.c.
+ * drivers, devices), the table through which each end's state machine
+ * (frontend.c, backend.c) plugs into the shared probe (probe.c) and core
+ * (framework.c), and what those share.
  */
-#ifndef XENBUS_DEV_H
-#define XENBUS_DEV_H
+#ifndef XENBUS_FRAMEWORK_H
+#define XENBUS_FRAMEWORK_H
 
 #include "xb_client.h"
+
+/*
+ * One end of the split-driver model. The probe reads a device's
+ * <otherend_key> and <otherend_id_key> and asks usable() whether to drive
+ * it; start() writes the end's first state; otherend_changed is the state
+ * machine, run on every change of the other end's state.
+ */
+struct xbf_end {
+    bool frontend;
+    const char *dir;              /* "device" or "backend", under our home */
+    bool per_frontend;            /* devices sit under <frontid>/<devid> */
+    const char *otherend_key, *otherend_id_key;
+    bool (*usable)(struct xenbus_device *dev, int otherend_id);
+    void (*start)(struct xenbus_device *dev);
+    xenbus_watch_cb otherend_changed;
+};
+extern const struct xbf_end xbf_front, xbf_back;
 
 /* A driver registered in this domain, with its watch on its directory. */
 struct xbf_reg {
     struct xbf_reg *next;
     const struct xenbus_driver *drv;
-    bool frontend;
+    const struct xbf_end *end;
     char node[64];                /* "device/<type>" or "backend/<type>" */
     struct xenbus_watch watch;
 };
 
-/* A granted page the peer still mapped when we let go of it. */
-struct xbf_deferred {
-    struct xbf_deferred *next;
-    grant_ref_t ref;
-    xen_pfn_t pfn;
-};
-
 /*
- * Per domain. Every framework entry point runs holding the dispatcher
- * role (xb_dispatch_hold), as watch callbacks do, so these lists are only
- * touched by one thread at a time; lock additionally guards the device
- * list for xenbus_device_find() from I/O paths.
+ * Per domain, on a guest data key. Every framework entry point runs
+ * holding the dispatcher role (xb_dispatch_hold), as watch callbacks do,
+ * so these lists are only touched by one thread at a time; lock
+ * additionally guards the device list (and its count) for
+ * xenbus_device_find() and the stats from any thread of the domain.
  */
 struct xbf_dom {
     pthread_mutex_t lock;
     struct xbf_reg *regs;
     struct xenbus_device *devices;
-    struct xbf_deferred *deferred;
+    unsigned int nr_devices;
     domid_t self;
     char home[32];                /* /local/domain/<self> */
 };
@@ -44,31 +55,26 @@ struct xbf_dom {
  * role held; xbf_put releases it. NULL with *err set. */
 struct xbf_dom *xbf_get(struct xb_dom **xbp, bool *took, int *err);
 void xbf_put(struct xb_dom *xb, bool took);
+/* This domain's client and framework state, either NULL if not made yet
+ * (the framework's pointer is for callbacks, which hold the dispatcher). */
+struct xbf_dom *xbf_cur(struct xb_dom **xbp);
 
-void xbf_dev_add(struct xb_dom *xb, struct xbf_dom *f, struct xenbus_device *dev);
+void xbf_dev_add(struct xbf_dom *f, struct xenbus_device *dev);
 /* Unwatches the other end, calls remove(), unlinks and frees. */
-void xbf_dev_free(struct xb_dom *xb, struct xbf_dom *f, struct xenbus_device *dev);
+void xbf_dev_free(struct xbf_dom *f, struct xenbus_device *dev);
 struct xenbus_device *xbf_dev_lookup(struct xbf_dom *f, const struct xenbus_driver *drv,
                                      bool frontend, domid_t otherend, unsigned int devid);
-/* Watches <otherend>/state with cb. */
-int xbf_watch_otherend(struct xenbus_device *dev, xenbus_watch_cb cb);
-/* Ends access to a granted page and frees it, or defers both while the
- * peer still maps it; retried by xbf_retry_deferred(). */
-void xbf_release_page(struct xb_dom *xb, struct xbf_dom *f, grant_ref_t ref, xen_pfn_t pfn);
-void xbf_retry_deferred(struct xb_dom *xb, struct xbf_dom *f);
-/* Binds port's interrupt to the driver's handle_event on this vCPU. */
-int xbf_bind_irq(struct xenbus_device *dev);
-void xbf_close_evtchn(struct xenbus_device *dev);
-/* Registration shared by both ends. */
-int xbf_register(const struct xenbus_driver *drv, bool frontend, xenbus_watch_cb cb);
-struct xbf_reg *xbf_find_reg(struct xbf_dom *f, const struct xenbus_driver *drv, bool frontend);
-/* Scans <home>/<reg->node>: device ids under it, one level (front end) or
- * two (back end: <frontid>/<devid>); calls fn for each existing one. */
-void xbf_scan(struct xbf_reg *reg, void (*fn)(struct xbf_reg *reg, domid_t fe,
-                                              unsigned int devid, void *arg), void *arg);
+/* Watches <otherend>/state with the end's state machine. */
+int xbf_watch_otherend(struct xenbus_device *dev);
+/* The driver's disconnect, once, if setup_rings or connect ran. */
+void xbf_teardown(struct xenbus_device *dev);
+/* Registration and unregistration, shared by both ends. */
+int xbf_register(const struct xenbus_driver *drv, const struct xbf_end *end);
+void xbf_unregister(const struct xenbus_driver *drv, const struct xbf_end *end, bool graceful);
 
-/* The back end's half (backends/xenbus_backend.c). */
-void xbf_back_unregister_devices(struct xb_dom *xb, struct xbf_dom *f,
-                                 const struct xenbus_driver *drv, bool graceful);
+/* probe.c: the registration watch's callback. Something changed under
+ * <dir>/<type>: probes new devices, re-reads the others' ends, forgets
+ * the removed ones. */
+void xbf_type_changed(struct xenbus_watch *w, const char *path, const char *token);
 
 #endif

@@ -2,8 +2,9 @@
  * The block device channel (Xen's blkif protocol): the public API of the
  * blkback engine (serves a file or memory to one front end, from guest code
  * in the back end's domain) and the blkfront engine (sector I/O for guest
- * code in the front end's domain). Both run on <xensim/guest.h> only; the
- * ring and request layouts are Xen's own <xen/io/blkif.h>.
+ * code in the front end's domain). Both run on <xensim/guest.h> and the
+ * ring and grant helpers of <xensim/xenbus.h> (no XenStore); the ring and
+ * request layouts are Xen's own <xen/io/blkif.h>.
  *
  * The engines do not talk to XenStore. What the two ends would exchange
  * there is carried by struct blkif_backend_info (back -> front: features
@@ -55,11 +56,6 @@ struct blkif_front_params {
     struct {
         grant_ref_t ring_ref[BLKIF_SIM_MAX_RING_PAGES];
         evtchn_port_t evtchn;
-        /* Back end only: non-zero when the caller has already bound evtchn
-         * to this local port and delivers its events with blkback_event()
-         * (the xenbus framework does so for the top-level event-channel).
-         * The engine then neither binds, unbinds nor closes it. */
-        evtchn_port_t local_port;
     } queue[BLKIF_SIM_MAX_QUEUES];
     bool feature_persistent;
     bool large_sector;                  /* feature-large-sector-size */
@@ -108,6 +104,8 @@ struct blkback_stats {
     uint64_t maps, unmaps;              /* grant map/unmap operations */
     uint64_t notifies;                  /* events sent to the front end */
     uint64_t wakeups;                   /* handler runs that found work */
+    unsigned int split_rings;           /* queues whose ring pages this end
+                                           mapped apart: slots copied piecewise */
     enum blkback_error error;           /* first fatal error, if any */
 };
 
@@ -127,8 +125,6 @@ int blkback_connect(struct blkback *be, const struct blkif_front_params *p);
  * Safe to call twice. */
 int blkback_disconnect(struct blkback *be);
 bool blkback_connected(const struct blkback *be);
-/* An event for queue q, bound by the caller (local_port): serves it. */
-void blkback_event(struct blkback *be, unsigned int q);
 void blkback_get_stats(const struct blkback *be, struct blkback_stats *st);
 /* Any thread, no hypercalls: closes the backing store and frees, at
  * once or, if a handler of it is still unwinding on the back end's vCPU,
@@ -151,7 +147,7 @@ struct blkfront_config {
     unsigned int max_indirect_segments; /* wanted; 0: never use INDIRECT */
     bool large_sector;                  /* feature-large-sector-size */
     /* Ask for a response event only when half of what is in flight has
-     * been answered, instead of at the next one (spec 3.5's batching):
+     * been answered, instead of at the next one (ring.h's event batching):
      * fewer wake-ups under load, same latency for a lone request. */
     bool batch_events;
 };
@@ -195,9 +191,10 @@ int blkfront_setup(struct blkfront *fe, const struct blkif_backend_info *be,
 int blkfront_connect(struct blkfront *fe, const struct blkif_backend_info *be);
 /*
  * Guest code in the front end's domain: stops the device, fails every I/O
- * in flight with -ENOTCONN, closes the ports and revokes the grants. A
- * grant the back end still maps cannot be revoked yet; it is kept and
- * retried by the next disconnect or destroy. Returns how many are kept.
+ * in flight with -ENOTCONN, closes the ports and ends the grants. A grant
+ * the back end still maps cannot be revoked yet: it and its page wait on
+ * the domain's deferred list (xenbus_end_access), retried later. Returns
+ * how many of the domain's grants still wait after retrying them all.
  */
 int blkfront_disconnect(struct blkfront *fe);
 /* Connected and not shut down by a misbehaving back end. */

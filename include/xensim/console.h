@@ -21,8 +21,7 @@ extern "C" {
 /* Guest side; every call runs on a vCPU of the domain whose console it is.
  * Writes as much of buf as the ring takes now and notifies the back end:
  * returns the bytes taken (0 when the ring is full), or a negative errno
- * (-EPERM off a vCPU, -ENODEV for a domain without a console, -EAGAIN
- * when called from inside this domain's own console handler). */
+ * (-EPERM off a vCPU, -ENODEV for a domain without a console). */
 ssize_t xensim_console_try_write(const void *buf, size_t len);
 /* Writes all of buf, yielding while the ring is full. */
 ssize_t xensim_console_write(const void *buf, size_t len);

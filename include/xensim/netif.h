@@ -5,14 +5,14 @@
  * vCPU of their domain: call these functions there (xensim_domain_call or
  * the domain's own entry), never from a host thread.
  *
- * The two halves meet through the keys of §6.2, the ones XenStore carries
- * under device/vif/<n>/ and backend/vif/<domid>/<n>/. The xenbus "vif"
- * driver writes and reads them; tests may hand them over directly.
+ * The two halves meet through the keys of <xen/io/netif.h>, the ones
+ * XenStore carries under device/vif/<n>/ and backend/vif/<domid>/<n>/.
+ * The xenbus "vif" driver writes and reads them; tests may hand them over
+ * directly.
  *
- * A vCPU can re-enter driver code on its own stack (a domain call arriving
- * at a hypercall exit inside the driver's interrupt handler). Functions
- * that find their driver busy on the same vCPU return -EBUSY without doing
- * anything: return from the call and call again later.
+ * Each driver's state is under an irq-save lock (xensim_irqlock): while a
+ * vCPU holds it neither its upcall nor a xensim_domain_call() can enter
+ * the driver on that vCPU's stack.
  */
 #ifndef XENSIM_NETIF_H
 #define XENSIM_NETIF_H
@@ -102,9 +102,10 @@ unsigned int xensim_netfront_tx_inflight(struct xensim_netfront *nf);
 bool xensim_netfront_connected(struct xensim_netfront *nf);
 void xensim_netfront_stats(struct xensim_netfront *nf, struct xensim_netfront_stats *st);
 void xensim_netfront_mac(const struct xensim_netfront *nf, uint8_t mac[XENSIM_ETH_ALEN]);
-/* Unbinds, closes the port, revokes every grant, frees every page. A page
- * whose grant the back end still holds is leaked rather than reused. After
- * the guest's domain died, a host thread may call it to free host memory. */
+/* Unbinds, closes the port, ends every grant and frees every page; a page
+ * the back end still maps is freed once it lets go (xenbus_end_access).
+ * After the guest's domain died, a host thread may call it to free host
+ * memory. */
 int xensim_netfront_destroy(struct xensim_netfront *nf);
 
 /*
@@ -160,13 +161,6 @@ void xensim_netback_features(const struct xensim_netback *nb,
  * a (domid, handle) already connected. */
 int xensim_netback_connect(struct xensim_netback *nb, domid_t front, unsigned int handle,
                            const struct xensim_netif_front_keys *keys);
-/* The same on a port a framework already bound (0: bind it here): netback
- * leaves binding its interrupt and closing it to the caller, who passes
- * its events to xensim_netback_event. */
-int xensim_netback_connect_port(struct xensim_netback *nb, domid_t front, unsigned int handle,
-                                const struct xensim_netif_front_keys *keys,
-                                evtchn_port_t bound_port);
-void xensim_netback_event(struct xensim_netback *nb, evtchn_port_t port);
 /* Tears the vif down (unmap, unbind, close) and forgets it. */
 int xensim_netback_disconnect(struct xensim_netback *nb, domid_t front, unsigned int handle);
 /* Disconnects every vif whose front end's event channel is gone (its domain
@@ -190,7 +184,7 @@ int xensim_netback_destroy(struct xensim_netback *nb);
 
 /*
  * The "vif" device type for the xenbus split-driver framework
- * (<xensim/xenbus.h>), with the keys of spec 6.2. Register the back end
+ * (<xensim/xenbus.h>), with the keys of <xen/io/netif.h>. Register the back end
  * driver on a vCPU of the back end's domain after attaching its switch,
  * the front end driver on a vCPU of each guest after setting its config.
  * The front end reads the toolstack's "mac" key. States: netback goes

@@ -1,8 +1,9 @@
 /*
  * Xenbus for guest code and the toolstack: a XenStore client over the
  * domain's own store ring (xenbus_*), the split-driver framework that front
- * and back ends plug into (struct xenbus_driver), and the toolstack calls
- * that add and remove devices as libxl does (xensim_device_*).
+ * and back ends plug into (struct xenbus_driver) with its transport and
+ * grant helpers, and the toolstack calls that add and remove devices as
+ * libxl does (xensim_device_*).
  */
 #ifndef XENSIM_XENBUS_H
 #define XENSIM_XENBUS_H
@@ -107,7 +108,7 @@ struct xenbus_stats {
     unsigned int events_queued;   /* received, not yet dispatched */
     bool broken;                  /* the ring gave -EIO */
     unsigned int devices;         /* framework devices, both ends */
-    unsigned int deferred_grants; /* ring pages still mapped by a peer, not yet freed */
+    unsigned int deferred_grants; /* ended but still mapped by a peer (xenbus_end_access) */
 };
 int xenbus_get_stats(struct xenbus_stats *st);
 
@@ -117,56 +118,41 @@ const char *xenbus_strstate(enum xenbus_state s);
 
 /*
  * Split-driver framework. A driver type is a struct xenbus_driver; the
- * framework walks XenbusState on both ends (spec 4.12) and calls its ops
- * in watch-callback context, one device event at a time per domain.
- *
- * With nr_rings > 0 the framework owns the transport: the front end
- * allocates each ring's 2^order pages, grants them to the back end,
- * allocates an unbound port and publishes ring-ref(s), event-channel and
- * protocol in one transaction retried on EAGAIN; the back end reads them,
- * maps the rings with GNTTABOP_map_grant_ref and binds the port. The
- * front end's setup_rings() initialises the shared rings before the keys
- * are published.
+ * framework walks XenbusState on both ends, as Xen's xenbus.h describes,
+ * and calls its ops in watch-callback context, one device event at a time
+ * per domain. Drivers own their transport, as in Linux: the front end
+ * makes its rings and ports in setup_rings() (xenbus_grant_ring,
+ * xenbus_alloc_evtchn) and writes their keys in publish(); the back end
+ * reads them, maps the rings (xenbus_map_ring) and binds the ports in
+ * connect(); disconnect() undoes either.
  */
-#define XENBUS_MAX_RINGS 4
-#define XENBUS_MAX_RING_ORDER 4
+#define XENBUS_MAX_RING_ORDER 4   /* 2^4 pages a ring at most (Linux's limit) */
 #define XENBUS_PATH_MAX 128
-
-struct xenbus_ring_spec {
-    const char *ref_key;          /* "ring-ref": order 0 writes it plainly,
-                                   * order n writes ring-ref0.. and ring-page-order */
-    unsigned int order;
-};
 
 struct xenbus_device;
 
 struct xenbus_driver {
     const char *type;             /* directory name: "vbd", "vif", "echo" */
-    unsigned int nr_rings;        /* 0: the driver does its own transport: the
-                                   * front end grants in setup_rings() and
-                                   * writes keys in publish(), the back end maps
-                                   * and binds in connect(); handle_event is
-                                   * then never called by the framework */
-    struct xenbus_ring_spec rings[XENBUS_MAX_RINGS];
-    const char *protocol;         /* NULL: XEN_IO_PROTO_ABI_NATIVE */
 
     /* A new device. Back end: write features before InitWait. */
     int (*probe)(struct xenbus_device *dev);
-    /* Front end: the pages exist, not yet published: init the shared rings. */
-    void (*setup_rings)(struct xenbus_device *dev);
-    /* Front end: extra keys inside the publishing transaction; it may run
-     * more than once (EAGAIN), so it must only write. */
+    /* Front end: the back end is ready (InitWait): make the rings and
+     * ports. Non-zero closes the device. */
+    int (*setup_rings)(struct xenbus_device *dev);
+    /* Front end: the transport's keys, inside the transaction that also
+     * writes Initialised; it may run more than once (EAGAIN), so it must
+     * only write. */
     int (*publish)(struct xenbus_device *dev, xenbus_transaction_t t);
-    /* Rings mapped, port bound. Back end: before it writes Connected;
-     * front end: when the back end is Connected. Non-zero closes. */
+    /* Back end: map and bind what the front end published, before it
+     * writes Connected; front end: the back end is Connected. Non-zero
+     * closes. */
     int (*connect)(struct xenbus_device *dev);
-    /* Before the rings and port go: no ring access after this returns. */
+    /* After setup_rings or connect, before the device closes, restarts or
+     * goes: no ring access after this returns. */
     void (*disconnect)(struct xenbus_device *dev);
     /* The device is going away: free dev->priv. Also called when the
      * domain itself dies, with no vCPU (hypercalls then fail). */
     void (*remove)(struct xenbus_device *dev);
-    /* An event on the device's port, in upcall context (events masked). */
-    void (*handle_event)(struct xenbus_device *dev);
     /* Optional: this end just wrote state s (tracing, tests). */
     void (*state_changed)(struct xenbus_device *dev, enum xenbus_state s);
 };
@@ -179,18 +165,9 @@ struct xenbus_device {
     char nodename[XENBUS_PATH_MAX];  /* our directory, absolute */
     char otherend[XENBUS_PATH_MAX];  /* the other end's, absolute */
     enum xenbus_state state;      /* ours, as last written */
-    bool connected;               /* rings and port live */
-    void *ring[XENBUS_MAX_RINGS]; /* front: our pages; back: the mappings, or
-                                   * NULL for order > 0 when the pages did
-                                   * not map side by side (connect fails) */
-    evtchn_port_t evtchn;         /* local port, 0 when none */
     void *priv;                   /* the driver's */
     /* Framework private. */
-    grant_ref_t refs_[XENBUS_MAX_RINGS][1u << XENBUS_MAX_RING_ORDER];
-    xen_pfn_t pfns_[XENBUS_MAX_RINGS][1u << XENBUS_MAX_RING_ORDER];
-    grant_handle_t handles_[XENBUS_MAX_RINGS][1u << XENBUS_MAX_RING_ORDER];
-    void *maps_[XENBUS_MAX_RINGS][1u << XENBUS_MAX_RING_ORDER];
-    evtchn_port_t remote_port_;
+    bool connected_;              /* setup_rings or connect ran: disconnect owed */
     struct xenbus_watch otherend_watch_;
     char otherend_state_path_[XENBUS_PATH_MAX + 8];
     struct xenbus_device *next_;
@@ -213,30 +190,34 @@ int xenbus_switch_state(struct xenbus_device *dev, enum xenbus_state s);
 struct xenbus_device *xenbus_device_find(const struct xenbus_driver *drv, domid_t frontid,
                                          unsigned int devid);
 
-/* Transport helpers for drivers with nr_rings == 0. */
+/* Transport helpers, as Linux's. Each returns 0 or a negative errno. */
+/* Grants nr pages of this domain (read-write) to otherend; refs[i] for
+ * pages[i]. On failure nothing stays granted. */
 int xenbus_grant_ring(domid_t otherend, void *const *pages, unsigned int nr, grant_ref_t *refs);
-/* Maps nr granted pages of otherend; *addrs gets one address per page. */
+/* Maps nr (at most 2^XENBUS_MAX_RING_ORDER) pages otherend granted, in
+ * one hypercall; addrs[i] is where page i landed (not always next to page
+ * i - 1). On failure nothing stays mapped. */
 int xenbus_map_ring(domid_t otherend, const grant_ref_t *refs, unsigned int nr,
                     grant_handle_t *handles, void **addrs);
 int xenbus_unmap_ring(const grant_handle_t *handles, void *const *addrs, unsigned int nr);
-/* Unbound port for otherend, bound to the calling vCPU's interrupt layer. */
+/* A port unbound for otherend to bind; the caller binds its handler
+ * (xensim_irq_bind) and closes it. */
 int xenbus_alloc_evtchn(domid_t otherend, evtchn_port_t *port);
 
 /*
- * "echo": a tiny device type to test the framework end to end. The front
- * end queues 32-bit values on a shared ring; the back end answers each
- * with value + 1. Call the front end functions on the front end's vCPU.
+ * Ends a grant of this domain's, as Linux's gnttab_end_foreign_access:
+ * revokes ref and frees it, then frees page pfn (~0 for none). While the
+ * peer still maps the grant neither may be reused: both wait on this
+ * domain's deferred list until a retry finds the peer gone (retries come
+ * with every later xenbus_end_access() and xenbus_grant_ring(), with the
+ * xenbus client's events, and from xenbus_deferred_retry()). Returns 0
+ * when done now, -EBUSY when deferred, -EPERM off a vCPU (nothing done:
+ * a dead domain's pages went with it), -ENOMEM when the grant could not
+ * be recorded (ref and page are then leaked rather than reused).
  */
-extern const struct xenbus_driver xenbus_echo_front, xenbus_echo_back;
-/* One round trip: *out = value + 1. -ENOTCONN when not Connected,
- * -ETIMEDOUT when no answer comes within timeout_ms. */
-int xenbus_echo_call(unsigned int devid, uint32_t value, uint32_t *out, unsigned int timeout_ms);
-/* Queues n requests without waiting (a device mid-I/O). Returns n queued. */
-int xenbus_echo_submit(unsigned int devid, unsigned int n);
-/* Back end: stop answering (requests stay in the ring) or resume. */
-void xenbus_echo_back_hold(bool hold);
-/* Back end: requests answered so far, all devices of this domain. */
-unsigned long xenbus_echo_back_answered(void);
+int xenbus_end_access(grant_ref_t ref, xen_pfn_t pfn);
+/* Retries this domain's deferred grants; returns how many still wait. */
+unsigned int xenbus_deferred_retry(void);
 
 /*
  * The toolstack's part (host side, not guest code): writes both halves of

@@ -1,19 +1,31 @@
 /*
- * The "echo" back end: maps the front end's ring through the framework and
- * answers each request with value + 1 from its irq handler, with Xen's
- * ring discipline (copy before use, overflow checks, final check). A ring
- * that overflows closes its device.
+ * The "echo" back end: reads the front end's ring keys, maps its pages
+ * with xenbus_map_ring, binds its port, and answers each request with
+ * value + 1 from its irq handler, with Xen's ring discipline (copy before
+ * use, overflow checks, final check). A ring that overflows closes its
+ * device. Public headers only.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <xen/io/protocols.h>
+#include <xensim/guest.h>
 #include "echo.h"
-#include "xb_framework.h"
+
+#define ECHO_MAX_PAGES (1u << XENBUS_MAX_RING_ORDER)
 
 struct echo_back {
+    struct xenbus_device *dev;
     echo_back_ring_t ring;
+    unsigned int nr_pages;        /* mapped: unmapped at disconnect */
+    grant_handle_t handles[ECHO_MAX_PAGES];
+    void *addrs[ECHO_MAX_PAGES];
+    evtchn_port_t port;           /* 0 when none */
+    bool live;                    /* mapped and bound */
     bool broken;                  /* the front end overran the ring */
 };
 
@@ -32,17 +44,19 @@ unsigned long xenbus_echo_back_answered(void)
 
 static int eb_probe(struct xenbus_device *dev)
 {
-    dev->priv = calloc(1, sizeof(struct echo_back));
-    if (!dev->priv)
+    struct echo_back *p = calloc(1, sizeof(*p));
+
+    if (!p)
         return -ENOMEM;
+    p->dev = dev;
+    dev->priv = p;
     /* Features go out before InitWait. */
     xenbus_printf(XENBUS_TRANSACTION_NIL, dev->nodename, "feature-echo", "1");
     return 0;
 }
 
-static void eb_process(struct xenbus_device *dev)
+static void eb_process(struct echo_back *p)
 {
-    struct echo_back *p = dev->priv;
     int more, notify;
 
     do {
@@ -54,7 +68,7 @@ static void eb_process(struct xenbus_device *dev)
              * Linux's xenbus_dev_fatal does (and vbd does here), so the
              * front end is told rather than left waiting. */
             p->broken = true;
-            xenbus_switch_state(dev, XenbusStateClosing);
+            xenbus_switch_state(p->dev, XenbusStateClosing);
             return;
         }
         while (p->ring.req_cons != rp &&
@@ -72,37 +86,101 @@ static void eb_process(struct xenbus_device *dev)
         }
         RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&p->ring, notify);
         if (notify)
-            xensim_evtchn_send(dev->evtchn);
+            xensim_evtchn_send(p->port);
         RING_FINAL_CHECK_FOR_REQUESTS(&p->ring, more);
     } while (more);
 }
 
+static void eb_irq(evtchn_port_t port, void *arg)
+{
+    struct echo_back *p = arg;
+
+    (void)port;
+    if (p->live && !p->broken && !atomic_load(&hold))
+        eb_process(p);
+}
+
+/* The front end's ring keys: ring-ref, or ring-page-order and ring-ref<i>. */
+static int eb_read_keys(struct xenbus_device *dev, unsigned int *order, grant_ref_t *refs,
+                        unsigned int *port)
+{
+    const char *fe = dev->otherend;
+
+    if (xenbus_scanf(0, fe, "ring-page-order", "%u", order) != 1)
+        *order = 0;
+    if (*order > XENBUS_MAX_RING_ORDER)
+        return -EINVAL;
+    if (!*order && xenbus_scanf(0, fe, "ring-ref", "%u", &refs[0]) != 1)
+        return -ENOENT;
+    for (unsigned int i = 0; *order && i < 1u << *order; i++) {
+        char key[32];
+
+        snprintf(key, sizeof(key), "ring-ref%u", i);
+        if (xenbus_scanf(0, fe, key, "%u", &refs[i]) != 1)
+            return -ENOENT;
+    }
+    return xenbus_scanf(0, fe, "event-channel", "%u", port) == 1 ? 0 : -ENOENT;
+}
+
+/* A front end of another ABI would lay the ring out differently. */
+static int eb_check_protocol(struct xenbus_device *dev)
+{
+    char path[XENBUS_PATH_MAX + 16], proto[32];
+    int n;
+
+    snprintf(path, sizeof(path), "%s/protocol", dev->otherend);
+    n = xenbus_read_buf(0, path, proto, sizeof(proto));
+    if (n == -ENOENT)
+        return 0;             /* absent means native */
+    return n >= 0 && !strcmp(proto, XEN_IO_PROTO_ABI_NATIVE) ? 0 : -EPROTONOSUPPORT;
+}
+
+/* Maps and binds; what it made is undone by eb_disconnect, which the
+ * framework also calls when this fails. */
 static int eb_connect(struct xenbus_device *dev)
 {
     struct echo_back *p = dev->priv;
+    grant_ref_t refs[ECHO_MAX_PAGES];
+    unsigned int order, port, n;
+    long local;
+    int err;
 
-    if (!dev->ring[0])
-        return -EINVAL;
-    BACK_RING_INIT(&p->ring, (echo_sring_t *)dev->ring[0],
-                   ECHO_RING_SIZE << dev->drv->rings[0].order);
+    if ((err = eb_read_keys(dev, &order, refs, &port)) || (err = eb_check_protocol(dev)))
+        return err;
+    n = 1u << order;
+    if ((err = xenbus_map_ring(dev->otherend_id, refs, n, p->handles, p->addrs)))
+        return err;
+    p->nr_pages = n;
+    /* Xen's ring macros want one range: the mappings must be side by side. */
+    for (unsigned int i = 1; i < n; i++)
+        if ((char *)p->addrs[i] != (char *)p->addrs[0] + i * XEN_PAGE_SIZE)
+            return -EINVAL;
+    BACK_RING_INIT(&p->ring, (echo_sring_t *)p->addrs[0], XEN_PAGE_SIZE << order);
+    local = xensim_evtchn_bind_interdomain(dev->otherend_id, port);
+    if (local < 0)
+        return (int)local;
+    p->port = (evtchn_port_t)local;
     p->broken = false;
-    return 0;
-}
-
-static void eb_handle_event(struct xenbus_device *dev)
-{
-    struct echo_back *p = dev->priv;
-
-    if (!dev->connected || !p->ring.sring || p->broken || atomic_load(&hold))
-        return;
-    eb_process(dev);
+    p->live = true;
+    /* Events go to the vCPU whose interrupt layer has the handler; bound
+     * last, since requests already queued are served at once. */
+    struct evtchn_bind_vcpu bv = { .port = p->port, .vcpu = xensim_guest_vcpu_id() };
+    HYPERVISOR_event_channel_op(EVTCHNOP_bind_vcpu, &bv);
+    return xensim_irq_bind(p->port, eb_irq, p);
 }
 
 static void eb_disconnect(struct xenbus_device *dev)
 {
     struct echo_back *p = dev->priv;
 
-    p->ring.sring = NULL;
+    p->live = false;
+    if (p->port) {
+        xensim_irq_unbind(p->port);
+        xensim_evtchn_close(p->port);
+        p->port = 0;
+    }
+    xenbus_unmap_ring(p->handles, p->addrs, p->nr_pages);
+    p->nr_pages = 0;
 }
 
 static void eb_remove(struct xenbus_device *dev)
@@ -113,11 +191,8 @@ static void eb_remove(struct xenbus_device *dev)
 
 const struct xenbus_driver xenbus_echo_back = {
     .type = "echo",
-    .nr_rings = 1,
-    .rings = { { "ring-ref", 0 } },
     .probe = eb_probe,
     .connect = eb_connect,
     .disconnect = eb_disconnect,
     .remove = eb_remove,
-    .handle_event = eb_handle_event,
 };

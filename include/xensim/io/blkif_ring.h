@@ -1,5 +1,5 @@
 /*
- * Private to blkback_*.c and blkfront_*.c: Xen's ring and blkif headers
+ * Shared by blkback_*.c and blkfront_*.c: Xen's ring and blkif headers
  * with the barriers they leave to their includer, and slot access for
  * multi-page rings. xensim maps each granted page wherever it likes, so the
  * 2^order pages of a ring are not always contiguous: the header (indices,
@@ -17,8 +17,7 @@
 #include <xen/io/blkif.h>
 #include <xensim/blkif.h>
 
-#define BLK_PAGE 4096u
-#define BLK_SEGS_PER_INDIRECT_PAGE (BLK_PAGE / sizeof(struct blkif_request_segment))
+#define BLK_SEGS_PER_INDIRECT_PAGE (XEN_PAGE_SIZE / sizeof(struct blkif_request_segment))
 
 /* For the narrator: Xen's name of an operation. */
 static inline const char *blk_op_name(unsigned int op)
@@ -32,7 +31,7 @@ static inline const char *blk_op_name(unsigned int op)
 struct blk_ring_view {
     uint8_t *page[BLKIF_SIM_MAX_RING_PAGES];
     unsigned int nr_pages;
-    bool contiguous;          /* page[i] == page[0] + i * 4096 for all i */
+    bool contiguous;          /* page[i] == page[0] + i * XEN_PAGE_SIZE for all i */
 };
 
 static inline void blk_ring_view_init(struct blk_ring_view *v, unsigned int nr_pages)
@@ -40,7 +39,7 @@ static inline void blk_ring_view_init(struct blk_ring_view *v, unsigned int nr_p
     v->nr_pages = nr_pages;
     v->contiguous = true;
     for (unsigned int i = 1; i < nr_pages; i++)
-        if (v->page[i] != v->page[0] + (size_t)i * BLK_PAGE)
+        if (v->page[i] != v->page[0] + (size_t)i * XEN_PAGE_SIZE)
             v->contiguous = false;
 }
 
@@ -55,10 +54,10 @@ static inline void blk_ring_read(const struct blk_ring_view *v, size_t off, void
 {
     uint8_t *d = dst;
     while (len) {
-        size_t in = off % BLK_PAGE, n = BLK_PAGE - in;
+        size_t in = off % XEN_PAGE_SIZE, n = XEN_PAGE_SIZE - in;
         if (n > len)
             n = len;
-        memcpy(d, v->page[off / BLK_PAGE] + in, n);
+        memcpy(d, v->page[off / XEN_PAGE_SIZE] + in, n);
         d += n;
         off += n;
         len -= n;
@@ -71,10 +70,10 @@ static inline void blk_ring_write(const struct blk_ring_view *v, size_t off, con
 {
     const uint8_t *s = src;
     while (len) {
-        size_t in = off % BLK_PAGE, n = BLK_PAGE - in;
+        size_t in = off % XEN_PAGE_SIZE, n = XEN_PAGE_SIZE - in;
         if (n > len)
             n = len;
-        memcpy(v->page[off / BLK_PAGE] + in, s, n);
+        memcpy(v->page[off / XEN_PAGE_SIZE] + in, s, n);
         s += n;
         off += n;
         len -= n;

@@ -1,7 +1,8 @@
 /*
  * Xen's shared rings, <xen/io/ring.h>, with the memory barriers it leaves
- * to its includer: the legacy interface names them mb/rmb/wmb, newer ones
- * xen_mb/xen_rmb/xen_wmb. Include this instead of <xen/io/ring.h>.
+ * to its includer (the legacy interface names them mb/rmb/wmb, newer ones
+ * xen_mb/xen_rmb/xen_wmb), and Xen's page size. Include this instead of
+ * <xen/io/ring.h>.
  */
 #ifndef XENSIM_RING_H
 #define XENSIM_RING_H
@@ -24,5 +25,12 @@
 #endif
 #endif
 #include <xen/io/ring.h>
+
+/* Ring protocols use Xen's 4 KiB pages whatever the host's page size:
+ * ring.h gives the shift, this the size (as common/util.h does for code
+ * without rings). */
+#ifndef XEN_PAGE_SIZE
+#define XEN_PAGE_SIZE (1UL << XEN_PAGE_SHIFT)
+#endif
 
 #endif

@@ -1,0 +1,129 @@
+/*
+ * Finding devices, one probe for both ends: the registration watch on
+ * <dir>/<type> lists the device directories (<devid>, or <frontid>/<devid>
+ * for a back end), reads each new device's link to its other end, and
+ * hands it to the end's table (struct xbf_end) to start; devices whose
+ * directory is gone are torn down and forgotten. Relies on framework.c.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "xb_framework.h"
+
+static bool parse_id(const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+
+    if (!*s || *s < '0' || *s > '9')
+        return false;
+    *out = strtoul(s, &end, 10);
+    return !*end && *out <= max;
+}
+
+/* A device directory under reg's: makes, probes and starts the device
+ * unless it exists already or is not complete yet. */
+static void probe_one(struct xbf_dom *f, struct xbf_reg *reg, domid_t fe, unsigned int devid,
+                      const char *rel)
+{
+    const struct xbf_end *end = reg->end;
+    struct xenbus_device *dev;
+    char path[XENBUS_PATH_MAX * 2];
+    int id;
+
+    if (xbf_dev_lookup(f, reg->drv, end->frontend, fe, devid))
+        return;
+    dev = calloc(1, sizeof(*dev));
+    if (!dev)
+        return;
+    dev->drv = reg->drv;
+    dev->frontend = end->frontend;
+    dev->devid = devid;
+    dev->otherend_id = fe;
+    snprintf(dev->nodename, sizeof(dev->nodename), "%s/%s/%s", f->home, reg->node, rel);
+    snprintf(path, sizeof(path), "%s/%s", dev->nodename, end->otherend_key);
+    if (xenbus_read_buf(0, path, dev->otherend, sizeof(dev->otherend)) <= 0 ||
+        xenbus_scanf(0, dev->nodename, end->otherend_id_key, "%d", &id) != 1 ||
+        !end->usable(dev, id)) {
+        free(dev);            /* not complete (or not ours to drive) */
+        return;
+    }
+    dev->state = xenbus_read_state(dev->nodename);
+    if (dev->drv->probe && dev->drv->probe(dev)) {
+        free(dev);
+        return;
+    }
+    xbf_dev_add(f, dev);
+    end->start(dev);
+    /* Fires at once: the other end's current state drives us from here. */
+    if (xbf_watch_otherend(dev))
+        xbf_dev_free(f, dev);
+}
+
+/* The device ids under one directory: <dir>/<id>, probed as rel_prefix<id>. */
+static void probe_dir(struct xbf_dom *f, struct xbf_reg *reg, const char *dir, domid_t fe,
+                      const char *rel_prefix)
+{
+    char **ids = NULL, rel[32];
+    int n = xenbus_directory(XENBUS_TRANSACTION_NIL, dir, &ids);
+    unsigned long id;
+
+    for (int i = 0; i < n; i++)
+        if (parse_id(ids[i], UINT32_MAX, &id)) {
+            snprintf(rel, sizeof(rel), "%s%lu", rel_prefix, id);
+            probe_one(f, reg, fe, (unsigned int)id, rel);
+        }
+    if (n >= 0)
+        free(ids);
+}
+
+static void probe_all(struct xbf_dom *f, struct xbf_reg *reg)
+{
+    char **fes = NULL, dir[XENBUS_PATH_MAX], prefix[16];
+    unsigned long fe;
+    int n;
+
+    if (!reg->end->per_frontend) {
+        probe_dir(f, reg, reg->node, DOMID_SELF, "");
+        return;
+    }
+    n = xenbus_directory(XENBUS_TRANSACTION_NIL, reg->node, &fes);
+    for (int i = 0; i < n; i++)
+        if (parse_id(fes[i], DOMID_FIRST_RESERVED - 1, &fe)) {
+            snprintf(dir, sizeof(dir), "%s/%s", reg->node, fes[i]);
+            snprintf(prefix, sizeof(prefix), "%lu/", fe);
+            probe_dir(f, reg, dir, (domid_t)fe, prefix);
+        }
+    if (n >= 0)
+        free(fes);
+}
+
+void xbf_type_changed(struct xenbus_watch *w, const char *path, const char *token)
+{
+    struct xbf_reg *reg = w->data;
+    struct xb_dom *xb;
+    struct xbf_dom *f = xbf_cur(&xb);
+    struct xenbus_device *dev, *next;
+
+    (void)path;
+    (void)token;
+    probe_all(f, reg);
+    for (dev = f->devices; dev; dev = next) {
+        next = dev->next_;
+        if (dev->drv != reg->drv || dev->frontend != reg->end->frontend)
+            continue;
+        if (xenbus_exists(0, dev->nodename) != 0) {
+            /* The other end's domain may have died: when its directory
+             * goes with it, the daemon tells us only through ours (its
+             * permissions lose the dead domain). Look again. */
+            reg->end->otherend_changed(&dev->otherend_watch_, NULL, NULL);
+            continue;
+        }
+        /* The toolstack removed the device (for a back end, a forced
+         * remove). */
+        xbf_teardown(dev);
+        xbf_dev_free(f, dev);
+    }
+}
