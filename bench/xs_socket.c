@@ -7,20 +7,17 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "bench.h"
+#include "unix_socket.h"
 #include "xs_daemon.h"
 
 static int dial(const char *path)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    int fd = xensim_unix_connect(path);
 
     BENCH_CHECK(fd >= 0);
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-    BENCH_CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
     return fd;
 }
 

@@ -10,12 +10,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <xensim/xenbus.h>
 #include "sim.h"
+#include "unix_socket.h"
 #include "xs_daemon.h"
 #include "xb_client.h"
 
@@ -39,23 +38,10 @@ static int ts_open(struct xensim *sim, struct ts *ts)
 
 static int ts_open_socket(const char *path, struct ts *ts)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
     ts->tx = 0;
     ts->c = NULL;
-    if (!path || strlen(path) >= sizeof(sa.sun_path))
-        return -EINVAL;
-    strcpy(sa.sun_path, path);
-    ts->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (ts->fd < 0)
-        return -errno;
-    if (connect(ts->fd, (struct sockaddr *)&sa, sizeof(sa))) {
-        int err = -errno;
-
-        close(ts->fd);
-        return err;
-    }
-    return 0;
+    ts->fd = xensim_unix_connect(path);
+    return ts->fd < 0 ? ts->fd : 0;
 }
 
 static void ts_close(struct ts *ts)

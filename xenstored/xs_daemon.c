@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "unix_socket.h"
 #include "xs_internal.h"
 
 enum { TAG_WAKE = 1, TAG_RING };
@@ -211,7 +212,7 @@ int xs_daemon_listen_as(struct xs_daemon *xs, const char *path, domid_t domid)
 
     if (domid >= XS_NR_DOMIDS || xs->running)
         return -EINVAL;
-    fd = xs_socket_listen(path);
+    fd = xensim_unix_listen(path, SOCK_NONBLOCK);
     if (fd < 0)
         return fd;
     l = xs_alloc(sizeof(*l) + strlen(path) + 1);

@@ -284,7 +284,6 @@ void xs_ring_service(struct xs_ring *r);
 uint32_t xs_ring_local_port(const struct xs_ring *r);
 
 /* Socket transport (xs_socket.c), on the loop thread. */
-int xs_socket_listen(const char *path);
 struct xs_sock;
 struct xs_sock *xs_sock_new(struct xs_daemon *xs, int fd, domid_t domid);
 /* Returns false when the connection is over (then freed). */

@@ -10,8 +10,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
+#include "unix_socket.h"
 #include "xs_test.h"
 
 static struct xs_daemon *XS;
@@ -57,11 +57,9 @@ static void teardown(void)
 
 static int dial(const char *p)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    int fd = xensim_unix_connect(p);
 
-    strcpy(sa.sun_path, p);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_ge(fd, 0);
     return fd;
 }
 
