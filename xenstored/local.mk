@@ -8,13 +8,13 @@ libxsd_la_SOURCES = \
 	xenstored/xs_conn.c xenstored/xs_proto.c xenstored/xs_socket.c \
 	xenstored/xs_ring.c xenstored/xs_daemon.c xenstored/xs_hostdev.c
 libxsd_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/xenstored -I$(top_srcdir)/sim
-libxsd_la_LIBADD = $(URCU_LIBS) $(PTHREAD_LIBS)
+libxsd_la_LIBADD = $(URCU_BP_LIBS) $(PTHREAD_LIBS)
 libxensim_la_LIBADD += libxsd.la
 
 # Tests: each Check suite forks its cases with a timeout.
 XS_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 XS_TEST_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/xenstored
-XS_TEST_LDADD = libxsd.la $(CHECK_LIBS) $(URCU_LIBS) $(PTHREAD_LIBS)
+XS_TEST_LDADD = libxsd.la $(CHECK_LIBS) $(URCU_BP_LIBS) $(PTHREAD_LIBS)
 
 check_PROGRAMS += tests/xenstore/test_xs_conformance
 TESTS += tests/xenstore/test_xs_conformance
@@ -54,10 +54,10 @@ EXTRA_DIST += tests/xenstore/serve.sh tests/xenstore/test_xs_utils.sh \
 BENCHES += bench/xs_socket bench/xs_local
 bench_xs_socket_SOURCES = bench/xs_socket.c
 bench_xs_socket_CPPFLAGS = $(XS_TEST_CPPFLAGS)
-bench_xs_socket_LDADD = libxsd.la $(BENCH_LDADD) $(URCU_LIBS)
+bench_xs_socket_LDADD = libxsd.la $(BENCH_LDADD) $(URCU_BP_LIBS)
 bench_xs_local_SOURCES = bench/xs_local.c
 bench_xs_local_CPPFLAGS = $(XS_TEST_CPPFLAGS)
-bench_xs_local_LDADD = libxsd.la $(BENCH_LDADD) $(URCU_LIBS)
+bench_xs_local_LDADD = libxsd.la $(BENCH_LDADD) $(URCU_BP_LIBS)
 
 # The daemon inside the simulator, over the hostdev binding.
 check_PROGRAMS += tests/xenstore/test_xs_sim
@@ -70,7 +70,7 @@ tests_xenstore_test_xs_sim_LDADD = libxensim.la $(CHECK_LIBS) $(URCU_LIBS) $(PTH
 BENCHES += bench/xs_ring
 bench_xs_ring_SOURCES = bench/xs_ring.c
 bench_xs_ring_CPPFLAGS = $(XS_TEST_CPPFLAGS) -I$(top_srcdir)/tests/xenstore
-bench_xs_ring_LDADD = libxensim.la $(BENCH_LDADD) $(URCU_LIBS)
+bench_xs_ring_LDADD = libxensim.la $(BENCH_LDADD) $(URCU_BP_LIBS)
 
 # test-xenstore is unpacked here at test time.
 CLEAN_LOCAL_DIRS += tests/xenstore/xen-utils

@@ -247,7 +247,6 @@ struct xs_conn *xs_local_open(struct xs_daemon *xs, domid_t domid)
 {
     if (domid >= XS_NR_DOMIDS)
         return NULL;
-    xs_rcu_enter();
     return xs_conn_new(xs, XS_CONN_LOCAL, domid, NULL, NULL);
 }
 

@@ -49,40 +49,6 @@ char *xs_strdup(const char *s)
     return memcpy(xs_alloc(n), s, n);
 }
 
-static pthread_key_t rcu_key;
-static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
-static __thread bool rcu_registered;
-
-static void rcu_unregister(void *arg)
-{
-    (void)arg;
-    urcu_memb_unregister_thread();
-    rcu_registered = false;
-}
-
-static void rcu_key_init(void)
-{
-    XS_CHECK(pthread_key_create(&rcu_key, rcu_unregister));
-}
-
-/* Inside libxensim the core registers threads; share its registration
- * so a thread is never registered twice. */
-void sim_rcu_ensure(void) __attribute__((weak));
-
-void xs_rcu_enter(void)
-{
-    if (sim_rcu_ensure) {
-        sim_rcu_ensure();
-        return;
-    }
-    if (rcu_registered)
-        return;
-    XS_CHECK(pthread_once(&rcu_once, rcu_key_init));
-    urcu_memb_register_thread();
-    rcu_registered = true;
-    XS_CHECK(pthread_setspecific(rcu_key, (void *)1));
-}
-
 void xs_log(struct xs_daemon *xs, const char *fmt, ...)
 {
     va_list ap;
@@ -176,7 +142,6 @@ struct xs_daemon *xs_daemon_create(const struct xs_daemon_config *cfg)
 
     if (!cfg)
         cfg = &none;
-    xs_rcu_enter();
     XS_CHECK(pthread_mutex_init(&xs->lock, NULL));
     XS_CHECK(pthread_mutex_init(&xs->call_lock, NULL));
     XS_CHECK(pthread_cond_init(&xs->call_cond, NULL));
@@ -331,7 +296,6 @@ static void *loop(void *arg)
     struct epoll_event evs[64];
 
     loop_self = xs;
-    xs_rcu_enter();
     while (CMM_LOAD_SHARED(xs->running)) {
         int n = epoll_wait(xs->epfd, evs, 64, -1);
         bool ring_events = false;
@@ -446,7 +410,6 @@ int xs_daemon_introduce(struct xs_daemon *xs, domid_t domid, unsigned long gfn, 
 
     if (domid >= XS_NR_DOMIDS)
         return -EINVAL;
-    xs_rcu_enter();
     run_on_loop(xs, introduce_on_loop, &a);
     return a.err;
 }
@@ -530,7 +493,6 @@ int xs_daemon_domain_home(struct xs_daemon *xs, domid_t domid, const char *name)
 
     if (domid >= XS_NR_DOMIDS)
         return -EINVAL;
-    xs_rcu_enter();
     self = xs_conn_new(xs, XS_CONN_LOCAL, 0, NULL, NULL);
     XS_CHECK(pthread_mutex_lock(&xs->lock));
     tx = xs_tx_new(self, 0, true);
@@ -589,7 +551,6 @@ int xs_daemon_release(struct xs_daemon *xs, domid_t domid)
 
     if (domid >= XS_NR_DOMIDS)
         return -EINVAL;
-    xs_rcu_enter();
     run_on_loop(xs, release_on_loop, &a);
     return a.err;
 }
@@ -626,7 +587,6 @@ void xs_daemon_destroy(struct xs_daemon *xs)
 
     if (!xs)
         return;
-    xs_rcu_enter();
     if (xs->running) {
         CMM_STORE_SHARED(xs->running, false);
         xs_daemon_wake(xs);
@@ -649,7 +609,7 @@ void xs_daemon_destroy(struct xs_daemon *xs)
         close(xs->epfd);
     if (xs->wakefd >= 0)
         close(xs->wakefd);
-    urcu_memb_barrier();
+    urcu_bp_barrier();
     xs_tree_fini(&xs->tree);
     pthread_mutex_destroy(&xs->lock);
     pthread_mutex_destroy(&xs->call_lock);

@@ -13,7 +13,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <urcu/urcu-memb.h>
+/* The daemon's RCU is its own, as its process's would be on Xen: the
+ * bulletproof flavour registers each thread at its first read-side
+ * section, whoever made the thread, and apart from the simulator's. */
+#include <urcu/urcu-bp.h>
 #include <urcu/list.h>
 #include <xen/xen.h>
 #include <xen/io/xs_wire.h>
@@ -28,7 +31,6 @@ void xs_die(const char *file, int line, const char *what);
 #define XS_CHECK(x) do { if (x) xs_die(__FILE__, __LINE__, #x); } while (0)
 void *xs_alloc(size_t n);                /* zeroed; dies on failure */
 char *xs_strdup(const char *s);
-void xs_rcu_enter(void);                 /* registers this thread once */
 
 /* Paths (xs_path.c). */
 struct xs_conn;

@@ -150,11 +150,11 @@ static int do_read(struct req *r)
 
     if (err)
         return err;
-    urcu_memb_read_lock();
+    urcu_bp_read_lock();
     err = get_view(r, path, XS_PERM_READ, &v);
     if (!err)
         xs_conn_reply(r->c, r->hdr, XS_READ, v.value, v.vlen);
-    urcu_memb_read_unlock();
+    urcu_bp_read_unlock();
     return err;
 }
 
@@ -179,11 +179,11 @@ static int do_get_perms(struct req *r)
         xs_conn_reply(r->c, r->hdr, XS_GET_PERMS, out, err);
         return 0;
     }
-    urcu_memb_read_lock();
+    urcu_bp_read_lock();
     err = get_view(r, path, XS_PERM_READ, &v);
     if (!err)
         err = xs_perms_format(v.perms, v.nperms, out, sizeof(out));
-    urcu_memb_read_unlock();
+    urcu_bp_read_unlock();
     if (err < 0)
         return err;
     xs_conn_reply(r->c, r->hdr, XS_GET_PERMS, out, err);
@@ -199,7 +199,7 @@ static int do_directory(struct req *r)
 
     if (err)
         return err;
-    urcu_memb_read_lock();
+    urcu_bp_read_lock();
     err = get_view(r, path, XS_PERM_READ, &v);
     for (unsigned int i = 0; !err && i < v.nkids; i++) {
         const char *name = kid_name(&v, i);
@@ -211,7 +211,7 @@ static int do_directory(struct req *r)
             memcpy(out + off, name, l);
         off += l;
     }
-    urcu_memb_read_unlock();
+    urcu_bp_read_unlock();
     if (!err)
         xs_conn_reply(r->c, r->hdr, XS_DIRECTORY, out, off);
     return err;
@@ -231,7 +231,7 @@ static int do_directory_part(struct req *r)
     want = strtoul(r->argv[1], &end, 10);
     if (err || !*r->argv[1] || *end)
         return -EINVAL;
-    urcu_memb_read_lock();
+    urcu_bp_read_lock();
     err = get_view(r, path, XS_PERM_READ, &v);
     if (!err) {
         unsigned int i = 0;
@@ -258,7 +258,7 @@ static int do_directory_part(struct req *r)
         if (!err && i == v.nkids)
             out[off++] = '\0';
     }
-    urcu_memb_read_unlock();
+    urcu_bp_read_unlock();
     if (!err)
         xs_conn_reply(r->c, r->hdr, XS_DIRECTORY_PART, out, off);
     return err;

@@ -139,7 +139,7 @@ void xs_tree_set_data(struct xs_tree *t, struct xs_node *n, struct xs_data *d)
     owned_add(t, old, -1);
     owned_add(t, d, 1);
     rcu_assign_pointer(n->data, d);
-    urcu_memb_call_rcu(&old->rcu, free_rcu_plain);
+    urcu_bp_call_rcu(&old->rcu, free_rcu_plain);
 }
 
 /* A child was added or removed: the parent's generation moves too. */
@@ -176,7 +176,7 @@ int xs_tree_create(struct xs_tree *t, const char *path, struct xs_data *d)
     k->kid[pos] = node_new(leaf, strlen(leaf), d);
     rcu_assign_pointer(parent->kids, k);
     if (old)
-        urcu_memb_call_rcu(&old->rcu, free_rcu_plain);
+        urcu_bp_call_rcu(&old->rcu, free_rcu_plain);
     t->nr_nodes++;
     owned_add(t, d, 1);
     touch(t, parent);
@@ -226,10 +226,10 @@ int xs_tree_remove(struct xs_tree *t, const char *path,
     rcu_assign_pointer(parent->kids, k->n ? k : NULL);
     if (!k->n)
         free(k);
-    urcu_memb_call_rcu(&old->rcu, free_rcu_plain);
+    urcu_bp_call_rcu(&old->rcu, free_rcu_plain);
     strcpy(buf, path);
     account_removed(t, n, buf, strlen(buf), fn, arg);
-    urcu_memb_call_rcu(&n->rcu, node_free_rcu);
+    urcu_bp_call_rcu(&n->rcu, node_free_rcu);
     touch(t, parent);
     return 0;
 }

@@ -260,7 +260,6 @@ START_TEST(test_tree)
     struct xs_tree tree;
     struct xs_permissions p = { 0, XS_PERM_NONE };
 
-    xs_rcu_enter();
     xs_tree_init(&tree);
     ck_assert_int_eq(xs_tree_create(&tree, "/a", xs_data_new(2, &p, 1, "v", 1)), 0);
     struct xs_data *d = xs_data_new(3, &p, 1, "", 0);
@@ -276,7 +275,7 @@ START_TEST(test_tree)
     ck_assert_int_eq(xs_tree_remove(&tree, "/a", NULL, NULL), 0);
     ck_assert_uint_eq(tree.nr_nodes, 1);
     ck_assert_uint_eq(tree.owned[0], 1);
-    urcu_memb_barrier();
+    urcu_bp_barrier();
     xs_tree_fini(&tree);
 }
 END_TEST
