@@ -36,7 +36,7 @@ void xbt_run(struct xensim *sim, domid_t dom, void (*fn)(void *), void *arg)
 
 void xbt_daemon_counts(struct xensim *sim, unsigned long *watches, unsigned long *txs)
 {
-    struct xs_stats st;
+    struct xensim_xenstored_stats st;
 
     xs_daemon_stats(sim->xs, &st);
     *watches = st.watches;

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -208,20 +209,27 @@ struct xs_sock_entry {
     uint32_t events;
 };
 
+/* On the loop thread, or before it starts (then start polls it). */
+static void sock_add(struct xs_daemon *xs, int fd, domid_t domid)
+{
+    struct xs_sock_entry *e = xs_alloc(sizeof(*e));
+
+    e->kind = OBJ_SOCK;
+    e->s = xs_sock_new(xs, fd, domid);
+    e->events = EPOLLIN;
+    cds_list_add_tail(&e->link, &xs->socks);
+    if (xs->epfd >= 0)
+        epoll_add(xs, fd, (uint64_t)(uintptr_t)e, e->events);
+}
+
 static void accept_all(struct xs_daemon *xs, struct xs_listener *l)
 {
     for (;;) {
         int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        struct xs_sock_entry *e;
 
         if (fd < 0)
             return;
-        e = xs_alloc(sizeof(*e));
-        e->kind = OBJ_SOCK;
-        e->s = xs_sock_new(xs, fd, l->domid);
-        e->events = EPOLLIN;
-        cds_list_add_tail(&e->link, &xs->socks);
-        epoll_add(xs, fd, (uint64_t)(uintptr_t)e, e->events);
+        sock_add(xs, fd, l->domid);
     }
 }
 
@@ -348,6 +356,7 @@ static void *loop(void *arg)
 int xs_daemon_start(struct xs_daemon *xs)
 {
     struct xs_listener *l;
+    struct xs_sock_entry *e;
 
     xs->epfd = epoll_create1(EPOLL_CLOEXEC);
     xs->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -356,6 +365,8 @@ int xs_daemon_start(struct xs_daemon *xs)
     epoll_add(xs, xs->wakefd, TAG_WAKE, EPOLLIN);
     cds_list_for_each_entry(l, &xs->listeners, link)
         epoll_add(xs, l->fd, (uintptr_t)l, EPOLLIN);
+    cds_list_for_each_entry(e, &xs->socks, link)
+        epoll_add(xs, xs_sock_fd(e->s), (uintptr_t)e, e->events);
     if (xs->ring_ops)
         epoll_add(xs, xs->ring_ops->fd(xs->ring_ctx), TAG_RING, EPOLLIN);
     xs->running = true;
@@ -364,6 +375,29 @@ int xs_daemon_start(struct xs_daemon *xs)
         return -EAGAIN;
     }
     return 0;
+}
+
+static void connect_on_loop(struct xs_daemon *xs, void *arg)
+{
+    sock_add(xs, *(int *)arg, 0);
+}
+
+int xs_daemon_connect(struct xs_daemon *xs)
+{
+    int sv[2];
+
+    /* Our end does not block; the caller's does, as a client's would. */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+        return -errno;
+    if (fcntl(sv[0], F_SETFL, O_NONBLOCK)) {
+        int err = -errno;
+
+        close(sv[0]);
+        close(sv[1]);
+        return err;
+    }
+    run_on_loop(xs, connect_on_loop, &sv[0]);
+    return sv[1];
 }
 
 struct intro_args {
@@ -568,7 +602,7 @@ void xs_daemon_domain_shutdown(struct xs_daemon *xs, domid_t domid)
     XS_CHECK(pthread_mutex_unlock(&xs->lock));
 }
 
-void xs_daemon_stats(struct xs_daemon *xs, struct xs_stats *st)
+void xs_daemon_stats(struct xs_daemon *xs, struct xensim_xenstored_stats *st)
 {
     XS_CHECK(pthread_mutex_lock(&xs->lock));
     st->nodes = xs->tree.nr_nodes;

@@ -1,5 +1,5 @@
 /*
- * The daemon's hypervisor binding: struct xs_ring_ops over dom0's
+ * The daemon's hypervisor binding: its ring ops over dom0's
  * evtchn and gntdev handles (<xensim/hostdev.h>), VIRQ_DOM_EXC for
  * shutdowns, and the simulator hooks that introduce a domain at build
  * and release it at death.
@@ -85,7 +85,7 @@ static void hd_unmask(void *ctx, uint32_t port)
     xensim_evtchn_dev_unmask(((struct xs_hostdev *)ctx)->ev, port);
 }
 
-const struct xs_ring_ops xs_hostdev_ops = {
+const struct xensim_xenstored_ring_ops xs_hostdev_ops = {
     .map = hd_map, .unmap = hd_unmap, .bind = hd_bind, .unbind = hd_unbind,
     .notify = hd_notify, .fd = hd_fd, .pending = hd_pending, .unmask = hd_unmask,
 };
@@ -101,7 +101,10 @@ struct xs_hostdev *xs_hostdev_open(struct xensim *sim)
     hd->gt = xensim_gnttab_dev_open(sim, 0);
     hd->virq_port = hd->ev ? xensim_evtchn_dev_bind_virq(hd->ev, VIRQ_DOM_EXC) : -1;
     if (!hd->ev || !hd->gt || hd->virq_port < 0) {
+        int err = hd->virq_port < -1 ? (int)-hd->virq_port : errno;
+
         xs_hostdev_close(hd);
+        errno = err;
         return NULL;
     }
     return hd;

@@ -298,7 +298,7 @@ struct xs_daemon {
     pthread_mutex_t lock;                /* the store lock */
     struct xs_tree tree;
     struct xs_quota quota;
-    const struct xs_ring_ops *ring_ops;
+    const struct xensim_xenstored_ring_ops *ring_ops;
     void *ring_ctx;
     bool quiet, log;
     struct cds_list_head watches;

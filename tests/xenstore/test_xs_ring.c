@@ -92,7 +92,7 @@ static void f_unmask(void *ctx, uint32_t port)
     (void)port;
 }
 
-static const struct xs_ring_ops fake_ops = {
+static const struct xensim_xenstored_ring_ops fake_ops = {
     f_map, f_unmap, f_bind, f_unbind, f_notify, f_fd, f_pending, f_unmask,
 };
 
@@ -120,7 +120,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    struct xs_stats st;
+    struct xensim_xenstored_stats st;
 
     for (int i = 0; i < NDOM; i++)
         xs_daemon_release(XS, i);
@@ -390,7 +390,7 @@ START_TEST(test_ring_reconnect)
     ck_assert_uint_eq(F.page[1]->req_prod, 0);
     ck_assert_uint_eq(F.page[1]->rsp_prod, 0);
     ck_assert_uint_eq(g_req(1, XS_GET_DOMAIN_PATH, 0, XT_P("1\0"), buf, sizeof(buf), &n), XS_GET_DOMAIN_PATH);
-    struct xs_stats st;
+    struct xensim_xenstored_stats st;
     xs_daemon_stats(XS, &st);
     ck_assert_uint_eq(st.watches, 0);
 }

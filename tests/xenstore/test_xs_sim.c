@@ -45,7 +45,7 @@ START_TEST(test_sim_ring)
     struct xs_hostdev *hd;
     struct xs_daemon *xs;
     struct xs_conn *c0;
-    struct xs_stats st;
+    struct xensim_xenstored_stats st;
     struct call c;
     char buf[256];
     int dom;

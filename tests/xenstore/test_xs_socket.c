@@ -14,28 +14,28 @@
 #include "unix_socket.h"
 #include "xs_test.h"
 
-static struct xs_daemon *XS;
+static struct xensim_xenstored *XS;
 static char path[108], path1[108];
 
 static void setup(void)
 {
-    struct xs_daemon_config cfg = { .quiet = true };
+    struct xensim_xenstored_config cfg = { .quiet = true };
 
     snprintf(path, sizeof(path), "/tmp/xs-test-%d.sock", getpid());
     snprintf(path1, sizeof(path1), "/tmp/xs-test-%d.sock.1", getpid());
-    XS = xs_daemon_create(&cfg);
-    ck_assert_int_eq(xs_daemon_listen(XS, path), 0);
-    ck_assert_int_eq(xs_daemon_listen_as(XS, path1, 1), 0);
-    ck_assert_int_eq(xs_daemon_start(XS), 0);
-    ck_assert_int_eq(xs_daemon_listen(XS, "/tmp/too-late"), -EINVAL);
+    XS = xensim_xenstored_create(&cfg);
+    ck_assert_int_eq(xensim_xenstored_listen(XS, path), 0);
+    ck_assert_int_eq(xensim_xenstored_listen_as(XS, path1, 1), 0);
+    ck_assert_int_eq(xensim_xenstored_start(XS), 0);
+    ck_assert_int_eq(xensim_xenstored_listen(XS, "/tmp/too-late"), -EINVAL);
 }
 
 static void wait_conns(unsigned long n)
 {
-    struct xs_stats st;
+    struct xensim_xenstored_stats st;
 
     for (int i = 0; i < 5000; i++) {
-        xs_daemon_stats(XS, &st);
+        xensim_xenstored_stats(XS, &st);
         if (st.conns == n)
             return;
         usleep(1000);
@@ -45,13 +45,13 @@ static void wait_conns(unsigned long n)
 
 static void teardown(void)
 {
-    struct xs_stats st;
+    struct xensim_xenstored_stats st;
 
     wait_conns(0);
-    xs_daemon_stats(XS, &st);
+    xensim_xenstored_stats(XS, &st);
     ck_assert_uint_eq(st.watches, 0);
     ck_assert_uint_eq(st.transactions, 0);
-    xs_daemon_destroy(XS);
+    xensim_xenstored_destroy(XS);
     ck_assert_int_eq(access(path, F_OK), -1);
 }
 

@@ -231,7 +231,7 @@ END_TEST
 START_TEST(test_tx_big)
 {
     struct xt t;
-    struct xs_stats st;
+    struct xensim_xenstored_stats st;
     char buf[64], path[64];
     int n;
 

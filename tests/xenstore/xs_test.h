@@ -24,7 +24,7 @@ struct xt {
 static inline void xt_setup(struct xt *t, const struct xs_daemon_config *cfg)
 {
     struct xs_daemon_config def = { .quiet = true };
-    struct xs_stats st;
+    struct xensim_xenstored_stats st;
 
     t->xs = xs_daemon_create(cfg ? cfg : &def);
     ck_assert_ptr_nonnull(t->xs);
@@ -45,7 +45,7 @@ static inline void xt_setup(struct xt *t, const struct xs_daemon_config *cfg)
 /* Closes everything and checks nothing was left behind. */
 static inline void xt_teardown(struct xt *t)
 {
-    struct xs_stats st;
+    struct xensim_xenstored_stats st;
 
     for (int i = 0; i < XT_NCONN; i++)
         if (t->c[i])
