@@ -262,11 +262,6 @@ struct xensim {
     pthread_mutex_t listener_lock;
     struct sim_listener *listeners;
 
-    /* Hooks for XenStore (set by sim/xenstore when a daemon runs). */
-    void (*on_domain_built)(struct xensim *sim, struct domain *d);
-    void (*on_domain_released)(struct xensim *sim, domid_t domid);
-    void *xs;
-    struct xenstored *xenstored;        /* xenstored.c, when started */
     struct trace *trace;                /* trace.c, while recording */
     xensim_narrator_t narrator;         /* narrate.c; NULL: silent */
     unsigned int narrate_what;          /* XENSIM_NARRATE_* */
@@ -377,8 +372,6 @@ void timer_stop(struct xensim *sim);
 void timer_set(struct vcpu *v, uint64_t deadline);
 void timer_cancel_domain(struct domain *d);
 
-/* xenstored.c */
-void xenstored_stop(struct xensim *sim);
 
 /* trace.c: no-ops unless xensim_trace_start() was called. */
 void trace_free(struct xensim *sim);

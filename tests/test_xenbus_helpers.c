@@ -1,13 +1,11 @@
 /*
- * Helpers for the xenbus suites (see the header). The daemon's counters
- * are read through sim.h: a white-box look for the leak check only.
+ * Helpers for the xenbus suites (see the header), on the public API: the
+ * daemon's counters come from xensim_xenstore_usage().
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
 #include "test_xenbus_helpers.h"
-#include "sim.h"
-#include "xs_daemon.h"
 
 struct xensim *xbt_sim_new(void)
 {
@@ -36,11 +34,11 @@ void xbt_run(struct xensim *sim, domid_t dom, void (*fn)(void *), void *arg)
 
 void xbt_daemon_counts(struct xensim *sim, unsigned long *watches, unsigned long *txs)
 {
-    struct xensim_xenstored_stats st;
+    struct xensim_xenstore_usage u;
 
-    xs_daemon_stats(sim->xs, &st);
-    *watches = st.watches;
-    *txs = st.transactions;
+    ck_assert_int_eq(xensim_xenstore_usage(sim, &u), 0);
+    *watches = u.watches;
+    *txs = u.transactions;
 }
 
 static void stats_fn(void *p)
@@ -99,22 +97,41 @@ bool xbt_wait_atomic(_Atomic int *v, int want, unsigned int ms)
 
 int xbt_destroy(struct xensim *sim, domid_t dom)
 {
-    int rc;
+    return xensim_domain_destroy(sim, dom);
+}
 
-    /* Works around a use after free in xensim_domain_destroy(): its last
-     * domain_put_foreign(d) can run after xenstored's unmap already
-     * finalized d and a grace period freed it. A read-side section here
-     * holds that grace period off. */
-    sim_rcu_ensure();
-    rcu_read_lock();
-    rc = xensim_domain_destroy(sim, dom);
-    rcu_read_unlock();
-    return rc;
+/* Every domain's info, however many there are; free() it. */
+static struct xensim_domain_info *list_all(struct xensim *sim, int *n)
+{
+    struct xensim_domain_info *infos = NULL;
+    int max = 0;
+
+    for (;;) {
+        *n = xensim_domain_list(sim, infos, max);
+        if (*n <= max)
+            return infos;
+        max = *n + 16;
+        infos = realloc(infos, (size_t)max * sizeof(*infos));
+        ck_assert_ptr_nonnull(infos);
+    }
+}
+
+/* xenstored learns of a death from VIRQ_DOM_EXC and then lets go of the
+ * domain's ring; until then the domain lingers dying. Waits (bounded) for
+ * it to be gone. */
+static void wait_gone(struct xensim *sim, domid_t dom)
+{
+    struct xensim_domain_info info;
+    int rc = 0;
+
+    for (int i = 0; i < 10000 && (rc = xensim_domain_info(sim, dom, &info)) == 0; i++)
+        xbt_sleep_ms(1);
+    ck_assert_msg(rc == -ESRCH, "dom%u was destroyed but lingers: someone maps its pages", dom);
 }
 
 void xbt_sim_free(struct xensim *sim)
 {
-    struct xensim_domain_info infos[64];
+    struct xensim_domain_info *infos;
     unsigned long w, t;
     int n;
 
@@ -122,15 +139,19 @@ void xbt_sim_free(struct xensim *sim)
     ck_assert_uint_eq(w, 0);
     ck_assert_uint_eq(t, 0);
     /* Guests first: xenstored (in dom0) maps each live guest's ring. */
-    n = xensim_domain_list(sim, infos, 64);
-    for (int i = 0; i < n && i < 64; i++)
+    infos = list_all(sim, &n);
+    for (int i = 0; i < n; i++)
         if (infos[i].domid && infos[i].state != XENSIM_DOMAIN_DYING)
             ck_assert_int_eq(xbt_destroy(sim, infos[i].domid), 0);
-    /* dom0's own ring (xensim_xenbus_dom0_init) is a mapping of its own
-     * page by its own xenstored: let go of it first. */
-    xs_daemon_release(sim->xs, 0);
+    for (int i = 0; i < n; i++)
+        if (infos[i].domid)
+            wait_gone(sim, infos[i].domid);
+    free(infos);
     xbt_daemon_counts(sim, &w, &t);
     ck_assert_uint_eq(w, 0);
     ck_assert_uint_eq(t, 0);
+    /* dom0's own ring (xensim_xenbus_dom0_init) is a mapping of its own
+     * page by its own xenstored: stop the daemon before the check. */
+    xensim_xenstore_stop(sim);
     th_sim_free_checked(sim);
 }

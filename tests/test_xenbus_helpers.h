@@ -32,9 +32,10 @@ bool xbt_wait_value(struct xensim *sim, const char *path, const char *want, unsi
 /* Waits up to ms for *v >= want. */
 bool xbt_wait_atomic(_Atomic int *v, int want, unsigned int ms);
 void xbt_sleep_ms(unsigned int ms);
-/* xensim_domain_destroy() (see the .c for why it is wrapped). */
+/* xensim_domain_destroy(). */
 int xbt_destroy(struct xensim *sim, domid_t dom);
-/* Asserts nothing is left and destroys the simulator. */
+/* Destroys the guests, waits for xenstored to have released them, asserts
+ * nothing is left and destroys the simulator. */
 void xbt_sim_free(struct xensim *sim);
 
 #endif

@@ -67,15 +67,13 @@ bench_xs_local_LDADD = libxensim.la $(BENCH_LDADD)
 # The daemon inside the simulator, over the hostdev binding.
 check_PROGRAMS += tests/xenstore/test_xs_sim
 TESTS += tests/xenstore/test_xs_sim
-tests_xenstore_test_xs_sim_SOURCES = tests/xenstore/test_xs_sim.c tests/xenstore/xs_test.h \
-	tests/xenstore/xs_guest_ring.h
+tests_xenstore_test_xs_sim_SOURCES = tests/xenstore/test_xs_sim.c tests/xenstore/xs_guest_ring.h
 tests_xenstore_test_xs_sim_CFLAGS = $(XS_TEST_CFLAGS)
-tests_xenstore_test_xs_sim_CPPFLAGS = $(XS_TEST_CPPFLAGS)
-tests_xenstore_test_xs_sim_LDADD = libxensim.la $(CHECK_LIBS) $(URCU_LIBS) $(PTHREAD_LIBS)
+tests_xenstore_test_xs_sim_LDADD = libxensim.la $(CHECK_LIBS) $(PTHREAD_LIBS)
 BENCHES += bench/xs_ring
 bench_xs_ring_SOURCES = bench/xs_ring.c
-bench_xs_ring_CPPFLAGS = $(XS_TEST_CPPFLAGS) -I$(top_srcdir)/tests/xenstore
-bench_xs_ring_LDADD = libxensim.la $(BENCH_LDADD) $(URCU_BP_LIBS)
+bench_xs_ring_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/xenstore
+bench_xs_ring_LDADD = libxensim.la $(BENCH_LDADD)
 
 # test-xenstore is unpacked here at test time.
 CLEAN_LOCAL_DIRS += tests/xenstore/xen-utils

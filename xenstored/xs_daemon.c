@@ -1,7 +1,8 @@
 /*
  * The daemon's life: creation with its initial tree, the loop thread
- * that serves the socket and the rings (epoll), the domain table with
- * introduce/release, statistics and teardown. Relies on every module.
+ * that serves the sockets and the rings (epoll), the domain table with
+ * introduce and release, domains dying as VIRQ_DOM_EXC reports them,
+ * statistics and teardown. Relies on every module.
  */
 #include "config.h"
 
@@ -152,6 +153,7 @@ struct xs_daemon *xs_daemon_create(const struct xs_daemon_config *cfg)
     xs->ring_ctx = cfg->ring_ctx;
     xs->quiet = cfg->quiet;
     xs->epfd = xs->wakefd = -1;
+    xs->virq_port = -1;
     CDS_INIT_LIST_HEAD(&xs->listeners);
     CDS_INIT_LIST_HEAD(&xs->watches);
     CDS_INIT_LIST_HEAD(&xs->domains);
@@ -241,6 +243,8 @@ static void sock_gone(struct xs_daemon *xs, struct xs_sock_entry *e)
     free(e);
 }
 
+static void check_domains(struct xs_daemon *xs);
+
 static void service_rings(struct xs_daemon *xs, bool events)
 {
     struct xs_domain *d;
@@ -256,6 +260,9 @@ static void service_rings(struct xs_daemon *xs, bool events)
             if (&d->link != &xs->domains)
                 xs_ring_service(d->ring);
             xs->ring_ops->unmask(xs->ring_ctx, port);
+            /* Unmasked first: a change from here on fires again. */
+            if (port == xs->virq_port)
+                check_domains(xs);
         }
     }
     /* Output queued by other connections, and input stalled on a full
@@ -367,6 +374,13 @@ int xs_daemon_start(struct xs_daemon *xs)
         epoll_add(xs, l->fd, (uintptr_t)l, EPOLLIN);
     cds_list_for_each_entry(e, &xs->socks, link)
         epoll_add(xs, xs_sock_fd(e->s), (uintptr_t)e, e->events);
+    if (xs->ring_ops && xs->ring_ops->bind_virq && xs->ring_ops->domain_state) {
+        long port = xs->ring_ops->bind_virq(xs->ring_ctx, VIRQ_DOM_EXC);
+
+        if (port < 0)
+            return port;
+        xs->virq_port = port;
+    }
     if (xs->ring_ops)
         epoll_add(xs, xs->ring_ops->fd(xs->ring_ctx), TAG_RING, EPOLLIN);
     xs->running = true;
@@ -487,7 +501,7 @@ static void cleanup_nodes(struct xs_daemon *xs, domid_t domid)
     XS_CHECK(pthread_mutex_lock(&xs->lock));
     xs_tree_walk(&xs->tree, collect, &cl);
     tx = xs_tx_new(self, 0, true);
-    /* The simulator made the home (xs_daemon_domain_home); it goes too. */
+    /* The toolstack made the home, dom0's; it goes with the domain. */
     snprintf(home, sizeof(home), "/local/domain/%u", domid);
     xs_tx_rm(tx, home);
     for (unsigned int i = 0; i < cl.n; i++) {
@@ -515,37 +529,6 @@ static void cleanup_nodes(struct xs_daemon *xs, domid_t domid)
     xs_conn_free(self);
     free(cl.paths);
     free(cl.owned);
-}
-
-int xs_daemon_domain_home(struct xs_daemon *xs, domid_t domid, const char *name)
-{
-    struct xs_permissions p[2] = { { 0, XS_PERM_NONE }, { domid, XS_PERM_READ } };
-    char path[64], val[16];
-    struct xs_conn *self;
-    struct xs_tx *tx;
-    int err;
-
-    if (domid >= XS_NR_DOMIDS)
-        return -EINVAL;
-    self = xs_conn_new(xs, XS_CONN_LOCAL, 0, NULL, NULL);
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
-    tx = xs_tx_new(self, 0, true);
-    snprintf(path, sizeof(path), "/local/domain/%u", domid);
-    err = xs_tx_write(tx, path, "", 0, true);
-    if (!err)
-        err = xs_tx_set_perms(tx, path, p, domid ? 2 : 1);
-    snprintf(path, sizeof(path), "/local/domain/%u/domid", domid);
-    if (!err)
-        err = xs_tx_write(tx, path, val, snprintf(val, sizeof(val), "%u", domid), false);
-    snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
-    if (!err)
-        err = xs_tx_write(tx, path, name, strlen(name), false);
-    if (!err)
-        err = xs_tx_commit(tx);
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
-    xs_tx_free(tx);
-    xs_conn_free(self);
-    return err;
 }
 
 struct release_args {
@@ -589,17 +572,71 @@ int xs_daemon_release(struct xs_daemon *xs, domid_t domid)
     return a.err;
 }
 
-void xs_daemon_domain_shutdown(struct xs_daemon *xs, domid_t domid)
+/* True the first time the domain is seen shut down since XS_RESUME. */
+static bool mark_shutdown(struct xs_daemon *xs, domid_t domid)
 {
     struct xs_domain *d;
+    bool first = false;
 
     XS_CHECK(pthread_mutex_lock(&xs->lock));
     d = xs_domain_find(xs, domid);
-    if (d && !d->shutdown_seen) {
-        d->shutdown_seen = true;
-        xs_watch_fire_special(xs, "@releaseDomain", domid);
-    }
+    if (d && !d->shutdown_seen)
+        d->shutdown_seen = first = true;
     XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    return first;
+}
+
+static void fire_release(struct xs_daemon *xs, domid_t domid)
+{
+    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xs_watch_fire_special(xs, "@releaseDomain", domid);
+    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+}
+
+void xs_daemon_domain_shutdown(struct xs_daemon *xs, domid_t domid)
+{
+    if (mark_shutdown(xs, domid))
+        fire_release(xs, domid);
+}
+
+/*
+ * VIRQ_DOM_EXC: some domain shut down or died. As C xenstored's
+ * domain_cleanup, ask the hypervisor about every domain served. One dying
+ * or gone is released: its connection dropped, its nodes removed, its
+ * ring unmapped (which lets the hypervisor finish it), @releaseDomain
+ * fired. One newly shut down is marked, and @releaseDomain fires once
+ * after the scan, unless a release after it fired one already. On the
+ * loop thread, which alone changes the domain table.
+ */
+static void check_domains(struct xs_daemon *xs)
+{
+    struct xs_domain *d;
+    domid_t *ids, shut = 0;
+    unsigned int n = 0;
+    bool notify = false;
+
+    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    ids = xs_alloc((xs->nr_domains + 1) * sizeof(*ids));
+    cds_list_for_each_entry(d, &xs->domains, link)
+        ids[n++] = d->domid;
+    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    for (unsigned int i = 0; i < n; i++) {
+        enum xensim_domain_state st;
+
+        if (!xs->ring_ops->domain_state(xs->ring_ctx, ids[i], &st) &&
+            st != XENSIM_DOMAIN_DYING) {
+            if (st == XENSIM_DOMAIN_SHUTDOWN && mark_shutdown(xs, ids[i])) {
+                notify = true;
+                shut = ids[i];
+            }
+            continue;
+        }
+        xs_daemon_release(xs, ids[i]);
+        notify = false;
+    }
+    free(ids);
+    if (notify)
+        fire_release(xs, shut);
 }
 
 void xs_daemon_stats(struct xs_daemon *xs, struct xensim_xenstored_stats *st)
@@ -634,6 +671,8 @@ void xs_daemon_destroy(struct xs_daemon *xs)
             xs_ring_free(d->ring);
         free(d);
     }
+    if (xs->virq_port >= 0)
+        xs->ring_ops->unbind(xs->ring_ctx, xs->virq_port);
     cds_list_for_each_entry_safe(l, ltmp, &xs->listeners, link) {
         close(l->fd);
         unlink(l->path);

@@ -55,19 +55,13 @@ int xs_daemon_release(struct xs_daemon *xs, domid_t domid);
 /* The domain shut down: @releaseDomain fires once until XS_RESUME. */
 void xs_daemon_domain_shutdown(struct xs_daemon *xs, domid_t domid);
 
-/* Makes /local/domain/<domid> (owner dom0, readable by the domain) with
- * its domid and name, as the toolstack would. */
-int xs_daemon_domain_home(struct xs_daemon *xs, domid_t domid, const char *name);
-
 /* The hypervisor binding over <xensim/hostdev.h> (xs_hostdev.c): dom0's
- * evtchn and gntdev handles, and the simulator hooks that introduce each
- * domain at build (making its home) and release it at death. */
+ * evtchn and gntdev handles of a simulator, and its domain list. */
 struct xs_hostdev;
 extern const struct xensim_xenstored_ring_ops xs_hostdev_ops;
+/* NULL with errno set (ESRCH: no dom0). */
 struct xs_hostdev *xs_hostdev_open(struct xensim *sim);
 void xs_hostdev_close(struct xs_hostdev *hd);
-int xs_sim_attach(struct xensim *sim, struct xs_daemon *xs);
-void xs_sim_detach(struct xensim *sim);
 
 void xs_daemon_stats(struct xs_daemon *xs, struct xensim_xenstored_stats *st);
 

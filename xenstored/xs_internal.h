@@ -313,6 +313,7 @@ struct xs_daemon {
     pthread_t thread;
     bool running;
     int epfd, wakefd;
+    long virq_port;                      /* VIRQ_DOM_EXC's; -1: not bound */
     struct cds_list_head listeners;
     struct cds_list_head socks;          /* loop thread only */
     pthread_mutex_t call_lock;           /* guards calls */

@@ -30,7 +30,10 @@ struct xensim_xenstored_conn;
  * GNTTAB_RESERVED_XENSTORE (NULL on failure); bind() returns the local
  * port or a negative errno; pending() returns the next local port that
  * fired (masked until unmask()) or -EAGAIN, and fd() is readable while
- * one waits.
+ * one waits. bind_virq() and domain_state() may both be NULL: domains
+ * then leave only by XS_RELEASE. Otherwise the daemon binds VIRQ_DOM_EXC
+ * at start and, each time it fires, asks domain_state() about every
+ * domain it serves (0 and its state, or -ESRCH for a domain gone).
  */
 struct xensim_xenstored_ring_ops {
     void *(*map)(void *ctx, domid_t domid, unsigned long gfn);
@@ -41,6 +44,8 @@ struct xensim_xenstored_ring_ops {
     int (*fd)(void *ctx);
     long (*pending)(void *ctx);
     void (*unmask)(void *ctx, uint32_t local_port);
+    long (*bind_virq)(void *ctx, uint32_t virq);
+    int (*domain_state)(void *ctx, domid_t domid, enum xensim_domain_state *state);
 };
 
 struct xensim_xenstored_config {

@@ -319,7 +319,6 @@ START_TEST(test_local_api)
     ck_assert_int_eq(xs_local_request(t.c[0], XS_READ, 0, XT_P("/long\0"), &h, buf, sizeof(buf)), -E2BIG);
     ck_assert_int_eq(xs_daemon_introduce(t.xs, DOMID_FIRST_RESERVED, 1, 1), -EINVAL);
     ck_assert_int_eq(xs_daemon_release(t.xs, DOMID_FIRST_RESERVED), -EINVAL);
-    ck_assert_int_eq(xs_daemon_domain_home(t.xs, DOMID_FIRST_RESERVED, "x"), -EINVAL);
     xs_daemon_domain_shutdown(t.xs, 2);
     xs_daemon_domain_shutdown(t.xs, 2);
     xt_teardown(&t);
