@@ -9,7 +9,7 @@ libxsd_la_SOURCES = \
 	xenstored/xs_transaction.c xenstored/xs_watch.c xenstored/xs_quota.c \
 	xenstored/xs_conn.c xenstored/xs_proto.c xenstored/xs_socket.c \
 	xenstored/xs_ring.c xenstored/xs_daemon.c
-libxsd_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/xenstored -I$(top_srcdir)/sim
+libxsd_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/xenstored
 libxsd_la_LIBADD = $(URCU_BP_LIBS) $(PTHREAD_LIBS)
 
 noinst_LTLIBRARIES += xenstored/libxenstored.la
