@@ -235,13 +235,17 @@ static void cons_service(struct xensim_consoled *cd, struct cons_dom *c)
 
 static void cd_rescan(struct xensim_consoled *cd)
 {
-    struct xensim_domain_info small[64], *infos = small;
-    int n = xensim_domain_list(cd->sim, infos, 64);
-    if (n > 64) {
-        infos = calloc((size_t)n, sizeof(*infos));
-        if (!infos)
+    struct xensim_domain_info *infos = NULL, *more;
+    int n, max = 0;
+    /* As many as there are: domains may come while the list is made. */
+    while ((n = xensim_domain_list(cd->sim, infos, max)) > max) {
+        max = n + 16;
+        more = realloc(infos, (size_t)max * sizeof(*infos));
+        if (!more) {
+            free(infos);
             return;
-        n = xensim_domain_list(cd->sim, infos, n);
+        }
+        infos = more;
     }
     for (struct cons_dom *c = cd->doms; c; c = c->next) {
         bool alive = false;
@@ -262,8 +266,7 @@ static void cd_rescan(struct xensim_consoled *cd)
             (infos[i].state == XENSIM_DOMAIN_RUNNING ||
              infos[i].state == XENSIM_DOMAIN_PAUSED))
             cons_attach(cd, &infos[i]);
-    if (infos != small)
-        free(infos);
+    free(infos);
 }
 
 static void *cd_main(void *arg)

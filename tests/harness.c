@@ -66,15 +66,28 @@ unsigned int th_ports_in_use(struct xensim *sim, domid_t domid)
     return n;
 }
 
+struct xensim_domain_info *th_domain_list(struct xensim *sim, int *n)
+{
+    struct xensim_domain_info *infos = NULL;
+    int max = 0;
+    while ((*n = xensim_domain_list(sim, infos, max)) > max) {
+        max = *n + 16;
+        infos = realloc(infos, (size_t)max * sizeof(*infos));
+        ck_assert_ptr_nonnull(infos);
+    }
+    return infos;
+}
+
 void th_sim_free_checked(struct xensim *sim)
 {
-    struct xensim_domain_info infos[64];
-    int n = xensim_domain_list(sim, infos, 64);
-    for (int i = 0; i < n && i < 64; i++) {
+    int n;
+    struct xensim_domain_info *infos = th_domain_list(sim, &n);
+    for (int i = 0; i < n; i++) {
         ck_assert_msg(infos[i].maptrack_in_use == 0, "dom%u leaks %u mappings",
                       infos[i].domid, infos[i].maptrack_in_use);
         ck_assert_msg(infos[i].pages_mapped_by_others == 0, "dom%u has %u pins left",
                       infos[i].domid, infos[i].pages_mapped_by_others);
     }
+    free(infos);
     xensim_destroy(sim);
 }

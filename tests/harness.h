@@ -20,6 +20,8 @@ void th_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
              void (*fn)(void *), void *arg);
 /* Ports in use, excluding the store and console ports made at build. */
 unsigned int th_ports_in_use(struct xensim *sim, domid_t domid);
+/* Every domain's info, however many there are (free() it); *n of them. */
+struct xensim_domain_info *th_domain_list(struct xensim *sim, int *n);
 /* Asserts no domain holds a grant mapping or pin, then destroys sim. */
 void th_sim_free_checked(struct xensim *sim);
 

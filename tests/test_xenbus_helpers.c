@@ -100,22 +100,6 @@ int xbt_destroy(struct xensim *sim, domid_t dom)
     return xensim_domain_destroy(sim, dom);
 }
 
-/* Every domain's info, however many there are; free() it. */
-static struct xensim_domain_info *list_all(struct xensim *sim, int *n)
-{
-    struct xensim_domain_info *infos = NULL;
-    int max = 0;
-
-    for (;;) {
-        *n = xensim_domain_list(sim, infos, max);
-        if (*n <= max)
-            return infos;
-        max = *n + 16;
-        infos = realloc(infos, (size_t)max * sizeof(*infos));
-        ck_assert_ptr_nonnull(infos);
-    }
-}
-
 /* xenstored learns of a death from VIRQ_DOM_EXC and then lets go of the
  * domain's ring; until then the domain lingers dying. Waits (bounded) for
  * it to be gone. */
@@ -139,7 +123,7 @@ void xbt_sim_free(struct xensim *sim)
     ck_assert_uint_eq(w, 0);
     ck_assert_uint_eq(t, 0);
     /* Guests first: xenstored (in dom0) maps each live guest's ring. */
-    infos = list_all(sim, &n);
+    infos = th_domain_list(sim, &n);
     for (int i = 0; i < n; i++)
         if (infos[i].domid && infos[i].state != XENSIM_DOMAIN_DYING)
             ck_assert_int_eq(xbt_destroy(sim, infos[i].domid), 0);
