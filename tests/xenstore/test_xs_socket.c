@@ -1,7 +1,8 @@
 /*
  * The unix socket transport: framing across partial writes, answers to
- * bad input, disconnects mid-message, per-domain sockets, and a client
- * flooding requests without reading while another is still served.
+ * bad input, disconnects mid-message, per-domain sockets, connections
+ * with no path, and a client flooding requests without reading while
+ * another is still served.
  */
 #include "config.h"
 
@@ -236,6 +237,41 @@ START_TEST(test_socket_flood)
 }
 END_TEST
 
+/* xensim_xenstored_connect(): a socket pair's end, as dom0, made before
+ * the daemon starts or after; the daemon drops it when it is closed. */
+START_TEST(test_socket_pair)
+{
+    struct xensim_xenstored_config cfg = { .quiet = true };
+    struct xensim_xenstored *d = xensim_xenstored_create(&cfg);
+    struct xensim_xenstored_stats st;
+    char buf[64];
+    int early, late;
+
+    ck_assert_ptr_nonnull(d);
+    early = xensim_xenstored_connect(d);
+    ck_assert_int_ge(early, 0);
+    ck_assert_int_eq(xensim_xenstored_start(d), 0);
+    late = xensim_xenstored_connect(d);
+    ck_assert_int_ge(late, 0);
+    ck_assert_uint_eq(req(early, XS_WRITE, 0, XT_P("/p\0" "v"), buf), XS_WRITE);
+    ck_assert_uint_eq(req(late, XS_READ, 0, XT_P("/p\0"), buf), XS_READ);
+    ck_assert_str_eq(buf, "v");
+    /* Privileged, as dom0's are. */
+    ck_assert_uint_eq(req(late, XS_INTRODUCE, 0, XT_P("5\0" "1\0" "1\0"), buf), XS_INTRODUCE);
+    ck_assert_uint_eq(req(early, XS_RELEASE, 0, XT_P("5\0"), buf), XS_RELEASE);
+    xensim_xenstored_stats(d, &st);
+    ck_assert_uint_eq(st.conns, 2);
+    close(early);
+    close(late);
+    for (int i = 0; i < 5000 && st.conns; i++) {
+        usleep(1000);
+        xensim_xenstored_stats(d, &st);
+    }
+    ck_assert_uint_eq(st.conns, 0);
+    xensim_xenstored_destroy(d);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("xenstore socket");
@@ -247,6 +283,7 @@ int main(void)
     tcase_add_test(tc, test_socket_basic);
     tcase_add_test(tc, test_socket_bad_input);
     tcase_add_test(tc, test_socket_flood);
+    tcase_add_test(tc, test_socket_pair);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
