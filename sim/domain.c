@@ -64,6 +64,16 @@ struct domain *domain_lookup_self(struct xensim *sim, struct domain *self, domid
     return domid == DOMID_SELF ? self : domain_lookup(sim, domid);
 }
 
+struct domain *domain_rcu_get(struct xensim *sim, struct domain *self, domid_t domid)
+{
+    sim_rcu_ensure();
+    rcu_read_lock();
+    struct domain *d = self ? domain_lookup_self(sim, self, domid) : domain_lookup(sim, domid);
+    if (!d)
+        rcu_read_unlock();
+    return d;
+}
+
 struct xensim *xensim_create(const struct xensim_config *cfg)
 {
     struct xensim *sim = calloc(1, sizeof(*sim));
@@ -81,6 +91,7 @@ struct xensim *xensim_create(const struct xensim_config *cfg)
     pthread_cond_init(&sim->cond, NULL);
     pthread_mutex_init(&sim->fault_lock, NULL);
     pthread_mutex_init(&sim->listener_lock, NULL);
+    trace_init(sim);
     sim->sched = &sched_free_running;
     sim->quiet = cfg && cfg->quiet;
     sim->epoch_ns = 0;
@@ -206,6 +217,65 @@ static void domain_abort_build(struct domain *d)
     free(d);
 }
 
+/* What a new domain takes from its config, before any of its parts exist. */
+static void domain_configure(struct domain *d, struct xensim *sim, domid_t id,
+                             const struct xensim_domain_config *cfg, unsigned int nr_vcpus)
+{
+    d->sim = sim;
+    d->domid = id;
+    d->privileged = cfg->privileged || id == 0;
+    if (cfg->name)
+        snprintf(d->name, sizeof(d->name), "%s", cfg->name);
+    else
+        snprintf(d->name, sizeof(d->name), "dom%u", id);
+    d->nr_vcpus = nr_vcpus;
+    d->entry = cfg->entry;
+    d->entry_arg = cfg->entry_arg;
+    d->gnttab_mode = cfg->gnttab_mode;
+    d->max_grant_frames = cfg->max_grant_frames ? cfg->max_grant_frames : 64;
+    d->max_maptrack_frames = cfg->max_maptrack_frames ? cfg->max_maptrack_frames : 1024;
+    atomic_store(&d->paused, true);
+    atomic_store(&d->state, XENSIM_DOMAIN_PAUSED);
+    atomic_store(&d->foreign_maps, 1);   /* the domain's own reference */
+    pthread_mutex_init(&d->guest_lock, NULL);
+}
+
+/* Memory, event channels, the grant table and the vCPUs, not yet started. */
+static int domain_init_parts(struct domain *d, const struct xensim_domain_config *cfg,
+                             unsigned long nr_pages)
+{
+    int rc = domain_memory_init(d, nr_pages, d->max_grant_frames);
+    if (!rc)
+        rc = evtchn_domain_init(d, cfg);
+    if (!rc)
+        rc = gnttab_domain_init(d);
+    for (unsigned int i = 0; !rc && i < d->nr_vcpus; i++) {
+        d->vcpus[i] = vcpu_alloc(d, i);
+        if (!d->vcpus[i])
+            rc = -ENOMEM;
+    }
+    return rc;
+}
+
+/* A creation that failed: stops the vCPUs that started, unpublishes the
+ * domain, waits for its readers and frees what was made. */
+static void domain_create_undo(struct domain *d)
+{
+    struct xensim *sim = d->sim;
+    atomic_store(&d->is_shutting_down, true);
+    for (unsigned int i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpus[i])
+            vcpu_stop(d->vcpus[i]);
+    xensim_mutex_lock(&sim->lock);
+    if (sim->domains[d->domid] == d) {
+        rcu_assign_pointer(sim->domains[d->domid], NULL);
+        sim->nr_domains--;
+    }
+    xensim_mutex_unlock(&sim->lock);
+    synchronize_rcu();
+    domain_abort_build(d);
+}
+
 int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *cfg)
 {
     struct xensim_domain_config def = { 0 };
@@ -229,33 +299,8 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
         free(d);
         return id;
     }
-    d->sim = sim;
-    d->domid = (domid_t)id;
-    d->privileged = cfg->privileged || id == 0;
-    snprintf(d->name, sizeof(d->name), "%s", cfg->name ? cfg->name : "");
-    if (!cfg->name)
-        snprintf(d->name, sizeof(d->name), "dom%d", id);
-    d->nr_vcpus = nr_vcpus;
-    d->entry = cfg->entry;
-    d->entry_arg = cfg->entry_arg;
-    d->gnttab_mode = cfg->gnttab_mode;
-    d->max_grant_frames = cfg->max_grant_frames ? cfg->max_grant_frames : 64;
-    d->max_maptrack_frames = cfg->max_maptrack_frames ? cfg->max_maptrack_frames : 1024;
-    atomic_store(&d->paused, true);
-    atomic_store(&d->state, XENSIM_DOMAIN_PAUSED);
-    atomic_store(&d->foreign_maps, 1);   /* the domain's own reference */
-    pthread_mutex_init(&d->guest_lock, NULL);
-
-    int rc = domain_memory_init(d, nr_pages, d->max_grant_frames);
-    if (!rc)
-        rc = evtchn_domain_init(d, cfg);
-    if (!rc)
-        rc = gnttab_domain_init(d);
-    for (unsigned int i = 0; !rc && i < nr_vcpus; i++) {
-        d->vcpus[i] = vcpu_alloc(d, i);
-        if (!d->vcpus[i])
-            rc = -ENOMEM;
-    }
+    domain_configure(d, sim, (domid_t)id, cfg, nr_vcpus);
+    int rc = domain_init_parts(d, cfg, nr_pages);
     if (!rc) {
         /* Publish before building: the builder allocates ports as dom0. */
         rcu_assign_pointer(sim->domains[id], d);
@@ -264,45 +309,22 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
     xensim_mutex_unlock(&sim->lock);
     if (!rc)
         rc = domain_build(d);
+    d->build_pages = d->pages_in_use;
     for (unsigned int i = 0; !rc && i < nr_vcpus; i++)
         rc = vcpu_start(d->vcpus[i]);
     if (rc) {
-        /* Unpublish and tear down what was made. */
-        atomic_store(&d->is_shutting_down, true);
-        for (unsigned int i = 0; i < nr_vcpus; i++)
-            if (d->vcpus[i])
-                vcpu_stop(d->vcpus[i]);
-        xensim_mutex_lock(&sim->lock);
-        if (sim->domains[id] == d) {
-            rcu_assign_pointer(sim->domains[id], NULL);
-            sim->nr_domains--;
-        }
-        xensim_mutex_unlock(&sim->lock);
-        synchronize_rcu();
-        domain_abort_build(d);
+        domain_create_undo(d);
         return rc;
     }
-    trace_domain_built(d);
     domain_listeners_built(sim, (domid_t)id);
     return id;
-}
-
-/* Finds a live domain for a toolstack call; takes the RCU read lock. */
-static struct domain *toolstack_get(struct xensim *sim, domid_t domid)
-{
-    sim_rcu_ensure();
-    rcu_read_lock();
-    struct domain *d = domain_lookup(sim, domid);
-    if (!d)
-        rcu_read_unlock();
-    return d;
 }
 
 /* Pause and unpause, as the toolstack sees them: a paused domain's vCPUs
  * stop at their next hypercall boundary; unpausing kicks them on. */
 static int domain_set_paused(struct xensim *sim, domid_t domid, bool paused)
 {
-    struct domain *d = toolstack_get(sim, domid);
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
     if (!d)
         return -ESRCH;
     int rc = 0;
@@ -360,7 +382,7 @@ int xensim_domain_shutdown(struct xensim *sim, domid_t domid, unsigned int reaso
 {
     if (reason > SHUTDOWN_MAX)
         return -EINVAL;
-    struct domain *d = toolstack_get(sim, domid);
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
     if (!d)
         return -ESRCH;
     domain_shutdown(d, reason);
@@ -370,7 +392,7 @@ int xensim_domain_shutdown(struct xensim *sim, domid_t domid, unsigned int reaso
 
 int xensim_domain_destroy(struct xensim *sim, domid_t domid)
 {
-    struct domain *d = toolstack_get(sim, domid);
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
     if (!d)
         return -ESRCH;
     if (current_vcpu && current_vcpu->d == d) {
@@ -423,11 +445,15 @@ static void domain_fill_info(struct domain *d, struct xensim_domain_info *info)
     info->console_port = d->console_port;
     info->store_pfn = d->store_pfn;
     info->console_pfn = d->console_pfn;
+    info->grant_entries_in_use = gnttab_entries_in_use(d);
+    xensim_mutex_lock(&d->page_lock);
+    info->pages_allocated = d->pages_in_use - d->build_pages;
+    xensim_mutex_unlock(&d->page_lock);
 }
 
 int xensim_domain_info(struct xensim *sim, domid_t domid, struct xensim_domain_info *info)
 {
-    struct domain *d = toolstack_get(sim, domid);
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
     if (!d)
         return -ESRCH;
     domain_fill_info(d, info);

@@ -71,6 +71,7 @@ xen_pfn_t domain_page_alloc(struct domain *d)
         if (p >= d->nr_pages)
             break;
         d->page_used[w] |= 1ull << (p % 64);
+        d->pages_in_use++;
         pfn = p;
         break;
     }
@@ -84,7 +85,12 @@ void domain_page_free(struct domain *d, xen_pfn_t pfn)
 {
     if (pfn >= d->nr_pages)
         return;
+    uint64_t bit = 1ull << (pfn % 64);
     xensim_mutex_lock(&d->page_lock);
-    d->page_used[pfn / 64] &= ~(1ull << (pfn % 64));
+    /* A guest freeing a page twice must not skew the count. */
+    if (d->page_used[pfn / 64] & bit) {
+        d->page_used[pfn / 64] &= ~bit;
+        d->pages_in_use--;
+    }
     xensim_mutex_unlock(&d->page_lock);
 }

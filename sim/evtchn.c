@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <assert.h>
 #include "sim.h"
+#include "tracepoint.h"
 
 /* Ports become valid a bucket at a time, as in Xen (64-byte struct evtchn,
  * 64 per 4 KiB bucket): operations beyond the valid range give -EINVAL. */
@@ -167,12 +168,9 @@ long evtchn_alloc_unbound_for(struct domain *caller, domid_t dom, domid_t remote
                               evtchn_port_t *port_out, struct xensim_evtchn_dev *dev)
 {
     long rc;
-    rcu_read_lock();
-    struct domain *d = domain_lookup_self(caller->sim, caller, dom);
-    if (!d) {
-        rcu_read_unlock();
+    struct domain *d = domain_rcu_get(caller->sim, caller, dom);
+    if (!d)
         return -ESRCH;
-    }
     xensim_mutex_lock(&d->event_lock);
     rc = get_free_port(d);
     if (rc < 0)
@@ -202,12 +200,9 @@ long evtchn_bind_interdomain_for(struct domain *ld, domid_t rdom, evtchn_port_t 
                                  evtchn_port_t *lport_out, struct xensim_evtchn_dev *dev)
 {
     long rc;
-    rcu_read_lock();
-    struct domain *rd = domain_lookup_self(ld->sim, ld, rdom);
-    if (!rd) {
-        rcu_read_unlock();
+    struct domain *rd = domain_rcu_get(ld->sim, ld, rdom);
+    if (!rd)
         return -ESRCH;
-    }
     double_domain_lock(ld, rd);
     rc = get_free_port(ld);
     if (rc < 0)
@@ -389,26 +384,16 @@ long evtchn_send_port(struct domain *ld, evtchn_port_t lport)
             evtchn_port_t rport = lchn->u.interdomain.port;
             struct evtchn *rchn = chn_of(rd, rport);
             struct vcpu *rv = rd->vcpus[rchn->notify_vcpu];
-            if (!rchn->dev)
-                trace_send(ld, lport, rv, rport);
-            /* The narrator follows guest-to-guest events; the daemons'
-             * traffic (host processes) would drown the story. */
-            if (narrate_on(ld->sim) && current_vcpu && !rchn->dev) {
-                bool was = evtchn_port_pending(rd, rport);
-                narrate_xen(ld->sim, "EVTCHNOP_send(dom%u port %u): dom%u port %u %s, "
-                            "evtchn_pending[%u] bit %u", ld->domid, lport, rd->domid, rport,
-                            was ? "was already pending (coalesced)" : "marked pending",
-                            rport / rd->evtchn_ops->word_bits, rport % rd->evtchn_ops->word_bits);
-                if (!was)
-                    atomic_store(&rv->narrate_upcall, true);
-            }
+            if (trace_on(ld->sim))
+                trace_send(ld, lport, rd, rport, rv, rchn->dev != NULL);
             evtchn_raise(rd, rchn, rport, rv);
         }
         rcu_read_unlock();
         break;
     }
     case ECS_IPI:
-        trace_send(ld, lport, ld->vcpus[lchn->notify_vcpu], lport);
+        if (trace_on(ld->sim))
+            trace_send(ld, lport, ld, lport, ld->vcpus[lchn->notify_vcpu], false);
         evtchn_raise(ld, lchn, lport, ld->vcpus[lchn->notify_vcpu]);
         break;
     case ECS_UNBOUND:
@@ -436,12 +421,9 @@ long evtchn_unmask_port(struct domain *d, evtchn_port_t port)
 static long evtchn_status(struct domain *caller, struct evtchn_status *st)
 {
     long rc = 0;
-    rcu_read_lock();
-    struct domain *d = domain_lookup_self(caller->sim, caller, st->dom);
-    if (!d) {
-        rc = -ESRCH;
-        goto out;
-    }
+    struct domain *d = domain_rcu_get(caller->sim, caller, st->dom);
+    if (!d)
+        return -ESRCH;
     if (!evtchn_port_valid(d, st->port)) {
         rc = -EINVAL;
         goto out;
@@ -531,11 +513,10 @@ static void evtchn_close_all(struct domain *d)
 static long evtchn_reset(struct domain *caller, domid_t dom)
 {
     long rc = 0;
-    rcu_read_lock();
-    struct domain *d = domain_lookup_self(caller->sim, caller, dom);
-    if (!d) {
-        rc = -ESRCH;
-    } else if (!xsm_target(caller, d)) {
+    struct domain *d = domain_rcu_get(caller->sim, caller, dom);
+    if (!d)
+        return -ESRCH;
+    if (!xsm_target(caller, d)) {
         rc = -EPERM;
     } else if (d != caller && !atomic_load(&d->paused)) {
         rc = -EINVAL;

@@ -70,7 +70,7 @@ static void l2_set_pending(struct vcpu *v, evtchn_port_t port, const struct l2_l
     /* A masked port keeps only its pending bit; unmask re-raises it. */
     if (!bit_test(l2_mask(d, l), l->bits, port) &&
         !bit_test_and_set(v->pending_sel, l->bits, port / l->bits))
-        vcpu_mark_events_pending(v);
+        vcpu_mark_events_pending(v, port);
 }
 
 static void l2_unmask(struct domain *d, struct vcpu *v, evtchn_port_t port,
@@ -79,7 +79,7 @@ static void l2_unmask(struct domain *d, struct vcpu *v, evtchn_port_t port,
     if (bit_test_and_clear(l2_mask(d, l), l->bits, port) &&
         bit_test(l2_pending(d, l), l->bits, port) &&
         !bit_test_and_set(v->pending_sel, l->bits, port / l->bits))
-        vcpu_mark_events_pending(v);
+        vcpu_mark_events_pending(v, port);
 }
 
 static uint64_t l2_take_selector(struct vcpu *v, unsigned int bits)

@@ -78,6 +78,21 @@ unsigned int gnttab_maptrack_in_use(struct domain *d)
     return d->gt ? atomic_load_explicit(&d->gt->mt_in_use, memory_order_relaxed) : 0;
 }
 
+/* The domain a table op names (DOMID_SELF allowed), if the caller may act
+ * on it; otherwise NULL, with the status Xen answers. Caller holds
+ * rcu_read_lock. */
+static struct domain *table_op_target(struct domain *caller, domid_t dom, int16_t *status)
+{
+    struct domain *d = gnttab_domain_by_id(caller, dom, true);
+
+    *status = GNTST_okay;
+    if (!d)
+        *status = GNTST_bad_domain;
+    else if (!xsm_target(caller, d))
+        *status = GNTST_permission_denied;
+    return *status == GNTST_okay ? d : NULL;
+}
+
 static long setup_table(struct domain *caller, void *uop, unsigned int count)
 {
     gnttab_setup_table_t op;
@@ -87,12 +102,8 @@ static long setup_table(struct domain *caller, void *uop, unsigned int count)
     if (copy_from_guest(&op, uop, sizeof(op)))
         return -EFAULT;
     rcu_read_lock();
-    struct domain *d = gnttab_domain_by_id(caller, op.dom, true);
-    if (!d) {
-        op.status = GNTST_bad_domain;
-    } else if (!xsm_target(caller, d)) {
-        op.status = GNTST_permission_denied;
-    } else {
+    struct domain *d = table_op_target(caller, op.dom, &op.status);
+    if (d) {
         struct grant_table *gt = d->gt;
         xensim_mutex_lock(&gt->lock);
         if (op.nr_frames > gt->max_frames) {
@@ -127,15 +138,10 @@ static long query_size(struct domain *caller, void *uop, unsigned int count)
     if (copy_from_guest(&op, uop, sizeof(op)))
         return -EFAULT;
     rcu_read_lock();
-    struct domain *d = gnttab_domain_by_id(caller, op.dom, true);
-    if (!d) {
-        op.status = GNTST_bad_domain;
-    } else if (!xsm_target(caller, d)) {
-        op.status = GNTST_permission_denied;
-    } else {
+    struct domain *d = table_op_target(caller, op.dom, &op.status);
+    if (d) {
         op.nr_frames = atomic_load(&d->gt->nr_frames);
         op.max_nr_frames = d->gt->max_frames;
-        op.status = GNTST_okay;
     }
     rcu_read_unlock();
     if (copy_to_guest(uop, &op, sizeof(op)))
@@ -148,19 +154,16 @@ static long query_size(struct domain *caller, void *uop, unsigned int count)
 static long get_version(struct domain *caller, void *uop)
 {
     gnttab_get_version_t op;
-    long rc = 0;
+    int16_t status;
 
     if (copy_from_guest(&op, uop, sizeof(op)))
         return -EFAULT;
     rcu_read_lock();
-    struct domain *d = gnttab_domain_by_id(caller, op.dom, true);
-    if (!d)
-        rc = -ESRCH;
-    else if (!xsm_target(caller, d))
-        rc = -EPERM;
+    table_op_target(caller, op.dom, &status);
     rcu_read_unlock();
-    if (rc)
-        return rc;
+    /* This op answers in errnos, not in a status field. */
+    if (status != GNTST_okay)
+        return status == GNTST_bad_domain ? -ESRCH : -EPERM;
     op.version = GNTTAB_VERSION;
     if (copy_to_guest(uop, &op, sizeof(op)))
         return -EFAULT;
@@ -197,13 +200,8 @@ static long get_status_frames(struct domain *caller, void *uop, unsigned int cou
     if (copy_from_guest(&op, uop, sizeof(op)))
         return -EFAULT;
     rcu_read_lock();
-    struct domain *d = gnttab_domain_by_id(caller, op.dom, true);
-    if (!d)
-        op.status = GNTST_bad_domain;
-    else if (!xsm_target(caller, d))
-        op.status = GNTST_permission_denied;
-    else
-        op.status = op.nr_frames > 0 ? GNTST_general_error : GNTST_okay;
+    if (table_op_target(caller, op.dom, &op.status) && op.nr_frames > 0)
+        op.status = GNTST_general_error;
     rcu_read_unlock();
     gnttab_get_status_frames_t *g = uop;
     if (copy_to_guest(&g->status, &op.status, sizeof(op.status)))

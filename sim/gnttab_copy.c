@@ -5,6 +5,7 @@
  * pins (gnttab_pin.c) and sim.h's guest copies.
  */
 #include "gnttab.h"
+#include "tracepoint.h"
 
 #define GNTTAB_COPY_BATCH 16
 
@@ -91,6 +92,33 @@ static int16_t copy_one(struct domain *ld, const gnttab_copy_t *op, struct domai
     return rc;
 }
 
+/* The COPY point: an event per element with both sides and its status;
+ * the generic ref names the granted side, the source's if it has one. */
+static void trace_copies(struct domain *ld, const gnttab_copy_t *ops, unsigned int n)
+{
+    for (unsigned int k = 0; k < n; k++) {
+        const gnttab_copy_t *op = &ops[k];
+        bool src_gref = op->flags & GNTCOPY_source_gref;
+        bool dst_gref = op->flags & GNTCOPY_dest_gref;
+        struct xensim_trace_event ev;
+        trace_event_init(&ev, XENSIM_TRACE_COPY, ld->sim, ld->domid, trace_current_vcpu(ld));
+        ev.rc = op->status;
+        ev.u.copy.src_dom = op->source.domid;
+        ev.u.copy.dst_dom = op->dest.domid;
+        ev.u.copy.src = src_gref ? op->source.u.ref : op->source.u.gmfn;
+        ev.u.copy.dst = dst_gref ? op->dest.u.ref : op->dest.u.gmfn;
+        ev.u.copy.src_offset = op->source.offset;
+        ev.u.copy.dst_offset = op->dest.offset;
+        ev.u.copy.len = op->len;
+        ev.u.copy.flags = op->flags;
+        if (src_gref || dst_gref) {
+            ev.remote_dom = src_gref ? op->source.domid : op->dest.domid;
+            ev.ref = src_gref ? op->source.u.ref : op->dest.u.ref;
+        }
+        trace_emit(ld->sim, &ev);
+    }
+}
+
 long gnttab_copy_batch(struct domain *ld, void *uop, unsigned int count)
 {
     gnttab_copy_t ops[GNTTAB_COPY_BATCH];
@@ -99,16 +127,12 @@ long gnttab_copy_batch(struct domain *ld, void *uop, unsigned int count)
 
     for (unsigned int i = 0; i < count; i += GNTTAB_COPY_BATCH) {
         unsigned int n = count - i < GNTTAB_COPY_BATCH ? count - i : GNTTAB_COPY_BATCH;
-        unsigned int got = n;
-        if (copy_from_guest(ops, base + (size_t)i * sizeof(ops[0]), n * sizeof(ops[0]))) {
-            for (got = 0; got < n; got++)
-                if (copy_from_guest(&ops[got], base + (size_t)(i + got) * sizeof(ops[0]),
-                                    sizeof(ops[0])))
-                    break;
-        }
+        unsigned int got = copy_from_guest_elems(ops, uop, sizeof(ops[0]), i, n);
         rcu_read_lock();
         for (unsigned int k = 0; k < got; k++)
             ops[k].status = copy_one(ld, &ops[k], puts[k]);
+        if (trace_on(ld->sim))
+            trace_copies(ld, ops, got);
         rcu_read_unlock();
         for (unsigned int k = 0; k < got; k++)
             for (int j = 0; j < 2; j++)

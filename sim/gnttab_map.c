@@ -13,6 +13,7 @@
  * neighbouring slots at once.
  */
 #include "gnttab.h"
+#include "tracepoint.h"
 
 /* Batches are copied in and out this many elements at a time: one guest
  * copy per element would cost more than a fast-mode map itself. */
@@ -174,6 +175,48 @@ static void map_publish(struct domain *ld, gnttab_map_grant_ref_t *op,
         op->host_addr = (uint64_t)(uintptr_t)p->addr;
 }
 
+/* The MAP point: an event per element, once its status is final. */
+static void trace_maps(struct domain *ld, const gnttab_map_grant_ref_t *ops, unsigned int n)
+{
+    for (unsigned int k = 0; k < n; k++) {
+        const gnttab_map_grant_ref_t *op = &ops[k];
+        struct xensim_trace_event ev;
+        trace_event_init(&ev, XENSIM_TRACE_MAP, ld->sim, ld->domid, trace_current_vcpu(ld));
+        ev.remote_dom = op->dom;
+        ev.ref = op->ref;
+        ev.handle = op->handle;
+        ev.rc = op->status;
+        ev.u.map.flags = op->flags;
+        if (op->status == GNTST_okay) {
+            ev.frame = op->dev_bus_addr >> XEN_PAGE_SHIFT;
+            if (op->flags & GNTMAP_host_map)
+                ev.u.map.host_addr = op->host_addr;
+        }
+        trace_emit(ld->sim, &ev);
+    }
+}
+
+/* The UNMAP point, while each claimed entry still names its grant. */
+static void trace_unmaps(struct domain *ld, const gnttab_unmap_grant_ref_t *ops,
+                         const struct unmap_pending *u, unsigned int n)
+{
+    for (unsigned int k = 0; k < n; k++) {
+        struct xensim_trace_event ev;
+        trace_event_init(&ev, XENSIM_TRACE_UNMAP, ld->sim, ld->domid, trace_current_vcpu(ld));
+        ev.handle = ops[k].handle;
+        ev.rc = ops[k].status;
+        ev.u.map.host_addr = ops[k].host_addr;
+        if (u[k].done) {
+            const struct gnttab_maptrack *m = gnttab_maptrack_entry(ld->gt, u[k].h);
+            ev.remote_dom = m->rdomid;
+            ev.ref = m->ref;
+            ev.frame = m->frame;
+            ev.u.map.flags = u[k].done;
+        }
+        trace_emit(ld->sim, &ev);
+    }
+}
+
 void gnttab_map_many(struct domain *ld, gnttab_map_grant_ref_t *ops, unsigned int n,
                      struct domain **puts)
 {
@@ -186,6 +229,8 @@ void gnttab_map_many(struct domain *ld, gnttab_map_grant_ref_t *ops, unsigned in
     for (unsigned int k = 0; k < n; k++)
         if (ops[k].status == GNTST_okay)
             map_publish(ld, &ops[k], &p[k], &puts[k]);
+    if (trace_on(ld->sim))
+        trace_maps(ld, ops, n);
 }
 
 /* Checks one unmap and claims the kinds it removes (u->done, 0 if none)
@@ -264,6 +309,8 @@ void gnttab_unmap_many(struct domain *ld, gnttab_unmap_grant_ref_t *ops, unsigne
     }
     if (run)
         mo->unmap(ld, run_h, run);
+    if (trace_on(ld->sim))
+        trace_unmaps(ld, ops, u, n);
     /* Handles go back last first, so the next batch takes them in the
      * order this one had them and its slots are neighbours again. */
     for (unsigned int k = n; k-- > 0;)
@@ -283,34 +330,6 @@ static struct domain *unmap_all_kinds(struct domain *ld, grant_handle_t h)
     return unmap_unpin(ld, &u);
 }
 
-/* Copies elements [i, i+n) of a batch in; on a fault, element by element,
- * so that the elements before the bad one are still processed as in Xen.
- * Returns how many were copied. */
-static unsigned int copy_in(void *dst, const char *uop, size_t size,
-                            unsigned int i, unsigned int n)
-{
-    if (copy_from_guest(dst, uop + (size_t)i * size, (size_t)n * size) == 0)
-        return n;
-    unsigned int k = 0;
-    while (k < n && copy_from_guest((char *)dst + k * size,
-                                    uop + (size_t)(i + k) * size, size) == 0)
-        k++;
-    return k;
-}
-
-/* The reverse; returns how many were written back. */
-static unsigned int copy_out(char *uop, const void *src, size_t size,
-                             unsigned int i, unsigned int n)
-{
-    if (copy_to_guest(uop + (size_t)i * size, src, (size_t)n * size) == 0)
-        return n;
-    unsigned int k = 0;
-    while (k < n && copy_to_guest(uop + (size_t)(i + k) * size,
-                                  (const char *)src + k * size, size) == 0)
-        k++;
-    return k;
-}
-
 long gnttab_map_batch(struct domain *ld, void *uop, unsigned int count)
 {
     gnttab_map_grant_ref_t ops[GNTTAB_BATCH];
@@ -318,12 +337,12 @@ long gnttab_map_batch(struct domain *ld, void *uop, unsigned int count)
 
     for (unsigned int i = 0; i < count; i += GNTTAB_BATCH) {
         unsigned int n = count - i < GNTTAB_BATCH ? count - i : GNTTAB_BATCH;
-        unsigned int got = copy_in(ops, uop, sizeof(ops[0]), i, n);
+        unsigned int got = copy_from_guest_elems(ops, uop, sizeof(ops[0]), i, n);
         rcu_read_lock();
         gnttab_map_many(ld, ops, got, puts);
         rcu_read_unlock();
         put_all(puts, got);
-        unsigned int told = copy_out(uop, ops, sizeof(ops[0]), i, got);
+        unsigned int told = copy_to_guest_elems(uop, ops, sizeof(ops[0]), i, got);
         if (told < got) {
             for (unsigned int k = told; k < got; k++) {
                 if (ops[k].status != GNTST_okay)
@@ -346,10 +365,10 @@ long gnttab_unmap_batch(struct domain *ld, void *uop, unsigned int count)
 
     for (unsigned int i = 0; i < count; i += GNTTAB_BATCH) {
         unsigned int n = count - i < GNTTAB_BATCH ? count - i : GNTTAB_BATCH;
-        unsigned int got = copy_in(ops, uop, sizeof(ops[0]), i, n);
+        unsigned int got = copy_from_guest_elems(ops, uop, sizeof(ops[0]), i, n);
         gnttab_unmap_many(ld, ops, got, puts);
         put_all(puts, got);
-        if (copy_out(uop, ops, sizeof(ops[0]), i, got) < got || got < n)
+        if (copy_to_guest_elems(uop, ops, sizeof(ops[0]), i, got) < got || got < n)
             return -EFAULT;
     }
     return 0;
@@ -375,7 +394,7 @@ long gnttab_unmap_and_replace_batch(struct domain *ld, void *uop, unsigned int c
 
     for (unsigned int i = 0; i < count; i += GNTTAB_BATCH) {
         unsigned int n = count - i < GNTTAB_BATCH ? count - i : GNTTAB_BATCH;
-        unsigned int got = copy_in(ops, uop, sizeof(ops[0]), i, n), m = 0;
+        unsigned int got = copy_from_guest_elems(ops, uop, sizeof(ops[0]), i, n), m = 0;
         for (unsigned int k = 0; k < got; k++) {
             if (replace_refused(ld, &ops[k])) {
                 ops[k].status = GNTST_general_error;
@@ -389,7 +408,7 @@ long gnttab_unmap_and_replace_batch(struct domain *ld, void *uop, unsigned int c
         put_all(puts, m);
         for (unsigned int j = 0; j < m; j++)
             ops[idx[j]].status = un[j].status;
-        if (copy_out(uop, ops, sizeof(ops[0]), i, got) < got || got < n)
+        if (copy_to_guest_elems(uop, ops, sizeof(ops[0]), i, got) < got || got < n)
             return -EFAULT;
     }
     return 0;

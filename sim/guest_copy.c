@@ -1,7 +1,8 @@
 /*
- * copy_from_guest / copy_to_guest: a hypercall reads and writes guest
- * memory through these, so a bad guest pointer gives -EFAULT as in Xen
- * (whose exception fixups do the same) instead of killing the process.
+ * copy_from_guest / copy_to_guest and their batch forms (_elems): a
+ * hypercall reads and writes guest memory through these, so a bad guest
+ * pointer gives -EFAULT as in Xen (whose exception fixups do the same)
+ * instead of killing the process.
  * The SIGSEGV handler (fault.c) jumps back here through guest_copy_jmp.
  */
 #include <errno.h>
@@ -51,4 +52,28 @@ int copy_from_guest(void *dst, const void *guest_src, size_t n)
 int copy_to_guest(void *guest_dst, const void *src, size_t n)
 {
     return guest_copy(guest_dst, src, n);
+}
+
+/* One copy for the whole run; after a fault, element by element to find
+ * how far the good ones go. */
+static unsigned int guest_copy_run(char *dst, const char *src, size_t size, unsigned int n)
+{
+    if (guest_copy(dst, src, n * size) == 0)
+        return n;
+    unsigned int k = 0;
+    while (k < n && guest_copy(dst + k * size, src + k * size, size) == 0)
+        k++;
+    return k;
+}
+
+unsigned int copy_from_guest_elems(void *buf, const void *guest_array, size_t size,
+                                   unsigned int i, unsigned int n)
+{
+    return guest_copy_run(buf, (const char *)guest_array + (size_t)i * size, size, n);
+}
+
+unsigned int copy_to_guest_elems(void *guest_array, const void *buf, size_t size,
+                                 unsigned int i, unsigned int n)
+{
+    return guest_copy_run((char *)guest_array + (size_t)i * size, buf, size, n);
 }

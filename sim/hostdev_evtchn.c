@@ -58,15 +58,13 @@ void evtchn_dev_deliver(struct xensim_evtchn_dev *dev, struct domain *d, evtchn_
 
 struct xensim_evtchn_dev *xensim_evtchn_dev_open(struct xensim *sim, domid_t domid)
 {
-    sim_rcu_ensure();
-    rcu_read_lock();
-    struct domain *d = domain_lookup(sim, domid);
-    unsigned int nr = d ? d->evtchn_ops->nr_ports : 0;
-    rcu_read_unlock();
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
     if (!d) {
         errno = ESRCH;
         return NULL;
     }
+    unsigned int nr = d->evtchn_ops->nr_ports;
+    rcu_read_unlock();
     struct xensim_evtchn_dev *dev = calloc(1, sizeof(*dev));
     if (!dev)
         return NULL;
@@ -98,12 +96,12 @@ int xensim_evtchn_dev_fd(struct xensim_evtchn_dev *dev)
 /* Runs op on the handle's domain under the RCU read lock. */
 #define DEV_DOMAIN_CALL(dev, d, expr)                                         \
     ({                                                                        \
-        long rc_;                                                             \
-        sim_rcu_ensure();                                                     \
-        rcu_read_lock();                                                      \
-        struct domain *d = domain_lookup((dev)->sim, (dev)->domid);           \
-        rc_ = d ? (expr) : -ESRCH;                                            \
-        rcu_read_unlock();                                                    \
+        long rc_ = -ESRCH;                                                    \
+        struct domain *d = domain_rcu_get((dev)->sim, NULL, (dev)->domid);    \
+        if (d) {                                                              \
+            rc_ = (expr);                                                     \
+            rcu_read_unlock();                                                \
+        }                                                                     \
         rc_;                                                                  \
     })
 

@@ -21,11 +21,10 @@ struct xensim_gnttab_dev {
 
 struct xensim_gnttab_dev *xensim_gnttab_dev_open(struct xensim *sim, domid_t domid)
 {
-    sim_rcu_ensure();
-    rcu_read_lock();
-    struct domain *d = domain_lookup(sim, domid);
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
     bool ok = d && !atomic_load(&d->is_dying);
-    rcu_read_unlock();
+    if (d)
+        rcu_read_unlock();
     if (!ok) {
         errno = ESRCH;
         return NULL;
@@ -51,13 +50,12 @@ static int dev_unmap_handle(struct xensim_gnttab_dev *dev, const struct dev_map 
     };
     struct domain *put = NULL;
 
-    sim_rcu_ensure();
-    rcu_read_lock();
-    struct domain *d = domain_lookup(dev->sim, dev->domid);
+    struct domain *d = domain_rcu_get(dev->sim, NULL, dev->domid);
     op.status = GNTST_bad_domain;
-    if (d)
+    if (d) {
         gnttab_unmap_many(d, &op, 1, &put);
-    rcu_read_unlock();
+        rcu_read_unlock();
+    }
     if (put)
         domain_put_foreign(put);
     return op.status == GNTST_okay ? 0 : -EINVAL;
@@ -85,14 +83,14 @@ void *xensim_gnttab_dev_map(struct xensim_gnttab_dev *dev, domid_t granter,
         dev->maps = p;
         dev->cap = cap;
     }
-    sim_rcu_ensure();
-    rcu_read_lock();
-    struct domain *d = domain_lookup(dev->sim, dev->domid);
+    struct domain *d = domain_rcu_get(dev->sim, NULL, dev->domid);
     /* A process of a dead domain cannot map anything. */
     op.status = GNTST_general_error;
-    if (d && !atomic_load(&d->is_dying))
-        gnttab_map_many(d, &op, 1, &put);
-    rcu_read_unlock();
+    if (d) {
+        if (!atomic_load(&d->is_dying))
+            gnttab_map_many(d, &op, 1, &put);
+        rcu_read_unlock();
+    }
     if (put)
         domain_put_foreign(put);
     void *addr = NULL;

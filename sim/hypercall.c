@@ -1,46 +1,29 @@
 /*
- * The guest's hypercall entry points. Each enters through the scheduler,
- * dispatches to its module (evtchn.c, gnttab.c, here for sched_op and the
- * timer), and leaves through vcpu_hypercall_exit(), where Xen would return
- * to the guest and deliver a pending upcall.
+ * The guest's hypercall entry points. Each enters through the scheduler
+ * and a trace point, dispatches to its module (evtchn.c, gnttab.c, here
+ * for sched_op and the timer), and leaves through vcpu_hypercall_exit(),
+ * where Xen would return to the guest and deliver a pending upcall. Only
+ * numbers reach the trace point; names are the subscribers' business.
  */
 #include <errno.h>
 #include "sim.h"
+#include "tracepoint.h"
 
-/* Names for the trace, indexed by sub-command. */
-static const char *const evtchn_op_names[] = {
-    "EVTCHNOP_bind_interdomain", "EVTCHNOP_bind_virq", "EVTCHNOP_bind_pirq",
-    "EVTCHNOP_close", "EVTCHNOP_send", "EVTCHNOP_status", "EVTCHNOP_alloc_unbound",
-    "EVTCHNOP_bind_ipi", "EVTCHNOP_bind_vcpu", "EVTCHNOP_unmask", "EVTCHNOP_reset",
-    "EVTCHNOP_init_control", "EVTCHNOP_expand_array", "EVTCHNOP_set_priority",
-};
-static const char *const gnttab_op_names[] = {
-    "GNTTABOP_map_grant_ref", "GNTTABOP_unmap_grant_ref", "GNTTABOP_setup_table",
-    "GNTTABOP_dump_table", "GNTTABOP_transfer", "GNTTABOP_copy", "GNTTABOP_query_size",
-    "GNTTABOP_unmap_and_replace", "GNTTABOP_set_version", "GNTTABOP_get_status_frames",
-    "GNTTABOP_get_version", "GNTTABOP_swap_grant_ref", "GNTTABOP_cache_flush",
-};
-static const char *const sched_op_names[] = {
-    "SCHEDOP_yield", "SCHEDOP_block", "SCHEDOP_shutdown", "SCHEDOP_poll",
-    "SCHEDOP_remote_shutdown", "SCHEDOP_shutdown_code", "SCHEDOP_watchdog",
-    "SCHEDOP_pin_override",
-};
-#define OP_NAME(table, cmd, other)                                            \
-    ((unsigned int)(cmd) < sizeof(table) / sizeof(table[0]) ? table[cmd] : (other))
-
-static struct vcpu *hypercall_enter(const char *name)
+static struct vcpu *hypercall_enter(uint32_t nr, int cmd)
 {
     struct vcpu *v = current_vcpu;
     if (v) {
         v->d->sim->sched->hypercall_enter(v);
-        trace_hypercall(v, name, true);
+        if (trace_on(v->d->sim))
+            trace_hypercall(v, XENSIM_TRACE_HYPERCALL_ENTER, nr, (uint32_t)cmd, 0);
     }
     return v;
 }
 
-static long hypercall_exit(struct vcpu *v, const char *name, long rc)
+static long hypercall_exit(struct vcpu *v, uint32_t nr, int cmd, long rc)
 {
-    trace_hypercall(v, name, false);
+    if (trace_on(v->d->sim))
+        trace_hypercall(v, XENSIM_TRACE_HYPERCALL_EXIT, nr, (uint32_t)cmd, rc);
     v->d->sim->sched->hypercall_exit(v);
     vcpu_hypercall_exit(v);
     return rc;
@@ -48,20 +31,20 @@ static long hypercall_exit(struct vcpu *v, const char *name, long rc)
 
 long HYPERVISOR_event_channel_op(int cmd, void *arg)
 {
-    const char *name = OP_NAME(evtchn_op_names, cmd, "event_channel_op");
-    struct vcpu *v = hypercall_enter(name);
+    struct vcpu *v = hypercall_enter(__HYPERVISOR_event_channel_op, cmd);
     if (!v)
         return -EPERM;
-    return hypercall_exit(v, name, do_event_channel_op(v->d, cmd, arg));
+    return hypercall_exit(v, __HYPERVISOR_event_channel_op, cmd,
+                          do_event_channel_op(v->d, cmd, arg));
 }
 
 long HYPERVISOR_grant_table_op(unsigned int cmd, void *uop, unsigned int count)
 {
-    const char *name = OP_NAME(gnttab_op_names, cmd, "grant_table_op");
-    struct vcpu *v = hypercall_enter(name);
+    struct vcpu *v = hypercall_enter(__HYPERVISOR_grant_table_op, (int)cmd);
     if (!v)
         return -EPERM;
-    return hypercall_exit(v, name, do_grant_table_op(v->d, cmd, uop, count));
+    return hypercall_exit(v, __HYPERVISOR_grant_table_op, (int)cmd,
+                          do_grant_table_op(v->d, cmd, uop, count));
 }
 
 static bool block_wake(struct vcpu *v)
@@ -115,7 +98,7 @@ static long sched_poll(struct vcpu *v, void *arg)
         if (evtchn_port_pending(d, ports[i]))
             goto out;
     }
-    d->sim->sched->block(v, poll_wake, op.timeout);
+    vcpu_block(v, poll_wake, op.timeout);
 out:
     atomic_fetch_sub(&d->pollers, 1);
     __atomic_store_n(&v->poll_ports, NULL, __ATOMIC_SEQ_CST);
@@ -127,12 +110,11 @@ static long sched_remote_shutdown(struct domain *caller, void *arg)
     struct sched_remote_shutdown op;
     if (copy_from_guest(&op, arg, sizeof(op)))
         return -EFAULT;
-    rcu_read_lock();
-    struct domain *d = domain_lookup(caller->sim, op.domain_id);
-    long rc = 0;
+    struct domain *d = domain_rcu_get(caller->sim, NULL, op.domain_id);
     if (!d)
-        rc = -ESRCH;
-    else if (!caller->privileged)
+        return -ESRCH;
+    long rc = 0;
+    if (!caller->privileged)
         rc = -EPERM;
     else
         domain_shutdown(d, op.reason);
@@ -150,7 +132,7 @@ static long do_sched_op(struct vcpu *v, int cmd, void *arg)
         /* Blocking enables event delivery first, closing the window in
          * which an event could arrive unseen. */
         __atomic_store_n(v->upcall_mask, 0, __ATOMIC_SEQ_CST);
-        v->d->sim->sched->block(v, block_wake, 0);
+        vcpu_block(v, block_wake, 0);
         return 0;
     case SCHEDOP_shutdown: {
         struct sched_shutdown op;
@@ -172,16 +154,15 @@ static long do_sched_op(struct vcpu *v, int cmd, void *arg)
 
 long HYPERVISOR_sched_op(int cmd, void *arg)
 {
-    const char *name = OP_NAME(sched_op_names, cmd, "sched_op");
-    struct vcpu *v = hypercall_enter(name);
+    struct vcpu *v = hypercall_enter(__HYPERVISOR_sched_op, cmd);
     if (!v)
         return -EPERM;
-    return hypercall_exit(v, name, do_sched_op(v, cmd, arg));
+    return hypercall_exit(v, __HYPERVISOR_sched_op, cmd, do_sched_op(v, cmd, arg));
 }
 
 long HYPERVISOR_set_timer_op(uint64_t timeout)
 {
-    struct vcpu *v = hypercall_enter("set_timer_op");
+    struct vcpu *v = hypercall_enter(__HYPERVISOR_set_timer_op, 0);
     if (!v)
         return -EPERM;
     /* Xen's workaround for guests whose time wrapped: a deadline that is
@@ -190,7 +171,7 @@ long HYPERVISOR_set_timer_op(uint64_t timeout)
     if (timeout && ((int64_t)timeout < 0 || (timeout > now && (timeout - now) >> 50)))
         timeout = now + 100 * 1000 * 1000;
     timer_set(v, timeout);
-    return hypercall_exit(v, "set_timer_op", 0);
+    return hypercall_exit(v, __HYPERVISOR_set_timer_op, 0, 0);
 }
 
 static long do_callback_op(struct vcpu *v, int cmd, const void *arg)
@@ -228,8 +209,8 @@ static long do_callback_op(struct vcpu *v, int cmd, const void *arg)
 
 long HYPERVISOR_callback_op(int cmd, const void *arg)
 {
-    struct vcpu *v = hypercall_enter("callback_op");
+    struct vcpu *v = hypercall_enter(__HYPERVISOR_callback_op, cmd);
     if (!v)
         return -EPERM;
-    return hypercall_exit(v, "callback_op", do_callback_op(v, cmd, arg));
+    return hypercall_exit(v, __HYPERVISOR_callback_op, cmd, do_callback_op(v, cmd, arg));
 }

@@ -1,8 +1,9 @@
 /*
  * Looking inside a running simulation: the domains, each domain's ports
  * (state, remote end, notify vCPU, pending, masked) and grant entries
- * (flags, grantee, frame, who pins them), printed as tables. Reads
- * evtchn and gnttab state under their own locks; changes nothing.
+ * (flags, grantee, frame, who pins them), as rows for programs and as
+ * tables for people. Reads evtchn and gnttab state under their own locks;
+ * changes nothing.
  */
 #include <errno.h>
 #include "gnttab.h"
@@ -29,63 +30,167 @@ int xensim_dump_domains(struct xensim *sim, FILE *out)
     return n;
 }
 
-static void port_describe(const struct evtchn *chn, char *buf, size_t len)
+/* Reads one port; the caller holds d->event_lock and chn->lock. */
+static void port_read(struct domain *d, evtchn_port_t p, struct xensim_port_info *r)
 {
+    const struct evtchn *chn = &d->chn[p];
+
+    memset(r, 0, sizeof(*r));
+    r->port = p;
+    r->vcpu = chn->notify_vcpu;
+    r->pending = d->evtchn_ops->is_pending(d, p);
+    r->masked = d->evtchn_ops->is_masked(d, p);
+    r->host_consumer = chn->dev != NULL;
     switch (atomic_load(&chn->state)) {
     case ECS_RESERVED:
-        snprintf(buf, len, "reserved");
+        r->status = EVTCHNSTAT_closed;
+        r->reserved = true;
         break;
     case ECS_UNBOUND:
-        snprintf(buf, len, "unbound      remote dom%u", chn->u.unbound_remote);
+        r->status = EVTCHNSTAT_unbound;
+        r->remote_dom = chn->u.unbound_remote;
         break;
     case ECS_INTERDOMAIN:
-        snprintf(buf, len, "interdomain  dom%u port %u", chn->u.interdomain.dom,
-                 chn->u.interdomain.port);
+        r->status = EVTCHNSTAT_interdomain;
+        r->remote_dom = chn->u.interdomain.dom;
+        r->remote_port = chn->u.interdomain.port;
         break;
     case ECS_PIRQ:
-        snprintf(buf, len, "pirq");
+        r->status = EVTCHNSTAT_pirq;
         break;
     case ECS_VIRQ:
-        snprintf(buf, len, "virq         %u", chn->u.virq);
+        r->status = EVTCHNSTAT_virq;
+        r->virq = chn->u.virq;
         break;
     case ECS_IPI:
-        snprintf(buf, len, "ipi          vcpu %u", chn->u.ipi_vcpu);
+        r->status = EVTCHNSTAT_ipi;
+        r->vcpu = chn->u.ipi_vcpu;
         break;
     default:
-        snprintf(buf, len, "free");
+        r->status = EVTCHNSTAT_closed;
     }
 }
 
-int xensim_dump_ports(struct xensim *sim, domid_t domid, FILE *out)
+int xensim_port_list(struct xensim *sim, domid_t domid, struct xensim_port_info *rows, int max)
 {
-    sim_rcu_ensure();
-    rcu_read_lock();
-    struct domain *d = domain_lookup(sim, domid);
-    if (!d) {
-        rcu_read_unlock();
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
+    if (!d)
         return -ESRCH;
-    }
-    fprintf(out, "dom%u (%s): %u-level ABI, %u-bit words, ports 1..%u usable\n", d->domid,
-            d->name, 2, d->evtchn_ops->word_bits, d->max_port);
-    fprintf(out, "%5s  %-34s %5s %8s %7s%s\n", "PORT", "STATE", "VCPU", "PENDING", "MASKED",
-            "  CONSUMER");
     int n = 0;
     xensim_mutex_lock(&d->event_lock);
     for (unsigned int p = 0; p < d->valid_ports; p++) {
         struct evtchn *chn = &d->chn[p];
         if (atomic_load(&chn->state) == ECS_FREE)
             continue;
-        char what[64];
-        xensim_mutex_lock(&chn->lock);
-        port_describe(chn, what, sizeof(what));
-        fprintf(out, "%5u  %-34s %5u %8d %7d%s\n", p, what, chn->notify_vcpu,
-                d->evtchn_ops->is_pending(d, p), d->evtchn_ops->is_masked(d, p),
-                chn->dev ? "  host process" : "");
-        xensim_mutex_unlock(&chn->lock);
+        if (n < max) {
+            xensim_mutex_lock(&chn->lock);
+            port_read(d, p, &rows[n]);
+            xensim_mutex_unlock(&chn->lock);
+        }
         n++;
     }
     xensim_mutex_unlock(&d->event_lock);
     rcu_read_unlock();
+    return n;
+}
+
+/* Calls list(sim, domid, rows, max) with rows grown until all fit;
+ * returns the rows (malloc'd) and their number in *n, or NULL with *n
+ * the error (or 0 when there are none). */
+static void *list_all(struct xensim *sim, domid_t domid, size_t size,
+                      int (*list)(struct xensim *, domid_t, void *, int), int *n)
+{
+    void *rows = NULL;
+    int max = 0;
+
+    for (;;) {
+        int got = list(sim, domid, rows, max);
+        if (got <= max) {
+            *n = got;
+            if (got <= 0) {
+                free(rows);
+                return NULL;
+            }
+            return rows;
+        }
+        max = got + 16;    /* room for ports bound meanwhile */
+        void *more = realloc(rows, (size_t)max * size);
+        if (!more) {
+            free(rows);
+            *n = -ENOMEM;
+            return NULL;
+        }
+        rows = more;
+    }
+}
+
+static int port_list_any(struct xensim *sim, domid_t domid, void *rows, int max)
+{
+    return xensim_port_list(sim, domid, rows, max);
+}
+
+static int grant_list_any(struct xensim *sim, domid_t domid, void *rows, int max)
+{
+    return xensim_grant_list(sim, domid, rows, max);
+}
+
+static const char *const status_names[] = {
+    [EVTCHNSTAT_closed] = "free", [EVTCHNSTAT_unbound] = "unbound",
+    [EVTCHNSTAT_interdomain] = "interdomain", [EVTCHNSTAT_pirq] = "pirq",
+    [EVTCHNSTAT_virq] = "virq", [EVTCHNSTAT_ipi] = "ipi",
+};
+
+static void port_describe(const struct xensim_port_info *r, char *buf, size_t len)
+{
+    const char *name = r->reserved ? "reserved" : status_names[r->status];
+
+    switch (r->status) {
+    case EVTCHNSTAT_unbound:
+        snprintf(buf, len, "%-12s remote dom%u", name, r->remote_dom);
+        break;
+    case EVTCHNSTAT_interdomain:
+        snprintf(buf, len, "%-12s dom%u port %u", name, r->remote_dom, r->remote_port);
+        break;
+    case EVTCHNSTAT_virq:
+        snprintf(buf, len, "%-12s %u", name, r->virq);
+        break;
+    case EVTCHNSTAT_ipi:
+        snprintf(buf, len, "%-12s vcpu %u", name, r->vcpu);
+        break;
+    default:
+        snprintf(buf, len, "%s", name);
+    }
+}
+
+int xensim_dump_ports(struct xensim *sim, domid_t domid, FILE *out)
+{
+    unsigned int word_bits, max_port;
+    char name[sizeof(((struct domain *)0)->name)];
+
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
+    if (!d)
+        return -ESRCH;
+    word_bits = d->evtchn_ops->word_bits;
+    max_port = d->max_port;
+    memcpy(name, d->name, sizeof(name));
+    rcu_read_unlock();
+
+    int n;
+    struct xensim_port_info *rows = list_all(sim, domid, sizeof(*rows),
+                                             port_list_any, &n);
+    if (n < 0)
+        return n;
+    fprintf(out, "dom%u (%s): %u-level ABI, %u-bit words, ports 1..%u usable\n", domid,
+            name, 2, word_bits, max_port);
+    fprintf(out, "%5s  %-34s %5s %8s %7s%s\n", "PORT", "STATE", "VCPU", "PENDING", "MASKED",
+            "  CONSUMER");
+    for (int i = 0; i < n; i++) {
+        char what[64];
+        port_describe(&rows[i], what, sizeof(what));
+        fprintf(out, "%5u  %-34s %5u %8d %7d%s\n", rows[i].port, what, rows[i].vcpu,
+                rows[i].pending, rows[i].masked, rows[i].host_consumer ? "  host process" : "");
+    }
+    free(rows);
     return n;
 }
 
@@ -98,40 +203,97 @@ static void flags_describe(uint16_t flags, char *buf, size_t len)
              flags & GTF_writing ? "|writing" : "");
 }
 
-int xensim_dump_grants(struct xensim *sim, domid_t domid, FILE *out)
+static const struct gnttab_active *active_entry(const struct grant_table *gt, grant_ref_t ref)
 {
-    sim_rcu_ensure();
-    rcu_read_lock();
-    struct domain *d = domain_lookup(sim, domid);
-    if (!d) {
-        rcu_read_unlock();
-        return -ESRCH;
-    }
+    const struct gnttab_active *chunk = gt->active[ref / GNTTAB_ENTRIES_PER_FRAME];
+
+    return chunk ? &chunk[ref % GNTTAB_ENTRIES_PER_FRAME] : NULL;
+}
+
+/* The entry's flags as the guest last wrote them (it may write any time). */
+static uint16_t entry_flags(const struct grant_table *gt, grant_ref_t ref)
+{
+    return __atomic_load_n(&gt->shared[ref].flags, __ATOMIC_RELAXED);
+}
+
+unsigned int gnttab_entries_in_use(struct domain *d)
+{
     struct grant_table *gt = d->gt;
+    unsigned int n = 0;
+
+    if (!gt)
+        return 0;
     xensim_mutex_lock(&gt->lock);
     unsigned int nr = gnttab_nr_entries(gt);
-    fprintf(out, "dom%u (%s): grant table v1, %u frame(s) of %u, %u entries\n", d->domid,
-            d->name, atomic_load(&gt->nr_frames), gt->max_frames, nr);
-    fprintf(out, "%6s  %-40s %6s %8s  %s\n", "REF", "FLAGS", "DOMID", "FRAME", "MAPPED BY");
+    for (unsigned int ref = GNTTAB_NR_RESERVED_ENTRIES; ref < nr; ref++)
+        if (entry_flags(gt, ref))
+            n++;
+    xensim_mutex_unlock(&gt->lock);
+    return n;
+}
+
+int xensim_grant_list(struct xensim *sim, domid_t domid, struct xensim_grant_info *rows,
+                      int max)
+{
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
+    if (!d)
+        return -ESRCH;
+    struct grant_table *gt = d->gt;
     int n = 0;
+    xensim_mutex_lock(&gt->lock);
+    unsigned int nr = gnttab_nr_entries(gt);
     for (unsigned int ref = 0; ref < nr; ref++) {
-        grant_entry_v1_t e = gt->shared[ref];
-        if (!e.flags)
+        uint16_t flags = entry_flags(gt, ref);
+        if (!flags)
             continue;
-        char flags[48], pins[64] = "-";
-        flags_describe(e.flags, flags, sizeof(flags));
-        struct gnttab_active *act = gt->active[ref / GNTTAB_ENTRIES_PER_FRAME]
-                                        ? &gt->active[ref / GNTTAB_ENTRIES_PER_FRAME]
-                                                     [ref % GNTTAB_ENTRIES_PER_FRAME]
-                                        : NULL;
-        if (act && act->pin)
-            snprintf(pins, sizeof(pins), "dom%u (%u read, %u write pins)", act->domid,
-                     (act->pin & 0xff) + ((act->pin >> 16) & 0xff),
-                     ((act->pin >> 8) & 0xff) + (act->pin >> 24));
-        fprintf(out, "%6u  %-40s %6u %8u  %s\n", ref, flags, e.domid, e.frame, pins);
+        if (n < max) {
+            struct xensim_grant_info *r = &rows[n];
+            const struct gnttab_active *act = active_entry(gt, ref);
+            r->ref = ref;
+            r->flags = flags;
+            r->domid = gt->shared[ref].domid;
+            r->frame = gt->shared[ref].frame;
+            r->mapped_by = act && act->pin ? act->domid : DOMID_INVALID;
+            r->read_pins = act ? (act->pin & 0xff) + ((act->pin >> 16) & 0xff) : 0;
+            r->write_pins = act ? ((act->pin >> 8) & 0xff) + (act->pin >> 24) : 0;
+        }
         n++;
     }
     xensim_mutex_unlock(&gt->lock);
     rcu_read_unlock();
+    return n;
+}
+
+int xensim_dump_grants(struct xensim *sim, domid_t domid, FILE *out)
+{
+    unsigned int frames, max_frames;
+    char name[sizeof(((struct domain *)0)->name)];
+
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
+    if (!d)
+        return -ESRCH;
+    frames = atomic_load(&d->gt->nr_frames);
+    max_frames = d->gt->max_frames;
+    memcpy(name, d->name, sizeof(name));
+    rcu_read_unlock();
+
+    int n;
+    struct xensim_grant_info *rows = list_all(sim, domid, sizeof(*rows),
+                                              grant_list_any, &n);
+    if (n < 0)
+        return n;
+    fprintf(out, "dom%u (%s): grant table v1, %u frame(s) of %u, %u entries\n", domid, name,
+            frames, max_frames, frames * (unsigned int)GNTTAB_ENTRIES_PER_FRAME);
+    fprintf(out, "%6s  %-40s %6s %8s  %s\n", "REF", "FLAGS", "DOMID", "FRAME", "MAPPED BY");
+    for (int i = 0; i < n; i++) {
+        const struct xensim_grant_info *r = &rows[i];
+        char flags[48], pins[64] = "-";
+        flags_describe(r->flags, flags, sizeof(flags));
+        if (r->mapped_by != DOMID_INVALID)
+            snprintf(pins, sizeof(pins), "dom%u (%u read, %u write pins)", r->mapped_by,
+                     r->read_pins, r->write_pins);
+        fprintf(out, "%6u  %-40s %6u %8u  %s\n", r->ref, flags, r->domid, r->frame, pins);
+    }
+    free(rows);
     return n;
 }

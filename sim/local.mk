@@ -1,6 +1,9 @@
 # sim/: the hypervisor and nothing else (libsim). It sees only the public
 # headers, common/ and its own private headers.
-xensiminclude_HEADERS += include/xensim/xensim.h include/xensim/guest.h include/xensim/hostdev.h
+xensiminclude_HEADERS += include/xensim/xensim.h include/xensim/guest.h include/xensim/hostdev.h \
+	include/xensim/errno.h include/xensim/trace.h
+# Made by configure from version.h.in.
+nodist_xensiminclude_HEADERS = include/xensim/version.h
 noinst_LTLIBRARIES += sim/libsim.la
 sim_libsim_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/sim
 libxensim_la_LIBADD += sim/libsim.la
@@ -9,7 +12,12 @@ libxensim_la_LIBADD += sim/libsim.la
 # machine shows its kernel, faults, timers, views and trace points
 sim_libsim_la_SOURCES = sim/sim.h sim/domain.c sim/domain_listen.c sim/domain_memory.c sim/vcpu.c \
 	sim/sched_free.c sim/futex.c sim/hypercall.c sim/timer.c sim/fault.c sim/guest_copy.c \
-	sim/platform.c sim/errno_names.c sim/trace.c sim/inspect.c sim/narrate.c
+	sim/platform.c sim/version.c sim/errno_names.c sim/inspect.c
+
+# trace points and their built-in subscribers: the Chrome trace writer and
+# the narrator
+sim_libsim_la_SOURCES += sim/tracepoint.h sim/trace.c sim/trace_names.c sim/trace_chrome.c \
+	sim/narrate.h sim/narrate.c sim/narrate_xen.c
 
 # event channels
 sim_libsim_la_SOURCES += sim/evtchn.c sim/evtchn_2l.c sim/hostdev_evtchn.c

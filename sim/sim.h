@@ -31,6 +31,7 @@
 #define RCU_MEMB
 #endif
 #include <urcu.h>
+#include <urcu/list.h>
 
 #include <xen/xen.h>
 #include <xen/event_channel.h>
@@ -136,8 +137,9 @@ struct vcpu {
     uint32_t wake_seq;                  /* futex word, atomics only */
     xensim_upcall_t callback;
     bool in_upcall;
-    _Atomic uint64_t trace_flow;        /* the send that raised us (trace.c) */
-    _Atomic bool narrate_upcall;        /* a narrated send raised us */
+    /* While traced: seq of the last send to this vCPU since its last
+     * upcall, for the upcall's event (trace.c). */
+    _Atomic uint64_t trace_cause;
     bool down;                          /* entry returned or domain stopped */
 
     /* Per-vCPU VIRQ table (global VIRQs use vCPU 0's), 0 = unbound. */
@@ -188,6 +190,8 @@ struct domain {
     unsigned long nr_frames;            /* all pages of the memfd */
     pthread_mutex_t page_lock;
     uint64_t *page_used;                /* bitmap over guest RAM */
+    unsigned long pages_in_use;         /* bits set in page_used */
+    unsigned long build_pages;          /* of those, the builder's */
     start_info_t *start_info;           /* in guest RAM (pfn 0) */
 
     /* Event channels. */
@@ -262,7 +266,16 @@ struct xensim {
     pthread_mutex_t listener_lock;
     struct sim_listener *listeners;
 
-    struct trace *trace;                /* trace.c, while recording */
+    /* Trace points (trace.c): trace_subs is an RCU list of subscribers,
+     * trace_nsubs its length, the one thing a point reads when nobody
+     * listens; trace_lock serialises every change to them and to the
+     * built-in subscribers' state below. */
+    pthread_mutex_t trace_lock;
+    struct cds_list_head trace_subs;
+    _Atomic unsigned int trace_nsubs;
+    _Atomic uint64_t trace_seq;         /* numbers the sends seen traced */
+    struct trace_chrome *chrome;        /* trace_chrome.c, while recording */
+    struct narrate_xen *narrate_xen;    /* narrate_xen.c, while it narrates */
     xensim_narrator_t narrator;         /* narrate.c; NULL: silent */
     unsigned int narrate_what;          /* XENSIM_NARRATE_* */
     void *narrator_arg;
@@ -288,6 +301,11 @@ void sim_rcu_unregister(void);
 struct domain *domain_lookup(struct xensim *sim, domid_t domid); /* caller holds rcu_read_lock */
 /* Resolves DOMID_SELF to the caller's domain. */
 struct domain *domain_lookup_self(struct xensim *sim, struct domain *self, domid_t domid);
+/* The lookup entry points start with: enters an RCU read-side section
+ * (registering a host thread first) and finds domid there, DOMID_SELF
+ * meaning self when self is given. NULL if there is no such domain, the
+ * section already left; otherwise the caller leaves it, rcu_read_unlock(). */
+struct domain *domain_rcu_get(struct xensim *sim, struct domain *self, domid_t domid);
 void *domain_pfn_to_virt(struct domain *d, xen_pfn_t pfn);   /* NULL if out of range */
 void domain_crash(struct domain *d, const char *why);
 void domain_shutdown(struct domain *d, unsigned int reason);
@@ -320,7 +338,10 @@ void vcpu_free(struct vcpu *v);
 void vcpu_hypercall_exit(struct vcpu *v);
 bool vcpu_has_work(struct vcpu *v);
 bool vcpu_upcall_deliverable(const struct vcpu *v);
-void vcpu_mark_events_pending(struct vcpu *v);
+/* Sets evtchn_upcall_pending for port's event and kicks the vCPU. */
+void vcpu_mark_events_pending(struct vcpu *v, evtchn_port_t port);
+/* sim->sched->block between the BLOCK and WAKE trace points. */
+bool vcpu_block(struct vcpu *v, bool (*wake)(struct vcpu *v), uint64_t deadline);
 /* Wakes vCPUs of d blocked in SCHEDOP_poll on port. */
 void vcpu_wake_pollers(struct domain *d, evtchn_port_t port);
 
@@ -352,6 +373,8 @@ void gnttab_release_mappings(struct domain *d);
 void gnttab_domain_free(struct domain *d);
 long do_grant_table_op(struct domain *d, unsigned int cmd, void *uop, unsigned int count);
 unsigned int gnttab_maptrack_in_use(struct domain *d);
+/* Own entries with flags set, beyond the reserved refs. */
+unsigned int gnttab_entries_in_use(struct domain *d);
 /* The builder's entries 0 (console) and 1 (xenstore), v1 permit_access. */
 void gnttab_seed_reserved(struct domain *d, grant_ref_t ref, domid_t backend, xen_pfn_t pfn);
 /* If addr is in d's strict mapping window, fills what it knows. */
@@ -361,6 +384,13 @@ bool gnttab_describe_fault(struct domain *d, uintptr_t addr, struct xensim_fault
 extern __thread sigjmp_buf *guest_copy_jmp;
 int copy_from_guest(void *dst, const void *guest_src, size_t n);
 int copy_to_guest(void *guest_dst, const void *src, size_t n);
+/* Elements [i, i+n) of a guest array of size-byte elements, to or from
+ * buf[0..n): returns how many were copied before the first bad one, so that
+ * a batch still does the elements before a fault, as Xen does. */
+unsigned int copy_from_guest_elems(void *buf, const void *guest_array, size_t size,
+                                   unsigned int i, unsigned int n);
+unsigned int copy_to_guest_elems(void *guest_array, const void *buf, size_t size,
+                                 unsigned int i, unsigned int n);
 
 /* fault.c */
 void fault_handler_install(void);
@@ -373,16 +403,10 @@ void timer_set(struct vcpu *v, uint64_t deadline);
 void timer_cancel_domain(struct domain *d);
 
 
-/* trace.c: no-ops unless xensim_trace_start() was called. */
+/* trace.c: the points themselves are in tracepoint.h. At destroy, drops
+ * every subscriber, the Chrome writer's and the narrator's too. */
+void trace_init(struct xensim *sim);
 void trace_free(struct xensim *sim);
-void trace_domain_built(struct domain *d);
-void trace_hypercall(struct vcpu *v, const char *name, bool begin);
-void trace_send(struct domain *from, evtchn_port_t port, struct vcpu *to, evtchn_port_t to_port);
-void trace_upcall(struct vcpu *v, bool begin);
-
-/* narrate.c: narrate_on() tells whether the hypervisor narrates. */
-bool narrate_on(const struct xensim *sim);
-void narrate_xen(struct xensim *sim, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* guest_irq.c */
 void guest_irq_free(struct domain *d);

@@ -1,153 +1,204 @@
 /*
- * The run as Chrome trace-event JSON (chrome://tracing and Perfetto open
- * it): a process per domain, a thread per vCPU, hypercalls and upcalls as
- * slices, and a flow arrow from each EVTCHNOP_send to the upcall it caused.
- * Owns sim->trace; every hook is a no-op while tracing is off.
+ * The trace point dispatcher (<xensim/trace.h>): the subscriber list and
+ * the points of the event path, which build an event and call each
+ * subscriber with it. Owns sim->trace_subs, trace_nsubs, trace_seq and
+ * v->trace_cause; the Chrome writer (trace_chrome.c) and the narrator
+ * (narrate_xen.c) subscribe here like anyone else.
+ *
+ * The list is an RCU list changed under sim->trace_lock, so a point takes
+ * no lock, and an unsubscribe that waits for a grace period knows the
+ * subscriber is no longer running.
  */
 #include <errno.h>
-#include <inttypes.h>
-#include <stdarg.h>
-#include "sim.h"
+#include <urcu/rculist.h>
+#include "tracepoint.h"
 
-struct trace {
-    pthread_mutex_t lock;
-    FILE *f;
-    bool first;
-    _Atomic uint64_t next_flow;
+struct trace_sub {
+    xensim_trace_fn fn;
+    void *arg;
+    struct cds_list_head link;
 };
 
-/* Host threads (xenstored, a vchan program) get a track of their own. */
-#define TRACE_HOST_TID 1000
-
-static double trace_us(const struct xensim *sim)
+void trace_init(struct xensim *sim)
 {
-    return (double)sim_now(sim) / 1000.0;
+    pthread_mutex_init(&sim->trace_lock, NULL);
+    CDS_INIT_LIST_HEAD(&sim->trace_subs);
 }
 
-static void trace_emit(struct xensim *sim, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void trace_emit(struct xensim *sim, const char *fmt, ...)
+static struct trace_sub *sub_find(struct xensim *sim, xensim_trace_fn fn, void *arg)
 {
-    struct trace *t = sim->trace;
-    va_list ap;
-    va_start(ap, fmt);
-    xensim_mutex_lock(&t->lock);
-    if (t->f) {
-        fputs(t->first ? "\n" : ",\n", t->f);
-        t->first = false;
-        vfprintf(t->f, fmt, ap);
-    }
-    xensim_mutex_unlock(&t->lock);
-    va_end(ap);
+    struct trace_sub *s;
+    cds_list_for_each_entry(s, &sim->trace_subs, link)
+        if (s->fn == fn && s->arg == arg)
+            return s;
+    return NULL;
 }
 
-static void trace_name_domain(struct xensim *sim, struct domain *d)
+int trace_subscribe_locked(struct xensim *sim, xensim_trace_fn fn, void *arg)
 {
-    trace_emit(sim, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%u,\"args\":{\"name\":\"dom%u %s\"}}",
-               d->domid, d->domid, d->name);
-    for (unsigned int i = 0; i < d->nr_vcpus; i++)
-        trace_emit(sim, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%u,\"tid\":%u,\"args\":{\"name\":\"vcpu%u\"}}",
-                   d->domid, i, i);
-}
-
-int xensim_trace_start(struct xensim *sim, const char *path)
-{
-    if (sim->trace)
+    if (sub_find(sim, fn, arg))
         return -EEXIST;
-    struct trace *t = calloc(1, sizeof(*t));
-    if (!t)
+    struct trace_sub *s = malloc(sizeof(*s));
+    if (!s)
         return -ENOMEM;
-    t->f = fopen(path, "w");
-    if (!t->f) {
-        int err = errno;
-        free(t);
-        return -err;
-    }
-    pthread_mutex_init(&t->lock, NULL);
-    t->first = true;
-    fputs("[", t->f);
-    sim->trace = t;
-    sim_rcu_ensure();
-    rcu_read_lock();
-    for (unsigned int id = 0; id < DOMID_FIRST_RESERVED; id++) {
-        struct domain *d = domain_lookup(sim, (domid_t)id);
-        if (d)
-            trace_name_domain(sim, d);
-    }
-    rcu_read_unlock();
+    s->fn = fn;
+    s->arg = arg;
+    cds_list_add_tail_rcu(&s->link, &sim->trace_subs);
+    atomic_fetch_add(&sim->trace_nsubs, 1);
     return 0;
 }
 
-void xensim_trace_stop(struct xensim *sim)
+int trace_unsubscribe_locked(struct xensim *sim, xensim_trace_fn fn, void *arg)
 {
-    struct trace *t = sim->trace;
-    if (!t)
-        return;
-    xensim_mutex_lock(&t->lock);
-    if (t->f) {
-        fputs("\n]\n", t->f);
-        fclose(t->f);
-        t->f = NULL;
-    }
-    xensim_mutex_unlock(&t->lock);
-    /* Hooks may still hold the pointer; the struct lives until destroy. */
+    struct trace_sub *s = sub_find(sim, fn, arg);
+    if (!s)
+        return -ENOENT;
+    cds_list_del_rcu(&s->link);
+    atomic_fetch_sub(&sim->trace_nsubs, 1);
+    /* Points still calling s finish before the grace period ends. */
+    synchronize_rcu();
+    free(s);
+    return 0;
+}
+
+int xensim_trace_subscribe(struct xensim *sim, xensim_trace_fn fn, void *arg)
+{
+    if (!fn)
+        return -EINVAL;
+    xensim_mutex_lock(&sim->trace_lock);
+    int rc = trace_subscribe_locked(sim, fn, arg);
+    xensim_mutex_unlock(&sim->trace_lock);
+    return rc;
+}
+
+int xensim_trace_unsubscribe(struct xensim *sim, xensim_trace_fn fn, void *arg)
+{
+    xensim_mutex_lock(&sim->trace_lock);
+    int rc = trace_unsubscribe_locked(sim, fn, arg);
+    xensim_mutex_unlock(&sim->trace_lock);
+    return rc;
 }
 
 void trace_free(struct xensim *sim)
 {
-    xensim_trace_stop(sim);
-    if (sim->trace) {
-        pthread_mutex_destroy(&sim->trace->lock);
-        free(sim->trace);
-        sim->trace = NULL;
+    xensim_mutex_lock(&sim->trace_lock);
+    trace_chrome_stop_locked(sim);
+    narrate_xen_stop_locked(sim);
+    while (!cds_list_empty(&sim->trace_subs)) {
+        struct trace_sub *s = cds_list_entry(sim->trace_subs.next, struct trace_sub, link);
+        trace_unsubscribe_locked(sim, s->fn, s->arg);
     }
+    xensim_mutex_unlock(&sim->trace_lock);
+    pthread_mutex_destroy(&sim->trace_lock);
 }
 
-void trace_domain_built(struct domain *d)
+void trace_emit(struct xensim *sim, const struct xensim_trace_event *ev)
 {
-    if (d->sim->trace)
-        trace_name_domain(d->sim, d);
+    /* Host threads (the timer, hostdev users, xenstored) may be new to
+     * RCU; a vCPU is registered already and pays a thread-local test. */
+    sim_rcu_ensure();
+    rcu_read_lock();
+    struct trace_sub *s;
+    cds_list_for_each_entry_rcu(s, &sim->trace_subs, link)
+        s->fn(sim, ev, s->arg);
+    rcu_read_unlock();
 }
 
-void trace_hypercall(struct vcpu *v, const char *name, bool begin)
+void trace_event_init(struct xensim_trace_event *ev, enum xensim_trace_kind kind,
+                      const struct xensim *sim, domid_t domid, uint32_t vcpu)
 {
-    struct xensim *sim = v->d->sim;
-    if (!sim->trace)
+    memset(ev, 0, sizeof(*ev));
+    ev->kind = kind;
+    ev->ts_ns = sim_now(sim);
+    ev->domid = domid;
+    ev->vcpu = vcpu;
+}
+
+uint32_t trace_current_vcpu(const struct domain *d)
+{
+    const struct vcpu *cur = current_vcpu;
+    return cur && cur->d == d ? cur->id : XENSIM_TRACE_NO_VCPU;
+}
+
+void trace_hypercall(struct vcpu *v, enum xensim_trace_kind kind, uint32_t hypercall,
+                     uint32_t subop, long rc)
+{
+    struct xensim_trace_event ev;
+    trace_event_init(&ev, kind, v->d->sim, v->d->domid, v->id);
+    ev.hypercall = hypercall;
+    ev.subop = subop;
+    ev.rc = rc;
+    trace_emit(v->d->sim, &ev);
+}
+
+void trace_send(struct domain *ld, evtchn_port_t lport, struct domain *rd, evtchn_port_t rport,
+                struct vcpu *rv, bool to_host)
+{
+    struct xensim *sim = ld->sim;
+    struct xensim_trace_event ev;
+    trace_event_init(&ev, XENSIM_TRACE_SEND, sim, ld->domid, trace_current_vcpu(ld));
+    ev.seq = atomic_fetch_add(&sim->trace_seq, 1) + 1;
+    ev.port = lport;
+    ev.remote_dom = rd->domid;
+    ev.remote_port = rport;
+    ev.u.send.remote_vcpu = rv->id;
+    ev.u.send.to_host = to_host;
+    ev.u.send.was_pending = evtchn_port_pending(rd, rport);
+    /* A host process takes its events without an upcall. */
+    if (!to_host)
+        atomic_store(&rv->trace_cause, ev.seq);
+    trace_emit(sim, &ev);
+}
+
+void trace_raise(struct vcpu *v, evtchn_port_t port)
+{
+    struct xensim_trace_event ev;
+    trace_event_init(&ev, XENSIM_TRACE_RAISE, v->d->sim, v->d->domid, v->id);
+    ev.port = port;
+    ev.seq = atomic_load(&v->trace_cause);
+    trace_emit(v->d->sim, &ev);
+}
+
+void trace_upcall(struct vcpu *v, enum xensim_trace_kind kind)
+{
+    struct xensim_trace_event ev;
+    trace_event_init(&ev, kind, v->d->sim, v->d->domid, v->id);
+    if (kind == XENSIM_TRACE_UPCALL_ENTER)
+        ev.seq = atomic_exchange(&v->trace_cause, 0);
+    trace_emit(v->d->sim, &ev);
+}
+
+void trace_block(struct vcpu *v, uint64_t deadline)
+{
+    struct xensim_trace_event ev;
+    trace_event_init(&ev, XENSIM_TRACE_BLOCK, v->d->sim, v->d->domid, v->id);
+    ev.u.block.deadline = deadline;
+    trace_emit(v->d->sim, &ev);
+}
+
+void trace_wake(struct vcpu *v, bool woken)
+{
+    struct xensim_trace_event ev;
+    trace_event_init(&ev, XENSIM_TRACE_WAKE, v->d->sim, v->d->domid, v->id);
+    ev.u.wake.woken = woken;
+    trace_emit(v->d->sim, &ev);
+}
+
+void xensim_trace_xenstore_msg(struct xensim *sim, domid_t domid, const struct xsd_sockmsg *msg,
+                               const void *payload, bool reply)
+{
+    if (!trace_on(sim) || !msg)
         return;
-    trace_emit(sim, "{\"ph\":\"%c\",\"name\":\"%s\",\"cat\":\"hypercall\",\"pid\":%u,\"tid\":%u,\"ts\":%.3f}",
-               begin ? 'B' : 'E', name, v->d->domid, v->id, trace_us(sim));
-}
-
-/* A send: an arrow starts on the sender's track and is remembered on the
- * vCPU it raised, to end at that vCPU's next upcall. */
-void trace_send(struct domain *from, evtchn_port_t port, struct vcpu *to, evtchn_port_t to_port)
-{
-    struct xensim *sim = from->sim;
-    if (!sim->trace)
-        return;
-    uint64_t id = atomic_fetch_add(&sim->trace->next_flow, 1) + 1;
-    struct vcpu *cur = current_vcpu;
-    unsigned int tid = cur && cur->d == from ? cur->id : TRACE_HOST_TID;
-    double ts = trace_us(sim);
-    trace_emit(sim, "{\"ph\":\"i\",\"s\":\"t\",\"name\":\"send port %u -> dom%u port %u\",\"cat\":\"evtchn\",\"pid\":%u,\"tid\":%u,\"ts\":%.3f}",
-               port, to->d->domid, to_port, from->domid, tid, ts);
-    trace_emit(sim, "{\"ph\":\"s\",\"id\":%" PRIu64 ",\"name\":\"event\",\"cat\":\"evtchn\",\"pid\":%u,\"tid\":%u,\"ts\":%.3f}",
-               id, from->domid, tid, ts);
-    atomic_store(&to->trace_flow, id);
-}
-
-void trace_upcall(struct vcpu *v, bool begin)
-{
-    struct xensim *sim = v->d->sim;
-    if (!sim->trace)
-        return;
-    double ts = trace_us(sim);
-    trace_emit(sim, "{\"ph\":\"%c\",\"name\":\"upcall\",\"cat\":\"evtchn\",\"pid\":%u,\"tid\":%u,\"ts\":%.3f}",
-               begin ? 'B' : 'E', v->d->domid, v->id, ts);
-    /* The arrow ends inside the upcall slice that it caused. */
-    uint64_t flow = begin ? atomic_exchange(&v->trace_flow, 0) : 0;
-    if (flow)
-        trace_emit(sim, "{\"ph\":\"f\",\"bp\":\"e\",\"id\":%" PRIu64 ",\"name\":\"event\",\"cat\":\"evtchn\",\"pid\":%u,\"tid\":%u,\"ts\":%.3f}",
-                   flow, v->d->domid, v->id, ts);
+    const struct vcpu *cur = current_vcpu;
+    uint32_t vcpu = cur && cur->d->sim == sim && cur->d->domid == domid ? cur->id
+                                                                        : XENSIM_TRACE_NO_VCPU;
+    struct xensim_trace_event ev;
+    trace_event_init(&ev, XENSIM_TRACE_XENSTORE_MSG, sim, domid, vcpu);
+    ev.u.xenstore.type = msg->type;
+    ev.u.xenstore.req_id = msg->req_id;
+    ev.u.xenstore.tx_id = msg->tx_id;
+    ev.u.xenstore.len = msg->len;
+    ev.u.xenstore.reply = reply;
+    ev.u.xenstore.payload = payload;
+    trace_emit(sim, &ev);
 }

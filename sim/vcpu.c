@@ -2,12 +2,14 @@
  * vCPUs as host threads: start and stop, the idle loop, and what Xen does
  * on every return to the guest: leave if the domain stopped, wait while
  * paused, run queued xensim_domain_call()s, deliver the event upcall.
- * Owns struct vcpu; blocks and wakes only through sim->sched.
+ * Owns struct vcpu; blocks and wakes only through sim->sched, between the
+ * BLOCK and WAKE trace points (vcpu_block).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stddef.h>
 #include "sim.h"
+#include "tracepoint.h"
 
 __thread struct vcpu *current_vcpu __attribute__((tls_model("initial-exec")));
 
@@ -45,14 +47,25 @@ void vcpu_free(struct vcpu *v)
     free(v);
 }
 
-void vcpu_mark_events_pending(struct vcpu *v)
+void vcpu_mark_events_pending(struct vcpu *v, evtchn_port_t port)
 {
     if (!__atomic_exchange_n(v->upcall_pending, 1, __ATOMIC_SEQ_CST)) {
-        if (atomic_load(&v->narrate_upcall))
-            narrate_xen(v->d->sim, "dom%u vcpu%u: selector bit set, evtchn_upcall_pending = 1, "
-                        "vCPU kicked", v->d->domid, v->id);
+        /* Before the kick, so the raise is seen before its upcall. */
+        if (trace_on(v->d->sim))
+            trace_raise(v, port);
         v->d->sim->sched->kick(v);
     }
+}
+
+bool vcpu_block(struct vcpu *v, bool (*wake)(struct vcpu *v), uint64_t deadline)
+{
+    struct xensim *sim = v->d->sim;
+    if (trace_on(sim))
+        trace_block(v, deadline);
+    bool woken = sim->sched->block(v, wake, deadline);
+    if (trace_on(sim))
+        trace_wake(v, woken);
+    return woken;
 }
 
 void vcpu_wake_pollers(struct domain *d, evtchn_port_t port)
@@ -140,12 +153,11 @@ static void vcpu_deliver_upcall(struct vcpu *v)
      * handler, and the mask is restored on the way out (iret). */
     *v->upcall_mask = 1;
     v->in_upcall = true;
-    if (atomic_exchange(&v->narrate_upcall, false))
-        narrate_xen(v->d->sim, "enters dom%u's event callback on vcpu%u (the \"interrupt\")",
-                    v->d->domid, v->id);
-    trace_upcall(v, true);
+    if (trace_on(v->d->sim))
+        trace_upcall(v, XENSIM_TRACE_UPCALL_ENTER);
     v->callback();
-    trace_upcall(v, false);
+    if (trace_on(v->d->sim))
+        trace_upcall(v, XENSIM_TRACE_UPCALL_EXIT);
     v->in_upcall = false;
     __atomic_store_n(v->upcall_mask, 0, __ATOMIC_SEQ_CST);
 }
@@ -170,7 +182,7 @@ void vcpu_hypercall_exit(struct vcpu *v)
             continue;
         }
         if (atomic_load(&d->paused)) {
-            d->sim->sched->block(v, vcpu_unpaused, 0);
+            vcpu_block(v, vcpu_unpaused, 0);
             continue;
         }
         if (vcpu_upcall_deliverable(v)) {
@@ -196,7 +208,7 @@ static void vcpu_idle(struct vcpu *v)
         if (v->callback) {
             HYPERVISOR_sched_op(SCHEDOP_block, NULL);
         } else {
-            v->d->sim->sched->block(v, vcpu_has_work, 0);
+            vcpu_block(v, vcpu_has_work, 0);
             vcpu_hypercall_exit(v);
         }
     }
@@ -256,13 +268,9 @@ void vcpu_stop(struct vcpu *v)
 int xensim_domain_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
                        void (*fn)(void *), void *arg)
 {
-    sim_rcu_ensure();
-    rcu_read_lock();
-    struct domain *d = domain_lookup(sim, domid);
-    if (!d) {
-        rcu_read_unlock();
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
+    if (!d)
         return -ESRCH;
-    }
     if (vcpu >= d->nr_vcpus) {
         rcu_read_unlock();
         return -ENOENT;

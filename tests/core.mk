@@ -1,9 +1,20 @@
-# tests/core.mk: the simulator's views (inspection, trace) and the demo.
+# tests/core.mk: the simulator's views (inspection, trace points) and the demo.
 check_PROGRAMS += tests/test_inspect
 TESTS += tests/test_inspect
 tests_test_inspect_SOURCES = tests/test_inspect.c
 tests_test_inspect_LDADD = $(TEST_LIBS)
 tests_test_inspect_CFLAGS = $(TEST_CFLAGS_ALL)
+
+# Trace points and their subscribers.
+check_PROGRAMS += tests/test_trace
+TESTS += tests/test_trace
+tests_test_trace_SOURCES = tests/test_trace.c
+tests_test_trace_LDADD = $(TEST_LIBS)
+tests_test_trace_CFLAGS = $(TEST_CFLAGS_ALL)
+
+# Every errno the sources return has a name in include/xensim/errno.h.
+TESTS += tests/check_errno_names.sh
+EXTRA_DIST += tests/check_errno_names.sh
 
 # The README's demo, its narration checked step by step.
 TESTS += tests/test_demo.sh
@@ -19,3 +30,10 @@ TESTS += tests/test_guest_kernel
 tests_test_guest_kernel_SOURCES = tests/test_guest_kernel.c
 tests_test_guest_kernel_LDADD = $(TEST_LIBS)
 tests_test_guest_kernel_CFLAGS = $(TEST_CFLAGS_ALL)
+
+# The teardown check every suite ends with.
+check_PROGRAMS += tests/test_harness
+TESTS += tests/test_harness
+tests_test_harness_SOURCES = tests/test_harness.c
+tests_test_harness_LDADD = $(TEST_LIBS)
+tests_test_harness_CFLAGS = $(TEST_CFLAGS_ALL)

@@ -66,6 +66,52 @@ static void gt_grant_fn(void *p)
     g->ents = xensim_gnttab_entries(&g->nr_ents);
 }
 
+/*
+ * What the helpers handed out (grants and their pages, own pages), given
+ * back by gt_sim_free() before the teardown check, so that the check
+ * looks at what the simulator itself still holds. Each test case runs in
+ * its own process, so one list per process is one per case.
+ */
+#define GT_OWNED_MAX 64
+struct gt_owned {
+    domid_t dom;
+    long ref;                     /* -1: a page only */
+    xen_pfn_t pfn;
+};
+static struct gt_owned gt_owned[GT_OWNED_MAX];
+static unsigned int gt_nr_owned;
+
+static inline void gt_own(domid_t dom, long ref, xen_pfn_t pfn)
+{
+    ck_assert_uint_lt(gt_nr_owned, GT_OWNED_MAX);
+    gt_owned[gt_nr_owned++] = (struct gt_owned){ dom, ref, pfn };
+}
+
+static void gt_give_back_fn(void *p)
+{
+    struct gt_owned *o = p;
+    if (o->ref >= 0) {
+        /* Still mapped or pinned is a leak the test must see. */
+        ck_assert_msg(xensim_gnttab_end_access((grant_ref_t)o->ref) == 0,
+                      "dom%u's grant ref %ld is still in use at teardown", o->dom, o->ref);
+        xensim_gnttab_free_ref((grant_ref_t)o->ref);
+    }
+    xensim_guest_page_free(o->pfn);
+}
+
+/* Gives back what the helpers handed out (of domains that still run),
+ * then runs the teardown check and destroys sim. */
+static inline void gt_sim_free(struct xensim *sim)
+{
+    for (unsigned int i = gt_nr_owned; i-- > 0;) {
+        int rc = xensim_domain_call(sim, gt_owned[i].dom, 0, gt_give_back_fn, &gt_owned[i]);
+        ck_assert_msg(rc == 0 || rc == -ESRCH || rc == -ESHUTDOWN,
+                      "giving back dom%u's grant: %d", gt_owned[i].dom, rc);
+    }
+    gt_nr_owned = 0;
+    th_sim_free_checked(sim);
+}
+
 static inline struct gt_grant gt_grant(struct xensim *sim, domid_t granter, domid_t to,
                                        bool readonly)
 {
@@ -74,6 +120,7 @@ static inline struct gt_grant gt_grant(struct xensim *sim, domid_t granter, domi
     ck_assert_int_ge(g.ref, GNTTAB_NR_RESERVED_ENTRIES);
     ck_assert_ptr_nonnull(g.page);
     ck_assert_ptr_nonnull(g.ents);
+    gt_own(granter, g.ref, g.pfn);
     return g;
 }
 

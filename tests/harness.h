@@ -6,6 +6,7 @@
 #define XENSIM_TEST_HARNESS_H
 
 #include <check.h>
+#include <stddef.h>
 #include <xensim/xensim.h>
 #include <xensim/guest.h>
 
@@ -20,9 +21,24 @@ void th_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
              void (*fn)(void *), void *arg);
 /* Ports in use, excluding the store and console ports made at build. */
 unsigned int th_ports_in_use(struct xensim *sim, domid_t domid);
-/* Every domain's info, however many there are (free() it); *n of them. */
-struct xensim_domain_info *th_domain_list(struct xensim *sim, int *n);
-/* Asserts no domain holds a grant mapping or pin, then destroys sim. */
+/*
+ * The teardown check, made while every domain still lives: each domain
+ * holds only what the builder made (its store and console ports and
+ * pages, grant refs 0-7) and what dom0's services hold to serve those
+ * rings (a host-process port bound to each, one mapping of each ring's
+ * reserved ref); nothing else: no other port, grant entry, mapping, pin
+ * or page, no XenStore watch or transaction. Fails the test naming the
+ * first thing left.
+ */
+void th_check_clean(struct xensim *sim);
+/* Tells the check that domid's kernel made its own store ring (dom0
+ * after xensim_xenbus_dom0_init(), as Linux's xenstored_local_init): the
+ * page granted at the reserved xenstore ref and the port of that ring are
+ * then its own, like a guest's builder-made ring. */
+void th_allow_own_store_ring(domid_t domid);
+/* The same as a question: true, with what was left in why, on a leak. */
+bool th_find_leak(struct xensim *sim, char *why, size_t size);
+/* th_check_clean(), then destroys sim. */
 void th_sim_free_checked(struct xensim *sim);
 
 /* A guest call that returns a long: th_hc(sim, dom, expr) evaluates on vCPU 0. */

@@ -6,6 +6,7 @@
  */
 #include <pthread.h>
 #include "blk_fixture.h"
+#include "../backends/blkback.h"   /* the back end's ring view, white box */
 
 #define DISK_BYTES (16u << 20)
 #define INFLIGHT 96
@@ -97,17 +98,31 @@ struct integ {
 #define GFAIL(g, ...) do { snprintf((g)->msg, sizeof((g)->msg), __VA_ARGS__); \
     (g)->err = 1; return; } while (0)
 
-/* Guest RAM buffer of n pages if the allocator hands them out in a row. */
-static uint8_t *guest_pages(size_t n)
+/* Guest RAM buffer of n pages if the allocator hands them out in a row
+ * (*first is then its first frame); NULL, with nothing kept, if not. */
+static uint8_t *guest_pages(size_t n, xen_pfn_t *first)
 {
-    xen_pfn_t first = xensim_guest_page_alloc(), prev = first;
-    for (size_t i = 1; i < n; i++) {
+    size_t got = 1;
+    *first = xensim_guest_page_alloc();
+    for (; got < n; got++) {
         xen_pfn_t p = xensim_guest_page_alloc();
-        if (p != prev + 1)
-            return NULL;
-        prev = p;
+        if (p != *first + got) {
+            if (p != ~(xen_pfn_t)0)
+                xensim_guest_page_free(p);
+            break;
+        }
     }
-    return xensim_guest_pfn_to_virt(first);
+    if (got == n)
+        return xensim_guest_pfn_to_virt(*first);
+    while (got--)
+        xensim_guest_page_free(*first + got);
+    return NULL;
+}
+
+static void guest_pages_free(xen_pfn_t first, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        xensim_guest_page_free(first + i);
 }
 
 static uint8_t *buf_for(struct integ *g, unsigned int slot, size_t len, uint64_t *seed,
@@ -136,8 +151,10 @@ static void integ_fn(void *p)
     struct blkfront_io *ios = calloc(INFLIGHT, sizeof(*ios));
     if (!host || !big || !ios)
         GFAIL(g, "malloc");
+    xen_pfn_t gbuf_first = 0;
+    size_t gbuf_pages = area / BLK_PAGE_T + 1;
     if (g->row->guest_buf) {
-        g->gbuf = guest_pages(area / BLK_PAGE_T + 1);
+        g->gbuf = guest_pages(gbuf_pages, &gbuf_first);
         if (!g->gbuf)
             GFAIL(g, "no contiguous guest RAM");
     }
@@ -217,6 +234,8 @@ static void integ_fn(void *p)
         GFAIL(g, "flush");
     if (blkfront_inflight(fe))
         GFAIL(g, "%u still in flight", blkfront_inflight(fe));
+    if (g->gbuf)
+        guest_pages_free(gbuf_first, gbuf_pages);
     free(host);
     free(big);
     free(ios);
@@ -451,6 +470,7 @@ END_TEST
 struct frag {
     struct blk_fix *f;
     xen_pfn_t keep[2];
+    uint32_t frames[2];       /* the ring's pages, as granted */
     long refs[3];
     gnttab_map_grant_ref_t map[3];
     int rc;
@@ -490,12 +510,26 @@ static void frag_back_map(void *p)
     }
 }
 
+/* The frames behind the ring's grant refs, read from the front end's own
+ * grant table. */
+static void frag_ring_frames(void *p)
+{
+    struct frag *fr = p;
+    grant_entry_v1_t *gt = xensim_gnttab_entries(NULL);
+    for (int i = 0; i < 2; i++)
+        fr->frames[i] = gt[fr->f->params.queue[0].ring_ref[i]].frame;
+}
+
 static void frag_front_end(void *p)
 {
     struct frag *fr = p;
     fr->rc = 0;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         fr->rc |= xensim_gnttab_end_access((grant_ref_t)fr->refs[i]);
+        xensim_gnttab_free_ref((grant_ref_t)fr->refs[i]);
+    }
+    xensim_guest_page_free(fr->keep[0]);
+    xensim_guest_page_free(fr->keep[1]);
 }
 
 START_TEST(noncontiguous_rings)
@@ -511,6 +545,13 @@ START_TEST(noncontiguous_rings)
     th_call(f->sim, 0, 0, frag_back_map, &fr);
     ck_assert_int_eq(fr.rc, 0);
     blk_connect(f);
+    /* The premise: neither end sees the ring's two pages side by side. */
+    th_call(f->sim, f->front, 0, frag_ring_frames, &fr);
+    ck_assert_uint_ne(fr.frames[1], fr.frames[0] + 1);
+    const struct blk_ring_view *v = &f->be->q[0].view;
+    ck_assert_uint_eq(v->nr_pages, 2);
+    ck_assert_ptr_ne(v->page[1], v->page[0] + BLK_PAGE);
+    ck_assert(!v->contiguous);
     struct integ g = { .f = f, .row = &r, .seed = 4242, .unit = 512 };
     g.model = calloc(1, f->bytes);
     th_call(f->sim, f->front, 0, integ_fn, &g);

@@ -134,9 +134,16 @@ static void rawfront_teardown_fn(void *p)
 {
     struct rawfront *rf = p;
     xensim_evtchn_close(rf->port);
-    rf->rc = xensim_gnttab_end_access(rf->ring_ref) | xensim_gnttab_end_access(rf->data_ref) |
-             xensim_gnttab_end_access(rf->data_ro_ref) | xensim_gnttab_end_access(rf->ind_ref) |
-             xensim_gnttab_end_access(rf->other_ref);
+    grant_ref_t refs[] = { rf->ring_ref, rf->data_ref, rf->data_ro_ref, rf->ind_ref,
+                           rf->other_ref };
+    rf->rc = 0;
+    for (unsigned int i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+        rf->rc |= xensim_gnttab_end_access(refs[i]);
+        xensim_gnttab_free_ref(refs[i]);
+    }
+    xensim_guest_page_free(xensim_guest_virt_to_pfn(rf->sring));
+    xensim_guest_page_free(xensim_guest_virt_to_pfn(rf->data));
+    xensim_guest_page_free(xensim_guest_virt_to_pfn(rf->ind));
 }
 
 static struct rawfront *rawfront_new(struct blk_fix *f)
@@ -578,6 +585,7 @@ struct io_loop {
     uint32_t passes;          /* completed, read by the test thread */
     int rc;
     int call_rc;
+    bool done;                /* the loop's domain call returned */
     unsigned int vcpu;
     pthread_t thread;
 };
@@ -605,13 +613,19 @@ static void *io_loop_thread(void *p)
 {
     struct io_loop *l = p;
     l->call_rc = xensim_domain_call(l->f->sim, l->f->front, l->vcpu, io_loop_fn, l);
+    __atomic_store_n(&l->done, true, __ATOMIC_RELEASE);
     return NULL;
 }
 
+/* Until the loop completed n passes; a loop that stopped first fails. */
 static void wait_passes(struct io_loop *l, uint32_t n)
 {
-    while (__atomic_load_n(&l->passes, __ATOMIC_ACQUIRE) < n)
+    while (__atomic_load_n(&l->passes, __ATOMIC_ACQUIRE) < n &&
+           !__atomic_load_n(&l->done, __ATOMIC_ACQUIRE))
         sched_yield();
+    ck_assert_msg(__atomic_load_n(&l->passes, __ATOMIC_ACQUIRE) >= n,
+                  "the I/O loop stopped after %u passes: rc %d, call %d", l->passes, l->rc,
+                  l->call_rc);
 }
 
 /* The front end's domain dies with I/O in flight: the back end unmaps and
@@ -649,7 +663,9 @@ START_TEST(front_killed_mid_io)
     ck_assert_int_eq(pthread_create(&l2.thread, NULL, io_loop_thread, &l2), 0);
     wait_passes(&l2, 20);
     th_call(f.sim, f.front, 0, blk_fdisconnect_fn, &f);
+    ck_assert_int_ge(f.rc, 0);    /* grants the live back end still maps are kept */
     pthread_join(l2.thread, NULL);
+    ck_assert_int_eq(l2.call_rc, 0);
     ck_assert_int_eq(l2.rc, -ENOTCONN);
     blk_teardown(&f);
 }
@@ -700,11 +716,24 @@ START_TEST(back_killed_mid_io)
         ck_assert_uint_eq(got[5], pass * 2654435761u + 5);
     }
     close(fd);
+    /* The heir serves I/O until the front end disconnects, and what it
+     * wrote is in the file. */
     struct io_loop l2 = { .f = &f, .vcpu = 1 };
     ck_assert_int_eq(pthread_create(&l2.thread, NULL, io_loop_thread, &l2), 0);
     wait_passes(&l2, 20);
     th_call(f.sim, f.front, 0, blk_fdisconnect_fn, &f);
+    ck_assert_int_ge(f.rc, 0);    /* grants the live back end still maps are kept */
     pthread_join(l2.thread, NULL);
+    ck_assert_int_eq(l2.call_rc, 0);
+    ck_assert_int_eq(l2.rc, -ENOTCONN);
+    ck_assert_uint_ge(l2.passes, 20);
+    fd = open(f.path, O_RDONLY);
+    for (uint32_t pass = l2.passes > 63 ? l2.passes - 63 : 0; pass < l2.passes; pass++) {
+        uint32_t got[1024];
+        ck_assert_int_eq(pread(fd, got, sizeof(got), (off_t)(pass % 64) * 4096), 4096);
+        ck_assert_uint_eq(got[5], pass * 2654435761u + 5);
+    }
+    close(fd);
     blk_teardown(&f);
 }
 END_TEST

@@ -20,6 +20,7 @@ static struct gt_page own_page(struct xensim *sim, domid_t who)
     struct gt_page pg = { 0 };
     th_call(sim, who, 0, page_fn, &pg);
     ck_assert_ptr_nonnull(pg.va);
+    gt_own(who, -1, pg.pfn);
     return pg;
 }
 
@@ -67,7 +68,7 @@ START_TEST(copy_both_directions)
     ck_assert_int_eq(memcmp(mine.va, g.page, 4096), 0);
     ck_assert_int_eq(gt_flags(&g), GTF_permit_access);
     ck_assert_uint_eq(gt_pins(f.sim, f.a), 0);
-    th_sim_free_checked(f.sim);
+    gt_sim_free(f.sim);
 }
 END_TEST
 
@@ -95,7 +96,7 @@ START_TEST(copy_grant_to_grant)
     ck_assert_int_eq(copy1(f.sim, f.b, &op), GNTST_okay);
     ck_assert_int_eq(gt_flags(&src), GTF_permit_access | GTF_readonly | GTF_reading);
     gt_unmap_ok(f.sim, f.b, &m);
-    th_sim_free_checked(f.sim);
+    gt_sim_free(f.sim);
 }
 END_TEST
 
@@ -186,7 +187,7 @@ START_TEST(copy_failures)
         ck_assert_int_eq(gt_flags(&gc), fc);
         ck_assert_uint_eq(gt_pins(f.sim, f.a), 0);
         ck_assert_uint_eq(gt_pins(f.sim, f.c), 0);
-        th_sim_free_checked(f.sim);
+        gt_sim_free(f.sim);
     }
 }
 END_TEST
@@ -217,7 +218,7 @@ START_TEST(copy_batch_and_bad_input)
     ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_copy, NULL, 1), -EFAULT);
     ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_copy, (void *)(uintptr_t)0x10, 3), -EFAULT);
     ck_assert_int_eq(gt_flags(&g), GTF_permit_access);
-    th_sim_free_checked(f.sim);
+    gt_sim_free(f.sim);
 }
 END_TEST
 
@@ -261,7 +262,7 @@ START_TEST(ref_allocator)
     ck_assert_uint_eq(q.nr_frames, 2);
     ck_assert_uint_eq(q.max_nr_frames, 2);
     free(r);
-    th_sim_free_checked(sim);
+    gt_sim_free(sim);
 }
 END_TEST
 
@@ -280,7 +281,7 @@ START_TEST(grant_entry_layout)
     ck_assert_uint_eq(g.ents[GNTTAB_RESERVED_XENSTORE].frame, ia.store_pfn);
     ck_assert_uint_eq(g.ents[GNTTAB_RESERVED_CONSOLE].frame, ia.console_pfn);
     ck_assert_int_eq(gt_end_access(f.sim, f.a, 70000), -EINVAL);
-    th_sim_free_checked(f.sim);
+    gt_sim_free(f.sim);
 }
 END_TEST
 

@@ -51,7 +51,7 @@ START_TEST(granter_dies_while_mapped)
     struct xensim_domain_info info;
     ck_assert_int_eq(xensim_domain_info(f.sim, f.a, &info), -ESRCH);
     ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 0);
-    th_sim_free_checked(f.sim);
+    gt_sim_free(f.sim);
 }
 END_TEST
 
@@ -76,7 +76,7 @@ START_TEST(grantee_dies_with_mappings)
     ck_assert_int_eq(gt_flags(&h), GTF_permit_access | GTF_readonly);
     ck_assert_int_eq(gt_end_access(f.sim, f.a, g.ref), 0);
     ck_assert_int_eq(gt_end_access(f.sim, f.c, h.ref), 0);
-    th_sim_free_checked(f.sim);
+    gt_sim_free(f.sim);
 }
 END_TEST
 
@@ -95,7 +95,7 @@ START_TEST(mutual_mappings_both_die)
     ck_assert_int_eq(xensim_domain_destroy(f.sim, f.b), 0);
     struct xensim_domain_info info;
     ck_assert_int_eq(xensim_domain_info(f.sim, f.a, &info), -ESRCH);
-    th_sim_free_checked(f.sim);
+    gt_sim_free(f.sim);
 }
 END_TEST
 
@@ -112,7 +112,7 @@ START_TEST(self_map_then_destroy)
     ck_assert_int_eq(xensim_domain_destroy(f.sim, f.a), 0);
     struct xensim_domain_info info;
     ck_assert_int_eq(xensim_domain_info(f.sim, f.a, &info), -ESRCH);
-    th_sim_free_checked(f.sim);
+    gt_sim_free(f.sim);
 }
 END_TEST
 
@@ -155,7 +155,7 @@ START_TEST(hostdev_map_unmap)
     xensim_gnttab_dev_close(dev);
     ck_assert_uint_eq(gt_maptrack(f.sim, 0), 0);
     ck_assert_int_eq(gt_flags(&g), GTF_permit_access);
-    th_sim_free_checked(f.sim);
+    gt_sim_free(f.sim);
 }
 END_TEST
 
@@ -174,7 +174,7 @@ START_TEST(hostdev_granter_dies)
     xensim_gnttab_dev_close(dev);
     struct xensim_domain_info info;
     ck_assert_int_eq(xensim_domain_info(f.sim, f.a, &info), -ESRCH);
-    th_sim_free_checked(f.sim);
+    gt_sim_free(f.sim);
 }
 END_TEST
 
@@ -223,7 +223,7 @@ START_TEST(strict_write_to_readonly_faults)
     ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_reading);
     ck_assert_int_eq(xensim_domain_destroy(f.sim, f.b), 0);
     ck_assert_int_eq(gt_flags(&g), GTF_permit_access);
-    th_sim_free_checked(f.sim);
+    gt_sim_free(f.sim);
 }
 END_TEST
 
@@ -249,7 +249,7 @@ START_TEST(strict_access_after_unmap_faults)
     expect_crashed(f.sim, f.b);
     ck_assert_int_eq(gt_end_access(f.sim, f.a, g.ref), 0);
     ck_assert_int_eq(xensim_domain_destroy(f.sim, f.b), 0);
-    th_sim_free_checked(f.sim);
+    gt_sim_free(f.sim);
 }
 END_TEST
 
@@ -277,7 +277,7 @@ START_TEST(strict_host_map_fails)
     ck_assert_uint_eq(gt_pins(sim, a), 1);
     ck_assert_int_eq(gt_unmap(sim, b, m[1].handle, 0, m[1].dev_bus_addr), GNTST_okay);
     ck_assert_int_eq(gt_flags(&g), GTF_permit_access);
-    th_sim_free_checked(sim);
+    gt_sim_free(sim);
 }
 END_TEST
 
@@ -291,7 +291,7 @@ START_TEST(fast_readonly_is_not_enforced)
     uint8_t v = 9;
     ck_assert_int_eq(gt_guest_access(f.sim, f.b, (void *)(uintptr_t)m.host_addr, true, &v), 0);
     gt_unmap_ok(f.sim, f.b, &m);
-    th_sim_free_checked(f.sim);
+    gt_sim_free(f.sim);
 }
 END_TEST
 
@@ -358,7 +358,7 @@ START_TEST(revoke_races_map)
     pthread_join(t, NULL);
     ck_assert_int_eq(atomic_load(&r.maps_after), 0);
     ck_assert_int_eq(gt_flags(&g), 0);
-    th_sim_free_checked(f.sim);
+    gt_sim_free(f.sim);
 }
 END_TEST
 
@@ -432,7 +432,7 @@ START_TEST(two_vcpus_storm)
     ck_assert_uint_eq(gt_maptrack(sim, b), 0);
     ck_assert_uint_eq(gt_pins(sim, a), 0);
     ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_readonly);
-    th_sim_free_checked(sim);
+    gt_sim_free(sim);
 }
 END_TEST
 
@@ -483,7 +483,7 @@ START_TEST(unstable_entry_is_bounded)
     ck_assert_int_eq(r.ok + r.failed, 3000);
     ck_assert_uint_eq(gt_pins(f.sim, f.a), 0);
     ck_assert_int_eq(gt_flags(&g) & (GTF_reading | GTF_writing), 0);
-    th_sim_free_checked(f.sim);
+    gt_sim_free(f.sim);
 }
 END_TEST
 

@@ -1,7 +1,8 @@
 /*
  * The simulator's views for people and tools: the inspection tables
- * (xensim_dump_*), the Chrome trace (xensim_trace_*), errno names, and
- * starting xenstored inside a simulator. Uses the public API only.
+ * (xensim_dump_*), the Chrome trace (xensim_trace_*), errno names, the
+ * version, and starting xenstored inside a simulator. Uses the public API
+ * only.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -10,12 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xensim/errno.h>
+#include <xensim/version.h>
+#include "config.h"
 #include "harness.h"
 
 struct chan {
     domid_t guest;
     long guest_port, dom0_port;
     long ref;
+    xen_pfn_t pfn;
     grant_handle_t handle;
     uint64_t host_addr;
     int16_t status;
@@ -25,8 +30,8 @@ static void guest_offer(void *p)
 {
     struct chan *c = p;
     c->guest_port = xensim_evtchn_alloc_unbound(0);
-    xen_pfn_t pfn = xensim_guest_page_alloc();
-    c->ref = xensim_gnttab_grant_access(0, pfn, true);
+    c->pfn = xensim_guest_page_alloc();
+    c->ref = xensim_gnttab_grant_access(0, c->pfn, true);
 }
 
 static void dom0_connect(void *p)
@@ -56,6 +61,7 @@ static void guest_close(void *p)
     struct chan *c = p;
     ck_assert_int_eq(xensim_gnttab_end_access((grant_ref_t)c->ref), 0);
     xensim_gnttab_free_ref((grant_ref_t)c->ref);
+    xensim_guest_page_free(c->pfn);
     ck_assert_int_eq(xensim_evtchn_close((evtchn_port_t)c->guest_port), 0);
 }
 
@@ -105,6 +111,37 @@ START_TEST(test_dump_tables)
     ck_assert_ptr_nonnull(strstr(buf, "inspected"));
     ck_assert_ptr_nonnull(strstr(buf, "running"));
     free(buf);
+
+    /* The same as rows. */
+    struct xensim_port_info pr[8];
+    ck_assert_int_eq(xensim_port_list(sim, c.guest, NULL, 0), 4);
+    ck_assert_int_eq(xensim_port_list(sim, c.guest, pr, 2), 4);
+    ck_assert_int_eq(xensim_port_list(sim, c.guest, pr, 8), 4);
+    ck_assert(pr[0].reserved);
+    ck_assert_uint_eq(pr[0].port, 0);
+    ck_assert_uint_eq(pr[1].status, EVTCHNSTAT_unbound);
+    ck_assert_uint_eq(pr[1].remote_dom, 0);
+    ck_assert_uint_eq(pr[3].port, (evtchn_port_t)c.guest_port);
+    ck_assert_uint_eq(pr[3].status, EVTCHNSTAT_interdomain);
+    ck_assert_uint_eq(pr[3].remote_dom, 0);
+    ck_assert_uint_eq(pr[3].remote_port, (evtchn_port_t)c.dom0_port);
+    ck_assert(!pr[3].host_consumer);
+    struct xensim_grant_info gr[4];
+    ck_assert_int_eq(xensim_grant_list(sim, c.guest, gr, 4), 3);
+    ck_assert_uint_eq(gr[0].ref, GNTTAB_RESERVED_CONSOLE);
+    ck_assert_uint_eq(gr[0].mapped_by, DOMID_INVALID);
+    ck_assert_uint_eq(gr[2].ref, (grant_ref_t)c.ref);
+    ck_assert_uint_eq(gr[2].flags, GTF_permit_access | GTF_readonly | GTF_reading);
+    ck_assert_uint_eq(gr[2].mapped_by, 0);
+    ck_assert_uint_eq(gr[2].read_pins, 1);
+    ck_assert_uint_eq(gr[2].write_pins, 0);
+    ck_assert_uint_eq(gr[2].frame, c.pfn);
+    struct xensim_domain_info info;
+    ck_assert_int_eq(xensim_domain_info(sim, c.guest, &info), 0);
+    ck_assert_uint_eq(info.pages_allocated, 1);
+    ck_assert_uint_eq(info.grant_entries_in_use, 1);
+    ck_assert_int_eq(xensim_port_list(sim, 77, pr, 8), -ESRCH);
+    ck_assert_int_eq(xensim_grant_list(sim, 77, gr, 4), -ESRCH);
 
     f = open_memstream(&buf, &len);
     ck_assert_int_eq(xensim_dump_ports(sim, 77, f), -ESRCH);
@@ -220,6 +257,37 @@ START_TEST(test_errno_names)
     ck_assert_str_eq(xensim_strerror(-EINVAL), "-EINVAL (invalid argument)");
     ck_assert_str_eq(xensim_strerror(0), "0 (success)");
     ck_assert_str_eq(xensim_strerror(-12345), "unknown error");
+    ck_assert_str_eq(xensim_strerror(-ETIMEDOUT), "-ETIMEDOUT (timed out)");
+}
+END_TEST
+
+/* The header, the library and configure agree on the version. */
+START_TEST(test_version)
+{
+    char want[32];
+    snprintf(want, sizeof(want), "%d.%d.%d", XENSIM_VERSION_MAJOR, XENSIM_VERSION_MINOR,
+             XENSIM_VERSION_PATCH);
+    ck_assert_str_eq(XENSIM_VERSION_STRING, want);
+    ck_assert_str_eq(xensim_version(), XENSIM_VERSION_STRING);
+    ck_assert_str_eq(xensim_version(), PACKAGE_VERSION);
+    ck_assert_int_eq(XENSIM_VERSION_HEX, (XENSIM_VERSION_MAJOR << 16) |
+                                         (XENSIM_VERSION_MINOR << 8) | XENSIM_VERSION_PATCH);
+}
+END_TEST
+
+/* Every row of the public list is what xensim_strerror prints. */
+START_TEST(test_errno_list)
+{
+    static const struct { int err; const char *name, *text; } rows[] = {
+#define ROW(name, text) { name, #name, text },
+        XENSIM_ERRNO_LIST(ROW)
+#undef ROW
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char want[128];
+        snprintf(want, sizeof(want), "-%s (%s)", rows[i].name, rows[i].text);
+        ck_assert_str_eq(xensim_strerror(-rows[i].err), want);
+    }
 }
 END_TEST
 
@@ -240,14 +308,12 @@ START_TEST(test_xenstore_start)
     ck_assert_int_eq(xensim_domain_info(sim, 0, &info), 0);
     ck_assert_uint_eq(info.maptrack_in_use, 1);     /* xenstored maps grant 1 */
     ck_assert_int_eq(xensim_domain_destroy(sim, g), 0);
-    /* Release hands the ring back; the daemon may retire it after a grace
-     * period, so wait (boundedly) for the mapping to go. */
-    for (int i = 0; i < 1000; i++) {
-        ck_assert_int_eq(xensim_domain_info(sim, 0, &info), 0);
-        if (info.maptrack_in_use == 0)
-            break;
+    /* xenstored notices the death (VIRQ_DOM_EXC) and hands the ring back;
+     * until then g lingers dying. Wait (boundedly) for it to go. */
+    for (int i = 0; i < 1000 && xensim_domain_info(sim, g, &info) == 0; i++)
         usleep(10000);
-    }
+    ck_assert_int_eq(xensim_domain_info(sim, g, &info), -ESRCH);
+    ck_assert_int_eq(xensim_domain_info(sim, 0, &info), 0);
     ck_assert_uint_eq(info.maptrack_in_use, 0);
     th_sim_free_checked(sim);
 }
@@ -261,6 +327,8 @@ int main(void)
     tcase_add_test(tc, test_trace_flow);
     tcase_add_test(tc, test_trace_bad_path);
     tcase_add_test(tc, test_errno_names);
+    tcase_add_test(tc, test_errno_list);
+    tcase_add_test(tc, test_version);
     tcase_add_test(tc, test_xenstore_start);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

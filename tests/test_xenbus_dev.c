@@ -373,7 +373,7 @@ START_TEST(frontend_dies_mid_io)
     xenbus_echo_back_hold(true);
     xbt_run(e.sim, e.fe, submit_fn, &queued);
     ck_assert_int_eq(queued, 5);
-    ck_assert_int_eq(xbt_destroy(e.sim, e.fe), 0);
+    ck_assert_int_eq(xensim_domain_destroy(e.sim, e.fe), 0);
     xenbus_echo_back_hold(false);
     /* The back end saw the front end's directory go: it unmapped, closed
      * and forgot the device. */
@@ -399,7 +399,7 @@ START_TEST(backend_dies)
     paths(&e);
     ck_assert(wait_state(e.sim, fe_path, "4"));
     ck_assert_int_eq(io(&e, 3, 2000), 0);
-    ck_assert_int_eq(xbt_destroy(e.sim, e.be), 0);
+    ck_assert_int_eq(xensim_domain_destroy(e.sim, e.be), 0);
     ck_assert(wait_state(e.sim, fe_path, "6"));
     /* Its pages came back (the dead back end's mappings went with it). */
     ck_assert(wait_stats(e.sim, e.fe, 1));
@@ -412,7 +412,7 @@ START_TEST(backend_dies)
 END_TEST
 
 /* A hostile front end overruns its ring's producer index: the back end
- * stops serving that device only. */
+ * closes that device only, and the front end follows it to Closed. */
 struct io1_arg {
     unsigned int devid;
     int rc;
@@ -452,14 +452,18 @@ START_TEST(hostile_frontend_ring)
     ck_assert(wait_state(e.sim, fe_path, "4"));
     ck_assert(wait_state(e.sim, p1, "4"));
     xbt_run(e.sim, e.fe, corrupt_fn, NULL);
-    xbt_sleep_ms(100);        /* the back end takes the event meanwhile */
+    /* The back end saw the overflow and closed; the front end followed. */
+    ck_assert(wait_state(e.sim, be_path, "6"));
+    ck_assert(wait_state(e.sim, fe_path, "6"));
     a.devid = 0;
     xbt_run(e.sim, e.fe, io1_fn, &a);
-    ck_assert_int_eq(a.rc, -ETIMEDOUT);
+    ck_assert_int_eq(a.rc, -ENOTCONN);
+    ck_assert_str_eq(xbt_read(e.sim, "%s/state", p1), "4");
     a.devid = 1;
     xbt_run(e.sim, e.fe, io1_fn, &a);
     ck_assert_int_eq(a.rc, 0);
     ck_assert_uint_eq(a.out, 6);
+    /* Both ends of device 0 are Closed: the remove does not wait. */
     ck_assert_int_eq(xensim_device_remove(e.sim, "echo", e.fe, 0, 5000), 0);
     ck_assert_int_eq(xensim_device_remove(e.sim, "echo", e.fe, 1, 5000), 0);
     dev_env_free(&e);
@@ -554,6 +558,7 @@ START_TEST(dom0_backend)
     rec_back = xenbus_echo_back;
     rec_back.state_changed = rec_state;
     ck_assert_int_eq(xensim_xenbus_dom0_init(e.sim), 0);
+    th_allow_own_store_ring(0);
     ck_assert_int_eq(xensim_xenbus_dom0_init(e.sim), -EEXIST);
     e.be = 0;
     e.fe = xbt_guest(e.sim, "guest");

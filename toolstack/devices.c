@@ -140,7 +140,9 @@ static int device_remove(struct ts_xs *ts, const char *type, domid_t frontend,
         snprintf(path, sizeof(path), "%s/online", bpath);
         err = ts_xs_read(ts, bpath) >= 0 ? ts_xs_write(ts, path, "0") : 0;
         snprintf(path, sizeof(path), "%s/state", bpath);
-        if (!err && ts_xs_read(ts, path) >= 0)
+        /* As libxl: a back end already Closed is left so (nobody would
+         * write Closed again, and the wait below would time out). */
+        if (!err && ts_xs_read(ts, path) >= 0 && atoi(ts->reply) != XenbusStateClosed)
             err = ts_xs_write(ts, path, "5");
         ts_xs_end(ts, err != 0);
     }

@@ -94,31 +94,38 @@ void xb_dispatch(struct xb_dom *xb)
             return;
         }
         w = find_watch(xb, ev->token);
-        if (w) {
-            xb->dispatcher = xb_self();
-            xb->running = w;
-        }
-        xb_unlock(&xb->wlock);
-        if (w) {
-            bool calls = xb_calls_hold();
-
-            w->callback(w, ev->path, ev->token);
-            xb_calls_release(calls);
-            xb_lock(&xb->wlock);
-            xb->dispatcher = NULL;
-            xb->running = NULL;
+        if (!w) {
             xb_unlock(&xb->wlock);
+            free(ev);             /* unwatched since it came */
+            continue;
         }
+        xb->dispatcher = xb_self();
+        xb->running = w;
+        xb->running_ev = ev;
+        xb_unlock(&xb->wlock);
+        bool calls = xb_calls_hold();
+
+        w->callback(w, ev->path, ev->token);
+        xb_calls_release(calls);
+        xb_lock(&xb->wlock);
+        xb->dispatcher = NULL;
+        xb->running = NULL;
+        xb->running_ev = NULL;
+        xb_unlock(&xb->wlock);
         free(ev);
     }
 }
 
+/* The domain is gone (no vCPU of it runs): the queue and the event of a
+ * callback that its death interrupted. */
 void xb_events_free(struct xb_dom *xb)
 {
     struct xb_event *ev;
 
     while ((ev = pop_event(xb)))
         free(ev);
+    free(xb->running_ev);
+    xb->running_ev = NULL;
 }
 
 int xenbus_watch(struct xenbus_watch *w)

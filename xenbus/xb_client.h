@@ -85,6 +85,10 @@ struct xb_dom {
     unsigned int nr_events;
     void *dispatcher;              /* thread running a callback, or NULL */
     struct xenbus_watch *running;  /* the watch whose callback runs */
+    /* The event whose callback runs, owned here rather than by the
+     * dispatching frame: a domain dying mid-callback takes its vCPU away
+     * (a siglongjmp out of the next hypercall), and xb_free then frees it. */
+    struct xb_event *running_ev;
     _Atomic unsigned int nr_tx;
 
     /* The framework's per-domain state (xenbus_dev*.c), freed with us. */
@@ -118,6 +122,7 @@ int xb_errno(const char *name);
 void xb_watch_event(struct xb_dom *xb, const char *body, uint32_t len);
 /* Runs queued callbacks unless someone is already running them. */
 void xb_dispatch(struct xb_dom *xb);
+/* Frees every event the client holds, queued or running; xb_free only. */
 void xb_events_free(struct xb_dom *xb);
 /* Takes the dispatcher role, so no callback of this domain runs until
  * xb_dispatch_release(); false when the caller already has it (it is a

@@ -11,7 +11,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <xen/xen.h>
+#include <xen/event_channel.h>
 #include <xen/grant_table.h>
+#include <xensim/version.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -72,6 +74,12 @@ struct xensim_domain_info {
     unsigned int pages_mapped_by_others; /* pins other domains hold on its grants */
     uint32_t store_port, console_port;   /* allocated at build, as libxl does */
     xen_pfn_t store_pfn, console_pfn;
+    /* Entries of its own grant table in use (flags set) beyond the
+     * reserved refs 0-7 the toolstack owns. */
+    unsigned int grant_entries_in_use;
+    /* Guest RAM pages handed out and not freed, beyond the builder's
+     * (start_info and the store and console rings). */
+    unsigned long pages_allocated;
 };
 
 /* Simulator-wide settings; NULL for the defaults. */
@@ -156,16 +164,19 @@ struct xensim_xenstore_usage {
 int xensim_xenstore_usage(struct xensim *sim, struct xensim_xenstore_usage *u);
 
 /* Records the run as Chrome trace-event JSON (chrome://tracing, Perfetto):
- * a track per domain vCPU, hypercalls and upcalls as slices, and a flow
- * arrow from each send to the upcall it caused. Stopped by
- * xensim_trace_stop() or xensim_destroy(). */
+ * a track per domain vCPU, hypercalls and upcalls as slices, grant
+ * operations as instants, and a flow arrow from each send to the upcall it
+ * caused. 0, -EEXIST while recording, or fopen's errno. Stopped by
+ * xensim_trace_stop() or xensim_destroy(). One subscriber of the trace
+ * points in <xensim/trace.h>, where programs can add their own. */
 int xensim_trace_start(struct xensim *sim, const char *path);
 void xensim_trace_stop(struct xensim *sim);
 
 /* The teaching narrator: fn receives one line per step, "[domN vcpuM] ..."
  * from guest code (xensim_narrate in guest.h) when `what` has
  * XENSIM_NARRATE_GUEST, and "[xen] ..." from the hypervisor (sends,
- * upcalls) with XENSIM_NARRATE_XEN. NULL turns it off (the default). */
+ * upcalls; told from the trace points) with XENSIM_NARRATE_XEN. NULL
+ * turns it off (the default). Not to be called from a trace subscriber. */
 typedef void (*xensim_narrator_t)(const char *line, void *arg);
 #define XENSIM_NARRATE_GUEST 1u
 #define XENSIM_NARRATE_XEN 2u
@@ -195,7 +206,35 @@ int xensim_dump_domains(struct xensim *sim, FILE *out);
 int xensim_dump_ports(struct xensim *sim, domid_t domid, FILE *out);
 int xensim_dump_grants(struct xensim *sim, domid_t domid, FILE *out);
 
-/* A name for a Xen errno: "-ENOSPC (no free port)" style, for logs. */
+/* The same as rows, for programs. Each fills up to max rows (rows may be
+ * NULL with max 0) and returns how many exist, or -ESRCH. */
+struct xensim_port_info {
+    evtchn_port_t port;
+    unsigned int status;        /* EVTCHNSTAT_*, as EVTCHNOP_status gives */
+    bool reserved;              /* port 0 (status closed) */
+    domid_t remote_dom;         /* unbound, interdomain */
+    evtchn_port_t remote_port;  /* interdomain */
+    uint32_t virq;              /* virq */
+    uint32_t vcpu;              /* the vCPU it notifies (ipi: the target) */
+    bool pending, masked;
+    bool host_consumer;         /* delivered to a host process (hostdev.h) */
+};
+int xensim_port_list(struct xensim *sim, domid_t domid, struct xensim_port_info *rows, int max);
+
+/* One grant entry in use (flags != 0) and who pins it. */
+struct xensim_grant_info {
+    grant_ref_t ref;
+    uint16_t flags;             /* GTF_*, as the granter and Xen wrote them */
+    domid_t domid;              /* the grantee the entry names */
+    uint32_t frame;
+    domid_t mapped_by;          /* DOMID_INVALID when nobody pins it */
+    unsigned int read_pins, write_pins;
+};
+int xensim_grant_list(struct xensim *sim, domid_t domid, struct xensim_grant_info *rows,
+                      int max);
+
+/* A name for a Xen errno: "-ENOSPC (no free port or slot)" style, for logs;
+ * every errno xensim returns is in <xensim/errno.h>. */
 const char *xensim_strerror(int negative_errno);
 
 #ifdef __cplusplus

@@ -1,7 +1,8 @@
 /*
  * The "echo" back end: maps the front end's ring through the framework and
  * answers each request with value + 1 from its irq handler, with Xen's
- * ring discipline (copy before use, overflow checks, final check).
+ * ring discipline (copy before use, overflow checks, final check). A ring
+ * that overflows closes its device.
  */
 #include "config.h"
 
@@ -49,8 +50,11 @@ static void eb_process(struct xenbus_device *dev)
 
         xen_rmb();
         if (RING_REQUEST_PROD_OVERFLOW(&p->ring, rp)) {
-            /* This device only: stop serving it. */
+            /* This device only: stop serving it and close it, as
+             * Linux's xenbus_dev_fatal does (and vbd does here), so the
+             * front end is told rather than left waiting. */
             p->broken = true;
+            xenbus_switch_state(dev, XenbusStateClosing);
             return;
         }
         while (p->ring.req_cons != rp &&
