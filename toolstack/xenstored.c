@@ -2,8 +2,9 @@
  * xenstored in a simulator, run as a toolstack runs it: started in dom0
  * (its rings reach guests through dom0's hostdev handles), told of each
  * new domain by a domain listener that makes the domain's home and
- * introduces it over a socket, and stopped when dom0 is destroyed, for it
- * is a dom0 process. Deaths it learns of itself, from VIRQ_DOM_EXC. Owns
+ * introduces it over a socket, removes the home when the domain is
+ * destroyed, and stops xenstored when dom0 is, for it is a dom0 process.
+ * Deaths xenstored learns of itself, from VIRQ_DOM_EXC. Owns
  * the table of running daemons, one per simulator; relies on the public
  * xensim.h and xenstored.h, xs_client.c, and xenbus/ for dom0's ring.
  */
@@ -126,11 +127,32 @@ static void ts_built(struct xensim *sim, domid_t domid, void *arg)
     xensim_mutex_unlock(&hosts_lock);
 }
 
+/* libxl removes the home it made before it destroys the domain; the
+ * rest (the connection, the domain's own nodes) is xenstored's to do once
+ * it sees the domain die. xenstored is a dom0 process: it stops with
+ * dom0. */
 static void ts_destroying(struct xensim *sim, domid_t domid, void *arg)
 {
+    struct ts_host *h;
+    char home[32];
+    struct ts_xs x;
+    int fd;
+
     (void)arg;
-    if (domid == 0)
+    if (domid == 0) {
         xensim_xenstore_stop(sim);
+        return;
+    }
+    snprintf(home, sizeof(home), "/local/domain/%u", domid);
+    xensim_mutex_lock(&hosts_lock);
+    h = *host_slot(sim);
+    fd = h ? xensim_xenstored_connect(h->xsd) : -ENODEV;
+    if (fd >= 0) {
+        ts_xs_open_fd(&x, fd);
+        ts_xs_rm(&x, home);
+        ts_xs_close(&x);
+    }
+    xensim_mutex_unlock(&hosts_lock);
 }
 
 static const struct xensim_domain_listener ts_listener = {

@@ -143,7 +143,8 @@ int xensim_domain_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
  * serving dom0's socket at socket_path if given (host programs such as
  * libxenstore and xenstore-utils connect there). Every domain, those
  * already built too, gets its home /local/domain/<id> (domid, name) and is
- * introduced at build, as libxl does; xenstored itself notices deaths
+ * introduced at build, and loses its home when destroyed, as libxl does;
+ * xenstored itself notices deaths
  * (VIRQ_DOM_EXC), so a destroyed domain lingers dying until it has let go
  * of its ring. It stops when dom0's destroy begins (xensim_destroy()), as
  * a dom0 process would, or at xensim_xenstore_stop(). Its log is quiet.
