@@ -316,8 +316,6 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
         domain_create_undo(d);
         return rc;
     }
-    if (sim->on_domain_built)
-        sim->on_domain_built(sim, d);
     domain_listeners_built(sim, (domid_t)id);
     return id;
 }
@@ -417,8 +415,6 @@ int xensim_domain_destroy(struct xensim *sim, domid_t domid)
     atomic_store(&d->state, XENSIM_DOMAIN_DYING);
     evtchn_domain_destroy(d);
     gnttab_release_mappings(d);
-    if (sim->on_domain_released)
-        sim->on_domain_released(sim, domid);
     evtchn_send_global_virq(sim, VIRQ_DOM_EXC);
     xensim_mutex_lock(&sim->lock);
     pthread_cond_broadcast(&sim->cond);
@@ -534,11 +530,9 @@ void xensim_destroy(struct xensim *sim)
     if (!sim)
         return;
     sim_rcu_ensure();
-    /* Guests first, then xenstored (it runs in dom0), then dom0: back ends
-     * outlive their front ends. */
+    /* Guests first, dom0 last: back ends outlive their front ends, and
+     * dom0's services (xenstored) stop when dom0's destroy begins. */
     for (int id = DOMID_FIRST_RESERVED - 1; id >= 0; id--) {
-        if (id == 0)
-            xenstored_stop(sim);
         xensim_mutex_lock(&sim->lock);
         struct domain *d = sim->domains[id];
         xensim_mutex_unlock(&sim->lock);

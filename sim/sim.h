@@ -266,11 +266,6 @@ struct xensim {
     pthread_mutex_t listener_lock;
     struct sim_listener *listeners;
 
-    /* Hooks for XenStore (set by sim/xenstore when a daemon runs). */
-    void (*on_domain_built)(struct xensim *sim, struct domain *d);
-    void (*on_domain_released)(struct xensim *sim, domid_t domid);
-    void *xs;
-    struct xenstored *xenstored;        /* xenstored.c, when started */
     /* Trace points (trace.c): trace_subs is an RCU list of subscribers,
      * trace_nsubs its length, the one thing a point reads when nobody
      * listens; trace_lock serialises every change to them and to the
@@ -407,8 +402,6 @@ void timer_stop(struct xensim *sim);
 void timer_set(struct vcpu *v, uint64_t deadline);
 void timer_cancel_domain(struct domain *d);
 
-/* xenstored.c */
-void xenstored_stop(struct xensim *sim);
 
 /* trace.c: the points themselves are in tracepoint.h. At destroy, drops
  * every subscriber, the Chrome writer's and the narrator's too. */
