@@ -7,3 +7,15 @@ TESTS += tests/ext/test_ext_hostdev
 tests_ext_test_ext_hostdev_SOURCES = tests/ext/test_ext_hostdev.c
 tests_ext_test_ext_hostdev_LDADD = $(TEST_LIBS)
 tests_ext_test_ext_hostdev_CFLAGS = $(EXT_TEST_CFLAGS)
+
+# The fixture every external-domain suite shares.
+EXT_FIXTURE = tests/ext/ext_fixture.c tests/ext/ext_fixture.h
+EXT_FIXTURE_CFLAGS = $(EXT_TEST_CFLAGS) -DEXT_BUILDDIR='"$(abs_top_builddir)"' \
+	-DEXT_SRCDIR='"$(abs_top_srcdir)"'
+
+# The hypervisor socket by hand: bad input, and each kind's end.
+check_PROGRAMS += tests/ext/test_ext_proto
+TESTS += tests/ext/test_ext_proto
+tests_ext_test_ext_proto_SOURCES = tests/ext/test_ext_proto.c $(EXT_FIXTURE)
+tests_ext_test_ext_proto_LDADD = $(TEST_LIBS)
+tests_ext_test_ext_proto_CFLAGS = $(EXT_FIXTURE_CFLAGS)
