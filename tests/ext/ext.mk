@@ -19,3 +19,19 @@ TESTS += tests/ext/test_ext_proto
 tests_ext_test_ext_proto_SOURCES = tests/ext/test_ext_proto.c $(EXT_FIXTURE)
 tests_ext_test_ext_proto_LDADD = $(TEST_LIBS)
 tests_ext_test_ext_proto_CFLAGS = $(EXT_FIXTURE_CFLAGS)
+
+# The drop-ins against Debian's: sonames, version nodes, every symbol.
+TESTS += tests/ext/test_ext_abi.sh
+EXTRA_DIST += tests/ext/test_ext_abi.sh
+
+# The drop-ins' APIs beyond libxenvchan's, from a process linked against
+# Debian's libraries (the drop-ins replace them at run time).
+check_PROGRAMS += tests/ext/libprobe
+tests_ext_libprobe_SOURCES = tests/ext/libprobe.c
+tests_ext_libprobe_CFLAGS = $(AM_CFLAGS)
+tests_ext_libprobe_LDADD = -lxenctrl -lxenevtchn -lxengnttab
+check_PROGRAMS += tests/ext/test_ext_libs
+TESTS += tests/ext/test_ext_libs
+tests_ext_test_ext_libs_SOURCES = tests/ext/test_ext_libs.c $(EXT_FIXTURE)
+tests_ext_test_ext_libs_LDADD = $(TEST_LIBS)
+tests_ext_test_ext_libs_CFLAGS = $(EXT_FIXTURE_CFLAGS)
