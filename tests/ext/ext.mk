@@ -35,3 +35,7 @@ TESTS += tests/ext/test_ext_libs
 tests_ext_test_ext_libs_SOURCES = tests/ext/test_ext_libs.c $(EXT_FIXTURE)
 tests_ext_test_ext_libs_LDADD = $(TEST_LIBS)
 tests_ext_test_ext_libs_CFLAGS = $(EXT_FIXTURE_CFLAGS)
+
+# `xensim env` and `xensim run` with `xensim serve`.
+TESTS += tests/ext/test_ext_env.sh
+EXTRA_DIST += tests/ext/test_ext_env.sh
