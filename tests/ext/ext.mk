@@ -39,3 +39,15 @@ tests_ext_test_ext_libs_CFLAGS = $(EXT_FIXTURE_CFLAGS)
 # `xensim env` and `xensim run` with `xensim serve`.
 TESTS += tests/ext/test_ext_env.sh
 EXTRA_DIST += tests/ext/test_ext_env.sh
+
+# Debian's libxenvchan between processes of simulated domains, driven by
+# vchantest (linked against Debian's libraries).
+check_PROGRAMS += tests/ext/vchantest
+tests_ext_vchantest_SOURCES = tests/ext/vchantest.c
+tests_ext_vchantest_CFLAGS = $(AM_CFLAGS) $(XENVCHAN_CFLAGS)
+tests_ext_vchantest_LDADD = $(XENVCHAN_LIBS)
+check_PROGRAMS += tests/ext/test_ext_vchan
+TESTS += tests/ext/test_ext_vchan
+tests_ext_test_ext_vchan_SOURCES = tests/ext/test_ext_vchan.c $(EXT_FIXTURE)
+tests_ext_test_ext_vchan_LDADD = $(TEST_LIBS)
+tests_ext_test_ext_vchan_CFLAGS = $(EXT_FIXTURE_CFLAGS)
