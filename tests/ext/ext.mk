@@ -51,3 +51,13 @@ TESTS += tests/ext/test_ext_vchan
 tests_ext_test_ext_vchan_SOURCES = tests/ext/test_ext_vchan.c $(EXT_FIXTURE)
 tests_ext_test_ext_vchan_LDADD = $(TEST_LIBS)
 tests_ext_test_ext_vchan_CFLAGS = $(EXT_FIXTURE_CFLAGS)
+
+# Debian's vchan-socket-proxy and xenconsole, fetched at test time into
+# the build tree; the console's guest is `xensim serve`'s idle guest.
+EXTRA_DIST += tests/ext/fetch-xen-utils.sh
+CLEAN_LOCAL_DIRS += tests/ext/xen-utils
+check_PROGRAMS += tests/ext/test_ext_debian
+TESTS += tests/ext/test_ext_debian
+tests_ext_test_ext_debian_SOURCES = tests/ext/test_ext_debian.c tools/serve_guest.c $(EXT_FIXTURE)
+tests_ext_test_ext_debian_LDADD = $(TEST_LIBS)
+tests_ext_test_ext_debian_CFLAGS = $(EXT_FIXTURE_CFLAGS) -I$(top_srcdir)/tools

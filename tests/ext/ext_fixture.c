@@ -66,11 +66,27 @@ void ext_fix_assert_idle(struct ext_fix *f)
     ck_assert_uint_eq(st.domains_asked, 0);
 }
 
+/* A dom0 process talks to the daemon over its socket, and the daemon
+ * drops a dead process's watches when it reads its socket's end, on its
+ * own thread, with nothing to wait on: ask until it has (or until a
+ * bound far past any real delay, and let the check say what is left). */
+static void xenstore_settle(struct ext_fix *f)
+{
+    struct xensim_xenstore_usage u;
+
+    for (int i = 0; i < 20000; i++) {
+        if (xensim_xenstore_usage(f->sim, &u) || (!u.watches && !u.transactions))
+            return;
+        usleep(1000);
+    }
+}
+
 void ext_fix_stop(struct ext_fix *f)
 {
     char path[128];
 
     ext_fix_assert_idle(f);
+    xenstore_settle(f);
     th_check_clean(f->sim);
     xensim_external_stop(f->ext);
     th_check_clean(f->sim);
