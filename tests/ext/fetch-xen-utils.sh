@@ -4,8 +4,8 @@
 # Test programs run in parallel, so one fetches while the others wait.
 set -e
 dest=$1
-mkdir -p "$(dirname "$dest")"
-exec 9>"$dest.lock"
+mkdir -p "$dest"
+exec 9>"$dest/.lock"
 flock 9
 [ -x "$dest/usr/lib/xen-4.17/bin/vchan-socket-proxy" ] && exit 0
 tmp=$(mktemp -d)
