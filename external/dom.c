@@ -44,13 +44,14 @@ void ext_ep_del(struct ext_dom *d, int fd)
     epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
-static int listen_at(const char *path)
+/* The hypervisor socket is SOCK_SEQPACKET (hvsock.h); the xenstore one
+ * SOCK_STREAM, as libxenstore connects. */
+static int listen_at(const char *path, int type)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     if (strlen(path) >= sizeof(sa.sun_path))
         return -ENAMETOOLONG;
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-    int type = strstr(path, "/hypervisor") ? SOCK_SEQPACKET : SOCK_STREAM;
     int fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -errno;
@@ -330,12 +331,12 @@ struct ext_dom *ext_dom_start(struct ext_server *srv, domid_t domid)
     d->epfd = epoll_create1(EPOLL_CLOEXEC);
     d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     snprintf(path, sizeof(path), "%s/hypervisor", d->path);
-    d->hv_listen = listen_at(path);
+    d->hv_listen = listen_at(path, SOCK_SEQPACKET);
     if (d->epfd < 0 || d->wake_fd < 0 || d->hv_listen < 0)
         goto fail;
     if (domid && info.store_port) {
         snprintf(path, sizeof(path), "%s/xenstore", d->path);
-        d->xs_listen = listen_at(path);
+        d->xs_listen = listen_at(path, SOCK_STREAM);
         if (d->xs_listen < 0)
             goto fail;
     }
