@@ -21,6 +21,7 @@ int gnttab_domain_init(struct domain *d)
         return -ENOMEM;
     gt->ops = d->gnttab_mode == XENSIM_GNTTAB_FAST ? &gnttab_map_fast_ops
                                                    : &gnttab_map_strict_ops;
+    gt->d = d;
     gt->max_frames = d->max_grant_frames ? d->max_grant_frames : GNTTAB_DEFAULT_MAX_FRAMES;
     gt->shared = domain_pfn_to_virt(d, d->nr_pages + 1);
     gt->active = calloc(gt->max_frames, sizeof(*gt->active));

@@ -53,6 +53,7 @@ struct gnttab_active {
 struct gnttab_maptrack {
     _Atomic uint16_t flags;   /* GNTMAP_host_map | device_map | readonly */
     bool readonly;
+    uint8_t vcpu;             /* whose free list it goes back to */
     domid_t rdomid;
     grant_ref_t ref;
     uint32_t next_free;       /* free-list link while free */
@@ -96,11 +97,15 @@ struct grant_table {
     struct gnttab_active **active;    /* [max_frames], allocated as frames grow */
 
     /* As a mapper. */
+    struct domain *d;
     pthread_mutex_t mt_lock;
     struct gnttab_maptrack **mt;      /* [mt_max_frames] chunks of 256 */
     unsigned int mt_max_frames;
     _Atomic unsigned int mt_frames;   /* chunks allocated: limit = 256 * this */
-    uint32_t mt_free;                 /* head of the free list */
+    /* One free list per vCPU, as Xen keeps them (head and tail handles,
+     * GNTTAB_NO_HANDLE when the vCPU has none yet). */
+    uint32_t mt_head[XENSIM_MAX_VCPUS], mt_tail[XENSIM_MAX_VCPUS];
+    unsigned int mt_steal_next;       /* the next victim vCPU */
     _Atomic unsigned int mt_in_use;
     _Atomic bool mt_closed;           /* dying: no new handles */
 
@@ -113,10 +118,16 @@ struct grant_table {
 /* gnttab_maptrack.c */
 int gnttab_maptrack_init(struct grant_table *gt, unsigned int max_frames);
 void gnttab_maptrack_free(struct grant_table *gt);
-/* A free handle (its entry's flags are 0 and it is off the free list), or
- * GNTTAB_NO_HANDLE when the limit is reached or the domain is dying. */
+/* A free handle from the calling vCPU's list (vCPU 0's for a host
+ * thread), its entry's flags 0 and off the list; GNTTAB_NO_HANDLE when
+ * every list is down to the entry Xen keeps and no frame may be added, or
+ * the domain is dying. */
 grant_handle_t gnttab_maptrack_get(struct grant_table *gt);
+/* Back at the tail of its vCPU's list: the last handle to be reused. */
 void gnttab_maptrack_put(struct grant_table *gt, grant_handle_t h);
+/* Back at the head, as if it had never been taken (handles given back
+ * last taken first). */
+void gnttab_maptrack_unget(struct grant_table *gt, grant_handle_t h);
 /* The entry of h, or NULL if h is beyond the current limit. Lock-free. */
 struct gnttab_maptrack *gnttab_maptrack_entry(struct grant_table *gt, grant_handle_t h);
 unsigned int gnttab_maptrack_limit(struct grant_table *gt);

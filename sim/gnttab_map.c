@@ -264,9 +264,9 @@ void gnttab_unmap_many(struct domain *ld, gnttab_unmap_grant_ref_t *ops, unsigne
     }
     if (run)
         mo->unmap(ld, run_h, run);
-    /* Handles go back last first, so the next batch takes them in the
-     * order this one had them and its slots are neighbours again. */
-    for (unsigned int k = n; k-- > 0;)
+    /* Pins and handles in element order, as Xen's unmap_common_complete
+     * runs after the batch's TLB flush. */
+    for (unsigned int k = 0; k < n; k++)
         puts[k] = u[k].done ? unmap_unpin(ld, &u[k]) : NULL;
 }
 

@@ -200,8 +200,10 @@ START_TEST(end_access_while_mapped)
 }
 END_TEST
 
-/* The same ref mapped many times: one handle each, handles reused after
- * unmap, and a pin counter that would pass 127 refuses. */
+/* The same ref mapped many times: one handle each, in order from 0 for a
+ * fresh domain; a pin counter that would pass 127 refuses; and a freed
+ * handle goes to the tail of the free list (Xen's put_maptrack_handle),
+ * where the failed map's went too: the next map gets 129, not 40. */
 START_TEST(many_maps_one_ref)
 {
     struct gt_fix f = gt_fix_new(GT_MODE);
@@ -209,17 +211,15 @@ START_TEST(many_maps_one_ref)
     static gnttab_map_grant_ref_t m[129];
     for (int i = 0; i < 128; i++) {
         ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RO, &m[i]), GNTST_okay);
-        for (int j = 0; j < i; j++)
-            ck_assert_uint_ne(m[i].handle, m[j].handle);
+        ck_assert_uint_eq(m[i].handle, i);
     }
     ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RO, &m[128]), GNTST_general_error);
     ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 128);
     ck_assert_uint_eq(gt_pins(f.sim, f.a), 128);
 
-    grant_handle_t freed = m[40].handle;
     gt_unmap_ok(f.sim, f.b, &m[40]);
     ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RO, &m[40]), GNTST_okay);
-    ck_assert_uint_eq(m[40].handle, freed);
+    ck_assert_uint_eq(m[40].handle, 129);
     for (int i = 0; i < 128; i++)
         gt_unmap_ok(f.sim, f.b, &m[i]);
     ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_readonly);
@@ -283,8 +283,12 @@ START_TEST(device_and_host_kinds)
 }
 END_TEST
 
-/* max_maptrack_frames = 1: 256 handles, then GNTST_no_space, which Xen
- * checks before the ref. */
+/*
+ * max_maptrack_frames = 1 on a 1-vCPU domain: 255 handles, not 256, as
+ * Xen's _get_maptrack_handle always keeps one entry on the free list;
+ * then GNTST_no_space, which Xen checks before the ref (but after the
+ * domain). A freed handle makes room again.
+ */
 START_TEST(maptrack_exhaustion)
 {
     struct xensim *sim = th_sim_new();
@@ -297,17 +301,86 @@ START_TEST(maptrack_exhaustion)
     struct gt_grant g = gt_grant(sim, a, b, true);
     struct gt_grant g1 = gt_grant(sim, a, b, true), g2 = gt_grant(sim, a, b, true);
     grant_ref_t refs[3] = { (grant_ref_t)g.ref, (grant_ref_t)g1.ref, (grant_ref_t)g2.ref };
-    static gnttab_map_grant_ref_t m[256];
-    for (int i = 0; i < 256; i++)
+    static gnttab_map_grant_ref_t m[255];
+    for (int i = 0; i < 255; i++) {
         ck_assert_int_eq(gt_map(sim, b, a, refs[i % 3], RO, &m[i]), GNTST_okay);
-    ck_assert_uint_eq(gt_maptrack(sim, b), 256);
+        ck_assert_uint_eq(m[i].handle, i);
+    }
+    ck_assert_uint_eq(gt_maptrack(sim, b), 255);
     ck_assert_int_eq(gt_map(sim, b, a, g.ref, RO, NULL), GNTST_no_space);
     ck_assert_int_eq(gt_map(sim, b, a, 100000, RO, NULL), GNTST_no_space);
     ck_assert_int_eq(gt_map(sim, b, GT_NODOM, g.ref, RO, NULL), GNTST_bad_domain);
+    /* Freed 3 goes behind 255, the entry kept: the next map takes 255. */
     gt_unmap_ok(sim, b, &m[3]);
     ck_assert_int_eq(gt_map(sim, b, a, g.ref, RO, &m[3]), GNTST_okay);
-    for (int i = 0; i < 256; i++)
+    ck_assert_uint_eq(m[3].handle, 255);
+    ck_assert_int_eq(gt_map(sim, b, a, g.ref, RO, NULL), GNTST_no_space);
+    for (int i = 0; i < 255; i++)
         gt_unmap_ok(sim, b, &m[i]);
+    gt_sim_free(sim);
+}
+END_TEST
+
+/* Per-vCPU free lists (Xen's steal_maptrack_handle): with one frame, a
+ * vCPU without a list of its own first takes an entry from another as
+ * its tail, then one more to map with; every list keeps its last entry,
+ * so two vCPUs get 254 handles from one frame. */
+struct steal_run { domid_t a; grant_ref_t refs[3]; gnttab_map_grant_ref_t m[256]; int n; };
+
+static void steal_fn(void *p)
+{
+    struct steal_run *r = p;
+    for (; r->n < 256; r->n++) {
+        gnttab_map_grant_ref_t *m = &r->m[r->n];
+        *m = (gnttab_map_grant_ref_t){ .flags = RO, .ref = r->refs[r->n % 3], .dom = r->a };
+        ck_assert_int_eq(HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, m, 1), 0);
+        if (m->status != GNTST_okay) {
+            ck_assert_int_eq(m->status, GNTST_no_space);
+            break;
+        }
+    }
+}
+
+static void steal_unmap_fn(void *p)
+{
+    struct steal_run *r = p;
+    for (int i = 0; i < r->n; i++) {
+        gnttab_unmap_grant_ref_t u = { .host_addr = r->m[i].host_addr, .handle = r->m[i].handle };
+        ck_assert_int_eq(HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &u, 1), 0);
+        ck_assert_int_eq(u.status, GNTST_okay);
+    }
+}
+
+START_TEST(maptrack_steal)
+{
+    struct xensim *sim = th_sim_new();
+    domid_t a = th_domain(sim, "granter", false, GT_MODE);
+    struct xensim_domain_config cfg = {
+        .name = "smp", .nr_vcpus = 2, .gnttab_mode = GT_MODE, .max_maptrack_frames = 1,
+    };
+    domid_t b = th_domain_cfg(sim, &cfg);
+    struct gt_grant g[3];
+    struct steal_run *v0 = calloc(1, sizeof(*v0)), *v1 = calloc(1, sizeof(*v1));
+    for (int i = 0; i < 3; i++) {
+        g[i] = gt_grant(sim, a, b, true);
+        v0->refs[i] = v1->refs[i] = (grant_ref_t)g[i].ref;
+    }
+    v0->a = v1->a = a;
+    /* vCPU 0 grows the frame: handle 0, its list 1..255. */
+    gnttab_map_grant_ref_t first;
+    ck_assert_int_eq(gt_map(sim, b, a, g[0].ref, RO, &first), GNTST_okay);
+    ck_assert_uint_eq(first.handle, 0);
+    /* vCPU 1: 1 becomes its tail, 2 its first handle, then it takes the
+     * rest of vCPU 0's list but the last. */
+    v1->n = 0;
+    th_call(sim, b, 1, steal_fn, v1);
+    ck_assert_uint_eq(v1->m[0].handle, 2);
+    ck_assert_int_eq(v1->n, 253);
+    ck_assert_uint_eq(gt_maptrack(sim, b), 254);
+    th_call(sim, b, 1, steal_unmap_fn, v1);
+    gt_unmap_ok(sim, b, &first);
+    free(v0);
+    free(v1);
     gt_sim_free(sim);
 }
 END_TEST
@@ -866,6 +939,7 @@ static Suite *gnttab_suite(void)
     tcase_add_loop_test(tc, unmap_failures, 0, 2);
     tcase_add_loop_test(tc, device_and_host_kinds, 0, 2);
     tcase_add_loop_test(tc, maptrack_exhaustion, 0, 2);
+    tcase_add_loop_test(tc, maptrack_steal, 0, 2);
     tcase_add_loop_test(tc, map_batch, 0, 2);
     tcase_add_loop_test(tc, reserved_refs, 0, 2);
     tcase_add_loop_test(tc, setup_and_query, 0, 2);
