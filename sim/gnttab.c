@@ -227,11 +227,14 @@ static long swap_grant_ref(struct domain *d, void *uop, unsigned int count)
     return 0;
 }
 
-/* One GNTTABOP_cache_flush element, with Xen 4.17's checks in its order
- * (x86 handles the op too). A host's caches are coherent, so a flush that
- * passes them has nothing left to do. cur_ref is the continuation
- * argument, cmd bits 12 and up: a zero-length element must not carry one,
- * and a foreign frame must be mapped from a ref at or above it. */
+/*
+ * One GNTTABOP_cache_flush element, with Xen 4.17's checks in its order
+ * (x86 handles the op too, until 4.21 made it ARM-only). cur_ref is the
+ * continuation argument, cmd bits 12 and up: a zero-length element must
+ * not carry one, and a foreign frame must be mapped from a ref at or
+ * above it. xensim has no global frame numbers: dev_bus_addr names a
+ * frame the caller maps (of any granter), else one of its own RAM.
+ */
 static long cache_flush_one(struct domain *d, const gnttab_cache_flush_t *op, grant_ref_t cur_ref)
 {
     /* This also refuses GNTTAB_CACHE_SOURCE_GREF, before Xen's
@@ -245,9 +248,14 @@ static long cache_flush_one(struct domain *d, const gnttab_cache_flush_t *op, gr
     /* The machine address of a map (dev_bus_addr) is the granter's frame;
      * the caller's own frames need no grant. */
     xen_pfn_t frame = op->a.dev_bus_addr >> XEN_PAGE_SHIFT;
-    if (frame < d->nr_pages)
-        return 0;
-    return gnttab_maps_frame(d, frame, cur_ref) ? 0 : -EINVAL;
+    if (!gnttab_maps_frame(d, frame, cur_ref) && frame >= d->nr_pages)
+        return -EINVAL;
+    /* A host's caches are coherent, so a clean has nothing left to do.
+     * x86 cannot invalidate without cleaning (invalidate_dcache_va_range
+     * is -EOPNOTSUPP there); clean-and-invalidate is a cache flush. */
+    if (op->op == GNTTAB_CACHE_INVAL)
+        return -EOPNOTSUPP;
+    return 0;
 }
 
 static long cache_flush(struct domain *d, void *uop, unsigned int count, unsigned int cur_ref)
