@@ -32,7 +32,10 @@
 #define GNTTAB_PIN_DEV_RD  0x00010000u
 #define GNTTAB_PIN_DEV_WR  0x01000000u
 #define GNTTAB_PIN_WR_MASK 0xff00ff00u    /* any writable pin */
-#define GNTTAB_PIN_OVERFLOW 0x80808080u
+/* A counter may reach 128: a pin is refused when the top bit of a counter
+ * it would increment is set (Xen's GNTPIN_incr2oflow_mask), whatever the
+ * other counters hold. */
+#define GNTTAB_PIN_OVERFLOW(inc) ((inc) << 7)
 
 /* The hypervisor's private view of one granter entry, under gt->lock. */
 struct gnttab_active {
@@ -163,6 +166,13 @@ void gnttab_unmap_many(struct domain *ld, gnttab_unmap_grant_ref_t *ops, unsigne
 long gnttab_unmap_and_replace_batch(struct domain *ld, void *uop, unsigned int count);
 bool gnttab_maps_frame(struct domain *ld, xen_pfn_t frame, grant_ref_t from);
 void gnttab_release_all(struct domain *ld);
+/* Copies elements [i, i+n) of a batch in (or out); on a fault, element
+ * by element, so that the elements before the bad one are still done as
+ * in Xen. Return how many were copied. */
+unsigned int gnttab_copy_in(void *dst, const void *uop, size_t size, unsigned int i,
+                            unsigned int n);
+unsigned int gnttab_copy_out(void *uop, const void *src, size_t size, unsigned int i,
+                             unsigned int n);
 
 /* gnttab_copy.c */
 long gnttab_copy_batch(struct domain *ld, void *uop, unsigned int count);

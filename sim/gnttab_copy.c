@@ -91,36 +91,35 @@ static int16_t copy_one(struct domain *ld, const gnttab_copy_t *op, struct domai
     return rc;
 }
 
+/* Only the status is written back. As in Xen, an element whose status
+ * cannot be written ends the batch with -EFAULT and those after it are
+ * not done: the status fields are written back as they were read first,
+ * to find it. */
 long gnttab_copy_batch(struct domain *ld, void *uop, unsigned int count)
 {
+    const size_t off = offsetof(gnttab_copy_t, status);
     gnttab_copy_t ops[GNTTAB_COPY_BATCH];
     struct domain *puts[GNTTAB_COPY_BATCH][2];
-    char *base = uop;
 
     for (unsigned int i = 0; i < count; i += GNTTAB_COPY_BATCH) {
         unsigned int n = count - i < GNTTAB_COPY_BATCH ? count - i : GNTTAB_COPY_BATCH;
-        unsigned int got = n;
-        if (copy_from_guest(ops, base + (size_t)i * sizeof(ops[0]), n * sizeof(ops[0]))) {
-            for (got = 0; got < n; got++)
-                if (copy_from_guest(&ops[got], base + (size_t)(i + got) * sizeof(ops[0]),
-                                    sizeof(ops[0])))
-                    break;
-        }
+        unsigned int got = gnttab_copy_in(ops, uop, sizeof(ops[0]), i, n);
+        unsigned int ok = copy_fields_to_guest((char *)uop + (size_t)i * sizeof(ops[0]) + off,
+                                               (char *)ops + off, sizeof(ops[0]),
+                                               sizeof(int16_t), got);
+        unsigned int todo = ok < got ? ok + 1 : got;
         rcu_read_lock();
-        for (unsigned int k = 0; k < got; k++)
+        for (unsigned int k = 0; k < todo; k++)
             ops[k].status = copy_one(ld, &ops[k], puts[k]);
         rcu_read_unlock();
-        for (unsigned int k = 0; k < got; k++)
+        for (unsigned int k = 0; k < todo; k++)
             for (int j = 0; j < 2; j++)
                 if (puts[k][j])
                     domain_put_foreign(puts[k][j]);
-        /* Only the status is an output. */
-        for (unsigned int k = 0; k < got; k++) {
-            gnttab_copy_t *g = (gnttab_copy_t *)(base + (size_t)(i + k) * sizeof(ops[0]));
-            if (copy_to_guest(&g->status, &ops[k].status, sizeof(ops[k].status)))
-                return -EFAULT;
-        }
-        if (got < n)
+        if (copy_fields_to_guest((char *)uop + (size_t)i * sizeof(ops[0]) + off,
+                                 (char *)ops + off, sizeof(ops[0]), sizeof(int16_t),
+                                 todo) < todo ||
+            todo < n)
             return -EFAULT;
     }
     return 0;

@@ -11,6 +11,13 @@
  * Creating the host mapping is Xen's last step anyway, so the statuses
  * are those of a one-by-one loop. Unmaps likewise remove a run of
  * neighbouring slots at once.
+ *
+ * Xen copies each element back right after doing it and stops at the
+ * first copy that faults, the elements after it never attempted. A batch
+ * here first writes its elements back as it read them (the same bytes,
+ * so nothing changes), and only does the elements up to the first that
+ * cannot be written; should a later write still fault, the maps after it
+ * are undone and their handles given back as if never taken.
  */
 #include "gnttab.h"
 
@@ -27,9 +34,12 @@ struct map_pending {
     void *addr;
 };
 
-/* One unmap between its claim and its teardown. */
+/* One unmap between its claim and its teardown: Xen's struct
+ * gnttab_unmap_common. */
 struct unmap_pending {
+    uint64_t host_addr, dev_bus_addr;
     grant_handle_t h;
+    int16_t status;
     uint16_t flags, done, left;
 };
 
@@ -54,7 +64,9 @@ static void put_all(struct domain **rds, unsigned int n)
 }
 
 /* Steps 1-9 and the contains_pte part of 10: a handle and a pin. Sets
- * op->status; on failure may leave a dying granter in *put. */
+ * op->status, and on failure nothing else: Xen's failure paths leave the
+ * guest's handle, dev_bus_addr and host_addr as it gave them. On failure
+ * may leave a dying granter in *put. */
 static void map_prepare(struct domain *ld, gnttab_map_grant_ref_t *op,
                         struct map_pending *p, struct domain **put)
 {
@@ -62,7 +74,6 @@ static void map_prepare(struct domain *ld, gnttab_map_grant_ref_t *op,
     bool ro = op->flags & GNTMAP_readonly;
 
     *put = NULL;
-    op->handle = GNTTAB_NO_HANDLE;
     /* Xen really answers bad flags with bad_gntref. */
     if (!kinds) {
         op->status = GNTST_bad_gntref;
@@ -170,6 +181,8 @@ static void map_publish(struct domain *ld, gnttab_map_grant_ref_t *op,
     }
     op->handle = p->h;
     op->dev_bus_addr = (uint64_t)p->frame << XEN_PAGE_SHIFT;
+    /* An xensim extension: Xen leaves host_addr as the guest chose it,
+     * but a hosted simulator chooses the address itself (guest.h). */
     if (p->addr)
         op->host_addr = (uint64_t)(uintptr_t)p->addr;
 }
@@ -188,69 +201,76 @@ void gnttab_map_many(struct domain *ld, gnttab_map_grant_ref_t *ops, unsigned in
             map_publish(ld, &ops[k], &p[k], &puts[k]);
 }
 
-/* Checks one unmap and claims the kinds it removes (u->done, 0 if none)
- * with a compare-exchange of the entry's flags: of two racing unmaps of
- * one handle, the second finds them gone. */
-static void unmap_claim(struct domain *ld, gnttab_unmap_grant_ref_t *op,
-                        struct unmap_pending *u)
+/*
+ * Xen's unmap_common: checks one unmap and claims the kinds it removes
+ * (u->done, 0 if none) with a compare-exchange of the entry's flags: of
+ * two racing unmaps of one handle, the second finds them gone. The device
+ * address is looked at only for a device mapping; a host address that is
+ * not the mapping's is general_error (PV's replace_grant_host_mapping).
+ */
+static void unmap_claim(struct domain *ld, struct unmap_pending *u)
 {
-    struct gnttab_maptrack *m = gnttab_maptrack_entry(ld->gt, op->handle);
+    struct gnttab_maptrack *m = gnttab_maptrack_entry(ld->gt, u->h);
 
-    *u = (struct unmap_pending){ .h = op->handle };
+    u->flags = u->done = u->left = 0;
     if (!m) {
-        op->status = GNTST_bad_handle;
+        u->status = GNTST_bad_handle;
         return;
     }
     uint16_t flags = atomic_load(&m->flags), done, left;
     do {
+        bool host = u->host_addr && (flags & GNTMAP_host_map);
+        bool dev = u->dev_bus_addr && (flags & GNTMAP_device_map);
         if (!flags)
-            op->status = GNTST_bad_handle;
-        else if (op->dev_bus_addr && op->dev_bus_addr != (uint64_t)m->frame << XEN_PAGE_SHIFT)
-            op->status = GNTST_bad_dev_addr;
-        else if (op->host_addr && (flags & GNTMAP_host_map) &&
-                 op->host_addr != (uint64_t)(uintptr_t)m->addr)
-            op->status = GNTST_general_error;
+            u->status = GNTST_bad_handle;
+        else if (dev && u->dev_bus_addr != (uint64_t)m->frame << XEN_PAGE_SHIFT)
+            u->status = GNTST_bad_dev_addr;
+        else if (host && u->host_addr != (uint64_t)(uintptr_t)m->addr)
+            u->status = GNTST_general_error;
         else
-            op->status = GNTST_okay;
-        if (op->status != GNTST_okay)
+            u->status = GNTST_okay;
+        if (u->status != GNTST_okay)
             return;
         /* Only the kinds whose address is given go. */
-        done = 0;
-        if (op->host_addr && (flags & GNTMAP_host_map))
-            done |= GNTMAP_host_map;
-        if (op->dev_bus_addr && (flags & GNTMAP_device_map))
-            done |= GNTMAP_device_map;
+        done = (host ? GNTMAP_host_map : 0) | (dev ? GNTMAP_device_map : 0);
         left = flags & ~done;
         if (!(left & (GNTMAP_host_map | GNTMAP_device_map)))
             left = 0;
     } while (done && !atomic_compare_exchange_weak(&m->flags, &flags, left));
-    *u = (struct unmap_pending){ .h = op->handle, .flags = flags, .done = done, .left = left };
+    u->flags = flags;
+    u->done = done;
+    u->left = left;
 }
 
 /* Drops the pins of a claimed unmap; gives the handle back when nothing is
- * left. Returns the granter to put, if this was its last pin while dying. */
-static struct domain *unmap_unpin(struct domain *ld, const struct unmap_pending *u)
+ * left (unget: as if never taken). Returns the granter to put, if this
+ * was its last pin while dying. */
+static struct domain *unmap_unpin(struct domain *ld, const struct unmap_pending *u, bool unget)
 {
     struct gnttab_maptrack *m = gnttab_maptrack_entry(ld->gt, u->h);
     struct domain *rd = m->rd;
     bool put = gnttab_unpin(rd, m->ref, pins_of(u->done, u->flags & GNTMAP_readonly));
-    if (!u->left)
-        gnttab_maptrack_put(ld->gt, u->h);
+    if (!u->left) {
+        if (unget)
+            gnttab_maptrack_unget(ld->gt, u->h);
+        else
+            gnttab_maptrack_put(ld->gt, u->h);
+    }
     return put ? rd : NULL;
 }
 
-void gnttab_unmap_many(struct domain *ld, gnttab_unmap_grant_ref_t *ops, unsigned int n,
-                       struct domain **puts)
+/* Claims, host teardowns (runs of consecutive handles at once), then pins and handles in element order, as
+ * Xen's unmap_common_complete runs after the batch's TLB flush. */
+static void unmap_pending_many(struct domain *ld, struct unmap_pending *u, unsigned int n,
+                               struct domain **puts)
 {
     const struct gnttab_map_ops *mo = ld->gt->ops;
-    struct unmap_pending u[GNTTAB_BATCH];
     grant_handle_t run_h = 0;
     unsigned int run = 0;
 
     assert(n <= GNTTAB_BATCH);
-    /* Host unmaps go a run of consecutive handles at a time. */
     for (unsigned int k = 0; k < n; k++) {
-        unmap_claim(ld, &ops[k], &u[k]);
+        unmap_claim(ld, &u[k]);
         if (!(u[k].done & GNTMAP_host_map))
             continue;
         if (run && u[k].h == run_h + run) {
@@ -264,15 +284,28 @@ void gnttab_unmap_many(struct domain *ld, gnttab_unmap_grant_ref_t *ops, unsigne
     }
     if (run)
         mo->unmap(ld, run_h, run);
-    /* Pins and handles in element order, as Xen's unmap_common_complete
-     * runs after the batch's TLB flush. */
     for (unsigned int k = 0; k < n; k++)
-        puts[k] = u[k].done ? unmap_unpin(ld, &u[k]) : NULL;
+        puts[k] = u[k].done ? unmap_unpin(ld, &u[k], false) : NULL;
+}
+
+void gnttab_unmap_many(struct domain *ld, gnttab_unmap_grant_ref_t *ops, unsigned int n,
+                       struct domain **puts)
+{
+    struct unmap_pending u[GNTTAB_BATCH];
+
+    assert(n <= GNTTAB_BATCH);
+    for (unsigned int k = 0; k < n; k++)
+        u[k] = (struct unmap_pending){ .host_addr = ops[k].host_addr,
+                                       .dev_bus_addr = ops[k].dev_bus_addr,
+                                       .h = ops[k].handle };
+    unmap_pending_many(ld, u, n, puts);
+    for (unsigned int k = 0; k < n; k++)
+        ops[k].status = u[k].status;
 }
 
 /* Unmaps every kind of handle h (a mapping the guest could not be told
  * about, or one of a dying mapper). Returns a granter to put or NULL. */
-static struct domain *unmap_all_kinds(struct domain *ld, grant_handle_t h)
+static struct domain *unmap_all_kinds(struct domain *ld, grant_handle_t h, bool unget)
 {
     uint16_t flags = atomic_exchange(&gnttab_maptrack_entry(ld->gt, h)->flags, 0);
     if (!flags)
@@ -280,35 +313,42 @@ static struct domain *unmap_all_kinds(struct domain *ld, grant_handle_t h)
     struct unmap_pending u = { .h = h, .flags = flags, .done = flags, .left = 0 };
     if (flags & GNTMAP_host_map)
         ld->gt->ops->unmap(ld, h, 1);
-    return unmap_unpin(ld, &u);
+    return unmap_unpin(ld, &u, unget);
 }
 
-/* Copies elements [i, i+n) of a batch in; on a fault, element by element,
- * so that the elements before the bad one are still processed as in Xen.
- * Returns how many were copied. */
-static unsigned int copy_in(void *dst, const char *uop, size_t size,
-                            unsigned int i, unsigned int n)
+unsigned int gnttab_copy_in(void *dst, const void *uop, size_t size, unsigned int i,
+                            unsigned int n)
 {
-    if (copy_from_guest(dst, uop + (size_t)i * size, (size_t)n * size) == 0)
+    const char *g = uop;
+    if (copy_from_guest(dst, g + (size_t)i * size, (size_t)n * size) == 0)
         return n;
     unsigned int k = 0;
-    while (k < n && copy_from_guest((char *)dst + k * size,
-                                    uop + (size_t)(i + k) * size, size) == 0)
+    while (k < n && copy_from_guest((char *)dst + k * size, g + (size_t)(i + k) * size,
+                                    size) == 0)
         k++;
     return k;
 }
 
-/* The reverse; returns how many were written back. */
-static unsigned int copy_out(char *uop, const void *src, size_t size,
-                             unsigned int i, unsigned int n)
+unsigned int gnttab_copy_out(void *uop, const void *src, size_t size, unsigned int i,
+                             unsigned int n)
 {
-    if (copy_to_guest(uop + (size_t)i * size, src, (size_t)n * size) == 0)
+    char *g = uop;
+    if (copy_to_guest(g + (size_t)i * size, src, (size_t)n * size) == 0)
         return n;
     unsigned int k = 0;
-    while (k < n && copy_to_guest(uop + (size_t)(i + k) * size,
-                                  (const char *)src + k * size, size) == 0)
+    while (k < n && copy_to_guest(g + (size_t)(i + k) * size, (const char *)src + k * size,
+                                  size) == 0)
         k++;
     return k;
+}
+
+/* The status fields of elements [i, i+n) of a batch whose elements are
+ * size bytes; returns how many were written. */
+static unsigned int status_out(void *uop, const void *src, size_t size, size_t off,
+                               unsigned int i, unsigned int n)
+{
+    return copy_fields_to_guest((char *)uop + (size_t)i * size + off, (const char *)src + off,
+                                size, sizeof(int16_t), n);
 }
 
 long gnttab_map_batch(struct domain *ld, void *uop, unsigned int count)
@@ -318,38 +358,48 @@ long gnttab_map_batch(struct domain *ld, void *uop, unsigned int count)
 
     for (unsigned int i = 0; i < count; i += GNTTAB_BATCH) {
         unsigned int n = count - i < GNTTAB_BATCH ? count - i : GNTTAB_BATCH;
-        unsigned int got = copy_in(ops, uop, sizeof(ops[0]), i, n);
+        unsigned int got = gnttab_copy_in(ops, uop, sizeof(ops[0]), i, n);
+        /* Element k whose write-back faults is still done, as in Xen;
+         * those after it are not. */
+        unsigned int ok = gnttab_copy_out(uop, ops, sizeof(ops[0]), i, got);
+        unsigned int todo = ok < got ? ok + 1 : got;
         rcu_read_lock();
-        gnttab_map_many(ld, ops, got, puts);
+        gnttab_map_many(ld, ops, todo, puts);
         rcu_read_unlock();
-        put_all(puts, got);
-        unsigned int told = copy_out(uop, ops, sizeof(ops[0]), i, got);
-        if (told < got) {
-            for (unsigned int k = told; k < got; k++) {
+        put_all(puts, todo);
+        unsigned int told = gnttab_copy_out(uop, ops, sizeof(ops[0]), i, todo);
+        if (told < todo) {
+            /* Kept up to the element that faulted; the others undone, last
+             * first, so that their handles go back where they came from. */
+            for (unsigned int k = todo; k-- > told + 1;) {
                 if (ops[k].status != GNTST_okay)
                     continue;
-                struct domain *rd = unmap_all_kinds(ld, ops[k].handle);
+                struct domain *rd = unmap_all_kinds(ld, ops[k].handle, true);
                 put_all(&rd, 1);
             }
             return -EFAULT;
         }
-        if (got < n)
+        if (todo < n)
             return -EFAULT;
     }
     return 0;
 }
 
+/* Only the status is written back, as Xen's __copy_field_to_guest. */
 long gnttab_unmap_batch(struct domain *ld, void *uop, unsigned int count)
 {
+    const size_t off = offsetof(gnttab_unmap_grant_ref_t, status);
     gnttab_unmap_grant_ref_t ops[GNTTAB_BATCH];
     struct domain *puts[GNTTAB_BATCH];
 
     for (unsigned int i = 0; i < count; i += GNTTAB_BATCH) {
         unsigned int n = count - i < GNTTAB_BATCH ? count - i : GNTTAB_BATCH;
-        unsigned int got = copy_in(ops, uop, sizeof(ops[0]), i, n);
-        gnttab_unmap_many(ld, ops, got, puts);
-        put_all(puts, got);
-        if (copy_out(uop, ops, sizeof(ops[0]), i, got) < got || got < n)
+        unsigned int got = gnttab_copy_in(ops, uop, sizeof(ops[0]), i, n);
+        unsigned int ok = status_out(uop, ops, sizeof(ops[0]), off, i, got);
+        unsigned int todo = ok < got ? ok + 1 : got;
+        gnttab_unmap_many(ld, ops, todo, puts);
+        put_all(puts, todo);
+        if (status_out(uop, ops, sizeof(ops[0]), off, i, todo) < todo || todo < n)
             return -EFAULT;
     }
     return 0;
@@ -365,9 +415,11 @@ static bool replace_refused(struct domain *ld, const gnttab_unmap_and_replace_t 
 }
 
 /* GNTTABOP_unmap_and_replace: Xen's unmap with dev_bus_addr 0, except for
- * the replacement above; with new_addr 0 it is an unmap of host_addr. */
+ * the replacement above; with new_addr 0 it is an unmap of host_addr.
+ * Only the status is written back. */
 long gnttab_unmap_and_replace_batch(struct domain *ld, void *uop, unsigned int count)
 {
+    const size_t off = offsetof(gnttab_unmap_and_replace_t, status);
     gnttab_unmap_and_replace_t ops[GNTTAB_BATCH];
     gnttab_unmap_grant_ref_t un[GNTTAB_BATCH];
     unsigned int idx[GNTTAB_BATCH];
@@ -375,8 +427,10 @@ long gnttab_unmap_and_replace_batch(struct domain *ld, void *uop, unsigned int c
 
     for (unsigned int i = 0; i < count; i += GNTTAB_BATCH) {
         unsigned int n = count - i < GNTTAB_BATCH ? count - i : GNTTAB_BATCH;
-        unsigned int got = copy_in(ops, uop, sizeof(ops[0]), i, n), m = 0;
-        for (unsigned int k = 0; k < got; k++) {
+        unsigned int got = gnttab_copy_in(ops, uop, sizeof(ops[0]), i, n), m = 0;
+        unsigned int ok = status_out(uop, ops, sizeof(ops[0]), off, i, got);
+        unsigned int todo = ok < got ? ok + 1 : got;
+        for (unsigned int k = 0; k < todo; k++) {
             if (replace_refused(ld, &ops[k])) {
                 ops[k].status = GNTST_general_error;
                 continue;
@@ -389,7 +443,7 @@ long gnttab_unmap_and_replace_batch(struct domain *ld, void *uop, unsigned int c
         put_all(puts, m);
         for (unsigned int j = 0; j < m; j++)
             ops[idx[j]].status = un[j].status;
-        if (copy_out(uop, ops, sizeof(ops[0]), i, got) < got || got < n)
+        if (status_out(uop, ops, sizeof(ops[0]), off, i, todo) < todo || todo < n)
             return -EFAULT;
     }
     return 0;
@@ -421,7 +475,7 @@ void gnttab_release_all(struct domain *ld)
 
     unsigned int limit = gnttab_maptrack_limit(lgt);
     for (grant_handle_t h = 0; h < limit; h++) {
-        struct domain *rd = unmap_all_kinds(ld, h);
+        struct domain *rd = unmap_all_kinds(ld, h, false);
         /* A dying domain that mapped its own grants is put by whoever is
          * destroying it, once it is done with it. */
         if (rd != ld)

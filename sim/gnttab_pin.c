@@ -126,7 +126,7 @@ int16_t gnttab_pin(struct domain *rd, grant_ref_t ref, domid_t ldomid,
         goto out;
     }
     struct gnttab_active *act = active_entry(gt, ref);
-    if (act->pin && (act->domid != ldomid || (act->pin & GNTTAB_PIN_OVERFLOW))) {
+    if (act->pin && (act->domid != ldomid || (act->pin & GNTTAB_PIN_OVERFLOW(pin_inc)))) {
         rc = GNTST_general_error;
         goto out;
     }

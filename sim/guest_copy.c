@@ -52,3 +52,56 @@ int copy_to_guest(void *guest_dst, const void *src, size_t n)
 {
     return guest_copy(guest_dst, src, n);
 }
+
+/* x86-64 Xen's array_access_ok: the count must not overflow, and the
+ * start must be below the canonical hole or past Xen's own range. Only
+ * the range is checked; the copy itself finds out whether it is mapped. */
+bool guest_handle_okay(const void *guest_ptr, size_t nr, size_t size)
+{
+    uintptr_t a = (uintptr_t)guest_ptr;
+    if (size && nr >= SIZE_MAX / size)
+        return false;
+    return a < (1ull << 47) || a >= (uintptr_t)__HYPERVISOR_VIRT_END;
+}
+
+/* One copy_fields_to_guest, in memory so that a fault cannot clobber it:
+ * done is what survives. */
+struct fields_job {
+    uint8_t *dst;
+    const uint8_t *src;
+    size_t stride, size;
+    unsigned int n;
+    volatile unsigned int done;
+};
+
+__attribute__((noinline))
+static void copy_fields_bytes(struct fields_job *j)
+{
+    uint8_t *dst = j->dst;
+    const uint8_t *src = j->src;
+    for (unsigned int k = 0; k < j->n; k++, dst += j->stride, src += j->stride) {
+        if ((uintptr_t)dst < XEN_PAGE_SIZE)
+            return;
+        guest_copy_bytes(dst, src, j->size);
+        j->done = k + 1;
+    }
+}
+
+/* Writes field k (size bytes at k * stride from each base) for k < n,
+ * under one fault guard; returns how many were written before a fault. */
+unsigned int copy_fields_to_guest(void *guest_dst, const void *src, size_t stride, size_t size,
+                                  unsigned int n)
+{
+    struct fields_job j = { .dst = guest_dst, .src = src, .stride = stride, .size = size,
+                            .n = n };
+    sigjmp_buf jb;
+
+    if (sigsetjmp(jb, 0)) {
+        guest_copy_jmp = NULL;
+        return j.done;
+    }
+    guest_copy_jmp = &jb;
+    copy_fields_bytes(&j);
+    guest_copy_jmp = NULL;
+    return j.done;
+}

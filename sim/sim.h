@@ -370,6 +370,14 @@ bool gnttab_describe_fault(struct domain *d, uintptr_t addr, struct xensim_fault
 extern __thread sigjmp_buf *guest_copy_jmp;
 int copy_from_guest(void *dst, const void *guest_src, size_t n);
 int copy_to_guest(void *guest_dst, const void *src, size_t n);
+/* Xen's guest_handle_okay(h, nr): a range check only, no access. */
+bool guest_handle_okay(const void *guest_ptr, size_t nr, size_t size);
+/* Writes one field of each of n array elements (stride bytes apart in
+ * both src and the guest's array, size bytes each) as Xen's
+ * __copy_field_to_guest per element does; returns how many were written
+ * before the first fault. */
+unsigned int copy_fields_to_guest(void *guest_dst, const void *src, size_t stride, size_t size,
+                                  unsigned int n);
 
 /* fault.c */
 void fault_handler_install(void);

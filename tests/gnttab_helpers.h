@@ -124,6 +124,25 @@ static inline struct gt_grant gt_grant(struct xensim *sim, domid_t granter, domi
     return g;
 }
 
+/* A page of `who`'s own RAM, given back by gt_sim_free(). */
+struct gt_page { xen_pfn_t pfn; uint8_t *va; };
+
+static void gt_page_fn(void *p)
+{
+    struct gt_page *pg = p;
+    pg->pfn = xensim_guest_page_alloc();
+    pg->va = xensim_guest_pfn_to_virt(pg->pfn);
+}
+
+static inline struct gt_page gt_own_page(struct xensim *sim, domid_t who)
+{
+    struct gt_page pg = { 0 };
+    th_call(sim, who, 0, gt_page_fn, &pg);
+    ck_assert_ptr_nonnull(pg.va);
+    gt_own(who, -1, pg.pfn);
+    return pg;
+}
+
 static inline uint16_t gt_flags(const struct gt_grant *g)
 {
     return __atomic_load_n(&g->ents[g->ref].flags, __ATOMIC_ACQUIRE);

@@ -200,57 +200,125 @@ START_TEST(end_access_while_mapped)
 }
 END_TEST
 
-/* The same ref mapped many times: one handle each, in order from 0 for a
- * fresh domain; a pin counter that would pass 127 refuses; and a freed
- * handle goes to the tail of the free list (Xen's put_maptrack_handle),
- * where the failed map's went too: the next map gets 129, not 40. */
+/*
+ * The same ref mapped many times: one handle each. Xen 4.17 checks only
+ * the counter a map increments (GNTPIN_incr2oflow_mask(pin_incr)): 128
+ * read-only maps fill the host-read counter, so a 129th fails, while a
+ * writable map and a copy into the ref (host-write) still succeed. A
+ * failed map leaves the guest's handle as it was (Xen's failure paths set
+ * only status) and puts the handle it took at the tail of the free list,
+ * where freed handles go too (put_maptrack_handle): the last reused.
+ */
 START_TEST(many_maps_one_ref)
 {
     struct gt_fix f = gt_fix_new(GT_MODE);
-    struct gt_grant g = gt_grant(f.sim, f.a, f.b, true);
-    static gnttab_map_grant_ref_t m[129];
+    struct gt_grant g = gt_grant(f.sim, f.a, f.b, false);
+    static gnttab_map_grant_ref_t m[130];
     for (int i = 0; i < 128; i++) {
         ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RO, &m[i]), GNTST_okay);
+        /* A fresh domain's handles come in order from 0. */
         ck_assert_uint_eq(m[i].handle, i);
     }
-    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RO, &m[128]), GNTST_general_error);
+    gnttab_map_grant_ref_t over = { .flags = RO, .ref = (grant_ref_t)g.ref, .dom = f.a,
+                                    .handle = 0x12345678, .dev_bus_addr = 0xabcdef };
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_map_grant_ref, &over, 1), 0);
+    ck_assert_int_eq(over.status, GNTST_general_error);
+    ck_assert_uint_eq(over.handle, 0x12345678);
+    ck_assert_uint_eq(over.dev_bus_addr, 0xabcdef);
     ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 128);
-    ck_assert_uint_eq(gt_pins(f.sim, f.a), 128);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_reading);
 
+    /* Handle 128 went to the tail: the writable map gets 129. */
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RW, &m[128]), GNTST_okay);
+    ck_assert_uint_eq(m[128].handle, 129);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_reading | GTF_writing);
+    struct gt_page mine = gt_own_page(f.sim, f.b);
+    gnttab_copy_t cp = {
+        .source = { .u.gmfn = mine.pfn, .domid = DOMID_SELF },
+        .dest = { .u.ref = (grant_ref_t)g.ref, .domid = f.a },
+        .len = 8, .flags = GNTCOPY_dest_gref, .status = 99,
+    };
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_copy, &cp, 1), 0);
+    ck_assert_int_eq(cp.status, GNTST_okay);
+    ck_assert_uint_eq(gt_pins(f.sim, f.a), 129);
+
+    /* A freed handle is reused last: the next map gets 130, not 40. */
     gt_unmap_ok(f.sim, f.b, &m[40]);
     ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RO, &m[40]), GNTST_okay);
-    ck_assert_uint_eq(m[40].handle, 129);
-    for (int i = 0; i < 128; i++)
+    ck_assert_uint_eq(m[40].handle, 130);
+    for (int i = 0; i < 129; i++)
         gt_unmap_ok(f.sim, f.b, &m[i]);
-    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_readonly);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access);
     gt_sim_free(f.sim);
 }
 END_TEST
 
+/*
+ * Unmap's checks in unmap_common's order. Xen 4.17 looks at dev_bus_addr
+ * only for a mapping with GNTMAP_device_map (elsewhere a non-zero one is
+ * ignored); a PV host_addr that is not the mapping's is general_error
+ * (replace_grant_pv_mapping), and a failed unmap tears nothing down, not
+ * even the device kind.
+ */
+struct unmap_row {
+    const char *what;
+    bool device;               /* map host and device kinds, else host only */
+    long handle;               /* -1: the mapping's; -2: one past it */
+    bool other_domain;         /* c unmaps b's handle */
+    int host;                  /* 0: none, 1: the mapping's, 2: a page off */
+    int dev;                   /* 0: none, 1: the mapping's, 2: a page off */
+    int16_t status;
+    unsigned int maptrack;     /* b's handles afterwards */
+    uint16_t flags;            /* the entry's afterwards */
+};
+
+#define UR_BUSY (GTF_permit_access | GTF_reading | GTF_writing)
+static const struct unmap_row unmap_rows[] = {
+    { "no such handle", false, 0xffffffffl, false, 1, 0, GNTST_bad_handle, 1, UR_BUSY },
+    { "handle past the maptrack", false, 100000, false, 1, 0, GNTST_bad_handle, 1, UR_BUSY },
+    { "a free handle", false, -2, false, 1, 0, GNTST_bad_handle, 1, UR_BUSY },
+    { "another domain's handle numbers are its own", false, -1, true, 1, 0,
+      GNTST_bad_handle, 1, UR_BUSY },
+    { "host map: a wrong dev_bus_addr is ignored", false, -1, false, 0, 2, GNTST_okay, 1,
+      UR_BUSY },
+    { "host map: wrong dev_bus_addr ignored, host kind goes", false, -1, false, 1, 2,
+      GNTST_okay, 0, GTF_permit_access },
+    { "wrong host_addr", false, -1, false, 2, 0, GNTST_general_error, 1, UR_BUSY },
+    { "nothing named: nothing unmapped, okay", false, -1, false, 0, 0, GNTST_okay, 1, UR_BUSY },
+    { "device map: wrong dev_bus_addr", true, -1, false, 1, 2, GNTST_bad_dev_addr, 1,
+      UR_BUSY },
+    { "device map: wrong host_addr keeps the device kind too", true, -1, false, 2, 1,
+      GNTST_general_error, 1, UR_BUSY },
+    { "device map: both go", true, -1, false, 1, 1, GNTST_okay, 0, GTF_permit_access },
+};
+
 START_TEST(unmap_failures)
 {
-    struct gt_fix f = gt_fix_new(GT_MODE);
-    struct gt_grant g = gt_grant(f.sim, f.a, f.b, false);
-    gnttab_map_grant_ref_t m;
-    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RW, &m), GNTST_okay);
-
-    ck_assert_int_eq(gt_unmap(f.sim, f.b, 0xffffffffu, m.host_addr, 0), GNTST_bad_handle);
-    ck_assert_int_eq(gt_unmap(f.sim, f.b, 100000, m.host_addr, 0), GNTST_bad_handle);
-    ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle + 1, m.host_addr, 0), GNTST_bad_handle);
-    /* Another domain's handle numbers are its own. */
-    ck_assert_int_eq(gt_unmap(f.sim, f.c, m.handle, m.host_addr, 0), GNTST_bad_handle);
-    ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle, m.host_addr, m.dev_bus_addr + 4096),
-                     GNTST_bad_dev_addr);
-    ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle, m.host_addr + 4096, 0),
-                     GNTST_general_error);
-    /* Nothing named, nothing unmapped, and still okay. */
-    ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle, 0, 0), GNTST_okay);
-    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 1);
-    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_reading | GTF_writing);
-
-    gt_unmap_ok(f.sim, f.b, &m);
-    ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle, m.host_addr, 0), GNTST_bad_handle);
-    gt_sim_free(f.sim);
+    for (size_t r = 0; r < sizeof(unmap_rows) / sizeof(unmap_rows[0]); r++) {
+        const struct unmap_row *row = &unmap_rows[r];
+        struct gt_fix f = gt_fix_new(GT_MODE);
+        struct gt_grant g = gt_grant(f.sim, f.a, f.b, false);
+        gnttab_map_grant_ref_t m;
+        uint32_t flags = RW | (row->device ? GNTMAP_device_map : 0);
+        ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, flags, &m), GNTST_okay);
+        grant_handle_t h = row->handle == -1 ? m.handle
+                         : row->handle == -2 ? m.handle + 1 : (grant_handle_t)row->handle;
+        uint64_t host = row->host == 1 ? m.host_addr : row->host == 2 ? m.host_addr + 4096 : 0;
+        uint64_t dev = row->dev == 1 ? m.dev_bus_addr : row->dev == 2 ? m.dev_bus_addr + 4096
+                                                                         : 0;
+        int16_t st = gt_unmap(f.sim, row->other_domain ? f.c : f.b, h, host, dev);
+        ck_assert_msg(st == row->status, "%s (%s): status %d, want %d", row->what,
+                      GT_MODE_NAME(GT_MODE), st, row->status);
+        ck_assert_msg(gt_maptrack(f.sim, f.b) == row->maptrack, "%s: %u handles", row->what,
+                      gt_maptrack(f.sim, f.b));
+        ck_assert_msg(gt_flags(&g) == row->flags, "%s: flags %#x", row->what, gt_flags(&g));
+        if (row->maptrack)
+            ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle, m.host_addr,
+                                      row->device ? m.dev_bus_addr : 0),
+                             GNTST_okay);
+        ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle, m.host_addr, 0), GNTST_bad_handle);
+        gt_sim_free(f.sim);
+    }
 }
 END_TEST
 
@@ -914,14 +982,48 @@ START_TEST(bad_buffers)
         ck_assert_int_eq(un[i].status, GNTST_okay);
     ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 0);
 
-    /* A batch the hypervisor can read but not write back: the mapping is
-     * not left behind. */
+    /* A batch the hypervisor can read but not write back: -EFAULT, and
+     * the mapping stays, as in Xen (map_grant_ref is done, then the copy
+     * back fails; nothing is undone): its handle, pin and GTF_reading.
+     * The guest's view is its own unchanged buffer. A device mapping, so
+     * that the test can unmap it knowing only the frame; handles 0-2 went
+     * to the tail of the free list above, so it is 3. */
     ops = (gnttab_map_grant_ref_t *)two;
-    ops[0] = (gnttab_map_grant_ref_t){ .flags = RO, .ref = (grant_ref_t)g.ref, .dom = f.a };
+    ops[0] = (gnttab_map_grant_ref_t){ .flags = GNTMAP_device_map | GNTMAP_readonly,
+                                       .ref = (grant_ref_t)g.ref, .dom = f.a, .handle = 77 };
+    ops[1] = ops[0];
     ck_assert_int_eq(mprotect(two, pg, PROT_READ), 0);
-    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_map_grant_ref, ops, 1), -EFAULT);
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_map_grant_ref, ops, 2), -EFAULT);
+    ck_assert_uint_eq(ops[0].handle, 77);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 1);
+    ck_assert_uint_eq(gt_pins(f.sim, f.a), 1);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_readonly | GTF_reading);
+    ck_assert_int_eq(mprotect(two, pg, PROT_READ | PROT_WRITE), 0);
+    /* The one after it was never attempted: its handle is the next. */
+    gnttab_map_grant_ref_t next;
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RO, &next), GNTST_okay);
+    ck_assert_uint_eq(next.handle, 4);
+    gt_unmap_ok(f.sim, f.b, &next);
+    ck_assert_int_eq(gt_unmap(f.sim, f.b, 3, 0, (uint64_t)g.pfn << 12), GNTST_okay);
     ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 0);
     ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_readonly);
+
+    /* Unmap and copy write back only the status: a read-only batch is
+     * -EFAULT with the first element done and the rest not attempted. */
+    gnttab_map_grant_ref_t two_maps[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RO, &two_maps[i]), GNTST_okay);
+    un = (gnttab_unmap_grant_ref_t *)two;
+    for (int i = 0; i < 2; i++)
+        un[i] = (gnttab_unmap_grant_ref_t){ .host_addr = two_maps[i].host_addr,
+                                            .handle = two_maps[i].handle, .status = 55 };
+    ck_assert_int_eq(mprotect(two, pg, PROT_READ), 0);
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_unmap_grant_ref, un, 2), -EFAULT);
+    ck_assert_int_eq(un[0].status, 55);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 1);
+    ck_assert_int_eq(mprotect(two, pg, PROT_READ | PROT_WRITE), 0);
+    gt_unmap_ok(f.sim, f.b, &two_maps[1]);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 0);
     munmap(two, 2 * pg);
     gt_sim_free(f.sim);
 }

@@ -5,25 +5,6 @@
  */
 #include "gnttab_helpers.h"
 
-/* A page of `who`'s own RAM. */
-struct gt_page { xen_pfn_t pfn; uint8_t *va; };
-
-static void page_fn(void *p)
-{
-    struct gt_page *pg = p;
-    pg->pfn = xensim_guest_page_alloc();
-    pg->va = xensim_guest_pfn_to_virt(pg->pfn);
-}
-
-static struct gt_page own_page(struct xensim *sim, domid_t who)
-{
-    struct gt_page pg = { 0 };
-    th_call(sim, who, 0, page_fn, &pg);
-    ck_assert_ptr_nonnull(pg.va);
-    gt_own(who, -1, pg.pfn);
-    return pg;
-}
-
 static int16_t copy1(struct xensim *sim, domid_t who, gnttab_copy_t *op)
 {
     op->status = 99;
@@ -41,7 +22,7 @@ START_TEST(copy_both_directions)
 {
     struct gt_fix f = gt_fix_new(GT_MODE);
     struct gt_grant g = gt_grant(f.sim, f.a, f.b, false);
-    struct gt_page mine = own_page(f.sim, f.b);
+    struct gt_page mine = gt_own_page(f.sim, f.b);
     fill(g.page, 1);
     memset(mine.va, 0, 4096);
 
@@ -150,7 +131,7 @@ START_TEST(copy_failures)
         struct gt_fix f = gt_fix_new(GT_MODE);
         struct gt_grant ga = gt_grant(f.sim, f.a, f.b, row->src_ro_grant || row->dst_ro_grant);
         struct gt_grant gc = gt_grant(f.sim, f.c, f.b, false);
-        struct gt_page mine = own_page(f.sim, f.b);
+        struct gt_page mine = gt_own_page(f.sim, f.b);
         if (row->setup == C_REVOKED)
             ck_assert_int_eq(gt_end_access(f.sim, f.a, (grant_ref_t)ga.ref), 0);
         if (row->setup == C_SUBPAGE)
@@ -196,7 +177,7 @@ START_TEST(copy_batch_and_bad_input)
 {
     struct gt_fix f = gt_fix_new(GT_MODE);
     struct gt_grant g = gt_grant(f.sim, f.a, f.b, false);
-    struct gt_page mine = own_page(f.sim, f.b);
+    struct gt_page mine = gt_own_page(f.sim, f.b);
     fill(g.page, 5);
     gnttab_copy_t ops[20];
     for (int i = 0; i < 20; i++)
