@@ -76,6 +76,9 @@ struct gnttab_map_ops {
                  struct domain *rd, xen_pfn_t frame, bool readonly);
     /* Removes the host mappings of handles first..first+n-1. */
     void (*unmap)(struct domain *d, grant_handle_t first, unsigned int n);
+    /* GNTTABOP_unmap_and_replace: handle h's slot shows d's own RAM page
+     * pfn instead of the grant. */
+    void (*replace)(struct domain *d, grant_handle_t h, xen_pfn_t pfn);
 };
 extern const struct gnttab_map_ops gnttab_map_strict_ops, gnttab_map_fast_ops;
 /* Gives the strict window back when the domain is freed. */

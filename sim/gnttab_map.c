@@ -34,13 +34,15 @@ struct map_pending {
     void *addr;
 };
 
-/* One unmap between its claim and its teardown: Xen's struct
- * gnttab_unmap_common. */
+/* One unmap (or unmap_and_replace) between its claim and its teardown:
+ * Xen's struct gnttab_unmap_common. */
 struct unmap_pending {
-    uint64_t host_addr, dev_bus_addr;
+    uint64_t host_addr, dev_bus_addr, new_addr;
     grant_handle_t h;
+    bool replace;
     int16_t status;
     uint16_t flags, done, left;
+    xen_pfn_t new_pfn;        /* the caller's page new_addr lies in */
 };
 
 static uint32_t pins_of(uint16_t mapflags, bool readonly)
@@ -201,12 +203,23 @@ void gnttab_map_many(struct domain *ld, gnttab_map_grant_ref_t *ops, unsigned in
             map_publish(ld, &ops[k], &p[k], &puts[k]);
 }
 
+/* The caller's RAM page a replacement address lies in, or ~0: Xen finds
+ * no L1 entry for anything else. */
+static xen_pfn_t ram_pfn_of(struct domain *ld, uint64_t addr)
+{
+    uintptr_t base = (uintptr_t)ld->mem, a = (uintptr_t)addr;
+    if (a < base || a - base >= ld->nr_pages * XEN_PAGE_SIZE)
+        return ~(xen_pfn_t)0;
+    return (xen_pfn_t)((a - base) >> XEN_PAGE_SHIFT);
+}
+
 /*
  * Xen's unmap_common: checks one unmap and claims the kinds it removes
  * (u->done, 0 if none) with a compare-exchange of the entry's flags: of
  * two racing unmaps of one handle, the second finds them gone. The device
  * address is looked at only for a device mapping; a host address that is
- * not the mapping's is general_error (PV's replace_grant_host_mapping).
+ * not the mapping's is general_error (PV's replace_grant_host_mapping),
+ * as is a replacement address that is not the caller's RAM.
  */
 static void unmap_claim(struct domain *ld, struct unmap_pending *u)
 {
@@ -225,6 +238,9 @@ static void unmap_claim(struct domain *ld, struct unmap_pending *u)
             u->status = GNTST_bad_handle;
         else if (dev && u->dev_bus_addr != (uint64_t)m->frame << XEN_PAGE_SHIFT)
             u->status = GNTST_bad_dev_addr;
+        else if (host && u->replace && u->new_addr &&
+                 (u->new_pfn = ram_pfn_of(ld, u->new_addr)) == ~(xen_pfn_t)0)
+            u->status = GNTST_general_error;
         else if (host && u->host_addr != (uint64_t)(uintptr_t)m->addr)
             u->status = GNTST_general_error;
         else
@@ -259,7 +275,8 @@ static struct domain *unmap_unpin(struct domain *ld, const struct unmap_pending 
     return put ? rd : NULL;
 }
 
-/* Claims, host teardowns (runs of consecutive handles at once), then pins and handles in element order, as
+/* Claims, host teardowns (runs of consecutive handles at once; a
+ * replacement on its own), then pins and handles in element order, as
  * Xen's unmap_common_complete runs after the batch's TLB flush. */
 static void unmap_pending_many(struct domain *ld, struct unmap_pending *u, unsigned int n,
                                struct domain **puts)
@@ -273,6 +290,10 @@ static void unmap_pending_many(struct domain *ld, struct unmap_pending *u, unsig
         unmap_claim(ld, &u[k]);
         if (!(u[k].done & GNTMAP_host_map))
             continue;
+        if (u[k].replace && u[k].new_addr) {
+            mo->replace(ld, u[k].h, u[k].new_pfn);
+            continue;
+        }
         if (run && u[k].h == run_h + run) {
             run++;
             continue;
@@ -405,44 +426,39 @@ long gnttab_unmap_batch(struct domain *ld, void *uop, unsigned int count)
     return 0;
 }
 
-/* Xen's replace_grant_p2m_mapping(), for a guest whose host mappings it
- * does not write into page tables: replacing a host mapping with another
- * (new_addr != 0) is refused once the handle is found to be host-mapped. */
-static bool replace_refused(struct domain *ld, const gnttab_unmap_and_replace_t *op)
-{
-    struct gnttab_maptrack *m = gnttab_maptrack_entry(ld->gt, op->handle);
-    return op->new_addr && op->host_addr && m && (atomic_load(&m->flags) & GNTMAP_host_map);
-}
-
-/* GNTTABOP_unmap_and_replace: Xen's unmap with dev_bus_addr 0, except for
- * the replacement above; with new_addr 0 it is an unmap of host_addr.
- * Only the status is written back. */
+/*
+ * GNTTABOP_unmap_and_replace for a PV guest (replace_grant_pv_mapping):
+ * an unmap of the host kind only (dev_bus_addr is 0), in which host_addr,
+ * instead of mapping nothing, then maps what new_addr maps: here the
+ * caller's own RAM page, in strict mode a real MAP_SHARED of it over the
+ * slot. new_addr 0 is a plain host unmap; an address outside the caller's
+ * RAM (a grant slot included) is general_error. Xen also zaps new_addr's
+ * own PTE; xensim cannot, since the hypervisor reaches guest RAM through
+ * the same mapping, so new_addr stays mapped (a recorded deviation; Linux
+ * passed a scratch address it did not touch again). In fast mode there is
+ * no slot to replace: host_addr keeps showing the granter's page, as after
+ * any fast-mode unmap. Only the status is written back.
+ */
 long gnttab_unmap_and_replace_batch(struct domain *ld, void *uop, unsigned int count)
 {
     const size_t off = offsetof(gnttab_unmap_and_replace_t, status);
     gnttab_unmap_and_replace_t ops[GNTTAB_BATCH];
-    gnttab_unmap_grant_ref_t un[GNTTAB_BATCH];
-    unsigned int idx[GNTTAB_BATCH];
+    struct unmap_pending u[GNTTAB_BATCH];
     struct domain *puts[GNTTAB_BATCH];
 
     for (unsigned int i = 0; i < count; i += GNTTAB_BATCH) {
         unsigned int n = count - i < GNTTAB_BATCH ? count - i : GNTTAB_BATCH;
-        unsigned int got = gnttab_copy_in(ops, uop, sizeof(ops[0]), i, n), m = 0;
+        unsigned int got = gnttab_copy_in(ops, uop, sizeof(ops[0]), i, n);
         unsigned int ok = status_out(uop, ops, sizeof(ops[0]), off, i, got);
         unsigned int todo = ok < got ? ok + 1 : got;
-        for (unsigned int k = 0; k < todo; k++) {
-            if (replace_refused(ld, &ops[k])) {
-                ops[k].status = GNTST_general_error;
-                continue;
-            }
-            un[m] = (gnttab_unmap_grant_ref_t){ .host_addr = ops[k].host_addr,
-                                                .handle = ops[k].handle };
-            idx[m++] = k;
-        }
-        gnttab_unmap_many(ld, un, m, puts);
-        put_all(puts, m);
-        for (unsigned int j = 0; j < m; j++)
-            ops[idx[j]].status = un[j].status;
+        for (unsigned int k = 0; k < todo; k++)
+            u[k] = (struct unmap_pending){ .host_addr = ops[k].host_addr,
+                                           .new_addr = ops[k].new_addr, .h = ops[k].handle,
+                                           .replace = true };
+        unmap_pending_many(ld, u, todo, puts);
+        put_all(puts, todo);
+        for (unsigned int k = 0; k < todo; k++)
+            ops[k].status = u[k].status;
         if (status_out(uop, ops, sizeof(ops[0]), off, i, todo) < todo || todo < n)
             return -EFAULT;
     }

@@ -67,10 +67,23 @@ static void strict_unmap(struct domain *d, grant_handle_t first, unsigned int n)
         XENSIM_DIE("mmap (grant unmap)", errno);
 }
 
+/* unmap_and_replace: the slot shows the caller's own page, writable, as
+ * the PTE stolen from new_addr would. It stays until the handle's next
+ * map replaces it. */
+static void strict_replace(struct domain *d, grant_handle_t h, xen_pfn_t pfn)
+{
+    uint8_t *w = atomic_load_explicit(&d->gt->window, memory_order_acquire);
+    void *slot = w + (size_t)h * XEN_PAGE_SIZE;
+    if (mmap(slot, XEN_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, d->memfd,
+             (off_t)pfn << XEN_PAGE_SHIFT) == MAP_FAILED)
+        XENSIM_DIE("mmap (grant replace)", errno);
+}
+
 const struct gnttab_map_ops gnttab_map_strict_ops = {
     .name = "strict",
     .map = strict_map,
     .unmap = strict_unmap,
+    .replace = strict_replace,
 };
 
 /* Called from the SIGSEGV handler: no locks, only atomic loads. */

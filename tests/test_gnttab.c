@@ -751,10 +751,12 @@ START_TEST(unknown_and_unsupported)
 END_TEST
 
 /*
- * GNTTABOP_unmap_and_replace as Xen does it for a guest whose mappings
- * live in its p2m rather than in page tables it owns
- * (replace_grant_p2m_mapping): an unmap with dev_bus_addr 0, except that
- * replacing a host mapping with another (new_addr != 0) is refused.
+ * GNTTABOP_unmap_and_replace as Xen 4.17 does it for a PV guest
+ * (replace_grant_pv_mapping): an unmap of the host kind (dev_bus_addr is
+ * 0) after which host_addr maps what new_addr maps. new_addr 0 is a plain
+ * host unmap; an address with no page of the caller's RAM behind it is
+ * general_error, as is a host_addr that is not the mapping's; only the
+ * status is written back.
  */
 static int16_t gt_replace(struct xensim *sim, domid_t who, grant_handle_t h, uint64_t host_addr,
                           uint64_t new_addr)
@@ -775,7 +777,14 @@ START_TEST(unmap_and_replace)
 
     ck_assert_int_eq(gt_replace(f.sim, f.b, 0xffffffffu, m.host_addr, 0), GNTST_bad_handle);
     ck_assert_int_eq(gt_replace(f.sim, f.c, m.handle, m.host_addr, 0), GNTST_bad_handle);
+    /* Another grant's address, and one past the caller's RAM (its
+     * shared_info): no page of its own to put there. */
     ck_assert_int_eq(gt_replace(f.sim, f.b, m.handle, m.host_addr, other.host_addr),
+                     GNTST_general_error);
+    struct gt_page mine = gt_own_page(f.sim, f.b);
+    struct xensim_domain_info ib = gt_info(f.sim, f.b);
+    uint64_t past_ram = (uint64_t)(uintptr_t)(mine.va - mine.pfn * 4096 + ib.nr_pages * 4096);
+    ck_assert_int_eq(gt_replace(f.sim, f.b, m.handle, m.host_addr, past_ram),
                      GNTST_general_error);
     ck_assert_int_eq(gt_replace(f.sim, f.b, m.handle, m.host_addr + 4096, 0), GNTST_general_error);
     /* No host address: nothing to replace or unmap. */
@@ -786,20 +795,55 @@ START_TEST(unmap_and_replace)
     ck_assert_int_eq(gt_guest_access(f.sim, f.b, (void *)(uintptr_t)m.host_addr, true, &v), 0);
     ck_assert_uint_eq(g.page[0], 0x3c);
 
+    /* new_addr 0: the host unmap. */
     ck_assert_int_eq(gt_replace(f.sim, f.b, m.handle, m.host_addr, 0), GNTST_okay);
     ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 1);
     ck_assert_int_eq(gt_replace(f.sim, f.b, m.handle, m.host_addr, 0), GNTST_bad_handle);
     ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_reading | GTF_writing);
 
-    /* A device-only mapping has no host mapping to replace: okay, kept. */
-    gnttab_map_grant_ref_t dev;
+    /* A page of its own (any address in it): the grant goes, and in strict
+     * mode the slot now shows that page, writable. Fast mode has no slot:
+     * the address still shows the granter's page, as after any fast-mode
+     * unmap. */
+    mine.va[5] = 0x77;
+    g.page[5] = 0x11;
+    ck_assert_int_eq(gt_replace(f.sim, f.b, other.handle, other.host_addr,
+                                (uint64_t)(uintptr_t)(mine.va + 123)),
+                     GNTST_okay);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 0);
+    ck_assert_uint_eq(gt_pins(f.sim, f.a), 0);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access);
+    uint8_t *slot = (uint8_t *)(uintptr_t)other.host_addr;
+    ck_assert_int_eq(gt_guest_access(f.sim, f.b, slot + 5, false, &v), 0);
+    ck_assert_uint_eq(v, GT_MODE == XENSIM_GNTTAB_STRICT ? 0x77 : 0x11);
+    if (GT_MODE == XENSIM_GNTTAB_STRICT) {
+        v = 0x99;
+        ck_assert_int_eq(gt_guest_access(f.sim, f.b, slot + 6, true, &v), 0);
+        ck_assert_uint_eq(mine.va[6], 0x99);
+    }
+    /* Xen would also unmap new_addr; xensim cannot (the hypervisor
+     * reaches guest RAM through it), so it stays mapped. */
+    ck_assert_uint_eq(mine.va[5], 0x77);
+
+    /* A device-only mapping has no host mapping to replace: okay, kept. A
+     * host and device mapping loses its host kind only. */
+    gnttab_map_grant_ref_t dev, both;
     ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, GNTMAP_device_map, &dev), GNTST_okay);
     ck_assert_int_eq(gt_replace(f.sim, f.b, dev.handle, other.host_addr, other.host_addr),
                      GNTST_okay);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 1);
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, GNTMAP_device_map | RW, &both), GNTST_okay);
+    ck_assert_int_eq(gt_replace(f.sim, f.b, both.handle, both.host_addr,
+                                (uint64_t)(uintptr_t)mine.va),
+                     GNTST_okay);
     ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 2);
+    ck_assert_uint_eq(gt_pins(f.sim, f.a), 2);
+    ck_assert_int_eq(gt_unmap(f.sim, f.b, both.handle, both.host_addr, 0), GNTST_okay);
+    ck_assert_int_eq(gt_unmap(f.sim, f.b, both.handle, 0, both.dev_bus_addr), GNTST_okay);
     ck_assert_int_eq(gt_unmap(f.sim, f.b, dev.handle, 0, dev.dev_bus_addr), GNTST_okay);
 
-    /* A batch: each element its status. */
+    /* A batch: each element its status; only the status is written. */
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RW, &other), GNTST_okay);
     gnttab_unmap_and_replace_t ops[3] = {
         { .host_addr = other.host_addr, .new_addr = 4096, .handle = other.handle, .status = 99 },
         { .host_addr = 0, .handle = 12345, .status = 99 },
@@ -809,6 +853,7 @@ START_TEST(unmap_and_replace)
     ck_assert_int_eq(ops[0].status, GNTST_general_error);
     ck_assert_int_eq(ops[1].status, GNTST_bad_handle);
     ck_assert_int_eq(ops[2].status, GNTST_okay);
+    ck_assert_uint_eq(ops[2].handle, other.handle);
     ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 0);
     ck_assert_int_eq(gt_flags(&g), GTF_permit_access);
     ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_unmap_and_replace, NULL, 1), -EFAULT);
