@@ -95,7 +95,7 @@ static void map_prepare(struct domain *ld, gnttab_map_grant_ref_t *op,
     }
     uint32_t pins = pins_of(kinds, ro);
     bool dying = false;
-    int16_t rc = gnttab_pin(rd, op->ref, ld->domid, pins, ro, true, &p->frame, &dying);
+    int16_t rc = gnttab_pin(rd, op->ref, ld->domid, pins, ro, &p->frame, &dying);
     /* A hosted simulator cannot write a guest's page tables. */
     if (rc == GNTST_okay && (kinds & GNTMAP_host_map) && (op->flags & GNTMAP_contains_pte)) {
         dying = gnttab_unpin(rd, op->ref, pins);

@@ -47,6 +47,7 @@ struct domain;
 struct vcpu;
 struct grant_table;
 struct xensim_evtchn_dev;
+struct guest_gnttab_ops;
 
 
 /* Scheduler interface: every block, wake and hypercall boundary goes
@@ -181,7 +182,9 @@ struct domain {
     /* Memory: one memfd, mapped once at mem. pfn layout:
      *   [0, nr_pages)                      guest RAM
      *   nr_pages                           shared_info (Xen's page)
-     *   nr_pages + 1 + i, i < max_grant_frames   grant table frame i */
+     *   nr_pages + 1 + i, i < max_grant_frames   grant table frame i
+     *   nr_pages + 1 + max_grant_frames + j,
+     *     j < domain_status_frames(max_grant_frames)  v2 status frame j */
     int memfd;
     uint8_t *mem;
     unsigned long nr_pages;
@@ -209,6 +212,7 @@ struct domain {
     enum xensim_gnttab_mode gnttab_mode;
     unsigned int max_grant_frames;
     unsigned int max_maptrack_frames;
+    unsigned int max_grant_version;     /* 1 or 2 */
     /* Pins other domains hold on this domain's pages, plus one reference
      * of its own until destroy is done; the domain is freed at zero. */
     _Atomic unsigned int foreign_maps;
@@ -226,6 +230,8 @@ struct domain {
     uint32_t *guest_ref_free;           /* free-ref stack for xensim_gnttab_alloc_ref */
     unsigned int guest_ref_nr, guest_ref_cap;
     unsigned int guest_gt_frames;       /* frames set up through setup_table */
+    const struct guest_gnttab_ops *guest_gt_ops;  /* the layout it writes (v1/v2) */
+    grant_status_t *guest_gt_status;    /* v2: its status frames, mapped */
 
     _Atomic bool destroyed;             /* destroy's teardown is done */
     _Atomic bool finalized;
@@ -312,6 +318,15 @@ void domain_listeners_free(struct xensim *sim);
 void domain_release_guest_anchor(struct domain *d);
 
 /* domain_memory.c */
+/* The v2 status frames a table of max_grant_frames shared frames may need
+ * (Xen's grant_to_status_frames of the maximum): 2-byte status words for
+ * 16-byte entries, so one status frame serves eight shared frames. */
+static inline unsigned int domain_status_frames(unsigned int max_grant_frames)
+{
+    unsigned int per_shared = XEN_PAGE_SIZE / sizeof(grant_entry_v2_t);
+    unsigned int per_status = XEN_PAGE_SIZE / sizeof(grant_status_t);
+    return (max_grant_frames * per_shared + per_status - 1) / per_status;
+}
 int domain_memory_init(struct domain *d, unsigned long nr_pages, unsigned int max_grant_frames);
 void domain_memory_free(struct domain *d);
 xen_pfn_t domain_page_alloc(struct domain *d);   /* ~0 when full */
