@@ -2,8 +2,8 @@
  * Grant tables: each domain's table (its life from build to free), the
  * GNTTABOP_* dispatcher and the small table ops (setup_table, query_size,
  * swap_grant_ref, cache_flush). Map and unmap live in gnttab_map.c, copy
- * in gnttab_copy.c, the versions and status frames in gnttab_version.c;
- * relies on sim.h.
+ * in gnttab_copy.c, transfer in gnttab_transfer.c, the versions and
+ * status frames in gnttab_version.c; relies on sim.h.
  */
 #include "gnttab.h"
 
@@ -231,6 +231,7 @@ GNTTAB_BATCH_OP(setup_table)
 GNTTAB_BATCH_OP(gnttab_copy_batch)
 GNTTAB_BATCH_OP(query_size)
 GNTTAB_BATCH_OP(gnttab_get_status_frames)
+GNTTAB_BATCH_OP(gnttab_transfer_batch)
 GNTTAB_BATCH_OP(swap_grant_ref)
 GNTTAB_BATCH_OP(gnttab_unmap_and_replace_batch)
 
@@ -249,24 +250,13 @@ static long op_set_version(struct domain *d, void *uop, unsigned int count, unsi
     return gnttab_set_version(d, uop);
 }
 
-/* Page transfer is PV-only; like a Xen built without it, or booted with
- * gnttab=no-transfer, it is refused before the batch is read. */
-static long op_transfer(struct domain *d, void *uop, unsigned int count, unsigned int cont)
-{
-    (void)d;
-    (void)uop;
-    (void)count;
-    (void)cont;
-    return -EOPNOTSUPP;
-}
-
 typedef long (*gnttab_op_fn)(struct domain *d, void *uop, unsigned int count,
                              unsigned int cont);
 static const gnttab_op_fn gnttab_ops[] = {
     [GNTTABOP_map_grant_ref] = op_gnttab_map_batch,
     [GNTTABOP_unmap_grant_ref] = op_gnttab_unmap_batch,
     [GNTTABOP_setup_table] = op_setup_table,
-    [GNTTABOP_transfer] = op_transfer,
+    [GNTTABOP_transfer] = op_gnttab_transfer_batch,
     [GNTTABOP_copy] = op_gnttab_copy_batch,
     [GNTTABOP_query_size] = op_query_size,
     [GNTTABOP_unmap_and_replace] = op_gnttab_unmap_and_replace_batch,

@@ -148,6 +148,7 @@ void gnttab_window_free(struct grant_table *gt);
  * so the two never order against each other; gt->lock of two domains is
  * never held together either (copy pins one side at a time, and a
  * transitive grant drops its own lock to pin the grant it forwards to).
+ * gt->lock nests outside d->page_lock (a transfer steals a page under it).
  */
 struct grant_table {
     const struct gnttab_map_ops *ops;
@@ -245,6 +246,9 @@ int16_t gnttab_swap_refs(struct domain *d, grant_ref_t a, grant_ref_t b);
 /* Grows rd's table to nr frames (under gt->lock), with its status frames
  * in v2. 0 or -ENOMEM. */
 int gnttab_grow_locked(struct grant_table *gt, unsigned int nr);
+/* Whether some pin on d's own entries holds d's frame (the extra page
+ * reference that makes Xen's steal_page fail). Under gt->lock. */
+bool gnttab_frame_pinned_locked(struct domain *d, xen_pfn_t frame);
 
 /* gnttab_version.c: GNTTABOP_set_version, get_version, get_status_frames,
  * and the status frames behind them. */
@@ -253,6 +257,9 @@ long gnttab_get_version(struct domain *caller, void *uop);
 long gnttab_get_status_frames(struct domain *caller, void *uop, unsigned int count);
 /* Populates the status frames nr shared frames need (v2, under lock). */
 void gnttab_status_populate_locked(struct grant_table *gt, unsigned int nr);
+
+/* gnttab_transfer.c */
+long gnttab_transfer_batch(struct domain *d, void *uop, unsigned int count);
 
 /* gnttab_map.c */
 long gnttab_map_batch(struct domain *ld, void *uop, unsigned int count);

@@ -348,6 +348,19 @@ void gnttab_release(struct gnttab_claim *c)
     }
 }
 
+bool gnttab_frame_pinned_locked(struct domain *d, xen_pfn_t frame)
+{
+    struct grant_table *gt = d->gt;
+    unsigned int nr = gnttab_nr_entries(gt);
+
+    for (grant_ref_t ref = 0; ref < nr; ref++) {
+        const struct gnttab_active *act = gnttab_active_entry(gt, ref);
+        if (act->pin && act->trans_rd == d && act->frame == frame)
+            return true;
+    }
+    return false;
+}
+
 /* GNTTABOP_swap_grant_ref on d's own table: Xen's order is both bounds,
  * then the no-op case, then the pins (a pinned entry cannot move). */
 int16_t gnttab_swap_refs(struct domain *d, grant_ref_t a, grant_ref_t b)

@@ -24,3 +24,9 @@ TESTS += tests/test_gnttab_v2
 tests_test_gnttab_v2_SOURCES = tests/test_gnttab_v2.c $(GNTTAB_TEST_HDRS)
 tests_test_gnttab_v2_LDADD = $(TEST_LIBS)
 tests_test_gnttab_v2_CFLAGS = $(TEST_CFLAGS_ALL)
+
+check_PROGRAMS += tests/test_gnttab_transfer
+TESTS += tests/test_gnttab_transfer
+tests_test_gnttab_transfer_SOURCES = tests/test_gnttab_transfer.c $(GNTTAB_TEST_HDRS)
+tests_test_gnttab_transfer_LDADD = $(TEST_LIBS)
+tests_test_gnttab_transfer_CFLAGS = $(TEST_CFLAGS_ALL)

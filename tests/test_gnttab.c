@@ -734,7 +734,6 @@ START_TEST(unknown_and_unsupported)
     struct gt_fix f = gt_fix_new(GT_MODE);
     uint8_t buf[64] = { 0 };
     ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_dump_table, buf, 1), -ENOSYS);
-    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_transfer, buf, 1), -EOPNOTSUPP);
     ck_assert_int_eq(gt_op(f.sim, f.a, 13, buf, 1), -ENOSYS);
     ck_assert_int_eq(gt_op(f.sim, f.a, 4095, buf, 1), -ENOSYS);
     /* A zero-length flush is done at once; with a continuation argument
@@ -968,18 +967,15 @@ START_TEST(bad_buffers)
     struct gt_fix f = gt_fix_new(GT_MODE);
     /*
      * A batch Xen cannot read, as Xen 4.17's native do_grant_table_op
-     * answers it: every command that reads its batch says -EFAULT;
-     * dump_table has not been dispatched for years (-ENOSYS); transfer is
-     * refused before it reads (-EOPNOTSUPP: PV-only, and not offered, as
-     * with gnttab=no-transfer). A negative count is -EINVAL before
-     * anything. (A 32-bit PV guest's compat_grant_table_op would copy the
-     * transfer batch in first and say -EFAULT; xensim's grant ABI is the
-     * native one.)
+     * answers it: every command that reads its batch says -EFAULT
+     * (transfer too: it is on by default for PV, opt_grant_transfer);
+     * dump_table has not been dispatched for years (-ENOSYS). A negative
+     * count is -EINVAL before anything.
      */
     static const long unreadable[] = {
         [GNTTABOP_map_grant_ref] = -EFAULT,      [GNTTABOP_unmap_grant_ref] = -EFAULT,
         [GNTTABOP_setup_table] = -EFAULT,        [GNTTABOP_dump_table] = -ENOSYS,
-        [GNTTABOP_transfer] = -EOPNOTSUPP,       [GNTTABOP_copy] = -EFAULT,
+        [GNTTABOP_transfer] = -EFAULT,           [GNTTABOP_copy] = -EFAULT,
         [GNTTABOP_query_size] = -EFAULT,         [GNTTABOP_unmap_and_replace] = -EFAULT,
         [GNTTABOP_set_version] = -EFAULT,        [GNTTABOP_get_status_frames] = -EFAULT,
         [GNTTABOP_get_version] = -EFAULT,        [GNTTABOP_swap_grant_ref] = -EFAULT,
