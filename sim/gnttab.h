@@ -90,6 +90,8 @@ struct gnttab_version_ops {
                           bool pinned, bool readonly, bool map);
     void (*clear_status)(struct grant_table *gt, grant_ref_t ref, uint16_t bits);
     void (*read)(const struct grant_table *gt, grant_ref_t ref, struct gnttab_entry *e);
+    /* The frame a map takes (a full-page entry's), read once. */
+    xen_pfn_t (*frame)(const struct grant_table *gt, grant_ref_t ref);
     /* The entry's flags with its status bits, as a v1 entry shows them. */
     uint16_t (*flags)(const struct grant_table *gt, grant_ref_t ref);
     /* Swaps two entries (and their status words). */
@@ -125,16 +127,16 @@ struct gnttab_maptrack {
  * table per variant, chosen per domain). */
 struct gnttab_map_ops {
     const char *name;
-    /* Makes n consecutive frames of rd, from frame, visible to d at the
-     * slots of handles first..first+n-1; returns the first one's address,
-     * the others follow page by page. NULL on failure. */
-    void *(*map)(struct domain *d, grant_handle_t first, unsigned int n,
-                 struct domain *rd, xen_pfn_t frame, bool readonly);
-    /* Removes the host mappings of handles first..first+n-1. */
-    void (*unmap)(struct domain *d, grant_handle_t first, unsigned int n);
-    /* GNTTABOP_unmap_and_replace: handle h's slot shows d's own RAM page
-     * pfn instead of the grant. */
-    void (*replace)(struct domain *d, grant_handle_t h, xen_pfn_t pfn);
+    /* Makes up to n consecutive frames of rd, from frame, visible to d for
+     * the maps of handles h[0..n), at consecutive addresses from *base;
+     * returns how many (the caller maps the rest), 0 on failure. */
+    unsigned int (*map)(struct domain *d, const grant_handle_t *h, unsigned int n,
+                        struct domain *rd, xen_pfn_t frame, bool readonly, void **base);
+    /* Removes the host mappings at addr[0..n), as map gave them. */
+    void (*unmap)(struct domain *d, void *const *addr, unsigned int n);
+    /* GNTTABOP_unmap_and_replace: the mapping at addr shows d's own RAM
+     * page pfn instead of the grant, which no longer holds the address. */
+    void (*replace)(struct domain *d, void *addr, xen_pfn_t pfn);
 };
 extern const struct gnttab_map_ops gnttab_map_strict_ops, gnttab_map_fast_ops;
 /* Gives the strict window back when the domain is freed. */
@@ -181,10 +183,16 @@ struct grant_table {
     _Atomic unsigned int mt_in_use;
     _Atomic bool mt_closed;           /* dying: no new handles */
 
-    /* Strict mode: a PROT_NONE window, one page per handle, reserved at
-     * the first strict map and never given back while the domain lives. */
+    /* Strict mode: a PROT_NONE window of one slot (page) per possible
+     * handle, reserved at the first strict map and never given back while
+     * the domain lives (gnttab_map_strict.c). Slots are handed out apart
+     * from handles, the most recently freed first, under mt_lock. */
     _Atomic(uint8_t *) window;
     size_t window_len;
+    _Atomic uint32_t *slot_handle;    /* the handle a slot last held, + 1 */
+    uint32_t *slot_free;              /* freed slots, a stack */
+    unsigned int nr_slot_free, slot_free_cap;
+    uint32_t slot_next;               /* slots from here on never used */
 };
 
 static inline const struct gnttab_version_ops *gnttab_vops(const struct grant_table *gt)
@@ -205,12 +213,28 @@ void gnttab_maptrack_put(struct grant_table *gt, grant_handle_t h);
 /* Back at the head, as if it had never been taken (handles given back
  * last taken first). */
 void gnttab_maptrack_unget(struct grant_table *gt, grant_handle_t h);
-/* The entry of h, or NULL if h is beyond the current limit. Lock-free. */
-struct gnttab_maptrack *gnttab_maptrack_entry(struct grant_table *gt, grant_handle_t h);
-unsigned int gnttab_maptrack_limit(struct grant_table *gt);
+static inline unsigned int gnttab_maptrack_limit(struct grant_table *gt)
+{
+    return atomic_load_explicit(&gt->mt_frames, memory_order_acquire) *
+           GNTTAB_MAPTRACK_PER_FRAME;
+}
+/* The entry of h, or NULL if h is beyond the current limit. Lock-free, so
+ * that the fault handler can use it: chunks are published with a release
+ * store of mt_frames after their pointer is set, and are never freed
+ * before the domain. */
+static inline struct gnttab_maptrack *gnttab_maptrack_entry(struct grant_table *gt,
+                                                            grant_handle_t h)
+{
+    if (h >= gnttab_maptrack_limit(gt))
+        return NULL;
+    return &gt->mt[h / GNTTAB_MAPTRACK_PER_FRAME][h % GNTTAB_MAPTRACK_PER_FRAME];
+}
 
 /* gnttab_pin.c */
-struct gnttab_active *gnttab_active_entry(struct grant_table *gt, grant_ref_t ref);
+static inline struct gnttab_active *gnttab_active_entry(struct grant_table *gt, grant_ref_t ref)
+{
+    return &gt->active[ref / GNTTAB_ACTIVE_PER_CHUNK][ref % GNTTAB_ACTIVE_PER_CHUNK];
+}
 /* Pins rd's ref for a map by ldomid (Xen's map_grant_ref from the ref
  * check to the pin). pin_inc are GNTTAB_PIN_* counts to add; readonly: no
  * writable pin wanted. Fills *frame. Returns GNTST_*; a failure may still
@@ -281,6 +305,11 @@ unsigned int gnttab_copy_in(void *dst, const void *uop, size_t size, unsigned in
                             unsigned int n);
 unsigned int gnttab_copy_out(void *uop, const void *src, size_t size, unsigned int i,
                              unsigned int n);
+/* Of elements [i, i+n) of a batch of size-byte elements, how many to do:
+ * up to and including the first whose output field [off, off + len)
+ * cannot be written back (Xen does that one, then stops). */
+unsigned int gnttab_batch_todo(void *uop, size_t size, size_t off, size_t len, unsigned int i,
+                               unsigned int n);
 
 /* gnttab_copy.c */
 long gnttab_copy_batch(struct domain *ld, void *uop, unsigned int count);

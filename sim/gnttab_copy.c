@@ -102,8 +102,7 @@ static int16_t copy_one(struct domain *ld, const gnttab_copy_t *op, struct domai
 
 /* Only the status is written back. As in Xen, an element whose status
  * cannot be written ends the batch with -EFAULT and those after it are
- * not done: the status fields are written back as they were read first,
- * to find it. */
+ * not done (guest_fields_writable finds it first). */
 long gnttab_copy_batch(struct domain *ld, void *uop, unsigned int count)
 {
     const size_t off = offsetof(gnttab_copy_t, status);
@@ -113,10 +112,7 @@ long gnttab_copy_batch(struct domain *ld, void *uop, unsigned int count)
     for (unsigned int i = 0; i < count; i += GNTTAB_COPY_BATCH) {
         unsigned int n = count - i < GNTTAB_COPY_BATCH ? count - i : GNTTAB_COPY_BATCH;
         unsigned int got = gnttab_copy_in(ops, uop, sizeof(ops[0]), i, n);
-        unsigned int ok = copy_fields_to_guest((char *)uop + (size_t)i * sizeof(ops[0]) + off,
-                                               (char *)ops + off, sizeof(ops[0]),
-                                               sizeof(int16_t), got);
-        unsigned int todo = ok < got ? ok + 1 : got;
+        unsigned int todo = gnttab_batch_todo(uop, sizeof(ops[0]), off, sizeof(int16_t), i, got);
         rcu_read_lock();
         for (unsigned int k = 0; k < todo; k++)
             ops[k].status = copy_one(ld, &ops[k], puts[k]);

@@ -14,10 +14,10 @@
  *
  * Xen copies each element back right after doing it and stops at the
  * first copy that faults, the elements after it never attempted. A batch
- * here first writes its elements back as it read them (the same bytes,
- * so nothing changes), and only does the elements up to the first that
- * cannot be written; should a later write still fault, the maps after it
- * are undone and their handles given back as if never taken.
+ * here first finds that element (guest_fields_writable) and does the
+ * elements up to it only; should the write back still fault (the guest
+ * changed its protection meanwhile), the maps after the faulting one are
+ * undone and their handles given back as if never taken.
  */
 #include "gnttab.h"
 
@@ -43,6 +43,7 @@ struct unmap_pending {
     int16_t status;
     uint16_t flags, done, left;
     xen_pfn_t new_pfn;        /* the caller's page new_addr lies in */
+    struct gnttab_maptrack *m;    /* h's entry, once claimed */
 };
 
 static uint32_t pins_of(uint16_t mapflags, bool readonly)
@@ -114,13 +115,15 @@ static void map_prepare(struct domain *ld, gnttab_map_grant_ref_t *op,
     op->status = GNTST_okay;
 }
 
-/* Step 10 for a batch: host mappings, a run of consecutive handles on
- * consecutive frames of one granter in one call. A failed run fails each
- * of its elements with GNTST_general_error (and undoes its pin). */
+/* Step 10 for a batch: host mappings, a run of neighbouring elements on
+ * consecutive frames of one granter in as few calls as the mapping ops
+ * can. A failed call fails each of its elements with GNTST_general_error
+ * (and undoes its pin). */
 static void map_hosts(struct domain *ld, gnttab_map_grant_ref_t *ops,
                       struct map_pending *p, struct domain **puts, unsigned int n)
 {
     const struct gnttab_map_ops *mo = ld->gt->ops;
+    grant_handle_t h[GNTTAB_BATCH];
 
     for (unsigned int k = 0; k < n;) {
         if (ops[k].status != GNTST_okay || !(ops[k].flags & GNTMAP_host_map)) {
@@ -129,18 +132,23 @@ static void map_hosts(struct domain *ld, gnttab_map_grant_ref_t *ops,
         }
         bool ro = ops[k].flags & GNTMAP_readonly;
         unsigned int run = 1;
+        h[0] = p[k].h;
         while (k + run < n && ops[k + run].status == GNTST_okay &&
                (ops[k + run].flags & GNTMAP_host_map) &&
                (bool)(ops[k + run].flags & GNTMAP_readonly) == ro &&
-               p[k + run].rd == p[k].rd &&
-               p[k + run].h == p[k].h + run && p[k + run].frame == p[k].frame + run)
+               p[k + run].rd == p[k].rd && p[k + run].frame == p[k].frame + run) {
+            h[run] = p[k + run].h;
             run++;
-        uint8_t *addr = mo->map(ld, p[k].h, run, p[k].rd, p[k].frame, ro);
+        }
+        void *base = NULL;
+        unsigned int done = mo->map(ld, h, run, p[k].rd, p[k].frame, ro, &base);
+        if (done) {
+            for (unsigned int j = 0; j < done; j++)
+                p[k + j].addr = (uint8_t *)base + (size_t)j * XEN_PAGE_SIZE;
+            k += done;
+            continue;
+        }
         for (unsigned int j = k; j < k + run; j++) {
-            if (addr) {
-                p[j].addr = addr + (size_t)(j - k) * XEN_PAGE_SIZE;
-                continue;
-            }
             bool dying = gnttab_unpin(p[j].rd, ops[j].ref, p[j].pins);
             puts[j] = dying ? p[j].rd : NULL;
             gnttab_maptrack_put(ld->gt, p[j].h);
@@ -174,7 +182,7 @@ static void map_publish(struct domain *ld, gnttab_map_grant_ref_t *op,
         uint16_t flags = atomic_exchange(&m->flags, 0);
         if (flags) {
             if (p->addr)
-                lgt->ops->unmap(ld, p->h, 1);
+                lgt->ops->unmap(ld, &p->addr, 1);
             *put = gnttab_unpin(p->rd, op->ref, p->pins) ? p->rd : NULL;
             gnttab_maptrack_put(lgt, p->h);
         }
@@ -256,6 +264,7 @@ static void unmap_claim(struct domain *ld, struct unmap_pending *u)
     u->flags = flags;
     u->done = done;
     u->left = left;
+    u->m = m;
 }
 
 /* Drops the pins of a claimed unmap; gives the handle back when nothing is
@@ -263,7 +272,7 @@ static void unmap_claim(struct domain *ld, struct unmap_pending *u)
  * was its last pin while dying. */
 static struct domain *unmap_unpin(struct domain *ld, const struct unmap_pending *u, bool unget)
 {
-    struct gnttab_maptrack *m = gnttab_maptrack_entry(ld->gt, u->h);
+    struct gnttab_maptrack *m = u->m;
     struct domain *rd = m->rd;
     bool put = gnttab_unpin(rd, m->ref, pins_of(u->done, u->flags & GNTMAP_readonly));
     if (!u->left) {
@@ -275,36 +284,31 @@ static struct domain *unmap_unpin(struct domain *ld, const struct unmap_pending 
     return put ? rd : NULL;
 }
 
-/* Claims, host teardowns (runs of consecutive handles at once; a
- * replacement on its own), then pins and handles in element order, as
- * Xen's unmap_common_complete runs after the batch's TLB flush. */
+/* Claims, host teardowns (the batch's in one call, a replacement on its
+ * own), then pins and handles in element order, as Xen's
+ * unmap_common_complete runs after the batch's TLB flush. */
 static void unmap_pending_many(struct domain *ld, struct unmap_pending *u, unsigned int n,
                                struct domain **puts)
 {
-    const struct gnttab_map_ops *mo = ld->gt->ops;
-    grant_handle_t run_h = 0;
-    unsigned int run = 0;
+    struct grant_table *lgt = ld->gt;
+    const struct gnttab_map_ops *mo = lgt->ops;
+    void *addr[GNTTAB_BATCH];
+    unsigned int nr = 0;
 
     assert(n <= GNTTAB_BATCH);
     for (unsigned int k = 0; k < n; k++) {
         unmap_claim(ld, &u[k]);
         if (!(u[k].done & GNTMAP_host_map))
             continue;
-        if (u[k].replace && u[k].new_addr) {
-            mo->replace(ld, u[k].h, u[k].new_pfn);
-            continue;
-        }
-        if (run && u[k].h == run_h + run) {
-            run++;
-            continue;
-        }
-        if (run)
-            mo->unmap(ld, run_h, run);
-        run_h = u[k].h;
-        run = 1;
+        /* The address is the mapping's own: unmap_claim checked it. */
+        void *a = u[k].m->addr;
+        if (u[k].replace && u[k].new_addr)
+            mo->replace(ld, a, u[k].new_pfn);
+        else
+            addr[nr++] = a;
     }
-    if (run)
-        mo->unmap(ld, run_h, run);
+    if (nr)
+        mo->unmap(ld, addr, nr);
     for (unsigned int k = 0; k < n; k++)
         puts[k] = u[k].done ? unmap_unpin(ld, &u[k], false) : NULL;
 }
@@ -328,12 +332,13 @@ void gnttab_unmap_many(struct domain *ld, gnttab_unmap_grant_ref_t *ops, unsigne
  * about, or one of a dying mapper). Returns a granter to put or NULL. */
 static struct domain *unmap_all_kinds(struct domain *ld, grant_handle_t h, bool unget)
 {
-    uint16_t flags = atomic_exchange(&gnttab_maptrack_entry(ld->gt, h)->flags, 0);
+    struct gnttab_maptrack *m = gnttab_maptrack_entry(ld->gt, h);
+    uint16_t flags = atomic_exchange(&m->flags, 0);
     if (!flags)
         return NULL;
-    struct unmap_pending u = { .h = h, .flags = flags, .done = flags, .left = 0 };
+    struct unmap_pending u = { .h = h, .flags = flags, .done = flags, .left = 0, .m = m };
     if (flags & GNTMAP_host_map)
-        ld->gt->ops->unmap(ld, h, 1);
+        ld->gt->ops->unmap(ld, &m->addr, 1);
     return unmap_unpin(ld, &u, unget);
 }
 
@@ -372,6 +377,16 @@ static unsigned int status_out(void *uop, const void *src, size_t size, size_t o
                                 size, sizeof(int16_t), n);
 }
 
+unsigned int gnttab_batch_todo(void *uop, size_t size, size_t off, size_t len, unsigned int i,
+                               unsigned int n)
+{
+    /* The first element is done whatever: it is the one that faults. */
+    if (n <= 1)
+        return n;
+    unsigned int ok = guest_fields_writable((char *)uop + (size_t)i * size, size, off, len, n);
+    return ok < n ? ok + 1 : n;
+}
+
 long gnttab_map_batch(struct domain *ld, void *uop, unsigned int count)
 {
     gnttab_map_grant_ref_t ops[GNTTAB_BATCH];
@@ -382,8 +397,7 @@ long gnttab_map_batch(struct domain *ld, void *uop, unsigned int count)
         unsigned int got = gnttab_copy_in(ops, uop, sizeof(ops[0]), i, n);
         /* Element k whose write-back faults is still done, as in Xen;
          * those after it are not. */
-        unsigned int ok = gnttab_copy_out(uop, ops, sizeof(ops[0]), i, got);
-        unsigned int todo = ok < got ? ok + 1 : got;
+        unsigned int todo = gnttab_batch_todo(uop, sizeof(ops[0]), 0, sizeof(ops[0]), i, got);
         rcu_read_lock();
         gnttab_map_many(ld, ops, todo, puts);
         rcu_read_unlock();
@@ -416,8 +430,7 @@ long gnttab_unmap_batch(struct domain *ld, void *uop, unsigned int count)
     for (unsigned int i = 0; i < count; i += GNTTAB_BATCH) {
         unsigned int n = count - i < GNTTAB_BATCH ? count - i : GNTTAB_BATCH;
         unsigned int got = gnttab_copy_in(ops, uop, sizeof(ops[0]), i, n);
-        unsigned int ok = status_out(uop, ops, sizeof(ops[0]), off, i, got);
-        unsigned int todo = ok < got ? ok + 1 : got;
+        unsigned int todo = gnttab_batch_todo(uop, sizeof(ops[0]), off, sizeof(int16_t), i, got);
         gnttab_unmap_many(ld, ops, todo, puts);
         put_all(puts, todo);
         if (status_out(uop, ops, sizeof(ops[0]), off, i, todo) < todo || todo < n)
@@ -449,8 +462,7 @@ long gnttab_unmap_and_replace_batch(struct domain *ld, void *uop, unsigned int c
     for (unsigned int i = 0; i < count; i += GNTTAB_BATCH) {
         unsigned int n = count - i < GNTTAB_BATCH ? count - i : GNTTAB_BATCH;
         unsigned int got = gnttab_copy_in(ops, uop, sizeof(ops[0]), i, n);
-        unsigned int ok = status_out(uop, ops, sizeof(ops[0]), off, i, got);
-        unsigned int todo = ok < got ? ok + 1 : got;
+        unsigned int todo = gnttab_batch_todo(uop, sizeof(ops[0]), off, sizeof(int16_t), i, got);
         for (unsigned int k = 0; k < todo; k++)
             u[k] = (struct unmap_pending){ .host_addr = ops[k].host_addr,
                                            .new_addr = ops[k].new_addr, .h = ops[k].handle,

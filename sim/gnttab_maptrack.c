@@ -43,21 +43,6 @@ void gnttab_maptrack_free(struct grant_table *gt)
     pthread_mutex_destroy(&gt->mt_lock);
 }
 
-unsigned int gnttab_maptrack_limit(struct grant_table *gt)
-{
-    return atomic_load_explicit(&gt->mt_frames, memory_order_acquire) *
-           GNTTAB_MAPTRACK_PER_FRAME;
-}
-
-/* Lock-free so that the fault handler can use it: chunks are published with
- * a release store of mt_frames after their pointer is set, and are never
- * freed before the domain. */
-struct gnttab_maptrack *gnttab_maptrack_entry(struct grant_table *gt, grant_handle_t h)
-{
-    if (h >= gnttab_maptrack_limit(gt))
-        return NULL;
-    return &gt->mt[h / GNTTAB_MAPTRACK_PER_FRAME][h % GNTTAB_MAPTRACK_PER_FRAME];
-}
 
 static struct gnttab_maptrack *mt_locked(struct grant_table *gt, uint32_t h)
 {
@@ -66,7 +51,7 @@ static struct gnttab_maptrack *mt_locked(struct grant_table *gt, uint32_t h)
 
 /* The head of v's list, unless it is the last entry (Xen's
  * _get_maptrack_handle). */
-static uint32_t take_locked(struct grant_table *gt, unsigned int v)
+static inline uint32_t take_locked(struct grant_table *gt, unsigned int v)
 {
     uint32_t head = gt->mt_head[v];
     if (head == MT_TAIL)
@@ -120,12 +105,11 @@ static uint32_t steal_locked(struct grant_table *gt, unsigned int thief, unsigne
     return MT_TAIL;
 }
 
-static uint32_t get_locked(struct grant_table *gt, unsigned int v, unsigned int nr_vcpus)
+/* The list of v had nothing to give. */
+__attribute__((noinline))
+static uint32_t get_slow_locked(struct grant_table *gt, unsigned int v, unsigned int nr_vcpus)
 {
-    uint32_t h = take_locked(gt, v);
-    if (h != MT_TAIL)
-        return h;
-    h = grow_locked(gt, v);
+    uint32_t h = grow_locked(gt, v);
     if (h != MT_TAIL)
         return h;
     /* No headroom (or no memory): a vCPU with no list first takes an entry to be its
@@ -149,8 +133,9 @@ grant_handle_t gnttab_maptrack_get(struct grant_table *gt)
     uint32_t h = MT_TAIL;
 
     xensim_mutex_lock(&gt->mt_lock);
-    if (!gt->mt_closed)
-        h = get_locked(gt, v, gt->d->nr_vcpus);
+    if (!atomic_load_explicit(&gt->mt_closed, memory_order_relaxed) &&
+        (h = take_locked(gt, v)) == MT_TAIL)
+        h = get_slow_locked(gt, v, gt->d->nr_vcpus);
     if (h != MT_TAIL)
         atomic_fetch_add_explicit(&gt->mt_in_use, 1, memory_order_relaxed);
     xensim_mutex_unlock(&gt->mt_lock);

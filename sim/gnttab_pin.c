@@ -16,11 +16,6 @@ unsigned int gnttab_nr_entries(const struct grant_table *gt)
            gnttab_vops(gt)->per_frame;
 }
 
-struct gnttab_active *gnttab_active_entry(struct grant_table *gt, grant_ref_t ref)
-{
-    return &gt->active[ref / GNTTAB_ACTIVE_PER_CHUNK][ref % GNTTAB_ACTIVE_PER_CHUNK];
-}
-
 int gnttab_grow_locked(struct grant_table *gt, unsigned int nr)
 {
     unsigned int cur = atomic_load_explicit(&gt->nr_frames, memory_order_relaxed);
@@ -43,10 +38,11 @@ int gnttab_grow_locked(struct grant_table *gt, unsigned int nr)
 }
 
 /* One foreign_maps unit per pin counter bumped: a map with host and device
- * kinds holds two, and a partial unmap gives back one. */
+ * kinds holds two, and a partial unmap gives back one. (The sum of the
+ * counters' bytes: a popcount would be a libgcc call without -mpopcnt.) */
 static unsigned int pin_units(uint32_t pins)
 {
-    return (unsigned int)__builtin_popcount(pins);
+    return (pins & 0xff) + ((pins >> 8) & 0xff) + ((pins >> 16) & 0xff) + (pins >> 24);
 }
 
 /* Whether every counter of have is at least the one of take. */
@@ -101,7 +97,7 @@ int16_t gnttab_pin(struct domain *rd, grant_ref_t ref, domid_t ldomid,
 
     xensim_mutex_lock(&gt->lock);
     const struct gnttab_version_ops *vo = gnttab_vops(gt);
-    if (ref >= gnttab_nr_entries(gt)) {
+    if (ref >= atomic_load_explicit(&gt->nr_frames, memory_order_relaxed) * vo->per_frame) {
         rc = GNTST_bad_gntref;
         goto out;
     }
@@ -124,15 +120,14 @@ int16_t gnttab_pin(struct domain *rd, grant_ref_t ref, domid_t ldomid,
             goto out;
     }
     if (first) {
-        struct gnttab_entry e;
-        vo->read(gt, ref, &e);
-        if (!frame_is_ram(rd, e.frame)) {
+        xen_pfn_t f = vo->frame(gt, ref);
+        if (!frame_is_ram(rd, f)) {
             reduce_status(gt, act, ref, readonly);
             rc = GNTST_bad_page;
             goto out;
         }
         *act = (struct gnttab_active){
-            .domid = ldomid, .start = 0, .length = XEN_PAGE_SIZE, .frame = e.frame,
+            .domid = ldomid, .start = 0, .length = XEN_PAGE_SIZE, .frame = f,
             .trans_rd = rd, .trans_gref = ref,
         };
     }

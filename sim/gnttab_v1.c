@@ -79,6 +79,11 @@ static void v1_read(const struct grant_table *gt, grant_ref_t ref, struct gnttab
     };
 }
 
+static xen_pfn_t v1_frame(const struct grant_table *gt, grant_ref_t ref)
+{
+    return READ_ONCE(v1_entry(gt, ref)->frame);
+}
+
 static uint16_t v1_flags(const struct grant_table *gt, grant_ref_t ref)
 {
     return __atomic_load_n(&v1_entry(gt, ref)->flags, __ATOMIC_RELAXED);
@@ -107,6 +112,7 @@ const struct gnttab_version_ops gnttab_v1_ops = {
     .set_status = v1_set_status,
     .clear_status = v1_clear_status,
     .read = v1_read,
+    .frame = v1_frame,
     .flags = v1_flags,
     .swap = v1_swap,
     .transfer_done = v1_transfer_done,

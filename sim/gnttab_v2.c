@@ -91,6 +91,11 @@ static void v2_read(const struct grant_table *gt, grant_ref_t ref, struct gnttab
     }
 }
 
+static xen_pfn_t v2_frame(const struct grant_table *gt, grant_ref_t ref)
+{
+    return READ_ONCE(v2_entry(gt, ref)->full_page.frame);
+}
+
 static uint16_t v2_flags(const struct grant_table *gt, grant_ref_t ref)
 {
     return (uint16_t)(__atomic_load_n(&v2_entry(gt, ref)->hdr.flags, __ATOMIC_RELAXED) |
@@ -121,6 +126,7 @@ const struct gnttab_version_ops gnttab_v2_ops = {
     .set_status = v2_set_status,
     .clear_status = v2_clear_status,
     .read = v2_read,
+    .frame = v2_frame,
     .flags = v2_flags,
     .swap = v2_swap,
     .transfer_done = v2_transfer_done,

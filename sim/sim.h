@@ -382,7 +382,9 @@ void gnttab_seed_reserved(struct domain *d, grant_ref_t ref, domid_t backend, xe
 bool gnttab_describe_fault(struct domain *d, uintptr_t addr, struct xensim_fault *f);
 
 /* guest_copy.c: copies that turn a bad guest pointer into -EFAULT. */
-extern __thread sigjmp_buf *guest_copy_jmp;
+/* initial-exec: every guest copy reads it, and libxensim is a shared
+ * library, where the default model costs a __tls_get_addr call. */
+extern __thread sigjmp_buf *guest_copy_jmp __attribute__((tls_model("initial-exec")));
 int copy_from_guest(void *dst, const void *guest_src, size_t n);
 int copy_to_guest(void *guest_dst, const void *src, size_t n);
 /* Xen's guest_handle_okay(h, nr): a range check only, no access. */
@@ -393,6 +395,12 @@ bool guest_handle_okay(const void *guest_ptr, size_t nr, size_t size);
  * before the first fault. */
 unsigned int copy_fields_to_guest(void *guest_dst, const void *src, size_t stride, size_t size,
                                   unsigned int n);
+/* How many leading elements of a guest array (stride bytes apart) have a
+ * field [off, off + size) the hypervisor could write: the element whose
+ * copy back would fault is the next. Each page is probed once by
+ * rewriting one of its bytes with its own value. */
+unsigned int guest_fields_writable(void *guest_base, size_t stride, size_t off, size_t size,
+                                   unsigned int n);
 
 /* fault.c */
 void fault_handler_install(void);
