@@ -94,8 +94,21 @@ struct copy_row {
     int16_t status;
 };
 
+/* A zero-length copy is not done at once: gnttab_copy_one locks the
+ * domains, claims both buffers (pins and status bits) and runs
+ * gnttab_copy_buf's bounds checks first, so it fails where a copy would. */
 static const struct copy_row copy_rows[] = {
     { "len 0", C_NONE, true, false, 0, -1, -1, 0, 0, 0, false, false, false, GNTST_okay },
+    { "len 0: the domain is still looked up", C_NONE, true, false, -2, -1, -1, 0, 0, 0, false,
+      false, false, GNTST_bad_domain },
+    { "len 0: the ref is still checked", C_NONE, true, false, 0, -1, 600, 0, 0, 0, false,
+      false, false, GNTST_bad_gntref },
+    { "len 0: the grant is still pinned", C_REVOKED, true, false, 0, -1, -1, 0, 0, 0, false,
+      false, false, GNTST_general_error },
+    { "len 0: the offset is still bounded", C_NONE, true, false, 0, -1, -1, 4097, 0, 0, false,
+      false, false, GNTST_bad_copy_arg },
+    { "len 0: the frame is still checked", C_NONE, true, false, 0, -1, -1, 0, 0, 0, false,
+      false, true, GNTST_bad_page },
     { "gmfn named with own id", C_NONE, true, false, 0, 1, -1, 0, 0, 8, false, false, false,
       GNTST_permission_denied },
     { "gmfn of another domain", C_NONE, false, false, -1, 0, -1, 0, 0, 8, false, false, false,

@@ -755,6 +755,32 @@ START_TEST(transitive_pins_both_hops)
 }
 END_TEST
 
+/* The ops that do not read entries work the same on a v2 grant:
+ * cache_flush finds the mapped frame (grant_map_exists; the -EINVAL of an
+ * unmapped one is in test_gnttab's cache_flush, with a grantee too small
+ * to own that frame number itself); unmap_and_replace drops the pin and
+ * its status bits. */
+START_TEST(other_ops_on_v2)
+{
+    struct gt_fix f = gt_fix_new_v(GT_MODE, 2);
+    struct gt_grant g = gt_grant(f.sim, f.a, f.b, false);
+    gnttab_map_grant_ref_t m;
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RW, &m), GNTST_okay);
+    gnttab_cache_flush_t fl = { .a.dev_bus_addr = m.dev_bus_addr, .length = 64,
+                                .op = GNTTAB_CACHE_CLEAN };
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_cache_flush, &fl, 1), 0);
+    struct gt_page mine = gt_own_page(f.sim, f.b);
+    gnttab_unmap_and_replace_t r = { .host_addr = m.host_addr,
+                                     .new_addr = (uint64_t)(uintptr_t)mine.va,
+                                     .handle = m.handle, .status = 99 };
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_unmap_and_replace, &r, 1), 0);
+    ck_assert_int_eq(r.status, GNTST_okay);
+    ck_assert_uint_eq(g.status[g.ref], 0);
+    ck_assert_uint_eq(gt_pins(f.sim, f.a), 0);
+    gt_sim_free(f.sim);
+}
+END_TEST
+
 /* swap_grant_ref in v2 swaps the 16-byte entries (and the status words);
  * bounds first (256 per frame), then the no-op, then the pins (eagain). */
 START_TEST(swap_rows)
@@ -1091,6 +1117,7 @@ static Suite *v2_suite(void)
     tcase_add_loop_test(tc, copy_rows, 0, 2);
     tcase_add_loop_test(tc, transitive_pins_both_hops, 0, 2);
     tcase_add_loop_test(tc, swap_rows, 0, 2);
+    tcase_add_loop_test(tc, other_ops_on_v2, 0, 2);
     suite_add_tcase(s, tc);
     tc = tcase_create("granter");
     tcase_add_loop_test(tc, granter_helpers_v2, 0, 2);
