@@ -1,7 +1,8 @@
 /*
  * Grant tables, private to sim/gnttab*.c: the per-domain grant_table (the
- * granter's active entries and the mapper's maptrack), pins, and the
- * strict/fast mapping ops. Relies on sim.h for domains and guest copies.
+ * granter's active entries, its v1/v2 layout ops and status frames; the
+ * mapper's maptrack), pins, and the strict/fast mapping ops. Relies on
+ * sim.h for domains and guest copies.
  */
 #ifndef XENSIM_GNTTAB_H
 #define XENSIM_GNTTAB_H
