@@ -46,6 +46,10 @@ struct xensim_domain_config {
     unsigned int max_evtchn_port;   /* highest usable port; 0 gives the ABI's limit - 1 */
     unsigned int max_grant_frames;  /* 0 gives 64, Xen's default */
     unsigned int max_maptrack_frames; /* 0 gives 1024, Xen's default (256 handles each) */
+    /* Highest grant table version the domain may switch to with
+     * GNTTABOP_set_version: 0 gives 2, as libxl on x86; 1 refuses v2 as
+     * Xen does a domain built with max_grant_version=1. Tables start at 1. */
+    unsigned int max_grant_version;
     enum xensim_gnttab_mode gnttab_mode;
     xensim_vcpu_entry_t entry;      /* NULL: vCPUs idle and serve xensim_domain_call() */
     void *entry_arg;
