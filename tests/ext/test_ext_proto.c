@@ -704,7 +704,7 @@ START_TEST(test_privcmd)
     close(nfd);
     close(fd);
     ext_fix_assert_idle(&f);
-    ck_assert_int_eq(xensim_domain_info(f.sim, n, &info), -ESRCH);
+    th_wait_gone(f.sim, n);
     ck_assert_int_ne(stat(path, &sb), 0);
     ext_fix_stop(&f);
 }
