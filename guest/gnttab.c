@@ -2,90 +2,140 @@
  * The granter's side of v1 grants as a PV kernel has it (guest.h): the
  * table's frames set up through GNTTABOP_setup_table, a ref allocator from
  * GNTTAB_NR_RESERVED_ENTRIES up, and grant/revoke with Linux's barriers.
- * Owns d->guest_* (under d->guest_lock); calls do_grant_table_op directly,
- * not the hypercall, so no upcall can run while guest_lock is held.
+ * Owns the per-domain struct guest_gnttab, kept in a guest data key, under
+ * its irq-save lock: no upcall or call runs on this vCPU while it is held,
+ * so the hypercalls made under it cannot re-enter the allocator. Relies on
+ * guest.h only.
  */
-#include "gnttab.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <xensim/guest.h>
+#include "util.h"
 
-static struct domain *self(void)
+#define ENTRIES_PER_FRAME (XEN_PAGE_SIZE / sizeof(grant_entry_v1_t))
+
+struct guest_gnttab {
+    struct xensim_irqlock lock;
+    grant_entry_v1_t *entries;          /* frame 0; the frames follow it */
+    unsigned int frames;                /* set up through setup_table */
+    unsigned int max_frames;            /* from query_size */
+    uint32_t *free;                     /* free-ref stack */
+    unsigned int nr_free, cap;
+};
+
+static void guest_gnttab_destroy(void *p)
 {
-    return current_vcpu ? current_vcpu->d : NULL;
+    struct guest_gnttab *g = p;
+
+    xensim_irqlock_destroy(&g->lock);
+    free(g->free);
+    free(g);
 }
 
-static grant_entry_v1_t *entries_of(struct domain *d)
+static struct xensim_guest_key gnttab_key = { .destroy = guest_gnttab_destroy };
+
+/* This domain's allocator, NULL off a vCPU or without memory. */
+static struct guest_gnttab *self(void)
 {
-    return domain_pfn_to_virt(d, d->nr_pages + 1);
+    if (!xensim_guest_vcpu_info())
+        return NULL;
+    struct guest_gnttab *g = xensim_guest_data(&gnttab_key);
+    if (g)
+        return g;
+    struct guest_gnttab *mine = calloc(1, sizeof(*mine));
+    if (!mine)
+        return NULL;
+    xensim_irqlock_init(&mine->lock);
+    g = xensim_guest_data_init(&gnttab_key, mine);
+    if (g != mine)
+        guest_gnttab_destroy(mine);
+    return g;
 }
 
 /* Pushes refs [lo, hi) on the free stack, highest first, so that the
  * lowest free ref comes out first. */
-static int push_refs_locked(struct domain *d, grant_ref_t lo, grant_ref_t hi)
+static int push_refs_locked(struct guest_gnttab *g, grant_ref_t lo, grant_ref_t hi)
 {
     if (hi <= lo)
         return 0;
-    unsigned int need = d->guest_ref_nr + (hi - lo);
-    if (need > d->guest_ref_cap) {
-        unsigned int cap = d->guest_ref_cap ? d->guest_ref_cap : 64;
+    unsigned int need = g->nr_free + (hi - lo);
+    if (need > g->cap) {
+        unsigned int cap = g->cap ? g->cap : 64;
         while (cap < need)
             cap *= 2;
-        uint32_t *p = realloc(d->guest_ref_free, cap * sizeof(*p));
+        uint32_t *p = realloc(g->free, cap * sizeof(*p));
         if (!p)
             return -ENOMEM;
-        d->guest_ref_free = p;
-        d->guest_ref_cap = cap;
+        g->free = p;
+        g->cap = cap;
     }
     for (grant_ref_t r = hi; r-- > lo;)
-        d->guest_ref_free[d->guest_ref_nr++] = r;
+        g->free[g->nr_free++] = r;
     return 0;
 }
 
 /* Asks for a table of at least nr frames, as a PV kernel does at boot and
- * when it runs out of refs; the new refs become allocatable. */
-static int setup_frames_locked(struct domain *d, unsigned int nr)
+ * when it runs out of refs; the new refs become allocatable. The frames
+ * must be consecutive pages of this domain, as xensim lays them out: the
+ * entries are one array. */
+static int setup_frames_locked(struct guest_gnttab *g, unsigned int nr)
 {
     xen_pfn_t *frames = calloc(nr, sizeof(*frames));
     if (!frames)
         return -ENOMEM;
     gnttab_setup_table_t st = { .dom = DOMID_SELF, .nr_frames = nr };
     set_xen_guest_handle(st.frame_list, frames);
-    long rc = do_grant_table_op(d, GNTTABOP_setup_table, &st, 1);
+    long rc = HYPERVISOR_grant_table_op(GNTTABOP_setup_table, &st, 1);
+    if (!rc && st.status != GNTST_okay)
+        rc = -ENOSPC;
+    for (unsigned int i = 1; !rc && i < nr; i++)
+        if (frames[i] != frames[0] + i)
+            rc = -EINVAL;
+    grant_entry_v1_t *e = rc ? NULL : xensim_guest_pfn_to_virt(frames[0]);
     free(frames);
     if (rc)
         return (int)rc;
-    if (st.status != GNTST_okay)
-        return -ENOSPC;
-    unsigned int old = d->guest_gt_frames;
-    grant_ref_t lo = old * GNTTAB_ENTRIES_PER_FRAME;
+    if (!e)
+        return -EINVAL;
+    grant_ref_t lo = g->frames * ENTRIES_PER_FRAME;
     if (lo < GNTTAB_NR_RESERVED_ENTRIES)
         lo = GNTTAB_NR_RESERVED_ENTRIES;
-    rc = push_refs_locked(d, lo, nr * GNTTAB_ENTRIES_PER_FRAME);
+    rc = push_refs_locked(g, lo, nr * ENTRIES_PER_FRAME);
     if (rc)
         return (int)rc;
-    d->guest_gt_frames = nr;
+    g->entries = e;
+    g->frames = nr;
     return 0;
 }
 
-static int ensure_setup_locked(struct domain *d)
+/* The first use maps the table as it is (at least one frame). */
+static int ensure_setup_locked(struct guest_gnttab *g)
 {
-    if (d->guest_gt_frames)
+    if (g->frames)
         return 0;
-    unsigned int cur = atomic_load(&d->gt->nr_frames);
-    return setup_frames_locked(d, cur ? cur : 1);
+    gnttab_query_size_t q = { .dom = DOMID_SELF };
+    long rc = HYPERVISOR_grant_table_op(GNTTABOP_query_size, &q, 1);
+    if (rc)
+        return (int)rc;
+    if (q.status != GNTST_okay)
+        return -EINVAL;
+    g->max_frames = q.max_nr_frames;
+    return setup_frames_locked(g, q.nr_frames ? q.nr_frames : 1);
 }
 
 grant_entry_v1_t *xensim_gnttab_entries(unsigned int *nr_entries)
 {
-    struct domain *d = self();
+    struct guest_gnttab *g = self();
     grant_entry_v1_t *e = NULL;
     unsigned int n = 0;
 
-    if (d) {
-        xensim_mutex_lock(&d->guest_lock);
-        if (ensure_setup_locked(d) == 0) {
-            e = entries_of(d);
-            n = d->guest_gt_frames * GNTTAB_ENTRIES_PER_FRAME;
+    if (g) {
+        bool was = xensim_irqlock_lock(&g->lock);
+        if (ensure_setup_locked(g) == 0) {
+            e = g->entries;
+            n = g->frames * ENTRIES_PER_FRAME;
         }
-        xensim_mutex_unlock(&d->guest_lock);
+        xensim_irqlock_unlock(&g->lock, was);
     }
     if (nr_entries)
         *nr_entries = n;
@@ -94,47 +144,53 @@ grant_entry_v1_t *xensim_gnttab_entries(unsigned int *nr_entries)
 
 long xensim_gnttab_alloc_ref(void)
 {
-    struct domain *d = self();
-    if (!d)
-        return -EPERM;
-    long rc;
-    xensim_mutex_lock(&d->guest_lock);
-    rc = ensure_setup_locked(d);
-    if (rc == 0 && d->guest_ref_nr == 0) {
-        if (d->guest_gt_frames >= d->gt->max_frames)
+    struct guest_gnttab *g = self();
+    if (!g)
+        return xensim_guest_vcpu_info() ? -ENOMEM : -EPERM;
+    bool was = xensim_irqlock_lock(&g->lock);
+    long rc = ensure_setup_locked(g);
+    if (rc == 0 && g->nr_free == 0) {
+        if (g->frames >= g->max_frames)
             rc = -ENOSPC;
         else
-            rc = setup_frames_locked(d, d->guest_gt_frames + 1);
+            rc = setup_frames_locked(g, g->frames + 1);
     }
     if (rc == 0)
-        rc = d->guest_ref_free[--d->guest_ref_nr];
-    xensim_mutex_unlock(&d->guest_lock);
+        rc = g->free[--g->nr_free];
+    xensim_irqlock_unlock(&g->lock, was);
     return rc;
 }
 
 void xensim_gnttab_free_ref(grant_ref_t ref)
 {
-    struct domain *d = self();
-    if (!d)
+    struct guest_gnttab *g = self();
+    if (!g)
         return;
-    xensim_mutex_lock(&d->guest_lock);
-    if (ref >= GNTTAB_NR_RESERVED_ENTRIES &&
-        ref < d->guest_gt_frames * GNTTAB_ENTRIES_PER_FRAME)
-        push_refs_locked(d, ref, ref + 1);
-    xensim_mutex_unlock(&d->guest_lock);
+    bool was = xensim_irqlock_lock(&g->lock);
+    if (ref >= GNTTAB_NR_RESERVED_ENTRIES && ref < g->frames * ENTRIES_PER_FRAME)
+        push_refs_locked(g, ref, ref + 1);
+    xensim_irqlock_unlock(&g->lock, was);
 }
 
-static grant_entry_v1_t *entry(struct domain *d, grant_ref_t ref)
+/* The entry of ref, setting the table up if this is its first use. */
+static grant_entry_v1_t *entry(grant_ref_t ref)
 {
-    if (!d || ref >= gnttab_nr_entries(d->gt))
+    struct guest_gnttab *g = self();
+    grant_entry_v1_t *e = NULL;
+
+    if (!g)
         return NULL;
-    return &entries_of(d)[ref];
+    bool was = xensim_irqlock_lock(&g->lock);
+    if (ensure_setup_locked(g) == 0 && ref < g->frames * ENTRIES_PER_FRAME)
+        e = &g->entries[ref];
+    xensim_irqlock_unlock(&g->lock, was);
+    return e;
 }
 
 void xensim_gnttab_grant_access_ref(grant_ref_t ref, domid_t domid,
                                     xen_pfn_t frame, bool readonly)
 {
-    grant_entry_v1_t *e = entry(self(), ref);
+    grant_entry_v1_t *e = entry(ref);
     if (!e)
         return;
     e->domid = domid;
@@ -159,10 +215,9 @@ long xensim_gnttab_grant_access(domid_t domid, xen_pfn_t frame, bool readonly)
  * pin sees a type of 0 and fails. */
 int xensim_gnttab_end_access(grant_ref_t ref)
 {
-    struct domain *d = self();
-    if (!d)
+    if (!xensim_guest_vcpu_info())
         return -EPERM;
-    grant_entry_v1_t *e = entry(d, ref);
+    grant_entry_v1_t *e = entry(ref);
     if (!e)
         return -EINVAL;
     uint16_t flags = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);

@@ -101,7 +101,6 @@ static void domain_free_rcu(struct rcu_head *head)
     gnttab_domain_free(d);
     evtchn_domain_free(d);
     domain_memory_free(d);
-    guest_irq_free(d);
     free(d);
 }
 
@@ -244,7 +243,6 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
     atomic_store(&d->paused, true);
     atomic_store(&d->state, XENSIM_DOMAIN_PAUSED);
     atomic_store(&d->foreign_maps, 1);   /* the domain's own reference */
-    pthread_mutex_init(&d->guest_lock, NULL);
 
     int rc = domain_memory_init(d, nr_pages, d->max_grant_frames);
     if (!rc)

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include "sim.h"
+#include <xen/version.h>
 
 /* Names for the trace, indexed by sub-command. */
 static const char *const evtchn_op_names[] = {
@@ -232,4 +233,18 @@ long HYPERVISOR_callback_op(int cmd, const void *arg)
     if (!v)
         return -EPERM;
     return hypercall_exit(v, "callback_op", do_callback_op(v, cmd, arg));
+}
+
+/* The version xensim's semantics follow. */
+#define XENSIM_XEN_MAJOR 4
+#define XENSIM_XEN_MINOR 17
+
+long HYPERVISOR_xen_version(int cmd, void *arg)
+{
+    struct vcpu *v = hypercall_enter("xen_version");
+    if (!v)
+        return -EPERM;
+    (void)arg;
+    long rc = cmd == XENVER_version ? (XENSIM_XEN_MAJOR << 16) | XENSIM_XEN_MINOR : -ENOSYS;
+    return hypercall_exit(v, "xen_version", rc);
 }

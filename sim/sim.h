@@ -216,15 +216,6 @@ struct domain {
     void *_Atomic guest_anchor;
     void (*guest_anchor_release)(void *data);
 
-    /* Guest-side interrupt layer (guest_irq.c): a handler per port. */
-    struct guest_irq *irq;              /* [evtchn_ops->nr_ports], lazily */
-
-    /* Guest-side helper state (guest_gnttab.c). */
-    pthread_mutex_t guest_lock;
-    uint32_t *guest_ref_free;           /* free-ref stack for xensim_gnttab_alloc_ref */
-    unsigned int guest_ref_nr, guest_ref_cap;
-    unsigned int guest_gt_frames;       /* frames set up through setup_table */
-
     _Atomic bool destroyed;             /* destroy's teardown is done */
     _Atomic bool finalized;
     /* What the builder made (§1.6); 0 for dom0. */
@@ -390,9 +381,6 @@ void trace_upcall(struct vcpu *v, bool begin);
 /* narrate.c: narrate_on() tells whether the hypervisor narrates. */
 bool narrate_on(const struct xensim *sim);
 void narrate_xen(struct xensim *sim, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* guest_irq.c */
-void guest_irq_free(struct domain *d);
 
 /* hostdev_evtchn.c: delivery to a host consumer instead of a vCPU. */
 void evtchn_dev_deliver(struct xensim_evtchn_dev *dev, struct domain *d, evtchn_port_t port);

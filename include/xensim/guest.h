@@ -29,6 +29,10 @@ long HYPERVISOR_set_timer_op(uint64_t timeout);
 /* CALLBACKOP_register with CALLBACKTYPE_event: address is a
  * xensim_upcall_t cast to xen_callback_t. CALLBACKOP_unregister too. */
 long HYPERVISOR_callback_op(int cmd, const void *arg);
+/* XENVER_version: Xen's version, (major << 16) | minor (4.17). Other
+ * subcommands are not simulated (-ENOSYS). A guest also uses it as the
+ * cheapest hypercall, to take a pending upcall on the way back. */
+long HYPERVISOR_xen_version(int cmd, void *arg);
 
 /* The event upcall: runs on the vCPU thread with its upcall mask set. */
 typedef void (*xensim_upcall_t)(void);
