@@ -65,21 +65,22 @@ int xensim_dump_ports(struct xensim *sim, domid_t domid, FILE *out)
         rcu_read_unlock();
         return -ESRCH;
     }
-    fprintf(out, "dom%u (%s): %u-level ABI, %u-bit words, ports 1..%u usable\n", d->domid,
-            d->name, 2, d->evtchn_ops->word_bits, d->max_port);
+    const struct evtchn_port_ops *ops = d->evtchn_ops;
+    fprintf(out, "dom%u (%s): %s ABI, ports 1..%u usable\n", d->domid, d->name, ops->name,
+            evtchn_max_port(d));
     fprintf(out, "%5s  %-34s %5s %8s %7s%s\n", "PORT", "STATE", "VCPU", "PENDING", "MASKED",
             "  CONSUMER");
     int n = 0;
     xensim_mutex_lock(&d->event_lock);
     for (unsigned int p = 0; p < d->valid_ports; p++) {
-        struct evtchn *chn = &d->chn[p];
+        struct evtchn *chn = evtchn_from_port(d, p);
         if (atomic_load(&chn->state) == ECS_FREE)
             continue;
         char what[64];
         xensim_mutex_lock(&chn->lock);
         port_describe(chn, what, sizeof(what));
         fprintf(out, "%5u  %-34s %5u %8d %7d%s\n", p, what, chn->notify_vcpu,
-                d->evtchn_ops->is_pending(d, p), d->evtchn_ops->is_masked(d, p),
+                ops->is_pending(d, chn), ops->is_masked(d, chn),
                 chn->dev ? "  host process" : "");
         xensim_mutex_unlock(&chn->lock);
         n++;

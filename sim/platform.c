@@ -72,7 +72,7 @@ void *xensim_guest_vcpu_info(void)
 
 unsigned int xensim_guest_evtchn_word_bits(void)
 {
-    return current_vcpu ? current_vcpu->d->evtchn_ops->word_bits : 0;
+    return current_vcpu ? current_vcpu->d->evtchn_word_bits : 0;
 }
 
 void *xensim_guest_anchor(void)

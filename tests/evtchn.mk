@@ -18,3 +18,10 @@ TESTS += tests/test_evtchn_stress
 tests_test_evtchn_stress_SOURCES = tests/test_evtchn_stress.c $(EVTCHN_TEST_HDRS)
 tests_test_evtchn_stress_LDADD = $(TEST_LIBS)
 tests_test_evtchn_stress_CFLAGS = $(TEST_CFLAGS_ALL)
+
+# Issue 10's items, each with the line of Xen that decides it.
+check_PROGRAMS += tests/test_evtchn_decisions
+TESTS += tests/test_evtchn_decisions
+tests_test_evtchn_decisions_SOURCES = tests/test_evtchn_decisions.c $(EVTCHN_TEST_HDRS)
+tests_test_evtchn_decisions_LDADD = $(TEST_LIBS)
+tests_test_evtchn_decisions_CFLAGS = $(TEST_CFLAGS_ALL)

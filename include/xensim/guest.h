@@ -34,6 +34,12 @@ long HYPERVISOR_callback_op(int cmd, const void *arg);
  * cheapest hypercall, to take a pending upcall on the way back. */
 long HYPERVISOR_xen_version(int cmd, void *arg);
 
+/* Xen's EVTCHNOP_reset_cont, 14: the continuation of a pre-empted
+ * EVTCHNOP_reset, which <xen/event_channel.h> defines only under __XEN__
+ * as guests are not meant to issue it. One that does gets Xen's answer
+ * (-EBUSY unless a reset of that domain is under way). */
+#define XENSIM_EVTCHNOP_reset_cont 14
+
 /* The event upcall: runs on the vCPU thread with its upcall mask set. */
 typedef void (*xensim_upcall_t)(void);
 

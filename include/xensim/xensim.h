@@ -41,7 +41,8 @@ struct xensim_domain_config {
     unsigned int nr_vcpus;          /* 0 gives 1; at most XENSIM_MAX_VCPUS */
     unsigned long nr_pages;         /* guest RAM in 4 KiB pages; 0 gives 256 */
     enum xensim_evtchn_abi evtchn_abi;
-    unsigned int max_evtchn_port;   /* highest usable port; 0 gives the ABI's limit - 1 */
+    unsigned int max_evtchn_port;   /* highest usable port, Xen's max_evtchn_port; the ABI
+                                     * in use caps it too (0: only the ABI does) */
     unsigned int max_grant_frames;  /* 0 gives 64, Xen's default */
     unsigned int max_maptrack_frames; /* 0 gives 1024, Xen's default (256 handles each) */
     enum xensim_gnttab_mode gnttab_mode;
