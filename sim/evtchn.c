@@ -212,6 +212,7 @@ void evtchn_domain_free(struct domain *d)
             bucket_free(atomic_load(&d->buckets[i]));
     free(d->buckets);
     d->buckets = NULL;
+    evtchn_fifo_free(d);
 }
 
 long evtchn_alloc_unbound_for(struct domain *caller, domid_t dom, domid_t remote,
@@ -619,6 +620,8 @@ static long evtchn_reset_domain(struct domain *d, bool resuming)
     d->next_evtchn = 0;
     if (d->ports_in_use)
         rc = -EAGAIN;
+    else
+        evtchn_fifo_destroy(d);
     xensim_mutex_unlock(&d->event_lock);
     return rc;
 }
@@ -754,21 +757,21 @@ static long op_bind_pirq(struct domain *d, void *arg)
     return -EOPNOTSUPP;
 }
 
-/* The FIFO ABI is not simulated yet: the answer of a Xen built without
- * it, so guests stay on 2-level. expand_array is also what Xen 4.17's
- * evtchn_fifo_expand_array() gives a 2-level domain. */
+/* The FIFO switch and its array: evtchn_fifo.c, under event_lock. */
 static long op_init_control(struct domain *d, void *arg)
 {
-    (void)d;
-    (void)arg;
-    return -EOPNOTSUPP;
+    xensim_mutex_lock(&d->event_lock);
+    long rc = evtchn_fifo_init_control(d, arg);
+    xensim_mutex_unlock(&d->event_lock);
+    return rc;
 }
 
 static long op_expand_array(struct domain *d, void *arg)
 {
-    (void)d;
-    (void)arg;
-    return -EOPNOTSUPP;
+    xensim_mutex_lock(&d->event_lock);
+    long rc = evtchn_fifo_expand_array(d, arg);
+    xensim_mutex_unlock(&d->event_lock);
+    return rc;
 }
 
 /* Xen's evtchn_set_priority and evtchn_port_set_priority: the port is

@@ -12,7 +12,7 @@ sim_libsim_la_SOURCES = sim/sim.h sim/domain.c sim/domain_listen.c sim/domain_me
 	sim/platform.c sim/errno_names.c sim/trace.c sim/inspect.c sim/narrate.c
 
 # event channels
-sim_libsim_la_SOURCES += sim/evtchn.c sim/evtchn_2l.c sim/hostdev_evtchn.c
+sim_libsim_la_SOURCES += sim/evtchn.c sim/evtchn_2l.c sim/evtchn_fifo.c sim/hostdev_evtchn.c
 
 # grant tables
 sim_libsim_la_SOURCES += sim/gnttab.h sim/gnttab.c sim/gnttab_pin.c sim/gnttab_maptrack.c \

@@ -1,14 +1,15 @@
 /*
- * Issue 10's event channel items, one case each, with the line of Xen
- * 4.17 that decides it (xen/common/event_channel.c, event_2l.c,
- * sched/core.c, include/xen/event.h), quoted in the comment above the
- * case. Public API only, plus evtchn_helpers.h.
+ * Issue 10's event channel items and the FIFO ABI's corners, one case
+ * each, with the line of Xen 4.17 that decides it (xen/common/
+ * event_channel.c, event_2l.c, event_fifo.c, sched/core.c,
+ * include/xen/event.h), quoted in the comment above the case. Public API
+ * only, plus the test helpers.
  */
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include "evtchn_helpers.h"
+#include "fifo_helpers.h"
 
 #define SELF DOMID_SELF
 
@@ -47,6 +48,14 @@ static void make_pair(struct xensim *sim, evtchn_port_t *p, evtchn_port_t *q)
     *p = (evtchn_port_t)a;
     *q = (evtchn_port_t)b;
     ev_clear_pending(sim, 2, *q);
+}
+
+/* A raw bind, so that the guest kernel's own event layer stays out. */
+static long raw_ipi(uint32_t vcpu)
+{
+    evtchn_bind_ipi_t op = { .vcpu = vcpu };
+    long rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_ipi, &op);
+    return rc ? rc : (long)op.port;
 }
 
 static void drop_pair(struct xensim *sim, evtchn_port_t p, evtchn_port_t q)
@@ -354,6 +363,254 @@ START_TEST(item5_resend_wakes_no_poller)
 }
 END_TEST
 
+/*
+ * FIFO: a vCPU's second init_control is -EINVAL, there is no -EEXIST:
+ * map_control_block() begins `if ( v->evtchn_fifo->control_block )
+ * return -EINVAL;`. link_bits reaches the guest only on success: the
+ * dispatcher's `if ( !rc && __copy_to_guest(arg, &init_control, 1) )`.
+ */
+static void fifo_second_init_fn(void *p)
+{
+    (void)p;
+    xen_pfn_t a = g_page(), b = g_page();
+    uint8_t bits = 0xA5;
+    ck_assert_int_eq(g_init_control(a, 0, 0, &bits), 0);
+    ck_assert_uint_eq(bits, EVTCHN_FIFO_LINK_BITS);
+    bits = 0xA5;
+    ck_assert_int_eq(g_init_control(b, 0, 0, &bits), -EINVAL);
+    ck_assert_uint_eq(bits, 0xA5);
+    ck_assert_int_eq(g_init_control(b, 8, 1, &bits), 0);
+    ck_assert_int_eq(g_init_control(a, 8, 1, &bits), -EINVAL);
+    evtchn_reset_t r = { .dom = DOMID_SELF };
+    ck_assert_int_eq(HYPERVISOR_event_channel_op(EVTCHNOP_reset, &r), 0);
+}
+
+START_TEST(fifo_second_init_control_einval)
+{
+    struct xensim *sim = sim_three();
+    th_call(sim, 1, 0, fifo_second_init_fn, NULL);
+    /* the reset closed the builder's ports: give them back */
+    ck_assert_int_eq(ev_alloc_unbound(sim, 0, 1, 0), 1);
+    ck_assert_int_eq(ev_alloc_unbound(sim, 0, 1, 0), 2);
+    free_checked(sim);
+}
+END_TEST
+
+/*
+ * FIFO: a port pending under 2-level is not lost at the switch.
+ * setup_ports() keeps it (`if ( guest_test_bit(d, port,
+ * &shared_info(d, evtchn_pending)) ) evtchn->pending = true;`) and
+ * add_page_to_event_array() raises it once its page exists (`if (
+ * evtchn->pending ) evtchn_fifo_set_pending(...)`). A send with no word
+ * is kept the same way (`if ( unlikely(!word) ) { evtchn->pending =
+ * true; return; }`).
+ */
+static void fifo_carry_fn(void *p)
+{
+    (void)p;
+    xensim_guest_irq_disable();
+    long port = raw_ipi(0);
+    ck_assert_int_gt(port, 0);
+    ck_assert_int_eq(xensim_evtchn_send((evtchn_port_t)port), 0);
+    ck_assert(g_pending((evtchn_port_t)port));
+    xen_pfn_t cb = g_page(), arr = g_page();
+    ck_assert_int_eq(g_init_control(cb, 0, 0, NULL), 0);
+    ck_assert_int_eq(g_expand_array(arr), 0);
+    uint32_t w = __atomic_load_n(&g_words(arr)[port], __ATOMIC_SEQ_CST);
+    ck_assert_uint_eq(w, FW_P | FW_L);
+    ck_assert_uint_eq(g_cb(cb, 0)->head[EVTCHN_FIFO_PRIORITY_DEFAULT], (uint32_t)port);
+    ck_assert_uint_eq(g_cb(cb, 0)->ready, 1u << EVTCHN_FIFO_PRIORITY_DEFAULT);
+    evtchn_reset_t r = { .dom = DOMID_SELF };
+    ck_assert_int_eq(HYPERVISOR_event_channel_op(EVTCHNOP_reset, &r), 0);
+    g_set_upcall_pending(0, 0);
+    g_set_sel(0, 0);
+    g_set_pending((evtchn_port_t)port, false);
+}
+
+START_TEST(fifo_2l_pending_raised_at_expand)
+{
+    struct xensim *sim = sim_three();
+    th_call(sim, 1, 0, fifo_carry_fn, NULL);
+    ck_assert_int_eq(ev_alloc_unbound(sim, 0, 1, 0), 1);
+    ck_assert_int_eq(ev_alloc_unbound(sim, 0, 1, 0), 2);
+    free_checked(sim);
+}
+END_TEST
+
+/*
+ * FIFO: an event for a vCPU without a control block is dropped, PENDING
+ * and all: "Control block not mapped. The guest must not unmask an event
+ * until the control block is initialized, so we can just drop the
+ * event." (evtchn_fifo_set_pending, after the March 2022 patch "Don't set
+ * PENDING bit if guest misbehaves", which checks the block before the
+ * PENDING test-and-set.)
+ */
+static void fifo_no_block_fn(void *p)
+{
+    (void)p;
+    xen_pfn_t cb = g_page(), arr = g_page(), cb1 = g_page();
+    ck_assert_int_eq(g_init_control(cb, 0, 0, NULL), 0);
+    ck_assert_int_eq(g_expand_array(arr), 0);
+    evtchn_bind_ipi_t op = { .vcpu = 1 };
+    ck_assert_int_eq(HYPERVISOR_event_channel_op(EVTCHNOP_bind_ipi, &op), 0);
+    ck_assert_int_eq(xensim_evtchn_send(op.port), 0);
+    ck_assert_uint_eq(__atomic_load_n(&g_words(arr)[op.port], __ATOMIC_SEQ_CST), 0);
+    ck_assert_uint_eq(g_upcall_pending(1), 0);
+    /* with its block, vCPU 1 gets it */
+    ck_assert_int_eq(g_init_control(cb1, 0, 1, NULL), 0);
+    ck_assert_int_eq(xensim_evtchn_send(op.port), 0);
+    ck_assert_uint_eq(__atomic_load_n(&g_words(arr)[op.port], __ATOMIC_SEQ_CST), FW_P | FW_L);
+    ck_assert_uint_eq(g_cb(cb1, 0)->head[EVTCHN_FIFO_PRIORITY_DEFAULT], op.port);
+    ck_assert_uint_eq(g_upcall_pending(1), 1);
+    evtchn_reset_t r = { .dom = DOMID_SELF };
+    ck_assert_int_eq(HYPERVISOR_event_channel_op(EVTCHNOP_reset, &r), 0);
+    g_set_upcall_pending(1, 0);
+}
+
+START_TEST(fifo_no_control_block_drops)
+{
+    struct xensim *sim = sim_three();
+    th_call(sim, 1, 0, fifo_no_block_fn, NULL);
+    ck_assert_int_eq(ev_alloc_unbound(sim, 0, 1, 0), 1);
+    ck_assert_int_eq(ev_alloc_unbound(sim, 0, 1, 0), 2);
+    free_checked(sim);
+}
+END_TEST
+
+/*
+ * FIFO: expand_array takes one page per call and does not check the
+ * frame against those already given (add_page_to_event_array only maps
+ * it), so the same page 128 times is accepted, and the 129th call fails
+ * on the slot, before the frame is looked at: `if ( slot >=
+ * EVTCHN_FIFO_MAX_EVENT_ARRAY_PAGES ) return -ENOSPC;`. Before
+ * init_control it is `if ( !d->evtchn_fifo ) return -EOPNOTSUPP;`.
+ */
+static void fifo_expand_fn(void *p)
+{
+    (void)p;
+    xen_pfn_t cb = g_page(), arr = g_page();
+    ck_assert_int_eq(g_expand_array(arr), -EOPNOTSUPP);
+    ck_assert_int_eq(g_init_control(cb, 0, 0, NULL), 0);
+    for (int i = 0; i < 128; i++)
+        ck_assert_int_eq(g_expand_array(arr), 0);
+    ck_assert_int_eq(g_expand_array(arr), -ENOSPC);
+    ck_assert_int_eq(g_expand_array(~(xen_pfn_t)0), -ENOSPC);
+    evtchn_reset_t r = { .dom = DOMID_SELF };
+    ck_assert_int_eq(HYPERVISOR_event_channel_op(EVTCHNOP_reset, &r), 0);
+    ck_assert_int_eq(g_expand_array(arr), -EOPNOTSUPP);
+}
+
+START_TEST(fifo_expand_array_limits)
+{
+    struct xensim *sim = sim_three();
+    th_call(sim, 1, 0, fifo_expand_fn, NULL);
+    ck_assert_int_eq(ev_alloc_unbound(sim, 0, 1, 0), 1);
+    ck_assert_int_eq(ev_alloc_unbound(sim, 0, 1, 0), 2);
+    free_checked(sim);
+}
+END_TEST
+
+/*
+ * FIFO: ports past the 2-level limit exist only under FIFO
+ * (evtchn_allocate_port: `port >= max_evtchns(d)` is -ENOSPC, and
+ * max_evtchns is EVTCHN_FIFO_NR_CHANNELS once d->evtchn_fifo is set),
+ * within max_evtchn_port. After reset goes back to 2-level the port stays
+ * valid but free (port_is_valid checks only `p >= d->valid_evtchns`).
+ */
+struct high_ports {
+    long got, after_cap;
+    long status_rc;
+    uint32_t status;
+};
+
+static void fifo_high_fn(void *p)
+{
+    struct high_ports *h = p;
+    xen_pfn_t cb = g_page();
+    ck_assert_int_eq(g_init_control(cb, 0, 0, NULL), 0);
+    /* fill the ports up to 1100 (the cap): the last ones are past 1023 */
+    for (;;) {
+        long r = raw_ipi(0);
+        if (r < 0) {
+            h->after_cap = r;
+            break;
+        }
+        h->got = r;
+    }
+    for (evtchn_port_t q = 3; q <= (evtchn_port_t)h->got; q++)
+        ck_assert_int_eq(xensim_evtchn_close(q), 0);
+    ck_assert_int_eq(xensim_evtchn_close(1), 0);
+    ck_assert_int_eq(xensim_evtchn_close(2), 0);
+    evtchn_reset_t r = { .dom = DOMID_SELF };
+    ck_assert_int_eq(HYPERVISOR_event_channel_op(EVTCHNOP_reset, &r), 0);
+    evtchn_status_t st = { .dom = DOMID_SELF, .port = 1100 };
+    h->status_rc = HYPERVISOR_event_channel_op(EVTCHNOP_status, &st);
+    h->status = st.status;
+    ck_assert_int_eq(raw_ipi(0), 1);
+    ck_assert_int_eq(xensim_evtchn_close(1), 0);
+}
+
+START_TEST(fifo_ports_past_2l_limit)
+{
+    struct xensim *sim = th_sim_new();
+    struct xensim_domain_config c = { .name = "capped", .max_evtchn_port = 1100 };
+    domid_t d = th_domain_cfg(sim, &c);
+    struct high_ports h = { 0 };
+    th_call(sim, d, 0, fifo_high_fn, &h);
+    ck_assert_int_eq(h.got, 1100);
+    ck_assert_int_eq(h.after_cap, -ENOSPC);
+    ck_assert_int_eq(h.status_rc, 0);
+    ck_assert_uint_eq(h.status, EVTCHNSTAT_closed);
+    ck_assert_int_eq(ev_alloc_unbound(sim, 0, d, 0), 1);
+    ck_assert_int_eq(ev_alloc_unbound(sim, 0, d, 0), 2);
+    ck_assert_uint_eq(th_ports_in_use(sim, d), 0);
+    th_sim_free_checked(sim);
+}
+END_TEST
+
+/*
+ * set_priority's checks: the port first (`if ( !chn ) return -EINVAL;`),
+ * then evtchn_port_set_priority(): `if ( !d->evtchn_port_ops->set_priority
+ * ) return -ENOSYS;` before `if ( !evtchn_usable(evtchn) ) return
+ * -EACCES;`, and only then FIFO's `if ( priority > EVTCHN_FIFO_PRIORITY_MIN
+ * ) return -EINVAL;`. A bind puts the priority back to 7
+ * (evtchn_fifo_init: `evtchn->priority = EVTCHN_FIFO_PRIORITY_DEFAULT;`).
+ */
+static void fifo_prio_fn(void *p)
+{
+    (void)p;
+    xensim_guest_irq_disable();
+    ck_assert_int_eq(g_set_priority(20, 99), -ENOSYS);
+    xen_pfn_t cb = g_page(), arr = g_page();
+    ck_assert_int_eq(g_init_control(cb, 0, 0, NULL), 0);
+    ck_assert_int_eq(g_expand_array(arr), 0);
+    ck_assert_int_eq(g_set_priority(20, 99), -EACCES);
+    ck_assert_int_eq(g_set_priority(0, 7), -EACCES);
+    long port = raw_ipi(0);
+    ck_assert_int_gt(port, 0);
+    ck_assert_int_eq(g_set_priority((evtchn_port_t)port, 16), -EINVAL);
+    ck_assert_int_eq(g_set_priority((evtchn_port_t)port, 0), 0);
+    ck_assert_int_eq(xensim_evtchn_close((evtchn_port_t)port), 0);
+    /* rebound: priority 7 again, so a send lands on queue 7 */
+    ck_assert_int_eq(raw_ipi(0), port);
+    ck_assert_int_eq(xensim_evtchn_send((evtchn_port_t)port), 0);
+    ck_assert_uint_eq(g_cb(cb, 0)->head[7], (uint32_t)port);
+    ck_assert_uint_eq(g_cb(cb, 0)->head[0], 0);
+    evtchn_reset_t r = { .dom = DOMID_SELF };
+    ck_assert_int_eq(HYPERVISOR_event_channel_op(EVTCHNOP_reset, &r), 0);
+    g_set_upcall_pending(0, 0);
+}
+
+START_TEST(fifo_set_priority_order)
+{
+    struct xensim *sim = sim_three();
+    th_call(sim, 1, 0, fifo_prio_fn, NULL);
+    ck_assert_int_eq(ev_alloc_unbound(sim, 0, 1, 0), 1);
+    ck_assert_int_eq(ev_alloc_unbound(sim, 0, 1, 0), 2);
+    free_checked(sim);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("evtchn_decisions");
@@ -363,6 +620,15 @@ int main(void)
     tcase_add_test(t, item3_poll_unusable_ports);
     tcase_add_test(t, item4_edge_ends_masked_poll);
     tcase_add_test(t, item5_resend_wakes_no_poller);
+    suite_add_tcase(s, t);
+
+    t = tcase_create("fifo");
+    tcase_add_test(t, fifo_second_init_control_einval);
+    tcase_add_test(t, fifo_2l_pending_raised_at_expand);
+    tcase_add_test(t, fifo_no_control_block_drops);
+    tcase_add_test(t, fifo_expand_array_limits);
+    tcase_add_test(t, fifo_ports_past_2l_limit);
+    tcase_add_test(t, fifo_set_priority_order);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
