@@ -1,7 +1,8 @@
 /*
  * The guest kernel's event channel layer (guest.h): each domain's ABI,
  * chosen when its kernel first uses events, the port helpers over that
- * ABI's ops (evtchn_2l.c), and thin wrappers over EVTCHNOP_*. Owns the
+ * ABI's ops (evtchn_2l.c, evtchn_fifo.c), and thin wrappers over
+ * EVTCHNOP_*. Owns the
  * per-domain struct guest_evtchn, kept in a guest data key. Relies on
  * guest.h only.
  */
@@ -14,19 +15,26 @@ static void guest_evtchn_destroy(void *p)
     struct guest_evtchn *ge = p;
 
     xensim_irqlock_destroy(&ge->lock);
+    guest_fifo_free(ge->fifo);
     free(ge);
 }
 
 static struct xensim_guest_key evtchn_key = { .destroy = guest_evtchn_destroy };
 
 /* Boot, once per domain: whichever vCPU gets here first picks the ABI
- * while holding the lock, so the others wait for a ready layer. */
+ * while holding the lock, so the others wait for a ready layer. FIFO if
+ * the configuration asks for it and the switch works, as Linux falls
+ * back to 2-level when EVTCHNOP_init_control fails. */
 static void guest_evtchn_boot(struct guest_evtchn *ge)
 {
     bool was = xensim_irqlock_lock(&ge->lock);
 
-    if (!atomic_load(&ge->ops))
-        atomic_store(&ge->ops, &guest_evtchn_2l_ops);
+    if (!atomic_load(&ge->ops)) {
+        const struct guest_evtchn_ops *ops = &guest_evtchn_2l_ops;
+        if (xensim_guest_evtchn_fifo() && guest_fifo_boot(ge) == 0)
+            ops = &guest_evtchn_fifo_ops;
+        atomic_store(&ge->ops, ops);
+    }
     xensim_irqlock_unlock(&ge->lock, was);
 }
 

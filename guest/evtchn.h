@@ -16,6 +16,7 @@
 #include <xen/foreign/x86_32.h>
 
 struct guest_evtchn;
+struct guest_fifo;
 
 typedef void (*guest_evtchn_handler_t)(evtchn_port_t port, void *arg);
 
@@ -37,18 +38,27 @@ struct guest_evtchn_ops {
     unsigned int (*scan)(struct guest_evtchn *ge, guest_evtchn_handler_t handler, void *arg);
 };
 
-extern const struct guest_evtchn_ops guest_evtchn_2l_ops;
+extern const struct guest_evtchn_ops guest_evtchn_2l_ops, guest_evtchn_fifo_ops;
 
-/* A domain's event layer: its ABI's ops, set once at boot. lock
- * serialises boot and setup; the ops themselves take no lock. */
+/* A domain's event layer: its ABI's ops, set once at boot, and the FIFO
+ * consumer's state. lock serialises boot and setup (the hypercalls that
+ * grow the event array); the ops themselves take no lock. */
 struct guest_evtchn {
     struct xensim_irqlock lock;
     const struct guest_evtchn_ops *_Atomic ops;
+    struct guest_fifo *fifo;            /* set before ops, FIFO only */
 };
 
-/* This domain's event layer, booted at first use; NULL off a vCPU or
+/* This domain's event layer, booted at first use (switching to FIFO if
+ * the domain's configuration asks its kernel to); NULL off a vCPU or
  * when no memory is left. */
 struct guest_evtchn *guest_evtchn(void);
+
+/* evtchn_fifo.c: the switch at boot (EVTCHNOP_init_control on every
+ * vCPU, then the first event array page). 0, or a negative errno and the
+ * kernel stays 2-level. Called with ge->lock held. */
+int guest_fifo_boot(struct guest_evtchn *ge);
+void guest_fifo_free(struct guest_fifo *f);
 
 /* This vCPU's upcall flag and mask, written by the kernel and by Xen.
  * Both come first in either vcpu_info layout; NULL off a vCPU. */

@@ -4,5 +4,5 @@
 noinst_LTLIBRARIES += guest/libguest.la
 guest_libguest_la_CPPFLAGS = $(AM_CPPFLAGS)
 guest_libguest_la_SOURCES = guest/data.c guest/irqflags.c guest/irqlock.c \
-	guest/evtchn.h guest/evtchn.c guest/evtchn_2l.c guest/irq.c guest/gnttab.c
+	guest/evtchn.h guest/evtchn.c guest/evtchn_2l.c guest/evtchn_fifo.c guest/irq.c guest/gnttab.c
 libxensim_la_LIBADD += guest/libguest.la

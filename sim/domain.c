@@ -213,7 +213,7 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
     unsigned int nr_vcpus = cfg->nr_vcpus ? cfg->nr_vcpus : 1;
     unsigned long nr_pages = cfg->nr_pages ? cfg->nr_pages : 256;
     if (nr_vcpus > XENSIM_MAX_VCPUS || nr_pages < 4 || nr_pages > (1ul << 24) ||
-        cfg->evtchn_abi > XENSIM_EVTCHN_2L_64 || cfg->gnttab_mode > XENSIM_GNTTAB_FAST)
+        cfg->evtchn_abi > XENSIM_EVTCHN_FIFO || cfg->gnttab_mode > XENSIM_GNTTAB_FAST)
         return -EINVAL;
     sim_rcu_ensure();
 

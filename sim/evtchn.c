@@ -184,7 +184,9 @@ static void evtchn_raise(struct domain *d, struct evtchn *chn, evtchn_port_t por
 
 int evtchn_domain_init(struct domain *d, const struct xensim_domain_config *cfg)
 {
+    /* A FIFO domain is a 64-bit guest, 2-level until its kernel switches. */
     bool words32 = cfg->evtchn_abi == XENSIM_EVTCHN_2L_32;
+    d->evtchn_fifo_boot = cfg->evtchn_abi == XENSIM_EVTCHN_FIFO;
     d->evtchn_word_bits = words32 ? 32 : 64;
     d->evtchn_2l_ops = words32 ? &evtchn_2l_32_ops : &evtchn_2l_64_ops;
     d->evtchn_ops = d->evtchn_2l_ops;

@@ -70,6 +70,11 @@ void *xensim_guest_vcpu_info(void)
     return current_vcpu ? current_vcpu->vcpu_info : NULL;
 }
 
+bool xensim_guest_evtchn_fifo(void)
+{
+    return current_vcpu && current_vcpu->d->evtchn_fifo_boot;
+}
+
 unsigned int xensim_guest_evtchn_word_bits(void)
 {
     return current_vcpu ? current_vcpu->d->evtchn_word_bits : 0;

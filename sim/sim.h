@@ -243,6 +243,7 @@ struct domain {
      * readers without it load it once per operation. */
     void *shared_info;
     unsigned int evtchn_word_bits;      /* shared_info's layout: 32 or 64 */
+    bool evtchn_fifo_boot;              /* its kernel is to switch to FIFO */
     const struct evtchn_port_ops *_Atomic evtchn_ops;
     const struct evtchn_port_ops *evtchn_2l_ops;   /* the one reset returns to */
     struct evtchn_fifo_domain *_Atomic evtchn_fifo;   /* evtchn_fifo.c; set once */

@@ -33,3 +33,7 @@ tests_test_evtchn_fifo_SOURCES = tests/test_evtchn_fifo.c $(EVTCHN_TEST_HDRS)
 tests_test_evtchn_fifo_LDADD = $(TEST_LIBS)
 tests_test_evtchn_fifo_CFLAGS = $(TEST_CFLAGS_ALL)
 
+
+# The driver and xenbus suites once more, every harness-built domain on FIFO.
+TESTS += tests/test_fifo_suites.sh
+EXTRA_DIST += tests/test_fifo_suites.sh

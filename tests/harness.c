@@ -3,7 +3,19 @@
  * calls only the public embedding API.
  */
 #include <stdlib.h>
+#include <string.h>
 #include "harness.h"
+
+/* XENSIM_TEST_EVTCHN_ABI=fifo: every domain built here with the default
+ * ABI runs its kernel on FIFO instead, so that a suite runs unchanged on
+ * both ABIs (tests/test_fifo_suites.sh). */
+static void th_abi(struct xensim_domain_config *cfg)
+{
+    const char *abi = getenv("XENSIM_TEST_EVTCHN_ABI");
+
+    if (abi && !strcmp(abi, "fifo") && cfg->evtchn_abi == XENSIM_EVTCHN_2L_32)
+        cfg->evtchn_abi = XENSIM_EVTCHN_FIFO;
+}
 
 struct xensim *th_sim_new(void)
 {
@@ -11,6 +23,7 @@ struct xensim *th_sim_new(void)
     struct xensim *sim = xensim_create(&sc);
     ck_assert_ptr_nonnull(sim);
     struct xensim_domain_config cfg = { .name = "Domain-0", .privileged = true };
+    th_abi(&cfg);
     int dom0 = xensim_domain_create(sim, &cfg);
     ck_assert_int_eq(dom0, 0);
     ck_assert_int_eq(xensim_domain_unpause(sim, 0), 0);
@@ -19,7 +32,9 @@ struct xensim *th_sim_new(void)
 
 domid_t th_domain_cfg(struct xensim *sim, const struct xensim_domain_config *cfg)
 {
-    int d = xensim_domain_create(sim, cfg);
+    struct xensim_domain_config c = *cfg;
+    th_abi(&c);
+    int d = xensim_domain_create(sim, &c);
     ck_assert_int_gt(d, 0);
     ck_assert_int_eq(xensim_domain_unpause(sim, (domid_t)d), 0);
     return (domid_t)d;

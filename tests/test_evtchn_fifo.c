@@ -585,11 +585,588 @@ START_TEST(fifo_conformance)
 END_TEST
 
 
+/* A FIFO domain (its kernel switches at its first use of events) with
+ * nr_vcpus vCPUs. */
+static domid_t fifo_domain(struct xensim *sim, const char *name, unsigned int nr_vcpus,
+                           unsigned long nr_pages)
+{
+    struct xensim_domain_config c = { .name = name, .nr_vcpus = nr_vcpus, .nr_pages = nr_pages,
+                                      .evtchn_abi = XENSIM_EVTCHN_FIFO };
+    return th_domain_cfg(sim, &c);
+}
+
+/* Handlers record the order they ran in: port and vCPU. */
+struct order {
+    _Atomic unsigned int n;
+    evtchn_port_t port[64];
+    unsigned int vcpu[64];
+    evtchn_port_t resend, urgent;   /* the first resend's handler sends these */
+};
+
+static void order_handler(evtchn_port_t port, void *arg)
+{
+    struct order *o = arg;
+    unsigned int n = atomic_load(&o->n);
+    if (n < 64) {
+        o->port[n] = port;
+        o->vcpu[n] = xensim_guest_vcpu_id();
+    }
+    atomic_store(&o->n, n + 1);
+    if (port == o->resend) {
+        o->resend = 0;
+        if (o->urgent)
+            ck_assert_int_eq(xensim_evtchn_send(o->urgent), 0);
+        ck_assert_int_eq(xensim_evtchn_send(port), 0);
+    }
+}
+
+/* The kernel switches itself at its first use of events: the domain is
+ * 2-level until then, FIFO after; a 2-level configuration stays so. A
+ * bound port's word starts masked (the kernel masks each new page). */
+static void boot_fn(void *p)
+{
+    bool *ok = p;
+    ck_assert(!g_is_fifo());
+    long port = xensim_evtchn_bind_ipi(0);
+    ck_assert_int_gt(port, 0);
+    ok[0] = g_is_fifo();
+    ok[1] = xensim_evtchn_is_masked((evtchn_port_t)port);
+    xensim_evtchn_unmask((evtchn_port_t)port);
+    ok[2] = !xensim_evtchn_is_masked((evtchn_port_t)port);
+    ck_assert_int_eq(xensim_evtchn_close((evtchn_port_t)port), 0);
+}
+
+static void boot_2l_fn(void *p)
+{
+    bool *ok = p;
+    long port = xensim_evtchn_bind_ipi(0);
+    ck_assert_int_gt(port, 0);
+    ok[0] = g_is_fifo();
+    ck_assert_int_eq(xensim_evtchn_close((evtchn_port_t)port), 0);
+}
+
+START_TEST(kernel_switches_at_boot)
+{
+    struct xensim *sim = th_sim_new();
+    domid_t f = fifo_domain(sim, "fifo", 1, 0);
+    domid_t l = th_domain(sim, "2l", false, XENSIM_GNTTAB_STRICT);
+    bool ok[3] = { false, false, false };
+    th_call(sim, f, 0, boot_fn, ok);
+    ck_assert_msg(ok[0], "the kernel did not switch to FIFO");
+    ck_assert_msg(ok[1], "a new port's word was not masked");
+    ck_assert_msg(ok[2], "unmask left the word masked");
+    th_call(sim, l, 0, boot_2l_fn, ok);
+    ck_assert_msg(!ok[0], "a 2-level kernel switched to FIFO");
+    ck_assert_uint_eq(th_ports_in_use(sim, f), 0);
+    th_sim_free_checked(sim);
+}
+END_TEST
+
+/* IPIs bound through the irq layer, with events off while they are sent. */
+static evtchn_port_t bind_ordered(struct order *o, uint32_t priority)
+{
+    long p = xensim_evtchn_bind_ipi(0);
+    ck_assert_int_gt(p, 0);
+    ck_assert_int_eq(xensim_irq_bind((evtchn_port_t)p, order_handler, o), 0);
+    ck_assert_int_eq(g_set_priority((evtchn_port_t)p, priority), 0);
+    return (evtchn_port_t)p;
+}
+
+/* Highest priority (0) first; within a priority, the order of the sends. */
+static void priority_fn(void *p)
+{
+    struct order *o = p;
+    static const uint32_t prio[6] = { 7, 3, 7, 0, 15, 3 };
+    evtchn_port_t port[6];
+    for (int i = 0; i < 6; i++)
+        port[i] = bind_ordered(o, prio[i]);
+    xensim_guest_irq_disable();
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_eq(xensim_evtchn_send(port[i]), 0);
+    ck_assert_uint_eq(atomic_load(&o->n), 0);
+    xensim_guest_irq_enable();
+    static const int want[6] = { 3, 1, 5, 0, 2, 4 };
+    ck_assert_uint_eq(atomic_load(&o->n), 6);
+    for (int i = 0; i < 6; i++)
+        ck_assert_msg(o->port[i] == port[want[i]], "event %d was port %u, expected %u (priority %u)",
+                      i, o->port[i], port[want[i]], prio[want[i]]);
+    for (int i = 0; i < 6; i++) {
+        xensim_irq_unbind(port[i]);
+        ck_assert_int_eq(xensim_evtchn_close(port[i]), 0);
+    }
+}
+
+START_TEST(delivery_by_priority)
+{
+    struct xensim *sim = th_sim_new();
+    domid_t f = fifo_domain(sim, "fifo", 1, 0);
+    struct order o = { 0 };
+    th_call(sim, f, 0, priority_fn, &o);
+    ck_assert_uint_eq(th_ports_in_use(sim, f), 0);
+    th_sim_free_checked(sim);
+}
+END_TEST
+
+/* An event sent again while its handler runs is linked again (LINKED was
+ * cleared before the handler) and comes after those already queued; an
+ * event of higher priority raised meanwhile goes first. */
+static void relink_fn(void *p)
+{
+    struct order *o = p;
+    evtchn_port_t a = bind_ordered(o, 7), b = bind_ordered(o, 7), g = bind_ordered(o, 1);
+    o->resend = a;
+    o->urgent = g;
+    xensim_guest_irq_disable();
+    ck_assert_int_eq(xensim_evtchn_send(a), 0);
+    ck_assert_int_eq(xensim_evtchn_send(b), 0);
+    xensim_guest_irq_enable();
+    ck_assert_uint_eq(atomic_load(&o->n), 4);
+    ck_assert_uint_eq(o->port[0], a);
+    ck_assert_uint_eq(o->port[1], g);
+    ck_assert_uint_eq(o->port[2], b);
+    ck_assert_uint_eq(o->port[3], a);
+    evtchn_port_t all[3] = { a, b, g };
+    for (int i = 0; i < 3; i++) {
+        xensim_irq_unbind(all[i]);
+        ck_assert_int_eq(xensim_evtchn_close(all[i]), 0);
+    }
+}
+
+START_TEST(relinked_while_handled)
+{
+    struct xensim *sim = th_sim_new();
+    domid_t f = fifo_domain(sim, "fifo", 1, 0);
+    struct order o = { 0 };
+    th_call(sim, f, 0, relink_fn, &o);
+    ck_assert_uint_eq(th_ports_in_use(sim, f), 0);
+    th_sim_free_checked(sim);
+}
+END_TEST
+
+/*
+ * A port moved to another vCPU while its event is linked: Xen leaves the
+ * event on the old queue (vCPU 0 handles it), and the next one goes to
+ * the new vCPU.
+ */
+struct move_ctx {
+    struct xensim *sim;
+    domid_t f, peer;
+    evtchn_port_t port, peer_port;
+    struct order o;
+    _Atomic int masked, moved;
+};
+
+static void move_bind_fn(void *p)
+{
+    struct move_ctx *m = p;
+    ck_assert_int_eq(xensim_irq_bind(m->port, order_handler, &m->o), 0);
+}
+
+static void move_hold_fn(void *p)
+{
+    struct move_ctx *m = p;
+    xensim_guest_irq_disable();
+    atomic_store(&m->masked, 1);
+    while (!atomic_load(&m->moved))
+        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    xensim_guest_irq_enable();
+}
+
+static void move_rebind_fn(void *p)
+{
+    struct move_ctx *m = p;
+    ck_assert_int_eq(ev_bind_vcpu_self(m->port, 1), 0);
+}
+
+START_TEST(port_moved_while_linked)
+{
+    struct move_ctx m = { .sim = th_sim_new() };
+    m.f = fifo_domain(m.sim, "fifo", 2, 0);
+    m.peer = th_domain(m.sim, "peer", false, XENSIM_GNTTAB_STRICT);
+    long u = ev_alloc_unbound(m.sim, m.f, SELF, m.peer);
+    ck_assert_int_gt(u, 0);
+    m.port = (evtchn_port_t)u;
+    long b = ev_bind_interdomain(m.sim, m.peer, m.f, m.port);
+    ck_assert_int_gt(b, 0);
+    m.peer_port = (evtchn_port_t)b;
+    th_call(m.sim, m.f, 0, move_bind_fn, &m);
+
+    /* vCPU 0 with events off while the event is linked on its queue and
+     * the port moves to vCPU 1, whose kernel binds the handler there */
+    struct async_call hold = { .sim = m.sim, .dom = m.f, .vcpu = 0, .fn = move_hold_fn, .arg = &m };
+    async_start(&hold);
+    EV_WAIT_FOR(atomic_load(&m.masked));
+    ck_assert_int_eq(ev_send(m.sim, m.peer, m.peer_port), 0);
+    th_call(m.sim, m.f, 1, move_rebind_fn, &m);
+    th_call(m.sim, m.f, 1, move_bind_fn, &m);
+    atomic_store(&m.moved, 1);
+    async_join(&hold);
+    EV_WAIT_FOR(atomic_load(&m.o.n) >= 1);
+    ck_assert_uint_eq(m.o.port[0], m.port);
+    ck_assert_uint_eq(m.o.vcpu[0], 0);
+
+    ck_assert_int_eq(ev_send(m.sim, m.peer, m.peer_port), 0);
+    EV_WAIT_FOR(atomic_load(&m.o.n) >= 2);
+    ck_assert_uint_eq(m.o.port[1], m.port);
+    ck_assert_uint_eq(m.o.vcpu[1], 1);
+    ck_assert_int_eq(ev_close(m.sim, m.peer, m.peer_port), 0);
+    ck_assert_int_eq(ev_close(m.sim, m.f, m.port), 0);
+    th_sim_free_checked(m.sim);
+}
+END_TEST
+
+/*
+ * Every port the ABI has: 131,071 IPIs (port 0 is reserved), each sent
+ * once with events off, then one scan: each handled exactly once, in the
+ * order sent (one queue), and the next bind is -ENOSPC. The kernel adds
+ * all 128 event array pages as the ports need them.
+ */
+struct all_ports {
+    uint8_t *seen;
+    unsigned int handled, dup, out_of_order;
+    evtchn_port_t last;
+    long next_bind;
+};
+
+static void all_handler(evtchn_port_t port, void *arg)
+{
+    struct all_ports *a = arg;
+    xensim_evtchn_clear_pending(port);
+    if (a->seen[port]++)
+        a->dup++;
+    if (port != a->last + 1)
+        a->out_of_order++;
+    a->last = port;
+    a->handled++;
+}
+
+static void all_ports_fn(void *p)
+{
+    struct all_ports *a = p;
+    xensim_guest_irq_disable();
+    /* the builder's two ports are dom0's to bind: give them up */
+    ck_assert_int_eq(xensim_evtchn_close(1), 0);
+    ck_assert_int_eq(xensim_evtchn_close(2), 0);
+    for (evtchn_port_t want = 1; want < EVTCHN_FIFO_NR_CHANNELS; want++) {
+        long port = xensim_evtchn_bind_ipi(0);
+        if (port != (long)want)
+            ck_abort_msg("bind %u gave %ld", want, port);
+        xensim_evtchn_unmask(want);
+    }
+    a->next_bind = xensim_evtchn_bind_ipi(0);
+    for (evtchn_port_t port = 1; port < EVTCHN_FIFO_NR_CHANNELS; port++)
+        if (xensim_evtchn_send(port))
+            ck_abort_msg("send %u failed", port);
+    xensim_evtchn_scan(all_handler, a);
+    for (evtchn_port_t port = 1; port < EVTCHN_FIFO_NR_CHANNELS; port++)
+        if (xensim_evtchn_close(port))
+            ck_abort_msg("close %u failed", port);
+}
+
+START_TEST(every_port_once)
+{
+    struct xensim *sim = th_sim_new();
+    domid_t f = fifo_domain(sim, "all", 1, 512);
+    struct all_ports a = { .seen = calloc(EVTCHN_FIFO_NR_CHANNELS, 1) };
+    ck_assert_ptr_nonnull(a.seen);
+    th_call(sim, f, 0, all_ports_fn, &a);
+    ck_assert_int_eq(a.next_bind, -ENOSPC);
+    ck_assert_uint_eq(a.handled, EVTCHN_FIFO_NR_CHANNELS - 1);
+    ck_assert_uint_eq(a.dup, 0);
+    ck_assert_uint_eq(a.out_of_order, 0);
+    free(a.seen);
+    /* the builder's ports back, as the toolstack made them */
+    ck_assert_int_eq(ev_alloc_unbound(sim, 0, f, 0), 1);
+    ck_assert_int_eq(ev_alloc_unbound(sim, 0, f, 0), 2);
+    ck_assert_uint_eq(th_ports_in_use(sim, f), 0);
+    th_sim_free_checked(sim);
+}
+END_TEST
+
+/*
+ * Concurrent senders onto one queue: four sender domains (2-level and
+ * FIFO) each ping the FIFO receiver on its own port, all at priority 7
+ * on vCPU 0, and wait for that ping's handler before the next; then each
+ * sends without waiting, and its last send must still be seen. No event
+ * is lost (a lost one hangs the case until Check's timeout).
+ */
+#define SENDERS 4
+#define PINGS 1500
+
+struct pingpong {
+    struct xensim *sim;
+    domid_t rx, tx[SENDERS];
+    evtchn_port_t rx_port[SENDERS], tx_port[SENDERS];
+    _Atomic unsigned int got[SENDERS];
+    _Atomic unsigned int gen[SENDERS], seen_gen[SENDERS];
+};
+
+struct pp_sender {
+    struct pingpong *pp;
+    unsigned int i;
+};
+
+static void pp_handler(evtchn_port_t port, void *arg)
+{
+    struct pingpong *pp = arg;
+    for (unsigned int i = 0; i < SENDERS; i++)
+        if (pp->rx_port[i] == port) {
+            atomic_store(&pp->seen_gen[i], atomic_load(&pp->gen[i]));
+            atomic_fetch_add(&pp->got[i], 1);
+        }
+}
+
+static void pp_bind_fn(void *p)
+{
+    struct pingpong *pp = p;
+    for (unsigned int i = 0; i < SENDERS; i++)
+        ck_assert_int_eq(xensim_irq_bind(pp->rx_port[i], pp_handler, pp), 0);
+}
+
+static void pp_send_fn(void *p)
+{
+    struct pp_sender *s = p;
+    struct pingpong *pp = s->pp;
+    unsigned int i = s->i;
+    for (unsigned int k = 1; k <= PINGS; k++) {
+        ck_assert_int_eq(xensim_evtchn_send(pp->tx_port[i]), 0);
+        while (atomic_load(&pp->got[i]) < k)
+            HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    }
+    for (unsigned int k = 1; k <= PINGS; k++) {
+        atomic_store(&pp->gen[i], k);
+        ck_assert_int_eq(xensim_evtchn_send(pp->tx_port[i]), 0);
+    }
+}
+
+START_TEST(concurrent_senders_one_queue)
+{
+    struct pingpong pp = { .sim = th_sim_new() };
+    pp.rx = fifo_domain(pp.sim, "rx", 1, 0);
+    for (unsigned int i = 0; i < SENDERS; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "tx%u", i);
+        pp.tx[i] = i % 2 ? fifo_domain(pp.sim, name, 1, 0)
+                         : th_domain(pp.sim, name, false, XENSIM_GNTTAB_STRICT);
+        long u = ev_alloc_unbound(pp.sim, pp.rx, SELF, pp.tx[i]);
+        ck_assert_int_gt(u, 0);
+        pp.rx_port[i] = (evtchn_port_t)u;
+        long b = ev_bind_interdomain(pp.sim, pp.tx[i], pp.rx, pp.rx_port[i]);
+        ck_assert_int_gt(b, 0);
+        pp.tx_port[i] = (evtchn_port_t)b;
+    }
+    th_call(pp.sim, pp.rx, 0, pp_bind_fn, &pp);
+    struct pp_sender s[SENDERS];
+    struct async_call c[SENDERS];
+    for (unsigned int i = 0; i < SENDERS; i++) {
+        s[i] = (struct pp_sender){ &pp, i };
+        c[i] = (struct async_call){ .sim = pp.sim, .dom = pp.tx[i], .fn = pp_send_fn, .arg = &s[i] };
+        async_start(&c[i]);
+    }
+    for (unsigned int i = 0; i < SENDERS; i++)
+        async_join(&c[i]);
+    for (unsigned int i = 0; i < SENDERS; i++) {
+        EV_WAIT_FOR(atomic_load(&pp.seen_gen[i]) == PINGS);
+        ck_assert_uint_ge(atomic_load(&pp.got[i]), PINGS + 1);
+        ck_assert_uint_le(atomic_load(&pp.got[i]), 2 * PINGS);
+    }
+    for (unsigned int i = 0; i < SENDERS; i++) {
+        ck_assert_int_eq(ev_close(pp.sim, pp.tx[i], pp.tx_port[i]), 0);
+        ck_assert_int_eq(ev_close(pp.sim, pp.rx, pp.rx_port[i]), 0);
+    }
+    th_sim_free_checked(pp.sim);
+}
+END_TEST
+
+/*
+ * A guest that writes garbage into its own words and control block gets
+ * Xen's answers and cannot hurt the hypervisor: Xen follows no LINK,
+ * never reads a head or READY to find its way, and its loops are bounded.
+ * An all-ones word stays as it is; a stray LINKED bit makes the event
+ * unlinkable (lost until the guest clears it); a READY bit set by hand
+ * means no upcall for that queue; a garbled tail LINK is overwritten; a
+ * garbled head is overwritten when its queue next gets a head. The
+ * switch is made by this test's own code, which owns the pages.
+ */
+struct garbage {
+    xen_pfn_t cb_pfn, arr_pfn;
+    evtchn_port_t tail, mover;
+    _Atomic int stop, toggling;
+    unsigned long toggles;
+    long rc;
+};
+
+static long raw_bind_ipi(uint32_t vcpu)
+{
+    evtchn_bind_ipi_t op = { .vcpu = vcpu };
+    long rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_ipi, &op);
+    return rc ? rc : (long)op.port;
+}
+
+static void garbage_fn(void *p)
+{
+    struct garbage *g = p;
+    xensim_guest_irq_disable();
+    g->cb_pfn = g_page();
+    g->arr_pfn = g_page();
+    ck_assert_int_eq(g_init_control(g->cb_pfn, 0, 0, NULL), 0);
+    ck_assert_int_eq(g_expand_array(g->arr_pfn), 0);
+    uint32_t *w = g_words(g->arr_pfn);
+    struct evtchn_fifo_control_block *cb = g_cb(g->cb_pfn, 0);
+    evtchn_port_t pa = 3, pb = 4, pc = 5, pd = 6;
+    ck_assert_int_eq(raw_bind_ipi(0), pa);
+    ck_assert_int_eq(raw_bind_ipi(0), pb);
+    ck_assert_int_eq(raw_bind_ipi(0), pc);
+    ck_assert_int_eq(raw_bind_ipi(0), pd);
+
+    /* all ones: pending, masked, linked, busy, LINK 0x1ffff */
+    __atomic_store_n(&w[pa], 0xFFFFFFFFu, __ATOMIC_SEQ_CST);
+    ck_assert_int_eq(xensim_evtchn_send(pa), 0);
+    ck_assert_uint_eq(w[pa], 0xFFFFFFFFu);
+    ck_assert_uint_eq(cb->ready, 0);
+
+    /* a stray LINKED bit with a wild LINK: PENDING set, never linked */
+    __atomic_store_n(&w[pb], FW_L | 0x1FFFF, __ATOMIC_SEQ_CST);
+    ck_assert_int_eq(xensim_evtchn_send(pb), 0);
+    ck_assert_uint_eq(w[pb], FW_P | FW_L | 0x1FFFF);
+    ck_assert_uint_eq(cb->ready, 0);
+    ck_assert_uint_eq(cb->head[7], 0);
+
+    /* READY set by hand: a new head, no upcall */
+    g_set_upcall_pending(0, 0);
+    __atomic_store_n(&cb->ready, 1u << 7, __ATOMIC_SEQ_CST);
+    ck_assert_int_eq(xensim_evtchn_send(pc), 0);
+    ck_assert_uint_eq(cb->head[7], pc);
+    ck_assert_uint_eq(g_upcall_pending(0), 0);
+
+    /* the tail's LINK garbled while LINKED: Xen overwrites it */
+    __atomic_store_n(&w[pc], FW_P | FW_L | 0x1F00F, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&w[pb], 0, __ATOMIC_SEQ_CST);
+    ck_assert_int_eq(xensim_evtchn_send(pb), 0);
+    ck_assert_uint_eq(w[pc], FW_P | FW_L | pb);
+
+    /* a head and READY of garbage: the next head of that queue replaces
+     * it, and the upcall comes from READY's bit going 0 to 1 */
+    __atomic_store_n(&cb->head[2], 0x1FFFF, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&cb->ready, 0xFFFF0000u, __ATOMIC_SEQ_CST);
+    ck_assert_int_eq(g_set_priority(pd, 2), 0);
+    ck_assert_int_eq(xensim_evtchn_send(pd), 0);
+    ck_assert_uint_eq(cb->head[2], pd);
+    ck_assert_uint_eq(cb->ready, 0xFFFF0000u | (1u << 2));
+    ck_assert_uint_eq(g_upcall_pending(0), 1);
+    g_set_upcall_pending(0, 0);
+    /* the tail of queue 7 (pb) and one event to keep linking onto it */
+    g->tail = pb;
+    g->mover = pa;
+    __atomic_store_n(&w[pa], 0, __ATOMIC_SEQ_CST);
+}
+
+/* vCPU 1, hostile: flips MASKED on the tail's word as fast as it can,
+ * ignoring BUSY, while vCPU 0 links onto it. */
+static void toggler_fn(void *p)
+{
+    struct garbage *g = p;
+    uint32_t *w = g_words(g->arr_pfn);
+    atomic_store(&g->toggling, 1);
+    while (!atomic_load(&g->stop)) {
+        __atomic_fetch_xor(&w[g->tail], FW_M, __ATOMIC_SEQ_CST);
+        g->toggles++;
+    }
+}
+
+/* vCPU 0 sends the mover again and again, unlinking it in between, so
+ * that each send links it onto the toggled tail; every link is bounded
+ * (Xen's BUSY bit and 4 retries) and leaves BUSY clear. */
+static void linker_fn(void *p)
+{
+    struct garbage *g = p;
+    uint32_t *w = g_words(g->arr_pfn);
+    while (!atomic_load(&g->toggling))
+        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    g->rc = 0;
+    for (int i = 0; i < 20000 && !g->rc; i++) {
+        __atomic_store_n(&w[g->mover], 0, __ATOMIC_SEQ_CST);
+        /* keep the tail linked, so that Xen has to cmpxchg its LINK */
+        __atomic_fetch_or(&w[g->tail], FW_L, __ATOMIC_SEQ_CST);
+        g->rc = xensim_evtchn_send(g->mover);
+    }
+    atomic_store(&g->stop, 1);
+    ck_assert_uint_eq(__atomic_load_n(&w[g->tail], __ATOMIC_SEQ_CST) & FW_B, 0);
+}
+
+static void garbage_close_fn(void *p)
+{
+    (void)p;
+    for (evtchn_port_t q = 3; q <= 6; q++)
+        ck_assert_int_eq(xensim_evtchn_close(q), 0);
+    g_set_upcall_pending(0, 0);
+}
+
+START_TEST(garbage_in_guest_memory)
+{
+    struct xensim *sim = th_sim_new();
+    struct xensim_domain_config c = { .name = "messy", .nr_vcpus = 2 };
+    domid_t d = th_domain_cfg(sim, &c);
+    struct garbage g = { 0 };
+    th_call(sim, d, 0, garbage_fn, &g);
+    ck_assert(ev_is_fifo(sim, d));
+    struct async_call t = { .sim = sim, .dom = d, .vcpu = 1, .fn = toggler_fn, .arg = &g };
+    async_start(&t);
+    th_call(sim, d, 0, linker_fn, &g);
+    async_join(&t);
+    ck_assert_int_eq(g.rc, 0);
+    ck_assert_uint_gt(g.toggles, 0);
+    th_call(sim, d, 0, garbage_close_fn, NULL);
+    ck_assert_uint_eq(th_ports_in_use(sim, d), 0);
+    th_sim_free_checked(sim);
+}
+END_TEST
+
+/* tests/test_fifo_suites.sh runs the driver suites with
+ * XENSIM_TEST_EVTCHN_ABI=fifo: the harness's domains, dom0 included, then
+ * really are FIFO once their kernels use events. */
+static void use_events_fn(void *p)
+{
+    (void)p;
+    long port = xensim_evtchn_bind_ipi(0);
+    ck_assert_int_gt(port, 0);
+    ck_assert_int_eq(xensim_evtchn_close((evtchn_port_t)port), 0);
+}
+
+START_TEST(harness_runs_suites_on_fifo)
+{
+    ck_assert_int_eq(setenv("XENSIM_TEST_EVTCHN_ABI", "fifo", 1), 0);
+    struct xensim *sim = th_sim_new();
+    domid_t g = th_domain(sim, "guest", false, XENSIM_GNTTAB_STRICT);
+    struct xensim_domain_config c = { .name = "2l", .evtchn_abi = XENSIM_EVTCHN_2L_64 };
+    domid_t l = th_domain_cfg(sim, &c);
+    for (domid_t d = 0; d <= l; d++)
+        th_call(sim, d, 0, use_events_fn, NULL);
+    ck_assert(ev_is_fifo(sim, 0));
+    ck_assert(ev_is_fifo(sim, g));
+    /* a suite that asks for an ABI keeps it */
+    ck_assert(!ev_is_fifo(sim, l));
+    th_sim_free_checked(sim);
+    unsetenv("XENSIM_TEST_EVTCHN_ABI");
+}
+END_TEST
+
 static Suite *fifo_suite(void)
 {
     Suite *s = suite_create("evtchn_fifo");
     TCase *t = tcase_create("conformance");
     tcase_add_test(t, fifo_conformance);
+    suite_add_tcase(s, t);
+
+    t = tcase_create("delivery");
+    tcase_add_test(t, kernel_switches_at_boot);
+    tcase_add_test(t, delivery_by_priority);
+    tcase_add_test(t, relinked_while_handled);
+    tcase_add_test(t, port_moved_while_linked);
+    tcase_add_test(t, every_port_once);
+    tcase_add_test(t, concurrent_senders_one_queue);
+    tcase_add_test(t, garbage_in_guest_memory);
+    tcase_add_test(t, harness_runs_suites_on_fifo);
     suite_add_tcase(s, t);
 
     return s;

@@ -19,10 +19,15 @@ extern "C" {
 
 struct xensim;
 
-/* Event channel ABI of a domain. */
+/* Event channel ABI of a domain. Every domain starts 2-level, as in Xen;
+ * any guest may switch itself to FIFO (EVTCHNOP_init_control). */
 enum xensim_evtchn_abi {
     XENSIM_EVTCHN_2L_32 = 0,   /* 32 words of 32 bits: 1024 ports (default) */
     XENSIM_EVTCHN_2L_64 = 1,   /* 64 words of 64 bits: 4096 ports */
+    /* 64-bit words, and the guest kernel (guest.h's event and irq layer)
+     * switches to FIFO when it first uses events, as Linux does at boot:
+     * 16 priorities, up to 131,072 ports. */
+    XENSIM_EVTCHN_FIFO = 2,
 };
 
 /* How a grant map reaches the granter's page. */
