@@ -34,11 +34,6 @@ struct evtchn *evtchn_from_port(const struct domain *d, evtchn_port_t port)
     return &b->chn[port % EVTCHNS_PER_BUCKET];
 }
 
-static struct evtchn *chn_of(struct domain *d, evtchn_port_t port)
-{
-    return evtchn_from_port(d, port);
-}
-
 bool evtchn_usable(const struct evtchn *chn)
 {
     return atomic_load(&chn->state) > ECS_RESERVED;
@@ -236,7 +231,7 @@ long evtchn_alloc_unbound_for(struct domain *caller, domid_t dom, domid_t remote
         rc = -EPERM;
         goto out;
     }
-    struct evtchn *chn = chn_of(d, port);
+    struct evtchn *chn = evtchn_from_port(d, port);
     xensim_mutex_lock(&chn->lock);
     chn->u.unbound_remote = remote == DOMID_SELF ? caller->domid : remote;
     chn->notify_vcpu = 0;
@@ -271,12 +266,12 @@ long evtchn_bind_interdomain_for(struct domain *ld, domid_t rdom, evtchn_port_t 
         rc = -EINVAL;
         goto out;
     }
-    struct evtchn *rchn = chn_of(rd, rport);
+    struct evtchn *rchn = evtchn_from_port(rd, rport);
     if (atomic_load(&rchn->state) != ECS_UNBOUND || rchn->u.unbound_remote != ld->domid) {
         rc = -EINVAL;
         goto out;
     }
-    struct evtchn *lchn = chn_of(ld, lport);
+    struct evtchn *lchn = evtchn_from_port(ld, lport);
     double_chn_lock(lchn, rchn);
     lchn->u.interdomain.dom = rd->domid;
     lchn->u.interdomain.port = rport;
@@ -319,7 +314,7 @@ long evtchn_bind_virq_for(struct domain *d, uint32_t virq, uint32_t vcpu,
     if (rc < 0)
         goto out;
     evtchn_port_t port = (evtchn_port_t)rc;
-    struct evtchn *chn = chn_of(d, port);
+    struct evtchn *chn = evtchn_from_port(d, port);
     xensim_mutex_lock(&chn->lock);
     chn->u.virq = virq;
     chn->notify_vcpu = (uint16_t)vcpu;
@@ -343,7 +338,7 @@ static long evtchn_bind_ipi(struct domain *d, uint32_t vcpu, evtchn_port_t *port
     long rc = get_free_port(d);
     if (rc >= 0) {
         evtchn_port_t port = (evtchn_port_t)rc;
-        struct evtchn *chn = chn_of(d, port);
+        struct evtchn *chn = evtchn_from_port(d, port);
         xensim_mutex_lock(&chn->lock);
         chn->u.ipi_vcpu = vcpu;
         chn->notify_vcpu = (uint16_t)vcpu;
@@ -361,7 +356,7 @@ long evtchn_close_port(struct domain *d, evtchn_port_t port)
 {
     if (!evtchn_port_valid(d, port))
         return -EINVAL;
-    struct evtchn *chn = chn_of(d, port);
+    struct evtchn *chn = evtchn_from_port(d, port);
     long rc = 0;
     rcu_read_lock();
     xensim_mutex_lock(&d->event_lock);
@@ -411,7 +406,7 @@ again:
         } else if (rd != d) {
             xensim_mutex_lock(&rd->event_lock);
         }
-        struct evtchn *rchn = chn_of(rd, rport);
+        struct evtchn *rchn = evtchn_from_port(rd, rport);
         double_chn_lock(chn, rchn);
         /* The peer keeps its port, pending and mask bits, and hears nothing. */
         rchn->u.unbound_remote = d->domid;
@@ -432,7 +427,7 @@ long evtchn_send_port(struct domain *ld, evtchn_port_t lport)
 {
     if (!evtchn_port_valid(ld, lport))
         return -EINVAL;
-    struct evtchn *lchn = chn_of(ld, lport);
+    struct evtchn *lchn = evtchn_from_port(ld, lport);
     long rc = 0;
     xensim_mutex_lock(&lchn->lock);
     switch (atomic_load(&lchn->state)) {
@@ -441,7 +436,7 @@ long evtchn_send_port(struct domain *ld, evtchn_port_t lport)
         struct domain *rd = domain_lookup(ld->sim, lchn->u.interdomain.dom);
         if (rd) {
             evtchn_port_t rport = lchn->u.interdomain.port;
-            struct evtchn *rchn = chn_of(rd, rport);
+            struct evtchn *rchn = evtchn_from_port(rd, rport);
             struct vcpu *rv = rd->vcpus[rchn->notify_vcpu];
             if (!rchn->dev)
                 trace_send(ld, lport, rv, rport);
@@ -479,7 +474,7 @@ long evtchn_unmask_port(struct domain *d, evtchn_port_t port)
 {
     if (!evtchn_port_valid(d, port))
         return -EINVAL;
-    struct evtchn *chn = chn_of(d, port);
+    struct evtchn *chn = evtchn_from_port(d, port);
     /* Only a usable port is unmasked; the answer is 0 either way. */
     xensim_mutex_lock(&chn->lock);
     if (evtchn_usable(chn))
@@ -501,7 +496,7 @@ static long evtchn_status(struct domain *caller, struct evtchn_status *st)
         rc = -EINVAL;
         goto out;
     }
-    struct evtchn *chn = chn_of(d, st->port);
+    struct evtchn *chn = evtchn_from_port(d, st->port);
     xensim_mutex_lock(&chn->lock);
     if (!xsm_target(caller, d)) {
         rc = -EPERM;
@@ -547,7 +542,7 @@ static long evtchn_bind_vcpu(struct domain *d, evtchn_port_t port, uint32_t vcpu
         return -ENOENT;
     if (!evtchn_port_valid(d, port))
         return -EINVAL;
-    struct evtchn *chn = chn_of(d, port);
+    struct evtchn *chn = evtchn_from_port(d, port);
     long rc = 0;
     xensim_mutex_lock(&d->event_lock);
     xensim_mutex_lock(&chn->lock);
@@ -577,7 +572,7 @@ static long evtchn_bind_vcpu(struct domain *d, evtchn_port_t port, uint32_t vcpu
 static void evtchn_close_all(struct domain *d)
 {
     for (unsigned int p = d->valid_ports; p-- > 1;) {
-        int st = atomic_load(&chn_of(d, p)->state);
+        int st = atomic_load(&evtchn_from_port(d, p)->state);
         if (st != ECS_FREE && st != ECS_RESERVED)
             evtchn_close_port(d, p);
     }
@@ -614,7 +609,7 @@ static long evtchn_reset_domain(struct domain *d, bool resuming)
         return -EBUSY;
 
     for (; evtchn_port_valid(d, i) && ports_active(d); i++)
-        if (evtchn_usable(chn_of(d, i)))
+        if (evtchn_usable(evtchn_from_port(d, i)))
             evtchn_close_port(d, i);
 
     long rc = 0;
@@ -656,7 +651,7 @@ void evtchn_send_virq(struct vcpu *v, uint32_t virq)
     evtchn_port_t port = __atomic_load_n(&v->virq_to_evtchn[virq], __ATOMIC_ACQUIRE);
     if (!port)
         return;
-    struct evtchn *chn = chn_of(d, port);
+    struct evtchn *chn = evtchn_from_port(d, port);
     xensim_mutex_lock(&chn->lock);
     if (atomic_load(&chn->state) == ECS_VIRQ && chn->u.virq == virq)
         evtchn_raise(d, chn, port, v);
@@ -671,7 +666,7 @@ void evtchn_send_global_virq(struct xensim *sim, uint32_t virq)
     if (d && !atomic_load(&d->is_dying)) {
         evtchn_port_t port = __atomic_load_n(&d->vcpus[0]->virq_to_evtchn[virq], __ATOMIC_ACQUIRE);
         if (port) {
-            struct evtchn *chn = chn_of(d, port);
+            struct evtchn *chn = evtchn_from_port(d, port);
             xensim_mutex_lock(&chn->lock);
             if (atomic_load(&chn->state) == ECS_VIRQ && chn->u.virq == virq)
                 evtchn_raise(d, chn, port, d->vcpus[chn->notify_vcpu]);
@@ -683,7 +678,7 @@ void evtchn_send_global_virq(struct xensim *sim, uint32_t virq)
 
 bool evtchn_port_pending(struct domain *d, evtchn_port_t port)
 {
-    return d->evtchn_ops->is_pending(d, chn_of(d, port));
+    return d->evtchn_ops->is_pending(d, evtchn_from_port(d, port));
 }
 
 /* The hypercall: each op copies its struct in, runs on the copy, and (for
@@ -784,7 +779,7 @@ static long op_set_priority(struct domain *d, void *arg)
     struct evtchn_set_priority *op = arg;
     if (!evtchn_port_valid(d, op->port))
         return -EINVAL;
-    struct evtchn *chn = chn_of(d, op->port);
+    struct evtchn *chn = evtchn_from_port(d, op->port);
     long rc;
     xensim_mutex_lock(&chn->lock);
     const struct evtchn_port_ops *ops = d->evtchn_ops;
