@@ -195,7 +195,7 @@ static void domain_abort_build(struct domain *d)
     for (unsigned int i = 0; i < d->nr_vcpus; i++)
         if (d->vcpus[i])
             vcpu_free(d->vcpus[i]);
-    if (d->buckets) {
+    if (atomic_load(&d->evtchn_groups[0])) {
         atomic_store(&d->is_dying, true);
         evtchn_domain_destroy(d);
     }

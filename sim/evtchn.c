@@ -28,10 +28,15 @@ bool evtchn_port_valid(const struct domain *d, evtchn_port_t port)
     return port < __atomic_load_n(&d->valid_ports, __ATOMIC_ACQUIRE);
 }
 
+static struct evtchn_bucket *bucket_of(const struct domain *d, evtchn_port_t port)
+{
+    struct evtchn_group *g = atomic_load(&d->evtchn_groups[port / EVTCHNS_PER_GROUP]);
+    return atomic_load(&g->bucket[port % EVTCHNS_PER_GROUP / EVTCHNS_PER_BUCKET]);
+}
+
 struct evtchn *evtchn_from_port(const struct domain *d, evtchn_port_t port)
 {
-    struct evtchn_bucket *b = atomic_load(&d->buckets[port / EVTCHNS_PER_BUCKET]);
-    return &b->chn[port % EVTCHNS_PER_BUCKET];
+    return &bucket_of(d, port)->chn[port % EVTCHNS_PER_BUCKET];
 }
 
 bool evtchn_usable(const struct evtchn *chn)
@@ -45,17 +50,28 @@ unsigned int evtchn_max_port(const struct domain *d)
     return d->max_port < abi_last ? d->max_port : abi_last;
 }
 
-static struct evtchn_bucket *bucket_alloc(evtchn_port_t first)
+/* Makes the bucket of ports [first, first + 64), and its group if it is
+ * the group's first; published before valid_ports grows over it. */
+static int bucket_make(struct domain *d, evtchn_port_t first)
 {
+    struct evtchn_group *_Atomic *gp = &d->evtchn_groups[first / EVTCHNS_PER_GROUP];
+    struct evtchn_group *g = atomic_load(gp);
+    if (!g) {
+        g = calloc(1, sizeof(*g));
+        if (!g)
+            return -ENOMEM;
+        atomic_store(gp, g);
+    }
     struct evtchn_bucket *b = calloc(1, sizeof(*b));
     if (!b)
-        return NULL;
+        return -ENOMEM;
     for (unsigned int i = 0; i < EVTCHNS_PER_BUCKET; i++) {
         XENSIM_CHECK(pthread_mutex_init(&b->chn[i].lock, NULL));
         b->chn[i].port = first + i;
         b->chn[i].priority = EVTCHN_FIFO_PRIORITY_DEFAULT;
     }
-    return b;
+    atomic_store(&g->bucket[first % EVTCHNS_PER_GROUP / EVTCHNS_PER_BUCKET], b);
+    return 0;
 }
 
 static void bucket_free(struct evtchn_bucket *b)
@@ -118,7 +134,7 @@ static long get_free_port(struct domain *d)
     const struct evtchn_port_ops *ops = d->evtchn_ops;
     unsigned int valid = d->valid_ports, last = evtchn_max_port(d);
     for (unsigned int w = 0; w * EVTCHNS_PER_BUCKET < valid; w++) {
-        struct evtchn_bucket *b = atomic_load(&d->buckets[w]);
+        struct evtchn_bucket *b = bucket_of(d, w * EVTCHNS_PER_BUCKET);
         for (uint64_t free_bits = ~b->used; free_bits; free_bits &= free_bits - 1) {
             unsigned int i = (unsigned int)__builtin_ctzll(free_bits);
             unsigned int port = w * EVTCHNS_PER_BUCKET + i;
@@ -131,10 +147,9 @@ static long get_free_port(struct domain *d)
     }
     if (valid > last)
         return -ENOSPC;
-    struct evtchn_bucket *b = bucket_alloc(valid);
-    if (!b)
-        return -ENOMEM;
-    atomic_store(&d->buckets[valid / EVTCHNS_PER_BUCKET], b);
+    int rc = bucket_make(d, valid);
+    if (rc)
+        return rc;
     __atomic_store_n(&d->valid_ports, valid + EVTCHNS_PER_BUCKET, __ATOMIC_RELEASE);
     return valid;
 }
@@ -143,7 +158,7 @@ static long get_free_port(struct domain *d)
  * it keeps per port (Xen's evtchn_port_init). */
 static void port_take(struct domain *d, evtchn_port_t port)
 {
-    struct evtchn_bucket *b = atomic_load(&d->buckets[port / EVTCHNS_PER_BUCKET]);
+    struct evtchn_bucket *b = bucket_of(d, port);
     b->used |= 1ull << (port % EVTCHNS_PER_BUCKET);
     d->ports_in_use++;
     if (d->evtchn_ops->init)
@@ -155,7 +170,7 @@ static void port_take(struct domain *d, evtchn_port_t port)
  * Xen. */
 static void port_free(struct domain *d, struct evtchn *chn, evtchn_port_t port)
 {
-    struct evtchn_bucket *b = atomic_load(&d->buckets[port / EVTCHNS_PER_BUCKET]);
+    struct evtchn_bucket *b = bucket_of(d, port);
     d->evtchn_ops->clear_pending(d, chn);
     chn->notify_vcpu = 0;
     chn->dev = NULL;
@@ -189,26 +204,27 @@ int evtchn_domain_init(struct domain *d, const struct xensim_domain_config *cfg)
     d->max_port = cfg->max_evtchn_port && cfg->max_evtchn_port < EVTCHN_MAX_PORTS
                       ? cfg->max_evtchn_port
                       : EVTCHN_MAX_PORTS - 1;
-    d->buckets = calloc(d->max_port / EVTCHNS_PER_BUCKET + 1, sizeof(*d->buckets));
-    struct evtchn_bucket *b0 = d->buckets ? bucket_alloc(0) : NULL;
-    if (!b0)
-        return -ENOMEM;
     pthread_mutex_init(&d->event_lock, NULL);
+    if (bucket_make(d, 0))
+        return -ENOMEM;
     /* Port 0 is reserved at creation and never handed out. */
+    struct evtchn_bucket *b0 = bucket_of(d, 0);
     atomic_store(&b0->chn[0].state, ECS_RESERVED);
     b0->used = 1;
-    atomic_store(&d->buckets[0], b0);
     d->valid_ports = EVTCHNS_PER_BUCKET;
     return 0;
 }
 
 void evtchn_domain_free(struct domain *d)
 {
-    if (d->buckets)
-        for (unsigned int i = 0; i <= d->max_port / EVTCHNS_PER_BUCKET; i++)
-            bucket_free(atomic_load(&d->buckets[i]));
-    free(d->buckets);
-    d->buckets = NULL;
+    for (unsigned int i = 0; i < NR_EVTCHN_GROUPS; i++) {
+        struct evtchn_group *g = atomic_exchange(&d->evtchn_groups[i], NULL);
+        if (!g)
+            continue;
+        for (unsigned int j = 0; j < BUCKETS_PER_GROUP; j++)
+            bucket_free(atomic_load(&g->bucket[j]));
+        free(g);
+    }
     evtchn_fifo_free(d);
 }
 

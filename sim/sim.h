@@ -78,6 +78,7 @@ enum evtchn_state {
 struct evtchn {
     pthread_mutex_t lock;
     _Atomic uint8_t state;
+    _Atomic uint8_t priority;           /* FIFO: 0 (highest) .. 15 */
     uint16_t notify_vcpu;
     evtchn_port_t port;                 /* its own number, set once */
     union {
@@ -88,7 +89,6 @@ struct evtchn {
     } u;
     /* Non-NULL when a host "process" (hostdev.h) consumes this port. */
     struct xensim_evtchn_dev *dev;
-    _Atomic uint8_t priority;           /* FIFO: 0 (highest) .. 15 */
     _Atomic uint32_t fifo_lastq;        /* FIFO: queue last linked on */
     _Atomic bool fifo_pending;          /* FIFO: raised while it had no word */
     _Atomic uint8_t host_bits;          /* FIFO: a host consumer's bits */
@@ -96,13 +96,21 @@ struct evtchn {
 
 /* Ports become valid a bucket at a time, as in Xen: 64 ports (a 4 KiB
  * bucket of 64-byte struct evtchn there), made as the range grows. used
- * has a bit per port that is not free, under the domain's event_lock. */
+ * has a bit per port that is not free, under the domain's event_lock.
+ * Buckets hang off groups of 64, made with their first bucket, so that a
+ * domain pays for the ports it has and not for the 2^17 FIFO allows. */
 #define EVTCHNS_PER_BUCKET 64
+#define BUCKETS_PER_GROUP 64
+#define EVTCHNS_PER_GROUP (EVTCHNS_PER_BUCKET * BUCKETS_PER_GROUP)
 /* The most any ABI names: FIFO's 2^17. */
 #define EVTCHN_MAX_PORTS EVTCHN_FIFO_NR_CHANNELS
+#define NR_EVTCHN_GROUPS (EVTCHN_MAX_PORTS / EVTCHNS_PER_GROUP)
 struct evtchn_bucket {
     uint64_t used;
     struct evtchn chn[EVTCHNS_PER_BUCKET];
+};
+struct evtchn_group {
+    struct evtchn_bucket *_Atomic bucket[BUCKETS_PER_GROUP];
 };
 
 /*
@@ -248,8 +256,8 @@ struct domain {
     const struct evtchn_port_ops *evtchn_2l_ops;   /* the one reset returns to */
     struct evtchn_fifo_domain *_Atomic evtchn_fifo;   /* evtchn_fifo.c; set once */
     unsigned int max_port;              /* the configured cap (max_evtchn_port) */
-    /* [max_port / 64 + 1], a bucket made as valid_ports grows past it. */
-    struct evtchn_bucket *_Atomic *buckets;
+    /* Buckets, made as valid_ports grows past them (see above). */
+    struct evtchn_group *_Atomic evtchn_groups[NR_EVTCHN_GROUPS];
     pthread_mutex_t event_lock;         /* allocation, bind, close, ABI */
     unsigned int ports_in_use;
     unsigned int valid_ports;           /* grows a bucket at a time */
