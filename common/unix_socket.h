@@ -26,20 +26,26 @@ static inline int xensim_unix_address(const char *path, struct sockaddr_un *sa)
     return 0;
 }
 
-/* A blocking connection to the socket at path. type is the socket's
- * type and flags (SOCK_STREAM | SOCK_CLOEXEC, SOCK_SEQPACKET ...). */
-static inline int xensim_unix_connect_type(const char *path, int type)
+/* A socket of type (its type and flags: SOCK_STREAM | SOCK_CLOEXEC,
+ * SOCK_SEQPACKET ...) and *sa made from path, for the two below. */
+static inline int xensim_unix_socket(const char *path, int type, struct sockaddr_un *sa)
 {
-    struct sockaddr_un sa;
-    int fd, err = xensim_unix_address(path, &sa);
+    int fd, err = xensim_unix_address(path, sa);
 
     if (err)
         return err;
     fd = socket(AF_UNIX, type, 0);
-    if (fd < 0)
-        return -errno;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-        err = -errno;
+    return fd < 0 ? -errno : fd;
+}
+
+/* A blocking connection to the socket at path, of type as above. */
+static inline int xensim_unix_connect_type(const char *path, int type)
+{
+    struct sockaddr_un sa;
+    int fd = xensim_unix_socket(path, type, &sa);
+
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+        int err = -errno;
         close(fd);
         return err;
     }
@@ -52,21 +58,18 @@ static inline int xensim_unix_connect(const char *path)
     return xensim_unix_connect_type(path, SOCK_STREAM | SOCK_CLOEXEC);
 }
 
-/* Listens at path, replacing whatever socket was left there. type is the
- * socket's type and flags, as for xensim_unix_connect_type(). */
+/* Listens at path, replacing whatever socket was left there; type as
+ * above. */
 static inline int xensim_unix_listen_type(const char *path, int type)
 {
     struct sockaddr_un sa;
-    int fd, err = xensim_unix_address(path, &sa);
+    int fd = xensim_unix_socket(path, type, &sa);
 
-    if (err)
-        return err;
-    fd = socket(AF_UNIX, type, 0);
     if (fd < 0)
-        return -errno;
+        return fd;
     unlink(path);
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 128)) {
-        err = -errno;
+        int err = -errno;
         close(fd);
         return err;
     }
