@@ -11,13 +11,6 @@
 
 #include "bench.h"
 
-void bench_die(const char *file, int line, const char *what)
-{
-	fprintf(stderr, "%s:%d: %s failed: %s\n", file, line, what,
-		strerror(errno));
-	abort();
-}
-
 uint64_t bench_now_ns(void)
 {
 	struct timespec ts;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "util.h"
 
 /* Monotonic time in nanoseconds. */
 uint64_t bench_now_ns(void);
@@ -51,20 +52,11 @@ double bench_baseline_unix_rtt_ns(void);
  * policy and are delivered as futex wakes: requests per second. */
 double bench_baseline_ring_ops(void);
 
-/* Host failures a benchmark cannot go on after: print file, line and errno,
- * then abort. */
-#define BENCH_CHECK(cond) \
-	((cond) ? (void)0 : bench_die(__FILE__, __LINE__, #cond))
+/* Host failures a benchmark cannot go on after: common/util.h's die,
+ * with file, line and errno. BENCH_CHECK states what must hold. */
+#define BENCH_CHECK(cond) XENSIM_DIE_IF(!(cond))
 /* The same for calls that return an errno value, as pthreads do. */
-#define BENCH_CHECK_RC(call) do { \
-	int bench_rc_ = (call); \
-	if (bench_rc_ != 0) { \
-		errno = bench_rc_; \
-		bench_die(__FILE__, __LINE__, #call); \
-	} \
-} while (0)
-void bench_die(const char *file, int line, const char *what)
-	__attribute__((noreturn));
+#define BENCH_CHECK_RC(call) XENSIM_CHECK(call)
 
 /* The futex calls the baselines use, for benches that want the same. */
 void bench_futex_wait(uint32_t *addr, uint32_t expected);

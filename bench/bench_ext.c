@@ -88,7 +88,7 @@ static double value_of(struct proc *p, const char *key)
     while (fgets(line, sizeof(line), p->out))
         if (!strncmp(line, key, k) && (line[k] == ' ' || line[k] == '\n'))
             return line[k] == ' ' ? strtod(line + k + 1, NULL) : 0;
-    bench_die(__FILE__, __LINE__, key);
+    XENSIM_DIE(key, errno);
 }
 
 static int finish(struct proc *p)

@@ -7,6 +7,7 @@
 #ifndef XENSIM_UTIL_H
 #define XENSIM_UTIL_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -27,6 +28,13 @@
         int e_ = (call);                                                      \
         if (e_)                                                               \
             XENSIM_DIE(#call, e_);                                            \
+    } while (0)
+/* Dies when cond holds: a host failure that sets errno (an allocation,
+ * a system call that cannot fail here). */
+#define XENSIM_DIE_IF(cond)                                                   \
+    do {                                                                      \
+        if (cond)                                                             \
+            XENSIM_DIE(#cond, errno);                                         \
     } while (0)
 #define xensim_mutex_lock(m)   XENSIM_CHECK(pthread_mutex_lock(m))
 #define xensim_mutex_unlock(m) XENSIM_CHECK(pthread_mutex_unlock(m))

@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "ext.h"
+#include "unix_socket.h"
 
 static const struct ext_kind_ops *const kinds[] = {
     [XENSIM_HV_EVTCHN] = &ext_evtchn_ops,
@@ -48,20 +49,7 @@ void ext_ep_del(struct ext_dom *d, int fd)
  * SOCK_STREAM, as libxenstore connects. */
 static int listen_at(const char *path, int type)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return -ENAMETOOLONG;
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-    int fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return -errno;
-    unlink(path);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 64)) {
-        int err = -errno;
-        close(fd);
-        return err;
-    }
-    return fd;
+    return xensim_unix_listen_type(path, type | SOCK_CLOEXEC | SOCK_NONBLOCK);
 }
 
 static void conn_free(struct ext_dom *d, struct ext_conn *c)

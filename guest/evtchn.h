@@ -36,6 +36,10 @@ struct guest_evtchn_ops {
     /* The upcall's loop on this vCPU: handler(port) for each event, which
      * acks it; returns how many were handled. */
     unsigned int (*scan)(struct guest_evtchn *ge, guest_evtchn_handler_t handler, void *arg);
+    /* The event upcall the irq layer registers: its scan between
+     * guest_upcall_enter() and guest_upcall_leave(), each event to
+     * guest_irq_dispatch(). */
+    void (*upcall)(void);
 };
 
 extern const struct guest_evtchn_ops guest_evtchn_2l_ops, guest_evtchn_fifo_ops;
@@ -53,6 +57,19 @@ struct guest_evtchn {
  * the domain's configuration asks its kernel to); NULL off a vCPU or
  * when no memory is left. */
 struct guest_evtchn *guest_evtchn(void);
+
+/* irq.c: an upcall on this vCPU. enter finds the domain's event layer
+ * and handlers (false, and the upcall dropped, when there is no event
+ * layer) and marks the vCPU in its upcall until leave; dispatch acks one
+ * port of the scan and calls its handler (arg: the struct guest_upcall). */
+struct guest_irqs;
+struct guest_upcall {
+    struct guest_evtchn *ge;
+    struct guest_irqs *irqs;
+};
+bool guest_upcall_enter(struct guest_upcall *u);
+void guest_upcall_leave(void);
+void guest_irq_dispatch(evtchn_port_t port, void *upcall);
 
 /* evtchn_fifo.c: the switch at boot (EVTCHNOP_init_control on every
  * vCPU, then the first event array page). 0, or a negative errno and the

@@ -144,6 +144,17 @@ static unsigned int l2_scan(struct guest_evtchn *ge, guest_evtchn_handler_t hand
     return handled;
 }
 
+/* This ABI's upcall: the scan, each event to its handler (irq.c). */
+static void l2_upcall(void)
+{
+    struct guest_upcall u;
+
+    if (guest_upcall_enter(&u)) {
+        l2_scan(u.ge, guest_irq_dispatch, &u);
+        guest_upcall_leave();
+    }
+}
+
 const struct guest_evtchn_ops guest_evtchn_2l_ops = {
     .name = "2-level",
     .nr_ports = l2_nr_ports,
@@ -153,4 +164,5 @@ const struct guest_evtchn_ops guest_evtchn_2l_ops = {
     .is_pending = l2_is_pending,
     .is_masked = l2_is_masked,
     .scan = l2_scan,
+    .upcall = l2_upcall,
 };

@@ -232,6 +232,17 @@ static unsigned int fifo_scan(struct guest_evtchn *ge, guest_evtchn_handler_t ha
     return handled;
 }
 
+/* This ABI's upcall: the scan, each event to its handler (irq.c). */
+static void fifo_upcall(void)
+{
+    struct guest_upcall u;
+
+    if (guest_upcall_enter(&u)) {
+        fifo_scan(u.ge, guest_irq_dispatch, &u);
+        guest_upcall_leave();
+    }
+}
+
 const struct guest_evtchn_ops guest_evtchn_fifo_ops = {
     .name = "FIFO",
     .nr_ports = fifo_nr_ports,
@@ -241,4 +252,5 @@ const struct guest_evtchn_ops guest_evtchn_fifo_ops = {
     .is_pending = fifo_is_pending,
     .is_masked = fifo_is_masked,
     .scan = fifo_scan,
+    .upcall = fifo_upcall,
 };

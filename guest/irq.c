@@ -1,10 +1,11 @@
 /*
  * The guest kernel's interrupt layer (guest.h), as Linux's
- * bind_evtchn_to_irqhandler: a handler per port, and one upcall per vCPU
- * that runs the domain's event consumer (evtchn.c, either ABI) and calls
- * each port's handler. Owns the per-domain handler table, kept in a guest
- * data key, and the "in the upcall" flag of each vCPU thread. Relies on
- * guest.h only.
+ * bind_evtchn_to_irqhandler: a handler per port, and the dispatch of each
+ * event the upcall finds to its handler. The upcall itself is the ABI's
+ * (evtchn_2l.c, evtchn_fifo.c: enter, scan, leave), so an event goes from
+ * the ABI's scan to here and on to the handler. Owns the per-domain
+ * handler table, kept in a guest data key, and the "in the upcall" flag of
+ * each vCPU thread. Relies on guest.h only.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -77,36 +78,35 @@ static struct guest_irq *irq_slot_make(struct guest_irqs *t, evtchn_port_t port)
     return irq_slot(t, port);
 }
 
-struct dispatch_ctx {
-    struct guest_evtchn *ge;
-    struct guest_irqs *irqs;
-};
-
-static void guest_irq_dispatch(evtchn_port_t port, void *p)
+void guest_irq_dispatch(evtchn_port_t port, void *p)
 {
-    struct dispatch_ctx *c = p;
-    struct guest_irq *irq = c->irqs ? irq_slot(c->irqs, port) : NULL;
+    struct guest_upcall *u = p;
+    struct guest_irq *irq = u->irqs ? irq_slot(u->irqs, port) : NULL;
     xensim_irq_handler_t fn = irq ? atomic_load(&irq->handler) : NULL;
 
     /* Ack first: an event that arrives while the handler runs is seen
      * again on the next scan rather than lost. */
-    c->ge->ops->clear_pending(c->ge, port);
+    u->ge->ops->clear_pending(u->ge, port);
     if (fn)
         fn(port, atomic_load(&irq->arg));
 }
 
-static void guest_irq_upcall(void)
+bool guest_upcall_enter(struct guest_upcall *u)
 {
-    struct dispatch_ctx c = { guest_evtchn(), irq_table(false) };
-
-    if (!c.ge) {
+    u->ge = guest_evtchn();
+    u->irqs = irq_table(false);
+    if (!u->ge) {
         /* No memory for the event layer: drop the upcall rather than have
          * Xen deliver it again forever. */
         __atomic_store_n(guest_upcall_pending(), 0, __ATOMIC_SEQ_CST);
-        return;
+        return false;
     }
     in_upcall = true;
-    c.ge->ops->scan(c.ge, guest_irq_dispatch, &c);
+    return true;
+}
+
+void guest_upcall_leave(void)
+{
     in_upcall = false;
 }
 
@@ -130,7 +130,7 @@ int xensim_irq_bind(evtchn_port_t port, xensim_irq_handler_t handler, void *arg)
      * upcall on this vCPU since. */
     struct callback_register cb = {
         .type = CALLBACKTYPE_event,
-        .address = (xen_callback_t)(uintptr_t)guest_irq_upcall,
+        .address = (xen_callback_t)(uintptr_t)ge->ops->upcall,
     };
     HYPERVISOR_callback_op(CALLBACKOP_register, &cb);
     xensim_evtchn_unmask(port);

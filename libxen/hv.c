@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "hv.h"
+#include "unix_socket.h"
 #include "util.h"
 
 /* The domain the process believes it is; the socket decides. */
@@ -68,7 +69,6 @@ int hv_open(struct hv_conn *c, uint32_t kind, bool cloexec, struct xensim_hv_hel
             int *fd)
 {
     const char *path = getenv(XENSIM_HV_PATH_ENV);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
     struct xensim_hv_hello h = {
         .op = XENSIM_HV_OP_HELLO, .magic = XENSIM_HV_MAGIC, .version = XENSIM_HV_VERSION,
         .kind = kind, .domid = claimed_domid(),
@@ -81,17 +81,14 @@ int hv_open(struct hv_conn *c, uint32_t kind, bool cloexec, struct xensim_hv_hel
         errno = ENOENT;
         return -1;
     }
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        errno = ENAMETOOLONG;
+    c->cloexec = cloexec;
+    c->fd = xensim_unix_connect_type(path, SOCK_SEQPACKET | (cloexec ? SOCK_CLOEXEC : 0));
+    if (c->fd < 0) {
+        errno = -c->fd;
+        c->fd = -1;
         return -1;
     }
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    c->cloexec = cloexec;
-    c->fd = socket(AF_UNIX, SOCK_SEQPACKET | (cloexec ? SOCK_CLOEXEC : 0), 0);
-    if (c->fd < 0)
-        return -1;
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-        send(c->fd, &h, sizeof(h), MSG_NOSIGNAL) != sizeof(h))
+    if (send(c->fd, &h, sizeof(h), MSG_NOSIGNAL) != sizeof(h))
         goto fail;
     int got = -1;
     ssize_t n = recv_with_fds(c, rep, sizeof(*rep), &got, 1, &nfds);

@@ -624,11 +624,10 @@ static long evtchn_reset_domain(struct domain *d, bool resuming)
 static long evtchn_reset(struct domain *caller, domid_t dom, bool resuming)
 {
     long rc;
-    rcu_read_lock();
-    struct domain *d = domain_lookup_self(caller->sim, caller, dom);
+    struct domain *d = domain_rcu_get(caller->sim, caller, dom);
     if (!d)
-        rc = -ESRCH;
-    else if (!xsm_target(caller, d))
+        return -ESRCH;
+    if (!xsm_target(caller, d))
         rc = -EPERM;
     else if (d != caller && !atomic_load(&d->paused))
         rc = -EINVAL;
@@ -870,7 +869,7 @@ long do_event_channel_op(struct domain *d, int cmd, void *arg)
 {
     union evtchn_op_buf buf;
 
-    if (cmd < 0 || (size_t)cmd >= sizeof(evtchn_op_table) / sizeof(evtchn_op_table[0]) ||
+    if (cmd < 0 || (size_t)cmd >= ARRAY_SIZE(evtchn_op_table) ||
         !evtchn_op_table[cmd].run)
         return -ENOSYS;
     const struct evtchn_op_desc *op = &evtchn_op_table[cmd];

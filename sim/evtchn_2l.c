@@ -3,10 +3,10 @@
  * a selector word and upcall flag per vcpu_info. Two layouts, 32-bit words
  * (1024 ports, struct shared_info_x86_32) and 64-bit words (4096 ports,
  * native struct shared_info), behind struct evtchn_port_ops.
- * Calls vcpu_mark_events_pending() and vcpu_wake_pollers() (vcpu.c).
+ * Raises the upcall and wakes pollers through event.h.
  */
 #include <stddef.h>
-#include "sim.h"
+#include "event.h"
 
 struct l2_layout {
     unsigned int bits;

@@ -5,7 +5,7 @@
  * control block the guest gives each vCPU (EVTCHNOP_init_control), tails
  * in the hypervisor. Owns struct evtchn_fifo_domain and the FIFO fields
  * of struct evtchn; calls vcpu_mark_events_pending() and
- * vcpu_wake_pollers() (vcpu.c).
+ * vcpu_wake_pollers() (event.h).
  *
  * Locks: init_control, expand_array and destroy run under the domain's
  * event_lock. A queue's tail is changed only under its lock; linking an
@@ -19,7 +19,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
-#include "sim.h"
+#include "event.h"
 
 #define WORDS_PER_PAGE (XEN_PAGE_SIZE / sizeof(event_word_t))
 #define MAX_ARRAY_PAGES (EVTCHN_FIFO_NR_CHANNELS / WORDS_PER_PAGE)

@@ -281,7 +281,7 @@ long do_grant_table_op(struct domain *d, unsigned int cmd, void *uop, unsigned i
         return -EINVAL;
     if ((cmd & ~GNTTAB_CMD_MASK) && op != GNTTABOP_cache_flush)
         return -EINVAL;
-    if (op >= sizeof(gnttab_ops) / sizeof(gnttab_ops[0]) || !gnttab_ops[op])
+    if (op >= ARRAY_SIZE(gnttab_ops) || !gnttab_ops[op])
         return -ENOSYS;
     return gnttab_ops[op](d, uop, count, cmd & ~GNTTAB_CMD_MASK);
 }

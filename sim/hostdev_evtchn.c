@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
-#include "sim.h"
+#include "event.h"
 
 enum {
     DEVPORT_BOUND = 1,      /* bound through this handle */

@@ -136,16 +136,23 @@ int16_t xensim_gnttab_dev_pin(struct xensim_gnttab_dev *dev, domid_t granter, gr
     return st;
 }
 
+/* Takes mapping i off the device's list and undoes it. Called with
+ * dev->lock held; returns with it dropped. */
+static int dev_take_unmap(struct xensim_gnttab_dev *dev, unsigned int i)
+{
+    struct dev_map m = dev->maps[i];
+    dev->maps[i] = dev->maps[--dev->nr];
+    xensim_mutex_unlock(&dev->lock);
+    return dev_unmap_handle(dev, &m);
+}
+
 int xensim_gnttab_dev_unpin(struct xensim_gnttab_dev *dev, grant_handle_t handle)
 {
     xensim_mutex_lock(&dev->lock);
     for (unsigned int i = 0; i < dev->nr; i++) {
         if (dev->maps[i].addr || dev->maps[i].handle != handle)
             continue;
-        struct dev_map m = dev->maps[i];
-        dev->maps[i] = dev->maps[--dev->nr];
-        xensim_mutex_unlock(&dev->lock);
-        return dev_unmap_handle(dev, &m);
+        return dev_take_unmap(dev, i);
     }
     xensim_mutex_unlock(&dev->lock);
     return -EINVAL;
@@ -158,10 +165,7 @@ int xensim_gnttab_dev_unmap(struct xensim_gnttab_dev *dev, void *addr)
     for (unsigned int i = dev->nr; i-- > 0;) {
         if (!addr || dev->maps[i].addr != addr)
             continue;
-        struct dev_map m = dev->maps[i];
-        dev->maps[i] = dev->maps[--dev->nr];
-        xensim_mutex_unlock(&dev->lock);
-        return dev_unmap_handle(dev, &m);
+        return dev_take_unmap(dev, i);
     }
     xensim_mutex_unlock(&dev->lock);
     return -EINVAL;

@@ -1,9 +1,10 @@
 /*
  * The guest's hypercall entry points. Each enters through the scheduler
  * and a trace point, dispatches to its module (evtchn.c, gnttab.c, here
- * for sched_op and the timer), and leaves through vcpu_hypercall_exit(),
- * where Xen would return to the guest and deliver a pending upcall. Only
- * numbers reach the trace point; names are the subscribers' business.
+ * for sched_op and the timer), and leaves through vcpu_hypercall_exit()
+ * (vcpu.c), Xen's return to the guest: the exit trace point, then a
+ * pending upcall. Only numbers reach the trace points; names are the
+ * subscribers' business.
  */
 #include <errno.h>
 #include "sim.h"
@@ -21,22 +22,13 @@ static struct vcpu *hypercall_enter(uint32_t nr, int cmd)
     return v;
 }
 
-static long hypercall_exit(struct vcpu *v, uint32_t nr, int cmd, long rc)
-{
-    if (trace_on(v->d->sim))
-        trace_hypercall(v, XENSIM_TRACE_HYPERCALL_EXIT, nr, (uint32_t)cmd, rc);
-    v->d->sim->sched->hypercall_exit(v);
-    vcpu_hypercall_exit(v);
-    return rc;
-}
-
 long HYPERVISOR_event_channel_op(int cmd, void *arg)
 {
     struct vcpu *v = hypercall_enter(__HYPERVISOR_event_channel_op, cmd);
     if (!v)
         return -EPERM;
-    return hypercall_exit(v, __HYPERVISOR_event_channel_op, cmd,
-                          do_event_channel_op(v->d, cmd, arg));
+    return vcpu_hypercall_exit(v, __HYPERVISOR_event_channel_op, cmd,
+                               do_event_channel_op(v->d, cmd, arg));
 }
 
 long HYPERVISOR_grant_table_op(unsigned int cmd, void *uop, unsigned int count)
@@ -44,8 +36,8 @@ long HYPERVISOR_grant_table_op(unsigned int cmd, void *uop, unsigned int count)
     struct vcpu *v = hypercall_enter(__HYPERVISOR_grant_table_op, (int)cmd);
     if (!v)
         return -EPERM;
-    return hypercall_exit(v, __HYPERVISOR_grant_table_op, (int)cmd,
-                          do_grant_table_op(v->d, cmd, uop, count));
+    return vcpu_hypercall_exit(v, __HYPERVISOR_grant_table_op, (int)cmd,
+                               do_grant_table_op(v->d, cmd, uop, count));
 }
 
 static bool block_wake(struct vcpu *v)
@@ -193,7 +185,7 @@ long HYPERVISOR_sched_op(int cmd, void *arg)
     struct vcpu *v = hypercall_enter(__HYPERVISOR_sched_op, cmd);
     if (!v)
         return -EPERM;
-    return hypercall_exit(v, __HYPERVISOR_sched_op, cmd, do_sched_op(v, cmd, arg));
+    return vcpu_hypercall_exit(v, __HYPERVISOR_sched_op, cmd, do_sched_op(v, cmd, arg));
 }
 
 long HYPERVISOR_set_timer_op(uint64_t timeout)
@@ -207,7 +199,7 @@ long HYPERVISOR_set_timer_op(uint64_t timeout)
     if (timeout && ((int64_t)timeout < 0 || (timeout > now && (timeout - now) >> 50)))
         timeout = now + 100 * 1000 * 1000;
     timer_set(v, timeout);
-    return hypercall_exit(v, __HYPERVISOR_set_timer_op, 0, 0);
+    return vcpu_hypercall_exit(v, __HYPERVISOR_set_timer_op, 0, 0);
 }
 
 static long do_callback_op(struct vcpu *v, int cmd, const void *arg)
@@ -248,7 +240,7 @@ long HYPERVISOR_callback_op(int cmd, const void *arg)
     struct vcpu *v = hypercall_enter(__HYPERVISOR_callback_op, cmd);
     if (!v)
         return -EPERM;
-    return hypercall_exit(v, __HYPERVISOR_callback_op, cmd, do_callback_op(v, cmd, arg));
+    return vcpu_hypercall_exit(v, __HYPERVISOR_callback_op, cmd, do_callback_op(v, cmd, arg));
 }
 
 /* The version xensim's semantics follow. */
@@ -262,5 +254,5 @@ long HYPERVISOR_xen_version(int cmd, void *arg)
         return -EPERM;
     (void)arg;
     long rc = cmd == XENVER_version ? (XENSIM_XEN_MAJOR << 16) | XENSIM_XEN_MINOR : -ENOSYS;
-    return hypercall_exit(v, __HYPERVISOR_xen_version, cmd, rc);
+    return vcpu_hypercall_exit(v, __HYPERVISOR_xen_version, cmd, rc);
 }

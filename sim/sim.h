@@ -400,17 +400,15 @@ int vcpu_start(struct vcpu *v);
 /* Makes the vCPU leave guest code and joins its thread. */
 void vcpu_stop(struct vcpu *v);
 void vcpu_free(struct vcpu *v);
-/* Runs queued calls and upcalls; leaves guest code if the domain stopped. */
-void vcpu_hypercall_exit(struct vcpu *v);
+/* Xen's return to the guest from hypercall nr: the exit trace point and
+ * the scheduler's exit, then queued calls and upcalls; leaves guest code
+ * if the domain stopped. Returns rc. */
+long vcpu_hypercall_exit(struct vcpu *v, uint32_t nr, int cmd, long rc);
 bool vcpu_has_work(struct vcpu *v);
 bool vcpu_upcall_deliverable(const struct vcpu *v);
-/* Sets evtchn_upcall_pending for port's event and kicks the vCPU. */
-void vcpu_mark_events_pending(struct vcpu *v, evtchn_port_t port);
 /* sim->sched->block between the BLOCK and WAKE trace points. */
 bool vcpu_block(struct vcpu *v, bool (*wake)(struct vcpu *v), uint64_t deadline);
-/* Xen's evtchn_check_pollers: port became pending, so vCPUs of d
- * polling on it, or on any port, wake. The ABIs call it. */
-void vcpu_wake_pollers(struct domain *d, evtchn_port_t port);
+/* vcpu_mark_events_pending, vcpu_wake_pollers: event.h. */
 
 /* evtchn.c */
 int evtchn_domain_init(struct domain *d, const struct xensim_domain_config *cfg);

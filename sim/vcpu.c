@@ -47,16 +47,6 @@ void vcpu_free(struct vcpu *v)
     free(v);
 }
 
-void vcpu_mark_events_pending(struct vcpu *v, evtchn_port_t port)
-{
-    if (!__atomic_exchange_n(v->upcall_pending, 1, __ATOMIC_SEQ_CST)) {
-        /* Before the kick, so the raise is seen before its upcall. */
-        if (trace_on(v->d->sim))
-            trace_raise(v, port);
-        v->d->sim->sched->kick(v);
-    }
-}
-
 bool vcpu_block(struct vcpu *v, bool (*wake)(struct vcpu *v), uint64_t deadline)
 {
     struct xensim *sim = v->d->sim;
@@ -66,24 +56,6 @@ bool vcpu_block(struct vcpu *v, bool (*wake)(struct vcpu *v), uint64_t deadline)
     if (trace_on(sim))
         trace_wake(v, woken);
     return woken;
-}
-
-void vcpu_wake_pollers(struct domain *d, evtchn_port_t port)
-{
-    if (!atomic_load(&d->pollers))
-        return;
-    for (unsigned int i = 0; i < d->nr_vcpus; i++) {
-        struct vcpu *v = d->vcpus[i];
-        if (!atomic_load(&v->polling))
-            continue;
-        /* A poll on one port sees the port itself (hypercall.c); one on
-         * several, or still reading its ports, wakes for any. */
-        long want = atomic_load(&v->poll_evtchn);
-        if (want < 0)
-            atomic_store(&v->poll_woken, true);
-        if (want < 0 || want == (long)port)
-            d->sim->sched->kick(v);
-    }
 }
 
 /* Leaves guest code for good: back to vcpu_main, never returns. */
@@ -171,7 +143,9 @@ bool vcpu_upcall_deliverable(const struct vcpu *v)
            !__atomic_load_n(v->upcall_mask, __ATOMIC_SEQ_CST);
 }
 
-void vcpu_hypercall_exit(struct vcpu *v)
+/* What Xen does on every return to the guest, and before a vCPU's first
+ * instruction. */
+static void vcpu_return_to_guest(struct vcpu *v)
 {
     struct domain *d = v->d;
     for (;;) {
@@ -195,6 +169,15 @@ void vcpu_hypercall_exit(struct vcpu *v)
     }
 }
 
+long vcpu_hypercall_exit(struct vcpu *v, uint32_t nr, int cmd, long rc)
+{
+    if (trace_on(v->d->sim))
+        trace_hypercall(v, XENSIM_TRACE_HYPERCALL_EXIT, nr, (uint32_t)cmd, rc);
+    v->d->sim->sched->hypercall_exit(v);
+    vcpu_return_to_guest(v);
+    return rc;
+}
+
 bool vcpu_has_work(struct vcpu *v)
 {
     return atomic_load(&v->d->is_shutting_down) || vcpu_call_runnable(v);
@@ -211,7 +194,7 @@ static void vcpu_idle(struct vcpu *v)
             HYPERVISOR_sched_op(SCHEDOP_block, NULL);
         } else {
             vcpu_block(v, vcpu_has_work, 0);
-            vcpu_hypercall_exit(v);
+            vcpu_return_to_guest(v);
         }
     }
 }
@@ -223,7 +206,7 @@ static void *vcpu_main(void *p)
     current_vcpu = v;
     sim_rcu_ensure();
     if (sigsetjmp(v->exit_jmp, 1) == 0) {
-        vcpu_hypercall_exit(v);
+        vcpu_return_to_guest(v);
         if (d->entry)
             d->entry(d->entry_arg);
         else

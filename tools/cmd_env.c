@@ -26,6 +26,7 @@
 #include <xen/xen.h>
 #include <xensim/hvsock.h>
 #include "commands.h"
+#include "unix_socket.h"
 
 #ifndef XENSIM_LIBXEN_DIR
 #define XENSIM_LIBXEN_DIR "/usr/local/lib/xensim"
@@ -141,7 +142,6 @@ int xensim_cmd_env(int argc, char **argv)
  * its life. */
 static int domain_new(const char *hv0, const char *name, unsigned long pages, int *domid)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
     struct xensim_hv_hello h = {
         .op = XENSIM_HV_OP_HELLO, .magic = XENSIM_HV_MAGIC, .version = XENSIM_HV_VERSION,
         .kind = XENSIM_HV_PRIVCMD, .domid = DOMID_SELF,
@@ -150,15 +150,11 @@ static int domain_new(const char *hv0, const char *name, unsigned long pages, in
     struct xensim_hv_domain_new req = { .op = XENSIM_HV_OP_DOMAIN_NEW, .nr_pages = pages };
     struct xensim_hv_rep rep;
 
-    if (strlen(hv0) >= sizeof(sa.sun_path))
-        return -ENAMETOOLONG;
-    strcpy(sa.sun_path, hv0);
     snprintf(req.name, sizeof(req.name), "%s", name ? name : "");
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    int fd = xensim_unix_connect_type(hv0, SOCK_SEQPACKET | SOCK_CLOEXEC);
     if (fd < 0)
-        return -errno;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-        send(fd, &h, sizeof(h), MSG_NOSIGNAL) != sizeof(h) ||
+        return fd;
+    if (send(fd, &h, sizeof(h), MSG_NOSIGNAL) != sizeof(h) ||
         recv(fd, &hr, sizeof(hr), 0) != sizeof(hr) || hr.rc ||
         send(fd, &req, sizeof(req), MSG_NOSIGNAL) != sizeof(req) ||
         recv(fd, &rep, sizeof(rep), 0) != sizeof(rep) || rep.rc < 0) {

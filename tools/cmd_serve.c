@@ -53,6 +53,61 @@ static int parse_args(int argc, char **argv, const char **dir, long *num, const 
     return *dir && optind == argc ? 0 : -1;
 }
 
+/* XenStore on dir/socket for dom0 and dir/socket.N for guest N, handed
+ * to the toolstack. Each guest speaks on a socket of its own, so the
+ * toolstack's xensim_xenstore_start() will not do: make the daemon, then
+ * hand it over. 0, or -1 having said why. */
+static int serve_xenstore(struct xensim *sim, const char *dir, long n)
+{
+    char path[PATH_MAX];
+    struct xensim_xenstored_config xcfg = { .quiet = true, .sim = sim };
+    struct xensim_xenstored *xsd = xensim_xenstored_create(&xcfg);
+
+    if (!xsd) {
+        fprintf(stderr, "xensim serve: cannot create XenStore: %s\n", strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/socket", dir);
+    if (xensim_xenstored_listen(xsd, path)) {
+        fprintf(stderr, "xensim serve: cannot listen on %s: %s\n", path, strerror(errno));
+        goto fail;
+    }
+    for (long i = 1; i <= n; i++) {
+        snprintf(path, sizeof(path), "%s/socket.%ld", dir, i);
+        if (xensim_xenstored_listen_as(xsd, path, i)) {
+            fprintf(stderr, "xensim serve: cannot listen on %s\n", path);
+            goto fail;
+        }
+    }
+    if (xensim_xenstored_start(xsd) || xensim_xenstore_attach(sim, xsd)) {
+        fprintf(stderr, "xensim serve: cannot start XenStore\n");
+        goto fail;
+    }
+    return 0;   /* the toolstack's now: it stops with dom0 */
+fail:
+    xensim_xenstored_destroy(xsd);
+    return -1;
+}
+
+/* Guests 1..n, each running serve_guest.c's kernel. 0, or -1 having said
+ * why. */
+static int serve_guests(struct xensim *sim, long n)
+{
+    for (long i = 1; i <= n; i++) {
+        char name[32];
+        struct xensim_domain_config cfg = { .name = name, .entry = xensim_serve_guest_main };
+
+        snprintf(name, sizeof(name), "guest%ld", i);
+        int dom = xensim_domain_create(sim, &cfg);
+        if (dom < 0 || xensim_domain_unpause(sim, dom)) {
+            fprintf(stderr, "xensim serve: cannot build guest %ld: %s\n", i,
+                    xensim_strerror(dom < 0 ? dom : -EINVAL));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int xensim_cmd_serve(int argc, char **argv)
 {
     const char *dir = NULL;
@@ -61,8 +116,6 @@ int xensim_cmd_serve(int argc, char **argv)
     struct xensim *sim;
     struct xensim_config scfg = { .quiet = true };
     struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true };
-    struct xensim_xenstored *xsd;
-    struct xensim_xenstored_config xcfg = { .quiet = true };
     sigset_t sigs;
     struct control *ctl = NULL;
     struct xensim_external *ext = NULL;
@@ -85,49 +138,15 @@ int xensim_cmd_serve(int argc, char **argv)
         fprintf(stderr, "xensim serve: cannot create the simulator\n");
         return 1;
     }
-    /* Each guest speaks on a socket of its own, so the toolstack's
-     * xensim_xenstore_start() will not do: make the daemon, then hand it
-     * over. */
-    xcfg.sim = sim;
-    xsd = xensim_xenstored_create(&xcfg);
-    if (!xsd) {
-        fprintf(stderr, "xensim serve: cannot create XenStore: %s\n", strerror(errno));
+    if (serve_xenstore(sim, dir, n))
         goto out;
-    }
-    snprintf(path, sizeof(path), "%s/socket", dir);
-    if (xensim_xenstored_listen(xsd, path)) {
-        fprintf(stderr, "xensim serve: cannot listen on %s: %s\n", path, strerror(errno));
-        goto out;
-    }
-    for (long i = 1; i <= n; i++) {
-        snprintf(path, sizeof(path), "%s/socket.%ld", dir, i);
-        if (xensim_xenstored_listen_as(xsd, path, i)) {
-            fprintf(stderr, "xensim serve: cannot listen on %s\n", path);
-            goto out;
-        }
-    }
-    if (xensim_xenstored_start(xsd) || xensim_xenstore_attach(sim, xsd)) {
-        fprintf(stderr, "xensim serve: cannot start XenStore\n");
-        goto out;
-    }
-    xsd = NULL;   /* the toolstack's now: it stops with dom0 */
     struct xensim_external_config ecfg = { .dir = dir };
     if (!(ext = xensim_external_start(sim, &ecfg)) || !(ptys = xensim_console_ptys_start(sim))) {
         fprintf(stderr, "xensim serve: cannot serve %s/dom: %s\n", dir, strerror(errno));
         goto out;
     }
-    for (long i = 1; i <= n; i++) {
-        char name[32];
-        struct xensim_domain_config cfg = { .name = name, .entry = xensim_serve_guest_main };
-
-        snprintf(name, sizeof(name), "guest%ld", i);
-        dom = xensim_domain_create(sim, &cfg);
-        if (dom < 0 || xensim_domain_unpause(sim, dom)) {
-            fprintf(stderr, "xensim serve: cannot build guest %ld: %s\n", i,
-                    xensim_strerror(dom < 0 ? dom : -EINVAL));
-            goto out;
-        }
-    }
+    if (serve_guests(sim, n))
+        goto out;
     /* `xensim domains|ports|grants --dir DIR` ask here. */
     snprintf(path, sizeof(path), "%s/control", dir);
     ctl = control_start(sim, path);
@@ -144,7 +163,6 @@ out:
     control_stop(ctl);
     xensim_console_ptys_stop(ptys);
     xensim_external_stop(ext);
-    xensim_xenstored_destroy(xsd);
     xensim_destroy(sim);
     return rc;
 }

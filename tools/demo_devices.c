@@ -175,6 +175,92 @@ static int fail(const char *what, int rc)
     return 1;
 }
 
+/* dom0 with xenstored and xenconsoled in it, then the guest. 0, or
+ * fail()'s exit status. */
+static int build_domains(struct demo *d, struct xensim_consoled **cons)
+{
+    int rc;
+    struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true };
+    if ((rc = xensim_domain_create(d->sim, &d0)) < 0 || (rc = xensim_domain_unpause(d->sim, 0)))
+        return fail("cannot build dom0", rc);
+    if ((rc = xensim_xenstore_start(d->sim, NULL)) || (rc = xensim_xenbus_dom0_init(d->sim)))
+        return fail("cannot start xenstored", rc);
+    struct xensim_consoled_config ccfg = { 0 };
+    *cons = xensim_consoled_start(d->sim, &ccfg);
+    host_say("dom0 built; xenstored and xenconsoled run in it");
+
+    struct xensim_domain_config gcfg = { .name = "guest" };
+    rc = xensim_domain_create(d->sim, &gcfg);
+    if (rc < 0 || xensim_domain_unpause(d->sim, (domid_t)rc))
+        return fail("cannot build the guest", rc);
+    d->guest = (domid_t)rc;
+    struct xensim_domain_info info;
+    xensim_domain_info(d->sim, d->guest, &info);
+    host_say("built dom%u: store ring at pfn %lu on port %u, console ring at pfn %lu on port %u "
+             "(both ports unbound to dom0, as libxl makes them)", d->guest,
+             (unsigned long)info.store_pfn, info.store_port, (unsigned long)info.console_pfn,
+             info.console_port);
+    return 0;
+}
+
+/* The drivers on both sides, then the vbd and the vif added and waited
+ * for until both ends are Connected. 0, or fail()'s exit status. */
+static int plug_devices(struct demo *d)
+{
+    int rc;
+    xensim_domain_call(d->sim, 0, 0, backends_up, d);
+    if (d->rc)
+        return fail("back ends", d->rc);
+    xensim_domain_call(d->sim, d->guest, 0, frontends_up, d);
+    if (d->rc)
+        return fail("front ends", d->rc);
+
+    host_say("adds vbd %u (backed by %s) and vif 0 to dom%u: writes both halves in XenStore",
+             VBD_DEVID, d->disk, d->guest);
+    const char *vif_keys[] = { "mac", "00:16:3e:00:00:01", NULL };
+    struct xensim_device_config vbd = { .type = "vbd", .frontend = d->guest, .backend = 0,
+                                        .devid = VBD_DEVID };
+    struct xensim_device_config vif = { .type = "vif", .frontend = d->guest, .backend = 0,
+                                        .devid = 0, .front_keys = vif_keys,
+                                        .back_keys = vif_keys };
+    if ((rc = xensim_device_add(d->sim, &vbd)) || (rc = xensim_device_add(d->sim, &vif)))
+        return fail("cannot add the devices", rc);
+    char fpath[128], bpath[128];
+    snprintf(fpath, sizeof(fpath), "/local/domain/%u/device/vbd/%u/state", d->guest, VBD_DEVID);
+    snprintf(bpath, sizeof(bpath), "/local/domain/0/backend/vbd/%u/%u/state", d->guest, VBD_DEVID);
+    if (!wait_state(d, fpath, "4") || !wait_state(d, bpath, "4"))
+        return fail("the disk did not connect", -ETIMEDOUT);
+    snprintf(fpath, sizeof(fpath), "/local/domain/%u/device/vif/0/state", d->guest);
+    if (!wait_state(d, fpath, "4"))
+        return fail("the network interface did not connect", -ETIMEDOUT);
+    host_say("disk and network interface are Connected on both ends");
+    return 0;
+}
+
+/* The guest's console line as xenconsoled logged it, and the vif on
+ * dom0's switch. */
+static void show_console(struct demo *d, struct xensim_consoled *cons)
+{
+    int rc;
+    xensim_domain_call(d->sim, d->guest, 0, guest_console, d);
+    if (d->rc)
+        host_say("the guest's console write failed: %s", xensim_strerror(d->rc));
+    if (cons)
+        xensim_consoled_sync(cons);
+    if (cons && (rc = xensim_consoled_wait_for(cons, d->guest, "hello from the guest", WAIT_MS)))
+        host_say("xenconsoled has not seen the guest's line: %s", xensim_strerror(rc));
+    else if (cons) {
+        char log[256] = "";
+        ssize_t n = xensim_consoled_log(cons, d->guest, log, sizeof(log) - 1);
+        log[n > 0 ? n : 0] = '\0';
+        log[strcspn(log, "\n")] = '\0';
+        host_say("xenconsoled's log of dom%u: \"%s\"", d->guest, log);
+    }
+    struct xensim_vif_stats vs;
+    if (d->nb && xensim_netback_vif_stats(d->nb, d->guest, 0, &vs) == 0)
+        host_say("netback: vif%u.0 is on dom0's virtual switch", d->guest);
+}
+
 int demo_devices(const char *trace, const char *pcap)
 {
     struct demo d = { .pcap = pcap };
@@ -189,53 +275,9 @@ int demo_devices(const char *trace, const char *pcap)
         return fail("cannot write the trace", rc);
     xensim_set_narrator(d.sim, print_line, NULL, XENSIM_NARRATE_GUEST);
 
-    struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true };
-    if ((rc = xensim_domain_create(d.sim, &d0)) < 0 || (rc = xensim_domain_unpause(d.sim, 0)))
-        return fail("cannot build dom0", rc);
-    if ((rc = xensim_xenstore_start(d.sim, NULL)) || (rc = xensim_xenbus_dom0_init(d.sim)))
-        return fail("cannot start xenstored", rc);
-    struct xensim_consoled_config ccfg = { 0 };
-    struct xensim_consoled *cons = xensim_consoled_start(d.sim, &ccfg);
-    host_say("dom0 built; xenstored and xenconsoled run in it");
-
-    struct xensim_domain_config gcfg = { .name = "guest" };
-    rc = xensim_domain_create(d.sim, &gcfg);
-    if (rc < 0 || xensim_domain_unpause(d.sim, (domid_t)rc))
-        return fail("cannot build the guest", rc);
-    d.guest = (domid_t)rc;
-    struct xensim_domain_info info;
-    xensim_domain_info(d.sim, d.guest, &info);
-    host_say("built dom%u: store ring at pfn %lu on port %u, console ring at pfn %lu on port %u "
-             "(both ports unbound to dom0, as libxl makes them)", d.guest,
-             (unsigned long)info.store_pfn, info.store_port, (unsigned long)info.console_pfn,
-             info.console_port);
-
-    xensim_domain_call(d.sim, 0, 0, backends_up, &d);
-    if (d.rc)
-        return fail("back ends", d.rc);
-    xensim_domain_call(d.sim, d.guest, 0, frontends_up, &d);
-    if (d.rc)
-        return fail("front ends", d.rc);
-
-    host_say("adds vbd %u (backed by %s) and vif 0 to dom%u: writes both halves in XenStore",
-             VBD_DEVID, d.disk, d.guest);
-    const char *vif_keys[] = { "mac", "00:16:3e:00:00:01", NULL };
-    struct xensim_device_config vbd = { .type = "vbd", .frontend = d.guest, .backend = 0,
-                                        .devid = VBD_DEVID };
-    struct xensim_device_config vif = { .type = "vif", .frontend = d.guest, .backend = 0,
-                                        .devid = 0, .front_keys = vif_keys,
-                                        .back_keys = vif_keys };
-    if ((rc = xensim_device_add(d.sim, &vbd)) || (rc = xensim_device_add(d.sim, &vif)))
-        return fail("cannot add the devices", rc);
-    char fpath[128], bpath[128];
-    snprintf(fpath, sizeof(fpath), "/local/domain/%u/device/vbd/%u/state", d.guest, VBD_DEVID);
-    snprintf(bpath, sizeof(bpath), "/local/domain/0/backend/vbd/%u/%u/state", d.guest, VBD_DEVID);
-    if (!wait_state(&d, fpath, "4") || !wait_state(&d, bpath, "4"))
-        return fail("the disk did not connect", -ETIMEDOUT);
-    snprintf(fpath, sizeof(fpath), "/local/domain/%u/device/vif/0/state", d.guest);
-    if (!wait_state(&d, fpath, "4"))
-        return fail("the network interface did not connect", -ETIMEDOUT);
-    host_say("disk and network interface are Connected on both ends");
+    struct xensim_consoled *cons = NULL;
+    if ((rc = build_domains(&d, &cons)) || (rc = plug_devices(&d)))
+        return rc;
 
     /* The READ itself, with the hypervisor narrating too. */
     xensim_set_narrator(d.sim, print_line, NULL, XENSIM_NARRATE_GUEST | XENSIM_NARRATE_XEN);
@@ -243,24 +285,7 @@ int demo_devices(const char *trace, const char *pcap)
     xensim_set_narrator(d.sim, print_line, NULL, XENSIM_NARRATE_GUEST);
     if (d.rc)
         return fail("the read failed", d.rc);
-
-    xensim_domain_call(d.sim, d.guest, 0, guest_console, &d);
-    if (d.rc)
-        host_say("the guest's console write failed: %s", xensim_strerror(d.rc));
-    if (cons)
-        xensim_consoled_sync(cons);
-    if (cons && (rc = xensim_consoled_wait_for(cons, d.guest, "hello from the guest", WAIT_MS)))
-        host_say("xenconsoled has not seen the guest's line: %s", xensim_strerror(rc));
-    else if (cons) {
-        char log[256] = "";
-        ssize_t n = xensim_consoled_log(cons, d.guest, log, sizeof(log) - 1);
-        log[n > 0 ? n : 0] = '\0';
-        log[strcspn(log, "\n")] = '\0';
-        host_say("xenconsoled's log of dom%u: \"%s\"", d.guest, log);
-    }
-    struct xensim_vif_stats vs;
-    if (d.nb && xensim_netback_vif_stats(d.nb, d.guest, 0, &vs) == 0)
-        host_say("netback: vif%u.0 is on dom0's virtual switch", d.guest);
+    show_console(&d, cons);
 
     host_say("unplugs the devices and destroys dom%u", d.guest);
     xensim_set_narrator(d.sim, NULL, NULL, 0);

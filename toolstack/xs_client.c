@@ -1,8 +1,9 @@
 /*
  * The toolstack's XenStore client (xs_client.h): requests framed as
  * struct xsd_sockmsg with the transaction id the connection holds,
- * replies matched by request id, errors mapped back through the ABI's
- * xsd_errors table. Relies on common/unix_socket.h for the path.
+ * replies matched by request id, errors mapped back by xb_errno()
+ * (xenbus/, the ABI's xsd_errors). Relies on common/unix_socket.h for the
+ * path.
  */
 #include "config.h"
 
@@ -14,6 +15,7 @@
 #include <unistd.h>
 #include "unix_socket.h"
 #include "util.h"
+#include "xb_client.h"
 #include "xs_client.h"
 
 int ts_xs_open_path(struct ts_xs *x, const char *path)
@@ -69,14 +71,6 @@ static int recv_all(int fd, void *buf, size_t len)
     return 0;
 }
 
-static int errno_named(const char *name)
-{
-    for (size_t i = 0; i < ARRAY_SIZE(xsd_errors); i++)
-        if (!strcmp(name, xsd_errors[i].errstring))
-            return -xsd_errors[i].errnum;
-    return -EINVAL;
-}
-
 int ts_xs_req(struct ts_xs *x, uint32_t type, const void *a, size_t alen, const void *b,
               size_t blen)
 {
@@ -106,7 +100,7 @@ int ts_xs_req(struct ts_xs *x, uint32_t type, const void *a, size_t alen, const 
             return err;
         x->reply[rep.len] = '\0';
     } while (rep.type == XS_WATCH_EVENT || rep.req_id != req.req_id);
-    return rep.type == XS_ERROR ? errno_named(x->reply) : (int)rep.len;
+    return rep.type == XS_ERROR ? xb_errno(x->reply) : (int)rep.len;
 }
 
 static int req_path(struct ts_xs *x, uint32_t type, const char *path, const void *b,

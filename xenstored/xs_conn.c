@@ -35,19 +35,19 @@ struct xs_conn *xs_conn_new(struct xs_daemon *xs, enum xs_conn_kind kind, domid_
     c->privileged = domid == 0;
     snprintf(c->home, sizeof(c->home), "/local/domain/%u", domid);
     c->in_buf = xs_alloc(XENSTORE_PAYLOAD_MAX + 1);
-    XS_CHECK(pthread_mutex_init(&c->out_lock, NULL));
+    XENSIM_CHECK(pthread_mutex_init(&c->out_lock, NULL));
     CDS_INIT_LIST_HEAD(&c->out);
     CDS_INIT_LIST_HEAD(&c->watches);
     CDS_INIT_LIST_HEAD(&c->txs);
     CDS_INIT_LIST_HEAD(&c->link);
     c->next_txid = 1;
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     xs->nr_conns++;
     if (!c->privileged) {
         c->charged = kind != XS_CONN_RING && xs->acct[domid].conns > 0;
         xs->acct[domid].conns++;
     }
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     if (c->charged)
         xs_mem_add(xs, domid, XS_CONN_COST);
     return c;
@@ -105,10 +105,10 @@ static void drop_output(struct xs_conn *c)
 {
     struct xs_msg *m, *tmp;
 
-    XS_CHECK(pthread_mutex_lock(&c->out_lock));
+    xensim_mutex_lock(&c->out_lock);
     cds_list_for_each_entry_safe(m, tmp, &c->out, link)
         unqueue(c, m);
-    XS_CHECK(pthread_mutex_unlock(&c->out_lock));
+    xensim_mutex_unlock(&c->out_lock);
 }
 
 void xs_conn_drop_state(struct xs_conn *c)
@@ -116,11 +116,11 @@ void xs_conn_drop_state(struct xs_conn *c)
     struct xs_daemon *xs = c->xs;
     struct xs_tx *tx, *tmp;
 
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     xs_watch_drop_conn(c);
     xs->nr_txs -= c->nr_txs;
     xs_acct(xs, c->domid)->txs -= c->nr_txs;
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     cds_list_for_each_entry_safe(tx, tmp, &c->txs, link) {
         cds_list_del(&tx->link);
         xs_tx_free(tx);
@@ -143,11 +143,11 @@ void xs_conn_free(struct xs_conn *c)
     drop_output(c);
     if (c->charged)
         xs_mem_add(xs, c->domid, -XS_CONN_COST);
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     xs->nr_conns--;
     if (!c->privileged)
         xs->acct[c->domid].conns--;
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     pthread_mutex_destroy(&c->out_lock);
     free(c->in_buf);
     free(c);
@@ -238,13 +238,13 @@ static void enqueue(struct xs_conn *c, struct xs_msg *m, bool linked)
 {
     long bytes = m->hdr.len + sizeof(m->hdr);
 
-    XS_CHECK(pthread_mutex_lock(&c->out_lock));
+    xensim_mutex_lock(&c->out_lock);
     if (m->event) {
         /* A duplicate, one past a privileged watcher's bound, or one its
          * domain has no memory for (domain_memory_add_chk()): dropped. */
         if (pending_twin(c, m) || (c->privileged && c->out_events >= MAX_QUEUED_EVENTS) ||
             !xs_mem_add_chk(c->xs, c->domid, bytes)) {
-            XS_CHECK(pthread_mutex_unlock(&c->out_lock));
+            xensim_mutex_unlock(&c->out_lock);
             free(m);
             return;
         }
@@ -263,7 +263,7 @@ static void enqueue(struct xs_conn *c, struct xs_msg *m, bool linked)
         m->ref = cur_ref;
     }
     cds_list_add_tail(&m->link, &c->out);
-    XS_CHECK(pthread_mutex_unlock(&c->out_lock));
+    xensim_mutex_unlock(&c->out_lock);
     if (c->ops && c->ops->kick)
         c->ops->kick(c);
 }
@@ -331,7 +331,7 @@ size_t xs_conn_out_take(struct xs_conn *c, void *buf, size_t size)
 {
     size_t done = 0;
 
-    XS_CHECK(pthread_mutex_lock(&c->out_lock));
+    xensim_mutex_lock(&c->out_lock);
     while (done < size && !cds_list_empty(&c->out)) {
         struct xs_msg *m = cds_list_first_entry(&c->out, struct xs_msg, link);
         size_t n = m->len - m->off;
@@ -344,7 +344,7 @@ size_t xs_conn_out_take(struct xs_conn *c, void *buf, size_t size)
         if (m->off == m->len)
             unqueue(c, m);
     }
-    XS_CHECK(pthread_mutex_unlock(&c->out_lock));
+    xensim_mutex_unlock(&c->out_lock);
     return done;
 }
 
@@ -352,9 +352,9 @@ bool xs_conn_out_pending(struct xs_conn *c)
 {
     bool r;
 
-    XS_CHECK(pthread_mutex_lock(&c->out_lock));
+    xensim_mutex_lock(&c->out_lock);
     r = !cds_list_empty(&c->out);
-    XS_CHECK(pthread_mutex_unlock(&c->out_lock));
+    xensim_mutex_unlock(&c->out_lock);
     return r;
 }
 
@@ -377,7 +377,7 @@ static int pop(struct xs_conn *c, bool event, struct xsd_sockmsg *hdr, char *buf
     struct xs_msg *m;
     int len = -EAGAIN;
 
-    XS_CHECK(pthread_mutex_lock(&c->out_lock));
+    xensim_mutex_lock(&c->out_lock);
     cds_list_for_each_entry(m, &c->out, link) {
         if (m->event != event)
             continue;
@@ -393,7 +393,7 @@ static int pop(struct xs_conn *c, bool event, struct xsd_sockmsg *hdr, char *buf
         unqueue(c, m);
         break;
     }
-    XS_CHECK(pthread_mutex_unlock(&c->out_lock));
+    xensim_mutex_unlock(&c->out_lock);
     return len;
 }
 

@@ -30,17 +30,11 @@ struct xs_listener {
     char path[];
 };
 
-void xs_die(const char *file, int line, const char *what)
-{
-    fprintf(stderr, "xenstored: fatal: %s at %s:%d\n", what, file, line);
-    abort();
-}
-
 void *xs_alloc(size_t n)
 {
     void *p = calloc(1, n ? n : 1);
 
-    XS_CHECK(!p);
+    XENSIM_DIE_IF(!p);
     return p;
 }
 
@@ -95,7 +89,7 @@ void xs_daemon_wake(struct xs_daemon *xs)
     uint64_t one = 1;
 
     if (xs->wakefd >= 0 && write(xs->wakefd, &one, sizeof(one)) < 0)
-        XS_CHECK(errno != EAGAIN);
+        XENSIM_DIE_IF(errno != EAGAIN);
 }
 
 static void run_on_loop(struct xs_daemon *xs, void (*fn)(struct xs_daemon *, void *), void *arg)
@@ -106,34 +100,34 @@ static void run_on_loop(struct xs_daemon *xs, void (*fn)(struct xs_daemon *, voi
         fn(xs, arg);
         return;
     }
-    XS_CHECK(pthread_mutex_lock(&xs->call_lock));
+    xensim_mutex_lock(&xs->call_lock);
     call.next = xs->calls;
     xs->calls = &call;
     xs_daemon_wake(xs);
     while (!call.done)
-        XS_CHECK(pthread_cond_wait(&xs->call_cond, &xs->call_lock));
-    XS_CHECK(pthread_mutex_unlock(&xs->call_lock));
+        XENSIM_CHECK(pthread_cond_wait(&xs->call_cond, &xs->call_lock));
+    xensim_mutex_unlock(&xs->call_lock);
 }
 
 static void run_calls(struct xs_daemon *xs)
 {
-    XS_CHECK(pthread_mutex_lock(&xs->call_lock));
+    xensim_mutex_lock(&xs->call_lock);
     while (xs->calls) {
         struct loop_call *c = xs->calls;
 
         bool servicing = xs->servicing;
 
         xs->calls = c->next;
-        XS_CHECK(pthread_mutex_unlock(&xs->call_lock));
+        xensim_mutex_unlock(&xs->call_lock);
         /* No ring is being served here: what a call releases can go now. */
         xs->servicing = false;
         c->fn(xs, c->arg);
         xs->servicing = servicing;
-        XS_CHECK(pthread_mutex_lock(&xs->call_lock));
+        xensim_mutex_lock(&xs->call_lock);
         c->done = true;
     }
-    XS_CHECK(pthread_cond_broadcast(&xs->call_cond));
-    XS_CHECK(pthread_mutex_unlock(&xs->call_lock));
+    XENSIM_CHECK(pthread_cond_broadcast(&xs->call_cond));
+    xensim_mutex_unlock(&xs->call_lock);
 }
 
 struct xs_daemon *xs_daemon_create(const struct xs_daemon_config *cfg)
@@ -144,9 +138,9 @@ struct xs_daemon *xs_daemon_create(const struct xs_daemon_config *cfg)
 
     if (!cfg)
         cfg = &none;
-    XS_CHECK(pthread_mutex_init(&xs->lock, NULL));
-    XS_CHECK(pthread_mutex_init(&xs->call_lock, NULL));
-    XS_CHECK(pthread_cond_init(&xs->call_cond, NULL));
+    XENSIM_CHECK(pthread_mutex_init(&xs->lock, NULL));
+    XENSIM_CHECK(pthread_mutex_init(&xs->call_lock, NULL));
+    XENSIM_CHECK(pthread_cond_init(&xs->call_cond, NULL));
     xs->quota = cfg->quota;
     xs_quota_defaults(&xs->quota);
     xs->ring_ops = cfg->ring_ops;
@@ -167,10 +161,10 @@ struct xs_daemon *xs_daemon_create(const struct xs_daemon_config *cfg)
     }
     xs_tree_init(&xs->tree);
     /* C xenstored's initial tree. */
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     xs_tree_create(&xs->tree, "/tool", xs_data_new(++xs->tree.gen, &p, 1, "", 0));
     xs_tree_create(&xs->tree, "/tool/xenstored", xs_data_new(++xs->tree.gen, &p, 1, "", 0));
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     return xs;
 }
 
@@ -202,7 +196,7 @@ static void epoll_add(struct xs_daemon *xs, int fd, uint64_t tag, uint32_t event
 {
     struct epoll_event ev = { .events = events, .data.u64 = tag };
 
-    XS_CHECK(epoll_ctl(xs->epfd, EPOLL_CTL_ADD, fd, &ev));
+    XENSIM_DIE_IF(epoll_ctl(xs->epfd, EPOLL_CTL_ADD, fd, &ev));
 }
 
 struct xs_sock_entry {
@@ -253,11 +247,11 @@ static void service_rings(struct xs_daemon *xs, bool events)
 
     if (events) {
         while ((port = xs->ring_ops->pending(xs->ring_ctx)) >= 0) {
-            XS_CHECK(pthread_mutex_lock(&xs->lock));
+            xensim_mutex_lock(&xs->lock);
             cds_list_for_each_entry(d, &xs->domains, link)
                 if (d->ring && xs_ring_local_port(d->ring) == (uint32_t)port)
                     break;
-            XS_CHECK(pthread_mutex_unlock(&xs->lock));
+            xensim_mutex_unlock(&xs->lock);
             if (&d->link != &xs->domains)
                 xs_ring_service(d->ring);
             xs->ring_ops->unmask(xs->ring_ctx, port);
@@ -272,12 +266,12 @@ static void service_rings(struct xs_daemon *xs, bool events)
     struct xs_ring **rings;
     unsigned int n = 0;
 
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     rings = xs_alloc((xs->nr_domains + 1) * sizeof(*rings));
     cds_list_for_each_entry(d, &xs->domains, link)
         if (d->ring)
             rings[n++] = d->ring;
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     for (unsigned int i = 0; i < n; i++)
         xs_ring_service(rings[i]);
     free(rings);
@@ -293,7 +287,7 @@ static void retire(struct xs_daemon *xs, struct xs_ring *r)
     }
     xs_ring_stop(r);
     xs->graveyard = realloc(xs->graveyard, (xs->nr_graveyard + 1) * sizeof(*xs->graveyard));
-    XS_CHECK(!xs->graveyard);
+    XENSIM_DIE_IF(!xs->graveyard);
     xs->graveyard[xs->nr_graveyard++] = r;
 }
 
@@ -325,7 +319,7 @@ static void *loop(void *arg)
                 uint64_t v;
 
                 if (read(xs->wakefd, &v, sizeof(v)) < 0)
-                    XS_CHECK(errno != EAGAIN);
+                    XENSIM_DIE_IF(errno != EAGAIN);
                 run_calls(xs);
             } else if (tag == TAG_RING) {
                 ring_events = true;
@@ -351,7 +345,7 @@ static void *loop(void *arg)
                 struct epoll_event ev = { .events = want, .data.u64 = (uintptr_t)e };
 
                 e->events = want;
-                XS_CHECK(epoll_ctl(xs->epfd, EPOLL_CTL_MOD, xs_sock_fd(e->s), &ev));
+                XENSIM_DIE_IF(epoll_ctl(xs->epfd, EPOLL_CTL_MOD, xs_sock_fd(e->s), &ev));
             }
         }
         xs->servicing = false;
@@ -428,9 +422,9 @@ static void introduce_on_loop(struct xs_daemon *xs, void *arg)
     struct xs_domain *d;
     struct xs_ring *ring = NULL;
 
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     d = xs_domain_find(xs, a->domid);
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     /* do_introduce(): an introduced domain is bound again and, like a new
      * one, its connection reset (domain_conn_reset()). */
     if (d) {
@@ -449,7 +443,7 @@ static void introduce_on_loop(struct xs_daemon *xs, void *arg)
     d->gfn = a->gfn;
     d->port = a->port;
     d->ring = ring;
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     cds_list_add_tail(&d->link, &xs->domains);
     xs->nr_domains++;
     /* A domid back after its release is a new domain: ACL entries for
@@ -462,7 +456,7 @@ static void introduce_on_loop(struct xs_daemon *xs, void *arg)
     /* introduce_domain(): "if (!is_master_domain && !restore)". */
     if (a->domid != 0)
         xs_watch_fire_special(xs, "@introduceDomain", a->domid);
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     if (ring)
         xs_ring_service(ring);
 }
@@ -484,14 +478,14 @@ static void cleanup_nodes(struct xs_daemon *xs, domid_t domid)
     struct xs_conn *self = xs_conn_new(xs, XS_CONN_LOCAL, 0, NULL, NULL);
     struct xs_tx *tx;
 
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     tx = xs_tx_new(self, 0, true);
     xs_tx_rm_owned(tx, domid);
     xs_tx_commit(tx);
     for (int i = 0; i < 2; i++)
         xs_perms_drop_domain(xs->special_perms[i], &xs->special_nperms[i], domid);
     xs->acct[domid].gone = domid != 0;
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     xs_tx_free(tx);
     xs_conn_free(self);
 }
@@ -511,11 +505,11 @@ static void remove_home(struct xs_daemon *xs, domid_t domid)
     char home[32];
 
     snprintf(home, sizeof(home), "/local/domain/%u", domid);
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     tx = xs_tx_new(self, 0, true);
     if (!xs_tx_rm(tx, home))
         xs_tx_commit(tx);
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     xs_tx_free(tx);
     xs_conn_free(self);
 }
@@ -525,14 +519,14 @@ static void release_on_loop(struct xs_daemon *xs, void *arg)
     struct release_args *a = arg;
     struct xs_domain *d;
 
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     d = xs_domain_find(xs, a->domid);
     if (d) {
         cds_list_del(&d->link);
         xs->nr_domains--;
         xs->target[a->domid] = DOMID_INVALID;
     }
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     if (!d) {
         a->err = -ENOENT;
         return;
@@ -544,9 +538,9 @@ static void release_on_loop(struct xs_daemon *xs, void *arg)
     if (a->home)
         remove_home(xs, a->domid);
     cleanup_nodes(xs, a->domid);
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     xs_watch_fire_special(xs, "@releaseDomain", a->domid);
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
 }
 
 static int release(struct xs_daemon *xs, domid_t domid, bool home)
@@ -578,19 +572,19 @@ static bool mark_shutdown(struct xs_daemon *xs, domid_t domid)
     struct xs_domain *d;
     bool first = false;
 
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     d = xs_domain_find(xs, domid);
     if (d && !d->shutdown_seen)
         d->shutdown_seen = first = true;
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     return first;
 }
 
 static void fire_release(struct xs_daemon *xs, domid_t domid)
 {
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     xs_watch_fire_special(xs, "@releaseDomain", domid);
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
 }
 
 void xs_daemon_domain_shutdown(struct xs_daemon *xs, domid_t domid)
@@ -615,11 +609,11 @@ static void check_domains(struct xs_daemon *xs)
     unsigned int n = 0;
     bool notify = false;
 
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     ids = xs_alloc((xs->nr_domains + 1) * sizeof(*ids));
     cds_list_for_each_entry(d, &xs->domains, link)
         ids[n++] = d->domid;
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     for (unsigned int i = 0; i < n; i++) {
         enum xensim_domain_state st;
 
@@ -641,13 +635,13 @@ static void check_domains(struct xs_daemon *xs)
 
 void xs_daemon_stats(struct xs_daemon *xs, struct xensim_xenstored_stats *st)
 {
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     st->nodes = xs->tree.nr_nodes;
     st->watches = xs->nr_watches;
     st->transactions = xs->nr_txs;
     st->conns = xs->nr_conns;
     st->domains = xs->nr_domains;
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
 }
 
 void xs_daemon_destroy(struct xs_daemon *xs)
@@ -661,7 +655,7 @@ void xs_daemon_destroy(struct xs_daemon *xs)
     if (xs->running) {
         CMM_STORE_SHARED(xs->running, false);
         xs_daemon_wake(xs);
-        XS_CHECK(pthread_join(xs->thread, NULL));
+        XENSIM_CHECK(pthread_join(xs->thread, NULL));
     }
     cds_list_for_each_entry_safe(e, tmp, &xs->socks, link)
         sock_gone(xs, e);

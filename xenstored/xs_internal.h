@@ -21,6 +21,7 @@
 #include <xen/xen.h>
 #include <xen/io/xs_wire.h>
 #include <xenstore_lib.h>
+#include "util.h"
 #include "xs_daemon.h"
 
 #define XS_PATH_BUF (XENSTORE_ABS_PATH_MAX + 1)
@@ -28,8 +29,6 @@
 /* Entries per node: as many as a request can carry ("n0" and its NUL). */
 #define XS_MAX_PERMS (XENSTORE_PAYLOAD_MAX / 3)
 
-void xs_die(const char *file, int line, const char *what);
-#define XS_CHECK(x) do { if (x) xs_die(__FILE__, __LINE__, #x); } while (0)
 void *xs_alloc(size_t n);                /* zeroed; dies on failure */
 char *xs_strdup(const char *s);
 

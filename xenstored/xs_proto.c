@@ -13,7 +13,7 @@
 
 const char *xs_errname(int err)
 {
-    for (size_t i = 0; i < sizeof(xsd_errors) / sizeof(xsd_errors[0]); i++)
+    for (size_t i = 0; i < ARRAY_SIZE(xsd_errors); i++)
         if (xsd_errors[i].errnum == -err)
             return xsd_errors[i].errstring;
     return "EINVAL";
@@ -68,9 +68,9 @@ static bool introduced(struct xs_daemon *xs, unsigned int domid)
         return true;
     if (domid >= XS_NR_DOMIDS)
         return false;
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     in = xs_domain_find(xs, domid) != NULL;
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     return in;
 }
 
@@ -307,12 +307,12 @@ static int change(struct req *r, int (*fn)(struct xs_tx *, void *), void *arg)
 
     if (r->tx)
         return fn(r->tx, arg);
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     tx = xs_tx_new(r->c, 0, true);
     err = fn(tx, arg);
     if (!err)
         err = xs_tx_commit(tx);
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     xs_tx_free(tx);
     return err;
 }
@@ -439,14 +439,14 @@ static int do_set_perms(struct req *r)
         if (i < 0)
             goto out;
         err = 0;
-        XS_CHECK(pthread_mutex_lock(&xs->lock));
+        xensim_mutex_lock(&xs->lock);
         if ((xs_perm_for(r->c, xs->special_perms[i], xs->special_nperms[i]) & need) != need) {
             err = -EACCES;
         } else {
             memcpy(xs->special_perms[i], p, num * sizeof(p[0]));
             xs->special_nperms[i] = num;
         }
-        XS_CHECK(pthread_mutex_unlock(&xs->lock));
+        xensim_mutex_unlock(&xs->lock);
     } else {
         err = xs_path_canon(r->c, r->body, path, false);
         if (!err)
@@ -510,14 +510,14 @@ static int do_transaction_start(struct req *r)
 
     if (r->tx)
         return -EBUSY;
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     if (!xs_quota_exempt(c) && acct->txs > xs->quota.transactions) {
-        XS_CHECK(pthread_mutex_unlock(&xs->lock));
+        xensim_mutex_unlock(&xs->lock);
         return -ENOSPC;
     }
     acct->txs++;
     xs->nr_txs++;
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     while (c->next_txid == 0 || xs_conn_tx(c, c->next_txid))
         c->next_txid++;
     tx = xs_tx_new(c, c->next_txid++, false);
@@ -541,12 +541,12 @@ static int do_transaction_end(struct req *r)
         return -EINVAL;
     if (!r->tx)
         return -ENOENT;
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     if (arg[0] == 'T')
         err = xs_tx_commit(r->tx);
     xs->nr_txs--;
     xs_acct(xs, r->c->domid)->txs--;
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     cds_list_del(&r->tx->link);
     r->c->nr_txs--;
     xs_tx_free(r->tx);
@@ -640,11 +640,11 @@ static int do_resume(struct req *r)
 
     if (err)
         return err;
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     dom = xs_domain_find(xs, d);
     if (dom)
         dom->shutdown_seen = false;
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     ok(r);
     return 0;
 }
@@ -662,9 +662,9 @@ static int do_set_target(struct req *r)
     t = atoi_id(r->argv[1]);
     if (!introduced(xs, d) || !introduced(xs, t))
         return -ENOENT;
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     xs->target[d] = t;
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     ok(r);
     return 0;
 }

@@ -106,9 +106,9 @@ int xs_quota_control(struct xs_daemon *xs, char **argv, int argc, char *out, siz
 
         if (*end || !*argv[0] || d >= XS_NR_DOMIDS)
             return -EINVAL;
-        XS_CHECK(pthread_mutex_lock(&xs->lock));
+        xensim_mutex_lock(&xs->lock);
         off = snprintf(out, size, "nodes %u\n", xs->tree.owned[d]);
-        XS_CHECK(pthread_mutex_unlock(&xs->lock));
+        xensim_mutex_unlock(&xs->lock);
         return off + 1;
     }
     if (argc == 2) {
@@ -118,9 +118,9 @@ int xs_quota_control(struct xs_daemon *xs, char **argv, int argc, char *out, siz
             return -EINVAL;
         for (unsigned int i = 0; i < NR_QUOTAS; i++) {
             if (!strcmp(argv[0], quotas[i].name)) {
-                XS_CHECK(pthread_mutex_lock(&xs->lock));
+                xensim_mutex_lock(&xs->lock);
                 *field(&xs->quota, i) = v;
-                XS_CHECK(pthread_mutex_unlock(&xs->lock));
+                xensim_mutex_unlock(&xs->lock);
                 return snprintf(out, size, "OK") + 1;
             }
         }

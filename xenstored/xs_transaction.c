@@ -328,7 +328,7 @@ static struct xs_tx_dom *dom_entry(struct xs_tx *tx, unsigned int domid)
         if (tx->doms[i].domid == domid)
             return &tx->doms[i];
     tx->doms = realloc(tx->doms, (tx->ndoms + 1) * sizeof(*tx->doms));
-    XS_CHECK(!tx->doms);
+    XENSIM_DIE_IF(!tx->doms);
     tx->doms[tx->ndoms] = (struct xs_tx_dom){ domid, 0 };
     return &tx->doms[tx->ndoms++];
 }
@@ -445,7 +445,7 @@ static void kid_add(struct xs_tnode *p, const char *leaf)
         if (!strcmp(p->kids[i], leaf))
             return;
     p->kids = realloc(p->kids, (p->nkids + 2) * sizeof(char *));
-    XS_CHECK(!p->kids);
+    XENSIM_DIE_IF(!p->kids);
     p->kids[p->nkids++] = xs_strdup(leaf);
     p->kids_changed = true;
 }
@@ -644,7 +644,7 @@ static int read_below(struct xs_tx *tx, struct xs_tnode *t, struct xs_tnode ***a
         if (*n == *max) {
             *max = *max ? *max * 2 : 16;
             *all = realloc(*all, *max * sizeof(**all));
-            XS_CHECK(!*all);
+            XENSIM_DIE_IF(!*all);
         }
         (*all)[(*n)++] = c;
         err = read_below(tx, c, all, n, max);
@@ -730,7 +730,7 @@ int xs_tx_rm(struct xs_tx *tx, const char *path)
     }
     free(below);
     tx->rm_roots = realloc(tx->rm_roots, (tx->nr_rm_roots + 1) * sizeof(char *));
-    XS_CHECK(!tx->rm_roots);
+    XENSIM_DIE_IF(!tx->rm_roots);
     tx->rm_roots[tx->nr_rm_roots++] = xs_strdup(path);
     return 0;
 }
@@ -789,7 +789,7 @@ static bool collect_owned(void *arg, const char *path, const struct xs_data *d)
     if (w->n == w->max) {
         w->max = w->max ? w->max * 2 : 16;
         w->paths = realloc(w->paths, w->max * sizeof(char *));
-        XS_CHECK(!w->paths);
+        XENSIM_DIE_IF(!w->paths);
     }
     w->paths[w->n++] = xs_strdup(path);
     /* domain_tree_remove_sub(): "Skip children in all cases". */

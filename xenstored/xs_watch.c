@@ -23,7 +23,7 @@ int xs_watch_add(struct xs_conn *c, const char *path, const char *token, bool re
     struct xs_watch *w;
     int err = 0;
 
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     cds_list_for_each_entry(w, &c->watches, conn_link) {
         if (!strcmp(w->path, path) && !strcmp(w->token, token)) {
             err = -EEXIST;
@@ -51,7 +51,7 @@ int xs_watch_add(struct xs_conn *c, const char *path, const char *token, bool re
     acct->watches++;
     xs->nr_watches++;
 out:
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     return err;
 }
 
@@ -73,7 +73,7 @@ int xs_watch_del(struct xs_conn *c, const char *path, const char *token)
     struct xs_watch *w;
     int err = -ENOENT;
 
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     cds_list_for_each_entry(w, &c->watches, conn_link) {
         if (!strcmp(w->path, path) && !strcmp(w->token, token)) {
             watch_free(xs, w);
@@ -81,7 +81,7 @@ int xs_watch_del(struct xs_conn *c, const char *path, const char *token)
             break;
         }
     }
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     return err;
 }
 

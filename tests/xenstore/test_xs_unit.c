@@ -511,10 +511,10 @@ static long queued(struct xs_conn *c)
     struct xs_msg *m;
     long n = 0;
 
-    XS_CHECK(pthread_mutex_lock(&c->out_lock));
+    xensim_mutex_lock(&c->out_lock);
     cds_list_for_each_entry(m, &c->out, link)
         n += m->len - m->off;
-    XS_CHECK(pthread_mutex_unlock(&c->out_lock));
+    xensim_mutex_unlock(&c->out_lock);
     return n;
 }
 

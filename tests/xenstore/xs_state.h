@@ -108,7 +108,7 @@ static inline char *xst_dump(struct xs_daemon *xs, struct xs_conn *const *conns,
     ck_assert_ptr_nonnull(f);
     if (skip_who >= 0 && skip_who < nconns && conns[skip_who] && skip_tx)
         skipped = xs_conn_tx(conns[skip_who], skip_tx) != NULL;
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     xs_tree_walk(&xs->tree, xst_node, f);
     fprintf(f, "nodes %lu watches %lu txs %lu conns %lu domains %lu\n", xs->tree.nr_nodes,
             xs->nr_watches, xs->nr_txs - skipped, xs->nr_conns, xs->nr_domains);
@@ -152,18 +152,18 @@ static inline char *xst_dump(struct xs_daemon *xs, struct xs_conn *const *conns,
 
         if (!c)
             continue;
-        XS_CHECK(pthread_mutex_lock(&c->out_lock));
+        xensim_mutex_lock(&c->out_lock);
         fprintf(f, "conn %d dom %u watches %u txs %u replies %u events %u\n", i, c->domid,
                 c->nr_watches, c->nr_txs - (i == skip_who ? skipped : 0), c->out_replies,
                 c->out_events);
-        XS_CHECK(pthread_mutex_unlock(&c->out_lock));
+        xensim_mutex_unlock(&c->out_lock);
         cds_list_for_each_entry(w, &c->watches, conn_link)
             fprintf(f, "watch %d %s %s%s\n", i, w->path, w->token, w->relative ? " rel" : "");
         cds_list_for_each_entry(tx, &c->txs, link)
             if (!(i == skip_who && tx->id == skip_tx))
                 xst_tx(f, i, tx);
     }
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     ck_assert_int_eq(fclose(f), 0);
     return text;
 }

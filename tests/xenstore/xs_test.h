@@ -31,7 +31,7 @@ static inline int xt_home(struct xs_daemon *xs, domid_t domid, const char *name)
     struct xs_tx *tx;
     int err;
 
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xensim_mutex_lock(&xs->lock);
     tx = xs_tx_new(self, 0, true);
     snprintf(path, sizeof(path), "/local/domain/%u", domid);
     err = xs_tx_write(tx, path, "", 0, true);
@@ -45,7 +45,7 @@ static inline int xt_home(struct xs_daemon *xs, domid_t domid, const char *name)
         err = xs_tx_write(tx, path, name, strlen(name), false);
     if (!err)
         err = xs_tx_commit(tx);
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xensim_mutex_unlock(&xs->lock);
     xs_tx_free(tx);
     xs_conn_free(self);
     return err;
