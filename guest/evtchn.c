@@ -140,12 +140,6 @@ long xensim_evtchn_bind_ipi(uint32_t vcpu)
     return bound(rc, op.port);
 }
 
-long xensim_evtchn_send(evtchn_port_t port)
-{
-    struct evtchn_send op = { .port = port };
-    return HYPERVISOR_event_channel_op(EVTCHNOP_send, &op);
-}
-
 long xensim_evtchn_close(evtchn_port_t port)
 {
     struct evtchn_close op = { .port = port };

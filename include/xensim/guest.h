@@ -178,8 +178,15 @@ long xensim_evtchn_alloc_unbound(domid_t remote);
 long xensim_evtchn_bind_interdomain(domid_t remote, evtchn_port_t remote_port);
 long xensim_evtchn_bind_virq(uint32_t virq, uint32_t vcpu);
 long xensim_evtchn_bind_ipi(uint32_t vcpu);
-long xensim_evtchn_send(evtchn_port_t port);
 long xensim_evtchn_close(evtchn_port_t port);
+
+/* The notify on every request's path, inline as Linux's
+ * notify_remote_via_evtchn(): the guest goes straight to the hypercall. */
+static inline long xensim_evtchn_send(evtchn_port_t port)
+{
+    struct evtchn_send op = { .port = port };
+    return HYPERVISOR_event_channel_op(EVTCHNOP_send, &op);
+}
 
 /*
  * Granter side of grant tables, as a PV kernel has it. The first call
