@@ -453,6 +453,10 @@ static void domain_fill_info(struct domain *d, struct xensim_domain_info *info)
     xensim_mutex_lock(&d->page_lock);
     info->pages_allocated = d->pages_in_use - d->build_pages;
     xensim_mutex_unlock(&d->page_lock);
+    info->evtchn_abi = d->evtchn_ops == &evtchn_2l_64_ops ? XENSIM_EVTCHN_2L_64
+                                                          : XENSIM_EVTCHN_2L_32;
+    info->max_evtchn_port = d->max_port;
+    info->shared_info_frame = d->nr_pages;
 }
 
 int xensim_domain_info(struct xensim *sim, domid_t domid, struct xensim_domain_info *info)

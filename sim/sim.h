@@ -279,6 +279,7 @@ struct xensim {
     struct cds_list_head trace_subs;
     _Atomic unsigned int trace_nsubs;
     _Atomic uint64_t trace_seq;         /* numbers the sends seen traced */
+    _Atomic uint64_t narrate_seq;       /* numbers the narration lines traced */
     struct trace_chrome *chrome;        /* trace_chrome.c, while recording */
     struct narrate_xen *narrate_xen;    /* narrate_xen.c, while it narrates */
     xensim_narrator_t narrator;         /* narrate.c; NULL: silent */

@@ -192,6 +192,68 @@ static void guest_unlisten(void *p)
     ck_assert_int_eq(xensim_evtchn_close((evtchn_port_t)c->guest_port), 0);
 }
 
+/* Guest code writes its page; a debugger-style peek reads it back. */
+static void guest_write_page(void *p)
+{
+    struct chan *c = p;
+    c->pfn = xensim_guest_page_alloc();
+    memcpy((char *)xensim_guest_pfn_to_virt(c->pfn) + 4090, "peek!", 6);
+    c->guest_port = xensim_evtchn_alloc_unbound(0);
+    /* Masks it by hand, as a kernel does in its own shared_info. */
+    struct shared_info *sh = xensim_guest_shared_info();
+    __atomic_fetch_or(&sh->evtchn_mask[0], 1ull << c->guest_port, __ATOMIC_SEQ_CST);
+}
+
+static void guest_free_page(void *p)
+{
+    struct chan *c = p;
+    xensim_guest_page_free(c->pfn);
+    ck_assert_int_eq(xensim_evtchn_close((evtchn_port_t)c->guest_port), 0);
+}
+
+START_TEST(test_peek)
+{
+    struct xensim *sim = th_sim_new();
+    struct xensim_domain_config cfg = { .name = "wide", .evtchn_abi = XENSIM_EVTCHN_2L_64,
+                                        .max_evtchn_port = 100 };
+    struct chan c = { .guest = th_domain_cfg(sim, &cfg) };
+    th_call(sim, c.guest, 0, guest_write_page, &c);
+
+    struct xensim_domain_info info;
+    ck_assert_int_eq(xensim_domain_info(sim, c.guest, &info), 0);
+    ck_assert_int_eq(info.evtchn_abi, XENSIM_EVTCHN_2L_64);
+    ck_assert_uint_eq(info.max_evtchn_port, 100);
+    ck_assert_uint_eq(info.shared_info_frame, info.nr_pages);
+    ck_assert_int_eq(xensim_domain_info(sim, 0, &info), 0);
+    ck_assert_int_eq(info.evtchn_abi, XENSIM_EVTCHN_2L_32);
+    ck_assert_uint_eq(info.max_evtchn_port, 1023);
+
+    char buf[8] = "";
+    ck_assert_int_eq(xensim_domain_peek(sim, c.guest, c.pfn, 4090, buf, 6), 0);
+    ck_assert_str_eq(buf, "peek!");
+    /* shared_info shows the port the guest masked: bit guest_port of
+     * evtchn_mask, in 64-bit words for this ABI. */
+    ck_assert_int_eq(xensim_domain_info(sim, c.guest, &info), 0);
+    uint64_t mask;
+    ck_assert_int_eq(xensim_domain_peek(sim, c.guest, info.shared_info_frame,
+                                        (unsigned int)offsetof(struct shared_info, evtchn_mask),
+                                        &mask, sizeof(mask)), 0);
+    ck_assert_uint_eq((mask >> c.guest_port) & 1, 1);
+
+    /* Bad input is answered, never followed. */
+    ck_assert_int_eq(xensim_domain_peek(sim, c.guest, c.pfn, 4090, buf, 7), -EINVAL);
+    ck_assert_int_eq(xensim_domain_peek(sim, c.guest, c.pfn, 4097, buf, 0), -EINVAL);
+    ck_assert_int_eq(xensim_domain_peek(sim, c.guest, c.pfn, 0, buf, (size_t)-1), -EINVAL);
+    ck_assert_int_eq(xensim_domain_peek(sim, c.guest, ~(xen_pfn_t)0, 0, buf, 1), -EINVAL);
+    ck_assert_int_eq(xensim_domain_peek(sim, c.guest, 1u << 30, 0, buf, 1), -EINVAL);
+    ck_assert_int_eq(xensim_domain_peek(sim, 999, 0, 0, buf, 1), -ESRCH);
+    ck_assert_int_eq(xensim_domain_peek(sim, c.guest, c.pfn, 4096, buf, 0), 0);
+
+    th_call(sim, c.guest, 0, guest_free_page, &c);
+    th_sim_free_checked(sim);
+}
+END_TEST
+
 START_TEST(test_trace_flow)
 {
     char path[] = "/tmp/xensim-trace-XXXXXX";
@@ -326,6 +388,7 @@ int main(void)
     Suite *s = suite_create("inspect");
     TCase *tc = tcase_create("views");
     tcase_add_test(tc, test_dump_tables);
+    tcase_add_test(tc, test_peek);
     tcase_add_test(tc, test_trace_flow);
     tcase_add_test(tc, test_trace_bad_path);
     tcase_add_test(tc, test_errno_names);

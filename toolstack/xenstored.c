@@ -72,3 +72,14 @@ int xensim_xenstore_usage(struct xensim *sim, struct xensim_xenstore_usage *u)
     u->domains = st.domains;
     return 0;
 }
+
+/* sim->xs is whichever daemon serves the rings: this file's, or one a
+ * program attached itself (xensim serve). */
+int xensim_xenstore_visit(struct xensim *sim, const struct xensim_xenstore_visitor *v, void *arg)
+{
+    if (!sim->xs)
+        return -ENODEV;
+    struct xs_inspect_ops ops = { .node = v->node, .watch = v->watch };
+    xs_daemon_inspect(sim->xs, &ops, arg);
+    return 0;
+}
