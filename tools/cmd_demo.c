@@ -13,6 +13,7 @@
 #include <xen/foreign/x86_32.h>
 #include "commands.h"
 #include "demo.h"
+#include "web.h"
 
 /* What the guest would publish in XenStore (device/<type>/<id>/...):
  * this demo passes it through memory to keep to the core's steps. */
@@ -196,6 +197,9 @@ int xensim_cmd_demo(int argc, char **argv)
 {
     const char *trace = NULL, *pcap = NULL;
     bool channel = false;
+    struct web_opts web = { 0 };
+    if (web_take_args(&argc, argv, &web))
+        return 2;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--trace") && i + 1 < argc) {
             trace = argv[++i];
@@ -204,11 +208,16 @@ int xensim_cmd_demo(int argc, char **argv)
         } else if (!strcmp(argv[i], "--channel")) {
             channel = true;
         } else {
-            fprintf(stderr, "usage: xensim demo [--channel] [--trace FILE.json] [--pcap FILE]\n");
+            fprintf(stderr, "usage: xensim demo [--channel] [--trace FILE.json] [--pcap FILE] "
+                    "[--http ADDR:PORT [--http-public]]\n");
             return 2;
         }
     }
-    return channel ? demo_channel(trace) : demo_devices(trace, pcap);
+    if (channel && web.spec) {
+        fprintf(stderr, "xensim demo: the web view shows the devices demo; drop --channel\n");
+        return 2;
+    }
+    return channel ? demo_channel(trace) : demo_devices(trace, pcap, &web);
 }
 
 int demo_channel(const char *trace)

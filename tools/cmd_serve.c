@@ -17,6 +17,7 @@
 #include "xs_daemon.h"
 #include "commands.h"
 #include "control.h"
+#include "web.h"
 
 static int parse_args(int argc, char **argv, const char **dir, long *num, const char *numopt)
 {
@@ -83,9 +84,12 @@ int xensim_cmd_serve(int argc, char **argv)
     sigset_t sigs;
     struct control *ctl = NULL;
     int sig, rc = 1, dom;
+    struct web_opts wo = { 0 };
+    struct web *web = NULL;
 
-    if (parse_args(argc, argv, &dir, &n, "domains")) {
-        fprintf(stderr, "usage: xensim serve --dir DIR [--domains N]\n");
+    if (web_take_args(&argc, argv, &wo) || parse_args(argc, argv, &dir, &n, "domains")) {
+        fprintf(stderr, "usage: xensim serve --dir DIR [--domains N] "
+                "[--http ADDR:PORT [--http-public]]\n");
         return 2;
     }
     /* Every thread made from here on leaves these to sigwait(). */
@@ -140,12 +144,20 @@ int xensim_cmd_serve(int argc, char **argv)
         fprintf(stderr, "xensim serve: cannot listen on %s\n", path);
         goto out;
     }
+    /* The web view, if asked for: it traces only while a page is open. */
+    if (wo.spec && !(web = web_start(&wo, "xensim serve")))
+        goto out;
+    if (web) {
+        web_attach(web, sim);
+        printf("xensim serve: the web view is at %s\n", web_url(web));
+    }
     printf("ready\n");
     fflush(stdout);
     while (sigwait(&sigs, &sig))
         ;
     rc = 0;
 out:
+    web_stop(web);
     control_stop(ctl);
     xs_sim_detach(sim);
     xs_daemon_destroy(xs);

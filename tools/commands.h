@@ -10,5 +10,6 @@ int xensim_cmd_ports(int argc, char **argv);
 int xensim_cmd_grants(int argc, char **argv);
 int xensim_cmd_tree(int argc, char **argv);
 int xensim_cmd_device(int argc, char **argv);
+int xensim_cmd_view(int argc, char **argv);
 
 #endif
