@@ -92,6 +92,8 @@ int xensim_cmd_serve(int argc, char **argv)
                 "[--http ADDR:PORT [--http-public]]\n");
         return 2;
     }
+    if (wo.spec && web_check(&wo, "xensim serve"))
+        return 2;
     /* Every thread made from here on leaves these to sigwait(). */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);

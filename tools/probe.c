@@ -31,6 +31,7 @@ struct probe {
     struct probe_view *view;
     bool dirty, stop, running;
     uint64_t requested, done;    /* snapshot generations asked for and written */
+    char *last;                  /* the last snapshot written, before its state */
     pthread_t thread;
 };
 
@@ -43,6 +44,11 @@ static pthread_mutex_t users_lock = PTHREAD_MUTEX_INITIALIZER;
  * THROTTLE_MS at most keeps a recording small and the page quick. */
 #define THROTTLE_MS 20
 #define SYNC_WAIT_S 10
+/* Not every change is a trace point (a guest writes its grant entries,
+ * a host program writes XenStore through the socket), so while it runs
+ * the probe also looks this often, and writes a snapshot only if it
+ * differs from the last. */
+#define LOOK_MS 500
 
 void probe_view_free(struct probe_view *v)
 {
@@ -227,9 +233,17 @@ static void *probe_main(void *arg)
     pthread_mutex_lock(&probe.lock);
     while (!probe.stop) {
         if (!probe.dirty) {
-            pthread_cond_wait(&probe.cond, &probe.lock);
-            continue;
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += LOOK_MS * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            if (pthread_cond_timedwait(&probe.cond, &probe.lock, &until) != ETIMEDOUT)
+                continue;
         }
+        bool asked = probe.dirty;
         probe.dirty = false;
         uint64_t gen = probe.requested;
         pthread_mutex_unlock(&probe.lock);
@@ -242,12 +256,18 @@ static void *probe_main(void *arg)
             probe.view = v;
             pthread_mutex_unlock(&probe.lock);
             probe_view_free(old);
+            const char *body = jbuf_text(&b);
+            bool same = body && probe.last && !strcmp(body, probe.last);
+            if (body && !same) {
+                free(probe.last);
+                probe.last = strdup(body);
+            }
             /* Only this thread frees views, so v stays ours to read. */
             jbuf_printf(&b, ",");
             probe_fast_state(probe.sim, v, &b);
             jbuf_printf(&b, "}");
             const char *text = jbuf_text(&b);
-            if (text)
+            if (text && (asked || !same))
                 xensim_trace_note(probe.sim, 0, "snapshot", text);
         } else {
             probe_view_free(v);
@@ -294,7 +314,9 @@ int probe_get(struct xensim *sim)
         xensim_listener_remove(sim, &probe_listener, NULL);
         goto out;
     }
+    pthread_mutex_lock(&probe.lock);
     probe.running = true;
+    pthread_mutex_unlock(&probe.lock);
     probe.users = 1;
 out:
     pthread_mutex_unlock(&users_lock);
@@ -319,6 +341,8 @@ void probe_put(void)
     probe.running = false;
     probe_view_free(probe.view);
     probe.view = NULL;
+    free(probe.last);
+    probe.last = NULL;
     pthread_mutex_unlock(&probe.lock);
     probe.sim = NULL;
     pthread_mutex_unlock(&users_lock);

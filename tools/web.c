@@ -278,21 +278,34 @@ int web_take_args(int *argc, char **argv, struct web_opts *o)
     return 0;
 }
 
-struct web *web_start(const struct web_opts *o, const char *who)
+static int web_resolve(const struct web_opts *o, const char *who, struct web_addr *a)
 {
-    struct web_addr a;
     char err[256];
-    if (web_addr_parse(o->spec, &a, err, sizeof(err))) {
+    if (web_addr_parse(o->spec, a, err, sizeof(err))) {
         fprintf(stderr, "%s: --http %s: %s\n", who, o->spec ? o->spec : "", err);
-        return NULL;
+        return -1;
     }
-    if (!a.loopback && !o->public_ok) {
+    if (!a->loopback && !o->public_ok) {
         fprintf(stderr, "%s: refusing to serve the web view on %s: it is not a loopback "
                 "address, so anyone who can reach this machine could watch the simulation. "
                 "Use 127.0.0.1:PORT, or add --http-public if that is what you want.\n",
                 who, o->spec);
-        return NULL;
+        return -1;
     }
+    return 0;
+}
+
+int web_check(const struct web_opts *o, const char *who)
+{
+    struct web_addr a;
+    return web_resolve(o, who, &a);
+}
+
+struct web *web_start(const struct web_opts *o, const char *who)
+{
+    struct web_addr a;
+    if (web_resolve(o, who, &a))
+        return NULL;
     struct web *w = calloc(1, sizeof(*w));
     if (!w)
         return NULL;

@@ -22,6 +22,10 @@ struct web_opts {
  * address, --http-public alone). */
 int web_take_args(int *argc, char **argv, struct web_opts *o);
 
+/* Whether web_start() would take o->spec: a valid address, loopback or
+ * allowed by --http-public. 0, or -1 after printing why. */
+int web_check(const struct web_opts *o, const char *who);
+
 struct web;
 /* Listens on o->spec; a non-loopback address needs o->public_ok. who
  * prefixes messages ("xensim demo"). NULL after printing why. */
