@@ -91,6 +91,18 @@ static void store_free(struct store *s)
     jbuf_free(&s->watches);
 }
 
+static const char *abi_name(enum xensim_evtchn_abi abi)
+{
+    switch (abi) {
+    case XENSIM_EVTCHN_2L_32:
+        return "2l_32";
+    case XENSIM_EVTCHN_2L_64:
+        return "2l_64";
+    default:
+        return "unknown";
+    }
+}
+
 static void emit_domains(const struct xensim_domain_info *d, int n, struct jbuf *b)
 {
     jbuf_printf(b, "\"domains\":[");
@@ -98,11 +110,11 @@ static void emit_domains(const struct xensim_domain_info *d, int n, struct jbuf 
         jbuf_printf(b, "%s{\"id\":%u,\"name\":", i ? "," : "", d[i].domid);
         jbuf_str(b, d[i].name, strnlen(d[i].name, sizeof(d[i].name)));
         jbuf_printf(b, ",\"state\":\"%s\",\"vcpus\":%u,\"pages\":%lu,\"pages_allocated\":%lu,"
-                    "\"privileged\":%s,\"abi_bits\":%u,\"max_port\":%u,\"ports_in_use\":%u,"
+                    "\"privileged\":%s,\"abi\":\"%s\",\"abi_bits\":%u,\"max_port\":%u,\"ports_in_use\":%u,"
                     "\"maps\":%u,\"mapped_by_others\":%u,\"store_port\":%u,\"console_port\":%u}",
                     d[i].state <= XENSIM_DOMAIN_DYING ? state_names[d[i].state] : "unknown",
                     d[i].nr_vcpus, d[i].nr_pages, d[i].pages_allocated,
-                    d[i].privileged ? "true" : "false",
+                    d[i].privileged ? "true" : "false", abi_name(d[i].evtchn_abi),
                     d[i].evtchn_abi == XENSIM_EVTCHN_2L_64 ? 64 : 32, d[i].max_evtchn_port,
                     d[i].ports_in_use, d[i].maptrack_in_use, d[i].pages_mapped_by_others,
                     d[i].store_port, d[i].console_port);

@@ -53,7 +53,11 @@ async function main() {
     await page.waitForFunction((s) => Number(document.body.dataset.step) >= s + 2, start);
     await page.click('#play');
     t.expect(!(await page.evaluate(() => window.xensimView.view.playing)), 'pause stops the player');
-    t.expect((await page.textContent('#play')).includes('▶'), 'the button offers to play again');
+    await page.waitForFunction(() => document.getElementById('play').textContent === '▶');
+    t.expect(true, 'the button offers to play again');
+    const paused = await t.stepNo(page);
+    await t.click(page, 'forward', paused + 1);
+    t.expect(!(await page.evaluate(() => window.xensimView.view.playing)), 'a step after pause stays paused');
   } finally {
     await browser.close();
   }
