@@ -16,7 +16,7 @@
 #define MAX_DOMAINS 256
 #define MAX_NODES 4000
 #define MAX_VALUE 240
-#define MAX_ROWS 2048
+#define MAX_ROWS 4096          /* every port of the widest 2-level ABI */
 #define MAX_RINGS 256
 
 static const char *const state_names[] = {

@@ -389,14 +389,27 @@ int web_set_recording(struct web *w, const char *path)
 
 bool web_wait_page(struct web *w, const sigset_t *quit)
 {
+    static const struct timespec now = { 0, 0 };
     pthread_mutex_lock(&w->lock);
     while (!w->pages) {
-        pthread_mutex_unlock(&w->lock);
-        /* A signal or a page, whichever first: look every 100 ms. */
-        struct timespec tick = { 0, 100 * 1000000L };
-        if (quit && sigtimedwait(quit, NULL, &tick) > 0)
-            return false;
-        pthread_mutex_lock(&w->lock);
+        /* A signal or a page, whichever comes first: the signal is
+         * looked for between waits of at most 100 ms for a page. */
+        if (quit) {
+            pthread_mutex_unlock(&w->lock);
+            if (sigtimedwait(quit, NULL, &now) > 0)
+                return false;
+            pthread_mutex_lock(&w->lock);
+            if (w->pages)
+                break;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&w->cond, &w->lock, &until);
     }
     pthread_mutex_unlock(&w->lock);
     return true;

@@ -32,13 +32,19 @@ async function main() {
     await t.shot(page, out, 'live-request-queued.png');
 
     const send = await t.forwardTo(page, 'EVTCHNOP_send(dom1');
-    const port = Number(/dom0 port (\d+) marked pending/.exec(send)[1]);
+    const port = Number(/dom0 port (\d+)/.exec(send)[1]);
     t.expect((await page.textContent('#sends')).includes(`dom0 port ${port}`), `an arrow goes from dom1 to dom0 port ${port}`);
-    await t.forwardTo(page, 'selector bit set');
     const cell = `.evdom[data-domid="0"] .cell[data-port="${port}"]`;
-    t.expect(await page.$eval(cell, (c) => c.classList.contains('pending')), `dom0 port ${port} is pending in the bitmap`);
-    t.expect(await page.$eval('.evdom[data-domid="0"] .vcpu[data-vcpu="0"] .upcall', (e) => e.classList.contains('on')),
-      "dom0 vcpu0's evtchn_upcall_pending is set");
+    if (send.includes('already pending')) {
+      /* An earlier notification's upcall had not run yet: Xen coalesces,
+       * raises nothing, and the bit is pending at this very step. */
+      t.expect(await page.$eval(cell, (c) => c.classList.contains('pending')), `dom0 port ${port} is pending (coalesced send)`);
+    } else {
+      await t.forwardTo(page, 'selector bit set');
+      t.expect(await page.$eval(cell, (c) => c.classList.contains('pending')), `dom0 port ${port} is pending in the bitmap`);
+      t.expect(await page.$eval('.evdom[data-domid="0"] .vcpu[data-vcpu="0"] .upcall', (e) => e.classList.contains('on')),
+        "dom0 vcpu0's evtchn_upcall_pending is set");
+    }
     await t.shot(page, out, 'live-port-pending.png');
 
     await t.forwardTo(page, 'blkback copies request');

@@ -28,8 +28,10 @@ async function main() {
     await t.click(page, 'forward', bump);
 
     const send = await t.forwardTo(page, 'EVTCHNOP_send(dom1');
-    const port = Number(/dom0 port (\d+) marked pending/.exec(send)[1]);
-    await t.forwardTo(page, 'selector bit set');
+    const port = Number(/dom0 port (\d+)/.exec(send)[1]);
+    /* A coalesced send raises nothing: the bit is pending at its step. */
+    if (!send.includes('already pending'))
+      await t.forwardTo(page, 'selector bit set');
     t.expect(await page.$eval(`.evdom[data-domid="0"] .cell[data-port="${port}"]`, (c) => c.classList.contains('pending')),
       `dom0 port ${port} is pending at its step`);
     await t.shot(page, out, 'player-port-pending.png');
