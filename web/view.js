@@ -485,6 +485,7 @@ function maybeStartChapter() {
   const k = firstStepAfter(c.at);
   if (k < 0) return;
   view.startedChapter = true;
+  view.chapterStep = k;
   view.follow = false;
   view.touched = true;
   goTo(k);

@@ -12,7 +12,8 @@ async function main() {
   const { browser, page } = await t.launch();
   try {
     await page.goto(url + '?autoplay=0');
-    await page.waitForFunction(() => window.xensimView.ready && window.xensimView.view.startedChapter);
+    await page.waitForFunction(() => window.xensimView.view.startedChapter &&
+      document.body.dataset.step === String(window.xensimView.view.chapterStep));
     t.expect((await page.textContent('#mode')).includes('recording'), 'the page says it plays a recording');
     t.expect((await t.narration(page)).includes('reads sector 0'), 'the player opens on the READ walkthrough');
     const start = await t.stepNo(page);
