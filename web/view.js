@@ -91,7 +91,13 @@ function pictureAt(s) {
     const ev = model.events[i];
     if (ev.cat === 'evtchn' && ev.ph === 'i' && ev.args) sends.push(ev);
   }
-  return { snap, state, sends, end };
+  /* With no send in this step, the one that led here, drawn faded. */
+  let earlier = null;
+  for (let i = from; !sends.length && i >= 0 && i > from - 3000; i--) {
+    const ev = model.events[i];
+    if (ev.cat === 'evtchn' && ev.ph === 'i' && ev.args) { earlier = ev; break; }
+  }
+  return { snap, state, sends, earlier, end };
 }
 
 /* Drawing. */
@@ -160,18 +166,24 @@ function drawFlow(pic) {
   const list = $('sends');
   list.replaceChildren();
   const shown = pic.sends.slice(-4);
-  shown.forEach((ev, k) => {
+  const drawn = shown.length ? shown : (pic.earlier ? [pic.earlier] : []);
+  drawn.forEach((ev, k) => {
     const a = ev.args, x1 = pos.get(ev.pid), x2 = pos.get(a.remote_dom);
     if (x1 === undefined || x2 === undefined) return;
     const y = 58 - k * 12, sx = x1 + 50, ex = x2 + 50;
     const mid = (sx + ex) / 2, lift = sx === ex ? 30 : 40;
-    f.append(svg('path', { class: 'arrow', d: `M${sx},${62} Q${mid},${y - lift} ${ex + (sx === ex ? 12 : 0)},${62}` }));
+    f.append(svg('path', { class: 'arrow' + (shown.length ? '' : ' old'), d: `M${sx},${62} Q${mid},${y - lift} ${ex + (sx === ex ? 12 : 0)},${62}` }));
   });
   for (const ev of shown) {
     const a = ev.args;
     list.append(el('div', { class: 'send', text: `EVTCHNOP_send: dom${ev.pid} port ${a.port} → dom${a.remote_dom} port ${a.remote_port}${a.was_pending ? ' (already pending)' : ''}` }));
   }
-  if (!shown.length) list.append(el('div', { class: 'empty', text: 'No event sent in this step.' }));
+  if (!shown.length && pic.earlier) {
+    const a = pic.earlier.args;
+    list.append(el('div', { class: 'empty', text: `No event sent in this step; the last: dom${pic.earlier.pid} port ${a.port} → dom${a.remote_dom} port ${a.remote_port}` }));
+  } else if (!shown.length) {
+    list.append(el('div', { class: 'empty', text: 'No event sent in this step.' }));
+  }
 }
 
 function wordBits(words, bits, nwords) {
