@@ -1,9 +1,10 @@
 /*
  * /dev/xen/evtchn for host threads: ports bound through a handle belong to
- * its domain, but their events go to the handle (an eventfd and a queue)
- * instead of a vCPU, as the Linux driver's interrupt handler does: it
- * masks the port in shared_info, acks it and queues it; the process
- * unmasks to hear it again, and a send that came meanwhile is re-raised.
+ * its domain, but their events go to the handle (an eventfd and a queue,
+ * or a pipe that a process outside the simulator reads) instead of a
+ * vCPU, as the Linux driver's interrupt handler does: it masks the port
+ * in shared_info, acks it and queues it; the process unmasks to hear it
+ * again, and a send that came meanwhile is re-raised.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +20,7 @@ struct xensim_evtchn_dev {
     struct xensim *sim;
     domid_t domid;
     int efd;                        /* EFD_SEMAPHORE: one count per queued port */
+    int out_fd;                     /* -1, or where a process reads its ports */
     pthread_mutex_t lock;
     unsigned int nr_ports;
     uint8_t *flags;                 /* DEVPORT_* per port */
@@ -28,6 +30,14 @@ struct xensim_evtchn_dev {
 
 static void dev_enqueue(struct xensim_evtchn_dev *dev, evtchn_port_t port)
 {
+    if (dev->out_fd >= 0) {
+        /* The reader sized the pipe for every port and keeps a read end:
+         * a failed write only means its process is gone. */
+        uint32_t p = port;
+        ssize_t n = write(dev->out_fd, &p, sizeof(p));
+        (void)n;
+        return;
+    }
     dev->queue[(dev->head + dev->count) % dev->nr_ports] = port;
     dev->count++;
     uint64_t one = 1;
@@ -84,7 +94,20 @@ struct xensim_evtchn_dev *xensim_evtchn_dev_open(struct xensim *sim, domid_t dom
         errno = err;
         return NULL;
     }
+    dev->out_fd = -1;
     pthread_mutex_init(&dev->lock, NULL);
+    return dev;
+}
+
+struct xensim_evtchn_dev *xensim_evtchn_dev_open_fd(struct xensim *sim, domid_t domid, int fd)
+{
+    if (fd < 0) {
+        errno = EBADF;
+        return NULL;
+    }
+    struct xensim_evtchn_dev *dev = xensim_evtchn_dev_open(sim, domid);
+    if (dev)
+        dev->out_fd = fd;
     return dev;
 }
 
@@ -210,6 +233,8 @@ void xensim_evtchn_dev_close(struct xensim_evtchn_dev *dev)
         if (dev->flags[p] & DEVPORT_BOUND)
             xensim_evtchn_dev_unbind(dev, p);
     close(dev->efd);
+    if (dev->out_fd >= 0)
+        close(dev->out_fd);
     pthread_mutex_destroy(&dev->lock);
     free(dev->flags);
     free(dev->queue);

@@ -48,6 +48,7 @@ struct domain;
 struct vcpu;
 struct grant_table;
 struct xensim_evtchn_dev;
+struct guest_gnttab_ops;
 
 
 /* Scheduler interface: every block, wake and hypercall boundary goes
@@ -183,7 +184,9 @@ struct domain {
     /* Memory: one memfd, mapped once at mem. pfn layout:
      *   [0, nr_pages)                      guest RAM
      *   nr_pages                           shared_info (Xen's page)
-     *   nr_pages + 1 + i, i < max_grant_frames   grant table frame i */
+     *   nr_pages + 1 + i, i < max_grant_frames   grant table frame i
+     *   nr_pages + 1 + max_grant_frames + j,
+     *     j < domain_status_frames(max_grant_frames)  v2 status frame j */
     int memfd;
     uint8_t *mem;
     unsigned long nr_pages;
@@ -211,6 +214,7 @@ struct domain {
     enum xensim_gnttab_mode gnttab_mode;
     unsigned int max_grant_frames;
     unsigned int max_maptrack_frames;
+    unsigned int max_grant_version;     /* 1 or 2 */
     /* Pins other domains hold on this domain's pages, plus one reference
      * of its own until destroy is done; the domain is freed at zero. */
     _Atomic unsigned int foreign_maps;
@@ -228,6 +232,8 @@ struct domain {
     uint32_t *guest_ref_free;           /* free-ref stack for xensim_gnttab_alloc_ref */
     unsigned int guest_ref_nr, guest_ref_cap;
     unsigned int guest_gt_frames;       /* frames set up through setup_table */
+    const struct guest_gnttab_ops *guest_gt_ops;  /* the layout it writes (v1/v2) */
+    grant_status_t *guest_gt_status;    /* v2: its status frames, mapped */
 
     _Atomic bool destroyed;             /* destroy's teardown is done */
     _Atomic bool finalized;
@@ -266,11 +272,6 @@ struct xensim {
     pthread_mutex_t listener_lock;
     struct sim_listener *listeners;
 
-    /* Hooks for XenStore (set by sim/xenstore when a daemon runs). */
-    void (*on_domain_built)(struct xensim *sim, struct domain *d);
-    void (*on_domain_released)(struct xensim *sim, domid_t domid);
-    void *xs;
-    struct xenstored *xenstored;        /* xenstored.c, when started */
     /* Trace points (trace.c): trace_subs is an RCU list of subscribers,
      * trace_nsubs its length, the one thing a point reads when nobody
      * listens; trace_lock serialises every change to them and to the
@@ -329,6 +330,15 @@ void domain_listeners_free(struct xensim *sim);
 void domain_release_guest_anchor(struct domain *d);
 
 /* domain_memory.c */
+/* The v2 status frames a table of max_grant_frames shared frames may need
+ * (Xen's grant_to_status_frames of the maximum): 2-byte status words for
+ * 16-byte entries, so one status frame serves eight shared frames. */
+static inline unsigned int domain_status_frames(unsigned int max_grant_frames)
+{
+    unsigned int per_shared = XEN_PAGE_SIZE / sizeof(grant_entry_v2_t);
+    unsigned int per_status = XEN_PAGE_SIZE / sizeof(grant_status_t);
+    return (max_grant_frames * per_shared + per_status - 1) / per_status;
+}
 int domain_memory_init(struct domain *d, unsigned long nr_pages, unsigned int max_grant_frames);
 void domain_memory_free(struct domain *d);
 xen_pfn_t domain_page_alloc(struct domain *d);   /* ~0 when full */
@@ -387,7 +397,9 @@ void gnttab_seed_reserved(struct domain *d, grant_ref_t ref, domid_t backend, xe
 bool gnttab_describe_fault(struct domain *d, uintptr_t addr, struct xensim_fault *f);
 
 /* guest_copy.c: copies that turn a bad guest pointer into -EFAULT. */
-extern __thread sigjmp_buf *guest_copy_jmp;
+/* initial-exec: every guest copy reads it, and libxensim is a shared
+ * library, where the default model costs a __tls_get_addr call. */
+extern __thread sigjmp_buf *guest_copy_jmp __attribute__((tls_model("initial-exec")));
 int copy_from_guest(void *dst, const void *guest_src, size_t n);
 int copy_to_guest(void *guest_dst, const void *src, size_t n);
 /* Elements [i, i+n) of a guest array of size-byte elements, to or from
@@ -397,6 +409,20 @@ unsigned int copy_from_guest_elems(void *buf, const void *guest_array, size_t si
                                    unsigned int i, unsigned int n);
 unsigned int copy_to_guest_elems(void *guest_array, const void *buf, size_t size,
                                  unsigned int i, unsigned int n);
+/* Xen's guest_handle_okay(h, nr): a range check only, no access. */
+bool guest_handle_okay(const void *guest_ptr, size_t nr, size_t size);
+/* Writes one field of each of n array elements (stride bytes apart in
+ * both src and the guest's array, size bytes each) as Xen's
+ * __copy_field_to_guest per element does; returns how many were written
+ * before the first fault. */
+unsigned int copy_fields_to_guest(void *guest_dst, const void *src, size_t stride, size_t size,
+                                  unsigned int n);
+/* How many leading elements of a guest array (stride bytes apart) have a
+ * field [off, off + size) the hypervisor could write: the element whose
+ * copy back would fault is the next. Each page is probed once by
+ * rewriting one of its bytes with its own value. */
+unsigned int guest_fields_writable(void *guest_base, size_t stride, size_t off, size_t size,
+                                   unsigned int n);
 
 /* fault.c */
 void fault_handler_install(void);
@@ -408,8 +434,6 @@ void timer_stop(struct xensim *sim);
 void timer_set(struct vcpu *v, uint64_t deadline);
 void timer_cancel_domain(struct domain *d);
 
-/* xenstored.c */
-void xenstored_stop(struct xensim *sim);
 
 /* trace.c: the points themselves are in tracepoint.h. At destroy, drops
  * every subscriber, the Chrome writer's and the narrator's too. */

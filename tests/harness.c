@@ -2,10 +2,12 @@
  * Test harness: owns nothing but the simulator handles tests ask for; it
  * calls only the public embedding API.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include "harness.h"
 
 struct xensim *th_sim_new(void)
@@ -295,6 +297,18 @@ void th_check_clean(struct xensim *sim)
 
     if (th_find_leak(sim, why, sizeof(why)))
         ck_abort_msg("%s", why);
+}
+
+void th_wait_gone(struct xensim *sim, domid_t domid)
+{
+    struct xensim_domain_info info;
+    struct timespec ms = { 0, 1000000 };
+    int rc = 0;
+
+    for (int i = 0; i < 10000 && (rc = xensim_domain_info(sim, domid, &info)) == 0; i++)
+        nanosleep(&ms, NULL);
+    ck_assert_msg(rc == -ESRCH, "dom%u was destroyed but lingers: someone maps its pages",
+                  domid);
 }
 
 void th_sim_free_checked(struct xensim *sim)

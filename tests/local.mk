@@ -21,4 +21,5 @@ include tests/xenbus.mk
 include tests/netcons.mk
 include tests/blk.mk
 include tests/core.mk
+include tests/ext/ext.mk
 include tests/web.mk

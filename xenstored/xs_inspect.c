@@ -26,7 +26,6 @@ void xs_daemon_inspect(struct xs_daemon *xs, const struct xs_inspect_ops *ops, v
     struct inspect_walk w = { ops, arg };
     struct xs_watch *wt;
 
-    xs_rcu_enter();
     XS_CHECK(pthread_mutex_lock(&xs->lock));
     if (ops->node)
         xs_tree_walk(&xs->tree, inspect_node, &w);

@@ -162,20 +162,50 @@ long xensim_evtchn_send(evtchn_port_t port);
 long xensim_evtchn_close(evtchn_port_t port);
 
 /*
- * Granter side of v1 grant tables, as a PV kernel has it. The first call
- * sets up the table (GNTTABOP_setup_table) and maps its frames. Refs 0-7
- * are reserved (console, xenstore); the allocator hands out 8 and up.
+ * Granter side of grant tables, as a PV kernel has it. The first call
+ * sets up the table (GNTTABOP_setup_table) and maps its frames, in the
+ * version the table has then (every table starts at v1). Refs 0-7 are
+ * reserved (console, xenstore); the allocator hands out 8 and up.
  */
+/* The v1 entries, or NULL if the table is v2 (then use the _v2 pair). */
 grant_entry_v1_t *xensim_gnttab_entries(unsigned int *nr_entries);
+/* The v2 entries and their status words (GTF_reading / GTF_writing,
+ * written by Xen only), or NULL if the table is v1. */
+grant_entry_v2_t *xensim_gnttab_entries_v2(unsigned int *nr_entries);
+grant_status_t *xensim_gnttab_status(unsigned int *nr_entries);
+/* 1 or 2; 0 from a thread that is not a vCPU. */
+unsigned int xensim_gnttab_version(void);
+/*
+ * Switches the table with GNTTABOP_set_version and the helpers with it,
+ * as a kernel does at boot (Linux's gnttab_request_version): Xen keeps
+ * only the reserved entries across a switch, so with refs handed out the
+ * helpers refuse (-EBUSY) before asking Xen. Otherwise Xen's answer:
+ * 0, -EINVAL, -ENOSYS (the domain's max_grant_version is 1), -EBUSY (a
+ * grant of this domain is in use)... Switch with this call, not with the
+ * bare hypercall, once the helpers have been used.
+ */
+long xensim_gnttab_set_version(unsigned int version);
 /* A free ref (growing the table up to max_grant_frames) or -ENOSPC. */
 long xensim_gnttab_alloc_ref(void);
 void xensim_gnttab_free_ref(grant_ref_t ref);
-/* Writes domid, frame, a write barrier, then the flags, like Linux. */
+/* Writes domid, frame, a write barrier, then the flags, like Linux, in
+ * the table's layout (v2: a full_page entry). */
 void xensim_gnttab_grant_access_ref(grant_ref_t ref, domid_t domid,
                                     xen_pfn_t frame, bool readonly);
 /* alloc_ref + grant_access_ref; returns the ref or a negative errno. */
 long xensim_gnttab_grant_access(domid_t domid, xen_pfn_t frame, bool readonly);
-/* Revokes: -EBUSY while GTF_reading/GTF_writing is set, else 0. */
+/* v2 only (-ENOSYS in v1, -EINVAL for a ref the table does not have), and
+ * for GNTTABOP_copy only: bytes [offset, offset + length) of frame, or
+ * domid may use trans_domid's grant trans_gref (granted to this domain)
+ * as if it were this one. */
+int xensim_gnttab_grant_subpage_ref(grant_ref_t ref, domid_t domid, xen_pfn_t frame,
+                                    uint16_t offset, uint16_t length, bool readonly);
+int xensim_gnttab_grant_transitive_ref(grant_ref_t ref, domid_t domid, domid_t trans_domid,
+                                       grant_ref_t trans_gref);
+/* Revokes: -EBUSY while GTF_reading/GTF_writing is set, else 0. In v1
+ * a busy entry stays granted. In v2 (as in Linux) its flags are cleared
+ * at once: once the pins Xen holds are gone nothing can map or copy it
+ * again, and the ref is free only once a later call returns 0. */
 int xensim_gnttab_end_access(grant_ref_t ref);
 
 #ifdef __cplusplus
