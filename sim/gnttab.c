@@ -68,8 +68,6 @@ void gnttab_domain_free(struct domain *d)
             free(gt->active[i]);
     free(gt->active);
     pthread_mutex_destroy(&gt->lock);
-    free(d->guest_ref_free);
-    d->guest_ref_free = NULL;
     free(gt);
     d->gt = NULL;
 }

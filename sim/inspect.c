@@ -33,13 +33,13 @@ int xensim_dump_domains(struct xensim *sim, FILE *out)
 /* Reads one port; the caller holds d->event_lock and chn->lock. */
 static void port_read(struct domain *d, evtchn_port_t p, struct xensim_port_info *r)
 {
-    const struct evtchn *chn = &d->chn[p];
+    const struct evtchn *chn = evtchn_from_port(d, p);
 
     memset(r, 0, sizeof(*r));
     r->port = p;
     r->vcpu = chn->notify_vcpu;
-    r->pending = d->evtchn_ops->is_pending(d, p);
-    r->masked = d->evtchn_ops->is_masked(d, p);
+    r->pending = d->evtchn_ops->is_pending(d, chn);
+    r->masked = d->evtchn_ops->is_masked(d, chn);
     r->host_consumer = chn->dev != NULL;
     switch (atomic_load(&chn->state)) {
     case ECS_RESERVED:
@@ -79,7 +79,7 @@ int xensim_port_list(struct xensim *sim, domid_t domid, struct xensim_port_info 
     int n = 0;
     xensim_mutex_lock(&d->event_lock);
     for (unsigned int p = 0; p < d->valid_ports; p++) {
-        struct evtchn *chn = &d->chn[p];
+        struct evtchn *chn = evtchn_from_port(d, p);
         if (atomic_load(&chn->state) == ECS_FREE)
             continue;
         if (n < max) {
@@ -164,14 +164,15 @@ static void port_describe(const struct xensim_port_info *r, char *buf, size_t le
 
 int xensim_dump_ports(struct xensim *sim, domid_t domid, FILE *out)
 {
-    unsigned int word_bits, max_port;
+    const char *abi;
+    unsigned int max_port;
     char name[sizeof(((struct domain *)0)->name)];
 
     struct domain *d = domain_rcu_get(sim, NULL, domid);
     if (!d)
         return -ESRCH;
-    word_bits = d->evtchn_ops->word_bits;
-    max_port = d->max_port;
+    abi = d->evtchn_ops->name;
+    max_port = evtchn_max_port(d);
     memcpy(name, d->name, sizeof(name));
     rcu_read_unlock();
 
@@ -180,8 +181,7 @@ int xensim_dump_ports(struct xensim *sim, domid_t domid, FILE *out)
                                              port_list_any, &n);
     if (n < 0)
         return n;
-    fprintf(out, "dom%u (%s): %u-level ABI, %u-bit words, ports 1..%u usable\n", domid,
-            name, 2, word_bits, max_port);
+    fprintf(out, "dom%u (%s): %s ABI, ports 1..%u usable\n", domid, name, abi, max_port);
     fprintf(out, "%5s  %-34s %5s %8s %7s%s\n", "PORT", "STATE", "VCPU", "PENDING", "MASKED",
             "  CONSUMER");
     for (int i = 0; i < n; i++) {

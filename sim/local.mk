@@ -20,7 +20,7 @@ sim_libsim_la_SOURCES += sim/tracepoint.h sim/trace.c sim/trace_names.c sim/trac
 	sim/narrate.h sim/narrate.c sim/narrate_xen.c
 
 # event channels
-sim_libsim_la_SOURCES += sim/evtchn.c sim/evtchn_2l.c sim/hostdev_evtchn.c
+sim_libsim_la_SOURCES += sim/evtchn.c sim/evtchn_2l.c sim/evtchn_fifo.c sim/hostdev_evtchn.c
 
 # what processes outside the simulator map of a domain
 sim_libsim_la_SOURCES += sim/hostdev_memory.c

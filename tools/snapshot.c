@@ -98,6 +98,8 @@ static const char *abi_name(enum xensim_evtchn_abi abi)
         return "2l_32";
     case XENSIM_EVTCHN_2L_64:
         return "2l_64";
+    case XENSIM_EVTCHN_FIFO:
+        return "fifo";
     default:
         return "unknown";
     }

@@ -29,6 +29,16 @@ long HYPERVISOR_set_timer_op(uint64_t timeout);
 /* CALLBACKOP_register with CALLBACKTYPE_event: address is a
  * xensim_upcall_t cast to xen_callback_t. CALLBACKOP_unregister too. */
 long HYPERVISOR_callback_op(int cmd, const void *arg);
+/* XENVER_version: Xen's version, (major << 16) | minor (4.17). Other
+ * subcommands are not simulated (-ENOSYS). A guest also uses it as the
+ * cheapest hypercall, to take a pending upcall on the way back. */
+long HYPERVISOR_xen_version(int cmd, void *arg);
+
+/* Xen's EVTCHNOP_reset_cont, 14: the continuation of a pre-empted
+ * EVTCHNOP_reset, which <xen/event_channel.h> defines only under __XEN__
+ * as guests are not meant to issue it. One that does gets Xen's answer
+ * (-EBUSY unless a reset of that domain is under way). */
+#define XENSIM_EVTCHNOP_reset_cont 14
 
 /* The event upcall: runs on the vCPU thread with its upcall mask set. */
 typedef void (*xensim_upcall_t)(void);
@@ -64,12 +74,18 @@ void xensim_guest_page_free(xen_pfn_t pfn);
 /*
  * Event delivery helpers, as a PV kernel has them. They work on the real
  * shared_info and vcpu_info of this domain, whichever 2-level word size it
- * uses. The "irq" pair is the PV interrupt flag (vcpu_info upcall mask):
- * enabling delivers any pending upcall before returning.
+ * uses, or on the FIFO event words and control blocks the kernel gave Xen
+ * if it switched. The "irq" pair is the PV interrupt flag (vcpu_info
+ * upcall mask): enabling delivers any pending upcall before returning.
  */
 void *xensim_guest_shared_info(void);   /* struct shared_info(_x86_32) */
 void *xensim_guest_vcpu_info(void);     /* this vCPU's vcpu_info(_x86_32) */
 unsigned int xensim_guest_evtchn_word_bits(void);  /* 32 or 64 */
+/* Whether the domain's configuration asks its kernel to use the FIFO ABI
+ * (XENSIM_EVTCHN_FIFO), like a kernel command-line option: the event
+ * layer below switches at its first use; the hypervisor's ABI changes
+ * only with EVTCHNOP_init_control. */
+bool xensim_guest_evtchn_fifo(void);
 void xensim_guest_irq_disable(void);
 void xensim_guest_irq_enable(void);
 bool xensim_guest_irq_disabled(void);
@@ -80,14 +96,18 @@ void xensim_evtchn_unmask(evtchn_port_t port);
 void xensim_evtchn_clear_pending(evtchn_port_t port);
 bool xensim_evtchn_is_pending(evtchn_port_t port);
 bool xensim_evtchn_is_masked(evtchn_port_t port);
-/* The upcall handler loop of a PV kernel: clear upcall_pending, take the
- * selector, and call handler(port) for each pending unmasked port bound to
- * this vCPU's selector, lowest first; repeats while upcall_pending is set
- * again. The handler acks (clears pending) itself. Returns ports handled. */
+/* The upcall handler loop of a PV kernel: clear upcall_pending, then call
+ * handler(port) for each pending unmasked port of this vCPU (2-level: take
+ * the selector and walk its words, lowest port first; FIFO: take READY and
+ * consume the queues one event at a time, highest priority first, each
+ * unlinked before its handler runs); repeats while upcall_pending is set
+ * again. The handler acks (clears pending) itself. Returns ports handled.
+ * The bind wrappers below also make the new port's bits (FIFO: its event
+ * word, masked until the port is unmasked). */
 unsigned int xensim_evtchn_scan(void (*handler)(evtchn_port_t port, void *arg), void *arg);
 /*
  * The PV kernel's interrupt layer (Linux's bind_evtchn_to_irqhandler):
- * one upcall per vCPU scans the bitmaps and calls each port's handler, in
+ * one upcall per vCPU runs xensim_evtchn_scan and calls each port's handler, in
  * upcall context (events masked). xensim_irq_bind registers that upcall on
  * the calling vCPU, enables its events and unmasks the port; events are
  * delivered to the port's notify vCPU (0 unless moved with
