@@ -1,6 +1,7 @@
 /*
  * Looking inside a running simulation: the domains, each domain's ports
- * (state, remote end, notify vCPU, pending, masked) and grant entries
+ * (state, remote end, notify vCPU, pending, masked, FIFO priority), where
+ * a FIFO domain keeps its event words, and grant entries
  * (flags, grantee, frame, who pins them), as rows for programs and as
  * tables for people, and the bytes of a domain's pages. Reads evtchn and
  * gnttab state under their own locks; changes nothing.
@@ -41,6 +42,9 @@ static void port_read(struct domain *d, evtchn_port_t p, struct xensim_port_info
     r->pending = d->evtchn_ops->is_pending(d, chn);
     r->masked = d->evtchn_ops->is_masked(d, chn);
     r->host_consumer = chn->dev != NULL;
+    /* Only an ABI with priorities keeps one that means anything. */
+    if (d->evtchn_ops->set_priority)
+        r->priority = atomic_load(&chn->priority);
     switch (atomic_load(&chn->state)) {
     case ECS_RESERVED:
         r->status = EVTCHNSTAT_closed;
@@ -318,6 +322,17 @@ int xensim_domain_peek(struct xensim *sim, domid_t domid, xen_pfn_t frame, unsig
         memcpy(buf, page + offset, len);
     else
         rc = -EINVAL;
+    rcu_read_unlock();
+    return rc;
+}
+
+int xensim_evtchn_fifo_layout(struct xensim *sim, domid_t domid,
+                              struct xensim_evtchn_fifo_layout *out)
+{
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
+    if (!d)
+        return -ESRCH;
+    int rc = evtchn_fifo_layout(d, out);
     rcu_read_unlock();
     return rc;
 }

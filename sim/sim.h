@@ -507,6 +507,7 @@ long evtchn_fifo_expand_array(struct domain *d, const struct evtchn_expand_array
 void evtchn_fifo_destroy(struct domain *d);
 void evtchn_fifo_free(struct domain *d);
 unsigned int evtchn_fifo_pages_held(struct domain *d);
+int evtchn_fifo_layout(struct domain *d, struct xensim_evtchn_fifo_layout *out);
 
 /* hostdev_evtchn.c: delivery to a host consumer instead of a vCPU. */
 void evtchn_dev_deliver(struct xensim_evtchn_dev *dev, struct domain *d, struct evtchn *chn);

@@ -257,6 +257,8 @@ struct xensim_port_info {
     uint32_t vcpu;              /* the vCPU it notifies (ipi: the target) */
     bool pending, masked;
     bool host_consumer;         /* delivered to a host process (hostdev.h) */
+    unsigned int priority;      /* FIFO: the queue it links on next, 0 (highest)..15;
+                                 * 2-level: 0 */
 };
 int xensim_port_list(struct xensim *sim, domid_t domid, struct xensim_port_info *rows, int max);
 
@@ -282,6 +284,28 @@ int xensim_grant_list(struct xensim *sim, domid_t domid, struct xensim_grant_inf
  * so a trace subscriber may call it. */
 int xensim_domain_peek(struct xensim *sim, domid_t domid, xen_pfn_t frame, unsigned int offset,
                        void *buf, size_t len);
+
+/* Where a domain on the FIFO ABI keeps its event state in its RAM, for
+ * xensim_domain_peek(): each vCPU's control block (READY and the 16
+ * queue heads, struct evtchn_fifo_control_block) as the guest gave it
+ * with EVTCHNOP_init_control, and the event array's pages in order
+ * (page i holds the event words of ports i * 1024 .. i * 1024 + 1023),
+ * as EVTCHNOP_expand_array added them. The queues' tails are Xen's own
+ * and are not in guest memory. 0; -ESRCH; -ENOENT when the domain is not
+ * on FIFO. */
+#define XENSIM_FIFO_MAX_ARRAY_PAGES (EVTCHN_FIFO_NR_CHANNELS * sizeof(event_word_t) / 4096)
+struct xensim_evtchn_fifo_layout {
+    unsigned int nr_vcpus;
+    struct {
+        bool mapped;            /* false until this vCPU's init_control */
+        xen_pfn_t frame;
+        unsigned int offset;
+    } control[XENSIM_MAX_VCPUS];
+    unsigned int nr_array_pages;
+    xen_pfn_t array_frame[XENSIM_FIFO_MAX_ARRAY_PAGES];
+};
+int xensim_evtchn_fifo_layout(struct xensim *sim, domid_t domid,
+                              struct xensim_evtchn_fifo_layout *out);
 
 /* A name for a Xen errno: "-ENOSPC (no free port or slot)" style, for logs;
  * every errno xensim returns is in <xensim/errno.h>. */
