@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include "sim.h"
 
@@ -331,6 +332,16 @@ static const struct evtchn_host_bits fifo_host = {
     .is_masked = host_is_masked,
 };
 
+/* Called from a send's trace point, under the RCU read side only: the
+ * channel's priority is an atomic. */
+static void fifo_describe(const struct domain *d, evtchn_port_t port, char *buf, size_t len)
+{
+    unsigned int prio = evtchn_port_valid(d, port)
+                            ? atomic_load(&evtchn_from_port(d, port)->priority)
+                            : EVTCHN_FIFO_PRIORITY_DEFAULT;
+    snprintf(buf, len, "PENDING in its event word, for the queue of priority %u", prio);
+}
+
 const struct evtchn_port_ops evtchn_fifo_ops = {
     .name = "FIFO",
     .abi = XENSIM_EVTCHN_FIFO,
@@ -344,6 +355,8 @@ const struct evtchn_port_ops evtchn_fifo_ops = {
     .is_busy = fifo_is_busy,
     .set_priority = fifo_set_priority,
     .host = &fifo_host,
+    .describe_pending = fifo_describe,
+    .raise_sets = "READY bit set",
 };
 
 static struct evtchn_fifo_domain *fifo_alloc(struct domain *d)

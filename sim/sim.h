@@ -144,6 +144,11 @@ struct evtchn_port_ops {
     int (*set_priority)(struct domain *d, struct evtchn *chn, unsigned int priority);
     /* Not Xen's: see struct evtchn_host_bits. */
     const struct evtchn_host_bits *host;
+    /* For the narrator (narrate_xen.c): where a port's pending bit is
+     * ("evtchn_pending[0] bit 6"), and what raising a vCPU sets besides
+     * evtchn_upcall_pending. */
+    void (*describe_pending)(const struct domain *d, evtchn_port_t port, char *buf, size_t len);
+    const char *raise_sets;
 };
 extern const struct evtchn_port_ops evtchn_2l_32_ops, evtchn_2l_64_ops, evtchn_fifo_ops;
 

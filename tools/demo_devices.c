@@ -181,7 +181,8 @@ static const char chapter[] =
     "reads the disk, puts the response in the ring and notifies back; blkfront takes its "
     "'interrupt' and completes.\"}";
 
-int demo_devices(const char *trace, const char *pcap, const struct web_opts *wo)
+int demo_devices(const char *trace, const char *pcap, enum xensim_evtchn_abi abi,
+                 const struct web_opts *wo)
 {
     struct demo d = { .pcap = pcap };
     struct web *web = NULL;
@@ -224,7 +225,7 @@ int demo_devices(const char *trace, const char *pcap, const struct web_opts *wo)
     }
     xensim_set_narrator(d.sim, print_line, NULL, XENSIM_NARRATE_GUEST);
 
-    struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true };
+    struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true, .evtchn_abi = abi };
     if ((rc = xensim_domain_create(d.sim, &d0)) < 0 || (rc = xensim_domain_unpause(d.sim, 0)))
         return fail("cannot build dom0", rc);
     if ((rc = xensim_xenstore_start(d.sim, NULL)) || (rc = xensim_xenbus_dom0_init(d.sim)))
@@ -233,7 +234,7 @@ int demo_devices(const char *trace, const char *pcap, const struct web_opts *wo)
     struct xensim_consoled *cons = xensim_consoled_start(d.sim, &ccfg);
     host_say(d.sim, "dom0 built; xenstored and xenconsoled run in it");
 
-    struct xensim_domain_config gcfg = { .name = "guest" };
+    struct xensim_domain_config gcfg = { .name = "guest", .evtchn_abi = abi };
     rc = xensim_domain_create(d.sim, &gcfg);
     if (rc < 0 || xensim_domain_unpause(d.sim, (domid_t)rc))
         return fail("cannot build the guest", rc);
