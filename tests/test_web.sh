@@ -2,8 +2,9 @@
 # The web view in Debian's headless Chromium, driven by playwright-core
 # (npm-installed into the build tree here at test time; it fetches no
 # browser): the live page on `xensim demo --http` as the demo runs, the
-# player on a recording of it (`xensim view`), and the live page on
-# `xensim serve --http` with a malformed request in between. Screenshots
+# player on a recording of it (`xensim view`) and of the demo on FIFO
+# event channels, and the live page on `xensim serve --http` with a
+# malformed request in between. Screenshots
 # land in tests/web-artifacts/. Without Chromium, Node.js or npm it skips,
 # unless CI is set: then a missing tool is a failure.
 set -euo pipefail
@@ -55,6 +56,13 @@ start_server "$work/view.log" $x view "$work/run.json" --http 127.0.0.1:0
 node "$src/tests/web/player.js" "$server_url" "$art"
 stop_server
 echo "ok - xensim view exited cleanly"
+
+echo "# the player on a recording with FIFO event channels"
+$x demo --evtchn fifo --trace "$work/fifo.json" >/dev/null
+start_server "$work/fifo.log" $x view "$work/fifo.json" --http 127.0.0.1:0
+node "$src/tests/web/fifo.js" "$server_url" "$art"
+stop_server
+echo "ok - xensim view of a FIFO run exited cleanly"
 
 echo "# the live page on xensim serve --http"
 start_server "$work/serve.log" $x serve --dir "$work" --domains 1 --http 127.0.0.1:0

@@ -5,7 +5,7 @@ tools_xensim_SOURCES = tools/xensim.c tools/commands.h tools/cmd_demo.c tools/de
 	tools/cmd_env.c tools/serve_guest.c
 # The web view: the server, the probe that feeds it, `xensim view`.
 tools_xensim_SOURCES += tools/web.h tools/web.c tools/web_addr.h tools/web_addr.c \
-	tools/web_feed.h tools/web_feed.c tools/probe.h tools/probe_view.h tools/probe.c \
+	tools/web_feed.h tools/web_feed.c tools/probe.h tools/probe_view.h tools/probe.c tools/probe_fifo.c \
 	tools/snapshot.c tools/rings.h tools/rings.c tools/jbuf.h tools/jbuf.c tools/cmd_view.c
 tools_xensim_CFLAGS = $(AM_CFLAGS) $(XENSTORE_CFLAGS) $(MHD_CFLAGS)
 # The page is looked up where `make install` puts it, then in this tree.

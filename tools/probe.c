@@ -59,8 +59,8 @@ void probe_view_free(struct probe_view *v)
     free(v);
 }
 
-static void words(struct jbuf *b, const char *name, const void *w, unsigned int bits,
-                  unsigned int n)
+void probe_words(struct jbuf *b, const char *name, const void *w, unsigned int bits,
+                 unsigned int n)
 {
     jbuf_printf(b, "\"%s\":[", name);
     bool first = true;
@@ -108,9 +108,9 @@ static bool l2_read(struct xensim *sim, const struct probe_dom *d, const struct 
         xensim_domain_peek(sim, d->domid, si, (unsigned int)l->mask, mask, bytes))
         return false;
     jbuf_printf(b, "\"%u\":{\"abi\":\"2l\",\"bits\":%u,", d->domid, l->bits);
-    words(b, "pending", pend, l->bits, l->bits);
+    probe_words(b, "pending", pend, l->bits, l->bits);
     jbuf_printf(b, ",");
-    words(b, "mask", mask, l->bits, l->bits);
+    probe_words(b, "mask", mask, l->bits, l->bits);
     jbuf_printf(b, ",\"vcpus\":[");
     for (unsigned int i = 0; i < d->nr_vcpus && i < XENSIM_MAX_VCPUS; i++) {
         size_t base = l->vcpu_info + i * l->vcpu_size;
@@ -138,12 +138,13 @@ static bool read_2l_64(struct xensim *sim, const struct probe_dom *d, struct jbu
 }
 
 /* How each event channel ABI's pending state is read from the guest's
- * pages; an ABI with no reader (yet) is left out of the state notes, and
+ * pages; a domain that cannot be read is left out of the state notes, and
  * the page falls back to the snapshot's per-port pending and masked. */
 typedef bool (*evtchn_reader)(struct xensim *sim, const struct probe_dom *d, struct jbuf *b);
 static const evtchn_reader evtchn_readers[] = {
     [XENSIM_EVTCHN_2L_32] = read_2l_32,
     [XENSIM_EVTCHN_2L_64] = read_2l_64,
+    [XENSIM_EVTCHN_FIFO] = probe_read_fifo,
 };
 
 static bool fast_evtchn(struct xensim *sim, const struct probe_dom *d, struct jbuf *b)

@@ -13,6 +13,7 @@ struct probe_dom {
     enum xensim_evtchn_abi abi;
     unsigned int nr_vcpus;
     xen_pfn_t shared_info_frame;
+    struct xensim_evtchn_fifo_layout fifo;   /* on FIFO: where its words are */
 };
 
 struct probe_view {
@@ -22,6 +23,11 @@ struct probe_view {
 };
 
 void probe_view_free(struct probe_view *v);
+/* "name":[[word,"hex"]..] of the n words (of bits bits) of w not zero. */
+void probe_words(struct jbuf *b, const char *name, const void *w, unsigned int bits,
+                 unsigned int n);
+/* A FIFO domain's "D":{..} state (probe_fifo.c); false if it cannot be read. */
+bool probe_read_fifo(struct xensim *sim, const struct probe_dom *d, struct jbuf *b);
 /* "evtchn":{...},"rings":{...} of the view, read now. */
 void probe_fast_state(struct xensim *sim, const struct probe_view *v, struct jbuf *b);
 /* Builds a snapshot note's args of sim and the view it implies. */

@@ -117,7 +117,7 @@ static void emit_domains(const struct xensim_domain_info *d, int n, struct jbuf 
                     d[i].state <= XENSIM_DOMAIN_DYING ? state_names[d[i].state] : "unknown",
                     d[i].nr_vcpus, d[i].nr_pages, d[i].pages_allocated,
                     d[i].privileged ? "true" : "false", abi_name(d[i].evtchn_abi),
-                    d[i].evtchn_abi == XENSIM_EVTCHN_2L_64 ? 64 : 32, d[i].max_evtchn_port,
+                    d[i].evtchn_abi == XENSIM_EVTCHN_2L_32 ? 32 : 64, d[i].max_evtchn_port,
                     d[i].ports_in_use, d[i].maptrack_in_use, d[i].pages_mapped_by_others,
                     d[i].store_port, d[i].console_port);
     }
@@ -136,13 +136,13 @@ static void emit_ports(struct xensim *sim, const struct xensim_domain_info *d, i
             const struct xensim_port_info *p = &rows[r];
             jbuf_printf(b, "%s{\"port\":%u,\"state\":\"%s\",\"remote_dom\":%u,"
                         "\"remote_port\":%u,\"virq\":%u,\"vcpu\":%u,\"pending\":%u,"
-                        "\"masked\":%u,\"host\":%u}",
+                        "\"masked\":%u,\"host\":%u,\"priority\":%u}",
                         r ? "," : "", p->port,
                         p->reserved ? "reserved"
                         : p->status < sizeof(port_states) / sizeof(port_states[0])
                             ? port_states[p->status] : "unknown",
                         p->remote_dom, p->remote_port, p->virq, p->vcpu, p->pending, p->masked,
-                        p->host_consumer);
+                        p->host_consumer, p->priority);
         }
         jbuf_printf(b, "]");
     }
@@ -209,6 +209,10 @@ int snapshot_build(struct xensim *sim, struct jbuf *b, struct probe_view *v)
         v->doms[i].abi = infos[i].evtchn_abi;
         v->doms[i].nr_vcpus = infos[i].nr_vcpus;
         v->doms[i].shared_info_frame = infos[i].shared_info_frame;
+        /* A domain that reset to 2-level meanwhile is read as nothing
+         * until the next snapshot. */
+        if (infos[i].evtchn_abi == XENSIM_EVTCHN_FIFO)
+            xensim_evtchn_fifo_layout(sim, infos[i].domid, &v->doms[i].fifo);
     }
     v->ndoms = n;
     v->nrings = rings_discover(sim, infos, n, s.nodes, s.n, v->rings, MAX_RINGS);

@@ -196,6 +196,53 @@ function wordBits(words, bits, nwords) {
   return out;
 }
 
+/* One vCPU of a 2-level domain: its selector word and flags. */
+function vcpu2l(v, i, bits) {
+  const selBits = wordBits([[0, v.sel]], bits, 1);
+  const bitsEl = el('span', { class: 'bits' });
+  selBits.forEach((on, k) => bitsEl.append(el('span', { class: on ? 'on' : '', title: `selector bit ${k}: word ${k} of evtchn_pending` })));
+  return el('div', { class: 'vcpu', 'data-vcpu': i },
+    `vcpu${i} evtchn_pending_sel `, bitsEl, ' ',
+    el('span', { class: 'flag upcall' + (v.up ? ' on' : ''), text: `evtchn_upcall_pending=${v.up}` }), ' ',
+    el('span', { class: 'flag', text: `upcall_mask=${v.um}` }));
+}
+
+/* A queue as the guest would consume it: from the head, along the links
+ * of LINKED words, at most as many hops as there are ports (a hostile
+ * guest may have made a loop). Xen writes a head only when it links onto
+ * an empty queue and the guest consumes from its own copy, so a head
+ * whose word is no longer LINKED is a queue already emptied. */
+function fifoChain(head, links, linked, n) {
+  const chain = [];
+  for (let p = head, hops = 0; p && linked[p] && hops < n; hops++) {
+    chain.push(p);
+    p = links.has(p) ? links.get(p) : 0;
+  }
+  return chain;
+}
+
+/* One vCPU of a FIFO domain: READY, its flags, and each queue that has
+ * a head, highest priority (0) first. */
+function vcpuFifo(v, i, links, linked, n) {
+  const ready = el('span', { class: 'bits ready' });
+  for (let q = 0; q < 16; q++)
+    ready.append(el('span', { class: (v.ready >> q) & 1 ? 'on' : '', title: `READY bit ${q}: queue of priority ${q}` }));
+  const queues = el('div', { class: 'queues' });
+  (v.heads || []).forEach((head, q) => {
+    const chain = fifoChain(head, links, linked, n);
+    if (!chain.length && !((v.ready >> q) & 1)) return;
+    queues.append(el('div', { class: 'queue', 'data-vcpu': i, 'data-prio': q, 'data-ports': chain.join(' ') },
+      el('span', { class: 'qname', text: `priority ${q}${q === 7 ? ' (default)' : ''}` }), ' head ',
+      ...chain.flatMap((p, k) => [k ? ' → ' : '', el('span', { class: 'qport' + (linked[p] ? ' linked' : ''), text: `port ${p}` })]),
+      chain.length ? '' : `${head} (consumed: the queue is empty)`));
+  });
+  if (!v.heads) queues.append(el('div', { class: 'empty', text: 'no control block yet' }));
+  return el('div', { class: 'vcpu fifo', 'data-vcpu': i },
+    `vcpu${i} READY `, ready, ' ',
+    el('span', { class: 'flag upcall' + (v.up ? ' on' : ''), text: `evtchn_upcall_pending=${v.up}` }), ' ',
+    el('span', { class: 'flag', text: `upcall_mask=${v.um}` }), queues);
+}
+
 function drawEvtchn(pic) {
   const box = $('evtchn');
   box.replaceChildren();
@@ -205,10 +252,16 @@ function drawEvtchn(pic) {
    * one first, at most four. */
   const doms = [...pic.snap.domains].sort((a, b) => (b.id === chosen) - (a.id === chosen)).slice(0, 4);
   for (const d of doms) {
-    const bits = d.abi_bits, n = bits * bits;
     const st = pic.state && pic.state.evtchn ? pic.state.evtchn[d.id] : null;
-    const pend = st ? wordBits(st.pending, bits, bits) : null;
-    const mask = st ? wordBits(st.mask, bits, bits) : null;
+    /* The state read at the step says which ABI the words are in. */
+    const fifo = st ? st.abi === 'fifo' : d.abi === 'fifo';
+    const bits = fifo ? 64 : d.abi_bits;
+    const n = fifo ? (st ? st.ports : 0) : bits * bits;
+    const nwords = Math.ceil(n / bits);
+    const pend = st ? wordBits(st.pending, bits, nwords) : null;
+    const mask = st ? wordBits(st.mask, bits, nwords) : null;
+    const linked = st && fifo ? wordBits(st.linked, bits, nwords) : [];
+    const links = new Map(st && fifo ? st.links : []);
     const rows = new Map(((pic.snap.ports || {})[d.id] || []).map((p) => [p.port, p]));
     const grid = el('div', { class: 'grid' + (bits === 64 ? ' wide' : ''), 'data-domid': d.id });
     grid.style.gridTemplateColumns = `repeat(${bits}, auto)`;
@@ -220,34 +273,38 @@ function drawEvtchn(pic) {
       let cls = 'cell';
       if (r) cls += ' st-' + r.state;
       if (pending) cls += ' pending';
-      if (masked) cls += ' masked';
+      /* A FIFO kernel masks every word of a page it adds: on a free
+       * port that is no news, and would darken the whole grid. */
+      if (masked && (!fifo || r)) cls += ' masked';
+      if (linked[p]) cls += ' linked';
       const c = el('span', { class: cls, 'data-port': p });
-      if (r || pending || masked) {
+      if (r || pending || (masked && !fifo) || linked[p]) {
         let t = `port ${p}: ${r ? r.state : 'free'}`;
         if (r && r.state === 'interdomain') t += ` to dom${r.remote_dom} port ${r.remote_port}`;
         if (r && r.state === 'unbound') t += ` (for dom${r.remote_dom})`;
         if (r && r.state === 'virq') t += ` virq ${r.virq}`;
         if (r && r.host) t += ', a host process takes it';
-        t += `\nword ${Math.floor(p / bits)} bit ${p % bits}${pending ? ', pending' : ''}${masked ? ', masked' : ''}`;
+        if (fifo) {
+          t += `\nevent word:${pending ? ' PENDING' : ''}${masked ? ' MASKED' : ''}${linked[p] ? ' LINKED' : ''}`;
+          if (links.has(p)) t += `, link ${links.get(p)}`;
+          if (r) t += `; priority ${r.priority}, vcpu${r.vcpu}`;
+        } else {
+          t += `\nword ${Math.floor(p / bits)} bit ${p % bits}${pending ? ', pending' : ''}${masked ? ', masked' : ''}`;
+        }
         c.title = t;
       }
       frag.append(c);
     }
     grid.append(frag);
     const vc = el('div');
-    (st ? st.vcpus : []).forEach((v, i) => {
-      const selBits = wordBits([[0, v.sel]], bits, 1);
-      const bitsEl = el('span', { class: 'bits' });
-      selBits.forEach((on, k) => bitsEl.append(el('span', { class: on ? 'on' : '', title: `selector bit ${k}: word ${k} of evtchn_pending` })));
-      vc.append(el('div', { class: 'vcpu', 'data-vcpu': i },
-        `vcpu${i} evtchn_pending_sel `, bitsEl, ' ',
-        el('span', { class: 'flag upcall' + (v.up ? ' on' : ''), text: `evtchn_upcall_pending=${v.up}` }), ' ',
-        el('span', { class: 'flag', text: `upcall_mask=${v.um}` })));
-    });
+    (st ? st.vcpus : []).forEach((v, i) => vc.append(fifo ? vcpuFifo(v, i, links, linked, n) : vcpu2l(v, i, bits)));
     const pendingPorts = [];
     if (pend) pend.forEach((on, p) => on && pendingPorts.push(p));
-    box.append(el('div', { class: 'evdom', 'data-domid': d.id },
-      el('h3', { text: `dom${d.id} ${d.name}: ${n} ports (${bits} words of ${bits} bits)` }),
+    const title = fifo
+      ? `dom${d.id} ${d.name}: FIFO, ${n} ports with event words, 16 queues a vCPU`
+      : `dom${d.id} ${d.name}: ${n} ports (${bits} words of ${bits} bits)`;
+    box.append(el('div', { class: 'evdom' + (fifo ? ' fifo' : ''), 'data-domid': d.id, 'data-abi': fifo ? 'fifo' : '2l' },
+      el('h3', { text: title }),
       grid, vc,
       el('div', { class: 'pending-list', text: pendingPorts.length ? `pending: port ${pendingPorts.join(', ')}` : 'nothing pending' })));
   }
