@@ -3,7 +3,8 @@
 # is refused unless --http-public, with a message that says why and what
 # to do; bad addresses and recordings are answered; a malformed HTTP
 # request gets a 4xx while `xensim serve` goes on (XenStore answers, the
-# control socket answers, the server still serves).
+# control socket answers, the server still serves); nothing feeds the
+# view while no page is open.
 set -euo pipefail
 . "${srcdir:-.}/tests/web_lib.sh"
 x=./tools/xensim
@@ -95,6 +96,39 @@ s=$(status_of 'GET /../../etc/passwd HTTP/1.0\r\n\r\n')
 case $s in HTTP/1.*\ 404*) echo "ok - a path outside the page: $s" ;; *) echo "traversal got: $s"; exit 1 ;; esac
 s=$(status_of 'GET /info HTTP/1.0\r\n\r\n')
 case $s in HTTP/1.*\ 200*) echo "ok - the server still serves: $s" ;; *) echo "after: $s"; exit 1 ;; esac
+
+# info: the body of GET /info (HTTP/1.0: the server closes after it).
+info() {
+	exec 4<>/dev/tcp/127.0.0.1/"$port"
+	printf 'GET /info HTTP/1.0\r\n\r\n' >&4
+	timeout 60 cat <&4 | tail -n 1
+	exec 4<&-
+}
+# The view costs nothing while no page is open: the trace subscribers
+# that feed it start with the first /events stream and stop with the last.
+case $(info) in
+*'"pages":0,"feeding":false'*) echo "ok - no page open: nothing feeds the view" ;;
+*) echo "with no page open: $(info)"; exit 1 ;;
+esac
+exec 5<>/dev/tcp/127.0.0.1/"$port"
+printf 'GET /events HTTP/1.0\r\n\r\n' >&5
+IFS= read -r -t 60 status <&5 || status="(no answer)"
+case $status in HTTP/1.*\ 200*) ;; *) echo "/events got: $status"; exit 1 ;; esac
+case $(info) in
+*'"pages":1,"feeding":true'*) echo "ok - a page open: the probe and the trace feed it" ;;
+*) echo "with a page open: $(info)"; exit 1 ;;
+esac
+exec 5<&-
+# The server finds the stream gone at its next write, a keepalive every
+# few seconds at most; the wait for it is bounded (300 looks).
+fed=yes
+for _ in $(seq 300); do
+	case $(info) in *'"pages":0,"feeding":false'*) fed=no; break ;; esac
+	sleep 0.2
+done
+[ $fed = no ] || { echo "the page closed but the view is still fed: $(info)"; exit 1; }
+echo "ok - the page closed: nothing feeds the view again"
+
 export XENSTORED_PATH=$work/socket
 xenstore-write /local/domain/0/after-bad-requests yes
 [ "$(xenstore-read /local/domain/0/after-bad-requests)" = yes ]

@@ -218,10 +218,14 @@ static enum MHD_Result web_answer(void *cls, struct MHD_Connection *c, const cha
     }
     if (!strcmp(url, "/info")) {
         char info[256];
+        /* pages and feeding show that the view costs nothing while no
+         * page is open: the trace subscribers run only while one is. */
         pthread_mutex_lock(&w->lock);
-        snprintf(info, sizeof(info), "{\"mode\":\"%s\",\"attached\":%s,\"version\":\"%s\"}",
+        snprintf(info, sizeof(info),
+                 "{\"mode\":\"%s\",\"attached\":%s,\"version\":\"%s\",\"pages\":%u,"
+                 "\"feeding\":%s}",
                  w->recording ? "recording" : "live", w->sim ? "true" : "false",
-                 PACKAGE_VERSION);
+                 PACKAGE_VERSION, w->pages, w->json ? "true" : "false");
         pthread_mutex_unlock(&w->lock);
         return reply_text(c, MHD_HTTP_OK, "application/json", info);
     }
