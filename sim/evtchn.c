@@ -743,13 +743,46 @@ static long op_reset_cont(struct domain *d, void *arg)
     return evtchn_reset(d, ((struct evtchn_reset *)arg)->dom, true);
 }
 
-/* No physical IRQs here: what a Xen built without PIRQ support (ARM)
- * answers. */
+/*
+ * The machine xensim's Xen runs on, as far as PIRQs go: one IO-APIC
+ * with 24 GSIs and two present CPUs. Xen 4.17 x86 sizes a domain's PIRQ
+ * space at creation (domain_create): a domU gets nr_irqs_gsi + 32
+ * (extra_guest_irqs' default), the hardware domain arch_hwdom_irqs():
+ * nr_irqs_gsi + min(fls(present CPUs), its vCPUs) * NR_DYNAMIC_VECTORS,
+ * at most nr_irqs (max(16 + CPUs * NR_DYNAMIC_VECTORS, 8 * GSIs)).
+ */
+enum {
+    MACHINE_GSIS = 24,
+    MACHINE_CPUS = 2,
+    MACHINE_CPUS_FLS = 2,           /* fls(MACHINE_CPUS) */
+    NR_DYNAMIC_VECTORS = 0xdf - 0x21 + 1,   /* LAST - FIRST_DYNAMIC_VECTOR + 1 */
+    MACHINE_NR_IRQS = 16 + MACHINE_CPUS * NR_DYNAMIC_VECTORS,
+    EXTRA_DOMU_IRQS = 32,
+};
+
+static unsigned int domain_nr_pirqs(const struct domain *d)
+{
+    if (d->domid != 0)
+        return MACHINE_GSIS + EXTRA_DOMU_IRQS;
+    unsigned int n = d->nr_vcpus < MACHINE_CPUS_FLS ? d->nr_vcpus : MACHINE_CPUS_FLS;
+    n = MACHINE_GSIS + n * NR_DYNAMIC_VECTORS;
+    return n < MACHINE_NR_IRQS ? n : MACHINE_NR_IRQS;
+}
+
+/*
+ * Xen 4.17's evtchn_bind_pirq checks, in order, `pirq >= d->nr_pirqs`
+ * (-EINVAL; the pirq is unsigned) and, for a PV domain,
+ * pirq_access_permitted(), which needs the PIRQ mapped to an IRQ
+ * (PHYSDEVOP_map_pirq) that the domain may use. xensim has no physical
+ * devices and no physdev_op, so no PIRQ is ever mapped: every PIRQ in
+ * range is -EPERM, for dom0 as for a domU, and no port is allocated.
+ */
 static long op_bind_pirq(struct domain *d, void *arg)
 {
-    (void)d;
-    (void)arg;
-    return -EOPNOTSUPP;
+    const struct evtchn_bind_pirq *op = arg;
+    if (op->pirq >= domain_nr_pirqs(d))
+        return -EINVAL;
+    return -EPERM;
 }
 
 /* The FIFO switch and its array: evtchn_fifo.c, under event_lock. */

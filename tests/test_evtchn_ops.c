@@ -672,12 +672,23 @@ static const struct row ipi_vcpu_rows[] = {
 
 /* What Xen answers for what is not simulated, and for the FIFO ops on a
  * 2-level domain (test_evtchn_fifo has the FIFO ABI itself): no physical
- * IRQs (a Xen built without PIRQ support); an init_control that fails
+ * IRQs (no PIRQ is ever mapped); an init_control that fails
  * leaves the domain 2-level; expand_array before init_control;
  * set_priority on the 2-level ABI (the port is looked up first). Unknown
  * commands: -ENOSYS. */
 static const struct row unsupported_rows[] = {
-    R(1, EVTCHNOP_bind_pirq, 1, 0,     -EOPNOTSUPP, X, FREE(1, 3),                     NOPEER),
+    /* bind_pirq (Xen 4.17 x86, evtchn_bind_pirq): `pirq >= d->nr_pirqs`
+     * is -EINVAL, then a PV domain needs pirq_access_permitted(), which
+     * needs a PIRQ mapped by PHYSDEVOP_map_pirq: none ever is here, so
+     * -EPERM. nr_pirqs is 24 GSIs + 32 for a domU; dom0 (1 vCPU) gets
+     * 24 + 1 * 191 dynamic vectors. No port is taken either way. */
+    R(1, EVTCHNOP_bind_pirq, 1, 0,     -EPERM,   X,  FREE(1, 3),                       NOPEER),
+    R(1, EVTCHNOP_bind_pirq, 0, 1,     -EPERM,   X,  FREE(1, 3),                       NOPEER),
+    R(1, EVTCHNOP_bind_pirq, 55, 0,    -EPERM,   X,  FREE(1, 3),                       NOPEER),
+    R(1, EVTCHNOP_bind_pirq, 56, 0,    -EINVAL,  X,  FREE(1, 3),                       NOPEER),
+    R(1, EVTCHNOP_bind_pirq, 0xFFFFFFFF, 0, -EINVAL, X, FREE(1, 3),                    NOPEER),
+    R(0, EVTCHNOP_bind_pirq, 214, 0,   -EPERM,   X,  FREE(0, 1),                       NOPEER),
+    R(0, EVTCHNOP_bind_pirq, 215, 0,   -EINVAL,  X,  FREE(0, 1),                       NOPEER),
     R(1, EVTCHNOP_init_control, 0, 4,  -EINVAL,  X,  FREE(1, 3),                       NOPEER),
     R(1, EVTCHNOP_expand_array, 0, 0,  -EOPNOTSUPP, X, FREE(1, 3),                     NOPEER),
     R(1, EVTCHNOP_set_priority, 1, 7,  -ENOSYS,  X,  ST(1, 1, UNB, 0, NA, 0, 0, 0),    NOPEER),
