@@ -450,6 +450,9 @@ static void domain_fill_info(struct domain *d, struct xensim_domain_info *info)
     info->pages_allocated = d->pages_in_use - d->build_pages;
     xensim_mutex_unlock(&d->page_lock);
     info->evtchn_pages_held = evtchn_fifo_pages_held(d);
+    info->evtchn_abi = atomic_load(&d->evtchn_ops)->abi;
+    info->max_evtchn_port = evtchn_max_port(d);
+    info->shared_info_frame = d->nr_pages;
 }
 
 int xensim_domain_info(struct xensim *sim, domid_t domid, struct xensim_domain_info *info)

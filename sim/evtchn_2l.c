@@ -6,6 +6,7 @@
  * Raises the upcall and wakes pollers through event.h.
  */
 #include <stddef.h>
+#include <stdio.h>
 #include "event.h"
 
 struct l2_layout {
@@ -145,11 +146,16 @@ static bool l2_test(const struct domain *d, const struct l2_layout *l, bool mask
         .test_and_clear_mask = host_tac_mask_##W,                             \
         .is_masked = host_is_masked_##W,                                      \
     };                                                                        \
+    static void describe_##W(const struct domain *d, evtchn_port_t port,      \
+                             char *buf, size_t len)                           \
+    { (void)d; snprintf(buf, len, "evtchn_pending[%u] bit %u", port / W, port % W); } \
     const struct evtchn_port_ops evtchn_2l_##W##_ops = {                      \
-        .name = "2-level, " #W "-bit words", .nr_ports = W * W,               \
+        .name = "2-level, " #W "-bit words", .abi = XENSIM_EVTCHN_2L_##W,     \
+        .nr_ports = W * W,                                                    \
         .set_pending = set_pending_##W, .clear_pending = clear_pending_##W,   \
         .unmask = unmask_##W, .is_pending = is_pending_##W,                   \
         .is_masked = is_masked_##W, .host = &host_##W,                        \
+        .describe_pending = describe_##W, .raise_sets = "selector bit set",   \
     };
 
 L2_OPS(32)

@@ -19,6 +19,8 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 #include "event.h"
 
 #define WORDS_PER_PAGE (XEN_PAGE_SIZE / sizeof(event_word_t))
@@ -330,8 +332,19 @@ static const struct evtchn_host_bits fifo_host = {
     .is_masked = host_is_masked,
 };
 
+/* Called from a send's trace point, under the RCU read side only: the
+ * channel's priority is an atomic. */
+static void fifo_describe(const struct domain *d, evtchn_port_t port, char *buf, size_t len)
+{
+    unsigned int prio = evtchn_port_valid(d, port)
+                            ? atomic_load(&evtchn_from_port(d, port)->priority)
+                            : EVTCHN_FIFO_PRIORITY_DEFAULT;
+    snprintf(buf, len, "PENDING in its event word, for the queue of priority %u", prio);
+}
+
 const struct evtchn_port_ops evtchn_fifo_ops = {
     .name = "FIFO",
+    .abi = XENSIM_EVTCHN_FIFO,
     .nr_ports = EVTCHN_FIFO_NR_CHANNELS,
     .init = fifo_init,
     .set_pending = fifo_set_pending,
@@ -342,6 +355,8 @@ const struct evtchn_port_ops evtchn_fifo_ops = {
     .is_busy = fifo_is_busy,
     .set_priority = fifo_set_priority,
     .host = &fifo_host,
+    .describe_pending = fifo_describe,
+    .raise_sets = "READY bit set",
 };
 
 static struct evtchn_fifo_domain *fifo_alloc(struct domain *d)
@@ -533,6 +548,37 @@ unsigned int evtchn_fifo_pages_held(struct domain *d)
     xensim_mutex_unlock(&d->event_lock);
     free(pages);
     return n;
+}
+
+/* Under event_lock, for the same reason. Frames, not pointers: a
+ * reader peeks the guest's pages without Xen's locks. */
+int evtchn_fifo_layout(struct domain *d, struct xensim_evtchn_fifo_layout *out)
+{
+    struct evtchn_fifo_domain *f = fifo_of(d);
+    int rc = -ENOENT;
+
+    memset(out, 0, sizeof(*out));
+    xensim_mutex_lock(&d->event_lock);
+    if (f && f->active) {
+        out->nr_vcpus = f->nr_vcpus < XENSIM_MAX_VCPUS ? f->nr_vcpus : XENSIM_MAX_VCPUS;
+        for (unsigned int v = 0; v < out->nr_vcpus; v++) {
+            const uint8_t *cb = (const uint8_t *)atomic_load(&f->vcpu[v].control_block);
+            if (!cb)
+                continue;
+            size_t at = (size_t)(cb - d->mem);
+            out->control[v].mapped = true;
+            out->control[v].frame = at / XEN_PAGE_SIZE;
+            out->control[v].offset = (unsigned int)(at % XEN_PAGE_SIZE);
+        }
+        out->nr_array_pages = atomic_load(&f->num_evtchns) / WORDS_PER_PAGE;
+        for (unsigned int i = 0; i < out->nr_array_pages; i++)
+            out->array_frame[i] =
+                (xen_pfn_t)((const uint8_t *)atomic_load(&f->event_array[i]) - d->mem) /
+                XEN_PAGE_SIZE;
+        rc = 0;
+    }
+    xensim_mutex_unlock(&d->event_lock);
+    return rc;
 }
 
 void evtchn_fifo_free(struct domain *d)

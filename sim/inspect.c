@@ -1,9 +1,10 @@
 /*
  * Looking inside a running simulation: the domains, each domain's ports
- * (state, remote end, notify vCPU, pending, masked) and grant entries
+ * (state, remote end, notify vCPU, pending, masked, FIFO priority), where
+ * a FIFO domain keeps its event words, and grant entries
  * (flags, grantee, frame, who pins them), as rows for programs and as
- * tables for people. Reads evtchn and gnttab state under their own locks;
- * changes nothing.
+ * tables for people, and the bytes of a domain's pages. Reads evtchn and
+ * gnttab state under their own locks; changes nothing.
  */
 #include <errno.h>
 #include "gnttab.h"
@@ -41,6 +42,9 @@ static void port_read(struct domain *d, evtchn_port_t p, struct xensim_port_info
     r->pending = d->evtchn_ops->is_pending(d, chn);
     r->masked = d->evtchn_ops->is_masked(d, chn);
     r->host_consumer = chn->dev != NULL;
+    /* Only an ABI with priorities keeps one that means anything. */
+    if (d->evtchn_ops->set_priority)
+        r->priority = atomic_load(&chn->priority);
     switch (atomic_load(&chn->state)) {
     case ECS_RESERVED:
         r->status = EVTCHNSTAT_closed;
@@ -300,4 +304,35 @@ int xensim_dump_grants(struct xensim *sim, domid_t domid, FILE *out)
     }
     free(rows);
     return n;
+}
+
+/* Memory lives until the domain is freed after a grace period, so the
+ * RCU read side alone keeps d->mem mapped while we copy. */
+int xensim_domain_peek(struct xensim *sim, domid_t domid, xen_pfn_t frame, unsigned int offset,
+                       void *buf, size_t len)
+{
+    if (offset > XEN_PAGE_SIZE || len > XEN_PAGE_SIZE - offset)
+        return -EINVAL;
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
+    if (!d)
+        return -ESRCH;
+    int rc = 0;
+    const uint8_t *page = domain_pfn_to_virt(d, frame);
+    if (page)
+        memcpy(buf, page + offset, len);
+    else
+        rc = -EINVAL;
+    rcu_read_unlock();
+    return rc;
+}
+
+int xensim_evtchn_fifo_layout(struct xensim *sim, domid_t domid,
+                              struct xensim_evtchn_fifo_layout *out)
+{
+    struct domain *d = domain_rcu_get(sim, NULL, domid);
+    if (!d)
+        return -ESRCH;
+    int rc = evtchn_fifo_layout(d, out);
+    rcu_read_unlock();
+    return rc;
 }

@@ -1,9 +1,11 @@
 /*
  * The teaching narrator: when a simulator has one, guest code
- * (xensim_narrate) and the hypervisor (narrate_xen.c, a trace subscriber)
- * describe each step in one line, prefixed with who speaks. Off by
- * default: guest narration costs one load, the hypervisor's nothing but
- * its trace points' branch.
+ * (xensim_narrate), host programs (xensim_narrate_host) and the
+ * hypervisor (narrate_xen.c, a trace subscriber) describe each step in one
+ * line, prefixed with who speaks. Each line is also a trace point
+ * (XENSIM_TRACE_NARRATE), so a recording or a live view has the story
+ * beside the events. Off by default: guest narration costs one load, the
+ * hypervisor's nothing but its trace points' branch.
  */
 #include <stdarg.h>
 #include "narrate.h"
@@ -26,10 +28,28 @@ void narrate_vline(struct xensim *sim, const char *who, const char *fmt, va_list
     xensim_narrator_t fn = __atomic_load_n(&sim->narrator, __ATOMIC_ACQUIRE);
     if (!fn)
         return;
-    char line[512];
-    int n = snprintf(line, sizeof(line), "%-12s ", who);
-    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    char text[480], line[512];
+    vsnprintf(text, sizeof(text), fmt, ap);
+    snprintf(line, sizeof(line), "%-12s %s", who, text);
     fn(line, sim->narrator_arg);
+    if (trace_on(sim)) {
+        const struct vcpu *v = current_vcpu;
+        struct xensim_trace_event ev;
+        trace_event_init(&ev, XENSIM_TRACE_NARRATE, sim, v && v->d->sim == sim ? v->d->domid : 0,
+                         v && v->d->sim == sim ? v->id : XENSIM_TRACE_NO_VCPU);
+        ev.seq = atomic_fetch_add(&sim->narrate_seq, 1) + 1;
+        ev.u.narrate.who = who;
+        ev.u.narrate.text = text;
+        trace_emit(sim, &ev);
+    }
+}
+
+void xensim_narrate_host(struct xensim *sim, const char *who, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    narrate_vline(sim, who, fmt, ap);
+    va_end(ap);
 }
 
 void xensim_narrate(const char *fmt, ...)

@@ -36,11 +36,11 @@ static void narrate_send(struct xensim *sim, struct narrate_xen *nx,
     struct domain *rd = domain_lookup(sim, ev->remote_dom);
     if (!rd)
         return;
-    unsigned int bits = rd->evtchn_word_bits;
-    say(sim, "EVTCHNOP_send(dom%u port %u): dom%u port %u %s, evtchn_pending[%u] bit %u",
-        ev->domid, ev->port, ev->remote_dom, ev->remote_port,
-        ev->u.send.was_pending ? "was already pending (coalesced)" : "marked pending",
-        ev->remote_port / bits, ev->remote_port % bits);
+    char where[96];
+    atomic_load(&rd->evtchn_ops)->describe_pending(rd, ev->remote_port, where, sizeof(where));
+    say(sim, "EVTCHNOP_send(dom%u port %u): dom%u port %u %s, %s", ev->domid, ev->port,
+        ev->remote_dom, ev->remote_port,
+        ev->u.send.was_pending ? "was already pending (coalesced)" : "marked pending", where);
     if (!ev->u.send.was_pending)
         atomic_fetch_or(&nx->due[ev->remote_dom], 1u << ev->u.send.remote_vcpu);
 }
@@ -48,9 +48,10 @@ static void narrate_send(struct xensim *sim, struct narrate_xen *nx,
 static void narrate_raise(struct xensim *sim, struct narrate_xen *nx,
                           const struct xensim_trace_event *ev)
 {
-    if (atomic_load(&nx->due[ev->domid]) & (1u << ev->vcpu))
-        say(sim, "dom%u vcpu%u: selector bit set, evtchn_upcall_pending = 1, vCPU kicked",
-            ev->domid, ev->vcpu);
+    struct domain *d = domain_lookup(sim, ev->domid);
+    if (d && (atomic_load(&nx->due[ev->domid]) & (1u << ev->vcpu)))
+        say(sim, "dom%u vcpu%u: %s, evtchn_upcall_pending = 1, vCPU kicked", ev->domid,
+            ev->vcpu, atomic_load(&d->evtchn_ops)->raise_sets);
 }
 
 static void narrate_upcall(struct xensim *sim, struct narrate_xen *nx,

@@ -125,6 +125,7 @@ struct evtchn_group {
 struct evtchn_host_bits;
 struct evtchn_port_ops {
     const char *name;
+    enum xensim_evtchn_abi abi;         /* what xensim_domain_info() says */
     unsigned int nr_ports;              /* Xen's max_evtchns(d) */
     /* A port was just bound (FIFO: back to the default priority). */
     void (*init)(struct domain *d, struct evtchn *chn);
@@ -143,6 +144,11 @@ struct evtchn_port_ops {
     int (*set_priority)(struct domain *d, struct evtchn *chn, unsigned int priority);
     /* Not Xen's: see struct evtchn_host_bits. */
     const struct evtchn_host_bits *host;
+    /* For the narrator (narrate_xen.c): where a port's pending bit is
+     * ("evtchn_pending[0] bit 6"), and what raising a vCPU sets besides
+     * evtchn_upcall_pending. */
+    void (*describe_pending)(const struct domain *d, evtchn_port_t port, char *buf, size_t len);
+    const char *raise_sets;
 };
 extern const struct evtchn_port_ops evtchn_2l_32_ops, evtchn_2l_64_ops, evtchn_fifo_ops;
 
@@ -331,6 +337,7 @@ struct xensim {
     struct cds_list_head trace_subs;
     _Atomic unsigned int trace_nsubs;
     _Atomic uint64_t trace_seq;         /* numbers the sends seen traced */
+    _Atomic uint64_t narrate_seq;       /* numbers the narration lines traced */
     struct trace_chrome *chrome;        /* trace_chrome.c, while recording */
     struct narrate_xen *narrate_xen;    /* narrate_xen.c, while it narrates */
     xensim_narrator_t narrator;         /* narrate.c; NULL: silent */
@@ -503,6 +510,7 @@ long evtchn_fifo_expand_array(struct domain *d, const struct evtchn_expand_array
 void evtchn_fifo_destroy(struct domain *d);
 void evtchn_fifo_free(struct domain *d);
 unsigned int evtchn_fifo_pages_held(struct domain *d);
+int evtchn_fifo_layout(struct domain *d, struct xensim_evtchn_fifo_layout *out);
 
 /* hostdev_evtchn.c: delivery to a host consumer instead of a vCPU. */
 void evtchn_dev_deliver(struct xensim_evtchn_dev *dev, struct domain *d, struct evtchn *chn);

@@ -202,3 +202,25 @@ void xensim_trace_xenstore_msg(struct xensim *sim, domid_t domid, const struct x
     ev.u.xenstore.payload = payload;
     trace_emit(sim, &ev);
 }
+
+int xensim_trace_note(struct xensim *sim, domid_t domid, const char *name, const char *args)
+{
+    if (args) {
+        const char *p = args;
+        while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+            p++;
+        if (*p != '{')
+            return -EINVAL;
+    }
+    if (!trace_on(sim))
+        return 0;
+    const struct vcpu *v = current_vcpu;
+    struct xensim_trace_event ev;
+    trace_event_init(&ev, XENSIM_TRACE_NOTE, sim, domid,
+                     v && v->d->sim == sim && v->d->domid == domid ? v->id
+                                                                   : XENSIM_TRACE_NO_VCPU);
+    ev.u.note.name = name ? name : "note";
+    ev.u.note.args = args;
+    trace_emit(sim, &ev);
+    return 0;
+}

@@ -1,10 +1,12 @@
 /*
  * The run as Chrome trace-event JSON (chrome://tracing and Perfetto open
  * it): a process per domain, a thread per vCPU, hypercalls and upcalls as
- * slices, grant operations as instants, and a flow arrow from each
- * EVTCHNOP_send to the upcall it caused. A trace subscriber: it sees only
- * events, plus a domain listener to name each new domain's tracks. Owns
- * sim->chrome, which changes under sim->trace_lock.
+ * slices, grant operations, narration lines and programs' notes as
+ * instants, and a flow arrow from each EVTCHNOP_send to the upcall it
+ * caused. A trace subscriber: it sees only events, plus a domain listener
+ * to name each new domain's tracks. Writes to a file (sim->chrome, which
+ * changes under sim->trace_lock) or hands each event's text to a
+ * function (xensim_trace_json_start, for a live view).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -12,8 +14,10 @@
 #include "tracepoint.h"
 
 struct trace_chrome {
-    pthread_mutex_t lock;           /* the file, between threads */
-    FILE *f;
+    pthread_mutex_t lock;           /* the file or sink, between threads */
+    FILE *f;                        /* or: */
+    xensim_trace_json_fn sink;
+    void *sink_arg;
     bool first;
 };
 
@@ -27,12 +31,53 @@ static void chrome_write(struct trace_chrome *t, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    xensim_mutex_lock(&t->lock);
-    fputs(t->first ? "\n" : ",\n", t->f);
-    t->first = false;
-    vfprintf(t->f, fmt, ap);
-    xensim_mutex_unlock(&t->lock);
+    if (t->f) {
+        xensim_mutex_lock(&t->lock);
+        fputs(t->first ? "\n" : ",\n", t->f);
+        t->first = false;
+        vfprintf(t->f, fmt, ap);
+        xensim_mutex_unlock(&t->lock);
+        va_end(ap);
+        return;
+    }
+    /* A sink takes whole events: most fit the stack, a note may not. */
+    char small[1024], *text = small;
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    if (n >= (int)sizeof(small)) {
+        text = malloc((size_t)n + 1);
+        if (text)
+            vsnprintf(text, (size_t)n + 1, fmt, again);
+    }
+    va_end(again);
     va_end(ap);
+    if (n < 0 || !text)
+        return;
+    xensim_mutex_lock(&t->lock);
+    t->sink(text, (size_t)n, t->sink_arg);
+    xensim_mutex_unlock(&t->lock);
+    if (text != small)
+        free(text);
+}
+
+/* s as the inside of a JSON string, cut to fit out (size > 0). */
+static const char *chrome_escape(const char *s, char *out, size_t size)
+{
+    size_t o = 0;
+    for (; s && *s && o + 7 < size; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 0x20) {
+            o += (size_t)snprintf(out + o, size - o, "\\u%04x", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+    return out;
 }
 
 static double chrome_us(const struct xensim_trace_event *ev)
@@ -47,8 +92,9 @@ static unsigned int chrome_tid(const struct xensim_trace_event *ev)
 
 static void chrome_name_domain(struct trace_chrome *t, const struct xensim_domain_info *info)
 {
+    char name[sizeof(info->name) * 6];
     chrome_write(t, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%u,\"args\":{\"name\":\"dom%u %s\"}}",
-                 info->domid, info->domid, info->name);
+                 info->domid, info->domid, chrome_escape(info->name, name, sizeof(name)));
     for (unsigned int i = 0; i < info->nr_vcpus; i++)
         chrome_write(t, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%u,\"tid\":%u,\"args\":{\"name\":\"vcpu%u\"}}",
                      info->domid, i, i);
@@ -94,8 +140,10 @@ static void chrome_send(struct trace_chrome *t, const struct xensim_trace_event 
         return;
     unsigned int tid = chrome_tid(ev);
     double ts = chrome_us(ev);
-    chrome_write(t, "{\"ph\":\"i\",\"s\":\"t\",\"name\":\"send port %u -> dom%u port %u\",\"cat\":\"evtchn\",\"pid\":%u,\"tid\":%u,\"ts\":%.3f}",
-                 ev->port, ev->remote_dom, ev->remote_port, ev->domid, tid, ts);
+    chrome_write(t, "{\"ph\":\"i\",\"s\":\"t\",\"name\":\"send port %u -> dom%u port %u\",\"cat\":\"evtchn\",\"pid\":%u,\"tid\":%u,\"ts\":%.3f,\"args\":{\"seq\":%" PRIu64 ",\"port\":%u,\"remote_dom\":%u,\"remote_port\":%u,\"remote_vcpu\":%u,\"was_pending\":%s}}",
+                 ev->port, ev->remote_dom, ev->remote_port, ev->domid, tid, ts, ev->seq,
+                 ev->port, ev->remote_dom, ev->remote_port, ev->u.send.remote_vcpu,
+                 ev->u.send.was_pending ? "true" : "false");
     chrome_write(t, "{\"ph\":\"s\",\"id\":%" PRIu64 ",\"name\":\"event\",\"cat\":\"evtchn\",\"pid\":%u,\"tid\":%u,\"ts\":%.3f}",
                  ev->seq, ev->domid, tid, ts);
 }
@@ -127,6 +175,23 @@ static void chrome_xenstore(struct trace_chrome *t, const struct xensim_trace_ev
                  ev->u.xenstore.len);
 }
 
+static void chrome_narrate(struct trace_chrome *t, const struct xensim_trace_event *ev)
+{
+    char who[64], text[1024];
+    chrome_write(t, "{\"ph\":\"i\",\"s\":\"g\",\"name\":\"narrate\",\"cat\":\"narration\",\"pid\":%u,\"tid\":%u,\"ts\":%.3f,\"args\":{\"step\":%" PRIu64 ",\"who\":\"%s\",\"text\":\"%s\"}}",
+                 ev->domid, chrome_tid(ev), chrome_us(ev), ev->seq,
+                 chrome_escape(ev->u.narrate.who, who, sizeof(who)),
+                 chrome_escape(ev->u.narrate.text, text, sizeof(text)));
+}
+
+static void chrome_note(struct trace_chrome *t, const struct xensim_trace_event *ev)
+{
+    char name[128];
+    chrome_write(t, "{\"ph\":\"i\",\"s\":\"g\",\"name\":\"%s\",\"cat\":\"note\",\"pid\":%u,\"tid\":%u,\"ts\":%.3f,\"args\":%s}",
+                 chrome_escape(ev->u.note.name, name, sizeof(name)), ev->domid, chrome_tid(ev),
+                 chrome_us(ev), ev->u.note.args ? ev->u.note.args : "{}");
+}
+
 typedef void (*chrome_writer)(struct trace_chrome *t, const struct xensim_trace_event *ev);
 static const chrome_writer chrome_writers[XENSIM_TRACE_NR_KINDS] = {
     [XENSIM_TRACE_HYPERCALL_ENTER] = chrome_hypercall,
@@ -138,6 +203,8 @@ static const chrome_writer chrome_writers[XENSIM_TRACE_NR_KINDS] = {
     [XENSIM_TRACE_UNMAP] = chrome_grant,
     [XENSIM_TRACE_COPY] = chrome_grant,
     [XENSIM_TRACE_XENSTORE_MSG] = chrome_xenstore,
+    [XENSIM_TRACE_NARRATE] = chrome_narrate,
+    [XENSIM_TRACE_NOTE] = chrome_note,
 };
 
 static void chrome_event(struct xensim *sim, const struct xensim_trace_event *ev, void *arg)
@@ -214,4 +281,45 @@ void xensim_trace_stop(struct xensim *sim)
     xensim_mutex_lock(&sim->trace_lock);
     trace_chrome_stop_locked(sim);
     xensim_mutex_unlock(&sim->trace_lock);
+}
+
+int xensim_trace_json_start(struct xensim *sim, xensim_trace_json_fn fn, void *arg,
+                            struct xensim_trace_json **out)
+{
+    if (!fn || !out)
+        return -EINVAL;
+    struct trace_chrome *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    pthread_mutex_init(&t->lock, NULL);
+    t->sink = fn;
+    t->sink_arg = arg;
+    xensim_mutex_lock(&sim->trace_lock);
+    int rc = xensim_listener_add(sim, &chrome_listener, t);
+    if (!rc) {
+        rc = trace_subscribe_locked(sim, chrome_event, t);
+        if (rc)
+            xensim_listener_remove(sim, &chrome_listener, t);
+    }
+    if (!rc)
+        chrome_name_all(sim, t);
+    xensim_mutex_unlock(&sim->trace_lock);
+    if (rc) {
+        chrome_free(t);
+        return rc;
+    }
+    *out = (struct xensim_trace_json *)t;
+    return 0;
+}
+
+void xensim_trace_json_stop(struct xensim *sim, struct xensim_trace_json *json)
+{
+    struct trace_chrome *t = (struct trace_chrome *)json;
+    if (!t)
+        return;
+    xensim_mutex_lock(&sim->trace_lock);
+    trace_unsubscribe_locked(sim, chrome_event, t);
+    xensim_listener_remove(sim, &chrome_listener, t);
+    xensim_mutex_unlock(&sim->trace_lock);
+    chrome_free(t);
 }

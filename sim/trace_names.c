@@ -21,6 +21,8 @@ static const char *const kind_names[XENSIM_TRACE_NR_KINDS] = {
     [XENSIM_TRACE_UNMAP] = "unmap",
     [XENSIM_TRACE_COPY] = "copy",
     [XENSIM_TRACE_XENSTORE_MSG] = "xenstore_msg",
+    [XENSIM_TRACE_NARRATE] = "narrate",
+    [XENSIM_TRACE_NOTE] = "note",
 };
 
 const char *xensim_trace_kind_name(enum xensim_trace_kind kind)

@@ -22,3 +22,4 @@ include tests/netcons.mk
 include tests/blk.mk
 include tests/core.mk
 include tests/ext/ext.mk
+include tests/web.mk

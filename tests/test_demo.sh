@@ -68,3 +68,22 @@ expect "[toolstack]  xenconsoled's log of dom1: \"hello from the guest's console
 expect "[toolstack]  done"
 grep -q '"ph":"f"' "$trace" || { echo "device demo trace has no flow arrow"; exit 1; }
 echo "demo narration: all steps present"
+
+# The same demo with both domains on FIFO: the hypervisor's lines say
+# where a FIFO port's state is (its event word, the queue of its
+# priority, READY), not the 2-level bitmap's word and bit.
+timeout 60 ./tools/xensim demo --evtchn fifo >"$out" 2>&1
+expect "[dom1 vcpu0] blkfront completed the READ: status 0, data \"xensim demo disk: this is sector 0 of the backing file\""
+expect "[xen]        EVTCHNOP_send(dom1 port %N): dom0 port %N marked pending, PENDING in its event word, for the queue of priority 7" \
+	"[xen]        EVTCHNOP_send(dom1 port %N): dom0 port %N was already pending (coalesced), PENDING in its event word, for the queue of priority 7"
+if grep -q 'evtchn_pending\[\|selector bit' "$out"; then
+	echo "a FIFO run narrated 2-level bits:"
+	grep 'evtchn_pending\[\|selector bit' "$out"
+	exit 1
+fi
+if timeout 10 ./tools/xensim demo --evtchn 3l >"$out" 2>&1; then
+	echo "demo --evtchn 3l was accepted"
+	exit 1
+fi
+grep -q 'usage: xensim demo' "$out" || { echo "demo --evtchn 3l did not say how to use it"; cat "$out"; exit 1; }
+echo "demo on FIFO: the narration says FIFO's words"

@@ -14,7 +14,7 @@
 #include <xensim/errno.h>
 #include <xensim/version.h>
 #include "config.h"
-#include "harness.h"
+#include "fifo_helpers.h"
 
 struct chan {
     domid_t guest;
@@ -192,6 +192,149 @@ static void guest_unlisten(void *p)
     ck_assert_int_eq(xensim_evtchn_close((evtchn_port_t)c->guest_port), 0);
 }
 
+/* Guest code writes its page; a debugger-style peek reads it back. */
+static void guest_write_page(void *p)
+{
+    struct chan *c = p;
+    c->pfn = xensim_guest_page_alloc();
+    memcpy((char *)xensim_guest_pfn_to_virt(c->pfn) + 4090, "peek!", 6);
+    c->guest_port = xensim_evtchn_alloc_unbound(0);
+    /* Masks it by hand, as a kernel does in its own shared_info. */
+    struct shared_info *sh = xensim_guest_shared_info();
+    __atomic_fetch_or(&sh->evtchn_mask[0], 1ull << c->guest_port, __ATOMIC_SEQ_CST);
+}
+
+static void guest_free_page(void *p)
+{
+    struct chan *c = p;
+    xensim_guest_page_free(c->pfn);
+    ck_assert_int_eq(xensim_evtchn_close((evtchn_port_t)c->guest_port), 0);
+}
+
+START_TEST(test_peek)
+{
+    struct xensim *sim = th_sim_new();
+    struct xensim_domain_config cfg = { .name = "wide", .evtchn_abi = XENSIM_EVTCHN_2L_64,
+                                        .max_evtchn_port = 100 };
+    struct chan c = { .guest = th_domain_cfg(sim, &cfg) };
+    th_call(sim, c.guest, 0, guest_write_page, &c);
+
+    struct xensim_domain_info info;
+    ck_assert_int_eq(xensim_domain_info(sim, c.guest, &info), 0);
+    ck_assert_int_eq(info.evtchn_abi, XENSIM_EVTCHN_2L_64);
+    ck_assert_uint_eq(info.max_evtchn_port, 100);
+    ck_assert_uint_eq(info.shared_info_frame, info.nr_pages);
+    ck_assert_int_eq(xensim_domain_info(sim, 0, &info), 0);
+    ck_assert_int_eq(info.evtchn_abi, XENSIM_EVTCHN_2L_32);
+    ck_assert_uint_eq(info.max_evtchn_port, 1023);
+
+    char buf[8] = "";
+    ck_assert_int_eq(xensim_domain_peek(sim, c.guest, c.pfn, 4090, buf, 6), 0);
+    ck_assert_str_eq(buf, "peek!");
+    /* shared_info shows the port the guest masked: bit guest_port of
+     * evtchn_mask, in 64-bit words for this ABI. */
+    ck_assert_int_eq(xensim_domain_info(sim, c.guest, &info), 0);
+    uint64_t mask;
+    ck_assert_int_eq(xensim_domain_peek(sim, c.guest, info.shared_info_frame,
+                                        (unsigned int)offsetof(struct shared_info, evtchn_mask),
+                                        &mask, sizeof(mask)), 0);
+    ck_assert_uint_eq((mask >> c.guest_port) & 1, 1);
+
+    /* Bad input is answered, never followed. */
+    ck_assert_int_eq(xensim_domain_peek(sim, c.guest, c.pfn, 4090, buf, 7), -EINVAL);
+    ck_assert_int_eq(xensim_domain_peek(sim, c.guest, c.pfn, 4097, buf, 0), -EINVAL);
+    ck_assert_int_eq(xensim_domain_peek(sim, c.guest, c.pfn, 0, buf, (size_t)-1), -EINVAL);
+    ck_assert_int_eq(xensim_domain_peek(sim, c.guest, ~(xen_pfn_t)0, 0, buf, 1), -EINVAL);
+    ck_assert_int_eq(xensim_domain_peek(sim, c.guest, 1u << 30, 0, buf, 1), -EINVAL);
+    ck_assert_int_eq(xensim_domain_peek(sim, 999, 0, 0, buf, 1), -ESRCH);
+    ck_assert_int_eq(xensim_domain_peek(sim, c.guest, c.pfn, 4096, buf, 0), 0);
+
+    th_call(sim, c.guest, 0, guest_free_page, &c);
+    th_sim_free_checked(sim);
+}
+END_TEST
+
+/* What a FIFO guest's own pages say, read from outside as the web view
+ * reads them, while its vCPU has events off so nothing consumes them. */
+struct fifo_look {
+    struct xensim *sim;
+    domid_t dom;
+    int rc_before, rc_after;
+    long port;
+    enum xensim_evtchn_abi abi;
+    struct xensim_evtchn_fifo_layout l;
+    struct evtchn_fifo_control_block cb;
+    event_word_t word;
+    unsigned int priority;
+};
+
+static void fifo_look_fn(void *p)
+{
+    struct fifo_look *f = p;
+    f->rc_before = xensim_evtchn_fifo_layout(f->sim, f->dom, &f->l);
+    xensim_guest_irq_disable();
+    f->port = xensim_evtchn_bind_ipi(0);
+    ck_assert_int_gt(f->port, 0);
+    evtchn_port_t port = (evtchn_port_t)f->port;
+    xensim_evtchn_unmask(port);
+    ck_assert_int_eq(g_set_priority(port, 3), 0);
+    ck_assert_int_eq(xensim_evtchn_send(port), 0);
+
+    struct xensim_domain_info info;
+    ck_assert_int_eq(xensim_domain_info(f->sim, f->dom, &info), 0);
+    f->abi = info.evtchn_abi;
+    f->rc_after = xensim_evtchn_fifo_layout(f->sim, f->dom, &f->l);
+    if (!f->rc_after && f->l.control[0].mapped && port / 1024 < f->l.nr_array_pages) {
+        ck_assert_int_eq(xensim_domain_peek(f->sim, f->dom, f->l.control[0].frame,
+                                            f->l.control[0].offset, &f->cb, sizeof(f->cb)), 0);
+        ck_assert_int_eq(xensim_domain_peek(f->sim, f->dom, f->l.array_frame[port / 1024],
+                                            (port % 1024) * sizeof(event_word_t), &f->word,
+                                            sizeof(f->word)), 0);
+    }
+    struct xensim_port_info rows[16];
+    int n = xensim_port_list(f->sim, f->dom, rows, 16);
+    for (int i = 0; i < n && i < 16; i++)
+        if (rows[i].port == port)
+            f->priority = rows[i].priority;
+    /* Not pending any more, so the upcall that enabling delivers only
+     * unlinks it. */
+    xensim_evtchn_clear_pending(port);
+    ck_assert_int_eq(xensim_evtchn_close(port), 0);
+    xensim_guest_irq_enable();
+}
+
+/* A FIFO domain's control block and event words are found where the
+ * guest put them: the send links the port at the head of queue 3 of
+ * vCPU0 and sets READY bit 3. A 2-level domain has no FIFO layout. */
+START_TEST(test_fifo_layout)
+{
+    struct xensim *sim = th_sim_new();
+    struct xensim_domain_config cfg = { .name = "fifo", .evtchn_abi = XENSIM_EVTCHN_FIFO };
+    struct fifo_look f = { .sim = sim, .dom = th_domain_cfg(sim, &cfg) };
+    struct xensim_evtchn_fifo_layout l;
+
+    ck_assert_int_eq(xensim_evtchn_fifo_layout(sim, 0, &l), -ENOENT);
+    ck_assert_int_eq(xensim_evtchn_fifo_layout(sim, 999, &l), -ESRCH);
+    th_call(sim, f.dom, 0, fifo_look_fn, &f);
+    ck_assert_int_eq(f.rc_before, -ENOENT);   /* the kernel switches at its first event */
+    ck_assert_int_eq(f.rc_after, 0);
+    ck_assert_int_eq(f.abi, XENSIM_EVTCHN_FIFO);
+    ck_assert_uint_eq(f.l.nr_vcpus, 1);
+    ck_assert(f.l.control[0].mapped);
+    ck_assert_uint_ge(f.l.nr_array_pages, 1);
+    ck_assert_uint_eq(f.cb.ready, 1u << 3);
+    ck_assert_uint_eq(f.cb.head[3], (uint32_t)f.port);
+    ck_assert_uint_eq(f.cb.head[EVTCHN_FIFO_PRIORITY_DEFAULT], 0);
+    ck_assert_uint_eq(f.word & (FW_P | FW_M | FW_L), FW_P | FW_L);
+    ck_assert_uint_eq(f.priority, 3);
+
+    struct xensim_domain_info info;
+    ck_assert_int_eq(xensim_domain_info(sim, f.dom, &info), 0);
+    ck_assert_uint_eq(info.evtchn_pages_held, 2);   /* a control block page, an array page */
+    th_sim_free_checked(sim);
+}
+END_TEST
+
 START_TEST(test_trace_flow)
 {
     char path[] = "/tmp/xensim-trace-XXXXXX";
@@ -324,6 +467,8 @@ int main(void)
     Suite *s = suite_create("inspect");
     TCase *tc = tcase_create("views");
     tcase_add_test(tc, test_dump_tables);
+    tcase_add_test(tc, test_peek);
+    tcase_add_test(tc, test_fifo_layout);
     tcase_add_test(tc, test_trace_flow);
     tcase_add_test(tc, test_trace_bad_path);
     tcase_add_test(tc, test_errno_names);

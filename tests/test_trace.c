@@ -2,7 +2,8 @@
  * Trace points and subscribers (<xensim/trace.h>): the events of a send
  * and the upcall it causes, in order and with their fields; unsubscribing;
  * two subscribers; grant map, copy and unmap; block and wake; the
- * XenStore message entry point; the names. Waits on the events
+ * XenStore message entry point; narration lines and programs' notes, and
+ * the Chrome events handed to a function; the names. Waits on the events
  * themselves, never on time. Uses the public API only.
  */
 #define _GNU_SOURCE
@@ -464,6 +465,137 @@ START_TEST(test_xenstore_msg)
 }
 END_TEST
 
+/* Keeps the text of narration lines and notes, which are valid only
+ * during the call. */
+struct texts {
+    pthread_mutex_t lock;
+    unsigned int n;
+    char line[8][256];
+    uint64_t seq[8];
+    enum xensim_trace_kind kind[8];
+};
+
+static void texts_event(struct xensim *sim, const struct xensim_trace_event *ev, void *arg)
+{
+    struct texts *t = arg;
+    (void)sim;
+    if (ev->kind != XENSIM_TRACE_NARRATE && ev->kind != XENSIM_TRACE_NOTE)
+        return;
+    pthread_mutex_lock(&t->lock);
+    if (t->n < 8) {
+        if (ev->kind == XENSIM_TRACE_NARRATE)
+            snprintf(t->line[t->n], sizeof(t->line[0]), "%s|%s", ev->u.narrate.who,
+                     ev->u.narrate.text);
+        else
+            snprintf(t->line[t->n], sizeof(t->line[0]), "%s|%s", ev->u.note.name,
+                     ev->u.note.args ? ev->u.note.args : "(null)");
+        t->seq[t->n] = ev->seq;
+        t->kind[t->n] = ev->kind;
+        t->n++;
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+static char narrated[256];
+static void keep_line(const char *line, void *arg)
+{
+    (void)arg;
+    snprintf(narrated, sizeof(narrated), "%s", line);
+}
+
+START_TEST(test_narrate_and_note)
+{
+    struct xensim *sim = th_sim_new();
+    static struct texts t = { .lock = PTHREAD_MUTEX_INITIALIZER };
+    /* Without a subscriber a note is only checked. */
+    ck_assert_int_eq(xensim_trace_note(sim, 0, "x", "{}"), 0);
+    ck_assert_int_eq(xensim_trace_note(sim, 0, "x", "[1]"), -EINVAL);
+    ck_assert_int_eq(xensim_trace_subscribe(sim, texts_event, &t), 0);
+
+    /* No narrator: a host line goes nowhere, not even to the trace. */
+    xensim_narrate_host(sim, "[toolstack]", "unheard %d", 1);
+    xensim_set_narrator(sim, keep_line, NULL, XENSIM_NARRATE_GUEST);
+    xensim_narrate_host(sim, "[toolstack]", "adds vbd %d", 51712);
+    ck_assert_str_eq(narrated, "[toolstack]  adds vbd 51712");
+    xensim_narrate_host(sim, "[toolstack]", "second");
+    ck_assert_int_eq(xensim_trace_note(sim, 1, "rings", " {\"a\":1}"), 0);
+    ck_assert_int_eq(xensim_trace_note(sim, 1, "bare", NULL), 0);
+    ck_assert_int_eq(xensim_trace_note(sim, 1, "bad", "nope"), -EINVAL);
+    xensim_set_narrator(sim, NULL, NULL, 0);
+    ck_assert_int_eq(xensim_trace_unsubscribe(sim, texts_event, &t), 0);
+
+    ck_assert_uint_eq(t.n, 4);
+    ck_assert_int_eq(t.kind[0], XENSIM_TRACE_NARRATE);
+    ck_assert_str_eq(t.line[0], "[toolstack]|adds vbd 51712");
+    ck_assert_str_eq(t.line[1], "[toolstack]|second");
+    /* Lines are numbered from 1, in order. */
+    ck_assert_uint_eq(t.seq[0], 1);
+    ck_assert_uint_eq(t.seq[1], 2);
+    ck_assert_int_eq(t.kind[2], XENSIM_TRACE_NOTE);
+    ck_assert_str_eq(t.line[2], "rings| {\"a\":1}");
+    ck_assert_str_eq(t.line[3], "bare|(null)");
+    th_sim_free_checked(sim);
+}
+END_TEST
+
+/* Collects the Chrome events a json sink is handed. */
+struct sink {
+    pthread_mutex_t lock;
+    char *all;
+    size_t len;
+    unsigned int events;
+};
+
+static void sink_fn(const char *json, size_t len, void *arg)
+{
+    struct sink *k = arg;
+    pthread_mutex_lock(&k->lock);
+    ck_assert_uint_eq(strlen(json), len);
+    char *more = realloc(k->all, k->len + len + 2);
+    ck_assert_ptr_nonnull(more);
+    k->all = more;
+    memcpy(k->all + k->len, json, len);
+    k->len += len;
+    k->all[k->len++] = '\n';
+    k->all[k->len] = '\0';
+    k->events++;
+    pthread_mutex_unlock(&k->lock);
+}
+
+START_TEST(test_json_sink)
+{
+    struct xensim *sim = th_sim_new();
+    struct xensim_domain_config cfg = { .name = "a \"quoted\" name" };
+    ck_assert_int_ge(xensim_domain_create(sim, &cfg), 0);
+    static struct sink k = { .lock = PTHREAD_MUTEX_INITIALIZER };
+    struct xensim_trace_json *j = NULL, *j2 = NULL;
+    ck_assert_int_eq(xensim_trace_json_start(sim, sink_fn, &k, &j), 0);
+    /* Two sinks and a file may run together. */
+    ck_assert_int_eq(xensim_trace_json_start(sim, sink_fn, &k, &j2), 0);
+    xensim_trace_json_stop(sim, j2);
+    ck_assert_int_eq(xensim_trace_json_start(sim, NULL, &k, &j2), -EINVAL);
+    k.events = 0;
+    xensim_set_narrator(sim, keep_line, NULL, XENSIM_NARRATE_GUEST);
+    xensim_narrate_host(sim, "[toolstack]", "say \"hi\"\tnow");
+    xensim_set_narrator(sim, NULL, NULL, 0);
+    ck_assert_int_eq(xensim_trace_note(sim, 0, "state", "{\"ports\":[6]}"), 0);
+    xensim_trace_json_stop(sim, j);
+    unsigned int seen = k.events;
+    ck_assert_int_eq(xensim_trace_note(sim, 0, "after", "{}"), 0);
+    ck_assert_uint_eq(k.events, seen);
+
+    /* The domain that existed is named first, its quotes escaped. */
+    ck_assert_ptr_nonnull(strstr(k.all, " a \\\"quoted\\\" name\"}}"));
+    ck_assert_ptr_nonnull(strstr(k.all, "\"name\":\"narrate\",\"cat\":\"narration\""));
+    ck_assert_ptr_nonnull(strstr(k.all, "\"step\":1,\"who\":\"[toolstack]\",\"text\":\"say \\\"hi\\\"\\u0009now\"}}"));
+    ck_assert_ptr_nonnull(strstr(k.all, "\"name\":\"state\",\"cat\":\"note\""));
+    ck_assert_ptr_nonnull(strstr(k.all, "\"args\":{\"ports\":[6]}}"));
+    ck_assert_ptr_null(strstr(k.all, "after"));
+    free(k.all);
+    th_sim_free_checked(sim);
+}
+END_TEST
+
 START_TEST(test_names)
 {
     static const struct {
@@ -504,6 +636,8 @@ int main(void)
     tcase_add_test(tc, test_map_copy_unmap);
     tcase_add_test(tc, test_block_wake);
     tcase_add_test(tc, test_xenstore_msg);
+    tcase_add_test(tc, test_narrate_and_note);
+    tcase_add_test(tc, test_json_sink);
     tcase_add_test(tc, test_names);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -768,6 +768,73 @@ static void self_unset_fn(void *p)
     ck_assert_int_eq(xenbus_unwatch(&r->other), 0);
 }
 
+/* What a debugger sees of the daemon: nodes with values and owners, and
+ * watches with who set them. */
+struct seen {
+    char value[64];
+    domid_t owner;
+    bool node, watch;
+    domid_t watcher;
+    char token[64];
+    const char *path, *watched;
+    unsigned int nodes;
+};
+
+static void seen_node(const char *path, const char *value, unsigned int len, domid_t owner,
+                      void *arg)
+{
+    struct seen *s = arg;
+    s->nodes++;
+    if (strcmp(path, s->path))
+        return;
+    s->node = true;
+    snprintf(s->value, sizeof(s->value), "%.*s", (int)len, value);
+    s->owner = owner;
+}
+
+static void seen_watch(domid_t domid, const char *path, const char *token, void *arg)
+{
+    struct seen *s = arg;
+    if (strcmp(path, s->watched))
+        return;
+    s->watch = true;
+    s->watcher = domid;
+    snprintf(s->token, sizeof(s->token), "%s", token);
+}
+
+START_TEST(visit_nodes_and_watches)
+{
+    struct env e = env_new();
+    static const struct xensim_xenstore_visitor v = { seen_node, seen_watch };
+    char path[64], watched[64];
+    struct seen s = { .path = path, .watched = watched };
+    struct watch_rec r = { .w.node = "data/watched" };
+
+    snprintf(path, sizeof(path), "/local/domain/%u/data/x", e.a);
+    snprintf(watched, sizeof(watched), "/local/domain/%u/data/watched", e.a);
+    ck_assert_int_eq(xensim_xenstore_write(e.sim, path, "hello"), 0);
+    xbt_run(e.sim, e.a, watch_set_fn, &r);
+    ck_assert_int_eq(xensim_xenstore_visit(e.sim, &v, &s), 0);
+    ck_assert(s.node);
+    ck_assert_str_eq(s.value, "hello");
+    /* A new node takes its parent's owner: the guest's own home. */
+    ck_assert_uint_eq(s.owner, e.a);
+    ck_assert(s.watch);
+    ck_assert_uint_eq(s.watcher, e.a);
+    ck_assert_uint_gt(s.nodes, 4);
+    xbt_run(e.sim, e.a, watch_unset_fn, &r);
+    s.watch = false;
+    static const struct xensim_xenstore_visitor watches_only = { NULL, seen_watch };
+    ck_assert_int_eq(xensim_xenstore_visit(e.sim, &watches_only, &s), 0);
+    ck_assert(!s.watch);
+    xbt_sim_free(e.sim);
+
+    struct xensim *bare = xensim_create(NULL);
+    ck_assert_int_eq(xensim_xenstore_visit(bare, &v, &s), -ENODEV);
+    xensim_destroy(bare);
+}
+END_TEST
+
 START_TEST(watch_callback_rewatches)
 {
     struct env e = env_new();
@@ -856,6 +923,7 @@ static Suite *xenbus_suite(void)
     tcase_add_test(tc, request_from_irq_handler);
     tcase_add_test(tc, two_vcpus_concurrent);
     tcase_add_test(tc, nested_requests);
+    tcase_add_test(tc, visit_nodes_and_watches);
     tcase_add_test(tc, watch_callback_rewatches);
     tcase_add_test(tc, domain_dies_in_watch_callback);
     tcase_add_loop_test(tc, hostile_ring, 0, 3);

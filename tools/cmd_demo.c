@@ -13,6 +13,7 @@
 #include <xen/foreign/x86_32.h>
 #include "commands.h"
 #include "demo.h"
+#include "web.h"
 
 /* What the guest would publish in XenStore (device/<type>/<id>/...):
  * this demo passes it through memory to keep to the core's steps. */
@@ -192,10 +193,29 @@ static void dom0_main(void *arg)
     say("EVTCHNOP_close(port %u) = %ld", dom0_port, xensim_evtchn_close(dom0_port));
 }
 
+/* The names --evtchn takes: Xen's two ABIs, 2-level in either word size. */
+static bool abi_from_name(const char *name, enum xensim_evtchn_abi *abi)
+{
+    static const struct { const char *name; enum xensim_evtchn_abi abi; } names[] = {
+        { "2l", XENSIM_EVTCHN_2L_32 }, { "2l-64", XENSIM_EVTCHN_2L_64 },
+        { "fifo", XENSIM_EVTCHN_FIFO },
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcmp(name, names[i].name)) {
+            *abi = names[i].abi;
+            return true;
+        }
+    return false;
+}
+
 int xensim_cmd_demo(int argc, char **argv)
 {
     const char *trace = NULL, *pcap = NULL;
     bool channel = false;
+    enum xensim_evtchn_abi abi = XENSIM_EVTCHN_2L_32;
+    struct web_opts web = { 0 };
+    if (web_take_args(&argc, argv, &web))
+        return 2;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--trace") && i + 1 < argc) {
             trace = argv[++i];
@@ -203,12 +223,23 @@ int xensim_cmd_demo(int argc, char **argv)
             pcap = argv[++i];
         } else if (!strcmp(argv[i], "--channel")) {
             channel = true;
+        } else if (!strcmp(argv[i], "--evtchn") && i + 1 < argc && abi_from_name(argv[i + 1], &abi)) {
+            i++;
         } else {
-            fprintf(stderr, "usage: xensim demo [--channel] [--trace FILE.json] [--pcap FILE]\n");
+            fprintf(stderr, "usage: xensim demo [--channel] [--evtchn 2l|2l-64|fifo] "
+                    "[--trace FILE.json] [--pcap FILE] [--http ADDR:PORT [--http-public]]\n");
             return 2;
         }
     }
-    return channel ? demo_channel(trace) : demo_devices(trace, pcap);
+    if (channel && abi != XENSIM_EVTCHN_2L_32) {
+        fprintf(stderr, "xensim demo: --evtchn picks the devices demo's ABI; drop --channel\n");
+        return 2;
+    }
+    if (channel && web.spec) {
+        fprintf(stderr, "xensim demo: the web view shows the devices demo; drop --channel\n");
+        return 2;
+    }
+    return channel ? demo_channel(trace) : demo_devices(trace, pcap, abi, &web);
 }
 
 int demo_channel(const char *trace)

@@ -19,6 +19,7 @@
 #include <xensim/xenstored.h>
 #include "commands.h"
 #include "control.h"
+#include "web.h"
 
 static int parse_args(int argc, char **argv, const char **dir, long *num, const char *numopt)
 {
@@ -121,11 +122,16 @@ int xensim_cmd_serve(int argc, char **argv)
     struct xensim_external *ext = NULL;
     struct xensim_console_ptys *ptys = NULL;
     int sig, rc = 1, dom;
+    struct web_opts wo = { 0 };
+    struct web *web = NULL;
 
-    if (parse_args(argc, argv, &dir, &n, "domains")) {
-        fprintf(stderr, "usage: xensim serve --dir DIR [--domains N]\n");
+    if (web_take_args(&argc, argv, &wo) || parse_args(argc, argv, &dir, &n, "domains")) {
+        fprintf(stderr, "usage: xensim serve --dir DIR [--domains N] "
+                "[--http ADDR:PORT [--http-public]]\n");
         return 2;
     }
+    if (wo.spec && web_check(&wo, "xensim serve"))
+        return 2;
     /* Every thread made from here on leaves these to sigwait(). */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
@@ -154,12 +160,20 @@ int xensim_cmd_serve(int argc, char **argv)
         fprintf(stderr, "xensim serve: cannot listen on %s\n", path);
         goto out;
     }
+    /* The web view, if asked for: it traces only while a page is open. */
+    if (wo.spec && !(web = web_start(&wo, "xensim serve")))
+        goto out;
+    if (web) {
+        web_attach(web, sim);
+        printf("xensim serve: the web view is at %s\n", web_url(web));
+    }
     printf("ready\n");
     fflush(stdout);
     while (sigwait(&sigs, &sig))
         ;
     rc = 0;
 out:
+    web_stop(web);
     control_stop(ctl);
     xensim_console_ptys_stop(ptys);
     xensim_external_stop(ext);

@@ -2,7 +2,9 @@
  * The main `xensim demo`: dom0 runs xenstored, xenconsoled, blkback and
  * netback; a guest gets a file-backed disk, a console and a network
  * interface through XenStore, then reads sector 0 while the narrator tells
- * each step of the seed's walkthrough. Calls only the public API.
+ * each step of the seed's walkthrough. With --http the web view shows it
+ * live (the demo waits for the page), and a --trace recording carries the
+ * probe's notes so `xensim view` can replay it. Calls only the public API.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,14 +14,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 #include <xensim/xensim.h>
+#include <xensim/trace.h>
 #include <xensim/guest.h>
 #include <xensim/xenbus.h>
 #include <xensim/blkif.h>
 #include <xensim/netif.h>
 #include <xensim/console.h>
 #include "demo.h"
+#include "probe.h"
+#include "web.h"
 
 #define VBD_DEVID 51712          /* xvda, as libxl numbers it */
 #define DISK_BYTES (1u << 20)
@@ -48,17 +54,9 @@ static void print_line(const char *line, void *arg)
     pthread_mutex_unlock(&say_lock);
 }
 
-static void host_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void host_say(const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = snprintf(line, sizeof(line), "%-12s ", "[toolstack]");
-    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-    va_end(ap);
-    print_line(line, NULL);
-}
+/* The toolstack's steps go through the narrator, so a recording and the
+ * web view tell them too. */
+#define host_say(sim, ...) xensim_narrate_host(sim, "[toolstack]", __VA_ARGS__)
 
 static void backends_up(void *p)
 {
@@ -177,26 +175,28 @@ static int fail(const char *what, int rc)
 
 /* dom0 with xenstored and xenconsoled in it, then the guest. 0, or
  * fail()'s exit status. */
-static int build_domains(struct demo *d, struct xensim_consoled **cons)
+static int build_domains(struct demo *d, enum xensim_evtchn_abi abi,
+                         struct xensim_consoled **cons)
 {
     int rc;
-    struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true };
+    struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true,
+                                       .evtchn_abi = abi };
     if ((rc = xensim_domain_create(d->sim, &d0)) < 0 || (rc = xensim_domain_unpause(d->sim, 0)))
         return fail("cannot build dom0", rc);
     if ((rc = xensim_xenstore_start(d->sim, NULL)) || (rc = xensim_xenbus_dom0_init(d->sim)))
         return fail("cannot start xenstored", rc);
     struct xensim_consoled_config ccfg = { 0 };
     *cons = xensim_consoled_start(d->sim, &ccfg);
-    host_say("dom0 built; xenstored and xenconsoled run in it");
+    host_say(d->sim, "dom0 built; xenstored and xenconsoled run in it");
 
-    struct xensim_domain_config gcfg = { .name = "guest" };
+    struct xensim_domain_config gcfg = { .name = "guest", .evtchn_abi = abi };
     rc = xensim_domain_create(d->sim, &gcfg);
     if (rc < 0 || xensim_domain_unpause(d->sim, (domid_t)rc))
         return fail("cannot build the guest", rc);
     d->guest = (domid_t)rc;
     struct xensim_domain_info info;
     xensim_domain_info(d->sim, d->guest, &info);
-    host_say("built dom%u: store ring at pfn %lu on port %u, console ring at pfn %lu on port %u "
+    host_say(d->sim, "built dom%u: store ring at pfn %lu on port %u, console ring at pfn %lu on port %u "
              "(both ports unbound to dom0, as libxl makes them)", d->guest,
              (unsigned long)info.store_pfn, info.store_port, (unsigned long)info.console_pfn,
              info.console_port);
@@ -215,7 +215,7 @@ static int plug_devices(struct demo *d)
     if (d->rc)
         return fail("front ends", d->rc);
 
-    host_say("adds vbd %u (backed by %s) and vif 0 to dom%u: writes both halves in XenStore",
+    host_say(d->sim, "adds vbd %u (backed by %s) and vif 0 to dom%u: writes both halves in XenStore",
              VBD_DEVID, d->disk, d->guest);
     const char *vif_keys[] = { "mac", "00:16:3e:00:00:01", NULL };
     struct xensim_device_config vbd = { .type = "vbd", .frontend = d->guest, .backend = 0,
@@ -233,7 +233,7 @@ static int plug_devices(struct demo *d)
     snprintf(fpath, sizeof(fpath), "/local/domain/%u/device/vif/0/state", d->guest);
     if (!wait_state(d, fpath, "4"))
         return fail("the network interface did not connect", -ETIMEDOUT);
-    host_say("disk and network interface are Connected on both ends");
+    host_say(d->sim, "disk and network interface are Connected on both ends");
     return 0;
 }
 
@@ -244,26 +244,48 @@ static void show_console(struct demo *d, struct xensim_consoled *cons)
     int rc;
     xensim_domain_call(d->sim, d->guest, 0, guest_console, d);
     if (d->rc)
-        host_say("the guest's console write failed: %s", xensim_strerror(d->rc));
+        host_say(d->sim, "the guest's console write failed: %s", xensim_strerror(d->rc));
     if (cons)
         xensim_consoled_sync(cons);
     if (cons && (rc = xensim_consoled_wait_for(cons, d->guest, "hello from the guest", WAIT_MS)))
-        host_say("xenconsoled has not seen the guest's line: %s", xensim_strerror(rc));
+        host_say(d->sim, "xenconsoled has not seen the guest's line: %s", xensim_strerror(rc));
     else if (cons) {
         char log[256] = "";
         ssize_t n = xensim_consoled_log(cons, d->guest, log, sizeof(log) - 1);
         log[n > 0 ? n : 0] = '\0';
         log[strcspn(log, "\n")] = '\0';
-        host_say("xenconsoled's log of dom%u: \"%s\"", d->guest, log);
+        host_say(d->sim, "xenconsoled's log of dom%u: \"%s\"", d->guest, log);
     }
     struct xensim_vif_stats vs;
     if (d->nb && xensim_netback_vif_stats(d->nb, d->guest, 0, &vs) == 0)
-        host_say("netback: vif%u.0 is on dom0's virtual switch", d->guest);
+        host_say(d->sim, "netback: vif%u.0 is on dom0's virtual switch", d->guest);
 }
 
-int demo_devices(const char *trace, const char *pcap)
+/* The page is told where the seed's walkthrough starts, to open there. */
+static const char chapter[] =
+    "{\"title\":\"The guest reads sector 0: the seed's walkthrough\",\"start\":true,"
+    "\"summary\":\"blkfront queues a read request in the ring it shares with blkback and "
+    "notifies dom0 through an event channel; blkback takes the 'interrupt', finds the request, "
+    "reads the disk, puts the response in the ring and notifies back; blkfront takes its "
+    "'interrupt' and completes.\"}";
+
+int demo_devices(const char *trace, const char *pcap, enum xensim_evtchn_abi abi,
+                 const struct web_opts *wo)
 {
     struct demo d = { .pcap = pcap };
+    struct web *web = NULL;
+    sigset_t quit;
+    sigemptyset(&quit);
+    sigaddset(&quit, SIGINT);
+    sigaddset(&quit, SIGTERM);
+    if (wo && wo->spec) {
+        /* Every thread made from here leaves these to sigwait(). */
+        pthread_sigmask(SIG_BLOCK, &quit, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        web = web_start(wo, "xensim demo");
+        if (!web)
+            return 2;
+    }
     int rc = make_disk(&d);
     if (rc)
         return fail("cannot make the disk file", rc);
@@ -273,13 +295,33 @@ int demo_devices(const char *trace, const char *pcap)
         return fail("cannot create the simulator", -ENOMEM);
     if (trace && (rc = xensim_trace_start(d.sim, trace)))
         return fail("cannot write the trace", rc);
+    if (trace && (rc = probe_get(d.sim)))
+        return fail("cannot start the probe", rc);
+    if (web) {
+        web_attach(web, d.sim);
+        printf("xensim demo: open %s in a browser; the demo starts when the page does "
+               "(Ctrl-C to stop)\n", web_url(web));
+        fflush(stdout);
+        if (!web_wait_page(web, &quit)) {
+            web_stop(web);
+            if (trace)
+                probe_put();
+            xensim_destroy(d.sim);
+            unlink(d.disk);
+            return 0;
+        }
+    }
     xensim_set_narrator(d.sim, print_line, NULL, XENSIM_NARRATE_GUEST);
 
     struct xensim_consoled *cons = NULL;
-    if ((rc = build_domains(&d, &cons)) || (rc = plug_devices(&d)))
+    if ((rc = build_domains(&d, abi, &cons)) || (rc = plug_devices(&d)))
         return rc;
 
-    /* The READ itself, with the hypervisor narrating too. */
+    /* The READ itself, with the hypervisor narrating too. The probe first
+     * looks at the connected rings, so every step shows their indices. */
+    if (trace || web)
+        probe_sync();
+    xensim_trace_note(d.sim, d.guest, "chapter", chapter);
     xensim_set_narrator(d.sim, print_line, NULL, XENSIM_NARRATE_GUEST | XENSIM_NARRATE_XEN);
     xensim_domain_call(d.sim, d.guest, 0, guest_read, &d);
     xensim_set_narrator(d.sim, print_line, NULL, XENSIM_NARRATE_GUEST);
@@ -287,7 +329,7 @@ int demo_devices(const char *trace, const char *pcap)
         return fail("the read failed", d.rc);
     show_console(&d, cons);
 
-    host_say("unplugs the devices and destroys dom%u", d.guest);
+    host_say(d.sim, "unplugs the devices and destroys dom%u", d.guest);
     xensim_set_narrator(d.sim, NULL, NULL, 0);
     xensim_device_remove(d.sim, "vbd", d.guest, VBD_DEVID, WAIT_MS);
     xensim_device_remove(d.sim, "vif", d.guest, 0, WAIT_MS);
@@ -296,8 +338,20 @@ int demo_devices(const char *trace, const char *pcap)
     xensim_domain_call(d.sim, 0, 0, backends_down, &d);
     if (cons)
         xensim_consoled_stop(cons);
+    if (trace)
+        probe_put();
+    web_detach(web);
     xensim_destroy(d.sim);
     unlink(d.disk);
-    host_say("done");
+    print_line("[toolstack]  done", NULL);
+    if (web) {
+        printf("xensim demo: the demo is over; the page keeps its story at %s "
+               "(Ctrl-C to stop)\n", web_url(web));
+        fflush(stdout);
+        int sig;
+        while (sigwait(&quit, &sig))
+            ;
+        web_stop(web);
+    }
     return 0;
 }

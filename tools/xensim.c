@@ -21,6 +21,7 @@ static const struct verb verbs[] = {
     { "grants", xensim_cmd_grants, "show a domain's grant entries and who maps them" },
     { "tree", xensim_cmd_tree, "print the XenStore tree (--dir DIR [PATH])" },
     { "device", xensim_cmd_device, "add or remove a device's XenStore halves, as libxl does" },
+    { "view", xensim_cmd_view, "play a recording (demo --trace FILE) in the web view" },
 };
 
 static int usage(FILE *out)

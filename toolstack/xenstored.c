@@ -285,6 +285,20 @@ int xensim_xenstore_usage(struct xensim *sim, struct xensim_xenstore_usage *u)
     return 0;
 }
 
+/* The simulator's daemon seen from outside; hosts_lock keeps it from
+ * stopping meanwhile. */
+int xensim_xenstore_visit(struct xensim *sim, const struct xensim_xenstore_visitor *v, void *arg)
+{
+    struct ts_host *h;
+
+    xensim_mutex_lock(&hosts_lock);
+    h = *host_slot(sim);
+    if (h)
+        xensim_xenstored_visit(h->xsd, v, arg);
+    xensim_mutex_unlock(&hosts_lock);
+    return h ? 0 : -ENODEV;
+}
+
 struct dom0_ring {
     int err;
     xen_pfn_t pfn;

@@ -66,6 +66,15 @@ void xs_hostdev_close(struct xs_hostdev *hd);
 
 void xs_daemon_stats(struct xs_daemon *xs, struct xensim_xenstored_stats *st);
 
+/* Every node (pre-order) and every watch, under the store lock: the
+ * callbacks must not call into the daemon. Either may be NULL. */
+struct xs_inspect_ops {
+    void (*node)(const char *path, const char *value, unsigned int len, domid_t owner,
+                 void *arg);
+    void (*watch)(domid_t domid, const char *path, const char *token, void *arg);
+};
+void xs_daemon_inspect(struct xs_daemon *xs, const struct xs_inspect_ops *ops, void *arg);
+
 /*
  * In-process connections, as if the domain had sent the message on its
  * ring: used by tests and benchmarks. Dom0 is privileged. One thread at

@@ -82,6 +82,14 @@ void xensim_xenstored_stats(struct xensim_xenstored *xsd, struct xensim_xenstore
     xs_daemon_stats(xsd->xs, st);
 }
 
+void xensim_xenstored_visit(struct xensim_xenstored *xsd, const struct xensim_xenstore_visitor *v,
+                            void *arg)
+{
+    struct xs_inspect_ops ops = { .node = v->node, .watch = v->watch };
+
+    xs_daemon_inspect(xsd->xs, &ops, arg);
+}
+
 struct xensim_xenstored_conn *xensim_xenstored_local_open(struct xensim_xenstored *xsd,
                                                           domid_t domid)
 {

@@ -13,7 +13,8 @@
  * locking. A point may hold a simulator lock (a channel's, in a send), so
  * a subscriber must return soon and must not
  *   - make hypercalls or call any xensim_* function but the names below
- *     (xensim_trace_kind_name, xensim_trace_op_name) and xensim_strerror,
+ *     (xensim_trace_kind_name, xensim_trace_op_name, xensim_trace_note),
+ *     xensim_strerror and xensim_domain_peek,
  *   - block or wait for another thread,
  *   - subscribe, unsubscribe, or start or stop the Chrome trace.
  * Pointers in an event are valid only during the call.
@@ -61,8 +62,16 @@ enum xensim_trace_kind {
     /* A XenStore message to or from domid's connection (reported by the
      * daemon through xensim_trace_xenstore_msg). */
     XENSIM_TRACE_XENSTORE_MSG,
+    /* A narration line (xensim_set_narrator), as the narrator got it: who
+     * speaks and what it says, in u.narrate; seq numbers the lines from 1.
+     * domid and vcpu are the vCPU that spoke (a host thread: vcpu is
+     * XENSIM_TRACE_NO_VCPU). */
+    XENSIM_TRACE_NARRATE,
+    /* A program's own note (xensim_trace_note): a name and a JSON object,
+     * in u.note, for what the hypervisor cannot see (a driver's ring). */
+    XENSIM_TRACE_NOTE,
 };
-#define XENSIM_TRACE_NR_KINDS (XENSIM_TRACE_XENSTORE_MSG + 1)
+#define XENSIM_TRACE_NR_KINDS (XENSIM_TRACE_NOTE + 1)
 
 /* vcpu of an event that no vCPU caused: a host thread's send or map. */
 #define XENSIM_TRACE_NO_VCPU 0xffffffffu
@@ -112,6 +121,14 @@ struct xensim_trace_event {
             bool reply;             /* daemon to client */
             const void *payload;    /* len bytes, not NUL-terminated */
         } xenstore;
+        struct {
+            const char *who;        /* "[xen]", "[dom1 vcpu0]", "[toolstack]" */
+            const char *text;       /* the line after who */
+        } narrate;
+        struct {
+            const char *name;
+            const char *args;       /* a JSON object, as text */
+        } note;
     } u;
 };
 
@@ -129,6 +146,28 @@ int xensim_trace_unsubscribe(struct xensim *sim, xensim_trace_fn fn, void *arg);
  * subscriber. */
 void xensim_trace_xenstore_msg(struct xensim *sim, domid_t domid, const struct xsd_sockmsg *msg,
                                const void *payload, bool reply);
+
+/* A program adds an event of its own to the trace: name and args (the
+ * text of one JSON object, "{...}"; NULL for none) reach every
+ * subscriber as XENSIM_TRACE_NOTE, and the Chrome trace writes them as
+ * an instant event with those args. domid is whom it is about. 0, or
+ * -EINVAL for args that do not start as an object. Costs a branch with no
+ * subscriber. A subscriber may note, but must not note again on the
+ * notes it is handed. */
+int xensim_trace_note(struct xensim *sim, domid_t domid, const char *name, const char *args);
+
+/* The Chrome trace's events as text, to a function rather than a file
+ * (a live view streams them): fn receives each event object, one at a
+ * time, under the rules of a subscriber, starting with the names of the
+ * domains that exist. Several may run, beside xensim_trace_start's file.
+ * 0 and the handle in *out, or -ENOMEM. */
+struct xensim_trace_json;
+typedef void (*xensim_trace_json_fn)(const char *json, size_t len, void *arg);
+int xensim_trace_json_start(struct xensim *sim, xensim_trace_json_fn fn, void *arg,
+                            struct xensim_trace_json **out);
+/* Once it returns, fn is not running and is not called again. Call it
+ * before xensim_destroy(). */
+void xensim_trace_json_stop(struct xensim *sim, struct xensim_trace_json *t);
 
 /* "send", "upcall_enter", ...; "unknown" for anything else. */
 const char *xensim_trace_kind_name(enum xensim_trace_kind kind);

@@ -94,6 +94,12 @@ struct xensim_domain_info {
      * channel ABI (control blocks and event array pages, as Xen's
      * map_guest_page keeps them) until a reset or the domain's end. */
     unsigned int evtchn_pages_held;
+    /* The event channel ABI in use now (a guest may have switched to
+     * FIFO), the highest port it may use, and where its shared_info page
+     * is (a frame for xensim_domain_peek; start_info names it too). */
+    enum xensim_evtchn_abi evtchn_abi;
+    unsigned int max_evtchn_port;
+    xen_pfn_t shared_info_frame;
 };
 
 /* Simulator-wide settings; NULL for the defaults. */
@@ -178,6 +184,19 @@ struct xensim_xenstore_usage {
 /* 0, or -ENODEV when no xenstored runs. */
 int xensim_xenstore_usage(struct xensim *sim, struct xensim_xenstore_usage *u);
 
+/* What the running xenstored holds, as a debugger sees it rather than a
+ * client (no message is sent, nothing is traced): node gets every node in
+ * tree order (its path, value and length, owner), watch every watch (the
+ * domain whose connection set it, its path and token). Both run with the
+ * daemon's lock held, so they must not call into XenStore; either may be
+ * NULL. 0, or -ENODEV when no xenstored runs. */
+struct xensim_xenstore_visitor {
+    void (*node)(const char *path, const char *value, unsigned int len, domid_t owner,
+                 void *arg);
+    void (*watch)(domid_t domid, const char *path, const char *token, void *arg);
+};
+int xensim_xenstore_visit(struct xensim *sim, const struct xensim_xenstore_visitor *v, void *arg);
+
 /* Records the run as Chrome trace-event JSON (chrome://tracing, Perfetto):
  * a track per domain vCPU, hypercalls and upcalls as slices, grant
  * operations as instants, and a flow arrow from each send to the upcall it
@@ -196,6 +215,11 @@ typedef void (*xensim_narrator_t)(const char *line, void *arg);
 #define XENSIM_NARRATE_GUEST 1u
 #define XENSIM_NARRATE_XEN 2u
 void xensim_set_narrator(struct xensim *sim, xensim_narrator_t fn, void *arg, unsigned int what);
+/* A host program (the toolstack, a demo) tells a step of its own: to the
+ * narrator, if one is set, as "who text", and to the trace as a
+ * narration line like the guests' and Xen's. */
+void xensim_narrate_host(struct xensim *sim, const char *who, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* A guest fault report (strict grant mappings): who faulted where. */
 struct xensim_fault {
@@ -233,6 +257,8 @@ struct xensim_port_info {
     uint32_t vcpu;              /* the vCPU it notifies (ipi: the target) */
     bool pending, masked;
     bool host_consumer;         /* delivered to a host process (hostdev.h) */
+    unsigned int priority;      /* FIFO: the queue it links on next, 0 (highest)..15;
+                                 * 2-level: 0 */
 };
 int xensim_port_list(struct xensim *sim, domid_t domid, struct xensim_port_info *rows, int max);
 
@@ -247,6 +273,39 @@ struct xensim_grant_info {
 };
 int xensim_grant_list(struct xensim *sim, domid_t domid, struct xensim_grant_info *rows,
                       int max);
+
+/* Reads len bytes at offset of one frame of a domain's memory, as a
+ * debugger reads a guest's page: guest RAM is frames [0, nr_pages), then
+ * come its shared_info (info.shared_info_frame) and its grant table's
+ * frames, so a grant entry's frame or a store_pfn can be read directly.
+ * The bytes are what the page holds at that moment; guests may be
+ * writing it. 0; -ESRCH; -EINVAL for a frame the domain does not have or
+ * a range that leaves the page. Takes no lock (only the RCU read side),
+ * so a trace subscriber may call it. */
+int xensim_domain_peek(struct xensim *sim, domid_t domid, xen_pfn_t frame, unsigned int offset,
+                       void *buf, size_t len);
+
+/* Where a domain on the FIFO ABI keeps its event state in its RAM, for
+ * xensim_domain_peek(): each vCPU's control block (READY and the 16
+ * queue heads, struct evtchn_fifo_control_block) as the guest gave it
+ * with EVTCHNOP_init_control, and the event array's pages in order
+ * (page i holds the event words of ports i * 1024 .. i * 1024 + 1023),
+ * as EVTCHNOP_expand_array added them. The queues' tails are Xen's own
+ * and are not in guest memory. 0; -ESRCH; -ENOENT when the domain is not
+ * on FIFO. */
+#define XENSIM_FIFO_MAX_ARRAY_PAGES (EVTCHN_FIFO_NR_CHANNELS * sizeof(event_word_t) / 4096)
+struct xensim_evtchn_fifo_layout {
+    unsigned int nr_vcpus;
+    struct {
+        bool mapped;            /* false until this vCPU's init_control */
+        xen_pfn_t frame;
+        unsigned int offset;
+    } control[XENSIM_MAX_VCPUS];
+    unsigned int nr_array_pages;
+    xen_pfn_t array_frame[XENSIM_FIFO_MAX_ARRAY_PAGES];
+};
+int xensim_evtchn_fifo_layout(struct xensim *sim, domid_t domid,
+                              struct xensim_evtchn_fifo_layout *out);
 
 /* A name for a Xen errno: "-ENOSPC (no free port or slot)" style, for logs;
  * every errno xensim returns is in <xensim/errno.h>. */

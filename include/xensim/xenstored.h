@@ -79,6 +79,11 @@ int xensim_xenstored_start(struct xensim_xenstored *xsd);
  * close-on-exec; close it to disconnect) or a negative errno. */
 int xensim_xenstored_connect(struct xensim_xenstored *xsd);
 void xensim_xenstored_stats(struct xensim_xenstored *xsd, struct xensim_xenstored_stats *st);
+/* Every node and watch the daemon holds, as a debugger sees them (no
+ * message, nothing traced): see struct xensim_xenstore_visitor in
+ * xensim.h, whose callbacks run under the daemon's lock. */
+void xensim_xenstored_visit(struct xensim_xenstored *xsd, const struct xensim_xenstore_visitor *v,
+                            void *arg);
 
 /*
  * In-process connections, as if the domain had sent each message on its
