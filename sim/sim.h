@@ -284,6 +284,8 @@ struct xensim {
 /* futex.c: the one place that sleeps and wakes threads. */
 void sim_futex_wait(uint32_t *word, uint32_t expected, const struct timespec *rel);
 void sim_futex_wake(uint32_t *word);
+/* vCPU threads come (delta > 0) and go: sizes the kernel's futex hash. */
+void sim_futex_threads(long delta);
 
 /* The vCPU this thread runs, or NULL for host threads. */
 extern __thread struct vcpu *current_vcpu __attribute__((tls_model("initial-exec")));

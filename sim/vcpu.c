@@ -244,9 +244,11 @@ int vcpu_start(struct vcpu *v)
      * affordable in address space. */
     pthread_attr_setstacksize(&attr, 1u << 20);
     atomic_fetch_add(&v->d->vcpus_up, 1);
+    sim_futex_threads(1);
     int err = pthread_create(&v->thread, &attr, vcpu_main, v);
     pthread_attr_destroy(&attr);
     if (err) {
+        sim_futex_threads(-1);
         atomic_fetch_sub(&v->d->vcpus_up, 1);
         return -err;
     }
@@ -262,6 +264,7 @@ void vcpu_stop(struct vcpu *v)
     int err = pthread_join(v->thread, NULL);
     if (err)
         XENSIM_DIE("pthread_join", err);
+    sim_futex_threads(-1);
     v->thread_started = false;
 }
 
