@@ -58,21 +58,21 @@ static void double_domain_unlock(struct domain *a, struct domain *b)
 static void double_chn_lock(struct evtchn *a, struct evtchn *b)
 {
     if (a == b) {
-        xensim_mutex_lock(&a->lock);
+        sim_lock(&a->lock);
     } else if (a < b) {
-        xensim_mutex_lock(&a->lock);
-        xensim_mutex_lock(&b->lock);
+        sim_lock(&a->lock);
+        sim_lock(&b->lock);
     } else {
-        xensim_mutex_lock(&b->lock);
-        xensim_mutex_lock(&a->lock);
+        sim_lock(&b->lock);
+        sim_lock(&a->lock);
     }
 }
 
 static void double_chn_unlock(struct evtchn *a, struct evtchn *b)
 {
-    xensim_mutex_unlock(&a->lock);
+    sim_unlock(&a->lock);
     if (a != b)
-        xensim_mutex_unlock(&b->lock);
+        sim_unlock(&b->lock);
 }
 
 /* Lowest free port, growing the valid range a bucket at a time; the port
@@ -142,8 +142,6 @@ int evtchn_domain_init(struct domain *d, const struct xensim_domain_config *cfg)
     d->port_used = calloc(nr / 64, sizeof(uint64_t));
     if (!d->chn || !d->port_used)
         return -ENOMEM;
-    for (unsigned int i = 0; i < nr; i++)
-        pthread_mutex_init(&d->chn[i].lock, NULL);
     pthread_mutex_init(&d->event_lock, NULL);
     d->valid_ports = EVTCHNS_PER_BUCKET;
     /* Port 0 is reserved at creation and never handed out. */
@@ -154,10 +152,6 @@ int evtchn_domain_init(struct domain *d, const struct xensim_domain_config *cfg)
 
 void evtchn_domain_free(struct domain *d)
 {
-    if (d->chn) {
-        for (unsigned int i = 0; i < d->evtchn_ops->nr_ports; i++)
-            pthread_mutex_destroy(&d->chn[i].lock);
-    }
     free(d->chn);
     free(d->port_used);
     d->chn = NULL;
@@ -181,13 +175,13 @@ long evtchn_alloc_unbound_for(struct domain *caller, domid_t dom, domid_t remote
         goto out;
     }
     struct evtchn *chn = chn_of(d, port);
-    xensim_mutex_lock(&chn->lock);
+    sim_lock(&chn->lock);
     chn->u.unbound_remote = remote == DOMID_SELF ? caller->domid : remote;
     chn->notify_vcpu = 0;
     chn->dev = dev;
     atomic_store(&chn->state, ECS_UNBOUND);
     port_take(d, port);
-    xensim_mutex_unlock(&chn->lock);
+    sim_unlock(&chn->lock);
     *port_out = port;
     rc = 0;
 out:
@@ -261,13 +255,13 @@ long evtchn_bind_virq_for(struct domain *d, uint32_t virq, uint32_t vcpu,
         goto out;
     evtchn_port_t port = (evtchn_port_t)rc;
     struct evtchn *chn = chn_of(d, port);
-    xensim_mutex_lock(&chn->lock);
+    sim_lock(&chn->lock);
     chn->u.virq = virq;
     chn->notify_vcpu = (uint16_t)vcpu;
     chn->dev = dev;
     atomic_store(&chn->state, ECS_VIRQ);
     port_take(d, port);
-    xensim_mutex_unlock(&chn->lock);
+    sim_unlock(&chn->lock);
     __atomic_store_n(&v->virq_to_evtchn[virq], port, __ATOMIC_RELEASE);
     *port_out = port;
     rc = 0;
@@ -285,12 +279,12 @@ static long evtchn_bind_ipi(struct domain *d, uint32_t vcpu, evtchn_port_t *port
     if (rc >= 0) {
         evtchn_port_t port = (evtchn_port_t)rc;
         struct evtchn *chn = chn_of(d, port);
-        xensim_mutex_lock(&chn->lock);
+        sim_lock(&chn->lock);
         chn->u.ipi_vcpu = vcpu;
         chn->notify_vcpu = (uint16_t)vcpu;
         atomic_store(&chn->state, ECS_IPI);
         port_take(d, port);
-        xensim_mutex_unlock(&chn->lock);
+        sim_unlock(&chn->lock);
         *port_out = port;
         rc = 0;
     }
@@ -315,18 +309,18 @@ again:
     case ECS_UNBOUND:
     case ECS_IPI:
     case ECS_PIRQ:
-        xensim_mutex_lock(&chn->lock);
+        sim_lock(&chn->lock);
         port_free(d, chn, port);
-        xensim_mutex_unlock(&chn->lock);
+        sim_unlock(&chn->lock);
         break;
     case ECS_VIRQ: {
         uint32_t virq = chn->u.virq;
         for (unsigned int i = 0; i < d->nr_vcpus; i++)
             if (d->vcpus[i]->virq_to_evtchn[virq] == port)
                 __atomic_store_n(&d->vcpus[i]->virq_to_evtchn[virq], 0, __ATOMIC_RELEASE);
-        xensim_mutex_lock(&chn->lock);
+        sim_lock(&chn->lock);
         port_free(d, chn, port);
-        xensim_mutex_unlock(&chn->lock);
+        sim_unlock(&chn->lock);
         break;
     }
     case ECS_INTERDOMAIN: {
@@ -334,9 +328,9 @@ again:
         evtchn_port_t rport = chn->u.interdomain.port;
         struct domain *rd = domain_lookup(d->sim, rdomid);
         if (!rd) {
-            xensim_mutex_lock(&chn->lock);
+            sim_lock(&chn->lock);
             port_free(d, chn, port);
-            xensim_mutex_unlock(&chn->lock);
+            sim_unlock(&chn->lock);
             break;
         }
         if (rd != d && rd->domid < d->domid) {
@@ -375,7 +369,7 @@ long evtchn_send_port(struct domain *ld, evtchn_port_t lport)
         return -EINVAL;
     struct evtchn *lchn = chn_of(ld, lport);
     long rc = 0;
-    xensim_mutex_lock(&lchn->lock);
+    sim_lock(&lchn->lock);
     switch (atomic_load(&lchn->state)) {
     case ECS_INTERDOMAIN: {
         rcu_read_lock();
@@ -402,7 +396,7 @@ long evtchn_send_port(struct domain *ld, evtchn_port_t lport)
     default:
         rc = -EINVAL;
     }
-    xensim_mutex_unlock(&lchn->lock);
+    sim_unlock(&lchn->lock);
     return rc;
 }
 
@@ -429,7 +423,7 @@ static long evtchn_status(struct domain *caller, struct evtchn_status *st)
         goto out;
     }
     struct evtchn *chn = chn_of(d, st->port);
-    xensim_mutex_lock(&chn->lock);
+    sim_lock(&chn->lock);
     if (!xsm_target(caller, d)) {
         rc = -EPERM;
     } else {
@@ -462,7 +456,7 @@ static long evtchn_status(struct domain *caller, struct evtchn_status *st)
         }
         st->vcpu = chn->notify_vcpu;
     }
-    xensim_mutex_unlock(&chn->lock);
+    sim_unlock(&chn->lock);
 out:
     rcu_read_unlock();
     return rc;
@@ -477,7 +471,7 @@ static long evtchn_bind_vcpu(struct domain *d, evtchn_port_t port, uint32_t vcpu
     struct evtchn *chn = chn_of(d, port);
     long rc = 0;
     xensim_mutex_lock(&d->event_lock);
-    xensim_mutex_lock(&chn->lock);
+    sim_lock(&chn->lock);
     switch (atomic_load(&chn->state)) {
     case ECS_VIRQ:
         if (virq_is_per_vcpu(chn->u.virq)) {
@@ -495,7 +489,7 @@ static long evtchn_bind_vcpu(struct domain *d, evtchn_port_t port, uint32_t vcpu
     default:
         rc = -EINVAL;
     }
-    xensim_mutex_unlock(&chn->lock);
+    sim_unlock(&chn->lock);
     xensim_mutex_unlock(&d->event_lock);
     return rc;
 }
@@ -542,10 +536,10 @@ void evtchn_send_virq(struct vcpu *v, uint32_t virq)
     if (!port)
         return;
     struct evtchn *chn = chn_of(d, port);
-    xensim_mutex_lock(&chn->lock);
+    sim_lock(&chn->lock);
     if (atomic_load(&chn->state) == ECS_VIRQ && chn->u.virq == virq)
         evtchn_raise(d, chn, port, v);
-    xensim_mutex_unlock(&chn->lock);
+    sim_unlock(&chn->lock);
 }
 
 /* Global VIRQs go to the hardware domain (dom0) only, as in Xen 4.17. */
@@ -557,10 +551,10 @@ void evtchn_send_global_virq(struct xensim *sim, uint32_t virq)
         evtchn_port_t port = __atomic_load_n(&d->vcpus[0]->virq_to_evtchn[virq], __ATOMIC_ACQUIRE);
         if (port) {
             struct evtchn *chn = chn_of(d, port);
-            xensim_mutex_lock(&chn->lock);
+            sim_lock(&chn->lock);
             if (atomic_load(&chn->state) == ECS_VIRQ && chn->u.virq == virq)
                 evtchn_raise(d, chn, port, d->vcpus[chn->notify_vcpu]);
-            xensim_mutex_unlock(&chn->lock);
+            sim_unlock(&chn->lock);
         }
     }
     rcu_read_unlock();

@@ -32,6 +32,25 @@ void sim_futex_wake(uint32_t *word)
         XENSIM_DIE("futex wake", errno);
 }
 
+/* Drepper's mutex ("Futexes Are Tricky", mutex3): the word is 0 free, 1
+ * held, 2 held and maybe slept on. Whoever sleeps first sets 2, so an
+ * unlock that finds 1 makes no system call. */
+void sim_lock_slow(struct sim_lock *l, uint32_t seen)
+{
+    if (seen != 2)
+        seen = __atomic_exchange_n(&l->word, 2, __ATOMIC_ACQUIRE);
+    while (seen != 0) {
+        sim_futex_wait(&l->word, 2, NULL);
+        seen = __atomic_exchange_n(&l->word, 2, __ATOMIC_ACQUIRE);
+    }
+}
+
+void sim_unlock_slow(struct sim_lock *l)
+{
+    if (syscall(SYS_futex, &l->word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0) < 0)
+        XENSIM_DIE("futex wake", errno);
+}
+
 /*
  * Every blocked vCPU sleeps on its own futex word, and a wake walks the
  * hash bucket of its word. Since Linux 6.16 a process gets a private hash
