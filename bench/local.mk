@@ -40,3 +40,8 @@ bench_bench_net_LDADD = libxensim.la $(BENCH_LDADD)
 BENCHES += bench/bench_blk
 bench_bench_blk_SOURCES = bench/bench_blk.c
 bench_bench_blk_LDADD = libxensim.la $(BENCH_LDADD)
+
+# Scale: 1,000 domains (10,000 in the long tier) with every port bound.
+BENCHES += bench/bench_scale
+bench_bench_scale_SOURCES = bench/bench_scale.c
+bench_bench_scale_LDADD = libxensim.la $(BENCH_LDADD)
