@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <time.h>
 #include "sim.h"
@@ -93,6 +94,8 @@ struct xensim *xensim_create(const struct xensim_config *cfg)
     pthread_mutex_init(&sim->listener_lock, NULL);
     trace_init(sim);
     sim->sched = &sched_free_running;
+    cpu_set_t cpus;
+    sim->host_cpus = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? (unsigned)CPU_COUNT(&cpus) : 1;
     sim->quiet = cfg && cfg->quiet;
     sim->epoch_ns = 0;
     sim->epoch_ns = sim_now(sim);

@@ -133,7 +133,9 @@ struct evtchn {
     struct xensim_evtchn_dev *dev;
 };
 
-enum vcpu_run_state { VCPU_RUNNING = 0, VCPU_BLOCKED };
+/* POLLING: blocked, but spinning on its condition (sched_free.c), so a
+ * kick needs no system call. */
+enum vcpu_run_state { VCPU_RUNNING = 0, VCPU_BLOCKED, VCPU_POLLING };
 
 /* A queued xensim_domain_call(). */
 struct vcpu_call {
@@ -157,6 +159,8 @@ struct vcpu {
 
     _Atomic int run_state;              /* enum vcpu_run_state */
     uint32_t wake_seq;                  /* futex word, atomics only */
+    uint32_t poll_ns;                   /* halt-poll window; the vCPU's own */
+    int kick_cpu;                       /* host CPU of the last kick (atomic) */
     xensim_upcall_t callback;
     bool in_upcall;
     /* While traced: seq of the last send to this vCPU since its last
@@ -266,6 +270,11 @@ struct xensim {
     unsigned int nr_domains;
     domid_t next_domid;
     const struct sched_ops *sched;
+    /* vCPU threads not asleep in the scheduler (running or polling), and
+     * the CPUs this process may use: a vCPU polls only while the first
+     * fits in the second (sched_free.c). */
+    _Atomic unsigned int vcpus_awake;
+    unsigned int host_cpus;
     bool quiet;
     uint64_t epoch_ns;                  /* CLOCK_MONOTONIC at creation */
 

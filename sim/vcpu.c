@@ -219,6 +219,7 @@ static void *vcpu_main(void *p)
     struct vcpu *v = p;
     struct domain *d = v->d;
     current_vcpu = v;
+    atomic_fetch_add(&d->sim->vcpus_awake, 1);
     sim_rcu_ensure();
     if (sigsetjmp(v->exit_jmp, 1) == 0) {
         vcpu_hypercall_exit(v);
@@ -228,6 +229,7 @@ static void *vcpu_main(void *p)
             vcpu_idle(v);
     }
     vcpu_drain_calls(v);
+    atomic_fetch_sub(&d->sim->vcpus_awake, 1);
     current_vcpu = NULL;
     sim_rcu_unregister();
     /* The last vCPU to return from its entry powers the domain off. */
