@@ -255,6 +255,10 @@ int vcpu_start(struct vcpu *v)
         return -err;
     }
     v->thread_started = true;
+    /* dN.vM in top -H, gdb and perf. */
+    char name[16];
+    snprintf(name, sizeof(name), "d%u.v%u", v->d->domid, v->id);
+    pthread_setname_np(v->thread, name);
     return 0;
 }
 
