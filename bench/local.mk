@@ -7,7 +7,8 @@
 noinst_LTLIBRARIES += bench/libbench.la
 bench_libbench_la_SOURCES = bench/bench.h bench/bench.c \
 	bench/baseline_futex.c bench/baseline_mmap.c \
-	bench/baseline_unix.c bench/baseline_ring.c
+	bench/baseline_unix.c bench/baseline_ring.c \
+	bench/baseline_netring.c bench/baseline_wait.c
 BENCH_LDADD = bench/libbench.la $(PTHREAD_LIBS)
 
 BENCHES += bench/baselines
