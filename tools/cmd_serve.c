@@ -1,7 +1,8 @@
 /*
- * `xensim serve` runs a simulator with dom0 and N idle guests and its
- * XenStore on DIR/socket; `xensim env` prints what points Xen's tools at
- * it. Relies on the embedding API and the daemon's (xenstored.h).
+ * `xensim serve` runs a simulator with dom0 and N idle guests, its
+ * XenStore on DIR/socket, and each domain's sockets for external
+ * processes under DIR/dom/N (cmd_env.c prints what points Xen's tools at
+ * them). Relies on the embedding API and the daemon's (xenstored.h).
  */
 #include "config.h"
 
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xensim/external.h>
 #include <xensim/xensim.h>
 #include <xensim/xenstored.h>
 #include "commands.h"
@@ -51,24 +53,6 @@ static int parse_args(int argc, char **argv, const char **dir, long *num, const 
     return *dir && optind == argc ? 0 : -1;
 }
 
-int xensim_cmd_env(int argc, char **argv)
-{
-    const char *dir = NULL;
-    long domid = 0;
-
-    if (parse_args(argc, argv, &dir, &domid, "domid")) {
-        fprintf(stderr, "usage: xensim env --dir DIR --domid N\n");
-        return 2;
-    }
-    /* Each guest has a socket of its own; dom0's is the standard one. */
-    if (domid)
-        printf("export XENSTORED_PATH='%s/socket.%ld'\n", dir, domid);
-    else
-        printf("export XENSTORED_PATH='%s/socket'\n", dir);
-    printf("unset XENSTORED_RUNDIR\n");
-    return 0;
-}
-
 int xensim_cmd_serve(int argc, char **argv)
 {
     const char *dir = NULL;
@@ -81,6 +65,8 @@ int xensim_cmd_serve(int argc, char **argv)
     struct xensim_xenstored_config xcfg = { .quiet = true };
     sigset_t sigs;
     struct control *ctl = NULL;
+    struct xensim_external *ext = NULL;
+    struct xensim_console_ptys *ptys = NULL;
     int sig, rc = 1, dom;
 
     if (parse_args(argc, argv, &dir, &n, "domains")) {
@@ -125,9 +111,14 @@ int xensim_cmd_serve(int argc, char **argv)
         goto out;
     }
     xsd = NULL;   /* the toolstack's now: it stops with dom0 */
+    struct xensim_external_config ecfg = { .dir = dir };
+    if (!(ext = xensim_external_start(sim, &ecfg)) || !(ptys = xensim_console_ptys_start(sim))) {
+        fprintf(stderr, "xensim serve: cannot serve %s/dom: %s\n", dir, strerror(errno));
+        goto out;
+    }
     for (long i = 1; i <= n; i++) {
         char name[32];
-        struct xensim_domain_config cfg = { .name = name };
+        struct xensim_domain_config cfg = { .name = name, .entry = xensim_serve_guest_main };
 
         snprintf(name, sizeof(name), "guest%ld", i);
         dom = xensim_domain_create(sim, &cfg);
@@ -151,6 +142,8 @@ int xensim_cmd_serve(int argc, char **argv)
     rc = 0;
 out:
     control_stop(ctl);
+    xensim_console_ptys_stop(ptys);
+    xensim_external_stop(ext);
     xensim_xenstored_destroy(xsd);
     xensim_destroy(sim);
     return rc;
