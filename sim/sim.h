@@ -98,8 +98,8 @@ static inline void sim_unlock(struct sim_lock *l)
 /* One port. state/u change only with chn->lock and the domain's
  * event_lock held; send reads them under chn->lock alone. The FIFO
  * fields belong to evtchn_fifo.c (its own rules there). With every port
- * of 10,000 domains bound these are most of their memory, hence the
- * 4-byte lock. */
+ * of 10,000 domains bound these are most of their memory: 32 bytes, the
+ * pointer last so that the small fields fill no padding. */
 struct evtchn {
     struct sim_lock lock;
     _Atomic uint8_t state;
@@ -112,12 +112,13 @@ struct evtchn {
         uint32_t virq;
         uint32_t ipi_vcpu;
     } u;
-    /* Non-NULL when a host "process" (hostdev.h) consumes this port. */
-    struct xensim_evtchn_dev *dev;
-    _Atomic uint32_t fifo_lastq;        /* FIFO: queue last linked on */
+    _Atomic uint16_t fifo_lastq;        /* FIFO: queue last linked on */
     _Atomic bool fifo_pending;          /* FIFO: raised while it had no word */
     _Atomic uint8_t host_bits;          /* FIFO: a host consumer's bits */
+    /* Non-NULL when a host "process" (hostdev.h) consumes this port. */
+    struct xensim_evtchn_dev *dev;
 };
+_Static_assert(sizeof(struct evtchn) <= 32, "struct evtchn grew past 32 bytes");
 
 /* Ports become valid a bucket at a time, as in Xen: 64 ports (a 4 KiB
  * bucket of 64-byte struct evtchn there), made as the range grows. used
