@@ -125,8 +125,16 @@ static long get_free_port(struct domain *d)
         return -EINVAL;
     const struct evtchn_port_ops *ops = d->evtchn_ops;
     unsigned int valid = d->valid_ports, last = evtchn_max_port(d);
-    for (unsigned int w = 0; w * EVTCHNS_PER_BUCKET < valid; w++) {
+    /* The full buckets at the bottom are skipped: binding every port
+     * would otherwise read each earlier bucket again for every port, a
+     * cache miss apiece. */
+    for (unsigned int w = d->evtchn_full_below; w * EVTCHNS_PER_BUCKET < valid; w++) {
         struct evtchn_bucket *b = bucket_of(d, w * EVTCHNS_PER_BUCKET);
+        if (b->used == ~0ull) {
+            if (w == d->evtchn_full_below)
+                d->evtchn_full_below = w + 1;
+            continue;
+        }
         for (uint64_t free_bits = ~b->used; free_bits; free_bits &= free_bits - 1) {
             unsigned int i = (unsigned int)__builtin_ctzll(free_bits);
             unsigned int port = w * EVTCHNS_PER_BUCKET + i;
@@ -169,6 +177,8 @@ static void port_free(struct domain *d, struct evtchn *chn, evtchn_port_t port)
     memset(&chn->u, 0, sizeof(chn->u));
     atomic_store(&chn->state, ECS_FREE);
     b->used &= ~(1ull << (port % EVTCHNS_PER_BUCKET));
+    if (port / EVTCHNS_PER_BUCKET < d->evtchn_full_below)
+        d->evtchn_full_below = port / EVTCHNS_PER_BUCKET;
     d->ports_in_use--;
 }
 

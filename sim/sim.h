@@ -296,6 +296,9 @@ struct domain {
     pthread_mutex_t event_lock;         /* allocation, bind, close, ABI */
     unsigned int ports_in_use;
     unsigned int valid_ports;           /* grows a bucket at a time */
+    /* Every bucket below this one has no free port: where get_free_port
+     * starts looking. Under event_lock. */
+    unsigned int evtchn_full_below;
     unsigned int next_evtchn;           /* Xen's: reset's progress, 0 = none */
     _Atomic unsigned int pollers;       /* vCPUs in SCHEDOP_poll */
 
