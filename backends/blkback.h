@@ -25,13 +25,16 @@ struct blkback_store_ops {
 extern const struct blkback_store_ops blkback_file_ops, blkback_mem_ops;
 int blkback_store_open(struct blkback *be);
 
-/* A persistently mapped grant. The table only grows while connected and is
- * emptied at disconnect, so it needs no deletion (no LRU: past the limit,
- * grants are mapped per request instead). */
+/* A persistently mapped grant, in a queue's open-addressed table of at
+ * most pg_max. When a new grant finds the table full, the least recently
+ * used one is unmapped to make room (Linux blkback purges its LRU grants
+ * too), unless every one is in use by the request at hand: then the new
+ * grant is mapped for that request only. */
 struct blkback_pgrant {
     grant_ref_t ref;
     grant_handle_t handle;
     uint8_t *addr;            /* NULL: empty slot */
+    uint64_t last_use;        /* the queue's pg_clock when last mapped for I/O */
 };
 
 /* One request's mapping of one page. */
@@ -54,6 +57,7 @@ struct blkback_queue {
     bool broken;              /* the front end misbehaved: not served */
     struct blkback_pgrant *pg;
     unsigned int pg_cap, pg_count, pg_max;
+    uint64_t pg_clock;        /* bumped per blkback_map_segs call */
     /* Scratch for one request, sized for the largest. */
     struct blkif_request_segment *segs;
     struct blkback_seg_map *maps;

@@ -1,7 +1,8 @@
 /*
  * blkback's grant mappings for request data and indirect pages: one batched
  * GNTTABOP_map_grant_ref per request, and with feature-persistent a table
- * of grants kept mapped until disconnect. Runs as guest code on the back
+ * of grants kept mapped until disconnect, the least recently used making
+ * room when it is full. Runs as guest code on the back
  * end's vCPU; relies on <xensim/guest.h> and blkback.h only.
  */
 #include <errno.h>
@@ -59,8 +60,60 @@ static struct blkback_pgrant *pg_find(struct blkback_queue *q, grant_ref_t ref)
     }
 }
 
-/* Capacity is fixed at twice the limit, so probing always ends. */
-static bool pg_insert(struct blkback_queue *q, grant_ref_t ref, grant_handle_t h, uint8_t *addr)
+/* Empties slot i, moving later entries of its probe run back so that
+ * every entry stays reachable from its hash (linear probing's deletion,
+ * no tombstones). */
+static void pg_remove_slot(struct blkback_queue *q, unsigned int i)
+{
+    unsigned int mask = q->pg_cap - 1;
+    for (unsigned int j = (i + 1) & mask; q->pg[j].addr; j = (j + 1) & mask) {
+        unsigned int home = pg_hash(q->pg[j].ref, q->pg_cap);
+        /* The entry at j may fill the hole at i unless its home lies
+         * cyclically in (i, j]. */
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            q->pg[i] = q->pg[j];
+            i = j;
+        }
+    }
+    q->pg[i].addr = NULL;
+    q->pg_count--;
+    BLKBACK_STAT_ADD(q->be, persistent_grants, (uint64_t)-1);
+}
+
+/* Unmaps the least recently used grant that the current call does not
+ * use. A scan of the table (twice pg_max slots), paid only by a map that
+ * found the table full, beside the map and unmap per request that it
+ * saves. 1 if one went; 0 if none could; -ESTALE if the queue was torn
+ * down during the unmap. */
+static int pg_evict_lru(struct blkback_queue *q, unsigned int gen)
+{
+    unsigned int victim = q->pg_cap;
+    for (unsigned int i = 0; i < q->pg_cap; i++)
+        if (q->pg[i].addr && q->pg[i].last_use < q->pg_clock &&
+            (victim == q->pg_cap || q->pg[i].last_use < q->pg[victim].last_use))
+            victim = i;
+    if (victim == q->pg_cap)
+        return 0;
+    /* Out of the table before the hypercall: a nested disconnect that
+     * releases the table must not unmap it twice. On the stack, as the
+     * disconnect may use the queue's unmap scratch. */
+    gnttab_unmap_grant_ref_t op = {
+        .host_addr = (uint64_t)(uintptr_t)q->pg[victim].addr,
+        .handle = q->pg[victim].handle,
+    };
+    pg_remove_slot(q, victim);
+    BLKBACK_STAT_INC(q->be, persistent_evicted);
+    HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &op, 1);
+    BLKBACK_STAT_INC(q->be, unmaps);
+    if (__atomic_load_n(&q->be->gen, __ATOMIC_ACQUIRE) != gen)
+        return -ESTALE;
+    return 1;
+}
+
+/* Capacity is fixed at twice the limit, so probing always ends. 1 if the
+ * grant is now persistent, 0 if it stays temporary, -ESTALE as above. */
+static int pg_insert(struct blkback_queue *q, grant_ref_t ref, grant_handle_t h, uint8_t *addr,
+                     unsigned int gen)
 {
     if (!q->pg) {
         unsigned int cap = 16;
@@ -68,18 +121,24 @@ static bool pg_insert(struct blkback_queue *q, grant_ref_t ref, grant_handle_t h
             cap <<= 1;
         q->pg = calloc(cap, sizeof(*q->pg));
         if (!q->pg)
-            return false;
+            return 0;
         q->pg_cap = cap;
     }
-    if (q->pg_count >= q->pg_max || pg_find(q, ref))
-        return false;
+    if (!q->pg_max || pg_find(q, ref))
+        return 0;
+    if (q->pg_count >= q->pg_max) {
+        int rc = pg_evict_lru(q, gen);
+        if (rc <= 0)
+            return rc;
+    }
     unsigned int i = pg_hash(ref, q->pg_cap);
     while (q->pg[i].addr)
         i = (i + 1) & (q->pg_cap - 1);
-    q->pg[i] = (struct blkback_pgrant){ .ref = ref, .handle = h, .addr = addr };
+    q->pg[i] = (struct blkback_pgrant){ .ref = ref, .handle = h, .addr = addr,
+                                        .last_use = q->pg_clock };
     q->pg_count++;
     BLKBACK_STAT_INC(q->be, persistent_grants);
-    return true;
+    return 1;
 }
 
 static void unmap_batch(struct blkback_queue *q, unsigned int n)
@@ -114,9 +173,13 @@ int blkback_map_segs(struct blkback_queue *q, const grant_ref_t *refs, unsigned 
      * them for reads and writes alike (blkif.h, note 8). */
     bool ro = readonly && !be->persistent;
 
+    /* What this call maps is in use until it returns to the caller's
+     * unmap: the LRU never evicts a grant stamped with this clock. */
+    q->pg_clock++;
     for (unsigned int i = 0; i < n; i++) {
         struct blkback_pgrant *p = be->persistent ? pg_find(q, refs[i]) : NULL;
         if (p) {
+            p->last_use = q->pg_clock;
             q->maps[i] = (struct blkback_seg_map){ .addr = p->addr, .handle = p->handle };
             continue;
         }
@@ -157,10 +220,15 @@ int blkback_map_segs(struct blkback_queue *q, const grant_ref_t *refs, unsigned 
             return -EIO;
         }
         if (be->persistent)
-            for (unsigned int i = 0; i < n; i++)
-                if (q->maps[i].temporary &&
-                    pg_insert(q, refs[i], q->maps[i].handle, q->maps[i].addr))
+            for (unsigned int i = 0; i < n; i++) {
+                if (!q->maps[i].temporary)
+                    continue;
+                int in = pg_insert(q, refs[i], q->maps[i].handle, q->maps[i].addr, gen);
+                if (in < 0)
+                    return in;   /* torn down: the disconnect unmapped the rest */
+                if (in)
                     q->maps[i].temporary = false;
+            }
     }
     return 0;
 }

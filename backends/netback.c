@@ -148,25 +148,44 @@ static int nb_tx_collect(struct nb_vif *vif, RING_IDX rp, struct nb_tx_frame *f)
     return 0;
 }
 
-/* Copies the checked frame out of the guest's pages into ours, one
- * GNTTABOP_copy for all its pieces; NULL (and the status why) on failure. */
-static struct nb_pkt *nb_tx_copy(struct nb_vif *vif, struct nb_tx_frame *f)
+/* The frames of a TX pass whose copies go in one GNTTABOP_copy, as
+ * Linux's netback gathers a pass's copies into one hypercall: up to
+ * NB_TX_BATCH frames, flushed early when another frame's copies might not
+ * fit (a frame with an OKAY status has at most XEN_NETIF_NR_SLOTS_MIN data
+ * slots, each landing in at most two of our pages). One per netback, under
+ * its lock: too big for a vCPU's stack. */
+#define NB_TX_BATCH 32
+#define NB_TX_BATCH_OPS 128
+#define NB_TX_FRAME_OPS (2 * XEN_NETIF_NR_SLOTS_MIN)
+struct nb_tx_batch {
+    struct nb_tx_frame f[NB_TX_BATCH];
+    struct nb_pkt *pkt[NB_TX_BATCH];        /* NULL: nothing to copy */
+    unsigned int first_op[NB_TX_BATCH];     /* f[k]'s copies start here */
+    unsigned int nframes, nops;
+    gnttab_copy_t ops[NB_TX_BATCH_OPS];
+};
+
+/* Appends the checked frame to the batch, with its copies from the
+ * guest's pages into a packet of ours when its status is OKAY (DROPPED
+ * when we have no pages left). */
+static void nb_tx_queue(struct nb_vif *vif, struct nb_tx_batch *b)
 {
-    struct xensim_netback *nb = vif->nb;
-    struct nb_pkt *p = nb_pkt_alloc(nb, f->total);
-    if (!p) {
+    struct nb_tx_frame *f = &b->f[b->nframes];
+    struct nb_pkt *p = NULL;
+    b->first_op[b->nframes] = b->nops;
+    if (f->status == NETIF_RSP_OKAY && !(p = nb_pkt_alloc(vif->nb, f->total)))
         f->status = NETIF_RSP_DROPPED;
-        return NULL;
-    }
-    gnttab_copy_t ops[2 * NB_MAX_CHAIN];
-    unsigned int nops = 0, at = 0;
+    b->pkt[b->nframes++] = p;
+    if (!p)
+        return;
+    unsigned int at = 0;
     for (unsigned int i = 0; i < f->nreq; i++) {
         unsigned int len = i ? f->reqs[i].size : f->total - f->rest;
         unsigned int src_off = f->reqs[i].offset;
         while (len) {
             unsigned int pg = at / XEN_PAGE_SIZE, off = at % XEN_PAGE_SIZE;
             unsigned int n = XEN_PAGE_SIZE - off < len ? XEN_PAGE_SIZE - off : len;
-            ops[nops++] = (gnttab_copy_t){
+            b->ops[b->nops++] = (gnttab_copy_t){
                 .source = { .u.ref = f->reqs[i].gref, .domid = vif->domid,
                             .offset = (uint16_t)src_off },
                 .dest = { .u.gmfn = p->pfn[pg], .domid = DOMID_SELF, .offset = (uint16_t)off },
@@ -178,17 +197,6 @@ static struct nb_pkt *nb_tx_copy(struct nb_vif *vif, struct nb_tx_frame *f)
             len -= n;
         }
     }
-    long rc = nops ? HYPERVISOR_grant_table_op(GNTTABOP_copy, ops, nops) : 0;
-    bool failed = rc < 0;
-    for (unsigned int i = 0; i < nops && !failed; i++)
-        failed = ops[i].status != GNTST_okay;
-    if (!failed)
-        return p;
-    f->status = NETIF_RSP_ERROR;
-    netback_pkt_put(nb, p);
-    if (!nb_front_alive(vif))
-        nb_fatal(vif, "front end gone");
-    return NULL;
 }
 
 /* Answers every slot of the frame (extra-info ones with NETIF_RSP_NULL). */
@@ -200,7 +208,6 @@ static void nb_tx_respond(struct nb_vif *vif, const struct nb_tx_frame *f)
         rsp->id = f->slot[k].id;
         rsp->status = f->slot[k].extra ? NETIF_RSP_NULL : f->status;
     }
-    vif->tx.req_cons = f->end;
     if (f->status == NETIF_RSP_OKAY)
         vif->st.tx_packets++;
     else if (f->status == NETIF_RSP_DROPPED)
@@ -209,28 +216,43 @@ static void nb_tx_respond(struct nb_vif *vif, const struct nb_tx_frame *f)
         vif->st.tx_errors++;
 }
 
-/* One frame from the TX ring: its slots up to rp, checked, copied, answered.
- * Returns -1 when the vif had to be disconnected. */
-static int nb_tx_one(struct nb_vif *vif, RING_IDX rp)
+/* Copies the batch in one hypercall, then in ring order answers each
+ * frame and hands the ones that arrived to the switch. A failed copy is an
+ * ERROR for its frame; if the front end has gone the vif is disconnected
+ * and the frames after it go nowhere. */
+static void nb_tx_flush(struct nb_vif *vif, struct nb_tx_batch *b)
 {
-    struct nb_tx_frame f;
-    struct nb_pkt *p = NULL;
-
-    if (nb_tx_collect(vif, rp, &f))
-        return -1;
-    if (f.status == NETIF_RSP_OKAY)
-        p = nb_tx_copy(vif, &f);
-    nb_tx_respond(vif, &f);
-    if (p) {
-        vswitch_input(vif->nb, vif, p);
-        netback_pkt_put(vif->nb, p);
+    struct xensim_netback *nb = vif->nb;
+    long rc = b->nops ? HYPERVISOR_grant_table_op(GNTTABOP_copy, b->ops, b->nops) : 0;
+    bool asked = false;
+    for (unsigned int k = 0; k < b->nframes; k++) {
+        struct nb_tx_frame *f = &b->f[k];
+        struct nb_pkt *p = b->pkt[k];
+        unsigned int end = k + 1 < b->nframes ? b->first_op[k + 1] : b->nops;
+        bool failed = p && rc < 0;
+        for (unsigned int i = b->first_op[k]; i < end && !failed; i++)
+            failed = b->ops[i].status != GNTST_okay;
+        if (failed) {
+            f->status = NETIF_RSP_ERROR;
+            netback_pkt_put(nb, p);
+            p = NULL;
+            if (!asked && !nb_front_alive(vif))
+                nb_fatal(vif, "front end gone");
+            asked = true;
+        }
+        nb_tx_respond(vif, f);
+        if (p && !vif->dead)
+            vswitch_input(nb, vif, p);
+        if (p)
+            netback_pkt_put(nb, p);
     }
-    return vif->dead ? -1 : 0;
+    b->nframes = b->nops = 0;
 }
 
 /* Returns true if the front must be notified. */
 static bool nb_tx_action(struct nb_vif *vif)
 {
+    struct nb_tx_batch *b = vif->nb->tx_batch;
     unsigned int budget = NB_TX_BUDGET;
     bool notify_any = false;
     for (;;) {
@@ -242,9 +264,20 @@ static bool nb_tx_action(struct nb_vif *vif)
         }
         while (vif->tx.req_cons != rp && budget) {
             budget--;
-            if (nb_tx_one(vif, rp) < 0)
+            if (nb_tx_collect(vif, rp, &b->f[b->nframes])) {
+                nb_tx_flush(vif, b);
+                return false;
+            }
+            vif->tx.req_cons = b->f[b->nframes].end;
+            nb_tx_queue(vif, b);
+            if (b->nframes == NB_TX_BATCH || b->nops + NB_TX_FRAME_OPS > NB_TX_BATCH_OPS)
+                nb_tx_flush(vif, b);
+            if (vif->dead)
                 return false;
         }
+        nb_tx_flush(vif, b);
+        if (vif->dead)
+            return false;
         int notify, more;
         RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&vif->tx, notify);
         notify_any |= notify;
@@ -258,16 +291,89 @@ static bool nb_tx_action(struct nb_vif *vif)
     }
 }
 
+/* Frames on their way into a guest's posted buffers, whose copies go in
+ * one GNTTABOP_copy: up to NB_RX_BATCH_OPS pages (a frame takes at most
+ * NB_PKT_PAGES). The packets are held until their copies are done. */
+#define NB_RX_BATCH_OPS 64
+struct nb_rx_batch {
+    gnttab_copy_t ops[NB_RX_BATCH_OPS];
+    uint16_t ids[NB_RX_BATCH_OPS];          /* the request each copy answers */
+    struct nb_pkt *pkt[NB_RX_BATCH_OPS];
+    unsigned int first_op[NB_RX_BATCH_OPS];
+    unsigned int nframes, nops;
+};
+
+/* Takes the next `need` rx requests for p's pages. */
+static void nb_rx_queue(struct nb_vif *vif, struct nb_rx_batch *b, struct nb_pkt *p,
+                        unsigned int need)
+{
+    b->first_op[b->nframes] = b->nops;
+    b->pkt[b->nframes++] = p;
+    for (unsigned int i = 0; i < need; i++) {
+        netif_rx_request_t req;
+        gnttab_copy_t *op = &b->ops[b->nops];
+        RING_COPY_REQUEST(&vif->rx, vif->rx.req_cons + i, &req);
+        b->ids[b->nops++] = req.id;
+        unsigned int n = p->len - i * XEN_PAGE_SIZE;
+        if (n > XEN_PAGE_SIZE)
+            n = XEN_PAGE_SIZE;
+        memset(op, 0, sizeof(*op));
+        op->source.u.gmfn = p->pfn[i];
+        op->source.domid = DOMID_SELF;
+        op->dest.u.ref = req.gref;
+        op->dest.domid = vif->domid;
+        op->len = (uint16_t)n;
+        op->flags = GNTCOPY_dest_gref;
+    }
+    vif->rx.req_cons += need;
+}
+
+/* Copies the batch in one hypercall and answers every request in ring
+ * order, each response in its request's slot: the front finds buffers by
+ * position. */
+static void nb_rx_copy(struct nb_vif *vif, struct nb_rx_batch *b)
+{
+    struct xensim_netback *nb = vif->nb;
+    long rc = b->nops ? HYPERVISOR_grant_table_op(GNTTABOP_copy, b->ops, b->nops) : 0;
+    bool asked = false;
+    for (unsigned int k = 0; k < b->nframes; k++) {
+        unsigned int end = k + 1 < b->nframes ? b->first_op[k + 1] : b->nops;
+        bool failed = false;
+        for (unsigned int i = b->first_op[k]; i < end; i++) {
+            netif_rx_response_t *rsp = RING_GET_RESPONSE(&vif->rx, vif->rx.rsp_prod_pvt);
+            vif->rx.rsp_prod_pvt++;
+            bool ok = rc == 0 && b->ops[i].status == GNTST_okay;
+            failed |= !ok;
+            rsp->id = b->ids[i];
+            rsp->offset = 0;
+            rsp->flags = i + 1 < end ? NETRXF_more_data : 0;
+            rsp->status = ok ? (int16_t)b->ops[i].len : NETIF_RSP_ERROR;
+        }
+        if (failed) {
+            vif->st.rx_dropped++;
+            if (!asked && !nb_front_alive(vif))
+                nb_fatal(vif, "front end gone");
+            asked = true;
+        } else {
+            vif->st.rx_packets++;
+        }
+        netback_pkt_put(nb, b->pkt[k]);
+    }
+    b->nframes = b->nops = 0;
+}
+
 /* Delivers queued frames while the front has posted enough buffers. */
 static bool nb_rx_flush(struct nb_vif *vif)
 {
     struct xensim_netback *nb = vif->nb;
+    struct nb_rx_batch *b = nb->rx_batch;
     bool any = false;
     while (vif->rxq_len && !vif->dead) {
         struct nb_pkt *p = vif->rxq[vif->rxq_head];
         unsigned int need = p->npages ? p->npages : 1;
         if (need > 1 && !vif->sg) {
             vif->st.rx_dropped++;
+            netback_pkt_put(nb, p);
             goto pop;
         }
         RING_IDX rp = READ_ONCE(vif->rx.sring->req_prod);
@@ -286,51 +392,15 @@ static bool nb_rx_flush(struct nb_vif *vif)
                 RING_REQUEST_PROD_OVERFLOW(&vif->rx, rp))
                 break;
         }
-        gnttab_copy_t ops[NB_PKT_PAGES];
-        uint16_t ids[NB_PKT_PAGES];
-        for (unsigned int i = 0; i < need; i++) {
-            netif_rx_request_t req;
-            RING_COPY_REQUEST(&vif->rx, vif->rx.req_cons + i, &req);
-            ids[i] = req.id;
-            unsigned int n = p->len - i * XEN_PAGE_SIZE;
-            if (n > XEN_PAGE_SIZE)
-                n = XEN_PAGE_SIZE;
-            memset(&ops[i], 0, sizeof(ops[i]));
-            ops[i].source.u.gmfn = p->pfn[i];
-            ops[i].source.domid = DOMID_SELF;
-            ops[i].dest.u.ref = req.gref;
-            ops[i].dest.domid = vif->domid;
-            ops[i].len = (uint16_t)n;
-            ops[i].flags = GNTCOPY_dest_gref;
-        }
-        long rc = HYPERVISOR_grant_table_op(GNTTABOP_copy, ops, need);
-        bool failed = false;
-        for (unsigned int i = 0; i < need; i++) {
-            /* Each response goes in its request's slot: the front finds
-             * buffers by position. */
-            netif_rx_response_t *rsp = RING_GET_RESPONSE(&vif->rx, vif->rx.rsp_prod_pvt);
-            vif->rx.rsp_prod_pvt++;
-            bool ok = rc == 0 && ops[i].status == GNTST_okay;
-            failed |= !ok;
-            rsp->id = ids[i];
-            rsp->offset = 0;
-            rsp->flags = i + 1 < need ? NETRXF_more_data : 0;
-            rsp->status = ok ? (int16_t)ops[i].len : NETIF_RSP_ERROR;
-        }
-        vif->rx.req_cons += need;
+        if (b->nops + need > NB_RX_BATCH_OPS)
+            nb_rx_copy(vif, b);
+        nb_rx_queue(vif, b, p, need);
         any = true;
-        if (failed) {
-            vif->st.rx_dropped++;
-            if (!nb_front_alive(vif))
-                nb_fatal(vif, "front end gone");
-        } else {
-            vif->st.rx_packets++;
-        }
 pop:
         vif->rxq_head = (vif->rxq_head + 1) % nb->rx_queue;
         vif->rxq_len--;
-        netback_pkt_put(nb, p);
     }
+    nb_rx_copy(vif, b);
     if (!any || vif->dead)
         return false;
     int notify;
@@ -425,8 +495,10 @@ int xensim_netback_create(const struct xensim_netback_config *cfg,
     nb->rx_queue = cfg && cfg->rx_queue ? cfg->rx_queue : 32;
     nb->pool_size = cfg && cfg->pool_pages ? cfg->pool_pages : 64;
     nb->pool = malloc(nb->pool_size * sizeof(*nb->pool));
+    nb->tx_batch = calloc(1, sizeof(*nb->tx_batch));
+    nb->rx_batch = calloc(1, sizeof(*nb->rx_batch));
     int rc = -ENOMEM;
-    if (!nb->pool)
+    if (!nb->pool || !nb->tx_batch || !nb->rx_batch)
         goto fail;
     while (nb->pool_free < nb->pool_size) {
         xen_pfn_t pfn = xensim_guest_page_alloc();
@@ -442,6 +514,8 @@ fail:
     while (nb->pool_free)
         xensim_guest_page_free(nb->pool[--nb->pool_free]);
     free(nb->pool);
+    free(nb->tx_batch);
+    free(nb->rx_batch);
     xensim_irqlock_destroy(&nb->lock);
     free(nb);
     return rc;
@@ -645,6 +719,8 @@ int xensim_netback_destroy(struct xensim_netback *nb)
     while (nb->pool_free)
         xensim_guest_page_free(nb->pool[--nb->pool_free]);
     free(nb->pool);
+    free(nb->tx_batch);
+    free(nb->rx_batch);
     if (locked)
         xensim_irqlock_destroy(&nb->lock);
     free(nb);

@@ -54,6 +54,8 @@ struct nb_mac {
 };
 
 struct nb_pcap;
+struct nb_tx_batch;
+struct nb_rx_batch;
 
 struct xensim_netback {
     struct xensim_irqlock lock;
@@ -65,6 +67,9 @@ struct xensim_netback {
     struct nb_vif *vifs;
     struct nb_mac macs[NB_MAC_TABLE];
     struct nb_pcap *pcap;
+    /* netback.c's gathered copies, one pass's worth (too big for a stack). */
+    struct nb_tx_batch *tx_batch;
+    struct nb_rx_batch *rx_batch;
 };
 
 /* netback.c */

@@ -15,7 +15,9 @@ int main(void)
 	bench_report("baseline_mmap_page", v, "ns", v);
 	v = bench_baseline_unix_rtt_ns();
 	bench_report("baseline_unix_rtt", v, "ns", v);
-	v = bench_baseline_ring_ops();
-	bench_report("baseline_ring", v, "ops/s", v);
+	v = bench_baseline_blk_ring_ops(0);
+	bench_report("baseline_blk_ring", v, "ops/s", v);
+	v = bench_baseline_net_ring_fps(64);
+	bench_report("baseline_net_ring_64", v, "frames/s", v);
 	return 0;
 }

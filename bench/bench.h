@@ -6,6 +6,7 @@
 #define XENSIM_BENCH_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "util.h"
@@ -47,10 +48,28 @@ double bench_baseline_mmap_page_ns(void);
  * thread: ns per round trip. */
 double bench_baseline_unix_rtt_ns(void);
 
-/* A Xen shared ring (DEFINE_RING_TYPES) between two threads carrying null
- * requests and responses; notifications follow the req_event/rsp_event
- * policy and are delivered as futex wakes: requests per second. */
-double bench_baseline_ring_ops(void);
+/* Xen's blkif ring of 2^order pages between two threads, driven as
+ * blkfront and blkback drive it for null requests (baseline_ring.c):
+ * requests per second. */
+double bench_baseline_blk_ring_ops(unsigned int order);
+
+/* Frames of frame_size bytes through a netif TX ring between two threads,
+ * one copy each, as bench_net.c drives netfront (baseline_netring.c):
+ * frames per second. */
+double bench_baseline_net_ring_fps(size_t frame_size);
+
+/* How the ring baselines wait for each other: as a xensim vCPU blocks
+ * (poll for an adaptive window, then sleep on a futex; baseline_wait.c).
+ * One waiter per waiting thread, zeroed to start; bench_wait returns once
+ * ready(arg) holds, and a peer calls bench_kick after making it hold. */
+struct bench_waiter {
+	uint32_t seq;		/* futex word */
+	int state;		/* running, polling or sleeping (atomic) */
+	uint32_t poll_ns;	/* the adaptive window; the waiter's own */
+	int kick_cpu;		/* where the last kick ran (atomic) */
+};
+void bench_wait(struct bench_waiter *w, bool (*ready)(void *), void *arg);
+void bench_kick(struct bench_waiter *w);
 
 /* Host failures a benchmark cannot go on after: common/util.h's die,
  * with file, line and errno. BENCH_CHECK states what must hold. */

@@ -3,7 +3,8 @@
  * blkback on a page-cached file, beside pread() of the same file in the
  * same run (with and without persistent grants, fast and strict grant
  * mapping), and null requests per second (the back end answers without
- * I/O) beside bench.h's raw shared ring with the same notify policy.
+ * I/O) beside the same ring driven the same way with no simulator
+ * (baseline_ring.c).
  * Uses the public API only. BLK_BENCH_VERBOSE=1 prints each run's event
  * counts on stderr; BLK_BENCH_ONLY=null runs the null figure alone (for
  * profiling).
@@ -234,7 +235,7 @@ int main(void)
     if (only && !strcmp(only, "null")) {
         unsigned long nn = bench_iters(200000, 5000000);
         bench_report("blk_null_ops", blk_ops(true, false, XENSIM_GNTTAB_FAST, 0, nn), "ops/s",
-                     bench_baseline_ring_ops());
+                     bench_baseline_blk_ring_ops(0));
         return 0;
     }
     make_file();
@@ -250,10 +251,10 @@ int main(void)
     bench_report("blk_read4k_persistent_fast_order2_ops",
                  blk_ops(false, true, XENSIM_GNTTAB_FAST, 2, n), "ops/s", base);
     unsigned long nn = bench_iters(200000, 5000000);
-    double ring = bench_baseline_ring_ops();
-    bench_report("blk_null_ops", blk_ops(true, false, XENSIM_GNTTAB_FAST, 0, nn), "ops/s", ring);
+    bench_report("blk_null_ops", blk_ops(true, false, XENSIM_GNTTAB_FAST, 0, nn), "ops/s",
+                 bench_baseline_blk_ring_ops(0));
     bench_report("blk_null_order2_ops", blk_ops(true, false, XENSIM_GNTTAB_FAST, 2, nn),
-                 "ops/s", ring);
+                 "ops/s", bench_baseline_blk_ring_ops(2));
     unlink(path);
     return 0;
 }

@@ -7,7 +7,8 @@
 noinst_LTLIBRARIES += bench/libbench.la
 bench_libbench_la_SOURCES = bench/bench.h bench/bench.c \
 	bench/baseline_futex.c bench/baseline_mmap.c \
-	bench/baseline_unix.c bench/baseline_ring.c
+	bench/baseline_unix.c bench/baseline_ring.c \
+	bench/baseline_netring.c bench/baseline_wait.c
 BENCH_LDADD = bench/libbench.la $(PTHREAD_LIBS)
 
 BENCHES += bench/baselines
@@ -40,6 +41,11 @@ bench_bench_net_LDADD = libxensim.la $(BENCH_LDADD)
 BENCHES += bench/bench_blk
 bench_bench_blk_SOURCES = bench/bench_blk.c
 bench_bench_blk_LDADD = libxensim.la $(BENCH_LDADD)
+
+# Scale: 1,000 domains (10,000 in the long tier) with every port bound.
+BENCHES += bench/bench_scale
+bench_bench_scale_SOURCES = bench/bench_scale.c
+bench_bench_scale_LDADD = libxensim.la $(BENCH_LDADD)
 
 # External domains: event round trips, libxenvchan bulk and grant maps
 # between processes of simulated domains (ext_peer), each beside its

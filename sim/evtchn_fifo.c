@@ -32,8 +32,10 @@
 #define W_LINKED BIT(EVTCHN_FIFO_LINKED)
 #define W_BUSY BIT(EVTCHN_FIFO_BUSY)
 
-/* The queue an event was last linked on, in evtchn.fifo_lastq. */
-#define LASTQ(vcpu, prio) (((uint32_t)(vcpu) << 8) | (prio))
+/* The queue an event was last linked on, in evtchn.fifo_lastq: 16 bits
+ * hold it, vCPUs being fewer than 256 (XENSIM_MAX_VCPUS). */
+_Static_assert(XENSIM_MAX_VCPUS <= 256, "fifo_lastq holds a vCPU in 8 bits");
+#define LASTQ(vcpu, prio) ((uint16_t)(((uint32_t)(vcpu) << 8) | (prio)))
 #define LASTQ_VCPU(l) ((l) >> 8)
 #define LASTQ_PRIO(l) ((l) & 0xff)
 

@@ -87,9 +87,9 @@ int xensim_port_list(struct xensim *sim, domid_t domid, struct xensim_port_info 
         if (atomic_load(&chn->state) == ECS_FREE)
             continue;
         if (n < max) {
-            xensim_mutex_lock(&chn->lock);
+            sim_lock(&chn->lock);
             port_read(d, p, &rows[n]);
-            xensim_mutex_unlock(&chn->lock);
+            sim_unlock(&chn->lock);
         }
         n++;
     }

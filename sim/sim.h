@@ -74,11 +74,34 @@ enum evtchn_state {
     ECS_VIRQ, ECS_IPI,
 };
 
+/* A mutex in 4 bytes (futex.c), for locks there are thousands of per
+ * domain: a pthread mutex is 40. All zeroes is unlocked; nothing to
+ * destroy. */
+struct sim_lock {
+    uint32_t word;
+};
+void sim_lock_slow(struct sim_lock *l, uint32_t seen);
+void sim_unlock_slow(struct sim_lock *l);
+static inline void sim_lock(struct sim_lock *l)
+{
+    uint32_t seen = 0;
+    if (!__atomic_compare_exchange_n(&l->word, &seen, 1, false, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED))
+        sim_lock_slow(l, seen);
+}
+static inline void sim_unlock(struct sim_lock *l)
+{
+    if (__atomic_exchange_n(&l->word, 0, __ATOMIC_RELEASE) == 2)
+        sim_unlock_slow(l);
+}
+
 /* One port. state/u change only with chn->lock and the domain's
  * event_lock held; send reads them under chn->lock alone. The FIFO
- * fields belong to evtchn_fifo.c (its own rules there). */
+ * fields belong to evtchn_fifo.c (its own rules there). With every port
+ * of 10,000 domains bound these are most of their memory: 32 bytes, the
+ * pointer last so that the small fields fill no padding. */
 struct evtchn {
-    pthread_mutex_t lock;
+    struct sim_lock lock;
     _Atomic uint8_t state;
     _Atomic uint8_t priority;           /* FIFO: 0 (highest) .. 15 */
     uint16_t notify_vcpu;
@@ -89,12 +112,13 @@ struct evtchn {
         uint32_t virq;
         uint32_t ipi_vcpu;
     } u;
-    /* Non-NULL when a host "process" (hostdev.h) consumes this port. */
-    struct xensim_evtchn_dev *dev;
-    _Atomic uint32_t fifo_lastq;        /* FIFO: queue last linked on */
+    _Atomic uint16_t fifo_lastq;        /* FIFO: queue last linked on */
     _Atomic bool fifo_pending;          /* FIFO: raised while it had no word */
     _Atomic uint8_t host_bits;          /* FIFO: a host consumer's bits */
+    /* Non-NULL when a host "process" (hostdev.h) consumes this port. */
+    struct xensim_evtchn_dev *dev;
 };
+_Static_assert(sizeof(struct evtchn) <= 32, "struct evtchn grew past 32 bytes");
 
 /* Ports become valid a bucket at a time, as in Xen: 64 ports (a 4 KiB
  * bucket of 64-byte struct evtchn there), made as the range grows. used
@@ -169,7 +193,9 @@ struct evtchn_host_bits {
 /* evtchn_fifo.c's per-domain state, NULL until the first init_control. */
 struct evtchn_fifo_domain;
 
-enum vcpu_run_state { VCPU_RUNNING = 0, VCPU_BLOCKED };
+/* POLLING: blocked, but spinning on its condition (sched_free.c), so a
+ * kick needs no system call. */
+enum vcpu_run_state { VCPU_RUNNING = 0, VCPU_BLOCKED, VCPU_POLLING };
 
 /* A queued xensim_domain_call(). */
 struct vcpu_call {
@@ -193,6 +219,8 @@ struct vcpu {
 
     _Atomic int run_state;              /* enum vcpu_run_state */
     uint32_t wake_seq;                  /* futex word, atomics only */
+    uint32_t poll_ns;                   /* halt-poll window; the vCPU's own */
+    int kick_cpu;                       /* host CPU of the last kick (atomic) */
     xensim_upcall_t callback;
     bool in_upcall;
     /* While traced: seq of the last send to this vCPU since its last
@@ -274,6 +302,9 @@ struct domain {
     pthread_mutex_t event_lock;         /* allocation, bind, close, ABI */
     unsigned int ports_in_use;
     unsigned int valid_ports;           /* grows a bucket at a time */
+    /* Every bucket below this one has no free port: where get_free_port
+     * starts looking. Under event_lock. */
+    unsigned int evtchn_full_below;
     unsigned int next_evtchn;           /* Xen's: reset's progress, 0 = none */
     _Atomic unsigned int pollers;       /* vCPUs in SCHEDOP_poll */
 
@@ -307,6 +338,11 @@ struct xensim {
     unsigned int nr_domains;
     domid_t next_domid;
     const struct sched_ops *sched;
+    /* vCPU threads not asleep in the scheduler (running or polling), and
+     * the CPUs this process may use: a vCPU polls only while the first
+     * fits in the second (sched_free.c). */
+    _Atomic unsigned int vcpus_awake;
+    unsigned int host_cpus;
     bool quiet;
     uint64_t epoch_ns;                  /* CLOCK_MONOTONIC at creation */
 
@@ -348,6 +384,8 @@ struct xensim {
 /* futex.c: the one place that sleeps and wakes threads. */
 void sim_futex_wait(uint32_t *word, uint32_t expected, const struct timespec *rel);
 void sim_futex_wake(uint32_t *word);
+/* vCPU threads come (delta > 0) and go: sizes the kernel's futex hash. */
+void sim_futex_threads(long delta);
 
 /* The vCPU this thread runs, or NULL for host threads. */
 extern __thread struct vcpu *current_vcpu __attribute__((tls_model("initial-exec")));

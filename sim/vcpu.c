@@ -204,6 +204,7 @@ static void *vcpu_main(void *p)
     struct vcpu *v = p;
     struct domain *d = v->d;
     current_vcpu = v;
+    atomic_fetch_add(&d->sim->vcpus_awake, 1);
     sim_rcu_ensure();
     if (sigsetjmp(v->exit_jmp, 1) == 0) {
         vcpu_return_to_guest(v);
@@ -213,6 +214,7 @@ static void *vcpu_main(void *p)
             vcpu_idle(v);
     }
     vcpu_drain_calls(v);
+    atomic_fetch_sub(&d->sim->vcpus_awake, 1);
     current_vcpu = NULL;
     sim_rcu_unregister();
     /* The last vCPU to return from its entry powers the domain off. */
@@ -229,13 +231,19 @@ int vcpu_start(struct vcpu *v)
      * affordable in address space. */
     pthread_attr_setstacksize(&attr, 1u << 20);
     atomic_fetch_add(&v->d->vcpus_up, 1);
+    sim_futex_threads(1);
     int err = pthread_create(&v->thread, &attr, vcpu_main, v);
     pthread_attr_destroy(&attr);
     if (err) {
+        sim_futex_threads(-1);
         atomic_fetch_sub(&v->d->vcpus_up, 1);
         return -err;
     }
     v->thread_started = true;
+    /* dN.vM in top -H, gdb and perf. */
+    char name[16];
+    snprintf(name, sizeof(name), "d%u.v%u", v->d->domid, v->id);
+    pthread_setname_np(v->thread, name);
     return 0;
 }
 
@@ -247,6 +255,7 @@ void vcpu_stop(struct vcpu *v)
     int err = pthread_join(v->thread, NULL);
     if (err)
         XENSIM_DIE("pthread_join", err);
+    sim_futex_threads(-1);
     v->thread_started = false;
 }
 

@@ -19,29 +19,36 @@ struct integ_row {
     enum xensim_gnttab_mode mode;
     bool memory, guest_buf, large4k;
     bool batch_events;
+    unsigned int max_pgrants;   /* the back end's limit per queue; 0: its default */
 };
 
 static const struct integ_row integ_rows[] = {
     { "o0 q1 plain strict guest-buf", 0, 1, 0, false, false, false,
-      XENSIM_GNTTAB_STRICT, false, true, false, false },
+      XENSIM_GNTTAB_STRICT, false, true, false, false, 0 },
     { "o0 q1 plain strict bounce", 0, 1, 0, false, false, false,
-      XENSIM_GNTTAB_STRICT, false, false, false, false },
+      XENSIM_GNTTAB_STRICT, false, false, false, false, 0 },
     { "o1 q1 persistent fast", 1, 1, 0, true, true, false,
-      XENSIM_GNTTAB_FAST, false, true, false, false },
+      XENSIM_GNTTAB_FAST, false, true, false, false, 0 },
     { "o2 q2 indirect64 strict guest-buf", 2, 2, 64, false, false, true,
-      XENSIM_GNTTAB_STRICT, false, true, false, false },
+      XENSIM_GNTTAB_STRICT, false, true, false, false, 0 },
     { "o3 q4 persistent indirect256 fast memory", 3, 4, 256, true, true, true,
-      XENSIM_GNTTAB_FAST, true, false, false, false },
+      XENSIM_GNTTAB_FAST, true, false, false, false, 0 },
     { "o4 q1 persistent indirect32 strict", 4, 1, 32, true, true, true,
-      XENSIM_GNTTAB_STRICT, false, true, false, false },
+      XENSIM_GNTTAB_STRICT, false, true, false, false, 0 },
     { "o1 q3 all on, bounce, batched events", 1, 3, 128, true, true, true,
-      XENSIM_GNTTAB_FAST, false, false, false, true },
+      XENSIM_GNTTAB_FAST, false, false, false, true, 0 },
     { "front persistent, back not", 0, 1, 0, true, false, false,
-      XENSIM_GNTTAB_STRICT, false, true, false, false },
+      XENSIM_GNTTAB_STRICT, false, true, false, false, 0 },
     { "back indirect, front not", 2, 1, 0, false, false, true,
-      XENSIM_GNTTAB_STRICT, false, true, false, false },
+      XENSIM_GNTTAB_STRICT, false, true, false, false, 0 },
     { "4 KiB sectors (large-sector)", 1, 2, 64, false, false, true,
-      XENSIM_GNTTAB_STRICT, false, true, true, false },
+      XENSIM_GNTTAB_STRICT, false, true, true, false, 0 },
+    /* Fewer persistent grants than the front uses: the least recently used
+     * make room, and every byte still lands where it should. */
+    { "o1 q2 persistent indirect64, 8 kept (LRU)", 1, 2, 64, true, true, true,
+      XENSIM_GNTTAB_FAST, false, true, false, false, 8 },
+    { "o0 q1 persistent strict bounce, 3 kept (LRU)", 0, 1, 0, true, true, false,
+      XENSIM_GNTTAB_STRICT, false, false, false, false, 3 },
 };
 
 static void fault_print(const struct xensim_fault *ft, void *arg)
@@ -67,6 +74,7 @@ static struct blk_fix *fix_new(const struct integ_row *r)
         .max_ring_order = 4, .max_queues = 4,
         .sector_size = r->large4k ? 4096 : 512,
         .physical_sector_size = 4096,
+        .max_persistent_grants = r->max_pgrants,
     };
     if (r->memory) {
         f->bcfg.mem_bytes = DISK_BYTES;
@@ -257,15 +265,19 @@ START_TEST(integrity)
     struct blkback_stats st;
     blkback_get_stats(f->be, &st);
     if (getenv("BLK_VERBOSE"))
-        fprintf(stderr, "%s: %llu requests, %llu maps, %llu persistent\n", r->name,
+        fprintf(stderr, "%s: %llu requests, %llu maps, %llu persistent, %llu evicted\n", r->name,
                 (unsigned long long)st.requests, (unsigned long long)st.maps,
-                (unsigned long long)st.persistent_grants);
+                (unsigned long long)st.persistent_grants, (unsigned long long)st.persistent_evicted);
     ck_assert_uint_eq(st.errors, 0);
     ck_assert_uint_eq(st.unsupported, 0);
     if (r->persistent && r->back_persistent)
         ck_assert_uint_gt(st.persistent_grants, 0);
     else
         ck_assert_uint_eq(st.persistent_grants, 0);
+    if (r->max_pgrants) {
+        ck_assert_uint_le(st.persistent_grants, (uint64_t)r->max_pgrants * r->queues);
+        ck_assert_uint_gt(st.persistent_evicted, 0);
+    }
     if (!r->memory) {
         /* What the back end wrote is what the front end meant. */
         uint8_t *disk = malloc(f->bytes);

@@ -802,6 +802,12 @@ static void check_fill(enum xensim_evtchn_abi abi, unsigned int cap, long expect
     ck_assert_int_eq(ev_close(sim, d, 100), 0);
     ck_assert_int_eq(ev_alloc_unbound(sim, d, SELF, 0), 100);
     ck_assert_int_eq(ev_alloc_unbound(sim, d, SELF, 0), -ENOSPC);
+    /* Two freed in different buckets, the higher first: lowest first out. */
+    ck_assert_int_eq(ev_close(sim, d, 100), 0);
+    ck_assert_int_eq(ev_close(sim, d, 10), 0);
+    ck_assert_int_eq(ev_alloc_unbound(sim, d, SELF, 0), 10);
+    ck_assert_int_eq(ev_alloc_unbound(sim, d, SELF, 0), 100);
+    ck_assert_int_eq(ev_alloc_unbound(sim, d, SELF, 0), -ENOSPC);
 
     struct close_range c = { .from = 3, .to = (evtchn_port_t)expect_last };
     th_call(sim, d, 0, close_range_fn, &c);

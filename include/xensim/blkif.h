@@ -101,6 +101,7 @@ struct blkback_stats {
     uint64_t errors;                    /* BLKIF_RSP_ERROR */
     uint64_t unsupported;               /* BLKIF_RSP_EOPNOTSUPP */
     uint64_t persistent_grants;         /* currently mapped persistently */
+    uint64_t persistent_evicted;        /* unmapped to make room (LRU) */
     uint64_t maps, unmaps;              /* grant map/unmap operations */
     uint64_t notifies;                  /* events sent to the front end */
     uint64_t wakeups;                   /* handler runs that found work */
