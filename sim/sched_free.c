@@ -6,6 +6,76 @@
 #include <sched.h>
 #include "sim.h"
 
+static uint64_t sf_now(const struct xensim *sim)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - sim->epoch_ns;
+}
+
+static int sf_init(struct xensim *sim, uint64_t seed)
+{
+    (void)seed;
+    sim->epoch_ns = 0;
+    sim->epoch_ns = sf_now(sim);
+    return 0;
+}
+
+static void sf_fini(struct xensim *sim)
+{
+    (void)sim;
+}
+
+/* The kernel schedules threads: nothing to number or hand over. */
+static void *sf_task_new(struct xensim *sim, const char *name)
+{
+    (void)sim;
+    (void)name;
+    return NULL;
+}
+
+static void sf_thread_begin(struct xensim *sim, void *task)
+{
+    (void)sim;
+    (void)task;
+}
+
+static void sf_thread_end(struct xensim *sim)
+{
+    (void)sim;
+}
+
+static void sf_host_wait(struct xensim *sim, pthread_cond_t *cond, pthread_mutex_t *m,
+                         bool (*done)(void *arg), void *arg, uint64_t deadline)
+{
+    (void)done;
+    (void)arg;
+    if (deadline) {
+        /* Deadlines are bounded by set_timer_op; guard the sum all the same. */
+        uint64_t ns = deadline > UINT64_MAX / 2 ? UINT64_MAX / 2 : deadline + sim->epoch_ns;
+        struct timespec ts = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
+        pthread_cond_timedwait(cond, m, &ts);
+    } else {
+        pthread_cond_wait(cond, m);
+    }
+}
+
+static void sf_word_wait(struct xensim *sim, uint32_t *word)
+{
+    (void)sim;
+    while (!__atomic_load_n(word, __ATOMIC_ACQUIRE))
+        sim_futex_wait(word, 0, NULL);
+}
+
+static void sf_join(struct xensim *sim, void *task, pthread_t thread)
+{
+    (void)sim;
+    (void)task;
+    int err = pthread_join(thread, NULL);
+    if (err)
+        XENSIM_DIE("pthread_join", err);
+}
+
 static void sf_hypercall_enter(struct vcpu *v)
 {
     (void)v;
@@ -29,7 +99,7 @@ static bool sf_block(struct vcpu *v, bool (*wake)(struct vcpu *v), uint64_t dead
         if (wake(v))
             break;
         if (deadline) {
-            uint64_t now = sim_now(sim);
+            uint64_t now = sf_now(sim);
             if (now >= deadline) {
                 woken = false;
                 break;
@@ -65,4 +135,13 @@ const struct sched_ops sched_free_running = {
     .block = sf_block,
     .kick = sf_kick,
     .yield = sf_yield,
+    .now = sf_now,
+    .init = sf_init,
+    .fini = sf_fini,
+    .task_new = sf_task_new,
+    .thread_begin = sf_thread_begin,
+    .thread_end = sf_thread_end,
+    .host_wait = sf_host_wait,
+    .word_wait = sf_word_wait,
+    .join = sf_join,
 };

@@ -1,0 +1,350 @@
+/*
+ * The deterministic scheduler: every thread of the simulation (the thread
+ * that created it, each vCPU, the timer) is a task, and exactly one task
+ * runs at a time, holding the baton. At each scheduling point the holder
+ * picks the next task from a splitmix64 generator seeded with the run's
+ * seed, so the same seed gives the same order of everything the tasks do.
+ * The clock is virtual: it stands still while any task can run and jumps
+ * to the nearest deadline when none can. Relies on sim_futex_* to park.
+ *
+ * Invariants: the task state below is read and written only by the baton
+ * holder (or, before its thread begins, by its creator, who holds the
+ * baton then). Handing over is a release store of the next task's go word
+ * and its acquire load, so a task sees all its predecessor did. Kicks are
+ * not scheduling points: they happen under event channel locks, and a
+ * task parked there would stop every other that needs the lock.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include "sim.h"
+
+enum det_state { DT_READY, DT_BLOCKED, DT_DONE };
+
+struct det_task {
+    struct det *det;
+    unsigned int id;                    /* creation order */
+    char name[32];
+    enum det_state state;
+    uint32_t go;                        /* futex word: 1 while it holds the baton */
+    /* While blocked: runnable again when one of these says so, or when
+     * the clock reaches deadline (0 = none). */
+    struct vcpu *v;
+    bool (*vwake)(struct vcpu *v);
+    bool (*hwake)(void *arg);
+    void *harg;
+    uint64_t deadline;
+};
+
+struct det {
+    uint64_t seed;
+    uint64_t rng;                       /* splitmix64 state */
+    uint64_t now;                       /* virtual ns since creation */
+    uint64_t steps;                     /* scheduling decisions made */
+    struct det_task **tasks;
+    unsigned int nr_tasks, cap_tasks;
+    struct det_task **ready;            /* scratch for the pick, cap_tasks long */
+};
+
+/* The task this thread runs, of whichever deterministic simulator. */
+static __thread struct det_task *det_self;
+
+/* splitmix64 (Steele, Lea and Flood, 2014): small, full-period, and every
+ * output a bijective mix of the state, so nearby seeds diverge at once. */
+static uint64_t det_random(struct det *det)
+{
+    uint64_t z = (det->rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static struct det *det_of(const struct xensim *sim)
+{
+    return sim->sched_priv;
+}
+
+/* The rule of the mode, enforced: a host thread that is not a task would
+ * run beside the baton holder. */
+static struct det_task *det_current(struct det *det)
+{
+    struct det_task *t = det_self;
+    if (!t || t->det != det) {
+        fprintf(stderr, "xensim: a thread that is not a task of this deterministic simulation "
+                        "(seed %" PRIu64 ") called into it; in deterministic mode only the "
+                        "creating thread may call the embedding API\n", det->seed);
+        abort();
+    }
+    return t;
+}
+
+static bool det_runnable(const struct det *det, const struct det_task *t)
+{
+    switch (t->state) {
+    case DT_READY:
+        return true;
+    case DT_BLOCKED:
+        if (t->deadline && t->deadline <= det->now)
+            return true;
+        return t->vwake ? t->vwake(t->v) : t->hwake(t->harg);
+    default:
+        return false;
+    }
+}
+
+static void det_report_deadlock(const struct det *det)
+{
+    fprintf(stderr, "xensim: deterministic run (seed %" PRIu64 ") deadlocked at step %" PRIu64
+                    ", time %" PRIu64 " ns: every task is blocked and no deadline is set\n",
+            det->seed, det->steps, det->now);
+    for (unsigned int i = 0; i < det->nr_tasks; i++) {
+        const struct det_task *t = det->tasks[i];
+        if (t->state != DT_DONE)
+            fprintf(stderr, "  task %u %s: blocked\n", t->id, t->name);
+    }
+}
+
+/* Chooses who runs next; moves the clock if nobody can run now. */
+static struct det_task *det_pick(struct det *det)
+{
+    for (;;) {
+        unsigned int n = 0;
+        uint64_t next = 0;
+        for (unsigned int i = 0; i < det->nr_tasks; i++) {
+            struct det_task *t = det->tasks[i];
+            if (det_runnable(det, t))
+                det->ready[n++] = t;
+            else if (t->state == DT_BLOCKED && t->deadline && (!next || t->deadline < next))
+                next = t->deadline;
+        }
+        if (n) {
+            det->steps++;
+            return det->ready[n == 1 ? 0 : det_random(det) % n];
+        }
+        if (!next) {
+            det_report_deadlock(det);
+            abort();
+        }
+        det->now = next;
+    }
+}
+
+/* The holder, whose state is already set, gives the baton to the pick
+ * and parks until it comes back (never, once DONE). */
+static void det_switch(struct det_task *self)
+{
+    struct det *det = self->det;
+    struct det_task *next = det_pick(det);
+    if (next == self)
+        return;
+    __atomic_store_n(&self->go, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&next->go, 1, __ATOMIC_RELEASE);
+    sim_futex_wake(&next->go);
+    if (self->state == DT_DONE)
+        return;
+    while (!__atomic_load_n(&self->go, __ATOMIC_ACQUIRE))
+        sim_futex_wait(&self->go, 0, NULL);
+}
+
+static void det_point(struct vcpu *v)
+{
+    struct det_task *t = det_current(det_of(v->d->sim));
+    det_switch(t);
+}
+
+static bool det_block(struct vcpu *v, bool (*wake)(struct vcpu *v), uint64_t deadline)
+{
+    struct det *det = det_of(v->d->sim);
+    struct det_task *t = det_current(det);
+    bool woken;
+    for (;;) {
+        if (wake(v)) {
+            woken = true;
+            break;
+        }
+        if (deadline && det->now >= deadline) {
+            woken = false;
+            break;
+        }
+        t->state = DT_BLOCKED;
+        t->v = v;
+        t->vwake = wake;
+        t->deadline = deadline;
+        det_switch(t);
+        t->state = DT_READY;
+        t->vwake = NULL;
+    }
+    return woken;
+}
+
+/* Nothing to wake: the holder re-tests every blocked task's condition at
+ * its next scheduling point. */
+static void det_kick(struct vcpu *v)
+{
+    (void)v;
+}
+
+static uint64_t det_now(const struct xensim *sim)
+{
+    return det_of(sim)->now;
+}
+
+static struct det_task *det_task_alloc(struct det *det, const char *name)
+{
+    if (det->nr_tasks == det->cap_tasks) {
+        unsigned int cap = det->cap_tasks ? det->cap_tasks * 2 : 16;
+        struct det_task **tasks = realloc(det->tasks, cap * sizeof(*tasks));
+        if (!tasks)
+            XENSIM_DIE("deterministic task table", ENOMEM);
+        det->tasks = tasks;
+        struct det_task **ready = realloc(det->ready, cap * sizeof(*ready));
+        if (!ready)
+            XENSIM_DIE("deterministic task table", ENOMEM);
+        det->ready = ready;
+        det->cap_tasks = cap;
+    }
+    struct det_task *t = calloc(1, sizeof(*t));
+    if (!t)
+        XENSIM_DIE("deterministic task", ENOMEM);
+    t->det = det;
+    t->id = det->nr_tasks;
+    snprintf(t->name, sizeof(t->name), "%s", name);
+    det->tasks[det->nr_tasks++] = t;
+    return t;
+}
+
+static int det_init(struct xensim *sim, uint64_t seed)
+{
+    struct det *det = calloc(1, sizeof(*det));
+    if (!det)
+        return -ENOMEM;
+    det->seed = seed;
+    det->rng = seed;
+    sim->sched_priv = det;
+    sim->epoch_ns = 0;
+    /* The creator holds the baton from the start. */
+    struct det_task *t = det_task_alloc(det, "toolstack");
+    t->go = 1;
+    det_self = t;
+    return 0;
+}
+
+static void det_fini(struct xensim *sim)
+{
+    struct det *det = det_of(sim);
+    if (!det)
+        return;
+    if (det_self && det_self->det == det)
+        det_self = NULL;
+    for (unsigned int i = 0; i < det->nr_tasks; i++)
+        free(det->tasks[i]);
+    free(det->tasks);
+    free(det->ready);
+    free(det);
+    sim->sched_priv = NULL;
+}
+
+static void *det_task_new(struct xensim *sim, const char *name)
+{
+    struct det *det = det_of(sim);
+    det_current(det);
+    return det_task_alloc(det, name);
+}
+
+static void det_thread_begin(struct xensim *sim, void *task)
+{
+    (void)sim;
+    struct det_task *t = task;
+    det_self = t;
+    while (!__atomic_load_n(&t->go, __ATOMIC_ACQUIRE))
+        sim_futex_wait(&t->go, 0, NULL);
+}
+
+static void det_thread_end(struct xensim *sim)
+{
+    struct det_task *t = det_current(det_of(sim));
+    t->state = DT_DONE;
+    det_self = NULL;
+    det_switch(t);
+}
+
+static void det_host_wait(struct xensim *sim, pthread_cond_t *cond, pthread_mutex_t *m,
+                          bool (*done)(void *arg), void *arg, uint64_t deadline)
+{
+    (void)cond;
+    struct det *det = det_of(sim);
+    struct det_task *t = det_current(det);
+    if (done(arg) || (deadline && det->now >= deadline))
+        return;
+    /* Parked without the lock: the task that makes done() true takes it. */
+    xensim_mutex_unlock(m);
+    t->state = DT_BLOCKED;
+    t->hwake = done;
+    t->harg = arg;
+    t->deadline = deadline;
+    det_switch(t);
+    t->state = DT_READY;
+    t->hwake = NULL;
+    xensim_mutex_lock(m);
+}
+
+static bool word_set(void *p)
+{
+    return __atomic_load_n((uint32_t *)p, __ATOMIC_ACQUIRE) != 0;
+}
+
+static void det_word_wait(struct xensim *sim, uint32_t *word)
+{
+    struct det *det = det_of(sim);
+    struct det_task *t = det_current(det);
+    while (!word_set(word)) {
+        t->state = DT_BLOCKED;
+        t->hwake = word_set;
+        t->harg = word;
+        t->deadline = 0;
+        det_switch(t);
+        t->state = DT_READY;
+        t->hwake = NULL;
+    }
+}
+
+static bool task_done(void *p)
+{
+    return ((struct det_task *)p)->state == DT_DONE;
+}
+
+static void det_join(struct xensim *sim, void *task, pthread_t thread)
+{
+    struct det *det = det_of(sim);
+    struct det_task *t = det_current(det);
+    while (!task_done(task)) {
+        t->state = DT_BLOCKED;
+        t->hwake = task_done;
+        t->harg = task;
+        t->deadline = 0;
+        det_switch(t);
+        t->state = DT_READY;
+        t->hwake = NULL;
+    }
+    /* It has given the baton away and touches nothing of ours again. */
+    int err = pthread_join(thread, NULL);
+    if (err)
+        XENSIM_DIE("pthread_join", err);
+}
+
+const struct sched_ops sched_deterministic = {
+    .name = "deterministic",
+    .hypercall_enter = det_point,
+    .hypercall_exit = det_point,
+    .block = det_block,
+    .kick = det_kick,
+    .yield = det_point,
+    .now = det_now,
+    .init = det_init,
+    .fini = det_fini,
+    .task_new = det_task_new,
+    .thread_begin = det_thread_begin,
+    .thread_end = det_thread_end,
+    .host_wait = det_host_wait,
+    .word_wait = det_word_wait,
+    .join = det_join,
+};
