@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <xensim/xensim.h>
 #include <xensim/guest.h>
@@ -196,25 +197,45 @@ int xensim_cmd_demo(int argc, char **argv)
 {
     const char *trace = NULL, *pcap = NULL;
     bool channel = false;
+    uint64_t seed = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--trace") && i + 1 < argc) {
+        if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+            char *end;
+            errno = 0;
+            seed = strtoull(argv[++i], &end, 0);
+            if (errno || *end || !*argv[i] || argv[i][0] == '-') {
+                fprintf(stderr, "xensim demo: --seed wants a number, not \"%s\"\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--trace") && i + 1 < argc) {
             trace = argv[++i];
         } else if (!strcmp(argv[i], "--pcap") && i + 1 < argc) {
             pcap = argv[++i];
         } else if (!strcmp(argv[i], "--channel")) {
             channel = true;
         } else {
-            fprintf(stderr, "usage: xensim demo [--channel] [--trace FILE.json] [--pcap FILE]\n");
+            fprintf(stderr, "usage: xensim demo [--channel] [--seed N] [--trace FILE.json] "
+                            "[--pcap FILE]\n");
             return 2;
         }
     }
-    return channel ? demo_channel(trace) : demo_devices(trace, pcap);
+    if (seed && !channel) {
+        fprintf(stderr, "xensim demo: --seed needs --channel for now: the device demo runs "
+                        "xenstored and xenconsoled, whose own threads a deterministic run "
+                        "cannot schedule yet\n");
+        return 2;
+    }
+    return channel ? demo_channel(trace, seed) : demo_devices(trace, pcap);
 }
 
-int demo_channel(const char *trace)
+int demo_channel(const char *trace, uint64_t seed)
 {
     chan.message = "hello, dom0: this page is granted to you";
-    struct xensim *sim = xensim_create(NULL);
+    struct xensim_config cfg = { .seed = seed };
+    if (seed)
+        printf("xensim demo: deterministic run, seed %llu (the same seed gives the same run)\n",
+               (unsigned long long)seed);
+    struct xensim *sim = xensim_create(&cfg);
     if (!sim) {
         perror("xensim_create");
         return 1;

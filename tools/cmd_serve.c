@@ -20,9 +20,11 @@
 #include "commands.h"
 #include "control.h"
 
-static int parse_args(int argc, char **argv, const char **dir, long *num, const char *numopt)
+static int parse_args(int argc, char **argv, const char **dir, long *num, const char *numopt,
+                      bool *seeded)
 {
     static const struct option opts[] = {
+        { "seed", required_argument, NULL, 's' },
         { "dir", required_argument, NULL, 'd' },
         { "domains", required_argument, NULL, 'n' },
         { "domid", required_argument, NULL, 'i' },
@@ -37,6 +39,10 @@ static int parse_args(int argc, char **argv, const char **dir, long *num, const 
         switch (ch) {
         case 'd':
             *dir = optarg;
+            break;
+        case 's':
+            /* Any seed but 0 asks for a deterministic run. */
+            *seeded = strtoull(optarg, &end, 0) != 0 || *end;
             break;
         case 'n':
         case 'i':
@@ -68,9 +74,17 @@ int xensim_cmd_serve(int argc, char **argv)
     struct xensim_external *ext = NULL;
     struct xensim_console_ptys *ptys = NULL;
     int sig, rc = 1, dom;
+    bool seeded = false;
 
-    if (parse_args(argc, argv, &dir, &n, "domains")) {
-        fprintf(stderr, "usage: xensim serve --dir DIR [--domains N]\n");
+    if (parse_args(argc, argv, &dir, &n, "domains", &seeded)) {
+        fprintf(stderr, "usage: xensim serve --dir DIR [--domains N] [--seed N]\n");
+        return 2;
+    }
+    if (seeded) {
+        fprintf(stderr, "xensim serve: --seed asks for a deterministic run, but serve's domains "
+                        "and XenStore clients are external processes, which their own kernel "
+                        "schedules: no seed can make their run repeatable. Run without --seed, "
+                        "or use a seeded in-process run (xensim demo --channel --seed N)\n");
         return 2;
     }
     /* Every thread made from here on leaves these to sigwait(). */

@@ -29,6 +29,13 @@ struct xensim_xenstored *xensim_xenstored_create(const struct xensim_xenstored_c
         return NULL;
     if (!cfg)
         cfg = &none;
+    /* Its loop is a thread of its own waiting in epoll, which the
+     * deterministic scheduler cannot make a task (issue 11). */
+    if (cfg->sim && xensim_seed(cfg->sim)) {
+        free(xsd);
+        errno = EOPNOTSUPP;
+        return NULL;
+    }
     dc.quiet = cfg->quiet;
     dc.ring_ops = cfg->ring_ops;
     dc.ring_ctx = cfg->ring_ctx;
