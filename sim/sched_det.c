@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include "sim.h"
 
 enum det_state { DT_READY, DT_BLOCKED, DT_DONE };
@@ -307,6 +308,37 @@ static void det_word_wait(struct xensim *sim, uint32_t *word)
     }
 }
 
+struct fd_ready {
+    int fd;
+    short events;
+};
+
+/* A descriptor's readiness is as repeatable as the rest: its writers are
+ * tasks, and the kernel has made a unix socket's or an eventfd's data
+ * readable by the time their write returns. */
+static bool fd_ready(void *p)
+{
+    struct fd_ready *f = p;
+    struct pollfd pfd = { .fd = f->fd, .events = f->events };
+    return poll(&pfd, 1, 0) != 0;
+}
+
+static void det_fd_wait(struct xensim *sim, int fd, short events)
+{
+    struct det *det = det_of(sim);
+    struct det_task *t = det_current(det);
+    struct fd_ready f = { fd, events };
+    while (!fd_ready(&f)) {
+        t->state = DT_BLOCKED;
+        t->hwake = fd_ready;
+        t->harg = &f;
+        t->deadline = 0;
+        det_switch(t);
+        t->state = DT_READY;
+        t->hwake = NULL;
+    }
+}
+
 static bool task_done(void *p)
 {
     return ((struct det_task *)p)->state == DT_DONE;
@@ -346,5 +378,6 @@ const struct sched_ops sched_deterministic = {
     .thread_end = det_thread_end,
     .host_wait = det_host_wait,
     .word_wait = det_word_wait,
+    .fd_wait = det_fd_wait,
     .join = det_join,
 };

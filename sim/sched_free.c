@@ -67,6 +67,13 @@ static void sf_word_wait(struct xensim *sim, uint32_t *word)
         sim_futex_wait(word, 0, NULL);
 }
 
+static void sf_fd_wait(struct xensim *sim, int fd, short events)
+{
+    (void)sim;
+    (void)fd;
+    (void)events;
+}
+
 static void sf_join(struct xensim *sim, void *task, pthread_t thread)
 {
     (void)sim;
@@ -143,5 +150,6 @@ const struct sched_ops sched_free_running = {
     .thread_end = sf_thread_end,
     .host_wait = sf_host_wait,
     .word_wait = sf_word_wait,
+    .fd_wait = sf_fd_wait,
     .join = sf_join,
 };

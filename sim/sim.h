@@ -88,6 +88,9 @@ struct sched_ops {
                       bool (*done)(void *arg), void *arg, uint64_t deadline);
     /* Waits until *word is non-zero (a futex word set with release). */
     void (*word_wait)(struct xensim *sim, uint32_t *word);
+    /* Returns once fd may have events (free-running: at once, the
+     * caller's blocking call waits instead). */
+    void (*fd_wait)(struct xensim *sim, int fd, short events);
     /* pthread_join of the thread that began as task. */
     void (*join)(struct xensim *sim, void *task, pthread_t thread);
 };

@@ -219,22 +219,16 @@ int xensim_cmd_demo(int argc, char **argv)
             return 2;
         }
     }
-    if (seed && !channel) {
-        fprintf(stderr, "xensim demo: --seed needs --channel for now: the device demo runs "
-                        "xenstored and xenconsoled, whose own threads a deterministic run "
-                        "cannot schedule yet\n");
-        return 2;
-    }
-    return channel ? demo_channel(trace, seed) : demo_devices(trace, pcap);
+    if (seed)
+        printf("xensim demo: deterministic run, seed %llu (the same seed gives the same run)\n",
+               (unsigned long long)seed);
+    return channel ? demo_channel(trace, seed) : demo_devices(trace, pcap, seed);
 }
 
 int demo_channel(const char *trace, uint64_t seed)
 {
     chan.message = "hello, dom0: this page is granted to you";
     struct xensim_config cfg = { .seed = seed };
-    if (seed)
-        printf("xensim demo: deterministic run, seed %llu (the same seed gives the same run)\n",
-               (unsigned long long)seed);
     struct xensim *sim = xensim_create(&cfg);
     if (!sim) {
         perror("xensim_create");

@@ -175,13 +175,13 @@ static int fail(const char *what, int rc)
     return 1;
 }
 
-int demo_devices(const char *trace, const char *pcap)
+int demo_devices(const char *trace, const char *pcap, uint64_t seed)
 {
     struct demo d = { .pcap = pcap };
     int rc = make_disk(&d);
     if (rc)
         return fail("cannot make the disk file", rc);
-    struct xensim_config sc = { .quiet = true };
+    struct xensim_config sc = { .quiet = true, .seed = seed };
     d.sim = xensim_create(&sc);
     if (!d.sim)
         return fail("cannot create the simulator", -ENOMEM);
@@ -196,7 +196,11 @@ int demo_devices(const char *trace, const char *pcap)
         return fail("cannot start xenstored", rc);
     struct xensim_consoled_config ccfg = { 0 };
     struct xensim_consoled *cons = xensim_consoled_start(d.sim, &ccfg);
-    host_say("dom0 built; xenstored and xenconsoled run in it");
+    if (cons)
+        host_say("dom0 built; xenstored and xenconsoled run in it");
+    else if (seed)
+        host_say("dom0 built; xenstored runs in it (xenconsoled's thread is not yet a task of "
+                 "a deterministic run, so it stays out)");
 
     struct xensim_domain_config gcfg = { .name = "guest" };
     rc = xensim_domain_create(d.sim, &gcfg);
