@@ -37,6 +37,7 @@ struct det_task {
 };
 
 struct det {
+    struct xensim *sim;
     uint64_t seed;
     uint64_t rng;                       /* splitmix64 state */
     uint64_t now;                       /* virtual ns since creation */
@@ -92,6 +93,43 @@ static bool det_runnable(const struct det *det, const struct det_task *t)
     }
 }
 
+/* What the stuck domains show: every vCPU's event flags and every port
+ * that is pending. A port pending and unmasked whose vCPU has no upcall
+ * pending is a lost wake-up: nothing will ever tell that vCPU. */
+static unsigned int det_report_events(struct xensim *sim)
+{
+    enum { MAX_ROWS = 4096 };
+    struct xensim_port_info *rows = malloc(MAX_ROWS * sizeof(*rows));
+    unsigned int lost = 0;
+    if (!rows)
+        return 0;
+    for (unsigned int id = 0; id < DOMID_FIRST_RESERVED; id++) {
+        struct domain *d = domain_rcu_get(sim, NULL, (domid_t)id);
+        if (!d)
+            continue;
+        for (unsigned int i = 0; i < d->nr_vcpus; i++) {
+            struct vcpu *v = d->vcpus[i];
+            fprintf(stderr, "  dom%u vcpu%u: evtchn_upcall_pending %u, mask %u%s\n", id, i,
+                    *v->upcall_pending, *v->upcall_mask, v->polling ? ", in SCHEDOP_poll" : "");
+        }
+        int n = xensim_port_list(sim, (domid_t)id, rows, MAX_ROWS);
+        for (int k = 0; k < n && k < MAX_ROWS; k++) {
+            const struct xensim_port_info *r = &rows[k];
+            if (!r->pending)
+                continue;
+            bool quiet = !r->masked && !r->host_consumer && r->vcpu < d->nr_vcpus &&
+                         !*d->vcpus[r->vcpu]->upcall_pending;
+            fprintf(stderr, "  dom%u port %u: pending%s%s\n", id, r->port,
+                    r->masked ? ", masked" : "", quiet ? ": LOST WAKE-UP, its vCPU's "
+                    "evtchn_upcall_pending is clear" : "");
+            lost += quiet;
+        }
+        rcu_read_unlock();
+    }
+    free(rows);
+    return lost;
+}
+
 static void det_report_deadlock(const struct det *det)
 {
     fprintf(stderr, "xensim: deterministic run (seed %" PRIu64 ") deadlocked at step %" PRIu64
@@ -102,6 +140,9 @@ static void det_report_deadlock(const struct det *det)
         if (t->state != DT_DONE)
             fprintf(stderr, "  task %u %s: blocked\n", t->id, t->name);
     }
+    if (det_report_events(det->sim))
+        fprintf(stderr, "xensim: a lost wake-up is among the causes\n");
+    fprintf(stderr, "xensim: rerun it with the same seed, %" PRIu64 "\n", det->seed);
 }
 
 /* Chooses who runs next; moves the clock if nobody can run now. */
@@ -218,6 +259,7 @@ static int det_init(struct xensim *sim, uint64_t seed)
     struct det *det = calloc(1, sizeof(*det));
     if (!det)
         return -ENOMEM;
+    det->sim = sim;
     det->seed = seed;
     det->rng = seed;
     sim->sched_priv = det;
@@ -249,6 +291,13 @@ static void *det_task_new(struct xensim *sim, const char *name)
     struct det *det = det_of(sim);
     det_current(det);
     return det_task_alloc(det, name);
+}
+
+/* Its creator holds the baton; nobody else can have picked it yet. */
+static void det_task_cancel(struct xensim *sim, void *task)
+{
+    det_current(det_of(sim));
+    ((struct det_task *)task)->state = DT_DONE;
 }
 
 static void det_thread_begin(struct xensim *sim, void *task)
@@ -374,6 +423,7 @@ const struct sched_ops sched_deterministic = {
     .init = det_init,
     .fini = det_fini,
     .task_new = det_task_new,
+    .task_cancel = det_task_cancel,
     .thread_begin = det_thread_begin,
     .thread_end = det_thread_end,
     .host_wait = det_host_wait,

@@ -34,6 +34,12 @@ static void *sf_task_new(struct xensim *sim, const char *name)
     return NULL;
 }
 
+static void sf_task_cancel(struct xensim *sim, void *task)
+{
+    (void)sim;
+    (void)task;
+}
+
 static void sf_thread_begin(struct xensim *sim, void *task)
 {
     (void)sim;
@@ -146,6 +152,7 @@ const struct sched_ops sched_free_running = {
     .init = sf_init,
     .fini = sf_fini,
     .task_new = sf_task_new,
+    .task_cancel = sf_task_cancel,
     .thread_begin = sf_thread_begin,
     .thread_end = sf_thread_end,
     .host_wait = sf_host_wait,

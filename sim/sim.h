@@ -77,6 +77,8 @@ struct sched_ops {
      * returns what the thread passes to thread_begin, its first call;
      * thread_end is its last touch of sim. */
     void *(*task_new)(struct xensim *sim, const char *name);
+    /* A task whose pthread_create failed: it will never begin. */
+    void (*task_cancel)(struct xensim *sim, void *task);
     void (*thread_begin)(struct xensim *sim, void *task);
     void (*thread_end)(struct xensim *sim);
     /* A host thread (toolstack, timer) waits on cond, with m held on

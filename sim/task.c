@@ -16,6 +16,11 @@ void *xensim_task_new(struct xensim *sim, const char *name)
     return task_sched(sim)->task_new(sim, name);
 }
 
+void xensim_task_cancel(struct xensim *sim, void *task)
+{
+    task_sched(sim)->task_cancel(sim, task);
+}
+
 void xensim_task_begin(struct xensim *sim, void *task)
 {
     task_sched(sim)->thread_begin(sim, task);

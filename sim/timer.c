@@ -107,6 +107,8 @@ int timer_start(struct xensim *sim)
     pthread_mutex_init(&sim->timer_lock, NULL);
     sim->timer_task = sim->sched->task_new(sim, "timer");
     int err = pthread_create(&sim->timer_thread, NULL, timer_main, sim);
+    if (err)
+        sim->sched->task_cancel(sim, sim->timer_task);
     return err ? -err : 0;
 }
 

@@ -255,6 +255,7 @@ int vcpu_start(struct vcpu *v)
     int err = pthread_create(&v->thread, &attr, vcpu_main, v);
     pthread_attr_destroy(&attr);
     if (err) {
+        v->d->sim->sched->task_cancel(v->d->sim, v->task);
         atomic_fetch_sub(&v->d->vcpus_up, 1);
         return -err;
     }

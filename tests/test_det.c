@@ -3,12 +3,14 @@
  * time in an order its seed decides, on a virtual clock. The same seed
  * gives the same trace; other seeds give other interleavings; timeouts
  * and timers end at their exact deadlines however long they are; every
- * task blocked with nothing due is reported; xenstored's loop is a task
+ * task blocked with nothing due is reported, a lost wake-up by name; xenstored's loop is a task
  * like the rest; xenconsoled, not yet one, refuses a seed. Guest code only records; the test thread asserts.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "evtchn_helpers.h"
 #include <xen/version.h>
 #include <xensim/console.h>
@@ -272,9 +274,65 @@ static void wait_forever(void *arg)
         HYPERVISOR_sched_op(SCHEDOP_block, NULL);
 }
 
+/* A guest that loses its own wake-up: an IPI to itself is pending and
+ * unmasked, but it clears evtchn_upcall_pending without scanning, then
+ * blocks. */
+static void lose_wakeup(void *arg)
+{
+    (void)arg;
+    struct evtchn_bind_ipi ipi = { .vcpu = 0 };
+    HYPERVISOR_event_channel_op(EVTCHNOP_bind_ipi, &ipi);
+    xensim_evtchn_unmask(ipi.port);
+    struct evtchn_send send = { .port = ipi.port };
+    HYPERVISOR_event_channel_op(EVTCHNOP_send, &send);
+    /* evtchn_upcall_pending is the first byte of vcpu_info in every layout. */
+    __atomic_store_n((uint8_t *)xensim_guest_vcpu_info(), 0, __ATOMIC_SEQ_CST);
+    wait_forever(NULL);
+}
+
+/* Runs entry in a child whose stderr is kept; returns what it printed
+ * and checks that it aborted. */
+static char *run_stuck(uint64_t seed, xensim_vcpu_entry_t entry)
+{
+    FILE *err = tmpfile();
+    ck_assert_ptr_nonnull(err);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fileno(err), 2);
+        run_one(seed, entry);
+        _exit(0);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+                  "a stuck run did not abort (status %#x)", status);
+    static char buf[8192];
+    rewind(err);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, err);
+    buf[n] = '\0';
+    fclose(err);
+    return buf;
+}
+
 START_TEST(test_deadlock_reported)
 {
-    run_one(3, wait_forever);
+    const char *out = run_stuck(3, wait_forever);
+    ck_assert_msg(strstr(out, "deterministic run (seed 3) deadlocked"), "report: %s", out);
+    ck_assert_msg(strstr(out, "task 2 dom0.vcpu0: blocked"), "report: %s", out);
+    ck_assert_msg(strstr(out, "rerun it with the same seed, 3"), "report: %s", out);
+    ck_assert_msg(!strstr(out, "LOST WAKE-UP"), "report: %s", out);
+}
+END_TEST
+
+START_TEST(test_lost_wakeup_reported)
+{
+    const char *out = run_stuck(4, lose_wakeup);
+    ck_assert_msg(strstr(out, "deadlocked"), "report: %s", out);
+    ck_assert_msg(strstr(out, "dom0 vcpu0: evtchn_upcall_pending 0, mask 0"), "report: %s", out);
+    ck_assert_msg(strstr(out, ": pending: LOST WAKE-UP"), "report: %s", out);
+    ck_assert_msg(strstr(out, "a lost wake-up is among the causes"), "report: %s", out);
 }
 END_TEST
 
@@ -357,7 +415,8 @@ static Suite *det_suite(void)
     tcase_add_test(t, test_seeds_interleave_differently);
     tcase_add_test(t, test_poll_timeout_on_virtual_clock);
     tcase_add_test(t, test_timer_on_virtual_clock);
-    tcase_add_test_raise_signal(t, test_deadlock_reported, SIGABRT);
+    tcase_add_test(t, test_deadlock_reported);
+    tcase_add_test(t, test_lost_wakeup_reported);
     tcase_add_test(t, test_xenstored_is_a_task);
     tcase_add_test(t, test_consoled_refuses_a_seed);
     suite_add_tcase(s, t);

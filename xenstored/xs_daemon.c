@@ -107,6 +107,12 @@ static void *plain_task_new(struct xensim *sim, const char *name)
     return NULL;
 }
 
+static void plain_cancel(struct xensim *sim, void *task)
+{
+    (void)sim;
+    (void)task;
+}
+
 static void plain_begin(struct xensim *sim, void *task)
 {
     (void)sim;
@@ -142,7 +148,7 @@ static void plain_join(struct xensim *sim, void *task, pthread_t thread)
 }
 
 static const struct xs_task_ops plain_task_ops = {
-    .task_new = plain_task_new, .begin = plain_begin, .end = plain_end,
+    .task_new = plain_task_new, .cancel = plain_cancel, .begin = plain_begin, .end = plain_end,
     .wait_fd = plain_wait_fd, .cond_wait = plain_cond_wait, .join = plain_join,
 };
 
@@ -446,6 +452,7 @@ int xs_daemon_start(struct xs_daemon *xs)
     xs->running = true;
     xs->task = xs->task_ops->task_new(xs->sim, "xenstored");
     if (pthread_create(&xs->thread, NULL, loop, xs)) {
+        xs->task_ops->cancel(xs->sim, xs->task);
         xs->running = false;
         return -EAGAIN;
     }

@@ -33,6 +33,7 @@ struct xs_quota {
 
 struct xs_task_ops {
     void *(*task_new)(struct xensim *sim, const char *name);
+    void (*cancel)(struct xensim *sim, void *task);
     void (*begin)(struct xensim *sim, void *task);
     void (*end)(struct xensim *sim);
     void (*wait_fd)(struct xensim *sim, int fd, short events);

@@ -22,7 +22,7 @@ struct xensim_xenstored_conn {
 
 /* In dom0 of a simulation its loop thread is one of the simulation's. */
 static const struct xs_task_ops sim_task_ops = {
-    .task_new = xensim_task_new, .begin = xensim_task_begin, .end = xensim_task_end,
+    .task_new = xensim_task_new, .cancel = xensim_task_cancel, .begin = xensim_task_begin, .end = xensim_task_end,
     .wait_fd = xensim_task_wait_fd, .cond_wait = xensim_task_cond_wait,
     .join = xensim_task_join,
 };

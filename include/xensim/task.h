@@ -21,6 +21,8 @@ extern "C" {
  * hands the result to the new thread, whose first call is begin and last
  * is end. */
 void *xensim_task_new(struct xensim *sim, const char *name);
+/* The task whose pthread_create failed, so that nobody waits for it. */
+void xensim_task_cancel(struct xensim *sim, void *task);
 void xensim_task_begin(struct xensim *sim, void *task);
 void xensim_task_end(struct xensim *sim);
 /* Before a call that blocks until fd has events (POLLIN, POLLOUT): free-
