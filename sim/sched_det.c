@@ -34,6 +34,9 @@ struct det_task {
     bool (*hwake)(void *arg);
     void *harg;
     uint64_t deadline;
+    /* Its last hypercall was SCHEDOP_yield: it busy-waits (yield_call:
+     * the current one is a yield). */
+    bool spinning, yield_call;
 };
 
 struct det {
@@ -49,6 +52,7 @@ struct det {
 
 /* The task this thread runs, of whichever deterministic simulator. */
 static __thread struct det_task *det_self;
+__thread struct xensim *sched_task_sim;
 
 /* splitmix64 (Steele, Lea and Flood, 2014): small, full-period, and every
  * output a bijective mix of the state, so nearby seeds diverge at once. */
@@ -145,18 +149,27 @@ static void det_report_deadlock(const struct det *det)
     fprintf(stderr, "xensim: rerun it with the same seed, %" PRIu64 "\n", det->seed);
 }
 
-/* Chooses who runs next; moves the clock if nobody can run now. */
+/* Chooses who runs next; moves the clock if nobody can run now, or if
+ * all that can only busy-wait: they wait for time to pass as surely as
+ * a task that sleeps. */
 static struct det_task *det_pick(struct det *det)
 {
     for (;;) {
         unsigned int n = 0;
         uint64_t next = 0;
+        bool all_spin = true;
         for (unsigned int i = 0; i < det->nr_tasks; i++) {
             struct det_task *t = det->tasks[i];
-            if (det_runnable(det, t))
+            if (det_runnable(det, t)) {
                 det->ready[n++] = t;
-            else if (t->state == DT_BLOCKED && t->deadline && (!next || t->deadline < next))
+                all_spin = all_spin && t->spinning;
+            } else if (t->state == DT_BLOCKED && t->deadline && (!next || t->deadline < next)) {
                 next = t->deadline;
+            }
+        }
+        if (n && all_spin && next) {
+            det->now = next;
+            continue;
         }
         if (n) {
             det->steps++;
@@ -187,9 +200,25 @@ static void det_switch(struct det_task *self)
         sim_futex_wait(&self->go, 0, NULL);
 }
 
-static void det_point(struct vcpu *v)
+static void det_enter(struct vcpu *v)
 {
     struct det_task *t = det_current(det_of(v->d->sim));
+    t->yield_call = false;
+    det_switch(t);
+}
+
+static void det_exit(struct vcpu *v)
+{
+    struct det_task *t = det_current(det_of(v->d->sim));
+    if (!t->yield_call)
+        t->spinning = false;
+    det_switch(t);
+}
+
+static void det_yield(struct vcpu *v)
+{
+    struct det_task *t = det_current(det_of(v->d->sim));
+    t->spinning = t->yield_call = true;
     det_switch(t);
 }
 
@@ -268,6 +297,7 @@ static int det_init(struct xensim *sim, uint64_t seed)
     struct det_task *t = det_task_alloc(det, "toolstack");
     t->go = 1;
     det_self = t;
+    sched_task_sim = sim;
     return 0;
 }
 
@@ -276,8 +306,10 @@ static void det_fini(struct xensim *sim)
     struct det *det = det_of(sim);
     if (!det)
         return;
-    if (det_self && det_self->det == det)
+    if (det_self && det_self->det == det) {
         det_self = NULL;
+        sched_task_sim = NULL;
+    }
     for (unsigned int i = 0; i < det->nr_tasks; i++)
         free(det->tasks[i]);
     free(det->tasks);
@@ -302,9 +334,9 @@ static void det_task_cancel(struct xensim *sim, void *task)
 
 static void det_thread_begin(struct xensim *sim, void *task)
 {
-    (void)sim;
     struct det_task *t = task;
     det_self = t;
+    sched_task_sim = sim;
     while (!__atomic_load_n(&t->go, __ATOMIC_ACQUIRE))
         sim_futex_wait(&t->go, 0, NULL);
 }
@@ -314,6 +346,7 @@ static void det_thread_end(struct xensim *sim)
     struct det_task *t = det_current(det_of(sim));
     t->state = DT_DONE;
     det_self = NULL;
+    sched_task_sim = NULL;
     det_switch(t);
 }
 
@@ -412,13 +445,33 @@ static void det_join(struct xensim *sim, void *task, pthread_t thread)
         XENSIM_DIE("pthread_join", err);
 }
 
+static bool never(void *arg)
+{
+    (void)arg;
+    return false;
+}
+
+/* Virtual sleep: the clock gets there once every other task waits. */
+static void det_sleep(struct xensim *sim, uint64_t ns)
+{
+    struct det *det = det_of(sim);
+    struct det_task *t = det_current(det);
+    t->state = DT_BLOCKED;
+    t->hwake = never;
+    t->harg = NULL;
+    t->deadline = det->now + (ns ? ns : 1);
+    det_switch(t);
+    t->state = DT_READY;
+    t->hwake = NULL;
+}
+
 const struct sched_ops sched_deterministic = {
     .name = "deterministic",
-    .hypercall_enter = det_point,
-    .hypercall_exit = det_point,
+    .hypercall_enter = det_enter,
+    .hypercall_exit = det_exit,
     .block = det_block,
     .kick = det_kick,
-    .yield = det_point,
+    .yield = det_yield,
     .now = det_now,
     .init = det_init,
     .fini = det_fini,
@@ -430,4 +483,5 @@ const struct sched_ops sched_deterministic = {
     .word_wait = det_word_wait,
     .fd_wait = det_fd_wait,
     .join = det_join,
+    .sleep = det_sleep,
 };

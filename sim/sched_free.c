@@ -3,6 +3,7 @@
  * schedules. A blocked vCPU sleeps on its wake_seq futex; a kick bumps the
  * sequence and makes a system call only if the vCPU is blocked.
  */
+#include <errno.h>
 #include <sched.h>
 #include "sim.h"
 
@@ -78,6 +79,14 @@ static void sf_fd_wait(struct xensim *sim, int fd, short events)
     (void)sim;
     (void)fd;
     (void)events;
+}
+
+static void sf_sleep(struct xensim *sim, uint64_t ns)
+{
+    (void)sim;
+    struct timespec ts = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
+    while (nanosleep(&ts, &ts) && errno == EINTR)
+        ;
 }
 
 static void sf_join(struct xensim *sim, void *task, pthread_t thread)
@@ -159,4 +168,5 @@ const struct sched_ops sched_free_running = {
     .word_wait = sf_word_wait,
     .fd_wait = sf_fd_wait,
     .join = sf_join,
+    .sleep = sf_sleep,
 };

@@ -95,7 +95,12 @@ struct sched_ops {
     void (*fd_wait)(struct xensim *sim, int fd, short events);
     /* pthread_join of the thread that began as task. */
     void (*join)(struct xensim *sim, void *task, pthread_t thread);
+    /* A host thread sleeps ns on the simulation's clock. */
+    void (*sleep)(struct xensim *sim, uint64_t ns);
 };
+/* The simulation whose deterministic task this thread is, or NULL (any
+ * thread of a free-running one): for calls that name no simulator. */
+extern __thread struct xensim *sched_task_sim;
 extern const struct sched_ops sched_free_running, sched_deterministic;
 
 /* Internal port states, Xen's ECS_* (values as in xen/sched.h). */

@@ -42,6 +42,12 @@ void xensim_task_cond_wait(struct xensim *sim, pthread_cond_t *cond, pthread_mut
     task_sched(sim)->host_wait(sim, cond, m, done, arg, 0);
 }
 
+void xensim_sleep_ns(uint64_t ns)
+{
+    struct xensim *sim = sched_task_sim;
+    task_sched(sim)->sleep(sim, ns);
+}
+
 void xensim_task_join(struct xensim *sim, void *task, pthread_t thread)
 {
     task_sched(sim)->join(sim, task, thread);

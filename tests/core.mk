@@ -18,8 +18,8 @@ TESTS += tests/test_det
 tests_test_det_SOURCES = tests/test_det.c
 tests_test_det_LDADD = $(TEST_LIBS)
 tests_test_det_CFLAGS = $(TEST_CFLAGS_ALL)
-TESTS += tests/test_det_demo.sh
-EXTRA_DIST += tests/test_det_demo.sh
+TESTS += tests/test_det_demo.sh tests/test_det_suites.sh
+EXTRA_DIST += tests/test_det_demo.sh tests/test_det_suites.sh
 
 # Every errno the sources return has a name in include/xensim/errno.h.
 TESTS += tests/check_errno_names.sh

@@ -14,6 +14,7 @@
 #include "evtchn_helpers.h"
 #include <xen/version.h>
 #include <xensim/console.h>
+#include <xensim/task.h>
 #include <xensim/xenbus.h>
 #include <xensim/trace.h>
 
@@ -265,6 +266,46 @@ START_TEST(test_timer_on_virtual_clock)
 }
 END_TEST
 
+/* A guest that busy-waits with SCHEDOP_yield for the toolstack, which
+ * sleeps 5 s first: with only a spinner able to run, the clock moves on
+ * to the sleeper's deadline rather than spinning forever. */
+static struct spin_view {
+    _Atomic bool go;
+    uint64_t start, seen;
+    unsigned long spins;
+} sp;
+
+static void spin_guest(void *arg)
+{
+    (void)arg;
+    sp.start = xensim_guest_system_time();
+    while (!sp.go) {
+        sp.spins++;
+        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    }
+    sp.seen = xensim_guest_system_time();
+}
+
+START_TEST(test_spinner_lets_time_pass)
+{
+    memset(&sp, 0, sizeof(sp));
+    struct xensim_config cfg = { .quiet = true, .seed = 13 };
+    struct xensim *sim = xensim_create(&cfg);
+    ck_assert_ptr_nonnull(sim);
+    struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true,
+                                       .entry = spin_guest };
+    ck_assert_int_eq(xensim_domain_create(sim, &d0), 0);
+    ck_assert_int_eq(xensim_domain_unpause(sim, 0), 0);
+    xensim_sleep_ns(5ull * 1000 * 1000 * 1000);
+    sp.go = true;
+    xensim_wait_all_shutdown(sim);
+    xensim_destroy(sim);
+    ck_assert_uint_gt(sp.spins, 0);
+    ck_assert_uint_eq(sp.start, 0);
+    ck_assert_uint_eq(sp.seen, 5ull * 1000 * 1000 * 1000);
+}
+END_TEST
+
 /* A guest that waits for an event nobody will send, while the toolstack
  * waits for it to finish: every task blocked and no deadline. */
 static void wait_forever(void *arg)
@@ -415,6 +456,7 @@ static Suite *det_suite(void)
     tcase_add_test(t, test_seeds_interleave_differently);
     tcase_add_test(t, test_poll_timeout_on_virtual_clock);
     tcase_add_test(t, test_timer_on_virtual_clock);
+    tcase_add_test(t, test_spinner_lets_time_pass);
     tcase_add_test(t, test_deadlock_reported);
     tcase_add_test(t, test_lost_wakeup_reported);
     tcase_add_test(t, test_xenstored_is_a_task);

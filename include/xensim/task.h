@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <xensim/xensim.h>
 
 #ifdef __cplusplus
@@ -36,6 +37,10 @@ void xensim_task_cond_wait(struct xensim *sim, pthread_cond_t *cond, pthread_mut
                            bool (*done)(void *arg), void *arg);
 /* pthread_join of the thread that began as task. */
 void xensim_task_join(struct xensim *sim, void *task, pthread_t thread);
+/* Sleeps ns of the calling thread's simulation's time: host time, or
+ * for a task of a deterministic run virtual time, which gets there once
+ * every other task waits. For polling loops in toolstacks and tests. */
+void xensim_sleep_ns(uint64_t ns);
 
 #ifdef __cplusplus
 }
