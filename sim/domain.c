@@ -100,7 +100,7 @@ struct xensim *xensim_create(const struct xensim_config *cfg)
      * sim->sched. */
     sim->seed = cfg ? cfg->seed : 0;
     sim->sched = sim->seed ? &sched_deterministic : &sched_free_running;
-    if (sim->sched->init(sim, sim->seed) < 0) {
+    if (sim->sched->init(sim, cfg) < 0) {
         free(sim);
         return NULL;
     }

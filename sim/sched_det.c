@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <unistd.h>
 #include "sim.h"
 
 enum det_state { DT_READY, DT_BLOCKED, DT_DONE };
@@ -48,6 +49,10 @@ struct det {
     struct det_task **tasks;
     unsigned int nr_tasks, cap_tasks;
     struct det_task **ready;            /* scratch for the pick, cap_tasks long */
+    FILE *record;                       /* the schedule being written, or NULL */
+    unsigned int *replay;               /* a schedule's task ids, in order */
+    uint64_t nr_replay;
+    uint64_t stop_at;
 };
 
 /* The task this thread runs, of whichever deterministic simulator. */
@@ -149,6 +154,43 @@ static void det_report_deadlock(const struct det *det)
     fprintf(stderr, "xensim: rerun it with the same seed, %" PRIu64 "\n", det->seed);
 }
 
+/* The recorded decision for this step, which must be runnable now. */
+static struct det_task *det_replayed(struct det *det, unsigned int n)
+{
+    unsigned int want = det->replay[det->steps - 1];
+    for (unsigned int i = 0; i < n; i++)
+        if (det->ready[i]->id == want)
+            return det->ready[i];
+    fprintf(stderr, "xensim: the replayed schedule (seed %" PRIu64 ") diverged at step %" PRIu64
+                    ": it runs task %u, which cannot run now\n", det->seed, det->steps, want);
+    abort();
+}
+
+/* --until: the state at this step, then the process ends. */
+static void det_stop(struct det *det)
+{
+    if (det->record)
+        fflush(det->record);
+    fprintf(stderr, "xensim: stopped at step %" PRIu64 " of the run with seed %" PRIu64
+                    ", time %" PRIu64 " ns\n", det->steps, det->seed, det->now);
+    for (unsigned int i = 0; i < det->nr_tasks; i++) {
+        const struct det_task *t = det->tasks[i];
+        static const char *const names[] = { "runnable", "blocked", "done" };
+        fprintf(stderr, "  task %u %s: %s%s\n", t->id, t->name, names[t->state],
+                det_runnable(det, t) && t->state == DT_BLOCKED ? " (may wake)" : "");
+    }
+    xensim_dump_domains(det->sim, stderr);
+    det_report_events(det->sim);
+    for (unsigned int id = 0; id < DOMID_FIRST_RESERVED; id++) {
+        struct xensim_domain_info info;
+        if (!xensim_domain_info(det->sim, (domid_t)id, &info) && info.ports_in_use)
+            xensim_dump_ports(det->sim, (domid_t)id, stderr);
+    }
+    fflush(stderr);
+    fflush(stdout);
+    _exit(0);
+}
+
 /* Chooses who runs next; moves the clock if nobody can run now, or if
  * all that can only busy-wait: they wait for time to pass as surely as
  * a task that sleeps. */
@@ -173,7 +215,14 @@ static struct det_task *det_pick(struct det *det)
         }
         if (n) {
             det->steps++;
-            return det->ready[n == 1 ? 0 : det_random(det) % n];
+            struct det_task *t = det->ready[n == 1 ? 0 : det_random(det) % n];
+            if (det->steps <= det->nr_replay)
+                t = det_replayed(det, n);
+            if (det->record)
+                fprintf(det->record, "%u\n", t->id);
+            if (det->steps == det->stop_at)
+                det_stop(det);
+            return t;
         }
         if (!next) {
             det_report_deadlock(det);
@@ -283,11 +332,76 @@ static struct det_task *det_task_alloc(struct det *det, const char *name)
     return t;
 }
 
-static int det_init(struct xensim *sim, uint64_t seed)
+/* A schedule written by record: "# note", "seed N", then task ids. */
+static int det_load(struct det *det, const char *path)
 {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -errno;
+    char line[4096];
+    uint64_t seed = 0;
+    int rc = 0;
+    uint64_t cap = 0;
+    while (!rc && fgets(line, sizeof(line), f)) {
+        unsigned int id;
+        if (line[0] == '#')
+            continue;
+        if (sscanf(line, "seed %" SCNu64, &seed) == 1)
+            continue;
+        if (sscanf(line, "%u", &id) != 1) {
+            rc = -EINVAL;
+            break;
+        }
+        if (det->nr_replay == cap) {
+            cap = cap ? cap * 2 : 1024;
+            unsigned int *ids = realloc(det->replay, cap * sizeof(*ids));
+            if (!ids) {
+                rc = -ENOMEM;
+                break;
+            }
+            det->replay = ids;
+        }
+        det->replay[det->nr_replay++] = id;
+    }
+    fclose(f);
+    /* Another seed's schedule would part from this run's at once. */
+    if (!rc && seed != det->seed)
+        rc = -EINVAL;
+    return rc;
+}
+
+static void det_free(struct det *det)
+{
+    if (det->record)
+        fclose(det->record);
+    for (unsigned int i = 0; i < det->nr_tasks; i++)
+        free(det->tasks[i]);
+    free(det->tasks);
+    free(det->ready);
+    free(det->replay);
+    free(det);
+}
+
+static int det_init(struct xensim *sim, const struct xensim_config *cfg)
+{
+    uint64_t seed = cfg->seed;
     struct det *det = calloc(1, sizeof(*det));
     if (!det)
         return -ENOMEM;
+    det->seed = seed;
+    det->stop_at = cfg->stop_at;
+    int rc = 0;
+    if (cfg->replay)
+        rc = det_load(det, cfg->replay);
+    if (!rc && cfg->record && !(det->record = fopen(cfg->record, "w")))
+        rc = -errno;
+    if (rc) {
+        det_free(det);
+        return rc;
+    }
+    if (det->record)
+        fprintf(det->record, "# %s\nseed %" PRIu64 "\n",
+                cfg->record_note ? cfg->record_note : "xensim", seed);
     det->sim = sim;
     det->seed = seed;
     det->rng = seed;
@@ -310,11 +424,7 @@ static void det_fini(struct xensim *sim)
         det_self = NULL;
         sched_task_sim = NULL;
     }
-    for (unsigned int i = 0; i < det->nr_tasks; i++)
-        free(det->tasks[i]);
-    free(det->tasks);
-    free(det->ready);
-    free(det);
+    det_free(det);
     sim->sched_priv = NULL;
 }
 

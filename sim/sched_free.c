@@ -14,9 +14,9 @@ static uint64_t sf_now(const struct xensim *sim)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - sim->epoch_ns;
 }
 
-static int sf_init(struct xensim *sim, uint64_t seed)
+static int sf_init(struct xensim *sim, const struct xensim_config *cfg)
 {
-    (void)seed;
+    (void)cfg;
     sim->epoch_ns = 0;
     sim->epoch_ns = sf_now(sim);
     return 0;

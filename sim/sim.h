@@ -70,7 +70,7 @@ struct sched_ops {
     uint64_t (*now)(const struct xensim *sim);
     /* Set-up at xensim_create (the creating thread becomes the first
      * task) and tear-down at the end of xensim_destroy. */
-    int (*init)(struct xensim *sim, uint64_t seed);
+    int (*init)(struct xensim *sim, const struct xensim_config *cfg);
     void (*fini)(struct xensim *sim);
     /* A thread of the simulation: task_new, called by its creator before
      * pthread_create so that tasks are numbered in a repeatable order,

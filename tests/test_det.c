@@ -331,6 +331,23 @@ static void lose_wakeup(void *arg)
     wait_forever(NULL);
 }
 
+static const char *replay_path;
+
+/* A run on a recorded schedule; only its report matters. */
+static void run_replayed(uint64_t seed, xensim_vcpu_entry_t entry)
+{
+    struct xensim_config cfg = { .quiet = true, .seed = seed, .replay = replay_path };
+    struct xensim *sim = xensim_create(&cfg);
+    ck_assert_ptr_nonnull(sim);
+    struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true, .entry = entry };
+    ck_assert_int_eq(xensim_domain_create(sim, &d0), 0);
+    ck_assert_int_eq(xensim_domain_unpause(sim, 0), 0);
+    xensim_wait_all_shutdown(sim);
+    xensim_destroy(sim);
+}
+
+static void (*stuck_runner)(uint64_t seed, xensim_vcpu_entry_t entry) = run_one;
+
 /* Runs entry in a child whose stderr is kept; returns what it printed
  * and checks that it aborted. */
 static char *run_stuck(uint64_t seed, xensim_vcpu_entry_t entry)
@@ -342,7 +359,7 @@ static char *run_stuck(uint64_t seed, xensim_vcpu_entry_t entry)
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         dup2(fileno(err), 2);
-        run_one(seed, entry);
+        stuck_runner(seed, entry);
         _exit(0);
     }
     int status;
@@ -374,6 +391,46 @@ START_TEST(test_lost_wakeup_reported)
     ck_assert_msg(strstr(out, "dom0 vcpu0: evtchn_upcall_pending 0, mask 0"), "report: %s", out);
     ck_assert_msg(strstr(out, ": pending: LOST WAKE-UP"), "report: %s", out);
     ck_assert_msg(strstr(out, "a lost wake-up is among the causes"), "report: %s", out);
+}
+END_TEST
+
+/* A schedule records each decision as the task that ran; one that names
+ * a task that cannot run then is reported, not followed. The same file
+ * with the decisions the run makes replays to its end. */
+START_TEST(test_replay_divergence_reported)
+{
+    char path[] = "/tmp/xensim-sched-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    struct xensim_config cfg = { .quiet = true, .seed = 8, .record = path, .record_note = "t" };
+    memset(&vt, 0, sizeof(vt));
+    struct xensim *sim = xensim_create(&cfg);
+    ck_assert_ptr_nonnull(sim);
+    struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true,
+                                       .entry = vt_poll };
+    ck_assert_int_eq(xensim_domain_create(sim, &d0), 0);
+    ck_assert_int_eq(xensim_domain_unpause(sim, 0), 0);
+    xensim_wait_all_shutdown(sim);
+    xensim_destroy(sim);
+    uint64_t deadline = vt.deadline;
+
+    /* As recorded: the same run. */
+    replay_path = path;
+    memset(&vt, 0, sizeof(vt));
+    run_replayed(8, vt_poll);
+    ck_assert_uint_eq(vt.after, deadline);
+
+    /* Task 9 does not exist. */
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("# t\nseed 8\n9\n", f);
+    fclose(f);
+    stuck_runner = run_replayed;
+    const char *out = run_stuck(8, vt_poll);
+    ck_assert_msg(strstr(out, "diverged at step 1: it runs task 9"), "report: %s", out);
+    stuck_runner = run_one;
+    unlink(path);
 }
 END_TEST
 
@@ -459,6 +516,7 @@ static Suite *det_suite(void)
     tcase_add_test(t, test_spinner_lets_time_pass);
     tcase_add_test(t, test_deadlock_reported);
     tcase_add_test(t, test_lost_wakeup_reported);
+    tcase_add_test(t, test_replay_divergence_reported);
     tcase_add_test(t, test_xenstored_is_a_task);
     tcase_add_test(t, test_consoled_refuses_a_seed);
     suite_add_tcase(s, t);

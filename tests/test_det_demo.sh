@@ -3,8 +3,9 @@
 # run (issue 11): two runs with one seed write byte-identical traces and
 # narration, another seed interleaves the domains differently. What the
 # host picks (the channel demo's mapping address, which ASLR moves; the
-# device demo's temporary disk) is masked. serve refuses a seed, saying
-# why: its domains are external processes.
+# device demo's temporary disk) is masked. --record and `xensim replay`
+# rerun a schedule, --until stops it with the state printed. serve
+# refuses a seed, saying why: its domains are external processes.
 set -eu
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
@@ -45,6 +46,37 @@ cmp "$dir/d.txt" "$dir/e.txt" || { diff "$dir/d.txt" "$dir/e.txt"; exit 1; }
 if cmp -s "$dir/d.json" "$dir/f.json"; then
 	echo "seeds 5 and 6 gave the same device interleaving"; exit 1
 fi
+# --record writes the schedule; replay reruns it exactly, and --until K
+# stops at decision K with the state printed.
+timeout 60 ./tools/xensim demo --channel --seed 11 --trace "$dir/r.json" --record "$dir/sched" \
+	>"$dir/r.raw" 2>&1
+sed -e 's/ at 0x[0-9a-f]*$/ at ADDR/' "$dir/r.raw" >"$dir/r.txt"
+cmp "$dir/a.txt" "$dir/r.txt" || { echo "--record changed the run"; diff "$dir/a.txt" "$dir/r.txt"; exit 1; }
+head -1 "$dir/sched" | grep -q '^# xensim demo --channel --seed 11 --trace ' || {
+	echo "the schedule does not name its command"; head -3 "$dir/sched"; exit 1; }
+mv "$dir/r.json" "$dir/r0.json"
+timeout 60 ./tools/xensim replay "$dir/sched" >"$dir/p.raw" 2>&1 || {
+	echo "replay failed"; cat "$dir/p.raw"; exit 1; }
+sed -e 's/ at 0x[0-9a-f]*$/ at ADDR/' "$dir/p.raw" >"$dir/p.txt"
+cmp "$dir/a.txt" "$dir/p.txt" || { echo "the replay differs"; diff "$dir/a.txt" "$dir/p.txt"; exit 1; }
+cmp "$dir/r0.json" "$dir/r.json" || { echo "the replay's trace differs"; exit 1; }
+timeout 60 ./tools/xensim replay "$dir/sched" --until 40 >"$dir/u.txt" 2>&1 || {
+	echo "replay --until failed"; cat "$dir/u.txt"; exit 1; }
+grep -q '^xensim: stopped at step 40 of the run with seed 11' "$dir/u.txt" &&
+	grep -q '^  task 3 dom1.vcpu0: ' "$dir/u.txt" && grep -q '^1 *guest *running' "$dir/u.txt" || {
+	echo "replay --until 40 did not print the state"; cat "$dir/u.txt"; exit 1; }
+if grep -q 'powered off' "$dir/u.txt"; then echo "replay --until ran on"; exit 1; fi
+# A schedule of another seed is refused.
+sed -e 's/^seed 11$/seed 12/' "$dir/sched" >"$dir/bad"
+rc=0
+timeout 60 ./tools/xensim replay "$dir/bad" >"$dir/err" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q 'written with this seed' "$dir/err" || {
+	echo "a schedule of another seed was replayed (rc $rc)"; cat "$dir/err"; exit 1; }
+rc=0
+./tools/xensim demo --channel --record "$dir/x" >"$dir/err" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q 'needs --seed' "$dir/err" || {
+	echo "--record took no seed (rc $rc)"; cat "$dir/err"; exit 1; }
+
 rc=0
 ./tools/xensim serve --dir "$dir" --seed 3 >"$dir/err" 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q 'external processes' "$dir/err" || {

@@ -195,11 +195,31 @@ static void dom0_main(void *arg)
 
 int xensim_cmd_demo(int argc, char **argv)
 {
-    const char *trace = NULL, *pcap = NULL;
+    return demo_main(argc, argv, NULL);
+}
+
+/* The arguments again, but --record's: what `xensim replay` reruns. */
+static void record_note(char *buf, size_t size, int argc, char **argv)
+{
+    size_t n = (size_t)snprintf(buf, size, "xensim demo");
+    for (int i = 1; i < argc && n < size; i++) {
+        if (!strcmp(argv[i], "--record")) {
+            i++;
+            continue;
+        }
+        n += (size_t)snprintf(buf + n, size - n, " %s", argv[i]);
+    }
+}
+
+int demo_main(int argc, char **argv, const struct xensim_config *replay)
+{
+    const char *trace = NULL, *pcap = NULL, *record = NULL;
     bool channel = false;
     uint64_t seed = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+        if (!strcmp(argv[i], "--record") && i + 1 < argc) {
+            record = argv[++i];
+        } else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
             char *end;
             errno = 0;
             seed = strtoull(argv[++i], &end, 0);
@@ -214,24 +234,37 @@ int xensim_cmd_demo(int argc, char **argv)
         } else if (!strcmp(argv[i], "--channel")) {
             channel = true;
         } else {
-            fprintf(stderr, "usage: xensim demo [--channel] [--seed N] [--trace FILE.json] "
-                            "[--pcap FILE]\n");
+            fprintf(stderr, "usage: xensim demo [--channel] [--seed N [--record FILE]] "
+                            "[--trace FILE.json] [--pcap FILE]\n");
             return 2;
         }
+    }
+    if (record && !seed) {
+        fprintf(stderr, "xensim demo: --record needs --seed: only a deterministic run has a "
+                        "schedule to write\n");
+        return 2;
+    }
+    char note[1024];
+    record_note(note, sizeof(note), argc, argv);
+    struct xensim_config sched = { .seed = seed, .record = record, .record_note = note };
+    if (replay) {
+        sched.replay = replay->replay;
+        sched.stop_at = replay->stop_at;
     }
     if (seed)
         printf("xensim demo: deterministic run, seed %llu (the same seed gives the same run)\n",
                (unsigned long long)seed);
-    return channel ? demo_channel(trace, seed) : demo_devices(trace, pcap, seed);
+    return channel ? demo_channel(trace, &sched) : demo_devices(trace, pcap, &sched);
 }
 
-int demo_channel(const char *trace, uint64_t seed)
+int demo_channel(const char *trace, const struct xensim_config *sched)
 {
     chan.message = "hello, dom0: this page is granted to you";
-    struct xensim_config cfg = { .seed = seed };
+    struct xensim_config cfg = *sched;
     struct xensim *sim = xensim_create(&cfg);
     if (!sim) {
-        perror("xensim_create");
+        fprintf(stderr, "xensim demo: cannot create the simulator%s\n",
+                cfg.replay ? ": is the schedule readable, and written with this seed?" : "");
         return 1;
     }
     if (trace) {

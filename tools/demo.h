@@ -4,10 +4,16 @@
 
 #include <stdint.h>
 
+#include <xensim/xensim.h>
+
+/* Both take the scheduler's settings from sched (seed, record, replay,
+ * stop_at); a seed makes a deterministic run. */
 /* A disk, a console and a network interface through XenStore (default). */
-int demo_devices(const char *trace, const char *pcap, uint64_t seed);
-/* An event channel and a granted page set up by hand (--channel); seed
- * non-zero makes it a deterministic run. */
-int demo_channel(const char *trace, uint64_t seed);
+int demo_devices(const char *trace, const char *pcap, const struct xensim_config *sched);
+/* An event channel and a granted page set up by hand (--channel). */
+int demo_channel(const char *trace, const struct xensim_config *sched);
+/* `xensim demo` with argv as its arguments (argv[0] "demo") and these
+ * settings for replay; xensim_cmd_demo passes none. */
+int demo_main(int argc, char **argv, const struct xensim_config *replay);
 
 #endif

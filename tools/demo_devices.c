@@ -175,13 +175,15 @@ static int fail(const char *what, int rc)
     return 1;
 }
 
-int demo_devices(const char *trace, const char *pcap, uint64_t seed)
+int demo_devices(const char *trace, const char *pcap, const struct xensim_config *sched)
 {
+    uint64_t seed = sched->seed;
     struct demo d = { .pcap = pcap };
     int rc = make_disk(&d);
     if (rc)
         return fail("cannot make the disk file", rc);
-    struct xensim_config sc = { .quiet = true, .seed = seed };
+    struct xensim_config sc = *sched;
+    sc.quiet = true;
     d.sim = xensim_create(&sc);
     if (!d.sim)
         return fail("cannot create the simulator", -ENOMEM);

@@ -107,6 +107,17 @@ struct xensim_config {
      * (xenstored, xenconsoled, external domains) refuse to start.
      * 0: free-running, the host kernel schedules every thread. */
     uint64_t seed;
+    /* Deterministic runs only. record: a file to write the run's
+     * schedule to, one decision a line after a "# record_note" line and
+     * the seed's. replay: a schedule so written (with this seed), whose
+     * decisions are taken in place of the generator's until it ends; a
+     * decision the run cannot take is reported and aborts. stop_at: at
+     * that decision (1 the first) the run prints its state on stderr
+     * (tasks, domains, vCPU event flags, ports) and the process exits. */
+    const char *record;
+    const char *record_note;
+    const char *replay;
+    uint64_t stop_at;
 };
 
 struct xensim *xensim_create(const struct xensim_config *cfg);
