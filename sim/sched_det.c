@@ -141,6 +141,9 @@ static unsigned int det_report_events(struct xensim *sim)
 
 static void det_report_deadlock(const struct det *det)
 {
+    /* The schedule that led here is what a replay needs. */
+    if (det->record)
+        fflush(det->record);
     fprintf(stderr, "xensim: deterministic run (seed %" PRIu64 ") deadlocked at step %" PRIu64
                     ", time %" PRIu64 " ns: every task is blocked and no deadline is set\n",
             det->seed, det->steps, det->now);
@@ -161,6 +164,8 @@ static struct det_task *det_replayed(struct det *det, unsigned int n)
     for (unsigned int i = 0; i < n; i++)
         if (det->ready[i]->id == want)
             return det->ready[i];
+    if (det->record)
+        fflush(det->record);
     fprintf(stderr, "xensim: the replayed schedule (seed %" PRIu64 ") diverged at step %" PRIu64
                     ": it runs task %u, which cannot run now\n", det->seed, det->steps, want);
     abort();
