@@ -158,6 +158,7 @@ static struct nb_pkt *nb_tx_copy(struct nb_vif *vif, struct nb_tx_frame *f)
         f->status = NETIF_RSP_DROPPED;
         return NULL;
     }
+    nb->tx_held = p;
     gnttab_copy_t ops[2 * NB_MAX_CHAIN];
     unsigned int nops = 0, at = 0;
     for (unsigned int i = 0; i < f->nreq; i++) {
@@ -185,6 +186,7 @@ static struct nb_pkt *nb_tx_copy(struct nb_vif *vif, struct nb_tx_frame *f)
     if (!failed)
         return p;
     f->status = NETIF_RSP_ERROR;
+    nb->tx_held = NULL;
     netback_pkt_put(nb, p);
     if (!nb_front_alive(vif))
         nb_fatal(vif, "front end gone");
@@ -223,6 +225,7 @@ static int nb_tx_one(struct nb_vif *vif, RING_IDX rp)
     nb_tx_respond(vif, &f);
     if (p) {
         vswitch_input(vif->nb, vif, p);
+        vif->nb->tx_held = NULL;
         netback_pkt_put(vif->nb, p);
     }
     return vif->dead ? -1 : 0;
@@ -635,6 +638,10 @@ int xensim_netback_destroy(struct xensim_netback *nb)
     while (nb->vifs) {
         nb_vif_teardown(nb->vifs);
         nb_vif_free(nb, nb->vifs);
+    }
+    if (nb->tx_held) {
+        netback_pkt_put(nb, nb->tx_held);
+        nb->tx_held = NULL;
     }
     pcap_close(nb->pcap);
     nb->pcap = NULL;

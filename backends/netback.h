@@ -65,6 +65,9 @@ struct xensim_netback {
     struct nb_vif *vifs;
     struct nb_mac macs[NB_MAC_TABLE];
     struct nb_pcap *pcap;
+    /* The frame nb_tx_one is handling, under lock: a vCPU taken down at
+     * a hypercall boundary inside it never puts it, so destroy does. */
+    struct nb_pkt *tx_held;
 };
 
 /* netback.c */
