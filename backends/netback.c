@@ -235,7 +235,7 @@ static void nb_tx_flush(struct nb_vif *vif, struct nb_tx_batch *b)
         if (failed) {
             f->status = NETIF_RSP_ERROR;
             netback_pkt_put(nb, p);
-            p = NULL;
+            b->pkt[k] = p = NULL;
             if (!asked && !nb_front_alive(vif))
                 nb_fatal(vif, "front end gone");
             asked = true;
@@ -243,8 +243,10 @@ static void nb_tx_flush(struct nb_vif *vif, struct nb_tx_batch *b)
         nb_tx_respond(vif, f);
         if (p && !vif->dead)
             vswitch_input(nb, vif, p);
-        if (p)
+        if (p) {
+            b->pkt[k] = NULL;
             netback_pkt_put(nb, p);
+        }
     }
     b->nframes = b->nops = 0;
 }
@@ -358,8 +360,22 @@ static void nb_rx_copy(struct nb_vif *vif, struct nb_rx_batch *b)
             vif->st.rx_packets++;
         }
         netback_pkt_put(nb, b->pkt[k]);
+        b->pkt[k] = NULL;
     }
     b->nframes = b->nops = 0;
+}
+
+/* The packets of a batch its vCPU did not finish: taken down at a
+ * hypercall boundary inside a flush (the copy, a notify), it never put
+ * them. Each flush clears a frame's slot as it puts its packet. */
+static void nb_batches_drop(struct xensim_netback *nb)
+{
+    for (unsigned int k = 0; nb->tx_batch && k < nb->tx_batch->nframes; k++)
+        if (nb->tx_batch->pkt[k])
+            netback_pkt_put(nb, nb->tx_batch->pkt[k]);
+    for (unsigned int k = 0; nb->rx_batch && k < nb->rx_batch->nframes; k++)
+        if (nb->rx_batch->pkt[k])
+            netback_pkt_put(nb, nb->rx_batch->pkt[k]);
 }
 
 /* Delivers queued frames while the front has posted enough buffers. */
@@ -710,6 +726,7 @@ int xensim_netback_destroy(struct xensim_netback *nb)
         nb_vif_teardown(nb->vifs);
         nb_vif_free(nb, nb->vifs);
     }
+    nb_batches_drop(nb);
     pcap_close(nb->pcap);
     nb->pcap = NULL;
     if (orphan && locked)

@@ -315,6 +315,12 @@ static void *cd_main(void *arg)
 struct xensim_consoled *xensim_consoled_start(struct xensim *sim,
                                               const struct xensim_consoled_config *cfg)
 {
+    /* Its thread waits in epoll, which a deterministic run cannot
+     * schedule (issue 11). */
+    if (xensim_seed(sim)) {
+        errno = EOPNOTSUPP;
+        return NULL;
+    }
     struct xensim_consoled *cd = calloc(1, sizeof(*cd));
     if (!cd)
         return NULL;

@@ -7,7 +7,8 @@
  * (baseline_ring.c).
  * Uses the public API only. BLK_BENCH_VERBOSE=1 prints each run's event
  * counts on stderr; BLK_BENCH_ONLY=null runs the null figure alone (for
- * profiling).
+ * profiling), BLK_BENCH_ONLY=det the deterministic scheduler's null
+ * figure beside the free-running one.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -167,10 +168,11 @@ static void fdestroy_fn(void *p)
 }
 
 /* One connected pair, one timed run of total requests; returns ops/s. */
+/* sched_seed non-zero: a deterministic run with that seed. */
 static double blk_once(bool null, bool persistent, enum xensim_gnttab_mode mode,
-                       unsigned int order, unsigned long total)
+                       unsigned int order, unsigned long total, uint64_t sched_seed)
 {
-    struct xensim_config sc = { .quiet = true };
+    struct xensim_config sc = { .quiet = true, .seed = sched_seed };
     struct run r = { .total = total, .null = null, .seed = 42 };
     r.sim = xensim_create(&sc);
     BENCH_CHECK(r.sim != NULL);
@@ -218,14 +220,30 @@ static double blk_once(bool null, bool persistent, enum xensim_gnttab_mode mode,
     return ops;
 }
 
-static double blk_ops(bool null, bool persistent, enum xensim_gnttab_mode mode,
-                      unsigned int order, unsigned long total)
+static double blk_ops_seeded(bool null, bool persistent, enum xensim_gnttab_mode mode,
+                             unsigned int order, unsigned long total, uint64_t sched_seed)
 {
     double v[16];
     unsigned runs = bench_runs();
     for (unsigned i = 0; i < runs; i++)
-        v[i] = blk_once(null, persistent, mode, order, total);
+        v[i] = blk_once(null, persistent, mode, order, total, sched_seed);
     return bench_median(v, runs);
+}
+
+static double blk_ops(bool null, bool persistent, enum xensim_gnttab_mode mode,
+                      unsigned int order, unsigned long total)
+{
+    return blk_ops_seeded(null, persistent, mode, order, total, 0);
+}
+
+/* Null requests under the deterministic scheduler (issue 11), beside the
+ * free-running figure of the same run: the price of one task at a time
+ * and a scheduling decision at every hypercall boundary. */
+static void det_overhead(unsigned long nn)
+{
+    double free_ops = blk_ops(true, false, XENSIM_GNTTAB_FAST, 0, nn);
+    bench_report("det_overhead_blk_null",
+                 blk_ops_seeded(true, false, XENSIM_GNTTAB_FAST, 0, nn, 1), "ops/s", free_ops);
 }
 
 int main(void)
@@ -236,6 +254,10 @@ int main(void)
         unsigned long nn = bench_iters(200000, 5000000);
         bench_report("blk_null_ops", blk_ops(true, false, XENSIM_GNTTAB_FAST, 0, nn), "ops/s",
                      bench_baseline_blk_ring_ops(0));
+        return 0;
+    }
+    if (only && !strcmp(only, "det")) {
+        det_overhead(bench_iters(50000, 1000000));
         return 0;
     }
     make_file();
@@ -255,6 +277,7 @@ int main(void)
                  bench_baseline_blk_ring_ops(0));
     bench_report("blk_null_order2_ops", blk_ops(true, false, XENSIM_GNTTAB_FAST, 2, nn),
                  "ops/s", bench_baseline_blk_ring_ops(2));
+    det_overhead(bench_iters(50000, 1000000));
     unlink(path);
     return 0;
 }

@@ -215,6 +215,11 @@ struct xensim_external *xensim_external_start(struct xensim *sim,
         errno = EINVAL;
         return NULL;
     }
+    /* Other processes run when their kernel says: no seed can order them. */
+    if (xensim_seed(sim)) {
+        errno = EOPNOTSUPP;
+        return NULL;
+    }
     struct xensim_external *ext = calloc(1, sizeof(*ext));
     char path[4096];
     if (!ext)

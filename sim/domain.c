@@ -48,9 +48,12 @@ void sim_rcu_unregister(void)
 
 uint64_t sim_now(const struct xensim *sim)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - sim->epoch_ns;
+    return sim->sched->now(sim);
+}
+
+uint64_t xensim_seed(const struct xensim *sim)
+{
+    return sim->seed;
 }
 
 struct domain *domain_lookup(struct xensim *sim, domid_t domid)
@@ -93,14 +96,20 @@ struct xensim *xensim_create(const struct xensim_config *cfg)
     pthread_mutex_init(&sim->fault_lock, NULL);
     pthread_mutex_init(&sim->listener_lock, NULL);
     trace_init(sim);
-    sim->sched = &sched_free_running;
     cpu_set_t cpus;
     sim->host_cpus = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? (unsigned)CPU_COUNT(&cpus) : 1;
     sim->quiet = cfg && cfg->quiet;
-    sim->epoch_ns = 0;
-    sim->epoch_ns = sim_now(sim);
+    /* The one place the variant is chosen; everything else calls through
+     * sim->sched. */
+    sim->seed = cfg ? cfg->seed : 0;
+    sim->sched = sim->seed ? &sched_deterministic : &sched_free_running;
+    if (sim->sched->init(sim, cfg) < 0) {
+        free(sim);
+        return NULL;
+    }
     fault_handler_install();
     if (timer_start(sim) < 0) {
+        sim->sched->fini(sim);
         free(sim);
         return NULL;
     }
@@ -517,6 +526,18 @@ static bool domain_is_down(struct xensim *sim, domid_t domid, unsigned int *reas
     return false;
 }
 
+struct down_wait {
+    struct xensim *sim;
+    domid_t domid;
+    unsigned int *reason;
+};
+
+static bool down_wait_done(void *p)
+{
+    struct down_wait *w = p;
+    return domain_is_down(w->sim, w->domid, w->reason);
+}
+
 int xensim_domain_wait_shutdown(struct xensim *sim, domid_t domid)
 {
     if (domid >= DOMID_FIRST_RESERVED)
@@ -527,28 +548,31 @@ int xensim_domain_wait_shutdown(struct xensim *sim, domid_t domid)
         xensim_mutex_unlock(&sim->lock);
         return -ESRCH;
     }
-    while (!domain_is_down(sim, domid, &reason))
-        pthread_cond_wait(&sim->cond, &sim->lock);
+    struct down_wait w = { sim, domid, &reason };
+    while (!down_wait_done(&w))
+        sim->sched->host_wait(sim, &sim->cond, &sim->lock, down_wait_done, &w, 0);
     xensim_mutex_unlock(&sim->lock);
     return (int)reason;
 }
 
 /* Idle domains (no entry) never shut down by themselves, so they are not
  * waited for. */
+static bool all_shutdown(void *p)
+{
+    struct xensim *sim = p;
+    for (unsigned int id = 0; id < DOMID_FIRST_RESERVED; id++) {
+        struct domain *d = sim->domains[id];
+        if (d && d->entry && !atomic_load(&d->is_shutting_down))
+            return false;
+    }
+    return true;
+}
+
 void xensim_wait_all_shutdown(struct xensim *sim)
 {
     xensim_mutex_lock(&sim->lock);
-    for (;;) {
-        bool all = true;
-        for (unsigned int id = 0; id < DOMID_FIRST_RESERVED && all; id++) {
-            struct domain *d = sim->domains[id];
-            if (d && d->entry && !atomic_load(&d->is_shutting_down))
-                all = false;
-        }
-        if (all)
-            break;
-        pthread_cond_wait(&sim->cond, &sim->lock);
-    }
+    while (!all_shutdown(sim))
+        sim->sched->host_wait(sim, &sim->cond, &sim->lock, all_shutdown, sim, 0);
     xensim_mutex_unlock(&sim->lock);
 }
 
@@ -592,5 +616,6 @@ void xensim_destroy(struct xensim *sim)
     pthread_mutex_destroy(&sim->lock);
     pthread_cond_destroy(&sim->cond);
     pthread_mutex_destroy(&sim->fault_lock);
+    sim->sched->fini(sim);
     free(sim);
 }

@@ -65,8 +65,43 @@ struct sched_ops {
      * when the vCPU is running. */
     void (*kick)(struct vcpu *v);
     void (*yield)(struct vcpu *v);
+
+    /* The simulator's clock, ns since creation (sim_now). */
+    uint64_t (*now)(const struct xensim *sim);
+    /* Set-up at xensim_create (the creating thread becomes the first
+     * task) and tear-down at the end of xensim_destroy. */
+    int (*init)(struct xensim *sim, const struct xensim_config *cfg);
+    void (*fini)(struct xensim *sim);
+    /* A thread of the simulation: task_new, called by its creator before
+     * pthread_create so that tasks are numbered in a repeatable order,
+     * returns what the thread passes to thread_begin, its first call;
+     * thread_end is its last touch of sim. */
+    void *(*task_new)(struct xensim *sim, const char *name);
+    /* A task whose pthread_create failed: it will never begin. */
+    void (*task_cancel)(struct xensim *sim, void *task);
+    void (*thread_begin)(struct xensim *sim, void *task);
+    void (*thread_end)(struct xensim *sim);
+    /* A host thread (toolstack, timer) waits on cond, with m held on
+     * entry and on return, for at most one signal or until deadline
+     * (absolute sim ns, 0 = none; cond then uses CLOCK_MONOTONIC).
+     * Callers loop on their condition, done(arg), which a scheduler that
+     * decides who runs evaluates itself. */
+    void (*host_wait)(struct xensim *sim, pthread_cond_t *cond, pthread_mutex_t *m,
+                      bool (*done)(void *arg), void *arg, uint64_t deadline);
+    /* Waits until *word is non-zero (a futex word set with release). */
+    void (*word_wait)(struct xensim *sim, uint32_t *word);
+    /* Returns once fd may have events (free-running: at once, the
+     * caller's blocking call waits instead). */
+    void (*fd_wait)(struct xensim *sim, int fd, short events);
+    /* pthread_join of the thread that began as task. */
+    void (*join)(struct xensim *sim, void *task, pthread_t thread);
+    /* A host thread sleeps ns on the simulation's clock. */
+    void (*sleep)(struct xensim *sim, uint64_t ns);
 };
-extern const struct sched_ops sched_free_running;
+/* The simulation whose deterministic task this thread is, or NULL (any
+ * thread of a free-running one): for calls that name no simulator. */
+extern __thread struct xensim *sched_task_sim;
+extern const struct sched_ops sched_free_running, sched_deterministic;
 
 /* Internal port states, Xen's ECS_* (values as in xen/sched.h). */
 enum evtchn_state {
@@ -210,6 +245,7 @@ struct vcpu {
     struct domain *d;
     unsigned int id;
     pthread_t thread;
+    void *task;                         /* sched->task_new's */
     bool thread_started;
     /* Guest-visible, written by guest and hypervisor: in shared_info. */
     void *vcpu_info;
@@ -343,6 +379,8 @@ struct xensim {
      * fits in the second (sched_free.c). */
     _Atomic unsigned int vcpus_awake;
     unsigned int host_cpus;
+    void *sched_priv;                   /* the scheduler's own state */
+    uint64_t seed;                      /* 0: free-running */
     bool quiet;
     uint64_t epoch_ns;                  /* CLOCK_MONOTONIC at creation */
 
@@ -350,6 +388,7 @@ struct xensim {
     pthread_mutex_t timer_lock;
     pthread_cond_t timer_cond;
     pthread_t timer_thread;
+    void *timer_task;                   /* sched->task_new's, for the timer */
     bool timer_stop;
     struct vcpu *timer_armed;
 

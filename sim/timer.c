@@ -6,13 +6,6 @@
 #include <errno.h>
 #include "sim.h"
 
-static struct timespec abs_monotonic(const struct xensim *sim, uint64_t sim_ns)
-{
-    /* Deadlines are bounded by set_timer_op; guard the sum all the same. */
-    uint64_t ns = sim_ns > UINT64_MAX / 2 ? UINT64_MAX / 2 : sim_ns + sim->epoch_ns;
-    return (struct timespec){ (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
-}
-
 static void timer_unlink(struct xensim *sim, struct vcpu *v)
 {
     for (struct vcpu **p = &sim->timer_armed; *p; p = &(*p)->timer_next) {
@@ -50,9 +43,25 @@ void timer_cancel_domain(struct domain *d)
     xensim_mutex_unlock(&sim->timer_lock);
 }
 
+/* What the timer thread waits for: a change to the armed list (a new
+ * head: timer_set pushes at the head), a due deadline or the stop. */
+struct timer_wait {
+    struct xensim *sim;
+    struct vcpu *head;
+    uint64_t next;
+};
+
+static bool timer_wait_done(void *p)
+{
+    struct timer_wait *w = p;
+    return w->sim->timer_stop || w->sim->timer_armed != w->head ||
+           (w->next && sim_now(w->sim) >= w->next);
+}
+
 static void *timer_main(void *p)
 {
     struct xensim *sim = p;
+    sim->sched->thread_begin(sim, sim->timer_task);
     sim_rcu_ensure();
     xensim_mutex_lock(&sim->timer_lock);
     while (!sim->timer_stop) {
@@ -79,15 +88,12 @@ static void *timer_main(void *p)
             continue;
         }
         /* Wait with the lock held since the scan: no timer_set is missed. */
-        if (next) {
-            struct timespec ts = abs_monotonic(sim, next);
-            pthread_cond_timedwait(&sim->timer_cond, &sim->timer_lock, &ts);
-        } else {
-            pthread_cond_wait(&sim->timer_cond, &sim->timer_lock);
-        }
+        struct timer_wait w = { sim, sim->timer_armed, next };
+        sim->sched->host_wait(sim, &sim->timer_cond, &sim->timer_lock, timer_wait_done, &w, next);
     }
     xensim_mutex_unlock(&sim->timer_lock);
     sim_rcu_unregister();
+    sim->sched->thread_end(sim);
     return NULL;
 }
 
@@ -99,7 +105,10 @@ int timer_start(struct xensim *sim)
     pthread_cond_init(&sim->timer_cond, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&sim->timer_lock, NULL);
+    sim->timer_task = sim->sched->task_new(sim, "timer");
     int err = pthread_create(&sim->timer_thread, NULL, timer_main, sim);
+    if (err)
+        sim->sched->task_cancel(sim, sim->timer_task);
     return err ? -err : 0;
 }
 
@@ -109,7 +118,7 @@ void timer_stop(struct xensim *sim)
     sim->timer_stop = true;
     pthread_cond_signal(&sim->timer_cond);
     xensim_mutex_unlock(&sim->timer_lock);
-    pthread_join(sim->timer_thread, NULL);
+    sim->sched->join(sim, sim->timer_task, sim->timer_thread);
     pthread_cond_destroy(&sim->timer_cond);
     pthread_mutex_destroy(&sim->timer_lock);
 }

@@ -203,6 +203,8 @@ static void *vcpu_main(void *p)
 {
     struct vcpu *v = p;
     struct domain *d = v->d;
+    struct xensim *sim = d->sim;
+    sim->sched->thread_begin(sim, v->task);
     current_vcpu = v;
     atomic_fetch_add(&d->sim->vcpus_awake, 1);
     sim_rcu_ensure();
@@ -220,6 +222,7 @@ static void *vcpu_main(void *p)
     /* The last vCPU to return from its entry powers the domain off. */
     if (atomic_fetch_sub(&d->vcpus_up, 1) == 1 && !atomic_load(&d->is_shutting_down))
         domain_shutdown(d, SHUTDOWN_poweroff);
+    sim->sched->thread_end(sim);
     return NULL;
 }
 
@@ -232,9 +235,13 @@ int vcpu_start(struct vcpu *v)
     pthread_attr_setstacksize(&attr, 1u << 20);
     atomic_fetch_add(&v->d->vcpus_up, 1);
     sim_futex_threads(1);
+    char task_name[32];
+    snprintf(task_name, sizeof(task_name), "dom%u.vcpu%u", v->d->domid, v->id);
+    v->task = v->d->sim->sched->task_new(v->d->sim, task_name);
     int err = pthread_create(&v->thread, &attr, vcpu_main, v);
     pthread_attr_destroy(&attr);
     if (err) {
+        v->d->sim->sched->task_cancel(v->d->sim, v->task);
         sim_futex_threads(-1);
         atomic_fetch_sub(&v->d->vcpus_up, 1);
         return -err;
@@ -252,9 +259,7 @@ void vcpu_stop(struct vcpu *v)
     if (!v->thread_started)
         return;
     v->d->sim->sched->kick(v);
-    int err = pthread_join(v->thread, NULL);
-    if (err)
-        XENSIM_DIE("pthread_join", err);
+    v->d->sim->sched->join(v->d->sim, v->task, v->thread);
     sim_futex_threads(-1);
     v->thread_started = false;
 }
@@ -292,7 +297,6 @@ int xensim_domain_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
     rcu_read_unlock();
     /* The vCPU (or its exit path) sets done; the domain cannot be freed
      * before its vCPU threads have drained their calls. */
-    while (!__atomic_load_n(&c.done, __ATOMIC_ACQUIRE))
-        sim_futex_wait(&c.done, 0, NULL);
+    sim->sched->word_wait(sim, &c.done);
     return c.result;
 }

@@ -12,6 +12,15 @@ tests_test_trace_SOURCES = tests/test_trace.c
 tests_test_trace_LDADD = $(TEST_LIBS)
 tests_test_trace_CFLAGS = $(TEST_CFLAGS_ALL)
 
+# Deterministic mode: seeded schedules and virtual time (issue 11).
+check_PROGRAMS += tests/test_det
+TESTS += tests/test_det
+tests_test_det_SOURCES = tests/test_det.c
+tests_test_det_LDADD = $(TEST_LIBS)
+tests_test_det_CFLAGS = $(TEST_CFLAGS_ALL)
+TESTS += tests/test_det_demo.sh tests/test_det_suites.sh
+EXTRA_DIST += tests/test_det_demo.sh tests/test_det_suites.sh
+
 # Every errno the sources return has a name in include/xensim/errno.h.
 TESTS += tests/check_errno_names.sh
 EXTRA_DIST += tests/check_errno_names.sh

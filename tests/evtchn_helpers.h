@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include "harness.h"
+#include <xensim/task.h>
 #include <xen/foreign/x86_32.h>
 
 /* A domain id no domain has (below DOMID_FIRST_RESERVED). */
@@ -303,10 +304,11 @@ static inline void ev_clear_pending(struct xensim *sim, domid_t dom, evtchn_port
     th_call(sim, dom, 0, ev_setbit_fn, &c);
 }
 
+/* On the simulation's clock, so that a seeded run (XENSIM_TEST_SEED)
+ * lets the others run meanwhile. */
 static inline void ev_sleep_ms(unsigned int ms)
 {
-    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
+    xensim_sleep_ns((uint64_t)ms * 1000000u);
 }
 
 /* Waits for cond without assuming how long it takes; a generous bound

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <string.h>
+#include <xensim/task.h>
 #include "harness.h"
 
 /* XENSIM_TEST_EVTCHN_ABI=fifo: every domain built here with the default
@@ -22,9 +23,11 @@ static void th_abi(struct xensim_domain_config *cfg)
         cfg->evtchn_abi = XENSIM_EVTCHN_FIFO;
 }
 
+/* XENSIM_TEST_SEED=N runs the suite's simulators deterministically. */
 struct xensim *th_sim_new(void)
 {
-    struct xensim_config sc = { .quiet = true };
+    const char *seed = getenv("XENSIM_TEST_SEED");
+    struct xensim_config sc = { .quiet = true, .seed = seed ? strtoull(seed, NULL, 0) : 0 };
     struct xensim *sim = xensim_create(&sc);
     ck_assert_ptr_nonnull(sim);
     struct xensim_domain_config cfg = { .name = "Domain-0", .privileged = true };
@@ -321,11 +324,10 @@ void th_check_clean(struct xensim *sim)
 void th_wait_gone(struct xensim *sim, domid_t domid)
 {
     struct xensim_domain_info info;
-    struct timespec ms = { 0, 1000000 };
     int rc = 0;
 
     for (int i = 0; i < 10000 && (rc = xensim_domain_info(sim, domid, &info)) == 0; i++)
-        nanosleep(&ms, NULL);
+        xensim_sleep_ns(1000000);
     ck_assert_msg(rc == -ESRCH, "dom%u was destroyed but lingers: someone maps its pages",
                   domid);
 }

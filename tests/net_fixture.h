@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <xensim/netif.h>
+#include <xensim/task.h>
 #include "harness.h"
 
 #define WAIT_US (20u * 1000000u)   /* a safety net: tests wait for behaviour */
@@ -182,14 +183,14 @@ static inline void net_arp_and_ping(struct fix *f, struct guest *a, struct guest
     ck_assert_int_eq(arp.rc, 0);
     struct xensim_inet sa;
     for (unsigned int w = 0; !(sa = inet_snap(f, a)).peer_known && w < WAIT_US; w += 1000)
-        usleep(1000);
+        xensim_sleep_ns(1000000);
     ck_assert(sa.peer_known);
     ck_assert(memcmp(sa.peer_mac, b->mac, 6) == 0);
     ck_assert_uint_eq(sa.peer_ip, b->inet.ip);
     /* b counts its reply after sending it: wait for the count too. */
     struct xensim_inet sb;
     for (unsigned int w = 0; (sb = inet_snap(f, b)).arp_replies_sent < 1 && w < WAIT_US; w += 1000)
-        usleep(1000);
+        xensim_sleep_ns(1000000);
     ck_assert_uint_eq(sb.arp_replies_sent, 1);
 
     for (uint16_t seq = 1; seq <= 3; seq++) {
@@ -198,13 +199,13 @@ static inline void net_arp_and_ping(struct fix *f, struct guest *a, struct guest
         ck_assert_int_eq(ping.rc, 0);
         for (unsigned int w = 0; (sa = inet_snap(f, a)).echo_replies_received < seq && w < WAIT_US;
              w += 1000)
-            usleep(1000);
+            xensim_sleep_ns(1000000);
         ck_assert_uint_eq(sa.echo_replies_received, seq);
         ck_assert_uint_eq(sa.last_echo_seq, seq);
         ck_assert_uint_eq(sa.last_echo_id, 0x1234);
     }
     for (unsigned int w = 0; (sb = inet_snap(f, b)).echo_replies_sent < 3 && w < WAIT_US; w += 1000)
-        usleep(1000);
+        xensim_sleep_ns(1000000);
     ck_assert_uint_eq(sb.echo_replies_sent, 3);
     ck_assert_uint_eq(sb.bad_checksums + sa.bad_checksums, 0);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <xensim/errno.h>
 #include <xensim/version.h>
+#include <xensim/task.h>
 #include "config.h"
 #include "fifo_helpers.h"
 
@@ -348,7 +349,7 @@ START_TEST(test_trace_flow)
     th_call(sim, c.guest, 0, guest_listen, &c);
     th_call(sim, 0, 0, dom0_send, &c);
     for (int i = 0; i < 10000 && upcalls < 1; i++)
-        usleep(1000);
+        xensim_sleep_ns(1000000);
     ck_assert_int_ge(upcalls, 1);
     th_call(sim, 0, 0, dom0_close, &c);
     th_call(sim, c.guest, 0, guest_unlisten, &c);
@@ -454,7 +455,7 @@ START_TEST(test_xenstore_start)
     /* xenstored notices the death (VIRQ_DOM_EXC) and hands the ring back;
      * until then g lingers dying. Wait (boundedly) for it to go. */
     for (int i = 0; i < 1000 && xensim_domain_info(sim, g, &info) == 0; i++)
-        usleep(10000);
+        xensim_sleep_ns(10000000);
     ck_assert_int_eq(xensim_domain_info(sim, g, &info), -ESRCH);
     ck_assert_int_eq(xensim_domain_info(sim, 0, &info), 0);
     ck_assert_uint_eq(info.maptrack_in_use, 0);

@@ -6,6 +6,7 @@
  * domains dying mid-traffic. Each test ends with a leak check. Uses
  * net_fixture.h; the hostile front uses <xen/io/netif.h> directly.
  */
+#include <xensim/task.h>
 #include "config.h"
 
 #include "net_fixture.h"
@@ -87,7 +88,7 @@ static ssize_t recv_frame(struct fix *f, struct guest *g, struct recv_arg *r, un
         th_call(f->sim, g->d, 0, fe_recv, r);
         if (r->rc != -EAGAIN || waited >= wait_us)
             return r->rc;
-        usleep(1000);
+        xensim_sleep_ns(1000000);
     }
 }
 
@@ -452,7 +453,7 @@ START_TEST(hostile_tx_requests)
         for (unsigned int w = 0; r.ngot < r.nreq && w < WAIT_US; w += 1000) {
             th_call(f.sim, h, 0, raw_collect, &r);
             if (r.ngot < r.nreq)
-                usleep(1000);
+                xensim_sleep_ns(1000000);
         }
         ck_assert_msg(r.ngot == r.nreq, "%s: %u of %u responses", row->name, r.ngot, r.nreq);
         for (unsigned int k = 0; k < r.nreq; k++)
@@ -474,7 +475,7 @@ START_TEST(hostile_tx_requests)
     /* An impossible req_prod disconnects that vif only. */
     th_call(f.sim, h, 0, raw_overflow, &r);
     for (unsigned int w = 0; vif_stats(&f, h).connected && w < WAIT_US; w += 1000)
-        usleep(1000);
+        xensim_sleep_ns(1000000);
     st = vif_stats(&f, h);
     ck_assert(!st.connected);
     ck_assert_str_eq(st.disconnect_reason, "tx ring index overflow");
@@ -671,7 +672,7 @@ START_TEST(hostile_backend_responses)
         th_call(sim, g->d, 0, fe_stats, &n);
         if (n.st.bad_responses >= 2 && n.st.rx_errors >= 1)
             break;
-        usleep(1000);
+        xensim_sleep_ns(1000000);
     }
     ck_assert_uint_eq(n.st.bad_responses, 2);
     ck_assert_uint_eq(n.st.rx_errors, 1);
@@ -681,7 +682,7 @@ START_TEST(hostile_backend_responses)
     th_call(sim, 0, 0, evil_fn, &e);
     for (unsigned int w = 0; n.alive && w < WAIT_US; w += 1000) {
         th_call(sim, g->d, 0, fe_stats, &n);
-        usleep(1000);
+        xensim_sleep_ns(1000000);
     }
     ck_assert(!n.alive);
     e.step = 3;

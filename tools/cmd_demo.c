@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <xensim/xensim.h>
 #include <xensim/guest.h>
@@ -210,14 +211,43 @@ static bool abi_from_name(const char *name, enum xensim_evtchn_abi *abi)
 
 int xensim_cmd_demo(int argc, char **argv)
 {
-    const char *trace = NULL, *pcap = NULL;
+    return demo_main(argc, argv, NULL);
+}
+
+/* The arguments again, but --record's: what `xensim replay` reruns. */
+static void record_note(char *buf, size_t size, int argc, char **argv)
+{
+    size_t n = (size_t)snprintf(buf, size, "xensim demo");
+    for (int i = 1; i < argc && n < size; i++) {
+        if (!strcmp(argv[i], "--record")) {
+            i++;
+            continue;
+        }
+        n += (size_t)snprintf(buf + n, size - n, " %s", argv[i]);
+    }
+}
+
+int demo_main(int argc, char **argv, const struct xensim_config *replay)
+{
+    const char *trace = NULL, *pcap = NULL, *record = NULL;
     bool channel = false;
     enum xensim_evtchn_abi abi = XENSIM_EVTCHN_2L_32;
     struct web_opts web = { 0 };
     if (web_take_args(&argc, argv, &web))
         return 2;
+    uint64_t seed = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--trace") && i + 1 < argc) {
+        if (!strcmp(argv[i], "--record") && i + 1 < argc) {
+            record = argv[++i];
+        } else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+            char *end;
+            errno = 0;
+            seed = strtoull(argv[++i], &end, 0);
+            if (errno || *end || !*argv[i] || argv[i][0] == '-') {
+                fprintf(stderr, "xensim demo: --seed wants a number, not \"%s\"\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--trace") && i + 1 < argc) {
             trace = argv[++i];
         } else if (!strcmp(argv[i], "--pcap") && i + 1 < argc) {
             pcap = argv[++i];
@@ -227,7 +257,8 @@ int xensim_cmd_demo(int argc, char **argv)
             i++;
         } else {
             fprintf(stderr, "usage: xensim demo [--channel] [--evtchn 2l|2l-64|fifo] "
-                    "[--trace FILE.json] [--pcap FILE] [--http ADDR:PORT [--http-public]]\n");
+                    "[--seed N [--record FILE]] [--trace FILE.json] [--pcap FILE] "
+                    "[--http ADDR:PORT [--http-public]]\n");
             return 2;
         }
     }
@@ -239,15 +270,39 @@ int xensim_cmd_demo(int argc, char **argv)
         fprintf(stderr, "xensim demo: the web view shows the devices demo; drop --channel\n");
         return 2;
     }
-    return channel ? demo_channel(trace) : demo_devices(trace, pcap, abi, &web);
+    if (seed && web.spec) {
+        /* The web server's threads read the simulation from outside any
+         * task: a deterministic run cannot order them. */
+        fprintf(stderr, "xensim demo: the web view's server is not a task of a deterministic "
+                        "run; drop --seed or --http\n");
+        return 2;
+    }
+    if (record && !seed) {
+        fprintf(stderr, "xensim demo: --record needs --seed: only a deterministic run has a "
+                        "schedule to write\n");
+        return 2;
+    }
+    char note[1024];
+    record_note(note, sizeof(note), argc, argv);
+    struct xensim_config sched = { .seed = seed, .record = record, .record_note = note };
+    if (replay) {
+        sched.replay = replay->replay;
+        sched.stop_at = replay->stop_at;
+    }
+    if (seed)
+        printf("xensim demo: deterministic run, seed %llu (the same seed gives the same run)\n",
+               (unsigned long long)seed);
+    return channel ? demo_channel(trace, &sched) : demo_devices(trace, pcap, abi, &web, &sched);
 }
 
-int demo_channel(const char *trace)
+int demo_channel(const char *trace, const struct xensim_config *sched)
 {
     chan.message = "hello, dom0: this page is granted to you";
-    struct xensim *sim = xensim_create(NULL);
+    struct xensim_config cfg = *sched;
+    struct xensim *sim = xensim_create(&cfg);
     if (!sim) {
-        perror("xensim_create");
+        fprintf(stderr, "xensim demo: cannot create the simulator%s\n",
+                cfg.replay ? ": is the schedule readable, and written with this seed?" : "");
         return 1;
     }
     if (trace) {

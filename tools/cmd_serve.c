@@ -21,9 +21,11 @@
 #include "control.h"
 #include "web.h"
 
-static int parse_args(int argc, char **argv, const char **dir, long *num, const char *numopt)
+static int parse_args(int argc, char **argv, const char **dir, long *num, const char *numopt,
+                      bool *seeded)
 {
     static const struct option opts[] = {
+        { "seed", required_argument, NULL, 's' },
         { "dir", required_argument, NULL, 'd' },
         { "domains", required_argument, NULL, 'n' },
         { "domid", required_argument, NULL, 'i' },
@@ -38,6 +40,10 @@ static int parse_args(int argc, char **argv, const char **dir, long *num, const 
         switch (ch) {
         case 'd':
             *dir = optarg;
+            break;
+        case 's':
+            /* Any seed but 0 asks for a deterministic run. */
+            *seeded = strtoull(optarg, &end, 0) != 0 || *end;
             break;
         case 'n':
         case 'i':
@@ -124,10 +130,18 @@ int xensim_cmd_serve(int argc, char **argv)
     int sig, rc = 1, dom;
     struct web_opts wo = { 0 };
     struct web *web = NULL;
+    bool seeded = false;
 
-    if (web_take_args(&argc, argv, &wo) || parse_args(argc, argv, &dir, &n, "domains")) {
+    if (web_take_args(&argc, argv, &wo) || parse_args(argc, argv, &dir, &n, "domains", &seeded)) {
         fprintf(stderr, "usage: xensim serve --dir DIR [--domains N] "
                 "[--http ADDR:PORT [--http-public]]\n");
+        return 2;
+    }
+    if (seeded) {
+        fprintf(stderr, "xensim serve: --seed asks for a deterministic run, but serve's domains "
+                        "and XenStore clients are external processes, which their own kernel "
+                        "schedules: no seed can make their run repeatable. Run without --seed, "
+                        "or use a seeded in-process run (xensim demo --seed N)\n");
         return 2;
     }
     if (wo.spec && web_check(&wo, "xensim serve"))

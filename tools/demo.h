@@ -2,15 +2,22 @@
 #ifndef XENSIM_TOOLS_DEMO_H
 #define XENSIM_TOOLS_DEMO_H
 
+#include <stdint.h>
+
 #include <xensim/xensim.h>
 
 struct web_opts;
+/* Both take the scheduler's settings from sched (seed, record, replay,
+ * stop_at); a seed makes a deterministic run. */
 /* A disk, a console and a network interface through XenStore (default);
  * with web->spec, shown live in the web view as it runs. Both domains are
  * built on the event channel ABI abi (--evtchn). */
 int demo_devices(const char *trace, const char *pcap, enum xensim_evtchn_abi abi,
-                 const struct web_opts *web);
+                 const struct web_opts *web, const struct xensim_config *sched);
 /* An event channel and a granted page set up by hand (--channel). */
-int demo_channel(const char *trace);
+int demo_channel(const char *trace, const struct xensim_config *sched);
+/* `xensim demo` with argv as its arguments (argv[0] "demo") and these
+ * settings for replay; xensim_cmd_demo passes none. */
+int demo_main(int argc, char **argv, const struct xensim_config *replay);
 
 #endif

@@ -175,7 +175,7 @@ static int fail(const char *what, int rc)
 
 /* dom0 with xenstored and xenconsoled in it, then the guest. 0, or
  * fail()'s exit status. */
-static int build_domains(struct demo *d, enum xensim_evtchn_abi abi,
+static int build_domains(struct demo *d, enum xensim_evtchn_abi abi, uint64_t seed,
                          struct xensim_consoled **cons)
 {
     int rc;
@@ -187,7 +187,11 @@ static int build_domains(struct demo *d, enum xensim_evtchn_abi abi,
         return fail("cannot start xenstored", rc);
     struct xensim_consoled_config ccfg = { 0 };
     *cons = xensim_consoled_start(d->sim, &ccfg);
-    host_say(d->sim, "dom0 built; xenstored and xenconsoled run in it");
+    if (*cons)
+        host_say(d->sim, "dom0 built; xenstored and xenconsoled run in it");
+    else if (seed)
+        host_say(d->sim, "dom0 built; xenstored runs in it (xenconsoled's thread is not yet a "
+                 "task of a deterministic run, so it stays out)");
 
     struct xensim_domain_config gcfg = { .name = "guest", .evtchn_abi = abi };
     rc = xensim_domain_create(d->sim, &gcfg);
@@ -270,8 +274,9 @@ static const char chapter[] =
     "'interrupt' and completes.\"}";
 
 int demo_devices(const char *trace, const char *pcap, enum xensim_evtchn_abi abi,
-                 const struct web_opts *wo)
+                 const struct web_opts *wo, const struct xensim_config *sched)
 {
+    uint64_t seed = sched->seed;
     struct demo d = { .pcap = pcap };
     struct web *web = NULL;
     sigset_t quit;
@@ -289,13 +294,18 @@ int demo_devices(const char *trace, const char *pcap, enum xensim_evtchn_abi abi
     int rc = make_disk(&d);
     if (rc)
         return fail("cannot make the disk file", rc);
-    struct xensim_config sc = { .quiet = true };
+    struct xensim_config sc = *sched;
+    sc.quiet = true;
     d.sim = xensim_create(&sc);
     if (!d.sim)
         return fail("cannot create the simulator", -ENOMEM);
     if (trace && (rc = xensim_trace_start(d.sim, trace)))
         return fail("cannot write the trace", rc);
-    if (trace && (rc = probe_get(d.sim)))
+    /* The probe's snapshots come from a thread of its own that no seed
+     * orders: a seeded run's trace goes without them (the player then
+     * has the narration and the events, not the pictures). */
+    bool probing = trace && !seed;
+    if (probing && (rc = probe_get(d.sim)))
         return fail("cannot start the probe", rc);
     if (web) {
         web_attach(web, d.sim);
@@ -304,7 +314,7 @@ int demo_devices(const char *trace, const char *pcap, enum xensim_evtchn_abi abi
         fflush(stdout);
         if (!web_wait_page(web, &quit)) {
             web_stop(web);
-            if (trace)
+            if (probing)
                 probe_put();
             xensim_destroy(d.sim);
             unlink(d.disk);
@@ -314,12 +324,12 @@ int demo_devices(const char *trace, const char *pcap, enum xensim_evtchn_abi abi
     xensim_set_narrator(d.sim, print_line, NULL, XENSIM_NARRATE_GUEST);
 
     struct xensim_consoled *cons = NULL;
-    if ((rc = build_domains(&d, abi, &cons)) || (rc = plug_devices(&d)))
+    if ((rc = build_domains(&d, abi, seed, &cons)) || (rc = plug_devices(&d)))
         return rc;
 
     /* The READ itself, with the hypervisor narrating too. The probe first
      * looks at the connected rings, so every step shows their indices. */
-    if (trace || web)
+    if (probing || web)
         probe_sync();
     xensim_trace_note(d.sim, d.guest, "chapter", chapter);
     xensim_set_narrator(d.sim, print_line, NULL, XENSIM_NARRATE_GUEST | XENSIM_NARRATE_XEN);
@@ -338,7 +348,7 @@ int demo_devices(const char *trace, const char *pcap, enum xensim_evtchn_abi abi
     xensim_domain_call(d.sim, 0, 0, backends_down, &d);
     if (cons)
         xensim_consoled_stop(cons);
-    if (trace)
+    if (probing)
         probe_put();
     web_detach(web);
     xensim_destroy(d.sim);

@@ -54,7 +54,7 @@ int ts_connect(struct xensim *sim, struct ts_xs *x)
     xensim_mutex_unlock(&hosts_lock);
     if (fd < 0)
         return fd;
-    ts_xs_open_fd(x, fd);
+    ts_xs_open_fd(x, sim, fd);
     return 0;
 }
 
@@ -103,7 +103,7 @@ static void adopt(struct ts_host *h, const struct xensim_domain_info *info)
 
     if (fd < 0)
         return;
-    ts_xs_open_fd(&x, fd);
+    ts_xs_open_fd(&x, h->sim, fd);
     if (!ring || ts_xs_is_introduced(&x, info->domid) == 0) {
         make_home(&x, info);
         if (ring)
@@ -148,7 +148,7 @@ static void ts_destroying(struct xensim *sim, domid_t domid, void *arg)
     h = *host_slot(sim);
     fd = h ? xensim_xenstored_connect(h->xsd) : -ENODEV;
     if (fd >= 0) {
-        ts_xs_open_fd(&x, fd);
+        ts_xs_open_fd(&x, sim, fd);
         ts_xs_rm(&x, home);
         ts_xs_close(&x);
     }

@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <xensim/task.h>
 #include "unix_socket.h"
 #include "util.h"
 #include "xb_client.h"
@@ -24,13 +26,14 @@ int ts_xs_open_path(struct ts_xs *x, const char *path)
 
     if (fd < 0)
         return fd;
-    ts_xs_open_fd(x, fd);
+    ts_xs_open_fd(x, NULL, fd);
     return 0;
 }
 
-void ts_xs_open_fd(struct ts_xs *x, int fd)
+void ts_xs_open_fd(struct ts_xs *x, struct xensim *sim, int fd)
 {
     x->fd = fd;
+    x->sim = sim;
     x->tx = 0;
     x->req_id = 0;
 }
@@ -57,9 +60,10 @@ static int send_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-static int recv_all(int fd, void *buf, size_t len)
+static int recv_all(struct xensim *sim, int fd, void *buf, size_t len)
 {
     for (size_t done = 0; done < len;) {
+        xensim_task_wait_fd(sim, fd, POLLIN);
         ssize_t n = recv(fd, (char *)buf + done, len - done, 0);
 
         if (n < 0 && errno == EINTR)
@@ -92,11 +96,11 @@ int ts_xs_req(struct ts_xs *x, uint32_t type, const void *a, size_t alen, const 
         return err;
     /* We set no watches, but skip any event all the same. */
     do {
-        if ((err = recv_all(x->fd, &rep, sizeof(rep))))
+        if ((err = recv_all(x->sim, x->fd, &rep, sizeof(rep))))
             return err;
         if (rep.len > XENSTORE_PAYLOAD_MAX)
             return -EIO;
-        if ((err = recv_all(x->fd, x->reply, rep.len)))
+        if ((err = recv_all(x->sim, x->fd, x->reply, rep.len)))
             return err;
         x->reply[rep.len] = '\0';
     } while (rep.type == XS_WATCH_EVENT || rep.req_id != req.req_id);

@@ -14,8 +14,11 @@
 #include <xen/io/xs_wire.h>
 #include <xenstore_lib.h>
 
+struct xensim;
+
 struct ts_xs {
     int fd;
+    struct xensim *sim;                   /* whose scheduler our waits tell; may be NULL */
     uint32_t tx;                          /* the open transaction; 0: none */
     uint32_t req_id;
     char reply[XENSTORE_PAYLOAD_MAX + 1]; /* the last reply's body, NUL-terminated */
@@ -23,7 +26,8 @@ struct ts_xs {
 
 /* 0 or a negative errno; ts_xs_close() closes the socket. */
 int ts_xs_open_path(struct ts_xs *x, const char *path);
-void ts_xs_open_fd(struct ts_xs *x, int fd);
+/* sim: the simulation the calling thread is a task of, or NULL. */
+void ts_xs_open_fd(struct ts_xs *x, struct xensim *sim, int fd);
 void ts_xs_close(struct ts_xs *x);
 
 /* One request whose payload is a then b. Returns the reply's length (its

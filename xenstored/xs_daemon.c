@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -92,6 +93,64 @@ void xs_daemon_wake(struct xs_daemon *xs)
         XENSIM_DIE_IF(errno != EAGAIN);
 }
 
+/* A daemon outside any simulation: the kernel schedules its thread. */
+static void *plain_task_new(struct xensim *sim, const char *name)
+{
+    (void)sim;
+    (void)name;
+    return NULL;
+}
+
+static void plain_cancel(struct xensim *sim, void *task)
+{
+    (void)sim;
+    (void)task;
+}
+
+static void plain_begin(struct xensim *sim, void *task)
+{
+    (void)sim;
+    (void)task;
+}
+
+static void plain_end(struct xensim *sim)
+{
+    (void)sim;
+}
+
+static void plain_wait_fd(struct xensim *sim, int fd, short events)
+{
+    (void)sim;
+    (void)fd;
+    (void)events;
+}
+
+static void plain_cond_wait(struct xensim *sim, pthread_cond_t *cond, pthread_mutex_t *m,
+                            bool (*done)(void *arg), void *arg)
+{
+    (void)sim;
+    (void)done;
+    (void)arg;
+    XENSIM_CHECK(pthread_cond_wait(cond, m));
+}
+
+static void plain_join(struct xensim *sim, void *task, pthread_t thread)
+{
+    (void)sim;
+    (void)task;
+    XENSIM_CHECK(pthread_join(thread, NULL));
+}
+
+static const struct xs_task_ops plain_task_ops = {
+    .task_new = plain_task_new, .cancel = plain_cancel, .begin = plain_begin, .end = plain_end,
+    .wait_fd = plain_wait_fd, .cond_wait = plain_cond_wait, .join = plain_join,
+};
+
+static bool call_done(void *p)
+{
+    return ((struct loop_call *)p)->done;
+}
+
 static void run_on_loop(struct xs_daemon *xs, void (*fn)(struct xs_daemon *, void *), void *arg)
 {
     struct loop_call call = { .fn = fn, .arg = arg };
@@ -105,7 +164,7 @@ static void run_on_loop(struct xs_daemon *xs, void (*fn)(struct xs_daemon *, voi
     xs->calls = &call;
     xs_daemon_wake(xs);
     while (!call.done)
-        XENSIM_CHECK(pthread_cond_wait(&xs->call_cond, &xs->call_lock));
+        xs->task_ops->cond_wait(xs->sim, &xs->call_cond, &xs->call_lock, call_done, &call);
     xensim_mutex_unlock(&xs->call_lock);
 }
 
@@ -146,6 +205,8 @@ struct xs_daemon *xs_daemon_create(const struct xs_daemon_config *cfg)
     xs->ring_ops = cfg->ring_ops;
     xs->ring_ctx = cfg->ring_ctx;
     xs->quiet = cfg->quiet;
+    xs->task_ops = cfg->task_ops ? cfg->task_ops : &plain_task_ops;
+    xs->sim = cfg->sim;
     xs->epfd = xs->wakefd = -1;
     xs->virq_port = -1;
     CDS_INIT_LIST_HEAD(&xs->listeners);
@@ -305,8 +366,11 @@ static void *loop(void *arg)
     struct xs_daemon *xs = arg;
     struct epoll_event evs[64];
 
+    xs->task_ops->begin(xs->sim, xs->task);
     loop_self = xs;
     while (CMM_LOAD_SHARED(xs->running)) {
+        /* A deterministic run waits here, so that the wait below does not. */
+        xs->task_ops->wait_fd(xs->sim, xs->epfd, POLLIN);
         int n = epoll_wait(xs->epfd, evs, 64, -1);
         bool ring_events = false;
         struct xs_sock_entry *e, *tmp;
@@ -352,6 +416,7 @@ static void *loop(void *arg)
         bury(xs);
     }
     run_calls(xs);
+    xs->task_ops->end(xs->sim);
     return NULL;
 }
 
@@ -379,7 +444,9 @@ int xs_daemon_start(struct xs_daemon *xs)
     if (xs->ring_ops)
         epoll_add(xs, xs->ring_ops->fd(xs->ring_ctx), TAG_RING, EPOLLIN);
     xs->running = true;
+    xs->task = xs->task_ops->task_new(xs->sim, "xenstored");
     if (pthread_create(&xs->thread, NULL, loop, xs)) {
+        xs->task_ops->cancel(xs->sim, xs->task);
         xs->running = false;
         return -EAGAIN;
     }
@@ -655,7 +722,7 @@ void xs_daemon_destroy(struct xs_daemon *xs)
     if (xs->running) {
         CMM_STORE_SHARED(xs->running, false);
         xs_daemon_wake(xs);
-        XENSIM_CHECK(pthread_join(xs->thread, NULL));
+        xs->task_ops->join(xs->sim, xs->task, xs->thread);
     }
     cds_list_for_each_entry_safe(e, tmp, &xs->socks, link)
         sock_gone(xs, e);

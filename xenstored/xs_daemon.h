@@ -7,6 +7,7 @@
 #ifndef XS_DAEMON_H
 #define XS_DAEMON_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,11 +31,27 @@ struct xs_quota {
     unsigned int memory;        /* bytes per domain (hard quota): 2621440 */
 };
 
+struct xs_task_ops {
+    void *(*task_new)(struct xensim *sim, const char *name);
+    void (*cancel)(struct xensim *sim, void *task);
+    void (*begin)(struct xensim *sim, void *task);
+    void (*end)(struct xensim *sim);
+    void (*wait_fd)(struct xensim *sim, int fd, short events);
+    void (*cond_wait)(struct xensim *sim, pthread_cond_t *cond, pthread_mutex_t *m,
+                      bool (*done)(void *arg), void *arg);
+    void (*join)(struct xensim *sim, void *task, pthread_t thread);
+};
+
 struct xs_daemon_config {
     const struct xensim_xenstored_ring_ops *ring_ops;   /* NULL: domains have no ring */
     void *ring_ctx;
     struct xs_quota quota;
     bool quiet;                           /* no log lines on stderr */
+    /* How the loop thread meets a simulation's scheduler: the daemon
+     * links without the simulator, so xs_public.c passes <xensim/task.h>
+     * here for a daemon in dom0. NULL: plain pthreads. */
+    const struct xs_task_ops *task_ops;
+    struct xensim *sim;                   /* their first argument */
 };
 
 struct xs_daemon *xs_daemon_create(const struct xs_daemon_config *cfg);

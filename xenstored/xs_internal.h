@@ -412,6 +412,9 @@ int xs_sock_fd(const struct xs_sock *s);
 uint32_t xs_sock_wanted(struct xs_sock *s);
 
 struct xs_daemon {
+    const struct xs_task_ops *task_ops;  /* set once, never NULL */
+    struct xensim *sim;                  /* set once; NULL: no simulation */
+    void *task;                          /* the loop thread's, task_ops' */
     pthread_mutex_t lock;                /* the store lock */
     struct xs_tree tree;
     struct xs_quota quota;

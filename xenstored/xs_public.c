@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <xensim/task.h>
 #include "xs_daemon.h"
 
 struct xensim_xenstored {
@@ -17,6 +18,13 @@ struct xensim_xenstored {
 
 struct xensim_xenstored_conn {
     struct xs_conn *c;
+};
+
+/* In dom0 of a simulation its loop thread is one of the simulation's. */
+static const struct xs_task_ops sim_task_ops = {
+    .task_new = xensim_task_new, .cancel = xensim_task_cancel, .begin = xensim_task_begin, .end = xensim_task_end,
+    .wait_fd = xensim_task_wait_fd, .cond_wait = xensim_task_cond_wait,
+    .join = xensim_task_join,
 };
 
 struct xensim_xenstored *xensim_xenstored_create(const struct xensim_xenstored_config *cfg)
@@ -30,6 +38,10 @@ struct xensim_xenstored *xensim_xenstored_create(const struct xensim_xenstored_c
     if (!cfg)
         cfg = &none;
     dc.quiet = cfg->quiet;
+    if (cfg->sim) {
+        dc.task_ops = &sim_task_ops;
+        dc.sim = cfg->sim;
+    }
     dc.ring_ops = cfg->ring_ops;
     dc.ring_ctx = cfg->ring_ctx;
     if (!cfg->ring_ops && cfg->sim) {

@@ -105,9 +105,30 @@ struct xensim_domain_info {
 /* Simulator-wide settings; NULL for the defaults. */
 struct xensim_config {
     bool quiet;               /* do not print fault reports to stderr */
+    /* Non-zero: a deterministic run. One thread of the simulation runs at
+     * a time, the next chosen at each scheduling point by a generator
+     * seeded with this, and the clock is virtual: the same seed gives the
+     * same run. The creating thread must be the only host thread that
+     * calls into the simulator, and services with threads of their own
+     * (xenstored, xenconsoled, external domains) refuse to start.
+     * 0: free-running, the host kernel schedules every thread. */
+    uint64_t seed;
+    /* Deterministic runs only. record: a file to write the run's
+     * schedule to, one decision a line after a "# record_note" line and
+     * the seed's. replay: a schedule so written (with this seed), whose
+     * decisions are taken in place of the generator's until it ends; a
+     * decision the run cannot take is reported and aborts. stop_at: at
+     * that decision (1 the first) the run prints its state on stderr
+     * (tasks, domains, vCPU event flags, ports) and the process exits. */
+    const char *record;
+    const char *record_note;
+    const char *replay;
+    uint64_t stop_at;
 };
 
 struct xensim *xensim_create(const struct xensim_config *cfg);
+/* The seed of a deterministic run, 0 when free-running. */
+uint64_t xensim_seed(const struct xensim *sim);
 /* Destroys every domain left, waits for their threads, frees everything. */
 void xensim_destroy(struct xensim *sim);
 
