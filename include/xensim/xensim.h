@@ -157,11 +157,37 @@ int xensim_xenstore_start(struct xensim *sim, const char *socket_path);
 int xensim_xenstore_attach(struct xensim *sim, struct xensim_xenstored *xsd);
 void xensim_xenstore_stop(struct xensim *sim);
 
+/*
+ * Xen's own C xenstored (Debian's xen-utils-4.17 usr/lib/xen-4.17/bin/
+ * xenstored, unmodified) as dom0's xenstored instead of the built-in one,
+ * introduced to and told of domains as above. It is a process of dom0
+ * (an external domain: xensim_external_start() must serve hv_dir first),
+ * run with the drop-in libraries, XENSTORED_RUNDIR=run_dir (its socket is
+ * run_dir/socket), no XENSTORED_PATH, and a private mount namespace whose
+ * /proc/xen/xsd_port and /proc/xen/xsd_kva are dom0's store ring: dom0's
+ * kernel makes that ring first, as Linux's does at boot, so dom0 must not
+ * have made one (xensim_xenbus_dom0_init() is then not needed, and gives
+ * -EEXIST). Needs root, or unprivileged user namespaces (-EPERM). Returns
+ * once the daemon answers on its socket; 0, -EEXIST when a xenstored
+ * runs, -ECHILD when the program exited (its status in the log), or a
+ * negative errno.
+ */
+struct xensim_xenstore_program {
+    const char *path;               /* the program */
+    const char *const *args;        /* after path and --no-fork; NULL-terminated, or NULL */
+    const char *hv_dir;             /* where hv_dir/dom/0/hypervisor is served */
+    const char *lib_dir;            /* the drop-in libxen*.so */
+    const char *run_dir;            /* made if missing */
+    const char *log_path;           /* its stdout and stderr (appended); NULL: /dev/null */
+};
+int xensim_xenstore_start_program(struct xensim *sim, const struct xensim_xenstore_program *p);
+
 /* What the running xenstored holds, over all its connections. */
 struct xensim_xenstore_usage {
     unsigned long nodes, watches, transactions, connections, domains;
 };
-/* 0, or -ENODEV when no xenstored runs. */
+/* 0, -ENODEV when no xenstored runs, or -EOPNOTSUPP when it is a
+ * program, which does not say. */
 int xensim_xenstore_usage(struct xensim *sim, struct xensim_xenstore_usage *u);
 
 /* Records the run as Chrome trace-event JSON (chrome://tracing, Perfetto):
