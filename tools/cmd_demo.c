@@ -194,21 +194,24 @@ static void dom0_main(void *arg)
 
 int xensim_cmd_demo(int argc, char **argv)
 {
-    const char *trace = NULL, *pcap = NULL;
+    const char *trace = NULL, *pcap = NULL, *xenstored = NULL;
     bool channel = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--trace") && i + 1 < argc) {
             trace = argv[++i];
         } else if (!strcmp(argv[i], "--pcap") && i + 1 < argc) {
             pcap = argv[++i];
+        } else if (!strcmp(argv[i], "--xenstored") && i + 1 < argc) {
+            xenstored = argv[++i];
         } else if (!strcmp(argv[i], "--channel")) {
             channel = true;
         } else {
-            fprintf(stderr, "usage: xensim demo [--channel] [--trace FILE.json] [--pcap FILE]\n");
+            fprintf(stderr, "usage: xensim demo [--channel] [--trace FILE.json] [--pcap FILE]\n"
+                            "                   [--xenstored PATH]\n");
             return 2;
         }
     }
-    return channel ? demo_channel(trace) : demo_devices(trace, pcap);
+    return channel ? demo_channel(trace) : demo_devices(trace, pcap, xenstored);
 }
 
 int demo_channel(const char *trace)

@@ -2,7 +2,11 @@
  * `xensim serve` runs a simulator with dom0 and N idle guests, its
  * XenStore on DIR/socket, and each domain's sockets for external
  * processes under DIR/dom/N (cmd_env.c prints what points Xen's tools at
- * them). Relies on the embedding API and the daemon's (xenstored.h).
+ * them). XenStore is the built-in daemon, or with --xenstored PATH that
+ * program (Xen's C xenstored) as a process of dom0, whose run directory
+ * is DIR/xenstored (its socket, with DIR/socket a link to it, and its
+ * output in DIR/xenstored/log). Relies on the embedding API and the
+ * daemon's (xenstored.h).
  */
 #include "config.h"
 
@@ -11,21 +15,25 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <xensim/external.h>
 #include <xensim/xensim.h>
 #include <xensim/xenstored.h>
 #include "commands.h"
 #include "control.h"
 
-static int parse_args(int argc, char **argv, const char **dir, long *num, const char *numopt)
+static int parse_args(int argc, char **argv, const char **dir, long *num, const char *numopt,
+                      const char **xenstored)
 {
     static const struct option opts[] = {
         { "dir", required_argument, NULL, 'd' },
         { "domains", required_argument, NULL, 'n' },
         { "domid", required_argument, NULL, 'i' },
+        { "xenstored", required_argument, NULL, 'x' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
@@ -37,6 +45,9 @@ static int parse_args(int argc, char **argv, const char **dir, long *num, const 
         switch (ch) {
         case 'd':
             *dir = optarg;
+            break;
+        case 'x':
+            *xenstored = optarg;
             break;
         case 'n':
         case 'i':
@@ -53,24 +64,88 @@ static int parse_args(int argc, char **argv, const char **dir, long *num, const 
     return *dir && optind == argc ? 0 : -1;
 }
 
+/* The built-in daemon: dom0 on DIR/socket, guest i on DIR/socket.i
+ * (unprivileged, as that guest). */
+static int builtin_start(struct xensim *sim, const char *dir, long n)
+{
+    struct xensim_xenstored_config xcfg = { .quiet = true, .sim = sim };
+    struct xensim_xenstored *xsd;
+    char path[PATH_MAX];
+
+    /* Each guest speaks on a socket of its own, so the toolstack's
+     * xensim_xenstore_start() will not do: make the daemon, then hand it
+     * over. */
+    xsd = xensim_xenstored_create(&xcfg);
+    if (!xsd) {
+        fprintf(stderr, "xensim serve: cannot create XenStore: %s\n", strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/socket", dir);
+    if (xensim_xenstored_listen(xsd, path)) {
+        fprintf(stderr, "xensim serve: cannot listen on %s: %s\n", path, strerror(errno));
+        goto fail;
+    }
+    for (long i = 1; i <= n; i++) {
+        snprintf(path, sizeof(path), "%s/socket.%ld", dir, i);
+        if (xensim_xenstored_listen_as(xsd, path, i)) {
+            fprintf(stderr, "xensim serve: cannot listen on %s\n", path);
+            goto fail;
+        }
+    }
+    if (xensim_xenstored_start(xsd) || xensim_xenstore_attach(sim, xsd)) {
+        fprintf(stderr, "xensim serve: cannot start XenStore\n");
+        goto fail;
+    }
+    return 0;   /* the toolstack's now: it stops with dom0 */
+fail:
+    xensim_xenstored_destroy(xsd);
+    return -1;
+}
+
+/* The program at path as dom0's xenstored, run in DIR/xenstored;
+ * DIR/socket leads to its socket, where dom0's tools look. */
+static int program_start(struct xensim *sim, const char *dir, const char *path)
+{
+    char lib[PATH_MAX], run[PATH_MAX], log[PATH_MAX + 8], sock[PATH_MAX];
+    struct xensim_xenstore_program p = {
+        .path = path, .hv_dir = dir, .lib_dir = xensim_libxen_dir(lib, sizeof(lib)),
+        .run_dir = run, .log_path = log,
+    };
+    int err;
+
+    snprintf(run, sizeof(run), "%s/xenstored", dir);
+    snprintf(log, sizeof(log), "%s/log", run);
+    err = xensim_xenstore_start_program(sim, &p);
+    if (err) {
+        fprintf(stderr, "xensim serve: cannot run %s as xenstored: %s%s%s\n", path,
+                xensim_strerror(err), err == -ECHILD ? "; see " : "", err == -ECHILD ? log : "");
+        return -1;
+    }
+    snprintf(sock, sizeof(sock), "%s/socket", dir);
+    unlink(sock);
+    if (symlink("xenstored/socket", sock)) {
+        fprintf(stderr, "xensim serve: cannot link %s: %s\n", sock, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int xensim_cmd_serve(int argc, char **argv)
 {
-    const char *dir = NULL;
+    const char *dir = NULL, *xenstored = NULL;
     long n = 0;
     char path[PATH_MAX];
     struct xensim *sim;
     struct xensim_config scfg = { .quiet = true };
     struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true };
-    struct xensim_xenstored *xsd;
-    struct xensim_xenstored_config xcfg = { .quiet = true };
     sigset_t sigs;
     struct control *ctl = NULL;
     struct xensim_external *ext = NULL;
     struct xensim_console_ptys *ptys = NULL;
     int sig, rc = 1, dom;
 
-    if (parse_args(argc, argv, &dir, &n, "domains")) {
-        fprintf(stderr, "usage: xensim serve --dir DIR [--domains N]\n");
+    if (parse_args(argc, argv, &dir, &n, "domains", &xenstored)) {
+        fprintf(stderr, "usage: xensim serve --dir DIR [--domains N] [--xenstored PATH]\n");
         return 2;
     }
     /* Every thread made from here on leaves these to sigwait(). */
@@ -85,34 +160,17 @@ int xensim_cmd_serve(int argc, char **argv)
         fprintf(stderr, "xensim serve: cannot create the simulator\n");
         return 1;
     }
-    /* Each guest speaks on a socket of its own, so the toolstack's
-     * xensim_xenstore_start() will not do: make the daemon, then hand it
-     * over. */
-    xcfg.sim = sim;
-    xsd = xensim_xenstored_create(&xcfg);
-    if (!xsd) {
-        fprintf(stderr, "xensim serve: cannot create XenStore: %s\n", strerror(errno));
-        goto out;
-    }
-    snprintf(path, sizeof(path), "%s/socket", dir);
-    if (xensim_xenstored_listen(xsd, path)) {
-        fprintf(stderr, "xensim serve: cannot listen on %s: %s\n", path, strerror(errno));
-        goto out;
-    }
-    for (long i = 1; i <= n; i++) {
-        snprintf(path, sizeof(path), "%s/socket.%ld", dir, i);
-        if (xensim_xenstored_listen_as(xsd, path, i)) {
-            fprintf(stderr, "xensim serve: cannot listen on %s\n", path);
-            goto out;
-        }
-    }
-    if (xensim_xenstored_start(xsd) || xensim_xenstore_attach(sim, xsd)) {
-        fprintf(stderr, "xensim serve: cannot start XenStore\n");
-        goto out;
-    }
-    xsd = NULL;   /* the toolstack's now: it stops with dom0 */
     struct xensim_external_config ecfg = { .dir = dir };
-    if (!(ext = xensim_external_start(sim, &ecfg)) || !(ptys = xensim_console_ptys_start(sim))) {
+    /* A xenstored program is a process of dom0: its hypervisor socket
+     * comes first. The built-in daemon comes before the guests' sockets
+     * (as external.h asks). */
+    if (xenstored && (!(ext = xensim_external_start(sim, &ecfg)) ||
+                      program_start(sim, dir, xenstored)))
+        goto out;
+    if (!xenstored && builtin_start(sim, dir, n))
+        goto out;
+    if ((!ext && !(ext = xensim_external_start(sim, &ecfg))) ||
+        !(ptys = xensim_console_ptys_start(sim))) {
         fprintf(stderr, "xensim serve: cannot serve %s/dom: %s\n", dir, strerror(errno));
         goto out;
     }
@@ -143,8 +201,13 @@ int xensim_cmd_serve(int argc, char **argv)
 out:
     control_stop(ctl);
     xensim_console_ptys_stop(ptys);
+    /* xenstored first, while the domains it serves are all still there. */
+    xensim_xenstore_stop(sim);
+    if (xenstored) {
+        snprintf(path, sizeof(path), "%s/socket", dir);
+        unlink(path);
+    }
     xensim_external_stop(ext);
-    xensim_xenstored_destroy(xsd);
     xensim_destroy(sim);
     return rc;
 }

@@ -2,12 +2,15 @@
  * The main `xensim demo`: dom0 runs xenstored, xenconsoled, blkback and
  * netback; a guest gets a file-backed disk, a console and a network
  * interface through XenStore, then reads sector 0 while the narrator tells
- * each step of the seed's walkthrough. Calls only the public API.
+ * each step of the seed's walkthrough. xenstored is the built-in one, or
+ * with --xenstored Xen's C xenstored as a process of dom0, served from a
+ * scratch directory. Calls only the public API.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,8 @@
 #include <xensim/blkif.h>
 #include <xensim/netif.h>
 #include <xensim/console.h>
+#include <xensim/external.h>
+#include "commands.h"
 #include "demo.h"
 
 #define VBD_DEVID 51712          /* xvda, as libxl numbers it */
@@ -30,6 +35,8 @@ static const char sector0[] = "xensim demo disk: this is sector 0 of the backing
 struct demo {
     struct xensim *sim;
     const char *pcap;
+    struct xensim_external *ext;    /* with a xenstored program */
+    char dir[64];
     domid_t guest;
     char disk[64];
     struct xensim_netback *nb;
@@ -175,7 +182,45 @@ static int fail(const char *what, int rc)
     return 1;
 }
 
-int demo_devices(const char *trace, const char *pcap)
+/* The program at path as dom0's xenstored: a process of dom0, reaching
+ * the simulator through dir/dom/0/hypervisor; its output in dir/log. */
+static int xenstored_program(struct demo *d, const char *path)
+{
+    char lib[PATH_MAX], run[96], log[96];
+    struct xensim_external_config ecfg = { .dir = d->dir };
+    struct xensim_xenstore_program p = {
+        .path = path, .hv_dir = d->dir, .lib_dir = xensim_libxen_dir(lib, sizeof(lib)),
+        .run_dir = run, .log_path = log,
+    };
+
+    snprintf(d->dir, sizeof(d->dir), "/tmp/xensim-demo-XXXXXX");
+    if (!mkdtemp(d->dir))
+        return -errno;
+    snprintf(run, sizeof(run), "%s/xenstored", d->dir);
+    snprintf(log, sizeof(log), "%s/log", d->dir);
+    if (!(d->ext = xensim_external_start(d->sim, &ecfg)))
+        return -errno;
+    return xensim_xenstore_start_program(d->sim, &p);
+}
+
+static void xenstored_program_done(struct demo *d)
+{
+    char path[128];
+
+    if (!d->ext)
+        return;
+    xensim_xenstore_stop(d->sim);
+    xensim_external_stop(d->ext);
+    static const char *const left[] = { "xenstored/proc", "xenstored", "log" };
+    for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", d->dir, left[i]);
+        if (unlink(path))
+            rmdir(path);
+    }
+    rmdir(d->dir);
+}
+
+int demo_devices(const char *trace, const char *pcap, const char *xenstored)
 {
     struct demo d = { .pcap = pcap };
     int rc = make_disk(&d);
@@ -192,11 +237,16 @@ int demo_devices(const char *trace, const char *pcap)
     struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true };
     if ((rc = xensim_domain_create(d.sim, &d0)) < 0 || (rc = xensim_domain_unpause(d.sim, 0)))
         return fail("cannot build dom0", rc);
-    if ((rc = xensim_xenstore_start(d.sim, NULL)) || (rc = xensim_xenbus_dom0_init(d.sim)))
+    if (xenstored)
+        rc = xenstored_program(&d, xenstored);
+    else if (!(rc = xensim_xenstore_start(d.sim, NULL)))
+        rc = xensim_xenbus_dom0_init(d.sim);
+    if (rc)
         return fail("cannot start xenstored", rc);
     struct xensim_consoled_config ccfg = { 0 };
     struct xensim_consoled *cons = xensim_consoled_start(d.sim, &ccfg);
-    host_say("dom0 built; xenstored and xenconsoled run in it");
+    host_say("dom0 built; %s and xenconsoled run in it",
+             xenstored ? "Xen's C xenstored (a process of dom0)" : "xenstored");
 
     struct xensim_domain_config gcfg = { .name = "guest" };
     rc = xensim_domain_create(d.sim, &gcfg);
@@ -271,6 +321,7 @@ int demo_devices(const char *trace, const char *pcap)
     xensim_domain_call(d.sim, 0, 0, backends_down, &d);
     if (cons)
         xensim_consoled_stop(cons);
+    xenstored_program_done(&d);
     xensim_destroy(d.sim);
     unlink(d.disk);
     host_say("done");
