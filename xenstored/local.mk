@@ -52,10 +52,13 @@ tests_xenstore_test_xs_unit_CFLAGS = $(XS_TEST_CFLAGS)
 tests_xenstore_test_xs_unit_CPPFLAGS = $(XS_TEST_CPPFLAGS)
 tests_xenstore_test_xs_unit_LDADD = $(XS_TEST_LDADD)
 
-# Real, unmodified clients against `xensim serve`.
-TESTS += tests/xenstore/test_xs_utils.sh tests/xenstore/test_xs_testxenstore.sh
+# Real, unmodified clients against `xensim serve`; then again with Xen's
+# C xenstored as its daemon (test-xenstore is in xen-utils-4.17, which
+# tests/ext/fetch-xen-utils.sh unpacks).
+TESTS += tests/xenstore/test_xs_utils.sh tests/xenstore/test_xs_testxenstore.sh \
+	tests/xenstore/test_xs_cxenstored.sh
 EXTRA_DIST += tests/xenstore/serve.sh tests/xenstore/test_xs_utils.sh \
-	tests/xenstore/test_xs_testxenstore.sh tests/xenstore/fetch-test-xenstore.sh
+	tests/xenstore/test_xs_testxenstore.sh tests/xenstore/test_xs_cxenstored.sh
 
 # Benchmarks (`make bench`).
 BENCHES += bench/xs_socket bench/xs_local
@@ -75,5 +78,3 @@ bench_xs_ring_SOURCES = bench/xs_ring.c
 bench_xs_ring_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/xenstore
 bench_xs_ring_LDADD = libxensim.la $(BENCH_LDADD)
 
-# test-xenstore is unpacked here at test time.
-CLEAN_LOCAL_DIRS += tests/xenstore/xen-utils
