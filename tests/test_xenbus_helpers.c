@@ -112,16 +112,6 @@ static struct xensim_domain_info *list_all(struct xensim *sim, int *n)
 /* xenstored learns of a death from VIRQ_DOM_EXC and then lets go of the
  * domain's ring; until then the domain lingers dying. Waits (bounded) for
  * it to be gone. */
-static void wait_gone(struct xensim *sim, domid_t dom)
-{
-    struct xensim_domain_info info;
-    int rc = 0;
-
-    for (int i = 0; i < 10000 && (rc = xensim_domain_info(sim, dom, &info)) == 0; i++)
-        xbt_sleep_ms(1);
-    ck_assert_msg(rc == -ESRCH, "dom%u was destroyed but lingers: someone maps its pages", dom);
-}
-
 void xbt_sim_free(struct xensim *sim)
 {
     struct xensim_domain_info *infos;
@@ -132,7 +122,7 @@ void xbt_sim_free(struct xensim *sim)
     infos = list_all(sim, &n);
     for (int i = 0; i < n; i++)
         if (infos[i].state == XENSIM_DOMAIN_DYING)
-            wait_gone(sim, infos[i].domid);
+            th_wait_gone(sim, infos[i].domid);
     free(infos);
     /* Everything is checked while every other domain still lives, so a
      * guest's leaked port or mapping cannot vanish with it. */
@@ -144,7 +134,7 @@ void xbt_sim_free(struct xensim *sim)
             ck_assert_int_eq(xensim_domain_destroy(sim, infos[i].domid), 0);
     for (int i = 0; i < n; i++)
         if (infos[i].domid)
-            wait_gone(sim, infos[i].domid);
+            th_wait_gone(sim, infos[i].domid);
     free(infos);
     xbt_daemon_counts(sim, &w, &t);
     ck_assert_uint_eq(w, 0);

@@ -226,12 +226,14 @@ START_TEST(test_pin_maptrack_limit)
     grant_handle_t h;
     xen_pfn_t frame;
 
-    for (int i = 0; i < MANY - 1; i++) {
+    /* One maptrack frame holds 256 entries, and Xen keeps one of them on
+     * the free list (_get_maptrack_handle): 255 pins. */
+    for (int i = 0; i < MANY - 2; i++) {
         ck_assert_int_gt(gm.refs[i], 0);
         ck_assert_int_eq(xensim_gnttab_dev_pin(dev, g, (grant_ref_t)gm.refs[i], false, &h,
                                                &frame), GNTST_okay);
     }
-    ck_assert_int_eq(xensim_gnttab_dev_pin(dev, g, (grant_ref_t)gm.refs[MANY - 1], false, &h,
+    ck_assert_int_eq(xensim_gnttab_dev_pin(dev, g, (grant_ref_t)gm.refs[MANY - 2], false, &h,
                                            &frame), GNTST_no_space);
     xensim_gnttab_dev_close(dev);
     th_call(sim, g, 0, g_end_many, &gm);
