@@ -422,7 +422,7 @@ static int do_set_perms(struct req *r)
     if (err)
         goto out;
     for (unsigned int i = 0; i < num; i++)
-        if (xs_domid_gone(xs, p[i].id))
+        if (xs_domid_unknown(xs, p[i].id))
             p[i].perms |= XS_PERM_IGNORE;
     err = -ENOENT;
     if (p[0].perms & XS_PERM_IGNORE)
