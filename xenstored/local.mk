@@ -60,6 +60,17 @@ TESTS += tests/xenstore/test_xs_utils.sh tests/xenstore/test_xs_testxenstore.sh 
 EXTRA_DIST += tests/xenstore/serve.sh tests/xenstore/test_xs_utils.sh \
 	tests/xenstore/test_xs_testxenstore.sh tests/xenstore/test_xs_cxenstored.sh
 
+# The differential against Xen's C xenstored (issue 9): xs_diff speaks
+# to two `xensim serve`s, test_xs_diff.sh runs them; check-long runs it
+# for 10^5 operations.
+check_PROGRAMS += tests/xenstore/xs_diff
+tests_xenstore_xs_diff_SOURCES = tests/xenstore/xs_diff.c
+TESTS += tests/xenstore/test_xs_diff.sh
+EXTRA_DIST += tests/xenstore/test_xs_diff.sh
+.PHONY: check-long
+check-long: tests/xenstore/xs_diff tools/xensim
+	XS_DIFF_SEEDS=20 XS_DIFF_OPS=5000 $(SHELL) $(srcdir)/tests/xenstore/test_xs_diff.sh
+
 # Benchmarks (`make bench`).
 BENCHES += bench/xs_socket bench/xs_local
 bench_xs_socket_SOURCES = bench/xs_socket.c
