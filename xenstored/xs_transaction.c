@@ -700,6 +700,10 @@ int xs_tx_rm(struct xs_tx *tx, const char *path)
     p = get_any(tx, up, &err);
     if (!p)
         return err;
+    /* rm_node(): "if (!parent) return ... EINVAL": a node this
+     * transaction copied whose parent it sees as gone. */
+    if (!p->exists)
+        return -EINVAL;
     if ((err = rm_below(tx, t)))
         return err;
     return rm_one(tx, t, p, false) ? 0 : -EIO;

@@ -598,8 +598,9 @@ static const struct op script_tx[] = {
      * through transaction_prepend()), and RM walks that view: a copied
      * child list naming a node since gone stops the walk, EIO, what was
      * removed staying removed; so does a parent whose list lacks the
-     * node (delete_child()); a node below a removed subtree that the
-     * walk never saw is read from the store. */
+     * node (delete_child()); a parent seen as gone is EINVAL
+     * (rm_node()); a node below a removed subtree that the walk never
+     * saw is read from the store. */
     Q(0, WRITE, "/t/x/y\0"),
     Q(0, WRITE, "/t/x/z\0"),
     Q(0, TRANSACTION_START, "\0"),
@@ -617,6 +618,13 @@ static const struct op script_tx[] = {
     QT(0, READ, "/t\0"),
     QT(0, RM, "/t/q\0"),
     QT(0, READ, "/t/q/c\0"),
+    QT(0, TRANSACTION_END, "T\0"),
+    Q(0, WRITE, "/t/r/s\0"),
+    Q(0, TRANSACTION_START, "\0"),
+    QT(0, READ, "/t/r/s\0"),
+    Q(1, RM, "/t/r\0"),
+    QT(0, READ, "/t/r\0"),
+    QT(0, RM, "/t/r/s\0"),
     QT(0, TRANSACTION_END, "T\0"),
     Q(0, TRANSACTION_START, "\0"),
     QT(0, DIRECTORY, "/t/u\0"),
