@@ -427,12 +427,13 @@ static bool too_big(const struct xs_conn *c, unsigned int np, size_t vlen, size_
     return !xs_quota_exempt(c) && size >= c->xs->quota.entry_size;
 }
 
-/* add_child() appends; remove_child_entry() keeps the others' order. */
+/* add_child() appends; remove_child_entry() keeps the others' order.
+ * add_child() does not look for the name first: a transaction that
+ * copied a child list and then sees the child itself gone from the store
+ * lists the child twice once it makes it again, as C's does (that store
+ * change dooms the commit). */
 static void kid_add(struct xs_tnode *p, const char *leaf)
 {
-    for (unsigned int i = 0; i < p->nkids; i++)
-        if (!strcmp(p->kids[i], leaf))
-            return;
     p->kids = realloc(p->kids, (p->nkids + 2) * sizeof(char *));
     XS_CHECK(!p->kids);
     p->kids[p->nkids++] = xs_strdup(leaf);

@@ -600,7 +600,8 @@ static const struct op script_tx[] = {
      * removed staying removed; so does a parent whose list lacks the
      * node (delete_child()); a parent seen as gone is EINVAL
      * (rm_node()); a node below a removed subtree that the walk never
-     * saw is read from the store. */
+     * saw is read from the store; a child made again in a copied list
+     * that still names it is listed twice (add_child()). */
     Q(0, WRITE, "/t/x/y\0"),
     Q(0, WRITE, "/t/x/z\0"),
     Q(0, TRANSACTION_START, "\0"),
@@ -625,6 +626,15 @@ static const struct op script_tx[] = {
     Q(1, RM, "/t/r\0"),
     QT(0, READ, "/t/r\0"),
     QT(0, RM, "/t/r/s\0"),
+    QT(0, TRANSACTION_END, "T\0"),
+    Q(0, WRITE, "/t/k/l\0"),
+    Q(0, TRANSACTION_START, "\0"),
+    QT(0, DIRECTORY, "/t/k\0"),
+    Q(1, RM, "/t/k/l\0"),
+    QT(0, WRITE, "/t/k/l\0again"),
+    QT(0, DIRECTORY, "/t/k\0"),
+    QT(0, RM, "/t/k\0"),
+    QT(0, DIRECTORY, "/t/k\0"),
     QT(0, TRANSACTION_END, "T\0"),
     Q(0, TRANSACTION_START, "\0"),
     QT(0, DIRECTORY, "/t/u\0"),
