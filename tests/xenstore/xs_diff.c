@@ -841,10 +841,16 @@ static void rand_op(struct op *o, struct buf *b)
     case XS_RELEASE:
         puts0(b, rnd(2) ? "0" : "77");  /* never a live domain's */
         break;
-    case XS_SET_TARGET:
+    case XS_SET_TARGET: {
+        /* Never a target that exists: a guest with dom0 or another
+         * guest as its target has their rights, and the EACCES primer
+         * (errno_primer()) would read. */
+        static const char *const none[] = { "77", "32752", "-1" };
+
         puts0(b, rnd(2) ? "77" : "1");
-        rand_domid(b);
+        puts0(b, none[rnd(3)]);
         break;
+    }
     case XS_RESET_WATCHES:
     case 99:
         break;
