@@ -668,6 +668,38 @@ static const struct op script_tx[] = {
     Q(0, RESET_WATCHES, ""),
 };
 
+/* CONTROL (privileged), and the quotas a guest reaches. */
+static const struct op script_control[] = {
+    Q(0, CONTROL, ""),
+    Q(0, CONTROL, "\0"),
+    Q(0, CONTROL, "nope\0"),
+    Q(0, CONTROL, "help\0"),
+    Q(0, CONTROL, "quota\0"),
+    Q(0, CONTROL, "quota\0" "1\0"),
+    Q(0, CONTROL, "quota\0" "77\0"),
+    Q(0, CONTROL, "quota\0" "2\0"),
+    /* Not "quota 0" (nor "abc", atoi()'s 0): dom0's memory counts the
+     * tty paths the console back end wrote, whose pty numbers differ
+     * from run to run. */
+    Q(0, CONTROL, "quota\0" "set\0"),
+    Q(0, CONTROL, "quota\0" "set\0" "bogus\0" "1\0"),
+    Q(0, CONTROL, "quota\0" "nodes\0" "1000\0"),
+    Q(0, CONTROL, "quota\0" "set\0" "nodes\0" "1000\0"),
+    Q(0, CONTROL, "quota-soft\0"),
+    Q(0, CONTROL, "check\0"),
+    Q(0, CONTROL, "log\0"),
+    Q(0, CONTROL, "log\0" "off\0"),
+    Q(0, CONTROL, "print\0"),
+    Q(0, CONTROL, "print\0" "hello\0"),
+    Q(2, CONTROL, "help\0"),
+    /* A guest's watches and transactions count for its domain, over
+     * all its connections. */
+    Q(2, WATCH, "data\0q0\0"),
+    Q(3, WATCH, "data\0q1\0"),
+    Q(2, TRANSACTION_START, "\0"),
+    Q(0, CONTROL, "quota\0" "1\0"),
+};
+
 struct script {
     const char *name;
     const struct op *ops;
@@ -675,7 +707,9 @@ struct script {
 };
 
 #define SCRIPT(s) { #s, s, sizeof(s) / sizeof(s[0]) }
-static const struct script scripts[] = { SCRIPT(script_basic), SCRIPT(script_tx) };
+static const struct script scripts[] = {
+    SCRIPT(script_basic), SCRIPT(script_tx), SCRIPT(script_control),
+};
 
 static bool run_ops(const struct op *ops, size_t n)
 {
