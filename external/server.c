@@ -300,19 +300,18 @@ void xensim_external_stop(struct xensim_external *ext)
     free(ext);
 }
 
-void xensim_external_sync(struct xensim_external *ext, struct xensim_external_stats *st)
+/* Under srv->lock: every domain's loop has done what its sockets held
+ * when this was asked (those still there), and no domain is left to
+ * build or destroy. */
+static void sync_round(struct ext_server *srv)
 {
-    struct ext_server *srv = &ext->srv;
     uint64_t one = 1;
 
-    xensim_mutex_lock(&srv->lock);
     for (struct ext_dom *d = srv->doms; d; d = d->next) {
         d->sync_req++;
         if (write(d->wake_fd, &one, sizeof(one)) != sizeof(one))
             XENSIM_DIE("eventfd write", errno);
     }
-    /* Each domain (those still there) done, and no domain left to build
-     * or destroy. */
     for (;;) {
         bool waiting = srv->jobs || srv->ts_busy;
         for (struct ext_dom *d = srv->doms; d; d = d->next)
@@ -321,6 +320,22 @@ void xensim_external_sync(struct xensim_external *ext, struct xensim_external_st
             break;
         pthread_cond_wait(&srv->cond, &srv->lock);
     }
+}
+
+void xensim_external_sync(struct xensim_external *ext, struct xensim_external_stats *st)
+{
+    struct ext_server *srv = &ext->srv;
+    bool deferred = false;
+
+    xensim_mutex_lock(&srv->lock);
+    sync_round(srv);
+    /* A deferred grant end waits on another domain's unmap, which that
+     * domain's loop may have made only after this one took its
+     * snapshot: one more round retries it once every unmap is done. */
+    for (struct ext_dom *d = srv->doms; d; d = d->next)
+        deferred |= d->stats.deferred != 0;
+    if (deferred)
+        sync_round(srv);
     if (st) {
         memset(st, 0, sizeof(*st));
         for (struct ext_dom *d = srv->doms; d; d = d->next) {

@@ -170,6 +170,12 @@ static int domid_alloc(struct xensim *sim)
  * unbound to dom0 (store first), and grant refs 0 and 1 for them. */
 static int domain_build(struct domain *d)
 {
+    /* dom0's page 0 is kept for the store ring its kernel makes
+     * (xb_local_init), so that /proc/xen/xsd_kva can be dom0's memory
+     * file: C xenstored maps that file at offset 0. start_info names it
+     * in store_mfn, 0, the value Xen gives dom0. */
+    if (d->domid == 0 && domain_page_alloc(d) != 0)
+        return -ENOMEM;
     xen_pfn_t si = domain_page_alloc(d);
     if (si == ~(xen_pfn_t)0)
         return -ENOMEM;

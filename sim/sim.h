@@ -322,7 +322,7 @@ struct domain {
     uint64_t *page_used;                /* bitmap over guest RAM */
     unsigned long pages_in_use;         /* bits set in page_used */
     unsigned long build_pages;          /* of those, the builder's */
-    start_info_t *start_info;           /* in guest RAM (pfn 0) */
+    start_info_t *start_info;           /* in guest RAM (pfn 0; dom0's: 1) */
 
     /* Event channels (evtchn.c). The ABI changes under event_lock;
      * readers without it load it once per operation. */

@@ -229,7 +229,7 @@ static void record_note(char *buf, size_t size, int argc, char **argv)
 
 int demo_main(int argc, char **argv, const struct xensim_config *replay)
 {
-    const char *trace = NULL, *pcap = NULL, *record = NULL;
+    const char *trace = NULL, *pcap = NULL, *record = NULL, *xenstored = NULL;
     bool channel = false;
     enum xensim_evtchn_abi abi = XENSIM_EVTCHN_2L_32;
     struct web_opts web = { 0 };
@@ -251,6 +251,8 @@ int demo_main(int argc, char **argv, const struct xensim_config *replay)
             trace = argv[++i];
         } else if (!strcmp(argv[i], "--pcap") && i + 1 < argc) {
             pcap = argv[++i];
+        } else if (!strcmp(argv[i], "--xenstored") && i + 1 < argc) {
+            xenstored = argv[++i];
         } else if (!strcmp(argv[i], "--channel")) {
             channel = true;
         } else if (!strcmp(argv[i], "--evtchn") && i + 1 < argc && abi_from_name(argv[i + 1], &abi)) {
@@ -258,7 +260,7 @@ int demo_main(int argc, char **argv, const struct xensim_config *replay)
         } else {
             fprintf(stderr, "usage: xensim demo [--channel] [--evtchn 2l|2l-64|fifo] "
                     "[--seed N [--record FILE]] [--trace FILE.json] [--pcap FILE] "
-                    "[--http ADDR:PORT [--http-public]]\n");
+                    "[--http ADDR:PORT [--http-public]] [--xenstored PATH]\n");
             return 2;
         }
     }
@@ -277,6 +279,11 @@ int demo_main(int argc, char **argv, const struct xensim_config *replay)
                         "run; drop --seed or --http\n");
         return 2;
     }
+    if (seed && xenstored) {
+        fprintf(stderr, "xensim demo: --xenstored runs the daemon as a process of its own, "
+                        "which no seed can order; drop --seed or --xenstored\n");
+        return 2;
+    }
     if (record && !seed) {
         fprintf(stderr, "xensim demo: --record needs --seed: only a deterministic run has a "
                         "schedule to write\n");
@@ -292,7 +299,7 @@ int demo_main(int argc, char **argv, const struct xensim_config *replay)
     if (seed)
         printf("xensim demo: deterministic run, seed %llu (the same seed gives the same run)\n",
                (unsigned long long)seed);
-    return channel ? demo_channel(trace, &sched) : demo_devices(trace, pcap, abi, &web, &sched);
+    return channel ? demo_channel(trace, &sched) : demo_devices(trace, pcap, abi, &web, &sched, xenstored);
 }
 
 int demo_channel(const char *trace, const struct xensim_config *sched)

@@ -35,7 +35,7 @@
 /* The drop-ins: $XENSIM_LIBDIR, else those of the build tree this xensim
  * runs from (tools/xensim, or libtool's tools/.libs/lt-xensim), else the
  * installed ones. */
-static const char *libxen_dir(char *buf, size_t size)
+const char *xensim_libxen_dir(char *buf, size_t size)
 {
     const char *env = getenv("XENSIM_LIBDIR");
     char exe[PATH_MAX], probe[PATH_MAX + 64];
@@ -128,7 +128,7 @@ int xensim_cmd_env(int argc, char **argv)
         return 1;
     }
     fputs("export LD_LIBRARY_PATH=", stdout);
-    put_quoted(libxen_dir(lib, sizeof(lib)));
+    put_quoted(xensim_libxen_dir(lib, sizeof(lib)));
     fputs("${LD_LIBRARY_PATH:+:\"$LD_LIBRARY_PATH\"}\n", stdout);
     printf("export %s=", XENSIM_HV_PATH_ENV);
     put_quoted(hv);
@@ -214,7 +214,7 @@ int xensim_cmd_run(int argc, char **argv)
         return 1;
     }
     domain_paths(dir, domid, hv, xs, sizeof(hv));
-    const char *old = getenv("LD_LIBRARY_PATH"), *ldir = libxen_dir(lib, sizeof(lib));
+    const char *old = getenv("LD_LIBRARY_PATH"), *ldir = xensim_libxen_dir(lib, sizeof(lib));
     char *ld = malloc(strlen(ldir) + (old ? strlen(old) : 0) + 2);
     if (!ld)
         return 1;

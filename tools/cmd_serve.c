@@ -2,7 +2,11 @@
  * `xensim serve` runs a simulator with dom0 and N idle guests, its
  * XenStore on DIR/socket, and each domain's sockets for external
  * processes under DIR/dom/N (cmd_env.c prints what points Xen's tools at
- * them). Relies on the embedding API and the daemon's (xenstored.h).
+ * them). XenStore is the built-in daemon, or with --xenstored PATH that
+ * program (Xen's C xenstored) as a process of dom0, whose run directory
+ * is DIR/xenstored (its socket, with DIR/socket a link to it, and its
+ * output in DIR/xenstored/log). Relies on the embedding API and the
+ * daemon's (xenstored.h).
  */
 #include "config.h"
 
@@ -11,9 +15,11 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <xensim/external.h>
 #include <xensim/xensim.h>
 #include <xensim/xenstored.h>
@@ -22,13 +28,14 @@
 #include "web.h"
 
 static int parse_args(int argc, char **argv, const char **dir, long *num, const char *numopt,
-                      bool *seeded)
+                      bool *seeded, const char **xenstored)
 {
     static const struct option opts[] = {
         { "seed", required_argument, NULL, 's' },
         { "dir", required_argument, NULL, 'd' },
         { "domains", required_argument, NULL, 'n' },
         { "domid", required_argument, NULL, 'i' },
+        { "xenstored", required_argument, NULL, 'x' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
@@ -44,6 +51,9 @@ static int parse_args(int argc, char **argv, const char **dir, long *num, const 
         case 's':
             /* Any seed but 0 asks for a deterministic run. */
             *seeded = strtoull(optarg, &end, 0) != 0 || *end;
+            break;
+        case 'x':
+            *xenstored = optarg;
             break;
         case 'n':
         case 'i':
@@ -96,6 +106,34 @@ fail:
     return -1;
 }
 
+/* The program at path as dom0's xenstored, run in DIR/xenstored;
+ * DIR/socket leads to its socket, where dom0's tools look. */
+static int program_start(struct xensim *sim, const char *dir, const char *path)
+{
+    char lib[PATH_MAX], run[PATH_MAX], log[PATH_MAX + 8], sock[PATH_MAX];
+    struct xensim_xenstore_program p = {
+        .path = path, .hv_dir = dir, .lib_dir = xensim_libxen_dir(lib, sizeof(lib)),
+        .run_dir = run, .log_path = log,
+    };
+    int err;
+
+    snprintf(run, sizeof(run), "%s/xenstored", dir);
+    snprintf(log, sizeof(log), "%s/log", run);
+    err = xensim_xenstore_start_program(sim, &p);
+    if (err) {
+        fprintf(stderr, "xensim serve: cannot run %s as xenstored: %s%s%s\n", path,
+                xensim_strerror(err), err == -ECHILD ? "; see " : "", err == -ECHILD ? log : "");
+        return -1;
+    }
+    snprintf(sock, sizeof(sock), "%s/socket", dir);
+    unlink(sock);
+    if (symlink("xenstored/socket", sock)) {
+        fprintf(stderr, "xensim serve: cannot link %s: %s\n", sock, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* Guests 1..n, each running serve_guest.c's kernel. 0, or -1 having said
  * why. */
 static int serve_guests(struct xensim *sim, long n)
@@ -117,7 +155,7 @@ static int serve_guests(struct xensim *sim, long n)
 
 int xensim_cmd_serve(int argc, char **argv)
 {
-    const char *dir = NULL;
+    const char *dir = NULL, *xenstored = NULL;
     long n = 0;
     char path[PATH_MAX];
     struct xensim *sim;
@@ -132,8 +170,8 @@ int xensim_cmd_serve(int argc, char **argv)
     struct web *web = NULL;
     bool seeded = false;
 
-    if (web_take_args(&argc, argv, &wo) || parse_args(argc, argv, &dir, &n, "domains", &seeded)) {
-        fprintf(stderr, "usage: xensim serve --dir DIR [--domains N] "
+    if (web_take_args(&argc, argv, &wo) || parse_args(argc, argv, &dir, &n, "domains", &seeded, &xenstored)) {
+        fprintf(stderr, "usage: xensim serve --dir DIR [--domains N] [--xenstored PATH] "
                 "[--http ADDR:PORT [--http-public]]\n");
         return 2;
     }
@@ -158,10 +196,17 @@ int xensim_cmd_serve(int argc, char **argv)
         fprintf(stderr, "xensim serve: cannot create the simulator\n");
         return 1;
     }
-    if (serve_xenstore(sim, dir, n))
-        goto out;
     struct xensim_external_config ecfg = { .dir = dir };
-    if (!(ext = xensim_external_start(sim, &ecfg)) || !(ptys = xensim_console_ptys_start(sim))) {
+    /* A xenstored program is a process of dom0: its hypervisor socket
+     * comes first. The built-in daemon comes before the guests' sockets
+     * (as external.h asks). */
+    if (xenstored && (!(ext = xensim_external_start(sim, &ecfg)) ||
+                      program_start(sim, dir, xenstored)))
+        goto out;
+    if (!xenstored && serve_xenstore(sim, dir, n))
+        goto out;
+    if ((!ext && !(ext = xensim_external_start(sim, &ecfg))) ||
+        !(ptys = xensim_console_ptys_start(sim))) {
         fprintf(stderr, "xensim serve: cannot serve %s/dom: %s\n", dir, strerror(errno));
         goto out;
     }
@@ -190,6 +235,12 @@ out:
     web_stop(web);
     control_stop(ctl);
     xensim_console_ptys_stop(ptys);
+    /* xenstored first, while the domains it serves are all still there. */
+    xensim_xenstore_stop(sim);
+    if (xenstored) {
+        snprintf(path, sizeof(path), "%s/socket", dir);
+        unlink(path);
+    }
     xensim_external_stop(ext);
     xensim_destroy(sim);
     return rc;

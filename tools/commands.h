@@ -2,6 +2,8 @@
 #ifndef XENSIM_TOOLS_COMMANDS_H
 #define XENSIM_TOOLS_COMMANDS_H
 
+#include <stddef.h>
+
 int xensim_cmd_demo(int argc, char **argv);
 int xensim_cmd_serve(int argc, char **argv);
 int xensim_cmd_env(int argc, char **argv);
@@ -13,6 +15,10 @@ int xensim_cmd_device(int argc, char **argv);
 int xensim_cmd_run(int argc, char **argv);
 int xensim_cmd_view(int argc, char **argv);
 int xensim_cmd_replay(int argc, char **argv);
+
+/* Where the drop-in libraries are (cmd_env.c): $XENSIM_LIBDIR, those of
+ * the build tree this xensim runs from, or the installed ones. */
+const char *xensim_libxen_dir(char *buf, size_t size);
 
 /* Guest code: the idle guests of `xensim serve` (serve_guest.c). */
 void xensim_serve_guest_main(void *arg);

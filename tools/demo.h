@@ -12,8 +12,10 @@ struct web_opts;
 /* A disk, a console and a network interface through XenStore (default);
  * with web->spec, shown live in the web view as it runs. Both domains are
  * built on the event channel ABI abi (--evtchn). */
+/* The built-in xenstored, or the program at xenstored (Xen's C one). */
 int demo_devices(const char *trace, const char *pcap, enum xensim_evtchn_abi abi,
-                 const struct web_opts *web, const struct xensim_config *sched);
+                 const struct web_opts *web, const struct xensim_config *sched,
+                 const char *xenstored);
 /* An event channel and a granted page set up by hand (--channel). */
 int demo_channel(const char *trace, const struct xensim_config *sched);
 /* `xensim demo` with argv as its arguments (argv[0] "demo") and these

@@ -2,14 +2,17 @@
  * The main `xensim demo`: dom0 runs xenstored, xenconsoled, blkback and
  * netback; a guest gets a file-backed disk, a console and a network
  * interface through XenStore, then reads sector 0 while the narrator tells
- * each step of the seed's walkthrough. With --http the web view shows it
- * live (the demo waits for the page), and a --trace recording carries the
- * probe's notes so `xensim view` can replay it. Calls only the public API.
+ * each step of the seed's walkthrough. xenstored is the built-in one, or
+ * with --xenstored Xen's C xenstored as a process of dom0, served from a
+ * scratch directory. With --http the web view shows it live (the demo
+ * waits for the page), and a --trace recording carries the probe's notes
+ * so `xensim view` can replay it. Calls only the public API.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,8 @@
 #include <xensim/blkif.h>
 #include <xensim/netif.h>
 #include <xensim/console.h>
+#include <xensim/external.h>
+#include "commands.h"
 #include "demo.h"
 #include "probe.h"
 #include "web.h"
@@ -36,6 +41,8 @@ static const char sector0[] = "xensim demo disk: this is sector 0 of the backing
 struct demo {
     struct xensim *sim;
     const char *pcap;
+    struct xensim_external *ext;    /* with a xenstored program */
+    char dir[64];
     domid_t guest;
     char disk[64];
     struct xensim_netback *nb;
@@ -173,22 +180,66 @@ static int fail(const char *what, int rc)
     return 1;
 }
 
+/* The program at path as dom0's xenstored: a process of dom0, reaching
+ * the simulator through dir/dom/0/hypervisor; its output in dir/log. */
+static int xenstored_program(struct demo *d, const char *path)
+{
+    char lib[PATH_MAX], run[96], log[96];
+    struct xensim_external_config ecfg = { .dir = d->dir };
+    struct xensim_xenstore_program p = {
+        .path = path, .hv_dir = d->dir, .lib_dir = xensim_libxen_dir(lib, sizeof(lib)),
+        .run_dir = run, .log_path = log,
+    };
+
+    snprintf(d->dir, sizeof(d->dir), "/tmp/xensim-demo-XXXXXX");
+    if (!mkdtemp(d->dir))
+        return -errno;
+    snprintf(run, sizeof(run), "%s/xenstored", d->dir);
+    snprintf(log, sizeof(log), "%s/log", d->dir);
+    if (!(d->ext = xensim_external_start(d->sim, &ecfg)))
+        return -errno;
+    return xensim_xenstore_start_program(d->sim, &p);
+}
+
+static void xenstored_program_done(struct demo *d)
+{
+    char path[128];
+
+    if (!d->ext)
+        return;
+    xensim_xenstore_stop(d->sim);
+    xensim_external_stop(d->ext);
+    static const char *const left[] = { "xenstored/proc", "xenstored", "log" };
+    for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", d->dir, left[i]);
+        if (unlink(path))
+            rmdir(path);
+    }
+    rmdir(d->dir);
+}
+
+
 /* dom0 with xenstored and xenconsoled in it, then the guest. 0, or
  * fail()'s exit status. */
 static int build_domains(struct demo *d, enum xensim_evtchn_abi abi, uint64_t seed,
-                         struct xensim_consoled **cons)
+                         const char *xenstored, struct xensim_consoled **cons)
 {
     int rc;
     struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true,
                                        .evtchn_abi = abi };
     if ((rc = xensim_domain_create(d->sim, &d0)) < 0 || (rc = xensim_domain_unpause(d->sim, 0)))
         return fail("cannot build dom0", rc);
-    if ((rc = xensim_xenstore_start(d->sim, NULL)) || (rc = xensim_xenbus_dom0_init(d->sim)))
+    if (xenstored)
+        rc = xenstored_program(d, xenstored);
+    else if (!(rc = xensim_xenstore_start(d->sim, NULL)))
+        rc = xensim_xenbus_dom0_init(d->sim);
+    if (rc)
         return fail("cannot start xenstored", rc);
     struct xensim_consoled_config ccfg = { 0 };
     *cons = xensim_consoled_start(d->sim, &ccfg);
     if (*cons)
-        host_say(d->sim, "dom0 built; xenstored and xenconsoled run in it");
+        host_say(d->sim, "dom0 built; %s and xenconsoled run in it",
+                 xenstored ? "Xen's C xenstored (a process of dom0)" : "xenstored");
     else if (seed)
         host_say(d->sim, "dom0 built; xenstored runs in it (xenconsoled's thread is not yet a "
                  "task of a deterministic run, so it stays out)");
@@ -274,7 +325,8 @@ static const char chapter[] =
     "'interrupt' and completes.\"}";
 
 int demo_devices(const char *trace, const char *pcap, enum xensim_evtchn_abi abi,
-                 const struct web_opts *wo, const struct xensim_config *sched)
+                 const struct web_opts *wo, const struct xensim_config *sched,
+                 const char *xenstored)
 {
     uint64_t seed = sched->seed;
     struct demo d = { .pcap = pcap };
@@ -324,7 +376,7 @@ int demo_devices(const char *trace, const char *pcap, enum xensim_evtchn_abi abi
     xensim_set_narrator(d.sim, print_line, NULL, XENSIM_NARRATE_GUEST);
 
     struct xensim_consoled *cons = NULL;
-    if ((rc = build_domains(&d, abi, seed, &cons)) || (rc = plug_devices(&d)))
+    if ((rc = build_domains(&d, abi, seed, xenstored, &cons)) || (rc = plug_devices(&d)))
         return rc;
 
     /* The READ itself, with the hypervisor narrating too. The probe first
@@ -351,6 +403,7 @@ int demo_devices(const char *trace, const char *pcap, enum xensim_evtchn_abi abi
     if (probing)
         probe_put();
     web_detach(web);
+    xenstored_program_done(&d);
     xensim_destroy(d.sim);
     unlink(d.disk);
     print_line("[toolstack]  done", NULL);

@@ -4,9 +4,11 @@
  * new domain by a domain listener that makes the domain's home and
  * introduces it over a socket, removes the home when the domain is
  * destroyed, and stops xenstored when dom0 is, for it is a dom0 process.
- * Deaths xenstored learns of itself, from VIRQ_DOM_EXC. Owns
- * the table of running daemons, one per simulator; relies on the public
- * xensim.h and xenstored.h, xs_client.c, and xenbus/ for dom0's ring.
+ * Deaths xenstored learns of itself, from VIRQ_DOM_EXC. Owns the table
+ * of running daemons, one per simulator, each the built-in one (here) or
+ * a program (program.c) behind struct ts_daemon_ops; relies on the
+ * public xensim.h and xenstored.h, xs_client.c, and xenbus/ for dom0's
+ * ring.
  */
 #include "config.h"
 
@@ -23,7 +25,8 @@
 struct ts_host {
     struct ts_host *next;
     struct xensim *sim;
-    struct xensim_xenstored *xsd;
+    const struct ts_daemon_ops *ops;
+    void *daemon;
 };
 
 /* Simulators with a xenstored; few, so a list. hosts_lock is held while
@@ -50,7 +53,7 @@ int ts_connect(struct xensim *sim, struct ts_xs *x)
 
     xensim_mutex_lock(&hosts_lock);
     h = *host_slot(sim);
-    fd = h ? xensim_xenstored_connect(h->xsd) : -ENODEV;
+    fd = h ? h->ops->connect(h->daemon) : -ENODEV;
     xensim_mutex_unlock(&hosts_lock);
     if (fd < 0)
         return fd;
@@ -98,7 +101,7 @@ static int make_home(struct ts_xs *x, const struct xensim_domain_info *info)
 static void adopt(struct ts_host *h, const struct xensim_domain_info *info)
 {
     bool ring = info->domid != 0 && info->store_port;
-    int fd = xensim_xenstored_connect(h->xsd);
+    int fd = h->ops->connect(h->daemon);
     struct ts_xs x;
 
     if (fd < 0)
@@ -146,7 +149,7 @@ static void ts_destroying(struct xensim *sim, domid_t domid, void *arg)
     snprintf(home, sizeof(home), "/local/domain/%u", domid);
     xensim_mutex_lock(&hosts_lock);
     h = *host_slot(sim);
-    fd = h ? xensim_xenstored_connect(h->xsd) : -ENODEV;
+    fd = h ? h->ops->connect(h->daemon) : -ENODEV;
     if (fd >= 0) {
         ts_xs_open_fd(&x, sim, fd);
         ts_xs_rm(&x, home);
@@ -181,18 +184,17 @@ static struct xensim_domain_info *list_domains(struct xensim *sim, int *n)
     }
 }
 
-int xensim_xenstore_attach(struct xensim *sim, struct xensim_xenstored *xsd)
+int ts_attach(struct xensim *sim, const struct ts_daemon_ops *ops, void *daemon)
 {
     struct xensim_domain_info *infos;
     struct ts_host *h, **pp;
     int n, err;
 
-    if (!sim || !xsd)
-        return -EINVAL;
     if (!(h = calloc(1, sizeof(*h))))
         return -ENOMEM;
     h->sim = sim;
-    h->xsd = xsd;
+    h->ops = ops;
+    h->daemon = daemon;
     xensim_mutex_lock(&hosts_lock);
     pp = host_slot(sim);
     if (*pp) {
@@ -223,19 +225,66 @@ int xensim_xenstore_attach(struct xensim *sim, struct xensim_xenstored *xsd)
     return err;
 }
 
+static int builtin_connect(void *daemon)
+{
+    return xensim_xenstored_connect(daemon);
+}
+
+static int builtin_usage(void *daemon, struct xensim_xenstore_usage *u)
+{
+    struct xensim_xenstored_stats st;
+
+    xensim_xenstored_stats(daemon, &st);
+    u->nodes = st.nodes;
+    u->watches = st.watches;
+    u->transactions = st.transactions;
+    u->connections = st.conns;
+    u->domains = st.domains;
+    return 0;
+}
+
+static void builtin_stop(void *daemon)
+{
+    xensim_xenstored_destroy(daemon);
+}
+
+static int builtin_visit(void *daemon, const struct xensim_xenstore_visitor *v, void *arg)
+{
+    xensim_xenstored_visit(daemon, v, arg);
+    return 0;
+}
+
+static const struct ts_daemon_ops builtin_ops = {
+    .connect = builtin_connect, .usage = builtin_usage, .stop = builtin_stop,
+    .visit = builtin_visit,
+};
+
+int xensim_xenstore_attach(struct xensim *sim, struct xensim_xenstored *xsd)
+{
+    if (!sim || !xsd)
+        return -EINVAL;
+    return ts_attach(sim, &builtin_ops, xsd);
+}
+
+bool ts_running(struct xensim *sim)
+{
+    bool running;
+
+    xensim_mutex_lock(&hosts_lock);
+    running = *host_slot(sim) != NULL;
+    xensim_mutex_unlock(&hosts_lock);
+    return running;
+}
+
 int xensim_xenstore_start(struct xensim *sim, const char *socket_path)
 {
     struct xensim_xenstored_config cfg = { .sim = sim, .quiet = true };
     struct xensim_xenstored *xsd;
-    bool running;
     int err;
 
     if (!sim)
         return -EINVAL;
-    xensim_mutex_lock(&hosts_lock);
-    running = *host_slot(sim) != NULL;
-    xensim_mutex_unlock(&hosts_lock);
-    if (running)
+    if (ts_running(sim))
         return -EEXIST;
     if (!(xsd = xensim_xenstored_create(&cfg)))
         return -errno;
@@ -261,28 +310,20 @@ void xensim_xenstore_stop(struct xensim *sim)
     xensim_mutex_unlock(&hosts_lock);
     if (!h)
         return;
-    xensim_xenstored_destroy(h->xsd);
+    h->ops->stop(h->daemon);
     free(h);
 }
 
 int xensim_xenstore_usage(struct xensim *sim, struct xensim_xenstore_usage *u)
 {
-    struct xensim_xenstored_stats st;
     struct ts_host *h;
+    int err;
 
     xensim_mutex_lock(&hosts_lock);
     h = *host_slot(sim);
-    if (h)
-        xensim_xenstored_stats(h->xsd, &st);
+    err = h ? h->ops->usage(h->daemon, u) : -ENODEV;
     xensim_mutex_unlock(&hosts_lock);
-    if (!h)
-        return -ENODEV;
-    u->nodes = st.nodes;
-    u->watches = st.watches;
-    u->transactions = st.transactions;
-    u->connections = st.conns;
-    u->domains = st.domains;
-    return 0;
+    return err;
 }
 
 /* The simulator's daemon seen from outside; hosts_lock keeps it from
@@ -290,13 +331,14 @@ int xensim_xenstore_usage(struct xensim *sim, struct xensim_xenstore_usage *u)
 int xensim_xenstore_visit(struct xensim *sim, const struct xensim_xenstore_visitor *v, void *arg)
 {
     struct ts_host *h;
+    int rc = -ENODEV;
 
     xensim_mutex_lock(&hosts_lock);
     h = *host_slot(sim);
     if (h)
-        xensim_xenstored_visit(h->xsd, v, arg);
+        rc = h->ops->visit(h->daemon, v, arg);
     xensim_mutex_unlock(&hosts_lock);
-    return h ? 0 : -ENODEV;
+    return rc;
 }
 
 struct dom0_ring {
@@ -312,21 +354,32 @@ static void dom0_ring_fn(void *p)
     a->err = xb_local_init(&a->pfn, &a->port);
 }
 
+int ts_dom0_ring(struct xensim *sim, xen_pfn_t *pfn, evtchn_port_t *port)
+{
+    struct dom0_ring a = { .err = -ESRCH };
+    int err = xensim_domain_call(sim, 0, 0, dom0_ring_fn, &a);
+
+    if (!err)
+        err = a.err;
+    *pfn = a.pfn;
+    *port = a.port;
+    return err;
+}
+
 /* dom0's kernel makes its own ring (xenbus/), then the toolstack
  * introduces it like any domain's. */
 int xensim_xenbus_dom0_init(struct xensim *sim)
 {
-    struct dom0_ring a = { .err = -ESRCH };
+    xen_pfn_t pfn;
+    evtchn_port_t port;
     struct ts_xs x;
     int err;
 
     if ((err = ts_connect(sim, &x)))
         return err;
-    err = xensim_domain_call(sim, 0, 0, dom0_ring_fn, &a);
+    err = ts_dom0_ring(sim, &pfn, &port);
     if (!err)
-        err = a.err;
-    if (!err)
-        err = ts_xs_introduce(&x, 0, a.pfn, a.port);
+        err = ts_xs_introduce(&x, 0, pfn, port);
     ts_xs_close(&x);
     return err;
 }

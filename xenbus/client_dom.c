@@ -34,7 +34,7 @@ static struct xb_dom *xb_new(xen_pfn_t pfn, evtchn_port_t port, int *err)
 {
     struct xb_dom *xb;
 
-    if (!port || !pfn) {
+    if (!port) {
         *err = -ENODEV;       /* dom0 before xensim_xenbus_dom0_init() */
         return NULL;
     }
@@ -101,7 +101,10 @@ struct xb_dom *xb_get(int *err)
  * xenstored_local_init, its kernel makes one: a page granted to itself at
  * the reserved xenstore ref and a port unbound to itself, which xenstored
  * then takes on once the toolstack introduces dom0 (XS_INTRODUCE). The
- * first xenbus call connects.
+ * first xenbus call connects. The page is the one dom0's builder kept,
+ * page 0 (start_info's store_mfn): C xenstored maps it from
+ * /proc/xen/xsd_kva at offset 0, and a frame 0 must never be granted to
+ * anyone else (Xen's unmap takes a device address of 0 for "none").
  */
 int xb_local_init(xen_pfn_t *pfnp, evtchn_port_t *portp)
 {
@@ -115,13 +118,9 @@ int xb_local_init(xen_pfn_t *pfnp, evtchn_port_t *portp)
         return -EPERM;
     if (si->store_evtchn || xensim_guest_data(&xb_key))
         return -EEXIST;
-    pfn = xensim_guest_page_alloc();
-    if (pfn == ~(xen_pfn_t)0)
+    pfn = si->store_mfn;
+    if (!xensim_gnttab_entries(NULL))
         return -ENOMEM;
-    if (!xensim_gnttab_entries(NULL)) {
-        xensim_guest_page_free(pfn);
-        return -ENOMEM;
-    }
     xensim_gnttab_grant_access_ref(GNTTAB_RESERVED_XENSTORE, xensim_guest_domid(), pfn, false);
     port = xensim_evtchn_alloc_unbound(xensim_guest_domid());
     xb = port < 0 ? NULL : xb_new(pfn, (evtchn_port_t)port, &err);
@@ -137,7 +136,6 @@ int xb_local_init(xen_pfn_t *pfnp, evtchn_port_t *portp)
         xensim_gnttab_end_access(GNTTAB_RESERVED_XENSTORE);
         if (port > 0)
             xensim_evtchn_close((evtchn_port_t)port);
-        xensim_guest_page_free(pfn);
         return port < 0 ? (int)port : err;
     }
     *pfnp = pfn;

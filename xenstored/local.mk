@@ -52,10 +52,24 @@ tests_xenstore_test_xs_unit_CFLAGS = $(XS_TEST_CFLAGS)
 tests_xenstore_test_xs_unit_CPPFLAGS = $(XS_TEST_CPPFLAGS)
 tests_xenstore_test_xs_unit_LDADD = $(XS_TEST_LDADD)
 
-# Real, unmodified clients against `xensim serve`.
-TESTS += tests/xenstore/test_xs_utils.sh tests/xenstore/test_xs_testxenstore.sh
+# Real, unmodified clients against `xensim serve`; then again with Xen's
+# C xenstored as its daemon (test-xenstore is in xen-utils-4.17, which
+# tests/ext/fetch-xen-utils.sh unpacks).
+TESTS += tests/xenstore/test_xs_utils.sh tests/xenstore/test_xs_testxenstore.sh \
+	tests/xenstore/test_xs_cxenstored.sh
 EXTRA_DIST += tests/xenstore/serve.sh tests/xenstore/test_xs_utils.sh \
-	tests/xenstore/test_xs_testxenstore.sh tests/xenstore/fetch-test-xenstore.sh
+	tests/xenstore/test_xs_testxenstore.sh tests/xenstore/test_xs_cxenstored.sh
+
+# The differential against Xen's C xenstored (issue 9): xs_diff speaks
+# to two `xensim serve`s, test_xs_diff.sh runs them; check-long runs it
+# for 10^5 operations.
+check_PROGRAMS += tests/xenstore/xs_diff
+tests_xenstore_xs_diff_SOURCES = tests/xenstore/xs_diff.c
+TESTS += tests/xenstore/test_xs_diff.sh
+EXTRA_DIST += tests/xenstore/test_xs_diff.sh
+.PHONY: check-long
+check-long: tests/xenstore/xs_diff tools/xensim
+	XS_DIFF_SEEDS=20 XS_DIFF_OPS=5000 $(SHELL) $(srcdir)/tests/xenstore/test_xs_diff.sh
 
 # Benchmarks (`make bench`).
 BENCHES += bench/xs_socket bench/xs_local
@@ -75,5 +89,3 @@ bench_xs_ring_SOURCES = bench/xs_ring.c
 bench_xs_ring_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/xenstore
 bench_xs_ring_LDADD = libxensim.la $(BENCH_LDADD)
 
-# test-xenstore is unpacked here at test time.
-CLEAN_LOCAL_DIRS += tests/xenstore/xen-utils

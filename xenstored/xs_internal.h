@@ -64,6 +64,8 @@ void xs_perms_adjust(struct xs_daemon *xs, struct xs_permissions *p, unsigned in
 void xs_perms_drop_domain(struct xs_permissions *p, unsigned int *n, domid_t domid);
 /* A domid C xenstored would find no domain for (xc_domain_getinfo()). */
 bool xs_domid_gone(struct xs_daemon *xs, unsigned int domid);
+/* Gone, or a domid the hypervisor has no domain for. */
+bool xs_domid_unknown(struct xs_daemon *xs, unsigned int domid);
 
 /*
  * The tree. A node's name and position never change; its contents and
@@ -207,8 +209,6 @@ struct xs_tx {
     unsigned int ndoms;
     struct xs_tx_dom *doms;
     long mem;                            /* the copies', counted to the conn's domain */
-    unsigned int nr_rm_roots;
-    char **rm_roots;                     /* subtrees this transaction removed */
 };
 
 struct xs_tx *xs_tx_new(struct xs_conn *c, uint32_t id, bool implicit);

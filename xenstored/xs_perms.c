@@ -67,6 +67,20 @@ bool xs_domid_gone(struct xs_daemon *xs, unsigned int domid)
     return domid >= XS_NR_DOMIDS || CMM_LOAD_SHARED(xs->acct[domid].gone);
 }
 
+/* domain_alloc_permrefs() -> find_or_alloc_existing_domain(): a domid
+ * with no domain struct yet is looked up with xc_domain_getinfo(), and
+ * one the hypervisor does not have is no domain. Without a hypervisor
+ * to ask, only released ones are. */
+bool xs_domid_unknown(struct xs_daemon *xs, unsigned int domid)
+{
+    enum xensim_domain_state st;
+
+    if (xs_domid_gone(xs, domid))
+        return true;
+    return domid != 0 && xs->ring_ops && xs->ring_ops->domain_state &&
+           xs->ring_ops->domain_state(xs->ring_ctx, (domid_t)domid, &st) < 0;
+}
+
 /* domain_adjust_node_perms()/chk_domain_generation(): an entry (not the
  * owner) is ignored when its domain is gone or was made after the node
  * was last written, so a new domain does not inherit an old one's

@@ -422,7 +422,7 @@ static int do_set_perms(struct req *r)
     if (err)
         goto out;
     for (unsigned int i = 0; i < num; i++)
-        if (xs_domid_gone(xs, p[i].id))
+        if (xs_domid_unknown(xs, p[i].id))
             p[i].perms |= XS_PERM_IGNORE;
     err = -ENOENT;
     if (p[0].perms & XS_PERM_IGNORE)
@@ -709,8 +709,31 @@ static int do_control(struct req *r)
         xs_conn_reply(r->c, r->hdr, r->hdr->type, out, n);
         return 0;
     }
+    if (!strcmp(r->argv[0], "check") && r->argc == 1) {
+        ok(r);                           /* the tree is checked as it changes */
+        return 0;
+    }
+    if (!strcmp(r->argv[0], "quota-soft") && r->argc == 1) {
+        /* Only listed: the soft level only logs, which this daemon
+         * does not. */
+        static const char soft[] = "Quota settings:\n"
+                                   "memory           :  2097152 Total Xenstore memory per "
+                                   "domain (warning level)\n";
+
+        xs_conn_reply(r->c, r->hdr, r->hdr->type, soft, sizeof(soft));
+        return 0;
+    }
     if (!strcmp(r->argv[0], "help")) {
-        static const char help[] = "log [on|off]\nprint <string>\nquota [<name> <value>|<domid>]\n";
+        /* 4.17's list (xenstored_control.c: cmds[]), as "cmd\tpars\n"
+         * lines and a NUL; logfile, memreport and live-update are
+         * refused here (EINVAL), as C refuses them without a log file
+         * or a binary. */
+        static const char help[] =
+            "check\t\nlog\ton|off\n"
+            "live-update\t[-c <cmdline>] [-F] [-t <timeout>] <file>\n"
+            "    Default timeout is 60 seconds.\n"
+            "logfile\t<file>\nmemreport\t[<file>]\nprint\t<string>\n"
+            "quota\t[set <name> <val>|<domid>]\nquota-soft\t[set <name> <val>]\nhelp\t\n";
 
         xs_conn_reply(r->c, r->hdr, r->hdr->type, help, sizeof(help));
         return 0;

@@ -76,9 +76,6 @@ void xs_tx_free(struct xs_tx *tx)
         free(e->perms);
         free(e);
     }
-    for (unsigned int i = 0; i < tx->nr_rm_roots; i++)
-        free(tx->rm_roots[i]);
-    free(tx->rm_roots);
     free(tx->doms);
     free(tx->hash);
     free(tx);
@@ -135,14 +132,6 @@ static void drop_kids(struct xs_tnode *t)
     for (unsigned int k = 0; k < t->nkids; k++)
         free(t->kids[k]);
     t->nkids = 0;
-}
-
-static bool under_removed(struct xs_tx *tx, const char *path)
-{
-    for (unsigned int i = 0; i < tx->nr_rm_roots; i++)
-        if (xs_path_is_below(path, tx->rm_roots[i]) && strcmp(path, tx->rm_roots[i]))
-            return true;
-    return false;
 }
 
 /* A node's record as C xenstored stores it (write_node_raw()). */
@@ -232,9 +221,11 @@ static struct xs_tnode *fetch(struct xs_tx *tx, const char *path, int *err)
     }
     t = xs_alloc(sizeof(*t) + len + 1);
     memcpy(t->path, path, len + 1);
-    /* What the store has is noted even below a subtree this transaction
-     * removed: it is checked at commit like the rest. */
-    t->removed = under_removed(tx, path);
+    /* read_node() in a transaction reads its own copy of a node it
+     * accessed, else the store's: a node below a subtree the transaction
+     * removed, which its walk did not see (the store gained it since),
+     * is seen as the store has it, as C does. That store change also
+     * dooms the commit (EAGAIN). */
     urcu_bp_read_lock();
     n = xs_tree_lookup(&xs->tree, path);
     if (n) {
@@ -246,18 +237,16 @@ static struct xs_tnode *fetch(struct xs_tx *tx, const char *path, int *err)
         memcpy(t->seen_perms, d->perms, d->nperms * sizeof(*d->perms));
         t->seen_nperms = d->nperms;
         xs_perms_adjust(xs, t->seen_perms, t->seen_nperms, d->gen);
-        if (!t->removed) {
-            t->exists = true;
-            t->gen = d->gen;
-            set_perms(t, t->seen_perms, t->seen_nperms);
-            set_value(t, d->value, d->vlen);
-            t->nkids = k ? k->n : 0;
-            t->kids = xs_alloc((t->nkids + 1) * sizeof(char *));
-            for (unsigned int i = 0; i < t->nkids; i++)
-                t->kids[i] = xs_strdup(k->kid[i]->name);
-            /* access_node(): a read copy is written "true", unchecked. */
-            copy_cost(tx, t, record(d->nperms, d->vlen, k ? k->bytes : 0), false);
-        }
+        t->exists = true;
+        t->gen = d->gen;
+        set_perms(t, t->seen_perms, t->seen_nperms);
+        set_value(t, d->value, d->vlen);
+        t->nkids = k ? k->n : 0;
+        t->kids = xs_alloc((t->nkids + 1) * sizeof(char *));
+        for (unsigned int i = 0; i < t->nkids; i++)
+            t->kids[i] = xs_strdup(k->kid[i]->name);
+        /* access_node(): a read copy is written "true", unchecked. */
+        copy_cost(tx, t, record(d->nperms, d->vlen, k ? k->bytes : 0), false);
     }
     urcu_bp_read_unlock();
     if (tx->nr_nodes >= tx->nbuckets * 2)
@@ -438,19 +427,21 @@ static bool too_big(const struct xs_conn *c, unsigned int np, size_t vlen, size_
     return !xs_quota_exempt(c) && size >= c->xs->quota.entry_size;
 }
 
-/* add_child() appends; remove_child_entry() keeps the others' order. */
+/* add_child() appends; remove_child_entry() keeps the others' order.
+ * add_child() does not look for the name first: a transaction that
+ * copied a child list and then sees the child itself gone from the store
+ * lists the child twice once it makes it again, as C's does (that store
+ * change dooms the commit). */
 static void kid_add(struct xs_tnode *p, const char *leaf)
 {
-    for (unsigned int i = 0; i < p->nkids; i++)
-        if (!strcmp(p->kids[i], leaf))
-            return;
     p->kids = realloc(p->kids, (p->nkids + 2) * sizeof(char *));
     XENSIM_DIE_IF(!p->kids);
     p->kids[p->nkids++] = xs_strdup(leaf);
     p->kids_changed = true;
 }
 
-static void kid_del(struct xs_tnode *p, const char *leaf)
+/* false: p does not list it. */
+static bool kid_del(struct xs_tnode *p, const char *leaf)
 {
     for (unsigned int i = 0; i < p->nkids; i++) {
         if (!strcmp(p->kids[i], leaf)) {
@@ -458,9 +449,10 @@ static void kid_del(struct xs_tnode *p, const char *leaf)
             memmove(p->kids + i, p->kids + i + 1, (p->nkids - i - 1) * sizeof(char *));
             p->nkids--;
             p->kids_changed = true;
-            return;
+            return true;
         }
     }
+    return false;
 }
 
 /* A failed write inside a transaction fails the transaction: write_node()
@@ -623,62 +615,67 @@ int xs_tx_write(struct xs_tx *tx, const char *path, const void *val, unsigned in
     return create_chain(tx, a, path, val, vlen);
 }
 
-/* The nodes below t as the transaction sees them, read in C's walk order
- * (walk_node_tree(): parent first, children in list order). */
-static int read_below(struct xs_tx *tx, struct xs_tnode *t, struct xs_tnode ***all,
-                      unsigned int *n, unsigned int *max)
+/*
+ * delnode_sub() for d, a node the walk is done with, whose parent as the
+ * transaction sees it is up: its watches (exactly on its own path but
+ * for the removal's root), its deletion, then up's child list rewritten
+ * without it (rm_from_parent(), or rm_node()'s delete_child() for the
+ * root), each write taking a generation.
+ */
+static bool rm_one(struct xs_tx *tx, struct xs_tnode *d, struct xs_tnode *up, bool exact)
 {
-    for (unsigned int k = 0; k < t->nkids; k++) {
+    struct xs_tree *tree = &tx->conn->xs->tree;
+
+    fire_later(tx, d->path, exact, d, up, NULL, 0);
+    xs_gen_next(tree);
+    copy_cost(tx, d, 0, false);
+    dom_delta(tx, d->perms[0].id, -1);
+    d->exists = false;
+    d->removed = true;
+    drop_kids(d);
+    /* delete_child(): a parent whose list lacks the node (a
+     * transaction's mixed view again, see rm_below()) is corrupt(),
+     * EIO, and is not written. */
+    if (!kid_del(up, xs_path_leaf(d->path)))
+        return false;
+    up->gen = xs_gen_next(tree);
+    /* remove_child_entry() writes the parent unchecked. */
+    copy_cost(tx, up, record(up->nperms, up->vlen, kids_len(up)), false);
+    return true;
+}
+
+/*
+ * The subtree below t, removed as walk_node_tree() walks it with
+ * delnode_sub() as its exit function: children before parents, each
+ * child list from its front. A transaction sees its own copies over the
+ * store, so a child list it copied may name a node since removed from
+ * the store: C's walk cannot read it and stops there (-EIO from
+ * rm_node()), and what it removed so far stays removed.
+ */
+static int rm_below(struct xs_tx *tx, struct xs_tnode *t)
+{
+    while (t->nkids) {
         char child[XS_PATH_BUF];
         struct xs_tnode *c;
         int err;
 
         if (snprintf(child, sizeof(child), "%s/%s", strcmp(t->path, "/") ? t->path : "",
-                     t->kids[k]) >= (int)sizeof(child))
-            continue;
+                     t->kids[0]) >= (int)sizeof(child))
+            return -EIO;
         c = get_any(tx, child, &err);
-        if (!c)
+        if (!c || !c->exists)
+            return -EIO;
+        if ((err = rm_below(tx, c)))
             return err;
-        if (!c->exists)
-            continue;
-        if (*n == *max) {
-            *max = *max ? *max * 2 : 16;
-            *all = realloc(*all, *max * sizeof(**all));
-            XENSIM_DIE_IF(!*all);
-        }
-        (*all)[(*n)++] = c;
-        err = read_below(tx, c, all, n, max);
-        if (err)
-            return err;
+        rm_one(tx, c, t, true);
     }
     return 0;
-}
-
-/* Each node below a removed one fires exactly on its own path, children
- * before parents (delnode_sub() is the walk's exit function: "watch_exact
- * = strcmp(root, node->name)"). */
-static void fire_removed(struct xs_tx *tx, struct xs_tnode *t)
-{
-    for (unsigned int k = 0; k < t->nkids; k++) {
-        char child[XS_PATH_BUF];
-        struct xs_tnode *c;
-
-        if (snprintf(child, sizeof(child), "%s/%s", strcmp(t->path, "/") ? t->path : "",
-                     t->kids[k]) >= (int)sizeof(child))
-            continue;
-        c = find(tx, child);
-        if (!c || !c->exists)
-            continue;
-        fire_removed(tx, c);
-        fire_later(tx, child, true, c, t, NULL, 0);
-    }
 }
 
 int xs_tx_rm(struct xs_tx *tx, const char *path)
 {
     struct xs_conn *c = tx->conn;
-    struct xs_tnode *t, *p, **below = NULL;
-    unsigned int nbelow = 0, max = 0;
+    struct xs_tnode *t, *p;
     char up[XS_PATH_BUF];
     int err;
 
@@ -704,35 +701,13 @@ int xs_tx_rm(struct xs_tx *tx, const char *path)
     p = get_any(tx, up, &err);
     if (!p)
         return err;
-    err = read_below(tx, t, &below, &nbelow, &max);
-    if (err) {
-        /* rm_node(): a walk that cannot read a node is EIO. */
-        free(below);
-        return failed(tx, -EIO);
-    }
-    fire_removed(tx, t);
-    fire_later(tx, path, false, t, p, NULL, 0);
-    /* A generation for each node deleted and for each parent inside the
-     * subtree rewritten on the way (rm_from_parent()), then the parent's
-     * new child list. */
-    p->gen = uatomic_add_return(&c->xs->tree.gen, 2 * (nbelow + 1));
-    kid_del(p, xs_path_leaf(path));
-    /* remove_child_entry() writes the parent unchecked. */
-    copy_cost(tx, p, record(p->nperms, p->vlen, kids_len(p)), false);
-    for (unsigned int i = 0; i <= nbelow; i++) {
-        struct xs_tnode *d = i < nbelow ? below[i] : t;
-
-        copy_cost(tx, d, 0, false);
-        dom_delta(tx, d->perms[0].id, -1);
-        d->exists = false;
-        d->removed = true;
-        drop_kids(d);
-    }
-    free(below);
-    tx->rm_roots = realloc(tx->rm_roots, (tx->nr_rm_roots + 1) * sizeof(char *));
-    XENSIM_DIE_IF(!tx->rm_roots);
-    tx->rm_roots[tx->nr_rm_roots++] = xs_strdup(path);
-    return 0;
+    /* rm_node(): "if (!parent) return ... EINVAL": a node this
+     * transaction copied whose parent it sees as gone. */
+    if (!p->exists)
+        return -EINVAL;
+    if ((err = rm_below(tx, t)))
+        return err;
+    return rm_one(tx, t, p, false) ? 0 : -EIO;
 }
 
 int xs_tx_set_perms(struct xs_tx *tx, const char *path, const struct xs_permissions *p,

@@ -45,6 +45,7 @@
     X(EPROTONOSUPPORT, "protocol not supported")                              \
     X(EHOSTUNREACH, "no route to host")                                       \
     X(EALREADY, "already in progress")                                        \
-    X(ESTALE, "stale: torn down meanwhile")
+    X(ESTALE, "stale: torn down meanwhile")                                   \
+    X(ECHILD, "the program exited")
 
 #endif

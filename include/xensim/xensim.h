@@ -198,11 +198,37 @@ int xensim_xenstore_start(struct xensim *sim, const char *socket_path);
 int xensim_xenstore_attach(struct xensim *sim, struct xensim_xenstored *xsd);
 void xensim_xenstore_stop(struct xensim *sim);
 
+/*
+ * Xen's own C xenstored (Debian's xen-utils-4.17 usr/lib/xen-4.17/bin/
+ * xenstored, unmodified) as dom0's xenstored instead of the built-in one,
+ * introduced to and told of domains as above. It is a process of dom0
+ * (an external domain: xensim_external_start() must serve hv_dir first),
+ * run with the drop-in libraries, XENSTORED_RUNDIR=run_dir (its socket is
+ * run_dir/socket), no XENSTORED_PATH, and a private mount namespace whose
+ * /proc/xen/xsd_port and /proc/xen/xsd_kva are dom0's store ring: dom0's
+ * kernel makes that ring first, as Linux's does at boot, so dom0 must not
+ * have made one (xensim_xenbus_dom0_init() is then not needed, and gives
+ * -EEXIST). Needs root, or unprivileged user namespaces (-EPERM). Returns
+ * once the daemon answers on its socket; 0, -EEXIST when a xenstored
+ * runs, -ECHILD when the program exited (its status in the log), or a
+ * negative errno.
+ */
+struct xensim_xenstore_program {
+    const char *path;               /* the program */
+    const char *const *args;        /* after path and --no-fork; NULL-terminated, or NULL */
+    const char *hv_dir;             /* where hv_dir/dom/0/hypervisor is served */
+    const char *lib_dir;            /* the drop-in libxen*.so */
+    const char *run_dir;            /* made if missing */
+    const char *log_path;           /* its stdout and stderr (appended); NULL: /dev/null */
+};
+int xensim_xenstore_start_program(struct xensim *sim, const struct xensim_xenstore_program *p);
+
 /* What the running xenstored holds, over all its connections. */
 struct xensim_xenstore_usage {
     unsigned long nodes, watches, transactions, connections, domains;
 };
-/* 0, or -ENODEV when no xenstored runs. */
+/* 0, -ENODEV when no xenstored runs, or -EOPNOTSUPP when it is a
+ * program, which does not say. */
 int xensim_xenstore_usage(struct xensim *sim, struct xensim_xenstore_usage *u);
 
 /* What the running xenstored holds, as a debugger sees it rather than a
@@ -210,7 +236,8 @@ int xensim_xenstore_usage(struct xensim *sim, struct xensim_xenstore_usage *u);
  * tree order (its path, value and length, owner), watch every watch (the
  * domain whose connection set it, its path and token). Both run with the
  * daemon's lock held, so they must not call into XenStore; either may be
- * NULL. 0, or -ENODEV when no xenstored runs. */
+ * NULL. 0, or -ENODEV when no xenstored runs, -EOPNOTSUPP when it is a
+ * program of its own (xensim_xenstore_start_program). */
 struct xensim_xenstore_visitor {
     void (*node)(const char *path, const char *value, unsigned int len, domid_t owner,
                  void *arg);

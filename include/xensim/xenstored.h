@@ -25,8 +25,10 @@ struct xensim_xenstored_conn;
 
 /*
  * How the daemon reaches guests: what libxengnttab, libxenevtchn and
- * libxenctrl are to C xenstored. Every call but fd() is made on the
- * daemon's loop thread. map() maps the page a domain granted at
+ * libxenctrl are to C xenstored. Every call but fd() and domain_state()
+ * is made on the daemon's loop thread; domain_state() also on threads
+ * serving requests (SET_PERMS asks whether a domid names a domain, as C
+ * asks xc_domain_getinfo()). map() maps the page a domain granted at
  * GNTTAB_RESERVED_XENSTORE (NULL on failure); bind() returns the local
  * port or a negative errno; pending() returns the next local port that
  * fired (masked until unmask()) or -EAGAIN, and fd() is readable while

@@ -1,6 +1,8 @@
 # Sourced by the real-client tests: starts `xensim serve` in a scratch
-# directory, points XENSTORED_PATH at it, and stops it on exit.
-# A missing client is a failure under CI=true and a skip elsewhere.
+# directory, points XENSTORED_PATH at it, and stops it on exit. With
+# XS_XENSTORED set, that program (Xen's C xenstored) is dom0's daemon
+# (`serve --xenstored`). A missing client is a failure under CI=true and
+# a skip elsewhere.
 XENSIM=${XENSIM:-./tools/xensim}
 status=0
 fail() { echo "FAIL: $*"; status=1; }
@@ -10,7 +12,8 @@ missing() {
 }
 [ -x "$XENSIM" ] || missing "$XENSIM not built"
 dir=$(mktemp -d /tmp/xs-clients.XXXXXX)
-"$XENSIM" serve --dir "$dir" --domains 2 >"$dir/out" 2>"$dir/err" &
+"$XENSIM" serve --dir "$dir" --domains 2 ${XS_XENSTORED:+--xenstored "$XS_XENSTORED"} \
+    >"$dir/out" 2>"$dir/err" &
 serve_pid=$!
 stop_serve() {
     kill -TERM "$serve_pid" 2>/dev/null

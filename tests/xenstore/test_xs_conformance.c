@@ -132,6 +132,10 @@ static const struct row basic[] = {
     { 0, 0, XS_CONTROL, P("help\0"), ANY(XS_CONTROL), 0 },
     { 0, 0, XS_CONTROL, P("quota\0" "1\0"), ANY(XS_CONTROL), 0 },
     { 0, 0, XS_CONTROL, P("quota\0" "bogus\0" "5\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "set\0" "bogus\0" "5\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "set\0" "path-max\0" "5\0"), ERR("EINVAL"), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "77\0"), ERR("ENOENT"), 0 },
+    { 0, 0, XS_CONTROL, P("check\0"), OK(XS_CONTROL), 0 },
     { 0, 0, XS_CONTROL, P("quota\0" "nodes\0" "x\0"), ERR("EINVAL"), 0 },
     { 1, 0, XS_CONTROL, P("print\0x\0"), ERR("EACCES"), 0 },
     { 1, 0, XS_INTRODUCE, P("9\0" "100\0" "5\0"), ERR("EACCES"), 0 },
@@ -780,7 +784,7 @@ static const struct row quota[] = {
     { 0, 0, XS_SET_PERMS, P("/local/domain/1/data\0n1\0"), OK(XS_SET_PERMS), 0 },
     /* Both are refused when the count is already above the limit
      * (do_transaction_start(), do_watch(): ">"): one more than it fits. */
-    { 0, 0, XS_CONTROL, P("quota\0" "transactions\0" "2\0"), R(XS_CONTROL, "OK\0"), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "set\0" "transactions\0" "2\0"), R(XS_CONTROL, "OK\0"), 0 },
     START(1, 1),
     START(1, 2),
     { 1, 0, XS_TRANSACTION_START, P("\0"), ANY(XS_TRANSACTION_START), 0 },
@@ -793,7 +797,7 @@ static const struct row quota[] = {
     START(1, 1),
     { 1, 0, XS_TRANSACTION_START, P("\0"), ERR("ENOSPC"), 0 },
     /* The watch quota is E2BIG. */
-    { 0, 0, XS_CONTROL, P("quota\0" "watches\0" "2\0"), R(XS_CONTROL, "OK\0"), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "set\0" "watches\0" "2\0"), R(XS_CONTROL, "OK\0"), 0 },
     { 1, 0, XS_WATCH, P("data\0a\0"), OK(XS_WATCH), 0 },
     { 1, 0, XS_WATCH, P("data\0b\0"), OK(XS_WATCH), 0 },
     { 1, 0, XS_WATCH, P("data\0c\0"), OK(XS_WATCH), 0 },
@@ -804,24 +808,29 @@ static const struct row quota[] = {
     { 0, 0, XS_WATCH, P("/\0c\0"), OK(XS_WATCH), 0 },
     /* Entry size: 24 bytes of header, 8 per permission, the value, the
      * child names; refused from the limit on (test_entry_size has more). */
-    { 0, 0, XS_CONTROL, P("quota\0" "entry-size\0" "45\0"), R(XS_CONTROL, "OK\0"), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "set\0" "node-size\0" "45\0"), R(XS_CONTROL, "OK\0"), 0 },
     { 1, 0, XS_WRITE, P("data/big\0" "1234567890123"), ERR("ENOSPC"), 0 },
     { 1, 0, XS_WRITE, P("data/small\0" "123456789012"), OK(XS_WRITE), 0 },
     { 1, 0, XS_WRITE, P("data/small\0" "1234567890123"), ERR("ENOSPC"), 0 },
     { 0, 0, XS_WRITE, P("/local/domain/1/data/big\0" "1234567890123"), OK(XS_WRITE), 0 },
-    { 0, 0, XS_CONTROL, P("quota\0" "entry-size\0" "2048\0"), R(XS_CONTROL, "OK\0"), 0 },
-    { 0, 0, XS_CONTROL, P("quota\0" "nodes\0" "4\0"), R(XS_CONTROL, "OK\0"), 0 },
-    { 0, 0, XS_CONTROL, P("quota\0" "1\0"), R(XS_CONTROL, "nodes 3\n\0"), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "set\0" "node-size\0" "2048\0"), R(XS_CONTROL, "OK\0"), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "set\0" "nodes\0" "4\0"), R(XS_CONTROL, "OK\0"), 0 },
+    /* do_control_quota()'s "Domain N:" form; memory as
+     * domain_memory_add() counts it, checked against C by xs_diff. */
+    { 0, 0, XS_CONTROL, P("quota\0" "1\0"),
+      R(XS_CONTROL, "Domain 1:\nnodes           :        3\nwatches         :        3\n"
+                    "transactions    :        3\noutstanding     :        1\n"
+                    "memory          :      501\n\0"), 0 },
     { 1, 0, XS_WRITE, P("data/n1\0"), OK(XS_WRITE), 0 },
     { 1, 0, XS_WRITE, P("data/n2\0"), ERR("ENOSPC"), 0 },
     { 1, 0, XS_MKDIR, P("data/n2/n3\0"), ERR("ENOSPC"), 0 },
     { 2, 0, XS_WRITE, P("/local/domain/2/x\0"), ERR("EACCES"), 0 },
     { 0, 0, XS_WRITE, P("/local/domain/1/data/n2\0"), OK(XS_WRITE), 0 },
-    { 0, 0, XS_CONTROL, P("quota\0" "permissions\0" "2\0"), R(XS_CONTROL, "OK\0"), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "set\0" "permissions\0" "2\0"), R(XS_CONTROL, "OK\0"), 0 },
     { 1, 0, XS_SET_PERMS, P("data/n1\0n1\0r2\0r3\0"), ERR("ENOSPC"), 0 },
     { 1, 0, XS_SET_PERMS, P("data/n1\0n1\0r2\0"), OK(XS_SET_PERMS), 0 },
     { 0, 0, XS_SET_PERMS, P("/local/domain/1/data/n1\0n1\0r2\0r3\0"), OK(XS_SET_PERMS), 0 },
-    { 0, 0, XS_CONTROL, P("quota\0" "transaction-nodes\0" "2\0"), R(XS_CONTROL, "OK\0"), 0 },
+    { 0, 0, XS_CONTROL, P("quota\0" "set\0" "transaction-nodes\0" "2\0"), R(XS_CONTROL, "OK\0"), 0 },
     { 1, 1, XS_READ, P("data/n1\0"), ANY(XS_READ), 0 },
     { 1, 1, XS_READ, P("data/small\0"), ANY(XS_READ), 0 },
     { 1, 1, XS_READ, P("data\0"), ERR("ENOSPC"), 0 },
@@ -990,7 +999,7 @@ END_TEST
 START_TEST(test_memory)
 {
     const struct row memory[] = {
-        { 0, 0, XS_CONTROL, P("quota\0" "memory\0" "4000\0"), R(XS_CONTROL, "OK\0"), 0 },
+        { 0, 0, XS_CONTROL, P("quota\0" "set\0" "memory\0" "4000\0"), R(XS_CONTROL, "OK\0"), 0 },
         { 0, 0, XS_WRITE, P("/local/domain/1/data\0"), OK(XS_WRITE), 0 },
         { 0, 0, XS_SET_PERMS, P("/local/domain/1/data\0n1\0"), OK(XS_SET_PERMS), 0 },
         { 1, 0, XS_WRITE, V("data/v0", 1000), OK(XS_WRITE), 0 },

@@ -3,9 +3,9 @@
 # against `xensim serve`: all its tests, then --random for 30 s
 # (XS_RANDOM_SECS to change).
 . "$(dirname "$0")/serve.sh"
-tx=${TEST_XENSTORE:-tests/xenstore/xen-utils/usr/lib/xen-4.17/bin/test-xenstore}
+tx=${TEST_XENSTORE:-tests/ext/xen-utils/usr/lib/xen-4.17/bin/test-xenstore}
 if [ ! -x "$tx" ]; then
-    "$(dirname "$0")/fetch-test-xenstore.sh" tests/xenstore/xen-utils >/dev/null 2>&1
+    sh "$(dirname "$0")/../ext/fetch-xen-utils.sh" tests/ext/xen-utils >/dev/null 2>&1
 fi
 [ -x "$tx" ] || missing "test-xenstore not found (apt-get download xen-utils-4.17 failed)"
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Debian's xenstore-utils, unchanged, against `xensim serve`; outputs as
-# captured from C xenstored (real-clients.md §1.6).
+# captured from C xenstored (real-clients.md §1.6). test_xs_cxenstored.sh
+# runs this again with C xenstored itself as the daemon.
 . "$(dirname "$0")/serve.sh"
 command -v xenstore-read >/dev/null || missing "xenstore-utils not installed"
 
@@ -86,12 +87,18 @@ check "relw
 relw/q
 relw" printf '%s\n%s' "$rw1" "$rw"
 
-# A guest's own socket: its identity, its rights.
-check 1 env XENSTORED_PATH="$dir/socket.1" xenstore-read domid
-check 1 env XENSTORED_PATH="$dir/socket.1" xenstore-read /local/domain/1/domid
-fails env XENSTORED_PATH="$dir/socket.1" xenstore-write /x 1
-fails env XENSTORED_PATH="$dir/socket.1" xenstore-read /local/domain/2/name
-fails env XENSTORED_PATH="$dir/socket.1" xenstore-read /a
+# A guest's identity and rights: through its own store ring (either
+# daemon), and through its own socket (the built-in daemon's).
+socks="$dir/dom/1/xenstore"
+[ -n "${XS_XENSTORED:-}" ] || socks="$socks $dir/socket.1"
+for s in $socks; do
+    check 1 env XENSTORED_PATH="$s" xenstore-read domid
+    check 1 env XENSTORED_PATH="$s" xenstore-read /local/domain/1/domid
+    fails env XENSTORED_PATH="$s" xenstore-write /x 1
+    fails env XENSTORED_PATH="$s" xenstore-write /local/domain/0/x 1
+    fails env XENSTORED_PATH="$s" xenstore-read /local/domain/2/name
+    fails env XENSTORED_PATH="$s" xenstore-read /a
+done
 # `xensim env` points a guest's processes at its own store ring.
 "$XENSIM" env --dir "$dir" --domid 1 | grep -qx "export XENSTORED_PATH='$dir/dom/1/xenstore'" ||
     fail "xensim env --domid 1: $("$XENSIM" env --dir "$dir" --domid 1)"

@@ -87,8 +87,6 @@ static inline void xst_tx(FILE *f, int who, const struct xs_tx *tx)
         }
         fputc('\n', f);
     }
-    for (unsigned int i = 0; i < tx->nr_rm_roots; i++)
-        fprintf(f, "tx %d:%u removed-root %s\n", who, tx->id, tx->rm_roots[i]);
     for (const struct xs_event *e = tx->events; e; e = e->next)
         fprintf(f, "tx %d:%u event %s%s\n", who, tx->id, e->path, e->exact ? " exact" : "");
     free(t);
