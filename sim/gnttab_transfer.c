@@ -126,13 +126,13 @@ out:
  * ends the batch with -EFAULT, the elements before it done. */
 long gnttab_transfer_batch(struct domain *d, void *uop, unsigned int count)
 {
-    gnttab_transfer_t *g = uop;
     uint8_t *buf = NULL;
     long rc = 0;
 
     for (unsigned int i = 0; i < count; i++) {
         gnttab_transfer_t op;
-        if (copy_from_guest(&op, &g[i], sizeof(op))) {
+        void *g = guest_at(uop, (size_t)i * sizeof(op));
+        if (copy_from_guest(&op, g, sizeof(op))) {
             rc = -EFAULT;
             break;
         }
@@ -140,7 +140,8 @@ long gnttab_transfer_batch(struct domain *d, void *uop, unsigned int count)
             op.status = GNTST_general_error;
         else
             op.status = transfer_one(d, &op, buf);
-        if (copy_to_guest(&g[i].status, &op.status, sizeof(op.status))) {
+        if (copy_to_guest(guest_field(g, gnttab_transfer_t, status), &op.status,
+                          sizeof(op.status))) {
             rc = -EFAULT;
             break;
         }

@@ -163,8 +163,8 @@ long gnttab_get_version(struct domain *caller, void *uop)
     rcu_read_unlock();
     if (rc)
         return rc;
-    gnttab_get_version_t *g = uop;
-    if (copy_to_guest(&g->version, &op.version, sizeof(op.version)))
+    if (copy_to_guest(guest_field(uop, gnttab_get_version_t, version), &op.version,
+                      sizeof(op.version)))
         return -EFAULT;
     return 0;
 }
@@ -198,15 +198,16 @@ long gnttab_get_status_frames(struct domain *caller, void *uop, unsigned int cou
         } else {
             for (uint32_t i = 0; i < op.nr_frames; i++) {
                 uint64_t pfn = gt->status_pfn + i;
-                if (copy_to_guest(op.frame_list.p + i, &pfn, sizeof(pfn)))
+                if (copy_to_guest(guest_at(op.frame_list.p, (size_t)i * sizeof(pfn)), &pfn,
+                                  sizeof(pfn)))
                     op.status = GNTST_bad_virt_addr;
             }
         }
         xensim_mutex_unlock(&gt->lock);
     }
     rcu_read_unlock();
-    gnttab_get_status_frames_t *g = uop;
-    if (copy_to_guest(&g->status, &op.status, sizeof(op.status)))
+    if (copy_to_guest(guest_field(uop, gnttab_get_status_frames_t, status), &op.status,
+                      sizeof(op.status)))
         return -EFAULT;
     return 0;
 }

@@ -122,7 +122,8 @@ static long sched_poll(struct vcpu *v, void *arg)
         goto out;
     evtchn_port_t port = 0;
     for (unsigned int i = 0; i < op.nr_ports; i++) {
-        if (copy_from_guest(&port, guest_ports + i, sizeof(port))) {
+        if (copy_from_guest(&port, guest_at(guest_ports, (size_t)i * sizeof(port)),
+                            sizeof(port))) {
             rc = -EFAULT;
             goto out;
         }

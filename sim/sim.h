@@ -21,6 +21,7 @@
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -457,6 +458,17 @@ bool gnttab_describe_fault(struct domain *d, uintptr_t addr, struct xensim_fault
 /* initial-exec: every guest copy reads it, and libxensim is a shared
  * library, where the default model costs a __tls_get_addr call. */
 extern __thread sigjmp_buf *guest_copy_jmp __attribute__((tls_model("initial-exec")));
+/* Where byte off of a guest argument is. A guest pointer may be
+ * misaligned for its type or near the top of the address space, and C
+ * allows neither member access nor overflowing arithmetic on such a
+ * pointer (UBSan aborts on both), so the address is computed as an
+ * integer and only ever handed to the copy functions below. */
+static inline void *guest_at(const void *guest, size_t off)
+{
+    return (void *)((uintptr_t)guest + off);
+}
+#define guest_field(guest, type, member) guest_at(guest, offsetof(type, member))
+
 int copy_from_guest(void *dst, const void *guest_src, size_t n);
 int copy_to_guest(void *guest_dst, const void *src, size_t n);
 /* Elements [i, i+n) of a guest array of size-byte elements, to or from

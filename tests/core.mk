@@ -37,3 +37,12 @@ TESTS += tests/test_harness
 tests_test_harness_SOURCES = tests/test_harness.c
 tests_test_harness_LDADD = $(TEST_LIBS)
 tests_test_harness_CFLAGS = $(TEST_CFLAGS_ALL)
+
+# What hostile testing found in the core: bad argument pointers, vCPUs
+# that loop in guest code.
+check_PROGRAMS += tests/test_hostile_core
+TESTS += tests/test_hostile_core
+tests_test_hostile_core_SOURCES = tests/test_hostile_core.c tests/gnttab_helpers.h \
+	tests/evtchn_helpers.h
+tests_test_hostile_core_LDADD = $(TEST_LIBS)
+tests_test_hostile_core_CFLAGS = $(TEST_CFLAGS_ALL)
