@@ -46,3 +46,10 @@ tests_test_hostile_core_SOURCES = tests/test_hostile_core.c tests/gnttab_helpers
 	tests/evtchn_helpers.h
 tests_test_hostile_core_LDADD = $(TEST_LIBS)
 tests_test_hostile_core_CFLAGS = $(TEST_CFLAGS_ALL)
+
+# The control socket of `xensim serve`, in process: idle and slow clients.
+check_PROGRAMS += tests/test_control
+TESTS += tests/test_control
+tests_test_control_SOURCES = tests/test_control.c tools/control.c tools/control.h
+tests_test_control_LDADD = $(TEST_LIBS)
+tests_test_control_CFLAGS = $(TEST_CFLAGS_ALL) -I$(top_srcdir)/tools

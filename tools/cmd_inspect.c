@@ -49,7 +49,7 @@ static int inspect_control(const char *verb, int argc, char **argv, bool per_dom
         snprintf(cmd, sizeof(cmd), "%s %ld", verb, a.domid);
     else
         snprintf(cmd, sizeof(cmd), "%s", verb);
-    int rc = control_query(path, cmd);
+    int rc = control_query(path, cmd, stdout);
     if (rc) {
         fprintf(stderr, "xensim %s: cannot reach %s: %s\n", verb, path, strerror(-rc));
         return 1;
