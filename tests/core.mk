@@ -53,3 +53,7 @@ TESTS += tests/test_control
 tests_test_control_SOURCES = tests/test_control.c tools/control.c tools/control.h
 tests_test_control_LDADD = $(TEST_LIBS)
 tests_test_control_CFLAGS = $(TEST_CFLAGS_ALL) -I$(top_srcdir)/tools
+
+# `xensim tree` escapes guest-written values as xenstore-ls does.
+TESTS += tests/test_tree_escape.sh
+EXTRA_DIST += tests/test_tree_escape.sh
