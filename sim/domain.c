@@ -97,6 +97,7 @@ struct xensim *xensim_create(const struct xensim_config *cfg)
     sim->epoch_ns = 0;
     sim->epoch_ns = sim_now(sim);
     fault_handler_install();
+    vcpu_preempt_install();
     if (timer_start(sim) < 0) {
         free(sim);
         return NULL;
@@ -119,13 +120,13 @@ static void domain_free_rcu(struct rcu_head *head)
 static void domain_finalize(struct domain *d)
 {
     struct xensim *sim = d->sim;
-    xensim_mutex_lock(&sim->lock);
+    sim_lock(&sim->lock);
     if (sim->domains[d->domid] == d) {
         rcu_assign_pointer(sim->domains[d->domid], NULL);
         sim->nr_domains--;
     }
     pthread_cond_broadcast(&sim->cond);
-    xensim_mutex_unlock(&sim->lock);
+    sim_unlock(&sim->lock);
     evtchn_send_global_virq(sim, VIRQ_DOM_EXC);
     sim_rcu_ensure();
     call_rcu(&d->rcu, domain_free_rcu);
@@ -262,15 +263,13 @@ static void domain_create_undo(struct domain *d)
 {
     struct xensim *sim = d->sim;
     atomic_store(&d->is_shutting_down, true);
-    for (unsigned int i = 0; i < d->nr_vcpus; i++)
-        if (d->vcpus[i])
-            vcpu_stop(d->vcpus[i]);
-    xensim_mutex_lock(&sim->lock);
+    vcpu_stop_all(d);
+    sim_lock(&sim->lock);
     if (sim->domains[d->domid] == d) {
         rcu_assign_pointer(sim->domains[d->domid], NULL);
         sim->nr_domains--;
     }
-    xensim_mutex_unlock(&sim->lock);
+    sim_unlock(&sim->lock);
     synchronize_rcu();
     domain_abort_build(d);
 }
@@ -292,10 +291,10 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
     if (!d)
         return -ENOMEM;
     d->memfd = -1;
-    xensim_mutex_lock(&sim->lock);
+    sim_lock(&sim->lock);
     int id = domid_alloc(sim);
     if (id < 0) {
-        xensim_mutex_unlock(&sim->lock);
+        sim_unlock(&sim->lock);
         free(d);
         return id;
     }
@@ -306,7 +305,7 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
         rcu_assign_pointer(sim->domains[id], d);
         sim->nr_domains++;
     }
-    xensim_mutex_unlock(&sim->lock);
+    sim_unlock(&sim->lock);
     if (!rc)
         rc = domain_build(d);
     d->build_pages = d->pages_in_use;
@@ -353,7 +352,7 @@ int xensim_domain_pause(struct xensim *sim, domid_t domid)
 void domain_shutdown(struct domain *d, unsigned int reason)
 {
     struct xensim *sim = d->sim;
-    xensim_mutex_lock(&sim->lock);
+    sim_lock(&sim->lock);
     bool first = !atomic_load(&d->is_shutting_down);
     if (first) {
         d->shutdown_reason = reason;
@@ -362,7 +361,7 @@ void domain_shutdown(struct domain *d, unsigned int reason)
             atomic_store(&d->state, XENSIM_DOMAIN_SHUTDOWN);
         pthread_cond_broadcast(&sim->cond);
     }
-    xensim_mutex_unlock(&sim->lock);
+    sim_unlock(&sim->lock);
     if (!first)
         return;
     for (unsigned int i = 0; i < d->nr_vcpus; i++)
@@ -409,16 +408,15 @@ int xensim_domain_destroy(struct xensim *sim, domid_t domid)
     domain_listeners_destroying(sim, domid);
     domain_shutdown(d, atomic_load(&d->is_shutting_down) ? d->shutdown_reason
                                                         : SHUTDOWN_poweroff);
-    for (unsigned int i = 0; i < d->nr_vcpus; i++)
-        vcpu_stop(d->vcpus[i]);
+    vcpu_stop_all(d);
     domain_release_guest_anchor(d);
     atomic_store(&d->state, XENSIM_DOMAIN_DYING);
     evtchn_domain_destroy(d);
     gnttab_release_mappings(d);
     evtchn_send_global_virq(sim, VIRQ_DOM_EXC);
-    xensim_mutex_lock(&sim->lock);
+    sim_lock(&sim->lock);
     pthread_cond_broadcast(&sim->cond);
-    xensim_mutex_unlock(&sim->lock);
+    sim_unlock(&sim->lock);
     atomic_store(&d->destroyed, true);
     if (atomic_fetch_sub(&d->foreign_maps, 1) == 1)
         domain_put_foreign(d);
@@ -435,9 +433,9 @@ static void domain_fill_info(struct domain *d, struct xensim_domain_info *info)
     info->nr_vcpus = d->nr_vcpus;
     info->nr_pages = d->nr_pages;
     info->privileged = d->privileged;
-    xensim_mutex_lock(&d->event_lock);
+    sim_lock(&d->event_lock);
     info->ports_in_use = d->ports_in_use;
-    xensim_mutex_unlock(&d->event_lock);
+    sim_unlock(&d->event_lock);
     info->maptrack_in_use = gnttab_maptrack_in_use(d);
     unsigned int maps = atomic_load(&d->foreign_maps);
     info->pages_mapped_by_others = atomic_load(&d->destroyed) ? maps : maps - 1;
@@ -446,9 +444,9 @@ static void domain_fill_info(struct domain *d, struct xensim_domain_info *info)
     info->store_pfn = d->store_pfn;
     info->console_pfn = d->console_pfn;
     info->grant_entries_in_use = gnttab_entries_in_use(d);
-    xensim_mutex_lock(&d->page_lock);
+    sim_lock(&d->page_lock);
     info->pages_allocated = d->pages_in_use - d->build_pages;
-    xensim_mutex_unlock(&d->page_lock);
+    sim_unlock(&d->page_lock);
     info->evtchn_pages_held = evtchn_fifo_pages_held(d);
 }
 
@@ -496,14 +494,14 @@ int xensim_domain_wait_shutdown(struct xensim *sim, domid_t domid)
     if (domid >= DOMID_FIRST_RESERVED)
         return -ESRCH;
     unsigned int reason = SHUTDOWN_poweroff;
-    xensim_mutex_lock(&sim->lock);
+    sim_lock(&sim->lock);
     if (!sim->domains[domid]) {
-        xensim_mutex_unlock(&sim->lock);
+        sim_unlock(&sim->lock);
         return -ESRCH;
     }
     while (!domain_is_down(sim, domid, &reason))
         pthread_cond_wait(&sim->cond, &sim->lock);
-    xensim_mutex_unlock(&sim->lock);
+    sim_unlock(&sim->lock);
     return (int)reason;
 }
 
@@ -511,7 +509,7 @@ int xensim_domain_wait_shutdown(struct xensim *sim, domid_t domid)
  * waited for. */
 void xensim_wait_all_shutdown(struct xensim *sim)
 {
-    xensim_mutex_lock(&sim->lock);
+    sim_lock(&sim->lock);
     for (;;) {
         bool all = true;
         for (unsigned int id = 0; id < DOMID_FIRST_RESERVED && all; id++) {
@@ -523,7 +521,7 @@ void xensim_wait_all_shutdown(struct xensim *sim)
             break;
         pthread_cond_wait(&sim->cond, &sim->lock);
     }
-    xensim_mutex_unlock(&sim->lock);
+    sim_unlock(&sim->lock);
 }
 
 void xensim_destroy(struct xensim *sim)
@@ -534,9 +532,9 @@ void xensim_destroy(struct xensim *sim)
     /* Guests first, dom0 last: back ends outlive their front ends, and
      * dom0's services (xenstored) stop when dom0's destroy begins. */
     for (int id = DOMID_FIRST_RESERVED - 1; id >= 0; id--) {
-        xensim_mutex_lock(&sim->lock);
+        sim_lock(&sim->lock);
         struct domain *d = sim->domains[id];
-        xensim_mutex_unlock(&sim->lock);
+        sim_unlock(&sim->lock);
         if (d && !atomic_load(&d->is_dying))
             xensim_domain_destroy(sim, (domid_t)id);
     }

@@ -14,6 +14,7 @@ static struct vcpu *hypercall_enter(uint32_t nr, int cmd)
 {
     struct vcpu *v = current_vcpu;
     if (v) {
+        sim_hv_enter();
         v->d->sim->sched->hypercall_enter(v);
         if (trace_on(v->d->sim))
             trace_hypercall(v, XENSIM_TRACE_HYPERCALL_ENTER, nr, (uint32_t)cmd, 0);
@@ -27,6 +28,7 @@ static long hypercall_exit(struct vcpu *v, uint32_t nr, int cmd, long rc)
         trace_hypercall(v, XENSIM_TRACE_HYPERCALL_EXIT, nr, (uint32_t)cmd, rc);
     v->d->sim->sched->hypercall_exit(v);
     vcpu_hypercall_exit(v);
+    sim_hv_leave();
     return rc;
 }
 

@@ -19,6 +19,7 @@
 
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -51,6 +52,55 @@ struct grant_table;
 struct xensim_evtchn_dev;
 struct guest_gnttab_ops;
 
+/* How deep this thread is inside the simulator: hypercalls and other
+ * simulator code a vCPU runs, plus every sim lock held. A vCPU at depth 0
+ * runs guest code and may be unwound by destroy (vcpu_preempt.c); the
+ * count goes up before a lock is taken and down after it is released, so
+ * no lock is ever held at depth 0. A stop signal that finds the vCPU
+ * deeper sets sim_hv_stop instead, and the vCPU leaves when it comes back
+ * out to depth 0: a loop that is mostly simulator calls is still caught. */
+extern __thread unsigned int sim_hv_depth __attribute__((tls_model("initial-exec")));
+extern __thread volatile sig_atomic_t sim_hv_stop __attribute__((tls_model("initial-exec")));
+void vcpu_preempt_boundary(void);
+static inline void sim_hv_enter(void)
+{
+    sim_hv_depth++;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+static inline void sim_hv_leave(void)
+{
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (--sim_hv_depth == 0 && sim_hv_stop)
+        vcpu_preempt_boundary();
+}
+/* Around guest code the simulator calls (entry, upcall, queued calls). */
+static inline unsigned int sim_guest_enter(void)
+{
+    unsigned int depth = sim_hv_depth;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    sim_hv_depth = 0;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    return depth;
+}
+static inline void sim_guest_leave(unsigned int depth)
+{
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    sim_hv_depth = depth;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+/* Every lock of the simulator's own, so that sim_hv_depth counts it;
+ * common/util.h's xensim_mutex_lock is for code outside sim/. */
+#define sim_lock(m)                                                           \
+    do {                                                                      \
+        sim_hv_enter();                                                       \
+        xensim_mutex_lock(m);                                                 \
+    } while (0)
+#define sim_unlock(m)                                                         \
+    do {                                                                      \
+        xensim_mutex_unlock(m);                                               \
+        sim_hv_leave();                                                       \
+    } while (0)
 
 /* Scheduler interface: every block, wake and hypercall boundary goes
  * through one of these, so a deterministic scheduler can replace the
@@ -398,8 +448,9 @@ void domain_page_free(struct domain *d, xen_pfn_t pfn);
 /* vcpu.c */
 struct vcpu *vcpu_alloc(struct domain *d, unsigned int id);
 int vcpu_start(struct vcpu *v);
-/* Makes the vCPU leave guest code and joins its thread. */
-void vcpu_stop(struct vcpu *v);
+/* Makes every vCPU of d leave guest code and joins their threads; the
+ * domain is shutting down. */
+void vcpu_stop_all(struct domain *d);
 void vcpu_free(struct vcpu *v);
 /* Runs queued calls and upcalls; leaves guest code if the domain stopped. */
 void vcpu_hypercall_exit(struct vcpu *v);
@@ -412,6 +463,10 @@ bool vcpu_block(struct vcpu *v, bool (*wake)(struct vcpu *v), uint64_t deadline)
 /* Xen's evtchn_check_pollers: port became pending, so vCPUs of d
  * polling on it, or on any port, wake. The ABIs call it. */
 void vcpu_wake_pollers(struct domain *d, evtchn_port_t port);
+
+/* vcpu_preempt.c: interrupts a vCPU that loops in guest code. */
+void vcpu_preempt_install(void);
+void vcpu_preempt(struct vcpu *v);
 
 /* evtchn.c */
 int evtchn_domain_init(struct domain *d, const struct xensim_domain_config *cfg);

@@ -4,6 +4,8 @@
  * right answer in every build, never a sanitizer abort), and vCPUs that
  * loop in guest code without hypercalls, which destroy must still stop.
  */
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include "gnttab_helpers.h"
@@ -436,6 +438,192 @@ START_TEST(bad_pointers_fault)
 }
 END_TEST
 
+/*
+ * vCPUs that loop in guest code without hypercalls. Xen deschedules them
+ * on destroy; here destroy must stop them too, from wherever the loop
+ * is, without unwinding one that is inside the simulator, inside libc or
+ * inside the narrator (host code with its own lock), and every entry
+ * point that destroys must do it: xensim_domain_destroy, xensim_destroy,
+ * and destroy after xensim_domain_shutdown.
+ */
+enum loop_kind {
+    LOOP_SPIN,          /* pure computation */
+    LOOP_LIBC,          /* malloc/free and rand(), which hold libc locks */
+    LOOP_NARRATE,       /* the narrator, under its own lock */
+    LOOP_HELPERS,       /* guest.h helpers under sim locks */
+    LOOP_UPCALL,        /* spinning in the event upcall */
+    LOOP_HYPERCALL,     /* the control: SCHEDOP_yield, a boundary each time */
+    LOOP_KINDS
+};
+enum stop_how { STOP_DESTROY, STOP_SIM_DESTROY, STOP_SHUTDOWN_DESTROY, STOP_HOWS };
+
+#define LOOP_VCPUS 2
+static atomic_uint spinning;              /* vCPUs that reached their loop */
+static void *kept[LOOP_VCPUS];            /* reachable if unwound after malloc */
+static pthread_mutex_t narr_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long narr_lines;
+
+static void narrator(const char *line, void *arg)
+{
+    (void)line;
+    (void)arg;
+    pthread_mutex_lock(&narr_lock);
+    narr_lines++;
+    pthread_mutex_unlock(&narr_lock);
+}
+
+static void spin_forever(void)
+{
+    volatile unsigned long n = 0;
+    for (;;)
+        n++;
+}
+
+static void upcall_spin(evtchn_port_t port, void *arg)
+{
+    (void)port;
+    (void)arg;
+    atomic_fetch_add(&spinning, 1);
+    spin_forever();
+}
+
+static void loop_entry(void *arg)
+{
+    enum loop_kind kind = (enum loop_kind)(uintptr_t)arg;
+    unsigned int me = xensim_guest_vcpu_id();
+    if (kind == LOOP_UPCALL) {
+        long port = xensim_evtchn_bind_ipi(me);
+        ck_assert_int_gt(port, 0);
+        ck_assert_int_eq(xensim_irq_bind((evtchn_port_t)port, upcall_spin, NULL), 0);
+        xensim_evtchn_send((evtchn_port_t)port);
+        ck_abort_msg("returned from the upcall");
+    }
+    atomic_fetch_add(&spinning, 1);
+    for (unsigned long n = 0;; n++) {
+        switch (kind) {
+        case LOOP_LIBC: {
+            char buf[32];
+            /* posix_memalign stores the block before it returns, so it is
+             * never only in a register when the loop is stopped. */
+            if (!posix_memalign(&kept[me], 16, 64))
+                free(kept[me]);
+            kept[me] = NULL;
+            snprintf(buf, sizeof(buf), "%d", rand());
+            break;
+        }
+        case LOOP_NARRATE:
+            xensim_narrate("spin %lu", n);
+            break;
+        case LOOP_HELPERS: {
+            long ref = xensim_gnttab_alloc_ref();
+            if (ref >= 0)
+                xensim_gnttab_free_ref((grant_ref_t)ref);
+            xensim_guest_page_free(xensim_guest_page_alloc());
+            break;
+        }
+        case LOOP_HYPERCALL:
+            HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+            break;
+        default:
+            spin_forever();
+        }
+    }
+}
+
+static domid_t looping_domain(struct xensim *sim, enum loop_kind kind)
+{
+    atomic_store(&spinning, 0);
+    struct xensim_domain_config cfg = {
+        .name = "looper", .nr_vcpus = LOOP_VCPUS, .entry = loop_entry,
+        .entry_arg = (void *)(uintptr_t)kind,
+    };
+    domid_t d = th_domain_cfg(sim, &cfg);
+    while (atomic_load(&spinning) < LOOP_VCPUS)
+        sched_yield();
+    return d;
+}
+
+/* Nothing the stopped vCPUs were in the middle of is left held. */
+static void process_still_healthy(void)
+{
+    ck_assert_int_eq(pthread_mutex_trylock(&narr_lock), 0);
+    pthread_mutex_unlock(&narr_lock);
+    (void)rand();
+    free(malloc(100));
+    struct xensim *sim = th_sim_new();
+    domid_t d = th_domain(sim, "after", false, XENSIM_GNTTAB_STRICT);
+    ck_assert_int_eq(xensim_domain_destroy(sim, d), 0);
+    th_sim_free_checked(sim);
+}
+
+START_TEST(looping_guest_is_stopped)
+{
+    enum loop_kind kind = (enum loop_kind)(_i / STOP_HOWS);
+    enum stop_how how = (enum stop_how)(_i % STOP_HOWS);
+    struct xensim *sim = th_sim_new();
+    xensim_set_narrator(sim, narrator, NULL, XENSIM_NARRATE_GUEST);
+    domid_t d = looping_domain(sim, kind);
+    switch (how) {
+    case STOP_DESTROY:
+        ck_assert_int_eq(xensim_domain_destroy(sim, d), 0);
+        break;
+    case STOP_SIM_DESTROY:
+        break;
+    case STOP_SHUTDOWN_DESTROY:
+        ck_assert_int_eq(xensim_domain_shutdown(sim, d, SHUTDOWN_reboot), 0);
+        ck_assert_int_eq(xensim_domain_wait_shutdown(sim, d), SHUTDOWN_reboot);
+        ck_assert_int_eq(xensim_domain_destroy(sim, d), 0);
+        break;
+    default:
+        ck_abort();
+    }
+    /* The looper still holds what its loop was using (the IPI it spins
+     * on, a page between alloc and free) until xensim_destroy takes the
+     * domain: the leak check is for what outlives it. */
+    if (how == STOP_SIM_DESTROY)
+        xensim_destroy(sim);
+    else
+        th_sim_free_checked(sim);
+    process_still_healthy();
+}
+END_TEST
+
+/* A toolstack call that never returns is guest code like any other: the
+ * caller gets -ESHUTDOWN once the domain is destroyed. */
+struct stuck_call { struct xensim *sim; domid_t d; int rc; };
+
+static void call_spin(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&spinning, 1);
+    spin_forever();
+}
+
+static void *stuck_caller(void *p)
+{
+    struct stuck_call *s = p;
+    s->rc = xensim_domain_call(s->sim, s->d, 0, call_spin, NULL);
+    return NULL;
+}
+
+START_TEST(looping_call_is_stopped)
+{
+    struct xensim *sim = th_sim_new();
+    struct stuck_call s = { .sim = sim, .d = th_domain(sim, "idle", false, XENSIM_GNTTAB_STRICT),
+                            .rc = -9999 };
+    pthread_t t;
+    atomic_store(&spinning, 0);
+    ck_assert_int_eq(pthread_create(&t, NULL, stuck_caller, &s), 0);
+    while (atomic_load(&spinning) < 1)
+        sched_yield();
+    ck_assert_int_eq(xensim_domain_destroy(sim, s.d), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_int_eq(s.rc, -ESHUTDOWN);
+    th_sim_free_checked(sim);
+    process_still_healthy();
+}
+END_TEST
+
 static Suite *hostile_core_suite(void)
 {
     Suite *s = suite_create("hostile_core");
@@ -447,6 +635,10 @@ static Suite *hostile_core_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("bad_pointers");
     tcase_add_loop_test(tc, bad_pointers_fault, 0, (int)(sizeof(bad_ptrs) / sizeof(bad_ptrs[0])));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("looping_guest");
+    tcase_add_loop_test(tc, looping_guest_is_stopped, 0, LOOP_KINDS * STOP_HOWS);
+    tcase_add_test(tc, looping_call_is_stopped);
     suite_add_tcase(s, tc);
     return s;
 }
