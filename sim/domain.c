@@ -349,13 +349,20 @@ int xensim_domain_pause(struct xensim *sim, domid_t domid)
     return domain_set_paused(sim, domid, true);
 }
 
+/* Set once, before is_shutting_down and state say so; read without the
+ * lock by anyone who saw them. */
+static unsigned int domain_shutdown_reason(const struct domain *d)
+{
+    return __atomic_load_n(&d->shutdown_reason, __ATOMIC_RELAXED);
+}
+
 void domain_shutdown(struct domain *d, unsigned int reason)
 {
     struct xensim *sim = d->sim;
     sim_lock(&sim->lock);
     bool first = !atomic_load(&d->is_shutting_down);
     if (first) {
-        d->shutdown_reason = reason;
+        __atomic_store_n(&d->shutdown_reason, reason, __ATOMIC_RELAXED);
         atomic_store(&d->is_shutting_down, true);
         if (!atomic_load(&d->is_dying))
             atomic_store(&d->state, XENSIM_DOMAIN_SHUTDOWN);
@@ -406,7 +413,7 @@ int xensim_domain_destroy(struct xensim *sim, domid_t domid)
      * lock is not needed past this point. */
     rcu_read_unlock();
     domain_listeners_destroying(sim, domid);
-    domain_shutdown(d, atomic_load(&d->is_shutting_down) ? d->shutdown_reason
+    domain_shutdown(d, atomic_load(&d->is_shutting_down) ? domain_shutdown_reason(d)
                                                         : SHUTDOWN_poweroff);
     vcpu_stop_all(d);
     domain_release_guest_anchor(d);
@@ -429,7 +436,7 @@ static void domain_fill_info(struct domain *d, struct xensim_domain_info *info)
     info->domid = d->domid;
     snprintf(info->name, sizeof(info->name), "%s", d->name);
     info->state = (enum xensim_domain_state)atomic_load(&d->state);
-    info->shutdown_reason = d->shutdown_reason;
+    info->shutdown_reason = domain_shutdown_reason(d);
     info->nr_vcpus = d->nr_vcpus;
     info->nr_pages = d->nr_pages;
     info->privileged = d->privileged;
@@ -483,7 +490,7 @@ static bool domain_is_down(struct xensim *sim, domid_t domid, unsigned int *reas
     if (!d)
         return true;
     if (atomic_load(&d->is_shutting_down)) {
-        *reason = d->shutdown_reason;
+        *reason = domain_shutdown_reason(d);
         return true;
     }
     return false;

@@ -33,6 +33,7 @@
 #define RCU_MEMB
 #endif
 #include <urcu.h>
+#include "rcu_publish.h"
 #include <urcu/list.h>
 
 #include <xen/xen.h>
@@ -280,7 +281,7 @@ struct domain {
     _Atomic int state;                  /* enum xensim_domain_state */
     _Atomic bool is_dying;              /* destroyed: no new ports, no new maps */
     _Atomic bool is_shutting_down;      /* vCPUs leave at their next boundary */
-    unsigned int shutdown_reason;
+    unsigned int shutdown_reason;       /* set under sim->lock, read with atomics */
     _Atomic bool paused;
 
     unsigned int nr_vcpus;

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <stdatomic.h>
 #include "gnttab_helpers.h"
 #include "evtchn_helpers.h"
@@ -355,16 +356,26 @@ START_TEST(fifo_misaligned)
 END_TEST
 
 /*
- * Pointers no guest can own: the kernel half, and the top of the address
- * space where an argument array would wrap. Every op answers -EFAULT (or
- * the status Xen gives a bad frame list) in every build, ThreadSanitizer's
- * included, and the guest lives on.
+ * Pointers no guest can own: the kernel half, the top of the address
+ * space where an argument array would wrap, and a mapped page nobody may
+ * touch (the copy faults). Every op answers -EFAULT (or the status Xen
+ * gives a bad frame list) in every build, ThreadSanitizer's included, and
+ * the guest lives on.
  */
 static const uintptr_t bad_ptrs[] = {
-    0xffff800000000000ull, 0xffffffffffff0000ull, UINTPTR_MAX - 15,
+    0xffff800000000000ull, 0xffffffffffff0000ull, UINTPTR_MAX - 15, 0,
 };
 
-#define BAD_PTR ((void *)bad_ptrs[_i])
+static void *bad_ptr(int i)
+{
+    if (bad_ptrs[i])
+        return (void *)bad_ptrs[i];
+    void *p = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(p, MAP_FAILED);
+    return p;
+}
+
+#define BAD_PTR bad
 
 struct bad_row { enum hc_kind kind; int cmd; unsigned int count; };
 
@@ -405,6 +416,7 @@ START_TEST(bad_pointers_fault)
 {
     struct xensim *sim = th_sim_new();
     domid_t a = th_domain(sim, "a", true, XENSIM_GNTTAB_STRICT);
+    void *bad = bad_ptr(_i);
     for (size_t r = 0; r < sizeof(bad_rows) / sizeof(bad_rows[0]); r++) {
         const struct bad_row *row = &bad_rows[r];
         ck_assert_msg(hc(sim, a, row->kind, row->cmd, BAD_PTR, row->count) == -EFAULT,
