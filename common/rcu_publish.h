@@ -4,7 +4,7 @@
  * does not see, so it reports every read of a newly published node as a
  * race with the writes that built it. Under TSan the pair becomes the C11
  * release store and acquire load it stands for; other builds keep
- * liburcu's. Include after <urcu.h> or <urcu/urcu-memb.h>.
+ * liburcu's. Include after <urcu.h>, <urcu/urcu-memb.h> or <urcu/urcu-bp.h>.
  */
 #ifndef XENSIM_RCU_PUBLISH_H
 #define XENSIM_RCU_PUBLISH_H
