@@ -118,6 +118,7 @@ static int ef_setup_rings(struct xenbus_device *dev)
         pages[i] = xensim_guest_pfn_to_virt(p->pfn[i]);
     SHARED_RING_INIT((echo_sring_t *)pages[0]);
     FRONT_RING_INIT(&p->ring, (echo_sring_t *)pages[0], XEN_PAGE_SIZE << p->order);
+    XENSIM_RING_INDICES(pages[0]);
     if ((err = xenbus_grant_ring(dev->otherend_id, pages, n, p->refs))) {
         for (unsigned int i = 0; i < n; i++)
             xensim_guest_page_free(p->pfn[i]);
