@@ -133,7 +133,9 @@ struct evtchn {
     pthread_mutex_t lock;
     _Atomic uint8_t state;
     _Atomic uint8_t priority;           /* FIFO: 0 (highest) .. 15 */
-    uint16_t notify_vcpu;
+    /* Changed under chn->lock, but a send to this port reads it holding
+     * only the sender's channel lock (as Xen's read_atomic does). */
+    _Atomic uint16_t notify_vcpu;
     evtchn_port_t port;                 /* its own number, set once */
     union {
         domid_t unbound_remote;

@@ -205,7 +205,7 @@ int xenbus_switch_state(struct xenbus_device *dev, enum xenbus_state s)
         return err;
     xensim_narrate("%s/state: %s -> %s", dev->nodename, xenbus_strstate(dev->state),
                    xenbus_strstate(s));
-    dev->state = s;
+    __atomic_store_n(&dev->state, s, __ATOMIC_RELEASE);
     if (!err && dev->drv->state_changed)
         dev->drv->state_changed(dev, s);
     return err;

@@ -198,7 +198,10 @@ static struct echo_front *ef_find(unsigned int devid)
     struct xenbus_device *dev = xenbus_device_find(&xenbus_echo_front, DOMID_SELF, devid);
     struct echo_front *p = dev ? dev->priv : NULL;
 
-    return p && atomic_load(&p->live) && dev->state == XenbusStateConnected ? p : NULL;
+    return p && atomic_load(&p->live) &&
+                   __atomic_load_n(&dev->state, __ATOMIC_ACQUIRE) == XenbusStateConnected
+               ? p
+               : NULL;
 }
 
 static uint32_t ef_push(struct echo_front *p, uint32_t value)
