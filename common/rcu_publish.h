@@ -15,6 +15,24 @@
 #undef rcu_assign_pointer
 #define rcu_dereference(p) __atomic_load_n(&(p), __ATOMIC_ACQUIRE)
 #define rcu_assign_pointer(p, v) __atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
+
+/*
+ * A grace period is invisible too: a writer that frees after
+ * synchronize_rcu() looks to TSan like a race with the readers it waited
+ * for. In the simulator's flavour (memb) every read section's end
+ * releases into one object and every grace period's end acquires from
+ * it: more order than RCU gives, never less. xenstored's liburcu-bp
+ * frees through call_rcu, whose thread tests/tsan.supp covers.
+ */
+#if defined(RCU_MEMB)
+extern char xensim_rcu_tsan_sync;
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#undef rcu_read_unlock
+#undef synchronize_rcu
+#define rcu_read_unlock() (__tsan_release(&xensim_rcu_tsan_sync), urcu_memb_read_unlock())
+#define synchronize_rcu() (urcu_memb_synchronize_rcu(), __tsan_acquire(&xensim_rcu_tsan_sync))
+#endif
 #endif
 
 #endif

@@ -155,7 +155,7 @@ unsigned int copy_fields_to_guest(void *guest_dst, const void *src, size_t strid
                             .size = size, .n = n };
     sigjmp_buf jb;
 
-    if (sigsetjmp(jb, 0)) {
+    if (sigsetjmp(jb, GUEST_COPY_SAVEMASK)) {
         guest_copy_jmp = NULL;
         return j.done;
     }
@@ -232,12 +232,12 @@ unsigned int guest_fields_writable(void *guest_base, size_t stride, size_t off, 
 
     if (n == 0)
         return 0;
-    if (sigsetjmp(jb, 0)) {
+    if (sigsetjmp(jb, GUEST_COPY_SAVEMASK)) {
         guest_copy_jmp = NULL;
         if (j.exact)
             return j.done;
         j.exact = true;
-        if (sigsetjmp(jb, 0)) {
+        if (sigsetjmp(jb, GUEST_COPY_SAVEMASK)) {
             guest_copy_jmp = NULL;
             return j.done;
         }

@@ -10,8 +10,10 @@
  * subscriber is no longer running.
  */
 #include <errno.h>
-#include <urcu/rculist.h>
 #include "tracepoint.h"
+/* After sim.h's rcu_publish.h, so the list's inline helpers publish with
+ * the release stores a TSan build sees. */
+#include <urcu/rculist.h>
 
 struct trace_sub {
     xensim_trace_fn fn;
