@@ -193,10 +193,12 @@ static int domain_build(struct domain *d)
     s->store_evtchn = store_port;
     s->console.domU.mfn = console;
     s->console.domU.evtchn = console_port;
-    d->store_pfn = store;
-    d->console_pfn = console;
-    d->store_port = store_port;
-    d->console_port = console_port;
+    /* The domain is published already: xensim_domain_info may read these
+     * from any thread while they are set. */
+    __atomic_store_n(&d->store_pfn, store, __ATOMIC_RELAXED);
+    __atomic_store_n(&d->console_pfn, console, __ATOMIC_RELAXED);
+    __atomic_store_n(&d->store_port, store_port, __ATOMIC_RELAXED);
+    __atomic_store_n(&d->console_port, console_port, __ATOMIC_RELAXED);
     gnttab_seed_reserved(d, GNTTAB_RESERVED_CONSOLE, 0, console);
     gnttab_seed_reserved(d, GNTTAB_RESERVED_XENSTORE, 0, store);
     return 0;
@@ -308,7 +310,11 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
     sim_unlock(&sim->lock);
     if (!rc)
         rc = domain_build(d);
+    /* Under page_lock, as domain_fill_info reads it: the domain is
+     * published, so an info call may be running now. */
+    sim_lock(&d->page_lock);
     d->build_pages = d->pages_in_use;
+    sim_unlock(&d->page_lock);
     for (unsigned int i = 0; !rc && i < nr_vcpus; i++)
         rc = vcpu_start(d->vcpus[i]);
     if (rc) {
@@ -446,10 +452,10 @@ static void domain_fill_info(struct domain *d, struct xensim_domain_info *info)
     info->maptrack_in_use = gnttab_maptrack_in_use(d);
     unsigned int maps = atomic_load(&d->foreign_maps);
     info->pages_mapped_by_others = atomic_load(&d->destroyed) ? maps : maps - 1;
-    info->store_port = d->store_port;
-    info->console_port = d->console_port;
-    info->store_pfn = d->store_pfn;
-    info->console_pfn = d->console_pfn;
+    info->store_port = __atomic_load_n(&d->store_port, __ATOMIC_RELAXED);
+    info->console_port = __atomic_load_n(&d->console_port, __ATOMIC_RELAXED);
+    info->store_pfn = __atomic_load_n(&d->store_pfn, __ATOMIC_RELAXED);
+    info->console_pfn = __atomic_load_n(&d->console_pfn, __ATOMIC_RELAXED);
     info->grant_entries_in_use = gnttab_entries_in_use(d);
     sim_lock(&d->page_lock);
     info->pages_allocated = d->pages_in_use - d->build_pages;

@@ -344,7 +344,7 @@ struct domain {
     _Atomic bool finalized;
     /* What the builder made (§1.6); 0 for dom0. */
     xen_pfn_t store_pfn, console_pfn;
-    evtchn_port_t store_port, console_port;
+    evtchn_port_t store_port, console_port;   /* these four: atomics, set by the builder */
     struct rcu_head rcu;
 };
 
