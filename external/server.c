@@ -301,20 +301,31 @@ void xensim_external_sync(struct xensim_external *ext, struct xensim_external_st
     uint64_t one = 1;
 
     xensim_mutex_lock(&srv->lock);
-    for (struct ext_dom *d = srv->doms; d; d = d->next) {
-        d->sync_req++;
-        if (write(d->wake_fd, &one, sizeof(one)) != sizeof(one))
-            XENSIM_DIE("eventfd write", errno);
-    }
-    /* Each domain (those still there) done, and no domain left to build
-     * or destroy. */
-    for (;;) {
-        bool waiting = srv->jobs || srv->ts_busy;
+    /* The domains run a round each at once, so a granter may retry its
+     * deferred ends before the mapper's thread has read the close that
+     * unmaps them: a second round, once every domain has drained what
+     * it held, sees them go. */
+    for (int round = 0; round < 2; round++) {
+        unsigned int deferred = 0;
+        for (struct ext_dom *d = srv->doms; d; d = d->next) {
+            d->sync_req++;
+            if (write(d->wake_fd, &one, sizeof(one)) != sizeof(one))
+                XENSIM_DIE("eventfd write", errno);
+        }
+        /* Each domain (those still there) done, and no domain left to
+         * build or destroy. */
+        for (;;) {
+            bool waiting = srv->jobs || srv->ts_busy;
+            for (struct ext_dom *d = srv->doms; d; d = d->next)
+                waiting |= d->sync_done != d->sync_req;
+            if (!waiting)
+                break;
+            pthread_cond_wait(&srv->cond, &srv->lock);
+        }
         for (struct ext_dom *d = srv->doms; d; d = d->next)
-            waiting |= d->sync_done != d->sync_req;
-        if (!waiting)
+            deferred += d->stats.deferred;
+        if (!deferred)
             break;
-        pthread_cond_wait(&srv->cond, &srv->lock);
     }
     if (st) {
         memset(st, 0, sizeof(*st));
