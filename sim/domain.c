@@ -120,13 +120,13 @@ static void domain_free_rcu(struct rcu_head *head)
 static void domain_finalize(struct domain *d)
 {
     struct xensim *sim = d->sim;
-    sim_lock(&sim->lock);
+    sim_mutex_lock(&sim->lock);
     if (sim->domains[d->domid] == d) {
         rcu_assign_pointer(sim->domains[d->domid], NULL);
         sim->nr_domains--;
     }
     pthread_cond_broadcast(&sim->cond);
-    sim_unlock(&sim->lock);
+    sim_mutex_unlock(&sim->lock);
     evtchn_send_global_virq(sim, VIRQ_DOM_EXC);
     sim_rcu_ensure();
     call_rcu(&d->rcu, domain_free_rcu);
@@ -266,12 +266,12 @@ static void domain_create_undo(struct domain *d)
     struct xensim *sim = d->sim;
     atomic_store(&d->is_shutting_down, true);
     vcpu_stop_all(d);
-    sim_lock(&sim->lock);
+    sim_mutex_lock(&sim->lock);
     if (sim->domains[d->domid] == d) {
         rcu_assign_pointer(sim->domains[d->domid], NULL);
         sim->nr_domains--;
     }
-    sim_unlock(&sim->lock);
+    sim_mutex_unlock(&sim->lock);
     synchronize_rcu();
     domain_abort_build(d);
 }
@@ -293,10 +293,10 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
     if (!d)
         return -ENOMEM;
     d->memfd = -1;
-    sim_lock(&sim->lock);
+    sim_mutex_lock(&sim->lock);
     int id = domid_alloc(sim);
     if (id < 0) {
-        sim_unlock(&sim->lock);
+        sim_mutex_unlock(&sim->lock);
         free(d);
         return id;
     }
@@ -307,14 +307,14 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
         rcu_assign_pointer(sim->domains[id], d);
         sim->nr_domains++;
     }
-    sim_unlock(&sim->lock);
+    sim_mutex_unlock(&sim->lock);
     if (!rc)
         rc = domain_build(d);
     /* Under page_lock, as domain_fill_info reads it: the domain is
      * published, so an info call may be running now. */
-    sim_lock(&d->page_lock);
+    sim_mutex_lock(&d->page_lock);
     d->build_pages = d->pages_in_use;
-    sim_unlock(&d->page_lock);
+    sim_mutex_unlock(&d->page_lock);
     for (unsigned int i = 0; !rc && i < nr_vcpus; i++)
         rc = vcpu_start(d->vcpus[i]);
     if (rc) {
@@ -365,7 +365,7 @@ static unsigned int domain_shutdown_reason(const struct domain *d)
 void domain_shutdown(struct domain *d, unsigned int reason)
 {
     struct xensim *sim = d->sim;
-    sim_lock(&sim->lock);
+    sim_mutex_lock(&sim->lock);
     bool first = !atomic_load(&d->is_shutting_down);
     if (first) {
         __atomic_store_n(&d->shutdown_reason, reason, __ATOMIC_RELAXED);
@@ -374,7 +374,7 @@ void domain_shutdown(struct domain *d, unsigned int reason)
             atomic_store(&d->state, XENSIM_DOMAIN_SHUTDOWN);
         pthread_cond_broadcast(&sim->cond);
     }
-    sim_unlock(&sim->lock);
+    sim_mutex_unlock(&sim->lock);
     if (!first)
         return;
     for (unsigned int i = 0; i < d->nr_vcpus; i++)
@@ -427,9 +427,9 @@ int xensim_domain_destroy(struct xensim *sim, domid_t domid)
     evtchn_domain_destroy(d);
     gnttab_release_mappings(d);
     evtchn_send_global_virq(sim, VIRQ_DOM_EXC);
-    sim_lock(&sim->lock);
+    sim_mutex_lock(&sim->lock);
     pthread_cond_broadcast(&sim->cond);
-    sim_unlock(&sim->lock);
+    sim_mutex_unlock(&sim->lock);
     atomic_store(&d->destroyed, true);
     if (atomic_fetch_sub(&d->foreign_maps, 1) == 1)
         domain_put_foreign(d);
@@ -446,9 +446,9 @@ static void domain_fill_info(struct domain *d, struct xensim_domain_info *info)
     info->nr_vcpus = d->nr_vcpus;
     info->nr_pages = d->nr_pages;
     info->privileged = d->privileged;
-    sim_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     info->ports_in_use = d->ports_in_use;
-    sim_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     info->maptrack_in_use = gnttab_maptrack_in_use(d);
     unsigned int maps = atomic_load(&d->foreign_maps);
     info->pages_mapped_by_others = atomic_load(&d->destroyed) ? maps : maps - 1;
@@ -457,9 +457,9 @@ static void domain_fill_info(struct domain *d, struct xensim_domain_info *info)
     info->store_pfn = __atomic_load_n(&d->store_pfn, __ATOMIC_RELAXED);
     info->console_pfn = __atomic_load_n(&d->console_pfn, __ATOMIC_RELAXED);
     info->grant_entries_in_use = gnttab_entries_in_use(d);
-    sim_lock(&d->page_lock);
+    sim_mutex_lock(&d->page_lock);
     info->pages_allocated = d->pages_in_use - d->build_pages;
-    sim_unlock(&d->page_lock);
+    sim_mutex_unlock(&d->page_lock);
     info->evtchn_pages_held = evtchn_fifo_pages_held(d);
 }
 
@@ -507,14 +507,14 @@ int xensim_domain_wait_shutdown(struct xensim *sim, domid_t domid)
     if (domid >= DOMID_FIRST_RESERVED)
         return -ESRCH;
     unsigned int reason = SHUTDOWN_poweroff;
-    sim_lock(&sim->lock);
+    sim_mutex_lock(&sim->lock);
     if (!sim->domains[domid]) {
-        sim_unlock(&sim->lock);
+        sim_mutex_unlock(&sim->lock);
         return -ESRCH;
     }
     while (!domain_is_down(sim, domid, &reason))
         pthread_cond_wait(&sim->cond, &sim->lock);
-    sim_unlock(&sim->lock);
+    sim_mutex_unlock(&sim->lock);
     return (int)reason;
 }
 
@@ -522,7 +522,7 @@ int xensim_domain_wait_shutdown(struct xensim *sim, domid_t domid)
  * waited for. */
 void xensim_wait_all_shutdown(struct xensim *sim)
 {
-    sim_lock(&sim->lock);
+    sim_mutex_lock(&sim->lock);
     for (;;) {
         bool all = true;
         for (unsigned int id = 0; id < DOMID_FIRST_RESERVED && all; id++) {
@@ -534,7 +534,7 @@ void xensim_wait_all_shutdown(struct xensim *sim)
             break;
         pthread_cond_wait(&sim->cond, &sim->lock);
     }
-    sim_unlock(&sim->lock);
+    sim_mutex_unlock(&sim->lock);
 }
 
 void xensim_destroy(struct xensim *sim)
@@ -545,9 +545,9 @@ void xensim_destroy(struct xensim *sim)
     /* Guests first, dom0 last: back ends outlive their front ends, and
      * dom0's services (xenstored) stop when dom0's destroy begins. */
     for (int id = DOMID_FIRST_RESERVED - 1; id >= 0; id--) {
-        sim_lock(&sim->lock);
+        sim_mutex_lock(&sim->lock);
         struct domain *d = sim->domains[id];
-        sim_unlock(&sim->lock);
+        sim_mutex_unlock(&sim->lock);
         if (d && !atomic_load(&d->is_dying))
             xensim_domain_destroy(sim, (domid_t)id);
     }

@@ -87,41 +87,41 @@ static void bucket_free(struct evtchn_bucket *b)
 static void double_domain_lock(struct domain *a, struct domain *b)
 {
     if (a == b) {
-        sim_lock(&a->event_lock);
+        sim_mutex_lock(&a->event_lock);
     } else if (a->domid < b->domid) {
-        sim_lock(&a->event_lock);
-        sim_lock(&b->event_lock);
+        sim_mutex_lock(&a->event_lock);
+        sim_mutex_lock(&b->event_lock);
     } else {
-        sim_lock(&b->event_lock);
-        sim_lock(&a->event_lock);
+        sim_mutex_lock(&b->event_lock);
+        sim_mutex_lock(&a->event_lock);
     }
 }
 
 static void double_domain_unlock(struct domain *a, struct domain *b)
 {
-    sim_unlock(&a->event_lock);
+    sim_mutex_unlock(&a->event_lock);
     if (a != b)
-        sim_unlock(&b->event_lock);
+        sim_mutex_unlock(&b->event_lock);
 }
 
 static void double_chn_lock(struct evtchn *a, struct evtchn *b)
 {
     if (a == b) {
-        sim_lock(&a->lock);
+        sim_mutex_lock(&a->lock);
     } else if (a < b) {
-        sim_lock(&a->lock);
-        sim_lock(&b->lock);
+        sim_mutex_lock(&a->lock);
+        sim_mutex_lock(&b->lock);
     } else {
-        sim_lock(&b->lock);
-        sim_lock(&a->lock);
+        sim_mutex_lock(&b->lock);
+        sim_mutex_lock(&a->lock);
     }
 }
 
 static void double_chn_unlock(struct evtchn *a, struct evtchn *b)
 {
-    sim_unlock(&a->lock);
+    sim_mutex_unlock(&a->lock);
     if (a != b)
-        sim_unlock(&b->lock);
+        sim_mutex_unlock(&b->lock);
 }
 
 /* Xen's get_free_port and evtchn_allocate_port: the lowest port that is
@@ -236,7 +236,7 @@ long evtchn_alloc_unbound_for(struct domain *caller, domid_t dom, domid_t remote
     struct domain *d = domain_rcu_get(caller->sim, caller, dom);
     if (!d)
         return -ESRCH;
-    sim_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     rc = get_free_port(d);
     if (rc < 0)
         goto out;
@@ -246,17 +246,17 @@ long evtchn_alloc_unbound_for(struct domain *caller, domid_t dom, domid_t remote
         goto out;
     }
     struct evtchn *chn = evtchn_from_port(d, port);
-    sim_lock(&chn->lock);
+    sim_mutex_lock(&chn->lock);
     chn->u.unbound_remote = remote == DOMID_SELF ? caller->domid : remote;
     chn->notify_vcpu = 0;
     chn->dev = dev;
     atomic_store(&chn->state, ECS_UNBOUND);
     port_take(d, port);
-    sim_unlock(&chn->lock);
+    sim_mutex_unlock(&chn->lock);
     *port_out = port;
     rc = 0;
 out:
-    sim_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     rcu_read_unlock();
     return rc;
 }
@@ -316,7 +316,7 @@ long evtchn_bind_virq_for(struct domain *d, uint32_t virq, uint32_t vcpu,
         return -ENOENT;
     struct vcpu *v = d->vcpus[vcpu];
     long rc;
-    sim_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     if (v->virq_to_evtchn[virq] != 0) {
         rc = -EEXIST;
         goto out;
@@ -326,18 +326,18 @@ long evtchn_bind_virq_for(struct domain *d, uint32_t virq, uint32_t vcpu,
         goto out;
     evtchn_port_t port = (evtchn_port_t)rc;
     struct evtchn *chn = evtchn_from_port(d, port);
-    sim_lock(&chn->lock);
+    sim_mutex_lock(&chn->lock);
     chn->u.virq = virq;
     chn->notify_vcpu = (uint16_t)vcpu;
     chn->dev = dev;
     atomic_store(&chn->state, ECS_VIRQ);
     port_take(d, port);
-    sim_unlock(&chn->lock);
+    sim_mutex_unlock(&chn->lock);
     __atomic_store_n(&v->virq_to_evtchn[virq], port, __ATOMIC_RELEASE);
     *port_out = port;
     rc = 0;
 out:
-    sim_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     return rc;
 }
 
@@ -345,21 +345,21 @@ static long evtchn_bind_ipi(struct domain *d, uint32_t vcpu, evtchn_port_t *port
 {
     if (vcpu >= d->nr_vcpus)
         return -ENOENT;
-    sim_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     long rc = get_free_port(d);
     if (rc >= 0) {
         evtchn_port_t port = (evtchn_port_t)rc;
         struct evtchn *chn = evtchn_from_port(d, port);
-        sim_lock(&chn->lock);
+        sim_mutex_lock(&chn->lock);
         chn->u.ipi_vcpu = vcpu;
         chn->notify_vcpu = (uint16_t)vcpu;
         atomic_store(&chn->state, ECS_IPI);
         port_take(d, port);
-        sim_unlock(&chn->lock);
+        sim_mutex_unlock(&chn->lock);
         *port_out = port;
         rc = 0;
     }
-    sim_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     return rc;
 }
 
@@ -370,7 +370,7 @@ long evtchn_close_port(struct domain *d, evtchn_port_t port)
     struct evtchn *chn = evtchn_from_port(d, port);
     long rc = 0;
     rcu_read_lock();
-    sim_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
 again:
     switch (atomic_load(&chn->state)) {
     case ECS_FREE:
@@ -380,18 +380,18 @@ again:
     case ECS_UNBOUND:
     case ECS_IPI:
     case ECS_PIRQ:
-        sim_lock(&chn->lock);
+        sim_mutex_lock(&chn->lock);
         port_free(d, chn, port);
-        sim_unlock(&chn->lock);
+        sim_mutex_unlock(&chn->lock);
         break;
     case ECS_VIRQ: {
         uint32_t virq = chn->u.virq;
         for (unsigned int i = 0; i < d->nr_vcpus; i++)
             if (d->vcpus[i]->virq_to_evtchn[virq] == port)
                 __atomic_store_n(&d->vcpus[i]->virq_to_evtchn[virq], 0, __ATOMIC_RELEASE);
-        sim_lock(&chn->lock);
+        sim_mutex_lock(&chn->lock);
         port_free(d, chn, port);
-        sim_unlock(&chn->lock);
+        sim_mutex_unlock(&chn->lock);
         break;
     }
     case ECS_INTERDOMAIN: {
@@ -399,23 +399,23 @@ again:
         evtchn_port_t rport = chn->u.interdomain.port;
         struct domain *rd = domain_lookup(d->sim, rdomid);
         if (!rd) {
-            sim_lock(&chn->lock);
+            sim_mutex_lock(&chn->lock);
             port_free(d, chn, port);
-            sim_unlock(&chn->lock);
+            sim_mutex_unlock(&chn->lock);
             break;
         }
         if (rd != d && rd->domid < d->domid) {
             /* Take both locks in order, then look again: the channel may
              * have changed while d's lock was dropped. */
-            sim_unlock(&d->event_lock);
+            sim_mutex_unlock(&d->event_lock);
             double_domain_lock(d, rd);
             if (atomic_load(&chn->state) != ECS_INTERDOMAIN ||
                 chn->u.interdomain.dom != rdomid || chn->u.interdomain.port != rport) {
-                sim_unlock(&rd->event_lock);
+                sim_mutex_unlock(&rd->event_lock);
                 goto again;
             }
         } else if (rd != d) {
-            sim_lock(&rd->event_lock);
+            sim_mutex_lock(&rd->event_lock);
         }
         struct evtchn *rchn = evtchn_from_port(rd, rport);
         double_chn_lock(chn, rchn);
@@ -425,11 +425,11 @@ again:
         port_free(d, chn, port);
         double_chn_unlock(chn, rchn);
         if (rd != d)
-            sim_unlock(&rd->event_lock);
+            sim_mutex_unlock(&rd->event_lock);
         break;
     }
     }
-    sim_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     rcu_read_unlock();
     return rc;
 }
@@ -440,7 +440,7 @@ long evtchn_send_port(struct domain *ld, evtchn_port_t lport)
         return -EINVAL;
     struct evtchn *lchn = evtchn_from_port(ld, lport);
     long rc = 0;
-    sim_lock(&lchn->lock);
+    sim_mutex_lock(&lchn->lock);
     switch (atomic_load(&lchn->state)) {
     case ECS_INTERDOMAIN: {
         rcu_read_lock();
@@ -467,7 +467,7 @@ long evtchn_send_port(struct domain *ld, evtchn_port_t lport)
     default:
         rc = -EINVAL;
     }
-    sim_unlock(&lchn->lock);
+    sim_mutex_unlock(&lchn->lock);
     return rc;
 }
 
@@ -477,10 +477,10 @@ long evtchn_unmask_port(struct domain *d, evtchn_port_t port)
         return -EINVAL;
     struct evtchn *chn = evtchn_from_port(d, port);
     /* Only a usable port is unmasked; the answer is 0 either way. */
-    sim_lock(&chn->lock);
+    sim_mutex_lock(&chn->lock);
     if (evtchn_usable(chn))
         d->evtchn_ops->unmask(d, chn);
-    sim_unlock(&chn->lock);
+    sim_mutex_unlock(&chn->lock);
     return 0;
 }
 
@@ -495,7 +495,7 @@ static long evtchn_status(struct domain *caller, struct evtchn_status *st)
         goto out;
     }
     struct evtchn *chn = evtchn_from_port(d, st->port);
-    sim_lock(&chn->lock);
+    sim_mutex_lock(&chn->lock);
     if (!xsm_target(caller, d)) {
         rc = -EPERM;
     } else {
@@ -528,7 +528,7 @@ static long evtchn_status(struct domain *caller, struct evtchn_status *st)
         }
         st->vcpu = chn->notify_vcpu;
     }
-    sim_unlock(&chn->lock);
+    sim_mutex_unlock(&chn->lock);
 out:
     rcu_read_unlock();
     return rc;
@@ -542,8 +542,8 @@ static long evtchn_bind_vcpu(struct domain *d, evtchn_port_t port, uint32_t vcpu
         return -EINVAL;
     struct evtchn *chn = evtchn_from_port(d, port);
     long rc = 0;
-    sim_lock(&d->event_lock);
-    sim_lock(&chn->lock);
+    sim_mutex_lock(&d->event_lock);
+    sim_mutex_lock(&chn->lock);
     switch (atomic_load(&chn->state)) {
     case ECS_VIRQ:
         if (virq_is_per_vcpu(chn->u.virq)) {
@@ -561,8 +561,8 @@ static long evtchn_bind_vcpu(struct domain *d, evtchn_port_t port, uint32_t vcpu
     default:
         rc = -EINVAL;
     }
-    sim_unlock(&chn->lock);
-    sim_unlock(&d->event_lock);
+    sim_mutex_unlock(&chn->lock);
+    sim_mutex_unlock(&d->event_lock);
     return rc;
 }
 
@@ -579,9 +579,9 @@ static void evtchn_close_all(struct domain *d)
 /* Xen's has_active_evtchns (xensim has no Xen-consumed ports). */
 static bool ports_active(struct domain *d)
 {
-    sim_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     bool any = d->ports_in_use != 0;
-    sim_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     return any;
 }
 
@@ -598,11 +598,11 @@ static bool ports_active(struct domain *d)
  */
 static long evtchn_reset_domain(struct domain *d, bool resuming)
 {
-    sim_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     unsigned int i = resuming ? d->next_evtchn : !d->next_evtchn;
     if (i > d->next_evtchn)
         d->next_evtchn = i;
-    sim_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     if (!i)
         return -EBUSY;
 
@@ -611,13 +611,13 @@ static long evtchn_reset_domain(struct domain *d, bool resuming)
             evtchn_close_port(d, i);
 
     long rc = 0;
-    sim_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     d->next_evtchn = 0;
     if (d->ports_in_use)
         rc = -EAGAIN;
     else
         evtchn_fifo_destroy(d);
-    sim_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     return rc;
 }
 
@@ -650,10 +650,10 @@ void evtchn_send_virq(struct vcpu *v, uint32_t virq)
     if (!port)
         return;
     struct evtchn *chn = evtchn_from_port(d, port);
-    sim_lock(&chn->lock);
+    sim_mutex_lock(&chn->lock);
     if (atomic_load(&chn->state) == ECS_VIRQ && chn->u.virq == virq)
         evtchn_raise(d, chn, port, v);
-    sim_unlock(&chn->lock);
+    sim_mutex_unlock(&chn->lock);
 }
 
 /* Global VIRQs go to the hardware domain (dom0) only, as in Xen 4.17. */
@@ -665,10 +665,10 @@ void evtchn_send_global_virq(struct xensim *sim, uint32_t virq)
         evtchn_port_t port = __atomic_load_n(&d->vcpus[0]->virq_to_evtchn[virq], __ATOMIC_ACQUIRE);
         if (port) {
             struct evtchn *chn = evtchn_from_port(d, port);
-            sim_lock(&chn->lock);
+            sim_mutex_lock(&chn->lock);
             if (atomic_load(&chn->state) == ECS_VIRQ && chn->u.virq == virq)
                 evtchn_raise(d, chn, port, d->vcpus[chn->notify_vcpu]);
-            sim_unlock(&chn->lock);
+            sim_mutex_unlock(&chn->lock);
         }
     }
     rcu_read_unlock();
@@ -755,17 +755,17 @@ static long op_bind_pirq(struct domain *d, void *arg)
 /* The FIFO switch and its array: evtchn_fifo.c, under event_lock. */
 static long op_init_control(struct domain *d, void *arg)
 {
-    sim_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     long rc = evtchn_fifo_init_control(d, arg);
-    sim_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     return rc;
 }
 
 static long op_expand_array(struct domain *d, void *arg)
 {
-    sim_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     long rc = evtchn_fifo_expand_array(d, arg);
-    sim_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     return rc;
 }
 
@@ -779,7 +779,7 @@ static long op_set_priority(struct domain *d, void *arg)
         return -EINVAL;
     struct evtchn *chn = evtchn_from_port(d, op->port);
     long rc;
-    sim_lock(&chn->lock);
+    sim_mutex_lock(&chn->lock);
     const struct evtchn_port_ops *ops = d->evtchn_ops;
     if (!ops->set_priority)
         rc = -ENOSYS;
@@ -787,7 +787,7 @@ static long op_set_priority(struct domain *d, void *arg)
         rc = -EACCES;
     else
         rc = ops->set_priority(d, chn, op->priority);
-    sim_unlock(&chn->lock);
+    sim_mutex_unlock(&chn->lock);
     return rc;
 }
 

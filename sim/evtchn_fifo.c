@@ -105,21 +105,21 @@ static void *guest_page(struct domain *d, uint64_t gfn)
 static void lock_queues(struct fifo_queue *q, struct fifo_queue *old_q)
 {
     if (q == old_q) {
-        sim_lock(&q->lock);
+        sim_mutex_lock(&q->lock);
     } else if (q < old_q) {
-        sim_lock(&q->lock);
-        sim_lock(&old_q->lock);
+        sim_mutex_lock(&q->lock);
+        sim_mutex_lock(&old_q->lock);
     } else {
-        sim_lock(&old_q->lock);
-        sim_lock(&q->lock);
+        sim_mutex_lock(&old_q->lock);
+        sim_mutex_lock(&q->lock);
     }
 }
 
 static void unlock_queues(struct fifo_queue *q, struct fifo_queue *old_q)
 {
     if (q != old_q)
-        sim_unlock(&old_q->lock);
-    sim_unlock(&q->lock);
+        sim_mutex_unlock(&old_q->lock);
+    sim_mutex_unlock(&q->lock);
 }
 
 /* One attempt to point a linked tail at link: 0 if the tail is no longer
@@ -212,7 +212,7 @@ static void fifo_set_pending(struct vcpu *v, struct evtchn *chn)
                 old_q->tail = 0;
             if (old_q != q) {
                 atomic_store(&chn->fifo_lastq, LASTQ(v->id, q->priority));
-                sim_unlock(&old_q->lock);
+                sim_mutex_unlock(&old_q->lock);
                 old_q = q;
             }
             linked = q->tail && set_link(word_from_port(f, q->tail), port);
@@ -367,10 +367,10 @@ static void fifo_empty(struct evtchn_fifo_domain *f)
         atomic_store(&f->vcpu[v].control_block, NULL);
         for (unsigned int p = 0; p < EVTCHN_FIFO_MAX_QUEUES; p++) {
             struct fifo_queue *q = &f->vcpu[v].queue[p];
-            sim_lock(&q->lock);
+            sim_mutex_lock(&q->lock);
             q->tail = 0;
             q->head = NULL;
-            sim_unlock(&q->lock);
+            sim_mutex_unlock(&q->lock);
         }
     }
     __atomic_store_n(&f->num_evtchns, 0, __ATOMIC_RELEASE);
@@ -515,7 +515,7 @@ unsigned int evtchn_fifo_pages_held(struct domain *d)
     if (!pages)
         return 0;
     unsigned int n = 0;
-    sim_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     for (unsigned int v = 0; v < f->nr_vcpus; v++) {
         struct evtchn_fifo_control_block *cb = atomic_load(&f->vcpu[v].control_block);
         if (!cb)
@@ -530,7 +530,7 @@ unsigned int evtchn_fifo_pages_held(struct domain *d)
         if (page && !page_seen(pages, n, page))
             pages[n++] = page;
     }
-    sim_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     free(pages);
     return n;
 }

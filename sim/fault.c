@@ -14,12 +14,12 @@ static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 
 void fault_report(struct xensim *sim, const struct xensim_fault *f)
 {
-    sim_lock(&sim->fault_lock);
+    sim_mutex_lock(&sim->fault_lock);
     sim->last_fault = *f;
     sim->have_fault = true;
     xensim_fault_hook_t hook = sim->fault_hook;
     void *arg = sim->fault_hook_arg;
-    sim_unlock(&sim->fault_lock);
+    sim_mutex_unlock(&sim->fault_lock);
     if (!sim->quiet)
         fprintf(stderr,
                 "xensim: dom%u vcpu%u %s fault at %#lx: %s grant ref %u of dom%u%s\n",
@@ -98,18 +98,18 @@ void fault_handler_install(void)
 
 void xensim_set_fault_hook(struct xensim *sim, xensim_fault_hook_t hook, void *arg)
 {
-    sim_lock(&sim->fault_lock);
+    sim_mutex_lock(&sim->fault_lock);
     sim->fault_hook = hook;
     sim->fault_hook_arg = arg;
-    sim_unlock(&sim->fault_lock);
+    sim_mutex_unlock(&sim->fault_lock);
 }
 
 bool xensim_last_fault(struct xensim *sim, struct xensim_fault *out)
 {
-    sim_lock(&sim->fault_lock);
+    sim_mutex_lock(&sim->fault_lock);
     bool have = sim->have_fault;
     if (have)
         *out = sim->last_fault;
-    sim_unlock(&sim->fault_lock);
+    sim_mutex_unlock(&sim->fault_lock);
     return have;
 }

@@ -112,7 +112,7 @@ static long setup_table(struct domain *caller, void *uop, unsigned int count)
     struct domain *d = table_op_target(caller, op.dom, &op.status);
     if (d) {
         struct grant_table *gt = d->gt;
-        sim_lock(&gt->lock);
+        sim_mutex_lock(&gt->lock);
         /* Growing in v2 populates the status frames too; the list gets
          * the shared frames only. */
         if (op.nr_frames > gt->max_frames) {
@@ -130,7 +130,7 @@ static long setup_table(struct domain *caller, void *uop, unsigned int count)
                     op.status = GNTST_bad_virt_addr;
             }
         }
-        sim_unlock(&gt->lock);
+        sim_mutex_unlock(&gt->lock);
     }
     rcu_read_unlock();
     if (copy_to_guest(guest_field(uop, gnttab_setup_table_t, status), &op.status,

@@ -517,9 +517,9 @@ void gnttab_release_all(struct domain *ld)
     struct grant_table *lgt = ld->gt;
 
     /* Under mt_lock for gnttab_maptrack_get; seq_cst for map_publish. */
-    sim_lock(&lgt->mt_lock);
+    sim_mutex_lock(&lgt->mt_lock);
     atomic_store(&lgt->mt_closed, true);
-    sim_unlock(&lgt->mt_lock);
+    sim_mutex_unlock(&lgt->mt_lock);
 
     unsigned int limit = gnttab_maptrack_limit(lgt);
     for (grant_handle_t h = 0; h < limit; h++) {

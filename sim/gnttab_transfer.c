@@ -33,8 +33,8 @@ static int16_t steal(struct domain *d, xen_pfn_t pfn, uint8_t *buf)
 
     if (pfn >= d->nr_pages)
         return GNTST_bad_page;
-    sim_lock(&d->gt->lock);
-    sim_lock(&d->page_lock);
+    sim_mutex_lock(&d->gt->lock);
+    sim_mutex_lock(&d->page_lock);
     uint64_t bit = 1ull << (pfn % 64);
     if (!(d->page_used[pfn / 64] & bit) || gnttab_frame_pinned_locked(d, pfn)) {
         rc = GNTST_bad_page;
@@ -45,8 +45,8 @@ static int16_t steal(struct domain *d, xen_pfn_t pfn, uint8_t *buf)
         d->page_used[pfn / 64] &= ~bit;
         d->pages_in_use--;
     }
-    sim_unlock(&d->page_lock);
-    sim_unlock(&d->gt->lock);
+    sim_mutex_unlock(&d->page_lock);
+    sim_mutex_unlock(&d->gt->lock);
     return rc;
 }
 
@@ -58,7 +58,7 @@ static bool prepare(struct domain *e, grant_ref_t ref, domid_t from)
     struct grant_table *gt = e->gt;
     bool ok = false;
 
-    sim_lock(&gt->lock);
+    sim_mutex_lock(&gt->lock);
     if (ref < gnttab_nr_entries(gt)) {
         const struct gnttab_version_ops *vo = gnttab_vops(gt);
         hdr_word_t *w = (hdr_word_t *)((uint8_t *)gt->shared + (size_t)ref * vo->entry_size);
@@ -76,7 +76,7 @@ static bool prepare(struct domain *e, grant_ref_t ref, domid_t from)
             }
         }
     }
-    sim_unlock(&gt->lock);
+    sim_mutex_unlock(&gt->lock);
     return ok;
 }
 
@@ -84,9 +84,9 @@ static bool prepare(struct domain *e, grant_ref_t ref, domid_t from)
 static void complete(struct domain *e, grant_ref_t ref, xen_pfn_t pfn)
 {
     struct grant_table *gt = e->gt;
-    sim_lock(&gt->lock);
+    sim_mutex_lock(&gt->lock);
     gnttab_vops(gt)->transfer_done(gt, ref, pfn);
-    sim_unlock(&gt->lock);
+    sim_mutex_unlock(&gt->lock);
 }
 
 /* One element, in Xen's order. */

@@ -133,9 +133,9 @@ long gnttab_set_version(struct domain *d, void *uop)
         /* As Xen behaved before set_version existed. */
         rc = -ENOSYS;
     } else if (op.version != gnttab_vops(gt)->version) {
-        sim_lock(&gt->lock);
+        sim_mutex_lock(&gt->lock);
         rc = switch_locked(gt, op.version);
-        sim_unlock(&gt->lock);
+        sim_mutex_unlock(&gt->lock);
     }
     op.version = gnttab_vops(gt)->version;
     if (copy_to_guest(uop, &op, sizeof(op)))
@@ -191,7 +191,7 @@ long gnttab_get_status_frames(struct domain *caller, void *uop, unsigned int cou
         op.status = GNTST_permission_denied;
     } else {
         struct grant_table *gt = d->gt;
-        sim_lock(&gt->lock);
+        sim_mutex_lock(&gt->lock);
         op.status = GNTST_okay;
         if (op.nr_frames > gt->nr_status_frames) {
             op.status = GNTST_general_error;
@@ -203,7 +203,7 @@ long gnttab_get_status_frames(struct domain *caller, void *uop, unsigned int cou
                     op.status = GNTST_bad_virt_addr;
             }
         }
-        sim_unlock(&gt->lock);
+        sim_mutex_unlock(&gt->lock);
     }
     rcu_read_unlock();
     if (copy_to_guest(guest_field(uop, gnttab_get_status_frames_t, status), &op.status,

@@ -11,14 +11,14 @@
 
 void xensim_set_narrator(struct xensim *sim, xensim_narrator_t fn, void *arg, unsigned int what)
 {
-    sim_lock(&sim->trace_lock);
+    sim_mutex_lock(&sim->trace_lock);
     sim->narrator_arg = arg;
     __atomic_store_n(&sim->narrate_what, fn ? what : 0, __ATOMIC_RELEASE);
     __atomic_store_n(&sim->narrator, fn, __ATOMIC_RELEASE);
     /* Without memory for its state the hypervisor stays silent; guest
      * narration goes on. */
     (void)narrate_xen_set_locked(sim, fn && (what & XENSIM_NARRATE_XEN));
-    sim_unlock(&sim->trace_lock);
+    sim_mutex_unlock(&sim->trace_lock);
 }
 
 void narrate_vline(struct xensim *sim, const char *who, const char *fmt, va_list ap)

@@ -92,12 +92,12 @@ static inline void sim_guest_leave(unsigned int depth)
 
 /* Every lock of the simulator's own, so that sim_hv_depth counts it;
  * common/util.h's xensim_mutex_lock is for code outside sim/. */
-#define sim_lock(m)                                                           \
+#define sim_mutex_lock(m)                                                     \
     do {                                                                      \
         sim_hv_enter();                                                       \
         xensim_mutex_lock(m);                                                 \
     } while (0)
-#define sim_unlock(m)                                                         \
+#define sim_mutex_unlock(m)                                                   \
     do {                                                                      \
         xensim_mutex_unlock(m);                                               \
         sim_hv_leave();                                                       \

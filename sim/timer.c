@@ -28,7 +28,7 @@ static void timer_unlink(struct xensim *sim, struct vcpu *v)
 void timer_set(struct vcpu *v, uint64_t deadline)
 {
     struct xensim *sim = v->d->sim;
-    sim_lock(&sim->timer_lock);
+    sim_mutex_lock(&sim->timer_lock);
     if (v->timer_deadline)
         timer_unlink(sim, v);
     if (deadline && !atomic_load(&v->d->is_shutting_down)) {
@@ -37,24 +37,24 @@ void timer_set(struct vcpu *v, uint64_t deadline)
         sim->timer_armed = v;
         pthread_cond_signal(&sim->timer_cond);
     }
-    sim_unlock(&sim->timer_lock);
+    sim_mutex_unlock(&sim->timer_lock);
 }
 
 void timer_cancel_domain(struct domain *d)
 {
     struct xensim *sim = d->sim;
-    sim_lock(&sim->timer_lock);
+    sim_mutex_lock(&sim->timer_lock);
     for (unsigned int i = 0; i < d->nr_vcpus; i++)
         if (d->vcpus[i]->timer_deadline)
             timer_unlink(sim, d->vcpus[i]);
-    sim_unlock(&sim->timer_lock);
+    sim_mutex_unlock(&sim->timer_lock);
 }
 
 static void *timer_main(void *p)
 {
     struct xensim *sim = p;
     sim_rcu_ensure();
-    sim_lock(&sim->timer_lock);
+    sim_mutex_lock(&sim->timer_lock);
     while (!sim->timer_stop) {
         uint64_t now = sim_now(sim), next = 0;
         struct vcpu *due = NULL;
@@ -72,10 +72,10 @@ static void *timer_main(void *p)
              * cancels its timers first), so a read lock taken now keeps
              * it alive until the VIRQ is sent. */
             rcu_read_lock();
-            sim_unlock(&sim->timer_lock);
+            sim_mutex_unlock(&sim->timer_lock);
             evtchn_send_virq(due, VIRQ_TIMER);
             rcu_read_unlock();
-            sim_lock(&sim->timer_lock);
+            sim_mutex_lock(&sim->timer_lock);
             continue;
         }
         /* Wait with the lock held since the scan: no timer_set is missed. */
@@ -86,7 +86,7 @@ static void *timer_main(void *p)
             pthread_cond_wait(&sim->timer_cond, &sim->timer_lock);
         }
     }
-    sim_unlock(&sim->timer_lock);
+    sim_mutex_unlock(&sim->timer_lock);
     sim_rcu_unregister();
     return NULL;
 }
@@ -105,10 +105,10 @@ int timer_start(struct xensim *sim)
 
 void timer_stop(struct xensim *sim)
 {
-    sim_lock(&sim->timer_lock);
+    sim_mutex_lock(&sim->timer_lock);
     sim->timer_stop = true;
     pthread_cond_signal(&sim->timer_cond);
-    sim_unlock(&sim->timer_lock);
+    sim_mutex_unlock(&sim->timer_lock);
     pthread_join(sim->timer_thread, NULL);
     pthread_cond_destroy(&sim->timer_cond);
     pthread_mutex_destroy(&sim->timer_lock);

@@ -67,30 +67,30 @@ int xensim_trace_subscribe(struct xensim *sim, xensim_trace_fn fn, void *arg)
 {
     if (!fn)
         return -EINVAL;
-    sim_lock(&sim->trace_lock);
+    sim_mutex_lock(&sim->trace_lock);
     int rc = trace_subscribe_locked(sim, fn, arg);
-    sim_unlock(&sim->trace_lock);
+    sim_mutex_unlock(&sim->trace_lock);
     return rc;
 }
 
 int xensim_trace_unsubscribe(struct xensim *sim, xensim_trace_fn fn, void *arg)
 {
-    sim_lock(&sim->trace_lock);
+    sim_mutex_lock(&sim->trace_lock);
     int rc = trace_unsubscribe_locked(sim, fn, arg);
-    sim_unlock(&sim->trace_lock);
+    sim_mutex_unlock(&sim->trace_lock);
     return rc;
 }
 
 void trace_free(struct xensim *sim)
 {
-    sim_lock(&sim->trace_lock);
+    sim_mutex_lock(&sim->trace_lock);
     trace_chrome_stop_locked(sim);
     narrate_xen_stop_locked(sim);
     while (!cds_list_empty(&sim->trace_subs)) {
         struct trace_sub *s = cds_list_entry(sim->trace_subs.next, struct trace_sub, link);
         trace_unsubscribe_locked(sim, s->fn, s->arg);
     }
-    sim_unlock(&sim->trace_lock);
+    sim_mutex_unlock(&sim->trace_lock);
     pthread_mutex_destroy(&sim->trace_lock);
 }
 

@@ -27,11 +27,11 @@ static void chrome_write(struct trace_chrome *t, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    sim_lock(&t->lock);
+    sim_mutex_lock(&t->lock);
     fputs(t->first ? "\n" : ",\n", t->f);
     t->first = false;
     vfprintf(t->f, fmt, ap);
-    sim_unlock(&t->lock);
+    sim_mutex_unlock(&t->lock);
     va_end(ap);
 }
 
@@ -161,7 +161,7 @@ static void chrome_free(struct trace_chrome *t)
 int xensim_trace_start(struct xensim *sim, const char *path)
 {
     int rc = 0;
-    sim_lock(&sim->trace_lock);
+    sim_mutex_lock(&sim->trace_lock);
     if (sim->chrome) {
         rc = -EEXIST;
         goto out;
@@ -193,7 +193,7 @@ int xensim_trace_start(struct xensim *sim, const char *path)
     chrome_name_all(sim, t);
     sim->chrome = t;
 out:
-    sim_unlock(&sim->trace_lock);
+    sim_mutex_unlock(&sim->trace_lock);
     return rc;
 }
 
@@ -211,7 +211,7 @@ void trace_chrome_stop_locked(struct xensim *sim)
 
 void xensim_trace_stop(struct xensim *sim)
 {
-    sim_lock(&sim->trace_lock);
+    sim_mutex_lock(&sim->trace_lock);
     trace_chrome_stop_locked(sim);
-    sim_unlock(&sim->trace_lock);
+    sim_mutex_unlock(&sim->trace_lock);
 }

@@ -116,11 +116,11 @@ static void vcpu_call_complete(struct vcpu_call *c, int result)
  * finished, so that a call which ends the domain still gets answered. */
 static void vcpu_run_calls(struct vcpu *v)
 {
-    sim_lock(&v->call_lock);
+    sim_mutex_lock(&v->call_lock);
     v->running = v->calls;
     v->calls = NULL;
     atomic_store(&v->call_pending, false);
-    sim_unlock(&v->call_lock);
+    sim_mutex_unlock(&v->call_lock);
     while (v->running) {
         struct vcpu_call *c = v->running;
         unsigned int depth = sim_guest_enter();
@@ -134,12 +134,12 @@ static void vcpu_run_calls(struct vcpu *v)
 /* Fails every call nobody will finish, so callers do not wait forever. */
 static void vcpu_drain_calls(struct vcpu *v)
 {
-    sim_lock(&v->call_lock);
+    sim_mutex_lock(&v->call_lock);
     struct vcpu_call *list = v->calls;
     v->calls = NULL;
     atomic_store(&v->call_pending, false);
     v->down = true;
-    sim_unlock(&v->call_lock);
+    sim_mutex_unlock(&v->call_lock);
     for (struct vcpu_call *c = v->running, *next; c; c = next) {
         next = c->next;
         vcpu_call_complete(c, -ESHUTDOWN);
@@ -353,9 +353,9 @@ int xensim_domain_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
      * unwound while it waits. */
     sim_hv_enter();
     struct vcpu_call c = { .fn = fn, .arg = arg };
-    sim_lock(&v->call_lock);
+    sim_mutex_lock(&v->call_lock);
     if (v->down || atomic_load(&d->is_shutting_down)) {
-        sim_unlock(&v->call_lock);
+        sim_mutex_unlock(&v->call_lock);
         rcu_read_unlock();
         sim_hv_leave();
         return -ESHUTDOWN;
@@ -365,7 +365,7 @@ int xensim_domain_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
         tail = &(*tail)->next;
     *tail = &c;
     atomic_store(&v->call_pending, true);
-    sim_unlock(&v->call_lock);
+    sim_mutex_unlock(&v->call_lock);
     sim->sched->kick(v);
     rcu_read_unlock();
     /* The vCPU (or its exit path) sets done; the domain cannot be freed
