@@ -70,10 +70,19 @@ bool blkback_connected(const struct blkback *be)
     return __atomic_load_n(&be->connected, __ATOMIC_ACQUIRE);
 }
 
+/* The back end's vCPU updates the counters with atomic stores while any
+ * thread may ask: each is read atomically too (a plain struct copy raced
+ * them). The set is not a snapshot, only each counter is exact. */
 void blkback_get_stats(const struct blkback *be, struct blkback_stats *st)
 {
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    *st = be->st;
+#define BLKBACK_STAT_GET(field) .field = __atomic_load_n(&be->st.field, __ATOMIC_RELAXED)
+    *st = (struct blkback_stats){
+        BLKBACK_STAT_GET(requests), BLKBACK_STAT_GET(errors), BLKBACK_STAT_GET(unsupported),
+        BLKBACK_STAT_GET(persistent_grants), BLKBACK_STAT_GET(maps), BLKBACK_STAT_GET(unmaps),
+        BLKBACK_STAT_GET(notifies), BLKBACK_STAT_GET(wakeups), BLKBACK_STAT_GET(split_rings),
+        BLKBACK_STAT_GET(persistent_evicted), BLKBACK_STAT_GET(error),
+    };
+#undef BLKBACK_STAT_GET
 }
 
 /* Responses are published in groups of a quarter of the ring (at least
@@ -386,6 +395,7 @@ static int queue_connect(struct blkback *be, struct blkback_queue *q,
     blk_ring_view_init(&q->view, pages);
     blkif_sring_t *s = (blkif_sring_t *)q->view.page[0];
     BACK_RING_INIT(&q->ring, s, (size_t)XEN_PAGE_SIZE * pages);
+    XENSIM_RING_INDICES(s);
     unsigned int max_segs = BLKIF_MAX_SEGMENTS_PER_REQUEST;
     if (be->cfg.max_indirect_segments > max_segs)
         max_segs = be->cfg.max_indirect_segments;
@@ -426,7 +436,7 @@ int blkback_connect(struct blkback *be, const struct blkif_front_params *p)
         q->be = be;
         q->idx = i;
         rc = queue_connect(be, q, p);
-        be->st.split_rings += !rc && !q->view.contiguous;
+        BLKBACK_STAT_ADD(be, split_rings, !rc && !q->view.contiguous);
     }
     /* Handlers last, once every queue is complete. Binding set our ports
      * pending, so requests already queued are served right away. */

@@ -587,6 +587,8 @@ static int nb_vif_new(struct xensim_netback *nb, domid_t front, unsigned int han
     }
     BACK_RING_INIT(&vif->tx, (netif_tx_sring_t *)vif->ring_addr[0], XEN_PAGE_SIZE);
     BACK_RING_INIT(&vif->rx, (netif_rx_sring_t *)vif->ring_addr[1], XEN_PAGE_SIZE);
+    XENSIM_RING_INDICES(vif->tx.sring);
+    XENSIM_RING_INDICES(vif->rx.sring);
     *out = vif;
     return 0;
 }

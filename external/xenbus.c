@@ -552,7 +552,10 @@ static void ring_pump(struct ext_xenbus *xb)
         return;
     for (;;) {
         bool moved = false;
-        XENSTORE_RING_IDX cons = READ_ONCE(intf->req_cons), prod = intf->req_prod;
+        /* Acquire and release on the indices, not only fences: they are
+         * the order ThreadSanitizer can see. */
+        XENSTORE_RING_IDX cons = __atomic_load_n(&intf->req_cons, __ATOMIC_ACQUIRE),
+                          prod = READ_ONCE(intf->req_prod);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         if ((XENSTORE_RING_IDX)(prod - cons) > XENSTORE_RING_SIZE) {
             xb->broken = true;
@@ -563,16 +566,14 @@ static void ring_pump(struct ext_xenbus *xb)
             moved = true;
         }
         if (moved) {
-            __atomic_thread_fence(__ATOMIC_RELEASE);
-            WRITE_ONCE(intf->req_prod, prod);
+            __atomic_store_n(&intf->req_prod, prod, __ATOMIC_RELEASE);
             notify = true;
         }
         if (xb->tx_off == xb->tx_len)
             xb->tx_off = xb->tx_len = 0;
 
-        cons = intf->rsp_cons;
-        prod = READ_ONCE(intf->rsp_prod);
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        cons = READ_ONCE(intf->rsp_cons);
+        prod = __atomic_load_n(&intf->rsp_prod, __ATOMIC_ACQUIRE);
         if ((XENSTORE_RING_IDX)(prod - cons) > XENSTORE_RING_SIZE) {
             xb->broken = true;
             break;
@@ -609,7 +610,7 @@ static void ring_pump(struct ext_xenbus *xb)
         }
         if (got) {
             __atomic_thread_fence(__ATOMIC_SEQ_CST);
-            WRITE_ONCE(intf->rsp_cons, cons);
+            __atomic_store_n(&intf->rsp_cons, cons, __ATOMIC_RELEASE);
             notify = true;
         }
         if (xb->broken || (!moved && !got))
@@ -661,7 +662,7 @@ static struct ext_xenbus *xb_get(struct ext_dom *d)
     xb->bound = true;
     d->xb = xb;
     /* Whatever the daemon left in the ring before us is not ours. */
-    xb->intf->rsp_cons = READ_ONCE(xb->intf->rsp_prod);
+    WRITE_ONCE(xb->intf->rsp_cons, __atomic_load_n(&xb->intf->rsp_prod, __ATOMIC_ACQUIRE));
     return xb;
 }
 

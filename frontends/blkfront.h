@@ -52,7 +52,9 @@ struct blkfront_queue {
     unsigned int nr_shadow;
     unsigned int free_head;        /* nr_shadow: none free */
     unsigned int inflight;
-    bool unpushed;                 /* requests written, req_prod not yet */
+    /* Requests written, req_prod not yet. Written under lock with atomic
+     * stores, since unplug peeks at it without the lock. */
+    bool unpushed;
     uint64_t nr_requests, nr_irqs; /* under lock; summed by get_stats */
     struct blkfront_page *pool;    /* LIFO, so few pages stay hot */
 };

@@ -275,7 +275,7 @@ int blkfront_submit(struct blkfront *fe, struct blkfront_io *io)
     narrate_queued(&req, id, io);
     bool notify = false;
     if (blkfront_plugged(fe))
-        q->unpushed = true;
+        __atomic_store_n(&q->unpushed, true, __ATOMIC_RELAXED);
     else
         notify = blkfront_push_locked(q);
     evtchn_port_t port = q->port;

@@ -51,7 +51,7 @@ void blkfront_plug(struct blkfront *fe)
 bool blkfront_push_locked(struct blkfront_queue *q)
 {
     int notify;
-    q->unpushed = false;
+    __atomic_store_n(&q->unpushed, false, __ATOMIC_RELAXED);
     RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&q->ring, notify);
     xensim_narrate("blkfront bumps req_prod to %u%s port %u", q->ring.req_prod_pvt,
                    notify ? ", notifies the back end on" : "; no event needed on", q->port);
@@ -418,6 +418,7 @@ static int queue_setup(struct blkfront *fe, struct blkfront_queue *q)
     blkif_sring_t *s = (blkif_sring_t *)q->view.page[0];
     SHARED_RING_INIT(s);
     FRONT_RING_INIT(&q->ring, s, (size_t)XEN_PAGE_SIZE * pages);
+    XENSIM_RING_INDICES(s);
     q->nr_shadow = RING_SIZE(&q->ring);
     q->shadow = calloc(q->nr_shadow, sizeof(*q->shadow));
     if (!q->shadow)
@@ -435,7 +436,7 @@ static int queue_setup(struct blkfront *fe, struct blkfront_queue *q)
     }
     q->free_head = 0;
     q->inflight = 0;
-    q->unpushed = false;
+    __atomic_store_n(&q->unpushed, false, __ATOMIC_RELAXED);
     return xenbus_alloc_evtchn(be, &q->port);
 }
 

@@ -197,6 +197,7 @@ struct blkfront *xensim_vbd_front_find(unsigned int devid)
 {
     struct xenbus_device *dev = xenbus_device_find(&xensim_vbd_front, DOMID_SELF, devid);
     struct vbd_front *vf = dev ? dev->priv : NULL;
-    return vf && dev->state == XenbusStateConnected && vf->fe && blkfront_connected(vf->fe)
+    return vf && __atomic_load_n(&dev->state, __ATOMIC_ACQUIRE) == XenbusStateConnected &&
+                   vf->fe && blkfront_connected(vf->fe)
                ? vf->fe : NULL;
 }

@@ -186,6 +186,8 @@ static int nf_rings_setup(struct xensim_netfront *nf)
     FRONT_RING_INIT(&nf->tx, txs, XEN_PAGE_SIZE);
     SHARED_RING_INIT(rxs);
     FRONT_RING_INIT(&nf->rx, rxs, XEN_PAGE_SIZE);
+    XENSIM_RING_INDICES(txs);
+    XENSIM_RING_INDICES(rxs);
     if (xenbus_grant_ring(nf->backend, pages, 2, refs))
         return -ENOSPC;
     nf->tx_ring_ref = refs[0];

@@ -133,5 +133,6 @@ struct xensim_netfront *xensim_vif_front_find(unsigned int devid)
 {
     struct xenbus_device *dev = xenbus_device_find(&xensim_vif_front, DOMID_SELF, devid);
     struct vif_front *vf = dev ? dev->priv : NULL;
-    return vf && dev->state == XenbusStateConnected ? vf->nf : NULL;
+    return vf && __atomic_load_n(&dev->state, __ATOMIC_ACQUIRE) == XenbusStateConnected ? vf->nf
+                                                                                       : NULL;
 }

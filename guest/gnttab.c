@@ -60,13 +60,14 @@ static void v1_grant(void *entries, grant_ref_t ref, domid_t domid, uint64_t fra
                      bool readonly)
 {
     grant_entry_v1_t *e = (grant_entry_v1_t *)entries + ref;
+    /* The entry is shared with Xen, which may be reading it now (a guest
+     * may rewrite a live entry): every field is written atomically. The
+     * flags make it live, so they go last, with release order: Linux's
+     * wmb() between frame and flags, in a form TSan can see. */
     __atomic_store_n(&e->domid, domid, __ATOMIC_RELAXED);
     __atomic_store_n(&e->frame, (uint32_t)frame, __ATOMIC_RELAXED);
-    /* wmb(): the grantee (Xen) must see domid and frame before the flags
-     * that make the entry live. */
-    __atomic_thread_fence(__ATOMIC_RELEASE);
     __atomic_store_n(&e->flags, GTF_permit_access | (readonly ? GTF_readonly : 0),
-                     __ATOMIC_RELAXED);
+                     __ATOMIC_RELEASE);
 }
 
 /* Linux's v1 revoke: the cmpxchg to 0 races safely with Xen's pin

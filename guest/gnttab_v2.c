@@ -16,39 +16,42 @@ static grant_entry_v2_t *v2_entry(void *entries, grant_ref_t ref)
     return (grant_entry_v2_t *)entries + ref;
 }
 
-/* The flags make the entry live, so they go last: Xen must see the rest
- * first. */
+/* The entry is shared with Xen, which may be reading it now (a guest may
+ * rewrite a live entry): every field is written atomically. The flags
+ * make it live, so they go last, with release order: Linux's wmb() before
+ * them, in a form TSan can see. */
+#define V2_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+
 static void set_flags(grant_entry_v2_t *e, uint16_t flags)
 {
-    __atomic_thread_fence(__ATOMIC_RELEASE);
-    __atomic_store_n(&e->hdr.flags, flags, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->hdr.flags, flags, __ATOMIC_RELEASE);
 }
 
 static void v2_grant(void *entries, grant_ref_t ref, domid_t domid, uint64_t frame,
                      bool readonly)
 {
     grant_entry_v2_t *e = v2_entry(entries, ref);
-    e->full_page.hdr.domid = domid;
-    e->full_page.frame = frame;
+    V2_SET(e->full_page.hdr.domid, domid);
+    V2_SET(e->full_page.frame, frame);
     set_flags(e, GTF_permit_access | (readonly ? GTF_readonly : 0));
 }
 
 void guest_gnttab_v2_grant_subpage(grant_entry_v2_t *e, domid_t domid, uint64_t frame,
                                    uint16_t off, uint16_t len, bool readonly)
 {
-    e->sub_page.hdr.domid = domid;
-    e->sub_page.frame = frame;
-    e->sub_page.page_off = off;
-    e->sub_page.length = len;
+    V2_SET(e->sub_page.hdr.domid, domid);
+    V2_SET(e->sub_page.frame, frame);
+    V2_SET(e->sub_page.page_off, off);
+    V2_SET(e->sub_page.length, len);
     set_flags(e, GTF_permit_access | GTF_sub_page | (readonly ? GTF_readonly : 0));
 }
 
 void guest_gnttab_v2_grant_transitive(grant_entry_v2_t *e, domid_t domid,
                                       domid_t trans_domid, grant_ref_t trans_gref)
 {
-    e->transitive.hdr.domid = domid;
-    e->transitive.trans_domid = trans_domid;
-    e->transitive.gref = trans_gref;
+    V2_SET(e->transitive.hdr.domid, domid);
+    V2_SET(e->transitive.trans_domid, trans_domid);
+    V2_SET(e->transitive.gref, trans_gref);
     set_flags(e, GTF_transitive);
 }
 

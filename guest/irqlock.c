@@ -11,8 +11,15 @@ void xensim_irqlock_init(struct xensim_irqlock *l)
     XENSIM_CHECK(pthread_mutex_init(&l->m, NULL));
 }
 
+/* Destroy may have unwound a vCPU that loops in guest code while it held
+ * the lock (vcpu_preempt.c), so a lock being destroyed can still be held
+ * by a thread that is gone. Destroying a locked mutex is undefined: such
+ * a one is only forgotten, its memory freed with its owner's. */
 void xensim_irqlock_destroy(struct xensim_irqlock *l)
 {
+    if (pthread_mutex_trylock(&l->m))
+        return;
+    xensim_mutex_unlock(&l->m);
     pthread_mutex_destroy(&l->m);
 }
 

@@ -108,6 +108,7 @@ struct xensim *xensim_create(const struct xensim_config *cfg)
         return NULL;
     }
     fault_handler_install();
+    vcpu_preempt_install();
     if (timer_start(sim) < 0) {
         sim->sched->fini(sim);
         free(sim);
@@ -131,13 +132,13 @@ static void domain_free_rcu(struct rcu_head *head)
 static void domain_finalize(struct domain *d)
 {
     struct xensim *sim = d->sim;
-    xensim_mutex_lock(&sim->lock);
+    sim_mutex_lock(&sim->lock);
     if (sim->domains[d->domid] == d) {
         rcu_assign_pointer(sim->domains[d->domid], NULL);
         sim->nr_domains--;
     }
     pthread_cond_broadcast(&sim->cond);
-    xensim_mutex_unlock(&sim->lock);
+    sim_mutex_unlock(&sim->lock);
     evtchn_send_global_virq(sim, VIRQ_DOM_EXC);
     sim_rcu_ensure();
     call_rcu(&d->rcu, domain_free_rcu);
@@ -210,10 +211,12 @@ static int domain_build(struct domain *d)
     s->store_evtchn = store_port;
     s->console.domU.mfn = console;
     s->console.domU.evtchn = console_port;
-    d->store_pfn = store;
-    d->console_pfn = console;
-    d->store_port = store_port;
-    d->console_port = console_port;
+    /* The domain is published already: xensim_domain_info may read these
+     * from any thread while they are set. */
+    __atomic_store_n(&d->store_pfn, store, __ATOMIC_RELAXED);
+    __atomic_store_n(&d->console_pfn, console, __ATOMIC_RELAXED);
+    __atomic_store_n(&d->store_port, store_port, __ATOMIC_RELAXED);
+    __atomic_store_n(&d->console_port, console_port, __ATOMIC_RELAXED);
     gnttab_seed_reserved(d, GNTTAB_RESERVED_CONSOLE, 0, console);
     gnttab_seed_reserved(d, GNTTAB_RESERVED_XENSTORE, 0, store);
     return 0;
@@ -280,15 +283,13 @@ static void domain_create_undo(struct domain *d)
 {
     struct xensim *sim = d->sim;
     atomic_store(&d->is_shutting_down, true);
-    for (unsigned int i = 0; i < d->nr_vcpus; i++)
-        if (d->vcpus[i])
-            vcpu_stop(d->vcpus[i]);
-    xensim_mutex_lock(&sim->lock);
+    vcpu_stop_all(d);
+    sim_mutex_lock(&sim->lock);
     if (sim->domains[d->domid] == d) {
         rcu_assign_pointer(sim->domains[d->domid], NULL);
         sim->nr_domains--;
     }
-    xensim_mutex_unlock(&sim->lock);
+    sim_mutex_unlock(&sim->lock);
     synchronize_rcu();
     domain_abort_build(d);
 }
@@ -310,10 +311,10 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
     if (!d)
         return -ENOMEM;
     d->memfd = -1;
-    xensim_mutex_lock(&sim->lock);
+    sim_mutex_lock(&sim->lock);
     int id = domid_alloc(sim);
     if (id < 0) {
-        xensim_mutex_unlock(&sim->lock);
+        sim_mutex_unlock(&sim->lock);
         free(d);
         return id;
     }
@@ -324,10 +325,14 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
         rcu_assign_pointer(sim->domains[id], d);
         sim->nr_domains++;
     }
-    xensim_mutex_unlock(&sim->lock);
+    sim_mutex_unlock(&sim->lock);
     if (!rc)
         rc = domain_build(d);
+    /* Under page_lock, as domain_fill_info reads it: the domain is
+     * published, so an info call may be running now. */
+    sim_mutex_lock(&d->page_lock);
     d->build_pages = d->pages_in_use;
+    sim_mutex_unlock(&d->page_lock);
     for (unsigned int i = 0; !rc && i < nr_vcpus; i++)
         rc = vcpu_start(d->vcpus[i]);
     if (rc) {
@@ -368,19 +373,26 @@ int xensim_domain_pause(struct xensim *sim, domid_t domid)
     return domain_set_paused(sim, domid, true);
 }
 
+/* Set once, before is_shutting_down and state say so; read without the
+ * lock by anyone who saw them. */
+static unsigned int domain_shutdown_reason(const struct domain *d)
+{
+    return __atomic_load_n(&d->shutdown_reason, __ATOMIC_RELAXED);
+}
+
 void domain_shutdown(struct domain *d, unsigned int reason)
 {
     struct xensim *sim = d->sim;
-    xensim_mutex_lock(&sim->lock);
+    sim_mutex_lock(&sim->lock);
     bool first = !atomic_load(&d->is_shutting_down);
     if (first) {
-        d->shutdown_reason = reason;
+        __atomic_store_n(&d->shutdown_reason, reason, __ATOMIC_RELAXED);
         atomic_store(&d->is_shutting_down, true);
         if (!atomic_load(&d->is_dying))
             atomic_store(&d->state, XENSIM_DOMAIN_SHUTDOWN);
         pthread_cond_broadcast(&sim->cond);
     }
-    xensim_mutex_unlock(&sim->lock);
+    sim_mutex_unlock(&sim->lock);
     if (!first)
         return;
     for (unsigned int i = 0; i < d->nr_vcpus; i++)
@@ -430,7 +442,7 @@ static struct domain *domain_destroy_begin(struct xensim *sim, domid_t domid, in
      * lock is not needed past this point. */
     rcu_read_unlock();
     domain_listeners_destroying(sim, domid);
-    domain_shutdown(d, atomic_load(&d->is_shutting_down) ? d->shutdown_reason
+    domain_shutdown(d, atomic_load(&d->is_shutting_down) ? domain_shutdown_reason(d)
                                                         : SHUTDOWN_poweroff);
     *rc = 0;
     return d;
@@ -439,16 +451,15 @@ static struct domain *domain_destroy_begin(struct xensim *sim, domid_t domid, in
 /* Second half: waits for the vCPUs, closes the ports, drops the mappings. */
 static void domain_destroy_finish(struct xensim *sim, struct domain *d)
 {
-    for (unsigned int i = 0; i < d->nr_vcpus; i++)
-        vcpu_stop(d->vcpus[i]);
+    vcpu_stop_all(d);
     domain_release_guest_anchor(d);
     atomic_store(&d->state, XENSIM_DOMAIN_DYING);
     evtchn_domain_destroy(d);
     gnttab_release_mappings(d);
     evtchn_send_global_virq(sim, VIRQ_DOM_EXC);
-    xensim_mutex_lock(&sim->lock);
+    sim_mutex_lock(&sim->lock);
     pthread_cond_broadcast(&sim->cond);
-    xensim_mutex_unlock(&sim->lock);
+    sim_mutex_unlock(&sim->lock);
     atomic_store(&d->destroyed, true);
     if (atomic_fetch_sub(&d->foreign_maps, 1) == 1)
         domain_put_foreign(d);
@@ -469,24 +480,24 @@ static void domain_fill_info(struct domain *d, struct xensim_domain_info *info)
     info->domid = d->domid;
     snprintf(info->name, sizeof(info->name), "%s", d->name);
     info->state = (enum xensim_domain_state)atomic_load(&d->state);
-    info->shutdown_reason = d->shutdown_reason;
+    info->shutdown_reason = domain_shutdown_reason(d);
     info->nr_vcpus = d->nr_vcpus;
     info->nr_pages = d->nr_pages;
     info->privileged = d->privileged;
-    xensim_mutex_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     info->ports_in_use = d->ports_in_use;
-    xensim_mutex_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     info->maptrack_in_use = gnttab_maptrack_in_use(d);
     unsigned int maps = atomic_load(&d->foreign_maps);
     info->pages_mapped_by_others = atomic_load(&d->destroyed) ? maps : maps - 1;
-    info->store_port = d->store_port;
-    info->console_port = d->console_port;
-    info->store_pfn = d->store_pfn;
-    info->console_pfn = d->console_pfn;
+    info->store_port = __atomic_load_n(&d->store_port, __ATOMIC_RELAXED);
+    info->console_port = __atomic_load_n(&d->console_port, __ATOMIC_RELAXED);
+    info->store_pfn = __atomic_load_n(&d->store_pfn, __ATOMIC_RELAXED);
+    info->console_pfn = __atomic_load_n(&d->console_pfn, __ATOMIC_RELAXED);
     info->grant_entries_in_use = gnttab_entries_in_use(d);
-    xensim_mutex_lock(&d->page_lock);
+    sim_mutex_lock(&d->page_lock);
     info->pages_allocated = d->pages_in_use - d->build_pages;
-    xensim_mutex_unlock(&d->page_lock);
+    sim_mutex_unlock(&d->page_lock);
     info->evtchn_pages_held = evtchn_fifo_pages_held(d);
     info->evtchn_abi = atomic_load(&d->evtchn_ops)->abi;
     info->max_evtchn_port = evtchn_max_port(d);
@@ -526,7 +537,7 @@ static bool domain_is_down(struct xensim *sim, domid_t domid, unsigned int *reas
     if (!d)
         return true;
     if (atomic_load(&d->is_shutting_down)) {
-        *reason = d->shutdown_reason;
+        *reason = domain_shutdown_reason(d);
         return true;
     }
     return false;
@@ -549,15 +560,15 @@ int xensim_domain_wait_shutdown(struct xensim *sim, domid_t domid)
     if (domid >= DOMID_FIRST_RESERVED)
         return -ESRCH;
     unsigned int reason = SHUTDOWN_poweroff;
-    xensim_mutex_lock(&sim->lock);
+    sim_mutex_lock(&sim->lock);
     if (!sim->domains[domid]) {
-        xensim_mutex_unlock(&sim->lock);
+        sim_mutex_unlock(&sim->lock);
         return -ESRCH;
     }
     struct down_wait w = { sim, domid, &reason };
     while (!down_wait_done(&w))
         sim->sched->host_wait(sim, &sim->cond, &sim->lock, down_wait_done, &w, 0);
-    xensim_mutex_unlock(&sim->lock);
+    sim_mutex_unlock(&sim->lock);
     return (int)reason;
 }
 
@@ -576,10 +587,10 @@ static bool all_shutdown(void *p)
 
 void xensim_wait_all_shutdown(struct xensim *sim)
 {
-    xensim_mutex_lock(&sim->lock);
+    sim_mutex_lock(&sim->lock);
     while (!all_shutdown(sim))
         sim->sched->host_wait(sim, &sim->cond, &sim->lock, all_shutdown, sim, 0);
-    xensim_mutex_unlock(&sim->lock);
+    sim_mutex_unlock(&sim->lock);
 }
 
 void xensim_destroy(struct xensim *sim)
@@ -598,9 +609,9 @@ void xensim_destroy(struct xensim *sim)
     while (id > 0) {
         unsigned int n = 0;
         for (; id > 0 && n < DESTROY_WINDOW; id--) {
-            xensim_mutex_lock(&sim->lock);
+            sim_mutex_lock(&sim->lock);
             struct domain *d = sim->domains[id];
-            xensim_mutex_unlock(&sim->lock);
+            sim_mutex_unlock(&sim->lock);
             int rc;
             if (d && !atomic_load(&d->is_dying) &&
                 (d = domain_destroy_begin(sim, (domid_t)id, &rc)))
@@ -609,9 +620,9 @@ void xensim_destroy(struct xensim *sim)
         for (unsigned int i = 0; i < n; i++)
             domain_destroy_finish(sim, batch[i]);
     }
-    xensim_mutex_lock(&sim->lock);
+    sim_mutex_lock(&sim->lock);
     bool have_dom0 = sim->domains[0] && !atomic_load(&sim->domains[0]->is_dying);
-    xensim_mutex_unlock(&sim->lock);
+    sim_mutex_unlock(&sim->lock);
     if (have_dom0)
         xensim_domain_destroy(sim, 0);
     timer_stop(sim);

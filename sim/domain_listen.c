@@ -23,13 +23,13 @@ int xensim_listener_add(struct xensim *sim, const struct xensim_domain_listener 
         return -ENOMEM;
     l->ops = ops;
     l->arg = arg;
-    xensim_mutex_lock(&sim->listener_lock);
+    sim_mutex_lock(&sim->listener_lock);
     /* At the tail: listeners hear of each domain in the order they came. */
     struct sim_listener **pp = &sim->listeners;
     while (*pp)
         pp = &(*pp)->next;
     *pp = l;
-    xensim_mutex_unlock(&sim->listener_lock);
+    sim_mutex_unlock(&sim->listener_lock);
     return 0;
 }
 
@@ -38,34 +38,34 @@ int xensim_listener_remove(struct xensim *sim, const struct xensim_domain_listen
 {
     struct sim_listener *found = NULL;
 
-    xensim_mutex_lock(&sim->listener_lock);
+    sim_mutex_lock(&sim->listener_lock);
     for (struct sim_listener **pp = &sim->listeners; *pp; pp = &(*pp)->next)
         if ((*pp)->ops == ops && (*pp)->arg == arg) {
             found = *pp;
             *pp = found->next;
             break;
         }
-    xensim_mutex_unlock(&sim->listener_lock);
+    sim_mutex_unlock(&sim->listener_lock);
     free(found);
     return found ? 0 : -ENOENT;
 }
 
 void domain_listeners_built(struct xensim *sim, domid_t domid)
 {
-    xensim_mutex_lock(&sim->listener_lock);
+    sim_mutex_lock(&sim->listener_lock);
     for (struct sim_listener *l = sim->listeners; l; l = l->next)
         if (l->ops->built)
             l->ops->built(sim, domid, l->arg);
-    xensim_mutex_unlock(&sim->listener_lock);
+    sim_mutex_unlock(&sim->listener_lock);
 }
 
 void domain_listeners_destroying(struct xensim *sim, domid_t domid)
 {
-    xensim_mutex_lock(&sim->listener_lock);
+    sim_mutex_lock(&sim->listener_lock);
     for (struct sim_listener *l = sim->listeners; l; l = l->next)
         if (l->ops->destroying)
             l->ops->destroying(sim, domid, l->arg);
-    xensim_mutex_unlock(&sim->listener_lock);
+    sim_mutex_unlock(&sim->listener_lock);
 }
 
 void domain_listeners_free(struct xensim *sim)

@@ -63,7 +63,7 @@ void *domain_pfn_to_virt(struct domain *d, xen_pfn_t pfn)
 xen_pfn_t domain_page_alloc(struct domain *d)
 {
     xen_pfn_t pfn = ~(xen_pfn_t)0;
-    xensim_mutex_lock(&d->page_lock);
+    sim_mutex_lock(&d->page_lock);
     for (unsigned long w = 0; w < (d->nr_pages + 63) / 64; w++) {
         uint64_t free_bits = ~d->page_used[w];
         if (!free_bits)
@@ -76,7 +76,7 @@ xen_pfn_t domain_page_alloc(struct domain *d)
         pfn = p;
         break;
     }
-    xensim_mutex_unlock(&d->page_lock);
+    sim_mutex_unlock(&d->page_lock);
     if (pfn != ~(xen_pfn_t)0)
         memset(domain_pfn_to_virt(d, pfn), 0, XEN_PAGE_SIZE);
     return pfn;
@@ -87,11 +87,11 @@ void domain_page_free(struct domain *d, xen_pfn_t pfn)
     if (pfn >= d->nr_pages)
         return;
     uint64_t bit = 1ull << (pfn % 64);
-    xensim_mutex_lock(&d->page_lock);
+    sim_mutex_lock(&d->page_lock);
     /* A guest freeing a page twice must not skew the count. */
     if (d->page_used[pfn / 64] & bit) {
         d->page_used[pfn / 64] &= ~bit;
         d->pages_in_use--;
     }
-    xensim_mutex_unlock(&d->page_lock);
+    sim_mutex_unlock(&d->page_lock);
 }

@@ -78,21 +78,21 @@ static int bucket_make(struct domain *d, evtchn_port_t first)
 static void double_domain_lock(struct domain *a, struct domain *b)
 {
     if (a == b) {
-        xensim_mutex_lock(&a->event_lock);
+        sim_mutex_lock(&a->event_lock);
     } else if (a->domid < b->domid) {
-        xensim_mutex_lock(&a->event_lock);
-        xensim_mutex_lock(&b->event_lock);
+        sim_mutex_lock(&a->event_lock);
+        sim_mutex_lock(&b->event_lock);
     } else {
-        xensim_mutex_lock(&b->event_lock);
-        xensim_mutex_lock(&a->event_lock);
+        sim_mutex_lock(&b->event_lock);
+        sim_mutex_lock(&a->event_lock);
     }
 }
 
 static void double_domain_unlock(struct domain *a, struct domain *b)
 {
-    xensim_mutex_unlock(&a->event_lock);
+    sim_mutex_unlock(&a->event_lock);
     if (a != b)
-        xensim_mutex_unlock(&b->event_lock);
+        sim_mutex_unlock(&b->event_lock);
 }
 
 static void double_chn_lock(struct evtchn *a, struct evtchn *b)
@@ -237,7 +237,7 @@ long evtchn_alloc_unbound_for(struct domain *caller, domid_t dom, domid_t remote
     struct domain *d = domain_rcu_get(caller->sim, caller, dom);
     if (!d)
         return -ESRCH;
-    xensim_mutex_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     rc = get_free_port(d);
     if (rc < 0)
         goto out;
@@ -257,7 +257,7 @@ long evtchn_alloc_unbound_for(struct domain *caller, domid_t dom, domid_t remote
     *port_out = port;
     rc = 0;
 out:
-    xensim_mutex_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     rcu_read_unlock();
     return rc;
 }
@@ -317,7 +317,7 @@ long evtchn_bind_virq_for(struct domain *d, uint32_t virq, uint32_t vcpu,
         return -ENOENT;
     struct vcpu *v = d->vcpus[vcpu];
     long rc;
-    xensim_mutex_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     if (v->virq_to_evtchn[virq] != 0) {
         rc = -EEXIST;
         goto out;
@@ -338,7 +338,7 @@ long evtchn_bind_virq_for(struct domain *d, uint32_t virq, uint32_t vcpu,
     *port_out = port;
     rc = 0;
 out:
-    xensim_mutex_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     return rc;
 }
 
@@ -346,7 +346,7 @@ static long evtchn_bind_ipi(struct domain *d, uint32_t vcpu, evtchn_port_t *port
 {
     if (vcpu >= d->nr_vcpus)
         return -ENOENT;
-    xensim_mutex_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     long rc = get_free_port(d);
     if (rc >= 0) {
         evtchn_port_t port = (evtchn_port_t)rc;
@@ -360,7 +360,7 @@ static long evtchn_bind_ipi(struct domain *d, uint32_t vcpu, evtchn_port_t *port
         *port_out = port;
         rc = 0;
     }
-    xensim_mutex_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     return rc;
 }
 
@@ -371,7 +371,7 @@ long evtchn_close_port(struct domain *d, evtchn_port_t port)
     struct evtchn *chn = evtchn_from_port(d, port);
     long rc = 0;
     rcu_read_lock();
-    xensim_mutex_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
 again:
     switch (atomic_load(&chn->state)) {
     case ECS_FREE:
@@ -408,15 +408,15 @@ again:
         if (rd != d && rd->domid < d->domid) {
             /* Take both locks in order, then look again: the channel may
              * have changed while d's lock was dropped. */
-            xensim_mutex_unlock(&d->event_lock);
+            sim_mutex_unlock(&d->event_lock);
             double_domain_lock(d, rd);
             if (atomic_load(&chn->state) != ECS_INTERDOMAIN ||
                 chn->u.interdomain.dom != rdomid || chn->u.interdomain.port != rport) {
-                xensim_mutex_unlock(&rd->event_lock);
+                sim_mutex_unlock(&rd->event_lock);
                 goto again;
             }
         } else if (rd != d) {
-            xensim_mutex_lock(&rd->event_lock);
+            sim_mutex_lock(&rd->event_lock);
         }
         struct evtchn *rchn = evtchn_from_port(rd, rport);
         double_chn_lock(chn, rchn);
@@ -426,11 +426,11 @@ again:
         port_free(d, chn, port);
         double_chn_unlock(chn, rchn);
         if (rd != d)
-            xensim_mutex_unlock(&rd->event_lock);
+            sim_mutex_unlock(&rd->event_lock);
         break;
     }
     }
-    xensim_mutex_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     rcu_read_unlock();
     return rc;
 }
@@ -543,7 +543,7 @@ static long evtchn_bind_vcpu(struct domain *d, evtchn_port_t port, uint32_t vcpu
         return -EINVAL;
     struct evtchn *chn = evtchn_from_port(d, port);
     long rc = 0;
-    xensim_mutex_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     sim_lock(&chn->lock);
     switch (atomic_load(&chn->state)) {
     case ECS_VIRQ:
@@ -563,7 +563,7 @@ static long evtchn_bind_vcpu(struct domain *d, evtchn_port_t port, uint32_t vcpu
         rc = -EINVAL;
     }
     sim_unlock(&chn->lock);
-    xensim_mutex_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     return rc;
 }
 
@@ -580,9 +580,9 @@ static void evtchn_close_all(struct domain *d)
 /* Xen's has_active_evtchns (xensim has no Xen-consumed ports). */
 static bool ports_active(struct domain *d)
 {
-    xensim_mutex_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     bool any = d->ports_in_use != 0;
-    xensim_mutex_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     return any;
 }
 
@@ -599,11 +599,11 @@ static bool ports_active(struct domain *d)
  */
 static long evtchn_reset_domain(struct domain *d, bool resuming)
 {
-    xensim_mutex_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     unsigned int i = resuming ? d->next_evtchn : !d->next_evtchn;
     if (i > d->next_evtchn)
         d->next_evtchn = i;
-    xensim_mutex_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     if (!i)
         return -EBUSY;
 
@@ -612,13 +612,13 @@ static long evtchn_reset_domain(struct domain *d, bool resuming)
             evtchn_close_port(d, i);
 
     long rc = 0;
-    xensim_mutex_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     d->next_evtchn = 0;
     if (d->ports_in_use)
         rc = -EAGAIN;
     else
         evtchn_fifo_destroy(d);
-    xensim_mutex_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     return rc;
 }
 
@@ -788,17 +788,17 @@ static long op_bind_pirq(struct domain *d, void *arg)
 /* The FIFO switch and its array: evtchn_fifo.c, under event_lock. */
 static long op_init_control(struct domain *d, void *arg)
 {
-    xensim_mutex_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     long rc = evtchn_fifo_init_control(d, arg);
-    xensim_mutex_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     return rc;
 }
 
 static long op_expand_array(struct domain *d, void *arg)
 {
-    xensim_mutex_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     long rc = evtchn_fifo_expand_array(d, arg);
-    xensim_mutex_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     return rc;
 }
 

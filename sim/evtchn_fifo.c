@@ -109,21 +109,21 @@ static void *guest_page(struct domain *d, uint64_t gfn)
 static void lock_queues(struct fifo_queue *q, struct fifo_queue *old_q)
 {
     if (q == old_q) {
-        xensim_mutex_lock(&q->lock);
+        sim_mutex_lock(&q->lock);
     } else if (q < old_q) {
-        xensim_mutex_lock(&q->lock);
-        xensim_mutex_lock(&old_q->lock);
+        sim_mutex_lock(&q->lock);
+        sim_mutex_lock(&old_q->lock);
     } else {
-        xensim_mutex_lock(&old_q->lock);
-        xensim_mutex_lock(&q->lock);
+        sim_mutex_lock(&old_q->lock);
+        sim_mutex_lock(&q->lock);
     }
 }
 
 static void unlock_queues(struct fifo_queue *q, struct fifo_queue *old_q)
 {
     if (q != old_q)
-        xensim_mutex_unlock(&old_q->lock);
-    xensim_mutex_unlock(&q->lock);
+        sim_mutex_unlock(&old_q->lock);
+    sim_mutex_unlock(&q->lock);
 }
 
 /* One attempt to point a linked tail at link: 0 if the tail is no longer
@@ -216,7 +216,7 @@ static void fifo_set_pending(struct vcpu *v, struct evtchn *chn)
                 old_q->tail = 0;
             if (old_q != q) {
                 atomic_store(&chn->fifo_lastq, LASTQ(v->id, q->priority));
-                xensim_mutex_unlock(&old_q->lock);
+                sim_mutex_unlock(&old_q->lock);
                 old_q = q;
             }
             linked = q->tail && set_link(word_from_port(f, q->tail), port);
@@ -384,10 +384,10 @@ static void fifo_empty(struct evtchn_fifo_domain *f)
         atomic_store(&f->vcpu[v].control_block, NULL);
         for (unsigned int p = 0; p < EVTCHN_FIFO_MAX_QUEUES; p++) {
             struct fifo_queue *q = &f->vcpu[v].queue[p];
-            xensim_mutex_lock(&q->lock);
+            sim_mutex_lock(&q->lock);
             q->tail = 0;
             q->head = NULL;
-            xensim_mutex_unlock(&q->lock);
+            sim_mutex_unlock(&q->lock);
         }
     }
     __atomic_store_n(&f->num_evtchns, 0, __ATOMIC_RELEASE);
@@ -532,7 +532,7 @@ unsigned int evtchn_fifo_pages_held(struct domain *d)
     if (!pages)
         return 0;
     unsigned int n = 0;
-    xensim_mutex_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     for (unsigned int v = 0; v < f->nr_vcpus; v++) {
         struct evtchn_fifo_control_block *cb = atomic_load(&f->vcpu[v].control_block);
         if (!cb)
@@ -547,7 +547,7 @@ unsigned int evtchn_fifo_pages_held(struct domain *d)
         if (page && !page_seen(pages, n, page))
             pages[n++] = page;
     }
-    xensim_mutex_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     free(pages);
     return n;
 }
@@ -560,7 +560,7 @@ int evtchn_fifo_layout(struct domain *d, struct xensim_evtchn_fifo_layout *out)
     int rc = -ENOENT;
 
     memset(out, 0, sizeof(*out));
-    xensim_mutex_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     if (f && f->active) {
         out->nr_vcpus = f->nr_vcpus < XENSIM_MAX_VCPUS ? f->nr_vcpus : XENSIM_MAX_VCPUS;
         for (unsigned int v = 0; v < out->nr_vcpus; v++) {
@@ -579,7 +579,7 @@ int evtchn_fifo_layout(struct domain *d, struct xensim_evtchn_fifo_layout *out)
                 XEN_PAGE_SIZE;
         rc = 0;
     }
-    xensim_mutex_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     return rc;
 }
 

@@ -14,12 +14,12 @@ static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 
 void fault_report(struct xensim *sim, const struct xensim_fault *f)
 {
-    xensim_mutex_lock(&sim->fault_lock);
+    sim_mutex_lock(&sim->fault_lock);
     sim->last_fault = *f;
     sim->have_fault = true;
     xensim_fault_hook_t hook = sim->fault_hook;
     void *arg = sim->fault_hook_arg;
-    xensim_mutex_unlock(&sim->fault_lock);
+    sim_mutex_unlock(&sim->fault_lock);
     if (!sim->quiet)
         fprintf(stderr,
                 "xensim: dom%u vcpu%u %s fault at %#lx: %s grant ref %u of dom%u%s\n",
@@ -56,6 +56,11 @@ static void fault_handler(int sig, siginfo_t *si, void *ucv)
     struct vcpu *v = current_vcpu;
     uintptr_t addr = (uintptr_t)si->si_addr;
     struct xensim_fault f = { 0 };
+    /* The lookup (under sim locks), the report and the hook are not guest
+     * code: the depth goes up first, and vcpu_main resets it after the
+     * jump. */
+    if (sig == SIGSEGV && v)
+        sim_hv_enter();
     if (sig == SIGSEGV && v && gnttab_describe_fault(v->d, addr, &f)) {
         ucontext_t *uc = ucv;
         f.domid = v->d->domid;
@@ -68,6 +73,10 @@ static void fault_handler(int sig, siginfo_t *si, void *ucv)
                                    : "read fault on a grant mapping");
         siglongjmp(v->exit_jmp, 2);
     }
+    /* Not a grant fault: the depth as it was, and no stop taken from
+     * inside this handler (sim_hv_leave could take one). */
+    if (sig == SIGSEGV && v)
+        sim_hv_depth--;
     fault_chain(sig, si, ucv);
 }
 
@@ -89,18 +98,18 @@ void fault_handler_install(void)
 
 void xensim_set_fault_hook(struct xensim *sim, xensim_fault_hook_t hook, void *arg)
 {
-    xensim_mutex_lock(&sim->fault_lock);
+    sim_mutex_lock(&sim->fault_lock);
     sim->fault_hook = hook;
     sim->fault_hook_arg = arg;
-    xensim_mutex_unlock(&sim->fault_lock);
+    sim_mutex_unlock(&sim->fault_lock);
 }
 
 bool xensim_last_fault(struct xensim *sim, struct xensim_fault *out)
 {
-    xensim_mutex_lock(&sim->fault_lock);
+    sim_mutex_lock(&sim->fault_lock);
     bool have = sim->have_fault;
     if (have)
         *out = sim->last_fault;
-    xensim_mutex_unlock(&sim->fault_lock);
+    sim_mutex_unlock(&sim->fault_lock);
     return have;
 }

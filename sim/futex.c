@@ -72,7 +72,7 @@ static bool hash_unsupported;
 
 void sim_futex_threads(long delta)
 {
-    xensim_mutex_lock(&hash_lock);
+    sim_mutex_lock(&hash_lock);
     hash_threads = (unsigned long)((long)hash_threads + delta);
     unsigned long want = 4 * hash_threads;
     unsigned long have = hash_slots ? hash_slots : FUTEX_HASH_DEFAULT;
@@ -85,5 +85,5 @@ void sim_futex_threads(long delta)
         else
             hash_unsupported = true;
     }
-    xensim_mutex_unlock(&hash_lock);
+    sim_mutex_unlock(&hash_lock);
 }

@@ -112,7 +112,7 @@ static long setup_table(struct domain *caller, void *uop, unsigned int count)
     struct domain *d = table_op_target(caller, op.dom, &op.status);
     if (d) {
         struct grant_table *gt = d->gt;
-        xensim_mutex_lock(&gt->lock);
+        sim_mutex_lock(&gt->lock);
         /* Growing in v2 populates the status frames too; the list gets
          * the shared frames only. */
         if (op.nr_frames > gt->max_frames) {
@@ -125,15 +125,16 @@ static long setup_table(struct domain *caller, void *uop, unsigned int count)
              * others. */
             for (uint32_t i = 0; i < op.nr_frames; i++) {
                 xen_pfn_t pfn = gt->shared_pfn + i;
-                if (copy_to_guest(op.frame_list.p + i, &pfn, sizeof(pfn)))
+                if (copy_to_guest(guest_at(op.frame_list.p, (size_t)i * sizeof(pfn)), &pfn,
+                                  sizeof(pfn)))
                     op.status = GNTST_bad_virt_addr;
             }
         }
-        xensim_mutex_unlock(&gt->lock);
+        sim_mutex_unlock(&gt->lock);
     }
     rcu_read_unlock();
-    gnttab_setup_table_t *g = uop;
-    if (copy_to_guest(&g->status, &op.status, sizeof(op.status)))
+    if (copy_to_guest(guest_field(uop, gnttab_setup_table_t, status), &op.status,
+                      sizeof(op.status)))
         return -EFAULT;
     return 0;
 }
@@ -160,14 +161,14 @@ static long query_size(struct domain *caller, void *uop, unsigned int count)
 
 static long swap_grant_ref(struct domain *d, void *uop, unsigned int count)
 {
-    gnttab_swap_grant_ref_t *g = uop;
-
     for (unsigned int i = 0; i < count; i++) {
         gnttab_swap_grant_ref_t op;
-        if (copy_from_guest(&op, &g[i], sizeof(op)))
+        void *g = guest_at(uop, (size_t)i * sizeof(op));
+        if (copy_from_guest(&op, g, sizeof(op)))
             return -EFAULT;
         op.status = gnttab_swap_refs(d, op.ref_a, op.ref_b);
-        if (copy_to_guest(&g[i].status, &op.status, sizeof(op.status)))
+        if (copy_to_guest(guest_field(g, gnttab_swap_grant_ref_t, status), &op.status,
+                          sizeof(op.status)))
             return -EFAULT;
     }
     return 0;
@@ -206,11 +207,9 @@ static long cache_flush_one(struct domain *d, const gnttab_cache_flush_t *op, gr
 
 static long cache_flush(struct domain *d, void *uop, unsigned int count, unsigned int cur_ref)
 {
-    gnttab_cache_flush_t *g = uop;
-
     for (unsigned int i = 0; i < count; i++) {
         gnttab_cache_flush_t op;
-        if (copy_from_guest(&op, &g[i], sizeof(op)))
+        if (copy_from_guest(&op, guest_at(uop, (size_t)i * sizeof(op)), sizeof(op)))
             return -EFAULT;
         long rc = cache_flush_one(d, &op, cur_ref);
         if (rc)

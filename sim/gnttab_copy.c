@@ -151,7 +151,7 @@ long gnttab_copy_batch(struct domain *ld, void *uop, unsigned int count)
             for (int j = 0; j < 4; j++)
                 if (puts[k][j])
                     domain_put_foreign(puts[k][j]);
-        if (copy_fields_to_guest((char *)uop + (size_t)i * sizeof(ops[0]) + off,
+        if (copy_fields_to_guest(guest_at(uop, (size_t)i * sizeof(ops[0]) + off),
                                  (char *)ops + off, sizeof(ops[0]), sizeof(int16_t),
                                  todo) < todo ||
             todo < n)

@@ -393,7 +393,7 @@ static struct domain *unmap_all_kinds(struct domain *ld, grant_handle_t h, bool 
 static unsigned int status_out(void *uop, const void *src, size_t size, size_t off,
                                unsigned int i, unsigned int n)
 {
-    return copy_fields_to_guest((char *)uop + (size_t)i * size + off, (const char *)src + off,
+    return copy_fields_to_guest(guest_at(uop, (size_t)i * size + off), (const char *)src + off,
                                 size, sizeof(int16_t), n);
 }
 
@@ -403,7 +403,7 @@ unsigned int gnttab_batch_todo(void *uop, size_t size, size_t off, size_t len, u
     /* The first element is done whatever: it is the one that faults. */
     if (n <= 1)
         return n;
-    unsigned int ok = guest_fields_writable((char *)uop + (size_t)i * size, size, off, len, n);
+    unsigned int ok = guest_fields_writable(guest_at(uop, (size_t)i * size), size, off, len, n);
     return ok < n ? ok + 1 : n;
 }
 
@@ -517,9 +517,9 @@ void gnttab_release_all(struct domain *ld)
     struct grant_table *lgt = ld->gt;
 
     /* Under mt_lock for gnttab_maptrack_get; seq_cst for map_publish. */
-    xensim_mutex_lock(&lgt->mt_lock);
+    sim_mutex_lock(&lgt->mt_lock);
     atomic_store(&lgt->mt_closed, true);
-    xensim_mutex_unlock(&lgt->mt_lock);
+    sim_mutex_unlock(&lgt->mt_lock);
 
     unsigned int limit = gnttab_maptrack_limit(lgt);
     for (grant_handle_t h = 0; h < limit; h++) {

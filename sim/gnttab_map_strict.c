@@ -34,7 +34,7 @@ static uint8_t *window_get(struct grant_table *gt)
     uint8_t *w = atomic_load_explicit(&gt->window, memory_order_acquire);
     if (w)
         return w;
-    xensim_mutex_lock(&gt->mt_lock);
+    sim_mutex_lock(&gt->mt_lock);
     w = atomic_load_explicit(&gt->window, memory_order_relaxed);
     if (!w) {
         size_t slots = (size_t)gt->mt_max_frames * GNTTAB_MAPTRACK_PER_FRAME;
@@ -53,7 +53,7 @@ static uint8_t *window_get(struct grant_table *gt)
             atomic_store_explicit(&gt->window, w, memory_order_release);
         }
     }
-    xensim_mutex_unlock(&gt->mt_lock);
+    sim_mutex_unlock(&gt->mt_lock);
     return w;
 }
 
@@ -87,7 +87,7 @@ static unsigned int slots_take_locked(struct grant_table *gt, unsigned int n, ui
  * gets them in order again. */
 static void slots_put(struct grant_table *gt, uint32_t first, unsigned int n)
 {
-    xensim_mutex_lock(&gt->mt_lock);
+    sim_mutex_lock(&gt->mt_lock);
     if (gt->nr_slot_free + n > gt->slot_free_cap) {
         unsigned int cap = gt->slot_free_cap ? gt->slot_free_cap : 64;
         while (cap < gt->nr_slot_free + n)
@@ -100,7 +100,7 @@ static void slots_put(struct grant_table *gt, uint32_t first, unsigned int n)
     }
     for (unsigned int k = n; k-- > 0;)
         gt->slot_free[gt->nr_slot_free++] = first + k;
-    xensim_mutex_unlock(&gt->mt_lock);
+    sim_mutex_unlock(&gt->mt_lock);
 }
 
 /* MAP_POPULATE: Xen writes the PTEs at map time, so the mapping is there
@@ -114,9 +114,9 @@ static unsigned int strict_map(struct domain *d, const grant_handle_t *h, unsign
 
     if (!w)
         return 0;
-    xensim_mutex_lock(&gt->mt_lock);
+    sim_mutex_lock(&gt->mt_lock);
     unsigned int k = slots_take_locked(gt, n, &first);
-    xensim_mutex_unlock(&gt->mt_lock);
+    sim_mutex_unlock(&gt->mt_lock);
     if (!k)
         return 0;
     void *slot = w + (size_t)first * XEN_PAGE_SIZE;

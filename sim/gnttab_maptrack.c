@@ -132,13 +132,13 @@ grant_handle_t gnttab_maptrack_get(struct grant_table *gt)
     unsigned int v = cur && cur->d == gt->d ? cur->id : 0;
     uint32_t h = MT_TAIL;
 
-    xensim_mutex_lock(&gt->mt_lock);
+    sim_mutex_lock(&gt->mt_lock);
     if (!atomic_load_explicit(&gt->mt_closed, memory_order_relaxed) &&
         (h = take_locked(gt, v)) == MT_TAIL)
         h = get_slow_locked(gt, v, gt->d->nr_vcpus);
     if (h != MT_TAIL)
         atomic_fetch_add_explicit(&gt->mt_in_use, 1, memory_order_relaxed);
-    xensim_mutex_unlock(&gt->mt_lock);
+    sim_mutex_unlock(&gt->mt_lock);
     return h;
 }
 
@@ -147,7 +147,7 @@ void gnttab_maptrack_put(struct grant_table *gt, grant_handle_t h)
     struct gnttab_maptrack *m = gnttab_maptrack_entry(gt, h);
 
     assert(m && atomic_load(&m->flags) == 0);
-    xensim_mutex_lock(&gt->mt_lock);
+    sim_mutex_lock(&gt->mt_lock);
     unsigned int v = m->vcpu;
     m->next_free = MT_TAIL;
     /* A handle only ever belongs to a vCPU that has a list. */
@@ -155,7 +155,7 @@ void gnttab_maptrack_put(struct grant_table *gt, grant_handle_t h)
     mt_locked(gt, gt->mt_tail[v])->next_free = h;
     gt->mt_tail[v] = h;
     atomic_fetch_sub_explicit(&gt->mt_in_use, 1, memory_order_relaxed);
-    xensim_mutex_unlock(&gt->mt_lock);
+    sim_mutex_unlock(&gt->mt_lock);
 }
 
 void gnttab_maptrack_unget(struct grant_table *gt, grant_handle_t h)
@@ -163,12 +163,12 @@ void gnttab_maptrack_unget(struct grant_table *gt, grant_handle_t h)
     struct gnttab_maptrack *m = gnttab_maptrack_entry(gt, h);
 
     assert(m && atomic_load(&m->flags) == 0);
-    xensim_mutex_lock(&gt->mt_lock);
+    sim_mutex_lock(&gt->mt_lock);
     unsigned int v = m->vcpu;
     m->next_free = gt->mt_head[v];
     gt->mt_head[v] = h;
     if (gt->mt_tail[v] == MT_TAIL)
         gt->mt_tail[v] = h;
     atomic_fetch_sub_explicit(&gt->mt_in_use, 1, memory_order_relaxed);
-    xensim_mutex_unlock(&gt->mt_lock);
+    sim_mutex_unlock(&gt->mt_lock);
 }

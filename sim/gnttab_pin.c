@@ -95,7 +95,7 @@ int16_t gnttab_pin(struct domain *rd, grant_ref_t ref, domid_t ldomid,
     struct grant_table *gt = rd->gt;
     int16_t rc = GNTST_okay;
 
-    xensim_mutex_lock(&gt->lock);
+    sim_mutex_lock(&gt->lock);
     const struct gnttab_version_ops *vo = gnttab_vops(gt);
     if (ref >= atomic_load_explicit(&gt->nr_frames, memory_order_relaxed) * vo->per_frame) {
         rc = GNTST_bad_gntref;
@@ -138,7 +138,7 @@ int16_t gnttab_pin(struct domain *rd, grant_ref_t ref, domid_t ldomid,
     }
     *frame = act->frame;
 out:
-    xensim_mutex_unlock(&gt->lock);
+    sim_mutex_unlock(&gt->lock);
     return rc;
 }
 
@@ -146,14 +146,14 @@ bool gnttab_unpin(struct domain *rd, grant_ref_t ref, uint32_t pin_dec)
 {
     struct grant_table *gt = rd->gt;
 
-    xensim_mutex_lock(&gt->lock);
+    sim_mutex_lock(&gt->lock);
     struct gnttab_active *act = gnttab_active_entry(gt, ref);
     assert(pins_cover(act->pin, pin_dec));
     act->pin -= pin_dec;
     reduce_status(gt, act, ref, !(pin_dec & GNTTAB_PIN_WR_MASK));
     unsigned int left = atomic_fetch_sub(&rd->foreign_maps, pin_units(pin_dec)) -
                         pin_units(pin_dec);
-    xensim_mutex_unlock(&gt->lock);
+    sim_mutex_unlock(&gt->lock);
     return left == 0;
 }
 
@@ -182,9 +182,9 @@ static int16_t acquire_transitive(struct domain *rd, domid_t ldomid,
     struct domain *td = gnttab_domain_by_id(rd, e->trans_domid, false);
     if (!td)
         return GNTST_general_error;
-    xensim_mutex_unlock(&gt->lock);
+    sim_mutex_unlock(&gt->lock);
     int16_t rc = gnttab_acquire(td, e->trans_gref, rd->domid, readonly, false, inner);
-    xensim_mutex_lock(&gt->lock);
+    sim_mutex_lock(&gt->lock);
     if (rc != GNTST_okay) {
         if (inner->puts[0])
             c->puts[1] = inner->puts[0];
@@ -196,9 +196,9 @@ static int16_t acquire_transitive(struct domain *rd, domid_t ldomid,
                      act->start != inner->start || act->length != inner->length ||
                      act->trans_rd != td || act->trans_gref != e->trans_gref ||
                      !act->is_sub_page))) {
-        xensim_mutex_unlock(&gt->lock);
+        sim_mutex_unlock(&gt->lock);
         gnttab_release(inner);
-        xensim_mutex_lock(&gt->lock);
+        sim_mutex_lock(&gt->lock);
         if (inner->puts[0])
             c->puts[1] = inner->puts[0];
         return ACQUIRE_RESTART;
@@ -268,9 +268,9 @@ static int16_t acquire_once(struct domain *rd, grant_ref_t ref, domid_t ldomid, 
         if (put)
             c->puts[0] = rd;
         if (have_inner) {
-            xensim_mutex_unlock(&gt->lock);
+            sim_mutex_unlock(&gt->lock);
             gnttab_release(&inner);
-            xensim_mutex_lock(&gt->lock);
+            sim_mutex_lock(&gt->lock);
             if (inner.puts[0])
                 c->puts[1] = inner.puts[0];
         }
@@ -299,7 +299,7 @@ int16_t gnttab_acquire(struct domain *rd, grant_ref_t ref, domid_t ldomid, bool 
     int16_t rc;
 
     *c = (struct gnttab_claim){ 0 };
-    xensim_mutex_lock(&rd->gt->lock);
+    sim_mutex_lock(&rd->gt->lock);
     for (;;) {
         rc = acquire_once(rd, ref, ldomid, readonly, allow_transitive, c);
         if (rc != ACQUIRE_RESTART)
@@ -309,11 +309,11 @@ int16_t gnttab_acquire(struct domain *rd, grant_ref_t ref, domid_t ldomid, bool 
             break;
         }
         /* Someone else is pinning or changing the entry: let them. */
-        xensim_mutex_unlock(&rd->gt->lock);
+        sim_mutex_unlock(&rd->gt->lock);
         sched_yield();
-        xensim_mutex_lock(&rd->gt->lock);
+        sim_mutex_lock(&rd->gt->lock);
     }
-    xensim_mutex_unlock(&rd->gt->lock);
+    sim_mutex_unlock(&rd->gt->lock);
     return rc;
 }
 
@@ -327,11 +327,11 @@ void gnttab_release(struct gnttab_claim *c)
     uint32_t dec = c->readonly ? GNTTAB_PIN_HOST_RD : GNTTAB_PIN_HOST_WR;
     struct grant_table *gt = rd->gt;
 
-    xensim_mutex_lock(&gt->lock);
+    sim_mutex_lock(&gt->lock);
     struct gnttab_active *act = gnttab_active_entry(gt, c->ref);
     struct domain *td = act->trans_rd;
     grant_ref_t tref = act->trans_gref;
-    xensim_mutex_unlock(&gt->lock);
+    sim_mutex_unlock(&gt->lock);
     c->rd = NULL;
     if (gnttab_unpin(rd, c->ref, dec))
         c->puts[0] = rd;
@@ -363,7 +363,7 @@ int16_t gnttab_swap_refs(struct domain *d, grant_ref_t a, grant_ref_t b)
     struct grant_table *gt = d->gt;
     int16_t rc = GNTST_okay;
 
-    xensim_mutex_lock(&gt->lock);
+    sim_mutex_lock(&gt->lock);
     unsigned int nr = gnttab_nr_entries(gt);
     if (a >= nr || b >= nr)
         rc = GNTST_bad_gntref;
@@ -371,6 +371,6 @@ int16_t gnttab_swap_refs(struct domain *d, grant_ref_t a, grant_ref_t b)
         rc = GNTST_eagain;
     else if (a != b)
         gnttab_vops(gt)->swap(gt, a, b);
-    xensim_mutex_unlock(&gt->lock);
+    sim_mutex_unlock(&gt->lock);
     return rc;
 }

@@ -33,8 +33,8 @@ static int16_t steal(struct domain *d, xen_pfn_t pfn, uint8_t *buf)
 
     if (pfn >= d->nr_pages)
         return GNTST_bad_page;
-    xensim_mutex_lock(&d->gt->lock);
-    xensim_mutex_lock(&d->page_lock);
+    sim_mutex_lock(&d->gt->lock);
+    sim_mutex_lock(&d->page_lock);
     uint64_t bit = 1ull << (pfn % 64);
     if (!(d->page_used[pfn / 64] & bit) || gnttab_frame_pinned_locked(d, pfn)) {
         rc = GNTST_bad_page;
@@ -45,8 +45,8 @@ static int16_t steal(struct domain *d, xen_pfn_t pfn, uint8_t *buf)
         d->page_used[pfn / 64] &= ~bit;
         d->pages_in_use--;
     }
-    xensim_mutex_unlock(&d->page_lock);
-    xensim_mutex_unlock(&d->gt->lock);
+    sim_mutex_unlock(&d->page_lock);
+    sim_mutex_unlock(&d->gt->lock);
     return rc;
 }
 
@@ -58,7 +58,7 @@ static bool prepare(struct domain *e, grant_ref_t ref, domid_t from)
     struct grant_table *gt = e->gt;
     bool ok = false;
 
-    xensim_mutex_lock(&gt->lock);
+    sim_mutex_lock(&gt->lock);
     if (ref < gnttab_nr_entries(gt)) {
         const struct gnttab_version_ops *vo = gnttab_vops(gt);
         hdr_word_t *w = (hdr_word_t *)((uint8_t *)gt->shared + (size_t)ref * vo->entry_size);
@@ -76,7 +76,7 @@ static bool prepare(struct domain *e, grant_ref_t ref, domid_t from)
             }
         }
     }
-    xensim_mutex_unlock(&gt->lock);
+    sim_mutex_unlock(&gt->lock);
     return ok;
 }
 
@@ -84,9 +84,9 @@ static bool prepare(struct domain *e, grant_ref_t ref, domid_t from)
 static void complete(struct domain *e, grant_ref_t ref, xen_pfn_t pfn)
 {
     struct grant_table *gt = e->gt;
-    xensim_mutex_lock(&gt->lock);
+    sim_mutex_lock(&gt->lock);
     gnttab_vops(gt)->transfer_done(gt, ref, pfn);
-    xensim_mutex_unlock(&gt->lock);
+    sim_mutex_unlock(&gt->lock);
 }
 
 /* One element, in Xen's order. */
@@ -126,13 +126,13 @@ out:
  * ends the batch with -EFAULT, the elements before it done. */
 long gnttab_transfer_batch(struct domain *d, void *uop, unsigned int count)
 {
-    gnttab_transfer_t *g = uop;
     uint8_t *buf = NULL;
     long rc = 0;
 
     for (unsigned int i = 0; i < count; i++) {
         gnttab_transfer_t op;
-        if (copy_from_guest(&op, &g[i], sizeof(op))) {
+        void *g = guest_at(uop, (size_t)i * sizeof(op));
+        if (copy_from_guest(&op, g, sizeof(op))) {
             rc = -EFAULT;
             break;
         }
@@ -140,7 +140,8 @@ long gnttab_transfer_batch(struct domain *d, void *uop, unsigned int count)
             op.status = GNTST_general_error;
         else
             op.status = transfer_one(d, &op, buf);
-        if (copy_to_guest(&g[i].status, &op.status, sizeof(op.status))) {
+        if (copy_to_guest(guest_field(g, gnttab_transfer_t, status), &op.status,
+                          sizeof(op.status))) {
             rc = -EFAULT;
             break;
         }

@@ -133,9 +133,9 @@ long gnttab_set_version(struct domain *d, void *uop)
         /* As Xen behaved before set_version existed. */
         rc = -ENOSYS;
     } else if (op.version != gnttab_vops(gt)->version) {
-        xensim_mutex_lock(&gt->lock);
+        sim_mutex_lock(&gt->lock);
         rc = switch_locked(gt, op.version);
-        xensim_mutex_unlock(&gt->lock);
+        sim_mutex_unlock(&gt->lock);
     }
     op.version = gnttab_vops(gt)->version;
     if (copy_to_guest(uop, &op, sizeof(op)))
@@ -163,8 +163,8 @@ long gnttab_get_version(struct domain *caller, void *uop)
     rcu_read_unlock();
     if (rc)
         return rc;
-    gnttab_get_version_t *g = uop;
-    if (copy_to_guest(&g->version, &op.version, sizeof(op.version)))
+    if (copy_to_guest(guest_field(uop, gnttab_get_version_t, version), &op.version,
+                      sizeof(op.version)))
         return -EFAULT;
     return 0;
 }
@@ -191,22 +191,23 @@ long gnttab_get_status_frames(struct domain *caller, void *uop, unsigned int cou
         op.status = GNTST_permission_denied;
     } else {
         struct grant_table *gt = d->gt;
-        xensim_mutex_lock(&gt->lock);
+        sim_mutex_lock(&gt->lock);
         op.status = GNTST_okay;
         if (op.nr_frames > gt->nr_status_frames) {
             op.status = GNTST_general_error;
         } else {
             for (uint32_t i = 0; i < op.nr_frames; i++) {
                 uint64_t pfn = gt->status_pfn + i;
-                if (copy_to_guest(op.frame_list.p + i, &pfn, sizeof(pfn)))
+                if (copy_to_guest(guest_at(op.frame_list.p, (size_t)i * sizeof(pfn)), &pfn,
+                                  sizeof(pfn)))
                     op.status = GNTST_bad_virt_addr;
             }
         }
-        xensim_mutex_unlock(&gt->lock);
+        sim_mutex_unlock(&gt->lock);
     }
     rcu_read_unlock();
-    gnttab_get_status_frames_t *g = uop;
-    if (copy_to_guest(&g->status, &op.status, sizeof(op.status)))
+    if (copy_to_guest(guest_field(uop, gnttab_get_status_frames_t, status), &op.status,
+                      sizeof(op.status)))
         return -EFAULT;
     return 0;
 }

@@ -10,9 +10,12 @@
 
 __thread sigjmp_buf *guest_copy_jmp __attribute__((tls_model("initial-exec")));
 
-/* Not instrumented: the source may be any address the guest names, and
- * a fault is the expected outcome, not a bug in this function. */
-__attribute__((no_sanitize_address, noinline))
+/* Not instrumented by ASan or TSan: the source may be any address the
+ * guest names, and a fault is the expected outcome, not a bug in this
+ * function (TSan would touch the shadow of that address first, and die
+ * there). No library call either: memcpy is intercepted by both. */
+__attribute__((no_sanitize_address, no_sanitize_thread, noinline,
+               optimize("no-tree-loop-distribute-patterns")))
 static void guest_copy_bytes(uint8_t *dst, const uint8_t *src, size_t n)
 {
     /* Words first (hypercall arguments are small structs), then bytes;
@@ -26,15 +29,36 @@ static void guest_copy_bytes(uint8_t *dst, const uint8_t *src, size_t n)
         *dst++ = *src++;
 }
 
+/* The fault handler runs with SA_NODEFER and jumps out, so the signal
+ * mask needs no restoring, and a copy costs no system call. TSan runs
+ * every handler with all signals blocked, though: there the jump must
+ * restore the mask, or the next bad pointer kills the process. */
+#if defined(__SANITIZE_THREAD__)
+#define GUEST_COPY_SAVEMASK 1
+#else
+#define GUEST_COPY_SAVEMASK 0
+#endif
+
+/* Below 2^63 on every 64-bit host: user space ends lower still. */
+#define GUEST_ADDR_LIMIT ((uintptr_t)1 << (sizeof(uintptr_t) * 8 - 1))
+
+static bool guest_range_ok(const void *p, size_t n)
+{
+    uintptr_t a = (uintptr_t)p;
+    return a >= XEN_PAGE_SIZE && a < GUEST_ADDR_LIMIT && n <= GUEST_ADDR_LIMIT - a;
+}
+
 static int guest_copy(void *dst, const void *src, size_t n)
 {
     if (n == 0)
         return 0;
-    /* The first page is never mapped; catch NULL without a signal. */
-    if ((uintptr_t)dst < XEN_PAGE_SIZE || (uintptr_t)src < XEN_PAGE_SIZE)
+    /* The first page is never mapped; catch NULL without a signal. A
+     * range that wraps or reaches the kernel half is never the guest's
+     * (Xen's access_ok refuses the hypervisor's range the same way). */
+    if (!guest_range_ok(dst, n) || !guest_range_ok(src, n))
         return -EFAULT;
     sigjmp_buf jb;
-    if (sigsetjmp(jb, 0)) {
+    if (sigsetjmp(jb, GUEST_COPY_SAVEMASK)) {
         guest_copy_jmp = NULL;
         return -EFAULT;
     }
@@ -55,13 +79,15 @@ int copy_to_guest(void *guest_dst, const void *src, size_t n)
 }
 
 /* One copy for the whole run; after a fault, element by element to find
- * how far the good ones go. */
-static unsigned int guest_copy_run(char *dst, const char *src, size_t size, unsigned int n)
+ * how far the good ones go. Either side may be the guest's, so both are
+ * stepped as integers (guest_at). */
+static unsigned int guest_copy_run(void *dst, const void *src, size_t size, unsigned int n)
 {
-    if (guest_copy(dst, src, n * size) == 0)
+    if (guest_copy(dst, src, (size_t)n * size) == 0)
         return n;
     unsigned int k = 0;
-    while (k < n && guest_copy(dst + k * size, src + k * size, size) == 0)
+    while (k < n && guest_copy(guest_at(dst, (size_t)k * size), guest_at(src, (size_t)k * size),
+                               size) == 0)
         k++;
     return k;
 }
@@ -69,13 +95,13 @@ static unsigned int guest_copy_run(char *dst, const char *src, size_t size, unsi
 unsigned int copy_from_guest_elems(void *buf, const void *guest_array, size_t size,
                                    unsigned int i, unsigned int n)
 {
-    return guest_copy_run(buf, (const char *)guest_array + (size_t)i * size, size, n);
+    return guest_copy_run(buf, guest_at(guest_array, (size_t)i * size), size, n);
 }
 
 unsigned int copy_to_guest_elems(void *guest_array, const void *buf, size_t size,
                                  unsigned int i, unsigned int n)
 {
-    return guest_copy_run((char *)guest_array + (size_t)i * size, buf, size, n);
+    return guest_copy_run(guest_at(guest_array, (size_t)i * size), buf, size, n);
 }
 
 /* x86-64 Xen's array_access_ok: the count must not overflow, and the
@@ -90,30 +116,31 @@ bool guest_handle_okay(const void *guest_ptr, size_t nr, size_t size)
 }
 
 /* One copy_fields_to_guest, in memory so that a fault cannot clobber it:
- * done is what survives. */
+ * done is what survives. The guest's side is an integer address: its
+ * array may run to the top of the address space (guest_at). */
 struct fields_job {
-    uint8_t *dst;
+    uintptr_t dst;
     const uint8_t *src;
     size_t stride, size;
     unsigned int n;
     volatile unsigned int done;
 };
 
-__attribute__((no_sanitize_address, noinline))
+__attribute__((no_sanitize_address, no_sanitize_thread, noinline))
 static void copy_fields_bytes(struct fields_job *j)
 {
-    uint8_t *dst = j->dst;
     const uint8_t *src = j->src;
+    uintptr_t dst = j->dst;
     for (unsigned int k = 0; k < j->n; k++, dst += j->stride, src += j->stride) {
-        if ((uintptr_t)dst < XEN_PAGE_SIZE)
+        if (!guest_range_ok((void *)dst, j->size))
             return;
         if (j->size == 2) {
             /* A status field: one store. */
             uint16_t v;
             __builtin_memcpy(&v, src, 2);
-            __builtin_memcpy(dst, &v, 2);
+            __builtin_memcpy((void *)dst, &v, 2);
         } else {
-            guest_copy_bytes(dst, src, j->size);
+            guest_copy_bytes((uint8_t *)dst, src, j->size);
         }
         j->done = k + 1;
     }
@@ -124,11 +151,11 @@ static void copy_fields_bytes(struct fields_job *j)
 unsigned int copy_fields_to_guest(void *guest_dst, const void *src, size_t stride, size_t size,
                                   unsigned int n)
 {
-    struct fields_job j = { .dst = guest_dst, .src = src, .stride = stride, .size = size,
-                            .n = n };
+    struct fields_job j = { .dst = (uintptr_t)guest_dst, .src = src, .stride = stride,
+                            .size = size, .n = n };
     sigjmp_buf jb;
 
-    if (sigsetjmp(jb, 0)) {
+    if (sigsetjmp(jb, GUEST_COPY_SAVEMASK)) {
         guest_copy_jmp = NULL;
         return j.done;
     }
@@ -140,7 +167,7 @@ unsigned int copy_fields_to_guest(void *guest_dst, const void *src, size_t strid
 
 /* One guest_fields_writable, in memory for the same reason. */
 struct probe_job {
-    uint8_t *base;
+    uintptr_t base;
     size_t stride, off, size;
     unsigned int n;
     volatile unsigned int done;
@@ -149,9 +176,10 @@ struct probe_job {
 
 /* Rewrites one byte with its own value: the write faults where the guest
  * may not write, and changes nothing where it may. */
-__attribute__((no_sanitize_address, noinline))
-static void probe_byte(volatile uint8_t *p)
+__attribute__((no_sanitize_address, no_sanitize_thread, noinline))
+static void probe_byte(uintptr_t a)
 {
+    volatile uint8_t *p = (volatile uint8_t *)a;
     *p = *p;
 }
 
@@ -160,32 +188,34 @@ static void probe_fields(struct probe_job *j)
 {
     uintptr_t last = 0;     /* the last page probed, + 1 */
     for (unsigned int k = 0; k < j->n; k++) {
-        uint8_t *start = j->base + (size_t)k * j->stride + j->off;
-        uint8_t *end = start + j->size - 1;
-        if ((uintptr_t)start < XEN_PAGE_SIZE)
+        uintptr_t start = j->base + (size_t)k * j->stride + j->off;
+        uintptr_t end = start + j->size - 1;
+        if (!guest_range_ok((void *)start, j->size))
             return;
-        if ((uintptr_t)start / XEN_PAGE_SIZE + 1 != last)
+        if (start / XEN_PAGE_SIZE + 1 != last)
             probe_byte(start);
-        if ((uintptr_t)end / XEN_PAGE_SIZE != (uintptr_t)start / XEN_PAGE_SIZE)
+        if (end / XEN_PAGE_SIZE != start / XEN_PAGE_SIZE)
             probe_byte(end);
-        last = (uintptr_t)end / XEN_PAGE_SIZE + 1;
+        last = end / XEN_PAGE_SIZE + 1;
         j->done = k + 1;
     }
 }
 
-/* Every page the array's fields span, one byte each. */
+/* Every page the array's fields span, one byte each. An array that is
+ * not all the guest's goes element by element instead. */
 __attribute__((noinline))
 static void probe_pages(struct probe_job *j)
 {
-    uintptr_t start = (uintptr_t)j->base + j->off;
-    uintptr_t end = (uintptr_t)j->base + (size_t)(j->n - 1) * j->stride + j->off + j->size;
-    if (start < XEN_PAGE_SIZE) {
+    uintptr_t start = j->base + j->off;
+    size_t span = (size_t)(j->n - 1) * j->stride + j->size;
+    if (!guest_range_ok((void *)start, span)) {
         j->exact = true;
         return;
     }
-    probe_byte((uint8_t *)start);
+    uintptr_t end = start + span;
+    probe_byte(start);
     for (uintptr_t p = (start / XEN_PAGE_SIZE + 1) * XEN_PAGE_SIZE; p < end; p += XEN_PAGE_SIZE)
-        probe_byte((uint8_t *)p);
+        probe_byte(p);
     j->done = j->n;
 }
 
@@ -196,18 +226,18 @@ static void probe_pages(struct probe_job *j)
 unsigned int guest_fields_writable(void *guest_base, size_t stride, size_t off, size_t size,
                                    unsigned int n)
 {
-    struct probe_job j = { .base = guest_base, .stride = stride, .off = off,
+    struct probe_job j = { .base = (uintptr_t)guest_base, .stride = stride, .off = off,
                            .size = size ? size : 1, .n = n };
     sigjmp_buf jb;
 
     if (n == 0)
         return 0;
-    if (sigsetjmp(jb, 0)) {
+    if (sigsetjmp(jb, GUEST_COPY_SAVEMASK)) {
         guest_copy_jmp = NULL;
         if (j.exact)
             return j.done;
         j.exact = true;
-        if (sigsetjmp(jb, 0)) {
+        if (sigsetjmp(jb, GUEST_COPY_SAVEMASK)) {
             guest_copy_jmp = NULL;
             return j.done;
         }

@@ -66,11 +66,11 @@ void evtchn_dev_deliver(struct xensim_evtchn_dev *dev, struct domain *d, struct 
 
     if (port >= dev->nr_ports)
         return;
-    xensim_mutex_lock(&dev->lock);
+    sim_mutex_lock(&dev->lock);
     bool newly = !h->test_and_set_pending(d, chn);
     if (newly && !h->is_masked(d, chn))
         dev_report(dev, d, chn);
-    xensim_mutex_unlock(&dev->lock);
+    sim_mutex_unlock(&dev->lock);
     if (newly)
         vcpu_wake_pollers(d, port);
 }
@@ -142,9 +142,9 @@ static long dev_bound(struct xensim_evtchn_dev *dev, long rc, evtchn_port_t port
 {
     if (rc < 0)
         return rc;
-    xensim_mutex_lock(&dev->lock);
+    sim_mutex_lock(&dev->lock);
     dev->flags[port] |= DEVPORT_BOUND;
-    xensim_mutex_unlock(&dev->lock);
+    sim_mutex_unlock(&dev->lock);
     return port;
 }
 
@@ -175,9 +175,9 @@ static bool dev_owns(struct xensim_evtchn_dev *dev, evtchn_port_t port)
 {
     if (port >= dev->nr_ports)
         return false;
-    xensim_mutex_lock(&dev->lock);
+    sim_mutex_lock(&dev->lock);
     bool owned = dev->flags[port] & DEVPORT_BOUND;
-    xensim_mutex_unlock(&dev->lock);
+    sim_mutex_unlock(&dev->lock);
     return owned;
 }
 
@@ -193,15 +193,15 @@ int xensim_evtchn_dev_unbind(struct xensim_evtchn_dev *dev, evtchn_port_t port)
     if (!dev_owns(dev, port))
         return -EINVAL;
     long rc = DEV_DOMAIN_CALL(dev, d, evtchn_close_port(d, port));
-    xensim_mutex_lock(&dev->lock);
+    sim_mutex_lock(&dev->lock);
     dev->flags[port] = 0;
-    xensim_mutex_unlock(&dev->lock);
+    sim_mutex_unlock(&dev->lock);
     return (int)rc;
 }
 
 long xensim_evtchn_dev_pending(struct xensim_evtchn_dev *dev)
 {
-    xensim_mutex_lock(&dev->lock);
+    sim_mutex_lock(&dev->lock);
     long port = -EAGAIN;
     if (dev->count) {
         port = dev->queue[dev->head];
@@ -211,13 +211,13 @@ long xensim_evtchn_dev_pending(struct xensim_evtchn_dev *dev)
         if (read(dev->efd, &v, sizeof(v)) != sizeof(v))
             XENSIM_DIE("eventfd read", errno);
     }
-    xensim_mutex_unlock(&dev->lock);
+    sim_mutex_unlock(&dev->lock);
     return port;
 }
 
 static long dev_unmask(struct xensim_evtchn_dev *dev, struct domain *d, evtchn_port_t port)
 {
-    xensim_mutex_lock(&dev->lock);
+    sim_mutex_lock(&dev->lock);
     long rc = 0;
     const struct evtchn_host_bits *h = d->evtchn_ops->host;
     struct evtchn *chn = evtchn_port_valid(d, port) ? evtchn_from_port(d, port) : NULL;
@@ -226,7 +226,7 @@ static long dev_unmask(struct xensim_evtchn_dev *dev, struct domain *d, evtchn_p
     /* An event that arrived while masked is re-raised, as Xen's unmask does. */
     else if (h->test_and_clear_mask(d, chn) && h->is_pending(d, chn))
         dev_report(dev, d, chn);
-    xensim_mutex_unlock(&dev->lock);
+    sim_mutex_unlock(&dev->lock);
     return rc;
 }
 

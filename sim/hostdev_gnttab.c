@@ -73,12 +73,12 @@ static int16_t dev_map_op(struct xensim_gnttab_dev *dev, gnttab_map_grant_ref_t 
 {
     struct domain *put = NULL;
 
-    xensim_mutex_lock(&dev->lock);
+    sim_mutex_lock(&dev->lock);
     if (dev->nr == dev->cap) {
         unsigned int cap = dev->cap ? dev->cap * 2 : 16;
         struct dev_map *p = realloc(dev->maps, cap * sizeof(*p));
         if (!p) {
-            xensim_mutex_unlock(&dev->lock);
+            sim_mutex_unlock(&dev->lock);
             return GNTST_no_space;
         }
         dev->maps = p;
@@ -100,7 +100,7 @@ static int16_t dev_map_op(struct xensim_gnttab_dev *dev, gnttab_map_grant_ref_t 
             .handle = op->handle,
             .frame = op->dev_bus_addr >> XEN_PAGE_SHIFT,
         };
-    xensim_mutex_unlock(&dev->lock);
+    sim_mutex_unlock(&dev->lock);
     return op->status;
 }
 
@@ -142,32 +142,32 @@ static int dev_take_unmap(struct xensim_gnttab_dev *dev, unsigned int i)
 {
     struct dev_map m = dev->maps[i];
     dev->maps[i] = dev->maps[--dev->nr];
-    xensim_mutex_unlock(&dev->lock);
+    sim_mutex_unlock(&dev->lock);
     return dev_unmap_handle(dev, &m);
 }
 
 int xensim_gnttab_dev_unpin(struct xensim_gnttab_dev *dev, grant_handle_t handle)
 {
-    xensim_mutex_lock(&dev->lock);
+    sim_mutex_lock(&dev->lock);
     for (unsigned int i = 0; i < dev->nr; i++) {
         if (dev->maps[i].addr || dev->maps[i].handle != handle)
             continue;
         return dev_take_unmap(dev, i);
     }
-    xensim_mutex_unlock(&dev->lock);
+    sim_mutex_unlock(&dev->lock);
     return -EINVAL;
 }
 
 int xensim_gnttab_dev_unmap(struct xensim_gnttab_dev *dev, void *addr)
 {
-    xensim_mutex_lock(&dev->lock);
+    sim_mutex_lock(&dev->lock);
     /* Fast-mode mappings of one page share an address: take the latest. */
     for (unsigned int i = dev->nr; i-- > 0;) {
         if (!addr || dev->maps[i].addr != addr)
             continue;
         return dev_take_unmap(dev, i);
     }
-    xensim_mutex_unlock(&dev->lock);
+    sim_mutex_unlock(&dev->lock);
     return -EINVAL;
 }
 

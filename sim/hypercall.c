@@ -15,6 +15,7 @@ static struct vcpu *hypercall_enter(uint32_t nr, int cmd)
 {
     struct vcpu *v = current_vcpu;
     if (v) {
+        sim_hv_enter();
         v->d->sim->sched->hypercall_enter(v);
         if (trace_on(v->d->sim))
             trace_hypercall(v, XENSIM_TRACE_HYPERCALL_ENTER, nr, (uint32_t)cmd, 0);
@@ -114,7 +115,8 @@ static long sched_poll(struct vcpu *v, void *arg)
         goto out;
     evtchn_port_t port = 0;
     for (unsigned int i = 0; i < op.nr_ports; i++) {
-        if (copy_from_guest(&port, guest_ports + i, sizeof(port))) {
+        if (copy_from_guest(&port, guest_at(guest_ports, (size_t)i * sizeof(port)),
+                            sizeof(port))) {
             rc = -EFAULT;
             goto out;
         }

@@ -81,7 +81,7 @@ int xensim_port_list(struct xensim *sim, domid_t domid, struct xensim_port_info 
     if (!d)
         return -ESRCH;
     int n = 0;
-    xensim_mutex_lock(&d->event_lock);
+    sim_mutex_lock(&d->event_lock);
     for (unsigned int p = 0; p < d->valid_ports; p++) {
         struct evtchn *chn = evtchn_from_port(d, p);
         if (atomic_load(&chn->state) == ECS_FREE)
@@ -93,7 +93,7 @@ int xensim_port_list(struct xensim *sim, domid_t domid, struct xensim_port_info 
         }
         n++;
     }
-    xensim_mutex_unlock(&d->event_lock);
+    sim_mutex_unlock(&d->event_lock);
     rcu_read_unlock();
     return n;
 }
@@ -228,12 +228,12 @@ unsigned int gnttab_entries_in_use(struct domain *d)
 
     if (!gt)
         return 0;
-    xensim_mutex_lock(&gt->lock);
+    sim_mutex_lock(&gt->lock);
     unsigned int nr = gnttab_nr_entries(gt);
     for (unsigned int ref = GNTTAB_NR_RESERVED_ENTRIES; ref < nr; ref++)
         if (entry_flags(gt, ref))
             n++;
-    xensim_mutex_unlock(&gt->lock);
+    sim_mutex_unlock(&gt->lock);
     return n;
 }
 
@@ -245,7 +245,7 @@ int xensim_grant_list(struct xensim *sim, domid_t domid, struct xensim_grant_inf
         return -ESRCH;
     struct grant_table *gt = d->gt;
     int n = 0;
-    xensim_mutex_lock(&gt->lock);
+    sim_mutex_lock(&gt->lock);
     unsigned int nr = gnttab_nr_entries(gt);
     for (unsigned int ref = 0; ref < nr; ref++) {
         uint16_t flags = entry_flags(gt, ref);
@@ -266,7 +266,7 @@ int xensim_grant_list(struct xensim *sim, domid_t domid, struct xensim_grant_inf
         }
         n++;
     }
-    xensim_mutex_unlock(&gt->lock);
+    sim_mutex_unlock(&gt->lock);
     rcu_read_unlock();
     return n;
 }

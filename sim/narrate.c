@@ -13,14 +13,14 @@
 
 void xensim_set_narrator(struct xensim *sim, xensim_narrator_t fn, void *arg, unsigned int what)
 {
-    xensim_mutex_lock(&sim->trace_lock);
+    sim_mutex_lock(&sim->trace_lock);
     sim->narrator_arg = arg;
     __atomic_store_n(&sim->narrate_what, fn ? what : 0, __ATOMIC_RELEASE);
     __atomic_store_n(&sim->narrator, fn, __ATOMIC_RELEASE);
     /* Without memory for its state the hypervisor stays silent; guest
      * narration goes on. */
     (void)narrate_xen_set_locked(sim, fn && (what & XENSIM_NARRATE_XEN));
-    xensim_mutex_unlock(&sim->trace_lock);
+    sim_mutex_unlock(&sim->trace_lock);
 }
 
 void narrate_vline(struct xensim *sim, const char *who, const char *fmt, va_list ap)
@@ -58,10 +58,13 @@ void xensim_narrate(const char *fmt, ...)
     if (!v || !(__atomic_load_n(&v->d->sim->narrate_what, __ATOMIC_ACQUIRE) &
                 XENSIM_NARRATE_GUEST))
         return;
+    /* The narrator is host code with its own locks, not guest code. */
+    sim_hv_enter();
     char who[32];
     snprintf(who, sizeof(who), "[dom%u vcpu%u]", v->d->domid, v->id);
     va_list ap;
     va_start(ap, fmt);
     narrate_vline(v->d->sim, who, fmt, ap);
     va_end(ap);
+    sim_hv_leave();
 }

@@ -94,12 +94,12 @@ void *xensim_guest_anchor_set(void *data, void (*release)(void *data))
         return NULL;
     /* Several vCPUs may race to set it up: the first one wins, and the
      * release goes with its data. */
-    xensim_mutex_lock(&v->d->event_lock);
+    sim_mutex_lock(&v->d->event_lock);
     if (atomic_compare_exchange_strong(&v->d->guest_anchor, &expected, data)) {
         v->d->guest_anchor_release = release;
         expected = data;
     }
-    xensim_mutex_unlock(&v->d->event_lock);
+    sim_mutex_unlock(&v->d->event_lock);
     return expected;
 }
 

@@ -474,7 +474,7 @@ static void det_host_wait(struct xensim *sim, pthread_cond_t *cond, pthread_mute
     if (done(arg) || (deadline && det->now >= deadline))
         return;
     /* Parked without the lock: the task that makes done() true takes it. */
-    xensim_mutex_unlock(m);
+    sim_mutex_unlock(m);
     t->state = DT_BLOCKED;
     t->hwake = done;
     t->harg = arg;
@@ -482,7 +482,7 @@ static void det_host_wait(struct xensim *sim, pthread_cond_t *cond, pthread_mute
     det_switch(t);
     t->state = DT_READY;
     t->hwake = NULL;
-    xensim_mutex_lock(m);
+    sim_mutex_lock(m);
 }
 
 static bool word_set(void *p)
@@ -560,6 +560,16 @@ static void det_join(struct xensim *sim, void *task, pthread_t thread)
         XENSIM_DIE("pthread_join", err);
 }
 
+/* Only one task runs at a time, so a vCPU that loops in guest code never
+ * lets the joiner run again to give up: a deterministic run waits. */
+static bool det_join_by(struct xensim *sim, void *task, pthread_t thread,
+                        const struct timespec *deadline)
+{
+    (void)deadline;
+    det_join(sim, task, thread);
+    return true;
+}
+
 static bool never(void *arg)
 {
     (void)arg;
@@ -598,5 +608,6 @@ const struct sched_ops sched_deterministic = {
     .word_wait = det_word_wait,
     .fd_wait = det_fd_wait,
     .join = det_join,
+    .join_by = det_join_by,
     .sleep = det_sleep,
 };

@@ -135,6 +135,17 @@ static void sf_join(struct xensim *sim, void *task, pthread_t thread)
         XENSIM_DIE("pthread_join", err);
 }
 
+static bool sf_join_by(struct xensim *sim, void *task, pthread_t thread,
+                       const struct timespec *deadline)
+{
+    (void)sim;
+    (void)task;
+    int err = pthread_timedjoin_np(thread, NULL, deadline);
+    if (err && err != ETIMEDOUT)
+        XENSIM_DIE("pthread_timedjoin_np", err);
+    return !err;
+}
+
 static void sf_hypercall_enter(struct vcpu *v)
 {
     (void)v;
@@ -258,5 +269,6 @@ const struct sched_ops sched_free_running = {
     .word_wait = sf_word_wait,
     .fd_wait = sf_fd_wait,
     .join = sf_join,
+    .join_by = sf_join_by,
     .sleep = sf_sleep_ns,
 };

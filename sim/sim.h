@@ -19,8 +19,10 @@
 
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -31,6 +33,7 @@
 #define RCU_MEMB
 #endif
 #include <urcu.h>
+#include "rcu_publish.h"
 #include <urcu/list.h>
 
 #include <xen/xen.h>
@@ -50,6 +53,55 @@ struct grant_table;
 struct xensim_evtchn_dev;
 struct guest_gnttab_ops;
 
+/* How deep this thread is inside the simulator: hypercalls and other
+ * simulator code a vCPU runs, plus every sim lock held. A vCPU at depth 0
+ * runs guest code and may be unwound by destroy (vcpu_preempt.c); the
+ * count goes up before a lock is taken and down after it is released, so
+ * no lock is ever held at depth 0. A stop signal that finds the vCPU
+ * deeper sets sim_hv_stop instead, and the vCPU leaves when it comes back
+ * out to depth 0: a loop that is mostly simulator calls is still caught. */
+extern __thread unsigned int sim_hv_depth __attribute__((tls_model("initial-exec")));
+extern __thread volatile sig_atomic_t sim_hv_stop __attribute__((tls_model("initial-exec")));
+void vcpu_preempt_boundary(void);
+static inline void sim_hv_enter(void)
+{
+    sim_hv_depth++;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+static inline void sim_hv_leave(void)
+{
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (--sim_hv_depth == 0 && sim_hv_stop)
+        vcpu_preempt_boundary();
+}
+/* Around guest code the simulator calls (entry, upcall, queued calls). */
+static inline unsigned int sim_guest_enter(void)
+{
+    unsigned int depth = sim_hv_depth;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    sim_hv_depth = 0;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    return depth;
+}
+static inline void sim_guest_leave(unsigned int depth)
+{
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    sim_hv_depth = depth;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+/* Every lock of the simulator's own, so that sim_hv_depth counts it;
+ * common/util.h's xensim_mutex_lock is for code outside sim/. */
+#define sim_mutex_lock(m)                                                     \
+    do {                                                                      \
+        sim_hv_enter();                                                       \
+        xensim_mutex_lock(m);                                                 \
+    } while (0)
+#define sim_mutex_unlock(m)                                                   \
+    do {                                                                      \
+        xensim_mutex_unlock(m);                                               \
+        sim_hv_leave();                                                       \
+    } while (0)
 
 /* Scheduler interface: every block, wake and hypercall boundary goes
  * through one of these, so a deterministic scheduler can replace the
@@ -95,6 +147,10 @@ struct sched_ops {
     void (*fd_wait)(struct xensim *sim, int fd, short events);
     /* pthread_join of the thread that began as task. */
     void (*join)(struct xensim *sim, void *task, pthread_t thread);
+    /* join, but giving up at deadline (CLOCK_REALTIME): false if the thread
+     * has not left by then. A deterministic run waits as join does. */
+    bool (*join_by)(struct xensim *sim, void *task, pthread_t thread,
+                    const struct timespec *deadline);
     /* A host thread sleeps ns on the simulation's clock. */
     void (*sleep)(struct xensim *sim, uint64_t ns);
 };
@@ -111,7 +167,8 @@ enum evtchn_state {
 
 /* A mutex in 4 bytes (futex.c), for locks there are thousands of per
  * domain: a pthread mutex is 40. All zeroes is unlocked; nothing to
- * destroy. */
+ * destroy. Counted in sim_hv_depth as sim_mutex_lock is, so a vCPU is
+ * never unwound holding one. */
 struct sim_lock {
     uint32_t word;
 };
@@ -120,6 +177,7 @@ void sim_unlock_slow(struct sim_lock *l);
 static inline void sim_lock(struct sim_lock *l)
 {
     uint32_t seen = 0;
+    sim_hv_enter();
     if (!__atomic_compare_exchange_n(&l->word, &seen, 1, false, __ATOMIC_ACQUIRE,
                                      __ATOMIC_RELAXED))
         sim_lock_slow(l, seen);
@@ -128,6 +186,7 @@ static inline void sim_unlock(struct sim_lock *l)
 {
     if (__atomic_exchange_n(&l->word, 0, __ATOMIC_RELEASE) == 2)
         sim_unlock_slow(l);
+    sim_hv_leave();
 }
 
 /* One port. state/u change only with chn->lock and the domain's
@@ -139,7 +198,9 @@ struct evtchn {
     struct sim_lock lock;
     _Atomic uint8_t state;
     _Atomic uint8_t priority;           /* FIFO: 0 (highest) .. 15 */
-    uint16_t notify_vcpu;
+    /* Changed under chn->lock, but a send to this port reads it holding
+     * only the sender's channel lock (as Xen's read_atomic does). */
+    _Atomic uint16_t notify_vcpu;
     evtchn_port_t port;                 /* its own number, set once */
     union {
         domid_t unbound_remote;
@@ -299,7 +360,7 @@ struct domain {
     _Atomic int state;                  /* enum xensim_domain_state */
     _Atomic bool is_dying;              /* destroyed: no new ports, no new maps */
     _Atomic bool is_shutting_down;      /* vCPUs leave at their next boundary */
-    unsigned int shutdown_reason;
+    unsigned int shutdown_reason;       /* set under sim->lock, read with atomics */
     _Atomic bool paused;
 
     unsigned int nr_vcpus;
@@ -363,7 +424,7 @@ struct domain {
     _Atomic bool finalized;
     /* What the builder made (§1.6); 0 for dom0. */
     xen_pfn_t store_pfn, console_pfn;
-    evtchn_port_t store_port, console_port;
+    evtchn_port_t store_port, console_port;   /* these four: atomics, set by the builder */
     struct rcu_head rcu;
 };
 
@@ -481,8 +542,9 @@ void domain_page_free(struct domain *d, xen_pfn_t pfn);
 /* vcpu.c */
 struct vcpu *vcpu_alloc(struct domain *d, unsigned int id);
 int vcpu_start(struct vcpu *v);
-/* Makes the vCPU leave guest code and joins its thread. */
-void vcpu_stop(struct vcpu *v);
+/* Makes every vCPU of d leave guest code and joins their threads; the
+ * domain is shutting down. */
+void vcpu_stop_all(struct domain *d);
 void vcpu_free(struct vcpu *v);
 /* Xen's return to the guest from hypercall nr: the exit trace point and
  * the scheduler's exit, then queued calls and upcalls; leaves guest code
@@ -493,6 +555,10 @@ bool vcpu_upcall_deliverable(const struct vcpu *v);
 /* sim->sched->block between the BLOCK and WAKE trace points. */
 bool vcpu_block(struct vcpu *v, bool (*wake)(struct vcpu *v), uint64_t deadline);
 /* vcpu_mark_events_pending, vcpu_wake_pollers: event.h. */
+
+/* vcpu_preempt.c: interrupts a vCPU that loops in guest code. */
+void vcpu_preempt_install(void);
+void vcpu_preempt(struct vcpu *v);
 
 /* evtchn.c */
 int evtchn_domain_init(struct domain *d, const struct xensim_domain_config *cfg);
@@ -539,6 +605,17 @@ bool gnttab_describe_fault(struct domain *d, uintptr_t addr, struct xensim_fault
 /* initial-exec: every guest copy reads it, and libxensim is a shared
  * library, where the default model costs a __tls_get_addr call. */
 extern __thread sigjmp_buf *guest_copy_jmp __attribute__((tls_model("initial-exec")));
+/* Where byte off of a guest argument is. A guest pointer may be
+ * misaligned for its type or near the top of the address space, and C
+ * allows neither member access nor overflowing arithmetic on such a
+ * pointer (UBSan aborts on both), so the address is computed as an
+ * integer and only ever handed to the copy functions below. */
+static inline void *guest_at(const void *guest, size_t off)
+{
+    return (void *)((uintptr_t)guest + off);
+}
+#define guest_field(guest, type, member) guest_at(guest, offsetof(type, member))
+
 int copy_from_guest(void *dst, const void *guest_src, size_t n);
 int copy_to_guest(void *guest_dst, const void *src, size_t n);
 /* Elements [i, i+n) of a guest array of size-byte elements, to or from

@@ -21,7 +21,7 @@ static void timer_unlink(struct xensim *sim, struct vcpu *v)
 void timer_set(struct vcpu *v, uint64_t deadline)
 {
     struct xensim *sim = v->d->sim;
-    xensim_mutex_lock(&sim->timer_lock);
+    sim_mutex_lock(&sim->timer_lock);
     if (v->timer_deadline)
         timer_unlink(sim, v);
     if (deadline && !atomic_load(&v->d->is_shutting_down)) {
@@ -30,17 +30,17 @@ void timer_set(struct vcpu *v, uint64_t deadline)
         sim->timer_armed = v;
         pthread_cond_signal(&sim->timer_cond);
     }
-    xensim_mutex_unlock(&sim->timer_lock);
+    sim_mutex_unlock(&sim->timer_lock);
 }
 
 void timer_cancel_domain(struct domain *d)
 {
     struct xensim *sim = d->sim;
-    xensim_mutex_lock(&sim->timer_lock);
+    sim_mutex_lock(&sim->timer_lock);
     for (unsigned int i = 0; i < d->nr_vcpus; i++)
         if (d->vcpus[i]->timer_deadline)
             timer_unlink(sim, d->vcpus[i]);
-    xensim_mutex_unlock(&sim->timer_lock);
+    sim_mutex_unlock(&sim->timer_lock);
 }
 
 /* What the timer thread waits for: a change to the armed list (a new
@@ -63,7 +63,7 @@ static void *timer_main(void *p)
     struct xensim *sim = p;
     sim->sched->thread_begin(sim, sim->timer_task);
     sim_rcu_ensure();
-    xensim_mutex_lock(&sim->timer_lock);
+    sim_mutex_lock(&sim->timer_lock);
     while (!sim->timer_stop) {
         uint64_t now = sim_now(sim), next = 0;
         struct vcpu *due = NULL;
@@ -81,17 +81,17 @@ static void *timer_main(void *p)
              * cancels its timers first), so a read lock taken now keeps
              * it alive until the VIRQ is sent. */
             rcu_read_lock();
-            xensim_mutex_unlock(&sim->timer_lock);
+            sim_mutex_unlock(&sim->timer_lock);
             evtchn_send_virq(due, VIRQ_TIMER);
             rcu_read_unlock();
-            xensim_mutex_lock(&sim->timer_lock);
+            sim_mutex_lock(&sim->timer_lock);
             continue;
         }
         /* Wait with the lock held since the scan: no timer_set is missed. */
         struct timer_wait w = { sim, sim->timer_armed, next };
         sim->sched->host_wait(sim, &sim->timer_cond, &sim->timer_lock, timer_wait_done, &w, next);
     }
-    xensim_mutex_unlock(&sim->timer_lock);
+    sim_mutex_unlock(&sim->timer_lock);
     sim_rcu_unregister();
     sim->sched->thread_end(sim);
     return NULL;
@@ -114,10 +114,10 @@ int timer_start(struct xensim *sim)
 
 void timer_stop(struct xensim *sim)
 {
-    xensim_mutex_lock(&sim->timer_lock);
+    sim_mutex_lock(&sim->timer_lock);
     sim->timer_stop = true;
     pthread_cond_signal(&sim->timer_cond);
-    xensim_mutex_unlock(&sim->timer_lock);
+    sim_mutex_unlock(&sim->timer_lock);
     sim->sched->join(sim, sim->timer_task, sim->timer_thread);
     pthread_cond_destroy(&sim->timer_cond);
     pthread_mutex_destroy(&sim->timer_lock);

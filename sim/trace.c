@@ -10,8 +10,10 @@
  * subscriber is no longer running.
  */
 #include <errno.h>
-#include <urcu/rculist.h>
 #include "tracepoint.h"
+/* After sim.h's rcu_publish.h, so the list's inline helpers publish with
+ * the release stores a TSan build sees. */
+#include <urcu/rculist.h>
 
 struct trace_sub {
     xensim_trace_fn fn;
@@ -65,30 +67,30 @@ int xensim_trace_subscribe(struct xensim *sim, xensim_trace_fn fn, void *arg)
 {
     if (!fn)
         return -EINVAL;
-    xensim_mutex_lock(&sim->trace_lock);
+    sim_mutex_lock(&sim->trace_lock);
     int rc = trace_subscribe_locked(sim, fn, arg);
-    xensim_mutex_unlock(&sim->trace_lock);
+    sim_mutex_unlock(&sim->trace_lock);
     return rc;
 }
 
 int xensim_trace_unsubscribe(struct xensim *sim, xensim_trace_fn fn, void *arg)
 {
-    xensim_mutex_lock(&sim->trace_lock);
+    sim_mutex_lock(&sim->trace_lock);
     int rc = trace_unsubscribe_locked(sim, fn, arg);
-    xensim_mutex_unlock(&sim->trace_lock);
+    sim_mutex_unlock(&sim->trace_lock);
     return rc;
 }
 
 void trace_free(struct xensim *sim)
 {
-    xensim_mutex_lock(&sim->trace_lock);
+    sim_mutex_lock(&sim->trace_lock);
     trace_chrome_stop_locked(sim);
     narrate_xen_stop_locked(sim);
     while (!cds_list_empty(&sim->trace_subs)) {
         struct trace_sub *s = cds_list_entry(sim->trace_subs.next, struct trace_sub, link);
         trace_unsubscribe_locked(sim, s->fn, s->arg);
     }
-    xensim_mutex_unlock(&sim->trace_lock);
+    sim_mutex_unlock(&sim->trace_lock);
     pthread_mutex_destroy(&sim->trace_lock);
 }
 

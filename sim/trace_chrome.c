@@ -32,11 +32,11 @@ static void chrome_write(struct trace_chrome *t, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     if (t->f) {
-        xensim_mutex_lock(&t->lock);
+        sim_mutex_lock(&t->lock);
         fputs(t->first ? "\n" : ",\n", t->f);
         t->first = false;
         vfprintf(t->f, fmt, ap);
-        xensim_mutex_unlock(&t->lock);
+        sim_mutex_unlock(&t->lock);
         va_end(ap);
         return;
     }
@@ -54,9 +54,9 @@ static void chrome_write(struct trace_chrome *t, const char *fmt, ...)
     va_end(ap);
     if (n < 0 || !text)
         return;
-    xensim_mutex_lock(&t->lock);
+    sim_mutex_lock(&t->lock);
     t->sink(text, (size_t)n, t->sink_arg);
-    xensim_mutex_unlock(&t->lock);
+    sim_mutex_unlock(&t->lock);
     if (text != small)
         free(text);
 }
@@ -228,7 +228,7 @@ static void chrome_free(struct trace_chrome *t)
 int xensim_trace_start(struct xensim *sim, const char *path)
 {
     int rc = 0;
-    xensim_mutex_lock(&sim->trace_lock);
+    sim_mutex_lock(&sim->trace_lock);
     if (sim->chrome) {
         rc = -EEXIST;
         goto out;
@@ -260,7 +260,7 @@ int xensim_trace_start(struct xensim *sim, const char *path)
     chrome_name_all(sim, t);
     sim->chrome = t;
 out:
-    xensim_mutex_unlock(&sim->trace_lock);
+    sim_mutex_unlock(&sim->trace_lock);
     return rc;
 }
 
@@ -278,9 +278,9 @@ void trace_chrome_stop_locked(struct xensim *sim)
 
 void xensim_trace_stop(struct xensim *sim)
 {
-    xensim_mutex_lock(&sim->trace_lock);
+    sim_mutex_lock(&sim->trace_lock);
     trace_chrome_stop_locked(sim);
-    xensim_mutex_unlock(&sim->trace_lock);
+    sim_mutex_unlock(&sim->trace_lock);
 }
 
 int xensim_trace_json_start(struct xensim *sim, xensim_trace_json_fn fn, void *arg,
@@ -294,7 +294,7 @@ int xensim_trace_json_start(struct xensim *sim, xensim_trace_json_fn fn, void *a
     pthread_mutex_init(&t->lock, NULL);
     t->sink = fn;
     t->sink_arg = arg;
-    xensim_mutex_lock(&sim->trace_lock);
+    sim_mutex_lock(&sim->trace_lock);
     int rc = xensim_listener_add(sim, &chrome_listener, t);
     if (!rc) {
         rc = trace_subscribe_locked(sim, chrome_event, t);
@@ -303,7 +303,7 @@ int xensim_trace_json_start(struct xensim *sim, xensim_trace_json_fn fn, void *a
     }
     if (!rc)
         chrome_name_all(sim, t);
-    xensim_mutex_unlock(&sim->trace_lock);
+    sim_mutex_unlock(&sim->trace_lock);
     if (rc) {
         chrome_free(t);
         return rc;
@@ -317,9 +317,9 @@ void xensim_trace_json_stop(struct xensim *sim, struct xensim_trace_json *json)
     struct trace_chrome *t = (struct trace_chrome *)json;
     if (!t)
         return;
-    xensim_mutex_lock(&sim->trace_lock);
+    sim_mutex_lock(&sim->trace_lock);
     trace_unsubscribe_locked(sim, chrome_event, t);
     xensim_listener_remove(sim, &chrome_listener, t);
-    xensim_mutex_unlock(&sim->trace_lock);
+    sim_mutex_unlock(&sim->trace_lock);
     chrome_free(t);
 }

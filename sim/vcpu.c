@@ -88,14 +88,16 @@ static void vcpu_call_complete(struct vcpu_call *c, int result)
  * finished, so that a call which ends the domain still gets answered. */
 static void vcpu_run_calls(struct vcpu *v)
 {
-    xensim_mutex_lock(&v->call_lock);
+    sim_mutex_lock(&v->call_lock);
     v->running = v->calls;
     v->calls = NULL;
     atomic_store(&v->call_pending, false);
-    xensim_mutex_unlock(&v->call_lock);
+    sim_mutex_unlock(&v->call_lock);
     while (v->running) {
         struct vcpu_call *c = v->running;
+        unsigned int depth = sim_guest_enter();
         c->fn(c->arg);
+        sim_guest_leave(depth);
         v->running = c->next;
         vcpu_call_complete(c, 0);
     }
@@ -104,12 +106,12 @@ static void vcpu_run_calls(struct vcpu *v)
 /* Fails every call nobody will finish, so callers do not wait forever. */
 static void vcpu_drain_calls(struct vcpu *v)
 {
-    xensim_mutex_lock(&v->call_lock);
+    sim_mutex_lock(&v->call_lock);
     struct vcpu_call *list = v->calls;
     v->calls = NULL;
     atomic_store(&v->call_pending, false);
     v->down = true;
-    xensim_mutex_unlock(&v->call_lock);
+    sim_mutex_unlock(&v->call_lock);
     for (struct vcpu_call *c = v->running, *next; c; c = next) {
         next = c->next;
         vcpu_call_complete(c, -ESHUTDOWN);
@@ -129,7 +131,9 @@ static void vcpu_deliver_upcall(struct vcpu *v)
     v->in_upcall = true;
     if (trace_on(v->d->sim))
         trace_upcall(v, XENSIM_TRACE_UPCALL_ENTER);
+    unsigned int depth = sim_guest_enter();
     v->callback();
+    sim_guest_leave(depth);
     if (trace_on(v->d->sim))
         trace_upcall(v, XENSIM_TRACE_UPCALL_EXIT);
     v->in_upcall = false;
@@ -175,6 +179,8 @@ long vcpu_hypercall_exit(struct vcpu *v, uint32_t nr, int cmd, long rc)
         trace_hypercall(v, XENSIM_TRACE_HYPERCALL_EXIT, nr, (uint32_t)cmd, rc);
     v->d->sim->sched->hypercall_exit(v);
     vcpu_return_to_guest(v);
+    /* Back in guest code: a stop signal now unwinds (vcpu_preempt.c). */
+    sim_hv_leave();
     return rc;
 }
 
@@ -204,17 +210,25 @@ static void *vcpu_main(void *p)
     struct vcpu *v = p;
     struct domain *d = v->d;
     struct xensim *sim = d->sim;
+    /* In the simulator except in guest code: before current_vcpu is set,
+     * so the stop signal never finds a vCPU at depth 0 outside exit_jmp. */
+    sim_hv_depth = 1;
     sim->sched->thread_begin(sim, v->task);
     current_vcpu = v;
     atomic_fetch_add(&d->sim->vcpus_awake, 1);
     sim_rcu_ensure();
     if (sigsetjmp(v->exit_jmp, 1) == 0) {
         vcpu_return_to_guest(v);
-        if (d->entry)
+        if (d->entry) {
+            unsigned int depth = sim_guest_enter();
             d->entry(d->entry_arg);
-        else
+            sim_guest_leave(depth);
+        } else {
             vcpu_idle(v);
+        }
     }
+    sim_hv_depth = 1;   /* left guest code by a jump, at whatever depth */
+    sim_hv_stop = 0;
     vcpu_drain_calls(v);
     atomic_fetch_sub(&d->sim->vcpus_awake, 1);
     current_vcpu = NULL;
@@ -254,14 +268,70 @@ int vcpu_start(struct vcpu *v)
     return 0;
 }
 
-void vcpu_stop(struct vcpu *v)
+/*
+ * Guest kernels here keep their state in the host's heap, and host code
+ * frees it after destroy; they are written to be left at a hypercall
+ * boundary, not in the middle of a list update. So a vCPU first gets a
+ * grace period to reach a boundary (a busy but honest guest does, long
+ * before it ends); only one still running after it is taken to be looping
+ * and interrupted, once per retry period until it is caught.
+ */
+#define VCPU_STOP_GRACE_NS 200000000L
+#define VCPU_STOP_RETRY_NS 1000000L
+
+static struct timespec vcpu_deadline(long ns)
 {
-    if (!v->thread_started)
-        return;
-    v->d->sim->sched->kick(v);
-    v->d->sim->sched->join(v->d->sim, v->task, v->thread);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ns / 1000000000L;
+    ts.tv_nsec += ns % 1000000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* Joins v if it has left by the deadline (which may be past), through
+ * the scheduler (a deterministic one hands its turn over meanwhile). */
+static bool vcpu_join_by(struct vcpu *v, const struct timespec *deadline)
+{
+    if (!v->d->sim->sched->join_by(v->d->sim, v->task, v->thread, deadline))
+        return false;
     sim_futex_threads(-1);
-    v->thread_started = false;
+    return true;
+}
+
+/* A kick makes a blocked vCPU see the shutdown at once, and a running one
+ * at its next hypercall boundary. One that loops in guest code has none:
+ * after the grace period it is interrupted until caught where it can be
+ * unwound. Every vCPU not yet joined is asked each round, since one may
+ * be waiting for another (a queued call) before it can leave. */
+void vcpu_stop_all(struct domain *d)
+{
+    const struct sched_ops *sched = d->sim->sched;
+    for (unsigned int i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpus[i] && d->vcpus[i]->thread_started)
+            sched->kick(d->vcpus[i]);
+    struct timespec grace = vcpu_deadline(VCPU_STOP_GRACE_NS);
+    for (unsigned int i = 0; i < d->nr_vcpus; i++) {
+        struct vcpu *v = d->vcpus[i];
+        if (!v || !v->thread_started)
+            continue;
+        bool joined = vcpu_join_by(v, &grace);
+        while (!joined) {
+            for (unsigned int j = i; j < d->nr_vcpus; j++) {
+                struct vcpu *w = d->vcpus[j];
+                if (w && w->thread_started) {
+                    sched->kick(w);
+                    vcpu_preempt(w);
+                }
+            }
+            struct timespec retry = vcpu_deadline(VCPU_STOP_RETRY_NS);
+            joined = vcpu_join_by(v, &retry);
+        }
+        v->thread_started = false;
+    }
 }
 
 int xensim_domain_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
@@ -280,11 +350,15 @@ int xensim_domain_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
         fn(arg);
         return 0;
     }
+    /* c lives on this stack until done: a vCPU caller must not be
+     * unwound while it waits. */
+    sim_hv_enter();
     struct vcpu_call c = { .fn = fn, .arg = arg };
-    xensim_mutex_lock(&v->call_lock);
+    sim_mutex_lock(&v->call_lock);
     if (v->down || atomic_load(&d->is_shutting_down)) {
-        xensim_mutex_unlock(&v->call_lock);
+        sim_mutex_unlock(&v->call_lock);
         rcu_read_unlock();
+        sim_hv_leave();
         return -ESHUTDOWN;
     }
     struct vcpu_call **tail = &v->calls;
@@ -292,11 +366,12 @@ int xensim_domain_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
         tail = &(*tail)->next;
     *tail = &c;
     atomic_store(&v->call_pending, true);
-    xensim_mutex_unlock(&v->call_lock);
+    sim_mutex_unlock(&v->call_lock);
     sim->sched->kick(v);
     rcu_read_unlock();
     /* The vCPU (or its exit path) sets done; the domain cannot be freed
      * before its vCPU threads have drained their calls. */
     sim->sched->word_wait(sim, &c.done);
+    sim_hv_leave();
     return c.result;
 }

@@ -46,3 +46,23 @@ TESTS += tests/test_harness
 tests_test_harness_SOURCES = tests/test_harness.c
 tests_test_harness_LDADD = $(TEST_LIBS)
 tests_test_harness_CFLAGS = $(TEST_CFLAGS_ALL)
+
+# What hostile testing found in the core: bad argument pointers, vCPUs
+# that loop in guest code.
+check_PROGRAMS += tests/test_hostile_core
+TESTS += tests/test_hostile_core
+tests_test_hostile_core_SOURCES = tests/test_hostile_core.c tests/gnttab_helpers.h \
+	tests/evtchn_helpers.h
+tests_test_hostile_core_LDADD = $(TEST_LIBS)
+tests_test_hostile_core_CFLAGS = $(TEST_CFLAGS_ALL)
+
+# The control socket of `xensim serve`, in process: idle and slow clients.
+check_PROGRAMS += tests/test_control
+TESTS += tests/test_control
+tests_test_control_SOURCES = tests/test_control.c tools/control.c tools/control.h
+tests_test_control_LDADD = $(TEST_LIBS)
+tests_test_control_CFLAGS = $(TEST_CFLAGS_ALL) -I$(top_srcdir)/tools
+
+# `xensim tree` escapes guest-written values as xenstore-ls does.
+TESTS += tests/test_tree_escape.sh
+EXTRA_DIST += tests/test_tree_escape.sh

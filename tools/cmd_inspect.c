@@ -49,7 +49,7 @@ static int inspect_control(const char *verb, int argc, char **argv, bool per_dom
         snprintf(cmd, sizeof(cmd), "%s %ld", verb, a.domid);
     else
         snprintf(cmd, sizeof(cmd), "%s", verb);
-    int rc = control_query(path, cmd);
+    int rc = control_query(path, cmd, stdout);
     if (rc) {
         fprintf(stderr, "xensim %s: cannot reach %s: %s\n", verb, path, strerror(-rc));
         return 1;
@@ -72,13 +72,42 @@ int xensim_cmd_grants(int argc, char **argv)
     return inspect_control("grants", argc, argv, true);
 }
 
+/* Values are guest-written bytes: printed as xenstore-ls prints them, so
+ * that no escape sequence reaches the terminal and a NUL does not cut the
+ * value short. Printable ASCII stands for itself, except the backslash;
+ * tab, newline, return and the backslash get their C escapes; bytes below
+ * 010 are three octal digits (\000), every other byte \x and two hex digits. */
+static void tree_put_value(const char *value, unsigned int len)
+{
+    for (unsigned int i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if (c >= ' ' && c <= '~' && c != '\\')
+            putchar(c);
+        else if (c == '\t')
+            fputs("\\t", stdout);
+        else if (c == '\n')
+            fputs("\\n", stdout);
+        else if (c == '\r')
+            fputs("\\r", stdout);
+        else if (c == '\\')
+            fputs("\\\\", stdout);
+        else if (c < 010)
+            printf("\\%03o", c);
+        else
+            printf("\\x%02x", c);
+    }
+}
+
 static void tree_print(struct xs_handle *h, const char *path, int depth)
 {
     unsigned int len = 0, n = 0;
     char *value = xs_read(h, XBT_NULL, path, &len);
     const char *name = strrchr(path, '/');
     name = name && name[1] ? name + 1 : path;
-    printf("%*s%s = \"%.*s\"\n", depth * 2, "", name, value ? (int)len : 0, value ? value : "");
+    printf("%*s%s = \"", depth * 2, "", name);
+    if (value)
+        tree_put_value(value, len);
+    fputs("\"\n", stdout);
     free(value);
     char **children = xs_directory(h, XBT_NULL, path, &n);
     for (unsigned int i = 0; children && i < n; i++) {

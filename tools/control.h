@@ -2,13 +2,14 @@
 #ifndef XENSIM_TOOLS_CONTROL_H
 #define XENSIM_TOOLS_CONTROL_H
 
+#include <stdio.h>
 #include <xensim/xensim.h>
 
 struct control;
 /* Serves "domains", "ports N", "grants N" on a unix socket at path. */
 struct control *control_start(struct xensim *sim, const char *path);
 void control_stop(struct control *c);
-/* Sends one command to the socket at path and copies the answer to stdout. */
-int control_query(const char *path, const char *command);
+/* Sends one command to the socket at path and copies the answer to out. */
+int control_query(const char *path, const char *command, FILE *out);
 
 #endif

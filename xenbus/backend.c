@@ -91,7 +91,7 @@ static bool back_usable(struct xenbus_device *dev, int frontend_id)
 /* InitWait is written even over a stale one of our predecessor's. */
 static void back_start(struct xenbus_device *dev)
 {
-    dev->state = XenbusStateUnknown;
+    __atomic_store_n(&dev->state, XenbusStateUnknown, __ATOMIC_RELEASE);
     xenbus_switch_state(dev, XenbusStateInitWait);
 }
 

@@ -196,16 +196,21 @@ static int switch_body(xenbus_transaction_t t, void *p)
 int xenbus_switch_state(struct xenbus_device *dev, enum xenbus_state s)
 {
     struct switch_arg a = { dev->nodename, s };
+    enum xenbus_state old = dev->state;
     int err;
 
-    if (dev->state == s)
+    if (old == s)
         return 0;
+    /* Ours first: whoever sees the new state in XenStore must find the
+     * device in it here too (a lookup from another vCPU did not). */
+    __atomic_store_n(&dev->state, s, __ATOMIC_RELEASE);
     err = xenbus_transaction_run(switch_body, &a, 0);
-    if (err && err != -ENOENT)
+    if (err && err != -ENOENT) {
+        __atomic_store_n(&dev->state, old, __ATOMIC_RELEASE);
         return err;
-    xensim_narrate("%s/state: %s -> %s", dev->nodename, xenbus_strstate(dev->state),
+    }
+    xensim_narrate("%s/state: %s -> %s", dev->nodename, xenbus_strstate(old),
                    xenbus_strstate(s));
-    dev->state = s;
     if (!err && dev->drv->state_changed)
         dev->drv->state_changed(dev, s);
     return err;

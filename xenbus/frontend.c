@@ -45,7 +45,7 @@ static void front_setup(struct xenbus_device *dev)
     }
     xensim_narrate("%s/state: %s -> %s", dev->nodename, xenbus_strstate(dev->state),
                    xenbus_strstate(XenbusStateInitialised));
-    dev->state = XenbusStateInitialised;
+    __atomic_store_n(&dev->state, XenbusStateInitialised, __ATOMIC_RELEASE);
     if (drv->state_changed)
         drv->state_changed(dev, XenbusStateInitialised);
 }
@@ -112,7 +112,7 @@ static bool front_usable(struct xenbus_device *dev, int backend_id)
 static void front_start(struct xenbus_device *dev)
 {
     if (dev->state != XenbusStateInitialising) {
-        dev->state = XenbusStateUnknown;
+        __atomic_store_n(&dev->state, XenbusStateUnknown, __ATOMIC_RELEASE);
         xenbus_switch_state(dev, XenbusStateInitialising);
     }
 }

@@ -50,7 +50,7 @@ static void probe_one(struct xbf_dom *f, struct xbf_reg *reg, domid_t fe, unsign
         free(dev);            /* not complete (or not ours to drive) */
         return;
     }
-    dev->state = xenbus_read_state(dev->nodename);
+    __atomic_store_n(&dev->state, xenbus_read_state(dev->nodename), __ATOMIC_RELEASE);
     if (dev->drv->probe && dev->drv->probe(dev)) {
         free(dev);
         return;

@@ -155,7 +155,7 @@ static void run_on_loop(struct xs_daemon *xs, void (*fn)(struct xs_daemon *, voi
 {
     struct loop_call call = { .fn = fn, .arg = arg };
 
-    if (!xs->running || xs_on_loop_thread(xs)) {
+    if (!__atomic_load_n(&xs->running, __ATOMIC_ACQUIRE) || xs_on_loop_thread(xs)) {
         fn(xs, arg);
         return;
     }
@@ -234,7 +234,7 @@ int xs_daemon_listen_as(struct xs_daemon *xs, const char *path, domid_t domid)
     int fd;
     struct xs_listener *l;
 
-    if (domid >= XS_NR_DOMIDS || xs->running)
+    if (domid >= XS_NR_DOMIDS || __atomic_load_n(&xs->running, __ATOMIC_ACQUIRE))
         return -EINVAL;
     fd = xensim_unix_listen(path, SOCK_NONBLOCK);
     if (fd < 0)
@@ -368,7 +368,7 @@ static void *loop(void *arg)
 
     xs->task_ops->begin(xs->sim, xs->task);
     loop_self = xs;
-    while (CMM_LOAD_SHARED(xs->running)) {
+    while (__atomic_load_n(&xs->running, __ATOMIC_ACQUIRE)) {
         /* A deterministic run waits here, so that the wait below does not. */
         xs->task_ops->wait_fd(xs->sim, xs->epfd, POLLIN);
         int n = epoll_wait(xs->epfd, evs, 64, -1);
@@ -443,11 +443,11 @@ int xs_daemon_start(struct xs_daemon *xs)
     }
     if (xs->ring_ops)
         epoll_add(xs, xs->ring_ops->fd(xs->ring_ctx), TAG_RING, EPOLLIN);
-    xs->running = true;
+    __atomic_store_n(&xs->running, true, __ATOMIC_RELEASE);
     xs->task = xs->task_ops->task_new(xs->sim, "xenstored");
     if (pthread_create(&xs->thread, NULL, loop, xs)) {
         xs->task_ops->cancel(xs->sim, xs->task);
-        xs->running = false;
+        __atomic_store_n(&xs->running, false, __ATOMIC_RELEASE);
         return -EAGAIN;
     }
     return 0;
@@ -719,8 +719,8 @@ void xs_daemon_destroy(struct xs_daemon *xs)
 
     if (!xs)
         return;
-    if (xs->running) {
-        CMM_STORE_SHARED(xs->running, false);
+    if (__atomic_load_n(&xs->running, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&xs->running, false, __ATOMIC_RELEASE);
         xs_daemon_wake(xs);
         xs->task_ops->join(xs->sim, xs->task, xs->thread);
     }

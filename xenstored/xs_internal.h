@@ -18,6 +18,7 @@
  * section, whoever made the thread, and apart from the simulator's. */
 #include <urcu/urcu-bp.h>
 #include <urcu/list.h>
+#include "rcu_publish.h"
 #include <xen/xen.h>
 #include <xen/io/xs_wire.h>
 #include <xenstore_lib.h>
@@ -432,7 +433,7 @@ struct xs_daemon {
     struct xs_permissions special_perms[2][XS_MAX_PERMS];
     /* the loop */
     pthread_t thread;
-    bool running;
+    bool running;                        /* atomics only: read by every thread */
     int epfd, wakefd;
     long virq_port;                      /* VIRQ_DOM_EXC's; -1: not bound */
     struct cds_list_head listeners;

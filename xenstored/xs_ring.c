@@ -3,7 +3,16 @@
  * page and its event channel, reached through the ring ops. Every
  * index the guest writes is checked before use. Runs on the loop thread;
  * framing and dispatch are xs_conn.c's.
+ *
+ * The page is shared with a guest that may write it at any time, so every
+ * word of the interface is read and written with atomics: the index the
+ * guest publishes with acquire (the bytes it covers come after), ours
+ * with release (the bytes we wrote or finished reading come before).
  */
+#define RING_LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+#define RING_ACQUIRE(field) __atomic_load_n(&(field), __ATOMIC_ACQUIRE)
+#define RING_STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#define RING_RELEASE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELEASE)
 #include "config.h"
 
 #include <string.h>
@@ -49,8 +58,9 @@ struct xs_ring *xs_ring_new(struct xs_daemon *xs, domid_t domid, unsigned long g
     r->domid = domid;
     r->local_port = local;
     r->intf = page;
-    r->intf->server_features |= XENSTORE_SERVER_FEATURE_RECONNECTION |
-                                XENSTORE_SERVER_FEATURE_ERROR;
+    __atomic_fetch_or(&r->intf->server_features,
+                      XENSTORE_SERVER_FEATURE_RECONNECTION | XENSTORE_SERVER_FEATURE_ERROR,
+                      __ATOMIC_RELAXED);
     r->conn = xs_conn_new(xs, XS_CONN_RING, domid, &ring_conn_ops, r);
     return r;
 }
@@ -105,7 +115,7 @@ uint32_t xs_ring_local_port(const struct xs_ring *r)
 static void fail(struct xs_ring *r, uint32_t why)
 {
     xs_log(r->xs, "dom%u: store ring error %u; connection stopped", r->domid, why);
-    CMM_STORE_SHARED(r->intf->error, why);
+    RING_RELEASE(r->intf->error, why);
     r->broken = true;
     xs_conn_reset(r->conn);
 }
@@ -115,11 +125,11 @@ static bool flush(struct xs_ring *r, bool *notify)
     struct xenstore_domain_interface *intf = r->intf;
 
     while (xs_conn_out_pending(r->conn)) {
-        XENSTORE_RING_IDX prod = CMM_LOAD_SHARED(intf->rsp_prod);
-        XENSTORE_RING_IDX cons = CMM_LOAD_SHARED(intf->rsp_cons);
+        /* The guest is done reading what it consumed before we reuse it. */
+        XENSTORE_RING_IDX prod = RING_LOAD(intf->rsp_prod);
+        XENSTORE_RING_IDX cons = RING_ACQUIRE(intf->rsp_cons);
         uint32_t used = prod - cons, n, got;
 
-        cmm_smp_mb();
         if (used > XENSTORE_RING_SIZE) {
             fail(r, XENSTORE_ERROR_RINGIDX);
             return false;
@@ -132,8 +142,7 @@ static bool flush(struct xs_ring *r, bool *notify)
         got = xs_conn_out_take(r->conn, intf->rsp + MASK_XENSTORE_IDX(prod), n);
         if (!got)
             break;
-        cmm_smp_wmb();
-        CMM_STORE_SHARED(intf->rsp_prod, prod + got);
+        RING_RELEASE(intf->rsp_prod, prod + got);
         *notify = true;
     }
     return true;
@@ -144,10 +153,11 @@ static void reconnect(struct xs_ring *r)
     struct xenstore_domain_interface *intf = r->intf;
 
     xs_conn_reset(r->conn);
-    intf->req_cons = intf->req_prod = 0;
-    intf->rsp_cons = intf->rsp_prod = 0;
-    cmm_smp_wmb();
-    CMM_STORE_SHARED(intf->connection, XENSTORE_CONNECTED);
+    RING_STORE(intf->req_cons, 0);
+    RING_STORE(intf->req_prod, 0);
+    RING_STORE(intf->rsp_cons, 0);
+    RING_STORE(intf->rsp_prod, 0);
+    RING_RELEASE(intf->connection, XENSTORE_CONNECTED);
 }
 
 void xs_ring_service(struct xs_ring *r)
@@ -158,7 +168,7 @@ void xs_ring_service(struct xs_ring *r)
 
     if (r->broken)
         return;
-    if (CMM_LOAD_SHARED(intf->connection) == XENSTORE_RECONNECT) {
+    if (RING_ACQUIRE(intf->connection) == XENSTORE_RECONNECT) {
         reconnect(r);
         notify = true;
     }
@@ -166,12 +176,11 @@ void xs_ring_service(struct xs_ring *r)
         goto out;
     while (!xs_conn_stalled(r->conn) || r->conn->in_have) {
         char buf[XENSTORE_RING_SIZE];
-        XENSTORE_RING_IDX cons = CMM_LOAD_SHARED(intf->req_cons);
-        XENSTORE_RING_IDX prod = CMM_LOAD_SHARED(intf->req_prod);
+        XENSTORE_RING_IDX cons = RING_LOAD(intf->req_cons);
+        XENSTORE_RING_IDX prod = RING_ACQUIRE(intf->req_prod);
         uint32_t avail = prod - cons, first;
         long used;
 
-        cmm_smp_rmb();
         if (avail > XENSTORE_RING_SIZE) {
             fail(r, XENSTORE_ERROR_RINGIDX);
             goto out;
@@ -188,8 +197,7 @@ void xs_ring_service(struct xs_ring *r)
             fail(r, XENSTORE_ERROR_PROTO);
             goto out;
         }
-        cmm_smp_mb();
-        CMM_STORE_SHARED(intf->req_cons, cons + used);
+        RING_RELEASE(intf->req_cons, cons + used);
         notify = true;
         if (!flush(r, &notify))
             goto out;

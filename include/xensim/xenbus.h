@@ -164,6 +164,8 @@ struct xenbus_device {
     unsigned int devid;
     char nodename[XENBUS_PATH_MAX];  /* our directory, absolute */
     char otherend[XENBUS_PATH_MAX];  /* the other end's, absolute */
+    /* Written only by the device's own vCPU, with atomic stores: another
+     * vCPU (a *_find() lookup) reads it with __atomic_load_n. */
     enum xenbus_state state;      /* ours, as last written */
     void *priv;                   /* the driver's */
     /* Framework private. */

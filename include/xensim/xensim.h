@@ -139,7 +139,11 @@ int xensim_domain_unpause(struct xensim *sim, domid_t domid);
 int xensim_domain_pause(struct xensim *sim, domid_t domid);
 /* The toolstack asks a domain to shut down (as `xl shutdown` would, but forced). */
 int xensim_domain_shutdown(struct xensim *sim, domid_t domid, unsigned int reason);
-/* Kills a domain: its vCPUs stop, its ports close, its mappings go. */
+/* Kills a domain: its vCPUs stop, its ports close, its mappings go. A vCPU
+ * looping in guest code without hypercalls is stopped too: xensim sends
+ * its thread SIGSYS and unwinds it once it is outside the simulator and
+ * libc, so the process must leave SIGSYS to xensim (seccomp's SIGSYS is
+ * passed on to the handler that was there before). */
 int xensim_domain_destroy(struct xensim *sim, domid_t domid);
 int xensim_domain_info(struct xensim *sim, domid_t domid, struct xensim_domain_info *info);
 /* Fills up to max infos, lowest domid first; returns how many domains exist. */

@@ -156,6 +156,7 @@ static int eb_connect(struct xenbus_device *dev)
         if ((char *)p->addrs[i] != (char *)p->addrs[0] + i * XEN_PAGE_SIZE)
             return -EINVAL;
     BACK_RING_INIT(&p->ring, (echo_sring_t *)p->addrs[0], XEN_PAGE_SIZE << order);
+    XENSIM_RING_INDICES(p->ring.sring);
     local = xensim_evtchn_bind_interdomain(dev->otherend_id, port);
     if (local < 0)
         return (int)local;

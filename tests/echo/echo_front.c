@@ -118,6 +118,7 @@ static int ef_setup_rings(struct xenbus_device *dev)
         pages[i] = xensim_guest_pfn_to_virt(p->pfn[i]);
     SHARED_RING_INIT((echo_sring_t *)pages[0]);
     FRONT_RING_INIT(&p->ring, (echo_sring_t *)pages[0], XEN_PAGE_SIZE << p->order);
+    XENSIM_RING_INDICES(pages[0]);
     if ((err = xenbus_grant_ring(dev->otherend_id, pages, n, p->refs))) {
         for (unsigned int i = 0; i < n; i++)
             xensim_guest_page_free(p->pfn[i]);
@@ -197,7 +198,10 @@ static struct echo_front *ef_find(unsigned int devid)
     struct xenbus_device *dev = xenbus_device_find(&xenbus_echo_front, DOMID_SELF, devid);
     struct echo_front *p = dev ? dev->priv : NULL;
 
-    return p && atomic_load(&p->live) && dev->state == XenbusStateConnected ? p : NULL;
+    return p && atomic_load(&p->live) &&
+                   __atomic_load_n(&dev->state, __ATOMIC_ACQUIRE) == XenbusStateConnected
+               ? p
+               : NULL;
 }
 
 static uint32_t ef_push(struct echo_front *p, uint32_t value)
