@@ -1,0 +1,38 @@
+# fuzz/: libFuzzer harnesses, one per surface a guest or a peer controls.
+# With --enable-fuzzing they link with $(LIB_FUZZING_ENGINE) and plain
+# `make` builds them; otherwise they link with fz_replay.c's main and
+# `make check` builds them and replays their seed corpora and regression
+# inputs. fuzz/ may include the public headers, common/, tests/ (the
+# teardown check) and, in each xenstored harness's one small API file,
+# xenstored/.
+FUZZ_HARNESSES = fuzz/fuzz_blkback
+
+noinst_LTLIBRARIES += fuzz/libfz.la
+fuzz_libfz_la_SOURCES = fuzz/fz.h fuzz/fz_sim.c
+fuzz_libfz_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
+fuzz_libfz_la_LIBADD = tests/libleakcheck.la
+
+# Everything a harness links, in one static archive: no libxensim.so to
+# find at run time, as OSS-Fuzz's runners need.
+noinst_LTLIBRARIES += fuzz/libxensim_fuzz.la
+fuzz_libxensim_fuzz_la_SOURCES =
+fuzz_libxensim_fuzz_la_LIBADD = $(libxensim_la_LIBADD)
+
+if FUZZING
+FUZZ_MAIN =
+FUZZ_LINK_ENGINE = $(LIB_FUZZING_ENGINE)
+noinst_PROGRAMS += $(FUZZ_HARNESSES)
+else
+noinst_LTLIBRARIES += fuzz/libfzreplay.la
+fuzz_libfzreplay_la_SOURCES = fuzz/fz_replay.c
+FUZZ_MAIN = fuzz/libfzreplay.la
+FUZZ_LINK_ENGINE =
+check_PROGRAMS += $(FUZZ_HARNESSES)
+endif
+FUZZ_LDADD = fuzz/libfz.la $(FUZZ_MAIN) fuzz/libxensim_fuzz.la $(URCU_LIBS) $(PTHREAD_LIBS)
+FUZZ_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fuzz
+
+fuzz_fuzz_blkback_SOURCES = fuzz/fuzz_blkback.c fuzz/blk_model.c fuzz/blk_model.h
+fuzz_fuzz_blkback_CPPFLAGS = $(FUZZ_CPPFLAGS)
+fuzz_fuzz_blkback_LDADD = $(FUZZ_LDADD)
+fuzz_fuzz_blkback_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK_ENGINE)
