@@ -5,7 +5,7 @@
 # inputs. fuzz/ may include the public headers, common/, tests/ (the
 # teardown check) and, in each xenstored harness's one small API file,
 # xenstored/.
-FUZZ_HARNESSES = fuzz/fuzz_blkback
+FUZZ_HARNESSES = fuzz/fuzz_blkback fuzz/fuzz_netback
 
 noinst_LTLIBRARIES += fuzz/libfz.la
 fuzz_libfz_la_SOURCES = fuzz/fz.h fuzz/fz_sim.c
@@ -36,3 +36,8 @@ fuzz_fuzz_blkback_SOURCES = fuzz/fuzz_blkback.c fuzz/blk_model.c fuzz/blk_model.
 fuzz_fuzz_blkback_CPPFLAGS = $(FUZZ_CPPFLAGS)
 fuzz_fuzz_blkback_LDADD = $(FUZZ_LDADD)
 fuzz_fuzz_blkback_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK_ENGINE)
+
+fuzz_fuzz_netback_SOURCES = fuzz/fuzz_netback.c fuzz/net_model.c fuzz/net_model.h
+fuzz_fuzz_netback_CPPFLAGS = $(FUZZ_CPPFLAGS)
+fuzz_fuzz_netback_LDADD = $(FUZZ_LDADD)
+fuzz_fuzz_netback_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK_ENGINE)
