@@ -3,7 +3,8 @@
  * sanitizer builds): runs LLVMFuzzerTestOneInput once on each file named,
  * and on each file of each directory named, as libFuzzer does with file
  * arguments. `make check` replays the seed corpora and fuzz/regress/ this
- * way; a finding aborts, like under libFuzzer.
+ * way; a finding aborts, like under libFuzzer. Arguments that start
+ * with '-' are libFuzzer's flags and are ignored.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -87,6 +88,9 @@ int main(int argc, char **argv)
     LLVMFuzzerInitialize(&argc, &argv);
     for (int i = 1; i < argc; i++) {
         struct stat st;
+        /* libFuzzer's flags, which a harness may have added: not files. */
+        if (argv[i][0] == '-')
+            continue;
         if (stat(argv[i], &st) != 0) {
             fprintf(stderr, "%s: %s\n", argv[i], strerror(errno));
             return 2;

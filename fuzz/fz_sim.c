@@ -37,6 +37,21 @@ void fz_trace(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+void fz_no_per_input_leak_scan(int *argc, char ***argv)
+{
+    static char flag[] = "-detect_leaks=0";
+    static char *args[256];
+    if (!argc || !argv || *argc + 2 > 256)
+        return;
+    for (int i = 1; i < *argc; i++)
+        if (!strncmp((*argv)[i], "-detect_leaks=", 14))
+            return;
+    memcpy(args, *argv, (size_t)*argc * sizeof(*args));
+    args[(*argc)++] = flag;
+    args[*argc] = NULL;
+    *argv = args;
+}
+
 struct xensim *fz_sim_new(enum xensim_gnttab_mode dom0_mode)
 {
     fz_tracing = getenv("FZ_TRACE") != NULL;

@@ -5,7 +5,7 @@
 # inputs. fuzz/ may include the public headers, common/, tests/ (the
 # teardown check) and, in each xenstored harness's one small API file,
 # xenstored/.
-FUZZ_HARNESSES = fuzz/fuzz_blkback fuzz/fuzz_netback
+FUZZ_HARNESSES = fuzz/fuzz_blkback fuzz/fuzz_netback fuzz/fuzz_xenstored_wire
 
 noinst_LTLIBRARIES += fuzz/libfz.la
 fuzz_libfz_la_SOURCES = fuzz/fz.h fuzz/fz_sim.c
@@ -41,3 +41,10 @@ fuzz_fuzz_netback_SOURCES = fuzz/fuzz_netback.c fuzz/net_model.c fuzz/net_model.
 fuzz_fuzz_netback_CPPFLAGS = $(FUZZ_CPPFLAGS)
 fuzz_fuzz_netback_LDADD = $(FUZZ_LDADD)
 fuzz_fuzz_netback_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK_ENGINE)
+
+# The xenstored harnesses reach the daemon through one file each.
+fuzz_fuzz_xenstored_wire_SOURCES = fuzz/fuzz_xenstored_wire.c fuzz/xs_msgs.c fuzz/xs_msgs.h \
+	fuzz/fz_xs_daemon.c fuzz/fz_xs_daemon.h
+fuzz_fuzz_xenstored_wire_CPPFLAGS = $(FUZZ_CPPFLAGS) -I$(top_srcdir)/xenstored
+fuzz_fuzz_xenstored_wire_LDADD = $(FUZZ_LDADD)
+fuzz_fuzz_xenstored_wire_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK_ENGINE)
