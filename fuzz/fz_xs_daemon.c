@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xensim/xensim.h>
 #include "xs_internal.h"
 #include "fz.h"
 #include "fz_xs_daemon.h"
@@ -25,6 +26,11 @@ struct fzxs_node {
 
 struct fzxs {
     struct xs_daemon *xs;
+    struct xensim *sim;                  /* a simulator's rings, or NULL */
+    struct xs_hostdev *hd;
+    void *ring[FZXS_MAX_GUESTS];         /* each guest's store page */
+    unsigned long gfn[FZXS_MAX_GUESTS];
+    uint32_t port[FZXS_MAX_GUESTS];
     struct xs_quota quota;
     unsigned int special_nperms[2];
     struct xs_permissions special_perms[2][4];
@@ -78,6 +84,8 @@ static void make_home(struct fzxs *x, domid_t d)
     xs_local_close(c);
 }
 
+static void take_baseline(struct fzxs *x);
+
 struct fzxs *fzxs_new(const char *dir, const domid_t *guests, unsigned int nr_guests)
 {
     struct fzxs *x = calloc(1, sizeof(*x));
@@ -99,9 +107,15 @@ struct fzxs *fzxs_new(const char *dir, const domid_t *guests, unsigned int nr_gu
         FZ_CHECK(xs_daemon_introduce(x->xs, guests[i], 0, 0) == 0, "introduce dom%u", guests[i]);
         make_home(x, guests[i]);
     }
+    take_baseline(x);
+    return x;
+}
+
+static void take_baseline(struct fzxs *x)
+{
     xs_daemon_stats(x->xs, &x->base);
-    for (unsigned int i = 0; i < nr_guests; i++)
-        x->acct[i] = *xs_acct(x->xs, guests[i]);
+    for (unsigned int i = 0; i < x->nr; i++)
+        x->acct[i] = *xs_acct(x->xs, x->guest[i]);
     /* What dom0 may change without making nodes or domains. */
     x->quota = x->xs->quota;
     for (unsigned int i = 0; i < 2; i++) {
@@ -123,12 +137,53 @@ struct fzxs *fzxs_new(const char *dir, const domid_t *guests, unsigned int nr_gu
     }
     xs_local_close(c);
     x->gen = uatomic_read(&x->xs->tree.gen);
+}
+
+struct fzxs *fzxs_new_sim(struct xensim *sim)
+{
+    struct fzxs *x = calloc(1, sizeof(*x));
+    FZ_CHECK(x, "fzxs_new_sim");
+    x->sim = sim;
+    x->hd = xs_hostdev_open(sim);
+    FZ_CHECK(x->hd, "xs_hostdev_open");
+    struct xs_daemon_config cfg = { .ring_ops = &xs_hostdev_ops, .ring_ctx = x->hd, .quiet = true };
+    x->xs = xs_daemon_create(&cfg);
+    FZ_CHECK(x->xs, "xs_daemon_create");
+    FZ_CHECK(xs_daemon_start(x->xs) == 0, "xs_daemon_start");
+    FZ_CHECK(xs_sim_attach(sim, x->xs) == 0, "xs_sim_attach");
+    take_baseline(x);
     return x;
+}
+
+void fzxs_adopt(struct fzxs *x, domid_t domid, void *ring_page)
+{
+    struct xensim_domain_info info;
+
+    FZ_CHECK(x->nr < FZXS_MAX_GUESTS, "too many guests");
+    FZ_CHECK(xensim_domain_info(x->sim, domid, &info) == 0, "dom%u", domid);
+    unsigned int i = x->nr++;
+    x->guest[i] = domid;
+    x->ring[i] = ring_page;
+    x->gfn[i] = info.store_pfn;
+    x->port[i] = info.store_port;
+    struct xs_conn *c = xs_local_open(x->xs, 0);
+    FZ_CHECK(c, "dom0 connection");
+    char path[64], owner[16];
+    snprintf(path, sizeof(path), "/local/domain/%u/data", domid);
+    snprintf(owner, sizeof(owner), "n%u", domid);
+    dom0_request(c, XS_MKDIR, path, NULL);
+    dom0_request(c, XS_SET_PERMS, path, owner);
+    xs_local_close(c);
+    take_baseline(x);
 }
 
 void fzxs_free(struct fzxs *x)
 {
+    if (x->sim)
+        xs_sim_detach(x->sim);
     xs_daemon_destroy(x->xs);
+    if (x->hd)
+        xs_hostdev_close(x->hd);
     free(x);
 }
 
@@ -155,6 +210,16 @@ void fzxs_sync(struct fzxs *x)
     }
 }
 
+/* A call runs on the loop between rounds: the first may come before the
+ * rings that round serves (calls are taken as their events come, rings
+ * after), the second comes after. Releasing a domain that was never
+ * introduced changes nothing. */
+void fzxs_barrier(struct fzxs *x)
+{
+    for (int i = 0; i < 2; i++)
+        FZ_CHECK(xs_daemon_release(x->xs, DOMID_FIRST_RESERVED - 1) == -ENOENT, "barrier");
+}
+
 bool fzxs_changed(struct fzxs *x)
 {
     struct xs_stats st;
@@ -169,8 +234,11 @@ void fzxs_reset_guests(struct fzxs *x)
     for (unsigned int i = 0; i < x->nr; i++)
         FZ_CHECK(xs_daemon_release(x->xs, x->guest[i]) == 0, "release dom%u", x->guest[i]);
     for (unsigned int i = 0; i < x->nr; i++) {
-        FZ_CHECK(xs_daemon_introduce(x->xs, x->guest[i], 0, 0) == 0, "introduce dom%u",
-                 x->guest[i]);
+        /* A builder hands a domain a clean store page. */
+        if (x->ring[i])
+            memset(x->ring[i], 0, 4096);
+        FZ_CHECK(xs_daemon_introduce(x->xs, x->guest[i], x->gfn[i], x->port[i]) == 0,
+                 "introduce dom%u", x->guest[i]);
         make_home(x, x->guest[i]);
     }
     x->gen = uatomic_read(&x->xs->tree.gen);

@@ -1,9 +1,10 @@
 /*
- * fuzz_xenstored_wire's one door into the daemon: every call it makes to
- * xenstored/ is in fz_xs_daemon.c, so that a change of the daemon's API
- * (its in-process connections are becoming include/xensim/xenstored.h)
- * touches that file alone. The harness itself only speaks the wire
- * protocol over the daemon's unix sockets.
+ * The xenstored harnesses' one door into the daemon: every call they make
+ * to xenstored/ is in fz_xs_daemon.c, so that a change of the daemon's
+ * API (its in-process connections are becoming include/xensim/xenstored.h)
+ * touches that file alone. The harnesses themselves only speak the wire
+ * protocol, over the daemon's unix sockets (fuzz_xenstored_wire) or a
+ * guest's store ring (fuzz_xenstored_ring).
  */
 #ifndef XENSIM_FUZZ_FZ_XS_DAEMON_H
 #define XENSIM_FUZZ_FZ_XS_DAEMON_H
@@ -20,11 +21,24 @@ struct fzxs;
  * introduced, with its home and a directory "data" it owns and may write.
  */
 struct fzxs *fzxs_new(const char *dir, const domid_t *guests, unsigned int nr_guests);
+/*
+ * A daemon serving a simulator's store rings, as dom0's xenstored does
+ * (through dom0's evtchn and gntdev handles), without sockets. Domains
+ * built after are introduced, with their homes; fzxs_adopt() makes one a
+ * guest of the harness: its "data" directory, and the ring page to clear
+ * when it is introduced again.
+ */
+struct xensim;
+struct fzxs *fzxs_new_sim(struct xensim *sim);
+void fzxs_adopt(struct fzxs *x, domid_t domid, void *ring_page);
 void fzxs_free(struct fzxs *x);
 const char *fzxs_socket(const struct fzxs *x, unsigned int which);  /* 0: dom0, i: guest i */
 /* Returns once the daemon's loop has handled what the sockets closed
  * before the call told it. */
 void fzxs_sync(struct fzxs *x);
+/* Returns once the daemon's loop has served what it was told before the
+ * call (a guest's notify included): two rounds of its loop. */
+void fzxs_barrier(struct fzxs *x);
 /* Whether anything was written, removed or begun since the daemon was
  * last clean (the tree's generation moved), or a watch, transaction or
  * domain was added: if not, there is nothing to reset. */

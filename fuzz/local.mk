@@ -5,7 +5,8 @@
 # inputs. fuzz/ may include the public headers, common/, tests/ (the
 # teardown check) and, in each xenstored harness's one small API file,
 # xenstored/.
-FUZZ_HARNESSES = fuzz/fuzz_blkback fuzz/fuzz_netback fuzz/fuzz_xenstored_wire
+FUZZ_HARNESSES = fuzz/fuzz_blkback fuzz/fuzz_netback fuzz/fuzz_xenstored_wire \
+	fuzz/fuzz_xenstored_ring
 
 noinst_LTLIBRARIES += fuzz/libfz.la
 fuzz_libfz_la_SOURCES = fuzz/fz.h fuzz/fz_sim.c
@@ -48,3 +49,9 @@ fuzz_fuzz_xenstored_wire_SOURCES = fuzz/fuzz_xenstored_wire.c fuzz/xs_msgs.c fuz
 fuzz_fuzz_xenstored_wire_CPPFLAGS = $(FUZZ_CPPFLAGS) -I$(top_srcdir)/xenstored
 fuzz_fuzz_xenstored_wire_LDADD = $(FUZZ_LDADD)
 fuzz_fuzz_xenstored_wire_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK_ENGINE)
+
+fuzz_fuzz_xenstored_ring_SOURCES = fuzz/fuzz_xenstored_ring.c fuzz/xs_msgs.c fuzz/xs_msgs.h \
+	fuzz/fz_xs_daemon.c fuzz/fz_xs_daemon.h
+fuzz_fuzz_xenstored_ring_CPPFLAGS = $(FUZZ_CPPFLAGS) -I$(top_srcdir)/xenstored
+fuzz_fuzz_xenstored_ring_LDADD = $(FUZZ_LDADD)
+fuzz_fuzz_xenstored_ring_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK_ENGINE)
