@@ -97,6 +97,8 @@ void fz_no_per_input_leak_scan(int *argc, char ***argv);
 /* A quiet simulator with dom0 built and running, mapping grants in the
  * given mode. */
 struct xensim *fz_sim_new(enum xensim_gnttab_mode dom0_mode);
+/* The same with dom0 built from cfg (name and privilege are forced). */
+struct xensim *fz_sim_new_cfg(const struct xensim_domain_config *dom0);
 /* Builds and unpauses a domain (idle vCPUs); a failure is fatal. */
 domid_t fz_domain(struct xensim *sim, const struct xensim_domain_config *cfg);
 /* Runs fn(arg) as guest code on the vCPU and waits; a failure is fatal. */

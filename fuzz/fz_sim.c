@@ -54,13 +54,19 @@ void fz_no_per_input_leak_scan(int *argc, char ***argv)
 
 struct xensim *fz_sim_new(enum xensim_gnttab_mode dom0_mode)
 {
+    struct xensim_domain_config cfg = { .gnttab_mode = dom0_mode };
+    return fz_sim_new_cfg(&cfg);
+}
+
+struct xensim *fz_sim_new_cfg(const struct xensim_domain_config *dom0)
+{
     fz_tracing = getenv("FZ_TRACE") != NULL;
     struct xensim_config sc = { .quiet = true };
     struct xensim *sim = xensim_create(&sc);
     FZ_CHECK(sim, "xensim_create failed");
-    struct xensim_domain_config cfg = {
-        .name = "Domain-0", .privileged = true, .gnttab_mode = dom0_mode,
-    };
+    struct xensim_domain_config cfg = *dom0;
+    cfg.name = "Domain-0";
+    cfg.privileged = true;
     FZ_CHECK(xensim_domain_create(sim, &cfg) == 0, "dom0 not built");
     FZ_CHECK(xensim_domain_unpause(sim, 0) == 0, "dom0 not unpaused");
     return sim;

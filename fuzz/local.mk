@@ -6,7 +6,7 @@
 # teardown check) and, in each xenstored harness's one small API file,
 # xenstored/.
 FUZZ_HARNESSES = fuzz/fuzz_blkback fuzz/fuzz_netback fuzz/fuzz_xenstored_wire \
-	fuzz/fuzz_xenstored_ring
+	fuzz/fuzz_xenstored_ring fuzz/fuzz_hypercall
 
 noinst_LTLIBRARIES += fuzz/libfz.la
 fuzz_libfz_la_SOURCES = fuzz/fz.h fuzz/fz_sim.c
@@ -55,3 +55,9 @@ fuzz_fuzz_xenstored_ring_SOURCES = fuzz/fuzz_xenstored_ring.c fuzz/xs_msgs.c fuz
 fuzz_fuzz_xenstored_ring_CPPFLAGS = $(FUZZ_CPPFLAGS) -I$(top_srcdir)/xenstored
 fuzz_fuzz_xenstored_ring_LDADD = $(FUZZ_LDADD)
 fuzz_fuzz_xenstored_ring_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK_ENGINE)
+
+# The hypercall ABI is a table (hc_table.c): new operations are new rows.
+fuzz_fuzz_hypercall_SOURCES = fuzz/fuzz_hypercall.c fuzz/hc_table.c fuzz/hc_table.h
+fuzz_fuzz_hypercall_CPPFLAGS = $(FUZZ_CPPFLAGS)
+fuzz_fuzz_hypercall_LDADD = $(FUZZ_LDADD)
+fuzz_fuzz_hypercall_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK_ENGINE)
