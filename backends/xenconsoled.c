@@ -47,6 +47,8 @@ struct xensim_consoled {
     char *log_dir;
     FILE *terminal;
     size_t log_limit;
+    void (*output)(domid_t domid, const char *buf, size_t len, void *arg);
+    void *output_arg;
     struct xensim_evtchn_dev *evd;
     struct xensim_gnttab_dev *gtd;
     int wake_fd;            /* eventfd: stop, sync or input */
@@ -110,6 +112,8 @@ static void log_append(struct xensim_consoled *cd, struct cons_dom *c,
             terminal_put(cd, c, p[i]);
         fflush(cd->terminal);
     }
+    if (cd->output)
+        cd->output(c->domid, p, n, cd->output_arg);
     pthread_cond_broadcast(&cd->cond);
 }
 
@@ -317,6 +321,8 @@ struct xensim_consoled *xensim_consoled_start(struct xensim *sim,
     cd->sim = sim;
     cd->log_limit = cfg && cfg->log_limit ? cfg->log_limit : 1u << 20;
     cd->terminal = cfg ? cfg->terminal : NULL;
+    cd->output = cfg ? cfg->output : NULL;
+    cd->output_arg = cfg ? cfg->output_arg : NULL;
     if (cfg && cfg->log_dir && !(cd->log_dir = strdup(cfg->log_dir)))
         goto fail;
     cd->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -1,8 +1,9 @@
 /*
  * Grant map benchmarks: GNTTABOP_map_grant_ref + first touch +
  * GNTTABOP_unmap_grant_ref of 1 page, and of 32 pages per hypercall, in
- * strict and fast mode, in ns per page, beside a raw mmap + first touch +
- * munmap of a memfd page measured in the same run. Public API only.
+ * strict and fast mode (and from a v2 granter), in ns per page, beside a
+ * raw mmap + first touch + munmap of a memfd page measured in the same
+ * run. Public API only.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 
 struct gnt_bench {
     domid_t granter;
+    unsigned int version;         /* the granter's grant table */
     unsigned int batch;
     bool contiguous;
     unsigned long iters;
@@ -30,6 +32,7 @@ struct gnt_bench {
 static void grant_pages(void *arg)
 {
     struct gnt_bench *b = arg;
+    BENCH_CHECK(xensim_gnttab_set_version(b->version) == 0);
     for (unsigned int i = 0; i < MAX_BATCH; i++) {
         b->pfns[i] = xensim_guest_page_alloc();
         BENCH_CHECK(b->pfns[i] != (xen_pfn_t)~0ul);
@@ -69,7 +72,8 @@ static void map_loop(void *arg)
     b->ns_per_page = (double)(bench_now_ns() - start) / ((double)b->iters * b->batch);
 }
 
-static double measure(enum xensim_gnttab_mode mode, unsigned int batch, bool contiguous)
+static double measure(enum xensim_gnttab_mode mode, unsigned int batch, bool contiguous,
+                      unsigned int version)
 {
     struct xensim_config sc = { .quiet = true };
     struct xensim *sim = xensim_create(&sc);
@@ -84,7 +88,8 @@ static double measure(enum xensim_gnttab_mode mode, unsigned int batch, bool con
     BENCH_CHECK(xensim_domain_unpause(sim, (domid_t)a) == 0);
 
     /* The granter grants to dom0, which maps: a backend's view. */
-    struct gnt_bench b = { .granter = (domid_t)a, .batch = batch, .contiguous = contiguous };
+    struct gnt_bench b = { .granter = (domid_t)a, .batch = batch, .contiguous = contiguous,
+                           .version = version };
     BENCH_CHECK(xensim_domain_call(sim, (domid_t)a, 0, grant_pages, &b) == 0);
 
     unsigned long pages = mode == XENSIM_GNTTAB_STRICT ? bench_iters(20000, 200000)
@@ -108,19 +113,24 @@ int main(int argc, char **argv)
         enum xensim_gnttab_mode mode;
         unsigned int batch;
         bool contiguous;
+        unsigned int version;
     } cases[] = {
-        { "gnttab_map_strict_1", XENSIM_GNTTAB_STRICT, 1, false },
-        { "gnttab_map_strict_32", XENSIM_GNTTAB_STRICT, 32, false },
-        { "gnttab_map_fast_1", XENSIM_GNTTAB_FAST, 1, false },
-        { "gnttab_map_fast_32", XENSIM_GNTTAB_FAST, 32, false },
+        { "gnttab_map_strict_1", XENSIM_GNTTAB_STRICT, 1, false, 1 },
+        { "gnttab_map_strict_32", XENSIM_GNTTAB_STRICT, 32, false, 1 },
+        { "gnttab_map_fast_1", XENSIM_GNTTAB_FAST, 1, false, 1 },
+        { "gnttab_map_fast_32", XENSIM_GNTTAB_FAST, 32, false, 1 },
         /* The best case: 32 neighbouring frames map as one run. */
-        { "gnttab_map_strict_32_contiguous", XENSIM_GNTTAB_STRICT, 32, true },
+        { "gnttab_map_strict_32_contiguous", XENSIM_GNTTAB_STRICT, 32, true, 1 },
+        /* v2 entries and status words instead of v1's compare-exchange. */
+        { "gnttab_map_strict_1_v2", XENSIM_GNTTAB_STRICT, 1, false, 2 },
+        { "gnttab_map_fast_1_v2", XENSIM_GNTTAB_FAST, 1, false, 2 },
     };
     double baseline = bench_baseline_mmap_page_ns();
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         if (argc < 2 || strstr(cases[i].name, argv[1]))
             bench_report(cases[i].name,
-                         measure(cases[i].mode, cases[i].batch, cases[i].contiguous),
+                         measure(cases[i].mode, cases[i].batch, cases[i].contiguous,
+                                 cases[i].version),
                          "ns", baseline);
     return 0;
 }

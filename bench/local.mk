@@ -40,3 +40,18 @@ bench_bench_net_LDADD = libxensim.la $(BENCH_LDADD)
 BENCHES += bench/bench_blk
 bench_bench_blk_SOURCES = bench/bench_blk.c
 bench_bench_blk_LDADD = libxensim.la $(BENCH_LDADD)
+
+# External domains: event round trips, libxenvchan bulk and grant maps
+# between processes of simulated domains (ext_peer), each beside its
+# baseline between the same processes.
+# ext_peer is a helper, not a bench of its own: `make bench` builds it as
+# bench_ext's dependency and does not run it.
+BENCHES += bench/bench_ext
+check_PROGRAMS += bench/ext_peer
+EXTRA_bench_bench_ext_DEPENDENCIES = bench/ext_peer$(EXEEXT)
+bench_bench_ext_SOURCES = bench/bench_ext.c
+bench_bench_ext_CPPFLAGS = $(AM_CPPFLAGS) -DBENCH_BUILDDIR='"$(abs_top_builddir)"'
+bench_bench_ext_LDADD = libxensim.la $(BENCH_LDADD)
+bench_ext_peer_SOURCES = bench/ext_peer.c
+bench_ext_peer_CFLAGS = $(AM_CFLAGS) $(XENVCHAN_CFLAGS)
+bench_ext_peer_LDADD = $(XENVCHAN_LIBS) -lxenevtchn -lxengnttab

@@ -7,9 +7,9 @@
 
 #include <stdio.h>
 #include <xensim/xensim.h>
+#include <xensim/xenbus.h>
 
 #include "bench.h"
-#include "xs_daemon.h"
 #include "xs_guest_ring.h"
 
 struct job {
@@ -53,32 +53,21 @@ int main(void)
     struct xensim_config scfg = { .quiet = true };
     struct xensim *sim = xensim_create(&scfg);
     struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true }, g = { .name = "g" };
-    struct xs_daemon_config xcfg = { .ring_ops = &xs_hostdev_ops, .quiet = true };
-    struct xs_hostdev *hd;
-    struct xs_daemon *xs;
     static const char wr[] = "data/key\0sixteen-byte-val";
     int dom;
 
     BENCH_CHECK(sim && xensim_domain_create(sim, &d0) == 0);
-    BENCH_CHECK((hd = xs_hostdev_open(sim)) != NULL);
-    xcfg.ring_ctx = hd;
-    xs = xs_daemon_create(&xcfg);
-    BENCH_CHECK(xs_daemon_start(xs) == 0 && xs_sim_attach(sim, xs) == 0);
+    BENCH_CHECK(xensim_xenstore_start(sim, NULL) == 0);
     dom = xensim_domain_create(sim, &g);
     BENCH_CHECK(dom > 0 && xensim_domain_unpause(sim, dom) == 0);
     {
         /* Somewhere the guest may write. */
-        struct xs_conn *c0 = xs_local_open(xs, 0);
-        struct xsd_sockmsg h;
-        char path[64], buf[64];
-        int n = snprintf(path, sizeof(path), "/local/domain/%d/data", dom) + 1;
-        char perms[80];
-        int pl = snprintf(perms, sizeof(perms), "%s%cn%d", path, 0, dom) + 1;
+        struct xs_permissions p = { (domid_t)dom, XS_PERM_NONE };
+        char path[64];
 
-        BENCH_CHECK(xs_local_request(c0, XS_WRITE, 0, path, n, &h, buf, sizeof(buf)) >= 0);
-        BENCH_CHECK(xs_local_request(c0, XS_SET_PERMS, 0, perms, pl, &h, buf, sizeof(buf)) >= 0 &&
-                    h.type == XS_SET_PERMS);
-        xs_local_close(c0);
+        snprintf(path, sizeof(path), "/local/domain/%d/data", dom);
+        BENCH_CHECK(xensim_xenstore_write(sim, path, "") == 0 &&
+                    xensim_xenstore_set_perms(sim, path, &p, 1) == 0);
     }
     double base = 1e9 / bench_baseline_futex_rtt_ns();
     double w = run(sim, dom, XS_WRITE, wr, sizeof(wr) - 1);
@@ -86,9 +75,6 @@ int main(void)
     bench_report("xs_ring_read_ops", r, "ops/s", base);
     bench_report("xs_ring_write_ops", w, "ops/s", base);
     BENCH_CHECK(xensim_domain_destroy(sim, dom) == 0);
-    xs_sim_detach(sim);
-    xs_daemon_destroy(xs);
-    xs_hostdev_close(hd);
     xensim_destroy(sim);
     return 0;
 }

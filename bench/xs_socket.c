@@ -7,20 +7,17 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "bench.h"
-#include "xs_daemon.h"
+#include "unix_socket.h"
+#include <xensim/xenstored.h>
 
 static int dial(const char *path)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    int fd = xensim_unix_connect(path);
 
     BENCH_CHECK(fd >= 0);
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-    BENCH_CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
     return fd;
 }
 
@@ -78,8 +75,8 @@ static double median_run(int fd, uint32_t type, const char *p, size_t len, unsig
 
 int main(void)
 {
-    struct xs_daemon_config cfg = { .quiet = true };
-    struct xs_daemon *xs = xs_daemon_create(&cfg);
+    struct xensim_xenstored_config cfg = { .quiet = true };
+    struct xensim_xenstored *xsd = xensim_xenstored_create(&cfg);
     unsigned long rounds = bench_iters(20000, 200000);
     char path[64];
     static const char wr[] = "/bench/key\0sixteen-byte-val";
@@ -87,7 +84,8 @@ int main(void)
     int fd;
 
     snprintf(path, sizeof(path), "/tmp/xs-bench-%d.sock", getpid());
-    BENCH_CHECK(xs && xs_daemon_listen(xs, path) == 0 && xs_daemon_start(xs) == 0);
+    BENCH_CHECK(xsd && xensim_xenstored_listen(xsd, path) == 0 &&
+                xensim_xenstored_start(xsd) == 0);
     fd = dial(path);
     one_run(fd, XS_WRITE, wr, sizeof(wr) - 1, 1000);
     echo = bench_baseline_unix_rtt_ns();
@@ -101,6 +99,6 @@ int main(void)
     bench_report("xs_socket_read_ops", 1e9 / rd, "ops/s", 1e9 / echo);
     bench_report("xs_socket_write_ops", 1e9 / wrt, "ops/s", 1e9 / echo);
     close(fd);
-    xs_daemon_destroy(xs);
+    xensim_xenstored_destroy(xsd);
     return 0;
 }

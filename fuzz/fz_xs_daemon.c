@@ -38,7 +38,7 @@ struct fzxs {
     unsigned int nr;
     domid_t guest[FZXS_MAX_GUESTS];
     char sock[FZXS_MAX_GUESTS + 1][108];
-    struct xs_stats base;
+    struct xensim_xenstored_stats base;
     uint64_t gen;                        /* the tree's generation when last clean */
     struct xs_dom_acct acct[FZXS_MAX_GUESTS];
 };
@@ -70,17 +70,30 @@ static void dom0_request(struct xs_conn *c, uint32_t type, const char *a, const 
              reply);
 }
 
+/* The home a toolstack makes (owner dom0, readable by the domain, its
+ * domid and name), and a directory "data" the domain owns. */
 static void make_home(struct fzxs *x, domid_t d)
 {
-    char path[64], owner[16];
+    char path[64], val[16], perms[32], reply[64];
+    int plen;
 
-    FZ_CHECK(xs_daemon_domain_home(x->xs, d, "guest") == 0, "home of dom%u", d);
     struct xs_conn *c = xs_local_open(x->xs, 0);
     FZ_CHECK(c, "dom0 connection");
-    snprintf(path, sizeof(path), "/local/domain/%u/data", d);
-    snprintf(owner, sizeof(owner), "n%u", d);
+    snprintf(path, sizeof(path), "/local/domain/%u", d);
     dom0_request(c, XS_MKDIR, path, NULL);
-    dom0_request(c, XS_SET_PERMS, path, owner);
+    plen = snprintf(perms, sizeof(perms), "n0%cr%u", 0, d) + 1;
+    FZ_CHECK(dom0_req(c, XS_SET_PERMS, path, perms, plen, reply, sizeof(reply)) >= 0,
+             "permissions of %s", path);
+    snprintf(path, sizeof(path), "/local/domain/%u/domid", d);
+    FZ_CHECK(dom0_req(c, XS_WRITE, path, val, snprintf(val, sizeof(val), "%u", d), reply,
+                      sizeof(reply)) >= 0, "writing %s", path);
+    snprintf(path, sizeof(path), "/local/domain/%u/name", d);
+    FZ_CHECK(dom0_req(c, XS_WRITE, path, "guest", 5, reply, sizeof(reply)) >= 0, "writing %s",
+             path);
+    snprintf(path, sizeof(path), "/local/domain/%u/data", d);
+    snprintf(val, sizeof(val), "n%u", d);
+    dom0_request(c, XS_MKDIR, path, NULL);
+    dom0_request(c, XS_SET_PERMS, path, val);
     xs_local_close(c);
 }
 
@@ -150,8 +163,8 @@ struct fzxs *fzxs_new_sim(struct xensim *sim)
     x->xs = xs_daemon_create(&cfg);
     FZ_CHECK(x->xs, "xs_daemon_create");
     FZ_CHECK(xs_daemon_start(x->xs) == 0, "xs_daemon_start");
-    FZ_CHECK(xs_sim_attach(sim, x->xs) == 0, "xs_sim_attach");
-    take_baseline(x);
+    /* The baseline is taken when a guest is adopted: until then there
+     * is no /local. */
     return x;
 }
 
@@ -166,21 +179,14 @@ void fzxs_adopt(struct fzxs *x, domid_t domid, void *ring_page)
     x->ring[i] = ring_page;
     x->gfn[i] = info.store_pfn;
     x->port[i] = info.store_port;
-    struct xs_conn *c = xs_local_open(x->xs, 0);
-    FZ_CHECK(c, "dom0 connection");
-    char path[64], owner[16];
-    snprintf(path, sizeof(path), "/local/domain/%u/data", domid);
-    snprintf(owner, sizeof(owner), "n%u", domid);
-    dom0_request(c, XS_MKDIR, path, NULL);
-    dom0_request(c, XS_SET_PERMS, path, owner);
-    xs_local_close(c);
+    FZ_CHECK(xs_daemon_introduce(x->xs, domid, x->gfn[i], x->port[i]) == 0, "introduce dom%u",
+             domid);
+    make_home(x, domid);
     take_baseline(x);
 }
 
 void fzxs_free(struct fzxs *x)
 {
-    if (x->sim)
-        xs_sim_detach(x->sim);
     xs_daemon_destroy(x->xs);
     if (x->hd)
         xs_hostdev_close(x->hd);
@@ -199,7 +205,7 @@ const char *fzxs_socket(const struct fzxs *x, unsigned int which)
  * quota of outstanding replies, so the wait is bounded, not exact. */
 void fzxs_sync(struct fzxs *x)
 {
-    struct xs_stats st;
+    struct xensim_xenstored_stats st;
     for (int round = 0;; round++) {
         FZ_CHECK(xs_daemon_introduce(x->xs, x->guest[0], 0, 0) == 0, "sync");
         xs_daemon_stats(x->xs, &st);
@@ -222,7 +228,7 @@ void fzxs_barrier(struct fzxs *x)
 
 bool fzxs_changed(struct fzxs *x)
 {
-    struct xs_stats st;
+    struct xensim_xenstored_stats st;
     xs_daemon_stats(x->xs, &st);
     return uatomic_read(&x->xs->tree.gen) != x->gen || st.nodes != x->base.nodes ||
            st.watches != x->base.watches || st.transactions != x->base.transactions ||
@@ -321,7 +327,7 @@ void fzxs_reset_all(struct fzxs *x)
 
 void fzxs_expect_clean(struct fzxs *x, const char *when)
 {
-    struct xs_stats st;
+    struct xensim_xenstored_stats st;
 
     xs_daemon_stats(x->xs, &st);
 #define FZXS_SAME(f)                                                          \

@@ -1,8 +1,7 @@
 /*
  * The xenstored harnesses' one door into the daemon: every call they make
  * to xenstored/ is in fz_xs_daemon.c, so that a change of the daemon's
- * API (its in-process connections are becoming include/xensim/xenstored.h)
- * touches that file alone. The harnesses themselves only speak the wire
+ * internals touches that file alone. The harnesses themselves only speak the wire
  * protocol, over the daemon's unix sockets (fuzz_xenstored_wire) or a
  * guest's store ring (fuzz_xenstored_ring).
  */
@@ -23,10 +22,10 @@ struct fzxs;
 struct fzxs *fzxs_new(const char *dir, const domid_t *guests, unsigned int nr_guests);
 /*
  * A daemon serving a simulator's store rings, as dom0's xenstored does
- * (through dom0's evtchn and gntdev handles), without sockets. Domains
- * built after are introduced, with their homes; fzxs_adopt() makes one a
- * guest of the harness: its "data" directory, and the ring page to clear
- * when it is introduced again.
+ * (through dom0's evtchn and gntdev handles), without sockets and without
+ * the toolstack: fzxs_adopt() introduces a domain with the ring page its
+ * builder gave it, makes its home as a toolstack would and its "data"
+ * directory, and remembers the page to clear when it is introduced again.
  */
 struct xensim;
 struct fzxs *fzxs_new_sim(struct xensim *sim);

@@ -2,6 +2,7 @@
  * The guest's spin_lock_irqsave (guest.h): mask events, hold off calls,
  * then take the mutex; undo in reverse. Relies on guest.h only.
  */
+#include <errno.h>
 #include <xensim/guest.h>
 #include "util.h"
 
@@ -15,13 +16,31 @@ void xensim_irqlock_destroy(struct xensim_irqlock *l)
     pthread_mutex_destroy(&l->m);
 }
 
+/* A vCPU waits as a kernel spins, passing through Xen on every turn: its
+ * holder may make hypercalls under the lock, and a domain that shuts down
+ * meanwhile takes each vCPU out of guest code at its next return from
+ * Xen, the holder with the lock still held. A waiter asleep on the mutex
+ * would never get there. Host threads have no Xen to pass through. */
+static void lock_spinning(struct xensim_irqlock *l)
+{
+    int e;
+
+    while ((e = pthread_mutex_trylock(&l->m)) == EBUSY)
+        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    if (e)
+        XENSIM_DIE("pthread_mutex_trylock", e);
+}
+
 bool xensim_irqlock_lock(struct xensim_irqlock *l)
 {
     bool were_masked = xensim_guest_irq_disabled();
 
     xensim_guest_irq_disable();
     xensim_guest_calls_hold();
-    xensim_mutex_lock(&l->m);
+    if (xensim_guest_vcpu_info())
+        lock_spinning(l);
+    else
+        xensim_mutex_lock(&l->m);
     return were_masked;
 }
 

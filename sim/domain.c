@@ -112,7 +112,6 @@ static void domain_free_rcu(struct rcu_head *head)
     gnttab_domain_free(d);
     evtchn_domain_free(d);
     domain_memory_free(d);
-    guest_irq_free(d);
     free(d);
 }
 
@@ -207,7 +206,7 @@ static void domain_abort_build(struct domain *d)
     for (unsigned int i = 0; i < d->nr_vcpus; i++)
         if (d->vcpus[i])
             vcpu_free(d->vcpus[i]);
-    if (d->chn) {
+    if (atomic_load(&d->evtchn_groups[0])) {
         atomic_store(&d->is_dying, true);
         evtchn_domain_destroy(d);
     }
@@ -234,10 +233,10 @@ static void domain_configure(struct domain *d, struct xensim *sim, domid_t id,
     d->gnttab_mode = cfg->gnttab_mode;
     d->max_grant_frames = cfg->max_grant_frames ? cfg->max_grant_frames : 64;
     d->max_maptrack_frames = cfg->max_maptrack_frames ? cfg->max_maptrack_frames : 1024;
+    d->max_grant_version = cfg->max_grant_version ? cfg->max_grant_version : 2;
     atomic_store(&d->paused, true);
     atomic_store(&d->state, XENSIM_DOMAIN_PAUSED);
     atomic_store(&d->foreign_maps, 1);   /* the domain's own reference */
-    pthread_mutex_init(&d->guest_lock, NULL);
 }
 
 /* Memory, event channels, the grant table and the vCPUs, not yet started. */
@@ -284,7 +283,8 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
     unsigned int nr_vcpus = cfg->nr_vcpus ? cfg->nr_vcpus : 1;
     unsigned long nr_pages = cfg->nr_pages ? cfg->nr_pages : 256;
     if (nr_vcpus > XENSIM_MAX_VCPUS || nr_pages < 4 || nr_pages > (1ul << 24) ||
-        cfg->evtchn_abi > XENSIM_EVTCHN_2L_64 || cfg->gnttab_mode > XENSIM_GNTTAB_FAST)
+        cfg->evtchn_abi > XENSIM_EVTCHN_FIFO || cfg->gnttab_mode > XENSIM_GNTTAB_FAST ||
+        cfg->max_grant_version > 2)
         return -EINVAL;
     sim_rcu_ensure();
 
@@ -316,8 +316,6 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
         domain_create_undo(d);
         return rc;
     }
-    if (sim->on_domain_built)
-        sim->on_domain_built(sim, d);
     domain_listeners_built(sim, (domid_t)id);
     return id;
 }
@@ -417,8 +415,6 @@ int xensim_domain_destroy(struct xensim *sim, domid_t domid)
     atomic_store(&d->state, XENSIM_DOMAIN_DYING);
     evtchn_domain_destroy(d);
     gnttab_release_mappings(d);
-    if (sim->on_domain_released)
-        sim->on_domain_released(sim, domid);
     evtchn_send_global_virq(sim, VIRQ_DOM_EXC);
     xensim_mutex_lock(&sim->lock);
     pthread_cond_broadcast(&sim->cond);
@@ -453,6 +449,7 @@ static void domain_fill_info(struct domain *d, struct xensim_domain_info *info)
     xensim_mutex_lock(&d->page_lock);
     info->pages_allocated = d->pages_in_use - d->build_pages;
     xensim_mutex_unlock(&d->page_lock);
+    info->evtchn_pages_held = evtchn_fifo_pages_held(d);
 }
 
 int xensim_domain_info(struct xensim *sim, domid_t domid, struct xensim_domain_info *info)
@@ -534,11 +531,9 @@ void xensim_destroy(struct xensim *sim)
     if (!sim)
         return;
     sim_rcu_ensure();
-    /* Guests first, then xenstored (it runs in dom0), then dom0: back ends
-     * outlive their front ends. */
+    /* Guests first, dom0 last: back ends outlive their front ends, and
+     * dom0's services (xenstored) stop when dom0's destroy begins. */
     for (int id = DOMID_FIRST_RESERVED - 1; id >= 0; id--) {
-        if (id == 0)
-            xenstored_stop(sim);
         xensim_mutex_lock(&sim->lock);
         struct domain *d = sim->domains[id];
         xensim_mutex_unlock(&sim->lock);

@@ -1,7 +1,8 @@
 /*
  * A domain's memory: one memfd (so another process could map it too),
  * mapped once read-write at d->mem, addressed by frame number, plus the
- * small page allocator guest code uses. Owns d->memfd, d->mem, d->page_used.
+ * small page allocator guest code uses. Owns d->memfd, d->mem, d->page_used,
+ * and the layout of the frames behind RAM (sim.h, struct domain).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,7 +13,7 @@
 int domain_memory_init(struct domain *d, unsigned long nr_pages, unsigned int max_grant_frames)
 {
     d->nr_pages = nr_pages;
-    d->nr_frames = nr_pages + 1 + max_grant_frames;
+    d->nr_frames = nr_pages + 1 + max_grant_frames + domain_status_frames(max_grant_frames);
     char name[32];
     snprintf(name, sizeof(name), "xensim-dom%u", d->domid);
     d->memfd = memfd_create(name, MFD_CLOEXEC);

@@ -1,8 +1,8 @@
 /*
- * Event channels: port allocation, binding, closing, sending, status, in
- * Xen's order of checks with Xen's errnos (spec §1.4). Owns d->chn[] and
- * d->port_used. Delivery is the domain's evtchn_port_ops (evtchn_2l.c) or
- * a host consumer (hostdev_evtchn.c).
+ * Event channels: port allocation, binding, closing, sending, status,
+ * reset, in Xen's order of checks with Xen's errnos (spec §1.4). Owns the
+ * domain's port buckets. Delivery is the domain's evtchn_port_ops
+ * (evtchn_2l.c, evtchn_fifo.c) or a host consumer (hostdev_evtchn.c).
  *
  * Locks: d->event_lock serialises allocation, bind and close in a domain;
  * two domains are locked lower domid first. chn->lock guards a channel's
@@ -15,24 +15,73 @@
 #include "sim.h"
 #include "tracepoint.h"
 
-/* Ports become valid a bucket at a time, as in Xen (64-byte struct evtchn,
- * 64 per 4 KiB bucket): operations beyond the valid range give -EINVAL. */
-#define EVTCHNS_PER_BUCKET 64
-
 static bool virq_is_per_vcpu(uint32_t virq)
 {
     return virq == VIRQ_TIMER || virq == VIRQ_DEBUG || virq == VIRQ_XENOPROF ||
            virq == VIRQ_XENPMU;
 }
 
+/* Xen's port_is_valid: inside the buckets made so far, whatever the ABI
+ * (free ports above 4095 stay valid when FIFO goes back to 2-level).
+ * Operations beyond it give -EINVAL. */
 bool evtchn_port_valid(const struct domain *d, evtchn_port_t port)
 {
     return port < __atomic_load_n(&d->valid_ports, __ATOMIC_ACQUIRE);
 }
 
-static struct evtchn *chn_of(struct domain *d, evtchn_port_t port)
+static struct evtchn_bucket *bucket_of(const struct domain *d, evtchn_port_t port)
 {
-    return &d->chn[port];
+    struct evtchn_group *g = atomic_load(&d->evtchn_groups[port / EVTCHNS_PER_GROUP]);
+    return atomic_load(&g->bucket[port % EVTCHNS_PER_GROUP / EVTCHNS_PER_BUCKET]);
+}
+
+struct evtchn *evtchn_from_port(const struct domain *d, evtchn_port_t port)
+{
+    return &bucket_of(d, port)->chn[port % EVTCHNS_PER_BUCKET];
+}
+
+bool evtchn_usable(const struct evtchn *chn)
+{
+    return atomic_load(&chn->state) > ECS_RESERVED;
+}
+
+unsigned int evtchn_max_port(const struct domain *d)
+{
+    unsigned int abi_last = d->evtchn_ops->nr_ports - 1;
+    return d->max_port < abi_last ? d->max_port : abi_last;
+}
+
+/* Makes the bucket of ports [first, first + 64), and its group if it is
+ * the group's first; published before valid_ports grows over it. */
+static int bucket_make(struct domain *d, evtchn_port_t first)
+{
+    struct evtchn_group *_Atomic *gp = &d->evtchn_groups[first / EVTCHNS_PER_GROUP];
+    struct evtchn_group *g = atomic_load(gp);
+    if (!g) {
+        g = calloc(1, sizeof(*g));
+        if (!g)
+            return -ENOMEM;
+        atomic_store(gp, g);
+    }
+    struct evtchn_bucket *b = calloc(1, sizeof(*b));
+    if (!b)
+        return -ENOMEM;
+    for (unsigned int i = 0; i < EVTCHNS_PER_BUCKET; i++) {
+        XENSIM_CHECK(pthread_mutex_init(&b->chn[i].lock, NULL));
+        b->chn[i].port = first + i;
+        b->chn[i].priority = EVTCHN_FIFO_PRIORITY_DEFAULT;
+    }
+    atomic_store(&g->bucket[first % EVTCHNS_PER_GROUP / EVTCHNS_PER_BUCKET], b);
+    return 0;
+}
+
+static void bucket_free(struct evtchn_bucket *b)
+{
+    if (!b)
+        return;
+    for (unsigned int i = 0; i < EVTCHNS_PER_BUCKET; i++)
+        pthread_mutex_destroy(&b->chn[i].lock);
+    free(b);
 }
 
 static void double_domain_lock(struct domain *a, struct domain *b)
@@ -75,93 +124,109 @@ static void double_chn_unlock(struct evtchn *a, struct evtchn *b)
         xensim_mutex_unlock(&b->lock);
 }
 
-/* Lowest free port, growing the valid range a bucket at a time; the port
- * is not taken until port_take(). Caller holds d->event_lock. */
+/* Xen's get_free_port and evtchn_allocate_port: the lowest port that is
+ * free and not busy (FIFO: still queued), growing the valid range a
+ * bucket at a time; the port is not taken until port_take(). Caller holds
+ * d->event_lock. */
 static long get_free_port(struct domain *d)
 {
     if (atomic_load(&d->is_dying))
         return -EINVAL;
-    unsigned int valid = d->valid_ports;
-    for (unsigned int w = 0; w * 64 < valid; w++) {
-        uint64_t free_bits = ~d->port_used[w];
-        if (!free_bits)
-            continue;
-        unsigned int port = w * 64 + (unsigned int)__builtin_ctzll(free_bits);
-        if (port >= valid)
-            break;
-        if (port > d->max_port)
-            return -ENOSPC;
-        return port;
+    const struct evtchn_port_ops *ops = d->evtchn_ops;
+    unsigned int valid = d->valid_ports, last = evtchn_max_port(d);
+    for (unsigned int w = 0; w * EVTCHNS_PER_BUCKET < valid; w++) {
+        struct evtchn_bucket *b = bucket_of(d, w * EVTCHNS_PER_BUCKET);
+        for (uint64_t free_bits = ~b->used; free_bits; free_bits &= free_bits - 1) {
+            unsigned int i = (unsigned int)__builtin_ctzll(free_bits);
+            unsigned int port = w * EVTCHNS_PER_BUCKET + i;
+            if (port > last)
+                return -ENOSPC;
+            if (ops->is_busy && ops->is_busy(d, &b->chn[i]))
+                continue;
+            return port;
+        }
     }
-    if (valid >= d->evtchn_ops->nr_ports || valid > d->max_port)
+    if (valid > last)
         return -ENOSPC;
+    int rc = bucket_make(d, valid);
+    if (rc)
+        return rc;
     __atomic_store_n(&d->valid_ports, valid + EVTCHNS_PER_BUCKET, __ATOMIC_RELEASE);
     return valid;
 }
 
+/* Takes a port for a bind, which then sets its state; the ABI resets what
+ * it keeps per port (Xen's evtchn_port_init). */
 static void port_take(struct domain *d, evtchn_port_t port)
 {
-    d->port_used[port / 64] |= 1ull << (port % 64);
+    struct evtchn_bucket *b = bucket_of(d, port);
+    b->used |= 1ull << (port % EVTCHNS_PER_BUCKET);
     d->ports_in_use++;
+    if (d->evtchn_ops->init)
+        d->evtchn_ops->init(d, &b->chn[port % EVTCHNS_PER_BUCKET]);
 }
 
 /* Frees a port: pending is cleared so a rebind does not inherit a stale
- * event; the mask bit is left alone, as in Xen. */
+ * event; the mask bit is left alone, and a FIFO event stays linked, as in
+ * Xen. */
 static void port_free(struct domain *d, struct evtchn *chn, evtchn_port_t port)
 {
-    d->evtchn_ops->clear_pending(d, port);
+    struct evtchn_bucket *b = bucket_of(d, port);
+    d->evtchn_ops->clear_pending(d, chn);
     chn->notify_vcpu = 0;
     chn->dev = NULL;
     memset(&chn->u, 0, sizeof(chn->u));
     atomic_store(&chn->state, ECS_FREE);
-    d->port_used[port / 64] &= ~(1ull << (port % 64));
+    b->used &= ~(1ull << (port % EVTCHNS_PER_BUCKET));
     d->ports_in_use--;
 }
 
-/* Raises a port of d: the 2-level path to its notify vCPU, or the host
+/* Raises a port of d: through its ABI to its notify vCPU, or to the host
  * process that consumes it. */
 static void evtchn_raise(struct domain *d, struct evtchn *chn, evtchn_port_t port,
                          struct vcpu *v)
 {
+    (void)port;
     if (chn->dev)
-        evtchn_dev_deliver(chn->dev, d, port);
+        evtchn_dev_deliver(chn->dev, d, chn);
     else
-        d->evtchn_ops->set_pending(v, port);
-    if (atomic_load(&d->pollers))
-        vcpu_wake_pollers(d, port);
+        d->evtchn_ops->set_pending(v, chn);
 }
 
 int evtchn_domain_init(struct domain *d, const struct xensim_domain_config *cfg)
 {
-    d->evtchn_ops = cfg->evtchn_abi == XENSIM_EVTCHN_2L_64 ? &evtchn_2l_64_ops
-                                                           : &evtchn_2l_32_ops;
-    unsigned int nr = d->evtchn_ops->nr_ports;
-    d->max_port = cfg->max_evtchn_port && cfg->max_evtchn_port < nr ? cfg->max_evtchn_port
-                                                                    : nr - 1;
-    d->chn = calloc(nr, sizeof(*d->chn));
-    d->port_used = calloc(nr / 64, sizeof(uint64_t));
-    if (!d->chn || !d->port_used)
-        return -ENOMEM;
-    for (unsigned int i = 0; i < nr; i++)
-        pthread_mutex_init(&d->chn[i].lock, NULL);
+    /* A FIFO domain is a 64-bit guest, 2-level until its kernel switches. */
+    bool words32 = cfg->evtchn_abi == XENSIM_EVTCHN_2L_32;
+    d->evtchn_fifo_boot = cfg->evtchn_abi == XENSIM_EVTCHN_FIFO;
+    d->evtchn_word_bits = words32 ? 32 : 64;
+    d->evtchn_2l_ops = words32 ? &evtchn_2l_32_ops : &evtchn_2l_64_ops;
+    d->evtchn_ops = d->evtchn_2l_ops;
+    /* No cap, or one above every ABI, is capped by the ABI in use. */
+    d->max_port = cfg->max_evtchn_port && cfg->max_evtchn_port < EVTCHN_MAX_PORTS
+                      ? cfg->max_evtchn_port
+                      : EVTCHN_MAX_PORTS - 1;
     pthread_mutex_init(&d->event_lock, NULL);
-    d->valid_ports = EVTCHNS_PER_BUCKET;
+    if (bucket_make(d, 0))
+        return -ENOMEM;
     /* Port 0 is reserved at creation and never handed out. */
-    atomic_store(&d->chn[0].state, ECS_RESERVED);
-    d->port_used[0] |= 1;
+    struct evtchn_bucket *b0 = bucket_of(d, 0);
+    atomic_store(&b0->chn[0].state, ECS_RESERVED);
+    b0->used = 1;
+    d->valid_ports = EVTCHNS_PER_BUCKET;
     return 0;
 }
 
 void evtchn_domain_free(struct domain *d)
 {
-    if (d->chn) {
-        for (unsigned int i = 0; i < d->evtchn_ops->nr_ports; i++)
-            pthread_mutex_destroy(&d->chn[i].lock);
+    for (unsigned int i = 0; i < NR_EVTCHN_GROUPS; i++) {
+        struct evtchn_group *g = atomic_exchange(&d->evtchn_groups[i], NULL);
+        if (!g)
+            continue;
+        for (unsigned int j = 0; j < BUCKETS_PER_GROUP; j++)
+            bucket_free(atomic_load(&g->bucket[j]));
+        free(g);
     }
-    free(d->chn);
-    free(d->port_used);
-    d->chn = NULL;
-    d->port_used = NULL;
+    evtchn_fifo_free(d);
 }
 
 long evtchn_alloc_unbound_for(struct domain *caller, domid_t dom, domid_t remote,
@@ -180,7 +245,7 @@ long evtchn_alloc_unbound_for(struct domain *caller, domid_t dom, domid_t remote
         rc = -EPERM;
         goto out;
     }
-    struct evtchn *chn = chn_of(d, port);
+    struct evtchn *chn = evtchn_from_port(d, port);
     xensim_mutex_lock(&chn->lock);
     chn->u.unbound_remote = remote == DOMID_SELF ? caller->domid : remote;
     chn->notify_vcpu = 0;
@@ -212,12 +277,12 @@ long evtchn_bind_interdomain_for(struct domain *ld, domid_t rdom, evtchn_port_t 
         rc = -EINVAL;
         goto out;
     }
-    struct evtchn *rchn = chn_of(rd, rport);
+    struct evtchn *rchn = evtchn_from_port(rd, rport);
     if (atomic_load(&rchn->state) != ECS_UNBOUND || rchn->u.unbound_remote != ld->domid) {
         rc = -EINVAL;
         goto out;
     }
-    struct evtchn *lchn = chn_of(ld, lport);
+    struct evtchn *lchn = evtchn_from_port(ld, lport);
     double_chn_lock(lchn, rchn);
     lchn->u.interdomain.dom = rd->domid;
     lchn->u.interdomain.port = rport;
@@ -260,7 +325,7 @@ long evtchn_bind_virq_for(struct domain *d, uint32_t virq, uint32_t vcpu,
     if (rc < 0)
         goto out;
     evtchn_port_t port = (evtchn_port_t)rc;
-    struct evtchn *chn = chn_of(d, port);
+    struct evtchn *chn = evtchn_from_port(d, port);
     xensim_mutex_lock(&chn->lock);
     chn->u.virq = virq;
     chn->notify_vcpu = (uint16_t)vcpu;
@@ -284,7 +349,7 @@ static long evtchn_bind_ipi(struct domain *d, uint32_t vcpu, evtchn_port_t *port
     long rc = get_free_port(d);
     if (rc >= 0) {
         evtchn_port_t port = (evtchn_port_t)rc;
-        struct evtchn *chn = chn_of(d, port);
+        struct evtchn *chn = evtchn_from_port(d, port);
         xensim_mutex_lock(&chn->lock);
         chn->u.ipi_vcpu = vcpu;
         chn->notify_vcpu = (uint16_t)vcpu;
@@ -302,7 +367,7 @@ long evtchn_close_port(struct domain *d, evtchn_port_t port)
 {
     if (!evtchn_port_valid(d, port))
         return -EINVAL;
-    struct evtchn *chn = chn_of(d, port);
+    struct evtchn *chn = evtchn_from_port(d, port);
     long rc = 0;
     rcu_read_lock();
     xensim_mutex_lock(&d->event_lock);
@@ -352,7 +417,7 @@ again:
         } else if (rd != d) {
             xensim_mutex_lock(&rd->event_lock);
         }
-        struct evtchn *rchn = chn_of(rd, rport);
+        struct evtchn *rchn = evtchn_from_port(rd, rport);
         double_chn_lock(chn, rchn);
         /* The peer keeps its port, pending and mask bits, and hears nothing. */
         rchn->u.unbound_remote = d->domid;
@@ -373,7 +438,7 @@ long evtchn_send_port(struct domain *ld, evtchn_port_t lport)
 {
     if (!evtchn_port_valid(ld, lport))
         return -EINVAL;
-    struct evtchn *lchn = chn_of(ld, lport);
+    struct evtchn *lchn = evtchn_from_port(ld, lport);
     long rc = 0;
     xensim_mutex_lock(&lchn->lock);
     switch (atomic_load(&lchn->state)) {
@@ -382,7 +447,7 @@ long evtchn_send_port(struct domain *ld, evtchn_port_t lport)
         struct domain *rd = domain_lookup(ld->sim, lchn->u.interdomain.dom);
         if (rd) {
             evtchn_port_t rport = lchn->u.interdomain.port;
-            struct evtchn *rchn = chn_of(rd, rport);
+            struct evtchn *rchn = evtchn_from_port(rd, rport);
             struct vcpu *rv = rd->vcpus[rchn->notify_vcpu];
             if (trace_on(ld->sim))
                 trace_send(ld, lport, rd, rport, rv, rchn->dev != NULL);
@@ -410,11 +475,12 @@ long evtchn_unmask_port(struct domain *d, evtchn_port_t port)
 {
     if (!evtchn_port_valid(d, port))
         return -EINVAL;
-    struct evtchn *chn = chn_of(d, port);
-    int st = atomic_load(&chn->state);
-    if (st == ECS_FREE || st == ECS_RESERVED)
-        return 0;
-    d->evtchn_ops->unmask(d, d->vcpus[chn->notify_vcpu], port);
+    struct evtchn *chn = evtchn_from_port(d, port);
+    /* Only a usable port is unmasked; the answer is 0 either way. */
+    xensim_mutex_lock(&chn->lock);
+    if (evtchn_usable(chn))
+        d->evtchn_ops->unmask(d, chn);
+    xensim_mutex_unlock(&chn->lock);
     return 0;
 }
 
@@ -428,7 +494,7 @@ static long evtchn_status(struct domain *caller, struct evtchn_status *st)
         rc = -EINVAL;
         goto out;
     }
-    struct evtchn *chn = chn_of(d, st->port);
+    struct evtchn *chn = evtchn_from_port(d, st->port);
     xensim_mutex_lock(&chn->lock);
     if (!xsm_target(caller, d)) {
         rc = -EPERM;
@@ -474,7 +540,7 @@ static long evtchn_bind_vcpu(struct domain *d, evtchn_port_t port, uint32_t vcpu
         return -ENOENT;
     if (!evtchn_port_valid(d, port))
         return -EINVAL;
-    struct evtchn *chn = chn_of(d, port);
+    struct evtchn *chn = evtchn_from_port(d, port);
     long rc = 0;
     xensim_mutex_lock(&d->event_lock);
     xensim_mutex_lock(&chn->lock);
@@ -504,28 +570,70 @@ static long evtchn_bind_vcpu(struct domain *d, evtchn_port_t port, uint32_t vcpu
 static void evtchn_close_all(struct domain *d)
 {
     for (unsigned int p = d->valid_ports; p-- > 1;) {
-        int st = atomic_load(&d->chn[p].state);
+        int st = atomic_load(&evtchn_from_port(d, p)->state);
         if (st != ECS_FREE && st != ECS_RESERVED)
             evtchn_close_port(d, p);
     }
 }
 
-static long evtchn_reset(struct domain *caller, domid_t dom)
+/* Xen's has_active_evtchns (xensim has no Xen-consumed ports). */
+static bool ports_active(struct domain *d)
 {
+    xensim_mutex_lock(&d->event_lock);
+    bool any = d->ports_in_use != 0;
+    xensim_mutex_unlock(&d->event_lock);
+    return any;
+}
+
+/*
+ * Xen's evtchn_reset(d, resuming): EVTCHNOP_reset starts one (resuming
+ * false), its continuation EVTCHNOP_reset_cont carries on from
+ * next_evtchn. "i = resuming ? d->next_evtchn : !d->next_evtchn" makes
+ * both -EBUSY when the other is due: a fresh reset while one is under
+ * way, a continuation of none. Xen pre-empts every 64 ports and comes
+ * back with reset_cont; xensim never pre-empts, so a reset is under way
+ * only while another vCPU or domain runs it. Ports close lowest first, as
+ * a guest's closes; then a FIFO domain goes back to 2-level, unless a
+ * port was bound meanwhile (-EAGAIN).
+ */
+static long evtchn_reset_domain(struct domain *d, bool resuming)
+{
+    xensim_mutex_lock(&d->event_lock);
+    unsigned int i = resuming ? d->next_evtchn : !d->next_evtchn;
+    if (i > d->next_evtchn)
+        d->next_evtchn = i;
+    xensim_mutex_unlock(&d->event_lock);
+    if (!i)
+        return -EBUSY;
+
+    for (; evtchn_port_valid(d, i) && ports_active(d); i++)
+        if (evtchn_usable(evtchn_from_port(d, i)))
+            evtchn_close_port(d, i);
+
     long rc = 0;
-    struct domain *d = domain_rcu_get(caller->sim, caller, dom);
+    xensim_mutex_lock(&d->event_lock);
+    d->next_evtchn = 0;
+    if (d->ports_in_use)
+        rc = -EAGAIN;
+    else
+        evtchn_fifo_destroy(d);
+    xensim_mutex_unlock(&d->event_lock);
+    return rc;
+}
+
+static long evtchn_reset(struct domain *caller, domid_t dom, bool resuming)
+{
+    long rc;
+    rcu_read_lock();
+    struct domain *d = domain_lookup_self(caller->sim, caller, dom);
     if (!d)
-        return -ESRCH;
-    if (!xsm_target(caller, d)) {
+        rc = -ESRCH;
+    else if (!xsm_target(caller, d))
         rc = -EPERM;
-    } else if (d != caller && !atomic_load(&d->paused)) {
+    else if (d != caller && !atomic_load(&d->paused))
         rc = -EINVAL;
-    } else if (atomic_exchange(&d->evtchn_resetting, true)) {
-        rc = -EBUSY;
-    } else {
-        evtchn_close_all(d);
-        atomic_store(&d->evtchn_resetting, false);
-    }
+    else
+        rc = evtchn_reset_domain(d, resuming);
     rcu_read_unlock();
     return rc;
 }
@@ -541,7 +649,7 @@ void evtchn_send_virq(struct vcpu *v, uint32_t virq)
     evtchn_port_t port = __atomic_load_n(&v->virq_to_evtchn[virq], __ATOMIC_ACQUIRE);
     if (!port)
         return;
-    struct evtchn *chn = chn_of(d, port);
+    struct evtchn *chn = evtchn_from_port(d, port);
     xensim_mutex_lock(&chn->lock);
     if (atomic_load(&chn->state) == ECS_VIRQ && chn->u.virq == virq)
         evtchn_raise(d, chn, port, v);
@@ -556,7 +664,7 @@ void evtchn_send_global_virq(struct xensim *sim, uint32_t virq)
     if (d && !atomic_load(&d->is_dying)) {
         evtchn_port_t port = __atomic_load_n(&d->vcpus[0]->virq_to_evtchn[virq], __ATOMIC_ACQUIRE);
         if (port) {
-            struct evtchn *chn = chn_of(d, port);
+            struct evtchn *chn = evtchn_from_port(d, port);
             xensim_mutex_lock(&chn->lock);
             if (atomic_load(&chn->state) == ECS_VIRQ && chn->u.virq == virq)
                 evtchn_raise(d, chn, port, d->vcpus[chn->notify_vcpu]);
@@ -568,7 +676,7 @@ void evtchn_send_global_virq(struct xensim *sim, uint32_t virq)
 
 bool evtchn_port_pending(struct domain *d, evtchn_port_t port)
 {
-    return d->evtchn_ops->is_pending(d, port);
+    return d->evtchn_ops->is_pending(d, evtchn_from_port(d, port));
 }
 
 /* The hypercall: each op copies its struct in, runs on the copy, and (for
@@ -627,7 +735,12 @@ static long op_unmask(struct domain *d, void *arg)
 
 static long op_reset(struct domain *d, void *arg)
 {
-    return evtchn_reset(d, ((struct evtchn_reset *)arg)->dom);
+    return evtchn_reset(d, ((struct evtchn_reset *)arg)->dom, false);
+}
+
+static long op_reset_cont(struct domain *d, void *arg)
+{
+    return evtchn_reset(d, ((struct evtchn_reset *)arg)->dom, true);
 }
 
 /* No physical IRQs here: what a Xen built without PIRQ support (ARM)
@@ -639,22 +752,43 @@ static long op_bind_pirq(struct domain *d, void *arg)
     return -EOPNOTSUPP;
 }
 
-/* The FIFO ABI is not simulated: the answer of a Xen built without it
- * (CONFIG_EVTCHN_FIFO=n), so guests stay on 2-level. expand_array is
- * also what Xen 4.17's evtchn_fifo_expand_array() gives a 2-level
- * domain. */
-static long op_fifo_unsupported(struct domain *d, void *arg)
+/* The FIFO switch and its array: evtchn_fifo.c, under event_lock. */
+static long op_init_control(struct domain *d, void *arg)
 {
-    (void)d;
-    (void)arg;
-    return -EOPNOTSUPP;
+    xensim_mutex_lock(&d->event_lock);
+    long rc = evtchn_fifo_init_control(d, arg);
+    xensim_mutex_unlock(&d->event_lock);
+    return rc;
 }
 
-/* Xen looks the port up first; the 2-level ops have no set_priority,
- * hence -ENOSYS for any valid port. */
+static long op_expand_array(struct domain *d, void *arg)
+{
+    xensim_mutex_lock(&d->event_lock);
+    long rc = evtchn_fifo_expand_array(d, arg);
+    xensim_mutex_unlock(&d->event_lock);
+    return rc;
+}
+
+/* Xen's evtchn_set_priority and evtchn_port_set_priority: the port is
+ * looked up first (-EINVAL), then an ABI without priorities says -ENOSYS,
+ * then an unusable port -EACCES, then the ABI checks the value. */
 static long op_set_priority(struct domain *d, void *arg)
 {
-    return evtchn_port_valid(d, ((struct evtchn_set_priority *)arg)->port) ? -ENOSYS : -EINVAL;
+    struct evtchn_set_priority *op = arg;
+    if (!evtchn_port_valid(d, op->port))
+        return -EINVAL;
+    struct evtchn *chn = evtchn_from_port(d, op->port);
+    long rc;
+    xensim_mutex_lock(&chn->lock);
+    const struct evtchn_port_ops *ops = d->evtchn_ops;
+    if (!ops->set_priority)
+        rc = -ENOSYS;
+    else if (!evtchn_usable(chn))
+        rc = -EACCES;
+    else
+        rc = ops->set_priority(d, chn, op->priority);
+    xensim_mutex_unlock(&chn->lock);
+    return rc;
 }
 
 struct evtchn_op_desc {
@@ -677,9 +811,11 @@ static const struct evtchn_op_desc evtchn_op_table[] = {
     EVTCHN_OP(EVTCHNOP_unmask, struct evtchn_unmask, false, op_unmask),
     EVTCHN_OP(EVTCHNOP_reset, struct evtchn_reset, false, op_reset),
     EVTCHN_OP(EVTCHNOP_bind_pirq, struct evtchn_bind_pirq, false, op_bind_pirq),
-    EVTCHN_OP(EVTCHNOP_init_control, struct evtchn_init_control, false, op_fifo_unsupported),
-    EVTCHN_OP(EVTCHNOP_expand_array, struct evtchn_expand_array, false, op_fifo_unsupported),
+    /* link_bits is written back only on success. */
+    EVTCHN_OP(EVTCHNOP_init_control, struct evtchn_init_control, true, op_init_control),
+    EVTCHN_OP(EVTCHNOP_expand_array, struct evtchn_expand_array, false, op_expand_array),
     EVTCHN_OP(EVTCHNOP_set_priority, struct evtchn_set_priority, false, op_set_priority),
+    EVTCHN_OP(XENSIM_EVTCHNOP_reset_cont, struct evtchn_reset, false, op_reset_cont),
 };
 
 /* Room for the largest op struct, aligned for any of them. */

@@ -1,16 +1,15 @@
 /*
  * Grant tables: each domain's table (its life from build to free), the
  * GNTTABOP_* dispatcher and the small table ops (setup_table, query_size,
- * get/set_version, get_status_frames, swap_grant_ref, cache_flush). Map,
- * unmap and copy live in gnttab_map.c and gnttab_copy.c; relies on sim.h.
+ * swap_grant_ref, cache_flush). Map and unmap live in gnttab_map.c, copy
+ * in gnttab_copy.c, transfer in gnttab_transfer.c, the versions and
+ * status frames in gnttab_version.c; relies on sim.h.
  */
 #include "gnttab.h"
 
 #define GNTTAB_DEFAULT_MAX_FRAMES 64        /* Xen's gnttab_max_frames */
 #define GNTTAB_DEFAULT_MAPTRACK_FRAMES 1024 /* Xen's gnttab_max_maptrack_frames */
 #define GNTTAB_INITIAL_FRAMES 1             /* INITIAL_NR_GRANT_FRAMES */
-/* Only v1 exists here, so this is every domain's maximum version too. */
-#define GNTTAB_VERSION 1
 /* Command bits above these carry a continuation (cache_flush only). */
 #define GNTTAB_CMD_MASK ((1u << 12) - 1)
 
@@ -21,14 +20,21 @@ int gnttab_domain_init(struct domain *d)
         return -ENOMEM;
     gt->ops = d->gnttab_mode == XENSIM_GNTTAB_FAST ? &gnttab_map_fast_ops
                                                    : &gnttab_map_strict_ops;
+    gt->d = d;
     gt->max_frames = d->max_grant_frames ? d->max_grant_frames : GNTTAB_DEFAULT_MAX_FRAMES;
-    gt->shared = domain_pfn_to_virt(d, d->nr_pages + 1);
+    /* Every table starts at v1, whatever its maximum. */
+    atomic_init(&gt->vops, &gnttab_v1_ops);
+    gt->max_version = d->max_grant_version ? d->max_grant_version : 2;
+    gt->shared_pfn = d->nr_pages + 1;
+    gt->shared = domain_pfn_to_virt(d, gt->shared_pfn);
+    gt->status_pfn = gt->shared_pfn + gt->max_frames;
+    gt->status = domain_pfn_to_virt(d, gt->status_pfn);
     gt->active = calloc(gt->max_frames, sizeof(*gt->active));
     int e = pthread_mutex_init(&gt->lock, NULL);
     if (e)
         XENSIM_DIE("pthread_mutex_init", e);
     d->gt = gt;
-    if (!gt->shared || !gt->active ||
+    if (!gt->shared || !gt->status || !gt->active ||
         gnttab_grow_locked(gt, GNTTAB_INITIAL_FRAMES) ||
         gnttab_maptrack_init(gt, d->max_maptrack_frames ? d->max_maptrack_frames
                                                         : GNTTAB_DEFAULT_MAPTRACK_FRAMES)) {
@@ -38,11 +44,12 @@ int gnttab_domain_init(struct domain *d)
     return 0;
 }
 
+/* The builder runs before the guest, so the table is still v1. */
 void gnttab_seed_reserved(struct domain *d, grant_ref_t ref, domid_t domid, xen_pfn_t pfn)
 {
-    grant_entry_v1_t *e = &d->gt->shared[ref];
+    grant_entry_v1_t *e = (grant_entry_v1_t *)d->gt->shared + ref;
 
-    assert(ref < GNTTAB_NR_RESERVED_ENTRIES);
+    assert(ref < GNTTAB_NR_RESERVED_ENTRIES && gnttab_vops(d->gt)->version == 1);
     e->domid = domid;
     e->frame = (uint32_t)pfn;
     /* The flags make the entry live, so they go last, as a guest does. */
@@ -61,8 +68,6 @@ void gnttab_domain_free(struct domain *d)
             free(gt->active[i]);
     free(gt->active);
     pthread_mutex_destroy(&gt->lock);
-    free(d->guest_ref_free);
-    d->guest_ref_free = NULL;
     free(gt);
     d->gt = NULL;
 }
@@ -101,23 +106,27 @@ static long setup_table(struct domain *caller, void *uop, unsigned int count)
         return -EINVAL;
     if (copy_from_guest(&op, uop, sizeof(op)))
         return -EFAULT;
+    if (!guest_handle_okay(op.frame_list.p, op.nr_frames, sizeof(xen_pfn_t)))
+        return -EFAULT;
     rcu_read_lock();
     struct domain *d = table_op_target(caller, op.dom, &op.status);
     if (d) {
         struct grant_table *gt = d->gt;
         xensim_mutex_lock(&gt->lock);
+        /* Growing in v2 populates the status frames too; the list gets
+         * the shared frames only. */
         if (op.nr_frames > gt->max_frames) {
             op.status = GNTST_general_error;
         } else if (gnttab_grow_locked(gt, op.nr_frames)) {
             op.status = GNTST_general_error;
         } else {
             op.status = GNTST_okay;
+            /* Like Xen, a frame the list cannot take does not stop the
+             * others. */
             for (uint32_t i = 0; i < op.nr_frames; i++) {
-                xen_pfn_t pfn = d->nr_pages + 1 + i;
-                if (copy_to_guest(op.frame_list.p + i, &pfn, sizeof(pfn))) {
+                xen_pfn_t pfn = gt->shared_pfn + i;
+                if (copy_to_guest(op.frame_list.p + i, &pfn, sizeof(pfn)))
                     op.status = GNTST_bad_virt_addr;
-                    break;
-                }
             }
         }
         xensim_mutex_unlock(&gt->lock);
@@ -149,66 +158,6 @@ static long query_size(struct domain *caller, void *uop, unsigned int count)
     return 0;
 }
 
-/* Xen's get_version and set_version take one struct and do not look at
- * count. */
-static long get_version(struct domain *caller, void *uop)
-{
-    gnttab_get_version_t op;
-    int16_t status;
-
-    if (copy_from_guest(&op, uop, sizeof(op)))
-        return -EFAULT;
-    rcu_read_lock();
-    table_op_target(caller, op.dom, &status);
-    rcu_read_unlock();
-    /* This op answers in errnos, not in a status field. */
-    if (status != GNTST_okay)
-        return status == GNTST_bad_domain ? -ESRCH : -EPERM;
-    op.version = GNTTAB_VERSION;
-    if (copy_to_guest(uop, &op, sizeof(op)))
-        return -EFAULT;
-    return 0;
-}
-
-/* Every domain's maximum version is 1 here, so asking for 2 is refused the
- * way Xen refuses it to a domain limited to v1 (gnttab=max-ver:1): -ENOSYS.
- * The current version is written back whatever the outcome. */
-static long set_version(void *uop)
-{
-    gnttab_set_version_t op;
-    long rc = 0;
-
-    if (copy_from_guest(&op, uop, sizeof(op)))
-        return -EFAULT;
-    if (op.version != 1 && op.version != 2)
-        rc = -EINVAL;
-    else if (op.version > GNTTAB_VERSION)
-        rc = -ENOSYS;
-    op.version = GNTTAB_VERSION;
-    if (copy_to_guest(uop, &op, sizeof(op)))
-        rc = -EFAULT;
-    return rc;
-}
-
-/* A v1 table has no status frames: asking for any is an error. */
-static long get_status_frames(struct domain *caller, void *uop, unsigned int count)
-{
-    gnttab_get_status_frames_t op;
-
-    if (count != 1)
-        return -EINVAL;
-    if (copy_from_guest(&op, uop, sizeof(op)))
-        return -EFAULT;
-    rcu_read_lock();
-    if (table_op_target(caller, op.dom, &op.status) && op.nr_frames > 0)
-        op.status = GNTST_general_error;
-    rcu_read_unlock();
-    gnttab_get_status_frames_t *g = uop;
-    if (copy_to_guest(&g->status, &op.status, sizeof(op.status)))
-        return -EFAULT;
-    return 0;
-}
-
 static long swap_grant_ref(struct domain *d, void *uop, unsigned int count)
 {
     gnttab_swap_grant_ref_t *g = uop;
@@ -224,11 +173,14 @@ static long swap_grant_ref(struct domain *d, void *uop, unsigned int count)
     return 0;
 }
 
-/* One GNTTABOP_cache_flush element, with Xen 4.17's checks in its order
- * (x86 handles the op too). A host's caches are coherent, so a flush that
- * passes them has nothing left to do. cur_ref is the continuation
- * argument, cmd bits 12 and up: a zero-length element must not carry one,
- * and a foreign frame must be mapped from a ref at or above it. */
+/*
+ * One GNTTABOP_cache_flush element, with Xen 4.17's checks in its order
+ * (x86 handles the op too, until 4.21 made it ARM-only). cur_ref is the
+ * continuation argument, cmd bits 12 and up: a zero-length element must
+ * not carry one, and a foreign frame must be mapped from a ref at or
+ * above it. xensim has no global frame numbers: dev_bus_addr names a
+ * frame the caller maps (of any granter), else one of its own RAM.
+ */
 static long cache_flush_one(struct domain *d, const gnttab_cache_flush_t *op, grant_ref_t cur_ref)
 {
     /* This also refuses GNTTAB_CACHE_SOURCE_GREF, before Xen's
@@ -242,9 +194,14 @@ static long cache_flush_one(struct domain *d, const gnttab_cache_flush_t *op, gr
     /* The machine address of a map (dev_bus_addr) is the granter's frame;
      * the caller's own frames need no grant. */
     xen_pfn_t frame = op->a.dev_bus_addr >> XEN_PAGE_SHIFT;
-    if (frame < d->nr_pages)
-        return 0;
-    return gnttab_maps_frame(d, frame, cur_ref) ? 0 : -EINVAL;
+    if (!gnttab_maps_frame(d, frame, cur_ref) && frame >= d->nr_pages)
+        return -EINVAL;
+    /* A host's caches are coherent, so a clean has nothing left to do.
+     * x86 cannot invalidate without cleaning (invalidate_dcache_va_range
+     * is -EOPNOTSUPP there); clean-and-invalidate is a cache flush. */
+    if (op->op == GNTTAB_CACHE_INVAL)
+        return -EOPNOTSUPP;
+    return 0;
 }
 
 static long cache_flush(struct domain *d, void *uop, unsigned int count, unsigned int cur_ref)
@@ -277,7 +234,8 @@ GNTTAB_BATCH_OP(gnttab_unmap_batch)
 GNTTAB_BATCH_OP(setup_table)
 GNTTAB_BATCH_OP(gnttab_copy_batch)
 GNTTAB_BATCH_OP(query_size)
-GNTTAB_BATCH_OP(get_status_frames)
+GNTTAB_BATCH_OP(gnttab_get_status_frames)
+GNTTAB_BATCH_OP(gnttab_transfer_batch)
 GNTTAB_BATCH_OP(swap_grant_ref)
 GNTTAB_BATCH_OP(gnttab_unmap_and_replace_batch)
 
@@ -286,26 +244,14 @@ static long op_get_version(struct domain *d, void *uop, unsigned int count, unsi
 {
     (void)count;
     (void)cont;
-    return get_version(d, uop);
+    return gnttab_get_version(d, uop);
 }
 
 static long op_set_version(struct domain *d, void *uop, unsigned int count, unsigned int cont)
 {
-    (void)d;
     (void)count;
     (void)cont;
-    return set_version(uop);
-}
-
-/* Page transfer is PV-only; like a Xen built without it, or booted with
- * gnttab=no-transfer, it is refused before the batch is read. */
-static long op_transfer(struct domain *d, void *uop, unsigned int count, unsigned int cont)
-{
-    (void)d;
-    (void)uop;
-    (void)count;
-    (void)cont;
-    return -EOPNOTSUPP;
+    return gnttab_set_version(d, uop);
 }
 
 typedef long (*gnttab_op_fn)(struct domain *d, void *uop, unsigned int count,
@@ -314,12 +260,12 @@ static const gnttab_op_fn gnttab_ops[] = {
     [GNTTABOP_map_grant_ref] = op_gnttab_map_batch,
     [GNTTABOP_unmap_grant_ref] = op_gnttab_unmap_batch,
     [GNTTABOP_setup_table] = op_setup_table,
-    [GNTTABOP_transfer] = op_transfer,
+    [GNTTABOP_transfer] = op_gnttab_transfer_batch,
     [GNTTABOP_copy] = op_gnttab_copy_batch,
     [GNTTABOP_query_size] = op_query_size,
     [GNTTABOP_unmap_and_replace] = op_gnttab_unmap_and_replace_batch,
     [GNTTABOP_set_version] = op_set_version,
-    [GNTTABOP_get_status_frames] = op_get_status_frames,
+    [GNTTABOP_get_status_frames] = op_gnttab_get_status_frames,
     [GNTTABOP_get_version] = op_get_version,
     [GNTTABOP_swap_grant_ref] = op_swap_grant_ref,
     [GNTTABOP_cache_flush] = cache_flush,

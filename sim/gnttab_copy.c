@@ -1,22 +1,27 @@
 /*
  * GNTTABOP_copy: copies between two frames, each named by a grant
  * (domid, ref) or, for the caller's own memory only, by frame number.
- * Grants are pinned for the length of the copy, as Xen does. Relies on the
- * pins (gnttab_pin.c) and sim.h's guest copies.
+ * Grants are pinned for the length of the copy (gnttab_acquire, which
+ * also follows a v2 transitive grant), and a copy stays inside each
+ * grant's window (a v2 sub-page grant's bytes). Relies on the pins
+ * (gnttab_pin.c) and sim.h's guest copies.
+ *
+ * Xen keeps a buffer claimed from one element to the next while the
+ * domain and ref (or frame) stay the same; here each element claims its
+ * own. The difference cannot be seen from outside the hypercall: the same
+ * checks pass, and the pins and status bits are the same once it returns.
  */
 #include "gnttab.h"
 #include "tracepoint.h"
 
 #define GNTTAB_COPY_BATCH 16
 
-/* One side of a copy once claimed: where its frame is and what to undo. */
+/* One side of a copy once claimed. */
 struct copy_side {
     struct domain *d;
     uint8_t *page;
-    bool pinned;
-    grant_ref_t ref;
-    uint32_t pin;
-    bool put;                 /* a failed pin met a dying granter */
+    uint16_t start, length;   /* the window (a frame: the whole page) */
+    struct gnttab_claim claim;
 };
 
 /* Only DOMID_SELF may name a frame by number; a grant names any domain. */
@@ -29,66 +34,70 @@ static int16_t side_domain(struct domain *ld, const struct gnttab_copy_ptr *p,
     return s->d ? GNTST_okay : GNTST_bad_domain;
 }
 
+/* Xen's gnttab_copy_claim_buf. Transitive grants are allowed, as with
+ * Xen's default gnttab=transitive. */
 static int16_t side_claim(struct domain *ld, const struct gnttab_copy_ptr *p,
                           bool is_gref, bool write, struct copy_side *s)
 {
-    xen_pfn_t frame;
-
     if (is_gref) {
-        uint32_t pin = write ? GNTTAB_PIN_HOST_WR : GNTTAB_PIN_HOST_RD;
-        int16_t rc = gnttab_pin(s->d, p->u.ref, ld->domid, pin, !write, false,
-                                &frame, &s->put);
+        int16_t rc = gnttab_acquire(s->d, p->u.ref, ld->domid, !write, true, &s->claim);
         if (rc != GNTST_okay)
             return rc;
-        s->pinned = true;
-        s->ref = p->u.ref;
-        s->pin = pin;
-    } else {
-        frame = p->u.gmfn;
-        if (frame >= s->d->nr_pages)
-            return GNTST_bad_page;
+        s->page = s->claim.page;
+        s->start = s->claim.start;
+        s->length = s->claim.length;
+        return GNTST_okay;
     }
-    s->page = domain_pfn_to_virt(s->d, frame);
+    if (p->u.gmfn >= s->d->nr_pages)
+        return GNTST_bad_page;
+    s->page = domain_pfn_to_virt(s->d, p->u.gmfn);
+    s->start = 0;
+    s->length = XEN_PAGE_SIZE;
     return GNTST_okay;
 }
 
-/* Returns the domain to put if unpinning dropped a dying granter's last. */
-static struct domain *side_release(struct copy_side *s)
+/* Xen's gnttab_copy_buf checks: the page first, then each window. */
+static int16_t check_bounds(const gnttab_copy_t *op, const struct copy_side *src,
+                            const struct copy_side *dst)
 {
-    if (s->pinned) {
-        s->pinned = false;
-        s->put = gnttab_unpin(s->d, s->ref, s->pin);
-    }
-    return s->put ? s->d : NULL;
+    unsigned int so = op->source.offset, d_o = op->dest.offset, len = op->len;
+
+    if (so + len > XEN_PAGE_SIZE || d_o + len > XEN_PAGE_SIZE)
+        return GNTST_bad_copy_arg;
+    if (so < src->start || so + len > (unsigned int)src->start + src->length)
+        return GNTST_general_error;
+    if (d_o < dst->start || d_o + len > (unsigned int)dst->start + dst->length)
+        return GNTST_general_error;
+    return GNTST_okay;
 }
 
-/* Xen's order: both domains, then both grants, then the bounds. */
-static int16_t copy_one(struct domain *ld, const gnttab_copy_t *op, struct domain *puts[2])
+/* Xen's order: both domains, then both grants, then the bounds. A
+ * zero-length copy runs every check too. */
+static int16_t copy_one(struct domain *ld, const gnttab_copy_t *op, struct domain *puts[4])
 {
     struct copy_side src = { 0 }, dst = { 0 };
     bool src_gref = op->flags & GNTCOPY_source_gref;
     bool dst_gref = op->flags & GNTCOPY_dest_gref;
     int16_t rc;
 
-    puts[0] = puts[1] = NULL;
     rc = side_domain(ld, &op->source, src_gref, &src);
     if (rc == GNTST_okay)
         rc = side_domain(ld, &op->dest, dst_gref, &dst);
-    if (rc != GNTST_okay)
-        return rc;
-    rc = side_claim(ld, &op->source, src_gref, false, &src);
+    if (rc == GNTST_okay)
+        rc = side_claim(ld, &op->source, src_gref, false, &src);
     if (rc == GNTST_okay)
         rc = side_claim(ld, &op->dest, dst_gref, true, &dst);
-    if (rc == GNTST_okay &&
-        ((unsigned int)op->source.offset + op->len > XEN_PAGE_SIZE ||
-         (unsigned int)op->dest.offset + op->len > XEN_PAGE_SIZE))
-        rc = GNTST_bad_copy_arg;
-    /* A v1 grant always covers its whole page, so there is no sub-page
-     * window to check here. Source and destination may be the same page. */
+    if (rc == GNTST_okay)
+        rc = check_bounds(op, &src, &dst);
+    /* Source and destination may be the same page. */
     if (rc == GNTST_okay && op->len)
         memmove(dst.page + op->dest.offset, src.page + op->source.offset, op->len);
-    puts[0] = side_release(&src);
-    puts[1] = side_release(&dst);
+    gnttab_release(&src.claim);
+    gnttab_release(&dst.claim);
+    puts[0] = src.claim.puts[0];
+    puts[1] = src.claim.puts[1];
+    puts[2] = dst.claim.puts[0];
+    puts[3] = dst.claim.puts[1];
     return rc;
 }
 
@@ -119,32 +128,33 @@ static void trace_copies(struct domain *ld, const gnttab_copy_t *ops, unsigned i
     }
 }
 
+/* Only the status is written back. As in Xen, an element whose status
+ * cannot be written ends the batch with -EFAULT and those after it are
+ * not done (guest_fields_writable finds it first). */
 long gnttab_copy_batch(struct domain *ld, void *uop, unsigned int count)
 {
+    const size_t off = offsetof(gnttab_copy_t, status);
     gnttab_copy_t ops[GNTTAB_COPY_BATCH];
-    struct domain *puts[GNTTAB_COPY_BATCH][2];
-    char *base = uop;
+    struct domain *puts[GNTTAB_COPY_BATCH][4];
 
     for (unsigned int i = 0; i < count; i += GNTTAB_COPY_BATCH) {
         unsigned int n = count - i < GNTTAB_COPY_BATCH ? count - i : GNTTAB_COPY_BATCH;
         unsigned int got = copy_from_guest_elems(ops, uop, sizeof(ops[0]), i, n);
+        unsigned int todo = gnttab_batch_todo(uop, sizeof(ops[0]), off, sizeof(int16_t), i, got);
         rcu_read_lock();
-        for (unsigned int k = 0; k < got; k++)
+        for (unsigned int k = 0; k < todo; k++)
             ops[k].status = copy_one(ld, &ops[k], puts[k]);
         if (trace_on(ld->sim))
             trace_copies(ld, ops, got);
         rcu_read_unlock();
-        for (unsigned int k = 0; k < got; k++)
-            for (int j = 0; j < 2; j++)
+        for (unsigned int k = 0; k < todo; k++)
+            for (int j = 0; j < 4; j++)
                 if (puts[k][j])
                     domain_put_foreign(puts[k][j]);
-        /* Only the status is an output. */
-        for (unsigned int k = 0; k < got; k++) {
-            gnttab_copy_t *g = (gnttab_copy_t *)(base + (size_t)(i + k) * sizeof(ops[0]));
-            if (copy_to_guest(&g->status, &ops[k].status, sizeof(ops[k].status)))
-                return -EFAULT;
-        }
-        if (got < n)
+        if (copy_fields_to_guest((char *)uop + (size_t)i * sizeof(ops[0]) + off,
+                                 (char *)ops + off, sizeof(ops[0]), sizeof(int16_t),
+                                 todo) < todo ||
+            todo < n)
             return -EFAULT;
     }
     return 0;

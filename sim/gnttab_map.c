@@ -11,6 +11,13 @@
  * Creating the host mapping is Xen's last step anyway, so the statuses
  * are those of a one-by-one loop. Unmaps likewise remove a run of
  * neighbouring slots at once.
+ *
+ * Xen copies each element back right after doing it and stops at the
+ * first copy that faults, the elements after it never attempted. A batch
+ * here first finds that element (guest_fields_writable) and does the
+ * elements up to it only; should the write back still fault (the guest
+ * changed its protection meanwhile), the maps after the faulting one are
+ * undone and their handles given back as if never taken.
  */
 #include "gnttab.h"
 #include "tracepoint.h"
@@ -28,10 +35,16 @@ struct map_pending {
     void *addr;
 };
 
-/* One unmap between its claim and its teardown. */
+/* One unmap (or unmap_and_replace) between its claim and its teardown:
+ * Xen's struct gnttab_unmap_common. */
 struct unmap_pending {
+    uint64_t host_addr, dev_bus_addr, new_addr;
     grant_handle_t h;
+    bool replace;
+    int16_t status;
     uint16_t flags, done, left;
+    xen_pfn_t new_pfn;        /* the caller's page new_addr lies in */
+    struct gnttab_maptrack *m;    /* h's entry, once claimed */
 };
 
 static uint32_t pins_of(uint16_t mapflags, bool readonly)
@@ -55,7 +68,9 @@ static void put_all(struct domain **rds, unsigned int n)
 }
 
 /* Steps 1-9 and the contains_pte part of 10: a handle and a pin. Sets
- * op->status; on failure may leave a dying granter in *put. */
+ * op->status, and on failure nothing else: Xen's failure paths leave the
+ * guest's handle, dev_bus_addr and host_addr as it gave them. On failure
+ * may leave a dying granter in *put. */
 static void map_prepare(struct domain *ld, gnttab_map_grant_ref_t *op,
                         struct map_pending *p, struct domain **put)
 {
@@ -63,7 +78,6 @@ static void map_prepare(struct domain *ld, gnttab_map_grant_ref_t *op,
     bool ro = op->flags & GNTMAP_readonly;
 
     *put = NULL;
-    op->handle = GNTTAB_NO_HANDLE;
     /* Xen really answers bad flags with bad_gntref. */
     if (!kinds) {
         op->status = GNTST_bad_gntref;
@@ -83,7 +97,7 @@ static void map_prepare(struct domain *ld, gnttab_map_grant_ref_t *op,
     }
     uint32_t pins = pins_of(kinds, ro);
     bool dying = false;
-    int16_t rc = gnttab_pin(rd, op->ref, ld->domid, pins, ro, true, &p->frame, &dying);
+    int16_t rc = gnttab_pin(rd, op->ref, ld->domid, pins, ro, &p->frame, &dying);
     /* A hosted simulator cannot write a guest's page tables. */
     if (rc == GNTST_okay && (kinds & GNTMAP_host_map) && (op->flags & GNTMAP_contains_pte)) {
         dying = gnttab_unpin(rd, op->ref, pins);
@@ -102,13 +116,15 @@ static void map_prepare(struct domain *ld, gnttab_map_grant_ref_t *op,
     op->status = GNTST_okay;
 }
 
-/* Step 10 for a batch: host mappings, a run of consecutive handles on
- * consecutive frames of one granter in one call. A failed run fails each
- * of its elements with GNTST_general_error (and undoes its pin). */
+/* Step 10 for a batch: host mappings, a run of neighbouring elements on
+ * consecutive frames of one granter in as few calls as the mapping ops
+ * can. A failed call fails each of its elements with GNTST_general_error
+ * (and undoes its pin). */
 static void map_hosts(struct domain *ld, gnttab_map_grant_ref_t *ops,
                       struct map_pending *p, struct domain **puts, unsigned int n)
 {
     const struct gnttab_map_ops *mo = ld->gt->ops;
+    grant_handle_t h[GNTTAB_BATCH];
 
     for (unsigned int k = 0; k < n;) {
         if (ops[k].status != GNTST_okay || !(ops[k].flags & GNTMAP_host_map)) {
@@ -117,18 +133,23 @@ static void map_hosts(struct domain *ld, gnttab_map_grant_ref_t *ops,
         }
         bool ro = ops[k].flags & GNTMAP_readonly;
         unsigned int run = 1;
+        h[0] = p[k].h;
         while (k + run < n && ops[k + run].status == GNTST_okay &&
                (ops[k + run].flags & GNTMAP_host_map) &&
                (bool)(ops[k + run].flags & GNTMAP_readonly) == ro &&
-               p[k + run].rd == p[k].rd &&
-               p[k + run].h == p[k].h + run && p[k + run].frame == p[k].frame + run)
+               p[k + run].rd == p[k].rd && p[k + run].frame == p[k].frame + run) {
+            h[run] = p[k + run].h;
             run++;
-        uint8_t *addr = mo->map(ld, p[k].h, run, p[k].rd, p[k].frame, ro);
+        }
+        void *base = NULL;
+        unsigned int done = mo->map(ld, h, run, p[k].rd, p[k].frame, ro, &base);
+        if (done) {
+            for (unsigned int j = 0; j < done; j++)
+                p[k + j].addr = (uint8_t *)base + (size_t)j * XEN_PAGE_SIZE;
+            k += done;
+            continue;
+        }
         for (unsigned int j = k; j < k + run; j++) {
-            if (addr) {
-                p[j].addr = addr + (size_t)(j - k) * XEN_PAGE_SIZE;
-                continue;
-            }
             bool dying = gnttab_unpin(p[j].rd, ops[j].ref, p[j].pins);
             puts[j] = dying ? p[j].rd : NULL;
             gnttab_maptrack_put(ld->gt, p[j].h);
@@ -162,7 +183,7 @@ static void map_publish(struct domain *ld, gnttab_map_grant_ref_t *op,
         uint16_t flags = atomic_exchange(&m->flags, 0);
         if (flags) {
             if (p->addr)
-                lgt->ops->unmap(ld, p->h, 1);
+                lgt->ops->unmap(ld, &p->addr, 1);
             *put = gnttab_unpin(p->rd, op->ref, p->pins) ? p->rd : NULL;
             gnttab_maptrack_put(lgt, p->h);
         }
@@ -171,6 +192,8 @@ static void map_publish(struct domain *ld, gnttab_map_grant_ref_t *op,
     }
     op->handle = p->h;
     op->dev_bus_addr = (uint64_t)p->frame << XEN_PAGE_SHIFT;
+    /* An xensim extension: Xen leaves host_addr as the guest chose it,
+     * but a hosted simulator chooses the address itself (guest.h). */
     if (p->addr)
         op->host_addr = (uint64_t)(uintptr_t)p->addr;
 }
@@ -197,15 +220,14 @@ static void trace_maps(struct domain *ld, const gnttab_map_grant_ref_t *ops, uns
 }
 
 /* The UNMAP point, while each claimed entry still names its grant. */
-static void trace_unmaps(struct domain *ld, const gnttab_unmap_grant_ref_t *ops,
-                         const struct unmap_pending *u, unsigned int n)
+static void trace_unmaps(struct domain *ld, const struct unmap_pending *u, unsigned int n)
 {
     for (unsigned int k = 0; k < n; k++) {
         struct xensim_trace_event ev;
         trace_event_init(&ev, XENSIM_TRACE_UNMAP, ld->sim, ld->domid, trace_current_vcpu(ld));
-        ev.handle = ops[k].handle;
-        ev.rc = ops[k].status;
-        ev.u.map.host_addr = ops[k].host_addr;
+        ev.handle = u[k].h;
+        ev.rc = u[k].status;
+        ev.u.map.host_addr = u[k].host_addr;
         if (u[k].done) {
             const struct gnttab_maptrack *m = gnttab_maptrack_entry(ld->gt, u[k].h);
             ev.remote_dom = m->rdomid;
@@ -233,101 +255,156 @@ void gnttab_map_many(struct domain *ld, gnttab_map_grant_ref_t *ops, unsigned in
         trace_maps(ld, ops, n);
 }
 
-/* Checks one unmap and claims the kinds it removes (u->done, 0 if none)
- * with a compare-exchange of the entry's flags: of two racing unmaps of
- * one handle, the second finds them gone. */
-static void unmap_claim(struct domain *ld, gnttab_unmap_grant_ref_t *op,
-                        struct unmap_pending *u)
+/* The caller's RAM page a replacement address lies in, or ~0: Xen finds
+ * no L1 entry for anything else. */
+static xen_pfn_t ram_pfn_of(struct domain *ld, uint64_t addr)
 {
-    struct gnttab_maptrack *m = gnttab_maptrack_entry(ld->gt, op->handle);
+    uintptr_t base = (uintptr_t)ld->mem, a = (uintptr_t)addr;
+    if (a < base || a - base >= ld->nr_pages * XEN_PAGE_SIZE)
+        return ~(xen_pfn_t)0;
+    return (xen_pfn_t)((a - base) >> XEN_PAGE_SHIFT);
+}
 
-    *u = (struct unmap_pending){ .h = op->handle };
+/*
+ * Xen's unmap_common: checks one unmap and claims the kinds it removes
+ * (u->done, 0 if none) with a compare-exchange of the entry's flags: of
+ * two racing unmaps of one handle, the second finds them gone. The device
+ * address is looked at only for a device mapping; a host address that is
+ * not the mapping's is general_error (PV's replace_grant_host_mapping),
+ * as is a replacement address that is not the caller's RAM.
+ */
+static void unmap_claim(struct domain *ld, struct unmap_pending *u)
+{
+    struct gnttab_maptrack *m = gnttab_maptrack_entry(ld->gt, u->h);
+
+    u->flags = u->done = u->left = 0;
     if (!m) {
-        op->status = GNTST_bad_handle;
+        u->status = GNTST_bad_handle;
         return;
     }
     uint16_t flags = atomic_load(&m->flags), done, left;
     do {
+        bool host = u->host_addr && (flags & GNTMAP_host_map);
+        bool dev = u->dev_bus_addr && (flags & GNTMAP_device_map);
         if (!flags)
-            op->status = GNTST_bad_handle;
-        else if (op->dev_bus_addr && op->dev_bus_addr != (uint64_t)m->frame << XEN_PAGE_SHIFT)
-            op->status = GNTST_bad_dev_addr;
-        else if (op->host_addr && (flags & GNTMAP_host_map) &&
-                 op->host_addr != (uint64_t)(uintptr_t)m->addr)
-            op->status = GNTST_general_error;
+            u->status = GNTST_bad_handle;
+        else if (dev && u->dev_bus_addr != (uint64_t)m->frame << XEN_PAGE_SHIFT)
+            u->status = GNTST_bad_dev_addr;
+        else if (host && u->replace && u->new_addr &&
+                 (u->new_pfn = ram_pfn_of(ld, u->new_addr)) == ~(xen_pfn_t)0)
+            u->status = GNTST_general_error;
+        else if (host && u->host_addr != (uint64_t)(uintptr_t)m->addr)
+            u->status = GNTST_general_error;
         else
-            op->status = GNTST_okay;
-        if (op->status != GNTST_okay)
+            u->status = GNTST_okay;
+        if (u->status != GNTST_okay)
             return;
         /* Only the kinds whose address is given go. */
-        done = 0;
-        if (op->host_addr && (flags & GNTMAP_host_map))
-            done |= GNTMAP_host_map;
-        if (op->dev_bus_addr && (flags & GNTMAP_device_map))
-            done |= GNTMAP_device_map;
+        done = (host ? GNTMAP_host_map : 0) | (dev ? GNTMAP_device_map : 0);
         left = flags & ~done;
         if (!(left & (GNTMAP_host_map | GNTMAP_device_map)))
             left = 0;
     } while (done && !atomic_compare_exchange_weak(&m->flags, &flags, left));
-    *u = (struct unmap_pending){ .h = op->handle, .flags = flags, .done = done, .left = left };
+    u->flags = flags;
+    u->done = done;
+    u->left = left;
+    u->m = m;
 }
 
 /* Drops the pins of a claimed unmap; gives the handle back when nothing is
- * left. Returns the granter to put, if this was its last pin while dying. */
-static struct domain *unmap_unpin(struct domain *ld, const struct unmap_pending *u)
+ * left (unget: as if never taken). Returns the granter to put, if this
+ * was its last pin while dying. */
+static struct domain *unmap_unpin(struct domain *ld, const struct unmap_pending *u, bool unget)
 {
-    struct gnttab_maptrack *m = gnttab_maptrack_entry(ld->gt, u->h);
+    struct gnttab_maptrack *m = u->m;
     struct domain *rd = m->rd;
     bool put = gnttab_unpin(rd, m->ref, pins_of(u->done, u->flags & GNTMAP_readonly));
-    if (!u->left)
-        gnttab_maptrack_put(ld->gt, u->h);
+    if (!u->left) {
+        if (unget)
+            gnttab_maptrack_unget(ld->gt, u->h);
+        else
+            gnttab_maptrack_put(ld->gt, u->h);
+    }
     return put ? rd : NULL;
+}
+
+/* Claims, host teardowns (the batch's in one call, a replacement on its
+ * own), then pins and handles in element order, as Xen's
+ * unmap_common_complete runs after the batch's TLB flush. */
+static void unmap_pending_many(struct domain *ld, struct unmap_pending *u, unsigned int n,
+                               struct domain **puts)
+{
+    struct grant_table *lgt = ld->gt;
+    const struct gnttab_map_ops *mo = lgt->ops;
+    void *addr[GNTTAB_BATCH];
+    unsigned int nr = 0;
+
+    assert(n <= GNTTAB_BATCH);
+    for (unsigned int k = 0; k < n; k++) {
+        unmap_claim(ld, &u[k]);
+        if (!(u[k].done & GNTMAP_host_map))
+            continue;
+        /* The address is the mapping's own: unmap_claim checked it. */
+        void *a = u[k].m->addr;
+        if (u[k].replace && u[k].new_addr)
+            mo->replace(ld, a, u[k].new_pfn);
+        else
+            addr[nr++] = a;
+    }
+    if (nr)
+        mo->unmap(ld, addr, nr);
+    if (trace_on(ld->sim))
+        trace_unmaps(ld, u, n);
+    for (unsigned int k = 0; k < n; k++)
+        puts[k] = u[k].done ? unmap_unpin(ld, &u[k], false) : NULL;
 }
 
 void gnttab_unmap_many(struct domain *ld, gnttab_unmap_grant_ref_t *ops, unsigned int n,
                        struct domain **puts)
 {
-    const struct gnttab_map_ops *mo = ld->gt->ops;
     struct unmap_pending u[GNTTAB_BATCH];
-    grant_handle_t run_h = 0;
-    unsigned int run = 0;
 
     assert(n <= GNTTAB_BATCH);
-    /* Host unmaps go a run of consecutive handles at a time. */
-    for (unsigned int k = 0; k < n; k++) {
-        unmap_claim(ld, &ops[k], &u[k]);
-        if (!(u[k].done & GNTMAP_host_map))
-            continue;
-        if (run && u[k].h == run_h + run) {
-            run++;
-            continue;
-        }
-        if (run)
-            mo->unmap(ld, run_h, run);
-        run_h = u[k].h;
-        run = 1;
-    }
-    if (run)
-        mo->unmap(ld, run_h, run);
-    if (trace_on(ld->sim))
-        trace_unmaps(ld, ops, u, n);
-    /* Handles go back last first, so the next batch takes them in the
-     * order this one had them and its slots are neighbours again. */
-    for (unsigned int k = n; k-- > 0;)
-        puts[k] = u[k].done ? unmap_unpin(ld, &u[k]) : NULL;
+    for (unsigned int k = 0; k < n; k++)
+        u[k] = (struct unmap_pending){ .host_addr = ops[k].host_addr,
+                                       .dev_bus_addr = ops[k].dev_bus_addr,
+                                       .h = ops[k].handle };
+    unmap_pending_many(ld, u, n, puts);
+    for (unsigned int k = 0; k < n; k++)
+        ops[k].status = u[k].status;
 }
 
 /* Unmaps every kind of handle h (a mapping the guest could not be told
  * about, or one of a dying mapper). Returns a granter to put or NULL. */
-static struct domain *unmap_all_kinds(struct domain *ld, grant_handle_t h)
+static struct domain *unmap_all_kinds(struct domain *ld, grant_handle_t h, bool unget)
 {
-    uint16_t flags = atomic_exchange(&gnttab_maptrack_entry(ld->gt, h)->flags, 0);
+    struct gnttab_maptrack *m = gnttab_maptrack_entry(ld->gt, h);
+    uint16_t flags = atomic_exchange(&m->flags, 0);
     if (!flags)
         return NULL;
-    struct unmap_pending u = { .h = h, .flags = flags, .done = flags, .left = 0 };
+    struct unmap_pending u = { .h = h, .flags = flags, .done = flags, .left = 0, .m = m };
     if (flags & GNTMAP_host_map)
-        ld->gt->ops->unmap(ld, h, 1);
-    return unmap_unpin(ld, &u);
+        ld->gt->ops->unmap(ld, &m->addr, 1);
+    return unmap_unpin(ld, &u, unget);
+}
+
+/* The status fields of elements [i, i+n) of a batch whose elements are
+ * size bytes; returns how many were written. */
+static unsigned int status_out(void *uop, const void *src, size_t size, size_t off,
+                               unsigned int i, unsigned int n)
+{
+    return copy_fields_to_guest((char *)uop + (size_t)i * size + off, (const char *)src + off,
+                                size, sizeof(int16_t), n);
+}
+
+unsigned int gnttab_batch_todo(void *uop, size_t size, size_t off, size_t len, unsigned int i,
+                               unsigned int n)
+{
+    /* The first element is done whatever: it is the one that faults. */
+    if (n <= 1)
+        return n;
+    unsigned int ok = guest_fields_writable((char *)uop + (size_t)i * size, size, off, len, n);
+    return ok < n ? ok + 1 : n;
 }
 
 long gnttab_map_batch(struct domain *ld, void *uop, unsigned int count)
@@ -338,77 +415,83 @@ long gnttab_map_batch(struct domain *ld, void *uop, unsigned int count)
     for (unsigned int i = 0; i < count; i += GNTTAB_BATCH) {
         unsigned int n = count - i < GNTTAB_BATCH ? count - i : GNTTAB_BATCH;
         unsigned int got = copy_from_guest_elems(ops, uop, sizeof(ops[0]), i, n);
+        /* Element k whose write-back faults is still done, as in Xen;
+         * those after it are not. */
+        unsigned int todo = gnttab_batch_todo(uop, sizeof(ops[0]), 0, sizeof(ops[0]), i, got);
         rcu_read_lock();
-        gnttab_map_many(ld, ops, got, puts);
+        gnttab_map_many(ld, ops, todo, puts);
         rcu_read_unlock();
-        put_all(puts, got);
-        unsigned int told = copy_to_guest_elems(uop, ops, sizeof(ops[0]), i, got);
-        if (told < got) {
-            for (unsigned int k = told; k < got; k++) {
+        put_all(puts, todo);
+        unsigned int told = copy_to_guest_elems(uop, ops, sizeof(ops[0]), i, todo);
+        if (told < todo) {
+            /* Kept up to the element that faulted; the others undone, last
+             * first, so that their handles go back where they came from. */
+            for (unsigned int k = todo; k-- > told + 1;) {
                 if (ops[k].status != GNTST_okay)
                     continue;
-                struct domain *rd = unmap_all_kinds(ld, ops[k].handle);
+                struct domain *rd = unmap_all_kinds(ld, ops[k].handle, true);
                 put_all(&rd, 1);
             }
             return -EFAULT;
         }
-        if (got < n)
+        if (todo < n)
             return -EFAULT;
     }
     return 0;
 }
 
+/* Only the status is written back, as Xen's __copy_field_to_guest. */
 long gnttab_unmap_batch(struct domain *ld, void *uop, unsigned int count)
 {
+    const size_t off = offsetof(gnttab_unmap_grant_ref_t, status);
     gnttab_unmap_grant_ref_t ops[GNTTAB_BATCH];
     struct domain *puts[GNTTAB_BATCH];
 
     for (unsigned int i = 0; i < count; i += GNTTAB_BATCH) {
         unsigned int n = count - i < GNTTAB_BATCH ? count - i : GNTTAB_BATCH;
         unsigned int got = copy_from_guest_elems(ops, uop, sizeof(ops[0]), i, n);
-        gnttab_unmap_many(ld, ops, got, puts);
-        put_all(puts, got);
-        if (copy_to_guest_elems(uop, ops, sizeof(ops[0]), i, got) < got || got < n)
+        unsigned int todo = gnttab_batch_todo(uop, sizeof(ops[0]), off, sizeof(int16_t), i, got);
+        gnttab_unmap_many(ld, ops, todo, puts);
+        put_all(puts, todo);
+        if (status_out(uop, ops, sizeof(ops[0]), off, i, todo) < todo || todo < n)
             return -EFAULT;
     }
     return 0;
 }
 
-/* Xen's replace_grant_p2m_mapping(), for a guest whose host mappings it
- * does not write into page tables: replacing a host mapping with another
- * (new_addr != 0) is refused once the handle is found to be host-mapped. */
-static bool replace_refused(struct domain *ld, const gnttab_unmap_and_replace_t *op)
-{
-    struct gnttab_maptrack *m = gnttab_maptrack_entry(ld->gt, op->handle);
-    return op->new_addr && op->host_addr && m && (atomic_load(&m->flags) & GNTMAP_host_map);
-}
-
-/* GNTTABOP_unmap_and_replace: Xen's unmap with dev_bus_addr 0, except for
- * the replacement above; with new_addr 0 it is an unmap of host_addr. */
+/*
+ * GNTTABOP_unmap_and_replace for a PV guest (replace_grant_pv_mapping):
+ * an unmap of the host kind only (dev_bus_addr is 0), in which host_addr,
+ * instead of mapping nothing, then maps what new_addr maps: here the
+ * caller's own RAM page, in strict mode a real MAP_SHARED of it over the
+ * slot. new_addr 0 is a plain host unmap; an address outside the caller's
+ * RAM (a grant slot included) is general_error. Xen also zaps new_addr's
+ * own PTE; xensim cannot, since the hypervisor reaches guest RAM through
+ * the same mapping, so new_addr stays mapped (a recorded deviation; Linux
+ * passed a scratch address it did not touch again). In fast mode there is
+ * no slot to replace: host_addr keeps showing the granter's page, as after
+ * any fast-mode unmap. Only the status is written back.
+ */
 long gnttab_unmap_and_replace_batch(struct domain *ld, void *uop, unsigned int count)
 {
+    const size_t off = offsetof(gnttab_unmap_and_replace_t, status);
     gnttab_unmap_and_replace_t ops[GNTTAB_BATCH];
-    gnttab_unmap_grant_ref_t un[GNTTAB_BATCH];
-    unsigned int idx[GNTTAB_BATCH];
+    struct unmap_pending u[GNTTAB_BATCH];
     struct domain *puts[GNTTAB_BATCH];
 
     for (unsigned int i = 0; i < count; i += GNTTAB_BATCH) {
         unsigned int n = count - i < GNTTAB_BATCH ? count - i : GNTTAB_BATCH;
-        unsigned int got = copy_from_guest_elems(ops, uop, sizeof(ops[0]), i, n), m = 0;
-        for (unsigned int k = 0; k < got; k++) {
-            if (replace_refused(ld, &ops[k])) {
-                ops[k].status = GNTST_general_error;
-                continue;
-            }
-            un[m] = (gnttab_unmap_grant_ref_t){ .host_addr = ops[k].host_addr,
-                                                .handle = ops[k].handle };
-            idx[m++] = k;
-        }
-        gnttab_unmap_many(ld, un, m, puts);
-        put_all(puts, m);
-        for (unsigned int j = 0; j < m; j++)
-            ops[idx[j]].status = un[j].status;
-        if (copy_to_guest_elems(uop, ops, sizeof(ops[0]), i, got) < got || got < n)
+        unsigned int got = copy_from_guest_elems(ops, uop, sizeof(ops[0]), i, n);
+        unsigned int todo = gnttab_batch_todo(uop, sizeof(ops[0]), off, sizeof(int16_t), i, got);
+        for (unsigned int k = 0; k < todo; k++)
+            u[k] = (struct unmap_pending){ .host_addr = ops[k].host_addr,
+                                           .new_addr = ops[k].new_addr, .h = ops[k].handle,
+                                           .replace = true };
+        unmap_pending_many(ld, u, todo, puts);
+        put_all(puts, todo);
+        for (unsigned int k = 0; k < todo; k++)
+            ops[k].status = u[k].status;
+        if (status_out(uop, ops, sizeof(ops[0]), off, i, todo) < todo || todo < n)
             return -EFAULT;
     }
     return 0;
@@ -440,7 +523,7 @@ void gnttab_release_all(struct domain *ld)
 
     unsigned int limit = gnttab_maptrack_limit(lgt);
     for (grant_handle_t h = 0; h < limit; h++) {
-        struct domain *rd = unmap_all_kinds(ld, h);
+        struct domain *rd = unmap_all_kinds(ld, h, false);
         /* A dying domain that mapped its own grants is put by whoever is
          * destroying it, once it is done with it. */
         if (rd != ld)

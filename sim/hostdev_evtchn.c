@@ -1,9 +1,10 @@
 /*
  * /dev/xen/evtchn for host threads: ports bound through a handle belong to
- * its domain, but their events go to the handle (an eventfd and a queue)
- * instead of a vCPU, as the Linux driver's interrupt handler does: it
- * masks the port in shared_info, acks it and queues it; the process
- * unmasks to hear it again, and a send that came meanwhile is re-raised.
+ * its domain, but their events go to the handle (an eventfd and a queue,
+ * or a pipe that a process outside the simulator reads) instead of a
+ * vCPU, as the Linux driver's interrupt handler does: it masks the port
+ * in shared_info, acks it and queues it; the process unmasks to hear it
+ * again, and a send that came meanwhile is re-raised.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +20,7 @@ struct xensim_evtchn_dev {
     struct xensim *sim;
     domid_t domid;
     int efd;                        /* EFD_SEMAPHORE: one count per queued port */
+    int out_fd;                     /* -1, or where a process reads its ports */
     pthread_mutex_t lock;
     unsigned int nr_ports;
     uint8_t *flags;                 /* DEVPORT_* per port */
@@ -28,6 +30,14 @@ struct xensim_evtchn_dev {
 
 static void dev_enqueue(struct xensim_evtchn_dev *dev, evtchn_port_t port)
 {
+    if (dev->out_fd >= 0) {
+        /* The reader sized the pipe for every port and keeps a read end:
+         * a failed write only means its process is gone. */
+        uint32_t p = port;
+        ssize_t n = write(dev->out_fd, &p, sizeof(p));
+        (void)n;
+        return;
+    }
     dev->queue[(dev->head + dev->count) % dev->nr_ports] = port;
     dev->count++;
     uint64_t one = 1;
@@ -36,24 +46,33 @@ static void dev_enqueue(struct xensim_evtchn_dev *dev, evtchn_port_t port)
 }
 
 /* Masks and acks the port, then reports it. Caller holds dev->lock. */
-static void dev_report(struct xensim_evtchn_dev *dev, struct domain *d, evtchn_port_t port)
+static void dev_report(struct xensim_evtchn_dev *dev, struct domain *d, struct evtchn *chn)
 {
-    d->evtchn_ops->set_mask(d, port);
-    d->evtchn_ops->clear_pending(d, port);
-    dev_enqueue(dev, port);
+    const struct evtchn_host_bits *h = d->evtchn_ops->host;
+
+    h->mask(d, chn);
+    h->clear_pending(d, chn);
+    dev_enqueue(dev, chn->port);
 }
 
 /* Called with the sending channel's lock held: no domain locks here. The
  * 2-level order still holds: a pending port is not raised twice, and a
- * masked one keeps only its pending bit. */
-void evtchn_dev_deliver(struct xensim_evtchn_dev *dev, struct domain *d, evtchn_port_t port)
+ * masked one keeps only its pending bit; pollers wake when it became
+ * pending. */
+void evtchn_dev_deliver(struct xensim_evtchn_dev *dev, struct domain *d, struct evtchn *chn)
 {
+    const struct evtchn_host_bits *h = d->evtchn_ops->host;
+    evtchn_port_t port = chn->port;
+
     if (port >= dev->nr_ports)
         return;
     xensim_mutex_lock(&dev->lock);
-    if (!d->evtchn_ops->test_and_set_pending(d, port) && !d->evtchn_ops->is_masked(d, port))
-        dev_report(dev, d, port);
+    bool newly = !h->test_and_set_pending(d, chn);
+    if (newly && !h->is_masked(d, chn))
+        dev_report(dev, d, chn);
     xensim_mutex_unlock(&dev->lock);
+    if (newly)
+        vcpu_wake_pollers(d, port);
 }
 
 struct xensim_evtchn_dev *xensim_evtchn_dev_open(struct xensim *sim, domid_t domid)
@@ -63,7 +82,8 @@ struct xensim_evtchn_dev *xensim_evtchn_dev_open(struct xensim *sim, domid_t dom
         errno = ESRCH;
         return NULL;
     }
-    unsigned int nr = d->evtchn_ops->nr_ports;
+    /* Every port the domain may ever use, whichever ABI it switches to. */
+    unsigned int nr = d->max_port + 1;
     rcu_read_unlock();
     struct xensim_evtchn_dev *dev = calloc(1, sizeof(*dev));
     if (!dev)
@@ -84,7 +104,20 @@ struct xensim_evtchn_dev *xensim_evtchn_dev_open(struct xensim *sim, domid_t dom
         errno = err;
         return NULL;
     }
+    dev->out_fd = -1;
     pthread_mutex_init(&dev->lock, NULL);
+    return dev;
+}
+
+struct xensim_evtchn_dev *xensim_evtchn_dev_open_fd(struct xensim *sim, domid_t domid, int fd)
+{
+    if (fd < 0) {
+        errno = EBADF;
+        return NULL;
+    }
+    struct xensim_evtchn_dev *dev = xensim_evtchn_dev_open(sim, domid);
+    if (dev)
+        dev->out_fd = fd;
     return dev;
 }
 
@@ -186,11 +219,13 @@ static long dev_unmask(struct xensim_evtchn_dev *dev, struct domain *d, evtchn_p
 {
     xensim_mutex_lock(&dev->lock);
     long rc = 0;
-    if (!(dev->flags[port] & DEVPORT_BOUND))
+    const struct evtchn_host_bits *h = d->evtchn_ops->host;
+    struct evtchn *chn = evtchn_port_valid(d, port) ? evtchn_from_port(d, port) : NULL;
+    if (!(dev->flags[port] & DEVPORT_BOUND) || !chn)
         rc = -EINVAL;
     /* An event that arrived while masked is re-raised, as Xen's unmask does. */
-    else if (d->evtchn_ops->test_and_clear_mask(d, port) && d->evtchn_ops->is_pending(d, port))
-        dev_report(dev, d, port);
+    else if (h->test_and_clear_mask(d, chn) && h->is_pending(d, chn))
+        dev_report(dev, d, chn);
     xensim_mutex_unlock(&dev->lock);
     return rc;
 }
@@ -210,6 +245,8 @@ void xensim_evtchn_dev_close(struct xensim_evtchn_dev *dev)
         if (dev->flags[p] & DEVPORT_BOUND)
             xensim_evtchn_dev_unbind(dev, p);
     close(dev->efd);
+    if (dev->out_fd >= 0)
+        close(dev->out_fd);
     pthread_mutex_destroy(&dev->lock);
     free(dev->flags);
     free(dev->queue);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include "sim.h"
+#include <xen/version.h>
 #include "tracepoint.h"
 
 static struct vcpu *hypercall_enter(uint32_t nr, int cmd)
@@ -60,14 +61,43 @@ static bool events_need_delivery(const struct vcpu *v)
            !__atomic_load_n(v->upcall_mask, __ATOMIC_SEQ_CST);
 }
 
-/* A poller wakes for its ports, and also when kicked for an upcall. */
+/* A poll ends when the one port it waits for is pending, or, polling
+ * any port, when one became pending (vcpu_wake_pollers); when the upcall
+ * flag went from 0 to 1, even masked (Xen's vcpu_mark_events_pending
+ * kicks, and "polling period ends when a VCPU is unblocked"); or for the
+ * toolstack. Tested as conditions, so that a wake meant for an earlier
+ * poll cannot end this one. */
 static bool poll_wake(struct vcpu *v)
 {
-    return atomic_load(&v->poll_woken) || vcpu_has_work(v) || events_need_delivery(v);
+    if (vcpu_has_work(v))
+        return true;
+    if (v->poll_upcall && __atomic_load_n(v->upcall_pending, __ATOMIC_SEQ_CST))
+        return true;
+    long want = atomic_load(&v->poll_evtchn);
+    if (want > 0)
+        return evtchn_port_pending(v->d, (evtchn_port_t)want);
+    return atomic_load(&v->poll_woken);
 }
 
-/* SCHEDOP_poll in Xen's order: count, buffer, deliverable events, then
- * each port (invalid: -EINVAL; pending: done), then sleep. */
+/* Xen's evtchn_port_poll: -EINVAL unless the port is valid and usable,
+ * else whether it is pending. */
+static int poll_port(struct domain *d, evtchn_port_t port)
+{
+    if (!evtchn_port_valid(d, port) || !evtchn_usable(evtchn_from_port(d, port)))
+        return -EINVAL;
+    return evtchn_port_pending(d, port);
+}
+
+/*
+ * SCHEDOP_poll in Xen's do_poll order: the count; then the vCPU is marked
+ * polling (for any port of the domain, poll_evtchn -1); an upcall that is
+ * due ends it at once, before a port is read; then each port in turn,
+ * read when its turn comes (a fault: -EFAULT; unusable: -EINVAL; pending:
+ * done, and the ports after it are never read); a single port becomes
+ * the one waited for; then sleep to the absolute timeout. Xen's
+ * guest_handle_okay is a range check a hosted guest's pointer always
+ * passes, so a bad buffer faults only when a port is read.
+ */
 static long sched_poll(struct vcpu *v, void *arg)
 {
     struct sched_poll op;
@@ -75,33 +105,39 @@ static long sched_poll(struct vcpu *v, void *arg)
         return -EFAULT;
     if (op.nr_ports > 128)
         return -EINVAL;
-    evtchn_port_t ports[128];
     /* The handle is a bare pointer or a one-pointer struct, depending on
      * the guest's __XEN_INTERFACE_VERSION__; the layout is the same. */
     const evtchn_port_t *guest_ports;
     memcpy(&guest_ports, &op.ports, sizeof(guest_ports));
-    if (op.nr_ports && copy_from_guest(ports, guest_ports, op.nr_ports * sizeof(ports[0])))
-        return -EFAULT;
     struct domain *d = v->d;
-    v->poll_nr = op.nr_ports;
+    /* Read before the poll is marked: an edge that races the marking ends
+     * the poll rather than being missed. */
+    v->poll_upcall = !__atomic_load_n(v->upcall_pending, __ATOMIC_SEQ_CST);
     atomic_store(&v->poll_woken, false);
-    __atomic_store_n(&v->poll_ports, ports, __ATOMIC_SEQ_CST);
+    atomic_store(&v->poll_evtchn, -1);
+    atomic_store(&v->polling, true);
     atomic_fetch_add(&d->pollers, 1);
     long rc = 0;
     if (events_need_delivery(v))
         goto out;
+    evtchn_port_t port = 0;
     for (unsigned int i = 0; i < op.nr_ports; i++) {
-        if (!evtchn_port_valid(d, ports[i])) {
-            rc = -EINVAL;
+        if (copy_from_guest(&port, guest_ports + i, sizeof(port))) {
+            rc = -EFAULT;
             goto out;
         }
-        if (evtchn_port_pending(d, ports[i]))
+        int r = poll_port(d, port);
+        if (r < 0)
+            rc = r;
+        if (r)
             goto out;
     }
+    if (op.nr_ports == 1)
+        atomic_store(&v->poll_evtchn, (long)port);
     vcpu_block(v, poll_wake, op.timeout);
 out:
+    atomic_store(&v->polling, false);
     atomic_fetch_sub(&d->pollers, 1);
-    __atomic_store_n(&v->poll_ports, NULL, __ATOMIC_SEQ_CST);
     return rc;
 }
 
@@ -213,4 +249,18 @@ long HYPERVISOR_callback_op(int cmd, const void *arg)
     if (!v)
         return -EPERM;
     return hypercall_exit(v, __HYPERVISOR_callback_op, cmd, do_callback_op(v, cmd, arg));
+}
+
+/* The version xensim's semantics follow. */
+#define XENSIM_XEN_MAJOR 4
+#define XENSIM_XEN_MINOR 17
+
+long HYPERVISOR_xen_version(int cmd, void *arg)
+{
+    struct vcpu *v = hypercall_enter(__HYPERVISOR_xen_version, cmd);
+    if (!v)
+        return -EPERM;
+    (void)arg;
+    long rc = cmd == XENVER_version ? (XENSIM_XEN_MAJOR << 16) | XENSIM_XEN_MINOR : -ENOSYS;
+    return hypercall_exit(v, __HYPERVISOR_xen_version, cmd, rc);
 }

@@ -33,13 +33,13 @@ int xensim_dump_domains(struct xensim *sim, FILE *out)
 /* Reads one port; the caller holds d->event_lock and chn->lock. */
 static void port_read(struct domain *d, evtchn_port_t p, struct xensim_port_info *r)
 {
-    const struct evtchn *chn = &d->chn[p];
+    const struct evtchn *chn = evtchn_from_port(d, p);
 
     memset(r, 0, sizeof(*r));
     r->port = p;
     r->vcpu = chn->notify_vcpu;
-    r->pending = d->evtchn_ops->is_pending(d, p);
-    r->masked = d->evtchn_ops->is_masked(d, p);
+    r->pending = d->evtchn_ops->is_pending(d, chn);
+    r->masked = d->evtchn_ops->is_masked(d, chn);
     r->host_consumer = chn->dev != NULL;
     switch (atomic_load(&chn->state)) {
     case ECS_RESERVED:
@@ -79,7 +79,7 @@ int xensim_port_list(struct xensim *sim, domid_t domid, struct xensim_port_info 
     int n = 0;
     xensim_mutex_lock(&d->event_lock);
     for (unsigned int p = 0; p < d->valid_ports; p++) {
-        struct evtchn *chn = &d->chn[p];
+        struct evtchn *chn = evtchn_from_port(d, p);
         if (atomic_load(&chn->state) == ECS_FREE)
             continue;
         if (n < max) {
@@ -164,14 +164,15 @@ static void port_describe(const struct xensim_port_info *r, char *buf, size_t le
 
 int xensim_dump_ports(struct xensim *sim, domid_t domid, FILE *out)
 {
-    unsigned int word_bits, max_port;
+    const char *abi;
+    unsigned int max_port;
     char name[sizeof(((struct domain *)0)->name)];
 
     struct domain *d = domain_rcu_get(sim, NULL, domid);
     if (!d)
         return -ESRCH;
-    word_bits = d->evtchn_ops->word_bits;
-    max_port = d->max_port;
+    abi = d->evtchn_ops->name;
+    max_port = evtchn_max_port(d);
     memcpy(name, d->name, sizeof(name));
     rcu_read_unlock();
 
@@ -180,8 +181,7 @@ int xensim_dump_ports(struct xensim *sim, domid_t domid, FILE *out)
                                              port_list_any, &n);
     if (n < 0)
         return n;
-    fprintf(out, "dom%u (%s): %u-level ABI, %u-bit words, ports 1..%u usable\n", domid,
-            name, 2, word_bits, max_port);
+    fprintf(out, "dom%u (%s): %s ABI, ports 1..%u usable\n", domid, name, abi, max_port);
     fprintf(out, "%5s  %-34s %5s %8s %7s%s\n", "PORT", "STATE", "VCPU", "PENDING", "MASKED",
             "  CONSUMER");
     for (int i = 0; i < n; i++) {
@@ -205,15 +205,16 @@ static void flags_describe(uint16_t flags, char *buf, size_t len)
 
 static const struct gnttab_active *active_entry(const struct grant_table *gt, grant_ref_t ref)
 {
-    const struct gnttab_active *chunk = gt->active[ref / GNTTAB_ENTRIES_PER_FRAME];
+    const struct gnttab_active *chunk = gt->active[ref / GNTTAB_ACTIVE_PER_CHUNK];
 
-    return chunk ? &chunk[ref % GNTTAB_ENTRIES_PER_FRAME] : NULL;
+    return chunk ? &chunk[ref % GNTTAB_ACTIVE_PER_CHUNK] : NULL;
 }
 
-/* The entry's flags as the guest last wrote them (it may write any time). */
+/* The entry's flags as the guest last wrote them (it may write any time),
+ * with v2's status bits merged in as a v1 entry shows them. */
 static uint16_t entry_flags(const struct grant_table *gt, grant_ref_t ref)
 {
-    return __atomic_load_n(&gt->shared[ref].flags, __ATOMIC_RELAXED);
+    return gnttab_vops(gt)->flags(gt, ref);
 }
 
 unsigned int gnttab_entries_in_use(struct domain *d)
@@ -251,8 +252,10 @@ int xensim_grant_list(struct xensim *sim, domid_t domid, struct xensim_grant_inf
             const struct gnttab_active *act = active_entry(gt, ref);
             r->ref = ref;
             r->flags = flags;
-            r->domid = gt->shared[ref].domid;
-            r->frame = gt->shared[ref].frame;
+            struct gnttab_entry e;
+            gnttab_vops(gt)->read(gt, ref, &e);
+            r->domid = e.domid;
+            r->frame = (uint32_t)e.frame;
             r->mapped_by = act && act->pin ? act->domid : DOMID_INVALID;
             r->read_pins = act ? (act->pin & 0xff) + ((act->pin >> 16) & 0xff) : 0;
             r->write_pins = act ? ((act->pin >> 8) & 0xff) + (act->pin >> 24) : 0;
@@ -274,6 +277,7 @@ int xensim_dump_grants(struct xensim *sim, domid_t domid, FILE *out)
         return -ESRCH;
     frames = atomic_load(&d->gt->nr_frames);
     max_frames = d->gt->max_frames;
+    const struct gnttab_version_ops *vo = gnttab_vops(d->gt);
     memcpy(name, d->name, sizeof(name));
     rcu_read_unlock();
 
@@ -282,8 +286,8 @@ int xensim_dump_grants(struct xensim *sim, domid_t domid, FILE *out)
                                               grant_list_any, &n);
     if (n < 0)
         return n;
-    fprintf(out, "dom%u (%s): grant table v1, %u frame(s) of %u, %u entries\n", domid, name,
-            frames, max_frames, frames * (unsigned int)GNTTAB_ENTRIES_PER_FRAME);
+    fprintf(out, "dom%u (%s): grant table v%u, %u frame(s) of %u, %u entries\n", domid, name,
+            vo->version, frames, max_frames, frames * vo->per_frame);
     fprintf(out, "%6s  %-40s %6s %8s  %s\n", "REF", "FLAGS", "DOMID", "FRAME", "MAPPED BY");
     for (int i = 0; i < n; i++) {
         const struct xensim_grant_info *r = &rows[i];

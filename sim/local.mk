@@ -20,9 +20,13 @@ sim_libsim_la_SOURCES += sim/tracepoint.h sim/trace.c sim/trace_names.c sim/trac
 	sim/narrate.h sim/narrate.c sim/narrate_xen.c
 
 # event channels
-sim_libsim_la_SOURCES += sim/evtchn.c sim/evtchn_2l.c sim/hostdev_evtchn.c
+sim_libsim_la_SOURCES += sim/evtchn.c sim/evtchn_2l.c sim/evtchn_fifo.c sim/hostdev_evtchn.c
+
+# what processes outside the simulator map of a domain
+sim_libsim_la_SOURCES += sim/hostdev_memory.c
 
 # grant tables
 sim_libsim_la_SOURCES += sim/gnttab.h sim/gnttab.c sim/gnttab_pin.c sim/gnttab_maptrack.c \
 	sim/gnttab_map.c sim/gnttab_map_strict.c sim/gnttab_map_fast.c sim/gnttab_copy.c \
+	sim/gnttab_v1.c sim/gnttab_v2.c sim/gnttab_version.c sim/gnttab_transfer.c \
 	sim/hostdev_gnttab.c

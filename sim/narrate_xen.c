@@ -36,7 +36,7 @@ static void narrate_send(struct xensim *sim, struct narrate_xen *nx,
     struct domain *rd = domain_lookup(sim, ev->remote_dom);
     if (!rd)
         return;
-    unsigned int bits = rd->evtchn_ops->word_bits;
+    unsigned int bits = rd->evtchn_word_bits;
     say(sim, "EVTCHNOP_send(dom%u port %u): dom%u port %u %s, evtchn_pending[%u] bit %u",
         ev->domid, ev->port, ev->remote_dom, ev->remote_port,
         ev->u.send.was_pending ? "was already pending (coalesced)" : "marked pending",

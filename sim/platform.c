@@ -1,8 +1,8 @@
 /*
  * What a vCPU's machine shows the kernel running on it: its domid and
- * vCPU, start_info, shared_info, system time, its pages, its PV interrupt
- * flag (the vcpu_info upcall mask), the one word of per-domain memory the
- * kernel keeps its state in, and holding off xensim_domain_call()s. Called
+ * vCPU, start_info, shared_info and its vcpu_info, system time, its
+ * pages, the one word of per-domain memory the kernel keeps its state in,
+ * and holding off xensim_domain_call()s. Called
  * from vCPU threads; reads the calling vCPU's domain.
  */
 #include <errno.h>
@@ -70,32 +70,14 @@ void *xensim_guest_vcpu_info(void)
     return current_vcpu ? current_vcpu->vcpu_info : NULL;
 }
 
+bool xensim_guest_evtchn_fifo(void)
+{
+    return current_vcpu && current_vcpu->d->evtchn_fifo_boot;
+}
+
 unsigned int xensim_guest_evtchn_word_bits(void)
 {
-    return current_vcpu ? current_vcpu->d->evtchn_ops->word_bits : 0;
-}
-
-void xensim_guest_irq_disable(void)
-{
-    if (current_vcpu)
-        __atomic_store_n(current_vcpu->upcall_mask, 1, __ATOMIC_SEQ_CST);
-}
-
-/* Like Linux's xen_irq_enable: clear the mask, and if an upcall is already
- * pending take it now (Linux forces it with a cheap hypercall). */
-void xensim_guest_irq_enable(void)
-{
-    struct vcpu *v = current_vcpu;
-    if (!v)
-        return;
-    __atomic_store_n(v->upcall_mask, 0, __ATOMIC_SEQ_CST);
-    if (vcpu_upcall_deliverable(v))
-        vcpu_hypercall_exit(v);
-}
-
-bool xensim_guest_irq_disabled(void)
-{
-    return current_vcpu && __atomic_load_n(current_vcpu->upcall_mask, __ATOMIC_SEQ_CST);
+    return current_vcpu ? current_vcpu->d->evtchn_word_bits : 0;
 }
 
 void *xensim_guest_anchor(void)

@@ -48,6 +48,7 @@ struct domain;
 struct vcpu;
 struct grant_table;
 struct xensim_evtchn_dev;
+struct guest_gnttab_ops;
 
 
 /* Scheduler interface: every block, wake and hypercall boundary goes
@@ -67,28 +68,6 @@ struct sched_ops {
 };
 extern const struct sched_ops sched_free_running;
 
-/* Event channel port ABI (2-level with 32- or 64-bit words; FIFO later). */
-struct evtchn_port_ops {
-    unsigned int word_bits;
-    unsigned int nr_ports;          /* word_bits * word_bits */
-    /* Xen's order: test-and-set pending, mask, selector, upcall, kick. */
-    void (*set_pending)(struct vcpu *v, evtchn_port_t port);
-    void (*clear_pending)(struct domain *d, evtchn_port_t port);
-    /* Clears mask; re-raises on v if it was masked and is pending. */
-    void (*unmask)(struct domain *d, struct vcpu *v, evtchn_port_t port);
-    bool (*is_pending)(const struct domain *d, evtchn_port_t port);
-    bool (*is_masked)(const struct domain *d, evtchn_port_t port);
-    void (*set_mask)(struct domain *d, evtchn_port_t port);
-    /* For a host consumer (hostdev_evtchn.c), which does its own routing. */
-    bool (*test_and_set_pending)(struct domain *d, evtchn_port_t port);
-    bool (*test_and_clear_mask)(struct domain *d, evtchn_port_t port);
-    /* For the guest's upcall loop: take this vCPU's selector (xchg 0),
-     * and read word i of pending & ~mask. */
-    uint64_t (*take_selector)(struct vcpu *v);
-    uint64_t (*pending_unmasked_word)(const struct domain *d, unsigned int i);
-};
-extern const struct evtchn_port_ops evtchn_2l_32_ops, evtchn_2l_64_ops;
-
 /* Internal port states, Xen's ECS_* (values as in xen/sched.h). */
 enum evtchn_state {
     ECS_FREE = 0, ECS_RESERVED, ECS_UNBOUND, ECS_INTERDOMAIN, ECS_PIRQ,
@@ -96,11 +75,14 @@ enum evtchn_state {
 };
 
 /* One port. state/u change only with chn->lock and the domain's
- * event_lock held; send reads them under chn->lock alone. */
+ * event_lock held; send reads them under chn->lock alone. The FIFO
+ * fields belong to evtchn_fifo.c (its own rules there). */
 struct evtchn {
     pthread_mutex_t lock;
     _Atomic uint8_t state;
+    _Atomic uint8_t priority;           /* FIFO: 0 (highest) .. 15 */
     uint16_t notify_vcpu;
+    evtchn_port_t port;                 /* its own number, set once */
     union {
         domid_t unbound_remote;
         struct { domid_t dom; evtchn_port_t port; } interdomain;
@@ -109,7 +91,77 @@ struct evtchn {
     } u;
     /* Non-NULL when a host "process" (hostdev.h) consumes this port. */
     struct xensim_evtchn_dev *dev;
+    _Atomic uint32_t fifo_lastq;        /* FIFO: queue last linked on */
+    _Atomic bool fifo_pending;          /* FIFO: raised while it had no word */
+    _Atomic uint8_t host_bits;          /* FIFO: a host consumer's bits */
 };
+
+/* Ports become valid a bucket at a time, as in Xen: 64 ports (a 4 KiB
+ * bucket of 64-byte struct evtchn there), made as the range grows. used
+ * has a bit per port that is not free, under the domain's event_lock.
+ * Buckets hang off groups of 64, made with their first bucket, so that a
+ * domain pays for the ports it has and not for the 2^17 FIFO allows. */
+#define EVTCHNS_PER_BUCKET 64
+#define BUCKETS_PER_GROUP 64
+#define EVTCHNS_PER_GROUP (EVTCHNS_PER_BUCKET * BUCKETS_PER_GROUP)
+/* The most any ABI names: FIFO's 2^17. */
+#define EVTCHN_MAX_PORTS EVTCHN_FIFO_NR_CHANNELS
+#define NR_EVTCHN_GROUPS (EVTCHN_MAX_PORTS / EVTCHNS_PER_GROUP)
+struct evtchn_bucket {
+    uint64_t used;
+    struct evtchn chn[EVTCHNS_PER_BUCKET];
+};
+struct evtchn_group {
+    struct evtchn_bucket *_Atomic bucket[BUCKETS_PER_GROUP];
+};
+
+/*
+ * Event channel port ABI, Xen's evtchn_port_ops with what xensim needs
+ * of it: 2-level with 32- or 64-bit words (evtchn_2l.c), FIFO
+ * (evtchn_fifo.c). Each domain has one at a time; a guest switches to
+ * FIFO with EVTCHNOP_init_control and back with EVTCHNOP_reset. Nothing
+ * outside the ABI files branches on which it is.
+ */
+struct evtchn_host_bits;
+struct evtchn_port_ops {
+    const char *name;
+    unsigned int nr_ports;              /* Xen's max_evtchns(d) */
+    /* A port was just bound (FIFO: back to the default priority). */
+    void (*init)(struct domain *d, struct evtchn *chn);
+    /* Raises chn on v; wakes pollers (vcpu_wake_pollers) only when the
+     * port became pending. */
+    void (*set_pending)(struct vcpu *v, struct evtchn *chn);
+    void (*clear_pending)(struct domain *d, struct evtchn *chn);
+    /* Clears the mask and re-raises a pending port on its notify vCPU. */
+    void (*unmask)(struct domain *d, struct evtchn *chn);
+    bool (*is_pending)(const struct domain *d, const struct evtchn *chn);
+    bool (*is_masked)(const struct domain *d, const struct evtchn *chn);
+    /* A free port still queued for the guest (FIFO: LINKED) is not
+     * handed out again. NULL: never. */
+    bool (*is_busy)(const struct domain *d, const struct evtchn *chn);
+    /* NULL: the ABI has no priorities (-ENOSYS). */
+    int (*set_priority)(struct domain *d, struct evtchn *chn, unsigned int priority);
+    /* Not Xen's: see struct evtchn_host_bits. */
+    const struct evtchn_host_bits *host;
+};
+extern const struct evtchn_port_ops evtchn_2l_32_ops, evtchn_2l_64_ops, evtchn_fifo_ops;
+
+/* What dom0's evtchn driver does to the bits of a port it gives to a
+ * process (mask, ack, latch), done inline by hostdev_evtchn.c for a host
+ * consumer. 2-level: the shared_info bits, as Linux's driver leaves them;
+ * FIFO: bits of the channel's own, since a host consumer's port has no
+ * business on a vCPU's queue. */
+struct evtchn_host_bits {
+    bool (*test_and_set_pending)(struct domain *d, struct evtchn *chn);
+    void (*clear_pending)(struct domain *d, struct evtchn *chn);
+    bool (*is_pending)(struct domain *d, struct evtchn *chn);
+    void (*mask)(struct domain *d, struct evtchn *chn);
+    bool (*test_and_clear_mask)(struct domain *d, struct evtchn *chn);
+    bool (*is_masked)(struct domain *d, struct evtchn *chn);
+};
+
+/* evtchn_fifo.c's per-domain state, NULL until the first init_control. */
+struct evtchn_fifo_domain;
 
 enum vcpu_run_state { VCPU_RUNNING = 0, VCPU_BLOCKED };
 
@@ -131,7 +183,7 @@ struct vcpu {
     void *vcpu_info;
     volatile uint8_t *upcall_pending;   /* &vcpu_info->evtchn_upcall_pending */
     volatile uint8_t *upcall_mask;      /* &vcpu_info->evtchn_upcall_mask */
-    void *pending_sel;                  /* xen_ulong_t of word_bits */
+    void *pending_sel;                  /* xen_ulong_t of the 2-level layout */
 
     _Atomic int run_state;              /* enum vcpu_run_state */
     uint32_t wake_seq;                  /* futex word, atomics only */
@@ -148,10 +200,16 @@ struct vcpu {
     /* Timers: deadline in sim ns, 0 = off; protected by sim->timer_lock. */
     uint64_t timer_deadline;
     struct vcpu *timer_next;
-    /* SCHEDOP_poll: ports being polled while blocked. */
-    const evtchn_port_t *poll_ports;
-    unsigned int poll_nr;
+    /* SCHEDOP_poll, as Xen's poll_mask bit and poll_evtchn: polling is
+     * set while the vCPU is in the poll; poll_evtchn is the one port it
+     * waits for, or -1 for any port of the domain (several, or while the
+     * ports are still being read), which sets poll_woken. poll_upcall
+     * says upcall_pending was clear when the poll began, so that its
+     * 0-to-1 edge (Xen's kick) ends the poll. */
+    _Atomic bool polling;
+    _Atomic long poll_evtchn;
     _Atomic bool poll_woken;
+    bool poll_upcall;
 
     pthread_mutex_t call_lock;
     struct vcpu_call *calls;            /* queued, under call_lock */
@@ -183,7 +241,9 @@ struct domain {
     /* Memory: one memfd, mapped once at mem. pfn layout:
      *   [0, nr_pages)                      guest RAM
      *   nr_pages                           shared_info (Xen's page)
-     *   nr_pages + 1 + i, i < max_grant_frames   grant table frame i */
+     *   nr_pages + 1 + i, i < max_grant_frames   grant table frame i
+     *   nr_pages + 1 + max_grant_frames + j,
+     *     j < domain_status_frames(max_grant_frames)  v2 status frame j */
     int memfd;
     uint8_t *mem;
     unsigned long nr_pages;
@@ -194,16 +254,21 @@ struct domain {
     unsigned long build_pages;          /* of those, the builder's */
     start_info_t *start_info;           /* in guest RAM (pfn 0) */
 
-    /* Event channels. */
+    /* Event channels (evtchn.c). The ABI changes under event_lock;
+     * readers without it load it once per operation. */
     void *shared_info;
-    const struct evtchn_port_ops *evtchn_ops;
-    unsigned int max_port;              /* highest usable port number */
-    struct evtchn *chn;                 /* [evtchn_ops->nr_ports] */
-    pthread_mutex_t event_lock;         /* allocation, bind, close */
-    uint64_t *port_used;                /* bitmap, under event_lock */
+    unsigned int evtchn_word_bits;      /* shared_info's layout: 32 or 64 */
+    bool evtchn_fifo_boot;              /* its kernel is to switch to FIFO */
+    const struct evtchn_port_ops *_Atomic evtchn_ops;
+    const struct evtchn_port_ops *evtchn_2l_ops;   /* the one reset returns to */
+    struct evtchn_fifo_domain *_Atomic evtchn_fifo;   /* evtchn_fifo.c; set once */
+    unsigned int max_port;              /* the configured cap (max_evtchn_port) */
+    /* Buckets, made as valid_ports grows past them (see above). */
+    struct evtchn_group *_Atomic evtchn_groups[NR_EVTCHN_GROUPS];
+    pthread_mutex_t event_lock;         /* allocation, bind, close, ABI */
     unsigned int ports_in_use;
     unsigned int valid_ports;           /* grows a bucket at a time */
-    _Atomic bool evtchn_resetting;
+    unsigned int next_evtchn;           /* Xen's: reset's progress, 0 = none */
     _Atomic unsigned int pollers;       /* vCPUs in SCHEDOP_poll */
 
     /* Grant tables (gnttab.c). */
@@ -211,6 +276,7 @@ struct domain {
     enum xensim_gnttab_mode gnttab_mode;
     unsigned int max_grant_frames;
     unsigned int max_maptrack_frames;
+    unsigned int max_grant_version;     /* 1 or 2 */
     /* Pins other domains hold on this domain's pages, plus one reference
      * of its own until destroy is done; the domain is freed at zero. */
     _Atomic unsigned int foreign_maps;
@@ -219,15 +285,6 @@ struct domain {
      * guest, released after the vCPUs stop at destroy. */
     void *_Atomic guest_anchor;
     void (*guest_anchor_release)(void *data);
-
-    /* Guest-side interrupt layer (guest_irq.c): a handler per port. */
-    struct guest_irq *irq;              /* [evtchn_ops->nr_ports], lazily */
-
-    /* Guest-side helper state (guest_gnttab.c). */
-    pthread_mutex_t guest_lock;
-    uint32_t *guest_ref_free;           /* free-ref stack for xensim_gnttab_alloc_ref */
-    unsigned int guest_ref_nr, guest_ref_cap;
-    unsigned int guest_gt_frames;       /* frames set up through setup_table */
 
     _Atomic bool destroyed;             /* destroy's teardown is done */
     _Atomic bool finalized;
@@ -266,11 +323,6 @@ struct xensim {
     pthread_mutex_t listener_lock;
     struct sim_listener *listeners;
 
-    /* Hooks for XenStore (set by sim/xenstore when a daemon runs). */
-    void (*on_domain_built)(struct xensim *sim, struct domain *d);
-    void (*on_domain_released)(struct xensim *sim, domid_t domid);
-    void *xs;
-    struct xenstored *xenstored;        /* xenstored.c, when started */
     /* Trace points (trace.c): trace_subs is an RCU list of subscribers,
      * trace_nsubs its length, the one thing a point reads when nobody
      * listens; trace_lock serialises every change to them and to the
@@ -328,6 +380,15 @@ void domain_listeners_free(struct xensim *sim);
 void domain_release_guest_anchor(struct domain *d);
 
 /* domain_memory.c */
+/* The v2 status frames a table of max_grant_frames shared frames may need
+ * (Xen's grant_to_status_frames of the maximum): 2-byte status words for
+ * 16-byte entries, so one status frame serves eight shared frames. */
+static inline unsigned int domain_status_frames(unsigned int max_grant_frames)
+{
+    unsigned int per_shared = XEN_PAGE_SIZE / sizeof(grant_entry_v2_t);
+    unsigned int per_status = XEN_PAGE_SIZE / sizeof(grant_status_t);
+    return (max_grant_frames * per_shared + per_status - 1) / per_status;
+}
 int domain_memory_init(struct domain *d, unsigned long nr_pages, unsigned int max_grant_frames);
 void domain_memory_free(struct domain *d);
 xen_pfn_t domain_page_alloc(struct domain *d);   /* ~0 when full */
@@ -347,7 +408,8 @@ bool vcpu_upcall_deliverable(const struct vcpu *v);
 void vcpu_mark_events_pending(struct vcpu *v, evtchn_port_t port);
 /* sim->sched->block between the BLOCK and WAKE trace points. */
 bool vcpu_block(struct vcpu *v, bool (*wake)(struct vcpu *v), uint64_t deadline);
-/* Wakes vCPUs of d blocked in SCHEDOP_poll on port. */
+/* Xen's evtchn_check_pollers: port became pending, so vCPUs of d
+ * polling on it, or on any port, wake. The ABIs call it. */
 void vcpu_wake_pollers(struct domain *d, evtchn_port_t port);
 
 /* evtchn.c */
@@ -366,6 +428,12 @@ long evtchn_bind_virq_for(struct domain *d, uint32_t virq, uint32_t vcpu,
 long evtchn_close_port(struct domain *d, evtchn_port_t port);
 long evtchn_send_port(struct domain *d, evtchn_port_t port);
 long evtchn_unmask_port(struct domain *d, evtchn_port_t port);
+/* A port's channel; the port must be valid (evtchn_port_valid). */
+struct evtchn *evtchn_from_port(const struct domain *d, evtchn_port_t port);
+/* Xen's evtchn_usable: bound in any state (host consumers' ports too). */
+bool evtchn_usable(const struct evtchn *chn);
+/* The highest port this domain may use under its current ABI. */
+unsigned int evtchn_max_port(const struct domain *d);
 void evtchn_send_virq(struct vcpu *v, uint32_t virq);       /* per-vCPU VIRQ */
 void evtchn_send_global_virq(struct xensim *sim, uint32_t virq);
 bool evtchn_port_pending(struct domain *d, evtchn_port_t port);
@@ -386,7 +454,9 @@ void gnttab_seed_reserved(struct domain *d, grant_ref_t ref, domid_t backend, xe
 bool gnttab_describe_fault(struct domain *d, uintptr_t addr, struct xensim_fault *f);
 
 /* guest_copy.c: copies that turn a bad guest pointer into -EFAULT. */
-extern __thread sigjmp_buf *guest_copy_jmp;
+/* initial-exec: every guest copy reads it, and libxensim is a shared
+ * library, where the default model costs a __tls_get_addr call. */
+extern __thread sigjmp_buf *guest_copy_jmp __attribute__((tls_model("initial-exec")));
 int copy_from_guest(void *dst, const void *guest_src, size_t n);
 int copy_to_guest(void *guest_dst, const void *src, size_t n);
 /* Elements [i, i+n) of a guest array of size-byte elements, to or from
@@ -396,6 +466,20 @@ unsigned int copy_from_guest_elems(void *buf, const void *guest_array, size_t si
                                    unsigned int i, unsigned int n);
 unsigned int copy_to_guest_elems(void *guest_array, const void *buf, size_t size,
                                  unsigned int i, unsigned int n);
+/* Xen's guest_handle_okay(h, nr): a range check only, no access. */
+bool guest_handle_okay(const void *guest_ptr, size_t nr, size_t size);
+/* Writes one field of each of n array elements (stride bytes apart in
+ * both src and the guest's array, size bytes each) as Xen's
+ * __copy_field_to_guest per element does; returns how many were written
+ * before the first fault. */
+unsigned int copy_fields_to_guest(void *guest_dst, const void *src, size_t stride, size_t size,
+                                  unsigned int n);
+/* How many leading elements of a guest array (stride bytes apart) have a
+ * field [off, off + size) the hypervisor could write: the element whose
+ * copy back would fault is the next. Each page is probed once by
+ * rewriting one of its bytes with its own value. */
+unsigned int guest_fields_writable(void *guest_base, size_t stride, size_t off, size_t size,
+                                   unsigned int n);
 
 /* fault.c */
 void fault_handler_install(void);
@@ -407,18 +491,22 @@ void timer_stop(struct xensim *sim);
 void timer_set(struct vcpu *v, uint64_t deadline);
 void timer_cancel_domain(struct domain *d);
 
-/* xenstored.c */
-void xenstored_stop(struct xensim *sim);
 
 /* trace.c: the points themselves are in tracepoint.h. At destroy, drops
  * every subscriber, the Chrome writer's and the narrator's too. */
 void trace_init(struct xensim *sim);
 void trace_free(struct xensim *sim);
 
-/* guest_irq.c */
-void guest_irq_free(struct domain *d);
+/* evtchn_fifo.c: the FIFO ABI's hypercalls, under the domain's
+ * event_lock; destroy switches a domain back to 2-level, free releases
+ * what init_control made (at domain free). */
+long evtchn_fifo_init_control(struct domain *d, struct evtchn_init_control *op);
+long evtchn_fifo_expand_array(struct domain *d, const struct evtchn_expand_array *op);
+void evtchn_fifo_destroy(struct domain *d);
+void evtchn_fifo_free(struct domain *d);
+unsigned int evtchn_fifo_pages_held(struct domain *d);
 
 /* hostdev_evtchn.c: delivery to a host consumer instead of a vCPU. */
-void evtchn_dev_deliver(struct xensim_evtchn_dev *dev, struct domain *d, evtchn_port_t port);
+void evtchn_dev_deliver(struct xensim_evtchn_dev *dev, struct domain *d, struct evtchn *chn);
 
 #endif

@@ -3,6 +3,7 @@
  * hypercall and sub-op. Looked up by whoever prints an event, so the
  * hypercall path only passes numbers.
  */
+#include <xensim/guest.h>
 #include <xensim/trace.h>
 #include <xen/sched.h>
 #include "util.h"
@@ -43,6 +44,7 @@ static const char *const evtchn_ops[] = {
     [EVTCHNOP_init_control] = "EVTCHNOP_init_control",
     [EVTCHNOP_expand_array] = "EVTCHNOP_expand_array",
     [EVTCHNOP_set_priority] = "EVTCHNOP_set_priority",
+    [XENSIM_EVTCHNOP_reset_cont] = "EVTCHNOP_reset_cont",
 };
 
 static const char *const gnttab_ops[] = {
@@ -88,6 +90,7 @@ static const struct hypercall_names hypercalls[] = {
     HYPERCALL(__HYPERVISOR_sched_op, "sched_op", sched_ops),
     HYPERCALL_PLAIN(__HYPERVISOR_set_timer_op, "set_timer_op"),
     HYPERCALL_PLAIN(__HYPERVISOR_callback_op, "callback_op"),
+    HYPERCALL_PLAIN(__HYPERVISOR_xen_version, "xen_version"),
 };
 
 const char *xensim_trace_op_name(uint32_t hypercall, uint32_t subop)

@@ -21,7 +21,7 @@ struct vcpu *vcpu_alloc(struct domain *d, unsigned int id)
     v->d = d;
     v->id = id;
     pthread_mutex_init(&v->call_lock, NULL);
-    if (d->evtchn_ops->word_bits == 32) {
+    if (d->evtchn_word_bits == 32) {
         struct vcpu_info_x86_32 *vi = &((struct shared_info_x86_32 *)d->shared_info)->vcpu_info[id];
         v->vcpu_info = vi;
         v->upcall_pending = &vi->evtchn_upcall_pending;
@@ -70,17 +70,19 @@ bool vcpu_block(struct vcpu *v, bool (*wake)(struct vcpu *v), uint64_t deadline)
 
 void vcpu_wake_pollers(struct domain *d, evtchn_port_t port)
 {
+    if (!atomic_load(&d->pollers))
+        return;
     for (unsigned int i = 0; i < d->nr_vcpus; i++) {
         struct vcpu *v = d->vcpus[i];
-        const evtchn_port_t *ports = __atomic_load_n(&v->poll_ports, __ATOMIC_ACQUIRE);
-        if (!ports)
+        if (!atomic_load(&v->polling))
             continue;
-        /* As in Xen, a poll on one port waits for that port; a poll on
-         * none or several wakes for any event of the domain. */
-        if (v->poll_nr != 1 || ports[0] == port) {
+        /* A poll on one port sees the port itself (hypercall.c); one on
+         * several, or still reading its ports, wakes for any. */
+        long want = atomic_load(&v->poll_evtchn);
+        if (want < 0)
             atomic_store(&v->poll_woken, true);
+        if (want < 0 || want == (long)port)
             d->sim->sched->kick(v);
-        }
     }
 }
 

@@ -18,3 +18,15 @@ TESTS += tests/test_gnttab_life
 tests_test_gnttab_life_SOURCES = tests/test_gnttab_life.c $(GNTTAB_TEST_HDRS)
 tests_test_gnttab_life_LDADD = $(TEST_LIBS)
 tests_test_gnttab_life_CFLAGS = $(TEST_CFLAGS_ALL)
+
+check_PROGRAMS += tests/test_gnttab_v2
+TESTS += tests/test_gnttab_v2
+tests_test_gnttab_v2_SOURCES = tests/test_gnttab_v2.c $(GNTTAB_TEST_HDRS)
+tests_test_gnttab_v2_LDADD = $(TEST_LIBS)
+tests_test_gnttab_v2_CFLAGS = $(TEST_CFLAGS_ALL)
+
+check_PROGRAMS += tests/test_gnttab_transfer
+TESTS += tests/test_gnttab_transfer
+tests_test_gnttab_transfer_SOURCES = tests/test_gnttab_transfer.c $(GNTTAB_TEST_HDRS)
+tests_test_gnttab_transfer_LDADD = $(TEST_LIBS)
+tests_test_gnttab_transfer_CFLAGS = $(TEST_CFLAGS_ALL)

@@ -53,9 +53,21 @@ struct gt_grant {
     long ref;
     xen_pfn_t pfn;
     uint8_t *page;                /* the granter's own view of it */
-    grant_entry_v1_t *ents;
+    grant_entry_v1_t *ents;       /* a v1 table's entries, or NULL */
+    grant_entry_v2_t *ents2;      /* a v2 table's entries and status words */
+    grant_status_t *status;
     unsigned int nr_ents;
 };
+
+/* The granter's table as the helpers see it, v1 or v2. */
+static inline void gt_tables(struct gt_grant *g)
+{
+    g->ents = xensim_gnttab_entries(&g->nr_ents);
+    if (!g->ents) {
+        g->ents2 = xensim_gnttab_entries_v2(&g->nr_ents);
+        g->status = xensim_gnttab_status(NULL);
+    }
+}
 
 static void gt_grant_fn(void *p)
 {
@@ -63,7 +75,7 @@ static void gt_grant_fn(void *p)
     g->pfn = xensim_guest_page_alloc();
     g->page = xensim_guest_pfn_to_virt(g->pfn);
     g->ref = xensim_gnttab_grant_access(g->to, g->pfn, g->readonly);
-    g->ents = xensim_gnttab_entries(&g->nr_ents);
+    gt_tables(g);
 }
 
 /*
@@ -119,14 +131,54 @@ static inline struct gt_grant gt_grant(struct xensim *sim, domid_t granter, domi
     th_call(sim, granter, 0, gt_grant_fn, &g);
     ck_assert_int_ge(g.ref, GNTTAB_NR_RESERVED_ENTRIES);
     ck_assert_ptr_nonnull(g.page);
-    ck_assert_ptr_nonnull(g.ents);
+    ck_assert(g.ents || (g.ents2 && g.status));
     gt_own(granter, g.ref, g.pfn);
     return g;
 }
 
+/* A page of `who`'s own RAM, given back by gt_sim_free(). */
+struct gt_page { xen_pfn_t pfn; uint8_t *va; };
+
+static void gt_page_fn(void *p)
+{
+    struct gt_page *pg = p;
+    pg->pfn = xensim_guest_page_alloc();
+    pg->va = xensim_guest_pfn_to_virt(pg->pfn);
+}
+
+static inline struct gt_page gt_own_page(struct xensim *sim, domid_t who)
+{
+    struct gt_page pg = { 0 };
+    th_call(sim, who, 0, gt_page_fn, &pg);
+    ck_assert_ptr_nonnull(pg.va);
+    gt_own(who, -1, pg.pfn);
+    return pg;
+}
+
+/* The entry's flags as a v1 entry shows them: in v2 the guest's flags
+ * with Xen's status bits. */
 static inline uint16_t gt_flags(const struct gt_grant *g)
 {
-    return __atomic_load_n(&g->ents[g->ref].flags, __ATOMIC_ACQUIRE);
+    if (g->ents)
+        return __atomic_load_n(&g->ents[g->ref].flags, __ATOMIC_ACQUIRE);
+    return (uint16_t)(__atomic_load_n(&g->ents2[g->ref].hdr.flags, __ATOMIC_ACQUIRE) |
+                      __atomic_load_n(&g->status[g->ref], __ATOMIC_ACQUIRE));
+}
+
+struct gt_version_call { unsigned int version; long rc; };
+
+static void gt_version_fn(void *p)
+{
+    struct gt_version_call *c = p;
+    c->rc = xensim_gnttab_set_version(c->version);
+}
+
+/* xensim_gnttab_set_version as guest code of `who`. */
+static inline long gt_set_version(struct xensim *sim, domid_t who, unsigned int version)
+{
+    struct gt_version_call c = { .version = version, .rc = -9999 };
+    th_call(sim, who, 0, gt_version_fn, &c);
+    return c.rc;
 }
 
 struct gt_end { grant_ref_t ref; int rc; };
@@ -224,6 +276,17 @@ static inline struct gt_fix gt_fix_new(enum xensim_gnttab_mode mode)
     f.a = th_domain(f.sim, "granter", false, mode);
     f.b = th_domain(f.sim, "grantee", false, mode);
     f.c = th_domain(f.sim, "other", false, mode);
+    return f;
+}
+
+/* The same, each domain's table switched to version (1 or 2) first, as
+ * a kernel does at boot. */
+static inline struct gt_fix gt_fix_new_v(enum xensim_gnttab_mode mode, unsigned int version)
+{
+    struct gt_fix f = gt_fix_new(mode);
+    ck_assert_int_eq(gt_set_version(f.sim, f.a, version), 0);
+    ck_assert_int_eq(gt_set_version(f.sim, f.b, version), 0);
+    ck_assert_int_eq(gt_set_version(f.sim, f.c, version), 0);
     return f;
 }
 

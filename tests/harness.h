@@ -38,6 +38,10 @@ void th_check_clean(struct xensim *sim);
 void th_allow_own_store_ring(domid_t domid);
 /* The same as a question: true, with what was left in why, on a leak. */
 bool th_find_leak(struct xensim *sim, char *why, size_t size);
+/* Waits (bounded, 10 s) until a destroyed domain is gone: xenstored
+ * lets go of its ring once VIRQ_DOM_EXC told it, as on Xen. Fails the
+ * test if it lingers. */
+void th_wait_gone(struct xensim *sim, domid_t domid);
 /* th_check_clean(), then destroys sim. */
 void th_sim_free_checked(struct xensim *sim);
 

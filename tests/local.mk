@@ -26,3 +26,4 @@ include tests/xenbus.mk
 include tests/netcons.mk
 include tests/blk.mk
 include tests/core.mk
+include tests/ext/ext.mk

@@ -490,6 +490,18 @@ static void frag_front(void *p)
         fr->refs[i] = xensim_gnttab_grant_access(0, fr->keep[0], false);
 }
 
+/* One map and unmap of ref as dom0: the handle it was given. */
+static long frag_turn(struct frag *fr, grant_ref_t ref)
+{
+    gnttab_map_grant_ref_t m = { .flags = GNTMAP_host_map, .ref = ref, .dom = fr->f->front };
+    long rc = HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, &m, 1);
+    if (rc || m.status)
+        return rc ? rc : m.status;
+    gnttab_unmap_grant_ref_t u = { .host_addr = m.host_addr, .handle = m.handle };
+    rc = HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &u, 1);
+    return rc ? rc : u.status ? u.status : (long)m.handle;
+}
+
 static void frag_back_map(void *p)
 {
     struct frag *fr = p;
@@ -498,7 +510,11 @@ static void frag_back_map(void *p)
                                                .ref = (grant_ref_t)fr->refs[i],
                                                .dom = fr->f->front };
     fr->rc = (int)HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, fr->map, 3);
-    /* Freed in the order 1, 0, 2: the next maps get 2, then 0. */
+    /* Freed in the order 1, 0, 2, they go to the tail of the free list
+     * (Xen reuses freed handles last). Turning the list (a map and an
+     * unmap take its head to its tail) until map[1]'s handle comes round
+     * leaves map[0]'s then map[2]'s at its head: the ring's two maps get
+     * those, which are not neighbours. */
     static const int order[3] = { 1, 0, 2 };
     for (int k = 0; k < 3 && !fr->rc; k++) {
         gnttab_map_grant_ref_t *m = &fr->map[order[k]];
@@ -507,6 +523,17 @@ static void frag_back_map(void *p)
         if (!fr->rc)
             fr->rc = u.status;
     }
+    for (int turns = 0; !fr->rc && turns < 1024; turns++) {
+        long h = frag_turn(fr, (grant_ref_t)fr->refs[0]);
+        if (h < 0) {
+            fr->rc = (int)h;
+            break;
+        }
+        if (h == fr->map[1].handle)
+            return;
+    }
+    if (!fr->rc)
+        fr->rc = -ENOENT;
 }
 
 /* The frames behind the ring's grant refs, read from the front end's own

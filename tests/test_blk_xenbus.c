@@ -294,11 +294,30 @@ static void *busy_thread(void *p)
     return NULL;
 }
 
+static void front_found_fn(void *p)
+{
+    *(bool *)p = xensim_vbd_front_find(51712) != NULL;
+}
+
+/* XenStore says Connected a moment before the front end's own device
+ * does (xenbus_switch_state writes the node first): wait for the latter. */
+static bool wait_front_found(struct env *e)
+{
+    bool found = false;
+    for (int i = 0; i < WAIT_MS && !found; i++) {
+        xbt_run(e->sim, e->fe, front_found_fn, &found);
+        if (!found)
+            xbt_sleep_ms(1);
+    }
+    return found;
+}
+
 START_TEST(vbd_guest_dies_mid_io)
 {
     struct env *e = calloc(1, sizeof(*e));
     env_up(e, 0, 1, _i == 0);
     ck_assert(wait_connected(e));
+    ck_assert(wait_front_found(e));
     e->rc = 0;
     atomic_store(&busy_done, false);
     pthread_t t;

@@ -200,57 +200,125 @@ START_TEST(end_access_while_mapped)
 }
 END_TEST
 
-/* The same ref mapped many times: one handle each, handles reused after
- * unmap, and a pin counter that would pass 127 refuses. */
+/*
+ * The same ref mapped many times: one handle each. Xen 4.17 checks only
+ * the counter a map increments (GNTPIN_incr2oflow_mask(pin_incr)): 128
+ * read-only maps fill the host-read counter, so a 129th fails, while a
+ * writable map and a copy into the ref (host-write) still succeed. A
+ * failed map leaves the guest's handle as it was (Xen's failure paths set
+ * only status) and puts the handle it took at the tail of the free list,
+ * where freed handles go too (put_maptrack_handle): the last reused.
+ */
 START_TEST(many_maps_one_ref)
 {
     struct gt_fix f = gt_fix_new(GT_MODE);
-    struct gt_grant g = gt_grant(f.sim, f.a, f.b, true);
-    static gnttab_map_grant_ref_t m[129];
+    struct gt_grant g = gt_grant(f.sim, f.a, f.b, false);
+    static gnttab_map_grant_ref_t m[130];
     for (int i = 0; i < 128; i++) {
         ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RO, &m[i]), GNTST_okay);
-        for (int j = 0; j < i; j++)
-            ck_assert_uint_ne(m[i].handle, m[j].handle);
+        /* A fresh domain's handles come in order from 0. */
+        ck_assert_uint_eq(m[i].handle, i);
     }
-    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RO, &m[128]), GNTST_general_error);
+    gnttab_map_grant_ref_t over = { .flags = RO, .ref = (grant_ref_t)g.ref, .dom = f.a,
+                                    .handle = 0x12345678, .dev_bus_addr = 0xabcdef };
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_map_grant_ref, &over, 1), 0);
+    ck_assert_int_eq(over.status, GNTST_general_error);
+    ck_assert_uint_eq(over.handle, 0x12345678);
+    ck_assert_uint_eq(over.dev_bus_addr, 0xabcdef);
     ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 128);
-    ck_assert_uint_eq(gt_pins(f.sim, f.a), 128);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_reading);
 
-    grant_handle_t freed = m[40].handle;
+    /* Handle 128 went to the tail: the writable map gets 129. */
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RW, &m[128]), GNTST_okay);
+    ck_assert_uint_eq(m[128].handle, 129);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_reading | GTF_writing);
+    struct gt_page mine = gt_own_page(f.sim, f.b);
+    gnttab_copy_t cp = {
+        .source = { .u.gmfn = mine.pfn, .domid = DOMID_SELF },
+        .dest = { .u.ref = (grant_ref_t)g.ref, .domid = f.a },
+        .len = 8, .flags = GNTCOPY_dest_gref, .status = 99,
+    };
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_copy, &cp, 1), 0);
+    ck_assert_int_eq(cp.status, GNTST_okay);
+    ck_assert_uint_eq(gt_pins(f.sim, f.a), 129);
+
+    /* A freed handle is reused last: the next map gets 130, not 40. */
     gt_unmap_ok(f.sim, f.b, &m[40]);
     ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RO, &m[40]), GNTST_okay);
-    ck_assert_uint_eq(m[40].handle, freed);
-    for (int i = 0; i < 128; i++)
+    ck_assert_uint_eq(m[40].handle, 130);
+    for (int i = 0; i < 129; i++)
         gt_unmap_ok(f.sim, f.b, &m[i]);
-    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_readonly);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access);
     gt_sim_free(f.sim);
 }
 END_TEST
 
+/*
+ * Unmap's checks in unmap_common's order. Xen 4.17 looks at dev_bus_addr
+ * only for a mapping with GNTMAP_device_map (elsewhere a non-zero one is
+ * ignored); a PV host_addr that is not the mapping's is general_error
+ * (replace_grant_pv_mapping), and a failed unmap tears nothing down, not
+ * even the device kind.
+ */
+struct unmap_row {
+    const char *what;
+    bool device;               /* map host and device kinds, else host only */
+    long handle;               /* -1: the mapping's; -2: one past it */
+    bool other_domain;         /* c unmaps b's handle */
+    int host;                  /* 0: none, 1: the mapping's, 2: a page off */
+    int dev;                   /* 0: none, 1: the mapping's, 2: a page off */
+    int16_t status;
+    unsigned int maptrack;     /* b's handles afterwards */
+    uint16_t flags;            /* the entry's afterwards */
+};
+
+#define UR_BUSY (GTF_permit_access | GTF_reading | GTF_writing)
+static const struct unmap_row unmap_rows[] = {
+    { "no such handle", false, 0xffffffffl, false, 1, 0, GNTST_bad_handle, 1, UR_BUSY },
+    { "handle past the maptrack", false, 100000, false, 1, 0, GNTST_bad_handle, 1, UR_BUSY },
+    { "a free handle", false, -2, false, 1, 0, GNTST_bad_handle, 1, UR_BUSY },
+    { "another domain's handle numbers are its own", false, -1, true, 1, 0,
+      GNTST_bad_handle, 1, UR_BUSY },
+    { "host map: a wrong dev_bus_addr is ignored", false, -1, false, 0, 2, GNTST_okay, 1,
+      UR_BUSY },
+    { "host map: wrong dev_bus_addr ignored, host kind goes", false, -1, false, 1, 2,
+      GNTST_okay, 0, GTF_permit_access },
+    { "wrong host_addr", false, -1, false, 2, 0, GNTST_general_error, 1, UR_BUSY },
+    { "nothing named: nothing unmapped, okay", false, -1, false, 0, 0, GNTST_okay, 1, UR_BUSY },
+    { "device map: wrong dev_bus_addr", true, -1, false, 1, 2, GNTST_bad_dev_addr, 1,
+      UR_BUSY },
+    { "device map: wrong host_addr keeps the device kind too", true, -1, false, 2, 1,
+      GNTST_general_error, 1, UR_BUSY },
+    { "device map: both go", true, -1, false, 1, 1, GNTST_okay, 0, GTF_permit_access },
+};
+
 START_TEST(unmap_failures)
 {
-    struct gt_fix f = gt_fix_new(GT_MODE);
-    struct gt_grant g = gt_grant(f.sim, f.a, f.b, false);
-    gnttab_map_grant_ref_t m;
-    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RW, &m), GNTST_okay);
-
-    ck_assert_int_eq(gt_unmap(f.sim, f.b, 0xffffffffu, m.host_addr, 0), GNTST_bad_handle);
-    ck_assert_int_eq(gt_unmap(f.sim, f.b, 100000, m.host_addr, 0), GNTST_bad_handle);
-    ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle + 1, m.host_addr, 0), GNTST_bad_handle);
-    /* Another domain's handle numbers are its own. */
-    ck_assert_int_eq(gt_unmap(f.sim, f.c, m.handle, m.host_addr, 0), GNTST_bad_handle);
-    ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle, m.host_addr, m.dev_bus_addr + 4096),
-                     GNTST_bad_dev_addr);
-    ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle, m.host_addr + 4096, 0),
-                     GNTST_general_error);
-    /* Nothing named, nothing unmapped, and still okay. */
-    ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle, 0, 0), GNTST_okay);
-    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 1);
-    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_reading | GTF_writing);
-
-    gt_unmap_ok(f.sim, f.b, &m);
-    ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle, m.host_addr, 0), GNTST_bad_handle);
-    gt_sim_free(f.sim);
+    for (size_t r = 0; r < sizeof(unmap_rows) / sizeof(unmap_rows[0]); r++) {
+        const struct unmap_row *row = &unmap_rows[r];
+        struct gt_fix f = gt_fix_new(GT_MODE);
+        struct gt_grant g = gt_grant(f.sim, f.a, f.b, false);
+        gnttab_map_grant_ref_t m;
+        uint32_t flags = RW | (row->device ? GNTMAP_device_map : 0);
+        ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, flags, &m), GNTST_okay);
+        grant_handle_t h = row->handle == -1 ? m.handle
+                         : row->handle == -2 ? m.handle + 1 : (grant_handle_t)row->handle;
+        uint64_t host = row->host == 1 ? m.host_addr : row->host == 2 ? m.host_addr + 4096 : 0;
+        uint64_t dev = row->dev == 1 ? m.dev_bus_addr : row->dev == 2 ? m.dev_bus_addr + 4096
+                                                                         : 0;
+        int16_t st = gt_unmap(f.sim, row->other_domain ? f.c : f.b, h, host, dev);
+        ck_assert_msg(st == row->status, "%s (%s): status %d, want %d", row->what,
+                      GT_MODE_NAME(GT_MODE), st, row->status);
+        ck_assert_msg(gt_maptrack(f.sim, f.b) == row->maptrack, "%s: %u handles", row->what,
+                      gt_maptrack(f.sim, f.b));
+        ck_assert_msg(gt_flags(&g) == row->flags, "%s: flags %#x", row->what, gt_flags(&g));
+        if (row->maptrack)
+            ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle, m.host_addr,
+                                      row->device ? m.dev_bus_addr : 0),
+                             GNTST_okay);
+        ck_assert_int_eq(gt_unmap(f.sim, f.b, m.handle, m.host_addr, 0), GNTST_bad_handle);
+        gt_sim_free(f.sim);
+    }
 }
 END_TEST
 
@@ -283,8 +351,12 @@ START_TEST(device_and_host_kinds)
 }
 END_TEST
 
-/* max_maptrack_frames = 1: 256 handles, then GNTST_no_space, which Xen
- * checks before the ref. */
+/*
+ * max_maptrack_frames = 1 on a 1-vCPU domain: 255 handles, not 256, as
+ * Xen's _get_maptrack_handle always keeps one entry on the free list;
+ * then GNTST_no_space, which Xen checks before the ref (but after the
+ * domain). A freed handle makes room again.
+ */
 START_TEST(maptrack_exhaustion)
 {
     struct xensim *sim = th_sim_new();
@@ -297,17 +369,86 @@ START_TEST(maptrack_exhaustion)
     struct gt_grant g = gt_grant(sim, a, b, true);
     struct gt_grant g1 = gt_grant(sim, a, b, true), g2 = gt_grant(sim, a, b, true);
     grant_ref_t refs[3] = { (grant_ref_t)g.ref, (grant_ref_t)g1.ref, (grant_ref_t)g2.ref };
-    static gnttab_map_grant_ref_t m[256];
-    for (int i = 0; i < 256; i++)
+    static gnttab_map_grant_ref_t m[255];
+    for (int i = 0; i < 255; i++) {
         ck_assert_int_eq(gt_map(sim, b, a, refs[i % 3], RO, &m[i]), GNTST_okay);
-    ck_assert_uint_eq(gt_maptrack(sim, b), 256);
+        ck_assert_uint_eq(m[i].handle, i);
+    }
+    ck_assert_uint_eq(gt_maptrack(sim, b), 255);
     ck_assert_int_eq(gt_map(sim, b, a, g.ref, RO, NULL), GNTST_no_space);
     ck_assert_int_eq(gt_map(sim, b, a, 100000, RO, NULL), GNTST_no_space);
     ck_assert_int_eq(gt_map(sim, b, GT_NODOM, g.ref, RO, NULL), GNTST_bad_domain);
+    /* Freed 3 goes behind 255, the entry kept: the next map takes 255. */
     gt_unmap_ok(sim, b, &m[3]);
     ck_assert_int_eq(gt_map(sim, b, a, g.ref, RO, &m[3]), GNTST_okay);
-    for (int i = 0; i < 256; i++)
+    ck_assert_uint_eq(m[3].handle, 255);
+    ck_assert_int_eq(gt_map(sim, b, a, g.ref, RO, NULL), GNTST_no_space);
+    for (int i = 0; i < 255; i++)
         gt_unmap_ok(sim, b, &m[i]);
+    gt_sim_free(sim);
+}
+END_TEST
+
+/* Per-vCPU free lists (Xen's steal_maptrack_handle): with one frame, a
+ * vCPU without a list of its own first takes an entry from another as
+ * its tail, then one more to map with; every list keeps its last entry,
+ * so two vCPUs get 254 handles from one frame. */
+struct steal_run { domid_t a; grant_ref_t refs[3]; gnttab_map_grant_ref_t m[256]; int n; };
+
+static void steal_fn(void *p)
+{
+    struct steal_run *r = p;
+    for (; r->n < 256; r->n++) {
+        gnttab_map_grant_ref_t *m = &r->m[r->n];
+        *m = (gnttab_map_grant_ref_t){ .flags = RO, .ref = r->refs[r->n % 3], .dom = r->a };
+        ck_assert_int_eq(HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, m, 1), 0);
+        if (m->status != GNTST_okay) {
+            ck_assert_int_eq(m->status, GNTST_no_space);
+            break;
+        }
+    }
+}
+
+static void steal_unmap_fn(void *p)
+{
+    struct steal_run *r = p;
+    for (int i = 0; i < r->n; i++) {
+        gnttab_unmap_grant_ref_t u = { .host_addr = r->m[i].host_addr, .handle = r->m[i].handle };
+        ck_assert_int_eq(HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &u, 1), 0);
+        ck_assert_int_eq(u.status, GNTST_okay);
+    }
+}
+
+START_TEST(maptrack_steal)
+{
+    struct xensim *sim = th_sim_new();
+    domid_t a = th_domain(sim, "granter", false, GT_MODE);
+    struct xensim_domain_config cfg = {
+        .name = "smp", .nr_vcpus = 2, .gnttab_mode = GT_MODE, .max_maptrack_frames = 1,
+    };
+    domid_t b = th_domain_cfg(sim, &cfg);
+    struct gt_grant g[3];
+    struct steal_run *v0 = calloc(1, sizeof(*v0)), *v1 = calloc(1, sizeof(*v1));
+    for (int i = 0; i < 3; i++) {
+        g[i] = gt_grant(sim, a, b, true);
+        v0->refs[i] = v1->refs[i] = (grant_ref_t)g[i].ref;
+    }
+    v0->a = v1->a = a;
+    /* vCPU 0 grows the frame: handle 0, its list 1..255. */
+    gnttab_map_grant_ref_t first;
+    ck_assert_int_eq(gt_map(sim, b, a, g[0].ref, RO, &first), GNTST_okay);
+    ck_assert_uint_eq(first.handle, 0);
+    /* vCPU 1: 1 becomes its tail, 2 its first handle, then it takes the
+     * rest of vCPU 0's list but the last. */
+    v1->n = 0;
+    th_call(sim, b, 1, steal_fn, v1);
+    ck_assert_uint_eq(v1->m[0].handle, 2);
+    ck_assert_int_eq(v1->n, 253);
+    ck_assert_uint_eq(gt_maptrack(sim, b), 254);
+    th_call(sim, b, 1, steal_unmap_fn, v1);
+    gt_unmap_ok(sim, b, &first);
+    free(v0);
+    free(v1);
     gt_sim_free(sim);
 }
 END_TEST
@@ -471,29 +612,33 @@ START_TEST(table_ops_domains)
     ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_query_size, &q, 1), 0);
     ck_assert_int_eq(q.status, GNTST_okay);
 
-    /* A frame list the hypervisor cannot write. */
+    /* A frame list the hypervisor cannot write: bad_virt_addr, the loop
+     * goes on. One in Xen's own address range fails guest_handle_okay
+     * first: -EFAULT, nothing written. */
     s.dom = DOMID_SELF;
     set_xen_guest_handle(s.frame_list, (xen_pfn_t *)16);
     ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_setup_table, &s, 1), 0);
     ck_assert_int_eq(s.status, GNTST_bad_virt_addr);
+    s.status = 99;
+    set_xen_guest_handle(s.frame_list, (xen_pfn_t *)(uintptr_t)0xffff800000002000ull);
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_setup_table, &s, 1), -EFAULT);
+    ck_assert_int_eq(s.status, 99);
     gt_sim_free(f.sim);
 }
 END_TEST
 
 /*
- * Versions: only v1 exists, so every domain's maximum is 1 and asking for
- * 2 gets -ENOSYS, as Xen answers a domain limited to v1; 1 is a no-op;
- * anything else is -EINVAL. The current version is written back each time.
- * get_version: -ESRCH for no domain, -EPERM for another's without privilege.
+ * Versions (the v2 suite has the switch itself): asking for the version
+ * the table has is a no-op; anything but 1 or 2 is -EINVAL; the current
+ * version is written back each time; count is not looked at.
+ * get_version: -ESRCH for no domain, -EPERM for another's without
+ * privilege.
  */
 START_TEST(versions)
 {
     struct gt_fix f = gt_fix_new(GT_MODE);
     gnttab_set_version_t sv = { .version = 1 };
     ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_set_version, &sv, 1), 0);
-    ck_assert_uint_eq(sv.version, 1);
-    sv.version = 2;
-    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_set_version, &sv, 1), -ENOSYS);
     ck_assert_uint_eq(sv.version, 1);
     sv.version = 3;
     ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_set_version, &sv, 1), -EINVAL);
@@ -595,7 +740,6 @@ START_TEST(unknown_and_unsupported)
     struct gt_fix f = gt_fix_new(GT_MODE);
     uint8_t buf[64] = { 0 };
     ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_dump_table, buf, 1), -ENOSYS);
-    ck_assert_int_eq(gt_op(f.sim, f.a, GNTTABOP_transfer, buf, 1), -EOPNOTSUPP);
     ck_assert_int_eq(gt_op(f.sim, f.a, 13, buf, 1), -ENOSYS);
     ck_assert_int_eq(gt_op(f.sim, f.a, 4095, buf, 1), -ENOSYS);
     /* A zero-length flush is done at once; with a continuation argument
@@ -610,10 +754,12 @@ START_TEST(unknown_and_unsupported)
 END_TEST
 
 /*
- * GNTTABOP_unmap_and_replace as Xen does it for a guest whose mappings
- * live in its p2m rather than in page tables it owns
- * (replace_grant_p2m_mapping): an unmap with dev_bus_addr 0, except that
- * replacing a host mapping with another (new_addr != 0) is refused.
+ * GNTTABOP_unmap_and_replace as Xen 4.17 does it for a PV guest
+ * (replace_grant_pv_mapping): an unmap of the host kind (dev_bus_addr is
+ * 0) after which host_addr maps what new_addr maps. new_addr 0 is a plain
+ * host unmap; an address with no page of the caller's RAM behind it is
+ * general_error, as is a host_addr that is not the mapping's; only the
+ * status is written back.
  */
 static int16_t gt_replace(struct xensim *sim, domid_t who, grant_handle_t h, uint64_t host_addr,
                           uint64_t new_addr)
@@ -634,7 +780,14 @@ START_TEST(unmap_and_replace)
 
     ck_assert_int_eq(gt_replace(f.sim, f.b, 0xffffffffu, m.host_addr, 0), GNTST_bad_handle);
     ck_assert_int_eq(gt_replace(f.sim, f.c, m.handle, m.host_addr, 0), GNTST_bad_handle);
+    /* Another grant's address, and one past the caller's RAM (its
+     * shared_info): no page of its own to put there. */
     ck_assert_int_eq(gt_replace(f.sim, f.b, m.handle, m.host_addr, other.host_addr),
+                     GNTST_general_error);
+    struct gt_page mine = gt_own_page(f.sim, f.b);
+    struct xensim_domain_info ib = gt_info(f.sim, f.b);
+    uint64_t past_ram = (uint64_t)(uintptr_t)(mine.va - mine.pfn * 4096 + ib.nr_pages * 4096);
+    ck_assert_int_eq(gt_replace(f.sim, f.b, m.handle, m.host_addr, past_ram),
                      GNTST_general_error);
     ck_assert_int_eq(gt_replace(f.sim, f.b, m.handle, m.host_addr + 4096, 0), GNTST_general_error);
     /* No host address: nothing to replace or unmap. */
@@ -645,20 +798,55 @@ START_TEST(unmap_and_replace)
     ck_assert_int_eq(gt_guest_access(f.sim, f.b, (void *)(uintptr_t)m.host_addr, true, &v), 0);
     ck_assert_uint_eq(g.page[0], 0x3c);
 
+    /* new_addr 0: the host unmap. */
     ck_assert_int_eq(gt_replace(f.sim, f.b, m.handle, m.host_addr, 0), GNTST_okay);
     ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 1);
     ck_assert_int_eq(gt_replace(f.sim, f.b, m.handle, m.host_addr, 0), GNTST_bad_handle);
     ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_reading | GTF_writing);
 
-    /* A device-only mapping has no host mapping to replace: okay, kept. */
-    gnttab_map_grant_ref_t dev;
+    /* A page of its own (any address in it): the grant goes, and in strict
+     * mode the slot now shows that page, writable. Fast mode has no slot:
+     * the address still shows the granter's page, as after any fast-mode
+     * unmap. */
+    mine.va[5] = 0x77;
+    g.page[5] = 0x11;
+    ck_assert_int_eq(gt_replace(f.sim, f.b, other.handle, other.host_addr,
+                                (uint64_t)(uintptr_t)(mine.va + 123)),
+                     GNTST_okay);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 0);
+    ck_assert_uint_eq(gt_pins(f.sim, f.a), 0);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access);
+    uint8_t *slot = (uint8_t *)(uintptr_t)other.host_addr;
+    ck_assert_int_eq(gt_guest_access(f.sim, f.b, slot + 5, false, &v), 0);
+    ck_assert_uint_eq(v, GT_MODE == XENSIM_GNTTAB_STRICT ? 0x77 : 0x11);
+    if (GT_MODE == XENSIM_GNTTAB_STRICT) {
+        v = 0x99;
+        ck_assert_int_eq(gt_guest_access(f.sim, f.b, slot + 6, true, &v), 0);
+        ck_assert_uint_eq(mine.va[6], 0x99);
+    }
+    /* Xen would also unmap new_addr; xensim cannot (the hypervisor
+     * reaches guest RAM through it), so it stays mapped. */
+    ck_assert_uint_eq(mine.va[5], 0x77);
+
+    /* A device-only mapping has no host mapping to replace: okay, kept. A
+     * host and device mapping loses its host kind only. */
+    gnttab_map_grant_ref_t dev, both;
     ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, GNTMAP_device_map, &dev), GNTST_okay);
     ck_assert_int_eq(gt_replace(f.sim, f.b, dev.handle, other.host_addr, other.host_addr),
                      GNTST_okay);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 1);
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, GNTMAP_device_map | RW, &both), GNTST_okay);
+    ck_assert_int_eq(gt_replace(f.sim, f.b, both.handle, both.host_addr,
+                                (uint64_t)(uintptr_t)mine.va),
+                     GNTST_okay);
     ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 2);
+    ck_assert_uint_eq(gt_pins(f.sim, f.a), 2);
+    ck_assert_int_eq(gt_unmap(f.sim, f.b, both.handle, both.host_addr, 0), GNTST_okay);
+    ck_assert_int_eq(gt_unmap(f.sim, f.b, both.handle, 0, both.dev_bus_addr), GNTST_okay);
     ck_assert_int_eq(gt_unmap(f.sim, f.b, dev.handle, 0, dev.dev_bus_addr), GNTST_okay);
 
-    /* A batch: each element its status. */
+    /* A batch: each element its status; only the status is written. */
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RW, &other), GNTST_okay);
     gnttab_unmap_and_replace_t ops[3] = {
         { .host_addr = other.host_addr, .new_addr = 4096, .handle = other.handle, .status = 99 },
         { .host_addr = 0, .handle = 12345, .status = 99 },
@@ -668,6 +856,7 @@ START_TEST(unmap_and_replace)
     ck_assert_int_eq(ops[0].status, GNTST_general_error);
     ck_assert_int_eq(ops[1].status, GNTST_bad_handle);
     ck_assert_int_eq(ops[2].status, GNTST_okay);
+    ck_assert_uint_eq(ops[2].handle, other.handle);
     ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 0);
     ck_assert_int_eq(gt_flags(&g), GTF_permit_access);
     ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_unmap_and_replace, NULL, 1), -EFAULT);
@@ -739,9 +928,10 @@ START_TEST(cache_flush)
     ck_assert_int_eq(gt_flush(sim, b, F, ga, 0, 0, CLEAN), 0);
     ck_assert_int_eq(gt_flush(sim, b, F, ga, 0, 16, 0), 0);
 
-    /* Its own frames: fine, every op. */
+    /* Its own frames: clean, or clean and invalidate; x86 cannot
+     * invalidate alone (invalidate_dcache_va_range: -EOPNOTSUPP). */
     ck_assert_int_eq(gt_flush(sim, b, F, 0, 0, 4096, CLEAN), 0);
-    ck_assert_int_eq(gt_flush(sim, b, F, 3ull << 12, 100, 200, INVAL), 0);
+    ck_assert_int_eq(gt_flush(sim, b, F, 3ull << 12, 100, 200, INVAL), -EOPNOTSUPP);
     ck_assert_int_eq(gt_flush(sim, b, F, 3ull << 12, 0, 1, CLEAN | INVAL), 0);
     /* Someone else's frame: only while mapped. */
     ck_assert_int_eq(gt_flush(sim, b, F, ga, 0, 64, CLEAN), -EINVAL);
@@ -750,7 +940,8 @@ START_TEST(cache_flush)
     ck_assert_int_eq(gt_map(sim, b, a, g.ref, RW, &m), GNTST_okay);
     ck_assert_uint_eq(m.dev_bus_addr, ga);
     ck_assert_int_eq(gt_flush(sim, b, F, ga, 0, 64, CLEAN), 0);
-    ck_assert_int_eq(gt_flush(sim, b, F, ga + 4095, 0, 64, INVAL), 0);
+    ck_assert_int_eq(gt_flush(sim, b, F, ga + 4095, 0, 64, INVAL), -EOPNOTSUPP);
+    ck_assert_int_eq(gt_flush(sim, b, F, ga + 4095, 0, 64, INVAL | CLEAN), 0);
     /* A continuation resumes the search of the granter's refs there: a
      * ref below it is not found. */
     ck_assert_uint_lt(g.ref, 4096);
@@ -782,18 +973,15 @@ START_TEST(bad_buffers)
     struct gt_fix f = gt_fix_new(GT_MODE);
     /*
      * A batch Xen cannot read, as Xen 4.17's native do_grant_table_op
-     * answers it: every command that reads its batch says -EFAULT;
-     * dump_table has not been dispatched for years (-ENOSYS); transfer is
-     * refused before it reads (-EOPNOTSUPP: PV-only, and not offered, as
-     * with gnttab=no-transfer). A negative count is -EINVAL before
-     * anything. (A 32-bit PV guest's compat_grant_table_op would copy the
-     * transfer batch in first and say -EFAULT; xensim's grant ABI is the
-     * native one.)
+     * answers it: every command that reads its batch says -EFAULT
+     * (transfer too: it is on by default for PV, opt_grant_transfer);
+     * dump_table has not been dispatched for years (-ENOSYS). A negative
+     * count is -EINVAL before anything.
      */
     static const long unreadable[] = {
         [GNTTABOP_map_grant_ref] = -EFAULT,      [GNTTABOP_unmap_grant_ref] = -EFAULT,
         [GNTTABOP_setup_table] = -EFAULT,        [GNTTABOP_dump_table] = -ENOSYS,
-        [GNTTABOP_transfer] = -EOPNOTSUPP,       [GNTTABOP_copy] = -EFAULT,
+        [GNTTABOP_transfer] = -EFAULT,           [GNTTABOP_copy] = -EFAULT,
         [GNTTABOP_query_size] = -EFAULT,         [GNTTABOP_unmap_and_replace] = -EFAULT,
         [GNTTABOP_set_version] = -EFAULT,        [GNTTABOP_get_status_frames] = -EFAULT,
         [GNTTABOP_get_version] = -EFAULT,        [GNTTABOP_swap_grant_ref] = -EFAULT,
@@ -839,14 +1027,48 @@ START_TEST(bad_buffers)
         ck_assert_int_eq(un[i].status, GNTST_okay);
     ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 0);
 
-    /* A batch the hypervisor can read but not write back: the mapping is
-     * not left behind. */
+    /* A batch the hypervisor can read but not write back: -EFAULT, and
+     * the mapping stays, as in Xen (map_grant_ref is done, then the copy
+     * back fails; nothing is undone): its handle, pin and GTF_reading.
+     * The guest's view is its own unchanged buffer. A device mapping, so
+     * that the test can unmap it knowing only the frame; handles 0-2 went
+     * to the tail of the free list above, so it is 3. */
     ops = (gnttab_map_grant_ref_t *)two;
-    ops[0] = (gnttab_map_grant_ref_t){ .flags = RO, .ref = (grant_ref_t)g.ref, .dom = f.a };
+    ops[0] = (gnttab_map_grant_ref_t){ .flags = GNTMAP_device_map | GNTMAP_readonly,
+                                       .ref = (grant_ref_t)g.ref, .dom = f.a, .handle = 77 };
+    ops[1] = ops[0];
     ck_assert_int_eq(mprotect(two, pg, PROT_READ), 0);
-    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_map_grant_ref, ops, 1), -EFAULT);
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_map_grant_ref, ops, 2), -EFAULT);
+    ck_assert_uint_eq(ops[0].handle, 77);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 1);
+    ck_assert_uint_eq(gt_pins(f.sim, f.a), 1);
+    ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_readonly | GTF_reading);
+    ck_assert_int_eq(mprotect(two, pg, PROT_READ | PROT_WRITE), 0);
+    /* The one after it was never attempted: its handle is the next. */
+    gnttab_map_grant_ref_t next;
+    ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RO, &next), GNTST_okay);
+    ck_assert_uint_eq(next.handle, 4);
+    gt_unmap_ok(f.sim, f.b, &next);
+    ck_assert_int_eq(gt_unmap(f.sim, f.b, 3, 0, (uint64_t)g.pfn << 12), GNTST_okay);
     ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 0);
     ck_assert_int_eq(gt_flags(&g), GTF_permit_access | GTF_readonly);
+
+    /* Unmap and copy write back only the status: a read-only batch is
+     * -EFAULT with the first element done and the rest not attempted. */
+    gnttab_map_grant_ref_t two_maps[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(gt_map(f.sim, f.b, f.a, g.ref, RO, &two_maps[i]), GNTST_okay);
+    un = (gnttab_unmap_grant_ref_t *)two;
+    for (int i = 0; i < 2; i++)
+        un[i] = (gnttab_unmap_grant_ref_t){ .host_addr = two_maps[i].host_addr,
+                                            .handle = two_maps[i].handle, .status = 55 };
+    ck_assert_int_eq(mprotect(two, pg, PROT_READ), 0);
+    ck_assert_int_eq(gt_op(f.sim, f.b, GNTTABOP_unmap_grant_ref, un, 2), -EFAULT);
+    ck_assert_int_eq(un[0].status, 55);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 1);
+    ck_assert_int_eq(mprotect(two, pg, PROT_READ | PROT_WRITE), 0);
+    gt_unmap_ok(f.sim, f.b, &two_maps[1]);
+    ck_assert_uint_eq(gt_maptrack(f.sim, f.b), 0);
     munmap(two, 2 * pg);
     gt_sim_free(f.sim);
 }
@@ -866,6 +1088,7 @@ static Suite *gnttab_suite(void)
     tcase_add_loop_test(tc, unmap_failures, 0, 2);
     tcase_add_loop_test(tc, device_and_host_kinds, 0, 2);
     tcase_add_loop_test(tc, maptrack_exhaustion, 0, 2);
+    tcase_add_loop_test(tc, maptrack_steal, 0, 2);
     tcase_add_loop_test(tc, map_batch, 0, 2);
     tcase_add_loop_test(tc, reserved_refs, 0, 2);
     tcase_add_loop_test(tc, setup_and_query, 0, 2);

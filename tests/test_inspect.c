@@ -308,14 +308,12 @@ START_TEST(test_xenstore_start)
     ck_assert_int_eq(xensim_domain_info(sim, 0, &info), 0);
     ck_assert_uint_eq(info.maptrack_in_use, 1);     /* xenstored maps grant 1 */
     ck_assert_int_eq(xensim_domain_destroy(sim, g), 0);
-    /* Release hands the ring back; the daemon may retire it after a grace
-     * period, so wait (boundedly) for the mapping to go. */
-    for (int i = 0; i < 1000; i++) {
-        ck_assert_int_eq(xensim_domain_info(sim, 0, &info), 0);
-        if (info.maptrack_in_use == 0)
-            break;
+    /* xenstored notices the death (VIRQ_DOM_EXC) and hands the ring back;
+     * until then g lingers dying. Wait (boundedly) for it to go. */
+    for (int i = 0; i < 1000 && xensim_domain_info(sim, g, &info) == 0; i++)
         usleep(10000);
-    }
+    ck_assert_int_eq(xensim_domain_info(sim, g, &info), -ESRCH);
+    ck_assert_int_eq(xensim_domain_info(sim, 0, &info), 0);
     ck_assert_uint_eq(info.maptrack_in_use, 0);
     th_sim_free_checked(sim);
 }

@@ -35,13 +35,13 @@ run 0 ports --dir "$dir" --domid 1
 expect ports ' +0  reserved .*'
 # the store port, bound by xenstored, a host process in dom0
 expect ports ' +1  interdomain  dom0 port [0-9]+ .*'
-# the console port, still waiting for a console back end
-expect ports ' +2  unbound      remote dom0 .*'
+# the console port, bound by the console back end, a host process in dom0
+expect ports ' +2  interdomain  dom0 port [0-9]+ .*'
 run 0 ports --dir "$dir" --domid 0
 expect "dom0 ports" ' +[0-9]+  interdomain  dom1 port 1 .*  host process'
 
 run 0 grants --dir "$dir" --domid 2
-expect grants ' +[0-9]+  permit_access .*'
+expect grants ' +[0-9]+  permit_access.*'
 expect grants '.*  dom0 \(0 read, 1 write pins\)'
 
 run 0 tree --dir "$dir" /local/domain/1

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <xensim/xenstored.h>
 #include "test_xenbus_helpers.h"
 #include "echo/echo.h"
 
@@ -509,6 +510,43 @@ START_TEST(toolstack_over_socket)
 }
 END_TEST
 
+/* The toolstack's xenstored: none until started, domains built before it
+ * introduced at start, stopped and started again, or a daemon of the
+ * caller's handed over; new domains introduced once by the listener. */
+START_TEST(toolstack_xenstored_life)
+{
+    struct xensim *sim = th_sim_new();
+    struct xensim_xenstored_config cfg = { .sim = sim, .quiet = true };
+    struct xensim_xenstore_usage u;
+    struct xensim_xenstored *xsd;
+    domid_t early, late;
+    char id[8];
+
+    ck_assert_int_eq(xensim_xenstore_usage(sim, &u), -ENODEV);
+    ck_assert_int_eq(xensim_xenstore_write(sim, "/x", ""), -ENODEV);
+    early = th_domain(sim, "early", false, XENSIM_GNTTAB_STRICT);
+    ck_assert_int_eq(xensim_xenstore_start(sim, NULL), 0);
+    ck_assert_int_eq(xensim_xenstore_usage(sim, &u), 0);
+    ck_assert_uint_eq(u.domains, 1);
+    ck_assert_str_eq(xbt_read(sim, "/local/domain/%u/name", early), "early");
+    xensim_xenstore_stop(sim);
+    ck_assert_int_eq(xensim_xenstore_usage(sim, &u), -ENODEV);
+    xsd = xensim_xenstored_create(&cfg);
+    ck_assert_ptr_nonnull(xsd);
+    ck_assert_int_eq(xensim_xenstored_start(xsd), 0);
+    ck_assert_int_eq(xensim_xenstore_attach(sim, xsd), 0);
+    ck_assert_int_eq(xensim_xenstore_attach(sim, xsd), -EEXIST);
+    ck_assert_int_eq(xensim_xenstore_start(sim, NULL), -EEXIST);
+    snprintf(id, sizeof(id), "%u", early);
+    ck_assert_str_eq(xbt_read(sim, "/local/domain/%u/domid", early), id);
+    late = th_domain(sim, "late", false, XENSIM_GNTTAB_STRICT);
+    ck_assert_str_eq(xbt_read(sim, "/local/domain/%u/name", late), "late");
+    ck_assert_int_eq(xensim_xenstore_usage(sim, &u), 0);
+    ck_assert_uint_eq(u.domains, 2);
+    xbt_sim_free(sim);
+}
+END_TEST
+
 /* dom0 as the back end: its own store ring first (xenstored_local_init). */
 START_TEST(dom0_backend)
 {
@@ -638,6 +676,7 @@ static Suite *dev_suite(void)
     tcase_add_test(tc, backend_dies);
     tcase_add_test(tc, hostile_frontend_ring);
     tcase_add_test(tc, toolstack_over_socket);
+    tcase_add_test(tc, toolstack_xenstored_life);
     tcase_add_test(tc, dom0_backend);
     tcase_add_loop_test(tc, multi_page_ring, 0, 2);
     tcase_add_test(tc, command_line);

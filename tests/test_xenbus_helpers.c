@@ -1,5 +1,6 @@
 /*
- * Helpers for the xenbus suites (see the header), on the public API.
+ * Helpers for the xenbus suites (see the header), on the public API: the
+ * daemon's counters come from xensim_xenstore_usage().
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -94,20 +95,47 @@ bool xbt_wait_atomic(_Atomic int *v, int want, unsigned int ms)
     return false;
 }
 
+/* Every domain's info, however many there are; free() it. */
+static struct xensim_domain_info *list_all(struct xensim *sim, int *n)
+{
+    struct xensim_domain_info *infos = NULL;
+    int max = 0;
+
+    while ((*n = xensim_domain_list(sim, infos, max)) > max) {
+        max = *n + 16;
+        infos = realloc(infos, (size_t)max * sizeof(*infos));
+        ck_assert_ptr_nonnull(infos);
+    }
+    return infos;
+}
+
+/* xenstored learns of a death from VIRQ_DOM_EXC and then lets go of the
+ * domain's ring; until then the domain lingers dying. Waits (bounded) for
+ * it to be gone. */
 void xbt_sim_free(struct xensim *sim)
 {
-    struct xensim_domain_info infos[64];
+    struct xensim_domain_info *infos;
     unsigned long w, t;
     int n;
 
-    /* Everything is checked while every domain still lives, so a guest's
-     * leaked port or mapping cannot vanish with it. */
+    /* Those the test destroyed go once xenstored has noticed. */
+    infos = list_all(sim, &n);
+    for (int i = 0; i < n; i++)
+        if (infos[i].state == XENSIM_DOMAIN_DYING)
+            th_wait_gone(sim, infos[i].domid);
+    free(infos);
+    /* Everything is checked while every other domain still lives, so a
+     * guest's leaked port or mapping cannot vanish with it. */
     th_check_clean(sim);
     /* Guests first: xenstored (in dom0) maps each live guest's ring. */
-    n = xensim_domain_list(sim, infos, 64);
-    for (int i = 0; i < n && i < 64; i++)
+    infos = list_all(sim, &n);
+    for (int i = 0; i < n; i++)
         if (infos[i].domid && infos[i].state != XENSIM_DOMAIN_DYING)
             ck_assert_int_eq(xensim_domain_destroy(sim, infos[i].domid), 0);
+    for (int i = 0; i < n; i++)
+        if (infos[i].domid)
+            th_wait_gone(sim, infos[i].domid);
+    free(infos);
     xbt_daemon_counts(sim, &w, &t);
     ck_assert_uint_eq(w, 0);
     ck_assert_uint_eq(t, 0);

@@ -32,7 +32,8 @@ bool xbt_wait_value(struct xensim *sim, const char *path, const char *want, unsi
 /* Waits up to ms for *v >= want. */
 bool xbt_wait_atomic(_Atomic int *v, int want, unsigned int ms);
 void xbt_sleep_ms(unsigned int ms);
-/* Asserts nothing is left and destroys the simulator. */
+/* Checks nothing is left, destroys the guests, waits for xenstored to have
+ * released them, checks again and destroys the simulator. */
 void xbt_sim_free(struct xensim *sim);
 
 #endif

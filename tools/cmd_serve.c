@@ -1,7 +1,8 @@
 /*
- * `xensim serve` runs a simulator with dom0 and N idle guests and its
- * XenStore on DIR/socket; `xensim env` prints what points Xen's tools at
- * it. Relies on the embedding API and sim/xenstore's daemon.
+ * `xensim serve` runs a simulator with dom0 and N idle guests, its
+ * XenStore on DIR/socket, and each domain's sockets for external
+ * processes under DIR/dom/N (cmd_env.c prints what points Xen's tools at
+ * them). Relies on the embedding API and the daemon's (xenstored.h).
  */
 #include "config.h"
 
@@ -13,8 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xensim/external.h>
 #include <xensim/xensim.h>
-#include "xs_daemon.h"
+#include <xensim/xenstored.h>
 #include "commands.h"
 #include "control.h"
 
@@ -51,24 +53,6 @@ static int parse_args(int argc, char **argv, const char **dir, long *num, const 
     return *dir && optind == argc ? 0 : -1;
 }
 
-int xensim_cmd_env(int argc, char **argv)
-{
-    const char *dir = NULL;
-    long domid = 0;
-
-    if (parse_args(argc, argv, &dir, &domid, "domid")) {
-        fprintf(stderr, "usage: xensim env --dir DIR --domid N\n");
-        return 2;
-    }
-    /* Each guest has a socket of its own; dom0's is the standard one. */
-    if (domid)
-        printf("export XENSTORED_PATH='%s/socket.%ld'\n", dir, domid);
-    else
-        printf("export XENSTORED_PATH='%s/socket'\n", dir);
-    printf("unset XENSTORED_RUNDIR\n");
-    return 0;
-}
-
 int xensim_cmd_serve(int argc, char **argv)
 {
     const char *dir = NULL;
@@ -77,11 +61,12 @@ int xensim_cmd_serve(int argc, char **argv)
     struct xensim *sim;
     struct xensim_config scfg = { .quiet = true };
     struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true };
-    struct xs_hostdev *hd;
-    struct xs_daemon *xs;
-    struct xs_daemon_config xcfg = { .quiet = true };
+    struct xensim_xenstored *xsd;
+    struct xensim_xenstored_config xcfg = { .quiet = true };
     sigset_t sigs;
     struct control *ctl = NULL;
+    struct xensim_external *ext = NULL;
+    struct xensim_console_ptys *ptys = NULL;
     int sig, rc = 1, dom;
 
     if (parse_args(argc, argv, &dir, &n, "domains")) {
@@ -100,30 +85,40 @@ int xensim_cmd_serve(int argc, char **argv)
         fprintf(stderr, "xensim serve: cannot create the simulator\n");
         return 1;
     }
-    hd = xs_hostdev_open(sim);
-    xcfg.ring_ops = hd ? &xs_hostdev_ops : NULL;
-    xcfg.ring_ctx = hd;
-    xs = xs_daemon_create(&xcfg);
+    /* Each guest speaks on a socket of its own, so the toolstack's
+     * xensim_xenstore_start() will not do: make the daemon, then hand it
+     * over. */
+    xcfg.sim = sim;
+    xsd = xensim_xenstored_create(&xcfg);
+    if (!xsd) {
+        fprintf(stderr, "xensim serve: cannot create XenStore: %s\n", strerror(errno));
+        goto out;
+    }
     snprintf(path, sizeof(path), "%s/socket", dir);
-    if (xs_daemon_listen(xs, path)) {
+    if (xensim_xenstored_listen(xsd, path)) {
         fprintf(stderr, "xensim serve: cannot listen on %s: %s\n", path, strerror(errno));
         goto out;
     }
     for (long i = 1; i <= n; i++) {
         snprintf(path, sizeof(path), "%s/socket.%ld", dir, i);
-        if (xs_daemon_listen_as(xs, path, i)) {
+        if (xensim_xenstored_listen_as(xsd, path, i)) {
             fprintf(stderr, "xensim serve: cannot listen on %s\n", path);
             goto out;
         }
     }
-    if (xs_daemon_start(xs)) {
+    if (xensim_xenstored_start(xsd) || xensim_xenstore_attach(sim, xsd)) {
         fprintf(stderr, "xensim serve: cannot start XenStore\n");
         goto out;
     }
-    xs_sim_attach(sim, xs);
+    xsd = NULL;   /* the toolstack's now: it stops with dom0 */
+    struct xensim_external_config ecfg = { .dir = dir };
+    if (!(ext = xensim_external_start(sim, &ecfg)) || !(ptys = xensim_console_ptys_start(sim))) {
+        fprintf(stderr, "xensim serve: cannot serve %s/dom: %s\n", dir, strerror(errno));
+        goto out;
+    }
     for (long i = 1; i <= n; i++) {
         char name[32];
-        struct xensim_domain_config cfg = { .name = name };
+        struct xensim_domain_config cfg = { .name = name, .entry = xensim_serve_guest_main };
 
         snprintf(name, sizeof(name), "guest%ld", i);
         dom = xensim_domain_create(sim, &cfg);
@@ -147,9 +142,9 @@ int xensim_cmd_serve(int argc, char **argv)
     rc = 0;
 out:
     control_stop(ctl);
-    xs_sim_detach(sim);
-    xs_daemon_destroy(xs);
-    xs_hostdev_close(hd);
+    xensim_console_ptys_stop(ptys);
+    xensim_external_stop(ext);
+    xensim_xenstored_destroy(xsd);
     xensim_destroy(sim);
     return rc;
 }

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include "control.h"
+#include "unix_socket.h"
 
 struct control {
     struct xensim *sim;
@@ -24,16 +24,6 @@ struct control {
     pthread_t thread;
     char path[108];
 };
-
-static int unix_address(const char *path, struct sockaddr_un *sa)
-{
-    memset(sa, 0, sizeof(*sa));
-    sa->sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sa->sun_path))
-        return -ENAMETOOLONG;
-    strcpy(sa->sun_path, path);
-    return 0;
-}
 
 static void control_answer(struct control *c, int fd)
 {
@@ -91,18 +81,14 @@ static void *control_main(void *p)
 
 struct control *control_start(struct xensim *sim, const char *path)
 {
-    struct sockaddr_un sa;
-    if (unix_address(path, &sa))
-        return NULL;
     struct control *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
     c->sim = sim;
     snprintf(c->path, sizeof(c->path), "%s", path);
-    unlink(path);
-    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c->fd < 0 || bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(c->fd, 8) ||
-        pipe2(c->stop_pipe, O_CLOEXEC) || pthread_create(&c->thread, NULL, control_main, c)) {
+    c->fd = xensim_unix_listen(path, 0);
+    if (c->fd < 0 || pipe2(c->stop_pipe, O_CLOEXEC) ||
+        pthread_create(&c->thread, NULL, control_main, c)) {
         if (c->fd >= 0)
             close(c->fd);
         free(c);
@@ -127,17 +113,9 @@ void control_stop(struct control *c)
 
 int control_query(const char *path, const char *command)
 {
-    struct sockaddr_un sa;
-    if (unix_address(path, &sa))
-        return -ENAMETOOLONG;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = xensim_unix_connect(path);
     if (fd < 0)
-        return -errno;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-        int err = -errno;
-        close(fd);
-        return err;
-    }
+        return fd;
     char line[128];
     int len = snprintf(line, sizeof(line), "%s\n", command);
     if (write(fd, line, (size_t)len) != len) {

@@ -14,7 +14,8 @@ struct verb {
 static const struct verb verbs[] = {
     { "demo", xensim_cmd_demo, "run two domains over an event channel and a granted page, narrated" },
     { "serve", xensim_cmd_serve, "run dom0 and N guests with XenStore on DIR/socket" },
-    { "env", xensim_cmd_env, "print the environment that points Xen tools at a simulator" },
+    { "env", xensim_cmd_env, "print the environment that makes a Xen program domain N" },
+    { "run", xensim_cmd_run, "run a program as a new domain of a running `xensim serve`" },
     { "domains", xensim_cmd_domains, "list the domains of a running `xensim serve --dir DIR`" },
     { "ports", xensim_cmd_ports, "show a domain's event channel ports (--dir DIR --domid N)" },
     { "grants", xensim_cmd_grants, "show a domain's grant entries and who maps them" },

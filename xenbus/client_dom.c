@@ -100,7 +100,8 @@ struct xb_dom *xb_get(int *err)
  * dom0 has no ring from the domain builder. Like Linux's
  * xenstored_local_init, its kernel makes one: a page granted to itself at
  * the reserved xenstore ref and a port unbound to itself, which xenstored
- * then takes on (xs_daemon_introduce). The first xenbus call connects.
+ * then takes on once the toolstack introduces dom0 (XS_INTRODUCE). The
+ * first xenbus call connects.
  */
 int xb_local_init(xen_pfn_t *pfnp, evtchn_port_t *portp)
 {

@@ -363,7 +363,6 @@ struct xs_conn *xs_local_open(struct xs_daemon *xs, domid_t domid)
     /* A domain at its memory quota gets no more connections. */
     if (domid >= XS_NR_DOMIDS || xs_mem_over(xs, domid))
         return NULL;
-    xs_rcu_enter();
     return xs_conn_new(xs, XS_CONN_LOCAL, domid, NULL, NULL);
 }
 

@@ -1,10 +1,12 @@
 /*
  * The daemon's life: creation with its initial tree, the loop thread
- * that serves the socket and the rings (epoll), the domain table with
- * introduce/release, statistics and teardown. Relies on every module.
+ * that serves the sockets and the rings (epoll), the domain table with
+ * introduce and release, domains dying as VIRQ_DOM_EXC reports them,
+ * statistics and teardown. Relies on every module.
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "unix_socket.h"
 #include "xs_internal.h"
 
 enum { TAG_WAKE = 1, TAG_RING };
@@ -46,40 +49,6 @@ char *xs_strdup(const char *s)
     size_t n = strlen(s) + 1;
 
     return memcpy(xs_alloc(n), s, n);
-}
-
-static pthread_key_t rcu_key;
-static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
-static __thread bool rcu_registered;
-
-static void rcu_unregister(void *arg)
-{
-    (void)arg;
-    urcu_memb_unregister_thread();
-    rcu_registered = false;
-}
-
-static void rcu_key_init(void)
-{
-    XS_CHECK(pthread_key_create(&rcu_key, rcu_unregister));
-}
-
-/* Inside libxensim the core registers threads; share its registration
- * so a thread is never registered twice. */
-void sim_rcu_ensure(void) __attribute__((weak));
-
-void xs_rcu_enter(void)
-{
-    if (sim_rcu_ensure) {
-        sim_rcu_ensure();
-        return;
-    }
-    if (rcu_registered)
-        return;
-    XS_CHECK(pthread_once(&rcu_once, rcu_key_init));
-    urcu_memb_register_thread();
-    rcu_registered = true;
-    XS_CHECK(pthread_setspecific(rcu_key, (void *)1));
 }
 
 void xs_log(struct xs_daemon *xs, const char *fmt, ...)
@@ -175,7 +144,6 @@ struct xs_daemon *xs_daemon_create(const struct xs_daemon_config *cfg)
 
     if (!cfg)
         cfg = &none;
-    xs_rcu_enter();
     XS_CHECK(pthread_mutex_init(&xs->lock, NULL));
     XS_CHECK(pthread_mutex_init(&xs->call_lock, NULL));
     XS_CHECK(pthread_cond_init(&xs->call_cond, NULL));
@@ -185,6 +153,7 @@ struct xs_daemon *xs_daemon_create(const struct xs_daemon_config *cfg)
     xs->ring_ctx = cfg->ring_ctx;
     xs->quiet = cfg->quiet;
     xs->epfd = xs->wakefd = -1;
+    xs->virq_port = -1;
     CDS_INIT_LIST_HEAD(&xs->listeners);
     CDS_INIT_LIST_HEAD(&xs->watches);
     CDS_INIT_LIST_HEAD(&xs->domains);
@@ -212,7 +181,7 @@ int xs_daemon_listen_as(struct xs_daemon *xs, const char *path, domid_t domid)
 
     if (domid >= XS_NR_DOMIDS || xs->running)
         return -EINVAL;
-    fd = xs_socket_listen(path);
+    fd = xensim_unix_listen(path, SOCK_NONBLOCK);
     if (fd < 0)
         return fd;
     l = xs_alloc(sizeof(*l) + strlen(path) + 1);
@@ -243,20 +212,27 @@ struct xs_sock_entry {
     uint32_t events;
 };
 
+/* On the loop thread, or before it starts (then start polls it). */
+static void sock_add(struct xs_daemon *xs, int fd, domid_t domid)
+{
+    struct xs_sock_entry *e = xs_alloc(sizeof(*e));
+
+    e->kind = OBJ_SOCK;
+    e->s = xs_sock_new(xs, fd, domid);
+    e->events = EPOLLIN;
+    cds_list_add_tail(&e->link, &xs->socks);
+    if (xs->epfd >= 0)
+        epoll_add(xs, fd, (uint64_t)(uintptr_t)e, e->events);
+}
+
 static void accept_all(struct xs_daemon *xs, struct xs_listener *l)
 {
     for (;;) {
         int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        struct xs_sock_entry *e;
 
         if (fd < 0)
             return;
-        e = xs_alloc(sizeof(*e));
-        e->kind = OBJ_SOCK;
-        e->s = xs_sock_new(xs, fd, l->domid);
-        e->events = EPOLLIN;
-        cds_list_add_tail(&e->link, &xs->socks);
-        epoll_add(xs, fd, (uint64_t)(uintptr_t)e, e->events);
+        sock_add(xs, fd, l->domid);
     }
 }
 
@@ -267,6 +243,8 @@ static void sock_gone(struct xs_daemon *xs, struct xs_sock_entry *e)
     xs_sock_free(e->s);
     free(e);
 }
+
+static void check_domains(struct xs_daemon *xs);
 
 static void service_rings(struct xs_daemon *xs, bool events)
 {
@@ -283,6 +261,9 @@ static void service_rings(struct xs_daemon *xs, bool events)
             if (&d->link != &xs->domains)
                 xs_ring_service(d->ring);
             xs->ring_ops->unmask(xs->ring_ctx, port);
+            /* Unmasked first: a change from here on fires again. */
+            if (port == xs->virq_port)
+                check_domains(xs);
         }
     }
     /* Output queued by other connections, and input stalled on a full
@@ -331,7 +312,6 @@ static void *loop(void *arg)
     struct epoll_event evs[64];
 
     loop_self = xs;
-    xs_rcu_enter();
     while (CMM_LOAD_SHARED(xs->running)) {
         int n = epoll_wait(xs->epfd, evs, 64, -1);
         bool ring_events = false;
@@ -384,6 +364,7 @@ static void *loop(void *arg)
 int xs_daemon_start(struct xs_daemon *xs)
 {
     struct xs_listener *l;
+    struct xs_sock_entry *e;
 
     xs->epfd = epoll_create1(EPOLL_CLOEXEC);
     xs->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -392,6 +373,15 @@ int xs_daemon_start(struct xs_daemon *xs)
     epoll_add(xs, xs->wakefd, TAG_WAKE, EPOLLIN);
     cds_list_for_each_entry(l, &xs->listeners, link)
         epoll_add(xs, l->fd, (uintptr_t)l, EPOLLIN);
+    cds_list_for_each_entry(e, &xs->socks, link)
+        epoll_add(xs, xs_sock_fd(e->s), (uintptr_t)e, e->events);
+    if (xs->ring_ops && xs->ring_ops->bind_virq && xs->ring_ops->domain_state) {
+        long port = xs->ring_ops->bind_virq(xs->ring_ctx, VIRQ_DOM_EXC);
+
+        if (port < 0)
+            return port;
+        xs->virq_port = port;
+    }
     if (xs->ring_ops)
         epoll_add(xs, xs->ring_ops->fd(xs->ring_ctx), TAG_RING, EPOLLIN);
     xs->running = true;
@@ -400,6 +390,29 @@ int xs_daemon_start(struct xs_daemon *xs)
         return -EAGAIN;
     }
     return 0;
+}
+
+static void connect_on_loop(struct xs_daemon *xs, void *arg)
+{
+    sock_add(xs, *(int *)arg, 0);
+}
+
+int xs_daemon_connect(struct xs_daemon *xs)
+{
+    int sv[2];
+
+    /* Our end does not block; the caller's does, as a client's would. */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+        return -errno;
+    if (fcntl(sv[0], F_SETFL, O_NONBLOCK)) {
+        int err = -errno;
+
+        close(sv[0]);
+        close(sv[1]);
+        return err;
+    }
+    run_on_loop(xs, connect_on_loop, &sv[0]);
+    return sv[1];
 }
 
 struct intro_args {
@@ -460,7 +473,6 @@ int xs_daemon_introduce(struct xs_daemon *xs, domid_t domid, unsigned long gfn, 
 
     if (domid >= XS_NR_DOMIDS)
         return -EINVAL;
-    xs_rcu_enter();
     run_on_loop(xs, introduce_on_loop, &a);
     return a.err;
 }
@@ -482,38 +494,6 @@ static void cleanup_nodes(struct xs_daemon *xs, domid_t domid)
     XS_CHECK(pthread_mutex_unlock(&xs->lock));
     xs_tx_free(tx);
     xs_conn_free(self);
-}
-
-int xs_daemon_domain_home(struct xs_daemon *xs, domid_t domid, const char *name)
-{
-    struct xs_permissions p[2] = { { 0, XS_PERM_NONE }, { domid, XS_PERM_READ } };
-    char path[64], val[16];
-    struct xs_conn *self;
-    struct xs_tx *tx;
-    int err;
-
-    if (domid >= XS_NR_DOMIDS)
-        return -EINVAL;
-    xs_rcu_enter();
-    self = xs_conn_new(xs, XS_CONN_LOCAL, 0, NULL, NULL);
-    XS_CHECK(pthread_mutex_lock(&xs->lock));
-    tx = xs_tx_new(self, 0, true);
-    snprintf(path, sizeof(path), "/local/domain/%u", domid);
-    err = xs_tx_write(tx, path, "", 0, true);
-    if (!err)
-        err = xs_tx_set_perms(tx, path, p, domid ? 2 : 1);
-    snprintf(path, sizeof(path), "/local/domain/%u/domid", domid);
-    if (!err)
-        err = xs_tx_write(tx, path, val, snprintf(val, sizeof(val), "%u", domid), false);
-    snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
-    if (!err)
-        err = xs_tx_write(tx, path, name, strlen(name), false);
-    if (!err)
-        err = xs_tx_commit(tx);
-    XS_CHECK(pthread_mutex_unlock(&xs->lock));
-    xs_tx_free(tx);
-    xs_conn_free(self);
-    return err;
 }
 
 struct release_args {
@@ -575,7 +555,6 @@ static int release(struct xs_daemon *xs, domid_t domid, bool home)
 
     if (domid >= XS_NR_DOMIDS)
         return -EINVAL;
-    xs_rcu_enter();
     run_on_loop(xs, release_on_loop, &a);
     return a.err;
 }
@@ -593,20 +572,74 @@ int xs_daemon_release(struct xs_daemon *xs, domid_t domid)
     return release(xs, domid, true);
 }
 
-void xs_daemon_domain_shutdown(struct xs_daemon *xs, domid_t domid)
+/* True the first time the domain is seen shut down since XS_RESUME. */
+static bool mark_shutdown(struct xs_daemon *xs, domid_t domid)
 {
     struct xs_domain *d;
+    bool first = false;
 
     XS_CHECK(pthread_mutex_lock(&xs->lock));
     d = xs_domain_find(xs, domid);
-    if (d && !d->shutdown_seen) {
-        d->shutdown_seen = true;
-        xs_watch_fire_special(xs, "@releaseDomain", domid);
-    }
+    if (d && !d->shutdown_seen)
+        d->shutdown_seen = first = true;
+    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    return first;
+}
+
+static void fire_release(struct xs_daemon *xs, domid_t domid)
+{
+    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    xs_watch_fire_special(xs, "@releaseDomain", domid);
     XS_CHECK(pthread_mutex_unlock(&xs->lock));
 }
 
-void xs_daemon_stats(struct xs_daemon *xs, struct xs_stats *st)
+void xs_daemon_domain_shutdown(struct xs_daemon *xs, domid_t domid)
+{
+    if (mark_shutdown(xs, domid))
+        fire_release(xs, domid);
+}
+
+/*
+ * VIRQ_DOM_EXC: some domain shut down or died. As C xenstored's
+ * domain_cleanup, ask the hypervisor about every domain served. One dying
+ * or gone is released: its connection dropped, its nodes removed, its
+ * ring unmapped (which lets the hypervisor finish it), @releaseDomain
+ * fired. One newly shut down is marked, and @releaseDomain fires once
+ * after the scan, unless a release after it fired one already. On the
+ * loop thread, which alone changes the domain table.
+ */
+static void check_domains(struct xs_daemon *xs)
+{
+    struct xs_domain *d;
+    domid_t *ids, shut = 0;
+    unsigned int n = 0;
+    bool notify = false;
+
+    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    ids = xs_alloc((xs->nr_domains + 1) * sizeof(*ids));
+    cds_list_for_each_entry(d, &xs->domains, link)
+        ids[n++] = d->domid;
+    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    for (unsigned int i = 0; i < n; i++) {
+        enum xensim_domain_state st;
+
+        if (!xs->ring_ops->domain_state(xs->ring_ctx, ids[i], &st) &&
+            st != XENSIM_DOMAIN_DYING) {
+            if (st == XENSIM_DOMAIN_SHUTDOWN && mark_shutdown(xs, ids[i])) {
+                notify = true;
+                shut = ids[i];
+            }
+            continue;
+        }
+        xs_domain_release(xs, ids[i]);
+        notify = false;
+    }
+    free(ids);
+    if (notify)
+        fire_release(xs, shut);
+}
+
+void xs_daemon_stats(struct xs_daemon *xs, struct xensim_xenstored_stats *st)
 {
     XS_CHECK(pthread_mutex_lock(&xs->lock));
     st->nodes = xs->tree.nr_nodes;
@@ -625,7 +658,6 @@ void xs_daemon_destroy(struct xs_daemon *xs)
 
     if (!xs)
         return;
-    xs_rcu_enter();
     if (xs->running) {
         CMM_STORE_SHARED(xs->running, false);
         xs_daemon_wake(xs);
@@ -639,6 +671,8 @@ void xs_daemon_destroy(struct xs_daemon *xs)
             xs_ring_free(d->ring);
         free(d);
     }
+    if (xs->virq_port >= 0)
+        xs->ring_ops->unbind(xs->ring_ctx, xs->virq_port);
     cds_list_for_each_entry_safe(l, ltmp, &xs->listeners, link) {
         close(l->fd);
         unlink(l->path);
@@ -648,7 +682,7 @@ void xs_daemon_destroy(struct xs_daemon *xs)
         close(xs->epfd);
     if (xs->wakefd >= 0)
         close(xs->wakefd);
-    urcu_memb_barrier();
+    urcu_bp_barrier();
     xs_tree_fini(&xs->tree);
     free(xs->acct);
     pthread_mutex_destroy(&xs->lock);

@@ -1,7 +1,8 @@
 /*
- * The XenStore daemon as the rest of xensim sees it: create it, give it a
- * way to reach guest rings (struct xs_ring_ops), introduce and release
- * domains, serve a unix socket, and open in-process connections.
+ * The daemon as its own tests and its public face (xs_public.c) see it:
+ * create it with limits and a way to reach guest rings, introduce and
+ * release domains, serve unix sockets, open in-process connections.
+ * Programs use <xensim/xenstored.h> instead.
  */
 #ifndef XS_DAEMON_H
 #define XS_DAEMON_H
@@ -11,26 +12,10 @@
 #include <stdint.h>
 #include <xen/xen.h>
 #include <xen/io/xs_wire.h>
+#include <xensim/xenstored.h>
 
 struct xs_daemon;
 struct xs_conn;
-
-/*
- * How the ring transport reaches a guest: the equivalent of gntdev and
- * evtchn for the daemon. Every call but fd() is made on the daemon's loop
- * thread. pending() returns the next local port that fired (masked until
- * unmask()) or -EAGAIN; fd() is readable while one is waiting.
- */
-struct xs_ring_ops {
-    void *(*map)(void *ctx, domid_t domid, unsigned long gfn);
-    void (*unmap)(void *ctx, domid_t domid, void *page);
-    long (*bind)(void *ctx, domid_t domid, uint32_t remote_port);
-    void (*unbind)(void *ctx, uint32_t local_port);
-    void (*notify)(void *ctx, uint32_t local_port);
-    int (*fd)(void *ctx);
-    long (*pending)(void *ctx);
-    void (*unmask)(void *ctx, uint32_t local_port);
-};
 
 /* Per-domain limits; privileged connections are exempt from all but
  * outstanding requests. Zero fields take C xenstored's defaults. */
@@ -46,14 +31,10 @@ struct xs_quota {
 };
 
 struct xs_daemon_config {
-    const struct xs_ring_ops *ring_ops;   /* NULL: domains have no ring */
+    const struct xensim_xenstored_ring_ops *ring_ops;   /* NULL: domains have no ring */
     void *ring_ctx;
     struct xs_quota quota;
     bool quiet;                           /* no log lines on stderr */
-};
-
-struct xs_stats {
-    unsigned long nodes, watches, transactions, conns, domains;
 };
 
 struct xs_daemon *xs_daemon_create(const struct xs_daemon_config *cfg);
@@ -65,31 +46,25 @@ int xs_daemon_listen(struct xs_daemon *xs, const char *path);
 int xs_daemon_listen_as(struct xs_daemon *xs, const char *path, domid_t domid);
 /* Starts the loop thread serving the socket and the rings. */
 int xs_daemon_start(struct xs_daemon *xs);
+/* A socket pair's end served as dom0; returns the other end or -errno. */
+int xs_daemon_connect(struct xs_daemon *xs);
 
-/* What the simulator calls at domain build and death (and what
- * XS_INTRODUCE / XS_RELEASE do). Return 0 or a negative errno. */
+/* What XS_INTRODUCE and XS_RELEASE do. Return 0 or a negative errno. */
 int xs_daemon_introduce(struct xs_daemon *xs, domid_t domid, unsigned long gfn,
                         uint32_t port);
 int xs_daemon_release(struct xs_daemon *xs, domid_t domid);
 /* The domain shut down: @releaseDomain fires once until XS_RESUME. */
 void xs_daemon_domain_shutdown(struct xs_daemon *xs, domid_t domid);
 
-/* Makes /local/domain/<domid> (owner dom0, readable by the domain) with
- * its domid and name, as the toolstack would. */
-int xs_daemon_domain_home(struct xs_daemon *xs, domid_t domid, const char *name);
-
 /* The hypervisor binding over <xensim/hostdev.h> (xs_hostdev.c): dom0's
- * evtchn and gntdev handles, and the simulator hooks that introduce each
- * domain at build (making its home) and release it at death. */
-struct xensim;
+ * evtchn and gntdev handles of a simulator, and its domain list. */
 struct xs_hostdev;
-extern const struct xs_ring_ops xs_hostdev_ops;
+extern const struct xensim_xenstored_ring_ops xs_hostdev_ops;
+/* NULL with errno set (ESRCH: no dom0). */
 struct xs_hostdev *xs_hostdev_open(struct xensim *sim);
 void xs_hostdev_close(struct xs_hostdev *hd);
-int xs_sim_attach(struct xensim *sim, struct xs_daemon *xs);
-void xs_sim_detach(struct xensim *sim);
 
-void xs_daemon_stats(struct xs_daemon *xs, struct xs_stats *st);
+void xs_daemon_stats(struct xs_daemon *xs, struct xensim_xenstored_stats *st);
 
 /*
  * In-process connections, as if the domain had sent the message on its

@@ -13,7 +13,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <urcu/urcu-memb.h>
+/* The daemon's RCU is its own, as its process's would be on Xen: the
+ * bulletproof flavour registers each thread at its first read-side
+ * section, whoever made the thread, and apart from the simulator's. */
+#include <urcu/urcu-bp.h>
 #include <urcu/list.h>
 #include <xen/xen.h>
 #include <xen/io/xs_wire.h>
@@ -29,7 +32,6 @@ void xs_die(const char *file, int line, const char *what);
 #define XS_CHECK(x) do { if (x) xs_die(__FILE__, __LINE__, #x); } while (0)
 void *xs_alloc(size_t n);                /* zeroed; dies on failure */
 char *xs_strdup(const char *s);
-void xs_rcu_enter(void);                 /* registers this thread once */
 
 /* Paths (xs_path.c). xs_path_canon() checks a node name as C xenstored
  * does (special_ok: any "@name", as WATCH takes); xs_path_join() only
@@ -402,7 +404,6 @@ void xs_ring_service(struct xs_ring *r);
 uint32_t xs_ring_local_port(const struct xs_ring *r);
 
 /* Socket transport (xs_socket.c), on the loop thread. */
-int xs_socket_listen(const char *path);
 struct xs_sock;
 struct xs_sock *xs_sock_new(struct xs_daemon *xs, int fd, domid_t domid);
 /* Returns false when the connection is over (then freed). */
@@ -415,7 +416,7 @@ struct xs_daemon {
     pthread_mutex_t lock;                /* the store lock */
     struct xs_tree tree;
     struct xs_quota quota;
-    const struct xs_ring_ops *ring_ops;
+    const struct xensim_xenstored_ring_ops *ring_ops;
     void *ring_ctx;
     bool quiet, log;
     struct cds_list_head watches;
@@ -431,6 +432,7 @@ struct xs_daemon {
     pthread_t thread;
     bool running;
     int epfd, wakefd;
+    long virq_port;                      /* VIRQ_DOM_EXC's; -1: not bound */
     struct cds_list_head listeners;
     struct cds_list_head socks;          /* loop thread only */
     pthread_mutex_t call_lock;           /* guards calls */

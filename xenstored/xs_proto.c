@@ -172,11 +172,11 @@ static int do_read(struct req *r)
 
     if (err)
         return err;
-    urcu_memb_read_lock();
+    urcu_bp_read_lock();
     err = get_view(r, path, XS_PERM_READ, &v);
     if (!err)
         xs_conn_reply(r->c, r->hdr, XS_READ, v.value, v.vlen);
-    urcu_memb_read_unlock();
+    urcu_bp_read_unlock();
     return err;
 }
 
@@ -190,11 +190,11 @@ static int do_get_perms(struct req *r)
 
     if (err)
         return err;
-    urcu_memb_read_lock();
+    urcu_bp_read_lock();
     err = get_view(r, path, XS_PERM_READ, &v);
     if (!err)
         err = xs_perms_format(v.perms, v.nperms, out, sizeof(out));
-    urcu_memb_read_unlock();
+    urcu_bp_read_unlock();
     if (err < 0)
         return err;
     xs_conn_reply(r->c, r->hdr, XS_GET_PERMS, out, err);
@@ -228,11 +228,11 @@ static int do_directory(struct req *r)
 
     if (err)
         return err;
-    urcu_memb_read_lock();
+    urcu_bp_read_lock();
     err = get_view(r, path, XS_PERM_READ, &v);
     if (!err)
         len = children(&v, out, sizeof(out));
-    urcu_memb_read_unlock();
+    urcu_bp_read_unlock();
     if (err)
         return err;
     /* send_reply(): more than XENSTORE_PAYLOAD_MAX is E2BIG. */
@@ -262,14 +262,14 @@ static int do_directory_part(struct req *r)
     err = xs_path_canon(r->c, r->argv[0], path, false);
     if (err)
         return err;
-    urcu_memb_read_lock();
+    urcu_bp_read_lock();
     err = get_view(r, path, XS_PERM_READ, &v);
     if (!err) {
         childlen = children(&v, NULL, 0);
         kids = xs_alloc(childlen + 1);
         children(&v, kids, childlen);
     }
-    urcu_memb_read_unlock();
+    urcu_bp_read_unlock();
     if (err)
         return err;
     off = (unsigned int)(int)strtol(r->argv[1], NULL, 10);

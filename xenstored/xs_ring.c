@@ -1,6 +1,6 @@
 /*
  * The store ring transport: a guest's struct xenstore_domain_interface
- * page and its event channel, reached through struct xs_ring_ops. Every
+ * page and its event channel, reached through the ring ops. Every
  * index the guest writes is checked before use. Runs on the loop thread;
  * framing and dispatch are xs_conn.c's.
  */
@@ -29,7 +29,7 @@ static const struct xs_conn_ops ring_conn_ops = { .kick = ring_kick };
 struct xs_ring *xs_ring_new(struct xs_daemon *xs, domid_t domid, unsigned long gfn,
                             uint32_t port, int *err)
 {
-    const struct xs_ring_ops *ops = xs->ring_ops;
+    const struct xensim_xenstored_ring_ops *ops = xs->ring_ops;
     struct xs_ring *r;
     void *page = ops->map(xs->ring_ctx, domid, gfn);
     long local;
@@ -57,7 +57,7 @@ struct xs_ring *xs_ring_new(struct xs_daemon *xs, domid_t domid, unsigned long g
 
 void xs_ring_free(struct xs_ring *r)
 {
-    const struct xs_ring_ops *ops = r->xs->ring_ops;
+    const struct xensim_xenstored_ring_ops *ops = r->xs->ring_ops;
 
     xs_conn_free(r->conn);
     if (r->local_port)
@@ -81,7 +81,7 @@ void xs_ring_stop(struct xs_ring *r)
  * indexes are set to 0. A ring stopped for an error stays stopped. */
 int xs_ring_reintroduce(struct xs_ring *r, uint32_t port)
 {
-    const struct xs_ring_ops *ops = r->xs->ring_ops;
+    const struct xensim_xenstored_ring_ops *ops = r->xs->ring_ops;
     struct xenstore_domain_interface *intf = r->intf;
     long local;
 

@@ -235,7 +235,7 @@ static struct xs_tnode *fetch(struct xs_tx *tx, const char *path, int *err)
     /* What the store has is noted even below a subtree this transaction
      * removed: it is checked at commit like the rest. */
     t->removed = under_removed(tx, path);
-    urcu_memb_read_lock();
+    urcu_bp_read_lock();
     n = xs_tree_lookup(&xs->tree, path);
     if (n) {
         struct xs_data *d = rcu_dereference(n->data);
@@ -259,7 +259,7 @@ static struct xs_tnode *fetch(struct xs_tx *tx, const char *path, int *err)
             copy_cost(tx, t, record(d->nperms, d->vlen, k ? k->bytes : 0), false);
         }
     }
-    urcu_memb_read_unlock();
+    urcu_bp_read_unlock();
     if (tx->nr_nodes >= tx->nbuckets * 2)
         grow(tx);
     t->hnext = tx->hash[hash_str(path) % tx->nbuckets];

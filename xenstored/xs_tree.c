@@ -187,7 +187,7 @@ void xs_tree_set_data(struct xs_tree *t, struct xs_node *n, struct xs_data *d)
     account(t, old, kid_bytes(n), n->plen, -1);
     account(t, d, kid_bytes(n), n->plen, 1);
     rcu_assign_pointer(n->data, d);
-    urcu_memb_call_rcu(&old->rcu, free_rcu_plain);
+    urcu_bp_call_rcu(&old->rcu, free_rcu_plain);
 }
 
 static void set_kids(struct xs_node *n, struct xs_kids *k)
@@ -196,7 +196,7 @@ static void set_kids(struct xs_node *n, struct xs_kids *k)
 
     rcu_assign_pointer(n->kids, k);
     if (old)
-        urcu_memb_call_rcu(&old->rcu, free_rcu_plain);
+        urcu_bp_call_rcu(&old->rcu, free_rcu_plain);
 }
 
 int xs_tree_create(struct xs_tree *t, const char *path, struct xs_data *d)
@@ -303,7 +303,7 @@ int xs_tree_remove(struct xs_tree *t, const char *path)
     set_kids(parent, k);
     account_kids(t, parent, -(long)(len + 1));
     account_removed(t, n);
-    urcu_memb_call_rcu(&n->rcu, node_free_rcu);
+    urcu_bp_call_rcu(&n->rcu, node_free_rcu);
     return 0;
 }
 

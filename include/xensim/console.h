@@ -40,6 +40,10 @@ struct xensim_consoled_config {
                               * <log_dir>/guest-<name>.log per domain */
     FILE *terminal;          /* NULL: quiet; else each line, "[name] ..." */
     size_t log_limit;        /* bytes kept in memory per domain; 0: 1 MiB */
+    /* NULL, or called with each piece of a domain's output as it is
+     * gathered, on the daemon's thread (it must not call the daemon). */
+    void (*output)(domid_t domid, const char *buf, size_t len, void *arg);
+    void *output_arg;
 };
 
 /* Starts the daemon; it attaches to every running domU (now and as they

@@ -29,6 +29,16 @@ long HYPERVISOR_set_timer_op(uint64_t timeout);
 /* CALLBACKOP_register with CALLBACKTYPE_event: address is a
  * xensim_upcall_t cast to xen_callback_t. CALLBACKOP_unregister too. */
 long HYPERVISOR_callback_op(int cmd, const void *arg);
+/* XENVER_version: Xen's version, (major << 16) | minor (4.17). Other
+ * subcommands are not simulated (-ENOSYS). A guest also uses it as the
+ * cheapest hypercall, to take a pending upcall on the way back. */
+long HYPERVISOR_xen_version(int cmd, void *arg);
+
+/* Xen's EVTCHNOP_reset_cont, 14: the continuation of a pre-empted
+ * EVTCHNOP_reset, which <xen/event_channel.h> defines only under __XEN__
+ * as guests are not meant to issue it. One that does gets Xen's answer
+ * (-EBUSY unless a reset of that domain is under way). */
+#define XENSIM_EVTCHNOP_reset_cont 14
 
 /* The event upcall: runs on the vCPU thread with its upcall mask set. */
 typedef void (*xensim_upcall_t)(void);
@@ -64,12 +74,18 @@ void xensim_guest_page_free(xen_pfn_t pfn);
 /*
  * Event delivery helpers, as a PV kernel has them. They work on the real
  * shared_info and vcpu_info of this domain, whichever 2-level word size it
- * uses. The "irq" pair is the PV interrupt flag (vcpu_info upcall mask):
- * enabling delivers any pending upcall before returning.
+ * uses, or on the FIFO event words and control blocks the kernel gave Xen
+ * if it switched. The "irq" pair is the PV interrupt flag (vcpu_info
+ * upcall mask): enabling delivers any pending upcall before returning.
  */
 void *xensim_guest_shared_info(void);   /* struct shared_info(_x86_32) */
 void *xensim_guest_vcpu_info(void);     /* this vCPU's vcpu_info(_x86_32) */
 unsigned int xensim_guest_evtchn_word_bits(void);  /* 32 or 64 */
+/* Whether the domain's configuration asks its kernel to use the FIFO ABI
+ * (XENSIM_EVTCHN_FIFO), like a kernel command-line option: the event
+ * layer below switches at its first use; the hypervisor's ABI changes
+ * only with EVTCHNOP_init_control. */
+bool xensim_guest_evtchn_fifo(void);
 void xensim_guest_irq_disable(void);
 void xensim_guest_irq_enable(void);
 bool xensim_guest_irq_disabled(void);
@@ -80,14 +96,18 @@ void xensim_evtchn_unmask(evtchn_port_t port);
 void xensim_evtchn_clear_pending(evtchn_port_t port);
 bool xensim_evtchn_is_pending(evtchn_port_t port);
 bool xensim_evtchn_is_masked(evtchn_port_t port);
-/* The upcall handler loop of a PV kernel: clear upcall_pending, take the
- * selector, and call handler(port) for each pending unmasked port bound to
- * this vCPU's selector, lowest first; repeats while upcall_pending is set
- * again. The handler acks (clears pending) itself. Returns ports handled. */
+/* The upcall handler loop of a PV kernel: clear upcall_pending, then call
+ * handler(port) for each pending unmasked port of this vCPU (2-level: take
+ * the selector and walk its words, lowest port first; FIFO: take READY and
+ * consume the queues one event at a time, highest priority first, each
+ * unlinked before its handler runs); repeats while upcall_pending is set
+ * again. The handler acks (clears pending) itself. Returns ports handled.
+ * The bind wrappers below also make the new port's bits (FIFO: its event
+ * word, masked until the port is unmasked). */
 unsigned int xensim_evtchn_scan(void (*handler)(evtchn_port_t port, void *arg), void *arg);
 /*
  * The PV kernel's interrupt layer (Linux's bind_evtchn_to_irqhandler):
- * one upcall per vCPU scans the bitmaps and calls each port's handler, in
+ * one upcall per vCPU runs xensim_evtchn_scan and calls each port's handler, in
  * upcall context (events masked). xensim_irq_bind registers that upcall on
  * the calling vCPU, enables its events and unmasks the port; events are
  * delivered to the port's notify vCPU (0 unless moved with
@@ -162,20 +182,50 @@ long xensim_evtchn_send(evtchn_port_t port);
 long xensim_evtchn_close(evtchn_port_t port);
 
 /*
- * Granter side of v1 grant tables, as a PV kernel has it. The first call
- * sets up the table (GNTTABOP_setup_table) and maps its frames. Refs 0-7
- * are reserved (console, xenstore); the allocator hands out 8 and up.
+ * Granter side of grant tables, as a PV kernel has it. The first call
+ * sets up the table (GNTTABOP_setup_table) and maps its frames, in the
+ * version the table has then (every table starts at v1). Refs 0-7 are
+ * reserved (console, xenstore); the allocator hands out 8 and up.
  */
+/* The v1 entries, or NULL if the table is v2 (then use the _v2 pair). */
 grant_entry_v1_t *xensim_gnttab_entries(unsigned int *nr_entries);
+/* The v2 entries and their status words (GTF_reading / GTF_writing,
+ * written by Xen only), or NULL if the table is v1. */
+grant_entry_v2_t *xensim_gnttab_entries_v2(unsigned int *nr_entries);
+grant_status_t *xensim_gnttab_status(unsigned int *nr_entries);
+/* 1 or 2; 0 from a thread that is not a vCPU. */
+unsigned int xensim_gnttab_version(void);
+/*
+ * Switches the table with GNTTABOP_set_version and the helpers with it,
+ * as a kernel does at boot (Linux's gnttab_request_version): Xen keeps
+ * only the reserved entries across a switch, so with refs handed out the
+ * helpers refuse (-EBUSY) before asking Xen. Otherwise Xen's answer:
+ * 0, -EINVAL, -ENOSYS (the domain's max_grant_version is 1), -EBUSY (a
+ * grant of this domain is in use)... Switch with this call, not with the
+ * bare hypercall, once the helpers have been used.
+ */
+long xensim_gnttab_set_version(unsigned int version);
 /* A free ref (growing the table up to max_grant_frames) or -ENOSPC. */
 long xensim_gnttab_alloc_ref(void);
 void xensim_gnttab_free_ref(grant_ref_t ref);
-/* Writes domid, frame, a write barrier, then the flags, like Linux. */
+/* Writes domid, frame, a write barrier, then the flags, like Linux, in
+ * the table's layout (v2: a full_page entry). */
 void xensim_gnttab_grant_access_ref(grant_ref_t ref, domid_t domid,
                                     xen_pfn_t frame, bool readonly);
 /* alloc_ref + grant_access_ref; returns the ref or a negative errno. */
 long xensim_gnttab_grant_access(domid_t domid, xen_pfn_t frame, bool readonly);
-/* Revokes: -EBUSY while GTF_reading/GTF_writing is set, else 0. */
+/* v2 only (-ENOSYS in v1, -EINVAL for a ref the table does not have), and
+ * for GNTTABOP_copy only: bytes [offset, offset + length) of frame, or
+ * domid may use trans_domid's grant trans_gref (granted to this domain)
+ * as if it were this one. */
+int xensim_gnttab_grant_subpage_ref(grant_ref_t ref, domid_t domid, xen_pfn_t frame,
+                                    uint16_t offset, uint16_t length, bool readonly);
+int xensim_gnttab_grant_transitive_ref(grant_ref_t ref, domid_t domid, domid_t trans_domid,
+                                       grant_ref_t trans_gref);
+/* Revokes: -EBUSY while GTF_reading/GTF_writing is set, else 0. In v1
+ * a busy entry stays granted. In v2 (as in Linux) its flags are cleared
+ * at once: once the pins Xen holds are gone nothing can map or copy it
+ * again, and the ref is free only once a later call returns 0. */
 int xensim_gnttab_end_access(grant_ref_t ref);
 
 #ifdef __cplusplus

@@ -21,10 +21,15 @@ extern "C" {
 
 struct xensim;
 
-/* Event channel ABI of a domain. */
+/* Event channel ABI of a domain. Every domain starts 2-level, as in Xen;
+ * any guest may switch itself to FIFO (EVTCHNOP_init_control). */
 enum xensim_evtchn_abi {
     XENSIM_EVTCHN_2L_32 = 0,   /* 32 words of 32 bits: 1024 ports (default) */
     XENSIM_EVTCHN_2L_64 = 1,   /* 64 words of 64 bits: 4096 ports */
+    /* 64-bit words, and the guest kernel (guest.h's event and irq layer)
+     * switches to FIFO when it first uses events, as Linux does at boot:
+     * 16 priorities, up to 131,072 ports. */
+    XENSIM_EVTCHN_FIFO = 2,
 };
 
 /* How a grant map reaches the granter's page. */
@@ -43,9 +48,14 @@ struct xensim_domain_config {
     unsigned int nr_vcpus;          /* 0 gives 1; at most XENSIM_MAX_VCPUS */
     unsigned long nr_pages;         /* guest RAM in 4 KiB pages; 0 gives 256 */
     enum xensim_evtchn_abi evtchn_abi;
-    unsigned int max_evtchn_port;   /* highest usable port; 0 gives the ABI's limit - 1 */
+    unsigned int max_evtchn_port;   /* highest usable port, Xen's max_evtchn_port; the ABI
+                                     * in use caps it too (0: only the ABI does) */
     unsigned int max_grant_frames;  /* 0 gives 64, Xen's default */
     unsigned int max_maptrack_frames; /* 0 gives 1024, Xen's default (256 handles each) */
+    /* Highest grant table version the domain may switch to with
+     * GNTTABOP_set_version: 0 gives 2, as libxl on x86; 1 refuses v2 as
+     * Xen does a domain built with max_grant_version=1. Tables start at 1. */
+    unsigned int max_grant_version;
     enum xensim_gnttab_mode gnttab_mode;
     xensim_vcpu_entry_t entry;      /* NULL: vCPUs idle and serve xensim_domain_call() */
     void *entry_arg;
@@ -80,6 +90,10 @@ struct xensim_domain_info {
     /* Guest RAM pages handed out and not freed, beyond the builder's
      * (start_info and the store and console rings). */
     unsigned long pages_allocated;
+    /* Distinct pages of its RAM the hypervisor holds for the FIFO event
+     * channel ABI (control blocks and event array pages, as Xen's
+     * map_guest_page keeps them) until a reset or the domain's end. */
+    unsigned int evtchn_pages_held;
 };
 
 /* Simulator-wide settings; NULL for the defaults. */
@@ -137,12 +151,25 @@ void xensim_wait_all_shutdown(struct xensim *sim);
 int xensim_domain_call(struct xensim *sim, domid_t domid, unsigned int vcpu,
                        void (*fn)(void *), void *arg);
 
-/* Starts xenstored in dom0 (which must exist): every domain's store ring is
- * served, and each domain is introduced at build (its home
- * /local/domain/<id> holds domid and name) and released at death. With a
- * socket_path, host programs (libxenstore, xenstore-utils) can connect
- * there as dom0. Stopped by xensim_destroy(). */
+/*
+ * The toolstack's xenstored (<xensim/xenstored.h> runs one by hand).
+ * xensim_xenstore_start() starts it in dom0, which must exist (-ESRCH),
+ * serving dom0's socket at socket_path if given (host programs such as
+ * libxenstore and xenstore-utils connect there). Every domain, those
+ * already built too, gets its home /local/domain/<id> (domid, name) and is
+ * introduced at build, and loses its home when destroyed, as libxl does;
+ * xenstored itself notices deaths
+ * (VIRQ_DOM_EXC), so a destroyed domain lingers dying until it has let go
+ * of its ring. It stops when dom0's destroy begins (xensim_destroy()), as
+ * a dom0 process would, or at xensim_xenstore_stop(). Its log is quiet.
+ * 0, -EEXIST when one runs already, or a negative errno.
+ */
+struct xensim_xenstored;
 int xensim_xenstore_start(struct xensim *sim, const char *socket_path);
+/* The same with a daemon the caller made and started (more sockets, its
+ * own log): the toolstack owns it from then on, unless this fails. */
+int xensim_xenstore_attach(struct xensim *sim, struct xensim_xenstored *xsd);
+void xensim_xenstore_stop(struct xensim *sim);
 
 /* What the running xenstored holds, over all its connections. */
 struct xensim_xenstore_usage {

@@ -2,9 +2,10 @@
  * The store ring transport against a fake hypervisor binding in plain
  * memory: framing over the 1 KiB rings (split, wrapped, odd start
  * indices), watch events on the ring, garbage indices, oversized
- * messages, reconnection, a flooding domain beside a served one, and
- * release. The daemon's loop thread serves the rings as it would in
- * the simulator.
+ * messages, reconnection, a flooding domain beside a served one,
+ * release, and domains shutting down and dying as VIRQ_DOM_EXC reports
+ * them. The daemon's loop thread serves the rings as it would in the
+ * simulator.
  */
 #include "config.h"
 
@@ -19,12 +20,19 @@
 #define NDOM 8
 
 /* The fake binding: one page per domain; a port fired by the guest is
- * written to a pipe the daemon polls. Local port = 100 + domid. */
+ * written to a pipe the daemon polls. Local port = 100 + domid; the
+ * VIRQ_DOM_EXC port is VIRQ_PORT. The test sets what the "hypervisor"
+ * says of each domain. */
+#define VIRQ_PORT 99
+
 struct fake {
     struct xenstore_domain_interface *page[NDOM];
     int pipe[2];
     atomic_int mapped, bound, notified[NDOM];
+    atomic_bool virq_bound;
     bool fail_map;
+    _Atomic enum xensim_domain_state state[NDOM];
+    atomic_bool gone[NDOM];
 };
 
 static void *f_map(void *ctx, domid_t d, unsigned long gfn)
@@ -60,8 +68,10 @@ static void f_unbind(void *ctx, uint32_t port)
 {
     struct fake *f = ctx;
 
-    (void)port;
-    f->bound--;
+    if (port == VIRQ_PORT)
+        f->virq_bound = false;
+    else
+        f->bound--;
 }
 
 static void f_notify(void *ctx, uint32_t port)
@@ -92,8 +102,28 @@ static void f_unmask(void *ctx, uint32_t port)
     (void)port;
 }
 
-static const struct xs_ring_ops fake_ops = {
+static long f_bind_virq(void *ctx, uint32_t virq)
+{
+    struct fake *f = ctx;
+
+    ck_assert_uint_eq(virq, VIRQ_DOM_EXC);
+    f->virq_bound = true;
+    return VIRQ_PORT;
+}
+
+static int f_domain_state(void *ctx, domid_t d, enum xensim_domain_state *state)
+{
+    struct fake *f = ctx;
+
+    if (d >= NDOM || f->gone[d])
+        return -ESRCH;
+    *state = f->state[d];
+    return 0;
+}
+
+static const struct xensim_xenstored_ring_ops fake_ops = {
     f_map, f_unmap, f_bind, f_unbind, f_notify, f_fd, f_pending, f_unmask,
+    f_bind_virq, f_domain_state,
 };
 
 static struct fake F;
@@ -116,11 +146,12 @@ static void setup(void)
         F.page[i] = aligned_alloc(4096, 4096), memset(F.page[i], 0, 4096);
     XS = xs_daemon_create(&cfg);
     ck_assert_int_eq(xs_daemon_start(XS), 0);
+    ck_assert(F.virq_bound);
 }
 
 static void teardown(void)
 {
-    struct xs_stats st;
+    struct xensim_xenstored_stats st;
 
     for (int i = 0; i < NDOM; i++)
         xs_daemon_release(XS, i);
@@ -131,6 +162,7 @@ static void teardown(void)
     ck_assert_int_eq(F.mapped, 0);
     ck_assert_int_eq(F.bound, 0);
     xs_daemon_destroy(XS);
+    ck_assert(!F.virq_bound);
     for (int i = 0; i < NDOM; i++)
         free(F.page[i]);
     close(F.pipe[0]);
@@ -256,7 +288,7 @@ START_TEST(test_ring_basic)
     introduce(1);
     ck_assert_uint_eq(g_req(1, XS_READ, 0, XT_P("domid\0"), buf, sizeof(buf), &n), XS_ERROR);
     ck_assert_str_eq(buf, "EACCES");
-    ck_assert_int_eq(xs_daemon_domain_home(XS, 1, "one"), 0);
+    ck_assert_int_eq(xt_home(XS, 1, "one"), 0);
     ck_assert_uint_eq(g_req(1, XS_READ, 0, XT_P("domid\0"), buf, sizeof(buf), &n), XS_READ);
     ck_assert_str_eq(buf, "1");
     ck_assert_uint_eq(g_req(1, XS_GET_DOMAIN_PATH, 0, XT_P("1\0"), buf, sizeof(buf), &n), XS_GET_DOMAIN_PATH);
@@ -296,7 +328,7 @@ START_TEST(test_ring_wrap)
     struct xs_conn *c0 = xs_local_open(XS, 0);
 
     introduce(2);
-    xs_daemon_domain_home(XS, 2, "two");
+    xt_home(XS, 2, "two");
     xt_write(c0, "/local/domain/2/v", "");
     xt_expect(c0, XS_SET_PERMS, 0, XT_P("/local/domain/2/v\0n2\0"), XS_SET_PERMS, "OK", 3, "p");
     xs_local_close(c0);
@@ -404,7 +436,7 @@ START_TEST(test_ring_reconnect)
     ck_assert_uint_eq(F.page[1]->req_prod, 0);
     ck_assert_uint_eq(F.page[1]->rsp_prod, 0);
     ck_assert_uint_eq(g_req(1, XS_GET_DOMAIN_PATH, 0, XT_P("1\0"), buf, sizeof(buf), &n), XS_GET_DOMAIN_PATH);
-    struct xs_stats st;
+    struct xensim_xenstored_stats st;
     xs_daemon_stats(XS, &st);
     ck_assert_uint_eq(st.watches, 0);
 }
@@ -446,7 +478,7 @@ START_TEST(test_ring_flood)
 
     introduce(1);
     introduce(2);
-    xs_daemon_domain_home(XS, 1, "one");
+    xt_home(XS, 1, "one");
     pthread_create(&t, NULL, flood, NULL);
     /* Until the flooder's response ring is full: it is being served. */
     for (int spins = 0; __atomic_load_n(&fl->rsp_prod, __ATOMIC_ACQUIRE) - fl->rsp_cons <
@@ -476,7 +508,7 @@ START_TEST(test_ring_release)
     xt_expect(c0, XS_WATCH, 0, XT_P("@releaseDomain\0r\0"), XS_WATCH, "OK", 3, "watch");
     xt_drain_events(c0);
     introduce(1);
-    xs_daemon_domain_home(XS, 1, "one");
+    xt_home(XS, 1, "one");
     xt_write(c0, "/local/domain/1/data", "");
     xt_expect(c0, XS_SET_PERMS, 0, XT_P("/local/domain/1/data\0n1\0"), XS_SET_PERMS, "OK", 3, "p");
     xt_write(c0, "/shared", "");
@@ -531,7 +563,7 @@ START_TEST(test_ring_reintroduce)
 {
     struct xs_conn *c0 = xs_local_open(XS, 0);
     struct xsd_sockmsg h = { .type = XS_READ, .len = 100 };
-    struct xs_stats st;
+    struct xensim_xenstored_stats st;
     char buf[256], tx[16];
     uint32_t n;
 
@@ -561,6 +593,98 @@ START_TEST(test_ring_reintroduce)
     ck_assert_uint_eq(g_req(1, XS_TRANSACTION_END, strtoul(tx, NULL, 10), XT_P("T\0"), buf,
                             sizeof(buf), &n), XS_ERROR);
     ck_assert_str_eq(buf, "ENOENT");
+    xs_local_close(c0);
+}
+END_TEST
+
+static void dom_exc(void)
+{
+    uint32_t port = VIRQ_PORT;
+
+    ck_assert_int_eq(write(F.pipe[1], &port, sizeof(port)), sizeof(port));
+}
+
+/* A request from d on its ring, answered after the daemon has looked at
+ * everything fired before it. */
+static void barrier(domid_t d)
+{
+    char buf[64];
+    uint32_t n;
+
+    ck_assert_uint_eq(g_req(d, XS_GET_DOMAIN_PATH, 0, XT_P("0\0"), buf, sizeof(buf), &n),
+                      XS_GET_DOMAIN_PATH);
+}
+
+/* How many @releaseDomain events c0 has queued (nothing else may be). */
+static int releases(struct xs_conn *c0)
+{
+    char buf[64];
+    int n = 0;
+
+    while (xs_local_event(c0, buf, sizeof(buf)) >= 0) {
+        ck_assert_str_eq(buf, "@releaseDomain");
+        n++;
+    }
+    return n;
+}
+
+static bool is_introduced(struct xs_conn *c0, domid_t d)
+{
+    char p[8], buf[8];
+
+    snprintf(p, sizeof(p), "%u", d);
+    ck_assert_uint_eq(xt_req(c0, XS_IS_DOMAIN_INTRODUCED, 0, p, strlen(p) + 1, buf, sizeof(buf),
+                             NULL), XS_IS_DOMAIN_INTRODUCED);
+    return !strcmp(buf, "T");
+}
+
+/*
+ * VIRQ_DOM_EXC as C xenstored's domain_cleanup answers it: a shutdown
+ * fires @releaseDomain once however often the VIRQ comes, and shutdowns
+ * seen in one scan fire it once; a dying or vanished domain is released
+ * (ring unmapped, @releaseDomain), and a release later in the scan stands
+ * for the shutdowns before it.
+ */
+START_TEST(test_ring_dom_exc)
+{
+    struct xs_conn *c0 = xs_local_open(XS, 0);
+
+    xt_expect(c0, XS_WATCH, 0, XT_P("@releaseDomain\0r\0"), XS_WATCH, "OK", 3, "watch");
+    xt_drain_events(c0);
+    for (domid_t d = 1; d <= 6; d++)
+        introduce(d);
+    dom_exc();
+    barrier(1);
+    ck_assert_int_eq(releases(c0), 0);
+    F.state[1] = F.state[2] = XENSIM_DOMAIN_SHUTDOWN;
+    dom_exc();
+    barrier(3);
+    ck_assert_int_eq(releases(c0), 1);
+    dom_exc();
+    barrier(3);
+    ck_assert_int_eq(releases(c0), 0);
+    ck_assert(is_introduced(c0, 1));
+    /* Each release fires its own. */
+    F.state[2] = XENSIM_DOMAIN_DYING;
+    F.gone[3] = true;
+    dom_exc();
+    barrier(1);
+    ck_assert_int_eq(releases(c0), 2);
+    ck_assert(!is_introduced(c0, 2));
+    ck_assert(!is_introduced(c0, 3));
+    /* Their rings go at the end of the daemon's round. */
+    for (int i = 0; i < 5000 && (F.mapped != 4 || F.bound != 4); i++)
+        usleep(1000);
+    ck_assert_int_eq(F.mapped, 4);
+    ck_assert_int_eq(F.bound, 4);
+    /* 4 shuts down and 5, after it in the table, dies: one event. */
+    F.state[4] = XENSIM_DOMAIN_SHUTDOWN;
+    F.gone[5] = true;
+    dom_exc();
+    barrier(6);
+    ck_assert_int_eq(releases(c0), 1);
+    ck_assert(is_introduced(c0, 4));
+    ck_assert(!is_introduced(c0, 5));
     xs_local_close(c0);
 }
 END_TEST
@@ -676,6 +800,7 @@ int main(void)
     tcase_add_test(tc, test_ring_reintroduce);
     tcase_add_test(tc, test_ring_memory_stall);
     tcase_add_test(tc, test_ring_outstanding_events);
+    tcase_add_test(tc, test_ring_dom_exc);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include "xs_daemon.h"
+#include "xs_internal.h"
 
 #define XT_NCONN 4
 
@@ -20,15 +20,46 @@ struct xt {
     unsigned long base_nodes;
 };
 
+/* /local/domain/<domid> (dom0's, readable by the domain) with its domid
+ * and name, as the toolstack makes it, here in one implicit transaction
+ * inside the daemon: these suites run it without a toolstack. */
+static inline int xt_home(struct xs_daemon *xs, domid_t domid, const char *name)
+{
+    struct xs_permissions p[2] = { { 0, XS_PERM_NONE }, { domid, XS_PERM_READ } };
+    struct xs_conn *self = xs_conn_new(xs, XS_CONN_LOCAL, 0, NULL, NULL);
+    char path[64], val[16];
+    struct xs_tx *tx;
+    int err;
+
+    XS_CHECK(pthread_mutex_lock(&xs->lock));
+    tx = xs_tx_new(self, 0, true);
+    snprintf(path, sizeof(path), "/local/domain/%u", domid);
+    err = xs_tx_write(tx, path, "", 0, true);
+    if (!err)
+        err = xs_tx_set_perms(tx, path, p, domid ? 2 : 1);
+    snprintf(path, sizeof(path), "/local/domain/%u/domid", domid);
+    if (!err)
+        err = xs_tx_write(tx, path, val, snprintf(val, sizeof(val), "%u", domid), false);
+    snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
+    if (!err)
+        err = xs_tx_write(tx, path, name, strlen(name), false);
+    if (!err)
+        err = xs_tx_commit(tx);
+    XS_CHECK(pthread_mutex_unlock(&xs->lock));
+    xs_tx_free(tx);
+    xs_conn_free(self);
+    return err;
+}
+
 /* Daemon (no rings) with domains 1..3 introduced and their homes made. */
 static inline void xt_setup(struct xt *t, const struct xs_daemon_config *cfg)
 {
     struct xs_daemon_config def = { .quiet = true };
-    struct xs_stats st;
+    struct xensim_xenstored_stats st;
 
     t->xs = xs_daemon_create(cfg ? cfg : &def);
     ck_assert_ptr_nonnull(t->xs);
-    ck_assert_int_eq(xs_daemon_domain_home(t->xs, 0, "Domain-0"), 0);
+    ck_assert_int_eq(xt_home(t->xs, 0, "Domain-0"), 0);
     xs_daemon_stats(t->xs, &st);
     t->base_nodes = st.nodes;
     for (int i = 1; i < XT_NCONN; i++) {
@@ -36,7 +67,7 @@ static inline void xt_setup(struct xt *t, const struct xs_daemon_config *cfg)
 
         snprintf(name, sizeof(name), "dom%d", i);
         ck_assert_int_eq(xs_daemon_introduce(t->xs, i, 100 + i, 10 + i), 0);
-        ck_assert_int_eq(xs_daemon_domain_home(t->xs, i, name), 0);
+        ck_assert_int_eq(xt_home(t->xs, i, name), 0);
     }
     for (int i = 0; i < XT_NCONN; i++)
         t->c[i] = xs_local_open(t->xs, i);
@@ -45,7 +76,7 @@ static inline void xt_setup(struct xt *t, const struct xs_daemon_config *cfg)
 /* Closes everything and checks nothing was left behind. */
 static inline void xt_teardown(struct xt *t)
 {
-    struct xs_stats st;
+    struct xensim_xenstored_stats st;
 
     for (int i = 0; i < XT_NCONN; i++)
         if (t->c[i])
