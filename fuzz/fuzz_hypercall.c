@@ -8,7 +8,8 @@
  * unmapped. Ops of one domain in a row run in one guest call on its
  * vCPU. Findings: a crash or hang of the simulator; a return value or
  * GNTST_ status Xen does not have; and, once the run's mappings are
- * unmapped, its ports closed and its pokes undone, any port, mapping,
+ * unmapped, its ports closed, its pokes undone and the pages transfers
+ * moved given back, any port, mapping,
  * pin, grant entry or page a domain holds beyond what it held before.
  */
 #define _GNU_SOURCE
@@ -28,6 +29,7 @@
 #define SI_BYTES 4096
 #define GT_FRAMES 4                  /* every domain's max_grant_frames */
 #define GT_ENTRIES (GT_FRAMES * 512)
+#define MAX_GAINED 64
 
 struct dom {
     domid_t id;
@@ -36,6 +38,9 @@ struct dom {
     struct { grant_handle_t h; uint64_t addr, dev; } maps[MAX_MAPS];
     unsigned int nmaps;
     xen_pfn_t scratch[NSCRATCH];
+    bool scratch_lost[NSCRATCH];     /* given away by a transfer */
+    xen_pfn_t gained[MAX_GAINED];    /* pages transfers gave it */
+    unsigned int ngained;
     grant_entry_v1_t *gnttab;
     unsigned int nr_entries;
     uint8_t *si;                     /* shared_info */
@@ -179,6 +184,57 @@ static void new_mapping(struct hc_pick *p, grant_handle_t hd, uint64_t addr, uin
     d->maps[d->nmaps++].dev = dev;
 }
 
+/* A page leaves d: one it gained, or a scratch page. */
+static void page_lost(struct dom *d, xen_pfn_t pfn)
+{
+    for (unsigned int i = 0; i < d->ngained; i++)
+        if (d->gained[i] == pfn) {
+            d->gained[i] = d->gained[--d->ngained];
+            return;
+        }
+    for (unsigned int k = 0; k < NSCRATCH; k++)
+        if (d->scratch[k] == pfn)
+            d->scratch_lost[k] = true;
+}
+
+/* A page comes to d: perhaps a scratch page it gave away, reused. */
+static void page_gained(struct dom *d, xen_pfn_t pfn)
+{
+    for (unsigned int k = 0; k < NSCRATCH; k++)
+        if (d->scratch[k] == pfn && d->scratch_lost[k]) {
+            d->scratch_lost[k] = false;
+            return;
+        }
+    FZ_CHECK(d->ngained < MAX_GAINED, "more transferred pages than the harness follows");
+    d->gained[d->ngained++] = pfn;
+}
+
+/* The receiver's entry says which frame it got, whatever its table's
+ * version: read it now, before a poke rewrites the entry. */
+static void gave_page(struct hc_pick *p, xen_pfn_t frame, domid_t to, grant_ref_t ref,
+                      int16_t status)
+{
+    static struct xensim_grant_info rows[GT_ENTRIES];
+    if (status == GNTST_bad_page)
+        return;
+    page_lost(dom_of(p->self), frame);
+    if (status != GNTST_okay)
+        return;
+    struct dom *e = dom_of(to);
+    FZ_CHECK(e, "a transfer to dom%u succeeded", to);
+    int n = xensim_grant_list(h.sim, to, rows, GT_ENTRIES);
+    FZ_CHECK(n >= 0 && n <= GT_ENTRIES, "grants of dom%u: %d", to, n);
+    for (int i = 0; i < n; i++)
+        if (rows[i].ref == ref) {
+            FZ_CHECK(rows[i].flags & GTF_transfer_completed,
+                     "dom%u's entry %u took a transfer but says flags %#x", to, ref,
+                     rows[i].flags);
+            page_gained(e, rows[i].frame);
+            return;
+        }
+    fz_fail("dom%u's entry %u took a transfer but is not listed", to, ref);
+}
+
 static grant_entry_v1_t *entries(struct hc_pick *p, unsigned int *nr)
 {
     struct dom *d = dom_of(p->self);
@@ -264,6 +320,7 @@ static void run_fn(void *arg)
         .in = run->in, .self = run->d->id, .domid = pick_domid, .port = pick_port,
         .ref = pick_ref, .mapping = pick_mapping, .own_frame = pick_own_frame,
         .buffer = pick_buffer, .new_port = new_port, .new_mapping = new_mapping,
+        .gave_page = gave_page,
         .entries = entries, .shared_info = shared_info,
     };
     while (!fz_empty(run->in) && run->ops < MAX_OPS) {
@@ -287,14 +344,48 @@ static void unmap_fn(void *arg)
         HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &u, 1);
     }
     d->nmaps = 0;
+    /* Pages transfers moved: what came goes, what went comes back (at
+     * another frame, perhaps: scratch pages are any pages). */
+    for (unsigned int i = 0; i < d->ngained; i++)
+        xensim_guest_page_free(d->gained[i]);
+    d->ngained = 0;
+    for (unsigned int k = 0; k < NSCRATCH; k++)
+        if (d->scratch_lost[k]) {
+            d->scratch[k] = xensim_guest_page_alloc();
+            FZ_CHECK(d->scratch[k] != ~(xen_pfn_t)0, "scratch page");
+            d->scratch_lost[k] = false;
+        }
 }
 
-/* Closes every port but the builder's, and makes the builder's again if
+/* Back to the ABIs the domain was built with, so that no input runs on
+ * what an earlier one chose: 2-level events (a reset drops FIFO, as in
+ * Xen, and closes every port: a port still linked on a FIFO queue stays
+ * busy after a close, so closing alone would not give the builder's
+ * ports back their numbers), and grant table v1, which the pokes and the
+ * table's copy assume. */
+static void abi_fn(void *arg)
+{
+    struct dom *d = arg;
+    struct xensim_domain_info info;
+    FZ_CHECK(xensim_domain_info(h.sim, d->id, &info) == 0, "dom%u", d->id);
+    if (info.evtchn_pages_held) {
+        struct evtchn_reset r = { .dom = DOMID_SELF };
+        long rc = HYPERVISOR_event_channel_op(EVTCHNOP_reset, &r);
+        FZ_CHECK(rc == 0, "dom%u: EVTCHNOP_reset off FIFO: %ld", d->id, rc);
+    }
+    gnttab_set_version_t v = { .version = 1 };
+    long rc = HYPERVISOR_grant_table_op(GNTTABOP_set_version, &v, 1);
+    FZ_CHECK(rc == 0 && v.version == 1, "dom%u: back to grant table v1: %ld, v%u", d->id, rc,
+             v.version);
+}
+
+/* After abi_fn, closes every port but the builder's, and makes the builder's again if
  * the run closed or rebound them (lowest free port first, so they come
  * back at their numbers once the others are closed). */
 static void ports_fn(void *arg)
 {
     struct dom *d = arg;
+    abi_fn(d);
     struct xensim_port_info now[MAX_PORTS * 2];
     int n = xensim_port_list(h.sim, d->id, now, MAX_PORTS * 2);
     FZ_CHECK(n >= 0 && n <= MAX_PORTS * 2, "dom%u has %d ports", d->id, n);

@@ -10,6 +10,9 @@
 #include <string.h>
 #include "hc_table.h"
 
+/* A status Xen never writes: the element was not reached. */
+#define HC_NOT_DONE 1
+
 static uint8_t u8(struct hc_pick *p)
 {
     return fz_u8(p->in);
@@ -219,6 +222,18 @@ static void fill_transfer(struct hc_pick *p, void *arg, unsigned int i)
     a->mfn = p->own_frame(p);
     a->domid = p->domid(p);
     a->ref = p->ref(p, a->domid);
+    a->status = HC_NOT_DONE;
+}
+
+/* Elements after a fault keep HC_NOT_DONE: Xen did not reach them. */
+static void done_transfer(struct hc_pick *p, const void *arg, unsigned int n, long rc)
+{
+    (void)rc;
+    const gnttab_transfer_t *a = arg;
+    for (unsigned int i = 0; i < n; i++)
+        if (a[i].status != HC_NOT_DONE)
+            p->gave_page(p, a[i].mfn, a[i].domid == DOMID_SELF ? p->self : a[i].domid,
+                         a[i].ref, a[i].status);
 }
 
 static void copy_side(struct hc_pick *p, struct gnttab_copy_ptr *s, bool gref)
@@ -387,7 +402,8 @@ const struct hc_row hc_rows[] = {
     ROW(HC_GNTTAB, GNTTABOP_unmap_grant_ref, gnttab_unmap_grant_ref_t, true, fill_unmap, NULL),
     ROW(HC_GNTTAB, GNTTABOP_setup_table, gnttab_setup_table_t, false, fill_setup_table, NULL),
     ROW(HC_GNTTAB, GNTTABOP_dump_table, gnttab_dump_table_t, false, fill_dump_table, NULL),
-    ROW(HC_GNTTAB, GNTTABOP_transfer, gnttab_transfer_t, true, fill_transfer, NULL),
+    ROW(HC_GNTTAB, GNTTABOP_transfer, gnttab_transfer_t, true, fill_transfer,
+        done_transfer),
     ROW(HC_GNTTAB, GNTTABOP_copy, gnttab_copy_t, true, fill_copy, NULL),
     ROW(HC_GNTTAB, GNTTABOP_copy, gnttab_copy_t, true, fill_copy, NULL),
     ROW(HC_GNTTAB, GNTTABOP_query_size, gnttab_query_size_t, false, fill_query_size, NULL),

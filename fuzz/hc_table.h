@@ -48,6 +48,11 @@ struct hc_pick {
     /* Results to remember. */
     void (*new_port)(struct hc_pick *p, domid_t of, evtchn_port_t port);
     void (*new_mapping)(struct hc_pick *p, grant_handle_t h, uint64_t addr, uint64_t dev);
+    /* A transfer element's outcome: the caller lost frame unless status
+     * is GNTST_bad_page (Xen loses the page on every later failure), and
+     * on GNTST_okay domain to got a page through its entry ref. */
+    void (*gave_page)(struct hc_pick *p, xen_pfn_t frame, domid_t to, grant_ref_t ref,
+                      int16_t status);
     /* The caller's grant table and shared_info, for HC_POKE rows. */
     grant_entry_v1_t *(*entries)(struct hc_pick *p, unsigned int *nr);
     void *(*shared_info)(struct hc_pick *p);
