@@ -6,7 +6,7 @@
 # teardown check) and, in each xenstored harness's one small API file,
 # xenstored/.
 FUZZ_HARNESSES = fuzz/fuzz_blkback fuzz/fuzz_netback fuzz/fuzz_xenstored_wire \
-	fuzz/fuzz_xenstored_ring fuzz/fuzz_hypercall
+	fuzz/fuzz_xenstored_ring fuzz/fuzz_hypercall fuzz/fuzz_blkfront
 
 noinst_LTLIBRARIES += fuzz/libfz.la
 fuzz_libfz_la_SOURCES = fuzz/fz.h fuzz/fz_sim.c
@@ -61,3 +61,9 @@ fuzz_fuzz_hypercall_SOURCES = fuzz/fuzz_hypercall.c fuzz/hc_table.c fuzz/hc_tabl
 fuzz_fuzz_hypercall_CPPFLAGS = $(FUZZ_CPPFLAGS)
 fuzz_fuzz_hypercall_LDADD = $(FUZZ_LDADD)
 fuzz_fuzz_hypercall_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK_ENGINE)
+
+# The front ends against hostile back ends written in the harness.
+fuzz_fuzz_blkfront_SOURCES = fuzz/fuzz_blkfront.c
+fuzz_fuzz_blkfront_CPPFLAGS = $(FUZZ_CPPFLAGS)
+fuzz_fuzz_blkfront_LDADD = $(FUZZ_LDADD)
+fuzz_fuzz_blkfront_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK_ENGINE)
