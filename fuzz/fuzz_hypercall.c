@@ -1,16 +1,16 @@
 /*
  * fuzz_hypercall: sequences of event channel, grant table and scheduler
  * hypercalls with fuzzed arguments, across three domains (dom0 and two
- * guests), and the guests' writes into their own grant entries and
- * shared_info between them, as hc_table.c's rows describe. Values are
- * drawn from what the run made (ports, refs, mappings, scratch pages),
- * from the neighbourhood, or anywhere; buffers are real, NULL or
- * unmapped. Ops of one domain in a row run in one guest call on its
- * vCPU. Findings: a crash or hang of the simulator; a return value or
- * GNTST_ status Xen does not have; and, once the run's mappings are
- * unmapped, its ports closed, its pokes undone and the pages transfers
- * moved given back, any port, mapping,
- * pin, grant entry or page a domain holds beyond what it held before.
+ * guests), and the guests' writes into their own grant entries,
+ * shared_info and FIFO control blocks and event words between them, as
+ * hc_table.c's rows describe. Values are drawn from what the run made
+ * (ports, refs, mappings, scratch pages), from the neighbourhood, or
+ * anywhere; buffers are real, NULL or unmapped. Ops of one domain in a
+ * row run in one guest call on its vCPU. Findings: a crash or hang of the
+ * simulator; a return value or GNTST_ status Xen does not have; and, once
+ * the run's mappings are unmapped, its ports closed, its pokes undone and
+ * the pages transfers moved given back, any port, mapping, pin, grant
+ * entry or page a domain holds beyond what it held before.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -247,6 +247,12 @@ static void *shared_info(struct hc_pick *p)
     return dom_of(p->self)->si;
 }
 
+static void *scratch_page(struct hc_pick *p)
+{
+    struct dom *d = dom_of(p->self);
+    return xensim_guest_pfn_to_virt(d->scratch[fz_u8(p->in) % NSCRATCH]);
+}
+
 static bool good_rc(long rc)
 {
     return rc == 0 || (rc < 0 && rc > -256 && h.known_errno[-rc]);
@@ -321,7 +327,7 @@ static void run_fn(void *arg)
         .ref = pick_ref, .mapping = pick_mapping, .own_frame = pick_own_frame,
         .buffer = pick_buffer, .new_port = new_port, .new_mapping = new_mapping,
         .gave_page = gave_page,
-        .entries = entries, .shared_info = shared_info,
+        .entries = entries, .shared_info = shared_info, .scratch_page = scratch_page,
     };
     while (!fz_empty(run->in) && run->ops < MAX_OPS) {
         uint8_t c = fz_u8(run->in);
@@ -375,6 +381,14 @@ static void abi_fn(void *arg)
     }
     gnttab_set_version_t v = { .version = 1 };
     long rc = HYPERVISOR_grant_table_op(GNTTABOP_set_version, &v, 1);
+    if (rc == -ERANGE) {
+        /* Xen keeps the reserved entries across a switch and refuses
+         * one v1 cannot hold; the pokes may have written anything there.
+         * The copy below puts them back as built. */
+        memset(d->gnttab, 0, GNTTAB_NR_RESERVED_ENTRIES * sizeof(grant_entry_v2_t));
+        v.version = 1;               /* the call wrote back the current one */
+        rc = HYPERVISOR_grant_table_op(GNTTABOP_set_version, &v, 1);
+    }
     FZ_CHECK(rc == 0 && v.version == 1, "dom%u: back to grant table v1: %ld, v%u", d->id, rc,
              v.version);
 }
@@ -386,6 +400,9 @@ static void ports_fn(void *arg)
 {
     struct dom *d = arg;
     abi_fn(d);
+    /* FIFO has let go of them: what the run wrote there goes too. */
+    for (unsigned int k = 0; k < NSCRATCH; k++)
+        memset(xensim_guest_pfn_to_virt(d->scratch[k]), 0, 4096);
     struct xensim_port_info now[MAX_PORTS * 2];
     int n = xensim_port_list(h.sim, d->id, now, MAX_PORTS * 2);
     FZ_CHECK(n >= 0 && n <= MAX_PORTS * 2, "dom%u has %d ports", d->id, n);

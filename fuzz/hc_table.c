@@ -1,7 +1,8 @@
 /*
  * The rows of fuzz_hypercall's ABI table (hc_table.h): event channel,
  * grant table and scheduler operations with Xen's structs, and the pokes
- * a guest makes into its own grant entries and shared_info. Left out on
+ * a guest makes into its own grant entries, shared_info and the pages it
+ * gave for FIFO events. Left out on
  * purpose: SCHEDOP_shutdown and remote_shutdown (they end the domains
  * the run needs), SCHEDOP_block (it would wait for an event nobody
  * sends), set_timer_op (its event comes at a time no input decides) and
@@ -372,6 +373,25 @@ static void fill_poke_shared(struct hc_pick *p, void *arg, unsigned int i)
     si[off] = u8(p);
 }
 
+/* A word of a scratch page, which the hypervisor may be using as a FIFO
+ * control block (READY bits, head[] per priority) or as an event array
+ * page (PENDING, MASKED, LINKED, BUSY and LINK in each word) while the
+ * guest rewrites it, as Xen must expect. */
+static void fill_poke_scratch(struct hc_pick *p, void *arg, unsigned int i)
+{
+    (void)arg;
+    (void)i;
+    uint32_t *w = p->scratch_page(p);
+    unsigned int at = fz_u16(p->in) % 1024;
+    uint8_t b = u8(p);
+    uint32_t v = b < 0x40 ? 1u << (b % 32) : b < 0x80 ? b % 64 : fz_u32(p->in);
+    switch (b >> 6) {
+    case 0: __atomic_fetch_or(&w[at], v, __ATOMIC_SEQ_CST); break;
+    case 1: __atomic_fetch_and(&w[at], ~(1u << (b % 32)), __ATOMIC_SEQ_CST); break;
+    default: __atomic_store_n(&w[at], v, __ATOMIC_SEQ_CST); break;
+    }
+}
+
 #define ROW(k, c, type, b, f, d) { #c, k, c, sizeof(type), b, f, d }
 
 const struct hc_row hc_rows[] = {
@@ -420,6 +440,8 @@ const struct hc_row hc_rows[] = {
     ROW(HC_POKE, 0, char, false, fill_poke_grant, NULL),
     ROW(HC_POKE, 0, char, false, fill_poke_grant, NULL),
     ROW(HC_POKE, 1, char, false, fill_poke_shared, NULL),
+    ROW(HC_POKE, 2, char, false, fill_poke_scratch, NULL),
+    ROW(HC_POKE, 2, char, false, fill_poke_scratch, NULL),
 };
 
 const unsigned int hc_nr_rows = sizeof(hc_rows) / sizeof(hc_rows[0]);

@@ -56,6 +56,9 @@ struct hc_pick {
     /* The caller's grant table and shared_info, for HC_POKE rows. */
     grant_entry_v1_t *(*entries)(struct hc_pick *p, unsigned int *nr);
     void *(*shared_info)(struct hc_pick *p);
+    /* One of the caller's scratch pages, the ones own_frame() gives: a
+     * FIFO control block or event array page, once the run made one. */
+    void *(*scratch_page)(struct hc_pick *p);
 };
 
 struct hc_row {
