@@ -75,3 +75,28 @@ fuzz_fuzz_console_SOURCES = fuzz/fuzz_console.c
 fuzz_fuzz_console_CPPFLAGS = $(FUZZ_CPPFLAGS)
 fuzz_fuzz_console_LDADD = $(FUZZ_LDADD)
 fuzz_fuzz_console_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK_ENGINE)
+
+EXTRA_DIST += fuzz/smoke.sh fuzz/build-afl.sh fuzz/oss-fuzz/build.sh \
+	fuzz/oss-fuzz/project.yaml fuzz/oss-fuzz/Dockerfile \
+	fuzz/oss-fuzz/check-build.sh
+
+# make fuzz-smoke (a fuzzing build): every harness from its seeds, for
+# FUZZ_RUNS inputs or FUZZ_SECONDS (default 60) each, one JSON line each.
+# make fuzz-repro HARNESS=fuzz_x INPUT=file: replays one finding, under
+# GDB="gdb --args" if given.
+FUZZ_SECONDS = 60
+.PHONY: fuzz-smoke fuzz-repro fuzz-harnesses fuzz-list
+fuzz-harnesses: $(FUZZ_HARNESSES)
+fuzz-list:
+	@echo $(FUZZ_HARNESSES)
+if FUZZING
+fuzz-smoke: $(FUZZ_HARNESSES)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) $(SHELL) $(srcdir)/fuzz/smoke.sh $(srcdir) $(FUZZ_HARNESSES)
+else
+fuzz-smoke:
+	@echo "fuzz-smoke needs a fuzzing build: CC=clang ./configure --enable-fuzzing" >&2; exit 1
+endif
+fuzz-repro: $(FUZZ_HARNESSES)
+	@test -n "$(HARNESS)" && test -n "$(INPUT)" || \
+	  { echo "usage: make fuzz-repro HARNESS=fuzz_blkback INPUT=crash-..." >&2; exit 1; }
+	FZ_TRACE=1 $(GDB) ./fuzz/$(HARNESS) $(INPUT)
