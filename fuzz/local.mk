@@ -7,7 +7,7 @@
 # xenstored/.
 FUZZ_HARNESSES = fuzz/fuzz_blkback fuzz/fuzz_netback fuzz/fuzz_xenstored_wire \
 	fuzz/fuzz_xenstored_ring fuzz/fuzz_hypercall fuzz/fuzz_blkfront \
-	fuzz/fuzz_console
+	fuzz/fuzz_netfront fuzz/fuzz_console
 
 noinst_LTLIBRARIES += fuzz/libfz.la
 fuzz_libfz_la_SOURCES = fuzz/fz.h fuzz/fz_sim.c
@@ -70,6 +70,11 @@ fuzz_fuzz_blkfront_SOURCES = fuzz/fuzz_blkfront.c
 fuzz_fuzz_blkfront_CPPFLAGS = $(FUZZ_CPPFLAGS)
 fuzz_fuzz_blkfront_LDADD = $(FUZZ_LDADD)
 fuzz_fuzz_blkfront_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK_ENGINE)
+
+fuzz_fuzz_netfront_SOURCES = fuzz/fuzz_netfront.c
+fuzz_fuzz_netfront_CPPFLAGS = $(FUZZ_CPPFLAGS)
+fuzz_fuzz_netfront_LDADD = $(FUZZ_LDADD)
+fuzz_fuzz_netfront_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK_ENGINE)
 
 fuzz_fuzz_console_SOURCES = fuzz/fuzz_console.c
 fuzz_fuzz_console_CPPFLAGS = $(FUZZ_CPPFLAGS)
