@@ -315,7 +315,11 @@ static unsigned int nf_rx_collect(struct xensim_netfront *nf, struct nf_rx_frame
     unsigned int n = 0;
     RING_IDX rp = READ_ONCE(nf->rx.sring->rsp_prod);
     xen_rmb();
-    if (RING_RESPONSE_PROD_OVERFLOW(&nf->rx, rp)) {
+    /* Within a ring is not enough: a slot past the buffers posted names
+     * one already taken (rx_slot_buf of an earlier lap), which would be
+     * delivered and freed twice. A response answers a request made. */
+    if (RING_RESPONSE_PROD_OVERFLOW(&nf->rx, rp) ||
+        rp - nf->rx.rsp_cons > nf->rx.req_prod_pvt - nf->rx.rsp_cons) {
         nf->broken = true;
         nf->st.bad_responses++;
         return 0;
