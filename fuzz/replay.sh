@@ -18,6 +18,8 @@ for h in $names; do
         continue
     fi
     # shellcheck disable=SC2086
-    ./fuzz/$h -runs=0 $dirs || status=1
+    # A hang is a finding too: bounded, so that it fails rather than
+    # wedging the suite.
+    timeout 600 ./fuzz/$h -runs=0 $dirs || status=1
 done
 exit $status
