@@ -312,12 +312,19 @@ static void nf_tx_gc(struct xensim_netfront *nf)
 
 /* Collects up to NF_RX_BATCH whole frames; their buffers stay unposted until
  * the caller has delivered them. */
-static unsigned int nf_rx_collect(struct xensim_netfront *nf, struct nf_rx_frame *fr)
+static unsigned int nf_rx_collect(struct xensim_netfront *nf, struct nf_rx_frame *fr,
+                                  bool *stalled, RING_IDX *seen)
 {
     unsigned int n = 0;
     RING_IDX rp = READ_ONCE(nf->rx.sring->rsp_prod);
+    *stalled = false;
+    *seen = rp;
     xen_rmb();
-    if (RING_RESPONSE_PROD_OVERFLOW(&nf->rx, rp)) {
+    /* Within a ring is not enough: a slot past the buffers posted names
+     * one already taken (rx_slot_buf of an earlier lap), which would be
+     * delivered and freed twice. A response answers a request made. */
+    if (RING_RESPONSE_PROD_OVERFLOW(&nf->rx, rp) ||
+        rp - nf->rx.rsp_cons > nf->rx.req_prod_pvt - nf->rx.rsp_cons) {
         nf->broken = true;
         nf->st.bad_responses++;
         return 0;
@@ -335,8 +342,10 @@ static unsigned int nf_rx_collect(struct xensim_netfront *nf, struct nf_rx_frame
                 break;
             }
         }
-        if (!complete)
+        if (!complete) {
+            *stalled = true;
             break;
+        }
         struct nf_rx_frame *f = &fr[n++];
         f->nslots = 0;
         f->ok = true;
@@ -403,7 +412,9 @@ static void nf_irq(evtchn_port_t port, void *arg)
             return;
         }
         nf_tx_gc(nf);
-        unsigned int n = nf_rx_collect(nf, fr);
+        bool stalled;
+        RING_IDX seen;
+        unsigned int n = nf_rx_collect(nf, fr, &stalled, &seen);
         xensim_irqlock_unlock(&nf->lock, irqs);
 
         /* Deliver without the lock: the handler may send. */
@@ -444,10 +455,20 @@ static void nf_irq(evtchn_port_t port, void *arg)
                 nf->rx_free[nf->nrx_free++] = fr[i].buf[s];
         bool notify = !nf->broken && nf_rx_post(nf);
         int more = 0;
-        if (!nf->broken && n < NF_RX_BATCH)
+        if (!nf->broken && stalled) {
+            /* A frame's last slot is not published yet. Its responses are
+             * unconsumed, so RING_FINAL_CHECK would say "more" for ever
+             * (a back end that never finishes the frame spun this vCPU
+             * in its upcall); ask for an event at the next push instead,
+             * and look again only if one came meanwhile. */
+            nf->rx.sring->rsp_event = seen + 1;
+            xen_mb();
+            more = READ_ONCE(nf->rx.sring->rsp_prod) != seen;
+        } else if (!nf->broken && n < NF_RX_BATCH) {
             RING_FINAL_CHECK_FOR_RESPONSES(&nf->rx, more);
-        else if (!nf->broken)
+        } else if (!nf->broken) {
             more = 1;
+        }
         xensim_irqlock_unlock(&nf->lock, irqs);
         if (notify)
             xensim_evtchn_send(nf->port);

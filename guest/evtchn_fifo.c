@@ -46,7 +46,7 @@ static event_word_t *fifo_word(const struct guest_fifo *f, evtchn_port_t port)
     unsigned int page = port / WORDS_PER_PAGE;
 
     if (port >= EVTCHN_FIFO_NR_CHANNELS ||
-        page >= __atomic_load_n(&f->nr_pages, __ATOMIC_ACQUIRE))
+        page >= atomic_load_explicit(&f->nr_pages, memory_order_acquire))
         return NULL;
     return atomic_load(&f->pages[page]) + port % WORDS_PER_PAGE;
 }
@@ -71,7 +71,7 @@ static int add_page(struct guest_fifo *f)
         return (int)rc;
     }
     atomic_store(&f->pages[n], words);
-    __atomic_store_n(&f->nr_pages, n + 1, __ATOMIC_RELEASE);
+    atomic_store_explicit(&f->nr_pages, n + 1, memory_order_release);
     return 0;
 }
 

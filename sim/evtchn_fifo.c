@@ -76,7 +76,7 @@ static struct evtchn_fifo_domain *fifo_of(const struct domain *d)
 /* The port's event word, NULL while its page has not been added. */
 static event_word_t *word_from_port(const struct evtchn_fifo_domain *f, evtchn_port_t port)
 {
-    if (!f || port >= __atomic_load_n(&f->num_evtchns, __ATOMIC_ACQUIRE))
+    if (!f || port >= atomic_load_explicit(&f->num_evtchns, memory_order_acquire))
         return NULL;
     event_word_t *page = atomic_load(&f->event_array[port / WORDS_PER_PAGE]);
     return page + port % WORDS_PER_PAGE;
@@ -390,7 +390,7 @@ static void fifo_empty(struct evtchn_fifo_domain *f)
             sim_mutex_unlock(&q->lock);
         }
     }
-    __atomic_store_n(&f->num_evtchns, 0, __ATOMIC_RELEASE);
+    atomic_store_explicit(&f->num_evtchns, 0, memory_order_release);
     for (unsigned int i = 0; i < MAX_ARRAY_PAGES; i++)
         atomic_store(&f->event_array[i], NULL);
 }
@@ -491,7 +491,7 @@ long evtchn_fifo_expand_array(struct domain *d, const struct evtchn_expand_array
     if (!page)
         return -EINVAL;
     atomic_store(&f->event_array[slot], page);
-    __atomic_store_n(&f->num_evtchns, first + WORDS_PER_PAGE, __ATOMIC_RELEASE);
+    atomic_store_explicit(&f->num_evtchns, first + WORDS_PER_PAGE, memory_order_release);
     for (evtchn_port_t port = first; port < first + WORDS_PER_PAGE && evtchn_port_valid(d, port);
          port++) {
         struct evtchn *chn = evtchn_from_port(d, port);

@@ -46,11 +46,31 @@ static void fault_chain(int sig, siginfo_t *si, void *uc)
     signal(sig, SIG_DFL);
 }
 
+/*
+ * Ours is installed with SA_NODEFER and leaves by siglongjmp without
+ * restoring the mask, so a fault costs no system call. A handler
+ * installed over ours may call us from a frame that blocked the signal
+ * (libFuzzer wraps SIGSEGV without SA_NODEFER): the jump would leave it
+ * blocked on this thread, and the next bad guest pointer would kill the
+ * process. Unblocking is one system call, on the fault path only.
+ */
+static void fault_unblock(int sig)
+{
+    sigset_t now;
+    if (pthread_sigmask(SIG_SETMASK, NULL, &now) == 0 && sigismember(&now, sig)) {
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, sig);
+        pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+    }
+}
+
 static void fault_handler(int sig, siginfo_t *si, void *ucv)
 {
     if (guest_copy_jmp) {
         sigjmp_buf *jb = guest_copy_jmp;
         guest_copy_jmp = NULL;
+        fault_unblock(sig);
         siglongjmp(*jb, 1);
     }
     struct vcpu *v = current_vcpu;
@@ -71,6 +91,7 @@ static void fault_handler(int sig, siginfo_t *si, void *ucv)
         fault_report(v->d->sim, &f);
         domain_crash(v->d, f.write ? "write fault on a grant mapping"
                                    : "read fault on a grant mapping");
+        fault_unblock(sig);
         siglongjmp(v->exit_jmp, 2);
     }
     /* Not a grant fault: the depth as it was, and no stop taken from

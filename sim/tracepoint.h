@@ -15,7 +15,7 @@
 
 static inline bool trace_on(const struct xensim *sim)
 {
-    return __builtin_expect(__atomic_load_n(&sim->trace_nsubs, __ATOMIC_RELAXED) != 0, 0);
+    return __builtin_expect(atomic_load_explicit(&sim->trace_nsubs, memory_order_relaxed) != 0, 0);
 }
 
 /* Fills the header of an event: kind, time, who; the rest 0. */

@@ -1,9 +1,14 @@
 # tests/: Check suites. Each suite forks every case with a timeout.
 # Link test programs with $(TEST_LIBS) and compile them with
 # $(TEST_CFLAGS_ALL) (names automake does not mistake for per-program flags).
+# The teardown check alone, without Check: the fuzz harnesses use it too.
+noinst_LTLIBRARIES += tests/libleakcheck.la
+tests_libleakcheck_la_SOURCES = tests/leakcheck.c tests/leakcheck.h
+
 noinst_LTLIBRARIES += libtestharness.la
 libtestharness_la_SOURCES = tests/harness.c tests/harness.h
 libtestharness_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+libtestharness_la_LIBADD = tests/libleakcheck.la
 
 # The "echo" device, a tiny driver pair for testing the xenbus framework.
 noinst_LTLIBRARIES += tests/echo/libecho.la

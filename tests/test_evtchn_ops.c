@@ -9,6 +9,7 @@
  * row the script also snapshots the first 128 ports of every domain, so a
  * port the row does not name must be exactly as it was.
  */
+#include <signal.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -1124,6 +1125,34 @@ START_TEST(test_efault)
 }
 END_TEST
 
+/* A SIGSEGV handler installed over the simulator's that calls it the way
+ * libFuzzer's does: from a frame that blocked the signal (no
+ * SA_NODEFER). */
+static struct sigaction wrapped_segv;
+
+static void wrapping_segv(int sig, siginfo_t *si, void *uc)
+{
+    wrapped_segv.sa_sigaction(sig, si, uc);
+}
+
+/* Found by fuzz_hypercall under libFuzzer: the simulator's handler left
+ * by siglongjmp with SIGSEGV still blocked, so the second bad pointer on
+ * a vCPU killed the process. Each must give -EFAULT, however many. */
+START_TEST(test_efault_under_wrapping_handler)
+{
+    struct fix f;
+    fix_setup(&f);
+    struct sigaction sa = { .sa_sigaction = wrapping_segv, .sa_flags = SA_SIGINFO };
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGSEGV, &sa, &wrapped_segv), 0);
+    ck_assert(wrapped_segv.sa_flags & SA_SIGINFO);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(ev_hc(f.sim, 1, EVTCHNOP_status, (void *)(uintptr_t)0x1000), -EFAULT);
+    ck_assert_int_eq(sigaction(SIGSEGV, &wrapped_segv, NULL), 0);
+    fix_teardown(&f);
+}
+END_TEST
+
 /* OUT fields are written back after the op has taken effect: a read-only
  * argument gives -EFAULT but the port was allocated (§1.3). */
 START_TEST(test_efault_on_copy_back)
@@ -1255,6 +1284,7 @@ static Suite *ops_suite(void)
     tcase_add_test(t, test_port_validity_by_bucket);
     tcase_add_test(t, test_huge_domids);
     tcase_add_test(t, test_efault);
+    tcase_add_test(t, test_efault_under_wrapping_handler);
     tcase_add_test(t, test_efault_on_copy_back);
     tcase_add_test(t, test_non_vcpu_thread);
     tcase_add_test(t, test_guest_wrappers);
