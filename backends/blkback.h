@@ -50,8 +50,8 @@ struct blkback_queue {
     struct blkback *be;
     unsigned int idx;
     blkif_back_ring_t ring;
-    struct blk_ring_view view;
-    grant_handle_t ring_handle[BLKIF_SIM_MAX_RING_PAGES];
+    struct xensim_blk_ring_view view;
+    grant_handle_t ring_handle[XENSIM_BLKIF_MAX_RING_PAGES];
     unsigned int nr_ring_mapped;
     evtchn_port_t port;
     bool broken;              /* the front end misbehaved: not served */
@@ -69,7 +69,7 @@ struct blkback_queue {
 };
 
 struct blkback {
-    struct blkback_config cfg;
+    struct xensim_blkback_config cfg;
     const struct blkback_store_ops *store;
     int fd;
     uint8_t *mem;
@@ -93,8 +93,8 @@ struct blkback {
      * nested in a handler returns to its caller, which may destroy the
      * back end, before the handler unwinds: the last one out frees. */
     int refs;
-    struct blkback_queue q[BLKIF_SIM_MAX_QUEUES];
-    struct blkback_stats st;  /* BLKBACK_STAT_ADD */
+    struct blkback_queue q[XENSIM_BLKIF_MAX_QUEUES];
+    struct xensim_blkback_stats st;  /* BLKBACK_STAT_ADD */
 };
 
 /* One writer (the back end's vCPU), any readers: no locked add needed. */

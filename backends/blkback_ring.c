@@ -13,7 +13,7 @@
 #include <xen/io/protocols.h>
 #include "blkback.h"
 
-int blkback_create(const struct blkback_config *cfg, struct blkback **out)
+int xensim_blkback_create(const struct xensim_blkback_config *cfg, struct blkback **out)
 {
     struct blkback *be = calloc(1, sizeof(*be));
     if (!be)
@@ -26,9 +26,9 @@ int blkback_create(const struct blkback_config *cfg, struct blkback **out)
                                                          : be->sector_size;
     if (be->sector_size < 512 || (be->sector_size & (be->sector_size - 1)) ||
         be->physical_sector_size % be->sector_size ||
-        cfg->max_ring_order > BLKIF_SIM_MAX_RING_ORDER ||
-        cfg->max_queues > BLKIF_SIM_MAX_QUEUES ||
-        cfg->max_indirect_segments > BLKIF_SIM_MAX_INDIRECT_SEGS) {
+        cfg->max_ring_order > XENSIM_BLKIF_MAX_RING_ORDER ||
+        cfg->max_queues > XENSIM_BLKIF_MAX_QUEUES ||
+        cfg->max_indirect_segments > XENSIM_BLKIF_MAX_INDIRECT_SEGS) {
         free(be);
         return -EINVAL;
     }
@@ -43,11 +43,11 @@ int blkback_create(const struct blkback_config *cfg, struct blkback **out)
     return 0;
 }
 
-void blkback_info(const struct blkback *be, struct blkif_backend_info *info)
+void xensim_blkback_info(const struct blkback *be, struct xensim_blkif_backend_info *info)
 {
-    const struct blkback_config *c = &be->cfg;
+    const struct xensim_blkback_config *c = &be->cfg;
     bool rw = !c->readonly;
-    *info = (struct blkif_backend_info){
+    *info = (struct xensim_blkif_backend_info){
         .feature_barrier = c->feature_barrier && rw,
         .feature_flush = c->feature_flush && rw,
         .feature_discard = c->feature_discard && rw,
@@ -65,7 +65,7 @@ void blkback_info(const struct blkback *be, struct blkif_backend_info *info)
     };
 }
 
-bool blkback_connected(const struct blkback *be)
+bool xensim_blkback_connected(const struct blkback *be)
 {
     return __atomic_load_n(&be->connected, __ATOMIC_ACQUIRE);
 }
@@ -73,10 +73,10 @@ bool blkback_connected(const struct blkback *be)
 /* The back end's vCPU updates the counters with atomic stores while any
  * thread may ask: each is read atomically too (a plain struct copy raced
  * them). The set is not a snapshot, only each counter is exact. */
-void blkback_get_stats(const struct blkback *be, struct blkback_stats *st)
+void xensim_blkback_get_stats(const struct blkback *be, struct xensim_blkback_stats *st)
 {
 #define BLKBACK_STAT_GET(field) .field = __atomic_load_n(&be->st.field, __ATOMIC_RELAXED)
-    *st = (struct blkback_stats){
+    *st = (struct xensim_blkback_stats){
         BLKBACK_STAT_GET(requests), BLKBACK_STAT_GET(errors), BLKBACK_STAT_GET(unsupported),
         BLKBACK_STAT_GET(persistent_grants), BLKBACK_STAT_GET(maps), BLKBACK_STAT_GET(unmaps),
         BLKBACK_STAT_GET(notifies), BLKBACK_STAT_GET(wakeups), BLKBACK_STAT_GET(split_rings),
@@ -112,8 +112,8 @@ static bool respond(struct blkback_queue *q, uint64_t id, uint8_t op, int16_t st
     struct blkback *be = q->be;
     blkif_response_t rsp = { .id = id, .operation = op, .status = status };
     blkif_sring_t *s = q->ring.sring;
-    size_t off = blk_slot_offset(s, q->ring.rsp_prod_pvt, RING_SIZE(&q->ring));
-    blk_ring_write(&q->view, off, &rsp, sizeof(rsp));
+    size_t off = xensim_blk_slot_offset(s, q->ring.rsp_prod_pvt, RING_SIZE(&q->ring));
+    xensim_blk_ring_write(&q->view, off, &rsp, sizeof(rsp));
     q->ring.rsp_prod_pvt++;
     BLKBACK_STAT_INC(be, requests);
     if (status == BLKIF_RSP_ERROR)
@@ -191,16 +191,16 @@ static int16_t do_indirect(struct blkback_queue *q, const blkif_request_indirect
         return BLKIF_RSP_ERROR;
     if (n == 0 || n > be->cfg.max_indirect_segments)
         return BLKIF_RSP_ERROR;
-    unsigned int pages = (n + BLK_SEGS_PER_INDIRECT_PAGE - 1) / BLK_SEGS_PER_INDIRECT_PAGE;
+    unsigned int pages = (n + XENSIM_BLK_SEGS_PER_INDIRECT_PAGE - 1) / XENSIM_BLK_SEGS_PER_INDIRECT_PAGE;
     grant_ref_t refs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
     memcpy(refs, r->indirect_grefs, pages * sizeof(refs[0]));
     if (blkback_map_segs(q, refs, pages, true, gen))
         return BLKIF_RSP_ERROR;
     for (unsigned int p = 0; p < pages; p++) {
-        unsigned int k = n - p * BLK_SEGS_PER_INDIRECT_PAGE;
-        if (k > BLK_SEGS_PER_INDIRECT_PAGE)
-            k = BLK_SEGS_PER_INDIRECT_PAGE;
-        memcpy(&q->segs[p * BLK_SEGS_PER_INDIRECT_PAGE], q->maps[p].addr,
+        unsigned int k = n - p * XENSIM_BLK_SEGS_PER_INDIRECT_PAGE;
+        if (k > XENSIM_BLK_SEGS_PER_INDIRECT_PAGE)
+            k = XENSIM_BLK_SEGS_PER_INDIRECT_PAGE;
+        memcpy(&q->segs[p * XENSIM_BLK_SEGS_PER_INDIRECT_PAGE], q->maps[p].addr,
                k * sizeof(q->segs[0]));
     }
     __asm__ __volatile__("" ::: "memory");
@@ -276,12 +276,12 @@ static int16_t do_request(struct blkback_queue *q, const blkif_request_t *req, u
     }
 }
 
-static void queue_fail(struct blkback_queue *q, enum blkback_error err)
+static void queue_fail(struct blkback_queue *q, enum xensim_blkback_error err)
 {
     struct blkback *be = q->be;
     q->broken = true;
     xensim_irq_unbind(q->port);
-    enum blkback_error none = BLKBACK_ERR_NONE;
+    enum xensim_blkback_error none = XENSIM_BLKBACK_ERR_NONE;
     __atomic_compare_exchange_n(&be->st.error, &none, err, false, __ATOMIC_RELAXED,
                                 __ATOMIC_RELAXED);
     if (be->cfg.on_error)
@@ -299,7 +299,7 @@ static void queue_work(struct blkback_queue *q)
         if (RING_REQUEST_PROD_OVERFLOW(r, rp)) {
             push_responses(q);
             if (__atomic_load_n(&be->gen, __ATOMIC_ACQUIRE) == gen)
-                queue_fail(q, BLKBACK_ERR_RING_OVERFLOW);
+                queue_fail(q, XENSIM_BLKBACK_ERR_RING_OVERFLOW);
             return;
         }
         while (r->req_cons != rp && !RING_REQUEST_CONS_OVERFLOW(r, r->req_cons)) {
@@ -307,11 +307,11 @@ static void queue_work(struct blkback_queue *q)
             if (q->view.contiguous)
                 RING_COPY_REQUEST(r, r->req_cons, &req);
             else
-                blk_ring_read(&q->view, blk_slot_offset(r->sring, r->req_cons, RING_SIZE(r)),
+                xensim_blk_ring_read(&q->view, xensim_blk_slot_offset(r->sring, r->req_cons, RING_SIZE(r)),
                               &req, sizeof(req));
             r->req_cons++;
             xensim_narrate("blkback copies request %u off the ring: %s id %llu sector %llu, "
-                           "%u segment(s)", r->req_cons - 1, blk_op_name(req.operation),
+                           "%u segment(s)", r->req_cons - 1, xensim_blk_op_name(req.operation),
                            (unsigned long long)req.id, (unsigned long long)req.sector_number,
                            req.nr_segments);
             int16_t st = do_request(q, &req, gen);
@@ -336,7 +336,7 @@ static void queue_work(struct blkback_queue *q)
 
 static void be_free(struct blkback *be)
 {
-    for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++)
+    for (unsigned int i = 0; i < XENSIM_BLKIF_MAX_QUEUES; i++)
         blkback_queue_scratch_free(&be->q[i]);
     be->store->close(be);
     free(be);
@@ -371,28 +371,28 @@ static void queue_teardown(struct blkback_queue *q)
     q->port = 0;
     if (q->pg)
         blkback_pgrants_release(q);
-    void *addrs[BLKIF_SIM_MAX_RING_PAGES];
+    void *addrs[XENSIM_BLKIF_MAX_RING_PAGES];
     for (unsigned int i = 0; i < q->nr_ring_mapped; i++)
         addrs[i] = q->view.page[i];
-    xenbus_unmap_ring(q->ring_handle, addrs, q->nr_ring_mapped);
+    xensim_xenbus_unmap_ring(q->ring_handle, addrs, q->nr_ring_mapped);
     q->nr_ring_mapped = 0;
     blkback_queue_scratch_free(q);
     q->broken = false;
 }
 
 static int queue_connect(struct blkback *be, struct blkback_queue *q,
-                         const struct blkif_front_params *p)
+                         const struct xensim_blkif_front_params *p)
 {
     unsigned int pages = 1u << be->order;
-    void *addrs[BLKIF_SIM_MAX_RING_PAGES];
-    int err = xenbus_map_ring(be->front, p->queue[q->idx].ring_ref, pages, q->ring_handle,
+    void *addrs[XENSIM_BLKIF_MAX_RING_PAGES];
+    int err = xensim_xenbus_map_ring(be->front, p->queue[q->idx].ring_ref, pages, q->ring_handle,
                               addrs);
     if (err)
         return err;
     for (unsigned int i = 0; i < pages; i++)
         q->view.page[i] = addrs[i];
     q->nr_ring_mapped = pages;
-    blk_ring_view_init(&q->view, pages);
+    xensim_blk_ring_view_init(&q->view, pages);
     blkif_sring_t *s = (blkif_sring_t *)q->view.page[0];
     BACK_RING_INIT(&q->ring, s, (size_t)XEN_PAGE_SIZE * pages);
     XENSIM_RING_INDICES(s);
@@ -410,7 +410,7 @@ static int queue_connect(struct blkback *be, struct blkback_queue *q,
     return 0;
 }
 
-int blkback_connect(struct blkback *be, const struct blkif_front_params *p)
+int xensim_blkback_connect(struct blkback *be, const struct xensim_blkif_front_params *p)
 {
     if (be->connected)
         return -EISCONN;
@@ -455,7 +455,7 @@ int blkback_connect(struct blkback *be, const struct blkif_front_params *p)
     return 0;
 }
 
-int blkback_disconnect(struct blkback *be)
+int xensim_blkback_disconnect(struct blkback *be)
 {
     if (!be->connected)
         return 0;
@@ -474,13 +474,13 @@ int blkback_disconnect(struct blkback *be)
     return 0;
 }
 
-void blkback_destroy(struct blkback *be)
+void xensim_blkback_destroy(struct blkback *be)
 {
     if (be)
         be_put(be);
 }
 
-void blkback_free_dead(struct blkback *be)
+void xensim_blkback_free_dead(struct blkback *be)
 {
     if (be)
         be_free(be);

@@ -20,20 +20,20 @@
 #include "blkback.h"
 #include "xb_settings.h"
 
-XENBUS_CONFIG_STORE(tmpls, struct blkback_config);
+XENBUS_CONFIG_STORE(tmpls, struct xensim_blkback_config);
 
-int xensim_vbd_back_config(const struct blkback_config *tmpl)
+int xensim_vbd_back_config(const struct xensim_blkback_config *tmpl)
 {
     return xenbus_config_set(&tmpls, tmpl);
 }
 
-static struct blkback_config tmpl_get(void)
+static struct xensim_blkback_config tmpl_get(void)
 {
     /* Without a template: what Linux blkback offers by default. */
-    struct blkback_config c = {
+    struct xensim_blkback_config c = {
         .feature_flush = true, .feature_barrier = true, .feature_discard = true,
         .feature_persistent = true, .max_indirect_segments = 256,
-        .max_ring_order = BLKIF_SIM_MAX_RING_ORDER, .max_queues = 4,
+        .max_ring_order = XENSIM_BLKIF_MAX_RING_ORDER, .max_queues = 4,
     };
     xenbus_config_get(&tmpls, &c);
     return c;
@@ -46,52 +46,52 @@ struct vbd_back {
 
 /* Keys both at probe (so the front end can negotiate) and again, with the
  * device properties, just before Connected. */
-static int write_features(struct xenbus_device *dev, xenbus_transaction_t t,
-                          const struct blkif_backend_info *i)
+static int write_features(struct xensim_xenbus_device *dev, xensim_xenbus_transaction_t t,
+                          const struct xensim_blkif_backend_info *i)
 {
     int err;
-    if ((err = xenbus_printf(t, dev->nodename, "feature-flush-cache", "%d", i->feature_flush)) ||
-        (err = xenbus_printf(t, dev->nodename, "feature-barrier", "%d", i->feature_barrier)) ||
-        (err = xenbus_printf(t, dev->nodename, "feature-discard", "%d", i->feature_discard)) ||
-        (err = xenbus_printf(t, dev->nodename, "feature-persistent", "%d",
+    if ((err = xensim_xenbus_printf(t, dev->nodename, "feature-flush-cache", "%d", i->feature_flush)) ||
+        (err = xensim_xenbus_printf(t, dev->nodename, "feature-barrier", "%d", i->feature_barrier)) ||
+        (err = xensim_xenbus_printf(t, dev->nodename, "feature-discard", "%d", i->feature_discard)) ||
+        (err = xensim_xenbus_printf(t, dev->nodename, "feature-persistent", "%d",
                              i->feature_persistent)))
         return err;
     if (i->feature_discard &&
-        ((err = xenbus_printf(t, dev->nodename, "discard-granularity", "%u",
+        ((err = xensim_xenbus_printf(t, dev->nodename, "discard-granularity", "%u",
                               i->discard_granularity)) ||
-         (err = xenbus_printf(t, dev->nodename, "discard-alignment", "%u",
+         (err = xensim_xenbus_printf(t, dev->nodename, "discard-alignment", "%u",
                               i->discard_alignment)) ||
-         (err = xenbus_printf(t, dev->nodename, "discard-secure", "%d", i->discard_secure))))
+         (err = xensim_xenbus_printf(t, dev->nodename, "discard-secure", "%d", i->discard_secure))))
         return err;
     return 0;
 }
 
 /* A front end that broke the ring (ring.h's overflow check): close this
  * device, as Linux's xenbus_dev_fatal does; the others carry on. */
-static void vb_on_error(struct blkback *be, enum blkback_error err, void *arg)
+static void vb_on_error(struct blkback *be, enum xensim_blkback_error err, void *arg)
 {
     (void)be;
     (void)err;
-    xenbus_switch_state(arg, XenbusStateClosing);
+    xensim_xenbus_switch_state(arg, XenbusStateClosing);
 }
 
-static int vb_probe(struct xenbus_device *dev)
+static int vb_probe(struct xensim_xenbus_device *dev)
 {
     struct vbd_back *vb = calloc(1, sizeof(*vb));
     if (!vb)
         return -ENOMEM;
-    struct blkback_config cfg = tmpl_get();
+    struct xensim_blkback_config cfg = tmpl_get();
     char mode[8] = "w";
-    char key[XENBUS_PATH_MAX + 16];
+    char key[XENSIM_XENBUS_PATH_MAX + 16];
     snprintf(key, sizeof(key), "%s/mode", dev->nodename);
-    xenbus_read_buf(0, key, mode, sizeof(mode));
+    xensim_xenbus_read_buf(0, key, mode, sizeof(mode));
     cfg.readonly = cfg.readonly || mode[0] == 'r';
     /* The toolstack may forbid discard (blkif.h: discard-enable). */
     int discard = 1;
-    if (xenbus_scanf(0, dev->nodename, "discard-enable", "%d", &discard) == 1 && !discard)
+    if (xensim_xenbus_scanf(0, dev->nodename, "discard-enable", "%d", &discard) == 1 && !discard)
         cfg.feature_discard = false;
     snprintf(key, sizeof(key), "%s/params", dev->nodename);
-    int n = xenbus_read_buf(0, key, vb->path, sizeof(vb->path));
+    int n = xensim_xenbus_read_buf(0, key, vb->path, sizeof(vb->path));
     unsigned long long bytes;
     if (n > 0 && sscanf(vb->path, "mem:%llu", &bytes) == 1) {
         cfg.path = NULL;
@@ -104,20 +104,20 @@ static int vb_probe(struct xenbus_device *dev)
     }
     cfg.on_error = vb_on_error;
     cfg.on_error_arg = dev;
-    int err = blkback_create(&cfg, &vb->be);
+    int err = xensim_blkback_create(&cfg, &vb->be);
     if (err) {
         free(vb);
         return err;
     }
-    struct blkif_backend_info i;
-    blkback_info(vb->be, &i);
+    struct xensim_blkif_backend_info i;
+    xensim_blkback_info(vb->be, &i);
     if ((i.max_indirect_segments &&
-         (err = xenbus_printf(0, dev->nodename, "feature-max-indirect-segments", "%u",
+         (err = xensim_xenbus_printf(0, dev->nodename, "feature-max-indirect-segments", "%u",
                               i.max_indirect_segments))) ||
-        (err = xenbus_printf(0, dev->nodename, "multi-queue-max-queues", "%u", i.max_queues)) ||
-        (err = xenbus_printf(0, dev->nodename, "max-ring-page-order", "%u", i.max_ring_order)) ||
+        (err = xensim_xenbus_printf(0, dev->nodename, "multi-queue-max-queues", "%u", i.max_queues)) ||
+        (err = xensim_xenbus_printf(0, dev->nodename, "max-ring-page-order", "%u", i.max_ring_order)) ||
         (err = write_features(dev, 0, &i))) {
-        blkback_destroy(vb->be);
+        xensim_blkback_destroy(vb->be);
         free(vb);
         return err;
     }
@@ -129,109 +129,109 @@ static int vb_probe(struct xenbus_device *dev)
 static int read_ring(const char *dir, unsigned int order, grant_ref_t *refs,
                      evtchn_port_t *port)
 {
-    if (xenbus_scanf(0, dir, "event-channel", "%u", port) != 1)
+    if (xensim_xenbus_scanf(0, dir, "event-channel", "%u", port) != 1)
         return -ENOENT;
     if (!order)
-        return xenbus_scanf(0, dir, "ring-ref", "%u", &refs[0]) == 1 ? 0 : -ENOENT;
+        return xensim_xenbus_scanf(0, dir, "ring-ref", "%u", &refs[0]) == 1 ? 0 : -ENOENT;
     for (unsigned int k = 0; k < 1u << order; k++) {
         char key[32];
         snprintf(key, sizeof(key), "ring-ref%u", k);
-        if (xenbus_scanf(0, dir, key, "%u", &refs[k]) != 1)
+        if (xensim_xenbus_scanf(0, dir, key, "%u", &refs[k]) != 1)
             return -ENOENT;
     }
     return 0;
 }
 
 struct props {
-    struct xenbus_device *dev;
-    struct blkif_backend_info i;
+    struct xensim_xenbus_device *dev;
+    struct xensim_blkif_backend_info i;
 };
 
-static int props_body(xenbus_transaction_t t, void *arg)
+static int props_body(xensim_xenbus_transaction_t t, void *arg)
 {
     struct props *p = arg;
     const char *d = p->dev->nodename;
     int err;
     if ((err = write_features(p->dev, t, &p->i)) ||
-        (err = xenbus_printf(t, d, "sectors", "%" PRIu64, p->i.sectors)) ||
-        (err = xenbus_printf(t, d, "info", "%u", p->i.info)) ||
-        (err = xenbus_printf(t, d, "sector-size", "%u", p->i.sector_size)) ||
-        (err = xenbus_printf(t, d, "physical-sector-size", "%u", p->i.physical_sector_size)))
+        (err = xensim_xenbus_printf(t, d, "sectors", "%" PRIu64, p->i.sectors)) ||
+        (err = xensim_xenbus_printf(t, d, "info", "%u", p->i.info)) ||
+        (err = xensim_xenbus_printf(t, d, "sector-size", "%u", p->i.sector_size)) ||
+        (err = xensim_xenbus_printf(t, d, "physical-sector-size", "%u", p->i.physical_sector_size)))
         return err;
     return 0;
 }
 
-static int vb_connect(struct xenbus_device *dev)
+static int vb_connect(struct xensim_xenbus_device *dev)
 {
     struct vbd_back *vb = dev->priv;
     const char *fe = dev->otherend;
-    struct blkif_front_params *p = calloc(1, sizeof(*p));
+    struct xensim_blkif_front_params *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
     unsigned int v;
     int err = 0;
     p->front_domid = dev->otherend_id;
-    if (xenbus_scanf(0, fe, "ring-page-order", "%u", &v) == 1)
+    if (xensim_xenbus_scanf(0, fe, "ring-page-order", "%u", &v) == 1)
         p->ring_order = v;
     p->nr_queues = 1;
-    if (xenbus_scanf(0, fe, "multi-queue-num-queues", "%u", &v) == 1)
+    if (xensim_xenbus_scanf(0, fe, "multi-queue-num-queues", "%u", &v) == 1)
         p->nr_queues = v;
-    if (xenbus_scanf(0, fe, "feature-persistent", "%u", &v) == 1)
+    if (xensim_xenbus_scanf(0, fe, "feature-persistent", "%u", &v) == 1)
         p->feature_persistent = v == 1;
-    if (xenbus_scanf(0, fe, "feature-large-sector-size", "%u", &v) == 1)
+    if (xensim_xenbus_scanf(0, fe, "feature-large-sector-size", "%u", &v) == 1)
         p->large_sector = v == 1;
-    char key[XENBUS_PATH_MAX + 16];
+    char key[XENSIM_XENBUS_PATH_MAX + 16];
     snprintf(key, sizeof(key), "%s/protocol", fe);
-    if (xenbus_read_buf(0, key, p->protocol, sizeof(p->protocol)) < 0)
+    if (xensim_xenbus_read_buf(0, key, p->protocol, sizeof(p->protocol)) < 0)
         p->protocol[0] = '\0';
-    /* Out of range: blkback_connect refuses (blkif.h: fatal). */
-    if (p->ring_order > BLKIF_SIM_MAX_RING_ORDER || p->nr_queues == 0 ||
-        p->nr_queues > BLKIF_SIM_MAX_QUEUES)
+    /* Out of range: xensim_blkback_connect refuses (blkif.h: fatal). */
+    if (p->ring_order > XENSIM_BLKIF_MAX_RING_ORDER || p->nr_queues == 0 ||
+        p->nr_queues > XENSIM_BLKIF_MAX_QUEUES)
         err = -EINVAL;
     if (!err && p->nr_queues == 1)
         err = read_ring(fe, p->ring_order, p->queue[0].ring_ref, &p->queue[0].evtchn);
     for (unsigned int q = 0; !err && p->nr_queues > 1 && q < p->nr_queues; q++) {
-        char dir[XENBUS_PATH_MAX + 32];
+        char dir[XENSIM_XENBUS_PATH_MAX + 32];
         snprintf(dir, sizeof(dir), "%s/queue-%u", fe, q);
         err = read_ring(dir, p->ring_order, p->queue[q].ring_ref, &p->queue[q].evtchn);
     }
     if (!err)
-        err = blkback_connect(vb->be, p);
+        err = xensim_blkback_connect(vb->be, p);
     free(p);
     if (err)
         return err;
     struct props pr = { .dev = dev };
-    blkback_info(vb->be, &pr.i);
-    err = xenbus_transaction_run(props_body, &pr, 0);
+    xensim_blkback_info(vb->be, &pr.i);
+    err = xensim_xenbus_transaction_run(props_body, &pr, 0);
     if (err)
-        blkback_disconnect(vb->be);
+        xensim_blkback_disconnect(vb->be);
     return err;
 }
 
-static void vb_disconnect(struct xenbus_device *dev)
+static void vb_disconnect(struct xensim_xenbus_device *dev)
 {
     struct vbd_back *vb = dev->priv;
     if (vb && vb->be)
-        blkback_disconnect(vb->be);
+        xensim_blkback_disconnect(vb->be);
 }
 
 /* Also when our domain dies, with no vCPU: destroy makes no hypercalls. */
-static void vb_remove(struct xenbus_device *dev)
+static void vb_remove(struct xensim_xenbus_device *dev)
 {
     struct vbd_back *vb = dev->priv;
     if (vb) {
         if (xensim_guest_start_info()) {
-            blkback_disconnect(vb->be);
-            blkback_destroy(vb->be);
+            xensim_blkback_disconnect(vb->be);
+            xensim_blkback_destroy(vb->be);
         } else {
-            blkback_free_dead(vb->be);
+            xensim_blkback_free_dead(vb->be);
         }
         free(vb);
     }
     dev->priv = NULL;
 }
 
-const struct xenbus_driver xensim_vbd_back = {
+const struct xensim_xenbus_driver xensim_vbd_back = {
     .type = "vbd",
     .probe = vb_probe,
     .connect = vb_connect,
@@ -241,7 +241,7 @@ const struct xenbus_driver xensim_vbd_back = {
 
 struct blkback *xensim_vbd_back_find(domid_t front, unsigned int devid)
 {
-    struct xenbus_device *dev = xenbus_device_find(&xensim_vbd_back, front, devid);
+    struct xensim_xenbus_device *dev = xensim_xenbus_device_find(&xensim_vbd_back, front, devid);
     struct vbd_back *vb = dev ? dev->priv : NULL;
     return vb ? vb->be : NULL;
 }

@@ -444,7 +444,7 @@ static void nb_vif_teardown(struct nb_vif *vif)
         return;
     xensim_irq_unbind(vif->port);
     xensim_evtchn_close(vif->port);
-    xenbus_unmap_ring(vif->ring_handle, vif->ring_addr, 2);
+    xensim_xenbus_unmap_ring(vif->ring_handle, vif->ring_addr, 2);
     while (vif->rxq_len) {
         netback_pkt_put(nb, vif->rxq[vif->rxq_head]);
         vif->rxq_head = (vif->rxq_head + 1) % nb->rx_queue;
@@ -579,7 +579,7 @@ static int nb_vif_new(struct xensim_netback *nb, domid_t front, unsigned int han
     vif->sg = nb->sg && keys->feature_sg;
     memcpy(vif->mac, keys->mac, XENSIM_ETH_ALEN);
     grant_ref_t refs[2] = { keys->tx_ring_ref, keys->rx_ring_ref };
-    int rc = xenbus_map_ring(front, refs, 2, vif->ring_handle, vif->ring_addr);
+    int rc = xensim_xenbus_map_ring(front, refs, 2, vif->ring_handle, vif->ring_addr);
     if (rc) {
         free(vif->rxq);
         free(vif);
@@ -609,7 +609,7 @@ int xensim_netback_connect(struct xensim_netback *nb, domid_t front, unsigned in
     int rc = nb_vif_new(nb, front, handle, keys, &vif);
     long port = rc ? 0 : xensim_evtchn_bind_interdomain(front, keys->event_channel);
     if (!rc && port < 0) {
-        xenbus_unmap_ring(vif->ring_handle, vif->ring_addr, 2);
+        xensim_xenbus_unmap_ring(vif->ring_handle, vif->ring_addr, 2);
         nb_vif_free(nb, vif);
         rc = (int)port;
     }

@@ -81,35 +81,35 @@ static double pread_ops(unsigned long n)
 struct run {
     struct xensim *sim;
     struct blkback *be;
-    struct blkfront *fe;
-    struct blkif_backend_info info;
-    struct blkif_front_params params;
+    struct xensim_blkfront *fe;
+    struct xensim_blkif_backend_info info;
+    struct xensim_blkif_front_params params;
     unsigned long total, issued, done;
     unsigned int depth;
     bool null;
     uint64_t seed;
     uint64_t ns;
     int rc;
-    struct blkfront_io *ios;
+    struct xensim_blkfront_io *ios;
     uint8_t (*bufs)[4096];
 };
 
-static void next_io(struct run *r, struct blkfront_io *io)
+static void next_io(struct run *r, struct xensim_blkfront_io *io)
 {
     if (r->null) {
-        *io = (struct blkfront_io){ .op = BLKIF_OP_FLUSH_DISKCACHE, .done = io->done,
+        *io = (struct xensim_blkfront_io){ .op = BLKIF_OP_FLUSH_DISKCACHE, .done = io->done,
                                     .arg = r };
     } else {
-        *io = (struct blkfront_io){ .op = BLKIF_OP_READ, .done = io->done, .arg = r,
+        *io = (struct xensim_blkfront_io){ .op = BLKIF_OP_READ, .done = io->done, .arg = r,
                                     .sector = (rnd(&r->seed) % BLOCKS) * 8, .nr_sectors = 8,
                                     .buf = r->bufs[io - r->ios] };
     }
     r->issued++;
-    BENCH_CHECK(blkfront_submit(r->fe, io) == 0);
+    BENCH_CHECK(xensim_blkfront_submit(r->fe, io) == 0);
 }
 
 /* Keeps the queue full: each completion issues the next request. */
-static void io_done(struct blkfront_io *io)
+static void io_done(struct xensim_blkfront_io *io)
 {
     struct run *r = io->arg;
     BENCH_CHECK(io->status == 0);
@@ -122,12 +122,12 @@ static void front_main(void *p)
 {
     struct run *r = p;
     uint64_t t0 = bench_now_ns();
-    blkfront_plug(r->fe);
+    xensim_blkfront_plug(r->fe);
     for (unsigned int i = 0; i < r->depth && r->issued < r->total; i++) {
         r->ios[i].done = io_done;
         next_io(r, &r->ios[i]);
     }
-    blkfront_unplug(r->fe);
+    xensim_blkfront_unplug(r->fe);
     xensim_guest_irq_disable();
     while (r->done < r->total) {
         HYPERVISOR_sched_op(SCHEDOP_block, NULL);
@@ -140,31 +140,31 @@ static void front_main(void *p)
 static void setup_fn(void *p)
 {
     struct run *r = p;
-    r->rc = blkfront_setup(r->fe, &r->info, &r->params);
+    r->rc = xensim_blkfront_setup(r->fe, &r->info, &r->params);
 }
 
 static void bconnect_fn(void *p)
 {
     struct run *r = p;
-    r->rc = blkback_connect(r->be, &r->params);
+    r->rc = xensim_blkback_connect(r->be, &r->params);
 }
 
 static void fconnect_fn(void *p)
 {
     struct run *r = p;
-    r->rc = blkfront_connect(r->fe, &r->info);
+    r->rc = xensim_blkfront_connect(r->fe, &r->info);
 }
 
 static void bdisconnect_fn(void *p)
 {
     struct run *r = p;
-    r->rc = blkback_disconnect(r->be);
+    r->rc = xensim_blkback_disconnect(r->be);
 }
 
 static void fdestroy_fn(void *p)
 {
     struct run *r = p;
-    blkfront_destroy(r->fe);
+    xensim_blkfront_destroy(r->fe);
 }
 
 /* One connected pair, one timed run of total requests; returns ops/s. */
@@ -185,35 +185,35 @@ static double blk_once(bool null, bool persistent, enum xensim_gnttab_mode mode,
     BENCH_CHECK(front > 0);
     BENCH_CHECK(xensim_domain_unpause(r.sim, (domid_t)front) == 0);
 
-    struct blkback_config bc = { .path = null ? NULL : path, .mem_bytes = null ? 1 << 20 : 0,
+    struct xensim_blkback_config bc = { .path = null ? NULL : path, .mem_bytes = null ? 1 << 20 : 0,
                                  .null_io = null, .feature_flush = true,
                                  .feature_persistent = persistent, .max_ring_order = 4 };
-    BENCH_CHECK(blkback_create(&bc, &r.be) == 0);
-    blkback_info(r.be, &r.info);
-    struct blkfront_config fc = { .backend_domid = 0, .persistent = persistent,
+    BENCH_CHECK(xensim_blkback_create(&bc, &r.be) == 0);
+    xensim_blkback_info(r.be, &r.info);
+    struct xensim_blkfront_config fc = { .backend_domid = 0, .persistent = persistent,
                                   .max_ring_order = order };
-    BENCH_CHECK(blkfront_create(&fc, &r.fe) == 0);
+    BENCH_CHECK(xensim_blkfront_create(&fc, &r.fe) == 0);
     BENCH_CHECK(xensim_domain_call(r.sim, (domid_t)front, 0, setup_fn, &r) == 0 && !r.rc);
     BENCH_CHECK(xensim_domain_call(r.sim, 0, 0, bconnect_fn, &r) == 0 && !r.rc);
     BENCH_CHECK(xensim_domain_call(r.sim, (domid_t)front, 0, fconnect_fn, &r) == 0 && !r.rc);
-    r.depth = blkfront_ring_size(r.fe);
+    r.depth = xensim_blkfront_ring_size(r.fe);
     r.ios = calloc(r.depth, sizeof(*r.ios));
     r.bufs = calloc(r.depth, 4096);
     BENCH_CHECK(r.ios && r.bufs);
     BENCH_CHECK(xensim_domain_call(r.sim, (domid_t)front, 0, front_main, &r) == 0);
     double ops = (double)total * 1e9 / (double)r.ns;
     if (getenv("BLK_BENCH_VERBOSE")) {
-        struct blkback_stats bs;
-        struct blkfront_stats fs;
-        blkback_get_stats(r.be, &bs);
-        blkfront_get_stats(r.fe, &fs);
+        struct xensim_blkback_stats bs;
+        struct xensim_blkfront_stats fs;
+        xensim_blkback_get_stats(r.be, &bs);
+        xensim_blkfront_get_stats(r.fe, &fs);
         fprintf(stderr, "  %lu reqs: back notifies %llu wakeups %llu; front notifies %llu irqs %llu\n",
                 total, (unsigned long long)bs.notifies, (unsigned long long)bs.wakeups,
                 (unsigned long long)fs.notifies, (unsigned long long)fs.irqs);
     }
     BENCH_CHECK(xensim_domain_call(r.sim, 0, 0, bdisconnect_fn, &r) == 0);
     BENCH_CHECK(xensim_domain_call(r.sim, (domid_t)front, 0, fdestroy_fn, &r) == 0);
-    blkback_destroy(r.be);
+    xensim_blkback_destroy(r.be);
     xensim_destroy(r.sim);
     free(r.ios);
     free(r.bufs);

@@ -24,7 +24,7 @@ struct blkfront_page {
 
 /* One ring slot's request while it is in flight. */
 struct blkfront_shadow {
-    struct blkfront_io *io;        /* NULL: free */
+    struct xensim_blkfront_io *io;        /* NULL: free */
     uint8_t op;                    /* operation as written to the ring */
     unsigned int nr_refs;          /* per-request grants to revoke */
     unsigned int nr_pages;         /* bounce pages, in data order */
@@ -39,13 +39,13 @@ struct blkfront_shadow {
  * while held), so the response handler (upcall context on fe->vcpu) never
  * finds it held by the code it interrupted. */
 struct blkfront_queue {
-    struct blkfront *fe;
+    struct xensim_blkfront *fe;
     unsigned int idx;
     struct xensim_irqlock lock;
     blkif_front_ring_t ring;
-    struct blk_ring_view view;
-    xen_pfn_t ring_pfn[BLKIF_SIM_MAX_RING_PAGES];
-    grant_ref_t ring_ref[BLKIF_SIM_MAX_RING_PAGES];
+    struct xensim_blk_ring_view view;
+    xen_pfn_t ring_pfn[XENSIM_BLKIF_MAX_RING_PAGES];
+    grant_ref_t ring_ref[XENSIM_BLKIF_MAX_RING_PAGES];
     unsigned int nr_ring_pages;
     evtchn_port_t port;
     struct blkfront_shadow *shadow;
@@ -66,17 +66,17 @@ enum blkfront_state {
     BLKFRONT_FAILED,               /* the back end broke the protocol */
 };
 
-struct blkfront {
-    struct blkfront_config cfg;
-    struct blkif_backend_info be;
+struct xensim_blkfront {
+    struct xensim_blkfront_config cfg;
+    struct xensim_blkif_backend_info be;
     enum blkfront_state state;     /* atomic loads/stores */
     unsigned int vcpu;             /* where the handlers run */
     unsigned int order, nr_queues;
     unsigned int max_segs;         /* per READ/WRITE request */
     bool indirect, persistent;
     unsigned int unit;             /* bytes per protocol sector */
-    struct blkfront_queue q[BLKIF_SIM_MAX_QUEUES];
-    struct blkfront_stats st;      /* notifies only (atomic); see queues */
+    struct blkfront_queue q[XENSIM_BLKIF_MAX_QUEUES];
+    struct xensim_blkfront_stats st;      /* notifies only (atomic); see queues */
     int refs;                      /* the owner's plus one per handler running */
 };
 
@@ -85,7 +85,7 @@ struct blkfront_page *blkfront_page_get(struct blkfront_queue *q);
 void blkfront_page_put(struct blkfront_queue *q, struct blkfront_page *pg);
 /* Revokes a per-request grant and puts pg (if any) back in the pool; a
  * grant the back end still maps is ended later with its page
- * (xenbus_end_access), and pg's host struct goes. */
+ * (xensim_xenbus_end_access), and pg's host struct goes. */
 void blkfront_revoke(struct blkfront_queue *q, grant_ref_t ref, struct blkfront_page *pg);
 /* Releases a shadow's grants and pages; copies read data out first. */
 void blkfront_shadow_release(struct blkfront_queue *q, struct blkfront_shadow *sh, bool copy_out);
@@ -93,8 +93,8 @@ bool blkfront_in_completion(void);
 /* Publishes what a plug held back on q; called with q->lock held, returns
  * whether to notify. */
 bool blkfront_push_locked(struct blkfront_queue *q);
-bool blkfront_plugged(const struct blkfront *fe);
+bool blkfront_plugged(const struct xensim_blkfront *fe);
 /* Waits, outside any lock, until cond(arg) holds. */
-void blkfront_wait_until(struct blkfront *fe, bool (*cond)(void *), void *arg);
+void blkfront_wait_until(struct xensim_blkfront *fe, bool (*cond)(void *), void *arg);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * blkfront's request side: turns a struct blkfront_io into one ring
+ * blkfront's request side: turns a struct xensim_blkfront_io into one ring
  * request (direct grants of guest RAM, or bounce pages; INDIRECT past 11
  * segments), and the synchronous calls built on it. Relies on
  * blkfront_ring.c for locking, pages, grants and waiting.
@@ -9,14 +9,14 @@
 #include <string.h>
 #include "blkfront.h"
 
-uint32_t blkfront_max_sectors(const struct blkfront *fe)
+uint32_t xensim_blkfront_max_sectors(const struct xensim_blkfront *fe)
 {
     return (uint32_t)((uint64_t)fe->max_segs * XEN_PAGE_SIZE / (fe->unit ? fe->unit : 512));
 }
 
 /* Data pages can be granted in place when the buffer is guest RAM aligned
  * to the protocol sector and fits the segment limit. */
-static bool can_grant_direct(struct blkfront *fe, const struct blkfront_io *io, size_t bytes,
+static bool can_grant_direct(struct xensim_blkfront *fe, const struct xensim_blkfront_io *io, size_t bytes,
                              unsigned int max_segs)
 {
     uintptr_t a = (uintptr_t)io->buf;
@@ -32,10 +32,10 @@ static bool can_grant_direct(struct blkfront *fe, const struct blkfront_io *io, 
 /* Builds the data segments into segs[]; records grants and pages in sh.
  * Returns the segment count or a negative errno (nothing left granted). */
 static int build_segs(struct blkfront_queue *q, struct blkfront_shadow *sh,
-                      const struct blkfront_io *io, bool write, unsigned int max_segs,
+                      const struct xensim_blkfront_io *io, bool write, unsigned int max_segs,
                       struct blkif_request_segment *segs)
 {
-    struct blkfront *fe = q->fe;
+    struct xensim_blkfront *fe = q->fe;
     domid_t be = fe->cfg.backend_domid;
     size_t bytes = (size_t)io->nr_sectors * fe->unit;
     unsigned int n = 0;
@@ -87,17 +87,17 @@ static int build_indirect(struct blkfront_queue *q, struct blkfront_shadow *sh,
                           const struct blkif_request_segment *segs, unsigned int n,
                           grant_ref_t *grefs)
 {
-    struct blkfront *fe = q->fe;
-    unsigned int pages = (n + BLK_SEGS_PER_INDIRECT_PAGE - 1) / BLK_SEGS_PER_INDIRECT_PAGE;
+    struct xensim_blkfront *fe = q->fe;
+    unsigned int pages = (n + XENSIM_BLK_SEGS_PER_INDIRECT_PAGE - 1) / XENSIM_BLK_SEGS_PER_INDIRECT_PAGE;
     for (unsigned int i = 0; i < pages; i++) {
         struct blkfront_page *pg = blkfront_page_get(q);
         if (!pg)
             return -ENOMEM;
         sh->ind[sh->nr_ind++] = pg;
-        unsigned int k = n - i * BLK_SEGS_PER_INDIRECT_PAGE;
-        if (k > BLK_SEGS_PER_INDIRECT_PAGE)
-            k = BLK_SEGS_PER_INDIRECT_PAGE;
-        memcpy(pg->va, segs + i * BLK_SEGS_PER_INDIRECT_PAGE, k * sizeof(*segs));
+        unsigned int k = n - i * XENSIM_BLK_SEGS_PER_INDIRECT_PAGE;
+        if (k > XENSIM_BLK_SEGS_PER_INDIRECT_PAGE)
+            k = XENSIM_BLK_SEGS_PER_INDIRECT_PAGE;
+        memcpy(pg->va, segs + i * XENSIM_BLK_SEGS_PER_INDIRECT_PAGE, k * sizeof(*segs));
         grant_ref_t ref = pg->ref;
         if (!fe->persistent) {
             long r = xensim_gnttab_grant_access(fe->cfg.backend_domid, pg->pfn, true);
@@ -111,15 +111,15 @@ static int build_indirect(struct blkfront_queue *q, struct blkfront_shadow *sh,
     return 0;
 }
 
-static int check_io(struct blkfront *fe, const struct blkfront_io *io)
+static int check_io(struct xensim_blkfront *fe, const struct xensim_blkfront_io *io)
 {
-    const struct blkif_backend_info *be = &fe->be;
+    const struct xensim_blkif_backend_info *be = &fe->be;
     switch (io->op) {
     case BLKIF_OP_READ:
     case BLKIF_OP_WRITE:
         if (!io->nr_sectors || !io->buf)
             return -EINVAL;
-        return io->nr_sectors > blkfront_max_sectors(fe) ? -E2BIG : 0;
+        return io->nr_sectors > xensim_blkfront_max_sectors(fe) ? -E2BIG : 0;
     case BLKIF_OP_WRITE_BARRIER:
         if (!be->feature_barrier)
             return -EOPNOTSUPP;
@@ -142,10 +142,10 @@ static int check_io(struct blkfront *fe, const struct blkfront_io *io)
  * mean something (only those go to the shared slot: a 112-byte slot is
  * two cache lines the back end must pull over), or a negative errno after
  * releasing what it took. */
-static int build_request(struct blkfront_queue *q, unsigned int id, struct blkfront_io *io,
+static int build_request(struct blkfront_queue *q, unsigned int id, struct xensim_blkfront_io *io,
                          blkif_request_t *req)
 {
-    struct blkfront *fe = q->fe;
+    struct xensim_blkfront *fe = q->fe;
     struct blkfront_shadow *sh = &q->shadow[id];
     sh->nr_refs = sh->nr_pages = sh->nr_ind = 0;
     sh->io = io;
@@ -203,7 +203,7 @@ static int build_request(struct blkfront_queue *q, unsigned int id, struct blkfr
 
 /* For the narrator: the request just queued, whichever layout it has. */
 static void narrate_queued(const blkif_request_t *req, unsigned int id,
-                           const struct blkfront_io *io)
+                           const struct xensim_blkfront_io *io)
 {
     const blkif_request_indirect_t *ind = (const blkif_request_indirect_t *)(const void *)req;
     bool indirect = req->operation == BLKIF_OP_INDIRECT;
@@ -211,7 +211,7 @@ static void narrate_queued(const blkif_request_t *req, unsigned int id,
     grant_ref_t first = indirect ? ind->indirect_grefs[0] : segs ? req->seg[0].gref : 0;
 
     xensim_narrate("blkfront queues %s id %u: sector %llu, %u sector(s), %u segment(s)%s, "
-                   "first grant ref %u", blk_op_name(req->operation), id,
+                   "first grant ref %u", xensim_blk_op_name(req->operation), id,
                    (unsigned long long)io->sector, io->nr_sectors, segs,
                    indirect ? " (indirect)" : "", first);
 }
@@ -227,7 +227,7 @@ static bool slot_free_or_down(void *arg)
            __atomic_load_n(&q->inflight, __ATOMIC_ACQUIRE) < q->nr_shadow;
 }
 
-int blkfront_submit(struct blkfront *fe, struct blkfront_io *io)
+int xensim_blkfront_submit(struct xensim_blkfront *fe, struct xensim_blkfront_io *io)
 {
     if (__atomic_load_n(&fe->state, __ATOMIC_ACQUIRE) != BLKFRONT_CONNECTED)
         return -ENOTCONN;
@@ -268,7 +268,7 @@ int blkfront_submit(struct blkfront *fe, struct blkfront_io *io)
     q->free_head = q->shadow[id].next_free;
     __atomic_store_n(&q->inflight, q->inflight + 1, __ATOMIC_RELEASE);
     blkif_front_ring_t *r = &q->ring;
-    blk_ring_write(&q->view, blk_slot_offset(r->sring, r->req_prod_pvt, RING_SIZE(r)),
+    xensim_blk_ring_write(&q->view, xensim_blk_slot_offset(r->sring, r->req_prod_pvt, RING_SIZE(r)),
                    &req, (size_t)len);
     r->req_prod_pvt++;
     q->nr_requests++;
@@ -289,10 +289,10 @@ int blkfront_submit(struct blkfront *fe, struct blkfront_io *io)
 
 static bool io_done(void *arg)
 {
-    return __atomic_load_n(&((struct blkfront_io *)arg)->completed, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&((struct xensim_blkfront_io *)arg)->completed, __ATOMIC_ACQUIRE);
 }
 
-int blkfront_wait(struct blkfront *fe, struct blkfront_io *io)
+int xensim_blkfront_wait(struct xensim_blkfront *fe, struct xensim_blkfront_io *io)
 {
     blkfront_wait_until(fe, io_done, io);
     return io->status;
@@ -300,7 +300,7 @@ int blkfront_wait(struct blkfront *fe, struct blkfront_io *io)
 
 /* Splits [sector, sector + nr) into requests, all submitted before the
  * first wait, spread over the queues. */
-static int sync_io(struct blkfront *fe, uint8_t op, uint64_t sector, void *buf, uint64_t nr,
+static int sync_io(struct xensim_blkfront *fe, uint8_t op, uint64_t sector, void *buf, uint64_t nr,
                    uint32_t chunk, bool secure)
 {
     if (!chunk)
@@ -308,32 +308,32 @@ static int sync_io(struct blkfront *fe, uint8_t op, uint64_t sector, void *buf, 
     uint64_t count = nr ? (nr + chunk - 1) / chunk : 1;
     /* Small transfers stay off the heap: a domain killed in the middle
      * of one leaves nothing behind. */
-    struct blkfront_io local[8];
-    struct blkfront_io *ios = count <= 8 ? local : calloc(count, sizeof(*ios));
+    struct xensim_blkfront_io local[8];
+    struct xensim_blkfront_io *ios = count <= 8 ? local : calloc(count, sizeof(*ios));
     if (!ios)
         return -ENOMEM;
     if (ios == local)
         memset(local, 0, sizeof(local));
     int rc = 0;
     uint64_t sent = 0;
-    blkfront_plug(fe);
+    xensim_blkfront_plug(fe);
     for (uint64_t i = 0; i < count; i++) {
         uint64_t left = nr - i * chunk;
-        struct blkfront_io *io = &ios[i];
+        struct xensim_blkfront_io *io = &ios[i];
         io->op = op;
         io->secure = secure;
         io->queue = (unsigned int)i;
         io->sector = sector + i * chunk;
         io->nr_sectors = (uint32_t)(left < chunk ? left : chunk);
         io->buf = buf ? (uint8_t *)buf + i * (uint64_t)chunk * fe->unit : NULL;
-        rc = blkfront_submit(fe, io);
+        rc = xensim_blkfront_submit(fe, io);
         if (rc)
             break;
         sent++;
     }
-    blkfront_unplug(fe);
+    xensim_blkfront_unplug(fe);
     for (uint64_t i = 0; i < sent; i++) {
-        int st = blkfront_wait(fe, &ios[i]);
+        int st = xensim_blkfront_wait(fe, &ios[i]);
         if (st && !rc)
             rc = st;
     }
@@ -342,37 +342,37 @@ static int sync_io(struct blkfront *fe, uint8_t op, uint64_t sector, void *buf, 
     return rc;
 }
 
-int blkfront_read(struct blkfront *fe, uint64_t sector, void *buf, uint64_t nr_sectors)
+int xensim_blkfront_read(struct xensim_blkfront *fe, uint64_t sector, void *buf, uint64_t nr_sectors)
 {
     return nr_sectors ? sync_io(fe, BLKIF_OP_READ, sector, buf, nr_sectors,
-                                blkfront_max_sectors(fe), false) : 0;
+                                xensim_blkfront_max_sectors(fe), false) : 0;
 }
 
-int blkfront_write(struct blkfront *fe, uint64_t sector, const void *buf, uint64_t nr_sectors)
+int xensim_blkfront_write(struct xensim_blkfront *fe, uint64_t sector, const void *buf, uint64_t nr_sectors)
 {
     return nr_sectors ? sync_io(fe, BLKIF_OP_WRITE, sector, (void *)buf, nr_sectors,
-                                blkfront_max_sectors(fe), false) : 0;
+                                xensim_blkfront_max_sectors(fe), false) : 0;
 }
 
-int blkfront_write_barrier(struct blkfront *fe, uint64_t sector, const void *buf,
+int xensim_blkfront_write_barrier(struct xensim_blkfront *fe, uint64_t sector, const void *buf,
                            uint32_t nr_sectors)
 {
-    struct blkfront_io io = {
+    struct xensim_blkfront_io io = {
         .op = BLKIF_OP_WRITE_BARRIER, .sector = sector, .nr_sectors = nr_sectors,
         .buf = (void *)buf,
     };
-    int rc = blkfront_submit(fe, &io);
-    return rc ? rc : blkfront_wait(fe, &io);
+    int rc = xensim_blkfront_submit(fe, &io);
+    return rc ? rc : xensim_blkfront_wait(fe, &io);
 }
 
-int blkfront_flush(struct blkfront *fe)
+int xensim_blkfront_flush(struct xensim_blkfront *fe)
 {
-    struct blkfront_io io = { .op = BLKIF_OP_FLUSH_DISKCACHE };
-    int rc = blkfront_submit(fe, &io);
-    return rc ? rc : blkfront_wait(fe, &io);
+    struct xensim_blkfront_io io = { .op = BLKIF_OP_FLUSH_DISKCACHE };
+    int rc = xensim_blkfront_submit(fe, &io);
+    return rc ? rc : xensim_blkfront_wait(fe, &io);
 }
 
-int blkfront_discard(struct blkfront *fe, uint64_t sector, uint64_t nr_sectors, bool secure)
+int xensim_blkfront_discard(struct xensim_blkfront *fe, uint64_t sector, uint64_t nr_sectors, bool secure)
 {
     return sync_io(fe, BLKIF_OP_DISCARD, sector, NULL, nr_sectors, 1u << 30, secure);
 }

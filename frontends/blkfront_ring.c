@@ -13,12 +13,12 @@
 #include <xen/io/protocols.h>
 #include "blkfront.h"
 
-static enum blkfront_state state_get(const struct blkfront *fe)
+static enum blkfront_state state_get(const struct xensim_blkfront *fe)
 {
     return __atomic_load_n(&fe->state, __ATOMIC_ACQUIRE);
 }
 
-static void state_set(struct blkfront *fe, enum blkfront_state s)
+static void state_set(struct xensim_blkfront *fe, enum blkfront_state s)
 {
     __atomic_store_n(&fe->state, s, __ATOMIC_RELEASE);
 }
@@ -27,7 +27,7 @@ static __thread int in_completion;
 /* The plug of this vCPU thread: submissions to plug_fe write the ring but
  * leave req_prod alone until the outermost unplug, which publishes and
  * notifies once (Linux's blk_start_plug). */
-static __thread struct blkfront *plug_fe;
+static __thread struct xensim_blkfront *plug_fe;
 static __thread int plug_depth;
 
 bool blkfront_in_completion(void)
@@ -35,12 +35,12 @@ bool blkfront_in_completion(void)
     return in_completion > 0;
 }
 
-bool blkfront_plugged(const struct blkfront *fe)
+bool blkfront_plugged(const struct xensim_blkfront *fe)
 {
     return plug_depth > 0 && plug_fe == fe;
 }
 
-void blkfront_plug(struct blkfront *fe)
+void xensim_blkfront_plug(struct xensim_blkfront *fe)
 {
     if (plug_depth > 0 && plug_fe != fe)
         return;   /* one device at a time; others push as they go */
@@ -58,7 +58,7 @@ bool blkfront_push_locked(struct blkfront_queue *q)
     return notify;
 }
 
-void blkfront_unplug(struct blkfront *fe)
+void xensim_blkfront_unplug(struct xensim_blkfront *fe)
 {
     if (plug_depth == 0 || plug_fe != fe || --plug_depth > 0)
         return;
@@ -79,16 +79,16 @@ void blkfront_unplug(struct blkfront *fe)
     }
 }
 
-int blkfront_create(const struct blkfront_config *cfg, struct blkfront **out)
+int xensim_blkfront_create(const struct xensim_blkfront_config *cfg, struct xensim_blkfront **out)
 {
-    if (cfg->max_ring_order > BLKIF_SIM_MAX_RING_ORDER || cfg->max_queues > BLKIF_SIM_MAX_QUEUES)
+    if (cfg->max_ring_order > XENSIM_BLKIF_MAX_RING_ORDER || cfg->max_queues > XENSIM_BLKIF_MAX_QUEUES)
         return -EINVAL;
-    struct blkfront *fe = calloc(1, sizeof(*fe));
+    struct xensim_blkfront *fe = calloc(1, sizeof(*fe));
     if (!fe)
         return -ENOMEM;
     fe->cfg = *cfg;
     fe->refs = 1;
-    for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++) {
+    for (unsigned int i = 0; i < XENSIM_BLKIF_MAX_QUEUES; i++) {
         fe->q[i].fe = fe;
         fe->q[i].idx = i;
         xensim_irqlock_init(&fe->q[i].lock);
@@ -97,7 +97,7 @@ int blkfront_create(const struct blkfront_config *cfg, struct blkfront **out)
     return 0;
 }
 
-int blkfront_set_backend(struct blkfront *fe, domid_t backend_domid)
+int xensim_blkfront_set_backend(struct xensim_blkfront *fe, domid_t backend_domid)
 {
     if (state_get(fe) != BLKFRONT_IDLE)
         return -EISCONN;
@@ -107,7 +107,7 @@ int blkfront_set_backend(struct blkfront *fe, domid_t backend_domid)
 
 struct blkfront_page *blkfront_page_get(struct blkfront_queue *q)
 {
-    struct blkfront *fe = q->fe;
+    struct xensim_blkfront *fe = q->fe;
     struct blkfront_page *pg = q->pool;
     if (pg) {
         q->pool = pg->next;
@@ -151,13 +151,13 @@ void blkfront_revoke(struct blkfront_queue *q, grant_ref_t ref, struct blkfront_
     }
     /* The back end still maps it: the page cannot be reused until it
      * lets go, so both wait on the domain's deferred list. */
-    xenbus_end_access(ref, pg ? pg->pfn : ~(xen_pfn_t)0);
+    xensim_xenbus_end_access(ref, pg ? pg->pfn : ~(xen_pfn_t)0);
     free(pg);
 }
 
 void blkfront_shadow_release(struct blkfront_queue *q, struct blkfront_shadow *sh, bool copy_out)
 {
-    struct blkfront_io *io = sh->io;
+    struct xensim_blkfront_io *io = sh->io;
     unsigned int k = 0;
 
     if (copy_out && sh->nr_pages) {
@@ -197,35 +197,35 @@ static int status_errno(int16_t st)
     return st == BLKIF_RSP_EOPNOTSUPP ? -EOPNOTSUPP : -EIO;
 }
 
-static void complete_list(struct blkfront *fe, struct blkfront_io *list)
+static void complete_list(struct xensim_blkfront *fe, struct xensim_blkfront_io *list)
 {
     if (!list)
         return;
     /* What the callbacks submit goes out in one push per queue. */
-    blkfront_plug(fe);
+    xensim_blkfront_plug(fe);
     in_completion++;
     while (list) {
-        struct blkfront_io *io = list;
+        struct xensim_blkfront_io *io = list;
         list = io->next_;
         /* Before done(), which may submit io again. */
-        void (*done)(struct blkfront_io *) = io->done;
+        void (*done)(struct xensim_blkfront_io *) = io->done;
         __atomic_store_n(&io->completed, true, __ATOMIC_RELEASE);
         if (done)
             done(io);
     }
     in_completion--;
-    blkfront_unplug(fe);
+    xensim_blkfront_unplug(fe);
 }
 
 /* Ends every request in flight on q with status; returns them as a list. */
-static struct blkfront_io *queue_abort_locked(struct blkfront_queue *q, int status)
+static struct xensim_blkfront_io *queue_abort_locked(struct blkfront_queue *q, int status)
 {
-    struct blkfront_io *list = NULL;
+    struct xensim_blkfront_io *list = NULL;
     for (unsigned int i = 0; i < q->nr_shadow; i++) {
         struct blkfront_shadow *sh = &q->shadow[i];
         if (!sh->io)
             continue;
-        struct blkfront_io *io = sh->io;
+        struct xensim_blkfront_io *io = sh->io;
         blkfront_shadow_release(q, sh, false);
         io->status = status;
         io->next_ = list;
@@ -240,7 +240,7 @@ static struct blkfront_io *queue_abort_locked(struct blkfront_queue *q, int stat
 
 /* The back end broke the protocol: stop taking responses on every queue
  * and fail what is in flight. Called without any queue lock. */
-static void device_fail(struct blkfront *fe)
+static void device_fail(struct xensim_blkfront *fe)
 {
     /* Only from Connected: a completion callback may have disconnected
      * since the bad response. */
@@ -253,16 +253,16 @@ static void device_fail(struct blkfront *fe)
         bool off = xensim_irqlock_lock(&q->lock);
         if (q->port)
             xensim_irq_unbind(q->port);
-        struct blkfront_io *list = queue_abort_locked(q, -EIO);
+        struct xensim_blkfront_io *list = queue_abort_locked(q, -EIO);
         xensim_irqlock_unlock(&q->lock, off);
         complete_list(fe, list);
     }
 }
 
-static void fe_put(struct blkfront *fe)
+static void fe_put(struct xensim_blkfront *fe)
 {
     if (__atomic_sub_fetch(&fe->refs, 1, __ATOMIC_ACQ_REL) == 0)
-        blkfront_free_dead(fe);
+        xensim_blkfront_free_dead(fe);
 }
 
 static void queue_work(struct blkfront_queue *q);
@@ -273,7 +273,7 @@ static void queue_irq(evtchn_port_t port, void *arg)
 {
     (void)port;
     struct blkfront_queue *q = arg;
-    struct blkfront *fe = q->fe;
+    struct xensim_blkfront *fe = q->fe;
     __atomic_add_fetch(&fe->refs, 1, __ATOMIC_ACQ_REL);
     queue_work(q);
     fe_put(fe);
@@ -281,8 +281,8 @@ static void queue_irq(evtchn_port_t port, void *arg)
 
 static void queue_work(struct blkfront_queue *q)
 {
-    struct blkfront *fe = q->fe;
-    struct blkfront_io *done = NULL, **tail = &done;
+    struct xensim_blkfront *fe = q->fe;
+    struct xensim_blkfront_io *done = NULL, **tail = &done;
     bool bad = false, off;
 
     off = xensim_irqlock_lock(&q->lock);
@@ -304,7 +304,7 @@ static void queue_work(struct blkfront_queue *q)
             if (q->view.contiguous)
                 RING_COPY_RESPONSE(r, r->rsp_cons, &rsp);
             else
-                blk_ring_read(&q->view, blk_slot_offset(r->sring, r->rsp_cons, RING_SIZE(r)),
+                xensim_blk_ring_read(&q->view, xensim_blk_slot_offset(r->sring, r->rsp_cons, RING_SIZE(r)),
                               &rsp, sizeof(rsp));
             r->rsp_cons++;
             if (rsp.id >= q->nr_shadow || !q->shadow[rsp.id].io ||
@@ -313,7 +313,7 @@ static void queue_work(struct blkfront_queue *q)
                 break;
             }
             struct blkfront_shadow *sh = &q->shadow[rsp.id];
-            struct blkfront_io *io = sh->io;
+            struct xensim_blkfront_io *io = sh->io;
             xensim_narrate("blkfront takes the response for id %llu: status %d",
                            (unsigned long long)rsp.id, rsp.status);
             io->status = status_errno(rsp.status);
@@ -374,7 +374,7 @@ static void queue_free(struct blkfront_queue *q)
 }
 
 /* Guest side of the teardown of one queue: port, pool pages, ring pages.
- * What the back end still maps is ended later (xenbus_end_access). */
+ * What the back end still maps is ended later (xensim_xenbus_end_access). */
 static void queue_release(struct blkfront_queue *q)
 {
     if (q->port) {
@@ -386,35 +386,35 @@ static void queue_release(struct blkfront_queue *q)
         struct blkfront_page *pg = q->pool;
         q->pool = pg->next;
         if (pg->granted)
-            xenbus_end_access(pg->ref, pg->pfn);
+            xensim_xenbus_end_access(pg->ref, pg->pfn);
         else
             xensim_guest_page_free(pg->pfn);
         free(pg);
     }
     for (unsigned int i = 0; i < q->nr_ring_pages; i++)
-        xenbus_end_access(q->ring_ref[i], q->ring_pfn[i]);
+        xensim_xenbus_end_access(q->ring_ref[i], q->ring_pfn[i]);
     q->nr_ring_pages = 0;
 }
 
-static int queue_setup(struct blkfront *fe, struct blkfront_queue *q)
+static int queue_setup(struct xensim_blkfront *fe, struct blkfront_queue *q)
 {
     unsigned int pages = 1u << fe->order, n;
     domid_t be = fe->cfg.backend_domid;
-    void *va[BLKIF_SIM_MAX_RING_PAGES];
+    void *va[XENSIM_BLKIF_MAX_RING_PAGES];
     for (n = 0; n < pages; n++) {
         q->ring_pfn[n] = xensim_guest_page_alloc();
         if (q->ring_pfn[n] == ~(xen_pfn_t)0)
             break;
         va[n] = q->view.page[n] = xensim_guest_pfn_to_virt(q->ring_pfn[n]);
     }
-    int rc = n < pages ? -ENOMEM : xenbus_grant_ring(be, va, pages, q->ring_ref);
+    int rc = n < pages ? -ENOMEM : xensim_xenbus_grant_ring(be, va, pages, q->ring_ref);
     if (rc) {
         while (n--)
             xensim_guest_page_free(q->ring_pfn[n]);
         return rc;
     }
     q->nr_ring_pages = pages;
-    blk_ring_view_init(&q->view, pages);
+    xensim_blk_ring_view_init(&q->view, pages);
     blkif_sring_t *s = (blkif_sring_t *)q->view.page[0];
     SHARED_RING_INIT(s);
     FRONT_RING_INIT(&q->ring, s, (size_t)XEN_PAGE_SIZE * pages);
@@ -437,7 +437,7 @@ static int queue_setup(struct blkfront *fe, struct blkfront_queue *q)
     q->free_head = 0;
     q->inflight = 0;
     __atomic_store_n(&q->unpushed, false, __ATOMIC_RELAXED);
-    return xenbus_alloc_evtchn(be, &q->port);
+    return xensim_xenbus_alloc_evtchn(be, &q->port);
 }
 
 static unsigned int min_u(unsigned int a, unsigned int b)
@@ -445,22 +445,22 @@ static unsigned int min_u(unsigned int a, unsigned int b)
     return a < b ? a : b;
 }
 
-int blkfront_setup(struct blkfront *fe, const struct blkif_backend_info *be,
-                   struct blkif_front_params *p)
+int xensim_blkfront_setup(struct xensim_blkfront *fe, const struct xensim_blkif_backend_info *be,
+                   struct xensim_blkif_front_params *p)
 {
     if (state_get(fe) != BLKFRONT_IDLE)
         return -EISCONN;
     fe->order = min_u(fe->cfg.max_ring_order, be->max_ring_order);
     fe->nr_queues = min_u(fe->cfg.max_queues ? fe->cfg.max_queues : 1,
                           be->max_queues ? be->max_queues : 1);
-    if (fe->nr_queues > BLKIF_SIM_MAX_QUEUES || fe->order > BLKIF_SIM_MAX_RING_ORDER)
+    if (fe->nr_queues > XENSIM_BLKIF_MAX_QUEUES || fe->order > XENSIM_BLKIF_MAX_RING_ORDER)
         return -EINVAL;
     fe->persistent = fe->cfg.persistent && be->feature_persistent;
     fe->indirect = fe->cfg.max_indirect_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST &&
                    be->max_indirect_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST;
     fe->max_segs = fe->indirect ? min_u(min_u(fe->cfg.max_indirect_segments,
                                               be->max_indirect_segments),
-                                        BLKIF_SIM_MAX_INDIRECT_SEGS)
+                                        XENSIM_BLKIF_MAX_INDIRECT_SEGS)
                                 : BLKIF_MAX_SEGMENTS_PER_REQUEST;
     fe->vcpu = xensim_guest_vcpu_id();
     int rc = 0;
@@ -513,7 +513,7 @@ int blkfront_setup(struct blkfront *fe, const struct blkif_backend_info *be,
     return 0;
 }
 
-int blkfront_connect(struct blkfront *fe, const struct blkif_backend_info *be)
+int xensim_blkfront_connect(struct xensim_blkfront *fe, const struct xensim_blkif_backend_info *be)
 {
     if (state_get(fe) != BLKFRONT_SETUP)
         return -EINVAL;
@@ -530,7 +530,7 @@ int blkfront_connect(struct blkfront *fe, const struct blkif_backend_info *be)
     return 0;
 }
 
-int blkfront_disconnect(struct blkfront *fe)
+int xensim_blkfront_disconnect(struct xensim_blkfront *fe)
 {
     enum blkfront_state s = state_get(fe);
     if (s != BLKFRONT_IDLE) {
@@ -538,7 +538,7 @@ int blkfront_disconnect(struct blkfront *fe)
         for (unsigned int i = 0; i < fe->nr_queues; i++) {
             struct blkfront_queue *q = &fe->q[i];
             bool off = xensim_irqlock_lock(&q->lock);
-            struct blkfront_io *list = queue_abort_locked(q, -ENOTCONN);
+            struct xensim_blkfront_io *list = queue_abort_locked(q, -ENOTCONN);
             queue_release(q);
             xensim_irqlock_unlock(&q->lock, off);
             complete_list(fe, list);
@@ -555,15 +555,15 @@ int blkfront_disconnect(struct blkfront *fe)
             q->nr_shadow = 0;
         }
     }
-    return (int)xenbus_deferred_retry();
+    return (int)xensim_xenbus_deferred_retry();
 }
 
-void blkfront_get_stats(const struct blkfront *fe, struct blkfront_stats *st)
+void xensim_blkfront_get_stats(const struct xensim_blkfront *fe, struct xensim_blkfront_stats *st)
 {
-    *st = (struct blkfront_stats){
+    *st = (struct xensim_blkfront_stats){
         .notifies = __atomic_load_n(&fe->st.notifies, __ATOMIC_RELAXED),
     };
-    for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++) {
+    for (unsigned int i = 0; i < XENSIM_BLKIF_MAX_QUEUES; i++) {
         struct blkfront_queue *q = (struct blkfront_queue *)&fe->q[i];
         bool off = xensim_irqlock_lock(&q->lock);
         st->requests += q->nr_requests;
@@ -572,42 +572,42 @@ void blkfront_get_stats(const struct blkfront *fe, struct blkfront_stats *st)
     }
 }
 
-bool blkfront_connected(const struct blkfront *fe)
+bool xensim_blkfront_connected(const struct xensim_blkfront *fe)
 {
     return state_get(fe) == BLKFRONT_CONNECTED;
 }
 
-bool blkfront_failed(const struct blkfront *fe)
+bool xensim_blkfront_failed(const struct xensim_blkfront *fe)
 {
     return state_get(fe) == BLKFRONT_FAILED;
 }
 
-uint64_t blkfront_sectors(const struct blkfront *fe)
+uint64_t xensim_blkfront_sectors(const struct xensim_blkfront *fe)
 {
     return fe->be.sectors;
 }
 
-unsigned int blkfront_sector_size(const struct blkfront *fe)
+unsigned int xensim_blkfront_sector_size(const struct xensim_blkfront *fe)
 {
     return fe->be.sector_size;
 }
 
-unsigned int blkfront_nr_queues(const struct blkfront *fe)
+unsigned int xensim_blkfront_nr_queues(const struct xensim_blkfront *fe)
 {
     return fe->nr_queues;
 }
 
-unsigned int blkfront_ring_size(const struct blkfront *fe)
+unsigned int xensim_blkfront_ring_size(const struct xensim_blkfront *fe)
 {
     return fe->q[0].nr_shadow;
 }
 
-const struct blkif_backend_info *blkfront_backend(const struct blkfront *fe)
+const struct xensim_blkif_backend_info *xensim_blkfront_backend(const struct xensim_blkfront *fe)
 {
     return &fe->be;
 }
 
-unsigned int blkfront_inflight(const struct blkfront *fe)
+unsigned int xensim_blkfront_inflight(const struct xensim_blkfront *fe)
 {
     unsigned int n = 0;
     for (unsigned int i = 0; i < fe->nr_queues; i++)
@@ -615,25 +615,25 @@ unsigned int blkfront_inflight(const struct blkfront *fe)
     return n;
 }
 
-void blkfront_destroy(struct blkfront *fe)
+void xensim_blkfront_destroy(struct xensim_blkfront *fe)
 {
     if (!fe)
         return;
-    blkfront_disconnect(fe);
-    blkfront_free(fe);
+    xensim_blkfront_disconnect(fe);
+    xensim_blkfront_free(fe);
 }
 
-void blkfront_free(struct blkfront *fe)
+void xensim_blkfront_free(struct xensim_blkfront *fe)
 {
     if (fe)
         fe_put(fe);
 }
 
-void blkfront_free_dead(struct blkfront *fe)
+void xensim_blkfront_free_dead(struct xensim_blkfront *fe)
 {
     if (!fe)
         return;
-    for (unsigned int i = 0; i < BLKIF_SIM_MAX_QUEUES; i++) {
+    for (unsigned int i = 0; i < XENSIM_BLKIF_MAX_QUEUES; i++) {
         queue_free(&fe->q[i]);
         xensim_irqlock_destroy(&fe->q[i].lock);
     }
@@ -642,7 +642,7 @@ void blkfront_free_dead(struct blkfront *fe)
 
 /* Events are delivered to fe->vcpu only: there we block until the upcall
  * has run; another vCPU of the domain yields until the condition holds. */
-void blkfront_wait_until(struct blkfront *fe, bool (*cond)(void *), void *arg)
+void blkfront_wait_until(struct xensim_blkfront *fe, bool (*cond)(void *), void *arg)
 {
     if (xensim_guest_vcpu_id() != fe->vcpu) {
         while (!cond(arg))

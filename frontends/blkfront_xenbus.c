@@ -19,29 +19,29 @@
 #include "blkfront.h"
 #include "xb_settings.h"
 
-XENBUS_CONFIG_STORE(tmpls, struct blkfront_config);
+XENBUS_CONFIG_STORE(tmpls, struct xensim_blkfront_config);
 
-int xensim_vbd_front_config(const struct blkfront_config *tmpl)
+int xensim_vbd_front_config(const struct xensim_blkfront_config *tmpl)
 {
     return xenbus_config_set(&tmpls, tmpl);
 }
 
-static struct blkfront_config tmpl_get(void)
+static struct xensim_blkfront_config tmpl_get(void)
 {
     /* Without a template: Linux blkfront's defaults (one page, one
      * queue, persistent grants, 32 indirect segments). */
-    struct blkfront_config c = { .max_queues = 1, .persistent = true,
+    struct xensim_blkfront_config c = { .max_queues = 1, .persistent = true,
                                  .max_indirect_segments = 32 };
     xenbus_config_get(&tmpls, &c);
     return c;
 }
 
 struct vbd_front {
-    struct blkfront *fe;
-    struct blkif_front_params p;
+    struct xensim_blkfront *fe;
+    struct xensim_blkif_front_params p;
 };
 
-static int vf_probe(struct xenbus_device *dev)
+static int vf_probe(struct xensim_xenbus_device *dev)
 {
     struct vbd_front *vf = calloc(1, sizeof(*vf));
     if (!vf)
@@ -53,11 +53,11 @@ static int vf_probe(struct xenbus_device *dev)
 static unsigned int read_uint(const char *dir, const char *key, unsigned int def)
 {
     unsigned int v;
-    return xenbus_scanf(0, dir, key, "%u", &v) == 1 ? v : def;
+    return xensim_xenbus_scanf(0, dir, key, "%u", &v) == 1 ? v : def;
 }
 
 /* What the back end offers: limits at InitWait, everything at Connected. */
-static void read_backend(struct xenbus_device *dev, struct blkif_backend_info *i)
+static void read_backend(struct xensim_xenbus_device *dev, struct xensim_blkif_backend_info *i)
 {
     const char *be = dev->otherend;
     memset(i, 0, sizeof(*i));
@@ -77,113 +77,113 @@ static void read_backend(struct xenbus_device *dev, struct blkif_backend_info *i
     if (i->discard_granularity == 0)
         i->discard_granularity = i->sector_size;
     uint64_t sectors;
-    if (xenbus_scanf(0, be, "sectors", "%" SCNu64, &sectors) == 1)
+    if (xensim_xenbus_scanf(0, be, "sectors", "%" SCNu64, &sectors) == 1)
         i->sectors = sectors;
 }
 
-static void vf_disconnect(struct xenbus_device *dev)
+static void vf_disconnect(struct xensim_xenbus_device *dev)
 {
     struct vbd_front *vf = dev->priv;
     if (vf && vf->fe)
-        blkfront_disconnect(vf->fe);
+        xensim_blkfront_disconnect(vf->fe);
 }
 
 /* The back end is in InitWait: set the rings up, publish them next. */
-static int vf_setup_rings(struct xenbus_device *dev)
+static int vf_setup_rings(struct xensim_xenbus_device *dev)
 {
     struct vbd_front *vf = dev->priv;
-    struct blkif_backend_info i;
+    struct xensim_blkif_backend_info i;
     int err;
     if (!vf->fe) {
-        struct blkfront_config cfg = tmpl_get();
+        struct xensim_blkfront_config cfg = tmpl_get();
         cfg.backend_domid = dev->otherend_id;
-        if ((err = blkfront_create(&cfg, &vf->fe))) {
+        if ((err = xensim_blkfront_create(&cfg, &vf->fe))) {
             vf->fe = NULL;
             return err;
         }
     }
-    blkfront_disconnect(vf->fe);
+    xensim_blkfront_disconnect(vf->fe);
     read_backend(dev, &i);
-    if ((err = blkfront_set_backend(vf->fe, dev->otherend_id)))
+    if ((err = xensim_blkfront_set_backend(vf->fe, dev->otherend_id)))
         return err;
-    return blkfront_setup(vf->fe, &i, &vf->p);
+    return xensim_blkfront_setup(vf->fe, &i, &vf->p);
 }
 
-static int write_ring(xenbus_transaction_t t, const char *dir, unsigned int order,
+static int write_ring(xensim_xenbus_transaction_t t, const char *dir, unsigned int order,
                       const grant_ref_t *refs, evtchn_port_t port)
 {
     int err = 0;
     if (!order)
-        err = xenbus_printf(t, dir, "ring-ref", "%u", refs[0]);
+        err = xensim_xenbus_printf(t, dir, "ring-ref", "%u", refs[0]);
     for (unsigned int k = 0; order && k < 1u << order && !err; k++) {
         char key[32];
         snprintf(key, sizeof(key), "ring-ref%u", k);
-        err = xenbus_printf(t, dir, key, "%u", refs[k]);
+        err = xensim_xenbus_printf(t, dir, key, "%u", refs[k]);
     }
     if (!err)
-        err = xenbus_printf(t, dir, "event-channel", "%u", port);
+        err = xensim_xenbus_printf(t, dir, "event-channel", "%u", port);
     return err;
 }
 
 /* May run more than once (EAGAIN): it only writes. */
-static int vf_publish(struct xenbus_device *dev, xenbus_transaction_t t)
+static int vf_publish(struct xensim_xenbus_device *dev, xensim_xenbus_transaction_t t)
 {
     struct vbd_front *vf = dev->priv;
-    const struct blkif_front_params *p = &vf->p;
+    const struct xensim_blkif_front_params *p = &vf->p;
     const char *d = dev->nodename;
     int err;
-    if (p->ring_order && (err = xenbus_printf(t, d, "ring-page-order", "%u", p->ring_order)))
+    if (p->ring_order && (err = xensim_xenbus_printf(t, d, "ring-page-order", "%u", p->ring_order)))
         return err;
     if (p->nr_queues == 1) {
         if ((err = write_ring(t, d, p->ring_order, p->queue[0].ring_ref, p->queue[0].evtchn)))
             return err;
     } else {
-        if ((err = xenbus_printf(t, d, "multi-queue-num-queues", "%u", p->nr_queues)))
+        if ((err = xensim_xenbus_printf(t, d, "multi-queue-num-queues", "%u", p->nr_queues)))
             return err;
         for (unsigned int q = 0; q < p->nr_queues; q++) {
-            char dir[XENBUS_PATH_MAX + 32];
+            char dir[XENSIM_XENBUS_PATH_MAX + 32];
             snprintf(dir, sizeof(dir), "%s/queue-%u", d, q);
             if ((err = write_ring(t, dir, p->ring_order, p->queue[q].ring_ref,
                                   p->queue[q].evtchn)))
                 return err;
         }
     }
-    if ((err = xenbus_printf(t, d, "protocol", "%s", p->protocol)) ||
-        (err = xenbus_printf(t, d, "feature-persistent", "%d", p->feature_persistent)))
+    if ((err = xensim_xenbus_printf(t, d, "protocol", "%s", p->protocol)) ||
+        (err = xensim_xenbus_printf(t, d, "feature-persistent", "%d", p->feature_persistent)))
         return err;
-    if (p->large_sector && (err = xenbus_printf(t, d, "feature-large-sector-size", "1")))
+    if (p->large_sector && (err = xensim_xenbus_printf(t, d, "feature-large-sector-size", "1")))
         return err;
     return 0;
 }
 
 /* The back end is Connected: read the device, bring it up. */
-static int vf_connect(struct xenbus_device *dev)
+static int vf_connect(struct xensim_xenbus_device *dev)
 {
     struct vbd_front *vf = dev->priv;
-    struct blkif_backend_info i;
+    struct xensim_blkif_backend_info i;
     if (!vf->fe)
         return -ENODEV;
     read_backend(dev, &i);
     if (!i.sector_size)
         return -EINVAL;       /* sector-size is required */
-    return blkfront_connect(vf->fe, &i);
+    return xensim_blkfront_connect(vf->fe, &i);
 }
 
 /* Also when our domain dies, with no vCPU: then only host memory goes. */
-static void vf_remove(struct xenbus_device *dev)
+static void vf_remove(struct xensim_xenbus_device *dev)
 {
     struct vbd_front *vf = dev->priv;
     if (vf && vf->fe) {
         if (xensim_guest_start_info())
-            blkfront_destroy(vf->fe);
+            xensim_blkfront_destroy(vf->fe);
         else
-            blkfront_free_dead(vf->fe);
+            xensim_blkfront_free_dead(vf->fe);
     }
     free(vf);
     dev->priv = NULL;
 }
 
-const struct xenbus_driver xensim_vbd_front = {
+const struct xensim_xenbus_driver xensim_vbd_front = {
     .type = "vbd",
     .probe = vf_probe,
     .setup_rings = vf_setup_rings,
@@ -193,11 +193,11 @@ const struct xenbus_driver xensim_vbd_front = {
     .remove = vf_remove,
 };
 
-struct blkfront *xensim_vbd_front_find(unsigned int devid)
+struct xensim_blkfront *xensim_vbd_front_find(unsigned int devid)
 {
-    struct xenbus_device *dev = xenbus_device_find(&xensim_vbd_front, DOMID_SELF, devid);
+    struct xensim_xenbus_device *dev = xensim_xenbus_device_find(&xensim_vbd_front, DOMID_SELF, devid);
     struct vbd_front *vf = dev ? dev->priv : NULL;
     return vf && __atomic_load_n(&dev->state, __ATOMIC_ACQUIRE) == XenbusStateConnected &&
-                   vf->fe && blkfront_connected(vf->fe)
+                   vf->fe && xensim_blkfront_connected(vf->fe)
                ? vf->fe : NULL;
 }

@@ -82,11 +82,11 @@ struct xensim_netfront {
 };
 
 /* Gives back a page and its grant (ref < 0: none): now, or once the back
- * end lets go of the grant (xenbus_end_access). */
+ * end lets go of the grant (xensim_xenbus_end_access). */
 static void nf_page_release(long ref, xen_pfn_t pfn)
 {
     if (ref >= 0)
-        xenbus_end_access((grant_ref_t)ref, pfn);
+        xensim_xenbus_end_access((grant_ref_t)ref, pfn);
     else if (pfn != ~(xen_pfn_t)0)
         xensim_guest_page_free(pfn);
 }
@@ -188,7 +188,7 @@ static int nf_rings_setup(struct xensim_netfront *nf)
     FRONT_RING_INIT(&nf->rx, rxs, XEN_PAGE_SIZE);
     XENSIM_RING_INDICES(txs);
     XENSIM_RING_INDICES(rxs);
-    if (xenbus_grant_ring(nf->backend, pages, 2, refs))
+    if (xensim_xenbus_grant_ring(nf->backend, pages, 2, refs))
         return -ENOSPC;
     nf->tx_ring_ref = refs[0];
     nf->rx_ring_ref = refs[1];
@@ -236,7 +236,7 @@ int xensim_netfront_create(const struct xensim_netfront_config *cfg,
     nf->tx_ring_pfn = nf->rx_ring_pfn = ~(xen_pfn_t)0;
     int rc;
     if ((rc = nf_alloc_arrays(nf, nrx, ntx)) || (rc = nf_rings_setup(nf)) ||
-        (rc = nf_buffers_setup(nf)) || (rc = xenbus_alloc_evtchn(nf->backend, &nf->port))) {
+        (rc = nf_buffers_setup(nf)) || (rc = xensim_xenbus_alloc_evtchn(nf->backend, &nf->port))) {
         nf_free_all(nf);
         return rc;
     }

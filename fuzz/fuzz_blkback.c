@@ -48,7 +48,7 @@ struct dev_cfg {
     unsigned int order;
     bool scattered;                  /* ring pages not next to each other */
     bool large_sector;
-    struct blkback_config bcfg;
+    struct xensim_blkback_config bcfg;
 };
 
 static const struct dev_cfg dev_cfgs[NDEV] = {
@@ -78,7 +78,7 @@ struct dev {
     unsigned int nr_ring;
     xen_pfn_t ring_pfn[MAX_RING_PAGES], gap_pfn[MAX_RING_PAGES];
     grant_ref_t ring_ref[MAX_RING_PAGES];
-    struct blk_ring_view view;
+    struct xensim_blk_ring_view view;
     blkif_sring_t *sring;
     blkif_front_ring_t ring;
     xen_pfn_t pfn[NPAGES];
@@ -86,7 +86,7 @@ struct dev {
     grant_ref_t ref[NREFS];
     grant_entry_v1_t base[NREFS];    /* the entries as granted */
     evtchn_port_t port;
-    struct blkif_front_params params;
+    struct xensim_blkif_front_params params;
     struct blkm_dev model;
     bool failed;                     /* on_error ran: set on the back end's vCPU */
     bool dirty;                      /* pages or disk may differ from a fresh device's */
@@ -115,7 +115,7 @@ static domid_t back_domid(const struct dev *d)
 
 static void rewrite_tap(struct xensim *sim, const struct xensim_trace_event *ev, void *arg);
 
-static void on_error(struct blkback *be, enum blkback_error err, void *arg)
+static void on_error(struct blkback *be, enum xensim_blkback_error err, void *arg)
 {
     (void)be;
     (void)err;
@@ -140,7 +140,7 @@ static void front_setup_fn(void *arg)
         FZ_CHECK(ref > 0, "ring grant: %ld", ref);
         d->ring_ref[i] = (grant_ref_t)ref;
     }
-    blk_ring_view_init(&d->view, d->nr_ring);
+    xensim_blk_ring_view_init(&d->view, d->nr_ring);
     d->sring = (blkif_sring_t *)d->view.page[0];
     for (unsigned int i = 0; i < NPAGES; i++) {
         d->pfn[i] = xensim_guest_page_alloc();
@@ -178,8 +178,8 @@ static void ring_init(struct dev *d)
 static void back_connect(struct dev *d)
 {
     d->failed = false;
-    int rc = blkback_connect(d->be, &d->params);
-    FZ_CHECK(rc == 0, "%s: blkback_connect: %s", d->cfg->name, xensim_strerror(rc));
+    int rc = xensim_blkback_connect(d->be, &d->params);
+    FZ_CHECK(rc == 0, "%s: xensim_blkback_connect: %s", d->cfg->name, xensim_strerror(rc));
 }
 
 static void back_connect_fn(void *arg)
@@ -197,13 +197,13 @@ static void dev_setup(struct dev *d)
     FZ_CHECK(port > 0, "front port: %ld", port);
     d->port = (evtchn_port_t)port;
     d->memfd = fz_memfd("fuzz-blk", DISK_BYTES, &d->disk, path, sizeof(path));
-    struct blkback_config bc = d->cfg->bcfg;
+    struct xensim_blkback_config bc = d->cfg->bcfg;
     bc.path = path;
     bc.on_error = on_error;
     bc.on_error_arg = d;
-    int rc = blkback_create(&bc, &d->be);
-    FZ_CHECK(rc == 0, "blkback_create: %s", xensim_strerror(rc));
-    struct blkif_front_params *p = &d->params;
+    int rc = xensim_blkback_create(&bc, &d->be);
+    FZ_CHECK(rc == 0, "xensim_blkback_create: %s", xensim_strerror(rc));
+    struct xensim_blkif_front_params *p = &d->params;
     p->front_domid = h.front;
     p->ring_order = d->cfg->order;
     p->nr_queues = 1;
@@ -215,7 +215,7 @@ static void dev_setup(struct dev *d)
     ring_init(d);
     fz_call(h.sim, d->back, 0, back_connect_fn, d);
     FZ_CHECK(ring_size(d) <= MAX_RING_ENTRIES, "ring of %u entries", ring_size(d));
-    const struct blkback_config *c = &d->cfg->bcfg;
+    const struct xensim_blkback_config *c = &d->cfg->bcfg;
     d->model = (struct blkm_dev){
         .readonly = c->readonly, .barrier = c->feature_barrier, .flush = c->feature_flush,
         .discard = c->feature_discard, .discard_secure = c->feature_discard && c->discard_secure,
@@ -229,7 +229,7 @@ static void dev_setup(struct dev *d)
 static void teardown_fn(void *arg)
 {
     struct dev *d = arg;
-    blkback_disconnect(d->be);
+    xensim_blkback_disconnect(d->be);
 }
 
 static void front_teardown_fn(void *arg)
@@ -257,7 +257,7 @@ static void harness_fini(void)
     for (unsigned int i = 0; i < NDEV; i++) {
         struct dev *d = &h.dev[i];
         fz_call(h.sim, d->back, 0, teardown_fn, d);
-        blkback_destroy(d->be);
+        xensim_blkback_destroy(d->be);
         xensim_evtchn_dev_unbind(h.evdev, d->port);
         fz_call(h.sim, h.front, 0, front_teardown_fn, d);
     }
@@ -406,7 +406,7 @@ static void op_request(struct fz_in *in, struct dev *d)
     FZ_TRACE("request %u: op %u id %llu sector %llu nr_segments %u seg0 (ref %u, %u-%u)", i,
              r.operation, (unsigned long long)r.id, (unsigned long long)r.sector_number,
              r.nr_segments, r.seg[0].gref, r.seg[0].first_sect, r.seg[0].last_sect);
-    blk_ring_write(&d->view, blk_slot_offset(d->sring, i, ring_size(d)), &r, sizeof(r));
+    xensim_blk_ring_write(&d->view, xensim_blk_slot_offset(d->sring, i, ring_size(d)), &r, sizeof(r));
     ps.req[ps.n++] = r;
 }
 
@@ -427,7 +427,7 @@ static void barrier(struct dev *d)
 static blkif_response_t response(struct dev *d, RING_IDX i)
 {
     blkif_response_t rsp;
-    blk_ring_read(&d->view, blk_slot_offset(d->sring, i, ring_size(d)), &rsp, sizeof(rsp));
+    xensim_blk_ring_read(&d->view, xensim_blk_slot_offset(d->sring, i, ring_size(d)), &rsp, sizeof(rsp));
     return rsp;
 }
 
@@ -648,7 +648,7 @@ static void rewrite_tap(struct xensim *sim, const struct xensim_trace_event *ev,
     if (!d || ev->kind != XENSIM_TRACE_MAP || ev->domid != d->back)
         return;
     for (RING_IDX i = rewrite.from; i != rewrite.to; i++)
-        blk_ring_write(&d->view, blk_slot_offset(d->sring, i, ring_size(d)), rewrite.junk,
+        xensim_blk_ring_write(&d->view, xensim_blk_slot_offset(d->sring, i, ring_size(d)), rewrite.junk,
                        sizeof(rewrite.junk));
     rewrite.d = NULL;
 }
@@ -708,10 +708,10 @@ static void op_storm(struct fz_in *in, struct dev *d)
  */
 static void reset(struct dev *d)
 {
-    struct blkback_stats st;
+    struct xensim_blkback_stats st;
     struct xensim_domain_info bi;
 
-    blkback_get_stats(d->be, &st);
+    xensim_blkback_get_stats(d->be, &st);
     FZ_CHECK(xensim_domain_info(h.sim, d->back, &bi) == 0, "back end info");
     for (int i = 0; i < h.baseline.n; i++)
         if (h.baseline.d[i].domid == d->back)
@@ -730,7 +730,7 @@ static void reset(struct dev *d)
         blkif_request_t r = { .operation = 0xff, .id = 0xfeed };
         for (RING_IDX k = 0; k < pad; k++) {
             RING_IDX i = d->ring.req_prod_pvt++;
-            blk_ring_write(&d->view, blk_slot_offset(d->sring, i, ring_size(d)), &r, sizeof(r));
+            xensim_blk_ring_write(&d->view, xensim_blk_slot_offset(d->sring, i, ring_size(d)), &r, sizeof(r));
         }
         RING_PUSH_REQUESTS(&d->ring);
         notify(d);
@@ -743,11 +743,11 @@ static void reset(struct dev *d)
          * ring's do. */
         uint8_t zero[sizeof(blkif_request_t)] = { 0 };
         for (RING_IDX k = 0; k < ring_size(d); k++)
-            blk_ring_write(&d->view, blk_slot_offset(d->sring, k, ring_size(d)), zero,
+            xensim_blk_ring_write(&d->view, xensim_blk_slot_offset(d->sring, k, ring_size(d)), zero,
                            sizeof(zero));
         return;
     }
-    FZ_CHECK(blkback_disconnect(d->be) == 0, "blkback_disconnect");
+    FZ_CHECK(xensim_blkback_disconnect(d->be) == 0, "xensim_blkback_disconnect");
     ring_init(d);
     back_connect(d);
 }

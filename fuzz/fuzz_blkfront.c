@@ -39,20 +39,20 @@ static struct {
     domid_t front;
     struct fz_acct baseline;
     /* This input's device. */
-    struct blkfront *fe;
-    struct blkif_backend_info info;
-    struct blkif_front_params params;
+    struct xensim_blkfront *fe;
+    struct xensim_blkif_backend_info info;
+    struct xensim_blkif_front_params params;
     unsigned int order;
     int rc;
     /* The front end's ios. */
-    struct blkfront_io io[MAX_IO];
+    struct xensim_blkfront_io io[MAX_IO];
     unsigned int nio;
     uint8_t buf[MAX_IO][IO_SECTORS * 512];
     unsigned int sent[3];            /* proper responses: OKAY, EOPNOTSUPP, others */
     /* The hostile back end. */
     uint64_t addr[2];
     grant_handle_t handle[2];
-    struct blk_ring_view view;
+    struct xensim_blk_ring_view view;
     blkif_back_ring_t ring;
     evtchn_port_t port;
     struct pend pend[64];
@@ -82,19 +82,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void setup_fn(void *arg)
 {
     (void)arg;
-    h.rc = blkfront_setup(h.fe, &h.info, &h.params);
+    h.rc = xensim_blkfront_setup(h.fe, &h.info, &h.params);
 }
 
 static void fconnect_fn(void *arg)
 {
     (void)arg;
-    h.rc = blkfront_connect(h.fe, &h.info);
+    h.rc = xensim_blkfront_connect(h.fe, &h.info);
 }
 
 static void fdisconnect_fn(void *arg)
 {
     (void)arg;
-    h.rc = blkfront_disconnect(h.fe);
+    h.rc = xensim_blkfront_disconnect(h.fe);
 }
 
 /* dom0: maps the ring pages where it likes and binds the port. */
@@ -113,7 +113,7 @@ static void bconnect_fn(void *arg)
         h.handle[i] = m.handle;
         h.view.page[i] = (uint8_t *)(uintptr_t)m.host_addr;
     }
-    blk_ring_view_init(&h.view, n);
+    xensim_blk_ring_view_init(&h.view, n);
     BACK_RING_INIT(&h.ring, (blkif_sring_t *)h.view.page[0], XEN_PAGE_SIZE << h.order);
     long port = xensim_evtchn_bind_interdomain(h.front, h.params.queue[0].evtchn);
     FZ_CHECK(port > 0, "binding the front end's port: %ld", port);
@@ -144,25 +144,25 @@ static void submit_fn(void *arg)
     static const uint8_t ops[] = { BLKIF_OP_READ, BLKIF_OP_WRITE, BLKIF_OP_WRITE_BARRIER,
                                    BLKIF_OP_FLUSH_DISKCACHE, BLKIF_OP_DISCARD };
     unsigned int n = fz_u8(in) % 4 + 1;
-    uint32_t max = blkfront_max_sectors(h.fe);
+    uint32_t max = xensim_blkfront_max_sectors(h.fe);
     if (max > IO_SECTORS)
         max = IO_SECTORS;
     for (unsigned int k = 0; k < n && h.nio < MAX_IO; k++) {
-        if (!blkfront_connected(h.fe) || blkfront_inflight(h.fe) >= blkfront_ring_size(h.fe))
+        if (!xensim_blkfront_connected(h.fe) || xensim_blkfront_inflight(h.fe) >= xensim_blkfront_ring_size(h.fe))
             return;
         uint8_t b = fz_u8(in);
-        struct blkfront_io *io = &h.io[h.nio];
-        *io = (struct blkfront_io){
+        struct xensim_blkfront_io *io = &h.io[h.nio];
+        *io = (struct xensim_blkfront_io){
             .op = ops[b % 5], .secure = b & 0x80, .nr_sectors = fz_u8(in) % max + 1,
             .buf = h.buf[h.nio],
         };
         uint8_t s = fz_u8(in);
         io->sector = s >= 0xf8 ? fz_u64(in) : (uint64_t)s * 8;
-        int rc = blkfront_submit(h.fe, io);
-        FZ_TRACE("submit %s sector %llu x%u: %d", blk_op_name(io->op),
+        int rc = xensim_blkfront_submit(h.fe, io);
+        FZ_TRACE("submit %s sector %llu x%u: %d", xensim_blk_op_name(io->op),
                  (unsigned long long)io->sector, io->nr_sectors, rc);
         FZ_CHECK(rc == 0 || rc == -EOPNOTSUPP || rc == -EINVAL || rc == -E2BIG ||
-                 rc == -ENOTCONN, "blkfront_submit: %d", rc);
+                 rc == -ENOTCONN, "xensim_blkfront_submit: %d", rc);
         if (rc == 0)
             h.nio++;
     }
@@ -177,7 +177,7 @@ static void respond_fn(void *arg)
     /* The front end is honest: what it published is at most a ring. */
     while (r->req_cons != rp && rp - r->req_cons <= RING_SIZE(r) && h.npend < 64) {
         blkif_request_t req;
-        blk_ring_read(&h.view, blk_slot_offset(r->sring, r->req_cons, RING_SIZE(r)), &req,
+        xensim_blk_ring_read(&h.view, xensim_blk_slot_offset(r->sring, r->req_cons, RING_SIZE(r)), &req,
                       sizeof(req));
         r->req_cons++;
         h.pend[h.npend].id = req.id;
@@ -202,7 +202,7 @@ static void respond_fn(void *arg)
             rsp.id = b & 8 ? fz_u64(in) : fz_u8(in) % 40;
             rsp.operation = fz_u8(in);
         }
-        blk_ring_write(&h.view, blk_slot_offset(r->sring, r->rsp_prod_pvt, RING_SIZE(r)), &rsp,
+        xensim_blk_ring_write(&h.view, xensim_blk_slot_offset(r->sring, r->rsp_prod_pvt, RING_SIZE(r)), &rsp,
                        sizeof(rsp));
         r->rsp_prod_pvt++;
         FZ_TRACE("respond id %llu op %u status %d", (unsigned long long)rsp.id,
@@ -239,7 +239,7 @@ static void scribble(struct fz_in *in)
     default: {
         size_t off = fz_u16(in) % ((size_t)XEN_PAGE_SIZE << h.order);
         uint8_t v = fz_u8(in);
-        blk_ring_write(&h.view, off, &v, 1);
+        xensim_blk_ring_write(&h.view, off, &v, 1);
     }
     }
 }
@@ -249,24 +249,24 @@ static void connect_device(struct fz_in *in)
     uint8_t c = fz_u8(in);
     h.order = c & 1;
     bool indirect = c & 4;
-    h.info = (struct blkif_backend_info){
+    h.info = (struct xensim_blkif_backend_info){
         .feature_barrier = c & 32, .feature_flush = c & 8, .feature_discard = c & 16,
         .discard_secure = c & 16 && c & 128, .discard_granularity = 512,
         .feature_persistent = c & 2, .max_indirect_segments = indirect ? 64 : 0,
         .max_ring_order = h.order, .max_queues = 1, .sectors = DISK_SECTORS,
         .sector_size = 512, .physical_sector_size = 512,
     };
-    struct blkfront_config fcfg = {
+    struct xensim_blkfront_config fcfg = {
         .backend_domid = 0, .max_ring_order = h.order, .max_queues = 1,
         .persistent = c & 2, .max_indirect_segments = indirect ? 64 : 0,
         .batch_events = c & 64,
     };
-    FZ_CHECK(blkfront_create(&fcfg, &h.fe) == 0, "blkfront_create");
+    FZ_CHECK(xensim_blkfront_create(&fcfg, &h.fe) == 0, "xensim_blkfront_create");
     fz_call(h.sim, h.front, 0, setup_fn, NULL);
-    FZ_CHECK(h.rc == 0, "blkfront_setup: %d", h.rc);
+    FZ_CHECK(h.rc == 0, "xensim_blkfront_setup: %d", h.rc);
     fz_call(h.sim, 0, 0, bconnect_fn, NULL);
     fz_call(h.sim, h.front, 0, fconnect_fn, NULL);
-    FZ_CHECK(h.rc == 0, "blkfront_connect: %d", h.rc);
+    FZ_CHECK(h.rc == 0, "xensim_blkfront_connect: %d", h.rc);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -296,18 +296,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
     }
-    bool failed = blkfront_failed(h.fe);
+    bool failed = xensim_blkfront_failed(h.fe);
     FZ_CHECK(!failed || h.hostile, "blkfront failed the device though the back end was honest");
     /* The back end goes first, as a dying one would; then the front end
      * ends what is left in flight and every grant. */
     fz_call(h.sim, 0, 0, bclose_fn, NULL);
     fz_call(h.sim, h.front, 0, fdisconnect_fn, NULL);
-    FZ_CHECK(h.rc == 0, "blkfront_disconnect left %d grants waiting", h.rc);
-    FZ_CHECK(blkfront_inflight(h.fe) == 0, "%u ios in flight after disconnect",
-             blkfront_inflight(h.fe));
+    FZ_CHECK(h.rc == 0, "xensim_blkfront_disconnect left %d grants waiting", h.rc);
+    FZ_CHECK(xensim_blkfront_inflight(h.fe) == 0, "%u ios in flight after disconnect",
+             xensim_blkfront_inflight(h.fe));
     unsigned int got[3] = { 0 };
     for (unsigned int i = 0; i < h.nio; i++) {
-        const struct blkfront_io *io = &h.io[i];
+        const struct xensim_blkfront_io *io = &h.io[i];
         FZ_CHECK(__atomic_load_n(&io->completed, __ATOMIC_ACQUIRE), "io %u never completed", i);
         FZ_CHECK(io->status == 0 || io->status == -EIO || io->status == -EOPNOTSUPP ||
                  io->status == -ENOTCONN, "io %u ended with %d", i, io->status);
@@ -320,7 +320,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (unsigned int k = 0; k < 3 && !h.hostile; k++)
         FZ_CHECK(got[k] <= h.sent[k], "%u ios ended with status kind %u, %u were sent", got[k],
                  k, h.sent[k]);
-    blkfront_free(h.fe);
+    xensim_blkfront_free(h.fe);
     h.fe = NULL;
     fz_acct_expect(h.sim, &h.baseline, "after the input");
     return 0;

@@ -22,12 +22,12 @@
 struct blk_fix {
     struct xensim *sim;
     domid_t back, front;
-    struct blkback_config bcfg;
-    struct blkfront_config fcfg;
+    struct xensim_blkback_config bcfg;
+    struct xensim_blkfront_config fcfg;
     struct blkback *be;
-    struct blkfront *fe;
-    struct blkif_backend_info info;
-    struct blkif_front_params params;
+    struct xensim_blkfront *fe;
+    struct xensim_blkif_backend_info info;
+    struct xensim_blkif_front_params params;
     char path[64];
     uint64_t bytes;
     int rc;
@@ -72,48 +72,48 @@ static inline domid_t blk_guest(struct xensim *sim, const char *name, unsigned l
 static void blk_setup_fn(void *p)
 {
     struct blk_fix *f = p;
-    f->rc = blkfront_setup(f->fe, &f->info, &f->params);
+    f->rc = xensim_blkfront_setup(f->fe, &f->info, &f->params);
 }
 
 static void blk_bconnect_fn(void *p)
 {
     struct blk_fix *f = p;
-    f->rc = blkback_connect(f->be, &f->params);
+    f->rc = xensim_blkback_connect(f->be, &f->params);
 }
 
 static void blk_fconnect_fn(void *p)
 {
     struct blk_fix *f = p;
-    f->rc = blkfront_connect(f->fe, &f->info);
+    f->rc = xensim_blkfront_connect(f->fe, &f->info);
 }
 
 static void blk_bdisconnect_fn(void *p)
 {
     struct blk_fix *f = p;
-    f->rc = blkback_disconnect(f->be);
+    f->rc = xensim_blkback_disconnect(f->be);
 }
 
 static void blk_fdisconnect_fn(void *p)
 {
     struct blk_fix *f = p;
-    f->rc = blkfront_disconnect(f->fe);
+    f->rc = xensim_blkfront_disconnect(f->fe);
 }
 
 /* The three steps of the handshake, as the xenbus states would order them. */
 static inline void blk_connect(struct blk_fix *f)
 {
     if (!f->be)
-        ck_assert_int_eq(blkback_create(&f->bcfg, &f->be), 0);
-    blkback_info(f->be, &f->info);
+        ck_assert_int_eq(xensim_blkback_create(&f->bcfg, &f->be), 0);
+    xensim_blkback_info(f->be, &f->info);
     f->fcfg.backend_domid = f->back;
     if (!f->fe)
-        ck_assert_int_eq(blkfront_create(&f->fcfg, &f->fe), 0);
-    ck_assert_int_eq(blkfront_set_backend(f->fe, f->back), 0);
+        ck_assert_int_eq(xensim_blkfront_create(&f->fcfg, &f->fe), 0);
+    ck_assert_int_eq(xensim_blkfront_set_backend(f->fe, f->back), 0);
     th_call(f->sim, f->front, 0, blk_setup_fn, f);
     ck_assert_int_eq(f->rc, 0);
     th_call(f->sim, f->back, 0, blk_bconnect_fn, f);
     ck_assert_int_eq(f->rc, 0);
-    blkback_info(f->be, &f->info);
+    xensim_blkback_info(f->be, &f->info);
     th_call(f->sim, f->front, 0, blk_fconnect_fn, f);
     ck_assert_int_eq(f->rc, 0);
 }
@@ -132,8 +132,8 @@ static inline void blk_disconnect(struct blk_fix *f)
 static inline void blk_teardown(struct blk_fix *f)
 {
     blk_disconnect(f);
-    blkfront_free(f->fe);
-    blkback_destroy(f->be);
+    xensim_blkfront_free(f->fe);
+    xensim_blkback_destroy(f->be);
     ck_assert_uint_eq(th_ports_in_use(f->sim, f->front), 0);
     ck_assert_uint_eq(th_ports_in_use(f->sim, f->back), 0);
     th_sim_free_checked(f->sim);

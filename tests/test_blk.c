@@ -67,7 +67,7 @@ static struct blk_fix *fix_new(const struct integ_row *r)
     xensim_set_fault_hook(f->sim, fault_print, NULL);
     f->back = 0;
     f->front = blk_guest(f->sim, "domU", 16384, 1, r->mode);
-    f->bcfg = (struct blkback_config){
+    f->bcfg = (struct xensim_blkback_config){
         .feature_flush = true, .feature_barrier = true, .feature_discard = true,
         .discard_secure = true, .feature_persistent = r->back_persistent,
         .max_indirect_segments = r->back_indirect ? 256 : 0,
@@ -82,7 +82,7 @@ static struct blk_fix *fix_new(const struct integ_row *r)
     } else {
         blk_file(f, DISK_BYTES);
     }
-    f->fcfg = (struct blkfront_config){
+    f->fcfg = (struct xensim_blkfront_config){
         .max_ring_order = r->order, .max_queues = r->queues, .persistent = r->persistent,
         .max_indirect_segments = r->indirect, .large_sector = r->large4k,
         .batch_events = r->batch_events,
@@ -149,13 +149,13 @@ static void integ_fn(void *p)
 {
     struct integ *g = p;
     struct blk_fix *f = g->f;
-    struct blkfront *fe = f->fe;
+    struct xensim_blkfront *fe = f->fe;
     uint64_t units = f->bytes / g->unit;
-    uint32_t maxs = blkfront_max_sectors(fe);
+    uint32_t maxs = xensim_blkfront_max_sectors(fe);
     size_t area = (size_t)INFLIGHT * (SLOT_IO_MAX + BLK_PAGE_T);
     uint8_t *host = malloc(area);
     uint8_t *big = malloc((size_t)4 * maxs * g->unit + 4096);
-    struct blkfront_io *ios = calloc(INFLIGHT, sizeof(*ios));
+    struct xensim_blkfront_io *ios = calloc(INFLIGHT, sizeof(*ios));
     if (!host || !big || !ios)
         GFAIL(g, "malloc");
     xen_pfn_t gbuf_first = 0;
@@ -176,14 +176,14 @@ static void integ_fn(void *p)
         uint8_t *b = buf_for(g, i, len, &g->seed, host);
         blk_fill(b, len, &g->seed);
         memcpy(g->model + start * g->unit, b, len);
-        ios[i] = (struct blkfront_io){ .op = BLKIF_OP_WRITE, .queue = i, .sector = start,
+        ios[i] = (struct xensim_blkfront_io){ .op = BLKIF_OP_WRITE, .queue = i, .sector = start,
                                        .nr_sectors = n, .buf = b };
-        int rc = blkfront_submit(fe, &ios[i]);
+        int rc = xensim_blkfront_submit(fe, &ios[i]);
         if (rc)
             GFAIL(g, "submit write %u: %d", i, rc);
     }
     for (unsigned int i = 0; i < INFLIGHT; i++)
-        if (blkfront_wait(fe, &ios[i]))
+        if (xensim_blkfront_wait(fe, &ios[i]))
             GFAIL(g, "write %u: %d", i, ios[i].status);
 
     /* 2: overlapping synchronous writes, split into several requests. */
@@ -194,7 +194,7 @@ static void integ_fn(void *p)
         uint8_t *b = g->gbuf && len <= area ? g->gbuf : big;
         blk_fill(b, len, &g->seed);
         memcpy(g->model + start * g->unit, b, len);
-        int rc = blkfront_write(fe, start, b, n);
+        int rc = xensim_blkfront_write(fe, start, b, n);
         if (rc)
             GFAIL(g, "sync write %d: %d", k, rc);
     }
@@ -202,7 +202,7 @@ static void integ_fn(void *p)
     {
         uint64_t n = 64, start = blk_rand(&g->seed) % (units - n);
         start -= start % (4096 / g->unit);
-        int rc = blkfront_discard(fe, start, n, (g->seed & 1) != 0);
+        int rc = xensim_blkfront_discard(fe, start, n, (g->seed & 1) != 0);
         if (rc)
             GFAIL(g, "discard: %d", rc);
         memset(g->model + start * g->unit, 0, (size_t)n * g->unit);
@@ -214,14 +214,14 @@ static void integ_fn(void *p)
         uint32_t n = 1 + (uint32_t)(blk_rand(&g->seed) % cap);
         uint64_t start = blk_rand(&g->seed) % (units - n);
         uint8_t *b = buf_for(g, i, (size_t)n * g->unit, &g->seed, host);
-        ios[i] = (struct blkfront_io){ .op = BLKIF_OP_READ, .queue = i * 7, .sector = start,
+        ios[i] = (struct xensim_blkfront_io){ .op = BLKIF_OP_READ, .queue = i * 7, .sector = start,
                                        .nr_sectors = n, .buf = b };
-        int rc = blkfront_submit(fe, &ios[i]);
+        int rc = xensim_blkfront_submit(fe, &ios[i]);
         if (rc)
             GFAIL(g, "submit read %u: %d", i, rc);
     }
     for (unsigned int i = 0; i < INFLIGHT; i++) {
-        if (blkfront_wait(fe, &ios[i]))
+        if (xensim_blkfront_wait(fe, &ios[i]))
             GFAIL(g, "read %u: %d", i, ios[i].status);
         if (memcmp(ios[i].buf, g->model + ios[i].sector * g->unit,
                    (size_t)ios[i].nr_sectors * g->unit))
@@ -232,15 +232,15 @@ static void integ_fn(void *p)
     {
         uint64_t n = 3ull * maxs + 5;
         uint64_t start = blk_rand(&g->seed) % (units - n);
-        if (blkfront_read(fe, start, big, n))
+        if (xensim_blkfront_read(fe, start, big, n))
             GFAIL(g, "big read");
         if (memcmp(big, g->model + start * g->unit, (size_t)n * g->unit))
             GFAIL(g, "big read differs");
     }
-    if (blkfront_flush(fe))
+    if (xensim_blkfront_flush(fe))
         GFAIL(g, "flush");
-    if (blkfront_inflight(fe))
-        GFAIL(g, "%u still in flight", blkfront_inflight(fe));
+    if (xensim_blkfront_inflight(fe))
+        GFAIL(g, "%u still in flight", xensim_blkfront_inflight(fe));
     if (g->gbuf)
         guest_pages_free(gbuf_first, gbuf_pages);
     free(host);
@@ -257,13 +257,13 @@ START_TEST(integrity)
                        .unit = r->large4k ? 4096 : 512 };
     g.model = calloc(1, f->bytes);
     ck_assert_ptr_nonnull(g.model);
-    ck_assert_uint_eq(blkfront_sectors(f->fe) * blkfront_sector_size(f->fe), f->bytes);
-    ck_assert_uint_eq(blkfront_nr_queues(f->fe), r->queues);
-    ck_assert_uint_eq(blkfront_ring_size(f->fe), 32u << r->order);
+    ck_assert_uint_eq(xensim_blkfront_sectors(f->fe) * xensim_blkfront_sector_size(f->fe), f->bytes);
+    ck_assert_uint_eq(xensim_blkfront_nr_queues(f->fe), r->queues);
+    ck_assert_uint_eq(xensim_blkfront_ring_size(f->fe), 32u << r->order);
     th_call(f->sim, f->front, 0, integ_fn, &g);
     ck_assert_msg(!g.err, "%s: %s", r->name, g.msg);
-    struct blkback_stats st;
-    blkback_get_stats(f->be, &st);
+    struct xensim_blkback_stats st;
+    xensim_blkback_get_stats(f->be, &st);
     if (getenv("BLK_VERBOSE"))
         fprintf(stderr, "%s: %llu requests, %llu maps, %llu persistent, %llu evicted\n", r->name,
                 (unsigned long long)st.requests, (unsigned long long)st.maps,
@@ -304,7 +304,7 @@ struct order_ctx {
 
 static struct order_ctx *order_cur;
 
-static void order_done(struct blkfront_io *io)
+static void order_done(struct xensim_blkfront_io *io)
 {
     order_cur->order[order_cur->n++] = (int)(uintptr_t)io->arg;
 }
@@ -312,27 +312,27 @@ static void order_done(struct blkfront_io *io)
 static void order_fn(void *p)
 {
     struct order_ctx *c = p;
-    struct blkfront *fe = c->f->fe;
-    struct blkfront_io io[5];
+    struct xensim_blkfront *fe = c->f->fe;
+    struct xensim_blkfront_io io[5];
     uint64_t seed = 7;
     for (int i = 0; i < 3; i++)
         blk_fill(c->data[i], 4096, &seed);
     order_cur = c;
-    io[0] = (struct blkfront_io){ .op = BLKIF_OP_WRITE, .sector = 0, .nr_sectors = 8,
+    io[0] = (struct xensim_blkfront_io){ .op = BLKIF_OP_WRITE, .sector = 0, .nr_sectors = 8,
                                   .buf = c->data[0], .done = order_done, .arg = (void *)0 };
-    io[1] = (struct blkfront_io){ .op = BLKIF_OP_WRITE, .sector = 8, .nr_sectors = 8,
+    io[1] = (struct xensim_blkfront_io){ .op = BLKIF_OP_WRITE, .sector = 8, .nr_sectors = 8,
                                   .buf = c->data[1], .done = order_done, .arg = (void *)1 };
-    io[2] = (struct blkfront_io){ .op = BLKIF_OP_WRITE_BARRIER, .sector = 0, .nr_sectors = 8,
+    io[2] = (struct xensim_blkfront_io){ .op = BLKIF_OP_WRITE_BARRIER, .sector = 0, .nr_sectors = 8,
                                   .buf = c->data[2], .done = order_done, .arg = (void *)2 };
-    io[3] = (struct blkfront_io){ .op = BLKIF_OP_FLUSH_DISKCACHE, .done = order_done,
+    io[3] = (struct xensim_blkfront_io){ .op = BLKIF_OP_FLUSH_DISKCACHE, .done = order_done,
                                   .arg = (void *)3 };
-    io[4] = (struct blkfront_io){ .op = BLKIF_OP_WRITE, .sector = 16, .nr_sectors = 8,
+    io[4] = (struct xensim_blkfront_io){ .op = BLKIF_OP_WRITE, .sector = 16, .nr_sectors = 8,
                                   .buf = c->data[0], .done = order_done, .arg = (void *)4 };
     for (int i = 0; i < 5; i++)
-        c->rc[i] = blkfront_submit(fe, &io[i]);
+        c->rc[i] = xensim_blkfront_submit(fe, &io[i]);
     for (int i = 0; i < 5; i++)
         if (!c->rc[i])
-            c->rc[i] = blkfront_wait(fe, &io[i]);
+            c->rc[i] = xensim_blkfront_wait(fe, &io[i]);
 }
 
 START_TEST(flush_barrier_order)
@@ -368,15 +368,15 @@ struct simple_ctx {
 static void simple_fn(void *p)
 {
     struct simple_ctx *c = p;
-    struct blkfront *fe = c->f->fe;
-    c->rc_flush = blkfront_flush(fe);
-    c->rc_barrier = blkfront_write_barrier(fe, 0, c->buf, 8);
-    c->rc_discard = blkfront_discard(fe, 0, 8, false);
-    c->rc_write = blkfront_write(fe, 0, c->buf, 16);
-    c->rc_read = blkfront_read(fe, 8, c->buf, 16);
-    struct blkfront_io io = { .op = BLKIF_OP_READ, .nr_sectors = blkfront_max_sectors(fe) + 1,
+    struct xensim_blkfront *fe = c->f->fe;
+    c->rc_flush = xensim_blkfront_flush(fe);
+    c->rc_barrier = xensim_blkfront_write_barrier(fe, 0, c->buf, 8);
+    c->rc_discard = xensim_blkfront_discard(fe, 0, 8, false);
+    c->rc_write = xensim_blkfront_write(fe, 0, c->buf, 16);
+    c->rc_read = xensim_blkfront_read(fe, 8, c->buf, 16);
+    struct xensim_blkfront_io io = { .op = BLKIF_OP_READ, .nr_sectors = xensim_blkfront_max_sectors(fe) + 1,
                               .buf = c->buf };
-    c->rc_big = blkfront_submit(fe, &io);
+    c->rc_big = xensim_blkfront_submit(fe, &io);
 }
 
 /* No optional features: the front end refuses what was not offered. */
@@ -417,8 +417,8 @@ START_TEST(read_only)
     ck_assert_int_eq(c.rc_read, 0);
     uint8_t zero[8192] = { 0 };
     ck_assert(memcmp(c.buf, zero, sizeof(zero)) == 0);
-    struct blkback_stats st;
-    blkback_get_stats(f->be, &st);
+    struct xensim_blkback_stats st;
+    xensim_blkback_get_stats(f->be, &st);
     ck_assert_uint_ge(st.errors, 1);
     blk_teardown(f);
     free(f);
@@ -438,8 +438,8 @@ static void rw_fn(void *p)
 {
     struct rw_ctx *c = p;
     if (c->rc_w == 1)
-        c->rc_w = blkfront_write(c->f->fe, c->sector, c->w, sizeof(c->w) / 512);
-    c->rc_r = blkfront_read(c->f->fe, c->sector, c->r, sizeof(c->r) / 512);
+        c->rc_w = xensim_blkfront_write(c->f->fe, c->sector, c->w, sizeof(c->w) / 512);
+    c->rc_r = xensim_blkfront_read(c->f->fe, c->sector, c->r, sizeof(c->r) / 512);
 }
 
 START_TEST(reconnect_same_pair)
@@ -587,8 +587,8 @@ START_TEST(noncontiguous_rings)
     th_call(f->sim, f->front, 0, frag_ring_frames, &fr);
     ck_assert_uint_ne(fr.frames[1], fr.frames[0] + 1);
     ck_assert_uint_eq(f->params.ring_order, 1);
-    struct blkback_stats bst;
-    blkback_get_stats(f->be, &bst);
+    struct xensim_blkback_stats bst;
+    xensim_blkback_get_stats(f->be, &bst);
     ck_assert_uint_eq(bst.split_rings, 1);
     struct integ g = { .f = f, .row = &r, .seed = 4242, .unit = 512 };
     g.model = calloc(1, f->bytes);

@@ -27,9 +27,9 @@ static void bystander_io(void *p)
     struct bystander *b = p;
     uint64_t seed = 5;
     blk_fill(b->buf, sizeof(b->buf), &seed);
-    b->rc = blkfront_write(b->f.fe, 16, b->buf, 16);
+    b->rc = xensim_blkfront_write(b->f.fe, 16, b->buf, 16);
     if (!b->rc)
-        b->rc = blkfront_read(b->f.fe, 16, b->buf + 4096, 8);
+        b->rc = xensim_blkfront_read(b->f.fe, 16, b->buf + 4096, 8);
     if (!b->rc && memcmp(b->buf, b->buf + 4096, 4096))
         b->rc = -EILSEQ;
 }
@@ -40,7 +40,7 @@ static void bystander_start(struct bystander *b, struct xensim *sim, domid_t bac
     b->f.sim = sim;
     b->f.back = back;
     b->f.front = blk_guest(sim, "bystander", 1024, 1, XENSIM_GNTTAB_STRICT);
-    b->f.bcfg = (struct blkback_config){ .mem_bytes = DISK };
+    b->f.bcfg = (struct xensim_blkback_config){ .mem_bytes = DISK };
     b->f.bytes = DISK;
     blk_connect(&b->f);
     th_call(sim, b->f.front, 0, bystander_io, b);
@@ -52,8 +52,8 @@ static void bystander_check_and_stop(struct bystander *b)
     th_call(b->f.sim, b->f.front, 0, bystander_io, b);
     ck_assert_int_eq(b->rc, 0);
     blk_disconnect(&b->f);
-    blkfront_free(b->f.fe);
-    blkback_destroy(b->f.be);
+    xensim_blkfront_free(b->f.fe);
+    xensim_blkback_destroy(b->f.be);
     ck_assert_uint_eq(th_ports_in_use(b->f.sim, b->f.front), 0);
 }
 
@@ -88,7 +88,7 @@ static void rawfront_setup_fn(void *p)
     rf->ind = xensim_guest_pfn_to_virt(ind);
     rf->ind_ref = (grant_ref_t)xensim_gnttab_grant_access(be, ind, true);
     rf->port = (evtchn_port_t)xensim_evtchn_alloc_unbound(be);
-    struct blkif_front_params *pp = &rf->f->params;
+    struct xensim_blkif_front_params *pp = &rf->f->params;
     memset(pp, 0, sizeof(*pp));
     pp->front_domid = xensim_guest_domid();
     pp->nr_queues = 1;
@@ -118,9 +118,9 @@ static void rawfront_wait(struct rawfront *rf)
     while (__atomic_load_n(&rf->sring->rsp_prod, __ATOMIC_ACQUIRE) != rf->ring.req_prod_pvt) {
         sched_yield();
         if (++spins == 20000000 && getenv("BLK_DEBUG")) {
-            struct blkback_stats st;
+            struct xensim_blkback_stats st;
             struct xensim_fault ft;
-            blkback_get_stats(rf->f->be, &st);
+            xensim_blkback_get_stats(rf->f->be, &st);
             fprintf(stderr, "stuck: req_prod %u rsp_prod %u req_event %u; back %llu reqs "
                     "%llu wakeups, error %d, fault %d\n", rf->sring->req_prod,
                     rf->sring->rsp_prod, rf->sring->req_event,
@@ -159,8 +159,8 @@ static struct rawfront *rawfront_new(struct blk_fix *f)
         f->bcfg.feature_discard = true;
         f->bcfg.max_indirect_segments = 64;
     }
-    ck_assert_int_eq(blkback_create(&f->bcfg, &f->be), 0);
-    blkback_info(f->be, &f->info);
+    ck_assert_int_eq(xensim_blkback_create(&f->bcfg, &f->be), 0);
+    xensim_blkback_info(f->be, &f->info);
     th_call(f->sim, f->front, 0, rawfront_setup_fn, rf);
     th_call(f->sim, f->back, 0, blk_bconnect_fn, f);
     ck_assert_int_eq(f->rc, 0);
@@ -174,7 +174,7 @@ static void rawfront_free(struct rawfront *rf)
     ck_assert_int_eq(f->rc, 0);
     th_call(f->sim, f->front, 0, rawfront_teardown_fn, rf);
     ck_assert_int_eq(rf->rc, 0);
-    blkback_destroy(f->be);
+    xensim_blkback_destroy(f->be);
     ck_assert_uint_eq(th_ports_in_use(f->sim, f->back), 0);
     th_sim_free_checked(f->sim);
     blk_file_remove(f);
@@ -319,10 +319,10 @@ START_TEST(hostile_front_requests)
         if (k == RQ_READ_OK)
             ck_assert(memcmp(rf->data, pat, 4096) == 0);
     }
-    struct blkback_stats st;
-    blkback_get_stats(f.be, &st);
-    ck_assert_int_eq(st.error, BLKBACK_ERR_NONE);
-    ck_assert(blkback_connected(f.be));
+    struct xensim_blkback_stats st;
+    xensim_blkback_get_stats(f.be, &st);
+    ck_assert_int_eq(st.error, XENSIM_BLKBACK_ERR_NONE);
+    ck_assert(xensim_blkback_connected(f.be));
     rawfront_free(rf);
 }
 END_TEST
@@ -392,8 +392,8 @@ START_TEST(hostile_front_changes_requests)
     rawfront_wait(rf);
     ck_assert_int_eq(RING_GET_RESPONSE(&rf->ring, rf->ring.rsp_cons)->status, BLKIF_RSP_OKAY);
     rf->ring.rsp_cons++;
-    struct blkback_stats st;
-    blkback_get_stats(f.be, &st);
+    struct xensim_blkback_stats st;
+    xensim_blkback_get_stats(f.be, &st);
     ck_assert_uint_eq(st.requests, 200 * 32 + 1);
     rawfront_free(rf);
 }
@@ -401,11 +401,11 @@ END_TEST
 
 static int overflow_errors;
 
-static void on_overflow(struct blkback *be, enum blkback_error err, void *arg)
+static void on_overflow(struct blkback *be, enum xensim_blkback_error err, void *arg)
 {
     (void)be;
     (void)arg;
-    if (err == BLKBACK_ERR_RING_OVERFLOW)
+    if (err == XENSIM_BLKBACK_ERR_RING_OVERFLOW)
         __atomic_fetch_add(&overflow_errors, 1, __ATOMIC_RELAXED);
 }
 
@@ -423,9 +423,9 @@ START_TEST(hostile_front_overflow)
     th_call(f.sim, f.front, 0, rawfront_notify_fn, rf);
     while (!__atomic_load_n(&overflow_errors, __ATOMIC_RELAXED))
         sched_yield();
-    struct blkback_stats st;
-    blkback_get_stats(f.be, &st);
-    ck_assert_int_eq(st.error, BLKBACK_ERR_RING_OVERFLOW);
+    struct xensim_blkback_stats st;
+    xensim_blkback_get_stats(f.be, &st);
+    ck_assert_int_eq(st.error, XENSIM_BLKBACK_ERR_RING_OVERFLOW);
     ck_assert_uint_eq(st.requests, 0);
     bystander_check_and_stop(&by);
     rawfront_free(rf);
@@ -480,7 +480,7 @@ static void rawback_close_fn(void *p)
 
 struct hb_io {
     struct blk_fix *f;
-    struct blkfront_io io[4];
+    struct xensim_blkfront_io io[4];
     uint8_t buf[4][4096];
     int rc;
 };
@@ -489,9 +489,9 @@ static void hb_submit_fn(void *p)
 {
     struct hb_io *h = p;
     for (int i = 0; i < 4; i++) {
-        h->io[i] = (struct blkfront_io){ .op = BLKIF_OP_READ, .sector = (uint64_t)i * 8,
+        h->io[i] = (struct xensim_blkfront_io){ .op = BLKIF_OP_READ, .sector = (uint64_t)i * 8,
                                          .nr_sectors = 8, .buf = h->buf[i] };
-        h->rc = blkfront_submit(h->f->fe, &h->io[i]);
+        h->rc = xensim_blkfront_submit(h->f->fe, &h->io[i]);
         if (h->rc)
             return;
     }
@@ -500,8 +500,8 @@ static void hb_submit_fn(void *p)
 static void hb_submit_more_fn(void *p)
 {
     struct hb_io *h = p;
-    struct blkfront_io io = { .op = BLKIF_OP_READ, .nr_sectors = 8, .buf = h->buf[0] };
-    h->rc = blkfront_submit(h->f->fe, &io);
+    struct xensim_blkfront_io io = { .op = BLKIF_OP_READ, .nr_sectors = 8, .buf = h->buf[0] };
+    h->rc = xensim_blkfront_submit(h->f->fe, &io);
 }
 
 enum hb_kind { HB_ID_RANGE, HB_ID_FREE, HB_OP, HB_DUP, HB_PROD_OVERFLOW, HB_COUNT };
@@ -513,10 +513,10 @@ START_TEST(hostile_back)
     f.sim = th_sim_new();
     f.back = 0;
     f.front = blk_guest(f.sim, "victim", 1024, 1, XENSIM_GNTTAB_STRICT);
-    f.info = (struct blkif_backend_info){ .sectors = 2048, .sector_size = 512,
+    f.info = (struct xensim_blkif_backend_info){ .sectors = 2048, .sector_size = 512,
                                           .physical_sector_size = 512, .max_queues = 1 };
-    f.fcfg = (struct blkfront_config){ .backend_domid = 0, .max_queues = 1 };
-    ck_assert_int_eq(blkfront_create(&f.fcfg, &f.fe), 0);
+    f.fcfg = (struct xensim_blkfront_config){ .backend_domid = 0, .max_queues = 1 };
+    ck_assert_int_eq(xensim_blkfront_create(&f.fcfg, &f.fe), 0);
     th_call(f.sim, f.front, 0, blk_setup_fn, &f);
     ck_assert_int_eq(f.rc, 0);
     struct rawback rb = { .f = &f };
@@ -550,7 +550,7 @@ START_TEST(hostile_back)
     rb.ring.rsp_prod_pvt = kind == HB_PROD_OVERFLOW ? 40 : 2;
     RING_PUSH_RESPONSES(&rb.ring);
     th_call(f.sim, 0, 0, rawback_notify_fn, &rb);
-    while (!blkfront_failed(f.fe))
+    while (!xensim_blkfront_failed(f.fe))
         sched_yield();
     /* Every request has ended: the one answered properly with its status
      * (unless the whole batch was refused), the others with -EIO. */
@@ -570,7 +570,7 @@ START_TEST(hostile_back)
     th_call(f.sim, f.front, 0, blk_fdisconnect_fn, &f);
     ck_assert_int_eq(f.rc, 0);
     bystander_check_and_stop(&by);
-    blkfront_free(f.fe);
+    xensim_blkfront_free(f.fe);
     free(h);
     ck_assert_uint_eq(th_ports_in_use(f.sim, f.front), 0);
     ck_assert_uint_eq(th_ports_in_use(f.sim, 0), 0);
@@ -598,9 +598,9 @@ static void io_loop_fn(void *p)
         for (int i = 0; i < 1024; i++)
             buf[i] = pass * 2654435761u + (uint32_t)i;
         uint64_t sector = (uint64_t)(pass % 64) * 8;
-        l->rc = blkfront_write(l->f->fe, sector, buf, 8);
+        l->rc = xensim_blkfront_write(l->f->fe, sector, buf, 8);
         if (!l->rc)
-            l->rc = blkfront_read(l->f->fe, sector, back, 8);
+            l->rc = xensim_blkfront_read(l->f->fe, sector, back, 8);
         if (!l->rc && memcmp(buf, back, sizeof(buf)))
             l->rc = -EILSEQ;
         if (l->rc)
@@ -639,7 +639,7 @@ START_TEST(front_killed_mid_io)
     blk_file(&f, DISK);
     f.bcfg.feature_persistent = true;
     f.bcfg.max_ring_order = 2;
-    f.fcfg = (struct blkfront_config){ .persistent = true, .max_ring_order = 2 };
+    f.fcfg = (struct xensim_blkfront_config){ .persistent = true, .max_ring_order = 2 };
     blk_connect(&f);
     struct io_loop l = { .f = &f };
     ck_assert_int_eq(pthread_create(&l.thread, NULL, io_loop_thread, &l), 0);
@@ -649,7 +649,7 @@ START_TEST(front_killed_mid_io)
     ck_assert_int_eq(l.call_rc, -ESHUTDOWN);
     th_call(f.sim, 0, 0, blk_bdisconnect_fn, &f);
     ck_assert_int_eq(f.rc, 0);
-    blkfront_free_dead(f.fe);
+    xensim_blkfront_free_dead(f.fe);
     f.fe = NULL;
     ck_assert_uint_eq(th_ports_in_use(f.sim, 0), 0);
     struct xensim_domain_info di;
@@ -684,7 +684,7 @@ START_TEST(back_killed_mid_io)
     f.bcfg.feature_persistent = _i == 1;
     f.bcfg.max_indirect_segments = 32;
     f.bcfg.max_queues = 2;
-    f.fcfg = (struct blkfront_config){ .persistent = _i == 1, .max_queues = 2,
+    f.fcfg = (struct xensim_blkfront_config){ .persistent = _i == 1, .max_queues = 2,
                                        .max_indirect_segments = 32 };
     blk_connect(&f);
     struct io_loop l = { .f = &f, .vcpu = 1 };
@@ -699,12 +699,12 @@ START_TEST(back_killed_mid_io)
     ck_assert_int_eq(l.call_rc, 0);
     ck_assert(l.rc == -ENOTCONN || l.rc == -EIO);
     uint32_t done = l.passes;
-    blkback_free_dead(f.be);
+    xensim_blkback_free_dead(f.be);
     f.be = NULL;
     ck_assert_uint_eq(th_ports_in_use(f.sim, f.front), 0);
     /* dom0 takes over the same file. */
     f.back = 0;
-    struct blkfront *fe = f.fe;
+    struct xensim_blkfront *fe = f.fe;
     blk_connect(&f);
     ck_assert_ptr_eq(f.fe, fe);
     /* The last 63 completed passes are on disk, each in its slot (the

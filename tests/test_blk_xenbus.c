@@ -24,8 +24,8 @@ struct env {
     struct xensim *sim;
     domid_t be, fe;
     char path[64];
-    struct blkback_config bcfg;
-    struct blkfront_config fcfg;
+    struct xensim_blkback_config bcfg;
+    struct xensim_blkfront_config fcfg;
     int rc;
     uint8_t w[65536], r[65536];
 };
@@ -34,19 +34,19 @@ static void back_up(void *p)
 {
     struct env *e = p;
     ck_assert_int_eq(xensim_vbd_back_config(&e->bcfg), 0);
-    ck_assert_int_eq(xenbus_backend_register(&xensim_vbd_back), 0);
+    ck_assert_int_eq(xensim_xenbus_backend_register(&xensim_vbd_back), 0);
 }
 
 static void back_crash(void *p)
 {
     (void)p;
-    xenbus_backend_unregister(&xensim_vbd_back, false);
+    xensim_xenbus_backend_unregister(&xensim_vbd_back, false);
 }
 
 static void back_down(void *p)
 {
     (void)p;
-    xenbus_backend_unregister(&xensim_vbd_back, true);
+    xensim_xenbus_backend_unregister(&xensim_vbd_back, true);
     ck_assert_int_eq(xensim_vbd_back_config(NULL), 0);
 }
 
@@ -54,13 +54,13 @@ static void front_up(void *p)
 {
     struct env *e = p;
     ck_assert_int_eq(xensim_vbd_front_config(&e->fcfg), 0);
-    ck_assert_int_eq(xenbus_frontend_register(&xensim_vbd_front), 0);
+    ck_assert_int_eq(xensim_xenbus_frontend_register(&xensim_vbd_front), 0);
 }
 
 static void front_down(void *p)
 {
     (void)p;
-    xenbus_frontend_unregister(&xensim_vbd_front, true);
+    xensim_xenbus_frontend_unregister(&xensim_vbd_front, true);
     ck_assert_int_eq(xensim_vbd_front_config(NULL), 0);
 }
 
@@ -74,8 +74,8 @@ static const char *bstate(struct env *e)
 static void nr_queues_fn(void *p)
 {
     struct env *e = p;
-    struct blkfront *fe = xensim_vbd_front_find(51712);
-    e->rc = fe ? (int)blkfront_nr_queues(fe) : -ENODEV;
+    struct xensim_blkfront *fe = xensim_vbd_front_find(51712);
+    e->rc = fe ? (int)xensim_blkfront_nr_queues(fe) : -ENODEV;
 }
 
 /* Both ends Connected in XenStore, and the disk usable in the guest: the
@@ -111,12 +111,12 @@ static void env_up(struct env *e, unsigned int order, unsigned int queues, bool 
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(ftruncate(fd, DISK), 0);
     close(fd);
-    e->bcfg = (struct blkback_config){
+    e->bcfg = (struct xensim_blkback_config){
         .feature_flush = true, .feature_barrier = true, .feature_discard = true,
         .discard_secure = true, .feature_persistent = true, .max_indirect_segments = 64,
         .max_ring_order = 4, .max_queues = 4, .physical_sector_size = 4096,
     };
-    e->fcfg = (struct blkfront_config){ .max_ring_order = order, .max_queues = queues,
+    e->fcfg = (struct xensim_blkfront_config){ .max_ring_order = order, .max_queues = queues,
                                         .persistent = persistent, .max_indirect_segments = 32 };
     xbt_run(e->sim, e->be, back_up, e);
     xbt_run(e->sim, e->fe, front_up, e);
@@ -133,16 +133,16 @@ static void env_up(struct env *e, unsigned int order, unsigned int queues, bool 
 static void io_fn(void *p)
 {
     struct env *e = p;
-    struct blkfront *fe = xensim_vbd_front_find(51712);
+    struct xensim_blkfront *fe = xensim_vbd_front_find(51712);
     if (!fe) {
         e->rc = -ENODEV;
         return;
     }
-    e->rc = blkfront_write(fe, 24, e->w, sizeof(e->w) / 512);
+    e->rc = xensim_blkfront_write(fe, 24, e->w, sizeof(e->w) / 512);
     if (!e->rc)
-        e->rc = blkfront_flush(fe);
+        e->rc = xensim_blkfront_flush(fe);
     if (!e->rc)
-        e->rc = blkfront_read(fe, 24, e->r, sizeof(e->r) / 512);
+        e->rc = xensim_blkfront_read(fe, 24, e->r, sizeof(e->r) / 512);
     if (!e->rc && memcmp(e->w, e->r, sizeof(e->w)))
         e->rc = -EILSEQ;
 }
@@ -276,11 +276,11 @@ static _Atomic bool busy_done;
 static void busy_fn(void *p)
 {
     struct env *e = p;
-    struct blkfront *fe = xensim_vbd_front_find(51712);
+    struct xensim_blkfront *fe = xensim_vbd_front_find(51712);
     static uint8_t buf[8 * 4096];
     busy_err = fe ? 0 : -ENODEV;
     for (unsigned int i = 0; fe; i++) {
-        if ((busy_err = blkfront_write(fe, (i % 64) * 64, buf, 64)))
+        if ((busy_err = xensim_blkfront_write(fe, (i % 64) * 64, buf, 64)))
             break;
         __atomic_store_n(&e->rc, (int)i + 1, __ATOMIC_RELEASE);
     }
@@ -300,7 +300,7 @@ static void front_found_fn(void *p)
 }
 
 /* XenStore says Connected a moment before the front end's own device
- * does (xenbus_switch_state writes the node first): wait for the latter. */
+ * does (xensim_xenbus_switch_state writes the node first): wait for the latter. */
 static bool wait_front_found(struct env *e)
 {
     bool found = false;
@@ -371,13 +371,13 @@ static void evil_publish(void *p)
     SHARED_RING_INIT(v->sring);
     v->ref = (grant_ref_t)xensim_gnttab_grant_access(v->e->be, pfn, false);
     v->port = (evtchn_port_t)xensim_evtchn_alloc_unbound(v->e->be);
-    v->rc = xenbus_printf(0, dir, "ring-ref", "%u", v->ref);
+    v->rc = xensim_xenbus_printf(0, dir, "ring-ref", "%u", v->ref);
     if (!v->rc)
-        v->rc = xenbus_printf(0, dir, "event-channel", "%u", v->port);
+        v->rc = xensim_xenbus_printf(0, dir, "event-channel", "%u", v->port);
     if (!v->rc)
-        v->rc = xenbus_printf(0, dir, "protocol", "x86_64-abi");
+        v->rc = xensim_xenbus_printf(0, dir, "protocol", "x86_64-abi");
     if (!v->rc)
-        v->rc = xenbus_printf(0, dir, "state", "%d", XenbusStateInitialised);
+        v->rc = xensim_xenbus_printf(0, dir, "state", "%d", XenbusStateInitialised);
 }
 
 static void evil_overflow(void *p)
@@ -392,7 +392,7 @@ static void evil_close(void *p)
     struct evil *v = p;
     char dir[96];
     snprintf(dir, sizeof(dir), "/local/domain/%u/device/vbd/51712", v->dom);
-    v->rc = xenbus_printf(0, dir, "state", "%d", XenbusStateClosed);
+    v->rc = xensim_xenbus_printf(0, dir, "state", "%d", XenbusStateClosed);
 }
 
 static void evil_free(void *p)

@@ -444,9 +444,9 @@ static struct store_view {
 static void store_guest(void *arg)
 {
     (void)arg;
-    sv.init_rc = xenbus_init();
+    sv.init_rc = xensim_xenbus_init();
     if (!sv.init_rc)
-        sv.rc = xenbus_read_buf(XENBUS_TRANSACTION_NIL, "/local/domain/1/note", sv.buf, sizeof(sv.buf));
+        sv.rc = xensim_xenbus_read_buf(XENSIM_XENBUS_TRANSACTION_NIL, "/local/domain/1/note", sv.buf, sizeof(sv.buf));
 }
 
 static char *store_run(uint64_t seed)

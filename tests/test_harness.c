@@ -13,7 +13,7 @@ struct leak_ctx {
     xen_pfn_t pfn;
     grant_handle_t handle;
     uint64_t addr;
-    struct xenbus_watch watch;
+    struct xensim_xenbus_watch watch;
 };
 
 /* Fails unless the check finds a leak whose description has `what`. */
@@ -155,7 +155,7 @@ START_TEST(mapping_left)
 }
 END_TEST
 
-static void on_watch(struct xenbus_watch *w, const char *path, const char *token)
+static void on_watch(struct xensim_xenbus_watch *w, const char *path, const char *token)
 {
     (void)w;
     (void)path;
@@ -165,14 +165,14 @@ static void on_watch(struct xenbus_watch *w, const char *path, const char *token
 static void watch_fn(void *p)
 {
     struct leak_ctx *c = p;
-    c->watch = (struct xenbus_watch){ .node = "device", .callback = on_watch };
-    ck_assert_int_eq(xenbus_watch(&c->watch), 0);
+    c->watch = (struct xensim_xenbus_watch){ .node = "device", .callback = on_watch };
+    ck_assert_int_eq(xensim_xenbus_watch(&c->watch), 0);
 }
 
 static void unwatch_fn(void *p)
 {
     struct leak_ctx *c = p;
-    ck_assert_int_eq(xenbus_unwatch(&c->watch), 0);
+    ck_assert_int_eq(xensim_xenbus_unwatch(&c->watch), 0);
 }
 
 /* xenstored's own port and mapping for a guest are allowed; a watch is not. */

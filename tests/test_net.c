@@ -698,7 +698,7 @@ END_TEST
 static void fe_deferred(void *p)
 {
     struct guest *g = p;
-    g->rc = (int)xenbus_deferred_retry();
+    g->rc = (int)xensim_xenbus_deferred_retry();
 }
 
 static void be_disconnect(void *p)

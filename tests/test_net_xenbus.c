@@ -26,14 +26,14 @@ static void back_up(void *p)
     struct xensim_netback_config cfg = { 0 };
     ck_assert_int_eq(xensim_netback_create(&cfg, &e->nb), 0);
     ck_assert_int_eq(xensim_vif_back_attach(e->nb), 0);
-    ck_assert_int_eq(xenbus_backend_register(&xensim_vif_back), 0);
+    ck_assert_int_eq(xensim_xenbus_backend_register(&xensim_vif_back), 0);
 }
 
 static void back_down(void *p)
 {
     struct env *e = p;
     bool graceful = true;
-    xenbus_backend_unregister(&xensim_vif_back, graceful);
+    xensim_xenbus_backend_unregister(&xensim_vif_back, graceful);
     ck_assert_int_eq(xensim_netback_nr_vifs(e->nb), 0);
     ck_assert_int_eq(xensim_vif_back_attach(NULL), 0);
     ck_assert_int_eq(xensim_netback_destroy(e->nb), 0);
@@ -45,13 +45,13 @@ static void front_up(void *p)
     (void)p;
     struct xensim_netfront_config cfg = { .sg = true };
     ck_assert_int_eq(xensim_vif_front_config(&cfg), 0);
-    ck_assert_int_eq(xenbus_frontend_register(&xensim_vif_front), 0);
+    ck_assert_int_eq(xensim_xenbus_frontend_register(&xensim_vif_front), 0);
 }
 
 static void front_down(void *p)
 {
     (void)p;
-    xenbus_frontend_unregister(&xensim_vif_front, true);
+    xensim_xenbus_frontend_unregister(&xensim_vif_front, true);
     ck_assert_int_eq(xensim_vif_front_config(NULL), 0);
 }
 

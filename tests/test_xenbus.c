@@ -86,10 +86,10 @@ static void table_fn(void *p)
         expand(path, sizeof(path), r->path, a->dom);
         switch (r->op) {
         case W:
-            rc = xenbus_write(0, path, r->value);
+            rc = xensim_xenbus_write(0, path, r->value);
             break;
         case R:
-            rc = xenbus_read(0, path, &v, NULL);
+            rc = xensim_xenbus_read(0, path, &v, NULL);
             if (!rc) {
                 expand(want, sizeof(want), r->value, a->dom);
                 if (strcmp(v, want))
@@ -98,16 +98,16 @@ static void table_fn(void *p)
             free(v);
             break;
         case RM:
-            rc = xenbus_rm(0, path);
+            rc = xensim_xenbus_rm(0, path);
             break;
         case MK:
-            rc = xenbus_mkdir(0, path);
+            rc = xensim_xenbus_mkdir(0, path);
             break;
         case EX:
-            rc = xenbus_exists(0, path);
+            rc = xensim_xenbus_exists(0, path);
             break;
         case DIR:
-            rc = xenbus_directory(0, path, &names);
+            rc = xensim_xenbus_directory(0, path, &names);
             if (rc >= 0) {
                 char joined[128] = "";
 
@@ -124,7 +124,7 @@ static void table_fn(void *p)
             static char big[XENSTORE_PAYLOAD_MAX + 10];
 
             memset(big, 'x', sizeof(big) - 1);
-            rc = xenbus_write(0, path, big);
+            rc = xensim_xenbus_write(0, path, big);
             break;
         }
         }
@@ -159,13 +159,13 @@ static void perm_a_fn(void *p)
     struct xs_permissions give[] = { { a->b, XS_PERM_NONE } };
     struct xs_permissions *got = NULL;
 
-    ck_assert_int_eq(xenbus_write(0, "data/shared", "s"), 0);
-    a->set = xenbus_set_perms(0, "data/shared", set, 2);
-    a->n = xenbus_get_perms(0, "data/shared", &got);
+    ck_assert_int_eq(xensim_xenbus_write(0, "data/shared", "s"), 0);
+    a->set = xensim_xenbus_set_perms(0, "data/shared", set, 2);
+    a->n = xensim_xenbus_get_perms(0, "data/shared", &got);
     if (a->n > 0)
         memcpy(a->got, got, sizeof(*got) * (a->n < 4 ? a->n : 4));
     free(got);
-    a->chown = xenbus_set_perms(0, "data/shared", give, 1);  /* XSA-115 */
+    a->chown = xensim_xenbus_set_perms(0, "data/shared", give, 1);  /* XSA-115 */
 }
 
 static void perm_b_fn(void *p)
@@ -173,7 +173,7 @@ static void perm_b_fn(void *p)
     struct perm_arg *a = p;
     char buf[16];
 
-    a->b_read = xenbus_read_buf(0, a->path, buf, sizeof(buf));
+    a->b_read = xensim_xenbus_read_buf(0, a->path, buf, sizeof(buf));
 }
 
 START_TEST(permissions)
@@ -208,38 +208,38 @@ struct tx_arg {
     int start_in_tx, ended_twice, aborted_read;
 };
 
-static int conflict_body(xenbus_transaction_t t, void *p)
+static int conflict_body(xensim_xenbus_transaction_t t, void *p)
 {
     struct tx_arg *a = p;
     int v = 0;
 
     a->attempts++;
-    xenbus_scanf(t, NULL, "data/counter", "%d", &v);
+    xensim_xenbus_scanf(t, NULL, "data/counter", "%d", &v);
     /* Someone else changes what we read, the first time only. */
     if (a->attempts == 1)
-        ck_assert_int_eq(xenbus_write(0, "data/counter", "100"), 0);
-    return xenbus_printf(t, NULL, "data/counter", "%d", v + 1);
+        ck_assert_int_eq(xensim_xenbus_write(0, "data/counter", "100"), 0);
+    return xensim_xenbus_printf(t, NULL, "data/counter", "%d", v + 1);
 }
 
 static void tx_conflict_fn(void *p)
 {
     struct tx_arg *a = p;
-    xenbus_transaction_t t;
+    xensim_xenbus_transaction_t t;
     char buf[16];
 
-    ck_assert_int_eq(xenbus_write(0, "data/counter", "1"), 0);
-    a->rc = xenbus_transaction_run(conflict_body, a, 0);
-    ck_assert_int_eq(xenbus_read_buf(0, "data/counter", buf, sizeof(buf)), 3);
+    ck_assert_int_eq(xensim_xenbus_write(0, "data/counter", "1"), 0);
+    a->rc = xensim_xenbus_transaction_run(conflict_body, a, 0);
+    ck_assert_int_eq(xensim_xenbus_read_buf(0, "data/counter", buf, sizeof(buf)), 3);
     ck_assert_str_eq(buf, "101");
 
     /* Abort discards; the id is dead afterwards. */
-    ck_assert_int_eq(xenbus_transaction_start(&t), 0);
-    ck_assert_int_eq(xenbus_write(t, "data/counter", "7"), 0);
-    ck_assert_int_eq(xenbus_read_buf(t, "data/counter", buf, sizeof(buf)), 1);
-    ck_assert_int_eq(xenbus_transaction_end(t, true), 0);
-    ck_assert_int_eq(xenbus_read_buf(0, "data/counter", buf, sizeof(buf)), 3);
-    a->ended_twice = xenbus_transaction_end(t, false);
-    a->aborted_read = xenbus_read_buf(t, "data/counter", buf, sizeof(buf));
+    ck_assert_int_eq(xensim_xenbus_transaction_start(&t), 0);
+    ck_assert_int_eq(xensim_xenbus_write(t, "data/counter", "7"), 0);
+    ck_assert_int_eq(xensim_xenbus_read_buf(t, "data/counter", buf, sizeof(buf)), 1);
+    ck_assert_int_eq(xensim_xenbus_transaction_end(t, true), 0);
+    ck_assert_int_eq(xensim_xenbus_read_buf(0, "data/counter", buf, sizeof(buf)), 3);
+    a->ended_twice = xensim_xenbus_transaction_end(t, false);
+    a->aborted_read = xensim_xenbus_read_buf(t, "data/counter", buf, sizeof(buf));
 }
 
 START_TEST(transaction_eagain_retry)
@@ -266,15 +266,15 @@ struct inc_arg {
     int attempts;
 };
 
-static int inc_body(xenbus_transaction_t t, void *p)
+static int inc_body(xensim_xenbus_transaction_t t, void *p)
 {
     struct inc_arg *a = p;
     int v = 0;
 
     a->attempts++;
-    if (xenbus_scanf(t, NULL, a->path, "%d", &v) != 1)
+    if (xensim_xenbus_scanf(t, NULL, a->path, "%d", &v) != 1)
         return -EINVAL;
-    return xenbus_printf(t, NULL, a->path, "%d", v + 1);
+    return xensim_xenbus_printf(t, NULL, a->path, "%d", v + 1);
 }
 
 static void inc_fn(void *p)
@@ -282,7 +282,7 @@ static void inc_fn(void *p)
     struct inc_arg *a = p;
 
     for (int i = 0; i < INCREMENTS; i++)
-        ck_assert_int_eq(xenbus_transaction_run(inc_body, a, 1000), 0);
+        ck_assert_int_eq(xensim_xenbus_transaction_run(inc_body, a, 1000), 0);
 }
 
 static void *inc_thread(void *p)
@@ -316,14 +316,14 @@ END_TEST
 
 /* Watches. */
 struct watch_rec {
-    struct xenbus_watch w;
+    struct xensim_xenbus_watch w;
     _Atomic int count;
     char last[256];
     int nested_rc;
     bool nest;
 };
 
-static void watch_cb(struct xenbus_watch *w, const char *path, const char *token)
+static void watch_cb(struct xensim_xenbus_watch *w, const char *path, const char *token)
 {
     struct watch_rec *r = w->data;
 
@@ -333,7 +333,7 @@ static void watch_cb(struct xenbus_watch *w, const char *path, const char *token
         char buf[32];
 
         /* A request from inside a callback. */
-        r->nested_rc = xenbus_read_buf(0, "domid", buf, sizeof(buf));
+        r->nested_rc = xensim_xenbus_read_buf(0, "domid", buf, sizeof(buf));
     }
     atomic_fetch_add(&r->count, 1);
 }
@@ -344,25 +344,25 @@ static void watch_set_fn(void *p)
 
     r->w.callback = watch_cb;
     r->w.data = r;
-    ck_assert_int_eq(xenbus_watch(&r->w), 0);
+    ck_assert_int_eq(xensim_xenbus_watch(&r->w), 0);
 }
 
 static void watch_unset_fn(void *p)
 {
     struct watch_rec *r = p;
 
-    ck_assert_int_eq(xenbus_unwatch(&r->w), 0);
-    ck_assert_int_eq(xenbus_unwatch(&r->w), -ENOENT);
+    ck_assert_int_eq(xensim_xenbus_unwatch(&r->w), 0);
+    ck_assert_int_eq(xensim_xenbus_unwatch(&r->w), -ENOENT);
 }
 
 static void write_fn(void *p)
 {
-    ck_assert_int_eq(xenbus_write(0, p, "v"), 0);
+    ck_assert_int_eq(xensim_xenbus_write(0, p, "v"), 0);
 }
 
 static void rm_fn(void *p)
 {
-    ck_assert_int_eq(xenbus_rm(0, p), 0);
+    ck_assert_int_eq(xensim_xenbus_rm(0, p), 0);
 }
 
 START_TEST(watches)
@@ -438,7 +438,7 @@ static void irq_handler(evtchn_port_t port, void *p)
     struct irq_arg *a = p;
 
     (void)port;
-    a->rc = xenbus_write(0, "data/from-irq", "yes");
+    a->rc = xensim_xenbus_write(0, "data/from-irq", "yes");
     atomic_fetch_add(&a->done, 1);
 }
 
@@ -446,7 +446,7 @@ static void irq_bind_fn(void *p)
 {
     struct irq_arg *a = p;
 
-    ck_assert_int_eq(xenbus_init(), 0);
+    ck_assert_int_eq(xensim_xenbus_init(), 0);
     a->port = xensim_evtchn_alloc_unbound(a->peer);
     ck_assert_int_gt(a->port, 0);
     ck_assert_int_eq(xensim_irq_bind(a->port, irq_handler, a), 0);
@@ -507,9 +507,9 @@ static void hostile_fn(void *p)
     const start_info_t *si = xensim_guest_start_info();
     struct xenstore_domain_interface *intf = xensim_guest_pfn_to_virt(si->store_mfn);
     char buf[16];
-    struct xenbus_stats st;
+    struct xensim_xenbus_stats st;
 
-    ck_assert_int_eq(xenbus_read_buf(0, "domid", buf, sizeof(buf)) > 0, 1);
+    ck_assert_int_eq(xensim_xenbus_read_buf(0, "domid", buf, sizeof(buf)) > 0, 1);
     switch (a->how) {
     case 0:   /* responses "produced" beyond the ring */
         __atomic_store_n(&intf->rsp_prod, intf->rsp_cons + 5000, __ATOMIC_SEQ_CST);
@@ -528,9 +528,9 @@ static void hostile_fn(void *p)
         __atomic_store_n(&intf->req_cons, intf->req_prod + 3000, __ATOMIC_SEQ_CST);
         break;
     }
-    a->rc = xenbus_read_buf(0, "domid", buf, sizeof(buf));
-    a->rc2 = xenbus_write(0, "data/x", "1");
-    xenbus_get_stats(&st);
+    a->rc = xensim_xenbus_read_buf(0, "domid", buf, sizeof(buf));
+    a->rc2 = xensim_xenbus_write(0, "data/x", "1");
+    xensim_xenbus_get_stats(&st);
     a->broken = st.broken;
 }
 
@@ -554,7 +554,7 @@ END_TEST
 /* Errors with no daemon at all on dom0's side: a domain with no ring. */
 static void dom0_fn(void *p)
 {
-    *(int *)p = xenbus_write(0, "data/x", "1");
+    *(int *)p = xensim_xenbus_write(0, "data/x", "1");
 }
 
 START_TEST(no_ring)
@@ -564,7 +564,7 @@ START_TEST(no_ring)
 
     xbt_run(sim, 0, dom0_fn, &rc);
     ck_assert_int_eq(rc, -ENODEV);
-    ck_assert_int_eq(xenbus_init(), -EPERM);   /* not a vCPU */
+    ck_assert_int_eq(xensim_xenbus_init(), -EPERM);   /* not a vCPU */
     xbt_sim_free(sim);
 }
 END_TEST
@@ -586,7 +586,7 @@ static void vcpu_fn(void *p)
     for (int i = 0; i < 200; i++) {
         snprintf(path, sizeof(path), "data/v%u", a->vcpu);
         snprintf(want, sizeof(want), "%u-%d", a->vcpu, i);
-        if (xenbus_write(0, path, want) || xenbus_read_buf(0, path, buf, sizeof(buf)) < 0 ||
+        if (xensim_xenbus_write(0, path, want) || xensim_xenbus_read_buf(0, path, buf, sizeof(buf)) < 0 ||
             strcmp(buf, want))
             a->errors++;
     }
@@ -641,7 +641,7 @@ static void nest_handler(evtchn_port_t port, void *p)
     char buf[16];
 
     (void)port;
-    if (xenbus_read_buf(0, "domid", buf, sizeof(buf)) < 0)
+    if (xensim_xenbus_read_buf(0, "domid", buf, sizeof(buf)) < 0)
         a->errors++;
     /* Same vCPU: the loop only makes hypercalls inside its xenbus calls,
      * so this upcall interrupted one of them, waiting for its reply. */
@@ -659,7 +659,7 @@ static void nest_bind_fn(void *p)
 {
     struct nest_env *e = p;
 
-    ck_assert_int_eq(xenbus_init(), 0);
+    ck_assert_int_eq(xensim_xenbus_init(), 0);
     e->irq.port = xensim_evtchn_alloc_unbound(e->irq.peer);
     ck_assert_int_gt(e->irq.port, 0);
     ck_assert_int_eq(xensim_irq_bind(e->irq.port, nest_handler, &e->nest), 0);
@@ -673,7 +673,7 @@ static void nest_loop_fn(void *p)
 
     for (int i = 0; i < 200000 && (i < 300 || atomic_load(&e->nest.nested) < 3); i++) {
         e->nest.in_request = true;
-        if (xenbus_write(0, "data/loop", "x") || xenbus_read_buf(0, "data/loop", buf, 32) != 1)
+        if (xensim_xenbus_write(0, "data/loop", "x") || xensim_xenbus_read_buf(0, "data/loop", buf, 32) != 1)
             e->nest.errors++;
         e->nest.in_request = false;
     }
@@ -722,12 +722,12 @@ END_TEST
 
 /* A callback that unwatches itself and sets another watch. */
 struct self_rec {
-    struct xenbus_watch w, other;
+    struct xensim_xenbus_watch w, other;
     _Atomic int first, second;
     int rc1, rc2;
 };
 
-static void other_cb(struct xenbus_watch *w, const char *path, const char *token)
+static void other_cb(struct xensim_xenbus_watch *w, const char *path, const char *token)
 {
     struct self_rec *r = w->data;
 
@@ -736,18 +736,18 @@ static void other_cb(struct xenbus_watch *w, const char *path, const char *token
     atomic_fetch_add(&r->second, 1);
 }
 
-static void self_cb(struct xenbus_watch *w, const char *path, const char *token)
+static void self_cb(struct xensim_xenbus_watch *w, const char *path, const char *token)
 {
     struct self_rec *r = w->data;
 
     (void)path;
     (void)token;
     if (atomic_fetch_add(&r->first, 1) == 0) {
-        r->rc1 = xenbus_unwatch(&r->w);
+        r->rc1 = xensim_xenbus_unwatch(&r->w);
         r->other.node = "data/other";
         r->other.callback = other_cb;
         r->other.data = r;
-        r->rc2 = xenbus_watch(&r->other);
+        r->rc2 = xensim_xenbus_watch(&r->other);
     }
 }
 
@@ -758,14 +758,14 @@ static void self_set_fn(void *p)
     r->w.node = "data/self";
     r->w.callback = self_cb;
     r->w.data = r;
-    ck_assert_int_eq(xenbus_watch(&r->w), 0);
+    ck_assert_int_eq(xensim_xenbus_watch(&r->w), 0);
 }
 
 static void self_unset_fn(void *p)
 {
     struct self_rec *r = p;
 
-    ck_assert_int_eq(xenbus_unwatch(&r->other), 0);
+    ck_assert_int_eq(xensim_xenbus_unwatch(&r->other), 0);
 }
 
 /* What a debugger sees of the daemon: nodes with values and owners, and
@@ -859,11 +859,11 @@ END_TEST
  * the callback, and the event being dispatched must go with the domain's
  * client. The sanitizer build's leak check is what fails otherwise. */
 struct stuck_rec {
-    struct xenbus_watch w;
+    struct xensim_xenbus_watch w;
     _Atomic int fired;
 };
 
-static void stuck_cb(struct xenbus_watch *w, const char *path, const char *token)
+static void stuck_cb(struct xensim_xenbus_watch *w, const char *path, const char *token)
 {
     struct stuck_rec *r = w->data;
     char buf[16];
@@ -873,7 +873,7 @@ static void stuck_cb(struct xenbus_watch *w, const char *path, const char *token
     if (atomic_fetch_add(&r->fired, 1) == 0)
         return;               /* the firing on registration */
     for (;;)                  /* until the domain's death takes the vCPU */
-        xenbus_read_buf(0, "domid", buf, sizeof(buf));
+        xensim_xenbus_read_buf(0, "domid", buf, sizeof(buf));
 }
 
 static void stuck_set_fn(void *p)
@@ -883,7 +883,7 @@ static void stuck_set_fn(void *p)
     r->w.node = "data/stuck";
     r->w.callback = stuck_cb;
     r->w.data = r;
-    ck_assert_int_eq(xenbus_watch(&r->w), 0);
+    ck_assert_int_eq(xensim_xenbus_watch(&r->w), 0);
 }
 
 START_TEST(domain_dies_in_watch_callback)

@@ -13,11 +13,11 @@
 #include "echo/echo.h"
 
 /* The echo drivers with a hook that logs each state written. */
-static struct xenbus_driver rec_front, rec_back;
+static struct xensim_xenbus_driver rec_front, rec_back;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char front_log[64], back_log[64];
 
-static void rec_state(struct xenbus_device *dev, enum xenbus_state s)
+static void rec_state(struct xensim_xenbus_device *dev, enum xenbus_state s)
 {
     char *log = dev->frontend ? front_log : back_log;
 
@@ -68,24 +68,24 @@ struct dev_env {
 static void reg_back_fn(void *p)
 {
     (void)p;
-    ck_assert_int_eq(xenbus_backend_register(&rec_back), 0);
-    ck_assert_int_eq(xenbus_backend_register(&rec_back), -EEXIST);
+    ck_assert_int_eq(xensim_xenbus_backend_register(&rec_back), 0);
+    ck_assert_int_eq(xensim_xenbus_backend_register(&rec_back), -EEXIST);
 }
 
 static void reg_front_fn(void *p)
 {
     (void)p;
-    ck_assert_int_eq(xenbus_frontend_register(&rec_front), 0);
+    ck_assert_int_eq(xensim_xenbus_frontend_register(&rec_front), 0);
 }
 
 static void unreg_back_fn(void *p)
 {
-    xenbus_backend_unregister(&rec_back, *(bool *)p);
+    xensim_xenbus_backend_unregister(&rec_back, *(bool *)p);
 }
 
 static void unreg_front_fn(void *p)
 {
-    xenbus_frontend_unregister(&rec_front, *(bool *)p);
+    xensim_xenbus_frontend_unregister(&rec_front, *(bool *)p);
 }
 
 static void add_device(struct dev_env *e)
@@ -163,7 +163,7 @@ static bool wait_state(struct xensim *sim, const char *dir, const char *want)
 static bool wait_stats(struct xensim *sim, domid_t d, unsigned int devices)
 {
     for (int i = 0; i < 5000; i++) {
-        struct xenbus_stats st = xbt_stats(sim, d);
+        struct xensim_xenbus_stats st = xbt_stats(sim, d);
 
         if (st.devices == devices && st.deferred_grants == 0)
             return true;
@@ -181,7 +181,7 @@ static void dev_env_free(struct dev_env *e)
     if (xensim_domain_info(e->sim, e->fe, &info) == 0 && info.state == XENSIM_DOMAIN_RUNNING) {
         xbt_run(e->sim, e->fe, unreg_front_fn, &graceful);
         ck_assert(wait_stats(e->sim, e->fe, 0));
-        struct xenbus_stats st = xbt_stats(e->sim, e->fe);
+        struct xensim_xenbus_stats st = xbt_stats(e->sim, e->fe);
         ck_assert_uint_eq(st.watches, 0);
         ck_assert_uint_eq(st.transactions, 0);
         ck_assert_uint_eq(th_ports_in_use(e->sim, e->fe), 0);
@@ -189,7 +189,7 @@ static void dev_env_free(struct dev_env *e)
     if (xensim_domain_info(e->sim, e->be, &info) == 0 && info.state == XENSIM_DOMAIN_RUNNING) {
         xbt_run(e->sim, e->be, unreg_back_fn, &graceful);
         ck_assert(wait_stats(e->sim, e->be, 0));
-        struct xenbus_stats st = xbt_stats(e->sim, e->be);
+        struct xensim_xenbus_stats st = xbt_stats(e->sim, e->be);
         ck_assert_uint_eq(st.watches, 0);
         ck_assert_uint_eq(st.transactions, 0);
         ck_assert_uint_eq(th_ports_in_use(e->sim, e->be), 0);
@@ -254,7 +254,7 @@ static void get_perms_fn(void *p)
     struct perm_arg *a = p;
     struct xs_permissions *got = NULL;
 
-    a->n = xenbus_get_perms(0, a->path, &got);
+    a->n = xensim_xenbus_get_perms(0, a->path, &got);
     if (a->n > 0)
         memcpy(a->p, got, sizeof(*got) * (a->n < 4 ? a->n : 4));
     free(got);

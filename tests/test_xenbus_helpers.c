@@ -43,12 +43,12 @@ void xbt_daemon_counts(struct xensim *sim, unsigned long *watches, unsigned long
 
 static void stats_fn(void *p)
 {
-    ck_assert_int_eq(xenbus_get_stats(p), 0);
+    ck_assert_int_eq(xensim_xenbus_get_stats(p), 0);
 }
 
-struct xenbus_stats xbt_stats(struct xensim *sim, domid_t dom)
+struct xensim_xenbus_stats xbt_stats(struct xensim *sim, domid_t dom)
 {
-    struct xenbus_stats st;
+    struct xensim_xenbus_stats st;
 
     xbt_run(sim, dom, stats_fn, &st);
     return st;

@@ -23,7 +23,7 @@ void xbt_run(struct xensim *sim, domid_t dom, void (*fn)(void *), void *arg);
 /* The daemon's totals. */
 void xbt_daemon_counts(struct xensim *sim, unsigned long *watches, unsigned long *txs);
 /* The client's stats of dom, read on its vCPU 0. */
-struct xenbus_stats xbt_stats(struct xensim *sim, domid_t dom);
+struct xensim_xenbus_stats xbt_stats(struct xensim *sim, domid_t dom);
 /* Host-side read as dom0; returns the value (static buffer) or NULL. */
 const char *xbt_read(struct xensim *sim, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -68,11 +68,11 @@ static void print_line(const char *line, void *arg)
 static void backends_up(void *p)
 {
     struct demo *d = p;
-    struct blkback_config bcfg = { .path = d->disk, .feature_flush = true,
+    struct xensim_blkback_config bcfg = { .path = d->disk, .feature_flush = true,
                                    .feature_persistent = true };
     d->rc = xensim_vbd_back_config(&bcfg);
     if (!d->rc)
-        d->rc = xenbus_backend_register(&xensim_vbd_back);
+        d->rc = xensim_xenbus_backend_register(&xensim_vbd_back);
     struct xensim_netback_config ncfg = { 0 };
     if (!d->rc)
         d->rc = xensim_netback_create(&ncfg, &d->nb);
@@ -81,58 +81,58 @@ static void backends_up(void *p)
     if (!d->rc)
         d->rc = xensim_vif_back_attach(d->nb);
     if (!d->rc)
-        d->rc = xenbus_backend_register(&xensim_vif_back);
+        d->rc = xensim_xenbus_backend_register(&xensim_vif_back);
     xensim_narrate("blkback and netback registered: watching backend/vbd and backend/vif");
 }
 
 static void backends_down(void *p)
 {
     struct demo *d = p;
-    xenbus_backend_unregister(&xensim_vif_back, true);
+    xensim_xenbus_backend_unregister(&xensim_vif_back, true);
     xensim_vif_back_attach(NULL);
     if (d->nb)
         xensim_netback_destroy(d->nb);
-    xenbus_backend_unregister(&xensim_vbd_back, true);
+    xensim_xenbus_backend_unregister(&xensim_vbd_back, true);
     xensim_vbd_back_config(NULL);
 }
 
 static void frontends_up(void *p)
 {
     struct demo *d = p;
-    struct blkfront_config bcfg = { .backend_domid = 0 };
+    struct xensim_blkfront_config bcfg = { .backend_domid = 0 };
     struct xensim_netfront_config ncfg = { .sg = true };
     d->rc = xensim_vbd_front_config(&bcfg);
     if (!d->rc)
-        d->rc = xenbus_frontend_register(&xensim_vbd_front);
+        d->rc = xensim_xenbus_frontend_register(&xensim_vbd_front);
     if (!d->rc)
         d->rc = xensim_vif_front_config(&ncfg);
     if (!d->rc)
-        d->rc = xenbus_frontend_register(&xensim_vif_front);
+        d->rc = xensim_xenbus_frontend_register(&xensim_vif_front);
     xensim_narrate("blkfront and netfront registered: probing device/vbd and device/vif");
 }
 
 static void frontends_down(void *p)
 {
     (void)p;
-    xenbus_frontend_unregister(&xensim_vif_front, true);
+    xensim_xenbus_frontend_unregister(&xensim_vif_front, true);
     xensim_vif_front_config(NULL);
-    xenbus_frontend_unregister(&xensim_vbd_front, true);
+    xensim_xenbus_frontend_unregister(&xensim_vbd_front, true);
     xensim_vbd_front_config(NULL);
 }
 
 static void guest_read(void *p)
 {
     struct demo *d = p;
-    struct blkfront *fe = xensim_vbd_front_find(VBD_DEVID);
+    struct xensim_blkfront *fe = xensim_vbd_front_find(VBD_DEVID);
     if (!fe) {
         d->rc = -ENODEV;
         return;
     }
     xensim_narrate("reads sector 0 of its disk (%llu sectors of %u bytes)",
-                   (unsigned long long)blkfront_sectors(fe), blkfront_sector_size(fe));
+                   (unsigned long long)xensim_blkfront_sectors(fe), xensim_blkfront_sector_size(fe));
     xen_pfn_t pfn = xensim_guest_page_alloc();
     char *buf = xensim_guest_pfn_to_virt(pfn);
-    d->rc = blkfront_read(fe, 0, buf, 1);
+    d->rc = xensim_blkfront_read(fe, 0, buf, 1);
     memcpy(d->data, buf, sizeof(d->data));
     d->data[sizeof(d->data) - 1] = '\0';
     xensim_guest_page_free(pfn);

@@ -27,7 +27,7 @@ static int ts_perms(struct ts_xs *ts, const char *path, domid_t owner, domid_t r
 static int ts_dir(struct ts_xs *ts, const char *dir, domid_t owner, domid_t reader,
                   const char *const *fixed, const char *const *extra)
 {
-    char path[XENBUS_PATH_MAX * 2];
+    char path[XENSIM_XENBUS_PATH_MAX * 2];
     int err = ts_xs_write(ts, dir, "");
 
     if (!err)
@@ -46,13 +46,13 @@ static int ts_dir(struct ts_xs *ts, const char *dir, domid_t owner, domid_t read
 static void dev_paths(const char *type, domid_t fe, domid_t be, unsigned int devid,
                       char *fpath, char *bpath)
 {
-    snprintf(fpath, XENBUS_PATH_MAX, "/local/domain/%u/device/%s/%u", fe, type, devid);
-    snprintf(bpath, XENBUS_PATH_MAX, "/local/domain/%u/backend/%s/%u/%u", be, type, fe, devid);
+    snprintf(fpath, XENSIM_XENBUS_PATH_MAX, "/local/domain/%u/device/%s/%u", fe, type, devid);
+    snprintf(bpath, XENSIM_XENBUS_PATH_MAX, "/local/domain/%u/backend/%s/%u/%u", be, type, fe, devid);
 }
 
 static int device_add(struct ts_xs *ts, const struct xensim_device_config *cfg)
 {
-    char fpath[XENBUS_PATH_MAX], bpath[XENBUS_PATH_MAX], feid[8], beid[8], st[4];
+    char fpath[XENSIM_XENBUS_PATH_MAX], bpath[XENSIM_XENBUS_PATH_MAX], feid[8], beid[8], st[4];
     int err = 0;
 
     dev_paths(cfg->type, cfg->frontend, cfg->backend, cfg->devid, fpath, bpath);
@@ -125,7 +125,7 @@ static void nap_ms(unsigned int ms)
 static int device_remove(struct ts_xs *ts, const char *type, domid_t frontend,
                          unsigned int devid, unsigned int timeout_ms)
 {
-    char fpath[XENBUS_PATH_MAX], bpath[XENBUS_PATH_MAX], path[XENBUS_PATH_MAX + 16];
+    char fpath[XENSIM_XENBUS_PATH_MAX], bpath[XENSIM_XENBUS_PATH_MAX], path[XENSIM_XENBUS_PATH_MAX + 16];
     int err, n;
 
     snprintf(fpath, sizeof(fpath), "/local/domain/%u/device/%s/%u", frontend, type, devid);

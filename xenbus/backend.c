@@ -14,30 +14,30 @@
 #include <string.h>
 #include "xb_framework.h"
 
-static bool online(struct xenbus_device *dev)
+static bool online(struct xensim_xenbus_device *dev)
 {
     int v = 0;
 
-    return xenbus_scanf(0, dev->nodename, "online", "%d", &v) == 1 && v == 1;
+    return xensim_xenbus_scanf(0, dev->nodename, "online", "%d", &v) == 1 && v == 1;
 }
 
-static void back_connect_or_close(struct xenbus_device *dev)
+static void back_connect_or_close(struct xensim_xenbus_device *dev)
 {
     int err = 0;
 
     dev->connected_ = true;
     if (dev->drv->connect && (err = dev->drv->connect(dev)))
         xbf_teardown(dev);
-    xenbus_switch_state(dev, err ? XenbusStateClosing : XenbusStateConnected);
+    xensim_xenbus_switch_state(dev, err ? XenbusStateClosing : XenbusStateConnected);
 }
 
 /* The front end's state changed (or may have). */
-static void back_otherend_changed(struct xenbus_watch *w, const char *path, const char *token)
+static void back_otherend_changed(struct xensim_xenbus_watch *w, const char *path, const char *token)
 {
-    struct xenbus_device *dev = w->data;
+    struct xensim_xenbus_device *dev = w->data;
     struct xb_dom *xb;
     struct xbf_dom *f = xbf_cur(&xb);
-    enum xenbus_state fs = xenbus_read_state(dev->otherend);
+    enum xenbus_state fs = xensim_xenbus_read_state(dev->otherend);
 
     (void)path;
     (void)token;
@@ -47,7 +47,7 @@ static void back_otherend_changed(struct xenbus_watch *w, const char *path, cons
         xbf_teardown(dev);
         if (dev->state == XenbusStateClosed || dev->state == XenbusStateConnected ||
             dev->state == XenbusStateClosing)
-            xenbus_switch_state(dev, XenbusStateInitWait);
+            xensim_xenbus_switch_state(dev, XenbusStateInitWait);
         break;
     case XenbusStateInitialised:
     case XenbusStateConnected:
@@ -62,7 +62,7 @@ static void back_otherend_changed(struct xenbus_watch *w, const char *path, cons
         break;
     case XenbusStateClosing:
         xbf_teardown(dev);
-        xenbus_switch_state(dev, XenbusStateClosing);
+        xensim_xenbus_switch_state(dev, XenbusStateClosing);
         break;
     case XenbusStateClosed:
         /* Just (re)started: a front end left Closed is told by our
@@ -73,7 +73,7 @@ static void back_otherend_changed(struct xenbus_watch *w, const char *path, cons
     case XenbusStateUnknown:
     default:
         xbf_teardown(dev);
-        xenbus_switch_state(dev, XenbusStateClosed);
+        xensim_xenbus_switch_state(dev, XenbusStateClosed);
         /* Unplugged, or the front end's directory (its domain) is gone. */
         if (fs == XenbusStateUnknown || !online(dev))
             xbf_dev_free(f, dev);
@@ -82,17 +82,17 @@ static void back_otherend_changed(struct xenbus_watch *w, const char *path, cons
 }
 
 /* Only complete, plugged devices whose front end still exists. */
-static bool back_usable(struct xenbus_device *dev, int frontend_id)
+static bool back_usable(struct xensim_xenbus_device *dev, int frontend_id)
 {
     return frontend_id == dev->otherend_id && online(dev) &&
-           xenbus_read_state(dev->otherend) != XenbusStateUnknown;
+           xensim_xenbus_read_state(dev->otherend) != XenbusStateUnknown;
 }
 
 /* InitWait is written even over a stale one of our predecessor's. */
-static void back_start(struct xenbus_device *dev)
+static void back_start(struct xensim_xenbus_device *dev)
 {
     __atomic_store_n(&dev->state, XenbusStateUnknown, __ATOMIC_RELEASE);
-    xenbus_switch_state(dev, XenbusStateInitWait);
+    xensim_xenbus_switch_state(dev, XenbusStateInitWait);
 }
 
 const struct xbf_end xbf_back = {
@@ -106,12 +106,12 @@ const struct xbf_end xbf_back = {
     .otherend_changed = back_otherend_changed,
 };
 
-int xenbus_backend_register(const struct xenbus_driver *drv)
+int xensim_xenbus_backend_register(const struct xensim_xenbus_driver *drv)
 {
     return xbf_register(drv, &xbf_back);
 }
 
-void xenbus_backend_unregister(const struct xenbus_driver *drv, bool graceful)
+void xensim_xenbus_backend_unregister(const struct xensim_xenbus_driver *drv, bool graceful)
 {
     xbf_unregister(drv, &xbf_back, graceful);
 }

@@ -220,7 +220,7 @@ static void xb_pump_exit(struct xb_dom *xb)
  * peer may have let go of grants we ended meanwhile. */
 static void xb_events_done(struct xb_dom *xb)
 {
-    xenbus_deferred_retry();
+    xensim_xenbus_deferred_retry();
     xb_dispatch(xb);
 }
 
@@ -268,7 +268,7 @@ int xb_errno(const char *name)
     return -EINVAL;
 }
 
-int xb_request(struct xb_dom *xb, uint32_t type, xenbus_transaction_t t,
+int xb_request(struct xb_dom *xb, uint32_t type, xensim_xenbus_transaction_t t,
                const struct xb_part *parts, unsigned int nparts, char *reply)
 {
     struct xb_req req;

@@ -143,7 +143,7 @@ int xb_local_init(xen_pfn_t *pfnp, evtchn_port_t *portp)
     return 0;
 }
 
-int xenbus_init(void)
+int xensim_xenbus_init(void)
 {
     int err = 0;
 

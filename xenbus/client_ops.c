@@ -13,7 +13,7 @@
 #include "xb_client.h"
 
 /* The reply body of a path-only request. */
-static int path_op(uint32_t type, xenbus_transaction_t t, const char *path, char *reply)
+static int path_op(uint32_t type, xensim_xenbus_transaction_t t, const char *path, char *reply)
 {
     int err = 0;
     struct xb_dom *xb = xb_get(&err);
@@ -26,7 +26,7 @@ static int path_op(uint32_t type, xenbus_transaction_t t, const char *path, char
     return xb_request(xb, type, t, &part, 1, reply);
 }
 
-int xenbus_read(xenbus_transaction_t t, const char *path, char **value, unsigned int *len)
+int xensim_xenbus_read(xensim_xenbus_transaction_t t, const char *path, char **value, unsigned int *len)
 {
     char reply[XENSTORE_PAYLOAD_MAX + 1];
     int n = path_op(XS_READ, t, path, reply);
@@ -42,7 +42,7 @@ int xenbus_read(xenbus_transaction_t t, const char *path, char **value, unsigned
     return 0;
 }
 
-int xenbus_read_buf(xenbus_transaction_t t, const char *path, char *buf, size_t size)
+int xensim_xenbus_read_buf(xensim_xenbus_transaction_t t, const char *path, char *buf, size_t size)
 {
     char reply[XENSTORE_PAYLOAD_MAX + 1];
     int n = path_op(XS_READ, t, path, reply);
@@ -68,7 +68,7 @@ static int join(char *buf, size_t size, const char *dir, const char *node)
     return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-int xenbus_scanf(xenbus_transaction_t t, const char *dir, const char *node,
+int xensim_xenbus_scanf(xensim_xenbus_transaction_t t, const char *dir, const char *node,
                  const char *fmt, ...)
 {
     char path[XENSTORE_ABS_PATH_MAX + 1], val[XENSTORE_PAYLOAD_MAX + 1];
@@ -77,7 +77,7 @@ int xenbus_scanf(xenbus_transaction_t t, const char *dir, const char *node,
 
     if ((n = join(path, sizeof(path), dir, node)) < 0)
         return n;
-    if ((n = xenbus_read_buf(t, path, val, sizeof(val))) < 0)
+    if ((n = xensim_xenbus_read_buf(t, path, val, sizeof(val))) < 0)
         return n;
     va_start(ap, fmt);
     n = vsscanf(val, fmt, ap);
@@ -85,7 +85,7 @@ int xenbus_scanf(xenbus_transaction_t t, const char *dir, const char *node,
     return n <= 0 ? -ERANGE : n;
 }
 
-int xenbus_write_raw(xenbus_transaction_t t, const char *path, const void *value,
+int xensim_xenbus_write_raw(xensim_xenbus_transaction_t t, const char *path, const void *value,
                      unsigned int len)
 {
     int err = 0;
@@ -101,12 +101,12 @@ int xenbus_write_raw(xenbus_transaction_t t, const char *path, const void *value
     return err < 0 ? err : 0;
 }
 
-int xenbus_write(xenbus_transaction_t t, const char *path, const char *value)
+int xensim_xenbus_write(xensim_xenbus_transaction_t t, const char *path, const char *value)
 {
-    return xenbus_write_raw(t, path, value, value ? strlen(value) : 0);
+    return xensim_xenbus_write_raw(t, path, value, value ? strlen(value) : 0);
 }
 
-int xenbus_printf(xenbus_transaction_t t, const char *dir, const char *node,
+int xensim_xenbus_printf(xensim_xenbus_transaction_t t, const char *dir, const char *node,
                   const char *fmt, ...)
 {
     char path[XENSTORE_ABS_PATH_MAX + 1], val[XENSTORE_PAYLOAD_MAX + 1];
@@ -120,10 +120,10 @@ int xenbus_printf(xenbus_transaction_t t, const char *dir, const char *node,
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof(val))
         return -E2BIG;
-    return xenbus_write_raw(t, path, val, n);
+    return xensim_xenbus_write_raw(t, path, val, n);
 }
 
-int xenbus_mkdir(xenbus_transaction_t t, const char *path)
+int xensim_xenbus_mkdir(xensim_xenbus_transaction_t t, const char *path)
 {
     char reply[XENSTORE_PAYLOAD_MAX + 1];
     int n = path_op(XS_MKDIR, t, path, reply);
@@ -131,7 +131,7 @@ int xenbus_mkdir(xenbus_transaction_t t, const char *path)
     return n < 0 ? n : 0;
 }
 
-int xenbus_rm(xenbus_transaction_t t, const char *path)
+int xensim_xenbus_rm(xensim_xenbus_transaction_t t, const char *path)
 {
     char reply[XENSTORE_PAYLOAD_MAX + 1];
     int n = path_op(XS_RM, t, path, reply);
@@ -139,7 +139,7 @@ int xenbus_rm(xenbus_transaction_t t, const char *path)
     return n < 0 ? n : 0;
 }
 
-int xenbus_exists(xenbus_transaction_t t, const char *path)
+int xensim_xenbus_exists(xensim_xenbus_transaction_t t, const char *path)
 {
     char reply[XENSTORE_PAYLOAD_MAX + 1];
     int n = path_op(XS_READ, t, path, reply);
@@ -149,7 +149,7 @@ int xenbus_exists(xenbus_transaction_t t, const char *path)
     return n < 0 ? n : 1;
 }
 
-int xenbus_directory(xenbus_transaction_t t, const char *path, char ***names)
+int xensim_xenbus_directory(xensim_xenbus_transaction_t t, const char *path, char ***names)
 {
     char reply[XENSTORE_PAYLOAD_MAX + 1];
     int n = path_op(XS_DIRECTORY, t, path, reply), count = 0;
@@ -185,7 +185,7 @@ static int perm_bits(char c)
     }
 }
 
-int xenbus_get_perms(xenbus_transaction_t t, const char *path, struct xs_permissions **perms)
+int xensim_xenbus_get_perms(xensim_xenbus_transaction_t t, const char *path, struct xs_permissions **perms)
 {
     char reply[XENSTORE_PAYLOAD_MAX + 1];
     int n = path_op(XS_GET_PERMS, t, path, reply), count = 0;
@@ -216,7 +216,7 @@ int xenbus_get_perms(xenbus_transaction_t t, const char *path, struct xs_permiss
     return count;
 }
 
-int xenbus_set_perms(xenbus_transaction_t t, const char *path,
+int xensim_xenbus_set_perms(xensim_xenbus_transaction_t t, const char *path,
                      const struct xs_permissions *perms, unsigned int num)
 {
     int err = 0;
@@ -242,7 +242,7 @@ int xenbus_set_perms(xenbus_transaction_t t, const char *path,
     return err < 0 ? err : 0;
 }
 
-int xenbus_get_domain_path(domid_t domid, char *buf, size_t size)
+int xensim_xenbus_get_domain_path(domid_t domid, char *buf, size_t size)
 {
     int err = 0;
     struct xb_dom *xb = xb_get(&err);
@@ -261,7 +261,7 @@ int xenbus_get_domain_path(domid_t domid, char *buf, size_t size)
     return (int)strlen(reply);
 }
 
-int xenbus_transaction_start(xenbus_transaction_t *t)
+int xensim_xenbus_transaction_start(xensim_xenbus_transaction_t *t)
 {
     int err = 0;
     struct xb_dom *xb = xb_get(&err);
@@ -277,12 +277,12 @@ int xenbus_transaction_start(xenbus_transaction_t *t)
     id = strtoul(reply, &end, 10);
     if (end == reply || *end || !id || id > UINT32_MAX)
         return -EIO;
-    *t = (xenbus_transaction_t)id;
+    *t = (xensim_xenbus_transaction_t)id;
     atomic_fetch_add(&xb->nr_tx, 1);
     return 0;
 }
 
-int xenbus_transaction_end(xenbus_transaction_t t, bool abort)
+int xensim_xenbus_transaction_end(xensim_xenbus_transaction_t t, bool abort)
 {
     int err = 0;
     struct xb_dom *xb = xb_get(&err);
@@ -290,7 +290,7 @@ int xenbus_transaction_end(xenbus_transaction_t t, bool abort)
 
     if (!xb)
         return err;
-    if (t == XENBUS_TRANSACTION_NIL)
+    if (t == XENSIM_XENBUS_TRANSACTION_NIL)
         return -EINVAL;
     struct xb_part part = { abort ? "F" : "T", 2 };
     err = xb_request(xb, XS_TRANSACTION_END, t, &part, 1, reply);
@@ -301,34 +301,34 @@ int xenbus_transaction_end(xenbus_transaction_t t, bool abort)
     return err < 0 ? err : 0;
 }
 
-int xenbus_transaction_run(int (*body)(xenbus_transaction_t t, void *arg), void *arg,
+int xensim_xenbus_transaction_run(int (*body)(xensim_xenbus_transaction_t t, void *arg), void *arg,
                            unsigned int tries)
 {
     if (!tries)
         tries = 100;
     for (unsigned int i = 0; i < tries; i++) {
-        xenbus_transaction_t t;
-        int err = xenbus_transaction_start(&t);
+        xensim_xenbus_transaction_t t;
+        int err = xensim_xenbus_transaction_start(&t);
 
         if (err)
             return err;
         err = body(t, arg);
         if (err) {
-            xenbus_transaction_end(t, true);
+            xensim_xenbus_transaction_end(t, true);
             return err;
         }
-        err = xenbus_transaction_end(t, false);
+        err = xensim_xenbus_transaction_end(t, false);
         if (err != -EAGAIN)
             return err;
     }
     return -EAGAIN;
 }
 
-void xb_stats(struct xb_dom *xb, struct xenbus_stats *st)
+void xb_stats(struct xb_dom *xb, struct xensim_xenbus_stats *st)
 {
     memset(st, 0, sizeof(*st));
     xensim_mutex_lock(&xb->wlock);
-    for (struct xenbus_watch *w = xb->watches; w; w = w->next_)
+    for (struct xensim_xenbus_watch *w = xb->watches; w; w = w->next_)
         st->watches++;
     st->events_queued = xb->nr_events;
     xensim_mutex_unlock(&xb->wlock);
@@ -336,18 +336,18 @@ void xb_stats(struct xb_dom *xb, struct xenbus_stats *st)
     st->broken = atomic_load(&xb->broken);
 }
 
-enum xenbus_state xenbus_read_state(const char *dir)
+enum xenbus_state xensim_xenbus_read_state(const char *dir)
 {
     int s;
 
-    if (xenbus_scanf(XENBUS_TRANSACTION_NIL, dir, "state", "%d", &s) != 1)
+    if (xensim_xenbus_scanf(XENSIM_XENBUS_TRANSACTION_NIL, dir, "state", "%d", &s) != 1)
         return XenbusStateUnknown;
     if (s < XenbusStateUnknown || s > XenbusStateReconfigured)
         return XenbusStateUnknown;
     return (enum xenbus_state)s;
 }
 
-const char *xenbus_strstate(enum xenbus_state s)
+const char *xensim_xenbus_strstate(enum xenbus_state s)
 {
     static const char *const names[] = {
         "Unknown", "Initialising", "InitWait", "Initialised", "Connected",

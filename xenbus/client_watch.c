@@ -12,17 +12,17 @@
 #include <string.h>
 #include "xb_client.h"
 
-static void token_of(const struct xenbus_watch *w, char *buf, size_t size)
+static void token_of(const struct xensim_xenbus_watch *w, char *buf, size_t size)
 {
     snprintf(buf, size, "%" PRIxPTR, (uintptr_t)w);
 }
 
 /* The registered watch a token names, or NULL; wlock held. */
-static struct xenbus_watch *find_watch(struct xb_dom *xb, const char *token)
+static struct xensim_xenbus_watch *find_watch(struct xb_dom *xb, const char *token)
 {
     char buf[32];
 
-    for (struct xenbus_watch *w = xb->watches; w; w = w->next_) {
+    for (struct xensim_xenbus_watch *w = xb->watches; w; w = w->next_) {
         token_of(w, buf, sizeof(buf));
         if (!strcmp(buf, token))
             return w;
@@ -79,7 +79,7 @@ void xb_dispatch(struct xb_dom *xb)
 {
     for (;;) {
         struct xb_event *ev;
-        struct xenbus_watch *w;
+        struct xensim_xenbus_watch *w;
 
         xensim_mutex_lock(&xb->wlock);
         /* Whoever dispatches (perhaps an outer frame of ours) loops until
@@ -131,7 +131,7 @@ void xb_events_free(struct xb_dom *xb)
     xb->running_ev = NULL;
 }
 
-int xenbus_watch(struct xenbus_watch *w)
+int xensim_xenbus_watch(struct xensim_xenbus_watch *w)
 {
     int err = 0;
     struct xb_dom *xb = xb_get(&err);
@@ -152,7 +152,7 @@ int xenbus_watch(struct xenbus_watch *w)
     err = xb_request(xb, XS_WATCH, 0, parts, 2, reply);
     if (err < 0) {
         xensim_mutex_lock(&xb->wlock);
-        for (struct xenbus_watch **pp = &xb->watches; *pp; pp = &(*pp)->next_)
+        for (struct xensim_xenbus_watch **pp = &xb->watches; *pp; pp = &(*pp)->next_)
             if (*pp == w) {
                 *pp = w->next_;
                 break;
@@ -164,7 +164,7 @@ int xenbus_watch(struct xenbus_watch *w)
     return 0;
 }
 
-int xenbus_unwatch(struct xenbus_watch *w)
+int xensim_xenbus_unwatch(struct xensim_xenbus_watch *w)
 {
     int err = 0;
     struct xb_dom *xb = xb_get(&err);
@@ -177,7 +177,7 @@ int xenbus_unwatch(struct xenbus_watch *w)
         return -EINVAL;
     token_of(w, token, sizeof(token));
     xensim_mutex_lock(&xb->wlock);
-    for (struct xenbus_watch **pp = &xb->watches; *pp; pp = &(*pp)->next_)
+    for (struct xensim_xenbus_watch **pp = &xb->watches; *pp; pp = &(*pp)->next_)
         if (*pp == w) {
             *pp = w->next_;
             found = true;

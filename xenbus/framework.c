@@ -20,7 +20,7 @@ static void xbf_free(void *p)
     struct xbf_dom *f = p;
 
     while (f->devices) {
-        struct xenbus_device *d = f->devices;
+        struct xensim_xenbus_device *d = f->devices;
 
         f->devices = d->next_;
         if (d->drv->remove)
@@ -84,7 +84,7 @@ struct xbf_dom *xbf_cur(struct xb_dom **xbp)
     return *xbp ? xensim_guest_data(&xbf_key) : NULL;
 }
 
-void xbf_dev_add(struct xbf_dom *f, struct xenbus_device *dev)
+void xbf_dev_add(struct xbf_dom *f, struct xensim_xenbus_device *dev)
 {
     xensim_mutex_lock(&f->lock);
     dev->next_ = f->devices;
@@ -93,14 +93,14 @@ void xbf_dev_add(struct xbf_dom *f, struct xenbus_device *dev)
     xensim_mutex_unlock(&f->lock);
 }
 
-void xbf_dev_free(struct xbf_dom *f, struct xenbus_device *dev)
+void xbf_dev_free(struct xbf_dom *f, struct xensim_xenbus_device *dev)
 {
     if (dev->otherend_watch_.registered_)
-        xenbus_unwatch(&dev->otherend_watch_);
+        xensim_xenbus_unwatch(&dev->otherend_watch_);
     if (dev->drv->remove)
         dev->drv->remove(dev);
     xensim_mutex_lock(&f->lock);
-    for (struct xenbus_device **pp = &f->devices; *pp; pp = &(*pp)->next_)
+    for (struct xensim_xenbus_device **pp = &f->devices; *pp; pp = &(*pp)->next_)
         if (*pp == dev) {
             *pp = dev->next_;
             f->nr_devices--;
@@ -110,10 +110,10 @@ void xbf_dev_free(struct xbf_dom *f, struct xenbus_device *dev)
     free(dev);
 }
 
-struct xenbus_device *xbf_dev_lookup(struct xbf_dom *f, const struct xenbus_driver *drv,
+struct xensim_xenbus_device *xbf_dev_lookup(struct xbf_dom *f, const struct xensim_xenbus_driver *drv,
                                      bool frontend, domid_t otherend, unsigned int devid)
 {
-    struct xenbus_device *d;
+    struct xensim_xenbus_device *d;
 
     xensim_mutex_lock(&f->lock);
     /* By type: one driver per type and end, but callers may hold another
@@ -127,7 +127,7 @@ struct xenbus_device *xbf_dev_lookup(struct xbf_dom *f, const struct xenbus_driv
     return d;
 }
 
-struct xenbus_device *xenbus_device_find(const struct xenbus_driver *drv, domid_t frontid,
+struct xensim_xenbus_device *xensim_xenbus_device_find(const struct xensim_xenbus_driver *drv, domid_t frontid,
                                          unsigned int devid)
 {
     struct xb_dom *xb;
@@ -138,7 +138,7 @@ struct xenbus_device *xenbus_device_find(const struct xenbus_driver *drv, domid_
     return xbf_dev_lookup(f, drv, frontid == DOMID_SELF, frontid, devid);
 }
 
-int xenbus_get_stats(struct xenbus_stats *st)
+int xensim_xenbus_get_stats(struct xensim_xenbus_stats *st)
 {
     int err = 0;
     struct xb_dom *xb = xb_get(&err);
@@ -147,7 +147,7 @@ int xenbus_get_stats(struct xenbus_stats *st)
     if (!xb)
         return err;
     xb_stats(xb, st);
-    st->deferred_grants = xenbus_deferred_retry();
+    st->deferred_grants = xensim_xenbus_deferred_retry();
     if (f) {
         xensim_mutex_lock(&f->lock);
         st->devices = f->nr_devices;
@@ -156,7 +156,7 @@ int xenbus_get_stats(struct xenbus_stats *st)
     return 0;
 }
 
-int xbf_watch_otherend(struct xenbus_device *dev)
+int xbf_watch_otherend(struct xensim_xenbus_device *dev)
 {
     const struct xbf_end *end = dev->frontend ? &xbf_front : &xbf_back;
 
@@ -165,10 +165,10 @@ int xbf_watch_otherend(struct xenbus_device *dev)
     dev->otherend_watch_.node = dev->otherend_state_path_;
     dev->otherend_watch_.callback = end->otherend_changed;
     dev->otherend_watch_.data = dev;
-    return xenbus_watch(&dev->otherend_watch_);
+    return xensim_xenbus_watch(&dev->otherend_watch_);
 }
 
-void xbf_teardown(struct xenbus_device *dev)
+void xbf_teardown(struct xensim_xenbus_device *dev)
 {
     if (!dev->connected_)
         return;
@@ -183,17 +183,17 @@ struct switch_arg {
 };
 
 /* Linux's rule: never re-create a directory the toolstack removed. */
-static int switch_body(xenbus_transaction_t t, void *p)
+static int switch_body(xensim_xenbus_transaction_t t, void *p)
 {
     struct switch_arg *a = p;
-    int cur, err = xenbus_scanf(t, a->dir, "state", "%d", &cur);
+    int cur, err = xensim_xenbus_scanf(t, a->dir, "state", "%d", &cur);
 
     if (err < 0)
         return err;
-    return xenbus_printf(t, a->dir, "state", "%d", (int)a->s);
+    return xensim_xenbus_printf(t, a->dir, "state", "%d", (int)a->s);
 }
 
-int xenbus_switch_state(struct xenbus_device *dev, enum xenbus_state s)
+int xensim_xenbus_switch_state(struct xensim_xenbus_device *dev, enum xenbus_state s)
 {
     struct switch_arg a = { dev->nodename, s };
     enum xenbus_state old = dev->state;
@@ -204,19 +204,19 @@ int xenbus_switch_state(struct xenbus_device *dev, enum xenbus_state s)
     /* Ours first: whoever sees the new state in XenStore must find the
      * device in it here too (a lookup from another vCPU did not). */
     __atomic_store_n(&dev->state, s, __ATOMIC_RELEASE);
-    err = xenbus_transaction_run(switch_body, &a, 0);
+    err = xensim_xenbus_transaction_run(switch_body, &a, 0);
     if (err && err != -ENOENT) {
         __atomic_store_n(&dev->state, old, __ATOMIC_RELEASE);
         return err;
     }
-    xensim_narrate("%s/state: %s -> %s", dev->nodename, xenbus_strstate(old),
-                   xenbus_strstate(s));
+    xensim_narrate("%s/state: %s -> %s", dev->nodename, xensim_xenbus_strstate(old),
+                   xensim_xenbus_strstate(s));
     if (!err && dev->drv->state_changed)
         dev->drv->state_changed(dev, s);
     return err;
 }
 
-static struct xbf_reg *xbf_find_reg(struct xbf_dom *f, const struct xenbus_driver *drv,
+static struct xbf_reg *xbf_find_reg(struct xbf_dom *f, const struct xensim_xenbus_driver *drv,
                                     const struct xbf_end *end, struct xbf_reg ***link)
 {
     struct xbf_reg **pp, *r;
@@ -229,7 +229,7 @@ static struct xbf_reg *xbf_find_reg(struct xbf_dom *f, const struct xenbus_drive
     return r;
 }
 
-int xbf_register(const struct xenbus_driver *drv, const struct xbf_end *end)
+int xbf_register(const struct xensim_xenbus_driver *drv, const struct xbf_end *end)
 {
     struct xb_dom *xb;
     struct xbf_dom *f;
@@ -259,7 +259,7 @@ int xbf_register(const struct xenbus_driver *drv, const struct xbf_end *end)
     reg->next = f->regs;
     f->regs = reg;
     /* It fires once at once: that event probes what already exists. */
-    err = xenbus_watch(&reg->watch);
+    err = xensim_xenbus_watch(&reg->watch);
     if (err) {
         f->regs = reg->next;
         free(reg);
@@ -268,19 +268,19 @@ int xbf_register(const struct xenbus_driver *drv, const struct xbf_end *end)
     return err;
 }
 
-void xbf_unregister(const struct xenbus_driver *drv, const struct xbf_end *end, bool graceful)
+void xbf_unregister(const struct xensim_xenbus_driver *drv, const struct xbf_end *end, bool graceful)
 {
     struct xb_dom *xb;
     struct xbf_dom *f;
     struct xbf_reg *reg, **pp;
-    struct xenbus_device *dev, *next;
+    struct xensim_xenbus_device *dev, *next;
     bool took;
     int err = 0;
 
     if (!(f = xbf_get(&xb, &took, &err)))
         return;
     if ((reg = xbf_find_reg(f, drv, end, &pp)) && reg->drv == drv) {
-        xenbus_unwatch(&reg->watch);
+        xensim_xenbus_unwatch(&reg->watch);
         *pp = reg->next;
         free(reg);
     }
@@ -290,12 +290,12 @@ void xbf_unregister(const struct xenbus_driver *drv, const struct xbf_end *end, 
             continue;
         xbf_teardown(dev);
         if (graceful)
-            xenbus_switch_state(dev, XenbusStateClosed);
+            xensim_xenbus_switch_state(dev, XenbusStateClosed);
         xbf_dev_free(f, dev);
     }
     /* An orderly unload waits (a while) for the peers to unmap what the
      * driver granted them; whatever is left waits on the deferred list. */
-    for (int i = 0; graceful && xenbus_deferred_retry() && i < 2000; i++)
+    for (int i = 0; graceful && xensim_xenbus_deferred_retry() && i < 2000; i++)
         xb_nap(1000000);
     xbf_put(xb, took);
 }

@@ -13,48 +13,48 @@
 #include <string.h>
 #include "xb_framework.h"
 
-static int publish_body(xenbus_transaction_t t, void *p)
+static int publish_body(xensim_xenbus_transaction_t t, void *p)
 {
-    struct xenbus_device *dev = p;
-    int cur, err = xenbus_scanf(t, dev->nodename, "state", "%d", &cur);
+    struct xensim_xenbus_device *dev = p;
+    int cur, err = xensim_xenbus_scanf(t, dev->nodename, "state", "%d", &cur);
 
     if (err < 0)
         return err;           /* removed meanwhile: do not re-create it */
     err = dev->drv->publish ? dev->drv->publish(dev, t) : 0;
     if (!err)
-        err = xenbus_printf(t, dev->nodename, "state", "%d", XenbusStateInitialised);
+        err = xensim_xenbus_printf(t, dev->nodename, "state", "%d", XenbusStateInitialised);
     return err;
 }
 
 /* The back end is ready for us: rings, ports, keys, Initialised. */
-static void front_setup(struct xenbus_device *dev)
+static void front_setup(struct xensim_xenbus_device *dev)
 {
-    const struct xenbus_driver *drv = dev->drv;
+    const struct xensim_xenbus_driver *drv = dev->drv;
     int err;
 
     if (dev->state == XenbusStateClosed)
-        xenbus_switch_state(dev, XenbusStateInitialising);
+        xensim_xenbus_switch_state(dev, XenbusStateInitialising);
     dev->connected_ = true;       /* from here the driver holds a transport */
     err = drv->setup_rings ? drv->setup_rings(dev) : 0;
     if (!err)
-        err = xenbus_transaction_run(publish_body, dev, 0);
+        err = xensim_xenbus_transaction_run(publish_body, dev, 0);
     if (err) {
         xbf_teardown(dev);
-        xenbus_switch_state(dev, XenbusStateClosing);
+        xensim_xenbus_switch_state(dev, XenbusStateClosing);
         return;
     }
-    xensim_narrate("%s/state: %s -> %s", dev->nodename, xenbus_strstate(dev->state),
-                   xenbus_strstate(XenbusStateInitialised));
+    xensim_narrate("%s/state: %s -> %s", dev->nodename, xensim_xenbus_strstate(dev->state),
+                   xensim_xenbus_strstate(XenbusStateInitialised));
     __atomic_store_n(&dev->state, XenbusStateInitialised, __ATOMIC_RELEASE);
     if (drv->state_changed)
         drv->state_changed(dev, XenbusStateInitialised);
 }
 
 /* The back end's state changed (or may have). */
-static void front_otherend_changed(struct xenbus_watch *w, const char *path, const char *token)
+static void front_otherend_changed(struct xensim_xenbus_watch *w, const char *path, const char *token)
 {
-    struct xenbus_device *dev = w->data;
-    enum xenbus_state bs = xenbus_read_state(dev->otherend);
+    struct xensim_xenbus_device *dev = w->data;
+    enum xenbus_state bs = xensim_xenbus_read_state(dev->otherend);
 
     (void)path;
     (void)token;
@@ -65,7 +65,7 @@ static void front_otherend_changed(struct xenbus_watch *w, const char *path, con
         if (bs == XenbusStateInitWait && dev->state == XenbusStateConnected) {
             /* A back end that restarted lost our rings: start over. */
             xbf_teardown(dev);
-            xenbus_switch_state(dev, XenbusStateInitialising);
+            xensim_xenbus_switch_state(dev, XenbusStateInitialising);
         }
         if (dev->state == XenbusStateInitialising || dev->state == XenbusStateClosed ||
             dev->state == XenbusStateUnknown) {
@@ -76,10 +76,10 @@ static void front_otherend_changed(struct xenbus_watch *w, const char *path, con
         if (bs == XenbusStateConnected && dev->state == XenbusStateInitialised) {
             if (dev->drv->connect && dev->drv->connect(dev)) {
                 xbf_teardown(dev);
-                xenbus_switch_state(dev, XenbusStateClosing);
+                xensim_xenbus_switch_state(dev, XenbusStateClosing);
                 break;
             }
-            xenbus_switch_state(dev, XenbusStateConnected);
+            xensim_xenbus_switch_state(dev, XenbusStateConnected);
         }
         break;
     case XenbusStateClosed:
@@ -92,14 +92,14 @@ static void front_otherend_changed(struct xenbus_watch *w, const char *path, con
     case XenbusStateClosing:
         xbf_teardown(dev);
         if (dev->state != XenbusStateClosed)
-            xenbus_switch_state(dev, XenbusStateClosed);
+            xensim_xenbus_switch_state(dev, XenbusStateClosed);
         break;
     default:
         break;
     }
 }
 
-static bool front_usable(struct xenbus_device *dev, int backend_id)
+static bool front_usable(struct xensim_xenbus_device *dev, int backend_id)
 {
     if (backend_id < 0 || backend_id >= (int)DOMID_FIRST_RESERVED)
         return false;
@@ -109,11 +109,11 @@ static bool front_usable(struct xenbus_device *dev, int backend_id)
 
 /* A driver (re)starting begins at Initialising: a back end left in Closed
  * by our predecessor takes that as the cue to go to InitWait. */
-static void front_start(struct xenbus_device *dev)
+static void front_start(struct xensim_xenbus_device *dev)
 {
     if (dev->state != XenbusStateInitialising) {
         __atomic_store_n(&dev->state, XenbusStateUnknown, __ATOMIC_RELEASE);
-        xenbus_switch_state(dev, XenbusStateInitialising);
+        xensim_xenbus_switch_state(dev, XenbusStateInitialising);
     }
 }
 
@@ -128,12 +128,12 @@ const struct xbf_end xbf_front = {
     .otherend_changed = front_otherend_changed,
 };
 
-int xenbus_frontend_register(const struct xenbus_driver *drv)
+int xensim_xenbus_frontend_register(const struct xensim_xenbus_driver *drv)
 {
     return xbf_register(drv, &xbf_front);
 }
 
-void xenbus_frontend_unregister(const struct xenbus_driver *drv, bool graceful)
+void xensim_xenbus_frontend_unregister(const struct xensim_xenbus_driver *drv, bool graceful)
 {
     xbf_unregister(drv, &xbf_front, graceful);
 }

@@ -4,7 +4,7 @@
  * once the revoke succeeds. Until then they wait on the domain's deferred
  * list (a guest data key), retried whenever this domain ends another grant
  * or grants a ring, on the xenbus client's events and by
- * xenbus_deferred_retry(). Relies on <xensim/guest.h> only.
+ * xensim_xenbus_deferred_retry(). Relies on <xensim/guest.h> only.
  */
 #include "config.h"
 
@@ -89,7 +89,7 @@ static void retry_locked(struct defer_dom *d)
     }
 }
 
-unsigned int xenbus_deferred_retry(void)
+unsigned int xensim_xenbus_deferred_retry(void)
 {
     struct defer_dom *d = defer_dom(false);
     unsigned int left;
@@ -103,14 +103,14 @@ unsigned int xenbus_deferred_retry(void)
     return left;
 }
 
-int xenbus_end_access(grant_ref_t ref, xen_pfn_t pfn)
+int xensim_xenbus_end_access(grant_ref_t ref, xen_pfn_t pfn)
 {
     struct defer_dom *d;
     struct defer_entry *e;
 
     if (!xensim_guest_start_info())
         return -EPERM;
-    xenbus_deferred_retry();
+    xensim_xenbus_deferred_retry();
     if (try_end(ref, pfn))
         return 0;
     e = malloc(sizeof(*e));

@@ -29,8 +29,8 @@ static void probe_one(struct xbf_dom *f, struct xbf_reg *reg, domid_t fe, unsign
                       const char *rel)
 {
     const struct xbf_end *end = reg->end;
-    struct xenbus_device *dev;
-    char path[XENBUS_PATH_MAX * 2];
+    struct xensim_xenbus_device *dev;
+    char path[XENSIM_XENBUS_PATH_MAX * 2];
     int id;
 
     if (xbf_dev_lookup(f, reg->drv, end->frontend, fe, devid))
@@ -44,13 +44,13 @@ static void probe_one(struct xbf_dom *f, struct xbf_reg *reg, domid_t fe, unsign
     dev->otherend_id = fe;
     snprintf(dev->nodename, sizeof(dev->nodename), "%s/%s/%s", f->home, reg->node, rel);
     snprintf(path, sizeof(path), "%s/%s", dev->nodename, end->otherend_key);
-    if (xenbus_read_buf(0, path, dev->otherend, sizeof(dev->otherend)) <= 0 ||
-        xenbus_scanf(0, dev->nodename, end->otherend_id_key, "%d", &id) != 1 ||
+    if (xensim_xenbus_read_buf(0, path, dev->otherend, sizeof(dev->otherend)) <= 0 ||
+        xensim_xenbus_scanf(0, dev->nodename, end->otherend_id_key, "%d", &id) != 1 ||
         !end->usable(dev, id)) {
         free(dev);            /* not complete (or not ours to drive) */
         return;
     }
-    __atomic_store_n(&dev->state, xenbus_read_state(dev->nodename), __ATOMIC_RELEASE);
+    __atomic_store_n(&dev->state, xensim_xenbus_read_state(dev->nodename), __ATOMIC_RELEASE);
     if (dev->drv->probe && dev->drv->probe(dev)) {
         free(dev);
         return;
@@ -67,7 +67,7 @@ static void probe_dir(struct xbf_dom *f, struct xbf_reg *reg, const char *dir, d
                       const char *rel_prefix)
 {
     char **ids = NULL, rel[32];
-    int n = xenbus_directory(XENBUS_TRANSACTION_NIL, dir, &ids);
+    int n = xensim_xenbus_directory(XENSIM_XENBUS_TRANSACTION_NIL, dir, &ids);
     unsigned long id;
 
     for (int i = 0; i < n; i++)
@@ -81,7 +81,7 @@ static void probe_dir(struct xbf_dom *f, struct xbf_reg *reg, const char *dir, d
 
 static void probe_all(struct xbf_dom *f, struct xbf_reg *reg)
 {
-    char **fes = NULL, dir[XENBUS_PATH_MAX], prefix[16];
+    char **fes = NULL, dir[XENSIM_XENBUS_PATH_MAX], prefix[16];
     unsigned long fe;
     int n;
 
@@ -89,7 +89,7 @@ static void probe_all(struct xbf_dom *f, struct xbf_reg *reg)
         probe_dir(f, reg, reg->node, DOMID_SELF, "");
         return;
     }
-    n = xenbus_directory(XENBUS_TRANSACTION_NIL, reg->node, &fes);
+    n = xensim_xenbus_directory(XENSIM_XENBUS_TRANSACTION_NIL, reg->node, &fes);
     for (int i = 0; i < n; i++)
         if (parse_id(fes[i], DOMID_FIRST_RESERVED - 1, &fe)) {
             snprintf(dir, sizeof(dir), "%s/%s", reg->node, fes[i]);
@@ -100,12 +100,12 @@ static void probe_all(struct xbf_dom *f, struct xbf_reg *reg)
         free(fes);
 }
 
-void xbf_type_changed(struct xenbus_watch *w, const char *path, const char *token)
+void xbf_type_changed(struct xensim_xenbus_watch *w, const char *path, const char *token)
 {
     struct xbf_reg *reg = w->data;
     struct xb_dom *xb;
     struct xbf_dom *f = xbf_cur(&xb);
-    struct xenbus_device *dev, *next;
+    struct xensim_xenbus_device *dev, *next;
 
     (void)path;
     (void)token;
@@ -114,7 +114,7 @@ void xbf_type_changed(struct xenbus_watch *w, const char *path, const char *toke
         next = dev->next_;
         if (dev->drv != reg->drv || dev->frontend != reg->end->frontend)
             continue;
-        if (xenbus_exists(0, dev->nodename) != 0) {
+        if (xensim_xenbus_exists(0, dev->nodename) != 0) {
             /* The other end's domain may have died: when its directory
              * goes with it, the daemon tells us only through ours (its
              * permissions lose the dead domain). Look again. */

@@ -1,6 +1,6 @@
 /*
  * The transport helpers drivers build their rings on, as Linux's
- * xenbus_grant_ring, xenbus_map_ring and xenbus_alloc_evtchn: grant pages
+ * xensim_xenbus_grant_ring, xensim_xenbus_map_ring and xensim_xenbus_alloc_evtchn: grant pages
  * to the other end, map what it granted in one hypercall, unmap, and
  * allocate an unbound port. Relies on <xensim/guest.h>.
  */
@@ -11,12 +11,12 @@
 #include <xensim/xenbus.h>
 #include "util.h"
 
-#define RING_PAGES_MAX (1u << XENBUS_MAX_RING_ORDER)
+#define RING_PAGES_MAX (1u << XENSIM_XENBUS_MAX_RING_ORDER)
 
-int xenbus_grant_ring(domid_t otherend, void *const *pages, unsigned int nr, grant_ref_t *refs)
+int xensim_xenbus_grant_ring(domid_t otherend, void *const *pages, unsigned int nr, grant_ref_t *refs)
 {
     /* A later grant operation: a good time to let go of ended ones. */
-    xenbus_deferred_retry();
+    xensim_xenbus_deferred_retry();
     for (unsigned int i = 0; i < nr; i++) {
         xen_pfn_t pfn = xensim_guest_virt_to_pfn(pages[i]);
         long ref = pfn == ~(xen_pfn_t)0 ? -EINVAL
@@ -42,7 +42,7 @@ static int map_errno(long rc, int16_t status)
     return status == GNTST_bad_domain ? -ESRCH : -EINVAL;
 }
 
-int xenbus_map_ring(domid_t otherend, const grant_ref_t *refs, unsigned int nr,
+int xensim_xenbus_map_ring(domid_t otherend, const grant_ref_t *refs, unsigned int nr,
                     grant_handle_t *handles, void **addrs)
 {
     gnttab_map_grant_ref_t op[RING_PAGES_MAX];
@@ -67,13 +67,13 @@ int xenbus_map_ring(domid_t otherend, const grant_ref_t *refs, unsigned int nr,
         addrs[mapped++] = (void *)(uintptr_t)op[i].host_addr;
     }
     if (err) {
-        xenbus_unmap_ring(handles, addrs, mapped);
+        xensim_xenbus_unmap_ring(handles, addrs, mapped);
         return err;
     }
     return 0;
 }
 
-int xenbus_unmap_ring(const grant_handle_t *handles, void *const *addrs, unsigned int nr)
+int xensim_xenbus_unmap_ring(const grant_handle_t *handles, void *const *addrs, unsigned int nr)
 {
     gnttab_unmap_grant_ref_t op[RING_PAGES_MAX];
     int err = 0;
@@ -91,7 +91,7 @@ int xenbus_unmap_ring(const grant_handle_t *handles, void *const *addrs, unsigne
     return err;
 }
 
-int xenbus_alloc_evtchn(domid_t otherend, evtchn_port_t *port)
+int xensim_xenbus_alloc_evtchn(domid_t otherend, evtchn_port_t *port)
 {
     long p = xensim_evtchn_alloc_unbound(otherend);
 

@@ -66,11 +66,11 @@ struct xb_dom {
     _Atomic bool irq_seen;
 
     pthread_mutex_t wlock;
-    struct xenbus_watch *watches;
+    struct xensim_xenbus_watch *watches;
     struct xb_event *evq, *evq_tail;
     unsigned int nr_events;
     void *dispatcher;              /* thread running a callback, or NULL */
-    struct xenbus_watch *running;  /* the watch whose callback runs */
+    struct xensim_xenbus_watch *running;  /* the watch whose callback runs */
     /* The event whose callback runs, owned here rather than by the
      * dispatching frame: a domain dying mid-callback takes its vCPU away
      * (a siglongjmp out of the next hypercall), and xb_free then frees it. */
@@ -95,7 +95,7 @@ struct xb_part {
     const void *p;
     size_t len;
 };
-int xb_request(struct xb_dom *xb, uint32_t type, xenbus_transaction_t t,
+int xb_request(struct xb_dom *xb, uint32_t type, xensim_xenbus_transaction_t t,
                const struct xb_part *parts, unsigned int nparts, char *reply);
 /* The errno for an xsd_errors name; -EINVAL for names it does not know. */
 int xb_errno(const char *name);
@@ -115,7 +115,7 @@ void xb_dispatch_release(struct xb_dom *xb, bool took);
 
 /* Sleeps this vCPU for about ns, through a hypercall (SCHEDOP_poll). */
 void xb_nap(uint64_t ns);
-/* The client's part of xenbus_get_stats() (the framework adds its own). */
-void xb_stats(struct xb_dom *xb, struct xenbus_stats *st);
+/* The client's part of xensim_xenbus_get_stats() (the framework adds its own). */
+void xb_stats(struct xb_dom *xb, struct xensim_xenbus_stats *st);
 
 #endif

@@ -7,8 +7,8 @@
  * request layouts are Xen's own <xen/io/blkif.h>.
  *
  * The engines do not talk to XenStore. What the two ends would exchange
- * there is carried by struct blkif_backend_info (back -> front: features
- * and device properties) and struct blkif_front_params (front -> back:
+ * there is carried by struct xensim_blkif_backend_info (back -> front: features
+ * and device properties) and struct xensim_blkif_front_params (front -> back:
  * transport), so tests and the xenbus "vbd" glue can connect them alike.
  */
 #ifndef XENSIM_BLKIF_H
@@ -23,15 +23,15 @@
 extern "C" {
 #endif
 
-#define BLKIF_SIM_MAX_RING_ORDER 4      /* Linux's XENBUS_MAX_RING_GRANT_ORDER */
-#define BLKIF_SIM_MAX_RING_PAGES (1u << BLKIF_SIM_MAX_RING_ORDER)
-#define BLKIF_SIM_MAX_QUEUES 16
-#define BLKIF_SIM_MAX_INDIRECT_SEGS 4096 /* 8 indirect pages of 512 segments */
+#define XENSIM_BLKIF_MAX_RING_ORDER 4      /* Linux's XENBUS_MAX_RING_GRANT_ORDER */
+#define XENSIM_BLKIF_MAX_RING_PAGES (1u << XENSIM_BLKIF_MAX_RING_ORDER)
+#define XENSIM_BLKIF_MAX_QUEUES 16
+#define XENSIM_BLKIF_MAX_INDIRECT_SEGS 4096 /* 8 indirect pages of 512 segments */
 
 /* What the back end advertises (XenStore: feature-*, max-ring-page-order,
  * multi-queue-max-queues) and, at connect, the device properties
  * (sectors, info, sector-size, physical-sector-size). */
-struct blkif_backend_info {
+struct xensim_blkif_backend_info {
     bool feature_barrier;
     bool feature_flush;
     bool feature_discard;
@@ -49,14 +49,14 @@ struct blkif_backend_info {
 };
 
 /* What the front end publishes for one connection. */
-struct blkif_front_params {
+struct xensim_blkif_front_params {
     domid_t front_domid;
     unsigned int ring_order;            /* ring-page-order */
     unsigned int nr_queues;             /* multi-queue-num-queues (1 if absent) */
     struct {
-        grant_ref_t ring_ref[BLKIF_SIM_MAX_RING_PAGES];
+        grant_ref_t ring_ref[XENSIM_BLKIF_MAX_RING_PAGES];
         evtchn_port_t evtchn;
-    } queue[BLKIF_SIM_MAX_QUEUES];
+    } queue[XENSIM_BLKIF_MAX_QUEUES];
     bool feature_persistent;
     bool large_sector;                  /* feature-large-sector-size */
     char protocol[16];                  /* "" means native */
@@ -67,13 +67,13 @@ struct blkif_front_params {
 struct blkback;
 
 /* Why a back end stopped serving a queue on its own. */
-enum blkback_error {
-    BLKBACK_ERR_NONE = 0,
-    BLKBACK_ERR_RING_OVERFLOW,          /* RING_REQUEST_PROD_OVERFLOW */
-    BLKBACK_ERR_NOMEM,
+enum xensim_blkback_error {
+    XENSIM_BLKBACK_ERR_NONE = 0,
+    XENSIM_BLKBACK_ERR_RING_OVERFLOW,          /* RING_REQUEST_PROD_OVERFLOW */
+    XENSIM_BLKBACK_ERR_NOMEM,
 };
 
-struct blkback_config {
+struct xensim_blkback_config {
     const char *path;                   /* backing file; NULL: memory */
     uint64_t mem_bytes;                 /* memory backing size (path == NULL) */
     bool readonly;                      /* writes, flushes, discards fail */
@@ -87,16 +87,16 @@ struct blkback_config {
     bool discard_secure;
     bool feature_persistent;
     unsigned int max_indirect_segments; /* 0: INDIRECT not offered */
-    unsigned int max_ring_order;        /* <= BLKIF_SIM_MAX_RING_ORDER */
+    unsigned int max_ring_order;        /* <= XENSIM_BLKIF_MAX_RING_ORDER */
     unsigned int max_queues;            /* 0: 1 */
     unsigned int max_persistent_grants; /* per queue; 0: ring size * 11 */
     /* Called in upcall context when a queue is shut down because the
      * front end misbehaved; the device stays mapped until disconnect. */
-    void (*on_error)(struct blkback *be, enum blkback_error err, void *arg);
+    void (*on_error)(struct blkback *be, enum xensim_blkback_error err, void *arg);
     void *on_error_arg;
 };
 
-struct blkback_stats {
+struct xensim_blkback_stats {
     uint64_t requests;                  /* responses pushed */
     uint64_t errors;                    /* BLKIF_RSP_ERROR */
     uint64_t unsupported;               /* BLKIF_RSP_EOPNOTSUPP */
@@ -107,40 +107,40 @@ struct blkback_stats {
     uint64_t wakeups;                   /* handler runs that found work */
     unsigned int split_rings;           /* queues whose ring pages this end
                                            mapped apart: slots copied piecewise */
-    enum blkback_error error;           /* first fatal error, if any */
+    enum xensim_blkback_error error;           /* first fatal error, if any */
 };
 
 /* Opens the backing store (any thread). Returns 0 or a negative errno. */
-int blkback_create(const struct blkback_config *cfg, struct blkback **out);
+int xensim_blkback_create(const struct xensim_blkback_config *cfg, struct blkback **out);
 /* What this back end advertises and its device properties. */
-void blkback_info(const struct blkback *be, struct blkif_backend_info *info);
+void xensim_blkback_info(const struct blkback *be, struct xensim_blkif_backend_info *info);
 /*
  * Guest code in the back end's domain: checks the front's parameters
  * (-EINVAL for an order, queue count or protocol it cannot take), maps the
  * ring pages, binds the event channels and serves requests from then on,
  * in upcall context on the calling vCPU. -EISCONN if already connected.
  */
-int blkback_connect(struct blkback *be, const struct blkif_front_params *p);
+int xensim_blkback_connect(struct blkback *be, const struct xensim_blkif_front_params *p);
 /* Guest code on the vCPU that connected (-EINVAL elsewhere): stops
  * serving, unmaps every ring page and persistent grant, closes the ports.
  * Safe to call twice. */
-int blkback_disconnect(struct blkback *be);
-bool blkback_connected(const struct blkback *be);
-void blkback_get_stats(const struct blkback *be, struct blkback_stats *st);
+int xensim_blkback_disconnect(struct blkback *be);
+bool xensim_blkback_connected(const struct blkback *be);
+void xensim_blkback_get_stats(const struct blkback *be, struct xensim_blkback_stats *st);
 /* Any thread, no hypercalls: closes the backing store and frees, at
  * once or, if a handler of it is still unwinding on the back end's vCPU,
- * when that returns. Call blkback_disconnect() first while the back end's
+ * when that returns. Call xensim_blkback_disconnect() first while the back end's
  * domain lives. */
-void blkback_destroy(struct blkback *be);
+void xensim_blkback_destroy(struct blkback *be);
 /* The back end's domain is dead (no handler can run again): frees now.
  * The simulator has already dropped its mappings and ports. */
-void blkback_free_dead(struct blkback *be);
+void xensim_blkback_free_dead(struct blkback *be);
 
 /* ---- blkfront ---- */
 
-struct blkfront;
+struct xensim_blkfront;
 
-struct blkfront_config {
+struct xensim_blkfront_config {
     domid_t backend_domid;
     unsigned int max_ring_order;        /* wanted; capped by the back end */
     unsigned int max_queues;            /* wanted; 0: 1 */
@@ -157,97 +157,97 @@ struct blkfront_config {
  * large_sector). buf may be any memory the front end's guest code can read
  * or write; pages of guest RAM at 512-byte alignment are granted in place
  * unless persistent grants are in use, others go through bounce pages. */
-struct blkfront_io {
+struct xensim_blkfront_io {
     uint8_t op;                         /* BLKIF_OP_READ, WRITE, WRITE_BARRIER,
                                            FLUSH_DISKCACHE or DISCARD */
     bool secure;                        /* DISCARD: BLKIF_DISCARD_SECURE */
     unsigned int queue;                 /* which queue (mod nr_queues) */
     uint64_t sector;
-    uint32_t nr_sectors;                /* <= blkfront_max_sectors() for R/W */
+    uint32_t nr_sectors;                /* <= xensim_blkfront_max_sectors() for R/W */
     void *buf;
-    /* Called once, in upcall context or from blkfront_disconnect(). It may
+    /* Called once, in upcall context or from xensim_blkfront_disconnect(). It may
      * submit io or others again (-EAGAIN when the ring is full: no waiting
      * in upcall context). */
-    void (*done)(struct blkfront_io *io);
+    void (*done)(struct xensim_blkfront_io *io);
     void *arg;
     int status;                         /* 0, -EIO, -EOPNOTSUPP, -ENOTCONN */
     bool completed;                     /* set (release) just before done() */
     /* Private to blkfront. */
-    struct blkfront_io *next_;
+    struct xensim_blkfront_io *next_;
 };
 
-int blkfront_create(const struct blkfront_config *cfg, struct blkfront **out);
+int xensim_blkfront_create(const struct xensim_blkfront_config *cfg, struct xensim_blkfront **out);
 /* While disconnected: the next setup talks to this back end domain (a
  * reconnect after the old one died). -EISCONN otherwise. */
-int blkfront_set_backend(struct blkfront *fe, domid_t backend_domid);
+int xensim_blkfront_set_backend(struct xensim_blkfront *fe, domid_t backend_domid);
 /*
  * Guest code in the front end's domain: negotiates with what the back end
  * advertised (order, queues, indirect, persistent), grants the ring pages,
  * allocates the unbound ports and binds them to the calling vCPU, and fills
  * p with what to publish. Then the back end connects, then
- * blkfront_connect() with the back end's device properties.
+ * xensim_blkfront_connect() with the back end's device properties.
  */
-int blkfront_setup(struct blkfront *fe, const struct blkif_backend_info *be,
-                   struct blkif_front_params *p);
-int blkfront_connect(struct blkfront *fe, const struct blkif_backend_info *be);
+int xensim_blkfront_setup(struct xensim_blkfront *fe, const struct xensim_blkif_backend_info *be,
+                   struct xensim_blkif_front_params *p);
+int xensim_blkfront_connect(struct xensim_blkfront *fe, const struct xensim_blkif_backend_info *be);
 /*
  * Guest code in the front end's domain: stops the device, fails every I/O
  * in flight with -ENOTCONN, closes the ports and ends the grants. A grant
  * the back end still maps cannot be revoked yet: it and its page wait on
- * the domain's deferred list (xenbus_end_access), retried later. Returns
+ * the domain's deferred list (xensim_xenbus_end_access), retried later. Returns
  * how many of the domain's grants still wait after retrying them all.
  */
-int blkfront_disconnect(struct blkfront *fe);
+int xensim_blkfront_disconnect(struct xensim_blkfront *fe);
 /* Connected and not shut down by a misbehaving back end. */
-bool blkfront_connected(const struct blkfront *fe);
+bool xensim_blkfront_connected(const struct xensim_blkfront *fe);
 /* The back end broke the protocol (bogus id, overflowing rsp_prod...). */
-bool blkfront_failed(const struct blkfront *fe);
-uint64_t blkfront_sectors(const struct blkfront *fe);       /* in sector_size units */
-unsigned int blkfront_sector_size(const struct blkfront *fe);
-unsigned int blkfront_nr_queues(const struct blkfront *fe);
-unsigned int blkfront_ring_size(const struct blkfront *fe); /* entries per queue */
+bool xensim_blkfront_failed(const struct xensim_blkfront *fe);
+uint64_t xensim_blkfront_sectors(const struct xensim_blkfront *fe);       /* in sector_size units */
+unsigned int xensim_blkfront_sector_size(const struct xensim_blkfront *fe);
+unsigned int xensim_blkfront_nr_queues(const struct xensim_blkfront *fe);
+unsigned int xensim_blkfront_ring_size(const struct xensim_blkfront *fe); /* entries per queue */
 /* Largest nr_sectors of one READ/WRITE io. */
-uint32_t blkfront_max_sectors(const struct blkfront *fe);
-const struct blkif_backend_info *blkfront_backend(const struct blkfront *fe);
+uint32_t xensim_blkfront_max_sectors(const struct xensim_blkfront *fe);
+const struct xensim_blkif_backend_info *xensim_blkfront_backend(const struct xensim_blkfront *fe);
 
-struct blkfront_stats {
+struct xensim_blkfront_stats {
     uint64_t requests;                  /* pushed onto the rings */
     uint64_t notifies;                  /* events sent to the back end */
     uint64_t irqs;                      /* response handler runs */
 };
-void blkfront_get_stats(const struct blkfront *fe, struct blkfront_stats *st);
+void xensim_blkfront_get_stats(const struct xensim_blkfront *fe, struct xensim_blkfront_stats *st);
 
 /* Asynchronous I/O (guest code in the front end's domain). Waits for a
  * free ring slot unless called from a completion (-EAGAIN then). Returns 0
  * once queued, or -ENOTCONN, -EINVAL, -EOPNOTSUPP (feature not
  * negotiated), -E2BIG, -ENOMEM. */
-int blkfront_submit(struct blkfront *fe, struct blkfront_io *io);
+int xensim_blkfront_submit(struct xensim_blkfront *fe, struct xensim_blkfront_io *io);
 /* Between plug and unplug, this vCPU's submissions to fe are written to
  * the rings but published (and notified) once, at the outermost unplug.
  * Completion callbacks run plugged. */
-void blkfront_plug(struct blkfront *fe);
-void blkfront_unplug(struct blkfront *fe);
+void xensim_blkfront_plug(struct xensim_blkfront *fe);
+void xensim_blkfront_unplug(struct xensim_blkfront *fe);
 /* Waits for io to complete; returns io->status. */
-int blkfront_wait(struct blkfront *fe, struct blkfront_io *io);
+int xensim_blkfront_wait(struct xensim_blkfront *fe, struct xensim_blkfront_io *io);
 /* Requests in flight on all queues. */
-unsigned int blkfront_inflight(const struct blkfront *fe);
+unsigned int xensim_blkfront_inflight(const struct xensim_blkfront *fe);
 
 /* Synchronous I/O, split into as many requests as needed, all in flight at
  * once. Return 0 or a negative errno. */
-int blkfront_read(struct blkfront *fe, uint64_t sector, void *buf, uint64_t nr_sectors);
-int blkfront_write(struct blkfront *fe, uint64_t sector, const void *buf, uint64_t nr_sectors);
-int blkfront_write_barrier(struct blkfront *fe, uint64_t sector, const void *buf,
+int xensim_blkfront_read(struct xensim_blkfront *fe, uint64_t sector, void *buf, uint64_t nr_sectors);
+int xensim_blkfront_write(struct xensim_blkfront *fe, uint64_t sector, const void *buf, uint64_t nr_sectors);
+int xensim_blkfront_write_barrier(struct xensim_blkfront *fe, uint64_t sector, const void *buf,
                            uint32_t nr_sectors);
-int blkfront_flush(struct blkfront *fe);
-int blkfront_discard(struct blkfront *fe, uint64_t sector, uint64_t nr_sectors, bool secure);
+int xensim_blkfront_flush(struct xensim_blkfront *fe);
+int xensim_blkfront_discard(struct xensim_blkfront *fe, uint64_t sector, uint64_t nr_sectors, bool secure);
 
-/* Guest code: disconnects if needed, then blkfront_free(). */
-void blkfront_destroy(struct blkfront *fe);
+/* Guest code: disconnects if needed, then xensim_blkfront_free(). */
+void xensim_blkfront_destroy(struct xensim_blkfront *fe);
 /* Any thread, no hypercalls, after disconnect: frees, at once or when a
  * handler of it still unwinding returns. */
-void blkfront_free(struct blkfront *fe);
+void xensim_blkfront_free(struct xensim_blkfront *fe);
 /* The front end's domain is dead: frees now. */
-void blkfront_free_dead(struct blkfront *fe);
+void xensim_blkfront_free_dead(struct xensim_blkfront *fe);
 
 /*
  * The "vbd" device type for the xenbus split-driver framework
@@ -256,14 +256,14 @@ void blkfront_free_dead(struct blkfront *fe);
  * guest. The back end opens the device's "params" (a file path, or
  * "mem:<bytes>"), read-only when "mode" is "r".
  */
-struct xenbus_driver;
-extern const struct xenbus_driver xensim_vbd_front, xensim_vbd_back;
+struct xensim_xenbus_driver;
+extern const struct xensim_xenbus_driver xensim_vbd_front, xensim_vbd_back;
 /* Templates for the calling domain's vbd ends (features, limits); NULL
  * forgets. The back end's path and readonly come from params and mode. */
-int xensim_vbd_back_config(const struct blkback_config *tmpl);
-int xensim_vbd_front_config(const struct blkfront_config *tmpl);
+int xensim_vbd_back_config(const struct xensim_blkback_config *tmpl);
+int xensim_vbd_front_config(const struct xensim_blkfront_config *tmpl);
 /* The calling domain's vbd devid, once Connected; else NULL. */
-struct blkfront *xensim_vbd_front_find(unsigned int devid);
+struct xensim_blkfront *xensim_vbd_front_find(unsigned int devid);
 /* The calling domain's back end of (front domain, devid), or NULL. */
 struct blkback *xensim_vbd_back_find(domid_t front, unsigned int devid);
 

@@ -103,7 +103,7 @@ bool xensim_netfront_connected(struct xensim_netfront *nf);
 void xensim_netfront_stats(struct xensim_netfront *nf, struct xensim_netfront_stats *st);
 void xensim_netfront_mac(const struct xensim_netfront *nf, uint8_t mac[XENSIM_ETH_ALEN]);
 /* Unbinds, closes the port, ends every grant and frees every page; a page
- * the back end still maps is freed once it lets go (xenbus_end_access).
+ * the back end still maps is freed once it lets go (xensim_xenbus_end_access).
  * After the guest's domain died, a host thread may call it to free host
  * memory. */
 int xensim_netfront_destroy(struct xensim_netfront *nf);
@@ -192,8 +192,8 @@ int xensim_netback_destroy(struct xensim_netback *nb);
  * the front end follows the framework (Initialised, then Connected), not
  * yet Linux netfront's direct jump to Connected.
  */
-struct xenbus_driver;
-extern const struct xenbus_driver xensim_vif_front, xensim_vif_back;
+struct xensim_xenbus_driver;
+extern const struct xensim_xenbus_driver xensim_vif_front, xensim_vif_back;
 /* The switch the calling domain's "vif" back ends join (NULL detaches). */
 int xensim_vif_back_attach(struct xensim_netback *nb);
 /* The template for the calling domain's "vif" front ends: everything but

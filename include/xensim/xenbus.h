@@ -1,7 +1,7 @@
 /*
  * Xenbus for guest code and the toolstack: a XenStore client over the
  * domain's own store ring (xenbus_*), the split-driver framework that front
- * and back ends plug into (struct xenbus_driver) with its transport and
+ * and back ends plug into (struct xensim_xenbus_driver) with its transport and
  * grant helpers, and the toolstack calls that add and remove devices as
  * libxl does (xensim_device_*).
  */
@@ -39,45 +39,45 @@ extern "C" {
  * delivery on that vCPU). The state goes with the domain's vCPU threads.
  * Requests time out after 20 s (-ETIMEDOUT) if the daemon never answers.
  */
-typedef uint32_t xenbus_transaction_t;
-#define XENBUS_TRANSACTION_NIL 0u
+typedef uint32_t xensim_xenbus_transaction_t;
+#define XENSIM_XENBUS_TRANSACTION_NIL 0u
 
-int xenbus_init(void);
+int xensim_xenbus_init(void);
 
 /* value: malloc'd, NUL-terminated (the daemon sends none); len excludes it. */
-int xenbus_read(xenbus_transaction_t t, const char *path, char **value, unsigned int *len);
+int xensim_xenbus_read(xensim_xenbus_transaction_t t, const char *path, char **value, unsigned int *len);
 /* Into a caller buffer, NUL-terminated; returns the length or -ERANGE. */
-int xenbus_read_buf(xenbus_transaction_t t, const char *path, char *buf, size_t size);
+int xensim_xenbus_read_buf(xensim_xenbus_transaction_t t, const char *path, char *buf, size_t size);
 /* Reads <dir>/<node> and parses it; returns items parsed, -ERANGE if none. */
-int xenbus_scanf(xenbus_transaction_t t, const char *dir, const char *node,
+int xensim_xenbus_scanf(xensim_xenbus_transaction_t t, const char *dir, const char *node,
                  const char *fmt, ...) __attribute__((format(scanf, 4, 5)));
-int xenbus_write(xenbus_transaction_t t, const char *path, const char *value);
-int xenbus_write_raw(xenbus_transaction_t t, const char *path, const void *value,
+int xensim_xenbus_write(xensim_xenbus_transaction_t t, const char *path, const char *value);
+int xensim_xenbus_write_raw(xensim_xenbus_transaction_t t, const char *path, const void *value,
                      unsigned int len);
 /* Writes <dir>/<node>; dir may be NULL or "" for a plain path. */
-int xenbus_printf(xenbus_transaction_t t, const char *dir, const char *node,
+int xensim_xenbus_printf(xensim_xenbus_transaction_t t, const char *dir, const char *node,
                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-int xenbus_mkdir(xenbus_transaction_t t, const char *path);
-int xenbus_rm(xenbus_transaction_t t, const char *path);
+int xensim_xenbus_mkdir(xensim_xenbus_transaction_t t, const char *path);
+int xensim_xenbus_rm(xensim_xenbus_transaction_t t, const char *path);
 /* 1 if the node exists, 0 if not, or a negative errno. */
-int xenbus_exists(xenbus_transaction_t t, const char *path);
+int xensim_xenbus_exists(xensim_xenbus_transaction_t t, const char *path);
 /* names: one malloc'd block (free(*names) frees all); returns the count. */
-int xenbus_directory(xenbus_transaction_t t, const char *path, char ***names);
+int xensim_xenbus_directory(xensim_xenbus_transaction_t t, const char *path, char ***names);
 /* perms: malloc'd; returns the count. Entry 0 is the owner. */
-int xenbus_get_perms(xenbus_transaction_t t, const char *path, struct xs_permissions **perms);
-int xenbus_set_perms(xenbus_transaction_t t, const char *path,
+int xensim_xenbus_get_perms(xensim_xenbus_transaction_t t, const char *path, struct xs_permissions **perms);
+int xensim_xenbus_set_perms(xensim_xenbus_transaction_t t, const char *path,
                      const struct xs_permissions *perms, unsigned int num);
-int xenbus_get_domain_path(domid_t domid, char *buf, size_t size);
+int xensim_xenbus_get_domain_path(domid_t domid, char *buf, size_t size);
 
-int xenbus_transaction_start(xenbus_transaction_t *t);
-int xenbus_transaction_end(xenbus_transaction_t t, bool abort);
+int xensim_xenbus_transaction_start(xensim_xenbus_transaction_t *t);
+int xensim_xenbus_transaction_end(xensim_xenbus_transaction_t t, bool abort);
 /* start, body, commit; the whole body runs again while commit says
  * -EAGAIN (at most `tries` times, 0 = 100). A body error aborts. */
-int xenbus_transaction_run(int (*body)(xenbus_transaction_t t, void *arg), void *arg,
+int xensim_xenbus_transaction_run(int (*body)(xensim_xenbus_transaction_t t, void *arg), void *arg,
                            unsigned int tries);
 
 /*
- * Watches. The caller owns the struct until xenbus_unwatch() returns.
+ * Watches. The caller owns the struct until xensim_xenbus_unwatch() returns.
  * Callbacks run one at a time per domain, never nested in one another:
  * in upcall context from the store port's irq handler, or, for events the
  * ring delivered while a request was waiting, on the requesting vCPU when
@@ -86,140 +86,140 @@ int xenbus_transaction_run(int (*body)(xenbus_transaction_t t, void *arg), void 
  * sent (relative for a relative watch). A callback may make xenbus calls
  * and (un)register watches, but must not wait for another watch event.
  */
-struct xenbus_watch;
-typedef void (*xenbus_watch_cb)(struct xenbus_watch *w, const char *path, const char *token);
-struct xenbus_watch {
+struct xensim_xenbus_watch;
+typedef void (*xensim_xenbus_watch_cb)(struct xensim_xenbus_watch *w, const char *path, const char *token);
+struct xensim_xenbus_watch {
     const char *node;             /* path watched; the caller's string */
-    xenbus_watch_cb callback;
+    xensim_xenbus_watch_cb callback;
     void *data;
     /* Client private: list link and registration flag. */
-    struct xenbus_watch *next_;
+    struct xensim_xenbus_watch *next_;
     bool registered_;
 };
-int xenbus_watch(struct xenbus_watch *w);
+int xensim_xenbus_watch(struct xensim_xenbus_watch *w);
 /* After return the callback is not running (unless the caller is it) and
  * will not run again for this watch. */
-int xenbus_unwatch(struct xenbus_watch *w);
+int xensim_xenbus_unwatch(struct xensim_xenbus_watch *w);
 
 /* What this domain's client holds: for leak checks. */
-struct xenbus_stats {
+struct xensim_xenbus_stats {
     unsigned int watches;         /* registered */
     unsigned int transactions;    /* started, not ended */
     unsigned int events_queued;   /* received, not yet dispatched */
     bool broken;                  /* the ring gave -EIO */
     unsigned int devices;         /* framework devices, both ends */
-    unsigned int deferred_grants; /* ended but still mapped by a peer (xenbus_end_access) */
+    unsigned int deferred_grants; /* ended but still mapped by a peer (xensim_xenbus_end_access) */
 };
-int xenbus_get_stats(struct xenbus_stats *st);
+int xensim_xenbus_get_stats(struct xensim_xenbus_stats *st);
 
 /* <path>/state as a XenbusState; Unknown (0) when missing or unreadable. */
-enum xenbus_state xenbus_read_state(const char *dir);
-const char *xenbus_strstate(enum xenbus_state s);
+enum xenbus_state xensim_xenbus_read_state(const char *dir);
+const char *xensim_xenbus_strstate(enum xenbus_state s);
 
 /*
- * Split-driver framework. A driver type is a struct xenbus_driver; the
+ * Split-driver framework. A driver type is a struct xensim_xenbus_driver; the
  * framework walks XenbusState on both ends, as Xen's xenbus.h describes,
  * and calls its ops in watch-callback context, one device event at a time
  * per domain. Drivers own their transport, as in Linux: the front end
- * makes its rings and ports in setup_rings() (xenbus_grant_ring,
- * xenbus_alloc_evtchn) and writes their keys in publish(); the back end
- * reads them, maps the rings (xenbus_map_ring) and binds the ports in
+ * makes its rings and ports in setup_rings() (xensim_xenbus_grant_ring,
+ * xensim_xenbus_alloc_evtchn) and writes their keys in publish(); the back end
+ * reads them, maps the rings (xensim_xenbus_map_ring) and binds the ports in
  * connect(); disconnect() undoes either.
  */
-#define XENBUS_MAX_RING_ORDER 4   /* 2^4 pages a ring at most (Linux's limit) */
-#define XENBUS_PATH_MAX 128
+#define XENSIM_XENBUS_MAX_RING_ORDER 4   /* 2^4 pages a ring at most (Linux's limit) */
+#define XENSIM_XENBUS_PATH_MAX 128
 
-struct xenbus_device;
+struct xensim_xenbus_device;
 
-struct xenbus_driver {
+struct xensim_xenbus_driver {
     const char *type;             /* directory name: "vbd", "vif", "echo" */
 
     /* A new device. Back end: write features before InitWait. */
-    int (*probe)(struct xenbus_device *dev);
+    int (*probe)(struct xensim_xenbus_device *dev);
     /* Front end: the back end is ready (InitWait): make the rings and
      * ports. Non-zero closes the device. */
-    int (*setup_rings)(struct xenbus_device *dev);
+    int (*setup_rings)(struct xensim_xenbus_device *dev);
     /* Front end: the transport's keys, inside the transaction that also
      * writes Initialised; it may run more than once (EAGAIN), so it must
      * only write. */
-    int (*publish)(struct xenbus_device *dev, xenbus_transaction_t t);
+    int (*publish)(struct xensim_xenbus_device *dev, xensim_xenbus_transaction_t t);
     /* Back end: map and bind what the front end published, before it
      * writes Connected; front end: the back end is Connected. Non-zero
      * closes. */
-    int (*connect)(struct xenbus_device *dev);
+    int (*connect)(struct xensim_xenbus_device *dev);
     /* After setup_rings or connect, before the device closes, restarts or
      * goes: no ring access after this returns. */
-    void (*disconnect)(struct xenbus_device *dev);
+    void (*disconnect)(struct xensim_xenbus_device *dev);
     /* The device is going away: free dev->priv. Also called when the
      * domain itself dies, with no vCPU (hypercalls then fail). */
-    void (*remove)(struct xenbus_device *dev);
+    void (*remove)(struct xensim_xenbus_device *dev);
     /* Optional: this end just wrote state s (tracing, tests). */
-    void (*state_changed)(struct xenbus_device *dev, enum xenbus_state s);
+    void (*state_changed)(struct xensim_xenbus_device *dev, enum xenbus_state s);
 };
 
-struct xenbus_device {
-    const struct xenbus_driver *drv;
+struct xensim_xenbus_device {
+    const struct xensim_xenbus_driver *drv;
     bool frontend;                /* which end this is */
     domid_t otherend_id;
     unsigned int devid;
-    char nodename[XENBUS_PATH_MAX];  /* our directory, absolute */
-    char otherend[XENBUS_PATH_MAX];  /* the other end's, absolute */
+    char nodename[XENSIM_XENBUS_PATH_MAX];  /* our directory, absolute */
+    char otherend[XENSIM_XENBUS_PATH_MAX];  /* the other end's, absolute */
     /* Written only by the device's own vCPU, with atomic stores: another
      * vCPU (a *_find() lookup) reads it with __atomic_load_n. */
     enum xenbus_state state;      /* ours, as last written */
     void *priv;                   /* the driver's */
     /* Framework private. */
     bool connected_;              /* setup_rings or connect ran: disconnect owed */
-    struct xenbus_watch otherend_watch_;
-    char otherend_state_path_[XENBUS_PATH_MAX + 8];
-    struct xenbus_device *next_;
+    struct xensim_xenbus_watch otherend_watch_;
+    char otherend_state_path_[XENSIM_XENBUS_PATH_MAX + 8];
+    struct xensim_xenbus_device *next_;
 };
 
 /* Call on a vCPU of the front end's (back end's) domain. Devices that
  * already exist are probed at once. */
-int xenbus_frontend_register(const struct xenbus_driver *drv);
-int xenbus_backend_register(const struct xenbus_driver *drv);
+int xensim_xenbus_frontend_register(const struct xensim_xenbus_driver *drv);
+int xensim_xenbus_backend_register(const struct xensim_xenbus_driver *drv);
 /* Disconnects and forgets every device of the driver. graceful: write
  * Closed first (an orderly unload); false models a crashed driver. */
-void xenbus_frontend_unregister(const struct xenbus_driver *drv, bool graceful);
-void xenbus_backend_unregister(const struct xenbus_driver *drv, bool graceful);
+void xensim_xenbus_frontend_unregister(const struct xensim_xenbus_driver *drv, bool graceful);
+void xensim_xenbus_backend_unregister(const struct xensim_xenbus_driver *drv, bool graceful);
 /* Writes <nodename>/state (skipped when unchanged). */
-int xenbus_switch_state(struct xenbus_device *dev, enum xenbus_state s);
+int xensim_xenbus_switch_state(struct xensim_xenbus_device *dev, enum xenbus_state s);
 /* The device of this domain, or NULL; looked up by drv's type. Back end:
  * frontid names the front end's domain; front end: pass DOMID_SELF. The
  * pointer stays valid until the next framework callback of this domain
  * (a callback may remove the device). */
-struct xenbus_device *xenbus_device_find(const struct xenbus_driver *drv, domid_t frontid,
+struct xensim_xenbus_device *xensim_xenbus_device_find(const struct xensim_xenbus_driver *drv, domid_t frontid,
                                          unsigned int devid);
 
 /* Transport helpers, as Linux's. Each returns 0 or a negative errno. */
 /* Grants nr pages of this domain (read-write) to otherend; refs[i] for
  * pages[i]. On failure nothing stays granted. */
-int xenbus_grant_ring(domid_t otherend, void *const *pages, unsigned int nr, grant_ref_t *refs);
-/* Maps nr (at most 2^XENBUS_MAX_RING_ORDER) pages otherend granted, in
+int xensim_xenbus_grant_ring(domid_t otherend, void *const *pages, unsigned int nr, grant_ref_t *refs);
+/* Maps nr (at most 2^XENSIM_XENBUS_MAX_RING_ORDER) pages otherend granted, in
  * one hypercall; addrs[i] is where page i landed (not always next to page
  * i - 1). On failure nothing stays mapped. */
-int xenbus_map_ring(domid_t otherend, const grant_ref_t *refs, unsigned int nr,
+int xensim_xenbus_map_ring(domid_t otherend, const grant_ref_t *refs, unsigned int nr,
                     grant_handle_t *handles, void **addrs);
-int xenbus_unmap_ring(const grant_handle_t *handles, void *const *addrs, unsigned int nr);
+int xensim_xenbus_unmap_ring(const grant_handle_t *handles, void *const *addrs, unsigned int nr);
 /* A port unbound for otherend to bind; the caller binds its handler
  * (xensim_irq_bind) and closes it. */
-int xenbus_alloc_evtchn(domid_t otherend, evtchn_port_t *port);
+int xensim_xenbus_alloc_evtchn(domid_t otherend, evtchn_port_t *port);
 
 /*
  * Ends a grant of this domain's, as Linux's gnttab_end_foreign_access:
  * revokes ref and frees it, then frees page pfn (~0 for none). While the
  * peer still maps the grant neither may be reused: both wait on this
  * domain's deferred list until a retry finds the peer gone (retries come
- * with every later xenbus_end_access() and xenbus_grant_ring(), with the
- * xenbus client's events, and from xenbus_deferred_retry()). Returns 0
+ * with every later xensim_xenbus_end_access() and xensim_xenbus_grant_ring(), with the
+ * xenbus client's events, and from xensim_xenbus_deferred_retry()). Returns 0
  * when done now, -EBUSY when deferred, -EPERM off a vCPU (nothing done:
  * a dead domain's pages went with it), -ENOMEM when the grant could not
  * be recorded (ref and page are then leaked rather than reused).
  */
-int xenbus_end_access(grant_ref_t ref, xen_pfn_t pfn);
+int xensim_xenbus_end_access(grant_ref_t ref, xen_pfn_t pfn);
 /* Retries this domain's deferred grants; returns how many still wait. */
-unsigned int xenbus_deferred_retry(void);
+unsigned int xensim_xenbus_deferred_retry(void);
 
 /*
  * The toolstack's part (host side, not guest code): writes both halves of

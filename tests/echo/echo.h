@@ -27,7 +27,7 @@ struct echo_response {
 
 DEFINE_RING_TYPES(echo, struct echo_request, struct echo_response);
 
-extern const struct xenbus_driver xenbus_echo_front, xenbus_echo_back;
+extern const struct xensim_xenbus_driver xenbus_echo_front, xenbus_echo_back;
 
 /* Front ends set up from now on use 2^order ring pages (ring-page-order
  * and ring-ref<i>); 0, the default, is one page published as ring-ref. */

@@ -1,6 +1,6 @@
 /*
  * The "echo" back end: reads the front end's ring keys, maps its pages
- * with xenbus_map_ring, binds its port, and answers each request with
+ * with xensim_xenbus_map_ring, binds its port, and answers each request with
  * value + 1 from its irq handler, with Xen's ring discipline (copy before
  * use, overflow checks, final check). A ring that overflows closes its
  * device. Public headers only.
@@ -16,10 +16,10 @@
 #include <xensim/guest.h>
 #include "echo.h"
 
-#define ECHO_MAX_PAGES (1u << XENBUS_MAX_RING_ORDER)
+#define ECHO_MAX_PAGES (1u << XENSIM_XENBUS_MAX_RING_ORDER)
 
 struct echo_back {
-    struct xenbus_device *dev;
+    struct xensim_xenbus_device *dev;
     echo_back_ring_t ring;
     unsigned int nr_pages;        /* mapped: unmapped at disconnect */
     grant_handle_t handles[ECHO_MAX_PAGES];
@@ -42,7 +42,7 @@ unsigned long xenbus_echo_back_answered(void)
     return atomic_load(&answered);
 }
 
-static int eb_probe(struct xenbus_device *dev)
+static int eb_probe(struct xensim_xenbus_device *dev)
 {
     struct echo_back *p = calloc(1, sizeof(*p));
 
@@ -51,7 +51,7 @@ static int eb_probe(struct xenbus_device *dev)
     p->dev = dev;
     dev->priv = p;
     /* Features go out before InitWait. */
-    xenbus_printf(XENBUS_TRANSACTION_NIL, dev->nodename, "feature-echo", "1");
+    xensim_xenbus_printf(XENSIM_XENBUS_TRANSACTION_NIL, dev->nodename, "feature-echo", "1");
     return 0;
 }
 
@@ -68,7 +68,7 @@ static void eb_process(struct echo_back *p)
              * Linux's xenbus_dev_fatal does (and vbd does here), so the
              * front end is told rather than left waiting. */
             p->broken = true;
-            xenbus_switch_state(p->dev, XenbusStateClosing);
+            xensim_xenbus_switch_state(p->dev, XenbusStateClosing);
             return;
         }
         while (p->ring.req_cons != rp &&
@@ -101,35 +101,35 @@ static void eb_irq(evtchn_port_t port, void *arg)
 }
 
 /* The front end's ring keys: ring-ref, or ring-page-order and ring-ref<i>. */
-static int eb_read_keys(struct xenbus_device *dev, unsigned int *order, grant_ref_t *refs,
+static int eb_read_keys(struct xensim_xenbus_device *dev, unsigned int *order, grant_ref_t *refs,
                         unsigned int *port)
 {
     const char *fe = dev->otherend;
 
-    if (xenbus_scanf(0, fe, "ring-page-order", "%u", order) != 1)
+    if (xensim_xenbus_scanf(0, fe, "ring-page-order", "%u", order) != 1)
         *order = 0;
-    if (*order > XENBUS_MAX_RING_ORDER)
+    if (*order > XENSIM_XENBUS_MAX_RING_ORDER)
         return -EINVAL;
-    if (!*order && xenbus_scanf(0, fe, "ring-ref", "%u", &refs[0]) != 1)
+    if (!*order && xensim_xenbus_scanf(0, fe, "ring-ref", "%u", &refs[0]) != 1)
         return -ENOENT;
     for (unsigned int i = 0; *order && i < 1u << *order; i++) {
         char key[32];
 
         snprintf(key, sizeof(key), "ring-ref%u", i);
-        if (xenbus_scanf(0, fe, key, "%u", &refs[i]) != 1)
+        if (xensim_xenbus_scanf(0, fe, key, "%u", &refs[i]) != 1)
             return -ENOENT;
     }
-    return xenbus_scanf(0, fe, "event-channel", "%u", port) == 1 ? 0 : -ENOENT;
+    return xensim_xenbus_scanf(0, fe, "event-channel", "%u", port) == 1 ? 0 : -ENOENT;
 }
 
 /* A front end of another ABI would lay the ring out differently. */
-static int eb_check_protocol(struct xenbus_device *dev)
+static int eb_check_protocol(struct xensim_xenbus_device *dev)
 {
-    char path[XENBUS_PATH_MAX + 16], proto[32];
+    char path[XENSIM_XENBUS_PATH_MAX + 16], proto[32];
     int n;
 
     snprintf(path, sizeof(path), "%s/protocol", dev->otherend);
-    n = xenbus_read_buf(0, path, proto, sizeof(proto));
+    n = xensim_xenbus_read_buf(0, path, proto, sizeof(proto));
     if (n == -ENOENT)
         return 0;             /* absent means native */
     return n >= 0 && !strcmp(proto, XEN_IO_PROTO_ABI_NATIVE) ? 0 : -EPROTONOSUPPORT;
@@ -137,7 +137,7 @@ static int eb_check_protocol(struct xenbus_device *dev)
 
 /* Maps and binds; what it made is undone by eb_disconnect, which the
  * framework also calls when this fails. */
-static int eb_connect(struct xenbus_device *dev)
+static int eb_connect(struct xensim_xenbus_device *dev)
 {
     struct echo_back *p = dev->priv;
     grant_ref_t refs[ECHO_MAX_PAGES];
@@ -148,7 +148,7 @@ static int eb_connect(struct xenbus_device *dev)
     if ((err = eb_read_keys(dev, &order, refs, &port)) || (err = eb_check_protocol(dev)))
         return err;
     n = 1u << order;
-    if ((err = xenbus_map_ring(dev->otherend_id, refs, n, p->handles, p->addrs)))
+    if ((err = xensim_xenbus_map_ring(dev->otherend_id, refs, n, p->handles, p->addrs)))
         return err;
     p->nr_pages = n;
     /* Xen's ring macros want one range: the mappings must be side by side. */
@@ -170,7 +170,7 @@ static int eb_connect(struct xenbus_device *dev)
     return xensim_irq_bind(p->port, eb_irq, p);
 }
 
-static void eb_disconnect(struct xenbus_device *dev)
+static void eb_disconnect(struct xensim_xenbus_device *dev)
 {
     struct echo_back *p = dev->priv;
 
@@ -180,17 +180,17 @@ static void eb_disconnect(struct xenbus_device *dev)
         xensim_evtchn_close(p->port);
         p->port = 0;
     }
-    xenbus_unmap_ring(p->handles, p->addrs, p->nr_pages);
+    xensim_xenbus_unmap_ring(p->handles, p->addrs, p->nr_pages);
     p->nr_pages = 0;
 }
 
-static void eb_remove(struct xenbus_device *dev)
+static void eb_remove(struct xensim_xenbus_device *dev)
 {
     free(dev->priv);
     dev->priv = NULL;
 }
 
-const struct xenbus_driver xenbus_echo_back = {
+const struct xensim_xenbus_driver xenbus_echo_back = {
     .type = "echo",
     .probe = eb_probe,
     .connect = eb_connect,

@@ -1,9 +1,9 @@
 /*
  * The "echo" front end: a ring of 2^order consecutive pages granted with
- * xenbus_grant_ring, a port from xenbus_alloc_evtchn bound to the vCPU
+ * xensim_xenbus_grant_ring, a port from xensim_xenbus_alloc_evtchn bound to the vCPU
  * that set it up, and a synchronous round trip that waits for its answer
  * with SCHEDOP_poll on that port (events masked meanwhile). Teardown ends
- * the grants with xenbus_end_access, so pages the back end still maps wait
+ * the grants with xensim_xenbus_end_access, so pages the back end still maps wait
  * for it. Public headers only.
  */
 #include "config.h"
@@ -17,7 +17,7 @@
 #include <xensim/guest.h>
 #include "echo.h"
 
-#define ECHO_MAX_PAGES (1u << XENBUS_MAX_RING_ORDER)
+#define ECHO_MAX_PAGES (1u << XENSIM_XENBUS_MAX_RING_ORDER)
 
 struct echo_front {
     echo_front_ring_t ring;
@@ -39,7 +39,7 @@ void xenbus_echo_ring_order(unsigned int order)
     atomic_store(&ring_order, order);
 }
 
-static int ef_probe(struct xenbus_device *dev)
+static int ef_probe(struct xensim_xenbus_device *dev)
 {
     dev->priv = calloc(1, sizeof(struct echo_front));
     return dev->priv ? 0 : -ENOMEM;
@@ -101,7 +101,7 @@ static int ef_alloc(struct echo_front *p, unsigned int n)
 
 /* The back end is ready: the ring, granted, and the port. What this makes
  * is undone by ef_disconnect, which the framework also calls on failure. */
-static int ef_setup_rings(struct xenbus_device *dev)
+static int ef_setup_rings(struct xensim_xenbus_device *dev)
 {
     struct echo_front *p = dev->priv;
     void *pages[ECHO_MAX_PAGES];
@@ -109,7 +109,7 @@ static int ef_setup_rings(struct xenbus_device *dev)
     int err;
 
     p->order = atomic_load(&ring_order);
-    if (p->order > XENBUS_MAX_RING_ORDER)
+    if (p->order > XENSIM_XENBUS_MAX_RING_ORDER)
         return -EINVAL;
     n = 1u << p->order;
     if ((err = ef_alloc(p, n)))
@@ -119,13 +119,13 @@ static int ef_setup_rings(struct xenbus_device *dev)
     SHARED_RING_INIT((echo_sring_t *)pages[0]);
     FRONT_RING_INIT(&p->ring, (echo_sring_t *)pages[0], XEN_PAGE_SIZE << p->order);
     XENSIM_RING_INDICES(pages[0]);
-    if ((err = xenbus_grant_ring(dev->otherend_id, pages, n, p->refs))) {
+    if ((err = xensim_xenbus_grant_ring(dev->otherend_id, pages, n, p->refs))) {
         for (unsigned int i = 0; i < n; i++)
             xensim_guest_page_free(p->pfn[i]);
         return err;
     }
     p->nr_pages = n;
-    if ((err = xenbus_alloc_evtchn(dev->otherend_id, &p->port)))
+    if ((err = xensim_xenbus_alloc_evtchn(dev->otherend_id, &p->port)))
         return err;
     /* Events go to the vCPU whose interrupt layer has the handler. */
     struct evtchn_bind_vcpu bv = { .port = p->port, .vcpu = xensim_guest_vcpu_id() };
@@ -136,30 +136,30 @@ static int ef_setup_rings(struct xenbus_device *dev)
     return 0;
 }
 
-static int ef_publish(struct xenbus_device *dev, xenbus_transaction_t t)
+static int ef_publish(struct xensim_xenbus_device *dev, xensim_xenbus_transaction_t t)
 {
     struct echo_front *p = dev->priv;
     const char *d = dev->nodename;
     int err = 0;
 
     if (!p->order)
-        err = xenbus_printf(t, d, "ring-ref", "%u", p->refs[0]);
+        err = xensim_xenbus_printf(t, d, "ring-ref", "%u", p->refs[0]);
     else
-        err = xenbus_printf(t, d, "ring-page-order", "%u", p->order);
+        err = xensim_xenbus_printf(t, d, "ring-page-order", "%u", p->order);
     for (unsigned int i = 0; p->order && i < p->nr_pages && !err; i++) {
         char key[32];
 
         snprintf(key, sizeof(key), "ring-ref%u", i);
-        err = xenbus_printf(t, d, key, "%u", p->refs[i]);
+        err = xensim_xenbus_printf(t, d, key, "%u", p->refs[i]);
     }
     if (!err)
-        err = xenbus_printf(t, d, "event-channel", "%u", p->port);
+        err = xensim_xenbus_printf(t, d, "event-channel", "%u", p->port);
     if (!err)
-        err = xenbus_printf(t, d, "protocol", "%s", XEN_IO_PROTO_ABI_NATIVE);
+        err = xensim_xenbus_printf(t, d, "protocol", "%s", XEN_IO_PROTO_ABI_NATIVE);
     return err;
 }
 
-static void ef_disconnect(struct xenbus_device *dev)
+static void ef_disconnect(struct xensim_xenbus_device *dev)
 {
     struct echo_front *p = dev->priv;
 
@@ -173,18 +173,18 @@ static void ef_disconnect(struct xenbus_device *dev)
         p->port = 0;
     }
     for (unsigned int i = 0; i < p->nr_pages; i++)
-        xenbus_end_access(p->refs[i], p->pfn[i]);
+        xensim_xenbus_end_access(p->refs[i], p->pfn[i]);
     p->nr_pages = 0;
 }
 
 /* Also when the domain died, with no vCPU: its pages went with it. */
-static void ef_remove(struct xenbus_device *dev)
+static void ef_remove(struct xensim_xenbus_device *dev)
 {
     free(dev->priv);
     dev->priv = NULL;
 }
 
-const struct xenbus_driver xenbus_echo_front = {
+const struct xensim_xenbus_driver xenbus_echo_front = {
     .type = "echo",
     .probe = ef_probe,
     .setup_rings = ef_setup_rings,
@@ -195,7 +195,7 @@ const struct xenbus_driver xenbus_echo_front = {
 
 static struct echo_front *ef_find(unsigned int devid)
 {
-    struct xenbus_device *dev = xenbus_device_find(&xenbus_echo_front, DOMID_SELF, devid);
+    struct xensim_xenbus_device *dev = xensim_xenbus_device_find(&xenbus_echo_front, DOMID_SELF, devid);
     struct echo_front *p = dev ? dev->priv : NULL;
 
     return p && atomic_load(&p->live) &&

@@ -17,10 +17,10 @@
 #include <xen/io/blkif.h>
 #include <xensim/blkif.h>
 
-#define BLK_SEGS_PER_INDIRECT_PAGE (XEN_PAGE_SIZE / sizeof(struct blkif_request_segment))
+#define XENSIM_BLK_SEGS_PER_INDIRECT_PAGE (XEN_PAGE_SIZE / sizeof(struct blkif_request_segment))
 
 /* For the narrator: Xen's name of an operation. */
-static inline const char *blk_op_name(unsigned int op)
+static inline const char *xensim_blk_op_name(unsigned int op)
 {
     static const char *const names[] = { "READ", "WRITE", "WRITE_BARRIER", "FLUSH_DISKCACHE",
                                          "RESERVED_1", "DISCARD", "INDIRECT" };
@@ -28,13 +28,13 @@ static inline const char *blk_op_name(unsigned int op)
 }
 
 /* The pages of one ring as this domain sees them. */
-struct blk_ring_view {
-    uint8_t *page[BLKIF_SIM_MAX_RING_PAGES];
+struct xensim_blk_ring_view {
+    uint8_t *page[XENSIM_BLKIF_MAX_RING_PAGES];
     unsigned int nr_pages;
     bool contiguous;          /* page[i] == page[0] + i * XEN_PAGE_SIZE for all i */
 };
 
-static inline void blk_ring_view_init(struct blk_ring_view *v, unsigned int nr_pages)
+static inline void xensim_blk_ring_view_init(struct xensim_blk_ring_view *v, unsigned int nr_pages)
 {
     v->nr_pages = nr_pages;
     v->contiguous = true;
@@ -43,14 +43,14 @@ static inline void blk_ring_view_init(struct blk_ring_view *v, unsigned int nr_p
             v->contiguous = false;
 }
 
-static inline size_t blk_slot_offset(const blkif_sring_t *s, RING_IDX idx, unsigned int nr_ents)
+static inline size_t xensim_blk_slot_offset(const blkif_sring_t *s, RING_IDX idx, unsigned int nr_ents)
 {
     return offsetof(blkif_sring_t, ring) + (size_t)(idx & (nr_ents - 1)) * sizeof(s->ring[0]);
 }
 
 /* Copies len bytes at ring offset off out, each shared byte read once, so
  * the peer cannot change what was checked after the check. */
-static inline void blk_ring_read(const struct blk_ring_view *v, size_t off, void *dst, size_t len)
+static inline void xensim_blk_ring_read(const struct xensim_blk_ring_view *v, size_t off, void *dst, size_t len)
 {
     uint8_t *d = dst;
     while (len) {
@@ -65,7 +65,7 @@ static inline void blk_ring_read(const struct blk_ring_view *v, size_t off, void
     __asm__ __volatile__("" ::: "memory");
 }
 
-static inline void blk_ring_write(const struct blk_ring_view *v, size_t off, const void *src,
+static inline void xensim_blk_ring_write(const struct xensim_blk_ring_view *v, size_t off, const void *src,
                                   size_t len)
 {
     const uint8_t *s = src;
