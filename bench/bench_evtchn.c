@@ -1,6 +1,7 @@
 /*
  * Event channel benchmark: the round trip between two domains (send,
- * upcall, send back, upcall) beside a raw futex ping-pong. Building many
+ * upcall, send back, upcall) beside a raw futex ping-pong, on the 2-level
+ * ABI and on FIFO (both guests' kernels switch at boot). Building many
  * domains is bench_scale.c.
  * Uses only the public API.
  */
@@ -74,7 +75,7 @@ static void pong_main(void *arg)
     xensim_evtchn_close((evtchn_port_t)port);
 }
 
-static double evtchn_rtt_ns(void)
+static double evtchn_rtt_ns(enum xensim_evtchn_abi abi)
 {
     memset(&rtt, 0, sizeof(rtt));
     rtt.iters = bench_iters(20000, 200000);
@@ -82,8 +83,8 @@ static double evtchn_rtt_ns(void)
     struct xensim *sim = xensim_create(&sc);
     BENCH_CHECK(sim);
     struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true };
-    struct xensim_domain_config a = { .name = "ping", .entry = ping_main };
-    struct xensim_domain_config b = { .name = "pong", .entry = pong_main };
+    struct xensim_domain_config a = { .name = "ping", .entry = ping_main, .evtchn_abi = abi };
+    struct xensim_domain_config b = { .name = "pong", .entry = pong_main, .evtchn_abi = abi };
     BENCH_CHECK(xensim_domain_create(sim, &d0) == 0);
     int ping = xensim_domain_create(sim, &a), pong = xensim_domain_create(sim, &b);
     BENCH_CHECK(ping > 0 && pong > 0);
@@ -100,6 +101,7 @@ static double evtchn_rtt_ns(void)
 int main(void)
 {
     double base = bench_baseline_futex_rtt_ns();
-    bench_report("evtchn_rtt", evtchn_rtt_ns(), "ns", base);
+    bench_report("evtchn_rtt", evtchn_rtt_ns(XENSIM_EVTCHN_2L_32), "ns", base);
+    bench_report("evtchn_rtt_fifo", evtchn_rtt_ns(XENSIM_EVTCHN_FIFO), "ns", base);
     return 0;
 }
