@@ -234,8 +234,11 @@ static void nb_tx_flush(struct nb_vif *vif, struct nb_tx_batch *b)
             failed = b->ops[i].status != GNTST_okay;
         if (failed) {
             f->status = NETIF_RSP_ERROR;
+            /* Cleared first: a vCPU stopped in between leaks rather than
+             * puts it twice (nb_batches_drop). */
+            b->pkt[k] = NULL;
             netback_pkt_put(nb, p);
-            b->pkt[k] = p = NULL;
+            p = NULL;
             if (!asked && !nb_front_alive(vif))
                 nb_fatal(vif, "front end gone");
             asked = true;
@@ -359,8 +362,9 @@ static void nb_rx_copy(struct nb_vif *vif, struct nb_rx_batch *b)
         } else {
             vif->st.rx_packets++;
         }
-        netback_pkt_put(nb, b->pkt[k]);
+        struct nb_pkt *p = b->pkt[k];
         b->pkt[k] = NULL;
+        netback_pkt_put(nb, p);
     }
     b->nframes = b->nops = 0;
 }

@@ -473,8 +473,11 @@ static void det_host_wait(struct xensim *sim, pthread_cond_t *cond, pthread_mute
     struct det_task *t = det_current(det);
     if (done(arg) || (deadline && det->now >= deadline))
         return;
-    /* Parked without the lock: the task that makes done() true takes it. */
-    sim_mutex_unlock(m);
+    /* Parked without the lock: the task that makes done() true takes it.
+     * The caller's lock, held as the caller took it (counted in
+     * sim_hv_depth or not): dropped and taken back raw, as a condition
+     * wait would, so the depth stays the caller's. */
+    xensim_mutex_unlock(m);
     t->state = DT_BLOCKED;
     t->hwake = done;
     t->harg = arg;
@@ -482,7 +485,7 @@ static void det_host_wait(struct xensim *sim, pthread_cond_t *cond, pthread_mute
     det_switch(t);
     t->state = DT_READY;
     t->hwake = NULL;
-    sim_mutex_lock(m);
+    xensim_mutex_lock(m);
 }
 
 static bool word_set(void *p)

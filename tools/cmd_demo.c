@@ -268,6 +268,11 @@ int demo_main(int argc, char **argv, const struct xensim_config *replay)
         fprintf(stderr, "xensim demo: --evtchn picks the devices demo's ABI; drop --channel\n");
         return 2;
     }
+    if (channel && (xenstored || pcap)) {
+        fprintf(stderr, "xensim demo: --xenstored and --pcap are the devices demo's; "
+                        "drop --channel\n");
+        return 2;
+    }
     if (channel && web.spec) {
         fprintf(stderr, "xensim demo: the web view shows the devices demo; drop --channel\n");
         return 2;

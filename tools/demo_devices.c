@@ -196,8 +196,11 @@ static int xenstored_program(struct demo *d, const char *path)
         return -errno;
     snprintf(run, sizeof(run), "%s/xenstored", d->dir);
     snprintf(log, sizeof(log), "%s/log", d->dir);
-    if (!(d->ext = xensim_external_start(d->sim, &ecfg)))
-        return -errno;
+    if (!(d->ext = xensim_external_start(d->sim, &ecfg))) {
+        int err = -errno;
+        rmdir(d->dir);
+        return err;
+    }
     return xensim_xenstore_start_program(d->sim, &p);
 }
 
@@ -376,8 +379,11 @@ int demo_devices(const char *trace, const char *pcap, enum xensim_evtchn_abi abi
     xensim_set_narrator(d.sim, print_line, NULL, XENSIM_NARRATE_GUEST);
 
     struct xensim_consoled *cons = NULL;
-    if ((rc = build_domains(&d, abi, seed, xenstored, &cons)) || (rc = plug_devices(&d)))
+    if ((rc = build_domains(&d, abi, seed, xenstored, &cons)) || (rc = plug_devices(&d))) {
+        /* Its scratch directory and the external server, not left behind. */
+        xenstored_program_done(&d);
         return rc;
+    }
 
     /* The READ itself, with the hypervisor narrating too. The probe first
      * looks at the connected rings, so every step shows their indices. */
