@@ -210,7 +210,10 @@ static int query_size(unsigned int *nr, unsigned int *max)
     return 0;
 }
 
-/* The first use maps the table as it is (at least one frame). */
+/* The first use maps the table as it is (at least one frame), after
+ * switching it to v2 if this kernel asks for v2 (as Linux's
+ * gnttab_request_version does at boot, before anything is granted); a
+ * Xen that refuses (max_grant_version=1) leaves it at v1. */
 static int ensure_setup_locked(struct guest_gnttab *g)
 {
     unsigned int nr = 0;
@@ -218,6 +221,11 @@ static int ensure_setup_locked(struct guest_gnttab *g)
     if (g->frames)
         return 0;
     g->ops = ops_of_table();
+    if (g->ops->version != 2 && xensim_guest_grant_version() == 2) {
+        gnttab_set_version_t sv = { .version = 2 };
+        if (HYPERVISOR_grant_table_op(GNTTABOP_set_version, &sv, 1) == 0 && sv.version == 2)
+            g->ops = &guest_gnttab_v2_ops;
+    }
     int rc = query_size(&nr, &g->max_frames);
     return rc ? rc : setup_frames_locked(g, nr ? nr : 1);
 }

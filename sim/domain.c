@@ -255,6 +255,7 @@ static void domain_configure(struct domain *d, struct xensim *sim, domid_t id,
     d->max_grant_frames = cfg->max_grant_frames ? cfg->max_grant_frames : 64;
     d->max_maptrack_frames = cfg->max_maptrack_frames ? cfg->max_maptrack_frames : 1024;
     d->max_grant_version = cfg->max_grant_version ? cfg->max_grant_version : 2;
+    d->kernel_grant_version = cfg->kernel_grant_version == 2 ? 2 : 1;
     atomic_store(&d->paused, true);
     atomic_store(&d->state, XENSIM_DOMAIN_PAUSED);
     atomic_store(&d->foreign_maps, 1);   /* the domain's own reference */
@@ -303,7 +304,7 @@ int xensim_domain_create(struct xensim *sim, const struct xensim_domain_config *
     unsigned long nr_pages = cfg->nr_pages ? cfg->nr_pages : 256;
     if (nr_vcpus > XENSIM_MAX_VCPUS || nr_pages < 4 || nr_pages > (1ul << 24) ||
         cfg->evtchn_abi > XENSIM_EVTCHN_FIFO || cfg->gnttab_mode > XENSIM_GNTTAB_FAST ||
-        cfg->max_grant_version > 2)
+        cfg->max_grant_version > 2 || cfg->kernel_grant_version > 2)
         return -EINVAL;
     sim_rcu_ensure();
 

@@ -75,6 +75,11 @@ bool xensim_guest_evtchn_fifo(void)
     return current_vcpu && current_vcpu->d->evtchn_fifo_boot;
 }
 
+unsigned int xensim_guest_grant_version(void)
+{
+    return current_vcpu ? current_vcpu->d->kernel_grant_version : 1;
+}
+
 unsigned int xensim_guest_evtchn_word_bits(void)
 {
     return current_vcpu ? current_vcpu->d->evtchn_word_bits : 0;

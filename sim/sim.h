@@ -390,6 +390,7 @@ struct domain {
     void *shared_info;
     unsigned int evtchn_word_bits;      /* shared_info's layout: 32 or 64 */
     bool evtchn_fifo_boot;              /* its kernel is to switch to FIFO */
+    unsigned int kernel_grant_version;  /* what its kernel asks at first use: 1 or 2 */
     const struct evtchn_port_ops *_Atomic evtchn_ops;
     const struct evtchn_port_ops *evtchn_2l_ops;   /* the one reset returns to */
     struct evtchn_fifo_domain *_Atomic evtchn_fifo;   /* evtchn_fifo.c; set once */

@@ -35,5 +35,5 @@ tests_test_evtchn_fifo_CFLAGS = $(TEST_CFLAGS_ALL)
 
 
 # The driver and xenbus suites once more, every harness-built domain on FIFO.
-TESTS += tests/test_fifo_suites.sh
-EXTRA_DIST += tests/test_fifo_suites.sh
+TESTS += tests/test_fifo_suites.sh tests/test_gnttab_v2_suites.sh
+EXTRA_DIST += tests/test_fifo_suites.sh tests/test_gnttab_v2_suites.sh

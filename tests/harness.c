@@ -14,13 +14,18 @@
 
 /* XENSIM_TEST_EVTCHN_ABI=fifo: every domain built here with the default
  * ABI runs its kernel on FIFO instead, so that a suite runs unchanged on
- * both ABIs (tests/test_fifo_suites.sh). */
+ * both ABIs (tests/test_fifo_suites.sh). XENSIM_TEST_GRANT_VERSION=2: every
+ * kernel that asks for nothing switches its grant table to v2 at first
+ * use (tests/test_gnttab_v2_suites.sh). */
 static void th_abi(struct xensim_domain_config *cfg)
 {
     const char *abi = getenv("XENSIM_TEST_EVTCHN_ABI");
+    const char *gv = getenv("XENSIM_TEST_GRANT_VERSION");
 
     if (abi && !strcmp(abi, "fifo") && cfg->evtchn_abi == XENSIM_EVTCHN_2L_32)
         cfg->evtchn_abi = XENSIM_EVTCHN_FIFO;
+    if (gv && !strcmp(gv, "2") && cfg->kernel_grant_version == 0)
+        cfg->kernel_grant_version = 2;
 }
 
 /* XENSIM_TEST_SEED=N runs the suite's simulators deterministically. */

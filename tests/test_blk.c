@@ -549,13 +549,17 @@ static void frag_back_map(void *p)
 }
 
 /* The frames behind the ring's grant refs, read from the front end's own
- * grant table. */
+ * grant table, in the version its kernel runs. */
 static void frag_ring_frames(void *p)
 {
     struct frag *fr = p;
-    grant_entry_v1_t *gt = xensim_gnttab_entries(NULL);
-    for (int i = 0; i < 2; i++)
-        fr->frames[i] = gt[fr->f->params.queue[0].ring_ref[i]].frame;
+    grant_entry_v1_t *v1 = xensim_gnttab_entries(NULL);
+    grant_entry_v2_t *v2 = xensim_gnttab_entries_v2(NULL);
+    ck_assert(v1 || v2);
+    for (int i = 0; i < 2; i++) {
+        grant_ref_t ref = fr->f->params.queue[0].ring_ref[i];
+        fr->frames[i] = v1 ? v1[ref].frame : v2[ref].full_page.frame;
+    }
 }
 
 static void frag_front_end(void *p)

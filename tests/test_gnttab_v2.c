@@ -957,6 +957,57 @@ START_TEST(allocator_v2)
 }
 END_TEST
 
+/* kernel_grant_version = 2: the kernel switches its table to v2 at its
+ * first use of grants, before granting anything (Linux's
+ * gnttab_request_version), and a ref it hands out is a v2 entry. A Xen
+ * that refuses v2 (max_grant_version = 1: -EINVAL from set_version)
+ * leaves the kernel on v1. A version above 2 is refused at build. */
+struct boot_v2 { unsigned int version; long ref; };
+
+static void boot_v2_fn(void *p)
+{
+    struct boot_v2 *r = p;
+    r->ref = xensim_gnttab_alloc_ref();
+    r->version = xensim_gnttab_version();
+    if (r->ref > 0)
+        xensim_gnttab_free_ref((grant_ref_t)r->ref);
+}
+
+START_TEST(kernel_asks_v2_at_boot)
+{
+    struct xensim *sim = th_sim_new();
+    struct xensim_domain_config v2 = { .name = "asks-v2", .gnttab_mode = GT_MODE,
+                                       .kernel_grant_version = 2 };
+    struct xensim_domain_config v1only = { .name = "v1-only", .gnttab_mode = GT_MODE,
+                                           .kernel_grant_version = 2, .max_grant_version = 1 };
+    struct xensim_domain_config plain = { .name = "plain", .gnttab_mode = GT_MODE };
+    struct xensim_domain_config bad = { .name = "v3", .kernel_grant_version = 3 };
+    domid_t a = th_domain_cfg(sim, &v2), b = th_domain_cfg(sim, &v1only);
+    domid_t c = th_domain_cfg(sim, &plain);
+    ck_assert_int_eq(xensim_domain_create(sim, &bad), -EINVAL);
+    /* Built, not yet used: every table starts at v1. */
+    ck_assert_uint_eq(get_version(sim, 0, a), 1);
+    struct boot_v2 r = { 0 };
+    th_call(sim, a, 0, boot_v2_fn, &r);
+    ck_assert_int_ge(r.ref, GNTTAB_NR_RESERVED_ENTRIES);
+    ck_assert_uint_eq(r.version, 2);
+    ck_assert_uint_eq(get_version(sim, 0, a), 2);
+    memset(&r, 0, sizeof(r));
+    th_call(sim, b, 0, boot_v2_fn, &r);
+    ck_assert_int_ge(r.ref, GNTTAB_NR_RESERVED_ENTRIES);
+    ck_assert_uint_eq(r.version, 1);
+    ck_assert_uint_eq(get_version(sim, 0, b), 1);
+    /* Unless the test run asks every kernel for v2, a plain one keeps v1. */
+    const char *gv = getenv("XENSIM_TEST_GRANT_VERSION");
+    unsigned int want = gv && !strcmp(gv, "2") ? 2 : 1;
+    memset(&r, 0, sizeof(r));
+    th_call(sim, c, 0, boot_v2_fn, &r);
+    ck_assert_uint_eq(r.version, want);
+    ck_assert_uint_eq(get_version(sim, 0, c), want);
+    gt_sim_free(sim);
+}
+END_TEST
+
 /* What a person sees: dump_grants names the version and v2's entries. */
 START_TEST(dump_names_version)
 {

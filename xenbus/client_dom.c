@@ -119,7 +119,8 @@ int xb_local_init(xen_pfn_t *pfnp, evtchn_port_t *portp)
     if (si->store_evtchn || xensim_guest_data(&xb_key))
         return -EEXIST;
     pfn = si->store_mfn;
-    if (!xensim_gnttab_entries(NULL))
+    /* The table set up, in whichever version the kernel runs it. */
+    if (!xensim_gnttab_entries(NULL) && !xensim_gnttab_entries_v2(NULL))
         return -ENOMEM;
     xensim_gnttab_grant_access_ref(GNTTAB_RESERVED_XENSTORE, xensim_guest_domid(), pfn, false);
     port = xensim_evtchn_alloc_unbound(xensim_guest_domid());

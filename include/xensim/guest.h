@@ -86,6 +86,9 @@ unsigned int xensim_guest_evtchn_word_bits(void);  /* 32 or 64 */
  * layer below switches at its first use; the hypervisor's ABI changes
  * only with EVTCHNOP_init_control. */
 bool xensim_guest_evtchn_fifo(void);
+/* The grant table version this domain's kernel asks for at its first use
+ * of grants (its config's kernel_grant_version: 1 or 2). */
+unsigned int xensim_guest_grant_version(void);
 void xensim_guest_irq_disable(void);
 void xensim_guest_irq_enable(void);
 bool xensim_guest_irq_disabled(void);

@@ -56,6 +56,11 @@ struct xensim_domain_config {
      * GNTTABOP_set_version: 0 gives 2, as libxl on x86; 1 refuses v2 as
      * Xen does a domain built with max_grant_version=1. Tables start at 1. */
     unsigned int max_grant_version;
+    /* The grant table version the domain's kernel asks for at its first
+     * use of grants (Linux's gnttab_request_version): 2 switches the
+     * table with GNTTABOP_set_version(2) before anything is granted;
+     * 0 or 1 keeps v1. */
+    unsigned int kernel_grant_version;
     enum xensim_gnttab_mode gnttab_mode;
     xensim_vcpu_entry_t entry;      /* NULL: vCPUs idle and serve xensim_domain_call() */
     void *entry_arg;
