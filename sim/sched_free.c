@@ -227,7 +227,7 @@ static bool sf_block(struct vcpu *v, bool (*wake)(struct vcpu *v), uint64_t dead
     uint64_t start = sf_now(sim);
     int cpu = sched_getcpu();
     bool polled = false, woken;
-    if (v->poll_ns && atomic_load(&sim->vcpus_awake) <= sim->host_cpus)
+    if (v->poll_ns && !sim->no_halt_polling && atomic_load(&sim->vcpus_awake) <= sim->host_cpus)
         polled = sf_poll(v, wake, deadline, start, v->poll_ns);
     woken = polled || sf_futex_sleep(v, wake, deadline);
     atomic_store(&v->run_state, VCPU_RUNNING);

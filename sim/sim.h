@@ -444,6 +444,7 @@ struct xensim {
     void *sched_priv;                   /* the scheduler's own state */
     uint64_t seed;                      /* 0: free-running */
     bool quiet;
+    bool no_halt_polling;               /* sched_free.c: block sleeps at once */
     uint64_t epoch_ns;                  /* CLOCK_MONOTONIC at creation */
 
     /* Timers (timer.c). */

@@ -191,6 +191,8 @@ int xensim_cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* The web view reads each raised port at its raise (demo_devices.c). */
+    scfg.no_halt_polling = wo.spec != NULL;
     sim = xensim_create(&scfg);
     if (!sim || (dom = xensim_domain_create(sim, &d0)) < 0 || xensim_domain_unpause(sim, 0)) {
         fprintf(stderr, "xensim serve: cannot create the simulator\n");

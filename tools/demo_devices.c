@@ -351,6 +351,9 @@ int demo_devices(const char *trace, const char *pcap, enum xensim_evtchn_abi abi
         return fail("cannot make the disk file", rc);
     struct xensim_config sc = *sched;
     sc.quiet = true;
+    /* The probe reads each raised port at its raise: a polling vCPU
+     * could take the event first, and the picture would miss it. */
+    sc.no_halt_polling = web || trace;
     d.sim = xensim_create(&sc);
     if (!d.sim)
         return fail("cannot create the simulator", -ENOMEM);

@@ -110,6 +110,12 @@ struct xensim_domain_info {
 /* Simulator-wide settings; NULL for the defaults. */
 struct xensim_config {
     bool quiet;               /* do not print fault reports to stderr */
+    /* Free-running only: a vCPU that blocks sleeps at once instead of
+     * polling its wake condition first. A polling vCPU can take an event
+     * the instant it is raised, before a trace subscriber reading shared
+     * memory at the raise has looked; the demo's pictures want the raise
+     * seen first. */
+    bool no_halt_polling;
     /* Non-zero: a deterministic run. One thread of the simulation runs at
      * a time, the next chosen at each scheduling point by a generator
      * seeded with this, and the clock is virtual: the same seed gives the
