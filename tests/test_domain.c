@@ -3,7 +3,9 @@
  * and list, pause, entry functions and shutdown, destroy closing ports
  * (spec §1.6, §1.8), dying domains, and xensim_domain_call's errors.
  */
+#include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include "evtchn_helpers.h"
 
 #define SELF DOMID_SELF
@@ -522,6 +524,35 @@ START_TEST(test_dying_refuses_ports)
 }
 END_TEST
 
+/* A domain whose memory cannot be had fails whole: the file size limit
+ * makes the memfd's ftruncate fail (EFBIG; SIGXFSZ ignored), and the
+ * creation is undone (no domain, no id published, nothing leaked); with
+ * the limit back the same config builds. */
+START_TEST(test_memory_refused)
+{
+    struct xensim *sim = th_sim_new();
+    struct rlimit old, small;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    small = old;
+    small.rlim_cur = 1u << 20;
+    signal(SIGXFSZ, SIG_IGN);
+    struct xensim_domain_config big = { .name = "big", .nr_pages = 1024 };
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+    int rc = xensim_domain_create(sim, &big);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    ck_assert_int_eq(rc, -EFBIG);
+    ck_assert_str_eq(xensim_strerror(rc), "-EFBIG (file size limit reached)");
+    struct xensim_domain_info info;
+    ck_assert_int_eq(xensim_domain_info(sim, 1, &info), -ESRCH);
+    int id = xensim_domain_create(sim, &big);
+    ck_assert_int_gt(id, 0);
+    ck_assert_int_eq(xensim_domain_info(sim, (domid_t)id, &info), 0);
+    ck_assert_uint_eq(info.nr_pages, 1024);
+    domid_t all[] = { 0, (domid_t)id };
+    free_checked(sim, all, 2);
+}
+END_TEST
+
 static Suite *domain_suite(void)
 {
     Suite *s = suite_create("domain");
@@ -536,6 +567,7 @@ static Suite *domain_suite(void)
     tcase_add_test(t, test_entry_and_poweroff);
     tcase_add_test(t, test_toolstack_shutdown_and_wait_all);
     tcase_add_test(t, test_dying_refuses_ports);
+    tcase_add_test(t, test_memory_refused);
     suite_add_tcase(s, t);
     return s;
 }

@@ -46,6 +46,8 @@
     X(EHOSTUNREACH, "no route to host")                                       \
     X(EALREADY, "already in progress")                                        \
     X(ESTALE, "stale: torn down meanwhile")                                   \
-    X(ECHILD, "the program exited")
+    X(ECHILD, "the program exited")                                           \
+    X(EFBIG, "file size limit reached")                                       \
+    X(EMFILE, "too many open files")
 
 #endif
