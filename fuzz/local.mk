@@ -32,7 +32,7 @@ FUZZ_LINK_ENGINE =
 check_PROGRAMS += $(FUZZ_HARNESSES)
 TESTS += fuzz/replay.sh
 endif
-EXTRA_DIST += fuzz/replay.sh fuzz/xs_wire.dict fuzz/corpus fuzz/regress
+EXTRA_DIST += fuzz/replay.sh fuzz/xs_wire.dict fuzz/corpus fuzz/regress fuzz/findings
 FUZZ_LDADD = fuzz/libfz.la $(FUZZ_MAIN) fuzz/libxensim_fuzz.la $(URCU_LIBS) $(PTHREAD_LIBS)
 FUZZ_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fuzz
 
