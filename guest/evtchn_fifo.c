@@ -82,6 +82,10 @@ int guest_fifo_boot(struct guest_evtchn *ge)
     if (!f)
         return -ENOMEM;
     f->nr_vcpus = nr;
+    /* Held by ge from the start (the caller holds ge's lock and picks the
+     * ops after): a domain destroyed during a hypercall below leaves at
+     * its exit, and ge's destroy frees f then. */
+    ge->fifo = f;
     for (unsigned int v = 0; v < nr; v++) {
         xen_pfn_t pfn = xensim_guest_page_alloc();
         long rc = pfn == ~(xen_pfn_t)0 ? -ENOMEM : 0;
@@ -95,13 +99,13 @@ int guest_fifo_boot(struct guest_evtchn *ge)
          * says -ENOSYS) the kernel stays 2-level. A later vCPU without a
          * block only loses its own events, as Xen drops them. */
         if (rc && v == 0) {
+            ge->fifo = NULL;
             free(f);
             return (int)rc;
         }
         if (!rc)
             f->vcpu[v].cb = xensim_guest_pfn_to_virt(pfn);
     }
-    ge->fifo = f;
     /* Ports 0..1023 at once: the builder's store and console ports are
      * there, and whatever was pending before the switch is raised now. */
     add_page(f);

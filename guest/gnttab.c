@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <xensim/guest.h>
 #include "util.h"
 #include "gnttab_ops.h"
@@ -25,7 +26,16 @@ struct guest_gnttab {
     unsigned int max_frames;            /* from query_size */
     uint32_t *free;                     /* free-ref stack */
     unsigned int nr_free, cap;
+    /* The frame lists the setup hypercalls fill. Kept here, not on the
+     * heap of one call: a domain destroyed mid-setup is stopped at that
+     * hypercall's exit, and what only its stack pointed at would leak;
+     * this dies with the domain (guest_gnttab_destroy). */
+    uint64_t *scratch;
+    unsigned int scratch_cap;
 };
+
+/* setup_table fills xen_pfn_t, get_status_frames uint64_t: one buffer. */
+_Static_assert(sizeof(xen_pfn_t) == sizeof(uint64_t), "frame lists share the scratch");
 
 static void guest_gnttab_destroy(void *p)
 {
@@ -33,6 +43,7 @@ static void guest_gnttab_destroy(void *p)
 
     xensim_irqlock_destroy(&g->lock);
     free(g->free);
+    free(g->scratch);
     free(g);
 }
 
@@ -126,12 +137,26 @@ static void *consecutive(const uint64_t *frames, unsigned int n)
     return n ? xensim_guest_pfn_to_virt((xen_pfn_t)frames[0]) : NULL;
 }
 
+/* A zeroed frame list of n entries, owned by g; lock held. */
+static uint64_t *scratch_locked(struct guest_gnttab *g, unsigned int n)
+{
+    if (n > g->scratch_cap) {
+        uint64_t *p = realloc(g->scratch, n * sizeof(*p));
+        if (!p)
+            return NULL;
+        g->scratch = p;
+        g->scratch_cap = n;
+    }
+    memset(g->scratch, 0, n * sizeof(*g->scratch));
+    return g->scratch;
+}
+
 /* In v2, maps the status frames of nr shared frames. */
 static int map_status_locked(struct guest_gnttab *g, unsigned int nr)
 {
     unsigned int per = XEN_PAGE_SIZE / sizeof(grant_status_t);
     unsigned int n = (nr * guest_gnttab_v2_ops.per_frame + per - 1) / per;
-    uint64_t *frames = calloc(n, sizeof(*frames));
+    uint64_t *frames = scratch_locked(g, n);
     if (!frames)
         return -ENOMEM;
     gnttab_get_status_frames_t gs = { .nr_frames = n, .dom = DOMID_SELF };
@@ -140,7 +165,6 @@ static int map_status_locked(struct guest_gnttab *g, unsigned int nr)
     if (!rc && gs.status != GNTST_okay)
         rc = -EINVAL;
     grant_status_t *st = rc ? NULL : consecutive(frames, n);
-    free(frames);
     if (rc)
         return (int)rc;
     if (!st)
@@ -154,21 +178,16 @@ static int map_status_locked(struct guest_gnttab *g, unsigned int nr)
 static int setup_frames_locked(struct guest_gnttab *g, unsigned int nr)
 {
     const struct guest_gnttab_ops *o = g->ops;
-    xen_pfn_t *pfns = calloc(nr, sizeof(*pfns));
-    uint64_t *frames = calloc(nr, sizeof(*frames));
-    long rc = pfns && frames ? 0 : -ENOMEM;
+    uint64_t *frames = scratch_locked(g, nr);
+    long rc = frames ? 0 : -ENOMEM;
     gnttab_setup_table_t st = { .dom = DOMID_SELF, .nr_frames = nr };
     if (!rc) {
-        set_xen_guest_handle(st.frame_list, pfns);
+        set_xen_guest_handle(st.frame_list, (xen_pfn_t *)frames);
         rc = HYPERVISOR_grant_table_op(GNTTABOP_setup_table, &st, 1);
     }
     if (!rc && st.status != GNTST_okay)
         rc = -ENOSPC;
-    for (unsigned int i = 0; !rc && i < nr; i++)
-        frames[i] = pfns[i];
     void *e = rc ? NULL : consecutive(frames, nr);
-    free(pfns);
-    free(frames);
     if (rc)
         return (int)rc;
     if (!e)
