@@ -8,6 +8,7 @@
 #ifndef XENSIM_SIM_EVENT_H
 #define XENSIM_SIM_EVENT_H
 
+#include <sched.h>
 #include "sim.h"
 #include "tracepoint.h"
 
@@ -15,12 +16,29 @@
  * per 0 to 1 edge of the flag. */
 static inline void vcpu_mark_events_pending(struct vcpu *v, evtchn_port_t port)
 {
-    if (!__atomic_exchange_n(v->upcall_pending, 1, __ATOMIC_SEQ_CST)) {
-        /* Before the kick, so the raise is seen before its upcall. */
-        if (trace_on(v->d->sim))
+    /* Traced, the raise is seen before its upcall: a vCPU that is running
+     * (not blocked, so not waiting for the kick) can see the flag at its
+     * next hypercall exit, before this thread reaches the trace point;
+     * vcpu_upcall_wait_traced holds it until then. */
+    bool traced = trace_on(v->d->sim);
+    if (traced)
+        atomic_fetch_add(&v->raises_untraced, 1);
+    bool edge = !__atomic_exchange_n(v->upcall_pending, 1, __ATOMIC_SEQ_CST);
+    if (traced) {
+        if (edge)
             trace_raise(v, port);
-        v->d->sim->sched->kick(v);
+        atomic_fetch_sub(&v->raises_untraced, 1);
     }
+    if (edge)
+        v->d->sim->sched->kick(v);
+}
+
+/* Before an upcall is traced: the raises it may be for are traced first
+ * (they run on other threads, between two atomics, without blocking). */
+static inline void vcpu_upcall_wait_traced(struct vcpu *v)
+{
+    while (atomic_load(&v->raises_untraced))
+        sched_yield();
 }
 
 /* Xen's evtchn_check_pollers: port became pending, so vCPUs of d polling

@@ -323,6 +323,9 @@ struct vcpu {
     /* While traced: seq of the last send to this vCPU since its last
      * upcall, for the upcall's event (trace.c). */
     _Atomic uint64_t trace_cause;
+    /* While traced: raises between setting evtchn_upcall_pending and
+     * their trace point; the upcall waits for them (event.h). */
+    atomic_uint raises_untraced;
     bool down;                          /* entry returned or domain stopped */
 
     /* Per-vCPU VIRQ table (global VIRQs use vCPU 0's), 0 = unbound. */

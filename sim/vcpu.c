@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stddef.h>
+#include "event.h"
 #include "sim.h"
 #include "tracepoint.h"
 
@@ -129,8 +130,10 @@ static void vcpu_deliver_upcall(struct vcpu *v)
      * handler, and the mask is restored on the way out (iret). */
     *v->upcall_mask = 1;
     v->in_upcall = true;
-    if (trace_on(v->d->sim))
+    if (trace_on(v->d->sim)) {
+        vcpu_upcall_wait_traced(v);
         trace_upcall(v, XENSIM_TRACE_UPCALL_ENTER);
+    }
     unsigned int depth = sim_guest_enter();
     v->callback();
     sim_guest_leave(depth);
