@@ -13,10 +13,12 @@
  * which a spinning guest never makes. Under gdb: handle SIGSYS nostop.
  *
  * What this cannot do: a guest unwound while it holds a lock of its own
- * (a pthread mutex of a front end) leaves it held, and a sibling vCPU
+ * (a pthread mutex of its own code) leaves it held, and a sibling vCPU
  * blocked on that mutex sits in libc, where it is never unwound, so that
- * destroy still waits. What the guest had malloc'd in flight is lost. Both
- * only happen to a vCPU that missed the grace period (vcpu_stop_all).
+ * destroy still waits. What the guest's own code had malloc'd in flight is
+ * lost. Both only happen to a vCPU that missed the grace period
+ * (vcpu_stop_all), and not in libxensim's guest kernel, which is left
+ * alone like libc (runtime_collect).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -51,8 +53,8 @@ static int runtime_collect(struct dl_phdr_info *info, size_t size, void *unused)
         (uintptr_t)&gnu_get_libc_version, (uintptr_t)&_r_debug,
         (uintptr_t)&urcu_memb_read_lock,
     };
-    bool runtime = false;
-    for (unsigned int i = 0; i < info->dlpi_phnum && !runtime; i++) {
+    bool runtime = false, kernel = false;
+    for (unsigned int i = 0; i < info->dlpi_phnum && !runtime && !kernel; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD)
             continue;
@@ -60,7 +62,16 @@ static int runtime_collect(struct dl_phdr_info *info, size_t size, void *unused)
         for (unsigned int k = 0; k < sizeof(anchors) / sizeof(anchors[0]); k++)
             if (anchors[k] >= lo && anchors[k] < hi)
                 runtime = true;
+        kernel = (uintptr_t)&vcpu_preempt >= lo && (uintptr_t)&vcpu_preempt < hi;
     }
+    /* libxensim's own guest kernel (guest/, xenbus/, the drivers) is
+     * never unwound either: it reaches a hypercall boundary soon and
+     * leaves there, with what it had allocated reachable from its
+     * domain's state, rather than dropping a buffer held only in a local.
+     * Only when it is a library of its own: linked into the program (a
+     * fuzz harness) it cannot be told from the guest code that loops. */
+    if (kernel && info->dlpi_name && info->dlpi_name[0])
+        runtime = true;
     for (unsigned int i = 0; runtime && i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
