@@ -1,7 +1,7 @@
 /*
- * Event channels: port allocation, binding, closing, sending, status,
- * reset, in Xen's order of checks with Xen's errnos (spec §1.4). Owns the
- * domain's port buckets. Delivery is the domain's evtchn_port_ops
+ * Event channels: the event_channel_op hypercall and its dispatch table;
+ * port allocation, binding, closing, sending, status, reset, in Xen's
+ * order of checks with Xen's errnos. Owns the domain's port buckets. Delivery is the domain's evtchn_port_ops
  * (evtchn_2l.c, evtchn_fifo.c) or a host consumer (hostdev_evtchn.c).
  *
  * Locks: d->event_lock serialises allocation, bind and close in a domain;
@@ -866,7 +866,7 @@ union evtchn_op_buf {
     struct evtchn_set_priority set_priority;
 };
 
-long do_event_channel_op(struct domain *d, int cmd, void *arg)
+static long do_event_channel_op(struct domain *d, int cmd, void *arg)
 {
     union evtchn_op_buf buf;
 
@@ -881,4 +881,13 @@ long do_event_channel_op(struct domain *d, int cmd, void *arg)
     if (!rc && op->answers && copy_to_guest(arg, &buf, op->size))
         rc = -EFAULT;
     return rc;
+}
+
+long HYPERVISOR_event_channel_op(int cmd, void *arg)
+{
+    struct vcpu *v = vcpu_hypercall_enter(__HYPERVISOR_event_channel_op, cmd);
+    if (!v)
+        return -EPERM;
+    return vcpu_hypercall_exit(v, __HYPERVISOR_event_channel_op, cmd,
+                               do_event_channel_op(v->d, cmd, arg));
 }

@@ -1,7 +1,7 @@
 /*
  * Grant tables: each domain's table (its life from build to free), the
- * GNTTABOP_* dispatcher and the small table ops (setup_table, query_size,
- * swap_grant_ref, cache_flush). Map and unmap live in gnttab_map.c, copy
+ * grant_table_op hypercall and its dispatcher, and the small table ops
+ * (setup_table, query_size, swap_grant_ref, cache_flush). Map and unmap live in gnttab_map.c, copy
  * in gnttab_copy.c, transfer in gnttab_transfer.c, the versions and
  * status frames in gnttab_version.c; relies on sim.h.
  */
@@ -272,7 +272,7 @@ static const gnttab_op_fn gnttab_ops[] = {
      * commands are -ENOSYS. */
 };
 
-long do_grant_table_op(struct domain *d, unsigned int cmd, void *uop, unsigned int count)
+static long do_grant_table_op(struct domain *d, unsigned int cmd, void *uop, unsigned int count)
 {
     unsigned int op = cmd & GNTTAB_CMD_MASK;
 
@@ -283,4 +283,13 @@ long do_grant_table_op(struct domain *d, unsigned int cmd, void *uop, unsigned i
     if (op >= ARRAY_SIZE(gnttab_ops) || !gnttab_ops[op])
         return -ENOSYS;
     return gnttab_ops[op](d, uop, count, cmd & ~GNTTAB_CMD_MASK);
+}
+
+long HYPERVISOR_grant_table_op(unsigned int cmd, void *uop, unsigned int count)
+{
+    struct vcpu *v = vcpu_hypercall_enter(__HYPERVISOR_grant_table_op, (int)cmd);
+    if (!v)
+        return -EPERM;
+    return vcpu_hypercall_exit(v, __HYPERVISOR_grant_table_op, (int)cmd,
+                               do_grant_table_op(v->d, cmd, uop, count));
 }

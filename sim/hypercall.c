@@ -1,45 +1,15 @@
 /*
- * The guest's hypercall entry points. Each enters through the scheduler
- * and a trace point, dispatches to its module (evtchn.c, gnttab.c, here
- * for sched_op and the timer), and leaves through vcpu_hypercall_exit()
- * (vcpu.c), Xen's return to the guest: the exit trace point, then a
- * pending upcall. Only numbers reach the trace points; names are the
- * subscribers' business.
+ * The hypercalls with no module of their own: sched_op (block, poll,
+ * shutdown, yield), set_timer_op, callback_op and xen_version. Event
+ * channels (evtchn.c) and grant tables (gnttab.c) take their hypercall
+ * beside their dispatcher, as Xen's common/event_channel.c and
+ * common/grant_table.c do. Each enters through vcpu_hypercall_enter() and
+ * leaves through vcpu_hypercall_exit() (vcpu.c), Xen's entry and return
+ * to the guest: the scheduler, the trace points, then a pending upcall.
  */
 #include <errno.h>
 #include "sim.h"
 #include <xen/version.h>
-#include "tracepoint.h"
-
-static struct vcpu *hypercall_enter(uint32_t nr, int cmd)
-{
-    struct vcpu *v = current_vcpu;
-    if (v) {
-        sim_hv_enter();
-        v->d->sim->sched->hypercall_enter(v);
-        if (trace_on(v->d->sim))
-            trace_hypercall(v, XENSIM_TRACE_HYPERCALL_ENTER, nr, (uint32_t)cmd, 0);
-    }
-    return v;
-}
-
-long HYPERVISOR_event_channel_op(int cmd, void *arg)
-{
-    struct vcpu *v = hypercall_enter(__HYPERVISOR_event_channel_op, cmd);
-    if (!v)
-        return -EPERM;
-    return vcpu_hypercall_exit(v, __HYPERVISOR_event_channel_op, cmd,
-                               do_event_channel_op(v->d, cmd, arg));
-}
-
-long HYPERVISOR_grant_table_op(unsigned int cmd, void *uop, unsigned int count)
-{
-    struct vcpu *v = hypercall_enter(__HYPERVISOR_grant_table_op, (int)cmd);
-    if (!v)
-        return -EPERM;
-    return vcpu_hypercall_exit(v, __HYPERVISOR_grant_table_op, (int)cmd,
-                               do_grant_table_op(v->d, cmd, uop, count));
-}
 
 static bool block_wake(struct vcpu *v)
 {
@@ -184,7 +154,7 @@ static long do_sched_op(struct vcpu *v, int cmd, void *arg)
 
 long HYPERVISOR_sched_op(int cmd, void *arg)
 {
-    struct vcpu *v = hypercall_enter(__HYPERVISOR_sched_op, cmd);
+    struct vcpu *v = vcpu_hypercall_enter(__HYPERVISOR_sched_op, cmd);
     if (!v)
         return -EPERM;
     return vcpu_hypercall_exit(v, __HYPERVISOR_sched_op, cmd, do_sched_op(v, cmd, arg));
@@ -192,7 +162,7 @@ long HYPERVISOR_sched_op(int cmd, void *arg)
 
 long HYPERVISOR_set_timer_op(uint64_t timeout)
 {
-    struct vcpu *v = hypercall_enter(__HYPERVISOR_set_timer_op, 0);
+    struct vcpu *v = vcpu_hypercall_enter(__HYPERVISOR_set_timer_op, 0);
     if (!v)
         return -EPERM;
     /* Xen's workaround for guests whose time wrapped: a deadline that is
@@ -239,7 +209,7 @@ static long do_callback_op(struct vcpu *v, int cmd, const void *arg)
 
 long HYPERVISOR_callback_op(int cmd, const void *arg)
 {
-    struct vcpu *v = hypercall_enter(__HYPERVISOR_callback_op, cmd);
+    struct vcpu *v = vcpu_hypercall_enter(__HYPERVISOR_callback_op, cmd);
     if (!v)
         return -EPERM;
     return vcpu_hypercall_exit(v, __HYPERVISOR_callback_op, cmd, do_callback_op(v, cmd, arg));
@@ -251,7 +221,7 @@ long HYPERVISOR_callback_op(int cmd, const void *arg)
 
 long HYPERVISOR_xen_version(int cmd, void *arg)
 {
-    struct vcpu *v = hypercall_enter(__HYPERVISOR_xen_version, cmd);
+    struct vcpu *v = vcpu_hypercall_enter(__HYPERVISOR_xen_version, cmd);
     if (!v)
         return -EPERM;
     (void)arg;

@@ -551,6 +551,10 @@ int vcpu_start(struct vcpu *v);
  * domain is shutting down. */
 void vcpu_stop_all(struct domain *d);
 void vcpu_free(struct vcpu *v);
+/* Xen's entry to hypercall nr from the guest: the scheduler's entry and
+ * the enter trace point. NULL when the caller is no vCPU (the hypercall
+ * then answers -EPERM). */
+struct vcpu *vcpu_hypercall_enter(uint32_t nr, int cmd);
 /* Xen's return to the guest from hypercall nr: the exit trace point and
  * the scheduler's exit, then queued calls and upcalls; leaves guest code
  * if the domain stopped. Returns rc. */
@@ -569,7 +573,6 @@ void vcpu_preempt(struct vcpu *v);
 int evtchn_domain_init(struct domain *d, const struct xensim_domain_config *cfg);
 void evtchn_domain_destroy(struct domain *d);   /* closes every port, highest first */
 void evtchn_domain_free(struct domain *d);
-long do_event_channel_op(struct domain *d, int cmd, void *arg);
 /* The ops behind the hypercalls, for hostdev and the domain builder. dev,
  * when not NULL, makes a host process the consumer of the new port. */
 long evtchn_alloc_unbound_for(struct domain *caller, domid_t dom, domid_t remote,
@@ -597,7 +600,6 @@ int gnttab_domain_init(struct domain *d);
 /* Drops every mapping d holds of other domains' pages. */
 void gnttab_release_mappings(struct domain *d);
 void gnttab_domain_free(struct domain *d);
-long do_grant_table_op(struct domain *d, unsigned int cmd, void *uop, unsigned int count);
 unsigned int gnttab_maptrack_in_use(struct domain *d);
 /* Own entries with flags set, beyond the reserved refs. */
 unsigned int gnttab_entries_in_use(struct domain *d);

@@ -176,6 +176,19 @@ static void vcpu_return_to_guest(struct vcpu *v)
     }
 }
 
+struct vcpu *vcpu_hypercall_enter(uint32_t nr, int cmd)
+{
+    struct vcpu *v = current_vcpu;
+    if (v) {
+        /* In the hypervisor: a stop signal waits for the exit. */
+        sim_hv_enter();
+        v->d->sim->sched->hypercall_enter(v);
+        if (trace_on(v->d->sim))
+            trace_hypercall(v, XENSIM_TRACE_HYPERCALL_ENTER, nr, (uint32_t)cmd, 0);
+    }
+    return v;
+}
+
 long vcpu_hypercall_exit(struct vcpu *v, uint32_t nr, int cmd, long rc)
 {
     if (trace_on(v->d->sim))
