@@ -541,78 +541,98 @@ static void ring_event(struct ext_xenbus *xb, const struct xsd_sockmsg *h, const
     client_send(w->c, XS_WATCH_EVENT, 0, 0, buf, pl + tl);
 }
 
+/* Copies what waits to be sent into the request ring, as far as it has
+ * room; true if anything moved. A bad index breaks the ring. */
+static bool ring_push(struct ext_xenbus *xb)
+{
+    struct xenstore_domain_interface *intf = xb->intf;
+    bool moved = false;
+    /* Acquire and release on the indices, not only fences: they are the
+     * order ThreadSanitizer can see. */
+    XENSTORE_RING_IDX cons = __atomic_load_n(&intf->req_cons, __ATOMIC_ACQUIRE),
+                      prod = READ_ONCE(intf->req_prod);
+
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if ((XENSTORE_RING_IDX)(prod - cons) > XENSTORE_RING_SIZE) {
+        xb->broken = true;
+        return false;
+    }
+    while (xb->tx_off < xb->tx_len && (XENSTORE_RING_IDX)(prod - cons) < XENSTORE_RING_SIZE) {
+        intf->req[MASK_XENSTORE_IDX(prod++)] = (char)xb->tx[xb->tx_off++];
+        moved = true;
+    }
+    if (moved)
+        __atomic_store_n(&intf->req_prod, prod, __ATOMIC_RELEASE);
+    if (xb->tx_off == xb->tx_len)
+        xb->tx_off = xb->tx_len = 0;
+    return moved;
+}
+
+/* The bytes a whole message in rx still needs: its header, then its body. */
+static size_t rx_want(const struct ext_xenbus *xb)
+{
+    if (xb->rx_len < sizeof(struct xsd_sockmsg))
+        return sizeof(struct xsd_sockmsg);
+    return sizeof(struct xsd_sockmsg) + ((const struct xsd_sockmsg *)xb->rx)->len;
+}
+
+/* Takes what the daemon answered, a whole message at a time, each to its
+ * client; true if anything was consumed. A bad index or a header longer
+ * than Xen allows breaks the ring. */
+static bool ring_pull(struct ext_xenbus *xb)
+{
+    struct xenstore_domain_interface *intf = xb->intf;
+    XENSTORE_RING_IDX cons = READ_ONCE(intf->rsp_cons),
+                      prod = __atomic_load_n(&intf->rsp_prod, __ATOMIC_ACQUIRE);
+    bool got = false;
+
+    if ((XENSTORE_RING_IDX)(prod - cons) > XENSTORE_RING_SIZE) {
+        xb->broken = true;
+        return false;
+    }
+    while (cons != prod && !xb->broken) {
+        size_t want = rx_want(xb);
+        while (cons != prod && xb->rx_len < want)
+            xb->rx[xb->rx_len++] = (uint8_t)intf->rsp[MASK_XENSTORE_IDX(cons++)];
+        got = true;
+        if (xb->rx_len == sizeof(struct xsd_sockmsg) &&
+            ((struct xsd_sockmsg *)xb->rx)->len > XENSTORE_PAYLOAD_MAX) {
+            xb->broken = true;
+            break;
+        }
+        if (xb->rx_len < sizeof(struct xsd_sockmsg) || xb->rx_len < rx_want(xb))
+            continue;
+        struct xsd_sockmsg h;
+        char body[XENSTORE_PAYLOAD_MAX + 1];
+        memcpy(&h, xb->rx, sizeof(h));
+        memcpy(body, xb->rx + sizeof(h), h.len);
+        body[h.len] = '\0';
+        xb->rx_len = 0;
+        if (h.type == XS_WATCH_EVENT)
+            ring_event(xb, &h, body);
+        else
+            ring_reply(xb, &h, body);
+    }
+    if (got) {
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        __atomic_store_n(&intf->rsp_cons, cons, __ATOMIC_RELEASE);
+    }
+    return got;
+}
+
 /* Moves bytes both ways as far as the rings allow; checks the daemon's
  * indices before trusting them, as a kernel must. */
 static void ring_pump(struct ext_xenbus *xb)
 {
-    struct xenstore_domain_interface *intf = xb->intf;
     bool notify = false;
 
     if (!xb->bound || xb->broken)
         return;
     for (;;) {
-        bool moved = false;
-        /* Acquire and release on the indices, not only fences: they are
-         * the order ThreadSanitizer can see. */
-        XENSTORE_RING_IDX cons = __atomic_load_n(&intf->req_cons, __ATOMIC_ACQUIRE),
-                          prod = READ_ONCE(intf->req_prod);
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if ((XENSTORE_RING_IDX)(prod - cons) > XENSTORE_RING_SIZE) {
-            xb->broken = true;
-            break;
-        }
-        while (xb->tx_off < xb->tx_len && (XENSTORE_RING_IDX)(prod - cons) < XENSTORE_RING_SIZE) {
-            intf->req[MASK_XENSTORE_IDX(prod++)] = (char)xb->tx[xb->tx_off++];
-            moved = true;
-        }
-        if (moved) {
-            __atomic_store_n(&intf->req_prod, prod, __ATOMIC_RELEASE);
-            notify = true;
-        }
-        if (xb->tx_off == xb->tx_len)
-            xb->tx_off = xb->tx_len = 0;
+        bool moved = ring_push(xb);
+        bool got = !xb->broken && ring_pull(xb);
 
-        cons = READ_ONCE(intf->rsp_cons);
-        prod = __atomic_load_n(&intf->rsp_prod, __ATOMIC_ACQUIRE);
-        if ((XENSTORE_RING_IDX)(prod - cons) > XENSTORE_RING_SIZE) {
-            xb->broken = true;
-            break;
-        }
-        bool got = false;
-        while (cons != prod) {
-            size_t want = xb->rx_len < sizeof(struct xsd_sockmsg)
-                              ? sizeof(struct xsd_sockmsg)
-                              : sizeof(struct xsd_sockmsg) +
-                                    ((struct xsd_sockmsg *)xb->rx)->len;
-            while (cons != prod && xb->rx_len < want)
-                xb->rx[xb->rx_len++] = (uint8_t)intf->rsp[MASK_XENSTORE_IDX(cons++)];
-            got = true;
-            if (xb->rx_len == sizeof(struct xsd_sockmsg) &&
-                ((struct xsd_sockmsg *)xb->rx)->len > XENSTORE_PAYLOAD_MAX) {
-                xb->broken = true;
-                break;
-            }
-            if (xb->rx_len < sizeof(struct xsd_sockmsg) ||
-                xb->rx_len < sizeof(struct xsd_sockmsg) + ((struct xsd_sockmsg *)xb->rx)->len)
-                continue;
-            struct xsd_sockmsg h;
-            char body[XENSTORE_PAYLOAD_MAX + 1];
-            memcpy(&h, xb->rx, sizeof(h));
-            memcpy(body, xb->rx + sizeof(h), h.len);
-            body[h.len] = '\0';
-            xb->rx_len = 0;
-            if (h.type == XS_WATCH_EVENT)
-                ring_event(xb, &h, body);
-            else
-                ring_reply(xb, &h, body);
-            if (xb->broken)
-                break;
-        }
-        if (got) {
-            __atomic_thread_fence(__ATOMIC_SEQ_CST);
-            __atomic_store_n(&intf->rsp_cons, cons, __ATOMIC_RELEASE);
-            notify = true;
-        }
+        notify |= moved || got;
         if (xb->broken || (!moved && !got))
             break;
     }

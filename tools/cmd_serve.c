@@ -153,24 +153,95 @@ static int serve_guests(struct xensim *sim, long n)
     return 0;
 }
 
-int xensim_cmd_serve(int argc, char **argv)
-{
-    const char *dir = NULL, *xenstored = NULL;
-    long n = 0;
-    char path[PATH_MAX];
+/* What serve runs, in the order it starts them. */
+struct serve {
+    const char *dir, *xenstored;
+    long n;
     struct xensim *sim;
+    struct xensim_external *ext;
+    struct xensim_console_ptys *ptys;
+    struct control *ctl;
+    struct web *web;
+};
+
+/* dom0, XenStore, the hypervisor sockets and console ptys, the guests,
+ * the control socket and the web view; -1 at the first that fails, with
+ * what is started left for serve_stop(). */
+static int serve_start(struct serve *s, const struct web_opts *wo)
+{
     struct xensim_config scfg = { .quiet = true };
     struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true };
-    sigset_t sigs;
-    struct control *ctl = NULL;
-    struct xensim_external *ext = NULL;
-    struct xensim_console_ptys *ptys = NULL;
-    int sig, rc = 1, dom;
-    struct web_opts wo = { 0 };
-    struct web *web = NULL;
-    bool seeded = false;
+    struct xensim_external_config ecfg = { .dir = s->dir };
+    char path[PATH_MAX];
 
-    if (web_take_args(&argc, argv, &wo) || parse_args(argc, argv, &dir, &n, "domains", &seeded, &xenstored)) {
+    /* The web view reads each raised port at its raise (demo_devices.c). */
+    scfg.no_halt_polling = wo->spec != NULL;
+    s->sim = xensim_create(&scfg);
+    if (!s->sim || xensim_domain_create(s->sim, &d0) < 0 || xensim_domain_unpause(s->sim, 0)) {
+        fprintf(stderr, "xensim serve: cannot create the simulator\n");
+        return -1;
+    }
+    /* A xenstored program is a process of dom0: its hypervisor socket
+     * comes first. The built-in daemon comes before the guests' sockets
+     * (as external.h asks). */
+    if (s->xenstored && (!(s->ext = xensim_external_start(s->sim, &ecfg)) ||
+                         program_start(s->sim, s->dir, s->xenstored)))
+        return -1;
+    if (!s->xenstored && serve_xenstore(s->sim, s->dir, s->n))
+        return -1;
+    if ((!s->ext && !(s->ext = xensim_external_start(s->sim, &ecfg))) ||
+        !(s->ptys = xensim_console_ptys_start(s->sim))) {
+        fprintf(stderr, "xensim serve: cannot serve %s/dom: %s\n", s->dir, strerror(errno));
+        return -1;
+    }
+    if (serve_guests(s->sim, s->n))
+        return -1;
+    /* `xensim domains|ports|grants --dir DIR` ask here. */
+    snprintf(path, sizeof(path), "%s/control", s->dir);
+    s->ctl = control_start(s->sim, path);
+    if (!s->ctl) {
+        fprintf(stderr, "xensim serve: cannot listen on %s\n", path);
+        return -1;
+    }
+    /* The web view, if asked for: it traces only while a page is open. */
+    if (wo->spec && !(s->web = web_start(wo, "xensim serve")))
+        return -1;
+    if (s->web) {
+        web_attach(s->web, s->sim);
+        printf("xensim serve: the web view is at %s\n", web_url(s->web));
+    }
+    return 0;
+}
+
+static void serve_stop(struct serve *s)
+{
+    char path[PATH_MAX];
+
+    web_stop(s->web);
+    control_stop(s->ctl);
+    xensim_console_ptys_stop(s->ptys);
+    /* xenstored first, while the domains it serves are all still there. */
+    if (s->sim)
+        xensim_xenstore_stop(s->sim);
+    if (s->xenstored) {
+        snprintf(path, sizeof(path), "%s/socket", s->dir);
+        unlink(path);
+    }
+    xensim_external_stop(s->ext);
+    if (s->sim)
+        xensim_destroy(s->sim);
+}
+
+int xensim_cmd_serve(int argc, char **argv)
+{
+    struct serve s = { 0 };
+    struct web_opts wo = { 0 };
+    bool seeded = false;
+    sigset_t sigs;
+    int sig, rc = 1;
+
+    if (web_take_args(&argc, argv, &wo) ||
+        parse_args(argc, argv, &s.dir, &s.n, "domains", &seeded, &s.xenstored)) {
         fprintf(stderr, "usage: xensim serve --dir DIR [--domains N] [--xenstored PATH] "
                 "[--http ADDR:PORT [--http-public]]\n");
         return 2;
@@ -191,59 +262,13 @@ int xensim_cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    /* The web view reads each raised port at its raise (demo_devices.c). */
-    scfg.no_halt_polling = wo.spec != NULL;
-    sim = xensim_create(&scfg);
-    if (!sim || (dom = xensim_domain_create(sim, &d0)) < 0 || xensim_domain_unpause(sim, 0)) {
-        fprintf(stderr, "xensim serve: cannot create the simulator\n");
-        return 1;
+    if (!serve_start(&s, &wo)) {
+        printf("ready\n");
+        fflush(stdout);
+        while (sigwait(&sigs, &sig))
+            ;
+        rc = 0;
     }
-    struct xensim_external_config ecfg = { .dir = dir };
-    /* A xenstored program is a process of dom0: its hypervisor socket
-     * comes first. The built-in daemon comes before the guests' sockets
-     * (as external.h asks). */
-    if (xenstored && (!(ext = xensim_external_start(sim, &ecfg)) ||
-                      program_start(sim, dir, xenstored)))
-        goto out;
-    if (!xenstored && serve_xenstore(sim, dir, n))
-        goto out;
-    if ((!ext && !(ext = xensim_external_start(sim, &ecfg))) ||
-        !(ptys = xensim_console_ptys_start(sim))) {
-        fprintf(stderr, "xensim serve: cannot serve %s/dom: %s\n", dir, strerror(errno));
-        goto out;
-    }
-    if (serve_guests(sim, n))
-        goto out;
-    /* `xensim domains|ports|grants --dir DIR` ask here. */
-    snprintf(path, sizeof(path), "%s/control", dir);
-    ctl = control_start(sim, path);
-    if (!ctl) {
-        fprintf(stderr, "xensim serve: cannot listen on %s\n", path);
-        goto out;
-    }
-    /* The web view, if asked for: it traces only while a page is open. */
-    if (wo.spec && !(web = web_start(&wo, "xensim serve")))
-        goto out;
-    if (web) {
-        web_attach(web, sim);
-        printf("xensim serve: the web view is at %s\n", web_url(web));
-    }
-    printf("ready\n");
-    fflush(stdout);
-    while (sigwait(&sigs, &sig))
-        ;
-    rc = 0;
-out:
-    web_stop(web);
-    control_stop(ctl);
-    xensim_console_ptys_stop(ptys);
-    /* xenstored first, while the domains it serves are all still there. */
-    xensim_xenstore_stop(sim);
-    if (xenstored) {
-        snprintf(path, sizeof(path), "%s/socket", dir);
-        unlink(path);
-    }
-    xensim_external_stop(ext);
-    xensim_destroy(sim);
+    serve_stop(&s);
     return rc;
 }

@@ -319,6 +319,41 @@ static void show_console(struct demo *d, struct xensim_consoled *cons)
         host_say(d->sim, "netback: vif%u.0 is on dom0's virtual switch", d->guest);
 }
 
+/* Unplugs both devices, destroys the guest, then everything else. */
+static void demo_teardown(struct demo *d, struct xensim_consoled *cons, bool probing,
+                          struct web *web)
+{
+    host_say(d->sim, "unplugs the devices and destroys dom%u", d->guest);
+    xensim_set_narrator(d->sim, NULL, NULL, 0);
+    xensim_device_remove(d->sim, "vbd", d->guest, VBD_DEVID, WAIT_MS);
+    xensim_device_remove(d->sim, "vif", d->guest, 0, WAIT_MS);
+    xensim_domain_call(d->sim, d->guest, 0, frontends_down, d);
+    xensim_domain_destroy(d->sim, d->guest);
+    xensim_domain_call(d->sim, 0, 0, backends_down, d);
+    if (cons)
+        xensim_consoled_stop(cons);
+    if (probing)
+        probe_put();
+    web_detach(web);
+    xenstored_program_done(d);
+    xensim_destroy(d->sim);
+    unlink(d->disk);
+    print_line("[toolstack]  done", NULL);
+}
+
+/* The page keeps its story after the run, until Ctrl-C. */
+static void web_linger(struct web *web, sigset_t *quit)
+{
+    int sig;
+
+    printf("xensim demo: the demo is over; the page keeps its story at %s "
+           "(Ctrl-C to stop)\n", web_url(web));
+    fflush(stdout);
+    while (sigwait(quit, &sig))
+        ;
+    web_stop(web);
+}
+
 /* The page is told where the seed's walkthrough starts, to open there. */
 static const char chapter[] =
     "{\"title\":\"The guest reads sector 0: the seed's walkthrough\",\"start\":true,"
@@ -400,30 +435,8 @@ int demo_devices(const char *trace, const char *pcap, enum xensim_evtchn_abi abi
         return fail("the read failed", d.rc);
     show_console(&d, cons);
 
-    host_say(d.sim, "unplugs the devices and destroys dom%u", d.guest);
-    xensim_set_narrator(d.sim, NULL, NULL, 0);
-    xensim_device_remove(d.sim, "vbd", d.guest, VBD_DEVID, WAIT_MS);
-    xensim_device_remove(d.sim, "vif", d.guest, 0, WAIT_MS);
-    xensim_domain_call(d.sim, d.guest, 0, frontends_down, &d);
-    xensim_domain_destroy(d.sim, d.guest);
-    xensim_domain_call(d.sim, 0, 0, backends_down, &d);
-    if (cons)
-        xensim_consoled_stop(cons);
-    if (probing)
-        probe_put();
-    web_detach(web);
-    xenstored_program_done(&d);
-    xensim_destroy(d.sim);
-    unlink(d.disk);
-    print_line("[toolstack]  done", NULL);
-    if (web) {
-        printf("xensim demo: the demo is over; the page keeps its story at %s "
-               "(Ctrl-C to stop)\n", web_url(web));
-        fflush(stdout);
-        int sig;
-        while (sigwait(&quit, &sig))
-            ;
-        web_stop(web);
-    }
+    demo_teardown(&d, cons, probing, web);
+    if (web)
+        web_linger(web, &quit);
     return 0;
 }

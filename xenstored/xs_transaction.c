@@ -465,6 +465,128 @@ static int failed(struct xs_tx *tx, int err)
     return err;
 }
 
+/* A chain of new nodes below an existing one, top down: lv[0] is the
+ * child of a, lv[levels - 1] the node; gens[k] and bytes[k] bottom up,
+ * k = levels for a. */
+struct chain {
+    struct xs_tnode *a;
+    unsigned int levels;
+    struct xs_tnode **lv;
+    uint64_t *gens;
+    long *bytes;
+};
+
+/* Looks up (as absent nodes of tx) every level of path below a. */
+static int chain_lookup(struct xs_tx *tx, struct chain *ch, const char *path)
+{
+    size_t alen = strlen(ch->a->path), plen = strlen(path), first = alen == 1 ? 1 : alen + 1;
+    int err = 0;
+
+    for (size_t i = first; i <= plen; i++)
+        if (path[i] == '/' || path[i] == '\0')
+            ch->levels++;
+    ch->lv = xs_alloc(ch->levels * sizeof(*ch->lv));
+    ch->gens = xs_alloc((ch->levels + 1) * sizeof(*ch->gens));
+    ch->bytes = xs_alloc((ch->levels + 1) * sizeof(*ch->bytes));
+    for (size_t i = first, j = 0; i <= plen; i++) {
+        char sub[XS_PATH_BUF];
+
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        memcpy(sub, path, i);
+        sub[i] = '\0';
+        ch->lv[j] = get_any(tx, sub, &err);
+        if (!ch->lv[j])
+            return err;
+        j++;
+    }
+    return 0;
+}
+
+/* Bottom up, each node's quotas and generation; the first refusal is the
+ * answer. Nothing is written yet. */
+static int chain_check(struct xs_tx *tx, struct chain *ch, unsigned int vlen, bool exempt,
+                       unsigned int owner_new)
+{
+    struct xs_conn *c = tx->conn;
+    struct xs_daemon *xs = c->xs;
+    struct xs_tnode *a = ch->a, **lv = ch->lv;
+    unsigned int levels = ch->levels, count = 0;
+    long asked = 0;
+
+    if (!exempt)
+        count = CMM_LOAD_SHARED(xs->tree.owned[c->domid]) +
+                (tx->implicit ? xs_tx_dom_delta(tx, c->domid) : 0);
+    for (unsigned int k = 0; k <= levels; k++) {
+        bool is_new = k < levels;
+        size_t kids = 0, value = 0, np = a->nperms;
+        struct xs_tnode *t = is_new ? lv[levels - 1 - k] : a;
+        unsigned int owner = is_new ? owner_new : a->perms[0].id;
+        long delta;
+
+        if (is_new && !exempt && count >= xs->quota.nodes)
+            return k ? failed(tx, -ENOSPC) : -ENOSPC;
+        ch->gens[k] = xs_gen_next(&xs->tree);
+        if (k == 0) {
+            value = vlen;
+        } else if (is_new) {
+            kids = strlen(xs_path_leaf(lv[levels - k]->path)) + 1;
+        } else {
+            kids = kids_len(a) + strlen(xs_path_leaf(lv[0]->path)) + 1;
+            value = a->vlen;
+        }
+        if (too_big(c, np, value, kids))
+            return failed(tx, -ENOSPC);
+        ch->bytes[k] = record(np, value, kids);
+        delta = mem_delta(tx, t, owner, ch->bytes[k]);
+        if (!xs_mem_fits(xs, mem_domain(tx, owner),
+                         delta + (mem_domain(tx, owner) == mem_domain(tx, owner_new) ? asked : 0)))
+            return failed(tx, -EIO);
+        if (is_new)
+            asked += delta;
+        /* Outside a transaction each new node counts at once. */
+        if (is_new && tx->implicit)
+            count++;
+    }
+    return 0;
+}
+
+/* Writes the checked chain: each new node with a's permissions (owned by
+ * the caller unless exempt), the leaf with its value, then a. */
+static void chain_publish(struct xs_tx *tx, struct chain *ch, const char *path,
+                          const void *val, unsigned int vlen, bool exempt)
+{
+    struct xs_tnode *a = ch->a, **lv = ch->lv;
+    unsigned int levels = ch->levels;
+
+    for (unsigned int j = 0; j < levels; j++) {
+        struct xs_tnode *t = lv[j], *parent = j ? lv[j - 1] : a;
+
+        t->exists = true;
+        t->data_changed = true;
+        if (!t->check_gen)
+            t->created = true;
+        else
+            t->replaced = true;
+        t->removed = false;
+        t->gen = ch->gens[levels - 1 - j];
+        set_perms(t, a->perms, a->nperms);
+        if (!exempt)
+            t->perms[0].id = tx->conn->domid;
+        if (j == levels - 1)
+            set_value(t, val, vlen);
+        else
+            set_value(t, "", 0);
+        drop_kids(t);
+        kid_add(parent, xs_path_leaf(t->path));
+        dom_delta(tx, t->perms[0].id, 1);
+        copy_cost(tx, t, ch->bytes[levels - 1 - j], false);
+    }
+    a->gen = ch->gens[levels];
+    copy_cost(tx, a, ch->bytes[levels], false);
+    fire_later(tx, path, false, lv[levels - 1], levels > 1 ? lv[levels - 2] : a, NULL, 0);
+}
+
 /*
  * Makes path and its missing ancestors below the existing node a, as
  * create_node() does: bottom up, the new leaf, each new ancestor, then a
@@ -478,104 +600,18 @@ static int create_chain(struct xs_tx *tx, struct xs_tnode *a, const char *path,
                         const void *val, unsigned int vlen)
 {
     struct xs_conn *c = tx->conn;
-    struct xs_daemon *xs = c->xs;
     bool exempt = xs_quota_exempt(c);
-    size_t alen = strlen(a->path), plen = strlen(path);
-    unsigned int levels = 0, count = 0, owner_new = exempt ? a->perms[0].id : c->domid;
-    struct xs_tnode **lv;
-    uint64_t *gens;
-    long *bytes, asked = 0;
-    int err = 0;
+    unsigned int owner_new = exempt ? a->perms[0].id : c->domid;
+    struct chain ch = { .a = a };
+    int err = chain_lookup(tx, &ch, path);
 
-    for (size_t i = alen == 1 ? 1 : alen + 1; i <= plen; i++)
-        if (path[i] == '/' || path[i] == '\0')
-            levels++;
-    lv = xs_alloc(levels * sizeof(*lv));
-    gens = xs_alloc((levels + 1) * sizeof(*gens));
-    bytes = xs_alloc((levels + 1) * sizeof(*bytes));
-    /* Top down: lv[0] is the child of a, lv[levels - 1] the node. */
-    for (size_t i = alen == 1 ? 1 : alen + 1, j = 0; i <= plen; i++) {
-        char sub[XS_PATH_BUF];
-
-        if (path[i] != '/' && path[i] != '\0')
-            continue;
-        memcpy(sub, path, i);
-        sub[i] = '\0';
-        lv[j] = get_any(tx, sub, &err);
-        if (!lv[j])
-            goto out;
-        j++;
-    }
-    if (!exempt)
-        count = CMM_LOAD_SHARED(xs->tree.owned[c->domid]) +
-                (tx->implicit ? xs_tx_dom_delta(tx, c->domid) : 0);
-    for (unsigned int k = 0; k <= levels; k++) {
-        bool is_new = k < levels;
-        size_t kids = 0, value = 0, np = a->nperms;
-        struct xs_tnode *t = is_new ? lv[levels - 1 - k] : a;
-        unsigned int owner = is_new ? owner_new : a->perms[0].id;
-        long delta;
-
-        if (is_new && !exempt && count >= xs->quota.nodes) {
-            err = k ? failed(tx, -ENOSPC) : -ENOSPC;
-            goto out;
-        }
-        gens[k] = xs_gen_next(&xs->tree);
-        if (k == 0) {
-            value = vlen;
-        } else if (is_new) {
-            kids = strlen(xs_path_leaf(lv[levels - k]->path)) + 1;
-        } else {
-            kids = kids_len(a) + strlen(xs_path_leaf(lv[0]->path)) + 1;
-            value = a->vlen;
-        }
-        if (too_big(c, np, value, kids)) {
-            err = failed(tx, -ENOSPC);
-            goto out;
-        }
-        bytes[k] = record(np, value, kids);
-        delta = mem_delta(tx, t, owner, bytes[k]);
-        if (!xs_mem_fits(xs, mem_domain(tx, owner),
-                         delta + (mem_domain(tx, owner) == mem_domain(tx, owner_new) ? asked : 0))) {
-            err = failed(tx, -EIO);
-            goto out;
-        }
-        if (is_new)
-            asked += delta;
-        /* Outside a transaction each new node counts at once. */
-        if (is_new && tx->implicit)
-            count++;
-    }
-    for (unsigned int j = 0; j < levels; j++) {
-        struct xs_tnode *t = lv[j], *parent = j ? lv[j - 1] : a;
-
-        t->exists = true;
-        t->data_changed = true;
-        if (!t->check_gen)
-            t->created = true;
-        else
-            t->replaced = true;
-        t->removed = false;
-        t->gen = gens[levels - 1 - j];
-        set_perms(t, a->perms, a->nperms);
-        if (!exempt)
-            t->perms[0].id = c->domid;
-        if (j == levels - 1)
-            set_value(t, val, vlen);
-        else
-            set_value(t, "", 0);
-        drop_kids(t);
-        kid_add(parent, xs_path_leaf(t->path));
-        dom_delta(tx, t->perms[0].id, 1);
-        copy_cost(tx, t, bytes[levels - 1 - j], false);
-    }
-    a->gen = gens[levels];
-    copy_cost(tx, a, bytes[levels], false);
-    fire_later(tx, path, false, lv[levels - 1], levels > 1 ? lv[levels - 2] : a, NULL, 0);
-out:
-    free(lv);
-    free(gens);
-    free(bytes);
+    if (!err)
+        err = chain_check(tx, &ch, vlen, exempt, owner_new);
+    if (!err)
+        chain_publish(tx, &ch, path, val, vlen, exempt);
+    free(ch.lv);
+    free(ch.gens);
+    free(ch.bytes);
     return err;
 }
 
