@@ -521,8 +521,8 @@ int xensim_netback_create(const struct xensim_netback_config *cfg,
     if (!nb->pool || !nb->tx_batch || !nb->rx_batch)
         goto fail;
     while (nb->pool_free < nb->pool_size) {
-        xen_pfn_t pfn = xensim_guest_page_alloc();
-        if (pfn == ~(xen_pfn_t)0)
+        xen_pfn_t pfn;
+        if (xensim_guest_page_alloc(&pfn))
             goto fail;
         nb->pool[nb->pool_free++] = pfn;
     }

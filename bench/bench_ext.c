@@ -192,7 +192,7 @@ struct grant {
 static void grant_fn(void *arg)
 {
     struct grant *g = arg;
-    g->pfn = xensim_guest_page_alloc();
+    BENCH_CHECK(!xensim_guest_page_alloc(&g->pfn));
     g->ref = xensim_gnttab_grant_access(1, g->pfn, false);
 }
 

@@ -34,10 +34,10 @@ static void grant_pages(void *arg)
     struct gnt_bench *b = arg;
     BENCH_CHECK(xensim_gnttab_set_version(b->version) == 0);
     for (unsigned int i = 0; i < MAX_BATCH; i++) {
-        b->pfns[i] = xensim_guest_page_alloc();
-        BENCH_CHECK(b->pfns[i] != (xen_pfn_t)~0ul);
+        xen_pfn_t gap;
+        BENCH_CHECK(!xensim_guest_page_alloc(&b->pfns[i]));
         if (!b->contiguous)
-            BENCH_CHECK(xensim_guest_page_alloc() != (xen_pfn_t)~0ul);
+            BENCH_CHECK(!xensim_guest_page_alloc(&gap));
         long ref = xensim_gnttab_grant_access(0, b->pfns[i], false);
         BENCH_CHECK(ref >= 0);
         b->refs[i] = (grant_ref_t)ref;

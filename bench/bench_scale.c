@@ -61,14 +61,14 @@ static void guest_main(void *arg)
 static void fifo_guest_main(void *arg)
 {
     (void)arg;
-    xen_pfn_t cb = xensim_guest_page_alloc();
-    BENCH_CHECK(cb != ~(xen_pfn_t)0);
+    xen_pfn_t cb;
+    BENCH_CHECK(!xensim_guest_page_alloc(&cb));
     evtchn_init_control_t init = { .control_gfn = cb, .offset = 0, .vcpu = 0 };
     BENCH_CHECK(HYPERVISOR_event_channel_op(EVTCHNOP_init_control, &init) == 0);
     unsigned int words = XEN_PAGE_SIZE / sizeof(event_word_t);
     for (unsigned int p = 0; p <= FIFO_PORTS / words; p++) {
-        xen_pfn_t pfn = xensim_guest_page_alloc();
-        BENCH_CHECK(pfn != ~(xen_pfn_t)0);
+        xen_pfn_t pfn;
+        BENCH_CHECK(!xensim_guest_page_alloc(&pfn));
         event_word_t *w = xensim_guest_pfn_to_virt(pfn);
         for (unsigned int i = 0; i < words; i++)
             w[i] = 1u << EVTCHN_FIFO_MASKED;

@@ -57,7 +57,7 @@ static void end_pages_fn(void *arg)
             continue;               /* still mapped: later */
         if (p->ref)
             xensim_gnttab_free_ref(p->ref);
-        if (p->pfn != ~(xen_pfn_t)0)
+        if (p->pfn != XENSIM_INVALID_PFN)
             xensim_guest_page_free(p->pfn);
         p->ended = true;
         s->left--;
@@ -72,8 +72,7 @@ static void share_fn(void *arg)
     sc->rc = 0;
     for (uint32_t i = 0; i < s->count; i++) {
         struct share_page *p = &s->pages[i];
-        p->pfn = xensim_guest_page_alloc();
-        if (p->pfn == ~(xen_pfn_t)0) {
+        if (xensim_guest_page_alloc(&p->pfn)) {
             sc->rc = -ENOMEM;
             break;
         }
@@ -147,7 +146,7 @@ static int32_t gntalloc_share(struct ext_gntalloc *a, const struct xensim_hv_sha
     s->count = s->left = r->count;
     s->notify_offset = r->notify_offset;
     for (uint32_t i = 0; i < s->count; i++)
-        s->pages[i].pfn = ~(xen_pfn_t)0;
+        s->pages[i].pfn = XENSIM_INVALID_PFN;
     if (r->notify_port != XENSIM_HV_NONE && !(s->port = ext_port_get(d, r->notify_port))) {
         free(s);
         return -EINVAL;

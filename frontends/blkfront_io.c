@@ -22,8 +22,8 @@ static bool can_grant_direct(struct xensim_blkfront *fe, const struct xensim_blk
     uintptr_t a = (uintptr_t)io->buf;
     if (fe->persistent || (a % fe->unit))
         return false;
-    if (xensim_guest_virt_to_pfn(io->buf) == ~(xen_pfn_t)0 ||
-        xensim_guest_virt_to_pfn((uint8_t *)io->buf + bytes - 1) == ~(xen_pfn_t)0)
+    if (xensim_guest_virt_to_pfn(io->buf) == XENSIM_INVALID_PFN ||
+        xensim_guest_virt_to_pfn((uint8_t *)io->buf + bytes - 1) == XENSIM_INVALID_PFN)
         return false;
     size_t spans = ((a % XEN_PAGE_SIZE) + bytes + XEN_PAGE_SIZE - 1) / XEN_PAGE_SIZE;
     return spans <= max_segs;

@@ -116,8 +116,7 @@ struct blkfront_page *blkfront_page_get(struct blkfront_queue *q)
     pg = calloc(1, sizeof(*pg));
     if (!pg)
         return NULL;
-    pg->pfn = xensim_guest_page_alloc();
-    if (pg->pfn == ~(xen_pfn_t)0) {
+    if (xensim_guest_page_alloc(&pg->pfn)) {
         free(pg);
         return NULL;
     }
@@ -151,7 +150,7 @@ void blkfront_revoke(struct blkfront_queue *q, grant_ref_t ref, struct blkfront_
     }
     /* The back end still maps it: the page cannot be reused until it
      * lets go, so both wait on the domain's deferred list. */
-    xensim_xenbus_end_access(ref, pg ? pg->pfn : ~(xen_pfn_t)0);
+    xensim_xenbus_end_access(ref, pg ? pg->pfn : XENSIM_INVALID_PFN);
     free(pg);
 }
 
@@ -402,8 +401,7 @@ static int queue_setup(struct xensim_blkfront *fe, struct blkfront_queue *q)
     domid_t be = fe->cfg.backend_domid;
     void *va[XENSIM_BLKIF_MAX_RING_PAGES];
     for (n = 0; n < pages; n++) {
-        q->ring_pfn[n] = xensim_guest_page_alloc();
-        if (q->ring_pfn[n] == ~(xen_pfn_t)0)
+        if (xensim_guest_page_alloc(&q->ring_pfn[n]))
             break;
         va[n] = q->view.page[n] = xensim_guest_pfn_to_virt(q->ring_pfn[n]);
     }

@@ -87,7 +87,7 @@ static void nf_page_release(long ref, xen_pfn_t pfn)
 {
     if (ref >= 0)
         xensim_xenbus_end_access((grant_ref_t)ref, pfn);
-    else if (pfn != ~(xen_pfn_t)0)
+    else if (pfn != XENSIM_INVALID_PFN)
         xensim_guest_page_free(pfn);
 }
 
@@ -141,11 +141,11 @@ static int nf_alloc_arrays(struct xensim_netfront *nf, unsigned int nrx, unsigne
     nf->ntx = ntx;
     nf->ntxpages = ntxpages;
     for (unsigned int i = 0; i < nrx; i++) {
-        nf->rx_pfn[i] = ~(xen_pfn_t)0;
+        nf->rx_pfn[i] = XENSIM_INVALID_PFN;
         nf->rx_ref[i] = -1;
     }
     for (unsigned int i = 0; i < ntxpages; i++) {
-        nf->tx_pfn[i] = ~(xen_pfn_t)0;
+        nf->tx_pfn[i] = XENSIM_INVALID_PFN;
         nf->tx_ref[i] = -1;
     }
     return 0;
@@ -154,8 +154,7 @@ static int nf_alloc_arrays(struct xensim_netfront *nf, unsigned int nrx, unsigne
 /* A page granted to the back end (read-only or writable). */
 static int nf_grant_page(struct xensim_netfront *nf, bool readonly, xen_pfn_t *pfn, long *ref)
 {
-    *pfn = xensim_guest_page_alloc();
-    if (*pfn == ~(xen_pfn_t)0)
+    if (xensim_guest_page_alloc(pfn))
         return -ENOMEM;
     *ref = xensim_gnttab_grant_access(nf->backend, *pfn, readonly);
     return *ref < 0 ? -ENOSPC : 0;
@@ -170,8 +169,7 @@ static int nf_rings_setup(struct xensim_netfront *nf)
     grant_ref_t refs[2];
 
     for (int i = 0; i < 2; i++) {
-        pfn[i] = xensim_guest_page_alloc();
-        if (pfn[i] == ~(xen_pfn_t)0) {
+        if (xensim_guest_page_alloc(&pfn[i])) {
             if (i)
                 xensim_guest_page_free(pfn[0]);
             return -ENOMEM;
@@ -233,7 +231,7 @@ int xensim_netfront_create(const struct xensim_netfront_config *cfg,
     nf->rx_cb = cfg->rx;
     nf->rx_arg = cfg->rx_arg;
     nf->tx_ring_ref = nf->rx_ring_ref = -1;
-    nf->tx_ring_pfn = nf->rx_ring_pfn = ~(xen_pfn_t)0;
+    nf->tx_ring_pfn = nf->rx_ring_pfn = XENSIM_INVALID_PFN;
     int rc;
     if ((rc = nf_alloc_arrays(nf, nrx, ntx)) || (rc = nf_rings_setup(nf)) ||
         (rc = nf_buffers_setup(nf)) || (rc = xensim_xenbus_alloc_evtchn(nf->backend, &nf->port))) {

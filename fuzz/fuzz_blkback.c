@@ -131,10 +131,12 @@ static void front_setup_fn(void *arg)
 
     d->nr_ring = 1u << d->cfg->order;
     for (unsigned int i = 0; i < d->nr_ring; i++) {
-        d->ring_pfn[i] = xensim_guest_page_alloc();
+        FZ_CHECK(!xensim_guest_page_alloc(&d->ring_pfn[i]), "ring pages");
         /* A page kept between the ring's pages, so they are not adjacent
          * and the back end must copy straddling slots piecewise. */
-        d->gap_pfn[i] = d->cfg->scattered ? xensim_guest_page_alloc() : ~(xen_pfn_t)0;
+        d->gap_pfn[i] = XENSIM_INVALID_PFN;
+        if (d->cfg->scattered)
+            FZ_CHECK(!xensim_guest_page_alloc(&d->gap_pfn[i]), "gap pages");
         d->view.page[i] = xensim_guest_pfn_to_virt(d->ring_pfn[i]);
         long ref = xensim_gnttab_grant_access(be, d->ring_pfn[i], false);
         FZ_CHECK(ref > 0, "ring grant: %ld", ref);
@@ -143,8 +145,7 @@ static void front_setup_fn(void *arg)
     xensim_blk_ring_view_init(&d->view, d->nr_ring);
     d->sring = (blkif_sring_t *)d->view.page[0];
     for (unsigned int i = 0; i < NPAGES; i++) {
-        d->pfn[i] = xensim_guest_page_alloc();
-        FZ_CHECK(d->pfn[i] != ~(xen_pfn_t)0, "front pages");
+        FZ_CHECK(!xensim_guest_page_alloc(&d->pfn[i]), "front pages");
         d->page[i] = xensim_guest_pfn_to_virt(d->pfn[i]);
     }
     /* The granted set: every page read-write, two read-only aliases, one
@@ -244,7 +245,7 @@ static void front_teardown_fn(void *arg)
         FZ_CHECK(xensim_gnttab_end_access(d->ring_ref[i]) == 0, "ring still mapped");
         xensim_gnttab_free_ref(d->ring_ref[i]);
         xensim_guest_page_free(d->ring_pfn[i]);
-        if (d->gap_pfn[i] != ~(xen_pfn_t)0)
+        if (d->gap_pfn[i] != XENSIM_INVALID_PFN)
             xensim_guest_page_free(d->gap_pfn[i]);
     }
     for (unsigned int i = 0; i < NPAGES; i++)

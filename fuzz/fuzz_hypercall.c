@@ -357,8 +357,7 @@ static void unmap_fn(void *arg)
     d->ngained = 0;
     for (unsigned int k = 0; k < NSCRATCH; k++)
         if (d->scratch_lost[k]) {
-            d->scratch[k] = xensim_guest_page_alloc();
-            FZ_CHECK(d->scratch[k] != ~(xen_pfn_t)0, "scratch page");
+            FZ_CHECK(!xensim_guest_page_alloc(&d->scratch[k]), "scratch page");
             d->scratch_lost[k] = false;
         }
 }
@@ -464,8 +463,7 @@ static void setup_fn(void *arg)
 {
     struct dom *d = arg;
     for (unsigned int i = 0; i < NSCRATCH; i++) {
-        d->scratch[i] = xensim_guest_page_alloc();
-        FZ_CHECK(d->scratch[i] != ~(xen_pfn_t)0, "scratch page");
+        FZ_CHECK(!xensim_guest_page_alloc(&d->scratch[i]), "scratch page");
     }
     d->gnttab = xensim_gnttab_entries(&d->nr_entries);
     /* The table at its largest from the start: setup_table cannot

@@ -94,15 +94,14 @@ static struct {
 static void front_setup_fn(void *arg)
 {
     struct vif *v = arg;
-    v->tx_pfn = xensim_guest_page_alloc();
-    v->rx_pfn = xensim_guest_page_alloc();
+    FZ_CHECK(!xensim_guest_page_alloc(&v->tx_pfn), "tx ring page");
+    FZ_CHECK(!xensim_guest_page_alloc(&v->rx_pfn), "rx ring page");
     v->txs = xensim_guest_pfn_to_virt(v->tx_pfn);
     v->rxs = xensim_guest_pfn_to_virt(v->rx_pfn);
     v->tx_ref = (grant_ref_t)xensim_gnttab_grant_access(0, v->tx_pfn, false);
     v->rx_ref = (grant_ref_t)xensim_gnttab_grant_access(0, v->rx_pfn, false);
     for (unsigned int i = 0; i < NPAGES; i++) {
-        v->pfn[i] = xensim_guest_page_alloc();
-        FZ_CHECK(v->pfn[i] != ~(xen_pfn_t)0, "front pages");
+        FZ_CHECK(!xensim_guest_page_alloc(&v->pfn[i]), "front pages");
         v->page[i] = xensim_guest_pfn_to_virt(v->pfn[i]);
     }
     /* TX pages read-write, a read-only alias, one granted to another

@@ -58,8 +58,8 @@ static int add_page(struct guest_fifo *f)
     unsigned int n = atomic_load(&f->nr_pages);
     if (n >= MAX_PAGES)
         return -ENOSPC;
-    xen_pfn_t pfn = xensim_guest_page_alloc();
-    if (pfn == ~(xen_pfn_t)0)
+    xen_pfn_t pfn;
+    if (xensim_guest_page_alloc(&pfn))
         return -ENOMEM;
     event_word_t *words = xensim_guest_pfn_to_virt(pfn);
     for (unsigned int i = 0; i < WORDS_PER_PAGE; i++)
@@ -87,8 +87,8 @@ int guest_fifo_boot(struct guest_evtchn *ge)
      * its exit, and ge's destroy frees f then. */
     ge->fifo = f;
     for (unsigned int v = 0; v < nr; v++) {
-        xen_pfn_t pfn = xensim_guest_page_alloc();
-        long rc = pfn == ~(xen_pfn_t)0 ? -ENOMEM : 0;
+        xen_pfn_t pfn;
+        long rc = xensim_guest_page_alloc(&pfn);
         if (!rc) {
             struct evtchn_init_control op = { .control_gfn = pfn, .offset = 0, .vcpu = v };
             rc = HYPERVISOR_event_channel_op(EVTCHNOP_init_control, &op);

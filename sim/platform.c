@@ -41,17 +41,24 @@ void *xensim_guest_pfn_to_virt(xen_pfn_t pfn)
 xen_pfn_t xensim_guest_virt_to_pfn(const void *va)
 {
     if (!current_vcpu)
-        return ~(xen_pfn_t)0;
+        return XENSIM_INVALID_PFN;
     struct domain *d = current_vcpu->d;
     const uint8_t *p = va;
     if (p < d->mem || p >= d->mem + d->nr_frames * XEN_PAGE_SIZE)
-        return ~(xen_pfn_t)0;
+        return XENSIM_INVALID_PFN;
     return (xen_pfn_t)(p - d->mem) >> XEN_PAGE_SHIFT;
 }
 
-xen_pfn_t xensim_guest_page_alloc(void)
+int xensim_guest_page_alloc(xen_pfn_t *pfn)
 {
-    return current_vcpu ? domain_page_alloc(current_vcpu->d) : ~(xen_pfn_t)0;
+    *pfn = XENSIM_INVALID_PFN;
+    if (!current_vcpu)
+        return -EPERM;
+    xen_pfn_t got = domain_page_alloc(current_vcpu->d);
+    if (got == XENSIM_INVALID_PFN)
+        return -ENOMEM;
+    *pfn = got;
+    return 0;
 }
 
 void xensim_guest_page_free(xen_pfn_t pfn)

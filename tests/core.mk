@@ -22,8 +22,9 @@ TESTS += tests/test_det_demo.sh tests/test_det_suites.sh
 EXTRA_DIST += tests/test_det_demo.sh tests/test_det_suites.sh
 
 # Every errno the sources return has a name in include/xensim/errno.h.
-TESTS += tests/check_errno_names.sh tests/check_api_prefix.sh
-EXTRA_DIST += tests/check_errno_names.sh tests/check_api_prefix.sh tests/check_api_prefix.py
+TESTS += tests/check_errno_names.sh tests/check_api_prefix.sh tests/check_architecture_doc.sh
+EXTRA_DIST += tests/check_errno_names.sh tests/check_api_prefix.sh tests/check_api_prefix.py \
+	tests/check_architecture_doc.sh tests/check_architecture_doc.py
 
 # The README's demo, its narration checked step by step.
 TESTS += tests/test_demo.sh

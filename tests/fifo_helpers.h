@@ -75,8 +75,8 @@ static __thread unsigned int g_nr_pages;
 /* A zeroed page of the calling guest's RAM. */
 static inline xen_pfn_t g_page(void)
 {
-    xen_pfn_t pfn = xensim_guest_page_alloc();
-    ck_assert(pfn != ~(xen_pfn_t)0);
+    xen_pfn_t pfn;
+    ck_assert_int_eq(xensim_guest_page_alloc(&pfn), 0);
     if (g_nr_pages < sizeof(g_pages) / sizeof(g_pages[0]))
         g_pages[g_nr_pages++] = pfn;
     return pfn;

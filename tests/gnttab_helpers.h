@@ -72,7 +72,7 @@ static inline void gt_tables(struct gt_grant *g)
 static void gt_grant_fn(void *p)
 {
     struct gt_grant *g = p;
-    g->pfn = xensim_guest_page_alloc();
+    ck_assert_int_eq(xensim_guest_page_alloc(&g->pfn), 0);
     g->page = xensim_guest_pfn_to_virt(g->pfn);
     g->ref = xensim_gnttab_grant_access(g->to, g->pfn, g->readonly);
     gt_tables(g);
@@ -142,7 +142,7 @@ struct gt_page { xen_pfn_t pfn; uint8_t *va; };
 static void gt_page_fn(void *p)
 {
     struct gt_page *pg = p;
-    pg->pfn = xensim_guest_page_alloc();
+    ck_assert_int_eq(xensim_guest_page_alloc(&pg->pfn), 0);
     pg->va = xensim_guest_pfn_to_virt(pg->pfn);
 }
 

@@ -74,17 +74,20 @@ static void rawfront_setup_fn(void *p)
 {
     struct rawfront *rf = p;
     domid_t be = rf->f->back;
-    xen_pfn_t ring = xensim_guest_page_alloc();
+    xen_pfn_t ring;
+    ck_assert_int_eq(xensim_guest_page_alloc(&ring), 0);
     rf->sring = xensim_guest_pfn_to_virt(ring);
     SHARED_RING_INIT(rf->sring);
     FRONT_RING_INIT(&rf->ring, rf->sring, 4096);
     rf->ring_ref = (grant_ref_t)xensim_gnttab_grant_access(be, ring, false);
-    xen_pfn_t data = xensim_guest_page_alloc();
+    xen_pfn_t data;
+    ck_assert_int_eq(xensim_guest_page_alloc(&data), 0);
     rf->data = xensim_guest_pfn_to_virt(data);
     rf->data_ref = (grant_ref_t)xensim_gnttab_grant_access(be, data, false);
     rf->data_ro_ref = (grant_ref_t)xensim_gnttab_grant_access(be, data, true);
     rf->other_ref = (grant_ref_t)xensim_gnttab_grant_access(be + 77, data, false);
-    xen_pfn_t ind = xensim_guest_page_alloc();
+    xen_pfn_t ind;
+    ck_assert_int_eq(xensim_guest_page_alloc(&ind), 0);
     rf->ind = xensim_guest_pfn_to_virt(ind);
     rf->ind_ref = (grant_ref_t)xensim_gnttab_grant_access(be, ind, true);
     rf->port = (evtchn_port_t)xensim_evtchn_alloc_unbound(be);

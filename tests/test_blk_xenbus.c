@@ -366,7 +366,8 @@ static void evil_publish(void *p)
     struct evil *v = p;
     char dir[96];
     snprintf(dir, sizeof(dir), "/local/domain/%u/device/vbd/51712", v->dom);
-    xen_pfn_t pfn = xensim_guest_page_alloc();
+    xen_pfn_t pfn;
+    ck_assert_int_eq(xensim_guest_page_alloc(&pfn), 0);
     v->sring = xensim_guest_pfn_to_virt(pfn);
     SHARED_RING_INIT(v->sring);
     v->ref = (grant_ref_t)xensim_gnttab_grant_access(v->e->be, pfn, false);

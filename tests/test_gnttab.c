@@ -891,7 +891,7 @@ static void high_grant_fn(void *p)
     xen_pfn_t low[64];
     int nr_low = 0;
     for (int i = 0; i < 64 && h->g.pfn < h->min; i++) {
-        h->g.pfn = xensim_guest_page_alloc();
+        ck_assert_int_eq(xensim_guest_page_alloc(&h->g.pfn), 0);
         if (h->g.pfn < h->min)
             low[nr_low++] = h->g.pfn;
     }

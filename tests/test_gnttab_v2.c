@@ -849,7 +849,7 @@ static void helper_fn(void *p)
     h->v1 = xensim_gnttab_entries(NULL);
     h->v2 = xensim_gnttab_entries_v2(&h->nr_v2);
     h->st = xensim_gnttab_status(NULL);
-    h->pfn = xensim_guest_page_alloc();
+    ck_assert_int_eq(xensim_guest_page_alloc(&h->pfn), 0);
     h->ref = xensim_gnttab_grant_access(h->to, h->pfn, true);
     h->sub_ref = xensim_gnttab_alloc_ref();
     h->sub_rc = xensim_gnttab_grant_subpage_ref((grant_ref_t)h->sub_ref, h->to, h->pfn, 100, 50,
@@ -1051,7 +1051,8 @@ struct storm2 {
 static void storm2_mapper(void *p)
 {
     struct storm2 *s = p;
-    xen_pfn_t mine = xensim_guest_page_alloc();
+    xen_pfn_t mine;
+    ck_assert_int_eq(xensim_guest_page_alloc(&mine), 0);
     while (!atomic_load(&s->stop)) {
         unsigned int before = atomic_load(&s->epoch);
         gnttab_map_grant_ref_t m[4];
@@ -1176,6 +1177,7 @@ static Suite *v2_suite(void)
     tc = tcase_create("granter");
     tcase_add_loop_test(tc, granter_helpers_v2, 0, 2);
     tcase_add_loop_test(tc, allocator_v2, 0, 2);
+    tcase_add_loop_test(tc, kernel_asks_v2_at_boot, 0, 2);
     tcase_add_loop_test(tc, dump_names_version, 0, 2);
     suite_add_tcase(s, tc);
     tc = tcase_create("stress");

@@ -176,7 +176,7 @@ END_TEST
 static void page_fn(void *p)
 {
     struct gt_page *pg = p;
-    pg->pfn = xensim_guest_page_alloc();
+    ck_assert_int_eq(xensim_guest_page_alloc(&pg->pfn), 0);
     pg->va = xensim_guest_pfn_to_virt(pg->pfn);
 }
 
@@ -530,7 +530,9 @@ static void loop_entry(void *arg)
             long ref = xensim_gnttab_alloc_ref();
             if (ref >= 0)
                 xensim_gnttab_free_ref((grant_ref_t)ref);
-            xensim_guest_page_free(xensim_guest_page_alloc());
+            xen_pfn_t pfn;
+            if (!xensim_guest_page_alloc(&pfn))
+                xensim_guest_page_free(pfn);
             break;
         }
         case LOOP_HYPERCALL:

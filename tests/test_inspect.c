@@ -31,7 +31,7 @@ static void guest_offer(void *p)
 {
     struct chan *c = p;
     c->guest_port = xensim_evtchn_alloc_unbound(0);
-    c->pfn = xensim_guest_page_alloc();
+    ck_assert_int_eq(xensim_guest_page_alloc(&c->pfn), 0);
     c->ref = xensim_gnttab_grant_access(0, c->pfn, true);
 }
 
@@ -197,7 +197,7 @@ static void guest_unlisten(void *p)
 static void guest_write_page(void *p)
 {
     struct chan *c = p;
-    c->pfn = xensim_guest_page_alloc();
+    ck_assert_int_eq(xensim_guest_page_alloc(&c->pfn), 0);
     memcpy((char *)xensim_guest_pfn_to_virt(c->pfn) + 4090, "peek!", 6);
     c->guest_port = xensim_evtchn_alloc_unbound(0);
     /* Masks it by hand, as a kernel does in its own shared_info. */

@@ -307,8 +307,7 @@ static void raw_setup(void *p)
 {
     struct raw *r = p;
     for (int i = 0; i < 3; i++) {
-        r->pages[i] = xensim_guest_page_alloc();
-        ck_assert(r->pages[i] != ~(xen_pfn_t)0);
+        ck_assert_int_eq(xensim_guest_page_alloc(&r->pages[i]), 0);
         r->refs[i] = xensim_gnttab_grant_access(r->be, r->pages[i], i == 2);
         ck_assert_int_ge(r->refs[i], 8);
     }

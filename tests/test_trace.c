@@ -289,7 +289,7 @@ struct grant {
 static void guest_grant(void *p)
 {
     struct grant *g = p;
-    g->guest_pfn = xensim_guest_page_alloc();
+    ck_assert_int_eq(xensim_guest_page_alloc(&g->guest_pfn), 0);
     g->ref = xensim_gnttab_grant_access(0, g->guest_pfn, false);
     ck_assert_int_ge(g->ref, 0);
 }
@@ -305,7 +305,7 @@ static void dom0_map_copy_unmap(void *p)
     g->handle = m.handle;
     g->host_addr = m.host_addr;
 
-    g->dom0_pfn = xensim_guest_page_alloc();
+    ck_assert_int_eq(xensim_guest_page_alloc(&g->dom0_pfn), 0);
     struct gnttab_copy cp = {
         .source = { .u.gmfn = g->dom0_pfn, .domid = DOMID_SELF, .offset = 8 },
         .dest = { .u.ref = (grant_ref_t)g->ref, .domid = g->guest, .offset = 16 },

@@ -91,7 +91,11 @@ static void guest_main(void *arg)
     HYPERVISOR_callback_op(CALLBACKOP_register, &cb);
     say("registered an event callback (CALLBACKOP_register, CALLBACKTYPE_event)");
 
-    xen_pfn_t pfn = xensim_guest_page_alloc();
+    xen_pfn_t pfn;
+    if (xensim_guest_page_alloc(&pfn)) {
+        say("has no free page to share");
+        return;
+    }
     char *page = xensim_guest_pfn_to_virt(pfn);
     snprintf(page, 4096, "%s", chan.message);
     say("wrote \"%s\" into its page, frame %lu", page, (unsigned long)pfn);

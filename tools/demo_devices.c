@@ -130,7 +130,9 @@ static void guest_read(void *p)
     }
     xensim_narrate("reads sector 0 of its disk (%llu sectors of %u bytes)",
                    (unsigned long long)xensim_blkfront_sectors(fe), xensim_blkfront_sector_size(fe));
-    xen_pfn_t pfn = xensim_guest_page_alloc();
+    xen_pfn_t pfn;
+    if ((d->rc = xensim_guest_page_alloc(&pfn)))
+        return;
     char *buf = xensim_guest_pfn_to_virt(pfn);
     d->rc = xensim_blkfront_read(fe, 0, buf, 1);
     memcpy(d->data, buf, sizeof(d->data));

@@ -19,7 +19,7 @@
 struct defer_entry {
     struct defer_entry *next;
     grant_ref_t ref;
-    xen_pfn_t pfn;                /* ~0: no page to free with it */
+    xen_pfn_t pfn;                /* XENSIM_INVALID_PFN: no page to free with it */
 };
 
 /* lock guards the list; nr mirrors its length so that the common case
@@ -70,7 +70,7 @@ static bool try_end(grant_ref_t ref, xen_pfn_t pfn)
     if (xensim_gnttab_end_access(ref))
         return false;
     xensim_gnttab_free_ref(ref);
-    if (pfn != ~(xen_pfn_t)0)
+    if (pfn != XENSIM_INVALID_PFN)
         xensim_guest_page_free(pfn);
     return true;
 }

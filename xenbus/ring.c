@@ -19,8 +19,8 @@ int xensim_xenbus_grant_ring(domid_t otherend, void *const *pages, unsigned int 
     xensim_xenbus_deferred_retry();
     for (unsigned int i = 0; i < nr; i++) {
         xen_pfn_t pfn = xensim_guest_virt_to_pfn(pages[i]);
-        long ref = pfn == ~(xen_pfn_t)0 ? -EINVAL
-                                        : xensim_gnttab_grant_access(otherend, pfn, false);
+        long ref = pfn == XENSIM_INVALID_PFN ? -EINVAL
+                                             : xensim_gnttab_grant_access(otherend, pfn, false);
 
         if (ref < 0) {
             /* Nobody has seen these refs yet: revoking cannot fail. */

@@ -65,10 +65,13 @@ uint64_t xensim_guest_system_time(void);
 
 /* Pages of this domain's memory (pfn = guest frame number). */
 void *xensim_guest_pfn_to_virt(xen_pfn_t pfn);
-/* INVALID_PFN-style ~0 if the address is not in this domain's memory. */
+/* No frame: what a translation of an address outside this domain's
+ * memory answers, as Xen's lookups answer INVALID_GFN. */
+#define XENSIM_INVALID_PFN (~(xen_pfn_t)0)
 xen_pfn_t xensim_guest_virt_to_pfn(const void *va);
-/* A zeroed free page of guest RAM, or ~0 when none is left. */
-xen_pfn_t xensim_guest_page_alloc(void);
+/* A zeroed free page of guest RAM in *pfn: 0, or -ENOMEM when none is
+ * left (-EPERM off a vCPU), with *pfn = XENSIM_INVALID_PFN. */
+int xensim_guest_page_alloc(xen_pfn_t *pfn);
 void xensim_guest_page_free(xen_pfn_t pfn);
 
 /*

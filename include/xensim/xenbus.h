@@ -208,7 +208,7 @@ int xensim_xenbus_alloc_evtchn(domid_t otherend, evtchn_port_t *port);
 
 /*
  * Ends a grant of this domain's, as Linux's gnttab_end_foreign_access:
- * revokes ref and frees it, then frees page pfn (~0 for none). While the
+ * revokes ref and frees it, then frees page pfn (XENSIM_INVALID_PFN for none). While the
  * peer still maps the grant neither may be reused: both wait on this
  * domain's deferred list until a retry finds the peer gone (retries come
  * with every later xensim_xenbus_end_access() and xensim_xenbus_grant_ring(), with the

@@ -85,10 +85,11 @@ static void ef_irq(evtchn_port_t port, void *arg)
 static int ef_alloc(struct echo_front *p, unsigned int n)
 {
     for (unsigned int i = 0; i < n; i++) {
-        xen_pfn_t pfn = xensim_guest_page_alloc();
+        xen_pfn_t pfn;
+        int rc = xensim_guest_page_alloc(&pfn);
 
-        if (pfn == ~(xen_pfn_t)0 || (i && pfn != p->pfn[0] + i)) {
-            if (pfn != ~(xen_pfn_t)0)
+        if (rc || (i && pfn != p->pfn[0] + i)) {
+            if (!rc)
                 xensim_guest_page_free(pfn);
             while (i--)
                 xensim_guest_page_free(p->pfn[i]);

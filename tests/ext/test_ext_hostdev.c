@@ -109,7 +109,7 @@ struct ggrant {
 static void g_grant(void *arg)
 {
     struct ggrant *gg = arg;
-    gg->pfn = xensim_guest_page_alloc();
+    ck_assert_int_eq(xensim_guest_page_alloc(&gg->pfn), 0);
     uint8_t *page = xensim_guest_pfn_to_virt(gg->pfn);
     memset(page, 0x5a, XEN_PAGE_SIZE);
     gg->ref = xensim_gnttab_grant_access(gg->to, gg->pfn, gg->readonly);
@@ -194,7 +194,7 @@ struct gmany {
 static void g_grant_many(void *arg)
 {
     struct gmany *gm = arg;
-    gm->pfn = xensim_guest_page_alloc();
+    ck_assert_int_eq(xensim_guest_page_alloc(&gm->pfn), 0);
     for (int i = 0; i < MANY; i++)
         gm->refs[i] = xensim_gnttab_grant_access(gm->to, gm->pfn, false);
 }

@@ -95,7 +95,7 @@ static void g_grant(void *arg)
 {
     struct grants *g = arg;
     for (int i = 0; i < 2; i++) {
-        g->pfn[i] = xensim_guest_page_alloc();
+        ck_assert_int_eq(xensim_guest_page_alloc(&g->pfn[i]), 0);
         memset(xensim_guest_pfn_to_virt(g->pfn[i]), 0x5a, XEN_PAGE_SIZE);
         g->refs[i] = xensim_gnttab_grant_access(g->to, g->pfn[i], i == 1);
     }

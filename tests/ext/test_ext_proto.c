@@ -358,7 +358,7 @@ struct grants {
 static void g_grant(void *arg)
 {
     struct grants *g = arg;
-    g->pfn = xensim_guest_page_alloc();
+    ck_assert_int_eq(xensim_guest_page_alloc(&g->pfn), 0);
     g->page = xensim_guest_pfn_to_virt(g->pfn);
     memset(g->page, 0x5a, XEN_PAGE_SIZE);
     for (unsigned int i = 0; i < g->n; i++)
