@@ -465,6 +465,21 @@ static void det_thread_end(struct xensim *sim)
     det_switch(t);
 }
 
+/* Parks t until hwake(harg) holds or the virtual clock reaches deadline
+ * (0: no deadline), as the holder re-tests at each scheduling point; one
+ * switch. */
+static void det_park(struct det_task *t, bool (*hwake)(void *arg), void *harg,
+                     uint64_t deadline)
+{
+    t->state = DT_BLOCKED;
+    t->hwake = hwake;
+    t->harg = harg;
+    t->deadline = deadline;
+    det_switch(t);
+    t->state = DT_READY;
+    t->hwake = NULL;
+}
+
 static void det_host_wait(struct xensim *sim, pthread_cond_t *cond, pthread_mutex_t *m,
                           bool (*done)(void *arg), void *arg, uint64_t deadline)
 {
@@ -478,13 +493,7 @@ static void det_host_wait(struct xensim *sim, pthread_cond_t *cond, pthread_mute
      * sim_hv_depth or not): dropped and taken back raw, as a condition
      * wait would, so the depth stays the caller's. */
     xensim_mutex_unlock(m);
-    t->state = DT_BLOCKED;
-    t->hwake = done;
-    t->harg = arg;
-    t->deadline = deadline;
-    det_switch(t);
-    t->state = DT_READY;
-    t->hwake = NULL;
+    det_park(t, done, arg, deadline);
     xensim_mutex_lock(m);
 }
 
@@ -497,15 +506,8 @@ static void det_word_wait(struct xensim *sim, uint32_t *word)
 {
     struct det *det = det_of(sim);
     struct det_task *t = det_current(det);
-    while (!word_set(word)) {
-        t->state = DT_BLOCKED;
-        t->hwake = word_set;
-        t->harg = word;
-        t->deadline = 0;
-        det_switch(t);
-        t->state = DT_READY;
-        t->hwake = NULL;
-    }
+    while (!word_set(word))
+        det_park(t, word_set, word, 0);
 }
 
 struct fd_ready {
@@ -528,15 +530,8 @@ static void det_fd_wait(struct xensim *sim, int fd, short events)
     struct det *det = det_of(sim);
     struct det_task *t = det_current(det);
     struct fd_ready f = { fd, events };
-    while (!fd_ready(&f)) {
-        t->state = DT_BLOCKED;
-        t->hwake = fd_ready;
-        t->harg = &f;
-        t->deadline = 0;
-        det_switch(t);
-        t->state = DT_READY;
-        t->hwake = NULL;
-    }
+    while (!fd_ready(&f))
+        det_park(t, fd_ready, &f, 0);
 }
 
 static bool task_done(void *p)
@@ -548,15 +543,8 @@ static void det_join(struct xensim *sim, void *task, pthread_t thread)
 {
     struct det *det = det_of(sim);
     struct det_task *t = det_current(det);
-    while (!task_done(task)) {
-        t->state = DT_BLOCKED;
-        t->hwake = task_done;
-        t->harg = task;
-        t->deadline = 0;
-        det_switch(t);
-        t->state = DT_READY;
-        t->hwake = NULL;
-    }
+    while (!task_done(task))
+        det_park(t, task_done, task, 0);
     /* It has given the baton away and touches nothing of ours again. */
     int err = pthread_join(thread, NULL);
     if (err)
@@ -584,13 +572,7 @@ static void det_sleep(struct xensim *sim, uint64_t ns)
 {
     struct det *det = det_of(sim);
     struct det_task *t = det_current(det);
-    t->state = DT_BLOCKED;
-    t->hwake = never;
-    t->harg = NULL;
-    t->deadline = det->now + (ns ? ns : 1);
-    det_switch(t);
-    t->state = DT_READY;
-    t->hwake = NULL;
+    det_park(t, never, NULL, det->now + (ns ? ns : 1));
 }
 
 const struct sched_ops sched_deterministic = {
