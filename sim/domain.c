@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include "sim.h"
+#include "narrate.h"
 
 static pthread_key_t rcu_key;
 static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
@@ -629,6 +630,7 @@ void xensim_destroy(struct xensim *sim)
         xensim_domain_destroy(sim, 0);
     timer_stop(sim);
     rcu_barrier();
+    narrate_sim_free(sim);
     trace_free(sim);
     domain_listeners_free(sim);
     pthread_mutex_destroy(&sim->listener_lock);

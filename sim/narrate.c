@@ -4,17 +4,33 @@
  * hypervisor (narrate_xen.c, a trace subscriber) describe each step in one
  * line, prefixed with who speaks. Each line is also a trace point
  * (XENSIM_TRACE_NARRATE), so a recording or a live view has the story
- * beside the events. Off by default: guest narration costs one load, the
- * hypervisor's nothing but its trace points' branch.
+ * beside the events. Off by default: guest narration costs one load and
+ * a branch (xensim_narrate, a macro, computes no argument unless some
+ * simulator narrates its guests), the hypervisor's nothing but its trace
+ * points' branch.
  */
 #include <stdarg.h>
 #include "narrate.h"
 #include "tracepoint.h"
 
+unsigned int xensim_narrating_guests;
+
+/* Keeps xensim_narrating_guests the number of simulators whose guests
+ * narrate (trace_lock held). */
+static void guests_narrating(struct xensim *sim, unsigned int what)
+{
+    bool was = sim->narrate_what & XENSIM_NARRATE_GUEST, now = what & XENSIM_NARRATE_GUEST;
+    if (now && !was)
+        __atomic_fetch_add(&xensim_narrating_guests, 1, __ATOMIC_RELAXED);
+    else if (was && !now)
+        __atomic_fetch_sub(&xensim_narrating_guests, 1, __ATOMIC_RELAXED);
+}
+
 void xensim_set_narrator(struct xensim *sim, xensim_narrator_t fn, void *arg, unsigned int what)
 {
     sim_mutex_lock(&sim->trace_lock);
     sim->narrator_arg = arg;
+    guests_narrating(sim, fn ? what : 0);
     __atomic_store_n(&sim->narrate_what, fn ? what : 0, __ATOMIC_RELEASE);
     __atomic_store_n(&sim->narrator, fn, __ATOMIC_RELEASE);
     /* Without memory for its state the hypervisor stays silent; guest
@@ -52,7 +68,15 @@ void xensim_narrate_host(struct xensim *sim, const char *who, const char *fmt, .
     va_end(ap);
 }
 
-void xensim_narrate(const char *fmt, ...)
+void narrate_sim_free(struct xensim *sim)
+{
+    sim_mutex_lock(&sim->trace_lock);
+    guests_narrating(sim, 0);
+    sim->narrate_what = 0;
+    sim_mutex_unlock(&sim->trace_lock);
+}
+
+void xensim_narrate_line(const char *fmt, ...)
 {
     struct vcpu *v = current_vcpu;
     if (!v || !(__atomic_load_n(&v->d->sim->narrate_what, __ATOMIC_ACQUIRE) &

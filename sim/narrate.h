@@ -12,6 +12,9 @@
 /* One line to the narrator, "who" first in a column, if it is set. */
 void narrate_vline(struct xensim *sim, const char *who, const char *fmt, va_list ap);
 
+/* The simulator goes: its guests narrate no more. */
+void narrate_sim_free(struct xensim *sim);
+
 /* Subscribes or unsubscribes the hypervisor's narration (trace_lock held). */
 int narrate_xen_set_locked(struct xensim *sim, bool on);
 
