@@ -2,9 +2,10 @@
 # The web view in Debian's headless Chromium, driven by playwright-core
 # (npm-installed into the build tree here at test time; it fetches no
 # browser): the live page on `xensim demo --http` as the demo runs, the
-# player on a recording of it (`xensim view`) and of the demo on FIFO
-# event channels, and the live page on `xensim serve --http` with a
-# malformed request in between. Screenshots
+# player on a recording of it (`xensim view`), of the demo on FIFO
+# event channels and of the demo on 64-bit 2-level words (4096 ports),
+# and the live page on `xensim serve --http` with a malformed request in
+# between. Screenshots
 # land in tests/web-artifacts/. Without Chromium, Node.js or npm it skips,
 # unless CI is set: then a missing tool is a failure.
 set -euo pipefail
@@ -63,6 +64,13 @@ start_server "$work/fifo.log" $x view "$work/fifo.json" --http 127.0.0.1:0
 node "$src/tests/web/fifo.js" "$server_url" "$art"
 stop_server
 echo "ok - xensim view of a FIFO run exited cleanly"
+
+echo "# the player on a recording with 64-bit event words"
+$x demo --evtchn 2l-64 --trace "$work/wide.json" >/dev/null
+start_server "$work/wide.log" $x view "$work/wide.json" --http 127.0.0.1:0
+node "$src/tests/web/wide.js" "$server_url" "$art"
+stop_server
+echo "ok - xensim view of a 2l-64 run exited cleanly"
 
 echo "# the live page on xensim serve --http"
 start_server "$work/serve.log" $x serve --dir "$work" --domains 1 --http 127.0.0.1:0
