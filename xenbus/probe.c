@@ -100,30 +100,95 @@ static void probe_all(struct xbf_dom *f, struct xbf_reg *reg)
         free(fes);
 }
 
+/* Looks again at one known device: torn down when its directory is
+ * gone (the toolstack removed it; for a back end, a forced remove). While
+ * it is there, its other end's domain may have died: when that domain's
+ * directory goes with it, the daemon tells us only through ours (its
+ * permissions lose the dead domain), so the other end is looked at too. */
+static void recheck(struct xbf_dom *f, struct xbf_reg *reg, struct xensim_xenbus_device *dev)
+{
+    if (xensim_xenbus_exists(0, dev->nodename) != 0) {
+        reg->end->otherend_changed(&dev->otherend_watch_, NULL, NULL);
+        return;
+    }
+    xbf_teardown(dev);
+    xbf_dev_free(f, dev);
+}
+
+/* Every device of the type: a new one is probed, a known one rechecked. */
+static void rescan(struct xbf_dom *f, struct xbf_reg *reg)
+{
+    struct xensim_xenbus_device *dev, *next;
+
+    probe_all(f, reg);
+    for (dev = f->devices; dev; dev = next) {
+        next = dev->next_;
+        if (dev->drv == reg->drv && dev->frontend == reg->end->frontend)
+            recheck(f, reg, dev);
+    }
+}
+
+/* The device an event names: <node>/<devid>, or <node>/<frontid>/<devid>
+ * for a back end, then anything below it. False for the type's directory
+ * itself or a back end's front-end directory, which may hold many. */
+static bool event_device(const struct xbf_reg *reg, const char *path, domid_t *fe,
+                         unsigned long *devid, char *rel, size_t rel_size)
+{
+    size_t n = strlen(reg->node);
+    char part[2][16];
+    unsigned long fid = DOMID_SELF;
+    unsigned int levels = reg->end->per_frontend ? 2 : 1;
+
+    if (strncmp(path, reg->node, n) || path[n] != '/')
+        return false;
+    path += n + 1;
+    for (unsigned int i = 0; i < levels; i++) {
+        size_t len = strcspn(path, "/");
+        if (!len || len >= sizeof(part[i]))
+            return false;
+        memcpy(part[i], path, len);
+        part[i][len] = '\0';
+        path += len;
+        if (i + 1 < levels && *path++ != '/')
+            return false;
+    }
+    if (levels == 2 && !parse_id(part[0], DOMID_FIRST_RESERVED - 1, &fid))
+        return false;
+    if (!parse_id(part[levels - 1], UINT32_MAX, devid))
+        return false;
+    *fe = (domid_t)fid;
+    if (levels == 2)
+        snprintf(rel, rel_size, "%lu/%lu", fid, *devid);
+    else
+        snprintf(rel, rel_size, "%lu", *devid);
+    return true;
+}
+
+/*
+ * The registration watch fired: as Linux's xenbus_dev_changed, only the
+ * device the path names is looked at, so that a change under one device
+ * costs a few requests, not a scan of every device (with N devices, each
+ * state change of each would make the handshakes cost N^2). An event on
+ * the type's directory (the first, at registration) rescans all.
+ */
 void xbf_type_changed(struct xensim_xenbus_watch *w, const char *path, const char *token)
 {
     struct xbf_reg *reg = w->data;
     struct xb_dom *xb;
     struct xbf_dom *f = xbf_cur(&xb);
-    struct xensim_xenbus_device *dev, *next;
+    struct xensim_xenbus_device *dev;
+    unsigned long devid;
+    domid_t fe;
+    char rel[32];
 
-    (void)path;
     (void)token;
-    probe_all(f, reg);
-    for (dev = f->devices; dev; dev = next) {
-        next = dev->next_;
-        if (dev->drv != reg->drv || dev->frontend != reg->end->frontend)
-            continue;
-        if (xensim_xenbus_exists(0, dev->nodename) != 0) {
-            /* The other end's domain may have died: when its directory
-             * goes with it, the daemon tells us only through ours (its
-             * permissions lose the dead domain). Look again. */
-            reg->end->otherend_changed(&dev->otherend_watch_, NULL, NULL);
-            continue;
-        }
-        /* The toolstack removed the device (for a back end, a forced
-         * remove). */
-        xbf_teardown(dev);
-        xbf_dev_free(f, dev);
+    if (!path || !event_device(reg, path, &fe, &devid, rel, sizeof(rel))) {
+        rescan(f, reg);
+        return;
     }
+    dev = xbf_dev_lookup(f, reg->drv, reg->end->frontend, fe, (unsigned int)devid);
+    if (dev)
+        recheck(f, reg, dev);
+    else
+        probe_one(f, reg, fe, (unsigned int)devid, rel);
 }
