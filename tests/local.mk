@@ -25,6 +25,7 @@ include tests/domain.mk
 include tests/xenbus.mk
 include tests/netcons.mk
 include tests/blk.mk
+include tests/load.mk
 include tests/core.mk
 include tests/ext/ext.mk
 include tests/web.mk

@@ -262,6 +262,8 @@ static void enqueue(struct xs_conn *c, struct xs_msg *m, bool linked)
         uatomic_inc(&cur_ref->refs);
         m->ref = cur_ref;
     }
+    /* The daemon's side of the trace: what it queues, as queued. */
+    c->xs->task_ops->trace_msg(c->xs->sim, c->domid, &m->hdr, m->body, true);
     cds_list_add_tail(&m->link, &c->out);
     xensim_mutex_unlock(&c->out_lock);
     if (c->ops && c->ops->kick)

@@ -141,9 +141,17 @@ static void plain_join(struct xensim *sim, void *task, pthread_t thread)
     XENSIM_CHECK(pthread_join(thread, NULL));
 }
 
+/* Without a simulation there is no trace to tell. */
+static void plain_trace_msg(struct xensim *sim, domid_t domid, const struct xsd_sockmsg *msg,
+                            const void *payload, bool reply)
+{
+    (void)sim, (void)domid, (void)msg, (void)payload, (void)reply;
+}
+
 static const struct xs_task_ops plain_task_ops = {
     .task_new = plain_task_new, .cancel = plain_cancel, .begin = plain_begin, .end = plain_end,
     .wait_fd = plain_wait_fd, .cond_wait = plain_cond_wait, .join = plain_join,
+    .trace_msg = plain_trace_msg,
 };
 
 static bool call_done(void *p)

@@ -40,6 +40,10 @@ struct xs_task_ops {
     void (*cond_wait)(struct xensim *sim, pthread_cond_t *cond, pthread_mutex_t *m,
                       bool (*done)(void *arg), void *arg);
     void (*join)(struct xensim *sim, void *task, pthread_t thread);
+    /* Each message as it passes, a request as it is read, a reply or an
+     * event as it is queued: the simulation's trace point. */
+    void (*trace_msg)(struct xensim *sim, domid_t domid, const struct xsd_sockmsg *msg,
+                      const void *payload, bool reply);
 };
 
 struct xs_daemon_config {

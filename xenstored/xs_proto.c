@@ -783,6 +783,7 @@ void xs_proto_dispatch(struct xs_conn *c, const struct xsd_sockmsg *hdr, char *b
 
     if (c->xs->log)
         xs_log(c->xs, "dom%u IN type %u tx %u len %u", c->domid, hdr->type, hdr->tx_id, hdr->len);
+    c->xs->task_ops->trace_msg(c->xs->sim, c->domid, hdr, body, false);
     if (hdr->type >= XS_TYPE_COUNT || !ops[hdr->type].fn) {
         err = -ENOSYS;
     } else if (ops[hdr->type].privileged && !c->privileged) {

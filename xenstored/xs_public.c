@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <xensim/task.h>
+#include <xensim/trace.h>
 #include "xs_daemon.h"
 
 struct xensim_xenstored {
@@ -24,7 +25,7 @@ struct xensim_xenstored_conn {
 static const struct xs_task_ops sim_task_ops = {
     .task_new = xensim_task_new, .cancel = xensim_task_cancel, .begin = xensim_task_begin, .end = xensim_task_end,
     .wait_fd = xensim_task_wait_fd, .cond_wait = xensim_task_cond_wait,
-    .join = xensim_task_join,
+    .join = xensim_task_join, .trace_msg = xensim_trace_xenstore_msg,
 };
 
 struct xensim_xenstored *xensim_xenstored_create(const struct xensim_xenstored_config *cfg)
