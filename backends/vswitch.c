@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include "netback.h"
 
@@ -41,17 +42,22 @@ struct nb_vif *vswitch_lookup(struct xensim_netback *nb, const uint8_t *mac)
 
 void vswitch_forget(struct xensim_netback *nb, struct nb_vif *vif)
 {
-    /* Rebuild without the vif's entries, which keeps probe chains intact. */
-    struct nb_mac old[NB_MAC_TABLE];
-    memcpy(old, nb->macs, sizeof(old));
+    /* Rebuild without the vif's entries, which keeps probe chains intact;
+     * the table is too big for a vCPU's stack. Without memory for the
+     * copy, forget everything: the switch floods until it learns again,
+     * which stays correct. */
+    struct nb_mac *old = malloc(sizeof(nb->macs));
+    if (old)
+        memcpy(old, nb->macs, sizeof(nb->macs));
     memset(nb->macs, 0, sizeof(nb->macs));
-    for (unsigned int i = 0; i < NB_MAC_TABLE; i++) {
+    for (unsigned int i = 0; old && i < NB_MAC_TABLE; i++) {
         if (!old[i].vif || old[i].vif == vif)
             continue;
         struct nb_mac *m = mac_slot(nb, old[i].mac, true);
         if (m)
             *m = old[i];
     }
+    free(old);
 }
 
 void vswitch_input(struct xensim_netback *nb, struct nb_vif *from, struct nb_pkt *p)
