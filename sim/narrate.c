@@ -76,7 +76,7 @@ void narrate_sim_free(struct xensim *sim)
     sim_mutex_unlock(&sim->trace_lock);
 }
 
-void xensim_narrate_line(const char *fmt, ...)
+static void guest_vline(const char *fmt, va_list ap)
 {
     struct vcpu *v = current_vcpu;
     if (!v || !(__atomic_load_n(&v->d->sim->narrate_what, __ATOMIC_ACQUIRE) &
@@ -86,9 +86,24 @@ void xensim_narrate_line(const char *fmt, ...)
     sim_hv_enter();
     char who[32];
     snprintf(who, sizeof(who), "[dom%u vcpu%u]", v->d->domid, v->id);
+    narrate_vline(v->d->sim, who, fmt, ap);
+    sim_hv_leave();
+}
+
+void xensim_narrate_line(const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    narrate_vline(v->d->sim, who, fmt, ap);
+    guest_vline(fmt, ap);
     va_end(ap);
-    sim_hv_leave();
+}
+
+/* The function behind the macro's name, for programs built before it
+ * became one (and for a caller that takes its address). */
+void (xensim_narrate)(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    guest_vline(fmt, ap);
+    va_end(ap);
 }

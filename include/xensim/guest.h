@@ -58,6 +58,8 @@ typedef void (*xensim_upcall_t)(void);
  * guest's own). */
 extern unsigned int xensim_narrating_guests;
 void xensim_narrate_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same as a function, for a caller that takes its address: */
+void (xensim_narrate)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define xensim_narrate(...)                                                         \
     do {                                                                            \
         if (__builtin_expect(__atomic_load_n(&xensim_narrating_guests,              \
