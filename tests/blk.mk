@@ -19,3 +19,11 @@ tests_test_blk_xenbus_SOURCES = tests/test_blk_xenbus.c tests/test_xenbus_helper
 	tests/test_xenbus_helpers.h
 tests_test_blk_xenbus_LDADD = $(TEST_LIBS)
 tests_test_blk_xenbus_CFLAGS = $(TEST_CFLAGS_ALL)
+
+# Ready-made hostile peers (hostile/) against the real back ends.
+check_PROGRAMS += tests/test_hostile_peers
+TESTS += tests/test_hostile_peers
+tests_test_hostile_peers_SOURCES = tests/test_hostile_peers.c tests/test_xenbus_helpers.c \
+	tests/test_xenbus_helpers.h
+tests_test_hostile_peers_LDADD = $(TEST_LIBS)
+tests_test_hostile_peers_CFLAGS = $(TEST_CFLAGS_ALL)

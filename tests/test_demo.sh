@@ -3,7 +3,8 @@
 # (an event channel and a granted page by hand, with the values Xen's rules
 # give: lowest free port, ref 8 as the first unreserved grant, the bind
 # marking the binder's port) and the default one (a disk, a console and a
-# network interface through XenStore, then a READ of sector 0).
+# network interface through XenStore, then a READ of sector 0), and the
+# latter with a hostile second guest (--hostile).
 set -eu
 out=$(mktemp)
 trace=$(mktemp)
@@ -87,3 +88,22 @@ if timeout 10 ./tools/xensim demo --evtchn 3l >"$out" 2>&1; then
 fi
 grep -q 'usage: xensim demo' "$out" || { echo "demo --evtchn 3l did not say how to use it"; cat "$out"; exit 1; }
 echo "demo on FIFO: the narration says FIFO's words"
+
+# --hostile KIND: a second guest attacks blkback; blkback answers as Xen's
+# does and the first guest's disk still works.
+timeout 120 ./tools/xensim demo --hostile bad-requests >"$out" 2>&1
+expect "[toolstack]  dom2 attacked (bad-requests): 1 notification(s), 6 request(s) on the ring"
+expect "[toolstack]  blkback answered 6 request(s), 6 with an error, 0 with an id never asked for; its end of dom2's disk is Connected"
+expect "[toolstack]  blkback still serves dom1: its READ of sector 0 returned status 0"
+expect "[toolstack]  done"
+timeout 120 ./tools/xensim demo --hostile ring-indices >"$out" 2>&1
+expect "[toolstack]  blkback answered 0 request(s), 0 with an error, 0 with an id never asked for; its end of dom2's disk is Closing" \
+	"[toolstack]  blkback answered 0 request(s), 0 with an error, 0 with an id never asked for; its end of dom2's disk is Closed"
+expect "[toolstack]  blkback still serves dom1: its READ of sector 0 returned status 0"
+if timeout 10 ./tools/xensim demo --hostile polite >"$out" 2>&1 ||
+	! grep -q 'usage: xensim demo' "$out"; then
+	echo "demo --hostile polite was not refused with the usage"
+	cat "$out"
+	exit 1
+fi
+echo "demo --hostile: blkback survives a hostile guest and serves the honest one"

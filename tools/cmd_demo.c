@@ -234,7 +234,8 @@ static void record_note(char *buf, size_t size, int argc, char **argv)
 int demo_main(int argc, char **argv, const struct xensim_config *replay)
 {
     const char *trace = NULL, *pcap = NULL, *record = NULL, *xenstored = NULL;
-    bool channel = false;
+    bool channel = false, hostile = false;
+    enum xensim_hostile_kind kind = XENSIM_HOSTILE_EVENT_STORM;
     enum xensim_evtchn_abi abi = XENSIM_EVTCHN_2L_32;
     struct web_opts web = { 0 };
     if (web_take_args(&argc, argv, &web))
@@ -257,6 +258,10 @@ int demo_main(int argc, char **argv, const struct xensim_config *replay)
             pcap = argv[++i];
         } else if (!strcmp(argv[i], "--xenstored") && i + 1 < argc) {
             xenstored = argv[++i];
+        } else if (!strcmp(argv[i], "--hostile") && i + 1 < argc &&
+                   !xensim_hostile_parse(argv[i + 1], &kind)) {
+            hostile = true;
+            i++;
         } else if (!strcmp(argv[i], "--channel")) {
             channel = true;
         } else if (!strcmp(argv[i], "--evtchn") && i + 1 < argc && abi_from_name(argv[i + 1], &abi)) {
@@ -264,7 +269,8 @@ int demo_main(int argc, char **argv, const struct xensim_config *replay)
         } else {
             fprintf(stderr, "usage: xensim demo [--channel] [--evtchn 2l|2l-64|fifo] "
                     "[--seed N [--record FILE]] [--trace FILE.json] [--pcap FILE] "
-                    "[--http ADDR:PORT [--http-public]] [--xenstored PATH]\n");
+                    "[--http ADDR:PORT [--http-public]] [--xenstored PATH] "
+                    "[--hostile event-storm|ring-indices|bad-requests|state-jumps]\n");
             return 2;
         }
     }
@@ -272,8 +278,8 @@ int demo_main(int argc, char **argv, const struct xensim_config *replay)
         fprintf(stderr, "xensim demo: --evtchn picks the devices demo's ABI; drop --channel\n");
         return 2;
     }
-    if (channel && (xenstored || pcap)) {
-        fprintf(stderr, "xensim demo: --xenstored and --pcap are the devices demo's; "
+    if (channel && (xenstored || pcap || hostile)) {
+        fprintf(stderr, "xensim demo: --xenstored, --pcap and --hostile are the devices demo's; "
                         "drop --channel\n");
         return 2;
     }
@@ -308,7 +314,10 @@ int demo_main(int argc, char **argv, const struct xensim_config *replay)
     if (seed)
         printf("xensim demo: deterministic run, seed %llu (the same seed gives the same run)\n",
                (unsigned long long)seed);
-    return channel ? demo_channel(trace, &sched) : demo_devices(trace, pcap, abi, &web, &sched, xenstored);
+    struct demo_devices_opts o = { .trace = trace, .pcap = pcap, .xenstored = xenstored,
+                                   .abi = abi, .web = &web, .sched = &sched,
+                                   .hostile = hostile, .hostile_kind = kind };
+    return channel ? demo_channel(trace, &sched) : demo_devices(&o);
 }
 
 int demo_channel(const char *trace, const struct xensim_config *sched)

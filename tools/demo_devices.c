@@ -27,6 +27,7 @@
 #include <xensim/netif.h>
 #include <xensim/console.h>
 #include <xensim/external.h>
+#include <xensim/hostile.h>
 #include "commands.h"
 #include "demo.h"
 #include "probe.h"
@@ -356,6 +357,75 @@ static void web_linger(struct web *web, sigset_t *quit)
     web_stop(web);
 }
 
+static void hostile_up(void *p)
+{
+    struct demo *d = p;
+    d->rc = xensim_xenbus_frontend_register(&xensim_hostile_vbd_front);
+}
+
+static void hostile_down(void *p)
+{
+    (void)p;
+    xensim_xenbus_frontend_unregister(&xensim_hostile_vbd_front, true);
+}
+
+struct attack {
+    enum xensim_hostile_kind kind;
+    struct xensim_hostile_report r;
+    int rc;
+};
+
+static void hostile_attack(void *p)
+{
+    struct attack *a = p;
+    a->rc = xensim_hostile_vbd_attack(VBD_DEVID, a->kind, &a->r);
+}
+
+/*
+ * --hostile KIND: a second guest gets a disk from the same blkback, with
+ * the hostile front end driver instead of blkfront, and attacks; then the
+ * first guest reads again, to show that blkback still serves it. 0, or
+ * fail()'s exit status.
+ */
+static int demo_hostile(struct demo *d, enum xensim_evtchn_abi abi, enum xensim_hostile_kind kind)
+{
+    struct xensim_domain_config hc = { .name = "hostile", .evtchn_abi = abi };
+    struct attack a = { .kind = kind };
+    char fpath[128], bpath[128];
+    int rc = xensim_domain_create(d->sim, &hc);
+    if (rc < 0 || xensim_domain_unpause(d->sim, (domid_t)rc))
+        return fail("cannot build the hostile guest", rc);
+    domid_t h = (domid_t)rc;
+    host_say(d->sim, "builds dom%u, a hostile guest (%s), and gives it a disk from the same "
+             "blkback", h, xensim_hostile_name(kind));
+    xensim_domain_call(d->sim, h, 0, hostile_up, d);
+    if (d->rc)
+        return fail("the hostile front end", d->rc);
+    struct xensim_device_config vbd = { .type = "vbd", .frontend = h, .backend = 0,
+                                        .devid = VBD_DEVID };
+    if ((rc = xensim_device_add(d->sim, &vbd)))
+        return fail("cannot add the hostile guest's disk", rc);
+    snprintf(fpath, sizeof(fpath), "/local/domain/%u/device/vbd/%u/state", h, VBD_DEVID);
+    snprintf(bpath, sizeof(bpath), "/local/domain/0/backend/vbd/%u/%u/state", h, VBD_DEVID);
+    if (!wait_state(d, fpath, "4") || !wait_state(d, bpath, "4"))
+        return fail("the hostile guest's disk did not connect", -ETIMEDOUT);
+    xensim_domain_call(d->sim, h, 0, hostile_attack, &a);
+    if (a.rc)
+        return fail("the attack", a.rc);
+    host_say(d->sim, "dom%u attacked (%s): %llu notification(s), %u request(s) on the ring",
+             h, xensim_hostile_name(kind), (unsigned long long)a.r.notifications, a.r.requests);
+    host_say(d->sim, "blkback answered %u request(s), %u with an error, %u with an id never "
+             "asked for; its end of dom%u's disk is %s", a.r.responses, a.r.errors,
+             a.r.bad_responses, h, xensim_xenbus_strstate(a.r.backend_state));
+    xensim_domain_call(d->sim, d->guest, 0, guest_read, d);
+    host_say(d->sim, "blkback still serves dom%u: its READ of sector 0 returned status %d",
+             d->guest, d->rc);
+    xensim_device_remove(d->sim, "vbd", h, VBD_DEVID, WAIT_MS);
+    xensim_domain_call(d->sim, h, 0, hostile_down, d);
+    xensim_domain_destroy(d->sim, h);
+    return d->rc ? fail("the read after the attack failed", d->rc) : 0;
+}
+
 /* The page is told where the seed's walkthrough starts, to open there. */
 static const char chapter[] =
     "{\"title\":\"The guest reads sector 0: the seed's walkthrough\",\"start\":true,"
@@ -364,12 +434,14 @@ static const char chapter[] =
     "reads the disk, puts the response in the ring and notifies back; blkfront takes its "
     "'interrupt' and completes.\"}";
 
-int demo_devices(const char *trace, const char *pcap, enum xensim_evtchn_abi abi,
-                 const struct web_opts *wo, const struct xensim_config *sched,
-                 const char *xenstored)
+int demo_devices(const struct demo_devices_opts *o)
 {
+    const char *trace = o->trace, *xenstored = o->xenstored;
+    const struct web_opts *wo = o->web;
+    const struct xensim_config *sched = o->sched;
+    enum xensim_evtchn_abi abi = o->abi;
     uint64_t seed = sched->seed;
-    struct demo d = { .pcap = pcap };
+    struct demo d = { .pcap = o->pcap };
     struct web *web = NULL;
     sigset_t quit;
     sigemptyset(&quit);
@@ -436,6 +508,8 @@ int demo_devices(const char *trace, const char *pcap, enum xensim_evtchn_abi abi
     if (d.rc)
         return fail("the read failed", d.rc);
     show_console(&d, cons);
+    if (o->hostile && (rc = demo_hostile(&d, abi, o->hostile_kind)))
+        return rc;
 
     demo_teardown(&d, cons, probing, web);
     if (web)

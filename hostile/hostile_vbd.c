@@ -1,0 +1,404 @@
+/*
+ * The hostile block front end (<xensim/hostile.h>): a xenbus "vbd" front
+ * driver that sets up one ring page and one event channel as blkfront
+ * would, then attacks on request and records what the back end
+ * answered. It touches the ring only as a guest may: through the granted
+ * page and the port. Calls guest/ and xenbus/ only.
+ *
+ * Watch callbacks run inside this domain's xenbus calls, so the
+ * framework may disconnect or remove the device in the middle of an
+ * attack: the attack checks `live` after every xenbus call, and remove
+ * leaves the memory to the attack that is still running.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xensim/io/ring.h>
+#include <xen/io/blkif.h>
+#include <xen/io/protocols.h>
+#include <xensim/guest.h>
+#include <xensim/hostile.h>
+#include <xensim/xenbus.h>
+#include "util.h"
+
+#define STORM_EVENTS 100000
+#define WAIT_NS (30ull * 1000 * 1000 * 1000)  /* for the back end to answer */
+#define POLL_NS (10ull * 1000 * 1000)
+#define NO_REF 0x7ffffff0u                    /* a ref nobody granted */
+
+struct hv_front {
+    void *ring_page, *data_page;
+    xen_pfn_t ring_pfn, data_pfn;
+    grant_ref_t ring_ref;
+    long data_ref;
+    evtchn_port_t port;
+    blkif_front_ring_t ring;
+    uint64_t sectors;
+    unsigned int sector_size;
+    /* Copies of the device's paths: the device itself may be freed by a
+     * watch callback inside any xenbus call of an attack. */
+    char nodename[XENSIM_XENBUS_PATH_MAX], otherend[XENSIM_XENBUS_PATH_MAX];
+    bool live;               /* rings set up and not disconnected */
+    bool attacking, removed; /* remove() ran during an attack */
+    uint64_t next_id;
+    /* The ids on the ring and not yet answered. */
+    uint64_t want[BLKIF_MAX_SEGMENTS_PER_REQUEST * 4];
+    unsigned int nr_want;
+};
+
+static const char *const names[XENSIM_HOSTILE_KINDS] = {
+    [XENSIM_HOSTILE_EVENT_STORM] = "event-storm",
+    [XENSIM_HOSTILE_RING_INDICES] = "ring-indices",
+    [XENSIM_HOSTILE_BAD_REQUESTS] = "bad-requests",
+    [XENSIM_HOSTILE_STATE_JUMPS] = "state-jumps",
+};
+
+const char *xensim_hostile_name(enum xensim_hostile_kind kind)
+{
+    return (unsigned int)kind < XENSIM_HOSTILE_KINDS ? names[kind] : "unknown";
+}
+
+int xensim_hostile_parse(const char *name, enum xensim_hostile_kind *kind)
+{
+    for (unsigned int k = 0; k < XENSIM_HOSTILE_KINDS; k++)
+        if (name && !strcmp(name, names[k])) {
+            *kind = (enum xensim_hostile_kind)k;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+static void hv_irq(evtchn_port_t port, void *arg)
+{
+    (void)port, (void)arg;   /* the attack reads the ring itself */
+}
+
+static void hv_free(struct hv_front *h)
+{
+    if (h->data_ref >= 0)
+        xensim_xenbus_end_access((grant_ref_t)h->data_ref, h->data_pfn);
+    else if (h->data_page)
+        xensim_guest_page_free(h->data_pfn);
+    if (h->ring_page)
+        xensim_xenbus_end_access(h->ring_ref, h->ring_pfn);
+    free(h);
+}
+
+static int hv_probe(struct xensim_xenbus_device *dev)
+{
+    struct hv_front *h = calloc(1, sizeof(*h));
+    if (!h)
+        return -ENOMEM;
+    h->data_ref = -1;
+    dev->priv = h;
+    return 0;
+}
+
+/* The back end is in InitWait: a fresh ring page, a data page it may
+ * write, and a port; the same pages again after a restart. */
+static int hv_setup_rings(struct xensim_xenbus_device *dev)
+{
+    struct hv_front *h = dev->priv;
+    int err;
+
+    if (!h->ring_page) {
+        if ((err = xensim_guest_page_alloc(&h->ring_pfn)))
+            return err;
+        h->ring_page = xensim_guest_pfn_to_virt(h->ring_pfn);
+        if ((err = xensim_xenbus_grant_ring(dev->otherend_id, &h->ring_page, 1, &h->ring_ref))) {
+            xensim_guest_page_free(h->ring_pfn);
+            h->ring_page = NULL;
+            return err;
+        }
+    }
+    if (!h->data_page) {
+        if ((err = xensim_guest_page_alloc(&h->data_pfn)))
+            return err;
+        h->data_page = xensim_guest_pfn_to_virt(h->data_pfn);
+        h->data_ref = xensim_gnttab_grant_access(dev->otherend_id, h->data_pfn, false);
+        if (h->data_ref < 0)
+            return (int)h->data_ref;
+    }
+    blkif_sring_t *s = h->ring_page;
+    SHARED_RING_INIT(s);
+    FRONT_RING_INIT(&h->ring, s, XEN_PAGE_SIZE);
+    h->nr_want = 0;
+    if ((err = xensim_xenbus_alloc_evtchn(dev->otherend_id, &h->port)))
+        return err;
+    if ((err = xensim_irq_bind(h->port, hv_irq, h))) {
+        xensim_evtchn_close(h->port);
+        return err;
+    }
+    h->live = true;
+    return 0;
+}
+
+static int hv_publish(struct xensim_xenbus_device *dev, xensim_xenbus_transaction_t t)
+{
+    struct hv_front *h = dev->priv;
+    int err;
+
+    if ((err = xensim_xenbus_printf(t, dev->nodename, "ring-ref", "%u", h->ring_ref)) ||
+        (err = xensim_xenbus_printf(t, dev->nodename, "event-channel", "%u", h->port)) ||
+        (err = xensim_xenbus_printf(t, dev->nodename, "protocol", "%s", XEN_IO_PROTO_ABI_X86_64)))
+        return err;
+    return 0;
+}
+
+static int hv_connect(struct xensim_xenbus_device *dev)
+{
+    struct hv_front *h = dev->priv;
+    memcpy(h->nodename, dev->nodename, sizeof(h->nodename));
+    memcpy(h->otherend, dev->otherend, sizeof(h->otherend));
+    if (xensim_xenbus_scanf(0, dev->otherend, "sectors", "%" SCNu64, &h->sectors) != 1 ||
+        xensim_xenbus_scanf(0, dev->otherend, "sector-size", "%u", &h->sector_size) != 1 ||
+        !h->sector_size || h->sector_size > XEN_PAGE_SIZE)
+        return -EINVAL;
+    return 0;
+}
+
+static void hv_disconnect(struct xensim_xenbus_device *dev)
+{
+    struct hv_front *h = dev->priv;
+    if (!h || !h->live)
+        return;
+    h->live = false;
+    xensim_irq_unbind(h->port);
+    xensim_evtchn_close(h->port);
+}
+
+static void hv_remove(struct xensim_xenbus_device *dev)
+{
+    struct hv_front *h = dev->priv;
+    dev->priv = NULL;
+    if (!h)
+        return;
+    if (h->attacking) {
+        h->removed = true;   /* the attack frees it when it returns */
+        return;
+    }
+    if (xensim_guest_start_info())
+        hv_free(h);
+    else
+        free(h);             /* our domain died: its pages went with it */
+}
+
+const struct xensim_xenbus_driver xensim_hostile_vbd_front = {
+    .type = "vbd",
+    .probe = hv_probe,
+    .setup_rings = hv_setup_rings,
+    .publish = hv_publish,
+    .connect = hv_connect,
+    .disconnect = hv_disconnect,
+    .remove = hv_remove,
+};
+
+/* Puts a request on the ring (not yet pushed); its id is remembered. */
+static void put(struct hv_front *h, const blkif_request_t *req, struct xensim_hostile_report *r)
+{
+    blkif_request_t *slot = RING_GET_REQUEST(&h->ring, h->ring.req_prod_pvt);
+    *slot = *req;
+    slot->id = h->next_id++;
+    h->ring.req_prod_pvt++;
+    if (h->nr_want < sizeof(h->want) / sizeof(h->want[0]))
+        h->want[h->nr_want++] = slot->id;
+    r->requests++;
+}
+
+static void push(struct hv_front *h, struct xensim_hostile_report *r)
+{
+    int notify;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&h->ring, notify);
+    (void)notify;           /* always: a hostile front end does not wait */
+    xensim_evtchn_send(h->port);
+    r->notifications++;
+}
+
+/* A response's id: one asked for and not yet answered, or a bad one. */
+static bool take_id(struct hv_front *h, uint64_t id)
+{
+    for (unsigned int i = 0; i < h->nr_want; i++)
+        if (h->want[i] == id) {
+            h->want[i] = h->want[--h->nr_want];
+            return true;
+        }
+    return false;
+}
+
+static void collect(struct hv_front *h, struct xensim_hostile_report *r)
+{
+    RING_IDX rp = __atomic_load_n(&h->ring.sring->rsp_prod, __ATOMIC_ACQUIRE);
+    /* A back end that pushes more than was asked is itself broken: read
+     * only what the ring can hold past our consumer. */
+    if ((RING_IDX)(rp - h->ring.rsp_cons) > RING_SIZE(&h->ring))
+        rp = h->ring.rsp_cons + RING_SIZE(&h->ring);
+    while (h->ring.rsp_cons != rp) {
+        blkif_response_t rsp = *RING_GET_RESPONSE(&h->ring, h->ring.rsp_cons);
+        h->ring.rsp_cons++;
+        r->responses++;
+        if (!take_id(h, rsp.id))
+            r->bad_responses++;
+        if (rsp.status != BLKIF_RSP_OKAY)
+            r->errors++;
+    }
+    h->ring.sring->rsp_event = h->ring.rsp_cons + 1;
+}
+
+/* The back end's state, once it is one of `until` (a bit per state), or
+ * whatever it is when the wait ends. */
+static enum xenbus_state backend_state(const struct hv_front *h, unsigned int until)
+{
+    uint64_t deadline = xensim_guest_system_time() + WAIT_NS;
+    enum xenbus_state s;
+    for (;;) {
+        s = xensim_xenbus_read_state(h->otherend);
+        if ((until & (1u << s)) || xensim_guest_system_time() >= deadline)
+            return s;
+        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    }
+}
+
+/* Until every id asked for is answered, or the back end stops answering
+ * (it closed the device, or WAIT_NS passed). */
+static void wait_answers(struct hv_front *h, struct xensim_hostile_report *r)
+{
+    uint64_t deadline = xensim_guest_system_time() + WAIT_NS;
+    while (h->live && !h->removed) {
+        collect(h, r);
+        if (!h->nr_want || xensim_guest_system_time() >= deadline)
+            return;
+        enum xenbus_state s = xensim_xenbus_read_state(h->otherend);
+        if (s == XenbusStateClosing || s == XenbusStateClosed)
+            return;
+        evtchn_port_t port = h->port, *pp = &port;
+        struct sched_poll p = { .nr_ports = 1, .timeout = xensim_guest_system_time() + POLL_NS };
+        memcpy(&p.ports, &pp, sizeof(pp));
+        xensim_evtchn_clear_pending(h->port);
+        collect(h, r);
+        if (!h->nr_want)
+            return;
+        HYPERVISOR_sched_op(SCHEDOP_poll, &p);
+    }
+}
+
+/* One honest request: a read of the first sector into the data page. */
+static blkif_request_t good_read(const struct hv_front *h)
+{
+    unsigned int last = h->sector_size / 512 - 1;
+    blkif_request_t req = { .operation = BLKIF_OP_READ, .nr_segments = 1, .sector_number = 0 };
+    req.seg[0] = (struct blkif_request_segment){ .gref = (grant_ref_t)h->data_ref,
+                                                 .first_sect = 0, .last_sect = (uint8_t)last };
+    return req;
+}
+
+static void event_storm(struct hv_front *h, struct xensim_hostile_report *r)
+{
+    for (unsigned int i = 0; i < STORM_EVENTS && h->live; i++) {
+        xensim_evtchn_send(h->port);
+        r->notifications++;
+    }
+    blkif_request_t req = good_read(h);
+    put(h, &req, r);
+    push(h, r);
+    wait_answers(h, r);
+}
+
+static void ring_indices(struct hv_front *h, struct xensim_hostile_report *r)
+{
+    /* More requests than the ring holds: nothing a back end may read. */
+    RING_IDX far = h->ring.req_prod_pvt + RING_SIZE(&h->ring) + 7;
+    __atomic_store_n(&h->ring.sring->req_prod, far, __ATOMIC_RELEASE);
+    xensim_evtchn_send(h->port);
+    r->notifications++;
+}
+
+static void bad_requests(struct hv_front *h, struct xensim_hostile_report *r)
+{
+    blkif_request_t good = good_read(h), req;
+    unsigned int per_page = XEN_PAGE_SIZE / 512;
+
+    req = good;
+    req.operation = 0x7f;                                /* no such operation */
+    put(h, &req, r);
+    req = good;
+    req.nr_segments = BLKIF_MAX_SEGMENTS_PER_REQUEST + 1; /* more than a request holds */
+    put(h, &req, r);
+    req = good;
+    req.seg[0].gref = NO_REF;                            /* never granted */
+    put(h, &req, r);
+    req = good;
+    req.seg[0].first_sect = 3;                           /* past the page's end */
+    req.seg[0].last_sect = (uint8_t)(per_page + 1);
+    put(h, &req, r);
+    req = good;
+    req.seg[0].first_sect = 5;                           /* backwards */
+    req.seg[0].last_sect = 2;
+    put(h, &req, r);
+    req = good;
+    req.sector_number = h->sectors;                      /* past the disk's end */
+    put(h, &req, r);
+    push(h, r);
+    wait_answers(h, r);
+}
+
+static void state_jumps(struct hv_front *h, struct xensim_hostile_report *r)
+{
+    static const enum xenbus_state jumps[] = {
+        XenbusStateConnected, XenbusStateInitialising, XenbusStateReconfiguring,
+        XenbusStateInitialised, XenbusStateUnknown, XenbusStateConnected, XenbusStateClosed,
+    };
+    for (size_t i = 0; i < sizeof(jumps) / sizeof(jumps[0]) && !h->removed; i++)
+        xensim_xenbus_printf(0, h->nodename, "state", "%d", (int)jumps[i]);
+    (void)r;
+}
+
+static void (*const attacks[XENSIM_HOSTILE_KINDS])(struct hv_front *,
+                                                   struct xensim_hostile_report *) = {
+    [XENSIM_HOSTILE_EVENT_STORM] = event_storm,
+    [XENSIM_HOSTILE_RING_INDICES] = ring_indices,
+    [XENSIM_HOSTILE_BAD_REQUESTS] = bad_requests,
+    [XENSIM_HOSTILE_STATE_JUMPS] = state_jumps,
+};
+
+/* What the back end settles in after each attack: after a closed ring
+ * or our Closed, Closing or Closed (or InitWait again, ready for a new
+ * front end); otherwise Connected, still serving. */
+static unsigned int settled_states(enum xensim_hostile_kind kind)
+{
+    unsigned int gone = 1u << XenbusStateClosing | 1u << XenbusStateClosed;
+    if (kind == XENSIM_HOSTILE_RING_INDICES)
+        return gone;
+    if (kind == XENSIM_HOSTILE_STATE_JUMPS)
+        return gone | 1u << XenbusStateInitWait;
+    return 1u << XenbusStateConnected | gone;
+}
+
+int xensim_hostile_vbd_attack(unsigned int devid, enum xensim_hostile_kind kind,
+                              struct xensim_hostile_report *r)
+{
+    struct xensim_xenbus_device *dev =
+        xensim_xenbus_device_find(&xensim_hostile_vbd_front, DOMID_SELF, devid);
+    struct hv_front *h = dev ? dev->priv : NULL;
+
+    if ((unsigned int)kind >= XENSIM_HOSTILE_KINDS)
+        return -EINVAL;
+    if (!h || !h->live || __atomic_load_n(&dev->state, __ATOMIC_ACQUIRE) != XenbusStateConnected)
+        return -ENODEV;
+    memset(r, 0, sizeof(*r));
+    r->kind = kind;
+    h->attacking = true;
+    /* From here on dev may go at any xenbus call: only h is used. */
+    attacks[kind](h, r);
+    if (!h->removed) {
+        r->backend_state = backend_state(h, settled_states(kind));
+        r->backend_closed = r->backend_state == XenbusStateClosing ||
+                            r->backend_state == XenbusStateClosed;
+    }
+    h->attacking = false;
+    if (h->removed)
+        hv_free(h);
+    return 0;
+}

@@ -1,0 +1,7 @@
+# hostile/: ready-made misbehaving device ends (libhostile), for testing
+# that the honest side survives them; on the public guest and xenbus API
+# only.
+xensiminclude_HEADERS += include/xensim/hostile.h
+noinst_LTLIBRARIES += hostile/libhostile.la
+hostile_libhostile_la_SOURCES = hostile/hostile_vbd.c
+libxensim_la_LIBADD += hostile/libhostile.la

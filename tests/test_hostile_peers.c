@@ -1,0 +1,257 @@
+/*
+ * The hostile block front end (<xensim/hostile.h>) against the real
+ * blkback, every kind: a hostile guest and an honest one share dom0's
+ * blkback through XenStore; the hostile one attacks, and blkback must
+ * answer as the kind says (errors in their own slots, a closed device),
+ * keep serving the honest guest's disk, and, once both devices are
+ * removed, leave no port, mapping or grant behind.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xensim/blkif.h>
+#include <xensim/hostile.h>
+#include "test_xenbus_helpers.h"
+
+#define WAIT_MS 10000
+#define DEVID 51712
+#define DISK (1u << 20)
+
+struct env {
+    struct xensim *sim;
+    domid_t be, honest, hostile;
+    struct xensim_blkback_config bcfg;
+    enum xensim_hostile_kind kind;
+    struct xensim_hostile_report rep;
+    int rc;
+    uint8_t w[4096], r[4096];
+};
+
+static void back_up(void *p)
+{
+    struct env *e = p;
+    ck_assert_int_eq(xensim_vbd_back_config(&e->bcfg), 0);
+    ck_assert_int_eq(xensim_xenbus_backend_register(&xensim_vbd_back), 0);
+}
+
+static void back_down(void *p)
+{
+    (void)p;
+    xensim_xenbus_backend_unregister(&xensim_vbd_back, true);
+    ck_assert_int_eq(xensim_vbd_back_config(NULL), 0);
+}
+
+static void honest_up(void *p)
+{
+    (void)p;
+    struct xensim_blkfront_config c = { .max_queues = 1, .persistent = true };
+    ck_assert_int_eq(xensim_vbd_front_config(&c), 0);
+    ck_assert_int_eq(xensim_xenbus_frontend_register(&xensim_vbd_front), 0);
+}
+
+static void honest_down(void *p)
+{
+    (void)p;
+    xensim_xenbus_frontend_unregister(&xensim_vbd_front, true);
+    ck_assert_int_eq(xensim_vbd_front_config(NULL), 0);
+}
+
+static void hostile_up(void *p)
+{
+    (void)p;
+    ck_assert_int_eq(xensim_xenbus_frontend_register(&xensim_hostile_vbd_front), 0);
+}
+
+static void hostile_down(void *p)
+{
+    (void)p;
+    xensim_xenbus_frontend_unregister(&xensim_hostile_vbd_front, true);
+}
+
+static void attack_fn(void *p)
+{
+    struct env *e = p;
+    e->rc = xensim_hostile_vbd_attack(DEVID, e->kind, &e->rep);
+}
+
+/* The honest guest writes a pattern and reads it back. */
+static void io_fn(void *p)
+{
+    struct env *e = p;
+    struct xensim_blkfront *fe = xensim_vbd_front_find(DEVID);
+    if (!fe) {
+        e->rc = -ENODEV;
+        return;
+    }
+    memset(e->r, 0, sizeof(e->r));
+    e->rc = xensim_blkfront_write(fe, 8, e->w, sizeof(e->w) / 512);
+    if (!e->rc)
+        e->rc = xensim_blkfront_read(fe, 8, e->r, sizeof(e->r) / 512);
+    if (!e->rc && memcmp(e->w, e->r, sizeof(e->w)))
+        e->rc = -EILSEQ;
+}
+
+static void add_vbd(struct env *e, domid_t fe)
+{
+    const char *fk[] = { "virtual-device", "51712", "device-type", "disk", NULL };
+    struct xensim_device_config dc = { .type = "vbd", .frontend = fe, .backend = e->be,
+                                       .devid = DEVID, .front_keys = fk };
+    ck_assert_int_eq(xensim_device_add(e->sim, &dc), 0);
+}
+
+static bool connected(struct env *e, domid_t fe)
+{
+    char p[160];
+    snprintf(p, sizeof(p), "/local/domain/%u/device/vbd/%u/state", fe, DEVID);
+    bool ok = xbt_wait_value(e->sim, p, "4", WAIT_MS);
+    snprintf(p, sizeof(p), "/local/domain/%u/backend/vbd/%u/%u/state", e->be, fe, DEVID);
+    return ok && xbt_wait_value(e->sim, p, "4", WAIT_MS);
+}
+
+/* The honest guest's disk, until its driver calls it connected. */
+static void honest_io(struct env *e)
+{
+    for (int i = 0; i < WAIT_MS; i++) {
+        xbt_run(e->sim, e->honest, io_fn, e);
+        if (e->rc != -ENODEV)
+            break;
+        xbt_sleep_ms(1);
+    }
+    ck_assert_int_eq(e->rc, 0);
+}
+
+static void env_up(struct env *e)
+{
+    e->sim = xbt_sim_new();
+    e->be = xbt_guest(e->sim, "blkdd");
+    e->bcfg = (struct xensim_blkback_config){ .mem_bytes = DISK, .feature_persistent = true };
+    e->honest = xbt_guest(e->sim, "honest");
+    e->hostile = xbt_guest(e->sim, "hostile");
+    for (unsigned int i = 0; i < sizeof(e->w); i++)
+        e->w[i] = (uint8_t)(i * 7 + 1);
+    xbt_run(e->sim, e->be, back_up, e);
+    xbt_run(e->sim, e->honest, honest_up, e);
+    xbt_run(e->sim, e->hostile, hostile_up, e);
+    add_vbd(e, e->honest);
+    add_vbd(e, e->hostile);
+    ck_assert(connected(e, e->honest));
+    ck_assert(connected(e, e->hostile));
+    honest_io(e);
+}
+
+static void env_down(struct env *e)
+{
+    ck_assert_int_eq(xensim_device_remove(e->sim, "vbd", e->hostile, DEVID, WAIT_MS), 0);
+    ck_assert_int_eq(xensim_device_remove(e->sim, "vbd", e->honest, DEVID, WAIT_MS), 0);
+    xbt_run(e->sim, e->hostile, hostile_down, e);
+    xbt_run(e->sim, e->honest, honest_down, e);
+    xbt_run(e->sim, e->be, back_down, e);
+    ck_assert_uint_eq(th_ports_in_use(e->sim, e->hostile), 0);
+    ck_assert_uint_eq(th_ports_in_use(e->sim, e->honest), 0);
+    struct xensim_domain_info info;
+    ck_assert_int_eq(xensim_domain_info(e->sim, e->be, &info), 0);
+    ck_assert_uint_eq(info.maptrack_in_use, 0);
+    xbt_sim_free(e->sim);
+}
+
+START_TEST(names_round_trip)
+{
+    for (unsigned int k = 0; k < XENSIM_HOSTILE_KINDS; k++) {
+        enum xensim_hostile_kind got;
+        ck_assert_int_eq(xensim_hostile_parse(xensim_hostile_name(k), &got), 0);
+        ck_assert_int_eq(got, k);
+    }
+    enum xensim_hostile_kind got = XENSIM_HOSTILE_KINDS;
+    ck_assert_int_eq(xensim_hostile_parse("polite", &got), -EINVAL);
+    ck_assert_int_eq(xensim_hostile_parse(NULL, &got), -EINVAL);
+    ck_assert_int_eq(got, XENSIM_HOSTILE_KINDS);
+    ck_assert_str_eq(xensim_hostile_name(XENSIM_HOSTILE_KINDS), "unknown");
+}
+END_TEST
+
+START_TEST(hostile_front_every_kind)
+{
+    struct env e = { .kind = (enum xensim_hostile_kind)_i };
+    env_up(&e);
+    xbt_run(e.sim, e.hostile, attack_fn, &e);
+    ck_assert_int_eq(e.rc, 0);
+    const struct xensim_hostile_report *r = &e.rep;
+    ck_assert_int_eq(r->kind, e.kind);
+    ck_assert_uint_eq(r->bad_responses, 0);
+    switch (e.kind) {
+    case XENSIM_HOSTILE_EVENT_STORM:
+        /* 100,000 notifications, then the real request is still served. */
+        ck_assert_uint_gt(r->notifications, 100000);
+        ck_assert_uint_eq(r->requests, 1);
+        ck_assert_uint_eq(r->responses, 1);
+        ck_assert_uint_eq(r->errors, 0);
+        ck_assert_int_eq(r->backend_state, XenbusStateConnected);
+        break;
+    case XENSIM_HOSTILE_RING_INDICES:
+        /* Nothing read off the ring; the device is closed. */
+        ck_assert_uint_eq(r->responses, 0);
+        ck_assert(r->backend_closed);
+        break;
+    case XENSIM_HOSTILE_BAD_REQUESTS:
+        /* Each answered with an error, by its id; the device serves on. */
+        ck_assert_uint_eq(r->requests, 6);
+        ck_assert_uint_eq(r->responses, 6);
+        ck_assert_uint_eq(r->errors, 6);
+        ck_assert_int_eq(r->backend_state, XenbusStateConnected);
+        break;
+    case XENSIM_HOSTILE_STATE_JUMPS:
+        /* Ends where a new front end could start again, or closed. */
+        ck_assert(r->backend_state == XenbusStateClosing ||
+                  r->backend_state == XenbusStateClosed ||
+                  r->backend_state == XenbusStateInitWait);
+        break;
+    default:
+        ck_abort_msg("kind %d has no expectation", (int)e.kind);
+    }
+    /* The honest guest's disk is untouched by all of it. */
+    memset(e.w, 0xa5 ^ _i, sizeof(e.w));
+    honest_io(&e);
+    env_down(&e);
+}
+END_TEST
+
+START_TEST(attack_needs_a_connected_device)
+{
+    struct env e = { 0 };
+    e.sim = xbt_sim_new();
+    e.hostile = xbt_guest(e.sim, "hostile");
+    e.kind = XENSIM_HOSTILE_EVENT_STORM;
+    xbt_run(e.sim, e.hostile, hostile_up, &e);
+    xbt_run(e.sim, e.hostile, attack_fn, &e);
+    ck_assert_int_eq(e.rc, -ENODEV);
+    e.kind = XENSIM_HOSTILE_KINDS;
+    xbt_run(e.sim, e.hostile, attack_fn, &e);
+    ck_assert_int_eq(e.rc, -EINVAL);
+    xbt_run(e.sim, e.hostile, hostile_down, &e);
+    xbt_sim_free(e.sim);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("hostile_peers");
+    TCase *tc = tcase_create("vbd");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, names_round_trip);
+    tcase_add_loop_test(tc, hostile_front_every_kind, 0, XENSIM_HOSTILE_KINDS);
+    tcase_add_test(tc, attack_needs_a_connected_device);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
