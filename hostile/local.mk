@@ -3,5 +3,5 @@
 # only.
 xensiminclude_HEADERS += include/xensim/hostile.h
 noinst_LTLIBRARIES += hostile/libhostile.la
-hostile_libhostile_la_SOURCES = hostile/hostile_vbd.c
+hostile_libhostile_la_SOURCES = hostile/kinds.c hostile/vbd_front.c hostile/vbd_back.c
 libxensim_la_LIBADD += hostile/libhostile.la

@@ -100,10 +100,12 @@ timeout 120 ./tools/xensim demo --hostile ring-indices >"$out" 2>&1
 expect "[toolstack]  blkback answered 0 request(s), 0 with an error, 0 with an id never asked for; its end of dom2's disk is Closing" \
 	"[toolstack]  blkback answered 0 request(s), 0 with an error, 0 with an id never asked for; its end of dom2's disk is Closed"
 expect "[toolstack]  blkback still serves dom1: its READ of sector 0 returned status 0"
-if timeout 10 ./tools/xensim demo --hostile polite >"$out" 2>&1 ||
-	! grep -q 'usage: xensim demo' "$out"; then
-	echo "demo --hostile polite was not refused with the usage"
-	cat "$out"
-	exit 1
-fi
+for kind in polite made-up-ids; do
+	if timeout 10 ./tools/xensim demo --hostile $kind >"$out" 2>&1 ||
+		! grep -q 'usage: xensim demo' "$out"; then
+		echo "demo --hostile $kind was not refused with the usage"
+		cat "$out"
+		exit 1
+	fi
+done
 echo "demo --hostile: blkback survives a hostile guest and serves the honest one"

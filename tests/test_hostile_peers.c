@@ -218,6 +218,107 @@ START_TEST(hostile_front_every_kind)
 }
 END_TEST
 
+static void hostile_back_up(void *p)
+{
+    (void)p;
+    ck_assert_int_eq(xensim_xenbus_backend_register(&xensim_hostile_vbd_back), 0);
+}
+
+static void hostile_back_down(void *p)
+{
+    (void)p;
+    xensim_xenbus_backend_unregister(&xensim_hostile_vbd_back, true);
+}
+
+/* The honest guest's read, to its end: 0, or what blkfront said. */
+static void read_fn(void *p)
+{
+    struct env *e = p;
+    struct xensim_blkfront *fe = xensim_vbd_front_find(DEVID);
+    e->rc = fe ? xensim_blkfront_read(fe, 0, e->r, 1) : -ENODEV;
+}
+
+static void found_fn(void *p)
+{
+    struct env *e = p;
+    e->rc = xensim_vbd_front_find(DEVID) ? 0 : -ENODEV;
+}
+
+/* blkfront against a hostile back end of each back end kind: its read
+ * ends with an error (never hangs), the device is failed, the guest
+ * lives, and nothing is left once the device goes. */
+static const enum xensim_hostile_kind back_kinds[] = { XENSIM_HOSTILE_MADE_UP_IDS,
+                                                       XENSIM_HOSTILE_RSP_INDICES };
+
+START_TEST(hostile_back_every_kind)
+{
+    struct env e = { .kind = back_kinds[_i] };
+    e.sim = xbt_sim_new();
+    e.be = xbt_guest(e.sim, "evil-dd");
+    e.honest = xbt_guest(e.sim, "honest");
+    xbt_run(e.sim, e.be, hostile_back_up, &e);
+    xbt_run(e.sim, e.honest, honest_up, &e);
+    const char *fk[] = { "virtual-device", "51712", "device-type", "disk", NULL };
+    const char *bk[] = { "hostile-kind", xensim_hostile_name(e.kind), NULL };
+    struct xensim_device_config dc = { .type = "vbd", .frontend = e.honest, .backend = e.be,
+                                       .devid = DEVID, .front_keys = fk, .back_keys = bk };
+    ck_assert_int_eq(xensim_device_add(e.sim, &dc), 0);
+    ck_assert(connected(&e, e.honest));
+    for (int i = 0; i < WAIT_MS; i++) {
+        xbt_run(e.sim, e.honest, read_fn, &e);
+        if (e.rc != -ENODEV)
+            break;
+        xbt_sleep_ms(1);
+    }
+    ck_assert_int_lt(e.rc, 0);
+    ck_assert_int_ne(e.rc, -ENODEV);
+    xbt_run(e.sim, e.honest, found_fn, &e);
+    ck_assert_int_eq(e.rc, -ENODEV);
+    ck_assert_int_eq(xensim_device_remove(e.sim, "vbd", e.honest, DEVID, WAIT_MS), 0);
+    xbt_run(e.sim, e.honest, honest_down, &e);
+    xbt_run(e.sim, e.be, hostile_back_down, &e);
+    ck_assert_uint_eq(th_ports_in_use(e.sim, e.honest), 0);
+    ck_assert_uint_eq(th_ports_in_use(e.sim, e.be), 0);
+    struct xensim_domain_info info;
+    ck_assert_int_eq(xensim_domain_info(e.sim, e.be, &info), 0);
+    ck_assert_uint_eq(info.maptrack_in_use, 0);
+    xbt_sim_free(e.sim);
+}
+END_TEST
+
+static void sync_fn(void *p)
+{
+    struct env *e = p;
+    char path[96];
+    snprintf(path, sizeof(path), "backend/vbd/%u/%u", e->honest, DEVID);
+    e->rc = xensim_xenbus_exists(0, path);
+}
+
+/* A device whose hostile-kind is no back end's never leaves the probe. */
+START_TEST(hostile_back_refuses_a_front_kind)
+{
+    struct env e = { 0 };
+    e.sim = xbt_sim_new();
+    e.be = xbt_guest(e.sim, "evil-dd");
+    e.honest = xbt_guest(e.sim, "honest");
+    xbt_run(e.sim, e.be, hostile_back_up, &e);
+    const char *bk[] = { "hostile-kind", "event-storm", NULL };
+    struct xensim_device_config dc = { .type = "vbd", .frontend = e.honest, .backend = e.be,
+                                       .devid = DEVID, .back_keys = bk };
+    ck_assert_int_eq(xensim_device_add(e.sim, &dc), 0);
+    /* The watch event for the new device is queued on the back end's
+     * ring before the toolstack's write returns; a request of the back
+     * end's takes it in, and its callback runs as the request leaves. */
+    xbt_run(e.sim, e.be, sync_fn, &e);
+    ck_assert_int_eq(e.rc, 1);
+    struct xensim_xenbus_stats st = xbt_stats(e.sim, e.be);
+    ck_assert_uint_eq(st.devices, 0);
+    ck_assert_int_eq(xensim_device_remove(e.sim, "vbd", e.honest, DEVID, 100), -ETIMEDOUT);
+    xbt_run(e.sim, e.be, hostile_back_down, &e);
+    xbt_sim_free(e.sim);
+}
+END_TEST
+
 START_TEST(attack_needs_a_connected_device)
 {
     struct env e = { 0 };
@@ -228,6 +329,9 @@ START_TEST(attack_needs_a_connected_device)
     xbt_run(e.sim, e.hostile, attack_fn, &e);
     ck_assert_int_eq(e.rc, -ENODEV);
     e.kind = XENSIM_HOSTILE_KINDS;
+    xbt_run(e.sim, e.hostile, attack_fn, &e);
+    ck_assert_int_eq(e.rc, -EINVAL);
+    e.kind = XENSIM_HOSTILE_MADE_UP_IDS;       /* a back end's kind */
     xbt_run(e.sim, e.hostile, attack_fn, &e);
     ck_assert_int_eq(e.rc, -EINVAL);
     xbt_run(e.sim, e.hostile, hostile_down, &e);
@@ -241,7 +345,10 @@ static Suite *suite(void)
     TCase *tc = tcase_create("vbd");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, names_round_trip);
-    tcase_add_loop_test(tc, hostile_front_every_kind, 0, XENSIM_HOSTILE_KINDS);
+    tcase_add_loop_test(tc, hostile_front_every_kind, 0, XENSIM_HOSTILE_MADE_UP_IDS);
+    tcase_add_loop_test(tc, hostile_back_every_kind, 0,
+                        (int)(sizeof(back_kinds) / sizeof(back_kinds[0])));
+    tcase_add_test(tc, hostile_back_refuses_a_front_kind);
     tcase_add_test(tc, attack_needs_a_connected_device);
     suite_add_tcase(s, tc);
     return s;

@@ -259,7 +259,8 @@ int demo_main(int argc, char **argv, const struct xensim_config *replay)
         } else if (!strcmp(argv[i], "--xenstored") && i + 1 < argc) {
             xenstored = argv[++i];
         } else if (!strcmp(argv[i], "--hostile") && i + 1 < argc &&
-                   !xensim_hostile_parse(argv[i + 1], &kind)) {
+                   !xensim_hostile_parse(argv[i + 1], &kind) &&
+                   kind < XENSIM_HOSTILE_MADE_UP_IDS) {   /* a front end's kind */
             hostile = true;
             i++;
         } else if (!strcmp(argv[i], "--channel")) {

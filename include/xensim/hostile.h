@@ -1,10 +1,15 @@
 /*
  * Hostile peers: ready-made misbehaving device ends, for testing that the
- * honest side of a split driver survives them. The first is a block front
- * end, the xenbus driver "vbd" a guest registers instead of blkfront:
- * it connects to a real blkback as blkfront would (a one-page ring, one
- * event channel, protocol x86_64-abi), then, when asked, attacks in one
- * of the ways below and reports what the back end answered.
+ * honest side of a split driver survives them. A block front end, the
+ * xenbus driver "vbd" a guest registers instead of blkfront: it connects
+ * to a real blkback as blkfront would (a one-page ring, one event
+ * channel, protocol x86_64-abi), then, when asked, attacks in one of the
+ * front end kinds below and reports what the back end answered. And a
+ * block back end, the "vbd" driver a back-end domain registers instead
+ * of blkback: it connects to a real blkfront, and answers every request
+ * in the way the device's back-end key "hostile-kind" names (one of the
+ * back end kinds, by xensim_hostile_name()), so the toolstack picks the
+ * misbehaviour per device.
  *
  * The honest back end must answer each attack with Xen's error or a clean
  * disconnect, keep serving its other devices and leak nothing.
@@ -37,10 +42,17 @@ enum xensim_hostile_kind {
      * Initialised, Unknown, Closed): the back end must end in a state
      * it can leave, never crash or hang. */
     XENSIM_HOSTILE_STATE_JUMPS,
+    /* Back end kinds (xensim_hostile_vbd_back), from here on: */
+    /* Every request answered with an id never asked for. blkfront must
+     * fail the device, and its I/O with an error, never hang. */
+    XENSIM_HOSTILE_MADE_UP_IDS,
+    /* rsp_prod far past what was asked: the same. */
+    XENSIM_HOSTILE_RSP_INDICES,
     XENSIM_HOSTILE_KINDS
 };
 
-/* "event-storm", "ring-indices", "bad-requests", "state-jumps". */
+/* "event-storm", "ring-indices", "bad-requests", "state-jumps",
+ * "made-up-ids", "rsp-indices". */
 const char *xensim_hostile_name(enum xensim_hostile_kind kind);
 /* The kind a name gives: 0, or -EINVAL. */
 int xensim_hostile_parse(const char *name, enum xensim_hostile_kind *kind);
@@ -61,9 +73,15 @@ struct xensim_hostile_report {
  * xensim_xenbus_frontend_register() on a guest's vCPU. */
 extern const struct xensim_xenbus_driver xensim_hostile_vbd_front;
 
+/* The block back end's xenbus driver ("vbd"), for
+ * xensim_xenbus_backend_register() in the back end's domain. A device
+ * whose "hostile-kind" key is missing or not a back end kind is refused
+ * (it never leaves the probe). */
+extern const struct xensim_xenbus_driver xensim_hostile_vbd_back;
+
 /* On a vCPU of the guest, once device devid is Connected: runs the attack
  * and fills *r. 0; -ENODEV if the device is not connected; -EINVAL for a
- * kind out of range. The device is left as the attack left it: remove it
+ * kind that is not a front end's. The device is left as the attack left it: remove it
  * (xensim_device_remove) to end it. */
 int xensim_hostile_vbd_attack(unsigned int devid, enum xensim_hostile_kind kind,
                               struct xensim_hostile_report *r);

@@ -49,28 +49,6 @@ struct hv_front {
     unsigned int nr_want;
 };
 
-static const char *const names[XENSIM_HOSTILE_KINDS] = {
-    [XENSIM_HOSTILE_EVENT_STORM] = "event-storm",
-    [XENSIM_HOSTILE_RING_INDICES] = "ring-indices",
-    [XENSIM_HOSTILE_BAD_REQUESTS] = "bad-requests",
-    [XENSIM_HOSTILE_STATE_JUMPS] = "state-jumps",
-};
-
-const char *xensim_hostile_name(enum xensim_hostile_kind kind)
-{
-    return (unsigned int)kind < XENSIM_HOSTILE_KINDS ? names[kind] : "unknown";
-}
-
-int xensim_hostile_parse(const char *name, enum xensim_hostile_kind *kind)
-{
-    for (unsigned int k = 0; k < XENSIM_HOSTILE_KINDS; k++)
-        if (name && !strcmp(name, names[k])) {
-            *kind = (enum xensim_hostile_kind)k;
-            return 0;
-        }
-    return -EINVAL;
-}
-
 static void hv_irq(evtchn_port_t port, void *arg)
 {
     (void)port, (void)arg;   /* the attack reads the ring itself */
@@ -383,7 +361,7 @@ int xensim_hostile_vbd_attack(unsigned int devid, enum xensim_hostile_kind kind,
         xensim_xenbus_device_find(&xensim_hostile_vbd_front, DOMID_SELF, devid);
     struct hv_front *h = dev ? dev->priv : NULL;
 
-    if ((unsigned int)kind >= XENSIM_HOSTILE_KINDS)
+    if ((unsigned int)kind >= XENSIM_HOSTILE_KINDS || !attacks[kind])
         return -EINVAL;
     if (!h || !h->live || __atomic_load_n(&dev->state, __ATOMIC_ACQUIRE) != XenbusStateConnected)
         return -ENODEV;

@@ -1,0 +1,34 @@
+/*
+ * The hostile peers' kinds by name (<xensim/hostile.h>), for the
+ * toolstack's "hostile-kind" key and `xensim demo --hostile`.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <xensim/hostile.h>
+
+static const char *const names[XENSIM_HOSTILE_KINDS] = {
+    [XENSIM_HOSTILE_EVENT_STORM] = "event-storm",
+    [XENSIM_HOSTILE_RING_INDICES] = "ring-indices",
+    [XENSIM_HOSTILE_BAD_REQUESTS] = "bad-requests",
+    [XENSIM_HOSTILE_STATE_JUMPS] = "state-jumps",
+    [XENSIM_HOSTILE_MADE_UP_IDS] = "made-up-ids",
+    [XENSIM_HOSTILE_RSP_INDICES] = "rsp-indices",
+};
+
+const char *xensim_hostile_name(enum xensim_hostile_kind kind)
+{
+    return (unsigned int)kind < XENSIM_HOSTILE_KINDS ? names[kind] : "unknown";
+}
+
+int xensim_hostile_parse(const char *name, enum xensim_hostile_kind *kind)
+{
+    for (unsigned int k = 0; k < XENSIM_HOSTILE_KINDS; k++)
+        if (name && !strcmp(name, names[k])) {
+            *kind = (enum xensim_hostile_kind)k;
+            return 0;
+        }
+    return -EINVAL;
+}
+
