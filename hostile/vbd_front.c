@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xensim/io/ring.h>
@@ -333,12 +334,31 @@ static void state_jumps(struct hv_front *h, struct xensim_hostile_report *r)
     (void)r;
 }
 
+#define STORE_NODES_MAX 100000   /* far past any quota the daemon has */
+
+static void store_quota(struct hv_front *h, struct xensim_hostile_report *r)
+{
+    char key[32];
+    /* 64 to a directory: one directory's list of children would hit the
+     * entry size quota (2048 bytes) long before the node count. */
+    for (unsigned int i = 0; i < STORE_NODES_MAX && !h->removed; i++) {
+        snprintf(key, sizeof(key), "junk-%u/%u", i / 64, i % 64);
+        int err = xensim_xenbus_printf(0, h->nodename, key, "%u", i);
+        if (err) {
+            r->store_error = err;
+            return;
+        }
+        r->store_writes++;
+    }
+}
+
 static void (*const attacks[XENSIM_HOSTILE_KINDS])(struct hv_front *,
                                                    struct xensim_hostile_report *) = {
     [XENSIM_HOSTILE_EVENT_STORM] = event_storm,
     [XENSIM_HOSTILE_RING_INDICES] = ring_indices,
     [XENSIM_HOSTILE_BAD_REQUESTS] = bad_requests,
     [XENSIM_HOSTILE_STATE_JUMPS] = state_jumps,
+    [XENSIM_HOSTILE_STORE_QUOTA] = store_quota,
 };
 
 /* What the back end settles in after each attack: after a closed ring

@@ -94,6 +94,13 @@ static void io_fn(void *p)
         e->rc = -EILSEQ;
 }
 
+/* The honest guest's own XenStore writes are not the hostile one's quota. */
+static void store_fn(void *p)
+{
+    struct env *e = p;
+    e->rc = xensim_xenbus_printf(0, "data", "after-the-attack", "%d", 1);
+}
+
 static void add_vbd(struct env *e, domid_t fe)
 {
     const char *fk[] = { "virtual-device", "51712", "device-type", "disk", NULL };
@@ -201,6 +208,16 @@ START_TEST(hostile_front_every_kind)
         ck_assert_uint_eq(r->responses, 6);
         ck_assert_uint_eq(r->errors, 6);
         ck_assert_int_eq(r->backend_state, XenbusStateConnected);
+        break;
+    case XENSIM_HOSTILE_STORE_QUOTA:
+        /* The per-domain node quota (1000, with what the guest already
+         * owns) stops it with ENOSPC; the device serves on. */
+        ck_assert_int_eq(r->store_error, -ENOSPC);
+        ck_assert_uint_gt(r->store_writes, 900);
+        ck_assert_uint_lt(r->store_writes, 1000);
+        ck_assert_int_eq(r->backend_state, XenbusStateConnected);
+        xbt_run(e.sim, e.honest, store_fn, &e);
+        ck_assert_int_eq(e.rc, 0);
         break;
     case XENSIM_HOSTILE_STATE_JUMPS:
         /* Ends where a new front end could start again, or closed. */

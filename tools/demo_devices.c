@@ -417,6 +417,9 @@ static int demo_hostile(struct demo *d, enum xensim_evtchn_abi abi, enum xensim_
     host_say(d->sim, "blkback answered %u request(s), %u with an error, %u with an id never "
              "asked for; its end of dom%u's disk is %s", a.r.responses, a.r.errors,
              a.r.bad_responses, h, xensim_xenbus_strstate(a.r.backend_state));
+    if (a.r.store_writes || a.r.store_error)
+        host_say(d->sim, "xenstored took %u write(s) of dom%u, then refused one: %s",
+                 a.r.store_writes, h, xensim_strerror(a.r.store_error));
     xensim_domain_call(d->sim, d->guest, 0, guest_read, d);
     host_say(d->sim, "blkback still serves dom%u: its READ of sector 0 returned status %d",
              d->guest, d->rc);

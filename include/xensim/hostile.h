@@ -42,6 +42,11 @@ enum xensim_hostile_kind {
      * Initialised, Unknown, Closed): the back end must end in a state
      * it can leave, never crash or hang. */
     XENSIM_HOSTILE_STATE_JUMPS,
+    /* Node after node under the device's own XenStore directory (64 to
+     * a subdirectory), until the daemon refuses: the per-domain quota
+     * (1000 nodes, ENOSPC) must stop it, and other domains' writes must
+     * go on. */
+    XENSIM_HOSTILE_STORE_QUOTA,
     /* Back end kinds (xensim_hostile_vbd_back), from here on: */
     /* Every request answered with an id never asked for. blkfront must
      * fail the device, and its I/O with an error, never hang. */
@@ -52,7 +57,7 @@ enum xensim_hostile_kind {
 };
 
 /* "event-storm", "ring-indices", "bad-requests", "state-jumps",
- * "made-up-ids", "rsp-indices". */
+ * "store-quota", "made-up-ids", "rsp-indices". */
 const char *xensim_hostile_name(enum xensim_hostile_kind kind);
 /* The kind a name gives: 0, or -EINVAL. */
 int xensim_hostile_parse(const char *name, enum xensim_hostile_kind *kind);
@@ -67,6 +72,8 @@ struct xensim_hostile_report {
     unsigned int bad_responses;      /* ids never asked for, or repeated */
     enum xenbus_state backend_state; /* once the back end settled */
     bool backend_closed;             /* it went Closing or Closed */
+    unsigned int store_writes;       /* XenStore writes the daemon took */
+    int store_error;                 /* the first it refused, or 0 */
 };
 
 /* The block front end's xenbus driver ("vbd"), for
