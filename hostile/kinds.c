@@ -14,6 +14,7 @@ static const char *const names[XENSIM_HOSTILE_KINDS] = {
     [XENSIM_HOSTILE_BAD_REQUESTS] = "bad-requests",
     [XENSIM_HOSTILE_STATE_JUMPS] = "state-jumps",
     [XENSIM_HOSTILE_STORE_QUOTA] = "store-quota",
+    [XENSIM_HOSTILE_GRANT_REWRITE] = "grant-rewrite",
     [XENSIM_HOSTILE_MADE_UP_IDS] = "made-up-ids",
     [XENSIM_HOSTILE_RSP_INDICES] = "rsp-indices",
 };

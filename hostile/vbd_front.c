@@ -352,6 +352,26 @@ static void store_quota(struct hv_front *h, struct xensim_hostile_report *r)
     }
 }
 
+static void grant_rewrite(struct hv_front *h, struct xensim_hostile_report *r)
+{
+    blkif_request_t req = good_read(h);
+    unsigned int nr = 0;
+    grant_entry_v1_t *e = xensim_gnttab_entries(&nr);
+
+    put(h, &req, r);
+    push(h, r);
+    wait_answers(h, r);
+    if (!e || (unsigned long)h->data_ref >= nr || !h->live)
+        return;
+    /* What a guest may do to its own table at any time. */
+    __atomic_store_n(&e[h->data_ref].domid, (domid_t)0x7ff0, __ATOMIC_RELAXED);
+    __atomic_store_n(&e[h->data_ref].flags, (uint16_t)(GTF_permit_access | GTF_readonly),
+                     __ATOMIC_RELEASE);
+    put(h, &req, r);
+    push(h, r);
+    wait_answers(h, r);
+}
+
 static void (*const attacks[XENSIM_HOSTILE_KINDS])(struct hv_front *,
                                                    struct xensim_hostile_report *) = {
     [XENSIM_HOSTILE_EVENT_STORM] = event_storm,
@@ -359,6 +379,7 @@ static void (*const attacks[XENSIM_HOSTILE_KINDS])(struct hv_front *,
     [XENSIM_HOSTILE_BAD_REQUESTS] = bad_requests,
     [XENSIM_HOSTILE_STATE_JUMPS] = state_jumps,
     [XENSIM_HOSTILE_STORE_QUOTA] = store_quota,
+    [XENSIM_HOSTILE_GRANT_REWRITE] = grant_rewrite,
 };
 
 /* What the back end settles in after each attack: after a closed ring

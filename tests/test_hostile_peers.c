@@ -219,6 +219,14 @@ START_TEST(hostile_front_every_kind)
         xbt_run(e.sim, e.honest, store_fn, &e);
         ck_assert_int_eq(e.rc, 0);
         break;
+    case XENSIM_HOSTILE_GRANT_REWRITE:
+        /* Both reads answered: the first well, the second (its grant now
+         * names another domain) with an error. The device serves on. */
+        ck_assert_uint_eq(r->requests, 2);
+        ck_assert_uint_eq(r->responses, 2);
+        ck_assert_uint_eq(r->errors, 1);
+        ck_assert_int_eq(r->backend_state, XenbusStateConnected);
+        break;
     case XENSIM_HOSTILE_STATE_JUMPS:
         /* Ends where a new front end could start again, or closed. */
         ck_assert(r->backend_state == XenbusStateClosing ||

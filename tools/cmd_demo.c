@@ -271,7 +271,8 @@ int demo_main(int argc, char **argv, const struct xensim_config *replay)
             fprintf(stderr, "usage: xensim demo [--channel] [--evtchn 2l|2l-64|fifo] "
                     "[--seed N [--record FILE]] [--trace FILE.json] [--pcap FILE] "
                     "[--http ADDR:PORT [--http-public]] [--xenstored PATH] "
-                    "[--hostile event-storm|ring-indices|bad-requests|state-jumps|store-quota]\n");
+                    "[--hostile event-storm|ring-indices|bad-requests|state-jumps|store-quota|"
+                    "grant-rewrite]\n");
             return 2;
         }
     }

@@ -47,6 +47,13 @@ enum xensim_hostile_kind {
      * (1000 nodes, ENOSPC) must stop it, and other domains' writes must
      * go on. */
     XENSIM_HOSTILE_STORE_QUOTA,
+    /* A read, then the data page's grant entry rewritten (a domid that
+     * is not the back end's, GTF_readonly) and a second read of the same
+     * ref. The front end asks for no persistent grants, so the back end
+     * maps per request: the first read is served, the second's map must
+     * fail (Xen refuses a grant to another domain) and the request be
+     * answered with an error. */
+    XENSIM_HOSTILE_GRANT_REWRITE,
     /* Back end kinds (xensim_hostile_vbd_back), from here on: */
     /* Every request answered with an id never asked for. blkfront must
      * fail the device, and its I/O with an error, never hang. */
@@ -57,7 +64,7 @@ enum xensim_hostile_kind {
 };
 
 /* "event-storm", "ring-indices", "bad-requests", "state-jumps",
- * "store-quota", "made-up-ids", "rsp-indices". */
+ * "store-quota", "grant-rewrite", "made-up-ids", "rsp-indices". */
 const char *xensim_hostile_name(enum xensim_hostile_kind kind);
 /* The kind a name gives: 0, or -EINVAL. */
 int xensim_hostile_parse(const char *name, enum xensim_hostile_kind *kind);
