@@ -355,18 +355,28 @@ static void store_quota(struct hv_front *h, struct xensim_hostile_report *r)
 static void grant_rewrite(struct hv_front *h, struct xensim_hostile_report *r)
 {
     blkif_request_t req = good_read(h);
-    unsigned int nr = 0;
+    unsigned int nr = 0, nr2 = 0;
     grant_entry_v1_t *e = xensim_gnttab_entries(&nr);
+    grant_entry_v2_t *e2 = e ? NULL : xensim_gnttab_entries_v2(&nr2);
+    domid_t *domid = NULL;
+    uint16_t *flags = NULL;
 
     put(h, &req, r);
     push(h, r);
     wait_answers(h, r);
-    if (!e || (unsigned long)h->data_ref >= nr || !h->live)
+    if (e && (unsigned long)h->data_ref < nr) {
+        domid = &e[h->data_ref].domid;
+        flags = &e[h->data_ref].flags;
+    } else if (e2 && (unsigned long)h->data_ref < nr2) {
+        domid = &e2[h->data_ref].hdr.domid;
+        flags = &e2[h->data_ref].hdr.flags;
+    }
+    if (!domid || !h->live)
         return;
-    /* What a guest may do to its own table at any time. */
-    __atomic_store_n(&e[h->data_ref].domid, (domid_t)0x7ff0, __ATOMIC_RELAXED);
-    __atomic_store_n(&e[h->data_ref].flags, (uint16_t)(GTF_permit_access | GTF_readonly),
-                     __ATOMIC_RELEASE);
+    /* What a guest may do to its own table at any time, in either
+     * version's header. */
+    __atomic_store_n(domid, (domid_t)0x7ff0, __ATOMIC_RELAXED);
+    __atomic_store_n(flags, (uint16_t)(GTF_permit_access | GTF_readonly), __ATOMIC_RELEASE);
     put(h, &req, r);
     push(h, r);
     wait_answers(h, r);

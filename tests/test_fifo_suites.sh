@@ -6,7 +6,7 @@
 XENSIM_TEST_EVTCHN_ABI=fifo
 export XENSIM_TEST_EVTCHN_ABI
 status=0
-for t in test_console test_blk test_blk_xenbus test_blk_hostile test_net test_net_xenbus \
+for t in test_console test_blk test_blk_xenbus test_blk_hostile test_hostile_peers test_net test_net_xenbus \
          test_xenbus test_xenbus_dev test_guest_kernel test_gnttab_life xenstore/test_xs_sim \
          xenstore/test_xs_ring; do
     echo "== $t on FIFO"

@@ -8,7 +8,7 @@ XENSIM_TEST_GRANT_VERSION=2
 export XENSIM_TEST_GRANT_VERSION
 status=0
 # (test_gnttab_life reads v1 entries itself: test_gnttab_v2 is its v2 twin.)
-for t in test_console test_blk test_blk_xenbus test_blk_hostile test_net test_net_xenbus \
+for t in test_console test_blk test_blk_xenbus test_blk_hostile test_hostile_peers test_net test_net_xenbus \
          test_xenbus test_xenbus_dev test_guest_kernel xenstore/test_xs_sim \
          xenstore/test_xs_ring; do
     echo "== $t on grant table v2"
