@@ -231,6 +231,44 @@ static void record_note(char *buf, size_t size, int argc, char **argv)
     }
 }
 
+/* Options that do not go together: 0, or 2 (the exit status) with why. */
+static int refuse_conflicts(bool channel, enum xensim_evtchn_abi abi, const char *xenstored,
+                            const char *pcap, bool hostile, const struct web_opts *web,
+                            uint64_t seed, const char *record)
+{
+    if (channel && abi != XENSIM_EVTCHN_2L_32) {
+        fprintf(stderr, "xensim demo: --evtchn picks the devices demo's ABI; drop --channel\n");
+        return 2;
+    }
+    if (channel && (xenstored || pcap || hostile)) {
+        fprintf(stderr, "xensim demo: --xenstored, --pcap and --hostile are the devices demo's; "
+                        "drop --channel\n");
+        return 2;
+    }
+    if (channel && web->spec) {
+        fprintf(stderr, "xensim demo: the web view shows the devices demo; drop --channel\n");
+        return 2;
+    }
+    if (seed && web->spec) {
+        /* The web server's threads read the simulation from outside any
+         * task: a deterministic run cannot order them. */
+        fprintf(stderr, "xensim demo: the web view's server is not a task of a deterministic "
+                        "run; drop --seed or --http\n");
+        return 2;
+    }
+    if (seed && xenstored) {
+        fprintf(stderr, "xensim demo: --xenstored runs the daemon as a process of its own, "
+                        "which no seed can order; drop --seed or --xenstored\n");
+        return 2;
+    }
+    if (record && !seed) {
+        fprintf(stderr, "xensim demo: --record needs --seed: only a deterministic run has a "
+                        "schedule to write\n");
+        return 2;
+    }
+    return 0;
+}
+
 int demo_main(int argc, char **argv, const struct xensim_config *replay)
 {
     const char *trace = NULL, *pcap = NULL, *record = NULL, *xenstored = NULL;
@@ -276,36 +314,8 @@ int demo_main(int argc, char **argv, const struct xensim_config *replay)
             return 2;
         }
     }
-    if (channel && abi != XENSIM_EVTCHN_2L_32) {
-        fprintf(stderr, "xensim demo: --evtchn picks the devices demo's ABI; drop --channel\n");
+    if (refuse_conflicts(channel, abi, xenstored, pcap, hostile, &web, seed, record))
         return 2;
-    }
-    if (channel && (xenstored || pcap || hostile)) {
-        fprintf(stderr, "xensim demo: --xenstored, --pcap and --hostile are the devices demo's; "
-                        "drop --channel\n");
-        return 2;
-    }
-    if (channel && web.spec) {
-        fprintf(stderr, "xensim demo: the web view shows the devices demo; drop --channel\n");
-        return 2;
-    }
-    if (seed && web.spec) {
-        /* The web server's threads read the simulation from outside any
-         * task: a deterministic run cannot order them. */
-        fprintf(stderr, "xensim demo: the web view's server is not a task of a deterministic "
-                        "run; drop --seed or --http\n");
-        return 2;
-    }
-    if (seed && xenstored) {
-        fprintf(stderr, "xensim demo: --xenstored runs the daemon as a process of its own, "
-                        "which no seed can order; drop --seed or --xenstored\n");
-        return 2;
-    }
-    if (record && !seed) {
-        fprintf(stderr, "xensim demo: --record needs --seed: only a deterministic run has a "
-                        "schedule to write\n");
-        return 2;
-    }
     char note[1024];
     record_note(note, sizeof(note), argc, argv);
     struct xensim_config sched = { .seed = seed, .record = record, .record_note = note };
