@@ -261,6 +261,13 @@ static int refuse_conflicts(bool channel, enum xensim_evtchn_abi abi, const char
                         "which no seed can order; drop --seed or --xenstored\n");
         return 2;
     }
+    if (seed && hostile) {
+        /* Its waits poll the back end's state against the clock, which a
+         * deterministic run moves only when every task waits. */
+        fprintf(stderr, "xensim demo: --hostile is not yet a deterministic run's; drop --seed "
+                        "or --hostile\n");
+        return 2;
+    }
     if (record && !seed) {
         fprintf(stderr, "xensim demo: --record needs --seed: only a deterministic run has a "
                         "schedule to write\n");
