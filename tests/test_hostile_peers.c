@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <xensim/blkif.h>
 #include <xensim/hostile.h>
+#include <xensim/netif.h>
 #include "test_xenbus_helpers.h"
 
 #define WAIT_MS 10000
@@ -344,6 +345,119 @@ START_TEST(hostile_back_refuses_a_front_kind)
 }
 END_TEST
 
+/* The hostile network front end against netback, beside an honest
+ * netfront whose frames still flow to dom0's switch. */
+struct venv {
+    struct xensim *sim;
+    domid_t be, hostile;
+    struct xensim_netback *nb;
+    enum xensim_hostile_kind kind;
+    struct xensim_hostile_report rep;
+    int rc;
+};
+
+static void net_back_up(void *p)
+{
+    struct venv *v = p;
+    struct xensim_netback_config cfg = { 0 };
+    ck_assert_int_eq(xensim_netback_create(&cfg, &v->nb), 0);
+    ck_assert_int_eq(xensim_vif_back_attach(v->nb), 0);
+    ck_assert_int_eq(xensim_xenbus_backend_register(&xensim_vif_back), 0);
+}
+
+static void net_back_down(void *p)
+{
+    struct venv *v = p;
+    xensim_xenbus_backend_unregister(&xensim_vif_back, true);
+    ck_assert_int_eq(xensim_netback_nr_vifs(v->nb), 0);
+    ck_assert_int_eq(xensim_vif_back_attach(NULL), 0);
+    ck_assert_int_eq(xensim_netback_destroy(v->nb), 0);
+}
+
+static void vif_hostile_up(void *p)
+{
+    (void)p;
+    ck_assert_int_eq(xensim_xenbus_frontend_register(&xensim_hostile_vif_front), 0);
+}
+
+static void vif_hostile_down(void *p)
+{
+    (void)p;
+    xensim_xenbus_frontend_unregister(&xensim_hostile_vif_front, true);
+}
+
+static void vif_attack_fn(void *p)
+{
+    struct venv *v = p;
+    v->rc = xensim_hostile_vif_attack(0, v->kind, &v->rep);
+}
+
+static const enum xensim_hostile_kind vif_kinds[] = {
+    XENSIM_HOSTILE_EVENT_STORM, XENSIM_HOSTILE_RING_INDICES, XENSIM_HOSTILE_BAD_REQUESTS };
+
+START_TEST(hostile_vif_front)
+{
+    struct venv v = { .kind = vif_kinds[_i] };
+    v.sim = xbt_sim_new();
+    v.be = xbt_guest(v.sim, "netdd");
+    v.hostile = xbt_guest(v.sim, "hostile");
+    xbt_run(v.sim, v.be, net_back_up, &v);
+    xbt_run(v.sim, v.hostile, vif_hostile_up, &v);
+    const char *keys[] = { "mac", "00:16:3e:00:00:42", NULL };
+    struct xensim_device_config dc = { .type = "vif", .frontend = v.hostile, .backend = v.be,
+                                       .devid = 0, .front_keys = keys, .back_keys = keys };
+    ck_assert_int_eq(xensim_device_add(v.sim, &dc), 0);
+    char p[160];
+    snprintf(p, sizeof(p), "/local/domain/%u/device/vif/0/state", v.hostile);
+    ck_assert(xbt_wait_value(v.sim, p, "4", WAIT_MS));
+    snprintf(p, sizeof(p), "/local/domain/%u/backend/vif/%u/0/state", v.be, v.hostile);
+    ck_assert(xbt_wait_value(v.sim, p, "4", WAIT_MS));
+    xbt_run(v.sim, v.hostile, vif_attack_fn, &v);
+    ck_assert_int_eq(v.rc, 0);
+    const struct xensim_hostile_report *r = &v.rep;
+    struct xensim_vif_stats st;
+    ck_assert_uint_eq(r->bad_responses, 0);
+    switch (v.kind) {
+    case XENSIM_HOSTILE_EVENT_STORM:
+        ck_assert_uint_gt(r->notifications, 100000);
+        ck_assert_uint_eq(r->responses, 1);
+        ck_assert_uint_eq(r->errors, 0);
+        ck_assert_int_eq(xensim_netback_vif_stats(v.nb, v.hostile, 0, &st), 0);
+        ck_assert(st.connected);
+        ck_assert_uint_eq(st.tx_packets, 1);
+        break;
+    case XENSIM_HOSTILE_RING_INDICES:
+        /* netback gives up on the vif and says why. */
+        ck_assert_uint_eq(r->responses, 0);
+        ck_assert_int_eq(xensim_netback_vif_stats(v.nb, v.hostile, 0, &st), 0);
+        ck_assert(!st.connected);
+        ck_assert_ptr_nonnull(st.disconnect_reason);
+        ck_assert_ptr_nonnull(strstr(st.disconnect_reason, "overflow"));
+        break;
+    case XENSIM_HOSTILE_BAD_REQUESTS:
+        /* Each answered with NETIF_RSP_ERROR; the vif serves on. */
+        ck_assert_uint_eq(r->requests, 3);
+        ck_assert_uint_eq(r->responses, 3);
+        ck_assert_uint_eq(r->errors, 3);
+        ck_assert_int_eq(xensim_netback_vif_stats(v.nb, v.hostile, 0, &st), 0);
+        ck_assert(st.connected);
+        ck_assert_uint_eq(st.tx_errors, 3);
+        break;
+    default:
+        ck_abort_msg("kind %d has no expectation", (int)v.kind);
+    }
+    ck_assert_int_eq(xensim_device_remove(v.sim, "vif", v.hostile, 0, WAIT_MS), 0);
+    xbt_run(v.sim, v.hostile, vif_hostile_down, &v);
+    xbt_run(v.sim, v.be, net_back_down, &v);
+    ck_assert_uint_eq(th_ports_in_use(v.sim, v.hostile), 0);
+    ck_assert_uint_eq(th_ports_in_use(v.sim, v.be), 0);
+    struct xensim_domain_info info;
+    ck_assert_int_eq(xensim_domain_info(v.sim, v.be, &info), 0);
+    ck_assert_uint_eq(info.maptrack_in_use, 0);
+    xbt_sim_free(v.sim);
+}
+END_TEST
+
 START_TEST(attack_needs_a_connected_device)
 {
     struct env e = { 0 };
@@ -374,6 +488,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, hostile_back_every_kind, 0,
                         (int)(sizeof(back_kinds) / sizeof(back_kinds[0])));
     tcase_add_test(tc, hostile_back_refuses_a_front_kind);
+    tcase_add_loop_test(tc, hostile_vif_front, 0, (int)(sizeof(vif_kinds) / sizeof(vif_kinds[0])));
     tcase_add_test(tc, attack_needs_a_connected_device);
     suite_add_tcase(s, tc);
     return s;

@@ -87,6 +87,17 @@ struct xensim_hostile_report {
  * xensim_xenbus_frontend_register() on a guest's vCPU. */
 extern const struct xensim_xenbus_driver xensim_hostile_vbd_front;
 
+/* The network front end's xenbus driver ("vif"), for a guest: the kinds
+ * event-storm, ring-indices (on the tx ring) and bad-requests (tx
+ * requests shorter than an Ethernet header, past their page, on a ref
+ * never granted), against netback. It posts no receive buffers. */
+extern const struct xensim_xenbus_driver xensim_hostile_vif_front;
+/* As xensim_hostile_vbd_attack, for vif devid. backend_state is what
+ * XenStore says; netback, as Linux's, gives up on a broken vif without
+ * leaving Connected there (xensim_netback_vif_stats tells it). */
+int xensim_hostile_vif_attack(unsigned int devid, enum xensim_hostile_kind kind,
+                              struct xensim_hostile_report *r);
+
 /* The block back end's xenbus driver ("vbd"), for
  * xensim_xenbus_backend_register() in the back end's domain. A device
  * whose "hostile-kind" key is missing or not a back end kind is refused
