@@ -3,12 +3,7 @@
  * driver that sets up one ring page and one event channel as blkfront
  * would, then attacks on request and records what the back end
  * answered. It touches the ring only as a guest may: through the granted
- * page and the port. Calls guest/ and xenbus/ only.
- *
- * Watch callbacks run inside this domain's xenbus calls, so the
- * framework may disconnect or remove the device in the middle of an
- * attack: the attack checks `live` after every xenbus call, and remove
- * leaves the memory to the attack that is still running.
+ * page and the port. Calls front.c, guest/ and xenbus/ only.
  */
 #include "config.h"
 
@@ -23,40 +18,28 @@
 #include <xensim/guest.h>
 #include <xensim/hostile.h>
 #include <xensim/xenbus.h>
+#include "front.h"
 #include "util.h"
 
-#define STORM_EVENTS 100000
-#define WAIT_NS (30ull * 1000 * 1000 * 1000)  /* for the back end to answer */
-#define POLL_NS (10ull * 1000 * 1000)
-#define NO_REF 0x7ffffff0u                    /* a ref nobody granted */
 
 struct hv_front {
+    struct hostile_front f;  /* first: dev->priv points at both */
     void *ring_page, *data_page;
     xen_pfn_t ring_pfn, data_pfn;
     grant_ref_t ring_ref;
     long data_ref;
-    evtchn_port_t port;
     blkif_front_ring_t ring;
     uint64_t sectors;
     unsigned int sector_size;
-    /* Copies of the device's paths: the device itself may be freed by a
-     * watch callback inside any xenbus call of an attack. */
-    char nodename[XENSIM_XENBUS_PATH_MAX], otherend[XENSIM_XENBUS_PATH_MAX];
-    bool live;               /* rings set up and not disconnected */
-    bool attacking, removed; /* remove() ran during an attack */
     uint64_t next_id;
     /* The ids on the ring and not yet answered. */
     uint64_t want[BLKIF_MAX_SEGMENTS_PER_REQUEST * 4];
     unsigned int nr_want;
 };
 
-static void hv_irq(evtchn_port_t port, void *arg)
+static void hv_release(struct hostile_front *f)
 {
-    (void)port, (void)arg;   /* the attack reads the ring itself */
-}
-
-static void hv_free(struct hv_front *h)
-{
+    struct hv_front *h = (struct hv_front *)f;
     if (h->data_ref >= 0)
         xensim_xenbus_end_access((grant_ref_t)h->data_ref, h->data_pfn);
     else if (h->data_page)
@@ -72,6 +55,7 @@ static int hv_probe(struct xensim_xenbus_device *dev)
     if (!h)
         return -ENOMEM;
     h->data_ref = -1;
+    h->f.release = hv_release;
     dev->priv = h;
     return 0;
 }
@@ -105,14 +89,7 @@ static int hv_setup_rings(struct xensim_xenbus_device *dev)
     SHARED_RING_INIT(s);
     FRONT_RING_INIT(&h->ring, s, XEN_PAGE_SIZE);
     h->nr_want = 0;
-    if ((err = xensim_xenbus_alloc_evtchn(dev->otherend_id, &h->port)))
-        return err;
-    if ((err = xensim_irq_bind(h->port, hv_irq, h))) {
-        xensim_evtchn_close(h->port);
-        return err;
-    }
-    h->live = true;
-    return 0;
+    return hostile_front_bind(&h->f, dev->otherend_id);
 }
 
 static int hv_publish(struct xensim_xenbus_device *dev, xensim_xenbus_transaction_t t)
@@ -121,7 +98,7 @@ static int hv_publish(struct xensim_xenbus_device *dev, xensim_xenbus_transactio
     int err;
 
     if ((err = xensim_xenbus_printf(t, dev->nodename, "ring-ref", "%u", h->ring_ref)) ||
-        (err = xensim_xenbus_printf(t, dev->nodename, "event-channel", "%u", h->port)) ||
+        (err = xensim_xenbus_printf(t, dev->nodename, "event-channel", "%u", h->f.port)) ||
         (err = xensim_xenbus_printf(t, dev->nodename, "protocol", "%s", XEN_IO_PROTO_ABI_X86_64)))
         return err;
     return 0;
@@ -130,39 +107,12 @@ static int hv_publish(struct xensim_xenbus_device *dev, xensim_xenbus_transactio
 static int hv_connect(struct xensim_xenbus_device *dev)
 {
     struct hv_front *h = dev->priv;
-    memcpy(h->nodename, dev->nodename, sizeof(h->nodename));
-    memcpy(h->otherend, dev->otherend, sizeof(h->otherend));
+    hostile_front_paths(&h->f, dev);
     if (xensim_xenbus_scanf(0, dev->otherend, "sectors", "%" SCNu64, &h->sectors) != 1 ||
         xensim_xenbus_scanf(0, dev->otherend, "sector-size", "%u", &h->sector_size) != 1 ||
         !h->sector_size || h->sector_size > XEN_PAGE_SIZE)
         return -EINVAL;
     return 0;
-}
-
-static void hv_disconnect(struct xensim_xenbus_device *dev)
-{
-    struct hv_front *h = dev->priv;
-    if (!h || !h->live)
-        return;
-    h->live = false;
-    xensim_irq_unbind(h->port);
-    xensim_evtchn_close(h->port);
-}
-
-static void hv_remove(struct xensim_xenbus_device *dev)
-{
-    struct hv_front *h = dev->priv;
-    dev->priv = NULL;
-    if (!h)
-        return;
-    if (h->attacking) {
-        h->removed = true;   /* the attack frees it when it returns */
-        return;
-    }
-    if (xensim_guest_start_info())
-        hv_free(h);
-    else
-        free(h);             /* our domain died: its pages went with it */
 }
 
 const struct xensim_xenbus_driver xensim_hostile_vbd_front = {
@@ -171,8 +121,8 @@ const struct xensim_xenbus_driver xensim_hostile_vbd_front = {
     .setup_rings = hv_setup_rings,
     .publish = hv_publish,
     .connect = hv_connect,
-    .disconnect = hv_disconnect,
-    .remove = hv_remove,
+    .disconnect = hostile_front_disconnect,
+    .remove = hostile_front_remove,
 };
 
 /* Puts a request on the ring (not yet pushed); its id is remembered. */
@@ -192,7 +142,7 @@ static void push(struct hv_front *h, struct xensim_hostile_report *r)
     int notify;
     RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&h->ring, notify);
     (void)notify;           /* always: a hostile front end does not wait */
-    xensim_evtchn_send(h->port);
+    xensim_evtchn_send(h->f.port);
     r->notifications++;
 }
 
@@ -230,10 +180,10 @@ static void collect(struct hv_front *h, struct xensim_hostile_report *r)
  * whatever it is when the wait ends. */
 static enum xenbus_state backend_state(const struct hv_front *h, unsigned int until)
 {
-    uint64_t deadline = xensim_guest_system_time() + WAIT_NS;
+    uint64_t deadline = xensim_guest_system_time() + HOSTILE_WAIT_NS;
     enum xenbus_state s;
     for (;;) {
-        s = xensim_xenbus_read_state(h->otherend);
+        s = xensim_xenbus_read_state(h->f.otherend);
         if ((until & (1u << s)) || xensim_guest_system_time() >= deadline)
             return s;
         HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
@@ -241,25 +191,22 @@ static enum xenbus_state backend_state(const struct hv_front *h, unsigned int un
 }
 
 /* Until every id asked for is answered, or the back end stops answering
- * (it closed the device, or WAIT_NS passed). */
+ * (it closed the device, or HOSTILE_WAIT_NS passed). */
 static void wait_answers(struct hv_front *h, struct xensim_hostile_report *r)
 {
-    uint64_t deadline = xensim_guest_system_time() + WAIT_NS;
-    while (h->live && !h->removed) {
+    uint64_t deadline = xensim_guest_system_time() + HOSTILE_WAIT_NS;
+    while (h->f.live && !h->f.removed) {
         collect(h, r);
         if (!h->nr_want || xensim_guest_system_time() >= deadline)
             return;
-        enum xenbus_state s = xensim_xenbus_read_state(h->otherend);
+        enum xenbus_state s = xensim_xenbus_read_state(h->f.otherend);
         if (s == XenbusStateClosing || s == XenbusStateClosed)
             return;
-        evtchn_port_t port = h->port, *pp = &port;
-        struct sched_poll p = { .nr_ports = 1, .timeout = xensim_guest_system_time() + POLL_NS };
-        memcpy(&p.ports, &pp, sizeof(pp));
-        xensim_evtchn_clear_pending(h->port);
+        xensim_evtchn_clear_pending(h->f.port);
         collect(h, r);
         if (!h->nr_want)
             return;
-        HYPERVISOR_sched_op(SCHEDOP_poll, &p);
+        hostile_front_poll(&h->f);
     }
 }
 
@@ -275,10 +222,7 @@ static blkif_request_t good_read(const struct hv_front *h)
 
 static void event_storm(struct hv_front *h, struct xensim_hostile_report *r)
 {
-    for (unsigned int i = 0; i < STORM_EVENTS && h->live; i++) {
-        xensim_evtchn_send(h->port);
-        r->notifications++;
-    }
+    hostile_front_storm(&h->f, r);
     blkif_request_t req = good_read(h);
     put(h, &req, r);
     push(h, r);
@@ -290,7 +234,7 @@ static void ring_indices(struct hv_front *h, struct xensim_hostile_report *r)
     /* More requests than the ring holds: nothing a back end may read. */
     RING_IDX far = h->ring.req_prod_pvt + RING_SIZE(&h->ring) + 7;
     __atomic_store_n(&h->ring.sring->req_prod, far, __ATOMIC_RELEASE);
-    xensim_evtchn_send(h->port);
+    xensim_evtchn_send(h->f.port);
     r->notifications++;
 }
 
@@ -306,7 +250,7 @@ static void bad_requests(struct hv_front *h, struct xensim_hostile_report *r)
     req.nr_segments = BLKIF_MAX_SEGMENTS_PER_REQUEST + 1; /* more than a request holds */
     put(h, &req, r);
     req = good;
-    req.seg[0].gref = NO_REF;                            /* never granted */
+    req.seg[0].gref = HOSTILE_NO_REF;                            /* never granted */
     put(h, &req, r);
     req = good;
     req.seg[0].first_sect = 3;                           /* past the page's end */
@@ -329,8 +273,8 @@ static void state_jumps(struct hv_front *h, struct xensim_hostile_report *r)
         XenbusStateConnected, XenbusStateInitialising, XenbusStateReconfiguring,
         XenbusStateInitialised, XenbusStateUnknown, XenbusStateConnected, XenbusStateClosed,
     };
-    for (size_t i = 0; i < sizeof(jumps) / sizeof(jumps[0]) && !h->removed; i++)
-        xensim_xenbus_printf(0, h->nodename, "state", "%d", (int)jumps[i]);
+    for (size_t i = 0; i < sizeof(jumps) / sizeof(jumps[0]) && !h->f.removed; i++)
+        xensim_xenbus_printf(0, h->f.nodename, "state", "%d", (int)jumps[i]);
     (void)r;
 }
 
@@ -341,9 +285,9 @@ static void store_quota(struct hv_front *h, struct xensim_hostile_report *r)
     char key[32];
     /* 64 to a directory: one directory's list of children would hit the
      * entry size quota (2048 bytes) long before the node count. */
-    for (unsigned int i = 0; i < STORE_NODES_MAX && !h->removed; i++) {
+    for (unsigned int i = 0; i < STORE_NODES_MAX && !h->f.removed; i++) {
         snprintf(key, sizeof(key), "junk-%u/%u", i / 64, i % 64);
-        int err = xensim_xenbus_printf(0, h->nodename, key, "%u", i);
+        int err = xensim_xenbus_printf(0, h->f.nodename, key, "%u", i);
         if (err) {
             r->store_error = err;
             return;
@@ -371,7 +315,7 @@ static void grant_rewrite(struct hv_front *h, struct xensim_hostile_report *r)
         domid = &e2[h->data_ref].hdr.domid;
         flags = &e2[h->data_ref].hdr.flags;
     }
-    if (!domid || !h->live)
+    if (!domid || !h->f.live)
         return;
     /* What a guest may do to its own table at any time, in either
      * version's header. */
@@ -408,26 +352,21 @@ static unsigned int settled_states(enum xensim_hostile_kind kind)
 int xensim_hostile_vbd_attack(unsigned int devid, enum xensim_hostile_kind kind,
                               struct xensim_hostile_report *r)
 {
-    struct xensim_xenbus_device *dev =
-        xensim_xenbus_device_find(&xensim_hostile_vbd_front, DOMID_SELF, devid);
-    struct hv_front *h = dev ? dev->priv : NULL;
-
     if ((unsigned int)kind >= XENSIM_HOSTILE_KINDS || !attacks[kind])
         return -EINVAL;
-    if (!h || !h->live || __atomic_load_n(&dev->state, __ATOMIC_ACQUIRE) != XenbusStateConnected)
+    struct hostile_front *f = hostile_front_begin(&xensim_hostile_vbd_front, devid);
+    if (!f)
         return -ENODEV;
+    struct hv_front *h = (struct hv_front *)f;
     memset(r, 0, sizeof(*r));
     r->kind = kind;
-    h->attacking = true;
-    /* From here on dev may go at any xenbus call: only h is used. */
+    /* From here on the device may go at any xenbus call: only h is used. */
     attacks[kind](h, r);
-    if (!h->removed) {
+    if (!f->removed) {
         r->backend_state = backend_state(h, settled_states(kind));
         r->backend_closed = r->backend_state == XenbusStateClosing ||
                             r->backend_state == XenbusStateClosed;
     }
-    h->attacking = false;
-    if (h->removed)
-        hv_free(h);
+    hostile_front_end(f);
     return 0;
 }

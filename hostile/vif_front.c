@@ -3,9 +3,8 @@
  * front driver that sets up a tx and an rx ring page and one event
  * channel as netfront would (request-rx-copy), then attacks netback's tx
  * path on request and records what came back. It posts no receive
- * buffers: frames for it are netback's to drop. Calls guest/ and xenbus/
- * only; the same care as vbd_front.c for callbacks that run inside its
- * xenbus calls.
+ * buffers: frames for it are netback's to drop. Calls front.c, guest/
+ * and xenbus/ only.
  */
 #include "config.h"
 
@@ -17,34 +16,25 @@
 #include <xensim/guest.h>
 #include <xensim/hostile.h>
 #include <xensim/xenbus.h>
+#include "front.h"
 #include "util.h"
 
-#define STORM_EVENTS 100000
-#define WAIT_NS (30ull * 1000 * 1000 * 1000)
-#define POLL_NS (10ull * 1000 * 1000)
-#define NO_REF 0x7ffffff0u
 #define FRAME 60u
 
 struct hn_front {
+    struct hostile_front f;                  /* first: dev->priv points at both */
     void *ring[2], *data_page;               /* tx, rx */
     xen_pfn_t ring_pfn[2], data_pfn;
     grant_ref_t ring_ref[2];
     long data_ref;
-    evtchn_port_t port;
     netif_tx_front_ring_t tx;
-    char otherend[XENSIM_XENBUS_PATH_MAX];
-    bool live, attacking, removed;
     uint16_t next_id;
     unsigned int outstanding;                /* tx requests not answered */
 };
 
-static void hn_irq(evtchn_port_t port, void *arg)
+static void hn_release(struct hostile_front *f)
 {
-    (void)port, (void)arg;   /* the attack reads the ring itself */
-}
-
-static void hn_free(struct hn_front *h)
-{
+    struct hn_front *h = (struct hn_front *)f;
     if (h->data_ref >= 0)
         xensim_xenbus_end_access((grant_ref_t)h->data_ref, h->data_pfn);
     else if (h->data_page)
@@ -61,6 +51,7 @@ static int hn_probe(struct xensim_xenbus_device *dev)
     if (!h)
         return -ENOMEM;
     h->data_ref = -1;
+    h->f.release = hn_release;
     dev->priv = h;
     return 0;
 }
@@ -106,14 +97,7 @@ static int hn_setup_rings(struct xensim_xenbus_device *dev)
     SHARED_RING_INIT(rxs);
     FRONT_RING_INIT(&h->tx, txs, XEN_PAGE_SIZE);
     h->outstanding = 0;
-    if ((err = xensim_xenbus_alloc_evtchn(dev->otherend_id, &h->port)))
-        return err;
-    if ((err = xensim_irq_bind(h->port, hn_irq, h))) {
-        xensim_evtchn_close(h->port);
-        return err;
-    }
-    h->live = true;
-    return 0;
+    return hostile_front_bind(&h->f, dev->otherend_id);
 }
 
 static int hn_publish(struct xensim_xenbus_device *dev, xensim_xenbus_transaction_t t)
@@ -123,7 +107,7 @@ static int hn_publish(struct xensim_xenbus_device *dev, xensim_xenbus_transactio
 
     if ((err = xensim_xenbus_printf(t, dev->nodename, "tx-ring-ref", "%u", h->ring_ref[0])) ||
         (err = xensim_xenbus_printf(t, dev->nodename, "rx-ring-ref", "%u", h->ring_ref[1])) ||
-        (err = xensim_xenbus_printf(t, dev->nodename, "event-channel", "%u", h->port)) ||
+        (err = xensim_xenbus_printf(t, dev->nodename, "event-channel", "%u", h->f.port)) ||
         (err = xensim_xenbus_printf(t, dev->nodename, "request-rx-copy", "1")))
         return err;
     return 0;
@@ -132,34 +116,8 @@ static int hn_publish(struct xensim_xenbus_device *dev, xensim_xenbus_transactio
 static int hn_connect(struct xensim_xenbus_device *dev)
 {
     struct hn_front *h = dev->priv;
-    memcpy(h->otherend, dev->otherend, sizeof(h->otherend));
+    hostile_front_paths(&h->f, dev);
     return 0;
-}
-
-static void hn_disconnect(struct xensim_xenbus_device *dev)
-{
-    struct hn_front *h = dev->priv;
-    if (!h || !h->live)
-        return;
-    h->live = false;
-    xensim_irq_unbind(h->port);
-    xensim_evtchn_close(h->port);
-}
-
-static void hn_remove(struct xensim_xenbus_device *dev)
-{
-    struct hn_front *h = dev->priv;
-    dev->priv = NULL;
-    if (!h)
-        return;
-    if (h->attacking) {
-        h->removed = true;   /* the attack frees it when it returns */
-        return;
-    }
-    if (xensim_guest_start_info())
-        hn_free(h);
-    else
-        free(h);             /* our domain died: its pages went with it */
 }
 
 const struct xensim_xenbus_driver xensim_hostile_vif_front = {
@@ -168,8 +126,8 @@ const struct xensim_xenbus_driver xensim_hostile_vif_front = {
     .setup_rings = hn_setup_rings,
     .publish = hn_publish,
     .connect = hn_connect,
-    .disconnect = hn_disconnect,
-    .remove = hn_remove,
+    .disconnect = hostile_front_disconnect,
+    .remove = hostile_front_remove,
 };
 
 /* A one-slot frame from the data page; size and offset as given. */
@@ -189,7 +147,7 @@ static void push(struct hn_front *h, struct xensim_hostile_report *r)
     int notify;
     RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&h->tx, notify);
     (void)notify;
-    xensim_evtchn_send(h->port);
+    xensim_evtchn_send(h->f.port);
     r->notifications++;
 }
 
@@ -214,29 +172,23 @@ static void collect(struct hn_front *h, struct xensim_hostile_report *r)
     h->tx.sring->rsp_event = h->tx.rsp_cons + 1;
 }
 
-/* Until every request is answered, or WAIT_NS passed (a back end that
+/* Until every request is answered, or HOSTILE_WAIT_NS passed (a back end that
  * gave up on the ring answers nothing more). */
 static void wait_answers(struct hn_front *h, struct xensim_hostile_report *r)
 {
-    uint64_t deadline = xensim_guest_system_time() + WAIT_NS;
-    while (h->live && !h->removed) {
-        xensim_evtchn_clear_pending(h->port);
+    uint64_t deadline = xensim_guest_system_time() + HOSTILE_WAIT_NS;
+    while (h->f.live && !h->f.removed) {
+        xensim_evtchn_clear_pending(h->f.port);
         collect(h, r);
         if (!h->outstanding || xensim_guest_system_time() >= deadline)
             return;
-        evtchn_port_t port = h->port, *pp = &port;
-        struct sched_poll p = { .nr_ports = 1, .timeout = xensim_guest_system_time() + POLL_NS };
-        memcpy(&p.ports, &pp, sizeof(pp));
-        HYPERVISOR_sched_op(SCHEDOP_poll, &p);
+        hostile_front_poll(&h->f);
     }
 }
 
 static void event_storm(struct hn_front *h, struct xensim_hostile_report *r)
 {
-    for (unsigned int i = 0; i < STORM_EVENTS && h->live; i++) {
-        xensim_evtchn_send(h->port);
-        r->notifications++;
-    }
+    hostile_front_storm(&h->f, r);
     put(h, (grant_ref_t)h->data_ref, 0, FRAME, r);
     push(h, r);
     wait_answers(h, r);
@@ -246,7 +198,7 @@ static void ring_indices(struct hn_front *h, struct xensim_hostile_report *r)
 {
     RING_IDX far = h->tx.req_prod_pvt + RING_SIZE(&h->tx) + 7;
     __atomic_store_n(&h->tx.sring->req_prod, far, __ATOMIC_RELEASE);
-    xensim_evtchn_send(h->port);
+    xensim_evtchn_send(h->f.port);
     r->notifications++;
 }
 
@@ -255,7 +207,7 @@ static void bad_requests(struct hn_front *h, struct xensim_hostile_report *r)
     grant_ref_t ref = (grant_ref_t)h->data_ref;
     put(h, ref, 0, 10, r);                        /* shorter than an Ethernet header */
     put(h, ref, XEN_PAGE_SIZE - 20, FRAME, r);    /* past the page's end */
-    put(h, NO_REF, 0, FRAME, r);                  /* a ref never granted */
+    put(h, HOSTILE_NO_REF, 0, FRAME, r);                  /* a ref never granted */
     push(h, r);
     wait_answers(h, r);
 }
@@ -270,23 +222,17 @@ static void (*const attacks[XENSIM_HOSTILE_KINDS])(struct hn_front *,
 int xensim_hostile_vif_attack(unsigned int devid, enum xensim_hostile_kind kind,
                               struct xensim_hostile_report *r)
 {
-    struct xensim_xenbus_device *dev =
-        xensim_xenbus_device_find(&xensim_hostile_vif_front, DOMID_SELF, devid);
-    struct hn_front *h = dev ? dev->priv : NULL;
-
     if ((unsigned int)kind >= XENSIM_HOSTILE_KINDS || !attacks[kind])
         return -EINVAL;
-    if (!h || !h->live || __atomic_load_n(&dev->state, __ATOMIC_ACQUIRE) != XenbusStateConnected)
+    struct hostile_front *f = hostile_front_begin(&xensim_hostile_vif_front, devid);
+    if (!f)
         return -ENODEV;
     memset(r, 0, sizeof(*r));
     r->kind = kind;
-    h->attacking = true;
-    /* From here on dev may go at any xenbus call: only h is used. */
-    attacks[kind](h, r);
-    if (!h->removed)
-        r->backend_state = xensim_xenbus_read_state(h->otherend);
-    h->attacking = false;
-    if (h->removed)
-        hn_free(h);
+    /* From here on the device may go at any xenbus call: only h is used. */
+    attacks[kind]((struct hn_front *)f, r);
+    if (!f->removed)
+        r->backend_state = xensim_xenbus_read_state(f->otherend);
+    hostile_front_end(f);
     return 0;
 }
