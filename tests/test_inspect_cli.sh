@@ -52,10 +52,9 @@ run 0 tree --dir "$dir" /local/domain/1/device/vbd/51712
 expect "device add" '  backend-id = "0"'
 expect "device add" '  state = "1"'
 
-# The control socket answers a missing domain with Xen's error. Its exit
-# status is not checked yet: the client (tools/control.c, control_query)
-# prints the answer and exits 0 even when it is an error.
-run any ports --dir "$dir" --domid 77
+# The control socket answers a missing domain with Xen's error, and the
+# client exits 1 on an answer that is an error.
+run 1 ports --dir "$dir" --domid 77
 expect "missing domain" 'error: -ESRCH .*'
 run 2 ports --dir "$dir"
 expect "ports without --domid" 'usage: xensim ports .*'

@@ -50,11 +50,11 @@ static int inspect_control(const char *verb, int argc, char **argv, bool per_dom
     else
         snprintf(cmd, sizeof(cmd), "%s", verb);
     int rc = control_query(path, cmd, stdout);
-    if (rc) {
+    if (rc < 0) {
         fprintf(stderr, "xensim %s: cannot reach %s: %s\n", verb, path, strerror(-rc));
         return 1;
     }
-    return 0;
+    return rc;   /* 1: the simulator answered with an error, printed */
 }
 
 int xensim_cmd_domains(int argc, char **argv)

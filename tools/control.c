@@ -238,8 +238,16 @@ int control_query(const char *path, const char *command, FILE *out)
     }
     char buf[4096];
     ssize_t n;
-    while ((n = read(fd, buf, sizeof(buf))) > 0)
+    /* The answer's start tells a refusal ("error: ...", as the server
+     * above writes one) from a listing. */
+    static const char err[] = "error: ";
+    char head[sizeof(err) - 1];
+    size_t got = 0;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < n && got < sizeof(head); i++)
+            head[got++] = buf[i];
         fwrite(buf, 1, (size_t)n, out);
+    }
     close(fd);
-    return 0;
+    return got == sizeof(head) && !memcmp(head, err, sizeof(head)) ? 1 : 0;
 }
