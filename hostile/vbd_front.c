@@ -362,11 +362,10 @@ int xensim_hostile_vbd_attack(unsigned int devid, enum xensim_hostile_kind kind,
     r->kind = kind;
     /* From here on the device may go at any xenbus call: only h is used. */
     attacks[kind](h, r);
-    if (!f->removed) {
-        r->backend_state = backend_state(h, settled_states(kind));
-        r->backend_closed = r->backend_state == XenbusStateClosing ||
-                            r->backend_state == XenbusStateClosed;
-    }
+    /* h keeps the back end's path even if the device went meanwhile. */
+    r->backend_state = backend_state(h, settled_states(kind));
+    r->backend_closed = r->backend_state == XenbusStateClosing ||
+                        r->backend_state == XenbusStateClosed;
     hostile_front_end(f);
     return 0;
 }

@@ -194,12 +194,27 @@ static void event_storm(struct hn_front *h, struct xensim_hostile_report *r)
     wait_answers(h, r);
 }
 
+/* Whether the back end still holds its end of our port: netback closes
+ * it when it gives up on the vif, which leaves ours unbound. */
+static bool peer_bound(const struct hn_front *h)
+{
+    struct evtchn_status st = { .dom = DOMID_SELF, .port = h->f.port };
+    return HYPERVISOR_event_channel_op(EVTCHNOP_status, &st) == 0 &&
+           st.status == EVTCHNSTAT_interdomain;
+}
+
 static void ring_indices(struct hn_front *h, struct xensim_hostile_report *r)
 {
     RING_IDX far = h->tx.req_prod_pvt + RING_SIZE(&h->tx) + 7;
     __atomic_store_n(&h->tx.sring->req_prod, far, __ATOMIC_RELEASE);
     xensim_evtchn_send(h->f.port);
     r->notifications++;
+    /* Until netback has given up (or HOSTILE_WAIT_NS): what follows may
+     * then look at what it says. */
+    uint64_t deadline = xensim_guest_system_time() + HOSTILE_WAIT_NS;
+    while (h->f.live && peer_bound(h) && xensim_guest_system_time() < deadline)
+        hostile_front_poll(&h->f);
+    r->backend_closed = h->f.live && !peer_bound(h);
 }
 
 static void bad_requests(struct hn_front *h, struct xensim_hostile_report *r)
@@ -231,8 +246,7 @@ int xensim_hostile_vif_attack(unsigned int devid, enum xensim_hostile_kind kind,
     r->kind = kind;
     /* From here on the device may go at any xenbus call: only h is used. */
     attacks[kind]((struct hn_front *)f, r);
-    if (!f->removed)
-        r->backend_state = xensim_xenbus_read_state(f->otherend);
+    r->backend_state = xensim_xenbus_read_state(f->otherend);
     hostile_front_end(f);
     return 0;
 }

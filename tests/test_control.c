@@ -53,21 +53,22 @@ static int client(const struct fix *f, const char *send_this)
     return fd;
 }
 
-/* What `xensim VERB` would print. */
-static char *query(const struct fix *f, const char *command)
+/* What `xensim VERB` would print; control_query must say whether it is
+ * a refusal (1) or not (0), as want says. */
+static char *query(const struct fix *f, const char *command, int want)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
     ck_assert_ptr_nonnull(out);
-    ck_assert_int_eq(control_query(f->path, command, out), 0);
+    ck_assert_int_eq(control_query(f->path, command, out), want);
     fclose(out);
     return buf;
 }
 
 static void expect_answer(const struct fix *f, const char *command, const char *needle)
 {
-    char *got = query(f, command);
+    char *got = query(f, command, strncmp(needle, "error: ", 7) == 0);
     ck_assert_msg(strstr(got, needle), "'%s' answered without '%s':\n%s", command, needle, got);
     free(got);
 }

@@ -427,8 +427,10 @@ START_TEST(hostile_vif_front)
         ck_assert_uint_eq(st.tx_packets, 1);
         break;
     case XENSIM_HOSTILE_RING_INDICES:
-        /* netback gives up on the vif and says why. */
+        /* netback gives up on the vif (its end of the port goes) and
+         * says why. */
         ck_assert_uint_eq(r->responses, 0);
+        ck_assert(r->backend_closed);
         ck_assert_int_eq(xensim_netback_vif_stats(v.nb, v.hostile, 0, &st), 0);
         ck_assert(!st.connected);
         ck_assert_ptr_nonnull(st.disconnect_reason);

@@ -94,7 +94,9 @@ extern const struct xensim_xenbus_driver xensim_hostile_vbd_front;
 extern const struct xensim_xenbus_driver xensim_hostile_vif_front;
 /* As xensim_hostile_vbd_attack, for vif devid. backend_state is what
  * XenStore says; netback, as Linux's, gives up on a broken vif without
- * leaving Connected there (xensim_netback_vif_stats tells it). */
+ * leaving Connected there (xensim_netback_vif_stats tells it), so for
+ * ring-indices the attack waits until the back end's end of the port is
+ * gone, and backend_closed says it went. */
 int xensim_hostile_vif_attack(unsigned int devid, enum xensim_hostile_kind kind,
                               struct xensim_hostile_report *r);
 
