@@ -336,16 +336,17 @@ static void (*const attacks[XENSIM_HOSTILE_KINDS])(struct hv_front *,
     [XENSIM_HOSTILE_GRANT_REWRITE] = grant_rewrite,
 };
 
-/* What the back end settles in after each attack: after a closed ring
- * or our Closed, Closing or Closed (or InitWait again, ready for a new
- * front end); otherwise Connected, still serving. */
+/* What the back end settles in after each attack: after a closed ring,
+ * Closing or Closed; after state jumps, any state it can leave (the
+ * framework answers each jump, and where that ends depends on when each
+ * event is seen); otherwise Connected, still serving. */
 static unsigned int settled_states(enum xensim_hostile_kind kind)
 {
     unsigned int gone = 1u << XenbusStateClosing | 1u << XenbusStateClosed;
     if (kind == XENSIM_HOSTILE_RING_INDICES)
         return gone;
     if (kind == XENSIM_HOSTILE_STATE_JUMPS)
-        return gone | 1u << XenbusStateInitWait;
+        return gone | 1u << XenbusStateInitWait | 1u << XenbusStateConnected;
     return 1u << XenbusStateConnected | gone;
 }
 
