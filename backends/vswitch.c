@@ -7,7 +7,7 @@
  */
 #include "config.h"
 
-#include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include "netback.h"
 
@@ -40,24 +40,42 @@ struct nb_vif *vswitch_lookup(struct xensim_netback *nb, const uint8_t *mac)
     return m ? m->vif : NULL;
 }
 
+/* Whether home slot k lies cyclically in (i, j]: an entry there that
+ * hashed to k may not move back to slot i. */
+static bool home_between(unsigned int i, unsigned int k, unsigned int j)
+{
+    return i < j ? i < k && k <= j : i < k || k <= j;
+}
+
+/* Empties slot i and moves back each later entry of its probe chain that
+ * would otherwise be cut off from its home (linear probing's deletion). */
+static void mac_delete(struct xensim_netback *nb, unsigned int i)
+{
+    nb->macs[i].vif = NULL;
+    for (unsigned int j = (i + 1) % NB_MAC_TABLE; nb->macs[j].vif; j = (j + 1) % NB_MAC_TABLE) {
+        if (home_between(i, mac_hash(nb->macs[j].mac), j))
+            continue;
+        nb->macs[i] = nb->macs[j];
+        nb->macs[j].vif = NULL;
+        i = j;
+    }
+}
+
 void vswitch_forget(struct xensim_netback *nb, struct nb_vif *vif)
 {
-    /* Rebuild without the vif's entries, which keeps probe chains intact;
-     * the table is too big for a vCPU's stack. Without memory for the
-     * copy, forget everything: the switch floods until it learns again,
-     * which stays correct. */
-    struct nb_mac *old = malloc(sizeof(nb->macs));
-    if (old)
-        memcpy(old, nb->macs, sizeof(nb->macs));
-    memset(nb->macs, 0, sizeof(nb->macs));
-    for (unsigned int i = 0; old && i < NB_MAC_TABLE; i++) {
-        if (!old[i].vif || old[i].vif == vif)
-            continue;
-        struct nb_mac *m = mac_slot(nb, old[i].mac, true);
-        if (m)
-            *m = old[i];
-    }
-    free(old);
+    /* In place. An emptied slot may take an entry from further on, the
+     * vif's too, so that slot is looked at again; and a chain that wraps
+     * past the table's end may move one behind the scan, so passes go on
+     * until one finds none (no entry may outlive its vif). */
+    bool found;
+    do {
+        found = false;
+        for (unsigned int i = 0; i < NB_MAC_TABLE; i++)
+            while (nb->macs[i].vif == vif) {
+                mac_delete(nb, i);
+                found = true;
+            }
+    } while (found);
 }
 
 void vswitch_input(struct xensim_netback *nb, struct nb_vif *from, struct nb_pkt *p)
