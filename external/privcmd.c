@@ -1,13 +1,16 @@
 /*
- * Domain control for a process of the domain, what libxenctrl asks of
- * privcmd: the domain list as XEN_DOMCTL_getdomaininfo walks it, and a
- * new domain that lives as long as the connection that asked for it (the
- * process is that domain's toolstack and kernel both). Both are for
- * privileged domains only, as Xen's XSM default has it. Relies on the
- * embedding API and server.c's toolstack thread.
+ * Domain control for a process of the domain, what libxenctrl and
+ * libxenforeignmemory ask of privcmd: the domain list as
+ * XEN_DOMCTL_getdomaininfo walks it, a new domain that lives as long as
+ * the connection that asked for it (the process is that domain's
+ * toolstack and kernel both), both for privileged domains only as Xen's
+ * XSM default has it; and another domain's frames by number (a privileged
+ * domain's, or one's own), as IOCTL_PRIVCMD_MMAPBATCH_V2 maps them.
+ * Relies on the embedding API and server.c's toolstack thread.
  */
 #include <errno.h>
 #include <string.h>
+#include <xensim/hostdev.h>
 #include "ext.h"
 
 struct ext_privcmd {
@@ -69,14 +72,59 @@ static int32_t privcmd_info(struct ext_dom *d, uint32_t first, uint32_t max,
     return k || !max ? (int32_t)k : -ESRCH;
 }
 
+/* FOREIGN_MAP: which frames the domain has, and its memory to map. Dom0
+ * may map any domain's RAM, as Xen's XSM default lets the privileged
+ * domain; others only their own. A frame past its RAM fails on its own
+ * with -EINVAL, as the batch's err[] reports a page Xen will not map. */
+static int32_t privcmd_foreign_map(struct ext_dom *d, const struct xensim_hv_fmap *r,
+                                   struct xensim_hv_map_rep *out, int *fds, unsigned int *nfds)
+{
+    struct xensim_domain_info info;
+    int32_t failed = 0;
+
+    if (!r->count || r->count > XENSIM_HV_MAX_PAGES)
+        return -E2BIG;
+    if (r->flags & ~XENSIM_HV_MAP_READONLY)
+        return -EINVAL;
+    if (!d->privileged && r->domid != d->domid)
+        return -EPERM;
+    if (r->domid > UINT16_MAX || xensim_domain_info(d->srv->sim, (domid_t)r->domid, &info))
+        return -ESRCH;
+    int fd = xensim_domain_memory_fd(d->srv->sim, (domid_t)r->domid,
+                                     r->flags & XENSIM_HV_MAP_READONLY);
+    if (fd < 0)
+        return fd;
+    fds[(*nfds)++] = fd;
+    out->count = r->count;
+    out->nr_fds = 1;
+    for (uint32_t i = 0; i < r->count; i++) {
+        bool ok = r->frames[i] < info.nr_pages;
+        out->pages[i] = (struct xensim_hv_page){
+            .status = ok ? 0 : -EINVAL,
+            .offset = ok ? r->frames[i] << XEN_PAGE_SHIFT : 0,
+        };
+        failed += !ok;
+    }
+    return failed;
+}
+
 static int privcmd_request(struct ext_conn *c, const void *msg, size_t len, void *rep,
                            size_t *rep_len, int *fds, unsigned int *nfds)
 {
     struct ext_privcmd *p = c->priv;
     const struct xensim_hv_req *r = msg;
 
-    (void)fds;
-    (void)nfds;
+    if (r->op == XENSIM_HV_OP_FOREIGN_MAP) {
+        const struct xensim_hv_fmap *fm = msg;
+        struct xensim_hv_map_rep *out = rep;
+        if (len < sizeof(*fm) || (len - sizeof(*fm)) % sizeof(fm->frames[0]) ||
+            (len - sizeof(*fm)) / sizeof(fm->frames[0]) != fm->count)
+            return -1;
+        *out = (struct xensim_hv_map_rep){ 0 };
+        out->rc = privcmd_foreign_map(c->d, fm, out, fds, nfds);
+        *rep_len = sizeof(*out) + (out->rc >= 0 ? out->count * sizeof(out->pages[0]) : 0);
+        return 0;
+    }
     if (r->op == XENSIM_HV_OP_DOMAIN_INFO) {
         struct xensim_hv_info_rep *out = rep;
         if (len != sizeof(*r))

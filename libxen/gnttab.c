@@ -248,10 +248,18 @@ static uint8_t *copy_side(xengnttab_handle *xgt, const union xengnttab_copy_ptr 
 }
 
 /* GNTTABOP_copy as gntdev's ioctl does it, each segment with its own
- * status; a segment that crosses its page fails the whole call. */
+ * status; a segment that crosses its page fails the whole call. With
+ * XENSIM_GNTTAB_NO_COPY set in the environment, every call fails as on a
+ * kernel without IOCTL_GNTDEV_GRANT_COPY (ENOTTY), so that a program's
+ * fallback (QEMU maps and copies itself) can be tested. */
 int xengnttab_grant_copy(xengnttab_handle *xgt, uint32_t count,
                          xengnttab_grant_copy_segment_t *segs)
 {
+    const char *no_copy = getenv("XENSIM_GNTTAB_NO_COPY");
+    if (no_copy && *no_copy && strcmp(no_copy, "0")) {
+        errno = ENOTTY;
+        return -1;
+    }
     for (uint32_t i = 0; i < count; i++) {
         const xengnttab_grant_copy_segment_t *s = &segs[i];
         if (((s->flags & GNTCOPY_source_gref) &&

@@ -169,22 +169,27 @@ int hv_simple(struct hv_conn *c, uint32_t op, uint32_t a, uint32_t b)
     return rep.rc;
 }
 
-void *hv_map_pages(const struct xensim_hv_page *pages, unsigned int count, const int *fds,
-                   unsigned int nfds, int prot)
+void *hv_map_pages_at(void *addr, int flags, const struct xensim_hv_page *pages,
+                      unsigned int count, const int *fds, unsigned int nfds, int prot)
 {
     size_t len = (size_t)count * XEN_PAGE_SIZE;
-    uint8_t *base = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *base = mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | (flags & MAP_FIXED),
+                         -1, 0);
 
     if (base == MAP_FAILED)
         return NULL;
     for (unsigned int i = 0; i < count;) {
         unsigned int run = 1;
+        if (pages[i].status) {
+            i++;
+            continue;
+        }
         if (pages[i].fd >= nfds) {
             munmap(base, len);
             errno = EPROTO;
             return NULL;
         }
-        while (i + run < count && pages[i + run].fd == pages[i].fd &&
+        while (i + run < count && !pages[i + run].status && pages[i + run].fd == pages[i].fd &&
                pages[i + run].offset == pages[i].offset + (uint64_t)run * XEN_PAGE_SIZE)
             run++;
         void *p = mmap(base + (size_t)i * XEN_PAGE_SIZE, (size_t)run * XEN_PAGE_SIZE, prot,
@@ -198,4 +203,10 @@ void *hv_map_pages(const struct xensim_hv_page *pages, unsigned int count, const
         i += run;
     }
     return base;
+}
+
+void *hv_map_pages(const struct xensim_hv_page *pages, unsigned int count, const int *fds,
+                   unsigned int nfds, int prot)
+{
+    return hv_map_pages_at(NULL, 0, pages, count, fds, nfds, prot);
 }

@@ -43,5 +43,10 @@ int hv_simple(struct hv_conn *c, uint32_t op, uint32_t a, uint32_t b);
  * NULL with errno on failure, nothing left mapped. */
 void *hv_map_pages(const struct xensim_hv_page *pages, unsigned int count, const int *fds,
                    unsigned int nfds, int prot);
+/* The same at addr (a hint, or the place with MAP_FIXED in flags); a
+ * page whose status is not 0 is left inaccessible (PROT_NONE), as
+ * privcmd leaves a frame it could not map. */
+void *hv_map_pages_at(void *addr, int flags, const struct xensim_hv_page *pages,
+                      unsigned int count, const int *fds, unsigned int nfds, int prot);
 
 #endif

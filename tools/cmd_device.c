@@ -1,7 +1,9 @@
 /*
  * `xensim device add|remove`: the toolstack's device calls against a
  * running `xensim serve --dir DIR`, through its XenStore socket (the
- * xensim_device_*_at() calls of <xensim/xenbus.h>).
+ * xensim_device_*_at() calls of <xensim/xenbus.h>). Type qdisk is a disk
+ * for QEMU's xen-block, with the keys libxl writes (xensim_qdisk_add_at);
+ * it is removed as type vbd, the front end's name for it.
  */
 #include "config.h"
 
@@ -22,6 +24,8 @@ static int usage(void)
     fprintf(stderr,
             "usage: xensim device add --dir DIR --type T --frontend N --backend M [--devid I]\n"
             "                         [--front-key K=V]... [--back-key K=V]...\n"
+            "       xensim device add --dir DIR --type qdisk --frontend N --image PATH\n"
+            "                         [--backend M] [--vdev xvdX] [--readonly]\n"
             "       xensim device remove --dir DIR --type T --frontend N [--devid I]\n"
             "                         [--timeout MS]\n");
     return 2;
@@ -60,11 +64,15 @@ int xensim_cmd_device(int argc, char **argv)
         { "front-key", required_argument, NULL, 'F' },
         { "back-key", required_argument, NULL, 'B' },
         { "timeout", required_argument, NULL, 'w' },
+        { "image", required_argument, NULL, 'I' },
+        { "vdev", required_argument, NULL, 'v' },
+        { "readonly", no_argument, NULL, 'r' },
         { NULL, 0, NULL, 0 },
     };
     const char *fkeys[MAX_KEYS * 2 + 1] = { NULL }, *bkeys[MAX_KEYS * 2 + 1] = { NULL };
     unsigned int nf = 0, nb = 0;
-    const char *dir = NULL, *type = NULL;
+    const char *dir = NULL, *type = NULL, *image = NULL, *vdev = NULL;
+    bool readonly = false;
     long fe = -1, be = -1, devid = 0, timeout = 10000;
     char sock[PATH_MAX];
     bool add;
@@ -88,15 +96,25 @@ int xensim_cmd_device(int argc, char **argv)
         case 'w': ok = parse_num(optarg, INT_MAX, &timeout); break;
         case 'F': ok = add && add_key(fkeys, &nf, optarg); break;
         case 'B': ok = add && add_key(bkeys, &nb, optarg); break;
+        case 'I': ok = add; image = optarg; break;
+        case 'v': ok = add; vdev = optarg; break;
+        case 'r': ok = add; readonly = true; break;
         default: ok = false; break;
         }
         if (!ok)
             return usage();
     }
-    if (optind != argc || !dir || !type || fe < 0 || (add && be < 0))
+    bool qdisk = add && !strcmp(type ? type : "", "qdisk");
+    if (optind != argc || !dir || !type || fe < 0 || (add && !qdisk && be < 0) ||
+        (qdisk ? !image || nf || nb : image || vdev || readonly))
         return usage();
     snprintf(sock, sizeof(sock), "%s/socket", dir);
-    if (add) {
+    if (qdisk) {
+        struct xensim_qdisk q = { .frontend = (domid_t)fe, .backend = be < 0 ? 0 : (domid_t)be,
+                                  .vdev = vdev, .path = image, .readonly = readonly };
+
+        rc = xensim_qdisk_add_at(sock, &q);
+    } else if (add) {
         struct xensim_device_config cfg = {
             .type = type, .frontend = (domid_t)fe, .backend = (domid_t)be,
             .devid = (unsigned int)devid, .front_keys = fkeys, .back_keys = bkeys,

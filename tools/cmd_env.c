@@ -174,6 +174,49 @@ static void forward(int sig)
         kill(child, sig);
 }
 
+int xensim_domain_environ(const char *dir, int domid)
+{
+    char hv[PATH_MAX + 64], xs[PATH_MAX + 64], lib[PATH_MAX], id[16];
+
+    if (domain_paths(dir, domid, hv, xs, sizeof(hv)))
+        return -errno;
+    const char *old = getenv("LD_LIBRARY_PATH"), *ldir = xensim_libxen_dir(lib, sizeof(lib));
+    char *ld = malloc(strlen(ldir) + (old ? strlen(old) : 0) + 2);
+    if (!ld)
+        return -ENOMEM;
+    sprintf(ld, "%s%s%s", ldir, old && *old ? ":" : "", old && *old ? old : "");
+    snprintf(id, sizeof(id), "%d", domid);
+    setenv("LD_LIBRARY_PATH", ld, 1);
+    setenv(XENSIM_HV_PATH_ENV, hv, 1);
+    setenv("XENSTORED_PATH", xs, 1);
+    setenv("XENSIM_DOMID", id, 1);
+    unsetenv("XENSTORED_RUNDIR");
+    free(ld);
+    return 0;
+}
+
+int xensim_run_program(const char *verb, char *const argv[])
+{
+    int status;
+
+    signal(SIGINT, forward);
+    signal(SIGTERM, forward);
+    child = fork();
+    if (child < 0) {
+        fprintf(stderr, "xensim %s: fork: %s\n", verb, strerror(errno));
+        return 1;
+    }
+    if (!child) {
+        execvp(argv[0], argv);
+        fprintf(stderr, "xensim %s: %s: %s\n", verb, argv[0], strerror(errno));
+        _exit(127);
+    }
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+        ;
+    child = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 int xensim_cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -184,8 +227,8 @@ int xensim_cmd_run(int argc, char **argv)
     };
     const char *dir = NULL, *name = NULL;
     unsigned long pages = 0;
-    char hv[PATH_MAX + 64], xs[PATH_MAX + 64], lib[PATH_MAX], id[16];
-    int ch, domid = 0, status;
+    char hv[PATH_MAX + 64], xs[PATH_MAX + 64];
+    int ch, domid = 0;
 
     optind = 1;
     while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -213,34 +256,12 @@ int xensim_cmd_run(int argc, char **argv)
         fprintf(stderr, "xensim run: no new domain: %s\n", strerror(-fd));
         return 1;
     }
-    domain_paths(dir, domid, hv, xs, sizeof(hv));
-    const char *old = getenv("LD_LIBRARY_PATH"), *ldir = xensim_libxen_dir(lib, sizeof(lib));
-    char *ld = malloc(strlen(ldir) + (old ? strlen(old) : 0) + 2);
-    if (!ld)
-        return 1;
-    sprintf(ld, "%s%s%s", ldir, old && *old ? ":" : "", old && *old ? old : "");
-    snprintf(id, sizeof(id), "%d", domid);
-    setenv("LD_LIBRARY_PATH", ld, 1);
-    setenv(XENSIM_HV_PATH_ENV, hv, 1);
-    setenv("XENSTORED_PATH", xs, 1);
-    setenv("XENSIM_DOMID", id, 1);
-    unsetenv("XENSTORED_RUNDIR");
-    free(ld);
-    signal(SIGINT, forward);
-    signal(SIGTERM, forward);
-    child = fork();
-    if (child < 0) {
-        perror("xensim run: fork");
+    if (xensim_domain_environ(dir, domid)) {
+        close(fd);
         return 1;
     }
-    if (!child) {
-        execvp(argv[optind], argv + optind);
-        fprintf(stderr, "xensim run: %s: %s\n", argv[optind], strerror(errno));
-        _exit(127);
-    }
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-        ;
+    int rc = xensim_run_program("run", argv + optind);
     /* The domain goes with its program. */
     close(fd);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return rc;
 }

@@ -2,7 +2,7 @@
 bin_PROGRAMS += tools/xensim
 tools_xensim_SOURCES = tools/xensim.c tools/commands.h tools/cmd_demo.c tools/demo.h tools/demo_devices.c \
 	tools/cmd_replay.c tools/control.c tools/control.h tools/cmd_inspect.c tools/cmd_serve.c tools/cmd_device.c \
-	tools/cmd_env.c tools/serve_guest.c
+	tools/cmd_env.c tools/cmd_qemu.c tools/serve_guest.c
 # The web view: the server, the probe that feeds it, `xensim view`.
 tools_xensim_SOURCES += tools/web.h tools/web.c tools/web_addr.h tools/web_addr.c \
 	tools/web_feed.h tools/web_feed.c tools/probe.h tools/probe_view.h tools/probe.c tools/probe_fifo.c \

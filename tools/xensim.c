@@ -17,6 +17,7 @@ static const struct verb verbs[] = {
     { "serve", xensim_cmd_serve, "run dom0 and N guests with XenStore on DIR/socket" },
     { "env", xensim_cmd_env, "print the environment that makes a Xen program domain N" },
     { "run", xensim_cmd_run, "run a program as a new domain of a running `xensim serve`" },
+    { "qemu", xensim_cmd_qemu, "run Debian's QEMU as dom0's back end for a guest of `xensim serve`" },
     { "domains", xensim_cmd_domains, "list the domains of a running `xensim serve --dir DIR`" },
     { "ports", xensim_cmd_ports, "show a domain's event channel ports (--dir DIR --domid N)" },
     { "grants", xensim_cmd_grants, "show a domain's grant entries and who maps them" },

@@ -43,33 +43,28 @@ static int ts_dir(struct ts_xs *ts, const char *dir, domid_t owner, domid_t read
     return err;
 }
 
-static void dev_paths(const char *type, domid_t fe, domid_t be, unsigned int devid,
-                      char *fpath, char *bpath)
+static void dev_paths(const struct xensim_device_config *cfg, char *fpath, char *bpath)
 {
-    snprintf(fpath, XENSIM_XENBUS_PATH_MAX, "/local/domain/%u/device/%s/%u", fe, type, devid);
-    snprintf(bpath, XENSIM_XENBUS_PATH_MAX, "/local/domain/%u/backend/%s/%u/%u", be, type, fe, devid);
+    const char *btype = cfg->backend_type ? cfg->backend_type : cfg->type;
+
+    snprintf(fpath, XENSIM_XENBUS_PATH_MAX, "/local/domain/%u/device/%s/%u", cfg->frontend,
+             cfg->type, cfg->devid);
+    snprintf(bpath, XENSIM_XENBUS_PATH_MAX, "/local/domain/%u/backend/%s/%u/%u", cfg->backend,
+             btype, cfg->frontend, cfg->devid);
 }
 
-static int device_add(struct ts_xs *ts, const struct xensim_device_config *cfg)
+int ts_device_add(struct ts_xs *ts, const struct ts_device_halves *h)
 {
-    char fpath[XENSIM_XENBUS_PATH_MAX], bpath[XENSIM_XENBUS_PATH_MAX], feid[8], beid[8], st[4];
     int err = 0;
 
-    dev_paths(cfg->type, cfg->frontend, cfg->backend, cfg->devid, fpath, bpath);
-    snprintf(feid, sizeof(feid), "%u", cfg->frontend);
-    snprintf(beid, sizeof(beid), "%u", cfg->backend);
-    snprintf(st, sizeof(st), "%d", XenbusStateInitialising);
-    const char *const fkeys[] = { "backend", bpath, "backend-id", beid, "state", st, NULL };
-    const char *const bkeys[] = { "frontend", fpath, "frontend-id", feid, "online", "1",
-                                  "state", st, NULL };
     for (int tries = 0; tries < 100; tries++) {
         if ((err = ts_xs_start(ts)))
             break;
-        err = ts_xs_read(ts, fpath) >= 0 ? -EEXIST : 0;
+        err = ts_xs_read(ts, h->fpath) >= 0 && h->fpath_new ? -EEXIST : 0;
         if (!err)
-            err = ts_dir(ts, fpath, cfg->frontend, cfg->backend, fkeys, cfg->front_keys);
+            err = ts_dir(ts, h->fpath, h->frontend, h->backend, h->front_fixed, h->front_extra);
         if (!err)
-            err = ts_dir(ts, bpath, cfg->backend, cfg->frontend, bkeys, cfg->back_keys);
+            err = ts_dir(ts, h->bpath, h->backend, h->frontend, h->back_fixed, h->back_extra);
         if (err) {
             ts_xs_end(ts, true);
             break;
@@ -81,10 +76,35 @@ static int device_add(struct ts_xs *ts, const struct xensim_device_config *cfg)
     return err;
 }
 
+static int device_add(struct ts_xs *ts, const struct xensim_device_config *cfg)
+{
+    char fpath[XENSIM_XENBUS_PATH_MAX], bpath[XENSIM_XENBUS_PATH_MAX], feid[8], beid[8], st[4];
+
+    dev_paths(cfg, fpath, bpath);
+    snprintf(feid, sizeof(feid), "%u", cfg->frontend);
+    snprintf(beid, sizeof(beid), "%u", cfg->backend);
+    snprintf(st, sizeof(st), "%d", XenbusStateInitialising);
+    const char *const fkeys[] = { "backend", bpath, "backend-id", beid, "state", st, NULL };
+    const char *const bkeys[] = { "frontend", fpath, "frontend-id", feid, "online", "1",
+                                  "state", st, NULL };
+    struct ts_device_halves h = {
+        .fpath = fpath, .bpath = bpath, .fpath_new = true,
+        .frontend = cfg->frontend, .backend = cfg->backend,
+        .front_fixed = fkeys, .front_extra = cfg->front_keys,
+        .back_fixed = bkeys, .back_extra = cfg->back_keys,
+    };
+    return ts_device_add(ts, &h);
+}
+
+static bool type_ok(const char *type)
+{
+    return type && *type && !strchr(type, '/') && strlen(type) <= 40;
+}
+
 static bool config_ok(const struct xensim_device_config *cfg)
 {
-    return cfg && cfg->type && *cfg->type && !strchr(cfg->type, '/') &&
-           strlen(cfg->type) <= 40 && cfg->frontend != cfg->backend;
+    return cfg && type_ok(cfg->type) && (!cfg->backend_type || type_ok(cfg->backend_type)) &&
+           cfg->frontend != cfg->backend;
 }
 
 int xensim_device_add(struct xensim *sim, const struct xensim_device_config *cfg)

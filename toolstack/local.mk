@@ -5,5 +5,5 @@ noinst_LTLIBRARIES += toolstack/libtoolstack.la
 toolstack_libtoolstack_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/xenbus
 toolstack_libtoolstack_la_SOURCES = toolstack/xs_client.h toolstack/xs_client.c \
 	toolstack/ts_xenstored.h toolstack/xenstored.c toolstack/program.c toolstack/store.c \
-	toolstack/devices.c
+	toolstack/devices.c toolstack/qemu_devices.c
 libxensim_la_LIBADD += toolstack/libtoolstack.la

@@ -38,4 +38,21 @@ bool ts_running(struct xensim *sim);
  * has one already, or a negative errno. */
 int ts_dom0_ring(struct xensim *sim, xen_pfn_t *pfn, evtchn_port_t *port);
 
+/*
+ * Both halves of a device in one transaction (devices.c), as libxl's
+ * libxl__device_generic_add writes them: each directory owned by its end
+ * and readable by the other, the fixed keys then the extra ones (each a
+ * NULL-terminated key, value list, or NULL). fpath_new: -EEXIST if the
+ * front end's directory is there already (a console 0's is the domain's
+ * own console directory, written to as it is).
+ */
+struct ts_device_halves {
+    const char *fpath, *bpath;
+    bool fpath_new;
+    domid_t frontend, backend;
+    const char *const *front_fixed, *const *front_extra;
+    const char *const *back_fixed, *const *back_extra;
+};
+int ts_device_add(struct ts_xs *ts, const struct ts_device_halves *h);
+
 #endif

@@ -5,8 +5,9 @@
  * DIR/dom/N/hypervisor for every domain N; the socket that accepted a
  * connection says which domain the process is, so a process speaks for
  * that domain only. The drop-in Xen libraries xensim builds
- * (libxenevtchn.so.1, libxengnttab.so.1, libxenctrl.so.4.17, installed
- * under $(libdir)/xensim) speak this protocol; any program may.
+ * (libxenevtchn.so.1, libxengnttab.so.1, libxenctrl.so.4.17,
+ * libxenforeignmemory.so.1, libxendevicemodel.so.1, installed under
+ * $(libdir)/xensim) speak this protocol; any program may.
  *
  * Transport: AF_UNIX, SOCK_SEQPACKET. One connection per handle, as each
  * open of /dev/xen/evtchn, gntdev or gntalloc is a file of its own. The
@@ -60,7 +61,7 @@ enum xensim_hv_kind {
     XENSIM_HV_EVTCHN = 1,      /* /dev/xen/evtchn */
     XENSIM_HV_GNTDEV = 2,      /* /dev/xen/gntdev: maps others' grants */
     XENSIM_HV_GNTALLOC = 3,    /* /dev/xen/gntalloc: grants own pages */
-    XENSIM_HV_PRIVCMD = 4,     /* domain control: what libxenctrl asks */
+    XENSIM_HV_PRIVCMD = 4,     /* domain control and foreign frames: privcmd */
 };
 
 enum xensim_hv_op {
@@ -87,6 +88,7 @@ enum xensim_hv_op {
     /* XENSIM_HV_PRIVCMD */
     XENSIM_HV_OP_DOMAIN_INFO = 0x40,    /* a = first domid, b = max -> xensim_hv_info_rep */
     XENSIM_HV_OP_DOMAIN_NEW,            /* struct xensim_hv_domain_new; rc = domid */
+    XENSIM_HV_OP_FOREIGN_MAP,           /* struct xensim_hv_fmap -> xensim_hv_map_rep */
 };
 
 /*
@@ -229,6 +231,30 @@ struct xensim_hv_domain_new {
     uint32_t max_maptrack_frames;
     uint32_t pad;
     char name[64];                  /* NUL-terminated; "" gives "domN" */
+};
+
+/*
+ * FOREIGN_MAP: frames of another domain's memory, by frame number, as
+ * privcmd's IOCTL_PRIVCMD_MMAPBATCH_V2 maps them for
+ * libxenforeignmemory (QEMU maps console 0's ring so: a frame, not a
+ * grant). Privileged callers only (-EPERM), or a domain's own frames;
+ * -ESRCH for no such domain; -E2BIG for count 0 or over
+ * XENSIM_HV_MAX_PAGES. Each page answers on its own, as the batch's err[]
+ * does: status 0, or -EINVAL for a frame the domain does not have (Xen
+ * refuses to map a page the domain does not own). rc is 0 when every
+ * page mapped, else how many failed (> 0). The reply carries one
+ * descriptor, the
+ * domain's memory (read-only for XENSIM_HV_MAP_READONLY), with each
+ * mapped page's offset in pages[i]. Nothing is held in the simulator: the
+ * mapping is the process's until it unmaps, as a privcmd mapping is the
+ * process's own address space.
+ */
+struct xensim_hv_fmap {
+    uint32_t op;
+    uint32_t domid;
+    uint32_t count;
+    uint32_t flags;                 /* XENSIM_HV_MAP_READONLY */
+    uint64_t frames[];              /* count of them */
 };
 
 #ifdef __cplusplus

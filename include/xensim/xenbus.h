@@ -237,6 +237,7 @@ struct xensim_device_config {
     unsigned int devid;
     const char *const *front_keys;   /* NULL-terminated key, value pairs */
     const char *const *back_keys;
+    const char *backend_type;
 };
 int xensim_device_add(struct xensim *sim, const struct xensim_device_config *cfg);
 /* online = 0, backend state = Closing, wait up to timeout_ms for Closed,
@@ -248,6 +249,39 @@ int xensim_device_remove(struct xensim *sim, const char *type, domid_t frontend,
 int xensim_device_add_at(const char *socket_path, const struct xensim_device_config *cfg);
 int xensim_device_remove_at(const char *socket_path, const char *type, domid_t frontend,
                             unsigned int devid, unsigned int timeout_ms);
+/*
+ * A disk QEMU's xen-block serves (the "qdisk" back end), written as
+ * libxl_disk.c writes one: front end device/vbd/<devid> (virtual-device,
+ * device-type disk, protocol x86_64-abi), back end
+ * backend/qdisk/<fe>/<devid> with params=aio:<path> (a raw image), mode,
+ * dev, type, device-type, discard-enable and, if asked, direct-io-safe.
+ * vdev is "xvdX" (NULL: xvda) or a device number. -EINVAL for a bad
+ * vdev or path; otherwise as xensim_device_add. The device is removed
+ * with xensim_device_remove(sim, "vbd", fe, devid, ...).
+ */
+struct xensim_qdisk {
+    domid_t frontend, backend;
+    const char *vdev;
+    const char *path;
+    bool readonly, discard, direct_io_safe;
+};
+int xensim_qdisk_add(struct xensim *sim, const struct xensim_qdisk *q);
+int xensim_qdisk_add_at(const char *socket_path, const struct xensim_qdisk *q);
+/* The device id of a vdev: 0 or -EINVAL. */
+int xensim_qdisk_devid(const char *vdev, unsigned int *devid);
+/*
+ * Console 0 of domid for QEMU's console back end in domain backend, as
+ * libxl writes it with consback QEMU: /local/domain/<domid>/console gets
+ * type=ioemu, output (a QEMU chardev: "file:PATH", "unix:PATH,server=on,
+ * wait=off", "pty" ...), limit, and the ring's frame (ring-ref) and port
+ * from the domain's build; backend/console/<domid>/0 the usual keys with
+ * protocol vt100. QEMU maps the ring by frame (libxenforeignmemory), so
+ * no other console back end may serve the domain. -EINVAL, -ESRCH,
+ * -ENOENT (no console), or as xensim_device_add.
+ */
+int xensim_qemu_console_add(struct xensim *sim, domid_t domid, domid_t backend,
+                            const char *output);
+
 /* Gives dom0 a store ring as a Linux dom0 kernel does when xenstored
  * runs in dom0 (xenstored_local_init), and introduces it: dom0 guest code
  * can then use xenbus_* and host back ends. Call after

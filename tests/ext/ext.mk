@@ -29,7 +29,7 @@ EXTRA_DIST += tests/ext/test_ext_abi.sh
 check_PROGRAMS += tests/ext/libprobe
 tests_ext_libprobe_SOURCES = tests/ext/libprobe.c
 tests_ext_libprobe_CFLAGS = $(AM_CFLAGS)
-tests_ext_libprobe_LDADD = -lxenctrl -lxenevtchn -lxengnttab
+tests_ext_libprobe_LDADD = -lxenctrl -lxenevtchn -lxengnttab -lxenforeignmemory -lxendevicemodel
 check_PROGRAMS += tests/ext/test_ext_libs
 TESTS += tests/ext/test_ext_libs
 tests_ext_test_ext_libs_SOURCES = tests/ext/test_ext_libs.c $(EXT_FIXTURE)
@@ -61,3 +61,16 @@ TESTS += tests/ext/test_ext_debian
 tests_ext_test_ext_debian_SOURCES = tests/ext/test_ext_debian.c tools/serve_guest.c $(EXT_FIXTURE)
 tests_ext_test_ext_debian_LDADD = $(TEST_LIBS)
 tests_ext_test_ext_debian_CFLAGS = $(EXT_FIXTURE_CFLAGS) -I$(top_srcdir)/tools
+
+# Debian's unmodified QEMU as a guest's block back end (qdisk), fetched at
+# test time into the build tree.
+EXTRA_DIST += tests/ext/fetch-qemu.sh
+CLEAN_LOCAL_DIRS += tests/ext/qemu
+check_PROGRAMS += tests/ext/test_ext_qemu
+TESTS += tests/ext/test_ext_qemu
+tests_ext_test_ext_qemu_SOURCES = tests/ext/test_ext_qemu.c tools/serve_guest.c $(EXT_FIXTURE)
+tests_ext_test_ext_qemu_LDADD = $(TEST_LIBS)
+tests_ext_test_ext_qemu_CFLAGS = $(EXT_FIXTURE_CFLAGS) -I$(top_srcdir)/tools
+# `xensim qemu` and `xensim device add --type qdisk` with `xensim serve`.
+TESTS += tests/ext/test_ext_qemu_cli.sh
+EXTRA_DIST += tests/ext/test_ext_qemu_cli.sh

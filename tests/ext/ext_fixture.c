@@ -227,6 +227,20 @@ const char *ext_xen_utils(const char *prog, char *buf, size_t size)
     return buf;
 }
 
+const char *ext_qemu(char *buf, size_t size)
+{
+    char dest[PATH_MAX], cmd[3 * PATH_MAX];
+
+    snprintf(dest, sizeof(dest), "%s/tests/ext/qemu", EXT_BUILDDIR);
+    snprintf(buf, size, "%s/usr/libexec/xen-qemu-system-i386", dest);
+    if (access(buf, X_OK) == 0)
+        return buf;
+    snprintf(cmd, sizeof(cmd), "sh '%s/tests/ext/fetch-qemu.sh' '%s'", EXT_SRCDIR, dest);
+    if (system(cmd) != 0 || access(buf, X_OK) != 0)
+        return NULL;
+    return buf;
+}
+
 void ext_require_xen_utils(const char *prog)
 {
     char buf[PATH_MAX];

@@ -62,5 +62,8 @@ const char *ext_built(const char *rel, char *buf, size_t size);
  */
 const char *ext_xen_utils(const char *prog, char *buf, size_t size);
 void ext_require_xen_utils(const char *prog);
+/* Debian's qemu-system-xen, the same way (tests/ext/qemu): the path of
+ * xen-qemu-system-i386, or NULL. */
+const char *ext_qemu(char *buf, size_t size);
 
 #endif

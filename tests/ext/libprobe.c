@@ -11,6 +11,11 @@
  *                                    each page filled with 0x5a)
  *   libprobe gntshr PEER            (prints the refs, waits for a line
  *                                    on stdin, checks the peer's byte)
+ *   libprobe foreign DOM PFN NR_PAGES  (as dom0: DOM's frame PFN holds
+ *                                    0x5a; writes 0x11 at byte 1)
+ *   libprobe foreign-unprivileged DOM
+ *   libprobe devicemodel DOM        (DOM exists and is not the caller)
+ *   libprobe no-copy                (run with XENSIM_GNTTAB_NO_COPY=1)
  *
  * Each check that fails prints "FAIL: what" and exits 1; "ok" and exit
  * 0 when all passed.
@@ -23,7 +28,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <xenctrl.h>
+#include <xendevicemodel.h>
 #include <xenevtchn.h>
+#include <xenforeignmemory.h>
 #include <xengnttab.h>
 
 #define CHECK(cond)                                                           \
@@ -178,6 +185,86 @@ static int gntshr(uint32_t peer)
     return 0;
 }
 
+/* A guest's frames as QEMU maps console 0's ring: by frame number. */
+static int foreign(uint32_t dom, xen_pfn_t pfn, xen_pfn_t nr_pages)
+{
+    xenforeignmemory_handle *h = xenforeignmemory_open(NULL, 0);
+    CHECK(h);
+    uint8_t *p = xenforeignmemory_map(h, dom, PROT_READ | PROT_WRITE, 1, &pfn, NULL);
+    CHECK(p && p[0] == 0x5a && p[4095] == 0x5a);
+    p[1] = 0x11;
+    CHECK(xenforeignmemory_unmap(h, p, 1) == 0);
+    /* Each page answers for itself with err[]; without it, one bad
+     * frame fails the call (Xen will not map a frame past the RAM). */
+    xen_pfn_t two[2] = { pfn, nr_pages + 5 };
+    int err[2] = { 1, 1 };
+    p = xenforeignmemory_map(h, dom, PROT_READ, 2, two, err);
+    CHECK(p && err[0] == 0 && err[1] == -EINVAL && p[1] == 0x11);
+    CHECK(xenforeignmemory_unmap(h, p, 2) == 0);
+    errno = 0;
+    CHECK(!xenforeignmemory_map(h, dom, PROT_READ, 2, two, NULL) && errno == EINVAL);
+    CHECK(!xenforeignmemory_map(h, 1000, PROT_READ, 1, &pfn, NULL) && errno == ESRCH);
+    /* map2 at a place of the caller's choosing. */
+    void *at = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(at != MAP_FAILED);
+    p = xenforeignmemory_map2(h, dom, at, PROT_READ, MAP_FIXED, 1, &pfn, NULL);
+    CHECK(p == at && p[1] == 0x11);
+    CHECK(xenforeignmemory_unmap(h, p, 1) == 0);
+    /* No resources over the socket, as a kernel without the ioctl. */
+    void *addr = NULL;
+    CHECK(!xenforeignmemory_map_resource(h, dom, 1, 0, 0, 1, &addr, PROT_READ, 0) &&
+          errno == EOPNOTSUPP);
+    size_t size;
+    CHECK(xenforeignmemory_resource_size(h, dom, 1, 0, &size) == -1 && errno == EOPNOTSUPP);
+    /* Restricted to another domain, this one is refused. */
+    CHECK(xenforeignmemory_restrict(h, (domid_t)(dom + 1)) == 0);
+    CHECK(xenforeignmemory_restrict(h, (domid_t)dom) == -1 && errno == EINVAL);
+    CHECK(!xenforeignmemory_map(h, dom, PROT_READ, 1, &pfn, NULL) && errno == EPERM);
+    CHECK(xenforeignmemory_close(h) == 0);
+    return 0;
+}
+
+static int foreign_unprivileged(uint32_t dom)
+{
+    xenforeignmemory_handle *h = xenforeignmemory_open(NULL, 0);
+    xen_pfn_t pfn = 0;
+    CHECK(h);
+    errno = 0;
+    CHECK(!xenforeignmemory_map(h, dom, PROT_READ, 1, &pfn, NULL) && errno == EPERM);
+    CHECK(xenforeignmemory_close(h) == 0);
+    return 0;
+}
+
+/* Every simulated domain is PV: dm_op's answers. */
+static int devicemodel(uint32_t dom)
+{
+    xendevicemodel_handle *h = xendevicemodel_open(NULL, 0);
+    unsigned int vcpus;
+    ioservid_t id;
+    CHECK(h);
+    errno = 0;
+    CHECK(xendevicemodel_nr_vcpus(h, (domid_t)dom, &vcpus) == -1 && errno == EINVAL);
+    CHECK(xendevicemodel_create_ioreq_server(h, (domid_t)dom, 0, &id) == -1 && errno == EINVAL);
+    CHECK(xendevicemodel_shutdown(h, (domid_t)dom, 0) == -1 && errno == EINVAL);
+    CHECK(xendevicemodel_set_irq_level(h, 1000, 1, 1) == -1 && errno == ESRCH);
+    CHECK(xendevicemodel_set_isa_irq_level(h, 0, 1, 1) == -1 && errno == EPERM);
+    CHECK(xendevicemodel_restrict(h, (domid_t)(dom + 1)) == 0);
+    CHECK(xendevicemodel_inject_msi(h, (domid_t)dom, 0, 0) == -1 && errno == EPERM);
+    CHECK(xendevicemodel_close(h) == 0);
+    return 0;
+}
+
+/* The hook that lets QEMU's grant copy fallback be tested. */
+static int no_copy(void)
+{
+    xengnttab_handle *h = xengnttab_open(NULL, 0);
+    CHECK(h);
+    errno = 0;
+    CHECK(xengnttab_grant_copy(h, 0, NULL) == -1 && errno == ENOTTY);
+    CHECK(xengnttab_close(h) == 0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int rc = 2;
@@ -192,6 +279,15 @@ int main(int argc, char **argv)
         rc = gnttab((uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]));
     else if (argc == 3 && !strcmp(argv[1], "gntshr"))
         rc = gntshr((uint32_t)atoi(argv[2]));
+    else if (argc == 5 && !strcmp(argv[1], "foreign"))
+        rc = foreign((uint32_t)atoi(argv[2]), strtoul(argv[3], NULL, 10),
+                     strtoul(argv[4], NULL, 10));
+    else if (argc == 3 && !strcmp(argv[1], "foreign-unprivileged"))
+        rc = foreign_unprivileged((uint32_t)atoi(argv[2]));
+    else if (argc == 3 && !strcmp(argv[1], "devicemodel"))
+        rc = devicemodel((uint32_t)atoi(argv[2]));
+    else if (argc == 2 && !strcmp(argv[1], "no-copy"))
+        rc = no_copy();
     else
         fprintf(stderr, "usage: see libprobe.c\n");
     if (!rc)

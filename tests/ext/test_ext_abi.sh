@@ -12,7 +12,8 @@ done
 syms() { objdump -T "$1" | awk '$2 == "g" && $4 != "*ABS*" { print $(NF-1), $NF }' | sort; }
 nodes() { readelf -V "$1" | sed -n '/Version definition/,/Version needs/p' |
           grep -E 'Name:|Parent' | grep -v 'Flags: BASE' | sed 's/^ *0x[0-9a-f]*: *//; s/Rev:.*Name: /node /'; }
-for lib in libxenevtchn.so.1 libxengnttab.so.1 libxenctrl.so.4.17; do
+for lib in libxenevtchn.so.1 libxengnttab.so.1 libxenctrl.so.4.17 libxenforeignmemory.so.1 \
+           libxendevicemodel.so.1; do
     ours=libxen/$lib
     [ -f "$ours" ] || { fail "$ours not built"; continue; }
     [ -f "$sys/$lib" ] || { echo "SKIP: $sys/$lib missing (apt-get install libxen-dev)"; exit 77; }

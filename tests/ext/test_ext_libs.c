@@ -3,7 +3,8 @@
  * what libxenvchan calls (libprobe.c): libxenctrl's domain list as dom0
  * and its EPERM as a guest, evtchn's errors and restrict, grant maps of
  * several refs, grant copy, gntshr's pages mapped by an in-process
- * guest. Each case ends with the teardown check.
+ * guest; libxenforeignmemory's frames by number and libxendevicemodel's
+ * PV answers. Each case ends with the teardown check.
  */
 #define _GNU_SOURCE
 #include <limits.h>
@@ -191,6 +192,56 @@ START_TEST(test_gntshr)
 }
 END_TEST
 
+struct frame {
+    xen_pfn_t pfn;
+    int seen;
+};
+
+static void g_page(void *arg)
+{
+    struct frame *fr = arg;
+    ck_assert_int_eq(xensim_guest_page_alloc(&fr->pfn), 0);
+    memset(xensim_guest_pfn_to_virt(fr->pfn), 0x5a, XEN_PAGE_SIZE);
+}
+
+static void g_page_check(void *arg)
+{
+    struct frame *fr = arg;
+    fr->seen = ((uint8_t *)xensim_guest_pfn_to_virt(fr->pfn))[1];
+    xensim_guest_page_free(fr->pfn);
+}
+
+/* libxenforeignmemory: dom0 maps a guest's frame by number and writes
+ * it; a guest cannot. libxendevicemodel: Xen's dm_op answers for PV
+ * domains. The grant copy hook. */
+START_TEST(test_foreign_devicemodel)
+{
+    struct ext_fix f;
+    ext_fix_start(&f);
+    struct xensim_domain_config gc = { .name = "guest", .nr_pages = 512, .nr_vcpus = 1 };
+    domid_t g = th_domain_cfg(f.sim, &gc);
+    domid_t other = th_domain(f.sim, "other", false, XENSIM_GNTTAB_STRICT);
+    struct frame fr = { 0 };
+    th_call(f.sim, g, 0, g_page, &fr);
+    char a[3][24];
+    snprintf(a[0], sizeof(a[0]), "%u", g);
+    snprintf(a[1], sizeof(a[1]), "%lu", (unsigned long)fr.pfn);
+    snprintf(a[2], sizeof(a[2]), "%lu", gc.nr_pages);
+    run_probe(&f, 0, (char *[]){ "foreign", a[0], a[1], a[2] }, 4);
+    th_call(f.sim, g, 0, g_page_check, &fr);
+    ck_assert_int_eq(fr.seen, 0x11);
+    run_probe(&f, other, (char *[]){ "foreign-unprivileged", a[0] }, 2);
+    run_probe(&f, 0, (char *[]){ "devicemodel", a[0] }, 2);
+
+    char *argv[] = { probe, "no-copy", NULL }, *env[] = { "XENSIM_GNTTAB_NO_COPY=1", NULL };
+    struct ext_proc p;
+    ext_spawn(&f, 0, argv, env, -1, false, &p);
+    ck_assert(ext_proc_line(&p, "ok", NULL, 0, WAIT));
+    ck_assert_int_eq(ext_proc_wait(&p), 0);
+    ext_fix_stop(&f);
+}
+END_TEST
+
 static Suite *libs_suite(void)
 {
     Suite *s = suite_create("ext_libs");
@@ -199,6 +250,7 @@ static Suite *libs_suite(void)
     tcase_add_test(t, test_evtchn);
     tcase_add_loop_test(t, test_gnttab, 0, 2);
     tcase_add_test(t, test_gntshr);
+    tcase_add_test(t, test_foreign_devicemodel);
     suite_add_tcase(s, t);
     return s;
 }
