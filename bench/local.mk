@@ -61,3 +61,11 @@ bench_bench_ext_LDADD = libxensim.la $(BENCH_LDADD)
 bench_ext_peer_SOURCES = bench/ext_peer.c
 bench_ext_peer_CFLAGS = $(AM_CFLAGS) $(XENVCHAN_CFLAGS)
 bench_ext_peer_LDADD = $(XENVCHAN_LIBS) -lxenevtchn -lxengnttab
+
+# QEMU's xen-block (Debian's qemu-system-xen, unpacked into the build tree
+# by tests/ext/fetch-qemu.sh) beside xensim's blkback, same run.
+BENCHES += bench/bench_qemu
+bench_bench_qemu_SOURCES = bench/bench_qemu.c
+bench_bench_qemu_CPPFLAGS = $(AM_CPPFLAGS) -DBENCH_BUILDDIR='"$(abs_top_builddir)"' \
+	-DBENCH_SRCDIR='"$(abs_top_srcdir)"'
+bench_bench_qemu_LDADD = libxensim.la $(BENCH_LDADD)

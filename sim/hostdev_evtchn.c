@@ -68,7 +68,9 @@ void evtchn_dev_deliver(struct xensim_evtchn_dev *dev, struct domain *d, struct 
         return;
     sim_mutex_lock(&dev->lock);
     bool newly = !h->test_and_set_pending(d, chn);
-    if (newly && !h->is_masked(d, chn))
+    /* Until its bind returns (dev_bound) the port only latches, as a
+     * Linux port does until its irq starts. */
+    if (newly && !h->is_masked(d, chn) && (dev->flags[port] & DEVPORT_BOUND))
         dev_report(dev, d, chn);
     sim_mutex_unlock(&dev->lock);
     if (newly)
@@ -138,13 +140,31 @@ int xensim_evtchn_dev_fd(struct xensim_evtchn_dev *dev)
         rc_;                                                                  \
     })
 
+/* The port starts unmasked whatever its last user left in shared_info,
+ * as the Linux driver's bind starts the port's irq (unmask_evtchn): an
+ * event latched meanwhile, such as the one bind_interdomain sets on the
+ * binder's port, is then reported once. */
+static long dev_start(struct xensim_evtchn_dev *dev, struct domain *d, evtchn_port_t port)
+{
+    const struct evtchn_host_bits *h = d->evtchn_ops->host;
+
+    sim_mutex_lock(&dev->lock);
+    struct evtchn *chn = evtchn_port_valid(d, port) ? evtchn_from_port(d, port) : NULL;
+    dev->flags[port] |= DEVPORT_BOUND;
+    if (chn) {
+        h->test_and_clear_mask(d, chn);
+        if (h->is_pending(d, chn))
+            dev_report(dev, d, chn);
+    }
+    sim_mutex_unlock(&dev->lock);
+    return 0;
+}
+
 static long dev_bound(struct xensim_evtchn_dev *dev, long rc, evtchn_port_t port)
 {
     if (rc < 0)
         return rc;
-    sim_mutex_lock(&dev->lock);
-    dev->flags[port] |= DEVPORT_BOUND;
-    sim_mutex_unlock(&dev->lock);
+    DEV_DOMAIN_CALL(dev, d, dev_start(dev, d, port));
     return port;
 }
 

@@ -1,5 +1,5 @@
 /*
-^ * `xensim demo --channel`: dom0 and a guest set up a device channel by hand, an
+ * `xensim demo --channel`: dom0 and a guest set up a device channel by hand, an
  * event channel plus a granted page, and every step is narrated with the
  * real values the simulator produced. Calls only the public API.
  */
@@ -234,8 +234,16 @@ static void record_note(char *buf, size_t size, int argc, char **argv)
 /* Options that do not go together: 0, or 2 (the exit status) with why. */
 static int refuse_conflicts(bool channel, enum xensim_evtchn_abi abi, const char *xenstored,
                             const char *pcap, bool hostile, const struct web_opts *web,
-                            uint64_t seed, const char *record)
+                            uint64_t seed, const char *record, const char *qemu)
 {
+    if (qemu && (channel || seed || hostile || xenstored)) {
+        /* QEMU is a process of its own, which no seed orders; the hostile
+         * guest attacks xensim's blkback; the C xenstored wants the same
+         * scratch directory QEMU's sockets are in. */
+        fprintf(stderr, "xensim demo: --blkback qemu goes with none of --channel, --seed, "
+                        "--hostile, --xenstored\n");
+        return 2;
+    }
     if (channel && abi != XENSIM_EVTCHN_2L_32) {
         fprintf(stderr, "xensim demo: --evtchn picks the devices demo's ABI; drop --channel\n");
         return 2;
@@ -278,7 +286,8 @@ static int refuse_conflicts(bool channel, enum xensim_evtchn_abi abi, const char
 
 int demo_main(int argc, char **argv, const struct xensim_config *replay)
 {
-    const char *trace = NULL, *pcap = NULL, *record = NULL, *xenstored = NULL;
+    const char *trace = NULL, *pcap = NULL, *record = NULL, *xenstored = NULL, *qemu = NULL;
+    bool by_qemu = false;
     bool channel = false, hostile = false;
     enum xensim_hostile_kind kind = XENSIM_HOSTILE_EVENT_STORM;
     enum xensim_evtchn_abi abi = XENSIM_EVTCHN_2L_32;
@@ -308,6 +317,11 @@ int demo_main(int argc, char **argv, const struct xensim_config *replay)
                    kind < XENSIM_HOSTILE_MADE_UP_IDS) {   /* a front end's kind */
             hostile = true;
             i++;
+        } else if (!strcmp(argv[i], "--blkback") && i + 1 < argc &&
+                   (!strcmp(argv[i + 1], "qemu") || !strcmp(argv[i + 1], "xensim"))) {
+            by_qemu = !strcmp(argv[++i], "qemu");
+        } else if (!strcmp(argv[i], "--qemu") && i + 1 < argc) {
+            qemu = argv[++i];
         } else if (!strcmp(argv[i], "--channel")) {
             channel = true;
         } else if (!strcmp(argv[i], "--evtchn") && i + 1 < argc && abi_from_name(argv[i + 1], &abi)) {
@@ -317,11 +331,18 @@ int demo_main(int argc, char **argv, const struct xensim_config *replay)
                     "[--seed N [--record FILE]] [--trace FILE.json] [--pcap FILE] "
                     "[--http ADDR:PORT [--http-public]] [--xenstored PATH] "
                     "[--hostile event-storm|ring-indices|bad-requests|state-jumps|store-quota|"
-                    "grant-rewrite]\n");
+                    "grant-rewrite] [--blkback qemu|xensim [--qemu PATH]]\n");
             return 2;
         }
     }
-    if (refuse_conflicts(channel, abi, xenstored, pcap, hostile, &web, seed, record))
+    if (qemu && !by_qemu) {
+        fprintf(stderr, "xensim demo: --qemu is the path for --blkback qemu\n");
+        return 2;
+    }
+    if (by_qemu && !qemu)
+        qemu = demo_qemu_default();
+    if (refuse_conflicts(channel, abi, xenstored, pcap, hostile, &web, seed, record,
+                         by_qemu ? qemu : NULL))
         return 2;
     char note[1024];
     record_note(note, sizeof(note), argc, argv);
@@ -335,7 +356,8 @@ int demo_main(int argc, char **argv, const struct xensim_config *replay)
                (unsigned long long)seed);
     struct demo_devices_opts o = { .trace = trace, .pcap = pcap, .xenstored = xenstored,
                                    .abi = abi, .web = &web, .sched = &sched,
-                                   .hostile = hostile, .hostile_kind = kind };
+                                   .hostile = hostile, .hostile_kind = kind,
+                                   .qemu = by_qemu ? qemu : NULL };
     return channel ? demo_channel(trace, &sched) : demo_devices(&o);
 }
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -207,6 +208,10 @@ int xensim_run_program(const char *verb, char *const argv[])
         return 1;
     }
     if (!child) {
+        /* The program is of the domain this process holds: if this process
+         * is killed outright, the domain or the device model's guest goes,
+         * and so does the program. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         execvp(argv[0], argv);
         fprintf(stderr, "xensim %s: %s: %s\n", verb, argv[0], strerror(errno));
         _exit(127);

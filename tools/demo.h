@@ -2,6 +2,8 @@
 #ifndef XENSIM_TOOLS_DEMO_H
 #define XENSIM_TOOLS_DEMO_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <xensim/xensim.h>
@@ -23,6 +25,7 @@ struct demo_devices_opts {
     const struct xensim_config *sched;
     bool hostile;
     enum xensim_hostile_kind hostile_kind;
+    const char *qemu;       /* QEMU serves the disk and console (--blkback qemu) */
 };
 int demo_devices(const struct demo_devices_opts *o);
 /* An event channel and a granted page set up by hand (--channel). */
@@ -30,5 +33,33 @@ int demo_channel(const char *trace, const struct xensim_config *sched);
 /* `xensim demo` with argv as its arguments (argv[0] "demo") and these
  * settings for replay; xensim_cmd_demo passes none. */
 int demo_main(int argc, char **argv, const struct xensim_config *replay);
+
+/* demo_qemu.c: Debian's QEMU as the demo's disk and console back end. */
+struct demo_qemu;
+/* $XENSIM_QEMU, else where Debian's qemu-system-xen puts it. */
+const char *demo_qemu_default(void);
+/* A scratch directory for it; NULL with errno if path is no program.
+ * print tells QEMU's XenStore writes as they happen. */
+struct demo_qemu *demo_qemu_new(const char *path, void (*print)(const char *line, void *arg));
+/* Where XenStore's socket goes, for QEMU to reach. */
+void demo_qemu_socket(const struct demo_qemu *q, char *buf, size_t size);
+/* The external server on the directory: QEMU's hypervisor sockets. */
+int demo_qemu_serve(struct demo_qemu *q, struct xensim *sim);
+/* Starts QEMU as libxl does for guest's PV back ends. */
+int demo_qemu_spawn(struct demo_qemu *q, domid_t guest);
+/* The qdisk (xvda, backed by disk) and console 0 for QEMU. */
+int demo_qemu_add_devices(struct demo_qemu *q, domid_t guest, const char *disk);
+/* True once both ends of the disk are Connected. */
+bool demo_qemu_wait_disk(struct demo_qemu *q, domid_t guest, unsigned int devid,
+                         unsigned int timeout_ms);
+/* The line of the guest's console (as QEMU wrote it out) holding needle. */
+int demo_qemu_console_line(struct demo_qemu *q, const char *needle, char *line, size_t size,
+                           unsigned int timeout_ms);
+/* QEMU's own output, to stderr (after a failure). */
+void demo_qemu_log(const struct demo_qemu *q);
+/* Ends QEMU (SIGTERM) and waits for it. */
+void demo_qemu_kill(struct demo_qemu *q);
+/* demo_qemu_kill(), the external server stopped, the directory gone. */
+void demo_qemu_stop(struct demo_qemu *q);
 
 #endif

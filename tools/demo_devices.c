@@ -39,11 +39,16 @@
 
 static const char sector0[] = "xensim demo disk: this is sector 0 of the backing file";
 
+struct demo_back_ops;
+
 struct demo {
     struct xensim *sim;
     const char *pcap;
+    const struct demo_back_ops *back;
     struct xensim_external *ext;    /* with a xenstored program */
     char dir[64];
+    struct xensim_consoled *cons;   /* xensim's console back end, if it runs */
+    struct demo_qemu *qemu;         /* --blkback qemu */
     domid_t guest;
     char disk[64];
     struct xensim_netback *nb;
@@ -66,7 +71,7 @@ static void print_line(const char *line, void *arg)
  * web view tell them too. */
 #define host_say(sim, ...) xensim_narrate_host(sim, "[toolstack]", __VA_ARGS__)
 
-static void backends_up(void *p)
+static void blkback_up(void *p)
 {
     struct demo *d = p;
     struct xensim_blkback_config bcfg = { .path = d->disk, .feature_flush = true,
@@ -74,27 +79,37 @@ static void backends_up(void *p)
     d->rc = xensim_vbd_back_config(&bcfg);
     if (!d->rc)
         d->rc = xensim_xenbus_backend_register(&xensim_vbd_back);
+    xensim_narrate("blkback registered: watching backend/vbd");
+}
+
+static void blkback_down(void *p)
+{
+    (void)p;
+    xensim_xenbus_backend_unregister(&xensim_vbd_back, true);
+    xensim_vbd_back_config(NULL);
+}
+
+static void netback_up(void *p)
+{
+    struct demo *d = p;
     struct xensim_netback_config ncfg = { 0 };
-    if (!d->rc)
-        d->rc = xensim_netback_create(&ncfg, &d->nb);
+    d->rc = xensim_netback_create(&ncfg, &d->nb);
     if (!d->rc && d->pcap)
         d->rc = xensim_netback_pcap(d->nb, d->pcap);
     if (!d->rc)
         d->rc = xensim_vif_back_attach(d->nb);
     if (!d->rc)
         d->rc = xensim_xenbus_backend_register(&xensim_vif_back);
-    xensim_narrate("blkback and netback registered: watching backend/vbd and backend/vif");
+    xensim_narrate("netback registered: watching backend/vif");
 }
 
-static void backends_down(void *p)
+static void netback_down(void *p)
 {
     struct demo *d = p;
     xensim_xenbus_backend_unregister(&xensim_vif_back, true);
     xensim_vif_back_attach(NULL);
     if (d->nb)
         xensim_netback_destroy(d->nb);
-    xensim_xenbus_backend_unregister(&xensim_vbd_back, true);
-    xensim_vbd_back_config(NULL);
 }
 
 static void frontends_up(void *p)
@@ -225,30 +240,187 @@ static void xenstored_program_done(struct demo *d)
 }
 
 
-/* dom0 with xenstored and xenconsoled in it, then the guest. 0, or
- * fail()'s exit status. */
+/*
+ * Who serves the guest's disk and console in dom0: xensim's own blkback
+ * and xenconsoled, or Debian's QEMU (--blkback qemu, demo_qemu.c). Each
+ * returns 0 or a negative errno unless it says otherwise.
+ */
+struct demo_back_ops {
+    const char *console_name;       /* who logs the guest's console */
+    /* XenStore and the console back end, once dom0 is built. */
+    int (*dom0_up)(struct demo *d, const char *xenstored, uint64_t seed);
+    /* Once the guest is built. */
+    int (*guest_built)(struct demo *d);
+    /* Guest code on dom0's vCPU 0: its disk driver, or none. */
+    void (*drivers_up)(void *d), (*drivers_down)(void *d);
+    /* The disk (and console) written in XenStore; waits until Connected. */
+    int (*add_disk)(struct demo *d);
+    bool (*wait_disk)(struct demo *d);
+    /* The guest's console line as its back end has it: 0, or an errno. */
+    int (*console_line)(struct demo *d, char *line, size_t size);
+    /* After the devices went: the back end's processes, then the rest. */
+    void (*unplugged)(struct demo *d);
+    void (*done)(struct demo *d);
+};
+
+static int builtin_dom0_up(struct demo *d, const char *xenstored, uint64_t seed)
+{
+    int rc;
+    if (xenstored)
+        rc = xenstored_program(d, xenstored);
+    else if (!(rc = xensim_xenstore_start(d->sim, NULL)))
+        rc = xensim_xenbus_dom0_init(d->sim);
+    if (rc)
+        return rc;
+    struct xensim_consoled_config ccfg = { 0 };
+    d->cons = xensim_consoled_start(d->sim, &ccfg);
+    if (d->cons)
+        host_say(d->sim, "dom0 built; %s and xenconsoled run in it",
+                 xenstored ? "Xen's C xenstored (a process of dom0)" : "xenstored");
+    else if (seed)
+        host_say(d->sim, "dom0 built; xenstored runs in it (xenconsoled's thread is not yet a "
+                 "task of a deterministic run, so it stays out)");
+    return 0;
+}
+
+static int builtin_guest_built(struct demo *d)
+{
+    (void)d;
+    return 0;
+}
+
+static int builtin_add_disk(struct demo *d)
+{
+    host_say(d->sim, "adds vbd %u (backed by %s) to dom%u: writes both halves in XenStore",
+             VBD_DEVID, d->disk, d->guest);
+    struct xensim_device_config vbd = { .type = "vbd", .frontend = d->guest, .backend = 0,
+                                        .devid = VBD_DEVID };
+    return xensim_device_add(d->sim, &vbd);
+}
+
+static bool builtin_wait_disk(struct demo *d)
+{
+    char fpath[128], bpath[128];
+    snprintf(fpath, sizeof(fpath), "/local/domain/%u/device/vbd/%u/state", d->guest, VBD_DEVID);
+    snprintf(bpath, sizeof(bpath), "/local/domain/0/backend/vbd/%u/%u/state", d->guest, VBD_DEVID);
+    return wait_state(d, fpath, "4") && wait_state(d, bpath, "4");
+}
+
+static int builtin_console_line(struct demo *d, char *line, size_t size)
+{
+    if (!d->cons)
+        return -ENODEV;
+    xensim_consoled_sync(d->cons);
+    int rc = xensim_consoled_wait_for(d->cons, d->guest, "hello from the guest", WAIT_MS);
+    if (rc)
+        return rc;
+    ssize_t n = xensim_consoled_log(d->cons, d->guest, line, size - 1);
+    line[n > 0 ? n : 0] = '\0';
+    line[strcspn(line, "\n")] = '\0';
+    return 0;
+}
+
+static void builtin_unplugged(struct demo *d)
+{
+    (void)d;
+}
+
+static void builtin_done(struct demo *d)
+{
+    if (d->cons)
+        xensim_consoled_stop(d->cons);
+    xenstored_program_done(d);
+}
+
+static const struct demo_back_ops builtin_back = {
+    .console_name = "xenconsoled's log",
+    .dom0_up = builtin_dom0_up, .guest_built = builtin_guest_built,
+    .drivers_up = blkback_up, .drivers_down = blkback_down,
+    .add_disk = builtin_add_disk, .wait_disk = builtin_wait_disk,
+    .console_line = builtin_console_line, .unplugged = builtin_unplugged,
+    .done = builtin_done,
+};
+
+/* QEMU's: XenStore on a socket QEMU reaches, the external server for its
+ * hypervisor connections, no xenconsoled (QEMU maps console 0's ring). */
+static int qemu_dom0_up(struct demo *d, const char *xenstored, uint64_t seed)
+{
+    char sock[96];
+    int rc;
+    (void)xenstored;
+    (void)seed;
+    demo_qemu_socket(d->qemu, sock, sizeof(sock));
+    if ((rc = xensim_xenstore_start(d->sim, sock)) || (rc = xensim_xenbus_dom0_init(d->sim)) ||
+        (rc = demo_qemu_serve(d->qemu, d->sim)))
+        return rc;
+    host_say(d->sim, "dom0 built; xenstored runs in it, and QEMU will serve the guest's disk "
+             "and console");
+    return 0;
+}
+
+static int qemu_guest_built(struct demo *d)
+{
+    return demo_qemu_spawn(d->qemu, d->guest);
+}
+
+static void no_driver(void *d)
+{
+    (void)d;
+}
+
+static int qemu_add_disk(struct demo *d)
+{
+    host_say(d->sim, "adds qdisk %u (backed by %s) and console 0 for QEMU to dom%u, as libxl "
+             "does: backend/qdisk and backend/console in XenStore", VBD_DEVID, d->disk,
+             d->guest);
+    return demo_qemu_add_devices(d->qemu, d->guest, d->disk);
+}
+
+static bool qemu_wait_disk(struct demo *d)
+{
+    bool ok = demo_qemu_wait_disk(d->qemu, d->guest, VBD_DEVID, WAIT_MS);
+    if (!ok)
+        demo_qemu_log(d->qemu);
+    return ok;
+}
+
+static int qemu_console_line(struct demo *d, char *line, size_t size)
+{
+    return demo_qemu_console_line(d->qemu, "hello from the guest", line, size, WAIT_MS);
+}
+
+static void qemu_unplugged(struct demo *d)
+{
+    /* libxl ends the device model when the guest goes. */
+    demo_qemu_kill(d->qemu);
+}
+
+static void qemu_done(struct demo *d)
+{
+    xensim_xenstore_stop(d->sim);
+    demo_qemu_stop(d->qemu);
+}
+
+static const struct demo_back_ops qemu_back = {
+    .console_name = "QEMU's console log",
+    .dom0_up = qemu_dom0_up, .guest_built = qemu_guest_built,
+    .drivers_up = no_driver, .drivers_down = no_driver,
+    .add_disk = qemu_add_disk, .wait_disk = qemu_wait_disk,
+    .console_line = qemu_console_line, .unplugged = qemu_unplugged, .done = qemu_done,
+};
+
+/* dom0 with its daemons in it, then the guest. 0, or fail()'s exit
+ * status. */
 static int build_domains(struct demo *d, enum xensim_evtchn_abi abi, uint64_t seed,
-                         const char *xenstored, struct xensim_consoled **cons)
+                         const char *xenstored)
 {
     int rc;
     struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true,
                                        .evtchn_abi = abi };
     if ((rc = xensim_domain_create(d->sim, &d0)) < 0 || (rc = xensim_domain_unpause(d->sim, 0)))
         return fail("cannot build dom0", rc);
-    if (xenstored)
-        rc = xenstored_program(d, xenstored);
-    else if (!(rc = xensim_xenstore_start(d->sim, NULL)))
-        rc = xensim_xenbus_dom0_init(d->sim);
-    if (rc)
+    if ((rc = d->back->dom0_up(d, xenstored, seed)))
         return fail("cannot start xenstored", rc);
-    struct xensim_consoled_config ccfg = { 0 };
-    *cons = xensim_consoled_start(d->sim, &ccfg);
-    if (*cons)
-        host_say(d->sim, "dom0 built; %s and xenconsoled run in it",
-                 xenstored ? "Xen's C xenstored (a process of dom0)" : "xenstored");
-    else if (seed)
-        host_say(d->sim, "dom0 built; xenstored runs in it (xenconsoled's thread is not yet a "
-                 "task of a deterministic run, so it stays out)");
 
     struct xensim_domain_config gcfg = { .name = "guest", .evtchn_abi = abi };
     rc = xensim_domain_create(d->sim, &gcfg);
@@ -261,36 +433,37 @@ static int build_domains(struct demo *d, enum xensim_evtchn_abi abi, uint64_t se
              "(both ports unbound to dom0, as libxl makes them)", d->guest,
              (unsigned long)info.store_pfn, info.store_port, (unsigned long)info.console_pfn,
              info.console_port);
+    if ((rc = d->back->guest_built(d)))
+        return fail("cannot start the guest's back end", rc);
     return 0;
 }
 
-/* The drivers on both sides, then the vbd and the vif added and waited
+/* The drivers on both sides, then the disk and the vif added and waited
  * for until both ends are Connected. 0, or fail()'s exit status. */
 static int plug_devices(struct demo *d)
 {
     int rc;
-    xensim_domain_call(d->sim, 0, 0, backends_up, d);
+    xensim_domain_call(d->sim, 0, 0, d->back->drivers_up, d);
+    if (!d->rc)
+        xensim_domain_call(d->sim, 0, 0, netback_up, d);
     if (d->rc)
         return fail("back ends", d->rc);
     xensim_domain_call(d->sim, d->guest, 0, frontends_up, d);
     if (d->rc)
         return fail("front ends", d->rc);
 
-    host_say(d->sim, "adds vbd %u (backed by %s) and vif 0 to dom%u: writes both halves in XenStore",
-             VBD_DEVID, d->disk, d->guest);
+    if ((rc = d->back->add_disk(d)))
+        return fail("cannot add the disk", rc);
+    host_say(d->sim, "adds vif 0 to dom%u: writes both halves in XenStore", d->guest);
     const char *vif_keys[] = { "mac", "00:16:3e:00:00:01", NULL };
-    struct xensim_device_config vbd = { .type = "vbd", .frontend = d->guest, .backend = 0,
-                                        .devid = VBD_DEVID };
     struct xensim_device_config vif = { .type = "vif", .frontend = d->guest, .backend = 0,
                                         .devid = 0, .front_keys = vif_keys,
                                         .back_keys = vif_keys };
-    if ((rc = xensim_device_add(d->sim, &vbd)) || (rc = xensim_device_add(d->sim, &vif)))
-        return fail("cannot add the devices", rc);
-    char fpath[128], bpath[128];
-    snprintf(fpath, sizeof(fpath), "/local/domain/%u/device/vbd/%u/state", d->guest, VBD_DEVID);
-    snprintf(bpath, sizeof(bpath), "/local/domain/0/backend/vbd/%u/%u/state", d->guest, VBD_DEVID);
-    if (!wait_state(d, fpath, "4") || !wait_state(d, bpath, "4"))
+    if ((rc = xensim_device_add(d->sim, &vif)))
+        return fail("cannot add the network interface", rc);
+    if (!d->back->wait_disk(d))
         return fail("the disk did not connect", -ETIMEDOUT);
+    char fpath[128];
     snprintf(fpath, sizeof(fpath), "/local/domain/%u/device/vif/0/state", d->guest);
     if (!wait_state(d, fpath, "4"))
         return fail("the network interface did not connect", -ETIMEDOUT);
@@ -298,47 +471,41 @@ static int plug_devices(struct demo *d)
     return 0;
 }
 
-/* The guest's console line as xenconsoled logged it, and the vif on
+/* The guest's console line as its back end has it, and the vif on
  * dom0's switch. */
-static void show_console(struct demo *d, struct xensim_consoled *cons)
+static void show_console(struct demo *d)
 {
-    int rc;
+    char line[256] = "";
     xensim_domain_call(d->sim, d->guest, 0, guest_console, d);
     if (d->rc)
         host_say(d->sim, "the guest's console write failed: %s", xensim_strerror(d->rc));
-    if (cons)
-        xensim_consoled_sync(cons);
-    if (cons && (rc = xensim_consoled_wait_for(cons, d->guest, "hello from the guest", WAIT_MS)))
-        host_say(d->sim, "xenconsoled has not seen the guest's line: %s", xensim_strerror(rc));
-    else if (cons) {
-        char log[256] = "";
-        ssize_t n = xensim_consoled_log(cons, d->guest, log, sizeof(log) - 1);
-        log[n > 0 ? n : 0] = '\0';
-        log[strcspn(log, "\n")] = '\0';
-        host_say(d->sim, "xenconsoled's log of dom%u: \"%s\"", d->guest, log);
-    }
+    int rc = d->back->console_line(d, line, sizeof(line));
+    if (rc && rc != -ENODEV)
+        host_say(d->sim, "the console back end has not seen the guest's line: %s",
+                 xensim_strerror(rc));
+    else if (!rc)
+        host_say(d->sim, "%s of dom%u: \"%s\"", d->back->console_name, d->guest, line);
     struct xensim_vif_stats vs;
     if (d->nb && xensim_netback_vif_stats(d->nb, d->guest, 0, &vs) == 0)
         host_say(d->sim, "netback: vif%u.0 is on dom0's virtual switch", d->guest);
 }
 
 /* Unplugs both devices, destroys the guest, then everything else. */
-static void demo_teardown(struct demo *d, struct xensim_consoled *cons, bool probing,
-                          struct web *web)
+static void demo_teardown(struct demo *d, bool probing, struct web *web)
 {
     host_say(d->sim, "unplugs the devices and destroys dom%u", d->guest);
     xensim_set_narrator(d->sim, NULL, NULL, 0);
     xensim_device_remove(d->sim, "vbd", d->guest, VBD_DEVID, WAIT_MS);
     xensim_device_remove(d->sim, "vif", d->guest, 0, WAIT_MS);
+    d->back->unplugged(d);
     xensim_domain_call(d->sim, d->guest, 0, frontends_down, d);
     xensim_domain_destroy(d->sim, d->guest);
-    xensim_domain_call(d->sim, 0, 0, backends_down, d);
-    if (cons)
-        xensim_consoled_stop(cons);
+    xensim_domain_call(d->sim, 0, 0, netback_down, d);
+    xensim_domain_call(d->sim, 0, 0, d->back->drivers_down, d);
     if (probing)
         probe_put();
     web_detach(web);
-    xenstored_program_done(d);
+    d->back->done(d);
     xensim_destroy(d->sim);
     unlink(d->disk);
     print_line("[toolstack]  done", NULL);
@@ -444,7 +611,15 @@ int demo_devices(const struct demo_devices_opts *o)
     const struct xensim_config *sched = o->sched;
     enum xensim_evtchn_abi abi = o->abi;
     uint64_t seed = sched->seed;
-    struct demo d = { .pcap = o->pcap };
+    struct demo d = { .pcap = o->pcap, .back = &builtin_back };
+    if (o->qemu) {
+        if (!(d.qemu = demo_qemu_new(o->qemu, print_line))) {
+            fprintf(stderr, "xensim demo: QEMU at %s: %s (apt-get download qemu-system-xen, "
+                            "dpkg -x it, and pass --qemu PATH)\n", o->qemu, strerror(errno));
+            return 1;
+        }
+        d.back = &qemu_back;
+    }
     struct web *web = NULL;
     sigset_t quit;
     sigemptyset(&quit);
@@ -493,10 +668,13 @@ int demo_devices(const struct demo_devices_opts *o)
     }
     xensim_set_narrator(d.sim, print_line, NULL, XENSIM_NARRATE_GUEST);
 
-    struct xensim_consoled *cons = NULL;
-    if ((rc = build_domains(&d, abi, seed, xenstored, &cons)) || (rc = plug_devices(&d))) {
-        /* Its scratch directory and the external server, not left behind. */
-        xenstored_program_done(&d);
+    if ((rc = build_domains(&d, abi, seed, xenstored)) || (rc = plug_devices(&d))) {
+        /* Its scratch directory, the external server and QEMU, not left
+         * behind. */
+        if (d.qemu)
+            d.back->done(&d);
+        else
+            xenstored_program_done(&d);
         return rc;
     }
 
@@ -510,11 +688,11 @@ int demo_devices(const struct demo_devices_opts *o)
     xensim_set_narrator(d.sim, print_line, NULL, XENSIM_NARRATE_GUEST);
     if (d.rc)
         return fail("the read failed", d.rc);
-    show_console(&d, cons);
+    show_console(&d);
     if (o->hostile && (rc = demo_hostile(&d, abi, o->hostile_kind)))
         return rc;
 
-    demo_teardown(&d, cons, probing, web);
+    demo_teardown(&d, probing, web);
     if (web)
         web_linger(web, &quit);
     return 0;

@@ -74,3 +74,6 @@ tests_ext_test_ext_qemu_CFLAGS = $(EXT_FIXTURE_CFLAGS) -I$(top_srcdir)/tools
 # `xensim qemu` and `xensim device add --type qdisk` with `xensim serve`.
 TESTS += tests/ext/test_ext_qemu_cli.sh
 EXTRA_DIST += tests/ext/test_ext_qemu_cli.sh
+# `xensim demo --blkback qemu`.
+TESTS += tests/ext/test_ext_qemu_demo.sh
+EXTRA_DIST += tests/ext/test_ext_qemu_demo.sh
