@@ -17,6 +17,7 @@ static const char *const names[XENSIM_HOSTILE_KINDS] = {
     [XENSIM_HOSTILE_GRANT_REWRITE] = "grant-rewrite",
     [XENSIM_HOSTILE_MADE_UP_IDS] = "made-up-ids",
     [XENSIM_HOSTILE_RSP_INDICES] = "rsp-indices",
+    [XENSIM_HOSTILE_NEVER_ANSWERS] = "never-answers",
 };
 
 const char *xensim_hostile_name(enum xensim_hostile_kind kind)

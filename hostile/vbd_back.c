@@ -3,7 +3,7 @@
  * driver that connects to a real blkfront as blkback would (it maps the
  * one-page ring, binds the event channel, publishes a 1 MiB disk of
  * 512-byte sectors), then answers every request in the way its device's
- * "hostile-kind" key names. It never maps a data grant. Calls guest/ and
+ * "hostile-kind" key names, or never. It never maps a data grant. Calls guest/ and
  * xenbus/ only.
  */
 #include "config.h"
@@ -40,8 +40,7 @@ static int hb_probe(struct xensim_xenbus_device *dev)
     if (n <= 0 || (size_t)n >= sizeof(name))
         return -EINVAL;
     name[n] = '\0';
-    if (xensim_hostile_parse(name, &kind) ||
-        (kind != XENSIM_HOSTILE_MADE_UP_IDS && kind != XENSIM_HOSTILE_RSP_INDICES))
+    if (xensim_hostile_parse(name, &kind) || kind < XENSIM_HOSTILE_MADE_UP_IDS)
         return -EINVAL;
     struct hb_back *b = calloc(1, sizeof(*b));
     if (!b)
@@ -52,7 +51,7 @@ static int hb_probe(struct xensim_xenbus_device *dev)
 }
 
 /* Each request taken off the ring gets a response the front end never
- * asked for: a made-up id, or an rsp_prod past everything. */
+ * asked for (a made-up id, or an rsp_prod past everything), or none. */
 static void hb_irq(evtchn_port_t port, void *arg)
 {
     struct hb_back *b = arg;
@@ -67,6 +66,8 @@ static void hb_irq(evtchn_port_t port, void *arg)
         blkif_request_t req;
         RING_COPY_REQUEST(&b->ring, b->ring.req_cons, &req);
         b->ring.req_cons++;
+        if (b->kind == XENSIM_HOSTILE_NEVER_ANSWERS)
+            continue;
         blkif_response_t *rsp = RING_GET_RESPONSE(&b->ring, b->ring.rsp_prod_pvt);
         rsp->id = req.id + MADE_UP;
         rsp->operation = req.operation;

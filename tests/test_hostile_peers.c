@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,6 +321,84 @@ START_TEST(hostile_back_every_kind)
 }
 END_TEST
 
+static void inflight_fn(void *p)
+{
+    struct env *e = p;
+    struct xensim_blkfront *fe = xensim_vbd_front_find(DEVID);
+    e->rc = fe ? (int)xensim_blkfront_inflight(fe) : -ENODEV;
+}
+
+struct stuck_read {
+    struct env *e;
+    int rc;
+};
+
+static void stuck_read_fn(void *p)
+{
+    struct stuck_read *s = p;
+    struct xensim_blkfront *fe = xensim_vbd_front_find(DEVID);
+    s->rc = fe ? xensim_blkfront_read(fe, 0, s->e->r, 1) : -ENODEV;
+}
+
+static void *stuck_read_thread(void *p)
+{
+    struct stuck_read *s = p;
+    xensim_domain_call(s->e->sim, s->e->honest, 1, stuck_read_fn, s);
+    return NULL;
+}
+
+/* A back end that takes requests and never answers: blkfront's read
+ * waits (as Linux's does) until the toolstack removes the device, then
+ * ends with an error; the guest lives and nothing is left. */
+START_TEST(hostile_back_never_answers)
+{
+    struct env e = { .kind = XENSIM_HOSTILE_NEVER_ANSWERS };
+    e.sim = xbt_sim_new();
+    e.be = xbt_guest(e.sim, "evil-dd");
+    struct xensim_domain_config gc = { .name = "honest", .nr_vcpus = 2 };
+    e.honest = th_domain_cfg(e.sim, &gc);
+    xbt_run(e.sim, e.be, hostile_back_up, &e);
+    xbt_run(e.sim, e.honest, honest_up, &e);
+    const char *fk[] = { "virtual-device", "51712", "device-type", "disk", NULL };
+    const char *bk[] = { "hostile-kind", "never-answers", NULL };
+    struct xensim_device_config dc = { .type = "vbd", .frontend = e.honest, .backend = e.be,
+                                       .devid = DEVID, .front_keys = fk, .back_keys = bk };
+    ck_assert_int_eq(xensim_device_add(e.sim, &dc), 0);
+    ck_assert(connected(&e, e.honest));
+    for (int i = 0; i < WAIT_MS; i++) {
+        xbt_run(e.sim, e.honest, found_fn, &e);
+        if (!e.rc)
+            break;
+        xbt_sleep_ms(1);
+    }
+    ck_assert_int_eq(e.rc, 0);
+    struct stuck_read s = { .e = &e, .rc = 1 };
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, stuck_read_thread, &s), 0);
+    for (int i = 0; i < WAIT_MS; i++) {
+        xbt_run(e.sim, e.honest, inflight_fn, &e);
+        if (e.rc > 0)
+            break;
+        xbt_sleep_ms(1);
+    }
+    ck_assert_int_eq(e.rc, 1);
+    ck_assert_int_eq(__atomic_load_n(&s.rc, __ATOMIC_ACQUIRE), 1);   /* still waiting */
+    ck_assert_int_eq(xensim_device_remove(e.sim, "vbd", e.honest, DEVID, WAIT_MS), 0);
+    pthread_join(t, NULL);
+    ck_assert_int_lt(s.rc, 0);
+    struct xensim_domain_info info;
+    ck_assert_int_eq(xensim_domain_info(e.sim, e.honest, &info), 0);
+    ck_assert_int_eq(info.state, XENSIM_DOMAIN_RUNNING);
+    xbt_run(e.sim, e.honest, honest_down, &e);
+    xbt_run(e.sim, e.be, hostile_back_down, &e);
+    ck_assert_uint_eq(th_ports_in_use(e.sim, e.honest), 0);
+    ck_assert_uint_eq(th_ports_in_use(e.sim, e.be), 0);
+    ck_assert_int_eq(xensim_domain_info(e.sim, e.be, &info), 0);
+    ck_assert_uint_eq(info.maptrack_in_use, 0);
+    xbt_sim_free(e.sim);
+}
+END_TEST
+
 static void sync_fn(void *p)
 {
     struct env *e = p;
@@ -497,6 +576,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, hostile_front_every_kind, 0, XENSIM_HOSTILE_MADE_UP_IDS);
     tcase_add_loop_test(tc, hostile_back_every_kind, 0,
                         (int)(sizeof(back_kinds) / sizeof(back_kinds[0])));
+    tcase_add_test(tc, hostile_back_never_answers);
     tcase_add_test(tc, hostile_back_refuses_a_front_kind);
     tcase_add_loop_test(tc, hostile_vif_front, 0, (int)(sizeof(vif_kinds) / sizeof(vif_kinds[0])));
     tcase_add_test(tc, attack_needs_a_connected_device);

@@ -60,11 +60,16 @@ enum xensim_hostile_kind {
     XENSIM_HOSTILE_MADE_UP_IDS,
     /* rsp_prod far past what was asked: the same. */
     XENSIM_HOSTILE_RSP_INDICES,
+    /* Requests taken off the ring and never answered. blkfront waits, as
+     * Linux's does; when the toolstack removes the device its I/O must
+     * end with an error and nothing be left. */
+    XENSIM_HOSTILE_NEVER_ANSWERS,
     XENSIM_HOSTILE_KINDS
 };
 
 /* "event-storm", "ring-indices", "bad-requests", "state-jumps",
- * "store-quota", "grant-rewrite", "made-up-ids", "rsp-indices". */
+ * "store-quota", "grant-rewrite", "made-up-ids", "rsp-indices",
+ * "never-answers". */
 const char *xensim_hostile_name(enum xensim_hostile_kind kind);
 /* The kind a name gives: 0, or -EINVAL. */
 int xensim_hostile_parse(const char *name, enum xensim_hostile_kind *kind);
