@@ -15,6 +15,7 @@ static const char *const names[XENSIM_HOSTILE_KINDS] = {
     [XENSIM_HOSTILE_STATE_JUMPS] = "state-jumps",
     [XENSIM_HOSTILE_STORE_QUOTA] = "store-quota",
     [XENSIM_HOSTILE_GRANT_REWRITE] = "grant-rewrite",
+    [XENSIM_HOSTILE_REWRITE_AFTER_PUSH] = "rewrite-after-push",
     [XENSIM_HOSTILE_MADE_UP_IDS] = "made-up-ids",
     [XENSIM_HOSTILE_RSP_INDICES] = "rsp-indices",
     [XENSIM_HOSTILE_NEVER_ANSWERS] = "never-answers",

@@ -326,6 +326,36 @@ static void grant_rewrite(struct hv_front *h, struct xensim_hostile_report *r)
     wait_answers(h, r);
 }
 
+#define REWRITES 20000
+
+static void rewrite_after_push(struct hv_front *h, struct xensim_hostile_report *r)
+{
+    blkif_request_t good = good_read(h);
+    blkif_request_t *slot = RING_GET_REQUEST(&h->ring, h->ring.req_prod_pvt);
+    put(h, &good, r);
+    push(h, r);
+    /* The guest owns its ring page: nothing stops these writes. */
+    for (unsigned int i = 0; i < REWRITES && h->f.live; i++) {
+        switch (i % 3) {
+        case 0:
+            __atomic_store_n(&slot->operation, (uint8_t)0x7f, __ATOMIC_RELAXED);
+            break;
+        case 1:
+            __atomic_store_n(&slot->nr_segments, (uint8_t)0xff, __ATOMIC_RELAXED);
+            break;
+        default:
+            __atomic_store_n(&slot->seg[0].gref, (grant_ref_t)HOSTILE_NO_REF, __ATOMIC_RELAXED);
+            __atomic_store_n(&slot->operation, (uint8_t)BLKIF_OP_READ, __ATOMIC_RELAXED);
+            __atomic_store_n(&slot->nr_segments, (uint8_t)1, __ATOMIC_RELAXED);
+            break;
+        }
+    }
+    wait_answers(h, r);
+    put(h, &good, r);
+    push(h, r);
+    wait_answers(h, r);
+}
+
 static void (*const attacks[XENSIM_HOSTILE_KINDS])(struct hv_front *,
                                                    struct xensim_hostile_report *) = {
     [XENSIM_HOSTILE_EVENT_STORM] = event_storm,
@@ -334,6 +364,7 @@ static void (*const attacks[XENSIM_HOSTILE_KINDS])(struct hv_front *,
     [XENSIM_HOSTILE_STATE_JUMPS] = state_jumps,
     [XENSIM_HOSTILE_STORE_QUOTA] = store_quota,
     [XENSIM_HOSTILE_GRANT_REWRITE] = grant_rewrite,
+    [XENSIM_HOSTILE_REWRITE_AFTER_PUSH] = rewrite_after_push,
 };
 
 /* What the back end settles in after each attack: after a closed ring,

@@ -235,6 +235,14 @@ START_TEST(hostile_front_every_kind)
         ck_assert_uint_eq(r->errors, 1);
         ck_assert_int_eq(r->backend_state, XenbusStateConnected);
         break;
+    case XENSIM_HOSTILE_REWRITE_AFTER_PUSH:
+        /* The rewritten read answered once, by its id (well or not, by
+         * which copy the back end took), and the next one well. */
+        ck_assert_uint_eq(r->requests, 2);
+        ck_assert_uint_eq(r->responses, 2);
+        ck_assert_uint_le(r->errors, 1);
+        ck_assert_int_eq(r->backend_state, XenbusStateConnected);
+        break;
     case XENSIM_HOSTILE_STATE_JUMPS:
         /* Ends in a state it can leave; which one depends on when it saw
          * each jump. */

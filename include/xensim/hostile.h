@@ -54,6 +54,12 @@ enum xensim_hostile_kind {
      * fail (Xen refuses a grant to another domain) and the request be
      * answered with an error. */
     XENSIM_HOSTILE_GRANT_REWRITE,
+    /* A read pushed, then its slot rewritten over and over (an unknown
+     * operation, too many segments, a ref never granted; the id kept)
+     * while the back end may be reading it (XSA-155's double fetch). The
+     * back end must act on one copy: answer it once, well or with an
+     * error, by its id, then serve the next read. */
+    XENSIM_HOSTILE_REWRITE_AFTER_PUSH,
     /* Back end kinds (xensim_hostile_vbd_back), from here on: */
     /* Every request answered with an id never asked for. blkfront must
      * fail the device, and its I/O with an error, never hang. */
@@ -68,8 +74,8 @@ enum xensim_hostile_kind {
 };
 
 /* "event-storm", "ring-indices", "bad-requests", "state-jumps",
- * "store-quota", "grant-rewrite", "made-up-ids", "rsp-indices",
- * "never-answers". */
+ * "store-quota", "grant-rewrite", "rewrite-after-push", "made-up-ids",
+ * "rsp-indices", "never-answers". */
 const char *xensim_hostile_name(enum xensim_hostile_kind kind);
 /* The kind a name gives: 0, or -EINVAL. */
 int xensim_hostile_parse(const char *name, enum xensim_hostile_kind *kind);
