@@ -35,11 +35,23 @@ struct hv_front {
     /* The ids on the ring and not yet answered. */
     uint64_t want[BLKIF_MAX_SEGMENTS_PER_REQUEST * 4];
     unsigned int nr_want;
+    bool persistent;                /* asked for feature-persistent */
+    domid_t backend;
+    /* grant-flood: more refs to the data page. */
+    long *flood;
+    unsigned int nr_flood;
 };
+
+#define FLOOD_REFS 2048u
 
 static void hv_release(struct hostile_front *f)
 {
     struct hv_front *h = (struct hv_front *)f;
+    /* The back end closed before the device went, so none of these is
+     * mapped any more; the data page's own ref, ended last, frees it. */
+    for (unsigned int i = 0; i < h->nr_flood; i++)
+        xensim_xenbus_end_access((grant_ref_t)h->flood[i], XENSIM_INVALID_PFN);
+    free(h->flood);
     if (h->data_ref >= 0)
         xensim_xenbus_end_access((grant_ref_t)h->data_ref, h->data_pfn);
     else if (h->data_page)
@@ -85,6 +97,7 @@ static int hv_setup_rings(struct xensim_xenbus_device *dev)
         if (h->data_ref < 0)
             return (int)h->data_ref;
     }
+    h->backend = dev->otherend_id;
     blkif_sring_t *s = h->ring_page;
     SHARED_RING_INIT(s);
     FRONT_RING_INIT(&h->ring, s, XEN_PAGE_SIZE);
@@ -97,9 +110,13 @@ static int hv_publish(struct xensim_xenbus_device *dev, xensim_xenbus_transactio
     struct hv_front *h = dev->priv;
     int err;
 
+    unsigned int v = 0;
+    h->persistent = xensim_xenbus_scanf(0, dev->nodename, "hostile-persistent", "%u", &v) == 1 &&
+                    v == 1;
     if ((err = xensim_xenbus_printf(t, dev->nodename, "ring-ref", "%u", h->ring_ref)) ||
         (err = xensim_xenbus_printf(t, dev->nodename, "event-channel", "%u", h->f.port)) ||
-        (err = xensim_xenbus_printf(t, dev->nodename, "protocol", "%s", XEN_IO_PROTO_ABI_X86_64)))
+        (err = xensim_xenbus_printf(t, dev->nodename, "protocol", "%s", XEN_IO_PROTO_ABI_X86_64)) ||
+        (err = xensim_xenbus_printf(t, dev->nodename, "feature-persistent", "%d", h->persistent)))
         return err;
     return 0;
 }
@@ -334,24 +351,91 @@ static void rewrite_after_push(struct hv_front *h, struct xensim_hostile_report 
     blkif_request_t *slot = RING_GET_REQUEST(&h->ring, h->ring.req_prod_pvt);
     put(h, &good, r);
     push(h, r);
-    /* The guest owns its ring page: nothing stops these writes. */
+    /* The guest owns its ring page: nothing stops these writes. Only the
+     * fields past byte 12 change: the response goes into the same slot
+     * (its id, operation and status in bytes 0-11), and clobbering it
+     * would be the attacker's own loss, not the back end's. */
+    uint64_t past_end = h->sectors;
     for (unsigned int i = 0; i < REWRITES && h->f.live; i++) {
         switch (i % 3) {
         case 0:
-            __atomic_store_n(&slot->operation, (uint8_t)0x7f, __ATOMIC_RELAXED);
+            __atomic_store_n(&slot->seg[0].gref, (grant_ref_t)HOSTILE_NO_REF, __ATOMIC_RELAXED);
             break;
         case 1:
-            __atomic_store_n(&slot->nr_segments, (uint8_t)0xff, __ATOMIC_RELAXED);
+            __atomic_store_n(&slot->seg[0].last_sect, (uint8_t)(XEN_PAGE_SIZE / 512 + 3),
+                             __ATOMIC_RELAXED);
             break;
         default:
-            __atomic_store_n(&slot->seg[0].gref, (grant_ref_t)HOSTILE_NO_REF, __ATOMIC_RELAXED);
-            __atomic_store_n(&slot->operation, (uint8_t)BLKIF_OP_READ, __ATOMIC_RELAXED);
-            __atomic_store_n(&slot->nr_segments, (uint8_t)1, __ATOMIC_RELAXED);
+            __atomic_store_n(&slot->sector_number, past_end, __ATOMIC_RELAXED);
+            __atomic_store_n(&slot->seg[0].gref, good.seg[0].gref, __ATOMIC_RELAXED);
+            __atomic_store_n(&slot->seg[0].last_sect, good.seg[0].last_sect, __ATOMIC_RELAXED);
+            __atomic_store_n(&slot->sector_number, (uint64_t)0, __ATOMIC_RELAXED);
             break;
         }
     }
     wait_answers(h, r);
     put(h, &good, r);
+    push(h, r);
+    wait_answers(h, r);
+}
+
+static void grant_flood(struct hv_front *h, struct xensim_hostile_report *r)
+{
+    if (!h->persistent || !(h->flood = calloc(FLOOD_REFS, sizeof(*h->flood))))
+        return;
+    while (h->nr_flood < FLOOD_REFS) {
+        long ref = xensim_gnttab_grant_access(h->backend, h->data_pfn, false);
+        if (ref < 0)
+            break;
+        h->flood[h->nr_flood++] = ref;
+    }
+    /* Every ref once, 11 to a request, as many requests at a time as the
+     * ring holds. */
+    blkif_request_t req = good_read(h);
+    req.nr_segments = BLKIF_MAX_SEGMENTS_PER_REQUEST;
+    unsigned int next = 0;
+    while (next < h->nr_flood && h->f.live && !h->f.removed) {
+        for (unsigned int k = 0; k < RING_SIZE(&h->ring) - 1 && next < h->nr_flood; k++) {
+            for (unsigned int s = 0; s < BLKIF_MAX_SEGMENTS_PER_REQUEST; s++)
+                req.seg[s] = (struct blkif_request_segment){
+                    .gref = (grant_ref_t)h->flood[next++ % h->nr_flood],
+                    .first_sect = (uint8_t)s % (XEN_PAGE_SIZE / 512),
+                    .last_sect = (uint8_t)s % (XEN_PAGE_SIZE / 512) };
+            put(h, &req, r);
+        }
+        push(h, r);
+        wait_answers(h, r);
+        if (h->nr_want)
+            return;           /* it stopped answering: the report says so */
+    }
+}
+
+static void revoke_mapped(struct hv_front *h, struct xensim_hostile_report *r)
+{
+    blkif_request_t req = good_read(h);
+    unsigned int nr = 0, nr2 = 0;
+    grant_entry_v1_t *e = xensim_gnttab_entries(&nr);
+    grant_entry_v2_t *e2 = e ? NULL : xensim_gnttab_entries_v2(&nr2);
+    domid_t *domid = NULL;
+    uint16_t *flags = NULL;
+
+    put(h, &req, r);
+    push(h, r);
+    wait_answers(h, r);
+    if (e && (unsigned long)h->data_ref < nr) {
+        domid = &e[h->data_ref].domid;
+        flags = &e[h->data_ref].flags;
+    } else if (e2 && (unsigned long)h->data_ref < nr2) {
+        domid = &e2[h->data_ref].hdr.domid;
+        flags = &e2[h->data_ref].hdr.flags;
+    }
+    if (!domid || !h->f.live || !h->persistent)
+        return;
+    /* Revoked by hand while the back end keeps it mapped: the in-use
+     * bits and permit_access gone, another domain named. */
+    __atomic_store_n(domid, (domid_t)0x7ff0, __ATOMIC_RELAXED);
+    __atomic_store_n(flags, (uint16_t)0, __ATOMIC_RELEASE);
+    put(h, &req, r);
     push(h, r);
     wait_answers(h, r);
 }
@@ -365,6 +449,8 @@ static void (*const attacks[XENSIM_HOSTILE_KINDS])(struct hv_front *,
     [XENSIM_HOSTILE_STORE_QUOTA] = store_quota,
     [XENSIM_HOSTILE_GRANT_REWRITE] = grant_rewrite,
     [XENSIM_HOSTILE_REWRITE_AFTER_PUSH] = rewrite_after_push,
+    [XENSIM_HOSTILE_GRANT_FLOOD] = grant_flood,
+    [XENSIM_HOSTILE_REVOKE_MAPPED] = revoke_mapped,
 };
 
 /* What the back end settles in after each attack: after a closed ring,

@@ -103,9 +103,19 @@ static void store_fn(void *p)
     e->rc = xensim_xenbus_printf(0, "data", "after-the-attack", "%d", 1);
 }
 
+static bool wants_persistent(enum xensim_hostile_kind kind)
+{
+    return kind == XENSIM_HOSTILE_GRANT_FLOOD || kind == XENSIM_HOSTILE_REVOKE_MAPPED;
+}
+
 static void add_vbd(struct env *e, domid_t fe)
 {
-    const char *fk[] = { "virtual-device", "51712", "device-type", "disk", NULL };
+    /* The hostile front end asks for persistent grants when its kind
+     * needs them. */
+    const char *fk[] = { "virtual-device", "51712", "device-type", "disk",
+                         fe == e->hostile && wants_persistent(e->kind) ? "hostile-persistent"
+                                                                       : NULL,
+                         "1", NULL };
     struct xensim_device_config dc = { .type = "vbd", .frontend = fe, .backend = e->be,
                                        .devid = DEVID, .front_keys = fk };
     ck_assert_int_eq(xensim_device_add(e->sim, &dc), 0);
@@ -241,6 +251,28 @@ START_TEST(hostile_front_every_kind)
         ck_assert_uint_eq(r->requests, 2);
         ck_assert_uint_eq(r->responses, 2);
         ck_assert_uint_le(r->errors, 1);
+        ck_assert_int_eq(r->backend_state, XenbusStateConnected);
+        break;
+    case XENSIM_HOSTILE_GRANT_FLOOD: {
+        /* Every read of the 2048 refs served; blkback keeps at most its
+         * cap of persistent grants (a ring's worth of segments, 352),
+         * not one per ref. */
+        ck_assert_uint_eq(r->requests, (2048 + 10) / 11);
+        ck_assert_uint_eq(r->responses, r->requests);
+        ck_assert_uint_eq(r->errors, 0);
+        ck_assert_int_eq(r->backend_state, XenbusStateConnected);
+        struct xensim_domain_info info;
+        ck_assert_int_eq(xensim_domain_info(e.sim, e.be, &info), 0);
+        ck_assert_uint_gt(info.maptrack_in_use, 0);
+        ck_assert_uint_le(info.maptrack_in_use, 352 + 64);
+        break;
+    }
+    case XENSIM_HOSTILE_REVOKE_MAPPED:
+        /* The second read goes through the mapping the revoked entry
+         * left: both served, and the teardown below finds nothing. */
+        ck_assert_uint_eq(r->requests, 2);
+        ck_assert_uint_eq(r->responses, 2);
+        ck_assert_uint_eq(r->errors, 0);
         ck_assert_int_eq(r->backend_state, XenbusStateConnected);
         break;
     case XENSIM_HOSTILE_STATE_JUMPS:

@@ -331,7 +331,8 @@ int demo_main(int argc, char **argv, const struct xensim_config *replay)
                     "[--seed N [--record FILE]] [--trace FILE.json] [--pcap FILE] "
                     "[--http ADDR:PORT [--http-public]] [--xenstored PATH] "
                     "[--hostile event-storm|ring-indices|bad-requests|state-jumps|store-quota|"
-                    "grant-rewrite|rewrite-after-push] [--blkback qemu|xensim [--qemu PATH]]\n");
+                    "grant-rewrite|rewrite-after-push|grant-flood|revoke-mapped] "
+                    "[--blkback qemu|xensim [--qemu PATH]]\n");
             return 2;
         }
     }

@@ -568,8 +568,11 @@ static int demo_hostile(struct demo *d, enum xensim_evtchn_abi abi, enum xensim_
     xensim_domain_call(d->sim, h, 0, hostile_up, d);
     if (d->rc)
         return fail("the hostile front end", d->rc);
+    /* The kinds that abuse persistent grants ask for them. */
+    bool persistent = kind == XENSIM_HOSTILE_GRANT_FLOOD || kind == XENSIM_HOSTILE_REVOKE_MAPPED;
+    const char *fk[] = { "hostile-persistent", persistent ? "1" : "0", NULL };
     struct xensim_device_config vbd = { .type = "vbd", .frontend = h, .backend = 0,
-                                        .devid = VBD_DEVID };
+                                        .devid = VBD_DEVID, .front_keys = fk };
     if ((rc = xensim_device_add(d->sim, &vbd)))
         return fail("cannot add the hostile guest's disk", rc);
     snprintf(fpath, sizeof(fpath), "/local/domain/%u/device/vbd/%u/state", h, VBD_DEVID);

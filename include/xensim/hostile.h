@@ -54,12 +54,27 @@ enum xensim_hostile_kind {
      * fail (Xen refuses a grant to another domain) and the request be
      * answered with an error. */
     XENSIM_HOSTILE_GRANT_REWRITE,
-    /* A read pushed, then its slot rewritten over and over (an unknown
-     * operation, too many segments, a ref never granted; the id kept)
-     * while the back end may be reading it (XSA-155's double fetch). The
+    /* A read pushed, then its slot rewritten over and over (a ref never
+     * granted, a segment past its page, a sector past the disk; the id
+     * and operation kept, since the response shares those bytes) while
+     * the back end may be reading it (XSA-155's double fetch). The
      * back end must act on one copy: answer it once, well or with an
      * error, by its id, then serve the next read. */
     XENSIM_HOSTILE_REWRITE_AFTER_PUSH,
+    /* With feature-persistent (the device's front-end key
+     * "hostile-persistent" = 1): the data page granted under 2048 refs,
+     * and reads of 11 segments cycling through all of them, so that a
+     * back end keeping every persistent grant would map 2048 pages and
+     * exhaust its maptrack. The back end must cap what it keeps (it
+     * evicts or maps per request), serve every read, and hold no more
+     * than its cap. */
+    XENSIM_HOSTILE_GRANT_FLOOD,
+    /* With feature-persistent: a read (the back end maps the page for
+     * keeps), then the grant entry revoked by hand (flags 0, another
+     * domid) while mapped, and a second read of the same ref. Xen lets a
+     * mapping outlive its entry: the back end serves on through it, and
+     * unmaps cleanly at the end. */
+    XENSIM_HOSTILE_REVOKE_MAPPED,
     /* Back end kinds (xensim_hostile_vbd_back), from here on: */
     /* Every request answered with an id never asked for. blkfront must
      * fail the device, and its I/O with an error, never hang. */
@@ -74,8 +89,8 @@ enum xensim_hostile_kind {
 };
 
 /* "event-storm", "ring-indices", "bad-requests", "state-jumps",
- * "store-quota", "grant-rewrite", "rewrite-after-push", "made-up-ids",
- * "rsp-indices", "never-answers". */
+ * "store-quota", "grant-rewrite", "rewrite-after-push", "grant-flood",
+ * "revoke-mapped", "made-up-ids", "rsp-indices", "never-answers". */
 const char *xensim_hostile_name(enum xensim_hostile_kind kind);
 /* The kind a name gives: 0, or -EINVAL. */
 int xensim_hostile_parse(const char *name, enum xensim_hostile_kind *kind);
