@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -94,4 +95,32 @@ void bench_report(const char *name, double value, const char *unit,
 	put_json_number(have_baseline ? value / baseline : NAN);
 	fputs("}\n", stdout);
 	fflush(stdout);
+}
+
+uint64_t bench_rnd(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ull;
+}
+
+void bench_cached_file(char *path, uint64_t bytes, uint64_t seed)
+{
+    snprintf(path, 64, "/tmp/xensim-bench-file-XXXXXX");
+    int fd = mkstemp(path);
+    BENCH_CHECK(fd >= 0);
+    uint8_t *buf = malloc(1 << 20);
+    BENCH_CHECK(buf != NULL);
+    uint64_t s = seed;
+    for (size_t i = 0; i < (1 << 20); i += 8) {
+        uint64_t v = bench_rnd(&s);
+        memcpy(buf + i, &v, 8);
+    }
+    for (uint64_t off = 0; off < bytes; off += 1 << 20)
+        BENCH_CHECK(pwrite(fd, buf, 1 << 20, (off_t)off) == 1 << 20);
+    for (uint64_t off = 0; off < bytes; off += 1 << 20)
+        BENCH_CHECK(pread(fd, buf, 1 << 20, (off_t)off) == 1 << 20);
+    free(buf);
+    close(fd);
 }

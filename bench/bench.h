@@ -24,6 +24,13 @@ unsigned long bench_iters(unsigned long short_tier, unsigned long long_tier);
 /* How many timed runs a baseline takes its median of. */
 unsigned bench_runs(void);
 
+/* A xorshift generator: the next value of state *s (not 0). */
+uint64_t bench_rnd(uint64_t *s);
+/* A fresh file of bytes (a multiple of 1 MiB) of pseudo-random data
+ * under /tmp, read once so that it sits in the page cache; its path goes
+ * into path (at least 64 bytes). The caller unlinks it. */
+void bench_cached_file(char *path, uint64_t bytes, uint64_t seed);
+
 /* Median of n values; sorts v in place. n must be at least 1. */
 double bench_median(double *v, size_t n);
 

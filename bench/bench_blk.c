@@ -26,33 +26,10 @@
 
 static char path[64];
 
-static uint64_t rnd(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 2685821657736338717ull;
-}
-
 /* A file of FILE_BYTES, written and read once so it sits in the page cache. */
 static void make_file(void)
 {
-    snprintf(path, sizeof(path), "/tmp/xensim-bench-blk-XXXXXX");
-    int fd = mkstemp(path);
-    BENCH_CHECK(fd >= 0);
-    uint8_t *buf = malloc(1 << 20);
-    BENCH_CHECK(buf != NULL);
-    uint64_t s = 1;
-    for (size_t i = 0; i < (1 << 20); i += 8) {
-        uint64_t v = rnd(&s);
-        memcpy(buf + i, &v, 8);
-    }
-    for (uint64_t off = 0; off < FILE_BYTES; off += 1 << 20)
-        BENCH_CHECK(pwrite(fd, buf, 1 << 20, (off_t)off) == 1 << 20);
-    for (uint64_t off = 0; off < FILE_BYTES; off += 1 << 20)
-        BENCH_CHECK(pread(fd, buf, 1 << 20, (off_t)off) == 1 << 20);
-    free(buf);
-    close(fd);
+    bench_cached_file(path, FILE_BYTES, 1);
 }
 
 static double pread_once(unsigned long n)
@@ -63,7 +40,7 @@ static double pread_once(unsigned long n)
     uint64_t s = 42;
     uint64_t t0 = bench_now_ns();
     for (unsigned long i = 0; i < n; i++)
-        BENCH_CHECK(pread(fd, buf, 4096, (off_t)(rnd(&s) % BLOCKS) * 4096) == 4096);
+        BENCH_CHECK(pread(fd, buf, 4096, (off_t)(bench_rnd(&s) % BLOCKS) * 4096) == 4096);
     double ops = (double)n * 1e9 / (double)(bench_now_ns() - t0);
     close(fd);
     return ops;
@@ -101,7 +78,7 @@ static void next_io(struct run *r, struct xensim_blkfront_io *io)
                                     .arg = r };
     } else {
         *io = (struct xensim_blkfront_io){ .op = BLKIF_OP_READ, .done = io->done, .arg = r,
-                                    .sector = (rnd(&r->seed) % BLOCKS) * 8, .nr_sectors = 8,
+                                    .sector = (bench_rnd(&r->seed) % BLOCKS) * 8, .nr_sectors = 8,
                                     .buf = r->bufs[io - r->ios] };
     }
     r->issued++;

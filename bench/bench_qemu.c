@@ -41,33 +41,10 @@ extern char **environ;
 
 static char image[64], qemu[PATH_MAX + 64];
 
-static uint64_t rnd(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 2685821657736338717ull;
-}
-
 /* FILE_BYTES of data, read once so it sits in the page cache. */
 static void make_file(void)
 {
-    snprintf(image, sizeof(image), "/tmp/xensim-bench-qemu-XXXXXX");
-    int fd = mkstemp(image);
-    BENCH_CHECK(fd >= 0);
-    uint8_t *buf = malloc(1 << 20);
-    BENCH_CHECK(buf != NULL);
-    uint64_t s = 7;
-    for (size_t i = 0; i < (1 << 20); i += 8) {
-        uint64_t v = rnd(&s);
-        memcpy(buf + i, &v, 8);
-    }
-    for (uint64_t off = 0; off < FILE_BYTES; off += 1 << 20)
-        BENCH_CHECK(pwrite(fd, buf, 1 << 20, (off_t)off) == 1 << 20);
-    for (uint64_t off = 0; off < FILE_BYTES; off += 1 << 20)
-        BENCH_CHECK(pread(fd, buf, 1 << 20, (off_t)off) == 1 << 20);
-    free(buf);
-    close(fd);
+    bench_cached_file(image, FILE_BYTES, 7);
 }
 
 static bool find_qemu(void)
@@ -139,7 +116,7 @@ static void front_down(void *p)
 static void next_io(struct bench *b, struct xensim_blkfront_io *io)
 {
     *io = (struct xensim_blkfront_io){ .op = BLKIF_OP_READ, .done = io->done, .arg = b,
-                                       .sector = (rnd(&b->seed) % BLOCKS) * 8, .nr_sectors = 8,
+                                       .sector = (bench_rnd(&b->seed) % BLOCKS) * 8, .nr_sectors = 8,
                                        .buf = b->bufs[io - b->ios] };
     b->issued++;
     BENCH_CHECK(xensim_blkfront_submit(b->fe, io) == 0);

@@ -313,7 +313,12 @@ static void store_quota(struct hv_front *h, struct xensim_hostile_report *r)
     }
 }
 
-static void grant_rewrite(struct hv_front *h, struct xensim_hostile_report *r)
+/* A read of the data page, its grant entry rewritten to name another
+ * domain with the flags given (in either version's header, what a guest
+ * may do to its own table at any time), and a second read of the same
+ * ref. */
+static void read_rewrite_read(struct hv_front *h, struct xensim_hostile_report *r,
+                              uint16_t new_flags)
 {
     blkif_request_t req = good_read(h);
     unsigned int nr = 0, nr2 = 0;
@@ -334,13 +339,16 @@ static void grant_rewrite(struct hv_front *h, struct xensim_hostile_report *r)
     }
     if (!domid || !h->f.live)
         return;
-    /* What a guest may do to its own table at any time, in either
-     * version's header. */
     __atomic_store_n(domid, (domid_t)0x7ff0, __ATOMIC_RELAXED);
-    __atomic_store_n(flags, (uint16_t)(GTF_permit_access | GTF_readonly), __ATOMIC_RELEASE);
+    __atomic_store_n(flags, new_flags, __ATOMIC_RELEASE);
     put(h, &req, r);
     push(h, r);
     wait_answers(h, r);
+}
+
+static void grant_rewrite(struct hv_front *h, struct xensim_hostile_report *r)
+{
+    read_rewrite_read(h, r, GTF_permit_access | GTF_readonly);
 }
 
 #define REWRITES 20000
@@ -410,34 +418,13 @@ static void grant_flood(struct hv_front *h, struct xensim_hostile_report *r)
     }
 }
 
+/* Revoked by hand while the back end keeps it mapped (persistent
+ * grants): the in-use bits and permit_access gone, another domain
+ * named. */
 static void revoke_mapped(struct hv_front *h, struct xensim_hostile_report *r)
 {
-    blkif_request_t req = good_read(h);
-    unsigned int nr = 0, nr2 = 0;
-    grant_entry_v1_t *e = xensim_gnttab_entries(&nr);
-    grant_entry_v2_t *e2 = e ? NULL : xensim_gnttab_entries_v2(&nr2);
-    domid_t *domid = NULL;
-    uint16_t *flags = NULL;
-
-    put(h, &req, r);
-    push(h, r);
-    wait_answers(h, r);
-    if (e && (unsigned long)h->data_ref < nr) {
-        domid = &e[h->data_ref].domid;
-        flags = &e[h->data_ref].flags;
-    } else if (e2 && (unsigned long)h->data_ref < nr2) {
-        domid = &e2[h->data_ref].hdr.domid;
-        flags = &e2[h->data_ref].hdr.flags;
-    }
-    if (!domid || !h->f.live || !h->persistent)
-        return;
-    /* Revoked by hand while the back end keeps it mapped: the in-use
-     * bits and permit_access gone, another domain named. */
-    __atomic_store_n(domid, (domid_t)0x7ff0, __ATOMIC_RELAXED);
-    __atomic_store_n(flags, (uint16_t)0, __ATOMIC_RELEASE);
-    put(h, &req, r);
-    push(h, r);
-    wait_answers(h, r);
+    if (h->persistent)
+        read_rewrite_read(h, r, 0);
 }
 
 static void (*const attacks[XENSIM_HOSTILE_KINDS])(struct hv_front *,

@@ -14,14 +14,10 @@
 #include <xendevicemodel.h>
 #include "hv.h"
 
-/* DOMID_INVALID: not restricted. */
-#define NO_RESTRICTION 0x7FF4u
-
 struct xendevicemodel_handle {
     struct hv_conn c;
     uint32_t self;
-    pthread_mutex_t lock;           /* restricted */
-    uint32_t restricted;
+    struct hv_restriction restricted;
 };
 
 xendevicemodel_handle *xendevicemodel_open(struct xentoollog_logger *logger,
@@ -41,8 +37,7 @@ xendevicemodel_handle *xendevicemodel_open(struct xentoollog_logger *logger,
         return NULL;
     }
     h->self = rep.domid;
-    pthread_mutex_init(&h->lock, NULL);
-    h->restricted = NO_RESTRICTION;
+    hv_restriction_init(&h->restricted);
     return h;
 }
 
@@ -51,25 +46,14 @@ int xendevicemodel_close(xendevicemodel_handle *dmod)
     if (!dmod)
         return 0;
     hv_close(&dmod->c);
-    pthread_mutex_destroy(&dmod->lock);
+    hv_restriction_destroy(&dmod->restricted);
     free(dmod);
     return 0;
 }
 
-/* privcmd's IOCTL_PRIVCMD_RESTRICT: once, or again to the same domain. */
 int xendevicemodel_restrict(xendevicemodel_handle *dmod, domid_t domid)
 {
-    int rc = 0;
-
-    pthread_mutex_lock(&dmod->lock);
-    if (dmod->restricted == NO_RESTRICTION)
-        dmod->restricted = domid;
-    else if (dmod->restricted != domid)
-        rc = -1;
-    pthread_mutex_unlock(&dmod->lock);
-    if (rc)
-        errno = EINVAL;
-    return rc;
+    return hv_restriction_set(&dmod->restricted, domid);
 }
 
 /* What one XEN_DMOP_* on domid answers: -1 with errno always. A
@@ -84,10 +68,7 @@ static int dm_op(xendevicemodel_handle *dmod, domid_t domid)
         struct xensim_hv_dominfo d;
     } rep;
 
-    pthread_mutex_lock(&dmod->lock);
-    bool refused = dmod->restricted != NO_RESTRICTION && dmod->restricted != domid;
-    pthread_mutex_unlock(&dmod->lock);
-    if (refused) {
+    if (!hv_restriction_allows(&dmod->restricted, domid)) {
         errno = EPERM;
         return -1;
     }

@@ -19,13 +19,9 @@
 #include "hv.h"
 #include "util.h"
 
-/* DOMID_INVALID: not restricted. */
-#define NO_RESTRICTION 0x7FF4u
-
 struct xenforeignmemory_handle {
     struct hv_conn c;
-    pthread_mutex_t lock;           /* restricted */
-    uint32_t restricted;
+    struct hv_restriction restricted;
 };
 
 xenforeignmemory_handle *xenforeignmemory_open(struct xentoollog_logger *logger,
@@ -44,8 +40,7 @@ xenforeignmemory_handle *xenforeignmemory_open(struct xentoollog_logger *logger,
         errno = err;
         return NULL;
     }
-    pthread_mutex_init(&h->lock, NULL);
-    h->restricted = NO_RESTRICTION;
+    hv_restriction_init(&h->restricted);
     return h;
 }
 
@@ -54,18 +49,9 @@ int xenforeignmemory_close(xenforeignmemory_handle *fmem)
     if (!fmem)
         return 0;
     hv_close(&fmem->c);
-    pthread_mutex_destroy(&fmem->lock);
+    hv_restriction_destroy(&fmem->restricted);
     free(fmem);
     return 0;
-}
-
-/* privcmd, once restricted, refuses every other domain with EPERM. */
-static bool allowed(xenforeignmemory_handle *fmem, uint32_t dom)
-{
-    pthread_mutex_lock(&fmem->lock);
-    bool ok = fmem->restricted == NO_RESTRICTION || fmem->restricted == dom;
-    pthread_mutex_unlock(&fmem->lock);
-    return ok;
 }
 
 /* One FOREIGN_MAP and the mapping of what it gave; err[] gets each page's
@@ -77,7 +63,7 @@ static void *foreign_map(xenforeignmemory_handle *fmem, uint32_t dom, void *addr
         errno = pages ? E2BIG : EINVAL;
         return NULL;
     }
-    if (!allowed(fmem, dom)) {
+    if (!hv_restriction_allows(&fmem->restricted, dom)) {
         errno = EPERM;
         return NULL;
     }
@@ -153,21 +139,9 @@ int xenforeignmemory_unmap(xenforeignmemory_handle *fmem, void *addr, size_t pag
     return munmap(addr, pages * XEN_PAGE_SIZE);
 }
 
-/* IOCTL_PRIVCMD_RESTRICT: once to a domain; again to the same one is
- * fine, to another EINVAL. */
 int xenforeignmemory_restrict(xenforeignmemory_handle *fmem, domid_t domid)
 {
-    int rc = 0;
-
-    pthread_mutex_lock(&fmem->lock);
-    if (fmem->restricted == NO_RESTRICTION)
-        fmem->restricted = domid;
-    else if (fmem->restricted != domid)
-        rc = -1;
-    pthread_mutex_unlock(&fmem->lock);
-    if (rc)
-        errno = EINVAL;
-    return rc;
+    return hv_restriction_set(&fmem->restricted, domid);
 }
 
 /* Xen's resources (grant table frames, ioreq pages) are not offered over

@@ -210,3 +210,40 @@ void *hv_map_pages(const struct xensim_hv_page *pages, unsigned int count, const
 {
     return hv_map_pages_at(NULL, 0, pages, count, fds, nfds, prot);
 }
+
+/* DOMID_INVALID */
+#define HV_UNRESTRICTED 0x7FF4u
+
+void hv_restriction_init(struct hv_restriction *r)
+{
+    pthread_mutex_init(&r->lock, NULL);
+    r->domid = HV_UNRESTRICTED;
+}
+
+void hv_restriction_destroy(struct hv_restriction *r)
+{
+    pthread_mutex_destroy(&r->lock);
+}
+
+int hv_restriction_set(struct hv_restriction *r, uint32_t domid)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&r->lock);
+    if (r->domid == HV_UNRESTRICTED)
+        r->domid = domid;
+    else if (r->domid != domid)
+        rc = -1;
+    pthread_mutex_unlock(&r->lock);
+    if (rc)
+        errno = EINVAL;
+    return rc;
+}
+
+bool hv_restriction_allows(struct hv_restriction *r, uint32_t domid)
+{
+    pthread_mutex_lock(&r->lock);
+    bool ok = r->domid == HV_UNRESTRICTED || r->domid == domid;
+    pthread_mutex_unlock(&r->lock);
+    return ok;
+}

@@ -49,4 +49,17 @@ void *hv_map_pages(const struct xensim_hv_page *pages, unsigned int count, const
 void *hv_map_pages_at(void *addr, int flags, const struct xensim_hv_page *pages,
                       unsigned int count, const int *fds, unsigned int nfds, int prot);
 
+/* privcmd's IOCTL_PRIVCMD_RESTRICT, which libxenforeignmemory and
+ * libxendevicemodel handles both have: once restricted to a domain, a
+ * handle acts on that domain only (others get EPERM). */
+struct hv_restriction {
+    pthread_mutex_t lock;
+    uint32_t domid;                 /* DOMID_INVALID: not restricted */
+};
+void hv_restriction_init(struct hv_restriction *r);
+void hv_restriction_destroy(struct hv_restriction *r);
+/* Restricts to domid: 0; again to the same one 0; to another -1, EINVAL. */
+int hv_restriction_set(struct hv_restriction *r, uint32_t domid);
+bool hv_restriction_allows(struct hv_restriction *r, uint32_t domid);
+
 #endif

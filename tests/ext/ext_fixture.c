@@ -213,32 +213,33 @@ void ext_proc_kill(struct ext_proc *p, int sig)
     kill(p->pid, sig);
 }
 
-const char *ext_xen_utils(const char *prog, char *buf, size_t size)
+/* prog under the build tree's tests/ext/SUB, fetched there by the source
+ * tree's SCRIPT if it is not there yet. */
+static const char *fetched(const char *sub, const char *script, const char *prog, char *buf,
+                           size_t size)
 {
     char dest[PATH_MAX], cmd[3 * PATH_MAX];
 
-    snprintf(dest, sizeof(dest), "%s/tests/ext/xen-utils", EXT_BUILDDIR);
-    snprintf(buf, size, "%s/usr/lib/xen-4.17/bin/%s", dest, prog);
+    snprintf(dest, sizeof(dest), "%s/tests/ext/%s", EXT_BUILDDIR, sub);
+    snprintf(buf, size, "%s/%s", dest, prog);
     if (access(buf, X_OK) == 0)
         return buf;
-    snprintf(cmd, sizeof(cmd), "sh '%s/tests/ext/fetch-xen-utils.sh' '%s'", EXT_SRCDIR, dest);
+    snprintf(cmd, sizeof(cmd), "sh '%s/tests/ext/%s' '%s'", EXT_SRCDIR, script, dest);
     if (system(cmd) != 0 || access(buf, X_OK) != 0)
         return NULL;
     return buf;
 }
 
+const char *ext_xen_utils(const char *prog, char *buf, size_t size)
+{
+    char rel[256];
+    snprintf(rel, sizeof(rel), "usr/lib/xen-4.17/bin/%s", prog);
+    return fetched("xen-utils", "fetch-xen-utils.sh", rel, buf, size);
+}
+
 const char *ext_qemu(char *buf, size_t size)
 {
-    char dest[PATH_MAX], cmd[3 * PATH_MAX];
-
-    snprintf(dest, sizeof(dest), "%s/tests/ext/qemu", EXT_BUILDDIR);
-    snprintf(buf, size, "%s/usr/libexec/xen-qemu-system-i386", dest);
-    if (access(buf, X_OK) == 0)
-        return buf;
-    snprintf(cmd, sizeof(cmd), "sh '%s/tests/ext/fetch-qemu.sh' '%s'", EXT_SRCDIR, dest);
-    if (system(cmd) != 0 || access(buf, X_OK) != 0)
-        return NULL;
-    return buf;
+    return fetched("qemu", "fetch-qemu.sh", "usr/libexec/xen-qemu-system-i386", buf, size);
 }
 
 void ext_require_xen_utils(const char *prog)
