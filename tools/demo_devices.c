@@ -672,12 +672,9 @@ int demo_devices(const struct demo_devices_opts *o)
     xensim_set_narrator(d.sim, print_line, NULL, XENSIM_NARRATE_GUEST);
 
     if ((rc = build_domains(&d, abi, seed, xenstored)) || (rc = plug_devices(&d))) {
-        /* Its scratch directory, the external server and QEMU, not left
+        /* Scratch directories, the external server and QEMU, not left
          * behind. */
-        if (d.qemu)
-            d.back->done(&d);
-        else
-            xenstored_program_done(&d);
+        d.back->done(&d);
         return rc;
     }
 
