@@ -15,45 +15,26 @@
 #include "hv.h"
 
 struct xendevicemodel_handle {
-    struct hv_conn c;
-    uint32_t self;
-    struct hv_restriction restricted;
+    struct hv_privcmd p;
 };
 
 xendevicemodel_handle *xendevicemodel_open(struct xentoollog_logger *logger,
                                            unsigned int open_flags)
 {
-    struct xensim_hv_hello_rep rep;
-    xendevicemodel_handle *h = calloc(1, sizeof(*h));
-
     (void)logger;
     (void)open_flags;
-    if (!h)
-        return NULL;
-    if (hv_open(&h->c, XENSIM_HV_PRIVCMD, true, &rep, NULL)) {
-        int err = errno;
-        free(h);
-        errno = err;
-        return NULL;
-    }
-    h->self = rep.domid;
-    hv_restriction_init(&h->restricted);
-    return h;
+    return hv_privcmd_new(sizeof(xendevicemodel_handle));
 }
 
 int xendevicemodel_close(xendevicemodel_handle *dmod)
 {
-    if (!dmod)
-        return 0;
-    hv_close(&dmod->c);
-    hv_restriction_destroy(&dmod->restricted);
-    free(dmod);
+    hv_privcmd_free(dmod ? &dmod->p : NULL);
     return 0;
 }
 
 int xendevicemodel_restrict(xendevicemodel_handle *dmod, domid_t domid)
 {
-    return hv_restriction_set(&dmod->restricted, domid);
+    return hv_restriction_set(&dmod->p.restricted, domid);
 }
 
 /* What one XEN_DMOP_* on domid answers: -1 with errno always. A
@@ -68,15 +49,15 @@ static int dm_op(xendevicemodel_handle *dmod, domid_t domid)
         struct xensim_hv_dominfo d;
     } rep;
 
-    if (!hv_restriction_allows(&dmod->restricted, domid)) {
+    if (!hv_restriction_allows(&dmod->p.restricted, domid)) {
         errno = EPERM;
         return -1;
     }
-    if (domid == dmod->self) {
+    if (domid == dmod->p.self) {
         errno = EPERM;
         return -1;
     }
-    ssize_t n = hv_call(&dmod->c, &r, sizeof(r), &rep, sizeof(rep), NULL, 0, NULL);
+    ssize_t n = hv_call(&dmod->p.c, &r, sizeof(r), &rep, sizeof(rep), NULL, 0, NULL);
     if (n < 0)
         return -1;
     if (n >= (ssize_t)sizeof(rep.h) &&

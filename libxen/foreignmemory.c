@@ -20,37 +20,20 @@
 #include "util.h"
 
 struct xenforeignmemory_handle {
-    struct hv_conn c;
-    struct hv_restriction restricted;
+    struct hv_privcmd p;
 };
 
 xenforeignmemory_handle *xenforeignmemory_open(struct xentoollog_logger *logger,
                                                unsigned open_flags)
 {
-    struct xensim_hv_hello_rep rep;
-    xenforeignmemory_handle *h = calloc(1, sizeof(*h));
-
     (void)logger;
     (void)open_flags;
-    if (!h)
-        return NULL;
-    if (hv_open(&h->c, XENSIM_HV_PRIVCMD, true, &rep, NULL)) {
-        int err = errno;
-        free(h);
-        errno = err;
-        return NULL;
-    }
-    hv_restriction_init(&h->restricted);
-    return h;
+    return hv_privcmd_new(sizeof(xenforeignmemory_handle));
 }
 
 int xenforeignmemory_close(xenforeignmemory_handle *fmem)
 {
-    if (!fmem)
-        return 0;
-    hv_close(&fmem->c);
-    hv_restriction_destroy(&fmem->restricted);
-    free(fmem);
+    hv_privcmd_free(fmem ? &fmem->p : NULL);
     return 0;
 }
 
@@ -63,7 +46,7 @@ static void *foreign_map(xenforeignmemory_handle *fmem, uint32_t dom, void *addr
         errno = pages ? E2BIG : EINVAL;
         return NULL;
     }
-    if (!hv_restriction_allows(&fmem->restricted, dom)) {
+    if (!hv_restriction_allows(&fmem->p.restricted, dom)) {
         errno = EPERM;
         return NULL;
     }
@@ -83,7 +66,7 @@ static void *foreign_map(xenforeignmemory_handle *fmem, uint32_t dom, void *addr
     };
     for (size_t i = 0; i < pages; i++)
         req->frames[i] = arr[i];
-    ssize_t n = hv_call(&fmem->c, req, rlen, rep, plen, &fd, 1, &nfds);
+    ssize_t n = hv_call(&fmem->p.c, req, rlen, rep, plen, &fd, 1, &nfds);
     if (n < 0)
         goto out;
     if ((size_t)n < sizeof(*rep) || (rep->rc >= 0 && ((size_t)n != plen || nfds != 1))) {
@@ -141,7 +124,7 @@ int xenforeignmemory_unmap(xenforeignmemory_handle *fmem, void *addr, size_t pag
 
 int xenforeignmemory_restrict(xenforeignmemory_handle *fmem, domid_t domid)
 {
-    return hv_restriction_set(&fmem->restricted, domid);
+    return hv_restriction_set(&fmem->p.restricted, domid);
 }
 
 /* Xen's resources (grant table frames, ioreq pages) are not offered over

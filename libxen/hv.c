@@ -247,3 +247,30 @@ bool hv_restriction_allows(struct hv_restriction *r, uint32_t domid)
     pthread_mutex_unlock(&r->lock);
     return ok;
 }
+
+void *hv_privcmd_new(size_t size)
+{
+    struct xensim_hv_hello_rep rep;
+    struct hv_privcmd *p = calloc(1, size);
+
+    if (!p)
+        return NULL;
+    if (hv_open(&p->c, XENSIM_HV_PRIVCMD, true, &rep, NULL)) {
+        int err = errno;
+        free(p);
+        errno = err;
+        return NULL;
+    }
+    p->self = rep.domid;
+    hv_restriction_init(&p->restricted);
+    return p;
+}
+
+void hv_privcmd_free(struct hv_privcmd *p)
+{
+    if (!p)
+        return;
+    hv_close(&p->c);
+    hv_restriction_destroy(&p->restricted);
+    free(p);
+}

@@ -62,4 +62,16 @@ void hv_restriction_destroy(struct hv_restriction *r);
 int hv_restriction_set(struct hv_restriction *r, uint32_t domid);
 bool hv_restriction_allows(struct hv_restriction *r, uint32_t domid);
 
+/* A restrictable PRIVCMD connection: the first member of the
+ * libxenforeignmemory and libxendevicemodel handles. */
+struct hv_privcmd {
+    struct hv_conn c;
+    uint32_t self;                  /* the domain the socket says this is */
+    struct hv_restriction restricted;
+};
+/* A zeroed handle of size bytes (at least the struct) with its
+ * connection open, or NULL with errno; hv_privcmd_free() ends it. */
+void *hv_privcmd_new(size_t size);
+void hv_privcmd_free(struct hv_privcmd *p);
+
 #endif

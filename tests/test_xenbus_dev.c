@@ -662,6 +662,72 @@ START_TEST(command_line)
 }
 END_TEST
 
+/* The devices QEMU serves, as libxl writes them, and what the toolstack
+ * refuses. */
+START_TEST(qemu_devices_as_libxl_writes)
+{
+    struct xensim *sim = xbt_sim_new();
+    domid_t g = xbt_guest(sim, "guest");
+    unsigned int devid = 0;
+
+    ck_assert_int_eq(xensim_qdisk_devid(NULL, &devid), 0);
+    ck_assert_uint_eq(devid, 51712);
+    ck_assert_int_eq(xensim_qdisk_devid("xvdb", &devid), 0);
+    ck_assert_uint_eq(devid, 51728);
+    ck_assert_int_eq(xensim_qdisk_devid("768", &devid), 0);
+    ck_assert_uint_eq(devid, 768);
+    static const char *const bad_vdevs[] = { "sda", "xvd", "xvdaa", "xvdz", "", "-1" };
+    for (size_t i = 0; i < sizeof(bad_vdevs) / sizeof(bad_vdevs[0]); i++)
+        ck_assert_int_eq(xensim_qdisk_devid(bad_vdevs[i], &devid), -EINVAL);
+    struct xensim_qdisk q = { .frontend = g, .backend = 0, .vdev = "sda", .path = "/x.img" };
+    ck_assert_int_eq(xensim_qdisk_add(sim, &q), -EINVAL);
+    q.vdev = NULL;
+    q.path = "";
+    ck_assert_int_eq(xensim_qdisk_add(sim, &q), -EINVAL);
+    q.path = "/x.img";
+    q.readonly = true;
+    ck_assert_int_eq(xensim_qdisk_add(sim, &q), 0);
+    ck_assert_int_eq(xensim_qdisk_add(sim, &q), -EEXIST);
+    const char *b = "/local/domain/0/backend/qdisk/%u/51712/%s";
+    ck_assert_str_eq(xbt_read(sim, b, g, "params"), "aio:/x.img");
+    ck_assert_str_eq(xbt_read(sim, b, g, "mode"), "r");
+    ck_assert_str_eq(xbt_read(sim, b, g, "type"), "qdisk");
+    ck_assert_str_eq(xbt_read(sim, b, g, "dev"), "xvda");
+    ck_assert_str_eq(xbt_read(sim, b, g, "frontend-id"), "1");
+    const char *f = "/local/domain/%u/device/vbd/51712/%s";
+    ck_assert_str_eq(xbt_read(sim, f, g, "protocol"), "x86_64-abi");
+    ck_assert_str_eq(xbt_read(sim, f, g, "backend"), "/local/domain/0/backend/qdisk/1/51712");
+    /* A back-end type is checked as the type is. */
+    struct xensim_device_config dc = { .type = "vbd", .backend_type = "q/disk", .frontend = g,
+                                       .backend = 0, .devid = 1 };
+    ck_assert_int_eq(xensim_device_add(sim, &dc), -EINVAL);
+    /* Nobody serves it: the removal times out and removes anyway. */
+    ck_assert_int_eq(xensim_device_remove(sim, "vbd", g, 51712, 50), -ETIMEDOUT);
+    ck_assert_ptr_null(xbt_read(sim, b, g, "params"));
+
+    ck_assert_int_eq(xensim_qemu_console_add(sim, g, 0, NULL), -EINVAL);
+    ck_assert_int_eq(xensim_qemu_console_add(sim, g, g, "pty"), -EINVAL);
+    ck_assert_int_eq(xensim_qemu_console_add(sim, 999, 0, "pty"), -ESRCH);
+    ck_assert_int_eq(xensim_qemu_console_add(sim, g, 0, "file:/c.log"), 0);
+    struct xensim_domain_info info;
+    ck_assert_int_eq(xensim_domain_info(sim, g, &info), 0);
+    char want[24];
+    const char *c = "/local/domain/%u/console/%s";
+    ck_assert_str_eq(xbt_read(sim, c, g, "type"), "ioemu");
+    ck_assert_str_eq(xbt_read(sim, c, g, "output"), "file:/c.log");
+    snprintf(want, sizeof(want), "%lu", (unsigned long)info.console_pfn);
+    ck_assert_str_eq(xbt_read(sim, c, g, "ring-ref"), want);
+    snprintf(want, sizeof(want), "%u", info.console_port);
+    ck_assert_str_eq(xbt_read(sim, c, g, "port"), want);
+    ck_assert_str_eq(xbt_read(sim, "/local/domain/0/backend/console/%u/0/%s", g, "protocol"),
+                     "vt100");
+    char path[64];
+    snprintf(path, sizeof(path), "/local/domain/0/backend/console/%u", g);
+    ck_assert_int_eq(xensim_xenstore_rm(sim, path), 0);
+    xbt_sim_free(sim);
+}
+END_TEST
+
 static Suite *dev_suite(void)
 {
     Suite *s = suite_create("xenbus_dev");
@@ -680,6 +746,7 @@ static Suite *dev_suite(void)
     tcase_add_test(tc, dom0_backend);
     tcase_add_loop_test(tc, multi_page_ring, 0, 2);
     tcase_add_test(tc, command_line);
+    tcase_add_test(tc, qemu_devices_as_libxl_writes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -54,7 +54,7 @@ tests_ext_test_ext_vchan_CFLAGS = $(EXT_FIXTURE_CFLAGS)
 
 # Debian's vchan-socket-proxy and xenconsole, fetched at test time into
 # the build tree; the console's guest is `xensim serve`'s idle guest.
-EXTRA_DIST += tests/ext/fetch-xen-utils.sh
+EXTRA_DIST += tests/ext/fetch-deb.sh tests/ext/fetch-xen-utils.sh
 CLEAN_LOCAL_DIRS += tests/ext/xen-utils
 check_PROGRAMS += tests/ext/test_ext_debian
 TESTS += tests/ext/test_ext_debian

@@ -710,6 +710,61 @@ START_TEST(test_privcmd)
 }
 END_TEST
 
+/* One FOREIGN_MAP of n frames of dom (flags as given); its rc, the
+ * reply in rep. */
+static int32_t fmap(int fd, uint32_t dom, uint32_t flags, const uint64_t *frames, uint32_t n,
+                    uint32_t count, struct xensim_hv_map_rep *rep, size_t rep_size)
+{
+    uint8_t buf[sizeof(struct xensim_hv_fmap) + 4 * sizeof(uint64_t)];
+    struct xensim_hv_fmap *m = (void *)buf;
+    int fds[8];
+    unsigned int nfds = 0;
+    *m = (struct xensim_hv_fmap){ .op = XENSIM_HV_OP_FOREIGN_MAP, .domid = dom, .count = count,
+                                  .flags = flags };
+    memcpy(m->frames, frames, n * sizeof(uint64_t));
+    size_t len = sizeof(*m) + n * sizeof(uint64_t);
+    ck_assert_int_eq(send(fd, buf, len, 0), (ssize_t)len);
+    ck_assert_int_ge(hv_recv(fd, rep, rep_size, fds, &nfds), (ssize_t)sizeof(*rep));
+    for (unsigned int i = 0; i < nfds; i++)
+        close(fds[i]);
+    return rep->rc;
+}
+
+/* FOREIGN_MAP's answers, each bad input fed to it. */
+START_TEST(test_foreign_map)
+{
+    struct ext_fix f;
+    ext_fix_start(&f);
+    domid_t g = th_domain(f.sim, "guest", false, XENSIM_GNTTAB_STRICT);
+    int fd = hv_open(&f, 0, XENSIM_HV_PRIVCMD, NULL);
+    uint8_t buf[sizeof(struct xensim_hv_map_rep) + 4 * sizeof(struct xensim_hv_page)];
+    struct xensim_hv_map_rep *rep = (void *)buf;
+    const uint64_t frames[2] = { 0, 1u << 30 };
+    /* One good frame, one past the RAM: rc counts the failed one. */
+    ck_assert_int_eq(fmap(fd, g, 0, frames, 2, 2, rep, sizeof(buf)), 1);
+    ck_assert_int_eq(rep->pages[0].status, 0);
+    ck_assert_int_eq(rep->pages[1].status, -EINVAL);
+    ck_assert_int_eq(fmap(fd, g, 0, frames, 0, 0, rep, sizeof(buf)), -E2BIG);
+    ck_assert_int_eq(fmap(fd, g, 4, frames, 1, 1, rep, sizeof(buf)), -EINVAL);
+    ck_assert_int_eq(fmap(fd, 999, 0, frames, 1, 1, rep, sizeof(buf)), -ESRCH);
+    ck_assert_int_eq(fmap(fd, 0x10000, 0, frames, 1, 1, rep, sizeof(buf)), -ESRCH);
+    /* A guest: its own frames only. */
+    int gfd = hv_open(&f, g, XENSIM_HV_PRIVCMD, NULL);
+    ck_assert_int_eq(fmap(gfd, 0, 0, frames, 1, 1, rep, sizeof(buf)), -EPERM);
+    ck_assert_int_eq(fmap(gfd, g, XENSIM_HV_MAP_READONLY, frames, 1, 1, rep, sizeof(buf)), 0);
+    close(gfd);
+    /* A count that is not the packet's: the connection ends. */
+    uint8_t bad[sizeof(struct xensim_hv_fmap) + sizeof(uint64_t)];
+    struct xensim_hv_fmap *m = (void *)bad;
+    *m = (struct xensim_hv_fmap){ .op = XENSIM_HV_OP_FOREIGN_MAP, .domid = g, .count = 3 };
+    ck_assert_int_eq(send(fd, bad, sizeof(bad), 0), (ssize_t)sizeof(bad));
+    ck_assert(hv_closed(fd));
+    close(fd);
+    still_serves(&f, 0);
+    ext_fix_stop(&f);
+}
+END_TEST
+
 static Suite *proto_suite(void)
 {
     Suite *s = suite_create("ext_proto");
@@ -718,6 +773,7 @@ static Suite *proto_suite(void)
     tcase_add_test(t, test_claims_other_domain);
     tcase_add_test(t, test_maptrack_exceeded);
     tcase_add_test(t, test_dies_mid_call);
+    tcase_add_test(t, test_foreign_map);
     suite_add_tcase(s, t);
     t = tcase_create("kinds");
     tcase_add_test(t, test_evtchn);

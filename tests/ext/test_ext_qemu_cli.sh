@@ -25,6 +25,14 @@ wait_key() {  # path value
 "$XENSIM" qemu --dir "$dir" --domid 0 --qemu "$qemu" 2>/dev/null
 [ $? = 2 ] || fail "dom0 as QEMU's guest is not a usage error"
 
+# A qdisk needs its image; the qdisk options are the qdisk's only.
+"$XENSIM" device add --dir "$dir" --type qdisk --frontend 1 2>/dev/null
+[ $? = 2 ] || fail "a qdisk without --image is not a usage error"
+"$XENSIM" device add --dir "$dir" --type vbd --frontend 1 --backend 0 --image x 2>/dev/null
+[ $? = 2 ] || fail "--image on a vbd is not a usage error"
+"$XENSIM" device add --dir "$dir" --type qdisk --frontend 1 --image x --vdev sda 2>/dev/null
+[ $? = 1 ] || fail "a bad --vdev is not refused"
+
 truncate -s 8M "$dir/disk.img"
 "$XENSIM" qemu --dir "$dir" --domid 1 --qemu "$qemu" >"$dir/qemu.out" 2>"$dir/qemu.err" &
 qpid=$!
