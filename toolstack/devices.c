@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <xensim/task.h>
 #include <xensim/xenbus.h>
 #include "ts_xenstored.h"
 
@@ -135,11 +135,12 @@ int xensim_device_add_at(const char *socket_path, const struct xensim_device_con
     return err;
 }
 
+/* The simulation's time: a deterministic run's toolstack task waits on
+ * the virtual clock, which moves once the back end it waits for waits
+ * too, instead of holding every task still for a host millisecond. */
 static void nap_ms(unsigned int ms)
 {
-    struct timespec ts = { 0, (long)ms * 1000000L };
-
-    nanosleep(&ts, NULL);
+    xensim_sleep_ns((uint64_t)ms * 1000000u);
 }
 
 static int device_remove(struct ts_xs *ts, const char *type, domid_t frontend,
