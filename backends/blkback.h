@@ -68,8 +68,15 @@ struct blkback_queue {
     unsigned int mop_n;       /* map batch in the hypercall right now */
 };
 
+/* How a queue ends a batch of requests (blkback_ring.c): publishes the
+ * responses and re-enables events; true if more requests are there. */
+struct blkback_rearm {
+    bool (*rearm)(struct blkback_queue *q, unsigned int gen);
+};
+
 struct blkback {
     struct xensim_blkback_config cfg;
+    const struct blkback_rearm *rearm;
     const struct blkback_store_ops *store;
     int fd;
     uint8_t *mem;

@@ -13,12 +13,16 @@
 #include <xen/io/protocols.h>
 #include "blkback.h"
 
+/* The end of a batch, honest or with the injected lost wake-up. */
+static const struct blkback_rearm rearm_honest, rearm_injected;
+
 int xensim_blkback_create(const struct xensim_blkback_config *cfg, struct blkback **out)
 {
     struct blkback *be = calloc(1, sizeof(*be));
     if (!be)
         return -ENOMEM;
     be->cfg = *cfg;
+    be->rearm = cfg->inject_lost_wakeup ? &rearm_injected : &rearm_honest;
     be->fd = -1;
     be->refs = 1;
     be->sector_size = cfg->sector_size ? cfg->sector_size : 512;
@@ -288,6 +292,43 @@ static void queue_fail(struct blkback_queue *q, enum xensim_blkback_error err)
         be->cfg.on_error(be, err, be->cfg.on_error_arg);
 }
 
+static bool same_gen(const struct blkback *be, unsigned int gen)
+{
+    return __atomic_load_n(&be->gen, __ATOMIC_ACQUIRE) == gen;
+}
+
+/* The end of a batch as Xen's back ends do it: publish the responses,
+ * re-enable the front end's events (req_event), then look again, so a
+ * request pushed meanwhile is either seen here or raises an event. */
+static bool rearm_final_check(struct blkback_queue *q, unsigned int gen)
+{
+    int more;
+    push_responses(q);
+    if (!same_gen(q->be, gen))
+        return false;
+    RING_FINAL_CHECK_FOR_REQUESTS(&q->ring, more);
+    return more;
+}
+
+/* inject_lost_wakeup: the look comes first. push_responses' event is a
+ * hypercall, and so a point where the front end may run, take the
+ * responses and push its next request while req_event still says no
+ * event is wanted; the back end then re-enables events and sleeps. */
+static bool rearm_check_first(struct blkback_queue *q, unsigned int gen)
+{
+    bool more = RING_HAS_UNCONSUMED_REQUESTS(&q->ring);
+    push_responses(q);
+    if (!same_gen(q->be, gen))
+        return false;
+    if (!more)
+        __atomic_store_n(&q->ring.sring->req_event, q->ring.req_cons + 1, __ATOMIC_RELAXED);
+    xen_mb();
+    return more;
+}
+
+static const struct blkback_rearm rearm_honest = { rearm_final_check },
+                                  rearm_injected = { rearm_check_first };
+
 static void queue_work(struct blkback_queue *q)
 {
     struct blkback *be = q->be;
@@ -324,12 +365,7 @@ static void queue_work(struct blkback_queue *q)
                     return;
             }
         }
-        push_responses(q);
-        if (__atomic_load_n(&be->gen, __ATOMIC_ACQUIRE) != gen)
-            return;
-        int more;
-        RING_FINAL_CHECK_FOR_REQUESTS(r, more);
-        if (!more)
+        if (!be->rearm->rearm(q, gen))
             return;
     }
 }

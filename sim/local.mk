@@ -1,7 +1,7 @@
 # sim/: the hypervisor and nothing else (libsim). It sees only the public
 # headers, common/ and its own private headers.
 xensiminclude_HEADERS += include/xensim/xensim.h include/xensim/guest.h include/xensim/hostdev.h \
-	include/xensim/errno.h include/xensim/trace.h include/xensim/task.h
+	include/xensim/errno.h include/xensim/trace.h include/xensim/task.h include/xensim/explore.h
 # Made by configure from version.h.in.
 nodist_xensiminclude_HEADERS = include/xensim/version.h
 noinst_LTLIBRARIES += sim/libsim.la
@@ -11,7 +11,7 @@ libxensim_la_LIBADD += sim/libsim.la
 # core: domains, memory, vCPUs, scheduler, hypercall entry, what a vCPU's
 # machine shows its kernel, faults, timers, views and trace points
 sim_libsim_la_SOURCES = sim/sim.h sim/domain.c sim/domain_listen.c sim/domain_memory.c sim/vcpu.c \
-	sim/vcpu_preempt.c sim/sched_free.c sim/sched_det.c sim/futex.c sim/hypercall.c sim/timer.c \
+	sim/vcpu_preempt.c sim/sched_free.c sim/sched_det.c sim/sched_explore.c sim/futex.c sim/hypercall.c sim/timer.c \
 	sim/fault.c sim/guest_copy.c sim/platform.c sim/version.c sim/errno_names.c sim/inspect.c \
 	sim/task.c sim/ring_sync.c
 

@@ -7,6 +7,11 @@
  * The clock is virtual: it stands still while any task can run and jumps
  * to the nearest deadline when none can. Relies on sim_futex_* to park.
  *
+ * Who runs is a policy's choice (struct det_policy): the generator's
+ * uniform pick, PCT's priorities (for schedule search, sched_explore.c),
+ * a recorded schedule's decision, or, after a replayed prefix, the
+ * running task again until it blocks.
+ *
  * Invariants: the task state below is read and written only by the baton
  * holder (or, before its thread begins, by its creator, who holds the
  * baton then). Handing over is a release store of the next task's go word
@@ -38,6 +43,7 @@ struct det_task {
     /* Its last hypercall was SCHEDOP_yield: it busy-waits (yield_call:
      * the current one is a yield). */
     bool spinning, yield_call;
+    uint64_t prio;                      /* PCT: the highest that can run runs */
 };
 
 struct det {
@@ -53,20 +59,32 @@ struct det {
     unsigned int *replay;               /* a schedule's task ids, in order */
     uint64_t nr_replay;
     uint64_t stop_at;
+    uint64_t max_steps;
+    struct xensim_pct pct;
+    bool run_on;                        /* after the replay: replay_then_run_on */
+    uint64_t prio_rng;                  /* PCT's priorities, a stream of their own */
+    struct det_task *last;              /* the task the last step picked: the holder */
 };
 
 /* The task this thread runs, of whichever deterministic simulator. */
 static __thread struct det_task *det_self;
 __thread struct xensim *sched_task_sim;
 
-/* splitmix64 (Steele, Lea and Flood, 2014): small, full-period, and every
- * output a bijective mix of the state, so nearby seeds diverge at once. */
-static uint64_t det_random(struct det *det)
+/* One draw of a splitmix64 stream kept in *state: splitmix64 (Steele,
+ * Lea and Flood, 2014) is small, full-period, and every output a
+ * bijective mix of the state, so nearby seeds diverge at once. */
+static uint64_t det_mix(uint64_t *state)
 {
-    uint64_t z = (det->rng += 0x9e3779b97f4a7c15ull);
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
+}
+
+/* The generator's stream, whose draws pick the tasks. */
+static uint64_t det_random(struct det *det)
+{
+    return det_mix(&det->rng);
 }
 
 static struct det *det_of(const struct xensim *sim)
@@ -139,27 +157,93 @@ static unsigned int det_report_events(struct xensim *sim)
     return lost;
 }
 
-static void det_report_deadlock(const struct det *det)
+/* why: "deadlocked at step N, ...: every task is blocked ...", or that
+ * it ran past its step limit. */
+static void det_report_stuck(const struct det *det, const char *why)
 {
     /* The schedule that led here is what a replay needs. */
     if (det->record)
         fflush(det->record);
-    fprintf(stderr, "xensim: deterministic run (seed %" PRIu64 ") deadlocked at step %" PRIu64
-                    ", time %" PRIu64 " ns: every task is blocked and no deadline is set\n",
-            det->seed, det->steps, det->now);
+    fprintf(stderr, "xensim: deterministic run (seed %" PRIu64 ") %s at step %" PRIu64
+                    ", time %" PRIu64 " ns: %s\n", det->seed,
+            why ? "ran past its limit" : "deadlocked", det->steps, det->now,
+            why ? why : "every task is blocked and no deadline is set");
     for (unsigned int i = 0; i < det->nr_tasks; i++) {
         const struct det_task *t = det->tasks[i];
         if (t->state != DT_DONE)
-            fprintf(stderr, "  task %u %s: blocked\n", t->id, t->name);
+            fprintf(stderr, "  task %u %s: %s\n", t->id, t->name,
+                    t->state == DT_READY ? "runnable" : "blocked");
     }
     if (det_report_events(det->sim))
         fprintf(stderr, "xensim: a lost wake-up is among the causes\n");
     fprintf(stderr, "xensim: rerun it with the same seed, %" PRIu64 "\n", det->seed);
 }
 
-/* The recorded decision for this step, which must be runnable now. */
-static struct det_task *det_replayed(struct det *det, unsigned int n)
+/* How one step picks among the n tasks that can run, det->ready[0..n);
+ * r is the generator's draw for the step (0 when n is 1), which every
+ * policy is handed so that the generator's stream moves the same way
+ * whoever picks: a replayed schedule, once ended, goes on as the run it
+ * was recorded from would have. */
+struct det_policy {
+    struct det_task *(*pick)(struct det *det, unsigned int n, uint64_t r);
+};
+
+static struct det_task *pick_uniform(struct det *det, unsigned int n, uint64_t r)
 {
+    return det->ready[r % n];
+}
+
+/* Of those that can run, the best by better(); busy-waiters only when
+ * nobody else can run, since they wait for the others. */
+static struct det_task *pick_best(struct det *det, unsigned int n,
+                                  bool (*better)(const struct det_task *a,
+                                                 const struct det_task *b))
+{
+    struct det_task *best = NULL;
+    for (int pass = 0; pass < 2 && !best; pass++)
+        for (unsigned int i = 0; i < n; i++) {
+            struct det_task *t = det->ready[i];
+            if ((pass || !t->spinning) && (!best || better(t, best)))
+                best = t;
+        }
+    return best;
+}
+
+static bool higher_prio(const struct det_task *a, const struct det_task *b)
+{
+    return a->prio > b->prio || (a->prio == b->prio && a->id < b->id);
+}
+
+/* At a change point the holder drops below every task's first priority,
+ * and below the earlier change points' (PCT's d - i). */
+static struct det_task *pick_pct(struct det *det, unsigned int n, uint64_t r)
+{
+    (void)r;
+    for (unsigned int i = 0; i < XENSIM_PCT_CHANGES_MAX; i++)
+        if (det->pct.change[i] == det->steps && det->last)
+            det->last->prio = XENSIM_PCT_CHANGES_MAX - i;
+    return pick_best(det, n, higher_prio);
+}
+
+static bool lower_id(const struct det_task *a, const struct det_task *b)
+{
+    return a->id < b->id;
+}
+
+static struct det_task *pick_run_on(struct det *det, unsigned int n, uint64_t r)
+{
+    (void)r;
+    struct det_task *t = pick_best(det, n, lower_id);
+    for (unsigned int i = 0; i < n; i++)
+        if (det->ready[i] == det->last && (!det->last->spinning || t->spinning))
+            return det->last;
+    return t;
+}
+
+/* The recorded decision for this step, which must be runnable now. */
+static struct det_task *pick_replayed(struct det *det, unsigned int n, uint64_t r)
+{
+    (void)r;
     unsigned int want = det->replay[det->steps - 1];
     for (unsigned int i = 0; i < n; i++)
         if (det->ready[i]->id == want)
@@ -196,6 +280,21 @@ static void det_stop(struct det *det)
     _exit(0);
 }
 
+static const struct det_policy policy_uniform = { pick_uniform }, policy_pct = { pick_pct },
+                               policy_run_on = { pick_run_on }, policy_replay = { pick_replayed };
+
+/* This step's policy (det->steps counts it already). */
+static const struct det_policy *det_policy(const struct det *det)
+{
+    if (det->steps <= det->nr_replay)
+        return &policy_replay;
+    if (det->run_on)
+        return &policy_run_on;
+    if (det->pct.on && (!det->pct.until || det->steps <= det->pct.until))
+        return &policy_pct;
+    return &policy_uniform;
+}
+
 /* Chooses who runs next; moves the clock if nobody can run now, or if
  * all that can only busy-wait: they wait for time to pass as surely as
  * a task that sleeps. */
@@ -220,9 +319,16 @@ static struct det_task *det_pick(struct det *det)
         }
         if (n) {
             det->steps++;
-            struct det_task *t = det->ready[n == 1 ? 0 : det_random(det) % n];
-            if (det->steps <= det->nr_replay)
-                t = det_replayed(det, n);
+            if (det->max_steps && det->steps > det->max_steps) {
+                char why[96];
+                snprintf(why, sizeof(why), "more than %" PRIu64 " scheduling decisions",
+                         det->max_steps);
+                det_report_stuck(det, why);
+                abort();
+            }
+            uint64_t r = n > 1 ? det_random(det) : 0;
+            struct det_task *t = det_policy(det)->pick(det, n, r);
+            det->last = t;
             if (det->record)
                 fprintf(det->record, "%u\n", t->id);
             if (det->steps == det->stop_at)
@@ -230,7 +336,7 @@ static struct det_task *det_pick(struct det *det)
             return t;
         }
         if (!next) {
-            det_report_deadlock(det);
+            det_report_stuck(det, NULL);
             abort();
         }
         det->now = next;
@@ -332,6 +438,8 @@ static struct det_task *det_task_alloc(struct det *det, const char *name)
         XENSIM_DIE("deterministic task", ENOMEM);
     t->det = det;
     t->id = det->nr_tasks;
+    /* Above every change point's priority, in an order the seed picks. */
+    t->prio = (1ull << 32) + (det_mix(&det->prio_rng) >> 32);
     snprintf(t->name, sizeof(t->name), "%s", name);
     det->tasks[det->nr_tasks++] = t;
     return t;
@@ -395,6 +503,11 @@ static int det_init(struct xensim *sim, const struct xensim_config *cfg)
         return -ENOMEM;
     det->seed = seed;
     det->stop_at = cfg->stop_at;
+    det->max_steps = cfg->max_steps;
+    det->pct = cfg->pct;
+    /* An empty schedule is a prefix too: no preemption from the start. */
+    det->run_on = cfg->replay_then_run_on && cfg->replay;
+    det->prio_rng = seed ^ 0x5043545052494full;
     int rc = 0;
     if (cfg->replay)
         rc = det_load(det, cfg->replay);
@@ -415,6 +528,7 @@ static int det_init(struct xensim *sim, const struct xensim_config *cfg)
     /* The creator holds the baton from the start. */
     struct det_task *t = det_task_alloc(det, "toolstack");
     t->go = 1;
+    det->last = t;
     det_self = t;
     sched_task_sim = sim;
     return 0;

@@ -284,11 +284,12 @@ static int refuse_conflicts(bool channel, enum xensim_evtchn_abi abi, const char
     return 0;
 }
 
-int demo_main(int argc, char **argv, const struct xensim_config *replay)
+int demo_main(int argc, char **argv, const struct xensim_config *base)
 {
     const char *trace = NULL, *pcap = NULL, *record = NULL, *xenstored = NULL, *qemu = NULL;
     bool by_qemu = false;
-    bool channel = false, hostile = false;
+    bool channel = false, hostile = false, inject = false;
+    unsigned int reads = 1;
     enum xensim_hostile_kind kind = XENSIM_HOSTILE_EVENT_STORM;
     enum xensim_evtchn_abi abi = XENSIM_EVTCHN_2L_32;
     struct web_opts web = { 0 };
@@ -322,6 +323,20 @@ int demo_main(int argc, char **argv, const struct xensim_config *replay)
             by_qemu = !strcmp(argv[++i], "qemu");
         } else if (!strcmp(argv[i], "--qemu") && i + 1 < argc) {
             qemu = argv[++i];
+        } else if (!strcmp(argv[i], "--inject") && i + 1 < argc &&
+                   !strcmp(argv[i + 1], "lost-wakeup")) {
+            inject = true;
+            i++;
+        } else if (!strcmp(argv[i], "--reads") && i + 1 < argc) {
+            char *end;
+            errno = 0;
+            unsigned long n = strtoul(argv[++i], &end, 0);
+            if (errno || *end || !*argv[i] || n < 1 || n > DEMO_MAX_READS) {
+                fprintf(stderr, "xensim demo: --reads wants 1 to %u sectors, not \"%s\"\n",
+                        DEMO_MAX_READS, argv[i]);
+                return 2;
+            }
+            reads = (unsigned int)n;
         } else if (!strcmp(argv[i], "--channel")) {
             channel = true;
         } else if (!strcmp(argv[i], "--evtchn") && i + 1 < argc && abi_from_name(argv[i + 1], &abi)) {
@@ -332,7 +347,8 @@ int demo_main(int argc, char **argv, const struct xensim_config *replay)
                     "[--http ADDR:PORT [--http-public]] [--xenstored PATH] "
                     "[--hostile event-storm|ring-indices|bad-requests|state-jumps|store-quota|"
                     "grant-rewrite|rewrite-after-push|grant-flood|revoke-mapped] "
-                    "[--blkback qemu|xensim [--qemu PATH]]\n");
+                    "[--blkback qemu|xensim [--qemu PATH]] [--reads N] "
+                    "[--inject lost-wakeup]\n");
             return 2;
         }
     }
@@ -342,15 +358,41 @@ int demo_main(int argc, char **argv, const struct xensim_config *replay)
     }
     if (by_qemu && !qemu)
         qemu = demo_qemu_default();
+    /* A search (xensim explore) hands the seed and where the schedule
+     * goes; the note then names the seed, so the schedule replays. */
+    bool seed_given = !seed && base && base->seed;
+    if (seed_given)
+        seed = base->seed;
+    if (!record && base)
+        record = base->record;
     if (refuse_conflicts(channel, abi, xenstored, pcap, hostile, &web, seed, record,
                          by_qemu ? qemu : NULL))
         return 2;
+    if ((inject || reads > 1) && (channel || by_qemu)) {
+        fprintf(stderr, "xensim demo: --inject and --reads are for xensim's blkback in the "
+                        "devices demo; drop --channel and --blkback qemu\n");
+        return 2;
+    }
+    if (inject && !seed) {
+        /* Where the bug strikes, the read waits for ever: a deterministic
+         * run reports that, a free one would hang. */
+        fprintf(stderr, "xensim demo: --inject lost-wakeup needs --seed: only a "
+                        "deterministic run reports the wait it causes\n");
+        return 2;
+    }
     char note[1024];
     record_note(note, sizeof(note), argc, argv);
+    if (seed_given) {
+        size_t n = strlen(note);
+        snprintf(note + n, sizeof(note) - n, " --seed %llu", (unsigned long long)seed);
+    }
     struct xensim_config sched = { .seed = seed, .record = record, .record_note = note };
-    if (replay) {
-        sched.replay = replay->replay;
-        sched.stop_at = replay->stop_at;
+    if (base) {
+        sched.replay = base->replay;
+        sched.stop_at = base->stop_at;
+        sched.pct = base->pct;
+        sched.replay_then_run_on = base->replay_then_run_on;
+        sched.max_steps = base->max_steps;
     }
     if (seed)
         printf("xensim demo: deterministic run, seed %llu (the same seed gives the same run)\n",
@@ -358,7 +400,8 @@ int demo_main(int argc, char **argv, const struct xensim_config *replay)
     struct demo_devices_opts o = { .trace = trace, .pcap = pcap, .xenstored = xenstored,
                                    .abi = abi, .web = &web, .sched = &sched,
                                    .hostile = hostile, .hostile_kind = kind,
-                                   .qemu = by_qemu ? qemu : NULL };
+                                   .qemu = by_qemu ? qemu : NULL,
+                                   .inject_lost_wakeup = inject, .reads = reads };
     return channel ? demo_channel(trace, &sched) : demo_devices(&o);
 }
 

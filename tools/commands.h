@@ -15,6 +15,7 @@ int xensim_cmd_device(int argc, char **argv);
 int xensim_cmd_run(int argc, char **argv);
 int xensim_cmd_view(int argc, char **argv);
 int xensim_cmd_replay(int argc, char **argv);
+int xensim_cmd_explore(int argc, char **argv);
 int xensim_cmd_qemu(int argc, char **argv);
 
 /* Where the drop-in libraries are (cmd_env.c): $XENSIM_LIBDIR, those of

@@ -26,13 +26,19 @@ struct demo_devices_opts {
     bool hostile;
     enum xensim_hostile_kind hostile_kind;
     const char *qemu;       /* QEMU serves the disk and console (--blkback qemu) */
+    bool inject_lost_wakeup; /* --inject lost-wakeup: into xensim's blkback */
+    unsigned int reads;     /* --reads N: sectors 0 to N-1 read (0: 1) */
 };
 int demo_devices(const struct demo_devices_opts *o);
 /* An event channel and a granted page set up by hand (--channel). */
 int demo_channel(const char *trace, const struct xensim_config *sched);
-/* `xensim demo` with argv as its arguments (argv[0] "demo") and these
- * settings for replay; xensim_cmd_demo passes none. */
-int demo_main(int argc, char **argv, const struct xensim_config *replay);
+/* The disk's sectors: --reads takes no more. */
+#define DEMO_MAX_READS 2048u
+/* `xensim demo` with argv as its arguments (argv[0] "demo") and the
+ * scheduler settings of base (replay, stop_at, pct, replay_then_run_on,
+ * max_steps; seed and record where argv gives none), for replay and
+ * explore; xensim_cmd_demo passes none. */
+int demo_main(int argc, char **argv, const struct xensim_config *base);
 
 /* demo_qemu.c: Debian's QEMU as the demo's disk and console back end. */
 struct demo_qemu;

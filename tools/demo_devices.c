@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <unistd.h>
 #include <xensim/xensim.h>
+#include <xensim/task.h>
 #include <xensim/trace.h>
 #include <xensim/guest.h>
 #include <xensim/xenbus.h>
@@ -50,6 +51,8 @@ struct demo {
     struct xensim_consoled *cons;   /* xensim's console back end, if it runs */
     struct demo_qemu *qemu;         /* --blkback qemu */
     domid_t guest;
+    bool inject_lost_wakeup;        /* --inject lost-wakeup: blkback's */
+    unsigned int reads;             /* --reads: sectors the guest reads */
     char disk[64];
     struct xensim_netback *nb;
     int rc;
@@ -75,7 +78,8 @@ static void blkback_up(void *p)
 {
     struct demo *d = p;
     struct xensim_blkback_config bcfg = { .path = d->disk, .feature_flush = true,
-                                   .feature_persistent = true };
+                                   .feature_persistent = true,
+                                   .inject_lost_wakeup = d->inject_lost_wakeup };
     d->rc = xensim_vbd_back_config(&bcfg);
     if (!d->rc)
         d->rc = xensim_xenbus_backend_register(&xensim_vbd_back);
@@ -157,6 +161,25 @@ static void guest_read(void *p)
     xensim_narrate("blkfront completed the READ: status %d, data \"%s\"", d->rc, d->data);
 }
 
+/* --reads N: sectors 1 to N-1, each request sent once the last is
+ * answered, as a guest reading a file would. */
+static void guest_read_more(void *p)
+{
+    struct demo *d = p;
+    struct xensim_blkfront *fe = xensim_vbd_front_find(VBD_DEVID);
+    xen_pfn_t pfn;
+    if (!fe) {
+        d->rc = -ENODEV;
+        return;
+    }
+    if ((d->rc = xensim_guest_page_alloc(&pfn)))
+        return;
+    char *buf = xensim_guest_pfn_to_virt(pfn);
+    for (unsigned int s = 1; s < d->reads && !d->rc; s++)
+        d->rc = xensim_blkfront_read(fe, s, buf, 1);
+    xensim_guest_page_free(pfn);
+}
+
 static void guest_console(void *p)
 {
     struct demo *d = p;
@@ -174,7 +197,9 @@ static bool wait_state(struct demo *d, const char *path, const char *want)
             if (!strcmp(buf, want))
                 return true;
         }
-        usleep(10000);
+        /* On the virtual clock in a deterministic run: a host sleep
+         * would hold every task still while it lasts. */
+        xensim_sleep_ns(10 * 1000 * 1000);
     }
     return false;
 }
@@ -614,7 +639,9 @@ int demo_devices(const struct demo_devices_opts *o)
     const struct xensim_config *sched = o->sched;
     enum xensim_evtchn_abi abi = o->abi;
     uint64_t seed = sched->seed;
-    struct demo d = { .pcap = o->pcap, .back = &builtin_back };
+    struct demo d = { .pcap = o->pcap, .back = &builtin_back,
+                      .inject_lost_wakeup = o->inject_lost_wakeup,
+                      .reads = o->reads ? o->reads : 1 };
     if (o->qemu) {
         if (!(d.qemu = demo_qemu_new(o->qemu, print_line))) {
             fprintf(stderr, "xensim demo: QEMU at %s: %s (apt-get download qemu-system-xen, "
@@ -688,6 +715,13 @@ int demo_devices(const struct demo_devices_opts *o)
     xensim_set_narrator(d.sim, print_line, NULL, XENSIM_NARRATE_GUEST);
     if (d.rc)
         return fail("the read failed", d.rc);
+    if (d.reads > 1) {
+        xensim_domain_call(d.sim, d.guest, 0, guest_read_more, &d);
+        if (d.rc)
+            return fail("a read of sectors 1 on failed", d.rc);
+        host_say(d.sim, "dom%u read sectors 1 to %u, one request at a time", d.guest,
+                 d.reads - 1);
+    }
     show_console(&d);
     if (o->hostile && (rc = demo_hostile(&d, abi, o->hostile_kind)))
         return rc;

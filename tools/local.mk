@@ -1,7 +1,7 @@
 # tools/: the `xensim` command line.
 bin_PROGRAMS += tools/xensim
 tools_xensim_SOURCES = tools/xensim.c tools/commands.h tools/cmd_demo.c tools/demo.h tools/demo_devices.c tools/demo_qemu.c \
-	tools/cmd_replay.c tools/control.c tools/control.h tools/cmd_inspect.c tools/cmd_serve.c tools/cmd_device.c \
+	tools/cmd_replay.c tools/cmd_explore.c tools/control.c tools/control.h tools/cmd_inspect.c tools/cmd_serve.c tools/cmd_device.c \
 	tools/cmd_env.c tools/cmd_qemu.c tools/serve_guest.c
 # The web view: the server, the probe that feeds it, `xensim view`.
 tools_xensim_SOURCES += tools/web.h tools/web.c tools/web_addr.h tools/web_addr.c \

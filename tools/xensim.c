@@ -14,6 +14,8 @@ struct verb {
 static const struct verb verbs[] = {
     { "demo", xensim_cmd_demo, "run two domains over an event channel and a granted page, narrated" },
     { "replay", xensim_cmd_replay, "rerun a `demo --seed N --record FILE` run (FILE [--until K])" },
+    { "explore", xensim_cmd_explore, "search the demo's schedules for a failing one "
+                                     "(PCT; [--seeds N] [--depth D] [DEMO OPTIONS])" },
     { "serve", xensim_cmd_serve, "run dom0 and N guests with XenStore on DIR/socket" },
     { "env", xensim_cmd_env, "print the environment that makes a Xen program domain N" },
     { "run", xensim_cmd_run, "run a program as a new domain of a running `xensim serve`" },

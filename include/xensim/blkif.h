@@ -94,6 +94,13 @@ struct xensim_blkback_config {
      * front end misbehaved; the device stays mapped until disconnect. */
     void (*on_error)(struct blkback *be, enum xensim_blkback_error err, void *arg);
     void *on_error_arg;
+    /* A bug put in on purpose, for testing schedule search (xensim
+     * explore): after a batch the back end checks for more requests
+     * first and only then publishes its responses and re-enables the
+     * front end's events, instead of RING_FINAL_CHECK_FOR_REQUESTS after
+     * them. A request pushed in between raises no event and is never
+     * seen: a lost wake-up, which only some interleavings show. */
+    bool inject_lost_wakeup;
 };
 
 struct xensim_blkback_stats {

@@ -66,6 +66,8 @@ struct xensim_domain_config {
     void *entry_arg;
 };
 
+/* PCT change points a deterministic run takes: a bug of depth 3 at most. */
+#define XENSIM_PCT_CHANGES_MAX 2
 #define XENSIM_MAX_VCPUS 32        /* XEN_LEGACY_MAX_VCPUS: every vcpu_info in shared_info */
 
 /* Where a domain is in its life, as the toolstack sees it. */
@@ -135,6 +137,29 @@ struct xensim_config {
     const char *record_note;
     const char *replay;
     uint64_t stop_at;
+    /* Deterministic runs only, for schedule search (<xensim/explore.h>).
+     * pct: picks by PCT, probabilistic concurrency testing (Burckhardt
+     * et al., ASPLOS 2010), instead of uniformly: every task gets a
+     * priority drawn from the seed, the highest-priority task that can
+     * run runs, and at each step in pct.change (1 the first, 0 unused)
+     * the task running then drops below all others. A busy-waiting task
+     * runs only when nothing else can. After step pct.until (0: never)
+     * the generator picks again, so that no fixed order starves a task
+     * for ever. */
+    struct xensim_pct {
+        bool on;
+        uint64_t change[XENSIM_PCT_CHANGES_MAX];
+        uint64_t until;
+    } pct;
+    /* Once the replayed schedule ends, the task running runs on until it
+     * blocks, and then the lowest-numbered task that can run, instead of
+     * the generator's picks: a prefix of a schedule, then no further
+     * preemption. */
+    bool replay_then_run_on;
+    /* A run that makes more scheduling decisions than this reports its
+     * state and aborts, as a deadlock does (0: no limit): a livelock on
+     * the virtual clock never ends otherwise. */
+    uint64_t max_steps;
 };
 
 struct xensim *xensim_create(const struct xensim_config *cfg);
