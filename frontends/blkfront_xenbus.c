@@ -106,7 +106,14 @@ static int vf_setup_rings(struct xensim_xenbus_device *dev)
     read_backend(dev, &i);
     if ((err = xensim_blkfront_set_backend(vf->fe, dev->otherend_id)))
         return err;
-    return xensim_blkfront_setup(vf->fe, &i, &vf->p);
+    if ((err = xensim_blkfront_setup(vf->fe, &i, &vf->p)))
+        return err;
+    /* inject_early_initialised: the back end may act on this before the
+     * framework's transaction gives it the keys. */
+    if (tmpl_get().inject_early_initialised)
+        err = xensim_xenbus_printf(0, dev->nodename, "state", "%d",
+                                   XenbusStateInitialised);
+    return err;
 }
 
 static int write_ring(xensim_xenbus_transaction_t t, const char *dir, unsigned int order,

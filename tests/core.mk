@@ -18,8 +18,13 @@ TESTS += tests/test_det
 tests_test_det_SOURCES = tests/test_det.c
 tests_test_det_LDADD = $(TEST_LIBS)
 tests_test_det_CFLAGS = $(TEST_CFLAGS_ALL)
-TESTS += tests/test_det_demo.sh tests/test_det_suites.sh
-EXTRA_DIST += tests/test_det_demo.sh tests/test_det_suites.sh
+check_PROGRAMS += tests/test_explore
+TESTS += tests/test_explore
+tests_test_explore_SOURCES = tests/test_explore.c
+tests_test_explore_LDADD = $(TEST_LIBS)
+tests_test_explore_CFLAGS = $(TEST_CFLAGS_ALL)
+TESTS += tests/test_det_demo.sh tests/test_det_suites.sh tests/test_explore_cli.sh
+EXTRA_DIST += tests/test_det_demo.sh tests/test_det_suites.sh tests/test_explore_cli.sh
 
 # Every errno the sources return has a name in include/xensim/errno.h.
 TESTS += tests/check_errno_names.sh tests/check_api_prefix.sh tests/check_architecture_doc.sh

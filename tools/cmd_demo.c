@@ -213,6 +213,21 @@ static bool abi_from_name(const char *name, enum xensim_evtchn_abi *abi)
     return false;
 }
 
+/* The bugs --inject puts in (xensim explore's prey); each may be given. */
+static bool inject_from_name(const char *name, unsigned int *bits)
+{
+    static const struct { const char *name; unsigned int bit; } names[] = {
+        { "lost-wakeup", DEMO_INJECT_LOST_WAKEUP },
+        { "early-initialised", DEMO_INJECT_EARLY_INITIALISED },
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcmp(name, names[i].name)) {
+            *bits |= names[i].bit;
+            return true;
+        }
+    return false;
+}
+
 int xensim_cmd_demo(int argc, char **argv)
 {
     return demo_main(argc, argv, NULL);
@@ -288,7 +303,8 @@ int demo_main(int argc, char **argv, const struct xensim_config *base)
 {
     const char *trace = NULL, *pcap = NULL, *record = NULL, *xenstored = NULL, *qemu = NULL;
     bool by_qemu = false;
-    bool channel = false, hostile = false, inject = false;
+    bool channel = false, hostile = false;
+    unsigned int inject = 0;
     unsigned int reads = 1;
     enum xensim_hostile_kind kind = XENSIM_HOSTILE_EVENT_STORM;
     enum xensim_evtchn_abi abi = XENSIM_EVTCHN_2L_32;
@@ -324,8 +340,7 @@ int demo_main(int argc, char **argv, const struct xensim_config *base)
         } else if (!strcmp(argv[i], "--qemu") && i + 1 < argc) {
             qemu = argv[++i];
         } else if (!strcmp(argv[i], "--inject") && i + 1 < argc &&
-                   !strcmp(argv[i + 1], "lost-wakeup")) {
-            inject = true;
+                   inject_from_name(argv[i + 1], &inject)) {
             i++;
         } else if (!strcmp(argv[i], "--reads") && i + 1 < argc) {
             char *end;
@@ -348,7 +363,7 @@ int demo_main(int argc, char **argv, const struct xensim_config *base)
                     "[--hostile event-storm|ring-indices|bad-requests|state-jumps|store-quota|"
                     "grant-rewrite|rewrite-after-push|grant-flood|revoke-mapped] "
                     "[--blkback qemu|xensim [--qemu PATH]] [--reads N] "
-                    "[--inject lost-wakeup]\n");
+                    "[--inject lost-wakeup|early-initialised]\n");
             return 2;
         }
     }
@@ -376,8 +391,8 @@ int demo_main(int argc, char **argv, const struct xensim_config *base)
     if (inject && !seed) {
         /* Where the bug strikes, the read waits for ever: a deterministic
          * run reports that, a free one would hang. */
-        fprintf(stderr, "xensim demo: --inject lost-wakeup needs --seed: only a "
-                        "deterministic run reports the wait it causes\n");
+        fprintf(stderr, "xensim demo: --inject needs --seed: only a deterministic run "
+                        "reports the wait a lost wake-up causes\n");
         return 2;
     }
     char note[1024];
@@ -401,7 +416,7 @@ int demo_main(int argc, char **argv, const struct xensim_config *base)
                                    .abi = abi, .web = &web, .sched = &sched,
                                    .hostile = hostile, .hostile_kind = kind,
                                    .qemu = by_qemu ? qemu : NULL,
-                                   .inject_lost_wakeup = inject, .reads = reads };
+                                   .inject = inject, .reads = reads };
     return channel ? demo_channel(trace, &sched) : demo_devices(&o);
 }
 

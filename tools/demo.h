@@ -26,12 +26,16 @@ struct demo_devices_opts {
     bool hostile;
     enum xensim_hostile_kind hostile_kind;
     const char *qemu;       /* QEMU serves the disk and console (--blkback qemu) */
-    bool inject_lost_wakeup; /* --inject lost-wakeup: into xensim's blkback */
+    unsigned int inject;    /* --inject: DEMO_INJECT_* bits */
     unsigned int reads;     /* --reads N: sectors 0 to N-1 read (0: 1) */
 };
 int demo_devices(const struct demo_devices_opts *o);
 /* An event channel and a granted page set up by hand (--channel). */
 int demo_channel(const char *trace, const struct xensim_config *sched);
+/* Bugs --inject puts in, for xensim explore to find: blkback's lost
+ * wake-up, blkfront's Initialised before its keys. */
+#define DEMO_INJECT_LOST_WAKEUP 1u
+#define DEMO_INJECT_EARLY_INITIALISED 2u
 /* The disk's sectors: --reads takes no more. */
 #define DEMO_MAX_READS 2048u
 /* `xensim demo` with argv as its arguments (argv[0] "demo") and the

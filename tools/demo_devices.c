@@ -51,7 +51,7 @@ struct demo {
     struct xensim_consoled *cons;   /* xensim's console back end, if it runs */
     struct demo_qemu *qemu;         /* --blkback qemu */
     domid_t guest;
-    bool inject_lost_wakeup;        /* --inject lost-wakeup: blkback's */
+    unsigned int inject;            /* --inject: DEMO_INJECT_* */
     unsigned int reads;             /* --reads: sectors the guest reads */
     char disk[64];
     struct xensim_netback *nb;
@@ -79,7 +79,8 @@ static void blkback_up(void *p)
     struct demo *d = p;
     struct xensim_blkback_config bcfg = { .path = d->disk, .feature_flush = true,
                                    .feature_persistent = true,
-                                   .inject_lost_wakeup = d->inject_lost_wakeup };
+                                   .inject_lost_wakeup =
+                                       (d->inject & DEMO_INJECT_LOST_WAKEUP) != 0 };
     d->rc = xensim_vbd_back_config(&bcfg);
     if (!d->rc)
         d->rc = xensim_xenbus_backend_register(&xensim_vbd_back);
@@ -119,7 +120,10 @@ static void netback_down(void *p)
 static void frontends_up(void *p)
 {
     struct demo *d = p;
-    struct xensim_blkfront_config bcfg = { .backend_domid = 0 };
+    struct xensim_blkfront_config bcfg = {
+        .backend_domid = 0,
+        .inject_early_initialised = (d->inject & DEMO_INJECT_EARLY_INITIALISED) != 0,
+    };
     struct xensim_netfront_config ncfg = { .sg = true };
     d->rc = xensim_vbd_front_config(&bcfg);
     if (!d->rc)
@@ -640,7 +644,7 @@ int demo_devices(const struct demo_devices_opts *o)
     enum xensim_evtchn_abi abi = o->abi;
     uint64_t seed = sched->seed;
     struct demo d = { .pcap = o->pcap, .back = &builtin_back,
-                      .inject_lost_wakeup = o->inject_lost_wakeup,
+                      .inject = o->inject,
                       .reads = o->reads ? o->reads : 1 };
     if (o->qemu) {
         if (!(d.qemu = demo_qemu_new(o->qemu, print_line))) {

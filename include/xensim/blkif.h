@@ -158,6 +158,14 @@ struct xensim_blkfront_config {
      * been answered, instead of at the next one (ring.h's event batching):
      * fewer wake-ups under load, same latency for a lone request. */
     bool batch_events;
+    /* A bug put in on purpose, for testing schedule search (xensim
+     * explore); only the xenbus driver (xensim_vbd_front) acts on it: it
+     * writes state Initialised on its own, before the transaction that
+     * publishes ring-ref and event-channel (and Initialised again) has
+     * committed. A back end that looks in between finds no ring-ref and
+     * fails the device: a handshake race, which only some interleavings
+     * show. */
+    bool inject_early_initialised;
 };
 
 /* One asynchronous I/O. Sectors are 512 bytes (sector-size bytes with
