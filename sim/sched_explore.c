@@ -23,6 +23,8 @@
 #include <unistd.h>
 #include <xensim/explore.h>
 
+#define TAIL_LINES 16
+
 struct xp {
     const struct xensim_explore_config *cfg;
     char dir[64];
@@ -322,6 +324,24 @@ static int xp_shrink_prefix(struct xp *x)
     return xp_keep(x) ? -EIO : 0;
 }
 
+/* The last lines of the run's output, to the log. */
+static void xp_tail(const struct xp *x, unsigned int lines)
+{
+    FILE *f = x->cfg->log ? fopen(x->log, "r") : NULL;
+    char (*ring)[256] = f ? calloc(lines, sizeof(*ring)) : NULL;
+    unsigned long n = 0;
+    if (ring) {
+        while (fgets(ring[n % lines], sizeof(ring[0]), f))
+            n += strchr(ring[n % lines], '\n') != NULL;
+        xp_log(x, "xensim explore: the failing run's output ends:\n");
+        for (unsigned long i = n > lines ? n - lines : 0; i < n; i++)
+            xp_log(x, "  %s", ring[i % lines]);
+    }
+    free(ring);
+    if (f)
+        fclose(f);
+}
+
 static void xp_cleanup(struct xp *x)
 {
     unlink(x->run);
@@ -348,22 +368,8 @@ int xensim_explore(const struct xensim_explore_config *cfg, struct xensim_explor
     snprintf(x.best, sizeof(x.best), "%s/best.schedule", x.dir);
     int rc = xp_search(&x);
     if (rc == 1) {
-        char last[4096];
         /* The failing run's output, before the shrinking runs overwrite it. */
-        FILE *f = fopen(x.log, "r");
-        if (f && cfg->log) {
-            size_t n;
-            xp_log(&x, "xensim explore: the failing run's output ends:\n");
-            fseek(f, 0, SEEK_END);
-            long size = ftell(f);
-            fseek(f, size > (long)sizeof(last) - 1 ? size - (long)sizeof(last) + 1 : 0, SEEK_SET);
-            n = fread(last, 1, sizeof(last) - 1, f);
-            last[n] = '\0';
-            char *start = n == sizeof(last) - 1 ? strchr(last, '\n') : NULL;
-            xp_log(&x, "%s", start ? start + 1 : last);
-        }
-        if (f)
-            fclose(f);
+        xp_tail(&x, TAIL_LINES);
         rc = xp_shrink_changes(&x);
         if (!rc)
             rc = xp_shrink_prefix(&x);
