@@ -55,6 +55,7 @@ struct blkback_queue {
     unsigned int nr_ring_mapped;
     evtchn_port_t port;
     bool broken;              /* the front end misbehaved: not served */
+    bool ring_watched;        /* named to the simulator (xensim_ring_watch) */
     struct blkback_pgrant *pg;
     unsigned int pg_cap, pg_count, pg_max;
     uint64_t pg_clock;        /* bumped per blkback_map_segs call */

@@ -8,6 +8,7 @@
  * <xensim/guest.h>.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xen/io/protocols.h>
@@ -408,6 +409,9 @@ static void queue_teardown(struct blkback_queue *q)
     if (q->pg)
         blkback_pgrants_release(q);
     void *addrs[XENSIM_BLKIF_MAX_RING_PAGES];
+    if (q->ring_watched)
+        xensim_ring_unwatch(q->view.page[0]);
+    q->ring_watched = false;
     for (unsigned int i = 0; i < q->nr_ring_mapped; i++)
         addrs[i] = q->view.page[i];
     xensim_xenbus_unmap_ring(q->ring_handle, addrs, q->nr_ring_mapped);
@@ -432,6 +436,11 @@ static int queue_connect(struct blkback *be, struct blkback_queue *q,
     blkif_sring_t *s = (blkif_sring_t *)q->view.page[0];
     BACK_RING_INIT(&q->ring, s, (size_t)XEN_PAGE_SIZE * pages);
     XENSIM_RING_INDICES(s);
+    /* Named for a stuck deterministic run's report; only a report is
+     * lost if this fails. */
+    char name[64];
+    snprintf(name, sizeof(name), "vbd of dom%u queue %u (blkback's end)", be->front, q->idx);
+    q->ring_watched = xensim_ring_watch(s, name) == 0;
     unsigned int max_segs = BLKIF_MAX_SEGMENTS_PER_REQUEST;
     if (be->cfg.max_indirect_segments > max_segs)
         max_segs = be->cfg.max_indirect_segments;

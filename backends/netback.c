@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include "netback.h"
 
@@ -441,6 +442,12 @@ void netback_rx_enqueue(struct nb_vif *vif, struct nb_pkt *p)
     vif->kick = true;   /* delivered in this pass of nb_run */
 }
 
+static void nb_rings_unwatch(struct nb_vif *vif)
+{
+    xensim_ring_unwatch(vif->tx.sring);
+    xensim_ring_unwatch(vif->rx.sring);
+}
+
 static void nb_vif_teardown(struct nb_vif *vif)
 {
     struct xensim_netback *nb = vif->nb;
@@ -448,6 +455,7 @@ static void nb_vif_teardown(struct nb_vif *vif)
         return;
     xensim_irq_unbind(vif->port);
     xensim_evtchn_close(vif->port);
+    nb_rings_unwatch(vif);
     xensim_xenbus_unmap_ring(vif->ring_handle, vif->ring_addr, 2);
     while (vif->rxq_len) {
         netback_pkt_put(nb, vif->rxq[vif->rxq_head]);
@@ -593,6 +601,13 @@ static int nb_vif_new(struct xensim_netback *nb, domid_t front, unsigned int han
     BACK_RING_INIT(&vif->rx, (netif_rx_sring_t *)vif->ring_addr[1], XEN_PAGE_SIZE);
     XENSIM_RING_INDICES(vif->tx.sring);
     XENSIM_RING_INDICES(vif->rx.sring);
+    /* Named for a stuck deterministic run's report; only a report is
+     * lost if this fails, and unwatching an unnamed ring is harmless. */
+    char name[64];
+    snprintf(name, sizeof(name), "vif %u of dom%u tx (netback's end)", handle, front);
+    xensim_ring_watch(vif->tx.sring, name);
+    snprintf(name, sizeof(name), "vif %u of dom%u rx (netback's end)", handle, front);
+    xensim_ring_watch(vif->rx.sring, name);
     *out = vif;
     return 0;
 }
@@ -613,6 +628,7 @@ int xensim_netback_connect(struct xensim_netback *nb, domid_t front, unsigned in
     int rc = nb_vif_new(nb, front, handle, keys, &vif);
     long port = rc ? 0 : xensim_evtchn_bind_interdomain(front, keys->event_channel);
     if (!rc && port < 0) {
+        nb_rings_unwatch(vif);
         xensim_xenbus_unmap_ring(vif->ring_handle, vif->ring_addr, 2);
         nb_vif_free(nb, vif);
         rc = (int)port;

@@ -127,6 +127,7 @@ static void domain_free_rcu(struct rcu_head *head)
     gnttab_domain_free(d);
     evtchn_domain_free(d);
     domain_memory_free(d);
+    ring_watch_domain_free(d);
     free(d);
 }
 
@@ -236,6 +237,7 @@ static void domain_abort_build(struct domain *d)
     gnttab_domain_free(d);
     evtchn_domain_free(d);
     domain_memory_free(d);
+    ring_watch_domain_free(d);
     free(d);
 }
 
@@ -455,6 +457,8 @@ static struct domain *domain_destroy_begin(struct xensim *sim, domid_t domid, in
 static void domain_destroy_finish(struct xensim *sim, struct domain *d)
 {
     vcpu_stop_all(d);
+    /* Before the mappings go: the list points into them. */
+    ring_watch_domain_free(d);
     domain_release_guest_anchor(d);
     atomic_store(&d->state, XENSIM_DOMAIN_DYING);
     evtchn_domain_destroy(d);

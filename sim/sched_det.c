@@ -120,10 +120,12 @@ static bool det_runnable(const struct det *det, const struct det_task *t)
     }
 }
 
-/* What the stuck domains show: every vCPU's event flags and every port
- * that is pending. A port pending and unmasked whose vCPU has no upcall
- * pending is a lost wake-up: nothing will ever tell that vCPU. */
-static unsigned int det_report_events(struct xensim *sim)
+/* What the domains show: every vCPU's event flags, every ring their code
+ * named (ring_watch.c) and every port that is pending. A port pending
+ * and unmasked whose vCPU has no upcall pending is a lost wake-up:
+ * nothing will ever tell that vCPU; so, when every task is stuck, is a
+ * ring whose producer reached the event index its consumer set. */
+static unsigned int det_report_events(struct xensim *sim, bool stuck)
 {
     enum { MAX_ROWS = 4096 };
     struct xensim_port_info *rows = malloc(MAX_ROWS * sizeof(*rows));
@@ -139,6 +141,7 @@ static unsigned int det_report_events(struct xensim *sim)
             fprintf(stderr, "  dom%u vcpu%u: evtchn_upcall_pending %u, mask %u%s\n", id, i,
                     *v->upcall_pending, *v->upcall_mask, v->polling ? ", in SCHEDOP_poll" : "");
         }
+        lost += ring_watch_report(d, stderr, stuck);
         int n = xensim_port_list(sim, (domid_t)id, rows, MAX_ROWS);
         for (int k = 0; k < n && k < MAX_ROWS; k++) {
             const struct xensim_port_info *r = &rows[k];
@@ -174,7 +177,7 @@ static void det_report_stuck(const struct det *det, const char *why)
             fprintf(stderr, "  task %u %s: %s\n", t->id, t->name,
                     t->state == DT_READY ? "runnable" : "blocked");
     }
-    if (det_report_events(det->sim))
+    if (det_report_events(det->sim, true))
         fprintf(stderr, "xensim: a lost wake-up is among the causes\n");
     fprintf(stderr, "xensim: rerun it with the same seed, %" PRIu64 "\n", det->seed);
 }
@@ -269,7 +272,7 @@ static void det_stop(struct det *det)
                 det_runnable(det, t) && t->state == DT_BLOCKED ? " (may wake)" : "");
     }
     xensim_dump_domains(det->sim, stderr);
-    det_report_events(det->sim);
+    det_report_events(det->sim, false);
     for (unsigned int id = 0; id < DOMID_FIRST_RESERVED; id++) {
         struct xensim_domain_info info;
         if (!xensim_domain_info(det->sim, (domid_t)id, &info) && info.ports_in_use)

@@ -159,6 +159,13 @@ struct sched_ops {
 extern __thread struct xensim *sched_task_sim;
 extern const struct sched_ops sched_free_running, sched_deterministic;
 
+/* ring_watch.c: the rings a domain named, and their indices; with every
+ * task stuck, also which show a lost wake-up (how many: the return). */
+struct ring_watch;
+struct domain;
+void ring_watch_domain_free(struct domain *d);
+unsigned int ring_watch_report(struct domain *d, FILE *out, bool stuck);
+
 /* Internal port states, Xen's ECS_* (values as in xen/sched.h). */
 enum evtchn_state {
     ECS_FREE = 0, ECS_RESERVED, ECS_UNBOUND, ECS_INTERDOMAIN, ECS_PIRQ,
@@ -423,6 +430,11 @@ struct domain {
      * guest, released after the vCPUs stop at destroy. */
     void *_Atomic guest_anchor;
     void (*guest_anchor_release)(void *data);
+
+    /* Shared rings the domain's code named (ring_watch.c), for a stuck
+     * deterministic run's report. */
+    struct ring_watch *ring_watches;
+    struct sim_lock ring_watch_lock;
 
     _Atomic bool destroyed;             /* destroy's teardown is done */
     _Atomic bool finalized;

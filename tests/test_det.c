@@ -3,7 +3,8 @@
  * time in an order its seed decides, on a virtual clock. The same seed
  * gives the same trace; other seeds give other interleavings; timeouts
  * and timers end at their exact deadlines however long they are; every
- * task blocked with nothing due is reported, a lost wake-up by name; xenstored's loop is a task
+ * task blocked with nothing due is reported, a lost wake-up by name (a
+ * port's, or a named ring's whose event index was reached); xenstored's loop is a task
  * like the rest; xenconsoled, not yet one, refuses a seed. Guest code only records; the test thread asserts.
  */
 #include <signal.h>
@@ -374,6 +375,69 @@ static char *run_stuck(uint64_t seed, xensim_vcpu_entry_t entry)
     return buf;
 }
 
+/* A ring whose consumer set req_event 5 and whose producer reached it
+ * without an event, and one that is quiet, named; then every task waits.
+ * The naming's own errors on the way. */
+static struct { uint32_t lost[4], quiet[4]; int twice, unknown, gone, again; } rw;
+
+static void lose_ring_wakeup(void *arg)
+{
+    (void)arg;
+    rw.lost[0] = 5;                 /* req_prod */
+    rw.lost[1] = 5;                 /* req_event */
+    rw.lost[2] = 2;                 /* rsp_prod */
+    rw.lost[3] = 3;                 /* rsp_event */
+    rw.quiet[0] = 7;
+    rw.quiet[1] = 8;
+    xensim_ring_watch(rw.quiet, "quiet ring");
+    rw.twice = xensim_ring_watch(rw.quiet, "again");
+    rw.unknown = xensim_ring_unwatch(&rw.twice);
+    xensim_ring_watch(&rw.again, "unwatched ring");
+    rw.gone = xensim_ring_unwatch(&rw.again);
+    xensim_ring_watch(rw.lost, "test ring");
+    wait_forever(NULL);
+}
+
+START_TEST(test_ring_lost_wakeup_reported)
+{
+    ck_assert_int_eq(xensim_ring_watch(rw.lost, "not guest code"), -ESRCH);
+    const char *out = run_stuck(6, lose_ring_wakeup);
+    ck_assert_msg(strstr(out, "dom0 ring test ring: req_prod 5, req_event 5, rsp_prod 2, "
+                              "rsp_event 3\n"), "report: %s", out);
+    ck_assert_msg(strstr(out, "dom0 ring test ring: LOST WAKE-UP: requests reached req_event 5"),
+                  "report: %s", out);
+    ck_assert_msg(!strstr(out, "responses reached"), "report: %s", out);
+    ck_assert_msg(strstr(out, "dom0 ring quiet ring: req_prod 7, req_event 8"), "report: %s", out);
+    ck_assert_msg(!strstr(out, "quiet ring: LOST"), "report: %s", out);
+    ck_assert_msg(!strstr(out, "unwatched ring"), "report: %s", out);
+    ck_assert_msg(strstr(out, "a lost wake-up is among the causes"), "report: %s", out);
+}
+END_TEST
+
+/* The naming's answers, from a guest that then ends. */
+static void ring_watch_answers(void *arg)
+{
+    (void)arg;
+    rw.twice = xensim_ring_watch(rw.quiet, "one");
+    rw.again = xensim_ring_watch(rw.quiet, "two");
+    rw.unknown = xensim_ring_unwatch(rw.lost);
+    rw.gone = xensim_ring_unwatch(rw.quiet);
+    /* Left named: the domain's death takes it. */
+    xensim_ring_watch(rw.lost, "left");
+}
+
+START_TEST(test_ring_watch_answers)
+{
+    memset(&rw, 0, sizeof(rw));
+    run_one(9, ring_watch_answers);
+    ck_assert_int_eq(rw.twice, 0);
+    ck_assert_int_eq(rw.again, -EEXIST);
+    ck_assert_int_eq(rw.unknown, -ENOENT);
+    ck_assert_int_eq(rw.gone, 0);
+    ck_assert_int_eq(xensim_ring_unwatch(rw.quiet), -ESRCH);
+}
+END_TEST
+
 START_TEST(test_deadlock_reported)
 {
     const char *out = run_stuck(3, wait_forever);
@@ -516,6 +580,8 @@ static Suite *det_suite(void)
     tcase_add_test(t, test_spinner_lets_time_pass);
     tcase_add_test(t, test_deadlock_reported);
     tcase_add_test(t, test_lost_wakeup_reported);
+    tcase_add_test(t, test_ring_lost_wakeup_reported);
+    tcase_add_test(t, test_ring_watch_answers);
     tcase_add_test(t, test_replay_divergence_reported);
     tcase_add_test(t, test_xenstored_is_a_task);
     tcase_add_test(t, test_consoled_refuses_a_seed);

@@ -41,6 +41,9 @@ grep -q 'blkfront bumps req_prod to [0-9]*; no event needed on port' "$dir/lw.re
 	fail "the lost wake-up's replay does not show the unannounced request" "$dir/lw.replay1"
 grep -q 'deterministic run (seed [0-9]*) deadlocked' "$dir/lw.replay1" ||
 	fail "the lost wake-up's replay does not deadlock" "$dir/lw.replay1"
+# blkback named its ring: the report says which one lost the wake-up.
+grep -q "dom0 ring vbd of dom1 queue 0 (blkback's end): LOST WAKE-UP: requests reached req_event" \
+	"$dir/lw.replay1" || fail "the report does not name the ring" "$dir/lw.replay1"
 
 explore_finds ei --inject early-initialised
 grep -q 'xensim demo: the disk did not connect' "$dir/ei.replay1" ||

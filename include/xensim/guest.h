@@ -254,6 +254,17 @@ int xensim_gnttab_grant_transitive_ref(grant_ref_t ref, domid_t domid, domid_t t
  * again, and the ref is free only once a later call returns 0. */
 int xensim_gnttab_end_access(grant_ref_t ref);
 
+/* Names a shared ring this domain has mapped or made: a <xen/io/ring.h>
+ * sring, whose page begins with req_prod, req_event, rsp_prod and
+ * rsp_event. A deterministic run that deadlocks prints each named ring's
+ * indices, and calls a ring whose event index its producer has reached
+ * with no event on the way a lost wake-up: the consumer asked to be told
+ * and nobody will tell it. Watch before the ring is used, unwatch before
+ * it is unmapped; a domain's watches go when it dies. 0, -ENOMEM, or
+ * -EEXIST (sring named already); unwatch: 0 or -ENOENT. */
+int xensim_ring_watch(const void *sring, const char *name);
+int xensim_ring_unwatch(const void *sring);
+
 #ifdef __cplusplus
 }
 #endif
