@@ -69,3 +69,9 @@ bench_bench_qemu_SOURCES = bench/bench_qemu.c
 bench_bench_qemu_CPPFLAGS = $(AM_CPPFLAGS) -DBENCH_BUILDDIR='"$(abs_top_builddir)"' \
 	-DBENCH_SRCDIR='"$(abs_top_srcdir)"'
 bench_bench_qemu_LDADD = libxensim.la $(BENCH_LDADD)
+
+# Schedule search: PCT schedules a second of a small scenario, each a
+# child process, beside the same runs free-running.
+BENCHES += bench/bench_explore
+bench_bench_explore_SOURCES = bench/bench_explore.c
+bench_bench_explore_LDADD = libxensim.la $(BENCH_LDADD)
