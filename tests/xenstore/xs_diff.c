@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -176,24 +177,39 @@ static bool read_reply(struct side *s, int c, struct xsd_sockmsg *h, char *body)
     }
 }
 
-static void send_msg(struct side *s, int c, uint32_t type, uint32_t tx, const void *p, size_t n)
+/* Appends one message to buf: its header says claim bytes follow when
+ * claim is nonzero (a lie, for the malformed-length sessions), else n. */
+static size_t put_msg(uint8_t *buf, uint32_t type, uint32_t tx, const void *p, size_t n,
+                      uint32_t claim)
 {
     struct xsd_sockmsg h = { .type = type, .req_id = (uint32_t)n_ops, .tx_id = tx,
-                             .len = (uint32_t)n };
-    uint8_t buf[MSG_MAX + 64];
+                             .len = claim ? claim : (uint32_t)n };
 
-    if (n > sizeof(buf) - sizeof(h))
-        die("payload too long");
     memcpy(buf, &h, sizeof(h));
     memcpy(buf + sizeof(h), p, n);
-    for (size_t off = 0; off < sizeof(h) + n;) {
-        ssize_t k = write(s->fd[c], buf + off, sizeof(h) + n - off);
+    return sizeof(h) + n;
+}
+
+/* All of buf in writes the daemon may split as it likes. */
+static void send_bytes(struct side *s, int c, const uint8_t *buf, size_t len)
+{
+    for (size_t off = 0; off < len;) {
+        ssize_t k = write(s->fd[c], buf + off, len - off);
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0)
             break;          /* the daemon went: read_reply() sees EOF */
         off += (size_t)k;
     }
+}
+
+static void send_msg(struct side *s, int c, uint32_t type, uint32_t tx, const void *p, size_t n)
+{
+    static uint8_t buf[MSG_MAX + 64];
+
+    if (n > sizeof(buf) - sizeof(struct xsd_sockmsg))
+        die("payload too long");
+    send_bytes(s, c, buf, put_msg(buf, type, tx, p, n, 0));
 }
 
 /* Prints bytes as a C string would show them. */
@@ -233,15 +249,17 @@ struct op {
     int tx;                 /* TX_NONE, TX_OWN, TX_BOGUS, or an id */
     const char *p;
     size_t len;
+    uint32_t claim;         /* nonzero: the length its header says */
+    const struct op *then;  /* sent in the same write, right after it */
 };
 
 /* Scripted sessions: each class of difference issue 9 names, then the
  * corners of each message type. Payloads are C strings with their NULs
  * spelled out; P() counts the whole literal but its final NUL. */
 #define P(s) s, sizeof(s) - 1
-#define Q(conn, type, s) { conn, XS_##type, TX_NONE, P(s) }
-#define QN(conn, type, s) { conn, type, TX_NONE, P(s) }
-#define QT(conn, type, s) { conn, XS_##type, TX_OWN, P(s) }
+#define Q(conn, type, s) { conn, XS_##type, TX_NONE, P(s), 0, NULL }
+#define QN(conn, type, s) { conn, type, TX_NONE, P(s), 0, NULL }
+#define QT(conn, type, s) { conn, XS_##type, TX_OWN, P(s), 0, NULL }
 
 static uint32_t op_tx(const struct side *s, const struct op *o)
 {
@@ -284,8 +302,8 @@ static void track_tx(struct side *s, const struct op *o, const struct xsd_sockms
  * leaves errno so: a READ of an invalid path (EINVAL), or a guest's READ
  * of a node only dom0 may read (EACCES).
  */
-static const struct op prime_einval = { 0, XS_READ, TX_NONE, P("bad path\0") };
-static const struct op prime_eacces = { 2, XS_READ, TX_NONE, P("/xs-diff-dom0\0") };
+static const struct op prime_einval = { 0, XS_READ, TX_NONE, P("bad path\0"), 0, NULL };
+static const struct op prime_eacces = { 2, XS_READ, TX_NONE, P("/xs-diff-dom0\0"), 0, NULL };
 
 static const struct op *errno_primer(const struct op *o)
 {
@@ -312,12 +330,27 @@ static const struct op *errno_primer(const struct op *o)
     }
 }
 
+/* The op, and any sent with it, in one write. */
+static void send_op(struct side *s, const struct op *o)
+{
+    static uint8_t buf[4 * MSG_MAX];
+    size_t n = 0;
+
+    for (const struct op *q = o; q; q = q->then) {
+        if (n + sizeof(struct xsd_sockmsg) + q->len > sizeof(buf))
+            die("payload too long");
+        n += put_msg(buf + n, q->type, op_tx(s, q), q->p, q->len, q->claim);
+    }
+    send_bytes(s, o->conn, buf, n);
+}
+
 /* One request on both sides, then the quiet request on every
  * connection; false at a difference. */
 static bool run_op(const struct op *o)
 {
     static char body[XENSTORE_PAYLOAD_MAX + 1];
-    const struct op *primer = errno_primer(o);
+    /* A lying header is refused before its type is looked at. */
+    const struct op *primer = o->claim ? NULL : errno_primer(o);
     struct xsd_sockmsg h;
     bool same = true;
 
@@ -334,9 +367,11 @@ static bool run_op(const struct op *o)
             send_msg(s, pc, primer->type, 0, primer->p, primer->len);
             read_reply(s, pc, &h, body);
         }
-        send_msg(s, o->conn, o->type, op_tx(s, o), o->p, o->len);
-        if (read_reply(s, o->conn, &h, body))
-            track_tx(s, o, &h, body);
+        send_op(s, o);
+        /* A request sent with this one is answered after it, unless
+         * the daemon closed the connection first. */
+        for (const struct op *q = o; q && read_reply(s, o->conn, &h, body); q = q->then)
+            track_tx(s, q, &h, body);
         for (int c = 0; c < NCONN; c++) {
             send_msg(s, c, XS_GET_DOMAIN_PATH, 0, "0", 2);
             read_reply(s, c, &h, body);
@@ -360,7 +395,15 @@ static bool run_op(const struct op *o)
     FILE *f = same ? stdout : stderr;
     fprintf(f, "%s op %lu: conn %d (dom%d) type %u tx %d: ", session_name, n_ops, o->conn,
             conn_dom[o->conn], o->type, o->tx);
-    put_bytes(f, (const uint8_t *)o->p, o->len);
+    put_bytes(f, (const uint8_t *)o->p, o->len > 200 ? 200 : o->len);
+    if (o->len > 200)
+        fprintf(f, "... (%zu bytes)", o->len);
+    if (o->claim)
+        fprintf(f, " (header says %" PRIu32 ")", o->claim);
+    for (const struct op *q = o->then; q; q = q->then) {
+        fprintf(f, " then type %u: ", q->type);
+        put_bytes(f, (const uint8_t *)q->p, q->len > 200 ? 200 : q->len);
+    }
     fprintf(f, "%s\n", same ? "" : "  DIFFERS");
     for (int c = 0; c < NCONN; c++) {
         if (same && !sides[0].log_len[c])
@@ -556,9 +599,9 @@ static const struct op script_basic[] = {
     Q(0, READ, "/t/\0"),
     Q(0, READ, "/t//bin\0"),
     Q(0, READ, "/t/b in\0"),
-    { 0, XS_READ, TX_BOGUS, P("/t/bin\0") },
-    { 0, XS_GET_DOMAIN_PATH, TX_BOGUS, P("0\0") },
-    { 0, XS_WATCH, TX_BOGUS, P("/t\0bt\0") },
+    { 0, XS_READ, TX_BOGUS, P("/t/bin\0"), 0, NULL },
+    { 0, XS_GET_DOMAIN_PATH, TX_BOGUS, P("0\0"), 0, NULL },
+    { 0, XS_WATCH, TX_BOGUS, P("/t\0bt\0"), 0, NULL },
     Q(0, RESET_WATCHES, ""),
     Q(1, RESET_WATCHES, "junk"),
     Q(0, WRITE, "/t/after\0reset"),
@@ -700,6 +743,105 @@ static const struct op script_control[] = {
     Q(0, CONTROL, "quota\0" "1\0"),
 };
 
+/* Payloads past what a literal can say: a path, its NUL, then value
+ * bytes, XENSTORE_PAYLOAD_MAX and more of them (filled by main()). */
+static char big_t[MSG_MAX], big_g[MSG_MAX];
+static const char big_t_path[] = "/t/big", big_g_path[] = "data/big";
+
+#define BIG(conn, type, buf, n) { conn, XS_##type, TX_NONE, buf, n, 0, NULL }
+#define CLAIM(conn, type, s, n) { conn, XS_##type, TX_NONE, P(s), n, NULL }
+#define PIPE(conn, type, s, next) { conn, XS_##type, TX_NONE, P(s), 0, next }
+
+static const struct op too_long = { 0, XS_READ, TX_NONE, P("/t/bin\0"), XENSTORE_PAYLOAD_MAX + 1,
+                                    NULL };
+static const struct op write_p2 = { 0, XS_WRITE, TX_NONE, P("/t/p2\0b"), 0, NULL };
+static const struct op read_p1 = { 0, XS_READ, TX_NONE, P("/t/p1\0"), 0, &write_p2 };
+static const struct op guest_read = { 2, XS_READ, TX_NONE, P("data/rel\0"), 0, NULL };
+
+/*
+ * Lengths and framing (core.c: handle_input()). A header that says more
+ * than XENSTORE_PAYLOAD_MAX is "Client tried to feed us": the
+ * connection is ignored (domain.c: ignore_connection()), which for a
+ * socket means closed, its watches and transactions gone. What it had
+ * queued goes first (conn_free_buffered_data()), so a request sent in
+ * the same write, answered but not yet sent, gets no reply. A guest's
+ * bridge refuses such a header itself, as Linux's xenbus_dev does, and
+ * forgets a transaction whatever its END's answer (xenbus_dev_queue_
+ * reply()), EINVAL too.
+ */
+static const struct op script_wire[] = {
+    BIG(0, WRITE, big_t, XENSTORE_PAYLOAD_MAX),
+    Q(0, READ, "/t/big\0"),
+    Q(1, WATCH, "/t\0wire\0"),
+    Q(1, TRANSACTION_START, "\0"),
+    BIG(1, WRITE, big_t, XENSTORE_PAYLOAD_MAX + 1),
+    Q(0, WRITE, "/t/after\0x"),
+    Q(1, UNWATCH, "/t\0wire\0"),
+    CLAIM(0, READ, "", XENSTORE_PAYLOAD_MAX + 1),
+    CLAIM(0, READ, "/t/bin\0", 0xffffffffu),
+    PIPE(0, READ, "/t/bin\0", &too_long),
+    PIPE(0, WRITE, "/t/p1\0a", &read_p1),
+    Q(0, DIRECTORY, "/t\0"),
+    BIG(2, WRITE, big_g, XENSTORE_PAYLOAD_MAX + 1),
+    CLAIM(3, READ, "", XENSTORE_PAYLOAD_MAX + 1),
+    PIPE(2, WRITE, "data/rel\0p", &guest_read),
+    /* Types past the last: ENOSYS, whatever the payload. */
+    QN(0, XS_TYPE_COUNT, ""),
+    QN(0, 0xffff, "/t\0"),
+    QN(0, 0xffffffffu, "/t\0"),
+    QN(3, 0x8000, ""),
+    /* Bytes after the last NUL, an argument without one, a missing or
+     * extra argument, for each kind of request. */
+    Q(0, WRITE, "/t/bin\0x"),
+    Q(0, SET_PERMS, "/t/bin\0n0\0r1"),
+    Q(0, GET_PERMS, "/t/bin\0"),
+    Q(0, WATCH, "/t\0tok\0extra"),
+    Q(0, WATCH, "/t\0tok2\0extra\0"),
+    Q(0, WATCH, "/t\0"),
+    Q(0, WATCH, "/t"),
+    Q(0, WRITE, "/t/bin2\0"),
+    Q(0, UNWATCH, "/t\0tok\0extra\0"),
+    Q(0, UNWATCH, "/t\0tok2\0"),
+    Q(0, UNWATCH, "/t\0tok"),
+    Q(0, TRANSACTION_END, "T"),
+    Q(0, TRANSACTION_END, ""),
+    Q(0, TRANSACTION_END, "T\0"),
+    Q(0, GET_DOMAIN_PATH, "1"),
+    Q(0, GET_DOMAIN_PATH, ""),
+    Q(0, GET_DOMAIN_PATH, "1\0extra\0"),
+    Q(0, GET_DOMAIN_PATH, "1x\0"),
+    Q(0, IS_DOMAIN_INTRODUCED, "1"),
+    Q(0, IS_DOMAIN_INTRODUCED, ""),
+    Q(0, IS_DOMAIN_INTRODUCED, "2\0junk"),
+    Q(0, DIRECTORY_PART, "/t\0" "0"),
+    Q(0, DIRECTORY_PART, "/t\0" "abc\0"),
+    Q(0, DIRECTORY_PART, "/t\0" "-1\0"),
+    Q(0, DIRECTORY_PART, "/t\0" "99999\0"),
+    Q(0, DIRECTORY_PART, "/t"),
+    Q(0, INTRODUCE, "77\0" "1\0"),
+    Q(0, INTRODUCE, "77\0" "1\0" "0\0"),
+    Q(0, INTRODUCE, "77\0" "1\0" "abc\0"),
+    Q(0, INTRODUCE, "77\0" "1\0" "5\0"),
+    Q(0, INTRODUCE, "77\0" "1\0" "5"),
+    Q(0, RELEASE, "77"),
+    Q(0, RELEASE, ""),
+    Q(0, RESUME, "77"),
+    Q(0, RESUME, ""),
+    Q(0, SET_TARGET, "77\0" "1"),
+    Q(0, SET_TARGET, "77"),
+    Q(0, SET_TARGET, ""),
+    Q(0, RESET_WATCHES, "\0"),
+    Q(0, CONTROL, "quota"),
+    Q(0, CONTROL, "quota\0" "1"),
+    Q(2, WRITE, "data/x"),
+    Q(2, SET_PERMS, "data/rel\0n1\0r2"),
+    Q(2, SET_PERMS, "data/rel"),
+    Q(2, TRANSACTION_START, "x"),
+    Q(2, TRANSACTION_START, ""),
+    QT(2, TRANSACTION_END, "F"),
+    QT(2, TRANSACTION_END, "F\0"),
+};
+
 struct script {
     const char *name;
     const struct op *ops;
@@ -708,7 +850,7 @@ struct script {
 
 #define SCRIPT(s) { #s, s, sizeof(s) / sizeof(s[0]) }
 static const struct script scripts[] = {
-    SCRIPT(script_basic), SCRIPT(script_tx), SCRIPT(script_control),
+    SCRIPT(script_basic), SCRIPT(script_tx), SCRIPT(script_control), SCRIPT(script_wire),
 };
 
 static bool run_ops(const struct op *ops, size_t n)
@@ -951,6 +1093,13 @@ usage:
         fprintf(stderr, "usage: xs_diff [-s SEED] [-n SEEDS] [-o OPS] [-v] [-g] DIR_A DIR_B\n");
         return 2;
     }
+    /* A daemon that closes a connection makes our next write to it fail,
+     * not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+    memset(big_t, 'v', sizeof(big_t));
+    memcpy(big_t, big_t_path, sizeof(big_t_path));
+    memset(big_g, 'g', sizeof(big_g));
+    memcpy(big_g, big_g_path, sizeof(big_g_path));
     for (int i = 0; i < SIDES; i++) {
         sides[i].dir = argv[optind + i];
         for (int c = 0; c < NCONN; c++)
