@@ -842,15 +842,214 @@ static const struct op script_wire[] = {
     QT(2, TRANSACTION_END, "F\0"),
 };
 
+/* Sessions built at run time, of many like requests or of payloads no
+ * literal spells. Payloads are given as formats, '|' standing for NUL
+ * (no path or value here has one). */
+static struct op *dyn;
+static size_t dyn_n, dyn_cap;
+
+static void dyn_add(int conn, uint32_t type, int tx, const char *fmt, ...)
+{
+    va_list ap;
+    char tmp[MSG_MAX];
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(tmp))
+        die("dyn_add: payload too long");
+    for (int i = 0; i < n; i++)
+        if (tmp[i] == '|')
+            tmp[i] = '\0';
+    if (dyn_n == dyn_cap) {
+        dyn_cap = dyn_cap ? dyn_cap * 2 : 256;
+        if (!(dyn = realloc(dyn, dyn_cap * sizeof(*dyn))))
+            die("out of memory");
+    }
+    char *p = malloc((size_t)n + 1);
+    if (!p)
+        die("out of memory");
+    memcpy(p, tmp, (size_t)n + 1);
+    dyn[dyn_n++] = (struct op){ conn, type, tx, p, (size_t)n, 0, NULL };
+}
+
+/* n bytes of ch, as a string for dyn_add()'s %s. */
+static const char *run_of(char ch, size_t n)
+{
+    static char buf[4][MSG_MAX];
+    static int k;
+    char *b = buf[k++ % 4];
+
+    memset(b, ch, n);
+    b[n] = '\0';
+    return b;
+}
+
+/* A relative path of about len characters below dir, in components of
+ * 100 so that no parent's child list nears the node-size quota. */
+static const char *deep_path(const char *dir, size_t len)
+{
+    static char buf[MSG_MAX];
+    size_t n = (size_t)snprintf(buf, sizeof(buf), "%s", dir);
+
+    while (n < len) {
+        size_t k = len - n - 1 < 99 ? len - n - 1 : 99;
+
+        buf[n++] = '/';
+        memset(buf + n, 'c', k);
+        n += k;
+        if (k == 0)
+            buf[n++] = 'c';
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/*
+ * Path lengths (core.c: is_valid_nodename()): beyond the domain's prefix
+ * that "sscanf(node, "/local/domain/%5u/%n", ...)" takes, a path may
+ * have XENSTORE_REL_PATH_MAX characters; a write's payload bounds it too.
+ */
+static void build_paths(void)
+{
+    static const char *const prefixes[] = {
+        "/t/", "/local/domain/12345/", "/local/domain/123456/", "/local/domain/-1/",
+        "/local/domain/+1/", "/local/domain/01/", "/local/domain/1x/",
+    };
+
+    /* Each prefix with 2048 and 2049 characters in all, then with as
+     * many after it. */
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        for (size_t k = 0; k < 4; k++) {
+            size_t pl = strlen(prefixes[i]);
+            const char *name = run_of('p', 2048 + k % 2 - (k < 2 ? pl : 0));
+
+            dyn_add(0, XS_WRITE, TX_NONE, "%s%s|v", prefixes[i], name);
+            dyn_add(0, XS_READ, TX_NONE, "%s%s|", prefixes[i], name);
+            dyn_add(0, XS_RM, TX_NONE, "%s%s|", prefixes[i], name);
+        }
+    dyn_add(0, XS_WRITE, TX_NONE, "/t/%s|v", run_of('q', 3069));
+    dyn_add(0, XS_WRITE, TX_NONE, "/t/%s|v", run_of('q', 3070));
+    dyn_add(0, XS_WRITE, TX_NONE, "/t/%s|%s", run_of('q', 3000), run_of('v', 1090));
+    dyn_add(0, XS_DIRECTORY, TX_NONE, "/t|");
+    dyn_add(0, XS_RM, TX_NONE, "/t/%s|", run_of('q', 3069));
+    /* A guest's, relative and absolute: /local/domain/1/ is free. */
+    for (size_t len = 2046; len <= 2049; len++) {
+        dyn_add(2, XS_WRITE, TX_NONE, "%s|v", deep_path("data", len));
+        dyn_add(3, XS_READ, TX_NONE, "/local/domain/1/%s|", deep_path("data", len));
+        dyn_add(3, XS_WRITE, TX_NONE, "/local/domain/1/%s|w", deep_path("data", len));
+        dyn_add(2, XS_READ, TX_NONE, "%s|", deep_path("data", len));
+        dyn_add(4, XS_WATCH, TX_NONE, "/local/domain/1/%s|k|", deep_path("data", len));
+        dyn_add(4, XS_WATCH, TX_NONE, "%s|k|", deep_path("data", len));
+    }
+    dyn_add(2, XS_RM, TX_NONE, "data/c%s|", run_of('c', 98));
+    dyn_add(4, XS_RESET_WATCHES, TX_NONE, "");
+}
+
+/*
+ * The quotas an unprivileged guest reaches, from its two connections
+ * (both on its one ring, as a guest's are: C xenstored gives a domain
+ * one connection), with the errno C gives each: E2BIG past the watches
+ * (do_watch()), ENOSPC past transactions (do_transaction_start()),
+ * nodes (domain_nbentry_inc()) and node size (write_node_raw()). dom2
+ * and dom0 are not held by dom1's counts.
+ */
+static void build_quota(void)
+{
+    for (int i = 0; i < 132; i++)
+        dyn_add(2 + i % 2, XS_WATCH, TX_NONE, "data|q%d|", i);
+    dyn_add(4, XS_WATCH, TX_NONE, "data|q|");
+    dyn_add(0, XS_WATCH, TX_NONE, "/local/domain/1/data|q|");
+    dyn_add(2, XS_UNWATCH, TX_NONE, "data|q0|");
+    dyn_add(3, XS_WATCH, TX_NONE, "data|again|");
+    dyn_add(2, XS_WATCH, TX_NONE, "data|again2|");
+    dyn_add(0, XS_WRITE, TX_NONE, "/local/domain/1/data/w|x");
+    dyn_add(2, XS_RESET_WATCHES, TX_NONE, "");
+    dyn_add(3, XS_WATCH, TX_NONE, "data|after-reset|");
+    dyn_add(3, XS_RESET_WATCHES, TX_NONE, "");
+
+
+    /* Node size: the record (header, permissions, data, child names). */
+    for (int len = 2000; len <= 2040; len++)
+        dyn_add(2, XS_WRITE, TX_NONE, "data/sz|%s", run_of('s', (size_t)len));
+    dyn_add(2, XS_WRITE, TX_NONE, "data/sz|%s", run_of('s', 2016));
+    dyn_add(2, XS_SET_PERMS, TX_NONE, "data/sz|n1|r2|");
+    dyn_add(2, XS_WRITE, TX_NONE, "data/sz|%s", run_of('s', 2010));
+    dyn_add(2, XS_SET_PERMS, TX_NONE, "data/sz|n1|r2|");
+    dyn_add(2, XS_WRITE, TX_NONE, "data/sz|%s", run_of('s', 2010));
+    dyn_add(2, XS_GET_PERMS, TX_NONE, "data/sz|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/sz/child|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/sz/ch|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/sz/c|");
+    dyn_add(3, XS_MKDIR, TX_NONE, "data/sz/d|");
+    dyn_add(2, XS_DIRECTORY, TX_NONE, "data/sz|");
+    dyn_add(0, XS_WRITE, TX_NONE, "/local/domain/1/data/sz|%s", run_of('z', 3000));
+    dyn_add(2, XS_READ, TX_NONE, "data/sz|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/sz/e|");
+    dyn_add(2, XS_SET_PERMS, TX_NONE, "data/sz|n1|");
+    dyn_add(2, XS_WRITE, TX_NONE, "data/sz|small");
+    dyn_add(4, XS_WRITE, TX_NONE, "data/sz|%s", run_of('s', 2030));
+    dyn_add(4, XS_WRITE, TX_NONE, "data/sz|%s", run_of('s', 2000));
+
+    /* Nodes: the quota lowered for the test, and put back. */
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|set|nodes|60|");
+    for (int i = 0; i < 70; i++)
+        dyn_add(2 + i % 2, XS_WRITE, TX_NONE, "data/n%d|", i);
+    dyn_add(2, XS_WRITE, TX_NONE, "data/n0|rewritten");
+    dyn_add(2, XS_MKDIR, TX_NONE, "data/n1|");
+    dyn_add(4, XS_WRITE, TX_NONE, "data/other|");
+    dyn_add(0, XS_WRITE, TX_NONE, "/local/domain/1/data/by-dom0|");
+    dyn_add(0, XS_WRITE, TX_NONE, "/t/own|");
+    dyn_add(0, XS_SET_PERMS, TX_NONE, "/t/own|n1|");
+    dyn_add(0, XS_SET_PERMS, TX_NONE, "/t/own|n2|");
+    dyn_add(2, XS_RM, TX_NONE, "data/n0|");
+    dyn_add(2, XS_RM, TX_NONE, "data/n1|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/back|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/back2|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/back3|");
+    dyn_add(2, XS_RM, TX_NONE, "data/n2|");
+    dyn_add(2, XS_RM, TX_NONE, "data/n3|");
+    dyn_add(2, XS_RM, TX_NONE, "data/n4|");
+    dyn_add(2, XS_TRANSACTION_END, TX_OWN, "F|");
+    dyn_add(2, XS_TRANSACTION_START, TX_NONE, "|");
+    dyn_add(2, XS_WRITE, TX_OWN, "data/t1|");
+    dyn_add(2, XS_WRITE, TX_OWN, "data/t2|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/outside|");
+    dyn_add(2, XS_WRITE, TX_OWN, "data/t3|");
+    dyn_add(2, XS_WRITE, TX_OWN, "data/t4|");
+    dyn_add(2, XS_TRANSACTION_END, TX_OWN, "T|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/after|");
+    dyn_add(2, XS_DIRECTORY, TX_NONE, "data|");
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|1|");
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|set|nodes|1000|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/after2|");
+    dyn_add(0, XS_RM, TX_NONE, "/local/domain/1/data|");
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|1|");
+
+    /* Transactions, last: the bridge aborts them when the session's
+     * connections close. */
+    for (int i = 0; i < 13; i++)
+        dyn_add(2 + i % 2, XS_TRANSACTION_START, TX_NONE, "|");
+    dyn_add(4, XS_TRANSACTION_START, TX_NONE, "|");
+    dyn_add(0, XS_TRANSACTION_START, TX_NONE, "|");
+    dyn_add(2, XS_TRANSACTION_END, TX_OWN, "F|");
+    dyn_add(3, XS_TRANSACTION_START, TX_NONE, "|");
+    dyn_add(2, XS_TRANSACTION_START, TX_NONE, "|");
+}
+
 struct script {
     const char *name;
     const struct op *ops;
     size_t n;
+    void (*build)(void);        /* or this makes them, in dyn */
 };
 
-#define SCRIPT(s) { #s, s, sizeof(s) / sizeof(s[0]) }
+#define SCRIPT(s) { #s, s, sizeof(s) / sizeof(s[0]), NULL }
+#define BUILT(f) { #f, NULL, 0, f }
 static const struct script scripts[] = {
     SCRIPT(script_basic), SCRIPT(script_tx), SCRIPT(script_control), SCRIPT(script_wire),
+    BUILT(build_paths), BUILT(build_quota),
 };
 
 static bool run_ops(const struct op *ops, size_t n)
@@ -1106,9 +1305,18 @@ usage:
             sides[i].fd[c] = -1;
     }
     for (size_t k = 0; k < sizeof(scripts) / sizeof(scripts[0]) && !n_diffs; k++) {
+        const struct op *ops = scripts[k].ops;
+        size_t n = scripts[k].n;
+
+        if (scripts[k].build) {
+            dyn_n = 0;
+            scripts[k].build();
+            ops = dyn;
+            n = dyn_n;
+        }
         session_begin(scripts[k].name);
         if (run_ops(setup_ops, sizeof(setup_ops) / sizeof(setup_ops[0])))
-            run_ops(scripts[k].ops, scripts[k].n);
+            run_ops(ops, n);
         session_end();
     }
     /* Sessions share the stores (and C's generation count): after a
