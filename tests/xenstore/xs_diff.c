@@ -46,6 +46,9 @@ struct side {
     const char *dir;
     int fd[NCONN];
     uint32_t tx[NCONN];     /* the connection's open transaction, or 0 */
+    /* Its domain is released: nothing serves its ring, so a request on
+     * it would never be answered; set by RELEASE, cleared by INTRODUCE. */
+    bool parked[NCONN];
     unsigned long long gen_base;    /* see log_part() */
     /* What each connection received for the current request. */
     uint8_t *log[NCONN];
@@ -288,6 +291,10 @@ static void track_tx(struct side *s, const struct op *o, const struct xsd_sockms
         s->tx[o->conn] = 0;     /* EAGAIN, ENOMEM...: it is gone */
     else if (o->type == XS_RESET_WATCHES && h->type == XS_RESET_WATCHES)
         s->tx[o->conn] = 0;
+    if ((o->type == XS_RELEASE || o->type == XS_INTRODUCE) && h->type == o->type)
+        for (int c = 0; c < NCONN; c++)
+            if (conn_dom[c] && conn_dom[c] == atoi(o->p))
+                s->parked[c] = o->type == XS_RELEASE;
 }
 
 /*
@@ -355,6 +362,8 @@ static bool run_op(const struct op *o)
     bool same = true;
 
     n_ops++;
+    if (sides[0].parked[o->conn] || sides[1].parked[o->conn])
+        die("%s op %lu: conn %d's domain is released", session_name, n_ops, o->conn);
     for (int i = 0; i < SIDES; i++) {
         struct side *s = &sides[i];
 
@@ -373,6 +382,8 @@ static bool run_op(const struct op *o)
         for (const struct op *q = o; q && read_reply(s, o->conn, &h, body); q = q->then)
             track_tx(s, q, &h, body);
         for (int c = 0; c < NCONN; c++) {
+            if (s->parked[c])
+                continue;
             send_msg(s, c, XS_GET_DOMAIN_PATH, 0, "0", 2);
             read_reply(s, c, &h, body);
         }
@@ -1038,6 +1049,82 @@ static void build_quota(void)
     dyn_add(2, XS_TRANSACTION_START, TX_NONE, "|");
 }
 
+/*
+ * Live domain operations from dom0 (domain.c). RELEASE frees the
+ * domain's connection, its watches first so that the removal of the
+ * nodes it owns (domain_tree_remove()) tells it nothing, and fires
+ * @releaseDomain; until INTRODUCE makes it anew (ring page by grant,
+ * the gfn ignored; the port is the guest's first, which the simulator
+ * allocates for its store) nothing serves its ring, so its connections
+ * are left alone meanwhile. INTRODUCE of an introduced domain binds it
+ * again and resets its connection (do_introduce(): domain_conn_reset()):
+ * watches and transactions go, @introduceDomain does not fire.
+ */
+static const struct op script_domains[] = {
+    Q(0, WATCH, "@releaseDomain\0r0\0"),
+    Q(1, WATCH, "@introduceDomain\0i1\0"),
+    Q(1, WATCH, "/local/domain/1\0home1\0"),
+    Q(4, WATCH, "@releaseDomain\0r4\0"),
+    Q(4, WATCH, "@introduceDomain\0i4\0"),
+    Q(3, WATCH, "@releaseDomain\0r3\0"),
+    Q(2, WATCH, "data\0d2\0"),
+    Q(2, WRITE, "data/x\0mine"),
+    Q(0, WRITE, "/local/domain/1/data/by0\0dom0's"),
+    Q(2, TRANSACTION_START, "\0"),
+    QT(2, WRITE, "data/in-tx\0"),
+    Q(0, RESUME, "1\0"),
+    Q(0, RELEASE, "1\0"),
+    Q(0, IS_DOMAIN_INTRODUCED, "1\0"),
+    Q(0, RELEASE, "1\0"),
+    Q(0, RESUME, "1\0"),
+    Q(0, SET_TARGET, "1\0" "2\0"),
+    Q(0, GET_DOMAIN_PATH, "1\0"),
+    Q(0, DIRECTORY, "/local/domain/1\0"),
+    Q(0, READ, "/local/domain/1/data/by0\0"),
+    Q(0, GET_PERMS, "/local/domain/1/data\0"),
+    Q(0, WRITE, "/t/for1\0"),
+    Q(0, SET_PERMS, "/t/for1\0n1\0"),
+    Q(0, GET_PERMS, "/t/for1\0"),
+    Q(4, READ, "/local/domain/1/data/by0\0"),
+    Q(0, INTRODUCE, "1\0" "0\0" "0\0"),
+    Q(0, INTRODUCE, "1\0" "0\0" "2\0"),
+    Q(0, IS_DOMAIN_INTRODUCED, "1\0"),
+    Q(0, INTRODUCE, "1\0" "0\0" "1\0"),
+    Q(0, IS_DOMAIN_INTRODUCED, "1\0"),
+    Q(2, GET_DOMAIN_PATH, "1\0"),
+    Q(3, READ, "domid\0"),
+    Q(2, READ, "data/x\0"),
+    QT(2, WRITE, "data/in-tx\0"),
+    QT(2, TRANSACTION_END, "T\0"),
+    Q(2, UNWATCH, "data\0d2\0"),
+    Q(3, WATCH, "domid\0again\0"),
+    Q(3, TRANSACTION_START, "\0"),
+    Q(0, WRITE, "/local/domain/1/domid\0" "1"),
+    /* Again, of a domain introduced: no event, its connection reset. */
+    Q(0, INTRODUCE, "1\0" "0\0" "1\0"),
+    QT(3, READ, "domid\0"),
+    Q(3, UNWATCH, "domid\0again\0"),
+    Q(0, WRITE, "/local/domain/1/domid\0" "1"),
+    Q(0, RESUME, "1\0"),
+    /* dom2 the same way, watched by dom1 once @releaseDomain lets it. */
+    Q(2, WATCH, "@releaseDomain\0r2\0"),
+    Q(0, RELEASE, "2\0"),
+    Q(0, INTRODUCE, "2\0" "0\0" "1\0"),
+    Q(0, SET_PERMS, "@releaseDomain\0n0\0r1\0"),
+    Q(0, RELEASE, "2\0"),
+    Q(0, INTRODUCE, "2\0" "0\0" "1\0"),
+    Q(4, GET_DOMAIN_PATH, "2\0"),
+    Q(0, SET_PERMS, "@releaseDomain\0n0\0"),
+    /* Last, and never released after it: in C a SET_TARGET's target
+     * has its connection talloc_reference()d by the other's, which no
+     * later SET_TARGET drops, so its RELEASE (talloc_free()) only drops
+     * that reference after deleting its watches: no @releaseDomain, it
+     * stays introduced. The built-in daemon does not copy that. */
+    Q(0, SET_TARGET, "1\0" "2\0"),
+    Q(3, READ, "/local/domain/2/name\0"),
+    Q(0, SET_TARGET, "1\0" "0\0"),
+};
+
 struct script {
     const char *name;
     const struct op *ops;
@@ -1049,7 +1136,7 @@ struct script {
 #define BUILT(f) { #f, NULL, 0, f }
 static const struct script scripts[] = {
     SCRIPT(script_basic), SCRIPT(script_tx), SCRIPT(script_control), SCRIPT(script_wire),
-    BUILT(build_paths), BUILT(build_quota),
+    BUILT(build_paths), BUILT(build_quota), SCRIPT(script_domains),
 };
 
 static bool run_ops(const struct op *ops, size_t n)
