@@ -1123,6 +1123,12 @@ static const struct op script_domains[] = {
     Q(0, SET_TARGET, "1\0" "2\0"),
     Q(3, READ, "/local/domain/2/name\0"),
     Q(0, SET_TARGET, "1\0" "0\0"),
+    Q(3, READ, "/xs-diff-dom0\0"),
+    /* A target stays until its domain's connection goes: dom1 made anew
+     * has none, as later sessions' EACCES primer needs. */
+    Q(0, RELEASE, "1\0"),
+    Q(0, INTRODUCE, "1\0" "0\0" "1\0"),
+    Q(3, READ, "/xs-diff-dom0\0"),
 };
 
 struct script {
