@@ -65,8 +65,11 @@ void xs_perms_adjust(struct xs_daemon *xs, struct xs_permissions *p, unsigned in
 void xs_perms_drop_domain(struct xs_permissions *p, unsigned int *n, domid_t domid);
 /* A domid C xenstored would find no domain for (xc_domain_getinfo()). */
 bool xs_domid_gone(struct xs_daemon *xs, unsigned int domid);
-/* Gone, or a domid the hypervisor has no domain for. */
+/* A domid the hypervisor has no domain for; without one, gone. */
 bool xs_domid_unknown(struct xs_daemon *xs, unsigned int domid);
+/* A permission names a released domid that is not unknown: no longer
+ * gone, born now. Under xs->lock. */
+void xs_domid_revive(struct xs_daemon *xs, unsigned int domid);
 
 /*
  * The tree. A node's name and position never change; its contents and

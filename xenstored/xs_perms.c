@@ -68,17 +68,34 @@ bool xs_domid_gone(struct xs_daemon *xs, unsigned int domid)
 }
 
 /* domain_alloc_permrefs() -> find_or_alloc_existing_domain(): a domid
- * with no domain struct yet is looked up with xc_domain_getinfo(), and
- * one the hypervisor does not have is no domain. Without a hypervisor
- * to ask, only released ones are. */
+ * with no domain struct is looked up with xc_domain_getinfo(), and one
+ * the hypervisor does not have is no domain. A released one whose
+ * domain lives on is, as RELEASE only dropped its struct. Without a
+ * hypervisor to ask, released ones are not. */
 bool xs_domid_unknown(struct xs_daemon *xs, unsigned int domid)
 {
     enum xensim_domain_state st;
 
-    if (xs_domid_gone(xs, domid))
+    if (domid >= XS_NR_DOMIDS)
         return true;
-    return domid != 0 && xs->ring_ops && xs->ring_ops->domain_state &&
-           xs->ring_ops->domain_state(xs->ring_ctx, (domid_t)domid, &st) < 0;
+    if (domid == 0)
+        return false;
+    if (!xs->ring_ops || !xs->ring_ops->domain_state)
+        return xs_domid_gone(xs, domid);
+    return xs->ring_ops->domain_state(xs->ring_ctx, (domid_t)domid, &st) < 0;
+}
+
+/* find_or_alloc_existing_domain() for a released domid the hypervisor
+ * still has: a struct anew, born now (alloc_domain(): "domain->
+ * generation = generation"), so entries naming it in nodes written
+ * before stay ignored, and an INTRODUCE later keeps this birth. Under
+ * xs->lock. */
+void xs_domid_revive(struct xs_daemon *xs, unsigned int domid)
+{
+    if (domid >= XS_NR_DOMIDS || !xs->acct[domid].gone)
+        return;
+    xs->acct[domid].gone = false;
+    CMM_STORE_SHARED(xs->acct[domid].born, CMM_LOAD_SHARED(xs->tree.gen));
 }
 
 /* domain_adjust_node_perms()/chk_domain_generation(): an entry (not the

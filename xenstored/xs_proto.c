@@ -397,7 +397,8 @@ static int do_rm(struct req *r)
  * do_set_perms(), in its order: at least a path and one entry; the
  * permission quota for unprivileged callers, before parsing; the
  * entries; entries naming no domain are ignored (domain_alloc_permrefs())
- * and an owner that is no domain is ENOENT; then the special nodes,
+ * and an owner that is no domain is ENOENT, while a released domain the
+ * hypervisor still has is one again, whatever the answer; then the special nodes,
  * which need write and owner rights on their own list; then the node.
  */
 static int do_set_perms(struct req *r)
@@ -421,9 +422,14 @@ static int do_set_perms(struct req *r)
     err = xs_perms_parse(r->body + strlen(r->body) + 1, num, p);
     if (err)
         goto out;
-    for (unsigned int i = 0; i < num; i++)
+    xensim_mutex_lock(&xs->lock);
+    for (unsigned int i = 0; i < num; i++) {
         if (xs_domid_unknown(xs, p[i].id))
             p[i].perms |= XS_PERM_IGNORE;
+        else
+            xs_domid_revive(xs, p[i].id);
+    }
+    xensim_mutex_unlock(&xs->lock);
     err = -ENOENT;
     if (p[0].perms & XS_PERM_IGNORE)
         goto out;

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -45,6 +46,9 @@ struct side {
     const char *dir;
     int fd[NCONN];
     uint32_t tx[NCONN];     /* the connection's open transaction, or 0 */
+    /* Its domain is released: nothing serves its ring, so a request on
+     * it would never be answered; set by RELEASE, cleared by INTRODUCE. */
+    bool parked[NCONN];
     unsigned long long gen_base;    /* see log_part() */
     /* What each connection received for the current request. */
     uint8_t *log[NCONN];
@@ -176,24 +180,39 @@ static bool read_reply(struct side *s, int c, struct xsd_sockmsg *h, char *body)
     }
 }
 
-static void send_msg(struct side *s, int c, uint32_t type, uint32_t tx, const void *p, size_t n)
+/* Appends one message to buf: its header says claim bytes follow when
+ * claim is nonzero (a lie, for the malformed-length sessions), else n. */
+static size_t put_msg(uint8_t *buf, uint32_t type, uint32_t tx, const void *p, size_t n,
+                      uint32_t claim)
 {
     struct xsd_sockmsg h = { .type = type, .req_id = (uint32_t)n_ops, .tx_id = tx,
-                             .len = (uint32_t)n };
-    uint8_t buf[MSG_MAX + 64];
+                             .len = claim ? claim : (uint32_t)n };
 
-    if (n > sizeof(buf) - sizeof(h))
-        die("payload too long");
     memcpy(buf, &h, sizeof(h));
     memcpy(buf + sizeof(h), p, n);
-    for (size_t off = 0; off < sizeof(h) + n;) {
-        ssize_t k = write(s->fd[c], buf + off, sizeof(h) + n - off);
+    return sizeof(h) + n;
+}
+
+/* All of buf in writes the daemon may split as it likes. */
+static void send_bytes(struct side *s, int c, const uint8_t *buf, size_t len)
+{
+    for (size_t off = 0; off < len;) {
+        ssize_t k = write(s->fd[c], buf + off, len - off);
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0)
             break;          /* the daemon went: read_reply() sees EOF */
         off += (size_t)k;
     }
+}
+
+static void send_msg(struct side *s, int c, uint32_t type, uint32_t tx, const void *p, size_t n)
+{
+    static uint8_t buf[MSG_MAX + 64];
+
+    if (n > sizeof(buf) - sizeof(struct xsd_sockmsg))
+        die("payload too long");
+    send_bytes(s, c, buf, put_msg(buf, type, tx, p, n, 0));
 }
 
 /* Prints bytes as a C string would show them. */
@@ -233,15 +252,17 @@ struct op {
     int tx;                 /* TX_NONE, TX_OWN, TX_BOGUS, or an id */
     const char *p;
     size_t len;
+    uint32_t claim;         /* nonzero: the length its header says */
+    const struct op *then;  /* sent in the same write, right after it */
 };
 
 /* Scripted sessions: each class of difference issue 9 names, then the
  * corners of each message type. Payloads are C strings with their NULs
  * spelled out; P() counts the whole literal but its final NUL. */
 #define P(s) s, sizeof(s) - 1
-#define Q(conn, type, s) { conn, XS_##type, TX_NONE, P(s) }
-#define QN(conn, type, s) { conn, type, TX_NONE, P(s) }
-#define QT(conn, type, s) { conn, XS_##type, TX_OWN, P(s) }
+#define Q(conn, type, s) { conn, XS_##type, TX_NONE, P(s), 0, NULL }
+#define QN(conn, type, s) { conn, type, TX_NONE, P(s), 0, NULL }
+#define QT(conn, type, s) { conn, XS_##type, TX_OWN, P(s), 0, NULL }
 
 static uint32_t op_tx(const struct side *s, const struct op *o)
 {
@@ -270,6 +291,10 @@ static void track_tx(struct side *s, const struct op *o, const struct xsd_sockms
         s->tx[o->conn] = 0;     /* EAGAIN, ENOMEM...: it is gone */
     else if (o->type == XS_RESET_WATCHES && h->type == XS_RESET_WATCHES)
         s->tx[o->conn] = 0;
+    if ((o->type == XS_RELEASE || o->type == XS_INTRODUCE) && h->type == o->type)
+        for (int c = 0; c < NCONN; c++)
+            if (conn_dom[c] && conn_dom[c] == atoi(o->p))
+                s->parked[c] = o->type == XS_RELEASE;
 }
 
 /*
@@ -284,8 +309,8 @@ static void track_tx(struct side *s, const struct op *o, const struct xsd_sockms
  * leaves errno so: a READ of an invalid path (EINVAL), or a guest's READ
  * of a node only dom0 may read (EACCES).
  */
-static const struct op prime_einval = { 0, XS_READ, TX_NONE, P("bad path\0") };
-static const struct op prime_eacces = { 2, XS_READ, TX_NONE, P("/xs-diff-dom0\0") };
+static const struct op prime_einval = { 0, XS_READ, TX_NONE, P("bad path\0"), 0, NULL };
+static const struct op prime_eacces = { 2, XS_READ, TX_NONE, P("/xs-diff-dom0\0"), 0, NULL };
 
 static const struct op *errno_primer(const struct op *o)
 {
@@ -312,16 +337,33 @@ static const struct op *errno_primer(const struct op *o)
     }
 }
 
+/* The op, and any sent with it, in one write. */
+static void send_op(struct side *s, const struct op *o)
+{
+    static uint8_t buf[4 * MSG_MAX];
+    size_t n = 0;
+
+    for (const struct op *q = o; q; q = q->then) {
+        if (n + sizeof(struct xsd_sockmsg) + q->len > sizeof(buf))
+            die("payload too long");
+        n += put_msg(buf + n, q->type, op_tx(s, q), q->p, q->len, q->claim);
+    }
+    send_bytes(s, o->conn, buf, n);
+}
+
 /* One request on both sides, then the quiet request on every
  * connection; false at a difference. */
 static bool run_op(const struct op *o)
 {
     static char body[XENSTORE_PAYLOAD_MAX + 1];
-    const struct op *primer = errno_primer(o);
+    /* A lying header is refused before its type is looked at. */
+    const struct op *primer = o->claim ? NULL : errno_primer(o);
     struct xsd_sockmsg h;
     bool same = true;
 
     n_ops++;
+    if (sides[0].parked[o->conn] || sides[1].parked[o->conn])
+        die("%s op %lu: conn %d's domain is released", session_name, n_ops, o->conn);
     for (int i = 0; i < SIDES; i++) {
         struct side *s = &sides[i];
 
@@ -334,10 +376,14 @@ static bool run_op(const struct op *o)
             send_msg(s, pc, primer->type, 0, primer->p, primer->len);
             read_reply(s, pc, &h, body);
         }
-        send_msg(s, o->conn, o->type, op_tx(s, o), o->p, o->len);
-        if (read_reply(s, o->conn, &h, body))
-            track_tx(s, o, &h, body);
+        send_op(s, o);
+        /* A request sent with this one is answered after it, unless
+         * the daemon closed the connection first. */
+        for (const struct op *q = o; q && read_reply(s, o->conn, &h, body); q = q->then)
+            track_tx(s, q, &h, body);
         for (int c = 0; c < NCONN; c++) {
+            if (s->parked[c])
+                continue;
             send_msg(s, c, XS_GET_DOMAIN_PATH, 0, "0", 2);
             read_reply(s, c, &h, body);
         }
@@ -360,7 +406,15 @@ static bool run_op(const struct op *o)
     FILE *f = same ? stdout : stderr;
     fprintf(f, "%s op %lu: conn %d (dom%d) type %u tx %d: ", session_name, n_ops, o->conn,
             conn_dom[o->conn], o->type, o->tx);
-    put_bytes(f, (const uint8_t *)o->p, o->len);
+    put_bytes(f, (const uint8_t *)o->p, o->len > 200 ? 200 : o->len);
+    if (o->len > 200)
+        fprintf(f, "... (%zu bytes)", o->len);
+    if (o->claim)
+        fprintf(f, " (header says %" PRIu32 ")", o->claim);
+    for (const struct op *q = o->then; q; q = q->then) {
+        fprintf(f, " then type %u: ", q->type);
+        put_bytes(f, (const uint8_t *)q->p, q->len > 200 ? 200 : q->len);
+    }
     fprintf(f, "%s\n", same ? "" : "  DIFFERS");
     for (int c = 0; c < NCONN; c++) {
         if (same && !sides[0].log_len[c])
@@ -556,9 +610,9 @@ static const struct op script_basic[] = {
     Q(0, READ, "/t/\0"),
     Q(0, READ, "/t//bin\0"),
     Q(0, READ, "/t/b in\0"),
-    { 0, XS_READ, TX_BOGUS, P("/t/bin\0") },
-    { 0, XS_GET_DOMAIN_PATH, TX_BOGUS, P("0\0") },
-    { 0, XS_WATCH, TX_BOGUS, P("/t\0bt\0") },
+    { 0, XS_READ, TX_BOGUS, P("/t/bin\0"), 0, NULL },
+    { 0, XS_GET_DOMAIN_PATH, TX_BOGUS, P("0\0"), 0, NULL },
+    { 0, XS_WATCH, TX_BOGUS, P("/t\0bt\0"), 0, NULL },
     Q(0, RESET_WATCHES, ""),
     Q(1, RESET_WATCHES, "junk"),
     Q(0, WRITE, "/t/after\0reset"),
@@ -700,15 +754,395 @@ static const struct op script_control[] = {
     Q(0, CONTROL, "quota\0" "1\0"),
 };
 
+/* Payloads past what a literal can say: a path, its NUL, then value
+ * bytes, XENSTORE_PAYLOAD_MAX and more of them (filled by main()). */
+static char big_t[MSG_MAX], big_g[MSG_MAX];
+static const char big_t_path[] = "/t/big", big_g_path[] = "data/big";
+
+#define BIG(conn, type, buf, n) { conn, XS_##type, TX_NONE, buf, n, 0, NULL }
+#define CLAIM(conn, type, s, n) { conn, XS_##type, TX_NONE, P(s), n, NULL }
+#define PIPE(conn, type, s, next) { conn, XS_##type, TX_NONE, P(s), 0, next }
+
+static const struct op too_long = { 0, XS_READ, TX_NONE, P("/t/bin\0"), XENSTORE_PAYLOAD_MAX + 1,
+                                    NULL };
+static const struct op write_p2 = { 0, XS_WRITE, TX_NONE, P("/t/p2\0b"), 0, NULL };
+static const struct op read_p1 = { 0, XS_READ, TX_NONE, P("/t/p1\0"), 0, &write_p2 };
+static const struct op guest_read = { 2, XS_READ, TX_NONE, P("data/rel\0"), 0, NULL };
+
+/*
+ * Lengths and framing (core.c: handle_input()). A header that says more
+ * than XENSTORE_PAYLOAD_MAX is "Client tried to feed us": the
+ * connection is ignored (domain.c: ignore_connection()), which for a
+ * socket means closed, its watches and transactions gone. What it had
+ * queued goes first (conn_free_buffered_data()), so a request sent in
+ * the same write, answered but not yet sent, gets no reply. A guest's
+ * bridge refuses such a header itself, as Linux's xenbus_dev does, and
+ * forgets a transaction whatever its END's answer (xenbus_dev_queue_
+ * reply()), EINVAL too.
+ */
+static const struct op script_wire[] = {
+    BIG(0, WRITE, big_t, XENSTORE_PAYLOAD_MAX),
+    Q(0, READ, "/t/big\0"),
+    Q(1, WATCH, "/t\0wire\0"),
+    Q(1, TRANSACTION_START, "\0"),
+    BIG(1, WRITE, big_t, XENSTORE_PAYLOAD_MAX + 1),
+    Q(0, WRITE, "/t/after\0x"),
+    Q(1, UNWATCH, "/t\0wire\0"),
+    CLAIM(0, READ, "", XENSTORE_PAYLOAD_MAX + 1),
+    CLAIM(0, READ, "/t/bin\0", 0xffffffffu),
+    PIPE(0, READ, "/t/bin\0", &too_long),
+    PIPE(0, WRITE, "/t/p1\0a", &read_p1),
+    Q(0, DIRECTORY, "/t\0"),
+    BIG(2, WRITE, big_g, XENSTORE_PAYLOAD_MAX + 1),
+    CLAIM(3, READ, "", XENSTORE_PAYLOAD_MAX + 1),
+    PIPE(2, WRITE, "data/rel\0p", &guest_read),
+    /* Types past the last: ENOSYS, whatever the payload. */
+    QN(0, XS_TYPE_COUNT, ""),
+    QN(0, 0xffff, "/t\0"),
+    QN(0, 0xffffffffu, "/t\0"),
+    QN(3, 0x8000, ""),
+    /* Bytes after the last NUL, an argument without one, a missing or
+     * extra argument, for each kind of request. */
+    Q(0, WRITE, "/t/bin\0x"),
+    Q(0, SET_PERMS, "/t/bin\0n0\0r1"),
+    Q(0, GET_PERMS, "/t/bin\0"),
+    Q(0, WATCH, "/t\0tok\0extra"),
+    Q(0, WATCH, "/t\0tok2\0extra\0"),
+    Q(0, WATCH, "/t\0"),
+    Q(0, WATCH, "/t"),
+    Q(0, WRITE, "/t/bin2\0"),
+    Q(0, UNWATCH, "/t\0tok\0extra\0"),
+    Q(0, UNWATCH, "/t\0tok2\0"),
+    Q(0, UNWATCH, "/t\0tok"),
+    Q(0, TRANSACTION_END, "T"),
+    Q(0, TRANSACTION_END, ""),
+    Q(0, TRANSACTION_END, "T\0"),
+    Q(0, GET_DOMAIN_PATH, "1"),
+    Q(0, GET_DOMAIN_PATH, ""),
+    Q(0, GET_DOMAIN_PATH, "1\0extra\0"),
+    Q(0, GET_DOMAIN_PATH, "1x\0"),
+    Q(0, IS_DOMAIN_INTRODUCED, "1"),
+    Q(0, IS_DOMAIN_INTRODUCED, ""),
+    Q(0, IS_DOMAIN_INTRODUCED, "2\0junk"),
+    Q(0, DIRECTORY_PART, "/t\0" "0"),
+    Q(0, DIRECTORY_PART, "/t\0" "abc\0"),
+    Q(0, DIRECTORY_PART, "/t\0" "-1\0"),
+    Q(0, DIRECTORY_PART, "/t\0" "99999\0"),
+    Q(0, DIRECTORY_PART, "/t"),
+    Q(0, INTRODUCE, "77\0" "1\0"),
+    Q(0, INTRODUCE, "77\0" "1\0" "0\0"),
+    Q(0, INTRODUCE, "77\0" "1\0" "abc\0"),
+    Q(0, INTRODUCE, "77\0" "1\0" "5\0"),
+    Q(0, INTRODUCE, "77\0" "1\0" "5"),
+    Q(0, RELEASE, "77"),
+    Q(0, RELEASE, ""),
+    Q(0, RESUME, "77"),
+    Q(0, RESUME, ""),
+    Q(0, SET_TARGET, "77\0" "1"),
+    Q(0, SET_TARGET, "77"),
+    Q(0, SET_TARGET, ""),
+    Q(0, RESET_WATCHES, "\0"),
+    Q(0, CONTROL, "quota"),
+    Q(0, CONTROL, "quota\0" "1"),
+    Q(2, WRITE, "data/x"),
+    Q(2, SET_PERMS, "data/rel\0n1\0r2"),
+    Q(2, SET_PERMS, "data/rel"),
+    Q(2, TRANSACTION_START, "x"),
+    Q(2, TRANSACTION_START, ""),
+    QT(2, TRANSACTION_END, "F"),
+    QT(2, TRANSACTION_END, "F\0"),
+};
+
+/* Sessions built at run time, of many like requests or of payloads no
+ * literal spells. Payloads are given as formats, '|' standing for NUL
+ * (no path or value here has one). */
+static struct op *dyn;
+static size_t dyn_n, dyn_cap;
+
+static void dyn_add(int conn, uint32_t type, int tx, const char *fmt, ...)
+{
+    va_list ap;
+    char tmp[MSG_MAX];
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(tmp))
+        die("dyn_add: payload too long");
+    for (int i = 0; i < n; i++)
+        if (tmp[i] == '|')
+            tmp[i] = '\0';
+    if (dyn_n == dyn_cap) {
+        dyn_cap = dyn_cap ? dyn_cap * 2 : 256;
+        if (!(dyn = realloc(dyn, dyn_cap * sizeof(*dyn))))
+            die("out of memory");
+    }
+    char *p = malloc((size_t)n + 1);
+    if (!p)
+        die("out of memory");
+    memcpy(p, tmp, (size_t)n + 1);
+    dyn[dyn_n++] = (struct op){ conn, type, tx, p, (size_t)n, 0, NULL };
+}
+
+/* n bytes of ch, as a string for dyn_add()'s %s. */
+static const char *run_of(char ch, size_t n)
+{
+    static char buf[4][MSG_MAX];
+    static int k;
+    char *b = buf[k++ % 4];
+
+    memset(b, ch, n);
+    b[n] = '\0';
+    return b;
+}
+
+/* A relative path of about len characters below dir, in components of
+ * 100 so that no parent's child list nears the node-size quota. */
+static const char *deep_path(const char *dir, size_t len)
+{
+    static char buf[MSG_MAX];
+    size_t n = (size_t)snprintf(buf, sizeof(buf), "%s", dir);
+
+    while (n < len) {
+        size_t k = len - n - 1 < 99 ? len - n - 1 : 99;
+
+        buf[n++] = '/';
+        memset(buf + n, 'c', k);
+        n += k;
+        if (k == 0)
+            buf[n++] = 'c';
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/*
+ * Path lengths (core.c: is_valid_nodename()): beyond the domain's prefix
+ * that "sscanf(node, "/local/domain/%5u/%n", ...)" takes, a path may
+ * have XENSTORE_REL_PATH_MAX characters; a write's payload bounds it too.
+ */
+static void build_paths(void)
+{
+    static const char *const prefixes[] = {
+        "/t/", "/local/domain/12345/", "/local/domain/123456/", "/local/domain/-1/",
+        "/local/domain/+1/", "/local/domain/01/", "/local/domain/1x/",
+    };
+
+    /* Each prefix with 2048 and 2049 characters in all, then with as
+     * many after it. */
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        for (size_t k = 0; k < 4; k++) {
+            size_t pl = strlen(prefixes[i]);
+            const char *name = run_of('p', 2048 + k % 2 - (k < 2 ? pl : 0));
+
+            dyn_add(0, XS_WRITE, TX_NONE, "%s%s|v", prefixes[i], name);
+            dyn_add(0, XS_READ, TX_NONE, "%s%s|", prefixes[i], name);
+            dyn_add(0, XS_RM, TX_NONE, "%s%s|", prefixes[i], name);
+        }
+    dyn_add(0, XS_WRITE, TX_NONE, "/t/%s|v", run_of('q', 3069));
+    dyn_add(0, XS_WRITE, TX_NONE, "/t/%s|v", run_of('q', 3070));
+    dyn_add(0, XS_WRITE, TX_NONE, "/t/%s|%s", run_of('q', 3000), run_of('v', 1090));
+    dyn_add(0, XS_DIRECTORY, TX_NONE, "/t|");
+    dyn_add(0, XS_RM, TX_NONE, "/t/%s|", run_of('q', 3069));
+    /* A guest's, relative and absolute: /local/domain/1/ is free. */
+    for (size_t len = 2046; len <= 2049; len++) {
+        dyn_add(2, XS_WRITE, TX_NONE, "%s|v", deep_path("data", len));
+        dyn_add(3, XS_READ, TX_NONE, "/local/domain/1/%s|", deep_path("data", len));
+        dyn_add(3, XS_WRITE, TX_NONE, "/local/domain/1/%s|w", deep_path("data", len));
+        dyn_add(2, XS_READ, TX_NONE, "%s|", deep_path("data", len));
+        dyn_add(4, XS_WATCH, TX_NONE, "/local/domain/1/%s|k|", deep_path("data", len));
+        dyn_add(4, XS_WATCH, TX_NONE, "%s|k|", deep_path("data", len));
+    }
+    dyn_add(2, XS_RM, TX_NONE, "data/c%s|", run_of('c', 98));
+    dyn_add(4, XS_RESET_WATCHES, TX_NONE, "");
+}
+
+/*
+ * The quotas an unprivileged guest reaches, from its two connections
+ * (both on its one ring, as a guest's are: C xenstored gives a domain
+ * one connection), with the errno C gives each: E2BIG past the watches
+ * (do_watch()), ENOSPC past transactions (do_transaction_start()),
+ * nodes (domain_nbentry_inc()) and node size (write_node_raw()). dom2
+ * and dom0 are not held by dom1's counts.
+ */
+static void build_quota(void)
+{
+    for (int i = 0; i < 132; i++)
+        dyn_add(2 + i % 2, XS_WATCH, TX_NONE, "data|q%d|", i);
+    dyn_add(4, XS_WATCH, TX_NONE, "data|q|");
+    dyn_add(0, XS_WATCH, TX_NONE, "/local/domain/1/data|q|");
+    dyn_add(2, XS_UNWATCH, TX_NONE, "data|q0|");
+    dyn_add(3, XS_WATCH, TX_NONE, "data|again|");
+    dyn_add(2, XS_WATCH, TX_NONE, "data|again2|");
+    dyn_add(0, XS_WRITE, TX_NONE, "/local/domain/1/data/w|x");
+    dyn_add(2, XS_RESET_WATCHES, TX_NONE, "");
+    dyn_add(3, XS_WATCH, TX_NONE, "data|after-reset|");
+    dyn_add(3, XS_RESET_WATCHES, TX_NONE, "");
+
+
+    /* Node size: the record (header, permissions, data, child names). */
+    for (int len = 2000; len <= 2040; len++)
+        dyn_add(2, XS_WRITE, TX_NONE, "data/sz|%s", run_of('s', (size_t)len));
+    dyn_add(2, XS_WRITE, TX_NONE, "data/sz|%s", run_of('s', 2016));
+    dyn_add(2, XS_SET_PERMS, TX_NONE, "data/sz|n1|r2|");
+    dyn_add(2, XS_WRITE, TX_NONE, "data/sz|%s", run_of('s', 2010));
+    dyn_add(2, XS_SET_PERMS, TX_NONE, "data/sz|n1|r2|");
+    dyn_add(2, XS_WRITE, TX_NONE, "data/sz|%s", run_of('s', 2010));
+    dyn_add(2, XS_GET_PERMS, TX_NONE, "data/sz|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/sz/child|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/sz/ch|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/sz/c|");
+    dyn_add(3, XS_MKDIR, TX_NONE, "data/sz/d|");
+    dyn_add(2, XS_DIRECTORY, TX_NONE, "data/sz|");
+    dyn_add(0, XS_WRITE, TX_NONE, "/local/domain/1/data/sz|%s", run_of('z', 3000));
+    dyn_add(2, XS_READ, TX_NONE, "data/sz|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/sz/e|");
+    dyn_add(2, XS_SET_PERMS, TX_NONE, "data/sz|n1|");
+    dyn_add(2, XS_WRITE, TX_NONE, "data/sz|small");
+    dyn_add(4, XS_WRITE, TX_NONE, "data/sz|%s", run_of('s', 2030));
+    dyn_add(4, XS_WRITE, TX_NONE, "data/sz|%s", run_of('s', 2000));
+
+    /* Nodes: the quota lowered for the test, and put back. */
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|set|nodes|60|");
+    for (int i = 0; i < 70; i++)
+        dyn_add(2 + i % 2, XS_WRITE, TX_NONE, "data/n%d|", i);
+    dyn_add(2, XS_WRITE, TX_NONE, "data/n0|rewritten");
+    dyn_add(2, XS_MKDIR, TX_NONE, "data/n1|");
+    dyn_add(4, XS_WRITE, TX_NONE, "data/other|");
+    dyn_add(0, XS_WRITE, TX_NONE, "/local/domain/1/data/by-dom0|");
+    dyn_add(0, XS_WRITE, TX_NONE, "/t/own|");
+    dyn_add(0, XS_SET_PERMS, TX_NONE, "/t/own|n1|");
+    dyn_add(0, XS_SET_PERMS, TX_NONE, "/t/own|n2|");
+    dyn_add(2, XS_RM, TX_NONE, "data/n0|");
+    dyn_add(2, XS_RM, TX_NONE, "data/n1|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/back|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/back2|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/back3|");
+    dyn_add(2, XS_RM, TX_NONE, "data/n2|");
+    dyn_add(2, XS_RM, TX_NONE, "data/n3|");
+    dyn_add(2, XS_RM, TX_NONE, "data/n4|");
+    dyn_add(2, XS_TRANSACTION_END, TX_OWN, "F|");
+    dyn_add(2, XS_TRANSACTION_START, TX_NONE, "|");
+    dyn_add(2, XS_WRITE, TX_OWN, "data/t1|");
+    dyn_add(2, XS_WRITE, TX_OWN, "data/t2|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/outside|");
+    dyn_add(2, XS_WRITE, TX_OWN, "data/t3|");
+    dyn_add(2, XS_WRITE, TX_OWN, "data/t4|");
+    dyn_add(2, XS_TRANSACTION_END, TX_OWN, "T|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/after|");
+    dyn_add(2, XS_DIRECTORY, TX_NONE, "data|");
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|1|");
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|set|nodes|1000|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/after2|");
+    dyn_add(0, XS_RM, TX_NONE, "/local/domain/1/data|");
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|1|");
+
+    /* Transactions, last: the bridge aborts them when the session's
+     * connections close. */
+    for (int i = 0; i < 13; i++)
+        dyn_add(2 + i % 2, XS_TRANSACTION_START, TX_NONE, "|");
+    dyn_add(4, XS_TRANSACTION_START, TX_NONE, "|");
+    dyn_add(0, XS_TRANSACTION_START, TX_NONE, "|");
+    dyn_add(2, XS_TRANSACTION_END, TX_OWN, "F|");
+    dyn_add(3, XS_TRANSACTION_START, TX_NONE, "|");
+    dyn_add(2, XS_TRANSACTION_START, TX_NONE, "|");
+}
+
+/*
+ * Live domain operations from dom0 (domain.c). RELEASE frees the
+ * domain's connection, its watches first so that the removal of the
+ * nodes it owns (domain_tree_remove()) tells it nothing, and fires
+ * @releaseDomain; until INTRODUCE makes it anew (ring page by grant,
+ * the gfn ignored; the port is the guest's first, which the simulator
+ * allocates for its store) nothing serves its ring, so its connections
+ * are left alone meanwhile. INTRODUCE of an introduced domain binds it
+ * again and resets its connection (do_introduce(): domain_conn_reset()):
+ * watches and transactions go, @introduceDomain does not fire.
+ */
+static const struct op script_domains[] = {
+    Q(0, WATCH, "@releaseDomain\0r0\0"),
+    Q(1, WATCH, "@introduceDomain\0i1\0"),
+    Q(1, WATCH, "/local/domain/1\0home1\0"),
+    Q(4, WATCH, "@releaseDomain\0r4\0"),
+    Q(4, WATCH, "@introduceDomain\0i4\0"),
+    Q(3, WATCH, "@releaseDomain\0r3\0"),
+    Q(2, WATCH, "data\0d2\0"),
+    Q(2, WRITE, "data/x\0mine"),
+    Q(0, WRITE, "/local/domain/1/data/by0\0dom0's"),
+    Q(2, TRANSACTION_START, "\0"),
+    QT(2, WRITE, "data/in-tx\0"),
+    Q(0, RESUME, "1\0"),
+    Q(0, RELEASE, "1\0"),
+    Q(0, IS_DOMAIN_INTRODUCED, "1\0"),
+    Q(0, RELEASE, "1\0"),
+    Q(0, RESUME, "1\0"),
+    Q(0, SET_TARGET, "1\0" "2\0"),
+    Q(0, GET_DOMAIN_PATH, "1\0"),
+    Q(0, DIRECTORY, "/local/domain/1\0"),
+    Q(0, READ, "/local/domain/1/data/by0\0"),
+    Q(0, GET_PERMS, "/local/domain/1/data\0"),
+    Q(0, WRITE, "/t/for1\0"),
+    Q(0, SET_PERMS, "/t/for1\0n1\0"),
+    Q(0, GET_PERMS, "/t/for1\0"),
+    Q(4, READ, "/local/domain/1/data/by0\0"),
+    Q(0, INTRODUCE, "1\0" "0\0" "0\0"),
+    Q(0, INTRODUCE, "1\0" "0\0" "2\0"),
+    Q(0, IS_DOMAIN_INTRODUCED, "1\0"),
+    Q(0, INTRODUCE, "1\0" "0\0" "1\0"),
+    Q(0, IS_DOMAIN_INTRODUCED, "1\0"),
+    Q(2, GET_DOMAIN_PATH, "1\0"),
+    Q(3, READ, "domid\0"),
+    Q(2, READ, "data/x\0"),
+    QT(2, WRITE, "data/in-tx\0"),
+    QT(2, TRANSACTION_END, "T\0"),
+    Q(2, UNWATCH, "data\0d2\0"),
+    Q(3, WATCH, "domid\0again\0"),
+    Q(3, TRANSACTION_START, "\0"),
+    Q(0, WRITE, "/local/domain/1/domid\0" "1"),
+    /* Again, of a domain introduced: no event, its connection reset. */
+    Q(0, INTRODUCE, "1\0" "0\0" "1\0"),
+    QT(3, READ, "domid\0"),
+    Q(3, UNWATCH, "domid\0again\0"),
+    Q(0, WRITE, "/local/domain/1/domid\0" "1"),
+    Q(0, RESUME, "1\0"),
+    /* dom2 the same way, watched by dom1 once @releaseDomain lets it. */
+    Q(2, WATCH, "@releaseDomain\0r2\0"),
+    Q(0, RELEASE, "2\0"),
+    Q(0, INTRODUCE, "2\0" "0\0" "1\0"),
+    Q(0, SET_PERMS, "@releaseDomain\0n0\0r1\0"),
+    Q(0, RELEASE, "2\0"),
+    Q(0, INTRODUCE, "2\0" "0\0" "1\0"),
+    Q(4, GET_DOMAIN_PATH, "2\0"),
+    Q(0, SET_PERMS, "@releaseDomain\0n0\0"),
+    /* Last, and never released after it: in C a SET_TARGET's target
+     * has its connection talloc_reference()d by the other's, which no
+     * later SET_TARGET drops, so its RELEASE (talloc_free()) only drops
+     * that reference after deleting its watches: no @releaseDomain, it
+     * stays introduced. The built-in daemon does not copy that. */
+    Q(0, SET_TARGET, "1\0" "2\0"),
+    Q(3, READ, "/local/domain/2/name\0"),
+    Q(0, SET_TARGET, "1\0" "0\0"),
+    Q(3, READ, "/xs-diff-dom0\0"),
+    /* A target stays until its domain's connection goes: dom1 made anew
+     * has none, as later sessions' EACCES primer needs. */
+    Q(0, RELEASE, "1\0"),
+    Q(0, INTRODUCE, "1\0" "0\0" "1\0"),
+    Q(3, READ, "/xs-diff-dom0\0"),
+};
+
 struct script {
     const char *name;
     const struct op *ops;
     size_t n;
+    void (*build)(void);        /* or this makes them, in dyn */
 };
 
-#define SCRIPT(s) { #s, s, sizeof(s) / sizeof(s[0]) }
+#define SCRIPT(s) { #s, s, sizeof(s) / sizeof(s[0]), NULL }
+#define BUILT(f) { #f, NULL, 0, f }
 static const struct script scripts[] = {
-    SCRIPT(script_basic), SCRIPT(script_tx), SCRIPT(script_control),
+    SCRIPT(script_basic), SCRIPT(script_tx), SCRIPT(script_control), SCRIPT(script_wire),
+    BUILT(build_paths), BUILT(build_quota), SCRIPT(script_domains),
 };
 
 static bool run_ops(const struct op *ops, size_t n)
@@ -951,15 +1385,31 @@ usage:
         fprintf(stderr, "usage: xs_diff [-s SEED] [-n SEEDS] [-o OPS] [-v] [-g] DIR_A DIR_B\n");
         return 2;
     }
+    /* A daemon that closes a connection makes our next write to it fail,
+     * not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+    memset(big_t, 'v', sizeof(big_t));
+    memcpy(big_t, big_t_path, sizeof(big_t_path));
+    memset(big_g, 'g', sizeof(big_g));
+    memcpy(big_g, big_g_path, sizeof(big_g_path));
     for (int i = 0; i < SIDES; i++) {
         sides[i].dir = argv[optind + i];
         for (int c = 0; c < NCONN; c++)
             sides[i].fd[c] = -1;
     }
     for (size_t k = 0; k < sizeof(scripts) / sizeof(scripts[0]) && !n_diffs; k++) {
+        const struct op *ops = scripts[k].ops;
+        size_t n = scripts[k].n;
+
+        if (scripts[k].build) {
+            dyn_n = 0;
+            scripts[k].build();
+            ops = dyn;
+            n = dyn_n;
+        }
         session_begin(scripts[k].name);
         if (run_ops(setup_ops, sizeof(setup_ops) / sizeof(setup_ops[0])))
-            run_ops(scripts[k].ops, scripts[k].n);
+            run_ops(ops, n);
         session_end();
     }
     /* Sessions share the stores (and C's generation count): after a
