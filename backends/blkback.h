@@ -75,9 +75,16 @@ struct blkback_rearm {
     bool (*rearm)(struct blkback_queue *q, unsigned int gen);
 };
 
+/* How a queue takes the request at req_cons off the shared ring into
+ * the back end's own copy (blkback_ring.c). */
+struct blkback_fetch {
+    void (*fetch)(struct blkback_queue *q, blkif_request_t *req);
+};
+
 struct blkback {
     struct xensim_blkback_config cfg;
     const struct blkback_rearm *rearm;
+    const struct blkback_fetch *fetch;
     const struct blkback_store_ops *store;
     int fd;
     uint8_t *mem;

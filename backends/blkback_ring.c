@@ -14,8 +14,10 @@
 #include <xen/io/protocols.h>
 #include "blkback.h"
 
-/* The end of a batch, honest or with the injected lost wake-up. */
+/* The end of a batch, honest or with the injected lost wake-up; the
+ * fetch of a request, once or with the injected second read. */
 static const struct blkback_rearm rearm_honest, rearm_injected;
+static const struct blkback_fetch fetch_once, fetch_twice;
 
 int xensim_blkback_create(const struct xensim_blkback_config *cfg, struct blkback **out)
 {
@@ -24,6 +26,7 @@ int xensim_blkback_create(const struct xensim_blkback_config *cfg, struct blkbac
         return -ENOMEM;
     be->cfg = *cfg;
     be->rearm = cfg->inject_lost_wakeup ? &rearm_injected : &rearm_honest;
+    be->fetch = cfg->inject_double_fetch ? &fetch_twice : &fetch_once;
     be->fd = -1;
     be->refs = 1;
     be->sector_size = cfg->sector_size ? cfg->sector_size : 512;
@@ -330,6 +333,30 @@ static bool rearm_check_first(struct blkback_queue *q, unsigned int gen)
 static const struct blkback_rearm rearm_honest = { rearm_final_check },
                                   rearm_injected = { rearm_check_first };
 
+/* One copy, checked and used from then on: what a back end must do. */
+static void fetch_copy(struct blkback_queue *q, blkif_request_t *req)
+{
+    blkif_back_ring_t *r = &q->ring;
+    if (q->view.contiguous)
+        RING_COPY_REQUEST(r, r->req_cons, req);
+    else
+        xensim_blk_ring_read(&q->view, xensim_blk_slot_offset(r->sring, r->req_cons, RING_SIZE(r)),
+                             req, sizeof(*req));
+}
+
+/* inject_double_fetch: the operation taken again from the shared slot
+ * after the copy. */
+static void fetch_copy_then_reread(struct blkback_queue *q, blkif_request_t *req)
+{
+    fetch_copy(q, req);
+    if (q->view.contiguous)
+        req->operation = ((volatile blkif_request_t *)RING_GET_REQUEST(&q->ring,
+                                                                       q->ring.req_cons))->operation;
+}
+
+static const struct blkback_fetch fetch_once = { fetch_copy },
+                                  fetch_twice = { fetch_copy_then_reread };
+
 static void queue_work(struct blkback_queue *q)
 {
     struct blkback *be = q->be;
@@ -346,11 +373,7 @@ static void queue_work(struct blkback_queue *q)
         }
         while (r->req_cons != rp && !RING_REQUEST_CONS_OVERFLOW(r, r->req_cons)) {
             blkif_request_t req;
-            if (q->view.contiguous)
-                RING_COPY_REQUEST(r, r->req_cons, &req);
-            else
-                xensim_blk_ring_read(&q->view, xensim_blk_slot_offset(r->sring, r->req_cons, RING_SIZE(r)),
-                              &req, sizeof(req));
+            be->fetch->fetch(q, &req);
             r->req_cons++;
             xensim_narrate("blkback copies request %u off the ring: %s id %llu sector %llu, "
                            "%u segment(s)", r->req_cons - 1, xensim_blk_op_name(req.operation),
@@ -440,7 +463,8 @@ static int queue_connect(struct blkback *be, struct blkback_queue *q,
      * lost if this fails. */
     char name[64];
     snprintf(name, sizeof(name), "vbd of dom%u queue %u (blkback's end)", be->front, q->idx);
-    q->ring_watched = xensim_ring_watch(s, name) == 0;
+    struct xensim_ring_geometry g = XENSIM_RING_GEOMETRY(&q->ring);
+    q->ring_watched = xensim_ring_watch(s, &g, name) == 0;
     unsigned int max_segs = BLKIF_MAX_SEGMENTS_PER_REQUEST;
     if (be->cfg.max_indirect_segments > max_segs)
         max_segs = be->cfg.max_indirect_segments;

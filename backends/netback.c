@@ -604,10 +604,12 @@ static int nb_vif_new(struct xensim_netback *nb, domid_t front, unsigned int han
     /* Named for a stuck deterministic run's report; only a report is
      * lost if this fails, and unwatching an unnamed ring is harmless. */
     char name[64];
+    struct xensim_ring_geometry g = XENSIM_RING_GEOMETRY(&vif->tx);
     snprintf(name, sizeof(name), "vif %u of dom%u tx (netback's end)", handle, front);
-    xensim_ring_watch(vif->tx.sring, name);
+    xensim_ring_watch(vif->tx.sring, &g, name);
+    g = (struct xensim_ring_geometry)XENSIM_RING_GEOMETRY(&vif->rx);
     snprintf(name, sizeof(name), "vif %u of dom%u rx (netback's end)", handle, front);
-    xensim_ring_watch(vif->rx.sring, name);
+    xensim_ring_watch(vif->rx.sring, &g, name);
     *out = vif;
     return 0;
 }

@@ -101,6 +101,7 @@ struct xensim *xensim_create(const struct xensim_config *cfg)
     sim->host_cpus = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? (unsigned)CPU_COUNT(&cpus) : 1;
     sim->quiet = cfg && cfg->quiet;
     sim->no_halt_polling = cfg && cfg->no_halt_polling;
+    sim->check_double_fetch = cfg && cfg->check_double_fetch;
     /* The one place the variant is chosen; everything else calls through
      * sim->sched. */
     sim->seed = cfg ? cfg->seed : 0;

@@ -67,6 +67,9 @@ static void fault_unblock(int sig)
 
 static void fault_handler(int sig, siginfo_t *si, void *ucv)
 {
+    /* A watched ring's access: let it run and go on (fetch_watch.c). */
+    if (sig == SIGSEGV && fetch_watch_fault(si, ucv))
+        return;
     if (guest_copy_jmp) {
         sigjmp_buf *jb = guest_copy_jmp;
         guest_copy_jmp = NULL;

@@ -5,7 +5,8 @@
  * index its consumer set with every task asleep, that the consumer's
  * wake-up was lost. Owns a list per domain; reads the rings only through
  * the watcher's own mapping, which it must keep until it unwatches (and
- * which the domain's death drops after the list, in domain.c).
+ * which the domain's death drops after the list, in domain.c). With
+ * check_double_fetch it arms fetch_watch.c on each ring it is given.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,12 +24,15 @@ static struct domain *ring_domain(void)
     return current_vcpu ? current_vcpu->d : NULL;
 }
 
-int xensim_ring_watch(const void *sring, const char *name)
+int xensim_ring_watch(const void *sring, const struct xensim_ring_geometry *g,
+                      const char *name)
 {
     struct domain *d = ring_domain();
     if (!d)
         return -ESRCH;
-    if (!sring)
+    if (!sring || !g || !g->entry_size || g->entries_offset < 4 * sizeof(uint32_t) ||
+        g->entries_offset > XEN_PAGE_SIZE ||
+        g->nr_entries > (XEN_PAGE_SIZE - g->entries_offset) / g->entry_size * 16)
         return -EINVAL;
     struct ring_watch *w = calloc(1, sizeof(*w));
     if (!w)
@@ -47,6 +51,8 @@ int xensim_ring_watch(const void *sring, const char *name)
     sim_unlock(&d->ring_watch_lock);
     if (rc)
         free(w);
+    else if (d->sim->check_double_fetch)
+        fetch_watch_arm(d, sring, g, w->name);
     return rc;
 }
 
@@ -64,6 +70,8 @@ int xensim_ring_unwatch(const void *sring)
             break;
         }
     sim_unlock(&d->ring_watch_lock);
+    if (gone)
+        fetch_watch_disarm(gone->idx);
     free(gone);
     return gone ? 0 : -ENOENT;
 }
@@ -76,6 +84,7 @@ void ring_watch_domain_free(struct domain *d)
     sim_unlock(&d->ring_watch_lock);
     while (w) {
         struct ring_watch *next = w->next;
+        fetch_watch_disarm(w->idx);
         free(w);
         w = next;
     }

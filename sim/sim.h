@@ -164,6 +164,14 @@ extern const struct sched_ops sched_free_running, sched_deterministic;
 struct ring_watch;
 struct domain;
 void ring_watch_domain_free(struct domain *d);
+/* fetch_watch.c, the double-fetch checker: arms a named ring (if a strict
+ * grant mapping of d maps it), disarms it (nothing if it is not armed),
+ * and, from the SIGSEGV handler, takes a fault on an armed ring (true). */
+struct xensim_ring_geometry;
+void fetch_watch_arm(struct domain *d, const volatile void *sring,
+                     const struct xensim_ring_geometry *g, const char *name);
+void fetch_watch_disarm(const volatile void *sring);
+bool fetch_watch_fault(siginfo_t *si, void *uc);
 unsigned int ring_watch_report(struct domain *d, FILE *out, bool stuck);
 
 /* Internal port states, Xen's ECS_* (values as in xen/sched.h). */
@@ -327,6 +335,7 @@ struct vcpu {
     int kick_cpu;                       /* host CPU of the last kick (atomic) */
     xensim_upcall_t callback;
     bool in_upcall;
+    uint64_t upcalls;                   /* delivered: fetch_watch.c's "one upcall" */
     /* While traced: seq of the last send to this vCPU since its last
      * upcall, for the upcall's event (trace.c). */
     _Atomic uint64_t trace_cause;
@@ -476,6 +485,9 @@ struct xensim {
     void *fault_hook_arg;
     bool have_fault;
     struct xensim_fault last_fault;
+    bool check_double_fetch;            /* fetch_watch.c arms named rings */
+    _Atomic uint64_t double_fetches;    /* and counts what it saw, */
+    struct xensim_double_fetch last_double_fetch;   /* the last under fault_lock */
 
     /* Domain listeners (domain_listen.c): the list and the calls into
      * them are serialised by listener_lock. */

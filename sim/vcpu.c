@@ -130,6 +130,7 @@ static void vcpu_deliver_upcall(struct vcpu *v)
      * handler, and the mask is restored on the way out (iret). */
     *v->upcall_mask = 1;
     v->in_upcall = true;
+    v->upcalls++;
     if (trace_on(v->d->sim)) {
         vcpu_upcall_wait_traced(v);
         trace_upcall(v, XENSIM_TRACE_UPCALL_ENTER);

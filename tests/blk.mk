@@ -7,6 +7,13 @@ tests_test_blk_SOURCES = tests/test_blk.c $(BLK_TEST_HDRS)
 tests_test_blk_LDADD = $(TEST_LIBS)
 tests_test_blk_CFLAGS = $(TEST_CFLAGS_ALL)
 
+# The double-fetch checker on blkback, honest and with a second read.
+check_PROGRAMS += tests/test_double_fetch
+TESTS += tests/test_double_fetch
+tests_test_double_fetch_SOURCES = tests/test_double_fetch.c $(BLK_TEST_HDRS)
+tests_test_double_fetch_LDADD = $(TEST_LIBS)
+tests_test_double_fetch_CFLAGS = $(TEST_CFLAGS_ALL)
+
 check_PROGRAMS += tests/test_blk_hostile
 TESTS += tests/test_blk_hostile
 tests_test_blk_hostile_SOURCES = tests/test_blk_hostile.c $(BLK_TEST_HDRS)

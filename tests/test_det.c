@@ -379,6 +379,8 @@ static char *run_stuck(uint64_t seed, xensim_vcpu_entry_t entry)
  * without an event, and one that is quiet, named; then every task waits.
  * The naming's own errors on the way. */
 static struct { uint32_t lost[4], quiet[4]; int twice, unknown, gone, again; } rw;
+/* Entries past the four indices, as a 64-byte header would place them. */
+static const struct xensim_ring_geometry rw_geo = { 64, 8, 4 };
 
 static void lose_ring_wakeup(void *arg)
 {
@@ -389,18 +391,18 @@ static void lose_ring_wakeup(void *arg)
     rw.lost[3] = 3;                 /* rsp_event */
     rw.quiet[0] = 7;
     rw.quiet[1] = 8;
-    xensim_ring_watch(rw.quiet, "quiet ring");
-    rw.twice = xensim_ring_watch(rw.quiet, "again");
+    xensim_ring_watch(rw.quiet, &rw_geo, "quiet ring");
+    rw.twice = xensim_ring_watch(rw.quiet, &rw_geo, "again");
     rw.unknown = xensim_ring_unwatch(&rw.twice);
-    xensim_ring_watch(&rw.again, "unwatched ring");
+    xensim_ring_watch(&rw.again, &rw_geo, "unwatched ring");
     rw.gone = xensim_ring_unwatch(&rw.again);
-    xensim_ring_watch(rw.lost, "test ring");
+    xensim_ring_watch(rw.lost, &rw_geo, "test ring");
     wait_forever(NULL);
 }
 
 START_TEST(test_ring_lost_wakeup_reported)
 {
-    ck_assert_int_eq(xensim_ring_watch(rw.lost, "not guest code"), -ESRCH);
+    ck_assert_int_eq(xensim_ring_watch(rw.lost, &rw_geo, "not guest code"), -ESRCH);
     const char *out = run_stuck(6, lose_ring_wakeup);
     ck_assert_msg(strstr(out, "dom0 ring test ring: req_prod 5, req_event 5, rsp_prod 2, "
                               "rsp_event 3\n"), "report: %s", out);
@@ -418,12 +420,12 @@ END_TEST
 static void ring_watch_answers(void *arg)
 {
     (void)arg;
-    rw.twice = xensim_ring_watch(rw.quiet, "one");
-    rw.again = xensim_ring_watch(rw.quiet, "two");
+    rw.twice = xensim_ring_watch(rw.quiet, &rw_geo, "one");
+    rw.again = xensim_ring_watch(rw.quiet, &rw_geo, "two");
     rw.unknown = xensim_ring_unwatch(rw.lost);
     rw.gone = xensim_ring_unwatch(rw.quiet);
     /* Left named: the domain's death takes it. */
-    xensim_ring_watch(rw.lost, "left");
+    xensim_ring_watch(rw.lost, &rw_geo, "left");
 }
 
 START_TEST(test_ring_watch_answers)

@@ -101,6 +101,11 @@ struct xensim_blkback_config {
      * them. A request pushed in between raises no event and is never
      * seen: a lost wake-up, which only some interleavings show. */
     bool inject_lost_wakeup;
+    /* Another, for the double-fetch checker (check_double_fetch): after
+     * copying a request off the ring, the back end reads its operation
+     * again from the shared slot, which the front end may have changed
+     * since the copy was checked (XSA-155's class). */
+    bool inject_double_fetch;
 };
 
 struct xensim_blkback_stats {

@@ -256,13 +256,28 @@ int xensim_gnttab_end_access(grant_ref_t ref);
 
 /* Names a shared ring this domain has mapped or made: a <xen/io/ring.h>
  * sring, whose page begins with req_prod, req_event, rsp_prod and
- * rsp_event. A deterministic run that deadlocks prints each named ring's
- * indices, and calls a ring whose event index its producer has reached
- * with no event on the way a lost wake-up: the consumer asked to be told
- * and nobody will tell it. Watch before the ring is used, unwatch before
- * it is unmapped; a domain's watches go when it dies. 0, -ENOMEM, or
- * -EEXIST (sring named already); unwatch: 0 or -ENOENT. */
-int xensim_ring_watch(const void *sring, const char *name);
+ * rsp_event, and whose entries g describes (XENSIM_RING_GEOMETRY). A
+ * deterministic run that deadlocks prints each named ring's indices, and
+ * calls a ring whose event index its producer has reached with no event
+ * on the way a lost wake-up: the consumer asked to be told and nobody
+ * will tell it. With check_double_fetch (xensim_config) a ring that a
+ * strict grant mapping maps is also watched for double fetches. Watch
+ * before the ring is used, unwatch before it is unmapped; a domain's
+ * watches go when it dies. 0, -EINVAL (no sring, or entries that do not
+ * fit a page), -ENOMEM, or -EEXIST (sring named already); unwatch: 0 or
+ * -ENOENT; either -ESRCH off a vCPU. */
+struct xensim_ring_geometry {
+    size_t entries_offset;      /* where ring[0] begins in the page */
+    size_t entry_size;          /* sizeof(ring[0]): a request/response union */
+    unsigned int nr_entries;    /* RING_SIZE */
+};
+/* A front or back ring's geometry, from <xensim/io/ring.h>'s macros. */
+#define XENSIM_RING_GEOMETRY(r)                                                  \
+    ((struct xensim_ring_geometry){                                              \
+        (size_t)((const char *)&(r)->sring->ring[0] - (const char *)(r)->sring), \
+        sizeof((r)->sring->ring[0]), RING_SIZE(r) })
+int xensim_ring_watch(const void *sring, const struct xensim_ring_geometry *g,
+                      const char *name);
 int xensim_ring_unwatch(const void *sring);
 
 #ifdef __cplusplus

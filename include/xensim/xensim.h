@@ -160,6 +160,14 @@ struct xensim_config {
      * state and aborts, as a deadlock does (0: no limit): a livelock on
      * the virtual clock never ends otherwise. */
     uint64_t max_steps;
+    /* The double-fetch checker (x86-64): a ring a back end names with
+     * xensim_ring_watch() through a strict grant mapping traps every
+     * access the back end makes to it, and a vCPU that reads a byte of a
+     * slot twice in one upcall, without writing that slot between, is
+     * reported (xensim_double_fetches): the front end may have changed
+     * it between the two reads (XSA-155). One thread per named ring;
+     * slow (two signals an access): for tests. */
+    bool check_double_fetch;
 };
 
 struct xensim *xensim_create(const struct xensim_config *cfg);
@@ -324,6 +332,17 @@ typedef void (*xensim_fault_hook_t)(const struct xensim_fault *f, void *arg);
 void xensim_set_fault_hook(struct xensim *sim, xensim_fault_hook_t hook, void *arg);
 /* The last fault report, or false if none. */
 bool xensim_last_fault(struct xensim *sim, struct xensim_fault *out);
+
+/* What the double-fetch checker (check_double_fetch) saw: how many
+ * second reads, and the last. */
+struct xensim_double_fetch {
+    domid_t domid;            /* the reader */
+    unsigned int vcpu;
+    char ring[64];            /* the name it gave the ring */
+    unsigned int slot;        /* the entry, and the byte's offset in it */
+    unsigned int offset;
+};
+uint64_t xensim_double_fetches(struct xensim *sim, struct xensim_double_fetch *last);
 
 /* Tables of what a running simulation holds, for people: the domains;
  * one domain's ports (state, remote end, notify vCPU, pending, masked);
