@@ -4,7 +4,7 @@
  * boundary, so destroy interrupts it with SIGSYS, and the handler unwinds
  * it to vcpu_main through exit_jmp when it is safe to: in guest code, not
  * inside the simulator (sim_hv_depth), not in an RCU read section, not
- * in libc or a sanitizer runtime. Inside the simulator it leaves on its
+ * in libc, the vDSO or a sanitizer runtime. Inside the simulator it leaves on its
  * way back out (sim_hv_leave); elsewhere the handler returns and
  * vcpu_stop_all() asks again. Relies on vcpu.c for exit_jmp.
  *
@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <link.h>
 #include <signal.h>
+#include <sys/auxv.h>
 #include <ucontext.h>
 #include <unistd.h>
 #include <gnu/libc-version.h>
@@ -48,10 +49,15 @@ static int runtime_collect(struct dl_phdr_info *info, size_t size, void *unused)
 {
     (void)size;
     (void)unused;
+    /* The vDSO too (its ELF header, AT_SYSINFO_EHDR): ASan's allocator
+     * reads the clock there while it holds a size class's lock (its
+     * release-to-OS interval), and a vCPU unwound in clock_gettime would
+     * leave that lock held for ever; every later thread exit then waits
+     * on it. */
     const uintptr_t anchors[] = {
         (uintptr_t)&malloc, (uintptr_t)&free, (uintptr_t)&pthread_mutex_lock,
         (uintptr_t)&gnu_get_libc_version, (uintptr_t)&_r_debug,
-        (uintptr_t)&urcu_memb_read_lock,
+        (uintptr_t)&urcu_memb_read_lock, (uintptr_t)getauxval(AT_SYSINFO_EHDR),
     };
     bool runtime = false, kernel = false;
     for (unsigned int i = 0; i < info->dlpi_phnum && !runtime && !kernel; i++) {
