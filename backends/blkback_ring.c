@@ -366,6 +366,9 @@ static void queue_work(struct blkback_queue *q)
         RING_IDX rp = __atomic_load_n(&r->sring->req_prod, __ATOMIC_RELAXED);
         xen_rmb();
         if (RING_REQUEST_PROD_OVERFLOW(r, rp)) {
+            xensim_protocol_violation("blkback: dom%u's vbd queue %u: req_prod %u is %u past "
+                                      "the %u requests the ring holds", be->front, q->idx, rp,
+                                      rp - r->rsp_prod_pvt, RING_SIZE(r));
             push_responses(q);
             if (__atomic_load_n(&be->gen, __ATOMIC_ACQUIRE) == gen)
                 queue_fail(q, XENSIM_BLKBACK_ERR_RING_OVERFLOW);

@@ -295,6 +295,8 @@ static void queue_work(struct blkfront_queue *q)
         RING_IDX rp = __atomic_load_n(&r->sring->rsp_prod, __ATOMIC_RELAXED);
         xen_rmb();
         if (RING_RESPONSE_PROD_OVERFLOW(r, rp)) {
+            xensim_protocol_violation("blkfront: dom%u's rsp_prod %u is past the %u requests "
+                                      "pushed", fe->cfg.backend_domid, rp, r->req_prod_pvt);
             bad = true;
             break;
         }
@@ -308,6 +310,10 @@ static void queue_work(struct blkfront_queue *q)
             r->rsp_cons++;
             if (rsp.id >= q->nr_shadow || !q->shadow[rsp.id].io ||
                 q->shadow[rsp.id].op != rsp.operation) {
+                xensim_protocol_violation("blkfront: dom%u answered id %llu (operation %u), "
+                                          "which no request in flight has",
+                                          fe->cfg.backend_domid, (unsigned long long)rsp.id,
+                                          rsp.operation);
                 bad = true;
                 break;
             }

@@ -11,7 +11,7 @@ libxensim_la_LIBADD += sim/libsim.la
 # core: domains, memory, vCPUs, scheduler, hypercall entry, what a vCPU's
 # machine shows its kernel, faults, timers, views and trace points
 sim_libsim_la_SOURCES = sim/sim.h sim/domain.c sim/domain_listen.c sim/domain_memory.c sim/vcpu.c \
-	sim/vcpu_preempt.c sim/sched_free.c sim/sched_det.c sim/sched_explore.c sim/ring_watch.c sim/fetch_watch.c sim/futex.c sim/hypercall.c sim/timer.c \
+	sim/vcpu_preempt.c sim/sched_free.c sim/sched_det.c sim/sched_explore.c sim/ring_watch.c sim/fetch_watch.c sim/protocol.c sim/futex.c sim/hypercall.c sim/timer.c \
 	sim/fault.c sim/guest_copy.c sim/platform.c sim/version.c sim/errno_names.c sim/inspect.c \
 	sim/task.c sim/ring_sync.c
 

@@ -15,6 +15,8 @@
 
 struct ring_watch {
     const volatile uint32_t *idx;   /* req_prod, req_event, rsp_prod, rsp_event */
+    unsigned int nr_entries;
+    bool reported;                  /* ring_watch_check told of it once */
     char name[64];
     struct ring_watch *next;
 };
@@ -38,6 +40,7 @@ int xensim_ring_watch(const void *sring, const struct xensim_ring_geometry *g,
     if (!w)
         return -ENOMEM;
     w->idx = sring;
+    w->nr_entries = g->nr_entries;
     snprintf(w->name, sizeof(w->name), "%s", name ? name : "ring");
     int rc = 0;
     sim_lock(&d->ring_watch_lock);
@@ -95,6 +98,31 @@ void ring_watch_domain_free(struct domain *d)
 static bool reached(uint32_t prod, uint32_t event)
 {
     return event && (uint32_t)(prod - event) < 0x80000000u;
+}
+
+/* What no honest pair makes, whoever made it: more requests outstanding
+ * than the ring has entries, or responses to requests never pushed. */
+void ring_watch_check(struct domain *d)
+{
+    if (!__atomic_load_n(&d->ring_watches, __ATOMIC_RELAXED))
+        return;
+    sim_lock(&d->ring_watch_lock);
+    for (struct ring_watch *w = d->ring_watches; w; w = w->next) {
+        uint32_t rq = w->idx[0], rs = w->idx[2];
+        if (w->reported)
+            continue;
+        if ((uint32_t)(rq - rs) > w->nr_entries && (int32_t)(rq - rs) > 0) {
+            w->reported = true;
+            protocol_violation(d, "ring %s: req_prod %u is %u past rsp_prod %u, more requests "
+                                  "outstanding than its %u entries", w->name, rq, rq - rs, rs,
+                               w->nr_entries);
+        } else if ((int32_t)(rs - rq) > 0) {
+            w->reported = true;
+            protocol_violation(d, "ring %s: rsp_prod %u is past req_prod %u, responses to "
+                                  "requests never made", w->name, rs, rq);
+        }
+    }
+    sim_unlock(&d->ring_watch_lock);
 }
 
 unsigned int ring_watch_report(struct domain *d, FILE *out, bool stuck)

@@ -366,6 +366,8 @@ static void det_switch(struct det_task *self)
 static void det_enter(struct vcpu *v)
 {
     struct det_task *t = det_current(det_of(v->d->sim));
+    /* One task runs: the rings' indices hold still while they are read. */
+    ring_watch_check(v->d);
     t->yield_call = false;
     det_switch(t);
 }

@@ -164,6 +164,11 @@ extern const struct sched_ops sched_free_running, sched_deterministic;
 struct ring_watch;
 struct domain;
 void ring_watch_domain_free(struct domain *d);
+/* At a hypercall of d's in a deterministic run: d's named rings checked
+ * for indices no honest pair makes (each reported once). */
+void ring_watch_check(struct domain *d);
+/* protocol.c: a violation d's code saw, or a checker saw in d. */
+void protocol_violation(struct domain *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* fetch_watch.c, the double-fetch checker: arms a named ring (if a strict
  * grant mapping of d maps it), disarms it (nothing if it is not armed),
  * and, from the SIGSEGV handler, takes a fault on an armed ring (true). */
@@ -488,6 +493,8 @@ struct xensim {
     bool check_double_fetch;            /* fetch_watch.c arms named rings */
     _Atomic uint64_t double_fetches;    /* and counts what it saw, */
     struct xensim_double_fetch last_double_fetch;   /* the last under fault_lock */
+    _Atomic uint64_t protocol_violations;           /* protocol.c, */
+    struct xensim_protocol_violation last_violation;    /* the last under fault_lock */
 
     /* Domain listeners (domain_listen.c): the list and the calls into
      * them are serialised by listener_lock. */

@@ -430,6 +430,14 @@ START_TEST(hostile_front_overflow)
     xensim_blkback_get_stats(f.be, &st);
     ck_assert_int_eq(st.error, XENSIM_BLKBACK_ERR_RING_OVERFLOW);
     ck_assert_uint_eq(st.requests, 0);
+    /* And the simulator says what broke, and who saw it. */
+    struct xensim_protocol_violation pv;
+    ck_assert_uint_eq(xensim_protocol_violations(f.sim, &pv), 1);
+    ck_assert_uint_eq(pv.domid, f.back);
+    char want[160];
+    snprintf(want, sizeof(want), "blkback: dom%u's vbd queue 0: req_prod %u is %u past the 32 "
+             "requests the ring holds", f.front, rf->sring->req_prod, ahead[_i]);
+    ck_assert_str_eq(pv.what, want);
     bystander_check_and_stop(&by);
     rawfront_free(rf);
 }
@@ -565,6 +573,14 @@ START_TEST(hostile_back)
     }
     th_call(f.sim, f.front, 0, hb_submit_more_fn, h);
     ck_assert_int_eq(h->rc, -ENOTCONN);
+    /* The simulator says what broke, as blkfront saw it. */
+    struct xensim_protocol_violation pv;
+    ck_assert_uint_eq(xensim_protocol_violations(f.sim, &pv), 1);
+    ck_assert_uint_eq(pv.domid, f.front);
+    ck_assert_msg(strstr(pv.what, kind == HB_PROD_OVERFLOW ? "blkfront: dom0's rsp_prod 40 is past "
+                                                             "the 4 requests pushed"
+                                                           : "blkfront: dom0 answered id "),
+                  "%s", pv.what);
     /* The front end cannot revoke its ring while the back end maps it. */
     th_call(f.sim, f.front, 0, blk_fdisconnect_fn, &f);
     ck_assert_int_eq(f.rc, 1);

@@ -332,6 +332,81 @@ static void lose_wakeup(void *arg)
     wait_forever(NULL);
 }
 
+/* The rings the tests below name: plain words in place of a page. */
+static struct { uint32_t lost[4], quiet[4]; int twice, unknown, gone, again; } rw;
+/* Entries past the four indices, as a 64-byte header would place them. */
+static const struct xensim_ring_geometry rw_geo = { 64, 8, 4 };
+
+/* Rings whose indices no honest pair makes, named, then hypercalls: a
+ * deterministic run checks them at each, and tells each ring once. */
+static struct { uint32_t ahead[4], behind[4], fine[4]; } bad_rings;
+
+static void make_bad_rings(void *arg)
+{
+    (void)arg;
+    bad_rings.ahead[0] = 100;       /* req_prod: 100 outstanding, 4 entries */
+    bad_rings.behind[0] = 3;        /* rsp_prod 5 past req_prod 3 */
+    bad_rings.behind[2] = 5;
+    bad_rings.fine[0] = 7;
+    bad_rings.fine[2] = 5;
+    xensim_ring_watch(bad_rings.ahead, &rw_geo, "ahead");
+    xensim_ring_watch(bad_rings.behind, &rw_geo, "behind");
+    xensim_ring_watch(bad_rings.fine, &rw_geo, "fine");
+    for (int i = 0; i < 3; i++)
+        HYPERVISOR_xen_version(XENVER_version, NULL);
+    xensim_protocol_violation("guest code says %s", "so");
+}
+
+START_TEST(test_bad_ring_indices_reported)
+{
+    memset(&bad_rings, 0, sizeof(bad_rings));
+    xensim_protocol_violation("not guest code: %d", 1);
+    struct xensim_config cfg = { .quiet = true, .seed = 12 };
+    struct xensim *sim = xensim_create(&cfg);
+    ck_assert_ptr_nonnull(sim);
+    struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true };
+    ck_assert_int_eq(xensim_domain_create(sim, &d0), 0);
+    ck_assert_int_eq(xensim_domain_unpause(sim, 0), 0);
+    struct xensim_domain_config g = { .name = "guest", .entry = make_bad_rings };
+    ck_assert_int_eq(xensim_domain_create(sim, &g), 1);
+    ck_assert_int_eq(xensim_domain_unpause(sim, 1), 0);
+    ck_assert_int_eq(xensim_domain_wait_shutdown(sim, 1), SHUTDOWN_poweroff);
+    struct xensim_protocol_violation pv;
+    ck_assert_uint_eq(xensim_protocol_violations(sim, &pv), 3);
+    ck_assert_uint_eq(pv.domid, 1);
+    ck_assert_str_eq(pv.what, "guest code says so");
+    xensim_destroy(sim);
+}
+END_TEST
+
+static void ring_ahead_only(void *arg)
+{
+    (void)arg;
+    xensim_ring_watch(bad_rings.ahead, &rw_geo, "ahead");
+    HYPERVISOR_xen_version(XENVER_version, NULL);
+    HYPERVISOR_xen_version(XENVER_version, NULL);
+}
+
+/* One report, its words. */
+START_TEST(test_bad_ring_report_text)
+{
+    memset(&bad_rings, 0, sizeof(bad_rings));
+    bad_rings.ahead[0] = 100;
+    struct xensim_config cfg = { .quiet = true, .seed = 12 };
+    struct xensim *sim = xensim_create(&cfg);
+    struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true,
+                                       .entry = ring_ahead_only };
+    ck_assert_int_eq(xensim_domain_create(sim, &d0), 0);
+    ck_assert_int_eq(xensim_domain_unpause(sim, 0), 0);
+    xensim_wait_all_shutdown(sim);
+    struct xensim_protocol_violation pv;
+    ck_assert_uint_eq(xensim_protocol_violations(sim, &pv), 1);
+    ck_assert_str_eq(pv.what, "ring ahead: req_prod 100 is 100 past rsp_prod 0, more requests "
+                              "outstanding than its 4 entries");
+    xensim_destroy(sim);
+}
+END_TEST
+
 static const char *replay_path;
 
 /* A run on a recorded schedule; only its report matters. */
@@ -378,9 +453,6 @@ static char *run_stuck(uint64_t seed, xensim_vcpu_entry_t entry)
 /* A ring whose consumer set req_event 5 and whose producer reached it
  * without an event, and one that is quiet, named; then every task waits.
  * The naming's own errors on the way. */
-static struct { uint32_t lost[4], quiet[4]; int twice, unknown, gone, again; } rw;
-/* Entries past the four indices, as a 64-byte header would place them. */
-static const struct xensim_ring_geometry rw_geo = { 64, 8, 4 };
 
 static void lose_ring_wakeup(void *arg)
 {
@@ -584,6 +656,8 @@ static Suite *det_suite(void)
     tcase_add_test(t, test_lost_wakeup_reported);
     tcase_add_test(t, test_ring_lost_wakeup_reported);
     tcase_add_test(t, test_ring_watch_answers);
+    tcase_add_test(t, test_bad_ring_indices_reported);
+    tcase_add_test(t, test_bad_ring_report_text);
     tcase_add_test(t, test_replay_divergence_reported);
     tcase_add_test(t, test_xenstored_is_a_task);
     tcase_add_test(t, test_consoled_refuses_a_seed);

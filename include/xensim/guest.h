@@ -280,6 +280,14 @@ int xensim_ring_watch(const void *sring, const struct xensim_ring_geometry *g,
                       const char *name);
 int xensim_ring_unwatch(const void *sring);
 
+/* Guest code that caught its peer breaking a protocol (a response for an
+ * id never requested, ring indices no honest peer makes) tells the
+ * simulator, which counts it, keeps the last and prints it (unless
+ * quiet): the simulator says what broke (xensim_protocol_violations). A
+ * deterministic run also checks each named ring at every hypercall of
+ * its domain, and reports indices no honest pair makes. */
+void xensim_protocol_violation(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #ifdef __cplusplus
 }
 #endif

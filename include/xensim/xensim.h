@@ -344,6 +344,14 @@ struct xensim_double_fetch {
 };
 uint64_t xensim_double_fetches(struct xensim *sim, struct xensim_double_fetch *last);
 
+/* Protocol violations guest code reported (xensim_protocol_violation)
+ * or a deterministic run saw on a named ring: how many, and the last. */
+struct xensim_protocol_violation {
+    domid_t domid;            /* whose code saw it */
+    char what[160];
+};
+uint64_t xensim_protocol_violations(struct xensim *sim, struct xensim_protocol_violation *last);
+
 /* Tables of what a running simulation holds, for people: the domains;
  * one domain's ports (state, remote end, notify vCPU, pending, masked);
  * one domain's grant entries (flags, grantee, frame, who pins them).
