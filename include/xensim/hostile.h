@@ -9,7 +9,8 @@
  * of blkback: it connects to a real blkfront, and answers every request
  * in the way the device's back-end key "hostile-kind" names (one of the
  * back end kinds, by xensim_hostile_name()), so the toolstack picks the
- * misbehaviour per device.
+ * misbehaviour per device. A network back end does the same to a real
+ * netfront (xensim_hostile_vif_back).
  *
  * The honest back end must answer each attack with Xen's error or a clean
  * disconnect, keep serving its other devices and leak nothing.
@@ -85,12 +86,18 @@ enum xensim_hostile_kind {
      * Linux's does; when the toolstack removes the device its I/O must
      * end with an error and nothing be left. */
     XENSIM_HOSTILE_NEVER_ANSWERS,
+    /* Network only: before each frame it echoes, receive responses that
+     * claim more bytes than the posted page holds, an offset past the
+     * page, a frame running off its end. netfront must drop each with an
+     * error, never read past its buffer, and take the echo. */
+    XENSIM_HOSTILE_RX_OVERSIZE,
     XENSIM_HOSTILE_KINDS
 };
 
 /* "event-storm", "ring-indices", "bad-requests", "state-jumps",
  * "store-quota", "grant-rewrite", "rewrite-after-push", "grant-flood",
- * "revoke-mapped", "made-up-ids", "rsp-indices", "never-answers". */
+ * "revoke-mapped", "made-up-ids", "rsp-indices", "never-answers",
+ * "rx-oversize". */
 const char *xensim_hostile_name(enum xensim_hostile_kind kind);
 /* The kind a name gives: 0, or -EINVAL. */
 int xensim_hostile_parse(const char *name, enum xensim_hostile_kind *kind);
@@ -131,6 +138,25 @@ int xensim_hostile_vif_attack(unsigned int devid, enum xensim_hostile_kind kind,
  * whose "hostile-kind" key is missing or not a back end kind is refused
  * (it never leaves the probe). */
 extern const struct xensim_xenbus_driver xensim_hostile_vbd_back;
+
+/* The network back end's xenbus driver ("vif"), for
+ * xensim_xenbus_backend_register() in the back end's domain instead of
+ * netback's, against a real netfront. It offers copy only, no
+ * scatter-gather, and echoes each frame it is sent into the front end's
+ * next receive buffer, bent by its device's "hostile-kind":
+ * - made-up-ids: tx and rx responses with ids never posted. netfront, as
+ *   Linux's, fails the device (a send buffer never answered by its id
+ *   cannot be reused) and drops the frames;
+ * - rsp-indices: the tx rsp_prod half a ring past what was asked (within
+ *   a ring of the consumer, so only a check against the requests made
+ *   sees it): netfront fails the device;
+ * - never-answers: tx requests taken off the ring and dropped, nothing
+ *   received: sends end with -EAGAIN once every buffer is in flight,
+ *   never block, and removing the device frees them all;
+ * - rx-oversize: netfront drops the lies with an error and receives the
+ *   echo.
+ * Other kinds are refused at probe, as by xensim_hostile_vbd_back. */
+extern const struct xensim_xenbus_driver xensim_hostile_vif_back;
 
 /* On a vCPU of the guest, once device devid is Connected: runs the attack
  * and fills *r. 0; -ENODEV if the device is not connected; -EINVAL for a
