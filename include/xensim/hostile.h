@@ -10,7 +10,9 @@
  * in the way the device's back-end key "hostile-kind" names (one of the
  * back end kinds, by xensim_hostile_name()), so the toolstack picks the
  * misbehaviour per device. A network back end does the same to a real
- * netfront (xensim_hostile_vif_back).
+ * netfront (xensim_hostile_vif_back). And the console pair: guest code
+ * misusing its own console ring against xenconsoled, and a dom0 process
+ * misusing a guest's ring against its console driver.
  *
  * The honest back end must answer each attack with Xen's error or a clean
  * disconnect, keep serving its other devices and leak nothing.
@@ -22,6 +24,7 @@
 #include <stdint.h>
 #include <xen/io/xenbus.h>
 #include <xensim/xenbus.h>
+#include <xensim/xensim.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -164,6 +167,51 @@ extern const struct xensim_xenbus_driver xensim_hostile_vif_back;
  * (xensim_device_remove) to end it. */
 int xensim_hostile_vbd_attack(unsigned int devid, enum xensim_hostile_kind kind,
                               struct xensim_hostile_report *r);
+
+/*
+ * The console pair. A domain's console ring is static (struct
+ * xencons_interface in a page the builder made, grant 0 and the console
+ * port; <xensim/console.h>), so these are no xenbus drivers.
+ *
+ * The hostile front end is guest code misusing its own ring against
+ * whatever serves it (xenconsoled), on a vCPU of the guest:
+ * - event-storm: an honest line, then notifications at full rate
+ *   (100,000 at least, on until the back end took the line, ten times
+ *   that at most). requests: the line's bytes; responses: the
+ *   same if the back end took them while the storm went on, else 0.
+ *   xenconsoled must serve this ring and every other domain's through it;
+ * - ring-indices: 64 rounds of out_prod more than a lap ahead of out_cons
+ *   and in_cons moved back past everything in_prod covered, each
+ *   notified (requests: indices written). xenconsoled must count them
+ *   (xensim_consoled_bad_indices), log none of the bytes they claim,
+ *   resynchronise, and serve on.
+ * 0; -EINVAL for another kind; -EPERM off a vCPU; -ENODEV for dom0.
+ */
+int xensim_hostile_console_front_attack(enum xensim_hostile_kind kind,
+                                        struct xensim_hostile_report *r);
+
+/*
+ * The hostile back end is a host thread acting as a dom0 process, as
+ * xenconsoled is (<xensim/hostdev.h>): it maps the guest's console ring
+ * and binds its port, so xenconsoled must not serve that domain too. The
+ * attacks, from any host thread:
+ * - event-storm: 100,000 notifications with nothing new in the ring, then one honest line of input (requests: its bytes). The
+ *   guest's console driver must read that line, its writes still go;
+ * - ring-indices: in_prod 5000 ahead of in_cons, over a ring of 'X',
+ *   then out_cons 3000 past out_prod. The guest's reads must return no
+ *   more than the ring holds, its writes an error, never block.
+ * Open: NULL with errno (ENODEV for dom0 or a domain without a console,
+ * EINVAL when another back end has the port).
+ */
+struct xensim_hostile_console;
+struct xensim_hostile_console *xensim_hostile_console_back_open(struct xensim *sim,
+                                                                domid_t domid);
+/* 0, or -EINVAL for another kind. */
+int xensim_hostile_console_back_attack(struct xensim_hostile_console *hc,
+                                       enum xensim_hostile_kind kind,
+                                       struct xensim_hostile_report *r);
+/* Unbinds the port and unmaps the ring. */
+void xensim_hostile_console_back_close(struct xensim_hostile_console *hc);
 
 #ifdef __cplusplus
 }
