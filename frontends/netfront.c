@@ -284,7 +284,13 @@ static void nf_tx_gc(struct xensim_netfront *nf)
     do {
         RING_IDX rp = READ_ONCE(nf->tx.sring->rsp_prod);
         xen_rmb();   /* the index before the responses it covers */
-        if (RING_RESPONSE_PROD_OVERFLOW(&nf->tx, rp)) {
+        /* As on rx, within a ring is not enough: a slot past the requests
+         * made holds a stale response of an earlier lap, whose id may be
+         * a buffer in flight now, and consuming it would put rsp_cons
+         * past req_prod_pvt, so that the ring looked to have more room
+         * than it holds. */
+        if (RING_RESPONSE_PROD_OVERFLOW(&nf->tx, rp) ||
+            rp - nf->tx.rsp_cons > nf->tx.req_prod_pvt - nf->tx.rsp_cons) {
             nf->broken = true;
             nf->st.bad_responses++;
             return;
@@ -296,8 +302,13 @@ static void nf_tx_gc(struct xensim_netfront *nf)
             if (rsp.status == NETIF_RSP_NULL)
                 continue;   /* an extra-info slot's placeholder */
             if (rsp.id >= nf->ntx || !nf->tx_inflight[rsp.id]) {
+                /* The buffer it should have named stays in flight for
+                 * good, so the device would starve a buffer at a time
+                 * while saying it is connected: fail it, as Linux's
+                 * xennet_tx_buf_gc does. */
+                nf->broken = true;
                 nf->st.bad_responses++;
-                continue;
+                return;
             }
             if (rsp.status != NETIF_RSP_OKAY)
                 nf->st.tx_errors++;
@@ -317,6 +328,8 @@ static unsigned int nf_rx_collect(struct xensim_netfront *nf, struct nf_rx_frame
     RING_IDX rp = READ_ONCE(nf->rx.sring->rsp_prod);
     *stalled = false;
     *seen = rp;
+    if (nf->broken)
+        return 0;   /* the tx half just failed the device: trust nothing */
     xen_rmb();
     /* Within a ring is not enough: a slot past the buffers posted names
      * one already taken (rx_slot_buf of an earlier lap), which would be

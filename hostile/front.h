@@ -1,8 +1,8 @@
 /*
  * What the hostile front ends (vbd_front.c, vif_front.c) share: the part
  * of their state a watch callback may touch in the middle of an attack,
- * the event channel, and the bracket around an attack. Private to
- * hostile/.
+ * the event channel, and the bracket around an attack; and the sizes
+ * every hostile peer uses (the console pair's too). Private to hostile/.
  */
 #ifndef XENSIM_HOSTILE_FRONT_H
 #define XENSIM_HOSTILE_FRONT_H

@@ -21,6 +21,7 @@ static const char *const names[XENSIM_HOSTILE_KINDS] = {
     [XENSIM_HOSTILE_MADE_UP_IDS] = "made-up-ids",
     [XENSIM_HOSTILE_RSP_INDICES] = "rsp-indices",
     [XENSIM_HOSTILE_NEVER_ANSWERS] = "never-answers",
+    [XENSIM_HOSTILE_RX_OVERSIZE] = "rx-oversize",
 };
 
 const char *xensim_hostile_name(enum xensim_hostile_kind kind)

@@ -3,8 +3,8 @@
  * driver that connects to a real blkfront as blkback would (it maps the
  * one-page ring, binds the event channel, publishes a 1 MiB disk of
  * 512-byte sectors), then answers every request in the way its device's
- * "hostile-kind" key names, or never. It never maps a data grant. Calls guest/ and
- * xenbus/ only.
+ * "hostile-kind" key names, or never. It never maps a data grant. Calls
+ * back.c, guest/ and xenbus/ only.
  */
 #include "config.h"
 
@@ -17,6 +17,8 @@
 #include <xensim/guest.h>
 #include <xensim/hostile.h>
 #include <xensim/xenbus.h>
+#include "back.h"
+#include "util.h"
 
 #define SECTORS 2048u
 #define MADE_UP 1000000u        /* added to an id: one never asked for */
@@ -30,17 +32,14 @@ struct hb_back {
     bool live;
 };
 
+/* What this back end does: every kind answers blkfront wrongly. */
+static const enum xensim_hostile_kind hb_kinds[] = {
+    XENSIM_HOSTILE_MADE_UP_IDS, XENSIM_HOSTILE_RSP_INDICES, XENSIM_HOSTILE_NEVER_ANSWERS };
+
 static int hb_probe(struct xensim_xenbus_device *dev)
 {
-    char key[XENSIM_XENBUS_PATH_MAX + 16], name[32];
     enum xensim_hostile_kind kind;
-
-    snprintf(key, sizeof(key), "%s/hostile-kind", dev->nodename);
-    int n = xensim_xenbus_read_buf(0, key, name, sizeof(name));
-    if (n <= 0 || (size_t)n >= sizeof(name))
-        return -EINVAL;
-    name[n] = '\0';
-    if (xensim_hostile_parse(name, &kind) || kind < XENSIM_HOSTILE_MADE_UP_IDS)
+    if (hostile_back_kind(dev, hb_kinds, ARRAY_SIZE(hb_kinds), &kind))
         return -EINVAL;
     struct hb_back *b = calloc(1, sizeof(*b));
     if (!b)

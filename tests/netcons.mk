@@ -24,3 +24,12 @@ tests_test_net_xenbus_SOURCES = tests/test_net_xenbus.c tests/test_xenbus_helper
 	tests/test_xenbus_helpers.h
 tests_test_net_xenbus_LDADD = $(TEST_LIBS)
 tests_test_net_xenbus_CFLAGS = $(TEST_CFLAGS_ALL)
+
+# Ready-made hostile peers (hostile/) of the network and console devices
+# against the honest ends.
+check_PROGRAMS += tests/test_hostile_net_console
+TESTS += tests/test_hostile_net_console
+tests_test_hostile_net_console_SOURCES = tests/test_hostile_net_console.c \
+	tests/test_xenbus_helpers.c tests/test_xenbus_helpers.h
+tests_test_hostile_net_console_LDADD = $(TEST_LIBS)
+tests_test_hostile_net_console_CFLAGS = $(TEST_CFLAGS_ALL)

@@ -606,19 +606,17 @@ static void evil_fn(void *p)
         e->port = (evtchn_port_t)port;
         return;
     }
-    netif_tx_sring_t *txs = (void *)(uintptr_t)e->tx_addr;
     netif_rx_sring_t *rxs = (void *)(uintptr_t)e->rx_addr;
     if (e->step == 1) {
-        /* A TX response for a request never made, and an RX response
-         * that claims bytes past the end of its page. */
-        txs->ring[0].rsp.id = 999;
-        txs->ring[0].rsp.status = NETIF_RSP_OKAY;
+        /* An RX response that claims bytes past the end of its page:
+         * dropped, the device serves on. (A TX response for a request
+         * never made fails the device instead: test_hostile_net_console's
+         * made-up-ids.) */
         rxs->ring[0].rsp.id = rxs->ring[0].req.id;
         rxs->ring[0].rsp.offset = 4000;
         rxs->ring[0].rsp.flags = 0;
         rxs->ring[0].rsp.status = 500;
         xen_wmb();
-        txs->rsp_prod = 1;
         rxs->rsp_prod = 1;
     } else if (e->step == 2) {
         rxs->rsp_prod = 5000;   /* more responses than the ring holds */
@@ -669,11 +667,11 @@ START_TEST(hostile_backend_responses)
     th_call(sim, 0, 0, evil_fn, &e);
     for (unsigned int w = 0; w < WAIT_US; w += 1000) {
         th_call(sim, g->d, 0, fe_stats, &n);
-        if (n.st.bad_responses >= 2 && n.st.rx_errors >= 1)
+        if (n.st.bad_responses >= 1 && n.st.rx_errors >= 1)
             break;
         xensim_sleep_ns(1000000);
     }
-    ck_assert_uint_eq(n.st.bad_responses, 2);
+    ck_assert_uint_eq(n.st.bad_responses, 1);
     ck_assert_uint_eq(n.st.rx_errors, 1);
     ck_assert_uint_eq(n.st.rx_packets, 0);
     ck_assert(n.alive);

@@ -9,7 +9,10 @@
  * of blkback: it connects to a real blkfront, and answers every request
  * in the way the device's back-end key "hostile-kind" names (one of the
  * back end kinds, by xensim_hostile_name()), so the toolstack picks the
- * misbehaviour per device.
+ * misbehaviour per device. A network back end does the same to a real
+ * netfront (xensim_hostile_vif_back). And the console pair: guest code
+ * misusing its own console ring against xenconsoled, and a dom0 process
+ * misusing a guest's ring against its console driver.
  *
  * The honest back end must answer each attack with Xen's error or a clean
  * disconnect, keep serving its other devices and leak nothing.
@@ -21,6 +24,7 @@
 #include <stdint.h>
 #include <xen/io/xenbus.h>
 #include <xensim/xenbus.h>
+#include <xensim/xensim.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -85,12 +89,18 @@ enum xensim_hostile_kind {
      * Linux's does; when the toolstack removes the device its I/O must
      * end with an error and nothing be left. */
     XENSIM_HOSTILE_NEVER_ANSWERS,
+    /* Network only: before each frame it echoes, receive responses that
+     * claim more bytes than the posted page holds, an offset past the
+     * page, a frame running off its end. netfront must drop each with an
+     * error, never read past its buffer, and take the echo. */
+    XENSIM_HOSTILE_RX_OVERSIZE,
     XENSIM_HOSTILE_KINDS
 };
 
 /* "event-storm", "ring-indices", "bad-requests", "state-jumps",
  * "store-quota", "grant-rewrite", "rewrite-after-push", "grant-flood",
- * "revoke-mapped", "made-up-ids", "rsp-indices", "never-answers". */
+ * "revoke-mapped", "made-up-ids", "rsp-indices", "never-answers",
+ * "rx-oversize". */
 const char *xensim_hostile_name(enum xensim_hostile_kind kind);
 /* The kind a name gives: 0, or -EINVAL. */
 int xensim_hostile_parse(const char *name, enum xensim_hostile_kind *kind);
@@ -132,12 +142,76 @@ int xensim_hostile_vif_attack(unsigned int devid, enum xensim_hostile_kind kind,
  * (it never leaves the probe). */
 extern const struct xensim_xenbus_driver xensim_hostile_vbd_back;
 
+/* The network back end's xenbus driver ("vif"), for
+ * xensim_xenbus_backend_register() in the back end's domain instead of
+ * netback's, against a real netfront. It offers copy only, no
+ * scatter-gather, and echoes each frame it is sent into the front end's
+ * next receive buffer, bent by its device's "hostile-kind":
+ * - made-up-ids: tx and rx responses with ids never posted. netfront, as
+ *   Linux's, fails the device (a send buffer never answered by its id
+ *   cannot be reused) and drops the frames;
+ * - rsp-indices: the tx rsp_prod half a ring past what was asked (within
+ *   a ring of the consumer, so only a check against the requests made
+ *   sees it): netfront fails the device;
+ * - never-answers: tx requests taken off the ring and dropped, nothing
+ *   received: sends end with -EAGAIN once every buffer is in flight,
+ *   never block, and removing the device frees them all;
+ * - rx-oversize: netfront drops the lies with an error and receives the
+ *   echo.
+ * Other kinds are refused at probe, as by xensim_hostile_vbd_back. */
+extern const struct xensim_xenbus_driver xensim_hostile_vif_back;
+
 /* On a vCPU of the guest, once device devid is Connected: runs the attack
  * and fills *r. 0; -ENODEV if the device is not connected; -EINVAL for a
  * kind that is not a front end's. The device is left as the attack left it: remove it
  * (xensim_device_remove) to end it. */
 int xensim_hostile_vbd_attack(unsigned int devid, enum xensim_hostile_kind kind,
                               struct xensim_hostile_report *r);
+
+/*
+ * The console pair. A domain's console ring is static (struct
+ * xencons_interface in a page the builder made, grant 0 and the console
+ * port; <xensim/console.h>), so these are no xenbus drivers.
+ *
+ * The hostile front end is guest code misusing its own ring against
+ * whatever serves it (xenconsoled), on a vCPU of the guest:
+ * - event-storm: an honest line, then notifications at full rate
+ *   (100,000 at least, on until the back end took the line, ten times
+ *   that at most). requests: the line's bytes; responses: the
+ *   same if the back end took them while the storm went on, else 0.
+ *   xenconsoled must serve this ring and every other domain's through it;
+ * - ring-indices: 64 rounds of out_prod more than a lap ahead of out_cons
+ *   and in_cons moved back past everything in_prod covered, each
+ *   notified (requests: indices written). xenconsoled must count them
+ *   (xensim_consoled_bad_indices), log none of the bytes they claim,
+ *   resynchronise, and serve on.
+ * 0; -EINVAL for another kind; -EPERM off a vCPU; -ENODEV for dom0.
+ */
+int xensim_hostile_console_front_attack(enum xensim_hostile_kind kind,
+                                        struct xensim_hostile_report *r);
+
+/*
+ * The hostile back end is a host thread acting as a dom0 process, as
+ * xenconsoled is (<xensim/hostdev.h>): it maps the guest's console ring
+ * and binds its port, so xenconsoled must not serve that domain too. The
+ * attacks, from any host thread:
+ * - event-storm: 100,000 notifications with nothing new in the ring, then one honest line of input (requests: its bytes). The
+ *   guest's console driver must read that line, its writes still go;
+ * - ring-indices: in_prod 5000 ahead of in_cons, over a ring of 'X',
+ *   then out_cons 3000 past out_prod. The guest's reads must return no
+ *   more than the ring holds, its writes an error, never block.
+ * Open: NULL with errno (ENODEV for dom0 or a domain without a console,
+ * EINVAL when another back end has the port).
+ */
+struct xensim_hostile_console;
+struct xensim_hostile_console *xensim_hostile_console_back_open(struct xensim *sim,
+                                                                domid_t domid);
+/* 0, or -EINVAL for another kind. */
+int xensim_hostile_console_back_attack(struct xensim_hostile_console *hc,
+                                       enum xensim_hostile_kind kind,
+                                       struct xensim_hostile_report *r);
+/* Unbinds the port and unmaps the ring. */
+void xensim_hostile_console_back_close(struct xensim_hostile_console *hc);
 
 #ifdef __cplusplus
 }
