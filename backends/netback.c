@@ -27,6 +27,14 @@ static void nb_fatal(struct nb_vif *vif, const char *why)
     }
 }
 
+/* The front end broke the protocol: the simulator is told, then as fatal. */
+static void nb_broken(struct nb_vif *vif, const char *why)
+{
+    if (!vif->dead)
+        xensim_protocol_violation("netback: dom%u's vif %u: %s", vif->domid, vif->handle, why);
+    nb_fatal(vif, why);
+}
+
 static struct nb_pkt *nb_pkt_alloc(struct xensim_netback *nb, unsigned int len)
 {
     unsigned int npages = (len + XEN_PAGE_SIZE - 1) / XEN_PAGE_SIZE;
@@ -91,7 +99,7 @@ static int nb_tx_extras(struct nb_vif *vif, RING_IDX rp, struct nb_tx_frame *f)
 
     do {
         if (f->end == rp || f->nslot == NB_MAX_CHAIN) {
-            nb_fatal(vif, "tx extra-info slot missing");
+            nb_broken(vif, "tx extra-info slot missing");
             return -1;
         }
         netif_tx_request_t raw;
@@ -123,11 +131,11 @@ static int nb_tx_collect(struct nb_vif *vif, RING_IDX rp, struct nb_tx_frame *f)
         return -1;
     while (f->reqs[f->nreq - 1].flags & NETTXF_more_data) {
         if (f->end == rp) {
-            nb_fatal(vif, "tx packet runs past req_prod");
+            nb_broken(vif, "tx packet runs past req_prod");
             return -1;
         }
         if (f->nslot == NB_MAX_CHAIN) {
-            nb_fatal(vif, "tx packet has too many slots");
+            nb_broken(vif, "tx packet has too many slots");
             return -1;
         }
         RING_COPY_REQUEST(&vif->tx, f->end, &f->reqs[f->nreq]);
@@ -265,7 +273,7 @@ static bool nb_tx_action(struct nb_vif *vif)
         RING_IDX rp = READ_ONCE(vif->tx.sring->req_prod);
         xen_rmb();   /* the index before the requests it covers */
         if (RING_REQUEST_PROD_OVERFLOW(&vif->tx, rp)) {
-            nb_fatal(vif, "tx ring index overflow");
+            nb_broken(vif, "tx ring index overflow");
             return false;
         }
         while (vif->tx.req_cons != rp && budget) {
@@ -400,7 +408,7 @@ static bool nb_rx_flush(struct nb_vif *vif)
         RING_IDX rp = READ_ONCE(vif->rx.sring->req_prod);
         xen_rmb();
         if (RING_REQUEST_PROD_OVERFLOW(&vif->rx, rp)) {
-            nb_fatal(vif, "rx ring index overflow");
+            nb_broken(vif, "rx ring index overflow");
             break;
         }
         if ((RING_IDX)(rp - vif->rx.req_cons) < need) {

@@ -291,6 +291,8 @@ static void nf_tx_gc(struct xensim_netfront *nf)
          * than it holds. */
         if (RING_RESPONSE_PROD_OVERFLOW(&nf->tx, rp) ||
             rp - nf->tx.rsp_cons > nf->tx.req_prod_pvt - nf->tx.rsp_cons) {
+            xensim_protocol_violation("netfront: dom%u's tx rsp_prod %u is past the %u "
+                                      "requests made", nf->backend, rp, nf->tx.req_prod_pvt);
             nf->broken = true;
             nf->st.bad_responses++;
             return;
@@ -302,6 +304,8 @@ static void nf_tx_gc(struct xensim_netfront *nf)
             if (rsp.status == NETIF_RSP_NULL)
                 continue;   /* an extra-info slot's placeholder */
             if (rsp.id >= nf->ntx || !nf->tx_inflight[rsp.id]) {
+                xensim_protocol_violation("netfront: dom%u answered tx id %u, which no "
+                                          "request in flight has", nf->backend, rsp.id);
                 /* The buffer it should have named stays in flight for
                  * good, so the device would starve a buffer at a time
                  * while saying it is connected: fail it, as Linux's
@@ -336,6 +340,8 @@ static unsigned int nf_rx_collect(struct xensim_netfront *nf, struct nf_rx_frame
      * delivered and freed twice. A response answers a request made. */
     if (RING_RESPONSE_PROD_OVERFLOW(&nf->rx, rp) ||
         rp - nf->rx.rsp_cons > nf->rx.req_prod_pvt - nf->rx.rsp_cons) {
+        xensim_protocol_violation("netfront: dom%u's rx rsp_prod %u is past the %u buffers "
+                                  "posted", nf->backend, rp, nf->rx.req_prod_pvt);
         nf->broken = true;
         nf->st.bad_responses++;
         return 0;

@@ -169,14 +169,18 @@ static void never_answers(struct net *n)
     ck_assert_uint_eq(n->st.rx_packets, 0);
 }
 
+/* What netfront told the simulator it caught (xensim_protocol_violation),
+ * or NULL for a kind that breaks no protocol netfront checks. */
 static const struct {
     enum xensim_hostile_kind kind;
     void (*expect)(struct net *n);
+    const char *violation;
 } vif_back_cases[] = {
-    { XENSIM_HOSTILE_MADE_UP_IDS, fails_the_device },
-    { XENSIM_HOSTILE_RSP_INDICES, fails_the_device },
-    { XENSIM_HOSTILE_NEVER_ANSWERS, never_answers },
-    { XENSIM_HOSTILE_RX_OVERSIZE, rx_oversize },
+    { XENSIM_HOSTILE_MADE_UP_IDS, fails_the_device, "netfront: dom1 answered tx id " },
+    /* Told once per ring netfront catches it on; the last is kept. */
+    { XENSIM_HOSTILE_RSP_INDICES, fails_the_device, " rsp_prod " },
+    { XENSIM_HOSTILE_NEVER_ANSWERS, never_answers, NULL },
+    { XENSIM_HOSTILE_RX_OVERSIZE, rx_oversize, NULL },
 };
 
 START_TEST(hostile_vif_back)
@@ -207,6 +211,15 @@ START_TEST(hostile_vif_back)
     }
     ck_assert(n.found);
     vif_back_cases[_i].expect(&n);
+    struct xensim_protocol_violation pv;
+    uint64_t seen = xensim_protocol_violations(n.sim, &pv);
+    if (vif_back_cases[_i].violation) {
+        ck_assert_msg(seen >= 1, "netfront told of nothing");
+        ck_assert_uint_eq(pv.domid, n.guest);
+        ck_assert_msg(strstr(pv.what, vif_back_cases[_i].violation), "%s", pv.what);
+    } else {
+        ck_assert_uint_eq(seen, 0);
+    }
 
     ck_assert_int_eq(xensim_device_remove(n.sim, "vif", n.guest, 0, WAIT_MS), 0);
     struct xensim_domain_info info;
