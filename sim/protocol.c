@@ -9,10 +9,9 @@
 #include <string.h>
 #include "sim.h"
 
-static void violation_record(struct domain *d, const char *fmt, va_list ap)
+static void violation_record(struct xensim *sim, domid_t domid, const char *fmt, va_list ap)
 {
-    struct xensim *sim = d->sim;
-    struct xensim_protocol_violation pv = { .domid = d->domid };
+    struct xensim_protocol_violation pv = { .domid = domid };
     vsnprintf(pv.what, sizeof(pv.what), fmt, ap);
     atomic_fetch_add(&sim->protocol_violations, 1);
     sim_mutex_lock(&sim->fault_lock);
@@ -26,7 +25,15 @@ void protocol_violation(struct domain *d, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    violation_record(d, fmt, ap);
+    violation_record(d->sim, d->domid, fmt, ap);
+    va_end(ap);
+}
+
+void xensim_report_protocol_violation(struct xensim *sim, domid_t domid, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    violation_record(sim, domid, fmt, ap);
     va_end(ap);
 }
 
@@ -37,7 +44,7 @@ void xensim_protocol_violation(const char *fmt, ...)
         return;   /* not guest code: no domain to say it of */
     va_list ap;
     va_start(ap, fmt);
-    violation_record(v->d, fmt, ap);
+    violation_record(v->d->sim, v->d->domid, fmt, ap);
     va_end(ap);
 }
 

@@ -275,14 +275,26 @@ START_TEST(hostile_front_every_kind)
         ck_assert_uint_eq(r->errors, 0);
         ck_assert_int_eq(r->backend_state, XenbusStateConnected);
         break;
-    case XENSIM_HOSTILE_STATE_JUMPS:
+    case XENSIM_HOSTILE_STATE_JUMPS: {
         /* Ends in a state it can leave; which one depends on when it saw
          * each jump. */
         ck_assert(r->backend_state == XenbusStateClosing ||
                   r->backend_state == XenbusStateClosed ||
                   r->backend_state == XenbusStateInitWait ||
                   r->backend_state == XenbusStateConnected);
+        /* xenstored saw the first jump back (Connected to Initialising,
+         * no Closing between) and said who made it, and where. */
+        struct xensim_protocol_violation pv;
+        ck_assert_uint_ge(xensim_protocol_violations(e.sim, NULL), 1);
+        char want[160];
+        snprintf(want, sizeof(want), "dom%u wrote /local/domain/%u/device/vbd/%u/state: ",
+                 e.hostile, e.hostile, DEVID);
+        xensim_protocol_violations(e.sim, &pv);
+        ck_assert_msg(!strncmp(pv.what, want, strlen(want)) &&
+                      strstr(pv.what, ", a move no honest end makes"), "%s", pv.what);
+        ck_assert_uint_eq(pv.domid, e.hostile);
         break;
+    }
     default:
         ck_abort_msg("kind %d has no expectation", (int)e.kind);
     }

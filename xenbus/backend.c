@@ -43,10 +43,16 @@ static void back_otherend_changed(struct xensim_xenbus_watch *w, const char *pat
     (void)token;
     switch (fs) {
     case XenbusStateInitialising:
-        /* A front end starting over: it will publish new rings. */
+        /* A front end starting over: it will publish new rings. From
+         * Connected the way back goes through Closing and Closed, as
+         * Linux's netback steps it (set_backend_state): no honest end
+         * jumps from Connected into setup. */
         xbf_teardown(dev);
-        if (dev->state == XenbusStateClosed || dev->state == XenbusStateConnected ||
-            dev->state == XenbusStateClosing)
+        if (dev->state == XenbusStateConnected)
+            xensim_xenbus_switch_state(dev, XenbusStateClosing);
+        if (dev->state == XenbusStateClosing)
+            xensim_xenbus_switch_state(dev, XenbusStateClosed);
+        if (dev->state == XenbusStateClosed)
             xensim_xenbus_switch_state(dev, XenbusStateInitWait);
         break;
     case XenbusStateInitialised:

@@ -8,7 +8,8 @@ libxsd_la_SOURCES = \
 	xenstored/xs_path.c xenstored/xs_perms.c xenstored/xs_tree.c \
 	xenstored/xs_transaction.c xenstored/xs_watch.c xenstored/xs_quota.c \
 	xenstored/xs_conn.c xenstored/xs_proto.c xenstored/xs_socket.c \
-	xenstored/xs_ring.c xenstored/xs_daemon.c xenstored/xs_inspect.c
+	xenstored/xs_ring.c xenstored/xs_daemon.c xenstored/xs_inspect.c \
+	xenstored/xs_state_check.c
 libxsd_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/xenstored
 libxsd_la_LIBADD = $(URCU_BP_LIBS) $(PTHREAD_LIBS)
 

@@ -44,6 +44,10 @@ struct xs_task_ops {
      * event as it is queued: the simulation's trace point. */
     void (*trace_msg)(struct xensim *sim, domid_t domid, const struct xsd_sockmsg *msg,
                       const void *payload, bool reply);
+    /* What a domain's end did that broke a protocol (xs_state_check.c);
+     * NULL: nobody to tell. */
+    void (*violation)(struct xensim *sim, domid_t domid, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 };
 
 struct xs_daemon_config {

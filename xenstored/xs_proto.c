@@ -329,6 +329,8 @@ static int write_fn(struct xs_tx *tx, void *arg)
 {
     struct write_args *a = arg;
 
+    if (!a->mkdir)
+        xs_state_check(tx->conn, tx, a->path, a->val, a->vlen);
     return xs_tx_write(tx, a->path, a->val, a->vlen, a->mkdir);
 }
 

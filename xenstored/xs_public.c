@@ -26,6 +26,7 @@ static const struct xs_task_ops sim_task_ops = {
     .task_new = xensim_task_new, .cancel = xensim_task_cancel, .begin = xensim_task_begin, .end = xensim_task_end,
     .wait_fd = xensim_task_wait_fd, .cond_wait = xensim_task_cond_wait,
     .join = xensim_task_join, .trace_msg = xensim_trace_xenstore_msg,
+    .violation = xensim_report_protocol_violation,
 };
 
 struct xensim_xenstored *xensim_xenstored_create(const struct xensim_xenstored_config *cfg)

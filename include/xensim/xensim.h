@@ -351,6 +351,10 @@ struct xensim_protocol_violation {
     char what[160];
 };
 uint64_t xensim_protocol_violations(struct xensim *sim, struct xensim_protocol_violation *last);
+/* The same from a service outside guest code (xenstored's loop, a back
+ * end in a host thread): what domid's end did that broke a protocol. */
+void xensim_report_protocol_violation(struct xensim *sim, domid_t domid, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Tables of what a running simulation holds, for people: the domains;
  * one domain's ports (state, remote end, notify vCPU, pending, masked);
