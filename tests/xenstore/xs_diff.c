@@ -1068,6 +1068,68 @@ static void build_quota(void)
 }
 
 /*
+ * The memory quota (quota-memory-per-domain, 4.17's hard level 2.5 MB,
+ * settable as "memory"): domain_memory_add_chk() refuses with ENOMEM
+ * any change that would take an unprivileged domain's count to the
+ * level or past it, so the domain never reaches it this way, and the
+ * count shows in "quota 1". Lowered here so that node records reach it
+ * (their size counts for the node's owner, whoever writes), then the
+ * watches (path and token) and a transaction's commit. A domain over the
+ * level is not read at all (domain_can_read()), which a request through
+ * the bridge would wait on forever: test_xs_ring's memory_stall covers
+ * that.
+ */
+static void build_memory(void)
+{
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|1|");
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|set|memory|60000|");
+    for (int i = 0; i < 40; i++)
+        dyn_add(2 + i % 2, XS_WRITE, TX_NONE, "data/m%d|%s", i, run_of('m', 1500));
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|1|");
+    /* An existing node's update over the level answers the errno the
+     * last failing call left (do_write(): "if (write_node(...)) return
+     * errno;", and write_node_raw() returns EIO without setting it);
+     * the built-in daemon answers EIO, what a new node's creation over
+     * the level answers (create_node(): "errno = ret"). So each such
+     * update here is primed by a creation that fails so. */
+    for (int len = 16; len <= 1024; len *= 2) {
+        dyn_add(2, XS_WRITE, TX_NONE, "data/eio|%s", run_of('e', 1900));
+        dyn_add(2, XS_WRITE, TX_NONE, "data/small|%s", run_of('s', (size_t)len));
+    }
+    /* dom0 writing a node dom1 owns is charged to dom1, and so is a node
+     * dom0 makes below one (it inherits the owner). */
+    dyn_add(0, XS_WRITE, TX_NONE, "/local/domain/1/data/eio|%s", run_of('e', 1900));
+    dyn_add(0, XS_WRITE, TX_NONE, "/local/domain/1/data/m0|%s", run_of('z', 1900));
+    dyn_add(0, XS_WRITE, TX_NONE, "/local/domain/1/data/by0|%s", run_of('z', 1900));
+    dyn_add(0, XS_SET_PERMS, TX_NONE, "/local/domain/1/data/by0|n1|");
+    dyn_add(2, XS_WATCH, TX_NONE, "data|%s|", run_of('w', 1500));
+    dyn_add(2, XS_WATCH, TX_NONE, "data|short|");
+    dyn_add(2, XS_RM, TX_NONE, "data/m1|");
+    dyn_add(2, XS_RM, TX_NONE, "data/m2|");
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|1|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/m1|%s", run_of('b', 1500));
+    dyn_add(3, XS_WRITE, TX_NONE, "data/m2|%s", run_of('b', 1500));
+    dyn_add(2, XS_WATCH, TX_NONE, "data|%s|", run_of('w', 1500));
+    dyn_add(2, XS_SET_PERMS, TX_NONE, "data/m3|n1|r2|b0|");
+    dyn_add(2, XS_RM, TX_NONE, "data/m4|");
+    dyn_add(2, XS_TRANSACTION_START, TX_NONE, "|");
+    dyn_add(2, XS_WRITE, TX_OWN, "data/m4|%s", run_of('t', 1500));
+    dyn_add(2, XS_WRITE, TX_OWN, "data/tx|%s", run_of('t', 1500));
+    dyn_add(3, XS_WRITE, TX_NONE, "data/m5|%s", run_of('c', 1500));
+    dyn_add(2, XS_TRANSACTION_END, TX_OWN, "T|");
+    dyn_add(2, XS_DIRECTORY, TX_NONE, "data|");
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|1|");
+    /* dom2 is counted on its own, and dom0 not at all. */
+    dyn_add(4, XS_WRITE, TX_NONE, "data/m|%s", run_of('d', 1500));
+    dyn_add(0, XS_WRITE, TX_NONE, "/t/m|%s", run_of('0', 1900));
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|set|memory|2621440|");
+    dyn_add(2, XS_WRITE, TX_NONE, "data/m1|after");
+    dyn_add(0, XS_RM, TX_NONE, "/local/domain/1/data|");
+    dyn_add(0, XS_RM, TX_NONE, "/t/m|");
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|1|");
+}
+
+/*
  * Live domain operations from dom0 (domain.c). RELEASE frees the
  * domain's connection, its watches first so that the removal of the
  * nodes it owns (domain_tree_remove()) tells it nothing, and fires
@@ -1217,7 +1279,7 @@ struct script {
 #define BUILT(f) { #f, NULL, 0, f }
 static const struct script scripts[] = {
     SCRIPT(script_basic), SCRIPT(script_tx), SCRIPT(script_control), SCRIPT(script_wire),
-    BUILT(build_paths), BUILT(build_quota), SCRIPT(script_domains),
+    BUILT(build_paths), BUILT(build_quota), BUILT(build_memory), SCRIPT(script_domains),
 };
 
 static bool run_ops(const struct op *ops, size_t n)
