@@ -746,6 +746,56 @@ START_TEST(test_ring_target_refs)
 }
 END_TEST
 
+/*
+ * A guest's consumer indices moved past its producers: C xenstored
+ * checks a ring's indices only as it uses that ring (readchn() and
+ * writechn(): "(prod - cons) <= XENSTORE_RING_SIZE", else EIO), and a
+ * failure ignores the connection (ignore_connection(): the error on the
+ * page, watches and transactions gone, never read or written again; the
+ * domain stays introduced). So a bad rsp_cons is harmless until there
+ * is a reply to write, and that reply is never written.
+ */
+START_TEST(test_ring_indices_past)
+{
+    struct xs_conn *c0 = xs_local_open(XS, 0);
+    char buf[64];
+    uint32_t n, prod;
+
+    introduce(2);
+    introduce(3);
+    introduce(7);
+    ck_assert_uint_eq(g_req(7, XS_WATCH, 0, XT_P("/w\0t\0"), buf, sizeof(buf), &n), XS_WATCH);
+    g_event(7, "/w\0t\0", 5);
+    /* req_cons one past req_prod: read at once. */
+    F.page[3]->req_cons = F.page[3]->req_prod + 1;
+    guest_kick(3);
+    /* rsp_cons one past rsp_prod: nothing to write yet, so not seen. */
+    F.page[7]->rsp_cons = F.page[7]->rsp_prod + 1;
+    guest_kick(7);
+    barrier(2);
+    for (int i = 0; i < 2000 && !F.page[3]->error; i++)
+        usleep(1000);
+    ck_assert_uint_eq(F.page[3]->error, XENSTORE_ERROR_RINGIDX);
+    ck_assert_uint_eq(F.page[7]->error, 0);
+    /* A request is read, and its reply is what trips it. */
+    prod = F.page[7]->rsp_prod;
+    g_send(7, &(struct xsd_sockmsg){ .type = XS_GET_DOMAIN_PATH, .len = 2 }, 16);
+    g_send(7, "7\0", 2);
+    for (int i = 0; i < 2000 && !F.page[7]->error; i++)
+        usleep(1000);
+    ck_assert_uint_eq(F.page[7]->error, XENSTORE_ERROR_RINGIDX);
+    ck_assert_uint_eq(F.page[7]->rsp_prod, prod);
+    ck_assert(is_introduced(c0, 7));
+    ck_assert(is_introduced(c0, 3));
+    /* Its watch went with it: a change there reaches no one, and the
+     * ring is not touched again. */
+    xt_write(c0, "/w", "x");
+    barrier(2);
+    ck_assert_uint_eq(F.page[7]->rsp_prod, prod);
+    xs_local_close(c0);
+}
+END_TEST
+
 /* A privileged domain on a ring releases others, then itself. */
 START_TEST(test_ring_release_from_ring)
 {
@@ -850,6 +900,7 @@ int main(void)
     tcase_add_test(tc, test_ring_wrap);
     tcase_add_test(tc, test_ring_split_and_events);
     tcase_add_test(tc, test_ring_garbage);
+    tcase_add_test(tc, test_ring_indices_past);
     tcase_add_test(tc, test_ring_reconnect);
     tcase_add_test(tc, test_ring_flood);
     tcase_add_test(tc, test_ring_release);
