@@ -515,6 +515,7 @@ static void introduce_on_loop(struct xs_daemon *xs, void *arg)
     d = xs_alloc(sizeof(*d));
     d->domid = a->domid;
     d->target = DOMID_INVALID;
+    d->owner = DOMID_INVALID;
     d->gfn = a->gfn;
     d->port = a->port;
     d->ring = ring;
@@ -565,12 +566,6 @@ static void cleanup_nodes(struct xs_daemon *xs, domid_t domid)
     xs_conn_free(self);
 }
 
-struct release_args {
-    domid_t domid;
-    bool home;                           /* the toolstack's part too */
-    int err;
-};
-
 /* What the toolstack does at a domain's death: libxl removes the home it
  * made. */
 static void remove_home(struct xs_daemon *xs, domid_t domid)
@@ -589,38 +584,187 @@ static void remove_home(struct xs_daemon *xs, domid_t domid)
     xs_conn_free(self);
 }
 
+/* Under the store lock. Takes one of holder's references off d, the
+ * newest, as talloc_unreference() finds it; false if it holds none. */
+static bool unref(struct xs_domain *d, domid_t holder)
+{
+    for (unsigned int i = d->nrefs; i-- > 0;) {
+        if (d->refs[i] != holder)
+            continue;
+        memmove(&d->refs[i], &d->refs[i + 1], (d->nrefs - i - 1) * sizeof(*d->refs));
+        d->nrefs--;
+        return true;
+    }
+    return false;
+}
+
+/* Under the store lock: talloc_free() of a referenced pointer drops its
+ * newest reference and frees nothing. Returns the holder. */
+static domid_t pop_ref(struct xs_domain *d)
+{
+    return d->refs[--d->nrefs];
+}
+
+static void free_domain(struct xs_daemon *xs, struct xs_domain *d);
+
+/* The newest domain detached into owner's hands, or NULL. */
+static struct xs_domain *newest_detached(struct xs_daemon *xs, domid_t owner)
+{
+    struct xs_domain *d, *best = NULL;
+
+    xensim_mutex_lock(&xs->lock);
+    cds_list_for_each_entry(d, &xs->domains, link)
+        if (d->detached && d->owner == owner && (!best || d->detach_seq > best->detach_seq))
+            best = d;
+    xensim_mutex_unlock(&xs->lock);
+    return best;
+}
+
+/*
+ * A detached domain t whose owner x is being freed, as
+ * talloc_free_children() treats a child: talloc_free(t) frees it if
+ * nothing references it, else drops its newest reference and t goes to
+ * that reference's holder, which if x itself means another round.
+ */
+static void orphan(struct xs_daemon *xs, struct xs_domain *t, domid_t x)
+{
+    for (;;) {
+        domid_t h;
+
+        xensim_mutex_lock(&xs->lock);
+        if (!t->nrefs) {
+            xensim_mutex_unlock(&xs->lock);
+            free_domain(xs, t);
+            return;
+        }
+        h = pop_ref(t);
+        if (h != x) {
+            t->owner = h;
+            xensim_mutex_unlock(&xs->lock);
+            return;
+        }
+        xensim_mutex_unlock(&xs->lock);
+    }
+}
+
+/*
+ * The end of a domain's connection, nothing referencing it, in C's
+ * order: destroy_conn() deletes its watches and unlinks its current
+ * target; talloc_free_children() then frees what the connection holds,
+ * the newest first (the domains detached into its hands, then its
+ * references); last the domain itself (destroy_domain()): the nodes it
+ * owns go, with their watch events, then @releaseDomain.
+ */
+static void free_domain(struct xs_daemon *xs, struct xs_domain *d)
+{
+    domid_t x = d->domid, t;
+    struct xs_domain *o, *td = NULL;
+
+    if (d->ring)
+        xs_ring_drop_watches(d->ring);
+    xensim_mutex_lock(&xs->lock);
+    cds_list_del(&d->link);
+    xs->nr_domains--;
+    t = xs->target[x];
+    xs->target[x] = DOMID_INVALID;
+    /* talloc_unlink(conn, conn->target): the newest reference it holds,
+     * or the target itself if it is in its hands. */
+    if (t != DOMID_INVALID && t != x && (td = xs_domain_find(xs, t)) && unref(td, x))
+        td = NULL;
+    xensim_mutex_unlock(&xs->lock);
+    if (td && td->detached && td->owner == x) {
+        xensim_mutex_lock(&xs->lock);
+        if (td->nrefs) {
+            /* Not freed: it goes to its newest holder, that reference
+             * dropped; to itself is a steal that changes nothing. */
+            td->owner = pop_ref(td);
+            if (td->owner == x)
+                td->owner = DOMID_INVALID;
+            td = NULL;
+        }
+        xensim_mutex_unlock(&xs->lock);
+        if (td)
+            free_domain(xs, td);
+    }
+    while ((o = newest_detached(xs, x)))
+        orphan(xs, o, x);
+    xensim_mutex_lock(&xs->lock);
+    cds_list_for_each_entry(o, &xs->domains, link)
+        while (unref(o, x))
+            ;
+    xensim_mutex_unlock(&xs->lock);
+    /* The dead domain's own connection hears none of it. */
+    if (d->ring)
+        retire(xs, d->ring);
+    free(d->refs);
+    free(d);
+    cleanup_nodes(xs, x);
+    xensim_mutex_lock(&xs->lock);
+    xs_watch_fire_special(xs, "@releaseDomain", x);
+    xensim_mutex_unlock(&xs->lock);
+}
+
+enum release_how {
+    RELEASE_REQUEST,                     /* XS_RELEASE */
+    RELEASE_DEATH,                       /* the hypervisor says it is dying */
+    RELEASE_TOOLSTACK,                   /* its death, the toolstack's part first */
+};
+
+struct release_args {
+    domid_t domid;
+    enum release_how how;
+    int err;
+};
+
 static void release_on_loop(struct xs_daemon *xs, void *arg)
 {
     struct release_args *a = arg;
     struct xs_domain *d;
+    bool referenced;
 
     xensim_mutex_lock(&xs->lock);
     d = xs_domain_find(xs, a->domid);
-    if (d) {
-        cds_list_del(&d->link);
-        xs->nr_domains--;
-        xs->target[a->domid] = DOMID_INVALID;
-    }
     xensim_mutex_unlock(&xs->lock);
     if (!d) {
         a->err = -ENOENT;
         return;
     }
-    /* The dead domain's own connection hears none of it. */
-    if (d->ring)
-        retire(xs, d->ring);
-    free(d);
-    if (a->home)
+    /* The toolstack's removals come first, and the dying domain's own
+     * connection is told nothing of them. */
+    if (a->how == RELEASE_TOOLSTACK) {
+        if (d->ring && !d->detached)
+            xs_ring_drop_watches(d->ring);
         remove_home(xs, a->domid);
-    cleanup_nodes(xs, a->domid);
+    }
+    /* find_connected_domain(); a dying domain detached is dead already. */
+    if (d->detached) {
+        a->err = a->how == RELEASE_REQUEST ? -EINVAL : -ENOENT;
+        return;
+    }
+    /* 4.17's do_release() is talloc_free(domain->conn) alone: a
+     * referenced domain keeps its watches and transactions too (deleting
+     * the watches first came after 4.17.0). */
     xensim_mutex_lock(&xs->lock);
-    xs_watch_fire_special(xs, "@releaseDomain", a->domid);
+    referenced = d->nrefs > 0;
+    if (referenced && a->how == RELEASE_REQUEST) {
+        pop_ref(d);
+    } else if (referenced) {
+        /* check_domain(): domain->conn = NULL, then talloc_unlink()
+         * hands the connection to its newest holder. */
+        d->detached = true;
+        d->detach_seq = ++xs->detach_seq;
+        d->owner = pop_ref(d);
+        if (d->owner == d->domid)
+            d->owner = DOMID_INVALID;
+    }
     xensim_mutex_unlock(&xs->lock);
+    if (!referenced)
+        free_domain(xs, d);
 }
 
-static int release(struct xs_daemon *xs, domid_t domid, bool home)
+static int release(struct xs_daemon *xs, domid_t domid, enum release_how how)
 {
-    struct release_args a = { domid, home, 0 };
+    struct release_args a = { domid, how, 0 };
 
     if (domid >= XS_NR_DOMIDS)
         return -EINVAL;
@@ -630,7 +774,7 @@ static int release(struct xs_daemon *xs, domid_t domid, bool home)
 
 int xs_domain_release(struct xs_daemon *xs, domid_t domid)
 {
-    return release(xs, domid, false);
+    return release(xs, domid, RELEASE_REQUEST);
 }
 
 /* The simulator's death of a domain: the toolstack's part (before the
@@ -638,7 +782,56 @@ int xs_domain_release(struct xs_daemon *xs, domid_t domid)
  * then C xenstored's. */
 int xs_daemon_release(struct xs_daemon *xs, domid_t domid)
 {
-    return release(xs, domid, true);
+    return release(xs, domid, RELEASE_TOOLSTACK);
+}
+
+int xs_domain_connected(struct xs_daemon *xs, unsigned int domid)
+{
+    struct xs_domain *d;
+    int err = 0;
+
+    if (domid == 0)
+        return 0;
+    if (domid >= XS_NR_DOMIDS)
+        return -ENOENT;
+    xensim_mutex_lock(&xs->lock);
+    d = xs_domain_find(xs, (domid_t)domid);
+    if (!d)
+        err = -ENOENT;
+    else if (d->detached)
+        err = -EINVAL;
+    xensim_mutex_unlock(&xs->lock);
+    return err;
+}
+
+struct target_args {
+    domid_t domid, target;
+};
+
+/* do_set_target(): talloc_reference(domain->conn, tdomain->conn), and
+ * no earlier reference given back. dom0's connection is never freed, so
+ * references on it need no count. */
+static void set_target_on_loop(struct xs_daemon *xs, void *arg)
+{
+    struct target_args *a = arg;
+    struct xs_domain *t;
+
+    xensim_mutex_lock(&xs->lock);
+    t = xs_domain_find(xs, a->target);
+    if (t) {
+        t->refs = realloc(t->refs, (t->nrefs + 1) * sizeof(*t->refs));
+        XENSIM_DIE_IF(!t->refs);
+        t->refs[t->nrefs++] = a->domid;
+    }
+    xs->target[a->domid] = a->target;
+    xensim_mutex_unlock(&xs->lock);
+}
+
+void xs_domain_set_target(struct xs_daemon *xs, domid_t domid, domid_t target)
+{
+    struct target_args a = { domid, target };
+
+    run_on_loop(xs, set_target_on_loop, &a);
 }
 
 /* True the first time the domain is seen shut down since XS_RESUME. */
@@ -700,8 +893,10 @@ static void check_domains(struct xs_daemon *xs)
             }
             continue;
         }
-        xs_domain_release(xs, ids[i]);
-        notify = false;
+        /* check_domain(): "*notify = false" once a connection is let go
+         * (freed or handed to a holder); a detached one is passed over. */
+        if (!release(xs, ids[i], RELEASE_DEATH))
+            notify = false;
     }
     free(ids);
     if (notify)
@@ -738,6 +933,7 @@ void xs_daemon_destroy(struct xs_daemon *xs)
         cds_list_del(&d->link);
         if (d->ring)
             xs_ring_free(d->ring);
+        free(d->refs);
         free(d);
     }
     if (xs->virq_port >= 0)

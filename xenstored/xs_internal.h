@@ -395,6 +395,19 @@ struct xs_domain {
     domid_t domid;
     domid_t target;                      /* DOMID_INVALID: none */
     bool shutdown_seen;
+    /* C's SET_TARGET takes a talloc_reference() on the target's
+     * connection that only the end of the holder's connection gives back,
+     * so a RELEASE or a death of a referenced domain drops one reference
+     * and nothing else. One entry per SET_TARGET naming this domain, the
+     * holder's domid, oldest first: talloc drops the newest first. */
+    domid_t *refs;
+    unsigned int nrefs;
+    /* Died while referenced: talloc_unlink() gave its connection to a
+     * holder (owner, DOMID_INVALID if it held itself: then nobody frees
+     * it), so it stays introduced, unconnected, until the owner goes. */
+    bool detached;
+    domid_t owner;
+    unsigned long detach_seq;            /* the newest detached goes first */
     unsigned long gfn;
     uint32_t port;
     struct xs_ring *ring;                /* NULL without ring ops */
@@ -406,6 +419,7 @@ struct xs_ring *xs_ring_new(struct xs_daemon *xs, domid_t domid, unsigned long g
                             uint32_t port, int *err);
 void xs_ring_free(struct xs_ring *r);
 void xs_ring_stop(struct xs_ring *r);    /* serve it no more */
+void xs_ring_drop_watches(struct xs_ring *r);
 int xs_ring_reintroduce(struct xs_ring *r, uint32_t port);
 void xs_ring_service(struct xs_ring *r);
 uint32_t xs_ring_local_port(const struct xs_ring *r);
@@ -449,6 +463,7 @@ struct xs_daemon {
     pthread_cond_t call_cond;
     struct loop_call *calls;             /* work for the loop thread */
     bool servicing;                      /* loop thread: inside a round */
+    unsigned long detach_seq;            /* loop thread: last one given */
     unsigned int nr_graveyard;
     struct xs_ring **graveyard;          /* released during the round */
 };
@@ -458,6 +473,11 @@ struct xs_domain *xs_domain_find(struct xs_daemon *xs, domid_t domid);
  * the domain owns go, with their watch events, then @releaseDomain.
  * xs_daemon_release() also removes the home, as a toolstack does. */
 int xs_domain_release(struct xs_daemon *xs, domid_t domid);
+/* find_connected_domain(): 0, -ENOENT (not introduced) or -EINVAL
+ * (introduced, its connection gone). dom0 is always connected. */
+int xs_domain_connected(struct xs_daemon *xs, unsigned int domid);
+/* XS_SET_TARGET of two connected domains. */
+void xs_domain_set_target(struct xs_daemon *xs, domid_t domid, domid_t target);
 void xs_daemon_wake(struct xs_daemon *xs);
 bool xs_on_loop_thread(struct xs_daemon *xs);
 void xs_log(struct xs_daemon *xs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

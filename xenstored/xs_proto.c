@@ -586,7 +586,7 @@ static int do_introduce(struct req *r)
 }
 
 /* onearg_domain(): one argument, "if (!domid) return ERR_PTR(-EINVAL);",
- * then an introduced domain or ENOENT. */
+ * then find_connected_domain(). */
 static int onearg_domain(struct req *r, unsigned int *d)
 {
     const char *arg = onearg(r);
@@ -596,7 +596,7 @@ static int onearg_domain(struct req *r, unsigned int *d)
     *d = atoi_id(arg);
     if (!*d)
         return -EINVAL;
-    return introduced(r->c->xs, *d) ? 0 : -ENOENT;
+    return xs_domain_connected(r->c->xs, *d);
 }
 
 static int do_release(struct req *r)
@@ -658,21 +658,20 @@ static int do_resume(struct req *r)
 }
 
 /* do_set_target(): two strings at least; each domain must be
- * introduced, the first checked first. */
+ * connected (find_connected_domain()), the first checked first. */
 static int do_set_target(struct req *r)
 {
     struct xs_daemon *xs = r->c->xs;
     unsigned int d, t;
+    int err;
 
     if (r->argc < 2)
         return -EINVAL;
     d = atoi_id(r->argv[0]);
     t = atoi_id(r->argv[1]);
-    if (!introduced(xs, d) || !introduced(xs, t))
-        return -ENOENT;
-    xensim_mutex_lock(&xs->lock);
-    xs->target[d] = t;
-    xensim_mutex_unlock(&xs->lock);
+    if ((err = xs_domain_connected(xs, d)) || (err = xs_domain_connected(xs, t)))
+        return err;
+    xs_domain_set_target(xs, (domid_t)d, (domid_t)t);
     ok(r);
     return 0;
 }

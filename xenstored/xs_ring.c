@@ -84,6 +84,15 @@ void xs_ring_stop(struct xs_ring *r)
     xs_conn_reset(r->conn);
 }
 
+/* destroy_conn() deletes the watches before destroy_domain() removes the
+ * domain's nodes, so that the removal tells the connection nothing. */
+void xs_ring_drop_watches(struct xs_ring *r)
+{
+    xensim_mutex_lock(&r->xs->lock);
+    xs_watch_drop_conn(r->conn);
+    xensim_mutex_unlock(&r->xs->lock);
+}
+
 /* introduce_domain() for a domain already introduced: the old port
  * unbound and the new one bound ("domain->port = (rc == -1) ? 0 : rc",
  * so a bad one is no error), then domain_conn_reset(): watches,

@@ -689,6 +689,113 @@ START_TEST(test_ring_dom_exc)
 }
 END_TEST
 
+/*
+ * SET_TARGET as C xenstored 4.17 keeps it: a talloc_reference() on the
+ * target's connection, given back only when the holder's connection
+ * goes. A RELEASE of the referenced domain drops one reference; its
+ * death (check_domain()'s talloc_unlink()) drops one more and hands its
+ * connection to the holder: still introduced but unconnected (EINVAL),
+ * its ring kept, until the holder goes and takes it along.
+ */
+START_TEST(test_ring_target_refs)
+{
+    struct xs_conn *c0 = xs_local_open(XS, 0);
+
+    xt_expect(c0, XS_WATCH, 0, XT_P("@releaseDomain\0r\0"), XS_WATCH, "OK", 3, "watch");
+    xt_drain_events(c0);
+    for (domid_t d = 1; d <= 3; d++)
+        introduce(d);
+    xt_expect(c0, XS_SET_TARGET, 0, XT_P("1\0" "2\0"), XS_SET_TARGET, "OK", 3, "target");
+    xt_expect(c0, XS_SET_TARGET, 0, XT_P("1\0" "2\0"), XS_SET_TARGET, "OK", 3, "again");
+    xt_expect(c0, XS_RELEASE, 0, XT_P("2\0"), XS_RELEASE, "OK", 3, "drops one");
+    barrier(2);
+    ck_assert_int_eq(releases(c0), 0);
+    ck_assert(is_introduced(c0, 2));
+    F.state[2] = XENSIM_DOMAIN_DYING;
+    dom_exc();
+    barrier(2);
+    ck_assert_int_eq(releases(c0), 0);
+    ck_assert(is_introduced(c0, 2));
+    xt_expect(c0, XS_RELEASE, 0, XT_P("2\0"), XS_ERROR, "EINVAL", 7, "unconnected");
+    xt_expect(c0, XS_RESUME, 0, XT_P("2\0"), XS_ERROR, "EINVAL", 7, "resume");
+    xt_expect(c0, XS_SET_TARGET, 0, XT_P("3\0" "2\0"), XS_ERROR, "EINVAL", 7, "as target");
+    xt_expect(c0, XS_SET_TARGET, 0, XT_P("2\0" "3\0"), XS_ERROR, "EINVAL", 7, "as holder");
+    /* Another scan passes it over. */
+    dom_exc();
+    barrier(1);
+    ck_assert_int_eq(releases(c0), 0);
+    ck_assert_int_eq(F.mapped, 3);
+    /* The holder's end frees it, before the holder itself. */
+    xt_expect(c0, XS_RELEASE, 0, XT_P("1\0"), XS_RELEASE, "OK", 3, "holder");
+    ck_assert_int_eq(releases(c0), 2);
+    ck_assert(!is_introduced(c0, 1));
+    ck_assert(!is_introduced(c0, 2));
+    for (int i = 0; i < 5000 && F.mapped != 1; i++)
+        usleep(1000);
+    ck_assert_int_eq(F.mapped, 1);
+    /* Held, then the holder released first: the reference goes with it
+     * and the target's next release is real. */
+    introduce(1);
+    xt_expect(c0, XS_SET_TARGET, 0, XT_P("1\0" "3\0"), XS_SET_TARGET, "OK", 3, "target 3");
+    xt_expect(c0, XS_RELEASE, 0, XT_P("1\0"), XS_RELEASE, "OK", 3, "holder first");
+    ck_assert_int_eq(releases(c0), 1);
+    xt_expect(c0, XS_RELEASE, 0, XT_P("3\0"), XS_RELEASE, "OK", 3, "then 3");
+    ck_assert_int_eq(releases(c0), 1);
+    ck_assert(!is_introduced(c0, 3));
+    xs_local_close(c0);
+}
+END_TEST
+
+/*
+ * A guest's consumer indices moved past its producers: C xenstored
+ * checks a ring's indices only as it uses that ring (readchn() and
+ * writechn(): "(prod - cons) <= XENSTORE_RING_SIZE", else EIO), and a
+ * failure ignores the connection (ignore_connection(): the error on the
+ * page, watches and transactions gone, never read or written again; the
+ * domain stays introduced). So a bad rsp_cons is harmless until there
+ * is a reply to write, and that reply is never written.
+ */
+START_TEST(test_ring_indices_past)
+{
+    struct xs_conn *c0 = xs_local_open(XS, 0);
+    char buf[64];
+    uint32_t n, prod;
+
+    introduce(2);
+    introduce(3);
+    introduce(7);
+    ck_assert_uint_eq(g_req(7, XS_WATCH, 0, XT_P("/w\0t\0"), buf, sizeof(buf), &n), XS_WATCH);
+    g_event(7, "/w\0t\0", 5);
+    /* req_cons one past req_prod: read at once. */
+    F.page[3]->req_cons = F.page[3]->req_prod + 1;
+    guest_kick(3);
+    /* rsp_cons one past rsp_prod: nothing to write yet, so not seen. */
+    F.page[7]->rsp_cons = F.page[7]->rsp_prod + 1;
+    guest_kick(7);
+    barrier(2);
+    for (int i = 0; i < 2000 && !F.page[3]->error; i++)
+        usleep(1000);
+    ck_assert_uint_eq(F.page[3]->error, XENSTORE_ERROR_RINGIDX);
+    ck_assert_uint_eq(F.page[7]->error, 0);
+    /* A request is read, and its reply is what trips it. */
+    prod = F.page[7]->rsp_prod;
+    g_send(7, &(struct xsd_sockmsg){ .type = XS_GET_DOMAIN_PATH, .len = 2 }, 16);
+    g_send(7, "7\0", 2);
+    for (int i = 0; i < 2000 && !F.page[7]->error; i++)
+        usleep(1000);
+    ck_assert_uint_eq(F.page[7]->error, XENSTORE_ERROR_RINGIDX);
+    ck_assert_uint_eq(F.page[7]->rsp_prod, prod);
+    ck_assert(is_introduced(c0, 7));
+    ck_assert(is_introduced(c0, 3));
+    /* Its watch went with it: a change there reaches no one, and the
+     * ring is not touched again. */
+    xt_write(c0, "/w", "x");
+    barrier(2);
+    ck_assert_uint_eq(F.page[7]->rsp_prod, prod);
+    xs_local_close(c0);
+}
+END_TEST
+
 /* A privileged domain on a ring releases others, then itself. */
 START_TEST(test_ring_release_from_ring)
 {
@@ -793,6 +900,7 @@ int main(void)
     tcase_add_test(tc, test_ring_wrap);
     tcase_add_test(tc, test_ring_split_and_events);
     tcase_add_test(tc, test_ring_garbage);
+    tcase_add_test(tc, test_ring_indices_past);
     tcase_add_test(tc, test_ring_reconnect);
     tcase_add_test(tc, test_ring_flood);
     tcase_add_test(tc, test_ring_release);
@@ -801,6 +909,7 @@ int main(void)
     tcase_add_test(tc, test_ring_memory_stall);
     tcase_add_test(tc, test_ring_outstanding_events);
     tcase_add_test(tc, test_ring_dom_exc);
+    tcase_add_test(tc, test_ring_target_refs);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

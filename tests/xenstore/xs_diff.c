@@ -47,8 +47,10 @@ struct side {
     int fd[NCONN];
     uint32_t tx[NCONN];     /* the connection's open transaction, or 0 */
     /* Its domain is released: nothing serves its ring, so a request on
-     * it would never be answered; set by RELEASE, cleared by INTRODUCE. */
+     * it would never be answered; set by a RELEASE after which the
+     * domain is no longer introduced, cleared by INTRODUCE. */
     bool parked[NCONN];
+    const char *released;   /* the domid a RELEASE of this op took */
     unsigned long long gen_base;    /* see log_part() */
     /* What each connection received for the current request. */
     uint8_t *log[NCONN];
@@ -278,6 +280,13 @@ static uint32_t op_tx(const struct side *s, const struct op *o)
     }
 }
 
+static void park(struct side *s, int dom, bool parked)
+{
+    for (int c = 0; c < NCONN; c++)
+        if (conn_dom[c] && conn_dom[c] == dom)
+            s->parked[c] = parked;
+}
+
 /* What the reply tells us of the connection's transaction. */
 static void track_tx(struct side *s, const struct op *o, const struct xsd_sockmsg *h,
                      const char *body)
@@ -291,10 +300,10 @@ static void track_tx(struct side *s, const struct op *o, const struct xsd_sockms
         s->tx[o->conn] = 0;     /* EAGAIN, ENOMEM...: it is gone */
     else if (o->type == XS_RESET_WATCHES && h->type == XS_RESET_WATCHES)
         s->tx[o->conn] = 0;
-    if ((o->type == XS_RELEASE || o->type == XS_INTRODUCE) && h->type == o->type)
-        for (int c = 0; c < NCONN; c++)
-            if (conn_dom[c] && conn_dom[c] == atoi(o->p))
-                s->parked[c] = o->type == XS_RELEASE;
+    if (o->type == XS_RELEASE && h->type == XS_RELEASE)
+        s->released = o->p;
+    if (o->type == XS_INTRODUCE && h->type == XS_INTRODUCE)
+        park(s, atoi(o->p), false);
 }
 
 /*
@@ -379,8 +388,17 @@ static bool run_op(const struct op *o)
         send_op(s, o);
         /* A request sent with this one is answered after it, unless
          * the daemon closed the connection first. */
+        s->released = NULL;
         for (const struct op *q = o; q && read_reply(s, o->conn, &h, body); q = q->then)
             track_tx(s, q, &h, body);
+        /* A RELEASE of a domain whose connection another's SET_TARGET
+         * references only drops that reference: the domain stays
+         * introduced and its ring served. Ask, on conn 0, which it was. */
+        if (s->released) {
+            send_msg(s, 0, XS_IS_DOMAIN_INTRODUCED, 0, s->released, strlen(s->released) + 1);
+            if (read_reply(s, 0, &h, body) && h.type == XS_IS_DOMAIN_INTRODUCED)
+                park(s, atoi(s->released), !strcmp(body, "F"));
+        }
         for (int c = 0; c < NCONN; c++) {
             if (s->parked[c])
                 continue;
@@ -1050,6 +1068,68 @@ static void build_quota(void)
 }
 
 /*
+ * The memory quota (quota-memory-per-domain, 4.17's hard level 2.5 MB,
+ * settable as "memory"): domain_memory_add_chk() refuses with ENOMEM
+ * any change that would take an unprivileged domain's count to the
+ * level or past it, so the domain never reaches it this way, and the
+ * count shows in "quota 1". Lowered here so that node records reach it
+ * (their size counts for the node's owner, whoever writes), then the
+ * watches (path and token) and a transaction's commit. A domain over the
+ * level is not read at all (domain_can_read()), which a request through
+ * the bridge would wait on forever: test_xs_ring's memory_stall covers
+ * that.
+ */
+static void build_memory(void)
+{
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|1|");
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|set|memory|60000|");
+    for (int i = 0; i < 40; i++)
+        dyn_add(2 + i % 2, XS_WRITE, TX_NONE, "data/m%d|%s", i, run_of('m', 1500));
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|1|");
+    /* An existing node's update over the level answers the errno the
+     * last failing call left (do_write(): "if (write_node(...)) return
+     * errno;", and write_node_raw() returns EIO without setting it);
+     * the built-in daemon answers EIO, what a new node's creation over
+     * the level answers (create_node(): "errno = ret"). So each such
+     * update here is primed by a creation that fails so. */
+    for (int len = 16; len <= 1024; len *= 2) {
+        dyn_add(2, XS_WRITE, TX_NONE, "data/eio|%s", run_of('e', 1900));
+        dyn_add(2, XS_WRITE, TX_NONE, "data/small|%s", run_of('s', (size_t)len));
+    }
+    /* dom0 writing a node dom1 owns is charged to dom1, and so is a node
+     * dom0 makes below one (it inherits the owner). */
+    dyn_add(0, XS_WRITE, TX_NONE, "/local/domain/1/data/eio|%s", run_of('e', 1900));
+    dyn_add(0, XS_WRITE, TX_NONE, "/local/domain/1/data/m0|%s", run_of('z', 1900));
+    dyn_add(0, XS_WRITE, TX_NONE, "/local/domain/1/data/by0|%s", run_of('z', 1900));
+    dyn_add(0, XS_SET_PERMS, TX_NONE, "/local/domain/1/data/by0|n1|");
+    dyn_add(2, XS_WATCH, TX_NONE, "data|%s|", run_of('w', 1500));
+    dyn_add(2, XS_WATCH, TX_NONE, "data|short|");
+    dyn_add(2, XS_RM, TX_NONE, "data/m1|");
+    dyn_add(2, XS_RM, TX_NONE, "data/m2|");
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|1|");
+    dyn_add(3, XS_WRITE, TX_NONE, "data/m1|%s", run_of('b', 1500));
+    dyn_add(3, XS_WRITE, TX_NONE, "data/m2|%s", run_of('b', 1500));
+    dyn_add(2, XS_WATCH, TX_NONE, "data|%s|", run_of('w', 1500));
+    dyn_add(2, XS_SET_PERMS, TX_NONE, "data/m3|n1|r2|b0|");
+    dyn_add(2, XS_RM, TX_NONE, "data/m4|");
+    dyn_add(2, XS_TRANSACTION_START, TX_NONE, "|");
+    dyn_add(2, XS_WRITE, TX_OWN, "data/m4|%s", run_of('t', 1500));
+    dyn_add(2, XS_WRITE, TX_OWN, "data/tx|%s", run_of('t', 1500));
+    dyn_add(3, XS_WRITE, TX_NONE, "data/m5|%s", run_of('c', 1500));
+    dyn_add(2, XS_TRANSACTION_END, TX_OWN, "T|");
+    dyn_add(2, XS_DIRECTORY, TX_NONE, "data|");
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|1|");
+    /* dom2 is counted on its own, and dom0 not at all. */
+    dyn_add(4, XS_WRITE, TX_NONE, "data/m|%s", run_of('d', 1500));
+    dyn_add(0, XS_WRITE, TX_NONE, "/t/m|%s", run_of('0', 1900));
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|set|memory|2621440|");
+    dyn_add(2, XS_WRITE, TX_NONE, "data/m1|after");
+    dyn_add(0, XS_RM, TX_NONE, "/local/domain/1/data|");
+    dyn_add(0, XS_RM, TX_NONE, "/t/m|");
+    dyn_add(0, XS_CONTROL, TX_NONE, "quota|1|");
+}
+
+/*
  * Live domain operations from dom0 (domain.c). RELEASE frees the
  * domain's connection, its watches first so that the removal of the
  * nodes it owns (domain_tree_remove()) tells it nothing, and fires
@@ -1115,20 +1195,77 @@ static const struct op script_domains[] = {
     Q(0, INTRODUCE, "2\0" "0\0" "1\0"),
     Q(4, GET_DOMAIN_PATH, "2\0"),
     Q(0, SET_PERMS, "@releaseDomain\0n0\0"),
-    /* Last, and never released after it: in C a SET_TARGET's target
-     * has its connection talloc_reference()d by the other's, which no
-     * later SET_TARGET drops, so its RELEASE (talloc_free()) only drops
-     * that reference after deleting its watches: no @releaseDomain, it
-     * stays introduced. The built-in daemon does not copy that. */
+    /*
+     * SET_TARGET takes a reference on the target's connection
+     * (do_set_target(): talloc_reference()) that no later SET_TARGET
+     * gives back, and a RELEASE of a referenced domain (talloc_free())
+     * drops the newest reference only: its watches and transactions
+     * stay (4.17.0 has no conn_delete_all_watches() in do_release()),
+     * no @releaseDomain, still introduced, its ring served.
+     * Each RELEASE here is followed by IS_DOMAIN_INTRODUCED (run_op()).
+     * A holder must have another target before the last reference on
+     * its old one goes: C would keep a pointer to the freed connection.
+     */
     Q(0, SET_TARGET, "1\0" "2\0"),
+    Q(3, READ, "/local/domain/2/name\0"),
+    Q(4, WATCH, "data\0d4\0"),
+    Q(4, WATCH, "/t\0t4\0"),
+    Q(4, TRANSACTION_START, "\0"),
+    Q(0, RELEASE, "2\0"),
+    Q(0, WRITE, "/local/domain/2/data/x\0" "by0"),
+    Q(0, WRITE, "/t/x4\0" "by0"),
+    Q(4, READ, "data/x\0"),
+    QT(4, WRITE, "data/in-tx\0" "kept"),
+    QT(4, TRANSACTION_END, "T\0"),
+    Q(4, GET_DOMAIN_PATH, "2\0"),
+    Q(0, SET_TARGET, "1\0" "2\0"),
+    Q(0, SET_TARGET, "1\0" "2\0"),
+    Q(0, RELEASE, "2\0"),
     Q(3, READ, "/local/domain/2/name\0"),
     Q(0, SET_TARGET, "1\0" "0\0"),
     Q(3, READ, "/xs-diff-dom0\0"),
-    /* A target stays until its domain's connection goes: dom1 made anew
-     * has none, as later sessions' EACCES primer needs. */
+    Q(0, RELEASE, "2\0"),
+    /* No reference left: the release is real. */
+    Q(0, RELEASE, "2\0"),
+    Q(0, RELEASE, "2\0"),
+    Q(0, INTRODUCE, "2\0" "0\0" "1\0"),
+    /* A domain that references itself. */
+    Q(0, SET_TARGET, "2\0" "2\0"),
+    Q(0, SET_TARGET, "2\0" "2\0"),
+    Q(0, RELEASE, "2\0"),
+    Q(4, WATCH, "data\0d4b\0"),
+    Q(0, RELEASE, "2\0"),
+    Q(0, WRITE, "/local/domain/2/data/x\0" "again"),
+    Q(0, RELEASE, "2\0"),
+    Q(0, INTRODUCE, "2\0" "0\0" "1\0"),
+    /* A holder released gives its references back (destroy_conn()
+     * unlinks its target, its other references go with it): dom2
+     * holding dom1 twice, then dom1 released once is released. */
+    Q(0, SET_TARGET, "2\0" "1\0"),
+    Q(0, SET_TARGET, "2\0" "1\0"),
     Q(0, RELEASE, "1\0"),
+    Q(0, RELEASE, "2\0"),
+    Q(0, IS_DOMAIN_INTRODUCED, "1\0"),
+    Q(0, RELEASE, "1\0"),
+    Q(0, INTRODUCE, "2\0" "0\0" "1\0"),
     Q(0, INTRODUCE, "1\0" "0\0" "1\0"),
+    /* Two domains referencing each other, each released once: both
+     * stay. dom1's target, dom0, then holds; it goes with dom1 below. */
+    Q(0, SET_TARGET, "1\0" "2\0"),
+    Q(0, SET_TARGET, "2\0" "1\0"),
+    Q(0, RELEASE, "1\0"),
+    Q(0, RELEASE, "2\0"),
+    Q(0, SET_TARGET, "1\0" "0\0"),
+    Q(0, SET_TARGET, "2\0" "0\0"),
+    Q(4, READ, "/xs-diff-dom0\0"),
+    /* dom1 made anew has no target, as later sessions' EACCES primer
+     * needs, and dom2 too. */
+    Q(0, RELEASE, "1\0"),
+    Q(0, RELEASE, "2\0"),
+    Q(0, INTRODUCE, "1\0" "0\0" "1\0"),
+    Q(0, INTRODUCE, "2\0" "0\0" "1\0"),
     Q(3, READ, "/xs-diff-dom0\0"),
+    Q(4, READ, "/xs-diff-dom0\0"),
 };
 
 struct script {
@@ -1142,7 +1279,7 @@ struct script {
 #define BUILT(f) { #f, NULL, 0, f }
 static const struct script scripts[] = {
     SCRIPT(script_basic), SCRIPT(script_tx), SCRIPT(script_control), SCRIPT(script_wire),
-    BUILT(build_paths), BUILT(build_quota), SCRIPT(script_domains),
+    BUILT(build_paths), BUILT(build_quota), BUILT(build_memory), SCRIPT(script_domains),
 };
 
 static bool run_ops(const struct op *ops, size_t n)
