@@ -100,6 +100,8 @@ timeout 120 ./tools/xensim demo --hostile ring-indices >"$out" 2>&1
 expect "[toolstack]  blkback answered 0 request(s), 0 with an error, 0 with an id never asked for; its end of dom2's disk is Closing" \
 	"[toolstack]  blkback answered 0 request(s), 0 with an error, 0 with an id never asked for; its end of dom2's disk is Closed"
 expect "[toolstack]  blkback still serves dom1: its READ of sector 0 returned status 0"
+# And the run says what broke, and who saw it.
+expect "[toolstack]  1 protocol violation(s) seen; the last, by dom0: blkback: dom2's vbd queue 0: req_prod 39 is 39 past the 32 requests the ring holds"
 if timeout 10 ./tools/xensim demo --seed 3 --hostile event-storm >"$out" 2>&1 ||
 	! grep -q -- '--hostile is not yet a deterministic run' "$out"; then
 	echo "demo --seed --hostile was not refused"

@@ -520,7 +520,8 @@ static void show_console(struct demo *d)
 }
 
 /* Unplugs both devices, destroys the guest, then everything else. */
-static void demo_teardown(struct demo *d, bool probing, struct web *web)
+/* Returns how many protocol violations the run saw (told as it ends). */
+static uint64_t demo_teardown(struct demo *d, bool probing, struct web *web)
 {
     host_say(d->sim, "unplugs the devices and destroys dom%u", d->guest);
     xensim_set_narrator(d->sim, NULL, NULL, 0);
@@ -535,9 +536,19 @@ static void demo_teardown(struct demo *d, bool probing, struct web *web)
         probe_put();
     web_detach(web);
     d->back->done(d);
+    struct xensim_protocol_violation pv;
+    uint64_t violations = xensim_protocol_violations(d->sim, &pv);
+    if (violations) {
+        /* The narrator is off by now: straight to the output. */
+        char line[320];
+        snprintf(line, sizeof(line), "[toolstack]  %llu protocol violation(s) seen; the last, "
+                 "by dom%u: %s", (unsigned long long)violations, pv.domid, pv.what);
+        print_line(line, NULL);
+    }
     xensim_destroy(d->sim);
     unlink(d->disk);
     print_line("[toolstack]  done", NULL);
+    return violations;
 }
 
 /* The page keeps its story after the run, until Ctrl-C. */
@@ -730,7 +741,12 @@ int demo_devices(const struct demo_devices_opts *o)
     if (o->hostile && (rc = demo_hostile(&d, abi, o->hostile_kind)))
         return rc;
 
-    demo_teardown(&d, probing, web);
+    /* Only a hostile guest may break a protocol: anything else is a bug
+     * the run found (xensim explore's too). */
+    if (demo_teardown(&d, probing, web) && !o->hostile) {
+        fprintf(stderr, "xensim demo: a protocol violation in a run without a hostile guest\n");
+        return 1;
+    }
     if (web)
         web_linger(web, &quit);
     return 0;
