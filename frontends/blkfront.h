@@ -66,8 +66,16 @@ enum blkfront_state {
     BLKFRONT_FAILED,               /* the back end broke the protocol */
 };
 
+/* How a queue takes the response at rsp_cons off the shared ring into
+ * the front end's own copy (blkfront_ring.c). */
+struct blkfront_queue;
+struct blkfront_fetch {
+    void (*fetch)(struct blkfront_queue *q, blkif_response_t *rsp);
+};
+
 struct xensim_blkfront {
     struct xensim_blkfront_config cfg;
+    const struct blkfront_fetch *fetch;
     struct xensim_blkif_backend_info be;
     enum blkfront_state state;     /* atomic loads/stores */
     unsigned int vcpu;             /* where the handlers run */

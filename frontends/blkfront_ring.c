@@ -8,10 +8,15 @@
  * ended later, on the domain's deferred list).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xen/io/protocols.h>
 #include "blkfront.h"
+
+/* How a response is taken off the ring: once, or with the injected
+ * second read. */
+static const struct blkfront_fetch fetch_once, fetch_twice;
 
 static enum blkfront_state state_get(const struct xensim_blkfront *fe)
 {
@@ -87,6 +92,7 @@ int xensim_blkfront_create(const struct xensim_blkfront_config *cfg, struct xens
     if (!fe)
         return -ENOMEM;
     fe->cfg = *cfg;
+    fe->fetch = cfg->inject_double_fetch ? &fetch_twice : &fetch_once;
     fe->refs = 1;
     for (unsigned int i = 0; i < XENSIM_BLKIF_MAX_QUEUES; i++) {
         fe->q[i].fe = fe;
@@ -278,6 +284,28 @@ static void queue_irq(evtchn_port_t port, void *arg)
     fe_put(fe);
 }
 
+/* One copy, checked and used from then on. */
+static void fetch_copy(struct blkfront_queue *q, blkif_response_t *rsp)
+{
+    blkif_front_ring_t *r = &q->ring;
+    if (q->view.contiguous)
+        RING_COPY_RESPONSE(r, r->rsp_cons, rsp);
+    else
+        xensim_blk_ring_read(&q->view, xensim_blk_slot_offset(r->sring, r->rsp_cons, RING_SIZE(r)),
+                             rsp, sizeof(*rsp));
+}
+
+/* inject_double_fetch: the id taken again from the shared slot. */
+static void fetch_copy_then_reread(struct blkfront_queue *q, blkif_response_t *rsp)
+{
+    fetch_copy(q, rsp);
+    if (q->view.contiguous)
+        rsp->id = ((volatile blkif_response_t *)RING_GET_RESPONSE(&q->ring, q->ring.rsp_cons))->id;
+}
+
+static const struct blkfront_fetch fetch_once = { fetch_copy },
+                                   fetch_twice = { fetch_copy_then_reread };
+
 static void queue_work(struct blkfront_queue *q)
 {
     struct xensim_blkfront *fe = q->fe;
@@ -302,11 +330,7 @@ static void queue_work(struct blkfront_queue *q)
         }
         while (r->rsp_cons != rp) {
             blkif_response_t rsp;
-            if (q->view.contiguous)
-                RING_COPY_RESPONSE(r, r->rsp_cons, &rsp);
-            else
-                xensim_blk_ring_read(&q->view, xensim_blk_slot_offset(r->sring, r->rsp_cons, RING_SIZE(r)),
-                              &rsp, sizeof(rsp));
+            fe->fetch->fetch(q, &rsp);
             r->rsp_cons++;
             if (rsp.id >= q->nr_shadow || !q->shadow[rsp.id].io ||
                 q->shadow[rsp.id].op != rsp.operation) {
@@ -396,6 +420,8 @@ static void queue_release(struct blkfront_queue *q)
             xensim_guest_page_free(pg->pfn);
         free(pg);
     }
+    if (q->nr_ring_pages)
+        xensim_ring_unwatch(q->view.page[0]);
     for (unsigned int i = 0; i < q->nr_ring_pages; i++)
         xensim_xenbus_end_access(q->ring_ref[i], q->ring_pfn[i]);
     q->nr_ring_pages = 0;
@@ -423,6 +449,12 @@ static int queue_setup(struct xensim_blkfront *fe, struct blkfront_queue *q)
     SHARED_RING_INIT(s);
     FRONT_RING_INIT(&q->ring, s, (size_t)XEN_PAGE_SIZE * pages);
     XENSIM_RING_INDICES(s);
+    /* Named for a stuck run's report and the double-fetch checker; only
+     * those are lost if this fails. */
+    char name[64];
+    struct xensim_ring_geometry g = XENSIM_RING_GEOMETRY(&q->ring);
+    snprintf(name, sizeof(name), "vbd queue %u to dom%u (blkfront's end)", q->idx, be);
+    xensim_ring_watch(s, &g, name);
     q->nr_shadow = RING_SIZE(&q->ring);
     q->shadow = calloc(q->nr_shadow, sizeof(*q->shadow));
     if (!q->shadow)

@@ -1,14 +1,16 @@
 /*
  * The double-fetch checker (xensim_config.check_double_fetch). A ring a
  * back end names (ring_watch.c) through a strict grant mapping, which is
- * a page of its own in the back end's address space, is made PROT_NONE
- * there, so every access the back end's code makes to it faults. The
+ * a page of its own in the back end's address space, or a front end
+ * names in its own RAM, is made PROT_NONE there, so every access the
+ * watcher's code makes to it faults. The
  * fault records which byte the access starts at, gives the page its
  * access back and sets the trap flag; the one instruction runs, and the
  * trap after it takes the access away again. A byte of a slot that the
- * same vCPU reads twice in one upcall, with no write to that slot between
- * (the back end's response reuses it), is a double fetch: the front end
- * could have changed it between the reads (XSA-155). The indices before
+ * same vCPU reads twice in one handling of the ring (no upcall taken and
+ * no block returned from between), with no write to that slot between
+ * (the response reuses it), is a double fetch: the peer could have
+ * changed it between the reads (XSA-155). The indices before
  * the slots are read again and again by design and are not counted.
  *
  * x86-64 only (the trap flag, the page fault's error code). Owns a small
@@ -106,14 +108,14 @@ static void fw_report(struct fw_page *p, const struct vcpu *v, unsigned int slot
     }
     if (!sim->quiet)
         fprintf(stderr, "xensim: dom%u vcpu%u read byte %u of slot %u of ring %s a second "
-                        "time in one upcall: a double fetch\n",
+                        "time in one handling of the ring: a double fetch\n",
                 v->d->domid, v->id, offset, slot, p->name);
 }
 
 static void fw_record(struct fw_page *p, const struct vcpu *v, size_t at, bool write)
 {
     const struct xensim_ring_geometry *g = &p->g;
-    if (!v->in_upcall || v->d->domid != p->domid || at < g->entries_offset)
+    if (v->d->domid != p->domid || at < g->entries_offset)
         return;
     size_t slot = (at - g->entries_offset) / g->entry_size;
     size_t first = g->entries_offset + slot * g->entry_size;
@@ -123,7 +125,7 @@ static void fw_record(struct fw_page *p, const struct vcpu *v, size_t at, bool w
         memset(&p->read_in[first], 0, (end - first) * sizeof(p->read_in[0]));
         return;
     }
-    uint64_t now = v->upcalls + 1;
+    uint64_t now = v->upcalls + v->wakes + 1;
     if (p->read_in[at] == now)
         fw_report(p, v, (unsigned int)slot, (unsigned int)(at - first));
     p->read_in[at] = now;
@@ -154,10 +156,16 @@ void fetch_watch_arm(struct domain *d, const volatile void *sring,
                      const struct xensim_ring_geometry *g, const char *name)
 {
     uintptr_t page = (uintptr_t)sring & ~(uintptr_t)(XEN_PAGE_SIZE - 1);
-    struct xensim_fault f;
-    /* Only a strict mapping is a page of the back end's own: protecting
-     * any other address would stop the front end too. */
-    if (!gnttab_describe_fault(d, page, &f) || !f.mapped)
+    struct xensim_fault f = { 0 };
+    /* A strict mapping is a page of the back end's own; a front end's
+     * ring is a page of its own RAM. Any other address (a fast mapping
+     * is the granter's page) is not watched: protecting it would trap
+     * another domain's ring, or nothing the watcher reads. Whoever else
+     * touches a watched page (a fast back end, the inspection tools) is
+     * single-stepped too, and not counted. */
+    bool own_ram = page >= (uintptr_t)d->mem &&
+                   page < (uintptr_t)d->mem + d->nr_pages * (uintptr_t)XEN_PAGE_SIZE;
+    if (!own_ram && (!gnttab_describe_fault(d, page, &f) || !f.mapped))
         return;
     pthread_once(&fw_once, fw_install);
     uint64_t *read_in = calloc(XEN_PAGE_SIZE, sizeof(*read_in));

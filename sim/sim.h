@@ -340,7 +340,9 @@ struct vcpu {
     int kick_cpu;                       /* host CPU of the last kick (atomic) */
     xensim_upcall_t callback;
     bool in_upcall;
-    uint64_t upcalls;                   /* delivered: fetch_watch.c's "one upcall" */
+    /* Upcalls delivered and blocks returned from: between two of either
+     * is fetch_watch.c's "one handling" of a ring. */
+    uint64_t upcalls, wakes;
     /* While traced: seq of the last send to this vCPU since its last
      * upcall, for the upcall's event (trace.c). */
     _Atomic uint64_t trace_cause;

@@ -54,6 +54,7 @@ bool vcpu_block(struct vcpu *v, bool (*wake)(struct vcpu *v), uint64_t deadline)
     if (trace_on(sim))
         trace_block(v, deadline);
     bool woken = sim->sched->block(v, wake, deadline);
+    v->wakes++;
     if (trace_on(sim))
         trace_wake(v, woken);
     return woken;

@@ -4,7 +4,9 @@
  * grant mapping of its ring with every access trapped, and reads no slot
  * byte twice in an upcall; the same blkback with its injected second
  * read of each request's operation (inject_double_fetch) is caught, slot
- * and byte named. A fast mapping (the granter's own page) is not watched,
+ * and byte named; so is blkfront's injected second read of a response's
+ * id, on its own ring page. A fast mapping (the granter's page) is not
+ * watched from the back end,
  * and without the check nothing is. Data stays right throughout: the
  * traps change no result.
  */
@@ -48,7 +50,7 @@ static void io_fn(void *p)
 /* IOS writes and reads back through blkback in a driver domain mapping
  * with mode; returns the checker's count. */
 static uint64_t run_io(bool check, bool inject, enum xensim_gnttab_mode mode,
-                       struct xensim_double_fetch *last)
+                       struct xensim_double_fetch *last, bool inject_front)
 {
     struct run *r = calloc(1, sizeof(*r));
     ck_assert_ptr_nonnull(r);
@@ -62,7 +64,8 @@ static uint64_t run_io(bool check, bool inject, enum xensim_gnttab_mode mode,
     r->f.front = blk_guest(r->f.sim, "domU", 1024, 1, XENSIM_GNTTAB_FAST);
     r->f.bcfg = (struct xensim_blkback_config){ .mem_bytes = DISK, .inject_double_fetch = inject };
     r->f.bytes = DISK;
-    r->f.fcfg = (struct xensim_blkfront_config){ .max_queues = 1 };
+    r->f.fcfg = (struct xensim_blkfront_config){ .max_queues = 1,
+                                                 .inject_double_fetch = inject_front };
     for (unsigned int i = 0; i < sizeof(r->w); i++)
         r->w[i] = (uint8_t)(i * 13 + 5);
     blk_connect(&r->f);
@@ -76,14 +79,14 @@ static uint64_t run_io(bool check, bool inject, enum xensim_gnttab_mode mode,
 
 START_TEST(honest_blkback_fetches_once)
 {
-    ck_assert_uint_eq(run_io(true, false, XENSIM_GNTTAB_STRICT, NULL), 0);
+    ck_assert_uint_eq(run_io(true, false, XENSIM_GNTTAB_STRICT, NULL, false), 0);
 }
 END_TEST
 
 START_TEST(second_read_is_caught)
 {
     struct xensim_double_fetch last = { 0 };
-    uint64_t n = run_io(true, true, XENSIM_GNTTAB_STRICT, &last);
+    uint64_t n = run_io(true, true, XENSIM_GNTTAB_STRICT, &last, false);
     /* One a request: a write and a read per round. */
     ck_assert_uint_eq(n, 2 * IOS);
     ck_assert_msg(strstr(last.ring, "vbd of dom") && strstr(last.ring, "blkback's end"),
@@ -98,8 +101,25 @@ END_TEST
 
 START_TEST(only_strict_mappings_are_watched)
 {
-    ck_assert_uint_eq(run_io(true, true, XENSIM_GNTTAB_FAST, NULL), 0);
-    ck_assert_uint_eq(run_io(false, true, XENSIM_GNTTAB_STRICT, NULL), 0);
+    ck_assert_uint_eq(run_io(true, true, XENSIM_GNTTAB_FAST, NULL, false), 0);
+    ck_assert_uint_eq(run_io(false, true, XENSIM_GNTTAB_STRICT, NULL, false), 0);
+    ck_assert_uint_eq(run_io(false, false, XENSIM_GNTTAB_STRICT, NULL, true), 0);
+}
+END_TEST
+
+/* A front end's ring is a page of its own RAM: watched whatever the
+ * back end's mapping, and blkfront's injected second read of each
+ * response's id is caught there. */
+START_TEST(front_second_read_is_caught)
+{
+    struct xensim_double_fetch last = { 0 };
+    uint64_t n = run_io(true, false, XENSIM_GNTTAB_FAST, &last, true);
+    ck_assert_uint_eq(n, 2 * IOS);
+    ck_assert_msg(strstr(last.ring, "vbd queue 0 to dom1 (blkfront's end)"), "ring %s", last.ring);
+    ck_assert_uint_eq(last.domid, 2);
+    ck_assert_uint_lt(last.slot, 32);
+    /* id is at the start of a response. */
+    ck_assert_uint_eq(last.offset, 0);
 }
 END_TEST
 
@@ -111,6 +131,7 @@ int main(void)
     tcase_add_test(t, honest_blkback_fetches_once);
     tcase_add_test(t, second_read_is_caught);
     tcase_add_test(t, only_strict_mappings_are_watched);
+    tcase_add_test(t, front_second_read_is_caught);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # `xensim explore` (issue 11) over the demo: each bug `--inject` puts in
 # (blkback's lost wake-up, blkfront's Initialised written before its
-# keys) is found within 1,000 seeds, shrunk, and the printed replay
+# keys, blkfront's second read of a response) is found within 1,000 seeds, shrunk, and the printed replay
 # command fails again, the same way, twice alike; the honest demo passes
 # every run; bad options are refused.
 set -eu
@@ -49,6 +49,12 @@ explore_finds ei --inject early-initialised
 grep -q 'xensim demo: the disk did not connect' "$dir/ei.replay1" ||
 	fail "the handshake race's replay connects" "$dir/ei.replay1"
 
+# A front end that reads a response's id twice: the double-fetch checker
+# sees it on any schedule, and the run says where.
+explore_finds fdf --inject front-double-fetch --reads 3
+grep -q "double fetch(es) seen; the last, dom1 vcpu0 read byte 0 of slot [0-9]* of ring vbd queue 0 to dom0 (blkfront's end) twice" \
+	"$dir/fdf.replay1" || fail "the double fetch's replay does not say where" "$dir/fdf.replay1"
+
 # The honest demo, the same searches: no run fails.
 $x explore --seeds 25 --reads 3 --schedule "$dir/none" >"$dir/honest.out" 2>&1 ||
 	fail "explore of the honest demo failed" "$dir/honest.out"
@@ -69,4 +75,4 @@ for bad in "--inject lost-wakeup" "--reads 0" "--reads 2049" "--seed 1 --inject 
 	$x demo $bad >"$dir/bad.out" 2>&1 || rc=$?
 	[ "$rc" = 2 ] || fail "demo $bad: exit status $rc, not 2" "$dir/bad.out"
 done
-echo "explore: both injected bugs found, shrunk and replayed; the honest demo passed"
+echo "explore: the three injected bugs found, shrunk and replayed; the honest demo passed"

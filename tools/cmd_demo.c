@@ -219,6 +219,7 @@ static bool inject_from_name(const char *name, unsigned int *bits)
     static const struct { const char *name; unsigned int bit; } names[] = {
         { "lost-wakeup", DEMO_INJECT_LOST_WAKEUP },
         { "early-initialised", DEMO_INJECT_EARLY_INITIALISED },
+        { "front-double-fetch", DEMO_INJECT_FRONT_DOUBLE_FETCH },
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (!strcmp(name, names[i].name)) {
@@ -363,7 +364,7 @@ int demo_main(int argc, char **argv, const struct xensim_config *base)
                     "[--hostile event-storm|ring-indices|bad-requests|state-jumps|store-quota|"
                     "grant-rewrite|rewrite-after-push|grant-flood|revoke-mapped] "
                     "[--blkback qemu|xensim [--qemu PATH]] [--reads N] "
-                    "[--inject lost-wakeup|early-initialised]\n");
+                    "[--inject lost-wakeup|early-initialised|front-double-fetch]\n");
             return 2;
         }
     }

@@ -36,6 +36,9 @@ int demo_channel(const char *trace, const struct xensim_config *sched);
  * wake-up, blkfront's Initialised before its keys. */
 #define DEMO_INJECT_LOST_WAKEUP 1u
 #define DEMO_INJECT_EARLY_INITIALISED 2u
+/* blkfront's second read of each response's id, with the double-fetch
+ * checker on. */
+#define DEMO_INJECT_FRONT_DOUBLE_FETCH 4u
 /* The disk's sectors: --reads takes no more. */
 #define DEMO_MAX_READS 2048u
 /* `xensim demo` with argv as its arguments (argv[0] "demo") and the

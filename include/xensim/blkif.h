@@ -171,6 +171,10 @@ struct xensim_blkfront_config {
      * fails the device: a handshake race, which only some interleavings
      * show. */
     bool inject_early_initialised;
+    /* Another, for the double-fetch checker: after copying a response
+     * off the ring, blkfront reads its id again from the shared slot,
+     * which the back end may have changed since the copy was checked. */
+    bool inject_double_fetch;
 };
 
 /* One asynchronous I/O. Sectors are 512 bytes (sector-size bytes with

@@ -160,13 +160,15 @@ struct xensim_config {
      * state and aborts, as a deadlock does (0: no limit): a livelock on
      * the virtual clock never ends otherwise. */
     uint64_t max_steps;
-    /* The double-fetch checker (x86-64): a ring a back end names with
-     * xensim_ring_watch() through a strict grant mapping traps every
-     * access the back end makes to it, and a vCPU that reads a byte of a
-     * slot twice in one upcall, without writing that slot between, is
-     * reported (xensim_double_fetches): the front end may have changed
-     * it between the two reads (XSA-155). One thread per named ring;
-     * slow (two signals an access): for tests. */
+    /* The double-fetch checker (x86-64): a ring named with
+     * xensim_ring_watch() by a back end through a strict grant mapping,
+     * or by a front end in its own RAM, traps every access the namer
+     * makes to it, and a vCPU that reads a byte of a slot twice in one
+     * handling of the ring (no upcall taken and no block returned from
+     * between), without writing that slot between, is reported
+     * (xensim_double_fetches): the peer may have changed it between the
+     * two reads (XSA-155). One thread per named ring; slow (two signals
+     * an access): for tests. */
     bool check_double_fetch;
 };
 
