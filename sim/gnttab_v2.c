@@ -102,6 +102,7 @@ static uint16_t v2_flags(const struct grant_table *gt, grant_ref_t ref)
                       __atomic_load_n(v2_status(gt, ref), __ATOMIC_RELAXED));
 }
 
+GNTTAB_NO_COVERAGE
 static unsigned int v2_count_in_use(const struct grant_table *gt, grant_ref_t from,
                                     grant_ref_t to)
 {
