@@ -102,6 +102,20 @@ static uint16_t v2_flags(const struct grant_table *gt, grant_ref_t ref)
                       __atomic_load_n(v2_status(gt, ref), __ATOMIC_RELAXED));
 }
 
+GNTTAB_NO_COVERAGE
+static unsigned int v2_count_in_use(const struct grant_table *gt, grant_ref_t from,
+                                    grant_ref_t to)
+{
+    const grant_entry_v2_t *e = v2_entry(gt, 0);
+    const grant_status_t *st = v2_status(gt, 0);
+    unsigned int n = 0;
+
+    for (grant_ref_t ref = from; ref < to; ref++)
+        n += (__atomic_load_n(&e[ref].hdr.flags, __ATOMIC_RELAXED) |
+              __atomic_load_n(&st[ref], __ATOMIC_RELAXED)) != 0;
+    return n;
+}
+
 static void v2_swap(struct grant_table *gt, grant_ref_t a, grant_ref_t b)
 {
     grant_entry_v2_t tmp = *v2_entry(gt, a);
@@ -128,6 +142,7 @@ const struct gnttab_version_ops gnttab_v2_ops = {
     .read = v2_read,
     .frame = v2_frame,
     .flags = v2_flags,
+    .count_in_use = v2_count_in_use,
     .swap = v2_swap,
     .transfer_done = v2_transfer_done,
 };

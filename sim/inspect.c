@@ -230,9 +230,8 @@ unsigned int gnttab_entries_in_use(struct domain *d)
         return 0;
     sim_mutex_lock(&gt->lock);
     unsigned int nr = gnttab_nr_entries(gt);
-    for (unsigned int ref = GNTTAB_NR_RESERVED_ENTRIES; ref < nr; ref++)
-        if (entry_flags(gt, ref))
-            n++;
+    if (nr > GNTTAB_NR_RESERVED_ENTRIES)
+        n = gnttab_vops(gt)->count_in_use(gt, GNTTAB_NR_RESERVED_ENTRIES, nr);
     sim_mutex_unlock(&gt->lock);
     return n;
 }
