@@ -47,8 +47,18 @@ static struct fw_page fw_pages[FW_PAGES];
 static pthread_mutex_t fw_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t fw_once = PTHREAD_ONCE_INIT;
 static struct sigaction fw_prev_trap;
-/* The page this thread opened for one instruction, 0 when none. */
-static __thread uintptr_t fw_open;
+/* The pages this thread opened for one instruction (one instruction may
+ * touch two watched pages), 0 where none. */
+#define FW_OPEN_MAX 4
+static __thread uintptr_t fw_open[FW_OPEN_MAX];
+
+static bool fw_is_open(uintptr_t page)
+{
+    for (unsigned int i = 0; i < FW_OPEN_MAX; i++)
+        if (fw_open[i] == page)
+            return true;
+    return false;
+}
 
 static struct fw_page *fw_find(uintptr_t page)
 {
@@ -62,8 +72,7 @@ static struct fw_page *fw_find(uintptr_t page)
 static void fw_trap(int sig, siginfo_t *si, void *ucv)
 {
     ucontext_t *uc = ucv;
-    uintptr_t page = fw_open;
-    if (!page) {
+    if (!fw_open[0]) {
         /* Not ours: as the previous handler would have it. */
         if ((fw_prev_trap.sa_flags & SA_SIGINFO) && fw_prev_trap.sa_sigaction)
             fw_prev_trap.sa_sigaction(sig, si, ucv);
@@ -75,10 +84,12 @@ static void fw_trap(int sig, siginfo_t *si, void *ucv)
         }
         return;
     }
-    fw_open = 0;
     uc->uc_mcontext.gregs[REG_EFL] &= ~(greg_t)X86_TRAP_FLAG;
-    if (fw_find(page))
-        mprotect((void *)page, XEN_PAGE_SIZE, PROT_NONE);
+    for (unsigned int i = 0; i < FW_OPEN_MAX && fw_open[i]; i++) {
+        if (fw_find(fw_open[i]))
+            mprotect((void *)fw_open[i], XEN_PAGE_SIZE, PROT_NONE);
+        fw_open[i] = 0;
+    }
 }
 
 static void fw_install(void)
@@ -143,11 +154,17 @@ bool fetch_watch_fault(siginfo_t *si, void *ucv)
      * was: fault.c reports it and crashes the domain. */
     if (write && !(p->prot & PROT_WRITE))
         return false;
+    /* A page this thread opened and another closed before the
+     * instruction ran: the same access again, not a second read. */
+    bool again = fw_is_open(page);
     const struct vcpu *v = current_vcpu;
-    if (v)
+    if (v && !again)
         fw_record(p, v, at - page, write);
+    unsigned int slot = 0;
+    while (slot < FW_OPEN_MAX - 1 && fw_open[slot] && fw_open[slot] != page)
+        slot++;
     mprotect((void *)page, XEN_PAGE_SIZE, p->prot);
-    fw_open = page;
+    fw_open[slot] = page;
     uc->uc_mcontext.gregs[REG_EFL] |= X86_TRAP_FLAG;
     return true;
 }

@@ -18,7 +18,7 @@ static void violation_record(struct xensim *sim, domid_t domid, const char *fmt,
     sim->last_violation = pv;
     sim_mutex_unlock(&sim->fault_lock);
     if (!sim->quiet)
-        fprintf(stderr, "xensim: protocol violation seen by dom%u: %s\n", pv.domid, pv.what);
+        fprintf(stderr, "xensim: protocol violation (dom%u): %s\n", pv.domid, pv.what);
 }
 
 void protocol_violation(struct domain *d, const char *fmt, ...)

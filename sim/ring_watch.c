@@ -32,7 +32,8 @@ int xensim_ring_watch(const void *sring, const struct xensim_ring_geometry *g,
     struct domain *d = ring_domain();
     if (!d)
         return -ESRCH;
-    if (!sring || !g || !g->entry_size || g->entries_offset < 4 * sizeof(uint32_t) ||
+    if (!sring || !g || !g->entry_size || !g->nr_entries ||
+        g->entries_offset < 4 * sizeof(uint32_t) ||
         g->entries_offset > XEN_PAGE_SIZE ||
         g->nr_entries > (XEN_PAGE_SIZE - g->entries_offset) / g->entry_size * 16)
         return -EINVAL;
@@ -138,11 +139,13 @@ unsigned int ring_watch_report(struct domain *d, FILE *out, bool stuck)
                 d->domid, w->name, rq, rqe, rs, rse);
         if (lost_req)
             fprintf(out, "  dom%u ring %s: LOST WAKE-UP: requests reached req_event %u and "
-                         "its consumer waits for an event nobody will send\n",
+                         "its consumer waits for an event nobody will send (unless it "
+                         "stopped for good)\n",
                     d->domid, w->name, rqe);
         if (lost_rsp)
             fprintf(out, "  dom%u ring %s: LOST WAKE-UP: responses reached rsp_event %u and "
-                         "its consumer waits for an event nobody will send\n",
+                         "its consumer waits for an event nobody will send (unless it "
+                         "stopped for good)\n",
                     d->domid, w->name, rse);
         lost += lost_req + lost_rsp;
     }

@@ -177,7 +177,8 @@ static void det_report_stuck(const struct det *det, const char *why)
             fprintf(stderr, "  task %u %s: %s\n", t->id, t->name,
                     t->state == DT_READY ? "runnable" : "blocked");
     }
-    if (det_report_events(det->sim, true))
+    /* Past the step limit tasks may still run: nothing is lost yet. */
+    if (det_report_events(det->sim, why == NULL))
         fprintf(stderr, "xensim: a lost wake-up is among the causes\n");
     fprintf(stderr, "xensim: rerun it with the same seed, %" PRIu64 "\n", det->seed);
 }
@@ -518,6 +519,10 @@ static int det_init(struct xensim *sim, const struct xensim_config *cfg)
         rc = det_load(det, cfg->replay);
     if (!rc && cfg->record && !(det->record = fopen(cfg->record, "w")))
         rc = -errno;
+    /* A line at a time: a run that dies without flushing (a sanitizer's
+     * report, a crash, a timeout) still leaves the schedule up to it. */
+    if (!rc && det->record)
+        setvbuf(det->record, NULL, _IOLBF, 0);
     if (rc) {
         det_free(det);
         return rc;

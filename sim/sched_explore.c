@@ -24,6 +24,7 @@
 #include <xensim/explore.h>
 
 #define TAIL_LINES 16
+#define XP_DIVERGED 2
 
 struct xp {
     const struct xensim_explore_config *cfg;
@@ -65,7 +66,8 @@ static void xp_last_words(const char *log, char *buf, size_t size)
         return;
     while (fgets(line, sizeof(line), f)) {
         line[strcspn(line, "\n")] = '\0';
-        if (!strncmp(line, "xensim: deterministic run", 25)) {
+        if (!strncmp(line, "xensim: deterministic run", 25) ||
+            !strncmp(line, "xensim: the replayed schedule", 29)) {
             xp_set(buf, size, line + 8);
             break;
         }
@@ -76,7 +78,9 @@ static void xp_last_words(const char *log, char *buf, size_t size)
 }
 
 /* One run in a child, its output in x->log. 0: it passed; 1: it failed,
- * why says how; a negative errno: it could not run. */
+ * why says how; XP_DIVERGED: a replayed schedule could not be followed
+ * (the run is not repeatable: no finding); -EINVAL: the scenario refused
+ * its options (exit status 2); another negative errno: it could not run. */
 static int xp_run(struct xp *x, const struct xensim_config *sched, char *why, size_t size)
 {
     int fd = open(x->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -95,8 +99,9 @@ static int xp_run(struct xp *x, const struct xensim_config *sched, char *why, si
         alarm(x->cfg->timeout_s ? x->cfg->timeout_s : 120);
         int rc = x->cfg->run(sched, x->cfg->arg);
         fflush(NULL);
-        /* exit, not _exit: a coverage build writes its counts at exit. */
-        exit(rc ? 1 : 0);
+        /* exit, not _exit: a coverage build writes its counts at exit.
+         * 2 is the scenario refusing its options, any other failure 1. */
+        exit(rc == 2 ? 2 : rc ? 1 : 0);
     }
     close(fd);
     int status;
@@ -107,6 +112,14 @@ static int xp_run(struct xp *x, const struct xensim_config *sched, char *why, si
         return 0;
     char words[160];
     xp_last_words(x->log, words, sizeof(words));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+        xp_set(why, size, words);
+        return -EINVAL;
+    }
+    if (strstr(words, "the replayed schedule") && strstr(words, "diverged at step")) {
+        xp_set(why, size, words);
+        return XP_DIVERGED;
+    }
     if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
         snprintf(why, size, "ran past its %u s of host time",
                  x->cfg->timeout_s ? x->cfg->timeout_s : 120);
@@ -122,12 +135,14 @@ static int xp_run(struct xp *x, const struct xensim_config *sched, char *why, si
 static uint64_t xp_count(const char *path)
 {
     FILE *f = fopen(path, "r");
-    char line[64];
+    char *line = NULL;
+    size_t cap = 0;
     uint64_t n = 0;
     if (!f)
         return 0;
-    while (fgets(line, sizeof(line), f))
+    while (getline(&line, &cap, f) > 0)
         n += line[0] >= '0' && line[0] <= '9';
+    free(line);
     fclose(f);
     return n;
 }
@@ -136,7 +151,8 @@ static uint64_t xp_count(const char *path)
 static int xp_copy(const char *from, const char *to, uint64_t k)
 {
     FILE *in = fopen(from, "r"), *out = in ? fopen(to, "w") : NULL;
-    char line[4096];
+    char *line = NULL;
+    size_t cap = 0;
     int rc = 0;
     if (!out) {
         rc = -errno;
@@ -144,13 +160,14 @@ static int xp_copy(const char *from, const char *to, uint64_t k)
             fclose(in);
         return rc;
     }
-    while (fgets(line, sizeof(line), in)) {
+    while (getline(&line, &cap, in) > 0) {
         bool decision = line[0] >= '0' && line[0] <= '9';
         if (decision && !k)
             break;
         k -= decision;
         fputs(line, out);
     }
+    free(line);
     fclose(in);
     if (fclose(out))
         rc = -EIO;
@@ -225,7 +242,7 @@ static int xp_search(struct xp *x)
         }
         if (rc < 0)
             return rc;
-        if (rc) {
+        if (rc == 1) {
             r->found = true;
             r->seed = seed;
             r->changes_found = r->changes;
@@ -254,7 +271,7 @@ static int xp_shrink_changes(struct xp *x)
         int rc = xp_pct(x, r->seed, fewer, n, why, sizeof(why));
         if (rc < 0)
             return rc;
-        if (rc) {
+        if (rc == 1) {
             memcpy(r->change, fewer, sizeof(fewer));
             r->changes = n;
             snprintf(r->why, sizeof(r->why), "%s", why);
@@ -278,7 +295,10 @@ static int xp_prefix_run(struct xp *x, uint64_t k, char *why, size_t size)
     return xp_run(x, &s, why, size);
 }
 
-/* The shortest prefix that still fails, by halving: lo passes, hi fails. */
+/* A short prefix that still fails, by halving, lo passing and hi failing
+ * throughout. Failing need not be monotonic in the prefix's length, so
+ * this is a boundary the halving reaches, not always the shortest; a run
+ * that cannot follow its prefix (not repeatable) counts as passing. */
 static int xp_shrink_prefix(struct xp *x)
 {
     struct xensim_explore_result *r = x->r;
@@ -288,16 +308,16 @@ static int xp_shrink_prefix(struct xp *x)
     int rc = xp_prefix_run(x, 0, why, sizeof(why));
     if (rc < 0)
         return rc;
-    if (rc) {
+    if (rc == 1) {
         hi = 0;
     } else {
         /* The whole schedule must fail again, or the run is not
          * repeatable and there is nothing to halve. */
         rc = xp_prefix_run(x, hi, why, sizeof(why));
-        if (rc <= 0) {
+        if (rc != 1) {
             xp_log(x, "xensim explore: the failing schedule did not fail again when "
                       "replayed; it is kept unshrunk\n");
-            return rc < 0 ? rc : 0;
+            return rc < 0 && rc != -EINVAL ? rc : 0;
         }
         if (xp_keep(x))
             return -EIO;
@@ -306,7 +326,7 @@ static int xp_shrink_prefix(struct xp *x)
             rc = xp_prefix_run(x, mid, why, sizeof(why));
             if (rc < 0)
                 return rc;
-            if (!rc) {
+            if (rc != 1) {
                 lo = mid;
                 continue;
             }

@@ -143,6 +143,57 @@ START_TEST(explore_passes_without_the_race)
 }
 END_TEST
 
+/* A failure only a run that lets one domain finish before the other
+ * starts shows: uniform picks almost never do (every scheduling point is
+ * a coin for who goes on), PCT's priorities often do. */
+#define STEPS 12
+static struct { _Atomic unsigned int n; domid_t who[2 * STEPS]; } order;
+
+static void log_steps(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < STEPS; i++) {
+        order.who[order.n++] = xensim_guest_domid();
+        HYPERVISOR_xen_version(XENVER_version, NULL);
+    }
+}
+
+static int order_run(const struct xensim_config *sched, void *arg)
+{
+    (void)arg;
+    memset(&order, 0, sizeof(order));
+    struct xensim_config cfg = *sched;
+    cfg.quiet = true;
+    struct xensim *sim = xensim_create(&cfg);
+    struct xensim_domain_config d0 = { .name = "Domain-0", .privileged = true,
+                                       .entry = log_steps };
+    struct xensim_domain_config g = { .name = "guest", .entry = log_steps };
+    if (!sim || xensim_domain_create(sim, &d0) != 0 || xensim_domain_create(sim, &g) != 1)
+        return 2;
+    xensim_domain_unpause(sim, 0);
+    xensim_domain_unpause(sim, 1);
+    xensim_wait_all_shutdown(sim);
+    xensim_destroy(sim);
+    unsigned int switches = 0;
+    for (unsigned int i = 1; i < order.n; i++)
+        switches += order.who[i] != order.who[i - 1];
+    return order.n == 2 * STEPS && switches == 1 ? 1 : 0;
+}
+
+START_TEST(pct_finds_what_uniform_misses)
+{
+    struct xensim_explore_config c = { .run = order_run, .seeds = 1000 };
+    struct xensim_explore_result r;
+    ck_assert_int_eq(xensim_explore(&c, &r), 0);
+    ck_assert(r.found);
+    /* Not the first, uniform run: a PCT one, at some depth. */
+    ck_assert_uint_ge(r.depth, 1);
+    ck_assert_uint_gt(r.runs, 1);
+    ck_assert_uint_le(r.changes, r.changes_found);
+    ck_assert_uint_le(r.prefix, r.length);
+}
+END_TEST
+
 static void wait_forever(void *arg)
 {
     (void)arg;
@@ -278,6 +329,7 @@ int main(void)
     tcase_add_test(t, explore_finds_the_race);
     tcase_add_test(t, explore_passes_without_the_race);
     tcase_add_test(t, explore_reports_a_deadlock);
+    tcase_add_test(t, pct_finds_what_uniform_misses);
     tcase_add_test(t, pct_runs_repeat);
     tcase_add_test(t, step_limit_is_reported);
     tcase_add_test(t, bad_configs_refused);

@@ -64,7 +64,8 @@ grep -q '^xensim explore: all 25 runs passed' "$dir/honest.out" ||
 $x explore --seeds 25 --channel >"$dir/chan.out" 2>&1 || fail "explore --channel failed" "$dir/chan.out"
 
 # Refusals.
-for bad in "--seed 3" "--record f" "--depth 4" "--seeds 0" "--first-seed x"; do
+for bad in "--seed 3" "--record f" "--depth 4" "--seeds 0" "--first-seed x" \
+	"--hostile event-storm" "--inject nothing"; do
 	rc=0
 	$x explore $bad >"$dir/bad.out" 2>&1 || rc=$?
 	[ "$rc" = 2 ] || fail "explore $bad: exit status $rc, not 2" "$dir/bad.out"

@@ -70,7 +70,8 @@ int xensim_cmd_explore(int argc, char **argv)
             fprintf(stderr, "xensim explore: each run's seed and schedule are the search's; "
                             "drop %s\n", opt);
             return 2;
-        } else if (e.argc < MAX_ARGS) {
+        } else if (e.argc < MAX_ARGS - 2) {
+            /* Two words short of replay's limit: the note adds --seed N. */
             e.argv[e.argc++] = argv[i];
         } else {
             return usage();
@@ -88,6 +89,10 @@ int xensim_cmd_explore(int argc, char **argv)
         printf(" %s", e.argv[i]);
     printf("`, seeds %" PRIu64 " on, PCT depth 1 to %" PRIu64 "\n", first, depth);
     int rc = xensim_explore(&cfg, &r);
+    if (rc == -EINVAL) {
+        fprintf(stderr, "xensim explore: the demo refused those options: %s\n", r.why);
+        return 2;
+    }
     if (rc) {
         fprintf(stderr, "xensim explore: %s\n", strerror(-rc));
         return 1;

@@ -94,10 +94,15 @@ static bool back_usable(struct xensim_xenbus_device *dev, int frontend_id)
            xensim_xenbus_read_state(dev->otherend) != XenbusStateUnknown;
 }
 
-/* InitWait is written even over a stale one of our predecessor's. */
+/* InitWait is written even over a stale one of our predecessor's; over
+ * a predecessor's setup or Closing by way of Closed, as an honest end
+ * moves (xenstored's state check reports a jump back into setup). */
 static void back_start(struct xensim_xenbus_device *dev)
 {
+    enum xenbus_state stale = xensim_xenbus_read_state(dev->nodename);
     __atomic_store_n(&dev->state, XenbusStateUnknown, __ATOMIC_RELEASE);
+    if (stale > XenbusStateInitWait && stale != XenbusStateClosed)
+        xensim_xenbus_switch_state(dev, XenbusStateClosed);
     xensim_xenbus_switch_state(dev, XenbusStateInitWait);
 }
 

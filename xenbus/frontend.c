@@ -63,8 +63,11 @@ static void front_otherend_changed(struct xensim_xenbus_watch *w, const char *pa
     case XenbusStateInitialised:
     case XenbusStateConnected:
         if (bs == XenbusStateInitWait && dev->state == XenbusStateConnected) {
-            /* A back end that restarted lost our rings: start over. */
+            /* A back end that restarted lost our rings: start over, by
+             * way of Closed, since no honest end jumps from Connected
+             * into setup (xenstored's state check reports that). */
             xbf_teardown(dev);
+            xensim_xenbus_switch_state(dev, XenbusStateClosed);
             xensim_xenbus_switch_state(dev, XenbusStateInitialising);
         }
         if (dev->state == XenbusStateInitialising || dev->state == XenbusStateClosed ||
@@ -108,11 +111,16 @@ static bool front_usable(struct xensim_xenbus_device *dev, int backend_id)
 }
 
 /* A driver (re)starting begins at Initialising: a back end left in Closed
- * by our predecessor takes that as the cue to go to InitWait. */
+ * by our predecessor takes that as the cue to go to InitWait. Over a
+ * predecessor's Initialised, Connected or Closing by way of Closed, as
+ * an honest end moves. */
 static void front_start(struct xensim_xenbus_device *dev)
 {
     if (dev->state != XenbusStateInitialising) {
+        enum xenbus_state stale = xensim_xenbus_read_state(dev->nodename);
         __atomic_store_n(&dev->state, XenbusStateUnknown, __ATOMIC_RELEASE);
+        if (stale > XenbusStateInitialising && stale != XenbusStateClosed)
+            xensim_xenbus_switch_state(dev, XenbusStateClosed);
         xensim_xenbus_switch_state(dev, XenbusStateInitialising);
     }
 }

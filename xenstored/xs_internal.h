@@ -222,9 +222,13 @@ struct xs_tnode *xs_tx_get(struct xs_tx *tx, const char *path, int *err);
 int xs_tx_write(struct xs_tx *tx, const char *path, const void *val, unsigned int vlen,
                 bool mkdir_only);
 int xs_tx_rm(struct xs_tx *tx, const char *path);
-/* xs_state_check.c: c is about to write val at path in tx; a device
- * state move no honest end makes is reported (the write goes on). */
-void xs_state_check(struct xs_conn *c, struct xs_tx *tx, const char *path, const char *val,
+/* xs_state_check.c: before a write at path in tx, the device state it
+ * replaces (XS_STATE_UNCHECKED: no device state, or nobody to tell);
+ * after the write is taken, a move from it no honest end makes is
+ * reported. */
+#define XS_STATE_UNCHECKED (-2)
+int xs_state_before(struct xs_tx *tx, const char *path);
+void xs_state_check(struct xs_conn *c, const char *path, int from, const char *val,
                     unsigned int vlen);
 int xs_tx_set_perms(struct xs_tx *tx, const char *path, const struct xs_permissions *p,
                     unsigned int np);

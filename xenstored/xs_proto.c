@@ -329,9 +329,12 @@ static int write_fn(struct xs_tx *tx, void *arg)
 {
     struct write_args *a = arg;
 
-    if (!a->mkdir)
-        xs_state_check(tx->conn, tx, a->path, a->val, a->vlen);
-    return xs_tx_write(tx, a->path, a->val, a->vlen, a->mkdir);
+    int from = a->mkdir ? XS_STATE_UNCHECKED : xs_state_before(tx, a->path);
+    int err = xs_tx_write(tx, a->path, a->val, a->vlen, a->mkdir);
+
+    if (!err)
+        xs_state_check(tx->conn, a->path, from, a->val, a->vlen);
+    return err;
 }
 
 static int rm_fn(struct xs_tx *tx, void *arg)

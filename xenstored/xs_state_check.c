@@ -8,8 +8,8 @@
  * Closing and Closed before it starts again), back from Closing into
  * setup, or a value that is no XenbusState. Each is reported to the
  * simulation (xensim_report_protocol_violation) with the writer's
- * domain and the path; the write itself is taken, as C xenstored takes
- * it. Calls nothing but the report, through the daemon's task ops (none
+ * domain and the path, once the write is taken (as C xenstored takes
+ * it; one in a transaction that later fails to commit is told anyway). Calls nothing but the report, through the daemon's task ops (none
  * when it runs without a simulation).
  */
 #include "config.h"
@@ -93,15 +93,21 @@ static const char *state_name(int s)
     return s >= 0 && s < (int)(sizeof(names) / sizeof(names[0])) ? names[s] : "?";
 }
 
-void xs_state_check(struct xs_conn *c, struct xs_tx *tx, const char *path, const char *val,
+int xs_state_before(struct xs_tx *tx, const char *path)
+{
+    if (!tx->conn->xs->task_ops->violation || !is_device_state(path))
+        return XS_STATE_UNCHECKED;
+    int err = 0;
+    struct xs_tnode *n = xs_tx_get(tx, path, &err);
+    return n && n->exists ? state_of(n->value, n->vlen) : XenbusStateUnknown;
+}
+
+void xs_state_check(struct xs_conn *c, const char *path, int from, const char *val,
                     unsigned int vlen)
 {
     struct xs_daemon *xs = c->xs;
-    if (!xs->task_ops->violation || !is_device_state(path))
+    if (from == XS_STATE_UNCHECKED)
         return;
-    int err = 0;
-    struct xs_tnode *n = xs_tx_get(tx, path, &err);
-    int from = n && n->exists ? state_of(n->value, n->vlen) : XenbusStateUnknown;
     int to = state_of(val, vlen);
     if (to < 0)
         xs->task_ops->violation(xs->sim, c->domid, "dom%u wrote %s: \"%.*s\" is no XenbusState",

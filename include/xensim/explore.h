@@ -25,7 +25,7 @@ struct xensim_explore_config {
      * simulators with sched's scheduler fields (seed, record,
      * record_note, replay, pct, replay_then_run_on, max_steps) and
      * returns 0 if the run passed. */
-    int (*run)(const struct xensim_config *sched, void *arg);
+    int (*run)(const struct xensim_config *sched, void *arg);    /* 2: options refused */
     void *arg;
     uint64_t first_seed;        /* 0: 1 */
     unsigned int seeds;         /* runs to try; 0: 1000 */
@@ -53,11 +53,15 @@ struct xensim_explore_result {
      * is the failing run's decisions. */
     uint64_t prefix, length;
     unsigned int shrink_runs;
-    char why[160];              /* how the failing run ended */
+    char why[160];              /* how the failing run ended (or what a
+                                   scenario refusing its options said) */
 };
 
 /* 0, with *r filled (r->found false if every run passed); -EINVAL for a
- * bad config; a negative errno if the search itself could not run. */
+ * bad config, or a scenario that refused its options (a run that exits
+ * with status 2); a negative errno if the search itself could not run.
+ * A run that cannot follow a replayed schedule is not repeatable and is
+ * no finding. */
 int xensim_explore(const struct xensim_explore_config *cfg, struct xensim_explore_result *r);
 
 #ifdef __cplusplus

@@ -263,9 +263,10 @@ int xensim_gnttab_end_access(grant_ref_t ref);
  * will tell it. With check_double_fetch (xensim_config) a ring that a
  * strict grant mapping maps is also watched for double fetches. Watch
  * before the ring is used, unwatch before it is unmapped; a domain's
- * watches go when it dies. 0, -EINVAL (no sring, or entries that do not
- * fit a page), -ENOMEM, or -EEXIST (sring named already); unwatch: 0 or
- * -ENOENT; either -ESRCH off a vCPU. */
+ * watches go when it dies. 0, -EINVAL (no sring, no entries, or more
+ * than 16 pages hold), -ENOMEM, or -EEXIST (sring named already);
+ * unwatch: 0 or -ENOENT; either -ESRCH off a vCPU. Only the first page
+ * is watched for double fetches. */
 struct xensim_ring_geometry {
     size_t entries_offset;      /* where ring[0] begins in the page */
     size_t entry_size;          /* sizeof(ring[0]): a request/response union */

@@ -349,12 +349,16 @@ uint64_t xensim_double_fetches(struct xensim *sim, struct xensim_double_fetch *l
 /* Protocol violations guest code reported (xensim_protocol_violation)
  * or a deterministic run saw on a named ring: how many, and the last. */
 struct xensim_protocol_violation {
-    domid_t domid;            /* whose code saw it */
+    /* Guest code's reports and the ring sanitizer's: the domain whose code
+     * saw it; a service's (xensim_report_protocol_violation): the one it
+     * names, the domain that did it. */
+    domid_t domid;
     char what[160];
 };
 uint64_t xensim_protocol_violations(struct xensim *sim, struct xensim_protocol_violation *last);
 /* The same from a service outside guest code (xenstored's loop, a back
- * end in a host thread): what domid's end did that broke a protocol. */
+ * end in a host thread): what domid's end did that broke a protocol
+ * (domid is then the doer). */
 void xensim_report_protocol_violation(struct xensim *sim, domid_t domid, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
