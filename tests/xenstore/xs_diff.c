@@ -903,6 +903,15 @@ static void dyn_add(int conn, uint32_t type, int tx, const char *fmt, ...)
     dyn[dyn_n++] = (struct op){ conn, type, tx, p, (size_t)n, 0, NULL };
 }
 
+/* The built session's payloads (dyn_add() copies each), before the
+ * next is built and at the end. */
+static void dyn_clear(void)
+{
+    for (size_t i = 0; i < dyn_n; i++)
+        free((char *)dyn[i].p);
+    dyn_n = 0;
+}
+
 /* n bytes of ch, as a string for dyn_add()'s %s. */
 static const char *run_of(char ch, size_t n)
 {
@@ -1539,7 +1548,7 @@ usage:
         size_t n = scripts[k].n;
 
         if (scripts[k].build) {
-            dyn_n = 0;
+            dyn_clear();
             scripts[k].build();
             ops = dyn;
             n = dyn_n;
@@ -1555,5 +1564,7 @@ usage:
         run_random(seed + k, ops);
     printf("xs_diff: %lu sessions, %lu operations, %lu watch events, %lu differences\n",
            n_sessions, n_ops, n_events, n_diffs);
+    dyn_clear();
+    free(dyn);
     return n_diffs ? 1 : 0;
 }
