@@ -616,6 +616,7 @@ static int nb_vif_new(struct xensim_netback *nb, domid_t front, unsigned int han
     snprintf(name, sizeof(name), "vif %u of dom%u tx (netback's end)", handle, front);
     xensim_ring_watch(vif->tx.sring, &g, name);
     g = (struct xensim_ring_geometry)XENSIM_RING_GEOMETRY(&vif->rx);
+    g.requests_wait_for_work = true;   /* buffers, taken when a frame comes */
     snprintf(name, sizeof(name), "vif %u of dom%u rx (netback's end)", handle, front);
     xensim_ring_watch(vif->rx.sring, &g, name);
     *out = vif;

@@ -16,6 +16,7 @@
 struct ring_watch {
     const volatile uint32_t *idx;   /* req_prod, req_event, rsp_prod, rsp_event */
     unsigned int nr_entries;
+    bool requests_wait;             /* requests_wait_for_work */
     bool reported;                  /* ring_watch_check told of it once */
     char name[64];
     struct ring_watch *next;
@@ -42,6 +43,7 @@ int xensim_ring_watch(const void *sring, const struct xensim_ring_geometry *g,
         return -ENOMEM;
     w->idx = sring;
     w->nr_entries = g->nr_entries;
+    w->requests_wait = g->requests_wait_for_work;
     snprintf(w->name, sizeof(w->name), "%s", name ? name : "ring");
     int rc = 0;
     sim_lock(&d->ring_watch_lock);
@@ -134,7 +136,8 @@ unsigned int ring_watch_report(struct domain *d, FILE *out, bool stuck)
         uint32_t rq = w->idx[0], rqe = w->idx[1], rs = w->idx[2], rse = w->idx[3];
         /* Mid-run a producer that reached the index may be about to
          * send; only with every task asleep is nobody going to. */
-        bool lost_req = stuck && reached(rq, rqe), lost_rsp = stuck && reached(rs, rse);
+        bool lost_req = stuck && !w->requests_wait && reached(rq, rqe);
+        bool lost_rsp = stuck && reached(rs, rse);
         fprintf(out, "  dom%u ring %s: req_prod %u, req_event %u, rsp_prod %u, rsp_event %u\n",
                 d->domid, w->name, rq, rqe, rs, rse);
         if (lost_req)

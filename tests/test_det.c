@@ -333,7 +333,7 @@ static void lose_wakeup(void *arg)
 }
 
 /* The rings the tests below name: plain words in place of a page. */
-static struct { uint32_t lost[4], quiet[4]; int twice, unknown, gone, again; } rw;
+static struct { uint32_t lost[4], quiet[4], buffers[4]; int twice, unknown, gone, again; } rw;
 /* Entries past the four indices, as a 64-byte header would place them. */
 static const struct xensim_ring_geometry rw_geo = { 64, 8, 4 };
 
@@ -469,6 +469,13 @@ static void lose_ring_wakeup(void *arg)
     xensim_ring_watch(&rw.again, &rw_geo, "unwatched ring");
     rw.gone = xensim_ring_unwatch(&rw.again);
     xensim_ring_watch(rw.lost, &rw_geo, "test ring");
+    /* Receive buffers past req_event: taken when a frame comes, not owed
+     * an event. */
+    rw.buffers[0] = 5;
+    rw.buffers[1] = 1;
+    struct xensim_ring_geometry work = rw_geo;
+    work.requests_wait_for_work = true;
+    xensim_ring_watch(rw.buffers, &work, "buffers ring");
     wait_forever(NULL);
 }
 
@@ -484,6 +491,8 @@ START_TEST(test_ring_lost_wakeup_reported)
     ck_assert_msg(strstr(out, "dom0 ring quiet ring: req_prod 7, req_event 8"), "report: %s", out);
     ck_assert_msg(!strstr(out, "quiet ring: LOST"), "report: %s", out);
     ck_assert_msg(!strstr(out, "unwatched ring"), "report: %s", out);
+    ck_assert_msg(strstr(out, "dom0 ring buffers ring: req_prod 5, req_event 1"), "report: %s", out);
+    ck_assert_msg(!strstr(out, "buffers ring: LOST"), "report: %s", out);
     ck_assert_msg(strstr(out, "a lost wake-up is among the causes"), "report: %s", out);
 }
 END_TEST

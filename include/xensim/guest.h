@@ -271,12 +271,16 @@ struct xensim_ring_geometry {
     size_t entries_offset;      /* where ring[0] begins in the page */
     size_t entry_size;          /* sizeof(ring[0]): a request/response union */
     unsigned int nr_entries;    /* RING_SIZE */
+    /* The requests' consumer takes them when it has work of its own, not
+     * on an event (netback's receive buffers): requests waiting past
+     * req_event are then no lost wake-up. */
+    bool requests_wait_for_work;
 };
 /* A front or back ring's geometry, from <xensim/io/ring.h>'s macros. */
 #define XENSIM_RING_GEOMETRY(r)                                                  \
     ((struct xensim_ring_geometry){                                              \
         (size_t)((const char *)&(r)->sring->ring[0] - (const char *)(r)->sring), \
-        sizeof((r)->sring->ring[0]), RING_SIZE(r) })
+        sizeof((r)->sring->ring[0]), RING_SIZE(r), false })
 int xensim_ring_watch(const void *sring, const struct xensim_ring_geometry *g,
                       const char *name);
 int xensim_ring_unwatch(const void *sring);
