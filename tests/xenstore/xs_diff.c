@@ -1479,13 +1479,16 @@ static void rand_op(struct op *o, struct buf *b)
         o->tx = TX_NONE;
     o->p = b->p;
     o->len = b->len;
+    /* Its length as it is, alone in its write. */
+    o->claim = 0;
+    o->then = NULL;
 }
 
 static void run_random(uint64_t seed, unsigned long ops)
 {
     static char name[64];
     struct buf b;
-    struct op o;
+    struct op o = { 0 };
 
     snprintf(name, sizeof(name), "seed %" PRIu64, seed);
     rng = seed * 0x9E3779B97F4A7C15ULL + 1;
