@@ -70,21 +70,10 @@ struct det {
 static __thread struct det_task *det_self;
 __thread struct xensim *sched_task_sim;
 
-/* One draw of a splitmix64 stream kept in *state: splitmix64 (Steele,
- * Lea and Flood, 2014) is small, full-period, and every output a
- * bijective mix of the state, so nearby seeds diverge at once. */
-static uint64_t det_mix(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* The generator's stream, whose draws pick the tasks. */
 static uint64_t det_random(struct det *det)
 {
-    return det_mix(&det->rng);
+    return sim_splitmix64(&det->rng);
 }
 
 static struct det *det_of(const struct xensim *sim)
@@ -445,7 +434,7 @@ static struct det_task *det_task_alloc(struct det *det, const char *name)
     t->det = det;
     t->id = det->nr_tasks;
     /* Above every change point's priority, in an order the seed picks. */
-    t->prio = (1ull << 32) + (det_mix(&det->prio_rng) >> 32);
+    t->prio = (1ull << 32) + (sim_splitmix64(&det->prio_rng) >> 32);
     snprintf(t->name, sizeof(t->name), "%s", name);
     det->tasks[det->nr_tasks++] = t;
     return t;

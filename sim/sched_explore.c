@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <xensim/explore.h>
+#include "sim.h"
 
 #define TAIL_LINES 16
 #define XP_DIVERGED 2
@@ -174,15 +175,6 @@ static int xp_copy(const char *from, const char *to, uint64_t k)
     return rc;
 }
 
-/* One draw of a splitmix64 stream: the change points of each seed. */
-static uint64_t xp_mix(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static struct xensim_config xp_sched(const struct xp *x, uint64_t seed)
 {
     uint64_t k = x->r->steps;
@@ -237,7 +229,7 @@ static int xp_search(struct xp *x)
             r->depth = 1 + (i - 1) % depth;
             r->changes = r->depth - 1;
             for (unsigned int j = 0; j < XENSIM_PCT_CHANGES_MAX; j++)
-                r->change[j] = j < r->changes ? 1 + xp_mix(&mix) % k : 0;
+                r->change[j] = j < r->changes ? 1 + sim_splitmix64(&mix) % k : 0;
             rc = xp_pct(x, seed, r->change, r->changes, r->why, sizeof(r->why));
         }
         if (rc < 0)

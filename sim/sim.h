@@ -159,6 +159,18 @@ struct sched_ops {
 extern __thread struct xensim *sched_task_sim;
 extern const struct sched_ops sched_free_running, sched_deterministic;
 
+/* One draw of a splitmix64 stream kept in *state (Steele, Lea and Flood,
+ * 2014): small, full-period, every output a bijective mix of the state,
+ * so nearby seeds diverge at once. The deterministic scheduler's picks
+ * and priorities, the schedule search's change points. */
+static inline uint64_t sim_splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 /* ring_watch.c: the rings a domain named, and their indices; with every
  * task stuck, also which show a lost wake-up (how many: the return). */
 struct ring_watch;

@@ -728,6 +728,48 @@ START_TEST(qemu_devices_as_libxl_writes)
 }
 END_TEST
 
+/* xenstored's state check, fed every kind of bad move: each reported
+ * with the writer and the path, the write still taken; honest moves and
+ * state nodes of no device are not. */
+START_TEST(state_moves_checked)
+{
+    struct xensim *sim = xbt_sim_new();
+    static const char fe[] = "/local/domain/7/device/vbd/51712/state";
+    static const char be[] = "/local/domain/0/backend/vif/7/0/state";
+    static const struct { const char *path, *value, *report; } steps[] = {
+        { fe, "1", NULL }, { fe, "3", NULL }, { fe, "4", NULL },
+        { fe, "1", "Connected -> Initialising" },
+        { fe, "5", NULL }, { fe, "2", "Closing -> InitWait" },
+        { fe, "6", NULL }, { fe, "1", NULL }, { fe, "x", "\"x\" is no XenbusState" },
+        { fe, "9", "\"9\" is no XenbusState" },
+        { be, "2", NULL }, { be, "4", NULL }, { be, "7", NULL }, { be, "8", NULL },
+        { be, "4", NULL }, { be, "3", "Connected -> Initialised" },
+        { "/local/domain/7/data/state", "4", NULL },
+        { "/local/domain/7/data/state", "1", NULL },
+        { "/local/domain/7/device/vbd/state", "1", NULL },
+    };
+    uint64_t told = 0;
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        ck_assert_int_eq(xensim_xenstore_write(sim, steps[i].path, steps[i].value), 0);
+        struct xensim_protocol_violation pv;
+        uint64_t n = xensim_protocol_violations(sim, &pv);
+        if (!steps[i].report) {
+            ck_assert_msg(n == told, "step %zu: %s", i, pv.what);
+            continue;
+        }
+        ck_assert_uint_eq(n, ++told);
+        char want[160];
+        snprintf(want, sizeof(want), "dom0 wrote %s: %s", steps[i].path, steps[i].report);
+        ck_assert_msg(!strncmp(pv.what, want, strlen(want)), "step %zu: %s", i, pv.what);
+        ck_assert_uint_eq(pv.domid, 0);
+        char back[8];
+        int len = xensim_xenstore_read(sim, steps[i].path, back, sizeof(back));
+        ck_assert_int_eq(len, (int)strlen(steps[i].value));
+    }
+    xbt_sim_free(sim);
+}
+END_TEST
+
 static Suite *dev_suite(void)
 {
     Suite *s = suite_create("xenbus_dev");
@@ -747,6 +789,7 @@ static Suite *dev_suite(void)
     tcase_add_loop_test(tc, multi_page_ring, 0, 2);
     tcase_add_test(tc, command_line);
     tcase_add_test(tc, qemu_devices_as_libxl_writes);
+    tcase_add_test(tc, state_moves_checked);
     suite_add_tcase(s, tc);
     return s;
 }
