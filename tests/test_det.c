@@ -333,7 +333,10 @@ static void lose_wakeup(void *arg)
 }
 
 /* The rings the tests below name: plain words in place of a page. */
-static struct { uint32_t lost[4], quiet[4], buffers[4]; int twice, unknown, gone, again; } rw;
+static struct {
+    uint32_t lost[4], quiet[4], buffers[4];
+    int twice, unknown, gone, again, bad[4];
+} rw;
 /* Entries past the four indices, as a 64-byte header would place them. */
 static const struct xensim_ring_geometry rw_geo = { 64, 8, 4 };
 
@@ -505,6 +508,14 @@ static void ring_watch_answers(void *arg)
     rw.again = xensim_ring_watch(rw.quiet, &rw_geo, "two");
     rw.unknown = xensim_ring_unwatch(rw.lost);
     rw.gone = xensim_ring_unwatch(rw.quiet);
+    /* No ring, no geometry, no entries, entries past 16 pages. */
+    struct xensim_ring_geometry none = rw_geo, huge = rw_geo;
+    none.nr_entries = 0;
+    huge.nr_entries = 16 * (4096 - 64) / 8 + 1;
+    rw.bad[0] = xensim_ring_watch(NULL, &rw_geo, "no ring");
+    rw.bad[1] = xensim_ring_watch(rw.buffers, NULL, "no geometry");
+    rw.bad[2] = xensim_ring_watch(rw.buffers, &none, "no entries");
+    rw.bad[3] = xensim_ring_watch(rw.buffers, &huge, "too many");
     /* Left named: the domain's death takes it. */
     xensim_ring_watch(rw.lost, &rw_geo, "left");
 }
@@ -517,6 +528,8 @@ START_TEST(test_ring_watch_answers)
     ck_assert_int_eq(rw.again, -EEXIST);
     ck_assert_int_eq(rw.unknown, -ENOENT);
     ck_assert_int_eq(rw.gone, 0);
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(rw.bad[i] == -EINVAL, "case %d: %d", i, rw.bad[i]);
     ck_assert_int_eq(xensim_ring_unwatch(rw.quiet), -ESRCH);
 }
 END_TEST
