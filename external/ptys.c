@@ -109,6 +109,14 @@ static void pty_scan(struct xensim_console_ptys *cp)
         struct pty_dom *p = cp->doms;
         while (p && p->domid != infos[i].domid)
             p = p->next;
+        /* Not before the toolstack made the guest's home (its domid and
+         * name, one transaction): console/tty written first would make
+         * the home itself, and its listing's order would hang on which
+         * thread came first. The next scan finds it made. */
+        char id[8], home[48];
+        snprintf(home, sizeof(home), "/local/domain/%u/domid", infos[i].domid);
+        if (!p && xensim_xenstore_read(cp->sim, home, id, sizeof(id)) <= 0)
+            continue;
         /* The back end attaches first, so that what is typed as soon as
          * the tty is there has somewhere to go. */
         if (!p && !synced) {
